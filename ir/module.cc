@@ -1,0 +1,54 @@
+#include "ir/module.h"
+
+namespace mvm::ir {
+
+SourceLoc LocTable::Find(std::string_view pointer) const {
+  std::string key(pointer);
+  while (true) {
+    if (auto it = locs_.find(key); it != locs_.end()) {
+      return it->second;
+    }
+    if (key.empty()) {
+      return {};
+    }
+    size_t slash = key.rfind('/');
+    key.resize(slash == std::string::npos ? 0 : slash);
+  }
+}
+
+SourceLoc Module::Loc(int index, std::string_view pointer) const {
+  if (index >= 0 && static_cast<size_t>(index) < locs.size()) {
+    SourceLoc loc = locs[index].Find(pointer);
+    if (loc.valid()) {
+      return loc;
+    }
+  }
+  if (index >= 0 && index < proto.workloads_size()) {
+    return FromProto(proto.workloads(index).source());
+  }
+  return {};
+}
+
+void Module::Append(Module other) {
+  for (int i = 0; i < other.proto.workloads_size(); ++i) {
+    *proto.add_workloads() = std::move(*other.proto.mutable_workloads(i));
+    locs.push_back(i < static_cast<int>(other.locs.size()) ? std::move(other.locs[i]) : LocTable{});
+  }
+}
+
+SourceLoc FromProto(const v1::SourceLoc& loc) {
+  return SourceLoc{loc.file(), static_cast<uint32_t>(loc.line()), static_cast<uint32_t>(loc.column()),
+                   static_cast<uint32_t>(loc.end_line()), static_cast<uint32_t>(loc.end_column())};
+}
+
+v1::SourceLoc ToProto(const SourceLoc& loc) {
+  v1::SourceLoc out;
+  out.set_file(loc.file);
+  out.set_line(static_cast<int32_t>(loc.line));
+  out.set_column(static_cast<int32_t>(loc.column));
+  out.set_end_line(static_cast<int32_t>(loc.end_line));
+  out.set_end_column(static_cast<int32_t>(loc.end_column));
+  return out;
+}
+
+}  // namespace mvm::ir

@@ -1,0 +1,53 @@
+#ifndef MVM_IR_SUPPORT_ERROR_OR_H_
+#define MVM_IR_SUPPORT_ERROR_OR_H_
+
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "ir/support/check.h"
+
+namespace mvm {
+
+/// An environment failure (I/O, missing tool, bad key file): what happened, phrased for the user.
+struct Error {
+  std::string message;
+};
+
+/// Either a value or an Error. Used for failures of the environment, never for mistakes in user input
+/// (those are diagnostics).
+template <typename T>
+class [[nodiscard]] ErrorOr {
+ public:
+  ErrorOr(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  ErrorOr(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& operator*() {
+    MVM_CHECK(ok());
+    return std::get<0>(v_);
+  }
+  const T& operator*() const {
+    MVM_CHECK(ok());
+    return std::get<0>(v_);
+  }
+  T* operator->() { return &**this; }
+  const T* operator->() const { return &**this; }
+
+  const Error& error() const {
+    MVM_CHECK(!ok());
+    return std::get<1>(v_);
+  }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+/// ErrorOr for operations with no value.
+struct Ok {};
+
+}  // namespace mvm
+
+#endif  // MVM_IR_SUPPORT_ERROR_OR_H_

@@ -1,0 +1,94 @@
+#include "ir/support/source_file.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace mvm {
+
+SourceFile::SourceFile(std::string path, std::string contents)
+    : path_(std::move(path)), contents_(std::move(contents)) {
+  line_starts_.push_back(0);
+  for (uint32_t i = 0; i < contents_.size(); ++i) {
+    if (contents_[i] == '\n') {
+      line_starts_.push_back(i + 1);
+    }
+  }
+}
+
+ErrorOr<SourceFile> SourceFile::Read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Error{"cannot read `" + path + "`: " + std::strerror(errno)};
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) {
+    return Error{"cannot read `" + path + "`: " + std::strerror(errno)};
+  }
+  return SourceFile(path, std::move(buf).str());
+}
+
+uint32_t CodePointCount(std::string_view s) {
+  uint32_t n = 0;
+  for (unsigned char c : s) {
+    n += (c & 0xC0) != 0x80;
+  }
+  return n;
+}
+
+SourceLoc SourceFile::Loc(uint32_t begin, uint32_t end) const {
+  auto position = [&](uint32_t offset, uint32_t& line, uint32_t& column) {
+    if (offset > contents_.size()) {
+      offset = static_cast<uint32_t>(contents_.size());
+    }
+    auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
+    uint32_t index = static_cast<uint32_t>(it - line_starts_.begin()) - 1;
+    line = index + 1;
+    uint32_t start = line_starts_[index];
+    column = CodePointCount(std::string_view(contents_).substr(start, offset - start)) + 1;
+  };
+  SourceLoc loc;
+  loc.file = path_;
+  position(begin, loc.line, loc.column);
+  position(end < begin ? begin : end, loc.end_line, loc.end_column);
+  return loc;
+}
+
+std::string_view SourceFile::Line(uint32_t line) const {
+  if (line == 0 || line > line_starts_.size()) {
+    return {};
+  }
+  uint32_t start = line_starts_[line - 1];
+  uint32_t end =
+      line < line_starts_.size() ? line_starts_[line] : static_cast<uint32_t>(contents_.size());
+  std::string_view text = std::string_view(contents_).substr(start, end - start);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+uint32_t SourceFile::Offset(uint32_t line, uint32_t column) const {
+  if (line == 0) {
+    return 0;
+  }
+  if (line > line_starts_.size()) {
+    return static_cast<uint32_t>(contents_.size());
+  }
+  std::string_view text = Line(line);
+  uint32_t offset = 0;
+  uint32_t seen = 1;
+  while (offset < text.size() && seen < column) {
+    ++offset;
+    while (offset < text.size() && (static_cast<unsigned char>(text[offset]) & 0xC0) == 0x80) {
+      ++offset;
+    }
+    ++seen;
+  }
+  return line_starts_[line - 1] + offset;
+}
+
+}  // namespace mvm

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs everything a fresh Debian 12 machine needs to build and test mvm: Debian packages, and the
+# tree-sitter core and grammar C sources from npm, pinned by version and checked against their integrity
+# hashes. Idempotent: a second run installs nothing and only re-checks the hashes.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+deps="$root/third_party/npm"
+
+debian_packages=(
+  build-essential cmake ninja-build clang clang-format clang-tidy libclang-rt-14-dev lld
+  llvm-14-tools python3
+  protobuf-compiler libprotobuf-dev nlohmann-json3-dev libsodium-dev libseccomp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  ca-certificates openssl
+)
+
+missing=()
+for p in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v npm >/dev/null; then
+  echo "bootstrap: npm is required to fetch the tree-sitter sources (Node 20 ships it); install Node.js first" >&2
+  exit 3
+fi
+
+# name@version and its npm integrity (sha512, as `npm view NAME@VERSION dist.integrity` prints it).
+npm_packages=(
+  "tree-sitter@0.25.0 sha512-PGZZzFW63eElZJDe/b/R/LbsjDDYJa5UEjLZJB59RQsMX+fo0j54fqBPn1MGKav/QNa0JR0zBiVaikYDWCj5KQ=="
+  "tree-sitter-python@0.25.0 sha512-eCmJx6zQa35GxaCtQD+wXHOhYqBxEL+bp71W/s3fcDMu06MrtzkVXR437dRrCrbrDbyLuUDJpAgycs7ncngLXw=="
+  "tree-sitter-typescript@0.23.2 sha512-e04JUUKxTT53/x3Uq1zIL45DoYKVfHH4CZqwgZhPg5qYROl5nQjV+85ruFzFGZxu+QeFVbRTPDRnqL9UbU4VeA=="
+)
+
+mkdir -p "$deps/tarballs"
+for entry in "${npm_packages[@]}"; do
+  spec=${entry% *}
+  want=${entry#* }
+  name=${spec%@*}
+  version=${spec##*@}
+  tarball="$deps/tarballs/$name-$version.tgz"
+  if [[ ! -f "$tarball" ]]; then
+    echo "bootstrap: fetching $spec"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "$spec" >/dev/null 2>&1) || {
+      echo "bootstrap: 'npm pack $spec' failed; is the npm registry reachable?" >&2
+      exit 3
+    }
+    mv "$tmp/$name-$version.tgz" "$tarball"
+    rm -rf "$tmp"
+  fi
+  got="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+  if [[ "$got" != "$want" ]]; then
+    echo "bootstrap: integrity mismatch for $spec" >&2
+    echo "  expected $want" >&2
+    echo "  got      $got" >&2
+    echo "  delete $tarball and run again; if it persists, the registry served different bytes" >&2
+    exit 3
+  fi
+  dest="$deps/$name"
+  stamp="$dest/.mvm-integrity"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    tar xzf "$tarball" -C "$dest" --strip-components=1
+    echo "$want" >"$stamp"
+  fi
+done
+echo "bootstrap: ok"
