@@ -1,14 +1,130 @@
 #include "frontend/frontend.h"
 
-namespace mvm::frontend {
+#include <string>
 
-bool IsSupportedSource(std::string_view path) {
-  return path.ends_with(".py") || path.ends_with(".ts") || path.ends_with(".tsx");
+#include "frontend/common/frontend_language.h"
+#include "frontend/common/tree.h"
+#include "ir/support/check.h"
+
+namespace mvm::frontend {
+namespace {
+
+/// Enough to show what is wrong without flooding the terminal on a file that is not code at all.
+constexpr int kMaxSyntaxErrors = 20;
+
+std::string_view BaseName(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
+/// Reports ERROR and MISSING nodes. Iterative: a hostile file can nest deeper than the stack allows.
+void ReportSyntaxErrors(const SourceFile& file, TSNode root, DiagnosticSink& sink) {
+  TSTreeCursor cursor = ts_tree_cursor_new(root);
+  int reported = 0;
+  bool descend = true;
+  while (reported < kMaxSyntaxErrors) {
+    TSNode node = ts_tree_cursor_current_node(&cursor);
+    descend = ts_node_has_error(node);
+    if (ts_node_is_missing(node)) {
+      std::string what = ts_node_is_named(node) ? std::string("an ") + ts_node_type(node)
+                                                : "`" + std::string(ts_node_type(node)) + "`";
+      SourceLoc loc = NodeLoc(node, file);
+      sink.Emit<DiagnosticKind::kSyntaxError>(loc, "expected " + what);
+      ++reported;
+      descend = false;
+    } else if (ts_node_is_error(node)) {
+      // Point at the first token the parser could not place.
+      TSNode first = node;
+      while (ts_node_child_count(first) > 0) {
+        first = ts_node_child(first, 0);
+      }
+      std::string_view token = NodeText(first, file);
+      std::string message = token.empty() ? std::string("invalid syntax")
+                                          : "invalid syntax: unexpected `" + Excerpt(token, 20) + "`";
+      sink.Emit<DiagnosticKind::kSyntaxError>(NodeLoc(first, file), message);
+      ++reported;
+      descend = false;
+    }
+    if (descend && ts_tree_cursor_goto_first_child(&cursor)) {
+      continue;
+    }
+    bool moved = false;
+    while (!moved) {
+      if (ts_tree_cursor_goto_next_sibling(&cursor)) {
+        moved = true;
+      } else if (!ts_tree_cursor_goto_parent(&cursor)) {
+        ts_tree_cursor_delete(&cursor);
+        return;
+      }
+    }
+  }
+  ts_tree_cursor_delete(&cursor);
+}
+
+}  // namespace
+
+std::string Excerpt(std::string_view text, size_t max) {
+  size_t newline = text.find('\n');
+  bool cut = newline != std::string_view::npos;
+  text = text.substr(0, newline);
+  std::string out;
+  size_t points = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      if (points == max) {
+        cut = true;
+        break;
+      }
+      ++points;
+    }
+    out += text[i];
+  }
+  if (cut) {
+    out += "…";
+  }
+  return out;
+}
+
+bool IsSupportedSource(std::string_view path) { return LanguageForPath(path) != nullptr; }
+
 FrontendResult ParseSource(const SourceFile& file) {
-  (void)file;
-  return {};
+  FrontendResult result;
+  DiagnosticSink sink;
+  const FrontendLanguage* language = LanguageForPath(file.path());
+  if (language == nullptr) {
+    SourceLoc loc;
+    loc.file = file.path();
+    sink.Emit<DiagnosticKind::kSyntaxError>(
+        loc, "`" + file.path() + "` is not a Python (.py) or TypeScript (.ts, .tsx) file");
+    result.diagnostics = sink.Take();
+    return result;
+  }
+  ParserPtr parser(ts_parser_new());
+  MVM_CHECK(ts_parser_set_language(parser.get(), language->Grammar(file.path())));
+  TreePtr tree(ts_parser_parse_string(parser.get(), nullptr, file.contents().data(),
+                                      static_cast<uint32_t>(file.contents().size())));
+  MVM_CHECK(tree != nullptr);
+  TSNode root = ts_tree_root_node(tree.get());
+  if (ts_node_has_error(root)) {
+    // Declarations inside a broken region are invisible; lowering the rest would report phantom
+    // mistakes (a missing entrypoint that is really a syntax error), so stop at the syntax errors.
+    ReportSyntaxErrors(file, root, sink);
+    result.diagnostics = sink.Take();
+    return result;
+  }
+  std::vector<WorkloadDecl> decls;
+  language->ReadDeclarations(file, root, decls, sink);
+  LowerDeclarations(language->language(), decls, std::string(BaseName(file.path())), result.module,
+                    sink);
+  result.diagnostics = sink.Take();
+  return result;
+}
+
+const FrontendLanguage* LanguageForPath(std::string_view path) {
+  if (path.ends_with(".py")) {
+    return &PythonLanguage();
+  }
+  return nullptr;
 }
 
 }  // namespace mvm::frontend

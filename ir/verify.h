@@ -20,6 +20,11 @@ enum class VerifyLevel {
 /// The pass manager runs this between passes in test builds and treats a finding as an internal error.
 std::vector<std::string> Verify(const Module& module, VerifyLevel level = VerifyLevel::kStructural);
 
+/// Why `loc` is not a usable location, or empty when it is: line and column must be >= 1, and the
+/// end, unless left unset as 0:0, must not come before the start. Shared with the IR JSON reader so
+/// that everything FromJson accepts passes Verify.
+std::string SourceLocProblem(const v1::SourceLoc& loc);
+
 }  // namespace mvm::ir
 
 #endif  // MVM_IR_VERIFY_H_

@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 deps="$root/third_party/npm"
 
 debian_packages=(
-  build-essential cmake ninja-build clang clang-format clang-tidy libclang-rt-14-dev lld
+  build-essential cmake ninja-build clang clang-format-16 clang-tidy libclang-rt-14-dev lld
   llvm-14-tools python3
   protobuf-compiler libprotobuf-dev nlohmann-json3-dev libsodium-dev libseccomp-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -11,18 +11,21 @@
 
 namespace mvm {
 
-/// Finds the SourceFile for a diagnostic's `loc.file`, or nullptr when the text is not available (then
-/// printers show no source line).
+/// Finds the SourceFile for a diagnostic's `loc.file`, or nullptr when the text is not available
+/// (then printers show no source line).
 using SourceLookup = std::function<const SourceFile*(std::string_view path)>;
 
 struct HumanRenderOptions {
   bool color = false;  ///< ANSI colours (the CLI enables them only for a terminal)
 };
 
-/// `file:line:col: error: message [kind]`, then the source line, a caret line under the range
-/// (`^~~~`), `  hint: ...` and each note the same way. A diagnostic with `redact` shows its range's
-/// text as `"****"`. Ends with a summary line ("2 errors, 1 warning generated.") when anything was
-/// printed.
+/// `file:line:col: error: message [kind]` (`mvmctl: error: ...` without a location), then the
+/// source line, a caret line under the range (`^~~~`, columns in code points, tabs expanded to
+/// stops of 4 in both lines; a range going past its first line runs to the line's end), `  hint:
+/// ...` and each note the same way (`file:line:col: note: message`, source, caret). A diagnostic
+/// with `redact` shows its range's text as `"****"` on every line printed for it, its notes' lines
+/// included. Ends with a summary line ("1 error generated.", "2 errors and 1 warning generated.")
+/// when any error or warning was printed. Source lines are shown only when `lookup` finds the file.
 std::string RenderHuman(std::span<const Diagnostic> diagnostics, const SourceLookup& lookup,
                         HumanRenderOptions options = {});
 
@@ -31,9 +34,9 @@ std::string RenderHuman(std::span<const Diagnostic> diagnostics, const SourceLoo
 /// severity "note" and the parent's kind and code. One line, then "\n".
 std::string RenderJson(std::span<const Diagnostic> diagnostics);
 
-/// A SARIF 2.1.0 log with one run (tool "mvmctl", a rule per kind in the registry with its code, name
-/// and default hint), results carrying ruleId (the code), level, message, physicalLocation region and
-/// relatedLocations for notes. Pretty-printed, then "\n".
+/// A SARIF 2.1.0 log with one run (tool "mvmctl", a rule per kind in the registry with its code,
+/// name and default hint), results carrying ruleId (the code), level, message, physicalLocation
+/// region and relatedLocations for notes. Pretty-printed, then "\n".
 std::string RenderSarif(std::span<const Diagnostic> diagnostics, std::string_view tool_version);
 
 }  // namespace mvm

@@ -1,0 +1,76 @@
+#include "cli/args.h"
+
+#include "ir/support/suggest.h"
+
+namespace mvm::cli {
+
+std::string Args::Get(std::string_view name, std::string_view fallback) const {
+  auto it = flags.find(name);
+  if (it == flags.end() || it->second.empty()) {
+    return std::string(fallback);
+  }
+  return it->second.back();
+}
+
+std::optional<Args> ParseArgs(const std::vector<std::string>& argv, const std::vector<FlagSpec>& specs,
+                              std::string& error) {
+  Args args;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& arg = argv[i];
+    if (arg == "--") {
+      args.after_dashdash.assign(argv.begin() + static_cast<long>(i) + 1, argv.end());
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-' || arg == "-") {
+      args.positional.push_back(arg);
+      continue;
+    }
+    std::string_view body = arg;
+    body.remove_prefix(body.starts_with("--") ? 2 : 1);
+    std::optional<std::string> inline_value;
+    if (size_t eq = body.find('='); eq != std::string_view::npos) {
+      inline_value = std::string(body.substr(eq + 1));
+      body = body.substr(0, eq);
+    }
+    const FlagSpec* spec = nullptr;
+    for (const FlagSpec& s : specs) {
+      if (s.name == body) {
+        spec = &s;
+      }
+    }
+    if (spec == nullptr) {
+      error = "unknown flag `" + arg + "`";
+      std::vector<std::string_view> names;
+      for (const FlagSpec& s : specs) {
+        names.push_back(s.name);
+      }
+      if (auto suggestion = DidYouMean(body, names)) {
+        error += "; did you mean `--" + *suggestion + "`?";
+      }
+      return std::nullopt;
+    }
+    std::string value;
+    if (spec->takes_value) {
+      if (inline_value) {
+        value = *inline_value;
+      } else if (i + 1 < argv.size()) {
+        value = argv[++i];
+      } else {
+        error = "flag `--" + std::string(spec->name) + "` needs a value";
+        return std::nullopt;
+      }
+    } else if (inline_value) {
+      error = "flag `--" + std::string(spec->name) + "` takes no value";
+      return std::nullopt;
+    }
+    auto& values = args.flags[std::string(spec->name)];
+    if (!values.empty() && !spec->repeatable) {
+      error = "flag `--" + std::string(spec->name) + "` is given more than once";
+      return std::nullopt;
+    }
+    values.push_back(std::move(value));
+  }
+  return args;
+}
+
+}  // namespace mvm::cli

@@ -1,0 +1,46 @@
+#ifndef MVM_CLI_ARGS_H_
+#define MVM_CLI_ARGS_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mvm::cli {
+
+/// One flag a subcommand accepts.
+struct FlagSpec {
+  std::string_view name;   ///< without dashes: "format", "o"
+  bool takes_value;        ///< `--name VALUE` / `--name=VALUE`
+  bool repeatable = false;
+};
+
+/// Parsed command line of one subcommand.
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::vector<std::string>, std::less<>> flags;
+  std::vector<std::string> after_dashdash;
+
+  bool Has(std::string_view name) const { return flags.find(name) != flags.end(); }
+  /// The last value given for `name`, or `fallback`.
+  std::string Get(std::string_view name, std::string_view fallback = "") const;
+};
+
+/// Parses `argv` against `specs`. Unknown flags, missing values and repeats of non-repeatable flags are
+/// reported in `error` (with a did-you-mean where one fits) and yield nullopt.
+std::optional<Args> ParseArgs(const std::vector<std::string>& argv, const std::vector<FlagSpec>& specs,
+                              std::string& error);
+
+/// Exit codes of shared/spec/cli.md.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitInputErrors = 1,
+  kExitUsage = 2,
+  kExitEnvironment = 3,
+  kExitVerification = 4,
+};
+
+}  // namespace mvm::cli
+
+#endif  // MVM_CLI_ARGS_H_

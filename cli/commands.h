@@ -1,0 +1,46 @@
+#ifndef MVM_CLI_COMMANDS_H_
+#define MVM_CLI_COMMANDS_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/compilation.h"
+
+namespace mvm::cli {
+
+/// A subcommand: `mvmctl <name> ...`. Each lives in its own file.
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  std::string_view usage;  ///< full `--help` text
+  int (*run)(const std::vector<std::string>& argv);
+};
+
+int RunCheck(const std::vector<std::string>& argv);
+int RunCompile(const std::vector<std::string>& argv);
+int RunIr(const std::vector<std::string>& argv);
+
+/// All subcommands, for dispatch and `mvmctl --help`.
+const std::vector<Command>& AllCommands();
+
+/// The subcommand called `name`; CHECKs that it exists.
+const Command& FindCommand(std::string_view name);
+
+/// Flags shared by the compiler commands (check, compile).
+std::vector<FlagSpec> CompilerFlags();
+
+/// Applies the shared compiler flags to `request` and `format`; false with `error` set on bad values.
+bool ApplyCompilerFlags(const Args& args, CompileRequest& request, DiagnosticFormat& format,
+                        std::string& error);
+
+/// Prints `mvmctl <command>: <message>` (and a `--help` pointer for usage errors) to stderr.
+int Fail(std::string_view command, std::string_view message, int exit_code);
+
+/// True (after printing `usage`) when argv asks for help.
+bool WantsHelp(const std::vector<std::string>& argv, std::string_view usage);
+
+}  // namespace mvm::cli
+
+#endif  // MVM_CLI_COMMANDS_H_

@@ -1,0 +1,140 @@
+#include "cli/compilation.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+#include "frontend/frontend.h"
+#include "ir/json.h"
+#include "ir/support/diagnostic_render.h"
+
+namespace mvm::cli {
+namespace fs = std::filesystem;
+
+bool Compilation::has_errors() const {
+  return std::any_of(diagnostics.begin(), diagnostics.end(),
+                     [](const Diagnostic& d) { return d.severity == Severity::kError; });
+}
+
+const SourceFile* Compilation::Find(std::string_view path) const {
+  for (const auto& f : files) {
+    if (f->path() == path) {
+      return f.get();
+    }
+  }
+  return nullptr;
+}
+
+ErrorOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& paths) {
+  std::vector<std::string> out;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    fs::file_status status = fs::status(path, ec);
+    if (ec) {
+      return Error{"cannot read `" + path + "`: " + ec.message()};
+    }
+    if (!fs::is_directory(status)) {
+      out.push_back(path);
+      continue;
+    }
+    std::vector<std::string> found;
+    fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec);
+    if (ec) {
+      return Error{"cannot read directory `" + path + "`: " + ec.message()};
+    }
+    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) {
+        return Error{"cannot read directory `" + path + "`: " + ec.message()};
+      }
+      std::string name = it->path().filename().string();
+      if (it->is_directory()) {
+        if (name.starts_with(".") || name == "node_modules" || name == "__pycache__") {
+          it.disable_recursion_pending();
+        }
+        continue;
+      }
+      std::string file = it->path().string();
+      if (frontend::IsSupportedSource(file)) {
+        found.push_back(file);
+      }
+    }
+    std::sort(found.begin(), found.end());
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  return out;
+}
+
+ErrorOr<Compilation> Compile(const CompileRequest& request) {
+  auto pipeline = passes::ParsePipeline(request.pipeline);
+  if (!pipeline) {
+    return pipeline.error();
+  }
+  auto paths = ExpandPaths(request.paths);
+  if (!paths) {
+    return paths.error();
+  }
+  Compilation c;
+  for (const std::string& path : *paths) {
+    auto file = SourceFile::Read(path);
+    if (!file) {
+      return file.error();
+    }
+    c.files.push_back(std::make_unique<SourceFile>(std::move(*file)));
+    const SourceFile& source = *c.files.back();
+    if (request.from_ir) {
+      DiagnosticSink sink;
+      ir::Module module;
+      if (ir::FromJson(source, module, sink)) {
+        c.module.Append(std::move(module));
+      }
+      for (Diagnostic& d : sink.Take()) {
+        c.diagnostics.push_back(std::move(d));
+      }
+      continue;
+    }
+    frontend::FrontendResult result = frontend::ParseSource(source);
+    c.module.Append(std::move(result.module));
+    for (Diagnostic& d : result.diagnostics) {
+      c.diagnostics.push_back(std::move(d));
+    }
+  }
+  if (request.phase == Phase::kPasses) {
+    DiagnosticSink sink;
+    passes::PassContext context{request.pass_options, sink};
+    passes::RunPipeline(*pipeline, c.module, context);
+    for (Diagnostic& d : sink.Take()) {
+      c.diagnostics.push_back(std::move(d));
+    }
+  }
+  SortDiagnostics(c.diagnostics);
+  return c;
+}
+
+void PrintDiagnostics(const Compilation& compilation, DiagnosticFormat format) {
+  std::string text;
+  switch (format) {
+    case DiagnosticFormat::kHuman: {
+      HumanRenderOptions options;
+      const char* no_color = std::getenv("NO_COLOR");
+      options.color = isatty(STDERR_FILENO) && (no_color == nullptr || *no_color == '\0');
+      text = RenderHuman(
+          compilation.diagnostics,
+          [&](std::string_view path) { return compilation.Find(path); }, options);
+      std::fwrite(text.data(), 1, text.size(), stderr);
+      return;
+    }
+    case DiagnosticFormat::kJson:
+      text = RenderJson(compilation.diagnostics);
+      break;
+    case DiagnosticFormat::kSarif:
+      text = RenderSarif(compilation.diagnostics, MVM_VERSION);
+      break;
+  }
+  std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+}  // namespace mvm::cli

@@ -1,0 +1,58 @@
+// `mvmctl ir show|canon|digest`: look at Workload IR.
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "ir/digest.h"
+#include "ir/json.h"
+
+namespace mvm::cli {
+
+int RunIr(const std::vector<std::string>& argv) {
+  const Command& self = FindCommand("ir");
+  if (WantsHelp(argv, self.usage)) {
+    return kExitOk;
+  }
+  std::string error;
+  auto args = ParseArgs(argv, {{"format", true}}, error);
+  if (!args) {
+    return Fail("ir", error, kExitUsage);
+  }
+  if (args->positional.size() != 2) {
+    return Fail("ir", "expected `show FILE`, `canon FILE.ir.json` or `digest FILE.ir.json`",
+                kExitUsage);
+  }
+  const std::string& action = args->positional[0];
+  CompileRequest request;
+  request.paths = {args->positional[1]};
+  if (action == "show") {
+    request.phase = Phase::kFrontend;
+  } else if (action == "canon" || action == "digest") {
+    request.from_ir = true;
+    request.phase = Phase::kFrontend;
+  } else {
+    return Fail("ir", "unknown action `" + action + "`; use `show`, `canon` or `digest`", kExitUsage);
+  }
+  DiagnosticFormat format = DiagnosticFormat::kHuman;
+  std::string f = args->Get("format", "human");
+  if (f == "json") {
+    format = DiagnosticFormat::kJson;
+  } else if (f != "human") {
+    return Fail("ir", "unknown format `" + f + "`; use `human` or `json`", kExitUsage);
+  }
+  auto compilation = Compile(request);
+  if (!compilation) {
+    return Fail("ir", compilation.error().message, kExitEnvironment);
+  }
+  if (compilation->has_errors()) {
+    PrintDiagnostics(*compilation, format);
+    return kExitInputErrors;
+  }
+  std::string out = action == "digest" ? ir::ModuleDigest(compilation->module)
+                                       : ir::ToCanonicalJson(compilation->module);
+  out += "\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return kExitOk;
+}
+
+}  // namespace mvm::cli

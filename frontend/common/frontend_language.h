@@ -1,0 +1,40 @@
+#ifndef MVM_FRONTEND_COMMON_FRONTEND_LANGUAGE_H_
+#define MVM_FRONTEND_COMMON_FRONTEND_LANGUAGE_H_
+
+#include <tree_sitter/api.h>
+
+#include <string_view>
+#include <vector>
+
+#include "frontend/common/declaration.h"
+#include "ir/support/diagnostic.h"
+#include "ir/support/source_file.h"
+
+namespace mvm::frontend {
+
+/// One grammar's module: finds mvm declarations in a syntax tree and evaluates their arguments
+/// statically. Everything after that (option binding, IR, passes) is shared, so languages cannot drift.
+class FrontendLanguage {
+ public:
+  virtual ~FrontendLanguage() = default;
+
+  /// The IR-level language (spellings of options).
+  virtual Language language() const = 0;
+
+  /// The grammar for `path` (TypeScript has separate .ts and .tsx grammars).
+  virtual const TSLanguage* Grammar(std::string_view path) const = 0;
+
+  /// Appends the workload declarations of a syntax-error-free tree to `out`; reports non-static values
+  /// and misplaced decorators. Must not recurse without bound (inputs are untrusted).
+  virtual void ReadDeclarations(const SourceFile& file, TSNode root, std::vector<WorkloadDecl>& out,
+                                DiagnosticSink& sink) const = 0;
+};
+
+/// The language module for `path`'s extension, or nullptr.
+const FrontendLanguage* LanguageForPath(std::string_view path);
+
+const FrontendLanguage& PythonLanguage();
+
+}  // namespace mvm::frontend
+
+#endif  // MVM_FRONTEND_COMMON_FRONTEND_LANGUAGE_H_

@@ -1,0 +1,47 @@
+#include "ir/options.h"
+
+#include <array>
+
+namespace mvm::ir {
+namespace {
+
+constexpr std::array kOptions = {
+#define MVM_OPTION(ctx, canonical, py, ts, min, max, def, desc) \
+  OptionInfo{OptionContext::k##ctx, #canonical, py, ts, min, max, def, desc},
+#include "ir/options.def"
+};
+
+}  // namespace
+
+std::span<const OptionInfo> AllOptions() { return kOptions; }
+
+const OptionInfo* FindOption(OptionContext context, std::string_view canonical) {
+  for (const OptionInfo& o : kOptions) {
+    if (o.context == context && o.canonical == canonical) {
+      return &o;
+    }
+  }
+  return nullptr;
+}
+
+std::string_view OptionContextName(OptionContext context) {
+  switch (context) {
+    case OptionContext::kWorkload:
+      return "Workload";
+    case OptionContext::kEntrypoint:
+      return "Entrypoint";
+    case OptionContext::kService:
+      return "Service";
+    case OptionContext::kSecretRef:
+      return "SecretRef";
+    case OptionContext::kVolumeLocal:
+      return "VolumeLocal";
+    case OptionContext::kVolumeMemory:
+      return "VolumeMemory";
+    case OptionContext::kNetwork:
+      return "Network";
+  }
+  return "";
+}
+
+}  // namespace mvm::ir

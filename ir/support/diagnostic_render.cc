@@ -1,0 +1,380 @@
+#include "ir/support/diagnostic_render.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+namespace mvm {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+/// Tab stops of the shown source line. Python is indented in fours, so a tab-indented line lines up
+/// with its space-indented neighbours.
+constexpr uint32_t kTabStop = 4;
+
+/// What a redacted range shows instead of its text: a string literal, like the masked secret was.
+constexpr std::string_view kMask = "\"****\"";
+
+constexpr std::string_view kReset = "\x1b[0m";
+constexpr std::string_view kBold = "\x1b[1m";
+constexpr std::string_view kRed = "\x1b[1;31m";
+constexpr std::string_view kMagenta = "\x1b[1;35m";
+constexpr std::string_view kCyan = "\x1b[1;36m";
+constexpr std::string_view kGreen = "\x1b[1;32m";
+
+void AppendPainted(std::string& out, std::string_view text, std::string_view style, bool color) {
+  if (color) {
+    out += style;
+  }
+  out += text;
+  if (color) {
+    out += kReset;
+  }
+}
+
+std::string_view SeverityStyle(Severity severity) {
+  switch (severity) {
+    case Severity::kError:
+      return kRed;
+    case Severity::kWarning:
+      return kMagenta;
+    case Severity::kNote:
+      return kCyan;
+  }
+  return kRed;
+}
+
+/// A half-open range of 1-based code-point columns on one line.
+struct ColumnRange {
+  uint32_t begin = 1;
+  uint32_t end = 1;
+};
+
+/// Byte length of the code point starting at `at`; stray continuation bytes join the code point
+/// before them, as in SourceFile::Offset, so columns mean the same here as where they were
+/// computed.
+size_t CodePointLength(std::string_view text, size_t at) {
+  size_t next = at + 1;
+  while (next < text.size() && (static_cast<unsigned char>(text[next]) & 0xC0) == 0x80) {
+    ++next;
+  }
+  return next - at;
+}
+
+/// A source line as printed: tabs expanded, an optional range replaced by kMask, and the display
+/// offset of every column boundary so carets can be placed under the printed text.
+class ShownLine {
+ public:
+  ShownLine(std::string_view line, std::optional<ColumnRange> mask) : mask_(mask) {
+    uint32_t width = 0;
+    uint32_t column = 1;
+    size_t at = 0;
+    for (;;) {
+      boundaries_.push_back(width);
+      if (at >= line.size()) {
+        break;
+      }
+      size_t length = CodePointLength(line, at);
+      bool masked = mask_ && column >= mask_->begin && column < mask_->end;
+      if (mask_ && column == mask_->begin) {
+        text_ += kMask;
+        width += static_cast<uint32_t>(kMask.size());
+      }
+      if (masked) {
+        // Dropped: this is the text the redaction hides.
+      } else if (line[at] == '\t') {
+        uint32_t spaces = kTabStop - width % kTabStop;
+        text_.append(spaces, ' ');
+        width += spaces;
+      } else {
+        text_.append(line.substr(at, length));
+        ++width;
+      }
+      at += length;
+      ++column;
+    }
+  }
+
+  const std::string& text() const { return text_; }
+  /// One past the last column of the line.
+  uint32_t end_column() const { return static_cast<uint32_t>(boundaries_.size()); }
+
+  /// The caret line for `range`: `^` under its first printed column, `~` under the rest.
+  std::string Caret(ColumnRange range) const {
+    uint32_t begin = DisplayOffset(range.begin);
+    // A boundary inside the mask belongs to the start of the replacement for a range's begin and to
+    // its end for a range's end, so a range overlapping the mask underlines the whole replacement.
+    if (mask_ && range.begin > mask_->begin && range.begin < mask_->end) {
+      begin = DisplayOffset(mask_->begin);
+    }
+    uint32_t end = DisplayOffset(range.end);
+    std::string caret(begin, ' ');
+    caret += '^';
+    if (end > begin + 1) {
+      caret.append(end - begin - 1, '~');
+    }
+    return caret;
+  }
+
+ private:
+  uint32_t DisplayOffset(uint32_t column) const {
+    column = std::clamp<uint32_t>(column, 1, end_column());
+    return boundaries_[column - 1];
+  }
+
+  std::optional<ColumnRange> mask_;
+  std::string text_;
+  std::vector<uint32_t> boundaries_;  ///< boundaries_[c - 1]: display offset before column c
+};
+
+/// The part of `loc` that lies on line `line` (whose last column is `end_column - 1`); a range
+/// going on past the line runs to its end. Empty when `loc` does not touch the line.
+ColumnRange RangeOnLine(const SourceLoc& loc, uint32_t line, uint32_t end_column) {
+  // An end before the start (or none at all) is treated as an empty range at the start.
+  uint32_t last_line = loc.end_line >= loc.line ? loc.end_line : loc.line;
+  uint32_t last_column = loc.end_line >= loc.line ? loc.end_column : loc.column;
+  if (line < loc.line || line > last_line) {
+    return {end_column, end_column};
+  }
+  ColumnRange range;
+  range.begin = line == loc.line ? std::max<uint32_t>(loc.column, 1) : 1;
+  range.end = line == last_line ? last_column : end_column;
+  range.begin = std::min(range.begin, end_column);
+  range.end = std::clamp(range.end, range.begin, end_column);
+  return range;
+}
+
+/// Appends `file:line:col: severity: message` (or `mvmctl: severity: message` without a location)
+/// and `suffix`, then a newline.
+void AppendHeader(std::string& out, const SourceLoc& loc, Severity severity,
+                  std::string_view message, std::string_view suffix, bool color) {
+  std::string where;
+  if (loc.valid()) {
+    where = loc.file + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.column) + ":";
+  } else {
+    where = "mvmctl:";
+  }
+  AppendPainted(out, where, kBold, color);
+  out += ' ';
+  AppendPainted(out, std::string(SeverityName(severity)) + ":", SeverityStyle(severity), color);
+  out += ' ';
+  out += message;
+  out += suffix;
+  out += '\n';
+}
+
+/// Appends the source line of `loc` and its caret line, when the text is available. `redacted`,
+/// when set, is a range whose text must not be shown: wherever it touches the printed line it is
+/// masked, also when the line is printed for a note.
+void AppendSnippet(std::string& out, const SourceLoc& loc, const SourceLoc* redacted,
+                   const SourceLookup& lookup, bool color) {
+  if (!loc.valid() || !lookup) {
+    return;
+  }
+  const SourceFile* file = lookup(loc.file);
+  if (file == nullptr || loc.line > file->line_count()) {
+    return;
+  }
+  std::string_view line = file->Line(loc.line);
+  uint32_t end_column = ShownLine(line, std::nullopt).end_column();
+  std::optional<ColumnRange> mask;
+  if (redacted != nullptr && redacted->valid() && redacted->file == loc.file) {
+    ColumnRange hidden = RangeOnLine(*redacted, loc.line, end_column);
+    if (hidden.end > hidden.begin) {
+      mask = hidden;
+    }
+  }
+  ShownLine shown(line, mask);
+  out += shown.text();
+  out += '\n';
+  AppendPainted(out, shown.Caret(RangeOnLine(loc, loc.line, end_column)), kGreen, color);
+  out += '\n';
+}
+
+std::string Summary(size_t errors, size_t warnings) {
+  auto count = [](size_t n, std::string_view noun) {
+    return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+  };
+  std::string out;
+  if (errors != 0) {
+    out = count(errors, "error");
+  }
+  if (warnings != 0) {
+    out += out.empty() ? "" : " and ";
+    out += count(warnings, "warning");
+  }
+  return out.empty() ? out : out + " generated.\n";
+}
+
+/// One entry of the `--format=json` array.
+Json JsonEntry(const SourceLoc& loc, Severity severity, DiagnosticKind kind,
+               std::string_view message, std::string_view hint) {
+  // Without a location every position field is zero, so consumers need no special case for absence.
+  SourceLoc where = loc.valid() ? loc : SourceLoc{};
+  Json entry;
+  entry["file"] = where.file;
+  entry["line"] = where.line;
+  entry["column"] = where.column;
+  entry["end_line"] = where.end_line;
+  entry["end_column"] = where.end_column;
+  entry["severity"] = SeverityName(severity);
+  entry["code"] = KindCode(kind);
+  entry["kind"] = KindInfo(kind).name;
+  entry["message"] = message;
+  if (!hint.empty()) {
+    entry["hint"] = hint;
+  }
+  return entry;
+}
+
+/// Serialises without throwing: paths and messages may carry bytes that are not UTF-8, and those
+/// become U+FFFD rather than an exception escaping a printer.
+std::string Dump(const Json& json, int indent) {
+  return json.dump(indent, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+/// A SARIF artifact URI for a path as the user gave it: characters a URI reference may hold stay as
+/// they are, so ordinary relative paths print unchanged; the rest (spaces, `%`, `#`, `?`,
+/// non-ASCII) are percent-encoded so viewers do not cut the path short.
+std::string ArtifactUri(std::string_view path) {
+  static constexpr std::string_view kKept = "-._~!$&'()*+,;=:@/";
+  std::string out;
+  for (char ch : path) {
+    auto c = static_cast<unsigned char>(ch);
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                kKept.find(ch) != std::string_view::npos;
+    if (keep) {
+      out += ch;
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned>(c));
+      out += buf;
+    }
+  }
+  return out;
+}
+
+Json SarifPhysicalLocation(const SourceLoc& loc) {
+  Json region;
+  region["startLine"] = loc.line;
+  region["startColumn"] = std::max<uint32_t>(loc.column, 1);
+  // SARIF needs ends at or after the start; a location without a usable end leaves it to the
+  // viewer.
+  if (loc.end_line > loc.line || (loc.end_line == loc.line && loc.end_column >= loc.column)) {
+    region["endLine"] = loc.end_line;
+    region["endColumn"] = std::max<uint32_t>(loc.end_column, 1);
+  }
+  Json physical;
+  physical["artifactLocation"]["uri"] = ArtifactUri(loc.file);
+  physical["region"] = std::move(region);
+  return physical;
+}
+
+}  // namespace
+
+std::string RenderHuman(std::span<const Diagnostic> diagnostics, const SourceLookup& lookup,
+                        HumanRenderOptions options) {
+  std::string out;
+  size_t errors = 0;
+  size_t warnings = 0;
+  for (const Diagnostic& d : diagnostics) {
+    errors += d.severity == Severity::kError;
+    warnings += d.severity == Severity::kWarning;
+    std::string suffix = " [" + std::string(KindInfo(d.kind).name) + "]";
+    AppendHeader(out, d.loc, d.severity, d.message, suffix, options.color);
+    const SourceLoc* redacted = d.redact ? &d.loc : nullptr;
+    AppendSnippet(out, d.loc, redacted, lookup, options.color);
+    if (!d.hint.empty()) {
+      out += "  hint: ";
+      out += d.hint;
+      out += '\n';
+    }
+    for (const DiagnosticNote& note : d.notes) {
+      AppendHeader(out, note.loc, Severity::kNote, note.message, "", options.color);
+      AppendSnippet(out, note.loc, redacted, lookup, options.color);
+    }
+  }
+  out += Summary(errors, warnings);
+  return out;
+}
+
+std::string RenderJson(std::span<const Diagnostic> diagnostics) {
+  Json list = Json::array();
+  for (const Diagnostic& d : diagnostics) {
+    list.push_back(JsonEntry(d.loc, d.severity, d.kind, d.message, d.hint));
+    for (const DiagnosticNote& note : d.notes) {
+      list.push_back(JsonEntry(note.loc, Severity::kNote, d.kind, note.message, ""));
+    }
+  }
+  Json root;
+  root["diagnostics"] = std::move(list);
+  return Dump(root, -1);
+}
+
+std::string RenderSarif(std::span<const Diagnostic> diagnostics, std::string_view tool_version) {
+  Json rules = Json::array();
+  for (const DiagnosticKindInfo& info : AllDiagnosticKinds()) {
+    Json rule;
+    rule["id"] = KindCode(info.kind);
+    rule["name"] = info.name;
+    rule["shortDescription"]["text"] = info.name;
+    if (!info.hint.empty()) {
+      // Default hints may name message arguments ({1}); a rule describes every instance, so each
+      // placeholder reads as an ellipsis.
+      const DiagArg unknown[10] = {"…", "…", "…", "…", "…", "…", "…", "…", "…", "…"};
+      rule["help"]["text"] = FormatDiagnostic(info.hint, unknown);
+    }
+    rule["defaultConfiguration"]["level"] = SeverityName(info.severity);
+    rules.push_back(std::move(rule));
+  }
+
+  Json results = Json::array();
+  for (const Diagnostic& d : diagnostics) {
+    Json result;
+    result["ruleId"] = KindCode(d.kind);
+    result["ruleIndex"] = static_cast<size_t>(d.kind);
+    result["level"] = SeverityName(d.severity);
+    result["message"]["text"] = d.hint.empty() ? d.message : d.message + " (hint: " + d.hint + ")";
+    // SARIF has no "unknown location": a result without one simply has no locations.
+    if (d.loc.valid()) {
+      Json location;
+      location["physicalLocation"] = SarifPhysicalLocation(d.loc);
+      result["locations"] = Json::array({std::move(location)});
+    }
+    if (!d.notes.empty()) {
+      Json related = Json::array();
+      for (size_t i = 0; i < d.notes.size(); ++i) {
+        Json location;
+        location["id"] = i;
+        if (d.notes[i].loc.valid()) {
+          location["physicalLocation"] = SarifPhysicalLocation(d.notes[i].loc);
+        }
+        location["message"]["text"] = d.notes[i].message;
+        related.push_back(std::move(location));
+      }
+      result["relatedLocations"] = std::move(related);
+    }
+    results.push_back(std::move(result));
+  }
+
+  Json run;
+  run["tool"]["driver"]["name"] = "mvmctl";
+  run["tool"]["driver"]["version"] = tool_version;
+  run["tool"]["driver"]["informationUri"] = "https://mvm.dev/docs/diagnostics";
+  run["tool"]["driver"]["rules"] = std::move(rules);
+  // Our columns count code points; SARIF's default is UTF-16 code units.
+  run["columnKind"] = "unicodeCodePoints";
+  run["results"] = std::move(results);
+
+  Json log;
+  log["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json";
+  log["version"] = "2.1.0";
+  log["runs"] = Json::array({std::move(run)});
+  return Dump(log, 2);
+}
+
+}  // namespace mvm

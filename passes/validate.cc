@@ -1,0 +1,429 @@
+// The validate pass: checks each workload against the declaration language (ids, ranges, image
+// references, hosts, enum-like values) and ids across the module. It reads the module only.
+//
+// Every diagnostic points at the offending value through the module's JSON-pointer location table,
+// so it must run before normalize reorders anything.
+
+#include <filesystem>
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/options.h"
+#include "ir/support/check.h"
+#include "ir/support/suggest.h"
+#include "passes/host.h"
+#include "passes/image_ref.h"
+#include "passes/pass.h"
+
+namespace mvm::passes {
+namespace {
+
+using ir::OptionContext;
+using ir::v1::Workload;
+
+constexpr size_t kMaxIdLength = 63;
+constexpr std::string_view kIdRule =
+    "ids are lowercase letters, digits and `-`, starting with a letter or digit, at most 63 "
+    "characters";
+constexpr std::string_view kNameRule =
+    "names are letters, digits, `_`, `.` and `-`, starting with a letter, digit or `_`, at most 63 "
+    "characters";
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || IsDigit(c); }
+bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
+
+std::string Pointer(std::string_view base, int index) {
+  return std::string(base) + "/" + std::to_string(index);
+}
+
+// RFC 6901: map keys may hold `/` and `~`.
+std::string EscapePointerToken(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// [a-z0-9][a-z0-9-]{0,62}
+bool IsWorkloadId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxIdLength || !IsLowerAlnum(id.front())) {
+    return false;
+  }
+  for (char c : id) {
+    if (!IsLowerAlnum(c) && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// [A-Za-z0-9_][A-Za-z0-9_.-]{0,62}
+bool IsMemberName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxIdLength ||
+      !(IsAlnum(name.front()) || name.front() == '_')) {
+    return false;
+  }
+  for (char c : name) {
+    if (!IsAlnum(c) && c != '_' && c != '.' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// [A-Za-z_][A-Za-z0-9_]*
+bool IsEnvName(std::string_view name) {
+  if (name.empty() || IsDigit(name.front())) {
+    return false;
+  }
+  for (char c : name) {
+    if (!IsAlnum(c) && c != '_') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string IdReason(std::string_view id) {
+  if (id.empty()) {
+    return "an id must not be empty";
+  }
+  if (id.size() > kMaxIdLength) {
+    return "ids are at most 63 characters, this one has " + std::to_string(id.size());
+  }
+  return std::string(kIdRule);
+}
+
+// A valid id close to `id` (`Agent_Tool` -> `agent-tool`), or "" when there is no obvious one.
+std::string IdSuggestion(std::string_view id) {
+  std::string out;
+  for (char c : id) {
+    if (c >= 'A' && c <= 'Z') {
+      out += static_cast<char>(c - 'A' + 'a');
+    } else if (c == '_' || c == '.' || c == ' ') {
+      out += '-';
+    } else {
+      out += c;
+    }
+  }
+  return out != id && IsWorkloadId(out) ? out : "";
+}
+
+std::string Expected(std::span<const std::string_view> allowed) {
+  std::string out = "expected ";
+  for (size_t i = 0; i < allowed.size(); ++i) {
+    if (i != 0) {
+      out += i + 1 == allowed.size() ? " or " : ", ";
+    }
+    out += "`" + std::string(allowed[i]) + "`";
+  }
+  return out;
+}
+
+// Whether `target` is a usable guest mount point; the reason when not.
+std::string TargetReason(std::string_view target) {
+  if (!target.starts_with('/')) {
+    return "a guest path is absolute, like `/data`";
+  }
+  size_t start = 1;
+  while (start <= target.size()) {
+    size_t slash = target.find('/', start);
+    std::string_view component =
+        target.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    if (component == "..") {
+      return "a guest path has no `..` components";
+    }
+    if (slash == std::string_view::npos) {
+      break;
+    }
+    start = slash + 1;
+  }
+  if (std::filesystem::path(target).lexically_normal() == "/") {
+    return "a volume cannot be mounted over the guest's root `/`";
+  }
+  return "";
+}
+
+// So `/data`, `/data/` and `/./data` are recognised as one mount point.
+std::string MountKey(std::string_view target) {
+  std::string key = std::filesystem::path(target).lexically_normal().string();
+  while (key.size() > 1 && key.back() == '/') {
+    key.pop_back();
+  }
+  return key;
+}
+
+/// The checks of one workload; lives for one call of RunValidate.
+class WorkloadChecker {
+ public:
+  WorkloadChecker(const ir::Module& module, int index, DiagnosticSink& sink)
+      : module_(module), index_(index), w_(module.proto.workloads(index)), sink_(sink) {}
+
+  void Run() {
+    CheckId();
+    CheckImage();
+    CheckResources();
+    if (w_.has_timeout_seconds()) {
+      CheckRange(OptionContext::kWorkload, "timeout_seconds", w_.timeout_seconds(),
+                 "/timeout_seconds");
+    }
+    if (!w_.isolation().empty()) {
+      CheckEnum("isolation", w_.isolation(), {"microvm", "container"}, "/isolation");
+    }
+    CheckNetwork();
+    CheckSecretsAndEnv();
+    CheckVolumes();
+    for (int i = 0; i < w_.ports_size(); ++i) {
+      CheckRange(OptionContext::kWorkload, "ports", w_.ports(i), Pointer("/ports", i));
+    }
+    CheckMembers();
+  }
+
+ private:
+  SourceLoc At(std::string_view pointer) const { return module_.Loc(index_, pointer); }
+
+  void CheckId() {
+    if (IsWorkloadId(w_.id())) {
+      return;
+    }
+    Diagnostic& d = sink_.Emit<DiagnosticKind::kInvalidId>(At("/id"), "workload id", w_.id(),
+                                                           IdReason(w_.id()));
+    if (std::string guess = IdSuggestion(w_.id()); !guess.empty()) {
+      d.hint = "try `" + guess + "`";
+    }
+  }
+
+  void CheckImage() {
+    // A workload without an image never got one from the frontend, which already reported the
+    // missing option; reporting it again here would only repeat that.
+    if (!w_.has_image()) {
+      return;
+    }
+    const ir::v1::Image& image = w_.image();
+    std::string shown = image.kind().empty() ? image.ref() : image.kind() + ":" + image.ref();
+    ImageRefResult parsed = ParseImageRef(image.kind(), image.ref());
+    std::string reason = parsed.error;
+    if (reason.empty() && image.digest() != parsed.ref.digest) {
+      // The frontend derives `digest` from the reference, but IR read from JSON may disagree with
+      // itself, and the plan would then pin something other than what the reference says.
+      if (image.kind() != "oci") {
+        reason = "only `oci:` images are pinned by digest, but the `digest` field is `" +
+                 image.digest() + "`";
+      } else if (parsed.ref.digest.empty()) {
+        reason = "the `digest` field `" + image.digest() + "` is not part of the reference";
+      } else {
+        reason = "the reference is pinned to `" + parsed.ref.digest +
+                 "`, but the `digest` field is `" + image.digest() + "`";
+      }
+    }
+    if (reason.empty()) {
+      return;
+    }
+    Diagnostic& d = sink_.Emit<DiagnosticKind::kInvalidImageRef>(At("/image"), shown, reason);
+    bool known_kind = image.kind() == "oci" || image.kind() == "nix" || image.kind() == "template";
+    // `ubuntu:22.04` reads as kind `ubuntu`; say how to write the OCI image the user most likely
+    // meant.
+    if (!known_kind && ParseImageRef("oci", shown).ok()) {
+      d.hint = "for an OCI image, write `oci:" + shown + "`";
+    }
+  }
+
+  void CheckRange(OptionContext context, std::string_view option, int32_t value,
+                  std::string_view pointer) {
+    const ir::OptionInfo* info = ir::FindOption(context, option);
+    MVM_CHECK(info != nullptr && info->is_integer());
+    if (value >= info->min && value <= info->max) {
+      return;
+    }
+    sink_.Emit<DiagnosticKind::kOutOfRange>(
+        At(pointer), option, value, std::to_string(info->min) + ".." + std::to_string(info->max));
+  }
+
+  void CheckEnum(std::string_view option, std::string_view value,
+                 std::initializer_list<std::string_view> allowed, std::string_view pointer) {
+    for (std::string_view a : allowed) {
+      if (value == a) {
+        return;
+      }
+    }
+    std::span<const std::string_view> candidates(allowed.begin(), allowed.size());
+    Diagnostic& d =
+        sink_.Emit<DiagnosticKind::kInvalidValue>(At(pointer), option, value, Expected(candidates));
+    if (std::optional<std::string> guess = DidYouMean(value, candidates)) {
+      d.hint = "did you mean `" + *guess + "`?";
+    }
+  }
+
+  void CheckHost(std::string_view host, std::string_view pointer) {
+    if (std::string reason = HostError(host); !reason.empty()) {
+      sink_.Emit<DiagnosticKind::kInvalidHost>(At(pointer), host, reason);
+    }
+  }
+
+  void CheckResources() {
+    if (!w_.has_resources()) {
+      return;
+    }
+    const ir::v1::Resources& r = w_.resources();
+    if (r.has_cpu()) {
+      CheckRange(OptionContext::kWorkload, "cpu", r.cpu(), "/resources/cpu");
+    }
+    if (r.has_memory_mb()) {
+      CheckRange(OptionContext::kWorkload, "memory_mb", r.memory_mb(), "/resources/memory_mb");
+    }
+    if (r.has_disk_mb()) {
+      CheckRange(OptionContext::kWorkload, "disk_mb", r.disk_mb(), "/resources/disk_mb");
+    }
+  }
+
+  void CheckNetwork() {
+    if (!w_.has_network()) {
+      return;
+    }
+    const ir::v1::NetworkPolicy& network = w_.network();
+    // "" is a policy read from JSON that left the (only possible) default out.
+    if (!network.default_().empty() && network.default_() != "deny") {
+      sink_.Emit<DiagnosticKind::kInvalidValue>(
+          At("/network/default"), "default", network.default_(),
+          "network policies are deny-by-default; the only default is `deny`");
+    }
+    for (int i = 0; i < network.rules_size(); ++i) {
+      const ir::v1::NetworkRule& rule = network.rules(i);
+      std::string base = Pointer("/network/rules", i);
+      CheckEnum("protocol", rule.protocol(), {"https", "http"}, base + "/protocol");
+      CheckHost(rule.host(), base + "/host");
+    }
+  }
+
+  void CheckSecretsAndEnv() {
+    std::map<std::string, int, std::less<>> secret_envs;
+    for (int i = 0; i < w_.secrets_size(); ++i) {
+      const ir::v1::Secret& secret = w_.secrets(i);
+      std::string base = Pointer("/secrets", i);
+      if (!IsEnvName(secret.env())) {
+        sink_.Emit<DiagnosticKind::kInvalidValue>(
+            At(base + "/env"), "secrets", secret.env(),
+            "environment variable names are letters, digits and `_`, not starting with a digit");
+      } else if (!secret_envs.emplace(secret.env(), i).second) {
+        sink_.Emit<DiagnosticKind::kInvalidValue>(At(base + "/env"), "secrets", secret.env(),
+                                                  "the variable is given more than one secret");
+      }
+      for (int h = 0; h < secret.hosts_size(); ++h) {
+        CheckHost(secret.hosts(h), Pointer(base + "/hosts", h));
+      }
+    }
+    // Protobuf maps have no stable order; diagnostics must.
+    std::map<std::string_view, std::string_view> env(w_.env().begin(), w_.env().end());
+    for (const auto& [name, value] : env) {
+      std::string pointer = "/env/" + EscapePointerToken(name);
+      if (!IsEnvName(name)) {
+        sink_.Emit<DiagnosticKind::kInvalidValue>(
+            At(pointer), "env", name,
+            "environment variable names are letters, digits and `_`, not starting with a digit");
+      } else if (secret_envs.contains(name)) {
+        sink_.Emit<DiagnosticKind::kInvalidValue>(
+            At(pointer), "env", name,
+            "the variable is also a secret; declare it in `env` or in `secrets`, not both");
+      }
+    }
+  }
+
+  void CheckVolumes() {
+    std::map<std::string, int> targets;
+    for (int i = 0; i < w_.volumes_size(); ++i) {
+      const ir::v1::Volume& volume = w_.volumes(i);
+      std::string base = Pointer("/volumes", i);
+      CheckEnum("kind", volume.kind(), {"local", "memory"}, base + "/kind");
+      if (volume.kind() == "local" && !volume.mode().empty()) {
+        CheckEnum("mode", volume.mode(), {"ro", "rw"}, base + "/mode");
+      }
+      if (volume.kind() == "memory" && volume.has_size_mb()) {
+        CheckRange(OptionContext::kVolumeMemory, "size_mb", volume.size_mb(), base + "/size_mb");
+      }
+      if (std::string reason = TargetReason(volume.target()); !reason.empty()) {
+        sink_.Emit<DiagnosticKind::kInvalidValue>(At(base + "/target"), "target", volume.target(),
+                                                  reason);
+      } else if (!targets.emplace(MountKey(volume.target()), i).second) {
+        sink_.Emit<DiagnosticKind::kInvalidValue>(At(base + "/target"), "target", volume.target(),
+                                                  "another volume is already mounted there");
+      }
+    }
+  }
+
+  // Entrypoints and services share one namespace: `--entrypoint NAME` selects either.
+  void CheckMembers() {
+    std::map<std::string, std::string, std::less<>> first_pointer;
+    auto check = [&](std::string_view what, std::string_view name, const std::string& base) {
+      std::string pointer = base + "/name";
+      if (!IsMemberName(name)) {
+        std::string reason = name.empty() ? "a name must not be empty" : std::string(kNameRule);
+        sink_.Emit<DiagnosticKind::kInvalidId>(At(pointer), std::string(what) + " name", name,
+                                               reason);
+        return;
+      }
+      auto [it, inserted] = first_pointer.emplace(name, pointer);
+      if (!inserted) {
+        Diagnostic& d =
+            sink_.Emit<DiagnosticKind::kDuplicateEntrypoint>(At(pointer), what, name, w_.id());
+        d.notes.push_back({At(it->second), "first declared here"});
+      }
+    };
+    for (int i = 0; i < w_.entrypoints_size(); ++i) {
+      const ir::v1::Entrypoint& entrypoint = w_.entrypoints(i);
+      std::string base = Pointer("/entrypoints", i);
+      check("entrypoint", entrypoint.name(), base);
+      if (entrypoint.has_timeout_seconds()) {
+        CheckRange(OptionContext::kEntrypoint, "timeout_seconds", entrypoint.timeout_seconds(),
+                   base + "/timeout_seconds");
+      }
+    }
+    for (int i = 0; i < w_.services_size(); ++i) {
+      const ir::v1::Service& service = w_.services(i);
+      std::string base = Pointer("/services", i);
+      check("service", service.name(), base);
+      if (service.has_port()) {
+        CheckRange(OptionContext::kService, "port", service.port(), base + "/port");
+      }
+    }
+    if (w_.entrypoints_size() == 0 && w_.services_size() == 0) {
+      sink_.Emit<DiagnosticKind::kNoEntrypoint>(ir::FromProto(w_.source()), w_.id());
+    }
+  }
+
+  const ir::Module& module_;
+  int index_;
+  const Workload& w_;
+  DiagnosticSink& sink_;
+};
+
+}  // namespace
+
+void RunValidate(ir::Module& module, PassContext& context) {
+  std::map<std::string, int, std::less<>> first_index;
+  for (int i = 0; i < module.proto.workloads_size(); ++i) {
+    WorkloadChecker(module, i, context.sink).Run();
+    const std::string& id = module.proto.workloads(i).id();
+    if (id.empty()) {
+      continue;
+    }
+    auto [it, inserted] = first_index.emplace(id, i);
+    if (!inserted) {
+      Diagnostic& d =
+          context.sink.Emit<DiagnosticKind::kDuplicateWorkloadId>(module.Loc(i, "/id"), id);
+      d.notes.push_back({module.Loc(it->second, "/id"), "first declared here"});
+    }
+  }
+}
+
+}  // namespace mvm::passes
