@@ -1,5 +1,6 @@
 #include "frontend/frontend.h"
 
+#include <chrono>
 #include <string>
 
 #include "frontend/common/frontend_language.h"
@@ -15,6 +16,39 @@ constexpr int kMaxSyntaxErrors = 20;
 std::string_view BaseName(std::string_view path) {
   size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+/// Larger inputs are refused rather than parsed: tree-sitter offsets are 32-bit and no declaration
+/// file is this big.
+constexpr size_t kMaxSourceBytes = size_t{64} << 20;
+
+/// Error recovery on adversarial input can be slow; past this the parse is cancelled, so the
+/// compiler never hangs.
+constexpr std::chrono::seconds kParseBudget{10};
+
+/// Parses `text`, or returns null when the budget ran out.
+TreePtr Parse(TSParser* parser, std::string_view text) {
+  struct Budget {
+    std::chrono::steady_clock::time_point deadline;
+  } budget{std::chrono::steady_clock::now() + kParseBudget};
+  TSParseOptions options{};
+  options.payload = &budget;
+  options.progress_callback = [](TSParseState* state) {
+    return std::chrono::steady_clock::now() > static_cast<Budget*>(state->payload)->deadline;
+  };
+  TSInput input{};
+  input.payload = &text;
+  input.encoding = TSInputEncodingUTF8;
+  input.read = [](void* payload, uint32_t byte, TSPoint, uint32_t* bytes_read) -> const char* {
+    auto* t = static_cast<std::string_view*>(payload);
+    if (byte >= t->size()) {
+      *bytes_read = 0;
+      return "";
+    }
+    *bytes_read = static_cast<uint32_t>(t->size() - byte);
+    return t->data() + byte;
+  };
+  return TreePtr(ts_parser_parse_with_options(parser, nullptr, input, options));
 }
 
 /// Reports ERROR and MISSING nodes. Iterative: a hostile file can nest deeper than the stack allows.
@@ -99,11 +133,24 @@ FrontendResult ParseSource(const SourceFile& file) {
     result.diagnostics = sink.Take();
     return result;
   }
+  SourceLoc file_loc = file.Loc(0, 0);
+  if (file.contents().size() > kMaxSourceBytes) {
+    sink.Emit<DiagnosticKind::kSyntaxError>(
+        file_loc, "the file is " + std::to_string(file.contents().size() >> 20) +
+                      " MiB; mvm reads declarations from files of at most 64 MiB");
+    result.diagnostics = sink.Take();
+    return result;
+  }
   ParserPtr parser(ts_parser_new());
   MVM_CHECK(ts_parser_set_language(parser.get(), language->Grammar(file.path())));
-  TreePtr tree(ts_parser_parse_string(parser.get(), nullptr, file.contents().data(),
-                                      static_cast<uint32_t>(file.contents().size())));
-  MVM_CHECK(tree != nullptr);
+  TreePtr tree = Parse(parser.get(), file.contents());
+  if (tree == nullptr) {
+    sink.Emit<DiagnosticKind::kSyntaxError>(
+        file_loc, "the parser gave up after " + std::to_string(kParseBudget.count()) +
+                      " s; the file is too irregular to read declarations from");
+    result.diagnostics = sink.Take();
+    return result;
+  }
   TSNode root = ts_tree_root_node(tree.get());
   if (ts_node_has_error(root)) {
     // Declarations inside a broken region are invisible; lowering the rest would report phantom

@@ -55,8 +55,14 @@ void CheckSecretHosts(const ir::Module& module, int index, DiagnosticSink& sink)
   }
 }
 
-bool IsPinned(const ir::v1::Image& image) {
-  return !image.digest().empty() || !ParseImageRef(image.kind(), image.ref()).ref.digest.empty();
+// An OCI image the production profile refuses: one that parses but names no digest. A reference
+// that does not parse is validate's `invalid-image-ref` already.
+bool IsMutableOciImage(const ir::v1::Image& image) {
+  if (image.kind() != "oci" || !image.digest().empty()) {
+    return false;
+  }
+  ImageRefResult parsed = ParseImageRef(image.kind(), image.ref());
+  return parsed.ok() && parsed.ref.digest.empty();
 }
 
 // The project directory a local volume must stay inside, as written (never made absolute: no
@@ -82,7 +88,7 @@ bool EscapesRoot(const std::filesystem::path& root, std::string_view source) {
 void CheckProduction(const ir::Module& module, int index, const PassOptions& options,
                      DiagnosticSink& sink) {
   const Workload& w = module.proto.workloads(index);
-  if (w.has_image() && w.image().kind() == "oci" && !IsPinned(w.image())) {
+  if (w.has_image() && IsMutableOciImage(w.image())) {
     sink.Emit<DiagnosticKind::kMutableImageTag>(module.Loc(index, "/image"),
                                                 "oci:" + w.image().ref());
   }

@@ -480,6 +480,8 @@ StaticValue PythonReader::EvaluateCall(TSNode node, int depth) {
       if (receiver.kind == Kind::kCall) {
         v.text = attribute;
         v.receiver = std::make_shared<StaticValue>(std::move(receiver));
+        // A chain step is located at its own method name, not at the whole chain up to it.
+        v.loc = file_.Loc(ts_node_start_byte(Field(function, "attribute")), ts_node_end_byte(node));
       }
     }
   }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace mvm {
@@ -65,11 +66,11 @@ size_t CodePointLength(std::string_view text, size_t at) {
   return next - at;
 }
 
-/// A source line as printed: tabs expanded, an optional range replaced by kMask, and the display
-/// offset of every column boundary so carets can be placed under the printed text.
+/// A source line as printed: tabs expanded, masked ranges replaced by kMask, and the display offset
+/// of every column boundary so carets can be placed under the printed text.
 class ShownLine {
  public:
-  ShownLine(std::string_view line, std::optional<ColumnRange> mask) : mask_(mask) {
+  ShownLine(std::string_view line, std::vector<ColumnRange> masks) : masks_(std::move(masks)) {
     uint32_t width = 0;
     uint32_t column = 1;
     size_t at = 0;
@@ -79,12 +80,12 @@ class ShownLine {
         break;
       }
       size_t length = CodePointLength(line, at);
-      bool masked = mask_ && column >= mask_->begin && column < mask_->end;
-      if (mask_ && column == mask_->begin) {
+      const ColumnRange* mask = MaskAt(column);
+      if (mask != nullptr && column == mask->begin) {
         text_ += kMask;
         width += static_cast<uint32_t>(kMask.size());
       }
-      if (masked) {
+      if (mask != nullptr) {
         // Dropped: this is the text the redaction hides.
       } else if (line[at] == '\t') {
         uint32_t spaces = kTabStop - width % kTabStop;
@@ -106,10 +107,10 @@ class ShownLine {
   /// The caret line for `range`: `^` under its first printed column, `~` under the rest.
   std::string Caret(ColumnRange range) const {
     uint32_t begin = DisplayOffset(range.begin);
-    // A boundary inside the mask belongs to the start of the replacement for a range's begin and to
+    // A boundary inside a mask belongs to the start of the replacement for a range's begin and to
     // its end for a range's end, so a range overlapping the mask underlines the whole replacement.
-    if (mask_ && range.begin > mask_->begin && range.begin < mask_->end) {
-      begin = DisplayOffset(mask_->begin);
+    if (const ColumnRange* mask = MaskAt(range.begin); mask != nullptr && range.begin > mask->begin) {
+      begin = DisplayOffset(mask->begin);
     }
     uint32_t end = DisplayOffset(range.end);
     std::string caret(begin, ' ');
@@ -121,12 +122,21 @@ class ShownLine {
   }
 
  private:
+  const ColumnRange* MaskAt(uint32_t column) const {
+    for (const ColumnRange& m : masks_) {
+      if (column >= m.begin && column < m.end) {
+        return &m;
+      }
+    }
+    return nullptr;
+  }
+
   uint32_t DisplayOffset(uint32_t column) const {
     column = std::clamp<uint32_t>(column, 1, end_column());
     return boundaries_[column - 1];
   }
 
-  std::optional<ColumnRange> mask_;
+  std::vector<ColumnRange> masks_;
   std::string text_;
   std::vector<uint32_t> boundaries_;  ///< boundaries_[c - 1]: display offset before column c
 };
@@ -167,10 +177,10 @@ void AppendHeader(std::string& out, const SourceLoc& loc, Severity severity,
   out += '\n';
 }
 
-/// Appends the source line of `loc` and its caret line, when the text is available. `redacted`,
-/// when set, is a range whose text must not be shown: wherever it touches the printed line it is
-/// masked, also when the line is printed for a note.
-void AppendSnippet(std::string& out, const SourceLoc& loc, const SourceLoc* redacted,
+/// Appends the source line of `loc` and its caret line, when the text is available. The text of
+/// every range in `redacted` is masked wherever it touches the printed line, whichever diagnostic
+/// the line is printed for: a secret must not reappear under a neighbouring error.
+void AppendSnippet(std::string& out, const SourceLoc& loc, std::span<const SourceLoc> redacted,
                    const SourceLookup& lookup, bool color) {
   if (!loc.valid() || !lookup) {
     return;
@@ -180,15 +190,17 @@ void AppendSnippet(std::string& out, const SourceLoc& loc, const SourceLoc* reda
     return;
   }
   std::string_view line = file->Line(loc.line);
-  uint32_t end_column = ShownLine(line, std::nullopt).end_column();
-  std::optional<ColumnRange> mask;
-  if (redacted != nullptr && redacted->valid() && redacted->file == loc.file) {
-    ColumnRange hidden = RangeOnLine(*redacted, loc.line, end_column);
-    if (hidden.end > hidden.begin) {
-      mask = hidden;
+  uint32_t end_column = ShownLine(line, {}).end_column();
+  std::vector<ColumnRange> masks;
+  for (const SourceLoc& r : redacted) {
+    if (r.valid() && r.file == loc.file) {
+      ColumnRange hidden = RangeOnLine(r, loc.line, end_column);
+      if (hidden.end > hidden.begin) {
+        masks.push_back(hidden);
+      }
     }
   }
-  ShownLine shown(line, mask);
+  ShownLine shown(line, std::move(masks));
   out += shown.text();
   out += '\n';
   AppendPainted(out, shown.Caret(RangeOnLine(loc, loc.line, end_column)), kGreen, color);
@@ -281,12 +293,17 @@ std::string RenderHuman(std::span<const Diagnostic> diagnostics, const SourceLoo
   std::string out;
   size_t errors = 0;
   size_t warnings = 0;
+  std::vector<SourceLoc> redacted;
+  for (const Diagnostic& d : diagnostics) {
+    if (d.redact) {
+      redacted.push_back(d.loc);
+    }
+  }
   for (const Diagnostic& d : diagnostics) {
     errors += d.severity == Severity::kError;
     warnings += d.severity == Severity::kWarning;
     std::string suffix = " [" + std::string(KindInfo(d.kind).name) + "]";
     AppendHeader(out, d.loc, d.severity, d.message, suffix, options.color);
-    const SourceLoc* redacted = d.redact ? &d.loc : nullptr;
     AppendSnippet(out, d.loc, redacted, lookup, options.color);
     if (!d.hint.empty()) {
       out += "  hint: ";

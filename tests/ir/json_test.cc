@@ -129,7 +129,7 @@ TEST(JsonTest, ReadsSpecExampleAndRoundTrips) {
 TEST(JsonTest, WithoutLocationsStripsSourceLocsButKeepsVolumeSource) {
   Module m = SpecModule();
   v1::Workload& w = *m.proto.mutable_workloads(0);
-  *w.mutable_network()->mutable_source() = Loc(4, 5);
+  *w.mutable_network()->mutable_loc() = Loc(4, 5);
   *w.mutable_network()->mutable_rules(0)->mutable_loc() = Loc(5, 7);
   *w.mutable_secrets(0)->mutable_loc() = Loc(6, 7);
   *w.mutable_volumes(0)->mutable_loc() = Loc(7, 7);
@@ -137,7 +137,7 @@ TEST(JsonTest, WithoutLocationsStripsSourceLocsButKeepsVolumeSource) {
 
   std::string with = ToCanonicalJson(m);
   EXPECT_NE(with.find(R"("loc":{"column":7,"file":"app.py","line":5})"), std::string::npos);
-  EXPECT_NE(with.find(R"("source":{"column":5,"file":"app.py","line":4})"), std::string::npos);
+  EXPECT_NE(with.find(R"("loc":{"column":5,"file":"app.py","line":4})"), std::string::npos);
 
   std::string without = ToCanonicalJson(m, {.with_locations = false});
   EXPECT_EQ(without.find("\"loc\""), std::string::npos) << without;

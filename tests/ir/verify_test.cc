@@ -8,8 +8,7 @@
 namespace mvm::ir {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
+using Findings = std::vector<std::string>;
 
 v1::SourceLoc Loc(int line, int column, int end_line = 0, int end_column = 0) {
   v1::SourceLoc loc;
@@ -44,7 +43,7 @@ Module Sound() {
   w.set_id("a");
   *w.mutable_source() = Loc(3, 1, 3, 12);
   w.mutable_network()->set_default_("deny");
-  *w.mutable_network()->mutable_source() = Loc(4, 13);
+  *w.mutable_network()->mutable_loc() = Loc(4, 13);
   AddRule(w, "http", "api.example.com");
   AddRule(w, "https", "api.example.com");
   AddRule(w, "https", "b.example.com");
@@ -57,21 +56,21 @@ Module Sound() {
 }
 
 TEST(VerifyTest, SoundModuleHasNoFindings) {
-  EXPECT_THAT(Verify(Sound()), IsEmpty());
-  EXPECT_THAT(Verify(Sound(), VerifyLevel::kNormalized), IsEmpty());
-  EXPECT_THAT(Verify(Module()), IsEmpty());
+  EXPECT_EQ(Verify(Sound()), Findings{});
+  EXPECT_EQ(Verify(Sound(), VerifyLevel::kNormalized), Findings{});
+  EXPECT_EQ(Verify(Module()), Findings{});
 }
 
 TEST(VerifyTest, SchemaVersion) {
   Module m = Sound();
   m.proto.set_schema_version("mvm.ir/v0");
-  EXPECT_THAT(Verify(m), ElementsAre("schema_version: expected \"mvm.ir/v1\", got \"mvm.ir/v0\""));
+  EXPECT_EQ(Verify(m), (Findings{"schema_version: expected \"mvm.ir/v1\", got \"mvm.ir/v0\""}));
 }
 
 TEST(VerifyTest, OneLocTablePerWorkload) {
   Module m = Sound();
   m.locs.clear();
-  EXPECT_THAT(Verify(m), ElementsAre("locs: 0 tables for 1 workloads"));
+  EXPECT_EQ(Verify(m), (Findings{"locs: 0 tables for 1 workloads"}));
 }
 
 TEST(VerifyTest, SourceLocsMustBeSane) {
@@ -80,49 +79,48 @@ TEST(VerifyTest, SourceLocsMustBeSane) {
   *w.mutable_source() = Loc(0, 1);
   *w.mutable_network()->mutable_rules(2)->mutable_loc() = Loc(5, 8, 5, 7);
   *w.mutable_secrets(1)->mutable_loc() = Loc(9, 0);
-  EXPECT_THAT(Verify(m),
-              ElementsAre("workloads[0].source: line and column must be >= 1, got 0:1",
-                          "workloads[0].network.rules[2].loc: end 5:7 is before start 5:8",
-                          "workloads[0].secrets[1].loc: line and column must be >= 1, got 9:0"));
+  EXPECT_EQ(Verify(m),
+            (Findings{"workloads[0].source: line and column must be >= 1, got 0:1",
+                      "workloads[0].network.rules[2].loc: end 5:7 is before start 5:8",
+                      "workloads[0].secrets[1].loc: line and column must be >= 1, got 9:0"}));
 }
 
 TEST(VerifyTest, EmptyRangeAndMissingEndAreFine) {
   Module m = Sound();
   *m.proto.mutable_workloads(0)->mutable_source() = Loc(3, 4, 3, 4);
   *m.proto.mutable_workloads(0)->mutable_volumes()->Add()->mutable_loc() = Loc(8, 2);
-  EXPECT_THAT(Verify(m), IsEmpty());
+  EXPECT_EQ(Verify(m), Findings{});
 }
 
 TEST(VerifyTest, StructuralLevelIgnoresNormalisation) {
   Module m = Sound();
   AddRule(*m.proto.mutable_workloads(0), "https", "API.example.com");
-  EXPECT_THAT(Verify(m), IsEmpty());
-  EXPECT_THAT(
-      Verify(m, VerifyLevel::kNormalized),
-      ElementsAre("workloads[0].network.rules[3].host: \"API.example.com\" is not lowercase",
-                  "workloads[0].network.rules: not sorted at index 3"));
+  EXPECT_EQ(Verify(m), Findings{});
+  EXPECT_EQ(Verify(m, VerifyLevel::kNormalized),
+            (Findings{"workloads[0].network.rules[3].host: \"API.example.com\" is not lowercase",
+                      "workloads[0].network.rules: not sorted at index 3"}));
 }
 
 TEST(VerifyTest, RulesSortedByHostThenProtocol) {
   Module m = Sound();
   v1::Workload& w = *m.proto.mutable_workloads(0);
   w.mutable_network()->mutable_rules()->SwapElements(0, 1);  // https before http on the same host
-  EXPECT_THAT(Verify(m, VerifyLevel::kNormalized),
-              ElementsAre("workloads[0].network.rules: not sorted at index 1"));
+  EXPECT_EQ(Verify(m, VerifyLevel::kNormalized),
+            (Findings{"workloads[0].network.rules: not sorted at index 1"}));
 }
 
 TEST(VerifyTest, DuplicateRules) {
   Module m = Sound();
   AddRule(*m.proto.mutable_workloads(0), "https", "b.example.com");
-  EXPECT_THAT(Verify(m, VerifyLevel::kNormalized),
-              ElementsAre("workloads[0].network.rules: duplicate at index 3"));
+  EXPECT_EQ(Verify(m, VerifyLevel::kNormalized),
+            (Findings{"workloads[0].network.rules: duplicate at index 3"}));
 }
 
 TEST(VerifyTest, SecretsSortedByEnv) {
   Module m = Sound();
   AddSecret(*m.proto.mutable_workloads(0), "A_OTHER", {});
-  EXPECT_THAT(Verify(m, VerifyLevel::kNormalized),
-              ElementsAre("workloads[0].secrets: not sorted at index 2"));
+  EXPECT_EQ(Verify(m, VerifyLevel::kNormalized),
+            (Findings{"workloads[0].secrets: not sorted at index 2"}));
 }
 
 TEST(VerifyTest, SecretHostsSortedUniqueLowercase) {
@@ -131,10 +129,10 @@ TEST(VerifyTest, SecretHostsSortedUniqueLowercase) {
   w.mutable_secrets(0)->add_hosts("a.example.com");
   w.mutable_secrets(1)->add_hosts("b.example.com");
   w.mutable_secrets(1)->add_hosts("C.example.com");
-  EXPECT_THAT(Verify(m, VerifyLevel::kNormalized),
-              ElementsAre("workloads[0].secrets[0].hosts: not sorted at index 2",
-                          "workloads[0].secrets[1].hosts[2]: \"C.example.com\" is not lowercase",
-                          "workloads[0].secrets[1].hosts: duplicate at index 1"));
+  EXPECT_EQ(Verify(m, VerifyLevel::kNormalized),
+            (Findings{"workloads[0].secrets[0].hosts: not sorted at index 2",
+                      "workloads[0].secrets[1].hosts[2]: \"C.example.com\" is not lowercase",
+                      "workloads[0].secrets[1].hosts: duplicate at index 1"}));
 }
 
 }  // namespace

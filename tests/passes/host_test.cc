@@ -8,9 +8,9 @@ namespace mvm::passes {
 namespace {
 
 TEST(HostTest, AcceptsDnsNamesAndWildcards) {
-  for (const char* host :
-       {"api.openai.com", "API.OpenAI.com", "localhost", "minio", "a-b.c-d.example", "xn--bcher-kva.de",
-        "*.example.com", "*.s3.amazonaws.com", "1e100.net", "123.example.com"}) {
+  for (const char* host : {"api.openai.com", "API.OpenAI.com", "localhost", "minio",
+                           "a-b.c-d.example", "xn--bcher-kva.de", "*.example.com",
+                           "*.s3.amazonaws.com", "1e100.net", "123.example.com"}) {
     EXPECT_EQ(HostError(host), "") << host;
   }
   EXPECT_EQ(HostError(std::string(63, 'a') + ".com"), "");
@@ -38,7 +38,8 @@ TEST(HostTest, ReasonsAreSpecific) {
       {"https://api.example.com/v1",
        "a host has no scheme; write `api.example.com`, not `https://api.example.com/v1`"},
       {"api.example.com/v1", "a host has no path; write `api.example.com`"},
-      {"api.example.com:443", "a host has no port; write `api.example.com`, not `api.example.com:443`"},
+      {"api.example.com:443",
+       "a host has no port; write `api.example.com`, not `api.example.com:443`"},
       {"api.example.com.", "remove the trailing `.`"},
       {"api..example.com", "a host has no empty labels (`..`, or `.` at the start)"},
       {".example.com", "a host has no empty labels (`..`, or `.` at the start)"},
@@ -49,8 +50,10 @@ TEST(HostTest, ReasonsAreSpecific) {
       {"*api.example.com", "`*` is only allowed as the whole first label, as in `*.example.com`"},
       {"*", "`*` is only allowed as the whole first label, as in `*.example.com`"},
       {"*.com", "a wildcard needs at least two labels after `*.`, as in `*.example.com`"},
-      {"example.123", "the last label `123` is a number, so the name would be read as an IP address"},
-      {std::string(64, 'a') + ".com", "label `" + std::string(64, 'a') + "` is longer than 63 characters"},
+      {"example.123",
+       "the last label `123` is a number, so the name would be read as an IP address"},
+      {std::string(64, 'a') + ".com",
+       "label `" + std::string(64, 'a') + "` is longer than 63 characters"},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(HostError(c.host), c.reason) << c.host;

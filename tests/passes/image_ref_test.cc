@@ -69,14 +69,16 @@ TEST(ImageRefTest, InvalidOciReferences) {
        "invalid digest `sha256:" + std::string(63, 'a') + "g`: `g` is not a hex digit"},
       {"ubuntu@sha512:" + kHex + kHex,
        "unsupported digest algorithm `sha512`; images are pinned by `sha256`"},
-      {"ubuntu@" + kHex, "invalid digest `" + kHex +
-                             "`: expected `sha256:<64 lowercase hex digits>`"},
+      {"ubuntu@" + kHex,
+       "invalid digest `" + kHex + "`: expected `sha256:<64 lowercase hex digits>`"},
       {"ubuntu@1sha:" + kHex,
        "invalid digest `1sha:" + kHex + "`: expected `sha256:<64 lowercase hex digits>`"},
-      {"ubuntu:", "invalid tag ``: tags are letters, digits, `_`, `.` and `-`, not starting with `.` "
-                  "or `-`, at most 128 characters"},
-      {"ubuntu:.x", "invalid tag `.x`: tags are letters, digits, `_`, `.` and `-`, not starting "
-                    "with `.` or `-`, at most 128 characters"},
+      {"ubuntu:",
+       "invalid tag ``: tags are letters, digits, `_`, `.` and `-`, not starting with `.` "
+       "or `-`, at most 128 characters"},
+      {"ubuntu:.x",
+       "invalid tag `.x`: tags are letters, digits, `_`, `.` and `-`, not starting "
+       "with `.` or `-`, at most 128 characters"},
       {"ubuntu:" + std::string(129, 't'),
        "invalid tag `" + std::string(129, 't') +
            "`: tags are letters, digits, `_`, `.` and `-`, not starting with `.` or `-`, at most "
@@ -88,8 +90,9 @@ TEST(ImageRefTest, InvalidOciReferences) {
       {"a/b..c", "invalid path component `b..c`" + kComponentRule},
       {"a/b___c", "invalid path component `b___c`" + kComponentRule},
       {"a/b.", "invalid path component `b.`" + kComponentRule},
-      {"-registry.io/a", "invalid registry `-registry.io`: host names are letters, digits and `-` "
-                         "separated by `.`"},
+      {"-registry.io/a",
+       "invalid registry `-registry.io`: host names are letters, digits and `-` "
+       "separated by `.`"},
       {"registry.io:port/a",
        "invalid port in registry `registry.io:port`: a port is decimal digits"},
       {"[::1/a", "registry `[::1` has an unclosed `[`"},

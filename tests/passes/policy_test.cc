@@ -115,6 +115,9 @@ TEST(PolicyTest, ProductionRequiresPinnedOciImages) {
   pinned->mutable_image()->set_ref("ubuntu:22.04@sha256:" + kHex);
   pinned->mutable_image()->set_digest("sha256:" + kHex);
   AddProductionWorkload(m, "template");
+  ir::v1::Workload* invalid = AddProductionWorkload(m, "invalid");
+  invalid->mutable_image()->set_kind("oci");
+  invalid->mutable_image()->set_ref("library/Ubuntu:22.04");  // validate's invalid-image-ref
   std::vector<Diagnostic> diags = Policy(m, Profile::kProduction);
   ASSERT_EQ(Kinds(diags), Strings{"mutable-image-tag"});
   EXPECT_EQ(diags[0].message, "image `oci:docker.io/library/ubuntu:22.04` is not pinned by digest");
@@ -186,8 +189,9 @@ TEST(PolicyTest, ProductionKeepsLocalSourcesInsideTheProject) {
       {"proj/app.py", "", "../proj2", true},
       {"/srv/proj/app.py", "", "/srv/proj/data", false},
       {"/srv/proj/app.py", "", "/srv/project", true},
-      {"/srv/proj/sub/app.py", "/srv/proj", "../data", false},
-      {"/srv/proj/sub/app.py", "/srv/proj", "../../data", true},
+      // relative sources resolve against the project root, not the declaring file's directory
+      {"/srv/proj/sub/app.py", "/srv/proj", "data", false},
+      {"/srv/proj/sub/app.py", "/srv/proj", "../data", true},
       {"app.py", "root", "../root/x", false},
   };
   for (const MountCase& c : cases) {

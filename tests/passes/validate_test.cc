@@ -218,14 +218,15 @@ TEST(ValidateTest, InvalidImageReferences) {
        "invalid image reference `template:Busybox`: template names are lowercase letters, digits, "
        "`.` and `-`, starting with a letter or digit"},
       {"oci", "ubuntu@sha256:" + kHex, "",
-       "invalid image reference `oci:ubuntu@sha256:" + kHex + "`: the reference is pinned to `sha256:" +
-           kHex + "`, but the `digest` field is ``"},
+       "invalid image reference `oci:ubuntu@sha256:" + kHex +
+           "`: the reference is pinned to `sha256:" + kHex + "`, but the `digest` field is ``"},
       {"oci", "ubuntu", "sha256:" + kHex,
        "invalid image reference `oci:ubuntu`: the `digest` field `sha256:" + kHex +
            "` is not part of the reference"},
       {"template", "busybox", "sha256:" + kHex,
        "invalid image reference `template:busybox`: only `oci:` images are pinned by digest, but "
-       "the `digest` field is `sha256:" + kHex + "`"},
+       "the `digest` field is `sha256:" +
+           kHex + "`"},
   };
   for (const Case& c : cases) {
     ir::Module m;
@@ -293,7 +294,8 @@ TEST(ValidateTest, InvalidEnumLikeValuesSuggestTheClosest) {
   m.locs[0].Set("/isolation", At(6, 15));
   std::vector<Diagnostic> diags = Validate(m);
   ASSERT_EQ(Kinds(diags), Strings(5, "invalid-value"));
-  EXPECT_EQ(diags[0].message, "invalid `isolation` value `microvn`: expected `microvm` or `container`");
+  EXPECT_EQ(diags[0].message,
+            "invalid `isolation` value `microvn`: expected `microvm` or `container`");
   EXPECT_EQ(diags[0].hint, "did you mean `microvm`?");
   EXPECT_EQ(diags[0].loc, At(6, 15));
   EXPECT_EQ(diags[1].message,
@@ -315,7 +317,8 @@ TEST(ValidateTest, VolumeTargets) {
   m.locs[0].Set("/volumes/1/target", At(8, 30));
   std::vector<Diagnostic> diags = Validate(m);
   ASSERT_EQ(Kinds(diags), Strings(4, "invalid-value"));
-  EXPECT_EQ(diags[0].message, "invalid `target` value `data`: a guest path is absolute, like `/data`");
+  EXPECT_EQ(diags[0].message,
+            "invalid `target` value `data`: a guest path is absolute, like `/data`");
   EXPECT_EQ(diags[1].message,
             "invalid `target` value `/a/../etc`: a guest path has no `..` components");
   EXPECT_EQ(diags[1].loc, At(8, 30));

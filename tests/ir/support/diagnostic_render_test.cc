@@ -302,3 +302,22 @@ TEST(RenderSarifTest, EmptyLogStillListsRules) {
 
 }  // namespace
 }  // namespace mvm
+
+namespace mvm {
+namespace {
+
+TEST(RenderHumanRedactionTest, SecretIsMaskedUnderEveryDiagnosticOnItsLine) {
+  SourceFile file("s.py", "f(k=\"sk-live-123\", cpu=0)\n");
+  Diagnostic secret = MakeDiagnostic<DiagnosticKind::kPlaintextSecret>(file.Loc(4, 17), "K");
+  secret.redact = true;
+  Diagnostic other =
+      MakeDiagnostic<DiagnosticKind::kOutOfRange>(file.Loc(23, 24), "cpu", int64_t{0}, "1..64");
+  // The unrelated diagnostic comes first: masking must not depend on order.
+  std::vector<Diagnostic> diagnostics = {other, secret};
+  std::string out = RenderHuman(diagnostics, [&](std::string_view) { return &file; });
+  EXPECT_EQ(out.find("sk-live"), std::string::npos) << out;
+  EXPECT_NE(out.find("f(k=\"****\", cpu=0)\n                ^\n"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace mvm

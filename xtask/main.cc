@@ -1,0 +1,24 @@
+// xtask: developer tasks that keep the tree honest (formatting now; doc claims and tidy later).
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "xtask/tasks.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::printf(
+        "usage: xtask <task> [options]\n\n"
+        "tasks:\n"
+        "  fmt [--check] [--root DIR]   clang-format every C++ file (check: list unformatted, exit 1)\n");
+    return args.empty() ? 2 : 0;
+  }
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "fmt") {
+    return mvm::xtask::RunFmt(rest);
+  }
+  std::fprintf(stderr, "xtask: error: unknown task `%s`; run `xtask --help`\n", args[0].c_str());
+  return 2;
+}
