@@ -7,9 +7,10 @@
 #include <filesystem>
 #include <initializer_list>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "ir/options.h"
 #include "ir/support/check.h"

@@ -12,10 +12,14 @@ int main(int argc, char** argv) {
     std::printf(
         "usage: xtask <task> [options]\n\n"
         "tasks:\n"
-        "  fmt [--check] [--root DIR]   clang-format every C++ file (check: list unformatted, exit 1)\n");
+        "  fmt [--check] [--root DIR]       clang-format every C++ file (check: exit 1 if any is not)\n"
+        "  gen-docs [--check] [--root DIR]  write docs/reference/ from the compiler's tables\n");
     return args.empty() ? 2 : 0;
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "gen-docs") {
+    return mvm::xtask::RunGenDocs(rest);
+  }
   if (args[0] == "fmt") {
     return mvm::xtask::RunFmt(rest);
   }
