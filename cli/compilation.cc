@@ -1,5 +1,7 @@
 #include "cli/compilation.h"
 
+#include "cli/source_walk.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,29 +43,11 @@ ErrorOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& pa
       out.push_back(path);
       continue;
     }
-    std::vector<std::string> found;
-    fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec);
-    if (ec) {
-      return Error{"cannot read directory `" + path + "`: " + ec.message()};
+    auto found = WalkSourceDirectory(path);
+    if (!found) {
+      return found.error();
     }
-    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) {
-        return Error{"cannot read directory `" + path + "`: " + ec.message()};
-      }
-      std::string name = it->path().filename().string();
-      if (it->is_directory()) {
-        if (name.starts_with(".") || name == "node_modules" || name == "__pycache__") {
-          it.disable_recursion_pending();
-        }
-        continue;
-      }
-      std::string file = it->path().string();
-      if (frontend::IsSupportedSource(file)) {
-        found.push_back(file);
-      }
-    }
-    std::sort(found.begin(), found.end());
-    out.insert(out.end(), found.begin(), found.end());
+    out.insert(out.end(), found->begin(), found->end());
   }
   return out;
 }

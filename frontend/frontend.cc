@@ -1,6 +1,7 @@
 #include "frontend/frontend.h"
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "frontend/common/frontend_language.h"
@@ -25,6 +26,42 @@ constexpr size_t kMaxSourceBytes = size_t{64} << 20;
 /// Error recovery on adversarial input can be slow; past this the parse is cancelled, so the
 /// compiler never hangs.
 constexpr std::chrono::seconds kParseBudget{10};
+
+/// Offset of the first byte that breaks UTF-8 (overlong forms, surrogates and code points past
+/// U+10FFFF included), if any.
+std::optional<uint32_t> FirstInvalidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    uint32_t cp = 0;
+    uint32_t min = 0;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return static_cast<uint32_t>(i);
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) {
+        return static_cast<uint32_t>(i);
+      }
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return static_cast<uint32_t>(i);
+    }
+    i += n + 1;
+  }
+  return std::nullopt;
+}
 
 /// Parses `text`, or returns null when the budget ran out.
 TreePtr Parse(TSParser* parser, std::string_view text) {
@@ -138,6 +175,15 @@ FrontendResult ParseSource(const SourceFile& file) {
     sink.Emit<DiagnosticKind::kSyntaxError>(
         file_loc, "the file is " + std::to_string(file.contents().size() >> 20) +
                       " MiB; mvm reads declarations from files of at most 64 MiB");
+    result.diagnostics = sink.Take();
+    return result;
+  }
+  if (std::optional<uint32_t> bad = FirstInvalidUtf8(file.contents())) {
+    // Strings are copied into the IR verbatim, and JSON cannot carry invalid UTF-8: refuse the file
+    // rather than let a printer drop bytes silently.
+    sink.Emit<DiagnosticKind::kSyntaxError>(file.Loc(*bad, *bad + 1),
+                                            "the file is not valid UTF-8 here")
+        .hint = "save the file as UTF-8; Python and TypeScript sources are UTF-8 by default";
     result.diagnostics = sink.Take();
     return result;
   }
