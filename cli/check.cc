@@ -16,6 +16,7 @@ int RunCheck(const std::vector<std::string>& argv) {
   if (!args || !ApplyCompilerFlags(*args, request, format, error)) {
     return Fail("check", error, kExitUsage);
   }
+  request.keep_ir = false;  // check writes nothing; keeping no IR keeps memory flat in N
   auto compilation = Compile(request);
   if (!compilation) {
     return Fail("check", compilation.error().message, kExitEnvironment);

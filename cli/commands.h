@@ -21,6 +21,8 @@ struct Command {
 int RunCheck(const std::vector<std::string>& argv);
 int RunCompile(const std::vector<std::string>& argv);
 int RunIr(const std::vector<std::string>& argv);
+int RunKey(const std::vector<std::string>& argv);
+int RunPlan(const std::vector<std::string>& argv);
 
 /// All subcommands, for dispatch and `mvmctl --help`.
 const std::vector<Command>& AllCommands();
@@ -31,7 +33,8 @@ const Command& FindCommand(std::string_view name);
 /// Flags shared by the compiler commands (check, compile).
 std::vector<FlagSpec> CompilerFlags();
 
-/// Applies the shared compiler flags to `request` and `format`; false with `error` set on bad values.
+/// Applies the shared compiler flags to `request` and `format`; false with `error` set on bad
+/// values.
 bool ApplyCompilerFlags(const Args& args, CompileRequest& request, DiagnosticFormat& format,
                         std::string& error);
 

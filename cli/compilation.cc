@@ -62,34 +62,36 @@ ErrorOr<Compilation> Compile(const CompileRequest& request) {
     return paths.error();
   }
   Compilation c;
+  passes::WorkloadIdIndex seen_ids;
   for (const std::string& path : *paths) {
     auto file = SourceFile::Read(path);
     if (!file) {
       return file.error();
     }
-    c.files.push_back(std::make_unique<SourceFile>(std::move(*file)));
-    const SourceFile& source = *c.files.back();
-    if (request.from_ir) {
-      DiagnosticSink sink;
-      ir::Module module;
-      if (ir::FromJson(source, module, sink)) {
-        c.module.Append(std::move(module));
-      }
-      for (Diagnostic& d : sink.Take()) {
-        c.diagnostics.push_back(std::move(d));
-      }
-      continue;
-    }
-    frontend::FrontendResult result = frontend::ParseSource(source);
-    c.module.Append(std::move(result.module));
-    for (Diagnostic& d : result.diagnostics) {
-      c.diagnostics.push_back(std::move(d));
-    }
-  }
-  if (request.phase == Phase::kPasses) {
+    ++c.files_read;
     DiagnosticSink sink;
-    passes::PassContext context{request.pass_options, sink};
-    passes::RunPipeline(*pipeline, c.module, context);
+    ir::Module module;
+    if (request.from_ir) {
+      if (!ir::FromJson(*file, module, sink)) {
+        module = ir::Module();
+      }
+    } else {
+      frontend::FrontendResult result = frontend::ParseSource(*file);
+      module = std::move(result.module);
+      for (Diagnostic& d : result.diagnostics) {
+        sink.Report(std::move(d));
+      }
+    }
+    if (request.phase == Phase::kPasses) {
+      passes::PassContext context{request.pass_options, sink, &seen_ids};
+      passes::RunPipeline(*pipeline, module, context);
+    }
+    if (request.keep_ir) {
+      c.module.Append(std::move(module));
+    }
+    if (!sink.diagnostics().empty()) {
+      c.files.push_back(std::make_unique<SourceFile>(std::move(*file)));
+    }
     for (Diagnostic& d : sink.Take()) {
       c.diagnostics.push_back(std::move(d));
     }
@@ -105,9 +107,26 @@ void PrintDiagnostics(const Compilation& compilation, DiagnosticFormat format) {
       HumanRenderOptions options;
       const char* no_color = std::getenv("NO_COLOR");
       options.color = isatty(STDERR_FILENO) && (no_color == nullptr || *no_color == '\0');
-      text = RenderHuman(
-          compilation.diagnostics,
-          [&](std::string_view path) { return compilation.Find(path); }, options);
+      // A note may point into a file that had no diagnostics of its own and so was not kept (the
+      // first of two duplicate ids): read it again for its source line.
+      std::vector<std::unique_ptr<SourceFile>> reread;
+      auto lookup = [&](std::string_view path) -> const SourceFile* {
+        if (const SourceFile* kept = compilation.Find(path)) {
+          return kept;
+        }
+        for (const auto& f : reread) {
+          if (f->path() == path) {
+            return f.get();
+          }
+        }
+        auto file = SourceFile::Read(std::string(path));
+        if (!file) {
+          return nullptr;
+        }
+        reread.push_back(std::make_unique<SourceFile>(std::move(*file)));
+        return reread.back().get();
+      };
+      text = RenderHuman(compilation.diagnostics, lookup, options);
       std::fwrite(text.data(), 1, text.size(), stderr);
       return;
     }

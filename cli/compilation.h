@@ -24,16 +24,21 @@ struct CompileRequest {
   passes::PassOptions pass_options;
   std::string pipeline = std::string(passes::kDefaultPipeline);
   Phase phase = Phase::kPasses;
+  /// Keep the IR of every workload (compile needs it; check does not, and dropping it per file keeps
+  /// memory flat in the number of files).
+  bool keep_ir = true;
 };
 
-/// Everything one invocation produced. Owns the source files so printers can show source lines.
+/// Everything one invocation produced. Keeps the text of the files that have diagnostics (printers
+/// show their lines); the others are dropped once read.
 struct Compilation {
   std::vector<std::unique_ptr<SourceFile>> files;
-  ir::Module module;
+  ir::Module module;  ///< empty unless CompileRequest::keep_ir
   std::vector<Diagnostic> diagnostics;
+  size_t files_read = 0;
 
   bool has_errors() const;
-  /// The file with `path`, or nullptr.
+  /// The kept file with `path`, or nullptr.
   const SourceFile* Find(std::string_view path) const;
 };
 
@@ -42,8 +47,9 @@ struct Compilation {
 /// so a wrong one gets a diagnostic rather than being silently dropped.
 ErrorOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& paths);
 
-/// Reads, parses and (unless stopped earlier) runs the pass pipeline. Environment failures (an
-/// unreadable file, a bad pipeline) are Errors; mistakes in the input are diagnostics.
+/// Reads, parses and (unless stopped earlier) runs the pass pipeline, one file at a time: passes work
+/// per workload, and duplicate ids across files are found through one shared id index. Environment
+/// failures (an unreadable file, a bad pipeline) are Errors; mistakes in the input are diagnostics.
 ErrorOr<Compilation> Compile(const CompileRequest& request);
 
 /// How diagnostics are printed.

@@ -1,10 +1,11 @@
-// `mvmctl compile`: source (or IR) to canonical IR files, one per workload.
+// `mvmctl compile`: source (or IR) to canonical IR files and ExecutionPlans, one per workload.
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "cli/commands.h"
+#include "cli/output_files.h"
+#include "cli/plan_emit.h"
 #include "ir/json.h"
 
 namespace mvm::cli {
@@ -12,24 +13,50 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so readers never see half a file.
-ErrorOr<Ok> WriteFileAtomically(const fs::path& path, std::string_view bytes) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-      return Error{"cannot write `" + tmp.string() + "`"};
+/// What `--emit` asks for.
+struct EmitSet {
+  bool ir = false;
+  bool plan = false;
+};
+
+/// Parses `--emit ir,plan`; false with `error` set on an unknown or unavailable item.
+bool ParseEmit(std::string_view text, EmitSet& out, std::string& error) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string_view item =
+        text.substr(start, comma == std::string_view::npos ? text.size() - start : comma - start);
+    if (item == "ir") {
+      out.ir = true;
+    } else if (item == "plan") {
+      out.plan = true;
+    } else if (item == "nix") {
+      error =
+          "`--emit nix` is not available yet: Nix build requests are not built; use `--emit "
+          "ir,plan`";
+      return false;
+    } else {
+      error = "unknown `--emit` item `" + std::string(item) + "`; use a list of `ir` and `plan`";
+      return false;
     }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    start = comma + 1;
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    return Error{"cannot write `" + path.string() + "`: " + ec.message()};
+  return true;
+}
+
+/// Writes DIR/<id>.ir.json: a module holding that one workload.
+ErrorOr<fs::path> WriteIr(const fs::path& out_dir, const ir::v1::Workload& workload) {
+  ir::Module single;
+  *single.proto.add_workloads() = workload;
+  single.locs.emplace_back();
+  fs::path path = out_dir / (workload.id() + ".ir.json");
+  if (auto written = WriteFileAtomically(path, ir::ToCanonicalJson(single)); !written) {
+    return written.error();
   }
-  return Ok{};
+  return path;
 }
 
 }  // namespace
@@ -43,6 +70,9 @@ int RunCompile(const std::vector<std::string>& argv) {
   specs.push_back({"o", true});
   specs.push_back({"emit", true});
   specs.push_back({"dump", true});
+  for (const FlagSpec& f : PlanFlags()) {
+    specs.push_back(f);
+  }
   std::string error;
   auto args = ParseArgs(argv, specs, error);
   CompileRequest request;
@@ -50,17 +80,38 @@ int RunCompile(const std::vector<std::string>& argv) {
   if (!args || !ApplyCompilerFlags(*args, request, format, error)) {
     return Fail("compile", error, kExitUsage);
   }
-  std::string emit = args->Get("emit", "ir");
-  if (emit != "ir") {
-    return Fail("compile",
-                "`--emit " + emit +
-                    "` is not available yet: signed plans and Nix build requests are not built; use "
-                    "`--emit ir`",
-                kExitUsage);
+  // Signed plans are meant to run somewhere else, so they get the stricter profile unless asked.
+  if (args->Has("sign") && !args->Has("profile")) {
+    request.pass_options.profile = passes::Profile::kProduction;
+  }
+  EmitSet emit;
+  if (!ParseEmit(args->Get("emit", "ir,plan"), emit, error)) {
+    return Fail("compile", error, kExitUsage);
   }
   std::string dump = args->Get("dump");
-  if (!dump.empty() && dump != "ir") {
-    return Fail("compile", "unknown dump `" + dump + "`; use `--dump ir`", kExitUsage);
+  if (!dump.empty() && dump != "ir" && dump != "plan") {
+    return Fail("compile", "unknown dump `" + dump + "`; use `--dump ir` or `--dump plan`",
+                kExitUsage);
+  }
+  if (request.phase == Phase::kFrontend && dump != "ir") {
+    // Files and plans are only ever made from IR that went through every pass; a stage dump is for
+    // looking, not for shipping.
+    return Fail("compile",
+                "`--phase frontend` stops before the checks, so it only goes with `--dump ir`",
+                kExitUsage);
+  }
+  bool makes_plans = dump.empty() ? emit.plan : dump == "plan";
+  if (args->Has("sign") && !makes_plans) {
+    return Fail("compile", "`--sign` signs plans, but none are emitted; add `plan` to `--emit`",
+                kExitUsage);
+  }
+  PlanSettings plan_settings;
+  if (makes_plans) {
+    plan::SystemClock clock;
+    if (auto problem =
+            ReadPlanSettings(*args, request.pass_options.profile, clock, plan_settings)) {
+      return Fail("compile", problem->message, problem->exit_code);
+    }
   }
 
   auto compilation = Compile(request);
@@ -69,13 +120,30 @@ int RunCompile(const std::vector<std::string>& argv) {
   }
   PrintDiagnostics(*compilation, format);
   bool errors = compilation->has_errors();
-  if (!dump.empty()) {
-    std::string json = ir::ToCanonicalJson(compilation->module) + "\n";
+  const ir::Module& module = compilation->module;
+  if (dump == "ir") {
+    std::string json = ir::ToCanonicalJson(module) + "\n";
     std::fwrite(json.data(), 1, json.size(), stdout);
     return errors ? kExitInputErrors : kExitOk;
   }
   if (errors) {
     return kExitInputErrors;
+  }
+  // Every plan is made before anything is written, so a failure leaves no partial output.
+  std::vector<PlanFile> plans;
+  if (makes_plans) {
+    auto made = MakePlans(module, plan_settings);
+    if (!made) {
+      return Fail("compile", made.error().message, kExitUsage);
+    }
+    plans = std::move(*made);
+  }
+  if (dump == "plan") {
+    for (const PlanFile& p : plans) {
+      std::string line = p.payload + "\n";
+      std::fwrite(line.data(), 1, line.size(), stdout);
+    }
+    return kExitOk;
   }
 
   fs::path out_dir = args->Get("o", "mvm-out");
@@ -85,17 +153,28 @@ int RunCompile(const std::vector<std::string>& argv) {
     return Fail("compile", "cannot create `" + out_dir.string() + "`: " + ec.message(),
                 kExitEnvironment);
   }
-  const ir::Module& module = compilation->module;
-  for (int i = 0; i < module.proto.workloads_size(); ++i) {
-    ir::Module single;
-    *single.proto.add_workloads() = module.proto.workloads(i);
-    single.locs.emplace_back();
-    fs::path path = out_dir / (module.proto.workloads(i).id() + ".ir.json");
-    if (auto written = WriteFileAtomically(path, ir::ToCanonicalJson(single)); !written) {
-      return Fail("compile", written.error().message, kExitEnvironment);
-    }
+  auto report = [&](const fs::path& path, std::string_view note) {
     if (format == DiagnosticFormat::kHuman) {
-      std::fprintf(stderr, "wrote %s\n", path.string().c_str());
+      std::fprintf(stderr, "wrote %s%.*s\n", path.string().c_str(), static_cast<int>(note.size()),
+                   note.data());
+    }
+  };
+  for (int i = 0; i < module.proto.workloads_size(); ++i) {
+    if (emit.ir) {
+      auto path = WriteIr(out_dir, module.proto.workloads(i));
+      if (!path) {
+        return Fail("compile", path.error().message, kExitEnvironment);
+      }
+      report(*path, "");
+    }
+    if (emit.plan) {
+      const PlanFile& p = plans[static_cast<size_t>(i)];
+      fs::path path = out_dir / (p.workload_id + ".plan.json");
+      if (auto written = WriteFileAtomically(path, p.file); !written) {
+        return Fail("compile", written.error().message, kExitEnvironment);
+      }
+      report(path, plan_settings.key ? " (signed by key " + plan_settings.key->KeyId() + ")"
+                                     : std::string(" (unsigned)"));
     }
   }
   return kExitOk;

@@ -1,5 +1,7 @@
 // `mvmctl ir show|canon|digest`: look at Workload IR.
 
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -50,7 +52,11 @@ int RunIr(const std::vector<std::string>& argv) {
   }
   std::string out = action == "digest" ? ir::ModuleDigest(compilation->module)
                                        : ir::ToCanonicalJson(compilation->module);
-  out += "\n";
+  // The canonical bytes exactly, as `compile` writes them, so they hash the same; a newline only
+  // for a terminal.
+  if (action == "digest" || isatty(STDOUT_FILENO)) {
+    out += "\n";
+  }
   std::fwrite(out.data(), 1, out.size(), stdout);
   return kExitOk;
 }

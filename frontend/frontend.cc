@@ -3,6 +3,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "frontend/common/frontend_language.h"
 #include "frontend/common/tree.h"
@@ -88,7 +89,50 @@ TreePtr Parse(TSParser* parser, std::string_view text) {
   return TreePtr(ts_parser_parse_with_options(parser, nullptr, input, options));
 }
 
-/// Reports ERROR and MISSING nodes. Iterative: a hostile file can nest deeper than the stack allows.
+/// Works around grammars that reject valid code because of a comment alone on its line: parses again
+/// with every such comment replaced by spaces (offsets do not move), and keeps the result only when
+/// it is free of errors and no blanked byte lies inside a string (where `#` was text, not a comment).
+TreePtr ParseWithoutCommentLines(TSParser* parser, std::string_view text, std::string_view marker,
+                                 std::string& blanked) {
+  blanked.assign(text);
+  std::vector<uint32_t> changed;
+  size_t line = 0;
+  while (line < blanked.size()) {
+    size_t end = blanked.find('\n', line);
+    if (end == std::string::npos) {
+      end = blanked.size();
+    }
+    size_t first = blanked.find_first_not_of(" \t\f", line);
+    if (first < end && std::string_view(blanked).substr(first).starts_with(marker)) {
+      for (size_t i = first; i < end && blanked[i] != '\r'; ++i) {
+        blanked[i] = ' ';
+      }
+      changed.push_back(static_cast<uint32_t>(first));
+    }
+    line = end + 1;
+  }
+  if (changed.empty()) {
+    return nullptr;
+  }
+  TreePtr tree = Parse(parser, blanked);
+  if (tree == nullptr || ts_node_has_error(ts_tree_root_node(tree.get()))) {
+    return nullptr;
+  }
+  TSNode root = ts_tree_root_node(tree.get());
+  for (uint32_t offset : changed) {
+    for (TSNode n = ts_node_descendant_for_byte_range(root, offset, offset + 1); !ts_node_is_null(n);
+         n = ts_node_parent(n)) {
+      std::string_view type = ts_node_type(n);
+      if (type == "string" || type == "string_content" || type == "template_string") {
+        return nullptr;
+      }
+    }
+  }
+  return tree;
+}
+
+/// Reports ERROR and MISSING nodes. Iterative: a hostile file can nest deeper than the stack
+/// allows.
 void ReportSyntaxErrors(const SourceFile& file, TSNode root, DiagnosticSink& sink) {
   TSTreeCursor cursor = ts_tree_cursor_new(root);
   int reported = 0;
@@ -110,8 +154,9 @@ void ReportSyntaxErrors(const SourceFile& file, TSNode root, DiagnosticSink& sin
         first = ts_node_child(first, 0);
       }
       std::string_view token = NodeText(first, file);
-      std::string message = token.empty() ? std::string("invalid syntax")
-                                          : "invalid syntax: unexpected `" + Excerpt(token, 20) + "`";
+      std::string message = token.empty()
+                                ? std::string("invalid syntax")
+                                : "invalid syntax: unexpected `" + Excerpt(token, 20) + "`";
       sink.Emit<DiagnosticKind::kSyntaxError>(NodeLoc(first, file), message);
       ++reported;
       descend = false;
@@ -163,10 +208,11 @@ FrontendResult ParseSource(const SourceFile& file) {
   DiagnosticSink sink;
   const FrontendLanguage* language = LanguageForPath(file.path());
   if (language == nullptr) {
-    SourceLoc loc;
-    loc.file = file.path();
+    SourceLoc loc = file.Loc(0, 0);
     sink.Emit<DiagnosticKind::kSyntaxError>(
-        loc, "`" + file.path() + "` is not a Python (.py) or TypeScript (.ts, .tsx) file");
+            loc, "`" + file.path() + "` is not a Python (.py) or TypeScript (.ts, .tsx) file")
+        .hint = "mvmctl reads declarations from .py, .ts and .tsx files; directories are searched "
+                "for them";
     result.diagnostics = sink.Take();
     return result;
   }
@@ -198,6 +244,14 @@ FrontendResult ParseSource(const SourceFile& file) {
     return result;
   }
   TSNode root = ts_tree_root_node(tree.get());
+  std::string retry_text;  // must outlive the retried tree's use below
+  if (ts_node_has_error(root) && !language->FragileLineComment().empty()) {
+    if (TreePtr retry = ParseWithoutCommentLines(parser.get(), file.contents(),
+                                                 language->FragileLineComment(), retry_text)) {
+      tree = std::move(retry);
+      root = ts_tree_root_node(tree.get());
+    }
+  }
   if (ts_node_has_error(root)) {
     // Declarations inside a broken region are invisible; lowering the rest would report phantom
     // mistakes (a missing entrypoint that is really a syntax error), so stop at the syntax errors.
@@ -216,6 +270,9 @@ FrontendResult ParseSource(const SourceFile& file) {
 const FrontendLanguage* LanguageForPath(std::string_view path) {
   if (path.ends_with(".py")) {
     return &PythonLanguage();
+  }
+  if (path.ends_with(".ts") || path.ends_with(".tsx")) {
+    return &TypeScriptLanguage();
   }
   return nullptr;
 }

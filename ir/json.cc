@@ -571,6 +571,27 @@ bool FromJson(const SourceFile& file, Module& out, DiagnosticSink& sink) {
   }
   out.proto = std::move(proto);
   out.locs.assign(static_cast<size_t>(out.proto.workloads_size()), LocTable{});
+  // Diagnostics of later passes point into this file: every value of a workload is located at its
+  // JSON text, under the same pointers the frontends use ("/resources/cpu"), and the workload
+  // itself at its object.
+  constexpr std::string_view kPrefix = "/workloads/";
+  for (const auto& [pointer, range] : builder.positions().values) {
+    if (!pointer.starts_with(kPrefix)) {
+      continue;
+    }
+    std::string_view rest = std::string_view(pointer).substr(kPrefix.size());
+    size_t slash = rest.find('/');
+    std::string_view index_text = rest.substr(0, slash);
+    size_t index = 0;
+    for (char c : index_text) {
+      index = index * 10 + static_cast<size_t>(c - '0');
+    }
+    if (index_text.empty() || index >= out.locs.size()) {
+      continue;
+    }
+    std::string relative = slash == std::string_view::npos ? "" : std::string(rest.substr(slash));
+    out.locs[index].Set(std::move(relative), file.Loc(range.begin, range.end));
+  }
   return true;
 }
 

@@ -37,8 +37,14 @@ void Module::Append(Module other) {
 }
 
 SourceLoc FromProto(const v1::SourceLoc& loc) {
-  return SourceLoc{loc.file(), static_cast<uint32_t>(loc.line()), static_cast<uint32_t>(loc.column()),
-                   static_cast<uint32_t>(loc.end_line()), static_cast<uint32_t>(loc.end_column())};
+  SourceLoc out{loc.file(), static_cast<uint32_t>(loc.line()), static_cast<uint32_t>(loc.column()),
+                static_cast<uint32_t>(loc.end_line()), static_cast<uint32_t>(loc.end_column())};
+  if (out.end_line == 0) {
+    // IR written by hand or by an SDK may give only a start; read it as an empty range there.
+    out.end_line = out.line;
+    out.end_column = out.column;
+  }
+  return out;
 }
 
 v1::SourceLoc ToProto(const SourceLoc& loc) {

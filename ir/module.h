@@ -24,8 +24,14 @@ class LocTable {
   SourceLoc Find(std::string_view pointer) const;
   bool empty() const { return locs_.empty(); }
 
+  /// Marks the workload as read only in part: the frontend reported errors and left out what they
+  /// concerned (an entrypoint with a bad command, say), so passes must not report its absence again.
+  void MarkIncomplete() { incomplete_ = true; }
+  bool incomplete() const { return incomplete_; }
+
  private:
   std::unordered_map<std::string, SourceLoc> locs_;
+  bool incomplete_ = false;
 };
 
 /// A module of workloads plus the value locations of each workload (`locs[i]` belongs to

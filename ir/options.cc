@@ -11,9 +11,17 @@ constexpr std::array kOptions = {
 #include "ir/options.def"
 };
 
+// Built offline from Debian packages by the builder (see shared/spec/declarations.md, Images).
+constexpr std::array kTemplates = {
+    TemplateInfo{"busybox", "a minimal root filesystem from Debian's busybox-static"},
+    TemplateInfo{"python-3.11", "Debian bookworm minbase with the Python 3.11 interpreter"},
+};
+
 }  // namespace
 
 std::span<const OptionInfo> AllOptions() { return kOptions; }
+
+std::span<const TemplateInfo> BuiltinTemplates() { return kTemplates; }
 
 const OptionInfo* FindOption(OptionContext context, std::string_view canonical) {
   for (const OptionInfo& o : kOptions) {

@@ -39,6 +39,15 @@ std::span<const OptionInfo> AllOptions();
 /// The row for `canonical` in `context`, if any.
 const OptionInfo* FindOption(OptionContext context, std::string_view canonical);
 
+/// A root filesystem template shipped with mvm (`image="template:<name>"`).
+struct TemplateInfo {
+  std::string_view name;
+  std::string_view description;
+};
+
+/// The built-in templates, in table order.
+std::span<const TemplateInfo> BuiltinTemplates();
+
 /// "Workload", "Entrypoint", ... for docs.
 std::string_view OptionContextName(OptionContext context);
 

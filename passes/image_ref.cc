@@ -1,5 +1,11 @@
 #include "passes/image_ref.h"
 
+#include <algorithm>
+#include <vector>
+
+#include "ir/options.h"
+#include "ir/support/suggest.h"
+
 #include <cstddef>
 
 namespace mvm::passes {
@@ -308,12 +314,26 @@ ImageRefResult ParseTemplate(std::string_view ref) {
   for (char c : ref) {
     ok = ok && (IsLowerAlnum(c) || c == '.' || c == '-');
   }
+  std::string known;
+  std::vector<std::string_view> names;
+  for (const ir::TemplateInfo& t : ir::BuiltinTemplates()) {
+    known += known.empty() ? "" : ", ";
+    known += "`" + std::string(t.name) + "`";
+    names.push_back(t.name);
+  }
   if (ref.empty()) {
-    result.error = "the template name is empty; `mvmctl templates` lists them";
+    result.error = "the template name is empty; built-in templates: " + known;
   } else if (!ok) {
     result.error =
         "template names are lowercase letters, digits, `.` and `-`, starting with a letter or "
         "digit";
+  } else if (std::find(names.begin(), names.end(), ref) == names.end()) {
+    result.error = "unknown template `" + std::string(ref) + "`";
+    if (auto suggestion = DidYouMean(ref, names)) {
+      result.error += "; did you mean `" + *suggestion + "`?";
+    } else {
+      result.error += "; built-in templates: " + known;
+    }
   } else {
     result.ref.path = std::string(ref);
   }

@@ -105,14 +105,15 @@ void CheckProduction(const ir::Module& module, int index, const PassOptions& opt
     if (volume.kind() != "local") {
       continue;
     }
-    SourceLoc loc = module.Loc(index, Pointer("/volumes", i));
+    std::string base = Pointer("/volumes", i);
     // An undeclared mode lowers to `ro`, so only an explicit `rw` is refused.
     if (volume.mode() == "rw") {
       sink.Emit<DiagnosticKind::kUnsafeMount>(
-          loc, volume.source(), "read-write host mounts are not allowed in the production profile");
+          module.Loc(index, base + "/mode"), volume.source(),
+          "read-write host mounts are not allowed in the production profile");
     }
     if (EscapesRoot(root, volume.source())) {
-      sink.Emit<DiagnosticKind::kUnsafeMount>(loc, volume.source(),
+      sink.Emit<DiagnosticKind::kUnsafeMount>(module.Loc(index, base + "/source"), volume.source(),
                                               "`" + volume.source() +
                                                   "` resolves outside the project directory `" +
                                                   root.string() + "`");

@@ -397,9 +397,14 @@ class WorkloadChecker {
         CheckRange(OptionContext::kService, "port", service.port(), base + "/port");
       }
     }
-    if (w_.entrypoints_size() == 0 && w_.services_size() == 0) {
-      sink_.Emit<DiagnosticKind::kNoEntrypoint>(ir::FromProto(w_.source()), w_.id());
+    if (w_.entrypoints_size() == 0 && w_.services_size() == 0 && !Incomplete()) {
+      sink_.Emit<DiagnosticKind::kNoEntrypoint>(module_.Loc(index_, ""), w_.id());
     }
+  }
+
+  // The frontend already reported what it left out of this workload.
+  bool Incomplete() const {
+    return static_cast<size_t>(index_) < module_.locs.size() && module_.locs[index_].incomplete();
   }
 
   const ir::Module& module_;
@@ -411,18 +416,19 @@ class WorkloadChecker {
 }  // namespace
 
 void RunValidate(ir::Module& module, PassContext& context) {
-  std::map<std::string, int, std::less<>> first_index;
+  WorkloadIdIndex local;
+  WorkloadIdIndex& seen = context.seen_ids != nullptr ? *context.seen_ids : local;
   for (int i = 0; i < module.proto.workloads_size(); ++i) {
     WorkloadChecker(module, i, context.sink).Run();
     const std::string& id = module.proto.workloads(i).id();
     if (id.empty()) {
       continue;
     }
-    auto [it, inserted] = first_index.emplace(id, i);
+    SourceLoc loc = module.Loc(i, "/id");
+    auto [it, inserted] = seen.emplace(id, loc);
     if (!inserted) {
-      Diagnostic& d =
-          context.sink.Emit<DiagnosticKind::kDuplicateWorkloadId>(module.Loc(i, "/id"), id);
-      d.notes.push_back({module.Loc(it->second, "/id"), "first declared here"});
+      Diagnostic& d = context.sink.Emit<DiagnosticKind::kDuplicateWorkloadId>(loc, id);
+      d.notes.push_back({it->second, "first declared here"});
     }
   }
 }

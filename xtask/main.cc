@@ -1,4 +1,4 @@
-// xtask: developer tasks that keep the tree honest (formatting now; doc claims and tidy later).
+// xtask: developer tasks that keep the tree honest (formatting, generated docs, doc claims).
 
 #include <cstdio>
 #include <string>
@@ -12,13 +12,19 @@ int main(int argc, char** argv) {
     std::printf(
         "usage: xtask <task> [options]\n\n"
         "tasks:\n"
-        "  fmt [--check] [--root DIR]       clang-format every C++ file (check: exit 1 if any is not)\n"
-        "  gen-docs [--check] [--root DIR]  write docs/reference/ from the compiler's tables\n");
+        "  fmt [--check] [--root DIR]       clang-format every C++ file (check: exit 1 if any is "
+        "not)\n"
+        "  gen-docs [--check] [--root DIR]  write docs/reference/ from the compiler's tables\n"
+        "  check-doc-claims [--root DIR]    fail when a page claims more than docs/claims.md "
+        "allows\n");
     return args.empty() ? 2 : 0;
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "gen-docs") {
     return mvm::xtask::RunGenDocs(rest);
+  }
+  if (args[0] == "check-doc-claims") {
+    return mvm::xtask::RunCheckDocClaims(rest);
   }
   if (args[0] == "fmt") {
     return mvm::xtask::RunFmt(rest);

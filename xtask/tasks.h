@@ -6,13 +6,21 @@
 
 namespace mvm::xtask {
 
-/// `xtask fmt [--check] [--root DIR]`: runs clang-format (16, for InsertBraces) over mvm's C++ sources.
-/// With --check nothing is rewritten; unformatted files are listed and the exit status is 1.
+/// `xtask fmt [--check] [--root DIR]`: runs clang-format (16, for InsertBraces) over mvm's C++
+/// sources. With --check nothing is rewritten; unformatted files are listed and the exit status
+/// is 1.
 int RunFmt(const std::vector<std::string>& args);
 
 /// `xtask gen-docs [--check] [--root DIR]`: writes docs/reference/{diagnostics,options}.md from the
 /// registries; with --check, exit 1 when a page differs from what would be written.
 int RunGenDocs(const std::vector<std::string>& args);
+
+/// `xtask check-doc-claims [--root DIR]`: reads the claim ledger (docs/claims.md) and the gated
+/// phrases (docs/claims-phrases.txt); exit 1, one `file:line: message` per finding, when README.md,
+/// docs/**/*.md or examples/** use a gated phrase of a claim that is not Shipped (unless an allow
+/// comment with a reason covers it) or when the ledger itself is inconsistent. Exit 0 prints a
+/// one-line summary on stdout.
+int RunCheckDocClaims(const std::vector<std::string>& args);
 
 }  // namespace mvm::xtask
 

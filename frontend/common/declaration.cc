@@ -1,5 +1,6 @@
 #include "frontend/common/declaration.h"
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 #include <string_view>
@@ -34,6 +35,13 @@ std::string Index(std::string_view base, size_t i) {
 /// Options of one call, bound to their canonical names.
 struct BoundArgs {
   std::vector<std::pair<std::string_view, const StaticValue*>> options;
+  /// Options an unknown name was taken for ("did you mean"): their absence is that typo, already
+  /// reported, not a second mistake.
+  std::vector<std::string_view> suggested;
+
+  bool Suggested(std::string_view canonical) const {
+    return std::find(suggested.begin(), suggested.end(), canonical) != suggested.end();
+  }
 
   const StaticValue* Get(std::string_view canonical) const {
     for (const auto& [name, value] : options) {
@@ -165,6 +173,11 @@ BoundArgs Lowerer::Bind(OptionContext context, std::string_view callee,
       if (auto suggestion = DidYouMean(keys[k].name, spellings)) {
         d.hint = "did you mean `" + *suggestion + "`?";
         d.fix = FixIt{keys[k].loc, *suggestion, "rename to `" + *suggestion + "`"};
+        for (const ir::OptionInfo& o : ir::AllOptions()) {
+          if (o.context == context && Spell(o) == *suggestion) {
+            bound.suggested.push_back(o.canonical);
+          }
+        }
       } else {
         std::string known;
         for (std::string_view s : spellings) {
@@ -253,7 +266,8 @@ void Lowerer::LowerStringMap(const StaticValue& value, std::string_view option,
                                                    std::string(option) + "[\"" + value.keys[i].name + "\"]");
       continue;
     }
-    locs_->Set(key_pointer, v.loc);
+    // Checks of the name (env var syntax, clashes with secrets) point at the key.
+    locs_->Set(key_pointer, value.keys[i].loc);
     out[value.keys[i].name] = v.text;
   }
 }
@@ -318,7 +332,8 @@ void Lowerer::LowerNetwork(const StaticValue& value, ir::v1::Workload& w) {
       }
     }
     if (method == nullptr) {
-      Diagnostic& d = sink_.Emit<DiagnosticKind::kUnknownOption>(step.loc, step.text, "NetworkPolicy");
+      Diagnostic& d = sink_.Emit<DiagnosticKind::kUnknownOption>(
+          step.callee_loc.valid() ? step.callee_loc : step.loc, step.text, "NetworkPolicy");
       if (auto suggestion = DidYouMean(step.text, spellings)) {
         d.hint = "did you mean `" + *suggestion + "`?";
       }
@@ -337,7 +352,8 @@ void Lowerer::LowerNetwork(const StaticValue& value, ir::v1::Workload& w) {
       continue;
     }
     if (step.items.empty()) {
-      sink_.Emit<DiagnosticKind::kMissingOption>(step.loc, spelled, "host");
+      sink_.Emit<DiagnosticKind::kMissingOption>(
+          step.callee_loc.valid() ? step.callee_loc : step.loc, spelled, "host");
       continue;
     }
     std::string protocol = method->canonical == "allow_https" ? "https" : "http";
@@ -372,13 +388,19 @@ void Lowerer::LowerSecrets(const StaticValue& value, ir::v1::Workload& w) {
       continue;
     }
     if (v.kind != Kind::kCall || v.text != "SecretRef") {
-      TypeMismatch(v, "secrets[\"" + env + "\"]", "`SecretRef(name, hosts=[...])`");
+      if (v.kind != Kind::kInvalid) {
+        // Not a reference, so it may be the secret in another shape (a list, a bytes literal):
+        // name the variable, never show the value.
+        Diagnostic& d = sink_.Emit<DiagnosticKind::kTypeMismatch>(
+            v.loc, "secrets[\"" + env + "\"]", "`SecretRef(name, hosts=[...])`", DescribeType(v));
+        d.redact = true;
+      }
       continue;
     }
     BoundArgs args = Bind(OptionContext::kSecretRef, "SecretRef", {"name"}, v.items, v.keys, v.values);
     std::string base = Index("/secrets", static_cast<size_t>(w.secrets_size()));
     std::optional<std::string> name = GetString(args.Get("name"), "name", base + "/name");
-    if (!args.Get("name")) {
+    if (!args.Get("name") && !args.Suggested("name")) {
       sink_.Emit<DiagnosticKind::kMissingOption>(v.loc, "SecretRef", "name");
     }
     std::optional<std::vector<std::string>> hosts;
@@ -428,7 +450,7 @@ void Lowerer::LowerVolumes(const StaticValue& value, ir::v1::Workload& w) {
       auto target = GetString(args.Get("target"), "target", base + "/target");
       auto mode = GetString(args.Get("mode"), "mode", base + "/mode");
       for (std::string_view required : {"source", "target"}) {
-        if (!args.Get(required)) {
+        if (!args.Get(required) && !args.Suggested(required)) {
           sink_.Emit<DiagnosticKind::kMissingOption>(v.loc, "Volume.local", required);
         }
       }
@@ -437,12 +459,14 @@ void Lowerer::LowerVolumes(const StaticValue& value, ir::v1::Workload& w) {
       }
       vol.set_source(*source);
       vol.set_target(*target);
-      vol.set_mode(mode ? *mode : "ro");
+      if (mode) {
+        vol.set_mode(*mode);  // undeclared stays absent: the IR holds what was declared
+      }
     } else {
       BoundArgs args = Bind(OptionContext::kVolumeMemory, "Volume.memory", {"target"}, v.items, v.keys,
                             v.values);
       auto target = GetString(args.Get("target"), "target", base + "/target");
-      if (!args.Get("target")) {
+      if (!args.Get("target") && !args.Suggested("target")) {
         sink_.Emit<DiagnosticKind::kMissingOption>(v.loc, "Volume.memory", "target");
       }
       auto size =
@@ -490,7 +514,7 @@ void Lowerer::LowerMember(const MemberDecl& member, ir::v1::Workload& w) {
     name = *n;
   }
   auto command = GetStringList(args.Get("command"), "command", base + "/command", true);
-  if (!args.Get("command")) {
+  if (!args.Get("command") && !args.Suggested("command")) {
     sink_.Emit<DiagnosticKind::kMissingOption>(call.loc, callee, "command");
   }
   if (service) {
@@ -529,6 +553,7 @@ void Lowerer::LowerWorkload(const WorkloadDecl& decl, ir::Module& out) {
   ir::v1::Workload w;
   ir::LocTable locs;
   locs_ = &locs;
+  size_t errors_before = sink_.error_count();
   const DecoratorCall& call = decl.call;
   *w.mutable_source() = ir::ToProto(call.loc);
 
@@ -538,13 +563,13 @@ void Lowerer::LowerWorkload(const WorkloadDecl& decl, ir::Module& out) {
     w.set_id(*id);
   } else {
     ok = false;
-    if (!args.Get("id")) {
+    if (!args.Get("id") && !args.Suggested("id")) {
       sink_.Emit<DiagnosticKind::kMissingOption>(call.loc, "@workload", "id");
     }
   }
   if (const StaticValue* image = args.Get("image")) {
     LowerImage(*image, w);
-  } else {
+  } else if (!args.Suggested("image")) {
     sink_.Emit<DiagnosticKind::kMissingOption>(call.loc, "@workload", "image");
   }
   ir::v1::Resources resources;
@@ -603,6 +628,9 @@ void Lowerer::LowerWorkload(const WorkloadDecl& decl, ir::Module& out) {
     LowerMember(member, w);
   }
   locs_ = nullptr;
+  if (decl.incomplete || sink_.error_count() != errors_before) {
+    locs.MarkIncomplete();
+  }
   if (!ok) {
     return;  // Without an id there is nothing later stages could refer to.
   }
@@ -627,7 +655,7 @@ std::string DescribeType(const StaticValue& value) {
     case Kind::kString:
       return "a string";
     case Kind::kList:
-      return "a list";
+      return value.items.empty() ? "an empty list" : "a list";
     case Kind::kDict:
       return "a mapping";
     case Kind::kCall:

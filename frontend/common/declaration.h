@@ -36,6 +36,8 @@ struct WorkloadDecl {
   bool function_form = false;
   std::string target_name;  ///< class or function name
   std::vector<MemberDecl> members;
+  /// The language module reported errors in this declaration and dropped what they concerned.
+  bool incomplete = false;
 };
 
 /// Lowers the declarations of one file to IR, recording value locations under JSON pointers. Reports

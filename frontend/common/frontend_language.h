@@ -13,7 +13,8 @@
 namespace mvm::frontend {
 
 /// One grammar's module: finds mvm declarations in a syntax tree and evaluates their arguments
-/// statically. Everything after that (option binding, IR, passes) is shared, so languages cannot drift.
+/// statically. Everything after that (option binding, IR, passes) is shared, so languages cannot
+/// drift.
 class FrontendLanguage {
  public:
   virtual ~FrontendLanguage() = default;
@@ -24,16 +25,27 @@ class FrontendLanguage {
   /// The grammar for `path` (TypeScript has separate .ts and .tsx grammars).
   virtual const TSLanguage* Grammar(std::string_view path) const = 0;
 
-  /// Appends the workload declarations of a syntax-error-free tree to `out`; reports non-static values
-  /// and misplaced decorators. Must not recurse without bound (inputs are untrusted).
+  /// Appends the workload declarations of a syntax-error-free tree to `out`; reports non-static
+  /// values and misplaced decorators. Must not recurse without bound (inputs are untrusted).
   virtual void ReadDeclarations(const SourceFile& file, TSNode root, std::vector<WorkloadDecl>& out,
                                 DiagnosticSink& sink) const = 0;
+
+  /// The line-comment marker of a language whose grammar can reject valid code because of a comment
+  /// alone on its line (tree-sitter-python does when such a comment, at a shallower indent, sits
+  /// between a decorator and its `def`); empty when the grammar has no such problem. The driver then
+  /// retries with those comments blanked out.
+  virtual std::string_view FragileLineComment() const { return ""; }
 };
 
 /// The language module for `path`'s extension, or nullptr.
 const FrontendLanguage* LanguageForPath(std::string_view path);
 
+/// The Python module (.py). A static singleton: valid for the whole program.
 const FrontendLanguage& PythonLanguage();
+
+/// The TypeScript module (.ts with the typescript grammar, .tsx with the tsx grammar). A static
+/// singleton: valid for the whole program.
+const FrontendLanguage& TypeScriptLanguage();
 
 }  // namespace mvm::frontend
 

@@ -45,8 +45,13 @@ struct StaticValue {
   std::vector<Named> keys;
   std::vector<StaticValue> values;
   std::shared_ptr<const StaticValue> receiver;
+  /// kCall: the callee's name alone (`allow_htps` in `NetworkPolicy...allow_htps("h")`), where a
+  /// diagnostic about the name points; `loc` spans the whole call.
+  SourceLoc callee_loc;
   /// The source spelling was a string literal (so a plaintext secret can be masked).
   bool from_literal = false;
+  /// Read where a secret belongs: any diagnostic about it must mask its source text.
+  bool sensitive = false;
 };
 
 /// A short phrase naming a value's type for messages ("a string", "an integer", "`SecretRef(...)`").

@@ -22,6 +22,30 @@ using Kind = StaticValue::Kind;
 /// Values nest this deep at most; deeper input is reported instead of overflowing the stack.
 constexpr int kMaxDepth = 100;
 
+/// Work one file's declarations may take: values evaluated and string bytes built. A constant is
+/// expanded at each use, so `L1 = [L0, L0]`, `L2 = [L1, L1]`, ... doubles per line; past these bounds
+/// the reader reports once and gives up instead of hanging or exhausting memory.
+constexpr int64_t kMaxEvaluatedValues = int64_t{1} << 16;
+constexpr int64_t kMaxStringBytes = int64_t{16} << 20;
+
+/// Adds the number of values in `v` and the bytes of its strings to `values` and `bytes`.
+void Measure(const StaticValue& v, int64_t& values, int64_t& bytes) {
+  ++values;
+  bytes += static_cast<int64_t>(v.text.size());
+  for (const StaticValue& item : v.items) {
+    Measure(item, values, bytes);
+  }
+  for (const StaticValue& value : v.values) {
+    Measure(value, values, bytes);
+  }
+  for (const Named& key : v.keys) {
+    bytes += static_cast<int64_t>(key.name.size());
+  }
+  if (v.receiver != nullptr) {
+    Measure(*v.receiver, values, bytes);
+  }
+}
+
 /// Names the `mvm` package exports that declarations may use.
 constexpr std::string_view kSdkExports[] = {"workload", "entrypoint", "service",
                                             "NetworkPolicy", "SecretRef", "Volume"};
@@ -50,7 +74,8 @@ void AppendUtf8(std::string& out, uint32_t cp) {
 }
 
 /// Decodes one Python escape sequence (text starts with the backslash). Returns false for escapes a
-/// static reader should not guess at (\N{...} names).
+/// static reader should not guess at (\N{...} names) or cannot encode (surrogates); the caller keeps
+/// their source text.
 bool DecodeEscape(std::string_view esc, std::string& out) {
   if (esc.size() < 2) {
     return false;
@@ -90,7 +115,9 @@ bool DecodeEscape(std::string_view esc, std::string& out) {
     case 'U': {
       std::string hex(esc.substr(2));
       uint32_t cp = static_cast<uint32_t>(std::strtoul(hex.c_str(), nullptr, 16));
-      if (cp > 0x10FFFF) {
+      // A surrogate has no UTF-8 form; encoding one anyway made protobuf's JSON printer drop it
+      // silently ("a\ud800b" became "ab" in the IR).
+      if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
         return false;
       }
       AppendUtf8(out, cp);
@@ -117,6 +144,12 @@ class PythonReader {
     TSNode value{};
     int assignments = 0;
     bool evaluating = false;
+    /// Evaluated once, at the first use, so problems in the definition are reported once; every
+    /// use copies `result` and is charged its size (`values`, `bytes`) against the budget.
+    bool evaluated = false;
+    StaticValue result;
+    int64_t values = 0;
+    int64_t bytes = 0;
   };
 
   std::string_view Text(TSNode n) const { return NodeText(n, file_); }
@@ -129,6 +162,9 @@ class PythonReader {
   std::string ResolveSdkName(TSNode node) const;
 
   StaticValue NonStatic(TSNode node, std::string what, std::string hint = "");
+  /// Charges `values` evaluations and `bytes` string bytes to the file's budget; false (reported
+  /// once, at `node`) when it is spent.
+  bool Spend(TSNode node, int64_t values, int64_t bytes);
   StaticValue Evaluate(TSNode node, int depth);
   StaticValue EvaluateString(TSNode node);
   StaticValue EvaluateInteger(TSNode node);
@@ -137,7 +173,13 @@ class PythonReader {
   StaticValue EvaluateBinary(TSNode node, int depth);
   /// Fills positional args and keyword arguments of a call's argument_list.
   bool EvaluateArguments(TSNode arguments, int depth, std::vector<StaticValue>& items,
-                         std::vector<Named>& keys, std::vector<StaticValue>& values);
+                         std::vector<Named>& keys, std::vector<StaticValue>& values,
+                         bool workload_call = false);
+  /// A `secrets=` value: each entry that is not a `SecretRef(...)` call is evaluated as sensitive.
+  StaticValue EvaluateSecrets(TSNode node, int depth);
+  /// Evaluates a value that may hold a secret: diagnostics quote no source and mask every string
+  /// literal the value reads (constants included), and the result is marked `sensitive`.
+  StaticValue EvaluateSensitive(TSNode node, int depth);
 
   /// Reads the mvm decorators of a decorated_definition; returns their SDK names alongside.
   std::vector<DecoratorCall> ReadDecorators(TSNode decorated);
@@ -147,7 +189,11 @@ class PythonReader {
   std::unordered_map<std::string, std::string> sdk_names_;  // local name -> SDK export
   std::unordered_set<std::string> module_aliases_;          // names bound to the mvm module
   std::unordered_map<std::string, Constant> constants_;
-  std::unordered_set<uint32_t> consumed_;  // start bytes of decorated definitions already read
+  std::unordered_set<uint32_t> consumed_;
+  int sensitive_ = 0;  // > 0 while evaluating a value that may hold a secret
+  std::vector<SourceLoc> sensitive_strings_;  // string literals read while sensitive  // start bytes of decorated definitions already read
+  int64_t values_left_ = kMaxEvaluatedValues;
+  int64_t bytes_left_ = kMaxStringBytes;
 };
 
 void PythonReader::CollectImports(TSNode statement) {
@@ -245,6 +291,23 @@ std::string PythonReader::ResolveSdkName(TSNode node) const {
 }
 
 StaticValue PythonReader::NonStatic(TSNode node, std::string what, std::string hint) {
+  if (sensitive_ > 0) {
+    // Inside a secret's value any quoted source could be the secret itself: quote nothing, and mask
+    // the strings of the part that was not evaluated.
+    what = "this expression";
+    std::vector<TSNode> stack{node};
+    while (!stack.empty()) {
+      TSNode n = stack.back();
+      stack.pop_back();
+      if (NodeType(n) == "string") {
+        sensitive_strings_.push_back(Loc(n));
+        continue;
+      }
+      for (uint32_t i = 0; i < ts_node_named_child_count(n); ++i) {
+        stack.push_back(ts_node_named_child(n, i));
+      }
+    }
+  }
   Diagnostic& d = sink_.Emit<DiagnosticKind::kNonStatic>(Loc(node), what);
   if (!hint.empty()) {
     d.hint = std::move(hint);
@@ -254,11 +317,32 @@ StaticValue PythonReader::NonStatic(TSNode node, std::string what, std::string h
   return v;
 }
 
+bool PythonReader::Spend(TSNode node, int64_t values, int64_t bytes) {
+  bool was_left = values_left_ >= 0 && bytes_left_ >= 0;
+  values_left_ -= values;
+  bytes_left_ -= bytes;
+  if (values_left_ >= 0 && bytes_left_ >= 0) {
+    return true;
+  }
+  if (was_left) {
+    NonStatic(node, "this expression",
+              "evaluating the declarations of this file takes more than " +
+                  std::to_string(kMaxEvaluatedValues) + " values or " +
+                  std::to_string(kMaxStringBytes >> 20) +
+                  " MiB of strings; constants are expanded at every use, so constants built from "
+                  "other constants can grow exponentially");
+  }
+  return false;
+}
+
 StaticValue PythonReader::EvaluateString(TSNode node) {
   StaticValue v;
   v.kind = Kind::kString;
   v.loc = Loc(node);
   v.from_literal = true;
+  if (sensitive_ > 0) {
+    sensitive_strings_.push_back(v.loc);
+  }
   if (NodeType(node) == "concatenated_string") {
     for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
       StaticValue part = EvaluateString(ts_node_named_child(node, i));
@@ -268,6 +352,12 @@ StaticValue PythonReader::EvaluateString(TSNode node) {
       v.text += part.text;
     }
     return v;
+  }
+  // Charged by source size: the decoded text is never longer.
+  if (!Spend(node, 0, ts_node_end_byte(node) - ts_node_start_byte(node))) {
+    StaticValue invalid;
+    invalid.loc = v.loc;
+    return invalid;
   }
   bool raw = false;
   for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
@@ -364,10 +454,20 @@ StaticValue PythonReader::EvaluateIdentifier(TSNode node, int depth) {
   if (c.evaluating) {
     return NonStatic(node, "`" + name + "`", "`" + name + "` is defined in terms of itself");
   }
-  c.evaluating = true;
-  // Diagnostics inside the constant's definition point there; the value is located at the use.
-  StaticValue v = Evaluate(c.value, depth + 1);
-  c.evaluating = false;
+  if (!c.evaluated) {
+    c.evaluating = true;
+    // Diagnostics inside the constant's definition point there; the value is located at the use.
+    c.result = Evaluate(c.value, depth + 1);
+    c.evaluating = false;
+    c.evaluated = true;
+    Measure(c.result, c.values, c.bytes);
+  }
+  if (!Spend(node, c.values, c.bytes)) {
+    StaticValue invalid;
+    invalid.loc = Loc(node);
+    return invalid;
+  }
+  StaticValue v = c.result;
   v.loc = Loc(node);
   v.from_literal = false;
   return v;
@@ -385,6 +485,9 @@ StaticValue PythonReader::EvaluateBinary(TSNode node, int depth) {
   StaticValue v;
   v.loc = Loc(node);
   if (left.kind == Kind::kString && right.kind == Kind::kString && op == "+") {
+    if (!Spend(node, 0, static_cast<int64_t>(left.text.size() + right.text.size()))) {
+      return v;
+    }
     v.kind = Kind::kString;
     v.text = left.text + right.text;
     return v;
@@ -427,8 +530,56 @@ StaticValue PythonReader::EvaluateBinary(TSNode node, int depth) {
                    "only `+`, `-`, `*` and `//` on integers and `+` on strings are folded");
 }
 
+StaticValue PythonReader::EvaluateSensitive(TSNode node, int depth) {
+  size_t first_new = sink_.diagnostics().size();
+  std::vector<SourceLoc> outer = std::move(sensitive_strings_);
+  sensitive_strings_.clear();
+  ++sensitive_;
+  StaticValue v = Evaluate(node, depth);
+  --sensitive_;
+  // Whatever was reported while reading the value must not show any string in it, on any line a
+  // printer shows.
+  for (size_t i = first_new; i < sink_.diagnostics().size(); ++i) {
+    Diagnostic& d = sink_.mutable_diagnostic(i);
+    d.redactions.insert(d.redactions.end(), sensitive_strings_.begin(), sensitive_strings_.end());
+  }
+  outer.insert(outer.end(), sensitive_strings_.begin(), sensitive_strings_.end());
+  sensitive_strings_ = std::move(outer);
+  v.sensitive = true;
+  return v;
+}
+
+StaticValue PythonReader::EvaluateSecrets(TSNode node, int depth) {
+  if (NodeType(node) != "dictionary") {
+    return EvaluateSensitive(node, depth);
+  }
+  StaticValue v;
+  v.kind = Kind::kDict;
+  v.loc = Loc(node);
+  for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
+    TSNode pair = ts_node_named_child(node, i);
+    if (NodeType(pair) == "comment") {
+      continue;
+    }
+    if (NodeType(pair) != "pair") {
+      return EvaluateSensitive(node, depth);
+    }
+    TSNode key_node = Field(pair, "key");
+    StaticValue key = Evaluate(key_node, depth + 1);
+    if (key.kind != Kind::kString) {
+      return EvaluateSensitive(node, depth);
+    }
+    TSNode value = Field(pair, "value");
+    bool reference = NodeType(value) == "call" && ResolveSdkName(Field(value, "function")) == "SecretRef";
+    v.keys.push_back(Named{key.text, Loc(key_node)});
+    v.values.push_back(reference ? Evaluate(value, depth + 1) : EvaluateSensitive(value, depth + 1));
+  }
+  return v;
+}
+
 bool PythonReader::EvaluateArguments(TSNode arguments, int depth, std::vector<StaticValue>& items,
-                                     std::vector<Named>& keys, std::vector<StaticValue>& values) {
+                                     std::vector<Named>& keys, std::vector<StaticValue>& values,
+                                     bool workload_call) {
   bool ok = true;
   for (uint32_t i = 0; i < ts_node_named_child_count(arguments); ++i) {
     TSNode arg = ts_node_named_child(arguments, i);
@@ -439,7 +590,9 @@ bool PythonReader::EvaluateArguments(TSNode arguments, int depth, std::vector<St
     if (type == "keyword_argument") {
       TSNode name = Field(arg, "name");
       keys.push_back(Named{std::string(Text(name)), Loc(name)});
-      values.push_back(Evaluate(Field(arg, "value"), depth + 1));
+      values.push_back(workload_call && Text(name) == "secrets"
+                           ? EvaluateSecrets(Field(arg, "value"), depth + 1)
+                           : Evaluate(Field(arg, "value"), depth + 1));
     } else if (type == "list_splat" || type == "dictionary_splat") {
       NonStatic(arg, "the unpacking `" + Excerpt(Text(arg)) + "`",
                 "spell every argument out; mvm cannot see what an unpacked value holds");
@@ -464,6 +617,7 @@ StaticValue PythonReader::EvaluateCall(TSNode node, int depth) {
   v.kind = Kind::kCall;
   v.loc = Loc(node);
   std::string sdk = ResolveSdkName(function);
+  v.callee_loc = Loc(NodeType(function) == "attribute" ? Field(function, "attribute") : function);
   if (sdk == "SecretRef") {
     v.text = sdk;
   } else if (NodeType(function) == "attribute") {
@@ -480,8 +634,7 @@ StaticValue PythonReader::EvaluateCall(TSNode node, int depth) {
       if (receiver.kind == Kind::kCall) {
         v.text = attribute;
         v.receiver = std::make_shared<StaticValue>(std::move(receiver));
-        // A chain step is located at its own method name, not at the whole chain up to it.
-        v.loc = file_.Loc(ts_node_start_byte(Field(function, "attribute")), ts_node_end_byte(node));
+
       }
     }
   }
@@ -501,6 +654,11 @@ StaticValue PythonReader::EvaluateCall(TSNode node, int depth) {
 StaticValue PythonReader::Evaluate(TSNode node, int depth) {
   if (depth > kMaxDepth) {
     return NonStatic(node, "this expression", "it is nested more than 100 levels deep");
+  }
+  if (!Spend(node, 1, 0)) {
+    StaticValue invalid;
+    invalid.loc = Loc(node);
+    return invalid;
   }
   std::string_view type = NodeType(node);
   StaticValue v;
@@ -649,7 +807,8 @@ std::vector<DecoratorCall> PythonReader::ReadDecorators(TSNode decorated) {
     call.loc = Loc(decorator);
     if (NodeType(expr) == "call") {
       call.called = true;
-      if (!EvaluateArguments(Field(expr, "arguments"), 0, call.args, call.keys, call.values)) {
+      if (!EvaluateArguments(Field(expr, "arguments"), 0, call.args, call.keys, call.values,
+                             sdk == "workload")) {
         call.sdk_name = "";  // Reported; do not lower a half-read declaration.
       }
     }
@@ -672,6 +831,7 @@ void PythonReader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
     if (NodeType(decorated) != "decorated_definition") {
       continue;
     }
+    size_t errors_before = sink_.error_count();
     std::vector<DecoratorCall> calls = ReadDecorators(decorated);
     TSNode definition = Field(decorated, "definition");
     bool is_class = NodeType(definition) == "class_definition";
@@ -708,6 +868,7 @@ void PythonReader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
         decl.function_form = !is_class;
         decl.target_name = std::string(Text(Field(definition, "name")));
         decl.members = members;
+        decl.incomplete = sink_.error_count() != errors_before;
         out.push_back(std::move(decl));
       } else if (call.sdk_name == "entrypoint" || call.sdk_name == "service") {
         sink_.Emit<DiagnosticKind::kMisplacedDeclaration>(
@@ -716,9 +877,19 @@ void PythonReader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
     }
   }
 
-  // Anything mvm-decorated that was not read above sits somewhere a declaration cannot be.
+  // Anything mvm-decorated that was not read above sits somewhere a declaration cannot be. Every
+  // decorator holds an `@`, so subtrees without one are not entered: most of a file is skipped.
+  std::vector<uint32_t> ats;
+  std::string_view text = file_.contents();
+  for (size_t at = text.find('@'); at != std::string_view::npos; at = text.find('@', at + 1)) {
+    ats.push_back(static_cast<uint32_t>(at));
+  }
+  auto holds_at = [&](TSNode n) {
+    auto it = std::lower_bound(ats.begin(), ats.end(), ts_node_start_byte(n));
+    return it != ats.end() && *it < ts_node_end_byte(n);
+  };
   TSTreeCursor cursor = ts_tree_cursor_new(root);
-  bool done = false;
+  bool done = ats.empty();
   while (!done) {
     TSNode node = ts_tree_cursor_current_node(&cursor);
     if (NodeType(node) == "decorated_definition" && !consumed_.contains(ts_node_start_byte(node))) {
@@ -732,7 +903,7 @@ void PythonReader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
         }
       }
     }
-    if (ts_tree_cursor_goto_first_child(&cursor)) {
+    if (holds_at(node) && ts_tree_cursor_goto_first_child(&cursor)) {
       continue;
     }
     while (!ts_tree_cursor_goto_next_sibling(&cursor)) {
@@ -753,6 +924,7 @@ class PythonFrontend final : public FrontendLanguage {
                         DiagnosticSink& sink) const override {
     PythonReader(file, sink).Read(root, out);
   }
+  std::string_view FragileLineComment() const override { return "#"; }
 };
 
 }  // namespace

@@ -63,6 +63,9 @@ struct Diagnostic {
   std::vector<DiagnosticNote> notes;
   std::optional<FixIt> fix;
   bool redact = false;
+  /// More ranges whose text printers must mask wherever they show source (string literals inside a
+  /// secret's value that is not itself a plain literal).
+  std::vector<SourceLoc> redactions;
 };
 
 /// A value printed into a diagnostic message.
@@ -114,7 +117,7 @@ Diagnostic MakeDiagnostic(SourceLoc loc, Args&&... args) {
   const DiagArg list[] = {DiagArg(std::forward<Args>(args))..., DiagArg("")};
   const DiagnosticKindInfo& info = KindInfo(K);
   Diagnostic d{K, info.severity, std::move(loc), FormatDiagnostic(info.format, {list, sizeof...(Args)}),
-               FormatDiagnostic(info.hint, {list, sizeof...(Args)}), {}, std::nullopt, false};
+               FormatDiagnostic(info.hint, {list, sizeof...(Args)}), {}, std::nullopt, false, {}};
   return d;
 }
 
@@ -130,6 +133,8 @@ class DiagnosticSink {
   }
 
   const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+  /// The `index`th diagnostic reported, to amend (e.g. add redactions once a value is fully read).
+  Diagnostic& mutable_diagnostic(size_t index) { return diagnostics_.at(index); }
   std::vector<Diagnostic> Take() { return std::move(diagnostics_); }
   size_t error_count() const { return errors_; }
   bool has_errors() const { return errors_ != 0; }

@@ -298,6 +298,7 @@ std::string RenderHuman(std::span<const Diagnostic> diagnostics, const SourceLoo
     if (d.redact) {
       redacted.push_back(d.loc);
     }
+    redacted.insert(redacted.end(), d.redactions.begin(), d.redactions.end());
   }
   for (const Diagnostic& d : diagnostics) {
     errors += d.severity == Severity::kError;

@@ -35,9 +35,17 @@ class SourceFile {
   uint32_t Offset(uint32_t line, uint32_t column) const;
 
  private:
+  static constexpr uint32_t kCountStride = 256;
+
+  /// Continuation bytes in [0, offset), from the checkpoints below plus at most a stride of bytes.
+  uint32_t ContinuationBytesBefore(uint32_t offset) const;
+
   std::string path_;
   std::string contents_;
   std::vector<uint32_t> line_starts_;
+  /// Continuation bytes (10xxxxxx) before each multiple of kCountStride, so Loc counts code points
+  /// in O(kCountStride) on however long a line.
+  std::vector<uint32_t> continuation_before_;
 };
 
 /// Number of code points in `s` (bytes that are not UTF-8 continuation bytes; invalid input counts bytes).

@@ -107,7 +107,23 @@ std::optional<std::string> DidYouMean(std::string_view word,
     }
   }
   if (!best) {
-    return std::nullopt;
+    // A shortened name (`timeout` for `timeout_seconds`, `mem` is too short to guess from) is a
+    // plausible slip too, when exactly one candidate starts with it.
+    if (needle.size() >= 4) {
+      for (std::string_view candidate : candidates) {
+        std::vector<uint32_t> normalized = Normalize(candidate);
+        if (normalized.size() > needle.size() &&
+            std::equal(needle.begin(), needle.end(), normalized.begin())) {
+          if (best) {
+            return std::nullopt;
+          }
+          best = candidate;
+        }
+      }
+    }
+    if (!best) {
+      return std::nullopt;
+    }
   }
   return std::string(*best);
 }

@@ -21,28 +21,33 @@ std::string Kinds(const FrontendResult& r) {
   return out;
 }
 
-constexpr char kHeader[] = "from mvm import workload, entrypoint, SecretRef, NetworkPolicy, Volume\n";
+constexpr char kHeader[] =
+    "from mvm import workload, entrypoint, SecretRef, NetworkPolicy, Volume\n";
 
 TEST(PythonLanguageTest, DecodesStringEscapesAndKeepsRawStrings) {
-  FrontendResult r = Parse(std::string(kHeader) +
-                           "@workload('a', image='template:x', env={'A': 'tab\\there', 'B': r'\\d+', "
-                           "'C': '\\u00e9\\x41\\101', 'D': 'con' 'cat', 'E': f'plain'})\n"
-                           "def f(): ...\n");
+  FrontendResult r =
+      Parse(std::string(kHeader) +
+            "@workload('a', image='template:x', env={'A': 'tab\\there', 'B': r'\\d+', "
+            "'C': '\\u00e9\\x41\\101', 'D': 'con' 'cat', 'E': f'plain'})\n"
+            "def f(): ...\n");
   ASSERT_EQ(Kinds(r), "");
   const auto& env = r.module.proto.workloads(0).env();
   EXPECT_EQ(env.at("A"), "tab\there");
   EXPECT_EQ(env.at("B"), "\\d+");
-  EXPECT_EQ(env.at("C"), "\xc3\xa9" "AA");
+  EXPECT_EQ(env.at("C"),
+            "\xc3\xa9"
+            "AA");
   EXPECT_EQ(env.at("D"), "concat");
   EXPECT_EQ(env.at("E"), "plain");
 }
 
 TEST(PythonLanguageTest, FoldsIntegerForms) {
-  FrontendResult r = Parse(std::string(kHeader) +
-                           "BASE = 0x40\n"
-                           "MEM: int = BASE * 8 + 1_000 - 0b10\n"
-                           "@workload('a', image='template:x', memory_mb=MEM, cpu=7 // 2, disk_mb=-(-0o100))\n"
-                           "def f(): ...\n");
+  FrontendResult r =
+      Parse(std::string(kHeader) +
+            "BASE = 0x40\n"
+            "MEM: int = BASE * 8 + 1_000 - 0b10\n"
+            "@workload('a', image='template:x', memory_mb=MEM, cpu=7 // 2, disk_mb=-(-0o100))\n"
+            "def f(): ...\n");
   ASSERT_EQ(Kinds(r), "");
   const auto& res = r.module.proto.workloads(0).resources();
   EXPECT_EQ(res.memory_mb(), 64 * 8 + 1000 - 2);
@@ -57,9 +62,10 @@ TEST(PythonLanguageTest, FloorDivisionRoundsTowardNegativeInfinity) {
 }
 
 TEST(PythonLanguageTest, SelfReferentialAndReassignedConstantsAreNonStatic) {
-  FrontendResult r = Parse(std::string(kHeader) +
-                           "A = B\nB = A\nC = 1\nfor C in []: pass\n"
-                           "@workload('a', image='template:x', cpu=A, memory_mb=C)\ndef f(): ...\n");
+  FrontendResult r =
+      Parse(std::string(kHeader) +
+            "A = B\nB = A\nC = 1\nfor C in []: pass\n"
+            "@workload('a', image='template:x', cpu=A, memory_mb=C)\ndef f(): ...\n");
   EXPECT_EQ(Kinds(r), "non-static@3:5 non-static@6:53 ");
 }
 
@@ -67,7 +73,8 @@ TEST(PythonLanguageTest, DeepNestingIsReportedNotRecursedInto) {
   std::string deep(5000, '[');
   deep += std::string(5000, ']');
   FrontendResult r =
-      Parse(std::string(kHeader) + "@workload('a', image='template:x', ports=" + deep + ")\ndef f(): ...\n");
+      Parse(std::string(kHeader) + "@workload('a', image='template:x', ports=" + deep +
+            ")\ndef f(): ...\n");
   // One non-static at the depth limit (and the outer list's wrong type), no stack overflow.
   int non_static = 0;
   for (const Diagnostic& d : r.diagnostics) {
@@ -95,14 +102,14 @@ TEST(PythonLanguageTest, OtherDecoratorsAndUnimportedNamesAreIgnored) {
 }
 
 TEST(PythonLanguageTest, ModuleAliasAndFunctionForm) {
-  FrontendResult r = Parse("import mvm as m\n@m.workload('tiny', image='template:python-3.11')\n"
-                           "def tiny():\n    print('hi')\n");
+  FrontendResult r = Parse(
+      "import mvm as m\n@m.workload('tiny', image='template:python-3.11')\n"
+      "def tiny():\n    print('hi')\n");
   ASSERT_EQ(Kinds(r), "");
   const auto& e = r.module.proto.workloads(0).entrypoints(0);
   EXPECT_EQ(e.name(), "main");
   std::vector<std::string> command(e.command().begin(), e.command().end());
-  EXPECT_EQ(command,
-            (std::vector<std::string>{"python3", "-m", "mvm.run", "/app/t.py", "tiny"}));
+  EXPECT_EQ(command, (std::vector<std::string>{"python3", "-m", "mvm.run", "/app/t.py", "tiny"}));
 }
 
 TEST(PythonLanguageTest, PlaintextSecretIsRedactedAndNeverInTheMessage) {
@@ -116,7 +123,8 @@ TEST(PythonLanguageTest, PlaintextSecretIsRedactedAndNeverInTheMessage) {
 }
 
 TEST(PythonLanguageTest, SyntaxErrorStopsLowering) {
-  FrontendResult r = Parse(std::string(kHeader) + "@workload('a', image='template:x'\ndef f(): ...\n");
+  FrontendResult r =
+      Parse(std::string(kHeader) + "@workload('a', image='template:x'\ndef f(): ...\n");
   ASSERT_FALSE(r.diagnostics.empty());
   for (const Diagnostic& d : r.diagnostics) {
     EXPECT_EQ(d.kind, DiagnosticKind::kSyntaxError);

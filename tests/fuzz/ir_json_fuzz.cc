@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/fuzz/fuzz_support.h"
 
@@ -25,7 +27,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   (void)mvm::fuzz::CheckCanonicalRoundTrip(module);
-  mvm::fuzz::CompileAndEmit(module, diagnostics, mvm::passes::Profile::kDev, file);
-  mvm::fuzz::CompileAndEmit(module, std::move(diagnostics), mvm::passes::Profile::kProduction, file);
+  mvm::fuzz::CompileBothProfilesAndRender(module, std::move(diagnostics), file);
   return 0;
 }

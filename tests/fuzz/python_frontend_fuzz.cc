@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "frontend/frontend.h"
 #include "tests/fuzz/fuzz_support.h"
@@ -14,8 +15,6 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   mvm::SourceFile file("fuzz.py", std::string(reinterpret_cast<const char*>(data), size));
   mvm::frontend::FrontendResult result = mvm::frontend::ParseSource(file);
-  mvm::fuzz::CompileAndEmit(result.module, result.diagnostics, mvm::passes::Profile::kDev, file);
-  mvm::fuzz::CompileAndEmit(result.module, std::move(result.diagnostics),
-                            mvm::passes::Profile::kProduction, file);
+  mvm::fuzz::CompileBothProfilesAndRender(result.module, std::move(result.diagnostics), file);
   return 0;
 }

@@ -116,7 +116,10 @@ TEST(JsonTest, ReadsSpecExampleAndRoundTrips) {
   EXPECT_TRUE(sink.diagnostics().empty());
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(module.proto, SpecModule().proto));
   ASSERT_EQ(module.locs.size(), 1u);
-  EXPECT_TRUE(module.locs[0].empty());
+  // Later passes point into the IR file itself: values are located at their JSON text.
+  SourceLoc cpu = module.locs[0].Find("/resources/cpu");
+  EXPECT_EQ(cpu.file, "app.ir.json");
+  EXPECT_GE(cpu.line, 1u);
   EXPECT_TRUE(Verify(module, VerifyLevel::kNormalized).empty());
 
   std::string canonical = ToCanonicalJson(module);

@@ -138,7 +138,11 @@ TEST(ImageRefTest, Template) {
   EXPECT_EQ(ParseImageRef("template", "-x").error, rule);
   EXPECT_EQ(ParseImageRef("template", "py_thon").error, rule);
   EXPECT_EQ(ParseImageRef("template", "").error,
-            "the template name is empty; `mvmctl templates` lists them");
+            "the template name is empty; built-in templates: `busybox`, `python-3.11`");
+  EXPECT_EQ(ParseImageRef("template", "busybx").error,
+            "unknown template `busybx`; did you mean `busybox`?");
+  EXPECT_EQ(ParseImageRef("template", "alpine").error,
+            "unknown template `alpine`; built-in templates: `busybox`, `python-3.11`");
 }
 
 TEST(ImageRefTest, UnknownKind) {

@@ -29,13 +29,13 @@ TEST(PassManagerTest, RegistryListsThePassesInDefaultOrder) {
     EXPECT_NE(pass.run, nullptr);
     EXPECT_FALSE(pass.description.empty());
   }
-  EXPECT_EQ(names, (Strings{"validate", "policy", "normalize"}));
+  EXPECT_EQ(names, (Strings{"validate", "policy", "org-policy", "normalize"}));
 }
 
 TEST(PassManagerTest, ParsesTheDefaultPipeline) {
   auto pipeline = ParsePipeline(kDefaultPipeline);
   ASSERT_TRUE(pipeline.ok()) << pipeline.error().message;
-  EXPECT_EQ(Names(*pipeline), (Strings{"validate", "policy", "normalize"}));
+  EXPECT_EQ(Names(*pipeline), (Strings{"validate", "policy", "org-policy", "normalize"}));
   EXPECT_EQ((*pipeline)[0]->run, &RunValidate);
 }
 
@@ -49,15 +49,16 @@ TEST(PassManagerTest, UnknownPassListsTheKnownOnes) {
   auto pipeline = ParsePipeline("validate,optimize");
   ASSERT_FALSE(pipeline.ok());
   EXPECT_EQ(pipeline.error().message,
-            "unknown pass `optimize`; known passes: validate, policy, normalize");
+            "unknown pass `optimize`; known passes: validate, policy, org-policy, normalize");
 }
 
 TEST(PassManagerTest, UnknownPassSuggestsACloseName) {
   auto pipeline = ParsePipeline("valdate");
   ASSERT_FALSE(pipeline.ok());
-  EXPECT_EQ(pipeline.error().message,
-            "unknown pass `valdate`; known passes: validate, policy, normalize; did you mean "
-            "`validate`?");
+  EXPECT_EQ(
+      pipeline.error().message,
+      "unknown pass `valdate`; known passes: validate, policy, org-policy, normalize; did you mean "
+      "`validate`?");
 }
 
 TEST(PassManagerTest, RepeatedPassIsAnError) {
@@ -72,13 +73,14 @@ TEST(PassManagerTest, EmptyPipelinesAndNamesAreErrors) {
     auto pipeline = ParsePipeline(text);
     ASSERT_FALSE(pipeline.ok()) << text;
     EXPECT_EQ(pipeline.error().message,
-              "empty pass pipeline; known passes: validate, policy, normalize");
+              "empty pass pipeline; known passes: validate, policy, org-policy, normalize");
   }
   for (const char* text : {"validate,", ",validate", "validate,,policy", "validate, ,policy"}) {
     auto pipeline = ParsePipeline(text);
     ASSERT_FALSE(pipeline.ok()) << text;
-    EXPECT_EQ(pipeline.error().message, "empty pass name in pipeline `" + std::string(text) +
-                                            "`; known passes: validate, policy, normalize");
+    EXPECT_EQ(pipeline.error().message,
+              "empty pass name in pipeline `" + std::string(text) +
+                  "`; known passes: validate, policy, org-policy, normalize");
   }
 }
 

@@ -21,8 +21,10 @@ TEST(SuggestTest, FindsOneEditTypos) {
 TEST(SuggestTest, ThresholdIsAThirdOfTheNormalisedWord) {
   // "timeoutsecond" (13 code points) allows 4 edits; "timeoutseconds" is 1 away.
   EXPECT_EQ(DidYouMean("timeout_second", kOptions), "timeout_seconds");
-  // "timeoutsec" (10) allows 3 edits, but "timeoutseconds" is 4 away.
-  EXPECT_EQ(DidYouMean("timeout_sec", kOptions), std::nullopt);
+  // "timeoutsec" (10) allows 3 edits and "timeoutseconds" is 4 away, but it is the only option
+  // that starts with it.
+  EXPECT_EQ(DidYouMean("timeout_sec", kOptions), "timeout_seconds");
+  EXPECT_EQ(DidYouMean("timeout_xyz", kOptions), std::nullopt);
   // Short words still allow one edit.
   std::array<std::string_view, 1> short_words = {"ab"};
   EXPECT_EQ(DidYouMean("ax", short_words), "ab");
@@ -61,6 +63,20 @@ TEST(SuggestTest, CountsCodePointsNotBytes) {
   std::array<std::string_view, 1> candidates = {"café"};
   EXPECT_EQ(DidYouMean("cafe", candidates), "café");
   EXPECT_EQ(DidYouMean("cafë", candidates), "café");
+}
+
+}  // namespace
+}  // namespace mvm
+
+namespace mvm {
+namespace {
+
+TEST(DidYouMeanPrefixTest, AShortenedNameFindsItsOnlyCompletion) {
+  const std::string_view options[] = {"timeout_seconds", "memory_mb", "disk_mb"};
+  EXPECT_EQ(DidYouMean("timeout", options), "timeout_seconds");
+  EXPECT_EQ(DidYouMean("mem", options), std::nullopt);  // too short to guess from
+  const std::string_view ambiguous[] = {"allow_https", "allow_http", "allow_dns"};
+  EXPECT_EQ(DidYouMean("allow", ambiguous), std::nullopt);
 }
 
 }  // namespace

@@ -1,0 +1,20 @@
+#ifndef MVM_BACKEND_EMIT_PLAN_BASE64_H_
+#define MVM_BACKEND_EMIT_PLAN_BASE64_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mvm::plan {
+
+/// Standard padded base64 (RFC 4648 §4, libsodium's ORIGINAL variant) of `bytes`.
+std::string Base64Encode(std::string_view bytes);
+
+/// Decodes standard padded base64 strictly: no whitespace, no missing or extra padding, and no
+/// non-zero slack bits in the last character, so every byte string has exactly one accepted
+/// spelling. nullopt for anything else.
+std::optional<std::string> Base64Decode(std::string_view text);
+
+}  // namespace mvm::plan
+
+#endif  // MVM_BACKEND_EMIT_PLAN_BASE64_H_

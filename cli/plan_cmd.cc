@@ -1,0 +1,194 @@
+// `mvmctl plan verify|inspect|diff`: look at ExecutionPlans. The checks and the renderings live in
+// backend-emit/plan, where the launcher shares them.
+
+#include <cstdio>
+#include <filesystem>
+
+#include "backend-emit/plan/describe.h"
+#include "backend-emit/plan/diff.h"
+#include "backend-emit/plan/trust_store.h"
+#include "backend-emit/plan/verify.h"
+#include "cli/commands.h"
+#include "cli/output_files.h"
+
+namespace mvm::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+void Print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+
+// Prints why `path` was refused: `mvmctl plan <action>: <path>: refused [reason]: message`.
+int Refused(std::string_view action, const std::string& path, const plan::Refusal& refusal,
+            int exit_code) {
+  std::string_view name = plan::RefusalName(refusal.reason);
+  std::fprintf(stderr, "mvmctl plan %.*s: %s: refused [%.*s]: %s\n",
+               static_cast<int>(action.size()), action.data(), path.c_str(),
+               static_cast<int>(name.size()), name.data(), refusal.message.c_str());
+  return exit_code;
+}
+
+ErrorOr<std::vector<plan::TrustedKey>> TrustedKeys(const Args& args) {
+  std::vector<plan::TrustedKey> keys;
+  auto it = args.flags.find("trust");
+  if (it != args.flags.end()) {
+    for (const std::string& path : it->second) {
+      auto key = plan::LoadPublicKey(path);
+      if (!key) {
+        return key.error();
+      }
+      keys.push_back({key->KeyId(), *key, path});
+    }
+  }
+  // The trust store counts only when asked for, or when no key was named at all: `--trust PUB`
+  // alone must mean exactly that key.
+  if (args.Has("trust-dir") || !args.Has("trust")) {
+    auto dir = args.Has("trust-dir") ? ErrorOr<fs::path>(fs::path(args.Get("trust-dir")))
+                                     : plan::DefaultTrustDir();
+    if (!dir) {
+      return dir.error();
+    }
+    auto stored = plan::LoadTrustDir(*dir);
+    if (!stored) {
+      return stored.error();
+    }
+    keys.insert(keys.end(), stored->begin(), stored->end());
+  }
+  return keys;
+}
+
+int Verify(const Args& args) {
+  if (args.positional.size() != 2) {
+    return Fail("plan", "`plan verify` takes one plan file: `plan verify PLAN --trust PUB`",
+                kExitUsage);
+  }
+  const std::string& path = args.positional[1];
+  auto keys = TrustedKeys(args);
+  if (!keys) {
+    return Fail("plan", keys.error().message, kExitEnvironment);
+  }
+  auto bytes = ReadWholeFile(path);
+  if (!bytes) {
+    return Fail("plan", bytes.error().message, kExitEnvironment);
+  }
+  plan::SystemClock clock;
+  auto verified = plan::VerifyPlan(*bytes, *keys, clock);
+  if (!verified) {
+    return Refused("verify", path, verified.refusal(), kExitVerification);
+  }
+  const plan::v1::ExecutionPlan& p = verified->plan;
+  std::printf("%s: ok: workload %s, epoch %u, signed by key %s, valid until %s\n", path.c_str(),
+              p.workload().id().c_str(), p.epoch(), verified->key_id.c_str(),
+              p.expires_at().c_str());
+  return kExitOk;
+}
+
+// Reads a plan for display; prints the problem and sets `exit_code` when it cannot.
+std::optional<plan::DecodedPlan> ReadForDisplay(std::string_view action, const std::string& path,
+                                                int& exit_code) {
+  auto bytes = ReadWholeFile(path);
+  if (!bytes) {
+    exit_code = Fail("plan", bytes.error().message, kExitEnvironment);
+    return std::nullopt;
+  }
+  auto decoded = plan::DecodePlanFile(*bytes);
+  if (!decoded) {
+    exit_code = Refused(action, path, decoded.refusal(), kExitInputErrors);
+    return std::nullopt;
+  }
+  return std::move(*decoded);
+}
+
+bool JsonFormat(const Args& args, std::string& error) {
+  std::string f = args.Get("format", "human");
+  if (f != "human" && f != "json") {
+    error = "unknown format `" + f + "`; use `human` or `json`";
+  }
+  return f == "json";
+}
+
+int Inspect(const Args& args) {
+  if (args.positional.size() != 2) {
+    return Fail("plan", "`plan inspect` takes one plan file", kExitUsage);
+  }
+  std::string error;
+  bool json = JsonFormat(args, error);
+  if (!error.empty()) {
+    return Fail("plan", error, kExitUsage);
+  }
+  int exit_code = kExitOk;
+  auto decoded = ReadForDisplay("inspect", args.positional[1], exit_code);
+  if (!decoded) {
+    return exit_code;
+  }
+  Print(json ? plan::DescribePlanJson(*decoded) : plan::DescribePlanHuman(*decoded));
+  return kExitOk;
+}
+
+int Diff(const Args& args) {
+  if (args.positional.size() != 3) {
+    return Fail("plan", "`plan diff` takes two plan files: `plan diff OLD NEW`", kExitUsage);
+  }
+  std::string error;
+  bool json = JsonFormat(args, error);
+  if (!error.empty()) {
+    return Fail("plan", error, kExitUsage);
+  }
+  int exit_code = kExitOk;
+  auto old_plan = ReadForDisplay("diff", args.positional[1], exit_code);
+  if (!old_plan) {
+    return exit_code;
+  }
+  auto new_plan = ReadForDisplay("diff", args.positional[2], exit_code);
+  if (!new_plan) {
+    return exit_code;
+  }
+  plan::PlanDiff diff = plan::DiffPlans(old_plan->plan, new_plan->plan);
+  Print(json ? plan::RenderDiffJson(diff) : plan::RenderDiffHuman(diff));
+  return args.Has("fail-on-widen") && diff.widened() ? kExitInputErrors : kExitOk;
+}
+
+}  // namespace
+
+int RunPlan(const std::vector<std::string>& argv) {
+  const Command& self = FindCommand("plan");
+  if (WantsHelp(argv, self.usage)) {
+    return kExitOk;
+  }
+  std::string error;
+  auto args = ParseArgs(argv,
+                        {{"trust", true, /*repeatable=*/true},
+                         {"trust-dir", true},
+                         {"format", true},
+                         {"fail-on-widen", false}},
+                        error);
+  if (!args) {
+    return Fail("plan", error, kExitUsage);
+  }
+  if (args->positional.empty()) {
+    return Fail("plan", "expected an action: `verify`, `inspect` or `diff`", kExitUsage);
+  }
+  const std::string& action = args->positional[0];
+  if (action != "verify" && (args->Has("trust") || args->Has("trust-dir"))) {
+    return Fail("plan", "`--trust` and `--trust-dir` apply to `plan verify` only", kExitUsage);
+  }
+  if (action != "diff" && args->Has("fail-on-widen")) {
+    return Fail("plan", "`--fail-on-widen` applies to `plan diff` only", kExitUsage);
+  }
+  if (action == "verify") {
+    if (args->Has("format")) {
+      return Fail("plan", "`--format` applies to `plan inspect` and `plan diff`", kExitUsage);
+    }
+    return Verify(*args);
+  }
+  if (action == "inspect") {
+    return Inspect(*args);
+  }
+  if (action == "diff") {
+    return Diff(*args);
+  }
+  return Fail("plan", "unknown action `" + action + "`; use `verify`, `inspect` or `diff`",
+              kExitUsage);
+}
+
+}  // namespace mvm::cli

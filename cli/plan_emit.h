@@ -1,0 +1,59 @@
+#ifndef MVM_CLI_PLAN_EMIT_H_
+#define MVM_CLI_PLAN_EMIT_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend-emit/plan/keys.h"
+#include "backend-emit/plan/time.h"
+#include "cli/args.h"
+#include "ir/module.h"
+#include "ir/support/error_or.h"
+#include "passes/pass.h"
+
+namespace mvm::cli {
+
+/// How `mvmctl compile` makes plans: the flags `--sign`, `--expires-in`, `--expires-at`,
+/// `--not-before` and `--epoch` resolved against the clock.
+struct PlanSettings {
+  std::optional<plan::SecretKey> key;  ///< unset: unsigned plans
+  std::string profile;                 ///< "dev" | "production"
+  int64_t not_before = 0;
+  int64_t expires_at = 0;
+  uint32_t epoch = 0;
+};
+
+/// The flags above, for ParseArgs.
+std::vector<FlagSpec> PlanFlags();
+
+/// A problem with the plan flags: the exit code (usage, or environment for an unusable key) and the
+/// message.
+struct PlanFlagError {
+  int exit_code;
+  std::string message;
+};
+
+/// Resolves the plan flags. Defaults: `--expires-in 24h`; not_before one minute before now, so a
+/// launcher whose clock is slightly behind the signer's still accepts a fresh plan; epoch = the
+/// current Unix time, so plans compiled later carry higher epochs without bookkeeping. A past
+/// `--expires-at` is allowed (tests need expired plans) and prints a warning to stderr.
+std::optional<PlanFlagError> ReadPlanSettings(const Args& args, passes::Profile profile,
+                                              const plan::Clock& clock, PlanSettings& out);
+
+/// One workload's plan file.
+struct PlanFile {
+  std::string workload_id;
+  std::string payload;  ///< canonical JSON payload (what `--dump plan` prints)
+  std::string file;     ///< the DSSE envelope bytes written to DIR/<id>.plan.json
+};
+
+/// Lowers every workload of the checked `module` to its plan and envelope, signed when
+/// `settings.key` is set. Nothing is written; an Error when a plan cannot be made.
+ErrorOr<std::vector<PlanFile>> MakePlans(const ir::Module& module, const PlanSettings& settings);
+
+}  // namespace mvm::cli
+
+#endif  // MVM_CLI_PLAN_EMIT_H_

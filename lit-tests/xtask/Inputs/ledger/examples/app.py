@@ -1,0 +1,2 @@
+# An example that claims nothing.
+print("hello")

@@ -1,0 +1,93 @@
+#include "backend-emit/plan/diff.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/backend-emit/plan_test_util.h"
+
+namespace mvm::plan {
+namespace {
+
+using testing::TestOptions;
+using testing::TestWorkload;
+
+v1::ExecutionPlan Lower(const ir::v1::Workload& w) {
+  auto plan = LowerToPlan(w, TestOptions(""));
+  MVM_CHECK(plan.ok());
+  return *plan;
+}
+
+std::vector<std::string> Lines(const PlanDiff& diff) {
+  std::vector<std::string> out;
+  for (const CapabilityChange& c : diff.changes) {
+    out.push_back(c.area +
+                  (c.kind == ChangeKind::kAdded     ? " +" + c.new_value
+                   : c.kind == ChangeKind::kRemoved ? " -" + c.old_value
+                                                    : " " + c.old_value + "=>" + c.new_value) +
+                  (c.widens ? " W" : ""));
+  }
+  return out;
+}
+
+TEST(DiffTest, IdenticalPlansHaveNoChanges) {
+  PlanDiff diff = DiffPlans(Lower(TestWorkload()), Lower(TestWorkload()));
+  EXPECT_TRUE(diff.changes.empty());
+  EXPECT_FALSE(diff.widened());
+  EXPECT_EQ(RenderDiffHuman(diff), "no capability changes\n");
+  EXPECT_EQ(RenderDiffJson(diff), "{\"changes\":[],\"widened\":false}\n");
+}
+
+TEST(DiffTest, WideningAndNarrowing) {
+  ir::v1::Workload old_w = TestWorkload();
+  ir::v1::Workload new_w = TestWorkload();
+  new_w.mutable_network()->mutable_rules(0)->set_host("api2.openai.com");
+  new_w.mutable_secrets(0)->add_hosts("api2.openai.com");
+  new_w.mutable_volumes(0)->set_mode("rw");
+  new_w.mutable_volumes(1)->set_size_mb(32);  // smaller than the default 64
+  new_w.mutable_resources()->set_cpu(1);
+  new_w.mutable_resources()->set_memory_mb(1024);  // default 512 before
+  new_w.set_isolation("container");
+  EXPECT_EQ(Lines(DiffPlans(Lower(old_w), Lower(new_w))),
+            (std::vector<std::string>{
+                "egress -https api.openai.com",
+                "egress +https api2.openai.com W",
+                "secret-host +OPENAI_API_KEY -> api2.openai.com W",
+                "mount local ./data -> /data (ro)=>local ./data -> /data (rw) W",
+                "mount memory /scratch (64 MiB)=>memory /scratch (32 MiB)",
+                "cpu 2=>1",
+                "memory_mb 512=>1024 W",
+                "isolation microvm=>container W",
+            }));
+}
+
+TEST(DiffTest, SecretsByEnvironmentName) {
+  ir::v1::Workload old_w = TestWorkload();
+  ir::v1::Workload new_w = TestWorkload();
+  new_w.mutable_secrets(0)->set_name("another-key");
+  PlanDiff diff = DiffPlans(Lower(old_w), Lower(new_w));
+  ASSERT_EQ(diff.changes.size(), 1u);
+  EXPECT_EQ(diff.changes[0].area, "secret");
+  EXPECT_TRUE(diff.changes[0].widens);  // a value the sandbox never had
+  ir::v1::Workload no_secrets = TestWorkload();
+  no_secrets.clear_secrets();
+  PlanDiff removed = DiffPlans(Lower(old_w), Lower(no_secrets));
+  EXPECT_EQ(
+      Lines(removed),
+      (std::vector<std::string>{"secret -OPENAI_API_KEY (openai-api-key) -> api.openai.com"}));
+  EXPECT_FALSE(removed.widened());
+}
+
+TEST(DiffTest, ExpiryIsReportedButNeverWidens) {
+  v1::ExecutionPlan a = Lower(TestWorkload());
+  v1::ExecutionPlan b = a;
+  b.set_expires_at("2030-01-01T00:00:00Z");
+  PlanDiff diff = DiffPlans(a, b);
+  ASSERT_EQ(diff.changes.size(), 1u);
+  EXPECT_EQ(diff.changes[0].area, "expires_at");
+  EXPECT_FALSE(diff.widened());
+  EXPECT_EQ(RenderDiffHuman(diff),
+            "~ expires_at: 2025-01-02T00:00:00Z => 2030-01-01T00:00:00Z\n"
+            "the new plan does not widen capabilities\n");
+}
+
+}  // namespace
+}  // namespace mvm::plan

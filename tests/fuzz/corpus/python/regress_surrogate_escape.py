@@ -1,0 +1,3 @@
+from mvm import workload
+@workload("sur", image="template:busybox", env={"A": "a\ud800b"}, labels={"\ud83d\ude00": "x", "": "y"})
+def f(): ...

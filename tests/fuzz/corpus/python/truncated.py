@@ -1,0 +1,2 @@
+from mvm import workload
+@workload(
