@@ -23,27 +23,34 @@ using Kind = StaticValue::Kind;
 constexpr int kMaxDepth = 100;
 
 /// Work one file's declarations may take: values evaluated and string bytes built. A constant is
-/// expanded at each use, so `L1 = [L0, L0]`, `L2 = [L1, L1]`, ... doubles per line; past these bounds
-/// the reader reports once and gives up instead of hanging or exhausting memory.
-constexpr int64_t kMaxEvaluatedValues = int64_t{1} << 16;
+/// expanded at each use, so `L1 = [L0, L0]`, `L2 = [L1, L1]`, ... doubles per line; past these
+/// bounds the reader reports once and gives up instead of hanging or exhausting memory. The value
+/// budget grows with the file (a legitimate value costs source bytes), so a large file of ordinary
+/// declarations never runs out while exponential expansion still does.
+constexpr int64_t kMinEvaluatedValues = int64_t{1} << 16;
+constexpr int64_t kEvaluatedValuesPerByte = 8;
 constexpr int64_t kMaxStringBytes = int64_t{16} << 20;
 
-/// Adds the number of values in `v` and the bytes of its strings to `values` and `bytes`.
-void Measure(const StaticValue& v, int64_t& values, int64_t& bytes) {
+/// Adds the number of values in `v` and the bytes of its strings to `values` and `bytes`; returns
+/// how deep `v` nests (1 for a scalar). Recursion is bounded: values never nest past kMaxDepth plus
+/// the depth checks at constant uses.
+int Measure(const StaticValue& v, int64_t& values, int64_t& bytes) {
   ++values;
   bytes += static_cast<int64_t>(v.text.size());
+  int deepest = 0;
   for (const StaticValue& item : v.items) {
-    Measure(item, values, bytes);
+    deepest = std::max(deepest, Measure(item, values, bytes));
   }
   for (const StaticValue& value : v.values) {
-    Measure(value, values, bytes);
+    deepest = std::max(deepest, Measure(value, values, bytes));
   }
   for (const Named& key : v.keys) {
     bytes += static_cast<int64_t>(key.name.size());
   }
   if (v.receiver != nullptr) {
-    Measure(*v.receiver, values, bytes);
+    deepest = std::max(deepest, Measure(*v.receiver, values, bytes));
   }
+  return deepest + 1;
 }
 
 /// Names the `mvm` package exports that declarations may use.
@@ -74,8 +81,8 @@ void AppendUtf8(std::string& out, uint32_t cp) {
 }
 
 /// Decodes one Python escape sequence (text starts with the backslash). Returns false for escapes a
-/// static reader should not guess at (\N{...} names) or cannot encode (surrogates); the caller keeps
-/// their source text.
+/// static reader should not guess at (\N{...} names) or cannot encode (surrogates); the caller
+/// keeps their source text.
 bool DecodeEscape(std::string_view esc, std::string& out) {
   if (esc.size() < 2) {
     return false;
@@ -150,6 +157,7 @@ class PythonReader {
     StaticValue result;
     int64_t values = 0;
     int64_t bytes = 0;
+    int nesting = 0;
   };
 
   std::string_view Text(TSNode n) const { return NodeText(n, file_); }
@@ -191,8 +199,10 @@ class PythonReader {
   std::unordered_map<std::string, Constant> constants_;
   std::unordered_set<uint32_t> consumed_;
   int sensitive_ = 0;  // > 0 while evaluating a value that may hold a secret
-  std::vector<SourceLoc> sensitive_strings_;  // string literals read while sensitive  // start bytes of decorated definitions already read
-  int64_t values_left_ = kMaxEvaluatedValues;
+  std::vector<SourceLoc> sensitive_strings_;  // string literals read while sensitive
+  int64_t values_budget_ = std::max<int64_t>(
+      kMinEvaluatedValues, kEvaluatedValuesPerByte * static_cast<int64_t>(file_.contents().size()));
+  int64_t values_left_ = values_budget_;
   int64_t bytes_left_ = kMaxStringBytes;
 };
 
@@ -327,7 +337,7 @@ bool PythonReader::Spend(TSNode node, int64_t values, int64_t bytes) {
   if (was_left) {
     NonStatic(node, "this expression",
               "evaluating the declarations of this file takes more than " +
-                  std::to_string(kMaxEvaluatedValues) + " values or " +
+                  std::to_string(values_budget_) + " values or " +
                   std::to_string(kMaxStringBytes >> 20) +
                   " MiB of strings; constants are expanded at every use, so constants built from "
                   "other constants can grow exponentially");
@@ -460,7 +470,12 @@ StaticValue PythonReader::EvaluateIdentifier(TSNode node, int depth) {
     c.result = Evaluate(c.value, depth + 1);
     c.evaluating = false;
     c.evaluated = true;
-    Measure(c.result, c.values, c.bytes);
+    c.nesting = Measure(c.result, c.values, c.bytes);
+  }
+  if (depth + c.nesting > kMaxDepth) {
+    // Each constant was within the limit where it was defined; used inside another value it may
+    // not be.
+    return NonStatic(node, "`" + name + "`", "it is nested more than 100 levels deep here");
   }
   if (!Spend(node, c.values, c.bytes)) {
     StaticValue invalid;
@@ -537,6 +552,20 @@ StaticValue PythonReader::EvaluateSensitive(TSNode node, int depth) {
   ++sensitive_;
   StaticValue v = Evaluate(node, depth);
   --sensitive_;
+  // Evaluation stops at the first problem; strings after it were never read but are still on the
+  // line. Mask every literal written inside the value.
+  std::vector<TSNode> stack{node};
+  while (!stack.empty()) {
+    TSNode n = stack.back();
+    stack.pop_back();
+    if (NodeType(n) == "string" || NodeType(n) == "concatenated_string") {
+      sensitive_strings_.push_back(Loc(n));
+      continue;
+    }
+    for (uint32_t i = 0; i < ts_node_named_child_count(n); ++i) {
+      stack.push_back(ts_node_named_child(n, i));
+    }
+  }
   // Whatever was reported while reading the value must not show any string in it, on any line a
   // printer shows.
   for (size_t i = first_new; i < sink_.diagnostics().size(); ++i) {

@@ -71,7 +71,8 @@ SourceLoc SourceFile::Loc(uint32_t begin, uint32_t end) const {
     uint32_t start = line_starts_[index];
     // Code points from the line start, from the checkpoints: counting from `start` made a file of
     // one long line (canonical IR JSON is one) cost O(values x line length).
-    column = (offset - start) - (ContinuationBytesBefore(offset) - ContinuationBytesBefore(start)) + 1;
+    uint32_t continuation = ContinuationBytesBefore(offset) - ContinuationBytesBefore(start);
+    column = (offset - start) - continuation + 1;
   };
   SourceLoc loc;
   loc.file = path_;

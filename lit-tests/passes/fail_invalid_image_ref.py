@@ -88,7 +88,7 @@ def nix_no_flake(): ...
 
 # Templates.
 @workload("template-empty", image="template:")
-# CHECK: fail_invalid_image_ref.py:[[@LINE-1]]:35: error: invalid image reference `template:`: the template name is empty; `mvmctl templates` lists them [invalid-image-ref]{{$}}
+# CHECK: fail_invalid_image_ref.py:[[@LINE-1]]:35: error: invalid image reference `template:`: the template name is empty; built-in templates: `busybox`, `python-3.11` [invalid-image-ref]{{$}}
 # CHECK-NEXT: {{^}}@workload("template-empty", image="template:"){{$}}
 # CHECK-NEXT: {{^}}                                  ^~~~~~~~~~~{{$}}
 # CHECK-NEXT: {{^}}  hint: use `nix:<flakeref>#<attr>`, `oci:<name>[:<tag>][@sha256:<64 hex>]` or `template:<name>`{{$}}

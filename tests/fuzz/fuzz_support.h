@@ -4,6 +4,10 @@
 #ifndef MVM_TESTS_FUZZ_FUZZ_SUPPORT_H_
 #define MVM_TESTS_FUZZ_FUZZ_SUPPORT_H_
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <google/protobuf/reflection.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -12,10 +16,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/message.h>
-#include <google/protobuf/reflection.h>
 
 #include "ir/digest.h"
 #include "ir/json.h"
@@ -31,7 +31,8 @@ namespace mvm::fuzz {
 /// libFuzzer saves the input that broke it.
 [[noreturn]] inline void Fail(std::string_view what, std::string_view first = {},
                               std::string_view second = {}) {
-  std::fprintf(stderr, "fuzz property violated: %.*s\n", static_cast<int>(what.size()), what.data());
+  std::fprintf(stderr, "fuzz property violated: %.*s\n", static_cast<int>(what.size()),
+               what.data());
   if (!first.empty()) {
     std::fprintf(stderr, "--- first\n%.*s\n", static_cast<int>(first.size()), first.data());
   }
@@ -90,7 +91,8 @@ inline void CheckStringsAreUtf8(const google::protobuf::Message& message) {
       std::string scratch;
       if (field->is_repeated()) {
         for (int k = 0; k < reflection->FieldSize(message, field); ++k) {
-          const std::string& v = reflection->GetRepeatedStringReference(message, field, k, &scratch);
+          const std::string& v =
+              reflection->GetRepeatedStringReference(message, field, k, &scratch);
           if (!IsValidUtf8(v)) {
             Fail("a string in the IR is not valid UTF-8", field->full_name(), v);
           }
@@ -126,8 +128,8 @@ inline const std::vector<const passes::PassInfo*>& DefaultPipeline() {
 
 /// Renders `diagnostics` the three ways the CLI can (human with source lines from `file`, JSON,
 /// SARIF). The output is dropped: the renderers are exercised for memory errors and crashes. SARIF
-/// is skipped when there is nothing to report: its rule table does not depend on the input and is
-/// slow to build without optimisation.
+/// is skipped when there is nothing to report: its rule table does not depend on the input, and
+/// building it would dominate the time of a clean input.
 inline void RenderAll(std::vector<Diagnostic> diagnostics, const SourceFile& file) {
   SortDiagnostics(diagnostics);
   auto lookup = [&](std::string_view path) -> const SourceFile* {

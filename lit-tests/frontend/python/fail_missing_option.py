@@ -46,7 +46,7 @@ class Members:
           network=NetworkPolicy.deny_by_default().allow_https(),
           # CHECK: fail_missing_option.py:[[@LINE-1]]:51: error: `allow_https` needs `host` [missing-option]{{$}}
           # CHECK-NEXT: {{^}}          network=NetworkPolicy.deny_by_default().allow_https(),{{$}}
-          # CHECK-NEXT: {{^}}                                                  ^~~~~~~~~~{{$}}
+          # CHECK-NEXT: {{^}}                                                  ^~~~~~~~~~~{{$}}
           secrets={"KEY": SecretRef(hosts=[])},
           # CHECK: fail_missing_option.py:[[@LINE-1]]:27: error: `SecretRef` needs `name` [missing-option]{{$}}
           # CHECK-NEXT: {{^}}          secrets={"KEY": SecretRef(hosts=[])},{{$}}

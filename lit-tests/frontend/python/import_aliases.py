@@ -39,4 +39,4 @@ class Star:
 # CHECK-SAME: "network":{"default":"deny","dns":true,"loc":{{[{][^}]*}}}}
 # CHECK-SAME: "secrets":[{"env":"KEY","loc":{{[{][^}]*}}},"name":"key"}]
 # CHECK-SAME: "services":[{"command":["true"],"loc":{{[{][^}]*}}},"name":"svc"}]
-# CHECK-SAME: "volumes":[{"kind":"local","loc":{{[{][^}]*}}},"mode":"ro","source":"./data","target":"/data"}]
+# CHECK-SAME: "volumes":[{"kind":"local","loc":{{[{][^}]*}}},"source":"./data","target":"/data"}]
