@@ -12,8 +12,8 @@ std::string Args::Get(std::string_view name, std::string_view fallback) const {
   return it->second.back();
 }
 
-std::optional<Args> ParseArgs(const std::vector<std::string>& argv, const std::vector<FlagSpec>& specs,
-                              std::string& error) {
+std::optional<Args> ParseArgs(const std::vector<std::string>& argv,
+                              const std::vector<FlagSpec>& specs, std::string& error) {
   Args args;
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& arg = argv[i];

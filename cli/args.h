@@ -11,8 +11,8 @@ namespace mvm::cli {
 
 /// One flag a subcommand accepts.
 struct FlagSpec {
-  std::string_view name;   ///< without dashes: "format", "o"
-  bool takes_value;        ///< `--name VALUE` / `--name=VALUE`
+  std::string_view name;  ///< without dashes: "format", "o"
+  bool takes_value;       ///< `--name VALUE` / `--name=VALUE`
   bool repeatable = false;
 };
 
@@ -27,10 +27,10 @@ struct Args {
   std::string Get(std::string_view name, std::string_view fallback = "") const;
 };
 
-/// Parses `argv` against `specs`. Unknown flags, missing values and repeats of non-repeatable flags are
-/// reported in `error` (with a did-you-mean where one fits) and yield nullopt.
-std::optional<Args> ParseArgs(const std::vector<std::string>& argv, const std::vector<FlagSpec>& specs,
-                              std::string& error);
+/// Parses `argv` against `specs`. Unknown flags, missing values and repeats of non-repeatable flags
+/// are reported in `error` (with a did-you-mean where one fits) and yield nullopt.
+std::optional<Args> ParseArgs(const std::vector<std::string>& argv,
+                              const std::vector<FlagSpec>& specs, std::string& error);
 
 /// Exit codes of shared/spec/cli.md.
 enum ExitCode : int {

@@ -1,7 +1,5 @@
 #include "cli/compilation.h"
 
-#include "cli/source_walk.h"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +8,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "cli/source_walk.h"
 #include "frontend/frontend.h"
 #include "ir/json.h"
 #include "ir/support/diagnostic_render.h"

@@ -24,8 +24,8 @@ struct CompileRequest {
   passes::PassOptions pass_options;
   std::string pipeline = std::string(passes::kDefaultPipeline);
   Phase phase = Phase::kPasses;
-  /// Keep the IR of every workload (compile needs it; check does not, and dropping it per file keeps
-  /// memory flat in the number of files).
+  /// Keep the IR of every workload (compile needs it; check does not, and dropping it per file
+  /// keeps memory flat in the number of files).
   bool keep_ir = true;
 };
 
@@ -47,9 +47,10 @@ struct Compilation {
 /// so a wrong one gets a diagnostic rather than being silently dropped.
 ErrorOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& paths);
 
-/// Reads, parses and (unless stopped earlier) runs the pass pipeline, one file at a time: passes work
-/// per workload, and duplicate ids across files are found through one shared id index. Environment
-/// failures (an unreadable file, a bad pipeline) are Errors; mistakes in the input are diagnostics.
+/// Reads, parses and (unless stopped earlier) runs the pass pipeline, one file at a time: passes
+/// work per workload, and duplicate ids across files are found through one shared id index.
+/// Environment failures (an unreadable file, a bad pipeline) are Errors; mistakes in the input are
+/// diagnostics.
 ErrorOr<Compilation> Compile(const CompileRequest& request);
 
 /// How diagnostics are printed.

@@ -33,7 +33,8 @@ int RunIr(const std::vector<std::string>& argv) {
     request.from_ir = true;
     request.phase = Phase::kFrontend;
   } else {
-    return Fail("ir", "unknown action `" + action + "`; use `show`, `canon` or `digest`", kExitUsage);
+    return Fail("ir", "unknown action `" + action + "`; use `show`, `canon` or `digest`",
+                kExitUsage);
   }
   DiagnosticFormat format = DiagnosticFormat::kHuman;
   std::string f = args->Get("format", "human");

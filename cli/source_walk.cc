@@ -115,7 +115,8 @@ std::vector<IgnoreRule> ParseGitignore(std::string_view text, std::string_view b
       line.pop_back();
     }
     // Trailing spaces are ignored unless escaped.
-    while (!line.empty() && line.back() == ' ' && !(line.size() > 1 && line[line.size() - 2] == '\\')) {
+    while (!line.empty() && line.back() == ' ' &&
+           !(line.size() > 1 && line[line.size() - 2] == '\\')) {
       line.pop_back();
     }
     if (line.empty() || line[0] == '#') {
@@ -166,7 +167,8 @@ bool IsIgnored(const std::vector<IgnoreRule>& rules, std::string_view path, bool
       match = GlobMatch(rule.pattern, rel);
     } else {
       size_t slash = rel.rfind('/');
-      match = GlobMatch(rule.pattern, slash == std::string_view::npos ? rel : rel.substr(slash + 1));
+      match =
+          GlobMatch(rule.pattern, slash == std::string_view::npos ? rel : rel.substr(slash + 1));
     }
     if (match) {
       ignored = !rule.negate;
@@ -178,9 +180,9 @@ bool IsIgnored(const std::vector<IgnoreRule>& rules, std::string_view path, bool
 ErrorOr<std::vector<std::string>> WalkSourceDirectory(const std::string& dir) {
   std::error_code ec;
   std::vector<IgnoreRule> rules;
-  // Ancestors' .gitignore files apply too, up to the work tree root. Their patterns are re-based onto
-  // the walk root conservatively: only unanchored ones (e.g. `build/`, `*.gen.py`) are kept, since an
-  // anchored ancestor pattern cannot match below a directory it does not name.
+  // Ancestors' .gitignore files apply too, up to the work tree root. Their patterns are re-based
+  // onto the walk root conservatively: only unanchored ones (e.g. `build/`, `*.gen.py`) are kept,
+  // since an anchored ancestor pattern cannot match below a directory it does not name.
   fs::path absolute = fs::absolute(dir, ec);
   for (fs::path p = absolute.parent_path(); !ec && !p.empty(); p = p.parent_path()) {
     if (fs::exists(p / ".gitignore", ec)) {

@@ -21,15 +21,15 @@ struct IgnoreRule {
 /// Parses the text of a .gitignore found in directory `base` (relative to the walk root).
 std::vector<IgnoreRule> ParseGitignore(std::string_view text, std::string_view base);
 
-/// Git's verdict for `path` (relative to the walk root, `/`-separated) after `rules` in order: the last
-/// matching rule wins. Patterns support `*`, `?`, `[...]` and `**`.
+/// Git's verdict for `path` (relative to the walk root, `/`-separated) after `rules` in order: the
+/// last matching rule wins. Patterns support `*`, `?`, `[...]` and `**`.
 bool IsIgnored(const std::vector<IgnoreRule>& rules, std::string_view path, bool is_dir);
 
 /// Glob match of one pattern against a path; `*` and `?` do not cross `/`, `**` does.
 bool GlobMatch(std::string_view pattern, std::string_view text);
 
-/// The .py/.ts/.tsx files below `dir`, sorted, honouring the .gitignore files inside it (and those of
-/// its ancestors up to the enclosing git work tree), skipping `.git`, `node_modules` and hidden
+/// The .py/.ts/.tsx files below `dir`, sorted, honouring the .gitignore files inside it (and those
+/// of its ancestors up to the enclosing git work tree), skipping `.git`, `node_modules` and hidden
 /// directories.
 ErrorOr<std::vector<std::string>> WalkSourceDirectory(const std::string& dir);
 

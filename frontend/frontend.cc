@@ -89,9 +89,10 @@ TreePtr Parse(TSParser* parser, std::string_view text) {
   return TreePtr(ts_parser_parse_with_options(parser, nullptr, input, options));
 }
 
-/// Works around grammars that reject valid code because of a comment alone on its line: parses again
-/// with every such comment replaced by spaces (offsets do not move), and keeps the result only when
-/// it is free of errors and no blanked byte lies inside a string (where `#` was text, not a comment).
+/// Works around grammars that reject valid code because of a comment alone on its line: parses
+/// again with every such comment replaced by spaces (offsets do not move), and keeps the result
+/// only when it is free of errors and no blanked byte lies inside a string (where `#` was text, not
+/// a comment).
 TreePtr ParseWithoutCommentLines(TSParser* parser, std::string_view text, std::string_view marker,
                                  std::string& blanked) {
   blanked.assign(text);
@@ -120,8 +121,8 @@ TreePtr ParseWithoutCommentLines(TSParser* parser, std::string_view text, std::s
   }
   TSNode root = ts_tree_root_node(tree.get());
   for (uint32_t offset : changed) {
-    for (TSNode n = ts_node_descendant_for_byte_range(root, offset, offset + 1); !ts_node_is_null(n);
-         n = ts_node_parent(n)) {
+    for (TSNode n = ts_node_descendant_for_byte_range(root, offset, offset + 1);
+         !ts_node_is_null(n); n = ts_node_parent(n)) {
       std::string_view type = ts_node_type(n);
       if (type == "string" || type == "string_content" || type == "template_string") {
         return nullptr;
@@ -211,8 +212,9 @@ FrontendResult ParseSource(const SourceFile& file) {
     SourceLoc loc = file.Loc(0, 0);
     sink.Emit<DiagnosticKind::kSyntaxError>(
             loc, "`" + file.path() + "` is not a Python (.py) or TypeScript (.ts, .tsx) file")
-        .hint = "mvmctl reads declarations from .py, .ts and .tsx files; directories are searched "
-                "for them";
+        .hint =
+        "mvmctl reads declarations from .py, .ts and .tsx files; directories are searched "
+        "for them";
     result.diagnostics = sink.Take();
     return result;
   }

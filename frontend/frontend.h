@@ -20,8 +20,8 @@ struct FrontendResult {
 /// True when some frontend handles files with this path's extension (.py, .ts, .tsx).
 bool IsSupportedSource(std::string_view path);
 
-/// Parses `file` with the grammar its extension selects and reads its mvm declarations. Never fails:
-/// an unsupported extension or a syntax error is a diagnostic.
+/// Parses `file` with the grammar its extension selects and reads its mvm declarations. Never
+/// fails: an unsupported extension or a syntax error is a diagnostic.
 FrontendResult ParseSource(const SourceFile& file);
 
 }  // namespace mvm::frontend

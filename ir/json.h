@@ -15,14 +15,15 @@ struct JsonOptions {
   bool with_locations = true;
 };
 
-/// The module's JSON form: proto field names, unset fields / empty lists / empty maps omitted, every
-/// number a JSON integer, canonicalised by RFC 8785 (JCS). No trailing newline.
+/// The module's JSON form: proto field names, unset fields / empty lists / empty maps omitted,
+/// every number a JSON integer, canonicalised by RFC 8785 (JCS). No trailing newline.
 std::string ToCanonicalJson(const Module& module, JsonOptions options = {});
 
 /// Reads IR JSON (e.g. from SDK record mode or `mvmctl ir canon`). Every problem (malformed JSON,
-/// unknown field, wrong type, float or out-of-int32 number, wrong schema_version) is an `invalid-ir`
-/// diagnostic located in `file` at the offending byte; returns false when any was reported. The
-/// resulting module has empty LocTables (one per workload), so diagnostics fall back to `source`.
+/// unknown field, wrong type, float or out-of-int32 number, wrong schema_version) is an
+/// `invalid-ir` diagnostic located in `file` at the offending byte; returns false when any was
+/// reported. The resulting module has empty LocTables (one per workload), so diagnostics fall back
+/// to `source`.
 bool FromJson(const SourceFile& file, Module& out, DiagnosticSink& sink);
 
 }  // namespace mvm::ir

@@ -14,9 +14,9 @@ namespace mvm::ir {
 inline constexpr std::string_view kSchemaVersion = "mvm.ir/v1";
 
 /// Source locations of values inside one workload, keyed by a JSON Pointer relative to the workload
-/// ("/resources/cpu", "/secrets/0/hosts/1"). Nodes carry their own SourceLoc in the proto; this table
-/// adds the finer positions diagnostics point at. Only valid until a pass reorders the workload
-/// (normalize runs last for that reason).
+/// ("/resources/cpu", "/secrets/0/hosts/1"). Nodes carry their own SourceLoc in the proto; this
+/// table adds the finer positions diagnostics point at. Only valid until a pass reorders the
+/// workload (normalize runs last for that reason).
 class LocTable {
  public:
   void Set(std::string pointer, SourceLoc loc) { locs_[std::move(pointer)] = std::move(loc); }
@@ -25,7 +25,8 @@ class LocTable {
   bool empty() const { return locs_.empty(); }
 
   /// Marks the workload as read only in part: the frontend reported errors and left out what they
-  /// concerned (an entrypoint with a bad command, say), so passes must not report its absence again.
+  /// concerned (an entrypoint with a bad command, say), so passes must not report its absence
+  /// again.
   void MarkIncomplete() { incomplete_ = true; }
   bool incomplete() const { return incomplete_; }
 

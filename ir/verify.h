@@ -15,9 +15,10 @@ enum class VerifyLevel {
                 ///< each secret's hosts sorted/deduplicated
 };
 
-/// Checks the invariants the pipeline itself guarantees (not user mistakes: those are diagnostics of
-/// the validate/policy passes). Returns one line per broken invariant; empty means the module is sound.
-/// The pass manager runs this between passes in test builds and treats a finding as an internal error.
+/// Checks the invariants the pipeline itself guarantees (not user mistakes: those are diagnostics
+/// of the validate/policy passes). Returns one line per broken invariant; empty means the module is
+/// sound. The pass manager runs this between passes in test builds and treats a finding as an
+/// internal error.
 std::vector<std::string> Verify(const Module& module, VerifyLevel level = VerifyLevel::kStructural);
 
 /// Why `loc` is not a usable location, or empty when it is: line and column must be >= 1, and the

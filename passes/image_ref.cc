@@ -1,12 +1,11 @@
 #include "passes/image_ref.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <vector>
 
 #include "ir/options.h"
 #include "ir/support/suggest.h"
-
-#include <cstddef>
 
 namespace mvm::passes {
 namespace {

@@ -15,8 +15,8 @@ namespace fs = std::filesystem;
 namespace {
 
 /// Directories holding mvm's own C++; third_party and build trees are not ours to format.
-constexpr const char* kSourceDirs[] = {"frontend", "ir",    "passes", "backend-emit", "runtime",
-                                       "cli",      "lsp",   "xtask",  "tests",        "bench"};
+constexpr const char* kSourceDirs[] = {"frontend", "ir",  "passes", "backend-emit", "runtime",
+                                       "cli",      "lsp", "xtask",  "tests",        "bench"};
 
 /// Runs `argv` and returns its exit status (127 when it could not be started).
 int Run(const std::vector<std::string>& argv) {

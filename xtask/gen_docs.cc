@@ -36,14 +36,16 @@ std::string DiagnosticsPage() {
   std::ostringstream out;
   out << "# Diagnostics reference\n\n" << kGeneratedNote;
   out << "Every diagnostic `mvmctl` prints ends with its kind in brackets, e.g. `[non-static]`; "
-         "`--format=json` and `--format=sarif` carry the kind and its code. Kind names and codes are "
+         "`--format=json` and `--format=sarif` carry the kind and its code. Kind names and codes "
+         "are "
          "stable.\n\n";
   out << "| code | kind | severity | message | hint |\n|---|---|---|---|---|\n";
   for (const DiagnosticKindInfo& k : AllDiagnosticKinds()) {
     out << "| " << KindCode(k.kind) << " | `" << k.name << "` | " << SeverityName(k.severity)
         << " | " << Cell(k.format) << " | " << Cell(k.hint) << " |\n";
   }
-  out << "\n`{0}`, `{1}`… stand for the parts filled in at the place of the mistake. Production-profile "
+  out << "\n`{0}`, `{1}`… stand for the parts filled in at the place of the mistake. "
+         "Production-profile "
          "kinds (`mutable-image-tag`, `missing-timeout`, `weak-isolation`, `unsafe-mount`) are "
          "reported only with `--profile production`.\n";
   return out.str();

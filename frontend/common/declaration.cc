@@ -70,8 +70,9 @@ class Lowerer {
     return o ? std::string(Spell(*o)) : std::string(canonical);
   }
 
-  /// Binds positional and keyword arguments of `callee` to options of `context`. Positional arguments
-  /// take the names in `positional`, in order. Reports unknown, duplicate and surplus arguments.
+  /// Binds positional and keyword arguments of `callee` to options of `context`. Positional
+  /// arguments take the names in `positional`, in order. Reports unknown, duplicate and surplus
+  /// arguments.
   BoundArgs Bind(OptionContext context, std::string_view callee,
                  std::initializer_list<std::string_view> positional,
                  const std::vector<StaticValue>& args, const std::vector<Named>& keys,
@@ -103,8 +104,7 @@ class Lowerer {
   /// A list of strings (a command, hosts); nullopt after reporting.
   std::optional<std::vector<std::string>> GetStringList(const StaticValue* value,
                                                         std::string_view option,
-                                                        const std::string& pointer,
-                                                        bool non_empty);
+                                                        const std::string& pointer, bool non_empty);
 
   /// A string -> string mapping (env, labels).
   void LowerStringMap(const StaticValue& value, std::string_view option, const std::string& pointer,
@@ -145,13 +145,17 @@ BoundArgs Lowerer::Bind(OptionContext context, std::string_view callee,
     ++i;
   }
   if (i < args.size()) {
-    sink_.Emit<DiagnosticKind::kTypeMismatch>(
+    Diagnostic& d = sink_.Emit<DiagnosticKind::kTypeMismatch>(
         args[i].loc, callee,
-        positional.size() == 0
-            ? std::string("no positional arguments")
-            : "at most " + std::to_string(positional.size()) + " positional argument" +
-                  (positional.size() == 1 ? "" : "s"),
+        positional.size() == 0 ? std::string("no positional arguments")
+                               : "at most " + std::to_string(positional.size()) +
+                                     " positional argument" + (positional.size() == 1 ? "" : "s"),
         std::to_string(args.size()));
+    if (context == OptionContext::kSecretRef) {
+      for (size_t extra = i; extra < args.size(); ++extra) {
+        d.redactions.push_back(args[extra].loc);
+      }
+    }
   }
 
   std::vector<std::string_view> spellings;
@@ -170,6 +174,11 @@ BoundArgs Lowerer::Bind(OptionContext context, std::string_view callee,
     }
     if (found == nullptr) {
       Diagnostic& d = sink_.Emit<DiagnosticKind::kUnknownOption>(keys[k].loc, keys[k].name, callee);
+      if (context == OptionContext::kSecretRef && !DidYouMean(keys[k].name, spellings)) {
+        // `SecretRef("n", value="sk-...")`: whatever an unknown option of a secret holds may be the
+        // secret itself (a typo of `hosts` holds hosts, and is shown).
+        d.redactions.push_back(values[k].loc);
+      }
       if (auto suggestion = DidYouMean(keys[k].name, spellings)) {
         d.hint = "did you mean `" + *suggestion + "`?";
         d.fix = FixIt{keys[k].loc, *suggestion, "rename to `" + *suggestion + "`"};
@@ -262,8 +271,8 @@ void Lowerer::LowerStringMap(const StaticValue& value, std::string_view option,
     }
     std::string key_pointer = pointer + "/" + EscapePointerToken(value.keys[i].name);
     if (out.contains(value.keys[i].name)) {
-      sink_.Emit<DiagnosticKind::kDuplicateOption>(value.keys[i].loc,
-                                                   std::string(option) + "[\"" + value.keys[i].name + "\"]");
+      sink_.Emit<DiagnosticKind::kDuplicateOption>(
+          value.keys[i].loc, std::string(option) + "[\"" + value.keys[i].name + "\"]");
       continue;
     }
     // Checks of the name (env var syntax, clashes with secrets) point at the key.
@@ -397,7 +406,8 @@ void Lowerer::LowerSecrets(const StaticValue& value, ir::v1::Workload& w) {
       }
       continue;
     }
-    BoundArgs args = Bind(OptionContext::kSecretRef, "SecretRef", {"name"}, v.items, v.keys, v.values);
+    BoundArgs args =
+        Bind(OptionContext::kSecretRef, "SecretRef", {"name"}, v.items, v.keys, v.values);
     std::string base = Index("/secrets", static_cast<size_t>(w.secrets_size()));
     std::optional<std::string> name = GetString(args.Get("name"), "name", base + "/name");
     if (!args.Get("name") && !args.Suggested("name")) {
@@ -444,8 +454,8 @@ void Lowerer::LowerVolumes(const StaticValue& value, ir::v1::Workload& w) {
     ir::v1::Volume vol;
     vol.set_kind(local ? "local" : "memory");
     if (local) {
-      BoundArgs args = Bind(OptionContext::kVolumeLocal, "Volume.local", {"source", "target", "mode"},
-                            v.items, v.keys, v.values);
+      BoundArgs args = Bind(OptionContext::kVolumeLocal, "Volume.local",
+                            {"source", "target", "mode"}, v.items, v.keys, v.values);
       auto source = GetString(args.Get("source"), "source", base + "/source");
       auto target = GetString(args.Get("target"), "target", base + "/target");
       auto mode = GetString(args.Get("mode"), "mode", base + "/mode");
@@ -463,8 +473,8 @@ void Lowerer::LowerVolumes(const StaticValue& value, ir::v1::Workload& w) {
         vol.set_mode(*mode);  // undeclared stays absent: the IR holds what was declared
       }
     } else {
-      BoundArgs args = Bind(OptionContext::kVolumeMemory, "Volume.memory", {"target"}, v.items, v.keys,
-                            v.values);
+      BoundArgs args = Bind(OptionContext::kVolumeMemory, "Volume.memory", {"target"}, v.items,
+                            v.keys, v.values);
       auto target = GetString(args.Get("target"), "target", base + "/target");
       if (!args.Get("target") && !args.Suggested("target")) {
         sink_.Emit<DiagnosticKind::kMissingOption>(v.loc, "Volume.memory", "target");
@@ -505,8 +515,8 @@ void Lowerer::LowerMember(const MemberDecl& member, ir::v1::Workload& w) {
   OptionContext context = service ? OptionContext::kService : OptionContext::kEntrypoint;
   std::string callee = "@" + call.sdk_name;
   BoundArgs args = Bind(context, callee, {"name"}, call.args, call.keys, call.values);
-  std::string base = service ? Index("/services", w.services_size())
-                             : Index("/entrypoints", w.entrypoints_size());
+  std::string base =
+      service ? Index("/services", w.services_size()) : Index("/entrypoints", w.entrypoints_size());
   locs_->Set(base, call.loc);
 
   std::string name = member.method_name;
@@ -533,8 +543,8 @@ void Lowerer::LowerMember(const MemberDecl& member, ir::v1::Workload& w) {
     *s->mutable_loc() = ir::ToProto(call.loc);
     return;
   }
-  auto timeout = GetInt(args.Get("timeout_seconds"), context, "timeout_seconds",
-                        base + "/timeout_seconds");
+  auto timeout =
+      GetInt(args.Get("timeout_seconds"), context, "timeout_seconds", base + "/timeout_seconds");
   if (!command) {
     return;
   }
@@ -557,7 +567,8 @@ void Lowerer::LowerWorkload(const WorkloadDecl& decl, ir::Module& out) {
   const DecoratorCall& call = decl.call;
   *w.mutable_source() = ir::ToProto(call.loc);
 
-  BoundArgs args = Bind(OptionContext::kWorkload, "@workload", {"id"}, call.args, call.keys, call.values);
+  BoundArgs args =
+      Bind(OptionContext::kWorkload, "@workload", {"id"}, call.args, call.keys, call.values);
   bool ok = true;
   if (auto id = GetString(args.Get("id"), "id", "/id")) {
     w.set_id(*id);

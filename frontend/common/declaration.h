@@ -40,10 +40,11 @@ struct WorkloadDecl {
   bool incomplete = false;
 };
 
-/// Lowers the declarations of one file to IR, recording value locations under JSON pointers. Reports
-/// option-level mistakes (unknown-option with did-you-mean, type-mismatch, missing-option,
+/// Lowers the declarations of one file to IR, recording value locations under JSON pointers.
+/// Reports option-level mistakes (unknown-option with did-you-mean, type-mismatch, missing-option,
 /// plaintext-secret, duplicate-option); range, id and image checks belong to the validate pass.
-/// `file_name` is the declaring file's base name (function-form entrypoints run `/app/<file_name>`).
+/// `file_name` is the declaring file's base name (function-form entrypoints run
+/// `/app/<file_name>`).
 void LowerDeclarations(Language language, const std::vector<WorkloadDecl>& decls,
                        const std::string& file_name, ir::Module& out, DiagnosticSink& sink);
 

@@ -32,8 +32,8 @@ class FrontendLanguage {
 
   /// The line-comment marker of a language whose grammar can reject valid code because of a comment
   /// alone on its line (tree-sitter-python does when such a comment, at a shallower indent, sits
-  /// between a decorator and its `def`); empty when the grammar has no such problem. The driver then
-  /// retries with those comments blanked out.
+  /// between a decorator and its `def`); empty when the grammar has no such problem. The driver
+  /// then retries with those comments blanked out.
   virtual std::string_view FragileLineComment() const { return ""; }
 };
 

@@ -17,20 +17,26 @@ struct Named {
 };
 
 /// A value computed statically from source by a language module (literals, constants, folded
-/// arithmetic, SDK helper calls). Language-neutral, so Python and TypeScript lower through one path.
+/// arithmetic, SDK helper calls). Language-neutral, so Python and TypeScript lower through one
+/// path.
 struct StaticValue {
   enum class Kind : uint8_t {
-    kInvalid,  ///< already diagnosed (e.g. non-static); consumers report nothing more about it
+    /// Already diagnosed (e.g. non-static); consumers report nothing more about it.
+    kInvalid,
     kNull,
     kBool,
     kInt,
     kFloat,
     kString,
-    kList,  ///< Python list/tuple, TS array: `items`
-    kDict,  ///< Python dict, TS object: `keys[i]` -> `values[i]`
-    kCall,  ///< SDK helper call: `text` is the canonical callee, `items` positional args, `keys`/`values`
-            ///< keyword args, `receiver` the call it is chained on (NetworkPolicy...allow_https(...))
-    kOther,  ///< static but of no type mvm uses (bytes, ...): `text` describes it for messages
+    /// Python list/tuple, TS array: `items`.
+    kList,
+    /// Python dict, TS object: `keys[i]` -> `values[i]`.
+    kDict,
+    /// SDK helper call: `text` is the callee, `items` positional args, `keys`/`values` keyword
+    /// args, `receiver` the call it is chained on (`NetworkPolicy...allow_https(...)`).
+    kCall,
+    /// Static but of no type mvm uses (bytes, ...): `text` describes it for messages.
+    kOther,
   };
 
   Kind kind = Kind::kInvalid;
@@ -54,7 +60,8 @@ struct StaticValue {
   bool sensitive = false;
 };
 
-/// A short phrase naming a value's type for messages ("a string", "an integer", "`SecretRef(...)`").
+/// A short phrase naming a value's type for messages ("a string", "an integer",
+/// "`SecretRef(...)`").
 std::string DescribeType(const StaticValue& value);
 
 }  // namespace mvm::frontend

@@ -1,5 +1,5 @@
-// The Python language module: finds `@workload` / `@entrypoint` / `@service` decorators imported from
-// `mvm` and evaluates their arguments without running anything.
+// The Python language module: finds `@workload` / `@entrypoint` / `@service` decorators imported
+// from `mvm` and evaluates their arguments without running anything.
 
 #include <algorithm>
 #include <cerrno>
@@ -54,8 +54,8 @@ int Measure(const StaticValue& v, int64_t& values, int64_t& bytes) {
 }
 
 /// Names the `mvm` package exports that declarations may use.
-constexpr std::string_view kSdkExports[] = {"workload", "entrypoint", "service",
-                                            "NetworkPolicy", "SecretRef", "Volume"};
+constexpr std::string_view kSdkExports[] = {"workload",      "entrypoint", "service",
+                                            "NetworkPolicy", "SecretRef",  "Volume"};
 
 bool IsSdkExport(std::string_view name) {
   return std::find(std::begin(kSdkExports), std::end(kSdkExports), name) != std::end(kSdkExports);
@@ -198,10 +198,10 @@ class PythonReader {
   std::unordered_set<std::string> module_aliases_;          // names bound to the mvm module
   std::unordered_map<std::string, Constant> constants_;
   std::unordered_set<uint32_t> consumed_;
-  int sensitive_ = 0;  // > 0 while evaluating a value that may hold a secret
+  int sensitive_ = 0;                         // > 0 while evaluating a value that may hold a secret
   std::vector<SourceLoc> sensitive_strings_;  // string literals read while sensitive
   int64_t values_budget_ = std::max<int64_t>(
-      kMinEvaluatedValues, kEvaluatedValuesPerByte * static_cast<int64_t>(file_.contents().size()));
+      kMinEvaluatedValues, kEvaluatedValuesPerByte* static_cast<int64_t>(file_.contents().size()));
   int64_t values_left_ = values_budget_;
   int64_t bytes_left_ = kMaxStringBytes;
 };
@@ -458,8 +458,9 @@ StaticValue PythonReader::EvaluateIdentifier(TSNode node, int depth) {
   Constant& c = it->second;
   if (c.assignments > 1) {
     return NonStatic(node, "`" + name + "`",
-                     "`" + name + "` is assigned more than once; a constant must be assigned exactly "
-                     "once at module level");
+                     "`" + name +
+                         "` is assigned more than once; a constant must be assigned exactly "
+                         "once at module level");
   }
   if (c.evaluating) {
     return NonStatic(node, "`" + name + "`", "`" + name + "` is defined in terms of itself");
@@ -599,9 +600,11 @@ StaticValue PythonReader::EvaluateSecrets(TSNode node, int depth) {
       return EvaluateSensitive(node, depth);
     }
     TSNode value = Field(pair, "value");
-    bool reference = NodeType(value) == "call" && ResolveSdkName(Field(value, "function")) == "SecretRef";
+    bool reference =
+        NodeType(value) == "call" && ResolveSdkName(Field(value, "function")) == "SecretRef";
     v.keys.push_back(Named{key.text, Loc(key_node)});
-    v.values.push_back(reference ? Evaluate(value, depth + 1) : EvaluateSensitive(value, depth + 1));
+    v.values.push_back(reference ? Evaluate(value, depth + 1)
+                                 : EvaluateSensitive(value, depth + 1));
   }
   return v;
 }
@@ -663,14 +666,14 @@ StaticValue PythonReader::EvaluateCall(TSNode node, int depth) {
       if (receiver.kind == Kind::kCall) {
         v.text = attribute;
         v.receiver = std::make_shared<StaticValue>(std::move(receiver));
-
       }
     }
   }
   if (v.text.empty()) {
-    return NonStatic(node, "the call `" + Excerpt(Text(node)) + "`",
-                     "mvm never runs your code; only `SecretRef`, `NetworkPolicy` and `Volume` calls "
-                     "from `mvm` are understood statically");
+    return NonStatic(
+        node, "the call `" + Excerpt(Text(node)) + "`",
+        "mvm never runs your code; only `SecretRef`, `NetworkPolicy` and `Volume` calls "
+        "from `mvm` are understood statically");
   }
   if (!EvaluateArguments(Field(node, "arguments"), depth, v.items, v.keys, v.values)) {
     StaticValue invalid;
@@ -803,11 +806,11 @@ StaticValue PythonReader::Evaluate(TSNode node, int depth) {
   if (type == "call") {
     return EvaluateCall(node, depth);
   }
-  if (type == "subscript" &&
-      Text(Field(node, "value")).find("environ") != std::string_view::npos) {
-    return NonStatic(node, "`" + Excerpt(Text(node)) + "`",
-                     "environment variables are read when code runs, not when it is compiled; for a "
-                     "secret use `SecretRef(\"name\", hosts=[...])`");
+  if (type == "subscript" && Text(Field(node, "value")).find("environ") != std::string_view::npos) {
+    return NonStatic(
+        node, "`" + Excerpt(Text(node)) + "`",
+        "environment variables are read when code runs, not when it is compiled; for a "
+        "secret use `SecretRef(\"name\", hosts=[...])`");
   }
   return NonStatic(node, "`" + Excerpt(Text(node)) + "`");
 }
@@ -923,10 +926,11 @@ void PythonReader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
     TSNode node = ts_tree_cursor_current_node(&cursor);
     if (NodeType(node) == "decorated_definition" && !consumed_.contains(ts_node_start_byte(node))) {
       for (const DecoratorCall& call : ReadDecorators(node)) {
-        std::string where = call.sdk_name == "workload"
-                                ? "`@workload` must decorate a module-level class or function"
-                                : "`@" + call.sdk_name +
-                                      "` must decorate a method of a module-level `@workload` class";
+        std::string where =
+            call.sdk_name == "workload"
+                ? "`@workload` must decorate a module-level class or function"
+                : "`@" + call.sdk_name +
+                      "` must decorate a method of a module-level `@workload` class";
         if (!call.sdk_name.empty()) {
           sink_.Emit<DiagnosticKind::kMisplacedDeclaration>(call.loc, where);
         }

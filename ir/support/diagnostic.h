@@ -71,11 +71,11 @@ struct Diagnostic {
 /// A value printed into a diagnostic message.
 class DiagArg {
  public:
-  DiagArg(std::string_view s) : text_(s) {}  // NOLINT(google-explicit-constructor)
-  DiagArg(const std::string& s) : text_(s) {}  // NOLINT(google-explicit-constructor)
-  DiagArg(const char* s) : text_(s) {}  // NOLINT(google-explicit-constructor)
+  DiagArg(std::string_view s) : text_(s) {}         // NOLINT(google-explicit-constructor)
+  DiagArg(const std::string& s) : text_(s) {}       // NOLINT(google-explicit-constructor)
+  DiagArg(const char* s) : text_(s) {}              // NOLINT(google-explicit-constructor)
   DiagArg(int64_t v) : text_(std::to_string(v)) {}  // NOLINT(google-explicit-constructor)
-  DiagArg(int v) : text_(std::to_string(v)) {}  // NOLINT(google-explicit-constructor)
+  DiagArg(int v) : text_(std::to_string(v)) {}      // NOLINT(google-explicit-constructor)
   const std::string& text() const { return text_; }
 
  private:
@@ -101,23 +101,30 @@ constexpr int PlaceholderCount(std::string_view format) {
 template <DiagnosticKind K>
 struct KindTraits;
 #define MVM_DIAGNOSTIC(Id, name, code, severity, format, hint) \
-  template <>                                                 \
-  struct KindTraits<DiagnosticKind::k##Id> {                  \
-    static constexpr int kArgs = PlaceholderCount(format);    \
+  template <>                                                  \
+  struct KindTraits<DiagnosticKind::k##Id> {                   \
+    static constexpr int kArgs = PlaceholderCount(format);     \
   };
 #include "ir/support/diagnostics.def"
 }  // namespace diag_internal
 
-/// Makes a diagnostic of kind K with the registry's severity and hint. The argument count is checked
-/// against the message's placeholders at compile time.
+/// Makes a diagnostic of kind K with the registry's severity and hint. The argument count is
+/// checked against the message's placeholders at compile time.
 template <DiagnosticKind K, typename... Args>
 Diagnostic MakeDiagnostic(SourceLoc loc, Args&&... args) {
   static_assert(sizeof...(Args) == diag_internal::KindTraits<K>::kArgs,
                 "argument count does not match the message format in diagnostics.def");
   const DiagArg list[] = {DiagArg(std::forward<Args>(args))..., DiagArg("")};
   const DiagnosticKindInfo& info = KindInfo(K);
-  Diagnostic d{K, info.severity, std::move(loc), FormatDiagnostic(info.format, {list, sizeof...(Args)}),
-               FormatDiagnostic(info.hint, {list, sizeof...(Args)}), {}, std::nullopt, false, {}};
+  Diagnostic d{K,
+               info.severity,
+               std::move(loc),
+               FormatDiagnostic(info.format, {list, sizeof...(Args)}),
+               FormatDiagnostic(info.hint, {list, sizeof...(Args)}),
+               {},
+               std::nullopt,
+               false,
+               {}};
   return d;
 }
 
@@ -144,8 +151,8 @@ class DiagnosticSink {
   size_t errors_ = 0;
 };
 
-/// Sorts diagnostics by file, line, column, then kind code, keeping the report order among equals, so
-/// output is stable however the pipeline was scheduled.
+/// Sorts diagnostics by file, line, column, then kind code, keeping the report order among equals,
+/// so output is stable however the pipeline was scheduled.
 void SortDiagnostics(std::vector<Diagnostic>& diagnostics);
 
 }  // namespace mvm

@@ -17,6 +17,11 @@ using Json = nlohmann::ordered_json;
 /// with its space-indented neighbours.
 constexpr uint32_t kTabStop = 4;
 
+/// Lines longer than this many columns are shown as a window of this width around the caret,
+/// starting this many columns before it.
+constexpr uint32_t kMaxShownColumns = 160;
+constexpr uint32_t kContextColumns = 60;
+
 /// What a redacted range shows instead of its text: a string literal, like the masked secret was.
 constexpr std::string_view kMask = "\"****\"";
 
@@ -109,7 +114,8 @@ class ShownLine {
     uint32_t begin = DisplayOffset(range.begin);
     // A boundary inside a mask belongs to the start of the replacement for a range's begin and to
     // its end for a range's end, so a range overlapping the mask underlines the whole replacement.
-    if (const ColumnRange* mask = MaskAt(range.begin); mask != nullptr && range.begin > mask->begin) {
+    if (const ColumnRange* mask = MaskAt(range.begin);
+        mask != nullptr && range.begin > mask->begin) {
       begin = DisplayOffset(mask->begin);
     }
     uint32_t end = DisplayOffset(range.end);
@@ -190,20 +196,60 @@ void AppendSnippet(std::string& out, const SourceLoc& loc, std::span<const Sourc
     return;
   }
   std::string_view line = file->Line(loc.line);
-  uint32_t end_column = ShownLine(line, {}).end_column();
+  uint32_t end_column = CodePointCount(line) + 1;
+  ColumnRange caret = RangeOnLine(loc, loc.line, end_column);
+
+  // A long line (minified code, one-line IR JSON) is shown as a window around the caret, so k
+  // diagnostics on it print O(k) bytes rather than k copies of the line.
+  uint32_t first = 1;
+  uint32_t last = end_column;
+  if (end_column - 1 > kMaxShownColumns) {
+    first = caret.begin > kContextColumns ? caret.begin - kContextColumns : 1;
+    last = std::min(end_column, first + kMaxShownColumns);
+  }
+  auto to_window = [&](ColumnRange r) {
+    r.begin = std::clamp(r.begin, first, last) - first + 1;
+    r.end = std::clamp(r.end, first, last) - first + 1;
+    return r;
+  };
+  size_t begin_byte = 0;
+  size_t end_byte = line.size();
+  for (size_t at = 0, column = 1; at <= line.size();
+       at += at < line.size() ? CodePointLength(line, at) : 1, ++column) {
+    if (column == first) {
+      begin_byte = at;
+    }
+    if (column == last) {
+      end_byte = at;
+      break;
+    }
+  }
+  std::string_view window = line.substr(begin_byte, end_byte - begin_byte);
+
   std::vector<ColumnRange> masks;
   for (const SourceLoc& r : redacted) {
     if (r.valid() && r.file == loc.file) {
-      ColumnRange hidden = RangeOnLine(r, loc.line, end_column);
+      ColumnRange hidden = to_window(RangeOnLine(r, loc.line, end_column));
       if (hidden.end > hidden.begin) {
         masks.push_back(hidden);
       }
     }
   }
-  ShownLine shown(line, std::move(masks));
+  ShownLine shown(window, std::move(masks));
+  std::string_view ellipsis = "…";
+  if (first > 1) {
+    out += ellipsis;
+  }
   out += shown.text();
+  if (last < end_column) {
+    out += ellipsis;
+  }
   out += '\n';
-  AppendPainted(out, shown.Caret(RangeOnLine(loc, loc.line, end_column)), kGreen, color);
+  std::string caret_line = shown.Caret(to_window(caret));
+  if (first > 1) {
+    caret_line.insert(0, 1, ' ');  // under the leading ellipsis, one column wide
+  }
+  AppendPainted(out, caret_line, kGreen, color);
   out += '\n';
 }
 

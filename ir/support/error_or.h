@@ -14,12 +14,12 @@ struct Error {
   std::string message;
 };
 
-/// Either a value or an Error. Used for failures of the environment, never for mistakes in user input
-/// (those are diagnostics).
+/// Either a value or an Error. Used for failures of the environment, never for mistakes in user
+/// input (those are diagnostics).
 template <typename T>
 class [[nodiscard]] ErrorOr {
  public:
-  ErrorOr(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  ErrorOr(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   ErrorOr(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }

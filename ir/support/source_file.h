@@ -11,8 +11,8 @@
 
 namespace mvm {
 
-/// The bytes of one input file and its line table. Owns its contents; SourceLocs made from it copy the
-/// path, so they outlive it.
+/// The bytes of one input file and its line table. Owns its contents; SourceLocs made from it copy
+/// the path, so they outlive it.
 class SourceFile {
  public:
   /// `path` is kept exactly as the user gave it (diagnostics print it unchanged).
@@ -48,7 +48,8 @@ class SourceFile {
   std::vector<uint32_t> continuation_before_;
 };
 
-/// Number of code points in `s` (bytes that are not UTF-8 continuation bytes; invalid input counts bytes).
+/// Number of code points in `s` (bytes that are not UTF-8 continuation bytes; invalid input counts
+/// bytes).
 uint32_t CodePointCount(std::string_view s);
 
 }  // namespace mvm

@@ -6,9 +6,9 @@
 
 namespace mvm {
 
-/// A range in a source file. Lines and columns are 1-based; columns count Unicode code points; the end is
-/// exclusive. A default-constructed SourceLoc (line 0) means "no location" (e.g. IR read from JSON that
-/// carried none).
+/// A range in a source file. Lines and columns are 1-based; columns count Unicode code points; the
+/// end is exclusive. A default-constructed SourceLoc (line 0) means "no location" (e.g. IR read
+/// from JSON that carried none).
 struct SourceLoc {
   std::string file;
   uint32_t line = 0;

@@ -47,7 +47,7 @@ def secret_env(): ...
 # CHECK: fail_invalid_value.py:[[@LINE-2]]:49: error: invalid `env` value `1ST`: environment variable names are letters, digits and `_`, not starting with a digit [invalid-value]{{$}}
 # CHECK-NEXT: {{^}}@workload("env", image="template:busybox", env={"1ST": "x", "OK": "y"}){{$}}
 # CHECK-NEXT: {{^}}                                                ^~~~~{{$}}
-# JSON-SAME: {"file":"{{[^"]*}}fail_invalid_value.py","line":[[@LINE-6]],"column":49,"end_line":[[@LINE-6]],"end_column":54,"severity":"error","code":"MVM2008","kind":"invalid-value","message":"invalid `env` value `1ST`: environment variable names are letters, digits and `_`, not starting with a digit"}
+# JSON-SAME: {"file":"{{[^"]*}}fail_invalid_value.py","line":[[@LINE-5]],"column":49,"end_line":[[@LINE-5]],"end_column":54,"severity":"error","code":"MVM2008","kind":"invalid-value","message":"invalid `env` value `1ST`: environment variable names are letters, digits and `_`, not starting with a digit"}
 def env(): ...
 
 @workload("env-and-secret", image="template:busybox", env={"TOKEN": "plain"},

@@ -54,22 +54,22 @@ def microvm(): ...
 
 @workload("mounts", image="template:busybox", timeout_seconds=60,
           volumes=[Volume.local("./data", "/rw", mode="rw"),
-                   # CHECK: fail_production_profile.py:[[@LINE-1]]:20: error: unsafe volume `./data`: read-write host mounts are not allowed in the production profile [unsafe-mount]{{$}}
+                   # CHECK: fail_production_profile.py:[[@LINE-1]]:55: error: unsafe volume `./data`: read-write host mounts are not allowed in the production profile [unsafe-mount]{{$}}
                    # CHECK-NEXT: {{^}}          volumes=[Volume.local("./data", "/rw", mode="rw"),{{$}}
-                   # CHECK-NEXT: {{^}}                   ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~{{$}}
-                   # JSON-SAME: {"file":"{{[^"]*}}fail_production_profile.py","line":[[@LINE-4]],"column":20,"end_line":[[@LINE-4]],"end_column":60,"severity":"error","code":"MVM3005","kind":"unsafe-mount","message":"unsafe volume `./data`: read-write host mounts are not allowed in the production profile"}
+                   # CHECK-NEXT: {{^}}                                                      ^~~~{{$}}
+                   # JSON-SAME: {"file":"{{[^"]*}}fail_production_profile.py","line":[[@LINE-4]],"column":55,"end_line":[[@LINE-4]],"end_column":59,"severity":"error","code":"MVM3005","kind":"unsafe-mount","message":"unsafe volume `./data`: read-write host mounts are not allowed in the production profile"}
                    Volume.local("../secrets", "/up"),
-                   # CHECK: fail_production_profile.py:[[@LINE-1]]:20: error: unsafe volume `../secrets`: `../secrets` resolves outside the project directory `.` [unsafe-mount]{{$}}
+                   # CHECK: fail_production_profile.py:[[@LINE-1]]:33: error: unsafe volume `../secrets`: `../secrets` resolves outside the project directory `.` [unsafe-mount]{{$}}
                    # CHECK-NEXT: {{^}}                   Volume.local("../secrets", "/up"),{{$}}
-                   # CHECK-NEXT: {{^}}                   ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~{{$}}
+                   # CHECK-NEXT: {{^}}                                ^~~~~~~~~~~~{{$}}
                    Volume.local("./sub/../../escape", "/sneaky"),
-                   # CHECK: fail_production_profile.py:[[@LINE-1]]:20: error: unsafe volume `./sub/../../escape`: `./sub/../../escape` resolves outside the project directory `.` [unsafe-mount]{{$}}
+                   # CHECK: fail_production_profile.py:[[@LINE-1]]:33: error: unsafe volume `./sub/../../escape`: `./sub/../../escape` resolves outside the project directory `.` [unsafe-mount]{{$}}
                    # CHECK-NEXT: {{^}}                   Volume.local("./sub/../../escape", "/sneaky"),{{$}}
-                   # CHECK-NEXT: {{^}}                   ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~{{$}}
+                   # CHECK-NEXT: {{^}}                                ^~~~~~~~~~~~~~~~~~~~{{$}}
                    Volume.local("/etc", "/absolute"),
-                   # CHECK: fail_production_profile.py:[[@LINE-1]]:20: error: unsafe volume `/etc`: `/etc` resolves outside the project directory `.` [unsafe-mount]{{$}}
+                   # CHECK: fail_production_profile.py:[[@LINE-1]]:33: error: unsafe volume `/etc`: `/etc` resolves outside the project directory `.` [unsafe-mount]{{$}}
                    # CHECK-NEXT: {{^}}                   Volume.local("/etc", "/absolute"),{{$}}
-                   # CHECK-NEXT: {{^}}                   ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~{{$}}
+                   # CHECK-NEXT: {{^}}                                ^~~~~~{{$}}
                    Volume.local("./data", "/ro"),
                    Volume.local("./sub/../data", "/normalised", mode="ro"),
                    Volume.memory("/scratch")])

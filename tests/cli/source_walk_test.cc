@@ -25,7 +25,8 @@ TEST(GlobMatchTest, StarsQuestionMarksAndClasses) {
 }
 
 TEST(GitignoreTest, LastMatchWinsAndDirectoryRules) {
-  auto rules = ParseGitignore("# comment\nbuild/\n*.gen.py\n!keep.gen.py\n/top.py\nsub/deep.py\n", "");
+  auto rules =
+      ParseGitignore("# comment\nbuild/\n*.gen.py\n!keep.gen.py\n/top.py\nsub/deep.py\n", "");
   EXPECT_TRUE(IsIgnored(rules, "build", true));
   EXPECT_FALSE(IsIgnored(rules, "build", false));  // `build/` names directories only
   EXPECT_TRUE(IsIgnored(rules, "x/y.gen.py", false));

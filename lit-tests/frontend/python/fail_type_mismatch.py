@@ -35,7 +35,7 @@ def scalars(): ...
 # CHECK-NEXT: {{^}}                   ^~~~~~~~~~~~~~{{$}}
 # CHECK: fail_type_mismatch.py:[[@LINE-4]]:53: error: `secrets["KEY"]` expects `SecretRef(name, hosts=[...])`, got an integer [type-mismatch]{{$}}
 # CHECK-NEXT: {{^}}          volumes=["./data:/data"], secrets={"KEY": "****"}){{$}}
-# CHECK-NEXT: {{^}}                                                    ^~{{$}}
+# CHECK-NEXT: {{^}}                                                    ^~~~~~{{$}}
 def collections(): ...
 
 @workload("keys", image="template:busybox", env={1: "x"})
@@ -78,7 +78,7 @@ class Members:
     def string(self): ...
 
     @entrypoint("empty", command=[], timeout_seconds=True)
-    # CHECK: fail_type_mismatch.py:[[@LINE-1]]:34: error: `command` expects a non-empty list of strings, got a list [type-mismatch]{{$}}
+    # CHECK: fail_type_mismatch.py:[[@LINE-1]]:34: error: `command` expects a non-empty list of strings, got an empty list [type-mismatch]{{$}}
     # CHECK-NEXT: {{^}}    @entrypoint("empty", command=[], timeout_seconds=True){{$}}
     # CHECK-NEXT: {{^}}                                 ^~{{$}}
     # CHECK: fail_type_mismatch.py:[[@LINE-4]]:54: error: `timeout_seconds` expects an integer, got a boolean [type-mismatch]{{$}}

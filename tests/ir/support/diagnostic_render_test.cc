@@ -321,3 +321,26 @@ TEST(RenderHumanRedactionTest, SecretIsMaskedUnderEveryDiagnosticOnItsLine) {
 
 }  // namespace
 }  // namespace mvm
+
+namespace mvm {
+namespace {
+
+TEST(RenderHumanWindowTest, LongLinesAreShownAsAWindowAroundTheCaret) {
+  std::string line = "x = [" + std::string(400, '1') + ", bad, " + std::string(400, '2') + "]";
+  SourceFile file("long.py", line + "\n");
+  uint32_t bad = static_cast<uint32_t>(line.find("bad"));
+  Diagnostic d = MakeDiagnostic<DiagnosticKind::kNonStatic>(file.Loc(bad, bad + 3), "`bad`");
+  d.hint = "";
+  std::vector<Diagnostic> diagnostics = {d};
+  std::string out = RenderHuman(diagnostics, [&](std::string_view) { return &file; });
+  // One header, a window of 160 columns with an ellipsis on each side, and the caret under `bad`
+  // 60 columns in (plus one for the leading ellipsis).
+  std::string expected_line = "…" + std::string(58, '1') + ", bad, " + std::string(95, '2') + "…";
+  std::string expected_caret = std::string(61, ' ') + "^~~";
+  EXPECT_NE(out.find("\n" + expected_line + "\n" + expected_caret + "\n"), std::string::npos)
+      << out;
+  EXPECT_LT(out.size(), 600u);
+}
+
+}  // namespace
+}  // namespace mvm
