@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "frontend/common/evaluation.h"
 #include "frontend/common/frontend_language.h"
 #include "frontend/common/tree.h"
 
@@ -19,39 +20,7 @@ namespace {
 
 using Kind = StaticValue::Kind;
 
-/// Values nest this deep at most; deeper input is reported instead of overflowing the stack.
-constexpr int kMaxDepth = 100;
-
-/// Work one file's declarations may take: values evaluated and string bytes built. A constant is
-/// expanded at each use, so `L1 = [L0, L0]`, `L2 = [L1, L1]`, ... doubles per line; past these
-/// bounds the reader reports once and gives up instead of hanging or exhausting memory. The value
-/// budget grows with the file (a legitimate value costs source bytes), so a large file of ordinary
-/// declarations never runs out while exponential expansion still does.
-constexpr int64_t kMinEvaluatedValues = int64_t{1} << 16;
-constexpr int64_t kEvaluatedValuesPerByte = 8;
-constexpr int64_t kMaxStringBytes = int64_t{16} << 20;
-
-/// Adds the number of values in `v` and the bytes of its strings to `values` and `bytes`; returns
-/// how deep `v` nests (1 for a scalar). Recursion is bounded: values never nest past kMaxDepth plus
-/// the depth checks at constant uses.
-int Measure(const StaticValue& v, int64_t& values, int64_t& bytes) {
-  ++values;
-  bytes += static_cast<int64_t>(v.text.size());
-  int deepest = 0;
-  for (const StaticValue& item : v.items) {
-    deepest = std::max(deepest, Measure(item, values, bytes));
-  }
-  for (const StaticValue& value : v.values) {
-    deepest = std::max(deepest, Measure(value, values, bytes));
-  }
-  for (const Named& key : v.keys) {
-    bytes += static_cast<int64_t>(key.name.size());
-  }
-  if (v.receiver != nullptr) {
-    deepest = std::max(deepest, Measure(*v.receiver, values, bytes));
-  }
-  return deepest + 1;
-}
+constexpr int kMaxDepth = kMaxValueDepth;
 
 /// Names the `mvm` package exports that declarations may use.
 constexpr std::string_view kSdkExports[] = {"workload",      "entrypoint", "service",
@@ -59,25 +28,6 @@ constexpr std::string_view kSdkExports[] = {"workload",      "entrypoint", "serv
 
 bool IsSdkExport(std::string_view name) {
   return std::find(std::begin(kSdkExports), std::end(kSdkExports), name) != std::end(kSdkExports);
-}
-
-/// Appends the UTF-8 encoding of `cp`.
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 /// Decodes one Python escape sequence (text starts with the backslash). Returns false for escapes a
@@ -200,10 +150,7 @@ class PythonReader {
   std::unordered_set<uint32_t> consumed_;
   int sensitive_ = 0;                         // > 0 while evaluating a value that may hold a secret
   std::vector<SourceLoc> sensitive_strings_;  // string literals read while sensitive
-  int64_t values_budget_ = std::max<int64_t>(
-      kMinEvaluatedValues, kEvaluatedValuesPerByte* static_cast<int64_t>(file_.contents().size()));
-  int64_t values_left_ = values_budget_;
-  int64_t bytes_left_ = kMaxStringBytes;
+  EvaluationBudget budget_{file_.contents().size()};
 };
 
 void PythonReader::CollectImports(TSNode statement) {
@@ -328,19 +275,12 @@ StaticValue PythonReader::NonStatic(TSNode node, std::string what, std::string h
 }
 
 bool PythonReader::Spend(TSNode node, int64_t values, int64_t bytes) {
-  bool was_left = values_left_ >= 0 && bytes_left_ >= 0;
-  values_left_ -= values;
-  bytes_left_ -= bytes;
-  if (values_left_ >= 0 && bytes_left_ >= 0) {
+  bool first = false;
+  if (budget_.Spend(values, bytes, first)) {
     return true;
   }
-  if (was_left) {
-    NonStatic(node, "this expression",
-              "evaluating the declarations of this file takes more than " +
-                  std::to_string(values_budget_) + " values or " +
-                  std::to_string(kMaxStringBytes >> 20) +
-                  " MiB of strings; constants are expanded at every use, so constants built from "
-                  "other constants can grow exponentially");
+  if (first) {
+    NonStatic(node, "this expression", budget_.ExhaustedHint());
   }
   return false;
 }
@@ -471,7 +411,7 @@ StaticValue PythonReader::EvaluateIdentifier(TSNode node, int depth) {
     c.result = Evaluate(c.value, depth + 1);
     c.evaluating = false;
     c.evaluated = true;
-    c.nesting = Measure(c.result, c.values, c.bytes);
+    c.nesting = MeasureValue(c.result, c.values, c.bytes);
   }
   if (depth + c.nesting > kMaxDepth) {
     // Each constant was within the limit where it was defined; used inside another value it may

@@ -15,29 +15,7 @@ namespace {
 
 using Kind = StaticValue::Kind;
 
-/// Values nest this deep at most; deeper input is reported instead of overflowing the stack.
-constexpr int kMaxDepth = 100;
-
-/// Adds the number of values in `v` and the bytes of its strings to `values` and `bytes`; returns
-/// how deep `v` nests (1 for a scalar). Recursion is bounded: values nest at most kMaxDepth deep.
-int Measure(const StaticValue& v, int64_t& values, int64_t& bytes) {
-  ++values;
-  bytes += static_cast<int64_t>(v.text.size());
-  int nesting = 0;
-  for (const StaticValue& item : v.items) {
-    nesting = std::max(nesting, Measure(item, values, bytes));
-  }
-  for (const StaticValue& value : v.values) {
-    nesting = std::max(nesting, Measure(value, values, bytes));
-  }
-  for (const Named& key : v.keys) {
-    bytes += static_cast<int64_t>(key.name.size());
-  }
-  if (v.receiver != nullptr) {
-    nesting = std::max(nesting, Measure(*v.receiver, values, bytes));
-  }
-  return nesting + 1;
-}
+constexpr int kMaxDepth = kMaxValueDepth;
 
 constexpr std::string_view kFoldHint =
     "only `+`, `-` and `*` on integers and `+` on strings are folded at compile time";
@@ -130,19 +108,12 @@ StaticValue Reader::NonStatic(TSNode node, std::string what, std::string hint) {
 }
 
 bool Reader::Spend(TSNode node, int64_t values, int64_t bytes) {
-  bool was_left = values_left_ >= 0 && bytes_left_ >= 0;
-  values_left_ -= values;
-  bytes_left_ -= bytes;
-  if (values_left_ >= 0 && bytes_left_ >= 0) {
+  bool first = false;
+  if (budget_.Spend(values, bytes, first)) {
     return true;
   }
-  if (was_left) {
-    NonStatic(node, "this expression",
-              "evaluating the declarations of this file takes more than " +
-                  std::to_string(kMaxEvaluatedValues) + " values or " +
-                  std::to_string(kMaxStringBytes >> 20) +
-                  " MiB of strings; constants are expanded at every use, so constants built from "
-                  "other constants can grow exponentially");
+  if (first) {
+    NonStatic(node, "this expression", budget_.ExhaustedHint());
   }
   return false;
 }
@@ -266,7 +237,7 @@ StaticValue Reader::EvaluateIdentifier(TSNode node, int depth) {
     b.result = Evaluate(b.value, depth + 1);
     b.evaluating = false;
     b.evaluated = true;
-    b.nesting = Measure(b.result, b.values, b.bytes);
+    b.nesting = MeasureValue(b.result, b.values, b.bytes);
   }
   if (!Spend(node, b.values, b.bytes)) {
     StaticValue invalid;

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "frontend/common/evaluation.h"
+
 namespace mvm::frontend::typescript {
 namespace {
 
@@ -38,24 +40,6 @@ bool ParseHex(std::string_view digits, uint32_t& out) {
 }
 
 }  // namespace
-
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 NumberLiteral ParseNumber(std::string_view text) {
   std::string digits;

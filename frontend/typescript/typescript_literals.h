@@ -55,9 +55,6 @@ class StringDecoder {
   bool lone_surrogate_ = false;
 };
 
-/// Appends the UTF-8 encoding of code point `cp` (at most U+10FFFF).
-void AppendUtf8(std::string& out, uint32_t cp);
-
 }  // namespace mvm::frontend::typescript
 
 #endif  // MVM_FRONTEND_TYPESCRIPT_TYPESCRIPT_LITERALS_H_

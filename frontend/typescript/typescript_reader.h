@@ -11,19 +11,13 @@
 #include <vector>
 
 #include "frontend/common/declaration.h"
+#include "frontend/common/evaluation.h"
 #include "frontend/common/static_value.h"
 #include "frontend/common/tree.h"
 #include "ir/support/diagnostic.h"
 #include "ir/support/source_file.h"
 
 namespace mvm::frontend::typescript {
-
-/// Work one file's declarations may take: values evaluated and string bytes built. A constant is
-/// expanded at each use, so `const L1 = [L0, L0]`, `const L2 = [L1, L1]`, ... doubles per line;
-/// past these bounds the reader reports once and gives up instead of hanging or exhausting memory.
-/// The same bounds as the Python reader, so both give up on corresponding inputs.
-inline constexpr int64_t kMaxEvaluatedValues = int64_t{1} << 16;
-inline constexpr int64_t kMaxStringBytes = int64_t{16} << 20;
 
 /// Reads the mvm declarations of one TypeScript (.ts / .tsx) syntax tree: imports from `@mvm/sdk`,
 /// module-level constants, decorators and their statically evaluated arguments. Borrows `file` and
@@ -114,8 +108,7 @@ class Reader {
   std::unordered_set<uint32_t> consumed_;     // start bytes of decorators already read
   int sensitive_ = 0;                         // > 0 while evaluating a value that may hold a secret
   std::vector<SourceLoc> sensitive_strings_;  // string literals read while sensitive
-  int64_t values_left_ = kMaxEvaluatedValues;
-  int64_t bytes_left_ = kMaxStringBytes;
+  EvaluationBudget budget_{file_.contents().size()};
 };
 
 /// Strips wrappers that do not change a value: parentheses, `as T`, `satisfies T`, `<T>x`, `x!`.
