@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """End-to-end throughput and memory of `mvmctl check` on generated corpora.
 
-For each corpus size N (default 100, 1000, 10000 files of ~200 lines), generates the corpus with
-gen_decls.py (reused from a previous run when the generator, seed and size are unchanged), then runs
+For each corpus size N (default 100, 1000, 10000 files of ~200 lines) and each language (default
+Python and TypeScript, `--langs`), generates the corpus with gen_decls.py (reused from a previous run
+when the generator, language, seed and size are unchanged), then runs
 
     taskset -c 0 MVMCTL check DIR
 
 once to warm the page cache (it must exit 0 with no output: the corpus is diagnostic-free), then
---runs more times, and prints a Markdown table: median and best wall time, CPU time, files/s, lines/s,
-peak RSS and RSS per file.
+--runs more times, and prints one Markdown table with a row per (N, language): median and best wall
+time, CPU time, files/s, lines/s, peak RSS and RSS per file.
 
 Peak RSS comes from one extra run per size under `/usr/bin/time -f %M`. Not from this script's own
 wait4()/getrusage(): a child forked from this Python process inherits its RSS high-water mark across
@@ -18,8 +19,10 @@ exec (Linux keeps max(parent RSS at fork, child peak) in ru_maxrss), which infla
 
     python3 bench/compile_bench.py --mvmctl build/bin/mvmctl
     python3 bench/compile_bench.py --mvmctl build/bin/mvmctl --sizes 1000 --runs 9 --json out.json
+    python3 bench/compile_bench.py --mvmctl build/bin/mvmctl --langs ts
 
-Standard library only. Finishes in well under 5 minutes on a 2-core machine with the defaults.
+Standard library only. With the defaults (both languages, three sizes) it takes about 4 minutes on a
+2-core machine, 1-2 of them generating the corpora the first time (they are then reused).
 """
 
 from __future__ import annotations
@@ -55,15 +58,29 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages, as /proc/loadavg gives them ("?" elsewhere)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def generator_digest() -> str:
     return hashlib.sha256((HERE / "gen_decls.py").read_bytes()).hexdigest()[:16]
 
 
-def ensure_corpus(base: Path, files: int, lines: int, seed: int) -> tuple[Path, dict]:
-    """The corpus directory for (files, lines, seed), generated unless an identical one exists."""
-    out = base / f"n{files}-l{lines}-s{seed}"
+def corpus_name(files: int | str, lines: int, seed: int, lang: str) -> str:
+    """Directory name of a corpus; Python keeps the name it had before there were two languages."""
+    return f"n{files}-l{lines}-s{seed}" + ("" if lang == "py" else f"-{lang}")
+
+
+def ensure_corpus(base: Path, files: int, lines: int, seed: int, lang: str) -> tuple[Path, dict]:
+    """The corpus directory for (files, lines, seed, lang), generated unless an identical one exists."""
+    out = base / corpus_name(files, lines, seed, lang)
     stamp_path = out / "bench-stamp.json"
-    want = {"generator": generator_digest(), "files": files, "lines": lines, "seed": seed}
+    want = {"generator": generator_digest(), "lang": lang, "files": files, "lines": lines,
+            "seed": seed}
     if stamp_path.exists():
         try:
             stamp = json.loads(stamp_path.read_text())
@@ -74,8 +91,8 @@ def ensure_corpus(base: Path, files: int, lines: int, seed: int) -> tuple[Path, 
     if out.exists():
         shutil.rmtree(out)
     started = time.perf_counter()
-    manifest = gen_decls.write_corpus(out, files, lines, seed)
-    print(f"  generated {files} files in {time.perf_counter() - started:.1f} s -> {out}",
+    manifest = gen_decls.write_corpus(out, files, lines, seed, lang)
+    print(f"  generated {files} {lang} files in {time.perf_counter() - started:.1f} s -> {out}",
           file=sys.stderr)
     stamp_path.write_text(json.dumps({"key": want, "manifest": manifest}, indent=2) + "\n")
     return out, manifest
@@ -142,17 +159,73 @@ def count_workloads(mvmctl: str, corpus: Path) -> int:
     return len(json.loads(proc.stdout).get("workloads", []))
 
 
+def measure(args, mvmctl: str, taskset: list[str], extra: list[str], n: int, lang: str,
+            check_count: bool) -> dict | None:
+    """Generates (or reuses) the corpus for (n, lang) and times `mvmctl check` on it; None (after
+    saying why on stderr) when mvmctl fails or the corpus is not read back as generated."""
+    corpus, manifest = ensure_corpus(args.corpus_dir, n, args.lines, args.seed, lang)
+    cmd = [*taskset, mvmctl, "check", *extra, str(corpus)]
+    warm = run_once(cmd)  # warms the page cache; also the correctness gate
+    if warm.code != 0 or warm.output.strip():
+        sys.stderr.write(f"mvmctl check exited {warm.code} on a corpus that should be clean:\n"
+                         f"{warm.output[:3000]}\n")
+        return None
+    if check_count:
+        read = count_workloads(mvmctl, corpus)
+        if read != manifest["workloads"]:
+            sys.stderr.write(f"mvmctl read {read} workloads from {corpus}, the generator wrote "
+                             f"{manifest['workloads']}: is the corpus directory git-ignored?\n")
+            return None
+    runs = args.runs
+    if warm.wall * runs > args.budget:
+        runs = max(3, min(runs, int(args.budget / max(warm.wall, 1e-9))))
+    measured = []
+    for i in range(runs):
+        r = run_once(cmd)
+        if r.code != 0:
+            sys.stderr.write(f"run {i} exited {r.code}:\n{r.output[:3000]}\n")
+            return None
+        measured.append(r)
+        print(f"  run {i + 1}/{runs}: {r.wall:.3f} s", file=sys.stderr)
+    walls = [r.wall for r in measured]
+    rss_kib = peak_rss_kib(cmd)
+    print(f"  peak RSS: {rss_kib / 1024:.1f} MiB", file=sys.stderr)
+    median = statistics.median(walls)
+    return {
+        "lang": lang,
+        "files": n,
+        "lines": manifest["total_lines"],
+        "bytes": manifest["total_bytes"],
+        "workloads": manifest["workloads"],
+        "runs": runs,
+        "wall_median_s": median,
+        "wall_min_s": min(walls),
+        "wall_max_s": max(walls),
+        "cpu_median_s": statistics.median(r.cpu for r in measured),
+        "files_per_s": n / median,
+        "lines_per_s": manifest["total_lines"] / median,
+        "mib_per_s": manifest["total_bytes"] / 2**20 / median,
+        "peak_rss_mib": rss_kib / 1024,
+        "rss_per_file_kib": rss_kib / n,
+        "command": shlex.join(cmd),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mvmctl", default="build/bin/mvmctl", help="mvmctl binary")
     parser.add_argument("--sizes", default="100,1000,10000",
                         help="comma-separated corpus sizes in files (default 100,1000,10000)")
+    parser.add_argument("--langs", default="py,ts",
+                        help="comma-separated languages to measure, each at every size: py (Python), "
+                             "ts (TypeScript) (default py,ts)")
     parser.add_argument("--lines", type=int, default=200, help="lines per file (default 200)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    parser.add_argument("--runs", type=int, default=7, help="timed runs per size (default 7)")
+    parser.add_argument("--runs", type=int, default=7,
+                        help="timed runs per size and language (default 7)")
     parser.add_argument("--budget", type=float, default=75.0,
-                        help="seconds of timed runs per size at most; fewer runs (never below 3) "
-                             "when one run is slow (default 75)")
+                        help="seconds of timed runs per size and language at most; fewer runs "
+                             "(never below 3) when one run is slow (default 75)")
     parser.add_argument("--cpu", default="0", help="CPU list for taskset (default 0)")
     parser.add_argument("--no-taskset", action="store_true", help="do not pin to one core")
     parser.add_argument("--corpus-dir", type=Path,
@@ -169,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if not sizes or min(sizes) < 1 or args.runs < 1:
         parser.error("--sizes needs positive integers and --runs >= 1")
+    langs = [s.strip() for s in args.langs.split(",") if s.strip()]
+    if not langs or any(lang not in gen_decls.LANGS for lang in langs) or len(set(langs)) != len(langs):
+        parser.error(f"--langs takes distinct values among {', '.join(gen_decls.LANGS)}")
     taskset = [] if args.no_taskset else ["taskset", "-c", args.cpu]
     if taskset and not shutil.which("taskset"):
         parser.error("taskset not found (install util-linux or pass --no-taskset)")
@@ -181,57 +257,20 @@ def main(argv: list[str] | None = None) -> int:
         nproc = os.cpu_count() or 0
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     args.corpus_dir.mkdir(parents=True, exist_ok=True)
+    load_before = loadavg()
 
     results = []
     for n in sizes:
-        print(f"N={n}:", file=sys.stderr)
-        corpus, manifest = ensure_corpus(args.corpus_dir, n, args.lines, args.seed)
-        cmd = [*taskset, mvmctl, "check", *extra, str(corpus)]
-        warm = run_once(cmd)  # warms the page cache; also the correctness gate
-        if warm.code != 0 or warm.output.strip():
-            sys.stderr.write(f"mvmctl check exited {warm.code} on a corpus that should be clean:\n"
-                             f"{warm.output[:3000]}\n")
-            return 1
-        if n == min(sizes):
-            read = count_workloads(mvmctl, corpus)
-            if read != manifest["workloads"]:
-                sys.stderr.write(f"mvmctl read {read} workloads from {corpus}, the generator wrote "
-                                 f"{manifest['workloads']}: is the corpus directory git-ignored?\n")
+        for lang in langs:
+            print(f"N={n} {lang}:", file=sys.stderr)
+            result = measure(args, mvmctl, taskset, extra, n, lang, check_count=n == min(sizes))
+            if result is None:
                 return 1
-        runs = args.runs
-        if warm.wall * runs > args.budget:
-            runs = max(3, min(runs, int(args.budget / max(warm.wall, 1e-9))))
-        measured = []
-        for i in range(runs):
-            r = run_once(cmd)
-            if r.code != 0:
-                sys.stderr.write(f"run {i} exited {r.code}:\n{r.output[:3000]}\n")
-                return 1
-            measured.append(r)
-            print(f"  run {i + 1}/{runs}: {r.wall:.3f} s", file=sys.stderr)
-        walls = [r.wall for r in measured]
-        rss_kib = peak_rss_kib(cmd)
-        print(f"  peak RSS: {rss_kib / 1024:.1f} MiB", file=sys.stderr)
-        median = statistics.median(walls)
-        results.append({
-            "files": n,
-            "lines": manifest["total_lines"],
-            "bytes": manifest["total_bytes"],
-            "workloads": manifest["workloads"],
-            "runs": runs,
-            "wall_median_s": median,
-            "wall_min_s": min(walls),
-            "wall_max_s": max(walls),
-            "cpu_median_s": statistics.median(r.cpu for r in measured),
-            "files_per_s": n / median,
-            "lines_per_s": manifest["total_lines"] / median,
-            "mib_per_s": manifest["total_bytes"] / 2**20 / median,
-            "peak_rss_mib": rss_kib / 1024,
-            "rss_per_file_kib": rss_kib / n,
-            "command": shlex.join(cmd),
-        })
+            results.append(result)
 
-    corpus_pattern = str(args.corpus_dir / f"n<N>-l{args.lines}-s{args.seed}")
+    corpus_pattern = str(args.corpus_dir / corpus_name("<N>", args.lines, args.seed, "py"))
+    if "ts" in langs:
+        corpus_pattern += "[-ts]" if "py" in langs else "-ts"
     shown_cmd = shlex.join([*taskset, args.mvmctl, "check", *extra, corpus_pattern])
     print()
     print(f"### mvmctl check throughput ({now})")
@@ -241,34 +280,41 @@ def main(argv: list[str] | None = None) -> int:
           f"{pinning}")
     print(f"- mvmctl: {version} ({mvmctl})")
     print(f"- command: `{shown_cmd}` (warm page cache; median of the runs shown)")
-    print(f"- corpus: gen_decls.py --lines {args.lines} --seed {args.seed}; 0 diagnostics expected "
-          f"and checked")
+    print(f"- corpus: gen_decls.py --lang {'|'.join(langs)} --lines {args.lines} --seed {args.seed}; "
+          f"0 diagnostics expected and checked")
+    print(f"- load: /proc/loadavg before {load_before}, after {loadavg()} (other processes share the "
+          f"machine; compare CPU (s) when wall times are noisy)")
     print("- peak RSS: " + ("`/usr/bin/time -f %M` around the same command (one extra run)"
                             if rss_method() == "/usr/bin/time" else
                             "fresh `python3 -c` wrapper (includes its own ~14 MiB floor)"))
     print()
-    print("| files | lines | MiB | workloads | runs | wall median (s) | wall min (s) | CPU (s) "
+    print("| lang | files | lines | MiB | workloads | runs | wall median (s) | wall min (s) | CPU (s) "
           "| files/s | lines/s | MiB/s | peak RSS (MiB) | RSS/file (KiB) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['files']:,} | {r['lines']:,} | {r['bytes'] / 2**20:.1f} | {r['workloads']:,} "
+        print(f"| {r['lang']} | {r['files']:,} | {r['lines']:,} | {r['bytes'] / 2**20:.1f} "
+              f"| {r['workloads']:,} "
               f"| {r['runs']} | {r['wall_median_s']:.3f} | {r['wall_min_s']:.3f} "
               f"| {r['cpu_median_s']:.3f} | {r['files_per_s']:,.0f} | {r['lines_per_s']:,.0f} "
               f"| {r['mib_per_s']:.2f} | {r['peak_rss_mib']:.1f} | {r['rss_per_file_kib']:.1f} |")
     print()
-    if len(results) >= 2:
-        a, b = results[-2], results[-1]
-        marginal = (b["peak_rss_mib"] - a["peak_rss_mib"]) * 1024 / (b["files"] - a["files"])
-        print(f"- marginal memory: {marginal:.1f} KiB of peak RSS per extra file between "
-              f"N={a['files']:,} and N={b['files']:,} (0 would be flat in N)")
+    for lang in langs:
+        mine = [r for r in results if r["lang"] == lang]
+        if len(mine) >= 2:
+            a, b = mine[-2], mine[-1]
+            marginal = (b["peak_rss_mib"] - a["peak_rss_mib"]) * 1024 / (b["files"] - a["files"])
+            print(f"- marginal memory ({lang}): {marginal:.1f} KiB of peak RSS per extra file between "
+                  f"N={a['files']:,} and N={b['files']:,} (0 would be flat in N)")
     for r in results:
         if r["files"] == 1000 and args.lines == 200:
             verdict = "met" if r["wall_median_s"] < 1.0 else "not met"
-            print(f"- goal 1,000 files of ~200 lines in < 1 s on one core: {verdict} "
+            print(f"- goal 1,000 files of ~200 lines in < 1 s on one core ({r['lang']}): {verdict} "
                   f"({r['wall_median_s']:.3f} s)")
     if args.json:
         args.json.write_text(json.dumps({"date": now, "nproc": nproc, "cpu": cpu_model(),
-                                         "mvmctl": version, "results": results}, indent=2) + "\n")
+                                         "mvmctl": version, "loadavg_before": load_before,
+                                         "loadavg_after": loadavg(), "results": results},
+                                        indent=2) + "\n")
     return 0
 
 
