@@ -38,27 +38,6 @@ bool MayHoldMessages(const pb::FieldDescriptor* field) {
          field->message_type()->map_value()->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE;
 }
 
-// Clears by type, not by name: Volume.source is a host path, not a location.
-void ClearSourceLocs(pb::Message& message) {
-  const pb::Descriptor* descriptor = message.GetDescriptor();
-  const pb::Reflection* reflection = message.GetReflection();
-  for (int i = 0; i < descriptor->field_count(); ++i) {
-    const pb::FieldDescriptor* field = descriptor->field(i);
-    if (!MayHoldMessages(field)) {
-      continue;
-    }
-    if (IsSourceLoc(field)) {
-      reflection->ClearField(&message, field);
-    } else if (field->is_repeated()) {
-      for (int k = 0; k < reflection->FieldSize(message, field); ++k) {
-        ClearSourceLocs(*reflection->MutableRepeatedMessage(&message, field, k));
-      }
-    } else if (reflection->HasField(message, field)) {
-      ClearSourceLocs(*reflection->MutableMessage(&message, field));
-    }
-  }
-}
-
 // Drops empty arrays and objects among object members, innermost first, so that a member left empty
 // by the pruning goes too. Array elements stay: dropping one would change what the list means.
 void DropEmpty(Json& value) {
@@ -97,20 +76,6 @@ struct Problem {
   Range range;
   std::string message;
 };
-
-std::string EscapePointerToken(std::string_view token) {
-  std::string out;
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 std::string Where(const std::string& pointer) {
   return pointer.empty() ? "the top level" : pointer;
@@ -520,6 +485,30 @@ class Reader {
 
 }  // namespace
 
+bool ClearSourceLocs(pb::Message& message) {
+  bool cleared = false;
+  const pb::Descriptor* descriptor = message.GetDescriptor();
+  const pb::Reflection* reflection = message.GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const pb::FieldDescriptor* field = descriptor->field(i);
+    if (!MayHoldMessages(field)) {
+      continue;
+    }
+    if (IsSourceLoc(field)) {
+      cleared |= field->is_repeated() ? reflection->FieldSize(message, field) > 0
+                                      : reflection->HasField(message, field);
+      reflection->ClearField(&message, field);
+    } else if (field->is_repeated()) {
+      for (int k = 0; k < reflection->FieldSize(message, field); ++k) {
+        cleared |= ClearSourceLocs(*reflection->MutableRepeatedMessage(&message, field, k));
+      }
+    } else if (reflection->HasField(message, field)) {
+      cleared |= ClearSourceLocs(*reflection->MutableMessage(&message, field));
+    }
+  }
+  return cleared;
+}
+
 std::string ToCanonicalJson(const Module& module, JsonOptions options) {
   const v1::Module* proto = &module.proto;
   v1::Module stripped;
@@ -528,10 +517,14 @@ std::string ToCanonicalJson(const Module& module, JsonOptions options) {
     ClearSourceLocs(stripped);
     proto = &stripped;
   }
+  return MessageToCanonicalJson(*proto);
+}
+
+std::string MessageToCanonicalJson(const pb::Message& message) {
   pb::util::JsonPrintOptions print_options;
   print_options.preserve_proto_field_names = true;
   std::string text;
-  MVM_CHECK(pb::util::MessageToJsonString(*proto, &text, print_options).ok());
+  MVM_CHECK(pb::util::MessageToJsonString(message, &text, print_options).ok());
   Json json = Json::parse(text, /*cb=*/nullptr, /*allow_exceptions=*/false);
   MVM_CHECK(!json.is_discarded());
   DropEmpty(json);

@@ -2,6 +2,33 @@
 
 namespace mvm::ir {
 
+bool IsWorkloadId(std::string_view id) {
+  auto lower_alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (id.empty() || id.size() > 63 || !lower_alnum(id.front())) {
+    return false;
+  }
+  for (char c : id) {
+    if (!lower_alnum(c) && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string EscapePointerToken(std::string_view token) {
+  std::string out;
+  for (char c : token) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 SourceLoc LocTable::Find(std::string_view pointer) const {
   std::string key(pointer);
   while (true) {

@@ -13,6 +13,13 @@ namespace mvm::ir {
 
 inline constexpr std::string_view kSchemaVersion = "mvm.ir/v1";
 
+/// True when `id` is a workload id, `[a-z0-9][a-z0-9-]{0,62}` (so it is also safe as a file name).
+bool IsWorkloadId(std::string_view id);
+
+/// Escapes one JSON Pointer reference token (RFC 6901: `~` -> `~0`, `/` -> `~1`), for map keys that
+/// become part of a pointer.
+std::string EscapePointerToken(std::string_view token);
+
 /// Source locations of values inside one workload, keyed by a JSON Pointer relative to the workload
 /// ("/resources/cpu", "/secrets/0/hosts/1"). Nodes carry their own SourceLoc in the proto; this
 /// table adds the finer positions diagnostics point at. Only valid until a pass reorders the

@@ -41,34 +41,6 @@ std::string Pointer(std::string_view base, int index) {
   return std::string(base) + "/" + std::to_string(index);
 }
 
-// RFC 6901: map keys may hold `/` and `~`.
-std::string EscapePointerToken(std::string_view key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-// [a-z0-9][a-z0-9-]{0,62}
-bool IsWorkloadId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxIdLength || !IsLowerAlnum(id.front())) {
-    return false;
-  }
-  for (char c : id) {
-    if (!IsLowerAlnum(c) && c != '-') {
-      return false;
-    }
-  }
-  return true;
-}
-
 // [A-Za-z0-9_][A-Za-z0-9_.-]{0,62}
 bool IsMemberName(std::string_view name) {
   if (name.empty() || name.size() > kMaxIdLength ||
@@ -118,7 +90,7 @@ std::string IdSuggestion(std::string_view id) {
       out += c;
     }
   }
-  return out != id && IsWorkloadId(out) ? out : "";
+  return out != id && ir::IsWorkloadId(out) ? out : "";
 }
 
 std::string Expected(std::span<const std::string_view> allowed) {
@@ -195,7 +167,7 @@ class WorkloadChecker {
   SourceLoc At(std::string_view pointer) const { return module_.Loc(index_, pointer); }
 
   void CheckId() {
-    if (IsWorkloadId(w_.id())) {
+    if (ir::IsWorkloadId(w_.id())) {
       return;
     }
     Diagnostic& d = sink_.Emit<DiagnosticKind::kInvalidId>(At("/id"), "workload id", w_.id(),
@@ -327,7 +299,7 @@ class WorkloadChecker {
     // Protobuf maps have no stable order; diagnostics must.
     std::map<std::string_view, std::string_view> env(w_.env().begin(), w_.env().end());
     for (const auto& [name, value] : env) {
-      std::string pointer = "/env/" + EscapePointerToken(name);
+      std::string pointer = "/env/" + ir::EscapePointerToken(name);
       if (!IsEnvName(name)) {
         sink_.Emit<DiagnosticKind::kInvalidValue>(
             At(pointer), "env", name,

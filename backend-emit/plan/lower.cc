@@ -12,6 +12,7 @@
 
 #include "backend-emit/plan/time.h"
 #include "ir/digest.h"
+#include "ir/json.h"
 #include "ir/module.h"
 #include "ir/options.h"
 #include "ir/support/check.h"
@@ -94,30 +95,6 @@ v1::Mount LowerMount(const ir::v1::Volume& v) {
 
 }  // namespace
 
-bool ClearSourceLocs(pb::Message& message) {
-  bool cleared = false;
-  const pb::Descriptor* descriptor = message.GetDescriptor();
-  const pb::Reflection* reflection = message.GetReflection();
-  for (int i = 0; i < descriptor->field_count(); ++i) {
-    const pb::FieldDescriptor* field = descriptor->field(i);
-    if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE || field->is_map()) {
-      continue;  // maps in the IR hold strings only
-    }
-    if (field->message_type() == ir::v1::SourceLoc::descriptor()) {
-      cleared |= field->is_repeated() ? reflection->FieldSize(message, field) > 0
-                                      : reflection->HasField(message, field);
-      reflection->ClearField(&message, field);
-    } else if (field->is_repeated()) {
-      for (int k = 0; k < reflection->FieldSize(message, field); ++k) {
-        cleared |= ClearSourceLocs(*reflection->MutableRepeatedMessage(&message, field, k));
-      }
-    } else if (reflection->HasField(message, field)) {
-      cleared |= ClearSourceLocs(*reflection->MutableMessage(&message, field));
-    }
-  }
-  return cleared;
-}
-
 ErrorOr<v1::ExecutionPlan> LowerToPlan(const ir::v1::Workload& checked,
                                        const PlanOptions& options) {
   auto not_before = FormatTimestamp(options.not_before);
@@ -136,7 +113,7 @@ ErrorOr<v1::ExecutionPlan> LowerToPlan(const ir::v1::Workload& checked,
   v1::ExecutionPlan plan;
   plan.set_schema(std::string(kPlanSchema));
   *plan.mutable_workload() = checked;
-  ClearSourceLocs(*plan.mutable_workload());
+  ir::ClearSourceLocs(*plan.mutable_workload());
   const ir::v1::Workload& w = plan.workload();
   {
     ir::Module single;

@@ -31,10 +31,6 @@ struct PlanOptions {
 /// it starts, or a time an RFC 3339 timestamp cannot hold).
 ErrorOr<v1::ExecutionPlan> LowerToPlan(const ir::v1::Workload& checked, const PlanOptions& options);
 
-/// Clears every SourceLoc in `message` (found by type, since `Volume.source` is a host path, not a
-/// location); true when there was one.
-bool ClearSourceLocs(google::protobuf::Message& message);
-
 }  // namespace mvm::plan
 
 #endif  // MVM_BACKEND_EMIT_PLAN_LOWER_H_

@@ -2,12 +2,10 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include <nlohmann/json.hpp>
-
 #include "backend-emit/plan/lower.h"
 #include "backend-emit/plan/time.h"
-#include "ir/canonical_json.h"
 #include "ir/digest.h"
+#include "ir/json.h"
 #include "ir/module.h"
 #include "ir/support/check.h"
 
@@ -15,52 +13,12 @@ namespace mvm::plan {
 namespace {
 
 namespace pb = google::protobuf;
-using Json = nlohmann::json;
-
-// Drops empty arrays and objects among object members, innermost first, as the IR's JSON form does
-// (ir/json.cc), so that the embedded workload reads as in its IR file.
-void DropEmpty(Json& value) {
-  if (value.is_object()) {
-    for (auto it = value.begin(); it != value.end();) {
-      DropEmpty(*it);
-      if ((it->is_object() || it->is_array()) && it->empty()) {
-        it = value.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  } else if (value.is_array()) {
-    for (Json& element : value) {
-      DropEmpty(element);
-    }
-  }
-}
 
 }  // namespace
 
-bool IsWorkloadId(std::string_view id) {
-  if (id.empty() || id.size() > 63) {
-    return false;
-  }
-  for (size_t i = 0; i < id.size(); ++i) {
-    char c = id[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0);
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string PlanToCanonicalJson(const v1::ExecutionPlan& plan) {
-  pb::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  std::string text;
-  MVM_CHECK(pb::util::MessageToJsonString(plan, &text, options).ok());
-  Json json = Json::parse(text, /*cb=*/nullptr, /*allow_exceptions=*/false);
-  MVM_CHECK(!json.is_discarded());
-  DropEmpty(json);
-  return ir::CanonicalJson(json);
+  // The same JSON form as the IR, so the workload embedded in a plan reads as in its IR file.
+  return ir::MessageToCanonicalJson(plan);
 }
 
 std::string PayloadDigest(std::string_view payload) { return "sha256:" + ir::Sha256Hex(payload); }
@@ -85,11 +43,11 @@ ErrorOr<v1::ExecutionPlan> ParsePlanPayload(std::string_view payload) {
                  std::string(kPlanSchema) + "\""};
   }
   // Replay state names a file after the id, so it must be nothing a path could be made of.
-  if (!IsWorkloadId(plan.workload().id())) {
+  if (!ir::IsWorkloadId(plan.workload().id())) {
     return Error{"the payload's workload id \"" + plan.workload().id() + "\" is not a valid id"};
   }
   v1::ExecutionPlan without_locs = plan;
-  if (ClearSourceLocs(without_locs)) {
+  if (ir::ClearSourceLocs(without_locs)) {
     return Error{"the payload's workload carries source locations, which a plan never holds"};
   }
   ir::Module single;

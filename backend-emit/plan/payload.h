@@ -14,10 +14,6 @@ namespace mvm::plan {
 /// reads exactly as in its IR file without locations, so `ir_digest` can be recomputed from it.
 std::string PlanToCanonicalJson(const v1::ExecutionPlan& plan);
 
-/// True when `id` is a workload id as the validate pass allows it, `[a-z0-9][a-z0-9-]{0,62}`: safe
-/// to use as a file name.
-bool IsWorkloadId(std::string_view id);
-
 /// "sha256:" + hex SHA-256 of the payload bytes; what replay state records per workload.
 std::string PayloadDigest(std::string_view payload);
 

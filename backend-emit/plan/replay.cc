@@ -13,6 +13,7 @@
 
 #include "backend-emit/plan/payload.h"
 #include "ir/canonical_json.h"
+#include "ir/module.h"
 
 namespace mvm::plan {
 namespace fs = std::filesystem;
@@ -150,7 +151,7 @@ ErrorOr<OrRefusal<Admission>> ReplayState::Admit(const VerifiedPlan& plan) {
 }
 
 ErrorOr<std::optional<ReplayRecord>> ReplayState::Last(std::string_view workload_id) const {
-  if (!IsWorkloadId(workload_id)) {
+  if (!ir::IsWorkloadId(workload_id)) {
     return Error{"invalid workload id `" + std::string(workload_id) + "` for replay state"};
   }
   return ReadRecord(dir_ / (std::string(workload_id) + ".json"));
@@ -159,7 +160,7 @@ ErrorOr<std::optional<ReplayRecord>> ReplayState::Last(std::string_view workload
 ErrorOr<OrRefusal<Admission>> ReplayState::Admit(std::string_view workload_id, uint32_t epoch,
                                                  std::string_view payload_digest) {
   // VerifyPlan has checked the id; this guards direct callers, since the id becomes a file name.
-  if (!IsWorkloadId(workload_id)) {
+  if (!ir::IsWorkloadId(workload_id)) {
     return Error{"invalid workload id `" + std::string(workload_id) + "` for replay state"};
   }
   if (!IsDigest(payload_digest)) {

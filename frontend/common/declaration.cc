@@ -14,20 +14,6 @@ namespace {
 using ir::OptionContext;
 using Kind = StaticValue::Kind;
 
-std::string EscapePointerToken(std::string_view token) {
-  std::string out;
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string Index(std::string_view base, size_t i) {
   return std::string(base) + "/" + std::to_string(i);
 }
@@ -269,7 +255,7 @@ void Lowerer::LowerStringMap(const StaticValue& value, std::string_view option,
       TypeMismatch(v, std::string(option) + "[\"" + value.keys[i].name + "\"]", "a string");
       continue;
     }
-    std::string key_pointer = pointer + "/" + EscapePointerToken(value.keys[i].name);
+    std::string key_pointer = pointer + "/" + ir::EscapePointerToken(value.keys[i].name);
     if (out.contains(value.keys[i].name)) {
       sink_.Emit<DiagnosticKind::kDuplicateOption>(
           value.keys[i].loc, std::string(option) + "[\"" + value.keys[i].name + "\"]");

@@ -126,15 +126,15 @@ TEST(PayloadTest, CanonicalJsonIsIntegersOnlyAndRoundTrips) {
 }
 
 TEST(PayloadTest, WorkloadIds) {
-  EXPECT_TRUE(IsWorkloadId("a"));
-  EXPECT_TRUE(IsWorkloadId("agent-tool-2"));
-  EXPECT_TRUE(IsWorkloadId(std::string(63, 'a')));
-  EXPECT_FALSE(IsWorkloadId(std::string(64, 'a')));
-  EXPECT_FALSE(IsWorkloadId(""));
-  EXPECT_FALSE(IsWorkloadId("-a"));
-  EXPECT_FALSE(IsWorkloadId("A"));
-  EXPECT_FALSE(IsWorkloadId("a/b"));
-  EXPECT_FALSE(IsWorkloadId(".."));
+  EXPECT_TRUE(ir::IsWorkloadId("a"));
+  EXPECT_TRUE(ir::IsWorkloadId("agent-tool-2"));
+  EXPECT_TRUE(ir::IsWorkloadId(std::string(63, 'a')));
+  EXPECT_FALSE(ir::IsWorkloadId(std::string(64, 'a')));
+  EXPECT_FALSE(ir::IsWorkloadId(""));
+  EXPECT_FALSE(ir::IsWorkloadId("-a"));
+  EXPECT_FALSE(ir::IsWorkloadId("A"));
+  EXPECT_FALSE(ir::IsWorkloadId("a/b"));
+  EXPECT_FALSE(ir::IsWorkloadId(".."));
 }
 
 }  // namespace
