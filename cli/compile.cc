@@ -1,4 +1,5 @@
-// `mvmctl compile`: source (or IR) to canonical IR files and ExecutionPlans, one per workload.
+// `mvmctl compile`: source (or IR) to canonical IR files, ExecutionPlans and Nix build requests,
+// one per workload.
 
 #include <cstdio>
 #include <filesystem>
@@ -17,9 +18,10 @@ namespace {
 struct EmitSet {
   bool ir = false;
   bool plan = false;
+  bool nix = false;
 };
 
-/// Parses `--emit ir,plan`; false with `error` set on an unknown or unavailable item.
+/// Parses `--emit ir,plan,nix`; false with `error` set on an unknown item.
 bool ParseEmit(std::string_view text, EmitSet& out, std::string& error) {
   size_t start = 0;
   while (start <= text.size()) {
@@ -31,12 +33,10 @@ bool ParseEmit(std::string_view text, EmitSet& out, std::string& error) {
     } else if (item == "plan") {
       out.plan = true;
     } else if (item == "nix") {
-      error =
-          "`--emit nix` is not available yet: Nix build requests are not built; use `--emit "
-          "ir,plan`";
-      return false;
+      out.nix = true;
     } else {
-      error = "unknown `--emit` item `" + std::string(item) + "`; use a list of `ir` and `plan`";
+      error =
+          "unknown `--emit` item `" + std::string(item) + "`; use a list of `ir`, `plan` and `nix`";
       return false;
     }
     if (comma == std::string_view::npos) {
@@ -73,6 +73,9 @@ int RunCompile(const std::vector<std::string>& argv) {
   for (const FlagSpec& f : PlanFlags()) {
     specs.push_back(f);
   }
+  for (const FlagSpec& f : NixFlags()) {
+    specs.push_back(f);
+  }
   std::string error;
   auto args = ParseArgs(argv, specs, error);
   CompileRequest request;
@@ -89,8 +92,9 @@ int RunCompile(const std::vector<std::string>& argv) {
     return Fail("compile", error, kExitUsage);
   }
   std::string dump = args->Get("dump");
-  if (!dump.empty() && dump != "ir" && dump != "plan") {
-    return Fail("compile", "unknown dump `" + dump + "`; use `--dump ir` or `--dump plan`",
+  if (!dump.empty() && dump != "ir" && dump != "plan" && dump != "nix") {
+    return Fail("compile",
+                "unknown dump `" + dump + "`; use `--dump ir`, `--dump plan` or `--dump nix`",
                 kExitUsage);
   }
   if (request.phase == Phase::kFrontend && dump != "ir") {
@@ -129,7 +133,8 @@ int RunCompile(const std::vector<std::string>& argv) {
   if (errors) {
     return kExitInputErrors;
   }
-  // Every plan is made before anything is written, so a failure leaves no partial output.
+  // Every plan and request is made before anything is written, so a failure leaves no partial
+  // output.
   std::vector<PlanFile> plans;
   if (makes_plans) {
     auto made = MakePlans(module, plan_settings);
@@ -142,6 +147,29 @@ int RunCompile(const std::vector<std::string>& argv) {
     for (const PlanFile& p : plans) {
       std::string line = p.payload + "\n";
       std::fwrite(line.data(), 1, line.size(), stdout);
+    }
+    return kExitOk;
+  }
+  std::vector<NixRequestFile> requests;
+  if (dump.empty() ? emit.nix : dump == "nix") {
+    auto made = MakeNixRequests(module, ReadNixSettings(*args));
+    if (!made) {
+      return Fail("compile", made.error().message, kExitEnvironment);
+    }
+    requests = std::move(*made);
+    for (const NixRequestFile& r : requests) {
+      if (!r.request && format == DiagnosticFormat::kHuman) {
+        std::fprintf(stderr, "mvmctl compile: note: no Nix build request for `%s`: %s\n",
+                     r.workload_id.c_str(), r.not_built.c_str());
+      }
+    }
+  }
+  if (dump == "nix") {
+    for (const NixRequestFile& r : requests) {
+      if (r.request) {
+        std::string line = r.json + "\n";
+        std::fwrite(line.data(), 1, line.size(), stdout);
+      }
     }
     return kExitOk;
   }
@@ -175,6 +203,14 @@ int RunCompile(const std::vector<std::string>& argv) {
       }
       report(path, plan_settings.key ? " (signed by key " + plan_settings.key->KeyId() + ")"
                                      : std::string(" (unsigned)"));
+    }
+    if (emit.nix && requests[static_cast<size_t>(i)].request) {
+      const NixRequestFile& r = requests[static_cast<size_t>(i)];
+      fs::path path = out_dir / (r.workload_id + ".nix.json");
+      if (auto written = WriteFileAtomically(path, r.json); !written) {
+        return Fail("compile", written.error().message, kExitEnvironment);
+      }
+      report(path, "");
     }
   }
   return kExitOk;

@@ -7,12 +7,16 @@
 #include <charconv>
 #include <cstdio>
 #include <limits>
+#include <system_error>
 
+#include "backend-emit/nix/templates.h"
 #include "backend-emit/plan/envelope.h"
 #include "backend-emit/plan/lower.h"
 #include "backend-emit/plan/payload.h"
+#include "cli/state_dir.h"
 
 namespace mvm::cli {
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -129,6 +133,44 @@ ErrorOr<std::vector<PlanFile>> MakePlans(const ir::Module& module, const PlanSet
     std::string payload = plan::PlanToCanonicalJson(*lowered);
     plan::Envelope envelope = plan::MakeEnvelope(payload, settings.key ? &*settings.key : nullptr);
     files.push_back({w.id(), std::move(payload), plan::SerializeEnvelope(envelope)});
+  }
+  return files;
+}
+
+std::vector<FlagSpec> NixFlags() { return {{"templates-dir", true}, {"state-dir", true}}; }
+
+NixSettings ReadNixSettings(const Args& args) {
+  return {nix::ResolveTemplatesDir(args.Get("templates-dir")), StateDirFrom(args) / "nix"};
+}
+
+ErrorOr<std::vector<NixRequestFile>> MakeNixRequests(const ir::Module& module,
+                                                     const NixSettings& settings) {
+  std::vector<NixRequestFile> files;
+  std::error_code ec;
+  const fs::path cwd = fs::current_path(ec);
+  if (ec) {
+    return Error{"cannot tell the current directory: " + ec.message()};
+  }
+  for (const ir::v1::Workload& w : module.proto.workloads()) {
+    nix::RequestOptions options;
+    options.base_dir = w.source().file().empty()
+                           ? cwd
+                           : (cwd / w.source().file()).lexically_normal().parent_path();
+    options.templates_dir = settings.templates_dir;
+    options.store = settings.store;
+    nix::LoweredRequest lowered = nix::LowerNixBuildRequest(w.id(), w.image(), options);
+    NixRequestFile file{w.id(), std::move(lowered.request), "", std::move(lowered.not_built)};
+    if (file.request) {
+      if (w.image().kind() == "template" &&
+          !fs::is_regular_file(settings.templates_dir / "flake.nix", ec)) {
+        return Error{"cannot find mvm's template flake: `" +
+                     (settings.templates_dir / "flake.nix").string() +
+                     "` does not exist; give `--templates-dir DIR` or set MVM_TEMPLATES_DIR to "
+                     "the directory holding it"};
+      }
+      file.json = nix::RequestToCanonicalJson(*file.request);
+    }
+    files.push_back(std::move(file));
   }
   return files;
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backend-emit/nix/request.h"
 #include "backend-emit/plan/keys.h"
 #include "backend-emit/plan/time.h"
 #include "cli/args.h"
@@ -53,6 +54,35 @@ struct PlanFile {
 /// Lowers every workload of the checked `module` to its plan and envelope, signed when
 /// `settings.key` is set. Nothing is written; an Error when a plan cannot be made.
 ErrorOr<std::vector<PlanFile>> MakePlans(const ir::Module& module, const PlanSettings& settings);
+
+/// Where Nix build requests point: the template flake (`--templates-dir`, else
+/// `$MVM_TEMPLATES_DIR`, else the shipped one) and the local store (`<state-dir>/nix`).
+struct NixSettings {
+  std::filesystem::path templates_dir;
+  std::filesystem::path store;
+};
+
+/// The flags above, for ParseArgs: `--templates-dir DIR`, `--state-dir DIR`.
+std::vector<FlagSpec> NixFlags();
+
+/// Resolves the Nix flags; every path made absolute.
+NixSettings ReadNixSettings(const Args& args);
+
+/// One workload's Nix build request (DIR/<id>.nix.json), or why it has none.
+struct NixRequestFile {
+  std::string workload_id;
+  std::optional<nix::NixBuildRequest> request;
+  std::string json;  ///< the request's canonical JSON (what `--dump nix` prints)
+  std::string
+      not_built;  ///< without a request: why (an `oci:` image, a template Nix does not build)
+};
+
+/// Lowers every workload of the checked `module` to its Nix build request. Relative flake
+/// references are resolved against the directory of the file that declared the workload (the
+/// current directory when the IR names none). An Error when a template needs the flake and
+/// `settings.templates_dir` holds no flake.nix.
+ErrorOr<std::vector<NixRequestFile>> MakeNixRequests(const ir::Module& module,
+                                                     const NixSettings& settings);
 
 }  // namespace mvm::cli
 

@@ -1,0 +1,407 @@
+// `mvmctl build`: run each workload's Nix build request and record the built rootfs's NAR hash as
+// the plan's artifact digest. The work is in backend-emit/nix; this file wires flags, files and
+// progress output to it.
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+
+#include "backend-emit/nix/artifacts.h"
+#include "backend-emit/nix/build.h"
+#include "backend-emit/plan/envelope.h"
+#include "backend-emit/plan/payload.h"
+#include "backend-emit/plan/time.h"
+#include "backend-emit/plan/verify.h"
+#include "cli/commands.h"
+#include "cli/output_files.h"
+#include "cli/plan_emit.h"
+#include "cli/state_dir.h"
+
+namespace mvm::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kPlanSuffix = ".plan.json";
+
+/// What failed, with the exit code to leave with.
+struct BuildFailure {
+  int exit_code;
+  std::string message;
+};
+
+/// "45s", "2m10s", "1h02m03s".
+std::string FormatElapsed(std::chrono::seconds elapsed) {
+  long long s = elapsed.count();
+  char text[32];
+  if (s < 60) {
+    std::snprintf(text, sizeof text, "%llds", s);
+  } else if (s < 3600) {
+    std::snprintf(text, sizeof text, "%lldm%02llds", s / 60, s % 60);
+  } else {
+    std::snprintf(text, sizeof text, "%lldh%02lldm%02llds", s / 3600, s / 60 % 60, s % 60);
+  }
+  return text;
+}
+
+/// `argv` as one line a shell would run the same way (for `-v`).
+std::string ShellLine(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const std::string& a : argv) {
+    bool plain = !a.empty() && a.find_first_not_of(
+                                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW"
+                                   "XYZ0123456789-_./:=#+@,%") == std::string::npos;
+    std::string quoted = "'";
+    for (char c : a) {
+      quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    out += (out.empty() ? "" : " ") + (plain ? a : quoted + "'");
+  }
+  return out;
+}
+
+/// Runs one request, records the built tree under the state dir and returns its digest.
+std::optional<BuildFailure> BuildOne(const fs::path& nix_path, const nix::NixBuildRequest& request,
+                                     const fs::path& state_dir, bool verbose, std::string& digest) {
+  std::fprintf(stderr, "mvmctl build: building %s: %s#%s\n", request.workload_id.c_str(),
+               request.flake_ref.c_str(), request.attr.c_str());
+  if (verbose) {
+    std::fprintf(stderr, "mvmctl build: running %s\n", ShellLine(request.argv).c_str());
+  }
+  nix::BuildProgress progress;
+  progress.on_log = [](std::string_view line) {
+    std::fprintf(stderr, "[nix] %.*s\n", static_cast<int>(line.size()), line.data());
+  };
+  progress.on_heartbeat = [&](std::chrono::seconds elapsed) {
+    std::fprintf(stderr, "mvmctl build: still building %s (%s)…\n", request.workload_id.c_str(),
+                 FormatElapsed(elapsed).c_str());
+  };
+  auto start = std::chrono::steady_clock::now();
+  auto built = nix::RunNixBuild(nix_path, request, progress);
+  if (!built) {
+    return BuildFailure{kExitEnvironment, built.error().message};
+  }
+  plan::SystemClock clock;
+  auto now = plan::FormatTimestamp(clock.NowUnixSeconds());
+  if (!now) {
+    return BuildFailure{kExitEnvironment, now.error().message};
+  }
+  nix::BuiltArtifact artifact{built->nar_hash,   built->store_path, request.store,
+                              request.flake_ref, request.attr,      *now,
+                              built->tree};
+  auto recorded = nix::RecordBuiltArtifact(state_dir, artifact);
+  if (!recorded) {
+    return BuildFailure{kExitEnvironment, recorded.error().message};
+  }
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  std::fprintf(stderr, "mvmctl build: built %s: %s (%s) in %.1fs\n", request.workload_id.c_str(),
+               built->store_path.c_str(), built->nar_hash.c_str(),
+               static_cast<double>(took.count()) / 1000.0);
+  if (!built->references.empty()) {
+    std::fprintf(stderr,
+                 "mvmctl build: warning: %s refers to %zu other store path(s) (first: %s); the "
+                 "sandbox gets only this tree, so those references will dangle there\n",
+                 built->store_path.c_str(), built->references.size(),
+                 built->references.front().c_str());
+  }
+  if (verbose) {
+    std::fprintf(stderr, "mvmctl build: recorded %s\n", recorded->string().c_str());
+  }
+  digest = built->nar_hash;
+  return std::nullopt;
+}
+
+/// The plan file for `payload` with its rootfs artifact's digest set to `digest`, signed by `key`
+/// (or unsigned). The payload is re-read strictly, so only a plan that was valid is re-signed.
+ErrorOr<std::string> WithDigest(std::string_view payload, const std::string& digest,
+                                const plan::SecretKey* key) {
+  auto plan = plan::ParsePlanPayload(payload);
+  if (!plan) {
+    return plan.error();
+  }
+  for (plan::v1::Artifact& a : *plan->mutable_artifacts()) {
+    if (a.role() == "rootfs") {
+      a.set_digest(digest);
+    }
+  }
+  plan->set_key_id(key != nullptr ? key->KeyId() : "");
+  plan::Envelope envelope = plan::MakeEnvelope(plan::PlanToCanonicalJson(*plan), key);
+  return plan::SerializeEnvelope(envelope);
+}
+
+void Wrote(const fs::path& path, const plan::SecretKey* key, bool is_plan) {
+  std::string note;
+  if (is_plan) {
+    note = key != nullptr ? " (signed by key " + key->KeyId() + ")" : " (unsigned)";
+  }
+  std::fprintf(stderr, "wrote %s%s\n", path.string().c_str(), note.c_str());
+}
+
+/// `mvmctl build FILE...`: compile, build every request, write plans with digests and the requests.
+int BuildSources(const Args& args) {
+  CompileRequest request;
+  DiagnosticFormat format = DiagnosticFormat::kHuman;
+  std::string error;
+  if (!ApplyCompilerFlags(args, request, format, error)) {
+    return Fail("build", error, kExitUsage);
+  }
+  if (request.phase != Phase::kPasses) {
+    return Fail("build", "`mvmctl build` needs checked IR; drop `--phase`", kExitUsage);
+  }
+  // As with compile: signed plans are meant to run elsewhere, so the stricter profile by default.
+  if (args.Has("sign") && !args.Has("profile")) {
+    request.pass_options.profile = passes::Profile::kProduction;
+  }
+  PlanSettings plan_settings;
+  plan::SystemClock clock;
+  if (auto problem = ReadPlanSettings(args, request.pass_options.profile, clock, plan_settings)) {
+    return Fail("build", problem->message, problem->exit_code);
+  }
+  auto compilation = Compile(request);
+  if (!compilation) {
+    return Fail("build", compilation.error().message, kExitEnvironment);
+  }
+  PrintDiagnostics(*compilation, format);
+  if (compilation->has_errors()) {
+    return kExitInputErrors;
+  }
+  const ir::Module& module = compilation->module;
+  auto plans = MakePlans(module, plan_settings);
+  if (!plans) {
+    return Fail("build", plans.error().message, kExitUsage);
+  }
+  auto requests = MakeNixRequests(module, ReadNixSettings(args));
+  if (!requests) {
+    return Fail("build", requests.error().message, kExitEnvironment);
+  }
+
+  std::optional<fs::path> nix_path;
+  const fs::path state_dir = StateDirFrom(args);
+  const plan::SecretKey* key = plan_settings.key ? &*plan_settings.key : nullptr;
+  std::vector<std::string> files(plans->size());
+  for (size_t i = 0; i < requests->size(); ++i) {
+    const NixRequestFile& r = (*requests)[i];
+    files[i] = (*plans)[i].file;
+    if (!r.request) {
+      std::fprintf(stderr, "mvmctl build: nothing to build for `%s`: %s\n", r.workload_id.c_str(),
+                   r.not_built.c_str());
+      continue;
+    }
+    if (!nix_path) {
+      auto found = nix::FindNix();
+      if (!found) {
+        return Fail("build", found.error().message, kExitEnvironment);
+      }
+      nix_path = *found;
+    }
+    std::string digest;
+    if (auto failed = BuildOne(*nix_path, *r.request, state_dir, args.Has("v"), digest)) {
+      return Fail("build", failed->message, failed->exit_code);
+    }
+    auto file = WithDigest((*plans)[i].payload, digest, key);
+    if (!file) {
+      return Fail("build", file.error().message, kExitEnvironment);
+    }
+    files[i] = std::move(*file);
+  }
+
+  fs::path out_dir = args.Get("o", "mvm-out");
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) {
+    return Fail("build", "cannot create `" + out_dir.string() + "`: " + ec.message(),
+                kExitEnvironment);
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    fs::path path = out_dir / ((*plans)[i].workload_id + ".plan.json");
+    if (auto written = WriteFileAtomically(path, files[i]); !written) {
+      return Fail("build", written.error().message, kExitEnvironment);
+    }
+    Wrote(path, key, true);
+    if (const NixRequestFile& r = (*requests)[i]; r.request) {
+      fs::path request_path = out_dir / (r.workload_id + ".nix.json");
+      if (auto written = WriteFileAtomically(request_path, r.json); !written) {
+        return Fail("build", written.error().message, kExitEnvironment);
+      }
+      Wrote(request_path, key, false);
+    }
+  }
+  return kExitOk;
+}
+
+/// The request for `plan`'s rootfs: `<id>.nix.json` beside the plan when there is one (it must be
+/// this workload's), else lowered from the plan's image. nullopt with `not_built` set when the
+/// image is not built by Nix.
+std::optional<BuildFailure> PlanRequest(const fs::path& plan_path,
+                                        const plan::v1::ExecutionPlan& plan, const Args& args,
+                                        std::optional<nix::NixBuildRequest>& out,
+                                        std::string& not_built) {
+  const ir::v1::Workload& w = plan.workload();
+  fs::path request_path = plan_path.parent_path() / (w.id() + ".nix.json");
+  std::error_code ec;
+  if (fs::exists(request_path, ec)) {
+    auto text = ReadWholeFile(request_path);
+    if (!text) {
+      return BuildFailure{kExitEnvironment, text.error().message};
+    }
+    auto request = nix::ParseRequestJson(*text);
+    if (!request) {
+      return BuildFailure{kExitInputErrors,
+                          "`" + request_path.string() + "`: " + request.error().message};
+    }
+    std::string image = w.image().kind() + ":" + w.image().ref();
+    if (request->workload_id != w.id() || request->image != image) {
+      return BuildFailure{kExitInputErrors, "`" + request_path.string() + "` is the request for `" +
+                                                request->workload_id + "` (" + request->image +
+                                                "), not for the plan's `" + w.id() + "` (" + image +
+                                                ")"};
+    }
+    out = std::move(*request);
+    return std::nullopt;
+  }
+  NixSettings settings = ReadNixSettings(args);
+  nix::RequestOptions options;
+  // A plan does not record which file declared the workload, so a relative flake reference has
+  // nothing to be relative to (refused below); every other reference needs no base.
+  options.base_dir = "/";
+  options.templates_dir = settings.templates_dir;
+  options.store = settings.store;
+  std::string_view declared_flake =
+      std::string_view(w.image().ref()).substr(0, w.image().ref().find('#'));
+  if (w.image().kind() == "nix" && nix::ResolveFlakeRef(declared_flake, "/") != declared_flake) {
+    return BuildFailure{kExitUsage,
+                        "image `nix:" + w.image().ref() +
+                            "` names a flake relative to the file that declared it, which a plan "
+                            "does not record; build the source file (`mvmctl build FILE`), or keep "
+                            "the `" +
+                            w.id() + ".nix.json` from `mvmctl compile --emit nix` beside the plan"};
+  }
+  nix::LoweredRequest lowered = nix::LowerNixBuildRequest(w.id(), w.image(), options);
+  std::string flake = lowered.request ? lowered.request->flake_ref : "";
+  if (lowered.request && flake.starts_with("path:") &&
+      !fs::is_regular_file(fs::path(flake.substr(5)) / "flake.nix", ec)) {
+    return BuildFailure{kExitEnvironment,
+                        "cannot find mvm's template flake: `" + flake.substr(5) +
+                            "/flake.nix` does not exist; give `--templates-dir DIR` or set "
+                            "MVM_TEMPLATES_DIR to the directory holding it"};
+  }
+  out = std::move(lowered.request);
+  not_built = std::move(lowered.not_built);
+  return std::nullopt;
+}
+
+/// `mvmctl build PLAN`: build the plan's request and write the plan again with the digest.
+int BuildPlan(const Args& args) {
+  for (const FlagSpec& f : CompilerFlags()) {
+    if (args.Has(f.name)) {
+      return Fail("build", "`--" + std::string(f.name) + "` is for source files, not plans",
+                  kExitUsage);
+    }
+  }
+  for (const FlagSpec& f : PlanFlags()) {
+    if (f.name != "sign" && args.Has(f.name)) {
+      return Fail("build",
+                  "`--" + std::string(f.name) +
+                      "` sets up a new plan; a built plan keeps its validity window and epoch",
+                  kExitUsage);
+    }
+  }
+  const fs::path plan_path = args.positional.front();
+  auto bytes = ReadWholeFile(plan_path);
+  if (!bytes) {
+    return Fail("build", bytes.error().message, kExitEnvironment);
+  }
+  auto decoded = plan::DecodePlanFile(*bytes);
+  if (!decoded) {
+    return Fail("build", plan_path.string() + ": " + decoded.refusal().message, kExitInputErrors);
+  }
+  std::optional<plan::SecretKey> key;
+  if (args.Has("sign")) {
+    auto loaded = plan::LoadSecretKey(args.Get("sign"));
+    if (!loaded) {
+      return Fail("build", loaded.error().message, kExitEnvironment);
+    }
+    key = std::move(*loaded);
+  }
+  const plan::v1::ExecutionPlan& plan = decoded->plan;
+  std::optional<nix::NixBuildRequest> request;
+  std::string not_built;
+  if (auto failed = PlanRequest(plan_path, plan, args, request, not_built)) {
+    return Fail("build", failed->message, failed->exit_code);
+  }
+  if (!request) {
+    std::fprintf(stderr, "mvmctl build: nothing to build for `%s`: %s\n",
+                 plan.workload().id().c_str(), not_built.c_str());
+    return kExitOk;
+  }
+  auto nix_path = nix::FindNix();
+  if (!nix_path) {
+    return Fail("build", nix_path.error().message, kExitEnvironment);
+  }
+  std::string digest;
+  if (auto failed = BuildOne(*nix_path, *request, StateDirFrom(args), args.Has("v"), digest)) {
+    return Fail("build", failed->message, failed->exit_code);
+  }
+  auto file = WithDigest(decoded->envelope.payload, digest, key ? &*key : nullptr);
+  if (!file) {
+    return Fail("build", file.error().message, kExitEnvironment);
+  }
+  fs::path out_dir = args.Has("o") ? fs::path(args.Get("o")) : plan_path.parent_path();
+  std::error_code ec;
+  fs::create_directories(out_dir.empty() ? "." : out_dir, ec);
+  if (ec) {
+    return Fail("build", "cannot create `" + out_dir.string() + "`: " + ec.message(),
+                kExitEnvironment);
+  }
+  fs::path out = out_dir / (plan.workload().id() + std::string(kPlanSuffix));
+  if (auto written = WriteFileAtomically(out, *file); !written) {
+    return Fail("build", written.error().message, kExitEnvironment);
+  }
+  Wrote(out, key ? &*key : nullptr, true);
+  if (!key && !decoded->envelope.signatures.empty()) {
+    std::fprintf(stderr,
+                 "mvmctl build: warning: the plan was signed by key %s, but its payload now holds "
+                 "the built digest, so the plan written is unsigned; give `--sign KEY` to sign "
+                 "it\n",
+                 decoded->envelope.signatures.front().keyid.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunBuild(const std::vector<std::string>& argv) {
+  const Command& self = FindCommand("build");
+  if (WantsHelp(argv, self.usage)) {
+    return kExitOk;
+  }
+  std::vector<FlagSpec> specs = CompilerFlags();
+  specs.push_back({"o", true});
+  specs.push_back({"v", false});
+  for (const std::vector<FlagSpec>& more : {PlanFlags(), NixFlags()}) {
+    specs.insert(specs.end(), more.begin(), more.end());
+  }
+  std::string error;
+  auto args = ParseArgs(argv, specs, error);
+  if (!args) {
+    return Fail("build", error, kExitUsage);
+  }
+  if (args->positional.empty()) {
+    return Fail("build", "give a plan (`<id>.plan.json`) or source files to build", kExitUsage);
+  }
+  size_t plans = 0;
+  for (const std::string& p : args->positional) {
+    plans += p.ends_with(kPlanSuffix) ? 1 : 0;
+  }
+  if (plans == 0) {
+    return BuildSources(*args);
+  }
+  if (args->positional.size() != 1) {
+    return Fail("build", "give one plan, or source files; not several plans or a mix", kExitUsage);
+  }
+  return BuildPlan(*args);
+}
+
+}  // namespace mvm::cli
