@@ -118,16 +118,17 @@ exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage error (also
 )",
        RunCheck},
       {"compile", "compile declarations to Workload IR files and ExecutionPlans",
-       R"(usage: mvmctl compile FILE... [-o DIR] [--emit ir,plan] [--sign KEY] [options]
+       R"(usage: mvmctl compile FILE... [-o DIR] [--emit ir,plan,nix] [--sign KEY] [options]
 
 Compiles declarations to one canonical Workload IR file (DIR/<id>.ir.json, RFC 8785 JSON) and one
-ExecutionPlan (DIR/<id>.plan.json, a DSSE envelope) per workload. Plans are signed with --sign;
-without it a plan has no signatures and every verifier refuses it as unsigned. Nothing is written
-when any error is found.
+ExecutionPlan (DIR/<id>.plan.json, a DSSE envelope) per workload, and with `--emit nix` a Nix build
+request (DIR/<id>.nix.json) per workload with a `nix:` image or a template the shipped flake
+builds. Plans are signed with --sign; without it a plan has no signatures and every verifier
+refuses it as unsigned. Nothing is written when any error is found.
 
 options:
   -o DIR                     output directory (default mvm-out)
-  --emit LIST                what to write: `ir`, `plan` (default ir,plan; Nix requests: not yet)
+  --emit LIST                what to write: `ir`, `plan`, `nix` (default ir,plan)
   --sign KEY                 sign plans with this secret key file (from `mvmctl key gen`); makes
                              `production` the default profile
   --expires-in N(s|m|h|d)    plans expire this long after now (default 24h)
@@ -135,8 +136,9 @@ options:
   --not-before RFC3339       plans are not valid before this time (default: a minute ago)
   --epoch N                  plan epoch, 0..4294967295 (default: the current Unix time); a
                              launcher refuses an epoch lower than the last it admitted
-  --dump ir|plan             print the whole module's canonical IR, or each plan's canonical
-                             payload, to stdout instead of writing files
+  --dump ir|plan|nix         print the whole module's canonical IR, or each plan's canonical
+                             payload, or each Nix build request, to stdout instead of writing
+                             files
   --phase frontend|passes|emit  stop after this stage (with --dump, for golden tests)
   --profile dev|production   rules to apply (default dev, or production with --sign)
   --policy FILE              organisation policy (mvm-policy.json) that tightens the profile
@@ -144,10 +146,48 @@ options:
   --project-root DIR         directory local volumes must stay inside (production profile)
   --from-ir                  inputs are Workload IR JSON files (e.g. from SDK record mode)
   --passes LIST              pass pipeline (default validate,policy,org-policy,normalize)
+  --state-dir DIR            Nix requests build into the local store DIR/nix (default
+                             $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
+  --templates-dir DIR        the template flake's directory (default $MVM_TEMPLATES_DIR, else the
+                             one shipped with mvmctl)
 
 exit status: 0 success, 1 errors found, 2 usage error, 3 environment failure (I/O, unusable key)
 )",
        RunCompile},
+      {"build", "build workloads' root filesystems with Nix and record their digests in the plans",
+       R"(usage: mvmctl build FILE... [-o DIR] [--sign KEY] [--state-dir DIR] [-v] [options]
+       mvmctl build PLAN [-o DIR] [--sign KEY] [--state-dir DIR] [-v]
+
+Runs each workload's Nix build request with the real `nix` (Debian's nix-bin): offline (no
+substituters), sandboxed, into the local store STATE-DIR/nix. The built rootfs's NAR hash becomes
+the plan's artifact digest, and STATE-DIR/artifacts/<hex>.json records where the tree is, for the
+launcher. Nix's log is streamed prefixed with `[nix]`; a quiet build prints a line every 30 s.
+
+FILE...  compiles like `mvmctl compile` (same flags), builds, and writes DIR/<id>.plan.json with
+         the digests and DIR/<id>.nix.json (DIR: -o, default mvm-out).
+PLAN     a `<id>.plan.json`: builds the request in `<id>.nix.json` beside it when there is one,
+         else the one its image implies, and writes `<id>.plan.json` again (in -o DIR, default
+         the plan's directory). The validity window and epoch are kept; the signature cannot be,
+         so the plan is written unsigned unless --sign is given.
+
+`oci:` images and templates the flake does not build (python-3.11, made by the runtime with
+mmdebstrap) have nothing to build and are left as they are. See docs/nix.md.
+
+options:
+  -o DIR                     output directory (see above)
+  --sign KEY                 sign the plans written with this secret key file
+  --state-dir DIR            state directory (default $XDG_STATE_HOME/mvm, else
+                             ~/.local/state/mvm)
+  --templates-dir DIR        the template flake's directory (default $MVM_TEMPLATES_DIR, else the
+                             one shipped with mvmctl)
+  -v                         print the exact nix command and where the build was recorded
+  FILE only: the compiler flags of `mvmctl compile` (--profile, --policy, --from-ir, --format,
+  --passes, --project-root) and its plan flags (--expires-in, --expires-at, --not-before, --epoch)
+
+exit status: 0 success, 1 errors found (or a malformed plan or request), 2 usage error,
+3 environment failure (nix missing or failing, I/O, unusable key)
+)",
+       RunBuild},
       {"ir", "show Workload IR in canonical form",
        R"(usage: mvmctl ir show FILE.py|FILE.ts
        mvmctl ir canon FILE.ir.json
@@ -194,6 +234,117 @@ exit status: 0 ok, 1 widened (diff --fail-on-widen) or a malformed plan (inspect
 error, 3 environment failure (I/O, bad key file), 4 verification refused
 )",
        RunPlan},
+      {"audit", "check the launcher's hash-chained, signed audit log",
+       R"(usage: mvmctl audit verify [LOG] [--state-dir DIR] [--trust PUB]...
+
+Checks the audit log the launcher appends to (default LOG: <state-dir>/audit.jsonl): every record's
+hash, the chain of hashes from the first record to the last, the seq numbers and times, each
+checkpoint's signature, and the signed head file LOG.head that shows whether records were cut from
+the end. Prints the first bad line and what is wrong with it.
+
+Signatures must be by a --trust key, else by <state-dir>/keys/launcher.pub when it exists. With
+neither, any key the log names is accepted and its id printed, and a log written without a key
+(no checkpoints, no head file) verifies on its chain alone.
+
+options:
+  --state-dir DIR   launcher state directory (default $XDG_STATE_HOME/mvm, else
+                    ~/.local/state/mvm)
+  --trust PUB       a public key file the signatures must verify under (repeatable)
+
+exit status: 0 the log is intact, 2 usage error, 3 environment failure (no log, unreadable log or
+key file), 4 the log is broken (edited, reordered, truncated, or signed by an untrusted key)
+)",
+       RunAudit},
+      {"run", "compile (a source file), sign, verify and run a workload in a sandbox",
+       R"(usage: mvmctl run FILE|PLAN [--entrypoint NAME] [--workload ID] [options] [-- ARGS...]
+
+Runs one entrypoint of a workload in a fresh sandbox, streams its output, removes the sandbox and
+exits with the entrypoint's status. A source file is compiled (dev profile unless --profile) and its
+plan signed with the local dev key (<state-dir>/keys/dev.key, made on first use); a plan file
+(*.json) must be signed by a key in the trust store. Either way the plan is verified and admitted
+(epoch, replay) before anything starts, and every step is recorded in the audit log.
+
+options:
+  --entrypoint NAME     entrypoint to run (default: the first declared)
+  --workload ID         workload to run when the file declares several
+  --name NAME           sandbox name (default: <workload>-<random>)
+  --profile dev|production   rules for compiling a source file (default dev)
+  --project-root DIR    local volume sources are relative to this (default: the file's directory)
+  --backend container   sandbox backend (qemu-microvm is planned)
+  --state-dir DIR       state (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
+  --trust-dir DIR       trust store (default $XDG_CONFIG_HOME/mvm/trust)
+  --trust PUB           also trust this public key (repeatable)
+  -v                    show backend and per-phase timings
+
+exit status: the entrypoint's own; 124 timeout, 125 mvmctl refused or failed (reason printed),
+126 not executable, 127 not found, 128+N killed by signal N (137 also after an out-of-memory kill,
+with the reason printed); 1 compile errors, 2 usage error
+)",
+       RunRun},
+      {"up", "start a sandbox and keep it running",
+       R"(usage: mvmctl up FILE|PLAN --name NAME [--detach] [--format human|json] [options]
+
+Verifies, admits and starts a sandbox for the workload and waits until its guest agent answers.
+Without --detach it lives as long as this command: Ctrl-C, SIGTERM or the death of this process
+removes it. With --detach it stays until `mvmctl stop` or `mvmctl destroy`.
+
+options: as for `run` (--workload, --profile, --project-root, --backend, --state-dir, --trust-dir,
+--trust, -v), and
+  --format json         print {"name","workload","pid","detached","audit_id"}
+
+exit status: 0 up (detached) or stopped cleanly, 1 compile errors, 2 usage error, 125 refused or
+failed
+)",
+       RunUp},
+      {"exec", "run a command in a running sandbox",
+       R"(usage: mvmctl exec NAME [--timeout S] [-i] [-e NAME=VALUE]... [--cwd DIR] [--format json] -- CMD...
+
+Runs CMD in the sandbox through its guest agent, streaming its output. -i passes this command's
+stdin to it; -e adds an environment variable; --timeout kills it (and its children) after S
+seconds. --format json prints {"stdout","stderr","exit_code","timed_out","audit_id","message"?}.
+
+exit status: CMD's own; 124 timeout, 125 mvmctl failed, 126/127 not executable/found, 128+N killed
+by signal N
+)",
+       RunExec},
+      {"ps", "list sandboxes",
+       R"(usage: mvmctl ps [--state-dir DIR] [--format human|json]
+)",
+       RunPs},
+      {"logs", "print a sandbox's output log",
+       R"(usage: mvmctl logs NAME [-f] [--state-dir DIR]
+
+Prints what the sandbox's commands wrote, as its agent keeps it (the last MiB). -f follows it until
+the sandbox stops.
+)",
+       RunLogs},
+      {"fs", "read, write, list and remove files in a sandbox",
+       R"(usage: mvmctl fs NAME read|write|ls|rm PATH [-r] [--state-dir DIR]
+
+read   print the file to stdout          write  replace the file with stdin
+ls     list a directory                  rm     remove a file or empty directory (-r: a tree)
+
+Paths are absolute paths inside the sandbox; the agent refuses any that leave it (.., symlinks).
+
+exit status: 0 ok, 1 the agent refused (the reason is printed), 2 usage error, 3 environment
+failure (no such sandbox, agent unreachable)
+)",
+       RunFs},
+      {"stop", "stop sandboxes (their record stays)",
+       R"(usage: mvmctl stop NAME... [--state-dir DIR]
+
+Asks the guest agent to shut down, kills what is left after 3 s, removes the cgroups. `ps` still
+lists the sandbox as stopped until `destroy` or `gc`.
+)",
+       RunStop},
+      {"destroy", "stop sandboxes and remove everything they left",
+       R"(usage: mvmctl destroy NAME... [--state-dir DIR]
+)",
+       RunDestroy},
+      {"gc", "remove stopped sandboxes",
+       R"(usage: mvmctl gc [--state-dir DIR]
+)",
+       RunGc},
   };
   return kCommands;
 }

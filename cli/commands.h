@@ -20,9 +20,20 @@ struct Command {
 
 int RunCheck(const std::vector<std::string>& argv);
 int RunCompile(const std::vector<std::string>& argv);
+int RunBuild(const std::vector<std::string>& argv);
 int RunIr(const std::vector<std::string>& argv);
 int RunKey(const std::vector<std::string>& argv);
 int RunPlan(const std::vector<std::string>& argv);
+int RunAudit(const std::vector<std::string>& argv);
+int RunRun(const std::vector<std::string>& argv);
+int RunUp(const std::vector<std::string>& argv);
+int RunExec(const std::vector<std::string>& argv);
+int RunPs(const std::vector<std::string>& argv);
+int RunLogs(const std::vector<std::string>& argv);
+int RunFs(const std::vector<std::string>& argv);
+int RunStop(const std::vector<std::string>& argv);
+int RunDestroy(const std::vector<std::string>& argv);
+int RunGc(const std::vector<std::string>& argv);
 
 /// All subcommands, for dispatch and `mvmctl --help`.
 const std::vector<Command>& AllCommands();

@@ -1,0 +1,113 @@
+// `mvmctl exec NAME [--timeout S] [-i] [-e K=V]... -- CMD...`: run a command in a running sandbox.
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/runtime_session.h"
+
+namespace mvm::cli {
+
+int RunExec(const std::vector<std::string>& argv) {
+  const Command& self = FindCommand("exec");
+  if (WantsHelp(argv, self.usage)) {
+    return kExitOk;
+  }
+  std::vector<FlagSpec> specs = RuntimeFlags();
+  for (FlagSpec f : {FlagSpec{"timeout", true}, FlagSpec{"i", false}, FlagSpec{"e", true, true},
+                     FlagSpec{"cwd", true}, FlagSpec{"format", true}}) {
+    specs.push_back(f);
+  }
+  std::string error;
+  auto args = ParseArgs(argv, specs, error);
+  if (!args) {
+    return Fail("exec", error, kExitUsage);
+  }
+  if (args->positional.size() != 1 || args->after_dashdash.empty()) {
+    return Fail("exec", "give a sandbox name and a command after `--`", kExitUsage);
+  }
+  std::string format = args->Get("format", "human");
+  if (format != "human" && format != "json") {
+    return Fail("exec", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
+  }
+  uint32_t timeout = 0;
+  if (args->Has("timeout")) {
+    std::string t = args->Get("timeout");
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), timeout);
+    if (ec != std::errc() || end != t.data() + t.size() || timeout == 0 || timeout > 86400) {
+      return Fail("exec", "`--timeout " + t + "`: expected whole seconds from 1 to 86400",
+                  kExitUsage);
+    }
+  }
+  runtime::agent::ExecRequest request;
+  request.argv = args->after_dashdash;
+  request.cwd = args->Get("cwd", "/");
+  if (auto it = args->flags.find("e"); it != args->flags.end()) {
+    for (const std::string& kv : it->second) {
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return Fail("exec", "`-e " + kv + "`: expected NAME=VALUE", kExitUsage);
+      }
+      request.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+  }
+  if (args->Has("i")) {
+    request.stdin_data.assign(std::istreambuf_iterator<char>(std::cin),
+                              std::istreambuf_iterator<char>());
+  }
+  auto session = OpenRuntime(*args, /*with_trust=*/false, "exec");
+  if (!session) {
+    return Fail("exec", session.error().message, runtime::kExitLauncherFailed);
+  }
+  const std::string& name = args->positional[0];
+  auto record = runtime::ReadRecord(session->options.state, name);
+  if (!record) {
+    return Fail("exec", record.error().message, runtime::kExitLauncherFailed);
+  }
+  if (!runtime::IsRunning(*record)) {
+    return Fail("exec", "sandbox `" + name + "` is not running", runtime::kExitLauncherFailed);
+  }
+  auto client = runtime::agent::Client::Connect(session->options.state.AgentSocket(name),
+                                                std::chrono::seconds(2));
+  if (!client) {
+    return Fail("exec", client.error().message, runtime::kExitLauncherFailed);
+  }
+  std::string out, err;
+  bool json = format == "json";
+  auto sink = [&](runtime::agent::Stream stream, std::string_view data) {
+    if (json) {
+      (stream == runtime::agent::Stream::kStdout ? out : err).append(data);
+      return;
+    }
+    std::FILE* f = stream == runtime::agent::Stream::kStdout ? stdout : stderr;
+    std::fwrite(data.data(), 1, data.size(), f);
+    std::fflush(f);
+  };
+  auto outcome = runtime::Exec(session->options, *record, *client, std::move(request), sink,
+                               timeout, session->log());
+  if (!outcome) {
+    return Fail("exec", outcome.error().message, runtime::kExitLauncherFailed);
+  }
+  if (json) {
+    nlohmann::json j = {{"stdout", out},
+                        {"stderr", err},
+                        {"exit_code", outcome->exit_status},
+                        {"timed_out", outcome->result.timed_out},
+                        {"audit_id", outcome->audit_id}};
+    if (!outcome->message.empty()) {
+      j["message"] = outcome->message;
+    }
+    // Workload output need not be UTF-8; replace rather than fail.
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else if (!outcome->message.empty()) {
+    std::fprintf(stderr, "mvmctl exec: %s\n", outcome->message.c_str());
+  }
+  return outcome->exit_status;
+}
+
+}  // namespace mvm::cli

@@ -1,0 +1,69 @@
+// `mvmctl fs NAME read|write|ls|rm PATH`: files inside a running sandbox, through its agent (paths
+// are confined to the sandbox; `write` reads the content from stdin).
+
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+
+#include "cli/commands.h"
+#include "cli/runtime_session.h"
+
+namespace mvm::cli {
+
+int RunFs(const std::vector<std::string>& argv) {
+  const Command& self = FindCommand("fs");
+  if (WantsHelp(argv, self.usage)) {
+    return kExitOk;
+  }
+  std::vector<FlagSpec> specs = {{"state-dir", true}, {"r", false}};
+  std::string error;
+  auto args = ParseArgs(argv, specs, error);
+  if (!args) {
+    return Fail("fs", error, kExitUsage);
+  }
+  if (args->positional.size() != 3) {
+    return Fail("fs", "expected NAME read|write|ls|rm PATH", kExitUsage);
+  }
+  const std::string& verb = args->positional[1];
+  runtime::FileRequest request;
+  request.path = args->positional[2];
+  request.recursive = args->Has("r");
+  if (verb == "read") {
+    request.op = runtime::FileOp::kRead;
+  } else if (verb == "write") {
+    request.op = runtime::FileOp::kWrite;
+    request.data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else if (verb == "ls") {
+    request.op = runtime::FileOp::kList;
+  } else if (verb == "rm") {
+    request.op = runtime::FileOp::kRemove;
+  } else {
+    return Fail("fs", "unknown action `" + verb + "`; use read, write, ls or rm", kExitUsage);
+  }
+  auto session = OpenRuntime(*args, /*with_trust=*/false, "fs");
+  if (!session) {
+    return Fail("fs", session.error().message, kExitEnvironment);
+  }
+  auto sandbox = runtime::Attach(session->options, args->positional[0]);
+  if (!sandbox) {
+    return Fail("fs", sandbox.error().message, kExitEnvironment);
+  }
+  auto result = runtime::RunFileOp(*sandbox, request, session->log());
+  if (!result) {
+    return Fail("fs", result.error().message, kExitInputErrors);
+  }
+  if (request.op == runtime::FileOp::kRead) {
+    std::fwrite(result->data.data(), 1, result->data.size(), stdout);
+  }
+  for (const runtime::agent::FileEntry& e : result->entries) {
+    char type = e.type == runtime::agent::FileEntry::Type::kDir       ? 'd'
+                : e.type == runtime::agent::FileEntry::Type::kSymlink ? 'l'
+                : e.type == runtime::agent::FileEntry::Type::kFile    ? '-'
+                                                                      : '?';
+    std::printf("%c%04o %10llu %s\n", type, e.mode & 07777, static_cast<unsigned long long>(e.size),
+                e.name.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace mvm::cli

@@ -1,0 +1,62 @@
+// `mvmctl logs NAME [-f]`: what the sandbox's commands printed, as its agent keeps it (a bounded
+// ring: the oldest output goes first).
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/runtime_session.h"
+
+namespace mvm::cli {
+
+int RunLogs(const std::vector<std::string>& argv) {
+  const Command& self = FindCommand("logs");
+  if (WantsHelp(argv, self.usage)) {
+    return kExitOk;
+  }
+  std::vector<FlagSpec> specs = {{"state-dir", true}, {"f", false}};
+  std::string error;
+  auto args = ParseArgs(argv, specs, error);
+  if (!args) {
+    return Fail("logs", error, kExitUsage);
+  }
+  if (args->positional.size() != 1) {
+    return Fail("logs", "give one sandbox name", kExitUsage);
+  }
+  auto session = OpenRuntime(*args, /*with_trust=*/false, "logs");
+  if (!session) {
+    return Fail("logs", session.error().message, kExitEnvironment);
+  }
+  auto sandbox = runtime::Attach(session->options, args->positional[0]);
+  if (!sandbox) {
+    return Fail("logs", sandbox.error().message, kExitEnvironment);
+  }
+  std::string shown;
+  while (true) {
+    auto logs = sandbox->agent.Logs();
+    if (!logs) {
+      // With -f, the sandbox going away is the normal end.
+      return args->Has("f") && !shown.empty()
+                 ? kExitOk
+                 : Fail("logs", logs.error().message, kExitEnvironment);
+    }
+    // Print what is new since the last poll. When the ring has dropped what was shown before, the
+    // two no longer line up and the whole current tail is printed again.
+    std::string_view fresh = *logs;
+    if (fresh.size() >= shown.size() && fresh.compare(0, shown.size(), shown) == 0) {
+      fresh.remove_prefix(shown.size());
+    }
+    std::fwrite(fresh.data(), 1, fresh.size(), stdout);
+    std::fflush(stdout);
+    shown = std::move(*logs);
+    if (!args->Has("f")) {
+      return kExitOk;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+}  // namespace mvm::cli

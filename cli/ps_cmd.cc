@@ -1,0 +1,60 @@
+// `mvmctl ps [--format json]`: the sandboxes in the state directory and whether they run.
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/runtime_session.h"
+
+namespace mvm::cli {
+
+int RunPs(const std::vector<std::string>& argv) {
+  const Command& self = FindCommand("ps");
+  if (WantsHelp(argv, self.usage)) {
+    return kExitOk;
+  }
+  std::vector<FlagSpec> specs = {{"state-dir", true}, {"format", true}};
+  std::string error;
+  auto args = ParseArgs(argv, specs, error);
+  if (!args) {
+    return Fail("ps", error, kExitUsage);
+  }
+  std::string format = args->Get("format", "human");
+  if (format != "human" && format != "json") {
+    return Fail("ps", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
+  }
+  auto state = runtime::ResolveStateDir(args->Get("state-dir"));
+  if (!state) {
+    return Fail("ps", state.error().message, kExitEnvironment);
+  }
+  std::vector<std::string> problems;
+  auto records = runtime::ListRecords(*state, problems);
+  for (const std::string& p : problems) {
+    std::fprintf(stderr, "mvmctl ps: warning: %s\n", p.c_str());
+  }
+  if (format == "json") {
+    nlohmann::json list = nlohmann::json::array();
+    for (const runtime::SandboxRecord& r : records) {
+      list.push_back({{"name", r.name},
+                      {"workload", r.workload_id},
+                      {"status", runtime::IsRunning(r) ? "running" : "stopped"},
+                      {"pid", r.pid},
+                      {"backend", r.backend},
+                      {"detached", r.detached},
+                      {"created_at", r.created_at}});
+    }
+    std::printf("%s\n", nlohmann::json{{"sandboxes", list}}.dump().c_str());
+    return kExitOk;
+  }
+  std::printf("%-24s %-24s %-8s %-8s %-10s %s\n", "NAME", "WORKLOAD", "STATUS", "PID", "BACKEND",
+              "CREATED");
+  for (const runtime::SandboxRecord& r : records) {
+    bool running = runtime::IsRunning(r);
+    std::printf("%-24s %-24s %-8s %-8s %-10s %s%s\n", r.name.c_str(), r.workload_id.c_str(),
+                running ? "running" : "stopped", running ? std::to_string(r.pid).c_str() : "-",
+                r.backend.c_str(), r.created_at.c_str(), r.detached ? " (detached)" : "");
+  }
+  return kExitOk;
+}
+
+}  // namespace mvm::cli

@@ -1,0 +1,66 @@
+// `mvmctl run FILE|PLAN`: compile (a source file), sign with the local dev key, verify, launch, run
+// the entrypoint, stream its output, clean up, exit with its status. The work is the launcher's.
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/runtime_session.h"
+
+namespace mvm::cli {
+
+int RunRun(const std::vector<std::string>& argv) {
+  const Command& self = FindCommand("run");
+  if (WantsHelp(argv, self.usage)) {
+    return kExitOk;
+  }
+  std::vector<FlagSpec> specs = RuntimeFlags();
+  for (FlagSpec f :
+       {FlagSpec{"entrypoint", true}, FlagSpec{"workload", true}, FlagSpec{"name", true},
+        FlagSpec{"profile", true}, FlagSpec{"project-root", true}}) {
+    specs.push_back(f);
+  }
+  std::string error;
+  auto args = ParseArgs(argv, specs, error);
+  if (!args) {
+    return Fail("run", error, kExitUsage);
+  }
+  if (args->positional.size() != 1) {
+    return Fail("run", "give one source file or plan to run", kExitUsage);
+  }
+  auto session = OpenRuntime(*args, /*with_trust=*/true, "run");
+  if (!session) {
+    return Fail("run", session.error().message, runtime::kExitLauncherFailed);
+  }
+  int exit_code = 0;
+  auto input = ReadPlanInput(*args, *session, "run", exit_code);
+  if (!input) {
+    return exit_code;
+  }
+  runtime::PhaseTimings timings;
+  auto admitted = runtime::Admit(session->options, input->bytes, session->log(), &timings);
+  if (!admitted) {
+    return Fail("run", admitted.error().message, runtime::kExitLauncherFailed);
+  }
+  runtime::RunOptions run;
+  run.entrypoint = args->Get("entrypoint");
+  run.args = args->after_dashdash;
+  run.start.name = args->Get("name");
+  run.start.app_files = input->app_files;
+  run.start.project_root = input->project_root;
+  auto status =
+      runtime::RunToCompletion(session->options, *admitted, run, session->log(), &timings);
+  if (!status) {
+    return Fail("run", status.error().message, runtime::kExitLauncherFailed);
+  }
+  if (session->options.verbose) {
+    std::fprintf(
+        stderr,
+        "mvmctl run: phases (ms): verify %.2f, materialize %.2f, namespaces %.2f, agent ready "
+        "%.2f, exec %.2f, teardown %.2f\n",
+        timings.verify_ms, timings.materialize_ms, timings.namespaces_ms, timings.agent_ready_ms,
+        timings.exec_ms, timings.teardown_ms);
+  }
+  return *status;
+}
+
+}  // namespace mvm::cli

@@ -1,0 +1,184 @@
+#include "cli/runtime_session.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "backend-emit/plan/time.h"
+#include "cli/commands.h"
+#include "cli/plan_emit.h"
+
+namespace mvm::cli {
+
+namespace fs = std::filesystem;
+
+std::vector<FlagSpec> RuntimeFlags() {
+  return {{"state-dir", true},
+          {"v", false},
+          {"backend", true},
+          {"trust-dir", true},
+          {"trust", true, true}};
+}
+
+ErrorOr<RuntimeSession> OpenRuntime(const Args& args, bool with_trust, std::string_view command) {
+  RuntimeSession session;
+  auto state = runtime::ResolveStateDir(args.Get("state-dir"));
+  if (!state) {
+    return state.error();
+  }
+  session.options.state = *state;
+  session.options.verbose = args.Has("v");
+  session.options.backend = args.Get("backend", "container");
+  if (session.options.backend != "container") {
+    return Error{"backend `" + session.options.backend +
+                 "` is not available in this build; use `--backend container` (qemu-microvm "
+                 "and gvisor are planned)"};
+  }
+  session.options.note = [command = std::string(command)](std::string_view line) {
+    std::fprintf(stderr, "mvmctl %s: %.*s\n", command.c_str(), static_cast<int>(line.size()),
+                 line.data());
+  };
+  if (auto ok = runtime::LocateRuntimeFiles(session.options); !ok) {
+    return ok.error();
+  }
+  if (with_trust) {
+    std::vector<fs::path> extra;
+    if (auto it = args.flags.find("trust"); it != args.flags.end()) {
+      extra.assign(it->second.begin(), it->second.end());
+    }
+    if (auto ok = runtime::LoadTrust(session.options, args.Get("trust-dir"), extra); !ok) {
+      return ok.error();
+    }
+  }
+  auto audit = runtime::OpenAudit(session.options.state);
+  if (!audit) {
+    return audit.error();
+  }
+  session.audit = std::move(*audit);
+  return session;
+}
+
+namespace {
+
+bool IsPlanPath(const std::string& path) { return path.ends_with(".json"); }
+
+// The command a function-form workload's entrypoint runs (see frontend/common/declaration.cc).
+bool RunsDeclaringFile(const ir::v1::Workload& w, const std::string& app_path) {
+  for (const ir::v1::Entrypoint& e : w.entrypoints()) {
+    if (e.command_size() == 5 && e.command(0) == "python3" && e.command(1) == "-m" &&
+        e.command(2) == "mvm.run" && e.command(3) == app_path) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session,
+                                       std::string_view command, int& exit_code) {
+  const std::string& path = args.positional[0];
+  PlanInput input;
+  if (IsPlanPath(path)) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      exit_code = Fail(command, "cannot read plan `" + path + "`", runtime::kExitLauncherFailed);
+      return std::nullopt;
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    input.bytes = buffer.str();
+    input.project_root =
+        args.Has("project-root") ? fs::path(args.Get("project-root")) : fs::current_path();
+    return input;
+  }
+
+  CompileRequest request;
+  request.paths = {path};
+  std::string profile = args.Get("profile", "dev");
+  if (profile == "production") {
+    request.pass_options.profile = passes::Profile::kProduction;
+  } else if (profile != "dev") {
+    exit_code =
+        Fail(command, "unknown profile `" + profile + "`; use `dev` or `production`", kExitUsage);
+    return std::nullopt;
+  }
+  input.project_root = args.Has("project-root") ? fs::path(args.Get("project-root"))
+                                                : fs::absolute(path).parent_path();
+  request.pass_options.project_root = input.project_root.string();
+  auto compilation = Compile(request);
+  if (!compilation) {
+    exit_code = Fail(command, compilation.error().message, kExitEnvironment);
+    return std::nullopt;
+  }
+  PrintDiagnostics(*compilation, DiagnosticFormat::kHuman);
+  if (compilation->has_errors()) {
+    exit_code = kExitInputErrors;
+    return std::nullopt;
+  }
+  ir::Module& module = compilation->module;
+  std::string wanted = args.Get("workload");
+  std::string ids;
+  int chosen = -1;
+  for (int i = 0; i < module.proto.workloads_size(); ++i) {
+    const std::string& id = module.proto.workloads(i).id();
+    ids += (ids.empty() ? "`" : ", `") + id + "`";
+    if (wanted.empty() ? i == 0 : id == wanted) {
+      chosen = i;
+    }
+  }
+  if (module.proto.workloads_size() == 0) {
+    exit_code = Fail(command, "`" + path + "` declares no workload", kExitInputErrors);
+    return std::nullopt;
+  }
+  if (chosen < 0) {
+    exit_code =
+        Fail(command, "`" + path + "` has no workload `" + wanted + "`; it has " + ids, kExitUsage);
+    return std::nullopt;
+  }
+  if (wanted.empty() && module.proto.workloads_size() > 1) {
+    exit_code = Fail(
+        command,
+        "`" + path + "` declares several workloads (" + ids + "); choose one with --workload ID",
+        kExitUsage);
+    return std::nullopt;
+  }
+  ir::Module one;
+  one.proto.set_schema_version(module.proto.schema_version());
+  *one.proto.add_workloads() = module.proto.workloads(chosen);
+
+  auto key = runtime::EnsureKey(session.options.state.Keys(), "dev");
+  if (!key) {
+    exit_code = Fail(command, key.error().message, runtime::kExitLauncherFailed);
+    return std::nullopt;
+  }
+  // The dev key may have been made just now; trust it like LoadTrust would have.
+  if (session.options.dev_key_id.empty()) {
+    session.options.dev_key_id = key->KeyId();
+    session.options.trusted.push_back(
+        {key->KeyId(), key->public_key(), session.options.state.Keys() / "dev.pub"});
+  }
+  plan::SystemClock clock;
+  PlanSettings settings;
+  settings.profile = profile;
+  int64_t now = clock.NowUnixSeconds();
+  // A plan made to run right now needs only a short validity window, so a copy that leaks out of
+  // the state directory is soon worthless.
+  settings.not_before = now - 60;
+  settings.expires_at = now + 600;
+  settings.epoch = static_cast<uint32_t>(now);
+  settings.key = std::move(*key);
+  auto plans = MakePlans(one, settings);
+  if (!plans) {
+    exit_code = Fail(command, plans.error().message, runtime::kExitLauncherFailed);
+    return std::nullopt;
+  }
+  input.bytes = std::move((*plans)[0].file);
+  std::string app_path = "/app/" + fs::path(path).filename().string();
+  if (RunsDeclaringFile(one.proto.workloads(0), app_path)) {
+    input.app_files.emplace_back(app_path, fs::absolute(path));
+  }
+  return input;
+}
+
+}  // namespace mvm::cli

@@ -1,0 +1,48 @@
+#ifndef MVM_CLI_RUNTIME_SESSION_H_
+#define MVM_CLI_RUNTIME_SESSION_H_
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/compilation.h"
+#include "ir/support/error_or.h"
+#include "runtime/launcher/launcher.h"
+
+namespace mvm::cli {
+
+/// Flags every sandbox command takes: `--state-dir`, `-v`, `--backend`, `--trust-dir`, `--trust`.
+std::vector<FlagSpec> RuntimeFlags();
+
+/// What a sandbox command works with: the launcher's options and the open audit log.
+struct RuntimeSession {
+  runtime::LauncherOptions options;
+  std::unique_ptr<runtime::AuditSession> audit;
+  runtime::audit::Log& log() { return *audit->log; }
+};
+
+/// Resolves the runtime flags; `with_trust` also loads the trust store (only `run` and `up` admit
+/// plans). Notes go to stderr as `mvmctl <command>: …`. Errors are environment failures.
+ErrorOr<RuntimeSession> OpenRuntime(const Args& args, bool with_trust, std::string_view command);
+
+/// A plan ready for admission, from a plan file or compiled from a source file.
+struct PlanInput {
+  std::string bytes;  ///< the DSSE envelope
+  /// Function-form workloads: the declaring file, copied to /app/<file name>.
+  std::vector<std::pair<std::string, std::filesystem::path>> app_files;
+  std::filesystem::path project_root;
+};
+
+/// `run` and `up` take a plan (`*.json`) or a source file. A source file is compiled with the given
+/// profile (diagnostics printed, errors stop here with exit 1), its workload chosen by `--workload`
+/// (needed when the file declares several), and its plan signed with the local dev key
+/// (`<state>/keys/dev.key`, made on first use). `exit_code` is set when it fails.
+std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session,
+                                       std::string_view command, int& exit_code);
+
+}  // namespace mvm::cli
+
+#endif  // MVM_CLI_RUNTIME_SESSION_H_

@@ -1,0 +1,82 @@
+// mvm-agent: the guest agent, PID 1 of every sandbox. See agent.proto for the protocol and
+// server.h for what it does.
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "runtime/agent/server.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: mvm-agent --socket PATH [--files-root DIR] [--log-bytes N]\n"
+    "  --socket PATH     unix socket to serve the agent protocol on (a stale one is replaced)\n"
+    "  --files-root DIR  directory that file requests are confined to (default /)\n"
+    "  --log-bytes N     size of the log ring in bytes (default 1048576)\n";
+
+constexpr unsigned long long kMinLogBytes = 4096;
+constexpr unsigned long long kMaxLogBytes = 256ull << 20;
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "mvm-agent: %s\n%s", message.c_str(), kUsage);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mvm::runtime::agent::AgentOptions options;
+  bool have_socket = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (arg == "--version") {
+      std::printf("mvm-agent %s\n", mvm::runtime::agent::AgentVersion());
+      return 0;
+    }
+    // Both `--flag value` and `--flag=value`.
+    std::string_view name = arg.substr(0, arg.find('='));
+    std::string value;
+    if (name.size() < arg.size()) {
+      value = std::string(arg.substr(name.size() + 1));
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return Usage("`" + std::string(arg) + "` needs a value");
+    }
+    if (name == "--socket") {
+      options.socket_path = value;
+      have_socket = true;
+    } else if (name == "--files-root") {
+      options.files_root = value;
+    } else if (name == "--log-bytes") {
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long long bytes = std::strtoull(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || errno != 0 || value.front() == '-' ||
+          bytes < kMinLogBytes || bytes > kMaxLogBytes) {
+        return Usage("--log-bytes `" + value + "`: give a number of bytes from " +
+                     std::to_string(kMinLogBytes) + " to " + std::to_string(kMaxLogBytes));
+      }
+      options.log_bytes = static_cast<size_t>(bytes);
+    } else {
+      return Usage("unknown option `" + std::string(name) + "`");
+    }
+  }
+  if (!have_socket) {
+    return Usage("--socket is required");
+  }
+  auto status = mvm::runtime::agent::RunAgent(options);
+  if (!status) {
+    std::fprintf(stderr, "mvm-agent: %s\n", status.error().message.c_str());
+    return 1;
+  }
+  return *status;
+}

@@ -1,0 +1,358 @@
+#include "runtime/agent/client.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "runtime/agent/agent.pb.h"
+#include "runtime/agent/framing.h"
+
+namespace mvm::runtime::agent {
+namespace {
+
+namespace v1 = ::mvm::agent::v1;
+
+// Data in one FileWrite or FileWriteData frame: well under the frame limit with its envelope.
+constexpr size_t kWriteChunk = 1u << 20;
+constexpr std::chrono::milliseconds kConnectRetry{10};
+
+std::string Quoted(const std::string& text) { return "`" + text + "`"; }
+
+FileEntry::Type ToType(v1::FileEntry::Type type) {
+  switch (type) {
+    case v1::FileEntry::TYPE_FILE:
+      return FileEntry::Type::kFile;
+    case v1::FileEntry::TYPE_DIR:
+      return FileEntry::Type::kDir;
+    case v1::FileEntry::TYPE_SYMLINK:
+      return FileEntry::Type::kSymlink;
+    default:
+      return FileEntry::Type::kOther;
+  }
+}
+
+}  // namespace
+
+ErrorOr<Client> Client::Connect(const std::filesystem::path& socket_path,
+                                std::chrono::milliseconds wait) {
+  const std::string path = socket_path.string();
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof address.sun_path) {
+    return Error{"agent socket " + Quoted(path) + ": a unix socket path must be 1 to " +
+                 std::to_string(sizeof address.sun_path - 1) + " bytes long; use a shorter one"};
+  }
+  std::memcpy(address.sun_path, path.data(), path.size());
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      return Error{std::string("agent socket: socket(): ") + std::strerror(errno)};
+    }
+    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+      Client client(fd, path);
+      auto info = client.Hello();
+      if (!info) {
+        return info.error();
+      }
+      return client;
+    }
+    const int err = errno;
+    close(fd);
+    // Not there yet, or not listening yet: the agent is still starting.
+    const bool starting = err == ENOENT || err == ECONNREFUSED || err == EAGAIN || err == EINTR;
+    if (!starting) {
+      return Error{"connecting to the agent at " + Quoted(path) + ": " + std::strerror(err)};
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Error{"connecting to the agent at " + Quoted(path) + ": " + std::strerror(err) +
+                   "; it did not start listening within " + std::to_string(wait.count()) +
+                   " ms (see the sandbox's console output for why)"};
+    }
+    std::this_thread::sleep_for(kConnectRetry);
+  }
+}
+
+Client::Client(Client&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), socket_(std::move(other.socket_)) {}
+
+Client& Client::operator=(Client&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) {
+      close(fd_);
+    }
+    fd_ = std::exchange(other.fd_, -1);
+    socket_ = std::move(other.socket_);
+  }
+  return *this;
+}
+
+Client::~Client() {
+  if (fd_ >= 0) {
+    close(fd_);
+  }
+}
+
+Error Client::Broken(Error error) {
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+  return error;
+}
+
+ErrorOr<Ok> Client::SendRequest(const v1::Request& request) {
+  if (fd_ < 0) {
+    return Error{"the connection to the agent at " + Quoted(socket_) +
+                 " is closed (an earlier call failed or shut the agent down); connect again"};
+  }
+  auto written = WriteFrame(fd_, request.SerializeAsString());
+  if (!written) {
+    return Broken(
+        Error{"the agent at " + Quoted(socket_) + " went away: " + written.error().message});
+  }
+  return Ok{};
+}
+
+ErrorOr<v1::Response> Client::ReadResponse() {
+  auto frame = ReadFrame(fd_);
+  if (!frame) {
+    return Broken(
+        Error{"the agent at " + Quoted(socket_) + " went away: " + frame.error().message});
+  }
+  if (!frame->has_value()) {
+    return Broken(Error{"the agent at " + Quoted(socket_) +
+                        " went away: it closed the connection before answering"});
+  }
+  v1::Response response;
+  if (!response.ParseFromString(**frame) || response.kind_case() == v1::Response::KIND_NOT_SET) {
+    return Broken(Error{"the agent at " + Quoted(socket_) + " sent a malformed response"});
+  }
+  return response;
+}
+
+ErrorOr<Ok> Client::RoundTripDone(const v1::Request& request) {
+  if (auto sent = SendRequest(request); !sent) {
+    return sent.error();
+  }
+  auto response = ReadResponse();
+  if (!response) {
+    return response.error();
+  }
+  if (response->has_error()) {
+    return Error{response->error().message()};
+  }
+  if (!response->has_done()) {
+    return Broken(Error{"the agent at " + Quoted(socket_) + " answered out of turn"});
+  }
+  return Ok{};
+}
+
+ErrorOr<AgentInfo> Client::Hello() {
+  v1::Request request;
+  request.mutable_hello()->set_protocol_version(v1::PROTOCOL_VERSION_1);
+  if (auto sent = SendRequest(request); !sent) {
+    return sent.error();
+  }
+  auto response = ReadResponse();
+  if (!response) {
+    return response.error();
+  }
+  if (response->has_error()) {
+    return Error{response->error().message()};
+  }
+  if (!response->has_info() || response->info().protocol_version() != v1::PROTOCOL_VERSION_1) {
+    return Broken(Error{"the agent at " + Quoted(socket_) +
+                        " does not speak protocol version 1; rebuild the sandbox's agent"});
+  }
+  const v1::AgentInfo& info = response->info();
+  return AgentInfo{info.version(), info.pid(), info.uptime_ms()};
+}
+
+ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& sink) {
+  v1::Request message;
+  v1::Exec* exec = message.mutable_exec();
+  for (const std::string& arg : request.argv) {
+    exec->add_argv(arg);
+  }
+  for (const auto& [name, value] : request.env) {
+    v1::EnvVar* var = exec->add_env();
+    var->set_name(name);
+    var->set_value(value);
+  }
+  exec->set_cwd(request.cwd);
+  exec->set_stdin(request.stdin_data);
+  exec->set_timeout_ms(request.timeout_ms);
+  exec->set_output_limit_bytes(request.output_limit_bytes);
+  if (auto sent = SendRequest(message); !sent) {
+    return sent.error();
+  }
+  // The limit holds here as well: an agent the workload took over could send more.
+  uint64_t forwarded[2] = {0, 0};
+  for (;;) {
+    auto response = ReadResponse();
+    if (!response) {
+      return response.error();
+    }
+    if (response->has_exec_output()) {
+      const v1::ExecOutput& output = response->exec_output();
+      const int index = output.stream() == v1::STREAM_STDERR ? 1 : 0;
+      const uint64_t room =
+          request.output_limit_bytes - std::min(request.output_limit_bytes, forwarded[index]);
+      std::string_view data = output.data();
+      data = data.substr(0, static_cast<size_t>(std::min<uint64_t>(room, data.size())));
+      forwarded[index] += data.size();
+      if (!data.empty() && sink) {
+        sink(index == 1 ? Stream::kStderr : Stream::kStdout, data);
+      }
+      continue;
+    }
+    if (response->has_error()) {
+      return Error{response->error().message()};
+    }
+    if (!response->has_exec_exit()) {
+      return Broken(Error{"the agent at " + Quoted(socket_) + " answered out of turn"});
+    }
+    const v1::ExecExit& exit = response->exec_exit();
+    ExecResult result;
+    result.exit_code = exit.exit_code();
+    result.signal = exit.signal();
+    result.timed_out = exit.timed_out();
+    result.stdout_bytes = exit.stdout_bytes();
+    result.stderr_bytes = exit.stderr_bytes();
+    result.stdout_dropped = exit.stdout_dropped();
+    result.stderr_dropped = exit.stderr_dropped();
+    result.error = exit.error();
+    result.duration_ms = exit.duration_ms();
+    return result;
+  }
+}
+
+ErrorOr<std::string> Client::ReadFile(const std::string& path, uint64_t max_bytes) {
+  v1::Request request;
+  request.mutable_file_read()->set_path(path);
+  request.mutable_file_read()->set_max_bytes(max_bytes);
+  if (auto sent = SendRequest(request); !sent) {
+    return sent.error();
+  }
+  std::string contents;
+  for (;;) {
+    auto response = ReadResponse();
+    if (!response) {
+      return response.error();
+    }
+    if (response->has_file_data()) {
+      if (response->file_data().data().size() > max_bytes - contents.size()) {
+        return Broken(Error{"the agent at " + Quoted(socket_) + " sent more of " + Quoted(path) +
+                            " than max_bytes"});
+      }
+      contents += response->file_data().data();
+      continue;
+    }
+    if (response->has_error()) {
+      return Error{response->error().message()};
+    }
+    if (!response->has_file_read_done()) {
+      return Broken(Error{"the agent at " + Quoted(socket_) + " answered out of turn"});
+    }
+    return contents;
+  }
+}
+
+ErrorOr<Ok> Client::WriteFile(const std::string& path, std::string_view data, uint32_t mode,
+                              bool make_parents) {
+  v1::Request request;
+  v1::FileWrite* write = request.mutable_file_write();
+  write->set_path(path);
+  write->set_mode(mode);
+  write->set_make_parents(make_parents);
+  write->set_data(std::string(data.substr(0, kWriteChunk)));
+  data.remove_prefix(std::min(data.size(), kWriteChunk));
+  write->set_more(!data.empty());
+  // The agent answers once, after the last chunk, so all chunks go out first.
+  while (!data.empty()) {
+    if (auto sent = SendRequest(request); !sent) {
+      return sent.error();
+    }
+    request.Clear();
+    v1::FileWriteData* chunk = request.mutable_file_write_data();
+    chunk->set_data(std::string(data.substr(0, kWriteChunk)));
+    data.remove_prefix(std::min(data.size(), kWriteChunk));
+    chunk->set_more(!data.empty());
+  }
+  return RoundTripDone(request);
+}
+
+ErrorOr<std::vector<FileEntry>> Client::List(const std::string& path) {
+  v1::Request request;
+  request.mutable_file_list()->set_path(path);
+  if (auto sent = SendRequest(request); !sent) {
+    return sent.error();
+  }
+  auto response = ReadResponse();
+  if (!response) {
+    return response.error();
+  }
+  if (response->has_error()) {
+    return Error{response->error().message()};
+  }
+  if (!response->has_file_listing()) {
+    return Broken(Error{"the agent at " + Quoted(socket_) + " answered out of turn"});
+  }
+  std::vector<FileEntry> entries;
+  for (const v1::FileEntry& entry : response->file_listing().entries()) {
+    entries.push_back(FileEntry{entry.name(), ToType(entry.type()), entry.size(), entry.mode()});
+  }
+  return entries;
+}
+
+ErrorOr<Ok> Client::Remove(const std::string& path, bool recursive) {
+  v1::Request request;
+  request.mutable_file_remove()->set_path(path);
+  request.mutable_file_remove()->set_recursive(recursive);
+  return RoundTripDone(request);
+}
+
+ErrorOr<std::string> Client::Logs(uint64_t max_bytes) {
+  v1::Request request;
+  request.mutable_logs()->set_max_bytes(max_bytes);
+  if (auto sent = SendRequest(request); !sent) {
+    return sent.error();
+  }
+  auto response = ReadResponse();
+  if (!response) {
+    return response.error();
+  }
+  if (response->has_error()) {
+    return Error{response->error().message()};
+  }
+  if (!response->has_logs()) {
+    return Broken(Error{"the agent at " + Quoted(socket_) + " answered out of turn"});
+  }
+  const std::string& data = response->logs().data();
+  return data.substr(data.size() - std::min<uint64_t>(data.size(), max_bytes));
+}
+
+ErrorOr<Ok> Client::Signal(int signal) {
+  v1::Request request;
+  request.mutable_signal()->set_signal(signal);
+  return RoundTripDone(request);
+}
+
+ErrorOr<Ok> Client::Shutdown() {
+  v1::Request request;
+  request.mutable_shutdown();
+  auto done = RoundTripDone(request);
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+  return done;
+}
+
+}  // namespace mvm::runtime::agent

@@ -1,0 +1,125 @@
+#ifndef MVM_RUNTIME_AGENT_CLIENT_H_
+#define MVM_RUNTIME_AGENT_CLIENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ir/support/error_or.h"
+
+namespace mvm::agent::v1 {
+class Request;
+class Response;
+}  // namespace mvm::agent::v1
+
+namespace mvm::runtime::agent {
+
+/// Which output stream of a workload a chunk came from.
+enum class Stream { kStdout, kStderr };
+/// Receives a workload's output as it arrives, at most the request's output_limit_bytes per
+/// stream. Called on the thread that called Client::Exec; the view is valid during the call only.
+using OutputSink = std::function<void(Stream, std::string_view)>;
+
+/// A command to run in the sandbox.
+struct ExecRequest {
+  std::vector<std::string> argv;  ///< argv[0] is searched in the PATH of `env` when it has no '/'
+  /// Exactly the environment the command gets; PATH defaults to
+  /// /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin when not given.
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string cwd = "/";  ///< absolute, as the sandbox sees it
+  std::string stdin_data;
+  uint32_t timeout_ms = 0;  ///< 0: none; on expiry the command's process group is killed
+  uint64_t output_limit_bytes = 16u << 20;  ///< per stream; the rest is counted, not forwarded
+};
+
+/// How a command ended.
+struct ExecResult {
+  int exit_code = 0;  ///< valid when signal == 0 (else 128 + signal)
+  int signal = 0;     ///< terminating signal, 0 when it exited
+  bool timed_out = false;
+  uint64_t stdout_bytes = 0, stderr_bytes = 0;      ///< produced
+  uint64_t stdout_dropped = 0, stderr_dropped = 0;  ///< beyond output_limit_bytes
+  std::string error;  ///< set for 126/127: why the command could not start
+  uint32_t duration_ms = 0;
+};
+
+/// One directory entry as File listing reports it (symlinks are not followed).
+struct FileEntry {
+  std::string name;
+  enum class Type { kFile, kDir, kSymlink, kOther } type;
+  uint64_t size;
+  uint32_t mode;  ///< permission bits (07777)
+};
+
+/// What Hello reports about the agent.
+struct AgentInfo {
+  std::string version;
+  int32_t pid;  ///< 1 when the agent is the sandbox's init
+  uint64_t uptime_ms;
+};
+
+/// A connection to an `mvm-agent` (runtime/agent/agent.proto). Requests are synchronous and one at
+/// a time; a Client is used from one thread at a time (open another for concurrent requests).
+/// What the agent sends is treated as untrusted: sizes are bounded here too. Errors the agent
+/// reports become mvm::Error with its message; a lost connection is an Error saying the agent
+/// went away, and every later call fails the same way.
+class Client {
+ public:
+  /// Connects, retrying while the socket does not exist yet or refuses, until `wait` has passed;
+  /// then sends Hello.
+  static ErrorOr<Client> Connect(const std::filesystem::path& socket,
+                                 std::chrono::milliseconds wait);
+
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  ~Client();
+
+  /// The agent's version, pid and uptime.
+  ErrorOr<AgentInfo> Hello();
+  /// Runs a command to completion, passing its output to `sink` as it arrives. A command that
+  /// cannot be found or run is a result (exit 127 or 126, `error` set), not an Error; a request the
+  /// agent refuses (empty argv, missing cwd) is an Error.
+  ErrorOr<ExecResult> Exec(const ExecRequest& request, const OutputSink& sink);
+  /// The contents of a regular file; an Error when it is larger than `max_bytes`.
+  ErrorOr<std::string> ReadFile(const std::string& path, uint64_t max_bytes = 64u << 20);
+  /// Creates or replaces a regular file with `data` and sets its permission bits to `mode`.
+  ErrorOr<Ok> WriteFile(const std::string& path, std::string_view data, uint32_t mode = 0644,
+                        bool make_parents = false);
+  /// The entries of a directory, sorted by name.
+  ErrorOr<std::vector<FileEntry>> List(const std::string& path);
+  /// Removes a file, symlink or empty directory; with `recursive`, a tree (symlinks are removed,
+  /// never followed).
+  ErrorOr<Ok> Remove(const std::string& path, bool recursive);
+  /// The newest `max_bytes` of the agent's log: workload output and `[mvm-agent]` marker lines.
+  ErrorOr<std::string> Logs(uint64_t max_bytes = 1u << 20);
+  /// Sends `signal` to every workload process group the agent started.
+  ErrorOr<Ok> Signal(int signal);
+  /// Stops the agent: SIGTERM to workloads, SIGKILL after 2 s, then the agent exits. Returns once
+  /// the agent has answered; the connection is closed after.
+  ErrorOr<Ok> Shutdown();
+
+ private:
+  Client(int fd, std::string socket) : fd_(fd), socket_(std::move(socket)) {}
+
+  ErrorOr<Ok> SendRequest(const ::mvm::agent::v1::Request& request);
+  ErrorOr<::mvm::agent::v1::Response> ReadResponse();
+  /// Sends `request`, reads one Response and checks it is an Error (returned as such) or a Done.
+  ErrorOr<Ok> RoundTripDone(const ::mvm::agent::v1::Request& request);
+  /// Closes the connection after a failure, so that later calls fail instead of reading the
+  /// remains of an interrupted reply; returns `error` for the caller to pass on.
+  Error Broken(Error error);
+
+  int fd_ = -1;
+  std::string socket_;
+};
+
+}  // namespace mvm::runtime::agent
+
+#endif  // MVM_RUNTIME_AGENT_CLIENT_H_

@@ -1,0 +1,188 @@
+// Internal to mvm-agent: the state of its event loop, shared by server.cc (the loop, connections,
+// requests) and workloads.cc (processes: start, output, reaping, timeouts, stopping).
+
+#ifndef MVM_RUNTIME_AGENT_EVENT_LOOP_H_
+#define MVM_RUNTIME_AGENT_EVENT_LOOP_H_
+
+#include <poll.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/agent/agent.pb.h"
+#include "runtime/agent/files.h"
+#include "runtime/agent/framing.h"
+#include "runtime/agent/log_ring.h"
+#include "runtime/agent/request.h"
+#include "runtime/agent/server.h"
+#include "runtime/agent/unique_fd.h"
+
+namespace mvm::runtime::agent::internal {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+inline constexpr size_t kMaxConnections = 32;
+inline constexpr size_t kReadChunk = 64u << 10;
+inline constexpr size_t kFileChunk = 1u << 20;
+// Output waiting for a slow client; past this the agent stops reading the workload's pipes (and
+// the workload blocks) or the file being sent, until the client catches up.
+inline constexpr size_t kMaxPending = 1u << 20;
+// What is still read from an exec's pipes once its main process is gone, before its result goes
+// out.
+inline constexpr size_t kDrainLimit = 4u << 20;
+// A Logs reply must fit in one frame with room for its envelope.
+inline constexpr uint64_t kMaxLogReply = 15u << 20;
+inline constexpr milliseconds kStopGrace{2000};
+inline constexpr milliseconds kKillGrace{1000};
+inline constexpr milliseconds kFlushGrace{1000};
+inline constexpr milliseconds kStopPoll{50};
+// How long the listener rests after accept() ran out of descriptors or memory: it stays readable
+// meanwhile, and polling it at once would spin.
+inline constexpr milliseconds kAcceptPause{100};
+
+/// Writes one line to the agent's stderr (the sandbox console).
+void Say(const std::string& message);
+
+inline uint64_t MillisBetween(Clock::time_point from, Clock::time_point to) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<milliseconds>(to - from).count());
+}
+
+/// One client connection and the request it is serving; requests on a connection run one at a time.
+struct Connection {
+  enum class State { kIdle, kExec, kRead, kWrite, kShutdown };
+
+  uint64_t id = 0;
+  UniqueFd fd;
+  FrameDecoder decoder;
+  std::string out;
+  size_t out_sent = 0;
+  State state = State::kIdle;
+  bool dead = false;
+  uint64_t exec_id = 0;  // kExec
+  // kRead and kWrite: the open file, the client's path for messages, bytes so far, the limit.
+  UniqueFd file;
+  std::string path;
+  uint64_t file_bytes = 0;
+  uint64_t file_limit = 0;
+  std::string write_error;  // kWrite: the first failure; later chunks are read and dropped
+
+  size_t pending() const { return out.size() - out_sent; }
+};
+
+/// One workload started by Exec, from fork until its result is sent and its pipes are closed (which
+/// can be later: background processes may hold them).
+struct Exec {
+  struct Counts {
+    uint64_t produced = 0;
+    uint64_t forwarded = 0;
+  };
+
+  uint64_t id = 0;
+  pid_t pid = -1;
+  uint64_t conn_id = 0;  // 0 once the client is gone: output then only goes to the log
+  ExecSpec spec;
+  UniqueFd in, out, err, status;
+  size_t stdin_sent = 0;
+  Counts counts[2];  // stdout, stderr
+  std::optional<Clock::time_point> deadline;
+  bool timed_out = false;
+  bool reaped = false;
+  bool status_eof = false;
+  bool finished = false;  // the result was sent (or logged)
+  int wait_status = 0;
+  std::string status_bytes;
+  Clock::time_point start, end;
+
+  bool open() const { return in.valid() || out.valid() || err.valid() || status.valid(); }
+};
+
+/// The event loop and everything it owns (server.cc says why it is one thread).
+class Server {
+ public:
+  Server(const AgentOptions& options, SandboxFiles files, UniqueFd listener, UniqueFd signals)
+      : options_(options),
+        files_(std::move(files)),
+        listener_(std::move(listener)),
+        signals_(std::move(signals)),
+        log_(options.log_bytes),
+        started_(Clock::now()) {}
+
+  /// Serves until a stop completes; returns the exit status.
+  int Run();
+
+ private:
+  enum class Kind { kSignals, kListener, kConnection, kStdin, kStdout, kStderr, kStatus };
+  struct Watch {
+    Kind kind;
+    uint64_t id;
+  };
+  enum class StopPhase { kRunning, kTerm, kKill };
+
+  void BuildPoll(std::vector<pollfd>& fds, std::vector<Watch>& watches);
+  int PollTimeout() const;
+  void Handle(const Watch& watch, short revents);
+
+  // Connections and requests.
+  void Accept();
+  void OnConnection(Connection& conn, short revents);
+  void HandleFrames(Connection& conn);
+  void Dispatch(Connection& conn, const std::string& payload);
+  void StartExec(Connection& conn, const v1::Exec& request);
+  void StartRead(Connection& conn, const v1::FileRead& request);
+  void PumpRead(Connection& conn);
+  void StartWrite(Connection& conn, const v1::FileWrite& request);
+  void ContinueWrite(Connection& conn, std::string_view data, bool more);
+  void Send(Connection& conn, const v1::Response& response);
+  void SendError(Connection& conn, std::string message);
+  void SendDone(Connection& conn, uint64_t count);
+  void Flush(Connection& conn);
+  void ProtocolError(Connection& conn, const std::string& message);
+  void Close(Connection& conn);
+  // Ends the running request. Callers outside HandleFrames then call it for buffered requests;
+  // inside, its loop picks them up (no recursion, however many requests a client pipelines).
+  void BecomeIdle(Connection& conn);
+  Connection* FindConnection(uint64_t id);
+
+  // Workloads.
+  void ReadOutput(Exec& exec, int stream, bool drain);
+  void WriteStdin(Exec& exec);
+  void ReadStatus(Exec& exec);
+  void Reap();
+  void CheckTimeouts();
+  void MaybeFinish(Exec& exec);
+  uint64_t SignalGroups(int signal);
+  void PruneGroups();
+
+  // Stopping.
+  void BeginStop(int signal);
+  bool StopDone();
+  void FinalFlush();
+
+  const AgentOptions& options_;
+  SandboxFiles files_;
+  UniqueFd listener_;
+  UniqueFd signals_;
+  LogRing log_;
+  const Clock::time_point started_;
+  std::map<uint64_t, Connection> connections_;
+  std::map<uint64_t, Exec> execs_;
+  // Process groups of workloads (pgid == the exec's pid) → whether their leader was reaped. A
+  // group is forgotten once its leader is reaped and no member is left.
+  std::map<pid_t, bool> groups_;
+  uint64_t next_connection_ = 1;
+  uint64_t next_exec_ = 1;
+  StopPhase stop_ = StopPhase::kRunning;
+  Clock::time_point stop_deadline_;
+  std::optional<Clock::time_point> accept_paused_until_;
+};
+
+}  // namespace mvm::runtime::agent::internal
+
+#endif  // MVM_RUNTIME_AGENT_EVENT_LOOP_H_

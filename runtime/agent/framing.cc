@@ -1,0 +1,150 @@
+#include "runtime/agent/framing.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "ir/support/check.h"
+
+namespace mvm::runtime::agent {
+namespace {
+
+uint32_t DecodeLength(const char* p) {
+  auto b = [&](int i) { return static_cast<uint32_t>(static_cast<unsigned char>(p[i])); };
+  return (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);
+}
+
+std::string TooLargeMessage(uint64_t length, uint32_t max_bytes) {
+  return "frame of " + std::to_string(length) + " bytes is larger than the limit of " +
+         std::to_string(max_bytes) + " bytes; send large data in chunks";
+}
+
+// Reads exactly `size` bytes unless EOF comes first; returns how many arrived, or -errno.
+ssize_t ReadFull(int fd, char* data, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = read(fd, data + done, size - done);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return -errno;
+    }
+    if (n == 0) {
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return static_cast<ssize_t>(done);
+}
+
+}  // namespace
+
+std::string EncodeFrame(std::string_view payload) {
+  MVM_CHECK(payload.size() <= kMaxFrameBytes);
+  const auto size = static_cast<uint32_t>(payload.size());
+  std::string frame;
+  frame.reserve(kFrameHeaderBytes + payload.size());
+  frame.push_back(static_cast<char>(size >> 24));
+  frame.push_back(static_cast<char>(size >> 16));
+  frame.push_back(static_cast<char>(size >> 8));
+  frame.push_back(static_cast<char>(size));
+  frame.append(payload);
+  return frame;
+}
+
+ErrorOr<std::optional<std::string>> ReadFrame(int fd, uint32_t max_bytes) {
+  char header[kFrameHeaderBytes];
+  ssize_t got = ReadFull(fd, header, sizeof header);
+  if (got < 0) {
+    return Error{std::string("reading a frame header: ") + std::strerror(static_cast<int>(-got))};
+  }
+  if (got == 0) {
+    return std::optional<std::string>();
+  }
+  if (static_cast<size_t>(got) < sizeof header) {
+    return Error{"connection closed inside a frame header (" + std::to_string(got) +
+                 " of 4 bytes)"};
+  }
+  const uint32_t length = DecodeLength(header);
+  if (length > max_bytes) {
+    return Error{TooLargeMessage(length, max_bytes)};
+  }
+  std::string payload(length, '\0');
+  got = ReadFull(fd, payload.data(), length);
+  if (got < 0) {
+    return Error{std::string("reading a frame: ") + std::strerror(static_cast<int>(-got))};
+  }
+  if (static_cast<size_t>(got) < length) {
+    return Error{"connection closed inside a frame (" + std::to_string(got) + " of " +
+                 std::to_string(length) + " bytes)"};
+  }
+  return std::optional<std::string>(std::move(payload));
+}
+
+ErrorOr<Ok> WriteFrame(int fd, std::string_view payload) {
+  if (payload.size() > kMaxFrameBytes) {
+    return Error{TooLargeMessage(payload.size(), kMaxFrameBytes)};
+  }
+  const std::string frame = EncodeFrame(payload);
+  bool is_socket = true;
+  size_t done = 0;
+  while (done < frame.size()) {
+    const char* data = frame.data() + done;
+    const size_t size = frame.size() - done;
+    ssize_t n = is_socket ? send(fd, data, size, MSG_NOSIGNAL) : write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == ENOTSOCK && is_socket) {
+        is_socket = false;
+        continue;
+      }
+      return Error{std::string("writing a frame: ") + std::strerror(errno)};
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Ok{};
+}
+
+void FrameDecoder::Append(std::string_view bytes) {
+  // Compact before growing, so the buffer never holds more than one partial frame plus the new
+  // bytes, however long the stream runs.
+  if (start_ > 0 && start_ >= buffer_.size() / 2) {
+    buffer_.erase(0, start_);
+    start_ = 0;
+  }
+  buffer_.append(bytes);
+}
+
+std::optional<uint32_t> FrameDecoder::next_length() const {
+  if (buffered() < kFrameHeaderBytes) {
+    return std::nullopt;
+  }
+  return DecodeLength(buffer_.data() + start_);
+}
+
+FrameDecoder::Status FrameDecoder::Next(std::string& frame) {
+  const std::optional<uint32_t> length = next_length();
+  if (!length) {
+    return Status::kNeedMore;
+  }
+  if (*length > max_bytes_) {
+    return Status::kTooLarge;
+  }
+  if (buffered() - kFrameHeaderBytes < *length) {
+    return Status::kNeedMore;
+  }
+  frame.assign(buffer_, start_ + kFrameHeaderBytes, *length);
+  start_ += kFrameHeaderBytes + *length;
+  if (start_ == buffer_.size()) {
+    buffer_.clear();
+    start_ = 0;
+  }
+  return Status::kFrame;
+}
+
+}  // namespace mvm::runtime::agent

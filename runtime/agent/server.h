@@ -1,0 +1,29 @@
+#ifndef MVM_RUNTIME_AGENT_SERVER_H_
+#define MVM_RUNTIME_AGENT_SERVER_H_
+
+#include <cstddef>
+#include <string>
+
+#include "ir/support/error_or.h"
+
+namespace mvm::runtime::agent {
+
+/// What `mvm-agent` is told on its command line.
+struct AgentOptions {
+  std::string socket_path;       ///< --socket: where to listen (a stale socket there is replaced)
+  std::string files_root = "/";  ///< --files-root: the directory file requests are confined to
+  size_t log_bytes = 1u << 20;   ///< --log-bytes: size of the log ring
+};
+
+/// The agent's version, as Hello reports it.
+const char* AgentVersion();
+
+/// Runs the agent in this process: takes over its signals (all blocked and read from a signalfd,
+/// so no ordinary signal can kill it), becomes a child subreaper unless it is PID 1, listens on
+/// `options.socket_path` and serves clients until a Shutdown request or SIGTERM, SIGINT or SIGHUP.
+/// Returns the exit status for a clean stop (0), or an Error when it cannot start.
+ErrorOr<int> RunAgent(const AgentOptions& options);
+
+}  // namespace mvm::runtime::agent
+
+#endif  // MVM_RUNTIME_AGENT_SERVER_H_

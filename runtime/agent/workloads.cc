@@ -1,0 +1,279 @@
+// The workload side of the agent's event loop: starting processes, their stdin and output, reaping,
+// timeouts, signals to process groups, and stopping.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+
+#include "runtime/agent/event_loop.h"
+#include "runtime/agent/exec.h"
+
+namespace mvm::runtime::agent::internal {
+
+void Server::StartExec(Connection& conn, const v1::Exec& request) {
+  auto spec = CheckExec(request);
+  if (!spec) {
+    SendError(conn, spec.error().message);
+    return;
+  }
+  auto spawned = Spawn(*spec);
+  if (!spawned) {
+    SendError(conn, spawned.error().message);
+    return;
+  }
+  const uint64_t id = next_exec_++;
+  Exec& exec = execs_[id];
+  exec.id = id;
+  exec.pid = spawned->pid;
+  exec.conn_id = conn.id;
+  exec.spec = std::move(*spec);
+  exec.in = std::move(spawned->stdin_fd);
+  exec.out = std::move(spawned->stdout_fd);
+  exec.err = std::move(spawned->stderr_fd);
+  exec.status = std::move(spawned->status_fd);
+  exec.start = Clock::now();
+  if (exec.spec.timeout_ms > 0) {
+    exec.deadline = exec.start + milliseconds(exec.spec.timeout_ms);
+  }
+  groups_[exec.pid] = false;
+  conn.state = Connection::State::kExec;
+  conn.exec_id = id;
+  log_.AppendMarker("exec " + std::to_string(id) + " started (pid " + std::to_string(exec.pid) +
+                    "): " + exec.spec.display);
+}
+
+void Server::ReadOutput(Exec& exec, int stream, bool drain) {
+  UniqueFd& fd = stream == 0 ? exec.out : exec.err;
+  char buffer[kReadChunk];
+  // One read per wake-up keeps the loop fair between workloads; a drain empties the pipe (up to a
+  // bound, as a background process may keep writing).
+  size_t budget = drain ? kDrainLimit : sizeof buffer;
+  while (fd.valid() && budget > 0) {
+    ssize_t n = read(fd.get(), buffer, std::min(sizeof buffer, budget));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      if (n == 0 || errno != EAGAIN) {
+        fd.Reset();
+      }
+      return;
+    }
+    const auto size = static_cast<size_t>(n);
+    budget -= size;
+    log_.Append(std::string_view(buffer, size));
+    if (exec.finished) {
+      continue;  // a background process of a finished exec: the log is all that is left
+    }
+    Exec::Counts& counts = exec.counts[stream];
+    counts.produced += size;
+    const uint64_t room =
+        exec.spec.output_limit_bytes - std::min(exec.spec.output_limit_bytes, counts.forwarded);
+    const size_t forward = static_cast<size_t>(std::min<uint64_t>(room, size));
+    Connection* conn = FindConnection(exec.conn_id);
+    if (forward > 0 && conn != nullptr) {
+      counts.forwarded += forward;
+      v1::Response response;
+      v1::ExecOutput* output = response.mutable_exec_output();
+      output->set_stream(stream == 0 ? v1::STREAM_STDOUT : v1::STREAM_STDERR);
+      output->set_data(buffer, forward);
+      Send(*conn, response);
+    }
+  }
+}
+
+void Server::WriteStdin(Exec& exec) {
+  const std::string& data = exec.spec.stdin_data;
+  while (exec.in.valid() && exec.stdin_sent < data.size()) {
+    ssize_t n = write(exec.in.get(), data.data() + exec.stdin_sent,
+                      std::min(data.size() - exec.stdin_sent, kReadChunk));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      if (errno != EAGAIN) {
+        exec.in.Reset();  // EPIPE: the workload closed its stdin; the rest is not wanted
+      }
+      return;
+    }
+    exec.stdin_sent += static_cast<size_t>(n);
+  }
+  exec.in.Reset();
+  exec.spec.stdin_data = std::string();
+}
+
+void Server::ReadStatus(Exec& exec) {
+  if (!exec.status.valid()) {
+    return;
+  }
+  char buffer[kChildFailureBytes * 2];
+  ssize_t n = read(exec.status.get(), buffer, sizeof buffer);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+    return;
+  }
+  if (n > 0) {
+    if (exec.status_bytes.size() < sizeof buffer) {
+      exec.status_bytes.append(buffer, static_cast<size_t>(n));
+    }
+    return;
+  }
+  exec.status.Reset();
+  exec.status_eof = true;
+  MaybeFinish(exec);
+}
+
+void Server::Reap() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) {
+      break;
+    }
+    if (auto group = groups_.find(pid); group != groups_.end()) {
+      group->second = true;
+    }
+    for (auto& [id, exec] : execs_) {
+      if (exec.pid == pid && !exec.reaped) {
+        exec.reaped = true;
+        exec.wait_status = status;
+        exec.end = Clock::now();
+        MaybeFinish(exec);
+        break;
+      }
+    }
+  }
+  PruneGroups();
+}
+
+void Server::CheckTimeouts() {
+  const auto now = Clock::now();
+  for (auto& [id, exec] : execs_) {
+    if (exec.deadline && !exec.timed_out && !exec.reaped && *exec.deadline <= now) {
+      exec.timed_out = true;
+      // The whole group: a shell's children too. kill(pid) covers a child that has not reached
+      // setsid() yet.
+      if (kill(-exec.pid, SIGKILL) != 0) {
+        kill(exec.pid, SIGKILL);
+      }
+    }
+  }
+}
+
+void Server::MaybeFinish(Exec& exec) {
+  if (exec.finished || !exec.reaped || !exec.status_eof) {
+    return;
+  }
+  // What the process wrote before it exited is in the pipes: collect it before the result. Later
+  // output (its background children) goes only to the log.
+  ReadOutput(exec, 0, true);
+  ReadOutput(exec, 1, true);
+  exec.in.Reset();
+  exec.finished = true;
+
+  const std::string prefix = "exec " + std::to_string(exec.id) + ": " + exec.spec.display + " → ";
+  Connection* conn = FindConnection(exec.conn_id);
+  std::optional<StartFailure> failure;
+  if (auto child = DecodeChildFailure(exec.status_bytes)) {
+    failure = DescribeFailure(exec.spec, *child);
+  }
+  if (failure && failure->request_error) {
+    log_.AppendMarker(prefix + "not started: " + failure->message);
+    if (conn != nullptr) {
+      SendError(*conn, failure->message);
+      BecomeIdle(*conn);
+      HandleFrames(*conn);  // requests the client sent meanwhile are buffered
+    }
+    return;
+  }
+
+  v1::Response response;
+  v1::ExecExit* result = response.mutable_exec_exit();
+  std::string outcome;
+  if (WIFSIGNALED(exec.wait_status)) {
+    const int signal = WTERMSIG(exec.wait_status);
+    result->set_signal(signal);
+    result->set_exit_code(128 + signal);
+    outcome = "signal " + std::to_string(signal);
+  } else {
+    result->set_exit_code(WEXITSTATUS(exec.wait_status));
+    outcome = "exit " + std::to_string(WEXITSTATUS(exec.wait_status));
+  }
+  if (exec.timed_out) {
+    result->set_timed_out(true);
+    outcome += " (timed out after " + std::to_string(exec.spec.timeout_ms) + " ms)";
+  }
+  if (failure) {
+    result->set_error(failure->message);
+    outcome += ": " + failure->message;
+  }
+  const Exec::Counts& out = exec.counts[0];
+  const Exec::Counts& err = exec.counts[1];
+  result->set_stdout_bytes(out.produced);
+  result->set_stderr_bytes(err.produced);
+  result->set_stdout_dropped(out.produced - out.forwarded);
+  result->set_stderr_dropped(err.produced - err.forwarded);
+  result->set_duration_ms(
+      static_cast<uint32_t>(std::min<uint64_t>(MillisBetween(exec.start, exec.end), UINT32_MAX)));
+  result->set_exec_id(exec.id);
+  result->set_pid(exec.pid);
+  log_.AppendMarker(prefix + outcome);
+  if (conn != nullptr) {
+    Send(*conn, response);
+    BecomeIdle(*conn);
+    HandleFrames(*conn);
+  }
+}
+
+uint64_t Server::SignalGroups(int signal) {
+  PruneGroups();
+  uint64_t signalled = 0;
+  for (const auto& [pgid, leader_reaped] : groups_) {
+    // A leader that has not reached setsid() yet is not a group: signal it by pid.
+    if (kill(-pgid, signal) == 0 || (!leader_reaped && kill(pgid, signal) == 0)) {
+      ++signalled;
+    }
+  }
+  return signalled;
+}
+
+void Server::PruneGroups() {
+  std::erase_if(groups_, [](const auto& group) {
+    return group.second && kill(-group.first, 0) != 0 && errno == ESRCH;
+  });
+}
+
+void Server::BeginStop(int signal) {
+  if (stop_ != StopPhase::kRunning) {
+    return;
+  }
+  log_.AppendMarker("stopping: " + std::string(strsignal(signal)) + " to every workload");
+  stop_ = StopPhase::kTerm;
+  stop_deadline_ = Clock::now() + kStopGrace;
+  SignalGroups(signal);
+}
+
+bool Server::StopDone() {
+  PruneGroups();
+  const auto now = Clock::now();
+  if (stop_ == StopPhase::kTerm && (groups_.empty() || now >= stop_deadline_)) {
+    if (!groups_.empty()) {
+      log_.AppendMarker("stopping: SIGKILL to what is left");
+      SignalGroups(SIGKILL);
+    }
+    stop_ = StopPhase::kKill;
+    stop_deadline_ = now + kKillGrace;
+  }
+  if (stop_ != StopPhase::kKill) {
+    return false;
+  }
+  // Give the exec results of the killed workloads a chance to reach their clients.
+  const bool settled = groups_.empty() && std::all_of(execs_.begin(), execs_.end(),
+                                                      [](auto& e) { return e.second.finished; });
+  return settled || now >= stop_deadline_;
+}
+
+}  // namespace mvm::runtime::agent::internal

@@ -1,0 +1,494 @@
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include "backend-emit/plan/base64.h"
+#include "ir/canonical_json.h"
+#include "runtime/audit/audit.h"
+#include "runtime/audit/record.h"
+
+namespace mvm::runtime::audit {
+namespace fs = std::filesystem;
+
+namespace {
+
+using Json = nlohmann::json;
+
+// Shown whenever the log on disk is not one that may be appended to.
+std::string VerifyHint(const fs::path& path) {
+  return "run `mvmctl audit verify " + path.string() +
+         "` to see what is wrong, then move the log aside (with its .head file) to start a new one";
+}
+
+// Creates the missing directories above the log with mode 0700: the log says what ran, which is
+// nobody else's business. Directories that already exist are left as they are.
+ErrorOr<Ok> CreateParents(const fs::path& dir) {
+  std::vector<fs::path> missing;
+  std::error_code ec;
+  for (fs::path p = dir; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    missing.push_back(p);
+    if (p == p.parent_path()) {
+      break;
+    }
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (mkdir(it->c_str(), 0700) != 0) {
+      if (errno == EEXIST) {
+        continue;  // another process made it meanwhile
+      }
+      return Error{"cannot create the audit log directory " + Quote(*it) + ": " + ErrnoText(errno)};
+    }
+    // mkdir applied the umask; the mode must not depend on it.
+    if (chmod(it->c_str(), 0700) != 0) {
+      return Error{"cannot set the mode of " + Quote(*it) + ": " + ErrnoText(errno)};
+    }
+  }
+  return Ok{};
+}
+
+ErrorOr<Ok> SyncDirectoryOf(const fs::path& path) {
+  fs::path dir = path.parent_path();
+  if (dir.empty()) {
+    dir = ".";
+  }
+  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0 || fsync(fd.get()) != 0) {
+    return Error{"cannot sync the directory " + Quote(dir) + ": " + ErrnoText(errno)};
+  }
+  return Ok{};
+}
+
+// 0, or the errno of the failed write.
+int WriteAll(int fd, std::string_view bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return errno;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+// Non-finite numbers would abort canonicalisation and too deep nesting would exhaust its stack, so
+// both are refused before the record is built.
+ErrorOr<Ok> CheckValue(const Json& value, int depth) {
+  if (value.is_structured() && depth > kMaxNesting) {
+    return Error{"audit fields are nested more than " + std::to_string(kMaxNesting) +
+                 " levels deep"};
+  }
+  if (value.is_number_float() && !std::isfinite(value.get<double>())) {
+    return Error{"audit fields must not hold NaN or infinite numbers"};
+  }
+  if (value.is_structured()) {
+    for (const Json& child : value) {
+      if (auto ok = CheckValue(child, depth + 1); !ok) {
+        return ok;
+      }
+    }
+  }
+  return Ok{};
+}
+
+ErrorOr<Ok> CheckFields(std::string_view event, const Json& fields) {
+  if (!IsEventName(event)) {
+    return Error{"invalid audit event name `" + std::string(event) +
+                 "`: use 1 to 64 of `a-z`, `0-9`, `.`, `_`, `-`, starting with a letter (and not "
+                 "`checkpoint`, which the log writes itself)"};
+  }
+  if (!fields.is_object()) {
+    return Error{std::string("audit fields must be a JSON object, not ") + fields.type_name()};
+  }
+  for (std::string_view key : kReservedKeys) {
+    if (fields.contains(key)) {
+      return Error{"audit field `" + std::string(key) +
+                   "` is reserved: every record sets it itself; rename the field"};
+    }
+  }
+  return CheckValue(fields, 1);
+}
+
+std::string AuditId(uint64_t seq, std::string_view hash) {
+  return std::to_string(seq) + "-" + std::string(hash.substr(7, 12));
+}
+
+}  // namespace
+
+struct Log::Tail {
+  uint64_t seq = 0;
+  std::string hash{kGenesisHash};
+  off_t size = 0;  // bytes in the file, where the next record starts
+};
+
+Log::Log(fs::path path, int fd, const plan::SecretKey* key, LogOptions options)
+    : path_(std::move(path)), fd_(fd), key_(key), options_(std::move(options)) {}
+
+Log::Log(Log&& other) noexcept
+    : path_(std::move(other.path_)),
+      fd_(std::exchange(other.fd_, -1)),
+      key_(other.key_),
+      options_(std::move(other.options_)),
+      since_checkpoint_(std::exchange(other.since_checkpoint_, 0)) {}
+
+Log& Log::operator=(Log&& other) noexcept {
+  if (this != &other) {
+    (void)Close();
+    path_ = std::move(other.path_);
+    fd_ = std::exchange(other.fd_, -1);
+    key_ = other.key_;
+    options_ = std::move(other.options_);
+    since_checkpoint_ = std::exchange(other.since_checkpoint_, 0);
+  }
+  return *this;
+}
+
+Log::~Log() { (void)Close(); }
+
+ErrorOr<Log> Log::Open(const fs::path& path, const plan::SecretKey* checkpoint_key) {
+  return Open(path, checkpoint_key, LogOptions{});
+}
+
+ErrorOr<Log> Log::Open(const fs::path& path, const plan::SecretKey* checkpoint_key,
+                       LogOptions options) {
+  if (path.empty() || !path.has_filename()) {
+    return Error{"the audit log path `" + path.string() + "` does not name a file"};
+  }
+  if (auto made = CreateParents(path.parent_path()); !made) {
+    return made.error();
+  }
+  // O_NOFOLLOW: a symlink planted at the path must not redirect the log into another file.
+  int fd = open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  bool created = fd >= 0;
+  if (!created && errno == EEXIST) {
+    fd = open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+  }
+  if (fd < 0) {
+    return Error{"cannot open the audit log " + Quote(path) + ": " + ErrnoText(errno)};
+  }
+  Log log(path, fd, checkpoint_key, std::move(options));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Error{"the audit log " + Quote(path) + " is not a regular file"};
+  }
+  if (created) {
+    if (fchmod(fd, 0600) != 0) {
+      return Error{"cannot set the mode of " + Quote(path) + ": " + ErrnoText(errno)};
+    }
+    if (auto synced = SyncDirectoryOf(path); !synced) {
+      return synced.error();
+    }
+  }
+  auto lock = FileLock::Acquire(fd, LOCK_EX, path);
+  if (!lock) {
+    return lock.error();
+  }
+  auto tail = log.ReadTail();
+  if (!tail) {
+    return tail.error();
+  }
+  if (checkpoint_key != nullptr) {
+    if (auto head = log.CheckHead(*tail); !head) {
+      return head.error();
+    }
+  } else {
+    auto head = ReadHeadFile(HeadPath(path));
+    if (!head) {
+      return head.error();
+    }
+    if (head->has_value()) {
+      return Error{"the audit log " + Quote(path) +
+                   " has a signed head file; open it with its checkpoint key, or appends would "
+                   "leave the head behind and the log would no longer verify"};
+    }
+  }
+  return log;
+}
+
+ErrorOr<Log::Tail> Log::ReadTail() const {
+  struct stat st {};
+  if (fstat(fd_, &st) != 0) {
+    return Error{"cannot read the audit log " + Quote(path_) + ": " + ErrnoText(errno)};
+  }
+  Tail tail;
+  tail.size = st.st_size;
+  if (st.st_size == 0) {
+    return tail;
+  }
+  // The last line and the newline before it; a longer last line is not a record.
+  size_t want = std::min(static_cast<size_t>(st.st_size), kMaxRecordBytes + 1);
+  std::string buf(want, '\0');
+  size_t got = 0;
+  while (got < want) {
+    ssize_t n = pread(fd_, buf.data() + got, want - got,
+                      st.st_size - static_cast<off_t>(want) + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return Error{"cannot read the audit log " + Quote(path_) + ": " +
+                   (n < 0 ? ErrnoText(errno) : std::string("it shrank while being read"))};
+    }
+    got += static_cast<size_t>(n);
+  }
+  if (buf.back() != '\n') {
+    return Error{"the audit log " + Quote(path_) +
+                 " ends in a cut-short record (its last line has no newline: a write was "
+                 "interrupted by a crash or a full disk, or the file was truncated); new records "
+                 "must not chain onto a broken tail: " +
+                 VerifyHint(path_)};
+  }
+  size_t start = buf.size() >= 2 ? buf.rfind('\n', buf.size() - 2) : std::string::npos;
+  if (start == std::string::npos && want < static_cast<size_t>(st.st_size)) {
+    return Error{"the last line of the audit log " + Quote(path_) +
+                 " is longer than any audit record: " + VerifyHint(path_)};
+  }
+  std::string_view line(buf);
+  line = line.substr(start == std::string::npos ? 0 : start + 1);
+  line.remove_suffix(1);
+  auto damaged = [&](std::string_view what) {
+    return Error{"the last record of the audit log " + Quote(path_) + " is damaged (" +
+                 std::string(what) +
+                 "), so new records must not chain onto it: " + VerifyHint(path_)};
+  };
+  if (JsonNesting(line) > kMaxNesting) {
+    return damaged("it is nested too deeply");
+  }
+  Json record = Json::parse(line, /*cb=*/nullptr, /*allow_exceptions=*/false);
+  if (!record.is_object() || !record.contains("seq") || !record["seq"].is_number_unsigned() ||
+      !record.contains("hash") || !record["hash"].is_string() ||
+      !IsHash(record["hash"].get<std::string>())) {
+    return damaged("it is not a JSON record with `seq` and `hash`");
+  }
+  if (ir::CanonicalJson(record) != line || RecordHash(record) != record["hash"]) {
+    return damaged("its hash does not match its contents");
+  }
+  tail.seq = record["seq"].get<uint64_t>();
+  tail.hash = record["hash"].get<std::string>();
+  return tail;
+}
+
+ErrorOr<Ok> Log::CheckHead(const Tail& tail) const {
+  fs::path head_path = HeadPath(path_);
+  auto text = ReadHeadFile(head_path);
+  if (!text) {
+    return text.error();
+  }
+  if (!text->has_value()) {
+    if (tail.seq == 0) {
+      return WriteHead(tail);  // a new log: its (empty) end is signed from the start
+    }
+    return Error{"the audit log " + Quote(path_) + " has records but no head file " +
+                 Quote(head_path) +
+                 ": it was deleted, so records may have been removed from the end of the log; " +
+                 VerifyHint(path_)};
+  }
+  std::optional<Head> head = Head::Parse(**text);
+  if (!head) {
+    return Error{"the audit head file " + Quote(head_path) + " is malformed; " + VerifyHint(path_)};
+  }
+  plan::PublicKey ours = key_->public_key();
+  if (head->public_key != ours) {
+    return Error{"the audit head file " + Quote(head_path) + " is signed by key " +
+                 head->public_key.KeyId() + ", not by this log's checkpoint key " + ours.KeyId() +
+                 "; one log is kept by one key, so when the key changes, move the log aside (with "
+                 "its .head file) to start a new one"};
+  }
+  if (!plan::VerifySignature(ours, head->Message(), head->signature)) {
+    return Error{"the signature of the audit head file " + Quote(head_path) + " does not verify; " +
+                 VerifyHint(path_)};
+  }
+  if (head->seq != tail.seq || head->hash != tail.hash) {
+    return Error{"the audit head file " + Quote(head_path) + " names record " +
+                 std::to_string(head->seq) + " as the last, but the log ends with record " +
+                 std::to_string(tail.seq) +
+                 " (records were removed from or added to its end, or the writer crashed between a "
+                 "record and its head); " +
+                 VerifyHint(path_)};
+  }
+  return Ok{};
+}
+
+int64_t Log::NowUnixMs() const {
+  if (options_.now_unix_ms) {
+    return options_.now_unix_ms();
+  }
+  struct timespec now {};
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+ErrorOr<Log::Tail> Log::AppendLocked(const Tail& tail, std::string_view event, Json record) {
+  // Stamped under the lock, so record order and time order agree but for clock steps.
+  auto time = FormatRecordTime(NowUnixMs());
+  if (!time) {
+    return Error{"cannot time-stamp an audit record: " + time.error().message};
+  }
+  record["seq"] = tail.seq + 1;
+  record["time"] = *time;
+  record["event"] = std::string(event);
+  record["prev"] = tail.hash;
+  if (event == kCheckpointEvent) {
+    record["sig"] = plan::Base64Encode(key_->Sign(CheckpointMessage(record)));
+  }
+  std::string hash = RecordHash(record);
+  record["hash"] = hash;
+  std::string line = ir::CanonicalJson(record);
+  // What Verify will check: the line must parse back to itself. Invalid UTF-8 in a field is the
+  // way to fail this.
+  Json reparsed = Json::parse(line, /*cb=*/nullptr, /*allow_exceptions=*/false);
+  if (reparsed.is_discarded() || ir::CanonicalJson(reparsed) != line) {
+    return Error{"audit event `" + std::string(event) +
+                 "`: its fields do not survive a JSON round trip; strings must be valid UTF-8"};
+  }
+  line.push_back('\n');
+  if (line.size() > kMaxRecordBytes) {
+    return Error{"audit event `" + std::string(event) + "` is " + std::to_string(line.size()) +
+                 " bytes, more than the " + std::to_string(kMaxRecordBytes) +
+                 " an audit record may have; record names, not contents"};
+  }
+  if (int error = WriteAll(fd_, line); error != 0) {
+    // Cut off a partial line so that the log stays appendable.
+    int ignored = ftruncate(fd_, tail.size);
+    (void)ignored;
+    return Error{"cannot write to the audit log " + Quote(path_) + ": " + ErrnoText(error)};
+  }
+  // A record that is not on disk has not been recorded.
+  if (fdatasync(fd_) != 0) {
+    return Error{"cannot sync the audit log " + Quote(path_) + ": " + ErrnoText(errno)};
+  }
+  return Tail{tail.seq + 1, std::move(hash), tail.size + static_cast<off_t>(line.size())};
+}
+
+ErrorOr<Log::Tail> Log::AppendCheckpointLocked(const Tail& tail) {
+  plan::PublicKey key = key_->public_key();
+  Json fields = {
+      {"key_id", key.KeyId()},
+      {"public_key", plan::Base64Encode(std::string_view(
+                         reinterpret_cast<const char*>(key.bytes.data()), key.bytes.size()))}};
+  auto next = AppendLocked(tail, kCheckpointEvent, std::move(fields));
+  if (next) {
+    since_checkpoint_ = 0;
+  }
+  return next;
+}
+
+ErrorOr<Ok> Log::WriteHead(const Tail& tail) const {
+  Head head;
+  head.seq = tail.seq;
+  head.hash = tail.hash;
+  head.public_key = key_->public_key();
+  head.signature = key_->Sign(head.Message());
+  // Written beside the head and renamed over it, so a reader sees the old head or the new one,
+  // never a mix. One name is enough: writers hold the log's lock.
+  fs::path head_path = HeadPath(path_);
+  fs::path tmp = head_path;
+  tmp += ".tmp";
+  auto fail = [&](int error) {
+    unlink(tmp.c_str());
+    return Error{"cannot write the audit head file " + Quote(head_path) + ": " + ErrnoText(error)};
+  };
+  Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (fd.get() < 0) {
+    return fail(errno);
+  }
+  if (int error = WriteAll(fd.get(), head.ToFileText()); error != 0) {
+    return fail(error);
+  }
+  // fsync before rename: after a crash the name must hold a whole head, not an empty file.
+  if (fsync(fd.get()) != 0) {
+    return fail(errno);
+  }
+  if (rename(tmp.c_str(), head_path.c_str()) != 0) {
+    return fail(errno);
+  }
+  return SyncDirectoryOf(head_path);
+}
+
+ErrorOr<std::string> Log::Append(std::string_view event, const Json& fields) {
+  if (fd_ < 0) {
+    return Error{"the audit log " + Quote(path_) + " is closed"};
+  }
+  if (auto ok = CheckFields(event, fields); !ok) {
+    return ok.error();
+  }
+  auto lock = FileLock::Acquire(fd_, LOCK_EX, path_);
+  if (!lock) {
+    return lock.error();
+  }
+  auto tail = ReadTail();
+  if (!tail) {
+    return tail.error();
+  }
+  auto next = AppendLocked(*tail, event, fields);
+  if (!next) {
+    return next.error();
+  }
+  ++since_checkpoint_;
+  std::string id = AuditId(next->seq, next->hash);
+  if (key_ != nullptr) {
+    if (options_.checkpoint_every != 0 && since_checkpoint_ >= options_.checkpoint_every) {
+      next = AppendCheckpointLocked(*next);
+      if (!next) {
+        return Error{"recorded audit event " + id + ", but then " + next.error().message};
+      }
+    }
+    if (auto head = WriteHead(*next); !head) {
+      return Error{"recorded audit event " + id + ", but then " + head.error().message};
+    }
+  }
+  return id;
+}
+
+ErrorOr<std::string> Log::Checkpoint() {
+  if (key_ == nullptr) {
+    return Error{"the audit log " + Quote(path_) + " was opened without a checkpoint key"};
+  }
+  if (fd_ < 0) {
+    return Error{"the audit log " + Quote(path_) + " is closed"};
+  }
+  auto lock = FileLock::Acquire(fd_, LOCK_EX, path_);
+  if (!lock) {
+    return lock.error();
+  }
+  auto tail = ReadTail();
+  if (!tail) {
+    return tail.error();
+  }
+  auto next = AppendCheckpointLocked(*tail);
+  if (!next) {
+    return next.error();
+  }
+  if (auto head = WriteHead(*next); !head) {
+    return head.error();
+  }
+  return AuditId(next->seq, next->hash);
+}
+
+ErrorOr<Ok> Log::Close() {
+  if (fd_ < 0) {
+    return Ok{};
+  }
+  ErrorOr<Ok> result = Ok{};
+  if (key_ != nullptr && since_checkpoint_ > 0) {
+    if (auto checkpoint = Checkpoint(); !checkpoint) {
+      result = checkpoint.error();
+    }
+  }
+  close(fd_);
+  fd_ = -1;
+  return result;
+}
+
+}  // namespace mvm::runtime::audit

@@ -1,0 +1,339 @@
+#include "runtime/backends/container/cgroups.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <sstream>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+namespace mvm::runtime::container {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint64_t kCpuPeriodUs = 100000;
+// Processes killed through the cgroup need a moment to exit before their cgroup can go; a stuck
+// one (uninterruptible I/O) gets this long before Remove gives up with an Error.
+constexpr auto kRemoveDeadline = std::chrono::seconds(5);
+constexpr auto kRemoveRetry = std::chrono::milliseconds(10);
+
+std::string ErrnoText(int error) {
+  return std::error_code(error, std::generic_category()).message();
+}
+
+// O_CREAT is for the plain directory trees of the tests; in cgroupfs the files exist already.
+ErrorOr<Ok> WriteFile(const fs::path& path, std::string_view text) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Error{"cannot open " + path.string() + ": " + ErrnoText(errno)};
+  }
+  ssize_t n = write(fd, text.data(), text.size());
+  int error = errno;
+  close(fd);
+  if (n != static_cast<ssize_t>(text.size())) {
+    return Error{"cannot write `" + std::string(text) + "` to " + path.string() + ": " +
+                 (n < 0 ? ErrnoText(error) : std::string("short write"))};
+  }
+  return Ok{};
+}
+
+ErrorOr<std::string> ReadFile(const fs::path& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Error{"cannot open " + path.string() + ": " + ErrnoText(errno)};
+  }
+  std::string out;
+  char buf[4096];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      int error = errno;
+      close(fd);
+      return Error{"cannot read " + path.string() + ": " + ErrnoText(error)};
+    }
+    if (n == 0) {
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+bool Exists(const fs::path& path) { return access(path.c_str(), F_OK) == 0; }
+
+// Fields of one mountinfo line: mount point, filesystem type and super options.
+struct MountLine {
+  std::string mount_point;
+  std::string fs_type;
+  std::string super_options;
+};
+
+std::vector<MountLine> ParseMountinfo(std::string_view text) {
+  std::vector<MountLine> lines;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::vector<std::string> words;
+    for (std::string w; fields >> w;) {
+      words.push_back(std::move(w));
+    }
+    // id parent major:minor root mount-point options [optional fields...] - type source super
+    size_t dash = 0;
+    for (size_t i = 6; i < words.size(); ++i) {
+      if (words[i] == "-") {
+        dash = i;
+        break;
+      }
+    }
+    if (dash == 0 || words.size() < dash + 4) {
+      continue;
+    }
+    lines.push_back({words[4], words[dash + 1], words[dash + 3]});
+  }
+  return lines;
+}
+
+bool HasOption(std::string_view options, std::string_view option) {
+  size_t start = 0;
+  while (start <= options.size()) {
+    size_t end = options.find(',', start);
+    if (end == std::string_view::npos) {
+      end = options.size();
+    }
+    if (options.substr(start, end - start) == option) {
+      return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
+// Creates `dir`; an existing one is fine when `may_exist`.
+ErrorOr<Ok> MakeDir(const fs::path& dir, bool may_exist) {
+  if (mkdir(dir.c_str(), 0755) == 0 || (may_exist && errno == EEXIST)) {
+    return Ok{};
+  }
+  if (errno == EEXIST) {
+    return Error{"cgroup " + dir.string() +
+                 " already exists: a sandbox of that name is running, or a dead one was not "
+                 "cleaned up (`mvmctl gc` removes it)"};
+  }
+  return Error{"cannot create cgroup " + dir.string() + ": " + ErrnoText(errno)};
+}
+
+ErrorOr<Ok> KillListed(const fs::path& procs) {
+  auto text = ReadFile(procs);
+  if (!text) {
+    // The directory went away between the checks: nothing left to kill.
+    return Exists(procs.parent_path()) ? ErrorOr<Ok>(text.error()) : ErrorOr<Ok>(Ok{});
+  }
+  std::istringstream in(*text);
+  for (pid_t pid; in >> pid;) {
+    // ESRCH: it exited after the read, which is what we want.
+    (void)kill(pid, SIGKILL);
+  }
+  return Ok{};
+}
+
+ErrorOr<Ok> RemoveDir(const fs::path& dir, bool v2) {
+  auto deadline = std::chrono::steady_clock::now() + kRemoveDeadline;
+  while (Exists(dir)) {
+    if (v2 && Exists(dir / "cgroup.kill")) {
+      if (auto w = WriteFile(dir / "cgroup.kill", "1"); !w && Exists(dir)) {
+        return w;
+      }
+    } else if (auto k = KillListed(dir / "cgroup.procs"); !k) {
+      return k;
+    }
+    if (rmdir(dir.c_str()) == 0 || errno == ENOENT) {
+      return Ok{};
+    }
+    if (errno != EBUSY) {
+      return Error{"cannot remove cgroup " + dir.string() + ": " + ErrnoText(errno)};
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Error{"cannot remove cgroup " + dir.string() +
+                   ": processes are still in it after being killed (stuck in the kernel?); "
+                   "retry `mvmctl gc` later"};
+    }
+    std::this_thread::sleep_for(kRemoveRetry);
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+ErrorOr<CgroupRoots> ParseCgroupRoots(std::string_view mountinfo) {
+  std::vector<MountLine> lines = ParseMountinfo(mountinfo);
+  CgroupRoots roots;
+  bool any_cgroup2 = false;
+  for (const MountLine& m : lines) {
+    if (m.fs_type == "cgroup2") {
+      any_cgroup2 = true;
+      if (m.mount_point == "/sys/fs/cgroup") {
+        roots.mode = "v2";
+        roots.unified = m.mount_point;
+        return roots;
+      }
+    }
+    if (m.fs_type != "cgroup") {
+      continue;
+    }
+    for (auto [controller, root] : {std::pair{"memory", &roots.memory},
+                                    std::pair{"pids", &roots.pids}, std::pair{"cpu", &roots.cpu}}) {
+      if (root->empty() && HasOption(m.super_options, controller)) {
+        *root = m.mount_point;
+      }
+    }
+  }
+  if (roots.memory.empty() || roots.pids.empty() || roots.cpu.empty()) {
+    return Error{
+        "no usable cgroup hierarchy: /sys/fs/cgroup is not cgroup2 and the cgroup v1 "
+        "controllers memory, pids and cpu are not all mounted (see /proc/self/mountinfo)"};
+  }
+  roots.mode = any_cgroup2 ? "hybrid" : "v1";
+  return roots;
+}
+
+ErrorOr<CgroupRoots> HostCgroupRoots() {
+  auto text = ReadFile("/proc/self/mountinfo");
+  if (!text) {
+    return text.error();
+  }
+  return ParseCgroupRoots(*text);
+}
+
+SandboxCgroups::SandboxCgroups(CgroupRoots roots, std::string_view name)
+    : roots_(std::move(roots)), leaf_("mvm-" + std::string(name)) {}
+
+std::vector<fs::path> SandboxCgroups::Dirs() const {
+  if (roots_.v2()) {
+    return {roots_.unified / "mvm" / leaf_};
+  }
+  return {roots_.memory / "mvm" / leaf_, roots_.pids / "mvm" / leaf_, roots_.cpu / "mvm" / leaf_};
+}
+
+fs::path SandboxCgroups::MemoryDir() const { return Dirs().front(); }
+
+ErrorOr<Ok> SandboxCgroups::Create(const Limits& limits) const {
+  if (limits.cpu == 0 || limits.memory_mb == 0 || limits.pids_max == 0) {
+    return Error{"sandbox limits must all be at least 1 (cpu " + std::to_string(limits.cpu) +
+                 ", memory_mb " + std::to_string(limits.memory_mb) + ", pids_max " +
+                 std::to_string(limits.pids_max) + ")"};
+  }
+  std::string memory = std::to_string(uint64_t{limits.memory_mb} << 20);
+  std::string pids = std::to_string(limits.pids_max);
+  std::string quota = std::to_string(uint64_t{limits.cpu} * kCpuPeriodUs);
+  std::string period = std::to_string(kCpuPeriodUs);
+
+  // (file, value) pairs per directory; the optional ones are skipped when the kernel lacks them
+  // (no swap accounting).
+  struct Setting {
+    const char* file;
+    std::string value;
+    bool optional;
+  };
+  std::vector<std::pair<fs::path, std::vector<Setting>>> plan;
+  std::vector<fs::path> dirs = Dirs();
+  if (roots_.v2()) {
+    // Controllers reach a leaf only when every ancestor enables them for its children.
+    for (const fs::path& parent : {roots_.unified, roots_.unified / "mvm"}) {
+      if (auto made = MakeDir(parent, true); !made) {
+        return made;
+      }
+      if (auto w = WriteFile(parent / "cgroup.subtree_control", "+cpu +memory +pids"); !w) {
+        return w;
+      }
+    }
+    plan.push_back({dirs[0],
+                    {{"memory.max", memory, false},
+                     {"memory.swap.max", "0", true},
+                     {"pids.max", pids, false},
+                     {"cpu.max", quota + " " + period, false}}});
+  } else {
+    // memsw (memory + swap) must be set after, and not below, the memory limit.
+    plan.push_back({dirs[0],
+                    {{"memory.limit_in_bytes", memory, false},
+                     {"memory.memsw.limit_in_bytes", memory, true}}});
+    plan.push_back({dirs[1], {{"pids.max", pids, false}}});
+    plan.push_back(
+        {dirs[2], {{"cpu.cfs_period_us", period, false}, {"cpu.cfs_quota_us", quota, false}}});
+  }
+
+  std::vector<fs::path> created;
+  auto undo = [&created] {
+    for (const fs::path& dir : created) {
+      (void)rmdir(dir.c_str());
+    }
+  };
+  for (const auto& [dir, settings] : plan) {
+    if (auto made = MakeDir(dir.parent_path(), true); !made) {
+      undo();
+      return made;
+    }
+    if (auto made = MakeDir(dir, false); !made) {
+      undo();
+      return made;
+    }
+    created.push_back(dir);
+    for (const Setting& s : settings) {
+      if (s.optional && !Exists(dir / s.file)) {
+        continue;
+      }
+      if (auto w = WriteFile(dir / s.file, s.value); !w) {
+        undo();
+        return w;
+      }
+    }
+  }
+  return Ok{};
+}
+
+ErrorOr<Ok> SandboxCgroups::AddProcess(pid_t pid) const {
+  std::string text = std::to_string(pid);
+  for (const fs::path& dir : Dirs()) {
+    if (auto w = WriteFile(dir / "cgroup.procs", text); !w) {
+      return w;
+    }
+  }
+  return Ok{};
+}
+
+ErrorOr<uint64_t> SandboxCgroups::OomKills() const {
+  fs::path file = MemoryDir() / (roots_.v2() ? "memory.events" : "memory.oom_control");
+  auto text = ReadFile(file);
+  if (!text) {
+    return text.error();
+  }
+  std::istringstream in(*text);
+  std::string key;
+  uint64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "oom_kill") {
+      return value;
+    }
+  }
+  return Error{file.string() + " has no `oom_kill` line (kernel older than 4.13?)"};
+}
+
+ErrorOr<Ok> SandboxCgroups::Remove() const {
+  for (const fs::path& dir : Dirs()) {
+    if (auto removed = RemoveDir(dir, roots_.v2()); !removed) {
+      return removed;
+    }
+  }
+  return Ok{};
+}
+
+}  // namespace mvm::runtime::container

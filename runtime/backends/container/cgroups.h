@@ -1,0 +1,73 @@
+#ifndef MVM_RUNTIME_BACKENDS_CONTAINER_CGROUPS_H_
+#define MVM_RUNTIME_BACKENDS_CONTAINER_CGROUPS_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/support/error_or.h"
+#include "runtime/backends/container/container.h"
+
+namespace mvm::runtime::container {
+
+/// Where the cgroup controllers this backend uses are mounted. Everything below takes these roots
+/// as data, so tests can point the same code at a plain directory tree.
+struct CgroupRoots {
+  /// "v2": one unified hierarchy with the controllers; "v1": one hierarchy per controller;
+  /// "hybrid": v1 controllers beside a v2 mount that has none of them (treated as v1).
+  std::string mode;
+  std::filesystem::path unified;  ///< v2 root (mode "v2" only)
+  std::filesystem::path memory;   ///< v1 hierarchy roots (modes "v1" and "hybrid")
+  std::filesystem::path pids;
+  std::filesystem::path cpu;
+
+  bool v2() const { return mode == "v2"; }
+};
+
+/// Finds the roots in the text of /proc/self/mountinfo: /sys/fs/cgroup of type cgroup2 is v2; v1
+/// hierarchies are the cgroup mounts whose super options name memory, pids and cpu. An Error when
+/// neither layout is complete.
+ErrorOr<CgroupRoots> ParseCgroupRoots(std::string_view mountinfo);
+
+/// ParseCgroupRoots of this process's /proc/self/mountinfo.
+ErrorOr<CgroupRoots> HostCgroupRoots();
+
+/// One sandbox's cgroups: <root>/mvm/mvm-<name> in each v1 hierarchy, or in the v2 root. The
+/// intermediate "mvm" directories are shared by all sandboxes and never removed.
+class SandboxCgroups {
+ public:
+  SandboxCgroups(CgroupRoots roots, std::string_view name);
+
+  /// The sandbox's cgroup directories: memory, pids, cpu (v1) or the single one (v2).
+  std::vector<std::filesystem::path> Dirs() const;
+
+  /// Creates the directories and sets the limits. v2 first enables the controllers for the "mvm"
+  /// subtree. An Error (and nothing left behind) when a directory already exists: a sandbox of
+  /// that name is alive, or a dead one was not cleaned up (RemoveCgroups).
+  ErrorOr<Ok> Create(const Limits& limits) const;
+
+  /// Moves process `pid` (and so its future children) into every directory.
+  ErrorOr<Ok> AddProcess(pid_t pid) const;
+
+  /// The memory cgroup's "oom_kill" count.
+  ErrorOr<uint64_t> OomKills() const;
+
+  /// SIGKILLs every process left (v2: cgroup.kill when the kernel has it) and removes the
+  /// directories, retrying for a few seconds while the processes exit. Missing directories are
+  /// fine, so this is idempotent.
+  ErrorOr<Ok> Remove() const;
+
+ private:
+  std::filesystem::path MemoryDir() const;
+
+  CgroupRoots roots_;
+  std::string leaf_;  // "mvm-<name>"
+};
+
+}  // namespace mvm::runtime::container
+
+#endif  // MVM_RUNTIME_BACKENDS_CONTAINER_CGROUPS_H_

@@ -1,0 +1,98 @@
+#ifndef MVM_RUNTIME_BACKENDS_CONTAINER_CHILD_H_
+#define MVM_RUNTIME_BACKENDS_CONTAINER_CHILD_H_
+
+// The sandbox's side of Start: everything PID 1 does between clone3 and the exec of init. The
+// parent prepares a ChildPlan of plain data first, because the child may not allocate: the caller
+// can have threads, and one of them may have held the malloc lock at the moment of the clone.
+
+#include <linux/filter.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ir/support/error_or.h"
+#include "runtime/backends/container/container.h"
+
+namespace mvm::runtime::container {
+
+/// One step of the child's file-system setup, applied in order below the new root.
+struct ChildMount {
+  enum class Kind {
+    kAttach,   ///< move_mount a detached mount the parent prepared (fd_index) onto target
+    kFresh,    ///< fsopen/fsconfig/fsmount a new file system (fs_type, options, attrs) onto target
+    kSymlink,  ///< create target as a symlink to `link`
+  };
+  Kind kind = Kind::kAttach;
+  std::string target;         ///< relative to the new root: "proc", "dev/null", "app/hello.py"
+  bool target_is_dir = true;  ///< what to create when target is missing
+  size_t fd_index = 0;        ///< kAttach
+  std::string fs_type;        ///< kFresh
+  /// kFresh: fsconfig keys and string values, e.g. {"size", "64m"}.
+  std::vector<std::pair<std::string, std::string>> options;
+  uint64_t attrs = 0;  ///< kFresh: MOUNT_ATTR_* of the new mount
+  std::string link;    ///< kSymlink
+  std::string what;    ///< the step for error messages: "mount proc at /proc"
+};
+
+/// A mount the parent opens on the host (open_tree) and passes to the child.
+struct HostSource {
+  std::filesystem::path path;
+  uint64_t attrs = 0;  ///< MOUNT_ATTR_* set on the detached mount
+  bool idmap = false;  ///< map host ids through the sandbox's user namespace
+};
+
+/// At most this many host mounts per sandbox: what one SCM_RIGHTS message carries (SCM_MAX_FD).
+inline constexpr size_t kMaxSources = 253;
+
+/// Everything the child needs, in memory it inherits through the clone.
+struct ChildPlan {
+  std::string hostname;
+  std::string rootfs;           ///< host path, for error messages
+  std::string init;             ///< host path, for error messages
+  std::string overlay_options;  ///< lowerdir/upperdir/workdir in the staging tmpfs
+  std::vector<ChildMount> mounts;
+  /// sources[0] is the rootfs; ChildMount::fd_index points into this list.
+  std::vector<HostSource> sources;
+  std::vector<int> keep_fds;     ///< sorted: 0, 1, 2, inherit_fds and the control socket
+  std::vector<int> inherit_fds;  ///< kept open across the exec
+  int death_signal = 0;
+  std::vector<std::string> argv_storage;
+  std::vector<std::string> envp_storage;
+  std::vector<char*> argv;  ///< into argv_storage, null-terminated
+  std::vector<char*> envp;
+  std::vector<sock_filter> seccomp;
+  /// Filled by the parent's side with the numbers the received fds get; sized sources.size().
+  std::vector<int> received_fds;
+};
+
+/// Where the child mounts its staging tmpfs (in its own mount namespace, so the host's /tmp is not
+/// touched). As bubblewrap does: a directory that exists and is searchable on every host.
+inline constexpr const char* kStagingDir = "/tmp";
+
+/// Builds the plan for `spec` (already validated) with the compiled seccomp program.
+ChildPlan BuildChildPlan(const Spec& spec, std::vector<sock_filter> seccomp);
+
+/// What the child tells the parent over the control socket.
+struct ChildReport {
+  enum Kind : uint32_t {
+    kMounted = 1,    ///< the new root is in place
+    kExecuting = 2,  ///< hardened; execve comes next
+    kFailed = 3,     ///< `step` failed with `error` (an errno value); the child exits
+  };
+  uint32_t kind = 0;
+  int32_t error = 0;
+  int64_t at_ns = 0;  ///< CLOCK_MONOTONIC when sent: the child's own timing, for Timings
+  char step[1000] = {};
+};
+
+/// Runs in the child right after clone3: waits for the parent's go (with the detached mounts), sets
+/// up the sandbox and execs init. Never returns; reports a failure on `control_fd` and exits.
+[[noreturn]] void RunChild(ChildPlan& plan, int control_fd);
+
+}  // namespace mvm::runtime::container
+
+#endif  // MVM_RUNTIME_BACKENDS_CONTAINER_CHILD_H_

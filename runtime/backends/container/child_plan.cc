@@ -1,0 +1,144 @@
+// The parent's half of the child's work: turning a Spec into plain data the child can act on.
+
+#include <sys/mount.h>
+
+#include <algorithm>
+#include <string>
+#include <system_error>
+
+#include "runtime/backends/container/child.h"
+
+namespace mvm::runtime::container {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+constexpr uint32_t kShmSizeMb = 64;
+
+std::string Megabytes(uint32_t mb) { return std::to_string(mb) + "m"; }
+
+class PlanBuilder {
+ public:
+  explicit PlanBuilder(ChildPlan& plan) : plan_(plan) {}
+
+  void Attach(const fs::path& source, uint64_t attrs, bool idmap, std::string_view target,
+              bool is_dir, std::string what) {
+    plan_.sources.push_back({source, attrs, idmap});
+    ChildMount m;
+    m.kind = ChildMount::Kind::kAttach;
+    m.target = target.substr(1);
+    m.target_is_dir = is_dir;
+    m.fd_index = plan_.sources.size() - 1;
+    m.what = std::move(what);
+    plan_.mounts.push_back(std::move(m));
+  }
+
+  void Fresh(std::string fs_type, std::vector<std::pair<std::string, std::string>> options,
+             uint64_t attrs, std::string_view target) {
+    ChildMount m;
+    m.kind = ChildMount::Kind::kFresh;
+    m.target = target.substr(1);
+    m.what = "mount " + fs_type + " at " + std::string(target);
+    m.fs_type = std::move(fs_type);
+    m.options = std::move(options);
+    m.attrs = attrs;
+    plan_.mounts.push_back(std::move(m));
+  }
+
+  void Symlink(std::string_view target, std::string link) {
+    ChildMount m;
+    m.kind = ChildMount::Kind::kSymlink;
+    m.target = target.substr(1);
+    m.what = "create the symlink " + std::string(target) + " -> " + link;
+    m.link = std::move(link);
+    plan_.mounts.push_back(std::move(m));
+  }
+
+ private:
+  ChildPlan& plan_;
+};
+
+}  // namespace
+
+ChildPlan BuildChildPlan(const Spec& spec, std::vector<sock_filter> seccomp) {
+  ChildPlan plan;
+  plan.hostname = spec.name;
+  plan.rootfs = spec.rootfs.string();
+  plan.init = spec.init.string();
+  std::string staging = kStagingDir;
+  // userxattr: overlay's trusted.* xattrs are out of reach in a user namespace.
+  plan.overlay_options = "lowerdir=" + staging + "/lower,upperdir=" + staging +
+                         "/upper,workdir=" + staging + "/work,userxattr";
+  // The rootfs, idmapped so that its root-owned files belong to the sandbox's root.
+  plan.sources.push_back(
+      {spec.rootfs, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true});
+
+  PlanBuilder b(plan);
+  b.Fresh("proc", {}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "/proc");
+  // A minimal /dev: a user namespace cannot mknod, so the nodes are the host's, bound one by one.
+  b.Fresh("tmpfs", {{"mode", "0755"}, {"size", "64k"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+          "/dev");
+  for (const char* device : kDevices) {
+    std::string path = std::string("/dev/") + device;
+    b.Attach(path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, path, false, "bind " + path);
+  }
+  b.Fresh("devpts", {{"ptmxmode", "0666"}, {"mode", "0620"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+          "/dev/pts");
+  b.Symlink("/dev/ptmx", "pts/ptmx");
+  b.Symlink("/dev/fd", "/proc/self/fd");
+  b.Symlink("/dev/stdin", "/proc/self/fd/0");
+  b.Symlink("/dev/stdout", "/proc/self/fd/1");
+  b.Symlink("/dev/stderr", "/proc/self/fd/2");
+  b.Fresh("tmpfs", {{"mode", "1777"}, {"size", Megabytes(kShmSizeMb)}},
+          MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "/dev/shm");
+  // No /sys: it describes the host's hardware and kernel, nothing in a sandbox needs it, and every
+  // file left out is attack surface and a fingerprint less.
+  b.Fresh("tmpfs", {{"mode", "1777"}, {"size", Megabytes(spec.tmp_size_mb)}},
+          MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "/tmp");
+  // Not idmapped: Start chowns run_dir to the sandbox's root instead, so that the socket the agent
+  // creates there is connectable from the host as it is.
+  b.Attach(spec.run_dir, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false, "/run/mvm", true,
+           "bind " + spec.run_dir.string() + " at /run/mvm");
+  b.Attach(spec.init, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false, "/.mvm/init",
+           false, "bind " + spec.init.string() + " at /.mvm/init");
+  for (const Mount& m : spec.mounts) {
+    if (m.kind == Mount::Kind::kTmpfs) {
+      b.Fresh("tmpfs", {{"mode", "1777"}, {"size", Megabytes(m.size_mb)}},
+              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, m.target);
+      continue;
+    }
+    std::error_code ec;
+    uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m.read_only ? MOUNT_ATTR_RDONLY : 0);
+    b.Attach(m.source, attrs, true, m.target, fs::is_directory(m.source, ec),
+             std::string("bind ") + (m.read_only ? "read-only " : "read-write ") +
+                 m.source.string() + " at " + m.target);
+  }
+
+  plan.keep_fds = {0, 1, 2};
+  plan.keep_fds.insert(plan.keep_fds.end(), spec.inherit_fds.begin(), spec.inherit_fds.end());
+  std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
+  plan.keep_fds.erase(std::unique(plan.keep_fds.begin(), plan.keep_fds.end()), plan.keep_fds.end());
+  plan.inherit_fds = spec.inherit_fds;
+  plan.death_signal = spec.parent_death_signal;
+
+  // The host file name, not "/.mvm/init": multi-call binaries such as busybox pick their applet by
+  // argv[0], and "init" would be one.
+  plan.argv_storage.push_back(spec.init.filename().string());
+  plan.argv_storage.insert(plan.argv_storage.end(), spec.init_args.begin(), spec.init_args.end());
+  plan.envp_storage.push_back(kPath);
+  for (std::string& s : plan.argv_storage) {
+    plan.argv.push_back(s.data());
+  }
+  plan.argv.push_back(nullptr);
+  for (std::string& s : plan.envp_storage) {
+    plan.envp.push_back(s.data());
+  }
+  plan.envp.push_back(nullptr);
+  plan.seccomp = std::move(seccomp);
+  plan.received_fds.resize(plan.sources.size(), -1);
+  return plan;
+}
+
+}  // namespace mvm::runtime::container

@@ -1,0 +1,204 @@
+#ifndef MVM_RUNTIME_LAUNCHER_LAUNCHER_H_
+#define MVM_RUNTIME_LAUNCHER_LAUNCHER_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "backend-emit/plan/trust_store.h"
+#include "backend-emit/plan/verify.h"
+#include "ir/support/error_or.h"
+#include "runtime/agent/client.h"
+#include "runtime/audit/audit.h"
+#include "runtime/backends/container/container.h"
+#include "runtime/launcher/state.h"
+
+namespace mvm::runtime {
+
+/// Exit statuses of `run` and `exec` besides the workload's own (shared/spec/cli.md), as other
+/// container runtimes use them.
+inline constexpr int kExitTimeout = 124;
+inline constexpr int kExitLauncherFailed = 125;  ///< refused or failed; the reason is printed
+inline constexpr int kExitNotExecutable = 126;
+inline constexpr int kExitNotFound = 127;
+
+/// A line for the user's terminal (stderr): warnings, progress of long steps, -v timings.
+using Note = std::function<void(std::string_view)>;
+
+/// How a launcher is set up. The caller (mvmctl or mvm-launcher) resolves flags into this.
+struct LauncherOptions {
+  StateDir state;
+  /// Keys whose plans may run: the trust store, plus the local dev key (which may sign dev-profile
+  /// plans only).
+  std::vector<plan::TrustedKey> trusted;
+  std::string dev_key_id;              ///< the local dev key's id, or empty
+  std::filesystem::path agent_binary;  ///< the static guest agent
+  std::filesystem::path python_sdk;    ///< sdks/python, mounted for function-form workloads
+  std::string backend = "container";
+  bool verbose = false;
+  Note note;
+};
+
+/// Finds the guest agent and the Python SDK next to the running executable (build tree or install
+/// prefix), unless MVM_AGENT / MVM_PYTHON_SDK say otherwise.
+ErrorOr<Ok> LocateRuntimeFiles(LauncherOptions& options);
+
+/// Fills `options.trusted`: the keys in `trust_dir` (empty: the default trust store; a missing
+/// store is empty), the `extra` public key files, and the local dev key (`<state>/keys/dev.pub`)
+/// when it exists, remembered in `dev_key_id` because it may sign dev-profile plans only.
+ErrorOr<Ok> LoadTrust(LauncherOptions& options, const std::filesystem::path& trust_dir,
+                      const std::vector<std::filesystem::path>& extra);
+
+/// A plan the launcher accepted: verified, admitted against replay, within this backend's policy.
+struct AdmittedPlan {
+  plan::VerifiedPlan verified;
+  std::string audit_id;  ///< of the "admit" record
+};
+
+/// Per-phase wall-clock timings of one launch, for -v and the benchmark.
+struct PhaseTimings {
+  double verify_ms = 0;
+  double materialize_ms = 0;
+  double namespaces_ms = 0;  ///< container::Start: clone to PID 1 exec'd
+  double agent_ready_ms = 0;
+  double exec_ms = 0;
+  double teardown_ms = 0;
+};
+
+/// Verifies `plan_bytes` against the trusted keys and the clock, admits it against the replay
+/// state, and checks it against what this backend can enforce. Every outcome is audited; a refusal
+/// is an Error whose message starts with "refused: ".
+ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view plan_bytes,
+                            audit::Log& audit, PhaseTimings* timings);
+
+/// How to start a sandbox.
+struct StartOptions {
+  std::string name;  ///< empty: "<workload id>-<6 random hex digits>"
+  bool detached = false;
+  /// Host files copied read-only into the sandbox: the declaring file of a function-form workload
+  /// goes to /app/<file name>.
+  std::vector<std::pair<std::string, std::filesystem::path>> app_files;
+  /// Local volume sources are relative to this directory (the declaring file's, for a source file).
+  std::filesystem::path project_root;
+};
+
+/// A started sandbox, owned by this process: destroyed by Destroy(), or, if this process dies
+/// first, by its watchdog (unless detached).
+class Sandbox {
+ public:
+  Sandbox(Sandbox&&) noexcept;
+  Sandbox& operator=(Sandbox&&) noexcept;
+  ~Sandbox();
+
+  const SandboxRecord& record() const { return record_; }
+  agent::Client& agent() { return *agent_; }
+  /// Reaps PID 1 after it has exited (or Error when it has not within `timeout`).
+  ErrorOr<container::ExitStatus> Wait(std::chrono::milliseconds timeout);
+  /// Tells the watchdog its job is done and lets the sandbox outlive this process.
+  void Release();
+
+ private:
+  friend ErrorOr<Sandbox> Start(const LauncherOptions&, const AdmittedPlan&, const StartOptions&,
+                                audit::Log&, PhaseTimings*);
+  friend ErrorOr<Ok> Destroy(const LauncherOptions&, Sandbox&, audit::Log&, std::string_view);
+  Sandbox() = default;
+
+  SandboxRecord record_;
+  container::Sandbox container_;
+  std::optional<agent::Client> agent_;
+  int watchdog_fd_ = -1;  ///< write end of the watchdog's pipe; -1 when there is none
+  pid_t watchdog_pid_ = -1;
+};
+
+/// Materialises the root filesystem, starts the sandbox on the backend with the guest agent as PID
+/// 1 and waits until the agent answers. Not detached: a watchdog process tears everything down
+/// (processes, cgroups, state) if this process dies, and PID 1 gets SIGKILL from the kernel
+/// (PR_SET_PDEATHSIG) at the same moment.
+ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& plan,
+                       const StartOptions& start, audit::Log& audit, PhaseTimings* timings);
+
+/// The result of one command in a sandbox, as `run` and `exec` report it.
+struct ExecOutcome {
+  int exit_status = 0;  ///< what mvmctl exits with
+  std::string message;  ///< why, when not the command's own status ("killed: memory limit …")
+  agent::ExecResult result;
+  std::string audit_id;
+};
+
+/// Maps an agent's result to mvmctl's exit status and message: the command's own status, 124 on
+/// timeout, 126/127 when it could not start, 128+N for signal N, with the memory-limit reason for
+/// an OOM kill. Output truncation is reported in the message, never silently.
+ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint32_t memory_mb,
+                         uint32_t timeout_seconds);
+
+/// Runs `request` in the sandbox `record` names, streaming output to `sink`; audited.
+ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& record,
+                          agent::Client& agent, agent::ExecRequest request,
+                          const agent::OutputSink& sink, uint32_t timeout_seconds,
+                          audit::Log& audit);
+
+/// Shuts the sandbox down and removes every trace: processes, cgroups, state. Audited with
+/// `reason`.
+ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log& audit,
+                    std::string_view reason);
+
+/// Stops a sandbox by name from any process (`mvmctl stop`/`destroy`, `gc`): the agent's shutdown,
+/// then SIGKILL if it does not go within the grace period; removes its cgroups. `remove_state`
+/// also deletes its directory.
+ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bool remove_state,
+                       audit::Log& audit, std::string_view reason);
+
+/// A running sandbox reached by name from any process: its record and a connection to its agent.
+struct Attached {
+  SandboxRecord record;
+  agent::Client agent;
+};
+ErrorOr<Attached> Attach(const LauncherOptions& options, std::string_view name);
+
+/// The file operations of `mvmctl fs`, confined by the agent to the sandbox and audited.
+enum class FileOp { kRead, kWrite, kList, kRemove };
+struct FileRequest {
+  FileOp op = FileOp::kRead;
+  std::string path;
+  std::string data;        ///< kWrite
+  bool recursive = false;  ///< kRemove
+};
+struct FileResult {
+  std::string data;                       ///< kRead
+  std::vector<agent::FileEntry> entries;  ///< kList
+};
+ErrorOr<FileResult> RunFileOp(Attached& sandbox, const FileRequest& request, audit::Log& audit);
+
+/// What `mvmctl run` does with an admitted plan: start, run the entrypoint with `args` appended,
+/// stream its output to stdout/stderr, destroy, and return the exit status.
+struct RunOptions {
+  std::string entrypoint;  ///< empty: the first entrypoint
+  std::vector<std::string> args;
+  StartOptions start;
+};
+ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan& plan,
+                             const RunOptions& run, audit::Log& audit, PhaseTimings* timings);
+
+/// The audit log and the launcher's checkpoint key that signs it (`<state>/keys/launcher.key`,
+/// made on first use). The key is declared first so that it outlives the log that signs with it.
+struct AuditSession {
+  std::unique_ptr<plan::SecretKey> key;
+  std::optional<audit::Log> log;
+};
+ErrorOr<std::unique_ptr<AuditSession>> OpenAudit(const StateDir& state);
+
+/// The secret key `<dir>/<name>.key`, generated (with `<name>.pub`) on first use.
+ErrorOr<plan::SecretKey> EnsureKey(const std::filesystem::path& dir, std::string_view name);
+
+}  // namespace mvm::runtime
+
+#endif  // MVM_RUNTIME_LAUNCHER_LAUNCHER_H_

@@ -1,0 +1,236 @@
+#include "runtime/launcher/state.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <system_error>
+
+#include "backend-emit/plan/time.h"
+
+namespace mvm::runtime {
+
+namespace fs = std::filesystem;
+
+ErrorOr<StateDir> ResolveStateDir(const std::string& flag) {
+  if (!flag.empty()) {
+    return StateDir{fs::absolute(flag)};
+  }
+  // The XDG spec says a relative XDG_STATE_HOME is to be ignored.
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && xdg[0] == '/') {
+    return StateDir{fs::path(xdg) / "mvm"};
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/') {
+    return StateDir{fs::path(home) / ".local" / "state" / "mvm"};
+  }
+  return Error{
+      "cannot tell where mvm keeps its state: neither XDG_STATE_HOME nor HOME is set; "
+      "give --state-dir DIR"};
+}
+
+bool IsSandboxName(std::string_view name) {
+  if (name.empty() || name.size() > 63) {
+    return false;
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0);
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace {
+
+nlohmann::json ToJson(const SandboxRecord& r) {
+  return {{"name", r.name},
+          {"workload_id", r.workload_id},
+          {"payload_digest", r.payload_digest},
+          {"backend", r.backend},
+          {"pid", r.pid},
+          {"pid_start_time", r.pid_start_time},
+          {"detached", r.detached},
+          {"owner_pid", r.owner_pid},
+          {"owner_uid", r.owner_uid},
+          {"created_at", r.created_at},
+          {"memory_mb", r.memory_mb},
+          {"rootfs", r.root_fs}};
+}
+
+ErrorOr<Ok> WriteFileAtomically(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Error{"cannot write `" + tmp.string() + "`: " + std::strerror(errno)};
+  }
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) {
+      saved = errno;
+    }
+    ::unlink(tmp.c_str());
+    return Error{"cannot write `" + path.string() + "`: " + std::strerror(saved)};
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+ErrorOr<Ok> WriteRecord(const StateDir& state, const SandboxRecord& record) {
+  std::error_code ec;
+  fs::create_directories(state.Sandbox(record.name), ec);
+  if (ec) {
+    return Error{"cannot create `" + state.Sandbox(record.name).string() + "`: " + ec.message()};
+  }
+  return WriteFileAtomically(state.Sandbox(record.name) / "sandbox.json",
+                             ToJson(record).dump(2) + "\n");
+}
+
+ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) {
+  if (!IsSandboxName(name)) {
+    return Error{"`" + std::string(name) +
+                 "` is not a sandbox name (lowercase letters, digits and '-', at most 63)"};
+  }
+  fs::path path = state.Sandbox(name) / "sandbox.json";
+  std::ifstream in(path);
+  if (!in) {
+    return Error{"no sandbox named `" + std::string(name) + "` (state dir `" + state.root.string() +
+                 "`); `mvmctl ps` lists them"};
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  try {
+    nlohmann::json j = nlohmann::json::parse(buffer.str());
+    SandboxRecord r;
+    r.name = j.at("name").get<std::string>();
+    r.workload_id = j.at("workload_id").get<std::string>();
+    r.payload_digest = j.at("payload_digest").get<std::string>();
+    r.backend = j.at("backend").get<std::string>();
+    r.pid = j.at("pid").get<pid_t>();
+    r.pid_start_time = j.at("pid_start_time").get<uint64_t>();
+    r.detached = j.at("detached").get<bool>();
+    r.owner_pid = j.at("owner_pid").get<pid_t>();
+    r.owner_uid = j.at("owner_uid").get<uid_t>();
+    r.created_at = j.at("created_at").get<std::string>();
+    r.memory_mb = j.at("memory_mb").get<uint32_t>();
+    r.root_fs = j.at("rootfs").get<std::string>();
+    if (r.name != name) {
+      return Error{"`" + path.string() + "` names sandbox `" + r.name + "`, not `" +
+                   std::string(name) + "`"};
+    }
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    return Error{"`" + path.string() + "` is damaged (" + e.what() + "); `mvmctl destroy " +
+                 std::string(name) + "` removes it"};
+  }
+}
+
+std::vector<SandboxRecord> ListRecords(const StateDir& state, std::vector<std::string>& problems) {
+  std::vector<SandboxRecord> out;
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(state.Sandboxes(), ec)) {
+    if (!e.is_directory()) {
+      continue;
+    }
+    auto r = ReadRecord(state, e.path().filename().string());
+    if (r) {
+      out.push_back(std::move(*r));
+    } else {
+      problems.push_back(r.error().message);
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SandboxRecord& a, const SandboxRecord& b) { return a.name < b.name; });
+  return out;
+}
+
+uint64_t ProcessStartTime(pid_t pid) {
+  if (pid <= 0) {
+    return 0;
+  }
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name (field 2) may hold spaces and parentheses; fields are counted after the last
+  // ')'.
+  size_t close = text.rfind(')');
+  if (close == std::string::npos) {
+    return 0;
+  }
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  // After ')' come field 3 (state) onwards; start time is field 22.
+  for (int i = 3; i <= 22; ++i) {
+    if (!(fields >> field)) {
+      return 0;
+    }
+  }
+  // A zombie has exited: it is not running whatever its start time.
+  if (text.substr(close + 2, 1) == "Z") {
+    return 0;
+  }
+  return std::strtoull(field.c_str(), nullptr, 10);
+}
+
+bool IsRunning(const SandboxRecord& record) {
+  return record.pid > 0 && record.pid_start_time != 0 &&
+         ProcessStartTime(record.pid) == record.pid_start_time;
+}
+
+ErrorOr<SandboxLock> SandboxLock::Acquire(const StateDir& state, std::string_view name) {
+  std::error_code ec;
+  fs::create_directories(state.Sandboxes(), ec);
+  if (ec) {
+    return Error{"cannot create `" + state.Sandboxes().string() + "`: " + ec.message()};
+  }
+  fs::path path = state.Sandboxes() / (std::string(name) + ".lock");
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Error{"cannot open `" + path.string() + "`: " + std::strerror(errno)};
+  }
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      int saved = errno;
+      ::close(fd);
+      return Error{"cannot lock `" + path.string() + "`: " + std::strerror(saved)};
+    }
+  }
+  return SandboxLock(fd);
+}
+
+SandboxLock::SandboxLock(SandboxLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+SandboxLock& SandboxLock::operator=(SandboxLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+SandboxLock::~SandboxLock() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+std::string NowRfc3339() {
+  plan::SystemClock clock;
+  auto text = plan::FormatTimestamp(clock.NowUnixSeconds());
+  return text ? *text : std::string("unknown");
+}
+
+}  // namespace mvm::runtime

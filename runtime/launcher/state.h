@@ -1,0 +1,92 @@
+#ifndef MVM_RUNTIME_LAUNCHER_STATE_H_
+#define MVM_RUNTIME_LAUNCHER_STATE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/support/error_or.h"
+
+namespace mvm::runtime {
+
+/// Where the launcher keeps everything: `--state-dir`, else `$XDG_STATE_HOME/mvm`, else
+/// `~/.local/state/mvm`. One directory so that `rm -rf` of it is a complete reset, and so that
+/// tests run side by side in temporary ones.
+struct StateDir {
+  std::filesystem::path root;
+
+  std::filesystem::path AuditLog() const { return root / "audit.jsonl"; }
+  std::filesystem::path Keys() const { return root / "keys"; }
+  std::filesystem::path Replay() const { return root / "replay"; }
+  std::filesystem::path RootfsCache() const { return root / "rootfs"; }
+  std::filesystem::path Sandboxes() const { return root / "sandboxes"; }
+  std::filesystem::path Sandbox(std::string_view name) const { return Sandboxes() / name; }
+  /// The directory bind-mounted at /run/mvm inside the sandbox; the agent's socket is in it.
+  std::filesystem::path RunDir(std::string_view name) const { return Sandbox(name) / "run"; }
+  std::filesystem::path AgentSocket(std::string_view name) const {
+    return RunDir(name) / "agent.sock";
+  }
+};
+
+/// The state directory from `--state-dir` (when not empty) or the XDG default; an Error when
+/// neither HOME nor XDG_STATE_HOME says where.
+ErrorOr<StateDir> ResolveStateDir(const std::string& flag);
+
+/// True for a valid sandbox name: the workload id grammar, `[a-z0-9][a-z0-9-]{0,62}`.
+bool IsSandboxName(std::string_view name);
+
+/// What `ps`, `exec`, `stop` and the watchdog need to find a sandbox again. Stored as
+/// `sandboxes/<name>/sandbox.json`, written atomically.
+struct SandboxRecord {
+  std::string name;
+  std::string workload_id;
+  std::string payload_digest;   ///< of the admitted plan
+  std::string backend;          ///< "container"
+  pid_t pid = 0;                ///< host pid of the sandbox's PID 1
+  uint64_t pid_start_time = 0;  ///< /proc/<pid>/stat field 22, so a reused pid is never mistaken
+  bool detached = false;
+  pid_t owner_pid = 0;  ///< the mvmctl that started it (and whose death ends it unless detached)
+  uid_t owner_uid = 0;
+  std::string created_at;  ///< RFC 3339 UTC
+  uint32_t memory_mb = 0;  ///< for the OOM message of a later `exec`
+  std::string root_fs;     ///< the rootfs digest it runs on
+};
+
+ErrorOr<Ok> WriteRecord(const StateDir& state, const SandboxRecord& record);
+ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name);
+/// Every sandbox with a record, sorted by name; unreadable records are skipped with a note in
+/// `problems`.
+std::vector<SandboxRecord> ListRecords(const StateDir& state, std::vector<std::string>& problems);
+
+/// /proc/<pid>/stat's start time (clock ticks since boot), or 0 when the process is gone.
+uint64_t ProcessStartTime(pid_t pid);
+/// True while the record's PID 1 is the very process it recorded.
+bool IsRunning(const SandboxRecord& record);
+
+/// An exclusive flock on `sandboxes/<name>.lock`, held for the object's lifetime: one lifecycle
+/// change (up, stop, destroy) per sandbox at a time. Lock files live beside the sandbox directories
+/// so that removing a sandbox's directory never races with someone waiting on its lock.
+class SandboxLock {
+ public:
+  static ErrorOr<SandboxLock> Acquire(const StateDir& state, std::string_view name);
+  SandboxLock(SandboxLock&& other) noexcept;
+  SandboxLock& operator=(SandboxLock&& other) noexcept;
+  SandboxLock(const SandboxLock&) = delete;
+  SandboxLock& operator=(const SandboxLock&) = delete;
+  ~SandboxLock();
+
+ private:
+  explicit SandboxLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+/// Now as RFC 3339 UTC with seconds.
+std::string NowRfc3339();
+
+}  // namespace mvm::runtime
+
+#endif  // MVM_RUNTIME_LAUNCHER_STATE_H_

@@ -1,0 +1,263 @@
+#include "runtime/rootfs/rootfs.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "ir/options.h"
+#include "ir/support/check.h"
+#include "runtime/rootfs/templates.h"
+#include "runtime/rootfs/tree_util.h"
+
+namespace mvm::runtime::rootfs {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kCurrent = "current";
+constexpr std::string_view kLock = "lock";
+constexpr std::string_view kBuildPrefix = ".build-";
+constexpr std::string_view kTreePrefix = "sha256-";
+constexpr std::string_view kDigestPrefix = "sha256:";
+
+const ir::TemplateInfo* FindTemplate(std::string_view name) {
+  for (const ir::TemplateInfo& t : ir::BuiltinTemplates()) {
+    if (t.name == name) {
+      return &t;
+    }
+  }
+  return nullptr;
+}
+
+bool IsLowerHex(std::string_view s, size_t size) {
+  return s.size() == size && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+// The hex digest of the tree `current` names, when that tree is published: `current` is a symlink
+// to `sha256-<hex>` and that is a real directory. Only a complete tree is ever renamed to such a
+// name, so this is the whole check a cache hit makes.
+std::optional<std::string> PublishedHex(const fs::path& template_dir) {
+  std::error_code ec;
+  std::string target = fs::read_symlink(template_dir / kCurrent, ec).string();
+  if (ec || !target.starts_with(kTreePrefix) ||
+      !IsLowerHex(std::string_view(target).substr(kTreePrefix.size()), 64)) {
+    return std::nullopt;
+  }
+  if (!fs::is_directory(fs::symlink_status(template_dir / target, ec))) {
+    return std::nullopt;
+  }
+  return target.substr(kTreePrefix.size());
+}
+
+Materialized Published(const fs::path& template_dir, const std::string& hex) {
+  Materialized out;
+  out.dir = template_dir / (std::string(kTreePrefix) + hex);
+  out.digest = std::string(kDigestPrefix) + hex;
+  return out;
+}
+
+// Holds the template's build lock until the returned Fd closes. flock locks belong to the open
+// file, so two threads of one process exclude each other too.
+ErrorOr<Fd> LockTemplate(const fs::path& template_dir, std::string_view name,
+                         const ProgressFn& progress) {
+  const fs::path path = template_dir / kLock;
+  Fd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) {
+    return Error{"cannot open the lock file " + Quote(path) + ": " + ErrnoText(errno)};
+  }
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+    return fd;
+  }
+  if (errno != EWOULDBLOCK) {
+    return Error{"cannot lock " + Quote(path) + ": " + ErrnoText(errno)};
+  }
+  if (progress) {
+    progress("waiting for another process to finish building template " + std::string(name));
+  }
+  while (flock(fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      return Error{"cannot lock " + Quote(path) + ": " + ErrnoText(errno)};
+    }
+  }
+  return fd;
+}
+
+// Removes what builds that died (crash, kill, power loss) left behind. Only called under the lock,
+// so no live build's directory can be among them.
+ErrorOr<Ok> RemoveStaleBuilds(const fs::path& template_dir) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(template_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().native().starts_with(kBuildPrefix)) {
+      stale.push_back(it->path());
+    }
+  }
+  if (ec) {
+    return Error{"cannot list " + Quote(template_dir) + ": " + ec.message()};
+  }
+  for (const fs::path& path : stale) {
+    if (auto removed = RemoveTree(path); !removed) {
+      return Error{"cannot remove the unfinished build " + Quote(path) + ": " +
+                   removed.error().message};
+    }
+  }
+  return Ok{};
+}
+
+// Flushes the file system holding `dir`, so that after a power loss a published name never
+// points at files whose data never reached the disk.
+ErrorOr<Ok> SyncFileSystemOf(const fs::path& dir) {
+  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid() || syncfs(fd.get()) != 0) {
+    return Error{"cannot flush the file system of " + Quote(dir) + ": " + ErrnoText(errno)};
+  }
+  return Ok{};
+}
+
+// Atomically makes `current` name `tree` (a name in `template_dir`).
+ErrorOr<Ok> PointCurrentAt(const fs::path& template_dir, const std::string& tree) {
+  const fs::path next = template_dir / ".current.next";
+  const fs::path current = template_dir / kCurrent;
+  if (unlink(next.c_str()) != 0 && errno != ENOENT) {
+    return Error{"cannot remove " + Quote(next) + ": " + ErrnoText(errno)};
+  }
+  if (symlink(tree.c_str(), next.c_str()) != 0) {
+    return Error{"cannot create " + Quote(next) + ": " + ErrnoText(errno)};
+  }
+  if (rename(next.c_str(), current.c_str()) != 0) {
+    return Error{"cannot publish " + Quote(current) + ": " + ErrnoText(errno)};
+  }
+  return SyncFileSystemOf(template_dir);
+}
+
+// Builds `name` into a fresh `.build-*` directory, seals and hashes it, and renames it into place.
+ErrorOr<Materialized> BuildAndPublish(std::string_view name, const fs::path& template_dir,
+                                      const ProgressFn& progress) {
+  BuildFn build = FindBuilder(name);
+  MVM_CHECK(build != nullptr);  // every ir::BuiltinTemplates entry has a builder
+  auto start = std::chrono::steady_clock::now();
+
+  std::string pattern = (template_dir / (std::string(kBuildPrefix) + "XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return Error{"cannot create a build directory in " + Quote(template_dir) + ": " +
+                 ErrnoText(errno)};
+  }
+  const fs::path work(pattern);
+  auto digest = [&]() -> ErrorOr<std::string> {
+    if (auto built = build(work, progress); !built) {
+      return built.error();
+    }
+    // mkdtemp made it 0700; a root directory is 0755 (0555 once sealed).
+    if (chmod(work.c_str(), 0755) != 0) {
+      return Error{"cannot set the mode of " + Quote(work) + ": " + ErrnoText(errno)};
+    }
+    if (auto sealed = SealTree(work); !sealed) {
+      return sealed.error();
+    }
+    return TreeDigest(work);
+  }();
+  if (!digest) {
+    if (auto removed = RemoveTree(work); !removed) {
+      return Error{digest.error().message + "\n(and the unfinished build could not be removed: " +
+                   removed.error().message + ")"};
+    }
+    return digest.error();
+  }
+
+  const std::string hex = digest->substr(kDigestPrefix.size());
+  const std::string tree = std::string(kTreePrefix) + hex;
+  const fs::path published = template_dir / tree;
+  if (auto synced = SyncFileSystemOf(work); !synced) {
+    return synced.error();
+  }
+  if (rename(work.c_str(), published.c_str()) != 0) {
+    if (errno != ENOTEMPTY && errno != EEXIST) {
+      return Error{"cannot publish " + Quote(published) + ": " + ErrnoText(errno)};
+    }
+    // The same tree is already there, published by a build whose `current` update was lost; its
+    // name is its digest, so it is this tree.
+    if (auto removed = RemoveTree(work); !removed) {
+      return removed.error();
+    }
+  }
+  if (auto pointed = PointCurrentAt(template_dir, tree); !pointed) {
+    return pointed.error();
+  }
+
+  Materialized out = Published(template_dir, hex);
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  out.build_ms = static_cast<uint32_t>(elapsed.count());
+  if (progress) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(out.build_ms) / 1000.0);
+    progress("built template " + std::string(name) + " in " + seconds + " s: " + out.digest);
+  }
+  return out;
+}
+
+}  // namespace
+
+ErrorOr<Materialized> MaterializeTemplate(std::string_view name, const fs::path& cache_dir,
+                                          const ProgressFn& progress) {
+  if (FindTemplate(name) == nullptr) {
+    std::string known;
+    for (const ir::TemplateInfo& t : ir::BuiltinTemplates()) {
+      known += (known.empty() ? "`" : ", `") + std::string(t.name) + "`";
+    }
+    return Error{"unknown template `" + std::string(name) + "`; the built-in templates are " +
+                 known + " (see `mvmctl templates`)"};
+  }
+  const fs::path template_dir = cache_dir / name;
+  if (auto hex = PublishedHex(template_dir)) {
+    Materialized out = Published(template_dir, *hex);
+    out.cache_hit = true;
+    return out;
+  }
+
+  std::error_code ec;
+  fs::create_directories(template_dir, ec);
+  if (ec) {
+    return Error{"cannot create the template cache " + Quote(template_dir) + ": " + ec.message() +
+                 "; check the permissions of the state directory (--state-dir)"};
+  }
+  auto lock = LockTemplate(template_dir, name, progress);
+  if (!lock) {
+    return lock.error();
+  }
+  // Whoever held the lock may just have published it.
+  if (auto hex = PublishedHex(template_dir)) {
+    Materialized out = Published(template_dir, *hex);
+    out.cache_hit = true;
+    return out;
+  }
+  if (auto cleaned = RemoveStaleBuilds(template_dir); !cleaned) {
+    return cleaned.error();
+  }
+  return BuildAndPublish(name, template_dir, progress);
+}
+
+std::vector<TemplateStatus> ListTemplates(const fs::path& cache_dir) {
+  std::vector<TemplateStatus> out;
+  for (const ir::TemplateInfo& t : ir::BuiltinTemplates()) {
+    TemplateStatus status;
+    status.name = std::string(t.name);
+    status.description = std::string(t.description);
+    if (auto hex = PublishedHex(cache_dir / t.name)) {
+      Materialized published = Published(cache_dir / t.name, *hex);
+      status.built = true;
+      status.digest = std::move(published.digest);
+      status.dir = std::move(published.dir);
+    }
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+}  // namespace mvm::runtime::rootfs

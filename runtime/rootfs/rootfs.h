@@ -1,0 +1,76 @@
+#ifndef MVM_RUNTIME_ROOTFS_ROOTFS_H_
+#define MVM_RUNTIME_ROOTFS_ROOTFS_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/support/error_or.h"
+
+namespace mvm::runtime::rootfs {
+
+/// Progress lines for long builds ("building template python-3.11 with mmdebstrap (a minute or
+/// more, once)"). May be empty; called on the caller's thread, never after MaterializeTemplate
+/// returns.
+using ProgressFn = std::function<void(std::string_view line)>;
+
+/// A template root filesystem that is ready to mount.
+struct Materialized {
+  /// The root directory, complete and immutable: nothing writes to it after publishing, and every
+  /// entry in it has its write bits cleared. Lives as long as the cache directory does.
+  std::filesystem::path dir;
+  /// "sha256:<64 hex>" of the tree (TreeDigest); `dir`'s name carries the same hex.
+  std::string digest;
+  /// True when the tree was already in the cache (built earlier, or by a concurrent caller).
+  bool cache_hit = false;
+  /// Wall-clock milliseconds this call spent building; 0 on a cache hit.
+  uint32_t build_ms = 0;
+};
+
+/// Builds (once) or finds the template's rootfs under `cache_dir` (e.g. <state-dir>/rootfs).
+///
+/// Layout: `<cache_dir>/<name>/sha256-<hex>/` is a published tree and `<cache_dir>/<name>/current`
+/// a symlink naming it. A hit only checks that `current` names a `sha256-<hex>` directory that
+/// exists; it does not re-hash the tree, which would cost seconds for python-3.11 on every run.
+/// That is sound because trees are only ever published by one rename of a complete, read-only
+/// build, so what a hit can miss is tampering by someone who can write the cache (root, given the
+/// modes), not a half-finished build.
+///
+/// Safe against concurrent callers in any number of processes and threads: builds are serialised by
+/// an flock on `<cache_dir>/<name>/lock`, happen in a `.build-*` directory beside the published
+/// ones and are renamed into place atomically; a crash mid-build leaves only a `.build-*`
+/// directory, which the next build removes. Trees of earlier digests are left in place, since a
+/// running sandbox may still have one mounted.
+///
+/// An unknown name is an Error listing the known ones; so are build failures (a missing host tool,
+/// no network to the Debian mirror), with a hint.
+ErrorOr<Materialized> MaterializeTemplate(std::string_view name,
+                                          const std::filesystem::path& cache_dir,
+                                          const ProgressFn& progress);
+
+/// The digest of a directory tree: "sha256:<64 hex>" over a deterministic serialisation of every
+/// entry, `dir` itself included, sorted by relative path (relative path, type, permission bits,
+/// SHA-256 of a regular file's content, a symlink's target; NOT mtimes, owners or inode numbers, so
+/// copying or touching a tree keeps its digest). Symlinks are recorded, never followed. Refuses
+/// (Error) device nodes, sockets and fifos rather than guessing how to hash them.
+ErrorOr<std::string> TreeDigest(const std::filesystem::path& dir);
+
+/// One built-in template and its state in a cache directory.
+struct TemplateStatus {
+  std::string name;
+  std::string description;
+  bool built = false;
+  std::string digest;         ///< "sha256:<64 hex>" when built, else empty
+  std::filesystem::path dir;  ///< the published tree when built, else empty
+};
+
+/// Every built-in template (ir::BuiltinTemplates order) and whether it is built in `cache_dir`, by
+/// the same cheap check as a cache hit. Builds nothing and creates nothing.
+std::vector<TemplateStatus> ListTemplates(const std::filesystem::path& cache_dir);
+
+}  // namespace mvm::runtime::rootfs
+
+#endif  // MVM_RUNTIME_ROOTFS_ROOTFS_H_

@@ -1,0 +1,36 @@
+#ifndef MVM_RUNTIME_ROOTFS_TEMPLATES_H_
+#define MVM_RUNTIME_ROOTFS_TEMPLATES_H_
+
+// The builders behind MaterializeTemplate; not part of mvm_rootfs's public API.
+
+#include <filesystem>
+#include <string_view>
+
+#include "ir/support/error_or.h"
+#include "runtime/rootfs/rootfs.h"
+
+namespace mvm::runtime::rootfs {
+
+/// Builds a template's tree into `root`, an existing empty directory. The caller seals, hashes and
+/// publishes it, and removes it on an Error.
+using BuildFn = ErrorOr<Ok> (*)(const std::filesystem::path& root, const ProgressFn& progress);
+
+/// The builder of the built-in template `name` (an ir::BuiltinTemplates name), or nullptr.
+BuildFn FindBuilder(std::string_view name);
+
+/// `busybox`: the host's static /bin/busybox (Debian busybox-static) with a symlink per applet.
+ErrorOr<Ok> BuildBusybox(const std::filesystem::path& root, const ProgressFn& progress);
+
+/// `python-3.11`: Debian bookworm minbase plus python3 (3.11 and its standard library), by
+/// mmdebstrap.
+ErrorOr<Ok> BuildPython311(const std::filesystem::path& root, const ProgressFn& progress);
+
+/// What every template has whatever its contents: the directories the sandbox backends mount on
+/// (/proc /dev /sys /tmp /run /run/mvm /.mvm/sdk/python /app /root /home), /etc/hostname and an
+/// /etc/hosts that knows only localhost. Existing directories keep their contents; the two files
+/// are replaced.
+ErrorOr<Ok> AddSandboxSkeleton(const std::filesystem::path& root);
+
+}  // namespace mvm::runtime::rootfs
+
+#endif  // MVM_RUNTIME_ROOTFS_TEMPLATES_H_

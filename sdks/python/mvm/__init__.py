@@ -1,0 +1,173 @@
+"""The mvm Python SDK: declare sandboxed workloads in ordinary Python source.
+
+``mvmctl`` reads these declarations statically and never imports the file, so at runtime everything
+here is inert: the decorators attach a ``__mvm__`` metadata dict and return the decorated object
+unchanged, and the helpers are plain immutable records. Nothing is validated here; ``mvmctl check``
+is what reports mistakes, with file and line. docs/declarations.md describes the language and
+docs/reference/options.md every option.
+
+    from mvm import workload, entrypoint, NetworkPolicy, SecretRef, Volume
+
+    @workload("tiny", image="template:python-3.11", memory_mb=256)
+    def tiny():
+        print("hello from mvm")
+
+Standard library only: this package is mounted read-only into sandboxes, where nothing else is
+installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional, Tuple, TypeVar
+
+__all__ = [
+    "workload",
+    "entrypoint",
+    "service",
+    "NetworkPolicy",
+    "SecretRef",
+    "Volume",
+]
+
+__version__ = "0.1.0"
+
+_T = TypeVar("_T")
+
+#: The attribute the decorators set. Its value is a dict:
+#: ``{"kind": "workload" | "entrypoint" | "service", "name": str | None, "options": {...}}``
+#: where ``name`` is the workload id or the entrypoint/service name (``None`` when a workload was
+#: declared without an id) and ``options`` holds exactly the keyword arguments that were given, so
+#: a later reader can tell a default from a declared value.
+METADATA_ATTRIBUTE = "__mvm__"
+
+
+def _declare(kind: str, args: tuple, options: dict, name_option: str) -> Any:
+    """The shared body of the decorators: handles the bare form (``@kind``) and the called forms
+    (``@kind("name", k=v)``, ``@kind(name_option="name", k=v)``, ``@kind(k=v)``)."""
+    if len(args) == 1 and not options and callable(args[0]) and not isinstance(args[0], str):
+        # Bare: Python passed the decorated object itself.
+        return _mark(args[0], kind, None, {})
+    if len(args) > 1:
+        raise TypeError(f"@{kind} takes at most one positional argument, got {len(args)}")
+    name = args[0] if args else options.pop(name_option, None)
+
+    def apply(target: _T) -> _T:
+        return _mark(target, kind, name, options)
+
+    return apply
+
+
+def _mark(target: _T, kind: str, name: Optional[str], options: dict) -> _T:
+    if name is None and kind != "workload":
+        name = getattr(target, "__name__", None)  # an entrypoint's or service's default name
+    setattr(target, METADATA_ATTRIBUTE, {"kind": kind, "name": name, "options": dict(options)})
+    return target
+
+
+def workload(*args: Any, **options: Any) -> Any:
+    """Declares a workload on a class (whose methods carry ``@entrypoint`` / ``@service``) or on a
+    function (which becomes the workload's ``main`` entrypoint, run by ``python3 -m mvm.run``).
+
+        @workload("agent-tool", image="nix:./flake#agent-runtime", cpu=2, memory_mb=2048)
+        class AgentTool: ...
+
+    The id is the first positional argument or ``id=``. Returns the object unchanged."""
+    return _declare("workload", args, options, "id")
+
+
+def entrypoint(*args: Any, **options: Any) -> Any:
+    """Declares a method as an entrypoint: a command run to completion.
+
+        @entrypoint(command=["python", "/app/main.py"])
+        @entrypoint("warmup", command=["python", "/app/warm.py"], timeout_seconds=5)
+
+    The name is the first positional argument or ``name=``, else the method's name. Returns the
+    method unchanged."""
+    return _declare("entrypoint", args, options, "name")
+
+
+def service(*args: Any, **options: Any) -> Any:
+    """Declares a method as a service: a long-running process, usually listening on ``port``.
+
+        @service("api", command=["python", "-m", "http.server", "8080"], port=8080)
+
+    The name is the first positional argument or ``name=``, else the method's name. Returns the
+    method unchanged."""
+    return _declare("service", args, options, "name")
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """An egress policy: deny everything, then allow listed hosts. Immutable; each ``allow_*``
+    returns a new policy, so a shared base policy can be extended safely.
+
+        NetworkPolicy.deny_by_default().allow_https("api.openai.com").allow_dns()
+    """
+
+    #: ``(protocol, host)`` pairs in declaration order; protocol is ``"https"`` or ``"http"``.
+    rules: Tuple[Tuple[str, str], ...] = ()
+    #: Whether DNS through mvm's pinning resolver is allowed.
+    dns: bool = False
+
+    @classmethod
+    def deny_by_default(cls) -> "NetworkPolicy":
+        """No egress at all: the start of every policy chain."""
+        return cls()
+
+    def allow_https(self, *hosts: str) -> "NetworkPolicy":
+        """Also allows HTTPS (checked by SNI) to each host, exact or ``*.suffix``."""
+        return self._allow("https", hosts)
+
+    def allow_http(self, *hosts: str) -> "NetworkPolicy":
+        """Also allows plain HTTP (checked by the Host header) to each host."""
+        return self._allow("http", hosts)
+
+    def allow_dns(self) -> "NetworkPolicy":
+        """Also allows name resolution through mvm's pinning resolver."""
+        return NetworkPolicy(self.rules, True)
+
+    def _allow(self, protocol: str, hosts: Tuple[str, ...]) -> "NetworkPolicy":
+        return NetworkPolicy(self.rules + tuple((protocol, host) for host in hosts), self.dns)
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A reference to a secret by name, and the hosts its value may be sent to. Holds no value:
+    the value stays in the secret store and never enters plans, logs or the sandbox.
+
+        SecretRef("openai-api-key", hosts=["api.openai.com"])
+    """
+
+    name: str
+    hosts: Tuple[str, ...] = ()
+
+    # Written out (dataclass keeps it) to make ``hosts`` keyword-only, as in declarations.
+    def __init__(self, name: str, *, hosts: Iterable[str] = ()) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "hosts", tuple(hosts))
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A mount in the sandbox. Create with :meth:`local` or :meth:`memory`.
+
+    ``mode`` and ``size_mb`` are ``None`` when not given: the declaration holds only what was
+    declared, and the plan applies the defaults (``"ro"``, 64 MiB)."""
+
+    kind: str
+    target: str
+    source: Optional[str] = None
+    mode: Optional[str] = None
+    size_mb: Optional[int] = None
+
+    @staticmethod
+    def local(source: str, target: str, mode: Optional[str] = None) -> "Volume":
+        """A host directory (relative to the project) mounted at ``target``; ``mode`` is ``"ro"``
+        (the default) or ``"rw"``."""
+        return Volume(kind="local", target=target, source=source, mode=mode)
+
+    @staticmethod
+    def memory(target: str, *, size_mb: Optional[int] = None) -> "Volume":
+        """A tmpfs of ``size_mb`` MiB (default 64) mounted at ``target``."""
+        return Volume(kind="memory", target=target, size_mb=size_mb)

@@ -1,0 +1,109 @@
+#include <signal.h>
+
+#include <filesystem>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/launcher/launcher.h"
+#include "runtime/launcher/state.h"
+
+namespace mvm::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+TEST(DescribeExec, PassesTheCommandsOwnStatus) {
+  agent::ExecResult r;
+  r.exit_code = 3;
+  ExecOutcome out = DescribeExec(r, false, 256, 30);
+  EXPECT_EQ(out.exit_status, 3);
+  EXPECT_EQ(out.message, "");
+}
+
+TEST(DescribeExec, TimeoutIs124WithTheLimitNamed) {
+  agent::ExecResult r;
+  r.timed_out = true;
+  r.signal = SIGKILL;
+  ExecOutcome out = DescribeExec(r, false, 256, 30);
+  EXPECT_EQ(out.exit_status, kExitTimeout);
+  EXPECT_THAT(out.message, HasSubstr("timed out after 30 s"));
+}
+
+TEST(DescribeExec, OomKillIs137WithTheMemoryLimit) {
+  agent::ExecResult r;
+  r.signal = SIGKILL;
+  ExecOutcome out = DescribeExec(r, true, 256, 30);
+  EXPECT_EQ(out.exit_status, 137);
+  EXPECT_EQ(out.message, "killed: memory limit 256 MiB reached");
+  // A SIGKILL that was not the OOM killer says so.
+  EXPECT_EQ(DescribeExec(r, false, 256, 30).message, "killed by signal 9 (SIGKILL)");
+}
+
+TEST(DescribeExec, CouldNotStartKeeps126And127AndTheReason) {
+  agent::ExecResult r;
+  r.exit_code = 127;
+  r.error = "`nope`: command not found in PATH";
+  ExecOutcome out = DescribeExec(r, false, 256, 30);
+  EXPECT_EQ(out.exit_status, kExitNotFound);
+  EXPECT_EQ(out.message, r.error);
+}
+
+TEST(DescribeExec, TruncationIsNeverSilent) {
+  agent::ExecResult r;
+  r.stdout_bytes = 100;
+  r.stdout_dropped = 40;
+  r.stderr_bytes = 10;
+  ExecOutcome out = DescribeExec(r, false, 256, 30);
+  EXPECT_EQ(out.exit_status, 0);
+  EXPECT_EQ(out.message, "stdout truncated: 40 of 100 bytes dropped (output limit)");
+}
+
+TEST(State, SandboxNamesFollowTheWorkloadIdGrammar) {
+  EXPECT_TRUE(IsSandboxName("hello-1a2b3c"));
+  EXPECT_FALSE(IsSandboxName(""));
+  EXPECT_FALSE(IsSandboxName("-x"));
+  EXPECT_FALSE(IsSandboxName("Upper"));
+  EXPECT_FALSE(IsSandboxName("../etc"));
+  EXPECT_FALSE(IsSandboxName(std::string(64, 'a')));
+}
+
+TEST(State, RecordsRoundTripAndRefuseForeignNames) {
+  fs::path dir = fs::temp_directory_path() / ("mvm-state-test-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  StateDir state{dir};
+  SandboxRecord r;
+  r.name = "box-1";
+  r.workload_id = "box";
+  r.payload_digest = "sha256:00";
+  r.backend = "container";
+  r.pid = ::getpid();
+  r.pid_start_time = ProcessStartTime(::getpid());
+  r.created_at = NowRfc3339();
+  r.memory_mb = 64;
+  ASSERT_TRUE(WriteRecord(state, r).ok());
+  auto back = ReadRecord(state, "box-1");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->workload_id, "box");
+  EXPECT_TRUE(IsRunning(*back));
+  back->pid_start_time += 1;  // the same pid, another process: not ours
+  EXPECT_FALSE(IsRunning(*back));
+  EXPECT_FALSE(ReadRecord(state, "../box-1").ok());
+  auto missing = ReadRecord(state, "nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.error().message, HasSubstr("no sandbox named `nope`"));
+  fs::remove_all(dir);
+}
+
+TEST(State, StateDirFollowsXdg) {
+  EXPECT_EQ(ResolveStateDir("/x/y")->root, fs::path("/x/y"));
+  ::setenv("XDG_STATE_HOME", "/tmp/xdg", 1);
+  EXPECT_EQ(ResolveStateDir("")->root, fs::path("/tmp/xdg/mvm"));
+  ::setenv("XDG_STATE_HOME", "relative", 1);
+  ::setenv("HOME", "/home/u", 1);
+  EXPECT_EQ(ResolveStateDir("")->root, fs::path("/home/u/.local/state/mvm"));
+  ::unsetenv("XDG_STATE_HOME");
+}
+
+}  // namespace
+}  // namespace mvm::runtime

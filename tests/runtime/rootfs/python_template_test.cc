@@ -1,0 +1,110 @@
+// The python-3.11 template, really built: mmdebstrap downloads Debian bookworm packages (about a
+// minute, network needed). Its own binary, labelled `slow` in ctest.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "runtime/rootfs/process.h"
+#include "runtime/rootfs/rootfs.h"
+#include "tests/runtime/rootfs/rootfs_test_util.h"
+
+namespace mvm::runtime::rootfs {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::IsRoot;
+using testing::TempDir;
+
+ProcessResult RunTool(const std::vector<std::string>& argv) {
+  auto ran = RunProcess(argv, nullptr);
+  EXPECT_TRUE(ran.ok()) << ran.error().message;
+  return ran.ok() ? *ran : ProcessResult{};
+}
+
+TEST(PythonTemplateTest, BuildsARootfsThatRunsPythonAndTheRunShim) {
+  if (!IsRoot()) {
+    GTEST_SKIP() << "mmdebstrap and chroot need root";
+  }
+  TempDir tmp;
+  const fs::path cache = tmp.path() / "cache";
+  auto made = MaterializeTemplate("python-3.11", cache, [](std::string_view line) {
+    std::fprintf(stderr, "progress: %.*s\n", static_cast<int>(line.size()), line.data());
+  });
+  ASSERT_TRUE(made.ok()) << made.error().message;
+  EXPECT_FALSE(made->cache_hit);
+  EXPECT_GT(made->build_ms, 0u);
+  const fs::path& root = made->dir;
+
+  // What a hit would cost if it re-hashed the tree (it does not; see rootfs.h).
+  auto start = std::chrono::steady_clock::now();
+  auto digest = TreeDigest(root);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
+  ASSERT_TRUE(digest.ok()) << digest.error().message;
+  EXPECT_EQ(*digest, made->digest);
+  size_t entries = 0;
+  uintmax_t bytes = 0;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
+       ++it) {
+    ++entries;
+    bytes += it->is_regular_file() && !it->is_symlink() ? it->file_size() : 0;
+  }
+  std::fprintf(stderr, "TreeDigest of the python-3.11 tree: %lld ms for %zu entries, %ju MiB\n",
+               static_cast<long long>(ms), entries, bytes >> 20);
+  RecordProperty("tree_digest_ms", std::to_string(ms));
+
+  ProcessResult version =
+      RunTool({"chroot", root.string(), "python3", "-c", "import json,sys; print(sys.version)"});
+  EXPECT_TRUE(version.success()) << version.output;
+  EXPECT_TRUE(version.output.starts_with("3.11.")) << version.output;
+  ProcessResult python =
+      RunTool({"chroot", root.string(), "/usr/bin/python", "-c", "print(6 * 7)"});
+  EXPECT_EQ(python.output, "42\n");
+
+  // Stripped as documented in python_template.cc, and nothing more.
+  EXPECT_TRUE(fs::is_empty(root / "dev"));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(root / "etc/resolv.conf")));
+  EXPECT_TRUE(fs::is_empty(root / "usr/share/locale"));
+  EXPECT_TRUE(fs::is_empty(root / "var/log"));
+  EXPECT_TRUE(fs::is_regular_file(root / "usr/share/doc/python3.11-minimal/copyright"));
+  EXPECT_TRUE(fs::is_regular_file(root / "var/lib/dpkg/status"));
+  for (const char* dir : {"proc", "sys", "tmp", "run/mvm", ".mvm/sdk/python", "app", "home"}) {
+    EXPECT_TRUE(fs::is_directory(root / dir)) << dir;
+  }
+
+  // The run shim in the template's interpreter, mounted the way the launcher mounts it: the SDK
+  // read-only on /.mvm/sdk/python (PYTHONPATH) and the declaring file in /app. Private mounts in a
+  // mount namespace of their own, so nothing outlives the command.
+  const fs::path app = tmp.path() / "app";
+  fs::create_directories(app);
+  std::ofstream(app / "tiny.py") << "from mvm import workload\n"
+                                    "\n"
+                                    "@workload(\"tiny\", image=\"template:python-3.11\")\n"
+                                    "def tiny():\n"
+                                    "    print(\"hello from mvm\")\n"
+                                    "    return 3\n";
+  const std::string script =
+      "mount --bind -o ro \"$1\" \"$3/.mvm/sdk/python\" && mount --bind -o ro \"$2\" \"$3/app\" && "
+      "exec chroot \"$3\" /usr/bin/env PYTHONPATH=/.mvm/sdk/python PYTHONDONTWRITEBYTECODE=1 "
+      "python3 -m mvm.run /app/tiny.py tiny";
+  ProcessResult shim =
+      RunTool({"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+               std::string(MVM_SOURCE_DIR) + "/sdks/python", app.string(), root.string()});
+  EXPECT_EQ(shim.exit_code, 3) << shim.output;
+  EXPECT_EQ(shim.output, "hello from mvm\n");
+
+  auto again = MaterializeTemplate("python-3.11", cache, nullptr);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(again->cache_hit);
+  EXPECT_EQ(again->digest, made->digest);
+}
+
+}  // namespace
+}  // namespace mvm::runtime::rootfs
