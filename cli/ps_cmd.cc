@@ -23,12 +23,9 @@ int RunPs(const std::vector<std::string>& argv) {
   if (format != "human" && format != "json") {
     return Fail("ps", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
   }
-  auto state = runtime::ResolveStateDir(args->Get("state-dir"));
-  if (!state) {
-    return Fail("ps", state.error().message, kExitEnvironment);
-  }
+  runtime::StateDir state = runtime::ResolveStateDir(args->Get("state-dir"));
   std::vector<std::string> problems;
-  auto records = runtime::ListRecords(*state, problems);
+  auto records = runtime::ListRecords(state, problems);
   for (const std::string& p : problems) {
     std::fprintf(stderr, "mvmctl ps: warning: %s\n", p.c_str());
   }

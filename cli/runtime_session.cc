@@ -22,11 +22,7 @@ std::vector<FlagSpec> RuntimeFlags() {
 
 ErrorOr<RuntimeSession> OpenRuntime(const Args& args, bool with_trust, std::string_view command) {
   RuntimeSession session;
-  auto state = runtime::ResolveStateDir(args.Get("state-dir"));
-  if (!state) {
-    return state.error();
-  }
-  session.options.state = *state;
+  session.options.state = runtime::ResolveStateDir(args.Get("state-dir"));
   session.options.verbose = args.Has("v");
   session.options.backend = args.Get("backend", "container");
   if (session.options.backend != "container") {

@@ -7,9 +7,7 @@
 
 namespace mvm::cli {
 
-/// Where mvm keeps its state when `--state-dir` is not given: `$XDG_STATE_HOME/mvm` (when that is
-/// absolute; the XDG spec says to ignore a relative one), else `$HOME/.local/state/mvm`, else the
-/// same below the home directory the password database names. Nothing is created.
+/// Where mvm keeps its state when `--state-dir` is not given (runtime::ResolveStateDir).
 std::filesystem::path DefaultStateDir();
 
 /// The `--state-dir` of `args` (made absolute) when given, else DefaultStateDir(). Commands that

@@ -1,6 +1,7 @@
 #include "runtime/launcher/launcher.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sodium.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -359,6 +360,24 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
                        {{"workload", p.workload().id()}, {"backend", options.backend}});
   }
 
+  for (const plan::v1::Artifact& a : p.artifacts()) {
+    if (a.role() != "rootfs") {
+      continue;
+    }
+    if (a.kind() == "oci") {
+      return refuse("policy", "oci-unsupported",
+                    "image `oci:" + a.ref() +
+                        "` cannot run yet: OCI image ingestion is planned; use a `template:` or "
+                        "`nix:` image");
+    }
+    if (a.kind() == "nix" && a.digest().empty()) {
+      return refuse("policy", "not-built",
+                    "image `nix:" + a.ref() +
+                        "` has not been built: run `mvmctl build` on the plan or source file "
+                        "first, which records the built rootfs's digest in the plan");
+    }
+  }
+
   plan::ReplayState replay(options.state.Replay());
   auto admission = replay.Admit(*verified);
   if (!admission) {
@@ -534,6 +553,12 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   ::dup2(log_fd, 1);
   ::dup2(log_fd, 2);
   ::close(log_fd);
+  // The backend maps only uid/gid 0 and denies setgroups in the sandbox, so PID 1 would keep this
+  // process's supplementary groups (under sudo, host group 0). Drop them here: the launcher needs
+  // none.
+  if (::geteuid() == 0 && ::setgroups(0, nullptr) != 0) {
+    return fail(std::string("cannot drop supplementary groups: ") + std::strerror(errno));
+  }
   container::Timings ct{};
   t = Clock::now();
   auto started = container::Start(spec, &ct);
@@ -842,7 +867,9 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
   if (entrypoint == nullptr) {
     if (known.empty()) {
       return Error{"workload `" + p.workload().id() +
-                   "` has no entrypoint to run, only services; `mvmctl up` starts those"};
+                   "` has no entrypoint to run, only services, and starting services is not "
+                   "supported yet; `mvmctl up` starts its sandbox and `mvmctl exec` runs commands "
+                   "in it"};
     }
     return Error{"workload `" + p.workload().id() + "` has no entrypoint `" + run.entrypoint +
                  "`; it has " + known};

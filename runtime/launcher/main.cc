@@ -86,12 +86,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mvm-launcher: error: %s\n", message.c_str());
     return mvm::runtime::kExitLauncherFailed;
   };
-  auto state = mvm::runtime::ResolveStateDir(state_flag);
-  if (!state) {
-    return fail(state.error().message);
-  }
   mvm::runtime::LauncherOptions options;
-  options.state = *state;
+  options.state = mvm::runtime::ResolveStateDir(state_flag);
   options.verbose = verbose;
   options.note = [](std::string_view line) {
     std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());

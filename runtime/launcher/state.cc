@@ -1,6 +1,7 @@
 #include "runtime/launcher/state.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -18,20 +19,23 @@ namespace mvm::runtime {
 
 namespace fs = std::filesystem;
 
-ErrorOr<StateDir> ResolveStateDir(const std::string& flag) {
+StateDir ResolveStateDir(const std::string& flag) {
   if (!flag.empty()) {
-    return StateDir{fs::absolute(flag)};
+    std::error_code ec;
+    fs::path absolute = fs::absolute(flag, ec);
+    return StateDir{ec ? fs::path(flag) : absolute.lexically_normal()};
   }
-  // The XDG spec says a relative XDG_STATE_HOME is to be ignored.
   if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && xdg[0] == '/') {
     return StateDir{fs::path(xdg) / "mvm"};
   }
   if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/') {
     return StateDir{fs::path(home) / ".local" / "state" / "mvm"};
   }
-  return Error{
-      "cannot tell where mvm keeps its state: neither XDG_STATE_HOME nor HOME is set; "
-      "give --state-dir DIR"};
+  // Services and `env -i` run without HOME; the account's home directory is the same place a login
+  // would have had.
+  const passwd* pw = getpwuid(getuid());
+  fs::path home = pw != nullptr && pw->pw_dir != nullptr && pw->pw_dir[0] == '/' ? pw->pw_dir : "/";
+  return StateDir{home / ".local" / "state" / "mvm"};
 }
 
 bool IsSandboxName(std::string_view name) {

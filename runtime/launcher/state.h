@@ -32,9 +32,11 @@ struct StateDir {
   }
 };
 
-/// The state directory from `--state-dir` (when not empty) or the XDG default; an Error when
-/// neither HOME nor XDG_STATE_HOME says where.
-ErrorOr<StateDir> ResolveStateDir(const std::string& flag);
+/// The state directory: `flag` (`--state-dir`, made absolute) when not empty, else
+/// `$XDG_STATE_HOME/mvm` when that is absolute (the XDG spec says to ignore a relative one), else
+/// `$HOME/.local/state/mvm`, else the same below the home directory the password database names.
+/// Nothing is created.
+StateDir ResolveStateDir(const std::string& flag);
 
 /// True for a valid sandbox name: the workload id grammar, `[a-z0-9][a-z0-9-]{0,62}`.
 bool IsSandboxName(std::string_view name);

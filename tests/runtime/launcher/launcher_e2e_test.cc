@@ -227,6 +227,17 @@ TEST_F(LauncherE2E, RefusesAPlanThatAllowsEgressOnThisBackend) {
   EXPECT_THAT(r.err, HasSubstr("egress"));
 }
 
+TEST_F(LauncherE2E, MicrovmWorkloadRunsOnContainerOnlyInDevWithAWarning) {
+  const std::string file = (kFixture.parent_path() / "default_isolation.py").string();
+  Result dev = Mvmctl({"run", file});
+  EXPECT_EQ(dev.status, 0) << Describe(dev);
+  EXPECT_THAT(dev.err, HasSubstr("[weak-isolation]"));
+  // A production plan signed by the dev key is refused before anything starts.
+  Result prod = Mvmctl({"run", file, "--profile", "production"});
+  EXPECT_EQ(prod.status, 125) << Describe(prod);
+  EXPECT_THAT(prod.err, HasSubstr("dev key"));
+}
+
 TEST_F(LauncherE2E, LifecycleUpExecFsLogsStopDestroy) {
   const std::string name = "e2e-lifecycle";
   Mvmctl({"destroy", name});

@@ -96,12 +96,12 @@ TEST(State, RecordsRoundTripAndRefuseForeignNames) {
 }
 
 TEST(State, StateDirFollowsXdg) {
-  EXPECT_EQ(ResolveStateDir("/x/y")->root, fs::path("/x/y"));
+  EXPECT_EQ(ResolveStateDir("/x/y").root, fs::path("/x/y"));
   ::setenv("XDG_STATE_HOME", "/tmp/xdg", 1);
-  EXPECT_EQ(ResolveStateDir("")->root, fs::path("/tmp/xdg/mvm"));
+  EXPECT_EQ(ResolveStateDir("").root, fs::path("/tmp/xdg/mvm"));
   ::setenv("XDG_STATE_HOME", "relative", 1);
   ::setenv("HOME", "/home/u", 1);
-  EXPECT_EQ(ResolveStateDir("")->root, fs::path("/home/u/.local/state/mvm"));
+  EXPECT_EQ(ResolveStateDir("").root, fs::path("/home/u/.local/state/mvm"));
   ::unsetenv("XDG_STATE_HOME");
 }
 
