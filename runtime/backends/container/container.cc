@@ -241,7 +241,10 @@ ErrorOr<Ok> AwaitExec(int sock, Timings& t, Clock::time_point mounts_start,
     }
     ChildReport report;
     ssize_t n = recv(sock, &report, sizeof report, 0);
-    if (n < 0 && errno == EINTR) {
+    // A child that exits with our messages still unread in its queue leaves ECONNRESET pending on
+    // this seqpacket socket, and the kernel reports that error before the reports already queued
+    // here; reading it clears it, so read on to get the child's last words.
+    if (n < 0 && (errno == EINTR || errno == ECONNRESET)) {
       continue;
     }
     if (n < 0) {
