@@ -12,7 +12,9 @@ namespace mvm::xtask {
 int RunFmt(const std::vector<std::string>& args);
 
 /// `xtask gen-docs [--check] [--root DIR]`: writes docs/reference/{diagnostics,options}.md from the
-/// registries; with --check, exit 1 when a page differs from what would be written.
+/// registries and the examples in docs/reference/examples/diagnostics/ (compiled in-process); exit
+/// 1 when a kind's example is missing or misbehaves, or, with --check, when a page differs from
+/// what would be written.
 int RunGenDocs(const std::vector<std::string>& args);
 
 /// `xtask check-doc-claims [--root DIR]`: reads the claim ledger (docs/claims.md) and the gated

@@ -1,0 +1,7 @@
+# mvmctl-args: --profile production
+from mvm import workload, entrypoint
+
+@workload("report", image="oci:python:3.12", timeout_seconds=300)
+class Report:
+    @entrypoint(command=["python3", "-c", "print('done')"])
+    def main(self): ...

@@ -1,0 +1,6 @@
+from mvm import workload, entrypoint
+
+@workload("report", image="template:busybox", cpu=2)
+class Report:
+    @entrypoint(command=["sh", "-c", "echo done"])
+    def main(self): ...
