@@ -345,6 +345,18 @@ lists the sandbox as stopped until `destroy` or `gc`.
        R"(usage: mvmctl gc [--state-dir DIR]
 )",
        RunGc},
+      {"lsp", "serve the Language Server Protocol over stdio (diagnostics, hover, completion)",
+       R"(usage: mvmctl lsp [--stdio]
+
+Speaks LSP (JSON-RPC 2.0 with Content-Length framing) on stdin/stdout for an editor: diagnostics
+of open .py/.ts/.tsx documents as they change, hover and completion of option names in
+`@workload(...)` / `@entrypoint(...)`, quick fixes for `unknown-option` and `missing-timeout`.
+Settings: {"mvm": {"profile": "dev"|"production", "policy": "path/to/mvm-policy.json"}}.
+See docs/editors.md.
+
+exit status: 0 after `shutdown` then `exit`, 1 when input ended or `exit` came without `shutdown`
+)",
+       RunLsp},
   };
   return kCommands;
 }

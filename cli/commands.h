@@ -34,6 +34,7 @@ int RunFs(const std::vector<std::string>& argv);
 int RunStop(const std::vector<std::string>& argv);
 int RunDestroy(const std::vector<std::string>& argv);
 int RunGc(const std::vector<std::string>& argv);
+int RunLsp(const std::vector<std::string>& argv);
 
 /// All subcommands, for dispatch and `mvmctl --help`.
 const std::vector<Command>& AllCommands();

@@ -13,7 +13,7 @@ debian_packages=(
   protobuf-compiler libprotobuf-dev nlohmann-json3-dev libsodium-dev libseccomp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   ca-certificates openssl
-  busybox-static mmdebstrap nix-bin
+  busybox-static mmdebstrap nix-bin neovim
 )
 
 missing=()

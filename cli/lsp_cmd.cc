@@ -1,0 +1,31 @@
+// `mvmctl lsp`: the language server over stdio.
+
+#include <unistd.h>
+
+#include <csignal>
+
+#include "cli/commands.h"
+#include "cli/org_policy_file.h"
+#include "lsp/server.h"
+
+namespace mvm::cli {
+
+int RunLsp(const std::vector<std::string>& argv) {
+  const Command& self = FindCommand("lsp");
+  if (WantsHelp(argv, self.usage)) {
+    return kExitOk;
+  }
+  // Editors pass --stdio by convention; stdio is the only transport.
+  for (const std::string& arg : argv) {
+    if (arg != "--stdio") {
+      return Fail("lsp", "unexpected argument `" + arg + "`", kExitUsage);
+    }
+  }
+  // An editor that goes away must end the server through a failed write, not kill it mid-reply.
+  std::signal(SIGPIPE, SIG_IGN);
+  lsp::ServerOptions options;
+  options.read_policy = [](const std::string& path) { return ReadOrgPolicy(path); };
+  return lsp::RunServer(STDIN_FILENO, STDOUT_FILENO, std::move(options));
+}
+
+}  // namespace mvm::cli

@@ -1,0 +1,375 @@
+// Drives the real `mvmctl lsp` through a scripted client: framing, lifecycle, diagnostics,
+// configuration, hover, completion and quick fixes.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/lsp/lsp_client.h"
+
+namespace mvm::lsp::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kUri = "file:///project/app.py";
+
+// Line 3 (0-based), `timeout_secs` at characters 49..61: an unknown option with a suggestion.
+constexpr const char* kBadPython =
+    "from mvm import workload\n"
+    "\n"
+    "\n"
+    "@workload(\"hello\", image=\"template:python-3.11\", timeout_secs=30)\n"
+    "def hello():\n"
+    "    print(\"hi\")\n";
+
+constexpr const char* kNoTimeoutPython =
+    "from mvm import workload\n"
+    "\n"
+    "\n"
+    "@workload(\"hello\", image=\"template:python-3.11\")\n"
+    "def hello():\n"
+    "    print(\"hi\")\n";
+
+json Pos(int line, int character) { return {{"line", line}, {"character", character}}; }
+json Range(int l0, int c0, int l1, int c1) {
+  return {{"start", Pos(l0, c0)}, {"end", Pos(l1, c1)}};
+}
+
+void Open(LspClient& client, const std::string& uri, const std::string& text,
+          const std::string& language = "python", int version = 1) {
+  client.Notify("textDocument/didOpen",
+                {{"textDocument",
+                  {{"uri", uri}, {"languageId", language}, {"version", version}, {"text", text}}}});
+}
+
+void Change(LspClient& client, const std::string& uri, int version, const json& range,
+            const std::string& text) {
+  client.Notify("textDocument/didChange",
+                {{"textDocument", {{"uri", uri}, {"version", version}}},
+                 {"contentChanges", json::array({{{"range", range}, {"text", text}}})}});
+}
+
+std::string Codes(const json& publish) {
+  std::string codes;
+  for (const json& d : publish["params"]["diagnostics"]) {
+    codes += d["data"]["kind"].get<std::string>() + ";";
+  }
+  return codes;
+}
+
+TEST(LspServer, InitializeAdvertisesCapabilities) {
+  LspClient client;
+  json result = client.Initialize();
+  const json& caps = result["capabilities"];
+  EXPECT_EQ(caps["textDocumentSync"]["change"], 2);
+  EXPECT_EQ(caps["hoverProvider"], true);
+  EXPECT_FALSE(caps["completionProvider"]["triggerCharacters"].empty());
+  EXPECT_EQ(caps["codeActionProvider"]["codeActionKinds"], json::array({"quickfix"}));
+
+  int again = client.Request("initialize", {{"capabilities", json::object()}});
+  auto refused = client.Response(again);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ((*refused)["error"]["code"], -32600);
+}
+
+TEST(LspServer, RequestBeforeInitializeIsServerNotInitialized) {
+  LspClient client;
+  int id = client.Request("textDocument/hover",
+                          {{"textDocument", {{"uri", kUri}}}, {"position", Pos(0, 0)}});
+  auto response = client.Response(id);
+  ASSERT_TRUE(response);
+  EXPECT_EQ((*response)["error"]["code"], -32002);
+}
+
+TEST(LspServer, MalformedInputIsAnsweredAndTheServerKeepsRunning) {
+  LspClient client;
+  client.Initialize();
+  std::string junk = "{\"jsonrpc\": \"2.0\", \"id\": 7, \"method\": ";
+  client.SendRaw("Content-Length: " + std::to_string(junk.size()) + "\r\n\r\n" + junk);
+  auto parse_error = client.Next();
+  ASSERT_TRUE(parse_error);
+  EXPECT_EQ((*parse_error)["error"]["code"], -32700);
+  EXPECT_TRUE((*parse_error)["id"].is_null());
+
+  client.SendRaw("Content-Length: twelve\r\n\r\n");
+  auto header_error = client.Next();
+  ASSERT_TRUE(header_error);
+  EXPECT_EQ((*header_error)["error"]["code"], -32700);
+
+  client.Send(json::array({1, 2}));
+  auto invalid = client.Next();
+  ASSERT_TRUE(invalid);
+  EXPECT_EQ((*invalid)["error"]["code"], -32600);
+
+  client.Notify("$/cancelRequest", {{"id", 1}});
+  client.Notify("mvm/somethingNew", {{"x", 1}});
+  int id = client.Request("workspace/frobnicate", json::object());
+  auto unknown = client.Next();
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ((*unknown)["id"], id);
+  EXPECT_EQ((*unknown)["error"]["code"], -32601);
+
+  // Bad params on a known request: an error response, not a crash.
+  int hover = client.Request("textDocument/hover", {{"textDocument", 3}});
+  auto bad_params = client.Response(hover);
+  ASSERT_TRUE(bad_params);
+  EXPECT_EQ((*bad_params)["error"]["code"], -32602);
+
+  int shutdown = client.Request("shutdown", nullptr);
+  ASSERT_TRUE(client.Response(shutdown));
+  client.Notify("exit", nullptr);
+  EXPECT_EQ(client.Wait(), 0);
+}
+
+TEST(LspServer, DiagnosticsFollowIncrementalEdits) {
+  LspClient client;
+  client.Initialize();
+  Open(client, kUri, kBadPython);
+  auto first = client.Diagnostics(kUri);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(Codes(*first), "unknown-option;");
+  const json& d = (*first)["params"]["diagnostics"][0];
+  EXPECT_EQ(d["range"], Range(3, 49, 3, 61));
+  EXPECT_EQ(d["severity"], 1);
+  EXPECT_EQ(d["code"], "MVM1002");
+  EXPECT_EQ(d["source"], "mvm");
+  EXPECT_NE(d["message"].get<std::string>().find("did you mean `timeout_seconds`"),
+            std::string::npos);
+
+  // Two incremental inserts turn `timeout_secs` into `timeout_seconds`.
+  Change(client, kUri, 2, Range(3, 60, 3, 60), "o");
+  auto second = client.Diagnostics(kUri);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(Codes(*second), "unknown-option;");
+  Change(client, kUri, 3, Range(3, 61, 3, 61), "nd");
+  auto fixed = client.Diagnostics(kUri);
+  ASSERT_TRUE(fixed);
+  EXPECT_EQ((*fixed)["params"]["version"], 3);
+  EXPECT_EQ(Codes(*fixed), "") << fixed->dump();
+
+  // An older version arrives late: it is dropped and the newer text stays.
+  Change(client, kUri, 2, Range(3, 49, 3, 49), "zzz");
+  auto late = client.Diagnostics(kUri);
+  ASSERT_TRUE(late);
+  EXPECT_EQ((*late)["params"]["version"], 3);
+  EXPECT_EQ(Codes(*late), "");
+
+  client.Notify("textDocument/didClose", {{"textDocument", {{"uri", kUri}}}});
+  auto closed = client.Diagnostics(kUri);
+  ASSERT_TRUE(closed);
+  EXPECT_TRUE((*closed)["params"]["diagnostics"].empty());
+}
+
+TEST(LspServer, Utf16PositionsAreMappedFromCodePoints) {
+  LspClient client;
+  client.Initialize();
+  // The emoji is one code point but two UTF-16 code units, so the option moves one unit right.
+  std::string text = kBadPython;
+  text.replace(text.find("\"hello\""), 7, "\"hello\", labels={\"e\": \"\xF0\x9F\x98\x80\"}");
+  Open(client, kUri, text);
+  auto published = client.Diagnostics(kUri);
+  ASSERT_TRUE(published);
+  ASSERT_EQ(Codes(*published), "unknown-option;");
+  size_t byte_col = text.find("timeout_secs") - text.rfind('\n', text.find("timeout_secs")) - 1;
+  // UTF-8: 4 bytes for the emoji, 2 UTF-16 units.
+  EXPECT_EQ((*published)["params"]["diagnostics"][0]["range"]["start"]["character"], byte_col - 2);
+}
+
+TEST(LspServer, SecretsStayMasked) {
+  LspClient client;
+  client.Initialize();
+  std::string text = kNoTimeoutPython;
+  text.replace(text.find("\"hello\""), 7,
+               "\"hello\", secrets={\"API_KEY\": \"sk-live-0123456789abcdef\"}");
+  Open(client, kUri, text);
+  auto published = client.Diagnostics(kUri);
+  ASSERT_TRUE(published);
+  EXPECT_NE(Codes(*published).find("plaintext-secret"), std::string::npos) << published->dump();
+  EXPECT_EQ(published->dump().find("sk-live"), std::string::npos) << published->dump();
+}
+
+TEST(LspServer, DuplicateIdsAcrossOpenDocuments) {
+  LspClient client;
+  client.Initialize();
+  Open(client, "file:///project/a.py", kNoTimeoutPython);
+  ASSERT_TRUE(client.Diagnostics("file:///project/a.py"));
+  Open(client, "file:///project/b.py", kNoTimeoutPython);
+  auto second = client.Diagnostics("file:///project/b.py");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(Codes(*second), "duplicate-workload-id;");
+  client.Notify("textDocument/didClose", {{"textDocument", {{"uri", "file:///project/a.py"}}}});
+  auto cleared = client.Diagnostics("file:///project/b.py");
+  ASSERT_TRUE(cleared);
+  EXPECT_EQ(Codes(*cleared), "");
+}
+
+TEST(LspServer, HoverExplainsAnOption) {
+  LspClient client;
+  client.Initialize();
+  Open(client, kUri, kNoTimeoutPython);
+  ASSERT_TRUE(client.Diagnostics(kUri));
+  // On `image` of line 3.
+  int id = client.Request("textDocument/hover",
+                          {{"textDocument", {{"uri", kUri}}}, {"position", Pos(3, 21)}});
+  auto hover = client.Response(id);
+  ASSERT_TRUE(hover);
+  std::string text = (*hover)["result"]["contents"]["value"];
+  EXPECT_NE(text.find("**image**"), std::string::npos) << text;
+  EXPECT_NE(text.find("root filesystem"), std::string::npos) << text;
+  EXPECT_NE(text.find("production profile"), std::string::npos) << text;
+  EXPECT_EQ((*hover)["result"]["range"], Range(3, 19, 3, 24));
+
+  // Inside a string literal there is nothing to explain.
+  int in_string = client.Request("textDocument/hover",
+                                 {{"textDocument", {{"uri", kUri}}}, {"position", Pos(3, 12)}});
+  auto none = client.Response(in_string);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE((*none)["result"].is_null());
+}
+
+TEST(LspServer, HoverShowsRangeAndDefaultInTypeScript) {
+  LspClient client;
+  client.Initialize();
+  const std::string uri = "file:///project/tool.ts";
+  Open(client, uri,
+       "import { workload } from \"@mvm/sdk\";\n"
+       "@workload(\"tool\", {\n"
+       "  memoryMb: 1024,\n"
+       "})\n"
+       "export class Tool {}\n",
+       "typescript");
+  ASSERT_TRUE(client.Diagnostics(uri));
+  int id = client.Request("textDocument/hover",
+                          {{"textDocument", {{"uri", uri}}}, {"position", Pos(2, 4)}});
+  auto hover = client.Response(id);
+  ASSERT_TRUE(hover);
+  std::string text = (*hover)["result"]["contents"]["value"];
+  EXPECT_NE(text.find("**memoryMb**"), std::string::npos) << text;
+  EXPECT_NE(text.find("64 to 262144"), std::string::npos) << text;
+  EXPECT_NE(text.find("default: 512"), std::string::npos) << text;
+}
+
+TEST(LspServer, CompletesOptionNames) {
+  LspClient client;
+  client.Initialize();
+  std::string text =
+      "from mvm import workload\n\n\n@workload(\"hello\", )\ndef hello():\n    pass\n";
+  Open(client, kUri, text);
+  ASSERT_TRUE(client.Diagnostics(kUri));
+  int id = client.Request("textDocument/completion",
+                          {{"textDocument", {{"uri", kUri}}}, {"position", Pos(3, 19)}});
+  auto response = client.Response(id);
+  ASSERT_TRUE(response);
+  std::string labels;
+  for (const json& item : (*response)["result"]) {
+    labels += item["label"].get<std::string>() + " ";
+  }
+  EXPECT_NE(labels.find("timeout_seconds "), std::string::npos) << labels;
+  EXPECT_NE(labels.find("memory_mb "), std::string::npos) << labels;
+  EXPECT_EQ(labels.find("memoryMb"), std::string::npos) << labels;
+
+  // Outside the decorator: nothing.
+  int outside = client.Request("textDocument/completion",
+                               {{"textDocument", {{"uri", kUri}}}, {"position", Pos(5, 4)}});
+  auto empty = client.Response(outside);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE((*empty)["result"].empty());
+}
+
+TEST(LspServer, QuickFixRenamesAnUnknownOption) {
+  LspClient client;
+  client.Initialize();
+  Open(client, kUri, kBadPython);
+  ASSERT_TRUE(client.Diagnostics(kUri));
+  int id =
+      client.Request("textDocument/codeAction", {{"textDocument", {{"uri", kUri}}},
+                                                 {"range", Range(3, 50, 3, 50)},
+                                                 {"context", {{"diagnostics", json::array()}}}});
+  auto response = client.Response(id);
+  ASSERT_TRUE(response);
+  ASSERT_EQ((*response)["result"].size(), 1u) << response->dump();
+  const json& action = (*response)["result"][0];
+  EXPECT_EQ(action["kind"], "quickfix");
+  const json& edit = action["edit"]["changes"][kUri][0];
+  EXPECT_EQ(edit["newText"], "timeout_seconds");
+  EXPECT_EQ(edit["range"], Range(3, 49, 3, 61));
+}
+
+TEST(LspServer, ProductionProfileAddsMissingTimeoutWithAQuickFix) {
+  LspClient client;
+  client.Initialize();
+  Open(client, kUri, kNoTimeoutPython);
+  auto dev = client.Diagnostics(kUri);
+  ASSERT_TRUE(dev);
+  EXPECT_EQ(Codes(*dev), "");
+  client.Notify("workspace/didChangeConfiguration",
+                {{"settings", {{"mvm", {{"profile", "production"}}}}}});
+  auto production = client.Diagnostics(kUri);
+  ASSERT_TRUE(production);
+  EXPECT_EQ(Codes(*production), "missing-timeout;");
+
+  int id =
+      client.Request("textDocument/codeAction", {{"textDocument", {{"uri", kUri}}},
+                                                 {"range", Range(3, 0, 3, 0)},
+                                                 {"context", {{"diagnostics", json::array()}}}});
+  auto response = client.Response(id);
+  ASSERT_TRUE(response);
+  ASSERT_EQ((*response)["result"].size(), 1u) << response->dump();
+  const json& edit = (*response)["result"][0]["edit"]["changes"][kUri][0];
+  EXPECT_EQ(edit["newText"], ", timeout_seconds=300");
+  EXPECT_EQ(edit["range"], Range(3, 47, 3, 47));
+
+  // Applying the fix clears the diagnostic.
+  Change(client, kUri, 2, edit["range"], edit["newText"]);
+  auto fixed = client.Diagnostics(kUri);
+  ASSERT_TRUE(fixed);
+  EXPECT_EQ(Codes(*fixed), "");
+}
+
+TEST(LspServer, TypeScriptMissingTimeoutFixInsertsIntoTheOptionsObject) {
+  LspClient client;
+  client.Initialize({{"mvm", {{"profile", "production"}}}});
+  const std::string uri = "file:///project/tool.ts";
+  Open(client, uri,
+       "import { workload, entrypoint } from \"@mvm/sdk\";\n"
+       "@workload(\"tool\", {\n"
+       "  image: \"template:python-3.11\",\n"
+       "})\n"
+       "export class Tool {\n"
+       "  @entrypoint({ command: [\"python\", \"/app/main.py\"] })\n"
+       "  run() {}\n"
+       "}\n",
+       "typescript");
+  auto published = client.Diagnostics(uri);
+  ASSERT_TRUE(published);
+  EXPECT_EQ(Codes(*published), "missing-timeout;");
+  int id =
+      client.Request("textDocument/codeAction", {{"textDocument", {{"uri", uri}}},
+                                                 {"range", Range(1, 0, 1, 0)},
+                                                 {"context", {{"diagnostics", json::array()}}}});
+  auto response = client.Response(id);
+  ASSERT_TRUE(response);
+  ASSERT_EQ((*response)["result"].size(), 1u) << response->dump();
+  const json& edit = (*response)["result"][0]["edit"]["changes"][uri][0];
+  EXPECT_EQ(edit["newText"], "timeoutSeconds: 300, ");
+  EXPECT_EQ(edit["range"], Range(1, 19, 1, 19));
+}
+
+TEST(LspServer, ExitWithoutShutdownIsOne) {
+  LspClient client;
+  client.Initialize();
+  client.Notify("exit", nullptr);
+  EXPECT_EQ(client.Wait(), 1);
+}
+
+TEST(LspServer, TruncatedInputEndsTheServerCleanly) {
+  LspClient client;
+  client.Initialize();
+  client.SendRaw("Content-Length: 100\r\n\r\n{\"jsonrpc\"");
+  client.CloseInput();
+  EXPECT_EQ(client.Wait(), 1);
+}
+
+}  // namespace
+}  // namespace mvm::lsp::testing
