@@ -136,7 +136,8 @@ ErrorOr<v1::Response> Client::ReadResponse() {
   return response;
 }
 
-ErrorOr<Ok> Client::RoundTripDone(const v1::Request& request) {
+ErrorOr<v1::Response> Client::RoundTrip(const v1::Request& request,
+                                        bool (v1::Response::*expected)() const) {
   if (auto sent = SendRequest(request); !sent) {
     return sent.error();
   }
@@ -147,8 +148,16 @@ ErrorOr<Ok> Client::RoundTripDone(const v1::Request& request) {
   if (response->has_error()) {
     return Error{response->error().message()};
   }
-  if (!response->has_done()) {
+  if (!((*response).*expected)()) {
     return Broken(Error{"the agent at " + Quoted(socket_) + " answered out of turn"});
+  }
+  return response;
+}
+
+ErrorOr<Ok> Client::RoundTripDone(const v1::Request& request) {
+  auto response = RoundTrip(request, &v1::Response::has_done);
+  if (!response) {
+    return response.error();
   }
   return Ok{};
 }
@@ -291,18 +300,9 @@ ErrorOr<Ok> Client::WriteFile(const std::string& path, std::string_view data, ui
 ErrorOr<std::vector<FileEntry>> Client::List(const std::string& path) {
   v1::Request request;
   request.mutable_file_list()->set_path(path);
-  if (auto sent = SendRequest(request); !sent) {
-    return sent.error();
-  }
-  auto response = ReadResponse();
+  auto response = RoundTrip(request, &v1::Response::has_file_listing);
   if (!response) {
     return response.error();
-  }
-  if (response->has_error()) {
-    return Error{response->error().message()};
-  }
-  if (!response->has_file_listing()) {
-    return Broken(Error{"the agent at " + Quoted(socket_) + " answered out of turn"});
   }
   std::vector<FileEntry> entries;
   for (const v1::FileEntry& entry : response->file_listing().entries()) {
@@ -321,18 +321,9 @@ ErrorOr<Ok> Client::Remove(const std::string& path, bool recursive) {
 ErrorOr<std::string> Client::Logs(uint64_t max_bytes) {
   v1::Request request;
   request.mutable_logs()->set_max_bytes(max_bytes);
-  if (auto sent = SendRequest(request); !sent) {
-    return sent.error();
-  }
-  auto response = ReadResponse();
+  auto response = RoundTrip(request, &v1::Response::has_logs);
   if (!response) {
     return response.error();
-  }
-  if (response->has_error()) {
-    return Error{response->error().message()};
-  }
-  if (!response->has_logs()) {
-    return Broken(Error{"the agent at " + Quoted(socket_) + " answered out of turn"});
   }
   const std::string& data = response->logs().data();
   return data.substr(data.size() - std::min<uint64_t>(data.size(), max_bytes));

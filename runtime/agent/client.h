@@ -112,6 +112,11 @@ class Client {
   ErrorOr<::mvm::agent::v1::Response> ReadResponse();
   /// Sends `request`, reads one Response and checks it is an Error (returned as such) or a Done.
   ErrorOr<Ok> RoundTripDone(const ::mvm::agent::v1::Request& request);
+  /// Sends `request` and reads one Response: an Error it carries is returned as such, and one that
+  /// is not of the kind `expected` tests for breaks the connection.
+  ErrorOr<::mvm::agent::v1::Response> RoundTrip(const ::mvm::agent::v1::Request& request,
+                                                bool (::mvm::agent::v1::Response::*expected)()
+                                                    const);
   /// Closes the connection after a failure, so that later calls fail instead of reading the
   /// remains of an interrupted reply; returns `error` for the caller to pass on.
   Error Broken(Error error);
