@@ -330,6 +330,25 @@ exit status: 0 ok, 1 the agent refused (the reason is printed), 2 usage error, 3
 failure (no such sandbox, agent unreachable)
 )",
        RunFs},
+      {"snapshot", "capture a sandbox's writable state; list, verify and remove snapshots",
+       R"(usage: mvmctl snapshot NAME [--label L] [--path P]... [--format human|json] [--state-dir DIR]
+       mvmctl snapshot ls [NAME] [--format human|json]
+       mvmctl snapshot verify NAME LABEL
+       mvmctl snapshot rm NAME LABEL
+
+Copies what the running sandbox NAME holds in its writable memory file systems (/tmp, /dev/shm,
+memory volumes) and in each --path into STATE-DIR/snapshots/NAME/LABEL.tar (mode 0600; default
+label: the UTC time), with a description beside it, and records its SHA-256 in the audit log. The
+root file system is read-only and host-backed volumes stay on the host, so neither is copied. The
+workload's processes are paused (SIGSTOP) while the files are read. The same state gives the same
+tar, byte for byte. Snapshots hold whatever the workload wrote, secrets included: they stay until
+`snapshot rm` (destroy and gc keep them). `snapshot take NAME` works for a sandbox named ls, verify
+or rm. --format json prints {"name","label","snapshot","sha256","bytes","files","paths","audit_id",…}.
+
+exit status: 0 ok, 1 the snapshot failed (the reason is printed), 2 usage error, 3 environment
+failure (no such sandbox, agent unreachable), 4 verify found the tar changed
+)",
+       RunSnapshot},
       {"stop", "stop sandboxes (their record stays)",
        R"(usage: mvmctl stop NAME... [--state-dir DIR]
 

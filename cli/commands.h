@@ -31,6 +31,7 @@ int RunExec(const std::vector<std::string>& argv);
 int RunPs(const std::vector<std::string>& argv);
 int RunLogs(const std::vector<std::string>& argv);
 int RunFs(const std::vector<std::string>& argv);
+int RunSnapshot(const std::vector<std::string>& argv);
 int RunStop(const std::vector<std::string>& argv);
 int RunDestroy(const std::vector<std::string>& argv);
 int RunGc(const std::vector<std::string>& argv);

@@ -60,8 +60,9 @@ int RunFs(const std::vector<std::string>& argv) {
                 : e.type == runtime::agent::FileEntry::Type::kSymlink ? 'l'
                 : e.type == runtime::agent::FileEntry::Type::kFile    ? '-'
                                                                       : '?';
-    std::printf("%c%04o %10llu %s\n", type, e.mode & 07777, static_cast<unsigned long long>(e.size),
-                e.name.c_str());
+    std::printf("%c%04o %10llu %s%s%s\n", type, e.mode & 07777,
+                static_cast<unsigned long long>(e.size), e.name.c_str(),
+                e.link_target.empty() ? "" : " -> ", e.link_target.c_str());
   }
   return kExitOk;
 }

@@ -11,7 +11,7 @@ debian_packages=(
   build-essential cmake ninja-build clang clang-format-16 clang-tidy libclang-rt-14-dev lld
   llvm-14-tools python3 python3-nacl
   protobuf-compiler libprotobuf-dev nlohmann-json3-dev libsodium-dev libseccomp-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libarchive-dev
   ca-certificates openssl
   busybox-static mmdebstrap nix-bin neovim
 )

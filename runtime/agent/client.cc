@@ -306,7 +306,8 @@ ErrorOr<std::vector<FileEntry>> Client::List(const std::string& path) {
   }
   std::vector<FileEntry> entries;
   for (const v1::FileEntry& entry : response->file_listing().entries()) {
-    entries.push_back(FileEntry{entry.name(), ToType(entry.type()), entry.size(), entry.mode()});
+    entries.push_back(FileEntry{entry.name(), ToType(entry.type()), entry.size(), entry.mode(),
+                                entry.link_target()});
   }
   return entries;
 }

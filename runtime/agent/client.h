@@ -53,7 +53,8 @@ struct FileEntry {
   std::string name;
   enum class Type { kFile, kDir, kSymlink, kOther } type;
   uint64_t size;
-  uint32_t mode;  ///< permission bits (07777)
+  uint32_t mode;            ///< permission bits (07777)
+  std::string link_target;  ///< kSymlink: the link's contents, never resolved
 };
 
 /// What Hello reports about the agent.

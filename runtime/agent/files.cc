@@ -293,6 +293,15 @@ ErrorOr<std::vector<v1::FileEntry>> SandboxFiles::List(std::string_view path) co
     entry.set_type(TypeOf(st.st_mode));
     entry.set_size(static_cast<uint64_t>(st.st_size));
     entry.set_mode(st.st_mode & 07777);
+    if (S_ISLNK(st.st_mode)) {
+      // A snapshot must restore the link as it was; the size stat reports bounds the target.
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      ssize_t n = readlinkat(dir.get(), name.c_str(), target.data(), target.size());
+      if (n >= 0 && static_cast<size_t>(n) < target.size()) {
+        target.resize(static_cast<size_t>(n));
+        entry.set_link_target(std::move(target));
+      }
+    }
   }
   return entries;
 }

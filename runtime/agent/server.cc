@@ -327,8 +327,10 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
         return;
       }
       v1::Response response;
+      // Set even when there are no entries: an empty directory is still a listing.
+      v1::FileListing* listing = response.mutable_file_listing();
       for (v1::FileEntry& entry : *entries) {
-        *response.mutable_file_listing()->add_entries() = std::move(entry);
+        *listing->add_entries() = std::move(entry);
       }
       Send(conn, response);
       return;

@@ -153,6 +153,12 @@ TEST_F(FilesTest, ListReportsNamesTypesSizesAndModes) {
   EXPECT_EQ((*entries)[1].mode, 0640u);
   EXPECT_EQ((*entries)[2].name, "link");
   EXPECT_EQ((*entries)[2].type, FileEntry::Type::kSymlink);
+  EXPECT_EQ((*entries)[2].link_target, "file");
+  EXPECT_EQ((*entries)[1].link_target, "");
+
+  auto empty = client_->List("/dir");
+  ASSERT_TRUE(empty) << empty.error().message;
+  EXPECT_TRUE(empty->empty());
 
   auto of_file = client_->List("/file");
   ASSERT_FALSE(of_file);

@@ -22,6 +22,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/runtime/launcher/mvmctl_process.h"
 
 namespace {
 
@@ -33,85 +34,16 @@ const fs::path kFixture =
     fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "runtime" / "hostile.py";
 const fs::path kExamples = fs::path(MVM_SOURCE_DIR) / "examples";
 
-struct Result {
-  int status = -1;  // exit status, or 128+signal
-  std::string out;
-  std::string err;
-};
-
-// Reads both pipes to the end without deadlocking on either.
-void Drain(int out_fd, int err_fd, std::string& out, std::string& err) {
-  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
-  int open_fds = 2;
-  char buf[65536];
-  while (open_fds > 0) {
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) {
-        continue;
-      }
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        (i == 0 ? out : err).append(buf, static_cast<size_t>(n));
-      } else {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-}
-
-pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, int in_fd) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in_fd, 0);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    std::vector<char*> argv;
-    for (const std::string& a : args) {
-      argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
+using mvm::testing::Describe;
+using mvm::testing::Result;
+using mvm::testing::SharedState;
+using mvm::testing::Spawn;
 
 class LauncherE2E : public ::testing::Test {
  protected:
-  static fs::path SharedState() { return fs::path(MVM_BINARY_DIR) / "runtime-test-state"; }
-
   Result Mvmctl(std::vector<std::string> args, const std::string& stdin_data = "",
                 const fs::path& state = SharedState()) {
-    args.insert(args.begin(), MVM_MVMCTL_PATH);
-    // --state-dir goes right after the subcommand's positional-free flags; every command takes it.
-    args.insert(args.begin() + 2, "--state-dir=" + state.string());
-    int out[2], err[2], in[2];
-    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
-    pid_t pid = Spawn(args, out[1], err[1], in[0]);
-    ::close(out[1]);
-    ::close(err[1]);
-    ::close(in[0]);
-    std::thread writer([&] {
-      (void)!::write(in[1], stdin_data.data(), stdin_data.size());
-      ::close(in[1]);
-    });
-    Result r;
-    Drain(out[0], err[0], r.out, r.err);
-    writer.join();
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return r;
+    return mvm::testing::Mvmctl(std::move(args), stdin_data, state);
   }
 
   Result Run(const std::string& workload, const std::string& entrypoint = "",
@@ -124,11 +56,6 @@ class LauncherE2E : public ::testing::Test {
     return Mvmctl(args);
   }
 };
-
-std::string Describe(const Result& r) {
-  return "exit " + std::to_string(r.status) + "\nstdout:\n" + r.out.substr(0, 4000) +
-         "\nstderr:\n" + r.err.substr(0, 4000);
-}
 
 TEST_F(LauncherE2E, PassesArgumentsOutputAndExitStatusThrough) {
   Result r = Run("echo-args", "", {"--", "one", "two words"});

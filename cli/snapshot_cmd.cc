@@ -1,0 +1,165 @@
+// `mvmctl snapshot`: capture a running sandbox's writable state into a digested, audited tar, and
+// list, verify and remove such snapshots. The work is in runtime/launcher/snapshot.
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/runtime_session.h"
+#include "runtime/launcher/snapshot.h"
+
+namespace mvm::cli {
+namespace {
+
+nlohmann::json ToJson(const runtime::SnapshotInfo& s) {
+  nlohmann::json j = {{"name", s.sandbox},
+                      {"label", s.label},
+                      {"snapshot", s.file.string()},
+                      {"sha256", s.sha256},
+                      {"bytes", s.bytes},
+                      {"files", s.files},
+                      {"directories", s.directories},
+                      {"symlinks", s.symlinks},
+                      {"paths", s.paths},
+                      {"skipped", s.skipped},
+                      {"workload", s.workload_id},
+                      {"created_at", s.created_at}};
+  if (!s.audit_id.empty()) {
+    j["audit_id"] = s.audit_id;
+  }
+  return j;
+}
+
+int Take(const Args& args, const std::string& name, bool json) {
+  auto session = OpenRuntime(args, /*with_trust=*/false, "snapshot");
+  if (!session) {
+    return Fail("snapshot", session.error().message, kExitEnvironment);
+  }
+  auto sandbox = runtime::Attach(session->options, name);
+  if (!sandbox) {
+    return Fail("snapshot", sandbox.error().message, kExitEnvironment);
+  }
+  runtime::SnapshotRequest request;
+  request.label = args.Get("label");
+  if (auto f = args.flags.find("path"); f != args.flags.end()) {
+    request.extra_paths = f->second;
+  }
+  auto info = runtime::TakeSnapshot(session->options.state, *sandbox, request, session->log());
+  if (!info) {
+    return Fail("snapshot", info.error().message, kExitInputErrors);
+  }
+  if (json) {
+    std::printf("%s\n", ToJson(*info).dump().c_str());
+  } else {
+    std::printf(
+        "snapshot %s of %s: %s\n  sha256 %s, %llu bytes: %llu files, %llu directories, "
+        "%llu symlinks\n",
+        info->label.c_str(), info->sandbox.c_str(), info->file.c_str(), info->sha256.c_str(),
+        static_cast<unsigned long long>(info->bytes), static_cast<unsigned long long>(info->files),
+        static_cast<unsigned long long>(info->directories),
+        static_cast<unsigned long long>(info->symlinks));
+    for (const std::string& p : info->paths) {
+      std::printf("  captured %s\n", p.c_str());
+    }
+    for (const std::string& p : info->skipped) {
+      std::printf("  skipped %s (not a file, directory or symlink)\n", p.c_str());
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunSnapshot(const std::vector<std::string>& argv) {
+  const Command& self = FindCommand("snapshot");
+  if (WantsHelp(argv, self.usage)) {
+    return kExitOk;
+  }
+  std::vector<FlagSpec> specs = {
+      {"state-dir", true}, {"format", true}, {"label", true}, {"path", true, /*repeatable=*/true}};
+  std::string error;
+  auto args = ParseArgs(argv, specs, error);
+  if (!args) {
+    return Fail("snapshot", error, kExitUsage);
+  }
+  std::string format = args->Get("format", "human");
+  if (format != "human" && format != "json") {
+    return Fail("snapshot", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
+  }
+  bool json = format == "json";
+  const std::vector<std::string>& pos = args->positional;
+  if (pos.empty()) {
+    return Fail("snapshot", "give the name of a sandbox (or ls, verify, rm)", kExitUsage);
+  }
+  const std::string& verb = pos[0];
+  bool take_only = args->Has("label") || args->Has("path");
+  if (verb == "ls" || verb == "verify" || verb == "rm") {
+    if (take_only) {
+      return Fail("snapshot", "--label and --path are for taking a snapshot", kExitUsage);
+    }
+  }
+  if (verb == "take") {
+    if (pos.size() != 2) {
+      return Fail("snapshot", "expected `snapshot take NAME`", kExitUsage);
+    }
+    return Take(*args, pos[1], json);
+  }
+  runtime::StateDir state = runtime::ResolveStateDir(args->Get("state-dir"));
+  if (verb == "ls") {
+    if (pos.size() > 2) {
+      return Fail("snapshot", "expected `snapshot ls [NAME]`", kExitUsage);
+    }
+    std::vector<std::string> problems;
+    auto list = runtime::ListSnapshots(state, pos.size() == 2 ? pos[1] : "", problems);
+    for (const std::string& p : problems) {
+      std::fprintf(stderr, "mvmctl snapshot: warning: %s\n", p.c_str());
+    }
+    if (json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const runtime::SnapshotInfo& s : list) {
+        out.push_back(ToJson(s));
+      }
+      std::printf("%s\n", nlohmann::json{{"snapshots", out}}.dump().c_str());
+      return kExitOk;
+    }
+    std::printf("%-24s %-20s %12s %-24s %s\n", "SANDBOX", "LABEL", "BYTES", "CREATED", "SHA256");
+    for (const runtime::SnapshotInfo& s : list) {
+      std::printf("%-24s %-20s %12llu %-24s %s\n", s.sandbox.c_str(), s.label.c_str(),
+                  static_cast<unsigned long long>(s.bytes), s.created_at.c_str(), s.sha256.c_str());
+    }
+    return kExitOk;
+  }
+  if (verb == "verify" || verb == "rm") {
+    if (pos.size() != 3) {
+      return Fail("snapshot", "expected `snapshot " + verb + " NAME LABEL`", kExitUsage);
+    }
+    if (verb == "verify") {
+      auto info = runtime::VerifySnapshot(state, pos[1], pos[2]);
+      if (!info) {
+        return Fail("snapshot", info.error().message, kExitVerification);
+      }
+      if (json) {
+        std::printf("%s\n", ToJson(*info).dump().c_str());
+      } else {
+        std::printf("snapshot %s of %s: ok (sha256 %s)\n", info->label.c_str(),
+                    info->sandbox.c_str(), info->sha256.c_str());
+      }
+      return kExitOk;
+    }
+    auto session = OpenRuntime(*args, /*with_trust=*/false, "snapshot");
+    if (!session) {
+      return Fail("snapshot", session.error().message, kExitEnvironment);
+    }
+    auto removed = runtime::RemoveSnapshot(state, pos[1], pos[2], session->log());
+    if (!removed) {
+      return Fail("snapshot", removed.error().message, kExitInputErrors);
+    }
+    return kExitOk;
+  }
+  if (pos.size() != 1) {
+    return Fail("snapshot", "expected `snapshot NAME`; one sandbox at a time", kExitUsage);
+  }
+  return Take(*args, verb, json);
+}
+
+}  // namespace mvm::cli

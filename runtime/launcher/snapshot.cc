@@ -1,0 +1,680 @@
+#include "runtime/launcher/snapshot.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace mvm::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kManifestMember = "mvm-snapshot.json";
+constexpr std::string_view kSchema = "mvm.snapshot/v1";
+// One file is held in memory while it is archived; memory file systems are bounded by the plan,
+// so this only stops an agent that lies about sizes.
+constexpr uint64_t kMaxFileBytes = uint64_t{4} << 30;
+constexpr size_t kMaxEntries = 1000000;
+
+fs::path SnapshotDir(const StateDir& state, std::string_view sandbox) {
+  return state.root / "snapshots" / sandbox;
+}
+
+std::string Hex(const unsigned char* bytes, size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    out += kDigits[bytes[i] >> 4];
+    out += kDigits[bytes[i] & 15];
+  }
+  return out;
+}
+
+std::string UtcLabel() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+// mountinfo escapes space, tab, newline and backslash in paths as \ooo.
+std::string UnescapeMountPath(std::string_view field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      auto octal = [](char c) { return c >= '0' && c <= '7'; };
+      if (octal(field[i + 1]) && octal(field[i + 2]) && octal(field[i + 3])) {
+        out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
+                                 (field[i + 3] - '0'));
+        i += 3;
+        continue;
+      }
+    }
+    out += field[i];
+  }
+  return out;
+}
+
+bool IsUnder(std::string_view path, std::string_view root) {
+  if (root == "/") {
+    return true;
+  }
+  return path == root ||
+         (path.size() > root.size() && path.starts_with(root) && path[root.size()] == '/');
+}
+
+}  // namespace
+
+std::vector<std::string> WritableMemoryMounts(std::string_view mountinfo) {
+  std::vector<std::string> mounts;
+  std::istringstream lines{std::string(mountinfo)};
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string field; fields >> field;) {
+      f.push_back(field);
+    }
+    auto dash = std::find(f.begin(), f.end(), "-");
+    if (f.size() < 6 || dash == f.end() || dash + 1 == f.end()) {
+      continue;
+    }
+    const std::string& options = f[5];
+    bool read_write = options == "rw" || options.starts_with("rw,");
+    if (*(dash + 1) != "tmpfs" || !read_write) {
+      continue;
+    }
+    std::string target = UnescapeMountPath(f[4]);
+    if (target == "/dev") {
+      continue;
+    }
+    mounts.push_back(std::move(target));
+  }
+  return mounts;
+}
+
+namespace {
+
+// Writes the tar through libarchive to a file descriptor, hashing every byte on the way.
+class TarWriter {
+ public:
+  static ErrorOr<std::unique_ptr<TarWriter>> Open(int fd) {
+    std::unique_ptr<TarWriter> w(new TarWriter(fd));
+    w->archive_ = archive_write_new();
+    if (w->archive_ == nullptr) {
+      return Error{"libarchive: out of memory"};
+    }
+    // pax keeps long names and large sizes exact; "restricted" adds pax headers only when needed.
+    if (archive_write_set_format_pax_restricted(w->archive_) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(w->archive_, 1) != ARCHIVE_OK ||
+        archive_write_open2(w->archive_, w.get(), nullptr, &TarWriter::Write, nullptr, nullptr) !=
+            ARCHIVE_OK) {
+      return Error{std::string("libarchive: ") + archive_error_string(w->archive_)};
+    }
+    return w;
+  }
+  ~TarWriter() {
+    if (archive_ != nullptr) {
+      archive_write_free(archive_);
+    }
+  }
+
+  ErrorOr<Ok> Add(const std::string& name, mode_t type, uint32_t mode, std::string_view data,
+                  const std::string& link_target = {}) {
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry(archive_entry_new(),
+                                                                   archive_entry_free);
+    archive_entry_set_pathname(entry.get(), name.c_str());
+    archive_entry_set_filetype(entry.get(), type);
+    archive_entry_set_perm(entry.get(), mode & 07777);
+    archive_entry_set_uid(entry.get(), 0);
+    archive_entry_set_gid(entry.get(), 0);
+    archive_entry_set_mtime(entry.get(), 0, 0);
+    if (type == AE_IFLNK) {
+      archive_entry_set_symlink(entry.get(), link_target.c_str());
+    }
+    archive_entry_set_size(entry.get(),
+                           type == AE_IFREG ? static_cast<la_int64_t>(data.size()) : 0);
+    if (archive_write_header(archive_, entry.get()) != ARCHIVE_OK) {
+      return Error{"archiving `" + name + "`: " + archive_error_string(archive_)};
+    }
+    if (type == AE_IFREG && !data.empty() &&
+        archive_write_data(archive_, data.data(), data.size()) !=
+            static_cast<la_ssize_t>(data.size())) {
+      return Error{"archiving `" + name + "`: " + archive_error_string(archive_)};
+    }
+    return Ok{};
+  }
+
+  /// Finishes the archive; returns the hex SHA-256 and size of everything written.
+  ErrorOr<std::pair<std::string, uint64_t>> Finish() {
+    if (archive_write_close(archive_) != ARCHIVE_OK) {
+      return Error{std::string("finishing the snapshot: ") + archive_error_string(archive_)};
+    }
+    if (failed_errno_ != 0) {
+      return Error{std::string("writing the snapshot: ") + std::strerror(failed_errno_)};
+    }
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&hash_, digest);
+    return std::make_pair(Hex(digest, sizeof digest), written_);
+  }
+
+ private:
+  explicit TarWriter(int fd) : fd_(fd) { crypto_hash_sha256_init(&hash_); }
+
+  static la_ssize_t Write(archive* a, void* self_ptr, const void* buffer, size_t length) {
+    auto* self = static_cast<TarWriter*>(self_ptr);
+    const auto* bytes = static_cast<const unsigned char*>(buffer);
+    size_t done = 0;
+    while (done < length) {
+      ssize_t n = ::write(self->fd_, bytes + done, length - done);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        self->failed_errno_ = n < 0 ? errno : EIO;
+        archive_set_error(a, self->failed_errno_, "%s", std::strerror(self->failed_errno_));
+        return -1;
+      }
+      done += static_cast<size_t>(n);
+    }
+    crypto_hash_sha256_update(&self->hash_, bytes, length);
+    self->written_ += length;
+    return static_cast<la_ssize_t>(length);
+  }
+
+  int fd_;
+  archive* archive_ = nullptr;
+  crypto_hash_sha256_state hash_;
+  uint64_t written_ = 0;
+  int failed_errno_ = 0;
+};
+
+nlohmann::json ToJson(const SnapshotInfo& s) {
+  return {{"schema", kSchema},
+          {"sandbox", s.sandbox},
+          {"label", s.label},
+          {"workload_id", s.workload_id},
+          {"payload_digest", s.payload_digest},
+          {"root_fs", s.root_fs},
+          {"backend", s.backend},
+          {"created_at", s.created_at},
+          {"paths", s.paths},
+          {"skipped", s.skipped},
+          {"files", s.files},
+          {"directories", s.directories},
+          {"symlinks", s.symlinks}};
+}
+
+// Copies sandbox paths into the tar through the agent, in name order, with the directories above
+// each captured path so the tar extracts with the sandbox's modes.
+class Walker {
+ public:
+  Walker(agent::Client& agent, TarWriter& tar, SnapshotInfo& info)
+      : agent_(agent), tar_(tar), info_(info) {}
+
+  /// Captures `path` (a directory, file or symlink) and, for a directory, everything below it.
+  ErrorOr<Ok> AddRoot(const std::string& path) {
+    if (path == "/") {
+      return AddTree(path);
+    }
+    size_t slash = path.rfind('/');
+    std::string parent = slash == 0 ? "/" : path.substr(0, slash);
+    if (auto ok = AddParents(parent); !ok) {
+      return ok.error();
+    }
+    auto entry = Lookup(parent, path.substr(slash + 1));
+    if (!entry) {
+      return entry.error();
+    }
+    return AddEntry(parent, *entry);
+  }
+
+ private:
+  ErrorOr<std::vector<agent::FileEntry>> List(const std::string& path) {
+    auto entries = agent_.List(path);
+    if (!entries) {
+      return Error{"listing `" + path + "` in the sandbox: " + entries.error().message};
+    }
+    return entries;
+  }
+
+  ErrorOr<agent::FileEntry> Lookup(const std::string& parent, const std::string& name) {
+    auto entries = List(parent);
+    if (!entries) {
+      return entries.error();
+    }
+    for (agent::FileEntry& e : *entries) {
+      if (e.name == name) {
+        return std::move(e);
+      }
+    }
+    return Error{"`" + (parent == "/" ? "" : parent) + "/" + name + "`: not in the sandbox"};
+  }
+
+  ErrorOr<Ok> AddParents(const std::string& dir) {
+    if (dir == "/" || std::find(parents_.begin(), parents_.end(), dir) != parents_.end()) {
+      return Ok{};
+    }
+    size_t slash = dir.rfind('/');
+    std::string parent = slash == 0 ? "/" : dir.substr(0, slash);
+    if (auto ok = AddParents(parent); !ok) {
+      return ok.error();
+    }
+    auto entry = Lookup(parent, dir.substr(slash + 1));
+    if (!entry) {
+      return entry.error();
+    }
+    if (entry->type != agent::FileEntry::Type::kDir) {
+      return Error{"`" + dir + "` is not a directory in the sandbox"};
+    }
+    parents_.push_back(dir);
+    ++info_.directories;
+    return tar_.Add(Member(dir) + "/", AE_IFDIR, entry->mode, {});
+  }
+
+  ErrorOr<Ok> AddTree(const std::string& dir) {
+    auto entries = List(dir);
+    if (!entries) {
+      return entries.error();
+    }
+    for (const agent::FileEntry& e : *entries) {
+      if (auto ok = AddEntry(dir, e); !ok) {
+        return ok.error();
+      }
+    }
+    return Ok{};
+  }
+
+  ErrorOr<Ok> AddEntry(const std::string& dir, const agent::FileEntry& e) {
+    if (++count_ > kMaxEntries) {
+      return Error{"more than " + std::to_string(kMaxEntries) +
+                   " entries to capture; name fewer paths"};
+    }
+    std::string path = (dir == "/" ? "" : dir) + "/" + e.name;
+    std::string member = Member(path);
+    switch (e.type) {
+      case agent::FileEntry::Type::kDir:
+        if (auto ok = tar_.Add(member + "/", AE_IFDIR, e.mode, {}); !ok) {
+          return ok.error();
+        }
+        ++info_.directories;
+        return AddTree(path);
+      case agent::FileEntry::Type::kFile: {
+        auto data = agent_.ReadFile(path, kMaxFileBytes);
+        if (!data) {
+          return Error{"reading `" + path + "` in the sandbox: " + data.error().message};
+        }
+        ++info_.files;
+        return tar_.Add(member, AE_IFREG, e.mode, *data);
+      }
+      case agent::FileEntry::Type::kSymlink:
+        ++info_.symlinks;
+        return tar_.Add(member, AE_IFLNK, 0777, {}, e.link_target);
+      case agent::FileEntry::Type::kOther:
+        info_.skipped.push_back(path);
+        return Ok{};
+    }
+    return Ok{};
+  }
+
+  // Sandbox paths go under fs/ so no captured path can collide with the description member.
+  static std::string Member(const std::string& path) { return "fs" + path; }
+
+  agent::Client& agent_;
+  TarWriter& tar_;
+  SnapshotInfo& info_;
+  std::vector<std::string> parents_;
+  size_t count_ = 0;
+};
+
+ErrorOr<Ok> CheckSandboxPath(const std::string& path) {
+  if (path.empty() || path[0] != '/') {
+    return Error{"`" + path + "`: give an absolute path inside the sandbox"};
+  }
+  std::istringstream parts(path.substr(1));
+  for (std::string part; std::getline(parts, part, '/');) {
+    if (part.empty() || part == "." || part == "..") {
+      return Error{"`" + path + "`: give a normalised absolute path (no empty, `.` or `..` parts)"};
+    }
+  }
+  return Ok{};
+}
+
+// Pauses the workload's processes for a consistent copy; continues them however the copy ends.
+class Freeze {
+ public:
+  explicit Freeze(agent::Client& agent) : agent_(agent) {
+    frozen_ = static_cast<bool>(agent_.Signal(SIGSTOP));
+  }
+  ~Freeze() {
+    if (frozen_) {
+      (void)agent_.Signal(SIGCONT);
+    }
+  }
+  Freeze(const Freeze&) = delete;
+  Freeze& operator=(const Freeze&) = delete;
+
+ private:
+  agent::Client& agent_;
+  bool frozen_ = false;
+};
+
+ErrorOr<SnapshotInfo> ParseDescription(const fs::path& json_path) {
+  std::ifstream in(json_path);
+  if (!in) {
+    return Error{json_path.string() + ": cannot read: " + std::strerror(errno)};
+  }
+  try {
+    nlohmann::json j = nlohmann::json::parse(in);
+    if (j.at("schema").get<std::string>() != kSchema) {
+      return Error{json_path.string() + ": not a " + std::string(kSchema) + " description"};
+    }
+    SnapshotInfo s;
+    s.sandbox = j.at("sandbox").get<std::string>();
+    s.label = j.at("label").get<std::string>();
+    s.sha256 = j.at("sha256").get<std::string>();
+    s.bytes = j.at("bytes").get<uint64_t>();
+    s.files = j.at("files").get<uint64_t>();
+    s.directories = j.at("directories").get<uint64_t>();
+    s.symlinks = j.at("symlinks").get<uint64_t>();
+    s.paths = j.at("paths").get<std::vector<std::string>>();
+    s.skipped = j.at("skipped").get<std::vector<std::string>>();
+    s.workload_id = j.at("workload_id").get<std::string>();
+    s.payload_digest = j.at("payload_digest").get<std::string>();
+    s.root_fs = j.at("root_fs").get<std::string>();
+    s.backend = j.at("backend").get<std::string>();
+    s.created_at = j.at("created_at").get<std::string>();
+    s.file = json_path;
+    s.file.replace_extension(".tar");
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    return Error{json_path.string() + ": malformed snapshot description: " + e.what()};
+  }
+}
+
+ErrorOr<Ok> WriteFileAtomically(const fs::path& path, std::string_view data) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Error{tmp.string() + ": " + std::strerror(errno)};
+  }
+  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+            ::fsync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    saved = ok ? errno : saved;
+    ::unlink(tmp.c_str());
+    return Error{path.string() + ": " + std::strerror(saved)};
+  }
+  return Ok{};
+}
+
+ErrorOr<Ok> CheckNames(std::string_view sandbox, std::string_view label) {
+  if (!IsSandboxName(sandbox)) {
+    return Error{"`" + std::string(sandbox) + "` is not a sandbox name"};
+  }
+  return CheckSnapshotLabel(label);
+}
+
+ErrorOr<SnapshotInfo> Capture(const StateDir& state, Attached& sandbox,
+                              const SnapshotRequest& request, SnapshotInfo info) {
+  auto mountinfo = sandbox.agent.ReadFile("/proc/self/mountinfo", 1u << 20);
+  if (!mountinfo) {
+    return Error{"reading the sandbox's mount table: " + mountinfo.error().message};
+  }
+  std::vector<std::string> roots = WritableMemoryMounts(*mountinfo);
+  for (const std::string& p : request.extra_paths) {
+    if (auto ok = CheckSandboxPath(p); !ok) {
+      return ok.error();
+    }
+    roots.push_back(p);
+  }
+  std::sort(roots.begin(), roots.end());
+  roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
+  // A path inside another captured path is captured with it.
+  std::vector<std::string> kept;
+  for (const std::string& r : roots) {
+    if (std::none_of(kept.begin(), kept.end(),
+                     [&](const std::string& k) { return IsUnder(r, k); })) {
+      kept.push_back(r);
+    }
+  }
+  info.paths = kept;
+
+  fs::path dir = SnapshotDir(state, info.sandbox);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return Error{dir.string() + ": " + ec.message()};
+  }
+  ::chmod(dir.parent_path().c_str(), 0700);
+  ::chmod(dir.c_str(), 0700);
+  info.file = dir / (info.label + ".tar");
+  fs::path json_path = dir / (info.label + ".json");
+  if (fs::exists(info.file) || fs::exists(json_path)) {
+    return Error{"snapshot `" + info.label + "` of `" + info.sandbox +
+                 "` exists; choose another --label or `mvmctl snapshot rm " + info.sandbox + " " +
+                 info.label + "`"};
+  }
+  fs::path partial = info.file;
+  partial += ".partial";
+  int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Error{partial.string() + ": " + std::strerror(errno)};
+  }
+  auto fail = [&](const Error& e) -> ErrorOr<SnapshotInfo> {
+    ::close(fd);
+    ::unlink(partial.c_str());
+    return e;
+  };
+  auto tar = TarWriter::Open(fd);
+  if (!tar) {
+    return fail(tar.error());
+  }
+  {
+    Freeze freeze(sandbox.agent);
+    // The manifest goes first so a reader learns what the archive holds before its contents. Its
+    // counts are only known after the walk: they are in the description beside the tar.
+    nlohmann::json head = ToJson(info);
+    head.erase("files");
+    head.erase("directories");
+    head.erase("symlinks");
+    head.erase("skipped");
+    // Nor the label and time: the same state of the same sandbox gives the same bytes.
+    head.erase("label");
+    head.erase("created_at");
+    if (auto ok = (*tar)->Add(std::string(kManifestMember), AE_IFREG, 0644, head.dump(2) + "\n");
+        !ok) {
+      return fail(ok.error());
+    }
+    Walker walker(sandbox.agent, **tar, info);
+    for (const std::string& root : kept) {
+      if (auto ok = walker.AddRoot(root); !ok) {
+        return fail(ok.error());
+      }
+    }
+  }
+  auto finished = (*tar)->Finish();
+  if (!finished) {
+    return fail(finished.error());
+  }
+  if (::fsync(fd) != 0) {
+    return fail(Error{partial.string() + ": " + std::strerror(errno)});
+  }
+  ::close(fd);
+  info.sha256 = finished->first;
+  info.bytes = finished->second;
+  nlohmann::json description = ToJson(info);
+  description["sha256"] = info.sha256;
+  description["bytes"] = info.bytes;
+  if (auto ok = WriteFileAtomically(json_path, description.dump(2) + "\n"); !ok) {
+    ::unlink(partial.c_str());
+    return ok.error();
+  }
+  if (::rename(partial.c_str(), info.file.c_str()) != 0) {
+    int saved = errno;
+    ::unlink(partial.c_str());
+    ::unlink(json_path.c_str());
+    return Error{info.file.string() + ": " + std::strerror(saved)};
+  }
+  return info;
+}
+
+}  // namespace
+
+ErrorOr<Ok> CheckSnapshotLabel(std::string_view label) {
+  bool ok = !label.empty() && label.size() <= 64 && label[0] != '.' &&
+            std::all_of(label.begin(), label.end(), [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '.' || c == '_' || c == '-';
+            });
+  if (!ok) {
+    return Error{"`" + std::string(label) +
+                 "` is not a snapshot label; use 1-64 characters of A-Z a-z 0-9 . _ - (not "
+                 "starting with `.`)"};
+  }
+  return Ok{};
+}
+
+ErrorOr<SnapshotInfo> TakeSnapshot(const StateDir& state, Attached& sandbox,
+                                   const SnapshotRequest& request, audit::Log& audit) {
+  SnapshotInfo info;
+  info.sandbox = sandbox.record.name;
+  info.label = request.label.empty() ? UtcLabel() : request.label;
+  info.workload_id = sandbox.record.workload_id;
+  info.payload_digest = sandbox.record.payload_digest;
+  info.root_fs = sandbox.record.root_fs;
+  info.backend = sandbox.record.backend;
+  info.created_at = NowRfc3339();
+  ErrorOr<SnapshotInfo> result =
+      CheckSnapshotLabel(info.label)
+          ? Capture(state, sandbox, request, info)
+          : ErrorOr<SnapshotInfo>(CheckSnapshotLabel(info.label).error());
+  nlohmann::json fields = {{"sandbox", info.sandbox}, {"label", info.label}};
+  if (result) {
+    fields["sha256"] = result->sha256;
+    fields["bytes"] = result->bytes;
+    fields["paths"] = result->paths;
+    fields["files"] = result->files;
+  } else {
+    fields["refused"] = result.error().message;
+  }
+  auto id = audit.Append("snapshot", fields);
+  if (result && id) {
+    result->audit_id = *id;
+  }
+  return result;
+}
+
+std::vector<SnapshotInfo> ListSnapshots(const StateDir& state, std::string_view sandbox,
+                                        std::vector<std::string>& problems) {
+  std::vector<SnapshotInfo> out;
+  fs::path root = state.root / "snapshots";
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  if (!sandbox.empty()) {
+    dirs.push_back(root / sandbox);
+  } else {
+    for (const auto& d : fs::directory_iterator(root, ec)) {
+      if (d.is_directory()) {
+        dirs.push_back(d.path());
+      }
+    }
+  }
+  for (const fs::path& dir : dirs) {
+    for (const auto& f : fs::directory_iterator(dir, ec)) {
+      if (f.path().extension() != ".json") {
+        continue;
+      }
+      auto info = ParseDescription(f.path());
+      if (!info) {
+        problems.push_back(info.error().message);
+        continue;
+      }
+      out.push_back(std::move(*info));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
+    return std::tie(a.sandbox, a.label) < std::tie(b.sandbox, b.label);
+  });
+  return out;
+}
+
+ErrorOr<SnapshotInfo> VerifySnapshot(const StateDir& state, std::string_view sandbox,
+                                     std::string_view label) {
+  if (auto ok = CheckNames(sandbox, label); !ok) {
+    return ok.error();
+  }
+  fs::path json_path = SnapshotDir(state, sandbox) / (std::string(label) + ".json");
+  if (!fs::exists(json_path)) {
+    return Error{"no snapshot `" + std::string(label) + "` of `" + std::string(sandbox) +
+                 "`; `mvmctl snapshot ls` lists them"};
+  }
+  auto info = ParseDescription(json_path);
+  if (!info) {
+    return info.error();
+  }
+  std::ifstream in(info->file, std::ios::binary);
+  if (!in) {
+    return Error{info->file.string() + ": cannot read: " + std::strerror(errno)};
+  }
+  crypto_hash_sha256_state hash;
+  crypto_hash_sha256_init(&hash);
+  std::vector<char> buf(1 << 16);
+  uint64_t total = 0;
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    auto n = static_cast<size_t>(in.gcount());
+    crypto_hash_sha256_update(&hash, reinterpret_cast<const unsigned char*>(buf.data()), n);
+    total += n;
+  }
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&hash, digest);
+  std::string got = Hex(digest, sizeof digest);
+  if (got != info->sha256 || total != info->bytes) {
+    return Error{info->file.string() + ": changed since it was taken: sha256 " + got + " (" +
+                 std::to_string(total) + " bytes), recorded " + info->sha256 + " (" +
+                 std::to_string(info->bytes) + " bytes)"};
+  }
+  return info;
+}
+
+ErrorOr<Ok> RemoveSnapshot(const StateDir& state, std::string_view sandbox, std::string_view label,
+                           audit::Log& audit) {
+  if (auto ok = CheckNames(sandbox, label); !ok) {
+    return ok.error();
+  }
+  fs::path dir = SnapshotDir(state, sandbox);
+  fs::path json_path = dir / (std::string(label) + ".json");
+  fs::path tar_path = dir / (std::string(label) + ".tar");
+  std::error_code ec;
+  bool had = fs::remove(json_path, ec);
+  had = fs::remove(tar_path, ec) || had;
+  if (!had) {
+    return Error{"no snapshot `" + std::string(label) + "` of `" + std::string(sandbox) +
+                 "`; `mvmctl snapshot ls` lists them"};
+  }
+  fs::remove(dir, ec);  // only when it is empty now
+  (void)audit.Append("snapshot-remove", {{"sandbox", sandbox}, {"label", label}});
+  return Ok{};
+}
+
+}  // namespace mvm::runtime

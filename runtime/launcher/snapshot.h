@@ -1,0 +1,77 @@
+// Snapshots of a running sandbox's writable state (`mvmctl snapshot`): what a workload wrote to
+// its memory-backed file systems, captured through the guest agent into a tar file on the host,
+// digested and audited, so a later run can start from it or an investigator can read it.
+#ifndef MVM_RUNTIME_LAUNCHER_SNAPSHOT_H_
+#define MVM_RUNTIME_LAUNCHER_SNAPSHOT_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/support/error_or.h"
+#include "runtime/audit/audit.h"
+#include "runtime/launcher/launcher.h"
+#include "runtime/launcher/state.h"
+
+namespace mvm::runtime {
+
+/// What to capture besides the defaults.
+struct SnapshotRequest {
+  /// The snapshot's name within its sandbox; empty: the UTC time, e.g. "20261129T170102Z".
+  std::string label;
+  /// Absolute paths inside the sandbox to capture as well as the writable memory file systems.
+  std::vector<std::string> extra_paths;
+};
+
+/// One snapshot on disk: `<state>/snapshots/<sandbox>/<label>.tar`, described by the `.json`
+/// beside it. The tar's first member, `mvm-snapshot.json`, says what it holds; the captured
+/// sandbox paths follow under `fs/` (`/tmp/a` is `fs/tmp/a`).
+struct SnapshotInfo {
+  std::string sandbox;
+  std::string label;
+  std::filesystem::path file;
+  std::string sha256;  ///< hex, of the whole tar file
+  uint64_t bytes = 0;  ///< size of the tar file
+  uint64_t files = 0, directories = 0, symlinks = 0;
+  std::vector<std::string> paths;    ///< the sandbox paths captured
+  std::vector<std::string> skipped;  ///< entries that are not files, directories or symlinks
+  std::string workload_id, payload_digest, root_fs, backend, created_at;
+  std::string audit_id;  ///< of the "snapshot" record (empty when read back from disk)
+};
+
+/// The writable memory file systems in a /proc/self/mountinfo: tmpfs mounted read-write, except
+/// /dev, which holds only the device nodes the launcher put there.
+std::vector<std::string> WritableMemoryMounts(std::string_view mountinfo);
+
+/// Validates a snapshot label: 1–64 characters of [A-Za-z0-9._-], not starting with '.'.
+ErrorOr<Ok> CheckSnapshotLabel(std::string_view label);
+
+/// Captures the sandbox's writable state: every writable tmpfs the sandbox has mounted (/tmp,
+/// /dev/shm, declared memory volumes; found in the sandbox's /proc/self/mountinfo, read through
+/// the agent) and `request.extra_paths`. The root file system is read-only and host-backed volumes
+/// live on the host, so neither is copied. The workload's processes are stopped (SIGSTOP) while
+/// the files are read, so the snapshot is consistent, and continued afterwards, also on failure.
+/// The tar is deterministic (sorted, mtime 0, owner 0): the same state gives the same digest.
+/// Written with mode 0600 and published atomically; an existing label is refused. Audited as
+/// "snapshot" with the digest, size and paths (or the reason it failed).
+ErrorOr<SnapshotInfo> TakeSnapshot(const StateDir& state, Attached& sandbox,
+                                   const SnapshotRequest& request, audit::Log& audit);
+
+/// The snapshots of `sandbox` (empty: of every sandbox), sorted by sandbox and label; unreadable
+/// descriptions are skipped with a note in `problems`.
+std::vector<SnapshotInfo> ListSnapshots(const StateDir& state, std::string_view sandbox,
+                                        std::vector<std::string>& problems);
+
+/// Re-hashes a snapshot's tar and compares it with its description; an Error names the mismatch.
+ErrorOr<SnapshotInfo> VerifySnapshot(const StateDir& state, std::string_view sandbox,
+                                     std::string_view label);
+
+/// Deletes a snapshot (tar and description); audited as "snapshot-remove".
+ErrorOr<Ok> RemoveSnapshot(const StateDir& state, std::string_view sandbox, std::string_view label,
+                           audit::Log& audit);
+
+}  // namespace mvm::runtime
+
+#endif  // MVM_RUNTIME_LAUNCHER_SNAPSHOT_H_

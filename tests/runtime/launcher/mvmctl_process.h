@@ -1,0 +1,111 @@
+// Runs the real mvmctl as a child process for end-to-end tests, capturing its exit status, stdout
+// and stderr. The rootfs cache is shared through one state directory in the build tree so a
+// template is built once per build directory, not once per test.
+#ifndef MVM_TESTS_RUNTIME_LAUNCHER_MVMCTL_PROCESS_H_
+#define MVM_TESTS_RUNTIME_LAUNCHER_MVMCTL_PROCESS_H_
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace mvm::testing {
+
+struct Result {
+  int status = -1;  // exit status, or 128+signal
+  std::string out;
+  std::string err;
+};
+
+// Reads both pipes to the end without deadlocking on either.
+inline void Drain(int out_fd, int err_fd, std::string& out, std::string& err) {
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  int open_fds = 2;
+  char buf[65536];
+  while (open_fds > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) {
+        continue;
+      }
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        (i == 0 ? out : err).append(buf, static_cast<size_t>(n));
+      } else {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+}
+
+inline pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, int in_fd) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in_fd, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    std::vector<char*> argv;
+    for (const std::string& a : args) {
+      argv.push_back(const_cast<char*>(a.c_str()));
+    }
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+inline std::filesystem::path SharedState() {
+  return std::filesystem::path(MVM_BINARY_DIR) / "runtime-test-state";
+}
+
+/// Runs `mvmctl ARGS…` with `--state-dir=STATE` after the subcommand, feeding `stdin_data`.
+inline Result Mvmctl(std::vector<std::string> args, const std::string& stdin_data = "",
+                     const std::filesystem::path& state = SharedState()) {
+  args.insert(args.begin(), MVM_MVMCTL_PATH);
+  // --state-dir goes right after the subcommand; every command takes it.
+  args.insert(args.begin() + 2, "--state-dir=" + state.string());
+  int out[2], err[2], in[2];
+  EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
+  EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
+  pid_t pid = Spawn(args, out[1], err[1], in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  ::close(in[0]);
+  std::thread writer([&] {
+    (void)!::write(in[1], stdin_data.data(), stdin_data.size());
+    ::close(in[1]);
+  });
+  Result r;
+  Drain(out[0], err[0], r.out, r.err);
+  writer.join();
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+inline std::string Describe(const Result& r) {
+  return "exit " + std::to_string(r.status) + "\nstdout:\n" + r.out.substr(0, 4000) +
+         "\nstderr:\n" + r.err.substr(0, 4000);
+}
+
+}  // namespace mvm::testing
+
+#endif  // MVM_TESTS_RUNTIME_LAUNCHER_MVMCTL_PROCESS_H_

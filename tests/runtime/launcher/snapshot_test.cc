@@ -1,0 +1,221 @@
+// `mvmctl snapshot`: the mount table parsing in-process, and real snapshots of a running sandbox
+// end to end (root, real agent, real namespaces).
+
+#include "runtime/launcher/snapshot.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/runtime/launcher/mvmctl_process.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using mvm::testing::Describe;
+using mvm::testing::Mvmctl;
+using mvm::testing::Result;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(WritableMemoryMounts, KeepsReadWriteTmpfsExceptDevAndUnescapesPaths) {
+  const std::string mountinfo =
+      "80 43 0:41 / / ro,nosuid,nodev,relatime - overlay overlay rw,lowerdir=/tmp/lower\n"
+      "81 80 0:44 / /proc rw,nosuid,nodev,noexec,relatime - proc none rw\n"
+      "82 80 0:45 / /dev rw,nosuid,noexec,relatime - tmpfs none rw,size=64k,mode=755\n"
+      "84 82 0:47 / /dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs none rw,size=65536k\n"
+      "85 80 0:48 / /tmp rw,nosuid,nodev,relatime - tmpfs none rw,size=65536k\n"
+      "86 80 0:49 / /my\\040data rw,relatime shared:5 - tmpfs none rw,size=16384k\n"
+      "87 80 0:50 / /frozen ro,relatime - tmpfs none ro,size=16384k\n"
+      "73 80 254:0 /srv/run /run/mvm rw,nosuid,nodev,relatime - ext4 /dev/vda rw\n"
+      "garbage line\n";
+  EXPECT_THAT(mvm::runtime::WritableMemoryMounts(mountinfo),
+              ElementsAre("/dev/shm", "/tmp", "/my data"));
+}
+
+TEST(SnapshotLabel, AcceptsPortableNamesOnly) {
+  EXPECT_TRUE(mvm::runtime::CheckSnapshotLabel("after-first_run.2"));
+  for (const char* bad : {"", ".hidden", "a/b", "..", "white space", "ä"}) {
+    EXPECT_FALSE(mvm::runtime::CheckSnapshotLabel(bad)) << bad;
+  }
+  EXPECT_FALSE(mvm::runtime::CheckSnapshotLabel(std::string(65, 'a')));
+}
+
+struct Member {
+  char type;  // f, d, l
+  unsigned mode;
+  std::string content;  // file data or link target
+};
+
+std::map<std::string, Member> ReadTar(const fs::path& path) {
+  std::map<std::string, Member> members;
+  archive* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  EXPECT_EQ(archive_read_open_filename(a, path.c_str(), 1 << 16), ARCHIVE_OK)
+      << archive_error_string(a);
+  archive_entry* entry = nullptr;
+  while (archive_read_next_header(a, &entry) == ARCHIVE_OK) {
+    Member m{};
+    m.mode = archive_entry_perm(entry);
+    switch (archive_entry_filetype(entry)) {
+      case AE_IFDIR:
+        m.type = 'd';
+        break;
+      case AE_IFLNK:
+        m.type = 'l';
+        m.content = archive_entry_symlink(entry);
+        break;
+      default:
+        m.type = 'f';
+        m.content.resize(static_cast<size_t>(archive_entry_size(entry)));
+        if (!m.content.empty()) {
+          EXPECT_EQ(archive_read_data(a, m.content.data(), m.content.size()),
+                    static_cast<la_ssize_t>(m.content.size()));
+        }
+    }
+    members[archive_entry_pathname(entry)] = m;
+  }
+  archive_read_free(a);
+  return members;
+}
+
+class SnapshotE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fixture_ = fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "runtime" / "hostile.py";
+    name_ = "snap-" + std::to_string(::getpid());
+    Result up =
+        Mvmctl({"up", fixture_.string(), "--workload", "idle", "--name", name_, "--detach"});
+    ASSERT_EQ(up.status, 0) << Describe(up);
+  }
+  void TearDown() override {
+    (void)Mvmctl({"destroy", name_});
+    fs::remove_all(mvm::testing::SharedState() / "snapshots" / name_);
+  }
+
+  Result Exec(const std::string& script) {
+    return Mvmctl({"exec", name_, "--", "sh", "-c", script});
+  }
+
+  nlohmann::json Take(const std::string& label, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"snapshot", name_, "--label", label, "--format", "json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Result r = Mvmctl(args);
+    EXPECT_EQ(r.status, 0) << Describe(r);
+    return r.status == 0 ? nlohmann::json::parse(r.out) : nlohmann::json{};
+  }
+
+  fs::path fixture_;
+  std::string name_;
+};
+
+TEST_F(SnapshotE2E, CapturesWritableMemoryStateDeterministicallyAndAudits) {
+  Result w = Exec(
+      "printf 'hello\\n' > /tmp/a.txt && mkdir -p /tmp/d/e && chmod 0700 /tmp/d && "
+      "head -c 300000 /dev/urandom > /tmp/d/e/blob && ln -s ../a.txt /tmp/d/link && "
+      "mkfifo /tmp/fifo && echo shm > /dev/shm/s");
+  ASSERT_EQ(w.status, 0) << Describe(w);
+
+  nlohmann::json one = Take("one");
+  ASSERT_FALSE(one.empty());
+  EXPECT_EQ(one["name"], name_);
+  EXPECT_THAT(one["paths"].get<std::vector<std::string>>(), ElementsAre("/dev/shm", "/tmp"));
+  EXPECT_THAT(one["skipped"].get<std::vector<std::string>>(), ElementsAre("/tmp/fifo"));
+  EXPECT_EQ(one["files"], 3);
+  EXPECT_EQ(one["symlinks"], 1);
+  EXPECT_FALSE(one["audit_id"].get<std::string>().empty());
+  fs::path tar = one["snapshot"].get<std::string>();
+  EXPECT_EQ(fs::status(tar).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+
+  std::map<std::string, Member> members = ReadTar(tar);
+  ASSERT_TRUE(members.count("mvm-snapshot.json"));
+  nlohmann::json manifest = nlohmann::json::parse(members["mvm-snapshot.json"].content);
+  EXPECT_EQ(manifest["schema"], "mvm.snapshot/v1");
+  EXPECT_EQ(manifest["workload_id"], "idle");
+  EXPECT_EQ(members["fs/tmp/a.txt"].content, "hello\n");
+  EXPECT_EQ(members["fs/tmp/d/"].type, 'd');
+  EXPECT_EQ(members["fs/tmp/d/"].mode, 0700u);
+  EXPECT_EQ(members["fs/tmp/d/e/blob"].content.size(), 300000u);
+  EXPECT_EQ(members["fs/tmp/d/link"].type, 'l');
+  EXPECT_EQ(members["fs/tmp/d/link"].content, "../a.txt");
+  EXPECT_EQ(members["fs/dev/shm/s"].content, "shm\n");
+  EXPECT_EQ(members.count("fs/tmp/fifo"), 0u);
+
+  // Same state, same bytes; changed state, another digest.
+  nlohmann::json two = Take("two");
+  EXPECT_EQ(two["sha256"], one["sha256"]);
+  ASSERT_EQ(Exec("echo more >> /tmp/a.txt").status, 0);
+  nlohmann::json three = Take("three");
+  EXPECT_NE(three["sha256"], one["sha256"]);
+
+  // The audit log names the digest.
+  std::ifstream log(mvm::testing::SharedState() / "audit.jsonl");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("\"sha256\":\"" + one["sha256"].get<std::string>() + "\""));
+
+  Result ls = Mvmctl({"snapshot", "ls", name_, "--format", "json"});
+  ASSERT_EQ(ls.status, 0) << Describe(ls);
+  EXPECT_EQ(nlohmann::json::parse(ls.out)["snapshots"].size(), 3u);
+}
+
+TEST_F(SnapshotE2E, VerifyDetectsAChangedTarAndRmRemovesIt) {
+  ASSERT_EQ(Exec("echo x > /tmp/x").status, 0);
+  nlohmann::json s = Take("v");
+  ASSERT_FALSE(s.empty());
+  Result ok = Mvmctl({"snapshot", "verify", name_, "v"});
+  EXPECT_EQ(ok.status, 0) << Describe(ok);
+  {
+    std::fstream f(s["snapshot"].get<std::string>(),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(700);
+    f.put('Z');
+  }
+  Result bad = Mvmctl({"snapshot", "verify", name_, "v"});
+  EXPECT_EQ(bad.status, 4) << Describe(bad);
+  EXPECT_THAT(bad.err, HasSubstr("changed since it was taken"));
+  Result rm = Mvmctl({"snapshot", "rm", name_, "v"});
+  EXPECT_EQ(rm.status, 0) << Describe(rm);
+  EXPECT_FALSE(fs::exists(s["snapshot"].get<std::string>()));
+  Result again = Mvmctl({"snapshot", "rm", name_, "v"});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_THAT(again.err, HasSubstr("no snapshot `v`"));
+}
+
+TEST_F(SnapshotE2E, ExtraPathsAndRefusals) {
+  nlohmann::json s = Take("etc", {"--path", "/etc/passwd", "--path", "/bin/sh"});
+  ASSERT_FALSE(s.empty());
+  std::map<std::string, Member> members = ReadTar(s["snapshot"].get<std::string>());
+  EXPECT_EQ(members["fs/etc/"].type, 'd');
+  EXPECT_THAT(members["fs/etc/passwd"].content, HasSubstr("root:"));
+  EXPECT_EQ(members["fs/bin/sh"].type, 'l');  // busybox links its applets
+
+  Result dup = Mvmctl({"snapshot", name_, "--label", "etc"});
+  EXPECT_EQ(dup.status, 1);
+  EXPECT_THAT(dup.err, HasSubstr("exists"));
+  Result label = Mvmctl({"snapshot", name_, "--label", "../x"});
+  EXPECT_EQ(label.status, 1);
+  EXPECT_THAT(label.err, HasSubstr("not a snapshot label"));
+  Result rel = Mvmctl({"snapshot", name_, "--path", "tmp"});
+  EXPECT_EQ(rel.status, 1);
+  EXPECT_THAT(rel.err, HasSubstr("absolute path"));
+  Result missing = Mvmctl({"snapshot", name_, "--path", "/no/such"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_THAT(missing.err, HasSubstr("/no"));
+  Result none = Mvmctl({"snapshot", "no-such-sandbox"});
+  EXPECT_EQ(none.status, 3) << Describe(none);
+  // A failed snapshot leaves no partial file behind.
+  for (const auto& f : fs::directory_iterator(mvm::testing::SharedState() / "snapshots" / name_)) {
+    EXPECT_THAT(f.path().filename().string(), ::testing::Not(HasSubstr(".partial")));
+  }
+}
+
+}  // namespace
