@@ -282,7 +282,7 @@ with the reason printed); 1 compile errors, 2 usage error
 )",
        RunRun},
       {"up", "start a sandbox and keep it running",
-       R"(usage: mvmctl up FILE|PLAN --name NAME [--detach] [--format human|json] [options]
+       R"(usage: mvmctl up FILE|PLAN --name NAME [--detach] [--from-ir] [--format human|json] [options]
 
 Verifies, admits and starts a sandbox for the workload and waits until its guest agent answers.
 Without --detach it lives as long as this command: Ctrl-C, SIGTERM or the death of this process
@@ -291,6 +291,7 @@ removes it. With --detach it stays until `mvmctl stop` or `mvmctl destroy`.
 options: as for `run` (--workload, --profile, --project-root, --backend, --state-dir, --trust-dir,
 --trust, -v), and
   --format json         print {"name","workload","pid","detached","audit_id"}
+  --from-ir             FILE is Workload IR JSON (what the SDKs write), compiled like source
 
 exit status: 0 up (detached) or stopped cleanly, 1 compile errors, 2 usage error, 125 refused or
 failed

@@ -75,7 +75,9 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
                                        std::string_view command, int& exit_code) {
   const std::string& path = args.positional[0];
   PlanInput input;
-  if (IsPlanPath(path)) {
+  // IR files end in `.json` too, so only the flag tells them from plans.
+  bool from_ir = args.Has("from-ir");
+  if (IsPlanPath(path) && !from_ir) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       exit_code = Fail(command, "cannot read plan `" + path + "`", runtime::kExitLauncherFailed);
@@ -91,6 +93,7 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
 
   CompileRequest request;
   request.paths = {path};
+  request.from_ir = from_ir;
   std::string profile = args.Get("profile", "dev");
   if (profile == "production") {
     request.pass_options.profile = passes::Profile::kProduction;
@@ -171,7 +174,7 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
   }
   input.bytes = std::move((*plans)[0].file);
   std::string app_path = "/app/" + fs::path(path).filename().string();
-  if (RunsDeclaringFile(one.proto.workloads(0), app_path)) {
+  if (!from_ir && RunsDeclaringFile(one.proto.workloads(0), app_path)) {
     input.app_files.emplace_back(app_path, fs::absolute(path));
   }
   return input;

@@ -1,5 +1,6 @@
-// `mvmctl up FILE|PLAN --name N [--detach]`: start a sandbox and keep it until stopped. Without
-// --detach it lives as long as this command (Ctrl-C, SIGTERM or its parent's death end it).
+// `mvmctl up FILE|PLAN --name N [--detach] [--from-ir]`: start a sandbox and keep it until stopped.
+// Without --detach it lives as long as this command (Ctrl-C, SIGTERM or its parent's death end it).
+// `--from-ir` takes Workload IR (what the SDKs write) instead of source, compiled like source.
 
 #include <poll.h>
 #include <signal.h>
@@ -22,9 +23,9 @@ int RunUp(const std::vector<std::string>& argv) {
     return kExitOk;
   }
   std::vector<FlagSpec> specs = RuntimeFlags();
-  for (FlagSpec f :
-       {FlagSpec{"name", true}, FlagSpec{"detach", false}, FlagSpec{"workload", true},
-        FlagSpec{"profile", true}, FlagSpec{"project-root", true}, FlagSpec{"format", true}}) {
+  for (FlagSpec f : {FlagSpec{"name", true}, FlagSpec{"detach", false}, FlagSpec{"workload", true},
+                     FlagSpec{"profile", true}, FlagSpec{"project-root", true},
+                     FlagSpec{"format", true}, FlagSpec{"from-ir", false}}) {
     specs.push_back(f);
   }
   std::string error;

@@ -12,6 +12,9 @@ docs/reference/options.md every option.
     def tiny():
         print("hello from mvm")
 
+``Sandbox`` (in :mod:`mvm.sandbox`) is the runtime surface: it drives ``mvmctl`` in live mode and
+records Workload IR in record mode (``MVM_SDK_MODE=record``); see docs/sdk.md.
+
 Standard library only: this package is mounted read-only into sandboxes, where nothing else is
 installed.
 """
@@ -28,6 +31,14 @@ __all__ = [
     "NetworkPolicy",
     "SecretRef",
     "Volume",
+    "Sandbox",
+    "CommandResult",
+    "CommandHandle",
+    "FileEntry",
+    "Snapshot",
+    "SandboxError",
+    "TimeoutError",
+    "VerificationError",
 ]
 
 __version__ = "0.1.0"
@@ -171,3 +182,22 @@ class Volume:
     def memory(target: str, *, size_mb: Optional[int] = None) -> "Volume":
         """A tmpfs of ``size_mb`` MiB (default 64) mounted at ``target``."""
         return Volume(kind="memory", target=target, size_mb=size_mb)
+
+
+_RUNTIME = {"Sandbox": "mvm.sandbox", "CommandResult": "mvm.sandbox",
+            "CommandHandle": "mvm.sandbox", "FileEntry": "mvm.sandbox", "Snapshot": "mvm.sandbox",
+            "SandboxError": "mvm.errors", "TimeoutError": "mvm.errors",
+            "VerificationError": "mvm.errors"}
+
+
+def __getattr__(name: str) -> Any:
+    # The runtime surface is imported on first use: a sandbox running `python3 -m mvm.run` (or any
+    # file that only declares) does not pay for subprocess, selectors and the rest.
+    module = _RUNTIME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mvm' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -124,7 +124,11 @@ class WorkloadTest(unittest.TestCase):
     def test_exports(self):
         self.assertEqual(
             sorted(mvm.__all__),
-            sorted(["workload", "entrypoint", "service", "NetworkPolicy", "SecretRef", "Volume"]))
+            sorted(["workload", "entrypoint", "service", "NetworkPolicy", "SecretRef", "Volume",
+                    "Sandbox", "CommandResult", "CommandHandle", "FileEntry", "Snapshot",
+                    "SandboxError", "TimeoutError", "VerificationError"]))
+        for name in mvm.__all__:
+            self.assertTrue(hasattr(mvm, name), name)
         self.assertEqual(mvm.__version__, "0.1.0")
 
 

@@ -1,0 +1,700 @@
+"""``Sandbox``: the runtime surface of the SDK (shared/spec/sdk.md).
+
+Two modes, chosen by ``MVM_SDK_MODE`` when a sandbox is created:
+
+* ``live`` (the default) drives ``mvmctl``: ``create`` runs ``mvmctl up``, ``commands.run`` runs
+  ``mvmctl exec --format=json``, ``files.*`` run ``mvmctl fs``, and so on. A sandbox dies with the
+  process that created it unless it was created with ``detach=True``.
+* ``record`` launches nothing: it records what the script does and writes the Workload IR the
+  equivalent ``@workload`` declaration compiles to (to ``MVM_RECORD_OUT``, or stdout), for
+  ``mvmctl compile --from-ir``.
+
+Secret values never pass through here: secrets are ``SecretRef`` names, file content goes to
+``mvmctl fs write`` on stdin, never on a command line, and nothing is logged.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import secrets as _random
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+from mvm import _ir
+from mvm._canonical import canonical_json
+from mvm.errors import SandboxError, TimeoutError, VerificationError
+
+__all__ = ["Sandbox", "CommandResult", "CommandHandle", "FileEntry", "Snapshot"]
+
+#: ``Sandbox.create`` options that become IR, by their declaration names.
+_WORKLOAD_OPTIONS = ("cpu", "memory_mb", "disk_mb", "timeout_seconds", "network", "secrets",
+                     "volumes", "env", "ports", "isolation", "labels")
+
+#: The id a sandbox's workload gets when ``workload_id`` is not given.
+DEFAULT_WORKLOAD_ID = "sandbox"
+
+#: The entrypoint a live sandbox's plan carries. ``up`` starts the sandbox idle and runs nothing
+#: from the plan, but a plan needs an entrypoint (``no-entrypoint``); this one says what the
+#: sandbox does between commands: wait, until its own timeout.
+LIVE_ENTRYPOINT = {"name": "sdk-session", "command": ["sleep", "86400"]}
+
+#: How long ``create`` waits for ``mvmctl up``: building the python-3.11 template the first time
+#: takes about a minute.
+DEFAULT_CREATE_TIMEOUT_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command printed and how it ended. In record mode nothing runs: the result is empty
+    with ``exit_code`` 0 and ``recorded`` set."""
+
+    stdout: str
+    stderr: str
+    exit_code: int
+    audit_id: Optional[str] = None
+    #: mvmctl's note when the status is not the command's own (a signal, the memory limit).
+    message: Optional[str] = None
+    recorded: bool = False
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    name: str
+    #: ``"file"``, ``"dir"``, ``"symlink"`` or ``"other"``
+    type: str
+    mode: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    name: str
+    path: str
+    sha256: str
+    audit_id: Optional[str] = None
+
+
+def _mode() -> str:
+    mode = os.environ.get("MVM_SDK_MODE", "live") or "live"
+    if mode not in ("live", "record"):
+        raise SandboxError(f"MVM_SDK_MODE={mode!r} is not a mode; use `live` (the default) or "
+                           "`record`")
+    return mode
+
+
+def _call_site() -> Dict[str, Any]:
+    """The user's line that called into the SDK: the IR's ``source``/``loc``."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
+        frame = frame.f_back
+    if frame is None:
+        return {"file": "<unknown>", "line": 1, "column": 1}
+    file = frame.f_code.co_filename
+    try:
+        relative = os.path.relpath(file)
+        if not relative.startswith(".."):
+            file = relative
+    except ValueError:
+        pass
+    column = 1
+    try:  # Python 3.11+: the call's own position (a UTF-8 byte offset) in its line
+        positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+        if positions[0] == frame.f_lineno and positions[2] is not None:
+            import linecache
+            line_bytes = linecache.getline(frame.f_code.co_filename, frame.f_lineno).encode()
+            column = len(line_bytes[:positions[2]].decode("utf-8", "replace")) + 1
+    except (AttributeError, IndexError, TypeError):
+        pass
+    return {"file": file, "line": frame.f_lineno, "column": column}
+
+
+# ---------------------------------------------------------------------------------------------
+# Record mode
+
+
+class _Recorder:
+    """Every sandbox a record-mode process created, written as one IR module at exit and after
+    each ``stop()``."""
+
+    def __init__(self) -> None:
+        self.workloads: List[Dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._written: Optional[str] = None
+        atexit.register(self.write)
+
+    def add(self, workload: Dict[str, Any]) -> None:
+        with self._lock:
+            if any(w["id"] == workload["id"] for w in self.workloads):
+                raise SandboxError(f"workload id {workload['id']!r} is already used by another "
+                                   "sandbox of this script; give each one its own workload_id=")
+            self.workloads.append(workload)
+
+    def text(self) -> str:
+        return canonical_json(_ir.module(self.workloads))
+
+    def write(self, final: bool = True) -> None:
+        with self._lock:
+            text = self.text()
+            out = os.environ.get("MVM_RECORD_OUT")
+            if out:
+                if text != self._written:
+                    tmp = f"{out}.{os.getpid()}.tmp"
+                    with open(tmp, "w", encoding="utf-8") as f:
+                        f.write(text)
+                    os.replace(tmp, out)
+                    self._written = text
+            elif final and self.workloads and text != self._written:
+                # stdout gets one module, at exit: a second copy would not be one JSON value.
+                sys.stdout.write(text + "\n")
+                sys.stdout.flush()
+                self._written = text
+
+
+_recorder: Optional[_Recorder] = None
+
+
+def _the_recorder() -> _Recorder:
+    global _recorder
+    if _recorder is None:
+        _recorder = _Recorder()
+    return _recorder
+
+
+class _RecordBackend:
+    def __init__(self, workload: Dict[str, Any]) -> None:
+        self.workload = workload
+        self.files: Dict[str, bytes] = {}
+        self.audit_id: Optional[str] = None
+
+    def _entrypoint(self, argv: Sequence[str], timeout_seconds: Optional[int]) -> None:
+        entrypoints = self.workload.setdefault("entrypoints", [])
+        e = _ir.entrypoint(f"cmd-{len(entrypoints) + 1}", argv, timeout_seconds)
+        e["loc"] = _call_site()
+        entrypoints.append(e)
+
+    def run_command(self, argv, timeout_seconds, cwd) -> CommandResult:
+        self._entrypoint(argv, timeout_seconds)
+        return CommandResult(stdout="", stderr="", exit_code=0, recorded=True)
+
+    def start_command(self, argv, timeout_seconds, cwd) -> "CommandHandle":
+        self._entrypoint(argv, timeout_seconds)
+        return CommandHandle(None, None, CommandResult("", "", 0, recorded=True))
+
+    def write(self, path: str, data: bytes) -> None:
+        self.workload.setdefault("files", []).append(_ir.file_entry(path, data))
+        self.files[path] = data
+
+    def read(self, path: str) -> bytes:
+        if path in self.files:
+            return self.files[path]
+        raise SandboxError(f"record mode runs nothing, so it can only read back files the script "
+                           f"wrote; {path} was not written")
+
+    def list(self, path: str) -> List[FileEntry]:
+        prefix = path.rstrip("/") + "/"
+        return [FileEntry(p[len(prefix):], "file", 0o644, len(d)) for p, d in self.files.items()
+                if p.startswith(prefix) and "/" not in p[len(prefix):]]
+
+    def remove(self, path: str, recursive: bool) -> None:
+        self.files.pop(path, None)
+
+    def logs(self) -> str:
+        return ""
+
+    def snapshot(self) -> Snapshot:
+        raise SandboxError("record mode launches nothing, so there is nothing to snapshot; run "
+                           "with MVM_SDK_MODE=live")
+
+    def stop(self) -> None:
+        _the_recorder().write(final=False)
+
+    destroy = stop
+
+
+# ---------------------------------------------------------------------------------------------
+# Live mode
+
+
+def _find_mvmctl(explicit: Optional[str]) -> str:
+    given = explicit or os.environ.get("MVM_MVMCTL")
+    path = shutil.which(given or "mvmctl")
+    if not path:
+        where = f"{given!r} is not an executable file" if given else "it is not on PATH"
+        raise SandboxError(f"mvmctl was not found ({where}): put it on PATH or set MVM_MVMCTL "
+                           "to its path (it is build/bin/mvmctl after building mvm)")
+    return path
+
+
+def _die_with_parent(parent: int):
+    """``preexec_fn`` making the child get SIGTERM when this process dies (PR_SET_PDEATHSIG), so
+    a non-detached ``mvmctl up`` tears its sandbox down. Resolved before fork, as little as
+    possible runs between fork and exec."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    prctl = libc.prctl
+    pr_set_pdeathsig = 1
+
+    def arm() -> None:
+        if prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) != 0:
+            os._exit(125)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(125)
+
+    return arm
+
+
+def _last_line(text: str) -> str:
+    """What mvmctl said went wrong: its error diagnostics (located in the SDK's temporary IR file,
+    so without their location), else its last line."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    errors = [line[line.index("error:"):] for line in lines if "error:" in line]
+    if errors:
+        return "; ".join(errors)
+    return lines[-1] if lines else ""
+
+
+class _LiveBackend:
+    def __init__(self, mvmctl: str, state_dir: Optional[str], name: str, detach: bool) -> None:
+        self.mvmctl = mvmctl
+        self.state_dir = state_dir
+        self.name = name
+        self.detach = detach
+        self.audit_id: Optional[str] = None
+        self.up: Optional[subprocess.Popen] = None
+        self.up_stderr: Any = None
+        self.source: Dict[str, Any] = {}
+        self.stopped = False
+
+    def _argv(self, command: str, *rest: str) -> List[str]:
+        argv = [self.mvmctl, command]
+        if self.state_dir:
+            argv += ["--state-dir", self.state_dir]
+        return argv + list(rest)
+
+    def _fail(self, what: str, proc: subprocess.CompletedProcess, audit_id=None) -> SandboxError:
+        stderr = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode("utf-8",
+                                                                                     "replace")
+        reason = _last_line(stderr) or f"mvmctl exited with status {proc.returncode}"
+        return SandboxError(f"{what} in sandbox {self.name!r} failed: {reason}",
+                            audit_id=audit_id or self.audit_id, exit_code=proc.returncode,
+                            stderr=stderr)
+
+    def _run(self, what: str, argv: List[str], input: Optional[bytes] = None,
+             timeout: Optional[float] = 120) -> subprocess.CompletedProcess:
+        try:
+            proc = subprocess.run(argv, input=input, capture_output=True,
+                                  stdin=None if input is not None else subprocess.DEVNULL,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{what} in sandbox {self.name!r}: mvmctl did not answer within "
+                               f"{timeout:g} s", audit_id=self.audit_id) from None
+        if proc.returncode != 0:
+            raise self._fail(what, proc)
+        return proc
+
+    # -- lifecycle
+
+    def launch(self, module: Dict[str, Any], create_timeout: float) -> None:
+        fd, ir_path = tempfile.mkstemp(prefix="mvm-sdk-", suffix=".ir.json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(canonical_json(module))
+        stderr = tempfile.TemporaryFile()
+        argv = self._argv("up", "--from-ir", ir_path, "--name", self.name, "--format=json")
+        if self.detach:
+            argv.append("--detach")
+        try:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                preexec_fn=None if self.detach else _die_with_parent(os.getpid()))
+            line = self._first_line(proc, create_timeout)
+        except BaseException:
+            stderr.close()
+            raise
+        finally:
+            os.unlink(ir_path)
+        if not line:
+            proc.wait()
+            proc.stdout.close()
+            stderr.seek(0)
+            text = stderr.read().decode("utf-8", "replace")
+            stderr.close()
+            reason = _last_line(text) or f"mvmctl up exited with status {proc.returncode}"
+            error = VerificationError if "refused:" in reason else SandboxError
+            if proc.returncode == 1:  # the compiler refused the workload
+                reason += (f" (the sandbox declared at {self.source['file']}:"
+                           f"{self.source['line']})")
+            raise error(f"creating sandbox {self.name!r} failed: {reason}",
+                        exit_code=proc.returncode, stderr=text)
+        try:
+            info = json.loads(line)
+        except ValueError:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            stderr.close()
+            raise SandboxError(f"mvmctl up printed {line!r}, not the JSON line it promises "
+                               "with --format=json") from None
+        self.audit_id = info.get("audit_id")
+        if self.detach:
+            proc.wait()
+            proc.stdout.close()
+            stderr.close()
+        else:
+            self.up = proc
+            self.up_stderr = stderr  # read if `up` fails when it is stopped
+            _live_sandboxes.add(self)
+
+    def _first_line(self, proc: subprocess.Popen, timeout: float) -> str:
+        """The first line ``up`` prints (its JSON), or "" when it exits without one."""
+        assert proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        selector = selectors.DefaultSelector()
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        data = b""
+        try:
+            while b"\n" not in data:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    proc.terminate()
+                    proc.wait()
+                    proc.stdout.close()
+                    raise TimeoutError(f"sandbox {self.name!r} did not start within "
+                                       f"{timeout:g} s")
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            selector.close()
+        return data.decode("utf-8", "replace").split("\n", 1)[0].strip() if b"\n" in data else ""
+
+    def _end_up(self, what: str) -> None:
+        """Ends an attached sandbox through its ``up``: SIGTERM, on which ``up`` destroys the
+        sandbox and exits. (``mvmctl stop`` from here would race ``up``'s own clean-up.)"""
+        assert self.up is not None
+        up, self.up = self.up, None
+        _live_sandboxes.discard(self)
+        up.terminate()
+        try:
+            up.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            up.kill()
+            up.wait()
+        up.stdout.close()
+        self.up_stderr.seek(0)
+        text = self.up_stderr.read().decode("utf-8", "replace")
+        self.up_stderr.close()
+        if up.returncode != 0:
+            raise SandboxError(f"{what} sandbox {self.name!r}: mvmctl up exited with status "
+                               f"{up.returncode}: {_last_line(text)}", audit_id=self.audit_id,
+                               exit_code=up.returncode, stderr=text)
+
+    def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.up is not None:
+            self._end_up("stopping")
+        else:
+            self._run("stop", self._argv("stop", self.name))
+
+    def destroy(self) -> None:
+        self.stopped = True
+        if self.up is not None:
+            self._end_up("destroying")  # `up` leaves no trace of an attached sandbox
+        else:
+            self._run("destroy", self._argv("destroy", self.name))
+
+    def abandon(self) -> None:
+        """At interpreter exit: end an attached sandbox the way its parent's death would."""
+        if self.up is not None and self.up.poll() is None:
+            self.up.terminate()
+            try:
+                self.up.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.up.kill()
+
+    # -- operations
+
+    def _exec_argv(self, argv: Sequence[str], timeout_seconds: Optional[int],
+                   cwd: Optional[str]) -> List[str]:
+        command = _ir.entrypoint("exec", argv, timeout_seconds)["command"]
+        extra = ["--format=json"]
+        if timeout_seconds is not None:
+            extra += ["--timeout", str(timeout_seconds)]
+        if cwd is not None:
+            extra += ["--cwd", cwd]
+        return self._argv("exec", self.name, *extra, "--", *command)
+
+    def _result(self, argv: Sequence[str], proc_returncode: int, stdout: bytes,
+                stderr: bytes) -> CommandResult:
+        try:
+            j = json.loads(stdout.decode("utf-8", "replace"))
+        except ValueError:
+            raise self._fail(f"running {list(argv)!r}",
+                             subprocess.CompletedProcess([], proc_returncode, stdout,
+                                                         stderr)) from None
+        result = CommandResult(stdout=j.get("stdout", ""), stderr=j.get("stderr", ""),
+                               exit_code=j.get("exit_code", proc_returncode),
+                               audit_id=j.get("audit_id"), message=j.get("message"))
+        if j.get("timed_out"):
+            raise TimeoutError(f"{list(argv)!r} in sandbox {self.name!r} timed out and was "
+                               "killed", audit_id=result.audit_id, exit_code=result.exit_code,
+                               stderr=result.stderr, result=result)
+        return result
+
+    @staticmethod
+    def _grace(timeout_seconds: Optional[int]) -> Optional[float]:
+        # mvmctl enforces the timeout itself; this only guards against mvmctl hanging.
+        return None if timeout_seconds is None else timeout_seconds + 60
+
+    def run_command(self, argv, timeout_seconds, cwd) -> CommandResult:
+        full = self._exec_argv(argv, timeout_seconds, cwd)
+        try:
+            proc = subprocess.run(full, stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=self._grace(timeout_seconds))
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{list(argv)!r} in sandbox {self.name!r}: mvmctl exec did not "
+                               f"return within {timeout_seconds} s", audit_id=self.audit_id) \
+                from None
+        return self._result(argv, proc.returncode, proc.stdout, proc.stderr)
+
+    def start_command(self, argv, timeout_seconds, cwd) -> "CommandHandle":
+        full = self._exec_argv(argv, timeout_seconds, cwd)
+        proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        return CommandHandle(self, list(argv), None, proc, self._grace(timeout_seconds))
+
+    def write(self, path: str, data: bytes) -> None:
+        self._run(f"writing {path}", self._argv("fs", self.name, "write", path), input=data)
+
+    def read(self, path: str) -> bytes:
+        return self._run(f"reading {path}", self._argv("fs", self.name, "read", path)).stdout
+
+    def list(self, path: str) -> List[FileEntry]:
+        out = self._run(f"listing {path}", self._argv("fs", self.name, "ls", path)).stdout
+        types = {"-": "file", "d": "dir", "l": "symlink"}
+        entries = []
+        for line in out.decode("utf-8", "replace").splitlines():
+            # `<type><mode, 4 octal digits> <size, right-aligned> <name>`
+            head, _, rest = line.partition(" ")
+            size, _, name = rest.lstrip(" ").partition(" ")
+            entries.append(FileEntry(name, types.get(head[:1], "other"), int(head[1:], 8),
+                                     int(size)))
+        return entries
+
+    def remove(self, path: str, recursive: bool) -> None:
+        flags = ["-r"] if recursive else []
+        self._run(f"removing {path}", self._argv("fs", *flags, self.name, "rm", path))
+
+    def logs(self) -> str:
+        return self._run("reading logs", self._argv("logs", self.name)).stdout.decode(
+            "utf-8", "replace")
+
+    def snapshot(self) -> Snapshot:
+        proc = subprocess.run(self._argv("snapshot", self.name, "--format=json"),
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+        if proc.returncode != 0:
+            raise self._fail("snapshot", proc)
+        j = json.loads(proc.stdout)
+        return Snapshot(name=j.get("name", self.name), path=j["snapshot"], sha256=j["sha256"],
+                        audit_id=j.get("audit_id"))
+
+
+class _LiveSet:
+    """Attached sandboxes still up: stopped at interpreter exit like a parent's death would."""
+
+    def __init__(self) -> None:
+        self.items: "set[_LiveBackend]" = set()
+        atexit.register(self.abandon_all)
+
+    def add(self, b: _LiveBackend) -> None:
+        self.items.add(b)
+
+    def discard(self, b: _LiveBackend) -> None:
+        self.items.discard(b)
+
+    def abandon_all(self) -> None:
+        for b in list(self.items):
+            b.abandon()
+
+
+_live_sandboxes = _LiveSet()
+
+
+# ---------------------------------------------------------------------------------------------
+# The public surface
+
+
+class CommandHandle:
+    """A command started with ``commands.start``: ``wait()`` returns its ``CommandResult``."""
+
+    def __init__(self, backend, argv, result: Optional[CommandResult] = None,
+                 proc: Optional[subprocess.Popen] = None, timeout: Optional[float] = None):
+        self._backend = backend
+        self._argv = argv
+        self._result = result
+        self._proc = proc
+        self._timeout = timeout
+
+    def wait(self) -> CommandResult:
+        if self._result is None:
+            assert self._proc is not None
+            try:
+                out, err = self._proc.communicate(timeout=self._timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.communicate()
+                raise TimeoutError(f"{self._argv!r}: mvmctl exec did not return",
+                                   audit_id=self._backend.audit_id) from None
+            self._result = self._backend._result(self._argv, self._proc.returncode, out, err)
+        return self._result
+
+
+class Files:
+    """``sandbox.files``: files inside the sandbox (paths are the sandbox's)."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+
+    def write(self, path: str, content: Union[str, bytes]) -> None:
+        """Writes ``content`` (str as UTF-8) to ``path``; the content travels on mvmctl's stdin,
+        never its command line."""
+        _check_path(path)
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        self._backend.write(path, data)
+
+    def read_bytes(self, path: str) -> bytes:
+        _check_path(path)
+        return self._backend.read(path)
+
+    def read(self, path: str) -> str:
+        """The file's content as text (UTF-8; undecodable bytes replaced)."""
+        return self.read_bytes(path).decode("utf-8", "replace")
+
+    def list(self, path: str) -> List[FileEntry]:
+        _check_path(path)
+        return self._backend.list(path)
+
+    def remove(self, path: str, *, recursive: bool = False) -> None:
+        _check_path(path)
+        self._backend.remove(path, recursive)
+
+
+class Commands:
+    """``sandbox.commands``: run programs in the sandbox. Commands are argv lists; no shell is
+    involved unless you run one."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+
+    def run(self, argv: Sequence[str], *, timeout_seconds: Optional[int] = None,
+            cwd: Optional[str] = None) -> CommandResult:
+        """Runs ``argv`` to completion. A non-zero exit is a result, not an error; running out of
+        ``timeout_seconds`` raises ``mvm.TimeoutError``."""
+        return self._backend.run_command(_argv_list(argv), timeout_seconds, cwd)
+
+    def start(self, argv: Sequence[str], *, timeout_seconds: Optional[int] = None,
+              cwd: Optional[str] = None) -> CommandHandle:
+        """Starts ``argv`` without waiting; ``handle.wait()`` gives its result."""
+        return self._backend.start_command(_argv_list(argv), timeout_seconds, cwd)
+
+
+def _argv_list(argv: Sequence[str]) -> List[str]:
+    if isinstance(argv, str):
+        raise TypeError("give the command as a list, e.g. [\"python3\", \"/app/main.py\"]; a "
+                        "string would need a shell to split it")
+    return list(argv)
+
+
+def _check_path(path: str) -> None:
+    if not isinstance(path, str) or not path:
+        raise TypeError(f"a sandbox path must be a non-empty string, got {path!r}")
+    if path.startswith("-"):
+        raise ValueError(f"sandbox path {path!r} starts with '-'; write it as ./{path} or give "
+                         "an absolute path")
+
+
+class Sandbox:
+    """A sandbox made with :meth:`create`. Use it as a context manager to stop it at the end of
+    the block."""
+
+    def __init__(self, backend, workload_id: str, name: Optional[str]) -> None:
+        self._backend = backend
+        self.workload_id = workload_id
+        self.name = name
+        self.files = Files(backend)
+        self.commands = Commands(backend)
+
+    @property
+    def audit_id(self) -> Optional[str]:
+        """The audit id of the sandbox's admission (live mode)."""
+        return self._backend.audit_id
+
+    @classmethod
+    def create(cls, image: str, *, workload_id: Optional[str] = None, cpu: Optional[int] = None,
+               memory_mb: Optional[int] = None, disk_mb: Optional[int] = None,
+               timeout_seconds: Optional[int] = None, network: Any = None,
+               secrets: Optional[Mapping[str, Any]] = None, volumes: Optional[Sequence] = None,
+               env: Optional[Mapping[str, str]] = None, ports: Optional[Sequence[int]] = None,
+               isolation: Optional[str] = None, labels: Optional[Mapping[str, str]] = None,
+               name: Optional[str] = None, detach: bool = False, state_dir: Optional[str] = None,
+               mvmctl: Optional[str] = None,
+               create_timeout_seconds: float = DEFAULT_CREATE_TIMEOUT_SECONDS) -> "Sandbox":
+        """Creates a sandbox from ``image`` with the options of ``@workload`` (same names and
+        meaning). Live mode only: ``name`` (default ``<workload id>-<6 hex digits>``),
+        ``detach`` (outlive this process), ``state_dir`` (default ``MVM_STATE_DIR`` or
+        mvmctl's), ``mvmctl`` (default ``MVM_MVMCTL`` or PATH)."""
+        options = dict(cpu=cpu, memory_mb=memory_mb, disk_mb=disk_mb,
+                       timeout_seconds=timeout_seconds, network=network, secrets=secrets,
+                       volumes=volumes, env=env, ports=ports, isolation=isolation, labels=labels)
+        workload_id = DEFAULT_WORKLOAD_ID if workload_id is None else workload_id
+        workload = _ir.workload(image, workload_id, options)
+        source = _call_site()
+        if _mode() == "record":
+            workload = {"id": workload["id"], "source": source,
+                        **{k: v for k, v in workload.items() if k != "id"}}
+            _the_recorder().add(workload)
+            return cls(_RecordBackend(workload), workload_id, None)
+        name = name or f"{workload_id}-{_random.token_hex(3)}"
+        backend = _LiveBackend(_find_mvmctl(mvmctl), state_dir or os.environ.get("MVM_STATE_DIR"),
+                               name, detach)
+        live = dict(workload, source=source, entrypoints=[dict(LIVE_ENTRYPOINT)])
+        backend.source = source
+        backend.launch(_ir.module([live]), create_timeout_seconds)
+        return cls(backend, workload_id, name)
+
+    def logs(self) -> str:
+        """What the sandbox's commands printed, as its agent keeps it (a bounded ring)."""
+        return self._backend.logs()
+
+    def snapshot(self) -> Snapshot:
+        """Snapshots the sandbox (``mvmctl snapshot``)."""
+        return self._backend.snapshot()
+
+    def stop(self) -> None:
+        """Stops the sandbox (record mode: writes the IR recorded so far). Idempotent."""
+        self._backend.stop()
+
+    def destroy(self) -> None:
+        """Stops the sandbox and removes every trace of it."""
+        self._backend.destroy()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

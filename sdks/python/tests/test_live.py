@@ -1,0 +1,170 @@
+"""Live mode against real sandboxes: needs root and the built mvmctl (ctest sets MVM_MVMCTL and a
+state directory of this suite's own, MVM_SDK_TEST_STATE). Uses the busybox template, which
+builds in about a second."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+from pathlib import Path
+
+import mvm
+from mvm import NetworkPolicy, Sandbox, SandboxError, TimeoutError, VerificationError
+
+SDK = Path(__file__).resolve().parent.parent
+MVMCTL = os.environ.get("MVM_MVMCTL")
+STATE = None
+
+
+def setUpModule():
+    global STATE
+    if not MVMCTL:
+        raise unittest.SkipTest("MVM_MVMCTL is not set (ctest sets it to the built mvmctl)")
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("live sandboxes need root")
+    STATE = os.environ.get("MVM_SDK_TEST_STATE") or tempfile.mkdtemp(prefix="mvm-sdk-live-")
+    os.makedirs(STATE, exist_ok=True)
+
+
+def ps():
+    out = subprocess.run([MVMCTL, "ps", "--state-dir", STATE, "--format=json"],
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    return {s["name"]: s for s in json.loads(out)["sandboxes"]}
+
+
+def running(name):
+    s = ps().get(name)
+    return s is not None and s["status"] == "running"
+
+
+def wait_until(condition, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+def create(**options):
+    return Sandbox.create("template:busybox", state_dir=STATE, mvmctl=MVMCTL,
+                          timeout_seconds=300, **options)
+
+
+def child_script(body):
+    """A Python process that uses the SDK, prints the sandbox name and then does `body`."""
+    return [sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from mvm import Sandbox
+        sb = Sandbox.create("template:busybox", workload_id="py-child", state_dir={STATE!r},
+                            mvmctl={MVMCTL!r}, timeout_seconds=300{body[0]})
+        print(sb.name, flush=True)
+        {body[1]}
+        """)]
+
+
+class LiveTest(unittest.TestCase):
+    def test_a_sandbox_runs_commands_and_files(self):
+        with create(workload_id="py-live") as sb:
+            self.assertTrue(running(sb.name))
+            self.assertTrue(sb.audit_id)
+
+            r = sb.commands.run(["echo", "hello from the python sdk"])
+            self.assertEqual((r.stdout, r.stderr, r.exit_code), ("hello from the python sdk\n", "", 0))
+            self.assertTrue(r.audit_id)
+            self.assertFalse(r.recorded)
+
+            r = sb.commands.run(["sh", "-c", "echo oops >&2; exit 3"])
+            self.assertEqual((r.stdout, r.stderr, r.exit_code), ("", "oops\n", 3))
+
+            content = "line one\nsnow ☃\n"
+            sb.files.write("/tmp/note.txt", content)
+            self.assertEqual(sb.files.read("/tmp/note.txt"), content)
+            self.assertEqual(sb.commands.run(["cat", "/tmp/note.txt"]).stdout, content)
+            entries = {e.name: e for e in sb.files.list("/tmp")}
+            self.assertEqual(entries["note.txt"].type, "file")
+            self.assertEqual(entries["note.txt"].size, len(content.encode()))
+            sb.files.remove("/tmp/note.txt")
+            self.assertNotIn("note.txt", {e.name for e in sb.files.list("/tmp")})
+            with self.assertRaises(SandboxError) as caught:
+                sb.files.read("/tmp/note.txt")
+            self.assertIn("/tmp/note.txt", str(caught.exception))
+
+            handle = sb.commands.start(["sh", "-c", "sleep 1; echo later"])
+            self.assertEqual(handle.wait().stdout, "later\n")
+
+            with self.assertRaises(TimeoutError) as caught:
+                sb.commands.run(["sleep", "30"], timeout_seconds=1)
+            self.assertTrue(caught.exception.audit_id)
+            self.assertEqual(caught.exception.exit_code, 124)
+            self.assertIsInstance(caught.exception, SandboxError)
+
+            self.assertIn("hello from the python sdk", sb.logs())
+            name = sb.name
+        # Leaving the block stopped it, and its attached `up` cleaned everything away.
+        self.assertTrue(wait_until(lambda: not running(name)), ps().get(name))
+
+    def test_the_sandbox_dies_with_its_parent(self):
+        child = subprocess.Popen(child_script(("", "time.sleep(600)")), stdout=subprocess.PIPE,
+                                 text=True, env=dict(os.environ, PYTHONPATH=str(SDK)))
+        try:
+            name = child.stdout.readline().strip()
+            self.assertTrue(name.startswith("py-child-"), name)
+            self.assertTrue(running(name))
+        finally:
+            child.send_signal(signal.SIGKILL)  # no atexit, no context manager: only the kernel
+            child.wait()
+            child.stdout.close()
+        self.assertTrue(wait_until(lambda: not running(name)),
+                        f"{name} outlived the process that created it: {ps().get(name)}")
+
+    def test_a_detached_sandbox_outlives_its_parent(self):
+        proc = subprocess.run(child_script((", detach=True", "")), capture_output=True, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(SDK)), timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        name = proc.stdout.strip()
+        try:
+            time.sleep(0.5)
+            self.assertTrue(running(name), ps().get(name))
+            out = subprocess.run([MVMCTL, "exec", "--state-dir", STATE, name, "--", "echo", "still"],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.stdout, "still\n", out.stderr)
+        finally:
+            subprocess.run([MVMCTL, "destroy", "--state-dir", STATE, name], capture_output=True,
+                           timeout=60)
+
+    def test_a_refused_plan_is_a_verification_error(self):
+        # The container backend has no egress proxy yet, so the launcher refuses network access.
+        with self.assertRaises(VerificationError) as caught:
+            create(workload_id="py-refused",
+                   network=NetworkPolicy.deny_by_default().allow_https("api.example.com"))
+        self.assertIn("refused", str(caught.exception))
+
+    def test_a_workload_the_compiler_refuses_names_the_problem(self):
+        with self.assertRaises(SandboxError) as caught:
+            create(workload_id="py-bad", cpu=999)
+        self.assertNotIsInstance(caught.exception, VerificationError)
+        self.assertEqual(caught.exception.exit_code, 1)
+        self.assertIn("outside the range 1..64 [out-of-range]", str(caught.exception))
+        self.assertIn("test_live.py", str(caught.exception))
+
+    def test_snapshot(self):
+        with create(workload_id="py-snap") as sb:
+            try:
+                snap = sb.snapshot()
+            except SandboxError as e:
+                if "unknown command" in e.stderr or "unknown command" in str(e):
+                    self.skipTest(f"this mvmctl has no `snapshot` yet: {e}")
+                raise
+            self.assertTrue(os.path.exists(snap.path), snap)
+            self.assertRegex(snap.sha256, r"^[0-9a-f]{64}$")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,771 @@
+// `Sandbox`: the runtime surface of the SDK (shared/spec/sdk.md), the same operations as the Python
+// SDK, camelCase and async.
+//
+// Two modes, chosen by MVM_SDK_MODE when a sandbox is created:
+// - `live` (the default) drives mvmctl: create runs `mvmctl up`, commands.run runs
+//   `mvmctl exec --format=json`, files.* run `mvmctl fs`, and so on. A sandbox dies with the process
+//   that created it unless it was created with `detach: true`.
+// - `record` launches nothing: it records what the script does and, at exit or `stop()`, writes the
+//   Workload IR the equivalent `@workload` declaration compiles to (to MVM_RECORD_OUT, or stdout).
+//
+// Secret values never pass through here: secrets are SecretRef names, file content goes to
+// `mvmctl fs write` on stdin, never on a command line, and nothing is logged.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { isAbsolute, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { canonicalJson, type Json } from "./canonical.js";
+import type { WorkloadOptions } from "./declarations.js";
+import { SandboxError, TimeoutError, VerificationError } from "./errors.js";
+import * as ir from "./ir.js";
+
+/** The id a sandbox's workload gets when `workloadId` is not given. */
+export const DEFAULT_WORKLOAD_ID = "sandbox";
+
+/** The entrypoint a live sandbox's plan carries. `up` starts the sandbox idle and runs nothing from
+ * the plan, but a plan needs an entrypoint (`no-entrypoint`); this one says what the sandbox does
+ * between commands: wait, until its own timeout. */
+export const LIVE_ENTRYPOINT = Object.freeze({ name: "sdk-session", command: Object.freeze(["sleep", "86400"]) });
+
+/** How long `create` waits for `mvmctl up`: building the python-3.11 template the first time takes
+ * about a minute. */
+export const DEFAULT_CREATE_TIMEOUT_SECONDS = 600;
+
+export interface SandboxOptions extends WorkloadOptions {
+  workloadId?: string;
+  /** Live mode: the sandbox's name (default `<workload id>-<6 hex digits>`). */
+  name?: string;
+  /** Live mode: let the sandbox outlive this process (stop it with `mvmctl stop NAME`). */
+  detach?: boolean;
+  /** Live mode: mvmctl's state directory (default MVM_STATE_DIR, else mvmctl's own default). */
+  stateDir?: string;
+  /** Live mode: the mvmctl binary (default MVM_MVMCTL, else `mvmctl` on PATH). */
+  mvmctl?: string;
+  createTimeoutSeconds?: number;
+}
+
+export interface CommandOptions {
+  timeoutSeconds?: number;
+  cwd?: string;
+}
+
+/** What a command printed and how it ended. In record mode nothing runs: the result is empty with
+ * exit code 0 and `recorded` set. */
+export interface CommandResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly exitCode: number;
+  readonly auditId?: string;
+  /** mvmctl's note when the status is not the command's own (a signal, the memory limit). */
+  readonly message?: string;
+  readonly recorded: boolean;
+}
+
+export interface FileEntry {
+  readonly name: string;
+  readonly type: "file" | "dir" | "symlink" | "other";
+  readonly mode: number;
+  readonly size: number;
+}
+
+export interface Snapshot {
+  readonly name: string;
+  readonly path: string;
+  readonly sha256: string;
+  readonly auditId?: string;
+}
+
+/** A command started with `commands.start`. */
+export interface CommandHandle {
+  wait(): Promise<CommandResult>;
+}
+
+interface Backend {
+  readonly auditId: string | undefined;
+  /** Record mode wants the caller's line for each command (`wantsSite`), as `site`. */
+  readonly wantsSite: boolean;
+  run(argv: string[], o: CommandOptions, site?: Obj): Promise<CommandResult>;
+  start(argv: string[], o: CommandOptions, site?: Obj): Promise<CommandHandle>;
+  write(path: string, data: Uint8Array): Promise<void>;
+  read(path: string): Promise<Uint8Array>;
+  list(path: string): Promise<FileEntry[]>;
+  remove(path: string, recursive: boolean): Promise<void>;
+  logs(): Promise<string>;
+  snapshot(): Promise<Snapshot>;
+  stop(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+type Obj = { [key: string]: Json };
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8");
+
+function mode(): "live" | "record" {
+  const m = process.env["MVM_SDK_MODE"] || "live";
+  if (m !== "live" && m !== "record") {
+    throw new SandboxError(`MVM_SDK_MODE=${JSON.stringify(m)} is not a mode; use \`live\` (the default) or \`record\``);
+  }
+  return m;
+}
+
+/** Where the user called `api` (an SDK entry point), from the stack: the IR's `source`/`loc`. The
+ * frames of `api` and everything it called are left out by V8, so no SDK frame can be mistaken for
+ * the user's (with --enable-source-maps the SDK's own frames name its .ts sources). */
+function callSite(api: Function): Obj {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, api);
+  for (const line of (holder.stack ?? "").split("\n").slice(1)) {
+    const m = /\(?((?:file:\/\/)?\/[^()]*?):(\d+):(\d+)\)?\s*$/.exec(line);
+    if (m === null) {
+      continue; // `at node:internal/...` and the like
+    }
+    let file = (m[1] as string).startsWith("file://") ? fileURLToPath(m[1] as string) : (m[1] as string);
+    const rel = relative(process.cwd(), file);
+    if (!rel.startsWith("..") && !isAbsolute(rel)) {
+      file = rel;
+    }
+    return { file, line: Number(m[2]), column: Number(m[3]) };
+  }
+  return { file: "<unknown>", line: 1, column: 1 };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Record mode
+
+/** Every sandbox a record-mode process created, written as one IR module at exit and after each
+ * `stop()`. */
+class Recorder {
+  readonly workloads: Obj[] = [];
+  private written: string | undefined;
+
+  constructor() {
+    process.on("exit", () => this.write(true));
+  }
+
+  add(w: Obj): void {
+    if (this.workloads.some((x) => x["id"] === w["id"])) {
+      throw new SandboxError(`workload id ${JSON.stringify(w["id"])} is already used by another sandbox of this script; give each one its own workloadId`);
+    }
+    this.workloads.push(w);
+  }
+
+  write(final: boolean): void {
+    const text = canonicalJson(ir.module(this.workloads));
+    const out = process.env["MVM_RECORD_OUT"];
+    if (out) {
+      if (text !== this.written) {
+        const tmp = `${out}.${process.pid}.tmp`;
+        writeFileSync(tmp, text);
+        renameSync(tmp, out);
+        this.written = text;
+      }
+    } else if (final && this.workloads.length > 0 && text !== this.written) {
+      // stdout gets one module, at exit: a second copy would not be one JSON value.
+      process.stdout.write(text + "\n");
+      this.written = text;
+    }
+  }
+}
+
+let recorder: Recorder | undefined;
+
+class RecordBackend implements Backend {
+  readonly auditId = undefined;
+  readonly wantsSite = true;
+  private readonly files = new Map<string, Uint8Array>();
+
+  constructor(private readonly w: Obj) {}
+
+  private entrypoint(argv: string[], timeoutSeconds: number | undefined, site: Obj | undefined): void {
+    const list = (this.w["entrypoints"] ??= []) as Obj[];
+    const e = ir.entrypoint(`cmd-${list.length + 1}`, argv, timeoutSeconds);
+    if (site !== undefined) {
+      e["loc"] = site;
+    }
+    list.push(e);
+  }
+
+  async run(argv: string[], o: CommandOptions, site?: Obj): Promise<CommandResult> {
+    this.entrypoint(argv, o.timeoutSeconds, site);
+    return { stdout: "", stderr: "", exitCode: 0, recorded: true };
+  }
+
+  async start(argv: string[], o: CommandOptions, site?: Obj): Promise<CommandHandle> {
+    this.entrypoint(argv, o.timeoutSeconds, site);
+    return { wait: async () => ({ stdout: "", stderr: "", exitCode: 0, recorded: true }) };
+  }
+
+  async write(path: string, data: Uint8Array): Promise<void> {
+    ((this.w["files"] ??= []) as Obj[]).push(ir.fileEntry(path, data));
+    this.files.set(path, data);
+  }
+
+  async read(path: string): Promise<Uint8Array> {
+    const data = this.files.get(path);
+    if (data === undefined) {
+      throw new SandboxError(`record mode runs nothing, so it can only read back files the script wrote; ${path} was not written`);
+    }
+    return data;
+  }
+
+  async list(path: string): Promise<FileEntry[]> {
+    const prefix = path.replace(/\/+$/, "") + "/";
+    return [...this.files]
+      .filter(([p]) => p.startsWith(prefix) && !p.slice(prefix.length).includes("/"))
+      .map(([p, d]) => ({ name: p.slice(prefix.length), type: "file" as const, mode: 0o644, size: d.length }));
+  }
+
+  async remove(path: string): Promise<void> {
+    this.files.delete(path);
+  }
+
+  async logs(): Promise<string> {
+    return "";
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    throw new SandboxError("record mode launches nothing, so there is nothing to snapshot; run with MVM_SDK_MODE=live");
+  }
+
+  async stop(): Promise<void> {
+    recorder?.write(false);
+  }
+
+  async destroy(): Promise<void> {
+    recorder?.write(false);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Live mode
+
+function findMvmctl(explicit: string | undefined): string {
+  const given = explicit || process.env["MVM_MVMCTL"];
+  const candidates = given?.includes("/")
+    ? [given]
+    : (process.env["PATH"] ?? "").split(":").filter((d) => d !== "").map((d) => join(d, given || "mvmctl"));
+  const found = candidates.find((c) => existsSync(c));
+  if (found === undefined) {
+    const where = given ? `${JSON.stringify(given)} does not exist` : "it is not on PATH";
+    throw new SandboxError(`mvmctl was not found (${where}): put it on PATH or set MVM_MVMCTL to its path (it is build/bin/mvmctl after building mvm)`);
+  }
+  return found;
+}
+
+/** What mvmctl said went wrong: its error diagnostics (located in the SDK's temporary IR file, so
+ * without their location), else its last line. */
+function lastLine(text: string): string {
+  const lines = text.split("\n").filter((l) => l.trim() !== "");
+  const errors = lines.filter((l) => l.includes("error:")).map((l) => l.slice(l.indexOf("error:")));
+  if (errors.length > 0) {
+    return errors.join("; ");
+  }
+  return lines.length > 0 ? (lines[lines.length - 1] as string).trim() : "";
+}
+
+interface Ran {
+  code: number | null;
+  stdout: Uint8Array;
+  stderr: string;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** Runs a command to completion; `input` goes to its stdin. `graceMs` guards against mvmctl
+ * hanging (mvmctl enforces command timeouts itself). */
+function runProcess(argv: string[], input: Uint8Array | undefined, graceMs: number | undefined): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(argv[0] as string, argv.slice(1), { stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    const out: Uint8Array[] = [];
+    const err: Uint8Array[] = [];
+    child.stdout?.on("data", (c) => out.push(c));
+    child.stderr?.on("data", (c) => err.push(c));
+    let timer: { unref(): void } | undefined;
+    let timedOut = false;
+    if (graceMs !== undefined) {
+      timer = setTimeout(() => {
+        timedOut = true;
+        child.kill("SIGKILL");
+      }, graceMs);
+    }
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(
+        (e as { code?: string }).code === "ENOENT"
+          ? new SandboxError(`mvmctl was not found at ${JSON.stringify(argv[0])}: put it on PATH or set MVM_MVMCTL to its path (it is build/bin/mvmctl after building mvm)`)
+          : e,
+      );
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (timedOut) {
+        reject(new TimeoutError(`mvmctl ${argv[1]} did not return within ${graceMs} ms`));
+        return;
+      }
+      resolve({ code, stdout: concat(out), stderr: decoder.decode(concat(err)) });
+    });
+    if (input !== undefined) {
+      child.stdin?.on("error", () => {}); // mvmctl may exit before reading; its status says why
+      child.stdin?.end(input);
+    }
+  });
+}
+
+/** Everything in the file `fd` (from its start), as text; closes it. */
+function readAll(fd: number): string {
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; ; ) {
+    const chunk = new Uint8Array(65536);
+    const n = readSync(fd, chunk, 0, chunk.length, at);
+    if (n <= 0) {
+      break;
+    }
+    chunks.push(chunk.subarray(0, n));
+    at += n;
+  }
+  closeSync(fd);
+  return decoder.decode(concat(chunks));
+}
+
+/** Attached sandboxes still up; at exit each gets what its parent's death would give it. */
+const attached = new Set<LiveBackend>();
+let exitHookInstalled = false;
+
+class LiveBackend implements Backend {
+  auditId: string | undefined;
+  readonly wantsSite = false;
+  private up: ChildProcess | undefined;
+  private upExited: Promise<void> | undefined;
+  private upStderr = -1;
+  /** Where the sandbox was created, for messages. */
+  source: Obj = {};
+  private stopped = false;
+
+  constructor(
+    private readonly mvmctl: string,
+    private readonly stateDir: string | undefined,
+    readonly name: string,
+    private readonly detach: boolean,
+  ) {}
+
+  private argv(command: string, ...rest: string[]): string[] {
+    return [this.mvmctl, command, ...(this.stateDir ? ["--state-dir", this.stateDir] : []), ...rest];
+  }
+
+  private fail(what: string, ran: Ran, auditId?: string): SandboxError {
+    const reason = lastLine(ran.stderr) || `mvmctl exited with status ${ran.code}`;
+    return new SandboxError(`${what} in sandbox ${JSON.stringify(this.name)} failed: ${reason}`, {
+      auditId: auditId ?? this.auditId,
+      exitCode: ran.code ?? undefined,
+      stderr: ran.stderr,
+    });
+  }
+
+  private async ok(what: string, argv: string[], input?: Uint8Array, graceMs: number | undefined = 120_000): Promise<Ran> {
+    const ran = await runProcess(argv, input, graceMs);
+    if (ran.code !== 0) {
+      throw this.fail(what, ran);
+    }
+    return ran;
+  }
+
+  async launch(module: Obj, createTimeoutSeconds: number): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), "mvm-sdk-"));
+    const irPath = join(dir, "sandbox.ir.json");
+    writeFileSync(irPath, canonicalJson(module));
+    // up's stderr: a file this process keeps open after unlinking it, read if `up` fails.
+    const errFd = openSync(join(dir, "up.stderr"), "w+");
+    let argv = this.argv("up", "--from-ir", irPath, "--name", this.name, "--format=json");
+    if (this.detach) {
+      argv.push("--detach");
+    } else {
+      // Node cannot set PR_SET_PDEATHSIG on a child itself; setpriv (util-linux) does it and execs
+      // mvmctl, so `up` gets SIGTERM, and tears its sandbox down, when this process dies.
+      argv = ["setpriv", "--pdeathsig", "TERM", "--", ...argv];
+    }
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", errFd] });
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    let line: string;
+    try {
+      line = await firstLine(child, createTimeoutSeconds * 1000);
+    } catch (e) {
+      child.kill("SIGTERM");
+      await exited;
+      closeSync(errFd);
+      rmSync(dir, { recursive: true, force: true });
+      if (e instanceof TimeoutError) {
+        throw new TimeoutError(`sandbox ${JSON.stringify(this.name)} did not start within ${createTimeoutSeconds} s`);
+      }
+      throw e;
+    }
+    rmSync(dir, { recursive: true, force: true }); // mvmctl has read the IR
+    if (line === "") {
+      await exited;
+      const stderr = readAll(errFd);
+      let reason = lastLine(stderr) || `mvmctl up exited with status ${child.exitCode}`;
+      if (child.exitCode === 1) {
+        // The compiler refused the workload.
+        reason += ` (the sandbox declared at ${String(this.source["file"])}:${String(this.source["line"])})`;
+      }
+      const E = reason.includes("refused:") ? VerificationError : SandboxError;
+      throw new E(`creating sandbox ${JSON.stringify(this.name)} failed: ${reason}`, { exitCode: child.exitCode ?? undefined, stderr });
+    }
+    let info: { audit_id?: string };
+    try {
+      info = JSON.parse(line) as { audit_id?: string };
+    } catch {
+      child.kill("SIGTERM");
+      await exited;
+      closeSync(errFd);
+      throw new SandboxError(`mvmctl up printed ${JSON.stringify(line)}, not the JSON line it promises with --format=json`);
+    }
+    this.auditId = info.audit_id;
+    if (this.detach) {
+      await exited;
+      closeSync(errFd);
+      return;
+    }
+    this.up = child;
+    this.upExited = exited;
+    this.upStderr = errFd;
+    // Neither the child nor its pipe keeps the event loop alive: a script that forgets stop() still
+    // ends, and the exit hook then stops the sandbox.
+    child.unref();
+    child.stdout?.unref?.();
+    attached.add(this);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on("exit", () => {
+        for (const b of attached) {
+          b.abandon();
+        }
+      });
+    }
+  }
+
+  /** At exit (synchronous): end an attached sandbox the way its parent's death would. */
+  abandon(): void {
+    if (this.up?.pid !== undefined && this.up.exitCode === null) {
+      this.up.kill("SIGTERM");
+    }
+  }
+
+  /** Ends an attached sandbox through its `up`: SIGTERM, on which `up` destroys the sandbox and
+   * exits. (`mvmctl stop` from here would race `up`'s own clean-up.) */
+  private async endUp(what: string): Promise<void> {
+    const up = this.up as ChildProcess;
+    this.up = undefined;
+    attached.delete(this);
+    up.kill("SIGTERM");
+    let timer: { unref(): void } | undefined;
+    const gone = await Promise.race([
+      this.upExited!.then(() => true),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), 60_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!gone) {
+      up.kill("SIGKILL");
+      await this.upExited;
+    }
+    up.stdout?.destroy();
+    const stderr = readAll(this.upStderr);
+    if (up.exitCode !== 0) {
+      throw new SandboxError(`${what} sandbox ${JSON.stringify(this.name)}: mvmctl up exited with ${up.exitCode ?? up.signalCode}: ${lastLine(stderr)}`, {
+        auditId: this.auditId,
+        exitCode: up.exitCode ?? undefined,
+        stderr,
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) {
+      return;
+    }
+    this.stopped = true;
+    if (this.up !== undefined) {
+      await this.endUp("stopping");
+    } else {
+      await this.ok("stop", this.argv("stop", this.name));
+    }
+  }
+
+  async destroy(): Promise<void> {
+    this.stopped = true;
+    if (this.up !== undefined) {
+      await this.endUp("destroying"); // `up` leaves no trace of an attached sandbox
+    } else {
+      await this.ok("destroy", this.argv("destroy", this.name));
+    }
+  }
+
+  private execArgv(argv: string[], o: CommandOptions): string[] {
+    const command = ir.entrypoint("exec", argv, o.timeoutSeconds)["command"] as string[];
+    const extra = ["--format=json"];
+    if (o.timeoutSeconds !== undefined) {
+      extra.push("--timeout", String(o.timeoutSeconds));
+    }
+    if (o.cwd !== undefined) {
+      extra.push("--cwd", o.cwd);
+    }
+    return this.argv("exec", this.name, ...extra, "--", ...command);
+  }
+
+  private result(argv: string[], ran: Ran): CommandResult {
+    let j: { stdout?: string; stderr?: string; exit_code?: number; timed_out?: boolean; audit_id?: string; message?: string };
+    try {
+      j = JSON.parse(decoder.decode(ran.stdout)) as typeof j;
+    } catch {
+      throw this.fail(`running ${JSON.stringify(argv)}`, ran);
+    }
+    const result: CommandResult = {
+      stdout: j.stdout ?? "",
+      stderr: j.stderr ?? "",
+      exitCode: j.exit_code ?? ran.code ?? -1,
+      recorded: false,
+      ...(j.audit_id === undefined ? {} : { auditId: j.audit_id }),
+      ...(j.message === undefined ? {} : { message: j.message }),
+    };
+    if (j.timed_out) {
+      throw new TimeoutError(`${JSON.stringify(argv)} in sandbox ${JSON.stringify(this.name)} timed out and was killed`, {
+        auditId: result.auditId,
+        exitCode: result.exitCode,
+        stderr: result.stderr,
+        result,
+      });
+    }
+    return result;
+  }
+
+  private static grace(o: CommandOptions): number | undefined {
+    return o.timeoutSeconds === undefined ? undefined : (o.timeoutSeconds + 60) * 1000;
+  }
+
+  async run(argv: string[], o: CommandOptions): Promise<CommandResult> {
+    const ran = await runProcess(this.execArgv(argv, o), undefined, LiveBackend.grace(o));
+    return this.result(argv, ran);
+  }
+
+  async start(argv: string[], o: CommandOptions): Promise<CommandHandle> {
+    const running = runProcess(this.execArgv(argv, o), undefined, LiveBackend.grace(o));
+    running.catch(() => {}); // reported by wait()
+    return { wait: async () => this.result(argv, await running) };
+  }
+
+  async write(path: string, data: Uint8Array): Promise<void> {
+    await this.ok(`writing ${path}`, this.argv("fs", this.name, "write", path), data);
+  }
+
+  async read(path: string): Promise<Uint8Array> {
+    return (await this.ok(`reading ${path}`, this.argv("fs", this.name, "read", path))).stdout;
+  }
+
+  async list(path: string): Promise<FileEntry[]> {
+    const out = decoder.decode((await this.ok(`listing ${path}`, this.argv("fs", this.name, "ls", path))).stdout);
+    const types: Record<string, FileEntry["type"]> = { "-": "file", d: "dir", l: "symlink" };
+    return out
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => {
+        // `<type><mode, 4 octal digits> <size, right-aligned> <name>`
+        const m = /^(.)([0-7]{4}) +(\d+) (.*)$/.exec(l);
+        if (m === null) {
+          throw new SandboxError(`mvmctl fs ls printed ${JSON.stringify(l)}, which is not an entry`);
+        }
+        return { name: m[4] as string, type: types[m[1] as string] ?? "other", mode: parseInt(m[2] as string, 8), size: Number(m[3]) };
+      });
+  }
+
+  async remove(path: string, recursive: boolean): Promise<void> {
+    await this.ok(`removing ${path}`, this.argv("fs", ...(recursive ? ["-r"] : []), this.name, "rm", path));
+  }
+
+  async logs(): Promise<string> {
+    return decoder.decode((await this.ok("reading logs", this.argv("logs", this.name))).stdout);
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    const ran = await this.ok("snapshot", this.argv("snapshot", this.name, "--format=json"), undefined, 600_000);
+    const j = JSON.parse(decoder.decode(ran.stdout)) as { name?: string; snapshot: string; sha256: string; audit_id?: string };
+    return { name: j.name ?? this.name, path: j.snapshot, sha256: j.sha256, ...(j.audit_id === undefined ? {} : { auditId: j.audit_id }) };
+  }
+}
+
+/** The first line `up` prints (its JSON), or "" when it exits without one. */
+function firstLine(child: ChildProcess, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = "";
+    const timer = setTimeout(() => reject(new TimeoutError("mvmctl up did not answer")), timeoutMs);
+    const done = (line: string) => {
+      clearTimeout(timer);
+      child.stdout?.removeAllListeners("data");
+      child.stdout?.removeAllListeners("end");
+      resolve(line);
+    };
+    child.stdout?.on("data", (c) => {
+      data += decoder.decode(c);
+      const nl = data.indexOf("\n");
+      if (nl >= 0) {
+        done(data.slice(0, nl).trim());
+      }
+    });
+    child.stdout?.on("end", () => done(""));
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(
+        (e as { code?: string }).code === "ENOENT"
+          ? new SandboxError("mvmctl (or setpriv, which ties a sandbox to this process) was not found: put mvmctl on PATH or set MVM_MVMCTL")
+          : e,
+      );
+    });
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// The public surface
+
+function argvList(argv: readonly string[]): string[] {
+  if (typeof argv === "string") {
+    throw new TypeError('give the command as an array, e.g. ["node", "/app/main.js"]; a string would need a shell to split it');
+  }
+  return [...argv];
+}
+
+function checkPath(path: string): void {
+  if (typeof path !== "string" || path === "") {
+    throw new TypeError(`a sandbox path must be a non-empty string, got ${JSON.stringify(path)}`);
+  }
+  if (path.startsWith("-")) {
+    throw new RangeError(`sandbox path ${JSON.stringify(path)} starts with '-'; write it as ./${path} or give an absolute path`);
+  }
+}
+
+/** `sandbox.files`: files inside the sandbox. */
+export class Files {
+  constructor(private readonly backend: Backend) {}
+
+  /** Writes `content` (a string as UTF-8) to `path`; it travels on mvmctl's stdin, never its command line. */
+  async write(path: string, content: string | Uint8Array): Promise<void> {
+    checkPath(path);
+    await this.backend.write(path, typeof content === "string" ? encoder.encode(content) : content);
+  }
+
+  async readBytes(path: string): Promise<Uint8Array> {
+    checkPath(path);
+    return this.backend.read(path);
+  }
+
+  /** The file's content as text (UTF-8; undecodable bytes replaced). */
+  async read(path: string): Promise<string> {
+    return decoder.decode(await this.readBytes(path));
+  }
+
+  async list(path: string): Promise<FileEntry[]> {
+    checkPath(path);
+    return this.backend.list(path);
+  }
+
+  async remove(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+    checkPath(path);
+    await this.backend.remove(path, options.recursive ?? false);
+  }
+}
+
+/** `sandbox.commands`: run programs (argv arrays; no shell unless you run one). */
+export class Commands {
+  constructor(private readonly backend: Backend) {}
+
+  /** Runs `argv` to completion. A non-zero exit is a result, not an error; running out of
+   * `timeoutSeconds` throws `TimeoutError`. */
+  run(argv: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
+    return this.backend.run(argvList(argv), options, this.backend.wantsSite ? callSite(Commands.prototype.run) : undefined);
+  }
+
+  /** Starts `argv` without waiting; `handle.wait()` gives its result. */
+  start(argv: readonly string[], options: CommandOptions = {}): Promise<CommandHandle> {
+    return this.backend.start(argvList(argv), options, this.backend.wantsSite ? callSite(Commands.prototype.start) : undefined);
+  }
+}
+
+export class Sandbox implements AsyncDisposable {
+  readonly files: Files;
+  readonly commands: Commands;
+
+  private constructor(
+    private readonly backend: Backend,
+    readonly workloadId: string,
+    readonly name: string | undefined,
+  ) {
+    this.files = new Files(backend);
+    this.commands = new Commands(backend);
+  }
+
+  /** The audit id of the sandbox's admission (live mode). */
+  get auditId(): string | undefined {
+    return this.backend.auditId;
+  }
+
+  /** Creates a sandbox from `image` with the options of `@workload` (same names and meaning). */
+  static async create(image: string, options: SandboxOptions = {}): Promise<Sandbox> {
+    const { workloadId = DEFAULT_WORKLOAD_ID, name, detach = false, stateDir, mvmctl, createTimeoutSeconds = DEFAULT_CREATE_TIMEOUT_SECONDS, ...workloadOptions } = options;
+    const w = ir.workload(image, workloadId, workloadOptions);
+    const source = callSite(Sandbox.create);
+    if (mode() === "record") {
+      const { id, ...rest } = w;
+      const recorded: Obj = { id: id as string, source, ...rest };
+      recorder ??= new Recorder();
+      recorder.add(recorded);
+      return new Sandbox(new RecordBackend(recorded), workloadId, undefined);
+    }
+    const sandboxName = name ?? `${workloadId}-${randomBytes(3).toString("hex")}`;
+    const backend = new LiveBackend(findMvmctl(mvmctl), stateDir ?? process.env["MVM_STATE_DIR"], sandboxName, detach);
+    const live: Obj = { ...w, source, entrypoints: [{ name: LIVE_ENTRYPOINT.name, command: [...LIVE_ENTRYPOINT.command] }] };
+    backend.source = source;
+    await backend.launch(ir.module([live]), createTimeoutSeconds);
+    return new Sandbox(backend, workloadId, sandboxName);
+  }
+
+  /** What the sandbox's commands printed, as its agent keeps it (a bounded ring). */
+  logs(): Promise<string> {
+    return this.backend.logs();
+  }
+
+  /** Snapshots the sandbox (`mvmctl snapshot`). */
+  snapshot(): Promise<Snapshot> {
+    return this.backend.snapshot();
+  }
+
+  /** Stops the sandbox (record mode: writes the IR recorded so far). Idempotent. */
+  stop(): Promise<void> {
+    return this.backend.stop();
+  }
+
+  /** Stops the sandbox and removes every trace of it. */
+  destroy(): Promise<void> {
+    return this.backend.destroy();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}

@@ -1,0 +1,180 @@
+// The SDK fixture suite (tests/fixtures/sdk/<name>/): one workload written four ways must be one
+// IR. `decl.py` and `decl.ts` are compiled statically, `record.py` and `record.ts` (compiled by
+// tsc) are run in SDK record mode and their IR compiled as `mvmctl compile --from-ir` does. Every
+// result, after the whole pass pipeline and with source locations set aside (each way puts them
+// somewhere else), must be byte-identical to `expected.ir.json`, which is itself what the compiler
+// prints for it. A fixture without declarations (one using `files.write`, which a declaration
+// cannot say) checks the two record modes alone.
+//
+// The record outputs are also checked raw: the SDKs must write canonical JSON (RFC 8785) exactly as
+// `mvmctl ir canon` would, locations included.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/compilation.h"
+#include "ir/json.h"
+#include "ir/support/diagnostic_render.h"
+
+namespace mvm {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kFixtures = fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "sdk";
+
+std::string ReadAll(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+/// The module in `path` (source, or IR with `from_ir`) after every pass, canonical without
+/// locations; "" with a test failure when it does not compile cleanly.
+std::string CompiledWithoutLocations(const fs::path& path, bool from_ir) {
+  cli::CompileRequest request;
+  request.paths = {path.string()};
+  request.from_ir = from_ir;
+  auto compilation = cli::Compile(request);
+  if (!compilation) {
+    ADD_FAILURE() << path << ": " << compilation.error().message;
+    return "";
+  }
+  if (compilation->has_errors() || compilation->module.proto.workloads_size() == 0) {
+    ADD_FAILURE() << path << " does not compile cleanly:\n" << RenderJson(compilation->diagnostics);
+    return "";
+  }
+  return ir::ToCanonicalJson(compilation->module, {.with_locations = false});
+}
+
+/// The record file as parsed, before any pass, in canonical form with its locations.
+std::string ParsedCanonical(const fs::path& path) {
+  cli::CompileRequest request;
+  request.paths = {path.string()};
+  request.from_ir = true;
+  request.phase = cli::Phase::kFrontend;
+  auto compilation = cli::Compile(request);
+  if (!compilation || compilation->has_errors()) {
+    ADD_FAILURE() << path << " is not valid IR";
+    return "";
+  }
+  return ir::ToCanonicalJson(compilation->module);
+}
+
+/// Runs `argv` in `dir` with `env` added; its exit status (-1 when it could not run). Its stdout
+/// goes to /dev/null: a record script may print, and the IR goes to MVM_RECORD_OUT.
+int RunScript(const std::vector<std::string>& argv, const fs::path& dir,
+              const std::vector<std::pair<std::string, std::string>>& env) {
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    return -1;
+  }
+  if (pid == 0) {
+    if (::chdir(dir.c_str()) != 0) {
+      ::_exit(126);
+    }
+    for (const auto& [k, v] : env) {
+      ::setenv(k.c_str(), v.c_str(), 1);
+    }
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, STDOUT_FILENO);
+    std::vector<char*> args;
+    for (const std::string& a : argv) {
+      args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+class SdkFixtures : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    scratch_ = fs::temp_directory_path() / ("mvm-sdk-fixtures-" + std::to_string(::getpid()));
+    fs::create_directories(scratch_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(scratch_, ec);
+  }
+
+  /// Runs a record script and checks what it wrote: canonical as written, and equal to
+  /// `expected` after the passes without locations.
+  void CheckRecord(const std::string& fixture, const std::string& how,
+                   const std::vector<std::string>& argv,
+                   std::vector<std::pair<std::string, std::string>> env,
+                   const std::string& expected) {
+    SCOPED_TRACE(fixture + " through " + how);
+    fs::path out = scratch_ / (fixture + "." + how + ".ir.json");
+    env.emplace_back("MVM_SDK_MODE", "record");
+    env.emplace_back("MVM_RECORD_OUT", out.string());
+    ASSERT_EQ(RunScript(argv, kFixtures / fixture, env), 0) << "the record script failed";
+    ASSERT_TRUE(fs::exists(out)) << "the record script wrote no IR to MVM_RECORD_OUT";
+    EXPECT_EQ(ReadAll(out), ParsedCanonical(out))
+        << "the SDK's output is not the canonical JSON mvmctl writes for it";
+    EXPECT_EQ(CompiledWithoutLocations(out, /*from_ir=*/true), expected);
+  }
+
+  fs::path scratch_;
+};
+
+TEST_F(SdkFixtures, EveryWayOfWritingAFixtureGivesTheSameIr) {
+  std::vector<std::string> fixtures;
+  for (const fs::directory_entry& e : fs::directory_iterator(kFixtures)) {
+    if (e.is_directory()) {
+      fixtures.push_back(e.path().filename().string());
+    }
+  }
+  std::sort(fixtures.begin(), fixtures.end());
+  ASSERT_GE(fixtures.size(), 4u) << "the fixture suite went missing from " << kFixtures;
+  int declarations = 0;
+  for (const std::string& name : fixtures) {
+    SCOPED_TRACE(name);
+    fs::path dir = kFixtures / name;
+    std::string expected = ReadAll(dir / "expected.ir.json");
+    ASSERT_FALSE(expected.empty()) << dir / "expected.ir.json"
+                                   << " is missing or empty";
+    if (expected.ends_with('\n')) {
+      expected.pop_back();
+    }
+    // The expectation is itself exactly what the compiler makes of it.
+    EXPECT_EQ(CompiledWithoutLocations(dir / "expected.ir.json", /*from_ir=*/true), expected);
+
+    for (const char* decl : {"decl.py", "decl.ts"}) {
+      if (fs::exists(dir / decl)) {
+        SCOPED_TRACE(decl);
+        ++declarations;
+        EXPECT_EQ(CompiledWithoutLocations(dir / decl, /*from_ir=*/false), expected);
+      }
+    }
+    ASSERT_TRUE(fs::exists(dir / "record.py") && fs::exists(dir / "record.ts"))
+        << "every fixture has a Python and a TypeScript record script";
+    CheckRecord(name, "python", {MVM_PYTHON, "record.py"},
+                {{"PYTHONPATH", (fs::path(MVM_SOURCE_DIR) / "sdks" / "python").string()},
+                 {"PYTHONDONTWRITEBYTECODE", "1"}},
+                expected);
+    fs::path compiled = fs::path(MVM_SDK_TS_FIXTURES) / name / "record.js";
+    CheckRecord(name, "typescript", {MVM_NODE, "--enable-source-maps", compiled.string()}, {},
+                expected);
+  }
+  EXPECT_GE(declarations, 6) << "fewer declarations than fixtures written to be declared";
+}
+
+}  // namespace
+}  // namespace mvm
