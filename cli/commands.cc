@@ -370,7 +370,8 @@ lists the sandbox as stopped until `destroy` or `gc`.
 
 Speaks LSP (JSON-RPC 2.0 with Content-Length framing) on stdin/stdout for an editor: diagnostics
 of open .py/.ts/.tsx documents as they change, hover and completion of option names in
-`@workload(...)` / `@entrypoint(...)`, quick fixes for `unknown-option` and `missing-timeout`.
+`@workload(...)` / `@entrypoint(...)`, quick fixes for `unknown-option`, `missing-timeout` and
+`plaintext-secret`; the document is re-parsed incrementally as it is edited.
 Settings: {"mvm": {"profile": "dev"|"production", "policy": "path/to/mvm-policy.json"}}.
 See docs/editors.md.
 

@@ -1,5 +1,6 @@
 #include "frontend/frontend.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -64,8 +65,9 @@ std::optional<uint32_t> FirstInvalidUtf8(std::string_view s) {
   return std::nullopt;
 }
 
-/// Parses `text`, or returns null when the budget ran out.
-TreePtr Parse(TSParser* parser, std::string_view text) {
+/// Parses `text`, re-using `old` (already edited to match `text`) when not null; returns null when
+/// the budget ran out.
+TreePtr Parse(TSParser* parser, std::string_view text, const TSTree* old = nullptr) {
   struct Budget {
     std::chrono::steady_clock::time_point deadline;
   } budget{std::chrono::steady_clock::now() + kParseBudget};
@@ -86,15 +88,66 @@ TreePtr Parse(TSParser* parser, std::string_view text) {
     *bytes_read = static_cast<uint32_t>(t->size() - byte);
     return t->data() + byte;
   };
-  return TreePtr(ts_parser_parse_with_options(parser, nullptr, input, options));
+  TreePtr tree(ts_parser_parse_with_options(parser, old, input, options));
+  if (tree == nullptr) {
+    // A cancelled parse would otherwise resume, not restart, on the parser's next use.
+    ts_parser_reset(parser);
+  }
+  return tree;
+}
+
+/// The tree-sitter point (0-based row, byte column) of byte `offset` of `text`.
+TSPoint PointAt(std::string_view text, size_t offset) {
+  std::string_view before = text.substr(0, offset);
+  size_t newline = before.rfind('\n');
+  auto rows = static_cast<uint32_t>(std::count(before.begin(), before.end(), '\n'));
+  size_t line_start = newline == std::string_view::npos ? 0 : newline + 1;
+  return {rows, static_cast<uint32_t>(offset - line_start)};
+}
+
+/// The point after `inserted` when it starts at `start`.
+TSPoint Advance(TSPoint start, std::string_view inserted) {
+  size_t newline = inserted.rfind('\n');
+  if (newline == std::string_view::npos) {
+    return {start.row, start.column + static_cast<uint32_t>(inserted.size())};
+  }
+  return {start.row + static_cast<uint32_t>(std::count(inserted.begin(), inserted.end(), '\n')),
+          static_cast<uint32_t>(inserted.size() - newline - 1)};
+}
+
+/// Tells `tree` (a parse of `before`) that its text is now `after`, as one edit spanning
+/// everything between their common prefix and common suffix.
+void EditToMatch(TSTree* tree, std::string_view before, std::string_view after) {
+  size_t prefix = 0;
+  size_t shorter = std::min(before.size(), after.size());
+  while (prefix < shorter && before[prefix] == after[prefix]) {
+    ++prefix;
+  }
+  size_t suffix = 0;
+  while (suffix < shorter - prefix &&
+         before[before.size() - 1 - suffix] == after[after.size() - 1 - suffix]) {
+    ++suffix;
+  }
+  TSInputEdit edit{};
+  edit.start_byte = static_cast<uint32_t>(prefix);
+  edit.old_end_byte = static_cast<uint32_t>(before.size() - suffix);
+  edit.new_end_byte = static_cast<uint32_t>(after.size() - suffix);
+  edit.start_point = PointAt(before, prefix);
+  edit.old_end_point = PointAt(before, edit.old_end_byte);
+  edit.new_end_point = Advance(edit.start_point, after.substr(prefix, edit.new_end_byte - prefix));
+  ts_tree_edit(tree, &edit);
 }
 
 /// Works around grammars that reject valid code because of a comment alone on its line: parses
 /// again with every such comment replaced by spaces (offsets do not move), and keeps the result
 /// only when it is free of errors and no blanked byte lies inside a string (where `#` was text, not
 /// a comment).
+/// `previous` and `previous_text` are the last such parse of this buffer and its text (null and
+/// empty when there is none); `previous` is left edited to match this parse's text and is then to
+/// be replaced by `kept`, which receives this parse's tree even when it is not used.
 TreePtr ParseWithoutCommentLines(TSParser* parser, std::string_view text, std::string_view marker,
-                                 std::string& blanked) {
+                                 std::string& blanked, TSTree* previous,
+                                 std::string_view previous_text, TreePtr& kept) {
   blanked.assign(text);
   std::vector<uint32_t> changed;
   size_t line = 0;
@@ -115,10 +168,14 @@ TreePtr ParseWithoutCommentLines(TSParser* parser, std::string_view text, std::s
   if (changed.empty()) {
     return nullptr;
   }
-  TreePtr tree = Parse(parser, blanked);
-  if (tree == nullptr || ts_node_has_error(ts_tree_root_node(tree.get()))) {
+  if (previous != nullptr) {
+    EditToMatch(previous, previous_text, blanked);
+  }
+  kept = Parse(parser, blanked, previous);
+  if (kept == nullptr || ts_node_has_error(ts_tree_root_node(kept.get()))) {
     return nullptr;
   }
+  TreePtr tree(ts_tree_copy(kept.get()));
   TSNode root = ts_tree_root_node(tree.get());
   for (uint32_t offset : changed) {
     for (TSNode n = ts_node_descendant_for_byte_range(root, offset, offset + 1);
@@ -204,7 +261,60 @@ std::string Excerpt(std::string_view text, size_t max) {
 
 bool IsSupportedSource(std::string_view path) { return LanguageForPath(path) != nullptr; }
 
+struct IncrementalParser::State {
+  /// The text `tree` belongs to once the recorded edits are applied to it.
+  std::string text;
+  TreePtr tree;  ///< null: the next parse starts from scratch
+  const TSLanguage* grammar = nullptr;
+  ParserPtr parser;
+  /// The last parse with fragile comment lines blanked out, and its text.
+  std::string blanked_text;
+  TreePtr blanked_tree;
+  int reused_parses = 0;
+};
+
+IncrementalParser::IncrementalParser() : state_(std::make_unique<State>()) {}
+IncrementalParser::~IncrementalParser() = default;
+IncrementalParser::IncrementalParser(IncrementalParser&&) noexcept = default;
+IncrementalParser& IncrementalParser::operator=(IncrementalParser&&) noexcept = default;
+
+int IncrementalParser::reused_parses() const { return state_->reused_parses; }
+
+void IncrementalParser::Edit(uint32_t begin, uint32_t end, std::string_view replacement) {
+  State& s = *state_;
+  size_t from = std::min<size_t>(begin, s.text.size());
+  size_t to = std::clamp<size_t>(end, from, s.text.size());
+  if (s.tree != nullptr) {
+    if (s.text.size() - (to - from) + replacement.size() > kMaxSourceBytes) {
+      s.tree.reset();  // past what a parse accepts; also keeps tree-sitter's offsets in range
+    } else {
+      TSInputEdit edit{};
+      edit.start_byte = static_cast<uint32_t>(from);
+      edit.old_end_byte = static_cast<uint32_t>(to);
+      edit.new_end_byte = static_cast<uint32_t>(from + replacement.size());
+      edit.start_point = PointAt(s.text, from);
+      edit.old_end_point = PointAt(s.text, to);
+      edit.new_end_point = Advance(edit.start_point, replacement);
+      ts_tree_edit(s.tree.get(), &edit);
+    }
+  }
+  s.text.replace(from, to - from, replacement);
+}
+
 FrontendResult ParseSource(const SourceFile& file) {
+  IncrementalParser fresh;
+  return ParseSource(file, fresh);
+}
+
+FrontendResult ParseSource(const SourceFile& file, IncrementalParser& incremental) {
+  IncrementalParser::State& state = *incremental.state_;
+  // Whatever happens below, the next parse may only re-use a tree made from this text.
+  bool reusable = state.tree != nullptr && state.text == file.contents();
+  state.text.assign(file.contents());
+  TreePtr previous = std::move(state.tree);
+  if (!reusable) {
+    previous.reset();
+  }
   FrontendResult result;
   DiagnosticSink sink;
   const FrontendLanguage* language = LanguageForPath(file.path());
@@ -235,9 +345,23 @@ FrontendResult ParseSource(const SourceFile& file) {
     result.diagnostics = sink.Take();
     return result;
   }
-  ParserPtr parser(ts_parser_new());
-  MVM_CHECK(ts_parser_set_language(parser.get(), language->Grammar(file.path())));
-  TreePtr tree = Parse(parser.get(), file.contents());
+  const TSLanguage* grammar = language->Grammar(file.path());
+  if (state.parser == nullptr || state.grammar != grammar) {
+    state.parser.reset(ts_parser_new());
+    MVM_CHECK(ts_parser_set_language(state.parser.get(), grammar));
+    state.grammar = grammar;
+    previous.reset();
+    state.blanked_tree.reset();
+  }
+  TSParser* parser = state.parser.get();
+  if (previous != nullptr) {
+    ++state.reused_parses;
+  }
+  TreePtr tree = Parse(parser, file.contents(), previous.get());
+  previous.reset();
+  if (tree != nullptr) {
+    state.tree.reset(ts_tree_copy(tree.get()));
+  }
   if (tree == nullptr) {
     sink.Emit<DiagnosticKind::kSyntaxError>(
         file_loc, "the parser gave up after " + std::to_string(kParseBudget.count()) +
@@ -248,8 +372,13 @@ FrontendResult ParseSource(const SourceFile& file) {
   TSNode root = ts_tree_root_node(tree.get());
   std::string retry_text;  // must outlive the retried tree's use below
   if (ts_node_has_error(root) && !language->FragileLineComment().empty()) {
-    if (TreePtr retry = ParseWithoutCommentLines(parser.get(), file.contents(),
-                                                 language->FragileLineComment(), retry_text)) {
+    TreePtr kept;
+    TreePtr retry =
+        ParseWithoutCommentLines(parser, file.contents(), language->FragileLineComment(),
+                                 retry_text, state.blanked_tree.get(), state.blanked_text, kept);
+    state.blanked_tree = std::move(kept);
+    state.blanked_text = state.blanked_tree != nullptr ? retry_text : std::string();
+    if (retry != nullptr) {
       tree = std::move(retry);
       root = ts_tree_root_node(tree.get());
     }

@@ -1,6 +1,7 @@
 #ifndef MVM_FRONTEND_FRONTEND_H_
 #define MVM_FRONTEND_FRONTEND_H_
 
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -23,6 +24,35 @@ bool IsSupportedSource(std::string_view path);
 /// Parses `file` with the grammar its extension selects and reads its mvm declarations. Never
 /// fails: an unsupported extension or a syntax error is a diagnostic.
 FrontendResult ParseSource(const SourceFile& file);
+
+/// The syntax trees of one edited buffer, kept between parses so that a parse after an edit
+/// re-uses the unchanged parts of the previous tree (tree-sitter incremental parsing) instead of
+/// starting over. Owns its trees and parser; one per buffer; not thread-safe. A moved-from parser
+/// may only be destroyed or assigned to.
+class IncrementalParser {
+ public:
+  IncrementalParser();
+  ~IncrementalParser();
+  IncrementalParser(IncrementalParser&&) noexcept;
+  IncrementalParser& operator=(IncrementalParser&&) noexcept;
+
+  /// Records that bytes [begin, end) of the text this parser saw last (the last parse's text with
+  /// earlier edits applied) were replaced by `replacement`. Offsets past the end are clamped.
+  void Edit(uint32_t begin, uint32_t end, std::string_view replacement);
+
+  /// How many parses so far started from a previous tree rather than from scratch (for tests).
+  int reused_parses() const;
+
+ private:
+  friend FrontendResult ParseSource(const SourceFile& file, IncrementalParser& parser);
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+/// Parses `file` exactly as `ParseSource(file)` does (same module, same diagnostics), re-using
+/// `parser`'s previous trees when the edits recorded since the last parse turn its text into
+/// `file`'s contents; any other text is parsed from scratch.
+FrontendResult ParseSource(const SourceFile& file, IncrementalParser& parser);
 
 }  // namespace mvm::frontend
 

@@ -1,9 +1,11 @@
 #include "lsp/features.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 #include "ir/options.h"
 #include "lsp/analysis.h"
@@ -211,6 +213,176 @@ std::optional<json> AddTimeout(const Document& document, const Diagnostic& d) {
   return Edit(document, last, last, bare ? option : ", " + option);
 }
 
+/// Start offsets of the lines of `text` that begin (after indentation) with `prefix`.
+std::vector<size_t> LinesStartingWith(std::string_view text, std::string_view prefix) {
+  std::vector<size_t> out;
+  for (size_t line = 0; line < text.size();) {
+    size_t first = text.find_first_not_of(" \t", line);
+    if (first != std::string_view::npos && text.substr(first).starts_with(prefix)) {
+      out.push_back(first);
+    }
+    size_t nl = text.find('\n', line);
+    if (nl == std::string_view::npos) {
+      break;
+    }
+    line = nl + 1;
+  }
+  return out;
+}
+
+bool ContainsWord(std::string_view text, std::string_view word) {
+  for (size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    bool before = at == 0 || !IsIdentChar(text[at - 1]);
+    bool after = at + word.size() >= text.size() || !IsIdentChar(text[at + word.size()]);
+    if (before && after) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// How the document can spell `SecretRef`, and the edit (offset, text) that imports it when it is
+/// not imported yet (offset npos: none needed).
+struct SecretRefSpelling {
+  std::string name = "SecretRef";
+  size_t import_at = std::string_view::npos;
+  std::string import_text;
+};
+
+SecretRefSpelling SpellSecretRef(std::string_view text, bool python) {
+  SecretRefSpelling out;
+  if (python) {
+    std::vector<size_t> from = LinesStartingWith(text, "from mvm import");
+    if (!from.empty()) {
+      size_t at = from.front();
+      size_t end = text.find('\n', at);
+      std::string_view line = text.substr(at, end == std::string_view::npos ? end : end - at);
+      if (ContainsWord(line, "SecretRef")) {
+        return out;
+      }
+      size_t names = line.find_first_not_of(" \t", std::string_view("from mvm import").size());
+      if (names != std::string_view::npos && line[names] == '(') {
+        out.import_at = at + names + 1;
+        out.import_text = "SecretRef, ";
+        return out;
+      }
+      size_t stop = std::min(line.find('#'), line.size());
+      while (stop > 0 && (line[stop - 1] == ' ' || line[stop - 1] == '\t' ||
+                          line[stop - 1] == '\r' || line[stop - 1] == '\\')) {
+        --stop;
+      }
+      out.import_at = at + stop;
+      out.import_text = ", SecretRef";
+      return out;
+    }
+    for (size_t at : LinesStartingWith(text, "import mvm")) {
+      std::string_view rest = text.substr(at + std::string_view("import mvm").size());
+      if (rest.empty() || rest[0] == '\n' || rest[0] == '\r' || rest[0] == ' ' || rest[0] == '#') {
+        out.name = "mvm.SecretRef";
+        return out;
+      }
+    }
+    std::vector<size_t> imports = LinesStartingWith(text, "import ");
+    std::vector<size_t> froms = LinesStartingWith(text, "from ");
+    imports.insert(imports.end(), froms.begin(), froms.end());
+    out.import_at = imports.empty() ? 0 : *std::min_element(imports.begin(), imports.end());
+    out.import_at = text.rfind('\n', out.import_at == 0 ? 0 : out.import_at - 1);
+    out.import_at = out.import_at == std::string_view::npos ? 0 : out.import_at + 1;
+    out.import_text = "from mvm import SecretRef\n";
+    return out;
+  }
+  for (size_t at : LinesStartingWith(text, "import ")) {
+    size_t end = text.find(';', at);
+    size_t nl = text.find("from", at);
+    if (nl == std::string_view::npos) {
+      continue;
+    }
+    size_t quote = text.find_first_of("\"'", nl);
+    if (quote == std::string_view::npos || !text.substr(quote + 1).starts_with("@mvm/sdk")) {
+      continue;
+    }
+    if (end != std::string_view::npos && end < quote) {
+      continue;
+    }
+    std::string_view clause = text.substr(at, nl - at);
+    if (clause.starts_with("import type")) {
+      continue;
+    }
+    if (size_t star = clause.find("* as "); star != std::string_view::npos) {
+      size_t name_at = star + 5;
+      size_t name_end = name_at;
+      while (name_end < clause.size() && IsIdentChar(clause[name_end])) {
+        ++name_end;
+      }
+      out.name = std::string(clause.substr(name_at, name_end - name_at)) + ".SecretRef";
+      return out;
+    }
+    if (size_t brace = clause.find('{'); brace != std::string_view::npos) {
+      if (!ContainsWord(clause, "SecretRef")) {
+        out.import_at = at + brace + 1;
+        out.import_text = " SecretRef,";
+      }
+      return out;
+    }
+  }
+  std::vector<size_t> imports = LinesStartingWith(text, "import ");
+  size_t first = imports.empty() ? 0 : imports.front();
+  size_t line = first == 0 ? std::string_view::npos : text.rfind('\n', first - 1);
+  out.import_at = line == std::string_view::npos ? 0 : line + 1;
+  out.import_text = "import { SecretRef } from \"@mvm/sdk\";\n";
+  return out;
+}
+
+/// The secret's environment name from a `plaintext-secret` message ("secret `NAME` is ...").
+std::string SecretEnvName(const Diagnostic& d) {
+  size_t open = d.message.find('`');
+  size_t close = open == std::string::npos ? open : d.message.find('`', open + 1);
+  return close == std::string::npos ? "" : d.message.substr(open + 1, close - open - 1);
+}
+
+/// The edit that replaces the plaintext string a `plaintext-secret` diagnostic points at with a
+/// `SecretRef` named after the variable (API_KEY -> "api-key"), with an empty host list for the
+/// user to fill, and imports `SecretRef` when the file does not yet. The string itself is only
+/// replaced, never copied anywhere.
+std::optional<json> ReplaceWithSecretRef(const Document& document, const Diagnostic& d) {
+  std::string env = SecretEnvName(d);
+  if (env.empty() || !d.loc.valid() || d.loc.end_line == 0) {
+    return std::nullopt;
+  }
+  std::string_view text = document.text;
+  size_t begin = OffsetOf(text, FromCodePoints(text, d.loc.line, d.loc.column));
+  size_t end = OffsetOf(text, FromCodePoints(text, d.loc.end_line, d.loc.end_column));
+  if (end <= begin) {
+    return std::nullopt;
+  }
+  std::string name;
+  for (char c : env) {
+    name += c == '_' ? '-' : (c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+  bool python = IsPython(document);
+  SecretRefSpelling spelling = SpellSecretRef(text, python);
+  // The name is an environment variable name, so it needs no escaping inside the quotes; anything
+  // else (a computed key) gets no fix rather than a broken one.
+  for (char c : name) {
+    if (!IsIdentChar(c) && c != '-') {
+      return std::nullopt;
+    }
+  }
+  std::string replacement =
+      spelling.name + "(\"" + name + "\", " + (python ? "hosts=[])" : "{ hosts: [] })");
+  json edits = json::array();
+  if (spelling.import_at != std::string_view::npos) {
+    Position at = PositionOf(text, spelling.import_at);
+    edits.push_back({{"range", {{"start", PositionJson(at)}, {"end", PositionJson(at)}}},
+                     {"newText", spelling.import_text}});
+  }
+  edits.push_back({{"range",
+                    {{"start", PositionJson(PositionOf(text, begin))},
+                     {"end", PositionJson(PositionOf(text, end))}}},
+                   {"newText", replacement}});
+  return json{{"changes", {{document.uri, std::move(edits)}}}};
+}
+
 }  // namespace
 
 json Hover(const Document& document, Position pos) {
@@ -298,6 +470,9 @@ json CodeActions(const Document& document, std::span<const Diagnostic> diagnosti
                                                           d.fix->range.end_column));
       edit = Edit(document, begin, end, d.fix->replacement);
       title = d.fix->title;
+    } else if (d.kind == DiagnosticKind::kPlaintextSecret) {
+      edit = ReplaceWithSecretRef(document, d);
+      title = "replace the plaintext secret with a `SecretRef`";
     } else if (d.kind == DiagnosticKind::kMissingTimeout) {
       edit = AddTimeout(document, d);
       title = IsPython(document) ? "add `timeout_seconds=300`" : "add `timeoutSeconds: 300`";

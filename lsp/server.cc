@@ -1,5 +1,8 @@
 #include "lsp/server.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <deque>
 #include <exception>
 #include <optional>
 #include <utility>
@@ -21,6 +24,7 @@ constexpr int kMethodNotFound = -32601;
 constexpr int kInvalidParams = -32602;
 constexpr int kInternalError = -32603;
 constexpr int kServerNotInitialized = -32002;
+constexpr int kRequestCancelled = -32800;
 
 /// A request refused for a reason of its own (not malformed params), answered with `code`.
 struct RpcError {
@@ -64,6 +68,22 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {}
 
 std::string Server::ParseErrorResponse(std::string_view detail) {
   return ErrorResponse(nullptr, kParseError, detail);
+}
+
+void Server::Peek(std::string_view body) {
+  if (body.find("$/cancelRequest") == std::string_view::npos) {
+    return;  // spares parsing every queued document twice
+  }
+  Json message = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!message.is_object() || message.value("method", Json()) != "$/cancelRequest" ||
+      message.contains("id")) {
+    return;
+  }
+  const Json& params = message.value("params", Json::object());
+  if (params.is_object() && params.contains("id") &&
+      (params["id"].is_number_integer() || params["id"].is_string())) {
+    cancelled_.insert(params["id"].dump());
+  }
 }
 
 std::vector<std::string> Server::Handle(std::string_view body) {
@@ -120,6 +140,10 @@ void Server::Dispatch(const Json& message, std::vector<std::string>& out) {
         ErrorResponse(id, kInvalidRequest, "the server is shutting down; only `exit` is accepted"));
     return;
   }
+  if (cancelled_.erase(id.dump()) != 0) {
+    out.push_back(ErrorResponse(id, kRequestCancelled, "the request was cancelled"));
+    return;
+  }
   std::vector<std::string> notifications;
   try {
     std::optional<Json> result = Request(method, params, notifications);
@@ -148,6 +172,7 @@ std::optional<Server::Json> Server::Request(std::string_view method, const Json&
     if (params.is_object() && params.contains("initializationOptions") &&
         params["initializationOptions"].is_object()) {
       Configure(params["initializationOptions"], out);
+      workspace_.SetOptions(pass_options_);
     }
     return Json{{"capabilities", Capabilities()},
                 {"serverInfo", {{"name", "mvm"}, {"version", MVM_LSP_VERSION}}}};
@@ -169,7 +194,7 @@ std::optional<Server::Json> Server::Request(std::string_view method, const Json&
     if (document == nullptr) {
       return Json::array();
     }
-    return CodeActions(*document, diagnostics_[document->uri], params.at("range"));
+    return CodeActions(*document, workspace_.Diagnostics(document->uri), params.at("range"));
   }
   return std::nullopt;
 }
@@ -178,6 +203,13 @@ void Server::Notification(std::string_view method, const Json& params,
                           std::vector<std::string>& out) {
   if (method == "exit") {
     exited_ = true;
+    return;
+  }
+  if (method == "$/cancelRequest") {
+    // Whatever it named came before it and has been answered (or cancelled) by now.
+    if (params.is_object() && params.contains("id")) {
+      cancelled_.erase(params["id"].dump());
+    }
     return;
   }
   // Before `initialize` every notification but `exit` is dropped, as the protocol asks.
@@ -196,7 +228,7 @@ void Server::Notification(std::string_view method, const Json& params,
   } else if (method == "textDocument/didClose") {
     std::string uri = params.at("textDocument").at("uri").get<std::string>();
     if (documents_.erase(uri) != 0) {
-      diagnostics_.erase(uri);
+      workspace_.Close(uri);
       published_.erase(uri);
       out.push_back(Notify("textDocument/publishDiagnostics",
                            {{"uri", uri}, {"diagnostics", Json::array()}}));
@@ -205,10 +237,10 @@ void Server::Notification(std::string_view method, const Json& params,
     }
   } else if (method == "workspace/didChangeConfiguration") {
     Configure(params.value("settings", Json::object()), out);
+    workspace_.SetOptions(pass_options_);
     Publish("", out);
   }
-  // `initialized`, `$/cancelRequest` (requests are answered in order, before a cancel can
-  // arrive), `$/setTrace` and unknown notifications need nothing.
+  // `initialized`, `$/setTrace` and unknown notifications need nothing.
 }
 
 void Server::DidOpen(const Json& params) {
@@ -244,23 +276,37 @@ void Server::DidChange(const Json& params) {
   if (version < document.version) {
     return;  // arrived out of order: a newer state is already applied
   }
+  struct ByteEdit {
+    uint32_t begin;
+    uint32_t end;
+    const std::string* replacement;
+  };
+  std::vector<ByteEdit> edits;
   std::string text = document.text;
   for (const Json& change : params.at("contentChanges")) {
     const std::string& replacement = change.at("text").get_ref<const std::string&>();
-    if (!change.contains("range")) {
-      text = replacement;
-      continue;
+    size_t begin = 0;
+    size_t end = text.size();
+    if (change.contains("range")) {
+      const Json& range = change.at("range");
+      auto pos = [](const Json& p) {
+        return Position{p.at("line").get<uint32_t>(), p.at("character").get<uint32_t>()};
+      };
+      begin = OffsetOf(text, pos(range.at("start")));
+      end = std::max(begin, OffsetOf(text, pos(range.at("end"))));
     }
-    const Json& range = change.at("range");
-    auto pos = [](const Json& p) {
-      return Position{p.at("line").get<uint32_t>(), p.at("character").get<uint32_t>()};
-    };
-    ApplyEdit(text, pos(range.at("start")), pos(range.at("end")), replacement);
+    text.replace(begin, end - begin, replacement);
+    // Offsets past 4 GiB cannot be told to the parser; the clamp makes its next parse a full one.
+    edits.push_back({static_cast<uint32_t>(std::min<size_t>(begin, UINT32_MAX)),
+                     static_cast<uint32_t>(std::min<size_t>(end, UINT32_MAX)), &replacement});
   }
   // Only a change that applied completely is kept, so a malformed one leaves the document as it
   // was.
   document.text = std::move(text);
   document.version = version;
+  for (const ByteEdit& edit : edits) {
+    workspace_.Edit(document.uri, edit.begin, edit.end, *edit.replacement);
+  }
 }
 
 void Server::Configure(const Json& settings, std::vector<std::string>& out) {
@@ -305,15 +351,21 @@ void Server::Publish(const std::string& changed_uri, std::vector<std::string>& o
   for (const auto& [uri, document] : documents_) {
     open.push_back(&document);
   }
-  diagnostics_ = Analyze(open, pass_options_);
+  std::vector<std::string> recomputed = workspace_.Update(open);
   for (const Document* document : open) {
+    // Diagnostics that were not recomputed are the ones already published.
+    bool changed = document->uri == changed_uri;
+    if (!changed &&
+        std::find(recomputed.begin(), recomputed.end(), document->uri) == recomputed.end()) {
+      continue;
+    }
     Json list = Json::array();
-    for (const Diagnostic& d : diagnostics_[document->uri]) {
-      list.push_back(ToLsp(*document, d));
+    for (const Diagnostic& d : workspace_.Diagnostics(document->uri)) {
+      list.push_back(ToLsp(*document, d, open));
     }
     std::string text = Dump(list);
     auto& last = published_[document->uri];
-    if (document->uri != changed_uri && last == text) {
+    if (!changed && last == text) {
       continue;
     }
     last = std::move(text);
@@ -331,12 +383,28 @@ const Document* Server::Find(const Json& params) const {
 int RunServer(int in_fd, int out_fd, ServerOptions options) {
   Server server(std::move(options));
   MessageReader reader(in_fd);
-  std::string body;
+  // Messages read ahead of the one being handled: everything the editor has already sent, so a
+  // `$/cancelRequest` is seen before the request it cancels runs.
+  std::deque<std::pair<ReadStatus, std::string>> queue;
+  bool eof = false;
   while (!server.exited()) {
-    ReadStatus status = reader.Next(body);
-    if (status == ReadStatus::kEof) {
+    while (!eof && (queue.empty() || reader.Ready())) {
+      std::string body;
+      ReadStatus status = reader.Next(body);
+      if (status == ReadStatus::kEof) {
+        eof = true;
+        break;
+      }
+      if (status == ReadStatus::kMessage) {
+        server.Peek(body);
+      }
+      queue.emplace_back(status, std::move(body));
+    }
+    if (queue.empty()) {
       break;
     }
+    auto [status, body] = std::move(queue.front());
+    queue.pop_front();
     std::vector<std::string> replies;
     if (status == ReadStatus::kBadHeader) {
       replies.push_back(

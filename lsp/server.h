@@ -5,12 +5,14 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ir/support/diagnostic.h"
 #include "ir/support/error_or.h"
+#include "lsp/analysis.h"
 #include "lsp/document.h"
 #include "passes/pass.h"
 
@@ -31,6 +33,11 @@ class Server {
 
   /// Handles one message; returns the responses and notifications it causes, in order.
   std::vector<std::string> Handle(std::string_view body);
+
+  /// Looks at a message that is queued but not handled yet: a `$/cancelRequest` for a request
+  /// queued before it makes that request answer RequestCancelled (-32800) instead of running.
+  /// Anything else is left for Handle.
+  void Peek(std::string_view body);
 
   /// The response to a message whose framing was unreadable (a JSON-RPC ParseError, id null).
   static std::string ParseErrorResponse(std::string_view detail);
@@ -59,8 +66,10 @@ class Server {
   ServerOptions options_;
   passes::PassOptions pass_options_;
   std::map<std::string, Document> documents_;
-  std::map<std::string, std::vector<Diagnostic>> diagnostics_;
+  Workspace workspace_;
   std::map<std::string, std::string> published_;
+  /// Ids (as JSON text) of queued requests that a queued `$/cancelRequest` cancelled.
+  std::set<std::string> cancelled_;
   bool initialized_ = false;
   bool shutdown_ = false;
   bool exited_ = false;

@@ -1,5 +1,6 @@
 #include "lsp/transport.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -52,6 +53,16 @@ bool MessageReader::Fill() {
     }
     return false;
   }
+}
+
+bool MessageReader::Ready() {
+  // Blank lines between messages do not count: waiting for what follows them could hold up the
+  // messages already queued.
+  if (std::string_view(buffer_).substr(pos_).find_first_not_of("\r\n") != std::string_view::npos) {
+    return true;
+  }
+  pollfd p{fd_, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
 }
 
 bool MessageReader::ReadLine(std::string& line) {

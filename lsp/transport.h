@@ -23,6 +23,10 @@ class MessageReader {
   /// over `kMaxBody`, is kBadHeader, so the caller can answer with a parse error and go on.
   ReadStatus Next(std::string& body);
 
+  /// True when Next would not wait: bytes are buffered or the descriptor is readable (or at its
+  /// end) right now.
+  bool Ready();
+
   /// Larger bodies are refused rather than buffered (an editor never sends one this big).
   static constexpr size_t kMaxBody = size_t{256} << 20;
 

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "tests/lsp/lsp_client.h"
 
@@ -354,6 +357,156 @@ TEST(LspServer, TypeScriptMissingTimeoutFixInsertsIntoTheOptionsObject) {
   const json& edit = (*response)["result"][0]["edit"]["changes"][uri][0];
   EXPECT_EQ(edit["newText"], "timeoutSeconds: 300, ");
   EXPECT_EQ(edit["range"], Range(1, 19, 1, 19));
+}
+
+/// The text after applying `edits` (LSP TextEdits on single lines of `text`, not overlapping).
+std::string ApplyTextEdits(std::string text, json edits) {
+  std::vector<json> sorted(edits.begin(), edits.end());
+  std::sort(sorted.begin(), sorted.end(), [](const json& a, const json& b) {
+    return std::tuple(a["range"]["start"]["line"].get<int>(),
+                      a["range"]["start"]["character"].get<int>()) >
+           std::tuple(b["range"]["start"]["line"].get<int>(),
+                      b["range"]["start"]["character"].get<int>());
+  });
+  for (const json& e : sorted) {
+    auto offset = [&](const json& p) {
+      size_t at = 0;
+      for (int line = 0; line < p["line"].get<int>(); ++line) {
+        at = text.find('\n', at) + 1;
+      }
+      return at + p["character"].get<size_t>();  // ASCII-only texts in these tests
+    };
+    size_t begin = offset(e["range"]["start"]);
+    size_t end = offset(e["range"]["end"]);
+    text.replace(begin, end - begin, e["newText"].get<std::string>());
+  }
+  return text;
+}
+
+/// Asks for the code actions on `line` and returns the one of kind `kind` (fails when absent).
+json QuickFixFor(LspClient& client, const std::string& uri, int line, const std::string& kind) {
+  int id =
+      client.Request("textDocument/codeAction", {{"textDocument", {{"uri", uri}}},
+                                                 {"range", Range(line, 0, line, 200)},
+                                                 {"context", {{"diagnostics", json::array()}}}});
+  auto response = client.Response(id);
+  EXPECT_TRUE(response);
+  for (const json& action : (*response)["result"]) {
+    if (action["diagnostics"][0]["data"]["kind"] == kind) {
+      return action;
+    }
+  }
+  ADD_FAILURE() << "no quick fix for " << kind << " in " << response->dump();
+  return json::object();
+}
+
+TEST(LspServer, QuickFixTurnsAPlaintextSecretIntoASecretRef) {
+  LspClient client;
+  client.Initialize();
+  std::string text = kNoTimeoutPython;
+  text.replace(text.find("\"hello\""), 7,
+               "\"hello\", secrets={\"OPENAI_API_KEY\": \"sk-live-0123456789abcdef\"}");
+  Open(client, kUri, text);
+  auto published = client.Diagnostics(kUri);
+  ASSERT_TRUE(published);
+  EXPECT_EQ(Codes(*published), "plaintext-secret;");
+  json action = QuickFixFor(client, kUri, 3, "plaintext-secret");
+  ASSERT_TRUE(action.contains("edit"));
+  EXPECT_EQ(action.dump().find("sk-live"), std::string::npos) << "the fix must not echo the secret";
+  const json& edits = action["edit"]["changes"][kUri];
+  ASSERT_EQ(edits.size(), 2u) << edits.dump();
+  std::string fixed = ApplyTextEdits(text, edits);
+  EXPECT_NE(fixed.find("from mvm import workload, SecretRef\n"), std::string::npos) << fixed;
+  EXPECT_NE(fixed.find("{\"OPENAI_API_KEY\": SecretRef(\"openai-api-key\", hosts=[])}"),
+            std::string::npos)
+      << fixed;
+  client.Notify("textDocument/didChange", {{"textDocument", {{"uri", kUri}, {"version", 2}}},
+                                           {"contentChanges", json::array({{{"text", fixed}}})}});
+  auto after = client.Diagnostics(kUri);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(Codes(*after), "") << after->dump();
+}
+
+TEST(LspServer, TypeScriptSecretRefFixUsesTheSdkImport) {
+  LspClient client;
+  client.Initialize();
+  const std::string uri = "file:///project/tool.ts";
+  std::string text =
+      "import { workload, entrypoint } from \"@mvm/sdk\";\n"
+      "@workload(\"tool\", { image: \"template:python-3.11\", secrets: { API_KEY: \"sk-1\" } })\n"
+      "export class Tool {\n"
+      "  @entrypoint({ command: [\"python\", \"/app/main.py\"] })\n"
+      "  run() {}\n"
+      "}\n";
+  Open(client, uri, text, "typescript");
+  auto published = client.Diagnostics(uri);
+  ASSERT_TRUE(published);
+  EXPECT_EQ(Codes(*published), "plaintext-secret;");
+  json action = QuickFixFor(client, uri, 1, "plaintext-secret");
+  std::string fixed = ApplyTextEdits(text, action["edit"]["changes"][uri]);
+  EXPECT_NE(fixed.find("import { SecretRef, workload, entrypoint }"), std::string::npos) << fixed;
+  EXPECT_NE(fixed.find("API_KEY: SecretRef(\"api-key\", { hosts: [] })"), std::string::npos)
+      << fixed;
+  client.Notify("textDocument/didChange", {{"textDocument", {{"uri", uri}, {"version", 2}}},
+                                           {"contentChanges", json::array({{{"text", fixed}}})}});
+  auto after = client.Diagnostics(uri);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(Codes(*after), "") << after->dump();
+}
+
+TEST(LspServer, DuplicateIdPointsAtTheOtherDeclaration) {
+  LspClient client;
+  client.Initialize();
+  Open(client, "file:///project/a.py", kNoTimeoutPython);
+  ASSERT_TRUE(client.Diagnostics("file:///project/a.py"));
+  Open(client, "file:///project/b.py", std::string("\n\n") + kNoTimeoutPython);
+  auto second = client.Diagnostics("file:///project/b.py");
+  ASSERT_TRUE(second);
+  ASSERT_EQ(Codes(*second), "duplicate-workload-id;");
+  const json& d = (*second)["params"]["diagnostics"][0];
+  EXPECT_EQ(d["range"]["start"]["line"], 5);
+  ASSERT_EQ(d["relatedInformation"].size(), 1u) << d.dump();
+  const json& related = d["relatedInformation"][0];
+  EXPECT_EQ(related["message"], "first declared here");
+  EXPECT_EQ(related["location"]["uri"], "file:///project/a.py");
+  EXPECT_EQ(related["location"]["range"]["start"], Pos(3, 10));
+}
+
+std::string Frame(const json& message) {
+  std::string body = message.dump();
+  return "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+TEST(LspServer, CancelledRequestIsAnsweredRequestCancelled) {
+  LspClient client;
+  client.Initialize();
+  Open(client, kUri, kBadPython);
+  ASSERT_TRUE(client.Diagnostics(kUri));
+  json hover = {{"textDocument", {{"uri", kUri}}}, {"position", Pos(3, 21)}};  // on `image`
+  // One write, so the cancel is queued before the server gets to the request it cancels.
+  client.SendRaw(
+      Frame(
+          {{"jsonrpc", "2.0"}, {"id", 1000}, {"method", "textDocument/hover"}, {"params", hover}}) +
+      Frame({{"jsonrpc", "2.0"}, {"method", "$/cancelRequest"}, {"params", {{"id", 1000}}}}) +
+      Frame(
+          {{"jsonrpc", "2.0"}, {"id", 1001}, {"method", "textDocument/hover"}, {"params", hover}}));
+  auto cancelled = client.Response(1000);
+  ASSERT_TRUE(cancelled);
+  EXPECT_EQ((*cancelled)["error"]["code"], -32800) << cancelled->dump();
+  auto answered = client.Response(1001);
+  ASSERT_TRUE(answered);
+  EXPECT_TRUE((*answered)["result"].contains("contents")) << answered->dump();
+
+  // Cancelling a request that was already answered changes nothing, not even a later one with
+  // the same id.
+  int id = client.Request("textDocument/hover", hover);
+  ASSERT_TRUE(client.Response(id));
+  client.Notify("$/cancelRequest", {{"id", id}});
+  client.SendRaw(
+      Frame({{"jsonrpc", "2.0"}, {"id", id}, {"method", "textDocument/hover"}, {"params", hover}}));
+  auto again = client.Response(id);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->contains("error")) << again->dump();
 }
 
 TEST(LspServer, ExitWithoutShutdownIsOne) {
