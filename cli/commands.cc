@@ -270,7 +270,8 @@ options:
   --name NAME           sandbox name (default: <workload>-<random>)
   --profile dev|production   rules for compiling a source file (default dev)
   --project-root DIR    local volume sources are relative to this (default: the file's directory)
-  --backend container   sandbox backend (qemu-microvm is planned)
+  --backend container|qemu-microvm   sandbox backend (default container; qemu-microvm boots
+                        a microVM: KVM where a test boot works, else TCG emulation)
   --state-dir DIR       state (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
   --trust-dir DIR       trust store (default $XDG_CONFIG_HOME/mvm/trust)
   --trust PUB           also trust this public key (repeatable)

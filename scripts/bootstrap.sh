@@ -14,6 +14,8 @@ debian_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libarchive-dev
   ca-certificates openssl
   busybox-static mmdebstrap nix-bin neovim
+  # The qemu-microvm backend: qemu, and the tools that make its guest kernel and images.
+  qemu-system-x86 xz-utils e2fsprogs
 )
 
 missing=()

@@ -1,6 +1,8 @@
 // mvm-agent: the guest agent, PID 1 of every sandbox. See agent.proto for the protocol and
 // server.h for what it does.
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -8,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/agent/init.h"
 #include "runtime/agent/server.h"
 
 namespace {
@@ -29,6 +32,11 @@ int Usage(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The kernel starts a microVM's init as /init from the initramfs, with no options of ours (they
+  // come on the kernel command line instead); in a container the agent is /.mvm/init with options.
+  if (getpid() == 1 && std::string_view(argv[0]) == "/init") {
+    mvm::runtime::agent::RunAsVmInit();
+  }
   mvm::runtime::agent::AgentOptions options;
   bool have_socket = false;
   for (int i = 1; i < argc; ++i) {

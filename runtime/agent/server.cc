@@ -676,6 +676,9 @@ ErrorOr<int> RunAgent(const AgentOptions& options) {
   if (!listener) {
     return listener.error();
   }
+  if (options.on_listening) {
+    options.on_listening();
+  }
   internal::Server server(options, std::move(*files), std::move(*listener), std::move(signals));
   return server.Run();
 }

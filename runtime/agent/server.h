@@ -2,6 +2,7 @@
 #define MVM_RUNTIME_AGENT_SERVER_H_
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "ir/support/error_or.h"
@@ -13,6 +14,10 @@ struct AgentOptions {
   std::string socket_path;       ///< --socket: where to listen (a stale socket there is replaced)
   std::string files_root = "/";  ///< --files-root: the directory file requests are confined to
   size_t log_bytes = 1u << 20;   ///< --log-bytes: size of the log ring
+  /// Called once the socket listens and every signal is blocked, before the first client is
+  /// served: the microVM init starts the stream multiplexer here, so that it inherits the blocked
+  /// mask and finds the socket ready. May be empty.
+  std::function<void()> on_listening;
 };
 
 /// The agent's version, as Hello reports it.

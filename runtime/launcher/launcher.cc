@@ -206,7 +206,30 @@ std::string Describe(const plan::v1::Network& network) {
   return out;
 }
 
+/// The guest's count of OOM kills in its workload cgroup (runtime/agent/init.cc sets it up), read
+/// through the agent: the limit is enforced inside the VM, so only the guest knows.
+ErrorOr<uint64_t> GuestOomKills(agent::Client& agent) {
+  auto text = agent.ReadFile("/sys/fs/cgroup/workload/memory.events", 64u << 10);
+  if (!text) {
+    return Error{text.error().message};
+  }
+  size_t at = text->find("oom_kill ");
+  if (at == std::string::npos) {
+    return Error{"the guest's memory.events has no oom_kill line"};
+  }
+  return std::strtoull(text->c_str() + at + 9, nullptr, 10);
+}
+
 }  // namespace
+
+/// Start's backend-specific halves, with access to Sandbox's insides.
+struct SandboxAccess {
+  static ErrorOr<Sandbox> StartMicrovm(const LauncherOptions& options, const AdmittedPlan& admitted,
+                                       const StartOptions& start, audit::Log& audit,
+                                       PhaseTimings* timings, const std::string& name,
+                                       const fs::path& rootfs_dir,
+                                       const std::string& rootfs_digest);
+};
 
 ErrorOr<Ok> LocateRuntimeFiles(LauncherOptions& options) {
   std::error_code ec;
@@ -342,13 +365,25 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
                       "`, but secrets reach a sandbox only through the egress proxy, which is "
                       "planned; remove `secrets=` to run it here");
   }
+  if (options.backend == kMicrovmBackend) {
+    for (const plan::v1::Mount& m : p.mounts()) {
+      if (m.kind() != "memory" && m.mode() == "rw") {
+        return refuse("policy", "mounts-unsupported",
+                      "workload `" + p.workload().id() + "` mounts `" + m.source() + "` at `" +
+                          m.target() +
+                          "` read-write, which the qemu-microvm backend cannot do yet: it needs "
+                          "virtio-fs, and virtiofsd is not packaged for Debian 12; mount it "
+                          "read-only (copied into the VM at start), or use --backend container");
+      }
+    }
+  }
   if (p.lifecycle().isolation() == "microvm" && options.backend == "container") {
     if (p.profile() != "dev") {
       return refuse("policy", "weak-isolation",
                     "workload `" + p.workload().id() +
                         "` asks for microVM isolation and its plan is `" + p.profile() +
                         "`-profile; the container backend is weaker and only runs dev-profile "
-                        "plans of microVM workloads (the qemu-microvm backend is planned)");
+                        "plans of microVM workloads; run it with --backend qemu-microvm");
     }
     std::string warning = "warning: workload `" + p.workload().id() +
                           "` asks for isolation=\"microvm\" but runs on the container backend, "
@@ -447,9 +482,9 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
                  "` is not a valid sandbox name: use lowercase letters, digits and '-', at most "
                  "63, starting with a letter or digit"};
   }
-  if (options.backend != "container") {
-    return Error{"backend `" + options.backend +
-                 "` is not available; this mvmctl runs `container` (qemu-microvm is planned)"};
+  if (options.backend != "container" && options.backend != kMicrovmBackend) {
+    return Error{"backend `" + options.backend + "` is not available; use `container` or `" +
+                 std::string(kMicrovmBackend) + "`"};
   }
   auto lock = SandboxLock::Acquire(options.state, name);
   if (!lock) {
@@ -470,6 +505,10 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   }
   if (timings != nullptr) {
     timings->materialize_ms = MillisSince(t);
+  }
+  if (options.backend == kMicrovmBackend) {
+    return SandboxAccess::StartMicrovm(options, admitted, start, audit, timings, name, rootfs->dir,
+                                       rootfs->digest);
   }
 
   container::Spec spec;
@@ -629,6 +668,142 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   return sandbox;
 }
 
+ErrorOr<Sandbox> SandboxAccess::StartMicrovm(const LauncherOptions& options,
+                                             const AdmittedPlan& admitted,
+                                             const StartOptions& start, audit::Log& audit,
+                                             PhaseTimings* timings, const std::string& name,
+                                             const fs::path& rootfs_dir,
+                                             const std::string& rootfs_digest) {
+  const plan::v1::ExecutionPlan& p = admitted.verified.plan;
+  std::error_code ec;
+  fs::create_directories(options.state.RunDir(name), ec);
+  if (ec) {
+    return Error{"cannot create `" + options.state.RunDir(name).string() + "`: " + ec.message()};
+  }
+  fs::permissions(options.state.Sandbox(name), fs::perms::owner_all, ec);
+  auto fail = [&](const std::string& message) -> Error {
+    RemoveTraces(options.state, name);
+    return Error{message};
+  };
+  qemu_microvm::LaunchInput in;
+  in.name = name;
+  in.guest_cache = options.state.GuestCache();
+  in.sandbox_dir = options.state.Sandbox(name);
+  in.agent_socket = options.state.AgentSocket(name);
+  in.agent_binary = options.agent_binary;
+  in.rootfs_tree = rootfs_dir;
+  in.rootfs_digest = rootfs_digest;
+  using Extra = guest::ExtraMount;
+  // No virtio-fs here (see Admit): files reach the guest as copies in a read-only image, which is
+  // what the container backend's read-only binds show too, as of the moment of the start.
+  for (const auto& [guest_path, host] : start.app_files) {
+    in.mounts.push_back({Extra::Kind::kCopy, host, guest_path, 0});
+  }
+  if (!start.app_files.empty()) {
+    in.mounts.push_back({Extra::Kind::kCopy, options.python_sdk, std::string(kSdkMount), 0});
+  }
+  for (const plan::v1::Mount& m : p.mounts()) {
+    if (m.kind() == "memory") {
+      in.mounts.push_back(
+          {Extra::Kind::kTmpfs, {}, m.target(), static_cast<uint32_t>(m.size_mb())});
+      continue;
+    }
+    fs::path source =
+        fs::path(m.source()).is_absolute() ? fs::path(m.source()) : start.project_root / m.source();
+    source = fs::weakly_canonical(source, ec);
+    if (ec || !fs::exists(source)) {
+      return fail("volume source `" + m.source() + "` (`" + source.string() +
+                  "`) does not exist; create it or fix `Volume.local(...)`");
+    }
+    in.mounts.push_back({Extra::Kind::kCopy, source, m.target(), 0});
+  }
+  in.cpus = static_cast<uint32_t>(p.lifecycle().cpu());
+  in.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
+  in.pids_max = kPidsMax;
+  in.detached = start.detached;
+  in.note = [&](std::string_view line) {
+    if (options.note) {
+      options.note(line);
+    }
+  };
+
+  Sandbox sandbox;
+  if (!start.detached) {
+    auto watchdog = StartWatchdog(options.state, name);
+    if (!watchdog) {
+      return fail(watchdog.error().message);
+    }
+    sandbox.watchdog_fd_ = watchdog->first;
+    sandbox.watchdog_pid_ = watchdog->second;
+  }
+  auto launched = qemu_microvm::Launch(in);
+  if (!launched) {
+    DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
+    (void)audit.Append("refuse", {{"stage", "launch"},
+                                  {"workload", p.workload().id()},
+                                  {"backend", options.backend},
+                                  {"message", launched.error().message}});
+    return fail("cannot start the microVM: " + launched.error().message);
+  }
+  qemu_microvm::Vm& vm = launched->booted.vm;
+  sandbox.container_.pid = vm.supervisor_pid;
+  sandbox.container_.pidfd = vm.supervisor_pidfd;
+  sandbox.container_.name = name;
+
+  SandboxRecord& r = sandbox.record_;
+  r.name = name;
+  r.workload_id = p.workload().id();
+  r.payload_digest = admitted.verified.payload_digest;
+  r.backend = options.backend;
+  r.pid = vm.qemu_pid;
+  r.pid_start_time = ProcessStartTime(r.pid);
+  r.detached = start.detached;
+  r.owner_pid = ::getpid();
+  r.owner_uid = ::getuid();
+  r.created_at = NowRfc3339();
+  r.memory_mb = in.memory_mb;
+  r.root_fs = rootfs_digest;
+  if (auto written = WriteRecord(options.state, r); !written) {
+    (void)container::Kill(sandbox.container_, SIGKILL);
+    (void)sandbox.Wait(std::chrono::seconds(5));
+    return fail(written.error().message);
+  }
+  sandbox.agent_.emplace(std::move(launched->booted.agent));
+  const qemu_microvm::BootTimings& bt = launched->timings;
+  if (timings != nullptr) {
+    timings->materialize_ms += launched->prepare_ms;
+    timings->namespaces_ms = bt.process_spawned_ms;
+    timings->agent_ready_ms = bt.agent_ready_ms;
+    timings->process_spawned_ms = bt.process_spawned_ms;
+    timings->kernel_entered_ms = bt.kernel_entered_ms;
+    timings->boot_attempts = bt.attempts;
+    timings->acceleration = launched->acceleration.name;
+  }
+  (void)audit.Append("launch", {{"sandbox", name},
+                                {"workload", p.workload().id()},
+                                {"backend", options.backend},
+                                {"acceleration", launched->acceleration.name},
+                                {"acceleration_reason", launched->acceleration.reason},
+                                {"kernel", launched->kernel_release},
+                                {"boot_attempts", bt.attempts},
+                                {"rootfs", rootfs_digest},
+                                {"pid", r.pid},
+                                {"detached", start.detached}});
+  if (options.verbose && options.note) {
+    char phases[256];
+    std::snprintf(phases, sizeof phases,
+                  "boot phases (ms from the start of the boot): process spawned %.1f, kernel "
+                  "entered %.1f, guest agent ready %.1f%s",
+                  bt.process_spawned_ms, bt.kernel_entered_ms, bt.agent_ready_ms,
+                  bt.attempts > 1 ? " (second attempt)" : "");
+    options.note("backend qemu-microvm, acceleration " + launched->acceleration.name + " (" +
+                 launched->acceleration.reason + "), kernel " + launched->kernel_release +
+                 ", rootfs " + rootfs_digest.substr(0, 19) + "…, sandbox " + name);
+    options.note(phases);
+  }
+  return sandbox;
+}
+
 ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint32_t memory_mb,
                          uint32_t timeout_seconds) {
   ExecOutcome out;
@@ -671,7 +846,8 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
                           audit::Log& audit) {
   (void)options;
   request.timeout_ms = timeout_seconds * 1000;
-  auto oom_before = container::OomKills(record.name);
+  const bool microvm = record.backend == kMicrovmBackend;
+  auto oom_before = microvm ? GuestOomKills(agent) : container::OomKills(record.name);
   std::string command;
   for (const std::string& a : request.argv) {
     command += (command.empty() ? "" : " ") + a;
@@ -713,7 +889,7 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
     }
     return Error{"lost the guest agent during `" + command + "`: " + result.error().message};
   }
-  auto oom_after = container::OomKills(record.name);
+  auto oom_after = microvm ? GuestOomKills(agent) : container::OomKills(record.name);
   bool oom = oom_before && oom_after && *oom_after > *oom_before;
   ExecOutcome out = DescribeExec(*result, oom, record.memory_mb, timeout_seconds);
   auto id = audit.Append("exec-exit", {{"sandbox", record.name},
@@ -921,6 +1097,17 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
       Exec(options, sandbox->record(), sandbox->agent(), std::move(request), sink, timeout, audit);
   if (timings != nullptr) {
     timings->exec_ms = MillisSince(t);
+    if (sandbox->record().backend == kMicrovmBackend) {
+      // Start returned right after the agent was ready; what lies between is a record write.
+      timings->first_exec_result_ms = timings->agent_ready_ms + timings->exec_ms;
+      if (options.verbose && options.note) {
+        char line[128];
+        std::snprintf(line, sizeof line,
+                      "first exec result %.1f ms from the start of the boot (exec %.1f)",
+                      timings->first_exec_result_ms, timings->exec_ms);
+        options.note(line);
+      }
+    }
   }
   t = Clock::now();
   auto destroyed = Destroy(options, *sandbox, audit, "run finished");

@@ -23,6 +23,8 @@ struct StateDir {
   std::filesystem::path Keys() const { return root / "keys"; }
   std::filesystem::path Replay() const { return root / "replay"; }
   std::filesystem::path RootfsCache() const { return root / "rootfs"; }
+  /// Guest kernels, initramfs and root images of the qemu-microvm backend (runtime/guest).
+  std::filesystem::path GuestCache() const { return root / "guest"; }
   std::filesystem::path Sandboxes() const { return root / "sandboxes"; }
   std::filesystem::path Sandbox(std::string_view name) const { return Sandboxes() / name; }
   /// The directory bind-mounted at /run/mvm inside the sandbox; the agent's socket is in it.
@@ -47,8 +49,8 @@ struct SandboxRecord {
   std::string name;
   std::string workload_id;
   std::string payload_digest;   ///< of the admitted plan
-  std::string backend;          ///< "container"
-  pid_t pid = 0;                ///< host pid of the sandbox's PID 1
+  std::string backend;          ///< "container" or "qemu-microvm"
+  pid_t pid = 0;                ///< host pid of the sandbox's PID 1, or of its qemu
   uint64_t pid_start_time = 0;  ///< /proc/<pid>/stat field 22, so a reused pid is never mistaken
   bool detached = false;
   pid_t owner_pid = 0;  ///< the mvmctl that started it (and whose death ends it unless detached)

@@ -1,0 +1,356 @@
+// The agent as init of a microVM. Everything here runs in the guest, as PID 1, before any workload
+// exists; a failure is printed to the serial console (the host shows its tail) and ends the VM,
+// because a half-prepared guest must not serve requests.
+
+#include "runtime/agent/init.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/agent/mux.h"
+#include "runtime/agent/server.h"
+
+namespace mvm::runtime::agent {
+namespace {
+
+constexpr char kAgentSocket[] = "/run/mvm/agent.sock";
+constexpr char kPortName[] = "mvm.agent";
+constexpr auto kDeviceWait = std::chrono::seconds(20);
+
+long long BootMillis() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void Say(const std::string& line) {
+  std::fprintf(stderr, "mvm-init: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+[[noreturn]] void PowerOff() {
+  ::sync();
+  // The host runs qemu with -no-reboot and the kernel with reboot=t, so a reboot ends the VM on
+  // every machine type, with or without ACPI power management.
+  ::reboot(RB_AUTOBOOT);
+  for (;;) {
+    ::pause();
+  }
+}
+
+[[noreturn]] void Fail(const std::string& what) {
+  Say("FAILED: " + what);
+  PowerOff();
+}
+
+std::string Errno() { return std::strerror(errno); }
+
+void MustMount(const char* source, const std::string& target, const char* type, unsigned long flags,
+               const std::string& data) {
+  ::mkdir(target.c_str(), 0755);
+  if (::mount(source, target.c_str(), type, flags, data.empty() ? nullptr : data.c_str()) != 0) {
+    Fail(std::string("mount ") + (type != nullptr ? type : "bind") + " " + source + " on " +
+         target + ": " + Errno());
+  }
+}
+
+void MakeDirs(const std::string& path) {
+  for (size_t at = 1; at != std::string::npos; at = path.find('/', at + 1)) {
+    ::mkdir(path.substr(0, at).c_str(), 0755);
+  }
+  ::mkdir(path.c_str(), 0755);
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    Fail("write `" + text + "` to " + path + ": " + Errno());
+  }
+  ::close(fd);
+}
+
+std::map<std::string, std::string> KernelParameters() {
+  std::map<std::string, std::string> out;
+  std::istringstream words(ReadText("/proc/cmdline"));
+  std::string word;
+  while (words >> word) {
+    if (word.rfind("mvm.", 0) == 0) {
+      size_t eq = word.find('=');
+      out[word.substr(4, eq == std::string::npos ? std::string::npos : eq - 4)] =
+          eq == std::string::npos ? "" : word.substr(eq + 1);
+    }
+  }
+  return out;
+}
+
+void LoadModules() {
+  std::istringstream order(ReadText("/lib/modules/load-order"));
+  std::string name;
+  while (std::getline(order, name)) {
+    if (name.empty()) {
+      continue;
+    }
+    std::string path = "/lib/modules/" + name;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      Fail("open module " + path + ": " + Errno());
+    }
+    if (::syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST) {
+      Fail("load module " + name + ": " + Errno());
+    }
+    ::close(fd);
+  }
+}
+
+void WaitFor(const std::string& path) {
+  auto deadline = std::chrono::steady_clock::now() + kDeviceWait;
+  struct stat st;
+  while (::stat(path.c_str(), &st) != 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      Fail(path + " did not appear within " + std::to_string(kDeviceWait.count()) +
+           " s (is the virtio device attached?)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+/// The /dev node of the virtio-serial port named kPortName (devtmpfs names it vportNpM; without
+/// udev there is no /dev/virtio-ports/ symlink).
+std::string FindPort() {
+  auto deadline = std::chrono::steady_clock::now() + kDeviceWait;
+  for (;;) {
+    if (DIR* dir = ::opendir("/sys/class/virtio-ports")) {
+      while (dirent* e = ::readdir(dir)) {
+        std::string entry = e->d_name;
+        if (entry[0] == '.') {
+          continue;
+        }
+        std::string name = ReadText("/sys/class/virtio-ports/" + entry + "/name");
+        while (!name.empty() && (name.back() == '\n' || name.back() == '\0')) {
+          name.pop_back();
+        }
+        if (name == kPortName) {
+          ::closedir(dir);
+          WaitFor("/dev/" + entry);
+          return "/dev/" + entry;
+        }
+      }
+      ::closedir(dir);
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      Fail(std::string("no virtio-serial port named ") + kPortName + " appeared");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void LoopbackUp() {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq request{};
+  std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+  if (fd < 0 || ::ioctl(fd, SIOCGIFFLAGS, &request) != 0) {
+    Fail("loopback: " + Errno());
+  }
+  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+  if (::ioctl(fd, SIOCSIFFLAGS, &request) != 0) {
+    Fail("loopback up: " + Errno());
+  }
+  ::close(fd);
+}
+
+/// Applies the extras image's manifest: one mount per line, tab-separated:
+///   bind<TAB>SOURCE-IN-IMAGE<TAB>TARGET   (read-only)
+///   tmpfs<TAB>SIZE-MIB<TAB>TARGET
+void ApplyManifest(const std::string& root, const std::string& extras) {
+  std::istringstream lines(ReadText(extras + "/mvm-mounts"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> f;
+    std::istringstream fields(line);
+    std::string field;
+    while (std::getline(fields, field, '\t')) {
+      f.push_back(field);
+    }
+    if (f.size() != 3 || f[2].empty() || f[2][0] != '/') {
+      Fail("malformed line in the mount manifest: `" + line + "`");
+    }
+    std::string target = root + f[2];
+    if (f[0] == "bind") {
+      std::string source = extras + "/" + f[1];
+      struct stat st;
+      if (::stat(source.c_str(), &st) != 0) {
+        Fail("manifest source " + source + ": " + Errno());
+      }
+      if (S_ISDIR(st.st_mode)) {
+        MakeDirs(target);
+      } else {
+        MakeDirs(target.substr(0, target.rfind('/')));
+        ::close(::open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+      }
+      MustMount(source.c_str(), target, nullptr, MS_BIND, "");
+      MustMount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                "");
+    } else if (f[0] == "tmpfs") {
+      MakeDirs(target);
+      MustMount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=" + f[1] + "m,mode=1777");
+    } else {
+      Fail("unknown mount kind `" + f[0] + "` in the manifest");
+    }
+  }
+}
+
+void SetUpCgroup(const std::map<std::string, std::string>& params) {
+  MustMount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+  WriteText("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids");
+  ::mkdir("/sys/fs/cgroup/workload", 0755);
+  if (auto it = params.find("mem"); it != params.end()) {
+    WriteText("/sys/fs/cgroup/workload/memory.max",
+              std::to_string(std::atoll(it->second.c_str())) + "M");
+  }
+  if (auto it = params.find("pids"); it != params.end()) {
+    WriteText("/sys/fs/cgroup/workload/pids.max", std::to_string(std::atoll(it->second.c_str())));
+  }
+  // The agent and so every workload it starts live under the limits; the kernel never OOM-kills
+  // init, so only workloads are chosen when the limit is reached.
+  WriteText("/sys/fs/cgroup/workload/cgroup.procs", "1");
+}
+
+pid_t StartMux() {
+  pid_t pid = ::fork();
+  if (pid != 0) {
+    return pid;
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::close_range(3, ~0U, 0);
+  std::string port = FindPort();
+  int fd = ::open(port.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    Say("open " + port + ": " + Errno());
+    ::_exit(1);
+  }
+  MuxOptions options;
+  options.trunk_fd = fd;
+  options.connect_path = kAgentSocket;
+  options.log = [](const std::string& line) { Say(line); };
+  auto done = RunMux(options);
+  if (!done) {
+    Say(done.error().message);
+  }
+  ::_exit(done ? 0 : 1);
+}
+
+}  // namespace
+
+void RunAsVmInit() {
+  const long long started = BootMillis();
+  MustMount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "");
+  MustMount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+  MustMount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+  auto params = KernelParameters();
+  if (params.count("probe") != 0) {
+    // The host's accelerator probe: reaching init at all is what it asks.
+    Say("probe ok");
+    PowerOff();
+  }
+  LoadModules();
+
+  // The root image is shared by every VM of its template and attached read-only; an overlay with a
+  // private memory upper layer lets mount points be made, then is itself made read-only.
+  WaitFor("/dev/vda");
+  MustMount("/dev/vda", "/lower", "ext4", MS_RDONLY | MS_NOATIME, "noload");
+  MustMount("tmpfs", "/overlay", "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755");
+  ::mkdir("/overlay/upper", 0755);
+  ::mkdir("/overlay/work", 0755);
+  MustMount("overlay", "/newroot", "overlay", 0,
+            "lowerdir=/lower,upperdir=/overlay/upper,workdir=/overlay/work");
+  const std::string root = "/newroot";
+  for (const char* dir : {"/dev", "/proc", "/sys", "/tmp", "/run", "/.mvm"}) {
+    MakeDirs(root + dir);
+  }
+  if (params.count("extras") != 0) {
+    WaitFor("/dev/vdb");
+    MustMount("/dev/vdb", root + "/.mvm/extras", "ext4",
+              MS_RDONLY | MS_NOATIME | MS_NOSUID | MS_NODEV, "noload");
+    ApplyManifest(root, root + "/.mvm/extras");
+  }
+  if (::mount(nullptr, root.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
+    Fail("remount the root read-only: " + Errno());
+  }
+  std::string tmp_mb = params.count("tmp") != 0 ? params["tmp"] : "64";
+  MustMount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+            "size=" + tmp_mb + "m,mode=1777");
+  MustMount("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755");
+  MustMount("devtmpfs", root + "/dev", "devtmpfs", MS_NOSUID, "");
+  MustMount("devpts", root + "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+            "newinstance,ptmxmode=0666");
+  MustMount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+            "size=" + tmp_mb + "m,mode=1777");
+  MustMount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+  MustMount("sysfs", root + "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+
+  // switch_root: the new root replaces the initramfs. Its files stay in memory (a few MiB): this
+  // agent's binary is one of them and the rest is not worth a recursive delete at every boot.
+  if (::chdir(root.c_str()) != 0 || ::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0 ||
+      ::chroot(".") != 0 || ::chdir("/") != 0) {
+    Fail("switch to the new root: " + Errno());
+  }
+  ::mkdir("/run/mvm", 0700);
+  SetUpCgroup(params);
+  if (auto it = params.find("name"); it != params.end()) {
+    ::sethostname(it->second.data(), it->second.size());
+  }
+  LoopbackUp();
+
+  AgentOptions options;
+  options.socket_path = kAgentSocket;
+  options.files_root = "/";
+  pid_t mux = -1;
+  options.on_listening = [&] {
+    mux = StartMux();
+    Say("ready: init started at boot+" + std::to_string(started) + " ms, agent listening at boot+" +
+        std::to_string(BootMillis()) + " ms");
+  };
+  auto status = RunAgent(options);
+  if (!status) {
+    Fail(status.error().message);
+  }
+  if (mux > 0) {
+    ::kill(mux, SIGKILL);
+  }
+  Say("shutting down");
+  PowerOff();
+}
+
+}  // namespace mvm::runtime::agent

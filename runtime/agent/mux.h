@@ -1,0 +1,47 @@
+#ifndef MVM_RUNTIME_AGENT_MUX_H_
+#define MVM_RUNTIME_AGENT_MUX_H_
+
+// Many byte streams over one: how several host clients (`run`'s exec, `mvmctl exec`, `logs`,
+// `fs`) share the single virtio-serial port of a microVM. The host side (the sandbox's supervisor
+// process) accepts clients on the agent socket path the container backend uses, so
+// agent::Client is the same for both backends; the guest side (a process the agent forks when it
+// is init) connects each stream to the agent's own unix socket inside the guest. The mux knows
+// nothing of the agent protocol: it forwards bytes.
+//
+// Trunk frames, both directions: u32 stream id, u8 type, u32 payload length (little-endian), then
+// the payload. OPEN (host to guest) starts a stream, DATA carries bytes, CLOSE ends a stream
+// (either side), CREDIT (a u32 byte count) lets the peer send that many more bytes of the stream.
+// Each stream may have at most kMuxWindow bytes in flight, so a client that stops reading (a paused
+// `logs -f`) holds back only its own stream, never the port the others share, and neither side
+// buffers more than kMuxWindow per stream.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "ir/support/error_or.h"
+
+namespace mvm::runtime::agent {
+
+inline constexpr uint32_t kMuxWindow = 256u << 10;
+
+struct MuxOptions {
+  /// The shared stream: the host's end of the qemu chardev, or the guest's virtio-serial port.
+  /// Taken over (made non-blocking, closed at the end).
+  int trunk_fd = -1;
+  /// Host: a listening unix socket whose clients each become a stream. Taken over.
+  int listener_fd = -1;
+  /// Guest: the unix socket each OPEN connects a new stream to.
+  std::string connect_path;
+  /// Diagnostics (a stream that could not be connected, a malformed trunk frame); may be empty.
+  std::function<void(const std::string&)> log;
+};
+
+/// Forwards until the trunk ends (host: qemu went away; guest: the port was unplugged) or carries
+/// a malformed frame. Single-threaded; all descriptors are non-blocking. Returns Ok at the trunk's
+/// end and an Error for a broken trunk protocol.
+ErrorOr<Ok> RunMux(const MuxOptions& options);
+
+}  // namespace mvm::runtime::agent
+
+#endif  // MVM_RUNTIME_AGENT_MUX_H_

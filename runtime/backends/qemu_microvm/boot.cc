@@ -1,0 +1,184 @@
+// Booting with a watchdog, one retry and the console's tail on failure; and the KVM probe.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "runtime/backends/qemu_microvm/qemu_microvm.h"
+
+namespace mvm::runtime::qemu_microvm {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double MillisSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+void KillAndReap(Vm& vm) {
+  if (vm.supervisor_pidfd >= 0) {
+    (void)::syscall(SYS_pidfd_send_signal, vm.supervisor_pidfd, SIGKILL, nullptr, 0);
+    ::close(vm.supervisor_pidfd);
+    vm.supervisor_pidfd = -1;
+  } else if (vm.supervisor_pid > 0) {
+    ::kill(vm.supervisor_pid, SIGKILL);
+  }
+  // qemu dies with the supervisor (PR_SET_PDEATHSIG), but be sure before the files are reused.
+  if (vm.qemu_pid > 0) {
+    ::kill(vm.qemu_pid, SIGKILL);
+  }
+  if (vm.supervisor_pid > 0) {
+    while (::waitpid(vm.supervisor_pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (vm.qemu_pid > 0) {
+    for (int i = 0; i < 400 && ::kill(vm.qemu_pid, 0) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+}
+
+}  // namespace
+
+ErrorOr<Booted> Boot(const Spec& spec, std::chrono::milliseconds timeout, BootTimings* timings,
+                     const std::function<void(std::string_view)>& note) {
+  for (int attempt = 1;; ++attempt) {
+    std::error_code ec;
+    fs::remove(spec.console_log, ec);
+    fs::remove(spec.qemu_log, ec);
+    const auto start = Clock::now();
+    auto vm = Start(spec);
+    if (!vm) {
+      return vm.error();
+    }
+    const double spawned = MillisSince(start);
+
+    // The watchdog: a boot that has not reached the agent by the deadline is killed, which ends
+    // the supervisor and so the Hello that waits on it.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    bool fired = false;
+    std::thread watchdog([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      if (!cv.wait_for(lock, timeout, [&] { return done; })) {
+        fired = true;
+        (void)::syscall(SYS_pidfd_send_signal, vm->supervisor_pidfd, SIGKILL, nullptr, 0);
+        ::kill(vm->qemu_pid, SIGKILL);
+      }
+    });
+    auto client = agent::Client::Connect(spec.agent_socket, std::chrono::seconds(5));
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      done = true;
+    }
+    cv.notify_all();
+    watchdog.join();
+    if (client) {
+      if (timings != nullptr) {
+        timings->attempts = attempt;
+        timings->process_spawned_ms = spawned;
+        timings->agent_ready_ms = MillisSince(start);
+        auto guest_ms = GuestReadyBootMs(spec.console_log);
+        timings->kernel_entered_ms =
+            guest_ms ? std::max(spawned, timings->agent_ready_ms - *guest_ms) : 0;
+      }
+      return Booted{*vm, std::move(*client)};
+    }
+    KillAndReap(*vm);
+    std::string tail = FailureTail(spec, 25);
+    if (fired && attempt == 1) {
+      if (note) {
+        note("the microVM did not boot within " + std::to_string(timeout.count()) +
+             " ms; killed it and trying once more. Its console ended with:\n" + tail);
+      }
+      continue;
+    }
+    std::string why = fired ? "did not reach the guest agent within " +
+                                  std::to_string(timeout.count()) + " ms (" +
+                                  std::to_string(attempt) + " attempts)"
+                            : "ended during boot (" + client.error().message + ")";
+    return Error{"the microVM " + why + "\n" + tail};
+  }
+}
+
+bool ProbeBoot(const fs::path& kernel, const fs::path& initramfs, const std::string& accel,
+               const fs::path& scratch, std::chrono::milliseconds timeout) {
+  std::error_code ec;
+  fs::create_directories(scratch, ec);
+  fs::path console = scratch / "probe-console.log";
+  fs::remove(console, ec);
+  std::vector<std::string> args = {"qemu-system-x86_64",
+                                   "-M",
+                                   "microvm,accel=" + accel,
+                                   "-cpu",
+                                   accel == "kvm" ? "host" : "max",
+                                   "-m",
+                                   "128",
+                                   "-nodefaults",
+                                   "-no-user-config",
+                                   "-display",
+                                   "none",
+                                   "-no-reboot",
+                                   "-kernel",
+                                   kernel.string(),
+                                   "-initrd",
+                                   initramfs.string(),
+                                   "-append",
+                                   KernelCommandLine(accel) + " mvm.probe=1",
+                                   "-chardev",
+                                   "file,id=console,path=" + console.string(),
+                                   "-serial",
+                                   "chardev:console"};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::close_range(3, ~0U, 0);
+    std::vector<char*> argv;
+    for (std::string& a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  if (pid < 0) {
+    return false;
+  }
+  auto deadline = Clock::now() + timeout;
+  bool exited = false;
+  while (Clock::now() < deadline) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  std::ifstream in(console);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str().find("mvm-init: probe ok") != std::string::npos;
+}
+
+}  // namespace mvm::runtime::qemu_microvm

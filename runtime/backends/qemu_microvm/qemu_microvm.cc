@@ -1,0 +1,368 @@
+#include "runtime/backends/qemu_microvm/qemu_microvm.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "runtime/agent/mux.h"
+
+namespace mvm::runtime::qemu_microvm {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kQemu[] = "qemu-system-x86_64";
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string Tail(const std::string& text, size_t lines) {
+  size_t start = text.size();
+  size_t seen = 0;
+  while (start > 0) {
+    if (text[start - 1] == '\n' && start != text.size() && ++seen == lines) {
+      break;
+    }
+    --start;
+  }
+  return text.substr(start);
+}
+
+int Listen(const fs::path& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string p = path.string();
+  if (p.size() >= sizeof address.sun_path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  std::memcpy(address.sun_path, p.data(), p.size());
+  ::unlink(p.c_str());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return -1;
+  }
+  mode_t old = ::umask(0077);
+  int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  ::umask(old);
+  if (bound != 0 || ::listen(fd, 64) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// The supervisor: never returns.
+[[noreturn]] void Supervise(const Spec& spec, int report_fd, pid_t launcher) {
+  if (spec.detached) {
+    ::setsid();
+  } else {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != launcher) {
+      ::_exit(1);
+    }
+  }
+  for (int sig : {SIGINT, SIGHUP, SIGPIPE}) {
+    std::signal(sig, SIG_IGN);
+  }
+  // Nothing of the launcher's but the report pipe: a detached VM must not hold its terminal or the
+  // pipes a caller (an SDK, a test) waits to see closed.
+  int null = ::open("/dev/null", O_RDWR);
+  ::dup2(null, 0);
+  ::dup2(null, 1);
+  ::dup2(null, 2);
+  ::dup2(report_fd, 3);
+  report_fd = 3;
+  ::close_range(4, ~0U, 0);
+  auto report = [&](int32_t value, const std::string& message) {
+    std::string bytes(reinterpret_cast<const char*>(&value), sizeof value);
+    bytes += message;
+    (void)!::write(report_fd, bytes.data(), bytes.size());
+  };
+  int listener = Listen(spec.agent_socket);
+  if (listener < 0) {
+    report(-1, "cannot listen on `" + spec.agent_socket.string() + "`: " + std::strerror(errno));
+    ::_exit(1);
+  }
+  int trunk[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, trunk) != 0) {
+    report(-1, std::string("socketpair: ") + std::strerror(errno));
+    ::_exit(1);
+  }
+  int exec_error[2];
+  if (::pipe2(exec_error, O_CLOEXEC) != 0) {
+    report(-1, std::string("pipe: ") + std::strerror(errno));
+    ::_exit(1);
+  }
+  std::vector<std::string> args = QemuArgv(spec, 3);
+  pid_t qemu = ::fork();
+  if (qemu == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int log = ::open(spec.qemu_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    ::dup2(log >= 0 ? log : 0, 1);
+    ::dup2(log >= 0 ? log : 0, 2);
+    ::dup2(trunk[1], 3);
+    ::dup2(exec_error[1], 4);
+    ::fcntl(4, F_SETFD, FD_CLOEXEC);
+    ::close_range(5, ~0U, 0);
+    std::vector<char*> argv;
+    for (std::string& a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    int err = errno;
+    (void)!::write(4, &err, sizeof err);
+    ::_exit(127);
+  }
+  ::close(trunk[1]);
+  ::close(exec_error[1]);
+  if (qemu < 0) {
+    report(-1, std::string("fork: ") + std::strerror(errno));
+    ::_exit(1);
+  }
+  int err = 0;
+  if (::read(exec_error[0], &err, sizeof err) == static_cast<ssize_t>(sizeof err)) {
+    report(-1, std::string("cannot run ") + kQemu + ": " + std::strerror(err) +
+                   (err == ENOENT ? " (install the Debian package qemu-system-x86)" : ""));
+    ::_exit(1);
+  }
+  ::close(exec_error[0]);
+  report(qemu, "");
+  ::close(report_fd);
+
+  agent::MuxOptions options;
+  options.trunk_fd = trunk[0];
+  options.listener_fd = listener;
+  (void)agent::RunMux(options);
+  // The port is gone: qemu exited or is going; either way nothing more reaches the guest.
+  ::kill(qemu, SIGKILL);
+  while (::waitpid(qemu, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  ::_exit(0);
+}
+
+/// The host's TSC rate in kHz, measured against CLOCK_MONOTONIC_RAW over 20 ms. Under TCG the
+/// guest's TSC is the host's.
+uint64_t MeasureTscKhz() {
+  timespec a{}, b{};
+  ::clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+  uint64_t t0 = __rdtsc();
+  ::usleep(20000);
+  ::clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+  uint64_t t1 = __rdtsc();
+  double ns =
+      static_cast<double>(b.tv_sec - a.tv_sec) * 1e9 + static_cast<double>(b.tv_nsec - a.tv_nsec);
+  return static_cast<uint64_t>(static_cast<double>(t1 - t0) / ns * 1e6);
+}
+
+}  // namespace
+
+uint64_t HostTscKhz() {
+  static const uint64_t khz = MeasureTscKhz();
+  return khz;
+}
+
+std::string KernelCommandLine(const std::string& accel) {
+  std::string line = "console=ttyS0 reboot=t panic=-1 loglevel=4 rdinit=/init";
+  if (accel != "kvm") {
+    // microvm has no HPET or ACPI PM timer and its PIT cannot calibrate the TSC under TCG, so the
+    // kernel would find no working clock and hang at its first delay loop; tell it the rate
+    // (kvmclock makes this unnecessary under KVM).
+    line += " tsc_early_khz=" + std::to_string(HostTscKhz()) + " tsc=reliable";
+  }
+  return line;
+}
+
+std::vector<std::string> QemuArgv(const Spec& spec, int trunk_fd) {
+  std::string append = KernelCommandLine(spec.accel) + " mvm.name=" + spec.name +
+                       " mvm.mem=" + std::to_string(spec.memory_mb) +
+                       " mvm.pids=" + std::to_string(spec.pids_max) +
+                       " mvm.tmp=" + std::to_string(spec.tmp_mb);
+  if (spec.extras_image) {
+    append += " mvm.extras=1";
+  }
+  std::vector<std::string> argv = {
+      kQemu,
+      "-M",
+      "microvm,accel=" + spec.accel,
+      "-cpu",
+      spec.accel == "kvm" ? "host" : "max",
+      "-m",
+      std::to_string(spec.memory_mb + kGuestOverheadMb),
+      "-smp",
+      std::to_string(spec.cpus),
+      "-nodefaults",
+      "-no-user-config",
+      "-display",
+      "none",
+      "-no-reboot",
+      "-kernel",
+      spec.kernel.string(),
+      "-initrd",
+      spec.initramfs.string(),
+      "-append",
+      append,
+      "-chardev",
+      "file,id=console,path=" + spec.console_log.string(),
+      "-serial",
+      "chardev:console",
+      "-drive",
+      "id=root,file=" + spec.root_image.string() + ",format=raw,if=none,readonly=on",
+      "-device",
+      "virtio-blk-device,drive=root",
+  };
+  if (spec.extras_image) {
+    argv.insert(argv.end(), {"-drive",
+                             "id=extras,file=" + spec.extras_image->string() +
+                                 ",format=raw,if=none,readonly=on",
+                             "-device", "virtio-blk-device,drive=extras"});
+  }
+  argv.insert(argv.end(), {"-device", "virtio-serial-device", "-chardev",
+                           "socket,id=agent,fd=" + std::to_string(trunk_fd), "-device",
+                           "virtserialport,chardev=agent,name=mvm.agent"});
+  return argv;
+}
+
+ErrorOr<Vm> Start(const Spec& spec) {
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    return Error{std::string("cannot create a pipe: ") + std::strerror(errno)};
+  }
+  pid_t launcher = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int saved = errno;
+    ::close(report[0]);
+    ::close(report[1]);
+    return Error{std::string("cannot fork the VM supervisor: ") + std::strerror(saved)};
+  }
+  if (pid == 0) {
+    ::close(report[0]);
+    Supervise(spec, report[1], launcher);
+  }
+  ::close(report[1]);
+  std::string bytes;
+  char buf[1024];
+  ssize_t n;
+  while ((n = ::read(report[0], buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      break;
+    }
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+  ::close(report[0]);
+  Vm vm;
+  vm.supervisor_pid = pid;
+  vm.supervisor_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  int32_t qemu = -1;
+  if (bytes.size() >= sizeof qemu) {
+    std::memcpy(&qemu, bytes.data(), sizeof qemu);
+  }
+  if (qemu <= 0) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    if (vm.supervisor_pidfd >= 0) {
+      ::close(vm.supervisor_pidfd);
+    }
+    return Error{bytes.size() > sizeof qemu ? bytes.substr(sizeof qemu)
+                                            : std::string("the VM supervisor died at start")};
+  }
+  vm.qemu_pid = qemu;
+  return vm;
+}
+
+std::string FailureTail(const Spec& spec, size_t lines) {
+  std::string out;
+  std::string console = Tail(ReadText(spec.console_log), lines);
+  if (!console.empty()) {
+    out += "serial console (last lines):\n" + console;
+  }
+  std::string qemu = Tail(ReadText(spec.qemu_log), lines);
+  if (!qemu.empty()) {
+    out += (out.empty() || out.back() == '\n' ? "" : "\n") + std::string("qemu:\n") + qemu;
+  }
+  return out.empty() ? "(the serial console is empty: the kernel printed nothing)" : out;
+}
+
+std::optional<double> GuestReadyBootMs(const fs::path& console_log) {
+  std::string text = ReadText(console_log);
+  const std::string key = "agent listening at boot+";
+  size_t at = text.rfind(key);
+  if (at == std::string::npos) {
+    return std::nullopt;
+  }
+  return std::strtod(text.c_str() + at + key.size(), nullptr);
+}
+
+Acceleration ChooseAcceleration(const fs::path& cache_file,
+                                const std::function<bool()>& probe_boot) {
+  if (const char* forced = std::getenv("MVM_QEMU_ACCEL");
+      forced != nullptr &&
+      (std::string_view(forced) == "tcg" || std::string_view(forced) == "kvm")) {
+    return {forced, std::string("forced by MVM_QEMU_ACCEL=") + forced};
+  }
+  int kvm = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (kvm < 0) {
+    return {"tcg", std::string("/dev/kvm cannot be opened (") + std::strerror(errno) +
+                       "): TCG emulation, correct but slower"};
+  }
+  ::close(kvm);
+  utsname host{};
+  ::uname(&host);
+  const std::string key = std::string(host.release) + " " + host.version;
+  std::string cached = ReadText(cache_file);
+  bool works = false;
+  if (cached.rfind(key + "\n", 0) == 0) {
+    works = cached.substr(key.size() + 1).rfind("kvm-boots", 0) == 0;
+  } else {
+    works = probe_boot();
+    std::ofstream out(cache_file, std::ios::trunc);
+    out << key << "\n" << (works ? "kvm-boots" : "kvm-fails") << "\n";
+  }
+  if (works) {
+    return {"kvm", "/dev/kvm opens and a test boot under KVM succeeded"};
+  }
+  return {"tcg",
+          "/dev/kvm opens but a test boot under KVM did not reach the agent (probe cached in " +
+              cache_file.string() + "): TCG emulation, correct but slower"};
+}
+
+bool QemuAvailable() {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (!dir.empty() && ::access((fs::path(dir) / kQemu).c_str(), X_OK) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace mvm::runtime::qemu_microvm

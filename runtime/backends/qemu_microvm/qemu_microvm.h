@@ -1,0 +1,157 @@
+#ifndef MVM_RUNTIME_BACKENDS_QEMU_MICROVM_QEMU_MICROVM_H_
+#define MVM_RUNTIME_BACKENDS_QEMU_MICROVM_QEMU_MICROVM_H_
+
+// The microVM backend: `qemu-system-x86_64 -M microvm`, PVH boot of runtime/guest's vmlinux and
+// initramfs (the guest agent is init), the template's ext4 image on virtio-mmio block (read-only),
+// an optional per-sandbox extras image, the agent protocol over one virtio-serial port, no NIC.
+//
+// Process structure. The launcher forks a supervisor process per VM; the supervisor listens on the
+// sandbox's agent socket (the path the container backend uses, so agent::Client does not change),
+// starts qemu with the other end of a socketpair as the port's chardev, and multiplexes its clients
+// onto the port (runtime/agent/mux.h). qemu dies with the supervisor (PR_SET_PDEATHSIG) and, unless
+// detached, the supervisor dies with the launcher; the supervisor exits when qemu does.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/support/error_or.h"
+#include "runtime/agent/client.h"
+#include "runtime/guest/guest.h"
+
+namespace mvm::runtime::qemu_microvm {
+
+/// Which accelerator a VM runs on and why; shown by `-v` and audited.
+struct Acceleration {
+  std::string name;    ///< "kvm" or "tcg"
+  std::string reason;  ///< one line, e.g. "/dev/kvm opens but a test boot did not finish"
+};
+
+/// What to start.
+struct Spec {
+  std::string name;  ///< the sandbox name: the guest's hostname
+  std::filesystem::path kernel;
+  std::filesystem::path initramfs;
+  std::filesystem::path root_image;
+  std::optional<std::filesystem::path> extras_image;
+  uint32_t cpus = 1;
+  /// The workload's memory limit (the guest's workload cgroup); the VM gets kGuestOverheadMb more
+  /// for the guest kernel, the initramfs and the agent.
+  uint32_t memory_mb = 512;
+  uint32_t pids_max = 1024;
+  uint32_t tmp_mb = 64;
+  std::filesystem::path agent_socket;  ///< where the supervisor listens
+  std::filesystem::path console_log;   ///< the guest's serial console
+  std::filesystem::path qemu_log;      ///< qemu's own stderr
+  std::string accel = "tcg";
+  bool detached = false;
+};
+
+inline constexpr uint32_t kGuestOverheadMb = 96;
+
+/// The host's TSC rate in kHz (measured once per process).
+uint64_t HostTscKhz();
+
+/// The guest kernel's command line for `accel`, without the mvm.* parameters.
+std::string KernelCommandLine(const std::string& accel);
+
+/// The qemu command line for `spec`, the port's chardev being the inherited `trunk_fd`.
+std::vector<std::string> QemuArgv(const Spec& spec, int trunk_fd);
+
+/// A started VM. A plain value: whoever holds it owns `supervisor_pidfd`.
+struct Vm {
+  pid_t supervisor_pid = -1;  ///< the launcher's child; reap it to learn the VM ended
+  int supervisor_pidfd = -1;
+  pid_t qemu_pid = -1;  ///< the sandbox's process as records and `ps` name it
+};
+
+/// Forks the supervisor and qemu; returns once qemu has been exec'd (not booted: the agent socket
+/// answers when the guest is ready). An Error when qemu is not installed or cannot start.
+ErrorOr<Vm> Start(const Spec& spec);
+
+/// The last `lines` lines of the console log and of qemu's own log, for boot-failure messages.
+std::string FailureTail(const Spec& spec, size_t lines);
+
+/// The boot time the guest's init reports on the console ("agent listening at boot+N ms"), or
+/// nullopt when it has not yet.
+std::optional<double> GuestReadyBootMs(const std::filesystem::path& console_log);
+
+/// Picks the accelerator: KVM only when `/dev/kvm` opens and `probe_boot` (a real test boot under
+/// KVM, run at most once per `cache_file`) succeeded; else TCG. `MVM_QEMU_ACCEL=tcg|kvm` forces
+/// one. The probe's result is cached in `cache_file`, keyed by the host kernel release.
+Acceleration ChooseAcceleration(const std::filesystem::path& cache_file,
+                                const std::function<bool()>& probe_boot);
+
+/// Per-phase wall-clock timings of a boot, in ms since the boot began (so a harness can read them).
+struct BootTimings {
+  double process_spawned_ms = 0;  ///< qemu exec'd
+  /// The guest kernel started: the agent-ready time less the guest's CLOCK_BOOTTIME when its agent
+  /// began listening (what the guest's init prints on the console).
+  double kernel_entered_ms = 0;
+  double agent_ready_ms = 0;  ///< the guest agent answered Hello through the port
+  int attempts = 0;           ///< 2 when the watchdog killed a stuck first boot
+};
+
+/// A booted VM and a connection to its agent.
+struct Booted {
+  Vm vm;
+  agent::Client agent;
+};
+
+/// Starts the VM and waits for its agent. A boot that has not reached the agent within `timeout`
+/// is killed and tried once more; a VM that ends during boot is not retried (it would fail the
+/// same way). Every failure's Error carries the console's (and qemu's) last lines. `note` (may be
+/// empty) hears about a retry.
+ErrorOr<Booted> Boot(const Spec& spec, std::chrono::milliseconds timeout, BootTimings* timings,
+                     const std::function<void(std::string_view)>& note);
+
+/// A real test boot: `kernel` and `initramfs` under `accel`, with the init told to report and power
+/// off at once; true when that report reached the console within `timeout`. `scratch` holds the
+/// console log.
+bool ProbeBoot(const std::filesystem::path& kernel, const std::filesystem::path& initramfs,
+               const std::string& accel, const std::filesystem::path& scratch,
+               std::chrono::milliseconds timeout);
+
+/// True when `qemu-system-x86_64` is on PATH.
+bool QemuAvailable();
+
+/// Everything the launcher knows about a sandbox that this backend needs.
+struct LaunchInput {
+  std::string name;
+  std::filesystem::path guest_cache;  ///< <state-dir>/guest
+  std::filesystem::path sandbox_dir;  ///< <state-dir>/sandboxes/<name>: logs and the extras image
+  std::filesystem::path agent_socket;
+  std::filesystem::path agent_binary;  ///< the static agent, which becomes the guest's /init
+  std::filesystem::path rootfs_tree;   ///< the template tree and its TreeDigest
+  std::string rootfs_digest;
+  std::vector<guest::ExtraMount> mounts;
+  uint32_t cpus = 1;
+  uint32_t memory_mb = 512;
+  uint32_t pids_max = 1024;
+  bool detached = false;
+  std::function<void(std::string_view)> note;  ///< progress of first builds, boot retries
+};
+
+/// A booted sandbox.
+struct Launched {
+  Booted booted;
+  Acceleration acceleration;
+  BootTimings timings;
+  std::string kernel_release;
+  double prepare_ms = 0;  ///< boot files, images and the accelerator choice
+  Spec spec;              ///< for console tails later
+};
+
+/// Prepares (boot files, root image, extras image, accelerator) and boots. `MVM_BOOT_TIMEOUT_MS`
+/// overrides the boot watchdog (default 60 s under TCG, 15 s under KVM).
+ErrorOr<Launched> Launch(const LaunchInput& input);
+
+}  // namespace mvm::runtime::qemu_microvm
+
+#endif  // MVM_RUNTIME_BACKENDS_QEMU_MICROVM_QEMU_MICROVM_H_

@@ -1,0 +1,542 @@
+#include "runtime/guest/guest.h"
+
+#include <elf.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <system_error>
+
+#include "runtime/rootfs/process.h"
+
+namespace mvm::runtime::guest {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The modules the guest needs, by name; their dependencies are found from the modules' own
+/// `depends=` lines. The order is the load order of the roots.
+/// ext4 asks the crypto API for crc32c at mount time, which would need modprobe in the guest, so
+/// the implementation is loaded up front.
+constexpr std::string_view kRootModules[] = {"virtio_mmio",    "virtio_blk", "virtio_console",
+                                             "crc32c_generic", "ext4",       "overlay"};
+
+std::string Hex(const unsigned char* bytes, size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(kDigits[bytes[i] >> 4]);
+    out.push_back(kDigits[bytes[i] & 15]);
+  }
+  return out;
+}
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  return Hex(digest, sizeof digest);
+}
+
+ErrorOr<std::string> ReadWhole(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Error{"cannot read `" + path.string() + "`: " + std::strerror(errno)};
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+ErrorOr<Ok> WriteAtomically(const fs::path& path, std::string_view bytes) {
+  fs::path tmp = path;
+  tmp += ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) {
+      return Error{"cannot write `" + tmp.string() + "`: " + std::strerror(errno)};
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return Error{"cannot rename into `" + path.string() + "`: " + ec.message()};
+  }
+  return Ok{};
+}
+
+ErrorOr<Ok> Run(const std::vector<std::string>& argv, std::string_view what) {
+  auto result = rootfs::RunProcess(argv, nullptr);
+  if (!result) {
+    return Error{std::string(what) + ": " + result.error().message};
+  }
+  if (!result->success()) {
+    return Error{std::string(what) + ": `" + argv[0] + "` failed (" + result->Describe() + "):\n" +
+                 result->Tail(15)};
+  }
+  return Ok{};
+}
+
+/// The kernel .deb, verified against the pin.
+ErrorOr<fs::path> FindKernelDeb(const fs::path& cache_dir, const ProgressFn& progress) {
+  const std::string file =
+      std::string(kKernelPackage) + "_" + std::string(kKernelVersion) + "_amd64.deb";
+  fs::path deb;
+  if (const char* env = std::getenv("MVM_KERNEL_DEB"); env != nullptr && env[0] != '\0') {
+    deb = env;
+  } else {
+    fs::path dir = cache_dir / "debs";
+    deb = dir / file;
+    std::error_code ec;
+    if (!fs::exists(deb)) {
+      fs::create_directories(dir, ec);
+      if (progress) {
+        progress("fetching the guest kernel " + std::string(kKernelPackage) + " " +
+                 std::string(kKernelVersion) + " with apt-get download (70 MB, once)");
+      }
+      auto fetched =
+          Run({"sh", "-c", "cd \"$1\" && exec apt-get download -q \"$2\"", "sh", dir.string(),
+               std::string(kKernelPackage) + "=" + std::string(kKernelVersion)},
+              "cannot download the guest kernel (needs the Debian mirror once; or set "
+              "MVM_KERNEL_DEB to a copy of " +
+                  file + ")");
+      if (!fetched) {
+        return fetched.error();
+      }
+    }
+  }
+  auto bytes = ReadWhole(deb);
+  if (!bytes) {
+    return bytes.error();
+  }
+  std::string sha = Sha256Hex(*bytes);
+  if (sha != kKernelDebSha256) {
+    return Error{"the guest kernel package `" + deb.string() + "` has SHA-256 " + sha +
+                 ", not the pinned " + std::string(kKernelDebSha256) + " of " +
+                 std::string(kKernelPackage) + " " + std::string(kKernelVersion) +
+                 "; remove it to fetch it again, or update the pin in runtime/guest/guest.h"};
+  }
+  return deb;
+}
+
+/// The uncompressed kernel inside a bzImage: the setup header says where the payload is
+/// (Documentation/x86/boot.rst), and Debian compresses it with XZ.
+ErrorOr<Ok> ExtractVmlinux(const fs::path& vmlinuz, const fs::path& out) {
+  auto image = ReadWhole(vmlinuz);
+  if (!image) {
+    return image.error();
+  }
+  const std::string& b = *image;
+  auto u32 = [&](size_t at) {
+    uint32_t v;
+    std::memcpy(&v, b.data() + at, 4);
+    return v;
+  };
+  if (b.size() < 0x250 || b.compare(0x202, 4, "HdrS") != 0) {
+    return Error{"`" + vmlinuz.string() + "` is not a bzImage (no HdrS setup header)"};
+  }
+  size_t setup_sects = static_cast<unsigned char>(b[0x1f1]);
+  if (setup_sects == 0) {
+    setup_sects = 4;
+  }
+  size_t start = (setup_sects + 1) * 512 + u32(0x248);
+  size_t length = u32(0x24c);
+  if (start + length > b.size() || b.compare(start, 6,
+                                             "\xfd"
+                                             "7zXZ\0",
+                                             6) != 0) {
+    return Error{"`" + vmlinuz.string() +
+                 "`: the payload is not XZ-compressed where the header says (a kernel built with "
+                 "another compressor needs another decompressor here)"};
+  }
+  fs::path payload = out;
+  payload += ".xz";
+  if (auto ok = WriteAtomically(payload, std::string_view(b).substr(start, length)); !ok) {
+    return ok.error();
+  }
+  auto ran = Run(
+      {"sh", "-c", "xz -dc --single-stream \"$1\" > \"$2\"", "sh", payload.string(), out.string()},
+      "cannot decompress the kernel (is `xz-utils` installed?)");
+  std::error_code ec;
+  fs::remove(payload, ec);
+  if (!ran) {
+    return ran.error();
+  }
+  auto head = ReadWhole(out);
+  if (!head || head->compare(0, 4, ELFMAG) != 0) {
+    return Error{"the decompressed kernel `" + out.string() + "` is not an ELF file"};
+  }
+  return Ok{};
+}
+
+/// The `depends=` of a kernel module, from its .modinfo ELF section.
+ErrorOr<std::vector<std::string>> ModuleDepends(const std::string& ko, const fs::path& path) {
+  if (ko.size() < sizeof(Elf64_Ehdr) || ko.compare(0, 4, ELFMAG) != 0) {
+    return Error{"`" + path.string() + "` is not an ELF module"};
+  }
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, ko.data(), sizeof eh);
+  if (eh.e_shoff + uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr) > ko.size() ||
+      eh.e_shstrndx >= eh.e_shnum) {
+    return Error{"`" + path.string() + "`: truncated section table"};
+  }
+  std::vector<Elf64_Shdr> sections(eh.e_shnum);
+  std::memcpy(sections.data(), ko.data() + eh.e_shoff, eh.e_shnum * sizeof(Elf64_Shdr));
+  const Elf64_Shdr& names = sections[eh.e_shstrndx];
+  for (const Elf64_Shdr& s : sections) {
+    if (names.sh_offset + s.sh_name >= ko.size() || s.sh_offset + s.sh_size > ko.size()) {
+      continue;
+    }
+    if (std::strncmp(ko.data() + names.sh_offset + s.sh_name, ".modinfo", 9) != 0) {
+      continue;
+    }
+    std::string_view info(ko.data() + s.sh_offset, s.sh_size);
+    std::vector<std::string> out;
+    for (size_t at = 0; at < info.size();) {
+      size_t end = info.find('\0', at);
+      if (end == std::string_view::npos) {
+        end = info.size();
+      }
+      std::string_view entry = info.substr(at, end - at);
+      if (entry.starts_with("depends=")) {
+        std::string list(entry.substr(8));
+        std::istringstream items(list);
+        std::string item;
+        while (std::getline(items, item, ',')) {
+          if (!item.empty()) {
+            out.push_back(item);
+          }
+        }
+      }
+      at = end + 1;
+    }
+    return out;
+  }
+  return Error{"`" + path.string() + "` has no .modinfo section"};
+}
+
+std::string ModuleName(const fs::path& ko) {
+  std::string name = ko.stem().string();
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+struct KernelDir {
+  fs::path dir;  // vmlinux, modules/*.ko, load-order, release
+  std::string release;
+};
+
+/// Unpacks the .deb once into `<cache_dir>/kernel-<deb sha prefix>/`.
+ErrorOr<KernelDir> EnsureKernelDir(const fs::path& cache_dir, const ProgressFn& progress) {
+  // Named by the package and the module list, so that changing either makes a new directory.
+  std::string key(kKernelDebSha256);
+  for (std::string_view m : kRootModules) {
+    key += " " + std::string(m);
+  }
+  fs::path final_dir = cache_dir / ("kernel-" + Sha256Hex(key).substr(0, 16));
+  if (fs::exists(final_dir / "release")) {
+    auto release = ReadWhole(final_dir / "release");
+    if (!release) {
+      return release.error();
+    }
+    return KernelDir{final_dir, *release};
+  }
+  auto deb = FindKernelDeb(cache_dir, progress);
+  if (!deb) {
+    return deb.error();
+  }
+  if (progress) {
+    progress("unpacking the guest kernel and its modules (once)");
+  }
+  fs::path build = cache_dir / (".build-kernel-" + std::to_string(::getpid()));
+  std::error_code ec;
+  fs::remove_all(build, ec);
+  fs::create_directories(build / "modules", ec);
+  fs::path unpacked = build / "deb";
+  if (auto ok = Run({"dpkg-deb", "-x", deb->string(), unpacked.string()},
+                    "cannot unpack the guest kernel package");
+      !ok) {
+    return ok.error();
+  }
+  fs::path modules_root;
+  for (const auto& e : fs::directory_iterator(unpacked / "lib" / "modules", ec)) {
+    modules_root = e.path();
+  }
+  if (modules_root.empty()) {
+    return Error{"the kernel package has no lib/modules/<release> directory"};
+  }
+  std::string release = modules_root.filename().string();
+  fs::path vmlinuz = unpacked / "boot" / ("vmlinuz-" + release);
+  if (auto ok = ExtractVmlinux(vmlinuz, build / "vmlinux"); !ok) {
+    return ok.error();
+  }
+
+  std::map<std::string, fs::path> by_name;
+  for (auto it = fs::recursive_directory_iterator(modules_root / "kernel", ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() == ".ko") {
+      by_name[ModuleName(it->path())] = it->path();
+    }
+  }
+  std::set<std::string> builtin;
+  {
+    auto text = ReadWhole(modules_root / "modules.builtin");
+    std::istringstream lines(text ? *text : std::string());
+    std::string line;
+    while (std::getline(lines, line)) {
+      builtin.insert(ModuleName(fs::path(line)));
+    }
+  }
+  std::vector<std::string> order;
+  std::set<std::string> seen;
+  std::function<ErrorOr<Ok>(const std::string&)> visit =
+      [&](const std::string& name) -> ErrorOr<Ok> {
+    if (seen.count(name) != 0 || builtin.count(name) != 0) {
+      return Ok{};
+    }
+    seen.insert(name);
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      return Error{"kernel module `" + name + "` is neither in the package nor built in"};
+    }
+    auto bytes = ReadWhole(it->second);
+    if (!bytes) {
+      return bytes.error();
+    }
+    auto deps = ModuleDepends(*bytes, it->second);
+    if (!deps) {
+      return deps.error();
+    }
+    for (const std::string& dep : *deps) {
+      if (auto ok = visit(dep); !ok) {
+        return ok;
+      }
+    }
+    fs::copy_file(it->second, build / "modules" / (name + ".ko"), ec);
+    if (ec) {
+      return Error{"cannot copy module `" + it->second.string() + "`: " + ec.message()};
+    }
+    order.push_back(name + ".ko");
+    return Ok{};
+  };
+  for (std::string_view root : kRootModules) {
+    if (auto ok = visit(std::string(root)); !ok) {
+      return ok.error();
+    }
+  }
+  std::string load_order;
+  for (const std::string& m : order) {
+    load_order += m + "\n";
+  }
+  if (auto ok = WriteAtomically(build / "load-order", load_order); !ok) {
+    return ok.error();
+  }
+  fs::remove_all(unpacked, ec);
+  if (auto ok = WriteAtomically(build / "release", release); !ok) {
+    return ok.error();
+  }
+  fs::rename(build, final_dir, ec);
+  if (ec) {
+    // Another process published it first; theirs is the same.
+    fs::remove_all(build, ec);
+  }
+  return KernelDir{final_dir, release};
+}
+
+std::string Field(uint32_t value) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08X", value);
+  return buf;
+}
+
+void Pad4(std::string& out) {
+  while (out.size() % 4 != 0) {
+    out.push_back('\0');
+  }
+}
+
+uint64_t TreeBytes(const fs::path& dir, uint64_t& entries) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    ++entries;
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
+      total += (it->file_size(ec) + 4095) / 4096 * 4096;
+    } else {
+      total += 4096;
+    }
+  }
+  return total;
+}
+
+ErrorOr<Ok> MakeExt4(const fs::path& tree, const fs::path& image, std::string_view label) {
+  uint64_t entries = 0;
+  uint64_t bytes = TreeBytes(tree, entries);
+  // Room for metadata and the inode tables; the image is read-only in the guest, so no more.
+  uint64_t size_kib = (bytes + bytes / 5) / 1024 + 16 * 1024;
+  fs::path tmp = image;
+  tmp += ".tmp-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  auto made =
+      Run({"mkfs.ext4", "-q", "-F", "-b", "4096", "-m", "0", "-O", "^has_journal", "-N",
+           std::to_string(entries + 256), "-L", std::string(label), "-E", "root_owner=0:0", "-d",
+           tree.string(), tmp.string(), std::to_string(size_kib) + "k"},
+          "cannot make the ext4 image of `" + tree.string() + "` (is e2fsprogs installed?)");
+  if (!made) {
+    fs::remove(tmp, ec);
+    return made.error();
+  }
+  fs::rename(tmp, image, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return Error{"cannot rename into `" + image.string() + "`: " + ec.message()};
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+std::string WriteCpio(const std::vector<CpioEntry>& entries) {
+  std::string out;
+  uint32_t ino = 1;
+  auto add = [&](const std::string& path, uint32_t mode, std::string_view data, uint32_t major,
+                 uint32_t minor) {
+    out += "070701";
+    for (uint32_t v : {ino++, mode, 0u, 0u, (mode & S_IFMT) == S_IFDIR ? 2u : 1u, 0u,
+                       static_cast<uint32_t>(data.size()), 0u, 0u, major, minor,
+                       static_cast<uint32_t>(path.size() + 1), 0u}) {
+      out += Field(v);
+    }
+    out += path;
+    out.push_back('\0');
+    Pad4(out);
+    out.append(data);
+    Pad4(out);
+  };
+  for (const CpioEntry& e : entries) {
+    add(e.path, e.mode, e.data, e.rdev_major, e.rdev_minor);
+  }
+  add("TRAILER!!!", 0, {}, 0, 0);
+  return out;
+}
+
+ErrorOr<BootFiles> EnsureBootFiles(const fs::path& cache_dir, const fs::path& agent_binary,
+                                   const ProgressFn& progress) {
+  std::error_code ec;
+  fs::create_directories(cache_dir, ec);
+  if (ec) {
+    return Error{"cannot create `" + cache_dir.string() + "`: " + ec.message()};
+  }
+  auto kernel = EnsureKernelDir(cache_dir, progress);
+  if (!kernel) {
+    return kernel.error();
+  }
+  auto agent = ReadWhole(agent_binary);
+  if (!agent) {
+    return agent.error();
+  }
+  auto order = ReadWhole(kernel->dir / "load-order");
+  if (!order) {
+    return order.error();
+  }
+  std::vector<CpioEntry> entries = {
+      {"dev", S_IFDIR | 0755, {}},
+      {"dev/console", S_IFCHR | 0600, {}, 5, 1},
+      {"proc", S_IFDIR | 0755, {}},
+      {"sys", S_IFDIR | 0755, {}},
+      {"lib", S_IFDIR | 0755, {}},
+      {"lib/modules", S_IFDIR | 0755, {}},
+      {"lib/modules/load-order", S_IFREG | 0644, *order},
+  };
+  std::istringstream names(*order);
+  std::string name;
+  while (std::getline(names, name)) {
+    auto ko = ReadWhole(kernel->dir / "modules" / name);
+    if (!ko) {
+      return ko.error();
+    }
+    entries.push_back({"lib/modules/" + name, S_IFREG | 0644, std::move(*ko)});
+  }
+  entries.push_back({"init", S_IFREG | 0755, std::move(*agent)});
+  std::string cpio = WriteCpio(entries);
+  std::string hex = Sha256Hex(cpio);
+  fs::path initramfs = cache_dir / ("initramfs-" + hex.substr(0, 32) + ".cpio");
+  if (!fs::exists(initramfs)) {
+    if (auto ok = WriteAtomically(initramfs, cpio); !ok) {
+      return ok.error();
+    }
+  }
+  return BootFiles{kernel->dir / "vmlinux", initramfs, kernel->release, "sha256:" + hex};
+}
+
+ErrorOr<fs::path> EnsureRootImage(const fs::path& tree, std::string_view digest,
+                                  const fs::path& cache_dir, const ProgressFn& progress) {
+  std::string hex(digest.substr(digest.find(':') + 1));
+  fs::path dir = cache_dir / "images";
+  fs::path image = dir / (hex + ".ext4");
+  if (fs::exists(image)) {
+    return image;
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (progress) {
+    progress("making the root image of " + std::string(digest.substr(0, 19)) +
+             "… with mkfs.ext4 (once per template)");
+  }
+  if (auto ok = MakeExt4(tree, image, "mvm-root"); !ok) {
+    return ok.error();
+  }
+  return image;
+}
+
+ErrorOr<Ok> BuildExtrasImage(const std::vector<ExtraMount>& mounts, const fs::path& staging,
+                             const fs::path& image) {
+  std::error_code ec;
+  fs::create_directories(staging, ec);
+  if (ec) {
+    return Error{"cannot create `" + staging.string() + "`: " + ec.message()};
+  }
+  std::string manifest;
+  int index = 0;
+  for (const ExtraMount& m : mounts) {
+    if (m.target.empty() || m.target[0] != '/' ||
+        m.target.find_first_of("\t\n") != std::string::npos) {
+      return Error{"mount target `" + m.target +
+                   "` cannot be passed to a microVM: use an absolute path without tabs or "
+                   "newlines"};
+    }
+    if (m.kind == ExtraMount::Kind::kTmpfs) {
+      manifest += "tmpfs\t" + std::to_string(m.size_mb) + "\t" + m.target + "\n";
+      continue;
+    }
+    std::string rel = "m" + std::to_string(index++);
+    fs::copy(m.source, staging / rel, fs::copy_options::recursive | fs::copy_options::copy_symlinks,
+             ec);
+    if (ec) {
+      return Error{"cannot copy `" + m.source.string() +
+                   "` into the sandbox's image: " + ec.message()};
+    }
+    manifest += "bind\t" + rel + "\t" + m.target + "\n";
+  }
+  if (auto ok = WriteAtomically(staging / "mvm-mounts", manifest); !ok) {
+    return ok.error();
+  }
+  auto made = MakeExt4(staging, image, "mvm-extras");
+  fs::remove_all(staging, ec);
+  return made;
+}
+
+}  // namespace mvm::runtime::guest

@@ -1,0 +1,347 @@
+// End to end on the qemu-microvm backend: the real mvmctl booting real microVMs (TCG on machines
+// where KVM does not boot a guest). The same hostile workloads as the container backend's tests
+// (tests/fixtures/runtime/hostile.py). Every `run` boots a VM of its own (1.5 to 3 s under TCG), so
+// the lifecycle cases share one VM. The state directory, with the guest kernel, the root images
+// and the template trees, is shared by the tests of one build directory.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/backends/qemu_microvm/qemu_microvm.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const fs::path kFixture =
+    fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "runtime" / "hostile.py";
+const fs::path kExamples = fs::path(MVM_SOURCE_DIR) / "examples";
+const fs::path kVmFixture =
+    fs::path(MVM_SOURCE_DIR) / "tests" / "runtime" / "qemu_microvm" / "hostile_vm.py";
+
+struct Result {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Describe(const Result& r) {
+  return "exit " + std::to_string(r.status) + "\nstdout:\n" + r.out.substr(0, 3000) +
+         "\nstderr:\n" + r.err.substr(0, 6000);
+}
+
+pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, int in_fd) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in_fd, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    std::vector<char*> argv;
+    for (const std::string& a : args) {
+      argv.push_back(const_cast<char*>(a.c_str()));
+    }
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+fs::path State() { return fs::path(MVM_BINARY_DIR) / "qemu-microvm-test-state"; }
+
+Result Mvmctl(std::vector<std::string> args, const std::string& stdin_data = "") {
+  args.insert(args.begin(), MVM_MVMCTL_PATH);
+  args.insert(args.begin() + 2, "--state-dir=" + State().string());
+  int out[2], err[2], in[2];
+  EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
+  EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
+  pid_t pid = Spawn(args, out[1], err[1], in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  ::close(in[0]);
+  std::thread writer([&] {
+    (void)!::write(in[1], stdin_data.data(), stdin_data.size());
+    ::close(in[1]);
+  });
+  Result r;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  char buf[65536];
+  while (open_fds > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      continue;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) {
+        continue;
+      }
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+      } else {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  writer.join();
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+Result RunVm(const std::string& workload, const std::string& entrypoint = "",
+             const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {"run",          kFixture.string(), "--backend",
+                                   "qemu-microvm", "--workload",      workload};
+  if (!entrypoint.empty()) {
+    args.insert(args.end(), {"--entrypoint", entrypoint});
+  }
+  args.insert(args.end(), extra.begin(), extra.end());
+  return Mvmctl(args);
+}
+
+/// qemu processes whose command line names this test's state directory.
+std::vector<pid_t> OurQemus() {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.rfind("qemu-system-x86_64", 0) == 0 &&
+        cmdline.find(State().string()) != std::string::npos) {
+      out.push_back(std::stoi(name));
+    }
+  }
+  return out;
+}
+
+class MicrovmE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!mvm::runtime::qemu_microvm::QemuAvailable()) {
+      GTEST_SKIP() << "qemu-system-x86_64 is not installed (Debian package qemu-system-x86); the "
+                      "qemu-microvm backend cannot be tested here";
+    }
+    // The template trees are the launcher tests' (tests/runtime/launcher): python-3.11 takes a
+    // minute to build, so both suites share one copy (the rootfs cache is safe for concurrent use).
+    fs::path shared = fs::path(MVM_BINARY_DIR) / "runtime-test-state" / "rootfs";
+    fs::create_directories(shared);
+    fs::create_directories(State());
+    if (!fs::exists(State() / "rootfs")) {
+      fs::create_directory_symlink(shared, State() / "rootfs");
+    }
+  }
+};
+
+TEST_F(MicrovmE2E, RunPassesOutputAndStatusThroughAndSaysWhichAccelerator) {
+  Result r = RunVm("echo-args", "", {"-v", "--", "one", "two words"});
+  EXPECT_EQ(r.status, 7) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("args:one two words"));
+  EXPECT_THAT(r.err, HasSubstr("to stderr"));
+  EXPECT_THAT(r.err, HasSubstr("backend qemu-microvm, acceleration "));
+  EXPECT_THAT(r.err, HasSubstr("guest agent ready"));
+  EXPECT_THAT(r.err, HasSubstr("first exec result"));
+  Result who = RunVm("echo-args", "whoami");
+  EXPECT_EQ(who.status, 0) << Describe(who);
+  EXPECT_THAT(who.out, HasSubstr("host=echo-args-"));
+  Result missing = RunVm("echo-args", "missing");
+  EXPECT_EQ(missing.status, 127) << Describe(missing);
+  std::ifstream audit(State() / "audit.jsonl");
+  std::stringstream log;
+  log << audit.rdbuf();
+  EXPECT_THAT(log.str(), HasSubstr("\"acceleration\":"));
+}
+
+TEST_F(MicrovmE2E, LifecycleSmokeBootExecFilesLogsStop) {
+  const std::string name = "vm-smoke";
+  Mvmctl({"destroy", name});
+  Result up = Mvmctl({"up", kFixture.string(), "--backend", "qemu-microvm", "--workload", "idle",
+                      "--name", name, "--detach"});
+  ASSERT_EQ(up.status, 0) << Describe(up);
+  Result exec = Mvmctl({"exec", name, "--", "sh", "-c", "echo hi; exit 3"});
+  EXPECT_EQ(exec.status, 3) << Describe(exec);
+  EXPECT_EQ(exec.out, "hi\n");
+  Result timeout = Mvmctl({"exec", name, "--timeout", "1", "--", "sleep", "30"});
+  EXPECT_EQ(timeout.status, 124) << Describe(timeout);
+  std::string blob;
+  for (int i = 0; i < 20000; ++i) {
+    blob += "line " + std::to_string(i) + "\n";
+  }
+  Result write = Mvmctl({"fs", name, "write", "/tmp/note.txt"}, blob);
+  EXPECT_EQ(write.status, 0) << Describe(write);
+  Result read = Mvmctl({"fs", name, "read", "/tmp/note.txt"});
+  EXPECT_EQ(read.status, 0) << Describe(read);
+  EXPECT_TRUE(read.out == blob) << "round trip changed " << blob.size() << " bytes into "
+                                << read.out.size();
+  Result ls = Mvmctl({"fs", name, "ls", "/tmp"});
+  EXPECT_THAT(ls.out, HasSubstr("note.txt"));
+  Result etc = Mvmctl({"fs", name, "write", "/etc/owned"}, "x");
+  EXPECT_NE(etc.status, 0) << "the root filesystem is read-only\n" << Describe(etc);
+  Result logs = Mvmctl({"logs", name});
+  EXPECT_EQ(logs.status, 0) << Describe(logs);
+  EXPECT_THAT(logs.out, HasSubstr("hi"));
+  Result stop = Mvmctl({"stop", name});
+  EXPECT_EQ(stop.status, 0) << Describe(stop);
+  Result destroy = Mvmctl({"destroy", name});
+  EXPECT_EQ(destroy.status, 0) << Describe(destroy);
+  EXPECT_FALSE(fs::exists(State() / "sandboxes" / name));
+  EXPECT_TRUE(OurQemus().empty());
+}
+
+TEST_F(MicrovmE2E, ForkBombIsContainedAndEndsAtTheTimeout) {
+  Result r = RunVm("fork-bomb");
+  EXPECT_EQ(r.status, 124) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("timed out after 5 s"));
+  EXPECT_TRUE(OurQemus().empty());
+}
+
+TEST_F(MicrovmE2E, MemoryHogIsKilledWithTheLimitNamed) {
+  Result r =
+      Mvmctl({"run", kVmFixture.string(), "--backend", "qemu-microvm", "--workload", "memory-hog"});
+  EXPECT_EQ(r.status, 137) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("killed: memory limit 64 MiB reached"));
+  EXPECT_THAT(r.out, Not(HasSubstr("survived")));
+}
+
+TEST_F(MicrovmE2E, WritesOutsideWritableMountsFailAndHostDataIsUntouched) {
+  fs::path data = kFixture.parent_path() / "ro-data";
+  Result etc = RunVm("writer", "etc");
+  EXPECT_NE(etc.status, 0) << Describe(etc);
+  EXPECT_THAT(etc.out, Not(HasSubstr("WROTE-ETC")));
+  Result ro = RunVm("writer", "ro-volume");
+  EXPECT_NE(ro.status, 0) << Describe(ro);
+  EXPECT_THAT(ro.out, Not(HasSubstr("WROTE-DATA")));
+  EXPECT_FALSE(fs::exists(data / "owned"));
+  Result scratch = RunVm("writer", "scratch");
+  EXPECT_EQ(scratch.status, 0) << Describe(scratch);
+  EXPECT_THAT(scratch.out, HasSubstr("kept"));
+  EXPECT_THAT(scratch.out, HasSubstr("read-only data"));
+}
+
+TEST_F(MicrovmE2E, OutputBeyondTheLimitIsCountedAndReported) {
+  Result r =
+      Mvmctl({"run", kVmFixture.string(), "--backend", "qemu-microvm", "--workload", "flood"});
+  EXPECT_EQ(r.status, 0) << Describe(r).substr(0, 2000);
+  EXPECT_EQ(r.out.size(), size_t{16} << 20);
+  EXPECT_THAT(r.err, HasSubstr("stdout truncated: 1222784 of 18000000 bytes dropped"));
+  EXPECT_THAT(r.err, HasSubstr("done"));
+}
+
+TEST_F(MicrovmE2E, HasNoNetworkAndCannotReachAHostListener) {
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  Result r = RunVm("host-probe", "", {"--", std::to_string(ntohs(addr.sin_port))});
+  EXPECT_EQ(r.status, 0) << Describe(r);
+  EXPECT_THAT(r.out, Not(HasSubstr("REACHED")));
+  // Only the guest's loopback has an address: the VM has no NIC.
+  EXPECT_THAT(r.out, HasSubstr("1\n"));
+  pollfd p = {listener, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0);
+  ::close(listener);
+}
+
+TEST_F(MicrovmE2E, ReadWriteVolumesAreRefusedWithTheReason) {
+  fs::path dir = fs::temp_directory_path() / ("mvm-vm-rw-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "data");
+  {
+    std::ofstream py(dir / "rw.py");
+    py << "from mvm import Volume, entrypoint, workload\n\n\n"
+          "@workload(\"rw\", image=\"template:busybox\", timeout_seconds=10,\n"
+          "          volumes=[Volume.local(\"./data\", \"/data\", mode=\"rw\")])\n"
+          "class Rw:\n"
+          "    @entrypoint(command=[\"true\"])\n"
+          "    def main(self): ...\n";
+  }
+  Result r = Mvmctl({"run", (dir / "rw.py").string(), "--backend", "qemu-microvm"});
+  fs::remove_all(dir);
+  EXPECT_EQ(r.status, 125) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("virtio-fs"));
+}
+
+// kill -9 of a non-detached `mvmctl up` leaves no qemu process and no state within 2 s.
+TEST_F(MicrovmE2E, KillingTheParentLeavesNoQemu) {
+  const std::string name = "vm-orphan";
+  Mvmctl({"destroy", name});
+  int out[2], err[2], in[2];
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(err, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
+  pid_t parent = Spawn({MVM_MVMCTL_PATH, "up", "--state-dir=" + State().string(), kFixture.string(),
+                        "--backend", "qemu-microvm", "--workload", "idle", "--name", name},
+                       out[1], err[1], in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  ::close(in[0]);
+  std::string seen;
+  char buf[4096];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (seen.find(" is up") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p = {out[0], POLLIN, 0};
+    if (::poll(&p, 1, 1000) > 0) {
+      ssize_t n = ::read(out[0], buf, sizeof buf);
+      if (n <= 0) {
+        break;
+      }
+      seen.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ASSERT_THAT(seen, HasSubstr(" is up"));
+  ASSERT_FALSE(OurQemus().empty());
+  ASSERT_EQ(::kill(parent, SIGKILL), 0);
+  ::waitpid(parent, nullptr, 0);
+  auto killed = std::chrono::steady_clock::now();
+  bool clean = false;
+  while (std::chrono::steady_clock::now() - killed < std::chrono::seconds(2)) {
+    clean = OurQemus().empty() && !fs::exists(State() / "sandboxes" / name);
+    if (clean) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(clean) << "a qemu process or state of " << name
+                     << " remains 2 s after kill -9 of its parent";
+  ::close(out[0]);
+  ::close(err[0]);
+  ::close(in[1]);
+}
+
+// The shipped hello example on the python-3.11 template (built once per state directory).
+TEST_F(MicrovmE2E, HelloExampleRuns) {
+  Result hello = Mvmctl({"run", (kExamples / "hello.py").string(), "--backend", "qemu-microvm"});
+  EXPECT_EQ(hello.status, 0) << Describe(hello);
+  EXPECT_THAT(hello.out, HasSubstr("hello from mvm: Python 3.11"));
+}
+
+}  // namespace

@@ -1,0 +1,206 @@
+// The pieces of the microVM backend that need no VM: the stream multiplexer (host and guest halves
+// over a real socketpair, real unix sockets, the real agent behind the guest half), the initramfs
+// writer and the qemu command line.
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/agent/agent.pb.h"
+#include "runtime/agent/client.h"
+#include "runtime/agent/framing.h"
+#include "runtime/agent/mux.h"
+#include "runtime/backends/qemu_microvm/qemu_microvm.h"
+#include "runtime/guest/guest.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using mvm::runtime::agent::Client;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+int ListenAt(const fs::path& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  EXPECT_EQ(::listen(fd, 16), 0);
+  return fd;
+}
+
+// Host mux ⇄ socketpair ⇄ guest mux ⇄ the real mvm-agent: what a VM does, minus the VM. Each half
+// runs in a forked process, as it does in the supervisor and in the guest.
+class MuxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("mvm-mux-test-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    agent_ = ::fork();
+    if (agent_ == 0) {
+      ::execl(MVM_AGENT_PATH, "mvm-agent", "--socket", (dir_ / "guest.sock").c_str(),
+              "--files-root", dir_.c_str(), nullptr);
+      ::_exit(127);
+    }
+    int trunk[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, trunk), 0);
+    int listener = ListenAt(dir_ / "host.sock");
+    host_ = ::fork();
+    if (host_ == 0) {
+      ::close(trunk[1]);
+      mvm::runtime::agent::MuxOptions options;
+      options.trunk_fd = trunk[0];
+      options.listener_fd = listener;
+      ::_exit(mvm::runtime::agent::RunMux(options) ? 0 : 1);
+    }
+    ::close(listener);
+    guest_ = ::fork();
+    if (guest_ == 0) {
+      ::close(trunk[0]);
+      mvm::runtime::agent::MuxOptions options;
+      options.trunk_fd = trunk[1];
+      options.connect_path = (dir_ / "guest.sock").string();
+      ::_exit(mvm::runtime::agent::RunMux(options) ? 0 : 1);
+    }
+    ::close(trunk[0]);
+    ::close(trunk[1]);
+  }
+
+  void TearDown() override {
+    for (pid_t pid : {host_, guest_, agent_}) {
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+    fs::remove_all(dir_);
+  }
+
+  Client Connect() {
+    auto client = Client::Connect(dir_ / "host.sock", std::chrono::seconds(10));
+    EXPECT_TRUE(client) << (client ? "" : client.error().message);
+    return std::move(*client);
+  }
+
+  fs::path dir_;
+  pid_t agent_ = -1, host_ = -1, guest_ = -1;
+};
+
+TEST_F(MuxTest, SeveralClientsShareTheTrunkAndLargeTransfersKeepTheirBytes) {
+  Client a = Connect();
+  Client b = Connect();
+  // More than the window, both ways, so credit has to flow for this to finish.
+  std::string blob(3u << 20, '\0');
+  for (size_t i = 0; i < blob.size(); ++i) {
+    blob[i] = static_cast<char>((i * 131) ^ (i >> 9));
+  }
+  ASSERT_TRUE(a.WriteFile("/blob", blob));
+  auto back = b.ReadFile("/blob");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back == blob, true);
+  std::string out;
+  mvm::runtime::agent::ExecRequest request;
+  request.argv = {"sh", "-c", "head -c 2000000 /dev/zero | tr '\\0' x; echo err >&2"};
+  auto result = a.Exec(request, [&](mvm::runtime::agent::Stream s, std::string_view data) {
+    if (s == mvm::runtime::agent::Stream::kStdout) {
+      out.append(data);
+    }
+  });
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->exit_code, 0);
+  EXPECT_EQ(out, std::string(2000000, 'x'));
+}
+
+TEST_F(MuxTest, AClientThatStopsReadingDoesNotStallTheOthers) {
+  // A raw connection that asks for a big read and never reads the answer: its stream fills its
+  // window and stops, while another client keeps working.
+  Client hog = Connect();
+  ASSERT_TRUE(hog.WriteFile("/big", std::string(4u << 20, 'b')));
+  int raw = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, (dir_ / "host.sock").c_str(), sizeof address.sun_path - 1);
+  ASSERT_EQ(::connect(raw, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  mvm::agent::v1::Request request;
+  request.mutable_file_read()->set_path("/big");
+  request.mutable_file_read()->set_max_bytes(64u << 20);
+  ASSERT_TRUE(mvm::runtime::agent::WriteFrame(raw, request.SerializeAsString()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Client probe = Connect();
+  for (int i = 0; i < 5; ++i) {
+    auto listed = probe.List("/");
+    ASSERT_TRUE(listed) << listed.error().message;
+  }
+  ::close(raw);
+  auto info = probe.Hello();
+  EXPECT_TRUE(info) << info.error().message;
+}
+
+TEST_F(MuxTest, TheHostSideEndsWhenTheTrunkCloses) {
+  Client a = Connect();
+  ::kill(guest_, SIGKILL);
+  ::waitpid(guest_, nullptr, 0);
+  guest_ = -1;
+  int status = 0;
+  ASSERT_EQ(::waitpid(host_, &status, 0), host_);
+  host_ = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_FALSE(a.Hello());
+}
+
+TEST(GuestCpio, NewcArchiveHasHeadersPaddingAndTrailer) {
+  std::string cpio = mvm::runtime::guest::WriteCpio({{"dev", S_IFDIR | 0755, {}},
+                                                     {"dev/console", S_IFCHR | 0600, {}, 5, 1},
+                                                     {"init", S_IFREG | 0755, "#!x"}});
+  ASSERT_EQ(cpio.substr(0, 6), "070701");
+  EXPECT_EQ(cpio.size() % 4, 0u);
+  EXPECT_THAT(cpio, HasSubstr("dev/console"));
+  EXPECT_THAT(cpio, HasSubstr("TRAILER!!!"));
+  // The console node's rdev is 5:1 (fields 10 and 11 of its header).
+  size_t header = cpio.find("070701", 6);
+  EXPECT_EQ(cpio.substr(header + 6 + 9 * 8, 16), "0000000500000001");
+  // Same input, same bytes: the initramfs digest depends on content only.
+  EXPECT_EQ(cpio, mvm::runtime::guest::WriteCpio({{"dev", S_IFDIR | 0755, {}},
+                                                  {"dev/console", S_IFCHR | 0600, {}, 5, 1},
+                                                  {"init", S_IFREG | 0755, "#!x"}}));
+}
+
+TEST(QemuArgv, NoNetworkDeviceReadOnlyRootAndLimitsMapped) {
+  mvm::runtime::qemu_microvm::Spec spec;
+  spec.name = "box";
+  spec.kernel = "/k";
+  spec.initramfs = "/i";
+  spec.root_image = "/root.ext4";
+  spec.cpus = 2;
+  spec.memory_mb = 64;
+  spec.console_log = "/c.log";
+  auto argv = mvm::runtime::qemu_microvm::QemuArgv(spec, 3);
+  std::string all;
+  for (const std::string& a : argv) {
+    all += a + " ";
+  }
+  EXPECT_THAT(all, HasSubstr("-M microvm,accel=tcg"));
+  EXPECT_THAT(all, HasSubstr("-nodefaults"));
+  EXPECT_THAT(all, Not(HasSubstr("-net")));
+  EXPECT_THAT(all, Not(HasSubstr("-nic")));
+  EXPECT_THAT(all, HasSubstr("file=/root.ext4,format=raw,if=none,readonly=on"));
+  EXPECT_THAT(all, HasSubstr("mvm.mem=64"));
+  EXPECT_THAT(argv, Contains(std::to_string(64 + mvm::runtime::qemu_microvm::kGuestOverheadMb)));
+  EXPECT_THAT(all, HasSubstr("-smp 2"));
+  EXPECT_THAT(all, HasSubstr("socket,id=agent,fd=3"));
+}
+
+}  // namespace
