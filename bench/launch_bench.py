@@ -26,14 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchutil import host_description, percentile, timed
 
 WORKLOAD = '''from mvm import entrypoint, workload
 
@@ -45,23 +45,6 @@ class LaunchBench:
 '''
 
 PHASES = ["verify", "materialize", "namespaces", "agent ready", "exec", "teardown"]
-
-
-def timed(argv: list[str]) -> tuple[float, str]:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    elapsed = (time.perf_counter() - start) * 1000.0
-    if proc.returncode != 0:
-        sys.exit(f"launch_bench: `{' '.join(argv)}` exited {proc.returncode}:\n{proc.stderr}")
-    return elapsed, proc.stderr
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p
-    lo = int(k)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def measure(name: str, argv: list[str], runs: int) -> dict:
@@ -133,13 +116,9 @@ def main() -> None:
             if key in phases:
                 phases[key].append(float(value))
 
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"host: {platform.node()}, {cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}")
+    host = host_description()
+    print(f"host: {host['node']}, {host['cpu']}, {host['cpus']} CPUs, Linux {host['kernel']}, "
+          f"1-min load {host['load_1min_at_start']}")
     print(f"readiness boundary: process start to exit of `/bin/true` in the sandbox; {args.runs} runs "
           "after 3 warm-ups; rootfs cached\n")
     base = rows[0]["p50_ms"]

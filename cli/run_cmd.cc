@@ -2,6 +2,7 @@
 // the entrypoint, stream its output, clean up, exit with its status. The work is the launcher's.
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/runtime_session.h"
@@ -59,6 +60,20 @@ int RunRun(const std::vector<std::string>& argv) {
         "%.2f, exec %.2f, teardown %.2f\n",
         timings.verify_ms, timings.materialize_ms, timings.namespaces_ms, timings.agent_ready_ms,
         timings.exec_ms, timings.teardown_ms);
+    // The same, whole and machine-readable, for bench/coldstart.
+    nlohmann::json j = {
+        {"backend", session->options.backend},      {"verify_ms", timings.verify_ms},
+        {"materialize_ms", timings.materialize_ms}, {"namespaces_ms", timings.namespaces_ms},
+        {"agent_ready_ms", timings.agent_ready_ms}, {"exec_ms", timings.exec_ms},
+        {"teardown_ms", timings.teardown_ms}};
+    if (!timings.acceleration.empty()) {
+      j["acceleration"] = timings.acceleration;
+      j["boot_attempts"] = timings.boot_attempts;
+      j["process_spawned_ms"] = timings.process_spawned_ms;
+      j["kernel_entered_ms"] = timings.kernel_entered_ms;
+      j["first_exec_result_ms"] = timings.first_exec_result_ms;
+    }
+    std::fprintf(stderr, "mvmctl run: timings %s\n", j.dump().c_str());
   }
   return *status;
 }
