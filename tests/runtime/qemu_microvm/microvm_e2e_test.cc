@@ -24,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
+#include "tests/runtime/launcher/mvmctl_process.h"
 
 namespace {
 
@@ -37,78 +38,14 @@ const fs::path kExamples = fs::path(MVM_SOURCE_DIR) / "examples";
 const fs::path kVmFixture =
     fs::path(MVM_SOURCE_DIR) / "tests" / "runtime" / "qemu_microvm" / "hostile_vm.py";
 
-struct Result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Describe(const Result& r) {
-  return "exit " + std::to_string(r.status) + "\nstdout:\n" + r.out.substr(0, 3000) +
-         "\nstderr:\n" + r.err.substr(0, 6000);
-}
-
-pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, int in_fd) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in_fd, 0);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    std::vector<char*> argv;
-    for (const std::string& a : args) {
-      argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
+using mvm::testing::Describe;
+using mvm::testing::Result;
+using mvm::testing::Spawn;
 
 fs::path State() { return fs::path(MVM_BINARY_DIR) / "qemu-microvm-test-state"; }
 
 Result Mvmctl(std::vector<std::string> args, const std::string& stdin_data = "") {
-  args.insert(args.begin(), MVM_MVMCTL_PATH);
-  args.insert(args.begin() + 2, "--state-dir=" + State().string());
-  int out[2], err[2], in[2];
-  EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-  EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
-  EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
-  pid_t pid = Spawn(args, out[1], err[1], in[0]);
-  ::close(out[1]);
-  ::close(err[1]);
-  ::close(in[0]);
-  std::thread writer([&] {
-    (void)!::write(in[1], stdin_data.data(), stdin_data.size());
-    ::close(in[1]);
-  });
-  Result r;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  int open_fds = 2;
-  char buf[65536];
-  while (open_fds > 0) {
-    if (::poll(fds, 2, -1) < 0) {
-      continue;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) {
-        continue;
-      }
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
-      } else {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  writer.join();
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  return mvm::testing::Mvmctl(std::move(args), stdin_data, State());
 }
 
 Result RunVm(const std::string& workload, const std::string& entrypoint = "",
