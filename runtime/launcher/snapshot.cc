@@ -33,15 +33,10 @@ fs::path SnapshotDir(const StateDir& state, std::string_view sandbox) {
   return state.root / "snapshots" / sandbox;
 }
 
-std::string Hex(const unsigned char* bytes, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out += kDigits[bytes[i] >> 4];
-    out += kDigits[bytes[i] & 15];
-  }
-  return out;
+std::string Hex(const unsigned char (&digest)[crypto_hash_sha256_BYTES]) {
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return std::string(hex, crypto_hash_sha256_BYTES * 2);
 }
 
 std::string UtcLabel() {
@@ -171,7 +166,7 @@ class TarWriter {
     }
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&hash_, digest);
-    return std::make_pair(Hex(digest, sizeof digest), written_);
+    return std::make_pair(Hex(digest), written_);
   }
 
  private:
@@ -648,7 +643,7 @@ ErrorOr<SnapshotInfo> VerifySnapshot(const StateDir& state, std::string_view san
   }
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_final(&hash, digest);
-  std::string got = Hex(digest, sizeof digest);
+  std::string got = Hex(digest);
   if (got != info->sha256 || total != info->bytes) {
     return Error{info->file.string() + ": changed since it was taken: sha256 " + got + " (" +
                  std::to_string(total) + " bytes), recorded " + info->sha256 + " (" +
