@@ -141,8 +141,9 @@ ErrorOr<ProcessResult> RunProcess(const fs::path& exe, const std::vector<std::st
     if (err_open) {
       fds[n++] = {err_read.get(), POLLIN, 0};
     }
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        last_heard + progress.heartbeat - Clock::now());
+    // Rounded up: a truncated timeout wakes poll just before the heartbeat is due.
+    const Clock::time_point beat_due = last_heard + progress.heartbeat;
+    auto wait = std::chrono::ceil<std::chrono::milliseconds>(beat_due - Clock::now());
     int ready = poll(fds.data(), n, static_cast<int>(std::max<int64_t>(wait.count(), 0)));
     if (ready < 0 && errno == EINTR) {
       continue;
@@ -151,6 +152,9 @@ ErrorOr<ProcessResult> RunProcess(const fs::path& exe, const std::vector<std::st
       return abandon(Error{"cannot wait for `nix`: " + ErrnoText(errno)});
     }
     if (ready == 0) {
+      if (Clock::now() < beat_due) {
+        continue;  // woke early (timer slack); silence has not lasted a heartbeat yet
+      }
       if (progress.on_heartbeat) {
         progress.on_heartbeat(
             std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start));
