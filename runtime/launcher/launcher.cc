@@ -220,6 +220,30 @@ ErrorOr<uint64_t> GuestOomKills(agent::Client& agent) {
   return std::strtoull(text->c_str() + at + 9, nullptr, 10);
 }
 
+// A local volume's host source: relative sources are relative to the project root; it must exist.
+ErrorOr<fs::path> ResolveVolumeSource(const plan::v1::Mount& m, const fs::path& project_root) {
+  std::error_code ec;
+  fs::path source =
+      fs::path(m.source()).is_absolute() ? fs::path(m.source()) : project_root / m.source();
+  source = fs::weakly_canonical(source, ec);
+  if (ec || !fs::exists(source)) {
+    return Error{"volume source `" + m.source() + "` (`" + source.string() +
+                 "`) does not exist; create it or fix `Volume.local(...)`"};
+  }
+  return source;
+}
+
+// The sandbox's state directory with its run directory (the agent's socket), owner-only.
+ErrorOr<Ok> MakeSandboxDirs(const StateDir& state, const std::string& name) {
+  std::error_code ec;
+  fs::create_directories(state.RunDir(name), ec);
+  if (ec) {
+    return Error{"cannot create `" + state.RunDir(name).string() + "`: " + ec.message()};
+  }
+  fs::permissions(state.Sandbox(name), fs::perms::owner_all, ec);
+  return Ok{};
+}
+
 }  // namespace
 
 /// Start's backend-specific halves, with access to Sandbox's insides.
@@ -522,12 +546,10 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   spec.limits.pids_max = kPidsMax;
   spec.parent_death_signal = start.detached ? 0 : SIGKILL;
 
-  std::error_code ec;
-  fs::create_directories(spec.run_dir, ec);
-  if (ec) {
-    return Error{"cannot create `" + spec.run_dir.string() + "`: " + ec.message()};
+  if (auto made = MakeSandboxDirs(options.state, name); !made) {
+    return made.error();
   }
-  fs::permissions(options.state.Sandbox(name), fs::perms::owner_all, ec);
+  std::error_code ec;
   auto fail = [&](const std::string& message) -> Error {
     RemoveTraces(options.state, name);
     return Error{message};
@@ -558,14 +580,12 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
                              static_cast<uint32_t>(m.size_mb())});
       continue;
     }
-    fs::path source =
-        fs::path(m.source()).is_absolute() ? fs::path(m.source()) : start.project_root / m.source();
-    source = fs::weakly_canonical(source, ec);
-    if (ec || !fs::exists(source)) {
-      return fail("volume source `" + m.source() + "` (`" + source.string() +
-                  "`) does not exist; create it or fix `Volume.local(...)`");
+    auto source = ResolveVolumeSource(m, start.project_root);
+    if (!source) {
+      return fail(source.error().message);
     }
-    spec.mounts.push_back({container::Mount::Kind::kBind, source, m.target(), m.mode() != "rw", 0});
+    spec.mounts.push_back(
+        {container::Mount::Kind::kBind, *source, m.target(), m.mode() != "rw", 0});
   }
 
   Sandbox sandbox;
@@ -675,12 +695,9 @@ ErrorOr<Sandbox> SandboxAccess::StartMicrovm(const LauncherOptions& options,
                                              const fs::path& rootfs_dir,
                                              const std::string& rootfs_digest) {
   const plan::v1::ExecutionPlan& p = admitted.verified.plan;
-  std::error_code ec;
-  fs::create_directories(options.state.RunDir(name), ec);
-  if (ec) {
-    return Error{"cannot create `" + options.state.RunDir(name).string() + "`: " + ec.message()};
+  if (auto made = MakeSandboxDirs(options.state, name); !made) {
+    return made.error();
   }
-  fs::permissions(options.state.Sandbox(name), fs::perms::owner_all, ec);
   auto fail = [&](const std::string& message) -> Error {
     RemoveTraces(options.state, name);
     return Error{message};
@@ -708,14 +725,11 @@ ErrorOr<Sandbox> SandboxAccess::StartMicrovm(const LauncherOptions& options,
           {Extra::Kind::kTmpfs, {}, m.target(), static_cast<uint32_t>(m.size_mb())});
       continue;
     }
-    fs::path source =
-        fs::path(m.source()).is_absolute() ? fs::path(m.source()) : start.project_root / m.source();
-    source = fs::weakly_canonical(source, ec);
-    if (ec || !fs::exists(source)) {
-      return fail("volume source `" + m.source() + "` (`" + source.string() +
-                  "`) does not exist; create it or fix `Volume.local(...)`");
+    auto source = ResolveVolumeSource(m, start.project_root);
+    if (!source) {
+      return fail(source.error().message);
     }
-    in.mounts.push_back({Extra::Kind::kCopy, source, m.target(), 0});
+    in.mounts.push_back({Extra::Kind::kCopy, *source, m.target(), 0});
   }
   in.cpus = static_cast<uint32_t>(p.lifecycle().cpu());
   in.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
