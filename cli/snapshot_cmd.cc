@@ -1,6 +1,7 @@
 // `mvmctl snapshot`: capture a running sandbox's writable state into a digested, audited tar, and
 // list, verify and remove such snapshots. The work is in runtime/launcher/snapshot.
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -133,7 +134,23 @@ int RunSnapshot(const std::vector<std::string>& argv) {
     if (pos.size() != 3) {
       return Fail("snapshot", "expected `snapshot " + verb + " NAME LABEL`", kExitUsage);
     }
+    if (!runtime::IsSandboxName(pos[1])) {
+      return Fail("snapshot", "`" + pos[1] + "` is not a sandbox name", kExitUsage);
+    }
+    if (auto ok = runtime::CheckSnapshotLabel(pos[2]); !ok) {
+      return Fail("snapshot", ok.error().message, kExitUsage);
+    }
     if (verb == "verify") {
+      // Exit 4 is for a tar that changed; a snapshot that is not there is an input error.
+      std::vector<std::string> problems;
+      auto list = runtime::ListSnapshots(state, pos[1], problems);
+      if (std::none_of(list.begin(), list.end(),
+                       [&](const runtime::SnapshotInfo& s) { return s.label == pos[2]; })) {
+        return Fail(
+            "snapshot",
+            "no snapshot `" + pos[2] + "` of `" + pos[1] + "`; `mvmctl snapshot ls` lists them",
+            kExitInputErrors);
+      }
       auto info = runtime::VerifySnapshot(state, pos[1], pos[2]);
       if (!info) {
         return Fail("snapshot", info.error().message, kExitVerification);
