@@ -262,12 +262,15 @@ Runs one entrypoint of a workload in a fresh sandbox, streams its output, remove
 exits with the entrypoint's status. A source file is compiled (dev profile unless --profile) and its
 plan signed with the local dev key (<state-dir>/keys/dev.key, made on first use); a plan file
 (*.json) must be signed by a key in the trust store. Either way the plan is verified and admitted
-(epoch, replay) before anything starts, and every step is recorded in the audit log.
+(epoch, replay) before anything starts, and every step is recorded in the audit log. When a
+running warm pool (`mvmctl pool`) holds a ready sandbox for the same plan, files and volumes, that
+sandbox is claimed instead of booting one.
 
 options:
   --entrypoint NAME     entrypoint to run (default: the first declared)
   --workload ID         workload to run when the file declares several
   --name NAME           sandbox name (default: <workload>-<random>)
+  --no-pool             boot a new sandbox even when a warm pool holds one for this plan
   --profile dev|production   rules for compiling a source file (default dev)
   --project-root DIR    local volume sources are relative to this (default: the file's directory)
   --backend container|qemu-microvm   sandbox backend (default container; qemu-microvm boots
@@ -289,8 +292,8 @@ Verifies, admits and starts a sandbox for the workload and waits until its guest
 Without --detach it lives as long as this command: Ctrl-C, SIGTERM or the death of this process
 removes it. With --detach it stays until `mvmctl stop` or `mvmctl destroy`.
 
-options: as for `run` (--workload, --profile, --project-root, --backend, --state-dir, --trust-dir,
---trust, -v), and
+options: as for `run` (--workload, --profile, --project-root, --backend, --no-pool, --state-dir,
+--trust-dir, --trust, -v), and
   --format json         print {"name","workload","pid","detached","audit_id"}
   --from-ir             FILE is Workload IR JSON (what the SDKs write), compiled like source
 
@@ -351,6 +354,32 @@ exit status: 0 ok, 1 the snapshot failed (the reason is printed), 2 usage error,
 failure (no such sandbox, agent unreachable), 4 verify found the tar changed
 )",
        RunSnapshot},
+      {"pool", "keep sandboxes of a plan booted and ready to claim",
+       R"(usage: mvmctl pool start FILE|PLAN --name POOL [--size N] [--detach] [--from-ir]
+                         [--format human|json] [options]
+       mvmctl pool ls [--format human|json] [--state-dir DIR]
+       mvmctl pool stop POOL... [--state-dir DIR]
+
+start  verifies and admits the plan like `up`, then keeps N (default 1, at most 64) sandboxes of it
+       booted to agent-ready. `run` and `up` of the same plan (apart from its validity window,
+       epoch and signature), on the same backend, with the same files and volume sources, claim a
+       ready one instead of booting: it is renamed to the claimer's --name, owned by the claimer,
+       and the pool boots a replacement. A claimed sandbox keeps the hostname it booted with, and
+       volumes copied in at boot (qemu-microvm read-only volumes) are as of its boot. The plan is
+       re-verified before every boot: when it expires the pool stops (a source file's dev-signed
+       plan is valid for 24 h). Without --detach the pool lives as long as this command (Ctrl-C,
+       SIGTERM, SIGHUP or `pool stop` end it, destroying the unclaimed sandboxes); with --detach it
+       runs in the background and logs to STATE-DIR/pools/POOL.log. Options as for `up`
+       (--backend, --workload, --profile, --project-root, --state-dir, --trust-dir, --trust).
+       --format json prints {"name","workload","backend","size","pid","key","audit_id"} once the
+       pool listens.
+ls     running pools: size, ready, booting, claimed, failed starts and the last failure.
+stop   stops pools; waits (up to 120 s) for a boot in progress to finish first.
+
+exit status: 0 ok, 1 compile errors or the pool ended because its plan stopped verifying,
+2 usage error, 3 no such pool, 125 refused or failed
+)",
+       RunPool},
       {"stop", "stop sandboxes (their record stays)",
        R"(usage: mvmctl stop NAME... [--state-dir DIR]
 

@@ -32,6 +32,7 @@ int RunPs(const std::vector<std::string>& argv);
 int RunLogs(const std::vector<std::string>& argv);
 int RunFs(const std::vector<std::string>& argv);
 int RunSnapshot(const std::vector<std::string>& argv);
+int RunPool(const std::vector<std::string>& argv);
 int RunStop(const std::vector<std::string>& argv);
 int RunDestroy(const std::vector<std::string>& argv);
 int RunGc(const std::vector<std::string>& argv);

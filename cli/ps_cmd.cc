@@ -39,6 +39,12 @@ int RunPs(const std::vector<std::string>& argv) {
                       {"backend", r.backend},
                       {"detached", r.detached},
                       {"created_at", r.created_at}});
+      if (!r.pool.empty()) {
+        list.back()["pool"] = r.pool;
+      }
+      if (r.InstanceName() != r.name) {
+        list.back()["instance"] = r.instance;
+      }
     }
     std::printf("%s\n", nlohmann::json{{"sandboxes", list}}.dump().c_str());
     return kExitOk;
@@ -49,7 +55,10 @@ int RunPs(const std::vector<std::string>& argv) {
     bool running = runtime::IsRunning(r);
     std::printf("%-24s %-24s %-8s %-8s %-10s %s%s\n", r.name.c_str(), r.workload_id.c_str(),
                 running ? "running" : "stopped", running ? std::to_string(r.pid).c_str() : "-",
-                r.backend.c_str(), r.created_at.c_str(), r.detached ? " (detached)" : "");
+                r.backend.c_str(), r.created_at.c_str(),
+                r.detached        ? " (detached)"
+                : !r.pool.empty() ? (" (ready in pool " + r.pool + ")").c_str()
+                                  : "");
   }
   return kExitOk;
 }

@@ -17,7 +17,7 @@ int RunRun(const std::vector<std::string>& argv) {
   std::vector<FlagSpec> specs = RuntimeFlags();
   for (FlagSpec f :
        {FlagSpec{"entrypoint", true}, FlagSpec{"workload", true}, FlagSpec{"name", true},
-        FlagSpec{"profile", true}, FlagSpec{"project-root", true}}) {
+        FlagSpec{"profile", true}, FlagSpec{"project-root", true}, FlagSpec{"no-pool", false}}) {
     specs.push_back(f);
   }
   std::string error;
@@ -48,6 +48,7 @@ int RunRun(const std::vector<std::string>& argv) {
   run.start.name = args->Get("name");
   run.start.app_files = input->app_files;
   run.start.project_root = input->project_root;
+  run.start.use_pool = !args->Has("no-pool");
   auto status =
       runtime::RunToCompletion(session->options, *admitted, run, session->log(), &timings);
   if (!status) {
@@ -66,7 +67,14 @@ int RunRun(const std::vector<std::string>& argv) {
         {"materialize_ms", timings.materialize_ms}, {"namespaces_ms", timings.namespaces_ms},
         {"agent_ready_ms", timings.agent_ready_ms}, {"exec_ms", timings.exec_ms},
         {"teardown_ms", timings.teardown_ms}};
-    if (!timings.acceleration.empty()) {
+    if (!timings.pool.empty()) {
+      j["pool"] = timings.pool;
+      j["claim_ms"] = timings.claim_ms;
+      j["first_exec_result_ms"] = timings.first_exec_result_ms;
+      if (!timings.acceleration.empty()) {
+        j["acceleration"] = timings.acceleration;
+      }
+    } else if (!timings.acceleration.empty()) {
       j["acceleration"] = timings.acceleration;
       j["boot_attempts"] = timings.boot_attempts;
       j["process_spawned_ms"] = timings.process_spawned_ms;

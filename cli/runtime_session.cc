@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "backend-emit/plan/replay.h"
 #include "backend-emit/plan/time.h"
 #include "cli/commands.h"
 #include "cli/plan_emit.h"
@@ -73,7 +74,8 @@ bool RunsDeclaringFile(const ir::v1::Workload& w, const std::string& app_path) {
 }  // namespace
 
 std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session,
-                                       std::string_view command, int& exit_code) {
+                                       std::string_view command, int& exit_code,
+                                       int64_t validity_seconds) {
   const std::string& path = args.positional[0];
   PlanInput input;
   // IR files end in `.json` too, so only the flag tells them from plans.
@@ -163,10 +165,18 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
   settings.profile = profile;
   int64_t now = clock.NowUnixSeconds();
   // A plan made to run right now needs only a short validity window, so a copy that leaks out of
-  // the state directory is soon worthless.
+  // the state directory is soon worthless; a warm pool asks for longer.
   settings.not_before = now - 60;
-  settings.expires_at = now + 600;
+  settings.expires_at = now + validity_seconds;
   settings.epoch = static_cast<uint32_t>(now);
+  // The epoch is the signing second; a different plan of the same workload admitted earlier in that
+  // second (another `run` of an edited file, a pool's longer-lived plan) would make this one a
+  // replay, so step past it. Epochs only have to grow.
+  plan::ReplayState replay(session.options.state.Replay());
+  if (auto last = replay.Last(one.proto.workloads(0).id());
+      last && *last && (*last)->epoch >= settings.epoch) {
+    settings.epoch = (*last)->epoch + 1;
+  }
   settings.key = std::move(*key);
   auto plans = MakePlans(one, settings);
   if (!plans) {

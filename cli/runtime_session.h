@@ -1,6 +1,7 @@
 #ifndef MVM_CLI_RUNTIME_SESSION_H_
 #define MVM_CLI_RUNTIME_SESSION_H_
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -40,8 +41,10 @@ struct PlanInput {
 /// profile (diagnostics printed, errors stop here with exit 1), its workload chosen by `--workload`
 /// (needed when the file declares several), and its plan signed with the local dev key
 /// (`<state>/keys/dev.key`, made on first use). `exit_code` is set when it fails.
+/// A source file's plan is valid for `validity_seconds` from now.
 std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session,
-                                       std::string_view command, int& exit_code);
+                                       std::string_view command, int& exit_code,
+                                       int64_t validity_seconds = 600);
 
 }  // namespace mvm::cli
 

@@ -23,9 +23,10 @@ int RunUp(const std::vector<std::string>& argv) {
     return kExitOk;
   }
   std::vector<FlagSpec> specs = RuntimeFlags();
-  for (FlagSpec f : {FlagSpec{"name", true}, FlagSpec{"detach", false}, FlagSpec{"workload", true},
-                     FlagSpec{"profile", true}, FlagSpec{"project-root", true},
-                     FlagSpec{"format", true}, FlagSpec{"from-ir", false}}) {
+  for (FlagSpec f :
+       {FlagSpec{"name", true}, FlagSpec{"detach", false}, FlagSpec{"workload", true},
+        FlagSpec{"profile", true}, FlagSpec{"project-root", true}, FlagSpec{"format", true},
+        FlagSpec{"from-ir", false}, FlagSpec{"no-pool", false}}) {
     specs.push_back(f);
   }
   std::string error;
@@ -62,6 +63,7 @@ int RunUp(const std::vector<std::string>& argv) {
   start.detached = args->Has("detach");
   start.app_files = input->app_files;
   start.project_root = input->project_root;
+  start.use_pool = !args->Has("no-pool");
 
   // Block the stop signals before the sandbox exists, so none is lost between start and wait.
   sigset_t stop_signals;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sodium.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -21,6 +22,8 @@
 #include "backend-emit/plan/keys.h"
 #include "backend-emit/plan/replay.h"
 #include "backend-emit/plan/time.h"
+#include "runtime/launcher/internal.h"
+#include "runtime/launcher/pool.h"
 #include "runtime/rootfs/rootfs.h"
 
 namespace mvm::runtime {
@@ -30,10 +33,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double MillisSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
 constexpr std::string_view kSdkMount = "/.mvm/sdk/python";
 constexpr uint32_t kPidsMax = 1024;
 constexpr auto kAgentWait = std::chrono::seconds(10);
@@ -42,12 +41,29 @@ constexpr auto kAgentWait = std::chrono::seconds(10);
 /// answering.
 constexpr auto kTimeoutGrace = std::chrono::seconds(10);
 
+}  // namespace
+
+namespace internal {
+
+double MillisSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
 std::string RandomSuffix() {
   unsigned char bytes[3];
   randombytes_buf(bytes, sizeof bytes);
   char hex[7];
   std::snprintf(hex, sizeof hex, "%02x%02x%02x", bytes[0], bytes[1], bytes[2]);
   return hex;
+}
+
+std::string DefaultSandboxName(std::string_view workload_id) {
+  // A workload id may be 63 characters itself; the suffix needs 7.
+  std::string id(workload_id.substr(0, 56));
+  while (!id.empty() && id.back() == '-') {
+    id.pop_back();
+  }
+  return id + "-" + RandomSuffix();
 }
 
 /// Signals the process a record names, if it is still that process. A pidfd makes the check and the
@@ -77,9 +93,8 @@ bool WaitGone(const SandboxRecord& record, std::chrono::milliseconds limit) {
   return true;
 }
 
-/// Everything that may be left of a sandbox after its PID 1 is gone: cgroups and state.
-void RemoveTraces(const StateDir& state, std::string_view name) {
-  (void)container::RemoveCgroups(name);
+void RemoveTraces(const StateDir& state, std::string_view name, std::string_view instance) {
+  (void)container::RemoveCgroups(instance);
   std::error_code ec;
   fs::remove_all(state.Sandbox(name), ec);
 }
@@ -120,12 +135,19 @@ ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::s
     if (n == 1 && c == 'd') {
       ::_exit(0);
     }
+    // No directory: nothing started yet, or the sandbox was handed to another owner under another
+    // name (a warm pool's claim), whose cgroups must not be touched.
+    if (!fs::exists(state.Sandbox(name))) {
+      ::_exit(0);
+    }
     auto record = ReadRecord(state, name);
+    std::string instance = name;
     if (record) {
       SignalRecord(*record, SIGKILL);
       WaitGone(*record, std::chrono::seconds(5));
+      instance = record->InstanceName();
     }
-    RemoveTraces(state, name);
+    RemoveTraces(state, name, instance);
     if (auto session = OpenAudit(state)) {
       (void)(*session)->log->Append("destroy", {{"sandbox", name}, {"reason", "parent died"}});
     }
@@ -148,6 +170,24 @@ void DisarmWatchdog(int& fd, pid_t& pid) {
     pid = -1;
   }
 }
+
+ErrorOr<fs::path> ResolveVolumeSource(const plan::v1::Mount& m, const fs::path& project_root) {
+  std::error_code ec;
+  fs::path source =
+      fs::path(m.source()).is_absolute() ? fs::path(m.source()) : project_root / m.source();
+  source = fs::weakly_canonical(source, ec);
+  if (ec || !fs::exists(source)) {
+    return Error{"volume source `" + m.source() + "` (`" + source.string() +
+                 "`) does not exist; create it or fix `Volume.local(...)`"};
+  }
+  return source;
+}
+
+}  // namespace internal
+
+using namespace internal;  // NOLINT(google-build-using-namespace): this file defines them
+
+namespace {
 
 struct ResolvedRootfs {
   fs::path dir;
@@ -220,19 +260,6 @@ ErrorOr<uint64_t> GuestOomKills(agent::Client& agent) {
   return std::strtoull(text->c_str() + at + 9, nullptr, 10);
 }
 
-// A local volume's host source: relative sources are relative to the project root; it must exist.
-ErrorOr<fs::path> ResolveVolumeSource(const plan::v1::Mount& m, const fs::path& project_root) {
-  std::error_code ec;
-  fs::path source =
-      fs::path(m.source()).is_absolute() ? fs::path(m.source()) : project_root / m.source();
-  source = fs::weakly_canonical(source, ec);
-  if (ec || !fs::exists(source)) {
-    return Error{"volume source `" + m.source() + "` (`" + source.string() +
-                 "`) does not exist; create it or fix `Volume.local(...)`"};
-  }
-  return source;
-}
-
 // The sandbox's state directory with its run directory (the agent's socket), owner-only.
 ErrorOr<Ok> MakeSandboxDirs(const StateDir& state, const std::string& name) {
   std::error_code ec;
@@ -245,15 +272,6 @@ ErrorOr<Ok> MakeSandboxDirs(const StateDir& state, const std::string& name) {
 }
 
 }  // namespace
-
-/// Start's backend-specific halves, with access to Sandbox's insides.
-struct SandboxAccess {
-  static ErrorOr<Sandbox> StartMicrovm(const LauncherOptions& options, const AdmittedPlan& admitted,
-                                       const StartOptions& start, audit::Log& audit,
-                                       PhaseTimings* timings, const std::string& name,
-                                       const fs::path& rootfs_dir,
-                                       const std::string& rootfs_digest);
-};
 
 ErrorOr<Ok> LocateRuntimeFiles(LauncherOptions& options) {
   std::error_code ec;
@@ -464,7 +482,8 @@ Sandbox::Sandbox(Sandbox&& other) noexcept
       container_(std::exchange(other.container_, container::Sandbox{})),
       agent_(std::move(other.agent_)),
       watchdog_fd_(std::exchange(other.watchdog_fd_, -1)),
-      watchdog_pid_(std::exchange(other.watchdog_pid_, -1)) {
+      watchdog_pid_(std::exchange(other.watchdog_pid_, -1)),
+      adopted_(other.adopted_) {
   other.agent_.reset();
 }
 
@@ -476,6 +495,7 @@ Sandbox& Sandbox::operator=(Sandbox&& other) noexcept {
     other.agent_.reset();
     watchdog_fd_ = std::exchange(other.watchdog_fd_, -1);
     watchdog_pid_ = std::exchange(other.watchdog_pid_, -1);
+    adopted_ = other.adopted_;
   }
   return *this;
 }
@@ -492,15 +512,48 @@ Sandbox::~Sandbox() {
 }
 
 ErrorOr<container::ExitStatus> Sandbox::Wait(std::chrono::milliseconds timeout) {
-  return container::Wait(container_, timeout);
+  if (!adopted_) {
+    return container::Wait(container_, timeout);
+  }
+  // Not our child: its parent (the pool) reaps it, and its exit status is the parent's to know.
+  pollfd p{container_.pidfd, POLLIN, 0};
+  int ready;
+  do {
+    ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  } while (ready < 0 && errno == EINTR);
+  if (ready <= 0) {
+    return Error{"sandbox `" + record_.name + "` is still running after " +
+                 std::to_string(timeout.count()) + " ms"};
+  }
+  return container::ExitStatus{};
 }
 
 void Sandbox::Release() { DisarmWatchdog(watchdog_fd_, watchdog_pid_); }
 
+Sandbox SandboxAccess::Adopt(SandboxRecord record, int pidfd, agent::Client agent,
+                             std::pair<int, pid_t> watchdog) {
+  Sandbox sandbox;
+  sandbox.container_.pid = record.pid;
+  sandbox.container_.pidfd = pidfd;
+  sandbox.container_.name = record.InstanceName();
+  sandbox.record_ = std::move(record);
+  sandbox.agent_.emplace(std::move(agent));
+  sandbox.watchdog_fd_ = watchdog.first;
+  sandbox.watchdog_pid_ = watchdog.second;
+  sandbox.adopted_ = true;
+  return sandbox;
+}
+
+int SandboxAccess::HandOver(Sandbox& sandbox) {
+  sandbox.agent_.reset();
+  DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
+  return std::exchange(sandbox.container_.pidfd, -1);
+}
+
 ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admitted,
                        const StartOptions& start, audit::Log& audit, PhaseTimings* timings) {
   const plan::v1::ExecutionPlan& p = admitted.verified.plan;
-  std::string name = start.name.empty() ? p.workload().id() + "-" + RandomSuffix() : start.name;
+  std::string name = start.name.empty() ? DefaultSandboxName(p.workload().id()) : start.name;
   if (!IsSandboxName(name)) {
     return Error{"`" + name +
                  "` is not a valid sandbox name: use lowercase letters, digits and '-', at most "
@@ -509,6 +562,15 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   if (options.backend != "container" && options.backend != kMicrovmBackend) {
     return Error{"backend `" + options.backend + "` is not available; use `container` or `" +
                  std::string(kMicrovmBackend) + "`"};
+  }
+  if (start.use_pool && start.pool.empty()) {
+    auto claimed = ClaimFromPool(options, admitted, start, name, audit, timings);
+    if (!claimed) {
+      return claimed.error();
+    }
+    if (*claimed) {
+      return std::move(**claimed);
+    }
   }
   auto lock = SandboxLock::Acquire(options.state, name);
   if (!lock) {
@@ -519,7 +581,7 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
       return Error{"a sandbox named `" + name + "` is already running; `mvmctl stop " + name +
                    "` stops it, or pick another --name"};
     }
-    RemoveTraces(options.state, name);
+    RemoveTraces(options.state, name, existing->InstanceName());
   }
 
   auto t = Clock::now();
@@ -544,14 +606,16 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   spec.limits.cpu = static_cast<uint32_t>(p.lifecycle().cpu());
   spec.limits.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
   spec.limits.pids_max = kPidsMax;
-  spec.parent_death_signal = start.detached ? 0 : SIGKILL;
+  // A pool's sandboxes are handed to other processes, so they must not die with this one by the
+  // kernel's hand; until then the watchdog removes them if this process dies.
+  spec.parent_death_signal = start.detached || !start.pool.empty() ? 0 : SIGKILL;
 
   if (auto made = MakeSandboxDirs(options.state, name); !made) {
     return made.error();
   }
   std::error_code ec;
   auto fail = [&](const std::string& message) -> Error {
-    RemoveTraces(options.state, name);
+    RemoveTraces(options.state, name, name);
     return Error{message};
   };
   for (const auto& [guest, host] : start.app_files) {
@@ -649,6 +713,7 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   r.created_at = NowRfc3339();
   r.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
   r.root_fs = rootfs->digest;
+  r.pool = start.pool;
   if (auto written = WriteRecord(options.state, r); !written) {
     (void)container::Kill(sandbox.container_, SIGKILL);
     (void)sandbox.Wait(std::chrono::seconds(5));
@@ -699,7 +764,7 @@ ErrorOr<Sandbox> SandboxAccess::StartMicrovm(const LauncherOptions& options,
     return made.error();
   }
   auto fail = [&](const std::string& message) -> Error {
-    RemoveTraces(options.state, name);
+    RemoveTraces(options.state, name, name);
     return Error{message};
   };
   qemu_microvm::LaunchInput in;
@@ -734,7 +799,7 @@ ErrorOr<Sandbox> SandboxAccess::StartMicrovm(const LauncherOptions& options,
   in.cpus = static_cast<uint32_t>(p.lifecycle().cpu());
   in.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
   in.pids_max = kPidsMax;
-  in.detached = start.detached;
+  in.detached = start.detached || !start.pool.empty();
   in.note = [&](std::string_view line) {
     if (options.note) {
       options.note(line);
@@ -777,6 +842,7 @@ ErrorOr<Sandbox> SandboxAccess::StartMicrovm(const LauncherOptions& options,
   r.created_at = NowRfc3339();
   r.memory_mb = in.memory_mb;
   r.root_fs = rootfs_digest;
+  r.pool = start.pool;
   if (auto written = WriteRecord(options.state, r); !written) {
     (void)container::Kill(sandbox.container_, SIGKILL);
     (void)sandbox.Wait(std::chrono::seconds(5));
@@ -861,7 +927,7 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
   (void)options;
   request.timeout_ms = timeout_seconds * 1000;
   const bool microvm = record.backend == kMicrovmBackend;
-  auto oom_before = microvm ? GuestOomKills(agent) : container::OomKills(record.name);
+  auto oom_before = microvm ? GuestOomKills(agent) : container::OomKills(record.InstanceName());
   std::string command;
   for (const std::string& a : request.argv) {
     command += (command.empty() ? "" : " ") + a;
@@ -903,7 +969,7 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
     }
     return Error{"lost the guest agent during `" + command + "`: " + result.error().message};
   }
-  auto oom_after = microvm ? GuestOomKills(agent) : container::OomKills(record.name);
+  auto oom_after = microvm ? GuestOomKills(agent) : container::OomKills(record.InstanceName());
   bool oom = oom_before && oom_after && *oom_after > *oom_before;
   ExecOutcome out = DescribeExec(*result, oom, record.memory_mb, timeout_seconds);
   auto id = audit.Append("exec-exit", {{"sandbox", record.name},
@@ -930,7 +996,7 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
     (void)container::Kill(sandbox.container_, SIGKILL);
     (void)sandbox.Wait(std::chrono::seconds(5));
   }
-  RemoveTraces(options.state, sandbox.record_.name);
+  RemoveTraces(options.state, sandbox.record_.name, sandbox.record_.InstanceName());
   (void)audit.Append("destroy", {{"sandbox", sandbox.record_.name}, {"reason", reason}});
   DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
   return Ok{};
@@ -946,7 +1012,7 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
   if (!record) {
     if (remove_state && fs::exists(options.state.Sandbox(name))) {
       // A damaged record must not make a sandbox undeletable.
-      RemoveTraces(options.state, name);
+      RemoveTraces(options.state, name, name);
       (void)audit.Append("destroy", {{"sandbox", name}, {"reason", reason}});
       return Ok{};
     }
@@ -965,9 +1031,9 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
       }
     }
   }
-  (void)container::RemoveCgroups(name);
+  (void)container::RemoveCgroups(record->InstanceName());
   if (remove_state) {
-    RemoveTraces(options.state, name);
+    RemoveTraces(options.state, name, record->InstanceName());
   } else {
     record->pid = 0;
     record->pid_start_time = 0;
@@ -1111,7 +1177,9 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
       Exec(options, sandbox->record(), sandbox->agent(), std::move(request), sink, timeout, audit);
   if (timings != nullptr) {
     timings->exec_ms = MillisSince(t);
-    if (sandbox->record().backend == kMicrovmBackend) {
+    if (!timings->pool.empty()) {
+      timings->first_exec_result_ms = timings->claim_ms + timings->exec_ms;
+    } else if (sandbox->record().backend == kMicrovmBackend) {
       // Start returned right after the agent was ready; what lies between is a record write.
       timings->first_exec_result_ms = timings->agent_ready_ms + timings->exec_ms;
       if (options.verbose && options.note) {

@@ -84,6 +84,10 @@ struct PhaseTimings {
   double first_exec_result_ms = 0;
   int boot_attempts = 0;
   std::string acceleration;  ///< "kvm" or "tcg" (qemu-microvm), empty for containers
+  /// Claimed from a warm pool instead of started: which pool, and the claim's wall time, from
+  /// looking for a pool to the claimed sandbox's agent answering (the readiness boundary).
+  std::string pool;
+  double claim_ms = 0;
 };
 
 /// Verifies `plan_bytes` against the trusted keys and the clock, admits it against the replay
@@ -101,6 +105,12 @@ struct StartOptions {
   std::vector<std::pair<std::string, std::filesystem::path>> app_files;
   /// Local volume sources are relative to this directory (the declaring file's, for a source file).
   std::filesystem::path project_root;
+  /// Take a ready sandbox from a running warm pool for the same plan (pool.h) when there is one.
+  bool use_pool = true;
+  /// Set by a warm pool for the sandboxes it keeps: they do not die with this process by the
+  /// kernel's hand (PR_SET_PDEATHSIG), as they are handed over to others, but the watchdog still
+  /// removes them if this process dies while they are unclaimed.
+  std::string pool;
 };
 
 /// A started sandbox, owned by this process: destroyed by Destroy(), or, if this process dies
@@ -122,7 +132,7 @@ class Sandbox {
   friend ErrorOr<Sandbox> Start(const LauncherOptions&, const AdmittedPlan&, const StartOptions&,
                                 audit::Log&, PhaseTimings*);
   friend ErrorOr<Ok> Destroy(const LauncherOptions&, Sandbox&, audit::Log&, std::string_view);
-  friend struct SandboxAccess;  // the backends' start paths in launcher.cc
+  friend struct SandboxAccess;  // the backends' start paths and warm pools (internal.h)
   Sandbox() = default;
 
   SandboxRecord record_;
@@ -131,6 +141,9 @@ class Sandbox {
   std::optional<agent::Client> agent_;
   int watchdog_fd_ = -1;  ///< write end of the watchdog's pipe; -1 when there is none
   pid_t watchdog_pid_ = -1;
+  /// Claimed from a warm pool: PID 1 (or the VM) is another process's child, so Wait watches its
+  /// pidfd instead of reaping it.
+  bool adopted_ = false;
 };
 
 /// Materialises the root filesystem, starts the sandbox on the backend with the guest agent as PID

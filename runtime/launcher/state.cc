@@ -55,18 +55,25 @@ bool IsSandboxName(std::string_view name) {
 namespace {
 
 nlohmann::json ToJson(const SandboxRecord& r) {
-  return {{"name", r.name},
-          {"workload_id", r.workload_id},
-          {"payload_digest", r.payload_digest},
-          {"backend", r.backend},
-          {"pid", r.pid},
-          {"pid_start_time", r.pid_start_time},
-          {"detached", r.detached},
-          {"owner_pid", r.owner_pid},
-          {"owner_uid", r.owner_uid},
-          {"created_at", r.created_at},
-          {"memory_mb", r.memory_mb},
-          {"rootfs", r.root_fs}};
+  nlohmann::json j = {{"name", r.name},
+                      {"workload_id", r.workload_id},
+                      {"payload_digest", r.payload_digest},
+                      {"backend", r.backend},
+                      {"pid", r.pid},
+                      {"pid_start_time", r.pid_start_time},
+                      {"detached", r.detached},
+                      {"owner_pid", r.owner_pid},
+                      {"owner_uid", r.owner_uid},
+                      {"created_at", r.created_at},
+                      {"memory_mb", r.memory_mb},
+                      {"rootfs", r.root_fs}};
+  if (!r.instance.empty() && r.instance != r.name) {
+    j["instance"] = r.instance;
+  }
+  if (!r.pool.empty()) {
+    j["pool"] = r.pool;
+  }
+  return j;
 }
 
 ErrorOr<Ok> WriteFileAtomically(const fs::path& path, const std::string& text) {
@@ -130,6 +137,11 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) 
     r.created_at = j.at("created_at").get<std::string>();
     r.memory_mb = j.at("memory_mb").get<uint32_t>();
     r.root_fs = j.at("rootfs").get<std::string>();
+    r.instance = j.value("instance", std::string());
+    r.pool = j.value("pool", std::string());
+    if (!r.instance.empty() && !IsSandboxName(r.instance)) {
+      return Error{"`" + path.string() + "` names an invalid instance `" + r.instance + "`"};
+    }
     if (r.name != name) {
       return Error{"`" + path.string() + "` names sandbox `" + r.name + "`, not `" +
                    std::string(name) + "`"};

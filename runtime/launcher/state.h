@@ -26,6 +26,8 @@ struct StateDir {
   /// Guest kernels, initramfs and root images of the qemu-microvm backend (runtime/guest).
   std::filesystem::path GuestCache() const { return root / "guest"; }
   std::filesystem::path Sandboxes() const { return root / "sandboxes"; }
+  /// Warm pools (pool.h): `<pool>.json`, `.sock` and `.lock` of each.
+  std::filesystem::path Pools() const { return root / "pools"; }
   std::filesystem::path Sandbox(std::string_view name) const { return Sandboxes() / name; }
   /// The directory bind-mounted at /run/mvm inside the sandbox; the agent's socket is in it.
   std::filesystem::path RunDir(std::string_view name) const { return Sandbox(name) / "run"; }
@@ -58,6 +60,14 @@ struct SandboxRecord {
   std::string created_at;  ///< RFC 3339 UTC
   uint32_t memory_mb = 0;  ///< for the OOM message of a later `exec`
   std::string root_fs;     ///< the rootfs digest it runs on
+  /// The name the backend knows it by (container: hostname and cgroup leaf; microVM: hostname).
+  /// Differs from `name` only for a sandbox claimed from a warm pool, which keeps the name it was
+  /// booted under; empty in records written before pools existed, meaning `name`.
+  std::string instance;
+  /// The warm pool holding it ready, unclaimed; empty once claimed and for every other sandbox.
+  std::string pool;
+
+  const std::string& InstanceName() const { return instance.empty() ? name : instance; }
 };
 
 ErrorOr<Ok> WriteRecord(const StateDir& state, const SandboxRecord& record);

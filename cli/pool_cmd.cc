@@ -1,0 +1,359 @@
+// `mvmctl pool start|ls|stop`: warm pools of ready sandboxes (runtime/launcher/pool.h).
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/runtime_session.h"
+#include "runtime/launcher/pool.h"
+
+namespace mvm::cli {
+
+namespace {
+
+constexpr uint32_t kMaxPoolSize = 64;
+constexpr auto kStopTimeout = std::chrono::seconds(120);
+
+nlohmann::json Describe(const runtime::PoolRecord& r, const std::string& audit_id) {
+  return {{"name", r.name},       {"workload", r.workload_id},
+          {"backend", r.backend}, {"size", r.size},
+          {"pid", r.pid},         {"key", r.key},
+          {"audit_id", audit_id}};
+}
+
+std::string HumanLine(const runtime::PoolRecord& r) {
+  return "pool " + r.name + " is up (workload " + r.workload_id + ", backend " + r.backend +
+         ", size " + std::to_string(r.size) + ", pid " + std::to_string(r.pid) + ")";
+}
+
+std::vector<FlagSpec> StartFlags() {
+  std::vector<FlagSpec> specs = RuntimeFlags();
+  for (FlagSpec f :
+       {FlagSpec{"name", true}, FlagSpec{"size", true}, FlagSpec{"detach", false},
+        FlagSpec{"workload", true}, FlagSpec{"profile", true}, FlagSpec{"project-root", true},
+        FlagSpec{"format", true}, FlagSpec{"from-ir", false}}) {
+    specs.push_back(f);
+  }
+  return specs;
+}
+
+/// A usage error naming the first flag of `args` that `verb` does not take, or empty.
+std::string UnexpectedFlag(const Args& args, std::string_view verb,
+                           std::initializer_list<std::string_view> allowed) {
+  for (const auto& [flag, values] : args.flags) {
+    if (std::find(allowed.begin(), allowed.end(), flag) == allowed.end()) {
+      return "`pool " + std::string(verb) + "` does not take --" + flag;
+    }
+  }
+  return "";
+}
+
+int Start(Args* args) {
+  if (args->positional.size() != 1) {
+    return Fail("pool", "give one source file or plan: `mvmctl pool start FILE|PLAN --name POOL`",
+                kExitUsage);
+  }
+  if (!args->Has("name")) {
+    return Fail("pool", "`--name POOL` is required: `pool ls` and `pool stop` use it", kExitUsage);
+  }
+  std::string name = args->Get("name");
+  if (!runtime::IsSandboxName(name)) {
+    return Fail("pool",
+                "`" + name +
+                    "` is not a valid pool name: use lowercase letters, digits and '-', at most "
+                    "63, starting with a letter or digit",
+                kExitUsage);
+  }
+  uint32_t size = 1;
+  if (args->Has("size")) {
+    std::string text = args->Get("size");
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), size);
+    if (ec != std::errc() || end != text.data() + text.size() || size == 0 || size > kMaxPoolSize) {
+      return Fail("pool",
+                  "--size takes a whole number from 1 to " + std::to_string(kMaxPoolSize) +
+                      ", not `" + text + "`",
+                  kExitUsage);
+    }
+  }
+  std::string format = args->Get("format", "human");
+  if (format != "human" && format != "json") {
+    return Fail("pool", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
+  }
+  bool json = format == "json";
+  auto session = OpenRuntime(*args, /*with_trust=*/true, "pool");
+  if (!session) {
+    return Fail("pool", session.error().message, runtime::kExitLauncherFailed);
+  }
+  int exit_code = 0;
+  // A pool outlives a `run`: a source file's dev-signed plan is valid for a day, as `compile`'s are
+  // by default. A plan file keeps its own window.
+  auto input = ReadPlanInput(*args, *session, "pool", exit_code, 24 * 3600);
+  if (!input) {
+    return exit_code;
+  }
+  auto admitted = runtime::Admit(session->options, input->bytes, session->log(), nullptr);
+  if (!admitted) {
+    return Fail("pool", admitted.error().message, runtime::kExitLauncherFailed);
+  }
+  runtime::StartOptions start;
+  start.app_files = input->app_files;
+  start.project_root = input->project_root;
+  runtime::PoolOptions pool;
+  pool.name = name;
+  pool.size = size;
+
+  // Blocked before any thread exists, so that only the pool's signalfd sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
+  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  if (!args->Has("detach")) {
+    pool.out_fd = 2;
+    pool.on_listening = [&](const runtime::PoolRecord& r) {
+      std::printf("%s\n", json ? Describe(r, admitted->audit_id).dump().c_str()
+                               : (HumanLine(r) + "; Ctrl-C stops it").c_str());
+      std::fflush(stdout);
+    };
+    auto ran =
+        runtime::RunPool(session->options, *admitted, input->bytes, start, pool, session->log());
+    if (!ran) {
+      return Fail("pool", ran.error().message,
+                  ran.error().message.find("no longer verifies") != std::string::npos
+                      ? kExitInputErrors
+                      : runtime::kExitLauncherFailed);
+    }
+    return kExitOk;
+  }
+
+  // Detached: the child runs the pool in a session of its own, logging to a file; the parent waits
+  // until it listens (or failed) and reports that.
+  std::error_code ec;
+  std::filesystem::create_directories(session->options.state.Pools(), ec);
+  std::filesystem::path log_path = session->options.state.Pools() / (name + ".log");
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return Fail("pool", "cannot create a pipe", runtime::kExitLauncherFailed);
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    return Fail("pool", "cannot fork the pool process", runtime::kExitLauncherFailed);
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::setsid();
+    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (log >= 0 && null >= 0) {
+      ::dup2(null, 0);
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+    }
+    // The parent's audit Log must not be used across fork(): the child opens its own.
+    auto audit = runtime::OpenAudit(session->options.state);
+    bool told = false;
+    auto tell = [&](const std::string& line) {
+      std::string text = line + "\n";
+      (void)!::write(fds[1], text.data(), text.size());
+      ::close(fds[1]);
+      told = true;
+    };
+    if (!audit) {
+      tell("cannot open the audit log: " + audit.error().message);
+      ::_exit(runtime::kExitLauncherFailed);
+    }
+    pool.out_fd = 2;
+    pool.on_listening = [&](const runtime::PoolRecord& r) {
+      tell(Describe(r, admitted->audit_id).dump());
+    };
+    auto ran =
+        runtime::RunPool(session->options, *admitted, input->bytes, start, pool, *(*audit)->log);
+    if (!ran) {
+      if (!told) {
+        tell(ran.error().message);
+      }
+      std::fprintf(stderr, "mvmctl pool %s: %s\n", name.c_str(), ran.error().message.c_str());
+      ::_exit(runtime::kExitLauncherFailed);
+    }
+    ::_exit(kExitOk);
+  }
+  ::close(fds[1]);
+  std::string answer;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      break;
+    }
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  while (!answer.empty() && answer.back() == '\n') {
+    answer.pop_back();
+  }
+  if (answer.empty() || answer.front() != '{') {
+    ::waitpid(pid, nullptr, 0);
+    return Fail("pool",
+                answer.empty()
+                    ? "the pool process ended before listening; see `" + log_path.string() + "`"
+                    : answer,
+                runtime::kExitLauncherFailed);
+  }
+  if (json) {
+    std::printf("%s\n", answer.c_str());
+  } else {
+    auto j = nlohmann::json::parse(answer);
+    runtime::PoolRecord r;
+    r.name = j["name"];
+    r.workload_id = j["workload"];
+    r.backend = j["backend"];
+    r.size = j["size"];
+    r.pid = j["pid"];
+    std::printf("%s, detached; log %s\n", HumanLine(r).c_str(), log_path.c_str());
+  }
+  return kExitOk;
+}
+
+int List(Args* args) {
+  if (auto bad = UnexpectedFlag(*args, "ls", {"state-dir", "format"}); !bad.empty()) {
+    return Fail("pool", bad, kExitUsage);
+  }
+  if (!args->positional.empty()) {
+    return Fail("pool", "`pool ls` takes no arguments", kExitUsage);
+  }
+  std::string format = args->Get("format", "human");
+  if (format != "human" && format != "json") {
+    return Fail("pool", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
+  }
+  runtime::StateDir state = runtime::ResolveStateDir(args->Get("state-dir"));
+  std::vector<std::string> problems;
+  auto pools = runtime::ListPools(state, problems);
+  for (const std::string& p : problems) {
+    std::fprintf(stderr, "mvmctl pool: warning: %s\n", p.c_str());
+  }
+  nlohmann::json list = nlohmann::json::array();
+  if (format == "human") {
+    std::printf("%-20s %-20s %-12s %-5s %-5s %-7s %-7s %-6s %s\n", "POOL", "WORKLOAD", "BACKEND",
+                "SIZE", "READY", "BOOTING", "CLAIMED", "FAILED", "STATUS");
+  }
+  for (const runtime::PoolRecord& r : pools) {
+    std::optional<runtime::PoolStatus> status;
+    std::string problem;
+    if (runtime::IsPoolRunning(r)) {
+      if (auto s = runtime::QueryPool(state, r.name)) {
+        status = std::move(*s);
+      } else {
+        problem = s.error().message;
+      }
+    } else {
+      problem = "gone (its process ended without cleaning up; `mvmctl pool stop " + r.name +
+                "` removes the record)";
+    }
+    if (format == "json") {
+      nlohmann::json j = {{"name", r.name},
+                          {"workload", r.workload_id},
+                          {"backend", r.backend},
+                          {"size", r.size},
+                          {"pid", r.pid},
+                          {"key", r.key},
+                          {"created_at", r.created_at},
+                          {"running", status.has_value()}};
+      if (status) {
+        j["ready"] = status->ready;
+        j["booting"] = status->booting;
+        j["claimed"] = status->claimed;
+        j["failed"] = status->failed;
+        j["last_error"] = status->last_error;
+        j["sandboxes"] = status->sandboxes;
+      } else {
+        j["problem"] = problem;
+      }
+      list.push_back(std::move(j));
+      continue;
+    }
+    auto num = [&](auto v) { return status ? std::to_string(v) : std::string("-"); };
+    std::printf("%-20s %-20s %-12s %-5u %-5s %-7s %-7s %-6s %s\n", r.name.c_str(),
+                r.workload_id.c_str(), r.backend.c_str(), r.size,
+                num(status ? status->ready : 0).c_str(), num(status ? status->booting : 0).c_str(),
+                num(status ? status->claimed : 0).c_str(), num(status ? status->failed : 0).c_str(),
+                status ? (status->last_error.empty()
+                              ? "running"
+                              : ("running; last failure: " + status->last_error).c_str())
+                       : problem.c_str());
+  }
+  if (format == "json") {
+    std::printf("%s\n", nlohmann::json{{"pools", list}}.dump().c_str());
+  }
+  return kExitOk;
+}
+
+int Stop(Args* args) {
+  if (auto bad = UnexpectedFlag(*args, "stop", {"state-dir"}); !bad.empty()) {
+    return Fail("pool", bad, kExitUsage);
+  }
+  if (args->positional.empty()) {
+    return Fail("pool", "name the pools to stop: `mvmctl pool stop POOL...`", kExitUsage);
+  }
+  runtime::StateDir state = runtime::ResolveStateDir(args->Get("state-dir"));
+  int status = kExitOk;
+  for (const std::string& name : args->positional) {
+    if (!runtime::IsSandboxName(name)) {
+      status = Fail("pool", "`" + name + "` is not a pool name", kExitUsage);
+      continue;
+    }
+    auto stopped = runtime::StopPool(state, name, kStopTimeout);
+    if (!stopped) {
+      status = Fail("pool", stopped.error().message,
+                    stopped.error().message.starts_with("no pool") ? kExitEnvironment
+                                                                   : runtime::kExitLauncherFailed);
+    }
+  }
+  return status;
+}
+
+}  // namespace
+
+int RunPool(const std::vector<std::string>& argv) {
+  const Command& self = FindCommand("pool");
+  if (WantsHelp(argv, self.usage)) {
+    return kExitOk;
+  }
+  // One parse for every verb (flags may come before it), then each verb checks what it takes.
+  std::string error;
+  auto args = ParseArgs(argv, StartFlags(), error);
+  if (!args) {
+    return Fail("pool", error, kExitUsage);
+  }
+  if (args->positional.empty()) {
+    return Fail("pool", "expected `pool start`, `pool ls` or `pool stop`", kExitUsage);
+  }
+  std::string verb = args->positional.front();
+  args->positional.erase(args->positional.begin());
+  if (verb == "start") {
+    return Start(&*args);
+  }
+  if (verb == "ls") {
+    return List(&*args);
+  }
+  if (verb == "stop") {
+    return Stop(&*args);
+  }
+  return Fail("pool", "unknown `pool " + verb + "`; use start, ls or stop", kExitUsage);
+}
+
+}  // namespace mvm::cli

@@ -1,0 +1,74 @@
+#ifndef MVM_RUNTIME_LAUNCHER_INTERNAL_H_
+#define MVM_RUNTIME_LAUNCHER_INTERNAL_H_
+
+// Shared by the launcher's own files (launcher.cc, pool.cc), not part of its interface.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "ir/support/error_or.h"
+#include "runtime/launcher/launcher.h"
+
+namespace mvm::runtime {
+
+namespace internal {
+
+double MillisSince(std::chrono::steady_clock::time_point start);
+
+/// Six random hex digits, for default sandbox names.
+std::string RandomSuffix();
+
+/// `<workload id>-<RandomSuffix()>`, the id shortened so that the name stays a valid sandbox name.
+std::string DefaultSandboxName(std::string_view workload_id);
+
+/// Signals the process a record names, if it is still that process.
+bool SignalRecord(const SandboxRecord& record, int signal);
+
+/// Waits until the record's process is gone; false if it is still there after `limit`.
+bool WaitGone(const SandboxRecord& record, std::chrono::milliseconds limit);
+
+/// Removes what may be left of a sandbox after its processes are gone: the cgroups of `instance`
+/// and the state directory of `name`.
+void RemoveTraces(const StateDir& state, std::string_view name, std::string_view instance);
+
+/// Starts the parent-death watchdog of sandbox `name` (see launcher.cc); returns the write end of
+/// its pipe and its pid.
+ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name);
+
+/// Tells the watchdog its job is done and reaps it.
+void DisarmWatchdog(int& fd, pid_t& pid);
+
+/// A local volume's host source: a relative source is relative to `project_root`; it must exist.
+ErrorOr<std::filesystem::path> ResolveVolumeSource(const plan::v1::Mount& m,
+                                                   const std::filesystem::path& project_root);
+
+}  // namespace internal
+
+/// What the launcher's files do with a Sandbox's insides.
+struct SandboxAccess {
+  static ErrorOr<Sandbox> StartMicrovm(const LauncherOptions& options, const AdmittedPlan& admitted,
+                                       const StartOptions& start, audit::Log& audit,
+                                       PhaseTimings* timings, const std::string& name,
+                                       const std::filesystem::path& rootfs_dir,
+                                       const std::string& rootfs_digest);
+
+  /// A running sandbox this process did not start (claimed from a pool): `pidfd` refers to the
+  /// record's process; `watchdog` is the claimer's own (fd -1 when detached).
+  static Sandbox Adopt(SandboxRecord record, int pidfd, agent::Client agent,
+                       std::pair<int, pid_t> watchdog);
+
+  /// What a pool keeps of a sandbox it hands over: the pidfd of its own child (PID 1 or the VM's
+  /// supervisor), to reap it when it ends. Drops the agent connection and disarms the watchdog.
+  static int HandOver(Sandbox& sandbox);
+
+  static SandboxRecord& Record(Sandbox& sandbox) { return sandbox.record_; }
+  static int Pidfd(const Sandbox& sandbox) { return sandbox.container_.pidfd; }
+};
+
+}  // namespace mvm::runtime
+
+#endif  // MVM_RUNTIME_LAUNCHER_INTERNAL_H_

@@ -1,0 +1,898 @@
+#include "runtime/launcher/pool.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <system_error>
+#include <thread>
+
+#include "backend-emit/plan/payload.h"
+#include "backend-emit/plan/time.h"
+#include "ir/digest.h"
+#include "runtime/launcher/internal.h"
+
+namespace mvm::runtime {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace internal;  // NOLINT(google-build-using-namespace)
+
+namespace {
+
+constexpr size_t kMaxLine = 64u << 10;
+/// How long one side waits for the other's line: requests are answered at once, as the pool's main
+/// thread never boots anything itself.
+constexpr auto kLineDeadline = std::chrono::seconds(5);
+constexpr auto kMaxBackoff = std::chrono::seconds(60);
+
+fs::path PoolFile(const StateDir& state, std::string_view name, std::string_view ext) {
+  return state.Pools() / (std::string(name) + std::string(ext));
+}
+
+std::string Errno() { return std::strerror(errno); }
+
+ErrorOr<Ok> WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return Error{"cannot write to the pool's socket: " + Errno()};
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Ok{};
+}
+
+ErrorOr<nlohmann::json> ReadJsonLine(int fd) {
+  std::string line;
+  auto deadline = Clock::now() + kLineDeadline;
+  char buf[4096];
+  while (line.find('\n') == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      return Error{"no answer within " + std::to_string(kLineDeadline.count()) + " s"};
+    }
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) {
+      continue;
+    }
+    if (ready <= 0) {
+      continue;
+    }
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return Error{"the other side closed the connection"};
+    }
+    line.append(buf, static_cast<size_t>(n));
+    if (line.size() > kMaxLine) {
+      return Error{"a line longer than 64 KiB"};
+    }
+  }
+  line.resize(line.find('\n'));
+  try {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (!j.is_object()) {
+      return Error{"not a JSON object"};
+    }
+    return j;
+  } catch (const nlohmann::json::exception& e) {
+    return Error{std::string("not JSON: ") + e.what()};
+  }
+}
+
+ErrorOr<nlohmann::json> Request(const StateDir& state, std::string_view pool,
+                                const nlohmann::json& request) {
+  fs::path path = PoolFile(state, pool, ".sock");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.native().size() >= sizeof addr.sun_path) {
+    return Error{"the socket path `" + path.string() + "` is too long for a unix socket"};
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.native().size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return Error{"cannot create a socket: " + Errno()};
+  }
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    std::string why = Errno();
+    ::close(fd);
+    return Error{"cannot reach pool `" + std::string(pool) + "` at `" + path.string() +
+                 "`: " + why};
+  }
+  auto written = WriteAll(fd, request.dump() + "\n");
+  if (!written) {
+    ::close(fd);
+    return written.error();
+  }
+  auto reply = ReadJsonLine(fd);
+  ::close(fd);
+  if (!reply) {
+    return Error{"pool `" + std::string(pool) + "` did not answer: " + reply.error().message};
+  }
+  return reply;
+}
+
+nlohmann::json ToJson(const PoolRecord& r) {
+  return {{"name", r.name},
+          {"key", r.key},
+          {"workload_id", r.workload_id},
+          {"payload_digest", r.payload_digest},
+          {"backend", r.backend},
+          {"size", r.size},
+          {"pid", r.pid},
+          {"pid_start_time", r.pid_start_time},
+          {"created_at", r.created_at}};
+}
+
+ErrorOr<PoolRecord> ReadPoolRecord(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return Error{"cannot read `" + path.string() + "`"};
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  try {
+    nlohmann::json j = nlohmann::json::parse(buffer.str());
+    PoolRecord r;
+    r.name = j.at("name").get<std::string>();
+    r.key = j.at("key").get<std::string>();
+    r.workload_id = j.at("workload_id").get<std::string>();
+    r.payload_digest = j.at("payload_digest").get<std::string>();
+    r.backend = j.at("backend").get<std::string>();
+    r.size = j.at("size").get<uint32_t>();
+    r.pid = j.at("pid").get<pid_t>();
+    r.pid_start_time = j.at("pid_start_time").get<uint64_t>();
+    r.created_at = j.at("created_at").get<std::string>();
+    if (!IsSandboxName(r.name) || path.stem() != r.name) {
+      return Error{"`" + path.string() + "` names pool `" + r.name + "`"};
+    }
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    return Error{"`" + path.string() + "` is damaged (" + e.what() + ")"};
+  }
+}
+
+ErrorOr<Ok> WriteFileAtomically(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out.flush()) {
+      return Error{"cannot write `" + tmp.string() + "`"};
+    }
+  }
+  std::error_code ec;
+  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    return Error{"cannot write `" + path.string() + "`: " + ec.message()};
+  }
+  return Ok{};
+}
+
+/// The pool process: a main thread that serves the socket and watches the ready sandboxes, and a
+/// filler thread that starts sandboxes (a microVM boot takes seconds) whenever ready + booting is
+/// below the size.
+class PoolProcess {
+ public:
+  PoolProcess(const LauncherOptions& options, const AdmittedPlan& plan, std::string_view plan_bytes,
+              const StartOptions& start, const PoolOptions& pool, audit::Log& audit)
+      : options_(options),
+        plan_(plan),
+        plan_bytes_(plan_bytes),
+        start_(start),
+        pool_(pool),
+        audit_(audit) {
+    options_.verbose = false;
+    start_.name.clear();
+    start_.detached = false;
+    start_.use_pool = false;
+    start_.pool = pool.name;
+  }
+
+  ErrorOr<Ok> Run(const std::string& key);
+
+ private:
+  struct Ready {
+    Sandbox sandbox;
+    Clock::time_point since;
+    std::string acceleration;
+  };
+
+  void Fill();
+  void Say(const std::string& line);
+  void Wake();
+  nlohmann::json Handle(const nlohmann::json& request, const ucred& peer, bool& stop);
+  nlohmann::json Claim(const nlohmann::json& request, const ucred& peer);
+  void DestroyDead(const std::string& name);
+
+  LauncherOptions options_;
+  const AdmittedPlan& plan_;
+  std::string plan_bytes_;
+  StartOptions start_;
+  PoolOptions pool_;
+  audit::Log& audit_;
+  int wake_fd_ = -1;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Ready> ready_;
+  uint32_t booting_ = 0;
+  bool stopping_ = false;
+  std::string end_reason_;  ///< set by the filler when the plan stopped verifying
+  uint64_t claimed_ = 0;
+  uint64_t failed_ = 0;
+  std::string last_error_;
+
+  /// pidfds of handed-over sandboxes whose processes are this process's children: reaped when
+  /// they end (main thread only).
+  std::vector<int> handed_over_;
+};
+
+void PoolProcess::Say(const std::string& line) {
+  std::string text = "mvmctl pool " + pool_.name + ": " + line + "\n";
+  (void)!::write(pool_.out_fd, text.data(), text.size());
+}
+
+void PoolProcess::Wake() {
+  uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+void PoolProcess::Fill() {
+  // A Log is not shared between threads; appends from two Logs are serialised by the log's flock.
+  auto session = OpenAudit(options_.state);
+  int failures = 0;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stopping_ || ready_.size() + booting_ < pool_.size; });
+    if (stopping_) {
+      return;
+    }
+    ++booting_;
+    lock.unlock();
+    plan::SystemClock clock;
+    auto verified = plan::VerifyPlan(plan_bytes_, options_.trusted, clock);
+    std::optional<ErrorOr<Sandbox>> started;
+    PhaseTimings timings;
+    auto t0 = Clock::now();
+    if (verified && session) {
+      started.emplace(Start(options_, plan_, start_, *(*session)->log, &timings));
+    }
+    double start_ms = MillisSince(t0);
+    lock.lock();
+    --booting_;
+    if (!session) {
+      end_reason_ = "cannot open the audit log: " + session.error().message;
+      Wake();
+      return;
+    }
+    if (!verified) {
+      end_reason_ = "the plan no longer verifies (" + verified.refusal().message + ")";
+      Wake();
+      return;
+    }
+    if (*started) {
+      std::string name = (**started).record().name;
+      ready_.push_back(Ready{std::move(**started), Clock::now(), timings.acceleration});
+      failures = 0;
+      char line[160];
+      std::snprintf(line, sizeof line, "%s ready (started in %.0f ms%s%s), %zu of %u ready",
+                    name.c_str(), start_ms, timings.acceleration.empty() ? "" : ", ",
+                    timings.acceleration.c_str(), ready_.size(), pool_.size);
+      Say(line);
+      Wake();
+      continue;
+    }
+    ++failed_;
+    ++failures;
+    last_error_ = started->error().message;
+    auto backoff = std::min<std::chrono::seconds>(kMaxBackoff,
+                                                  std::chrono::seconds(1 << std::min(failures, 6)));
+    Say("start failed (retrying in " + std::to_string(backoff.count()) + " s): " + last_error_);
+    cv_.wait_for(lock, backoff, [&] { return stopping_; });
+  }
+}
+
+void PoolProcess::DestroyDead(const std::string& name) {
+  std::optional<Sandbox> dead;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::find_if(ready_.begin(), ready_.end(),
+                           [&](const Ready& r) { return r.sandbox.record().name == name; });
+    if (it == ready_.end()) {
+      return;
+    }
+    dead.emplace(std::move(it->sandbox));
+    ready_.erase(it);
+  }
+  cv_.notify_all();
+  Say(name + " ended while waiting in the pool; starting another");
+  (void)Destroy(options_, *dead, audit_, "ended in the pool");
+}
+
+nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& peer) {
+  auto fail = [](const std::string& message) {
+    return nlohmann::json{{"ok", false}, {"error", message}};
+  };
+  if (!request.contains("name") || !request["name"].is_string() ||
+      !IsSandboxName(request["name"].get<std::string>())) {
+    return fail("a claim needs a valid sandbox `name`");
+  }
+  std::string name = request["name"].get<std::string>();
+  bool detached = request.value("detached", false);
+  while (true) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (ready_.empty()) {
+      return {{"ok", false}, {"empty", true}, {"booting", booting_}};
+    }
+    Ready taken = std::move(ready_.front());
+    ready_.pop_front();
+    lock.unlock();
+    cv_.notify_all();
+    SandboxRecord& record = SandboxAccess::Record(taken.sandbox);
+    if (!IsRunning(record)) {
+      (void)Destroy(options_, taken.sandbox, audit_, "ended in the pool");
+      continue;
+    }
+    std::string pooled_as = record.name;
+    auto give_back = [&] {
+      std::lock_guard<std::mutex> relock(mu_);
+      ready_.push_front(std::move(taken));
+    };
+    if (name != pooled_as &&
+        ::renameat2(AT_FDCWD, options_.state.Sandbox(pooled_as).c_str(), AT_FDCWD,
+                    options_.state.Sandbox(name).c_str(), RENAME_NOREPLACE) != 0) {
+      std::string why = Errno();
+      give_back();
+      return fail("cannot give the sandbox the name `" + name + "`: " + why);
+    }
+    SandboxRecord claimed = record;
+    claimed.name = name;
+    claimed.instance = pooled_as;
+    claimed.pool.clear();
+    claimed.detached = detached;
+    claimed.owner_pid = peer.pid;
+    claimed.owner_uid = peer.uid;
+    if (auto written = WriteRecord(options_.state, claimed); !written) {
+      if (name != pooled_as) {
+        (void)::rename(options_.state.Sandbox(name).c_str(),
+                       options_.state.Sandbox(pooled_as).c_str());
+      }
+      give_back();
+      return fail(written.error().message);
+    }
+    record = claimed;
+    int pidfd = SandboxAccess::HandOver(taken.sandbox);
+    if (pidfd >= 0) {
+      handed_over_.push_back(pidfd);
+    }
+    double waited = std::chrono::duration<double, std::milli>(Clock::now() - taken.since).count();
+    {
+      std::lock_guard<std::mutex> relock(mu_);
+      ++claimed_;
+    }
+    Say(pooled_as + " claimed as " + name + " by pid " + std::to_string(peer.pid));
+    return {{"ok", true},
+            {"name", name},
+            {"pooled_as", pooled_as},
+            {"pool", pool_.name},
+            {"acceleration", taken.acceleration},
+            {"ready_for_ms", waited}};
+  }
+}
+
+nlohmann::json PoolProcess::Handle(const nlohmann::json& request, const ucred& peer, bool& stop) {
+  std::string op = request.value("op", "");
+  if (op == "claim") {
+    return Claim(request, peer);
+  }
+  if (op == "status") {
+    std::lock_guard<std::mutex> lock(mu_);
+    nlohmann::json names = nlohmann::json::array();
+    for (const Ready& r : ready_) {
+      names.push_back(r.sandbox.record().name);
+    }
+    return {{"ok", true},
+            {"size", pool_.size},
+            {"ready", ready_.size()},
+            {"booting", booting_},
+            {"claimed", claimed_},
+            {"failed", failed_},
+            {"last_error", last_error_},
+            {"sandboxes", names}};
+  }
+  if (op == "stop") {
+    stop = true;
+    return {{"ok", true}};
+  }
+  return {{"ok", false}, {"error", "unknown op `" + op + "`; use claim, status or stop"}};
+}
+
+ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
+  // Our own copy of the output fd: a container start briefly points fd 2 at the agent's log.
+  pool_.out_fd = ::fcntl(pool_.out_fd, F_DUPFD_CLOEXEC, 3);
+  std::error_code ec;
+  fs::create_directories(options_.state.Pools(), ec);
+  fs::permissions(options_.state.Pools(), fs::perms::owner_all, ec);
+  fs::path lock_path = PoolFile(options_.state, pool_.name, ".lock");
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    return Error{"cannot open `" + lock_path.string() + "`: " + Errno()};
+  }
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd);
+    return Error{"pool `" + pool_.name + "` is already running; `mvmctl pool stop " + pool_.name +
+                 "` stops it, or pick another --name"};
+  }
+  fs::path socket_path = PoolFile(options_.state, pool_.name, ".sock");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.native().size() >= sizeof addr.sun_path) {
+    ::close(lock_fd);
+    return Error{"the socket path `" + socket_path.string() +
+                 "` is too long for a unix socket; use a shorter --state-dir or pool name"};
+  }
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.native().size() + 1);
+  ::unlink(socket_path.c_str());  // a dead pool's; the lock says none runs
+  int listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd < 0 ||
+      ::bind(listen_fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::chmod(socket_path.c_str(), 0600) != 0 || ::listen(listen_fd, 16) != 0) {
+    std::string why = Errno();
+    if (listen_fd >= 0) {
+      ::close(listen_fd);
+    }
+    ::close(lock_fd);
+    return Error{"cannot listen on `" + socket_path.string() + "`: " + why};
+  }
+  const plan::v1::ExecutionPlan& p = plan_.verified.plan;
+  PoolRecord record;
+  record.name = pool_.name;
+  record.key = key;
+  record.workload_id = p.workload().id();
+  record.payload_digest = plan_.verified.payload_digest;
+  record.backend = options_.backend;
+  record.size = pool_.size;
+  record.pid = ::getpid();
+  record.pid_start_time = ProcessStartTime(record.pid);
+  record.created_at = NowRfc3339();
+  fs::path record_path = PoolFile(options_.state, pool_.name, ".json");
+  auto cleanup_files = [&] {
+    ::unlink(socket_path.c_str());
+    ::unlink(record_path.c_str());
+    ::close(listen_fd);
+    ::close(lock_fd);
+  };
+  if (auto written = WriteFileAtomically(record_path, ToJson(record).dump(2) + "\n"); !written) {
+    cleanup_files();
+    return written.error();
+  }
+  (void)audit_.Append("pool-start", {{"pool", pool_.name},
+                                     {"workload", record.workload_id},
+                                     {"payload_digest", record.payload_digest},
+                                     {"backend", record.backend},
+                                     {"size", record.size},
+                                     {"key", key}});
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
+  int signal_fd = ::signalfd(-1, &stop_signals, SFD_CLOEXEC);
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (signal_fd < 0 || wake_fd_ < 0) {
+    cleanup_files();
+    return Error{"cannot create the pool's signal or wake-up fd: " + Errno()};
+  }
+  if (pool_.on_listening) {
+    pool_.on_listening(record);
+  }
+  std::thread filler([this] { Fill(); });
+
+  std::string reason;
+  while (reason.empty()) {
+    std::vector<pollfd> fds = {
+        {signal_fd, POLLIN, 0}, {listen_fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    std::vector<std::string> ready_names;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const Ready& r : ready_) {
+        fds.push_back({SandboxAccess::Pidfd(r.sandbox), POLLIN, 0});
+        ready_names.push_back(r.sandbox.record().name);
+      }
+    }
+    size_t handed_from = fds.size();
+    for (int fd : handed_over_) {
+      fds.push_back({fd, POLLIN, 0});
+    }
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      reason = "poll failed: " + Errno();
+      break;
+    }
+    if (fds[0].revents & POLLIN) {
+      reason = "stopped by signal";
+      break;
+    }
+    if (fds[2].revents & POLLIN) {
+      uint64_t n;
+      (void)!::read(wake_fd_, &n, sizeof n);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!end_reason_.empty()) {
+        reason = end_reason_;
+        break;
+      }
+    }
+    for (size_t i = 3; i < handed_from; ++i) {
+      if (fds[i].revents != 0) {
+        DestroyDead(ready_names[i - 3]);
+      }
+    }
+    for (size_t i = handed_from; i < fds.size(); ++i) {
+      if (fds[i].revents != 0) {
+        siginfo_t info{};
+        (void)::waitid(P_PIDFD, static_cast<id_t>(fds[i].fd), &info, WEXITED | WNOHANG);
+        ::close(fds[i].fd);
+        handed_over_.erase(std::find(handed_over_.begin(), handed_over_.end(), fds[i].fd));
+      }
+    }
+    if (fds[1].revents & POLLIN) {
+      int client = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) {
+        continue;
+      }
+      ucred peer{};
+      socklen_t len = sizeof peer;
+      (void)::getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &len);
+      bool stop = false;
+      auto request = ReadJsonLine(client);
+      nlohmann::json reply =
+          request ? Handle(*request, peer, stop)
+                  : nlohmann::json{{"ok", false}, {"error", request.error().message}};
+      (void)WriteAll(client, reply.dump() + "\n");
+      ::close(client);
+      if (stop) {
+        reason = "mvmctl pool stop";
+      }
+    }
+  }
+
+  Say("stopping (" + reason + ")");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  filler.join();  // waits out a start in progress: a boot cannot be interrupted half-way
+  std::deque<Ready> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    left.swap(ready_);
+  }
+  for (Ready& r : left) {
+    (void)Destroy(options_, r.sandbox, audit_, "pool stopped");
+  }
+  for (int fd : handed_over_) {
+    ::close(fd);  // claimed sandboxes outlive the pool; init reaps them
+  }
+  ::close(signal_fd);
+  ::close(wake_fd_);
+  cleanup_files();
+  (void)audit_.Append("pool-stop",
+                      {{"pool", pool_.name}, {"reason", reason}, {"claimed", claimed_}});
+  Say("stopped; " + std::to_string(claimed_) + " sandbox" + (claimed_ == 1 ? "" : "es") +
+      " claimed");
+  ::close(pool_.out_fd);
+  if (!end_reason_.empty() && reason == end_reason_) {
+    return Error{reason};
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+bool IsPoolRunning(const PoolRecord& pool) {
+  return pool.pid > 0 && pool.pid_start_time != 0 &&
+         ProcessStartTime(pool.pid) == pool.pid_start_time;
+}
+
+std::vector<PoolRecord> ListPools(const StateDir& state, std::vector<std::string>& problems) {
+  std::vector<PoolRecord> out;
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(state.Pools(), ec)) {
+    if (e.path().extension() != ".json") {
+      continue;
+    }
+    auto r = ReadPoolRecord(e.path());
+    if (r) {
+      out.push_back(std::move(*r));
+    } else {
+      problems.push_back(r.error().message);
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PoolRecord& a, const PoolRecord& b) { return a.name < b.name; });
+  return out;
+}
+
+ErrorOr<std::string> PoolKey(const LauncherOptions& options, const AdmittedPlan& plan,
+                             const StartOptions& start) {
+  plan::v1::ExecutionPlan p = plan.verified.plan;
+  // What does not change the sandbox: when the plan is valid, its place in the epoch order, who
+  // signed it. The claimer's own admission checks those.
+  p.clear_not_before();
+  p.clear_expires_at();
+  p.clear_epoch();
+  p.clear_key_id();
+  p.clear_compiler_version();
+  nlohmann::json material = {{"plan", ir::Sha256Hex(plan::PlanToCanonicalJson(p))},
+                             {"backend", options.backend}};
+  // The agent file by identity rather than content: hashing megabytes would cost every claim more
+  // than the claim itself; a rebuilt agent is a new file.
+  struct stat st {};
+  if (::stat(options.agent_binary.c_str(), &st) != 0) {
+    return Error{"cannot stat the guest agent `" + options.agent_binary.string() + "`: " + Errno()};
+  }
+  material["agent"] = {options.agent_binary.string(),
+                       st.st_dev,
+                       st.st_ino,
+                       st.st_size,
+                       st.st_mtim.tv_sec,
+                       st.st_mtim.tv_nsec};
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& [guest, host] : start.app_files) {
+    std::ifstream in(host, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      return Error{"cannot read `" + host.string() + "`"};
+    }
+    files.push_back({guest, ir::Sha256Hex(bytes)});
+  }
+  material["app_files"] = files;
+  if (!start.app_files.empty()) {
+    material["sdk"] = options.python_sdk.string();
+  }
+  nlohmann::json volumes = nlohmann::json::array();
+  for (const plan::v1::Mount& m : p.mounts()) {
+    if (m.kind() == "memory") {
+      continue;
+    }
+    auto source = ResolveVolumeSource(m, start.project_root);
+    if (!source) {
+      return Error{source.error().message};
+    }
+    volumes.push_back({m.target(), source->string()});
+  }
+  material["volumes"] = volumes;
+  return "sha256:" + ir::Sha256Hex(material.dump());
+}
+
+ErrorOr<PoolStatus> QueryPool(const StateDir& state, std::string_view name) {
+  auto reply = Request(state, name, {{"op", "status"}});
+  if (!reply) {
+    return reply.error();
+  }
+  try {
+    PoolStatus s;
+    s.size = reply->at("size").get<uint32_t>();
+    s.ready = reply->at("ready").get<uint32_t>();
+    s.booting = reply->at("booting").get<uint32_t>();
+    s.claimed = reply->at("claimed").get<uint64_t>();
+    s.failed = reply->at("failed").get<uint64_t>();
+    s.last_error = reply->at("last_error").get<std::string>();
+    s.sandboxes = reply->at("sandboxes").get<std::vector<std::string>>();
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    return Error{"pool `" + std::string(name) + "` answered oddly: " + e.what()};
+  }
+}
+
+ErrorOr<Ok> RunPool(const LauncherOptions& options, const AdmittedPlan& plan,
+                    std::string_view plan_bytes, const StartOptions& start, const PoolOptions& pool,
+                    audit::Log& audit) {
+  if (!IsSandboxName(pool.name)) {
+    return Error{"`" + pool.name +
+                 "` is not a valid pool name: use lowercase letters, digits and '-', at most 63, "
+                 "starting with a letter or digit"};
+  }
+  if (pool.size == 0) {
+    return Error{"a pool needs a size of at least 1"};
+  }
+  auto key = PoolKey(options, plan, start);
+  if (!key) {
+    return key.error();
+  }
+  PoolProcess process(options, plan, plan_bytes, start, pool, audit);
+  return process.Run(*key);
+}
+
+ErrorOr<Ok> StopPool(const StateDir& state, std::string_view name,
+                     std::chrono::milliseconds timeout) {
+  auto record = ReadPoolRecord(PoolFile(state, name, ".json"));
+  if (!record) {
+    return Error{"no pool named `" + std::string(name) + "` (state dir `" + state.root.string() +
+                 "`); `mvmctl pool ls` lists them"};
+  }
+  if (!IsPoolRunning(*record)) {
+    std::error_code ec;
+    fs::remove(PoolFile(state, name, ".json"), ec);
+    fs::remove(PoolFile(state, name, ".sock"), ec);
+    return Ok{};
+  }
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, record->pid, 0));
+  auto reply = Request(state, name, {{"op", "stop"}});
+  if (!reply && pidfd >= 0 && IsPoolRunning(*record)) {
+    (void)::syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, nullptr, 0);
+  }
+  if (pidfd < 0) {
+    return Ok{};  // gone already
+  }
+  pollfd p{pidfd, POLLIN, 0};
+  int ready;
+  do {
+    ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  } while (ready < 0 && errno == EINTR);
+  ::close(pidfd);
+  if (ready <= 0) {
+    return Error{"pool `" + std::string(name) + "` (pid " + std::to_string(record->pid) +
+                 ") is still stopping after " + std::to_string(timeout.count() / 1000) +
+                 " s; it finishes the boot in progress first"};
+  }
+  return Ok{};
+}
+
+ErrorOr<std::optional<Sandbox>> ClaimFromPool(const LauncherOptions& options,
+                                              const AdmittedPlan& plan, const StartOptions& start,
+                                              const std::string& name, audit::Log& audit,
+                                              PhaseTimings* timings) {
+  auto t0 = Clock::now();
+  const plan::v1::ExecutionPlan& p = plan.verified.plan;
+  std::vector<std::string> problems;
+  std::vector<PoolRecord> pools;
+  for (PoolRecord& pool : ListPools(options.state, problems)) {
+    if (pool.backend == options.backend && pool.workload_id == p.workload().id() &&
+        IsPoolRunning(pool)) {
+      pools.push_back(std::move(pool));
+    }
+  }
+  if (pools.empty()) {
+    return std::optional<Sandbox>{};
+  }
+  auto key = PoolKey(options, plan, start);
+  if (!key) {
+    return std::optional<Sandbox>{};  // the cold start reports the same problem
+  }
+  std::erase_if(pools, [&](const PoolRecord& pool) { return pool.key != *key; });
+  if (pools.empty()) {
+    if (options.verbose && options.note) {
+      options.note("a pool holds workload `" + p.workload().id() +
+                   "` but for another plan, files or volumes; starting a new sandbox");
+    }
+    return std::optional<Sandbox>{};
+  }
+  auto lock = SandboxLock::Acquire(options.state, name);
+  if (!lock) {
+    return lock.error();
+  }
+  if (auto existing = ReadRecord(options.state, name)) {
+    if (IsRunning(*existing)) {
+      return Error{"a sandbox named `" + name + "` is already running; `mvmctl stop " + name +
+                   "` stops it, or pick another --name"};
+    }
+    RemoveTraces(options.state, name, existing->InstanceName());
+  } else if (fs::exists(options.state.Sandbox(name))) {
+    RemoveTraces(options.state, name, name);
+  }
+  std::pair<int, pid_t> watchdog{-1, -1};
+  if (!start.detached) {
+    auto started = StartWatchdog(options.state, name);
+    if (!started) {
+      return started.error();
+    }
+    watchdog = *started;
+  }
+  nlohmann::json reply;
+  const PoolRecord* from = nullptr;
+  for (const PoolRecord& pool : pools) {
+    auto answer = Request(options.state, pool.name,
+                          {{"op", "claim"}, {"name", name}, {"detached", start.detached}});
+    if (answer && answer->value("ok", false)) {
+      reply = std::move(*answer);
+      from = &pool;
+      break;
+    }
+    if (options.verbose && options.note) {
+      std::string why = !answer                         ? answer.error().message
+                        : answer->value("empty", false) ? "no sandbox ready yet"
+                                                        : answer->value("error", "refused");
+      options.note("pool `" + pool.name + "`: " + why);
+    }
+  }
+  if (from == nullptr) {
+    DisarmWatchdog(watchdog.first, watchdog.second);
+    return std::optional<Sandbox>{};
+  }
+  std::string pooled_as = reply.value("pooled_as", "");
+  auto lost = [&](const std::string& why) -> Error {
+    // The watchdog, not disarmed, removes what is left of it.
+    if (watchdog.first >= 0) {
+      ::close(watchdog.first);
+    }
+    return Error{"the sandbox claimed from pool `" + from->name + "` (" + pooled_as +
+                 ") was lost during the hand-over: " + why};
+  };
+  auto record = ReadRecord(options.state, name);
+  if (!record) {
+    return lost(record.error().message);
+  }
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, record->pid, 0));
+  if (pidfd < 0 || !IsRunning(*record)) {
+    if (pidfd >= 0) {
+      ::close(pidfd);
+    }
+    return lost("its process has ended");
+  }
+  auto client = agent::Client::Connect(options.state.AgentSocket(name), std::chrono::seconds(5));
+  if (!client) {
+    ::close(pidfd);
+    SignalRecord(*record, SIGKILL);
+    return lost("its guest agent does not answer: " + client.error().message);
+  }
+  Sandbox sandbox = SandboxAccess::Adopt(std::move(*record), pidfd, std::move(*client), watchdog);
+  double claim_ms = MillisSince(t0);
+  std::string acceleration = reply.value("acceleration", "");
+  (void)audit.Append("claim", {{"sandbox", name},
+                               {"pool", from->name},
+                               {"pooled_as", pooled_as},
+                               {"workload", p.workload().id()},
+                               {"backend", options.backend},
+                               {"detached", start.detached}});
+  if (timings != nullptr) {
+    timings->pool = from->name;
+    timings->claim_ms = claim_ms;
+    timings->acceleration = acceleration;
+  }
+  if (options.verbose && options.note) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "claimed a ready sandbox from pool `%s` in %.1f ms (booted as %s, ready for "
+                  "%.1f s%s%s)",
+                  from->name.c_str(), claim_ms, pooled_as.c_str(),
+                  reply.value("ready_for_ms", 0.0) / 1000.0, acceleration.empty() ? "" : ", ",
+                  acceleration.c_str());
+    options.note(line);
+  }
+  return std::optional<Sandbox>(std::move(sandbox));
+}
+
+}  // namespace mvm::runtime

@@ -1,0 +1,358 @@
+// Warm pools end to end on the container backend, with the real mvmctl: claims by `run` and `up`,
+// refills, ownership after a claim, what does not match, the pool's own death and its plan's
+// expiry. The microVM backend's pool test is in tests/runtime/qemu_microvm.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/runtime/launcher/mvmctl_process.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using mvm::testing::Describe;
+using mvm::testing::Mvmctl;
+using mvm::testing::Result;
+using mvm::testing::SharedState;
+using Clock = std::chrono::steady_clock;
+
+fs::path Hello() { return fs::path(MVM_SOURCE_DIR) / "examples" / "hello.py"; }
+
+/// A process started in the background, its output going to files; stopped (SIGTERM, which a pool
+/// and `up` answer by cleaning up) if a failed test leaves it running.
+struct Background {
+  pid_t pid = -1;
+  fs::path out;
+  fs::path err;
+
+  Background() = default;
+  Background(Background&& other) noexcept
+      : pid(std::exchange(other.pid, -1)), out(other.out), err(other.err) {}
+  Background& operator=(Background&& other) noexcept {
+    std::swap(pid, other.pid);
+    out = other.out;
+    err = other.err;
+    return *this;
+  }
+  ~Background() {
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+
+  std::string Err() const {
+    std::ifstream in(err);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  std::string Out() const {
+    std::ifstream in(out);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  /// The exit status once it ends within `limit`, else -1.
+  int Wait(std::chrono::seconds limit) {
+    auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      int status = 0;
+      pid_t done = ::waitpid(pid, &status, WNOHANG);
+      if (done == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return -1;
+  }
+};
+
+Background StartMvmctl(std::vector<std::string> args, const std::string& tag) {
+  args.insert(args.begin(), MVM_MVMCTL_PATH);
+  args.insert(args.begin() + 2, "--state-dir=" + SharedState().string());
+  Background b;
+  fs::path dir = fs::temp_directory_path();
+  b.out = dir / ("mvm-pool-test-" + tag + "-" + std::to_string(::getpid()) + ".out");
+  b.err = dir / ("mvm-pool-test-" + tag + "-" + std::to_string(::getpid()) + ".err");
+  int out = ::open(b.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int err = ::open(b.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  b.pid = mvm::testing::Spawn(args, out, err, in);
+  ::close(out);
+  ::close(err);
+  ::close(in);
+  return b;
+}
+
+nlohmann::json PoolStatus(const std::string& pool) {
+  Result ls = Mvmctl({"pool", "ls", "--format", "json"});
+  EXPECT_EQ(ls.status, 0) << Describe(ls);
+  nlohmann::json list = nlohmann::json::parse(ls.out);
+  for (const nlohmann::json& p : list["pools"]) {
+    if (p["name"] == pool) {
+      return p;
+    }
+  }
+  return nlohmann::json::object();
+}
+
+/// Waits until pool `pool` reports `ready` ready sandboxes (and, when given, `claimed` claims);
+/// gives up early when the pool's process `process` (if given) has ended.
+::testing::AssertionResult WaitReady(const std::string& pool, int ready, int claimed = -1,
+                                     std::chrono::seconds limit = std::chrono::seconds(300),
+                                     Background* process = nullptr) {
+  auto deadline = Clock::now() + limit;
+  nlohmann::json s;
+  while (Clock::now() < deadline) {
+    s = PoolStatus(pool);
+    if (s.value("running", false) && s.value("ready", -1) == ready &&
+        (claimed < 0 || s.value("claimed", -1) == claimed)) {
+      return ::testing::AssertionSuccess();
+    }
+    if (process != nullptr && process->pid > 0) {
+      int status = 0;
+      if (::waitpid(process->pid, &status, WNOHANG) == process->pid) {
+        process->pid = -1;
+        return ::testing::AssertionFailure()
+               << "pool " << pool << " ended (status " << status << "): " << process->Err();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return ::testing::AssertionFailure()
+         << "pool " << pool << " did not reach " << ready << " ready / " << claimed
+         << " claimed; last status " << s.dump();
+}
+
+std::vector<std::string> RunningSandboxes() {
+  Result ps = Mvmctl({"ps", "--format", "json"});
+  EXPECT_EQ(ps.status, 0) << Describe(ps);
+  std::vector<std::string> names;
+  nlohmann::json list = nlohmann::json::parse(ps.out);
+  for (const nlohmann::json& s : list["sandboxes"]) {
+    if (s["status"] == "running") {
+      names.push_back(s["name"]);
+    }
+  }
+  return names;
+}
+
+bool Contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+/// Waits until no running sandbox is named `name`.
+bool WaitGone(const std::string& name, std::chrono::seconds limit) {
+  auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (!Contains(RunningSandboxes(), name)) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+std::vector<nlohmann::json> AuditEvents(const std::string& event) {
+  std::ifstream in(SharedState() / "audit.jsonl");
+  std::vector<nlohmann::json> out;
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j["event"] == event) {
+      out.push_back(j);
+    }
+  }
+  return out;
+}
+
+class PoolE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_ = "pool-" + std::to_string(::getpid());
+    process_ =
+        StartMvmctl({"pool", "start", Hello().string(), "--name", pool_, "--size", "1"}, "pool");
+    ASSERT_TRUE(WaitReady(pool_, 1, -1, std::chrono::seconds(300), &process_)) << process_.Err();
+  }
+  void TearDown() override {
+    if (process_.pid > 0) {
+      Result stop = Mvmctl({"pool", "stop", pool_});
+      EXPECT_EQ(stop.status, 0) << Describe(stop);
+      EXPECT_EQ(process_.Wait(std::chrono::seconds(60)), 0) << process_.Err();
+    }
+    // Nothing of the pool is left: no record, no unclaimed sandbox.
+    EXPECT_FALSE(fs::exists(SharedState() / "pools" / (pool_ + ".json")));
+    Result ps = Mvmctl({"ps", "--format", "json"});
+    nlohmann::json list = nlohmann::json::parse(ps.out);
+    for (const nlohmann::json& sandbox : list["sandboxes"]) {
+      EXPECT_NE(sandbox.value("pool", ""), pool_) << sandbox.dump() << " outlived the pool";
+    }
+    fs::remove(process_.out);
+    fs::remove(process_.err);
+  }
+
+  std::string ReadyName() {
+    nlohmann::json s = PoolStatus(pool_);
+    return s["sandboxes"].empty() ? "" : s["sandboxes"][0].get<std::string>();
+  }
+
+  std::string pool_;
+  Background process_;
+};
+
+TEST_F(PoolE2E, RunClaimsAReadySandboxAndThePoolRefills) {
+  std::string pooled = ReadyName();
+  ASSERT_FALSE(pooled.empty());
+  Result run = Mvmctl({"run", "-v", Hello().string()});
+  ASSERT_EQ(run.status, 0) << Describe(run);
+  // The workload ran in the sandbox the pool had booted: it reports that sandbox's hostname.
+  EXPECT_NE(run.out.find("hello from mvm"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("on " + pooled), std::string::npos) << run.out;
+  EXPECT_NE(run.err.find("claimed a ready sandbox from pool `" + pool_ + "`"), std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("\"pool\":\"" + pool_ + "\""), std::string::npos) << run.err;
+  EXPECT_FALSE(Contains(RunningSandboxes(), pooled)) << "run destroys what it claimed";
+  ASSERT_TRUE(WaitReady(pool_, 1, 1)) << process_.Err();
+  EXPECT_NE(ReadyName(), pooled);
+
+  auto claims = AuditEvents("claim");
+  ASSERT_FALSE(claims.empty());
+  EXPECT_EQ(claims.back()["pool"], pool_);
+  EXPECT_EQ(claims.back()["pooled_as"], pooled);
+  Result verify = Mvmctl({"audit", "verify"});
+  EXPECT_EQ(verify.status, 0) << Describe(verify);
+
+  // --no-pool boots a new one and leaves the pool alone.
+  Result cold = Mvmctl({"run", "-v", "--no-pool", Hello().string()});
+  ASSERT_EQ(cold.status, 0) << Describe(cold);
+  EXPECT_EQ(cold.err.find("claimed"), std::string::npos) << cold.err;
+  EXPECT_TRUE(WaitReady(pool_, 1, 1, std::chrono::seconds(5)));
+}
+
+TEST_F(PoolE2E, UpRenamesTheClaimedSandboxAndItsClaimerOwnsIt) {
+  std::string pooled = ReadyName();
+  std::string name = "claimed-" + std::to_string(::getpid());
+  Background up = StartMvmctl({"up", Hello().string(), "--name", name}, "up");
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (up.Out().find("is up") == std::string::npos && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(up.Out().find("sandbox " + name + " is up"), std::string::npos) << up.Err();
+  auto running = RunningSandboxes();
+  EXPECT_TRUE(Contains(running, name));
+  EXPECT_FALSE(Contains(running, pooled)) << "the pooled name was given up";
+  Result host = Mvmctl({"exec", name, "--", "hostname"});
+  ASSERT_EQ(host.status, 0) << Describe(host);
+  EXPECT_EQ(host.out, pooled + "\n") << "a claimed sandbox keeps the hostname it booted with";
+  Result record = Mvmctl({"ps", "--format", "json"});
+  EXPECT_NE(record.out.find("\"" + name + "\""), std::string::npos);
+
+  // The claimer's death ends the sandbox (its watchdog), and the pool is unaffected.
+  ASSERT_EQ(::kill(up.pid, SIGKILL), 0);
+  EXPECT_EQ(up.Wait(std::chrono::seconds(10)), 128 + SIGKILL);
+  EXPECT_TRUE(WaitGone(name, std::chrono::seconds(15)));
+  EXPECT_TRUE(WaitReady(pool_, 1, 1));
+  fs::remove(up.out);
+  fs::remove(up.err);
+}
+
+TEST_F(PoolE2E, AChangedFileIsNotClaimed) {
+  // Same workload id and options, different declaring file: the pooled sandbox holds the old one.
+  fs::path dir = fs::temp_directory_path() / ("mvm-pool-changed-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::copy_file(Hello(), dir / "hello.py", fs::copy_options::overwrite_existing);
+  std::ofstream(dir / "hello.py", std::ios::app) << "\n# changed\n";
+  Result run = Mvmctl({"run", "-v", (dir / "hello.py").string()});
+  ASSERT_EQ(run.status, 0) << Describe(run);
+  EXPECT_EQ(run.err.find("claimed a ready sandbox"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("a pool holds workload `hello` but for another plan, files or volumes"),
+            std::string::npos)
+      << run.err;
+  EXPECT_TRUE(WaitReady(pool_, 1, 0, std::chrono::seconds(5)));
+  fs::remove_all(dir);
+}
+
+TEST(PoolLifetimeE2E, KillingThePoolRemovesUnclaimedSandboxesButNotClaimedOnes) {
+  std::string pool = "pool-kill-" + std::to_string(::getpid());
+  Background process =
+      StartMvmctl({"pool", "start", Hello().string(), "--name", pool, "--size", "2"}, "kill");
+  ASSERT_TRUE(WaitReady(pool, 2, -1, std::chrono::seconds(300), &process)) << process.Err();
+  std::string kept = "kept-" + std::to_string(::getpid());
+  Result up = Mvmctl({"up", Hello().string(), "--name", kept, "--detach"});
+  ASSERT_EQ(up.status, 0) << Describe(up);
+  ASSERT_TRUE(WaitReady(pool, 2, 1)) << process.Err();
+  std::vector<std::string> pooled = PoolStatus(pool)["sandboxes"];
+  ASSERT_EQ(pooled.size(), 2u);
+
+  ASSERT_EQ(::kill(process.pid, SIGKILL), 0);
+  EXPECT_EQ(process.Wait(std::chrono::seconds(10)), 128 + SIGKILL);
+  for (const std::string& name : pooled) {
+    EXPECT_TRUE(WaitGone(name, std::chrono::seconds(15))) << name;
+  }
+  Result exec = Mvmctl({"exec", kept, "--", "true"});
+  EXPECT_EQ(exec.status, 0) << "a detached claim outlives the pool: " << Describe(exec);
+  EXPECT_FALSE(PoolStatus(pool).value("running", true));
+  Result stop = Mvmctl({"pool", "stop", pool});
+  EXPECT_EQ(stop.status, 0) << Describe(stop);
+  EXPECT_FALSE(fs::exists(SharedState() / "pools" / (pool + ".json")));
+  Result destroy = Mvmctl({"destroy", kept});
+  EXPECT_EQ(destroy.status, 0) << Describe(destroy);
+  fs::remove(process.out);
+  fs::remove(process.err);
+}
+
+TEST(PoolLifetimeE2E, ThePoolEndsWhenItsPlanExpires) {
+  fs::path dir = fs::temp_directory_path() / ("mvm-pool-expiry-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // key and compile take no --state-dir, which Mvmctl() adds. The plan must stay valid while the
+  // pool starts (slow on a loaded machine) and expire soon after.
+  // A workload of its own: plans' epochs are their signing times, and another `hello` plan signed
+  // in the same second by another test would make this one a replay.
+  fs::path source = dir / "expiring.py";
+  {
+    std::ifstream in(Hello());
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t at = text.find("@workload(\"hello\"");
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, 17, "@workload(\"pool-expiry\"");
+    std::ofstream(source) << text;
+  }
+  auto compiled = Clock::now();
+  std::string mvmctl = MVM_MVMCTL_PATH;
+  ASSERT_EQ(std::system((mvmctl + " key gen --out " + dir.string() + " >/dev/null 2>&1").c_str()),
+            0);
+  ASSERT_EQ(std::system((mvmctl + " compile " + source.string() + " --profile dev --sign " +
+                         (dir / "mvm.key").string() + " --expires-in 10s -o " +
+                         (dir / "out").string() + " >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  fs::path plan = dir / "out" / "pool-expiry.plan.json";
+  std::string pool = "pool-exp-" + std::to_string(::getpid());
+  Background process = StartMvmctl(
+      {"pool", "start", plan.string(), "--trust", (dir / "mvm.pub").string(), "--name", pool},
+      "expiry");
+  ASSERT_TRUE(WaitReady(pool, 1, -1, std::chrono::seconds(300), &process)) << process.Err();
+  std::string pooled = PoolStatus(pool)["sandboxes"][0];
+  std::this_thread::sleep_until(compiled + std::chrono::seconds(11));
+  // The pool replaces a sandbox that ended, re-verifying the plan first, which has now expired.
+  Result destroy = Mvmctl({"destroy", pooled});
+  ASSERT_EQ(destroy.status, 0) << Describe(destroy);
+  EXPECT_EQ(process.Wait(std::chrono::seconds(30)), 1) << process.Err();
+  EXPECT_NE(process.Err().find("the plan no longer verifies"), std::string::npos) << process.Err();
+  EXPECT_FALSE(fs::exists(SharedState() / "pools" / (pool + ".json")));
+  fs::remove_all(dir);
+  fs::remove(process.out);
+  fs::remove(process.err);
+}
+
+}  // namespace
