@@ -188,9 +188,26 @@ void LoopbackUp() {
   ::close(fd);
 }
 
+/// The virtio-fs device registers its tag when the virtiofs module binds it, which may trail the
+/// module's load; until then mount says EINVAL ("tag not found"), so that is retried.
+void MountVirtiofs(const std::string& tag, const std::string& target) {
+  auto deadline = std::chrono::steady_clock::now() + kDeviceWait;
+  while (::mount(tag.c_str(), target.c_str(), "virtiofs", MS_NOSUID | MS_NODEV, nullptr) != 0) {
+    if (errno != EINVAL && errno != ENOENT && errno != ENODEV) {
+      Fail("mount virtiofs " + tag + " on " + target + ": " + Errno());
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      Fail("mount virtiofs " + tag + " on " + target + ": " + Errno() +
+           " (is the vhost-user-fs device attached?)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 /// Applies the extras image's manifest: one mount per line, tab-separated:
 ///   bind<TAB>SOURCE-IN-IMAGE<TAB>TARGET   (read-only)
 ///   tmpfs<TAB>SIZE-MIB<TAB>TARGET
+///   virtiofs<TAB>TAG<TAB>TARGET           (read-write; the host's virtiofsd serves TAG)
 void ApplyManifest(const std::string& root, const std::string& extras) {
   std::istringstream lines(ReadText(extras + "/mvm-mounts"));
   std::string line;
@@ -220,6 +237,9 @@ void ApplyManifest(const std::string& root, const std::string& extras) {
       MustMount(source.c_str(), target, nullptr, MS_BIND, "");
       MustMount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
                 "");
+    } else if (f[0] == "virtiofs") {
+      MakeDirs(target);
+      MountVirtiofs(f[1], target);
     } else if (f[0] == "tmpfs") {
       MakeDirs(target);
       MustMount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=" + f[1] + "m,mode=1777");

@@ -28,8 +28,8 @@ namespace {
 /// `depends=` lines. The order is the load order of the roots.
 /// ext4 asks the crypto API for crc32c at mount time, which would need modprobe in the guest, so
 /// the implementation is loaded up front.
-constexpr std::string_view kRootModules[] = {"virtio_mmio",    "virtio_blk", "virtio_console",
-                                             "crc32c_generic", "ext4",       "overlay"};
+constexpr std::string_view kRootModules[] = {
+    "virtio_mmio", "virtio_blk", "virtio_console", "crc32c_generic", "ext4", "overlay", "virtiofs"};
 
 std::string Hex(const unsigned char* bytes, size_t n) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -502,6 +502,8 @@ ErrorOr<fs::path> EnsureRootImage(const fs::path& tree, std::string_view digest,
   return image;
 }
 
+std::string VirtiofsTag(size_t n) { return "mvm-vfs" + std::to_string(n); }
+
 ErrorOr<Ok> BuildExtrasImage(const std::vector<ExtraMount>& mounts, const fs::path& staging,
                              const fs::path& image) {
   std::error_code ec;
@@ -511,6 +513,7 @@ ErrorOr<Ok> BuildExtrasImage(const std::vector<ExtraMount>& mounts, const fs::pa
   }
   std::string manifest;
   int index = 0;
+  size_t shared = 0;
   for (const ExtraMount& m : mounts) {
     if (m.target.empty() || m.target[0] != '/' ||
         m.target.find_first_of("\t\n") != std::string::npos) {
@@ -520,6 +523,10 @@ ErrorOr<Ok> BuildExtrasImage(const std::vector<ExtraMount>& mounts, const fs::pa
     }
     if (m.kind == ExtraMount::Kind::kTmpfs) {
       manifest += "tmpfs\t" + std::to_string(m.size_mb) + "\t" + m.target + "\n";
+      continue;
+    }
+    if (m.kind == ExtraMount::Kind::kVirtiofs) {
+      manifest += "virtiofs\t" + VirtiofsTag(shared++) + "\t" + m.target + "\n";
       continue;
     }
     std::string rel = "m" + std::to_string(index++);

@@ -20,8 +20,8 @@ namespace mvm::runtime::guest {
 /// the bookworm(-security) archive metadata gives for the .deb (`apt-cache show`), so that every
 /// host boots the same kernel. Debian's stock configuration has CONFIG_PVH=y (qemu boots the
 /// uncompressed vmlinux directly, no firmware and no decompression under emulation) and builds
-/// virtio, virtio_mmio, virtio_blk, virtio_console, ext4 and overlay as modules, which the
-/// initramfs carries and the agent loads. To move the pin, change all three and the docs.
+/// virtio, virtio_mmio, virtio_blk, virtio_console, ext4, overlay, fuse and virtiofs as modules,
+/// which the initramfs carries and the agent loads. To move the pin, change all three and the docs.
 inline constexpr std::string_view kKernelPackage = "linux-image-6.1.0-57-amd64";
 inline constexpr std::string_view kKernelVersion = "6.1.192-3";
 inline constexpr std::string_view kKernelDebSha256 =
@@ -58,14 +58,19 @@ ErrorOr<std::filesystem::path> EnsureRootImage(const std::filesystem::path& tree
 
 /// One entry of a sandbox's extras image, which the guest's init mounts per its manifest.
 struct ExtraMount {
-  enum class Kind { kCopy, kTmpfs };
+  enum class Kind { kCopy, kTmpfs, kVirtiofs };
   Kind kind = Kind::kCopy;
   /// kCopy: a host file or directory copied into the image (read-only in the guest, and a snapshot
-  /// taken at start: later host changes are not seen).
+  /// taken at start: later host changes are not seen). kVirtiofs: a host directory shared
+  /// read-write, live, through a virtiofsd on the host; not copied: the manifest names the tag
+  /// VirtiofsTag(n) for the n-th kVirtiofs entry, which the VM's device must carry.
   std::filesystem::path source;
   std::string target;     ///< absolute guest path; no tabs or newlines
   uint32_t size_mb = 64;  ///< kTmpfs
 };
+
+/// The virtio-fs tag of the `n`-th (from 0) kVirtiofs entry of a sandbox's mounts: "mvm-vfs<n>".
+std::string VirtiofsTag(size_t n);
 
 /// Builds the per-sandbox extras image `image` from `mounts`, staging the tree in `staging` (which
 /// must not exist; removed afterwards). An Error names a target the manifest cannot carry or the

@@ -407,15 +407,16 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
                       "`, but secrets reach a sandbox only through the egress proxy, which is "
                       "planned; remove `secrets=` to run it here");
   }
-  if (options.backend == kMicrovmBackend) {
+  if (options.backend == kMicrovmBackend && ::geteuid() != 0) {
     for (const plan::v1::Mount& m : p.mounts()) {
       if (m.kind() != "memory" && m.mode() == "rw") {
         return refuse("policy", "mounts-unsupported",
                       "workload `" + p.workload().id() + "` mounts `" + m.source() + "` at `" +
                           m.target() +
-                          "` read-write, which the qemu-microvm backend cannot do yet: it needs "
-                          "virtio-fs, and virtiofsd is not packaged for Debian 12; mount it "
-                          "read-only (copied into the VM at start), or use --backend container");
+                          "` read-write, which the qemu-microvm backend serves with virtiofsd, "
+                          "and confining virtiofsd (namespaces, chroot) needs root; run mvmctl as "
+                          "root, mount it read-only (copied into the VM at start), or use "
+                          "--backend container");
       }
     }
   }
@@ -776,8 +777,11 @@ ErrorOr<Sandbox> SandboxAccess::StartMicrovm(const LauncherOptions& options,
   in.rootfs_tree = rootfs_dir;
   in.rootfs_digest = rootfs_digest;
   using Extra = guest::ExtraMount;
-  // No virtio-fs here (see Admit): files reach the guest as copies in a read-only image, which is
-  // what the container backend's read-only binds show too, as of the moment of the start.
+  // Read-only files reach the guest as copies in a read-only image, which is what the container
+  // backend's read-only binds show too, as of the moment of the start. Read-write volumes are
+  // shared live over virtio-fs; read-only ones stay copies because then the guest reaches no host
+  // daemon at all, and qemu attaches their image read-only, which no guest root undoes
+  // (docs/microvm.md).
   for (const auto& [guest_path, host] : start.app_files) {
     in.mounts.push_back({Extra::Kind::kCopy, host, guest_path, 0});
   }
@@ -794,7 +798,8 @@ ErrorOr<Sandbox> SandboxAccess::StartMicrovm(const LauncherOptions& options,
     if (!source) {
       return fail(source.error().message);
     }
-    in.mounts.push_back({Extra::Kind::kCopy, *source, m.target(), 0});
+    in.mounts.push_back(
+        {m.mode() == "rw" ? Extra::Kind::kVirtiofs : Extra::Kind::kCopy, *source, m.target(), 0});
   }
   in.cpus = static_cast<uint32_t>(p.lifecycle().cpu());
   in.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());

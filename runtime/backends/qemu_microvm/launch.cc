@@ -30,6 +30,19 @@ ErrorOr<Launched> Launch(const LaunchInput& input) {
   spec.kernel = boot_files->vmlinux;
   spec.initramfs = boot_files->initramfs;
   spec.root_image = *image;
+  for (const guest::ExtraMount& m : input.mounts) {
+    if (m.kind != guest::ExtraMount::Kind::kVirtiofs) {
+      continue;
+    }
+    if (!fs::is_directory(m.source)) {
+      return Error{"read-write volume `" + m.source.string() +
+                   "` is not a directory: the qemu-microvm backend shares directories (over "
+                   "virtio-fs); mount the directory that holds it, or use --backend container"};
+    }
+    const size_t n = spec.shared_dirs.size();
+    spec.shared_dirs.push_back({m.source, guest::VirtiofsTag(n),
+                                input.sandbox_dir / ("vfs" + std::to_string(n) + ".sock")});
+  }
   if (!input.mounts.empty()) {
     fs::path extras = input.sandbox_dir / "extras.img";
     if (auto ok = guest::BuildExtrasImage(input.mounts, input.sandbox_dir / "extras", extras);

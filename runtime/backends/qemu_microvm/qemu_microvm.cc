@@ -1,7 +1,9 @@
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -74,6 +76,79 @@ int Listen(const fs::path& path) {
   return fd;
 }
 
+/// Starts the virtiofsd serving `dir` on `listen_fd` (already bound and listening, so qemu's
+/// connect waits in its backlog until virtiofsd accepts: no race with qemu's start). Its lifetime
+/// is the supervisor's: PR_SET_PDEATHSIG kills it with the supervisor, however that ends, and the
+/// supervisor kills it when qemu ends. That is why it runs with `-o sandbox=chroot`: the default
+/// `sandbox=namespace` forks a second, serving process into a new PID namespace, which we neither
+/// started nor can name, so its end would rest on virtiofsd's own parent-death handling; here the
+/// confinement that mode gives is set up by hand (a new mount namespace and an empty network
+/// namespace, then virtiofsd chroots into the directory and drops to its few capabilities), and the
+/// process we kill is the one serving. Returns the pid, or -1 with errno's text in `error`.
+pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_path,
+                     std::string& error) {
+  int exec_error[2];
+  if (::pipe2(exec_error, O_CLOEXEC) != 0) {
+    error = std::string("pipe: ") + std::strerror(errno);
+    return -1;
+  }
+  std::vector<std::string> args = VirtiofsdArgv(dir, 3);
+  pid_t supervisor = ::getpid();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    auto fail = [&](const char* what) {
+      std::string text = std::string(what) + ": " + std::strerror(errno);
+      (void)!::write(exec_error[1], text.data(), text.size());
+      ::_exit(127);
+    };
+    if (::getppid() != supervisor) {
+      ::_exit(1);
+    }
+    if (::unshare(CLONE_NEWNS | CLONE_NEWNET) != 0) {
+      fail("unshare(CLONE_NEWNS | CLONE_NEWNET), which virtiofsd's confinement needs root for");
+    }
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      fail("make the mount namespace private");
+    }
+    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    ::dup2(null, 0);
+    ::dup2(log >= 0 ? log : null, 1);
+    ::dup2(log >= 0 ? log : null, 2);
+    ::dup2(listen_fd, 3);
+    ::dup2(exec_error[1], 4);
+    ::fcntl(4, F_SETFD, FD_CLOEXEC);
+    exec_error[1] = 4;
+    ::close_range(5, ~0U, 0);
+    std::vector<char*> argv;
+    for (std::string& a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    fail(errno == ENOENT ? "cannot run /usr/lib/qemu/virtiofsd (install the Debian package "
+                           "qemu-system-common)"
+                         : "cannot run /usr/lib/qemu/virtiofsd");
+  }
+  ::close(exec_error[1]);
+  if (pid < 0) {
+    error = std::string("fork: ") + std::strerror(errno);
+    ::close(exec_error[0]);
+    return -1;
+  }
+  char buf[512];
+  ssize_t n = ::read(exec_error[0], buf, sizeof buf);
+  ::close(exec_error[0]);
+  if (n > 0) {
+    error.assign(buf, static_cast<size_t>(n));
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return -1;
+  }
+  return pid;
+}
+
 /// The supervisor: never returns.
 [[noreturn]] void Supervise(const Spec& spec, int report_fd, pid_t launcher) {
   if (spec.detached) {
@@ -105,6 +180,23 @@ int Listen(const fs::path& path) {
   if (listener < 0) {
     report(-1, "cannot listen on `" + spec.agent_socket.string() + "`: " + std::strerror(errno));
     ::_exit(1);
+  }
+  std::vector<pid_t> virtiofsds;
+  for (const SharedDir& dir : spec.shared_dirs) {
+    int fd = Listen(dir.socket);
+    if (fd < 0) {
+      report(-1, "cannot listen on `" + dir.socket.string() + "`: " + std::strerror(errno));
+      ::_exit(1);
+    }
+    std::string error;
+    pid_t pid = StartVirtiofsd(dir, fd, spec.qemu_log, error);
+    ::close(fd);
+    if (pid < 0) {
+      // The virtiofsds already started die with this process (PR_SET_PDEATHSIG).
+      report(-1, "cannot share `" + dir.source.string() + "` with the guest: " + error);
+      ::_exit(1);
+    }
+    virtiofsds.push_back(pid);
   }
   int trunk[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, trunk) != 0) {
@@ -161,6 +253,11 @@ int Listen(const fs::path& path) {
   ::kill(qemu, SIGKILL);
   while (::waitpid(qemu, nullptr, 0) < 0 && errno == EINTR) {
   }
+  for (pid_t pid : virtiofsds) {
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
   ::_exit(0);
 }
 
@@ -204,14 +301,17 @@ std::vector<std::string> QemuArgv(const Spec& spec, int trunk_fd) {
   if (spec.extras_image) {
     append += " mvm.extras=1";
   }
+  const std::string memory_mb = std::to_string(spec.memory_mb + kGuestOverheadMb);
+  // vhost-user devices (virtiofsd) map the guest's RAM, so it must be a shareable memfd then.
+  const bool shared_ram = !spec.shared_dirs.empty();
   std::vector<std::string> argv = {
       kQemu,
       "-M",
-      "microvm,accel=" + spec.accel,
+      "microvm,accel=" + spec.accel + (shared_ram ? ",memory-backend=mem" : ""),
       "-cpu",
       spec.accel == "kvm" ? "host" : "max",
       "-m",
-      std::to_string(spec.memory_mb + kGuestOverheadMb),
+      memory_mb,
       "-smp",
       std::to_string(spec.cpus),
       "-nodefaults",
@@ -240,10 +340,34 @@ std::vector<std::string> QemuArgv(const Spec& spec, int trunk_fd) {
                                  ",format=raw,if=none,readonly=on",
                              "-device", "virtio-blk-device,drive=extras"});
   }
+  if (shared_ram) {
+    // microvm's virtio-mmio devices are legacy (version 1) by default, which virtiofsd's
+    // libvhost-user refuses; the guest's virtio_mmio driver speaks version 2 as well.
+    argv.insert(argv.end(),
+                {"-object", "memory-backend-memfd,id=mem,size=" + memory_mb + "M,share=on",
+                 "-global", "virtio-mmio.force-legacy=off"});
+  }
+  for (size_t i = 0; i < spec.shared_dirs.size(); ++i) {
+    const SharedDir& dir = spec.shared_dirs[i];
+    const std::string id = "vfs" + std::to_string(i);
+    argv.insert(argv.end(), {"-chardev", "socket,id=" + id + ",path=" + dir.socket.string(),
+                             "-device", "vhost-user-fs-device,chardev=" + id + ",tag=" + dir.tag});
+  }
   argv.insert(argv.end(), {"-device", "virtio-serial-device", "-chardev",
                            "socket,id=agent,fd=" + std::to_string(trunk_fd), "-device",
                            "virtserialport,chardev=agent,name=mvm.agent"});
   return argv;
+}
+
+std::vector<std::string> VirtiofsdArgv(const SharedDir& dir, int listen_fd) {
+  return {kVirtiofsd, "--fd=" + std::to_string(listen_fd), "-o", "source=" + dir.source.string(),
+          // See StartVirtiofsd for why not the default `namespace`.
+          "-o", "sandbox=chroot",
+          // Guest writes reach the host file at once; host changes show in the guest within the
+          // 1 s metadata timeout.
+          "-o", "cache=auto",
+          // Device nodes the guest's root made would be live devices on the host.
+          "-o", "modcaps=-mknod", "-o", "log_level=warn"};
 }
 
 ErrorOr<Vm> Start(const Spec& spec) {

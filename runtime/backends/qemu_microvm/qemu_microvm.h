@@ -3,13 +3,16 @@
 
 // The microVM backend: `qemu-system-x86_64 -M microvm`, PVH boot of runtime/guest's vmlinux and
 // initramfs (the guest agent is init), the template's ext4 image on virtio-mmio block (read-only),
-// an optional per-sandbox extras image, the agent protocol over one virtio-serial port, no NIC.
+// an optional per-sandbox extras image, one virtio-fs device per read-write volume, the agent
+// protocol over one virtio-serial port, no NIC.
 //
 // Process structure. The launcher forks a supervisor process per VM; the supervisor listens on the
 // sandbox's agent socket (the path the container backend uses, so agent::Client does not change),
 // starts qemu with the other end of a socketpair as the port's chardev, and multiplexes its clients
 // onto the port (runtime/agent/mux.h). qemu dies with the supervisor (PR_SET_PDEATHSIG) and, unless
-// detached, the supervisor dies with the launcher; the supervisor exits when qemu does.
+// detached, the supervisor dies with the launcher; the supervisor exits when qemu does. A
+// read-write volume is served by a virtiofsd the supervisor starts before qemu, which dies with
+// the supervisor the same way (see StartVirtiofsd in qemu_microvm.cc).
 
 #include <sys/types.h>
 
@@ -33,6 +36,13 @@ struct Acceleration {
   std::string reason;  ///< one line, e.g. "/dev/kvm opens but a test boot did not finish"
 };
 
+/// A host directory shared read-write with the guest over virtio-fs.
+struct SharedDir {
+  std::filesystem::path source;  ///< the host directory virtiofsd serves (and is chrooted into)
+  std::string tag;               ///< the virtio-fs tag the guest mounts, e.g. "mvm-vfs0"
+  std::filesystem::path socket;  ///< the vhost-user socket, in the sandbox's state directory
+};
+
 /// What to start.
 struct Spec {
   std::string name;  ///< the sandbox name: the guest's hostname
@@ -40,6 +50,7 @@ struct Spec {
   std::filesystem::path initramfs;
   std::filesystem::path root_image;
   std::optional<std::filesystem::path> extras_image;
+  std::vector<SharedDir> shared_dirs;
   uint32_t cpus = 1;
   /// The workload's memory limit (the guest's workload cgroup); the VM gets kGuestOverheadMb more
   /// for the guest kernel, the initramfs and the agent.
@@ -63,6 +74,12 @@ std::string KernelCommandLine(const std::string& accel);
 
 /// The qemu command line for `spec`, the port's chardev being the inherited `trunk_fd`.
 std::vector<std::string> QemuArgv(const Spec& spec, int trunk_fd);
+
+/// Debian's virtiofsd (package qemu-system-common, which qemu-system-x86 depends on).
+inline constexpr char kVirtiofsd[] = "/usr/lib/qemu/virtiofsd";
+
+/// The virtiofsd command line serving `dir` on the listening socket `listen_fd`.
+std::vector<std::string> VirtiofsdArgv(const SharedDir& dir, int listen_fd);
 
 /// A started VM. A plain value: whoever holds it owns `supervisor_pidfd`.
 struct Vm {

@@ -2,14 +2,19 @@
 // over a real socketpair, real unix sockets, the real agent behind the guest half), the initramfs
 // writer and the qemu command line.
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -201,6 +206,120 @@ TEST(QemuArgv, NoNetworkDeviceReadOnlyRootAndLimitsMapped) {
   EXPECT_THAT(argv, Contains(std::to_string(64 + mvm::runtime::qemu_microvm::kGuestOverheadMb)));
   EXPECT_THAT(all, HasSubstr("-smp 2"));
   EXPECT_THAT(all, HasSubstr("socket,id=agent,fd=3"));
+  // No shared directory, no shared RAM and no vhost-user device.
+  EXPECT_THAT(all, Not(HasSubstr("memory-backend")));
+  EXPECT_THAT(all, Not(HasSubstr("vhost-user")));
+}
+
+TEST(QemuArgv, SharedDirectoriesGetSharedMemoryAndOneVhostUserFsDeviceEach) {
+  mvm::runtime::qemu_microvm::Spec spec;
+  spec.name = "box";
+  spec.memory_mb = 64;
+  spec.shared_dirs = {{"/src/a", "mvm-vfs0", "/state/vfs0.sock"},
+                      {"/src/b", "mvm-vfs1", "/state/vfs1.sock"}};
+  auto argv = mvm::runtime::qemu_microvm::QemuArgv(spec, 3);
+  const std::string total = std::to_string(64 + mvm::runtime::qemu_microvm::kGuestOverheadMb);
+  // vhost-user needs the guest's RAM in a shareable memfd, of exactly the -m size.
+  EXPECT_THAT(argv, Contains("microvm,accel=tcg,memory-backend=mem"));
+  EXPECT_THAT(argv, Contains("memory-backend-memfd,id=mem,size=" + total + "M,share=on"));
+  // virtiofsd serves only modern (version 2) virtio-mmio devices.
+  EXPECT_THAT(argv, Contains("virtio-mmio.force-legacy=off"));
+  EXPECT_THAT(argv, Contains(total));
+  EXPECT_THAT(argv, Contains("socket,id=vfs0,path=/state/vfs0.sock"));
+  EXPECT_THAT(argv, Contains("vhost-user-fs-device,chardev=vfs0,tag=mvm-vfs0"));
+  EXPECT_THAT(argv, Contains("socket,id=vfs1,path=/state/vfs1.sock"));
+  EXPECT_THAT(argv, Contains("vhost-user-fs-device,chardev=vfs1,tag=mvm-vfs1"));
+}
+
+TEST(VirtiofsdArgv, ServesTheSourceChrootedWithoutMknodOnTheInheritedSocket) {
+  auto argv = mvm::runtime::qemu_microvm::VirtiofsdArgv({"/src/a", "mvm-vfs0", "/s.sock"}, 3);
+  EXPECT_EQ(argv[0], "/usr/lib/qemu/virtiofsd");
+  EXPECT_THAT(argv, Contains("--fd=3"));
+  EXPECT_THAT(argv, Contains("source=/src/a"));
+  EXPECT_THAT(argv, Contains("sandbox=chroot"));
+  EXPECT_THAT(argv, Contains("modcaps=-mknod"));
+  std::string all;
+  for (const std::string& a : argv) {
+    all += a + " ";
+  }
+  EXPECT_THAT(all, Not(HasSubstr("--socket-path")));
+}
+
+// The real qemu and the real virtiofsd agree on these arguments: qemu (halted before the first
+// instruction by -S, so any file serves as the kernel) builds the machine with shared memory and
+// connects its vhost-user-fs device to virtiofsd, and both keep running; a rejected option, a
+// memory size mismatch or a refused connection ends qemu with a message.
+TEST(QemuArgv, RealQemuAndVirtiofsdAcceptTheSharedDirectoryArguments) {
+  namespace qm = mvm::runtime::qemu_microvm;
+  if (!qm::QemuAvailable() || ::access(qm::kVirtiofsd, X_OK) != 0 || ::geteuid() != 0) {
+    GTEST_SKIP() << "needs qemu-system-x86_64, " << qm::kVirtiofsd << " and root";
+  }
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("mvm-vfs-argv-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "src");
+  { std::ofstream(dir / "kernel") << std::string(4096, '\0'); }
+  qm::SharedDir shared{dir / "src", "mvm-vfs0", dir / "vfs0.sock"};
+  int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, shared.socket.c_str(), sizeof address.sun_path - 1);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  auto spawn = [](std::vector<std::string> args, int fd3, const std::filesystem::path& log) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+      ::dup2(fd3, 3);
+      ::close_range(4, ~0U, 0);
+      std::vector<char*> argv;
+      for (std::string& a : args) {
+        argv.push_back(a.data());
+      }
+      argv.push_back(nullptr);
+      ::execvp(argv[0], argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  };
+  pid_t virtiofsd = spawn(qm::VirtiofsdArgv(shared, 3), listener, dir / "virtiofsd.log");
+  qm::Spec spec;
+  spec.name = "box";
+  spec.kernel = dir / "kernel";
+  spec.initramfs = dir / "kernel";
+  spec.root_image = dir / "kernel";
+  spec.memory_mb = 32;
+  spec.console_log = dir / "console.log";
+  spec.shared_dirs = {shared};
+  int trunk[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, trunk), 0);
+  auto argv = qm::QemuArgv(spec, 3);
+  // A zero-filled kernel cannot take a ram disk.
+  auto initrd = std::find(argv.begin(), argv.end(), "-initrd");
+  ASSERT_NE(initrd, argv.end());
+  argv.erase(initrd, initrd + 2);
+  argv.push_back("-S");
+  pid_t qemu = spawn(argv, trunk[1], dir / "qemu.log");
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  int status = 0;
+  bool qemu_running = ::waitpid(qemu, &status, WNOHANG) == 0;
+  bool virtiofsd_running = ::waitpid(virtiofsd, &status, WNOHANG) == 0;
+  for (pid_t pid : {qemu, virtiofsd}) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  auto read = [](const std::filesystem::path& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  EXPECT_TRUE(qemu_running) << read(dir / "qemu.log");
+  EXPECT_TRUE(virtiofsd_running) << read(dir / "virtiofsd.log");
+  EXPECT_EQ(read(dir / "qemu.log"), "");
+  ::close(listener);
+  ::close(trunk[0]);
+  ::close(trunk[1]);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
