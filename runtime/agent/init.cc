@@ -304,7 +304,9 @@ void RunAsVmInit() {
     Say("probe ok");
     PowerOff();
   }
+  const long long modules_started = BootMillis();
   LoadModules();
+  const long long modules_ms = BootMillis() - modules_started;
 
   // The root image is shared by every VM of its template and attached read-only; an overlay with a
   // private memory upper layer lets mount points be made, then is itself made read-only.
@@ -359,7 +361,8 @@ void RunAsVmInit() {
   pid_t mux = -1;
   options.on_listening = [&] {
     mux = StartMux();
-    Say("ready: init started at boot+" + std::to_string(started) + " ms, agent listening at boot+" +
+    Say("ready: init started at boot+" + std::to_string(started) + " ms, modules loaded in " +
+        std::to_string(modules_ms) + " ms, agent listening at boot+" +
         std::to_string(BootMillis()) + " ms");
   };
   auto status = RunAgent(options);

@@ -50,7 +50,9 @@ ErrorOr<BootFiles> EnsureBootFiles(const std::filesystem::path& cache_dir,
 
 /// An ext4 image of the template tree `tree` whose TreeDigest is `digest`, made once with
 /// `mkfs.ext4 -d` into `<cache_dir>/images/` and named by that digest. Attached read-only, so one
-/// image serves every VM of its template.
+/// image serves every VM of its template. Reproducible: the UUID and directory hash seed derive
+/// from `digest`, and every timestamp but the files' mtimes is fixed, so the same tree gives the
+/// same bytes on any host and at any time (needs `debugfs`, also from e2fsprogs).
 ErrorOr<std::filesystem::path> EnsureRootImage(const std::filesystem::path& tree,
                                                std::string_view digest,
                                                const std::filesystem::path& cache_dir,

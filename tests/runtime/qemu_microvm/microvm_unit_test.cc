@@ -1,6 +1,6 @@
 // The pieces of the microVM backend that need no VM: the stream multiplexer (host and guest halves
 // over a real socketpair, real unix sockets, the real agent behind the guest half), the initramfs
-// writer and the qemu command line.
+// writer, reproducible root images and the qemu command line.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -181,6 +182,54 @@ TEST(GuestCpio, NewcArchiveHasHeadersPaddingAndTrailer) {
   EXPECT_EQ(cpio, mvm::runtime::guest::WriteCpio({{"dev", S_IFDIR | 0755, {}},
                                                   {"dev/console", S_IFCHR | 0600, {}, 5, 1},
                                                   {"init", S_IFREG | 0755, "#!x"}}));
+}
+
+bool OnPath(const std::string& tool) {
+  for (const char* dir : {"/usr/sbin", "/sbin", "/usr/bin", "/bin"}) {
+    if (::access((fs::path(dir) / tool).c_str(), X_OK) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string Bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The same template tree makes the same image bytes, although between the two builds the tree was
+// read (atime), chmod-ed to the same mode (ctime) and a second passed; a directory big enough for
+// an htree exercises the hash seed.
+TEST(GuestRootImage, TheSameTreeMakesByteIdenticalImages) {
+  if (!OnPath("mkfs.ext4") || !OnPath("debugfs")) {
+    GTEST_SKIP() << "mkfs.ext4 or debugfs is not installed (Debian package e2fsprogs)";
+  }
+  fs::path work = fs::temp_directory_path() / ("mvm-image-test-" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  fs::path tree = work / "tree";
+  fs::create_directories(tree / "usr/lib/many");
+  for (int i = 0; i < 300; ++i) {
+    std::ofstream(tree / "usr/lib/many" / ("file-" + std::to_string(i))) << i;
+  }
+  std::ofstream(tree / "hello") << "hello\n";
+  fs::create_symlink("hello", tree / "link");
+  const std::string digest =
+      "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+  auto first = mvm::runtime::guest::EnsureRootImage(tree, digest, work / "a", nullptr);
+  ASSERT_TRUE(first) << first.error().message;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(Bytes(tree / "hello"), "hello\n");
+  fs::permissions(tree / "hello", fs::status(tree / "hello").permissions());
+  auto second = mvm::runtime::guest::EnsureRootImage(tree, digest, work / "b", nullptr);
+  ASSERT_TRUE(second) << second.error().message;
+
+  EXPECT_NE(*first, *second);
+  std::string a = Bytes(*first);
+  EXPECT_GT(a.size(), 1u << 20);
+  EXPECT_TRUE(a == Bytes(*second)) << "the two images of one tree differ";
+  fs::remove_all(work);
 }
 
 TEST(QemuArgv, NoNetworkDeviceReadOnlyRootAndLimitsMapped) {
