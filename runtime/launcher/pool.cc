@@ -178,25 +178,6 @@ ErrorOr<PoolRecord> ReadPoolRecord(const fs::path& path) {
   }
 }
 
-ErrorOr<Ok> WriteFileAtomically(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out.flush()) {
-      return Error{"cannot write `" + tmp.string() + "`"};
-    }
-  }
-  std::error_code ec;
-  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    return Error{"cannot write `" + path.string() + "`: " + ec.message()};
-  }
-  return Ok{};
-}
-
 /// The pool process: a main thread that serves the socket and watches the ready sandboxes, and a
 /// filler thread that starts sandboxes (a microVM boot takes seconds) whenever ready + booting is
 /// below the size.

@@ -403,25 +403,6 @@ ErrorOr<SnapshotInfo> ParseDescription(const fs::path& json_path) {
   }
 }
 
-ErrorOr<Ok> WriteFileAtomically(const fs::path& path, std::string_view data) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Error{tmp.string() + ": " + std::strerror(errno)};
-  }
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-            ::fsync(fd) == 0;
-  int saved = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    saved = ok ? errno : saved;
-    ::unlink(tmp.c_str());
-    return Error{path.string() + ": " + std::strerror(saved)};
-  }
-  return Ok{};
-}
-
 ErrorOr<Ok> CheckNames(std::string_view sandbox, std::string_view label) {
   if (!IsSandboxName(sandbox)) {
     return Error{"`" + std::string(sandbox) + "` is not a sandbox name"};

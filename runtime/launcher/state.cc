@@ -76,7 +76,9 @@ nlohmann::json ToJson(const SandboxRecord& r) {
   return j;
 }
 
-ErrorOr<Ok> WriteFileAtomically(const fs::path& path, const std::string& text) {
+}  // namespace
+
+ErrorOr<Ok> WriteFileAtomically(const fs::path& path, std::string_view text) {
   fs::path tmp = path;
   tmp += ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -96,8 +98,6 @@ ErrorOr<Ok> WriteFileAtomically(const fs::path& path, const std::string& text) {
   }
   return Ok{};
 }
-
-}  // namespace
 
 ErrorOr<Ok> WriteRecord(const StateDir& state, const SandboxRecord& record) {
   std::error_code ec;

@@ -316,18 +316,16 @@ TEST(PoolLifetimeE2E, ThePoolEndsWhenItsPlanExpires) {
   fs::create_directories(dir);
   // key and compile take no --state-dir, which Mvmctl() adds. The plan must stay valid while the
   // pool starts (slow on a loaded machine) and expire soon after.
-  // A workload of its own: plans' epochs are their signing times, and another `hello` plan signed
-  // in the same second by another test would make this one a replay.
+  // A workload of its own (plans' epochs are their signing times, and another plan of a shared
+  // workload signed in the same second would make this one a replay), on the busybox template so
+  // that the pool boots long before the plan expires even when no template is built yet.
   fs::path source = dir / "expiring.py";
-  {
-    std::ifstream in(Hello());
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    size_t at = text.find("@workload(\"hello\"");
-    ASSERT_NE(at, std::string::npos);
-    text.replace(at, 17, "@workload(\"pool-expiry\"");
-    std::ofstream(source) << text;
-  }
-  auto compiled = Clock::now();
+  std::ofstream(source) << "from mvm import entrypoint, workload\n\n\n"
+                           "@workload(\"pool-expiry\", image=\"template:busybox\", "
+                           "isolation=\"container\", timeout_seconds=20)\n"
+                           "class Expiring:\n"
+                           "    @entrypoint(command=[\"true\"])\n"
+                           "    def main(self): ...\n";
   std::string mvmctl = MVM_MVMCTL_PATH;
   ASSERT_EQ(std::system((mvmctl + " key gen --out " + dir.string() + " >/dev/null 2>&1").c_str()),
             0);
@@ -336,6 +334,8 @@ TEST(PoolLifetimeE2E, ThePoolEndsWhenItsPlanExpires) {
                          (dir / "out").string() + " >/dev/null 2>&1")
                             .c_str()),
             0);
+  // The plan expires at most 10 s after the compile returned (expiry counts whole seconds).
+  auto compiled = Clock::now();
   fs::path plan = dir / "out" / "pool-expiry.plan.json";
   std::string pool = "pool-exp-" + std::to_string(::getpid());
   Background process = StartMvmctl(
@@ -343,7 +343,7 @@ TEST(PoolLifetimeE2E, ThePoolEndsWhenItsPlanExpires) {
       "expiry");
   ASSERT_TRUE(WaitReady(pool, 1, -1, std::chrono::seconds(300), &process)) << process.Err();
   std::string pooled = PoolStatus(pool)["sandboxes"][0];
-  std::this_thread::sleep_until(compiled + std::chrono::seconds(11));
+  std::this_thread::sleep_until(compiled + std::chrono::seconds(12));
   // The pool replaces a sandbox that ended, re-verifying the plan first, which has now expired.
   Result destroy = Mvmctl({"destroy", pooled});
   ASSERT_EQ(destroy.status, 0) << Describe(destroy);

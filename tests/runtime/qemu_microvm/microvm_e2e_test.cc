@@ -16,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -60,8 +61,8 @@ Result RunVm(const std::string& workload, const std::string& entrypoint = "",
   return Mvmctl(args);
 }
 
-/// qemu processes whose command line names this test's state directory.
-std::vector<pid_t> OurQemus() {
+/// Processes whose command line (NUL-separated, as /proc has it) satisfies `matches`.
+std::vector<pid_t> ProcessesWhose(const std::function<bool(const std::string&)>& matches) {
   std::vector<pid_t> out;
   for (const auto& e : fs::directory_iterator("/proc")) {
     std::string name = e.path().filename().string();
@@ -70,12 +71,19 @@ std::vector<pid_t> OurQemus() {
     }
     std::ifstream in(e.path() / "cmdline");
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.rfind("qemu-system-x86_64", 0) == 0 &&
-        cmdline.find(State().string()) != std::string::npos) {
+    if (matches(cmdline)) {
       out.push_back(std::stoi(name));
     }
   }
   return out;
+}
+
+/// qemu processes whose command line names this test's state directory.
+std::vector<pid_t> OurQemus() {
+  return ProcessesWhose([](const std::string& cmdline) {
+    return cmdline.rfind("qemu-system-x86_64", 0) == 0 &&
+           cmdline.find(State().string()) != std::string::npos;
+  });
 }
 
 class MicrovmE2E : public ::testing::Test {
@@ -250,20 +258,10 @@ class VolumeProject {
 
 /// virtiofsd processes serving a directory under `source`.
 std::vector<pid_t> VirtiofsdsServing(const fs::path& source) {
-  std::vector<pid_t> out;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) {
-      continue;
-    }
-    std::ifstream in(e.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.find("virtiofsd") != std::string::npos &&
-        cmdline.find("source=" + source.string()) != std::string::npos) {
-      out.push_back(std::stoi(name));
-    }
-  }
-  return out;
+  return ProcessesWhose([&](const std::string& cmdline) {
+    return cmdline.find("virtiofsd") != std::string::npos &&
+           cmdline.find("source=" + source.string()) != std::string::npos;
+  });
 }
 
 std::string ReadFile(const fs::path& path) {
