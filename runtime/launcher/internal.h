@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,6 +18,12 @@
 namespace mvm::runtime {
 
 namespace internal {
+
+/// Where a function-form workload's Python SDK is mounted in the sandbox.
+inline constexpr std::string_view kSdkMount = "/.mvm/sdk/python";
+inline constexpr uint32_t kPidsMax = 1024;
+/// How long a container sandbox's agent may take to listen.
+inline constexpr auto kAgentWait = std::chrono::seconds(10);
 
 double MillisSince(std::chrono::steady_clock::time_point start);
 
@@ -42,6 +50,9 @@ ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::s
 /// Tells the watchdog its job is done and reaps it.
 void DisarmWatchdog(int& fd, pid_t& pid);
 
+/// The sandbox's state directory with its run directory (the agent's socket), owner-only.
+ErrorOr<Ok> MakeSandboxDirs(const StateDir& state, const std::string& name);
+
 /// A local volume's host source: a relative source is relative to `project_root`; it must exist.
 ErrorOr<std::filesystem::path> ResolveVolumeSource(const plan::v1::Mount& m,
                                                    const std::filesystem::path& project_root);
@@ -50,6 +61,14 @@ ErrorOr<std::filesystem::path> ResolveVolumeSource(const plan::v1::Mount& m,
 
 /// What the launcher's files do with a Sandbox's insides.
 struct SandboxAccess {
+  /// Start's backend halves (start_container.cc, start_microvm.cc), called with the sandbox's lock
+  /// held and its root filesystem resolved.
+  static ErrorOr<Sandbox> StartContainer(const LauncherOptions& options,
+                                         const AdmittedPlan& admitted, const StartOptions& start,
+                                         audit::Log& audit, PhaseTimings* timings,
+                                         const std::string& name,
+                                         const std::filesystem::path& rootfs_dir,
+                                         const std::string& rootfs_digest);
   static ErrorOr<Sandbox> StartMicrovm(const LauncherOptions& options, const AdmittedPlan& admitted,
                                        const StartOptions& start, audit::Log& audit,
                                        PhaseTimings* timings, const std::string& name,

@@ -1,7 +1,6 @@
 #include "runtime/launcher/launcher.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <sodium.h>
 #include <sys/syscall.h>
@@ -33,9 +32,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::string_view kSdkMount = "/.mvm/sdk/python";
-constexpr uint32_t kPidsMax = 1024;
-constexpr auto kAgentWait = std::chrono::seconds(10);
 /// How long the agent may overrun a workload's timeout before the launcher kills the sandbox
 /// itself: the agent enforces the timeout, the launcher only guards against an agent that stopped
 /// answering.
@@ -183,6 +179,16 @@ ErrorOr<fs::path> ResolveVolumeSource(const plan::v1::Mount& m, const fs::path& 
   return source;
 }
 
+ErrorOr<Ok> MakeSandboxDirs(const StateDir& state, const std::string& name) {
+  std::error_code ec;
+  fs::create_directories(state.RunDir(name), ec);
+  if (ec) {
+    return Error{"cannot create `" + state.RunDir(name).string() + "`: " + ec.message()};
+  }
+  fs::permissions(state.Sandbox(name), fs::perms::owner_all, ec);
+  return Ok{};
+}
+
 }  // namespace internal
 
 using namespace internal;  // NOLINT(google-build-using-namespace): this file defines them
@@ -258,17 +264,6 @@ ErrorOr<uint64_t> GuestOomKills(agent::Client& agent) {
     return Error{"the guest's memory.events has no oom_kill line"};
   }
   return std::strtoull(text->c_str() + at + 9, nullptr, 10);
-}
-
-// The sandbox's state directory with its run directory (the agent's socket), owner-only.
-ErrorOr<Ok> MakeSandboxDirs(const StateDir& state, const std::string& name) {
-  std::error_code ec;
-  fs::create_directories(state.RunDir(name), ec);
-  if (ec) {
-    return Error{"cannot create `" + state.RunDir(name).string() + "`: " + ec.message()};
-  }
-  fs::permissions(state.Sandbox(name), fs::perms::owner_all, ec);
-  return Ok{};
 }
 
 }  // namespace
@@ -597,296 +592,8 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
     return SandboxAccess::StartMicrovm(options, admitted, start, audit, timings, name, rootfs->dir,
                                        rootfs->digest);
   }
-
-  container::Spec spec;
-  spec.name = name;
-  spec.rootfs = rootfs->dir;
-  spec.init = options.agent_binary;
-  spec.init_args = {"--socket", "/run/mvm/agent.sock"};
-  spec.run_dir = options.state.RunDir(name);
-  spec.limits.cpu = static_cast<uint32_t>(p.lifecycle().cpu());
-  spec.limits.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
-  spec.limits.pids_max = kPidsMax;
-  // A pool's sandboxes are handed to other processes, so they must not die with this one by the
-  // kernel's hand; until then the watchdog removes them if this process dies.
-  spec.parent_death_signal = start.detached || !start.pool.empty() ? 0 : SIGKILL;
-
-  if (auto made = MakeSandboxDirs(options.state, name); !made) {
-    return made.error();
-  }
-  std::error_code ec;
-  auto fail = [&](const std::string& message) -> Error {
-    RemoveTraces(options.state, name, name);
-    return Error{message};
-  };
-  for (const auto& [guest, host] : start.app_files) {
-    // A copy, not a bind mount of the user's file: the sandbox sees the file as it was when the
-    // plan was admitted, and nothing of the host directory around it.
-    fs::path copy = options.state.Sandbox(name) / "app" / fs::path(guest).filename();
-    fs::create_directories(copy.parent_path(), ec);
-    fs::copy_file(host, copy, fs::copy_options::overwrite_existing, ec);
-    if (ec) {
-      return fail("cannot copy `" + host.string() + "` into the sandbox: " + ec.message());
-    }
-    fs::permissions(copy, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read,
-                    ec);
-    spec.mounts.push_back({container::Mount::Kind::kBind, copy, guest, true, 0});
-  }
-  if (!start.app_files.empty()) {
-    spec.mounts.push_back(
-        {container::Mount::Kind::kBind, options.python_sdk, std::string(kSdkMount), true, 0});
-  }
-  for (const plan::v1::Mount& m : p.mounts()) {
-    if (m.kind() == "memory") {
-      spec.mounts.push_back({container::Mount::Kind::kTmpfs,
-                             {},
-                             m.target(),
-                             false,
-                             static_cast<uint32_t>(m.size_mb())});
-      continue;
-    }
-    auto source = ResolveVolumeSource(m, start.project_root);
-    if (!source) {
-      return fail(source.error().message);
-    }
-    spec.mounts.push_back(
-        {container::Mount::Kind::kBind, *source, m.target(), m.mode() != "rw", 0});
-  }
-
-  Sandbox sandbox;
-  if (!start.detached) {
-    auto watchdog = StartWatchdog(options.state, name);
-    if (!watchdog) {
-      return fail(watchdog.error().message);
-    }
-    sandbox.watchdog_fd_ = watchdog->first;
-    sandbox.watchdog_pid_ = watchdog->second;
-  }
-
-  // The agent's own stdout/stderr go to a file in the sandbox's state, not to this terminal: a
-  // detached sandbox must not hold it, and the workload's output reaches us through the agent.
-  fs::path agent_log = options.state.Sandbox(name) / "agent.log";
-  int log_fd = ::open(agent_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log_fd < 0) {
-    return fail("cannot create `" + agent_log.string() + "`: " + std::strerror(errno));
-  }
-  std::fflush(stdout);
-  std::fflush(stderr);
-  int saved_out = ::dup(1);
-  int saved_err = ::dup(2);
-  ::dup2(log_fd, 1);
-  ::dup2(log_fd, 2);
-  ::close(log_fd);
-  // The backend maps only uid/gid 0 and denies setgroups in the sandbox, so PID 1 would keep this
-  // process's supplementary groups (under sudo, host group 0). Drop them here: the launcher needs
-  // none.
-  if (::geteuid() == 0 && ::setgroups(0, nullptr) != 0) {
-    return fail(std::string("cannot drop supplementary groups: ") + std::strerror(errno));
-  }
-  container::Timings ct{};
-  t = Clock::now();
-  auto started = container::Start(spec, &ct);
-  ::dup2(saved_out, 1);
-  ::dup2(saved_err, 2);
-  ::close(saved_out);
-  ::close(saved_err);
-  if (!started) {
-    (void)audit.Append("refuse", {{"stage", "launch"},
-                                  {"workload", p.workload().id()},
-                                  {"message", started.error().message}});
-    return fail("cannot start the sandbox: " + started.error().message);
-  }
-  sandbox.container_ = std::move(*started);
-  if (timings != nullptr) {
-    timings->namespaces_ms = MillisSince(t);
-  }
-
-  SandboxRecord& r = sandbox.record_;
-  r.name = name;
-  r.workload_id = p.workload().id();
-  r.payload_digest = admitted.verified.payload_digest;
-  r.backend = options.backend;
-  r.pid = sandbox.container_.pid;
-  r.pid_start_time = ProcessStartTime(r.pid);
-  r.detached = start.detached;
-  r.owner_pid = ::getpid();
-  r.owner_uid = ::getuid();
-  r.created_at = NowRfc3339();
-  r.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
-  r.root_fs = rootfs->digest;
-  r.pool = start.pool;
-  if (auto written = WriteRecord(options.state, r); !written) {
-    (void)container::Kill(sandbox.container_, SIGKILL);
-    (void)sandbox.Wait(std::chrono::seconds(5));
-    return fail(written.error().message);
-  }
-
-  t = Clock::now();
-  auto client = agent::Client::Connect(options.state.AgentSocket(name), kAgentWait);
-  if (!client) {
-    (void)container::Kill(sandbox.container_, SIGKILL);
-    (void)sandbox.Wait(std::chrono::seconds(5));
-    std::string tail;
-    if (std::FILE* f = std::fopen(agent_log.c_str(), "r")) {
-      char buf[2048];
-      size_t n = std::fread(buf, 1, sizeof buf, f);
-      tail.assign(buf, n);
-      std::fclose(f);
-    }
-    return fail("the guest agent did not come up: " + client.error().message +
-                (tail.empty() ? "" : "\nagent output:\n" + tail));
-  }
-  sandbox.agent_.emplace(std::move(*client));
-  if (timings != nullptr) {
-    timings->agent_ready_ms = MillisSince(t);
-  }
-  (void)audit.Append("launch", {{"sandbox", name},
-                                {"workload", p.workload().id()},
-                                {"backend", options.backend},
-                                {"rootfs", rootfs->digest},
-                                {"pid", r.pid},
-                                {"detached", start.detached}});
-  if (options.verbose && options.note) {
-    auto support = container::Probe();
-    options.note("backend container (namespaces + seccomp, cgroup " + support.cgroup_mode +
-                 "), rootfs " + rootfs->digest.substr(0, 19) + "…, sandbox " + name);
-  }
-  return sandbox;
-}
-
-ErrorOr<Sandbox> SandboxAccess::StartMicrovm(const LauncherOptions& options,
-                                             const AdmittedPlan& admitted,
-                                             const StartOptions& start, audit::Log& audit,
-                                             PhaseTimings* timings, const std::string& name,
-                                             const fs::path& rootfs_dir,
-                                             const std::string& rootfs_digest) {
-  const plan::v1::ExecutionPlan& p = admitted.verified.plan;
-  if (auto made = MakeSandboxDirs(options.state, name); !made) {
-    return made.error();
-  }
-  auto fail = [&](const std::string& message) -> Error {
-    RemoveTraces(options.state, name, name);
-    return Error{message};
-  };
-  qemu_microvm::LaunchInput in;
-  in.name = name;
-  in.guest_cache = options.state.GuestCache();
-  in.sandbox_dir = options.state.Sandbox(name);
-  in.agent_socket = options.state.AgentSocket(name);
-  in.agent_binary = options.agent_binary;
-  in.rootfs_tree = rootfs_dir;
-  in.rootfs_digest = rootfs_digest;
-  using Extra = guest::ExtraMount;
-  // Read-only files reach the guest as copies in a read-only image, which is what the container
-  // backend's read-only binds show too, as of the moment of the start. Read-write volumes are
-  // shared live over virtio-fs; read-only ones stay copies because then the guest reaches no host
-  // daemon at all, and qemu attaches their image read-only, which no guest root undoes
-  // (docs/microvm.md).
-  for (const auto& [guest_path, host] : start.app_files) {
-    in.mounts.push_back({Extra::Kind::kCopy, host, guest_path, 0});
-  }
-  if (!start.app_files.empty()) {
-    in.mounts.push_back({Extra::Kind::kCopy, options.python_sdk, std::string(kSdkMount), 0});
-  }
-  for (const plan::v1::Mount& m : p.mounts()) {
-    if (m.kind() == "memory") {
-      in.mounts.push_back(
-          {Extra::Kind::kTmpfs, {}, m.target(), static_cast<uint32_t>(m.size_mb())});
-      continue;
-    }
-    auto source = ResolveVolumeSource(m, start.project_root);
-    if (!source) {
-      return fail(source.error().message);
-    }
-    in.mounts.push_back(
-        {m.mode() == "rw" ? Extra::Kind::kVirtiofs : Extra::Kind::kCopy, *source, m.target(), 0});
-  }
-  in.cpus = static_cast<uint32_t>(p.lifecycle().cpu());
-  in.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
-  in.pids_max = kPidsMax;
-  in.detached = start.detached || !start.pool.empty();
-  in.note = [&](std::string_view line) {
-    if (options.note) {
-      options.note(line);
-    }
-  };
-
-  Sandbox sandbox;
-  if (!start.detached) {
-    auto watchdog = StartWatchdog(options.state, name);
-    if (!watchdog) {
-      return fail(watchdog.error().message);
-    }
-    sandbox.watchdog_fd_ = watchdog->first;
-    sandbox.watchdog_pid_ = watchdog->second;
-  }
-  auto launched = qemu_microvm::Launch(in);
-  if (!launched) {
-    DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
-    (void)audit.Append("refuse", {{"stage", "launch"},
-                                  {"workload", p.workload().id()},
-                                  {"backend", options.backend},
-                                  {"message", launched.error().message}});
-    return fail("cannot start the microVM: " + launched.error().message);
-  }
-  qemu_microvm::Vm& vm = launched->booted.vm;
-  sandbox.container_.pid = vm.supervisor_pid;
-  sandbox.container_.pidfd = vm.supervisor_pidfd;
-  sandbox.container_.name = name;
-
-  SandboxRecord& r = sandbox.record_;
-  r.name = name;
-  r.workload_id = p.workload().id();
-  r.payload_digest = admitted.verified.payload_digest;
-  r.backend = options.backend;
-  r.pid = vm.qemu_pid;
-  r.pid_start_time = ProcessStartTime(r.pid);
-  r.detached = start.detached;
-  r.owner_pid = ::getpid();
-  r.owner_uid = ::getuid();
-  r.created_at = NowRfc3339();
-  r.memory_mb = in.memory_mb;
-  r.root_fs = rootfs_digest;
-  r.pool = start.pool;
-  if (auto written = WriteRecord(options.state, r); !written) {
-    (void)container::Kill(sandbox.container_, SIGKILL);
-    (void)sandbox.Wait(std::chrono::seconds(5));
-    return fail(written.error().message);
-  }
-  sandbox.agent_.emplace(std::move(launched->booted.agent));
-  const qemu_microvm::BootTimings& bt = launched->timings;
-  if (timings != nullptr) {
-    timings->materialize_ms += launched->prepare_ms;
-    timings->namespaces_ms = bt.process_spawned_ms;
-    timings->agent_ready_ms = bt.agent_ready_ms;
-    timings->process_spawned_ms = bt.process_spawned_ms;
-    timings->kernel_entered_ms = bt.kernel_entered_ms;
-    timings->boot_attempts = bt.attempts;
-    timings->acceleration = launched->acceleration.name;
-  }
-  (void)audit.Append("launch", {{"sandbox", name},
-                                {"workload", p.workload().id()},
-                                {"backend", options.backend},
-                                {"acceleration", launched->acceleration.name},
-                                {"acceleration_reason", launched->acceleration.reason},
-                                {"kernel", launched->kernel_release},
-                                {"boot_attempts", bt.attempts},
-                                {"rootfs", rootfs_digest},
-                                {"pid", r.pid},
-                                {"detached", start.detached}});
-  if (options.verbose && options.note) {
-    char phases[256];
-    std::snprintf(phases, sizeof phases,
-                  "boot phases (ms from the start of the boot): process spawned %.1f, kernel "
-                  "entered %.1f, guest agent ready %.1f%s",
-                  bt.process_spawned_ms, bt.kernel_entered_ms, bt.agent_ready_ms,
-                  bt.attempts > 1 ? " (second attempt)" : "");
-    options.note("backend qemu-microvm, acceleration " + launched->acceleration.name + " (" +
-                 launched->acceleration.reason + "), kernel " + launched->kernel_release +
-                 ", rootfs " + rootfs_digest.substr(0, 19) + "…, sandbox " + name);
-    options.note(phases);
-  }
-  return sandbox;
+  return SandboxAccess::StartContainer(options, admitted, start, audit, timings, name, rootfs->dir,
+                                       rootfs->digest);
 }
 
 ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint32_t memory_mb,
