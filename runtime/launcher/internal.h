@@ -50,6 +50,11 @@ ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::s
 /// Tells the watchdog its job is done and reaps it.
 void DisarmWatchdog(int& fd, pid_t& pid);
 
+/// The record of a sandbox this process just started as `name`, `pid` being its PID 1 (or qemu).
+SandboxRecord NewRecord(const LauncherOptions& options, const AdmittedPlan& admitted,
+                        const StartOptions& start, const std::string& name, pid_t pid,
+                        const std::string& rootfs_digest);
+
 /// The sandbox's state directory with its run directory (the agent's socket), owner-only.
 ErrorOr<Ok> MakeSandboxDirs(const StateDir& state, const std::string& name);
 

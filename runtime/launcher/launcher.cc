@@ -179,6 +179,27 @@ ErrorOr<fs::path> ResolveVolumeSource(const plan::v1::Mount& m, const fs::path& 
   return source;
 }
 
+SandboxRecord NewRecord(const LauncherOptions& options, const AdmittedPlan& admitted,
+                        const StartOptions& start, const std::string& name, pid_t pid,
+                        const std::string& rootfs_digest) {
+  const plan::v1::ExecutionPlan& p = admitted.verified.plan;
+  SandboxRecord r;
+  r.name = name;
+  r.workload_id = p.workload().id();
+  r.payload_digest = admitted.verified.payload_digest;
+  r.backend = options.backend;
+  r.pid = pid;
+  r.pid_start_time = ProcessStartTime(pid);
+  r.detached = start.detached;
+  r.owner_pid = ::getpid();
+  r.owner_uid = ::getuid();
+  r.created_at = NowRfc3339();
+  r.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
+  r.root_fs = rootfs_digest;
+  r.pool = start.pool;
+  return r;
+}
+
 ErrorOr<Ok> MakeSandboxDirs(const StateDir& state, const std::string& name) {
   std::error_code ec;
   fs::create_directories(state.RunDir(name), ec);

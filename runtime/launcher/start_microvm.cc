@@ -93,19 +93,7 @@ ErrorOr<Sandbox> SandboxAccess::StartMicrovm(const LauncherOptions& options,
   sandbox.container_.name = name;
 
   SandboxRecord& r = sandbox.record_;
-  r.name = name;
-  r.workload_id = p.workload().id();
-  r.payload_digest = admitted.verified.payload_digest;
-  r.backend = options.backend;
-  r.pid = vm.qemu_pid;
-  r.pid_start_time = ProcessStartTime(r.pid);
-  r.detached = start.detached;
-  r.owner_pid = ::getpid();
-  r.owner_uid = ::getuid();
-  r.created_at = NowRfc3339();
-  r.memory_mb = in.memory_mb;
-  r.root_fs = rootfs_digest;
-  r.pool = start.pool;
+  r = NewRecord(options, admitted, start, name, vm.qemu_pid, rootfs_digest);
   if (auto written = WriteRecord(options.state, r); !written) {
     (void)container::Kill(sandbox.container_, SIGKILL);
     (void)sandbox.Wait(std::chrono::seconds(5));
