@@ -18,6 +18,13 @@ int RunDestroy(const std::vector<std::string>& argv) {
   if (args->positional.empty()) {
     return Fail("destroy", "give the names of the sandboxes to destroy", kExitUsage);
   }
+  // Every name is checked before anything is opened, locked or removed: a name is a path below
+  // the state directory.
+  for (const std::string& name : args->positional) {
+    if (auto valid = runtime::CheckSandboxName(name); !valid) {
+      return Fail("destroy", valid.error().message, kExitUsage);
+    }
+  }
   auto session = OpenRuntime(*args, /*with_trust=*/false, "destroy");
   if (!session) {
     return Fail("destroy", session.error().message, kExitEnvironment);

@@ -18,6 +18,13 @@ int RunStop(const std::vector<std::string>& argv) {
   if (args->positional.empty()) {
     return Fail("stop", "give the names of the sandboxes to stop", kExitUsage);
   }
+  // Every name is checked before anything is opened, locked or removed: a name is a path below
+  // the state directory.
+  for (const std::string& name : args->positional) {
+    if (auto valid = runtime::CheckSandboxName(name); !valid) {
+      return Fail("stop", valid.error().message, kExitUsage);
+    }
+  }
   auto session = OpenRuntime(*args, /*with_trust=*/false, "stop");
   if (!session) {
     return Fail("stop", session.error().message, kExitEnvironment);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,9 +91,13 @@ bool WaitGone(const SandboxRecord& record, std::chrono::milliseconds limit) {
 }
 
 void RemoveTraces(const StateDir& state, std::string_view name, std::string_view instance) {
-  (void)container::RemoveCgroups(instance);
-  std::error_code ec;
-  fs::remove_all(state.Sandbox(name), ec);
+  if (IsSandboxName(instance)) {
+    (void)container::RemoveCgroups(instance);
+  }
+  if (IsSandboxName(name)) {
+    std::error_code ec;
+    fs::remove_all(state.Sandbox(name), ec);
+  }
 }
 
 /// The parent-death watchdog: a process of its own (in its own session, so a terminal's Ctrl-C does
@@ -143,7 +148,13 @@ ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::s
       WaitGone(*record, std::chrono::seconds(5));
       instance = record->InstanceName();
     }
-    RemoveTraces(state, name, instance);
+    {
+      auto lock = SandboxLock::Acquire(state, name);
+      RemoveTraces(state, name, instance);
+      if (lock) {
+        lock->RemoveFile();
+      }
+    }
     if (auto session = OpenAudit(state)) {
       (void)(*session)->log->Append("destroy", {{"sandbox", name}, {"reason", "parent died"}});
     }
@@ -202,11 +213,17 @@ SandboxRecord NewRecord(const LauncherOptions& options, const AdmittedPlan& admi
 
 ErrorOr<Ok> MakeSandboxDirs(const StateDir& state, const std::string& name) {
   std::error_code ec;
-  fs::create_directories(state.RunDir(name), ec);
-  if (ec) {
-    return Error{"cannot create `" + state.RunDir(name).string() + "`: " + ec.message()};
+  fs::create_directories(state.Sandboxes(), ec);
+  fs::path dir = state.Sandbox(name);
+  // Owner-only from the start: the agent's socket is created in it.
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Error{"cannot create `" + dir.string() + "`: " + std::strerror(errno)};
   }
-  fs::permissions(state.Sandbox(name), fs::perms::owner_all, ec);
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) {
+    return Error{"`" + dir.string() + "` is not a directory of this user; remove it"};
+  }
+  fs::permissions(dir, fs::perms::owner_all, ec);
   return Ok{};
 }
 
@@ -729,7 +746,15 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
     (void)container::Kill(sandbox.container_, SIGKILL);
     (void)sandbox.Wait(std::chrono::seconds(5));
   }
-  RemoveTraces(options.state, sandbox.record_.name, sandbox.record_.InstanceName());
+  {
+    // Under the lock, so that a `stop` or `up` of the same name never sees half a removal; the
+    // lock file goes with the sandbox.
+    auto lock = SandboxLock::Acquire(options.state, sandbox.record_.name);
+    RemoveTraces(options.state, sandbox.record_.name, sandbox.record_.InstanceName());
+    if (lock) {
+      lock->RemoveFile();
+    }
+  }
   (void)audit.Append("destroy", {{"sandbox", sandbox.record_.name}, {"reason", reason}});
   DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
   return Ok{};
@@ -737,6 +762,10 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
 
 ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bool remove_state,
                        audit::Log& audit, std::string_view reason) {
+  // Before anything is locked, read or removed: the name becomes a path.
+  if (auto valid = CheckSandboxName(name); !valid) {
+    return valid.error();
+  }
   auto lock = SandboxLock::Acquire(options.state, name);
   if (!lock) {
     return Error{lock.error().message};
@@ -746,8 +775,12 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
     if (remove_state && fs::exists(options.state.Sandbox(name))) {
       // A damaged record must not make a sandbox undeletable.
       RemoveTraces(options.state, name, name);
+      lock->RemoveFile();
       (void)audit.Append("destroy", {{"sandbox", name}, {"reason", reason}});
       return Ok{};
+    }
+    if (!fs::exists(options.state.Sandbox(name))) {
+      lock->RemoveFile();  // nothing to guard: asking for a missing sandbox leaves no trace
     }
     return Error{record.error().message};
   }
@@ -767,6 +800,7 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
   (void)container::RemoveCgroups(record->InstanceName());
   if (remove_state) {
     RemoveTraces(options.state, name, record->InstanceName());
+    lock->RemoveFile();
   } else {
     record->pid = 0;
     record->pid_start_time = 0;

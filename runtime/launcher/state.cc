@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +15,7 @@
 #include <system_error>
 
 #include "backend-emit/plan/time.h"
+#include "ir/support/check.h"
 
 namespace mvm::runtime {
 
@@ -50,6 +52,20 @@ bool IsSandboxName(std::string_view name) {
     }
   }
   return true;
+}
+
+ErrorOr<Ok> CheckSandboxName(std::string_view name) {
+  if (IsSandboxName(name)) {
+    return Ok{};
+  }
+  return Error{"`" + std::string(name) +
+               "` is not a valid sandbox name: use 1 to 63 lowercase letters, digits and '-', "
+               "starting with a letter or digit (`mvmctl ps` lists the sandboxes)"};
+}
+
+fs::path StateDir::Sandbox(std::string_view name) const {
+  MVM_CHECK(IsSandboxName(name));
+  return Sandboxes() / name;
 }
 
 namespace {
@@ -110,9 +126,8 @@ ErrorOr<Ok> WriteRecord(const StateDir& state, const SandboxRecord& record) {
 }
 
 ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) {
-  if (!IsSandboxName(name)) {
-    return Error{"`" + std::string(name) +
-                 "` is not a sandbox name (lowercase letters, digits and '-', at most 63)"};
+  if (auto valid = CheckSandboxName(name); !valid) {
+    return valid.error();
   }
   fs::path path = state.Sandbox(name) / "sandbox.json";
   std::ifstream in(path);
@@ -160,6 +175,12 @@ std::vector<SandboxRecord> ListRecords(const StateDir& state, std::vector<std::s
     if (!e.is_directory()) {
       continue;
     }
+    if (!IsSandboxName(e.path().filename().string())) {
+      problems.push_back("`" + e.path().string() +
+                         "` is not a sandbox directory (its name is not a sandbox name); remove "
+                         "it by hand if it is yours");
+      continue;
+    }
     auto r = ReadRecord(state, e.path().filename().string());
     if (r) {
       out.push_back(std::move(*r));
@@ -205,27 +226,48 @@ bool IsRunning(const SandboxRecord& record) {
 }
 
 ErrorOr<SandboxLock> SandboxLock::Acquire(const StateDir& state, std::string_view name) {
+  if (auto valid = CheckSandboxName(name); !valid) {
+    return valid.error();
+  }
   std::error_code ec;
   fs::create_directories(state.Sandboxes(), ec);
   if (ec) {
     return Error{"cannot create `" + state.Sandboxes().string() + "`: " + ec.message()};
   }
   fs::path path = state.Sandboxes() / (std::string(name) + ".lock");
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Error{"cannot open `" + path.string() + "`: " + std::strerror(errno)};
-  }
-  while (::flock(fd, LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      int saved = errno;
-      ::close(fd);
-      return Error{"cannot lock `" + path.string() + "`: " + std::strerror(saved)};
+  for (;;) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return Error{"cannot open `" + path.string() + "`: " + std::strerror(errno)};
     }
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        int saved = errno;
+        ::close(fd);
+        return Error{"cannot lock `" + path.string() + "`: " + std::strerror(saved)};
+      }
+    }
+    // The holder before us may have removed the file (RemoveFile): our lock is then on an inode
+    // nobody else will ever open, and the next locker would create a new file beside it.
+    struct stat held {};
+    struct stat named {};
+    if (::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+      return SandboxLock(fd, path);
+    }
+    ::close(fd);
   }
-  return SandboxLock(fd);
 }
 
-SandboxLock::SandboxLock(SandboxLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+void SandboxLock::RemoveFile() {
+  if (fd_ >= 0 && !path_.empty()) {
+    ::unlink(path_.c_str());
+    path_.clear();
+  }
+}
+
+SandboxLock::SandboxLock(SandboxLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
 
 SandboxLock& SandboxLock::operator=(SandboxLock&& other) noexcept {
   if (this != &other) {
@@ -233,6 +275,7 @@ SandboxLock& SandboxLock::operator=(SandboxLock&& other) noexcept {
       ::close(fd_);
     }
     fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
   }
   return *this;
 }

@@ -28,11 +28,14 @@ struct StateDir {
   std::filesystem::path Sandboxes() const { return root / "sandboxes"; }
   /// Warm pools (pool.h): `<pool>.json`, `.sock` and `.lock` of each.
   std::filesystem::path Pools() const { return root / "pools"; }
-  std::filesystem::path Sandbox(std::string_view name) const { return Sandboxes() / name; }
-  /// The directory bind-mounted at /run/mvm inside the sandbox; the agent's socket is in it.
-  std::filesystem::path RunDir(std::string_view name) const { return Sandbox(name) / "run"; }
+  /// `sandboxes/<name>`. Aborts on a name that is not a sandbox name (IsSandboxName): a name is a
+  /// path component here, and `..`, `/` or an empty name would reach outside `sandboxes/`; every
+  /// command checks the names it is given before it builds a path from one.
+  std::filesystem::path Sandbox(std::string_view name) const;
+  /// The agent's socket. Nothing of the sandbox's directory is mounted into the sandbox, so the
+  /// workload can neither replace the socket nor grow files there.
   std::filesystem::path AgentSocket(std::string_view name) const {
-    return RunDir(name) / "agent.sock";
+    return Sandbox(name) / "agent.sock";
   }
 };
 
@@ -44,6 +47,9 @@ StateDir ResolveStateDir(const std::string& flag);
 
 /// True for a valid sandbox name: the workload id grammar, `[a-z0-9][a-z0-9-]{0,62}`.
 bool IsSandboxName(std::string_view name);
+
+/// Ok for a valid sandbox name, else an Error that names the rule.
+ErrorOr<Ok> CheckSandboxName(std::string_view name);
 
 /// What `ps`, `exec`, `stop` and the watchdog need to find a sandbox again. Stored as
 /// `sandboxes/<name>/sandbox.json`, written atomically.
@@ -90,7 +96,12 @@ bool IsRunning(const SandboxRecord& record);
 /// so that removing a sandbox's directory never races with someone waiting on its lock.
 class SandboxLock {
  public:
+  /// Refuses an invalid name before any file is touched. A lock file that was removed while this
+  /// process waited for it (RemoveFile) is not a lock any more: Acquire then locks the new one.
   static ErrorOr<SandboxLock> Acquire(const StateDir& state, std::string_view name);
+  /// Removes the lock file while still holding the lock (a destroyed sandbox leaves none behind);
+  /// the lock itself is released when the object goes.
+  void RemoveFile();
   SandboxLock(SandboxLock&& other) noexcept;
   SandboxLock& operator=(SandboxLock&& other) noexcept;
   SandboxLock(const SandboxLock&) = delete;
@@ -98,8 +109,9 @@ class SandboxLock {
   ~SandboxLock();
 
  private:
-  explicit SandboxLock(int fd) : fd_(fd) {}
+  SandboxLock(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
   int fd_ = -1;
+  std::filesystem::path path_;
 };
 
 /// Now as RFC 3339 UTC with seconds.
