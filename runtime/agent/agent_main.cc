@@ -16,8 +16,9 @@
 namespace {
 
 constexpr char kUsage[] =
-    "usage: mvm-agent --socket PATH [--files-root DIR] [--log-bytes N]\n"
+    "usage: mvm-agent (--socket PATH | --listen-fd N) [--files-root DIR] [--log-bytes N]\n"
     "  --socket PATH     unix socket to serve the agent protocol on (a stale one is replaced)\n"
+    "  --listen-fd N     serve on inherited listening unix socket N instead\n"
     "  --files-root DIR  directory that file requests are confined to (default /)\n"
     "  --log-bytes N     size of the log ring in bytes (default 1048576)\n";
 
@@ -62,6 +63,15 @@ int main(int argc, char** argv) {
     if (name == "--socket") {
       options.socket_path = value;
       have_socket = true;
+    } else if (name == "--listen-fd") {
+      char* end = nullptr;
+      errno = 0;
+      const long fd = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || errno != 0 || fd < 3 || fd > 1 << 20) {
+        return Usage("--listen-fd `" + value + "`: give an inherited descriptor number, 3 or more");
+      }
+      options.listen_fd = static_cast<int>(fd);
+      have_socket = true;
     } else if (name == "--files-root") {
       options.files_root = value;
     } else if (name == "--log-bytes") {
@@ -79,7 +89,7 @@ int main(int argc, char** argv) {
     }
   }
   if (!have_socket) {
-    return Usage("--socket is required");
+    return Usage("--socket or --listen-fd is required");
   }
   auto status = mvm::runtime::agent::RunAgent(options);
   if (!status) {

@@ -1,6 +1,8 @@
 #include "runtime/agent/client.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,23 +49,44 @@ ErrorOr<Client> Client::Connect(const std::filesystem::path& socket_path,
     return Error{"agent socket " + Quoted(path) + ": a unix socket path must be 1 to " +
                  std::to_string(sizeof address.sun_path - 1) + " bytes long; use a shorter one"};
   }
-  std::memcpy(address.sun_path, path.data(), path.size());
   const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      return Error{std::string("agent socket: socket(): ") + std::strerror(errno)};
+    // The socket itself, never what a link in its place points to, and only one this user made:
+    // whoever could swap the name for a link could otherwise send us to any socket on the host,
+    // or to a fake agent of their own.
+    int err = 0;
+    UniqueFd target(open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (!target.valid()) {
+      err = errno;
+    } else if (fstat(target.get(), &st) != 0) {
+      err = errno;
+    } else if (!S_ISSOCK(st.st_mode)) {
+      return Error{"agent socket " + Quoted(path) +
+                   " is not a socket (a link or a file was put in its place); not connecting"};
+    } else if (st.st_uid != geteuid()) {
+      return Error{"agent socket " + Quoted(path) + " belongs to uid " + std::to_string(st.st_uid) +
+                   ", not to this user; not connecting"};
     }
-    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-      Client client(fd, path);
-      auto info = client.Hello();
-      if (!info) {
-        return info.error();
+    if (err == 0) {
+      std::string via = "/proc/self/fd/" + std::to_string(target.get());
+      std::memcpy(address.sun_path, via.c_str(), via.size() + 1);
+      UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      if (!fd.valid()) {
+        return Error{std::string("agent socket: socket(): ") + std::strerror(errno)};
       }
-      return client;
+      if (connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+        Client client(fd.Release(), path);
+        client.reply_limit_ = kHelloLimit;
+        auto info = client.Hello();
+        client.reply_limit_ = kReplyLimit;
+        if (!info) {
+          return info.error();
+        }
+        return client;
+      }
+      err = errno;
     }
-    const int err = errno;
-    close(fd);
     // Not there yet, or not listening yet: the agent is still starting.
     const bool starting = err == ENOENT || err == ECONNREFUSED || err == EAGAIN || err == EINTR;
     if (!starting) {
@@ -79,7 +102,9 @@ ErrorOr<Client> Client::Connect(const std::filesystem::path& socket_path,
 }
 
 Client::Client(Client&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), socket_(std::move(other.socket_)) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      socket_(std::move(other.socket_)),
+      reply_limit_(other.reply_limit_) {}
 
 Client& Client::operator=(Client&& other) noexcept {
   if (this != &other) {
@@ -88,6 +113,7 @@ Client& Client::operator=(Client&& other) noexcept {
     }
     fd_ = std::exchange(other.fd_, -1);
     socket_ = std::move(other.socket_);
+    reply_limit_ = other.reply_limit_;
   }
   return *this;
 }
@@ -111,6 +137,14 @@ ErrorOr<Ok> Client::SendRequest(const v1::Request& request) {
     return Error{"the connection to the agent at " + Quoted(socket_) +
                  " is closed (an earlier call failed or shut the agent down); connect again"};
   }
+  // Every wait on the agent is bounded: a sandbox that stops reading or answering must not hang
+  // the host side. The limit is on silence, so a large transfer that keeps moving is never cut.
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(reply_limit_).count();
+  const timeval limit{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+  if (setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) != 0 ||
+      setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) != 0) {
+    return Broken(Error{std::string("agent socket: setsockopt: ") + std::strerror(errno)});
+  }
   auto written = WriteFrame(fd_, request.SerializeAsString());
   if (!written) {
     return Broken(
@@ -122,6 +156,10 @@ ErrorOr<Ok> Client::SendRequest(const v1::Request& request) {
 ErrorOr<v1::Response> Client::ReadResponse() {
   auto frame = ReadFrame(fd_);
   if (!frame) {
+    if (frame.error().message.find(kFrameTimedOut) != std::string::npos) {
+      return Broken(Error{"the agent at " + Quoted(socket_) + " stopped answering (nothing for " +
+                          std::to_string(reply_limit_.count()) + " ms)"});
+    }
     return Broken(
         Error{"the agent at " + Quoted(socket_) + " went away: " + frame.error().message});
   }
@@ -198,6 +236,17 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
   exec->set_stdin(request.stdin_data);
   exec->set_timeout_ms(request.timeout_ms);
   exec->set_output_limit_bytes(request.output_limit_bytes);
+  // A command may be silent for as long as it runs; with a timeout the agent must have answered
+  // by then, and a little after it the agent is taken for lost.
+  const auto saved_limit = reply_limit_;
+  reply_limit_ = request.timeout_ms == 0
+                     ? std::chrono::milliseconds(0)
+                     : std::chrono::milliseconds(request.timeout_ms) + kExecGrace;
+  struct Restore {
+    std::chrono::milliseconds& limit;
+    std::chrono::milliseconds saved;
+    ~Restore() { limit = saved; }
+  } restore{reply_limit_, saved_limit};
   if (auto sent = SendRequest(message); !sent) {
     return sent.error();
   }

@@ -72,7 +72,9 @@ struct AgentInfo {
 class Client {
  public:
   /// Connects, retrying while the socket does not exist yet or refuses, until `wait` has passed;
-  /// then sends Hello.
+  /// then sends Hello, which must be answered within kHelloLimit. The socket is never reached
+  /// through a symbolic link and must belong to this process's effective uid. Every later
+  /// request fails once the agent goes kReplyLimit without sending a byte of its answer.
   static ErrorOr<Client> Connect(const std::filesystem::path& socket,
                                  std::chrono::milliseconds wait);
 
@@ -107,6 +109,13 @@ class Client {
   ErrorOr<Ok> Shutdown();
 
  private:
+  /// How long Hello may take; an agent that accepted but says nothing is not an agent.
+  static constexpr std::chrono::milliseconds kHelloLimit{5000};
+  /// How long any other request may go without a byte of its answer (Exec: see there).
+  static constexpr std::chrono::milliseconds kReplyLimit{30000};
+  /// How long past an Exec's own timeout the agent may be silent before it is taken for lost.
+  static constexpr std::chrono::milliseconds kExecGrace{10000};
+
   Client(int fd, std::string socket) : fd_(fd), socket_(std::move(socket)) {}
 
   ErrorOr<Ok> SendRequest(const ::mvm::agent::v1::Request& request);
@@ -124,6 +133,7 @@ class Client {
 
   int fd_ = -1;
   std::string socket_;
+  std::chrono::milliseconds reply_limit_ = kReplyLimit;  ///< 0: no limit
 };
 
 }  // namespace mvm::runtime::agent

@@ -1,11 +1,18 @@
 #include "runtime/agent/exec.h"
 
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 namespace mvm::runtime::agent {
@@ -30,6 +37,28 @@ ErrorOr<Ok> MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
     }
   }
   return Ok{};
+}
+
+// openat2 passes its mode in memory, where the container backend's seccomp filter cannot see
+// whether it asks for a set-uid file; the agent needs the call (RESOLVE_IN_ROOT) and a workload
+// does not (libc never makes it), so workloads get ENOSYS and fall back to openat, whose mode the
+// filter checks. Stacked only where no_new_privs is already set (the container backend, which
+// sets it for PID 1): installing it needs that or CAP_SYS_ADMIN.
+bool DenyOpenat2() {
+  if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+    return true;
+  }
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),  // the backend's own filter judges the rest
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(std::size(code)), code};
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) == 0;
 }
 
 [[noreturn]] void ChildFail(int status_fd, ChildFailure::Step step, int error, int exit_code) {
@@ -63,6 +92,9 @@ ErrorOr<Ok> MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
   }
   if (chdir(spec.cwd.c_str()) != 0) {
     ChildFail(status, ChildFailure::Step::kChdir, errno, 126);
+  }
+  if (!DenyOpenat2()) {
+    ChildFail(status, ChildFailure::Step::kSetup, errno, 126);
   }
   // The PATH search of execvp, over the request's PATH rather than the agent's: keep looking past
   // "not there" and "not allowed", stop at any other error; "not allowed" wins over "not there".

@@ -1,6 +1,8 @@
 #include "runtime/agent/framing.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -58,6 +60,9 @@ std::string EncodeFrame(std::string_view payload) {
 ErrorOr<std::optional<std::string>> ReadFrame(int fd, uint32_t max_bytes) {
   char header[kFrameHeaderBytes];
   ssize_t got = ReadFull(fd, header, sizeof header);
+  if (got == -EAGAIN) {
+    return Error{std::string("reading a frame header: ") + std::string(kFrameTimedOut)};
+  }
   if (got < 0) {
     return Error{std::string("reading a frame header: ") + std::strerror(static_cast<int>(-got))};
   }
@@ -74,6 +79,9 @@ ErrorOr<std::optional<std::string>> ReadFrame(int fd, uint32_t max_bytes) {
   }
   std::string payload(length, '\0');
   got = ReadFull(fd, payload.data(), length);
+  if (got == -EAGAIN) {
+    return Error{std::string("reading a frame: ") + std::string(kFrameTimedOut)};
+  }
   if (got < 0) {
     return Error{std::string("reading a frame: ") + std::strerror(static_cast<int>(-got))};
   }
@@ -82,6 +90,39 @@ ErrorOr<std::optional<std::string>> ReadFrame(int fd, uint32_t max_bytes) {
                  std::to_string(length) + " bytes)"};
   }
   return std::optional<std::string>(std::move(payload));
+}
+
+ErrorOr<UniqueFd> ListenUnix(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof address.sun_path) {
+    return Error{"socket `" + path + "`: a unix socket path must be 1 to " +
+                 std::to_string(sizeof address.sun_path - 1) + " bytes long"};
+  }
+  std::memcpy(address.sun_path, path.data(), path.size());
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return Error{"socket `" + path +
+                   "`: exists and is not a socket; remove it or choose another path"};
+    }
+    unlink(path.c_str());  // a stale socket of an earlier agent
+  }
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
+    return Error{std::string("socket: ") + std::strerror(errno)};
+  }
+  const mode_t old_mask = umask(0077);
+  const int bound = bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
+  const int bind_errno = errno;
+  umask(old_mask);
+  if (bound != 0) {
+    return Error{"socket `" + path + "`: bind: " + std::strerror(bind_errno)};
+  }
+  if (listen(fd.get(), 64) != 0) {
+    return Error{"socket `" + path + "`: listen: " + std::strerror(errno)};
+  }
+  return fd;
 }
 
 ErrorOr<Ok> WriteFrame(int fd, std::string_view payload) {

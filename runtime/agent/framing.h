@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "ir/support/error_or.h"
+#include "runtime/agent/unique_fd.h"
 
 namespace mvm::runtime::agent {
 
@@ -21,6 +22,9 @@ inline constexpr uint32_t kMaxFrameBytes = 16u << 20;
 /// CHECK: callers bound what they send).
 std::string EncodeFrame(std::string_view payload);
 
+/// The text an Error of ReadFrame carries when a receive timeout (SO_RCVTIMEO) expired.
+inline constexpr std::string_view kFrameTimedOut = "nothing arrived within the time allowed";
+
 /// Reads one frame from the blocking descriptor `fd` (a socket or pipe), retrying on EINTR and
 /// short reads. std::nullopt at a clean end of stream (EOF before the first header byte). An Error
 /// for EOF inside a frame ("truncated"), for a length above `max_bytes` (nothing of the payload is
@@ -31,6 +35,10 @@ ErrorOr<std::optional<std::string>> ReadFrame(int fd, uint32_t max_bytes = kMaxF
 /// are written with MSG_NOSIGNAL, so a vanished peer is an Error, not a SIGPIPE. An Error when
 /// `payload` is larger than kMaxFrameBytes.
 ErrorOr<Ok> WriteFrame(int fd, std::string_view payload);
+
+/// Creates a unix stream socket listening at `path` (mode 0600: only its owner may connect),
+/// replacing a stale socket there but nothing else. Non-blocking and close-on-exec.
+ErrorOr<UniqueFd> ListenUnix(const std::string& path);
 
 /// Splits a byte stream into frames, for readers that cannot block (the agent's event loop). Feed
 /// it whatever arrived with Append, then call Next until it stops returning kFrame.

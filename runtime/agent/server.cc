@@ -33,7 +33,21 @@
 namespace mvm::runtime::agent {
 namespace internal {
 
-void Say(const std::string& message) { std::fprintf(stderr, "mvm-agent: %s\n", message.c_str()); }
+void Say(const std::string& message) {
+  // The log is a host file (the container backend's agent.log) or the VM console, and what a
+  // client sends can make the agent talk: past a fixed budget it says so once and stays quiet.
+  static size_t spent = 0;
+  if (spent >= kLogBudgetBytes) {
+    return;
+  }
+  std::string line = "mvm-agent: " + message + "\n";
+  spent += line.size();
+  if (spent >= kLogBudgetBytes) {
+    line = "mvm-agent: log budget of " + std::to_string(kLogBudgetBytes) +
+           " bytes spent; further messages are dropped\n";
+  }
+  std::fputs(line.c_str(), stderr);
+}
 
 int Server::Run() {
   std::vector<pollfd> fds;
@@ -60,7 +74,9 @@ int Server::Run() {
         }
       }
       FinalFlush();
-      unlink(options_.socket_path.c_str());
+      if (options_.listen_fd < 0) {
+        unlink(options_.socket_path.c_str());
+      }
       return 0;
     }
   }
@@ -604,38 +620,24 @@ void EnsureStandardDescriptors() {
   }
 }
 
-ErrorOr<UniqueFd> Listen(const std::string& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof address.sun_path) {
-    return Error{"--socket " + Quote(path) + ": a unix socket path must be 1 to " +
-                 std::to_string(sizeof address.sun_path - 1) + " bytes long"};
+// A listening socket the agent was handed (--listen-fd): its name lives where the sandbox cannot
+// reach it.
+ErrorOr<UniqueFd> AdoptListener(int fd) {
+  int listening = 0;
+  int domain = 0;
+  socklen_t size = sizeof listening;
+  socklen_t domain_size = sizeof domain;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &domain_size) != 0 || listening == 0 ||
+      domain != AF_UNIX) {
+    return Error{"--listen-fd " + std::to_string(fd) + " is not a listening unix socket"};
   }
-  std::memcpy(address.sun_path, path.data(), path.size());
-  struct stat st;
-  if (lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) {
-      return Error{"--socket " + Quote(path) +
-                   ": exists and is not a socket; remove it or choose another path"};
-    }
-    unlink(path.c_str());  // a stale socket of an earlier agent
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+      fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+    return Error{"--listen-fd " + std::to_string(fd) + ": fcntl: " + std::strerror(errno)};
   }
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) {
-    return Error{std::string("socket: ") + std::strerror(errno)};
-  }
-  // Only the agent's owner (the host side, or root there) may connect.
-  const mode_t old_mask = umask(0077);
-  const int bound = bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
-  const int bind_errno = errno;
-  umask(old_mask);
-  if (bound != 0) {
-    return Error{"--socket " + Quote(path) + ": bind: " + std::strerror(bind_errno)};
-  }
-  if (listen(fd.get(), 64) != 0) {
-    return Error{"--socket " + Quote(path) + ": listen: " + std::strerror(errno)};
-  }
-  return fd;
+  return UniqueFd(fd);
 }
 
 }  // namespace
@@ -643,6 +645,11 @@ ErrorOr<UniqueFd> Listen(const std::string& path) {
 const char* AgentVersion() { return MVM_AGENT_VERSION; }
 
 ErrorOr<int> RunAgent(const AgentOptions& options) {
+  // Not dumpable: its memory, fds and environment are then out of reach of every process that
+  // lacks CAP_SYS_PTRACE over it, which is every workload, although they run as the same uid.
+  if (prctl(PR_SET_DUMPABLE, 0) != 0) {
+    return Error{std::string("prctl(PR_SET_DUMPABLE): ") + std::strerror(errno)};
+  }
   EnsureStandardDescriptors();
   // Whatever the agent inherited beyond stdio must not leak into workloads. Best effort: the call
   // can be missing from an old kernel or a seccomp list, and then only hygiene is lost.
@@ -672,7 +679,8 @@ ErrorOr<int> RunAgent(const AgentOptions& options) {
   if (!files) {
     return files.error();
   }
-  auto listener = Listen(options.socket_path);
+  ErrorOr<UniqueFd> listener =
+      options.listen_fd >= 0 ? AdoptListener(options.listen_fd) : ListenUnix(options.socket_path);
   if (!listener) {
     return listener.error();
   }

@@ -11,7 +11,8 @@ namespace mvm::runtime::agent {
 
 /// What `mvm-agent` is told on its command line.
 struct AgentOptions {
-  std::string socket_path;       ///< --socket: where to listen (a stale socket there is replaced)
+  std::string socket_path;  ///< --socket: where to listen (a stale socket there is replaced)
+  int listen_fd = -1;  ///< --listen-fd: an inherited listening unix socket, used instead of a path
   std::string files_root = "/";  ///< --files-root: the directory file requests are confined to
   size_t log_bytes = 1u << 20;   ///< --log-bytes: size of the log ring
   /// Called once the socket listens and every signal is blocked, before the first client is
@@ -23,10 +24,14 @@ struct AgentOptions {
 /// The agent's version, as Hello reports it.
 const char* AgentVersion();
 
-/// Runs the agent in this process: takes over its signals (all blocked and read from a signalfd,
-/// so no ordinary signal can kill it), becomes a child subreaper unless it is PID 1, listens on
-/// `options.socket_path` and serves clients until a Shutdown request or SIGTERM, SIGINT or SIGHUP.
-/// Returns the exit status for a clean stop (0), or an Error when it cannot start.
+/// What the agent writes to its own stderr over its whole life, at most.
+inline constexpr size_t kLogBudgetBytes = 1u << 20;
+
+/// Runs the agent in this process: makes itself non-dumpable, takes over its signals (all blocked
+/// and read from a signalfd, so no ordinary signal can kill it), becomes a child subreaper unless
+/// it is PID 1, listens on `options.socket_path` and serves clients until a Shutdown request or
+/// SIGTERM, SIGINT or SIGHUP. Returns the exit status for a clean stop (0), or an Error when it
+/// cannot start.
 ErrorOr<int> RunAgent(const AgentOptions& options);
 
 }  // namespace mvm::runtime::agent
