@@ -10,6 +10,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "runtime/agent/framing.h"
+#include "runtime/agent/unique_fd.h"
 #include "runtime/launcher/internal.h"
 
 namespace mvm::runtime {
@@ -29,8 +31,6 @@ ErrorOr<Sandbox> SandboxAccess::StartContainer(const LauncherOptions& options,
   spec.name = name;
   spec.rootfs = rootfs_dir;
   spec.init = options.agent_binary;
-  spec.init_args = {"--socket", "/run/mvm/agent.sock"};
-  spec.run_dir = options.state.RunDir(name);
   spec.limits.cpu = static_cast<uint32_t>(p.lifecycle().cpu());
   spec.limits.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
   spec.limits.pids_max = kPidsMax;
@@ -46,22 +46,14 @@ ErrorOr<Sandbox> SandboxAccess::StartContainer(const LauncherOptions& options,
     RemoveTraces(options.state, name, name);
     return Error{message};
   };
+  // Staged copies, not binds of the user's file or of the SDK: the sandbox sees them as they were
+  // at the start, and neither their host paths nor anything of the directories around them.
   for (const auto& [guest, host] : start.app_files) {
-    // A copy, not a bind mount of the user's file: the sandbox sees the file as it was when the
-    // plan was admitted, and nothing of the host directory around it.
-    fs::path copy = options.state.Sandbox(name) / "app" / fs::path(guest).filename();
-    fs::create_directories(copy.parent_path(), ec);
-    fs::copy_file(host, copy, fs::copy_options::overwrite_existing, ec);
-    if (ec) {
-      return fail("cannot copy `" + host.string() + "` into the sandbox: " + ec.message());
-    }
-    fs::permissions(copy, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read,
-                    ec);
-    spec.mounts.push_back({container::Mount::Kind::kBind, copy, guest, true, 0});
+    spec.mounts.push_back({container::Mount::Kind::kBind, host, guest, true, 0, true});
   }
   if (!start.app_files.empty()) {
     spec.mounts.push_back(
-        {container::Mount::Kind::kBind, options.python_sdk, std::string(kSdkMount), true, 0});
+        {container::Mount::Kind::kBind, options.python_sdk, std::string(kSdkMount), true, 0, true});
   }
   for (const plan::v1::Mount& m : p.mounts()) {
     if (m.kind() == "memory") {
@@ -92,18 +84,23 @@ ErrorOr<Sandbox> SandboxAccess::StartContainer(const LauncherOptions& options,
 
   // The agent's own stdout/stderr go to a file in the sandbox's state, not to this terminal: a
   // detached sandbox must not hold it, and the workload's output reaches us through the agent.
+  // Only the agent writes it (workloads get pipes of their own), and it bounds what it writes.
   fs::path agent_log = options.state.Sandbox(name) / "agent.log";
-  int log_fd = ::open(agent_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log_fd < 0) {
+  agent::UniqueFd log_fd(
+      ::open(agent_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!log_fd.valid()) {
     return fail("cannot create `" + agent_log.string() + "`: " + std::strerror(errno));
   }
-  std::fflush(stdout);
-  std::fflush(stderr);
-  int saved_out = ::dup(1);
-  int saved_err = ::dup(2);
-  ::dup2(log_fd, 1);
-  ::dup2(log_fd, 2);
-  ::close(log_fd);
+  spec.stdout_fd = log_fd.get();
+  // The agent's socket is made here, in the sandbox's owner-only state directory that nothing
+  // mounts into the sandbox, and PID 1 gets only the listening fd: the workload can neither reach
+  // the socket's name nor put something else in its place.
+  auto listener = agent::ListenUnix(options.state.AgentSocket(name));
+  if (!listener) {
+    return fail(listener.error().message);
+  }
+  spec.inherit_fds = {listener->get()};
+  spec.init_args = {"--listen-fd=" + std::to_string(listener->get())};
   // The backend maps only uid/gid 0 and denies setgroups in the sandbox, so PID 1 would keep this
   // process's supplementary groups (under sudo, host group 0). Drop them here: the launcher needs
   // none.
@@ -113,10 +110,8 @@ ErrorOr<Sandbox> SandboxAccess::StartContainer(const LauncherOptions& options,
   container::Timings ct{};
   auto t = Clock::now();
   auto started = container::Start(spec, &ct);
-  ::dup2(saved_out, 1);
-  ::dup2(saved_err, 2);
-  ::close(saved_out);
-  ::close(saved_err);
+  log_fd.Reset();
+  listener->Reset();
   if (!started) {
     (void)audit.Append("refuse", {{"stage", "launch"},
                                   {"workload", p.workload().id()},

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -86,6 +87,8 @@ class Child {
   void ApplyMount(const ChildMount& m);
   int EnsurePath(const char* path, bool dir);
   void PivotRoot();
+  void SetUpStdio();
+  void LimitUserNamespace();
   void CloseFds();
   void DropPrivileges();
   void ArmParentDeath();
@@ -349,6 +352,44 @@ void Child::PivotRoot() {
   close(root_);
 }
 
+void Child::SetUpStdio() {
+  // Never the caller's stdin: a detached sandbox started from a shell would otherwise keep the
+  // operator's terminal open, and whatever can read PID 1's fds could read what is typed there.
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) {
+    Fail("open /dev/null");
+  }
+  int out = plan_.stdout_fd >= 0 ? plan_.stdout_fd : null;
+  if (dup2(null, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+      dup2(out, STDERR_FILENO) < 0) {
+    Fail("set up PID 1's standard streams");
+  }
+  close(null);
+}
+
+void Child::LimitUserNamespace() {
+  char path[128];
+  for (const UserNamespaceLimit& limit : kUserNamespaceLimits) {
+    StepText text(path, sizeof path);
+    text << "/proc/sys/user/" << limit.file;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      continue;  // an older kernel without this counter has nothing to exhaust
+    }
+    size_t len = strlen(limit.value);
+    if (fd < 0 || write(fd, limit.value, len) != static_cast<ssize_t>(len)) {
+      Fail("limit the sandbox's user namespace: ", path);
+    }
+    close(fd);
+  }
+  const rlimit sigpending{kSigPendingLimit, kSigPendingLimit};
+  const rlimit msgqueue{kMessageQueueBytes, kMessageQueueBytes};
+  if (setrlimit(RLIMIT_SIGPENDING, &sigpending) != 0 ||
+      setrlimit(RLIMIT_MSGQUEUE, &msgqueue) != 0) {
+    Fail("set the sandbox's pending-signal and message-queue limits");
+  }
+}
+
 void Child::CloseFds() {
   // keep_fds includes the control socket, which is close-on-exec: it reports until the exec.
   unsigned next = 0;  // lowest fd not yet handled
@@ -410,8 +451,10 @@ void Child::Run() {
   EnterNamespaces();
   BuildRoot();
   PivotRoot();
+  SetUpStdio();
   Report(ChildReport::kMounted);
   EnterCgroups();
+  LimitUserNamespace();
   CloseFds();
   DropPrivileges();
   ArmParentDeath();
@@ -420,8 +463,10 @@ void Child::Run() {
   // parent died before the prctl above armed the signal (against whoever adopted us), its end of
   // the socket is closed and the send fails, so we exit; if it dies later, the signal comes.
   Report(ChildReport::kExecuting);
-  execve("/.mvm/init", plan_.argv.data(), plan_.envp.data());
-  Fail("exec /.mvm/init (bound from ", plan_.init.c_str(), ")");
+  // From the fd the parent opened: the binary is not mounted, so the sandbox neither sees its
+  // host path in mountinfo nor reaches the file. The fd is close-on-exec and goes with the exec.
+  syscall(SYS_execveat, plan_.init_fd, "", plan_.argv.data(), plan_.envp.data(), AT_EMPTY_PATH);
+  Fail("exec ", plan_.init.c_str());
 }
 
 }  // namespace

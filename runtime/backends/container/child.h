@@ -43,7 +43,44 @@ struct HostSource {
   std::filesystem::path path;
   uint64_t attrs = 0;  ///< MOUNT_ATTR_* set on the detached mount
   bool idmap = false;  ///< map host ids through the sandbox's user namespace
+  /// Set: the source is this entry of the sandbox's staging tmpfs (staged_files), not `path`.
+  std::string staged;
 };
+
+/// An entry of the sandbox's private staging tmpfs, which the parent fills before the clone and
+/// from which it binds: a copy of a host file or tree (`copy_from`), or `contents`.
+struct StagedFile {
+  std::string name;  ///< a plain file name in the staging tmpfs, e.g. "s3"
+  std::filesystem::path copy_from;
+  std::string contents;
+};
+
+/// Host-wide /proc files a sandbox reads in place of the host's: the kernel command line and
+/// boot id fingerprint the host, interrupts name its hardware, loadavg and meminfo describe the
+/// whole machine. Each is replaced by a neutral or sandbox-sized text (BuildChildPlan).
+inline constexpr const char* kMaskedProcFiles[] = {
+    "/proc/cmdline",    "/proc/version",    "/proc/loadavg",
+    "/proc/meminfo",    "/proc/interrupts", "/proc/sys/kernel/random/boot_id",
+    "/proc/timer_list", "/proc/keys",       "/proc/sched_debug"};
+
+/// Limits of the sandbox's own user namespace (`/proc/sys/user/*` inside it). A sandbox's
+/// inotify instances and watches count, up the namespace tree, against the user that created its
+/// namespace (host root): without these, one sandbox could take all of root's 128 instances.
+/// Namespace counts are 0 because nothing in a sandbox may create namespaces (the seccomp filter
+/// says so too). Written after the child's last unshare.
+struct UserNamespaceLimit {
+  const char* file;  ///< below /proc/sys/user/
+  const char* value;
+};
+inline constexpr UserNamespaceLimit kUserNamespaceLimits[] = {
+    {"max_inotify_instances", "16"}, {"max_inotify_watches", "8192"}, {"max_fanotify_groups", "0"},
+    {"max_fanotify_marks", "0"},     {"max_user_namespaces", "0"},    {"max_mnt_namespaces", "0"},
+    {"max_pid_namespaces", "0"},     {"max_net_namespaces", "0"},     {"max_ipc_namespaces", "0"},
+    {"max_uts_namespaces", "0"},     {"max_cgroup_namespaces", "0"},  {"max_time_namespaces", "0"}};
+/// Pending signals and POSIX message queue bytes are rlimits charged the same way; the hard limit
+/// is set too, and nothing in the sandbox can raise it again.
+inline constexpr uint64_t kSigPendingLimit = 4096;
+inline constexpr uint64_t kMessageQueueBytes = 256u << 10;
 
 /// At most this many host mounts per sandbox: what one SCM_RIGHTS message carries (SCM_MAX_FD).
 inline constexpr size_t kMaxSources = 253;
@@ -51,8 +88,12 @@ inline constexpr size_t kMaxSources = 253;
 /// Everything the child needs, in memory it inherits through the clone.
 struct ChildPlan {
   std::string hostname;
-  std::string rootfs;           ///< host path, for error messages
-  std::string init;             ///< host path, for error messages
+  std::string rootfs;  ///< host path, for error messages
+  std::string init;    ///< host path, for error messages
+  int init_fd = -1;    ///< opened by the parent: exec'd with execveat, never mounted
+  int stdout_fd = -1;  ///< Spec::stdout_fd (-1: /dev/null)
+  /// Filled into the staging tmpfs by the parent; the child never reads it.
+  std::vector<StagedFile> staged_files;
   std::string overlay_options;  ///< lowerdir/upperdir/workdir in the staging tmpfs
   std::vector<ChildMount> mounts;
   /// sources[0] is the rootfs; ChildMount::fd_index points into this list.

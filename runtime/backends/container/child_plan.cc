@@ -1,8 +1,12 @@
 // The parent's half of the child's work: turning a Spec into plain data the child can act on.
 
 #include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/utsname.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <system_error>
 
@@ -19,13 +23,61 @@ constexpr uint32_t kShmSizeMb = 64;
 
 std::string Megabytes(uint32_t mb) { return std::to_string(mb) + "m"; }
 
+// What the sandbox reads in place of the host's file. Static texts: a snapshot at Start would go
+// stale, and the live values describe the host, not the sandbox.
+std::string MaskedProcText(std::string_view file, const Limits& limits) {
+  if (file == "/proc/meminfo") {
+    // Sized by the sandbox's memory limit, as tools that read it to size caches should see it.
+    std::string kb = std::to_string(uint64_t{limits.memory_mb} * 1024) + " kB\n";
+    return "MemTotal:       " + kb + "MemFree:        " + kb + "MemAvailable:   " + kb +
+           "Buffers:        0 kB\nCached:         0 kB\nSwapTotal:      0 kB\n"
+           "SwapFree:       0 kB\n";
+  }
+  if (file == "/proc/loadavg") {
+    return "0.00 0.00 0.00 1/1 1\n";
+  }
+  if (file == "/proc/version") {
+    utsname u{};
+    uname(&u);  // the release is visible through uname(2) anyway; the build host is not
+    return std::string("Linux version ") + u.release + " (mvm sandbox)\n";
+  }
+  if (file == "/proc/sys/kernel/random/boot_id") {
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != sizeof b) {
+      std::memset(b, 0, sizeof b);
+    }
+    b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // a version-4 UUID, as the kernel's
+    b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+    char text[40];
+    std::snprintf(text, sizeof text,
+                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\n", b[0],
+                  b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+                  b[14], b[15]);
+    return text;
+  }
+  return "";
+}
+
 class PlanBuilder {
  public:
   explicit PlanBuilder(ChildPlan& plan) : plan_(plan) {}
 
   void Attach(const fs::path& source, uint64_t attrs, bool idmap, std::string_view target,
               bool is_dir, std::string what) {
-    plan_.sources.push_back({source, attrs, idmap});
+    plan_.sources.push_back({source, attrs, idmap, {}});
+    AddAttach(target, is_dir, std::move(what));
+  }
+
+  /// Binds a new entry of the staging tmpfs: a copy of `copy_from`, or `contents`.
+  void Stage(const fs::path& copy_from, std::string contents, uint64_t attrs,
+             std::string_view target, bool is_dir, std::string what) {
+    std::string name = "s" + std::to_string(plan_.staged_files.size());
+    plan_.staged_files.push_back({name, copy_from, std::move(contents)});
+    plan_.sources.push_back({{}, attrs, false, name});
+    AddAttach(target, is_dir, std::move(what));
+  }
+
+  void AddAttach(std::string_view target, bool is_dir, std::string what) {
     ChildMount m;
     m.kind = ChildMount::Kind::kAttach;
     m.target = target.substr(1);
@@ -73,7 +125,7 @@ ChildPlan BuildChildPlan(const Spec& spec, std::vector<sock_filter> seccomp) {
                          "/upper,workdir=" + staging + "/work,userxattr";
   // The rootfs, idmapped so that its root-owned files belong to the sandbox's root.
   plan.sources.push_back(
-      {spec.rootfs, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true});
+      {spec.rootfs, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, {}});
 
   PlanBuilder b(plan);
   b.Fresh("proc", {}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "/proc");
@@ -97,12 +149,14 @@ ChildPlan BuildChildPlan(const Spec& spec, std::vector<sock_filter> seccomp) {
   // file left out is attack surface and a fingerprint less.
   b.Fresh("tmpfs", {{"mode", "1777"}, {"size", Megabytes(spec.tmp_size_mb)}},
           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "/tmp");
-  // Not idmapped: Start chowns run_dir to the sandbox's root instead, so that the socket the agent
-  // creates there is connectable from the host as it is.
-  b.Attach(spec.run_dir, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false, "/run/mvm", true,
-           "bind " + spec.run_dir.string() + " at /run/mvm");
-  b.Attach(spec.init, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false, "/.mvm/init",
-           false, "bind " + spec.init.string() + " at /.mvm/init");
+  constexpr uint64_t kReadOnly = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  for (const char* file : kMaskedProcFiles) {
+    std::error_code ec;
+    if (fs::exists(file, ec)) {  // the sandbox's /proc is of the same kernel
+      b.Stage({}, MaskedProcText(file, spec.limits), kReadOnly | MOUNT_ATTR_NOEXEC, file, false,
+              std::string("mask ") + file);
+    }
+  }
   for (const Mount& m : spec.mounts) {
     if (m.kind == Mount::Kind::kTmpfs) {
       b.Fresh("tmpfs", {{"mode", "1777"}, {"size", Megabytes(m.size_mb)}},
@@ -110,12 +164,18 @@ ChildPlan BuildChildPlan(const Spec& spec, std::vector<sock_filter> seccomp) {
       continue;
     }
     std::error_code ec;
+    if (m.stage) {
+      b.Stage(m.source, {}, kReadOnly, m.target, fs::is_directory(m.source, ec),
+              "bind a copy of " + m.source.string() + " at " + m.target);
+      continue;
+    }
     uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m.read_only ? MOUNT_ATTR_RDONLY : 0);
     b.Attach(m.source, attrs, true, m.target, fs::is_directory(m.source, ec),
              std::string("bind ") + (m.read_only ? "read-only " : "read-write ") +
                  m.source.string() + " at " + m.target);
   }
 
+  plan.stdout_fd = spec.stdout_fd;
   plan.keep_fds = {0, 1, 2};
   plan.keep_fds.insert(plan.keep_fds.end(), spec.inherit_fds.begin(), spec.inherit_fds.end());
   std::sort(plan.keep_fds.begin(), plan.keep_fds.end());

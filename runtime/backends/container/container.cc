@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -88,10 +89,13 @@ ErrorOr<Ok> Validate(const Spec& spec) {
   if (!fs::is_regular_file(spec.init, ec) || access(spec.init.c_str(), X_OK) != 0) {
     return Error{"init " + Quote(spec.init) + " is not an executable file"};
   }
-  if (!fs::is_directory(spec.run_dir, ec)) {
-    return Error{"run_dir " + Quote(spec.run_dir) + " is not a directory; create it first"};
+  if (spec.stdout_fd >= 0 && fcntl(spec.stdout_fd, F_GETFD) < 0) {
+    return Error{"stdout_fd " + std::to_string(spec.stdout_fd) + " is not an open fd"};
   }
   for (const Mount& m : spec.mounts) {
+    if (m.stage && (m.kind != Mount::Kind::kBind || !m.read_only)) {
+      return Error{"mount " + m.target + " is staged, which only read-only binds can be"};
+    }
     if (!IsCleanTarget(m.target)) {
       return Error{"mount target `" + m.target +
                    "` must be an absolute path inside the sandbox without `.` or `..` parts, "
@@ -137,15 +141,101 @@ ErrorOr<Ok> WriteProcFile(pid_t pid, const char* file, std::string_view text) {
   return Ok{};
 }
 
+// The sandbox's staging tmpfs: a detached mount (in no mount namespace) that holds copies of the
+// staged sources and the masked /proc texts. Binds from it show only "/s<N>" in the sandbox's
+// mountinfo. Its files belong to the sandbox's root; it is bound read-only.
+ErrorOr<UniqueFd> MakeStaging(const std::vector<StagedFile>& files) {
+  if (files.empty()) {
+    return UniqueFd();
+  }
+  uint64_t bytes = 1u << 20;
+  std::error_code ec;
+  for (const StagedFile& f : files) {
+    bytes += f.contents.size() + 4096;
+    if (f.copy_from.empty()) {
+      continue;
+    }
+    if (fs::is_directory(f.copy_from, ec)) {
+      for (auto it = fs::recursive_directory_iterator(f.copy_from, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        bytes += (it->is_regular_file(ec) ? it->file_size(ec) : 0) + 4096;
+      }
+    } else {
+      bytes += fs::file_size(f.copy_from, ec) + 4096;
+    }
+    if (ec) {
+      return Error{"cannot read " + Quote(f.copy_from) + " to stage it: " + ec.message()};
+    }
+  }
+  UniqueFd config(fsopen("tmpfs", FSOPEN_CLOEXEC));
+  if (!config.valid()) {
+    return Error{"cannot create the staging tmpfs: fsopen: " + ErrnoText(errno)};
+  }
+  std::string size = std::to_string(bytes);
+  if (fsconfig(config.get(), FSCONFIG_SET_STRING, "size", size.c_str(), 0) != 0 ||
+      fsconfig(config.get(), FSCONFIG_SET_STRING, "mode", "0755", 0) != 0 ||
+      fsconfig(config.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    return Error{"cannot create the staging tmpfs: " + ErrnoText(errno)};
+  }
+  UniqueFd staging(fsmount(config.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+  if (!staging.valid()) {
+    return Error{"cannot mount the staging tmpfs: " + ErrnoText(errno)};
+  }
+  // A detached mount has no path of its own; its fd's /proc link reaches it.
+  fs::path root = "/proc/self/fd/" + std::to_string(staging.get());
+  for (const StagedFile& f : files) {
+    fs::path to = root / f.name;
+    if (f.copy_from.empty()) {
+      UniqueFd out(openat(staging.get(), f.name.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444));
+      if (!out.valid() || write(out.get(), f.contents.data(), f.contents.size()) !=
+                              static_cast<ssize_t>(f.contents.size())) {
+        return Error{"cannot write the staging tmpfs: " + ErrnoText(errno)};
+      }
+    } else {
+      fs::copy(f.copy_from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+      if (ec) {
+        return Error{"cannot stage " + Quote(f.copy_from) + ": " + ec.message()};
+      }
+    }
+    // The copy must not carry set-id bits, and belongs to the sandbox's root.
+    auto own = [&](const fs::path& p) {
+      if (lchown(p.c_str(), kHostIdBase, kHostIdBase) != 0) {
+        ec = std::error_code(errno, std::generic_category());
+      }
+      struct stat st {};
+      if (!ec && lstat(p.c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) {
+        (void)chmod(p.c_str(), st.st_mode & 0777);
+      }
+    };
+    own(to);
+    if (fs::is_directory(to, ec)) {
+      for (auto it = fs::recursive_directory_iterator(to, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        own(it->path());
+      }
+    }
+    if (ec) {
+      return Error{"cannot hand the staged copy of " + Quote(f.copy_from) +
+                   " to the sandbox's root: " + ec.message()};
+    }
+  }
+  return staging;
+}
+
 // Detached mounts of the host sources, made here because the child, an unprivileged host uid by
 // now, could not even look up a source below a root-only directory, and because only host root
 // can create idmapped mounts.
-ErrorOr<std::vector<UniqueFd>> OpenSources(const std::vector<HostSource>& sources, int userns) {
+ErrorOr<std::vector<UniqueFd>> OpenSources(const std::vector<HostSource>& sources, int userns,
+                                           int staging) {
   std::vector<UniqueFd> fds;
   for (const HostSource& s : sources) {
-    UniqueFd fd(open_tree(AT_FDCWD, s.path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    UniqueFd fd(s.staged.empty()
+                    ? open_tree(AT_FDCWD, s.path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+                    : open_tree(staging, s.staged.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
     if (!fd.valid()) {
-      return Error{"cannot bind " + Quote(s.path) + ": " + ErrnoText(errno)};
+      return Error{"cannot bind " + (s.staged.empty() ? Quote(s.path) : "staged " + s.staged) +
+                   ": " + ErrnoText(errno)};
     }
     mount_attr attr{};
     attr.attr_set = s.attrs | (s.idmap ? MOUNT_ATTR_IDMAP : 0);
@@ -322,10 +412,17 @@ ErrorOr<Sandbox> Start(const Spec& spec, Timings* timings) {
   Launch launch(std::move(cgroups));
   t.cgroups_us = MicrosSince(start);
 
-  if (chown(spec.run_dir.c_str(), kHostIdBase, kHostIdBase) != 0) {
-    return Error{"cannot chown " + Quote(spec.run_dir) + " to the sandbox's root (" +
-                 std::to_string(kHostIdBase) + "): " + ErrnoText(errno)};
+  auto staging = MakeStaging(plan.staged_files);
+  if (!staging) {
+    return staging.error();
   }
+  UniqueFd init(open(spec.init.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!init.valid()) {
+    return Error{"cannot open init " + Quote(spec.init) + ": " + ErrnoText(errno)};
+  }
+  plan.init_fd = init.get();
+  plan.keep_fds.insert(std::upper_bound(plan.keep_fds.begin(), plan.keep_fds.end(), init.get()),
+                       init.get());
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     return Error{"cannot create the control socket: " + ErrnoText(errno)};
@@ -372,7 +469,7 @@ ErrorOr<Sandbox> Start(const Spec& spec, Timings* timings) {
   if (!userns.valid()) {
     return Error{"cannot open " + userns_path + ": " + ErrnoText(errno)};
   }
-  auto sources = OpenSources(plan.sources, userns.get());
+  auto sources = OpenSources(plan.sources, userns.get(), staging->get());
   if (!sources) {
     return sources.error();
   }

@@ -45,6 +45,11 @@ struct Mount {
   std::string target;
   bool read_only = true;  ///< kBind only; tmpfs mounts are writable
   uint32_t size_mb = 64;  ///< kTmpfs
+  /// kBind, read-only only: Start copies the source into the sandbox's private staging tmpfs and
+  /// binds the copy, so the sandbox sees the contents as they were at Start and nothing of where
+  /// they live on the host (a bind shows its host path in /proc/self/mountinfo). For small trees:
+  /// the copy costs memory and time at every Start.
+  bool stage = false;
 };
 
 /// cgroup limits of the whole sandbox. All must be at least 1.
@@ -62,14 +67,15 @@ struct Spec {
   /// Prepared root directory; shared and cached, so it is never written to: the sandbox sees it
   /// through an overlay whose upper layer is private memory, mounted read-only.
   std::filesystem::path rootfs;
-  /// Host path of a static binary, bind-mounted read-only at /.mvm/init and exec'd as PID 1.
+  /// Host path of a static binary exec'd as PID 1 from a file descriptor: it is not mounted, so
+  /// nothing in the sandbox names or reaches the host file.
   std::filesystem::path init;
   /// argv[1..]; argv[0] is the file name of `init` ("busybox", "mvm-agent"). The environment is
   /// PATH only.
   std::vector<std::string> init_args;
-  /// Host directory bind-mounted read-write at /run/mvm. Start chowns it to the sandbox's root
-  /// (kHostIdBase) so that the agent can create its socket there.
-  std::filesystem::path run_dir;
+  /// PID 1's stdout and stderr (a host file or pipe the caller owns; Start does not close it); -1
+  /// gives it /dev/null. Its stdin is always /dev/null: never the caller's terminal.
+  int stdout_fd = -1;
   std::vector<Mount> mounts;
   Limits limits;
   uint32_t tmp_size_mb = 64;  ///< tmpfs at /tmp
@@ -112,12 +118,15 @@ struct Timings {
 
 /// Starts the sandbox; returns once PID 1 has exec'd `init`. What PID 1 gets: its own user
 /// (root = host kHostIdBase), mount, pid, network (lo only, up), ipc, uts (hostname = name) and
-/// cgroup namespaces; "/" the rootfs through a read-only overlay; a new /proc; a /dev of null,
-/// zero, full, random, urandom, tty, pts, shm and the fd/std* links; /tmp; /run/mvm; /.mvm/init;
-/// then `mounts`; no /sys (host hardware and kernel details nothing in a sandbox needs); all
-/// nosuid (and nodev, except the device nodes). Before the exec: fds closed but 0, 1, 2 and
-/// `inherit_fds`, a session of its own, no_new_privs, locked securebits, every capability set
-/// empty, the seccomp filter (seccomp_filter.h), then the parent-death signal.
+/// cgroup namespaces; "/" the rootfs through a read-only overlay; a new /proc whose host-wide
+/// files (kMaskedProcFiles) are replaced by neutral ones; a /dev of null, zero, full, random,
+/// urandom, tty, pts, shm and the fd/std* links; /tmp; then `mounts`; no /sys (host hardware and
+/// kernel details nothing in a sandbox needs); all nosuid (and nodev, except the device nodes).
+/// Its user namespace's own limits (kUserNamespaceLimits) and rlimits cap what it can take of
+/// the per-user kernel counters that are charged to the namespace's creator, host root. Before
+/// the exec: stdin /dev/null, fds closed but 0, 1, 2 and `inherit_fds`, a session of its own,
+/// no_new_privs, locked securebits, every capability set empty, the seccomp filter
+/// (seccomp_filter.h), then the parent-death signal.
 ///
 /// An Error names the failing step and the kernel's reason; a step in the child arrives through a
 /// close-on-exec error channel, e.g. "pivot_root into /var/lib/...: Invalid argument". Must run as

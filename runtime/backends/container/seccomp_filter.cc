@@ -1,9 +1,12 @@
 #include "runtime/backends/container/seccomp_filter.h"
 
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,15 +27,14 @@ namespace {
 // them; the comments say why the less obvious ones are safe.
 constexpr const char* kAllowed[] = {
     // Files and directories.
-    "read", "write", "open", "openat", "openat2", "close", "close_range", "creat", "stat", "fstat",
+    "read", "write", "openat2", "close", "close_range", "stat", "fstat",
     "lstat", "newfstatat", "statx", "statfs", "fstatfs", "lseek", "pread64", "pwrite64", "readv",
     "writev", "preadv", "pwritev", "preadv2", "pwritev2", "access", "faccessat", "faccessat2",
     "truncate", "ftruncate", "fallocate", "fsync", "fdatasync", "sync", "syncfs", "sync_file_range",
     "flock", "fcntl", "dup", "dup2", "dup3", "getdents", "getdents64", "getcwd", "chdir", "fchdir",
-    "rename", "renameat", "renameat2", "mkdir", "mkdirat", "rmdir", "link", "linkat", "unlink",
-    "unlinkat", "symlink", "symlinkat", "readlink", "readlinkat", "chmod", "fchmod", "fchmodat",
-    "fchmodat2", "chown", "fchown", "lchown", "fchownat", "umask", "utime", "utimes", "utimensat",
-    "futimesat", "mknod", "mknodat", "readahead", "fadvise64", "sendfile", "copy_file_range",
+    "rename", "renameat", "renameat2", "rmdir", "link", "linkat", "unlink",
+    "unlinkat", "symlink", "symlinkat", "readlink", "readlinkat", "chown", "fchown", "lchown", "fchownat", "umask", "utime", "utimes", "utimensat",
+    "futimesat", "readahead", "fadvise64", "sendfile", "copy_file_range",
     "splice", "tee", "vmsplice", "setxattr", "lsetxattr", "fsetxattr", "getxattr", "lgetxattr",
     "fgetxattr", "listxattr", "llistxattr", "flistxattr", "removexattr", "lremovexattr",
     "fremovexattr", "inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
@@ -67,8 +69,8 @@ constexpr const char* kAllowed[] = {
     // Waiting and events.
     "poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1", "epoll_ctl",
     "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "pipe", "pipe2",
-    // Sockets: the network namespace has nothing but lo.
-    "socket", "socketpair", "connect", "accept", "accept4", "bind", "listen", "shutdown",
+    // Sockets: the network namespace has nothing but lo; socket and socketpair are conditional.
+    "connect", "accept", "accept4", "bind", "listen", "shutdown",
     "getsockname", "getpeername", "setsockopt", "getsockopt", "sendto", "recvfrom", "sendmsg",
     "recvmsg", "sendmmsg", "recvmmsg",
     // ioctl: TIOCSTI into a host terminal needs that terminal to be the caller's controlling
@@ -107,6 +109,53 @@ constexpr const char* kDenied[] = {
     "io_uring_setup", "io_uring_enter", "io_uring_register",
 };
 // clang-format on
+
+// `(argument & mask) == value`; a mask of 0 ends the list.
+struct ArgTest {
+  unsigned arg = 0;
+  uint64_t mask = 0;
+  uint64_t value = 0;
+};
+// One allow rule: the call is allowed when every test of some rule holds.
+struct ConditionalRule {
+  const char* name;
+  ArgTest tests[2];
+};
+
+constexpr uint64_t kLow32 = 0xffffffff;
+constexpr uint64_t kSetId = S_ISUID | S_ISGID;
+// O_TMPFILE without O_DIRECTORY: the bit that makes open create an unnamed file.
+constexpr uint64_t kCreates = O_CREAT | (O_TMPFILE & ~O_DIRECTORY);
+
+// Socket families are an allow-list: AF_VSOCK, for one, shares the host's port space and would
+// bypass any network policy, and every other family is kernel code no workload here needs.
+// Netlink only for routes and socket diagnostics (ip, ss, getifaddrs).
+//
+// No set-uid or set-gid bit can be set or created: in a read-write volume a file the sandbox's
+// root owns is host root's, and a set-uid copy of a shell there would be a root shell for anyone
+// on the host. The mode of open and openat is only read when they create a file, so the calls
+// that create nothing pass whatever their mode register holds.
+constexpr ConditionalRule kConditional[] = {
+    {"socket", {{0, kLow32, AF_UNIX}}},
+    {"socket", {{0, kLow32, AF_INET}}},
+    {"socket", {{0, kLow32, AF_INET6}}},
+    {"socket", {{0, kLow32, AF_NETLINK}, {2, kLow32, NETLINK_ROUTE}}},
+    {"socket", {{0, kLow32, AF_NETLINK}, {2, kLow32, NETLINK_SOCK_DIAG}}},
+    {"socketpair", {{0, kLow32, AF_UNIX}}},
+    {"chmod", {{1, kSetId, 0}}},
+    {"fchmod", {{1, kSetId, 0}}},
+    {"fchmodat", {{2, kSetId, 0}}},
+    {"fchmodat2", {{2, kSetId, 0}}},
+    {"creat", {{1, kSetId, 0}}},
+    {"mkdir", {{1, kSetId, 0}}},
+    {"mkdirat", {{2, kSetId, 0}}},
+    {"mknod", {{1, kSetId, 0}}},
+    {"mknodat", {{2, kSetId, 0}}},
+    {"open", {{1, kCreates, 0}}},
+    {"open", {{2, kSetId, 0}}},
+    {"openat", {{2, kCreates, 0}}},
+    {"openat", {{3, kSetId, 0}}},
+};
 
 constexpr uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
                                      CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP;
@@ -181,6 +230,18 @@ ErrorOr<std::vector<sock_filter>> BuildSeccompProgram() {
                  add(SCMP_ACT_ALLOW, "personality", 1, query),
                  add(SCMP_ACT_ALLOW, "personality", 1, linux_only)}) {
     if (!r) {
+      return r.error();
+    }
+  }
+  for (const ConditionalRule& rule : kConditional) {
+    scmp_arg_cmp cmp[2];
+    unsigned count = 0;
+    for (const ArgTest& test : rule.tests) {
+      if (test.mask != 0) {
+        cmp[count++] = {test.arg, SCMP_CMP_MASKED_EQ, test.mask, test.value};
+      }
+    }
+    if (auto r = add(SCMP_ACT_ALLOW, rule.name, count, cmp); !r) {
       return r.error();
     }
   }

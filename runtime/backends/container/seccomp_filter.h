@@ -22,7 +22,10 @@ std::span<const char* const> DeniedSyscalls();
 /// to hand it to the kernel. Anything not allowed fails with EPERM rather than killing the caller:
 /// general-purpose programs probe for features and cope with an error, while a kill turns the
 /// probe into an unexplained crash. clone may not create namespaces; clone3, whose flags live in
-/// memory a filter cannot read, fails with ENOSYS so that libc falls back to clone. Another
+/// memory a filter cannot read, fails with ENOSYS so that libc falls back to clone. socket and
+/// socketpair are allowed for AF_UNIX, AF_INET, AF_INET6 and netlink route/diag only; no call may
+/// set or create a set-uid or set-gid mode (openat2, whose mode is in memory too, stays allowed
+/// for the agent, which denies it to every workload with a filter of its own). Another
 /// architecture (i386 or x32 entry points) kills the process. An Error on hosts other than x86_64.
 ErrorOr<std::vector<sock_filter>> BuildSeccompProgram();
 

@@ -108,29 +108,18 @@ inline bool WaitForFile(const fs::path& path, std::chrono::milliseconds timeout 
   return true;
 }
 
-/// Start with the sandbox's stdin from /dev/null and its stdout and stderr in `log`: PID 1
-/// inherits 0, 1 and 2 from the caller, so they are swapped only around the call.
+/// Start with the sandbox's stdout and stderr in `log` (its stdin is always /dev/null).
 inline ErrorOr<Sandbox> StartLogged(const Spec& spec, const fs::path& log,
                                     Timings* timings = nullptr) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  int saved[3] = {dup(0), dup(1), dup(2)};
-  int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
   int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  dup2(in, 0);
-  dup2(out, 1);
-  dup2(out, 2);
-  close(in);
+  Spec logged = spec;
+  logged.stdout_fd = out;
+  auto started = Start(logged, timings);
   close(out);
-  auto started = Start(spec, timings);
-  for (int fd = 0; fd < 3; ++fd) {
-    dup2(saved[fd], fd);
-    close(saved[fd]);
-  }
   return started;
 }
 
-/// A directory with a busybox rootfs, a run_dir and an output directory bound read-write at /out,
+/// A directory with a busybox rootfs and an output directory bound read-write at /out,
 /// and the sandboxes started from it (their cgroups are removed at the end, whatever happened).
 class SandboxFixture : public ::testing::Test {
  protected:
@@ -139,7 +128,6 @@ class SandboxFixture : public ::testing::Test {
       GTEST_SKIP() << "the container backend needs root";
     }
     MakeBusyboxRootfs(rootfs());
-    fs::create_directories(dir_.path() / "run");
     fs::create_directories(out());
   }
   void TearDown() override {
@@ -162,7 +150,6 @@ class SandboxFixture : public ::testing::Test {
     spec.rootfs = rootfs();
     spec.init = kBusybox;
     spec.init_args = {"sh", "-c", script};
-    spec.run_dir = dir_.path() / "run";
     spec.mounts.push_back({Mount::Kind::kBind, out(), "/out", false, 0});
     return spec;
   }

@@ -6,6 +6,10 @@
 //   mvm-container-probe allowed         what ordinary programs need: threads, fork, pipes, lo, ...
 //   mvm-container-probe connect PORT    a TCP connection to 127.0.0.1:PORT
 //   mvm-container-probe fds FD          the open fds, and "through" written to FD
+//   mvm-container-probe families        socket() of each address family a sandbox might try
+//   mvm-container-probe setid DIR       every way to make a set-uid or set-gid file in DIR
+//   mvm-container-probe inotify [hold]  inotify instances until one is refused; `hold` keeps them
+//   mvm-container-probe pid1            what PID 1 (the agent) exposes to the workload
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -15,10 +19,12 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -32,6 +38,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace {
 
@@ -185,6 +192,83 @@ void Fds(int write_fd) {
   Print("write", write(write_fd, "through\n", 8));
 }
 
+void Families() {
+  const std::pair<const char*, int> families[] = {
+      {"unix", AF_UNIX},       {"inet", AF_INET},   {"inet6", AF_INET6},
+      {"netlink", AF_NETLINK}, {"vsock", AF_VSOCK}, {"packet", AF_PACKET},
+      {"alg", AF_ALG},         {"key", AF_KEY},     {"bluetooth", AF_BLUETOOTH},
+      {"tipc", AF_TIPC},       {"xdp", AF_XDP}};
+  for (auto [name, family] : families) {
+    int fd = socket(family, family == AF_PACKET ? SOCK_RAW : SOCK_DGRAM, 0);
+    if (fd < 0 && (family == AF_VSOCK || family == AF_UNIX || family == AF_INET)) {
+      fd = socket(family, SOCK_STREAM, 0);  // vsock has no datagrams on every transport
+    }
+    Print(name, fd);
+    if (fd >= 0) {
+      close(fd);
+    }
+  }
+  int sv[2];
+  Print("socketpair-inet", socketpair(AF_INET, SOCK_STREAM, 0, sv));
+  Print("netlink-audit", socket(AF_NETLINK, SOCK_RAW, 9 /* NETLINK_AUDIT */));
+}
+
+void SetId(const std::string& dir) {
+  std::string file = dir + "/chmod";
+  int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0755);
+  close(fd);
+  Print("chmod-4755", chmod(file.c_str(), 04755));
+  Print("chmod-2755", chmod(file.c_str(), 02755));
+  Print("fchmodat-6755", syscall(SYS_fchmodat, AT_FDCWD, file.c_str(), 06755));
+  fd = open(file.c_str(), O_RDONLY);
+  Print("fchmod-4755", fchmod(fd, 04755));
+  close(fd);
+  Print("open-creat-4755", open((dir + "/open").c_str(), O_WRONLY | O_CREAT | O_EXCL, 04755));
+  Print("openat-creat-2755",
+        openat(AT_FDCWD, (dir + "/openat").c_str(), O_WRONLY | O_CREAT | O_EXCL, 02755));
+  Print("creat-4755", creat((dir + "/creat").c_str(), 04755));
+  Print("mkdir-2755", mkdir((dir + "/sgid-dir").c_str(), 02755));
+  Print("mknod-4755", mknod((dir + "/node").c_str(), S_IFREG | 04755, 0));
+  struct {
+    uint64_t flags, mode, resolve;
+  } how{O_WRONLY | O_CREAT | O_EXCL, 04755, 0};
+  Print("openat2-creat-4755",
+        syscall(SYS_openat2, AT_FDCWD, (dir + "/openat2").c_str(), &how, sizeof how));
+  // What ordinary programs do still works: plain modes, opening without creating.
+  Print("chmod-0755", chmod(file.c_str(), 0755));
+  Print("open-plain", open(file.c_str(), O_RDONLY));
+  Print("mkdir-0755", mkdir((dir + "/plain-dir").c_str(), 0755));
+}
+
+void Inotify(bool hold) {
+  int count = 0;
+  while (count < 1000 && inotify_init1(IN_CLOEXEC) >= 0) {
+    ++count;
+  }
+  std::printf("inotify-instances=%d (%s)\n", count, strerrorname_np(errno));
+  std::fflush(stdout);
+  if (hold) {
+    close(1);
+    close(2);
+    pause();
+  }
+}
+
+void Pid1() {
+  char link[256];
+  ssize_t n = readlink("/proc/1/fd/0", link, sizeof link - 1);
+  Print("readlink-fd0", n);
+  n = readlink("/proc/1/exe", link, sizeof link - 1);
+  Print("readlink-exe", n);
+  Print("open-mem-rw", open("/proc/1/mem", O_RDWR));
+  Print("open-mem-ro", open("/proc/1/mem", O_RDONLY));
+  Print("open-environ", open("/proc/1/environ", O_RDONLY));
+  iovec local{link, 8};
+  iovec remote{reinterpret_cast<void*>(0x400000), 8};
+  Print("process-vm-readv", process_vm_readv(1, &local, 1, &remote, 1, 0));
+  Print("kill-pid1", kill(1, SIGKILL) == 0 && kill(1, 0) != 0 ? -1 : 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -197,8 +281,18 @@ int main(int argc, char** argv) {
     Connect(std::atoi(argv[2]));
   } else if (mode == "fds" && argc > 2) {
     Fds(std::atoi(argv[2]));
+  } else if (mode == "families") {
+    Families();
+  } else if (mode == "setid" && argc > 2) {
+    SetId(argv[2]);
+  } else if (mode == "inotify") {
+    Inotify(argc > 2 && std::string(argv[2]) == "hold");
+  } else if (mode == "pid1") {
+    Pid1();
   } else {
-    std::fprintf(stderr, "usage: mvm-container-probe denied|allowed|connect PORT|fds FD\n");
+    std::fprintf(stderr,
+                 "usage: mvm-container-probe denied|allowed|connect PORT|fds FD|families|setid "
+                 "DIR|inotify [hold]|pid1\n");
     return 2;
   }
   return 0;

@@ -124,15 +124,23 @@ TEST_F(SandboxTest, ReadOnlyBindIsNotWritableAndReadWriteBindWritesToTheHost) {
   EXPECT_EQ(st.st_gid, 0u);
 }
 
-TEST_F(SandboxTest, RunDirIsWritableAndOwnedBySandboxRoot) {
-  Spec spec = MakeSpec("echo sock > /run/mvm/agent; stat -c %u /run/mvm > /out/owner");
+TEST_F(SandboxTest, Pid1ReadsNothingFromTheCallersStdinAndItsInitIsNotMounted) {
+  // Start is called with a pipe the test still holds as stdin: PID 1 must not inherit it.
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  int saved = dup(0);
+  dup2(fds[0], 0);
+  Spec spec = MakeSpec(
+      "readlink /proc/self/fd/0 > /out/stdin; grep -c busybox /proc/self/mountinfo > /out/init;"
+      "ls /.mvm 2>/dev/null | wc -l >> /out/init");
   Outcome r = Run(spec);
+  dup2(saved, 0);
+  close(saved);
+  close(fds[0]);
+  close(fds[1]);
   ASSERT_EQ(r.error, "");
-  EXPECT_EQ(Out("owner"), "0\n");
-  EXPECT_EQ(ReadText(dir() / "run" / "agent"), "sock\n");
-  struct stat st {};
-  ASSERT_EQ(stat((dir() / "run").c_str(), &st), 0);
-  EXPECT_EQ(st.st_uid, kHostIdBase);
+  EXPECT_EQ(Out("stdin"), "/dev/null\n");
+  EXPECT_EQ(Out("init"), "0\n0\n");
 }
 
 TEST_F(SandboxTest, DevHasTheBasicNodesOnly) {
