@@ -77,7 +77,11 @@ ErrorOr<Client> Client::Connect(const std::filesystem::path& socket_path,
       }
       if (connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
         Client client(fd.Release(), path);
-        client.reply_limit_ = kHelloLimit;
+        // A microVM's supervisor accepts at once and the guest answers once it has booted, so
+        // what is left of `wait` counts too.
+        client.reply_limit_ =
+            std::max(kHelloLimit, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      deadline - std::chrono::steady_clock::now()));
         auto info = client.Hello();
         client.reply_limit_ = kReplyLimit;
         if (!info) {

@@ -72,7 +72,8 @@ struct AgentInfo {
 class Client {
  public:
   /// Connects, retrying while the socket does not exist yet or refuses, until `wait` has passed;
-  /// then sends Hello, which must be answered within kHelloLimit. The socket is never reached
+  /// then sends Hello, which must be answered within kHelloLimit or what is left of `wait`,
+  /// whichever is longer. The socket is never reached
   /// through a symbolic link and must belong to this process's effective uid. Every later
   /// request fails once the agent goes kReplyLimit without sending a byte of its answer.
   static ErrorOr<Client> Connect(const std::filesystem::path& socket,

@@ -80,7 +80,10 @@ ErrorOr<Booted> Boot(const Spec& spec, std::chrono::milliseconds timeout, BootTi
         ::kill(vm->qemu_pid, SIGKILL);
       }
     });
-    auto client = agent::Client::Connect(spec.agent_socket, std::chrono::seconds(5));
+    // The supervisor accepts at once; Hello is answered once the guest has booted, so it may take
+    // as long as the boot may.
+    auto client = agent::Client::Connect(
+        spec.agent_socket, std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
     {
       std::lock_guard<std::mutex> lock(mu);
       done = true;
