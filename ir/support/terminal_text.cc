@@ -7,9 +7,8 @@ namespace {
 
 void AppendEscaped(std::string& out, unsigned char byte) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out += "\\x";
-  out += kHex[byte >> 4];
-  out += kHex[byte & 0xf];
+  const char escaped[4] = {'\\', 'x', kHex[byte >> 4], kHex[byte & 0xf]};
+  out.append(escaped, sizeof escaped);
 }
 
 // The length of the UTF-8 sequence that `lead` starts, 0 when it cannot start one (a continuation
@@ -63,11 +62,11 @@ std::string TerminalEscaper::Process(std::string_view bytes, bool final) {
     if (byte < 0x80) {
       if (byte == '\r' && kind_ == Kind::kOutput) {
         if (i + 1 == input.size() && !final) {
-          held_ = "\r";  // a "\r\n" may be split between two chunks
+          held_.assign(1, '\r');  // a "\r\n" may be split between two chunks
           break;
         }
         if (i + 1 < input.size() && input[i + 1] == '\n') {
-          out += "\r\n";
+          out.append(input, i, 2);
           i += 2;
           continue;
         }
