@@ -271,6 +271,8 @@ options:
   --workload ID         workload to run when the file declares several
   --name NAME           sandbox name (default: <workload>-<random>)
   --no-pool             boot a new sandbox even when a warm pool holds one for this plan
+  --raw                 write the workload's output unchanged even to a terminal (by default a
+                        terminal gets control characters escaped as \xHH)
   --profile dev|production   rules for compiling a source file (default dev)
   --project-root DIR    local volume sources are relative to this (default: the file's directory)
   --backend container|qemu-microvm   sandbox backend (default container; qemu-microvm boots
@@ -302,11 +304,13 @@ failed
 )",
        RunUp},
       {"exec", "run a command in a running sandbox",
-       R"(usage: mvmctl exec NAME [--timeout S] [-i] [-e NAME=VALUE]... [--cwd DIR] [--format json] -- CMD...
+       R"(usage: mvmctl exec NAME [--timeout S] [-i] [-e NAME=VALUE]... [--cwd DIR] [--format json] [--raw] -- CMD...
 
 Runs CMD in the sandbox through its guest agent, streaming its output. -i passes this command's
-stdin to it; -e adds an environment variable; --timeout kills it (and its children) after S
-seconds. --format json prints {"stdout","stderr","exit_code","timed_out","audit_id","message"?}.
+stdin to it; -e adds an environment variable; --timeout kills it and every process it started
+(setsid included) after S seconds. --format json prints
+{"stdout","stderr","exit_code","timed_out","audit_id","message"?}. On a terminal, control
+characters in the output are escaped as \xHH; --raw writes it unchanged.
 
 exit status: CMD's own; 124 timeout, 125 mvmctl failed, 126/127 not executable/found, 128+N killed
 by signal N
@@ -317,10 +321,11 @@ by signal N
 )",
        RunPs},
       {"logs", "print a sandbox's output log",
-       R"(usage: mvmctl logs NAME [-f] [--state-dir DIR]
+       R"(usage: mvmctl logs NAME [-f] [--raw] [--state-dir DIR]
 
 Prints what the sandbox's commands wrote, as its agent keeps it (the last MiB). -f follows it until
-the sandbox stops.
+the sandbox stops. On a terminal, control characters are escaped as \xHH; --raw writes the log
+unchanged.
 )",
        RunLogs},
       {"fs", "read, write, list and remove files in a sandbox",
@@ -330,6 +335,7 @@ read   print the file to stdout          write  replace the file with stdin
 ls     list a directory                  rm     remove a file or empty directory (-r: a tree)
 
 Paths are absolute paths inside the sandbox; the agent refuses any that leave it (.., symlinks).
+On a terminal, control characters in names and in `read` output are escaped as \xHH.
 
 exit status: 0 ok, 1 the agent refused (the reason is printed), 2 usage error, 3 environment
 failure (no such sandbox, agent unreachable)

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/runtime_session.h"
+#include "ir/support/terminal_text.h"
 
 namespace mvm::cli {
 
@@ -20,7 +21,7 @@ int RunExec(const std::vector<std::string>& argv) {
   }
   std::vector<FlagSpec> specs = RuntimeFlags();
   for (FlagSpec f : {FlagSpec{"timeout", true}, FlagSpec{"i", false}, FlagSpec{"e", true, true},
-                     FlagSpec{"cwd", true}, FlagSpec{"format", true}}) {
+                     FlagSpec{"cwd", true}, FlagSpec{"format", true}, FlagSpec{"raw", false}}) {
     specs.push_back(f);
   }
   std::string error;
@@ -79,17 +80,34 @@ int RunExec(const std::vector<std::string>& argv) {
   }
   std::string out, err;
   bool json = format == "json";
+  // The command's output reaches a terminal escaped (terminal_text.h) unless --raw; a pipe or a
+  // file gets the bytes. JSON escapes what it must by itself.
+  const bool escape[2] = {!args->Has("raw") && IsTerminal(STDOUT_FILENO),
+                          !args->Has("raw") && IsTerminal(STDERR_FILENO)};
+  TerminalEscaper escapers[2];
   auto sink = [&](runtime::agent::Stream stream, std::string_view data) {
+    const int i = stream == runtime::agent::Stream::kStdout ? 0 : 1;
     if (json) {
-      (stream == runtime::agent::Stream::kStdout ? out : err).append(data);
+      (i == 0 ? out : err).append(data);
       return;
     }
-    std::FILE* f = stream == runtime::agent::Stream::kStdout ? stdout : stderr;
-    std::fwrite(data.data(), 1, data.size(), f);
+    std::FILE* f = i == 0 ? stdout : stderr;
+    if (escape[i]) {
+      const std::string shown = escapers[i].Feed(data);
+      std::fwrite(shown.data(), 1, shown.size(), f);
+    } else {
+      std::fwrite(data.data(), 1, data.size(), f);
+    }
     std::fflush(f);
   };
   auto outcome = runtime::Exec(session->options, *record, *client, std::move(request), sink,
                                timeout, session->log());
+  for (int i : {0, 1}) {
+    if (!json && escape[i]) {
+      const std::string rest = escapers[i].Finish();
+      std::fwrite(rest.data(), 1, rest.size(), i == 0 ? stdout : stderr);
+    }
+  }
   if (!outcome) {
     return Fail("exec", outcome.error().message, runtime::kExitLauncherFailed);
   }

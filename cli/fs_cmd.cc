@@ -1,12 +1,15 @@
 // `mvmctl fs NAME read|write|ls|rm PATH`: files inside a running sandbox, through its agent (paths
 // are confined to the sandbox; `write` reads the content from stdin).
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 #include <iterator>
 
 #include "cli/commands.h"
 #include "cli/runtime_session.h"
+#include "ir/support/terminal_text.h"
 
 namespace mvm::cli {
 
@@ -52,17 +55,25 @@ int RunFs(const std::vector<std::string>& argv) {
   if (!result) {
     return Fail("fs", result.error().message, kExitInputErrors);
   }
+  // Names and contents come from the sandbox: a terminal gets them escaped (terminal_text.h);
+  // a pipe or a file gets the bytes. Redirect `read` to a file for the exact content.
+  const bool escape = IsTerminal(STDOUT_FILENO);
+  auto shown = [escape](const std::string& text, TerminalEscaper::Kind kind) {
+    return escape ? EscapeForTerminal(text, kind) : text;
+  };
   if (request.op == runtime::FileOp::kRead) {
-    std::fwrite(result->data.data(), 1, result->data.size(), stdout);
+    const std::string data = shown(result->data, TerminalEscaper::Kind::kOutput);
+    std::fwrite(data.data(), 1, data.size(), stdout);
   }
   for (const runtime::agent::FileEntry& e : result->entries) {
     char type = e.type == runtime::agent::FileEntry::Type::kDir       ? 'd'
                 : e.type == runtime::agent::FileEntry::Type::kSymlink ? 'l'
                 : e.type == runtime::agent::FileEntry::Type::kFile    ? '-'
                                                                       : '?';
-    std::printf("%c%04o %10llu %s%s%s\n", type, e.mode & 07777,
-                static_cast<unsigned long long>(e.size), e.name.c_str(),
-                e.link_target.empty() ? "" : " -> ", e.link_target.c_str());
+    std::printf(
+        "%c%04o %10llu %s%s%s\n", type, e.mode & 07777, static_cast<unsigned long long>(e.size),
+        shown(e.name, TerminalEscaper::Kind::kName).c_str(), e.link_target.empty() ? "" : " -> ",
+        shown(e.link_target, TerminalEscaper::Kind::kName).c_str());
   }
   return kExitOk;
 }

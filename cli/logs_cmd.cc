@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/runtime_session.h"
+#include "ir/support/terminal_text.h"
 
 namespace mvm::cli {
 
@@ -17,7 +18,7 @@ int RunLogs(const std::vector<std::string>& argv) {
   if (WantsHelp(argv, self.usage)) {
     return kExitOk;
   }
-  std::vector<FlagSpec> specs = {{"state-dir", true}, {"f", false}};
+  std::vector<FlagSpec> specs = {{"state-dir", true}, {"f", false}, {"raw", false}};
   std::string error;
   auto args = ParseArgs(argv, specs, error);
   if (!args) {
@@ -34,14 +35,21 @@ int RunLogs(const std::vector<std::string>& argv) {
   if (!sandbox) {
     return Fail("logs", sandbox.error().message, kExitEnvironment);
   }
+  // The log holds workload output: a terminal gets it escaped (terminal_text.h) unless --raw.
+  const bool escape = !args->Has("raw") && IsTerminal(STDOUT_FILENO);
+  TerminalEscaper escaper;
   std::string shown;
   while (true) {
     auto logs = sandbox->agent.Logs();
     if (!logs) {
       // With -f, the sandbox going away is the normal end.
-      return args->Has("f") && !shown.empty()
-                 ? kExitOk
-                 : Fail("logs", logs.error().message, kExitEnvironment);
+      if (args->Has("f") && !shown.empty()) {
+        if (escape) {
+          std::fputs(escaper.Finish().c_str(), stdout);
+        }
+        return kExitOk;
+      }
+      return Fail("logs", logs.error().message, kExitEnvironment);
     }
     // Print what is new since the last poll. When the ring has dropped what was shown before, the
     // two no longer line up and the whole current tail is printed again.
@@ -49,7 +57,12 @@ int RunLogs(const std::vector<std::string>& argv) {
     if (fresh.size() >= shown.size() && fresh.compare(0, shown.size(), shown) == 0) {
       fresh.remove_prefix(shown.size());
     }
-    std::fwrite(fresh.data(), 1, fresh.size(), stdout);
+    if (escape) {
+      const std::string text = escaper.Feed(fresh) + (args->Has("f") ? "" : escaper.Finish());
+      std::fwrite(text.data(), 1, text.size(), stdout);
+    } else {
+      std::fwrite(fresh.data(), 1, fresh.size(), stdout);
+    }
     std::fflush(stdout);
     shown = std::move(*logs);
     if (!args->Has("f")) {

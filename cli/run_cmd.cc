@@ -17,7 +17,8 @@ int RunRun(const std::vector<std::string>& argv) {
   std::vector<FlagSpec> specs = RuntimeFlags();
   for (FlagSpec f :
        {FlagSpec{"entrypoint", true}, FlagSpec{"workload", true}, FlagSpec{"name", true},
-        FlagSpec{"profile", true}, FlagSpec{"project-root", true}, FlagSpec{"no-pool", false}}) {
+        FlagSpec{"profile", true}, FlagSpec{"project-root", true}, FlagSpec{"no-pool", false},
+        FlagSpec{"raw", false}}) {
     specs.push_back(f);
   }
   std::string error;
@@ -49,6 +50,7 @@ int RunRun(const std::vector<std::string>& argv) {
   run.start.app_files = input->app_files;
   run.start.project_root = input->project_root;
   run.start.use_pool = !args->Has("no-pool");
+  run.raw_output = args->Has("raw");
   auto status =
       runtime::RunToCompletion(session->options, *admitted, run, session->log(), &timings);
   if (!status) {

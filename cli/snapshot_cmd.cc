@@ -1,12 +1,16 @@
 // `mvmctl snapshot`: capture a running sandbox's writable state into a digested, audited tar, and
 // list, verify and remove such snapshots. The work is in runtime/launcher/snapshot.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/runtime_session.h"
+#include "ir/support/terminal_text.h"
+#include "runtime/agent/request.h"
 #include "runtime/launcher/snapshot.h"
 
 namespace mvm::cli {
@@ -23,6 +27,7 @@ nlohmann::json ToJson(const runtime::SnapshotInfo& s) {
                       {"symlinks", s.symlinks},
                       {"paths", s.paths},
                       {"skipped", s.skipped},
+                      {"too_deep", s.too_deep},
                       {"workload", s.workload_id},
                       {"created_at", s.created_at}};
   if (!s.audit_id.empty()) {
@@ -59,11 +64,19 @@ int Take(const Args& args, const std::string& name, bool json) {
         static_cast<unsigned long long>(info->bytes), static_cast<unsigned long long>(info->files),
         static_cast<unsigned long long>(info->directories),
         static_cast<unsigned long long>(info->symlinks));
+    // Names from the sandbox: escaped on a terminal (terminal_text.h).
+    auto shown = [escape = IsTerminal(STDOUT_FILENO)](const std::string& text) {
+      return escape ? EscapeForTerminal(text, TerminalEscaper::Kind::kName) : text;
+    };
     for (const std::string& p : info->paths) {
-      std::printf("  captured %s\n", p.c_str());
+      std::printf("  captured %s\n", shown(p).c_str());
     }
     for (const std::string& p : info->skipped) {
-      std::printf("  skipped %s (not a file, directory or symlink)\n", p.c_str());
+      std::printf("  skipped %s (not a file, directory or symlink)\n", shown(p).c_str());
+    }
+    for (const std::string& p : info->too_deep) {
+      std::printf("  left out entries below %s (their paths are longer than %zu bytes)\n",
+                  shown(p).c_str(), runtime::agent::kMaxPathBytes);
     }
   }
   return kExitOk;

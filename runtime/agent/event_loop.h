@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "runtime/agent/files.h"
 #include "runtime/agent/framing.h"
 #include "runtime/agent/log_ring.h"
+#include "runtime/agent/process_tree.h"
 #include "runtime/agent/request.h"
 #include "runtime/agent/server.h"
 #include "runtime/agent/unique_fd.h"
@@ -49,6 +51,9 @@ inline constexpr milliseconds kAcceptPause{100};
 
 /// Writes one line to the agent's stderr (the sandbox console).
 void Say(const std::string& message);
+
+/// The processes below this one right now.
+std::set<pid_t> ChildrenAtStart();
 
 inline uint64_t MillisBetween(Clock::time_point from, Clock::time_point to) {
   return static_cast<uint64_t>(std::chrono::duration_cast<milliseconds>(to - from).count());
@@ -85,22 +90,27 @@ struct Exec {
   };
 
   uint64_t id = 0;
-  pid_t pid = -1;
-  uint64_t conn_id = 0;  // 0 once the client is gone: output then only goes to the log
+  pid_t pid = -1;              // the command; -1 until the shim reports it
+  pid_t shim = -1;             // the command's parent and subreaper (exec.h)
+  bool pid_in_result = false;  // Spawn timed out waiting for the pid: the result pipe has it
+  uint64_t conn_id = 0;        // 0 once the client is gone: output then only goes to the log
   ExecSpec spec;
-  UniqueFd in, out, err, status;
+  UniqueFd in, out, err, status, result;
+  std::string result_bytes;  // from the shim: the command's pid (unless Spawn had it), wait status
   size_t stdin_sent = 0;
   Counts counts[2];  // stdout, stderr
   std::optional<Clock::time_point> deadline;
   bool timed_out = false;
-  bool reaped = false;
+  bool reaped = false;  // the command's wait status is known
   bool status_eof = false;
   bool finished = false;  // the result was sent (or logged)
   int wait_status = 0;
   std::string status_bytes;
   Clock::time_point start, end;
 
-  bool open() const { return in.valid() || out.valid() || err.valid() || status.valid(); }
+  bool open() const {
+    return in.valid() || out.valid() || err.valid() || status.valid() || result.valid();
+  }
 };
 
 /// The event loop and everything it owns (server.cc says why it is one thread).
@@ -118,7 +128,7 @@ class Server {
   int Run();
 
  private:
-  enum class Kind { kSignals, kListener, kConnection, kStdin, kStdout, kStderr, kStatus };
+  enum class Kind { kSignals, kListener, kConnection, kStdin, kStdout, kStderr, kStatus, kResult };
   struct Watch {
     Kind kind;
     uint64_t id;
@@ -154,11 +164,13 @@ class Server {
   void ReadOutput(Exec& exec, int stream, bool drain);
   void WriteStdin(Exec& exec);
   void ReadStatus(Exec& exec);
+  void ReadResult(Exec& exec);
   void Reap();
   void CheckTimeouts();
   void MaybeFinish(Exec& exec);
-  uint64_t SignalGroups(int signal);
-  void PruneGroups();
+  // Every workload process: the descendants of the agent but its exec shims and helpers.
+  TreeScope Workloads() const;
+  uint64_t SignalWorkloads(int signal);
 
   // Stopping.
   void BeginStop(int signal);
@@ -173,9 +185,11 @@ class Server {
   const Clock::time_point started_;
   std::map<uint64_t, Connection> connections_;
   std::map<uint64_t, Exec> execs_;
-  // Process groups of workloads (pgid == the exec's pid) → whether their leader was reaped. A
-  // group is forgotten once its leader is reaped and no member is left.
-  std::map<pid_t, bool> groups_;
+  // Exec shims not yet reaped; each outlives its exec's result while background processes last.
+  std::set<pid_t> shims_;
+  // The agent's children from before it served (the microVM's stream multiplexer): never signalled
+  // with the workloads, since the host reaches the agent through them.
+  const std::set<pid_t> helpers_ = ChildrenAtStart();
   uint64_t next_connection_ = 1;
   uint64_t next_exec_ = 1;
   StopPhase stop_ = StopPhase::kRunning;

@@ -4,11 +4,14 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -84,8 +87,8 @@ bool DenyOpenat2() {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  // A session of its own makes it the leader of a new process group too, so one kill(-pgid) reaches
-  // everything it starts, and no terminal signal from the agent's session reaches it.
+  // A session of its own, so that no terminal signal from the agent's session reaches it. Timeouts
+  // and Signal do not rely on its group: the workload may leave it (the shim is what holds on).
   if (setsid() < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
       dup2(err, STDERR_FILENO) < 0) {
     ChildFail(status, ChildFailure::Step::kSetup, errno, 126);
@@ -116,6 +119,62 @@ bool DenyOpenat2() {
   ChildFail(status, ChildFailure::Step::kExec, error, error == ENOENT ? 127 : 126);
 }
 
+// Closes every descriptor of the shim but `keep`: it is a fork of the agent and never execs, so
+// close-on-exec does not help, and a copy of a client socket or of another exec's pipe end held
+// here would keep that peer from ever seeing EOF.
+void CloseAllBut(int keep) {
+  if ((keep == 0 || close_range(0, static_cast<unsigned>(keep) - 1, 0) == 0) &&
+      close_range(static_cast<unsigned>(keep) + 1, ~0U, 0) == 0) {
+    return;
+  }
+  const long limit = std::min(sysconf(_SC_OPEN_MAX), 1L << 16);  // close_range missing (old kernel)
+  for (int fd = 0; fd < limit; ++fd) {
+    if (fd != keep) {
+      close(fd);
+    }
+  }
+}
+
+// The exec shim: a child subreaper above the command, so that every orphan of the command's tree
+// re-parents here rather than to the agent (PID 1), however it changed its session or process
+// group; the agent finds and signals the whole tree as this process's descendants. It reports the
+// command's pid, then its wait status, on `result`, and exits once it has reaped every descendant.
+// It keeps the agent's mask (every signal blocked), so only SIGKILL and SIGSTOP reach it.
+[[noreturn]] void RunShim(const ExecSpec& spec, char* const* argv, char* const* envp, int in,
+                          int out, int err, int status, int result) {
+  auto report = [result](int32_t value) { (void)!write(result, &value, sizeof value); };
+  // Before the fork: not even the command's first orphan may get past this process.
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+    report(-errno);
+    _exit(1);
+  }
+  const pid_t command = fork();
+  if (command == 0) {
+    RunChild(spec, argv, envp, in, out, err, status);
+  }
+  if (command < 0) {
+    report(-errno);
+    _exit(1);
+  }
+  report(command);
+  CloseAllBut(result);
+  for (;;) {
+    int wait_status = 0;
+    const pid_t pid = waitpid(-1, &wait_status, __WALL);
+    if (pid < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      break;  // ECHILD: the whole tree is gone
+    }
+    if (pid == command) {
+      report(wait_status);
+      close(result);
+    }
+  }
+  _exit(0);
+}
+
 std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   std::vector<char*> out;
   out.reserve(strings.size() + 1);
@@ -129,11 +188,12 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
 }  // namespace
 
 ErrorOr<Spawned> Spawn(const ExecSpec& spec) {
-  UniqueFd child_in, child_out, child_err, child_status;
+  UniqueFd child_in, child_out, child_err, child_status, shim_result;
   Spawned spawned;
   for (auto [read_end, write_end] :
        {std::pair{&child_in, &spawned.stdin_fd}, std::pair{&spawned.stdout_fd, &child_out},
-        std::pair{&spawned.stderr_fd, &child_err}, std::pair{&spawned.status_fd, &child_status}}) {
+        std::pair{&spawned.stderr_fd, &child_err}, std::pair{&spawned.status_fd, &child_status},
+        std::pair{&spawned.result_fd, &shim_result}}) {
     if (auto made = MakePipe(*read_end, *write_end); !made) {
       return made.error();
     }
@@ -141,17 +201,30 @@ ErrorOr<Spawned> Spawn(const ExecSpec& spec) {
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(spec.env);
 
-  pid_t pid = fork();
-  if (pid < 0) {
+  pid_t shim = fork();
+  if (shim < 0) {
     return Error{std::string("exec: fork: ") + std::strerror(errno)};
   }
-  if (pid == 0) {
-    RunChild(spec, argv.data(), envp.data(), child_in.get(), child_out.get(), child_err.get(),
-             child_status.get());
+  if (shim == 0) {
+    RunShim(spec, argv.data(), envp.data(), child_in.get(), child_out.get(), child_err.get(),
+            child_status.get(), shim_result.get());
   }
-  spawned.pid = pid;
-  for (const UniqueFd* fd :
-       {&spawned.stdin_fd, &spawned.stdout_fd, &spawned.stderr_fd, &spawned.status_fd}) {
+  spawned.shim = shim;
+  shim_result.Reset();
+  // The shim writes the command's pid right after its fork. The wait is bounded because the
+  // command could stop its parent (SIGSTOP) in theory; the pid then comes later through the loop.
+  pollfd ready{spawned.result_fd.get(), POLLIN, 0};
+  int32_t pid = 0;
+  if (poll(&ready, 1, 1000) == 1 &&
+      read(spawned.result_fd.get(), &pid, sizeof pid) == static_cast<ssize_t>(sizeof pid)) {
+    if (pid < 0) {
+      // The shim could not fork or become a subreaper; it exits, the agent's loop reaps it.
+      return Error{std::string("exec: starting the command: ") + std::strerror(-pid)};
+    }
+    spawned.pid = pid;
+  }
+  for (const UniqueFd* fd : {&spawned.stdin_fd, &spawned.stdout_fd, &spawned.stderr_fd,
+                             &spawned.status_fd, &spawned.result_fd}) {
     (void)fcntl(fd->get(), F_SETFL, O_NONBLOCK);  // cannot fail on a pipe we own
   }
   if (spec.stdin_data.empty()) {

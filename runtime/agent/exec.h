@@ -13,20 +13,31 @@
 
 namespace mvm::runtime::agent {
 
-/// A workload process just forked: its own session and process group (pgid == pid), stdio on
-/// pipes. The agent's ends are non-blocking and close-on-exec.
+/// A workload just started: an exec shim (a child of the agent and a child subreaper) and below it
+/// the command, in its own session and process group (pgid == pid), stdio on pipes. Whatever the
+/// command starts, setsid or double fork included, stays below the shim: orphans re-parent to it,
+/// never to the agent, so the exec's whole tree is the shim's descendants. The agent's ends are
+/// non-blocking and close-on-exec.
 struct Spawned {
-  pid_t pid = -1;
+  pid_t pid = -1;      ///< the command
+  pid_t shim = -1;     ///< its parent, which reaps the command and every orphan below it
   UniqueFd stdin_fd;   ///< write end; closed at once when there is no stdin data
   UniqueFd stdout_fd;  ///< read end
   UniqueFd stderr_fd;  ///< read end
   /// Read end of the child's close-on-exec status pipe: EOF alone means execve succeeded; a
   /// ChildFailure record means the child gave up before (see DecodeChildFailure).
   UniqueFd status_fd;
+  /// Read end of the shim's result pipe: the command's wait status (kWaitStatusBytes) once it
+  /// exits, then EOF. EOF alone means the shim died first (it was killed).
+  UniqueFd result_fd;
 };
 
-/// Forks and execs `spec`. An Error only when the agent could not even fork (pipes, fork).
+/// Forks the shim, which forks and execs `spec`. An Error only when the agent could not even fork
+/// (pipes, fork).
 ErrorOr<Spawned> Spawn(const ExecSpec& spec);
+
+/// The size of the wait status the shim writes on the result pipe.
+inline constexpr size_t kWaitStatusBytes = sizeof(int32_t);
 
 /// What the child reports on the status pipe when it cannot run the command.
 struct ChildFailure {

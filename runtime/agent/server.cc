@@ -125,6 +125,9 @@ void Server::BuildPoll(std::vector<pollfd>& fds, std::vector<Watch>& watches) {
     if (exec.status.valid()) {
       add(exec.status.get(), POLLIN, Kind::kStatus, id);
     }
+    if (exec.result.valid()) {
+      add(exec.result.get(), POLLIN, Kind::kResult, id);
+    }
   }
 }
 
@@ -193,6 +196,9 @@ void Server::Handle(const Watch& watch, short revents) {
       break;
     case Kind::kStatus:
       ReadStatus(exec);
+      break;
+    case Kind::kResult:
+      ReadResult(exec);
       break;
     default:
       break;
@@ -375,7 +381,7 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
                             std::to_string(NSIG - 1));
         return;
       }
-      SendDone(conn, SignalGroups(signal));
+      SendDone(conn, SignalWorkloads(signal));
       return;
     }
     case v1::Request::kShutdown:

@@ -1,5 +1,5 @@
 // The workload side of the agent's event loop: starting processes, their stdin and output, reaping,
-// timeouts, signals to process groups, and stopping.
+// timeouts, signals to every workload process, and stopping.
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "runtime/agent/event_loop.h"
@@ -29,21 +30,24 @@ void Server::StartExec(Connection& conn, const v1::Exec& request) {
   Exec& exec = execs_[id];
   exec.id = id;
   exec.pid = spawned->pid;
+  exec.pid_in_result = spawned->pid < 0;
+  exec.shim = spawned->shim;
   exec.conn_id = conn.id;
   exec.spec = std::move(*spec);
   exec.in = std::move(spawned->stdin_fd);
   exec.out = std::move(spawned->stdout_fd);
   exec.err = std::move(spawned->stderr_fd);
   exec.status = std::move(spawned->status_fd);
+  exec.result = std::move(spawned->result_fd);
   exec.start = Clock::now();
   if (exec.spec.timeout_ms > 0) {
     exec.deadline = exec.start + milliseconds(exec.spec.timeout_ms);
   }
-  groups_[exec.pid] = false;
+  shims_.insert(exec.shim);
   conn.state = Connection::State::kExec;
   conn.exec_id = id;
   log_.AppendMarker("exec " + std::to_string(id) + " started (pid " + std::to_string(exec.pid) +
-                    "): " + exec.spec.display);
+                    ", shim " + std::to_string(exec.shim) + "): " + exec.spec.display);
 }
 
 void Server::ReadOutput(Exec& exec, int stream, bool drain) {
@@ -126,6 +130,41 @@ void Server::ReadStatus(Exec& exec) {
   MaybeFinish(exec);
 }
 
+void Server::ReadResult(Exec& exec) {
+  char buffer[2 * kWaitStatusBytes];
+  for (;;) {
+    ssize_t n = read(exec.result.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && errno == EAGAIN) {
+      return;
+    }
+    if (n <= 0) {
+      exec.result.Reset();  // EOF: the shim reported the status, or died without (see Reap)
+      return;
+    }
+    if (exec.result_bytes.size() < sizeof buffer) {
+      exec.result_bytes.append(buffer, static_cast<size_t>(n));
+    }
+    // The pid first when Spawn did not get it, then the command's wait status.
+    const size_t status_at = exec.pid_in_result ? kWaitStatusBytes : 0;
+    if (exec.pid_in_result && exec.pid < 0 && exec.result_bytes.size() >= kWaitStatusBytes) {
+      int32_t pid = 0;
+      std::memcpy(&pid, exec.result_bytes.data(), sizeof pid);
+      exec.pid = pid;
+    }
+    if (!exec.reaped && exec.result_bytes.size() >= status_at + kWaitStatusBytes) {
+      int32_t wait_status = 0;
+      std::memcpy(&wait_status, exec.result_bytes.data() + status_at, sizeof wait_status);
+      exec.reaped = true;
+      exec.wait_status = wait_status;
+      exec.end = Clock::now();
+      MaybeFinish(exec);
+    }
+  }
+}
+
 void Server::Reap() {
   for (;;) {
     int status = 0;
@@ -133,20 +172,31 @@ void Server::Reap() {
     if (pid <= 0) {
       break;
     }
-    if (auto group = groups_.find(pid); group != groups_.end()) {
-      group->second = true;
+    // Children of the agent are exec shims, and orphans of a shim that was killed (adopted: the
+    // agent is PID 1 or a subreaper); nothing else is owed anything.
+    if (shims_.erase(pid) == 0) {
+      continue;
     }
     for (auto& [id, exec] : execs_) {
-      if (exec.pid == pid && !exec.reaped) {
+      if (exec.shim != pid || exec.reaped) {
+        continue;
+      }
+      // What the shim wrote before it exited is in the pipe.
+      if (exec.result.valid()) {
+        ReadResult(exec);
+      }
+      if (!exec.reaped) {
+        // Killed before the command ended (by the workload: the agent never signals shims but
+        // with SIGCONT): its own status stands for the command's.
         exec.reaped = true;
         exec.wait_status = status;
         exec.end = Clock::now();
+        exec.result.Reset();
         MaybeFinish(exec);
-        break;
       }
+      break;
     }
   }
-  PruneGroups();
 }
 
 void Server::CheckTimeouts() {
@@ -154,10 +204,12 @@ void Server::CheckTimeouts() {
   for (auto& [id, exec] : execs_) {
     if (exec.deadline && !exec.timed_out && !exec.reaped && *exec.deadline <= now) {
       exec.timed_out = true;
-      // The whole group: a shell's children too. kill(pid) covers a child that has not reached
-      // setsid() yet.
-      if (kill(-exec.pid, SIGKILL) != 0) {
-        kill(exec.pid, SIGKILL);
+      // The shim's whole tree, wherever its processes moved their session or group.
+      if (shims_.count(exec.shim) != 0) {
+        SignalTree(TreeScope{exec.shim, {}, {}}, SIGKILL);
+        kill(exec.shim, SIGCONT);  // so that a shim the workload stopped reaps and reports
+      } else if (exec.pid > 0 && kill(-exec.pid, SIGKILL) != 0) {
+        kill(exec.pid, SIGKILL);  // the shim was killed: the command's group is what is known
       }
     }
   }
@@ -228,22 +280,22 @@ void Server::MaybeFinish(Exec& exec) {
   }
 }
 
-uint64_t Server::SignalGroups(int signal) {
-  PruneGroups();
-  uint64_t signalled = 0;
-  for (const auto& [pgid, leader_reaped] : groups_) {
-    // A leader that has not reached setsid() yet is not a group: signal it by pid.
-    if (kill(-pgid, signal) == 0 || (!leader_reaped && kill(pgid, signal) == 0)) {
-      ++signalled;
+std::set<pid_t> ChildrenAtStart() {
+  const std::vector<pid_t> below = ListTree(TreeScope{getpid(), {}, {}});
+  return std::set<pid_t>(below.begin(), below.end());
+}
+
+TreeScope Server::Workloads() const { return TreeScope{getpid(), shims_, helpers_}; }
+
+uint64_t Server::SignalWorkloads(int signal) {
+  const uint64_t signalled = SignalTree(Workloads(), signal);
+  if (signal == SIGCONT || signal == SIGKILL) {
+    // A shim stopped by its workload would leave the killed unreaped, or the resumed unwatched.
+    for (pid_t shim : shims_) {
+      kill(shim, SIGCONT);
     }
   }
   return signalled;
-}
-
-void Server::PruneGroups() {
-  std::erase_if(groups_, [](const auto& group) {
-    return group.second && kill(-group.first, 0) != 0 && errno == ESRCH;
-  });
 }
 
 void Server::BeginStop(int signal) {
@@ -253,16 +305,16 @@ void Server::BeginStop(int signal) {
   log_.AppendMarker("stopping: " + std::string(strsignal(signal)) + " to every workload");
   stop_ = StopPhase::kTerm;
   stop_deadline_ = Clock::now() + kStopGrace;
-  SignalGroups(signal);
+  SignalWorkloads(signal);
 }
 
 bool Server::StopDone() {
-  PruneGroups();
+  const bool empty = shims_.empty() && ListTree(Workloads()).empty();
   const auto now = Clock::now();
-  if (stop_ == StopPhase::kTerm && (groups_.empty() || now >= stop_deadline_)) {
-    if (!groups_.empty()) {
+  if (stop_ == StopPhase::kTerm && (empty || now >= stop_deadline_)) {
+    if (!empty) {
       log_.AppendMarker("stopping: SIGKILL to what is left");
-      SignalGroups(SIGKILL);
+      SignalWorkloads(SIGKILL);
     }
     stop_ = StopPhase::kKill;
     stop_deadline_ = now + kKillGrace;
@@ -271,8 +323,8 @@ bool Server::StopDone() {
     return false;
   }
   // Give the exec results of the killed workloads a chance to reach their clients.
-  const bool settled = groups_.empty() && std::all_of(execs_.begin(), execs_.end(),
-                                                      [](auto& e) { return e.second.finished; });
+  const bool settled =
+      empty && std::all_of(execs_.begin(), execs_.end(), [](auto& e) { return e.second.finished; });
   return settled || now >= stop_deadline_;
 }
 

@@ -22,6 +22,7 @@
 #include "backend-emit/plan/keys.h"
 #include "backend-emit/plan/replay.h"
 #include "backend-emit/plan/time.h"
+#include "ir/support/terminal_text.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool.h"
 #include "runtime/rootfs/rootfs.h"
@@ -926,8 +927,10 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
   uint32_t timeout =
       static_cast<uint32_t>(entrypoint->has_timeout_seconds() ? entrypoint->timeout_seconds()
                                                               : p.lifecycle().timeout_seconds());
-  auto sink = [](agent::Stream stream, std::string_view data) {
-    int fd = stream == agent::Stream::kStdout ? 1 : 2;
+  // Workload output reaches a terminal escaped (terminal_text.h); a pipe or file gets the bytes.
+  const bool escape[2] = {!run.raw_output && IsTerminal(1), !run.raw_output && IsTerminal(2)};
+  TerminalEscaper escapers[2];
+  auto write_all = [](int fd, std::string_view data) {
     while (!data.empty()) {
       ssize_t n = ::write(fd, data.data(), data.size());
       if (n < 0 && errno == EINTR) {
@@ -939,9 +942,22 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
       data.remove_prefix(static_cast<size_t>(n));
     }
   };
+  auto sink = [&](agent::Stream stream, std::string_view data) {
+    const int i = stream == agent::Stream::kStdout ? 0 : 1;
+    if (escape[i]) {
+      write_all(i + 1, escapers[i].Feed(data));
+    } else {
+      write_all(i + 1, data);
+    }
+  };
   auto t = Clock::now();
   auto outcome =
       Exec(options, sandbox->record(), sandbox->agent(), std::move(request), sink, timeout, audit);
+  for (int i : {0, 1}) {
+    if (escape[i]) {
+      write_all(i + 1, escapers[i].Finish());
+    }
+  }
   if (timings != nullptr) {
     timings->exec_ms = MillisSince(t);
     if (!timings->pool.empty()) {

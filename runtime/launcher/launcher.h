@@ -214,6 +214,9 @@ struct RunOptions {
   std::string entrypoint;  ///< empty: the first entrypoint
   std::vector<std::string> args;
   StartOptions start;
+  /// Write the workload's output unchanged even to a terminal (`--raw`); otherwise a terminal gets
+  /// it through a TerminalEscaper (ir/support/terminal_text.h).
+  bool raw_output = false;
 };
 ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan& plan,
                              const RunOptions& run, audit::Log& audit, PhaseTimings* timings);

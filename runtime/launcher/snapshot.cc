@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "runtime/agent/request.h"
+
 namespace mvm::runtime {
 namespace {
 
@@ -211,6 +213,7 @@ nlohmann::json ToJson(const SnapshotInfo& s) {
           {"created_at", s.created_at},
           {"paths", s.paths},
           {"skipped", s.skipped},
+          {"too_deep", s.too_deep},
           {"files", s.files},
           {"directories", s.directories},
           {"symlinks", s.symlinks}};
@@ -302,6 +305,14 @@ class Walker {
                    " entries to capture; name fewer paths"};
     }
     std::string path = (dir == "/" ? "" : dir) + "/" + e.name;
+    if (path.size() > agent::kMaxPathBytes) {
+      // The agent cannot name it, so it cannot be read; failing here would let any workload make
+      // every snapshot of its sandbox fail. Left out, with its directory noted once.
+      if (info_.too_deep.empty() || info_.too_deep.back() != dir) {
+        info_.too_deep.push_back(dir);
+      }
+      return Ok{};
+    }
     std::string member = Member(path);
     switch (e.type) {
       case agent::FileEntry::Type::kDir:
@@ -390,6 +401,9 @@ ErrorOr<SnapshotInfo> ParseDescription(const fs::path& json_path) {
     s.symlinks = j.at("symlinks").get<uint64_t>();
     s.paths = j.at("paths").get<std::vector<std::string>>();
     s.skipped = j.at("skipped").get<std::vector<std::string>>();
+    if (j.contains("too_deep")) {  // absent from descriptions written before it existed
+      s.too_deep = j.at("too_deep").get<std::vector<std::string>>();
+    }
     s.workload_id = j.at("workload_id").get<std::string>();
     s.payload_digest = j.at("payload_digest").get<std::string>();
     s.root_fs = j.at("root_fs").get<std::string>();
@@ -474,6 +488,7 @@ ErrorOr<SnapshotInfo> Capture(const StateDir& state, Attached& sandbox,
     head.erase("directories");
     head.erase("symlinks");
     head.erase("skipped");
+    head.erase("too_deep");
     // Nor the label and time: the same state of the same sandbox gives the same bytes.
     head.erase("label");
     head.erase("created_at");

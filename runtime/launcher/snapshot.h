@@ -37,6 +37,9 @@ struct SnapshotInfo {
   uint64_t files = 0, directories = 0, symlinks = 0;
   std::vector<std::string> paths;    ///< the sandbox paths captured
   std::vector<std::string> skipped;  ///< entries that are not files, directories or symlinks
+  /// Directories some of whose entries were left out: their paths are longer than the agent can
+  /// name (agent::kMaxPathBytes), which a workload can build in /tmp one `cd` at a time.
+  std::vector<std::string> too_deep;
   std::string workload_id, payload_digest, root_fs, backend, created_at;
   std::string audit_id;  ///< of the "snapshot" record (empty when read back from disk)
 };

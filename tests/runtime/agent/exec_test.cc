@@ -220,7 +220,7 @@ TEST_F(ExecTest, TimeoutKillsTheWholeProcessGroup) {
   const std::string text = ReadText(pid_file);
   ASSERT_FALSE(text.empty()) << "the shell did not start its background sleep in 2 s";
   const pid_t background = std::stoi(text);
-  // Killed with its group and reaped by the agent (its subreaper): nothing left running.
+  // Killed with the exec's tree and reaped by its shim: nothing left running.
   EXPECT_TRUE(WaitFor([&] { return !ProcessExists(background); }))
       << "background process " << background << " survived the timeout";
   auto logs = client_->Logs();
