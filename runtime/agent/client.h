@@ -79,6 +79,10 @@ class Client {
   static ErrorOr<Client> Connect(const std::filesystem::path& socket,
                                  std::chrono::milliseconds wait);
 
+  /// A client on a stream that is already connected (tests and the fuzz target); takes `fd` over.
+  /// Sends nothing: call Hello to check the peer.
+  static Client Adopt(int fd, std::string name) { return Client(fd, std::move(name)); }
+
   Client(Client&&) noexcept;
   Client& operator=(Client&&) noexcept;
   Client(const Client&) = delete;
