@@ -215,6 +215,7 @@ constexpr DevNode kDevNodes[] = {{"/dev/null", 1, 3},
   if (::poll(&parent, 1, 0) != 0) {
     ::_exit(1);
   }
+  ::umask(0077);
   ::execvp(p.argv[0], p.argv);
   fail(Step::kExec);
   ::_exit(127);
