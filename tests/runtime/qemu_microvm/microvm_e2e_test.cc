@@ -327,6 +327,22 @@ TEST_F(MicrovmE2E, QemuIsConfinedTheWorkloadIsUnprivilegedAndTheConsoleIsBounded
   EXPECT_TRUE(OurQemus().empty());
 }
 
+// The accelerator probe boots the real kernel in a qemu confined as a sandbox's is. This host has
+// no usable KVM, so the probe runs under TCG here: what it shows is that the confined probe (its
+// descriptors, its console socket, its namespaces) still reaches the guest's init and reads its
+// report, which a KVM probe needs just the same.
+TEST_F(MicrovmE2E, TheAcceleratorProbeBootsItsConfinedQemuToInit) {
+  namespace qm = mvm::runtime::qemu_microvm;
+  auto files = mvm::runtime::guest::EnsureBootFiles(
+      State() / "guest", fs::path(MVM_MVMCTL_PATH).parent_path() / "mvm-agent", nullptr);
+  ASSERT_TRUE(files) << files.error().message;
+  const fs::path scratch = State() / "probe-test";
+  EXPECT_TRUE(
+      qm::ProbeBoot(files->vmlinux, files->initramfs, "tcg", scratch, std::chrono::seconds(60)))
+      << ReadFile(scratch / "probe-console.log");
+  fs::remove_all(scratch);
+}
+
 /// A project directory with `vol.py` declaring workload `rw` (a read-write volume `./data` at
 /// /data) and `ro` (the same directory read-only), and a file outside the volume the guest must not
 /// reach. Removed with the object.
