@@ -2,7 +2,6 @@
 // seccomp filter (`-sandbox`), and only the descriptors the caller opened for it.
 
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
@@ -182,7 +181,9 @@ constexpr DevNode kDevNodes[] = {{"/dev/null", 1, 3},
   // The write end of the liveness pipe goes too: only the parent's copy may keep it open.
   ::close_range(static_cast<unsigned>(alive_at + 1), ~0U, 0);
 
-  if (::setgroups(0, nullptr) != 0) {
+  // Raw system calls, not glibc's: its set*id wrappers change every thread of the process through
+  // a lock and signals to the threads it knows, which after a raw clone are the parent's.
+  if (::syscall(SYS_setgroups, 0, nullptr) != 0) {
     fail(Step::kGroups);
   }
   for (int cap = 0; ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
@@ -190,10 +191,10 @@ constexpr DevNode kDevNodes[] = {{"/dev/null", 1, 3},
       fail(Step::kBounding);
     }
   }
-  if (::setresgid(p.id, p.id, p.id) != 0) {
+  if (::syscall(SYS_setresgid, p.id, p.id, p.id) != 0) {
     fail(Step::kGid);
   }
-  if (::setresuid(p.id, p.id, p.id) != 0) {
+  if (::syscall(SYS_setresuid, p.id, p.id, p.id) != 0) {
     fail(Step::kUid);
   }
   // Leaving uid 0 cleared the permitted and effective sets; the inheritable one is cleared here.
