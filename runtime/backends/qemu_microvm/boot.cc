@@ -173,7 +173,7 @@ bool ProbeBoot(const fs::path& kernel, const fs::path& initramfs, const std::str
     ::close(console[0]);
     return false;
   }
-  std::thread keeper(KeepConsole, console[0], console_log);
+  std::thread keeper(KeepBoundedLog, console[0], console_log, "console output");
   auto deadline = Clock::now() + timeout;
   bool exited = false;
   while (Clock::now() < deadline) {

@@ -1,4 +1,4 @@
-// The guest's serial console, kept within a fixed size on the host.
+// The guest's serial console and qemu's output, kept within a fixed size on the host.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -30,7 +30,7 @@ bool WriteAll(int fd, std::string_view bytes) {
 
 }  // namespace
 
-void KeepConsole(int fd, const fs::path& log) {
+void KeepBoundedLog(int fd, const fs::path& log, std::string_view what) {
   int out = ::open(log.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   // The head stays as written: the boot (and init's "agent listening" line that GuestReadyBootMs
   // reads) is there. After it the file holds what arrived since the last compaction, which keeps
@@ -76,8 +76,8 @@ void KeepConsole(int fd, const fs::path& log) {
     fs::path next = log;
     next += ".new";
     int fresh = -1;
-    const std::string marker =
-        "\n[mvm: " + std::to_string(dropped) + " bytes of console output dropped here]\n";
+    const std::string marker = "\n[mvm: " + std::to_string(dropped) + " bytes of " +
+                               std::string(what) + " dropped here]\n";
     if (::pread(out, first.data(), head, 0) == static_cast<ssize_t>(head) &&
         (fresh = ::open(next.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0 &&
         WriteAll(fresh, first) && WriteAll(fresh, marker) && WriteAll(fresh, tail) &&

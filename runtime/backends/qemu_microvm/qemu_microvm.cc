@@ -120,8 +120,7 @@ int Connect(const fs::path& path) {
 /// confinement that mode gives is set up by hand (a new mount namespace and an empty network
 /// namespace, then virtiofsd chroots into the directory and drops to its few capabilities), and the
 /// process we kill is the one serving. Returns the pid, or -1 with errno's text in `error`.
-pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_path,
-                     std::string& error) {
+pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, int log, std::string& error) {
   int exec_error[2];
   if (::pipe2(exec_error, O_CLOEXEC) != 0) {
     error = std::string("pipe: ") + std::strerror(errno);
@@ -146,7 +145,6 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_pa
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
       fail("make the mount namespace private");
     }
-    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     ::dup2(null, 0);
     ::dup2(log >= 0 ? log : null, 1);
@@ -216,6 +214,14 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_pa
     report(-1, "cannot listen on `" + spec.agent_socket.string() + "`: " + std::strerror(errno));
     ::_exit(1);
   }
+  // qemu's and the virtiofsds' output, which a guest may provoke without end, goes through a pipe
+  // into qemu.log, bounded as the console is.
+  int output[2];
+  if (::pipe2(output, O_CLOEXEC) != 0) {
+    report(-1, std::string("pipe: ") + std::strerror(errno));
+    ::_exit(1);
+  }
+  std::thread output_keeper(KeepBoundedLog, output[0], spec.qemu_log, "qemu and virtiofsd output");
   // qemu's uid cannot open the state directory's files, so it gets descriptors: sockets connected
   // by this process, and the images opened read-only here.
   std::vector<int> inherit;
@@ -232,7 +238,7 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_pa
       ::_exit(1);
     }
     std::string error;
-    pid_t pid = StartVirtiofsd(dir, fd, spec.qemu_log, error);
+    pid_t pid = StartVirtiofsd(dir, fd, output[1], error);
     ::close(fd);
     if (pid < 0) {
       // The virtiofsds already started die with this process (PR_SET_PDEATHSIG).
@@ -273,20 +279,17 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_pa
   if (spec.extras_image) {
     fds.extras_image = open_read_only(*spec.extras_image);
   }
-  int log = ::open(spec.qemu_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  auto qemu = StartConfinedQemu(QemuArgv(spec, fds), inherit, log, spec.accel == "kvm");
+  auto qemu = StartConfinedQemu(QemuArgv(spec, fds), inherit, output[1], spec.accel == "kvm");
   for (int fd : inherit) {
     ::close(fd);
   }
-  if (log >= 0) {
-    ::close(log);
-  }
+  ::close(output[1]);
   if (!qemu) {
     report(-1, qemu.error().message);
     ::_exit(1);
   }
   // qemu holds the only other end, so the copy ends when qemu does.
-  std::thread console_keeper(KeepConsole, console[0], spec.console_log);
+  std::thread console_keeper(KeepBoundedLog, console[0], spec.console_log, "console output");
   report(*qemu, "");
   ::close(report_fd);
 
@@ -304,6 +307,8 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_pa
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
+  // Every writer of the output pipe has ended.
+  output_keeper.join();
   ::_exit(0);
 }
 

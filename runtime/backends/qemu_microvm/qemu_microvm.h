@@ -59,7 +59,7 @@ struct Spec {
   uint32_t tmp_mb = 64;
   std::filesystem::path agent_socket;  ///< where the supervisor listens
   std::filesystem::path console_log;   ///< the guest's serial console
-  std::filesystem::path qemu_log;      ///< qemu's own stderr
+  std::filesystem::path qemu_log;      ///< qemu's and virtiofsd's output, bounded as the console
   std::string accel = "tcg";
   bool detached = false;
 };
@@ -93,8 +93,8 @@ struct QemuFds {
   int initramfs = -1;     ///< likewise
   int root_image = -1;    ///< read-only; fd set 1 of -add-fd, named /dev/fdset/1
   int extras_image = -1;  ///< read-only; fd set 2; -1 when Spec::extras_image is unset
-  int console = -1;       ///< a connected socket; the supervisor keeps what arrives (KeepConsole)
-  int agent = -1;         ///< the port's trunk socket
+  int console = -1;  ///< a connected socket; the supervisor keeps what arrives (KeepBoundedLog)
+  int agent = -1;    ///< the port's trunk socket
   std::vector<int> shared_dirs;  ///< per Spec::shared_dirs: a socket connected to its virtiofsd
 };
 
@@ -113,17 +113,20 @@ std::vector<std::string> QemuArgv(const Spec& spec, const QemuFds& fds);
 ErrorOr<pid_t> StartConfinedQemu(const std::vector<std::string>& argv,
                                  const std::vector<int>& inherit, int log_fd, bool kvm);
 
-/// The console's bounds: the first kConsoleHeadBytes and, after a marker naming how much was
-/// dropped, at least the last kConsoleTailBytes (at most twice that between compactions).
+/// The bounds of console.log and qemu.log: the first kConsoleHeadBytes and, after a marker naming
+/// how much was dropped, at least the last kConsoleTailBytes (at most twice that between
+/// compactions).
 inline constexpr size_t kConsoleHeadBytes = 256 * 1024;
 inline constexpr size_t kConsoleTailBytes = 256 * 1024;
-/// The most console.log ever holds.
+/// The most console.log or qemu.log ever holds.
 inline constexpr size_t kConsoleMaxBytes = kConsoleHeadBytes + 2 * kConsoleTailBytes + 96;
 
-/// Copies a guest's console from `fd` into `log` (created, or truncated) until EOF, within the
-/// bounds above: a guest that writes without end leaves at most kConsoleMaxBytes. When the tail is
-/// cut, `log` is rewritten beside itself and renamed, so a reader sees a whole file, old or new.
-void KeepConsole(int fd, const std::filesystem::path& log);
+/// Copies what arrives on `fd` (a guest's console; qemu's and virtiofsd's output) into `log`
+/// (created, or truncated) until EOF, within the bounds above: a guest that makes it write without
+/// end leaves at most kConsoleMaxBytes. The marker says "N bytes of `what` dropped here". When the
+/// tail is cut, `log` is rewritten beside itself and renamed, so a reader sees a whole file, old or
+/// new.
+void KeepBoundedLog(int fd, const std::filesystem::path& log, std::string_view what);
 
 /// Debian's virtiofsd (package qemu-system-common, which qemu-system-x86 depends on).
 inline constexpr char kVirtiofsd[] = "/usr/lib/qemu/virtiofsd";

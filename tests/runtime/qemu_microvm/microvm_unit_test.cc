@@ -412,13 +412,13 @@ TEST(QemuArgv, RealQemuAndVirtiofsdAcceptTheSharedDirectoryArguments) {
 
 // A guest that writes without end: the file keeps the head and the last bytes, in order, with a
 // marker counting what was cut, and never grows past kConsoleMaxBytes.
-TEST(KeepConsole, AnEndlessConsoleLeavesTheHeadAndTheLastBytesWithinTheBound) {
+TEST(KeepBoundedLog, AnEndlessConsoleLeavesTheHeadAndTheLastBytesWithinTheBound) {
   namespace qm = mvm::runtime::qemu_microvm;
   std::filesystem::path log =
       std::filesystem::temp_directory_path() / ("mvm-console-" + std::to_string(::getpid()));
   int pair[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
-  std::thread keeper(qm::KeepConsole, pair[0], log);
+  std::thread keeper(qm::KeepBoundedLog, pair[0], log, "console output");
   // Numbered lines, so that order and loss show; 4 MiB, over five times the bound.
   std::string sent;
   size_t largest = 0;
