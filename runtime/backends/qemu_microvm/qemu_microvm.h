@@ -9,7 +9,10 @@
 // Process structure. The launcher forks a supervisor process per VM; the supervisor listens on the
 // sandbox's agent socket (the path the container backend uses, so agent::Client does not change),
 // starts qemu with the other end of a socketpair as the port's chardev, and multiplexes its clients
-// onto the port (runtime/agent/mux.h). qemu dies with the supervisor (PR_SET_PDEATHSIG) and, unless
+// onto the port (runtime/agent/mux.h). qemu runs confined (StartConfinedQemu: a uid of its own, no
+// capabilities, its -sandbox filter, its own namespaces) and reaches host files only through the
+// descriptors the supervisor gives it; the supervisor keeps the console and qemu's output in
+// bounded files (KeepBoundedLog). qemu dies with the supervisor (PR_SET_PDEATHSIG) and, unless
 // detached, the supervisor dies with the launcher; the supervisor exits when qemu does. A
 // read-write volume is served by a virtiofsd the supervisor starts before qemu, which dies with
 // the supervisor the same way (see StartVirtiofsd in qemu_microvm.cc).
