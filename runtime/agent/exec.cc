@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -73,6 +74,51 @@ bool DenyOpenat2() {
   _exit(exit_code);
 }
 
+// What a workload keeps of the agent's capabilities: the file and process ones a container
+// runtime's default set gives root (ownership, permission overrides, set*id, kill, chroot, low
+// ports), which act on what the workload already owns as uid 0 (files under its own tmpfs, its
+// own processes), so root-run tools such as pip keep working. Everything that reaches the kernel
+// itself is not kept: modules, raw I/O and /dev/mem, mounts and namespaces (CAP_SYS_ADMIN),
+// tracing the agent, kernel log, time, network configuration, device nodes, raw sockets, bpf,
+// perf, open_by_handle_at (CAP_DAC_READ_SEARCH), resource limits beyond its own. An allow-list,
+// so a capability a newer kernel adds is dropped too. In a microVM the agent is the init and has
+// every capability; in a container it has none, and then this drops nothing and changes nothing.
+constexpr int kWorkloadCapabilities[] = {
+    CAP_CHOWN,       CAP_DAC_OVERRIDE, CAP_FOWNER,  CAP_FSETID,           CAP_KILL,
+    CAP_SETGID,      CAP_SETUID,       CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+    CAP_AUDIT_WRITE, CAP_SETFCAP,
+};
+
+// In the child, before execve: the bounding set and the current sets cut down to
+// kWorkloadCapabilities, no ambient ones, and no_new_privs, so no set-uid file or file capability
+// gives any back. Fails with errno set.
+bool DropWorkloadPrivileges() {
+  uint64_t keep = 0;
+  for (int cap : kWorkloadCapabilities) {
+    keep |= uint64_t{1} << cap;
+  }
+  for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
+    if ((keep & (uint64_t{1} << cap)) == 0 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
+        prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+      return false;
+    }
+  }
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) {
+    return false;
+  }
+  for (int i = 0; i < 2; ++i) {
+    const auto mask = static_cast<uint32_t>(keep >> (32 * i));
+    data[i].effective &= mask;
+    data[i].permitted &= mask;
+    data[i].inheritable &= mask;
+  }
+  return syscall(SYS_capset, &header, data) == 0 &&
+         prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0 &&
+         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0;
+}
+
 // The child between fork and execve. The agent has one thread, so this may call anything, but it
 // only makes system calls on data prepared before the fork.
 [[noreturn]] void RunChild(const ExecSpec& spec, char* const* argv, char* const* envp, int in,
@@ -91,6 +137,9 @@ bool DenyOpenat2() {
   // and Signal do not rely on its group: the workload may leave it (the shim is what holds on).
   if (setsid() < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
       dup2(err, STDERR_FILENO) < 0) {
+    ChildFail(status, ChildFailure::Step::kSetup, errno, 126);
+  }
+  if (!DropWorkloadPrivileges()) {
     ChildFail(status, ChildFailure::Step::kSetup, errno, 126);
   }
   if (chdir(spec.cwd.c_str()) != 0) {

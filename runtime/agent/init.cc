@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -249,6 +250,44 @@ void ApplyManifest(const std::string& root, const std::string& extras) {
   }
 }
 
+/// The workload's /dev, as the container backend's: null, zero, full, random, urandom, tty, a
+/// private devpts, /dev/shm and the fd links, read-only. The devtmpfs it replaces has every device
+/// the kernel knows (mem, kmem, port, kmsg, console, the disks and the agent's own port), and the
+/// workload is root: no node there is kept from it by permissions.
+void MakeWorkloadDev(const std::string& dev, const std::string& shm_mb) {
+  MustMount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755");
+  struct Node {
+    const char* name;
+    unsigned major;
+    unsigned minor;
+  };
+  for (const Node& n : {Node{"null", 1, 3}, Node{"zero", 1, 5}, Node{"full", 1, 7},
+                        Node{"random", 1, 8}, Node{"urandom", 1, 9}, Node{"tty", 5, 0}}) {
+    const std::string path = dev + "/" + n.name;
+    // chmod as well: mknod's mode is cut by the umask.
+    if (::mknod(path.c_str(), S_IFCHR | 0666, makedev(n.major, n.minor)) != 0 ||
+        ::chmod(path.c_str(), 0666) != 0) {
+      Fail("make " + path + ": " + Errno());
+    }
+  }
+  MustMount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666");
+  MustMount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=" + shm_mb + "m,mode=1777");
+  for (auto [link, target] :
+       {std::pair{"ptmx", "pts/ptmx"}, std::pair{"fd", "/proc/self/fd"},
+        std::pair{"stdin", "/proc/self/fd/0"}, std::pair{"stdout", "/proc/self/fd/1"},
+        std::pair{"stderr", "/proc/self/fd/2"}}) {
+    if (::symlink(target, (dev + "/" + link).c_str()) != 0) {
+      Fail("symlink " + dev + "/" + link + ": " + Errno());
+    }
+  }
+  // Read-only, so that a file the workload writes at, say, /dev/kmsg is not taken for the device
+  // by another program; pts and shm are mounts of their own and stay writable.
+  if (::mount(nullptr, dev.c_str(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+              nullptr) != 0) {
+    Fail("remount " + dev + " read-only: " + Errno());
+  }
+}
+
 void SetUpCgroup(const std::map<std::string, std::string>& params) {
   MustMount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
   WriteText("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids");
@@ -265,7 +304,18 @@ void SetUpCgroup(const std::map<std::string, std::string>& params) {
   WriteText("/sys/fs/cgroup/workload/cgroup.procs", "1");
 }
 
-pid_t StartMux() {
+/// The agent's virtio-serial port, opened while the initramfs's devtmpfs can still name it: the
+/// workload's /dev (MakeWorkloadDev) has no such node.
+int OpenPort() {
+  std::string port = FindPort();
+  int fd = ::open(port.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    Fail("open " + port + ": " + Errno());
+  }
+  return fd;
+}
+
+pid_t StartMux(int port_fd) {
   pid_t pid = ::fork();
   if (pid != 0) {
     return pid;
@@ -273,15 +323,13 @@ pid_t StartMux() {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::close_range(3, ~0U, 0);
-  std::string port = FindPort();
-  int fd = ::open(port.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    Say("open " + port + ": " + Errno());
+  if (port_fd != 3 && ::dup3(port_fd, 3, O_CLOEXEC) != 3) {
+    Say("keep the port open: " + Errno());
     ::_exit(1);
   }
+  ::close_range(4, ~0U, 0);
   MuxOptions options;
-  options.trunk_fd = fd;
+  options.trunk_fd = 3;
   options.connect_path = kAgentSocket;
   options.log = [](const std::string& line) { Say(line); };
   auto done = RunMux(options);
@@ -334,14 +382,11 @@ void RunAsVmInit() {
   MustMount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
             "size=" + tmp_mb + "m,mode=1777");
   MustMount("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755");
-  MustMount("devtmpfs", root + "/dev", "devtmpfs", MS_NOSUID, "");
-  MustMount("devpts", root + "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-            "newinstance,ptmxmode=0666");
-  MustMount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
-            "size=" + tmp_mb + "m,mode=1777");
+  MakeWorkloadDev(root + "/dev", tmp_mb);
   MustMount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
   MustMount("sysfs", root + "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
 
+  const int port_fd = OpenPort();
   // switch_root: the new root replaces the initramfs. Its files stay in memory (a few MiB): this
   // agent's binary is one of them and the rest is not worth a recursive delete at every boot.
   if (::chdir(root.c_str()) != 0 || ::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0 ||
@@ -360,7 +405,8 @@ void RunAsVmInit() {
   options.files_root = "/";
   pid_t mux = -1;
   options.on_listening = [&] {
-    mux = StartMux();
+    mux = StartMux(port_fd);
+    ::close(port_fd);
     Say("ready: init started at boot+" + std::to_string(started) + " ms, modules loaded in " +
         std::to_string(modules_ms) + " ms, agent listening at boot+" +
         std::to_string(BootMillis()) + " ms");

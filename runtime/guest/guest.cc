@@ -68,6 +68,9 @@ ErrorOr<Ok> WriteAtomically(const fs::path& path, std::string_view bytes) {
     }
   }
   std::error_code ec;
+  // Whatever the umask: qemu's unprivileged uid reads the initramfs (as /proc/self/fd/N of a
+  // descriptor it was given, which checks the file's mode again). Nothing written here is secret.
+  fs::permissions(tmp, fs::perms(0644), ec);
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);
@@ -173,6 +176,8 @@ ErrorOr<Ok> ExtractVmlinux(const fs::path& vmlinuz, const fs::path& out) {
   if (!ran) {
     return ran.error();
   }
+  // Readable by qemu's unprivileged uid, as the initramfs is (WriteAtomically).
+  fs::permissions(out, fs::perms(0644), ec);
   auto head = ReadWhole(out);
   if (!head || head->compare(0, 4, ELFMAG) != 0) {
     return Error{"the decompressed kernel `" + out.string() + "` is not an ELF file"};

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,7 +96,12 @@ ErrorOr<Booted> Boot(const Spec& spec, std::chrono::milliseconds timeout, BootTi
         timings->attempts = attempt;
         timings->process_spawned_ms = spawned;
         timings->agent_ready_ms = MillisSince(start);
+        // The console reaches its file through the supervisor, which may trail the agent's answer.
         auto guest_ms = GuestReadyBootMs(spec.console_log);
+        for (int i = 0; i < 50 && !guest_ms; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          guest_ms = GuestReadyBootMs(spec.console_log);
+        }
         timings->kernel_entered_ms =
             guest_ms ? std::max(spawned, timings->agent_ready_ms - *guest_ms) : 0;
       }
@@ -122,8 +128,22 @@ bool ProbeBoot(const fs::path& kernel, const fs::path& initramfs, const std::str
                const fs::path& scratch, std::chrono::milliseconds timeout) {
   std::error_code ec;
   fs::create_directories(scratch, ec);
-  fs::path console = scratch / "probe-console.log";
-  fs::remove(console, ec);
+  fs::path console_log = scratch / "probe-console.log";
+  fs::remove(console_log, ec);
+  // Confined as a sandbox's qemu is (StartConfinedQemu), so the probe shows whether that qemu can
+  // use the accelerator, and with descriptors for the same reason.
+  int kernel_fd = ::open(kernel.c_str(), O_RDONLY | O_CLOEXEC);
+  int initramfs_fd = ::open(initramfs.c_str(), O_RDONLY | O_CLOEXEC);
+  int console[2] = {-1, -1};
+  if (kernel_fd < 0 || initramfs_fd < 0 ||
+      ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) != 0) {
+    for (int fd : {kernel_fd, initramfs_fd, console[0], console[1]}) {
+      if (fd >= 0) {
+        ::close(fd);
+      }
+    }
+    return false;
+  }
   std::vector<std::string> args = {"qemu-system-x86_64",
                                    "-M",
                                    "microvm,accel=" + accel,
@@ -136,49 +156,43 @@ bool ProbeBoot(const fs::path& kernel, const fs::path& initramfs, const std::str
                                    "-display",
                                    "none",
                                    "-no-reboot",
+                                   "-sandbox",
+                                   kQemuSandbox,
                                    "-kernel",
-                                   kernel.string(),
+                                   "/proc/self/fd/3",
                                    "-initrd",
-                                   initramfs.string(),
+                                   "/proc/self/fd/4",
                                    "-append",
                                    KernelCommandLine(accel) + " mvm.probe=1",
                                    "-chardev",
-                                   "file,id=console,path=" + console.string(),
+                                   "socket,id=console,fd=5",
                                    "-serial",
                                    "chardev:console"};
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 0);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    ::close_range(3, ~0U, 0);
-    std::vector<char*> argv;
-    for (std::string& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
+  auto pid = StartConfinedQemu(args, {kernel_fd, initramfs_fd, console[1]}, -1, accel == "kvm");
+  for (int fd : {kernel_fd, initramfs_fd, console[1]}) {
+    ::close(fd);
   }
-  if (pid < 0) {
+  if (!pid) {
+    ::close(console[0]);
     return false;
   }
+  std::thread keeper(KeepBoundedLog, console[0], console_log, "console output");
   auto deadline = Clock::now() + timeout;
   bool exited = false;
   while (Clock::now() < deadline) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) {
+    if (::waitpid(*pid, nullptr, WNOHANG) == *pid) {
       exited = true;
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (!exited) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
+    ::kill(*pid, SIGKILL);
+    ::waitpid(*pid, nullptr, 0);
   }
-  std::ifstream in(console);
+  keeper.join();
+  ::close(console[0]);
+  std::ifstream in(console_log);
   std::stringstream text;
   text << in.rdbuf();
   return text.str().find("mvm-init: probe ok") != std::string::npos;

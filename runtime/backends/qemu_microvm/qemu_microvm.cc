@@ -22,6 +22,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <thread>
 
 #include "runtime/agent/mux.h"
 
@@ -32,6 +33,18 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr char kQemu[] = "qemu-system-x86_64";
+
+/// `text` as the value of a qemu option, whose parser ends a value at a comma unless doubled.
+std::string OptionValue(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    out += c;
+    if (c == ',') {
+      out += ',';
+    }
+  }
+  return out;
+}
 
 std::string ReadText(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -76,6 +89,28 @@ int Listen(const fs::path& path) {
   return fd;
 }
 
+int Connect(const fs::path& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string p = path.string();
+  if (p.size() >= sizeof address.sun_path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  std::memcpy(address.sun_path, p.data(), p.size());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return -1;
+  }
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
 /// Starts the virtiofsd serving `dir` on `listen_fd` (already bound and listening, so qemu's
 /// connect waits in its backlog until virtiofsd accepts: no race with qemu's start). Its lifetime
 /// is the supervisor's: PR_SET_PDEATHSIG kills it with the supervisor, however that ends, and the
@@ -85,8 +120,7 @@ int Listen(const fs::path& path) {
 /// confinement that mode gives is set up by hand (a new mount namespace and an empty network
 /// namespace, then virtiofsd chroots into the directory and drops to its few capabilities), and the
 /// process we kill is the one serving. Returns the pid, or -1 with errno's text in `error`.
-pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_path,
-                     std::string& error) {
+pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, int log, std::string& error) {
   int exec_error[2];
   if (::pipe2(exec_error, O_CLOEXEC) != 0) {
     error = std::string("pipe: ") + std::strerror(errno);
@@ -111,7 +145,6 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_pa
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
       fail("make the mount namespace private");
     }
-    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     ::dup2(null, 0);
     ::dup2(log >= 0 ? log : null, 1);
@@ -181,6 +214,22 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_pa
     report(-1, "cannot listen on `" + spec.agent_socket.string() + "`: " + std::strerror(errno));
     ::_exit(1);
   }
+  // qemu's and the virtiofsds' output, which a guest may provoke without end, goes through a pipe
+  // into qemu.log, bounded as the console is.
+  int output[2];
+  if (::pipe2(output, O_CLOEXEC) != 0) {
+    report(-1, std::string("pipe: ") + std::strerror(errno));
+    ::_exit(1);
+  }
+  std::thread output_keeper(KeepBoundedLog, output[0], spec.qemu_log, "qemu and virtiofsd output");
+  // qemu's uid cannot open the state directory's files, so it gets descriptors: sockets connected
+  // by this process, and the images opened read-only here.
+  std::vector<int> inherit;
+  auto grant = [&](int fd) {
+    inherit.push_back(fd);
+    return static_cast<int>(2 + inherit.size());
+  };
+  QemuFds fds;
   std::vector<pid_t> virtiofsds;
   for (const SharedDir& dir : spec.shared_dirs) {
     int fd = Listen(dir.socket);
@@ -189,7 +238,7 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_pa
       ::_exit(1);
     }
     std::string error;
-    pid_t pid = StartVirtiofsd(dir, fd, spec.qemu_log, error);
+    pid_t pid = StartVirtiofsd(dir, fd, output[1], error);
     ::close(fd);
     if (pid < 0) {
       // The virtiofsds already started die with this process (PR_SET_PDEATHSIG).
@@ -197,52 +246,51 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_pa
       ::_exit(1);
     }
     virtiofsds.push_back(pid);
+    // The connection waits in the listener's backlog until virtiofsd accepts it; then the path
+    // goes, so that no other process can connect to this virtiofsd.
+    int client = Connect(dir.socket);
+    if (client < 0) {
+      report(-1, "cannot connect to `" + dir.socket.string() + "`: " + std::strerror(errno));
+      ::_exit(1);
+    }
+    ::unlink(dir.socket.c_str());
+    fds.shared_dirs.push_back(grant(client));
   }
   int trunk[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, trunk) != 0) {
+  int console[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, trunk) != 0 ||
+      ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) != 0) {
     report(-1, std::string("socketpair: ") + std::strerror(errno));
     ::_exit(1);
   }
-  int exec_error[2];
-  if (::pipe2(exec_error, O_CLOEXEC) != 0) {
-    report(-1, std::string("pipe: ") + std::strerror(errno));
-    ::_exit(1);
-  }
-  std::vector<std::string> args = QemuArgv(spec, 3);
-  pid_t qemu = ::fork();
-  if (qemu == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int log = ::open(spec.qemu_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    ::dup2(log >= 0 ? log : 0, 1);
-    ::dup2(log >= 0 ? log : 0, 2);
-    ::dup2(trunk[1], 3);
-    ::dup2(exec_error[1], 4);
-    ::fcntl(4, F_SETFD, FD_CLOEXEC);
-    ::close_range(5, ~0U, 0);
-    std::vector<char*> argv;
-    for (std::string& a : args) {
-      argv.push_back(a.data());
+  fds.agent = grant(trunk[1]);
+  fds.console = grant(console[1]);
+  auto open_read_only = [&](const fs::path& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      report(-1, "cannot open `" + path.string() + "`: " + std::strerror(errno));
+      ::_exit(1);
     }
-    argv.push_back(nullptr);
-    ::execvp(argv[0], argv.data());
-    int err = errno;
-    (void)!::write(4, &err, sizeof err);
-    ::_exit(127);
+    return grant(fd);
+  };
+  fds.kernel = open_read_only(spec.kernel);
+  fds.initramfs = open_read_only(spec.initramfs);
+  fds.root_image = open_read_only(spec.root_image);
+  if (spec.extras_image) {
+    fds.extras_image = open_read_only(*spec.extras_image);
   }
-  ::close(trunk[1]);
-  ::close(exec_error[1]);
-  if (qemu < 0) {
-    report(-1, std::string("fork: ") + std::strerror(errno));
+  auto qemu = StartConfinedQemu(QemuArgv(spec, fds), inherit, output[1], spec.accel == "kvm");
+  for (int fd : inherit) {
+    ::close(fd);
+  }
+  ::close(output[1]);
+  if (!qemu) {
+    report(-1, qemu.error().message);
     ::_exit(1);
   }
-  int err = 0;
-  if (::read(exec_error[0], &err, sizeof err) == static_cast<ssize_t>(sizeof err)) {
-    report(-1, std::string("cannot run ") + kQemu + ": " + std::strerror(err) +
-                   (err == ENOENT ? " (install the Debian package qemu-system-x86)" : ""));
-    ::_exit(1);
-  }
-  ::close(exec_error[0]);
-  report(qemu, "");
+  // qemu holds the only other end, so the copy ends when qemu does.
+  std::thread console_keeper(KeepBoundedLog, console[0], spec.console_log, "console output");
+  report(*qemu, "");
   ::close(report_fd);
 
   agent::MuxOptions options;
@@ -250,14 +298,17 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, const fs::path& log_pa
   options.listener_fd = listener;
   (void)agent::RunMux(options);
   // The port is gone: qemu exited or is going; either way nothing more reaches the guest.
-  ::kill(qemu, SIGKILL);
-  while (::waitpid(qemu, nullptr, 0) < 0 && errno == EINTR) {
+  ::kill(*qemu, SIGKILL);
+  while (::waitpid(*qemu, nullptr, 0) < 0 && errno == EINTR) {
   }
+  console_keeper.join();
   for (pid_t pid : virtiofsds) {
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
+  // Every writer of the output pipe has ended.
+  output_keeper.join();
   ::_exit(0);
 }
 
@@ -298,7 +349,7 @@ std::string KernelCommandLine(const std::string& accel) {
   return line;
 }
 
-std::vector<std::string> QemuArgv(const Spec& spec, int trunk_fd) {
+std::vector<std::string> QemuArgv(const Spec& spec, const QemuFds& fds) {
   std::string append = KernelCommandLine(spec.accel) + " mvm.name=" + spec.name +
                        " mvm.mem=" + std::to_string(spec.memory_mb) +
                        " mvm.pids=" + std::to_string(spec.pids_max) +
@@ -309,6 +360,7 @@ std::vector<std::string> QemuArgv(const Spec& spec, int trunk_fd) {
   const std::string memory_mb = std::to_string(spec.memory_mb + kGuestOverheadMb);
   // vhost-user devices (virtiofsd) map the guest's RAM, so it must be a shareable memfd then.
   const bool shared_ram = !spec.shared_dirs.empty();
+  auto fd = [](int n) { return std::to_string(n); };
   std::vector<std::string> argv = {
       kQemu,
       "-M",
@@ -324,25 +376,32 @@ std::vector<std::string> QemuArgv(const Spec& spec, int trunk_fd) {
       "-display",
       "none",
       "-no-reboot",
+      "-sandbox",
+      kQemuSandbox,
+      // Its own descriptors, through the /proc of its own pid namespace: the loader opens the
+      // kernel and initrd by name, and these files are readable by anyone who can name them.
       "-kernel",
-      spec.kernel.string(),
+      "/proc/self/fd/" + fd(fds.kernel),
       "-initrd",
-      spec.initramfs.string(),
+      "/proc/self/fd/" + fd(fds.initramfs),
       "-append",
       append,
       "-chardev",
-      "file,id=console,path=" + spec.console_log.string(),
+      "socket,id=console,fd=" + fd(fds.console),
       "-serial",
       "chardev:console",
+      "-add-fd",
+      "fd=" + fd(fds.root_image) + ",set=1,opaque=" + OptionValue(spec.root_image.string()),
       "-drive",
-      "id=root,file=" + spec.root_image.string() + ",format=raw,if=none,readonly=on",
+      "id=root,file=/dev/fdset/1,format=raw,if=none,readonly=on",
       "-device",
       "virtio-blk-device,drive=root",
   };
   if (spec.extras_image) {
-    argv.insert(argv.end(), {"-drive",
-                             "id=extras,file=" + spec.extras_image->string() +
-                                 ",format=raw,if=none,readonly=on",
+    argv.insert(argv.end(), {"-add-fd",
+                             "fd=" + fd(fds.extras_image) +
+                                 ",set=2,opaque=" + OptionValue(spec.extras_image->string()),
+                             "-drive", "id=extras,file=/dev/fdset/2,format=raw,if=none,readonly=on",
                              "-device", "virtio-blk-device,drive=extras"});
   }
   if (shared_ram) {
@@ -355,12 +414,13 @@ std::vector<std::string> QemuArgv(const Spec& spec, int trunk_fd) {
   for (size_t i = 0; i < spec.shared_dirs.size(); ++i) {
     const SharedDir& dir = spec.shared_dirs[i];
     const std::string id = "vfs" + std::to_string(i);
-    argv.insert(argv.end(), {"-chardev", "socket,id=" + id + ",path=" + dir.socket.string(),
-                             "-device", "vhost-user-fs-device,chardev=" + id + ",tag=" + dir.tag});
+    const int socket = i < fds.shared_dirs.size() ? fds.shared_dirs[i] : -1;
+    argv.insert(argv.end(), {"-chardev", "socket,id=" + id + ",fd=" + fd(socket), "-device",
+                             "vhost-user-fs-device,chardev=" + id + ",tag=" + dir.tag});
   }
-  argv.insert(argv.end(), {"-device", "virtio-serial-device", "-chardev",
-                           "socket,id=agent,fd=" + std::to_string(trunk_fd), "-device",
-                           "virtserialport,chardev=agent,name=mvm.agent"});
+  argv.insert(argv.end(),
+              {"-device", "virtio-serial-device", "-chardev", "socket,id=agent,fd=" + fd(fds.agent),
+               "-device", "virtserialport,chardev=agent,name=mvm.agent"});
   return argv;
 }
 

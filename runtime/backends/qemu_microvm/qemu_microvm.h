@@ -9,7 +9,10 @@
 // Process structure. The launcher forks a supervisor process per VM; the supervisor listens on the
 // sandbox's agent socket (the path the container backend uses, so agent::Client does not change),
 // starts qemu with the other end of a socketpair as the port's chardev, and multiplexes its clients
-// onto the port (runtime/agent/mux.h). qemu dies with the supervisor (PR_SET_PDEATHSIG) and, unless
+// onto the port (runtime/agent/mux.h). qemu runs confined (StartConfinedQemu: a uid of its own, no
+// capabilities, its -sandbox filter, its own namespaces) and reaches host files only through the
+// descriptors the supervisor gives it; the supervisor keeps the console and qemu's output in
+// bounded files (KeepBoundedLog). qemu dies with the supervisor (PR_SET_PDEATHSIG) and, unless
 // detached, the supervisor dies with the launcher; the supervisor exits when qemu does. A
 // read-write volume is served by a virtiofsd the supervisor starts before qemu, which dies with
 // the supervisor the same way (see StartVirtiofsd in qemu_microvm.cc).
@@ -59,7 +62,7 @@ struct Spec {
   uint32_t tmp_mb = 64;
   std::filesystem::path agent_socket;  ///< where the supervisor listens
   std::filesystem::path console_log;   ///< the guest's serial console
-  std::filesystem::path qemu_log;      ///< qemu's own stderr
+  std::filesystem::path qemu_log;      ///< qemu's and virtiofsd's output, bounded as the console
   std::string accel = "tcg";
   bool detached = false;
 };
@@ -72,8 +75,61 @@ uint64_t HostTscKhz();
 /// The guest kernel's command line for `accel`, without the mvm.* parameters.
 std::string KernelCommandLine(const std::string& accel);
 
-/// The qemu command line for `spec`, the port's chardev being the inherited `trunk_fd`.
-std::vector<std::string> QemuArgv(const Spec& spec, int trunk_fd);
+/// qemu runs as uid and gid QemuId(owner), where `owner` is the pid of the process that starts it
+/// and outlives it (the VM's supervisor; the launcher for the KVM probe). Pids are unique among
+/// live processes, so no two running VMs share an id, and none can signal, trace or read the
+/// memory of another. The ids are in no /etc/passwd and own no file; the container backend's range
+/// (container::kHostIdBase) is far below.
+inline constexpr uid_t kQemuIdBase = 0x40000000;
+inline uid_t QemuId(pid_t owner) { return kQemuIdBase + static_cast<uid_t>(owner); }
+
+/// qemu's own seccomp filter (`-sandbox`): besides its default deny list (mount, reboot, swap,
+/// kexec, syslog, ...), obsolete system calls, set*uid/set*gid and the like, fork and execve, and
+/// scheduler and priority changes are refused.
+inline constexpr char kQemuSandbox[] =
+    "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
+
+/// The descriptors a confined qemu is given instead of paths it could not open, by the numbers
+/// qemu sees them at (StartConfinedQemu places them from 3 up).
+struct QemuFds {
+  int kernel = -1;        ///< read-only; named /proc/self/fd/N (qemu's loader takes a file name)
+  int initramfs = -1;     ///< likewise
+  int root_image = -1;    ///< read-only; fd set 1 of -add-fd, named /dev/fdset/1
+  int extras_image = -1;  ///< read-only; fd set 2; -1 when Spec::extras_image is unset
+  int console = -1;  ///< a connected socket; the supervisor keeps what arrives (KeepBoundedLog)
+  int agent = -1;    ///< the port's trunk socket
+  std::vector<int> shared_dirs;  ///< per Spec::shared_dirs: a socket connected to its virtiofsd
+};
+
+/// The qemu command line for `spec` with the descriptors `fds`. Paths in `spec` appear only as
+/// the fd sets' `opaque` labels (so `ps` still says which images a qemu has).
+std::vector<std::string> QemuArgv(const Spec& spec, const QemuFds& fds);
+
+/// Starts qemu (`argv`, from QemuArgv) confined: uid and gid QemuId(getpid()) with no
+/// supplementary groups, every capability set empty (the bounding set too), no_new_privs, new pid,
+/// mount, network, IPC, UTS and cgroup namespaces, a /proc of its own, a /dev of null, zero, full,
+/// random, urandom (and, when `kvm`, a /dev/kvm owned by its uid), and every mount read-only.
+/// `inherit[i]` becomes its fd 3 + i, `log_fd` its stdout and stderr (/dev/null when -1), and
+/// nothing else of the caller's is open in it: these descriptors are all it can reach of the host's
+/// files. qemu dies with the caller (PR_SET_PDEATHSIG). Returns qemu's pid once it has exec'd, or
+/// the step that failed.
+ErrorOr<pid_t> StartConfinedQemu(const std::vector<std::string>& argv,
+                                 const std::vector<int>& inherit, int log_fd, bool kvm);
+
+/// The bounds of console.log and qemu.log: the first kConsoleHeadBytes and, after a marker naming
+/// how much was dropped, at least the last kConsoleTailBytes (at most twice that between
+/// compactions).
+inline constexpr size_t kConsoleHeadBytes = 256 * 1024;
+inline constexpr size_t kConsoleTailBytes = 256 * 1024;
+/// The most console.log or qemu.log ever holds.
+inline constexpr size_t kConsoleMaxBytes = kConsoleHeadBytes + 2 * kConsoleTailBytes + 96;
+
+/// Copies what arrives on `fd` (a guest's console; qemu's and virtiofsd's output) into `log`
+/// (created, or truncated) until EOF, within the bounds above: a guest that makes it write without
+/// end leaves at most kConsoleMaxBytes. The marker says "N bytes of `what` dropped here". When the
+/// tail is cut, `log` is rewritten beside itself and renamed, so a reader sees a whole file, old or
+/// new.
+void KeepBoundedLog(int fd, const std::filesystem::path& log, std::string_view what);
 
 /// Debian's virtiofsd (package qemu-system-common, which qemu-system-x86 depends on).
 inline constexpr char kVirtiofsd[] = "/usr/lib/qemu/virtiofsd";

@@ -232,6 +232,16 @@ TEST(GuestRootImage, TheSameTreeMakesByteIdenticalImages) {
   fs::remove_all(work);
 }
 
+mvm::runtime::qemu_microvm::QemuFds Fds() {
+  mvm::runtime::qemu_microvm::QemuFds fds;
+  fds.agent = 3;
+  fds.console = 4;
+  fds.kernel = 5;
+  fds.initramfs = 6;
+  fds.root_image = 7;
+  return fds;
+}
+
 TEST(QemuArgv, NoNetworkDeviceReadOnlyRootAndLimitsMapped) {
   mvm::runtime::qemu_microvm::Spec spec;
   spec.name = "box";
@@ -241,7 +251,7 @@ TEST(QemuArgv, NoNetworkDeviceReadOnlyRootAndLimitsMapped) {
   spec.cpus = 2;
   spec.memory_mb = 64;
   spec.console_log = "/c.log";
-  auto argv = mvm::runtime::qemu_microvm::QemuArgv(spec, 3);
+  auto argv = mvm::runtime::qemu_microvm::QemuArgv(spec, Fds());
   std::string all;
   for (const std::string& a : argv) {
     all += a + " ";
@@ -250,11 +260,21 @@ TEST(QemuArgv, NoNetworkDeviceReadOnlyRootAndLimitsMapped) {
   EXPECT_THAT(all, HasSubstr("-nodefaults"));
   EXPECT_THAT(all, Not(HasSubstr("-net")));
   EXPECT_THAT(all, Not(HasSubstr("-nic")));
-  EXPECT_THAT(all, HasSubstr("file=/root.ext4,format=raw,if=none,readonly=on"));
   EXPECT_THAT(all, HasSubstr("mvm.mem=64"));
   EXPECT_THAT(argv, Contains(std::to_string(64 + mvm::runtime::qemu_microvm::kGuestOverheadMb)));
   EXPECT_THAT(all, HasSubstr("-smp 2"));
+  // Every file is a descriptor: the images read-only through fd sets (their paths only as labels),
+  // the kernel and initramfs through qemu's own /proc, the console and the port as sockets.
+  EXPECT_THAT(all, HasSubstr("-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+                             "resourcecontrol=deny"));
+  EXPECT_THAT(all, HasSubstr("-add-fd fd=7,set=1,opaque=/root.ext4 "));
+  EXPECT_THAT(all, HasSubstr("id=root,file=/dev/fdset/1,format=raw,if=none,readonly=on"));
+  EXPECT_THAT(all, HasSubstr("-kernel /proc/self/fd/5 -initrd /proc/self/fd/6 "));
+  EXPECT_THAT(all, HasSubstr("socket,id=console,fd=4"));
   EXPECT_THAT(all, HasSubstr("socket,id=agent,fd=3"));
+  EXPECT_THAT(all, Not(HasSubstr("/c.log")));
+  EXPECT_THAT(all, Not(HasSubstr("/k ")));
+  EXPECT_THAT(all, Not(HasSubstr("extras")));
   // No shared directory, no shared RAM and no vhost-user device.
   EXPECT_THAT(all, Not(HasSubstr("memory-backend")));
   EXPECT_THAT(all, Not(HasSubstr("vhost-user")));
@@ -266,7 +286,9 @@ TEST(QemuArgv, SharedDirectoriesGetSharedMemoryAndOneVhostUserFsDeviceEach) {
   spec.memory_mb = 64;
   spec.shared_dirs = {{"/src/a", "mvm-vfs0", "/state/vfs0.sock"},
                       {"/src/b", "mvm-vfs1", "/state/vfs1.sock"}};
-  auto argv = mvm::runtime::qemu_microvm::QemuArgv(spec, 3);
+  auto fds = Fds();
+  fds.shared_dirs = {8, 9};
+  auto argv = mvm::runtime::qemu_microvm::QemuArgv(spec, fds);
   const std::string total = std::to_string(64 + mvm::runtime::qemu_microvm::kGuestOverheadMb);
   // vhost-user needs the guest's RAM in a shareable memfd, of exactly the -m size.
   EXPECT_THAT(argv, Contains("microvm,accel=tcg,memory-backend=mem"));
@@ -274,9 +296,9 @@ TEST(QemuArgv, SharedDirectoriesGetSharedMemoryAndOneVhostUserFsDeviceEach) {
   // virtiofsd serves only modern (version 2) virtio-mmio devices.
   EXPECT_THAT(argv, Contains("virtio-mmio.force-legacy=off"));
   EXPECT_THAT(argv, Contains(total));
-  EXPECT_THAT(argv, Contains("socket,id=vfs0,path=/state/vfs0.sock"));
+  EXPECT_THAT(argv, Contains("socket,id=vfs0,fd=8"));
   EXPECT_THAT(argv, Contains("vhost-user-fs-device,chardev=vfs0,tag=mvm-vfs0"));
-  EXPECT_THAT(argv, Contains("socket,id=vfs1,path=/state/vfs1.sock"));
+  EXPECT_THAT(argv, Contains("socket,id=vfs1,fd=9"));
   EXPECT_THAT(argv, Contains("vhost-user-fs-device,chardev=vfs1,tag=mvm-vfs1"));
 }
 
@@ -341,15 +363,32 @@ TEST(QemuArgv, RealQemuAndVirtiofsdAcceptTheSharedDirectoryArguments) {
   spec.memory_mb = 32;
   spec.console_log = dir / "console.log";
   spec.shared_dirs = {shared};
+  // The descriptors as the supervisor grants them (fds 3, 4, ...), and qemu confined as it is.
   int trunk[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, trunk), 0);
-  auto argv = qm::QemuArgv(spec, 3);
+  int console[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, trunk), 0);
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console), 0);
+  int kernel = ::open(spec.kernel.c_str(), O_RDONLY | O_CLOEXEC);
+  int vfs = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(vfs, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  qm::QemuFds fds;
+  fds.agent = 3;
+  fds.console = 4;
+  fds.kernel = 5;
+  fds.initramfs = 5;
+  fds.root_image = 6;
+  fds.shared_dirs = {7};
+  auto argv = qm::QemuArgv(spec, fds);
   // A zero-filled kernel cannot take a ram disk.
   auto initrd = std::find(argv.begin(), argv.end(), "-initrd");
   ASSERT_NE(initrd, argv.end());
   argv.erase(initrd, initrd + 2);
   argv.push_back("-S");
-  pid_t qemu = spawn(argv, trunk[1], dir / "qemu.log");
+  int log = ::open((dir / "qemu.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  auto started = qm::StartConfinedQemu(argv, {trunk[1], console[1], kernel, kernel, vfs}, log,
+                                       /*kvm=*/false);
+  ASSERT_TRUE(started) << started.error().message;
+  pid_t qemu = *started;
   std::this_thread::sleep_for(std::chrono::seconds(3));
   int status = 0;
   bool qemu_running = ::waitpid(qemu, &status, WNOHANG) == 0;
@@ -365,10 +404,54 @@ TEST(QemuArgv, RealQemuAndVirtiofsdAcceptTheSharedDirectoryArguments) {
   EXPECT_TRUE(qemu_running) << read(dir / "qemu.log");
   EXPECT_TRUE(virtiofsd_running) << read(dir / "virtiofsd.log");
   EXPECT_EQ(read(dir / "qemu.log"), "");
-  ::close(listener);
-  ::close(trunk[0]);
-  ::close(trunk[1]);
+  for (int fd : {listener, trunk[0], trunk[1], console[0], console[1], kernel, vfs, log}) {
+    ::close(fd);
+  }
   std::filesystem::remove_all(dir);
+}
+
+// A guest that writes without end: the file keeps the head and the last bytes, in order, with a
+// marker counting what was cut, and never grows past kConsoleMaxBytes.
+TEST(KeepBoundedLog, AnEndlessConsoleLeavesTheHeadAndTheLastBytesWithinTheBound) {
+  namespace qm = mvm::runtime::qemu_microvm;
+  std::filesystem::path log =
+      std::filesystem::temp_directory_path() / ("mvm-console-" + std::to_string(::getpid()));
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  std::thread keeper(qm::KeepBoundedLog, pair[0], log, "console output");
+  // Numbered lines, so that order and loss show; 4 MiB, over five times the bound.
+  std::string sent;
+  size_t largest = 0;
+  for (int i = 0; sent.size() < (4u << 20); ++i) {
+    std::string line = "line " + std::to_string(i) + "\n";
+    sent += line;
+    ASSERT_EQ(::write(pair[1], line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    if (i % 4096 == 0) {
+      std::error_code ec;
+      auto size = std::filesystem::file_size(log, ec);
+      largest = std::max(largest, ec ? size_t{0} : static_cast<size_t>(size));
+    }
+  }
+  ::close(pair[1]);
+  keeper.join();
+  ::close(pair[0]);
+  std::ifstream in(log, std::ios::binary);
+  std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_LE(largest, qm::kConsoleMaxBytes);
+  EXPECT_LE(kept.size(), qm::kConsoleMaxBytes);
+  EXPECT_TRUE(kept.compare(0, qm::kConsoleHeadBytes, sent, 0, qm::kConsoleHeadBytes) == 0)
+      << "the head changed";
+  const std::string last = sent.substr(sent.size() - qm::kConsoleTailBytes);
+  ASSERT_GE(kept.size(), last.size());
+  EXPECT_TRUE(kept.compare(kept.size() - last.size(), last.size(), last) == 0)
+      << "the last bytes are not the file's end";
+  size_t marker = kept.find("\n[mvm: ", qm::kConsoleHeadBytes);
+  ASSERT_NE(marker, std::string::npos);
+  size_t dropped = std::stoul(kept.substr(marker + 7));
+  size_t after = kept.find("]\n", marker) + 2;
+  EXPECT_EQ(qm::kConsoleHeadBytes + dropped + (kept.size() - after), sent.size())
+      << "the marker counts exactly the bytes cut";
+  std::filesystem::remove(log);
 }
 
 }  // namespace
