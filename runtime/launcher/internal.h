@@ -43,6 +43,10 @@ bool WaitGone(const SandboxRecord& record, std::chrono::milliseconds limit);
 /// and the state directory of `name`.
 void RemoveTraces(const StateDir& state, std::string_view name, std::string_view instance);
 
+/// RemoveTraces under the sandbox's lock, then removes the lock file too; for callers that do not
+/// hold the lock already.
+void RemoveSandbox(const StateDir& state, std::string_view name, std::string_view instance);
+
 /// Starts the parent-death watchdog of sandbox `name` (see launcher.cc); returns the write end of
 /// its pipe and its pid.
 ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name);

@@ -92,12 +92,18 @@ bool WaitGone(const SandboxRecord& record, std::chrono::milliseconds limit) {
 }
 
 void RemoveTraces(const StateDir& state, std::string_view name, std::string_view instance) {
-  if (IsSandboxName(instance)) {
-    (void)container::RemoveCgroups(instance);
-  }
-  if (IsSandboxName(name)) {
-    std::error_code ec;
-    fs::remove_all(state.Sandbox(name), ec);
+  (void)container::RemoveCgroups(instance);
+  std::error_code ec;
+  fs::remove_all(state.Sandbox(name), ec);
+}
+
+void RemoveSandbox(const StateDir& state, std::string_view name, std::string_view instance) {
+  // Under the lock, so that a `stop` or `up` of the same name never sees half a removal; the lock
+  // file goes with the sandbox.
+  auto lock = SandboxLock::Acquire(state, name);
+  RemoveTraces(state, name, instance);
+  if (lock) {
+    lock->RemoveFile();
   }
 }
 
@@ -149,13 +155,7 @@ ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::s
       WaitGone(*record, std::chrono::seconds(5));
       instance = record->InstanceName();
     }
-    {
-      auto lock = SandboxLock::Acquire(state, name);
-      RemoveTraces(state, name, instance);
-      if (lock) {
-        lock->RemoveFile();
-      }
-    }
+    RemoveSandbox(state, name, instance);
     if (auto session = OpenAudit(state)) {
       (void)(*session)->log->Append("destroy", {{"sandbox", name}, {"reason", "parent died"}});
     }
@@ -747,15 +747,7 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
     (void)container::Kill(sandbox.container_, SIGKILL);
     (void)sandbox.Wait(std::chrono::seconds(5));
   }
-  {
-    // Under the lock, so that a `stop` or `up` of the same name never sees half a removal; the
-    // lock file goes with the sandbox.
-    auto lock = SandboxLock::Acquire(options.state, sandbox.record_.name);
-    RemoveTraces(options.state, sandbox.record_.name, sandbox.record_.InstanceName());
-    if (lock) {
-      lock->RemoveFile();
-    }
-  }
+  RemoveSandbox(options.state, sandbox.record_.name, sandbox.record_.InstanceName());
   (void)audit.Append("destroy", {{"sandbox", sandbox.record_.name}, {"reason", reason}});
   DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
   return Ok{};
