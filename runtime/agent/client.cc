@@ -79,11 +79,9 @@ ErrorOr<Client> Client::Connect(const std::filesystem::path& socket_path,
         Client client(fd.Release(), path);
         // A microVM's supervisor accepts at once and the guest answers once it has booted, so
         // what is left of `wait` counts too.
-        client.reply_limit_ =
+        auto info = client.HelloWithin(
             std::max(kHelloLimit, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      deadline - std::chrono::steady_clock::now()));
-        auto info = client.Hello();
-        client.reply_limit_ = kReplyLimit;
+                                      deadline - std::chrono::steady_clock::now())));
         if (!info) {
           return info.error();
         }
@@ -136,17 +134,18 @@ Error Client::Broken(Error error) {
   return error;
 }
 
-ErrorOr<Ok> Client::SendRequest(const v1::Request& request) {
+ErrorOr<Ok> Client::SendRequest(const v1::Request& request, std::chrono::milliseconds limit) {
   if (fd_ < 0) {
     return Error{"the connection to the agent at " + Quoted(socket_) +
                  " is closed (an earlier call failed or shut the agent down); connect again"};
   }
   // Every wait on the agent is bounded: a sandbox that stops reading or answering must not hang
   // the host side. The limit is on silence, so a large transfer that keeps moving is never cut.
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(reply_limit_).count();
-  const timeval limit{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
-  if (setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) != 0 ||
-      setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) != 0) {
+  reply_limit_ = limit;
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(limit).count();
+  const timeval silence{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+  if (setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &silence, sizeof silence) != 0 ||
+      setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &silence, sizeof silence) != 0) {
     return Broken(Error{std::string("agent socket: setsockopt: ") + std::strerror(errno)});
   }
   auto written = WriteFrame(fd_, request.SerializeAsString());
@@ -204,10 +203,12 @@ ErrorOr<Ok> Client::RoundTripDone(const v1::Request& request) {
   return Ok{};
 }
 
-ErrorOr<AgentInfo> Client::Hello() {
+ErrorOr<AgentInfo> Client::Hello() { return HelloWithin(kHelloLimit); }
+
+ErrorOr<AgentInfo> Client::HelloWithin(std::chrono::milliseconds limit) {
   v1::Request request;
   request.mutable_hello()->set_protocol_version(v1::PROTOCOL_VERSION_1);
-  if (auto sent = SendRequest(request); !sent) {
+  if (auto sent = SendRequest(request, limit); !sent) {
     return sent.error();
   }
   auto response = ReadResponse();
@@ -242,16 +243,10 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
   exec->set_output_limit_bytes(request.output_limit_bytes);
   // A command may be silent for as long as it runs; with a timeout the agent must have answered
   // by then, and a little after it the agent is taken for lost.
-  const auto saved_limit = reply_limit_;
-  reply_limit_ = request.timeout_ms == 0
-                     ? std::chrono::milliseconds(0)
-                     : std::chrono::milliseconds(request.timeout_ms) + kExecGrace;
-  struct Restore {
-    std::chrono::milliseconds& limit;
-    std::chrono::milliseconds saved;
-    ~Restore() { limit = saved; }
-  } restore{reply_limit_, saved_limit};
-  if (auto sent = SendRequest(message); !sent) {
+  const auto limit = request.timeout_ms == 0
+                         ? std::chrono::milliseconds(0)
+                         : std::chrono::milliseconds(request.timeout_ms) + kExecGrace;
+  if (auto sent = SendRequest(message, limit); !sent) {
     return sent.error();
   }
   // The limit holds here as well: an agent the workload took over could send more.

@@ -123,7 +123,11 @@ class Client {
 
   Client(int fd, std::string socket) : fd_(fd), socket_(std::move(socket)) {}
 
-  ErrorOr<Ok> SendRequest(const ::mvm::agent::v1::Request& request);
+  /// Sends `request`; its answer may then go `limit` without a byte before ReadResponse gives up
+  /// (0: no limit).
+  ErrorOr<Ok> SendRequest(const ::mvm::agent::v1::Request& request,
+                          std::chrono::milliseconds limit = kReplyLimit);
+  ErrorOr<AgentInfo> HelloWithin(std::chrono::milliseconds limit);
   ErrorOr<::mvm::agent::v1::Response> ReadResponse();
   /// Sends `request`, reads one Response and checks it is an Error (returned as such) or a Done.
   ErrorOr<Ok> RoundTripDone(const ::mvm::agent::v1::Request& request);
@@ -138,7 +142,8 @@ class Client {
 
   int fd_ = -1;
   std::string socket_;
-  std::chrono::milliseconds reply_limit_ = kReplyLimit;  ///< 0: no limit
+  /// The limit of the request in flight (SendRequest), for ReadResponse's message.
+  std::chrono::milliseconds reply_limit_ = kReplyLimit;
 };
 
 }  // namespace mvm::runtime::agent
