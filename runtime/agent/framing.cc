@@ -108,7 +108,7 @@ ErrorOr<UniqueFd> ListenUnix(const std::string& path) {
     }
     unlink(path.c_str());  // a stale socket of an earlier agent
   }
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) {
     return Error{std::string("socket: ") + std::strerror(errno)};
   }

@@ -37,7 +37,8 @@ ErrorOr<std::optional<std::string>> ReadFrame(int fd, uint32_t max_bytes = kMaxF
 ErrorOr<Ok> WriteFrame(int fd, std::string_view payload);
 
 /// Creates a unix stream socket listening at `path` (mode 0600: only its owner may connect),
-/// replacing a stale socket there but nothing else. Non-blocking and close-on-exec.
+/// replacing a stale socket there but nothing else. Blocking (who needs otherwise sets
+/// O_NONBLOCK) and close-on-exec.
 ErrorOr<UniqueFd> ListenUnix(const std::string& path);
 
 /// Splits a byte stream into frames, for readers that cannot block (the agent's event loop). Feed

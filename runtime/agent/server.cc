@@ -638,11 +638,6 @@ ErrorOr<UniqueFd> AdoptListener(int fd) {
       domain != AF_UNIX) {
     return Error{"--listen-fd " + std::to_string(fd) + " is not a listening unix socket"};
   }
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
-      fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
-    return Error{"--listen-fd " + std::to_string(fd) + ": fcntl: " + std::strerror(errno)};
-  }
   return UniqueFd(fd);
 }
 
@@ -689,6 +684,12 @@ ErrorOr<int> RunAgent(const AgentOptions& options) {
       options.listen_fd >= 0 ? AdoptListener(options.listen_fd) : ListenUnix(options.socket_path);
   if (!listener) {
     return listener.error();
+  }
+  // The event loop accepts without blocking, and no workload may inherit the listener.
+  const int flags = fcntl(listener->get(), F_GETFL);
+  if (flags < 0 || fcntl(listener->get(), F_SETFL, flags | O_NONBLOCK) != 0 ||
+      fcntl(listener->get(), F_SETFD, FD_CLOEXEC) != 0) {
+    return Error{std::string("the listening socket: fcntl: ") + std::strerror(errno)};
   }
   if (options.on_listening) {
     options.on_listening();

@@ -29,6 +29,7 @@
 #include "backend-emit/plan/payload.h"
 #include "backend-emit/plan/time.h"
 #include "ir/digest.h"
+#include "runtime/agent/framing.h"
 #include "runtime/launcher/internal.h"
 
 namespace mvm::runtime {
@@ -434,26 +435,18 @@ ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
                  "` stops it, or pick another --name"};
   }
   fs::path socket_path = PoolFile(options_.state, pool_.name, ".sock");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.native().size() >= sizeof addr.sun_path) {
+  if (socket_path.native().size() >= sizeof(sockaddr_un::sun_path)) {
     ::close(lock_fd);
     return Error{"the socket path `" + socket_path.string() +
                  "` is too long for a unix socket; use a shorter --state-dir or pool name"};
   }
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.native().size() + 1);
-  ::unlink(socket_path.c_str());  // a dead pool's; the lock says none runs
-  int listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd < 0 ||
-      ::bind(listen_fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::chmod(socket_path.c_str(), 0600) != 0 || ::listen(listen_fd, 16) != 0) {
-    std::string why = Errno();
-    if (listen_fd >= 0) {
-      ::close(listen_fd);
-    }
+  // A dead pool's socket is replaced: the lock says none runs.
+  auto listening = agent::ListenUnix(socket_path.string());
+  if (!listening) {
     ::close(lock_fd);
-    return Error{"cannot listen on `" + socket_path.string() + "`: " + why};
+    return Error{"cannot listen on `" + socket_path.string() + "`: " + listening.error().message};
   }
+  int listen_fd = listening->Release();
   const plan::v1::ExecutionPlan& p = plan_.verified.plan;
   PoolRecord record;
   record.name = pool_.name;

@@ -24,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "runtime/agent/framing.h"
 #include "runtime/agent/mux.h"
 
 namespace mvm::runtime::qemu_microvm {
@@ -63,30 +64,6 @@ std::string Tail(const std::string& text, size_t lines) {
     --start;
   }
   return text.substr(start);
-}
-
-int Listen(const fs::path& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  const std::string p = path.string();
-  if (p.size() >= sizeof address.sun_path) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  std::memcpy(address.sun_path, p.data(), p.size());
-  ::unlink(p.c_str());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return -1;
-  }
-  mode_t old = ::umask(0077);
-  int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::umask(old);
-  if (bound != 0 || ::listen(fd, 64) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 int Connect(const fs::path& path) {
@@ -209,11 +186,12 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, int log, std::string& 
     bytes += message;
     (void)!::write(report_fd, bytes.data(), bytes.size());
   };
-  int listener = Listen(spec.agent_socket);
-  if (listener < 0) {
-    report(-1, "cannot listen on `" + spec.agent_socket.string() + "`: " + std::strerror(errno));
+  auto listening = agent::ListenUnix(spec.agent_socket.string());
+  if (!listening) {
+    report(-1, listening.error().message);
     ::_exit(1);
   }
+  int listener = listening->Release();
   // qemu's and the virtiofsds' output, which a guest may provoke without end, goes through a pipe
   // into qemu.log, bounded as the console is.
   int output[2];
@@ -232,11 +210,12 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, int log, std::string& 
   QemuFds fds;
   std::vector<pid_t> virtiofsds;
   for (const SharedDir& dir : spec.shared_dirs) {
-    int fd = Listen(dir.socket);
-    if (fd < 0) {
-      report(-1, "cannot listen on `" + dir.socket.string() + "`: " + std::strerror(errno));
+    auto shared = agent::ListenUnix(dir.socket.string());
+    if (!shared) {
+      report(-1, shared.error().message);
       ::_exit(1);
     }
+    int fd = shared->Release();
     std::string error;
     pid_t pid = StartVirtiofsd(dir, fd, output[1], error);
     ::close(fd);
