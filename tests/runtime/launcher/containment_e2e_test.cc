@@ -40,13 +40,7 @@ Result MvmctlOnPty(std::vector<std::string> args) {
   int master = -1;
   const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
   if (pid == 0) {
-    std::vector<char*> argv;
-    for (const std::string& a : args) {
-      argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
+    mvm::testing::ExecOrExit(args);
   }
   Result r;
   EXPECT_GT(pid, 0);
@@ -73,26 +67,9 @@ bool HasTerminalControls(const std::string& text) {
          text.find("\302\233") != std::string::npos;
 }
 
-class ContainmentE2E : public ::testing::Test {
+class ContainmentE2E : public mvm::testing::IdleSandboxTest {
  protected:
-  void SetUp() override {
-    fixture_ = fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "runtime" / "hostile.py";
-    name_ = "contain-" + std::to_string(::getpid());
-    Result up =
-        Mvmctl({"up", fixture_.string(), "--workload", "idle", "--name", name_, "--detach"});
-    ASSERT_EQ(up.status, 0) << Describe(up);
-  }
-  void TearDown() override {
-    (void)Mvmctl({"destroy", name_});
-    fs::remove_all(mvm::testing::SharedState() / "snapshots" / name_);
-  }
-
-  Result Exec(const std::string& script) {
-    return Mvmctl({"exec", name_, "--", "sh", "-c", script});
-  }
-
-  fs::path fixture_;
-  std::string name_;
+  ContainmentE2E() : IdleSandboxTest("contain") {}
 };
 
 TEST_F(ContainmentE2E, EscapeSequencesReachATerminalOnlyEscaped) {

@@ -31,6 +31,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 using mvm::testing::Describe;
+using mvm::testing::Mvmctl;
 using mvm::testing::Result;
 using mvm::testing::SharedState;
 
@@ -39,11 +40,6 @@ std::string ReadText(const fs::path& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
-}
-
-Result Mvmctl(std::vector<std::string> args, const std::string& stdin_data = "",
-              const fs::path& state = SharedState()) {
-  return mvm::testing::Mvmctl(std::move(args), stdin_data, state);
 }
 
 /// The project the attacks run from: the probe in a read-only volume, a read-write volume owned

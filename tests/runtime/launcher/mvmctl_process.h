@@ -53,19 +53,24 @@ inline void Drain(int out_fd, int err_fd, std::string& out, std::string& err) {
   }
 }
 
+/// In a forked child: execs `args` (args[0] a path), or exits 127.
+[[noreturn]] inline void ExecOrExit(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) {
+    argv.push_back(const_cast<char*>(a.c_str()));
+  }
+  argv.push_back(nullptr);
+  ::execv(argv[0], argv.data());
+  ::_exit(127);
+}
+
 inline pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, int in_fd) {
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(in_fd, 0);
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);
-    std::vector<char*> argv;
-    for (const std::string& a : args) {
-      argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
+    ExecOrExit(args);
   }
   return pid;
 }
@@ -105,6 +110,33 @@ inline std::string Describe(const Result& r) {
   return "exit " + std::to_string(r.status) + "\nstdout:\n" + r.out.substr(0, 4000) +
          "\nstderr:\n" + r.err.substr(0, 4000);
 }
+
+/// A detached sandbox of hostile.py's `idle` workload per test, named `<prefix>-<pid>`, destroyed
+/// (with its snapshots) after the test.
+class IdleSandboxTest : public ::testing::Test {
+ protected:
+  explicit IdleSandboxTest(std::string prefix)
+      : name_(std::move(prefix) + "-" + std::to_string(::getpid())) {}
+
+  void SetUp() override {
+    Result up =
+        Mvmctl({"up", fixture_.string(), "--workload", "idle", "--name", name_, "--detach"});
+    ASSERT_EQ(up.status, 0) << Describe(up);
+  }
+  void TearDown() override {
+    (void)Mvmctl({"destroy", name_});
+    std::filesystem::remove_all(SharedState() / "snapshots" / name_);
+  }
+
+  /// `sh -c SCRIPT` in the sandbox.
+  Result Exec(const std::string& script) {
+    return Mvmctl({"exec", name_, "--", "sh", "-c", script});
+  }
+
+  const std::filesystem::path fixture_ =
+      std::filesystem::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "runtime" / "hostile.py";
+  const std::string name_;
+};
 
 }  // namespace mvm::testing
 

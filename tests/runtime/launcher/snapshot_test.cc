@@ -87,23 +87,9 @@ std::map<std::string, Member> ReadTar(const fs::path& path) {
   return members;
 }
 
-class SnapshotE2E : public ::testing::Test {
+class SnapshotE2E : public mvm::testing::IdleSandboxTest {
  protected:
-  void SetUp() override {
-    fixture_ = fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "runtime" / "hostile.py";
-    name_ = "snap-" + std::to_string(::getpid());
-    Result up =
-        Mvmctl({"up", fixture_.string(), "--workload", "idle", "--name", name_, "--detach"});
-    ASSERT_EQ(up.status, 0) << Describe(up);
-  }
-  void TearDown() override {
-    (void)Mvmctl({"destroy", name_});
-    fs::remove_all(mvm::testing::SharedState() / "snapshots" / name_);
-  }
-
-  Result Exec(const std::string& script) {
-    return Mvmctl({"exec", name_, "--", "sh", "-c", script});
-  }
+  SnapshotE2E() : IdleSandboxTest("snap") {}
 
   nlohmann::json Take(const std::string& label, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"snapshot", name_, "--label", label, "--format", "json"};
@@ -112,9 +98,6 @@ class SnapshotE2E : public ::testing::Test {
     EXPECT_EQ(r.status, 0) << Describe(r);
     return r.status == 0 ? nlohmann::json::parse(r.out) : nlohmann::json{};
   }
-
-  fs::path fixture_;
-  std::string name_;
 };
 
 TEST_F(SnapshotE2E, CapturesWritableMemoryStateDeterministicallyAndAudits) {
