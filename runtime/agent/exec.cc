@@ -46,12 +46,8 @@ ErrorOr<Ok> MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
 // openat2 passes its mode in memory, where the container backend's seccomp filter cannot see
 // whether it asks for a set-uid file; the agent needs the call (RESOLVE_IN_ROOT) and a workload
 // does not (libc never makes it), so workloads get ENOSYS and fall back to openat, whose mode the
-// filter checks. Stacked only where no_new_privs is already set (the container backend, which
-// sets it for PID 1): installing it needs that or CAP_SYS_ADMIN.
+// filter checks. Called after DropWorkloadPrivileges, whose no_new_privs lets it be installed.
 bool DenyOpenat2() {
-  if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
-    return true;
-  }
   sock_filter code[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
