@@ -1,9 +1,7 @@
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -88,77 +86,6 @@ int Connect(const fs::path& path) {
   return fd;
 }
 
-/// Starts the virtiofsd serving `dir` on `listen_fd` (already bound and listening, so qemu's
-/// connect waits in its backlog until virtiofsd accepts: no race with qemu's start). Its lifetime
-/// is the supervisor's: PR_SET_PDEATHSIG kills it with the supervisor, however that ends, and the
-/// supervisor kills it when qemu ends. That is why it runs with `-o sandbox=chroot`: the default
-/// `sandbox=namespace` forks a second, serving process into a new PID namespace, which we neither
-/// started nor can name, so its end would rest on virtiofsd's own parent-death handling; here the
-/// confinement that mode gives is set up by hand (a new mount namespace and an empty network
-/// namespace, then virtiofsd chroots into the directory and drops to its few capabilities), and the
-/// process we kill is the one serving. Returns the pid, or -1 with errno's text in `error`.
-pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, int log, std::string& error) {
-  int exec_error[2];
-  if (::pipe2(exec_error, O_CLOEXEC) != 0) {
-    error = std::string("pipe: ") + std::strerror(errno);
-    return -1;
-  }
-  std::vector<std::string> args = VirtiofsdArgv(dir, 3);
-  pid_t supervisor = ::getpid();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    auto fail = [&](const char* what) {
-      std::string text = std::string(what) + ": " + std::strerror(errno);
-      (void)!::write(exec_error[1], text.data(), text.size());
-      ::_exit(127);
-    };
-    if (::getppid() != supervisor) {
-      ::_exit(1);
-    }
-    if (::unshare(CLONE_NEWNS | CLONE_NEWNET) != 0) {
-      fail("unshare(CLONE_NEWNS | CLONE_NEWNET), which virtiofsd's confinement needs root for");
-    }
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-      fail("make the mount namespace private");
-    }
-    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    ::dup2(null, 0);
-    ::dup2(log >= 0 ? log : null, 1);
-    ::dup2(log >= 0 ? log : null, 2);
-    ::dup2(listen_fd, 3);
-    ::dup2(exec_error[1], 4);
-    ::fcntl(4, F_SETFD, FD_CLOEXEC);
-    exec_error[1] = 4;
-    ::close_range(5, ~0U, 0);
-    std::vector<char*> argv;
-    for (std::string& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    fail(errno == ENOENT ? "cannot run /usr/lib/qemu/virtiofsd (install the Debian package "
-                           "qemu-system-common)"
-                         : "cannot run /usr/lib/qemu/virtiofsd");
-  }
-  ::close(exec_error[1]);
-  if (pid < 0) {
-    error = std::string("fork: ") + std::strerror(errno);
-    ::close(exec_error[0]);
-    return -1;
-  }
-  char buf[512];
-  ssize_t n = ::read(exec_error[0], buf, sizeof buf);
-  ::close(exec_error[0]);
-  if (n > 0) {
-    error.assign(buf, static_cast<size_t>(n));
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-    return -1;
-  }
-  return pid;
-}
-
 /// The supervisor: never returns.
 [[noreturn]] void Supervise(const Spec& spec, int report_fd, pid_t launcher) {
   if (spec.detached) {
@@ -216,15 +143,15 @@ pid_t StartVirtiofsd(const SharedDir& dir, int listen_fd, int log, std::string& 
       ::_exit(1);
     }
     int fd = shared->Release();
-    std::string error;
-    pid_t pid = StartVirtiofsd(dir, fd, output[1], error);
+    auto pid = StartConfinedVirtiofsd(dir, fd, output[1]);
     ::close(fd);
-    if (pid < 0) {
+    if (!pid) {
       // The virtiofsds already started die with this process (PR_SET_PDEATHSIG).
-      report(-1, "cannot share `" + dir.source.string() + "` with the guest: " + error);
+      report(-1,
+             "cannot share `" + dir.source.string() + "` with the guest: " + pid.error().message);
       ::_exit(1);
     }
-    virtiofsds.push_back(pid);
+    virtiofsds.push_back(*pid);
     // The connection waits in the listener's backlog until virtiofsd accepts it; then the path
     // goes, so that no other process can connect to this virtiofsd.
     int client = Connect(dir.socket);
@@ -401,17 +328,6 @@ std::vector<std::string> QemuArgv(const Spec& spec, const QemuFds& fds) {
               {"-device", "virtio-serial-device", "-chardev", "socket,id=agent,fd=" + fd(fds.agent),
                "-device", "virtserialport,chardev=agent,name=mvm.agent"});
   return argv;
-}
-
-std::vector<std::string> VirtiofsdArgv(const SharedDir& dir, int listen_fd) {
-  return {kVirtiofsd, "--fd=" + std::to_string(listen_fd), "-o", "source=" + dir.source.string(),
-          // See StartVirtiofsd for why not the default `namespace`.
-          "-o", "sandbox=chroot",
-          // Guest writes reach the host file at once; host changes show in the guest within the
-          // 1 s metadata timeout.
-          "-o", "cache=auto",
-          // Device nodes the guest's root made would be live devices on the host.
-          "-o", "modcaps=-mknod", "-o", "log_level=warn"};
 }
 
 ErrorOr<Vm> Start(const Spec& spec) {

@@ -14,8 +14,8 @@
 // descriptors the supervisor gives it; the supervisor keeps the console and qemu's output in
 // bounded files (KeepBoundedLog). qemu dies with the supervisor (PR_SET_PDEATHSIG) and, unless
 // detached, the supervisor dies with the launcher; the supervisor exits when qemu does. A
-// read-write volume is served by a virtiofsd the supervisor starts before qemu, which dies with
-// the supervisor the same way (see StartVirtiofsd in qemu_microvm.cc).
+// read-write volume is served by a virtiofsd the supervisor starts, confined, before qemu, which
+// dies with the supervisor the same way (StartConfinedVirtiofsd).
 
 #include <sys/types.h>
 
@@ -134,8 +134,34 @@ void KeepBoundedLog(int fd, const std::filesystem::path& log, std::string_view w
 /// Debian's virtiofsd (package qemu-system-common, which qemu-system-x86 depends on).
 inline constexpr char kVirtiofsd[] = "/usr/lib/qemu/virtiofsd";
 
+/// virtiofsd's user namespace maps its ids 0..kVirtiofsdIdRange-1 to host ids from
+/// kVirtiofsdIdBase, and it sees the shared directory through a mount idmapped the same way: a file
+/// owned by host root is its root's, and a file its root makes is host root's, as the guest
+/// expects, but virtiofsd holds no capability over anything else of the host. The range owns no
+/// host file; it lies between the container backend's (container::kHostIdBase) and qemu's
+/// (kQemuIdBase). Files whose owner is outside 0..kVirtiofsdIdRange-1 show as the overflow id.
+inline constexpr uid_t kVirtiofsdIdBase = 0x30000000;
+inline constexpr uint32_t kVirtiofsdIdRange = 65536;
+
+/// Where virtiofsd sees the shared directory in its mount namespace: kVirtiofsdMountBase followed
+/// by the host path, e.g. /tmp/mvm-virtiofs/srv/data, so that `ps` says what it serves.
+inline constexpr char kVirtiofsdMountBase[] = "/tmp/mvm-virtiofs";
+std::string VirtiofsdMountPoint(const std::filesystem::path& source);
+
 /// The virtiofsd command line serving `dir` on the listening socket `listen_fd`.
 std::vector<std::string> VirtiofsdArgv(const SharedDir& dir, int listen_fd);
+
+/// Starts virtiofsd (VirtiofsdArgv) serving `dir` on `listen_fd` (bound and listening, so qemu's
+/// connect waits in the backlog until virtiofsd accepts), confined: new user (root is host uid
+/// kVirtiofsdIdBase, no supplementary groups), pid, mount, network (empty), IPC, UTS and cgroup
+/// namespaces; in its mount namespace a scratch tmpfs on /tmp and `dir.source` attached below it
+/// through an idmapped, nosuid, nodev mount of that directory alone (not the mounts below it); a
+/// seccomp filter of ours that refuses set-uid and set-gid modes, mknod (device, FIFO and socket
+/// nodes) and setxattr; no_new_privs. virtiofsd then chroots into the directory and drops to its
+/// few capabilities, which are its namespace's. `log_fd` is its stdout and stderr (/dev/null when
+/// -1). It dies with the caller (PR_SET_PDEATHSIG). Returns its pid once it has exec'd, or the
+/// step that failed. Needs root (it maps ids and makes an idmapped mount).
+ErrorOr<pid_t> StartConfinedVirtiofsd(const SharedDir& dir, int listen_fd, int log_fd);
 
 /// A started VM. A plain value: whoever holds it owns `supervisor_pidfd`.
 struct Vm {

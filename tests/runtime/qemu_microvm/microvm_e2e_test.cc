@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -385,7 +386,8 @@ class VolumeProject {
 std::vector<pid_t> VirtiofsdsServing(const fs::path& source) {
   return ProcessesWhose([&](const std::string& cmdline) {
     return cmdline.find("virtiofsd") != std::string::npos &&
-           cmdline.find("source=" + source.string()) != std::string::npos;
+           cmdline.find("source=" + mvm::runtime::qemu_microvm::VirtiofsdMountPoint(source)) !=
+               std::string::npos;
   });
 }
 
@@ -412,6 +414,36 @@ TEST_F(MicrovmE2E, ReadWriteVolumeIsSharedLiveBothWaysOverVirtiofs) {
   EXPECT_THAT(write.out, HasSubstr("virtiofs"));
   EXPECT_EQ(ReadFile(project.dir() / "data" / "guest.txt"), "from-guest\n");
   EXPECT_EQ(ReadFile(project.dir() / "data" / "sub" / "f"), "deep\n");
+  // What the guest's root makes is host root's, as on disk before (the idmapped mount), but
+  // virtiofsd itself is an unprivileged host uid.
+  struct stat made {};
+  ASSERT_EQ(::stat((project.dir() / "data" / "guest.txt").c_str(), &made), 0);
+  EXPECT_EQ(made.st_uid, 0u);
+  for (pid_t pid : VirtiofsdsServing(project.dir())) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line) && line.rfind("Uid:", 0) != 0) {
+    }
+    EXPECT_THAT(line, HasSubstr(std::to_string(mvm::runtime::qemu_microvm::kVirtiofsdIdBase)))
+        << "virtiofsd " << pid << " runs as " << line;
+  }
+  // The attack: a set-uid copy of a shell, made by the guest's root in the volume, would be a
+  // set-uid-root file on the host for anyone who can reach the directory; a FIFO or a device node
+  // would be a host object. Each is refused, and nothing of it reaches the host's disk.
+  Result setid = Mvmctl({"exec", name, "--", "sh", "-c",
+                         "cp /bin/busybox /data/shell; chmod 4755 /data/shell; "
+                         "chmod 2755 /data/shell; chmod u+s /data/shell; "
+                         "mkdir -m 2777 /data/setgid-dir; mkfifo /data/fifo; "
+                         "mknod /data/null c 1 3; ls -l /data"});
+  struct stat shell {};
+  ASSERT_EQ(::stat((project.dir() / "data" / "shell").c_str(), &shell), 0) << Describe(setid);
+  EXPECT_EQ(shell.st_mode & (S_ISUID | S_ISGID), 0u) << Describe(setid);
+  EXPECT_FALSE(fs::exists(project.dir() / "data" / "fifo")) << Describe(setid);
+  EXPECT_FALSE(fs::exists(project.dir() / "data" / "null")) << Describe(setid);
+  struct stat setgid_dir {};
+  if (::stat((project.dir() / "data" / "setgid-dir").c_str(), &setgid_dir) == 0) {
+    EXPECT_EQ(setgid_dir.st_mode & S_ISGID, 0u) << Describe(setid);
+  }
   // A host change after the start shows in the guest (within the 1 s metadata cache).
   std::ofstream(project.dir() / "data" / "later.txt") << "later\n";
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));

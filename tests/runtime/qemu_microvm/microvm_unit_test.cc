@@ -306,7 +306,7 @@ TEST(VirtiofsdArgv, ServesTheSourceChrootedWithoutMknodOnTheInheritedSocket) {
   auto argv = mvm::runtime::qemu_microvm::VirtiofsdArgv({"/src/a", "mvm-vfs0", "/s.sock"}, 3);
   EXPECT_EQ(argv[0], "/usr/lib/qemu/virtiofsd");
   EXPECT_THAT(argv, Contains("--fd=3"));
-  EXPECT_THAT(argv, Contains("source=/src/a"));
+  EXPECT_THAT(argv, Contains("source=/tmp/mvm-virtiofs/src/a"));
   EXPECT_THAT(argv, Contains("sandbox=chroot"));
   EXPECT_THAT(argv, Contains("modcaps=-mknod"));
   std::string all;
@@ -316,10 +316,11 @@ TEST(VirtiofsdArgv, ServesTheSourceChrootedWithoutMknodOnTheInheritedSocket) {
   EXPECT_THAT(all, Not(HasSubstr("--socket-path")));
 }
 
-// The real qemu and the real virtiofsd agree on these arguments: qemu (halted before the first
-// instruction by -S, so any file serves as the kernel) builds the machine with shared memory and
-// connects its vhost-user-fs device to virtiofsd, and both keep running; a rejected option, a
-// memory size mismatch or a refused connection ends qemu with a message.
+// The real qemu and the real virtiofsd, confined as the supervisor starts it, agree on these
+// arguments: qemu (halted before the first instruction by -S, so any file serves as the kernel)
+// builds the machine with shared memory and connects its vhost-user-fs device to virtiofsd, and
+// both keep running; a rejected option, a memory size mismatch or a refused connection ends qemu
+// with a message.
 TEST(QemuArgv, RealQemuAndVirtiofsdAcceptTheSharedDirectoryArguments) {
   namespace qm = mvm::runtime::qemu_microvm;
   if (!qm::QemuAvailable() || ::access(qm::kVirtiofsd, X_OK) != 0 || ::geteuid() != 0) {
@@ -336,25 +337,12 @@ TEST(QemuArgv, RealQemuAndVirtiofsdAcceptTheSharedDirectoryArguments) {
   std::strncpy(address.sun_path, shared.socket.c_str(), sizeof address.sun_path - 1);
   ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
   ASSERT_EQ(::listen(listener, 4), 0);
-  auto spawn = [](std::vector<std::string> args, int fd3, const std::filesystem::path& log) {
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      ::dup2(out, 1);
-      ::dup2(out, 2);
-      ::dup2(fd3, 3);
-      ::close_range(4, ~0U, 0);
-      std::vector<char*> argv;
-      for (std::string& a : args) {
-        argv.push_back(a.data());
-      }
-      argv.push_back(nullptr);
-      ::execvp(argv[0], argv.data());
-      ::_exit(127);
-    }
-    return pid;
-  };
-  pid_t virtiofsd = spawn(qm::VirtiofsdArgv(shared, 3), listener, dir / "virtiofsd.log");
+  int vfs_log =
+      ::open((dir / "virtiofsd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  auto confined = qm::StartConfinedVirtiofsd(shared, listener, vfs_log);
+  ::close(vfs_log);
+  ASSERT_TRUE(confined) << confined.error().message;
+  pid_t virtiofsd = *confined;
   qm::Spec spec;
   spec.name = "box";
   spec.kernel = dir / "kernel";
