@@ -178,8 +178,9 @@ ErrorOr<v1::Response> Client::ReadResponse() {
 }
 
 ErrorOr<v1::Response> Client::RoundTrip(const v1::Request& request,
-                                        bool (v1::Response::*expected)() const) {
-  if (auto sent = SendRequest(request); !sent) {
+                                        bool (v1::Response::*expected)() const,
+                                        std::chrono::milliseconds limit) {
+  if (auto sent = SendRequest(request, limit); !sent) {
     return sent.error();
   }
   auto response = ReadResponse();
@@ -195,8 +196,8 @@ ErrorOr<v1::Response> Client::RoundTrip(const v1::Request& request,
   return response;
 }
 
-ErrorOr<Ok> Client::RoundTripDone(const v1::Request& request) {
-  auto response = RoundTrip(request, &v1::Response::has_done);
+ErrorOr<Ok> Client::RoundTripDone(const v1::Request& request, std::chrono::milliseconds limit) {
+  auto response = RoundTrip(request, &v1::Response::has_done, limit);
   if (!response) {
     return response.error();
   }
@@ -387,7 +388,7 @@ ErrorOr<Ok> Client::Signal(int signal) {
 ErrorOr<Ok> Client::Shutdown() {
   v1::Request request;
   request.mutable_shutdown();
-  auto done = RoundTripDone(request);
+  auto done = RoundTripDone(request, kShutdownLimit);
   if (fd_ >= 0) {
     close(fd_);
     fd_ = -1;

@@ -110,14 +110,18 @@ class Client {
   /// Sends `signal` to every workload process group the agent started.
   ErrorOr<Ok> Signal(int signal);
   /// Stops the agent: SIGTERM to workloads, SIGKILL after 2 s, then the agent exits. Returns once
-  /// the agent has answered; the connection is closed after.
+  /// the agent has answered, or an Error after kShutdownLimit without an answer (the caller then
+  /// kills the sandbox); the connection is closed after.
   ErrorOr<Ok> Shutdown();
 
  private:
   /// How long Hello may take; an agent that accepted but says nothing is not an agent.
   static constexpr std::chrono::milliseconds kHelloLimit{5000};
   /// How long any other request may go without a byte of its answer (Exec: see there).
-  static constexpr std::chrono::milliseconds kReplyLimit{30000};
+  static constexpr std::chrono::milliseconds kReplyLimit{10000};
+  /// How long Shutdown may take: the agent answers once its workloads are gone, which takes at most
+  /// its 2 s grace before SIGKILL.
+  static constexpr std::chrono::milliseconds kShutdownLimit{5000};
   /// How long past an Exec's own timeout the agent may be silent before it is taken for lost.
   static constexpr std::chrono::milliseconds kExecGrace{10000};
 
@@ -130,12 +134,14 @@ class Client {
   ErrorOr<AgentInfo> HelloWithin(std::chrono::milliseconds limit);
   ErrorOr<::mvm::agent::v1::Response> ReadResponse();
   /// Sends `request`, reads one Response and checks it is an Error (returned as such) or a Done.
-  ErrorOr<Ok> RoundTripDone(const ::mvm::agent::v1::Request& request);
+  ErrorOr<Ok> RoundTripDone(const ::mvm::agent::v1::Request& request,
+                            std::chrono::milliseconds limit = kReplyLimit);
   /// Sends `request` and reads one Response: an Error it carries is returned as such, and one that
   /// is not of the kind `expected` tests for breaks the connection.
   ErrorOr<::mvm::agent::v1::Response> RoundTrip(const ::mvm::agent::v1::Request& request,
                                                 bool (::mvm::agent::v1::Response::*expected)()
-                                                    const);
+                                                    const,
+                                                std::chrono::milliseconds limit = kReplyLimit);
   /// Closes the connection after a failure, so that later calls fail instead of reading the
   /// remains of an interrupted reply; returns `error` for the caller to pass on.
   Error Broken(Error error);

@@ -678,14 +678,14 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
   (void)options;
   request.timeout_ms = timeout_seconds * 1000;
   const bool microvm = record.backend == kMicrovmBackend;
-  auto oom_before = microvm ? GuestOomKills(agent) : container::OomKills(record.InstanceName());
   std::string command;
   for (const std::string& a : request.argv) {
     command += (command.empty() ? "" : " ") + a;
   }
   (void)audit.Append("exec", {{"sandbox", record.name}, {"command", command}});
 
-  // The agent enforces the timeout; this guard only covers an agent that stopped answering.
+  // The agent enforces the timeout; this guard covers an agent that stopped answering, from the
+  // first request of this exec (the guest's OOM count) to its last.
   std::mutex mu;
   std::condition_variable cv;
   bool finished = false;
@@ -701,36 +701,69 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
       }
     });
   }
+  auto end_guard = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      finished = true;
+    }
+    cv.notify_all();
+    if (guard.joinable()) {
+      guard.join();
+    }
+  };
+  auto oom_before = microvm ? GuestOomKills(agent) : container::OomKills(record.InstanceName());
+  const auto started = Clock::now();
   auto result = agent.Exec(request, sink);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    finished = true;
-  }
-  cv.notify_all();
-  if (guard.joinable()) {
-    guard.join();
-  }
-  if (!result) {
+  const auto wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  auto oom_after =
+      result ? (microvm ? GuestOomKills(agent) : container::OomKills(record.InstanceName()))
+             : ErrorOr<uint64_t>(Error{"no exec result"});
+  end_guard();
+  if (!result || guard_fired) {
     if (guard_fired) {
       agent::ExecResult timed_out;
       timed_out.timed_out = true;
       ExecOutcome out = DescribeExec(timed_out, false, record.memory_mb, timeout_seconds);
       out.message += " (the guest agent stopped answering; the sandbox was killed)";
+      auto id = audit.Append("exec-exit", {{"sandbox", record.name},
+                                           {"command", command},
+                                           {"exit_status", out.exit_status},
+                                           {"timed_out", true},
+                                           {"host_killed", true},
+                                           {"host_wall_ms", wall_ms},
+                                           {"agent_reported", nlohmann::json::array()}});
+      if (id) {
+        out.audit_id = *id;
+      }
       return out;
     }
     return Error{"lost the guest agent during `" + command + "`: " + result.error().message};
   }
-  auto oom_after = microvm ? GuestOomKills(agent) : container::OomKills(record.InstanceName());
   bool oom = oom_before && oom_after && *oom_after > *oom_before;
   ExecOutcome out = DescribeExec(*result, oom, record.memory_mb, timeout_seconds);
+  // What the agent says is recorded as its report: a workload that took over the agent (a guest's
+  // root can, on the microVM backend) can make it say anything. The host's own measurements are
+  // the wall time and, on the container backend, the cgroup's OOM count.
+  nlohmann::json agent_reported = {"exit_status",    "timed_out",      "duration_ms",
+                                   "stdout_dropped", "stderr_dropped", "stdout_bytes",
+                                   "stderr_bytes"};
+  if (microvm) {
+    agent_reported.push_back("oom_killed");
+  }
   auto id = audit.Append("exec-exit", {{"sandbox", record.name},
                                        {"command", command},
                                        {"exit_status", out.exit_status},
                                        {"timed_out", result->timed_out},
                                        {"oom_killed", oom},
+                                       {"stdout_bytes", result->stdout_bytes},
+                                       {"stderr_bytes", result->stderr_bytes},
                                        {"stdout_dropped", result->stdout_dropped},
                                        {"stderr_dropped", result->stderr_dropped},
-                                       {"duration_ms", result->duration_ms}});
+                                       {"duration_ms", result->duration_ms},
+                                       {"host_wall_ms", wall_ms},
+                                       {"host_killed", false},
+                                       {"agent_reported", agent_reported}});
   if (id) {
     out.audit_id = *id;
   }
@@ -778,11 +811,11 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
     return Error{record.error().message};
   }
   if (IsRunning(*record)) {
-    if (auto client = agent::Client::Connect(options.state.AgentSocket(name),
-                                             std::chrono::milliseconds(500))) {
-      (void)client->Shutdown();
-    }
-    if (!WaitGone(*record, std::chrono::seconds(3))) {
+    // An agent that does not acknowledge the shutdown (Client bounds the wait) is not waited for.
+    auto client =
+        agent::Client::Connect(options.state.AgentSocket(name), std::chrono::milliseconds(500));
+    const bool acknowledged = client && client->Shutdown();
+    if (!acknowledged || !WaitGone(*record, std::chrono::seconds(3))) {
       SignalRecord(*record, SIGKILL);
       if (!WaitGone(*record, std::chrono::seconds(5))) {
         return Error{"sandbox `" + std::string(name) + "` (pid " + std::to_string(record->pid) +

@@ -1,6 +1,7 @@
 // The qemu-microvm backend's half of Start: a microVM booted to its agent
 // (runtime/backends/qemu_microvm).
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -67,6 +68,22 @@ ErrorOr<Sandbox> SandboxAccess::StartMicrovm(const LauncherOptions& options,
     if (options.note) {
       options.note(line);
     }
+  };
+  in.on_exit = [state = options.state, name](const qemu_microvm::VmExit& exit) {
+    auto session = OpenAudit(state);
+    if (!session) {
+      return;
+    }
+    const int status = exit.qemu_wait_status;
+    std::string qemu = WIFSIGNALED(status)
+                           ? "killed by signal " + std::to_string(WTERMSIG(status))
+                           : "exited with status " + std::to_string(WEXITSTATUS(status));
+    (void)(*session)->log->Append(
+        "vm-exit", {{"sandbox", name},
+                    {"qemu", qemu},
+                    {"port", exit.protocol_broken ? "the guest broke the agent port's protocol (" +
+                                                        exit.protocol_error + "); the VM was killed"
+                                                  : std::string("closed")}});
   };
 
   Sandbox sandbox;

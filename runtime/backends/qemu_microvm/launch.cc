@@ -59,6 +59,7 @@ ErrorOr<Launched> Launch(const LaunchInput& input) {
   spec.console_log = input.sandbox_dir / "console.log";
   spec.qemu_log = input.sandbox_dir / "qemu.log";
   spec.detached = input.detached;
+  spec.on_exit = input.on_exit;
   Acceleration accel = ChooseAcceleration(input.guest_cache / "kvm-probe", [&] {
     if (input.note) {
       input.note("probing KVM with a test boot (once per host kernel)");

@@ -202,10 +202,27 @@ int Connect(const fs::path& path) {
   agent::MuxOptions options;
   options.trunk_fd = trunk[0];
   options.listener_fd = listener;
-  (void)agent::RunMux(options);
-  // The port is gone: qemu exited or is going; either way nothing more reaches the guest.
-  ::kill(*qemu, SIGKILL);
-  while (::waitpid(*qemu, nullptr, 0) < 0 && errno == EINTR) {
+  auto mux = agent::RunMux(options);
+  VmExit exit;
+  bool reaped = false;
+  if (!mux) {
+    // Bytes that are not the protocol: whatever sent them is not our guest-side mux, and nothing
+    // more from this guest is trusted.
+    exit.protocol_broken = true;
+    exit.protocol_error = mux.error().message;
+  } else {
+    // The port closed: qemu has exited or is exiting; give it a moment to say how.
+    for (int i = 0; i < 100 && !reaped; ++i) {
+      reaped = ::waitpid(*qemu, &exit.qemu_wait_status, WNOHANG) == *qemu;
+      if (!reaped) {
+        ::usleep(10000);
+      }
+    }
+  }
+  if (!reaped) {
+    ::kill(*qemu, SIGKILL);
+    while (::waitpid(*qemu, &exit.qemu_wait_status, 0) < 0 && errno == EINTR) {
+    }
   }
   console_keeper.join();
   for (pid_t pid : virtiofsds) {
@@ -215,6 +232,9 @@ int Connect(const fs::path& path) {
   }
   // Every writer of the output pipe has ended.
   output_keeper.join();
+  if (spec.on_exit) {
+    spec.on_exit(exit);
+  }
   ::_exit(0);
 }
 

@@ -46,6 +46,15 @@ struct SharedDir {
   std::filesystem::path socket;  ///< the vhost-user socket, in the sandbox's state directory
 };
 
+/// How a VM ended, as its supervisor saw it on the host.
+struct VmExit {
+  /// The guest sent bytes on the agent port that are not the mux protocol: a guest whose root
+  /// replaced the in-guest end. The supervisor then killed qemu.
+  bool protocol_broken = false;
+  std::string protocol_error;  ///< what was wrong, when protocol_broken
+  int qemu_wait_status = 0;    ///< qemu's waitpid status
+};
+
 /// What to start.
 struct Spec {
   std::string name;  ///< the sandbox name: the guest's hostname
@@ -65,6 +74,10 @@ struct Spec {
   std::filesystem::path qemu_log;      ///< qemu's and virtiofsd's output, bounded as the console
   std::string accel = "tcg";
   bool detached = false;
+  /// Called in the supervisor process (a fork of the caller) once qemu, its virtiofsds and the
+  /// port have ended, with how; may be empty. The launcher audits it: the supervisor outlives any
+  /// `mvmctl` of a detached VM, so only it sees every end.
+  std::function<void(const VmExit&)> on_exit;
 };
 
 inline constexpr uint32_t kGuestOverheadMb = 96;
@@ -235,6 +248,7 @@ struct LaunchInput {
   uint32_t pids_max = 1024;
   bool detached = false;
   std::function<void(std::string_view)> note;  ///< progress of first builds, boot retries
+  std::function<void(const VmExit&)> on_exit;  ///< see Spec::on_exit
 };
 
 /// A booted sandbox.
