@@ -85,7 +85,6 @@ int RunFs(const std::vector<std::string>& argv) {
     request.op = runtime::FileOp::kRead;
   } else if (verb == "write") {
     request.op = runtime::FileOp::kWrite;
-    request.data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else if (verb == "ls") {
     request.op = runtime::FileOp::kList;
   } else if (verb == "rm") {
@@ -100,6 +99,9 @@ int RunFs(const std::vector<std::string>& argv) {
   if (format == "json" && request.op != runtime::FileOp::kList) {
     return Fail("fs", "`--format json` is only for `ls`; `" + verb + "` prints no listing",
                 kExitUsage);
+  }
+  if (request.op == runtime::FileOp::kWrite) {  // only once the command line is known good
+    request.data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
   auto session = OpenRuntime(*args, /*with_trust=*/false, "fs");
   if (!session) {
