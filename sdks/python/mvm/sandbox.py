@@ -343,7 +343,8 @@ class _LiveBackend:
                         exit_code=proc.returncode, stderr=text)
         try:
             info = _output.parse_object("mvmctl up --format=json", line)
-            self.audit_id = _output.field("mvmctl up", info, "audit_id", str, default=None)
+            self.audit_id = _output.field("mvmctl up --format=json", info, "audit_id", str,
+                                          default=None)
         except SandboxError:
             proc.kill()
             proc.wait()
@@ -447,14 +448,15 @@ class _LiveBackend:
         try:
             j = _output.parse_object(what, stdout)
         except SandboxError as bad:
-            ran = subprocess.CompletedProcess([], proc_returncode, stdout, stderr)
             if stdout.strip():
-                fail = self._fail(f"running {list(argv)!r}", ran)
                 raise SandboxError(f"running {list(argv)!r} in sandbox {self.name!r}: "
                                    f"{bad.message}", audit_id=self.audit_id,
-                                   exit_code=proc_returncode, stderr=fail.stderr) from None
+                                   exit_code=proc_returncode,
+                                   stderr=stderr.decode("utf-8", "replace")) from None
             # mvmctl failed before the command ran (it prints no JSON then): its stderr says why.
-            raise self._fail(f"running {list(argv)!r}", ran) from None
+            raise self._fail(f"running {list(argv)!r}",
+                             subprocess.CompletedProcess([], proc_returncode, stdout,
+                                                         stderr)) from None
         result = CommandResult(stdout=_output.field(what, j, "stdout", str, ""),
                                stderr=_output.field(what, j, "stderr", str, ""),
                                exit_code=_output.field(what, j, "exit_code", int, proc_returncode),
