@@ -329,13 +329,16 @@ unchanged.
 )",
        RunLogs},
       {"fs", "read, write, list and remove files in a sandbox",
-       R"(usage: mvmctl fs NAME read|write|ls|rm PATH [-r] [--state-dir DIR]
+       R"(usage: mvmctl fs NAME read|write|ls|rm PATH [-r] [--format human|json] [--state-dir DIR]
 
 read   print the file to stdout          write  replace the file with stdin
 ls     list a directory                  rm     remove a file or empty directory (-r: a tree)
 
 Paths are absolute paths inside the sandbox; the agent refuses any that leave it (.., symlinks).
 On a terminal, control characters in names and in `read` output are escaped as \xHH.
+The text listing of `ls` is for reading: it escapes control characters in names everywhere, so it
+cannot be parsed back exactly. `ls --format json` prints {"entries":[{"name","type","mode","size",
+"link_target"?},...]} with the exact names; a name that is not UTF-8 also has "name_base64".
 
 exit status: 0 ok, 1 the agent refused (the reason is printed), 2 usage error, 3 environment
 failure (no such sandbox, agent unreachable)

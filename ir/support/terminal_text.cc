@@ -114,6 +114,28 @@ std::string EscapeForTerminal(std::string_view text, TerminalEscaper::Kind kind)
   return out;
 }
 
+bool IsValidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t length = SequenceLength(lead);
+    if (length == 0 || i + length > text.size()) {
+      return false;
+    }
+    for (size_t k = 1; k < length; ++k) {
+      if (!ValidContinuation(lead, k, static_cast<unsigned char>(text[i + k]))) {
+        return false;
+      }
+    }
+    i += length;
+  }
+  return true;
+}
+
 bool IsTerminal(int fd) { return isatty(fd) == 1; }
 
 }  // namespace mvm

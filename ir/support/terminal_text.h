@@ -43,6 +43,11 @@ class TerminalEscaper {
 std::string EscapeForTerminal(std::string_view text,
                               TerminalEscaper::Kind kind = TerminalEscaper::Kind::kOutput);
 
+/// True when `text` is well-formed UTF-8 (Unicode Table 3-7: no overlong forms, no surrogates,
+/// nothing beyond U+10FFFF, no truncated sequence), the rule TerminalEscaper applies and JSON
+/// writers need: the bytes it escapes for not being UTF-8 are exactly those that make this false.
+bool IsValidUtf8(std::string_view text);
+
 /// True when `fd` is a terminal: where workload text must go through a TerminalEscaper.
 bool IsTerminal(int fd);
 

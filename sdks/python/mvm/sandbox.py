@@ -3,8 +3,10 @@
 Two modes, chosen by ``MVM_SDK_MODE`` when a sandbox is created:
 
 * ``live`` (the default) drives ``mvmctl``: ``create`` runs ``mvmctl up``, ``commands.run`` runs
-  ``mvmctl exec --format=json``, ``files.*`` run ``mvmctl fs``, and so on. A sandbox dies with the
-  process that created it unless it was created with ``detach=True``.
+  ``mvmctl exec --format=json``, ``files.*`` run ``mvmctl fs`` (``files.list``: ``ls --format=json``),
+  and so on. Only mvmctl's JSON is parsed, never its text for people, and an answer of the wrong
+  shape is a ``SandboxError`` (``_output``). A sandbox dies with the process that created it unless
+  it was created with ``detach=True``.
 * ``record`` launches nothing: it records what the script does and writes the Workload IR the
   equivalent ``@workload`` declaration compiles to (to ``MVM_RECORD_OUT``, or stdout), for
   ``mvmctl compile --from-ir``.
@@ -16,7 +18,6 @@ Secret values never pass through here: secrets are ``SecretRef`` names, file con
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import secrets as _random
 import selectors
@@ -30,7 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from mvm import _ir
+from mvm import _ir, _output
 from mvm._canonical import canonical_json
 from mvm.errors import SandboxError, TimeoutError, VerificationError
 
@@ -69,6 +70,8 @@ class CommandResult:
 
 @dataclass(frozen=True)
 class FileEntry:
+    #: The name as ``os.listdir`` would give it: bytes that are not UTF-8 are decoded with
+    #: ``surrogateescape``, so ``os.fsencode(entry.name)`` is the name's exact bytes.
     name: str
     #: ``"file"``, ``"dir"``, ``"symlink"`` or ``"other"``
     type: str
@@ -339,15 +342,15 @@ class _LiveBackend:
             raise error(f"creating sandbox {self.name!r} failed: {reason}",
                         exit_code=proc.returncode, stderr=text)
         try:
-            info = json.loads(line)
-        except ValueError:
+            info = _output.parse_object("mvmctl up --format=json", line)
+            self.audit_id = _output.field("mvmctl up --format=json", info, "audit_id", str,
+                                          default=None)
+        except SandboxError:
             proc.kill()
             proc.wait()
             proc.stdout.close()
             stderr.close()
-            raise SandboxError(f"mvmctl up printed {line!r}, not the JSON line it promises "
-                               "with --format=json") from None
-        self.audit_id = info.get("audit_id")
+            raise
         if self.detach:
             proc.wait()
             proc.stdout.close()
@@ -441,16 +444,25 @@ class _LiveBackend:
 
     def _result(self, argv: Sequence[str], proc_returncode: int, stdout: bytes,
                 stderr: bytes) -> CommandResult:
+        what = "mvmctl exec --format=json"
         try:
-            j = json.loads(stdout.decode("utf-8", "replace"))
-        except ValueError:
+            j = _output.parse_object(what, stdout)
+        except SandboxError as bad:
+            if stdout.strip():
+                raise SandboxError(f"running {list(argv)!r} in sandbox {self.name!r}: "
+                                   f"{bad.message}", audit_id=self.audit_id,
+                                   exit_code=proc_returncode,
+                                   stderr=stderr.decode("utf-8", "replace")) from None
+            # mvmctl failed before the command ran (it prints no JSON then): its stderr says why.
             raise self._fail(f"running {list(argv)!r}",
                              subprocess.CompletedProcess([], proc_returncode, stdout,
                                                          stderr)) from None
-        result = CommandResult(stdout=j.get("stdout", ""), stderr=j.get("stderr", ""),
-                               exit_code=j.get("exit_code", proc_returncode),
-                               audit_id=j.get("audit_id"), message=j.get("message"))
-        if j.get("timed_out"):
+        result = CommandResult(stdout=_output.field(what, j, "stdout", str, ""),
+                               stderr=_output.field(what, j, "stderr", str, ""),
+                               exit_code=_output.field(what, j, "exit_code", int, proc_returncode),
+                               audit_id=_output.field(what, j, "audit_id", str, None),
+                               message=_output.field(what, j, "message", str, None))
+        if _output.field(what, j, "timed_out", bool, False):
             raise TimeoutError(f"{list(argv)!r} in sandbox {self.name!r} timed out and was "
                                "killed", audit_id=result.audit_id, exit_code=result.exit_code,
                                stderr=result.stderr, result=result)
@@ -485,16 +497,9 @@ class _LiveBackend:
         return self._run(f"reading {path}", self._argv("fs", self.name, "read", path)).stdout
 
     def list(self, path: str) -> List[FileEntry]:
-        out = self._run(f"listing {path}", self._argv("fs", self.name, "ls", path)).stdout
-        types = {"-": "file", "d": "dir", "l": "symlink"}
-        entries = []
-        for line in out.decode("utf-8", "replace").splitlines():
-            # `<type><mode, 4 octal digits> <size, right-aligned> <name>`
-            head, _, rest = line.partition(" ")
-            size, _, name = rest.lstrip(" ").partition(" ")
-            entries.append(FileEntry(name, types.get(head[:1], "other"), int(head[1:], 8),
-                                     int(size)))
-        return entries
+        out = self._run(f"listing {path}",
+                        self._argv("fs", self.name, "ls", path, "--format=json")).stdout
+        return [FileEntry(*e) for e in _output.listing(f"mvmctl fs ls {path} --format=json", out)]
 
     def remove(self, path: str, recursive: bool) -> None:
         flags = ["-r"] if recursive else []
@@ -509,9 +514,12 @@ class _LiveBackend:
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
         if proc.returncode != 0:
             raise self._fail("snapshot", proc)
-        j = json.loads(proc.stdout)
-        return Snapshot(name=j.get("name", self.name), path=j["snapshot"], sha256=j["sha256"],
-                        audit_id=j.get("audit_id"))
+        what = "mvmctl snapshot --format=json"
+        j = _output.parse_object(what, proc.stdout)
+        return Snapshot(name=_output.field(what, j, "name", str, self.name),
+                        path=_output.field(what, j, "snapshot", str),
+                        sha256=_output.field(what, j, "sha256", str),
+                        audit_id=_output.field(what, j, "audit_id", str, None))
 
 
 class _LiveSet:

@@ -110,6 +110,25 @@ class LiveTest(unittest.TestCase):
         # Leaving the block stopped it, and its attached `up` cleaned everything away.
         self.assertTrue(wait_until(lambda: not running(name)), ps().get(name))
 
+    def test_files_list_gives_hostile_names_exactly(self):
+        # Issue 24 item 6: names a workload chose to forge an entry of the text listing, to break
+        # its parser, to hold an escape sequence, and to be no UTF-8 at all.
+        with create(workload_id="py-names") as sb:
+            r = sb.commands.run(["sh", "-c", "set -e; mkdir /tmp/names; cd /tmp/names; "
+                                 "touch \"$(printf 'real\\nd0755 0 injected-dir')\" "
+                                 "\"$(printf 'zz\\nboom')\" \"$(printf 'evil\\033]0;x\\007')\" "
+                                 "\"$(printf '\\377latin1-\\351')\""])
+            self.assertEqual(r.exit_code, 0, r.stderr)
+            entries = sb.files.list("/tmp/names")
+            self.assertEqual(sorted(os.fsencode(e.name) for e in entries),
+                             sorted([b"real\nd0755 0 injected-dir", b"zz\nboom",
+                                     b"evil\x1b]0;x\x07", b"\xfflatin1-\xe9"]))
+            self.assertEqual({e.type for e in entries}, {"file"})
+            # The name as given (surrogateescape) leads back to the same file.
+            latin1 = next(e.name for e in entries if e.name.endswith("\udce9"))
+            sb.files.write("/tmp/names/" + latin1, b"found")
+            self.assertEqual(sb.files.read_bytes("/tmp/names/" + latin1), b"found")
+
     def test_the_sandbox_dies_with_its_parent(self):
         child = subprocess.Popen(child_script(("", "time.sleep(600)")), stdout=subprocess.PIPE,
                                  text=True, env=dict(os.environ, PYTHONPATH=str(SDK)))

@@ -3,8 +3,10 @@
 //
 // Two modes, chosen by MVM_SDK_MODE when a sandbox is created:
 // - `live` (the default) drives mvmctl: create runs `mvmctl up`, commands.run runs
-//   `mvmctl exec --format=json`, files.* run `mvmctl fs`, and so on. A sandbox dies with the process
-//   that created it unless it was created with `detach: true`.
+//   `mvmctl exec --format=json`, files.* run `mvmctl fs` (files.list: `ls --format=json`), and so on.
+//   Only mvmctl's JSON is parsed, never its text for people, and an answer of the wrong shape is a
+//   SandboxError (output.ts). A sandbox dies with the process that created it unless it was created
+//   with `detach: true`.
 // - `record` launches nothing: it records what the script does and, at exit or `stop()`, writes the
 //   Workload IR the equivalent `@workload` declaration compiles to (to MVM_RECORD_OUT, or stdout).
 //
@@ -22,6 +24,7 @@ import { canonicalJson, type Json } from "./canonical.js";
 import type { WorkloadOptions } from "./declarations.js";
 import { SandboxError, TimeoutError, VerificationError } from "./errors.js";
 import * as ir from "./ir.js";
+import * as output from "./output.js";
 
 /** The id a sandbox's workload gets when `workloadId` is not given. */
 export const DEFAULT_WORKLOAD_ID = "sandbox";
@@ -66,7 +69,10 @@ export interface CommandResult {
 }
 
 export interface FileEntry {
+  /** The name; bytes that are not UTF-8 are shown as U+FFFD here (see `nameBytes`). */
   readonly name: string;
+  /** The name's exact bytes. */
+  readonly nameBytes: Uint8Array;
   readonly type: "file" | "dir" | "symlink" | "other";
   readonly mode: number;
   readonly size: number;
@@ -216,7 +222,7 @@ class RecordBackend implements Backend {
     const prefix = path.replace(/\/+$/, "") + "/";
     return [...this.files]
       .filter(([p]) => p.startsWith(prefix) && !p.slice(prefix.length).includes("/"))
-      .map(([p, d]) => ({ name: p.slice(prefix.length), type: "file" as const, mode: 0o644, size: d.length }));
+      .map(([p, d]) => ({ name: p.slice(prefix.length), nameBytes: encoder.encode(p.slice(prefix.length)), type: "file" as const, mode: 0o644, size: d.length }));
   }
 
   async remove(path: string): Promise<void> {
@@ -428,16 +434,14 @@ class LiveBackend implements Backend {
       const E = reason.includes("refused:") ? VerificationError : SandboxError;
       throw new E(`creating sandbox ${JSON.stringify(this.name)} failed: ${reason}`, { exitCode: child.exitCode ?? undefined, stderr });
     }
-    let info: { audit_id?: string };
     try {
-      info = JSON.parse(line) as { audit_id?: string };
-    } catch {
+      this.auditId = output.optionalField("mvmctl up", output.parseObject("mvmctl up --format=json", line), "audit_id", "string");
+    } catch (e) {
       child.kill("SIGTERM");
       await exited;
       closeSync(errFd);
-      throw new SandboxError(`mvmctl up printed ${JSON.stringify(line)}, not the JSON line it promises with --format=json`);
+      throw e;
     }
-    this.auditId = info.audit_id;
     if (this.detach) {
       await exited;
       closeSync(errFd);
@@ -532,21 +536,32 @@ class LiveBackend implements Backend {
   }
 
   private result(argv: string[], ran: Ran): CommandResult {
-    let j: { stdout?: string; stderr?: string; exit_code?: number; timed_out?: boolean; audit_id?: string; message?: string };
+    const what = "mvmctl exec --format=json";
+    let j: output.JsonObject;
     try {
-      j = JSON.parse(decoder.decode(ran.stdout)) as typeof j;
-    } catch {
-      throw this.fail(`running ${JSON.stringify(argv)}`, ran);
+      j = output.parseObject(what, ran.stdout);
+    } catch (e) {
+      if (decoder.decode(ran.stdout).trim() === "") {
+        // mvmctl failed before the command ran (it prints no JSON then): its stderr says why.
+        throw this.fail(`running ${JSON.stringify(argv)}`, ran);
+      }
+      throw new SandboxError(`running ${JSON.stringify(argv)} in sandbox ${JSON.stringify(this.name)}: ${(e as Error).message}`, {
+        auditId: this.auditId,
+        exitCode: ran.code ?? undefined,
+        stderr: ran.stderr,
+      });
     }
+    const auditId = output.optionalField(what, j, "audit_id", "string");
+    const message = output.optionalField(what, j, "message", "string");
     const result: CommandResult = {
-      stdout: j.stdout ?? "",
-      stderr: j.stderr ?? "",
-      exitCode: j.exit_code ?? ran.code ?? -1,
+      stdout: output.optionalField(what, j, "stdout", "string") ?? "",
+      stderr: output.optionalField(what, j, "stderr", "string") ?? "",
+      exitCode: output.optionalField(what, j, "exit_code", "integer") ?? ran.code ?? -1,
       recorded: false,
-      ...(j.audit_id === undefined ? {} : { auditId: j.audit_id }),
-      ...(j.message === undefined ? {} : { message: j.message }),
+      ...(auditId === undefined ? {} : { auditId }),
+      ...(message === undefined ? {} : { message }),
     };
-    if (j.timed_out) {
+    if (output.optionalField(what, j, "timed_out", "boolean")) {
       throw new TimeoutError(`${JSON.stringify(argv)} in sandbox ${JSON.stringify(this.name)} timed out and was killed`, {
         auditId: result.auditId,
         exitCode: result.exitCode,
@@ -581,19 +596,8 @@ class LiveBackend implements Backend {
   }
 
   async list(path: string): Promise<FileEntry[]> {
-    const out = decoder.decode((await this.ok(`listing ${path}`, this.argv("fs", this.name, "ls", path))).stdout);
-    const types: Record<string, FileEntry["type"]> = { "-": "file", d: "dir", l: "symlink" };
-    return out
-      .split("\n")
-      .filter((l) => l !== "")
-      .map((l) => {
-        // `<type><mode, 4 octal digits> <size, right-aligned> <name>`
-        const m = /^(.)([0-7]{4}) +(\d+) (.*)$/.exec(l);
-        if (m === null) {
-          throw new SandboxError(`mvmctl fs ls printed ${JSON.stringify(l)}, which is not an entry`);
-        }
-        return { name: m[4] as string, type: types[m[1] as string] ?? "other", mode: parseInt(m[2] as string, 8), size: Number(m[3]) };
-      });
+    const ran = await this.ok(`listing ${path}`, this.argv("fs", this.name, "ls", path, "--format=json"));
+    return output.listing(`mvmctl fs ls ${path} --format=json`, ran.stdout);
   }
 
   async remove(path: string, recursive: boolean): Promise<void> {
@@ -606,8 +610,15 @@ class LiveBackend implements Backend {
 
   async snapshot(): Promise<Snapshot> {
     const ran = await this.ok("snapshot", this.argv("snapshot", this.name, "--format=json"), undefined, 600_000);
-    const j = JSON.parse(decoder.decode(ran.stdout)) as { name?: string; snapshot: string; sha256: string; audit_id?: string };
-    return { name: j.name ?? this.name, path: j.snapshot, sha256: j.sha256, ...(j.audit_id === undefined ? {} : { auditId: j.audit_id }) };
+    const what = "mvmctl snapshot --format=json";
+    const j = output.parseObject(what, ran.stdout);
+    const auditId = output.optionalField(what, j, "audit_id", "string");
+    return {
+      name: output.optionalField(what, j, "name", "string") ?? this.name,
+      path: output.field(what, j, "snapshot", "string"),
+      sha256: output.field(what, j, "sha256", "string"),
+      ...(auditId === undefined ? {} : { auditId }),
+    };
   }
 }
 

@@ -80,6 +80,32 @@ test("a sandbox runs commands and files", { skip }, async () => {
   assert.ok(await waitUntil(() => !running(name)), JSON.stringify(ps()[name]));
 });
 
+test("files.list gives hostile names exactly", { skip }, async () => {
+  // Issue 24 item 6: names a workload chose to forge an entry of the text listing, to break its
+  // parser, to hold an escape sequence, and to be no UTF-8 at all.
+  await using sb = await create({ workloadId: "ts-names" });
+  const r = await sb.commands.run([
+    "sh",
+    "-c",
+    "set -e; mkdir /tmp/names; cd /tmp/names; " +
+      `touch "$(printf 'real\\nd0755 0 injected-dir')" "$(printf 'zz\\nboom')" ` +
+      `"$(printf 'evil\\033]0;x\\007')" "$(printf '\\377latin1-\\351')"`,
+  ]);
+  assert.equal(r.exitCode, 0, r.stderr);
+  const entries = await sb.files.list("/tmp/names");
+  const encoder = new TextEncoder();
+  const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  assert.deepEqual(
+    entries.map((e) => hex(e.nameBytes)).sort(),
+    ["real\nd0755 0 injected-dir", "zz\nboom", "evil\x1b]0;x\x07"]
+      .map((n) => hex(encoder.encode(n)))
+      .concat(hex(new Uint8Array([0xff, ...encoder.encode("latin1-"), 0xe9])))
+      .sort(),
+  );
+  assert.deepEqual(entries.map((e) => e.name).sort(), ["evil\x1b]0;x\x07", "real\nd0755 0 injected-dir", "zz\nboom", "\ufffdlatin1-\ufffd"].sort());
+  assert.ok(entries.every((e) => e.type === "file"));
+});
+
 function childScript(options: string, then: string): string {
   // At the root of the compiled tree, so that `@mvm/sdk` resolves through the build's node_modules,
   // and outside the test directory, which `node --test` runs every script of.

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace mvm {
 namespace {
@@ -89,6 +91,37 @@ TEST(TerminalEscaper, HoldsBackOnlyWhatCanStillChange) {
   EXPECT_EQ(escaper.Feed("\xc2"), "");
   EXPECT_EQ(escaper.Finish(), "\\xc2");
   EXPECT_EQ(escaper.Finish(), "");
+}
+
+// IsValidUtf8 decides whether `mvmctl fs ls --format=json` must give a name's bytes beside it, so
+// it must agree with the JSON writer, which would otherwise replace bytes unannounced.
+TEST(IsValidUtf8, AgreesWithTheJsonWriter) {
+  const std::vector<std::string> cases = {
+      "",
+      "plain",
+      "real\nd0755 0 injected-dir",
+      "grüße → 日本 🙂",
+      "\x1b]0;x\x07",
+      "\xc2\x9b",          // U+009B, a C1 control: valid UTF-8, escaped on a terminal
+      "\xff",              // never UTF-8
+      "\xc0\xaf",          // overlong '/'
+      "\xe0\x80\xaf",      // overlong '/'
+      "\xed\xa0\x80",      // a surrogate
+      "\xf4\x90\x80\x80",  // beyond U+10FFFF
+      "\xe2\x86",          // truncated
+      "a\x80z",            // a lone continuation byte
+      "\xf0\x9f\x99\x82",  // U+1F642
+      std::string("nul\0byte", 8),
+  };
+  for (const std::string& c : cases) {
+    bool writer_accepts = true;
+    try {
+      (void)nlohmann::json(c).dump();
+    } catch (const nlohmann::json::type_error&) {
+      writer_accepts = false;
+    }
+    EXPECT_EQ(IsValidUtf8(c), writer_accepts) << EscapeForTerminal(c);
+  }
 }
 
 }  // namespace

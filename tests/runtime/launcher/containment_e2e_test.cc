@@ -1,17 +1,20 @@
 // Attacks from a running sandbox on its operator, end to end through mvmctl (root, container
-// backend): terminal escape sequences in output and file names, processes that call setsid to
-// outlive `exec --timeout`, and a directory tree too deep for the agent to name, which made every
-// snapshot fail.
+// backend): terminal escape sequences in output and file names, file names that forge listing
+// entries, processes that call setsid to outlive `exec --timeout`, and a directory tree too deep
+// for the agent to name, which made every snapshot fail.
 
 #include <pty.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "backend-emit/plan/base64.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/runtime/launcher/mvmctl_process.h"
@@ -102,8 +105,54 @@ TEST_F(ContainmentE2E, FileNamesReachATerminalOnlyEscaped) {
   EXPECT_EQ(tty.status, 0) << Describe(tty);
   EXPECT_FALSE(HasTerminalControls(tty.out)) << Describe(tty);
   EXPECT_THAT(tty.out, HasSubstr("evil\\x1b]0;x\\x07\\x0a-rw-r--r-- 0 forged"));
+  // The text listing escapes names wherever it goes: a pipe cannot be handed a forged line either.
   Result piped = Mvmctl({"fs", name_, "ls", "/tmp"});
-  EXPECT_THAT(piped.out, HasSubstr("evil\033]0;x\007\n-rw-r--r-- 0 forged")) << Describe(piped);
+  EXPECT_FALSE(HasTerminalControls(piped.out)) << Describe(piped);
+  EXPECT_THAT(piped.out, HasSubstr("evil\\x1b]0;x\\x07\\x0a-rw-r--r-- 0 forged"));
+}
+
+// Issue 24 item 6: names that forge an entry of the text listing (`real\nd0755 0 injected-dir`),
+// break its parsers (`zz\nboom`), hold an escape sequence, or are not UTF-8 come out of
+// `fs ls --format=json` exactly, each once, and nothing else does.
+TEST_F(ContainmentE2E, ListingJsonGivesEveryNameExactly) {
+  Result made = Exec(
+      "set -e; mkdir /tmp/names; cd /tmp/names; "
+      "touch \"$(printf 'real\\nd0755 0 injected-dir')\" \"$(printf 'zz\\nboom')\" "
+      "\"$(printf 'evil\\033]0;x\\007')\" \"$(printf '\\377\\376latin1-\\351')\"; "
+      "ln -s \"$(printf 'to\\nwhere')\" link");
+  ASSERT_EQ(made.status, 0) << Describe(made);
+  Result ls = Mvmctl({"fs", name_, "ls", "/tmp/names", "--format=json"});
+  ASSERT_EQ(ls.status, 0) << Describe(ls);
+  ASSERT_EQ(ls.out.back(), '\n');
+  EXPECT_EQ(ls.out.find('\n'), ls.out.size() - 1) << "one line: " << ls.out;
+  const nlohmann::json doc = nlohmann::json::parse(ls.out);
+  std::multiset<std::string> names;
+  for (const nlohmann::json& e : doc.at("entries")) {
+    std::string name = e.at("name").get<std::string>();
+    if (e.contains("name_base64")) {
+      auto bytes = mvm::plan::Base64Decode(e["name_base64"].get<std::string>());
+      ASSERT_TRUE(bytes.has_value()) << e;
+      EXPECT_THAT(name, HasSubstr("\xef\xbf\xbdlatin1-")) << "U+FFFD for display";
+      name = *bytes;
+    }
+    names.insert(name);
+    if (name == "link") {
+      EXPECT_EQ(e.at("type"), "symlink");
+      EXPECT_EQ(e.at("link_target"), "to\nwhere");
+    } else {
+      EXPECT_EQ(e.at("type"), "file") << e;
+      EXPECT_EQ(e.at("size"), 0) << e;
+      EXPECT_TRUE(e.at("mode").is_number_unsigned()) << e;
+      EXPECT_FALSE(e.contains("link_target")) << e;
+    }
+  }
+  EXPECT_EQ(names, (std::multiset<std::string>{"real\nd0755 0 injected-dir", "zz\nboom",
+                                               "evil\033]0;x\007", "\377\376latin1-\351", "link"}));
+  // The text listing has one line per entry.
+  Result text = Mvmctl({"fs", name_, "ls", "/tmp/names"});
+  ASSERT_EQ(text.status, 0) << Describe(text);
+  EXPECT_EQ(std::count(text.out.begin(), text.out.end(), '\n'), 5) << text.out;
+  EXPECT_THAT(text.out, HasSubstr("real\\x0ad0755 0 injected-dir\n"));
 }
 
 TEST_F(ContainmentE2E, RunEscapesTheEntrypointsOutputOnATerminal) {
