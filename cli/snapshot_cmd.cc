@@ -28,12 +28,19 @@ nlohmann::json ToJson(const runtime::SnapshotInfo& s) {
                       {"paths", s.paths},
                       {"skipped", s.skipped},
                       {"too_deep", s.too_deep},
+                      {"unsafe_links", s.unsafe_links},
+                      {"bad_names", s.bad_names},
                       {"workload", s.workload_id},
                       {"created_at", s.created_at}};
   if (!s.audit_id.empty()) {
     j["audit_id"] = s.audit_id;
   }
   return j;
+}
+
+// Sandbox paths need not be UTF-8; JSON output is, with U+FFFD for what is not.
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 int Take(const Args& args, const std::string& name, bool json) {
@@ -55,7 +62,7 @@ int Take(const Args& args, const std::string& name, bool json) {
     return Fail("snapshot", info.error().message, kExitInputErrors);
   }
   if (json) {
-    std::printf("%s\n", ToJson(*info).dump().c_str());
+    std::printf("%s\n", Dump(ToJson(*info)).c_str());
   } else {
     std::printf(
         "snapshot %s of %s: %s\n  sha256 %s, %llu bytes: %llu files, %llu directories, "
@@ -77,6 +84,14 @@ int Take(const Args& args, const std::string& name, bool json) {
     for (const std::string& p : info->too_deep) {
       std::printf("  left out entries below %s (their paths are longer than %zu bytes)\n",
                   shown(p).c_str(), runtime::agent::kMaxPathBytes);
+    }
+    for (const std::string& p : info->unsafe_links) {
+      std::printf("  left out symlink %s (its target climbs out of the sandbox's tree)\n",
+                  shown(p).c_str());
+    }
+    for (const std::string& p : info->bad_names) {
+      std::printf("  left out entries of %s (their names hold control characters)\n",
+                  shown(p).c_str());
     }
   }
   return kExitOk;
@@ -133,7 +148,7 @@ int RunSnapshot(const std::vector<std::string>& argv) {
       for (const runtime::SnapshotInfo& s : list) {
         out.push_back(ToJson(s));
       }
-      std::printf("%s\n", nlohmann::json{{"snapshots", out}}.dump().c_str());
+      std::printf("%s\n", Dump(nlohmann::json{{"snapshots", out}}).c_str());
       return kExitOk;
     }
     std::printf("%-24s %-20s %12s %-24s %s\n", "SANDBOX", "LABEL", "BYTES", "CREATED", "SHA256");
@@ -169,7 +184,7 @@ int RunSnapshot(const std::vector<std::string>& argv) {
         return Fail("snapshot", info.error().message, kExitVerification);
       }
       if (json) {
-        std::printf("%s\n", ToJson(*info).dump().c_str());
+        std::printf("%s\n", Dump(ToJson(*info)).c_str());
       } else {
         std::printf("snapshot %s of %s: ok (sha256 %s)\n", info->label.c_str(),
                     info->sandbox.c_str(), info->sha256.c_str());

@@ -40,6 +40,16 @@ FileEntry::Type ToType(v1::FileEntry::Type type) {
 
 }  // namespace
 
+std::vector<FileEntry> ToFileEntries(const v1::FileListing& listing) {
+  std::vector<FileEntry> entries;
+  entries.reserve(static_cast<size_t>(listing.entries_size()));
+  for (const v1::FileEntry& entry : listing.entries()) {
+    entries.push_back(FileEntry{entry.name(), ToType(entry.type()), entry.size(), entry.mode(),
+                                entry.link_target()});
+  }
+  return entries;
+}
+
 ErrorOr<Client> Client::Connect(const std::filesystem::path& socket_path,
                                 std::chrono::milliseconds wait) {
   const std::string path = socket_path.string();
@@ -106,7 +116,8 @@ ErrorOr<Client> Client::Connect(const std::filesystem::path& socket_path,
 Client::Client(Client&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       socket_(std::move(other.socket_)),
-      reply_limit_(other.reply_limit_) {}
+      reply_limit_(other.reply_limit_),
+      deadline_(other.deadline_) {}
 
 Client& Client::operator=(Client&& other) noexcept {
   if (this != &other) {
@@ -116,6 +127,7 @@ Client& Client::operator=(Client&& other) noexcept {
     fd_ = std::exchange(other.fd_, -1);
     socket_ = std::move(other.socket_);
     reply_limit_ = other.reply_limit_;
+    deadline_ = other.deadline_;
   }
   return *this;
 }
@@ -139,6 +151,10 @@ ErrorOr<Ok> Client::SendRequest(const v1::Request& request, std::chrono::millise
     return Error{"the connection to the agent at " + Quoted(socket_) +
                  " is closed (an earlier call failed or shut the agent down); connect again"};
   }
+  if (deadline_ && std::chrono::steady_clock::now() >= *deadline_) {
+    return Error{"the agent at " + Quoted(socket_) +
+                 ": the deadline for this connection has passed; nothing more is asked of it"};
+  }
   // Every wait on the agent is bounded: a sandbox that stops reading or answering must not hang
   // the host side. The limit is on silence, so a large transfer that keeps moving is never cut.
   reply_limit_ = limit;
@@ -157,8 +173,12 @@ ErrorOr<Ok> Client::SendRequest(const v1::Request& request, std::chrono::millise
 }
 
 ErrorOr<v1::Response> Client::ReadResponse() {
-  auto frame = ReadFrame(fd_);
+  auto frame = deadline_ ? ReadFrameBy(fd_, *deadline_) : ReadFrame(fd_);
   if (!frame) {
+    if (deadline_ && std::chrono::steady_clock::now() >= *deadline_) {
+      return Broken(Error{"the agent at " + Quoted(socket_) +
+                          " had not finished answering by the deadline of this connection"});
+    }
     if (frame.error().message.find(kFrameTimedOut) != std::string::npos) {
       return Broken(Error{"the agent at " + Quoted(socket_) + " stopped answering (nothing for " +
                           std::to_string(reply_limit_.count()) + " ms)"});
@@ -353,12 +373,7 @@ ErrorOr<std::vector<FileEntry>> Client::List(const std::string& path) {
   if (!response) {
     return response.error();
   }
-  std::vector<FileEntry> entries;
-  for (const v1::FileEntry& entry : response->file_listing().entries()) {
-    entries.push_back(FileEntry{entry.name(), ToType(entry.type()), entry.size(), entry.mode(),
-                                entry.link_target()});
-  }
-  return entries;
+  return ToFileEntries(response->file_listing());
 }
 
 ErrorOr<Ok> Client::Remove(const std::string& path, bool recursive) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,7 @@
 namespace mvm::agent::v1 {
 class Request;
 class Response;
+class FileListing;
 }  // namespace mvm::agent::v1
 
 namespace mvm::runtime::agent {
@@ -56,6 +58,10 @@ struct FileEntry {
   uint32_t mode;            ///< permission bits (07777)
   std::string link_target;  ///< kSymlink: the link's contents, never resolved
 };
+
+/// The entries of a FileListing as the agent sent them: nothing is checked (names may hold `/`,
+/// `..` or NUL bytes, modes any bits); callers that build paths from them validate first.
+std::vector<FileEntry> ToFileEntries(const ::mvm::agent::v1::FileListing& listing);
 
 /// What Hello reports about the agent.
 struct AgentInfo {
@@ -109,6 +115,13 @@ class Client {
   ErrorOr<std::string> Logs(uint64_t max_bytes = 1u << 20);
   /// Sends `signal` to every workload process group the agent started.
   ErrorOr<Ok> Signal(int signal);
+  /// From now on every request must be answered in full by `deadline`, however the agent spaces
+  /// its bytes (std::nullopt: no deadline, only the limits on silence). A request started past it
+  /// fails without being sent; one whose answer is not complete by then fails and closes the
+  /// connection, as what arrived of the answer cannot be told from the next one.
+  void SetDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
+    deadline_ = deadline;
+  }
   /// Stops the agent: SIGTERM to workloads, SIGKILL after 2 s, then the agent exits. Returns once
   /// the agent has answered, or an Error after kShutdownLimit without an answer (the caller then
   /// kills the sandbox); the connection is closed after.
@@ -150,6 +163,7 @@ class Client {
   std::string socket_;
   /// The limit of the request in flight (SendRequest), for ReadResponse's message.
   std::chrono::milliseconds reply_limit_ = kReplyLimit;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
 };
 
 }  // namespace mvm::runtime::agent

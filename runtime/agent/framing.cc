@@ -1,10 +1,12 @@
 #include "runtime/agent/framing.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -23,10 +25,37 @@ std::string TooLargeMessage(uint64_t length, uint32_t max_bytes) {
          std::to_string(max_bytes) + " bytes; send large data in chunks";
 }
 
-// Reads exactly `size` bytes unless EOF comes first; returns how many arrived, or -errno.
-ssize_t ReadFull(int fd, char* data, size_t size) {
+using Deadline = std::optional<std::chrono::steady_clock::time_point>;
+
+// Waits until `fd` is readable or `deadline` passes: 0, or -EAGAIN past the deadline.
+int WaitReadable(int fd, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return -EAGAIN;
+    }
+    pollfd p{fd, POLLIN, 0};
+    const int ready = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+    if (ready > 0) {
+      return 0;
+    }
+    if (ready < 0 && errno != EINTR) {
+      return -errno;
+    }
+  }
+}
+
+// Reads exactly `size` bytes unless EOF comes first; returns how many arrived, or -errno (-EAGAIN
+// also once `deadline` has passed).
+ssize_t ReadFull(int fd, char* data, size_t size, Deadline deadline) {
   size_t done = 0;
   while (done < size) {
+    if (deadline) {
+      if (int waited = WaitReadable(fd, *deadline); waited < 0) {
+        return waited;
+      }
+    }
     ssize_t n = read(fd, data + done, size - done);
     if (n < 0) {
       if (errno == EINTR) {
@@ -42,24 +71,9 @@ ssize_t ReadFull(int fd, char* data, size_t size) {
   return static_cast<ssize_t>(done);
 }
 
-}  // namespace
-
-std::string EncodeFrame(std::string_view payload) {
-  MVM_CHECK(payload.size() <= kMaxFrameBytes);
-  const auto size = static_cast<uint32_t>(payload.size());
-  std::string frame;
-  frame.reserve(kFrameHeaderBytes + payload.size());
-  frame.push_back(static_cast<char>(size >> 24));
-  frame.push_back(static_cast<char>(size >> 16));
-  frame.push_back(static_cast<char>(size >> 8));
-  frame.push_back(static_cast<char>(size));
-  frame.append(payload);
-  return frame;
-}
-
-ErrorOr<std::optional<std::string>> ReadFrame(int fd, uint32_t max_bytes) {
+ErrorOr<std::optional<std::string>> ReadFrameWithin(int fd, uint32_t max_bytes, Deadline deadline) {
   char header[kFrameHeaderBytes];
-  ssize_t got = ReadFull(fd, header, sizeof header);
+  ssize_t got = ReadFull(fd, header, sizeof header, deadline);
   if (got == -EAGAIN) {
     return Error{std::string("reading a frame header: ") + std::string(kFrameTimedOut)};
   }
@@ -78,7 +92,7 @@ ErrorOr<std::optional<std::string>> ReadFrame(int fd, uint32_t max_bytes) {
     return Error{TooLargeMessage(length, max_bytes)};
   }
   std::string payload(length, '\0');
-  got = ReadFull(fd, payload.data(), length);
+  got = ReadFull(fd, payload.data(), length, deadline);
   if (got == -EAGAIN) {
     return Error{std::string("reading a frame: ") + std::string(kFrameTimedOut)};
   }
@@ -90,6 +104,31 @@ ErrorOr<std::optional<std::string>> ReadFrame(int fd, uint32_t max_bytes) {
                  std::to_string(length) + " bytes)"};
   }
   return std::optional<std::string>(std::move(payload));
+}
+
+}  // namespace
+
+std::string EncodeFrame(std::string_view payload) {
+  MVM_CHECK(payload.size() <= kMaxFrameBytes);
+  const auto size = static_cast<uint32_t>(payload.size());
+  std::string frame;
+  frame.reserve(kFrameHeaderBytes + payload.size());
+  frame.push_back(static_cast<char>(size >> 24));
+  frame.push_back(static_cast<char>(size >> 16));
+  frame.push_back(static_cast<char>(size >> 8));
+  frame.push_back(static_cast<char>(size));
+  frame.append(payload);
+  return frame;
+}
+
+ErrorOr<std::optional<std::string>> ReadFrame(int fd, uint32_t max_bytes) {
+  return ReadFrameWithin(fd, max_bytes, std::nullopt);
+}
+
+ErrorOr<std::optional<std::string>> ReadFrameBy(int fd,
+                                                std::chrono::steady_clock::time_point deadline,
+                                                uint32_t max_bytes) {
+  return ReadFrameWithin(fd, max_bytes, deadline);
 }
 
 ErrorOr<UniqueFd> ListenUnix(const std::string& path) {

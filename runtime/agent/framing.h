@@ -1,6 +1,7 @@
 #ifndef MVM_RUNTIME_AGENT_FRAMING_H_
 #define MVM_RUNTIME_AGENT_FRAMING_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -30,6 +31,13 @@ inline constexpr std::string_view kFrameTimedOut = "nothing arrived within the t
 /// for EOF inside a frame ("truncated"), for a length above `max_bytes` (nothing of the payload is
 /// read then) and for I/O errors.
 ErrorOr<std::optional<std::string>> ReadFrame(int fd, uint32_t max_bytes = kMaxFrameBytes);
+
+/// As ReadFrame, but the whole frame must have arrived by `deadline`, however the peer spaces its
+/// bytes: past it, an Error carrying kFrameTimedOut. What arrived of that frame is lost then, so
+/// the stream cannot be read on.
+ErrorOr<std::optional<std::string>> ReadFrameBy(int fd,
+                                                std::chrono::steady_clock::time_point deadline,
+                                                uint32_t max_bytes = kMaxFrameBytes);
 
 /// Writes one frame to the blocking descriptor `fd`, retrying on EINTR and short writes. Sockets
 /// are written with MSG_NOSIGNAL, so a vanished peer is an Error, not a SIGPIPE. An Error when

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ir/support/terminal_text.h"
 #include "runtime/agent/request.h"
 
 namespace mvm::runtime {
@@ -29,7 +30,6 @@ constexpr std::string_view kSchema = "mvm.snapshot/v1";
 // One file is held in memory while it is archived; memory file systems are bounded by the plan,
 // so this only stops an agent that lies about sizes.
 constexpr uint64_t kMaxFileBytes = uint64_t{4} << 30;
-constexpr size_t kMaxEntries = 1000000;
 
 fs::path SnapshotDir(const StateDir& state, std::string_view sandbox) {
   return state.root / "snapshots" / sandbox;
@@ -50,24 +50,6 @@ std::string UtcLabel() {
   return buf;
 }
 
-// mountinfo escapes space, tab, newline and backslash in paths as \ooo.
-std::string UnescapeMountPath(std::string_view field) {
-  std::string out;
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      auto octal = [](char c) { return c >= '0' && c <= '7'; };
-      if (octal(field[i + 1]) && octal(field[i + 2]) && octal(field[i + 3])) {
-        out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
-                                 (field[i + 3] - '0'));
-        i += 3;
-        continue;
-      }
-    }
-    out += field[i];
-  }
-  return out;
-}
-
 bool IsUnder(std::string_view path, std::string_view root) {
   if (root == "/") {
     return true;
@@ -76,37 +58,19 @@ bool IsUnder(std::string_view path, std::string_view root) {
          (path.size() > root.size() && path.starts_with(root) && path[root.size()] == '/');
 }
 
-}  // namespace
-
-std::vector<std::string> WritableMemoryMounts(std::string_view mountinfo) {
-  std::vector<std::string> mounts;
-  std::istringstream lines{std::string(mountinfo)};
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::vector<std::string> f;
-    for (std::string field; fields >> field;) {
-      f.push_back(field);
-    }
-    auto dash = std::find(f.begin(), f.end(), "-");
-    if (f.size() < 6 || dash == f.end() || dash + 1 == f.end()) {
-      continue;
-    }
-    const std::string& options = f[5];
-    bool read_write = options == "rw" || options.starts_with("rw,");
-    if (*(dash + 1) != "tmpfs" || !read_write) {
-      continue;
-    }
-    std::string target = UnescapeMountPath(f[4]);
-    if (target == "/dev") {
-      continue;
-    }
-    mounts.push_back(std::move(target));
-  }
-  return mounts;
+// Guest text (an agent's error message) in a message of ours: cut to a readable length and
+// escaped, so it can neither flood the operator's terminal nor break the audit record's UTF-8.
+std::string GuestText(std::string_view text) {
+  constexpr size_t kMax = 512;
+  std::string shown = EscapeForTerminal(text.substr(0, kMax), TerminalEscaper::Kind::kName);
+  return text.size() > kMax ? shown + "..." : shown;
 }
 
-namespace {
+// JSON text of a manifest or description. Sandbox paths are any bytes but `/` and NUL, JSON text
+// is UTF-8: what is not valid UTF-8 is written as U+FFFD rather than failing the snapshot.
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
 
 // Writes the tar through libarchive to a file descriptor, hashing every byte on the way.
 class TarWriter {
@@ -157,6 +121,9 @@ class TarWriter {
     }
     return Ok{};
   }
+
+  /// Bytes handed to the file so far (libarchive holds back at most one block).
+  uint64_t written() const { return written_; }
 
   /// Finishes the archive; returns the hex SHA-256 and size of everything written.
   ErrorOr<std::pair<std::string, uint64_t>> Finish() {
@@ -214,19 +181,24 @@ nlohmann::json ToJson(const SnapshotInfo& s) {
           {"paths", s.paths},
           {"skipped", s.skipped},
           {"too_deep", s.too_deep},
+          {"unsafe_links", s.unsafe_links},
+          {"bad_names", s.bad_names},
           {"files", s.files},
           {"directories", s.directories},
           {"symlinks", s.symlinks}};
 }
 
 // Copies sandbox paths into the tar through the agent, in name order, with the directories above
-// each captured path so the tar extracts with the sandbox's modes.
+// each captured path so the tar extracts with the sandbox's modes. Only what CheckListing let
+// through becomes a member; `limits` bound the walk.
 class Walker {
  public:
-  Walker(agent::Client& agent, TarWriter& tar, SnapshotInfo& info)
-      : agent_(agent), tar_(tar), info_(info) {}
+  Walker(agent::Client& agent, TarWriter& tar, SnapshotInfo& info, const SnapshotLimits& limits,
+         std::chrono::steady_clock::time_point deadline)
+      : agent_(agent), tar_(tar), info_(info), limits_(limits), deadline_(deadline) {}
 
-  /// Captures `path` (a directory, file or symlink) and, for a directory, everything below it.
+  /// Captures `path` (a directory, file or symlink; checked by CheckSnapshotPath) and, for a
+  /// directory, everything below it.
   ErrorOr<Ok> AddRoot(const std::string& path) {
     if (path == "/") {
       return AddTree(path);
@@ -244,25 +216,37 @@ class Walker {
   }
 
  private:
-  ErrorOr<std::vector<agent::FileEntry>> List(const std::string& path) {
-    auto entries = agent_.List(path);
-    if (!entries) {
-      return Error{"listing `" + path + "` in the sandbox: " + entries.error().message};
-    }
-    return entries;
+  static size_t Depth(const std::string& path) {
+    return static_cast<size_t>(std::count(path.begin(), path.end(), '/')) - (path == "/" ? 1 : 0);
   }
 
-  ErrorOr<agent::FileEntry> Lookup(const std::string& parent, const std::string& name) {
-    auto entries = List(parent);
-    if (!entries) {
-      return entries.error();
+  ErrorOr<CheckedListing> List(const std::string& path) {
+    if (std::chrono::steady_clock::now() >= deadline_) {
+      return Error{"the snapshot's time is up"};
     }
-    for (agent::FileEntry& e : *entries) {
+    auto entries = agent_.List(path);
+    if (!entries) {
+      return Error{"listing " + agent::Quote(path) +
+                   " in the sandbox: " + GuestText(entries.error().message)};
+    }
+    auto checked = CheckListing(path, std::move(*entries));
+    if (checked && checked->bad_names > 0) {
+      info_.bad_names.push_back(path);
+    }
+    return checked;
+  }
+
+  ErrorOr<SnapshotEntry> Lookup(const std::string& parent, const std::string& name) {
+    auto listing = List(parent);
+    if (!listing) {
+      return listing.error();
+    }
+    for (SnapshotEntry& e : listing->entries) {
       if (e.name == name) {
         return std::move(e);
       }
     }
-    return Error{"`" + (parent == "/" ? "" : parent) + "/" + name + "`: not in the sandbox"};
+    return Error{agent::Quote((parent == "/" ? "" : parent) + "/" + name) + ": not in the sandbox"};
   }
 
   ErrorOr<Ok> AddParents(const std::string& dir) {
@@ -278,20 +262,19 @@ class Walker {
     if (!entry) {
       return entry.error();
     }
-    if (entry->type != agent::FileEntry::Type::kDir) {
-      return Error{"`" + dir + "` is not a directory in the sandbox"};
+    if (entry->kind != SnapshotEntryKind::kDirectory) {
+      return Error{agent::Quote(dir) + " is not a directory in the sandbox"};
     }
     parents_.push_back(dir);
-    ++info_.directories;
-    return tar_.Add(Member(dir) + "/", AE_IFDIR, entry->mode, {});
+    return Add(Member(dir) + "/", AE_IFDIR, entry->mode, {});
   }
 
   ErrorOr<Ok> AddTree(const std::string& dir) {
-    auto entries = List(dir);
-    if (!entries) {
-      return entries.error();
+    auto listing = List(dir);
+    if (!listing) {
+      return listing.error();
     }
-    for (const agent::FileEntry& e : *entries) {
+    for (const SnapshotEntry& e : listing->entries) {
       if (auto ok = AddEntry(dir, e); !ok) {
         return ok.error();
       }
@@ -299,11 +282,38 @@ class Walker {
     return Ok{};
   }
 
-  ErrorOr<Ok> AddEntry(const std::string& dir, const agent::FileEntry& e) {
-    if (++count_ > kMaxEntries) {
-      return Error{"more than " + std::to_string(kMaxEntries) +
+  // Adds one member, counting it against the limits.
+  ErrorOr<Ok> Add(const std::string& member, mode_t type, uint32_t mode, std::string_view data,
+                  const std::string& link_target = {}) {
+    if (++count_ > limits_.entries) {
+      return Error{"more than " + std::to_string(limits_.entries) +
                    " entries to capture; name fewer paths"};
     }
+    if (auto ok = tar_.Add(member, type, mode, data, link_target); !ok) {
+      return ok;
+    }
+    if (tar_.written() > limits_.bytes) {
+      return TooLarge();
+    }
+    switch (type) {
+      case AE_IFDIR:
+        ++info_.directories;
+        break;
+      case AE_IFLNK:
+        ++info_.symlinks;
+        break;
+      default:
+        ++info_.files;
+    }
+    return Ok{};
+  }
+
+  Error TooLarge() const {
+    return Error{"the snapshot would be larger than " + std::to_string(limits_.bytes) +
+                 " bytes (the limit of one snapshot); name fewer paths"};
+  }
+
+  ErrorOr<Ok> AddEntry(const std::string& dir, const SnapshotEntry& e) {
     std::string path = (dir == "/" ? "" : dir) + "/" + e.name;
     if (path.size() > agent::kMaxPathBytes) {
       // The agent cannot name it, so it cannot be read; failing here would let any workload make
@@ -314,25 +324,36 @@ class Walker {
       return Ok{};
     }
     std::string member = Member(path);
-    switch (e.type) {
-      case agent::FileEntry::Type::kDir:
-        if (auto ok = tar_.Add(member + "/", AE_IFDIR, e.mode, {}); !ok) {
+    switch (e.kind) {
+      case SnapshotEntryKind::kDirectory: {
+        if (Depth(path) > limits_.depth) {
+          return Error{agent::Quote(path) + " lies more than " + std::to_string(limits_.depth) +
+                       " directories deep (the limit of a snapshot): the tree is too deep to "
+                       "capture, or the sandbox's agent lists a directory inside itself"};
+        }
+        if (auto ok = Add(member + "/", AE_IFDIR, e.mode, {}); !ok) {
           return ok.error();
         }
-        ++info_.directories;
         return AddTree(path);
-      case agent::FileEntry::Type::kFile: {
-        auto data = agent_.ReadFile(path, kMaxFileBytes);
-        if (!data) {
-          return Error{"reading `" + path + "` in the sandbox: " + data.error().message};
-        }
-        ++info_.files;
-        return tar_.Add(member, AE_IFREG, e.mode, *data);
       }
-      case agent::FileEntry::Type::kSymlink:
-        ++info_.symlinks;
-        return tar_.Add(member, AE_IFLNK, 0777, {}, e.link_target);
-      case agent::FileEntry::Type::kOther:
+      case SnapshotEntryKind::kFile: {
+        const uint64_t room = limits_.bytes - std::min(limits_.bytes, tar_.written());
+        if (e.size > room) {
+          return TooLarge();
+        }
+        auto data = agent_.ReadFile(path, std::min(kMaxFileBytes, room));
+        if (!data) {
+          return Error{"reading " + agent::Quote(path) +
+                       " in the sandbox: " + GuestText(data.error().message)};
+        }
+        return Add(member, AE_IFREG, e.mode, *data);
+      }
+      case SnapshotEntryKind::kSymlink:
+        return Add(member, AE_IFLNK, 0777, {}, e.link_target);
+      case SnapshotEntryKind::kUnsafeLink:
+        info_.unsafe_links.push_back(path);
+        return Ok{};
+      case SnapshotEntryKind::kOther:
         info_.skipped.push_back(path);
         return Ok{};
     }
@@ -345,32 +366,31 @@ class Walker {
   agent::Client& agent_;
   TarWriter& tar_;
   SnapshotInfo& info_;
+  const SnapshotLimits& limits_;
+  std::chrono::steady_clock::time_point deadline_;
   std::vector<std::string> parents_;
-  size_t count_ = 0;
+  uint64_t count_ = 0;
 };
 
-ErrorOr<Ok> CheckSandboxPath(const std::string& path) {
-  if (path.empty() || path[0] != '/') {
-    return Error{"`" + path + "`: give an absolute path inside the sandbox"};
-  }
-  std::istringstream parts(path.substr(1));
-  for (std::string part; std::getline(parts, part, '/');) {
-    if (part.empty() || part == "." || part == "..") {
-      return Error{"`" + path + "`: give a normalised absolute path (no empty, `.` or `..` parts)"};
-    }
-  }
-  return Ok{};
-}
-
-// Pauses the workload's processes for a consistent copy; continues them however the copy ends.
+// Pauses the workload's processes for a consistent copy; continues them however the copy ends:
+// past the snapshot's deadline too, on a new connection to `socket` when the deadline cut the
+// first one.
 class Freeze {
  public:
-  explicit Freeze(agent::Client& agent) : agent_(agent) {
+  Freeze(agent::Client& agent, std::filesystem::path socket)
+      : agent_(agent), socket_(std::move(socket)) {
     frozen_ = static_cast<bool>(agent_.Signal(SIGSTOP));
   }
   ~Freeze() {
-    if (frozen_) {
-      (void)agent_.Signal(SIGCONT);
+    if (!frozen_) {
+      return;
+    }
+    agent_.SetDeadline(std::nullopt);
+    if (agent_.Signal(SIGCONT)) {
+      return;
+    }
+    if (auto again = agent::Client::Connect(socket_, std::chrono::milliseconds(0))) {
+      (void)again->Signal(SIGCONT);
     }
   }
   Freeze(const Freeze&) = delete;
@@ -378,6 +398,7 @@ class Freeze {
 
  private:
   agent::Client& agent_;
+  std::filesystem::path socket_;
   bool frozen_ = false;
 };
 
@@ -401,8 +422,13 @@ ErrorOr<SnapshotInfo> ParseDescription(const fs::path& json_path) {
     s.symlinks = j.at("symlinks").get<uint64_t>();
     s.paths = j.at("paths").get<std::vector<std::string>>();
     s.skipped = j.at("skipped").get<std::vector<std::string>>();
-    if (j.contains("too_deep")) {  // absent from descriptions written before it existed
-      s.too_deep = j.at("too_deep").get<std::vector<std::string>>();
+    // Absent from descriptions written before they existed.
+    for (auto [key, list] :
+         {std::pair{"too_deep", &s.too_deep}, std::pair{"unsafe_links", &s.unsafe_links},
+          std::pair{"bad_names", &s.bad_names}}) {
+      if (j.contains(key)) {
+        *list = j.at(key).get<std::vector<std::string>>();
+      }
     }
     s.workload_id = j.at("workload_id").get<std::string>();
     s.payload_digest = j.at("payload_digest").get<std::string>();
@@ -425,18 +451,25 @@ ErrorOr<Ok> CheckNames(std::string_view sandbox, std::string_view label) {
 }
 
 ErrorOr<SnapshotInfo> Capture(const StateDir& state, Attached& sandbox,
-                              const SnapshotRequest& request, SnapshotInfo info) {
-  auto mountinfo = sandbox.agent.ReadFile("/proc/self/mountinfo", 1u << 20);
-  if (!mountinfo) {
-    return Error{"reading the sandbox's mount table: " + mountinfo.error().message};
-  }
-  std::vector<std::string> roots = WritableMemoryMounts(*mountinfo);
+                              const SnapshotRequest& request, SnapshotInfo info,
+                              std::chrono::steady_clock::time_point deadline) {
   for (const std::string& p : request.extra_paths) {
-    if (auto ok = CheckSandboxPath(p); !ok) {
+    if (auto ok = CheckSnapshotPath(p); !ok) {
       return ok.error();
     }
-    roots.push_back(p);
   }
+  auto mountinfo = sandbox.agent.ReadFile("/proc/self/mountinfo", 1u << 20);
+  if (!mountinfo) {
+    return Error{"reading the sandbox's mount table: " + GuestText(mountinfo.error().message)};
+  }
+  std::vector<std::string> roots = WritableMemoryMounts(*mountinfo);
+  for (const std::string& m : roots) {
+    if (auto ok = CheckSnapshotPath(m); !ok) {
+      return Error{"the sandbox's mount table names a mount point no snapshot can capture: " +
+                   ok.error().message};
+    }
+  }
+  roots.insert(roots.end(), request.extra_paths.begin(), request.extra_paths.end());
   std::sort(roots.begin(), roots.end());
   roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
   // A path inside another captured path is captured with it.
@@ -480,7 +513,7 @@ ErrorOr<SnapshotInfo> Capture(const StateDir& state, Attached& sandbox,
     return fail(tar.error());
   }
   {
-    Freeze freeze(sandbox.agent);
+    Freeze freeze(sandbox.agent, state.AgentSocket(info.sandbox));
     // The manifest goes first so a reader learns what the archive holds before its contents. Its
     // counts are only known after the walk: they are in the description beside the tar.
     nlohmann::json head = ToJson(info);
@@ -489,14 +522,15 @@ ErrorOr<SnapshotInfo> Capture(const StateDir& state, Attached& sandbox,
     head.erase("symlinks");
     head.erase("skipped");
     head.erase("too_deep");
+    head.erase("unsafe_links");
+    head.erase("bad_names");
     // Nor the label and time: the same state of the same sandbox gives the same bytes.
     head.erase("label");
     head.erase("created_at");
-    if (auto ok = (*tar)->Add(std::string(kManifestMember), AE_IFREG, 0644, head.dump(2) + "\n");
-        !ok) {
+    if (auto ok = (*tar)->Add(std::string(kManifestMember), AE_IFREG, 0644, Dump(head)); !ok) {
       return fail(ok.error());
     }
-    Walker walker(sandbox.agent, **tar, info);
+    Walker walker(sandbox.agent, **tar, info, request.limits, deadline);
     for (const std::string& root : kept) {
       if (auto ok = walker.AddRoot(root); !ok) {
         return fail(ok.error());
@@ -507,6 +541,10 @@ ErrorOr<SnapshotInfo> Capture(const StateDir& state, Attached& sandbox,
   if (!finished) {
     return fail(finished.error());
   }
+  if (finished->second > request.limits.bytes) {
+    return fail(Error{"the snapshot would be larger than " + std::to_string(request.limits.bytes) +
+                      " bytes (the limit of one snapshot); name fewer paths"});
+  }
   if (::fsync(fd) != 0) {
     return fail(Error{partial.string() + ": " + std::strerror(errno)});
   }
@@ -516,7 +554,7 @@ ErrorOr<SnapshotInfo> Capture(const StateDir& state, Attached& sandbox,
   nlohmann::json description = ToJson(info);
   description["sha256"] = info.sha256;
   description["bytes"] = info.bytes;
-  if (auto ok = WriteFileAtomically(json_path, description.dump(2) + "\n"); !ok) {
+  if (auto ok = WriteFileAtomically(json_path, Dump(description)); !ok) {
     ::unlink(partial.c_str());
     return ok.error();
   }
@@ -555,18 +593,35 @@ ErrorOr<SnapshotInfo> TakeSnapshot(const StateDir& state, Attached& sandbox,
   info.root_fs = sandbox.record.root_fs;
   info.backend = sandbox.record.backend;
   info.created_at = NowRfc3339();
+  // Every request to the agent, the pause included, must be answered by the deadline; a walk
+  // that fails past it failed because of it, whatever the request that noticed.
+  const auto deadline = std::chrono::steady_clock::now() + request.limits.time;
+  sandbox.agent.SetDeadline(deadline);
   ErrorOr<SnapshotInfo> result =
       CheckSnapshotLabel(info.label)
-          ? Capture(state, sandbox, request, info)
+          ? Capture(state, sandbox, request, info, deadline)
           : ErrorOr<SnapshotInfo>(CheckSnapshotLabel(info.label).error());
+  sandbox.agent.SetDeadline(std::nullopt);
+  if (!result && std::chrono::steady_clock::now() >= deadline) {
+    result = Error{"the snapshot took longer than " + std::to_string(request.limits.time.count()) +
+                   " ms (the limit of one snapshot) and was abandoned: " + result.error().message};
+  }
+  // The audit log holds UTF-8 only, and sandbox paths may be any bytes.
+  auto text = [](const std::string& s) {
+    return EscapeForTerminal(s, TerminalEscaper::Kind::kName);
+  };
   nlohmann::json fields = {{"sandbox", info.sandbox}, {"label", info.label}};
   if (result) {
     fields["sha256"] = result->sha256;
     fields["bytes"] = result->bytes;
-    fields["paths"] = result->paths;
+    nlohmann::json paths = nlohmann::json::array();
+    for (const std::string& p : result->paths) {
+      paths.push_back(text(p));
+    }
+    fields["paths"] = paths;
     fields["files"] = result->files;
   } else {
-    fields["refused"] = result.error().message;
+    fields["refused"] = text(result.error().message.substr(0, 4096));
   }
   auto id = audit.Append("snapshot", fields);
   if (result && id) {

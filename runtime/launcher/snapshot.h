@@ -4,6 +4,8 @@
 #ifndef MVM_RUNTIME_LAUNCHER_SNAPSHOT_H_
 #define MVM_RUNTIME_LAUNCHER_SNAPSHOT_H_
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -13,9 +15,33 @@
 #include "ir/support/error_or.h"
 #include "runtime/audit/audit.h"
 #include "runtime/launcher/launcher.h"
+#include "runtime/launcher/snapshot_guest.h"
 #include "runtime/launcher/state.h"
 
 namespace mvm::runtime {
+
+/// How deep below the sandbox's root a snapshot descends: a directory at a deeper level fails the
+/// snapshot. An agent that lists a directory as its own child would otherwise be followed until
+/// its paths reach agent::kMaxPathBytes, writing a member for every level.
+inline constexpr size_t kMaxSnapshotDepth = 256;
+/// How many entries (files, directories, symlinks, others) one snapshot may hold.
+inline constexpr uint64_t kMaxSnapshotEntries = 1000000;
+/// How large a snapshot's tar may grow, headers included.
+inline constexpr uint64_t kMaxSnapshotBytes = uint64_t{8} << 30;
+/// How long taking a snapshot may last, from reading the mount table to the last byte, however
+/// the agent spaces its answers.
+inline constexpr std::chrono::seconds kMaxSnapshotTime{900};
+
+/// Bounds on one snapshot, against an agent that answers without end (a microVM guest's root can
+/// answer in its place) as much as against trees too large to copy. Past any of them the snapshot
+/// fails: nothing is published, the `.partial` file is removed, the failure is audited and the
+/// workload continued.
+struct SnapshotLimits {
+  size_t depth = kMaxSnapshotDepth;
+  uint64_t entries = kMaxSnapshotEntries;
+  uint64_t bytes = kMaxSnapshotBytes;
+  std::chrono::milliseconds time = kMaxSnapshotTime;
+};
 
 /// What to capture besides the defaults.
 struct SnapshotRequest {
@@ -23,6 +49,7 @@ struct SnapshotRequest {
   std::string label;
   /// Absolute paths inside the sandbox to capture as well as the writable memory file systems.
   std::vector<std::string> extra_paths;
+  SnapshotLimits limits;  ///< the defaults everywhere but in tests
 };
 
 /// One snapshot on disk: `<state>/snapshots/<sandbox>/<label>.tar`, described by the `.json`
@@ -40,13 +67,14 @@ struct SnapshotInfo {
   /// Directories some of whose entries were left out: their paths are longer than the agent can
   /// name (agent::kMaxPathBytes), which a workload can build in /tmp one `cd` at a time.
   std::vector<std::string> too_deep;
+  /// Symlinks left out because their targets climb out of the sandbox's tree (or hold control
+  /// bytes): a tar extractor would create a link leading outside the directory it extracts into.
+  std::vector<std::string> unsafe_links;
+  /// Directories some of whose entries were left out because their names hold control bytes.
+  std::vector<std::string> bad_names;
   std::string workload_id, payload_digest, root_fs, backend, created_at;
   std::string audit_id;  ///< of the "snapshot" record (empty when read back from disk)
 };
-
-/// The writable memory file systems in a /proc/self/mountinfo: tmpfs mounted read-write, except
-/// /dev, which holds only the device nodes the launcher put there.
-std::vector<std::string> WritableMemoryMounts(std::string_view mountinfo);
 
 /// Validates a snapshot label: 1–64 characters of [A-Za-z0-9._-], not starting with '.'.
 ErrorOr<Ok> CheckSnapshotLabel(std::string_view label);
@@ -57,8 +85,12 @@ ErrorOr<Ok> CheckSnapshotLabel(std::string_view label);
 /// live on the host, so neither is copied. The workload's processes are stopped (SIGSTOP) while
 /// the files are read, so the snapshot is consistent, and continued afterwards, also on failure.
 /// The tar is deterministic (sorted, mtime 0, owner 0): the same state gives the same digest.
-/// Written with mode 0600 and published atomically; an existing label is refused. Audited as
-/// "snapshot" with the digest, size and paths (or the reason it failed).
+/// Everything the agent reports is checked first (snapshot_guest.h: CheckSnapshotPath for the
+/// mount points, CheckListing for each directory), so the tar holds no member a careless extractor
+/// could be led outside its directory by, and no set-uid or set-gid file; `request.limits` bound
+/// depth, entries, bytes and time. Written with mode 0600 and published atomically; an existing
+/// label is refused; on any failure the `.partial` file is removed. Audited as "snapshot" with the
+/// digest, size and paths, or with the reason it failed.
 ErrorOr<SnapshotInfo> TakeSnapshot(const StateDir& state, Attached& sandbox,
                                    const SnapshotRequest& request, audit::Log& audit);
 

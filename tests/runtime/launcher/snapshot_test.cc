@@ -5,7 +5,9 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -16,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/runtime/launcher/mvmctl_process.h"
+#include "tests/runtime/support/fake_agent.h"
 
 namespace {
 
@@ -199,6 +202,59 @@ TEST_F(SnapshotE2E, ExtraPathsAndRefusals) {
   for (const auto& f : fs::directory_iterator(mvm::testing::SharedState() / "snapshots" / name_)) {
     EXPECT_THAT(f.path().filename().string(), ::testing::Not(HasSubstr(".partial")));
   }
+}
+
+TEST_F(SnapshotE2E, AnAgentListingADirectoryInsideItselfFailsTheSnapshotCleanly) {
+  // A microVM guest's root can answer for the agent; here a fake takes the agent's socket and
+  // lists every directory below /tmp as holding a directory `loop` again.
+  namespace v1 = ::mvm::agent::v1;
+  using mvm::testing::FakeAgent;
+  using mvm::testing::FakeReply;
+  const fs::path socket = mvm::testing::SharedState() / "sandboxes" / name_ / "agent.sock";
+  const fs::path aside = socket.string() + ".real";
+  ASSERT_EQ(::rename(socket.c_str(), aside.c_str()), 0);
+  Result r;
+  std::vector<v1::Request> requests;
+  {
+    FakeAgent fake([](const v1::Request& request) -> FakeReply {
+      if (request.has_file_read() && request.file_read().path() == "/proc/self/mountinfo") {
+        return FakeAgent::FileContents("85 80 0:48 / /tmp rw,relatime - tmpfs none rw\n");
+      }
+      if (request.has_file_list()) {
+        const std::string& path = request.file_list().path();
+        return FakeReply::Of({FakeAgent::Listing(
+            {FakeAgent::Entry(path == "/" ? "tmp" : "loop", v1::FileEntry::TYPE_DIR, 0755)})});
+      }
+      return FakeAgent::Standard(request);
+    });
+    auto listening = fake.Listen(socket);
+    ASSERT_TRUE(listening) << listening.error().message;
+    r = Mvmctl({"snapshot", name_, "--label", "loop"});
+    requests = fake.requests();
+  }
+  ::unlink(socket.c_str());
+  ASSERT_EQ(::rename(aside.c_str(), socket.c_str()), 0);
+
+  EXPECT_EQ(r.status, 1) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("lies more than 256 directories deep"));
+  EXPECT_GT(requests.size(), 256u);
+  EXPECT_TRUE(requests.back().has_signal() && requests.back().signal().signal() == SIGCONT);
+  const fs::path dir = mvm::testing::SharedState() / "snapshots" / name_;
+  if (fs::exists(dir)) {
+    for (const auto& f : fs::directory_iterator(dir)) {
+      ADD_FAILURE() << "left behind: " << f.path();
+    }
+  }
+  std::ifstream log(mvm::testing::SharedState() / "audit.jsonl");
+  bool audited = false;
+  for (std::string line; std::getline(log, line);) {
+    audited = audited || (line.find("\"event\":\"snapshot\"") != std::string::npos &&
+                          line.find("\"sandbox\":\"" + name_ + "\"") != std::string::npos &&
+                          line.find("directories deep") != std::string::npos);
+  }
+  EXPECT_TRUE(audited) << "no audit record of the failed snapshot";
+  // The real agent answers again.
+  EXPECT_EQ(Exec("true").status, 0);
 }
 
 }  // namespace
