@@ -134,8 +134,14 @@ TEST_F(MicrovmE2E, LifecycleSmokeBootExecFilesLogsStop) {
   Result exec = Mvmctl({"exec", name, "--", "sh", "-c", "echo hi; exit 3"});
   EXPECT_EQ(exec.status, 3) << Describe(exec);
   EXPECT_EQ(exec.out, "hi\n");
-  Result timeout = Mvmctl({"exec", name, "--timeout", "1", "--", "sleep", "30"});
+  // The timeout reaches every process the command started, also those that left its session.
+  Result timeout = Mvmctl({"exec", name, "--timeout", "1", "--", "sh", "-c",
+                           "setsid sh -c 'exec sleep 1000' & (setsid sh -c 'exec sleep 1001' &); "
+                           "sleep 1000"});
   EXPECT_EQ(timeout.status, 124) << Describe(timeout);
+  Result left = Mvmctl({"exec", name, "--", "sh", "-c", "cat /proc/[0-9]*/comm"});
+  EXPECT_EQ(left.status, 0) << Describe(left);
+  EXPECT_THAT(left.out, Not(HasSubstr("sleep"))) << left.out;
   std::string blob;
   for (int i = 0; i < 20000; ++i) {
     blob += "line " + std::to_string(i) + "\n";
