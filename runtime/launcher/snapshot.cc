@@ -82,7 +82,11 @@ class TarWriter {
       return Error{"libarchive: out of memory"};
     }
     // pax keeps long names and large sizes exact; "restricted" adds pax headers only when needed.
+    // hdrcharset=BINARY: names are Linux byte strings, stored as they are. Otherwise libarchive
+    // converts them from the locale to UTF-8 for the pax header and refuses a name that is not
+    // text, which a workload can make to fail every snapshot of its sandbox.
     if (archive_write_set_format_pax_restricted(w->archive_) != ARCHIVE_OK ||
+        archive_write_set_format_option(w->archive_, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(w->archive_, 1) != ARCHIVE_OK ||
         archive_write_open2(w->archive_, w.get(), nullptr, &TarWriter::Write, nullptr, nullptr) !=
             ARCHIVE_OK) {

@@ -153,6 +153,19 @@ TEST_F(SnapshotE2E, CapturesWritableMemoryStateDeterministicallyAndAudits) {
   EXPECT_EQ(nlohmann::json::parse(ls.out)["snapshots"].size(), 3u);
 }
 
+// A name that is not UTF-8 is any workload's to make; it is captured byte for byte (and shown as
+// U+FFFD in JSON), and neither fails nor crashes the snapshot.
+TEST_F(SnapshotE2E, NamesThatAreNotTextAreCapturedExactly) {
+  ASSERT_EQ(Exec("b=$(printf '\\377'); printf x > /tmp/$b-file && mkfifo /tmp/$b-fifo").status, 0);
+  nlohmann::json s = Take("bytes");
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s["files"], 1);
+  ASSERT_EQ(s["skipped"].size(), 1u);
+  EXPECT_EQ(s["skipped"][0].get<std::string>(), "/tmp/\xEF\xBF\xBD-fifo");
+  std::map<std::string, Member> members = ReadTar(s["snapshot"].get<std::string>());
+  EXPECT_EQ(members["fs/tmp/\xff-file"].content, "x");
+}
+
 TEST_F(SnapshotE2E, VerifyDetectsAChangedTarAndRmRemovesIt) {
   ASSERT_EQ(Exec("echo x > /tmp/x").status, 0);
   nlohmann::json s = Take("v");
