@@ -32,7 +32,7 @@ struct Args {
 std::optional<Args> ParseArgs(const std::vector<std::string>& argv,
                               const std::vector<FlagSpec>& specs, std::string& error);
 
-/// Exit codes of shared/spec/cli.md.
+/// Exit codes of docs/cli.md.
 enum ExitCode : int {
   kExitOk = 0,
   kExitInputErrors = 1,

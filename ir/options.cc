@@ -11,7 +11,7 @@ constexpr std::array kOptions = {
 #include "ir/options.def"
 };
 
-// Built offline from Debian packages by the builder (see shared/spec/declarations.md, Images).
+// Built offline from Debian packages by the builder (see docs/declarations.md, Images).
 constexpr std::array kTemplates = {
     TemplateInfo{"busybox", "a minimal root filesystem from Debian's busybox-static"},
     TemplateInfo{"python-3.11", "Debian bookworm minbase with the Python 3.11 interpreter"},

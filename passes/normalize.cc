@@ -1,5 +1,5 @@
 // The normalize pass: puts what the IR treats as sets into one canonical order and spelling, so
-// that equivalent declarations hash and sign to the same bytes (shared/spec/ir.md,
+// that equivalent declarations hash and sign to the same bytes (docs/architecture/ir.md,
 // "Normalisation").
 //
 // Reordering invalidates the module's JSON-pointer location table, which is left as it is

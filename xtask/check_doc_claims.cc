@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// The seven claims of the ledger (shared/spec/claims.md), in ledger order.
+/// The seven claims of the ledger (docs/claims.md), in ledger order.
 constexpr std::array<std::string_view, 7> kClaimIds = {
     "claims-hygiene", "oci-ingest", "network-policy",      "secret-non-leakage",
     "sdk-lifecycle",  "cold-start", "filesystem-backends",

@@ -29,7 +29,7 @@ struct HumanRenderOptions {
 std::string RenderHuman(std::span<const Diagnostic> diagnostics, const SourceLookup& lookup,
                         HumanRenderOptions options = {});
 
-/// The `--format=json` object of shared/spec/cli.md: {"diagnostics":[{file,line,column,end_line,
+/// The `--format=json` object of docs/cli.md: {"diagnostics":[{file,line,column,end_line,
 /// end_column,severity,code,kind,message,hint?}]}; notes follow their diagnostic as entries with
 /// severity "note" and the parent's kind and code. One line, then "\n".
 std::string RenderJson(std::span<const Diagnostic> diagnostics);

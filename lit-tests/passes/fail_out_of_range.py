@@ -1,4 +1,4 @@
-# Every ranged option, just below and just above its range (shared/spec/declarations.md, "Ranges and
+# Every ranged option, just below and just above its range (docs/declarations.md, "Ranges and
 # defaults"); the message names the range. The bounds themselves are accepted (`edges`, `low-edges`: the
 # error count below leaves no room for a diagnostic there).
 # RUN: not %mvmctl check %s 2>&1 | FileCheck %s --strict-whitespace

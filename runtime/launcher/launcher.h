@@ -25,7 +25,7 @@
 
 namespace mvm::runtime {
 
-/// Exit statuses of `run` and `exec` besides the workload's own (shared/spec/cli.md), as other
+/// Exit statuses of `run` and `exec` besides the workload's own (docs/cli.md), as other
 /// container runtimes use them.
 inline constexpr int kExitTimeout = 124;
 inline constexpr int kExitLauncherFailed = 125;  ///< refused or failed; the reason is printed

@@ -10,7 +10,7 @@
 namespace mvm::ir {
 namespace {
 
-// The example of shared/spec/ir.md, with a real file hash.
+// The example of docs/architecture/ir.md, with a real file hash.
 constexpr char kSpecExample[] = R"({
   "schema_version": "mvm.ir/v1",
   "workloads": [{

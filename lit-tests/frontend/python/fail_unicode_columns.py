@@ -1,4 +1,4 @@
-# Columns count Unicode code points, not bytes (shared/spec/declarations.md): `ü` is 2 bytes and `日` 3
+# Columns count Unicode code points, not bytes (docs/declarations.md): `ü` is 2 bytes and `日` 3
 # in UTF-8, one column each. Ends are exclusive. A tab is one column too.
 # RUN: not %mvmctl check %s 2>&1 | FileCheck %s
 # RUN: not %mvmctl check --format=json %s | FileCheck %s --check-prefix=JSON

@@ -1,7 +1,7 @@
 #!/bin/sh
 # usage: sh expect_exit.sh CODE CMD [ARG...]
 # Runs CMD with its output passed through and succeeds only when it exits with exactly CODE (lit's
-# `not` accepts any failure, but the exit codes of shared/spec/cli.md are part of the contract).
+# `not` accepts any failure, but the exit codes of docs/cli.md are part of the contract).
 want=$1
 shift
 "$@"

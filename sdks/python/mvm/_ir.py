@@ -1,4 +1,4 @@
-"""Workload IR (shared/spec/ir.md) from ``Sandbox.create`` options, the way the compiler lowers
+"""Workload IR (docs/architecture/ir.md) from ``Sandbox.create`` options, the way the compiler lowers
 the equivalent ``@workload`` declaration, so record mode and a static compile agree byte for byte
 once ``source`` is set aside.
 

@@ -1,4 +1,4 @@
-"""``Sandbox``: the runtime surface of the SDK (shared/spec/sdk.md).
+"""``Sandbox``: the runtime surface of the SDK (docs/sdk.md).
 
 Two modes, chosen by ``MVM_SDK_MODE`` when a sandbox is created:
 

@@ -1,4 +1,4 @@
-// `Sandbox`: the runtime surface of the SDK (shared/spec/sdk.md), the same operations as the Python
+// `Sandbox`: the runtime surface of the SDK (docs/sdk.md), the same operations as the Python
 // SDK, camelCase and async.
 //
 // Two modes, chosen by MVM_SDK_MODE when a sandbox is created:
