@@ -8,9 +8,11 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 
 #include "ir/support/error_or.h"
 #include "runtime/launcher/launcher.h"
@@ -24,6 +26,22 @@ inline constexpr std::string_view kSdkMount = "/.mvm/sdk/python";
 inline constexpr uint32_t kPidsMax = 1024;
 /// How long a container sandbox's agent may take to listen.
 inline constexpr auto kAgentWait = std::chrono::seconds(10);
+
+/// Why a plan may not run here: the stage and reason of its `refuse` audit record, and the message.
+struct PlanRefusal {
+  std::string stage;
+  std::string reason;
+  std::string message;
+};
+
+/// Admit's first step: the signature under a trusted key, the validity window by the system clock,
+/// and the dev key's limit to dev-profile plans. Records nothing.
+std::variant<plan::VerifiedPlan, PlanRefusal> VerifyForLauncher(const LauncherOptions& options,
+                                                                std::string_view plan_bytes);
+
+/// Admit's second step: what this backend cannot enforce. Records nothing.
+std::optional<PlanRefusal> CheckPolicy(const LauncherOptions& options,
+                                       const plan::v1::ExecutionPlan& plan);
 
 double MillisSince(std::chrono::steady_clock::time_point start);
 

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <variant>
 
 #include "backend-emit/nix/artifacts.h"
 #include "backend-emit/plan/keys.h"
@@ -398,70 +399,105 @@ ErrorOr<std::unique_ptr<AuditSession>> OpenAudit(const StateDir& state) {
   return session;
 }
 
-ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view plan_bytes,
-                            audit::Log& audit, PhaseTimings* timings) {
-  auto start = Clock::now();
-  auto refuse = [&](std::string_view stage, std::string_view reason,
-                    const std::string& message) -> Error {
-    (void)audit.Append("refuse", {{"stage", stage}, {"reason", reason}, {"message", message}});
-    return Error{"refused: " + message};
-  };
+std::variant<plan::VerifiedPlan, internal::PlanRefusal> internal::VerifyForLauncher(
+    const LauncherOptions& options, std::string_view plan_bytes) {
   plan::SystemClock clock;
   auto verified = plan::VerifyPlan(plan_bytes, options.trusted, clock);
   if (!verified) {
-    return refuse("verify", plan::RefusalName(verified.refusal().reason),
-                  verified.refusal().message);
+    return PlanRefusal{"verify", std::string(plan::RefusalName(verified.refusal().reason)),
+                       verified.refusal().message};
   }
   const plan::v1::ExecutionPlan& p = verified->plan;
   if (!options.dev_key_id.empty() && verified->key_id == options.dev_key_id &&
       p.profile() != "dev") {
-    return refuse("verify", "dev-key",
-                  "the plan is signed with the local dev key, which may only sign dev-profile "
-                  "plans; sign `" +
-                      p.profile() + "` plans with a key in the trust store");
+    return PlanRefusal{"verify", "dev-key",
+                       "the plan is signed with the local dev key, which may only sign dev-profile "
+                       "plans; sign `" +
+                           p.profile() + "` plans with a key in the trust store"};
   }
-  (void)audit.Append("verify", {{"workload", p.workload().id()},
-                                {"key_id", verified->key_id},
-                                {"payload_digest", verified->payload_digest},
-                                {"epoch", p.epoch()}});
+  return std::move(*verified);
+}
 
+std::optional<internal::PlanRefusal> internal::CheckPolicy(const LauncherOptions& options,
+                                                           const plan::v1::ExecutionPlan& p) {
   // What this backend cannot enforce it refuses, before the epoch is spent on a plan that cannot
   // run.
   if (p.network().rules_size() > 0 || p.network().dns()) {
-    return refuse("policy", "egress-unsupported",
-                  "workload `" + p.workload().id() + "` may reach " + Describe(p.network()) +
-                      ", but the " + options.backend +
-                      " backend has no egress proxy yet, so it only runs workloads without "
-                      "network access (the egress proxy is planned); remove `network=` to run it "
-                      "here");
+    return PlanRefusal{"policy", "egress-unsupported",
+                       "workload `" + p.workload().id() + "` may reach " + Describe(p.network()) +
+                           ", but the " + options.backend +
+                           " backend has no egress proxy yet, so it only runs workloads without "
+                           "network access (the egress proxy is planned); remove `network=` to "
+                           "run it here"};
   }
   if (p.secrets_size() > 0) {
-    return refuse("policy", "secrets-unsupported",
-                  "workload `" + p.workload().id() + "` uses secret `" + p.secrets(0).name() +
-                      "`, but secrets reach a sandbox only through the egress proxy, which is "
-                      "planned; remove `secrets=` to run it here");
+    return PlanRefusal{"policy", "secrets-unsupported",
+                       "workload `" + p.workload().id() + "` uses secret `" + p.secrets(0).name() +
+                           "`, but secrets reach a sandbox only through the egress proxy, which "
+                           "is planned; remove `secrets=` to run it here"};
   }
   if (options.backend == kMicrovmBackend && ::geteuid() != 0) {
     for (const plan::v1::Mount& m : p.mounts()) {
       if (m.kind() != "memory" && m.mode() == "rw") {
-        return refuse("policy", "mounts-unsupported",
-                      "workload `" + p.workload().id() + "` mounts `" + m.source() + "` at `" +
-                          m.target() +
-                          "` read-write, which the qemu-microvm backend serves with virtiofsd, "
-                          "and confining virtiofsd (namespaces, chroot) needs root; run mvmctl as "
-                          "root, mount it read-only (copied into the VM at start), or use "
-                          "--backend container");
+        return PlanRefusal{
+            "policy", "mounts-unsupported",
+            "workload `" + p.workload().id() + "` mounts `" + m.source() + "` at `" + m.target() +
+                "` read-write, which the qemu-microvm backend serves with virtiofsd, and "
+                "confining virtiofsd (namespaces, chroot) needs root; run mvmctl as root, mount "
+                "it read-only (copied into the VM at start), or use --backend container"};
       }
     }
   }
-  if (p.lifecycle().isolation() == "microvm" && options.backend == "container") {
-    if (p.profile() != "dev") {
-      return refuse("policy", "weak-isolation",
-                    "workload `" + p.workload().id() +
-                        "` asks for microVM isolation and its plan is `" + p.profile() +
-                        "`-profile; the container backend is weaker and only runs dev-profile "
-                        "plans of microVM workloads; run it with --backend qemu-microvm");
+  if (p.lifecycle().isolation() == "microvm" && options.backend == "container" &&
+      p.profile() != "dev") {
+    return PlanRefusal{"policy", "weak-isolation",
+                       "workload `" + p.workload().id() +
+                           "` asks for microVM isolation and its plan is `" + p.profile() +
+                           "`-profile; the container backend is weaker and only runs dev-profile "
+                           "plans of microVM workloads; run it with --backend qemu-microvm"};
+  }
+  for (const plan::v1::Artifact& a : p.artifacts()) {
+    if (a.role() != "rootfs") {
+      continue;
     }
+    if (a.kind() == "oci") {
+      return PlanRefusal{"policy", "oci-unsupported",
+                         "image `oci:" + a.ref() +
+                             "` cannot run yet: OCI image ingestion is planned; use a "
+                             "`template:` or `nix:` image"};
+    }
+    if (a.kind() == "nix" && a.digest().empty()) {
+      return PlanRefusal{"policy", "not-built",
+                         "image `nix:" + a.ref() +
+                             "` has not been built: run `mvmctl build` on the plan or source "
+                             "file first, which records the built rootfs's digest in the plan"};
+    }
+  }
+  return std::nullopt;
+}
+
+ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view plan_bytes,
+                            audit::Log& audit, PhaseTimings* timings) {
+  auto start = Clock::now();
+  auto refuse = [&](const internal::PlanRefusal& r) -> Error {
+    (void)audit.Append("refuse",
+                       {{"stage", r.stage}, {"reason", r.reason}, {"message", r.message}});
+    return Error{"refused: " + r.message};
+  };
+  auto checked = internal::VerifyForLauncher(options, plan_bytes);
+  if (auto* refusal = std::get_if<internal::PlanRefusal>(&checked)) {
+    return refuse(*refusal);
+  }
+  auto verified = std::get_if<plan::VerifiedPlan>(&checked);
+  const plan::v1::ExecutionPlan& p = verified->plan;
+  (void)audit.Append("verify", {{"workload", p.workload().id()},
+                                {"key_id", verified->key_id},
+                                {"payload_digest", verified->payload_digest},
+                                {"epoch", p.epoch()}});
+  if (auto refusal = internal::CheckPolicy(options, p)) {
+    return refuse(*refusal);
+  }
+  if (p.lifecycle().isolation() == "microvm" && options.backend == "container") {
     std::string warning = "warning: workload `" + p.workload().id() +
                           "` asks for isolation=\"microvm\" but runs on the container backend, "
                           "which is weaker (dev profile only) [weak-isolation]";
@@ -472,31 +508,13 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
                        {{"workload", p.workload().id()}, {"backend", options.backend}});
   }
 
-  for (const plan::v1::Artifact& a : p.artifacts()) {
-    if (a.role() != "rootfs") {
-      continue;
-    }
-    if (a.kind() == "oci") {
-      return refuse("policy", "oci-unsupported",
-                    "image `oci:" + a.ref() +
-                        "` cannot run yet: OCI image ingestion is planned; use a `template:` or "
-                        "`nix:` image");
-    }
-    if (a.kind() == "nix" && a.digest().empty()) {
-      return refuse("policy", "not-built",
-                    "image `nix:" + a.ref() +
-                        "` has not been built: run `mvmctl build` on the plan or source file "
-                        "first, which records the built rootfs's digest in the plan");
-    }
-  }
-
   plan::ReplayState replay(options.state.Replay());
   auto admission = replay.Admit(*verified);
   if (!admission) {
     return Error{admission.error().message};
   }
   if (!*admission) {
-    return refuse("admit", "replayed", admission->refusal().message);
+    return refuse({"admit", "replayed", admission->refusal().message});
   }
   auto id = audit.Append("admit", {{"workload", p.workload().id()},
                                    {"epoch", p.epoch()},
@@ -509,7 +527,7 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
   if (timings != nullptr) {
     timings->verify_ms = MillisSince(start);
   }
-  return AdmittedPlan{std::move(*verified), *id};
+  return AdmittedPlan{std::move(*verified), *id, std::string(plan_bytes)};
 }
 
 Sandbox::Sandbox(Sandbox&& other) noexcept
@@ -599,7 +617,7 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
                  std::string(kMicrovmBackend) + "`"};
   }
   if (start.use_pool && start.pool.empty()) {
-    auto claimed = ClaimFromPool(options, admitted, start, name, audit, timings);
+    auto claimed = ClaimFromPool(options, admitted, start, name, timings);
     if (!claimed) {
       return claimed.error();
     }

@@ -63,6 +63,9 @@ ErrorOr<Ok> LoadTrust(LauncherOptions& options, const std::filesystem::path& tru
 struct AdmittedPlan {
   plan::VerifiedPlan verified;
   std::string audit_id;  ///< of the "admit" record
+  /// The plan file as admitted: a claim from a warm pool carries it, as the pool checks the
+  /// claimer's plan itself.
+  std::string bytes;
 };
 
 /// Per-phase wall-clock timings of one launch, for -v and the benchmark.

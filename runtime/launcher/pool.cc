@@ -25,8 +25,10 @@
 #include <sstream>
 #include <system_error>
 #include <thread>
+#include <variant>
 
 #include "backend-emit/plan/payload.h"
+#include "backend-emit/plan/replay.h"
 #include "backend-emit/plan/time.h"
 #include "ir/digest.h"
 #include "runtime/agent/framing.h"
@@ -40,7 +42,8 @@ using namespace internal;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
-constexpr size_t kMaxLine = 64u << 10;
+/// A claim carries the claimer's plan file, which stays far below this.
+constexpr size_t kMaxLine = 1u << 20;
 /// How long one side waits for the other's line: requests are answered at once, as the pool's main
 /// thread never boots anything itself.
 constexpr auto kLineDeadline = std::chrono::seconds(5);
@@ -52,9 +55,27 @@ fs::path PoolFile(const StateDir& state, std::string_view name, std::string_view
 
 std::string Errno() { return std::strerror(errno); }
 
-ErrorOr<Ok> WriteAll(int fd, std::string_view data) {
+/// Writes `data`; `pass_fd`, when given, goes along with its first byte (SCM_RIGHTS).
+ErrorOr<Ok> WriteAll(int fd, std::string_view data, int pass_fd = -1) {
   while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    iovec iov{const_cast<char*>(data.data()), data.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    if (pass_fd >= 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+    }
+    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n > 0) {
+      pass_fd = -1;
+    }
     if (n < 0 && errno == EINTR) {
       continue;
     }
@@ -66,7 +87,9 @@ ErrorOr<Ok> WriteAll(int fd, std::string_view data) {
   return Ok{};
 }
 
-ErrorOr<nlohmann::json> ReadJsonLine(int fd) {
+/// Reads one line of JSON. With `received_fd`, the first fd passed along (SCM_RIGHTS) is stored
+/// there (the caller closes it, also on an error); any other passed fd is closed.
+ErrorOr<nlohmann::json> ReadJsonLine(int fd, int* received_fd = nullptr) {
   std::string line;
   auto deadline = Clock::now() + kLineDeadline;
   char buf[4096];
@@ -83,9 +106,31 @@ ErrorOr<nlohmann::json> ReadJsonLine(int fd) {
     if (ready <= 0) {
       continue;
     }
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) {
       continue;
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+        continue;
+      }
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int passed;
+        std::memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        if (received_fd != nullptr && *received_fd < 0) {
+          *received_fd = passed;
+        } else {
+          ::close(passed);
+        }
+      }
     }
     if (n <= 0) {
       return Error{"the other side closed the connection"};
@@ -108,7 +153,7 @@ ErrorOr<nlohmann::json> ReadJsonLine(int fd) {
 }
 
 ErrorOr<nlohmann::json> Request(const StateDir& state, std::string_view pool,
-                                const nlohmann::json& request) {
+                                const nlohmann::json& request, int pass_fd = -1) {
   fs::path path = PoolFile(state, pool, ".sock");
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -126,7 +171,7 @@ ErrorOr<nlohmann::json> Request(const StateDir& state, std::string_view pool,
     return Error{"cannot reach pool `" + std::string(pool) + "` at `" + path.string() +
                  "`: " + why};
   }
-  auto written = WriteAll(fd, request.dump() + "\n");
+  auto written = WriteAll(fd, request.dump() + "\n", pass_fd);
   if (!written) {
     ::close(fd);
     return written.error();
@@ -211,8 +256,14 @@ class PoolProcess {
   void Fill();
   void Say(const std::string& line);
   void Wake();
-  nlohmann::json Handle(const nlohmann::json& request, const ucred& peer, bool& stop);
-  nlohmann::json Claim(const nlohmann::json& request, const ucred& peer);
+  nlohmann::json Handle(const nlohmann::json& request, const ucred& peer, int passed_fd,
+                        bool& stop);
+  /// The claimer's plan admitted again by this pool's trust (without touching replay state), its
+  /// key equal to this pool's, and `lock_fd` the claimer's lock of `name`; else an Error and
+  /// `reason`, the refusal's name.
+  ErrorOr<AdmittedPlan> CheckClaimer(const nlohmann::json& request, const std::string& name,
+                                     int lock_fd, std::string& reason);
+  nlohmann::json Claim(const nlohmann::json& request, const ucred& peer, int lock_fd);
   void DestroyDead(const std::string& name);
 
   LauncherOptions options_;
@@ -221,6 +272,7 @@ class PoolProcess {
   StartOptions start_;
   PoolOptions pool_;
   audit::Log& audit_;
+  std::string key_;  ///< PoolKey of the pool's own plan and start options
   int wake_fd_ = -1;
 
   std::mutex mu_;
@@ -320,15 +372,113 @@ void PoolProcess::DestroyDead(const std::string& name) {
   (void)Destroy(options_, *dead, audit_, "ended in the pool");
 }
 
-nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& peer) {
+ErrorOr<AdmittedPlan> PoolProcess::CheckClaimer(const nlohmann::json& request,
+                                                const std::string& name, int lock_fd,
+                                                std::string& reason) {
+  auto refuse = [&](std::string_view why, std::string message) -> Error {
+    reason = why;
+    return Error{std::move(message)};
+  };
+  // The claimer's plan, checked as Admit checks it: a claim is a start, and the pool is the only
+  // party the claimer cannot skip.
+  if (!request.contains("plan") || !request["plan"].is_string()) {
+    return refuse("no-plan", "a claim needs the claimer's signed plan file (`plan`)");
+  }
+  auto checked = VerifyForLauncher(options_, request["plan"].get<std::string>());
+  if (auto* refusal = std::get_if<PlanRefusal>(&checked)) {
+    return refuse(refusal->reason, refusal->message);
+  }
+  AdmittedPlan theirs{std::move(std::get<plan::VerifiedPlan>(checked)), "", ""};
+  const plan::v1::ExecutionPlan& p = theirs.verified.plan;
+  if (auto refusal = CheckPolicy(options_, p)) {
+    return refuse(refusal->reason, refusal->message);
+  }
+  StartOptions start;
+  try {
+    for (const auto& file : request.value("app_files", nlohmann::json::array())) {
+      start.app_files.emplace_back(file.at(0).get<std::string>(),
+                                   fs::path(file.at(1).get<std::string>()));
+    }
+    start.project_root = request.value("project_root", "");
+  } catch (const nlohmann::json::exception& e) {
+    return refuse("bad-request",
+                  std::string("a claim's `app_files` or `project_root` are garbled: ") + e.what());
+  }
+  // PoolKey reads these files whole, on the thread that serves the socket: a fifo or a device
+  // would stall the pool.
+  for (const auto& [guest, host] : start.app_files) {
+    std::error_code ec;
+    if (!fs::is_regular_file(host, ec)) {
+      return refuse("bad-request", "a claim's app file `" + host.string() + "` is not a file");
+    }
+  }
+  auto key = PoolKey(options_, theirs, start);
+  if (!key || *key != key_) {
+    return refuse("key-mismatch",
+                  "the claimer's plan of workload `" + p.workload().id() +
+                      "` is not interchangeable with this pool's (another plan, files, volumes or "
+                      "backend" +
+                      (key ? std::string(")") : "; " + key.error().message + ")"));
+  }
+  // Replay: the claimer's Admit recorded its plan (or found it recorded). The pool only reads that
+  // record and requires the claimed plan to be the last one admitted for its workload, so a plan
+  // that skipped admission, or an older one that admission would call a replay, claims nothing;
+  // and a claimer that lost a race with a newer admission boots its own sandbox.
+  plan::ReplayState replay(options_.state.Replay());
+  auto last = replay.Last(p.workload().id());
+  if (!last) {
+    return refuse("replay-state", last.error().message);
+  }
+  if (!*last || (*last)->epoch != p.epoch() ||
+      (*last)->payload_digest != theirs.verified.payload_digest) {
+    return refuse("not-admitted",
+                  "the claimer's plan (epoch " + std::to_string(p.epoch()) +
+                      ") is not the last plan admitted for workload `" + p.workload().id() +
+                      "`; claims go through `mvmctl run` or `mvmctl up`, which admit first");
+  }
+  // The name: the claimer passes the fd of its lock on it (SandboxLock), and the pool checks that
+  // it is that lock file and that no one else holds it, so the rename below cannot race a start
+  // or a stop of that name. Taking the lock itself instead would make the claimer give it up
+  // between its own checks and the claim.
+  fs::path lock_path = options_.state.Sandboxes() / (name + ".lock");
+  struct stat held {};
+  struct stat named {};
+  if (lock_fd < 0 || ::fstat(lock_fd, &held) != 0 || ::lstat(lock_path.c_str(), &named) != 0 ||
+      held.st_dev != named.st_dev || held.st_ino != named.st_ino ||
+      ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    return refuse("lock-not-held", "a claim of `" + name +
+                                       "` must pass the claimer's lock of that name along "
+                                       "(`" +
+                                       lock_path.string() + "`, held by no one else)");
+  }
+  return theirs;
+}
+
+nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& peer, int lock_fd) {
   auto fail = [](const std::string& message) {
     return nlohmann::json{{"ok", false}, {"error", message}};
   };
-  if (!request.contains("name") || !request["name"].is_string() ||
-      !IsSandboxName(request["name"].get<std::string>())) {
-    return fail("a claim needs a valid sandbox `name`");
+  std::string name = request.value("name", nlohmann::json()).is_string()
+                         ? request["name"].get<std::string>()
+                         : std::string();
+  std::string reason = "bad-request";
+  ErrorOr<AdmittedPlan> admitted = Error{"a claim needs a valid sandbox `name`"};
+  if (IsSandboxName(name)) {
+    admitted = CheckClaimer(request, name, lock_fd, reason);
   }
-  std::string name = request["name"].get<std::string>();
+  if (!admitted) {
+    // Refused before anything changed; audited here, where no claimer can skip it.
+    (void)audit_.Append("refuse", {{"stage", "claim"},
+                                   {"reason", reason},
+                                   {"message", admitted.error().message},
+                                   {"pool", pool_.name},
+                                   {"sandbox", IsSandboxName(name) ? name : std::string()},
+                                   {"claimer_pid", peer.pid},
+                                   {"claimer_uid", peer.uid}});
+    Say("refused a claim by pid " + std::to_string(peer.pid) + ": " + admitted.error().message);
+    return {{"ok", false}, {"refused", true}, {"error", "refused: " + admitted.error().message}};
+  }
+  const plan::v1::ExecutionPlan& theirs = admitted->verified.plan;
   bool detached = request.value("detached", false);
   while (true) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -356,6 +506,7 @@ nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& pe
       give_back();
       return fail("cannot give the sandbox the name `" + name + "`: " + why);
     }
+    SandboxRecord unclaimed = record;
     SandboxRecord claimed = record;
     claimed.name = name;
     claimed.instance = pooled_as;
@@ -363,13 +514,33 @@ nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& pe
     claimed.detached = detached;
     claimed.owner_pid = peer.pid;
     claimed.owner_uid = peer.uid;
-    if (auto written = WriteRecord(options_.state, claimed); !written) {
+    auto undo = [&] {
       if (name != pooled_as) {
         (void)::rename(options_.state.Sandbox(name).c_str(),
                        options_.state.Sandbox(pooled_as).c_str());
       }
+      (void)WriteRecord(options_.state, unclaimed);
       give_back();
+    };
+    if (auto written = WriteRecord(options_.state, claimed); !written) {
+      undo();
       return fail(written.error().message);
+    }
+    // The one record of the claim, written by the pool before it lets go: a claim that cannot be
+    // audited does not happen.
+    auto audited = audit_.Append("claim", {{"sandbox", name},
+                                           {"pool", pool_.name},
+                                           {"pooled_as", pooled_as},
+                                           {"workload", theirs.workload().id()},
+                                           {"payload_digest", admitted->verified.payload_digest},
+                                           {"epoch", theirs.epoch()},
+                                           {"backend", options_.backend},
+                                           {"detached", detached},
+                                           {"claimer_pid", peer.pid},
+                                           {"claimer_uid", peer.uid}});
+    if (!audited) {
+      undo();
+      return fail("cannot audit the claim: " + audited.error().message);
     }
     record = claimed;
     int pidfd = SandboxAccess::HandOver(taken.sandbox);
@@ -386,15 +557,17 @@ nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& pe
             {"name", name},
             {"pooled_as", pooled_as},
             {"pool", pool_.name},
+            {"audit_id", *audited},
             {"acceleration", taken.acceleration},
             {"ready_for_ms", waited}};
   }
 }
 
-nlohmann::json PoolProcess::Handle(const nlohmann::json& request, const ucred& peer, bool& stop) {
+nlohmann::json PoolProcess::Handle(const nlohmann::json& request, const ucred& peer, int passed_fd,
+                                   bool& stop) {
   std::string op = request.value("op", "");
   if (op == "claim") {
-    return Claim(request, peer);
+    return Claim(request, peer, passed_fd);
   }
   if (op == "status") {
     std::lock_guard<std::mutex> lock(mu_);
@@ -419,6 +592,7 @@ nlohmann::json PoolProcess::Handle(const nlohmann::json& request, const ucred& p
 }
 
 ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
+  key_ = key;
   // Our own copy of the output fd: a container start briefly points fd 2 at the agent's log.
   pool_.out_fd = ::fcntl(pool_.out_fd, F_DUPFD_CLOEXEC, 3);
   std::error_code ec;
@@ -549,12 +723,16 @@ ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
       socklen_t len = sizeof peer;
       (void)::getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &len);
       bool stop = false;
-      auto request = ReadJsonLine(client);
+      int passed_fd = -1;
+      auto request = ReadJsonLine(client, &passed_fd);
       nlohmann::json reply =
-          request ? Handle(*request, peer, stop)
+          request ? Handle(*request, peer, passed_fd, stop)
                   : nlohmann::json{{"ok", false}, {"error", request.error().message}};
       (void)WriteAll(client, reply.dump() + "\n");
       ::close(client);
+      if (passed_fd >= 0) {
+        ::close(passed_fd);  // the claimer's lock stays held by its own fd
+      }
       if (stop) {
         reason = "mvmctl pool stop";
       }
@@ -747,8 +925,7 @@ ErrorOr<Ok> StopPool(const StateDir& state, std::string_view name,
 
 ErrorOr<std::optional<Sandbox>> ClaimFromPool(const LauncherOptions& options,
                                               const AdmittedPlan& plan, const StartOptions& start,
-                                              const std::string& name, audit::Log& audit,
-                                              PhaseTimings* timings) {
+                                              const std::string& name, PhaseTimings* timings) {
   auto t0 = Clock::now();
   const plan::v1::ExecutionPlan& p = plan.verified.plan;
   std::vector<std::string> problems;
@@ -795,11 +972,22 @@ ErrorOr<std::optional<Sandbox>> ClaimFromPool(const LauncherOptions& options,
     }
     watchdog = *started;
   }
+  // What the pool needs to check the claim itself: the plan file and the start options that enter
+  // PoolKey. The lock of `name` goes along (SCM_RIGHTS), as the pool renames onto that name.
+  nlohmann::json app_files = nlohmann::json::array();
+  for (const auto& [guest, host] : start.app_files) {
+    app_files.push_back({guest, host.string()});
+  }
+  nlohmann::json request = {{"op", "claim"},
+                            {"name", name},
+                            {"detached", start.detached},
+                            {"plan", plan.bytes},
+                            {"app_files", app_files},
+                            {"project_root", start.project_root.string()}};
   nlohmann::json reply;
   const PoolRecord* from = nullptr;
   for (const PoolRecord& pool : pools) {
-    auto answer = Request(options.state, pool.name,
-                          {{"op", "claim"}, {"name", name}, {"detached", start.detached}});
+    auto answer = Request(options.state, pool.name, request, lock->fd());
     if (answer && answer->value("ok", false)) {
       reply = std::move(*answer);
       from = &pool;
@@ -845,12 +1033,7 @@ ErrorOr<std::optional<Sandbox>> ClaimFromPool(const LauncherOptions& options,
   Sandbox sandbox = SandboxAccess::Adopt(std::move(*record), pidfd, std::move(*client), watchdog);
   double claim_ms = MillisSince(t0);
   std::string acceleration = reply.value("acceleration", "");
-  (void)audit.Append("claim", {{"sandbox", name},
-                               {"pool", from->name},
-                               {"pooled_as", pooled_as},
-                               {"workload", p.workload().id()},
-                               {"backend", options.backend},
-                               {"detached", start.detached}});
+  // The claim's audit record is the pool's (PoolProcess::Claim), written before it let go.
   if (timings != nullptr) {
     timings->pool = from->name;
     timings->claim_ms = claim_ms;

@@ -4,15 +4,20 @@
 //
 // A pooled sandbox is an ordinary sandbox (record, state directory, watchdog) owned by the pool
 // process and marked with the pool's name. A claim is a request on the pool's socket: the claimer
-// holds the lock of the name it wants and has armed its own watchdog for that name; the pool
-// renames the sandbox's state directory to it (the atomic hand-over point), rewrites the record
-// with the claimer as owner, disarms its own watchdog and refills. The backend keeps knowing the
-// sandbox by the name it booted under (SandboxRecord::instance).
+// holds the lock of the name it wants and has armed its own watchdog for that name; the request
+// carries the claimer's plan file and the start options that enter the pool key, and passes the
+// lock's fd along. The pool trusts none of it: it checks the plan as Admit does (signature by a
+// trusted key, validity window, dev key, backend policy), that its key equals the pool's, that it
+// is the last plan admitted for its workload (replay state, read only), and that the fd is the
+// lock of that name held by no one else. Then it renames the sandbox's state directory to the
+// name (the atomic hand-over point), rewrites the record with the claimer as owner, writes the
+// `claim` audit record, disarms its own watchdog and refills; a refused claim is audited as a
+// `refuse` record of stage `claim` and changes nothing. The backend keeps knowing the sandbox by
+// the name it booted under (SandboxRecord::instance).
 //
 // Interchangeable means the same pool key (PoolKey): the same plan apart from its validity window,
 // epoch and signature, on the same backend, with the same guest agent file, the same app files
-// (by content) and the same volume sources. The claimer's own admission (signature, expiry,
-// replay) still decides whether its plan runs at all.
+// (by content) and the same volume sources.
 #ifndef MVM_RUNTIME_LAUNCHER_POOL_H_
 #define MVM_RUNTIME_LAUNCHER_POOL_H_
 
@@ -91,8 +96,7 @@ ErrorOr<Ok> StopPool(const StateDir& state, std::string_view name,
 /// is already running or a claimed sandbox was lost during the hand-over.
 ErrorOr<std::optional<Sandbox>> ClaimFromPool(const LauncherOptions& options,
                                               const AdmittedPlan& plan, const StartOptions& start,
-                                              const std::string& name, audit::Log& audit,
-                                              PhaseTimings* timings);
+                                              const std::string& name, PhaseTimings* timings);
 
 }  // namespace mvm::runtime
 

@@ -102,6 +102,8 @@ class SandboxLock {
   /// Removes the lock file while still holding the lock (a destroyed sandbox leaves none behind);
   /// the lock itself is released when the object goes.
   void RemoveFile();
+  /// The locked file's descriptor, owned by this object: a claim passes it to a warm pool.
+  int fd() const { return fd_; }
   SandboxLock(SandboxLock&& other) noexcept;
   SandboxLock& operator=(SandboxLock&& other) noexcept;
   SandboxLock(const SandboxLock&) = delete;

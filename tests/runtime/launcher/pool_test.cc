@@ -3,11 +3,15 @@
 // expiry. The microVM backend's pool test is in tests/runtime/qemu_microvm.
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -175,6 +179,37 @@ std::vector<nlohmann::json> AuditEvents(const std::string& event) {
   return out;
 }
 
+/// What a process of the same user can do without mvmctl: send `request` to pool `pool`'s socket
+/// and read the answer.
+nlohmann::json RawRequest(const std::string& pool, const nlohmann::json& request) {
+  fs::path path = SharedState() / "pools" / (pool + ".sock");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_GE(fd, 0);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    ADD_FAILURE() << "cannot connect to " << path;
+    return nlohmann::json::object();
+  }
+  std::string line = request.dump() + "\n";
+  EXPECT_EQ(::write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  std::string answer;
+  char buf[4096];
+  ssize_t n;
+  while (answer.find('\n') == std::string::npos && (n = ::read(fd, buf, sizeof buf)) > 0) {
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return nlohmann::json::parse(answer, nullptr, false);
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 class PoolE2E : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -224,10 +259,17 @@ TEST_F(PoolE2E, RunClaimsAReadySandboxAndThePoolRefills) {
   ASSERT_TRUE(WaitReady(pool_, 1, 1)) << process_.Err();
   EXPECT_NE(ReadyName(), pooled);
 
+  // Exactly one record of the claim, the pool's, naming the claimer and its plan.
   auto claims = AuditEvents("claim");
-  ASSERT_FALSE(claims.empty());
+  ASSERT_EQ(std::count_if(claims.begin(), claims.end(),
+                          [&](const nlohmann::json& c) { return c["pooled_as"] == pooled; }),
+            1);
   EXPECT_EQ(claims.back()["pool"], pool_);
   EXPECT_EQ(claims.back()["pooled_as"], pooled);
+  EXPECT_EQ(claims.back()["workload"], "hello");
+  EXPECT_GT(claims.back().value("claimer_pid", 0), 0);
+  EXPECT_EQ(claims.back()["payload_digest"], AuditEvents("admit").back()["payload_digest"])
+      << "the plan the claimer's run admitted";
   Result verify = Mvmctl({"audit", "verify"});
   EXPECT_EQ(verify.status, 0) << Describe(verify);
 
@@ -263,6 +305,84 @@ TEST_F(PoolE2E, UpRenamesTheClaimedSandboxAndItsClaimerOwnsIt) {
   EXPECT_TRUE(WaitReady(pool_, 1, 1));
   fs::remove(up.out);
   fs::remove(up.err);
+}
+
+// A process of the same user reaching the pool's socket directly, without admission: each claim is
+// refused and audited as such by the pool, and the pooled sandbox stays where it was.
+TEST_F(PoolE2E, ADirectClaimWithoutAnAdmittedPlanIsRefusedAndAudited) {
+  std::string pooled = ReadyName();
+  ASSERT_FALSE(pooled.empty());
+  fs::path dir = fs::temp_directory_path() / ("mvm-pool-attack-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // Plans signed with the key the pool trusts (the local dev key). Epochs only grow: the valid
+  // plan must be newer than anything admitted for `hello` so far, so that admitting it works.
+  std::string mvmctl = MVM_MVMCTL_PATH;
+  std::string sign = " --profile dev --sign " + (SharedState() / "keys" / "dev.key").string();
+  nlohmann::json last = nlohmann::json::parse(ReadFile(SharedState() / "replay" / "hello.json"));
+  uint32_t epoch =
+      std::max<uint32_t>(last["epoch"].get<uint32_t>() + 1, static_cast<uint32_t>(::time(nullptr)));
+  auto compile = [&](const fs::path& source, const std::string& extra, const std::string& out) {
+    std::string command = mvmctl + " compile " + source.string() + sign + extra + " -o " +
+                          (dir / out).string() + " >/dev/null 2>&1";
+    return std::system(command.c_str());
+  };
+  ASSERT_EQ(compile(Hello(), " --epoch " + std::to_string(epoch), "valid"), 0);
+  ASSERT_EQ(compile(Hello(), " --expires-in 1s", "expiring"), 0);
+  auto compiled = Clock::now();
+  ASSERT_EQ(compile(Hello().parent_path() / "timeout.py", "", "other"), 0);
+  std::string valid = ReadFile(dir / "valid" / "hello.plan.json");
+  std::string other = ReadFile(dir / "other" / "sleepy.plan.json");
+  ASSERT_FALSE(valid.empty());
+  ASSERT_FALSE(other.empty());
+  std::string tampered = valid;
+  size_t payload = tampered.find("\"payload\":\"") + 12;
+  tampered[payload + 40] = tampered[payload + 40] == 'A' ? 'B' : 'A';
+  nlohmann::json app_files = nlohmann::json::array({{"/app/hello.py", Hello().string()}});
+
+  int attacks = 0;
+  auto attack = [&](const std::string& what, nlohmann::json request, const std::string& reason) {
+    // Each attack on its own: a full pool and a fresh name.
+    ASSERT_TRUE(WaitReady(pool_, 1, -1, std::chrono::seconds(60))) << what;
+    std::string stolen = "stolen-" + std::to_string(++attacks) + "-" + std::to_string(::getpid());
+    request["op"] = "claim";
+    request["name"] = stolen;
+    size_t refusals = AuditEvents("refuse").size();
+    size_t claims = AuditEvents("claim").size();
+    nlohmann::json reply = RawRequest(pool_, request);
+    if (Contains(RunningSandboxes(), stolen)) {
+      ADD_FAILURE() << what << ": claimed as " << stolen;
+      Mvmctl({"destroy", stolen});
+    }
+    EXPECT_EQ(reply.value("ok", true), false) << what << ": " << reply.dump();
+    EXPECT_EQ(reply.value("refused", false), true) << what << ": " << reply.dump();
+    auto refused = AuditEvents("refuse");
+    EXPECT_EQ(refused.size(), refusals + 1) << what << ": the refusal is audited";
+    if (refused.size() == refusals + 1) {
+      EXPECT_EQ(refused.back()["stage"], "claim") << what;
+      EXPECT_EQ(refused.back()["reason"], reason) << what << ": " << refused.back().dump();
+      // This process wrote no audit record, so the pool did, from the socket's peer credentials.
+      EXPECT_EQ(refused.back()["claimer_pid"], ::getpid()) << what;
+    }
+    EXPECT_EQ(AuditEvents("claim").size(), claims) << what;
+    EXPECT_EQ(ReadyName(), pooled) << what << ": the pooled sandbox stays in the pool";
+  };
+  attack("no plan", {{"detached", true}}, "no-plan");
+  attack("another workload's plan", {{"plan", other}, {"app_files", app_files}}, "key-mismatch");
+  attack("a tampered plan", {{"plan", tampered}, {"app_files", app_files}}, "bad-signature");
+  attack("a plan never admitted", {{"plan", valid}, {"app_files", app_files}}, "not-admitted");
+  // Admitted now (the run itself may fail: a plan file does not bring hello.py along), but the
+  // attacker does not hold the lock of the name it wants.
+  Result admit = Mvmctl({"run", "--no-pool", (dir / "valid" / "hello.plan.json").string()});
+  ASSERT_EQ(admit.err.find("refused"), std::string::npos) << Describe(admit);
+  attack("a claim without the name's lock", {{"plan", valid}, {"app_files", app_files}},
+         "lock-not-held");
+  std::this_thread::sleep_until(compiled + std::chrono::seconds(2));
+  attack("an expired plan",
+         {{"plan", ReadFile(dir / "expiring" / "hello.plan.json")}, {"app_files", app_files}},
+         "expired");
+  EXPECT_TRUE(WaitReady(pool_, 1, 0, std::chrono::seconds(5)));
+  fs::remove_all(dir);
 }
 
 TEST_F(PoolE2E, AChangedFileIsNotClaimed) {
