@@ -1,6 +1,8 @@
 #ifndef MVM_RUNTIME_AGENT_FRAMING_H_
 #define MVM_RUNTIME_AGENT_FRAMING_H_
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -48,6 +50,16 @@ ErrorOr<Ok> WriteFrame(int fd, std::string_view payload);
 /// replacing a stale socket there but nothing else. Blocking (who needs otherwise sets
 /// O_NONBLOCK) and close-on-exec.
 ErrorOr<UniqueFd> ListenUnix(const std::string& path);
+
+/// One sendmsg of `data` (non-empty) on the unix socket `sock`, with `pass_fd` attached
+/// (SCM_RIGHTS) unless it is -1. MSG_NOSIGNAL. Returns the bytes sent or -1 with errno, as
+/// sendmsg. System calls only: safe in a child of a multi-threaded process.
+ssize_t SendWithFd(int sock, std::string_view data, int pass_fd);
+
+/// One recvmsg into `buffer` on the unix socket `sock` (MSG_CMSG_CLOEXEC). The first descriptor
+/// passed along is stored in `*received_fd` when that is -1; every other one is closed. Returns
+/// the bytes read or -1 with errno, as recvmsg. System calls only.
+ssize_t ReceiveWithFd(int sock, char* buffer, size_t size, int* received_fd);
 
 /// Splits a byte stream into frames, for readers that cannot block (the agent's event loop). Feed
 /// it whatever arrived with Append, then call Next until it stops returning kFrame.

@@ -58,21 +58,7 @@ std::string Errno() { return std::strerror(errno); }
 /// Writes `data`; `pass_fd`, when given, goes along with its first byte (SCM_RIGHTS).
 ErrorOr<Ok> WriteAll(int fd, std::string_view data, int pass_fd = -1) {
   while (!data.empty()) {
-    iovec iov{const_cast<char*>(data.data()), data.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    if (pass_fd >= 0) {
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-    }
-    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    ssize_t n = agent::SendWithFd(fd, data, pass_fd);
     if (n > 0) {
       pass_fd = -1;
     }
@@ -106,31 +92,14 @@ ErrorOr<nlohmann::json> ReadJsonLine(int fd, int* received_fd = nullptr) {
     if (ready <= 0) {
       continue;
     }
-    iovec iov{buf, sizeof buf};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    int ignored = -1;
+    ssize_t n =
+        agent::ReceiveWithFd(fd, buf, sizeof buf, received_fd != nullptr ? received_fd : &ignored);
+    if (ignored >= 0) {
+      ::close(ignored);
+    }
     if (n < 0 && errno == EINTR) {
       continue;
-    }
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-        continue;
-      }
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int passed;
-        std::memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-        if (received_fd != nullptr && *received_fd < 0) {
-          *received_fd = passed;
-        } else {
-          ::close(passed);
-        }
-      }
     }
     if (n <= 0) {
       return Error{"the other side closed the connection"};

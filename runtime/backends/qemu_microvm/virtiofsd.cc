@@ -25,6 +25,7 @@
 #include <cstring>
 #include <memory>
 
+#include "runtime/agent/framing.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 
 namespace mvm::runtime::qemu_microvm {
@@ -111,51 +112,13 @@ struct ChildPlan {
   ::_exit(127);
 }
 
-int ReceiveFd(int sock) {
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  if (::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) {
-    return -1;
-  }
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (c == nullptr || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
-    errno = EPROTO;
-    return -1;
-  }
-  int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  return fd;
-}
-
-bool SendFd(int sock, int fd) {
-  char byte = 't';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  return ::sendmsg(sock, &msg, MSG_NOSIGNAL) == 1;
-}
-
 [[noreturn]] void RunChild(const ChildPlan& p) {
   int error_fd = p.error_fd;
   auto fail = [&](Step step) { ChildFail(error_fd, step); };
   // The parent maps our ids and sends the tree once the mapping exists; EOF means it died.
-  int tree = ReceiveFd(p.control);
-  if (tree < 0) {
+  int tree = -1;
+  char byte;
+  if (agent::ReceiveWithFd(p.control, &byte, 1, &tree) != 1 || tree < 0) {
     fail(Step::kReceive);
   }
   // Raw system calls: after a raw clone glibc's set*id wrappers would signal the parent's threads.
@@ -468,7 +431,7 @@ ErrorOr<pid_t> StartConfinedVirtiofsd(const SharedDir& dir, int listen_fd, int l
                    "system that supports idmapped mounts (ext4, xfs, btrfs, or tmpfs on Linux 6.3 "
                    "and later)");
   }
-  bool sent = SendFd(control[0], tree);
+  bool sent = agent::SendWithFd(control[0], "t", tree) == 1;
   saved = errno;
   ::close(tree);
   if (!sent) {
