@@ -1,0 +1,241 @@
+// Admission: the trust a launcher reads (trust directory, keys), the audit session, and the checks
+// that decide whether a plan runs here: signature and validity (VerifyForLauncher), what the
+// backend can enforce (CheckPolicy), replay (Admit). A warm pool re-runs the first two on a claim.
+
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+#include <variant>
+
+#include "backend-emit/plan/keys.h"
+#include "backend-emit/plan/replay.h"
+#include "backend-emit/plan/time.h"
+#include "runtime/launcher/internal.h"
+#include "runtime/launcher/launcher.h"
+
+namespace mvm::runtime {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace internal;  // NOLINT(google-build-using-namespace)
+
+namespace {
+
+std::string Describe(const plan::v1::Network& network) {
+  std::string out;
+  for (const plan::v1::EgressRule& r : network.rules()) {
+    out += (out.empty() ? "" : ", ") + r.protocol() + " " + r.host();
+  }
+  if (network.dns()) {
+    out += std::string(out.empty() ? "" : ", ") + "dns";
+  }
+  return out;
+}
+
+}  // namespace
+
+ErrorOr<Ok> LoadTrust(LauncherOptions& options, const fs::path& trust_dir,
+                      const std::vector<fs::path>& extra) {
+  fs::path dir = trust_dir;
+  if (dir.empty()) {
+    auto found = plan::DefaultTrustDir();
+    if (!found) {
+      return Error{found.error().message};
+    }
+    dir = *found;
+  }
+  if (fs::exists(dir)) {
+    auto keys = plan::LoadTrustDir(dir);
+    if (!keys) {
+      return Error{keys.error().message};
+    }
+    options.trusted = std::move(*keys);
+  }
+  for (const fs::path& pub : extra) {
+    auto key = plan::LoadPublicKey(pub);
+    if (!key) {
+      return Error{key.error().message};
+    }
+    options.trusted.push_back({key->KeyId(), *key, pub});
+  }
+  fs::path dev = options.state.Keys() / "dev.pub";
+  if (fs::exists(dev)) {
+    auto key = plan::LoadPublicKey(dev);
+    if (!key) {
+      return Error{key.error().message};
+    }
+    options.dev_key_id = key->KeyId();
+    options.trusted.push_back({options.dev_key_id, *key, dev});
+  }
+  return Ok{};
+}
+
+ErrorOr<plan::SecretKey> EnsureKey(const fs::path& dir, std::string_view name) {
+  fs::path path = dir / (std::string(name) + ".key");
+  if (fs::exists(path)) {
+    return plan::LoadSecretKey(path);
+  }
+  plan::SecretKey key = plan::SecretKey::Generate();
+  auto saved = plan::SaveKeyPair(key, dir, name);
+  if (!saved) {
+    // Another process may have made it first; then theirs is the key.
+    if (fs::exists(path)) {
+      return plan::LoadSecretKey(path);
+    }
+    return Error{saved.error().message};
+  }
+  return key;
+}
+
+ErrorOr<std::unique_ptr<AuditSession>> OpenAudit(const StateDir& state) {
+  auto key = EnsureKey(state.Keys(), "launcher");
+  if (!key) {
+    return Error{key.error().message};
+  }
+  auto session = std::make_unique<AuditSession>();
+  session->key = std::make_unique<plan::SecretKey>(std::move(*key));
+  auto log = audit::Log::Open(state.AuditLog(), session->key.get());
+  if (!log) {
+    return Error{log.error().message};
+  }
+  session->log.emplace(std::move(*log));
+  return session;
+}
+
+std::variant<plan::VerifiedPlan, internal::PlanRefusal> internal::VerifyForLauncher(
+    const LauncherOptions& options, std::string_view plan_bytes) {
+  plan::SystemClock clock;
+  auto verified = plan::VerifyPlan(plan_bytes, options.trusted, clock);
+  if (!verified) {
+    return PlanRefusal{"verify", std::string(plan::RefusalName(verified.refusal().reason)),
+                       verified.refusal().message};
+  }
+  const plan::v1::ExecutionPlan& p = verified->plan;
+  if (!options.dev_key_id.empty() && verified->key_id == options.dev_key_id &&
+      p.profile() != "dev") {
+    return PlanRefusal{"verify", "dev-key",
+                       "the plan is signed with the local dev key, which may only sign dev-profile "
+                       "plans; sign `" +
+                           p.profile() + "` plans with a key in the trust store"};
+  }
+  return std::move(*verified);
+}
+
+std::optional<internal::PlanRefusal> internal::CheckPolicy(const LauncherOptions& options,
+                                                           const plan::v1::ExecutionPlan& p) {
+  // What this backend cannot enforce it refuses, before the epoch is spent on a plan that cannot
+  // run.
+  if (p.network().rules_size() > 0 || p.network().dns()) {
+    return PlanRefusal{"policy", "egress-unsupported",
+                       "workload `" + p.workload().id() + "` may reach " + Describe(p.network()) +
+                           ", but the " + options.backend +
+                           " backend has no egress proxy yet, so it only runs workloads without "
+                           "network access (the egress proxy is planned); remove `network=` to "
+                           "run it here"};
+  }
+  if (p.secrets_size() > 0) {
+    return PlanRefusal{"policy", "secrets-unsupported",
+                       "workload `" + p.workload().id() + "` uses secret `" + p.secrets(0).name() +
+                           "`, but secrets reach a sandbox only through the egress proxy, which "
+                           "is planned; remove `secrets=` to run it here"};
+  }
+  if (options.backend == kMicrovmBackend && ::geteuid() != 0) {
+    for (const plan::v1::Mount& m : p.mounts()) {
+      if (m.kind() != "memory" && m.mode() == "rw") {
+        return PlanRefusal{
+            "policy", "mounts-unsupported",
+            "workload `" + p.workload().id() + "` mounts `" + m.source() + "` at `" + m.target() +
+                "` read-write, which the qemu-microvm backend serves with virtiofsd, and "
+                "confining virtiofsd (mapped ids, an idmapped mount) needs root; run mvmctl as "
+                "root, mount "
+                "it read-only (copied into the VM at start), or use --backend container"};
+      }
+    }
+  }
+  if (p.lifecycle().isolation() == "microvm" && options.backend == "container" &&
+      p.profile() != "dev") {
+    return PlanRefusal{"policy", "weak-isolation",
+                       "workload `" + p.workload().id() +
+                           "` asks for microVM isolation and its plan is `" + p.profile() +
+                           "`-profile; the container backend is weaker and only runs dev-profile "
+                           "plans of microVM workloads; run it with --backend qemu-microvm"};
+  }
+  for (const plan::v1::Artifact& a : p.artifacts()) {
+    if (a.role() != "rootfs") {
+      continue;
+    }
+    if (a.kind() == "oci") {
+      return PlanRefusal{"policy", "oci-unsupported",
+                         "image `oci:" + a.ref() +
+                             "` cannot run yet: OCI image ingestion is planned; use a "
+                             "`template:` or `nix:` image"};
+    }
+    if (a.kind() == "nix" && a.digest().empty()) {
+      return PlanRefusal{"policy", "not-built",
+                         "image `nix:" + a.ref() +
+                             "` has not been built: run `mvmctl build` on the plan or source "
+                             "file first, which records the built rootfs's digest in the plan"};
+    }
+  }
+  return std::nullopt;
+}
+
+ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view plan_bytes,
+                            audit::Log& audit, PhaseTimings* timings) {
+  auto start = Clock::now();
+  auto refuse = [&](const internal::PlanRefusal& r) -> Error {
+    (void)audit.Append("refuse",
+                       {{"stage", r.stage}, {"reason", r.reason}, {"message", r.message}});
+    return Error{"refused: " + r.message};
+  };
+  auto checked = internal::VerifyForLauncher(options, plan_bytes);
+  if (auto* refusal = std::get_if<internal::PlanRefusal>(&checked)) {
+    return refuse(*refusal);
+  }
+  auto verified = std::get_if<plan::VerifiedPlan>(&checked);
+  const plan::v1::ExecutionPlan& p = verified->plan;
+  (void)audit.Append("verify", {{"workload", p.workload().id()},
+                                {"key_id", verified->key_id},
+                                {"payload_digest", verified->payload_digest},
+                                {"epoch", p.epoch()}});
+  if (auto refusal = internal::CheckPolicy(options, p)) {
+    return refuse(*refusal);
+  }
+  if (p.lifecycle().isolation() == "microvm" && options.backend == "container") {
+    std::string warning = "warning: workload `" + p.workload().id() +
+                          "` asks for isolation=\"microvm\" but runs on the container backend, "
+                          "which is weaker (dev profile only) [weak-isolation]";
+    if (options.note) {
+      options.note(warning);
+    }
+    (void)audit.Append("weak-isolation",
+                       {{"workload", p.workload().id()}, {"backend", options.backend}});
+  }
+
+  plan::ReplayState replay(options.state.Replay());
+  auto admission = replay.Admit(*verified);
+  if (!admission) {
+    return Error{admission.error().message};
+  }
+  if (!*admission) {
+    return refuse({"admit", "replayed", admission->refusal().message});
+  }
+  auto id = audit.Append("admit", {{"workload", p.workload().id()},
+                                   {"epoch", p.epoch()},
+                                   {"payload_digest", verified->payload_digest},
+                                   {"profile", p.profile()},
+                                   {"backend", options.backend}});
+  if (!id) {
+    return Error{id.error().message};
+  }
+  if (timings != nullptr) {
+    timings->verify_ms = MillisSince(start);
+  }
+  return AdmittedPlan{std::move(*verified), *id, std::string(plan_bytes)};
+}
+
+}  // namespace mvm::runtime
