@@ -7,6 +7,7 @@
 #include "backend-emit/nix/build.h"
 #include "backend-emit/nix/nar.h"
 #include "tests/backend-emit/nix_test_util.h"
+#include "tests/support/prerequisite.h"
 
 namespace mvm::nix {
 namespace {
@@ -59,7 +60,7 @@ TEST(NarHashTest, IgnoresTimesAndOwnersButNotTheExecutableBit) {
 TEST(NarHashTest, AgreesWithTheRealNix) {
   auto nix = FindNix();
   if (!nix) {
-    GTEST_SKIP() << nix.error().message;
+    MVM_MISSING_PREREQUISITE() << nix.error().message;
   }
   TempDir tmp;
   fs::path tree = tmp.path() / "tree";

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include "tests/runtime/agent/agent_process.h"
+#include "tests/support/prerequisite.h"
 
 namespace mvm::runtime::agent::testing {
 namespace {
@@ -14,7 +15,7 @@ class Pid1Test : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) {
-      GTEST_SKIP() << "a PID namespace needs root";
+      MVM_MISSING_PREREQUISITE() << "a PID namespace needs root";
     }
     // --mount-proc: workloads see the namespace's /proc, so pids they print can be checked there.
     agent_.emplace(std::vector<std::string>{}, "",

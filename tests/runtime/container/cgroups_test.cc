@@ -10,6 +10,7 @@
 #include <string>
 
 #include "container_test_util.h"
+#include "tests/support/prerequisite.h"
 
 namespace mvm::runtime::container::testing {
 namespace {
@@ -119,7 +120,7 @@ TEST(SandboxCgroupsTest, V1OnThisHost) {
   auto roots = HostCgroupRoots();
   ASSERT_TRUE(roots.ok()) << roots.error().message;
   if (roots->v2() || geteuid() != 0) {
-    GTEST_SKIP() << "needs root on a cgroup v1 or hybrid host";
+    MVM_MISSING_PREREQUISITE() << "needs root on a cgroup v1 or hybrid host";
   }
   std::string name = "cg" + std::to_string(getpid());
   SandboxCgroups cgroups(*roots, name);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "runtime/backends/container/container.h"
+#include "tests/support/prerequisite.h"
 
 namespace mvm::runtime::container::testing {
 
@@ -125,7 +126,7 @@ class SandboxFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) {
-      GTEST_SKIP() << "the container backend needs root";
+      MVM_MISSING_PREREQUISITE() << "the container backend needs root";
     }
     MakeBusyboxRootfs(rootfs());
     fs::create_directories(out());

@@ -10,6 +10,7 @@
 #include "container_test_util.h"
 #include "runtime/backends/container/cgroups.h"
 #include "runtime/backends/container/container.h"
+#include "tests/support/prerequisite.h"
 
 namespace mvm::runtime::container::testing {
 namespace {
@@ -190,7 +191,7 @@ TEST_F(LifecycleTest, RefusedWhenNotRoot) {
 
 TEST(ProbeTest, ReportsWhatThisHostSupports) {
   if (geteuid() != 0) {
-    GTEST_SKIP() << "the container backend needs root";
+    MVM_MISSING_PREREQUISITE() << "the container backend needs root";
   }
   HostSupport support = Probe();
   auto roots = HostCgroupRoots();

@@ -13,6 +13,7 @@
 
 #include "container_test_util.h"
 #include "runtime/backends/container/container.h"
+#include "tests/support/prerequisite.h"
 
 namespace mvm::runtime::container::testing {
 namespace {
@@ -166,7 +167,7 @@ TEST_F(SecurityTest, OnlyStdioAndInheritedFdsReachPid1) {
 
 TEST_F(SecurityTest, PythonRunsWithThreadsSocketsSubprocessesAndSignals) {
   if (!fs::exists("/usr/bin/python3")) {
-    GTEST_SKIP() << "no /usr/bin/python3 on this host";
+    MVM_MISSING_PREREQUISITE() << "no /usr/bin/python3 on this host";
   }
   // The host's /usr, read-only, under the busybox rootfs; /lib and /lib64 as merged-/usr links.
   fs::create_symlink("usr/lib", rootfs() / "lib");

@@ -28,6 +28,7 @@
 #include "gtest/gtest.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 #include "tests/runtime/launcher/mvmctl_process.h"
+#include "tests/support/prerequisite.h"
 
 namespace {
 
@@ -92,8 +93,9 @@ class MicrovmE2E : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!mvm::runtime::qemu_microvm::QemuAvailable()) {
-      GTEST_SKIP() << "qemu-system-x86_64 is not installed (Debian package qemu-system-x86); the "
-                      "qemu-microvm backend cannot be tested here";
+      MVM_MISSING_PREREQUISITE()
+          << "qemu-system-x86_64 is not installed (Debian package qemu-system-x86); the "
+             "qemu-microvm backend cannot be tested here";
     }
     // The template trees are the launcher tests' (tests/runtime/launcher): python-3.11 takes a
     // minute to build, so both suites share one copy (the rootfs cache is safe for concurrent use).
@@ -401,7 +403,8 @@ std::vector<pid_t> VirtiofsdsServing(const fs::path& source) {
 // ends with the VM.
 TEST_F(MicrovmE2E, ReadWriteVolumeIsSharedLiveBothWaysOverVirtiofs) {
   if (::geteuid() != 0) {
-    GTEST_SKIP() << "read-write volumes on qemu-microvm need root (virtiofsd's confinement)";
+    MVM_MISSING_PREREQUISITE()
+        << "read-write volumes on qemu-microvm need root (virtiofsd's confinement)";
   }
   VolumeProject project;
   const std::string name = "vm-rw";
@@ -567,7 +570,8 @@ TEST_F(MicrovmE2E, KillingTheParentLeavesNoQemu) {
 
 TEST_F(MicrovmE2E, KillingTheParentLeavesNoVirtiofsd) {
   if (::geteuid() != 0) {
-    GTEST_SKIP() << "read-write volumes on qemu-microvm need root (virtiofsd's confinement)";
+    MVM_MISSING_PREREQUISITE()
+        << "read-write volumes on qemu-microvm need root (virtiofsd's confinement)";
   }
   VolumeProject project;
   ExpectKillingTheParentLeavesNothing("vm-orphan-rw", project.file(), "rw", project.dir());

@@ -28,6 +28,7 @@
 #include "runtime/agent/mux.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 #include "runtime/guest/guest.h"
+#include "tests/support/prerequisite.h"
 
 namespace {
 
@@ -203,7 +204,8 @@ std::string Bytes(const fs::path& path) {
 // an htree exercises the hash seed.
 TEST(GuestRootImage, TheSameTreeMakesByteIdenticalImages) {
   if (!OnPath("mkfs.ext4") || !OnPath("debugfs")) {
-    GTEST_SKIP() << "mkfs.ext4 or debugfs is not installed (Debian package e2fsprogs)";
+    MVM_MISSING_PREREQUISITE()
+        << "mkfs.ext4 or debugfs is not installed (Debian package e2fsprogs)";
   }
   fs::path work = fs::temp_directory_path() / ("mvm-image-test-" + std::to_string(::getpid()));
   fs::remove_all(work);
@@ -324,7 +326,7 @@ TEST(VirtiofsdArgv, ServesTheSourceChrootedWithoutMknodOnTheInheritedSocket) {
 TEST(QemuArgv, RealQemuAndVirtiofsdAcceptTheSharedDirectoryArguments) {
   namespace qm = mvm::runtime::qemu_microvm;
   if (!qm::QemuAvailable() || ::access(qm::kVirtiofsd, X_OK) != 0 || ::geteuid() != 0) {
-    GTEST_SKIP() << "needs qemu-system-x86_64, " << qm::kVirtiofsd << " and root";
+    MVM_MISSING_PREREQUISITE() << "needs qemu-system-x86_64, " << qm::kVirtiofsd << " and root";
   }
   std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("mvm-vfs-argv-" + std::to_string(::getpid()));

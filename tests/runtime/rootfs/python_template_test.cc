@@ -13,6 +13,7 @@
 #include "runtime/rootfs/process.h"
 #include "runtime/rootfs/rootfs.h"
 #include "tests/runtime/rootfs/rootfs_test_util.h"
+#include "tests/support/prerequisite.h"
 
 namespace mvm::runtime::rootfs {
 namespace {
@@ -29,7 +30,7 @@ ProcessResult RunTool(const std::vector<std::string>& argv) {
 
 TEST(PythonTemplateTest, BuildsARootfsThatRunsPythonAndTheRunShim) {
   if (!IsRoot()) {
-    GTEST_SKIP() << "mmdebstrap and chroot need root";
+    MVM_MISSING_PREREQUISITE() << "mmdebstrap and chroot need root";
   }
   TempDir tmp;
   const fs::path cache = tmp.path() / "cache";

@@ -18,6 +18,7 @@
 #include "runtime/rootfs/process.h"
 #include "runtime/rootfs/templates.h"
 #include "tests/runtime/rootfs/rootfs_test_util.h"
+#include "tests/support/prerequisite.h"
 
 namespace mvm::runtime::rootfs {
 namespace {
@@ -55,7 +56,8 @@ class BusyboxTemplateTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists("/bin/busybox")) {
-      GTEST_SKIP() << "needs Debian's busybox-static (scripts/bootstrap.sh installs it)";
+      MVM_MISSING_PREREQUISITE()
+          << "needs Debian's busybox-static (scripts/bootstrap.sh installs it)";
     }
   }
 };
@@ -140,7 +142,7 @@ TEST_F(BusyboxTemplateTest, BuildsACompleteSealedTree) {
 
 TEST_F(BusyboxTemplateTest, ShellRunsInAChroot) {
   if (!IsRoot()) {
-    GTEST_SKIP() << "chroot needs root";
+    MVM_MISSING_PREREQUISITE() << "chroot needs root";
   }
   TempDir tmp;
   auto made = Busybox(tmp.path() / "cache");

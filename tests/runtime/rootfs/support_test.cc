@@ -14,6 +14,7 @@
 #include "runtime/rootfs/process.h"
 #include "runtime/rootfs/tree_util.h"
 #include "tests/runtime/rootfs/rootfs_test_util.h"
+#include "tests/support/prerequisite.h"
 
 namespace mvm::runtime::rootfs {
 namespace {
@@ -125,7 +126,7 @@ TEST(RemoveTreeTest, NeverFollowsSymlinksOut) {
 
 TEST(RemoveTreeTest, RefusesToDescendIntoAMount) {
   if (!IsRoot()) {
-    GTEST_SKIP() << "mounting needs root";
+    MVM_MISSING_PREREQUISITE() << "mounting needs root";
   }
   TempDir tmp;
   fs::path tree = tmp.path() / "tree";
@@ -135,12 +136,12 @@ TEST(RemoveTreeTest, RefusesToDescendIntoAMount) {
   // In a mount namespace of this process's own, so a failing test cannot leave a mount behind.
   if (unshare(CLONE_NEWNS) != 0 ||
       mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    GTEST_SKIP() << "cannot make a mount namespace here";
+    MVM_MISSING_PREREQUISITE() << "cannot make a mount namespace here";
   }
   // A bind mount from the same file system: st_dev alone could not see it.
   if (mount((tmp.path() / "host").c_str(), (tree / "proc").c_str(), nullptr, MS_BIND, nullptr) !=
       0) {
-    GTEST_SKIP() << "cannot bind-mount here";
+    MVM_MISSING_PREREQUISITE() << "cannot bind-mount here";
   }
   auto removed = RemoveTree(tree);
   EXPECT_EQ(umount2((tree / "proc").c_str(), MNT_DETACH), 0);
