@@ -309,7 +309,9 @@ nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& pe
     Ready taken = std::move(ready_.front());
     ready_.pop_front();
     lock.unlock();
-    cv_.notify_all();
+    // The filler is woken once the claim is answered (Run's loop), not here: its Start forks a
+    // watchdog, and a fork while this thread allocates can leave the child's allocator locked
+    // under ASan (clang 14's allocator is not held across fork), so the two are kept apart.
     SandboxRecord& record = SandboxAccess::Record(taken.sandbox);
     if (!IsRunning(record)) {
       (void)Destroy(options_, taken.sandbox, audit_, "ended in the pool");
@@ -551,6 +553,7 @@ ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
                   : nlohmann::json{{"ok", false}, {"error", request.error().message}};
       (void)WriteAll(client, reply.dump() + "\n");
       ::close(client);
+      cv_.notify_all();  // a claim may have made room for the filler
       if (passed_fd >= 0) {
         ::close(passed_fd);  // the claimer's lock stays held by its own fd
       }
