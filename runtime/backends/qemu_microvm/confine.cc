@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "runtime/backends/qemu_microvm/child_report.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 
 namespace mvm::runtime::qemu_microvm {
@@ -75,11 +76,6 @@ const char* StepName(Step step) {
   return "start qemu";
 }
 
-struct Failure {
-  Step step;
-  int32_t error;
-};
-
 // Everything the child uses, made before the clone: the child makes only system calls, since the
 // caller may have threads and a raw clone runs no fork handlers (a lock another thread held, in
 // malloc for one, would stay locked in the child).
@@ -97,12 +93,6 @@ struct ChildPlan {
   bool kvm;
 };
 
-[[noreturn]] void ChildFail(int fd, Step step) {
-  Failure f{step, errno};
-  (void)!::write(fd, &f, sizeof f);
-  ::_exit(127);
-}
-
 struct DevNode {
   const char* path;
   unsigned major;
@@ -118,7 +108,7 @@ constexpr DevNode kDevNodes[] = {{"/dev/null", 1, 3},
 
 [[noreturn]] void RunChild(const ChildPlan& p) {
   int error_fd = p.error_fd;
-  auto fail = [&](Step step) { ChildFail(error_fd, step); };
+  auto fail = [&](Step step) { ReportChildFailure(error_fd, step); };
   ::umask(0);
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     fail(Step::kPrivateMounts);
@@ -278,17 +268,14 @@ ErrorOr<pid_t> StartConfinedQemu(const std::vector<std::string>& args,
   }
   ::close(error[1]);
   error[1] = -1;
-  Failure failure{};
-  ssize_t n;
-  while ((n = ::read(error[0], &failure, sizeof failure)) < 0 && errno == EINTR) {
-  }
+  auto failure = AwaitChildExec<Step>(error[0]);
   close_all();
-  if (n == static_cast<ssize_t>(sizeof failure)) {
+  if (failure) {
     while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
     }
-    return Error{std::string("cannot ") + StepName(failure.step) + ": " +
-                 std::strerror(failure.error) +
-                 (failure.step == Step::kExec && failure.error == ENOENT
+    return Error{std::string("cannot ") + StepName(failure->step) + ": " +
+                 std::strerror(failure->error) +
+                 (failure->step == Step::kExec && failure->error == ENOENT
                       ? " (install the Debian package qemu-system-x86)"
                       : "")};
   }

@@ -26,6 +26,7 @@
 #include <memory>
 
 #include "runtime/agent/framing.h"
+#include "runtime/backends/qemu_microvm/child_report.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 
 namespace mvm::runtime::qemu_microvm {
@@ -85,11 +86,6 @@ const char* StepName(Step step) {
   return "start virtiofsd";
 }
 
-struct Failure {
-  Step step;
-  int32_t error;
-};
-
 // Made before the clone: the caller has threads, so the child makes only system calls.
 struct ChildPlan {
   char* const* argv;
@@ -106,15 +102,9 @@ struct ChildPlan {
   int alive_write;
 };
 
-[[noreturn]] void ChildFail(int fd, Step step) {
-  Failure f{step, errno};
-  (void)!::write(fd, &f, sizeof f);
-  ::_exit(127);
-}
-
 [[noreturn]] void RunChild(const ChildPlan& p) {
   int error_fd = p.error_fd;
-  auto fail = [&](Step step) { ChildFail(error_fd, step); };
+  auto fail = [&](Step step) { ReportChildFailure(error_fd, step); };
   // The parent maps our ids and sends the tree once the mapping exists; EOF means it died.
   int tree = -1;
   char byte;
@@ -437,14 +427,10 @@ ErrorOr<pid_t> StartConfinedVirtiofsd(const SharedDir& dir, int listen_fd, int l
   if (!sent) {
     return abandon("cannot hand virtiofsd its mount: " + ErrnoText(saved));
   }
-  Failure failure{};
-  ssize_t n;
-  while ((n = ::read(error[0], &failure, sizeof failure)) < 0 && errno == EINTR) {
-  }
-  if (n == static_cast<ssize_t>(sizeof failure)) {
-    return abandon(std::string("virtiofsd could not ") + StepName(failure.step) + ": " +
-                   ErrnoText(failure.error) +
-                   (failure.step == Step::kExec && failure.error == ENOENT
+  if (auto failure = AwaitChildExec<Step>(error[0])) {
+    return abandon(std::string("virtiofsd could not ") + StepName(failure->step) + ": " +
+                   ErrnoText(failure->error) +
+                   (failure->step == Step::kExec && failure->error == ENOENT
                         ? " (install the Debian package qemu-system-common)"
                         : ""));
   }
