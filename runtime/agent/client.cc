@@ -270,7 +270,9 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
   if (auto sent = SendRequest(message, limit); !sent) {
     return sent.error();
   }
-  // The limit holds here as well: an agent the workload took over could send more.
+  // The real agent forwards at most the limit per stream and never an empty chunk, so an agent
+  // that sends more has been taken over by the workload: the exec ends here instead of reading
+  // output without end (a command without a timeout has no other bound).
   uint64_t forwarded[2] = {0, 0};
   for (;;) {
     auto response = ReadResponse();
@@ -282,10 +284,18 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
       const int index = output.stream() == v1::STREAM_STDERR ? 1 : 0;
       const uint64_t room =
           request.output_limit_bytes - std::min(request.output_limit_bytes, forwarded[index]);
-      std::string_view data = output.data();
-      data = data.substr(0, static_cast<size_t>(std::min<uint64_t>(room, data.size())));
+      const std::string_view data = output.data();
+      if (data.empty() || data.size() > room) {
+        return Broken(
+            Error{"the agent at " + Quoted(socket_) + " sent " +
+                  (data.empty() ? std::string("an empty output chunk")
+                                : "more " + std::string(index == 1 ? "stderr" : "stdout") +
+                                      " than the output limit of " +
+                                      std::to_string(request.output_limit_bytes) + " bytes") +
+                  "; the real agent never does, so the guest no longer runs it"});
+      }
       forwarded[index] += data.size();
-      if (!data.empty() && sink) {
+      if (sink) {
         sink(index == 1 ? Stream::kStderr : Stream::kStdout, data);
       }
       continue;

@@ -475,6 +475,28 @@ TEST_F(MicrovmE2E, ReadWriteVolumeIsSharedLiveBothWaysOverVirtiofs) {
   EXPECT_THAT(escape.out, Not(HasSubstr("SECRET"))) << Describe(escape);
   EXPECT_EQ(ReadFile(project.dir() / "secret.txt"), "SECRET\n");
   EXPECT_FALSE(fs::exists(project.dir() / "owned"));
+  // The rename race: a guest process sits in a directory the host then moves out of the volume,
+  // next to the secret. The guest still reaches the moved directory (docs/microvm.md says so), but
+  // `..` from it leads back into the volume as the guest knew it, never to the moved directory's
+  // new parent on the host: virtiofsd is asked for names under directories it serves, not `..`.
+  Result hold = Mvmctl({"exec", name, "--", "sh", "-c",
+                        "mkdir -p /data/mv/deep && (cd /data/mv/deep && exec sleep 60) "
+                        "</dev/null >/dev/null 2>&1 & echo $!"});
+  ASSERT_EQ(hold.status, 0) << Describe(hold);
+  const std::string holder = "/proc/" + hold.out.substr(0, hold.out.find('\n')) + "/cwd";
+  fs::rename(project.dir() / "data" / "mv", project.dir() / "moved");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the metadata cache
+  Result race = Mvmctl({"exec", name, "--", "sh", "-c",
+                        "ls " + holder + " && cat " + holder + "/../secret.txt " + holder +
+                            "/../../secret.txt " + holder + "/../../../secret.txt; echo x > " +
+                            holder + "/../owned; echo x > " + holder + "/../../owned; echo x > " +
+                            holder + "/../../../owned; echo in > " + holder + "/inside; true"});
+  EXPECT_THAT(race.out, Not(HasSubstr("SECRET"))) << Describe(race);
+  EXPECT_EQ(ReadFile(project.dir() / "secret.txt"), "SECRET\n");
+  EXPECT_FALSE(fs::exists(project.dir() / "owned")) << Describe(race);
+  EXPECT_FALSE(fs::exists(project.dir().parent_path() / "owned")) << Describe(race);
+  // What is not defended, pinned so a change shows: the moved directory itself is still reached.
+  EXPECT_TRUE(fs::exists(project.dir() / "moved" / "deep" / "inside")) << Describe(race);
   Result stop = Mvmctl({"stop", name});
   EXPECT_EQ(stop.status, 0) << Describe(stop);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);

@@ -1,0 +1,103 @@
+// What the host's agent client does when the agent it talks to is not the real one: a microVM
+// guest's root can replace the agent and answer in its place (docs/security-model.md, "What the
+// host trusts from a guest"). The fake agent here plays that guest.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "runtime/agent/client.h"
+#include "tests/runtime/support/fake_agent.h"
+
+namespace {
+
+using mvm::testing::FakeAgent;
+using mvm::testing::FakeReply;
+namespace v1 = mvm::agent::v1;
+using namespace std::chrono_literals;
+
+v1::Response Output(v1::Stream stream, std::string data) {
+  v1::Response response;
+  response.mutable_exec_output()->set_stream(stream);
+  response.mutable_exec_output()->set_data(std::move(data));
+  return response;
+}
+
+// Runs an exec without a timeout against a fake that answers it with `reply` and then stays
+// silent, and returns what the exec returned, or nothing when it was still waiting after 10 s.
+std::optional<mvm::ErrorOr<mvm::runtime::agent::ExecResult>> ExecWithoutTimeout(
+    FakeReply reply, uint64_t output_limit, std::string* forwarded) {
+  auto fake = std::make_unique<FakeAgent>([&](const v1::Request& request) {
+    return request.has_exec() ? reply : FakeAgent::Standard(request);
+  });
+  mvm::runtime::agent::Client client = fake->Connect();
+  EXPECT_TRUE(client.Hello());
+  mvm::runtime::agent::ExecRequest request;
+  request.argv = {"yes"};
+  request.output_limit_bytes = output_limit;
+  auto pending = std::async(std::launch::async, [&] {
+    return client.Exec(request, [&](mvm::runtime::agent::Stream, std::string_view data) {
+      forwarded->append(data);
+    });
+  });
+  if (pending.wait_for(10s) != std::future_status::ready) {
+    fake.reset();  // ends the connection, and with it the exec, so `pending` can be destroyed
+    return std::nullopt;
+  }
+  return pending.get();
+}
+
+TEST(ClientTrust, AnAgentSendingMoreOutputThanTheLimitEndsAnExecWithoutTimeout) {
+  // The attack: a guest that keeps sending output holds `mvmctl exec` (no --timeout) forever,
+  // the host dropping what is beyond the limit but reading on.
+  FakeReply flood;
+  for (int i = 0; i < 64; ++i) {
+    flood.responses.push_back(Output(v1::STREAM_STDOUT, std::string(64, 'y')));
+  }
+  std::string forwarded;
+  auto result = ExecWithoutTimeout(flood, 1024, &forwarded);
+  ASSERT_TRUE(result.has_value()) << "the exec was still reading output after 10 s";
+  ASSERT_FALSE(*result);
+  EXPECT_NE(result->error().message.find("more stdout than the output limit of 1024 bytes"),
+            std::string::npos)
+      << result->error().message;
+  EXPECT_EQ(forwarded, std::string(1024, 'y'));
+}
+
+TEST(ClientTrust, AnAgentSendingEmptyOutputChunksEndsTheExec) {
+  // Empty chunks count for nothing against the limit, so they are the endless variant.
+  FakeReply flood;
+  for (int i = 0; i < 1000; ++i) {
+    flood.responses.push_back(Output(v1::STREAM_STDERR, ""));
+  }
+  std::string forwarded;
+  auto result = ExecWithoutTimeout(flood, 1024, &forwarded);
+  ASSERT_TRUE(result.has_value()) << "the exec was still reading output after 10 s";
+  ASSERT_FALSE(*result);
+  EXPECT_NE(result->error().message.find("an empty output chunk"), std::string::npos)
+      << result->error().message;
+  EXPECT_TRUE(forwarded.empty());
+}
+
+TEST(ClientTrust, OutputUpToTheLimitOnBothStreamsIsForwarded) {
+  FakeReply reply;
+  reply.responses = {Output(v1::STREAM_STDOUT, std::string(1024, 'o')),
+                     Output(v1::STREAM_STDERR, std::string(1024, 'e'))};
+  v1::Response exit;
+  exit.mutable_exec_exit()->set_exit_code(3);
+  exit.mutable_exec_exit()->set_stdout_bytes(5000);
+  exit.mutable_exec_exit()->set_stdout_dropped(5000 - 1024);
+  reply.responses.push_back(exit);
+  std::string forwarded;
+  auto result = ExecWithoutTimeout(reply, 1024, &forwarded);
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(*result) << (*result).error().message;
+  EXPECT_EQ((*result)->exit_code, 3);
+  EXPECT_EQ(forwarded.size(), 2048u);
+}
+
+}  // namespace
