@@ -4,6 +4,7 @@
 
 #include "cli/org_policy_file.h"
 #include "ir/support/check.h"
+#include "runtime/backends/backend.h"
 
 namespace mvm::cli {
 
@@ -89,7 +90,13 @@ bool WantsHelp(const std::vector<std::string>& argv, std::string_view usage) {
       break;
     }
     if (a == "--help" || a == "-h") {
-      std::fwrite(usage.data(), 1, usage.size(), stdout);
+      // The backends are listed from the registry, so a new one needs no help text edited.
+      std::string text(usage);
+      constexpr std::string_view kBackends = "{backends}\n";
+      if (size_t at = text.find(kBackends); at != std::string::npos) {
+        text.replace(at, kBackends.size(), runtime::backends::HelpList(26));
+      }
+      std::fwrite(text.data(), 1, text.size(), stdout);
       return true;
     }
   }
@@ -275,8 +282,8 @@ options:
                         terminal gets control characters escaped as \xHH)
   --profile dev|production   rules for compiling a source file (default dev)
   --project-root DIR    local volume sources are relative to this (default: the file's directory)
-  --backend container|qemu-microvm   sandbox backend (default container; qemu-microvm boots
-                        a microVM: KVM where a test boot works, else TCG emulation)
+  --backend NAME        sandbox backend, one of (the first is the default):
+{backends}
   --state-dir DIR       state (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
   --trust-dir DIR       trust store (default $XDG_CONFIG_HOME/mvm/trust)
   --trust PUB           also trust this public key (repeatable)

@@ -25,12 +25,10 @@ ErrorOr<RuntimeSession> OpenRuntime(const Args& args, bool with_trust, std::stri
   RuntimeSession session;
   session.options.state = runtime::ResolveStateDir(args.Get("state-dir"));
   session.options.verbose = args.Has("v");
-  session.options.backend = args.Get("backend", "container");
-  if (session.options.backend != "container" &&
-      session.options.backend != runtime::kMicrovmBackend) {
-    return Error{"backend `" + session.options.backend +
-                 "` is not available in this build; use `--backend container` or `--backend "
-                 "qemu-microvm` (gvisor is planned)"};
+  session.options.backend =
+      args.Get("backend", std::string(runtime::backends::All().front()->name()));
+  if (auto backend = runtime::backends::Find(session.options.backend); !backend) {
+    return backend.error();
   }
   session.options.note = [command = std::string(command)](std::string_view line) {
     std::fprintf(stderr, "mvmctl %s: %.*s\n", command.c_str(), static_cast<int>(line.size()),

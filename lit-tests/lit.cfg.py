@@ -9,6 +9,7 @@ config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "CMakeLists.txt"]
 config.test_source_root = os.path.join(config.mvm_src_root, "lit-tests")
 config.test_exec_root = os.path.join(config.mvm_bin_dir, "..", "lit-tests")
 config.substitutions.append(("%mvmctl", os.path.join(config.mvm_bin_dir, "mvmctl")))
+config.substitutions.append(("%mvm-launcher", os.path.join(config.mvm_bin_dir, "mvm-launcher")))
 config.substitutions.append(("%xtask", os.path.join(config.mvm_bin_dir, "xtask")))
 config.substitutions.append(("%src", config.mvm_src_root))
 config.environment["PATH"] = os.pathsep.join(

@@ -36,6 +36,17 @@ std::string Describe(const plan::v1::Network& network) {
   return out;
 }
 
+/// The backends that hold isolation="microvm", as `--backend` names them ("a|b").
+std::string MicrovmBackendNames() {
+  std::string names;
+  for (const backends::Backend* backend : backends::All()) {
+    if (backend->capabilities().microvm_isolation) {
+      names += (names.empty() ? "" : "|") + std::string(backend->name());
+    }
+  }
+  return names;
+}
+
 }  // namespace
 
 ErrorOr<Ok> LoadTrust(LauncherOptions& options, const fs::path& trust_dir,
@@ -129,7 +140,12 @@ std::optional<internal::PlanRefusal> internal::CheckPolicy(const LauncherOptions
                                                            const plan::v1::ExecutionPlan& p) {
   // What this backend cannot enforce it refuses, before the epoch is spent on a plan that cannot
   // run.
-  if (p.network().rules_size() > 0 || p.network().dns()) {
+  auto backend = backends::Find(options.backend);
+  if (!backend) {
+    return PlanRefusal{"policy", "unknown-backend", backend.error().message};
+  }
+  const backends::Capabilities caps = (*backend)->capabilities();
+  if (!caps.egress && (p.network().rules_size() > 0 || p.network().dns())) {
     return PlanRefusal{"policy", "egress-unsupported",
                        "workload `" + p.workload().id() + "` may reach " + Describe(p.network()) +
                            ", but the " + options.backend +
@@ -143,26 +159,23 @@ std::optional<internal::PlanRefusal> internal::CheckPolicy(const LauncherOptions
                            "`, but secrets reach a sandbox only through the egress proxy, which "
                            "is planned; remove `secrets=` to run it here"};
   }
-  if (options.backend == kMicrovmBackend && ::geteuid() != 0) {
+  if (!caps.read_write_volumes_refusal.empty()) {
     for (const plan::v1::Mount& m : p.mounts()) {
       if (m.kind() != "memory" && m.mode() == "rw") {
-        return PlanRefusal{
-            "policy", "mounts-unsupported",
-            "workload `" + p.workload().id() + "` mounts `" + m.source() + "` at `" + m.target() +
-                "` read-write, which the qemu-microvm backend serves with virtiofsd, and "
-                "confining virtiofsd (mapped ids, an idmapped mount) needs root; run mvmctl as "
-                "root, mount "
-                "it read-only (copied into the VM at start), or use --backend container"};
+        return PlanRefusal{"policy", "mounts-unsupported",
+                           "workload `" + p.workload().id() + "` mounts `" + m.source() + "` at `" +
+                               m.target() + "` read-write, " + caps.read_write_volumes_refusal};
       }
     }
   }
-  if (p.lifecycle().isolation() == "microvm" && options.backend == "container" &&
-      p.profile() != "dev") {
+  if (p.lifecycle().isolation() == "microvm" && !caps.microvm_isolation && p.profile() != "dev") {
     return PlanRefusal{"policy", "weak-isolation",
                        "workload `" + p.workload().id() +
                            "` asks for microVM isolation and its plan is `" + p.profile() +
-                           "`-profile; the container backend is weaker and only runs dev-profile "
-                           "plans of microVM workloads; run it with --backend qemu-microvm"};
+                           "`-profile; the " + options.backend +
+                           " backend is weaker and only runs dev-profile plans of microVM "
+                           "workloads; run it with --backend " +
+                           MicrovmBackendNames()};
   }
   for (const plan::v1::Artifact& a : p.artifacts()) {
     if (a.role() != "rootfs") {
@@ -205,10 +218,12 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
   if (auto refusal = internal::CheckPolicy(options, p)) {
     return refuse(*refusal);
   }
-  if (p.lifecycle().isolation() == "microvm" && options.backend == "container") {
+  auto backend = backends::Find(options.backend);
+  if (p.lifecycle().isolation() == "microvm" && backend &&
+      !(*backend)->capabilities().microvm_isolation) {
     std::string warning = "warning: workload `" + p.workload().id() +
-                          "` asks for isolation=\"microvm\" but runs on the container backend, "
-                          "which is weaker (dev profile only) [weak-isolation]";
+                          "` asks for isolation=\"microvm\" but runs on the " + options.backend +
+                          " backend, which is weaker (dev profile only) [weak-isolation]";
     if (options.note) {
       options.note(warning);
     }

@@ -24,8 +24,6 @@ namespace internal {
 /// Where a function-form workload's Python SDK is mounted in the sandbox.
 inline constexpr std::string_view kSdkMount = "/.mvm/sdk/python";
 inline constexpr uint32_t kPidsMax = 1024;
-/// How long a container sandbox's agent may take to listen.
-inline constexpr auto kAgentWait = std::chrono::seconds(10);
 
 /// Why a plan may not run here: the stage and reason of its `refuse` audit record, and the message.
 struct PlanRefusal {
@@ -57,8 +55,8 @@ bool SignalRecord(const SandboxRecord& record, int signal);
 /// Waits until the record's process is gone; false if it is still there after `limit`.
 bool WaitGone(const SandboxRecord& record, std::chrono::milliseconds limit);
 
-/// Removes what may be left of a sandbox after its processes are gone: the cgroups of `instance`
-/// and the state directory of `name`.
+/// Removes what may be left of a sandbox after its processes are gone: what any backend keeps for
+/// `instance` (Backend::Cleanup) and the state directory of `name`.
 void RemoveTraces(const StateDir& state, std::string_view name, std::string_view instance);
 
 /// RemoveTraces under the sandbox's lock, then removes the lock file too; for callers that do not
@@ -88,19 +86,13 @@ ErrorOr<std::filesystem::path> ResolveVolumeSource(const plan::v1::Mount& m,
 
 /// What the launcher's files do with a Sandbox's insides.
 struct SandboxAccess {
-  /// Start's backend halves (start_container.cc, start_microvm.cc), called with the sandbox's lock
-  /// held and its root filesystem resolved.
-  static ErrorOr<Sandbox> StartContainer(const LauncherOptions& options,
-                                         const AdmittedPlan& admitted, const StartOptions& start,
-                                         audit::Log& audit, PhaseTimings* timings,
-                                         const std::string& name,
-                                         const std::filesystem::path& rootfs_dir,
-                                         const std::string& rootfs_digest);
-  static ErrorOr<Sandbox> StartMicrovm(const LauncherOptions& options, const AdmittedPlan& admitted,
-                                       const StartOptions& start, audit::Log& audit,
-                                       PhaseTimings* timings, const std::string& name,
-                                       const std::filesystem::path& rootfs_dir,
-                                       const std::string& rootfs_digest);
+  /// Start's second half (start.cc), called with the sandbox's lock held and its root filesystem
+  /// resolved: starts it on `backend`, records and audits it.
+  static ErrorOr<Sandbox> StartOn(const backends::Backend& backend, const LauncherOptions& options,
+                                  const AdmittedPlan& admitted, const StartOptions& start,
+                                  audit::Log& audit, PhaseTimings* timings, const std::string& name,
+                                  const std::filesystem::path& rootfs_dir,
+                                  const std::string& rootfs_digest);
 
   /// A running sandbox this process did not start (claimed from a pool): `pidfd` refers to the
   /// record's process; `watchdog` is the claimer's own (fd -1 when detached).
@@ -112,7 +104,7 @@ struct SandboxAccess {
   static int HandOver(Sandbox& sandbox);
 
   static SandboxRecord& Record(Sandbox& sandbox) { return sandbox.record_; }
-  static int Pidfd(const Sandbox& sandbox) { return sandbox.container_.pidfd; }
+  static int Pidfd(const Sandbox& sandbox) { return sandbox.process_.pidfd(); }
 };
 
 }  // namespace mvm::runtime

@@ -1,7 +1,6 @@
 #include "runtime/launcher/launcher.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -84,7 +83,10 @@ bool WaitGone(const SandboxRecord& record, std::chrono::milliseconds limit) {
 }
 
 void RemoveTraces(const StateDir& state, std::string_view name, std::string_view instance) {
-  (void)container::RemoveCgroups(instance);
+  // Every backend's, not only the record's: a damaged or missing record must not leave a trace.
+  for (const backends::Backend* backend : backends::All()) {
+    backend->Cleanup(instance);
+  }
   std::error_code ec;
   fs::remove_all(state.Sandbox(name), ec);
 }
@@ -299,23 +301,21 @@ ErrorOr<Ok> LocateRuntimeFiles(LauncherOptions& options) {
 
 Sandbox::Sandbox(Sandbox&& other) noexcept
     : record_(std::move(other.record_)),
-      container_(std::exchange(other.container_, container::Sandbox{})),
+      process_(std::move(other.process_)),
       agent_(std::move(other.agent_)),
       watchdog_fd_(std::exchange(other.watchdog_fd_, -1)),
-      watchdog_pid_(std::exchange(other.watchdog_pid_, -1)),
-      adopted_(other.adopted_) {
+      watchdog_pid_(std::exchange(other.watchdog_pid_, -1)) {
   other.agent_.reset();
 }
 
 Sandbox& Sandbox::operator=(Sandbox&& other) noexcept {
   if (this != &other) {
     record_ = std::move(other.record_);
-    container_ = std::exchange(other.container_, container::Sandbox{});
+    process_ = std::move(other.process_);
     agent_ = std::move(other.agent_);
     other.agent_.reset();
     watchdog_fd_ = std::exchange(other.watchdog_fd_, -1);
     watchdog_pid_ = std::exchange(other.watchdog_pid_, -1);
-    adopted_ = other.adopted_;
   }
   return *this;
 }
@@ -326,26 +326,6 @@ Sandbox::~Sandbox() {
   if (watchdog_fd_ >= 0) {
     ::close(watchdog_fd_);
   }
-  if (container_.pidfd >= 0) {
-    ::close(container_.pidfd);
-  }
-}
-
-ErrorOr<container::ExitStatus> Sandbox::Wait(std::chrono::milliseconds timeout) {
-  if (!adopted_) {
-    return container::Wait(container_, timeout);
-  }
-  // Not our child: its parent (the pool) reaps it, and its exit status is the parent's to know.
-  pollfd p{container_.pidfd, POLLIN, 0};
-  int ready;
-  do {
-    ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
-  } while (ready < 0 && errno == EINTR);
-  if (ready <= 0) {
-    return Error{"sandbox `" + record_.name + "` is still running after " +
-                 std::to_string(timeout.count()) + " ms"};
-  }
-  return container::ExitStatus{};
 }
 
 void Sandbox::Release() { DisarmWatchdog(watchdog_fd_, watchdog_pid_); }
@@ -353,21 +333,18 @@ void Sandbox::Release() { DisarmWatchdog(watchdog_fd_, watchdog_pid_); }
 Sandbox SandboxAccess::Adopt(SandboxRecord record, int pidfd, agent::Client agent,
                              std::pair<int, pid_t> watchdog) {
   Sandbox sandbox;
-  sandbox.container_.pid = record.pid;
-  sandbox.container_.pidfd = pidfd;
-  sandbox.container_.name = record.InstanceName();
+  sandbox.process_ = backends::OwnedProcess(record.pid, pidfd, /*adopted=*/true);
   sandbox.record_ = std::move(record);
   sandbox.agent_.emplace(std::move(agent));
   sandbox.watchdog_fd_ = watchdog.first;
   sandbox.watchdog_pid_ = watchdog.second;
-  sandbox.adopted_ = true;
   return sandbox;
 }
 
 int SandboxAccess::HandOver(Sandbox& sandbox) {
   sandbox.agent_.reset();
   DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
-  return std::exchange(sandbox.container_.pidfd, -1);
+  return sandbox.process_.Release();
 }
 
 ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admitted,
@@ -379,9 +356,9 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
                  "` is not a valid sandbox name: use lowercase letters, digits and '-', at most "
                  "63, starting with a letter or digit"};
   }
-  if (options.backend != "container" && options.backend != kMicrovmBackend) {
-    return Error{"backend `" + options.backend + "` is not available; use `container` or `" +
-                 std::string(kMicrovmBackend) + "`"};
+  auto backend = backends::Find(options.backend);
+  if (!backend) {
+    return backend.error();
   }
   if (start.use_pool && start.pool.empty()) {
     auto claimed = ClaimFromPool(options, admitted, start, name, timings);
@@ -412,12 +389,8 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   if (timings != nullptr) {
     timings->materialize_ms = MillisSince(t);
   }
-  if (options.backend == kMicrovmBackend) {
-    return SandboxAccess::StartMicrovm(options, admitted, start, audit, timings, name, rootfs->dir,
-                                       rootfs->digest);
-  }
-  return SandboxAccess::StartContainer(options, admitted, start, audit, timings, name, rootfs->dir,
-                                       rootfs->digest);
+  return SandboxAccess::StartOn(**backend, options, admitted, start, audit, timings, name,
+                                rootfs->dir, rootfs->digest);
 }
 
 ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log& audit,
@@ -427,7 +400,7 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
     sandbox.agent_.reset();
   }
   if (!sandbox.Wait(std::chrono::seconds(3))) {
-    (void)container::Kill(sandbox.container_, SIGKILL);
+    (void)sandbox.process_.Kill(SIGKILL);
     (void)sandbox.Wait(std::chrono::seconds(5));
   }
   RemoveSandbox(options.state, sandbox.record_.name, sandbox.record_.InstanceName());
@@ -473,7 +446,9 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
       }
     }
   }
-  (void)container::RemoveCgroups(record->InstanceName());
+  for (const backends::Backend* backend : backends::All()) {
+    backend->Cleanup(record->InstanceName());
+  }
   if (remove_state) {
     RemoveTraces(options.state, name, record->InstanceName());
     lock->RemoveFile();
@@ -573,7 +548,7 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
     timings->exec_ms = MillisSince(t);
     if (!timings->pool.empty()) {
       timings->first_exec_result_ms = timings->claim_ms + timings->exec_ms;
-    } else if (sandbox->record().backend == kMicrovmBackend) {
+    } else if (!timings->acceleration.empty()) {
       // Start returned right after the agent was ready; what lies between is a record write.
       timings->first_exec_result_ms = timings->agent_ready_ms + timings->exec_ms;
       if (options.verbose && options.note) {

@@ -19,8 +19,7 @@
 #include "ir/support/error_or.h"
 #include "runtime/agent/client.h"
 #include "runtime/audit/audit.h"
-#include "runtime/backends/container/container.h"
-#include "runtime/backends/qemu_microvm/qemu_microvm.h"
+#include "runtime/backends/backend.h"
 #include "runtime/launcher/state.h"
 
 namespace mvm::runtime {
@@ -44,7 +43,7 @@ struct LauncherOptions {
   std::string dev_key_id;              ///< the local dev key's id, or empty
   std::filesystem::path agent_binary;  ///< the static guest agent
   std::filesystem::path python_sdk;    ///< sdks/python, mounted for function-form workloads
-  std::string backend = "container";   ///< "container" or "qemu-microvm"
+  std::string backend = "container";   ///< a backend's name (runtime/backends/registry.cc)
   bool verbose = false;
   Note note;
 };
@@ -126,8 +125,9 @@ class Sandbox {
 
   const SandboxRecord& record() const { return record_; }
   agent::Client& agent() { return *agent_; }
-  /// Reaps PID 1 after it has exited (or Error when it has not within `timeout`).
-  ErrorOr<container::ExitStatus> Wait(std::chrono::milliseconds timeout);
+  /// Waits until the sandbox has ended (PID 1, or the VM's supervisor), reaping it when it is this
+  /// process's child; an Error when it has not within `timeout`.
+  ErrorOr<Ok> Wait(std::chrono::milliseconds timeout) { return process_.Wait(timeout); }
   /// Tells the watchdog its job is done and lets the sandbox outlive this process.
   void Release();
 
@@ -139,14 +139,12 @@ class Sandbox {
   Sandbox() = default;
 
   SandboxRecord record_;
-  /// container: PID 1; qemu-microvm: the VM's supervisor process (qemu dies with it).
-  container::Sandbox container_;
+  /// container: PID 1; qemu-microvm: the VM's supervisor process (qemu dies with it). Claimed
+  /// from a warm pool, another process's child, which Wait watches instead of reaping.
+  backends::OwnedProcess process_;
   std::optional<agent::Client> agent_;
   int watchdog_fd_ = -1;  ///< write end of the watchdog's pipe; -1 when there is none
   pid_t watchdog_pid_ = -1;
-  /// Claimed from a warm pool: PID 1 (or the VM) is another process's child, so Wait watches its
-  /// pidfd instead of reaping it.
-  bool adopted_ = false;
 };
 
 /// Materialises the root filesystem, starts the sandbox on the backend with the guest agent as PID
@@ -180,9 +178,6 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
 /// `reason`.
 ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log& audit,
                     std::string_view reason);
-
-/// The microVM backend's name.
-inline constexpr std::string_view kMicrovmBackend = "qemu-microvm";
 
 /// Stops a sandbox by name from any process (`mvmctl stop`/`destroy`, `gc`): the agent's shutdown,
 /// then SIGKILL if it does not go within the grace period; removes its cgroups. `remove_state`

@@ -10,18 +10,22 @@
 
 namespace {
 
-constexpr std::string_view kUsage =
-    R"(usage: mvm-launcher PLAN [--entrypoint NAME] [--name NAME] [--state-dir DIR]
-                    [--trust-dir DIR] [--trust PUB]... [--project-root DIR] [-v] [-- ARGS...]
+std::string UsageText() {
+  return R"(usage: mvm-launcher PLAN [--backend )" + mvm::runtime::backends::NameList() +
+         R"(] [--entrypoint NAME] [--name NAME]
+                    [--state-dir DIR] [--trust-dir DIR] [--trust PUB]... [--project-root DIR] [-v]
+                    [-- ARGS...]
 
 Verifies PLAN (a signed DSSE ExecutionPlan) against the trust store, admits it against replay,
 runs its entrypoint in a sandbox and exits with the entrypoint's status (124 timeout, 125 refused
 or failed, 126/127 command not executable/found, 128+N killed by signal N).
-)";
+
+backends (--backend; the first is the default):
+)" + mvm::runtime::backends::HelpList(2);
+}
 
 int Usage(const std::string& message) {
-  std::fprintf(stderr, "mvm-launcher: error: %s\n%.*s", message.c_str(),
-               static_cast<int>(kUsage.size()), kUsage.data());
+  std::fprintf(stderr, "mvm-launcher: error: %s\n%s", message.c_str(), UsageText().c_str());
   return 2;
 }
 
@@ -30,6 +34,7 @@ int Usage(const std::string& message) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string plan_path, state_flag, trust_dir;
+  std::string backend(mvm::runtime::backends::All().front()->name());
   std::vector<std::filesystem::path> extra;
   mvm::runtime::RunOptions run;
   bool verbose = false;
@@ -48,13 +53,14 @@ int main(int argc, char** argv) {
       break;
     }
     if (a == "-h" || a == "--help") {
-      std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
+      const std::string usage = UsageText();
+      std::fwrite(usage.data(), 1, usage.size(), stdout);
       return 0;
     }
     if (a == "-v") {
       verbose = true;
     } else if (a == "--entrypoint" || a == "--name" || a == "--state-dir" || a == "--trust-dir" ||
-               a == "--trust" || a == "--project-root") {
+               a == "--trust" || a == "--project-root" || a == "--backend") {
       if (!value(v)) {
         return Usage("`" + a + "` needs a value");
       }
@@ -68,6 +74,8 @@ int main(int argc, char** argv) {
         trust_dir = v;
       } else if (a == "--trust") {
         extra.emplace_back(v);
+      } else if (a == "--backend") {
+        backend = v;
       } else {
         run.start.project_root = v;
       }
@@ -86,7 +94,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mvm-launcher: error: %s\n", message.c_str());
     return mvm::runtime::kExitLauncherFailed;
   };
+  if (auto found = mvm::runtime::backends::Find(backend); !found) {
+    return Usage(found.error().message);
+  }
   mvm::runtime::LauncherOptions options;
+  options.backend = backend;
   options.state = mvm::runtime::ResolveStateDir(state_flag);
   options.verbose = verbose;
   options.note = [](std::string_view line) {

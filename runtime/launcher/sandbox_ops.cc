@@ -26,20 +26,6 @@ namespace {
 /// answering.
 constexpr auto kTimeoutGrace = std::chrono::seconds(10);
 
-/// The guest's count of OOM kills in its workload cgroup (runtime/agent/init.cc sets it up), read
-/// through the agent: the limit is enforced inside the VM, so only the guest knows.
-ErrorOr<uint64_t> GuestOomKills(agent::Client& agent) {
-  auto text = agent.ReadFile("/sys/fs/cgroup/workload/memory.events", 64u << 10);
-  if (!text) {
-    return Error{text.error().message};
-  }
-  size_t at = text->find("oom_kill ");
-  if (at == std::string::npos) {
-    return Error{"the guest's memory.events has no oom_kill line"};
-  }
-  return std::strtoull(text->c_str() + at + 9, nullptr, 10);
-}
-
 }  // namespace
 
 ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint32_t memory_mb,
@@ -84,7 +70,10 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
                           audit::Log& audit) {
   (void)options;
   request.timeout_ms = timeout_seconds * 1000;
-  const bool microvm = record.backend == kMicrovmBackend;
+  auto backend = backends::Find(record.backend);
+  if (!backend) {
+    return backend.error();
+  }
   std::string command;
   for (const std::string& a : request.argv) {
     command += (command.empty() ? "" : " ") + a;
@@ -118,14 +107,13 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
       guard.join();
     }
   };
-  auto oom_before = microvm ? GuestOomKills(agent) : container::OomKills(record.InstanceName());
+  auto oom_before = (*backend)->OomKills(record.InstanceName(), agent);
   const auto started = Clock::now();
   auto result = agent.Exec(request, sink);
   const auto wall_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-  auto oom_after =
-      result ? (microvm ? GuestOomKills(agent) : container::OomKills(record.InstanceName()))
-             : ErrorOr<uint64_t>(Error{"no exec result"});
+  auto oom_after = result ? (*backend)->OomKills(record.InstanceName(), agent)
+                          : ErrorOr<uint64_t>(Error{"no exec result"});
   end_guard();
   if (!result || guard_fired) {
     if (guard_fired) {
@@ -155,7 +143,7 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
   nlohmann::json agent_reported = {"exit_status",    "timed_out",      "duration_ms",
                                    "stdout_dropped", "stderr_dropped", "stdout_bytes",
                                    "stderr_bytes"};
-  if (microvm) {
+  if (!(*backend)->capabilities().host_measures_oom) {
     agent_reported.push_back("oom_killed");
   }
   auto id = audit.Append("exec-exit", {{"sandbox", record.name},

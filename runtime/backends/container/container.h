@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "ir/support/error_or.h"
+#include "runtime/backends/backend.h"
 
 namespace mvm::runtime::container {
 
@@ -165,6 +166,9 @@ HostSupport Probe();
 
 /// An Error unless `name` matches [a-z0-9][a-z0-9-]{0,62}.
 ErrorOr<Ok> CheckName(std::string_view name);
+
+/// This backend, for the registry (runtime/backends/registry.cc).
+const backends::Backend& TheBackend();
 
 }  // namespace mvm::runtime::container
 

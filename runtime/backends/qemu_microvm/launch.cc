@@ -1,5 +1,11 @@
-// From a launcher's request to a booted VM: the artifacts, the accelerator, the boot.
+// The qemu-microvm backend behind the launcher's Backend interface (runtime/backends/backend.h):
+// from a start request to a VM booted to its agent, with the boot files, images and accelerator
+// it needs.
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <thread>
 
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
@@ -9,28 +15,93 @@ namespace mvm::runtime::qemu_microvm {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-ErrorOr<Launched> Launch(const LaunchInput& input) {
+namespace {
+
+/// The guest's count of OOM kills in its workload cgroup (runtime/agent/init.cc sets it up), read
+/// through the agent: the limit is enforced inside the VM, so only the guest knows.
+ErrorOr<uint64_t> GuestOomKills(agent::Client& agent) {
+  auto text = agent.ReadFile("/sys/fs/cgroup/workload/memory.events", 64u << 10);
+  if (!text) {
+    return Error{text.error().message};
+  }
+  size_t at = text->find("oom_kill ");
+  if (at == std::string::npos) {
+    return Error{"the guest's memory.events has no oom_kill line"};
+  }
+  return std::strtoull(text->c_str() + at + 9, nullptr, 10);
+}
+
+std::vector<guest::ExtraMount> GuestMounts(const std::vector<backends::SandboxMount>& mounts) {
+  using Extra = guest::ExtraMount;
+  using Kind = backends::SandboxMount::Kind;
+  // Read-only files reach the guest as copies in a read-only image, which is what the container
+  // backend's read-only binds show too, as of the moment of the start. Read-write volumes are
+  // shared live over virtio-fs; read-only ones stay copies because then the guest reaches no host
+  // daemon at all, and qemu attaches their image read-only, which no guest root undoes
+  // (docs/microvm.md).
+  std::vector<Extra> out;
+  for (const backends::SandboxMount& m : mounts) {
+    if (m.kind == Kind::kMemory) {
+      out.push_back({Extra::Kind::kTmpfs, {}, m.target, m.size_mb});
+    } else if (m.kind == Kind::kVolume && !m.read_only) {
+      out.push_back({Extra::Kind::kVirtiofs, m.source, m.target, 0});
+    } else {
+      out.push_back({Extra::Kind::kCopy, m.source, m.target, 0});
+    }
+  }
+  return out;
+}
+
+class QemuMicrovmBackend final : public backends::Backend {
+ public:
+  std::string_view name() const override { return "qemu-microvm"; }
+  std::string_view summary() const override {
+    return "qemu -M microvm: KVM where a test boot works, else TCG emulation";
+  }
+  backends::Capabilities capabilities() const override {
+    backends::Capabilities caps;
+    caps.microvm_isolation = true;
+    caps.egress = false;
+    caps.host_measures_oom = false;
+    if (::geteuid() != 0) {
+      caps.read_write_volumes_refusal =
+          "which the qemu-microvm backend serves with virtiofsd, and confining virtiofsd (mapped "
+          "ids, an idmapped mount) needs root; run mvmctl as root, mount it read-only (copied "
+          "into the VM at start), or use --backend container";
+    }
+    return caps;
+  }
+  ErrorOr<backends::Started> Start(const backends::StartRequest& request) const override;
+  ErrorOr<uint64_t> OomKills(std::string_view, agent::Client& agent) const override {
+    return GuestOomKills(agent);
+  }
+  // qemu, its supervisor and the virtiofsds die with the supervisor; nothing else is left.
+  void Cleanup(std::string_view) const override {}
+};
+
+ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
   const auto start = Clock::now();
   if (!QemuAvailable()) {
     return Error{
         "the qemu-microvm backend needs `qemu-system-x86_64`, which is not on PATH; install the "
         "Debian package qemu-system-x86 (scripts/bootstrap.sh does), or use --backend container"};
   }
-  auto boot_files = guest::EnsureBootFiles(input.guest_cache, input.agent_binary, input.note);
+  auto boot_files = guest::EnsureBootFiles(request.guest_cache, request.agent_binary, request.note);
   if (!boot_files) {
     return boot_files.error();
   }
-  auto image =
-      guest::EnsureRootImage(input.rootfs_tree, input.rootfs_digest, input.guest_cache, input.note);
+  auto image = guest::EnsureRootImage(request.rootfs_dir, request.rootfs_digest,
+                                      request.guest_cache, request.note);
   if (!image) {
     return image.error();
   }
+  const std::vector<guest::ExtraMount> mounts = GuestMounts(request.mounts);
   Spec spec;
-  spec.name = input.name;
+  spec.name = request.name;
   spec.kernel = boot_files->vmlinux;
   spec.initramfs = boot_files->initramfs;
   spec.root_image = *image;
-  for (const guest::ExtraMount& m : input.mounts) {
+  for (const guest::ExtraMount& m : mounts) {
     if (m.kind != guest::ExtraMount::Kind::kVirtiofs) {
       continue;
     }
@@ -41,30 +112,39 @@ ErrorOr<Launched> Launch(const LaunchInput& input) {
     }
     const size_t n = spec.shared_dirs.size();
     spec.shared_dirs.push_back({m.source, guest::VirtiofsTag(n),
-                                input.sandbox_dir / ("vfs" + std::to_string(n) + ".sock")});
+                                request.sandbox_dir / ("vfs" + std::to_string(n) + ".sock")});
   }
-  if (!input.mounts.empty()) {
-    fs::path extras = input.sandbox_dir / "extras.img";
-    if (auto ok = guest::BuildExtrasImage(input.mounts, input.sandbox_dir / "extras", extras);
-        !ok) {
+  if (!mounts.empty()) {
+    fs::path extras = request.sandbox_dir / "extras.img";
+    if (auto ok = guest::BuildExtrasImage(mounts, request.sandbox_dir / "extras", extras); !ok) {
       return ok.error();
     }
     spec.extras_image = extras;
   }
   const uint32_t host_cpus = std::max(1u, std::thread::hardware_concurrency());
-  spec.cpus = std::clamp(input.cpus, 1u, host_cpus);
-  spec.memory_mb = input.memory_mb;
-  spec.pids_max = input.pids_max;
-  spec.agent_socket = input.agent_socket;
-  spec.console_log = input.sandbox_dir / "console.log";
-  spec.qemu_log = input.sandbox_dir / "qemu.log";
-  spec.detached = input.detached;
-  spec.on_exit = input.on_exit;
-  Acceleration accel = ChooseAcceleration(input.guest_cache / "kvm-probe", [&] {
-    if (input.note) {
-      input.note("probing KVM with a test boot (once per host kernel)");
+  spec.cpus = std::clamp(request.cpus, 1u, host_cpus);
+  spec.memory_mb = request.memory_mb;
+  spec.pids_max = request.pids_max;
+  spec.agent_socket = request.agent_socket;
+  spec.console_log = request.sandbox_dir / "console.log";
+  spec.qemu_log = request.sandbox_dir / "qemu.log";
+  spec.detached = !request.dies_with_caller;
+  if (request.on_exit) {
+    spec.on_exit = [on_exit = request.on_exit](const VmExit& exit) {
+      const int status = exit.qemu_wait_status;
+      on_exit({{"qemu", WIFSIGNALED(status)
+                            ? "killed by signal " + std::to_string(WTERMSIG(status))
+                            : "exited with status " + std::to_string(WEXITSTATUS(status))},
+               {"port", exit.protocol_broken ? "the guest broke the agent port's protocol (" +
+                                                   exit.protocol_error + "); the VM was killed"
+                                             : std::string("closed")}});
+    };
+  }
+  Acceleration accel = ChooseAcceleration(request.guest_cache / "kvm-probe", [&] {
+    if (request.note) {
+      request.note("probing KVM with a test boot (once per host kernel)");
     }
-    return ProbeBoot(spec.kernel, spec.initramfs, "kvm", input.guest_cache,
+    return ProbeBoot(spec.kernel, spec.initramfs, "kvm", request.guest_cache,
                      std::chrono::seconds(10));
   });
   spec.accel = accel.name;
@@ -74,13 +154,58 @@ ErrorOr<Launched> Launch(const LaunchInput& input) {
   if (const char* env = std::getenv("MVM_BOOT_TIMEOUT_MS"); env != nullptr && env[0] != '\0') {
     timeout = std::chrono::milliseconds(std::max(1000L, std::atol(env)));
   }
-  BootTimings timings;
-  auto booted = Boot(spec, timeout, &timings, input.note);
+  BootTimings bt;
+  auto booted = Boot(spec, timeout, &bt, request.note);
   if (!booted) {
     return Error{booted.error().message + "\n(accelerator: " + accel.name + ", " + accel.reason +
                  ")"};
   }
-  return Launched{std::move(*booted), accel, timings, boot_files->kernel_release, prepare_ms, spec};
+  backends::StartTimings timings;
+  timings.prepare_ms = prepare_ms;
+  timings.spawn_ms = bt.process_spawned_ms;
+  timings.agent_ready_ms = bt.agent_ready_ms;
+  timings.kernel_entered_ms = bt.kernel_entered_ms;
+  timings.boot_attempts = bt.attempts;
+  timings.acceleration = accel.name;
+  Vm& vm = booted->vm;
+  backends::Started out{backends::OwnedProcess(vm.supervisor_pid, vm.supervisor_pidfd, false),
+                        vm.qemu_pid,
+                        std::move(booted->agent),
+                        timings,
+                        {},
+                        {}};
+  out.facts = {{"acceleration", accel.name},
+               {"acceleration_reason", accel.reason},
+               {"kernel", boot_files->kernel_release},
+               {"boot_attempts", bt.attempts}};
+  if (request.describe) {
+    char phases[256];
+    std::snprintf(phases, sizeof phases,
+                  "boot phases (ms from the start of the boot): process spawned %.1f, kernel "
+                  "entered %.1f, guest agent ready %.1f%s",
+                  bt.process_spawned_ms, bt.kernel_entered_ms, bt.agent_ready_ms,
+                  bt.attempts > 1 ? " (second attempt)" : "");
+    out.description = {"backend qemu-microvm, acceleration " + accel.name + " (" + accel.reason +
+                           "), kernel " + boot_files->kernel_release + ", rootfs " +
+                           request.rootfs_digest.substr(0, 19) + "…, sandbox " + request.name,
+                       phases};
+  }
+  return out;
+}
+
+ErrorOr<backends::Started> QemuMicrovmBackend::Start(const backends::StartRequest& request) const {
+  auto started = Launch(request);
+  if (!started) {
+    return Error{"cannot start the microVM: " + started.error().message};
+  }
+  return started;
+}
+
+}  // namespace
+
+const backends::Backend& TheBackend() {
+  static const QemuMicrovmBackend backend;
+  return backend;
 }
 
 }  // namespace mvm::runtime::qemu_microvm

@@ -29,6 +29,7 @@
 
 #include "ir/support/error_or.h"
 #include "runtime/agent/client.h"
+#include "runtime/backends/backend.h"
 #include "runtime/guest/guest.h"
 
 namespace mvm::runtime::qemu_microvm {
@@ -233,37 +234,8 @@ bool ProbeBoot(const std::filesystem::path& kernel, const std::filesystem::path&
 /// True when `qemu-system-x86_64` is on PATH.
 bool QemuAvailable();
 
-/// Everything the launcher knows about a sandbox that this backend needs.
-struct LaunchInput {
-  std::string name;
-  std::filesystem::path guest_cache;  ///< <state-dir>/guest
-  std::filesystem::path sandbox_dir;  ///< <state-dir>/sandboxes/<name>: logs and the extras image
-  std::filesystem::path agent_socket;
-  std::filesystem::path agent_binary;  ///< the static agent, which becomes the guest's /init
-  std::filesystem::path rootfs_tree;   ///< the template tree and its TreeDigest
-  std::string rootfs_digest;
-  std::vector<guest::ExtraMount> mounts;
-  uint32_t cpus = 1;
-  uint32_t memory_mb = 512;
-  uint32_t pids_max = 1024;
-  bool detached = false;
-  std::function<void(std::string_view)> note;  ///< progress of first builds, boot retries
-  std::function<void(const VmExit&)> on_exit;  ///< see Spec::on_exit
-};
-
-/// A booted sandbox.
-struct Launched {
-  Booted booted;
-  Acceleration acceleration;
-  BootTimings timings;
-  std::string kernel_release;
-  double prepare_ms = 0;  ///< boot files, images and the accelerator choice
-  Spec spec;              ///< for console tails later
-};
-
-/// Prepares (boot files, root image, extras image, accelerator) and boots. `MVM_BOOT_TIMEOUT_MS`
-/// overrides the boot watchdog (default 60 s under TCG, 15 s under KVM).
-ErrorOr<Launched> Launch(const LaunchInput& input);
+/// This backend, for the registry (runtime/backends/registry.cc).
+const backends::Backend& TheBackend();
 
 }  // namespace mvm::runtime::qemu_microvm
 

@@ -1,0 +1,173 @@
+#ifndef MVM_RUNTIME_BACKENDS_BACKEND_H_
+#define MVM_RUNTIME_BACKENDS_BACKEND_H_
+
+// What the launcher needs of a sandbox backend, and nothing of how the backend does it. A backend
+// starts one sandbox whose PID 1 (or guest init) is the mvm agent, hands back a connected agent
+// channel and the host process that owns the sandbox, and says what it can enforce, so that
+// admission refuses what a backend cannot hold instead of running it weaker.
+//
+// Backends are listed in one place (registry.cc); adding one means adding its directory under
+// runtime/backends/, a class implementing Backend, and one line there. docs/architecture/runtime.md
+// draws how the launcher uses them.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ir/support/error_or.h"
+#include "runtime/agent/client.h"
+
+namespace mvm::runtime::backends {
+
+/// What a backend can enforce. Admission (runtime/launcher/admit.cc) refuses a plan that needs
+/// more, naming the backend and the reason.
+struct Capabilities {
+  /// Holds isolation="microvm": a hardware-virtualised boundary around the workload.
+  bool microvm_isolation = false;
+  /// Empty when read-write local volumes can be served here; otherwise why not and what to do,
+  /// as the rest of the sentence "workload `w` mounts `s` at `t` read-write, …".
+  std::string read_write_volumes_refusal;
+  /// Enforces a plan's egress allow-list. No backend does yet: plans that allow egress are
+  /// refused everywhere.
+  bool egress = false;
+  /// The out-of-memory kill count is measured on the host (a cgroup the host reads); otherwise the
+  /// guest reports it, and the audit log says so.
+  bool host_measures_oom = true;
+};
+
+/// Something the sandbox sees besides its root filesystem.
+struct SandboxMount {
+  enum class Kind {
+    kStagedFile,  ///< a host file or directory, read-only, as it was at the start
+    kVolume,      ///< a host directory, live; read-only or read-write
+    kMemory,      ///< a tmpfs of size_mb
+  };
+  Kind kind = Kind::kStagedFile;
+  std::filesystem::path source;  ///< kStagedFile, kVolume: an existing host path
+  std::string target;            ///< absolute path in the sandbox
+  bool read_only = true;         ///< kVolume
+  uint32_t size_mb = 64;         ///< kMemory
+};
+
+/// One sandbox to start. Paths are the launcher's: the state directory layout is its business.
+struct StartRequest {
+  std::string name;                    ///< the sandbox name (hostname, instance name)
+  std::filesystem::path sandbox_dir;   ///< owner-only, exists: logs and the backend's own files
+  std::filesystem::path agent_socket;  ///< where the host reaches the agent
+  std::filesystem::path guest_cache;   ///< for backends that build boot files, shared by sandboxes
+  std::filesystem::path agent_binary;  ///< the static mvm agent
+  std::filesystem::path rootfs_dir;    ///< the root filesystem tree (read-only, shared)
+  std::string rootfs_digest;           ///< its TreeDigest
+  uint32_t cpus = 1;
+  uint32_t memory_mb = 512;
+  uint32_t pids_max = 1024;
+  std::vector<SandboxMount> mounts;
+  /// The sandbox dies with the calling process by the kernel's hand (PR_SET_PDEATHSIG); false for
+  /// detached sandboxes and for a warm pool's, which are handed to other processes.
+  bool dies_with_caller = true;
+  /// Fill Started::description (some backends probe the host for it).
+  bool describe = false;
+  /// Progress lines for the user's terminal (long steps: building boot files).
+  std::function<void(std::string_view)> note;
+  /// Called, in whichever host process watches the sandbox, when it ends by itself rather than by
+  /// the launcher's hand, with the fields of a `vm-exit` audit record. Backends whose sandbox has
+  /// no watcher of its own never call it.
+  std::function<void(const nlohmann::json& fields)> on_exit;
+};
+
+/// The host process that owns a sandbox: killing it ends the sandbox, and it is reaped (or, when
+/// another process's child, watched) to learn that the sandbox ended. Owns `pidfd`.
+class OwnedProcess {
+ public:
+  OwnedProcess() = default;
+  /// `adopted`: not this process's child (a sandbox claimed from a warm pool), so Wait watches the
+  /// pidfd instead of reaping.
+  OwnedProcess(pid_t pid, int pidfd, bool adopted) : pid_(pid), pidfd_(pidfd), adopted_(adopted) {}
+  OwnedProcess(OwnedProcess&& other) noexcept;
+  OwnedProcess& operator=(OwnedProcess&& other) noexcept;
+  ~OwnedProcess();
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_; }
+  /// Gives up the pidfd (the caller owns it now).
+  int Release();
+  /// Sends `signal` through the pidfd, so a reused pid is never signalled.
+  ErrorOr<Ok> Kill(int signal) const;
+  /// Waits until the process has ended, reaping it when it is our child; an Error when it is still
+  /// running after `timeout`.
+  ErrorOr<Ok> Wait(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  bool adopted_ = false;
+  bool ended_ = false;
+};
+
+/// How long the backend's steps of a start took, in ms; zero where a backend has no such step.
+struct StartTimings {
+  double prepare_ms = 0;  ///< boot files, images, the accelerator choice (before any process)
+  double spawn_ms = 0;    ///< to the sandbox's first process exec'd (PID 1, or the VMM)
+  /// To the agent answering Hello: from PID 1's exec (container), from the start of the boot
+  /// (microVMs: the readiness boundary of docs/perf/coldstart.md).
+  double agent_ready_ms = 0;
+  double kernel_entered_ms = 0;  ///< microVMs: the guest kernel started
+  int boot_attempts = 0;         ///< microVMs: 2 when a stuck first boot was retried
+  std::string acceleration;      ///< microVMs: "kvm" or "tcg"
+};
+
+/// A started sandbox, as a backend hands it to the launcher.
+struct Started {
+  OwnedProcess process;
+  /// The pid the sandbox's record names (`ps`, `stop` from another process): PID 1, or the VMM.
+  pid_t record_pid = -1;
+  agent::Client agent;
+  StartTimings timings;
+  /// Extra fields of the `launch` audit record (the accelerator, the guest kernel).
+  nlohmann::json facts = nlohmann::json::object();
+  /// Lines `-v` shows: which backend, how confined, with what (StartRequest::describe).
+  std::vector<std::string> description;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  /// The name `--backend` takes and records carry.
+  virtual std::string_view name() const = 0;
+  /// One line for `--backend` help: what isolates the workload.
+  virtual std::string_view summary() const = 0;
+  /// What this backend can enforce on this host, for this process.
+  virtual Capabilities capabilities() const = 0;
+  /// Starts the sandbox and connects to its agent. On failure nothing of the sandbox is left
+  /// running; files in `sandbox_dir` are the caller's to remove.
+  virtual ErrorOr<Started> Start(const StartRequest& request) const = 0;
+  /// How many times the kernel killed a process of sandbox `instance` for its memory limit; read
+  /// through `agent` when the guest keeps the count (capabilities().host_measures_oom false).
+  virtual ErrorOr<uint64_t> OomKills(std::string_view instance, agent::Client& agent) const = 0;
+  /// Removes what the backend keeps on the host for sandbox `instance` beyond its processes and
+  /// state directory (cgroups); safe to call when there is nothing, and from any process.
+  virtual void Cleanup(std::string_view instance) const = 0;
+};
+
+/// Every backend of this build, in the order `--backend` help lists them; the first is the default.
+std::span<const Backend* const> All();
+/// The backend named `name`, or an Error naming the ones there are.
+ErrorOr<const Backend*> Find(std::string_view name);
+/// "container|qemu-microvm": the names, for usage lines.
+std::string NameList();
+/// One line per backend, "<indent>name: summary\n", for `--backend` help.
+std::string HelpList(size_t indent);
+
+}  // namespace mvm::runtime::backends
+
+#endif  // MVM_RUNTIME_BACKENDS_BACKEND_H_

@@ -1,0 +1,151 @@
+// The container backend behind the launcher's Backend interface (runtime/backends/backend.h): the
+// namespace sandbox of container.h with the guest agent as PID 1.
+
+#include <fcntl.h>
+#include <grp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include "runtime/agent/framing.h"
+#include "runtime/agent/unique_fd.h"
+#include "runtime/backends/container/container.h"
+
+namespace mvm::runtime::container {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+/// How long PID 1's agent may take to listen.
+constexpr auto kAgentWait = std::chrono::seconds(10);
+
+double MillisSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+std::string Head(const fs::path& file, size_t bytes) {
+  std::string head;
+  if (std::FILE* f = std::fopen(file.c_str(), "r")) {
+    head.resize(bytes);
+    head.resize(std::fread(head.data(), 1, bytes, f));
+    std::fclose(f);
+  }
+  return head;
+}
+
+class ContainerBackend final : public backends::Backend {
+ public:
+  std::string_view name() const override { return "container"; }
+  std::string_view summary() const override {
+    return "namespaces, seccomp and cgroups around the agent as PID 1";
+  }
+  backends::Capabilities capabilities() const override {
+    backends::Capabilities caps;
+    caps.microvm_isolation = false;
+    caps.egress = false;
+    caps.host_measures_oom = true;
+    return caps;
+  }
+  ErrorOr<backends::Started> Start(const backends::StartRequest& request) const override;
+  ErrorOr<uint64_t> OomKills(std::string_view instance, agent::Client&) const override {
+    return container::OomKills(instance);
+  }
+  void Cleanup(std::string_view instance) const override {
+    (void)container::RemoveCgroups(instance);
+  }
+};
+
+ErrorOr<backends::Started> ContainerBackend::Start(const backends::StartRequest& request) const {
+  Spec spec;
+  spec.name = request.name;
+  spec.rootfs = request.rootfs_dir;
+  spec.init = request.agent_binary;
+  spec.limits.cpu = request.cpus;
+  spec.limits.memory_mb = request.memory_mb;
+  spec.limits.pids_max = request.pids_max;
+  spec.parent_death_signal = request.dies_with_caller ? SIGKILL : 0;
+  for (const backends::SandboxMount& m : request.mounts) {
+    switch (m.kind) {
+      case backends::SandboxMount::Kind::kStagedFile:
+        // Staged copies, not binds of the user's file or of the SDK: the sandbox sees them as they
+        // were at the start, and neither their host paths nor the directories around them.
+        spec.mounts.push_back({Mount::Kind::kBind, m.source, m.target, true, 0, true});
+        break;
+      case backends::SandboxMount::Kind::kVolume:
+        spec.mounts.push_back({Mount::Kind::kBind, m.source, m.target, m.read_only, 0});
+        break;
+      case backends::SandboxMount::Kind::kMemory:
+        spec.mounts.push_back({Mount::Kind::kTmpfs, {}, m.target, false, m.size_mb});
+        break;
+    }
+  }
+
+  // The agent's own stdout/stderr go to a file in the sandbox's state, not to the caller's
+  // terminal: a detached sandbox must not hold it, and the workload's output reaches the host
+  // through the agent. Only the agent writes it (workloads get pipes of their own), and it bounds
+  // what it writes.
+  const fs::path agent_log = request.sandbox_dir / "agent.log";
+  agent::UniqueFd log_fd(
+      ::open(agent_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!log_fd.valid()) {
+    return Error{"cannot create `" + agent_log.string() + "`: " + std::strerror(errno)};
+  }
+  spec.stdout_fd = log_fd.get();
+  // The agent's socket is made here, in the sandbox's owner-only state directory that nothing
+  // mounts into the sandbox, and PID 1 gets only the listening fd: the workload can neither reach
+  // the socket's name nor put something else in its place.
+  auto listener = agent::ListenUnix(request.agent_socket);
+  if (!listener) {
+    return listener.error();
+  }
+  spec.inherit_fds = {listener->get()};
+  spec.init_args = {"--listen-fd=" + std::to_string(listener->get())};
+  // The sandbox maps only uid/gid 0 and denies setgroups, so PID 1 would keep this process's
+  // supplementary groups (under sudo, host group 0). Drop them here: the launcher needs none.
+  if (::geteuid() == 0 && ::setgroups(0, nullptr) != 0) {
+    return Error{std::string("cannot drop supplementary groups: ") + std::strerror(errno)};
+  }
+  auto t = Clock::now();
+  auto started = container::Start(spec);
+  log_fd.Reset();
+  listener->Reset();
+  if (!started) {
+    return Error{"cannot start the sandbox: " + started.error().message};
+  }
+  backends::StartTimings timings;
+  timings.spawn_ms = MillisSince(t);
+  backends::OwnedProcess process(started->pid, started->pidfd, false);
+  const pid_t pid1 = started->pid;
+
+  t = Clock::now();
+  auto client = agent::Client::Connect(request.agent_socket, kAgentWait);
+  if (!client) {
+    (void)process.Kill(SIGKILL);
+    (void)process.Wait(std::chrono::seconds(5));
+    const std::string head = Head(agent_log, 2048);
+    return Error{"the guest agent did not come up: " + client.error().message +
+                 (head.empty() ? "" : "\nagent output:\n" + head)};
+  }
+  timings.agent_ready_ms = MillisSince(t);
+  backends::Started out{std::move(process), pid1, std::move(*client), timings, {}, {}};
+  if (request.describe) {
+    out.description.push_back("backend container (namespaces + seccomp, cgroup " +
+                              Probe().cgroup_mode + "), rootfs " +
+                              request.rootfs_digest.substr(0, 19) + "…, sandbox " + request.name);
+  }
+  return out;
+}
+
+}  // namespace
+
+const backends::Backend& TheBackend() {
+  static const ContainerBackend backend;
+  return backend;
+}
+
+}  // namespace mvm::runtime::container

@@ -1,0 +1,147 @@
+// Start's second half: a sandbox on the chosen backend (runtime/backends/backend.h), owned by this
+// process, recorded and audited.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include "runtime/launcher/internal.h"
+
+namespace mvm::runtime {
+
+namespace fs = std::filesystem;
+using namespace internal;  // NOLINT(google-build-using-namespace)
+
+namespace {
+
+ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions& options,
+                                                           const plan::v1::ExecutionPlan& p,
+                                                           const StartOptions& start) {
+  using Kind = backends::SandboxMount::Kind;
+  std::vector<backends::SandboxMount> mounts;
+  for (const auto& [guest, host] : start.app_files) {
+    mounts.push_back({Kind::kStagedFile, host, guest});
+  }
+  if (!start.app_files.empty()) {
+    mounts.push_back({Kind::kStagedFile, options.python_sdk, std::string(kSdkMount)});
+  }
+  for (const plan::v1::Mount& m : p.mounts()) {
+    if (m.kind() == "memory") {
+      mounts.push_back({Kind::kMemory, {}, m.target(), false, static_cast<uint32_t>(m.size_mb())});
+      continue;
+    }
+    auto source = ResolveVolumeSource(m, start.project_root);
+    if (!source) {
+      return source.error();
+    }
+    mounts.push_back({Kind::kVolume, *source, m.target(), m.mode() != "rw"});
+  }
+  return mounts;
+}
+
+}  // namespace
+
+ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
+                                        const LauncherOptions& options,
+                                        const AdmittedPlan& admitted, const StartOptions& start,
+                                        audit::Log& audit, PhaseTimings* timings,
+                                        const std::string& name, const fs::path& rootfs_dir,
+                                        const std::string& rootfs_digest) {
+  const plan::v1::ExecutionPlan& p = admitted.verified.plan;
+  if (auto made = MakeSandboxDirs(options.state, name); !made) {
+    return made.error();
+  }
+  auto fail = [&](const std::string& message) -> Error {
+    RemoveTraces(options.state, name, name);
+    return Error{message};
+  };
+  backends::StartRequest request;
+  request.name = name;
+  request.sandbox_dir = options.state.Sandbox(name);
+  request.agent_socket = options.state.AgentSocket(name);
+  request.guest_cache = options.state.GuestCache();
+  request.agent_binary = options.agent_binary;
+  request.rootfs_dir = rootfs_dir;
+  request.rootfs_digest = rootfs_digest;
+  request.cpus = static_cast<uint32_t>(p.lifecycle().cpu());
+  request.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
+  request.pids_max = kPidsMax;
+  auto mounts = SandboxMounts(options, p, start);
+  if (!mounts) {
+    return fail(mounts.error().message);
+  }
+  request.mounts = std::move(*mounts);
+  // A pool's sandboxes are handed to other processes, so they must not die with this one by the
+  // kernel's hand; until then the watchdog removes them if this process dies.
+  request.dies_with_caller = !start.detached && start.pool.empty();
+  request.describe = options.verbose && options.note;
+  request.note = [&options](std::string_view line) {
+    if (options.note) {
+      options.note(line);
+    }
+  };
+  request.on_exit = [state = options.state, name](const nlohmann::json& fields) {
+    auto session = OpenAudit(state);
+    if (!session) {
+      return;
+    }
+    nlohmann::json record = fields;
+    record["sandbox"] = name;
+    (void)(*session)->log->Append("vm-exit", record);
+  };
+
+  Sandbox sandbox;
+  if (!start.detached) {
+    auto watchdog = StartWatchdog(options.state, name);
+    if (!watchdog) {
+      return fail(watchdog.error().message);
+    }
+    sandbox.watchdog_fd_ = watchdog->first;
+    sandbox.watchdog_pid_ = watchdog->second;
+  }
+  auto started = backend.Start(request);
+  if (!started) {
+    DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
+    (void)audit.Append("refuse", {{"stage", "launch"},
+                                  {"workload", p.workload().id()},
+                                  {"backend", options.backend},
+                                  {"message", started.error().message}});
+    return fail(started.error().message);
+  }
+  sandbox.process_ = std::move(started->process);
+  SandboxRecord& r = sandbox.record_;
+  r = NewRecord(options, admitted, start, name, started->record_pid, rootfs_digest);
+  if (auto written = WriteRecord(options.state, r); !written) {
+    (void)sandbox.process_.Kill(SIGKILL);
+    (void)sandbox.process_.Wait(std::chrono::seconds(5));
+    return fail(written.error().message);
+  }
+  sandbox.agent_.emplace(std::move(started->agent));
+  const backends::StartTimings& bt = started->timings;
+  if (timings != nullptr) {
+    timings->materialize_ms += bt.prepare_ms;
+    timings->namespaces_ms = bt.spawn_ms;
+    timings->agent_ready_ms = bt.agent_ready_ms;
+    timings->process_spawned_ms = bt.spawn_ms;
+    timings->kernel_entered_ms = bt.kernel_entered_ms;
+    timings->boot_attempts = bt.boot_attempts;
+    timings->acceleration = bt.acceleration;
+  }
+  nlohmann::json launch = started->facts;
+  launch.update({{"sandbox", name},
+                 {"workload", p.workload().id()},
+                 {"backend", options.backend},
+                 {"rootfs", rootfs_digest},
+                 {"pid", r.pid},
+                 {"detached", start.detached}});
+  (void)audit.Append("launch", launch);
+  if (request.describe) {
+    for (const std::string& line : started->description) {
+      options.note(line);
+    }
+  }
+  return sandbox;
+}
+
+}  // namespace mvm::runtime
