@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "ir/module.h"
 #include "ir/support/suggest.h"
+#include "runtime/launcher/launcher.h"
 
 namespace {
 
@@ -22,6 +23,10 @@ void PrintHelp() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A sandbox's helper processes are this executable again (runtime/launcher/launcher.h).
+  if (auto helper = mvm::runtime::RunHelperIfAsked(argc, argv)) {
+    return *helper;
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     PrintHelp();

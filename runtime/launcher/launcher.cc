@@ -101,62 +101,34 @@ void RemoveSandbox(const StateDir& state, std::string_view name, std::string_vie
   }
 }
 
-/// The parent-death watchdog: a process of its own (in its own session, so a terminal's Ctrl-C does
-/// not reach it) holding the read end of a pipe whose write end only the launcher has. The
-/// launcher writes 'd' when it has cleaned up (or detaches); EOF without it means the launcher
-/// died, and the watchdog kills the sandbox and removes its cgroups and state. PID 1 itself also
-/// has PR_SET_PDEATHSIG, so the workload stops at once even before the watchdog runs.
+/// The parent-death watchdog: a helper process (runtime/backends/helper.h) in its own session, so a
+/// terminal's Ctrl-C does not reach it, holding the read end of a pipe whose write end only the
+/// launcher has. The launcher writes 'd' when it has cleaned up (or detaches); EOF without it means
+/// the launcher died, and the watchdog kills the sandbox and its other helpers and removes its
+/// cgroups and state (RunWatchdog). PID 1 itself also has PR_SET_PDEATHSIG, so the workload stops
+/// at once even before the watchdog runs. The watchdog is this program again, exec'd: the
+/// launcher may have threads, and C++ run in a forked child of a threaded process can hang on a
+/// lock another thread held at the fork.
 ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     return Error{std::string("cannot create the watchdog pipe: ") + std::strerror(errno)};
   }
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    int saved = errno;
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return Error{std::string("cannot start the watchdog: ") + std::strerror(saved)};
-  }
-  if (pid == 0) {
-    ::setsid();
-    std::signal(SIGINT, SIG_IGN);
-    std::signal(SIGHUP, SIG_IGN);
-    std::signal(SIGPIPE, SIG_IGN);
-    ::dup2(fds[0], 3);
-    ::close_range(4, ~0U, 0);
-    int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 0);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    char c = 0;
-    ssize_t n;
-    do {
-      n = ::read(3, &c, 1);
-    } while (n < 0 && errno == EINTR);
-    if (n == 1 && c == 'd') {
-      ::_exit(0);
-    }
-    // No directory: nothing started yet, or the sandbox was handed to another owner under another
-    // name (a warm pool's claim), whose cgroups must not be touched.
-    if (!fs::exists(state.Sandbox(name))) {
-      ::_exit(0);
-    }
-    auto record = ReadRecord(state, name);
-    std::string instance = name;
-    if (record) {
-      SignalRecord(*record, SIGKILL);
-      WaitGone(*record, std::chrono::seconds(5));
-      instance = record->InstanceName();
-    }
-    RemoveSandbox(state, name, instance);
-    if (auto session = OpenAudit(state)) {
-      (void)(*session)->log->Append("destroy", {{"sandbox", name}, {"reason", "parent died"}});
-    }
-    ::_exit(0);
-  }
+  backends::HelperSpec spec;
+  spec.role = "watchdog";
+  spec.program = "/proc/self/exe";
+  spec.argv = {"mvm-watchdog", std::string(kHelperFlag), "watchdog", state.root.string(), name};
+  spec.fds = {fds[0]};
+  spec.dies_with_parent = false;
+  spec.own_session = true;
+  auto helper = backends::StartHelper(spec);
   ::close(fds[0]);
-  return std::make_pair(fds[1], pid);
+  if (!helper) {
+    ::close(fds[1]);
+    return helper.error();
+  }
+  // The pidfd is not needed: the launcher reaps the watchdog by pid once it is disarmed.
+  return std::make_pair(fds[1], helper->process.pid());
 }
 
 void DisarmWatchdog(int& fd, pid_t& pid) {
@@ -448,6 +420,13 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
   }
   for (const backends::Backend* backend : backends::All()) {
     backend->Cleanup(record->InstanceName());
+  }
+  // Its helpers end with it, but for the watchdog, which its owner disarms (writing to a watchdog
+  // killed here would raise SIGPIPE in the owner) and which finds nothing left to do otherwise.
+  for (const backends::HelperRecord& helper : record->helpers) {
+    if (helper.role != "watchdog") {
+      backends::SignalHelper(helper, SIGKILL);
+    }
   }
   if (remove_state) {
     RemoveTraces(options.state, name, record->InstanceName());

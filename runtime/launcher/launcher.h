@@ -227,6 +227,14 @@ struct AuditSession {
 };
 ErrorOr<std::unique_ptr<AuditSession>> OpenAudit(const StateDir& state);
 
+/// The first argument of this program run as one of the launcher's helper processes (the
+/// parent-death watchdog): the launcher execs its own executable with it.
+inline constexpr std::string_view kHelperFlag = "--mvm-helper";
+
+/// Runs the helper `argv` asks for and returns its exit status, or nothing when argv[1] is not
+/// kHelperFlag. Every program that starts sandboxes through this library calls it first in main.
+std::optional<int> RunHelperIfAsked(int argc, char** argv);
+
 /// The secret key `<dir>/<name>.key`, generated (with `<name>.pub`) on first use.
 ErrorOr<plan::SecretKey> EnsureKey(const std::filesystem::path& dir, std::string_view name);
 

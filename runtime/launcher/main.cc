@@ -32,6 +32,10 @@ int Usage(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A sandbox's helper processes are this executable again (runtime/launcher/launcher.h).
+  if (auto helper = mvm::runtime::RunHelperIfAsked(argc, argv)) {
+    return *helper;
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string plan_path, state_flag, trust_dir;
   std::string backend(mvm::runtime::backends::All().front()->name());

@@ -112,6 +112,10 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   sandbox.process_ = std::move(started->process);
   SandboxRecord& r = sandbox.record_;
   r = NewRecord(options, admitted, start, name, started->record_pid, rootfs_digest);
+  if (sandbox.watchdog_pid_ > 0) {
+    r.helpers.push_back(
+        {"watchdog", sandbox.watchdog_pid_, ProcessStartTime(sandbox.watchdog_pid_)});
+  }
   if (auto written = WriteRecord(options.state, r); !written) {
     (void)sandbox.process_.Kill(SIGKILL);
     (void)sandbox.process_.Wait(std::chrono::seconds(5));

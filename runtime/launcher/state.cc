@@ -89,6 +89,9 @@ nlohmann::json ToJson(const SandboxRecord& r) {
   if (!r.pool.empty()) {
     j["pool"] = r.pool;
   }
+  for (const backends::HelperRecord& h : r.helpers) {
+    j["helpers"].push_back({{"role", h.role}, {"pid", h.pid}, {"start_time", h.start_time}});
+  }
   return j;
 }
 
@@ -154,6 +157,10 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) 
     r.root_fs = j.at("rootfs").get<std::string>();
     r.instance = j.value("instance", std::string());
     r.pool = j.value("pool", std::string());
+    for (const nlohmann::json& h : j.value("helpers", nlohmann::json::array())) {
+      r.helpers.push_back({h.at("role").get<std::string>(), h.at("pid").get<pid_t>(),
+                           h.at("start_time").get<uint64_t>()});
+    }
     if (!r.instance.empty() && !IsSandboxName(r.instance)) {
       return Error{"`" + path.string() + "` names an invalid instance `" + r.instance + "`"};
     }
@@ -191,33 +198,6 @@ std::vector<SandboxRecord> ListRecords(const StateDir& state, std::vector<std::s
   std::sort(out.begin(), out.end(),
             [](const SandboxRecord& a, const SandboxRecord& b) { return a.name < b.name; });
   return out;
-}
-
-uint64_t ProcessStartTime(pid_t pid) {
-  if (pid <= 0) {
-    return 0;
-  }
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // The command name (field 2) may hold spaces and parentheses; fields are counted after the last
-  // ')'.
-  size_t close = text.rfind(')');
-  if (close == std::string::npos) {
-    return 0;
-  }
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  // After ')' come field 3 (state) onwards; start time is field 22.
-  for (int i = 3; i <= 22; ++i) {
-    if (!(fields >> field)) {
-      return 0;
-    }
-  }
-  // A zombie has exited: it is not running whatever its start time.
-  if (text.substr(close + 2, 1) == "Z") {
-    return 0;
-  }
-  return std::strtoull(field.c_str(), nullptr, 10);
 }
 
 bool IsRunning(const SandboxRecord& record) {

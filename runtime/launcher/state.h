@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ir/support/error_or.h"
+#include "runtime/backends/helper.h"
 
 namespace mvm::runtime {
 
@@ -72,6 +73,9 @@ struct SandboxRecord {
   std::string instance;
   /// The warm pool holding it ready, unclaimed; empty once claimed and for every other sandbox.
   std::string pool;
+  /// Host-side helper processes of this sandbox (runtime/backends/helper.h), ended with it by
+  /// whoever ends it.
+  std::vector<backends::HelperRecord> helpers;
 
   const std::string& InstanceName() const { return instance.empty() ? name : instance; }
 };
@@ -86,8 +90,7 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name);
 /// `problems`.
 std::vector<SandboxRecord> ListRecords(const StateDir& state, std::vector<std::string>& problems);
 
-/// /proc/<pid>/stat's start time (clock ticks since boot), or 0 when the process is gone.
-uint64_t ProcessStartTime(pid_t pid);
+using backends::ProcessStartTime;
 /// True while the record's PID 1 is the very process it recorded.
 bool IsRunning(const SandboxRecord& record);
 

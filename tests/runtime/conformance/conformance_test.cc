@@ -312,39 +312,17 @@ TEST_P(Conformance, LifecycleUpExecFsLogsStopDestroy) {
 TEST_P(Conformance, KillingTheParentLeavesNoTrace) {
   const std::string name = Name("conf-orphan");
   Mvmctl({"destroy", name});
-  int out[2], err[2], in[2];
-  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
-  ASSERT_EQ(::pipe2(err, O_CLOEXEC), 0);
-  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
-  pid_t parent = mvm::testing::Spawn(
-      {MVM_MVMCTL_PATH, "up", "--state-dir=" + GetParam().state.string(), kHostile.string(),
-       "--backend", GetParam().backend, "--workload", "idle", "--name", name},
-      out[1], err[1], in[0]);
-  ::close(out[1]);
-  ::close(err[1]);
-  ::close(in[0]);
-  std::string seen;
-  char buf[4096];
-  auto deadline = std::chrono::steady_clock::now() + GetParam().up_limit;
-  while (seen.find(" is up") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    pollfd p = {out[0], POLLIN, 0};
-    if (::poll(&p, 1, 1000) > 0) {
-      ssize_t n = ::read(out[0], buf, sizeof buf);
-      if (n <= 0) {
-        break;
-      }
-      seen.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ASSERT_THAT(seen, HasSubstr(" is up"));
+  mvm::testing::BackgroundMvmctl up({"up", kHostile.string(), "--backend", GetParam().backend,
+                                     "--workload", "idle", "--name", name},
+                                    GetParam().state);
+  ASSERT_THAT(up.WaitFor(" is up", GetParam().up_limit), HasSubstr(" is up"));
   std::ifstream record(GetParam().state / "sandboxes" / name / "sandbox.json");
   std::stringstream text;
   text << record.rdbuf();
   const pid_t sandbox_pid = nlohmann::json::parse(text.str(), nullptr, false).value("pid", 0);
   ASSERT_GT(sandbox_pid, 0) << text.str();
 
-  ASSERT_EQ(::kill(parent, SIGKILL), 0);
-  ::waitpid(parent, nullptr, 0);
+  up.KillAndReap();
   auto killed = std::chrono::steady_clock::now();
   bool clean = false;
   while (std::chrono::steady_clock::now() - killed < std::chrono::seconds(2)) {
@@ -356,9 +334,6 @@ TEST_P(Conformance, KillingTheParentLeavesNoTrace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(clean) << "traces of " << name << " remain 2 s after kill -9 of its parent";
-  ::close(out[0]);
-  ::close(err[0]);
-  ::close(in[1]);
 }
 
 // Every registered backend has a row in Targets(): a backend added without one fails here.

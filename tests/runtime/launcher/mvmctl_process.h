@@ -10,8 +10,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -105,6 +108,67 @@ inline Result Mvmctl(std::vector<std::string> args, const std::string& stdin_dat
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }
+
+/// `mvmctl ARGS…` left running (e.g. `up` without --detach, for tests that then kill it), with
+/// `--state-dir=STATE` after the subcommand and its stdout read by WaitFor. Killed and reaped at
+/// the end if still running.
+class BackgroundMvmctl {
+ public:
+  BackgroundMvmctl(std::vector<std::string> args, const std::filesystem::path& state) {
+    args.insert(args.begin(), MVM_MVMCTL_PATH);
+    args.insert(args.begin() + 2, "--state-dir=" + state.string());
+    int out[2], err[2], in[2];
+    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
+    pid_ = Spawn(args, out[1], err[1], in[0]);
+    ::close(out[1]);
+    ::close(err[1]);
+    ::close(in[0]);
+    out_ = out[0];
+    err_ = err[0];
+    in_ = in[1];
+  }
+  BackgroundMvmctl(const BackgroundMvmctl&) = delete;
+  BackgroundMvmctl& operator=(const BackgroundMvmctl&) = delete;
+  ~BackgroundMvmctl() {
+    KillAndReap();
+    ::close(out_);
+    ::close(err_);
+    ::close(in_);
+  }
+
+  /// Reads its stdout until `needle` appears, it closes, or `limit` passes; returns all read.
+  std::string WaitFor(std::string_view needle, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    char buf[4096];
+    while (seen_.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p = {out_, POLLIN, 0};
+      if (::poll(&p, 1, 1000) > 0) {
+        ssize_t n = ::read(out_, buf, sizeof buf);
+        if (n <= 0) {
+          break;
+        }
+        seen_.append(buf, static_cast<size_t>(n));
+      }
+    }
+    return seen_;
+  }
+
+  /// SIGKILL, then waits for it (not for what it started).
+  void KillAndReap() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1, err_ = -1, in_ = -1;
+  std::string seen_;
+};
 
 inline std::string Describe(const Result& r) {
   return "exit " + std::to_string(r.status) + "\nstdout:\n" + r.out.substr(0, 4000) +

@@ -431,36 +431,15 @@ TEST_F(MicrovmE2E, ReadOnlyVolumeCannotBeWrittenEvenAfterARemount) {
 void ExpectKillingTheParentLeavesNothing(const std::string& name, const fs::path& file,
                                          const std::string& workload, const fs::path& source) {
   Mvmctl({"destroy", name});
-  int out[2], err[2], in[2];
-  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
-  ASSERT_EQ(::pipe2(err, O_CLOEXEC), 0);
-  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
-  pid_t parent = Spawn({MVM_MVMCTL_PATH, "up", "--state-dir=" + State().string(), file.string(),
-                        "--backend", "qemu-microvm", "--workload", workload, "--name", name},
-                       out[1], err[1], in[0]);
-  ::close(out[1]);
-  ::close(err[1]);
-  ::close(in[0]);
-  std::string seen;
-  char buf[4096];
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (seen.find(" is up") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    pollfd p = {out[0], POLLIN, 0};
-    if (::poll(&p, 1, 1000) > 0) {
-      ssize_t n = ::read(out[0], buf, sizeof buf);
-      if (n <= 0) {
-        break;
-      }
-      seen.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ASSERT_THAT(seen, HasSubstr(" is up"));
+  mvm::testing::BackgroundMvmctl up(
+      {"up", file.string(), "--backend", "qemu-microvm", "--workload", workload, "--name", name},
+      State());
+  ASSERT_THAT(up.WaitFor(" is up", std::chrono::seconds(120)), HasSubstr(" is up"));
   ASSERT_FALSE(OurQemus().empty());
   if (!source.empty()) {
     ASSERT_FALSE(VirtiofsdsServing(source).empty());
   }
-  ASSERT_EQ(::kill(parent, SIGKILL), 0);
-  ::waitpid(parent, nullptr, 0);
+  up.KillAndReap();
   auto killed = std::chrono::steady_clock::now();
   bool clean = false;
   while (std::chrono::steady_clock::now() - killed < std::chrono::seconds(2)) {
@@ -473,9 +452,6 @@ void ExpectKillingTheParentLeavesNothing(const std::string& name, const fs::path
   }
   EXPECT_TRUE(clean) << "a qemu process, a virtiofsd or state of " << name
                      << " remains 2 s after kill -9 of its parent";
-  ::close(out[0]);
-  ::close(err[0]);
-  ::close(in[1]);
 }
 
 TEST_F(MicrovmE2E, KillingTheParentLeavesNoVirtiofsd) {

@@ -1,0 +1,126 @@
+// StartHelper (runtime/backends/helper.h): the one way a sandbox's host-side helpers start.
+
+#include "runtime/backends/helper.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace {
+
+using mvm::runtime::backends::HelperSpec;
+using mvm::runtime::backends::ProcessStartTime;
+using mvm::runtime::backends::SignalHelper;
+using mvm::runtime::backends::StartHelper;
+using ::testing::HasSubstr;
+
+std::string ReadAll(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+TEST(StartHelper, PassesExactlyTheGivenDescriptorsInOrderAndNothingElse) {
+  int a[2], b[2], out[2];
+  ASSERT_EQ(::pipe2(a, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(b, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  // A descriptor the caller has but does not pass, without close-on-exec: it must not leak.
+  const int stray = ::open("/dev/null", O_RDONLY);
+  ASSERT_GE(stray, 0);
+  HelperSpec spec;
+  spec.role = "test helper";
+  spec.program = "/bin/sh";
+  // Passed in the reverse order of their numbers: b's read end must become 3, a's 4.
+  spec.argv = {"sh", "-c", "cat <&3; cat <&4; ls /proc/self/fd | sort -n | tr '\\n' ' '"};
+  spec.fds = {b[0], a[0]};
+  spec.output = out[1];
+  auto helper = StartHelper(spec);
+  ::close(out[1]);
+  ::close(stray);
+  ASSERT_TRUE(helper) << helper.error().message;
+  ASSERT_EQ(::write(b[1], "first ", 6), 6);
+  ASSERT_EQ(::write(a[1], "second ", 7), 7);
+  ::close(a[1]);
+  ::close(b[1]);
+  ::close(a[0]);
+  ::close(b[0]);
+  const std::string seen = ReadAll(out[0]);
+  ::close(out[0]);
+  ASSERT_TRUE(helper->process.Wait(std::chrono::seconds(10)));
+  // 0, 1, 2, the two passed, and the one `ls` opens to list them.
+  EXPECT_EQ(seen, "first second 0 1 2 3 4 5 ");
+  EXPECT_EQ(helper->record.role, "test helper");
+}
+
+TEST(StartHelper, AFailedExecIsAnErrorNamingTheProgram) {
+  HelperSpec spec;
+  spec.role = "test helper";
+  spec.program = "/nonexistent/mvm-helper";
+  spec.argv = {"mvm-helper"};
+  auto helper = StartHelper(spec);
+  ASSERT_FALSE(helper);
+  EXPECT_THAT(
+      helper.error().message,
+      HasSubstr("cannot start the test helper: exec /nonexistent/mvm-helper: No such file"));
+}
+
+TEST(StartHelper, AHelperThatDiesWithItsParentDoesAndOneThatOutlivesItDoesNot) {
+  // A middle process starts both helpers and dies; only the outliving one must remain.
+  int pids[2];
+  ASSERT_EQ(::pipe2(pids, O_CLOEXEC), 0);
+  const pid_t middle = ::fork();
+  ASSERT_GE(middle, 0);
+  if (middle == 0) {
+    HelperSpec spec;
+    spec.role = "test helper";
+    spec.program = "/bin/sleep";
+    spec.argv = {"sleep", "30"};
+    auto dies = StartHelper(spec);
+    spec.dies_with_parent = false;
+    spec.own_session = true;
+    auto outlives = StartHelper(spec);
+    if (!dies || !outlives) {
+      ::_exit(1);
+    }
+    pid_t both[2] = {dies->record.pid, outlives->record.pid};
+    (void)!::write(pids[1], both, sizeof both);
+    ::_exit(0);
+  }
+  ::close(pids[1]);
+  pid_t both[2] = {0, 0};
+  ASSERT_EQ(::read(pids[0], both, sizeof both), static_cast<ssize_t>(sizeof both));
+  ::close(pids[0]);
+  ASSERT_EQ(::waitpid(middle, nullptr, 0), middle);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (ProcessStartTime(both[0]) != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(ProcessStartTime(both[0]), 0u) << "a helper that dies with its parent outlived it";
+  const uint64_t started = ProcessStartTime(both[1]);
+  EXPECT_NE(started, 0u) << "a helper meant to outlive its parent died with it";
+  // A record whose start time does not match is some other process: not signalled.
+  SignalHelper({"test helper", both[1], started + 1}, SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(ProcessStartTime(both[1]), started);
+  SignalHelper({"test helper", both[1], started}, SIGKILL);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (ProcessStartTime(both[1]) != 0 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(ProcessStartTime(both[1]), 0u);
+}
+
+}  // namespace
