@@ -663,6 +663,45 @@ std::string DescribeType(const StaticValue& value) {
   return "a value";
 }
 
+bool HasWorkload(const std::vector<DecoratorCall>& calls) {
+  return std::any_of(calls.begin(), calls.end(),
+                     [](const DecoratorCall& call) { return call.sdk_name == "workload"; });
+}
+
+void AddMemberDecorators(std::vector<DecoratorCall> calls, const std::string& method,
+                         std::string_view workload_message, std::vector<MemberDecl>& members,
+                         DiagnosticSink& sink) {
+  for (DecoratorCall& call : calls) {
+    if (call.sdk_name == "entrypoint" || call.sdk_name == "service") {
+      members.push_back(MemberDecl{std::move(call), method});
+    } else if (call.sdk_name == "workload") {
+      sink.Emit<DiagnosticKind::kMisplacedDeclaration>(call.loc, workload_message);
+    }
+  }
+}
+
+void AddWorkloadDecorators(std::vector<DecoratorCall> calls, const std::string& target_name,
+                           bool function_form, const std::vector<MemberDecl>& members,
+                           size_t errors_before, std::vector<WorkloadDecl>& out,
+                           DiagnosticSink& sink) {
+  for (DecoratorCall& call : calls) {
+    if (call.sdk_name == "workload") {
+      WorkloadDecl decl;
+      decl.call = std::move(call);
+      decl.function_form = function_form;
+      decl.target_name = target_name;
+      decl.members = members;
+      // Errors while reading it (a non-static command...) dropped parts whose absence later
+      // checks must not report again.
+      decl.incomplete = sink.error_count() != errors_before;
+      out.push_back(std::move(decl));
+    } else if (call.sdk_name == "entrypoint" || call.sdk_name == "service") {
+      sink.Emit<DiagnosticKind::kMisplacedDeclaration>(
+          call.loc, "`@" + call.sdk_name + "` must decorate a method of a `@workload` class");
+    }
+  }
+}
+
 void LowerDeclarations(Language language, const std::vector<WorkloadDecl>& decls,
                        const std::string& file_name, ir::Module& out, DiagnosticSink& sink) {
   Lowerer lowerer(language, file_name, sink);

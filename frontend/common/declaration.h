@@ -2,6 +2,7 @@
 #define MVM_FRONTEND_COMMON_DECLARATION_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "frontend/common/static_value.h"
@@ -39,6 +40,24 @@ struct WorkloadDecl {
   /// The language module reported errors in this declaration and dropped what they concerned.
   bool incomplete = false;
 };
+
+/// Whether `calls` holds a `@workload`.
+bool HasWorkload(const std::vector<DecoratorCall>& calls);
+
+/// Files the mvm decorators of one method of a workload class: each `@entrypoint` / `@service`
+/// becomes a member running `method`; a `@workload` there is reported as misplaced with
+/// `workload_message`.
+void AddMemberDecorators(std::vector<DecoratorCall> calls, const std::string& method,
+                         std::string_view workload_message, std::vector<MemberDecl>& members,
+                         DiagnosticSink& sink);
+
+/// Files the mvm decorators of a module-level class or function: each `@workload` becomes a
+/// declaration of `target_name` with `members`, marked incomplete when errors were reported since
+/// the sink counted `errors_before`; an `@entrypoint` / `@service` there is reported as misplaced.
+void AddWorkloadDecorators(std::vector<DecoratorCall> calls, const std::string& target_name,
+                           bool function_form, const std::vector<MemberDecl>& members,
+                           size_t errors_before, std::vector<WorkloadDecl>& out,
+                           DiagnosticSink& sink);
 
 /// Lowers the declarations of one file to IR, recording value locations under JSON pointers.
 /// Reports option-level mistakes (unknown-option with did-you-mean, type-mismatch, missing-option,

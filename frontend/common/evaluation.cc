@@ -1,6 +1,8 @@
 #include "frontend/common/evaluation.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 
 namespace mvm::frontend {
 namespace {
@@ -50,6 +52,48 @@ int MeasureValue(const StaticValue& v, int64_t& values, int64_t& bytes) {
     deepest = std::max(deepest, MeasureValue(*v.receiver, values, bytes));
   }
   return deepest + 1;
+}
+
+std::string WithoutDigitSeparators(std::string_view text) {
+  std::string digits;
+  for (char c : text) {
+    if (c != '_') {
+      digits += c;
+    }
+  }
+  return digits;
+}
+
+int IntegerBase(std::string_view digits) {
+  if (digits.size() > 2 && digits[0] == '0') {
+    char p = static_cast<char>(digits[1] | 0x20);
+    return p == 'x' ? 16 : p == 'o' ? 8 : p == 'b' ? 2 : 10;
+  }
+  return 10;
+}
+
+int64_t ParseSaturatedInteger(const std::string& digits, int base) {
+  size_t skip = base == 10 ? 0 : 2;
+  errno = 0;
+  unsigned long long parsed = std::strtoull(digits.c_str() + skip, nullptr, base);
+  return (errno == ERANGE || parsed > static_cast<unsigned long long>(INT64_MAX))
+             ? INT64_MAX
+             : static_cast<int64_t>(parsed);
+}
+
+bool FoldSign(std::string_view op, StaticValue& value) {
+  if ((op != "-" && op != "+") ||
+      (value.kind != StaticValue::Kind::kInt && value.kind != StaticValue::Kind::kFloat)) {
+    return false;
+  }
+  if (op == "-") {
+    if (value.kind == StaticValue::Kind::kInt) {
+      value.int_value = value.int_value == INT64_MIN ? INT64_MAX : -value.int_value;
+    } else {
+      value.float_value = -value.float_value;
+    }
+  }
+  return true;
 }
 
 void AppendUtf8(std::string& out, uint32_t cp) {

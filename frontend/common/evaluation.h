@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "frontend/common/static_value.h"
 
@@ -38,6 +39,22 @@ class EvaluationBudget {
 /// how deep `v` nests (1 for a scalar). Recursion is bounded because readers never build values
 /// nested past kMaxValueDepth.
 int MeasureValue(const StaticValue& v, int64_t& values, int64_t& bytes);
+
+/// `text` without the `_` digit separators both languages allow in numbers.
+std::string WithoutDigitSeparators(std::string_view text);
+
+/// The base an integer literal's prefix selects (`0x` 16, `0o` 8, `0b` 2, case-insensitive),
+/// or 10 when it has none. `digits` has no separators.
+int IntegerBase(std::string_view digits);
+
+/// The value of the integer literal `digits` (no separators, prefix included) in `base`,
+/// saturated at INT64_MAX: anything beyond that is far outside every option's range, so the range
+/// check says so.
+int64_t ParseSaturatedInteger(const std::string& digits, int base);
+
+/// Applies the unary `op` ("-" or "+") to `value` in place when it is a number; false (and
+/// `value` unchanged) otherwise. `-INT64_MIN` saturates at INT64_MAX.
+bool FoldSign(std::string_view op, StaticValue& value);
 
 /// Appends the UTF-8 encoding of code point `cp` (at most U+10FFFF; surrogates are the caller's to
 /// refuse).

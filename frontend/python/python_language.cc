@@ -1,15 +1,13 @@
 // The Python language module: finds `@workload` / `@entrypoint` / `@service` decorators imported
 // from `mvm` and evaluates their arguments without running anything.
 
-#include <algorithm>
-#include <cerrno>
 #include <cstdlib>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "frontend/common/evaluation.h"
+#include "frontend/common/evaluator.h"
 #include "frontend/common/frontend_language.h"
 #include "frontend/common/tree.h"
 
@@ -19,16 +17,6 @@ namespace mvm::frontend {
 namespace {
 
 using Kind = StaticValue::Kind;
-
-constexpr int kMaxDepth = kMaxValueDepth;
-
-/// Names the `mvm` package exports that declarations may use.
-constexpr std::string_view kSdkExports[] = {"workload",      "entrypoint", "service",
-                                            "NetworkPolicy", "SecretRef",  "Volume"};
-
-bool IsSdkExport(std::string_view name) {
-  return std::find(std::begin(kSdkExports), std::end(kSdkExports), name) != std::end(kSdkExports);
-}
 
 /// Decodes one Python escape sequence (text starts with the backslash). Returns false for escapes a
 /// static reader should not guess at (\N{...} names) or cannot encode (surrogates); the caller
@@ -90,67 +78,76 @@ bool DecodeEscape(std::string_view esc, std::string& out) {
   }
 }
 
-class PythonReader {
+/// The Python node types the shared evaluator handles itself.
+constexpr NodeKindName kKinds[] = {
+    {"string", NodeKind::kString},
+    {"concatenated_string", NodeKind::kString},
+    {"integer", NodeKind::kNumber},
+    {"float", NodeKind::kNumber},
+    {"true", NodeKind::kTrue},
+    {"false", NodeKind::kFalse},
+    {"none", NodeKind::kNull},
+    {"list", NodeKind::kList},
+    {"tuple", NodeKind::kList},
+    {"dictionary", NodeKind::kDict},
+    {"parenthesized_expression", NodeKind::kGroup},
+    {"unary_operator", NodeKind::kUnary},
+    {"binary_operator", NodeKind::kBinary},
+    {"identifier", NodeKind::kIdentifier},
+    {"call", NodeKind::kCall},
+};
+
+constexpr std::string_view kStringLiterals[] = {"string", "concatenated_string"};
+
+constexpr EvaluatorSyntax kSyntax = {
+    .kinds = kKinds,
+    .string_literals = kStringLiterals,
+    .member_type = "attribute",
+    .member_property = "attribute",
+    .optional_chain = "",
+    .call_type = "call",
+    .arguments_type = "",
+    .floor_division = "//",
+    .constant_keyword = "",
+    .fold_hint = "only `+`, `-`, `*` and `//` on integers and `+` on strings are folded",
+    .call_hint =
+        "mvm never runs your code; only `SecretRef`, `NetworkPolicy` and `Volume` calls "
+        "from `mvm` are understood statically",
+    .unknown_name_hint =
+        "only literals and module-level constants assigned once can be read "
+        "without running the file",
+    .reassigned_hint = "a constant must be assigned exactly once at module level",
+    .deep_constant_hint = "it is nested more than 100 levels deep here",
+};
+
+class PythonReader final : public Evaluator {
  public:
-  PythonReader(const SourceFile& file, DiagnosticSink& sink) : file_(file), sink_(sink) {}
+  PythonReader(const SourceFile& file, DiagnosticSink& sink) : Evaluator(file, sink, kSyntax) {}
 
   void Read(TSNode root, std::vector<WorkloadDecl>& out);
 
  private:
-  struct Constant {
-    TSNode value{};
-    int assignments = 0;
-    bool evaluating = false;
-    /// Evaluated once, at the first use, so problems in the definition are reported once; every
-    /// use copies `result` and is charged its size (`values`, `bytes`) against the budget.
-    bool evaluated = false;
-    StaticValue result;
-    int64_t values = 0;
-    int64_t bytes = 0;
-    int nesting = 0;
-  };
-
-  std::string_view Text(TSNode n) const { return NodeText(n, file_); }
-  SourceLoc Loc(TSNode n) const { return NodeLoc(n, file_); }
-
   void CollectImports(TSNode statement);
   void CountAssignments(TSNode root);
 
-  /// The SDK export a decorator or callee expression names (`workload`, `m.SecretRef`), or "".
-  std::string ResolveSdkName(TSNode node) const;
-
-  StaticValue NonStatic(TSNode node, std::string what, std::string hint = "");
-  /// Charges `values` evaluations and `bytes` string bytes to the file's budget; false (reported
-  /// once, at `node`) when it is spent.
-  bool Spend(TSNode node, int64_t values, int64_t bytes);
-  StaticValue Evaluate(TSNode node, int depth);
-  StaticValue EvaluateString(TSNode node);
-  StaticValue EvaluateInteger(TSNode node);
-  StaticValue EvaluateIdentifier(TSNode node, int depth);
-  StaticValue EvaluateCall(TSNode node, int depth);
-  StaticValue EvaluateBinary(TSNode node, int depth);
+  StaticValue EvaluateString(TSNode node) override;
+  StaticValue EvaluateNumber(TSNode node) override;
+  StaticValue EvaluateList(TSNode node, int depth) override;
+  StaticValue EvaluateDict(TSNode node, int depth) override;
+  StaticValue EvaluateUnary(TSNode node, int depth) override;
+  TSNode GroupedExpression(TSNode node) const override;
+  StaticValue EvaluateOther(TSNode node, int depth) override;
   /// Fills positional args and keyword arguments of a call's argument_list.
-  bool EvaluateArguments(TSNode arguments, int depth, std::vector<StaticValue>& items,
-                         std::vector<Named>& keys, std::vector<StaticValue>& values,
-                         bool workload_call = false);
+  bool ReadArguments(TSNode arguments, int depth, std::vector<StaticValue>& items,
+                     std::vector<Named>& keys, std::vector<StaticValue>& values,
+                     bool workload_call) override;
   /// A `secrets=` value: each entry that is not a `SecretRef(...)` call is evaluated as sensitive.
   StaticValue EvaluateSecrets(TSNode node, int depth);
-  /// Evaluates a value that may hold a secret: diagnostics quote no source and mask every string
-  /// literal the value reads (constants included), and the result is marked `sensitive`.
-  StaticValue EvaluateSensitive(TSNode node, int depth);
 
   /// Reads the mvm decorators of a decorated_definition; returns their SDK names alongside.
   std::vector<DecoratorCall> ReadDecorators(TSNode decorated);
 
-  const SourceFile& file_;
-  DiagnosticSink& sink_;
-  std::unordered_map<std::string, std::string> sdk_names_;  // local name -> SDK export
-  std::unordered_set<std::string> module_aliases_;          // names bound to the mvm module
-  std::unordered_map<std::string, Constant> constants_;
   std::unordered_set<uint32_t> consumed_;
-  int sensitive_ = 0;                         // > 0 while evaluating a value that may hold a secret
-  std::vector<SourceLoc> sensitive_strings_;  // string literals read while sensitive
-  EvaluationBudget budget_{file_.contents().size()};
 };
 
 void PythonReader::CollectImports(TSNode statement) {
@@ -173,7 +170,7 @@ void PythonReader::CollectImports(TSNode statement) {
     TSNode child = ts_node_named_child(statement, i);
     const char* field = ts_node_field_name_for_named_child(statement, i);
     if (NodeType(child) == "wildcard_import") {
-      for (std::string_view e : kSdkExports) {
+      for (std::string_view e : SdkExports()) {
         sdk_names_[std::string(e)] = std::string(e);
       }
     } else if (field != nullptr && std::string_view(field) == "name") {
@@ -230,69 +227,12 @@ void PythonReader::CountAssignments(TSNode root) {
   }
 }
 
-std::string PythonReader::ResolveSdkName(TSNode node) const {
-  std::string_view type = NodeType(node);
-  if (type == "identifier") {
-    auto it = sdk_names_.find(std::string(Text(node)));
-    return it == sdk_names_.end() ? "" : it->second;
-  }
-  if (type == "attribute") {
-    TSNode object = Field(node, "object");
-    std::string attribute(Text(Field(node, "attribute")));
-    if (NodeType(object) == "identifier" && module_aliases_.contains(std::string(Text(object))) &&
-        IsSdkExport(attribute)) {
-      return attribute;
-    }
-  }
-  return "";
-}
-
-StaticValue PythonReader::NonStatic(TSNode node, std::string what, std::string hint) {
-  if (sensitive_ > 0) {
-    // Inside a secret's value any quoted source could be the secret itself: quote nothing, and mask
-    // the strings of the part that was not evaluated.
-    what = "this expression";
-    std::vector<TSNode> stack{node};
-    while (!stack.empty()) {
-      TSNode n = stack.back();
-      stack.pop_back();
-      if (NodeType(n) == "string") {
-        sensitive_strings_.push_back(Loc(n));
-        continue;
-      }
-      for (uint32_t i = 0; i < ts_node_named_child_count(n); ++i) {
-        stack.push_back(ts_node_named_child(n, i));
-      }
-    }
-  }
-  Diagnostic& d = sink_.Emit<DiagnosticKind::kNonStatic>(Loc(node), what);
-  if (!hint.empty()) {
-    d.hint = std::move(hint);
-  }
-  StaticValue v;
-  v.loc = Loc(node);
-  return v;
-}
-
-bool PythonReader::Spend(TSNode node, int64_t values, int64_t bytes) {
-  bool first = false;
-  if (budget_.Spend(values, bytes, first)) {
-    return true;
-  }
-  if (first) {
-    NonStatic(node, "this expression", budget_.ExhaustedHint());
-  }
-  return false;
-}
-
 StaticValue PythonReader::EvaluateString(TSNode node) {
   StaticValue v;
   v.kind = Kind::kString;
   v.loc = Loc(node);
   v.from_literal = true;
-  if (sensitive_ > 0) {
-    sensitive_strings_.push_back(v.loc);
-  }
+  NoteStringLiteral(v.loc);
   if (NodeType(node) == "concatenated_string") {
     for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
       StaticValue part = EvaluateString(ts_node_named_child(node, i));
@@ -305,9 +245,7 @@ StaticValue PythonReader::EvaluateString(TSNode node) {
   }
   // Charged by source size: the decoded text is never longer.
   if (!Spend(node, 0, ts_node_end_byte(node) - ts_node_start_byte(node))) {
-    StaticValue invalid;
-    invalid.loc = v.loc;
-    return invalid;
+    return Invalid(node);
   }
   bool raw = false;
   for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
@@ -349,13 +287,8 @@ StaticValue PythonReader::EvaluateString(TSNode node) {
   return v;
 }
 
-StaticValue PythonReader::EvaluateInteger(TSNode node) {
-  std::string digits;
-  for (char c : Text(node)) {
-    if (c != '_') {
-      digits += c;
-    }
-  }
+StaticValue PythonReader::EvaluateNumber(TSNode node) {
+  std::string digits = WithoutDigitSeparators(Text(node));
   StaticValue v;
   v.loc = Loc(node);
   if (!digits.empty() && (digits.back() == 'j' || digits.back() == 'J')) {
@@ -363,160 +296,95 @@ StaticValue PythonReader::EvaluateInteger(TSNode node) {
     v.text = "a complex number";
     return v;
   }
-  int base = 10;
-  size_t skip = 0;
-  if (digits.size() > 2 && digits[0] == '0') {
-    char p = static_cast<char>(digits[1] | 0x20);
-    base = p == 'x' ? 16 : p == 'o' ? 8 : p == 'b' ? 2 : 10;
-    skip = base == 10 ? 0 : 2;
+  if (NodeType(node) == "float") {
+    v.kind = Kind::kFloat;
+    v.float_value = std::strtod(digits.c_str(), nullptr);
+    return v;
   }
-  errno = 0;
-  unsigned long long parsed = std::strtoull(digits.c_str() + skip, nullptr, base);
   v.kind = Kind::kInt;
-  // Anything beyond int64 is far outside every option's range; saturate so the range check says so.
-  v.int_value = (errno == ERANGE || parsed > static_cast<unsigned long long>(INT64_MAX))
-                    ? INT64_MAX
-                    : static_cast<int64_t>(parsed);
+  v.int_value = ParseSaturatedInteger(digits, IntegerBase(digits));
   return v;
 }
 
-StaticValue PythonReader::EvaluateIdentifier(TSNode node, int depth) {
-  std::string name(Text(node));
-  auto it = constants_.find(name);
-  if (it == constants_.end() || ts_node_is_null(it->second.value)) {
-    if (!ResolveSdkName(node).empty()) {
-      StaticValue v;
-      v.kind = Kind::kOther;
-      v.loc = Loc(node);
-      v.text = "`" + name + "`";
-      return v;
-    }
-    return NonStatic(node, "`" + name + "`",
-                     "only literals and module-level constants assigned once can be read without "
-                     "running the file");
-  }
-  Constant& c = it->second;
-  if (c.assignments > 1) {
-    return NonStatic(node, "`" + name + "`",
-                     "`" + name +
-                         "` is assigned more than once; a constant must be assigned exactly "
-                         "once at module level");
-  }
-  if (c.evaluating) {
-    return NonStatic(node, "`" + name + "`", "`" + name + "` is defined in terms of itself");
-  }
-  if (!c.evaluated) {
-    c.evaluating = true;
-    // Diagnostics inside the constant's definition point there; the value is located at the use.
-    c.result = Evaluate(c.value, depth + 1);
-    c.evaluating = false;
-    c.evaluated = true;
-    c.nesting = MeasureValue(c.result, c.values, c.bytes);
-  }
-  if (depth + c.nesting > kMaxDepth) {
-    // Each constant was within the limit where it was defined; used inside another value it may
-    // not be.
-    return NonStatic(node, "`" + name + "`", "it is nested more than 100 levels deep here");
-  }
-  if (!Spend(node, c.values, c.bytes)) {
-    StaticValue invalid;
-    invalid.loc = Loc(node);
-    return invalid;
-  }
-  StaticValue v = c.result;
-  v.loc = Loc(node);
-  v.from_literal = false;
-  return v;
-}
-
-StaticValue PythonReader::EvaluateBinary(TSNode node, int depth) {
-  StaticValue left = Evaluate(Field(node, "left"), depth + 1);
-  StaticValue right = Evaluate(Field(node, "right"), depth + 1);
-  if (left.kind == Kind::kInvalid || right.kind == Kind::kInvalid) {
-    StaticValue v;
-    v.loc = Loc(node);
-    return v;
-  }
-  std::string_view op = Text(Field(node, "operator"));
+StaticValue PythonReader::EvaluateList(TSNode node, int depth) {
   StaticValue v;
+  v.kind = Kind::kList;
   v.loc = Loc(node);
-  if (left.kind == Kind::kString && right.kind == Kind::kString && op == "+") {
-    if (!Spend(node, 0, static_cast<int64_t>(left.text.size() + right.text.size()))) {
-      return v;
-    }
-    v.kind = Kind::kString;
-    v.text = left.text + right.text;
-    return v;
-  }
-  if (left.kind == Kind::kInt && right.kind == Kind::kInt) {
-    int64_t a = left.int_value;
-    int64_t b = right.int_value;
-    int64_t r = 0;
-    bool overflow = false;
-    if (op == "+") {
-      overflow = __builtin_add_overflow(a, b, &r);
-    } else if (op == "-") {
-      overflow = __builtin_sub_overflow(a, b, &r);
-    } else if (op == "*") {
-      overflow = __builtin_mul_overflow(a, b, &r);
-    } else if (op == "//") {
-      if (b == 0) {
-        return NonStatic(node, "`" + Excerpt(Text(node)) + "`", "division by zero");
-      }
-      overflow = a == INT64_MIN && b == -1;
-      if (!overflow) {
-        // Python floors toward negative infinity.
-        r = a / b;
-        if ((a % b != 0) && ((a < 0) != (b < 0))) {
-          --r;
-        }
-      }
-    } else {
-      return NonStatic(node, "`" + Excerpt(Text(node)) + "`",
-                       "only `+`, `-`, `*` and `//` on integers and `+` on strings are folded");
-    }
-    if (overflow) {
-      return NonStatic(node, "`" + Excerpt(Text(node)) + "`", "the result overflows 64 bits");
-    }
-    v.kind = Kind::kInt;
-    v.int_value = r;
-    return v;
-  }
-  return NonStatic(node, "`" + Excerpt(Text(node)) + "`",
-                   "only `+`, `-`, `*` and `//` on integers and `+` on strings are folded");
-}
-
-StaticValue PythonReader::EvaluateSensitive(TSNode node, int depth) {
-  size_t first_new = sink_.diagnostics().size();
-  std::vector<SourceLoc> outer = std::move(sensitive_strings_);
-  sensitive_strings_.clear();
-  ++sensitive_;
-  StaticValue v = Evaluate(node, depth);
-  --sensitive_;
-  // Evaluation stops at the first problem; strings after it were never read but are still on the
-  // line. Mask every literal written inside the value.
-  std::vector<TSNode> stack{node};
-  while (!stack.empty()) {
-    TSNode n = stack.back();
-    stack.pop_back();
-    if (NodeType(n) == "string" || NodeType(n) == "concatenated_string") {
-      sensitive_strings_.push_back(Loc(n));
+  for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
+    TSNode item = ts_node_named_child(node, i);
+    if (NodeType(item) == "comment") {
       continue;
     }
-    for (uint32_t i = 0; i < ts_node_named_child_count(n); ++i) {
-      stack.push_back(ts_node_named_child(n, i));
+    if (NodeType(item) == "list_splat") {
+      return NonStatic(item, "the unpacking `" + Excerpt(Text(item)) + "`",
+                       "spell every element out; mvm cannot see what an unpacked value holds");
+    }
+    v.items.push_back(Evaluate(item, depth + 1));
+  }
+  return v;
+}
+
+StaticValue PythonReader::EvaluateDict(TSNode node, int depth) {
+  StaticValue v;
+  v.kind = Kind::kDict;
+  v.loc = Loc(node);
+  for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
+    TSNode pair = ts_node_named_child(node, i);
+    if (NodeType(pair) == "comment") {
+      continue;
+    }
+    if (NodeType(pair) != "pair") {
+      return NonStatic(pair, "`" + Excerpt(Text(pair)) + "`",
+                       "spell every entry out as `\"key\": value`");
+    }
+    TSNode key_node = Field(pair, "key");
+    StaticValue key = Evaluate(key_node, depth + 1);
+    if (key.kind == Kind::kInvalid) {
+      return key;
+    }
+    if (key.kind != Kind::kString) {
+      sink_.Emit<DiagnosticKind::kTypeMismatch>(Loc(key_node), "a mapping key", "a string",
+                                                DescribeType(key));
+      return Invalid(node);
+    }
+    v.keys.push_back(Named{key.text, Loc(key_node)});
+    v.values.push_back(Evaluate(Field(pair, "value"), depth + 1));
+  }
+  return v;
+}
+
+StaticValue PythonReader::EvaluateUnary(TSNode node, int depth) {
+  std::string_view op = Text(Field(node, "operator"));
+  StaticValue arg = Evaluate(Field(node, "argument"), depth + 1);
+  if (arg.kind == Kind::kInvalid) {
+    return arg;
+  }
+  if (FoldSign(op, arg)) {
+    arg.loc = Loc(node);
+    return arg;
+  }
+  return NonStatic(node, "`" + Excerpt(Text(node)) + "`");
+}
+
+TSNode PythonReader::GroupedExpression(TSNode node) const {
+  for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
+    TSNode inner = ts_node_named_child(node, i);
+    if (NodeType(inner) != "comment") {
+      return inner;
     }
   }
-  // Whatever was reported while reading the value must not show any string in it, on any line a
-  // printer shows.
-  for (size_t i = first_new; i < sink_.diagnostics().size(); ++i) {
-    Diagnostic& d = sink_.mutable_diagnostic(i);
-    d.redactions.insert(d.redactions.end(), sensitive_strings_.begin(), sensitive_strings_.end());
+  return TSNode{};
+}
+
+StaticValue PythonReader::EvaluateOther(TSNode node, int /*depth*/) {
+  if (NodeType(node) == "subscript" &&
+      Text(Field(node, "value")).find("environ") != std::string_view::npos) {
+    return NonStatic(
+        node, "`" + Excerpt(Text(node)) + "`",
+        "environment variables are read when code runs, not when it is compiled; for a "
+        "secret use `SecretRef(\"name\", hosts=[...])`");
   }
-  outer.insert(outer.end(), sensitive_strings_.begin(), sensitive_strings_.end());
-  sensitive_strings_ = std::move(outer);
-  v.sensitive = true;
-  return v;
+  return NonStatic(node, "`" + Excerpt(Text(node)) + "`");
 }
 
 StaticValue PythonReader::EvaluateSecrets(TSNode node, int depth) {
@@ -539,19 +407,15 @@ StaticValue PythonReader::EvaluateSecrets(TSNode node, int depth) {
     if (key.kind != Kind::kString) {
       return EvaluateSensitive(node, depth);
     }
-    TSNode value = Field(pair, "value");
-    bool reference =
-        NodeType(value) == "call" && ResolveSdkName(Field(value, "function")) == "SecretRef";
     v.keys.push_back(Named{key.text, Loc(key_node)});
-    v.values.push_back(reference ? Evaluate(value, depth + 1)
-                                 : EvaluateSensitive(value, depth + 1));
+    v.values.push_back(EvaluateSecretEntry(Field(pair, "value"), depth + 1));
   }
   return v;
 }
 
-bool PythonReader::EvaluateArguments(TSNode arguments, int depth, std::vector<StaticValue>& items,
-                                     std::vector<Named>& keys, std::vector<StaticValue>& values,
-                                     bool workload_call) {
+bool PythonReader::ReadArguments(TSNode arguments, int depth, std::vector<StaticValue>& items,
+                                 std::vector<Named>& keys, std::vector<StaticValue>& values,
+                                 bool workload_call) {
   bool ok = true;
   for (uint32_t i = 0; i < ts_node_named_child_count(arguments); ++i) {
     TSNode arg = ts_node_named_child(arguments, i);
@@ -583,178 +447,6 @@ bool PythonReader::EvaluateArguments(TSNode arguments, int depth, std::vector<St
   return ok;
 }
 
-StaticValue PythonReader::EvaluateCall(TSNode node, int depth) {
-  TSNode function = Field(node, "function");
-  StaticValue v;
-  v.kind = Kind::kCall;
-  v.loc = Loc(node);
-  std::string sdk = ResolveSdkName(function);
-  v.callee_loc = Loc(NodeType(function) == "attribute" ? Field(function, "attribute") : function);
-  if (sdk == "SecretRef") {
-    v.text = sdk;
-  } else if (NodeType(function) == "attribute") {
-    TSNode object = Field(function, "object");
-    std::string attribute(Text(Field(function, "attribute")));
-    std::string object_sdk = ResolveSdkName(object);
-    if (object_sdk == "Volume" || object_sdk == "NetworkPolicy") {
-      v.text = object_sdk + "." + attribute;
-    } else if (NodeType(object) == "call") {
-      StaticValue receiver = Evaluate(object, depth + 1);
-      if (receiver.kind == Kind::kInvalid) {
-        return receiver;
-      }
-      if (receiver.kind == Kind::kCall) {
-        v.text = attribute;
-        v.receiver = std::make_shared<StaticValue>(std::move(receiver));
-      }
-    }
-  }
-  if (v.text.empty()) {
-    return NonStatic(
-        node, "the call `" + Excerpt(Text(node)) + "`",
-        "mvm never runs your code; only `SecretRef`, `NetworkPolicy` and `Volume` calls "
-        "from `mvm` are understood statically");
-  }
-  if (!EvaluateArguments(Field(node, "arguments"), depth, v.items, v.keys, v.values)) {
-    StaticValue invalid;
-    invalid.loc = v.loc;
-    return invalid;
-  }
-  return v;
-}
-
-StaticValue PythonReader::Evaluate(TSNode node, int depth) {
-  if (depth > kMaxDepth) {
-    return NonStatic(node, "this expression", "it is nested more than 100 levels deep");
-  }
-  if (!Spend(node, 1, 0)) {
-    StaticValue invalid;
-    invalid.loc = Loc(node);
-    return invalid;
-  }
-  std::string_view type = NodeType(node);
-  StaticValue v;
-  v.loc = Loc(node);
-  if (type == "string" || type == "concatenated_string") {
-    return EvaluateString(node);
-  }
-  if (type == "integer") {
-    return EvaluateInteger(node);
-  }
-  if (type == "float") {
-    std::string digits;
-    for (char c : Text(node)) {
-      if (c != '_') {
-        digits += c;
-      }
-    }
-    if (!digits.empty() && (digits.back() == 'j' || digits.back() == 'J')) {
-      v.kind = Kind::kOther;
-      v.text = "a complex number";
-      return v;
-    }
-    v.kind = Kind::kFloat;
-    v.float_value = std::strtod(digits.c_str(), nullptr);
-    return v;
-  }
-  if (type == "true" || type == "false") {
-    v.kind = Kind::kBool;
-    v.bool_value = type == "true";
-    return v;
-  }
-  if (type == "none") {
-    v.kind = Kind::kNull;
-    return v;
-  }
-  if (type == "list" || type == "tuple") {
-    v.kind = Kind::kList;
-    for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
-      TSNode item = ts_node_named_child(node, i);
-      if (NodeType(item) == "comment") {
-        continue;
-      }
-      if (NodeType(item) == "list_splat") {
-        return NonStatic(item, "the unpacking `" + Excerpt(Text(item)) + "`",
-                         "spell every element out; mvm cannot see what an unpacked value holds");
-      }
-      v.items.push_back(Evaluate(item, depth + 1));
-    }
-    return v;
-  }
-  if (type == "dictionary") {
-    v.kind = Kind::kDict;
-    for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
-      TSNode pair = ts_node_named_child(node, i);
-      if (NodeType(pair) == "comment") {
-        continue;
-      }
-      if (NodeType(pair) != "pair") {
-        return NonStatic(pair, "`" + Excerpt(Text(pair)) + "`",
-                         "spell every entry out as `\"key\": value`");
-      }
-      TSNode key_node = Field(pair, "key");
-      StaticValue key = Evaluate(key_node, depth + 1);
-      if (key.kind == Kind::kInvalid) {
-        return key;
-      }
-      if (key.kind != Kind::kString) {
-        sink_.Emit<DiagnosticKind::kTypeMismatch>(Loc(key_node), "a mapping key", "a string",
-                                                  DescribeType(key));
-        StaticValue invalid;
-        invalid.loc = v.loc;
-        return invalid;
-      }
-      v.keys.push_back(Named{key.text, Loc(key_node)});
-      v.values.push_back(Evaluate(Field(pair, "value"), depth + 1));
-    }
-    return v;
-  }
-  if (type == "parenthesized_expression") {
-    for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
-      TSNode inner = ts_node_named_child(node, i);
-      if (NodeType(inner) != "comment") {
-        StaticValue r = Evaluate(inner, depth + 1);
-        return r;
-      }
-    }
-  }
-  if (type == "unary_operator") {
-    std::string_view op = Text(Field(node, "operator"));
-    StaticValue arg = Evaluate(Field(node, "argument"), depth + 1);
-    if (arg.kind == Kind::kInvalid) {
-      return arg;
-    }
-    if ((op == "-" || op == "+") && (arg.kind == Kind::kInt || arg.kind == Kind::kFloat)) {
-      arg.loc = v.loc;
-      if (op == "-") {
-        if (arg.kind == Kind::kInt) {
-          arg.int_value = arg.int_value == INT64_MIN ? INT64_MAX : -arg.int_value;
-        } else {
-          arg.float_value = -arg.float_value;
-        }
-      }
-      return arg;
-    }
-    return NonStatic(node, "`" + Excerpt(Text(node)) + "`");
-  }
-  if (type == "binary_operator") {
-    return EvaluateBinary(node, depth);
-  }
-  if (type == "identifier") {
-    return EvaluateIdentifier(node, depth);
-  }
-  if (type == "call") {
-    return EvaluateCall(node, depth);
-  }
-  if (type == "subscript" && Text(Field(node, "value")).find("environ") != std::string_view::npos) {
-    return NonStatic(
-        node, "`" + Excerpt(Text(node)) + "`",
-        "environment variables are read when code runs, not when it is compiled; for a "
-        "secret use `SecretRef(\"name\", hosts=[...])`");
-  }
-  return NonStatic(node, "`" + Excerpt(Text(node)) + "`");
-}
-
 std::vector<DecoratorCall> PythonReader::ReadDecorators(TSNode decorated) {
   std::vector<DecoratorCall> calls;
   for (uint32_t i = 0; i < ts_node_named_child_count(decorated); ++i) {
@@ -779,8 +471,8 @@ std::vector<DecoratorCall> PythonReader::ReadDecorators(TSNode decorated) {
     call.loc = Loc(decorator);
     if (NodeType(expr) == "call") {
       call.called = true;
-      if (!EvaluateArguments(Field(expr, "arguments"), 0, call.args, call.keys, call.values,
-                             sdk == "workload")) {
+      if (!ReadArguments(Field(expr, "arguments"), 0, call.args, call.keys, call.values,
+                         sdk == "workload")) {
         call.sdk_name = "";  // Reported; do not lower a half-read declaration.
       }
     }
@@ -808,11 +500,7 @@ void PythonReader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
     TSNode definition = Field(decorated, "definition");
     bool is_class = NodeType(definition) == "class_definition";
     std::vector<MemberDecl> members;
-    bool has_workload = false;
-    for (DecoratorCall& call : calls) {
-      has_workload |= call.sdk_name == "workload";
-    }
-    if (has_workload && is_class) {
+    if (HasWorkload(calls) && is_class) {
       TSNode body = Field(definition, "body");
       for (uint32_t j = 0; j < ts_node_named_child_count(body); ++j) {
         TSNode member = ts_node_named_child(body, j);
@@ -821,72 +509,31 @@ void PythonReader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
           continue;
         }
         consumed_.insert(ts_node_start_byte(member));
-        std::string method(Text(Field(Field(member, "definition"), "name")));
-        for (DecoratorCall& call : ReadDecorators(member)) {
-          if (call.sdk_name == "entrypoint" || call.sdk_name == "service") {
-            members.push_back(MemberDecl{std::move(call), method});
-          } else if (call.sdk_name == "workload") {
-            sink_.Emit<DiagnosticKind::kMisplacedDeclaration>(
-                call.loc, "`@workload` must decorate a module-level class or function");
-          }
-        }
+        AddMemberDecorators(
+            ReadDecorators(member), std::string(Text(Field(Field(member, "definition"), "name"))),
+            "`@workload` must decorate a module-level class or function", members, sink_);
       }
     }
     consumed_.insert(ts_node_start_byte(decorated));
-    for (DecoratorCall& call : calls) {
-      if (call.sdk_name == "workload") {
-        WorkloadDecl decl;
-        decl.call = std::move(call);
-        decl.function_form = !is_class;
-        decl.target_name = std::string(Text(Field(definition, "name")));
-        decl.members = members;
-        decl.incomplete = sink_.error_count() != errors_before;
-        out.push_back(std::move(decl));
-      } else if (call.sdk_name == "entrypoint" || call.sdk_name == "service") {
-        sink_.Emit<DiagnosticKind::kMisplacedDeclaration>(
-            call.loc, "`@" + call.sdk_name + "` must decorate a method of a `@workload` class");
-      }
-    }
+    AddWorkloadDecorators(std::move(calls), std::string(Text(Field(definition, "name"))),
+                          /*function_form=*/!is_class, members, errors_before, out, sink_);
   }
 
-  // Anything mvm-decorated that was not read above sits somewhere a declaration cannot be. Every
-  // decorator holds an `@`, so subtrees without one are not entered: most of a file is skipped.
-  std::vector<uint32_t> ats;
-  std::string_view text = file_.contents();
-  for (size_t at = text.find('@'); at != std::string_view::npos; at = text.find('@', at + 1)) {
-    ats.push_back(static_cast<uint32_t>(at));
-  }
-  auto holds_at = [&](TSNode n) {
-    auto it = std::lower_bound(ats.begin(), ats.end(), ts_node_start_byte(n));
-    return it != ats.end() && *it < ts_node_end_byte(n);
-  };
-  TSTreeCursor cursor = ts_tree_cursor_new(root);
-  bool done = ats.empty();
-  while (!done) {
-    TSNode node = ts_tree_cursor_current_node(&cursor);
-    if (NodeType(node) == "decorated_definition" && !consumed_.contains(ts_node_start_byte(node))) {
-      for (const DecoratorCall& call : ReadDecorators(node)) {
-        std::string where =
-            call.sdk_name == "workload"
-                ? "`@workload` must decorate a module-level class or function"
-                : "`@" + call.sdk_name +
-                      "` must decorate a method of a module-level `@workload` class";
-        if (!call.sdk_name.empty()) {
-          sink_.Emit<DiagnosticKind::kMisplacedDeclaration>(call.loc, where);
-        }
+  // Anything mvm-decorated that was not read above sits somewhere a declaration cannot be.
+  VisitNodesWithDecorators(root, file_.contents(), [&](TSNode node) {
+    if (NodeType(node) != "decorated_definition" || consumed_.contains(ts_node_start_byte(node))) {
+      return;
+    }
+    for (const DecoratorCall& call : ReadDecorators(node)) {
+      std::string where = call.sdk_name == "workload"
+                              ? "`@workload` must decorate a module-level class or function"
+                              : "`@" + call.sdk_name +
+                                    "` must decorate a method of a module-level `@workload` class";
+      if (!call.sdk_name.empty()) {
+        sink_.Emit<DiagnosticKind::kMisplacedDeclaration>(call.loc, where);
       }
     }
-    if (holds_at(node) && ts_tree_cursor_goto_first_child(&cursor)) {
-      continue;
-    }
-    while (!ts_tree_cursor_goto_next_sibling(&cursor)) {
-      if (!ts_tree_cursor_goto_parent(&cursor)) {
-        done = true;
-        break;
-      }
-    }
-  }
-  ts_tree_cursor_delete(&cursor);
+  });
 }
 
 class PythonFrontend final : public FrontendLanguage {

@@ -15,13 +15,53 @@ namespace {
 
 using Kind = StaticValue::Kind;
 
-constexpr int kMaxDepth = kMaxValueDepth;
+/// The TypeScript node types the shared evaluator handles itself.
+constexpr NodeKindName kKinds[] = {
+    {"string", NodeKind::kString},
+    {"template_string", NodeKind::kString},
+    {"number", NodeKind::kNumber},
+    {"true", NodeKind::kTrue},
+    {"false", NodeKind::kFalse},
+    {"null", NodeKind::kNull},
+    {"undefined", NodeKind::kNull},
+    {"array", NodeKind::kList},
+    {"object", NodeKind::kDict},
+    // Wrappers that do not change a value: `(x)`, `x as T`, `x satisfies T`, `<T>x`, `x!`.
+    {"parenthesized_expression", NodeKind::kGroup},
+    {"as_expression", NodeKind::kGroup},
+    {"satisfies_expression", NodeKind::kGroup},
+    {"type_assertion", NodeKind::kGroup},
+    {"non_null_expression", NodeKind::kGroup},
+    {"unary_expression", NodeKind::kUnary},
+    {"binary_expression", NodeKind::kBinary},
+    {"identifier", NodeKind::kIdentifier},
+    {"call_expression", NodeKind::kCall},
+};
 
-constexpr std::string_view kFoldHint =
-    "only `+`, `-` and `*` on integers and `+` on strings are folded at compile time";
-constexpr std::string_view kCallHint =
-    "mvm never runs your code; only `SecretRef`, `NetworkPolicy` and `Volume` calls from "
-    "`@mvm/sdk` are understood statically";
+constexpr std::string_view kStringLiterals[] = {"string", "template_string"};
+
+constexpr EvaluatorSyntax kSyntax = {
+    .kinds = kKinds,
+    .string_literals = kStringLiterals,
+    .member_type = "member_expression",
+    .member_property = "property",
+    .optional_chain = "optional_chain",
+    .call_type = "call_expression",
+    .arguments_type = "arguments",
+    .floor_division = "",
+    .constant_keyword = "const",
+    .fold_hint = "only `+`, `-` and `*` on integers and `+` on strings are folded at compile time",
+    .call_hint =
+        "mvm never runs your code; only `SecretRef`, `NetworkPolicy` and `Volume` calls "
+        "from `@mvm/sdk` are understood statically",
+    .unknown_name_hint =
+        "only literals and module-level `const` declarations assigned once can be "
+        "read without running the file",
+    .reassigned_hint =
+        "a constant must be declared with `const` at module level and never reassigned",
+    .deep_constant_hint = "its value, used here, is nested more than 100 levels deep",
+};
+
 constexpr std::string_view kEnvHint =
     "environment variables are read when code runs, not when it is compiled; for a secret use "
     "`SecretRef(\"name\", { hosts: [...] })`";
@@ -41,9 +81,12 @@ TSNode WrappedExpression(TSNode node) {
 }
 
 bool IsTransparent(std::string_view type) {
-  return type == "parenthesized_expression" || type == "as_expression" ||
-         type == "satisfies_expression" || type == "type_assertion" ||
-         type == "non_null_expression";
+  for (const NodeKindName& k : kKinds) {
+    if (k.type == type) {
+      return k.kind == NodeKind::kGroup;
+    }
+  }
+  return false;
 }
 
 /// `process.env.X`, `process.env["X"]`, `import.meta.env.X` and the objects themselves.
@@ -72,65 +115,19 @@ TSNode Unwrap(TSNode node) {
   return node;
 }
 
-std::string Reader::ResolveSdkName(TSNode node) const {
-  std::string_view type = NodeType(node);
-  if (type == "identifier") {
-    auto it = sdk_names_.find(std::string(Text(node)));
-    return it == sdk_names_.end() ? "" : it->second;
-  }
-  if (type == "member_expression" && ts_node_is_null(Field(node, "optional_chain"))) {
-    TSNode object = Field(node, "object");
-    std::string property(Text(Field(node, "property")));
-    if (NodeType(object) == "identifier" &&
-        namespace_aliases_.contains(std::string(Text(object))) && IsSdkExport(property)) {
-      return property;
-    }
-  }
-  return "";
-}
+Reader::Reader(const SourceFile& file, DiagnosticSink& sink) : Evaluator(file, sink, kSyntax) {}
 
-std::string Reader::Quote(std::string quoted) const {
-  return sensitive_ > 0 ? "this expression" : std::move(quoted);
-}
-
-StaticValue Reader::NonStatic(TSNode node, std::string what, std::string hint) {
-  if (sensitive_ > 0) {
-    // Inside a secret's value any quoted source could be the secret itself.
-    what = "this expression";
-  }
-  Diagnostic& d = sink_.Emit<DiagnosticKind::kNonStatic>(Loc(node), what);
-  if (!hint.empty()) {
-    d.hint = std::move(hint);
-  }
-  StaticValue v;
-  v.loc = Loc(node);
-  return v;
-}
-
-bool Reader::Spend(TSNode node, int64_t values, int64_t bytes) {
-  bool first = false;
-  if (budget_.Spend(values, bytes, first)) {
-    return true;
-  }
-  if (first) {
-    NonStatic(node, "this expression", budget_.ExhaustedHint());
-  }
-  return false;
-}
+TSNode Reader::GroupedExpression(TSNode node) const { return WrappedExpression(node); }
 
 StaticValue Reader::EvaluateString(TSNode node) {
   StaticValue v;
   v.kind = Kind::kString;
   v.loc = Loc(node);
   v.from_literal = true;
-  if (sensitive_ > 0) {
-    sensitive_strings_.push_back(v.loc);
-  }
+  NoteStringLiteral(v.loc);
   // Charged by source size: the decoded text is never longer.
   if (!Spend(node, 0, ts_node_end_byte(node) - ts_node_start_byte(node))) {
-    StaticValue invalid;
-    invalid.loc = v.loc;
-    return invalid;
+    return Invalid(node);
   }
   bool template_chars = NodeType(node) == "template_string";
   StringDecoder decoder;
@@ -156,10 +153,8 @@ StaticValue Reader::EvaluateString(TSNode node) {
     std::string error;
     if (!decoder.AppendEscape(Text(child), next, error)) {
       sink_.Emit<DiagnosticKind::kSyntaxError>(
-          Loc(child), sensitive_ > 0 ? "an escape sequence strict-mode code rejects" : error);
-      StaticValue invalid;
-      invalid.loc = v.loc;
-      return invalid;
+          Loc(child), sensitive() ? "an escape sequence strict-mode code rejects" : error);
+      return Invalid(node);
     }
   }
   if (pos < end) {
@@ -200,63 +195,7 @@ StaticValue Reader::EvaluateNumber(TSNode node) {
   return v;
 }
 
-StaticValue Reader::EvaluateIdentifier(TSNode node, int depth) {
-  std::string name(Text(node));
-  auto it = bindings_.find(name);
-  if (it == bindings_.end() || ts_node_is_null(it->second.value)) {
-    if (!ResolveSdkName(node).empty()) {
-      StaticValue v;
-      v.kind = Kind::kOther;
-      v.loc = Loc(node);
-      v.text = "`" + name + "`";
-      return v;
-    }
-    return NonStatic(
-        node, "`" + name + "`",
-        "only literals and module-level `const` declarations assigned once can be read "
-        "without running the file");
-  }
-  Binding& b = it->second;
-  if (b.keyword != "const") {
-    return NonStatic(node, "`" + name + "`",
-                     "`" + name + "` is declared with `" + std::string(b.keyword) +
-                         "`, so it may change; declare it with `const` at module level");
-  }
-  if (b.assignments > 1) {
-    return NonStatic(node, "`" + name + "`",
-                     "`" + name +
-                         "` is assigned more than once; a constant must be declared with "
-                         "`const` at module level and never reassigned");
-  }
-  if (b.evaluating) {
-    return NonStatic(node, "`" + name + "`", "`" + name + "` is defined in terms of itself");
-  }
-  if (!b.evaluated) {
-    b.evaluating = true;
-    // Diagnostics inside the constant's definition point there; the value is located at the use.
-    b.result = Evaluate(b.value, depth + 1);
-    b.evaluating = false;
-    b.evaluated = true;
-    b.nesting = MeasureValue(b.result, b.values, b.bytes);
-  }
-  if (!Spend(node, b.values, b.bytes)) {
-    StaticValue invalid;
-    invalid.loc = Loc(node);
-    return invalid;
-  }
-  // The value was evaluated once, maybe near the top; copied in here it must still respect the
-  // depth limit, or constants of constants could nest without bound.
-  if (depth + b.nesting > kMaxDepth) {
-    return NonStatic(node, "`" + name + "`",
-                     "its value, used here, is nested more than 100 levels deep");
-  }
-  StaticValue v = b.result;
-  v.loc = Loc(node);
-  v.from_literal = false;
-  return v;
-}
-
-StaticValue Reader::EvaluateArray(TSNode node, int depth) {
+StaticValue Reader::EvaluateList(TSNode node, int depth) {
   StaticValue v;
   v.kind = Kind::kList;
   v.loc = Loc(node);
@@ -312,7 +251,7 @@ bool Reader::KeyName(TSNode key, std::string& name) {
   return false;
 }
 
-StaticValue Reader::EvaluateObject(TSNode node, int depth) {
+StaticValue Reader::EvaluateDict(TSNode node, int depth) {
   StaticValue v;
   v.kind = Kind::kDict;
   v.loc = Loc(node);
@@ -326,9 +265,7 @@ StaticValue Reader::EvaluateObject(TSNode node, int depth) {
       std::string name;
       TSNode key = Field(entry, "key");
       if (!KeyName(key, name)) {
-        StaticValue invalid;
-        invalid.loc = v.loc;
-        return invalid;
+        return Invalid(node);
       }
       v.keys.push_back(Named{std::move(name), Loc(key)});
       v.values.push_back(Evaluate(Field(entry, "value"), depth + 1));
@@ -395,44 +332,12 @@ bool Reader::ReadOptionsObject(TSNode object, int depth, std::vector<Named>& key
   return ok;
 }
 
-StaticValue Reader::EvaluateSensitive(TSNode node, int depth) {
-  size_t first_new = sink_.diagnostics().size();
-  std::vector<SourceLoc> outer = std::move(sensitive_strings_);
-  sensitive_strings_.clear();
-  ++sensitive_;
-  StaticValue v = Evaluate(node, depth);
-  --sensitive_;
-  // Evaluation stops at the first non-static part, so literals after it were never read: mask
-  // every string literal written inside the value too. Iterative, like every walk of the tree.
-  std::vector<TSNode> stack{node};
-  while (!stack.empty()) {
-    TSNode n = stack.back();
-    stack.pop_back();
-    if (NodeType(n) == "string" || NodeType(n) == "template_string") {
-      sensitive_strings_.push_back(Loc(n));
-      continue;
-    }
-    for (uint32_t i = 0; i < ts_node_named_child_count(n); ++i) {
-      stack.push_back(ts_node_named_child(n, i));
-    }
-  }
-  // Whatever was reported while reading the value must not show any string in it, on any line a
-  // printer shows.
-  for (size_t i = first_new; i < sink_.diagnostics().size(); ++i) {
-    Diagnostic& d = const_cast<Diagnostic&>(sink_.diagnostics()[i]);
-    d.redactions.insert(d.redactions.end(), sensitive_strings_.begin(), sensitive_strings_.end());
-  }
-  outer.insert(outer.end(), sensitive_strings_.begin(), sensitive_strings_.end());
-  sensitive_strings_ = std::move(outer);
-  v.sensitive = true;
-  return v;
-}
-
 StaticValue Reader::EvaluateSecrets(TSNode node, int depth) {
   TSNode object = Unwrap(node);
   if (ts_node_is_null(object) || NodeType(object) != "object") {
     return EvaluateSensitive(node, depth);
   }
+  size_t first_new = sink_.diagnostics().size();
   StaticValue v;
   v.kind = Kind::kDict;
   v.loc = Loc(object);
@@ -450,16 +355,13 @@ StaticValue Reader::EvaluateSecrets(TSNode node, int depth) {
     }
     std::string name;
     if (!KeyName(key, name)) {
-      StaticValue invalid;
-      invalid.loc = v.loc;
-      return invalid;
+      // Nothing after an unreadable key is read, but the values are still secrets and on the
+      // line: mask them, as an unreadable key in Python is (it reads the whole value as secret).
+      RedactStringLiterals(node, first_new);
+      return Invalid(object);
     }
-    TSNode value = Field(entry, "value");
-    bool reference = NodeType(value) == "call_expression" &&
-                     ResolveSdkName(Field(value, "function")) == "SecretRef";
     v.keys.push_back(Named{std::move(name), Loc(key)});
-    v.values.push_back(reference ? Evaluate(value, depth + 1)
-                                 : EvaluateSensitive(value, depth + 1));
+    v.values.push_back(EvaluateSecretEntry(Field(entry, "value"), depth + 1));
   }
   return v;
 }
@@ -506,183 +408,41 @@ bool Reader::ReadArguments(TSNode arguments, int depth, std::vector<StaticValue>
   return ok;
 }
 
-StaticValue Reader::EvaluateCall(TSNode node, int depth) {
-  TSNode function = Field(node, "function");
-  TSNode arguments = Field(node, "arguments");
-  StaticValue v;
-  v.kind = Kind::kCall;
-  v.loc = Loc(node);
-  v.callee_loc =
-      Loc(NodeType(function) == "member_expression" ? Field(function, "property") : function);
-  if (NodeType(arguments) == "arguments") {
-    std::string sdk = ResolveSdkName(function);
-    if (sdk == "SecretRef") {
-      v.text = sdk;
-    } else if (NodeType(function) == "member_expression" &&
-               ts_node_is_null(Field(function, "optional_chain"))) {
-      TSNode object = Field(function, "object");
-      TSNode property = Field(function, "property");
-      std::string object_sdk = ResolveSdkName(object);
-      if (object_sdk == "Volume" || object_sdk == "NetworkPolicy") {
-        v.text = object_sdk + "." + std::string(Text(property));
-      } else if (NodeType(object) == "call_expression") {
-        StaticValue receiver = Evaluate(object, depth + 1);
-        if (receiver.kind == Kind::kInvalid) {
-          return receiver;
-        }
-        if (receiver.kind == Kind::kCall) {
-          v.text = std::string(Text(property));
-          v.receiver = std::make_shared<StaticValue>(std::move(receiver));
-        }
-      }
-    }
-  }
-  if (v.text.empty()) {
-    return NonStatic(node, "the call `" + Excerpt(Text(node)) + "`", std::string(kCallHint));
-  }
-  if (!ReadArguments(arguments, depth, v.items, v.keys, v.values)) {
-    StaticValue invalid;
-    invalid.loc = v.loc;
-    return invalid;
-  }
-  return v;
-}
-
-StaticValue Reader::EvaluateBinary(TSNode node, int depth) {
-  StaticValue left = Evaluate(Field(node, "left"), depth + 1);
-  StaticValue right = Evaluate(Field(node, "right"), depth + 1);
-  StaticValue v;
-  v.loc = Loc(node);
-  if (left.kind == Kind::kInvalid || right.kind == Kind::kInvalid) {
-    return v;
-  }
-  std::string_view op = Text(Field(node, "operator"));
-  if (left.kind == Kind::kString && right.kind == Kind::kString && op == "+") {
-    if (!Spend(node, 0, static_cast<int64_t>(left.text.size() + right.text.size()))) {
-      return v;
-    }
-    v.kind = Kind::kString;
-    v.text = left.text + right.text;
-    return v;
-  }
-  if (left.kind == Kind::kInt && right.kind == Kind::kInt) {
-    int64_t r = 0;
-    bool overflow = false;
-    if (op == "+") {
-      overflow = __builtin_add_overflow(left.int_value, right.int_value, &r);
-    } else if (op == "-") {
-      overflow = __builtin_sub_overflow(left.int_value, right.int_value, &r);
-    } else if (op == "*") {
-      overflow = __builtin_mul_overflow(left.int_value, right.int_value, &r);
-    } else {
-      return NonStatic(node, "`" + Excerpt(Text(node)) + "`", std::string(kFoldHint));
-    }
-    if (overflow) {
-      return NonStatic(node, "`" + Excerpt(Text(node)) + "`", "the result overflows 64 bits");
-    }
-    v.kind = Kind::kInt;
-    v.int_value = r;
-    return v;
-  }
-  return NonStatic(node, "`" + Excerpt(Text(node)) + "`", std::string(kFoldHint));
-}
-
 StaticValue Reader::EvaluateUnary(TSNode node, int depth) {
+  constexpr std::string_view kSignHint = "only `-` and `+` on numbers are folded at compile time";
   std::string_view op = Text(Field(node, "operator"));
   if (op != "-" && op != "+") {
-    return NonStatic(node, "`" + Excerpt(Text(node)) + "`",
-                     "only `-` and `+` on numbers are folded at compile time");
+    return NonStatic(node, "`" + Excerpt(Text(node)) + "`", std::string(kSignHint));
   }
   StaticValue arg = Evaluate(Field(node, "argument"), depth + 1);
   if (arg.kind == Kind::kInvalid) {
     return arg;
   }
-  if (arg.kind != Kind::kInt && arg.kind != Kind::kFloat) {
-    return NonStatic(node, "`" + Excerpt(Text(node)) + "`",
-                     "only `-` and `+` on numbers are folded at compile time");
+  if (!FoldSign(op, arg)) {
+    return NonStatic(node, "`" + Excerpt(Text(node)) + "`", std::string(kSignHint));
   }
   arg.loc = Loc(node);
-  if (op == "-") {
-    if (arg.kind == Kind::kInt) {
-      arg.int_value = arg.int_value == INT64_MIN ? INT64_MAX : -arg.int_value;
-    } else {
-      arg.float_value = -arg.float_value;
-    }
-  }
   return arg;
 }
 
-StaticValue Reader::EvaluateMember(TSNode node) {
-  std::string what = "`" + Excerpt(Text(node)) + "`";
-  if (ReadsEnvironment(Text(node))) {
-    return NonStatic(node, what, std::string(kEnvHint));
-  }
-  if (NodeType(node) == "subscript_expression") {
-    return NonStatic(node, what,
-                     "mvm cannot index into a value without running the file; write the element "
-                     "itself as a literal or a module-level `const`");
-  }
-  return NonStatic(node, what,
-                   "mvm cannot read a property without running the file; write the value as a "
-                   "literal or a module-level `const`");
-}
-
-StaticValue Reader::Evaluate(TSNode node, int depth) {
-  if (depth > kMaxDepth) {
-    return NonStatic(node, "this expression", "it is nested more than 100 levels deep");
-  }
-  if (!Spend(node, 1, 0)) {
-    StaticValue invalid;
-    invalid.loc = Loc(node);
-    return invalid;
-  }
+StaticValue Reader::EvaluateOther(TSNode node, int /*depth*/) {
   std::string_view type = NodeType(node);
-  StaticValue v;
-  v.loc = Loc(node);
-  if (type == "string" || type == "template_string") {
-    return EvaluateString(node);
-  }
-  if (type == "number") {
-    return EvaluateNumber(node);
-  }
-  if (type == "true" || type == "false") {
-    v.kind = Kind::kBool;
-    v.bool_value = type == "true";
-    return v;
-  }
-  if (type == "null" || type == "undefined") {
-    v.kind = Kind::kNull;
-    return v;
-  }
-  if (type == "array") {
-    return EvaluateArray(node, depth);
-  }
-  if (type == "object") {
-    return EvaluateObject(node, depth);
-  }
-  if (IsTransparent(type)) {
-    TSNode inner = WrappedExpression(node);
-    if (!ts_node_is_null(inner)) {
-      return Evaluate(inner, depth + 1);
-    }
-  }
-  if (type == "unary_expression") {
-    return EvaluateUnary(node, depth);
-  }
-  if (type == "binary_expression") {
-    return EvaluateBinary(node, depth);
-  }
-  if (type == "identifier") {
-    return EvaluateIdentifier(node, depth);
-  }
-  if (type == "call_expression") {
-    return EvaluateCall(node, depth);
-  }
+  std::string what = "`" + Excerpt(Text(node)) + "`";
   if (type == "member_expression" || type == "subscript_expression") {
-    return EvaluateMember(node);
+    if (ReadsEnvironment(Text(node))) {
+      return NonStatic(node, what, std::string(kEnvHint));
+    }
+    if (type == "subscript_expression") {
+      return NonStatic(node, what,
+                       "mvm cannot index into a value without running the file; write the element "
+                       "itself as a literal or a module-level `const`");
+    }
+    return NonStatic(node, what,
+                     "mvm cannot read a property without running the file; write the value as a "
+                     "literal or a module-level `const`");
   }
   if (type == "new_expression") {
-    return NonStatic(node, "`" + Excerpt(Text(node)) + "`",
+    return NonStatic(node, what,
                      "`new` builds an object when the code runs; mvm reads literals, module-level "
                      "constants and `SecretRef`, `NetworkPolicy` and `Volume` calls");
   }
@@ -690,7 +450,7 @@ StaticValue Reader::Evaluate(TSNode node, int depth) {
     return NonStatic(node, "the function `" + Excerpt(Text(node)) + "`",
                      "a declaration holds values, not functions");
   }
-  return NonStatic(node, "`" + Excerpt(Text(node)) + "`");
+  return NonStatic(node, what);
 }
 
 }  // namespace mvm::frontend::typescript

@@ -4,7 +4,6 @@
 // same diagnostics at the same places; TypeScript's options objects are read as Python's keyword
 // arguments.
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -84,7 +83,7 @@ void Reader::CollectImport(TSNode statement) {
       // `import mvm = require("@mvm/sdk")` binds the module object, like `import * as mvm`.
       TSNode name = FirstNamedChildOfType(child, "identifier");
       if (IsSdkModule(Field(child, "source"), file_) && !ts_node_is_null(name)) {
-        namespace_aliases_.insert(std::string(Text(name)));
+        module_aliases_.insert(std::string(Text(name)));
       }
       continue;
     }
@@ -97,7 +96,7 @@ void Reader::CollectImport(TSNode statement) {
       if (NodeType(part) == "namespace_import") {
         TSNode name = FirstNamedChildOfType(part, "identifier");
         if (!ts_node_is_null(name)) {
-          namespace_aliases_.insert(std::string(Text(name)));
+          module_aliases_.insert(std::string(Text(name)));
         }
       } else if (NodeType(part) == "named_imports") {
         for (uint32_t k = 0; k < ts_node_named_child_count(part); ++k) {
@@ -151,7 +150,7 @@ void Reader::CollectBindings(TSNode root) {
           if (NodeType(declarator) != "variable_declarator" || NodeType(name) != "identifier") {
             continue;
           }
-          Binding& b = bindings_[std::string(Text(name))];
+          Constant& b = constants_[std::string(Text(name))];
           b.keyword = keyword;
           b.value = module_level ? Field(declarator, "value") : TSNode{};
           b.assignments += module_level ? 1 : 2;
@@ -178,7 +177,7 @@ void Reader::CollectBindings(TSNode root) {
       }
       std::string_view t_type = NodeType(t);
       if (t_type == "identifier" || t_type == "shorthand_property_identifier_pattern") {
-        bindings_[std::string(Text(t))].assignments += 2;
+        constants_[std::string(Text(t))].assignments += 2;
       } else if (t_type == "assignment_pattern" || t_type == "object_assignment_pattern") {
         targets.push_back(Field(t, "left"));  // `[X = default]`: the default is only read
       } else if (t_type == "pair_pattern") {
@@ -245,12 +244,8 @@ void Reader::ReadClass(TSNode cls, const std::vector<TSNode>& decorators,
                        std::vector<WorkloadDecl>& out) {
   size_t errors_before = sink_.error_count();
   std::vector<DecoratorCall> calls = ReadDecorators(decorators);
-  bool has_workload = false;
-  for (const DecoratorCall& call : calls) {
-    has_workload |= call.sdk_name == "workload";
-  }
   std::vector<MemberDecl> members;
-  if (has_workload) {
+  if (HasWorkload(calls)) {
     // A method's decorators are the `decorator` children of the class body just before it.
     TSNode body = Field(cls, "body");
     std::vector<TSNode> pending;
@@ -266,86 +261,45 @@ void Reader::ReadClass(TSNode cls, const std::vector<TSNode>& decorators,
       }
       if (NodeType(child) == "method_definition") {
         std::string method = MethodName(child);
-        for (DecoratorCall& call : ReadDecorators(pending)) {
-          if (call.sdk_name == "entrypoint" || call.sdk_name == "service") {
-            members.push_back(MemberDecl{std::move(call), method});
-          } else if (call.sdk_name == "workload") {
-            sink_.Emit<DiagnosticKind::kMisplacedDeclaration>(
-                call.loc, "`@workload` must decorate a module-level class, not a method");
-          }
-        }
+        AddMemberDecorators(ReadDecorators(pending), method,
+                            "`@workload` must decorate a module-level class, not a method", members,
+                            sink_);
       }
       pending.clear();
     }
   }
   TSNode name = Field(cls, "name");
-  for (DecoratorCall& call : calls) {
-    if (call.sdk_name == "workload") {
-      WorkloadDecl decl;
-      decl.call = std::move(call);
-      decl.target_name = ts_node_is_null(name) ? "default" : std::string(Text(name));
-      decl.members = members;
-      // Errors while reading it (a non-static command...) dropped parts whose absence later
-      // checks must not report again.
-      decl.incomplete = sink_.error_count() != errors_before;
-      out.push_back(std::move(decl));
-    } else if (call.sdk_name == "entrypoint" || call.sdk_name == "service") {
-      sink_.Emit<DiagnosticKind::kMisplacedDeclaration>(
-          call.loc, "`@" + call.sdk_name + "` must decorate a method of a `@workload` class");
-    }
-  }
+  AddWorkloadDecorators(std::move(calls),
+                        ts_node_is_null(name) ? "default" : std::string(Text(name)),
+                        /*function_form=*/false, members, errors_before, out, sink_);
 }
 
 void Reader::ReportMisplaced(TSNode root) {
-  // Any mvm decorator not read above sits somewhere a declaration cannot be. Iterative: the tree
-  // can nest deeper than the stack allows. Every decorator holds an `@`, so subtrees without one
-  // are not entered: most of a file is skipped.
-  std::vector<uint32_t> ats;
-  std::string_view text = file_.contents();
-  for (size_t at = text.find('@'); at != std::string_view::npos; at = text.find('@', at + 1)) {
-    ats.push_back(static_cast<uint32_t>(at));
-  }
-  auto holds_at = [&](TSNode n) {
-    auto it = std::lower_bound(ats.begin(), ats.end(), ts_node_start_byte(n));
-    return it != ats.end() && *it < ts_node_end_byte(n);
-  };
-  TSTreeCursor cursor = ts_tree_cursor_new(root);
-  bool done = ats.empty();
-  while (!done) {
-    TSNode node = ts_tree_cursor_current_node(&cursor);
-    if (NodeType(node) == "decorator" && !consumed_.contains(ts_node_start_byte(node))) {
-      std::string_view thing = DecoratedThing(node);
-      for (const DecoratorCall& call : ReadDecorators({node})) {
-        if (call.sdk_name.empty()) {
-          continue;
-        }
-        std::string where =
-            call.sdk_name == "workload"
-                ? "`@workload` must decorate a module-level class" +
-                      (thing.empty() ? std::string() : ", not " + std::string(thing))
-                : "`@" + call.sdk_name +
-                      "` must decorate a method of a module-level `@workload` class";
-        sink_.Emit<DiagnosticKind::kMisplacedDeclaration>(call.loc, where);
+  // Any mvm decorator not read above sits somewhere a declaration cannot be.
+  VisitNodesWithDecorators(root, file_.contents(), [&](TSNode node) {
+    if (NodeType(node) != "decorator" || consumed_.contains(ts_node_start_byte(node))) {
+      return;
+    }
+    std::string_view thing = DecoratedThing(node);
+    for (const DecoratorCall& call : ReadDecorators({node})) {
+      if (call.sdk_name.empty()) {
+        continue;
       }
+      std::string where = call.sdk_name == "workload"
+                              ? "`@workload` must decorate a module-level class" +
+                                    (thing.empty() ? std::string() : ", not " + std::string(thing))
+                              : "`@" + call.sdk_name +
+                                    "` must decorate a method of a module-level `@workload` class";
+      sink_.Emit<DiagnosticKind::kMisplacedDeclaration>(call.loc, where);
     }
-    if (holds_at(node) && ts_tree_cursor_goto_first_child(&cursor)) {
-      continue;
-    }
-    while (!ts_tree_cursor_goto_next_sibling(&cursor)) {
-      if (!ts_tree_cursor_goto_parent(&cursor)) {
-        done = true;
-        break;
-      }
-    }
-  }
-  ts_tree_cursor_delete(&cursor);
+  });
 }
 
 void Reader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
   for (uint32_t i = 0; i < ts_node_named_child_count(root); ++i) {
     CollectImport(ts_node_named_child(root, i));
   }
-  if (sdk_names_.empty() && namespace_aliases_.empty()) {
+  if (sdk_names_.empty() && module_aliases_.empty()) {
     return;  // No `@mvm/sdk` import, so no declaration: the common case for ordinary modules.
   }
   CollectBindings(root);
@@ -375,16 +329,6 @@ void Reader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
     ReadClass(cls, decorators, out);
   }
   ReportMisplaced(root);
-}
-
-bool IsSdkExport(std::string_view name) {
-  for (std::string_view e :
-       {"workload", "entrypoint", "service", "NetworkPolicy", "SecretRef", "Volume"}) {
-    if (name == e) {
-      return true;
-    }
-  }
-  return false;
 }
 
 TSNode FirstNamedChildOfType(TSNode node, std::string_view type) {

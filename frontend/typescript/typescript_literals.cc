@@ -1,6 +1,5 @@
 #include "frontend/typescript/typescript_literals.h"
 
-#include <cerrno>
 #include <cstdlib>
 
 #include "frontend/common/evaluation.h"
@@ -42,24 +41,13 @@ bool ParseHex(std::string_view digits, uint32_t& out) {
 }  // namespace
 
 NumberLiteral ParseNumber(std::string_view text) {
-  std::string digits;
-  for (char c : text) {
-    if (c != '_') {
-      digits += c;
-    }
-  }
+  std::string digits = WithoutDigitSeparators(text);
   NumberLiteral n;
   if (!digits.empty() && digits.back() == 'n') {
     n.kind = NumberLiteral::Kind::kBigInt;
     return n;
   }
-  int base = 10;
-  size_t skip = 0;
-  if (digits.size() > 2 && digits[0] == '0') {
-    char p = static_cast<char>(digits[1] | 0x20);
-    base = p == 'x' ? 16 : p == 'o' ? 8 : p == 'b' ? 2 : 10;
-    skip = base == 10 ? 0 : 2;
-  }
+  int base = IntegerBase(digits);
   if (base == 10) {
     if (digits.find_first_of(".eE") != std::string::npos) {
       n.kind = NumberLiteral::Kind::kFloat;
@@ -71,12 +59,8 @@ NumberLiteral ParseNumber(std::string_view text) {
       return n;
     }
   }
-  errno = 0;
-  unsigned long long parsed = std::strtoull(digits.c_str() + skip, nullptr, base);
   n.kind = NumberLiteral::Kind::kInt;
-  n.int_value = (errno == ERANGE || parsed > static_cast<unsigned long long>(INT64_MAX))
-                    ? INT64_MAX
-                    : static_cast<int64_t>(parsed);
+  n.int_value = ParseSaturatedInteger(digits, base);
   return n;
 }
 
