@@ -1,5 +1,5 @@
 // The python-3.11 template, really built: mmdebstrap downloads Debian bookworm packages (about a
-// minute, network needed). Its own binary, labelled `slow` in ctest.
+// minute, network needed). Its own binary, labelled `template_build` in ctest.
 
 #include <gtest/gtest.h>
 
