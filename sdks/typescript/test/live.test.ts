@@ -3,7 +3,7 @@
 // about a second.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
@@ -22,14 +22,6 @@ const skip = missing;
 const state = process.env["MVM_SDK_TEST_STATE"] ?? (skip ? "" : mkdtempSync(join(tmpdir(), "mvm-sdk-live-")));
 if (!skip) {
   mkdirSync(state, { recursive: true });
-  // The template cache every sandbox test of the run shares (ctest sets it), so busybox is built once
-  // per run, not once per state directory. A state directory with a cache keeps its own.
-  const shared = process.env["MVM_TEST_ROOTFS_CACHE"];
-  const link = join(state, "rootfs");
-  if (shared && !lstatSync(link, { throwIfNoEntry: false })) {
-    mkdirSync(shared, { recursive: true });
-    symlinkSync(shared, link, "dir");
-  }
 }
 const decoder = new TextDecoder();
 
