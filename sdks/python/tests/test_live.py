@@ -41,6 +41,13 @@ def setUpModule():
         missing("live sandboxes need root")
     STATE = os.environ.get("MVM_SDK_TEST_STATE") or tempfile.mkdtemp(prefix="mvm-sdk-live-")
     os.makedirs(STATE, exist_ok=True)
+    # The template cache every sandbox test of the run shares (ctest sets it), so busybox is built
+    # once per run, not once per state directory. A state directory with a cache keeps its own.
+    shared = os.environ.get("MVM_TEST_ROOTFS_CACHE")
+    if shared:
+        os.makedirs(shared, exist_ok=True)
+        if not os.path.lexists(os.path.join(STATE, "rootfs")):
+            os.symlink(shared, os.path.join(STATE, "rootfs"), target_is_directory=True)
 
 
 def ps():

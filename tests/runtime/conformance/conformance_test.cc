@@ -5,7 +5,7 @@
 // paths) stays in that backend's own suite.
 //
 // Each backend has its own state directory (the qemu-microvm one keeps guest kernels and images),
-// and both share the template trees, so that python-3.11 is built once per build directory.
+// and all share the template trees (mvm::testing::SharedRootfsCache).
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -90,14 +90,9 @@ class Conformance : public ::testing::TestWithParam<Target> {
           << "qemu-system-x86_64 is not installed (Debian package qemu-system-x86); the "
              "qemu-microvm backend cannot be tested here";
     }
-    // One copy of the template trees for every backend: the rootfs cache is safe for concurrent
-    // use, and python-3.11 takes a minute to build.
-    const fs::path shared = mvm::testing::SharedState() / "rootfs";
-    fs::create_directories(shared);
-    fs::create_directories(t.state);
-    if (t.state != mvm::testing::SharedState() && !fs::exists(t.state / "rootfs")) {
-      fs::create_directory_symlink(shared, t.state / "rootfs");
-    }
+    // One copy of the template trees for every backend and preset (python-3.11 takes mmdebstrap a
+    // minute or two).
+    mvm::testing::UseSharedRootfsCache(t.state);
   }
 
   Result Mvmctl(std::vector<std::string> args, const std::string& stdin_data = "") {

@@ -79,8 +79,7 @@ TEST_F(LauncherE2E, AuditLogRecordsTheRunAndDetectsTampering) {
   fs::path state = fs::temp_directory_path() / ("mvm-audit-e2e-" + std::to_string(::getpid()));
   fs::remove_all(state);
   // Share the built rootfs: the audit test is about the log, not the template.
-  fs::create_directories(state);
-  fs::create_directory_symlink(SharedState() / "rootfs", state / "rootfs");
+  mvm::testing::UseSharedRootfsCache(state);
   Result run = Mvmctl({"run", kFixture.string(), "--workload", "echo-args"}, "", state);
   EXPECT_EQ(run.status, 7) << Describe(run);
   Result ok = Mvmctl({"audit", "verify"}, "", state);

@@ -1,6 +1,6 @@
 // Runs the real mvmctl as a child process for end-to-end tests, capturing its exit status, stdout
-// and stderr. The rootfs cache is shared through one state directory in the build tree so a
-// template is built once per build directory, not once per test.
+// and stderr. The rootfs cache is shared by every state directory the tests use (SharedRootfsCache)
+// so a template is built once per test run, not once per test or per state directory.
 #ifndef MVM_TESTS_RUNTIME_LAUNCHER_MVMCTL_PROCESS_H_
 #define MVM_TESTS_RUNTIME_LAUNCHER_MVMCTL_PROCESS_H_
 
@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -78,8 +79,40 @@ inline pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd,
   return pid;
 }
 
+/// The template cache the sandbox tests share: $MVM_TEST_ROOTFS_CACHE, which ctest sets to one
+/// directory for the test binaries of both presets (python-3.11 takes mmdebstrap a minute or two,
+/// so it is built once per `.ci/run`, not once per state directory and preset); run by hand
+/// without it, the shared state directory's own cache.
+inline std::filesystem::path SharedRootfsCache() {
+  const char* shared = std::getenv("MVM_TEST_ROOTFS_CACHE");
+  if (shared != nullptr && *shared != '\0') {
+    return shared;
+  }
+  return std::filesystem::path(MVM_BINARY_DIR) / "runtime-test-state" / "rootfs";
+}
+
+/// Makes `state`'s rootfs cache (<state>/rootfs) a link to SharedRootfsCache(). A state directory
+/// that already has a cache of its own keeps it. The cache is safe for concurrent use, and so is
+/// this: a test process that loses the race to create the link finds the winner's.
+inline void UseSharedRootfsCache(const std::filesystem::path& state) {
+  namespace fs = std::filesystem;
+  const fs::path cache = SharedRootfsCache();
+  const fs::path link = state / "rootfs";
+  fs::create_directories(cache);
+  fs::create_directories(state);
+  std::error_code ec;
+  if (link != cache && !fs::exists(fs::symlink_status(link, ec))) {
+    fs::create_directory_symlink(cache, link, ec);
+  }
+}
+
 inline std::filesystem::path SharedState() {
-  return std::filesystem::path(MVM_BINARY_DIR) / "runtime-test-state";
+  static const std::filesystem::path state = [] {
+    std::filesystem::path dir = std::filesystem::path(MVM_BINARY_DIR) / "runtime-test-state";
+    UseSharedRootfsCache(dir);
+    return dir;
+  }();
+  return state;
 }
 
 /// Runs `mvmctl ARGS…` with `--state-dir=STATE` after the subcommand, feeding `stdin_data`.

@@ -81,13 +81,8 @@ class FakeGuest : public ::testing::Test {
     const char* path = std::getenv("PATH");
     ::setenv("PATH", (bin.string() + ":" + (path != nullptr ? path : "/usr/bin:/bin")).c_str(), 1);
     ::setenv("MVM_QEMU_ACCEL", "tcg", 1);
-    // The template trees are the launcher tests'; see microvm_e2e_test.cc.
-    fs::path shared = fs::path(MVM_BINARY_DIR) / "runtime-test-state" / "rootfs";
-    fs::create_directories(shared);
-    fs::create_directories(State());
-    if (!fs::exists(State() / "rootfs")) {
-      fs::create_directory_symlink(shared, State() / "rootfs");
-    }
+    // The template trees are shared; see microvm_e2e_test.cc.
+    mvm::testing::UseSharedRootfsCache(State());
   }
 
   void TearDown() override {

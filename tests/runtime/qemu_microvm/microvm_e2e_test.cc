@@ -96,14 +96,9 @@ class MicrovmE2E : public ::testing::Test {
           << "qemu-system-x86_64 is not installed (Debian package qemu-system-x86); the "
              "qemu-microvm backend cannot be tested here";
     }
-    // The template trees are the launcher tests' (tests/runtime/launcher): python-3.11 takes a
-    // minute to build, so both suites share one copy (the rootfs cache is safe for concurrent use).
-    fs::path shared = fs::path(MVM_BINARY_DIR) / "runtime-test-state" / "rootfs";
-    fs::create_directories(shared);
-    fs::create_directories(State());
-    if (!fs::exists(State() / "rootfs")) {
-      fs::create_directory_symlink(shared, State() / "rootfs");
-    }
+    // The template trees are shared with the launcher's tests (and the other preset's): python-3.11
+    // takes a minute or two to build.
+    mvm::testing::UseSharedRootfsCache(State());
   }
 };
 

@@ -12,14 +12,14 @@
 
 namespace mvm::runtime::rootfs::testing {
 
-/// A fresh directory named after the running test, removed (sealed trees included) at the end.
+/// A fresh directory named after the running test, removed (sealed trees included) at the end. In
+/// the system's temporary directory unless `parent` names another.
 class TempDir {
  public:
-  TempDir() {
+  explicit TempDir(const std::filesystem::path& parent = std::filesystem::temp_directory_path()) {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("mvm_rootfs_test_" + std::to_string(getpid()) + "_" + info->test_suite_name() + "_" +
-             info->name());
+    path_ = parent / ("mvm_rootfs_test_" + std::to_string(getpid()) + "_" +
+                      info->test_suite_name() + "_" + info->name());
     EXPECT_TRUE(RemoveTree(path_).ok());
     std::filesystem::create_directories(path_);
   }
