@@ -48,23 +48,25 @@ std::string Count(uint64_t n, std::string_view noun) {
 
 int Verify(const Args& args) {
   if (args.positional.size() > 2) {
-    return Fail("audit", "`audit verify` takes at most one log file: `audit verify [LOG]`",
-                kExitUsage);
+    return Fail("audit",
+                MakeError(ErrorKind::kUsage,
+                          "`audit verify` takes at most one log file: `audit verify [LOG]`"));
   }
   fs::path state_dir = StateDirFrom(args);
   bool default_log = args.positional.size() == 1;
   fs::path log = default_log ? state_dir / "audit.jsonl" : fs::path(args.positional[1]);
   auto keys = TrustedKeys(args, state_dir);
   if (!keys) {
-    return Fail("audit", keys.error().message, kExitEnvironment);
+    return Fail("audit", keys.error());
   }
   runtime::audit::VerifyReport report = runtime::audit::Verify(log, *keys);
   if (report.unreadable) {
-    return Fail("audit",
-                report.reason + (default_log ? "; name the log file, or the launcher's state "
-                                               "directory with `--state-dir DIR`"
-                                             : ""),
-                kExitEnvironment);
+    return Fail(
+        "audit",
+        MakeError(ErrorKind::kEnvironment,
+                  report.reason + (default_log ? "; name the log file, or the launcher's state "
+                                                 "directory with `--state-dir DIR`"
+                                               : "")));
   }
   if (!report.ok) {
     if (report.first_bad_line == 0) {
@@ -73,7 +75,7 @@ int Verify(const Args& args) {
       std::fprintf(stderr, "audit log BROKEN at line %llu: %s\n",
                    static_cast<unsigned long long>(report.first_bad_line), report.reason.c_str());
     }
-    return kExitVerification;
+    return ExitCodeOf(ErrorKind::kVerificationFailed);
   }
   std::string signers;
   for (const std::string& id : report.key_ids) {
@@ -105,13 +107,14 @@ int RunAudit(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, {{"state-dir", true}, {"trust", true, /*repeatable=*/true}}, error);
   if (!args) {
-    return Fail("audit", error, kExitUsage);
+    return Fail("audit", MakeError(ErrorKind::kUsage, error));
   }
   if (args->positional.empty()) {
-    return Fail("audit", "expected an action: `verify`", kExitUsage);
+    return Fail("audit", MakeError(ErrorKind::kUsage, "expected an action: `verify`"));
   }
   if (args->positional[0] != "verify") {
-    return Fail("audit", "unknown action `" + args->positional[0] + "`; use `verify`", kExitUsage);
+    return Fail("audit", MakeError(ErrorKind::kUsage,
+                                   "unknown action `" + args->positional[0] + "`; use `verify`"));
   }
   return Verify(*args);
 }

@@ -25,12 +25,6 @@ namespace {
 
 constexpr std::string_view kPlanSuffix = ".plan.json";
 
-/// What failed, with the exit code to leave with.
-struct BuildFailure {
-  int exit_code;
-  std::string message;
-};
-
 /// "45s", "2m10s", "1h02m03s".
 std::string FormatElapsed(std::chrono::seconds elapsed) {
   long long s = elapsed.count();
@@ -62,8 +56,8 @@ std::string ShellLine(const std::vector<std::string>& argv) {
 }
 
 /// Runs one request, records the built tree under the state dir and returns its digest.
-std::optional<BuildFailure> BuildOne(const fs::path& nix_path, const nix::NixBuildRequest& request,
-                                     const fs::path& state_dir, bool verbose, std::string& digest) {
+std::optional<Error> BuildOne(const fs::path& nix_path, const nix::NixBuildRequest& request,
+                              const fs::path& state_dir, bool verbose, std::string& digest) {
   std::fprintf(stderr, "mvmctl build: building %s: %s#%s\n", request.workload_id.c_str(),
                request.flake_ref.c_str(), request.attr.c_str());
   if (verbose) {
@@ -80,19 +74,19 @@ std::optional<BuildFailure> BuildOne(const fs::path& nix_path, const nix::NixBui
   auto start = std::chrono::steady_clock::now();
   auto built = nix::RunNixBuild(nix_path, request, progress);
   if (!built) {
-    return BuildFailure{kExitEnvironment, built.error().message};
+    return built.error();
   }
   plan::SystemClock clock;
   auto now = plan::FormatTimestamp(clock.NowUnixSeconds());
   if (!now) {
-    return BuildFailure{kExitEnvironment, now.error().message};
+    return now.error();
   }
   nix::BuiltArtifact artifact{built->nar_hash,   built->store_path, request.store,
                               request.flake_ref, request.attr,      *now,
                               built->tree};
   auto recorded = nix::RecordBuiltArtifact(state_dir, artifact);
   if (!recorded) {
-    return BuildFailure{kExitEnvironment, recorded.error().message};
+    return recorded.error();
   }
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
@@ -145,10 +139,11 @@ int BuildSources(const Args& args) {
   DiagnosticFormat format = DiagnosticFormat::kHuman;
   std::string error;
   if (!ApplyCompilerFlags(args, request, format, error)) {
-    return Fail("build", error, kExitUsage);
+    return Fail("build", MakeError(ErrorKind::kUsage, error));
   }
   if (request.phase != Phase::kPasses) {
-    return Fail("build", "`mvmctl build` needs checked IR; drop `--phase`", kExitUsage);
+    return Fail("build",
+                MakeError(ErrorKind::kUsage, "`mvmctl build` needs checked IR; drop `--phase`"));
   }
   // As with compile: signed plans are meant to run elsewhere, so the stricter profile by default.
   if (args.Has("sign") && !args.Has("profile")) {
@@ -157,11 +152,11 @@ int BuildSources(const Args& args) {
   PlanSettings plan_settings;
   plan::SystemClock clock;
   if (auto problem = ReadPlanSettings(args, request.pass_options.profile, clock, plan_settings)) {
-    return Fail("build", problem->message, problem->exit_code);
+    return Fail("build", *problem);
   }
   auto compilation = Compile(request);
   if (!compilation) {
-    return Fail("build", compilation.error().message, kExitEnvironment);
+    return Fail("build", compilation.error());
   }
   PrintDiagnostics(*compilation, format);
   if (compilation->has_errors()) {
@@ -170,11 +165,11 @@ int BuildSources(const Args& args) {
   const ir::Module& module = compilation->module;
   auto plans = MakePlans(module, plan_settings);
   if (!plans) {
-    return Fail("build", plans.error().message, kExitUsage);
+    return Fail("build", WithKind(plans.error(), ErrorKind::kUsage));
   }
   auto requests = MakeNixRequests(module, ReadNixSettings(args));
   if (!requests) {
-    return Fail("build", requests.error().message, kExitEnvironment);
+    return Fail("build", requests.error());
   }
 
   std::optional<fs::path> nix_path;
@@ -192,17 +187,17 @@ int BuildSources(const Args& args) {
     if (!nix_path) {
       auto found = nix::FindNix();
       if (!found) {
-        return Fail("build", found.error().message, kExitEnvironment);
+        return Fail("build", found.error());
       }
       nix_path = *found;
     }
     std::string digest;
     if (auto failed = BuildOne(*nix_path, *r.request, state_dir, args.Has("v"), digest)) {
-      return Fail("build", failed->message, failed->exit_code);
+      return Fail("build", *failed);
     }
     auto file = WithDigest((*plans)[i].payload, digest, key);
     if (!file) {
-      return Fail("build", file.error().message, kExitEnvironment);
+      return Fail("build", file.error());
     }
     files[i] = std::move(*file);
   }
@@ -211,19 +206,19 @@ int BuildSources(const Args& args) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) {
-    return Fail("build", "cannot create `" + out_dir.string() + "`: " + ec.message(),
-                kExitEnvironment);
+    return Fail("build", MakeError(ErrorKind::kEnvironment,
+                                   "cannot create `" + out_dir.string() + "`: " + ec.message()));
   }
   for (size_t i = 0; i < files.size(); ++i) {
     fs::path path = out_dir / ((*plans)[i].workload_id + ".plan.json");
     if (auto written = WriteFileAtomically(path, files[i]); !written) {
-      return Fail("build", written.error().message, kExitEnvironment);
+      return Fail("build", written.error());
     }
     Wrote(path, key, true);
     if (const NixRequestFile& r = (*requests)[i]; r.request) {
       fs::path request_path = out_dir / (r.workload_id + ".nix.json");
       if (auto written = WriteFileAtomically(request_path, r.json); !written) {
-        return Fail("build", written.error().message, kExitEnvironment);
+        return Fail("build", written.error());
       }
       Wrote(request_path, key, false);
     }
@@ -234,29 +229,28 @@ int BuildSources(const Args& args) {
 /// The request for `plan`'s rootfs: `<id>.nix.json` beside the plan when there is one (it must be
 /// this workload's), else lowered from the plan's image. nullopt with `not_built` set when the
 /// image is not built by Nix.
-std::optional<BuildFailure> PlanRequest(const fs::path& plan_path,
-                                        const plan::v1::ExecutionPlan& plan, const Args& args,
-                                        std::optional<nix::NixBuildRequest>& out,
-                                        std::string& not_built) {
+std::optional<Error> PlanRequest(const fs::path& plan_path, const plan::v1::ExecutionPlan& plan,
+                                 const Args& args, std::optional<nix::NixBuildRequest>& out,
+                                 std::string& not_built) {
   const ir::v1::Workload& w = plan.workload();
   fs::path request_path = plan_path.parent_path() / (w.id() + ".nix.json");
   std::error_code ec;
   if (fs::exists(request_path, ec)) {
     auto text = ReadWholeFile(request_path);
     if (!text) {
-      return BuildFailure{kExitEnvironment, text.error().message};
+      return text.error();
     }
     auto request = nix::ParseRequestJson(*text);
     if (!request) {
-      return BuildFailure{kExitInputErrors,
-                          "`" + request_path.string() + "`: " + request.error().message};
+      return MakeError(ErrorKind::kInvalidInput,
+                       "`" + request_path.string() + "`: " + request.error().message);
     }
     std::string image = w.image().kind() + ":" + w.image().ref();
     if (request->workload_id != w.id() || request->image != image) {
-      return BuildFailure{kExitInputErrors, "`" + request_path.string() + "` is the request for `" +
-                                                request->workload_id + "` (" + request->image +
-                                                "), not for the plan's `" + w.id() + "` (" + image +
-                                                ")"};
+      return MakeError(ErrorKind::kInvalidInput,
+                       "`" + request_path.string() + "` is the request for `" +
+                           request->workload_id + "` (" + request->image +
+                           "), not for the plan's `" + w.id() + "` (" + image + ")");
     }
     out = std::move(*request);
     return std::nullopt;
@@ -271,21 +265,21 @@ std::optional<BuildFailure> PlanRequest(const fs::path& plan_path,
   std::string_view declared_flake =
       std::string_view(w.image().ref()).substr(0, w.image().ref().find('#'));
   if (w.image().kind() == "nix" && nix::ResolveFlakeRef(declared_flake, "/") != declared_flake) {
-    return BuildFailure{kExitUsage,
-                        "image `nix:" + w.image().ref() +
-                            "` names a flake relative to the file that declared it, which a plan "
-                            "does not record; build the source file (`mvmctl build FILE`), or keep "
-                            "the `" +
-                            w.id() + ".nix.json` from `mvmctl compile --emit nix` beside the plan"};
+    return MakeError(ErrorKind::kUsage,
+                     "image `nix:" + w.image().ref() +
+                         "` names a flake relative to the file that declared it, which a plan "
+                         "does not record; build the source file (`mvmctl build FILE`), or keep "
+                         "the `" +
+                         w.id() + ".nix.json` from `mvmctl compile --emit nix` beside the plan");
   }
   nix::LoweredRequest lowered = nix::LowerNixBuildRequest(w.id(), w.image(), options);
   std::string flake = lowered.request ? lowered.request->flake_ref : "";
   if (lowered.request && flake.starts_with("path:") &&
       !fs::is_regular_file(fs::path(flake.substr(5)) / "flake.nix", ec)) {
-    return BuildFailure{kExitEnvironment,
-                        "cannot find mvm's template flake: `" + flake.substr(5) +
-                            "/flake.nix` does not exist; give `--templates-dir DIR` or set "
-                            "MVM_TEMPLATES_DIR to the directory holding it"};
+    return MakeError(ErrorKind::kEnvironment,
+                     "cannot find mvm's template flake: `" + flake.substr(5) +
+                         "/flake.nix` does not exist; give `--templates-dir DIR` or set "
+                         "MVM_TEMPLATES_DIR to the directory holding it");
   }
   out = std::move(lowered.request);
   not_built = std::move(lowered.not_built);
@@ -296,32 +290,34 @@ std::optional<BuildFailure> PlanRequest(const fs::path& plan_path,
 int BuildPlan(const Args& args) {
   for (const FlagSpec& f : CompilerFlags()) {
     if (args.Has(f.name)) {
-      return Fail("build", "`--" + std::string(f.name) + "` is for source files, not plans",
-                  kExitUsage);
+      return Fail("build", MakeError(ErrorKind::kUsage, "`--" + std::string(f.name) +
+                                                            "` is for source files, not plans"));
     }
   }
   for (const FlagSpec& f : PlanFlags()) {
     if (f.name != "sign" && args.Has(f.name)) {
-      return Fail("build",
-                  "`--" + std::string(f.name) +
-                      "` sets up a new plan; a built plan keeps its validity window and epoch",
-                  kExitUsage);
+      return Fail(
+          "build",
+          MakeError(ErrorKind::kUsage,
+                    "`--" + std::string(f.name) +
+                        "` sets up a new plan; a built plan keeps its validity window and epoch"));
     }
   }
   const fs::path plan_path = args.positional.front();
   auto bytes = ReadWholeFile(plan_path);
   if (!bytes) {
-    return Fail("build", bytes.error().message, kExitEnvironment);
+    return Fail("build", bytes.error());
   }
   auto decoded = plan::DecodePlanFile(*bytes);
   if (!decoded) {
-    return Fail("build", plan_path.string() + ": " + decoded.refusal().message, kExitInputErrors);
+    return Fail("build", MakeError(ErrorKind::kInvalidInput,
+                                   plan_path.string() + ": " + decoded.refusal().message));
   }
   std::optional<plan::SecretKey> key;
   if (args.Has("sign")) {
     auto loaded = plan::LoadSecretKey(args.Get("sign"));
     if (!loaded) {
-      return Fail("build", loaded.error().message, kExitEnvironment);
+      return Fail("build", loaded.error());
     }
     key = std::move(*loaded);
   }
@@ -329,7 +325,7 @@ int BuildPlan(const Args& args) {
   std::optional<nix::NixBuildRequest> request;
   std::string not_built;
   if (auto failed = PlanRequest(plan_path, plan, args, request, not_built)) {
-    return Fail("build", failed->message, failed->exit_code);
+    return Fail("build", *failed);
   }
   if (!request) {
     std::fprintf(stderr, "mvmctl build: nothing to build for `%s`: %s\n",
@@ -338,26 +334,26 @@ int BuildPlan(const Args& args) {
   }
   auto nix_path = nix::FindNix();
   if (!nix_path) {
-    return Fail("build", nix_path.error().message, kExitEnvironment);
+    return Fail("build", nix_path.error());
   }
   std::string digest;
   if (auto failed = BuildOne(*nix_path, *request, StateDirFrom(args), args.Has("v"), digest)) {
-    return Fail("build", failed->message, failed->exit_code);
+    return Fail("build", *failed);
   }
   auto file = WithDigest(decoded->envelope.payload, digest, key ? &*key : nullptr);
   if (!file) {
-    return Fail("build", file.error().message, kExitEnvironment);
+    return Fail("build", file.error());
   }
   fs::path out_dir = args.Has("o") ? fs::path(args.Get("o")) : plan_path.parent_path();
   std::error_code ec;
   fs::create_directories(out_dir.empty() ? "." : out_dir, ec);
   if (ec) {
-    return Fail("build", "cannot create `" + out_dir.string() + "`: " + ec.message(),
-                kExitEnvironment);
+    return Fail("build", MakeError(ErrorKind::kEnvironment,
+                                   "cannot create `" + out_dir.string() + "`: " + ec.message()));
   }
   fs::path out = out_dir / (plan.workload().id() + std::string(kPlanSuffix));
   if (auto written = WriteFileAtomically(out, *file); !written) {
-    return Fail("build", written.error().message, kExitEnvironment);
+    return Fail("build", written.error());
   }
   Wrote(out, key ? &*key : nullptr, true);
   if (!key && !decoded->envelope.signatures.empty()) {
@@ -386,10 +382,11 @@ int RunBuild(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, specs, error);
   if (!args) {
-    return Fail("build", error, kExitUsage);
+    return Fail("build", MakeError(ErrorKind::kUsage, error));
   }
   if (args->positional.empty()) {
-    return Fail("build", "give a plan (`<id>.plan.json`) or source files to build", kExitUsage);
+    return Fail("build", MakeError(ErrorKind::kUsage,
+                                   "give a plan (`<id>.plan.json`) or source files to build"));
   }
   size_t plans = 0;
   for (const std::string& p : args->positional) {
@@ -399,7 +396,8 @@ int RunBuild(const std::vector<std::string>& argv) {
     return BuildSources(*args);
   }
   if (args->positional.size() != 1) {
-    return Fail("build", "give one plan, or source files; not several plans or a mix", kExitUsage);
+    return Fail("build", MakeError(ErrorKind::kUsage,
+                                   "give one plan, or source files; not several plans or a mix"));
   }
   return BuildPlan(*args);
 }

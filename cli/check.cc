@@ -14,12 +14,12 @@ int RunCheck(const std::vector<std::string>& argv) {
   CompileRequest request;
   DiagnosticFormat format = DiagnosticFormat::kHuman;
   if (!args || !ApplyCompilerFlags(*args, request, format, error)) {
-    return Fail("check", error, kExitUsage);
+    return Fail("check", MakeError(ErrorKind::kUsage, error));
   }
   request.keep_ir = false;  // check writes nothing; keeping no IR keeps memory flat in N
   auto compilation = Compile(request);
   if (!compilation) {
-    return Fail("check", compilation.error().message, kExitEnvironment);
+    return Fail("check", compilation.error());
   }
   PrintDiagnostics(*compilation, format);
   return compilation->has_errors() ? kExitInputErrors : kExitOk;

@@ -74,14 +74,27 @@ bool ApplyCompilerFlags(const Args& args, CompileRequest& request, DiagnosticFor
   return true;
 }
 
-int Fail(std::string_view command, std::string_view message, int exit_code) {
-  std::fprintf(stderr, "mvmctl %.*s: error: %.*s\n", static_cast<int>(command.size()),
-               command.data(), static_cast<int>(message.size()), message.data());
-  if (exit_code == kExitUsage) {
+int ExitCodeOf(ErrorKind kind) { return ErrorKindInfoOf(kind).exit_code; }
+
+int Fail(std::string_view command, const Error& error) {
+  std::fprintf(stderr, "mvmctl %.*s: error: %s\n", static_cast<int>(command.size()), command.data(),
+               error.message.c_str());
+  if (error.kind == ErrorKind::kUsage) {
     std::fprintf(stderr, "run `mvmctl %.*s --help` for usage\n", static_cast<int>(command.size()),
                  command.data());
   }
-  return exit_code;
+  return ExitCodeOf(error.kind);
+}
+
+int RunExitCodeOf(ErrorKind kind) {
+  int code = ExitCodeOf(kind);
+  return code == kExitUsage || code == kExitInputErrors ? code
+                                                        : ExitCodeOf(ErrorKind::kRuntimeFailed);
+}
+
+int FailRun(std::string_view command, const Error& error) {
+  (void)Fail(command, error);
+  return RunExitCodeOf(error.kind);
 }
 
 bool WantsHelp(const std::vector<std::string>& argv, std::string_view usage) {

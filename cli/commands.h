@@ -52,8 +52,21 @@ std::vector<FlagSpec> CompilerFlags();
 bool ApplyCompilerFlags(const Args& args, CompileRequest& request, DiagnosticFormat& format,
                         std::string& error);
 
-/// Prints `mvmctl <command>: <message>` (and a `--help` pointer for usage errors) to stderr.
-int Fail(std::string_view command, std::string_view message, int exit_code);
+/// The exit code of an error of `kind`, from ir/support/errors.def.
+int ExitCodeOf(ErrorKind kind);
+
+/// Prints `mvmctl <command>: error: <message>` (and a `--help` pointer for a usage error) to
+/// stderr and returns the exit code of the error's kind.
+int Fail(std::string_view command, const Error& error);
+
+/// The exit code of an error of `kind` in the commands that run workloads (`run`, `up`, `exec`,
+/// `pool start`), which use the codes of other container runtimes (docs/cli.md, exit status): a
+/// usage error or an error in the input keeps its code, every other failure of mvmctl's own counts
+/// as `runtime-failed` (125).
+int RunExitCodeOf(ErrorKind kind);
+
+/// Fail, leaving with RunExitCodeOf the error's kind.
+int FailRun(std::string_view command, const Error& error);
 
 /// True (after printing `usage`) when argv asks for help.
 bool WantsHelp(const std::vector<std::string>& argv, std::string_view usage);

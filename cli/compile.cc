@@ -81,7 +81,7 @@ int RunCompile(const std::vector<std::string>& argv) {
   CompileRequest request;
   DiagnosticFormat format = DiagnosticFormat::kHuman;
   if (!args || !ApplyCompilerFlags(*args, request, format, error)) {
-    return Fail("compile", error, kExitUsage);
+    return Fail("compile", MakeError(ErrorKind::kUsage, error));
   }
   // Signed plans are meant to run somewhere else, so they get the stricter profile unless asked.
   if (args->Has("sign") && !args->Has("profile")) {
@@ -89,38 +89,40 @@ int RunCompile(const std::vector<std::string>& argv) {
   }
   EmitSet emit;
   if (!ParseEmit(args->Get("emit", "ir,plan"), emit, error)) {
-    return Fail("compile", error, kExitUsage);
+    return Fail("compile", MakeError(ErrorKind::kUsage, error));
   }
   std::string dump = args->Get("dump");
   if (!dump.empty() && dump != "ir" && dump != "plan" && dump != "nix") {
-    return Fail("compile",
-                "unknown dump `" + dump + "`; use `--dump ir`, `--dump plan` or `--dump nix`",
-                kExitUsage);
+    return Fail("compile", MakeError(ErrorKind::kUsage,
+                                     "unknown dump `" + dump +
+                                         "`; use `--dump ir`, `--dump plan` or `--dump nix`"));
   }
   if (request.phase == Phase::kFrontend && dump != "ir") {
     // Files and plans are only ever made from IR that went through every pass; a stage dump is for
     // looking, not for shipping.
-    return Fail("compile",
-                "`--phase frontend` stops before the checks, so it only goes with `--dump ir`",
-                kExitUsage);
+    return Fail(
+        "compile",
+        MakeError(ErrorKind::kUsage,
+                  "`--phase frontend` stops before the checks, so it only goes with `--dump ir`"));
   }
   bool makes_plans = dump.empty() ? emit.plan : dump == "plan";
   if (args->Has("sign") && !makes_plans) {
-    return Fail("compile", "`--sign` signs plans, but none are emitted; add `plan` to `--emit`",
-                kExitUsage);
+    return Fail("compile",
+                MakeError(ErrorKind::kUsage,
+                          "`--sign` signs plans, but none are emitted; add `plan` to `--emit`"));
   }
   PlanSettings plan_settings;
   if (makes_plans) {
     plan::SystemClock clock;
     if (auto problem =
             ReadPlanSettings(*args, request.pass_options.profile, clock, plan_settings)) {
-      return Fail("compile", problem->message, problem->exit_code);
+      return Fail("compile", *problem);
     }
   }
 
   auto compilation = Compile(request);
   if (!compilation) {
-    return Fail("compile", compilation.error().message, kExitEnvironment);
+    return Fail("compile", compilation.error());
   }
   PrintDiagnostics(*compilation, format);
   bool errors = compilation->has_errors();
@@ -139,7 +141,7 @@ int RunCompile(const std::vector<std::string>& argv) {
   if (makes_plans) {
     auto made = MakePlans(module, plan_settings);
     if (!made) {
-      return Fail("compile", made.error().message, kExitUsage);
+      return Fail("compile", WithKind(made.error(), ErrorKind::kUsage));
     }
     plans = std::move(*made);
   }
@@ -154,7 +156,7 @@ int RunCompile(const std::vector<std::string>& argv) {
   if (dump.empty() ? emit.nix : dump == "nix") {
     auto made = MakeNixRequests(module, ReadNixSettings(*args));
     if (!made) {
-      return Fail("compile", made.error().message, kExitEnvironment);
+      return Fail("compile", made.error());
     }
     requests = std::move(*made);
     for (const NixRequestFile& r : requests) {
@@ -178,8 +180,8 @@ int RunCompile(const std::vector<std::string>& argv) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) {
-    return Fail("compile", "cannot create `" + out_dir.string() + "`: " + ec.message(),
-                kExitEnvironment);
+    return Fail("compile", MakeError(ErrorKind::kEnvironment,
+                                     "cannot create `" + out_dir.string() + "`: " + ec.message()));
   }
   auto report = [&](const fs::path& path, std::string_view note) {
     if (format == DiagnosticFormat::kHuman) {
@@ -191,7 +193,7 @@ int RunCompile(const std::vector<std::string>& argv) {
     if (emit.ir) {
       auto path = WriteIr(out_dir, module.proto.workloads(i));
       if (!path) {
-        return Fail("compile", path.error().message, kExitEnvironment);
+        return Fail("compile", path.error());
       }
       report(*path, "");
     }
@@ -199,7 +201,7 @@ int RunCompile(const std::vector<std::string>& argv) {
       const PlanFile& p = plans[static_cast<size_t>(i)];
       fs::path path = out_dir / (p.workload_id + ".plan.json");
       if (auto written = WriteFileAtomically(path, p.file); !written) {
-        return Fail("compile", written.error().message, kExitEnvironment);
+        return Fail("compile", written.error());
       }
       report(path, plan_settings.key ? " (signed by key " + plan_settings.key->KeyId() + ")"
                                      : std::string(" (unsigned)"));
@@ -208,7 +210,7 @@ int RunCompile(const std::vector<std::string>& argv) {
       const NixRequestFile& r = requests[static_cast<size_t>(i)];
       fs::path path = out_dir / (r.workload_id + ".nix.json");
       if (auto written = WriteFileAtomically(path, r.json); !written) {
-        return Fail("compile", written.error().message, kExitEnvironment);
+        return Fail("compile", written.error());
       }
       report(path, "");
     }

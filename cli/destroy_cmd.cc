@@ -13,28 +13,29 @@ int RunDestroy(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, {{"state-dir", true}}, error);
   if (!args) {
-    return Fail("destroy", error, kExitUsage);
+    return Fail("destroy", MakeError(ErrorKind::kUsage, error));
   }
   if (args->positional.empty()) {
-    return Fail("destroy", "give the names of the sandboxes to destroy", kExitUsage);
+    return Fail("destroy",
+                MakeError(ErrorKind::kUsage, "give the names of the sandboxes to destroy"));
   }
   // Every name is checked before anything is opened, locked or removed: a name is a path below
   // the state directory.
   for (const std::string& name : args->positional) {
     if (auto valid = runtime::CheckSandboxName(name); !valid) {
-      return Fail("destroy", valid.error().message, kExitUsage);
+      return Fail("destroy", WithKind(valid.error(), ErrorKind::kUsage));
     }
   }
   auto session = OpenRuntime(*args, /*with_trust=*/false, "destroy");
   if (!session) {
-    return Fail("destroy", session.error().message, kExitEnvironment);
+    return Fail("destroy", session.error());
   }
   int status = kExitOk;
   for (const std::string& name : args->positional) {
     auto destroyed = runtime::StopByName(session->options, name, /*remove_state=*/true,
                                          session->log(), "mvmctl destroy");
     if (!destroyed) {
-      status = Fail("destroy", destroyed.error().message, kExitEnvironment);
+      status = Fail("destroy", destroyed.error());
     }
   }
   return status;

@@ -27,22 +27,25 @@ int RunExec(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, specs, error);
   if (!args) {
-    return Fail("exec", error, kExitUsage);
+    return Fail("exec", MakeError(ErrorKind::kUsage, error));
   }
   if (args->positional.size() != 1 || args->after_dashdash.empty()) {
-    return Fail("exec", "give a sandbox name and a command after `--`", kExitUsage);
+    return Fail("exec",
+                MakeError(ErrorKind::kUsage, "give a sandbox name and a command after `--`"));
   }
   std::string format = args->Get("format", "human");
   if (format != "human" && format != "json") {
-    return Fail("exec", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
+    return Fail("exec", MakeError(ErrorKind::kUsage,
+                                  "unknown format `" + format + "`; use `human` or `json`"));
   }
   uint32_t timeout = 0;
   if (args->Has("timeout")) {
     std::string t = args->Get("timeout");
     auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), timeout);
     if (ec != std::errc() || end != t.data() + t.size() || timeout == 0 || timeout > 86400) {
-      return Fail("exec", "`--timeout " + t + "`: expected whole seconds from 1 to 86400",
-                  kExitUsage);
+      return Fail("exec",
+                  MakeError(ErrorKind::kUsage,
+                            "`--timeout " + t + "`: expected whole seconds from 1 to 86400"));
     }
   }
   runtime::agent::ExecRequest request;
@@ -52,7 +55,7 @@ int RunExec(const std::vector<std::string>& argv) {
     for (const std::string& kv : it->second) {
       size_t eq = kv.find('=');
       if (eq == std::string::npos || eq == 0) {
-        return Fail("exec", "`-e " + kv + "`: expected NAME=VALUE", kExitUsage);
+        return Fail("exec", MakeError(ErrorKind::kUsage, "`-e " + kv + "`: expected NAME=VALUE"));
       }
       request.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
@@ -63,20 +66,20 @@ int RunExec(const std::vector<std::string>& argv) {
   }
   auto session = OpenRuntime(*args, /*with_trust=*/false, "exec");
   if (!session) {
-    return Fail("exec", session.error().message, runtime::kExitLauncherFailed);
+    return FailRun("exec", session.error());
   }
   const std::string& name = args->positional[0];
   auto record = runtime::ReadRecord(session->options.state, name);
   if (!record) {
-    return Fail("exec", record.error().message, runtime::kExitLauncherFailed);
+    return FailRun("exec", record.error());
   }
   if (!runtime::IsRunning(*record)) {
-    return Fail("exec", "sandbox `" + name + "` is not running", runtime::kExitLauncherFailed);
+    return FailRun("exec", Error{"sandbox `" + name + "` is not running"});
   }
   auto client = runtime::agent::Client::Connect(session->options.state.AgentSocket(name),
                                                 std::chrono::seconds(2));
   if (!client) {
-    return Fail("exec", client.error().message, runtime::kExitLauncherFailed);
+    return FailRun("exec", client.error());
   }
   std::string out, err;
   bool json = format == "json";
@@ -109,7 +112,7 @@ int RunExec(const std::vector<std::string>& argv) {
     }
   }
   if (!outcome) {
-    return Fail("exec", outcome.error().message, runtime::kExitLauncherFailed);
+    return FailRun("exec", outcome.error());
   }
   if (json) {
     nlohmann::json j = {{"stdout", out},

@@ -72,10 +72,10 @@ int RunFs(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, specs, error);
   if (!args) {
-    return Fail("fs", error, kExitUsage);
+    return Fail("fs", MakeError(ErrorKind::kUsage, error));
   }
   if (args->positional.size() != 3) {
-    return Fail("fs", "expected NAME read|write|ls|rm PATH", kExitUsage);
+    return Fail("fs", MakeError(ErrorKind::kUsage, "expected NAME read|write|ls|rm PATH"));
   }
   const std::string& verb = args->positional[1];
   runtime::FileRequest request;
@@ -90,30 +90,32 @@ int RunFs(const std::vector<std::string>& argv) {
   } else if (verb == "rm") {
     request.op = runtime::FileOp::kRemove;
   } else {
-    return Fail("fs", "unknown action `" + verb + "`; use read, write, ls or rm", kExitUsage);
+    return Fail("fs", MakeError(ErrorKind::kUsage,
+                                "unknown action `" + verb + "`; use read, write, ls or rm"));
   }
   const std::string format = args->Get("format", "human");
   if (format != "human" && format != "json") {
-    return Fail("fs", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
+    return Fail("fs", MakeError(ErrorKind::kUsage,
+                                "unknown format `" + format + "`; use `human` or `json`"));
   }
   if (format == "json" && request.op != runtime::FileOp::kList) {
-    return Fail("fs", "`--format json` is only for `ls`; `" + verb + "` prints no listing",
-                kExitUsage);
+    return Fail("fs", MakeError(ErrorKind::kUsage, "`--format json` is only for `ls`; `" + verb +
+                                                       "` prints no listing"));
   }
   if (request.op == runtime::FileOp::kWrite) {  // only once the command line is known good
     request.data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
   auto session = OpenRuntime(*args, /*with_trust=*/false, "fs");
   if (!session) {
-    return Fail("fs", session.error().message, kExitEnvironment);
+    return Fail("fs", session.error());
   }
   auto sandbox = runtime::Attach(session->options, args->positional[0]);
   if (!sandbox) {
-    return Fail("fs", sandbox.error().message, kExitEnvironment);
+    return Fail("fs", sandbox.error());
   }
   auto result = runtime::RunFileOp(*sandbox, request, session->log());
   if (!result) {
-    return Fail("fs", result.error().message, kExitInputErrors);
+    return Fail("fs", WithKind(result.error(), ErrorKind::kAgentRefused));
   }
   // Contents come from the sandbox: a terminal gets them escaped (terminal_text.h); a pipe or a
   // file gets the bytes. Redirect `read` to a file for the exact content.

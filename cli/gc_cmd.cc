@@ -15,11 +15,11 @@ int RunGc(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, {{"state-dir", true}}, error);
   if (!args) {
-    return Fail("gc", error, kExitUsage);
+    return Fail("gc", MakeError(ErrorKind::kUsage, error));
   }
   auto session = OpenRuntime(*args, /*with_trust=*/false, "gc");
   if (!session) {
-    return Fail("gc", session.error().message, kExitEnvironment);
+    return Fail("gc", session.error());
   }
   std::vector<std::string> problems;
   int removed = 0;

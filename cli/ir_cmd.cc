@@ -18,11 +18,12 @@ int RunIr(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, {{"format", true}}, error);
   if (!args) {
-    return Fail("ir", error, kExitUsage);
+    return Fail("ir", MakeError(ErrorKind::kUsage, error));
   }
   if (args->positional.size() != 2) {
-    return Fail("ir", "expected `show FILE`, `canon FILE.ir.json` or `digest FILE.ir.json`",
-                kExitUsage);
+    return Fail("ir",
+                MakeError(ErrorKind::kUsage,
+                          "expected `show FILE`, `canon FILE.ir.json` or `digest FILE.ir.json`"));
   }
   const std::string& action = args->positional[0];
   CompileRequest request;
@@ -33,19 +34,20 @@ int RunIr(const std::vector<std::string>& argv) {
     request.from_ir = true;
     request.phase = Phase::kFrontend;
   } else {
-    return Fail("ir", "unknown action `" + action + "`; use `show`, `canon` or `digest`",
-                kExitUsage);
+    return Fail("ir", MakeError(ErrorKind::kUsage, "unknown action `" + action +
+                                                       "`; use `show`, `canon` or `digest`"));
   }
   DiagnosticFormat format = DiagnosticFormat::kHuman;
   std::string f = args->Get("format", "human");
   if (f == "json") {
     format = DiagnosticFormat::kJson;
   } else if (f != "human") {
-    return Fail("ir", "unknown format `" + f + "`; use `human` or `json`", kExitUsage);
+    return Fail("ir",
+                MakeError(ErrorKind::kUsage, "unknown format `" + f + "`; use `human` or `json`"));
   }
   auto compilation = Compile(request);
   if (!compilation) {
-    return Fail("ir", compilation.error().message, kExitEnvironment);
+    return Fail("ir", compilation.error());
   }
   if (compilation->has_errors()) {
     PrintDiagnostics(*compilation, format);

@@ -36,24 +36,26 @@ ErrorOr<fs::path> TrustDir(const Args& args) {
 
 int Gen(const Args& args) {
   if (args.positional.size() != 1) {
-    return Fail("key", "`key gen` takes no arguments besides `--out DIR [--name NAME]`",
-                kExitUsage);
+    return Fail("key", MakeError(ErrorKind::kUsage,
+                                 "`key gen` takes no arguments besides `--out DIR [--name NAME]`"));
   }
   if (!args.Has("out")) {
-    return Fail("key", "`key gen` needs `--out DIR`, the directory to write the key pair to",
-                kExitUsage);
+    return Fail("key",
+                MakeError(ErrorKind::kUsage,
+                          "`key gen` needs `--out DIR`, the directory to write the key pair to"));
   }
   std::string name = args.Get("name", "mvm");
   if (!IsKeyName(name)) {
-    return Fail("key",
-                "invalid key name `" + name +
-                    "`: use letters, digits, `-`, `_` and `.`, not starting with `.` or `-`",
-                kExitUsage);
+    return Fail(
+        "key",
+        MakeError(ErrorKind::kUsage,
+                  "invalid key name `" + name +
+                      "`: use letters, digits, `-`, `_` and `.`, not starting with `.` or `-`"));
   }
   plan::SecretKey key = plan::SecretKey::Generate();
   auto saved = plan::SaveKeyPair(key, args.Get("out"), name);
   if (!saved) {
-    return Fail("key", saved.error().message, kExitEnvironment);
+    return Fail("key", saved.error());
   }
   std::printf("key id %s\n", key.KeyId().c_str());
   std::fprintf(stderr, "wrote %s (secret, mode 0600)\nwrote %s\n",
@@ -63,15 +65,16 @@ int Gen(const Args& args) {
 
 int Trust(const Args& args) {
   if (args.positional.size() != 2) {
-    return Fail("key", "`key trust` takes one public key file: `key trust PUB`", kExitUsage);
+    return Fail("key", MakeError(ErrorKind::kUsage,
+                                 "`key trust` takes one public key file: `key trust PUB`"));
   }
   auto dir = TrustDir(args);
   if (!dir) {
-    return Fail("key", dir.error().message, kExitEnvironment);
+    return Fail("key", dir.error());
   }
   auto trusted = plan::TrustKey(*dir, args.positional[1]);
   if (!trusted) {
-    return Fail("key", trusted.error().message, kExitEnvironment);
+    return Fail("key", trusted.error());
   }
   std::printf("trusted key %s (%s)\n", trusted->key_id.c_str(), trusted->path.string().c_str());
   return kExitOk;
@@ -79,22 +82,23 @@ int Trust(const Args& args) {
 
 int Untrust(const Args& args) {
   if (args.positional.size() != 2) {
-    return Fail("key", "`key untrust` takes one key id: `key untrust KEYID`", kExitUsage);
+    return Fail(
+        "key", MakeError(ErrorKind::kUsage, "`key untrust` takes one key id: `key untrust KEYID`"));
   }
   const std::string& id = args.positional[1];
   if (!plan::IsKeyId(id)) {
     return Fail("key",
-                "`" + id +
-                    "` is not a key id: expected 16 lowercase hex digits, as `mvmctl key "
-                    "list` prints them",
-                kExitUsage);
+                MakeError(ErrorKind::kUsage,
+                          "`" + id +
+                              "` is not a key id: expected 16 lowercase hex digits, as `mvmctl key "
+                              "list` prints them"));
   }
   auto dir = TrustDir(args);
   if (!dir) {
-    return Fail("key", dir.error().message, kExitEnvironment);
+    return Fail("key", dir.error());
   }
   if (auto removed = plan::UntrustKey(*dir, id); !removed) {
-    return Fail("key", removed.error().message, kExitEnvironment);
+    return Fail("key", removed.error());
   }
   std::printf("untrusted key %s\n", id.c_str());
   return kExitOk;
@@ -102,15 +106,15 @@ int Untrust(const Args& args) {
 
 int List(const Args& args) {
   if (args.positional.size() != 1) {
-    return Fail("key", "`key list` takes no arguments", kExitUsage);
+    return Fail("key", MakeError(ErrorKind::kUsage, "`key list` takes no arguments"));
   }
   auto dir = TrustDir(args);
   if (!dir) {
-    return Fail("key", dir.error().message, kExitEnvironment);
+    return Fail("key", dir.error());
   }
   auto keys = plan::LoadTrustDir(*dir);
   if (!keys) {
-    return Fail("key", keys.error().message, kExitEnvironment);
+    return Fail("key", keys.error());
   }
   if (keys->empty()) {
     std::fprintf(stderr, "no trusted keys in %s\n", dir->string().c_str());
@@ -131,18 +135,18 @@ int RunKey(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, {{"out", true}, {"name", true}, {"trust-dir", true}}, error);
   if (!args) {
-    return Fail("key", error, kExitUsage);
+    return Fail("key", MakeError(ErrorKind::kUsage, error));
   }
   if (args->positional.empty()) {
-    return Fail("key", "expected an action: `gen`, `trust`, `untrust` or `list`", kExitUsage);
+    return Fail("key", MakeError(ErrorKind::kUsage,
+                                 "expected an action: `gen`, `trust`, `untrust` or `list`"));
   }
   const std::string& action = args->positional[0];
   bool gen = action == "gen";
   if (gen ? args->Has("trust-dir") : args->Has("out") || args->Has("name")) {
     return Fail("key",
-                gen ? "`--trust-dir` does not apply to `key gen`"
-                    : "`--out` and `--name` apply to `key gen` only",
-                kExitUsage);
+                MakeError(ErrorKind::kUsage, gen ? "`--trust-dir` does not apply to `key gen`"
+                                                 : "`--out` and `--name` apply to `key gen` only"));
   }
   if (gen) {
     return Gen(*args);
@@ -156,8 +160,9 @@ int RunKey(const std::vector<std::string>& argv) {
   if (action == "list") {
     return List(*args);
   }
-  return Fail("key", "unknown action `" + action + "`; use `gen`, `trust`, `untrust` or `list`",
-              kExitUsage);
+  return Fail(
+      "key", MakeError(ErrorKind::kUsage,
+                       "unknown action `" + action + "`; use `gen`, `trust`, `untrust` or `list`"));
 }
 
 }  // namespace mvm::cli

@@ -22,18 +22,18 @@ int RunLogs(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, specs, error);
   if (!args) {
-    return Fail("logs", error, kExitUsage);
+    return Fail("logs", MakeError(ErrorKind::kUsage, error));
   }
   if (args->positional.size() != 1) {
-    return Fail("logs", "give one sandbox name", kExitUsage);
+    return Fail("logs", MakeError(ErrorKind::kUsage, "give one sandbox name"));
   }
   auto session = OpenRuntime(*args, /*with_trust=*/false, "logs");
   if (!session) {
-    return Fail("logs", session.error().message, kExitEnvironment);
+    return Fail("logs", session.error());
   }
   auto sandbox = runtime::Attach(session->options, args->positional[0]);
   if (!sandbox) {
-    return Fail("logs", sandbox.error().message, kExitEnvironment);
+    return Fail("logs", sandbox.error());
   }
   // The log holds workload output: a terminal gets it escaped (terminal_text.h) unless --raw.
   const bool escape = !args->Has("raw") && IsTerminal(STDOUT_FILENO);
@@ -49,7 +49,7 @@ int RunLogs(const std::vector<std::string>& argv) {
         }
         return kExitOk;
       }
-      return Fail("logs", logs.error().message, kExitEnvironment);
+      return Fail("logs", logs.error());
     }
     // Print what is new since the last poll. When the ring has dropped what was shown before, the
     // two no longer line up and the whole current tail is printed again.

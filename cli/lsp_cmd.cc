@@ -18,7 +18,7 @@ int RunLsp(const std::vector<std::string>& argv) {
   // Editors pass --stdio by convention; stdio is the only transport.
   for (const std::string& arg : argv) {
     if (arg != "--stdio") {
-      return Fail("lsp", "unexpected argument `" + arg + "`", kExitUsage);
+      return Fail("lsp", MakeError(ErrorKind::kUsage, "unexpected argument `" + arg + "`"));
     }
   }
   // An editor that goes away must end the server through a failed write, not kill it mid-reply.

@@ -20,12 +20,12 @@ void Print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), s
 
 // Prints why `path` was refused: `mvmctl plan <action>: <path>: refused [reason]: message`.
 int Refused(std::string_view action, const std::string& path, const plan::Refusal& refusal,
-            int exit_code) {
+            ErrorKind kind) {
   std::string_view name = plan::RefusalName(refusal.reason);
   std::fprintf(stderr, "mvmctl plan %.*s: %s: refused [%.*s]: %s\n",
                static_cast<int>(action.size()), action.data(), path.c_str(),
                static_cast<int>(name.size()), name.data(), refusal.message.c_str());
-  return exit_code;
+  return ExitCodeOf(kind);
 }
 
 ErrorOr<std::vector<plan::TrustedKey>> TrustedKeys(const Args& args) {
@@ -59,22 +59,23 @@ ErrorOr<std::vector<plan::TrustedKey>> TrustedKeys(const Args& args) {
 
 int Verify(const Args& args) {
   if (args.positional.size() != 2) {
-    return Fail("plan", "`plan verify` takes one plan file: `plan verify PLAN --trust PUB`",
-                kExitUsage);
+    return Fail("plan",
+                MakeError(ErrorKind::kUsage,
+                          "`plan verify` takes one plan file: `plan verify PLAN --trust PUB`"));
   }
   const std::string& path = args.positional[1];
   auto keys = TrustedKeys(args);
   if (!keys) {
-    return Fail("plan", keys.error().message, kExitEnvironment);
+    return Fail("plan", keys.error());
   }
   auto bytes = ReadWholeFile(path);
   if (!bytes) {
-    return Fail("plan", bytes.error().message, kExitEnvironment);
+    return Fail("plan", bytes.error());
   }
   plan::SystemClock clock;
   auto verified = plan::VerifyPlan(*bytes, *keys, clock);
   if (!verified) {
-    return Refused("verify", path, verified.refusal(), kExitVerification);
+    return Refused("verify", path, verified.refusal(), ErrorKind::kVerificationFailed);
   }
   const plan::v1::ExecutionPlan& p = verified->plan;
   std::printf("%s: ok: workload %s, epoch %u, signed by key %s, valid until %s\n", path.c_str(),
@@ -88,12 +89,12 @@ std::optional<plan::DecodedPlan> ReadForDisplay(std::string_view action, const s
                                                 int& exit_code) {
   auto bytes = ReadWholeFile(path);
   if (!bytes) {
-    exit_code = Fail("plan", bytes.error().message, kExitEnvironment);
+    exit_code = Fail("plan", bytes.error());
     return std::nullopt;
   }
   auto decoded = plan::DecodePlanFile(*bytes);
   if (!decoded) {
-    exit_code = Refused(action, path, decoded.refusal(), kExitInputErrors);
+    exit_code = Refused(action, path, decoded.refusal(), ErrorKind::kInvalidInput);
     return std::nullopt;
   }
   return std::move(*decoded);
@@ -109,12 +110,12 @@ bool JsonFormat(const Args& args, std::string& error) {
 
 int Inspect(const Args& args) {
   if (args.positional.size() != 2) {
-    return Fail("plan", "`plan inspect` takes one plan file", kExitUsage);
+    return Fail("plan", MakeError(ErrorKind::kUsage, "`plan inspect` takes one plan file"));
   }
   std::string error;
   bool json = JsonFormat(args, error);
   if (!error.empty()) {
-    return Fail("plan", error, kExitUsage);
+    return Fail("plan", MakeError(ErrorKind::kUsage, error));
   }
   int exit_code = kExitOk;
   auto decoded = ReadForDisplay("inspect", args.positional[1], exit_code);
@@ -127,12 +128,13 @@ int Inspect(const Args& args) {
 
 int Diff(const Args& args) {
   if (args.positional.size() != 3) {
-    return Fail("plan", "`plan diff` takes two plan files: `plan diff OLD NEW`", kExitUsage);
+    return Fail("plan", MakeError(ErrorKind::kUsage,
+                                  "`plan diff` takes two plan files: `plan diff OLD NEW`"));
   }
   std::string error;
   bool json = JsonFormat(args, error);
   if (!error.empty()) {
-    return Fail("plan", error, kExitUsage);
+    return Fail("plan", MakeError(ErrorKind::kUsage, error));
   }
   int exit_code = kExitOk;
   auto old_plan = ReadForDisplay("diff", args.positional[1], exit_code);
@@ -163,21 +165,25 @@ int RunPlan(const std::vector<std::string>& argv) {
                          {"fail-on-widen", false}},
                         error);
   if (!args) {
-    return Fail("plan", error, kExitUsage);
+    return Fail("plan", MakeError(ErrorKind::kUsage, error));
   }
   if (args->positional.empty()) {
-    return Fail("plan", "expected an action: `verify`, `inspect` or `diff`", kExitUsage);
+    return Fail("plan",
+                MakeError(ErrorKind::kUsage, "expected an action: `verify`, `inspect` or `diff`"));
   }
   const std::string& action = args->positional[0];
   if (action != "verify" && (args->Has("trust") || args->Has("trust-dir"))) {
-    return Fail("plan", "`--trust` and `--trust-dir` apply to `plan verify` only", kExitUsage);
+    return Fail("plan", MakeError(ErrorKind::kUsage,
+                                  "`--trust` and `--trust-dir` apply to `plan verify` only"));
   }
   if (action != "diff" && args->Has("fail-on-widen")) {
-    return Fail("plan", "`--fail-on-widen` applies to `plan diff` only", kExitUsage);
+    return Fail("plan",
+                MakeError(ErrorKind::kUsage, "`--fail-on-widen` applies to `plan diff` only"));
   }
   if (action == "verify") {
     if (args->Has("format")) {
-      return Fail("plan", "`--format` applies to `plan inspect` and `plan diff`", kExitUsage);
+      return Fail("plan", MakeError(ErrorKind::kUsage,
+                                    "`--format` applies to `plan inspect` and `plan diff`"));
     }
     return Verify(*args);
   }
@@ -187,8 +193,8 @@ int RunPlan(const std::vector<std::string>& argv) {
   if (action == "diff") {
     return Diff(*args);
   }
-  return Fail("plan", "unknown action `" + action + "`; use `verify`, `inspect` or `diff`",
-              kExitUsage);
+  return Fail("plan", MakeError(ErrorKind::kUsage, "unknown action `" + action +
+                                                       "`; use `verify`, `inspect` or `diff`"));
 }
 
 }  // namespace mvm::cli

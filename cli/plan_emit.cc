@@ -24,7 +24,7 @@ constexpr int64_t kDefaultValiditySeconds = 24 * 3600;
 // A launcher whose clock runs a little behind the signer's must still accept a fresh plan.
 constexpr int64_t kClockSkewSeconds = 60;
 
-PlanFlagError Usage(std::string message) { return {kExitUsage, std::move(message)}; }
+Error Usage(std::string message) { return MakeError(ErrorKind::kUsage, std::move(message)); }
 
 }  // namespace
 
@@ -36,8 +36,8 @@ std::vector<FlagSpec> PlanFlags() {
           {"epoch", true}};
 }
 
-std::optional<PlanFlagError> ReadPlanSettings(const Args& args, passes::Profile profile,
-                                              const plan::Clock& clock, PlanSettings& out) {
+std::optional<Error> ReadPlanSettings(const Args& args, passes::Profile profile,
+                                      const plan::Clock& clock, PlanSettings& out) {
   out.profile = profile == passes::Profile::kProduction ? "production" : "dev";
   const int64_t now = clock.NowUnixSeconds();
 
@@ -109,7 +109,7 @@ std::optional<PlanFlagError> ReadPlanSettings(const Args& args, passes::Profile 
   if (args.Has("sign")) {
     auto key = plan::LoadSecretKey(args.Get("sign"));
     if (!key) {
-      return PlanFlagError{kExitEnvironment, key.error().message};
+      return key.error();
     }
     out.key = std::move(*key);
   }

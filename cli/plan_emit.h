@@ -30,19 +30,14 @@ struct PlanSettings {
 /// The flags above, for ParseArgs.
 std::vector<FlagSpec> PlanFlags();
 
-/// A problem with the plan flags: the exit code (usage, or environment for an unusable key) and the
-/// message.
-struct PlanFlagError {
-  int exit_code;
-  std::string message;
-};
-
 /// Resolves the plan flags. Defaults: `--expires-in 24h`; not_before one minute before now, so a
 /// launcher whose clock is slightly behind the signer's still accepts a fresh plan; epoch = the
 /// current Unix time, so plans compiled later carry higher epochs without bookkeeping. A past
-/// `--expires-at` is allowed (tests need expired plans) and prints a warning to stderr.
-std::optional<PlanFlagError> ReadPlanSettings(const Args& args, passes::Profile profile,
-                                              const plan::Clock& clock, PlanSettings& out);
+/// `--expires-at` is allowed (tests need expired plans) and prints a warning to stderr. The
+/// problem, if any, is a `usage` error, or the key's own error when `--sign` names an unusable key
+/// file.
+std::optional<Error> ReadPlanSettings(const Args& args, passes::Profile profile,
+                                      const plan::Clock& clock, PlanSettings& out);
 
 /// One workload's plan file.
 struct PlanFile {

@@ -58,39 +58,43 @@ std::string UnexpectedFlag(const Args& args, std::string_view verb,
 
 int Start(Args* args) {
   if (args->positional.size() != 1) {
-    return Fail("pool", "give one source file or plan: `mvmctl pool start FILE|PLAN --name POOL`",
-                kExitUsage);
+    return Fail(
+        "pool",
+        MakeError(ErrorKind::kUsage,
+                  "give one source file or plan: `mvmctl pool start FILE|PLAN --name POOL`"));
   }
   if (!args->Has("name")) {
-    return Fail("pool", "`--name POOL` is required: `pool ls` and `pool stop` use it", kExitUsage);
+    return Fail("pool", MakeError(ErrorKind::kUsage,
+                                  "`--name POOL` is required: `pool ls` and `pool stop` use it"));
   }
   std::string name = args->Get("name");
   if (!runtime::IsSandboxName(name)) {
-    return Fail("pool",
-                "`" + name +
-                    "` is not a valid pool name: use lowercase letters, digits and '-', at most "
-                    "63, starting with a letter or digit",
-                kExitUsage);
+    return Fail(
+        "pool",
+        MakeError(ErrorKind::kUsage,
+                  "`" + name +
+                      "` is not a valid pool name: use lowercase letters, digits and '-', at most "
+                      "63, starting with a letter or digit"));
   }
   uint32_t size = 1;
   if (args->Has("size")) {
     std::string text = args->Get("size");
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), size);
     if (ec != std::errc() || end != text.data() + text.size() || size == 0 || size > kMaxPoolSize) {
-      return Fail("pool",
-                  "--size takes a whole number from 1 to " + std::to_string(kMaxPoolSize) +
-                      ", not `" + text + "`",
-                  kExitUsage);
+      return Fail("pool", MakeError(ErrorKind::kUsage, "--size takes a whole number from 1 to " +
+                                                           std::to_string(kMaxPoolSize) +
+                                                           ", not `" + text + "`"));
     }
   }
   std::string format = args->Get("format", "human");
   if (format != "human" && format != "json") {
-    return Fail("pool", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
+    return Fail("pool", MakeError(ErrorKind::kUsage,
+                                  "unknown format `" + format + "`; use `human` or `json`"));
   }
   bool json = format == "json";
   auto session = OpenRuntime(*args, /*with_trust=*/true, "pool");
   if (!session) {
-    return Fail("pool", session.error().message, runtime::kExitLauncherFailed);
+    return FailRun("pool", session.error());
   }
   int exit_code = 0;
   // A pool outlives a `run`: a source file's dev-signed plan is valid for a day, as `compile`'s are
@@ -101,7 +105,7 @@ int Start(Args* args) {
   }
   auto admitted = runtime::Admit(session->options, input->bytes, session->log(), nullptr);
   if (!admitted) {
-    return Fail("pool", admitted.error().message, runtime::kExitLauncherFailed);
+    return FailRun("pool", admitted.error());
   }
   runtime::StartOptions start;
   start.app_files = input->app_files;
@@ -128,10 +132,7 @@ int Start(Args* args) {
     auto ran =
         runtime::RunPool(session->options, *admitted, input->bytes, start, pool, session->log());
     if (!ran) {
-      return Fail("pool", ran.error().message,
-                  ran.error().message.find("no longer verifies") != std::string::npos
-                      ? kExitInputErrors
-                      : runtime::kExitLauncherFailed);
+      return FailRun("pool", ran.error());
     }
     return kExitOk;
   }
@@ -143,13 +144,13 @@ int Start(Args* args) {
   std::filesystem::path log_path = session->options.state.Pools() / (name + ".log");
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return Fail("pool", "cannot create a pipe", runtime::kExitLauncherFailed);
+    return FailRun("pool", Error{"cannot create a pipe"});
   }
   std::fflush(stdout);
   std::fflush(stderr);
   pid_t pid = ::fork();
   if (pid < 0) {
-    return Fail("pool", "cannot fork the pool process", runtime::kExitLauncherFailed);
+    return FailRun("pool", Error{"cannot fork the pool process"});
   }
   if (pid == 0) {
     ::close(fds[0]);
@@ -172,7 +173,7 @@ int Start(Args* args) {
     };
     if (!audit) {
       tell("cannot open the audit log: " + audit.error().message);
-      ::_exit(runtime::kExitLauncherFailed);
+      ::_exit(RunExitCodeOf(audit.error().kind));
     }
     pool.out_fd = 2;
     pool.on_listening = [&](const runtime::PoolRecord& r) {
@@ -185,7 +186,7 @@ int Start(Args* args) {
         tell(ran.error().message);
       }
       std::fprintf(stderr, "mvmctl pool %s: %s\n", name.c_str(), ran.error().message.c_str());
-      ::_exit(runtime::kExitLauncherFailed);
+      ::_exit(RunExitCodeOf(ran.error().kind));
     }
     ::_exit(kExitOk);
   }
@@ -209,10 +210,10 @@ int Start(Args* args) {
   if (answer.empty() || answer.front() != '{') {
     ::waitpid(pid, nullptr, 0);
     return Fail("pool",
-                answer.empty()
-                    ? "the pool process ended before listening; see `" + log_path.string() + "`"
-                    : answer,
-                runtime::kExitLauncherFailed);
+                MakeError(ErrorKind::kRuntimeFailed,
+                          answer.empty() ? "the pool process ended before listening; see `" +
+                                               log_path.string() + "`"
+                                         : answer));
   }
   if (json) {
     std::printf("%s\n", answer.c_str());
@@ -231,14 +232,15 @@ int Start(Args* args) {
 
 int List(Args* args) {
   if (auto bad = UnexpectedFlag(*args, "ls", {"state-dir", "format"}); !bad.empty()) {
-    return Fail("pool", bad, kExitUsage);
+    return Fail("pool", MakeError(ErrorKind::kUsage, bad));
   }
   if (!args->positional.empty()) {
-    return Fail("pool", "`pool ls` takes no arguments", kExitUsage);
+    return Fail("pool", MakeError(ErrorKind::kUsage, "`pool ls` takes no arguments"));
   }
   std::string format = args->Get("format", "human");
   if (format != "human" && format != "json") {
-    return Fail("pool", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
+    return Fail("pool", MakeError(ErrorKind::kUsage,
+                                  "unknown format `" + format + "`; use `human` or `json`"));
   }
   runtime::StateDir state = runtime::ResolveStateDir(args->Get("state-dir"));
   std::vector<std::string> problems;
@@ -304,23 +306,22 @@ int List(Args* args) {
 
 int Stop(Args* args) {
   if (auto bad = UnexpectedFlag(*args, "stop", {"state-dir"}); !bad.empty()) {
-    return Fail("pool", bad, kExitUsage);
+    return Fail("pool", MakeError(ErrorKind::kUsage, bad));
   }
   if (args->positional.empty()) {
-    return Fail("pool", "name the pools to stop: `mvmctl pool stop POOL...`", kExitUsage);
+    return Fail("pool",
+                MakeError(ErrorKind::kUsage, "name the pools to stop: `mvmctl pool stop POOL...`"));
   }
   runtime::StateDir state = runtime::ResolveStateDir(args->Get("state-dir"));
   int status = kExitOk;
   for (const std::string& name : args->positional) {
     if (!runtime::IsSandboxName(name)) {
-      status = Fail("pool", "`" + name + "` is not a pool name", kExitUsage);
+      status = Fail("pool", MakeError(ErrorKind::kUsage, "`" + name + "` is not a pool name"));
       continue;
     }
     auto stopped = runtime::StopPool(state, name, kStopTimeout);
     if (!stopped) {
-      status = Fail("pool", stopped.error().message,
-                    stopped.error().message.starts_with("no pool") ? kExitEnvironment
-                                                                   : runtime::kExitLauncherFailed);
+      status = Fail("pool", WithDefaultKind(stopped.error(), ErrorKind::kRuntimeFailed));
     }
   }
   return status;
@@ -337,10 +338,11 @@ int RunPool(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, StartFlags(), error);
   if (!args) {
-    return Fail("pool", error, kExitUsage);
+    return Fail("pool", MakeError(ErrorKind::kUsage, error));
   }
   if (args->positional.empty()) {
-    return Fail("pool", "expected `pool start`, `pool ls` or `pool stop`", kExitUsage);
+    return Fail("pool",
+                MakeError(ErrorKind::kUsage, "expected `pool start`, `pool ls` or `pool stop`"));
   }
   std::string verb = args->positional.front();
   args->positional.erase(args->positional.begin());
@@ -353,7 +355,8 @@ int RunPool(const std::vector<std::string>& argv) {
   if (verb == "stop") {
     return Stop(&*args);
   }
-  return Fail("pool", "unknown `pool " + verb + "`; use start, ls or stop", kExitUsage);
+  return Fail("pool",
+              MakeError(ErrorKind::kUsage, "unknown `pool " + verb + "`; use start, ls or stop"));
 }
 
 }  // namespace mvm::cli

@@ -17,11 +17,12 @@ int RunPs(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, specs, error);
   if (!args) {
-    return Fail("ps", error, kExitUsage);
+    return Fail("ps", MakeError(ErrorKind::kUsage, error));
   }
   std::string format = args->Get("format", "human");
   if (format != "human" && format != "json") {
-    return Fail("ps", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
+    return Fail("ps", MakeError(ErrorKind::kUsage,
+                                "unknown format `" + format + "`; use `human` or `json`"));
   }
   runtime::StateDir state = runtime::ResolveStateDir(args->Get("state-dir"));
   std::vector<std::string> problems;

@@ -24,14 +24,14 @@ int RunRun(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, specs, error);
   if (!args) {
-    return Fail("run", error, kExitUsage);
+    return Fail("run", MakeError(ErrorKind::kUsage, error));
   }
   if (args->positional.size() != 1) {
-    return Fail("run", "give one source file or plan to run", kExitUsage);
+    return Fail("run", MakeError(ErrorKind::kUsage, "give one source file or plan to run"));
   }
   auto session = OpenRuntime(*args, /*with_trust=*/true, "run");
   if (!session) {
-    return Fail("run", session.error().message, runtime::kExitLauncherFailed);
+    return FailRun("run", session.error());
   }
   int exit_code = 0;
   auto input = ReadPlanInput(*args, *session, "run", exit_code);
@@ -41,7 +41,7 @@ int RunRun(const std::vector<std::string>& argv) {
   runtime::PhaseTimings timings;
   auto admitted = runtime::Admit(session->options, input->bytes, session->log(), &timings);
   if (!admitted) {
-    return Fail("run", admitted.error().message, runtime::kExitLauncherFailed);
+    return FailRun("run", admitted.error());
   }
   runtime::RunOptions run;
   run.entrypoint = args->Get("entrypoint");
@@ -54,7 +54,7 @@ int RunRun(const std::vector<std::string>& argv) {
   auto status =
       runtime::RunToCompletion(session->options, *admitted, run, session->log(), &timings);
   if (!status) {
-    return Fail("run", status.error().message, runtime::kExitLauncherFailed);
+    return FailRun("run", status.error());
   }
   if (session->options.verbose) {
     std::fprintf(

@@ -81,7 +81,7 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
   if (IsPlanPath(path) && !from_ir) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-      exit_code = Fail(command, "cannot read plan `" + path + "`", runtime::kExitLauncherFailed);
+      exit_code = FailRun(command, Error{"cannot read plan `" + path + "`"});
       return std::nullopt;
     }
     std::stringstream buffer;
@@ -99,8 +99,8 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
   if (profile == "production") {
     request.pass_options.profile = passes::Profile::kProduction;
   } else if (profile != "dev") {
-    exit_code =
-        Fail(command, "unknown profile `" + profile + "`; use `dev` or `production`", kExitUsage);
+    exit_code = Fail(command, MakeError(ErrorKind::kUsage, "unknown profile `" + profile +
+                                                               "`; use `dev` or `production`"));
     return std::nullopt;
   }
   input.project_root = args.Has("project-root") ? fs::path(args.Get("project-root"))
@@ -108,7 +108,7 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
   request.pass_options.project_root = input.project_root.string();
   auto compilation = Compile(request);
   if (!compilation) {
-    exit_code = Fail(command, compilation.error().message, kExitEnvironment);
+    exit_code = Fail(command, compilation.error());
     return std::nullopt;
   }
   PrintDiagnostics(*compilation, DiagnosticFormat::kHuman);
@@ -128,19 +128,19 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
     }
   }
   if (module.proto.workloads_size() == 0) {
-    exit_code = Fail(command, "`" + path + "` declares no workload", kExitInputErrors);
+    exit_code =
+        Fail(command, MakeError(ErrorKind::kInvalidInput, "`" + path + "` declares no workload"));
     return std::nullopt;
   }
   if (chosen < 0) {
-    exit_code =
-        Fail(command, "`" + path + "` has no workload `" + wanted + "`; it has " + ids, kExitUsage);
+    exit_code = Fail(command, MakeError(ErrorKind::kUsage, "`" + path + "` has no workload `" +
+                                                               wanted + "`; it has " + ids));
     return std::nullopt;
   }
   if (wanted.empty() && module.proto.workloads_size() > 1) {
-    exit_code = Fail(
-        command,
-        "`" + path + "` declares several workloads (" + ids + "); choose one with --workload ID",
-        kExitUsage);
+    exit_code =
+        Fail(command, MakeError(ErrorKind::kUsage, "`" + path + "` declares several workloads (" +
+                                                       ids + "); choose one with --workload ID"));
     return std::nullopt;
   }
   ir::Module one;
@@ -149,7 +149,7 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
 
   auto key = runtime::EnsureKey(session.options.state.Keys(), "dev");
   if (!key) {
-    exit_code = Fail(command, key.error().message, runtime::kExitLauncherFailed);
+    exit_code = FailRun(command, key.error());
     return std::nullopt;
   }
   // The dev key may have been made just now; trust it like LoadTrust would have.
@@ -178,7 +178,7 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
   settings.key = std::move(*key);
   auto plans = MakePlans(one, settings);
   if (!plans) {
-    exit_code = Fail(command, plans.error().message, runtime::kExitLauncherFailed);
+    exit_code = FailRun(command, plans.error());
     return std::nullopt;
   }
   input.bytes = std::move((*plans)[0].file);

@@ -46,11 +46,11 @@ std::string Dump(const nlohmann::json& j) {
 int Take(const Args& args, const std::string& name, bool json) {
   auto session = OpenRuntime(args, /*with_trust=*/false, "snapshot");
   if (!session) {
-    return Fail("snapshot", session.error().message, kExitEnvironment);
+    return Fail("snapshot", session.error());
   }
   auto sandbox = runtime::Attach(session->options, name);
   if (!sandbox) {
-    return Fail("snapshot", sandbox.error().message, kExitEnvironment);
+    return Fail("snapshot", sandbox.error());
   }
   runtime::SnapshotRequest request;
   request.label = args.Get("label");
@@ -59,7 +59,7 @@ int Take(const Args& args, const std::string& name, bool json) {
   }
   auto info = runtime::TakeSnapshot(session->options.state, *sandbox, request, session->log());
   if (!info) {
-    return Fail("snapshot", info.error().message, kExitInputErrors);
+    return Fail("snapshot", WithKind(info.error(), ErrorKind::kSnapshotFailed));
   }
   if (json) {
     std::printf("%s\n", Dump(ToJson(*info)).c_str());
@@ -109,34 +109,37 @@ int RunSnapshot(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, specs, error);
   if (!args) {
-    return Fail("snapshot", error, kExitUsage);
+    return Fail("snapshot", MakeError(ErrorKind::kUsage, error));
   }
   std::string format = args->Get("format", "human");
   if (format != "human" && format != "json") {
-    return Fail("snapshot", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
+    return Fail("snapshot", MakeError(ErrorKind::kUsage,
+                                      "unknown format `" + format + "`; use `human` or `json`"));
   }
   bool json = format == "json";
   const std::vector<std::string>& pos = args->positional;
   if (pos.empty()) {
-    return Fail("snapshot", "give the name of a sandbox (or ls, verify, rm)", kExitUsage);
+    return Fail("snapshot",
+                MakeError(ErrorKind::kUsage, "give the name of a sandbox (or ls, verify, rm)"));
   }
   const std::string& verb = pos[0];
   bool take_only = args->Has("label") || args->Has("path");
   if (verb == "ls" || verb == "verify" || verb == "rm") {
     if (take_only) {
-      return Fail("snapshot", "--label and --path are for taking a snapshot", kExitUsage);
+      return Fail("snapshot",
+                  MakeError(ErrorKind::kUsage, "--label and --path are for taking a snapshot"));
     }
   }
   if (verb == "take") {
     if (pos.size() != 2) {
-      return Fail("snapshot", "expected `snapshot take NAME`", kExitUsage);
+      return Fail("snapshot", MakeError(ErrorKind::kUsage, "expected `snapshot take NAME`"));
     }
     return Take(*args, pos[1], json);
   }
   runtime::StateDir state = runtime::ResolveStateDir(args->Get("state-dir"));
   if (verb == "ls") {
     if (pos.size() > 2) {
-      return Fail("snapshot", "expected `snapshot ls [NAME]`", kExitUsage);
+      return Fail("snapshot", MakeError(ErrorKind::kUsage, "expected `snapshot ls [NAME]`"));
     }
     std::vector<std::string> problems;
     auto list = runtime::ListSnapshots(state, pos.size() == 2 ? pos[1] : "", problems);
@@ -160,13 +163,15 @@ int RunSnapshot(const std::vector<std::string>& argv) {
   }
   if (verb == "verify" || verb == "rm") {
     if (pos.size() != 3) {
-      return Fail("snapshot", "expected `snapshot " + verb + " NAME LABEL`", kExitUsage);
+      return Fail("snapshot",
+                  MakeError(ErrorKind::kUsage, "expected `snapshot " + verb + " NAME LABEL`"));
     }
     if (!runtime::IsSandboxName(pos[1])) {
-      return Fail("snapshot", "`" + pos[1] + "` is not a sandbox name", kExitUsage);
+      return Fail("snapshot",
+                  MakeError(ErrorKind::kUsage, "`" + pos[1] + "` is not a sandbox name"));
     }
     if (auto ok = runtime::CheckSnapshotLabel(pos[2]); !ok) {
-      return Fail("snapshot", ok.error().message, kExitUsage);
+      return Fail("snapshot", WithKind(ok.error(), ErrorKind::kUsage));
     }
     if (verb == "verify") {
       // Exit 4 is for a tar that changed; a snapshot that is not there is an input error.
@@ -174,14 +179,13 @@ int RunSnapshot(const std::vector<std::string>& argv) {
       auto list = runtime::ListSnapshots(state, pos[1], problems);
       if (std::none_of(list.begin(), list.end(),
                        [&](const runtime::SnapshotInfo& s) { return s.label == pos[2]; })) {
-        return Fail(
-            "snapshot",
-            "no snapshot `" + pos[2] + "` of `" + pos[1] + "`; `mvmctl snapshot ls` lists them",
-            kExitInputErrors);
+        return Fail("snapshot", MakeError(ErrorKind::kNoSuchSnapshot,
+                                          "no snapshot `" + pos[2] + "` of `" + pos[1] +
+                                              "`; `mvmctl snapshot ls` lists them"));
       }
       auto info = runtime::VerifySnapshot(state, pos[1], pos[2]);
       if (!info) {
-        return Fail("snapshot", info.error().message, kExitVerification);
+        return Fail("snapshot", WithKind(info.error(), ErrorKind::kVerificationFailed));
       }
       if (json) {
         std::printf("%s\n", Dump(ToJson(*info)).c_str());
@@ -193,16 +197,17 @@ int RunSnapshot(const std::vector<std::string>& argv) {
     }
     auto session = OpenRuntime(*args, /*with_trust=*/false, "snapshot");
     if (!session) {
-      return Fail("snapshot", session.error().message, kExitEnvironment);
+      return Fail("snapshot", session.error());
     }
     auto removed = runtime::RemoveSnapshot(state, pos[1], pos[2], session->log());
     if (!removed) {
-      return Fail("snapshot", removed.error().message, kExitInputErrors);
+      return Fail("snapshot", WithDefaultKind(removed.error(), ErrorKind::kSnapshotFailed));
     }
     return kExitOk;
   }
   if (pos.size() != 1) {
-    return Fail("snapshot", "expected `snapshot NAME`; one sandbox at a time", kExitUsage);
+    return Fail("snapshot",
+                MakeError(ErrorKind::kUsage, "expected `snapshot NAME`; one sandbox at a time"));
   }
   return Take(*args, verb, json);
 }

@@ -32,22 +32,24 @@ int RunUp(const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, specs, error);
   if (!args) {
-    return Fail("up", error, kExitUsage);
+    return Fail("up", MakeError(ErrorKind::kUsage, error));
   }
   if (args->positional.size() != 1) {
-    return Fail("up", "give one source file or plan", kExitUsage);
+    return Fail("up", MakeError(ErrorKind::kUsage, "give one source file or plan"));
   }
   if (!args->Has("name")) {
-    return Fail("up", "`--name NAME` is required: later commands (`exec`, `stop`) use it",
-                kExitUsage);
+    return Fail("up",
+                MakeError(ErrorKind::kUsage,
+                          "`--name NAME` is required: later commands (`exec`, `stop`) use it"));
   }
   std::string format = args->Get("format", "human");
   if (format != "human" && format != "json") {
-    return Fail("up", "unknown format `" + format + "`; use `human` or `json`", kExitUsage);
+    return Fail("up", MakeError(ErrorKind::kUsage,
+                                "unknown format `" + format + "`; use `human` or `json`"));
   }
   auto session = OpenRuntime(*args, /*with_trust=*/true, "up");
   if (!session) {
-    return Fail("up", session.error().message, runtime::kExitLauncherFailed);
+    return FailRun("up", session.error());
   }
   int exit_code = 0;
   auto input = ReadPlanInput(*args, *session, "up", exit_code);
@@ -56,7 +58,7 @@ int RunUp(const std::vector<std::string>& argv) {
   }
   auto admitted = runtime::Admit(session->options, input->bytes, session->log(), nullptr);
   if (!admitted) {
-    return Fail("up", admitted.error().message, runtime::kExitLauncherFailed);
+    return FailRun("up", admitted.error());
   }
   runtime::StartOptions start;
   start.name = args->Get("name");
@@ -76,7 +78,7 @@ int RunUp(const std::vector<std::string>& argv) {
   }
   auto sandbox = runtime::Start(session->options, *admitted, start, session->log(), nullptr);
   if (!sandbox) {
-    return Fail("up", sandbox.error().message, runtime::kExitLauncherFailed);
+    return FailRun("up", sandbox.error());
   }
   const runtime::SandboxRecord& r = sandbox->record();
   if (format == "json") {
@@ -107,7 +109,7 @@ int RunUp(const std::vector<std::string>& argv) {
   ::close(pidfd);
   auto destroyed = runtime::Destroy(session->options, *sandbox, session->log(), reason);
   if (!destroyed) {
-    return Fail("up", destroyed.error().message, runtime::kExitLauncherFailed);
+    return FailRun("up", destroyed.error());
   }
   std::fprintf(stderr, "mvmctl up: sandbox %s stopped (%s)\n", r.name.c_str(), reason.c_str());
   return kExitOk;

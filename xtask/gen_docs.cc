@@ -1,9 +1,11 @@
 // `xtask gen-docs`: the reference pages generated from the compiler's own tables (diagnostics.def,
-// options.def), so the docs cannot drift from what mvmctl accepts and reports. Each diagnostic kind
-// also gets a failing and a fixed example from docs/reference/examples/diagnostics/, compiled here
-// in-process through the same library as `mvmctl check`, so the output shown is the compiler's.
+// options.def, errors.def), so the docs cannot drift from what mvmctl accepts and reports. Each
+// diagnostic kind also gets a failing and a fixed example from
+// docs/reference/examples/diagnostics/, compiled here in-process through the same library as
+// `mvmctl check`, so the output shown is the compiler's.
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +20,7 @@
 #include "ir/options.h"
 #include "ir/support/diagnostic.h"
 #include "ir/support/diagnostic_render.h"
+#include "ir/support/error_kind.h"
 #include "xtask/tasks.h"
 
 namespace mvm::xtask {
@@ -289,6 +292,66 @@ std::string OptionsPage() {
   return out.str();
 }
 
+/// GitHub's anchor for a heading: lowercase, only letters, digits, `-` and `_` kept, spaces as `-`.
+std::string HeadingAnchor(std::string_view heading) {
+  std::string out;
+  for (char c : heading) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') {
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else if (c == ' ') {
+      out += '-';
+    }
+  }
+  return out;
+}
+
+/// True when `docs/<page>` has a heading whose anchor is `anchor`.
+bool HasAnchor(const std::string& page, std::string_view anchor) {
+  std::istringstream lines(ReadAll(fs::path("docs") / page));
+  for (std::string line; std::getline(lines, line);) {
+    size_t hashes = line.find_first_not_of('#');
+    if (hashes > 0 && hashes != std::string::npos && line[hashes] == ' ' &&
+        HeadingAnchor(std::string_view(line).substr(hashes + 1)) == anchor) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// The error kinds page; fails when a kind's docs anchor names no heading, so a renamed section
+/// cannot leave the registry pointing nowhere.
+ErrorOr<std::string> ErrorsPage() {
+  std::ostringstream out;
+  out << "# Errors reference\n\n" << kGeneratedNote;
+  out << "A failure that is not a mistake in the declarations (those are "
+         "[diagnostics](diagnostics.md)) is an error of one of the kinds below, declared in "
+         "`ir/support/errors.def`. `mvmctl` prints it as `mvmctl <command>: error: <message>` and "
+         "exits with the kind's code. `run`, `up`, `exec` and `pool start` use the codes of other "
+         "container runtimes: there every kind whose code is not `1` or `2` exits `125` (see "
+         "[exit status](../cli.md#exit-status)). Kind ids are stable.\n\n";
+  out << "| kind | exit | hint |\n|---|---|---|\n";
+  for (const ErrorKindInfo& k : AllErrorKinds()) {
+    out << "| [`" << k.id << "`](#" << k.id << ") | " << k.exit_code << " | " << Cell(k.hint)
+        << " |\n";
+  }
+  std::string problems;
+  for (const ErrorKindInfo& k : AllErrorKinds()) {
+    std::string docs(k.docs);
+    size_t hash = docs.find('#');
+    if (hash == std::string::npos || !HasAnchor(docs.substr(0, hash), docs.substr(hash + 1))) {
+      problems += "ir/support/errors.def: error kind `" + std::string(k.id) + "` points at `docs/" +
+                  docs + "`, which is not a heading of that page\n";
+    }
+    out << "\n## " << k.id << "\n\nExit status `" << k.exit_code << "`.\n\nHint: " << k.hint
+        << "\n\nSee [" << docs << "](../" << docs << ").\n";
+  }
+  if (!problems.empty()) {
+    problems.pop_back();
+    return Error{problems};
+  }
+  return out.str();
+}
+
 }  // namespace
 
 int RunGenDocs(const std::vector<std::string>& args) {
@@ -319,8 +382,15 @@ int RunGenDocs(const std::vector<std::string>& args) {
                  diagnostics.error().message.c_str());
     return 1;
   }
+  auto errors = ErrorsPage();
+  if (!errors) {
+    std::fprintf(stderr, "%s\nxtask gen-docs: error: the error kinds' docs anchors are wrong\n",
+                 errors.error().message.c_str());
+    return 1;
+  }
   const std::pair<fs::path, std::string> pages[] = {
       {"docs/reference/diagnostics.md", *diagnostics},
+      {"docs/reference/errors.md", *errors},
       {"docs/reference/options.md", OptionsPage()},
   };
   int stale = 0;

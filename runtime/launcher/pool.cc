@@ -102,6 +102,7 @@ class PoolProcess {
   uint32_t booting_ = 0;
   bool stopping_ = false;
   std::string end_reason_;  ///< set by the filler when the plan stopped verifying
+  ErrorKind end_kind_ = ErrorKind::kEnvironment;  ///< what end_reason_ means to RunPool's caller
   uint64_t claimed_ = 0;
   uint64_t failed_ = 0;
   std::string last_error_;
@@ -151,6 +152,7 @@ void PoolProcess::Fill() {
     }
     if (!verified) {
       end_reason_ = "the plan no longer verifies (" + verified.refusal().message + ")";
+      end_kind_ = ErrorKind::kPlanStoppedVerifying;
       Wake();
       return;
     }
@@ -590,7 +592,7 @@ ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
       " claimed");
   ::close(pool_.out_fd);
   if (!end_reason_.empty() && reason == end_reason_) {
-    return Error{reason};
+    return MakeError(end_kind_, reason);
   }
   return Ok{};
 }

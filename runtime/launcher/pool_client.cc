@@ -126,8 +126,9 @@ ErrorOr<Ok> StopPool(const StateDir& state, std::string_view name,
                      std::chrono::milliseconds timeout) {
   auto record = ReadPoolRecord(PoolFile(state, name, ".json"));
   if (!record) {
-    return Error{"no pool named `" + std::string(name) + "` (state dir `" + state.root.string() +
-                 "`); `mvmctl pool ls` lists them"};
+    return MakeError(ErrorKind::kNoSuchPool, "no pool named `" + std::string(name) +
+                                                 "` (state dir `" + state.root.string() +
+                                                 "`); `mvmctl pool ls` lists them");
   }
   if (!IsPoolRunning(*record)) {
     std::error_code ec;

@@ -168,7 +168,7 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
 ErrorOr<Attached> Attach(const LauncherOptions& options, std::string_view name) {
   auto record = ReadRecord(options.state, name);
   if (!record) {
-    return Error{record.error().message};
+    return record.error();
   }
   if (!IsRunning(*record)) {
     return Error{"sandbox `" + std::string(name) + "` is not running; `mvmctl ps` shows its state"};

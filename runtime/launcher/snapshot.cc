@@ -675,8 +675,9 @@ ErrorOr<SnapshotInfo> VerifySnapshot(const StateDir& state, std::string_view san
   }
   fs::path json_path = SnapshotDir(state, sandbox) / (std::string(label) + ".json");
   if (!fs::exists(json_path)) {
-    return Error{"no snapshot `" + std::string(label) + "` of `" + std::string(sandbox) +
-                 "`; `mvmctl snapshot ls` lists them"};
+    return MakeError(ErrorKind::kNoSuchSnapshot, "no snapshot `" + std::string(label) + "` of `" +
+                                                     std::string(sandbox) +
+                                                     "`; `mvmctl snapshot ls` lists them");
   }
   auto info = ParseDescription(json_path);
   if (!info) {
@@ -719,8 +720,9 @@ ErrorOr<Ok> RemoveSnapshot(const StateDir& state, std::string_view sandbox, std:
   bool had = fs::remove(json_path, ec);
   had = fs::remove(tar_path, ec) || had;
   if (!had) {
-    return Error{"no snapshot `" + std::string(label) + "` of `" + std::string(sandbox) +
-                 "`; `mvmctl snapshot ls` lists them"};
+    return MakeError(ErrorKind::kNoSuchSnapshot, "no snapshot `" + std::string(label) + "` of `" +
+                                                     std::string(sandbox) +
+                                                     "`; `mvmctl snapshot ls` lists them");
   }
   fs::remove(dir, ec);  // only when it is empty now
   (void)audit.Append("snapshot-remove", {{"sandbox", sandbox}, {"label", label}});

@@ -135,8 +135,9 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) 
   fs::path path = state.Sandbox(name) / "sandbox.json";
   std::ifstream in(path);
   if (!in) {
-    return Error{"no sandbox named `" + std::string(name) + "` (state dir `" + state.root.string() +
-                 "`); `mvmctl ps` lists them"};
+    return MakeError(ErrorKind::kNoSuchSandbox, "no sandbox named `" + std::string(name) +
+                                                    "` (state dir `" + state.root.string() +
+                                                    "`); `mvmctl ps` lists them");
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
