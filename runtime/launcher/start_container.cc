@@ -10,8 +10,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "ir/support/os/unique_fd.h"
 #include "runtime/agent/framing.h"
-#include "runtime/agent/unique_fd.h"
 #include "runtime/launcher/internal.h"
 
 namespace mvm::runtime {
@@ -86,7 +86,7 @@ ErrorOr<Sandbox> SandboxAccess::StartContainer(const LauncherOptions& options,
   // detached sandbox must not hold it, and the workload's output reaches us through the agent.
   // Only the agent writes it (workloads get pipes of their own), and it bounds what it writes.
   fs::path agent_log = options.state.Sandbox(name) / "agent.log";
-  agent::UniqueFd log_fd(
+  os::UniqueFd log_fd(
       ::open(agent_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!log_fd.valid()) {
     return fail("cannot create `" + agent_log.string() + "`: " + std::strerror(errno));
