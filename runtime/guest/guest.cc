@@ -1,5 +1,7 @@
 #include "runtime/guest/guest.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <elf.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -488,43 +490,47 @@ ErrorOr<Ok> MakeExt4(const fs::path& tree, const fs::path& image, std::string_vi
 
 }  // namespace
 
-namespace {
-
-std::string Field(uint32_t value) {
-  char buf[9];
-  std::snprintf(buf, sizeof buf, "%08X", value);
-  return buf;
-}
-
-void Pad4(std::string& out) {
-  while (out.size() % 4 != 0) {
-    out.push_back('\0');
-  }
-}
-
-}  // namespace
-
 std::string WriteCpio(const std::vector<CpioEntry>& entries) {
   std::string out;
-  uint32_t ino = 1;
-  auto add = [&](const std::string& path, uint32_t mode, std::string_view data, uint32_t major,
-                 uint32_t minor) {
-    out += "070701";
-    for (uint32_t v : {ino++, mode, 0u, 0u, (mode & S_IFMT) == S_IFDIR ? 2u : 1u, 0u,
-                       static_cast<uint32_t>(data.size()), 0u, 0u, major, minor,
-                       static_cast<uint32_t>(path.size() + 1), 0u}) {
-      out += Field(v);
-    }
-    out += path;
-    out.push_back('\0');
-    Pad4(out);
-    out.append(data);
-    Pad4(out);
+  archive* a = archive_write_new();
+  MVM_CHECK(a != nullptr);
+  // Unblocked: no padding of the output to a block size, so the bytes are the entries and the
+  // trailer alone, as the kernel's unpacker reads them.
+  MVM_CHECK(archive_write_set_format_cpio_newc(a) == ARCHIVE_OK);
+  MVM_CHECK(archive_write_set_bytes_per_block(a, 0) == ARCHIVE_OK);
+  auto append = [](archive*, void* to, const void* data, size_t size) -> la_ssize_t {
+    static_cast<std::string*>(to)->append(static_cast<const char*>(data), size);
+    return static_cast<la_ssize_t>(size);
   };
+  MVM_CHECK(archive_write_open(a, &out, nullptr, append, nullptr) == ARCHIVE_OK);
+  archive_entry* entry = archive_entry_new();
+  MVM_CHECK(entry != nullptr);
+  int64_t ino = 1;
   for (const CpioEntry& e : entries) {
-    add(e.path, e.mode, e.data, e.rdev_major, e.rdev_minor);
+    archive_entry_clear(entry);
+    archive_entry_set_pathname(entry, e.path.c_str());
+    archive_entry_set_mode(entry, e.mode);
+    // Everything but the content is fixed (numbered inodes, owner 0:0, mtime 0), so the bytes, and
+    // the initramfs digest that names the file, depend on the input alone.
+    archive_entry_set_ino64(entry, ino++);
+    archive_entry_set_uid(entry, 0);
+    archive_entry_set_gid(entry, 0);
+    archive_entry_set_nlink(entry, (e.mode & S_IFMT) == S_IFDIR ? 2 : 1);
+    archive_entry_set_mtime(entry, 0, 0);
+    archive_entry_set_size(entry, static_cast<la_int64_t>(e.data.size()));
+    archive_entry_set_rdevmajor(entry, e.rdev_major);
+    archive_entry_set_rdevminor(entry, e.rdev_minor);
+    // Failing here is a bug (a path or size newc cannot hold), not the environment: the archive
+    // goes to memory.
+    MVM_CHECK(archive_write_header(a, entry) == ARCHIVE_OK);
+    if (!e.data.empty()) {
+      MVM_CHECK(archive_write_data(a, e.data.data(), e.data.size()) ==
+                static_cast<la_ssize_t>(e.data.size()));
+    }
   }
-  add("TRAILER!!!", 0, {}, 0, 0);
+  archive_entry_free(entry);
+  MVM_CHECK(archive_write_close(a) == ARCHIVE_OK);  // writes the TRAILER!!! entry
+  archive_write_free(a);
   return out;
 }
 
