@@ -63,7 +63,8 @@ std::string HintFor(const std::vector<std::string>& tail) {
 // The last kTailLines lines of what `nix` wrote to stderr.
 std::vector<std::string> TailLines(const os::ProcessResult& result) {
   std::vector<std::string> lines;
-  std::string_view tail = os::LastLines(result.err, kTailLines);
+  const std::string text = os::LastLines(result.err, kTailLines);
+  std::string_view tail = text;
   while (!tail.empty()) {
     size_t nl = tail.find('\n');
     lines.emplace_back(tail.substr(0, nl));
