@@ -3,29 +3,11 @@
 #include <cerrno>
 #include <fstream>
 #include <string>
-#include <system_error>
+
+#include "ir/support/os/errno_text.h"
 
 namespace mvm::cli {
 namespace fs = std::filesystem;
-
-ErrorOr<Ok> WriteFileAtomically(const fs::path& path, std::string_view bytes) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-      return Error{"cannot write `" + tmp.string() + "`"};
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    return Error{"cannot write `" + path.string() + "`: " + ec.message()};
-  }
-  return Ok{};
-}
 
 ErrorOr<std::string> ReadWholeFile(const fs::path& path, uintmax_t max_bytes) {
   std::error_code ec;
@@ -38,8 +20,7 @@ ErrorOr<std::string> ReadWholeFile(const fs::path& path, uintmax_t max_bytes) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return Error{"cannot read `" + path.string() +
-                 "`: " + std::error_code(errno, std::generic_category()).message()};
+    return Error{"cannot read `" + path.string() + "`: " + os::ErrnoText(errno)};
   }
   // Bounded again while reading: the size checked above may not be the size read (a FIFO, a file
   // that grows).

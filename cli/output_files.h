@@ -7,12 +7,13 @@
 #include <string_view>
 
 #include "ir/support/error_or.h"
+#include "ir/support/os/atomic_file.h"
 
 namespace mvm::cli {
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so readers never see half a
-/// file.
-ErrorOr<Ok> WriteFileAtomically(const std::filesystem::path& path, std::string_view bytes);
+/// Output files (IR, plans, build requests) are written by the one durability rule of
+/// ir/support/os/atomic_file.h.
+using os::WriteFileAtomically;
 
 /// Reads a whole input file (plans; keys have their own loaders). Files above `max_bytes` are an
 /// Error rather than a memory exhaustion: plans are a few KiB.

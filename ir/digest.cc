@@ -4,6 +4,7 @@
 
 #include "ir/json.h"
 #include "ir/support/check.h"
+#include "ir/support/os/hex.h"
 
 namespace mvm::ir {
 
@@ -14,9 +15,7 @@ std::string Sha256Hex(std::string_view bytes) {
   MVM_CHECK(initialized);
   unsigned char hash[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(hash, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
-  return std::string(hex, crypto_hash_sha256_BYTES * 2);
+  return os::Hex(hash, sizeof hash);
 }
 
 std::string ModuleDigest(const Module& module) {

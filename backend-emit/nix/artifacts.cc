@@ -7,6 +7,7 @@
 
 #include "backend-emit/nix/nar.h"
 #include "ir/canonical_json.h"
+#include "ir/support/os/atomic_file.h"
 
 namespace mvm::nix {
 namespace fs = std::filesystem;
@@ -40,20 +41,9 @@ ErrorOr<fs::path> RecordBuiltArtifact(const fs::path& state_dir, const BuiltArti
             {"store", artifact.store},       {"flake_ref", artifact.flake_ref},
             {"attr", artifact.attr},         {"built_at", artifact.built_at},
             {"tree", artifact.tree.string()}};
-  // Through a temporary file and a rename, so a launcher never reads half a record.
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << ir::CanonicalJson(j) << '\n';
-    out.close();
-    if (!out) {
-      return Error{"cannot write `" + tmp.string() + "`"};
-    }
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    return Error{"cannot write `" + path.string() + "`: " + ec.message()};
+  // A launcher never reads half a record.
+  if (auto written = os::WriteFileAtomically(path, ir::CanonicalJson(j) + "\n"); !written) {
+    return written.error();
   }
   return path;
 }

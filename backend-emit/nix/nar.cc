@@ -13,20 +13,19 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
-#include <system_error>
 #include <vector>
 
 #include "backend-emit/plan/base64.h"
 #include "ir/support/check.h"
+#include "ir/support/os/errno_text.h"
+#include "ir/support/os/hex.h"
 
 namespace mvm::nix {
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string ErrnoText(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
+using os::ErrnoText;
 
 class NarHasher {
  public:
@@ -42,10 +41,7 @@ class NarHasher {
     }
     std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
     crypto_hash_sha256_final(&state_, digest.data());
-    std::string hex(digest.size() * 2 + 1, '\0');
-    sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-    hex.pop_back();
-    return "sha256:" + hex;
+    return "sha256:" + os::Hex(digest.data(), digest.size());
   }
 
  private:
@@ -178,11 +174,7 @@ ErrorOr<std::string> SriToDigest(std::string_view sri) {
     return Error{"`" + std::string(sri) +
                  "` is not a SHA-256 hash in SRI form (`sha256-<base64>`)"};
   }
-  std::string hex(raw->size() * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(raw->data()),
-                 raw->size());
-  hex.pop_back();
-  return "sha256:" + hex;
+  return "sha256:" + os::Hex(*raw);
 }
 
 bool IsSha256Digest(std::string_view digest) {

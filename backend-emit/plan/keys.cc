@@ -8,11 +8,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <system_error>
 
 #include "backend-emit/plan/base64.h"
 #include "ir/digest.h"
 #include "ir/support/check.h"
+#include "ir/support/os/errno_text.h"
+#include "ir/support/os/unique_fd.h"
 
 namespace mvm::plan {
 namespace fs = std::filesystem;
@@ -37,26 +38,7 @@ void InitSodium() {
 
 std::string Quote(const fs::path& path) { return "`" + path.string() + "`"; }
 
-std::string ErrnoText(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
-
-// Closes a file descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using os::ErrnoText;
 
 // Reads the whole (small) file behind `fd`. The caller wipes the result when it is secret.
 ErrorOr<std::string> ReadSmall(int fd, const fs::path& path) {
@@ -96,7 +78,7 @@ std::string_view KeyLine(std::string_view text) {
 }
 
 ErrorOr<Ok> WriteNewFile(const fs::path& path, std::string_view bytes, mode_t mode) {
-  Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
+  os::UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
   if (fd.get() < 0) {
     if (errno == EEXIST) {
       return Error{Quote(path) +
@@ -227,7 +209,7 @@ ErrorOr<PublicKey> ParsePublicKey(std::string_view text, std::string_view what) 
 }
 
 ErrorOr<PublicKey> LoadPublicKey(const fs::path& path) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  os::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
     return Error{"cannot read public key " + Quote(path) + ": " + ErrnoText(errno)};
   }
@@ -244,7 +226,7 @@ ErrorOr<PublicKey> LoadPublicKey(const fs::path& path) {
 
 ErrorOr<SecretKey> LoadSecretKey(const fs::path& path) {
   // O_NONBLOCK: a FIFO planted at the path must not hang the signer.
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  os::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
     return Error{"cannot read secret key " + Quote(path) + ": " + ErrnoText(errno)};
   }

@@ -9,11 +9,13 @@
 #include <cstdlib>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <system_error>
 
 #include "backend-emit/plan/payload.h"
 #include "ir/canonical_json.h"
 #include "ir/module.h"
+#include "ir/support/os/atomic_file.h"
+#include "ir/support/os/errno_text.h"
+#include "ir/support/os/unique_fd.h"
 
 namespace mvm::plan {
 namespace fs = std::filesystem;
@@ -26,25 +28,7 @@ constexpr size_t kMaxStateFileBytes = 4096;
 
 std::string Quote(const fs::path& path) { return "`" + path.string() + "`"; }
 
-std::string ErrnoText(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) {
-      close(fd_);  // also releases an flock held through it
-    }
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using os::ErrnoText;
 
 bool IsDigest(std::string_view s) {
   if (s.size() != 7 + 64 || !s.starts_with("sha256:")) {
@@ -59,7 +43,7 @@ bool IsDigest(std::string_view s) {
 }
 
 ErrorOr<std::optional<ReplayRecord>> ReadRecord(const fs::path& path) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  os::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) {
     if (errno == ENOENT) {
       return std::optional<ReplayRecord>();
@@ -105,41 +89,13 @@ ErrorOr<std::optional<ReplayRecord>> ReadRecord(const fs::path& path) {
   return std::optional<ReplayRecord>(ReplayRecord{static_cast<uint32_t>(epoch), digest});
 }
 
-ErrorOr<Ok> WriteRecordAtomically(const fs::path& dir, const fs::path& path,
-                                  const ReplayRecord& record) {
+// After a crash the name must point at complete contents, never at an empty file that would read
+// as corrupt (or worse, be mistaken for a fresh start): os::WriteFileAtomically's rule.
+ErrorOr<Ok> WriteRecord(const fs::path& path, const ReplayRecord& record) {
   std::string bytes =
       ir::CanonicalJson(Json{{"epoch", record.epoch}, {"payload_digest", record.payload_digest}});
-  std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
-  Fd fd(mkostemp(tmpl.data(), O_CLOEXEC));
-  if (fd.get() < 0) {
-    return Error{"cannot write replay state in " + Quote(dir) + ": " + ErrnoText(errno)};
-  }
-  auto fail = [&](int error) {
-    unlink(tmpl.c_str());
-    return Error{"cannot write replay state " + Quote(path) + ": " + ErrnoText(error)};
-  };
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = write(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return fail(errno);
-    }
-    done += static_cast<size_t>(n);
-  }
-  // fsync before rename: after a crash the name must point at complete contents, never at an empty
-  // file that would read as corrupt (or worse, be mistaken for a fresh start).
-  if (fsync(fd.get()) != 0) {
-    return fail(errno);
-  }
-  if (rename(tmpl.c_str(), path.c_str()) != 0) {
-    return fail(errno);
-  }
-  Fd dir_fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() < 0 || fsync(dir_fd.get()) != 0) {
-    return Error{"cannot sync replay state directory " + Quote(dir) + ": " + ErrnoText(errno)};
+  if (auto written = os::WriteFileAtomically(path, bytes, {0600, true}); !written) {
+    return Error{"replay state: " + written.error().message};
   }
   return Ok{};
 }
@@ -176,7 +132,7 @@ ErrorOr<OrRefusal<Admission>> ReplayState::Admit(std::string_view workload_id, u
   }
   std::string id(workload_id);
   fs::path lock_path = dir_ / (id + ".lock");
-  Fd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  os::UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (lock.get() < 0) {
     return Error{"cannot open replay lock " + Quote(lock_path) + ": " + ErrnoText(errno)};
   }
@@ -213,8 +169,7 @@ ErrorOr<OrRefusal<Admission>> ReplayState::Admit(std::string_view workload_id, u
     }
     admission = Admission::kNewer;
   }
-  if (auto wrote = WriteRecordAtomically(dir_, path, {epoch, std::string(payload_digest)});
-      !wrote) {
+  if (auto wrote = WriteRecord(path, {epoch, std::string(payload_digest)}); !wrote) {
     return wrote.error();
   }
   return OrRefusal<Admission>(admission);

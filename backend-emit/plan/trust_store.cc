@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <system_error>
+
+#include "ir/support/os/atomic_file.h"
 
 namespace mvm::plan {
 namespace fs = std::filesystem;
@@ -86,21 +87,8 @@ ErrorOr<TrustedKey> TrustKey(const fs::path& dir, const fs::path& public_key_fil
     return made.error();
   }
   TrustedKey trusted{key->KeyId(), *key, dir / (key->KeyId() + ".pub")};
-  fs::path tmp = trusted.path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << key->ToFileText();
-    out.close();
-    if (!out) {
-      return Error{"cannot write " + Quote(tmp)};
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, trusted.path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return Error{"cannot write " + Quote(trusted.path) + ": " + ec.message()};
+  if (auto written = os::WriteFileAtomically(trusted.path, key->ToFileText()); !written) {
+    return written.error();
   }
   return trusted;
 }

@@ -65,7 +65,7 @@ ErrorOr<Client> Client::Connect(const std::filesystem::path& socket_path,
     // whoever could swap the name for a link could otherwise send us to any socket on the host,
     // or to a fake agent of their own.
     int err = 0;
-    UniqueFd target(open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    os::UniqueFd target(open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     struct stat st {};
     if (!target.valid()) {
       err = errno;
@@ -81,7 +81,7 @@ ErrorOr<Client> Client::Connect(const std::filesystem::path& socket_path,
     if (err == 0) {
       std::string via = "/proc/self/fd/" + std::to_string(target.get());
       std::memcpy(address.sun_path, via.c_str(), via.size() + 1);
-      UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      os::UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
       if (!fd.valid()) {
         return Error{std::string("agent socket: socket(): ") + std::strerror(errno)};
       }

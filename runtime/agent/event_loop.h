@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ir/support/os/unique_fd.h"
 #include "runtime/agent/agent.pb.h"
 #include "runtime/agent/files.h"
 #include "runtime/agent/framing.h"
@@ -23,7 +24,6 @@
 #include "runtime/agent/process_tree.h"
 #include "runtime/agent/request.h"
 #include "runtime/agent/server.h"
-#include "runtime/agent/unique_fd.h"
 
 namespace mvm::runtime::agent::internal {
 
@@ -64,7 +64,7 @@ struct Connection {
   enum class State { kIdle, kExec, kRead, kWrite, kShutdown };
 
   uint64_t id = 0;
-  UniqueFd fd;
+  os::UniqueFd fd;
   FrameDecoder decoder;
   std::string out;
   size_t out_sent = 0;
@@ -72,7 +72,7 @@ struct Connection {
   bool dead = false;
   uint64_t exec_id = 0;  // kExec
   // kRead and kWrite: the open file, the client's path for messages, bytes so far, the limit.
-  UniqueFd file;
+  os::UniqueFd file;
   std::string path;
   uint64_t file_bytes = 0;
   uint64_t file_limit = 0;
@@ -95,7 +95,7 @@ struct Exec {
   bool pid_in_result = false;  // Spawn timed out waiting for the pid: the result pipe has it
   uint64_t conn_id = 0;        // 0 once the client is gone: output then only goes to the log
   ExecSpec spec;
-  UniqueFd in, out, err, status, result;
+  os::UniqueFd in, out, err, status, result;
   std::string result_bytes;  // from the shim: the command's pid (unless Spawn had it), wait status
   size_t stdin_sent = 0;
   Counts counts[2];  // stdout, stderr
@@ -116,7 +116,8 @@ struct Exec {
 /// The event loop and everything it owns (server.cc says why it is one thread).
 class Server {
  public:
-  Server(const AgentOptions& options, SandboxFiles files, UniqueFd listener, UniqueFd signals)
+  Server(const AgentOptions& options, SandboxFiles files, os::UniqueFd listener,
+         os::UniqueFd signals)
       : options_(options),
         files_(std::move(files)),
         listener_(std::move(listener)),
@@ -179,8 +180,8 @@ class Server {
 
   const AgentOptions& options_;
   SandboxFiles files_;
-  UniqueFd listener_;
-  UniqueFd signals_;
+  os::UniqueFd listener_;
+  os::UniqueFd signals_;
   LogRing log_;
   const Clock::time_point started_;
   std::map<uint64_t, Connection> connections_;

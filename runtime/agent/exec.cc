@@ -24,14 +24,14 @@ namespace {
 
 // A pipe whose both ends are close-on-exec and above the standard descriptors, so that the
 // child's dup2 onto 0, 1 and 2 never overwrites another of its pipe ends.
-ErrorOr<Ok> MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
+ErrorOr<Ok> MakePipe(os::UniqueFd& read_end, os::UniqueFd& write_end) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     return Error{std::string("exec: creating a pipe: ") + std::strerror(errno)};
   }
   read_end.Reset(fds[0]);
   write_end.Reset(fds[1]);
-  for (UniqueFd* end : {&read_end, &write_end}) {
+  for (os::UniqueFd* end : {&read_end, &write_end}) {
     if (end->get() <= STDERR_FILENO) {
       int moved = fcntl(end->get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
       if (moved < 0) {
@@ -233,7 +233,7 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
 }  // namespace
 
 ErrorOr<Spawned> Spawn(const ExecSpec& spec) {
-  UniqueFd child_in, child_out, child_err, child_status, shim_result;
+  os::UniqueFd child_in, child_out, child_err, child_status, shim_result;
   Spawned spawned;
   for (auto [read_end, write_end] :
        {std::pair{&child_in, &spawned.stdin_fd}, std::pair{&spawned.stdout_fd, &child_out},
@@ -268,8 +268,8 @@ ErrorOr<Spawned> Spawn(const ExecSpec& spec) {
     }
     spawned.pid = pid;
   }
-  for (const UniqueFd* fd : {&spawned.stdin_fd, &spawned.stdout_fd, &spawned.stderr_fd,
-                             &spawned.status_fd, &spawned.result_fd}) {
+  for (const os::UniqueFd* fd : {&spawned.stdin_fd, &spawned.stdout_fd, &spawned.stderr_fd,
+                                 &spawned.status_fd, &spawned.result_fd}) {
     (void)fcntl(fd->get(), F_SETFL, O_NONBLOCK);  // cannot fail on a pipe we own
   }
   if (spec.stdin_data.empty()) {

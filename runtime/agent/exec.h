@@ -8,8 +8,8 @@
 #include <string>
 
 #include "ir/support/error_or.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/agent/request.h"
-#include "runtime/agent/unique_fd.h"
 
 namespace mvm::runtime::agent {
 
@@ -19,17 +19,17 @@ namespace mvm::runtime::agent {
 /// never to the agent, so the exec's whole tree is the shim's descendants. The agent's ends are
 /// non-blocking and close-on-exec.
 struct Spawned {
-  pid_t pid = -1;      ///< the command
-  pid_t shim = -1;     ///< its parent, which reaps the command and every orphan below it
-  UniqueFd stdin_fd;   ///< write end; closed at once when there is no stdin data
-  UniqueFd stdout_fd;  ///< read end
-  UniqueFd stderr_fd;  ///< read end
+  pid_t pid = -1;          ///< the command
+  pid_t shim = -1;         ///< its parent, which reaps the command and every orphan below it
+  os::UniqueFd stdin_fd;   ///< write end; closed at once when there is no stdin data
+  os::UniqueFd stdout_fd;  ///< read end
+  os::UniqueFd stderr_fd;  ///< read end
   /// Read end of the child's close-on-exec status pipe: EOF alone means execve succeeded; a
   /// ChildFailure record means the child gave up before (see DecodeChildFailure).
-  UniqueFd status_fd;
+  os::UniqueFd status_fd;
   /// Read end of the shim's result pipe: the command's wait status (kWaitStatusBytes) once it
   /// exits, then EOF. EOF alone means the shim died first (it was killed).
-  UniqueFd result_fd;
+  os::UniqueFd result_fd;
 };
 
 /// Forks the shim, which forks and execs `spec`. An Error only when the agent could not even fork

@@ -111,7 +111,7 @@ ErrorOr<Ok> RemoveContents(int parent_fd, const std::string& name, const std::st
     return Error{Quote(path) + ": tree is deeper than " + std::to_string(kMaxRemoveDepth) +
                  " levels; remove its lower part first"};
   }
-  UniqueFd dir(OpenAt2(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, kDescend));
+  os::UniqueFd dir(OpenAt2(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, kDescend));
   if (!dir.valid()) {
     if (errno == EXDEV) {
       return Error{Quote(path) + ": is a mount point or was replaced by a symlink; not descending"};
@@ -150,7 +150,7 @@ ErrorOr<Ok> RemoveContents(int parent_fd, const std::string& name, const std::st
 }  // namespace
 
 ErrorOr<SandboxFiles> SandboxFiles::Open(const std::string& root) {
-  UniqueFd fd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  os::UniqueFd fd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) {
     return Error{"files root " + Quote(root) + ": " + std::strerror(errno) +
                  "; pass an existing directory as --files-root"};
@@ -165,7 +165,7 @@ ErrorOr<SandboxFiles::ReadableFile> SandboxFiles::OpenForRead(std::string_view p
     return relative.error();
   }
   // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway.
-  UniqueFd fd(OpenAt2(root_.get(), *relative, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, kConfined));
+  os::UniqueFd fd(OpenAt2(root_.get(), *relative, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, kConfined));
   if (!fd.valid()) {
     return LookupError(path, errno);
   }
@@ -189,7 +189,7 @@ ErrorOr<SandboxFiles::ReadableFile> SandboxFiles::OpenForRead(std::string_view p
 
 ErrorOr<Ok> SandboxFiles::MakeParents(std::string_view parent, std::string_view path) const {
   // Each prefix is looked up from the root, so a symlink met on the way is checked like any other.
-  UniqueFd current(OpenAt2(root_.get(), ".", O_PATH | O_DIRECTORY, 0, kConfined));
+  os::UniqueFd current(OpenAt2(root_.get(), ".", O_PATH | O_DIRECTORY, 0, kConfined));
   if (!current.valid()) {
     return LookupError(path, errno);
   }
@@ -220,8 +220,8 @@ ErrorOr<Ok> SandboxFiles::MakeParents(std::string_view parent, std::string_view 
   return Ok{};
 }
 
-ErrorOr<UniqueFd> SandboxFiles::OpenForWrite(std::string_view path, uint32_t mode,
-                                             bool make_parents) const {
+ErrorOr<os::UniqueFd> SandboxFiles::OpenForWrite(std::string_view path, uint32_t mode,
+                                                 bool make_parents) const {
   if (mode > 07777) {
     return Error{Quote(path) + ": mode " + std::to_string(mode) +
                  " has bits beyond 07777; give permission bits only"};
@@ -239,8 +239,8 @@ ErrorOr<UniqueFd> SandboxFiles::OpenForWrite(std::string_view path, uint32_t mod
       return made.error();
     }
   }
-  UniqueFd fd(OpenAt2(root_.get(), *relative, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOCTTY,
-                      mode, kConfined));
+  os::UniqueFd fd(OpenAt2(root_.get(), *relative,
+                          O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOCTTY, mode, kConfined));
   if (!fd.valid()) {
     if (errno == ENOENT && !make_parents) {
       return Error{Quote(path) + ": its directory does not exist; set make_parents to create it"};
@@ -265,7 +265,7 @@ ErrorOr<std::vector<v1::FileEntry>> SandboxFiles::List(std::string_view path) co
   if (!relative) {
     return relative.error();
   }
-  UniqueFd dir(OpenAt2(root_.get(), *relative, O_RDONLY | O_DIRECTORY, 0, kConfined));
+  os::UniqueFd dir(OpenAt2(root_.get(), *relative, O_RDONLY | O_DIRECTORY, 0, kConfined));
   if (!dir.valid()) {
     if (errno == ENOTDIR) {
       return Error{Quote(path) + ": not a directory"};
@@ -315,7 +315,7 @@ ErrorOr<uint64_t> SandboxFiles::Remove(std::string_view path, bool recursive) co
   if (!split) {
     return split.error();
   }
-  UniqueFd parent(OpenAt2(root_.get(), split->parent, O_PATH | O_DIRECTORY, 0, kConfined));
+  os::UniqueFd parent(OpenAt2(root_.get(), split->parent, O_PATH | O_DIRECTORY, 0, kConfined));
   if (!parent.valid()) {
     return LookupError(path, errno);
   }

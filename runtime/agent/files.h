@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "ir/support/error_or.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/agent/agent.pb.h"
-#include "runtime/agent/unique_fd.h"
 
 namespace mvm::runtime::agent {
 
@@ -24,7 +24,7 @@ class SandboxFiles {
 
   /// A regular file opened for reading, and its size when it was opened.
   struct ReadableFile {
-    UniqueFd fd;
+    os::UniqueFd fd;
     uint64_t size = 0;
   };
   /// Opens a regular file for reading; an Error for other file types (a FIFO would block the agent)
@@ -34,7 +34,7 @@ class SandboxFiles {
   /// Creates or truncates the regular file `path` and sets its permission bits to `mode` (at most
   /// 07777) whatever the umask. Missing parent directories are an Error unless `make_parents`,
   /// which creates them with mode 0755 (less the umask).
-  ErrorOr<UniqueFd> OpenForWrite(std::string_view path, uint32_t mode, bool make_parents) const;
+  ErrorOr<os::UniqueFd> OpenForWrite(std::string_view path, uint32_t mode, bool make_parents) const;
 
   /// The entries of directory `path` (without `.` and `..`), sorted by name. Symlinks are listed,
   /// not followed.
@@ -46,11 +46,11 @@ class SandboxFiles {
   ErrorOr<uint64_t> Remove(std::string_view path, bool recursive) const;
 
  private:
-  explicit SandboxFiles(UniqueFd root) : root_(std::move(root)) {}
+  explicit SandboxFiles(os::UniqueFd root) : root_(std::move(root)) {}
 
   ErrorOr<Ok> MakeParents(std::string_view parent, std::string_view path) const;
 
-  UniqueFd root_;
+  os::UniqueFd root_;
 };
 
 }  // namespace mvm::runtime::agent

@@ -131,7 +131,7 @@ ErrorOr<std::optional<std::string>> ReadFrameBy(int fd,
   return ReadFrameWithin(fd, max_bytes, deadline);
 }
 
-ErrorOr<UniqueFd> ListenUnix(const std::string& path) {
+ErrorOr<os::UniqueFd> ListenUnix(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof address.sun_path) {
@@ -147,7 +147,7 @@ ErrorOr<UniqueFd> ListenUnix(const std::string& path) {
     }
     unlink(path.c_str());  // a stale socket of an earlier agent
   }
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  os::UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) {
     return Error{std::string("socket: ") + std::strerror(errno)};
   }

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "ir/support/error_or.h"
-#include "runtime/agent/unique_fd.h"
+#include "ir/support/os/unique_fd.h"
 
 namespace mvm::runtime::agent {
 
@@ -49,7 +49,7 @@ ErrorOr<Ok> WriteFrame(int fd, std::string_view payload);
 /// Creates a unix stream socket listening at `path` (mode 0600: only its owner may connect),
 /// replacing a stale socket there but nothing else. Blocking (who needs otherwise sets
 /// O_NONBLOCK) and close-on-exec.
-ErrorOr<UniqueFd> ListenUnix(const std::string& path);
+ErrorOr<os::UniqueFd> ListenUnix(const std::string& path);
 
 /// One sendmsg of `data` (non-empty) on the unix socket `sock`, with `pass_fd` attached
 /// (SCM_RIGHTS) unless it is -1. MSG_NOSIGNAL. Returns the bytes sent or -1 with errno, as

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "ir/support/os/errno_text.h"
 #include "runtime/agent/mux.h"
 #include "runtime/agent/server.h"
 
@@ -67,14 +68,12 @@ void Say(const std::string& line) {
   PowerOff();
 }
 
-std::string Errno() { return std::strerror(errno); }
-
 void MustMount(const char* source, const std::string& target, const char* type, unsigned long flags,
                const std::string& data) {
   ::mkdir(target.c_str(), 0755);
   if (::mount(source, target.c_str(), type, flags, data.empty() ? nullptr : data.c_str()) != 0) {
     Fail(std::string("mount ") + (type != nullptr ? type : "bind") + " " + source + " on " +
-         target + ": " + Errno());
+         target + ": " + os::ErrnoText(errno));
   }
 }
 
@@ -95,7 +94,7 @@ std::string ReadText(const std::string& path) {
 void WriteText(const std::string& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    Fail("write `" + text + "` to " + path + ": " + Errno());
+    Fail("write `" + text + "` to " + path + ": " + os::ErrnoText(errno));
   }
   ::close(fd);
 }
@@ -124,10 +123,10 @@ void LoadModules() {
     std::string path = "/lib/modules/" + name;
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      Fail("open module " + path + ": " + Errno());
+      Fail("open module " + path + ": " + os::ErrnoText(errno));
     }
     if (::syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST) {
-      Fail("load module " + name + ": " + Errno());
+      Fail("load module " + name + ": " + os::ErrnoText(errno));
     }
     ::close(fd);
   }
@@ -180,11 +179,11 @@ void LoopbackUp() {
   ifreq request{};
   std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
   if (fd < 0 || ::ioctl(fd, SIOCGIFFLAGS, &request) != 0) {
-    Fail("loopback: " + Errno());
+    Fail("loopback: " + os::ErrnoText(errno));
   }
   request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
   if (::ioctl(fd, SIOCSIFFLAGS, &request) != 0) {
-    Fail("loopback up: " + Errno());
+    Fail("loopback up: " + os::ErrnoText(errno));
   }
   ::close(fd);
 }
@@ -195,10 +194,10 @@ void MountVirtiofs(const std::string& tag, const std::string& target) {
   auto deadline = std::chrono::steady_clock::now() + kDeviceWait;
   while (::mount(tag.c_str(), target.c_str(), "virtiofs", MS_NOSUID | MS_NODEV, nullptr) != 0) {
     if (errno != EINVAL && errno != ENOENT && errno != ENODEV) {
-      Fail("mount virtiofs " + tag + " on " + target + ": " + Errno());
+      Fail("mount virtiofs " + tag + " on " + target + ": " + os::ErrnoText(errno));
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      Fail("mount virtiofs " + tag + " on " + target + ": " + Errno() +
+      Fail("mount virtiofs " + tag + " on " + target + ": " + os::ErrnoText(errno) +
            " (is the vhost-user-fs device attached?)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -227,7 +226,7 @@ void ApplyManifest(const std::string& root, const std::string& extras) {
       std::string source = extras + "/" + f[1];
       struct stat st;
       if (::stat(source.c_str(), &st) != 0) {
-        Fail("manifest source " + source + ": " + Errno());
+        Fail("manifest source " + source + ": " + os::ErrnoText(errno));
       }
       if (S_ISDIR(st.st_mode)) {
         MakeDirs(target);
@@ -267,7 +266,7 @@ void MakeWorkloadDev(const std::string& dev, const std::string& shm_mb) {
     // chmod as well: mknod's mode is cut by the umask.
     if (::mknod(path.c_str(), S_IFCHR | 0666, makedev(n.major, n.minor)) != 0 ||
         ::chmod(path.c_str(), 0666) != 0) {
-      Fail("make " + path + ": " + Errno());
+      Fail("make " + path + ": " + os::ErrnoText(errno));
     }
   }
   MustMount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666");
@@ -277,14 +276,14 @@ void MakeWorkloadDev(const std::string& dev, const std::string& shm_mb) {
         std::pair{"stdin", "/proc/self/fd/0"}, std::pair{"stdout", "/proc/self/fd/1"},
         std::pair{"stderr", "/proc/self/fd/2"}}) {
     if (::symlink(target, (dev + "/" + link).c_str()) != 0) {
-      Fail("symlink " + dev + "/" + link + ": " + Errno());
+      Fail("symlink " + dev + "/" + link + ": " + os::ErrnoText(errno));
     }
   }
   // Read-only, so that a file the workload writes at, say, /dev/kmsg is not taken for the device
   // by another program; pts and shm are mounts of their own and stay writable.
   if (::mount(nullptr, dev.c_str(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
               nullptr) != 0) {
-    Fail("remount " + dev + " read-only: " + Errno());
+    Fail("remount " + dev + " read-only: " + os::ErrnoText(errno));
   }
 }
 
@@ -310,7 +309,7 @@ int OpenPort() {
   std::string port = FindPort();
   int fd = ::open(port.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
-    Fail("open " + port + ": " + Errno());
+    Fail("open " + port + ": " + os::ErrnoText(errno));
   }
   return fd;
 }
@@ -324,7 +323,7 @@ pid_t StartMux(int port_fd) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   if (port_fd != 3 && ::dup3(port_fd, 3, O_CLOEXEC) != 3) {
-    Say("keep the port open: " + Errno());
+    Say("keep the port open: " + os::ErrnoText(errno));
     ::_exit(1);
   }
   ::close_range(4, ~0U, 0);
@@ -376,7 +375,7 @@ void RunAsVmInit() {
     ApplyManifest(root, root + "/.mvm/extras");
   }
   if (::mount(nullptr, root.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
-    Fail("remount the root read-only: " + Errno());
+    Fail("remount the root read-only: " + os::ErrnoText(errno));
   }
   std::string tmp_mb = params.count("tmp") != 0 ? params["tmp"] : "64";
   MustMount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
@@ -391,7 +390,7 @@ void RunAsVmInit() {
   // agent's binary is one of them and the rest is not worth a recursive delete at every boot.
   if (::chdir(root.c_str()) != 0 || ::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0 ||
       ::chroot(".") != 0 || ::chdir("/") != 0) {
-    Fail("switch to the new root: " + Errno());
+    Fail("switch to the new root: " + os::ErrnoText(errno));
   }
   ::mkdir("/run/mvm", 0700);
   SetUpCgroup(params);

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/agent/unique_fd.h"
+#include "ir/support/os/unique_fd.h"
 
 namespace mvm::runtime::agent {
 namespace {
@@ -30,7 +30,7 @@ constexpr size_t kTrunkHighWater = 1u << 20;
 constexpr uint32_t kCreditBatch = 32u << 10;
 
 struct Stream {
-  UniqueFd fd;
+  os::UniqueFd fd;
   std::string out;  // bytes from the peer, not yet written to fd
   size_t out_start = 0;
   uint32_t send_credit = kMuxWindow;  // bytes we may still send the peer
@@ -274,7 +274,7 @@ class Mux {
                 std::min(options_.connect_path.size(), sizeof address.sun_path - 1));
     // The agent may still be starting when the first host client arrives; give it a moment.
     for (int attempt = 0; attempt < 200; ++attempt) {
-      UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      os::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
       if (fd.valid() &&
           ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
         ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
@@ -367,8 +367,8 @@ class Mux {
   }
 
   const MuxOptions& options_;
-  UniqueFd trunk_;
-  UniqueFd listener_;
+  os::UniqueFd trunk_;
+  os::UniqueFd listener_;
   std::map<uint32_t, Stream> streams_;
   std::string in_;
   std::string out_;

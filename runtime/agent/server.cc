@@ -628,7 +628,7 @@ void EnsureStandardDescriptors() {
 
 // A listening socket the agent was handed (--listen-fd): its name lives where the sandbox cannot
 // reach it.
-ErrorOr<UniqueFd> AdoptListener(int fd) {
+ErrorOr<os::UniqueFd> AdoptListener(int fd) {
   int listening = 0;
   int domain = 0;
   socklen_t size = sizeof listening;
@@ -638,7 +638,7 @@ ErrorOr<UniqueFd> AdoptListener(int fd) {
       domain != AF_UNIX) {
     return Error{"--listen-fd " + std::to_string(fd) + " is not a listening unix socket"};
   }
-  return UniqueFd(fd);
+  return os::UniqueFd(fd);
 }
 
 }  // namespace
@@ -666,7 +666,7 @@ ErrorOr<int> RunAgent(const AgentOptions& options) {
   if (sigprocmask(SIG_BLOCK, &blocked, nullptr) != 0) {
     return Error{std::string("sigprocmask: ") + std::strerror(errno)};
   }
-  UniqueFd signals(signalfd(-1, &blocked, SFD_NONBLOCK | SFD_CLOEXEC));
+  os::UniqueFd signals(signalfd(-1, &blocked, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!signals.valid()) {
     return Error{std::string("signalfd: ") + std::strerror(errno)};
   }
@@ -680,7 +680,7 @@ ErrorOr<int> RunAgent(const AgentOptions& options) {
   if (!files) {
     return files.error();
   }
-  ErrorOr<UniqueFd> listener =
+  ErrorOr<os::UniqueFd> listener =
       options.listen_fd >= 0 ? AdoptListener(options.listen_fd) : ListenUnix(options.socket_path);
   if (!listener) {
     return listener.error();

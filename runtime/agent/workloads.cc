@@ -51,7 +51,7 @@ void Server::StartExec(Connection& conn, const v1::Exec& request) {
 }
 
 void Server::ReadOutput(Exec& exec, int stream, bool drain) {
-  UniqueFd& fd = stream == 0 ? exec.out : exec.err;
+  os::UniqueFd& fd = stream == 0 ? exec.out : exec.err;
   char buffer[kReadChunk];
   // One read per wake-up keeps the loop fair between workloads; a drain empties the pipe (up to a
   // bound, as a background process may keep writing).

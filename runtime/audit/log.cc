@@ -12,6 +12,7 @@
 
 #include "backend-emit/plan/base64.h"
 #include "ir/canonical_json.h"
+#include "ir/support/os/atomic_file.h"
 #include "runtime/audit/audit.h"
 #include "runtime/audit/record.h"
 
@@ -50,18 +51,6 @@ ErrorOr<Ok> CreateParents(const fs::path& dir) {
     if (chmod(it->c_str(), 0700) != 0) {
       return Error{"cannot set the mode of " + Quote(*it) + ": " + ErrnoText(errno)};
     }
-  }
-  return Ok{};
-}
-
-ErrorOr<Ok> SyncDirectoryOf(const fs::path& path) {
-  fs::path dir = path.parent_path();
-  if (dir.empty()) {
-    dir = ".";
-  }
-  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0 || fsync(fd.get()) != 0) {
-    return Error{"cannot sync the directory " + Quote(dir) + ": " + ErrnoText(errno)};
   }
   return Ok{};
 }
@@ -186,7 +175,7 @@ ErrorOr<Log> Log::Open(const fs::path& path, const plan::SecretKey* checkpoint_k
     if (fchmod(fd, 0600) != 0) {
       return Error{"cannot set the mode of " + Quote(path) + ": " + ErrnoText(errno)};
     }
-    if (auto synced = SyncDirectoryOf(path); !synced) {
+    if (auto synced = os::SyncDirectory(path.parent_path()); !synced) {
       return synced.error();
     }
   }
@@ -390,30 +379,13 @@ ErrorOr<Ok> Log::WriteHead(const Tail& tail) const {
   head.hash = tail.hash;
   head.public_key = key_->public_key();
   head.signature = key_->Sign(head.Message());
-  // Written beside the head and renamed over it, so a reader sees the old head or the new one,
-  // never a mix. One name is enough: writers hold the log's lock.
-  fs::path head_path = HeadPath(path_);
-  fs::path tmp = head_path;
-  tmp += ".tmp";
-  auto fail = [&](int error) {
-    unlink(tmp.c_str());
-    return Error{"cannot write the audit head file " + Quote(head_path) + ": " + ErrnoText(error)};
-  };
-  Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (fd.get() < 0) {
-    return fail(errno);
+  // A reader sees the old head or the new one, never a mix, and after a crash the name holds a
+  // whole head, not an empty file.
+  if (auto written = os::WriteFileAtomically(HeadPath(path_), head.ToFileText(), {0600, true});
+      !written) {
+    return Error{"the audit head file: " + written.error().message};
   }
-  if (int error = WriteAll(fd.get(), head.ToFileText()); error != 0) {
-    return fail(error);
-  }
-  // fsync before rename: after a crash the name must hold a whole head, not an empty file.
-  if (fsync(fd.get()) != 0) {
-    return fail(errno);
-  }
-  if (rename(tmp.c_str(), head_path.c_str()) != 0) {
-    return fail(errno);
-  }
-  return SyncDirectoryOf(head_path);
+  return Ok{};
 }
 
 ErrorOr<std::string> Log::Append(std::string_view event, const Json& fields) {

@@ -14,6 +14,7 @@
 #include "backend-emit/plan/time.h"
 #include "ir/canonical_json.h"
 #include "ir/digest.h"
+#include "ir/support/os/unique_fd.h"
 
 namespace mvm::runtime::audit {
 namespace fs = std::filesystem;
@@ -194,7 +195,7 @@ fs::path HeadPath(const fs::path& log) {
 
 ErrorOr<std::optional<std::string>> ReadHeadFile(const fs::path& head_path) {
   // O_NONBLOCK: a FIFO planted at the path must not hang the verifier.
-  Fd fd(open(head_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  os::UniqueFd fd(open(head_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
     if (errno == ENOENT) {
       return std::optional<std::string>();
@@ -224,26 +225,6 @@ ErrorOr<std::optional<std::string>> ReadHeadFile(const fs::path& head_path) {
 }
 
 std::string Quote(const fs::path& path) { return "`" + path.string() + "`"; }
-
-std::string ErrnoText(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
-
-Fd& Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    fd_ = other.fd_;
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
-void Fd::Reset() {
-  if (fd_ >= 0) {
-    close(fd_);
-    fd_ = -1;
-  }
-}
 
 ErrorOr<FileLock> FileLock::Acquire(int fd, int operation, const fs::path& what) {
   while (flock(fd, operation) != 0) {

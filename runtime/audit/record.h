@@ -14,6 +14,7 @@
 
 #include "backend-emit/plan/keys.h"
 #include "ir/support/error_or.h"
+#include "ir/support/os/errno_text.h"
 
 namespace mvm::runtime::audit {
 
@@ -87,25 +88,7 @@ ErrorOr<std::optional<std::string>> ReadHeadFile(const std::filesystem::path& he
 /// "`path`", for messages.
 std::string Quote(const std::filesystem::path& path);
 
-/// strerror-like text for `error`.
-std::string ErrnoText(int error);
-
-/// Owns a file descriptor; closing it also releases an flock held through it.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  Fd& operator=(Fd&& other) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { Reset(); }
-
-  int get() const { return fd_; }
-  void Reset();
-
- private:
-  int fd_;
-};
+using os::ErrnoText;
 
 /// Holds an flock on `fd` until destroyed.
 class FileLock {

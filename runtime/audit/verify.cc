@@ -12,6 +12,7 @@
 
 #include "backend-emit/plan/base64.h"
 #include "ir/canonical_json.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/audit/audit.h"
 #include "runtime/audit/record.h"
 
@@ -223,7 +224,7 @@ VerifyReport Verify(const fs::path& path, std::span<const plan::PublicKey> trust
     return report;
   };
   // O_NONBLOCK: a FIFO planted at the path must not hang the verifier.
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  os::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
     return unreadable(errno == ENOENT
                           ? "there is no audit log at " + Quote(path)

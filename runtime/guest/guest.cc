@@ -1,5 +1,7 @@
 #include "runtime/guest/guest.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <elf.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -16,7 +18,12 @@
 #include <sstream>
 #include <system_error>
 
-#include "runtime/rootfs/process.h"
+#include "ir/digest.h"
+#include "ir/support/check.h"
+#include "ir/support/os/atomic_file.h"
+#include "ir/support/os/errno_text.h"
+#include "ir/support/os/hex.h"
+#include "ir/support/os/process.h"
 
 namespace mvm::runtime::guest {
 
@@ -31,26 +38,14 @@ namespace {
 constexpr std::string_view kRootModules[] = {
     "virtio_mmio", "virtio_blk", "virtio_console", "crc32c_generic", "ext4", "overlay", "virtiofs"};
 
-std::string Hex(const unsigned char* bytes, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[bytes[i] >> 4]);
-    out.push_back(kDigits[bytes[i] & 15]);
-  }
-  return out;
-}
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  return Hex(digest, sizeof digest);
-}
+// Whatever the umask: qemu's unprivileged uid reads the kernel and initramfs (as /proc/self/fd/N of
+// a descriptor it was given, which checks the file's mode again). Nothing written here is secret.
+constexpr os::FileMode kReadableByQemu{0644, true};
 
 ErrorOr<std::string> ReadWhole(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return Error{"cannot read `" + path.string() + "`: " + std::strerror(errno)};
+    return Error{"cannot read `" + path.string() + "`: " + os::ErrnoText(errno)};
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -58,29 +53,14 @@ ErrorOr<std::string> ReadWhole(const fs::path& path) {
 }
 
 ErrorOr<Ok> WriteAtomically(const fs::path& path, std::string_view bytes) {
-  fs::path tmp = path;
-  tmp += ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) {
-      return Error{"cannot write `" + tmp.string() + "`: " + std::strerror(errno)};
-    }
-  }
-  std::error_code ec;
-  // Whatever the umask: qemu's unprivileged uid reads the initramfs (as /proc/self/fd/N of a
-  // descriptor it was given, which checks the file's mode again). Nothing written here is secret.
-  fs::permissions(tmp, fs::perms(0644), ec);
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return Error{"cannot rename into `" + path.string() + "`: " + ec.message()};
-  }
-  return Ok{};
+  return os::WriteFileAtomically(path, bytes, kReadableByQemu);
 }
 
 ErrorOr<Ok> Run(const std::vector<std::string>& argv, std::string_view what) {
-  auto result = rootfs::RunProcess(argv, nullptr);
+  os::RunOptions options;
+  options.spawn.argv = argv;
+  options.merge_stderr = true;
+  auto result = os::RunProcess(options);
   if (!result) {
     return Error{std::string(what) + ": " + result.error().message};
   }
@@ -123,7 +103,7 @@ ErrorOr<fs::path> FindKernelDeb(const fs::path& cache_dir, const ProgressFn& pro
   if (!bytes) {
     return bytes.error();
   }
-  std::string sha = Sha256Hex(*bytes);
+  std::string sha = ir::Sha256Hex(*bytes);
   if (sha != kKernelDebSha256) {
     return Error{"the guest kernel package `" + deb.string() + "` has SHA-256 " + sha +
                  ", not the pinned " + std::string(kKernelDebSha256) + " of " +
@@ -274,7 +254,7 @@ ErrorOr<KernelDir> EnsureKernelDir(const fs::path& cache_dir, const ProgressFn& 
   for (std::string_view m : kRootModules) {
     key += " " + std::string(m);
   }
-  fs::path final_dir = cache_dir / ("kernel-" + Sha256Hex(key).substr(0, 16));
+  fs::path final_dir = cache_dir / ("kernel-" + ir::Sha256Hex(key).substr(0, 16));
   if (fs::exists(final_dir / "release")) {
     auto release = ReadWhole(final_dir / "release");
     if (!release) {
@@ -384,18 +364,6 @@ ErrorOr<KernelDir> EnsureKernelDir(const fs::path& cache_dir, const ProgressFn& 
   return KernelDir{final_dir, release};
 }
 
-std::string Field(uint32_t value) {
-  char buf[9];
-  std::snprintf(buf, sizeof buf, "%08X", value);
-  return buf;
-}
-
-void Pad4(std::string& out) {
-  while (out.size() % 4 != 0) {
-    out.push_back('\0');
-  }
-}
-
 uint64_t TreeBytes(const fs::path& dir, uint64_t& entries) {
   uint64_t total = 0;
   std::error_code ec;
@@ -422,7 +390,7 @@ std::string UuidFrom(std::string_view seed) {
   crypto_hash_sha256(d, reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
   d[6] = static_cast<unsigned char>((d[6] & 0x0f) | 0x40);
   d[8] = static_cast<unsigned char>((d[8] & 0x3f) | 0x80);
-  std::string h = Hex(d, 16);
+  std::string h = os::Hex(d, 16);
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
          "-" + h.substr(20);
 }
@@ -451,17 +419,19 @@ ErrorOr<Ok> NormalizeInodeTimes(const fs::path& image) {
     return ok.error();
   }
   std::string set;
-  auto listed = rootfs::RunProcess(
-      {"debugfs", "-f", commands.string(), image.string()}, [&](std::string_view line) {
-        unsigned inode = 0;
-        char rest[32] = {};
-        if (std::sscanf(std::string(line).c_str(), "Inode %u is marked in %31s", &inode, rest) ==
-            2) {
-          for (const char* field : {"atime", "ctime"}) {
-            set += "sif <" + std::to_string(inode) + "> " + field + " " + kImageEpoch + "\n";
-          }
-        }
-      });
+  os::RunOptions list;
+  list.spawn.argv = {"debugfs", "-f", commands.string(), image.string()};
+  list.merge_stderr = true;
+  list.on_line = [&](std::string_view line) {
+    unsigned inode = 0;
+    char rest[32] = {};
+    if (std::sscanf(std::string(line).c_str(), "Inode %u is marked in %31s", &inode, rest) == 2) {
+      for (const char* field : {"atime", "ctime"}) {
+        set += "sif <" + std::to_string(inode) + "> " + field + " " + kImageEpoch + "\n";
+      }
+    }
+  };
+  auto listed = os::RunProcess(list);
   std::error_code ec;
   if (!listed || !listed->success() || set.empty()) {
     fs::remove(commands, ec);
@@ -522,25 +492,45 @@ ErrorOr<Ok> MakeExt4(const fs::path& tree, const fs::path& image, std::string_vi
 
 std::string WriteCpio(const std::vector<CpioEntry>& entries) {
   std::string out;
-  uint32_t ino = 1;
-  auto add = [&](const std::string& path, uint32_t mode, std::string_view data, uint32_t major,
-                 uint32_t minor) {
-    out += "070701";
-    for (uint32_t v : {ino++, mode, 0u, 0u, (mode & S_IFMT) == S_IFDIR ? 2u : 1u, 0u,
-                       static_cast<uint32_t>(data.size()), 0u, 0u, major, minor,
-                       static_cast<uint32_t>(path.size() + 1), 0u}) {
-      out += Field(v);
-    }
-    out += path;
-    out.push_back('\0');
-    Pad4(out);
-    out.append(data);
-    Pad4(out);
+  archive* a = archive_write_new();
+  MVM_CHECK(a != nullptr);
+  // Unblocked: no padding of the output to a block size, so the bytes are the entries and the
+  // trailer alone, as the kernel's unpacker reads them.
+  MVM_CHECK(archive_write_set_format_cpio_newc(a) == ARCHIVE_OK);
+  MVM_CHECK(archive_write_set_bytes_per_block(a, 0) == ARCHIVE_OK);
+  auto append = [](archive*, void* to, const void* data, size_t size) -> la_ssize_t {
+    static_cast<std::string*>(to)->append(static_cast<const char*>(data), size);
+    return static_cast<la_ssize_t>(size);
   };
+  MVM_CHECK(archive_write_open(a, &out, nullptr, append, nullptr) == ARCHIVE_OK);
+  archive_entry* entry = archive_entry_new();
+  MVM_CHECK(entry != nullptr);
+  int64_t ino = 1;
   for (const CpioEntry& e : entries) {
-    add(e.path, e.mode, e.data, e.rdev_major, e.rdev_minor);
+    archive_entry_clear(entry);
+    archive_entry_set_pathname(entry, e.path.c_str());
+    archive_entry_set_mode(entry, e.mode);
+    // Everything but the content is fixed (numbered inodes, owner 0:0, mtime 0), so the bytes, and
+    // the initramfs digest that names the file, depend on the input alone.
+    archive_entry_set_ino64(entry, ino++);
+    archive_entry_set_uid(entry, 0);
+    archive_entry_set_gid(entry, 0);
+    archive_entry_set_nlink(entry, (e.mode & S_IFMT) == S_IFDIR ? 2 : 1);
+    archive_entry_set_mtime(entry, 0, 0);
+    archive_entry_set_size(entry, static_cast<la_int64_t>(e.data.size()));
+    archive_entry_set_rdevmajor(entry, e.rdev_major);
+    archive_entry_set_rdevminor(entry, e.rdev_minor);
+    // Failing here is a bug (a path or size newc cannot hold), not the environment: the archive
+    // goes to memory.
+    MVM_CHECK(archive_write_header(a, entry) == ARCHIVE_OK);
+    if (!e.data.empty()) {
+      MVM_CHECK(archive_write_data(a, e.data.data(), e.data.size()) ==
+                static_cast<la_ssize_t>(e.data.size()));
+    }
   }
-  add("TRAILER!!!", 0, {}, 0, 0);
+  archive_entry_free(entry);
+  MVM_CHECK(archive_write_close(a) == ARCHIVE_OK);  // writes the TRAILER!!! entry
+  archive_write_free(a);
   return out;
 }
 
@@ -583,7 +573,7 @@ ErrorOr<BootFiles> EnsureBootFiles(const fs::path& cache_dir, const fs::path& ag
   }
   entries.push_back({"init", S_IFREG | 0755, std::move(*agent)});
   std::string cpio = WriteCpio(entries);
-  std::string hex = Sha256Hex(cpio);
+  std::string hex = ir::Sha256Hex(cpio);
   fs::path initramfs = cache_dir / ("initramfs-" + hex.substr(0, 32) + ".cpio");
   if (!fs::exists(initramfs)) {
     if (auto ok = WriteAtomically(initramfs, cpio); !ok) {

@@ -81,8 +81,9 @@ ErrorOr<Ok> BuildExtrasImage(const std::vector<ExtraMount>& mounts,
                              const std::filesystem::path& staging,
                              const std::filesystem::path& image);
 
-/// Writes a newc cpio archive (what the kernel unpacks as the initramfs) of `entries` to bytes.
-/// Exposed for tests. Every entry has owner 0:0 and mtime 0, so the bytes depend only on the input.
+/// Writes a newc cpio archive (what the kernel unpacks as the initramfs) of `entries` to bytes,
+/// with libarchive's newc writer. Exposed for tests. Every entry has owner 0:0, mtime 0 and the
+/// inode number of its position (from 1), so the bytes depend only on the input.
 struct CpioEntry {
   std::string path;                         ///< without a leading '/'
   uint32_t mode;                            ///< full st_mode: S_IFDIR/S_IFREG/S_IFCHR | permissions

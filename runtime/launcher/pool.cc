@@ -31,6 +31,8 @@
 #include "backend-emit/plan/replay.h"
 #include "backend-emit/plan/time.h"
 #include "ir/digest.h"
+#include "ir/support/os/atomic_file.h"
+#include "ir/support/os/errno_text.h"
 #include "runtime/agent/framing.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool_wire.h"
@@ -327,7 +329,7 @@ nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& pe
     if (name != pooled_as &&
         ::renameat2(AT_FDCWD, options_.state.Sandbox(pooled_as).c_str(), AT_FDCWD,
                     options_.state.Sandbox(name).c_str(), RENAME_NOREPLACE) != 0) {
-      std::string why = Errno();
+      std::string why = os::ErrnoText(errno);
       give_back();
       return fail("cannot give the sandbox the name `" + name + "`: " + why);
     }
@@ -426,7 +428,7 @@ ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
   fs::path lock_path = PoolFile(options_.state, pool_.name, ".lock");
   int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0) {
-    return Error{"cannot open `" + lock_path.string() + "`: " + Errno()};
+    return Error{"cannot open `" + lock_path.string() + "`: " + os::ErrnoText(errno)};
   }
   if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(lock_fd);
@@ -464,7 +466,9 @@ ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
     ::close(listen_fd);
     ::close(lock_fd);
   };
-  if (auto written = WriteFileAtomically(record_path, ToJson(record).dump(2) + "\n"); !written) {
+  if (auto written =
+          os::WriteFileAtomically(record_path, ToJson(record).dump(2) + "\n", os::kPrivateFile);
+      !written) {
     cleanup_files();
     return written.error();
   }
@@ -483,7 +487,7 @@ ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (signal_fd < 0 || wake_fd_ < 0) {
     cleanup_files();
-    return Error{"cannot create the pool's signal or wake-up fd: " + Errno()};
+    return Error{"cannot create the pool's signal or wake-up fd: " + os::ErrnoText(errno)};
   }
   if (pool_.on_listening) {
     pool_.on_listening(record);
@@ -510,7 +514,7 @@ ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
       if (errno == EINTR) {
         continue;
       }
-      reason = "poll failed: " + Errno();
+      reason = "poll failed: " + os::ErrnoText(errno);
       break;
     }
     if (fds[0].revents & POLLIN) {

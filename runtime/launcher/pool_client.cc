@@ -16,6 +16,7 @@
 #include "backend-emit/plan/replay.h"
 #include "backend-emit/plan/time.h"
 #include "ir/digest.h"
+#include "ir/support/os/errno_text.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool.h"
 #include "runtime/launcher/pool_wire.h"
@@ -66,7 +67,8 @@ ErrorOr<std::string> PoolKey(const LauncherOptions& options, const AdmittedPlan&
   // than the claim itself; a rebuilt agent is a new file.
   struct stat st {};
   if (::stat(options.agent_binary.c_str(), &st) != 0) {
-    return Error{"cannot stat the guest agent `" + options.agent_binary.string() + "`: " + Errno()};
+    return Error{"cannot stat the guest agent `" + options.agent_binary.string() +
+                 "`: " + os::ErrnoText(errno)};
   }
   material["agent"] = {options.agent_binary.string(),
                        st.st_dev,

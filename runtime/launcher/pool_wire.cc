@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "ir/support/os/errno_text.h"
 #include "runtime/agent/framing.h"
 
 namespace mvm::runtime::internal {
@@ -32,8 +33,6 @@ fs::path PoolFile(const StateDir& state, std::string_view name, std::string_view
   return state.Pools() / (std::string(name) + std::string(ext));
 }
 
-std::string Errno() { return std::strerror(errno); }
-
 /// Writes `data`; `pass_fd`, when given, goes along with its first byte (SCM_RIGHTS).
 ErrorOr<Ok> WriteAll(int fd, std::string_view data, int pass_fd) {
   while (!data.empty()) {
@@ -45,7 +44,7 @@ ErrorOr<Ok> WriteAll(int fd, std::string_view data, int pass_fd) {
       continue;
     }
     if (n <= 0) {
-      return Error{"cannot write to the pool's socket: " + Errno()};
+      return Error{"cannot write to the pool's socket: " + os::ErrnoText(errno)};
     }
     data.remove_prefix(static_cast<size_t>(n));
   }
@@ -111,10 +110,10 @@ ErrorOr<nlohmann::json> Request(const StateDir& state, std::string_view pool,
   std::memcpy(addr.sun_path, path.c_str(), path.native().size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    return Error{"cannot create a socket: " + Errno()};
+    return Error{"cannot create a socket: " + os::ErrnoText(errno)};
   }
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    std::string why = Errno();
+    std::string why = os::ErrnoText(errno);
     ::close(fd);
     return Error{"cannot reach pool `" + std::string(pool) + "` at `" + path.string() +
                  "`: " + why};

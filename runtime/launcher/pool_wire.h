@@ -18,8 +18,6 @@ namespace mvm::runtime::internal {
 /// `<state>/pools/<name><ext>`.
 std::filesystem::path PoolFile(const StateDir& state, std::string_view name, std::string_view ext);
 
-std::string Errno();
-
 /// Writes `data`; `pass_fd`, when given, goes along with its first byte (SCM_RIGHTS).
 ErrorOr<Ok> WriteAll(int fd, std::string_view data, int pass_fd = -1);
 

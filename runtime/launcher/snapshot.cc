@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ir/support/os/atomic_file.h"
+#include "ir/support/os/hex.h"
 #include "ir/support/terminal_text.h"
 #include "runtime/agent/request.h"
 
@@ -33,12 +35,6 @@ constexpr uint64_t kMaxFileBytes = uint64_t{4} << 30;
 
 fs::path SnapshotDir(const StateDir& state, std::string_view sandbox) {
   return state.root / "snapshots" / sandbox;
-}
-
-std::string Hex(const unsigned char (&digest)[crypto_hash_sha256_BYTES]) {
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return std::string(hex, crypto_hash_sha256_BYTES * 2);
 }
 
 std::string UtcLabel() {
@@ -139,7 +135,7 @@ class TarWriter {
     }
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&hash_, digest);
-    return std::make_pair(Hex(digest), written_);
+    return std::make_pair(os::Hex(digest, sizeof digest), written_);
   }
 
  private:
@@ -558,7 +554,7 @@ ErrorOr<SnapshotInfo> Capture(const StateDir& state, Attached& sandbox,
   nlohmann::json description = ToJson(info);
   description["sha256"] = info.sha256;
   description["bytes"] = info.bytes;
-  if (auto ok = WriteFileAtomically(json_path, Dump(description)); !ok) {
+  if (auto ok = os::WriteFileAtomically(json_path, Dump(description), os::kPrivateFile); !ok) {
     ::unlink(partial.c_str());
     return ok.error();
   }
@@ -699,7 +695,7 @@ ErrorOr<SnapshotInfo> VerifySnapshot(const StateDir& state, std::string_view san
   }
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_final(&hash, digest);
-  std::string got = Hex(digest);
+  std::string got = os::Hex(digest, sizeof digest);
   if (got != info->sha256 || total != info->bytes) {
     return Error{info->file.string() + ": changed since it was taken: sha256 " + got + " (" +
                  std::to_string(total) + " bytes), recorded " + info->sha256 + " (" +

@@ -16,6 +16,7 @@
 
 #include "backend-emit/plan/time.h"
 #include "ir/support/check.h"
+#include "ir/support/os/atomic_file.h"
 
 namespace mvm::runtime {
 
@@ -97,35 +98,14 @@ nlohmann::json ToJson(const SandboxRecord& r) {
 
 }  // namespace
 
-ErrorOr<Ok> WriteFileAtomically(const fs::path& path, std::string_view text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Error{"cannot write `" + tmp.string() + "`: " + std::strerror(errno)};
-  }
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  int saved = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) {
-      saved = errno;
-    }
-    ::unlink(tmp.c_str());
-    return Error{"cannot write `" + path.string() + "`: " + std::strerror(saved)};
-  }
-  return Ok{};
-}
-
 ErrorOr<Ok> WriteRecord(const StateDir& state, const SandboxRecord& record) {
   std::error_code ec;
   fs::create_directories(state.Sandbox(record.name), ec);
   if (ec) {
     return Error{"cannot create `" + state.Sandbox(record.name).string() + "`: " + ec.message()};
   }
-  return WriteFileAtomically(state.Sandbox(record.name) / "sandbox.json",
-                             ToJson(record).dump(2) + "\n");
+  return os::WriteFileAtomically(state.Sandbox(record.name) / "sandbox.json",
+                                 ToJson(record).dump(2) + "\n", os::kPrivateFile);
 }
 
 ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) {

@@ -80,10 +80,6 @@ struct SandboxRecord {
   const std::string& InstanceName() const { return instance.empty() ? name : instance; }
 };
 
-/// Writes `data` to `path` (mode 0600) through a temporary file beside it, fsynced and renamed over
-/// it, so a reader sees the old contents or the new, never a part.
-ErrorOr<Ok> WriteFileAtomically(const std::filesystem::path& path, std::string_view data);
-
 ErrorOr<Ok> WriteRecord(const StateDir& state, const SandboxRecord& record);
 ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name);
 /// Every sandbox with a record, sorted by name; unreadable records are skipped with a note in

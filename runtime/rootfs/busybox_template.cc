@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "ir/support/os/process.h"
 #include "runtime/rootfs/elf.h"
-#include "runtime/rootfs/process.h"
 #include "runtime/rootfs/templates.h"
 #include "runtime/rootfs/tree_util.h"
 
@@ -69,7 +69,10 @@ ErrorOr<Ok> BuildBusybox(const fs::path& root, const ProgressFn& progress) {
   }
 
   // The copy, not the host binary, says which applets exist: that is the binary the tree runs.
-  auto listed = RunProcess({binary.string(), "--list-full"}, nullptr);
+  os::RunOptions options;
+  options.spawn.argv = {binary.string(), "--list-full"};
+  options.merge_stderr = true;
+  auto listed = os::RunProcess(options);
   if (!listed) {
     return Error{"template `busybox`: " + listed.error().message};
   }
@@ -78,7 +81,7 @@ ErrorOr<Ok> BuildBusybox(const fs::path& root, const ProgressFn& progress) {
                  "):\n" + listed->Tail(10)};
   }
   const fs::path self("bin/busybox");
-  std::string_view rest = listed->output;
+  std::string_view rest = listed->out;
   while (!rest.empty()) {
     size_t nl = rest.find('\n');
     std::string_view line = rest.substr(0, nl);

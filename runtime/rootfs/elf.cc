@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ir/support/os/unique_fd.h"
 #include "runtime/rootfs/tree_util.h"
 
 namespace mvm::runtime::rootfs {
@@ -56,7 +57,7 @@ ErrorOr<bool> HasNoInterpreter(int fd, const std::filesystem::path& path) {
 }  // namespace
 
 ErrorOr<bool> IsStaticElf(const std::filesystem::path& path) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  os::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     return Error{"cannot open " + Quote(path) + ": " + ErrnoText(errno)};
   }

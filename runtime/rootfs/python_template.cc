@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/rootfs/process.h"
+#include "ir/support/os/process.h"
 #include "runtime/rootfs/templates.h"
 #include "runtime/rootfs/tree_util.h"
 
@@ -102,12 +102,16 @@ ErrorOr<Ok> BuildPython311(const fs::path& root, const ProgressFn& progress) {
   // host's apt proxy settings.
   const std::vector<std::string> argv = {"mmdebstrap", "--variant=minbase",
                                          "--include=python3,python3.11", "bookworm", root.string()};
-  auto ran = RunProcess(argv, [&](std::string_view line) {
+  os::RunOptions options;
+  options.spawn.argv = argv;
+  options.merge_stderr = true;
+  options.on_line = [&](std::string_view line) {
     // mmdebstrap's "I: ..." lines name its phases; the rest is apt and dpkg detail.
     if (progress && line.starts_with("I: ")) {
       progress("mmdebstrap: " + std::string(line.substr(3)));
     }
-  });
+  };
+  auto ran = os::RunProcess(options);
   if (!ran) {
     return Error{"template `python-3.11`: " + ran.error().message +
                  "; install it with `apt-get install mmdebstrap`"};

@@ -12,6 +12,7 @@
 
 #include "ir/options.h"
 #include "ir/support/check.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/rootfs/templates.h"
 #include "runtime/rootfs/tree_util.h"
 
@@ -62,12 +63,12 @@ Materialized Published(const fs::path& template_dir, const std::string& hex) {
   return out;
 }
 
-// Holds the template's build lock until the returned Fd closes. flock locks belong to the open
-// file, so two threads of one process exclude each other too.
-ErrorOr<Fd> LockTemplate(const fs::path& template_dir, std::string_view name,
-                         const ProgressFn& progress) {
+// Holds the template's build lock until the returned descriptor closes. flock locks belong to the
+// open file, so two threads of one process exclude each other too.
+ErrorOr<os::UniqueFd> LockTemplate(const fs::path& template_dir, std::string_view name,
+                                   const ProgressFn& progress) {
   const fs::path path = template_dir / kLock;
-  Fd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  os::UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd.valid()) {
     return Error{"cannot open the lock file " + Quote(path) + ": " + ErrnoText(errno)};
   }
@@ -113,7 +114,7 @@ ErrorOr<Ok> RemoveStaleBuilds(const fs::path& template_dir) {
 // Flushes the file system holding `dir`, so that after a power loss a published name never
 // points at files whose data never reached the disk.
 ErrorOr<Ok> SyncFileSystemOf(const fs::path& dir) {
-  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  os::UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid() || syncfs(fd.get()) != 0) {
     return Error{"cannot flush the file system of " + Quote(dir) + ": " + ErrnoText(errno)};
   }

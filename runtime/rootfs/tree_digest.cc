@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "ir/support/check.h"
+#include "ir/support/os/hex.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/rootfs/rootfs.h"
 #include "runtime/rootfs/tree_util.h"
 
@@ -35,17 +37,6 @@ struct Entry {
   mode_t mode;
 };
 
-std::string Hex(const unsigned char* bytes, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    out += kDigits[bytes[i] >> 4];
-    out += kDigits[bytes[i] & 0xf];
-  }
-  return out;
-}
-
 void Absorb(crypto_hash_sha256_state& state, std::string_view bytes) {
   crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(bytes.data()),
                             bytes.size());
@@ -54,7 +45,7 @@ void Absorb(crypto_hash_sha256_state& state, std::string_view bytes) {
 ErrorOr<std::string> FileSha256(const fs::path& path) {
   // O_NOFOLLOW: the entry was a regular file when listed; never hash what a swapped-in symlink
   // points to.
-  Fd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  os::UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
     return Error{"cannot open " + Quote(path) + " to hash it: " + ErrnoText(errno)};
   }
@@ -76,7 +67,7 @@ ErrorOr<std::string> FileSha256(const fs::path& path) {
   }
   unsigned char hash[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_final(&state, hash);
-  return Hex(hash, sizeof hash);
+  return os::Hex(hash, sizeof hash);
 }
 
 ErrorOr<std::string> LinkTarget(const fs::path& path) {
@@ -189,7 +180,7 @@ ErrorOr<std::string> TreeDigest(const fs::path& dir) {
   }
   unsigned char hash[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_final(&state, hash);
-  return "sha256:" + Hex(hash, sizeof hash);
+  return "sha256:" + os::Hex(hash, sizeof hash);
 }
 
 }  // namespace mvm::runtime::rootfs

@@ -9,6 +9,8 @@
 #include <system_error>
 #include <vector>
 
+#include "ir/support/os/unique_fd.h"
+
 namespace mvm::runtime::rootfs {
 namespace fs = std::filesystem;
 
@@ -105,30 +107,10 @@ ErrorOr<Ok> RemoveTreeOn(const fs::path& path, dev_t dev) {
 
 }  // namespace
 
-Fd& Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-Fd::~Fd() {
-  if (fd_ >= 0) {
-    close(fd_);
-  }
-}
-
 std::string Quote(const fs::path& path) { return "`" + path.string() + "`"; }
 
-std::string ErrnoText(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
-
 ErrorOr<Ok> WriteTextFile(const fs::path& path, std::string_view content, mode_t mode) {
-  Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode));
+  os::UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!fd.valid()) {
     return Error{"cannot create " + Quote(path) + ": " + ErrnoText(errno)};
   }

@@ -8,34 +8,16 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <utility>
 
 #include "ir/support/error_or.h"
+#include "ir/support/os/errno_text.h"
 
 namespace mvm::runtime::rootfs {
 
-/// A file descriptor closed when it goes out of scope.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd();
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
+using os::ErrnoText;
 
 /// "`path`", the way error messages quote paths.
 std::string Quote(const std::filesystem::path& path);
-
-/// strerror text of `error`.
-std::string ErrnoText(int error);
 
 /// Writes `content` to a new file at `path` with exactly `mode` (whatever the umask).
 ErrorOr<Ok> WriteTextFile(const std::filesystem::path& path, std::string_view content, mode_t mode);

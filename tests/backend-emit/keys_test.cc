@@ -10,6 +10,7 @@
 
 #include "backend-emit/plan/base64.h"
 #include "ir/digest.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::plan {
 namespace {
@@ -116,21 +117,14 @@ TEST(KeysTest, SecretBytesMustHoldTheMatchingPublicHalf) {
 
 class KeyFilesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mvm_keys_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   static unsigned Mode(const fs::path& p) {
     struct stat st {};
     EXPECT_EQ(stat(p.c_str(), &st), 0);
     return st.st_mode & 07777;
   }
 
-  fs::path dir_;
+  mvm::testing::TempDir tmp_;
+  const fs::path dir_ = tmp_.path() / "keys";  // made by the code under test
 };
 
 TEST_F(KeyFilesTest, SaveAndLoadRoundTrip) {

@@ -2,14 +2,15 @@
 
 #include "backend-emit/nix/artifacts.h"
 #include "backend-emit/nix/nar.h"
-#include "tests/backend-emit/nix_test_util.h"
+#include "tests/support/files.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::nix {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::TempDir;
-using testing::WriteFile;
+using mvm::testing::TempDir;
+using mvm::testing::WriteFile;
 
 struct Built {
   fs::path state;

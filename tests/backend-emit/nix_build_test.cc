@@ -10,14 +10,15 @@
 #include "backend-emit/nix/build.h"
 #include "backend-emit/nix/nar.h"
 #include "backend-emit/plan/base64.h"
-#include "tests/backend-emit/nix_test_util.h"
+#include "tests/support/files.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::nix {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::TempDir;
-using testing::WriteFile;
+using mvm::testing::TempDir;
+using mvm::testing::WriteFile;
 
 std::string Sri(std::string_view digest) {
   std::string hex(digest.substr(7));

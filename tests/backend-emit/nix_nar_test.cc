@@ -6,15 +6,16 @@
 
 #include "backend-emit/nix/build.h"
 #include "backend-emit/nix/nar.h"
-#include "tests/backend-emit/nix_test_util.h"
+#include "tests/support/files.h"
 #include "tests/support/prerequisite.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::nix {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::TempDir;
-using testing::WriteFile;
+using mvm::testing::TempDir;
+using mvm::testing::WriteFile;
 
 // A tree with each kind of NAR node: plain and executable files, a symlink, nested and empty
 // directories, and a file whose length is not a multiple of 8 (padding).

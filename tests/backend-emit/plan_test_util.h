@@ -1,7 +1,6 @@
 #ifndef MVM_TESTS_BACKEND_EMIT_PLAN_TEST_UTIL_H_
 #define MVM_TESTS_BACKEND_EMIT_PLAN_TEST_UTIL_H_
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,6 +11,7 @@
 #include "backend-emit/plan/payload.h"
 #include "backend-emit/plan/trust_store.h"
 #include "ir/workload.pb.h"
+#include "tests/support/keys.h"
 
 namespace mvm::plan::testing {
 
@@ -19,14 +19,7 @@ namespace mvm::plan::testing {
 inline constexpr int64_t kNotBefore = 1735689600;
 inline constexpr int64_t kExpiresAt = 1735776000;
 
-/// A deterministic key: seed bytes 0, 1, 2, ... (+ `salt`).
-inline SecretKey TestKey(unsigned char salt = 0) {
-  std::array<unsigned char, kSeedBytes> seed{};
-  for (size_t i = 0; i < seed.size(); ++i) {
-    seed[i] = static_cast<unsigned char>(i + salt);
-  }
-  return SecretKey::FromSeed(seed);
-}
+using mvm::testing::TestKey;
 
 inline TrustedKey Trusted(const SecretKey& key) {
   return {key.KeyId(), key.public_key(), "test.pub"};

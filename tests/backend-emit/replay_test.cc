@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tests/backend-emit/plan_test_util.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::plan {
 namespace {
@@ -21,14 +22,6 @@ const std::string kDigestB = "sha256:" + std::string(64, 'b');
 
 class ReplayTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mvm_replay_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // "first", "newer", "same" or "refused: <message>".
   std::string Admit(ReplayState& state, std::string_view id, uint32_t epoch,
                     const std::string& digest) {
@@ -51,7 +44,8 @@ class ReplayTest : public ::testing::Test {
     return "?";
   }
 
-  fs::path dir_;
+  mvm::testing::TempDir tmp_;
+  const fs::path dir_ = tmp_.path() / "replay";  // made by the code under test
 };
 
 TEST_F(ReplayTest, StateTransitions) {

@@ -8,6 +8,8 @@
 #include <fstream>
 
 #include "tests/backend-emit/plan_test_util.h"
+#include "tests/support/files.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::plan {
 namespace {
@@ -16,22 +18,14 @@ namespace fs = std::filesystem;
 
 class TrustStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mvm_trust_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   fs::path WritePub(const std::string& name, const SecretKey& key) {
     fs::path p = dir_ / name;
-    std::ofstream(p) << key.public_key().ToFileText();
+    mvm::testing::WriteFile(p, key.public_key().ToFileText());
     return p;
   }
 
-  fs::path dir_;
+  mvm::testing::TempDir tmp_;
+  const fs::path dir_ = tmp_.path();
 };
 
 TEST_F(TrustStoreTest, TrustListUntrust) {

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
+
+#include "tests/support/files.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::cli {
 namespace {
@@ -46,11 +48,10 @@ TEST(GitignoreTest, NestedGitignoreAppliesBelowItsDirectory) {
 }
 
 TEST(WalkSourceDirectoryTest, FindsSourcesHonouringGitignore) {
-  fs::path root = fs::temp_directory_path() / ("mvm_walk_test_" + std::to_string(::getpid()));
-  fs::remove_all(root);
+  mvm::testing::TempDir tmp;
+  const fs::path root = tmp.path();
   auto write = [&](const std::string& rel, const std::string& text) {
-    fs::create_directories((root / rel).parent_path());
-    std::ofstream(root / rel) << text;
+    mvm::testing::WriteFile(root / rel, text);
   };
   write(".git/HEAD", "ref: refs/heads/main\n");
   write(".gitignore", "generated/\n*.skip.py\n");
@@ -70,7 +71,6 @@ TEST(WalkSourceDirectoryTest, FindsSourcesHonouringGitignore) {
   std::vector<std::string> expected = {(root / "app.py").string(), (root / "web/app.ts").string(),
                                        (root / "web/view.tsx").string()};
   EXPECT_EQ(*found, expected);
-  fs::remove_all(root);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "tests/lsp/lsp_client.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,6 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "ir/support/os/process.h"
+
 namespace mvm::lsp::testing {
 
 using nlohmann::json;
@@ -18,25 +21,22 @@ using nlohmann::json;
 LspClient::LspClient() {
   int in[2];
   int out[2];
-  if (pipe(in) != 0 || pipe(out) != 0) {
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
   }
-  pid_ = fork();
-  if (pid_ < 0) {
-    throw std::runtime_error("fork failed");
-  }
-  if (pid_ == 0) {
-    dup2(in[0], STDIN_FILENO);
-    dup2(out[1], STDOUT_FILENO);
-    close(in[0]);
-    close(in[1]);
-    close(out[0]);
-    close(out[1]);
-    execl(MVM_MVMCTL_PATH, MVM_MVMCTL_PATH, "lsp", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  os::SpawnOptions server;
+  server.argv = {MVM_MVMCTL_PATH, "lsp"};
+  // The server's log goes where the test's does.
+  server.fds = {{STDIN_FILENO, in[0]}, {STDOUT_FILENO, out[1]}, {STDERR_FILENO, STDERR_FILENO}};
+  auto spawned = os::Spawn(server);
   close(in[0]);
   close(out[1]);
+  if (!spawned) {
+    close(in[1]);
+    close(out[0]);
+    throw std::runtime_error(spawned.error().message);
+  }
+  pid_ = *spawned;
   to_server_ = in[1];
   from_server_ = out[0];
   signal(SIGPIPE, SIG_IGN);

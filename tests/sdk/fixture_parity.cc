@@ -9,22 +9,20 @@
 // The record outputs are also checked raw: the SDKs must write canonical JSON (RFC 8785) exactly as
 // `mvmctl ir canon` would, locations included.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/compilation.h"
 #include "ir/json.h"
 #include "ir/support/diagnostic_render.h"
+#include "tests/support/command.h"
+#include "tests/support/files.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm {
 namespace {
@@ -33,12 +31,7 @@ namespace fs = std::filesystem;
 
 const fs::path kFixtures = fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "sdk";
 
-std::string ReadAll(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using mvm::testing::ReadFile;
 
 /// The module in `path` (source, or IR with `from_ir`) after every pass, canonical without
 /// locations; "" with a test failure when it does not compile cleanly.
@@ -72,48 +65,20 @@ std::string ParsedCanonical(const fs::path& path) {
   return ir::ToCanonicalJson(compilation->module);
 }
 
-/// Runs `argv` in `dir` with `env` added; its exit status (-1 when it could not run). Its stdout
-/// goes to /dev/null: a record script may print, and the IR goes to MVM_RECORD_OUT.
-int RunScript(const std::vector<std::string>& argv, const fs::path& dir,
-              const std::vector<std::pair<std::string, std::string>>& env) {
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    return -1;
+/// Runs `argv` in `dir` with `env` added. A record script may print; the IR goes to
+/// MVM_RECORD_OUT.
+mvm::testing::CommandResult RunScript(const std::vector<std::string>& argv, const fs::path& dir,
+                                      const std::vector<std::pair<std::string, std::string>>& env) {
+  mvm::testing::CommandOptions options;
+  options.cwd = dir;
+  for (const auto& [name, value] : env) {
+    options.env.push_back(name + "=" + value);
   }
-  if (pid == 0) {
-    if (::chdir(dir.c_str()) != 0) {
-      ::_exit(126);
-    }
-    for (const auto& [k, v] : env) {
-      ::setenv(k.c_str(), v.c_str(), 1);
-    }
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, STDOUT_FILENO);
-    std::vector<char*> args;
-    for (const std::string& a : argv) {
-      args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return mvm::testing::RunCommand(argv, options);
 }
 
 class SdkFixtures : public ::testing::Test {
  protected:
-  void SetUp() override {
-    scratch_ = fs::temp_directory_path() / ("mvm-sdk-fixtures-" + std::to_string(::getpid()));
-    fs::create_directories(scratch_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(scratch_, ec);
-  }
-
   /// Runs a record script and checks what it wrote: canonical as written, and equal to
   /// `expected` after the passes without locations.
   void CheckRecord(const std::string& fixture, const std::string& how,
@@ -124,14 +89,16 @@ class SdkFixtures : public ::testing::Test {
     fs::path out = scratch_ / (fixture + "." + how + ".ir.json");
     env.emplace_back("MVM_SDK_MODE", "record");
     env.emplace_back("MVM_RECORD_OUT", out.string());
-    ASSERT_EQ(RunScript(argv, kFixtures / fixture, env), 0) << "the record script failed";
+    mvm::testing::CommandResult ran = RunScript(argv, kFixtures / fixture, env);
+    ASSERT_EQ(ran.status, 0) << "the record script failed: " << ran.Describe();
     ASSERT_TRUE(fs::exists(out)) << "the record script wrote no IR to MVM_RECORD_OUT";
-    EXPECT_EQ(ReadAll(out), ParsedCanonical(out))
+    EXPECT_EQ(ReadFile(out), ParsedCanonical(out))
         << "the SDK's output is not the canonical JSON mvmctl writes for it";
     EXPECT_EQ(CompiledWithoutLocations(out, /*from_ir=*/true), expected);
   }
 
-  fs::path scratch_;
+  mvm::testing::TempDir tmp_;
+  const fs::path scratch_ = tmp_.path();
 };
 
 TEST_F(SdkFixtures, EveryWayOfWritingAFixtureGivesTheSameIr) {
@@ -147,7 +114,7 @@ TEST_F(SdkFixtures, EveryWayOfWritingAFixtureGivesTheSameIr) {
   for (const std::string& name : fixtures) {
     SCOPED_TRACE(name);
     fs::path dir = kFixtures / name;
-    std::string expected = ReadAll(dir / "expected.ir.json");
+    std::string expected = ReadFile(dir / "expected.ir.json");
     ASSERT_FALSE(expected.empty()) << dir / "expected.ir.json"
                                    << " is missing or empty";
     if (expected.ends_with('\n')) {

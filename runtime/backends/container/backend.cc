@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "runtime/agent/framing.h"
-#include "runtime/agent/unique_fd.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/backends/container/container.h"
 
 namespace mvm::runtime::container {
@@ -90,7 +90,7 @@ ErrorOr<backends::Started> ContainerBackend::Start(const backends::StartRequest&
   // through the agent. Only the agent writes it (workloads get pipes of their own), and it bounds
   // what it writes.
   const fs::path agent_log = request.sandbox_dir / "agent.log";
-  agent::UniqueFd log_fd(
+  os::UniqueFd log_fd(
       ::open(agent_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!log_fd.valid()) {
     return Error{"cannot create `" + agent_log.string() + "`: " + std::strerror(errno)};

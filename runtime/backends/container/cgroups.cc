@@ -12,6 +12,8 @@
 #include <thread>
 #include <utility>
 
+#include "ir/support/os/errno_text.h"
+
 namespace mvm::runtime::container {
 namespace fs = std::filesystem;
 
@@ -23,9 +25,7 @@ constexpr uint64_t kCpuPeriodUs = 100000;
 constexpr auto kRemoveDeadline = std::chrono::seconds(5);
 constexpr auto kRemoveRetry = std::chrono::milliseconds(10);
 
-std::string ErrnoText(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
+using os::ErrnoText;
 
 // O_CREAT is for the plain directory trees of the tests; in cgroupfs the files exist already.
 ErrorOr<Ok> WriteFile(const fs::path& path, std::string_view text) {

@@ -16,14 +16,15 @@
 #include <system_error>
 #include <utility>
 
-#include "runtime/agent/unique_fd.h"
+#include "ir/support/os/errno_text.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/backends/container/cgroups.h"
 #include "runtime/backends/container/child.h"
 #include "runtime/backends/container/seccomp_filter.h"
 
 namespace mvm::runtime::container {
 namespace fs = std::filesystem;
-using agent::UniqueFd;
+using os::UniqueFd;
 
 namespace {
 
@@ -39,9 +40,7 @@ int PidfdSendSignal(int pidfd, int signal) {
   return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0));
 }
 
-std::string ErrnoText(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
+using os::ErrnoText;
 
 uint32_t MicrosSince(Clock::time_point start) {
   return static_cast<uint32_t>(

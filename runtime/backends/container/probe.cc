@@ -12,14 +12,14 @@
 
 #include <string>
 
-#include "runtime/agent/unique_fd.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/backends/container/cgroups.h"
 #include "runtime/backends/container/container.h"
 
 namespace mvm::runtime::container {
 namespace {
 
-using agent::UniqueFd;
+using os::UniqueFd;
 
 // Runs `body` in a forked child and reports whether it exited 0.
 template <typename Body>

@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "ir/support/check.h"
+#include "ir/support/os/errno_text.h"
 
 namespace mvm::runtime::container {
 
@@ -164,9 +165,7 @@ constexpr uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
 constexpr uint64_t kPersonalityQuery = 0xffffffff;
 constexpr uint64_t kPersonalityLinux = 0;
 
-std::string ErrnoText(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
+using os::ErrnoText;
 
 struct CtxDeleter {
   void operator()(void* ctx) const { seccomp_release(ctx); }

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <memory>
 
+#include "ir/support/os/errno_text.h"
 #include "runtime/agent/framing.h"
 #include "runtime/backends/qemu_microvm/child_report.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
@@ -258,7 +259,7 @@ ErrorOr<std::vector<sock_filter>> BuildVirtiofsdFilter() {
   return program;
 }
 
-std::string ErrnoText(int error) { return std::strerror(error); }
+using os::ErrnoText;
 
 ErrorOr<Ok> WriteProcFile(pid_t pid, const char* file, const std::string& text) {
   std::string path = "/proc/" + std::to_string(pid) + "/" + file;

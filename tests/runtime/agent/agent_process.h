@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "runtime/agent/client.h"
+#include "tests/support/files.h"
 
 namespace mvm::runtime::agent::testing {
 
@@ -46,21 +47,13 @@ inline bool WaitFor(const std::function<bool()>& condition, std::chrono::millise
 /// True while `pid` exists, zombie or not.
 inline bool ProcessExists(pid_t pid) { return fs::exists("/proc/" + std::to_string(pid)); }
 
-inline std::string ReadText(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-inline void WriteText(const fs::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
+using mvm::testing::ReadFile;
+using mvm::testing::WriteFile;
 
 /// The only child of `parent` (a wrapper's agent), as the caller's PID namespace numbers it.
 inline std::optional<pid_t> OnlyChild(pid_t parent) {
   const std::string children =
-      ReadText("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children");
+      ReadFile("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children");
   if (children.empty()) {
     return std::nullopt;
   }

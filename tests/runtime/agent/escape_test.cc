@@ -15,7 +15,7 @@ namespace {
 
 // The state letter of /proc/<pid>/stat ('T' stopped), or '\0' once the process is gone.
 char StateOf(pid_t pid) {
-  const std::string stat = ReadText("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
   const size_t paren = stat.rfind(')');
   return paren == std::string::npos || paren + 2 >= stat.size() ? '\0' : stat[paren + 2];
 }
@@ -42,7 +42,7 @@ class EscapeTest : public ::testing::Test {
   std::vector<pid_t> EscapedPids() const {
     std::vector<pid_t> pids;
     for (const char* name : {"child.pid", "orphan.pid"}) {
-      const std::string text = ReadText(agent_.root() / name);
+      const std::string text = ReadFile(agent_.root() / name);
       if (!text.empty()) {
         pids.push_back(std::stoi(text));
       }
@@ -128,8 +128,8 @@ TEST_F(EscapeTest, KillingItsShimDoesNotHideAWorkloadFromSignal) {
   runner.join();
   ASSERT_TRUE(result && *result) << (result ? result->error().message : "no result");
   EXPECT_EQ((*result)->signal, SIGKILL);
-  ASSERT_TRUE(WaitFor([&] { return !ReadText(pid_file).empty(); }));
-  const pid_t escaped = std::stoi(ReadText(pid_file));
+  ASSERT_TRUE(WaitFor([&] { return !ReadFile(pid_file).empty(); }));
+  const pid_t escaped = std::stoi(ReadFile(pid_file));
   ASSERT_TRUE(client_->Signal(SIGSTOP));
   EXPECT_TRUE(WaitFor([&] { return StateOf(escaped) == 'T'; }, 5s))
       << "adopted process " << escaped << " was not stopped (state " << StateOf(escaped) << ")";

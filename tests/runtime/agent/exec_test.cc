@@ -185,7 +185,7 @@ TEST_F(ExecTest, MissingFileIs127) {
 
 TEST_F(ExecTest, NotExecutableIs126) {
   const fs::path script = agent_.root() / "script.sh";
-  WriteText(script, "#!/bin/sh\necho should not run\n");
+  WriteFile(script, "#!/bin/sh\necho should not run\n");
   chmod(script.c_str(), 0644);
   ExecRequest request;
   request.argv = {script.string()};
@@ -200,7 +200,7 @@ TEST_F(ExecTest, NotExecutableIs126) {
 }
 
 TEST_F(ExecTest, NotExecutableInPathIs126) {
-  WriteText(agent_.root() / "mvm-tool", "#!/bin/sh\n");
+  WriteFile(agent_.root() / "mvm-tool", "#!/bin/sh\n");
   chmod((agent_.root() / "mvm-tool").c_str(), 0644);
   ExecRequest request;
   request.argv = {"mvm-tool"};
@@ -217,7 +217,7 @@ TEST_F(ExecTest, TimeoutKillsTheWholeProcessGroup) {
   Ran ran = MustRun(request);
   EXPECT_TRUE(ran.result.timed_out);
   EXPECT_EQ(ran.result.signal, SIGKILL);
-  const std::string text = ReadText(pid_file);
+  const std::string text = ReadFile(pid_file);
   ASSERT_FALSE(text.empty()) << "the shell did not start its background sleep in 2 s";
   const pid_t background = std::stoi(text);
   // Killed with the exec's tree and reaped by its shim: nothing left running.

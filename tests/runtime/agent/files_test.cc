@@ -21,7 +21,7 @@ class FilesTest : public ::testing::Test {
     // Outside the files root, next to it: what escapes would reach.
     outside_ = agent_.dir() / "outside";
     fs::create_directory(outside_);
-    WriteText(outside_ / "secret.txt", "secret");
+    WriteFile(outside_ / "secret.txt", "secret");
   }
 
   static void ExpectEscape(const ErrorOr<Ok>& result) {
@@ -55,7 +55,7 @@ TEST_F(FilesTest, WriteThenReadRoundTripsEveryByte) {
     data.push_back(static_cast<char>(i));
   }
   ASSERT_TRUE(client_->WriteFile("/bytes.bin", data));
-  EXPECT_EQ(ReadText(agent_.root() / "bytes.bin"), data);
+  EXPECT_EQ(ReadFile(agent_.root() / "bytes.bin"), data);
   auto read = client_->ReadFile("/bytes.bin");
   ASSERT_TRUE(read) << read.error().message;
   EXPECT_EQ(*read, data);
@@ -72,7 +72,7 @@ TEST_F(FilesTest, WriteTruncatesAndSetsTheMode) {
   ASSERT_TRUE(client_->WriteFile("/f", "a long first version", 0600));
   EXPECT_EQ(ModeOf(agent_.root() / "f"), 0600u);
   ASSERT_TRUE(client_->WriteFile("/f", "short", 0751));
-  EXPECT_EQ(ReadText(agent_.root() / "f"), "short");
+  EXPECT_EQ(ReadFile(agent_.root() / "f"), "short");
   EXPECT_EQ(ModeOf(agent_.root() / "f"), 0751u);
   auto bad = client_->WriteFile("/f", "x", 010000);
   ASSERT_FALSE(bad);
@@ -94,7 +94,7 @@ TEST_F(FilesTest, LargeFilesGoInChunks) {
 }
 
 TEST_F(FilesTest, ReadRefusesFilesLargerThanMaxBytes) {
-  WriteText(agent_.root() / "hundred", std::string(100, 'x'));
+  WriteFile(agent_.root() / "hundred", std::string(100, 'x'));
   auto read = client_->ReadFile("/hundred", 10);
   ASSERT_FALSE(read);
   EXPECT_NE(read.error().message.find("`/hundred`: file is 100 bytes"), std::string::npos)
@@ -132,11 +132,11 @@ TEST_F(FilesTest, ParentsAreCreatedOnlyWhenAsked) {
       << refused.error().message;
   EXPECT_FALSE(fs::exists(agent_.root() / "a"));
   ASSERT_TRUE(client_->WriteFile("/a/b/c.txt", "x", 0644, true));
-  EXPECT_EQ(ReadText(agent_.root() / "a/b/c.txt"), "x");
+  EXPECT_EQ(ReadFile(agent_.root() / "a/b/c.txt"), "x");
 }
 
 TEST_F(FilesTest, ListReportsNamesTypesSizesAndModes) {
-  WriteText(agent_.root() / "file", "12345");
+  WriteFile(agent_.root() / "file", "12345");
   chmod((agent_.root() / "file").c_str(), 0640);
   fs::create_directory(agent_.root() / "dir");
   chmod((agent_.root() / "dir").c_str(), 0750);
@@ -166,10 +166,10 @@ TEST_F(FilesTest, ListReportsNamesTypesSizesAndModes) {
 }
 
 TEST_F(FilesTest, RemoveFilesAndDirectories) {
-  WriteText(agent_.root() / "file", "x");
+  WriteFile(agent_.root() / "file", "x");
   fs::create_directories(agent_.root() / "empty");
   fs::create_directories(agent_.root() / "tree/sub/deeper");
-  WriteText(agent_.root() / "tree/sub/deeper/f", "x");
+  WriteFile(agent_.root() / "tree/sub/deeper/f", "x");
   ASSERT_TRUE(client_->Remove("/file", false));
   ASSERT_TRUE(client_->Remove("/empty", false));
   auto refused = client_->Remove("/tree", false);
@@ -193,7 +193,7 @@ TEST_F(FilesTest, DotDotCannotLeaveTheRoot) {
   EXPECT_FALSE(fs::exists(outside_ / "new.txt"));
   EXPECT_TRUE(fs::exists(outside_ / "secret.txt"));
   // `..` that stays inside is fine.
-  WriteText(agent_.root() / "inside.txt", "in");
+  WriteFile(agent_.root() / "inside.txt", "in");
   auto read = client_->ReadFile("/a/../inside.txt");
   ASSERT_TRUE(read);
   EXPECT_EQ(*read, "in");
@@ -209,7 +209,7 @@ TEST_F(FilesTest, AbsoluteSymlinksAreRefused) {
   EXPECT_FALSE(fs::exists(outside_ / "sub"));
   // Even one pointing inside the root: an absolute target is resolved from the real root.
   fs::create_symlink(agent_.root() / "target", agent_.root() / "abs-inside");
-  WriteText(agent_.root() / "target", "t");
+  WriteFile(agent_.root() / "target", "t");
   ExpectEscape(client_->ReadFile("/abs-inside"));
 }
 
@@ -228,7 +228,7 @@ TEST_F(FilesTest, RelativeSymlinksOutOfTheRootAreRefused) {
 
 TEST_F(FilesTest, SymlinksInsideTheRootAreFollowed) {
   fs::create_directory(agent_.root() / "real");
-  WriteText(agent_.root() / "real/f", "followed");
+  WriteFile(agent_.root() / "real/f", "followed");
   fs::create_directory_symlink("real", agent_.root() / "alias");
   auto read = client_->ReadFile("/alias/f");
   ASSERT_TRUE(read) << read.error().message;
@@ -244,12 +244,12 @@ TEST_F(FilesTest, RemovingASymlinkRemovesTheLinkOnly) {
 
 TEST_F(FilesTest, RecursiveRemoveDoesNotFollowSymlinks) {
   fs::create_directories(agent_.root() / "tree/sub");
-  WriteText(agent_.root() / "tree/sub/f", "x");
+  WriteFile(agent_.root() / "tree/sub/f", "x");
   fs::create_directory_symlink(outside_, agent_.root() / "tree/abs");
   fs::create_directory_symlink("../../../outside", agent_.root() / "tree/sub/rel");
   ASSERT_TRUE(client_->Remove("/tree", true));
   EXPECT_FALSE(fs::exists(fs::symlink_status(agent_.root() / "tree")));
-  EXPECT_EQ(ReadText(outside_ / "secret.txt"), "secret");
+  EXPECT_EQ(ReadFile(outside_ / "secret.txt"), "secret");
 }
 
 TEST(FilesMagicLinkTest, ProcMagicLinksAreRefused) {

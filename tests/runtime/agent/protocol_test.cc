@@ -262,7 +262,7 @@ TEST(AgentCommandLineTest, StaleSocketIsReplacedAndOtherFilesAreNot) {
 
   // A regular file at the socket path is not the agent's to delete.
   const fs::path file = first.dir() / "not-a-socket";
-  WriteText(file, "keep");
+  WriteFile(file, "keep");
   pid = fork();
   if (pid == 0) {
     execl(MVM_AGENT_PATH, MVM_AGENT_PATH, "--socket", file.c_str(), nullptr);
@@ -270,7 +270,7 @@ TEST(AgentCommandLineTest, StaleSocketIsReplacedAndOtherFilesAreNot) {
   }
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-  EXPECT_EQ(ReadText(file), "keep");
+  EXPECT_EQ(ReadFile(file), "keep");
 }
 
 }  // namespace

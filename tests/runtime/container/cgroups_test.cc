@@ -81,11 +81,11 @@ TEST(SandboxCgroupsTest, V2WritesLimitsIntoAPlainTree) {
   ASSERT_EQ(cgroups.Dirs(), std::vector<fs::path>{leaf});
 
   ASSERT_TRUE(cgroups.Create({.cpu = 2, .memory_mb = 256, .pids_max = 64}).ok());
-  EXPECT_EQ(ReadText(dir.path() / "cgroup.subtree_control"), "+cpu +memory +pids");
-  EXPECT_EQ(ReadText(dir.path() / "mvm" / "cgroup.subtree_control"), "+cpu +memory +pids");
-  EXPECT_EQ(ReadText(leaf / "memory.max"), "268435456");
-  EXPECT_EQ(ReadText(leaf / "pids.max"), "64");
-  EXPECT_EQ(ReadText(leaf / "cpu.max"), "200000 100000");
+  EXPECT_EQ(ReadFile(dir.path() / "cgroup.subtree_control"), "+cpu +memory +pids");
+  EXPECT_EQ(ReadFile(dir.path() / "mvm" / "cgroup.subtree_control"), "+cpu +memory +pids");
+  EXPECT_EQ(ReadFile(leaf / "memory.max"), "268435456");
+  EXPECT_EQ(ReadFile(leaf / "pids.max"), "64");
+  EXPECT_EQ(ReadFile(leaf / "cpu.max"), "200000 100000");
   // Optional files are written only where the kernel has them (swap accounting).
   EXPECT_FALSE(fs::exists(leaf / "memory.swap.max"));
 
@@ -94,9 +94,9 @@ TEST(SandboxCgroupsTest, V2WritesLimitsIntoAPlainTree) {
   EXPECT_NE(again.error().message.find("already exists"), std::string::npos);
 
   ASSERT_TRUE(cgroups.AddProcess(4321).ok());
-  EXPECT_EQ(ReadText(leaf / "cgroup.procs"), "4321");
+  EXPECT_EQ(ReadFile(leaf / "cgroup.procs"), "4321");
 
-  WriteText(leaf / "memory.events", "low 0\nhigh 0\nmax 7\noom 3\noom_kill 2\n");
+  WriteFile(leaf / "memory.events", "low 0\nhigh 0\nmax 7\noom 3\noom_kill 2\n");
   auto kills = cgroups.OomKills();
   ASSERT_TRUE(kills.ok()) << kills.error().message;
   EXPECT_EQ(*kills, 2u);
@@ -128,13 +128,13 @@ TEST(SandboxCgroupsTest, V1OnThisHost) {
   std::vector<fs::path> dirs = cgroups.Dirs();
   ASSERT_EQ(dirs.size(), 3u);
   EXPECT_EQ(dirs[0], roots->memory / "mvm" / ("mvm-" + name));
-  EXPECT_EQ(ReadText(dirs[0] / "memory.limit_in_bytes"), "67108864\n");
+  EXPECT_EQ(ReadFile(dirs[0] / "memory.limit_in_bytes"), "67108864\n");
   if (fs::exists(dirs[0] / "memory.memsw.limit_in_bytes")) {
-    EXPECT_EQ(ReadText(dirs[0] / "memory.memsw.limit_in_bytes"), "67108864\n");
+    EXPECT_EQ(ReadFile(dirs[0] / "memory.memsw.limit_in_bytes"), "67108864\n");
   }
-  EXPECT_EQ(ReadText(dirs[1] / "pids.max"), "32\n");
-  EXPECT_EQ(ReadText(dirs[2] / "cpu.cfs_quota_us"), "300000\n");
-  EXPECT_EQ(ReadText(dirs[2] / "cpu.cfs_period_us"), "100000\n");
+  EXPECT_EQ(ReadFile(dirs[1] / "pids.max"), "32\n");
+  EXPECT_EQ(ReadFile(dirs[2] / "cpu.cfs_quota_us"), "300000\n");
+  EXPECT_EQ(ReadFile(dirs[2] / "cpu.cfs_period_us"), "100000\n");
 
   pid_t child = fork();
   ASSERT_GE(child, 0);
@@ -143,7 +143,7 @@ TEST(SandboxCgroupsTest, V1OnThisHost) {
     _exit(0);
   }
   ASSERT_TRUE(cgroups.AddProcess(child).ok());
-  std::string own = ReadText("/proc/" + std::to_string(child) + "/cgroup");
+  std::string own = ReadFile("/proc/" + std::to_string(child) + "/cgroup");
   EXPECT_NE(own.find(":memory:/mvm/mvm-" + name + "\n"), std::string::npos) << own;
   EXPECT_NE(own.find(":pids:/mvm/mvm-" + name + "\n"), std::string::npos) << own;
   auto kills = cgroups.OomKills();

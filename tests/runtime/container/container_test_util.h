@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,7 +20,9 @@
 #include <vector>
 
 #include "runtime/backends/container/container.h"
+#include "tests/support/files.h"
 #include "tests/support/prerequisite.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::runtime::container::testing {
 
@@ -31,38 +32,9 @@ using namespace std::chrono_literals;
 /// The static busybox from Debian's busybox-static.
 inline const fs::path kBusybox = "/bin/busybox";
 
-/// A fresh directory under /tmp, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/mvm-container-test-XXXXXX";
-    MVM_CHECK(mkdtemp(pattern) != nullptr);
-    path_ = pattern;
-    fs::permissions(path_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                               fs::perms::others_read | fs::perms::others_exec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-inline void WriteText(const fs::path& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
-
-inline std::string ReadText(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+using mvm::testing::ReadFile;
+using mvm::testing::TempDir;
+using mvm::testing::WriteFile;
 
 /// A root filesystem with nothing but /bin: busybox, links for the applets the tests use, and the
 /// probe program.
@@ -184,7 +156,7 @@ class SandboxFixture : public ::testing::Test {
     return outcome;
   }
 
-  std::string Out(const std::string& file) const { return ReadText(out() / file); }
+  std::string Out(const std::string& file) const { return ReadFile(out() / file); }
 
  private:
   TempDir dir_;

@@ -56,15 +56,15 @@ TEST_F(LifecycleTest, ConcurrentSandboxesShareOneRootfs) {
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(WaitForFile(out() / std::to_string(i) / "ready"));
   }
-  WriteText(out() / "go", "");
+  WriteFile(out() / "go", "");
   for (int i = 0; i < 4; ++i) {
     auto status = Wait(sandboxes[i], 60s);
     ASSERT_TRUE(status.ok()) << status.error().message;
     EXPECT_EQ(status->exit_code, 0);
     close(sandboxes[i].pidfd);
     std::string id = std::to_string(i);
-    EXPECT_EQ(ReadText(out() / id / "tmp"), "mine\n");  // each /tmp is private
-    EXPECT_EQ(ReadText(out() / id / "mine"), id + "\n");
+    EXPECT_EQ(ReadFile(out() / id / "tmp"), "mine\n");  // each /tmp is private
+    EXPECT_EQ(ReadFile(out() / id / "mine"), id + "\n");
     EXPECT_TRUE(RemoveCgroups(specs[i].name).ok());
   }
   EXPECT_EQ(Snapshot(rootfs()), before);
@@ -103,7 +103,7 @@ TEST_F(LifecycleTest, TimingsAreFilled) {
 
 TEST_F(LifecycleTest, BadRootfsReportsTheChildsFailingStep) {
   // /proc as a file: the child cannot make its mount point, and says so.
-  WriteText(rootfs() / "proc", "not a directory\n");
+  WriteFile(rootfs() / "proc", "not a directory\n");
   Spec spec = MakeSpec("true");
   auto started = StartLogged(spec, log());
   ASSERT_FALSE(started.ok());

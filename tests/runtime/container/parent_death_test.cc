@@ -74,7 +74,7 @@ TEST_F(ParentDeathTest, Pid1DiesWithItsParent) {
   Spec spec = MakeSpec("exec sleep 1000");
   Intermediate mid;
   StartFromIntermediate(spec, log(), mid);
-  ASSERT_GT(mid.sandbox_pid, 0) << ReadText(log());
+  ASSERT_GT(mid.sandbox_pid, 0) << ReadFile(log());
   int pidfd = PidfdOpen(mid.sandbox_pid);
   ASSERT_GE(pidfd, 0);
   EXPECT_FALSE(ExitsWithin(pidfd, 200ms));  // alive while its parent is
@@ -88,7 +88,7 @@ TEST_F(ParentDeathTest, DetachedSandboxOutlivesItsParentUntilRemoveCgroups) {
   spec.parent_death_signal = 0;
   Intermediate mid;
   StartFromIntermediate(spec, log(), mid);
-  ASSERT_GT(mid.sandbox_pid, 0) << ReadText(log());
+  ASSERT_GT(mid.sandbox_pid, 0) << ReadFile(log());
   int pidfd = PidfdOpen(mid.sandbox_pid);
   ASSERT_GE(pidfd, 0);
   mid.KillIt();

@@ -42,7 +42,7 @@ TEST_F(SandboxTest, RootIsAnUnprivilegedHostUid) {
   auto sandbox = StartLogged(spec, log());
   ASSERT_TRUE(sandbox.ok()) << sandbox.error().message;
   ASSERT_TRUE(WaitForFile(out() / "ready"));
-  std::string status = ReadText("/proc/" + std::to_string(sandbox->pid) + "/status");
+  std::string status = ReadFile("/proc/" + std::to_string(sandbox->pid) + "/status");
   EXPECT_NE(status.find("Uid:\t100000\t100000\t100000\t100000\n"), std::string::npos) << status;
   EXPECT_NE(status.find("Gid:\t100000\t100000\t100000\t100000\n"), std::string::npos) << status;
   ASSERT_TRUE(Kill(*sandbox, SIGKILL).ok());
@@ -79,7 +79,7 @@ TEST_F(SandboxTest, TmpIsWritableAndSized) {
 
 TEST_F(SandboxTest, MissingMountTargetsAreCreated) {
   fs::path hello = dir() / "hello.py";
-  WriteText(hello, "print('hello')\n");
+  WriteFile(hello, "print('hello')\n");
   fs::create_directories(dir() / "data");
   Spec spec = MakeSpec(
       "cat /app/hello.py > /out/hello; echo s > /scratch/s && cat /scratch/s > /out/scratch; "
@@ -92,7 +92,7 @@ TEST_F(SandboxTest, MissingMountTargetsAreCreated) {
   ASSERT_EQ(r.error, "");
   EXPECT_EQ(Out("hello"), "print('hello')\n");
   EXPECT_EQ(Out("scratch"), "s\n");
-  EXPECT_EQ(ReadText(dir() / "data" / "written"), "d\n");
+  EXPECT_EQ(ReadFile(dir() / "data" / "written"), "d\n");
   // 3 MiB
   EXPECT_NE(Out("df").find(" 3072 "), std::string::npos) << Out("df");
   EXPECT_EQ(Snapshot(rootfs()), before);
@@ -101,7 +101,7 @@ TEST_F(SandboxTest, MissingMountTargetsAreCreated) {
 TEST_F(SandboxTest, ReadOnlyBindIsNotWritableAndReadWriteBindWritesToTheHost) {
   fs::create_directories(dir() / "ro");
   fs::create_directories(dir() / "rw");
-  WriteText(dir() / "ro" / "file", "original\n");
+  WriteFile(dir() / "ro" / "file", "original\n");
   chmod((dir() / "ro" / "file").c_str(), 0600);
   Spec spec = MakeSpec(
       "cat /ro/file > /out/read; echo changed > /ro/file 2>/dev/null || echo refused > "
@@ -114,9 +114,9 @@ TEST_F(SandboxTest, ReadOnlyBindIsNotWritableAndReadWriteBindWritesToTheHost) {
   // 0600 root-owned on the host, readable by the sandbox's root through the idmapped mount.
   EXPECT_EQ(Out("read"), "original\n");
   EXPECT_EQ(Out("ro"), "refused\nrefused\n");
-  EXPECT_EQ(ReadText(dir() / "ro" / "file"), "original\n");
+  EXPECT_EQ(ReadFile(dir() / "ro" / "file"), "original\n");
   EXPECT_FALSE(fs::exists(dir() / "ro" / "new"));
-  EXPECT_EQ(ReadText(dir() / "rw" / "file"), "new\n");
+  EXPECT_EQ(ReadFile(dir() / "rw" / "file"), "new\n");
   // What the sandbox's root creates belongs to host root, not to uid 100000.
   struct stat st {};
   ASSERT_EQ(stat((dir() / "rw" / "sub").c_str(), &st), 0);
@@ -181,15 +181,15 @@ TEST_F(SandboxTest, PidsLimitStopsAForkBomb) {
   auto roots = HostCgroupRoots();
   ASSERT_TRUE(roots.ok());
   fs::path pids = SandboxCgroups(*roots, spec.name).Dirs()[roots->v2() ? 0 : 1];
-  EXPECT_EQ(ReadText(pids / "pids.max"), "16\n");
+  EXPECT_EQ(ReadFile(pids / "pids.max"), "16\n");
   // The bomb reaches the limit and stays under it.
   auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (ReadText(pids / "pids.events") == "max 0\n" &&
+  while (ReadFile(pids / "pids.events") == "max 0\n" &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(10ms);
   }
-  EXPECT_NE(ReadText(pids / "pids.events"), "max 0\n");
-  EXPECT_LE(std::stoi(ReadText(pids / "pids.current")), 16);
+  EXPECT_NE(ReadFile(pids / "pids.events"), "max 0\n");
+  EXPECT_LE(std::stoi(ReadFile(pids / "pids.current")), 16);
   // Killing PID 1 takes the whole pid namespace, bomb included, with it.
   ASSERT_TRUE(Kill(*sandbox, SIGKILL).ok());
   auto status = Wait(*sandbox, 30s);
@@ -212,18 +212,18 @@ TEST_F(SandboxTest, LimitsAreWrittenToTheCgroups) {
   EXPECT_EQ(dirs, SandboxCgroups(*roots, spec.name).Dirs());
   std::string procs = std::to_string(sandbox->pid) + "\n";
   if (roots->v2()) {
-    EXPECT_EQ(ReadText(dirs[0] / "cpu.max"), "200000 100000\n");
-    EXPECT_EQ(ReadText(dirs[0] / "memory.max"), "100663296\n");
-    EXPECT_EQ(ReadText(dirs[0] / "pids.max"), "40\n");
+    EXPECT_EQ(ReadFile(dirs[0] / "cpu.max"), "200000 100000\n");
+    EXPECT_EQ(ReadFile(dirs[0] / "memory.max"), "100663296\n");
+    EXPECT_EQ(ReadFile(dirs[0] / "pids.max"), "40\n");
   } else {
-    EXPECT_EQ(ReadText(dirs[2] / "cpu.cfs_quota_us"), "200000\n");
-    EXPECT_EQ(ReadText(dirs[2] / "cpu.cfs_period_us"), "100000\n");
-    EXPECT_EQ(ReadText(dirs[0] / "memory.limit_in_bytes"), "100663296\n");
-    EXPECT_EQ(ReadText(dirs[1] / "pids.max"), "40\n");
+    EXPECT_EQ(ReadFile(dirs[2] / "cpu.cfs_quota_us"), "200000\n");
+    EXPECT_EQ(ReadFile(dirs[2] / "cpu.cfs_period_us"), "100000\n");
+    EXPECT_EQ(ReadFile(dirs[0] / "memory.limit_in_bytes"), "100663296\n");
+    EXPECT_EQ(ReadFile(dirs[1] / "pids.max"), "40\n");
   }
   for (const fs::path& dir : dirs) {
     // PID 1 and whatever it started (cat, sleep) are all accounted.
-    EXPECT_NE(ReadText(dir / "cgroup.procs").find(procs), std::string::npos) << dir;
+    EXPECT_NE(ReadFile(dir / "cgroup.procs").find(procs), std::string::npos) << dir;
   }
   // The cgroup namespace hides the host's hierarchy: the sandbox's cgroup is its root.
   EXPECT_NE(Out("cgroup").find(roots->v2() ? "0::/\n" : ":memory:/\n"), std::string::npos)

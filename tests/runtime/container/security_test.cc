@@ -35,7 +35,7 @@ std::map<std::string, std::string> Results(const std::string& text) {
 TEST_F(SecurityTest, SeccompRefusesTheDangerousCalls) {
   Outcome r = Run(MakeSpec("mvm-container-probe denied > /out/probe"));
   ASSERT_EQ(r.error, "");
-  ASSERT_EQ(r.status.exit_code, 0) << ReadText(log());
+  ASSERT_EQ(r.status.exit_code, 0) << ReadFile(log());
   auto results = Results(Out("probe"));
   for (const char* call : {"mount",
                            "umount2",
@@ -83,7 +83,7 @@ TEST_F(SecurityTest, BusyboxMountAndUnshareFail) {
 TEST_F(SecurityTest, OrdinaryProgramsWork) {
   Outcome r = Run(MakeSpec("mvm-container-probe allowed > /out/probe"));
   ASSERT_EQ(r.error, "");
-  ASSERT_EQ(r.status.exit_code, 0) << ReadText(log());
+  ASSERT_EQ(r.status.exit_code, 0) << ReadFile(log());
   auto results = Results(Out("probe"));
   for (const char* what :
        {"thread", "fork", "pipe", "loopback_tcp", "signal", "personality_query", "pty"}) {
@@ -154,7 +154,7 @@ TEST_F(SecurityTest, OnlyStdioAndInheritedFdsReachPid1) {
   EXPECT_STREQ(buf, "through\n");
   close(pipe_fds[0]);
   // stdio and the inherited one; the stray fd and Start's own control socket are gone.
-  auto results = Results(ReadText(log()));
+  auto results = Results(ReadFile(log()));
   std::set<std::string> fds;
   std::istringstream list(results["fds"]);
   for (std::string fd; std::getline(list, fd, ',');) {

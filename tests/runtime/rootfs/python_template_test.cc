@@ -18,22 +18,23 @@
 #include <system_error>
 #include <vector>
 
-#include "runtime/rootfs/process.h"
 #include "runtime/rootfs/rootfs.h"
 #include "tests/runtime/rootfs/rootfs_test_util.h"
+#include "tests/support/command.h"
 #include "tests/support/prerequisite.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::runtime::rootfs {
 namespace {
 
 namespace fs = std::filesystem;
+using mvm::testing::CommandResult;
+using mvm::testing::TempDir;
 using testing::IsRoot;
-using testing::TempDir;
 
-ProcessResult RunTool(const std::vector<std::string>& argv) {
-  auto ran = RunProcess(argv, nullptr);
-  EXPECT_TRUE(ran.ok()) << ran.error().message;
-  return ran.ok() ? *ran : ProcessResult{};
+// stdout and stderr together, as a person at a terminal would see them.
+CommandResult RunTool(const std::vector<std::string>& argv) {
+  return mvm::testing::RunCommand(argv, mvm::testing::MergedOutput());
 }
 
 TEST(PythonTemplateTest, BuildsARootfsThatRunsPythonAndTheRunShim) {
@@ -46,7 +47,8 @@ TEST(PythonTemplateTest, BuildsARootfsThatRunsPythonAndTheRunShim) {
   if (!shared.empty()) {
     fs::create_directories(shared / ".scratch");
   }
-  TempDir tmp(shared.empty() ? fs::temp_directory_path() : shared / ".scratch");
+  TempDir tmp(shared.empty() ? fs::temp_directory_path() : shared / ".scratch",
+              "mvm-python-template");
   const fs::path cache = tmp.path() / "cache";
   auto made = MaterializeTemplate("python-3.11", cache, [](std::string_view line) {
     std::fprintf(stderr, "progress: %.*s\n", static_cast<int>(line.size()), line.data());
@@ -75,13 +77,13 @@ TEST(PythonTemplateTest, BuildsARootfsThatRunsPythonAndTheRunShim) {
                static_cast<long long>(ms), entries, bytes >> 20);
   RecordProperty("tree_digest_ms", std::to_string(ms));
 
-  ProcessResult version =
+  CommandResult version =
       RunTool({"chroot", root.string(), "python3", "-c", "import json,sys; print(sys.version)"});
-  EXPECT_TRUE(version.success()) << version.output;
-  EXPECT_TRUE(version.output.starts_with("3.11.")) << version.output;
-  ProcessResult python =
+  EXPECT_EQ(version.status, 0) << version.out;
+  EXPECT_TRUE(version.out.starts_with("3.11.")) << version.out;
+  CommandResult python =
       RunTool({"chroot", root.string(), "/usr/bin/python", "-c", "print(6 * 7)"});
-  EXPECT_EQ(python.output, "42\n");
+  EXPECT_EQ(python.out, "42\n");
 
   // Stripped as documented in python_template.cc, and nothing more.
   EXPECT_TRUE(fs::is_empty(root / "dev"));
@@ -109,11 +111,11 @@ TEST(PythonTemplateTest, BuildsARootfsThatRunsPythonAndTheRunShim) {
       "mount --bind -o ro \"$1\" \"$3/.mvm/sdk/python\" && mount --bind -o ro \"$2\" \"$3/app\" && "
       "exec chroot \"$3\" /usr/bin/env PYTHONPATH=/.mvm/sdk/python PYTHONDONTWRITEBYTECODE=1 "
       "python3 -m mvm.run /app/tiny.py tiny";
-  ProcessResult shim =
+  CommandResult shim =
       RunTool({"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
                std::string(MVM_SOURCE_DIR) + "/sdks/python", app.string(), root.string()});
-  EXPECT_EQ(shim.exit_code, 3) << shim.output;
-  EXPECT_EQ(shim.output, "hello from mvm\n");
+  EXPECT_EQ(shim.status, 3) << shim.out;
+  EXPECT_EQ(shim.out, "hello from mvm\n");
 
   auto again = MaterializeTemplate("python-3.11", cache, nullptr);
   ASSERT_TRUE(again.ok()) << again.error().message;

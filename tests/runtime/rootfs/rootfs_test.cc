@@ -15,24 +15,22 @@
 #include <vector>
 
 #include "ir/options.h"
-#include "runtime/rootfs/process.h"
 #include "runtime/rootfs/templates.h"
+#include "runtime/rootfs/tree_util.h"
 #include "tests/runtime/rootfs/rootfs_test_util.h"
+#include "tests/support/command.h"
+#include "tests/support/files.h"
 #include "tests/support/prerequisite.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::runtime::rootfs {
 namespace {
 
 namespace fs = std::filesystem;
+using mvm::testing::ReadFile;
+using mvm::testing::RunCommand;
+using mvm::testing::TempDir;
 using testing::IsRoot;
-using testing::TempDir;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // The names in `dir`, sorted.
 std::vector<std::string> Names(const fs::path& dir) {
@@ -104,9 +102,9 @@ TEST_F(BusyboxTemplateTest, BuildsACompleteSealedTree) {
   EXPECT_EQ(fs::read_symlink(root / "usr/bin/env"), "../../bin/busybox");
   EXPECT_TRUE(fs::is_regular_file(root / "usr/bin/env")) << "applet links resolve in the tree";
   // Every applet the binary lists has its link.
-  auto listed = RunProcess({"/bin/busybox", "--list-full"}, nullptr);
-  ASSERT_TRUE(listed.ok() && listed->success());
-  std::istringstream applets(listed->output);
+  auto listed = RunCommand({"/bin/busybox", "--list-full"});
+  ASSERT_EQ(listed.status, 0) << listed.Describe();
+  std::istringstream applets(listed.out);
   size_t count = 0;
   for (std::string applet; std::getline(applets, applet);) {
     if (!applet.empty() && applet != "bin/busybox") {
@@ -147,14 +145,12 @@ TEST_F(BusyboxTemplateTest, ShellRunsInAChroot) {
   TempDir tmp;
   auto made = Busybox(tmp.path() / "cache");
   ASSERT_TRUE(made.ok()) << made.error().message;
-  auto ran = RunProcess({"chroot", made->dir.string(), "/bin/sh", "-c", "echo ok"}, nullptr);
-  ASSERT_TRUE(ran.ok()) << ran.error().message;
-  EXPECT_TRUE(ran->success()) << ran->output;
-  EXPECT_EQ(ran->output, "ok\n");
+  auto ran = RunCommand({"chroot", made->dir.string(), "/bin/sh", "-c", "echo ok"});
+  EXPECT_EQ(ran.status, 0) << ran.Describe();
+  EXPECT_EQ(ran.out, "ok\n");
   // The env applet at /usr/bin/env, the way `#!/usr/bin/env sh` scripts find their interpreter.
-  ran = RunProcess({"chroot", made->dir.string(), "/usr/bin/env", "sh", "-c", "echo $0"}, nullptr);
-  ASSERT_TRUE(ran.ok());
-  EXPECT_EQ(ran->output, "sh\n");
+  ran = RunCommand({"chroot", made->dir.string(), "/usr/bin/env", "sh", "-c", "echo $0"});
+  EXPECT_EQ(ran.out, "sh\n") << ran.Describe();
 }
 
 TEST_F(BusyboxTemplateTest, SecondCallIsACacheHit) {

@@ -1,8 +1,7 @@
-// The helpers under the templates: ELF inspection, running host tools, sealing and removing trees.
+// The helpers under the templates: ELF inspection, sealing and removing trees.
 
 #include <gtest/gtest.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -11,17 +10,17 @@
 #include <vector>
 
 #include "runtime/rootfs/elf.h"
-#include "runtime/rootfs/process.h"
 #include "runtime/rootfs/tree_util.h"
 #include "tests/runtime/rootfs/rootfs_test_util.h"
 #include "tests/support/prerequisite.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::runtime::rootfs {
 namespace {
 
 namespace fs = std::filesystem;
+using mvm::testing::TempDir;
 using testing::IsRoot;
-using testing::TempDir;
 
 TEST(IsStaticElfTest, TellsStaticFromDynamic) {
   if (fs::exists("/bin/busybox")) {
@@ -45,50 +44,6 @@ TEST(IsStaticElfTest, RefusesWhatIsNotElf) {
                                          "ELF";
   EXPECT_FALSE(IsStaticElf(tmp.path() / "short").ok());
   EXPECT_FALSE(IsStaticElf(tmp.path() / "missing").ok());
-}
-
-TEST(RunProcessTest, CollectsOutputLinesAndStatus) {
-  std::vector<std::string> lines;
-  auto ran = RunProcess({"sh", "-c", "echo one; echo two >&2; printf three; exit 3"},
-                        [&](std::string_view line) { lines.emplace_back(line); });
-  ASSERT_TRUE(ran.ok()) << ran.error().message;
-  EXPECT_EQ(ran->exit_code, 3);
-  EXPECT_FALSE(ran->success());
-  EXPECT_EQ(ran->Describe(), "exit status 3");
-  EXPECT_EQ(ran->output, "one\ntwo\nthree");
-  EXPECT_EQ(lines, (std::vector<std::string>{"one", "two", "three"}));
-  EXPECT_EQ(ran->Tail(2), "two\nthree");
-}
-
-TEST(RunProcessTest, ReportsSignalsAndClosedStdin) {
-  auto killed = RunProcess({"sh", "-c", "kill -9 $$"}, nullptr);
-  ASSERT_TRUE(killed.ok()) << killed.error().message;
-  EXPECT_EQ(killed->signal, 9);
-  EXPECT_EQ(killed->Describe(), "killed by signal 9");
-  // stdin is /dev/null, so a tool that reads it never waits for a terminal.
-  auto read = RunProcess({"cat"}, nullptr);
-  ASSERT_TRUE(read.ok());
-  EXPECT_TRUE(read->success());
-  EXPECT_EQ(read->output, "");
-}
-
-TEST(RunProcessTest, ToolsStartWithDefaultSignalHandling) {
-  // An ignored signal stays ignored across exec unless the spawn resets it.
-  struct sigaction ignore {
-  }, old{};
-  ignore.sa_handler = SIG_IGN;
-  ASSERT_EQ(sigaction(SIGTERM, &ignore, &old), 0);
-  auto ran = RunProcess({"sh", "-c", "kill -TERM $$; echo survived"}, nullptr);
-  ASSERT_EQ(sigaction(SIGTERM, &old, nullptr), 0);
-  ASSERT_TRUE(ran.ok()) << ran.error().message;
-  EXPECT_EQ(ran->signal, SIGTERM) << ran->output;
-}
-
-TEST(RunProcessTest, MissingToolIsAnError) {
-  auto ran = RunProcess({"mvm-no-such-tool-anywhere"}, nullptr);
-  ASSERT_FALSE(ran.ok());
-  EXPECT_NE(ran.error().message.find("cannot run `mvm-no-such-tool-anywhere`"), std::string::npos)
-      << ran.error().message;
 }
 
 TEST(SealTreeTest, ClearsWriteAndSetidBitsAndRemoveTreeUndoesIt) {

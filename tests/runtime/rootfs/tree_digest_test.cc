@@ -15,13 +15,14 @@
 #include "ir/digest.h"
 #include "runtime/rootfs/rootfs.h"
 #include "tests/runtime/rootfs/rootfs_test_util.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::runtime::rootfs {
 namespace {
 
 namespace fs = std::filesystem;
+using mvm::testing::TempDir;
 using testing::IsRoot;
-using testing::TempDir;
 
 void Write(const fs::path& path, const std::string& content, mode_t mode = 0644) {
   std::ofstream(path, std::ios::binary) << content;

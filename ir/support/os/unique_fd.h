@@ -1,13 +1,17 @@
-#ifndef MVM_RUNTIME_AGENT_UNIQUE_FD_H_
-#define MVM_RUNTIME_AGENT_UNIQUE_FD_H_
+#ifndef MVM_IR_SUPPORT_OS_UNIQUE_FD_H_
+#define MVM_IR_SUPPORT_OS_UNIQUE_FD_H_
+
+// Header-only and free of any library, so the static guest agent (runtime/agent/CMakeLists.txt)
+// uses it too without linking mvm_os.
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace mvm::runtime::agent {
+namespace mvm::os {
 
-/// Owns one file descriptor and closes it when it goes away. Move-only; -1 is "none".
+/// Owns one file descriptor and closes it when it goes away (releasing any flock held through it).
+/// Move-only; -1 is "none".
 class UniqueFd {
  public:
   UniqueFd() = default;
@@ -23,6 +27,7 @@ class UniqueFd {
   UniqueFd& operator=(const UniqueFd&) = delete;
   ~UniqueFd() { Reset(); }
 
+  /// The descriptor, still owned; -1 when none.
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
   /// Closes the current descriptor (if any) and owns `fd` instead.
@@ -33,13 +38,13 @@ class UniqueFd {
     }
     fd_ = fd;
   }
-  /// Gives up ownership without closing.
+  /// Gives up ownership without closing; the caller closes what it gets.
   int Release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_ = -1;
 };
 
-}  // namespace mvm::runtime::agent
+}  // namespace mvm::os
 
-#endif  // MVM_RUNTIME_AGENT_UNIQUE_FD_H_
+#endif  // MVM_IR_SUPPORT_OS_UNIQUE_FD_H_
