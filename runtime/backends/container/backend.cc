@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "runtime/agent/framing.h"
 #include "ir/support/os/unique_fd.h"
+#include "runtime/agent/framing.h"
 #include "runtime/backends/container/container.h"
 
 namespace mvm::runtime::container {
