@@ -55,21 +55,21 @@ ErrorOr<Ok> LoadTrust(LauncherOptions& options, const fs::path& trust_dir,
   if (dir.empty()) {
     auto found = plan::DefaultTrustDir();
     if (!found) {
-      return Error{found.error().message};
+      return found.error();
     }
     dir = *found;
   }
   if (fs::exists(dir)) {
     auto keys = plan::LoadTrustDir(dir);
     if (!keys) {
-      return Error{keys.error().message};
+      return keys.error();
     }
     options.trusted = std::move(*keys);
   }
   for (const fs::path& pub : extra) {
     auto key = plan::LoadPublicKey(pub);
     if (!key) {
-      return Error{key.error().message};
+      return key.error();
     }
     options.trusted.push_back({key->KeyId(), *key, pub});
   }
@@ -77,7 +77,7 @@ ErrorOr<Ok> LoadTrust(LauncherOptions& options, const fs::path& trust_dir,
   if (fs::exists(dev)) {
     auto key = plan::LoadPublicKey(dev);
     if (!key) {
-      return Error{key.error().message};
+      return key.error();
     }
     options.dev_key_id = key->KeyId();
     options.trusted.push_back({options.dev_key_id, *key, dev});
@@ -97,7 +97,7 @@ ErrorOr<plan::SecretKey> EnsureKey(const fs::path& dir, std::string_view name) {
     if (fs::exists(path)) {
       return plan::LoadSecretKey(path);
     }
-    return Error{saved.error().message};
+    return saved.error();
   }
   return key;
 }
@@ -105,13 +105,13 @@ ErrorOr<plan::SecretKey> EnsureKey(const fs::path& dir, std::string_view name) {
 ErrorOr<std::unique_ptr<AuditSession>> OpenAudit(const StateDir& state) {
   auto key = EnsureKey(state.Keys(), "launcher");
   if (!key) {
-    return Error{key.error().message};
+    return key.error();
   }
   auto session = std::make_unique<AuditSession>();
   session->key = std::make_unique<plan::SecretKey>(std::move(*key));
   auto log = audit::Log::Open(state.AuditLog(), session->key.get());
   if (!log) {
-    return Error{log.error().message};
+    return log.error();
   }
   session->log.emplace(std::move(*log));
   return session;
@@ -203,7 +203,7 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
   auto refuse = [&](const internal::PlanRefusal& r) -> Error {
     (void)audit.Append("refuse",
                        {{"stage", r.stage}, {"reason", r.reason}, {"message", r.message}});
-    return Error{"refused: " + r.message};
+    return MakeError(ErrorKind::kPlanRefused, "refused: " + r.message);
   };
   auto checked = internal::VerifyForLauncher(options, plan_bytes);
   if (auto* refusal = std::get_if<internal::PlanRefusal>(&checked)) {
@@ -234,7 +234,7 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
   plan::ReplayState replay(options.state.Replay());
   auto admission = replay.Admit(*verified);
   if (!admission) {
-    return Error{admission.error().message};
+    return admission.error();
   }
   if (!*admission) {
     return refuse({"admit", "replayed", admission->refusal().message});
@@ -245,7 +245,7 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
                                    {"profile", p.profile()},
                                    {"backend", options.backend}});
   if (!id) {
-    return Error{id.error().message};
+    return id.error();
   }
   if (timings != nullptr) {
     timings->verify_ms = MillisSince(start);

@@ -220,7 +220,7 @@ ErrorOr<ResolvedRootfs> ResolveRootfs(const LauncherOptions& options,
     // `mvmctl build` recorded what Nix built; run exactly that tree.
     auto built = nix::FindBuiltArtifact(options.state.root, rootfs->digest());
     if (!built) {
-      return Error{built.error().message};
+      return built.error();
     }
     return ResolvedRootfs{*built, rootfs->digest()};
   }
@@ -232,7 +232,7 @@ ErrorOr<ResolvedRootfs> ResolveRootfs(const LauncherOptions& options,
                                               }
                                             });
     if (!made) {
-      return Error{made.error().message};
+      return made.error();
     }
     return ResolvedRootfs{made->dir, made->digest};
   }
@@ -343,7 +343,7 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   }
   auto lock = SandboxLock::Acquire(options.state, name);
   if (!lock) {
-    return Error{lock.error().message};
+    return lock.error();
   }
   if (auto existing = ReadRecord(options.state, name)) {
     if (IsRunning(*existing)) {
@@ -356,7 +356,7 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   auto t = Clock::now();
   auto rootfs = ResolveRootfs(options, p);
   if (!rootfs) {
-    return Error{rootfs.error().message};
+    return rootfs.error();
   }
   if (timings != nullptr) {
     timings->materialize_ms = MillisSince(t);
@@ -389,7 +389,7 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
   }
   auto lock = SandboxLock::Acquire(options.state, name);
   if (!lock) {
-    return Error{lock.error().message};
+    return lock.error();
   }
   auto record = ReadRecord(options.state, name);
   if (!record) {
@@ -403,7 +403,7 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
     if (!fs::exists(options.state.Sandbox(name))) {
       lock->RemoveFile();  // nothing to guard: asking for a missing sandbox leaves no trace
     }
-    return Error{record.error().message};
+    return record.error();
   }
   if (IsRunning(*record)) {
     // An agent that does not acknowledge the shutdown (Client bounds the wait) is not waited for.
@@ -435,7 +435,7 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
     record->pid = 0;
     record->pid_start_time = 0;
     if (auto written = WriteRecord(options.state, *record); !written) {
-      return Error{written.error().message};
+      return written.error();
     }
   }
   (void)audit.Append(remove_state ? "destroy" : "stop", {{"sandbox", name}, {"reason", reason}});
@@ -477,7 +477,7 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
   }
   auto sandbox = Start(options, admitted, run.start, audit, timings);
   if (!sandbox) {
-    return Error{sandbox.error().message};
+    return sandbox.error();
   }
   agent::ExecRequest request;
   request.argv.assign(entrypoint->command().begin(), entrypoint->command().end());
@@ -545,10 +545,10 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
     timings->teardown_ms = MillisSince(t);
   }
   if (!outcome) {
-    return Error{outcome.error().message};
+    return outcome.error();
   }
   if (!destroyed) {
-    return Error{destroyed.error().message};
+    return destroyed.error();
   }
   if (!outcome->message.empty() && options.note) {
     options.note(outcome->message);

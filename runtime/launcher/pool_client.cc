@@ -96,7 +96,7 @@ ErrorOr<std::string> PoolKey(const LauncherOptions& options, const AdmittedPlan&
     }
     auto source = ResolveVolumeSource(m, start.project_root);
     if (!source) {
-      return Error{source.error().message};
+      return source.error();
     }
     volumes.push_back({m.target(), source->string()});
   }
