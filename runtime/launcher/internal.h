@@ -63,6 +63,10 @@ void RemoveTraces(const StateDir& state, std::string_view name, std::string_view
 /// hold the lock already.
 void RemoveSandbox(const StateDir& state, std::string_view name, std::string_view instance);
 
+/// Locks `name` for a new sandbox: refused while a sandbox of that name runs; what a dead one left
+/// (a record, or a directory whose record is unreadable) is removed first.
+ErrorOr<SandboxLock> LockNameForNewSandbox(const StateDir& state, const std::string& name);
+
 /// Starts the parent-death watchdog of sandbox `name` (see launcher.cc); returns the write end of
 /// its pipe and its pid.
 ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name);

@@ -91,6 +91,23 @@ void RemoveTraces(const StateDir& state, std::string_view name, std::string_view
   fs::remove_all(state.Sandbox(name), ec);
 }
 
+ErrorOr<SandboxLock> LockNameForNewSandbox(const StateDir& state, const std::string& name) {
+  auto lock = SandboxLock::Acquire(state, name);
+  if (!lock) {
+    return lock.error();
+  }
+  if (auto existing = ReadRecord(state, name)) {
+    if (IsRunning(*existing)) {
+      return Error{"a sandbox named `" + name + "` is already running; `mvmctl stop " + name +
+                   "` stops it, or pick another --name"};
+    }
+    RemoveTraces(state, name, existing->InstanceName());
+  } else if (fs::exists(state.Sandbox(name))) {
+    RemoveTraces(state, name, name);
+  }
+  return lock;
+}
+
 void RemoveSandbox(const StateDir& state, std::string_view name, std::string_view instance) {
   // Under the lock, so that a `stop` or `up` of the same name never sees half a removal; the lock
   // file goes with the sandbox.
@@ -341,16 +358,9 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
       return std::move(**claimed);
     }
   }
-  auto lock = SandboxLock::Acquire(options.state, name);
+  auto lock = LockNameForNewSandbox(options.state, name);
   if (!lock) {
     return lock.error();
-  }
-  if (auto existing = ReadRecord(options.state, name)) {
-    if (IsRunning(*existing)) {
-      return Error{"a sandbox named `" + name + "` is already running; `mvmctl stop " + name +
-                   "` stops it, or pick another --name"};
-    }
-    RemoveTraces(options.state, name, existing->InstanceName());
   }
 
   auto t = Clock::now();

@@ -188,18 +188,9 @@ ErrorOr<std::optional<Sandbox>> ClaimFromPool(const LauncherOptions& options,
     }
     return std::optional<Sandbox>{};
   }
-  auto lock = SandboxLock::Acquire(options.state, name);
+  auto lock = LockNameForNewSandbox(options.state, name);
   if (!lock) {
     return lock.error();
-  }
-  if (auto existing = ReadRecord(options.state, name)) {
-    if (IsRunning(*existing)) {
-      return Error{"a sandbox named `" + name + "` is already running; `mvmctl stop " + name +
-                   "` stops it, or pick another --name"};
-    }
-    RemoveTraces(options.state, name, existing->InstanceName());
-  } else if (fs::exists(options.state.Sandbox(name))) {
-    RemoveTraces(options.state, name, name);
   }
   std::pair<int, pid_t> watchdog{-1, -1};
   if (!start.detached) {
