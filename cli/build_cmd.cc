@@ -311,7 +311,7 @@ int BuildPlan(const Args& args) {
   auto decoded = plan::DecodePlanFile(*bytes);
   if (!decoded) {
     return Fail("build", MakeError(ErrorKind::kInvalidInput,
-                                   plan_path.string() + ": " + decoded.refusal().message));
+                                   plan_path.string() + ": " + decoded.error().message));
   }
   std::optional<plan::SecretKey> key;
   if (args.Has("sign")) {

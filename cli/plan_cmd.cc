@@ -75,7 +75,7 @@ int Verify(const Args& args) {
   plan::SystemClock clock;
   auto verified = plan::VerifyPlan(*bytes, *keys, clock);
   if (!verified) {
-    return Refused("verify", path, verified.refusal(), ErrorKind::kVerificationFailed);
+    return Refused("verify", path, verified.error(), ErrorKind::kVerificationFailed);
   }
   const plan::v1::ExecutionPlan& p = verified->plan;
   std::printf("%s: ok: workload %s, epoch %u, signed by key %s, valid until %s\n", path.c_str(),
@@ -94,7 +94,7 @@ std::optional<plan::DecodedPlan> ReadForDisplay(std::string_view action, const s
   }
   auto decoded = plan::DecodePlanFile(*bytes);
   if (!decoded) {
-    exit_code = Refused(action, path, decoded.refusal(), ErrorKind::kInvalidInput);
+    exit_code = Refused(action, path, decoded.error(), ErrorKind::kInvalidInput);
     return std::nullopt;
   }
   return std::move(*decoded);

@@ -131,7 +131,7 @@ OrRefusal<Envelope> DecodeEnvelope(std::string_view file_bytes) {
 OrRefusal<DecodedPlan> DecodePlanFile(std::string_view file_bytes) {
   auto envelope = DecodeEnvelope(file_bytes);
   if (!envelope) {
-    return envelope.refusal();
+    return envelope.error();
   }
   auto plan = ParsePlanPayload(envelope->payload);
   if (!plan) {
@@ -144,7 +144,7 @@ OrRefusal<VerifiedPlan> VerifyPlan(std::string_view file_bytes, std::span<const 
                                    const Clock& clock) {
   auto envelope = DecodeEnvelope(file_bytes);
   if (!envelope) {
-    return envelope.refusal();
+    return envelope.error();
   }
   if (envelope->signatures.empty()) {
     return Refuse(RefusalReason::kUnsigned,

@@ -12,7 +12,7 @@
 #include "backend-emit/plan/time.h"
 #include "backend-emit/plan/trust_store.h"
 #include "ir/plan.pb.h"
-#include "ir/support/check.h"
+#include "ir/support/error_or.h"
 
 namespace mvm::plan {
 
@@ -45,31 +45,7 @@ struct Refusal {
 
 /// Either a T or the Refusal that stopped it.
 template <typename T>
-class [[nodiscard]] OrRefusal {
- public:
-  OrRefusal(T value) : v_(std::move(value)) {}            // NOLINT(google-explicit-constructor)
-  OrRefusal(Refusal refusal) : v_(std::move(refusal)) {}  // NOLINT(google-explicit-constructor)
-
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& operator*() {
-    MVM_CHECK(ok());
-    return std::get<0>(v_);
-  }
-  const T& operator*() const {
-    MVM_CHECK(ok());
-    return std::get<0>(v_);
-  }
-  T* operator->() { return &**this; }
-  const T* operator->() const { return &**this; }
-  const Refusal& refusal() const {
-    MVM_CHECK(!ok());
-    return std::get<1>(v_);
-  }
-
- private:
-  std::variant<T, Refusal> v_;
-};
+using OrRefusal = ErrorOr<T, Refusal>;
 
 /// Reads a plan file's envelope: JSON, the exact DSSE shape, byte-identical to its canonical
 /// serialisation, the mvm payloadType, canonical base64. Checks no signature and does not parse the

@@ -39,12 +39,13 @@ inline Error WithDefaultKind(Error error, ErrorKind kind) {
 }
 
 /// Either a value or an Error. Used for failures of the environment, never for mistakes in user
-/// input (those are diagnostics).
-template <typename T>
+/// input (those are diagnostics). A stage whose failures are not environment errors names its own
+/// failure type `E` (the plan verifier's refusals).
+template <typename T, typename E = Error>
 class [[nodiscard]] ErrorOr {
  public:
-  ErrorOr(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-  ErrorOr(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  ErrorOr(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  ErrorOr(E error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -60,13 +61,13 @@ class [[nodiscard]] ErrorOr {
   T* operator->() { return &**this; }
   const T* operator->() const { return &**this; }
 
-  const Error& error() const {
+  const E& error() const {
     MVM_CHECK(!ok());
     return std::get<1>(v_);
   }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
 /// ErrorOr for operations with no value.

@@ -122,8 +122,8 @@ std::variant<plan::VerifiedPlan, internal::PlanRefusal> internal::VerifyForLaunc
   plan::SystemClock clock;
   auto verified = plan::VerifyPlan(plan_bytes, options.trusted, clock);
   if (!verified) {
-    return PlanRefusal{"verify", std::string(plan::RefusalName(verified.refusal().reason)),
-                       verified.refusal().message};
+    return PlanRefusal{"verify", std::string(plan::RefusalName(verified.error().reason)),
+                       verified.error().message};
   }
   const plan::v1::ExecutionPlan& p = verified->plan;
   if (!options.dev_key_id.empty() && verified->key_id == options.dev_key_id &&
@@ -237,7 +237,7 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
     return admission.error();
   }
   if (!*admission) {
-    return refuse({"admit", "replayed", admission->refusal().message});
+    return refuse({"admit", "replayed", admission->error().message});
   }
   auto id = audit.Append("admit", {{"workload", p.workload().id()},
                                    {"epoch", p.epoch()},

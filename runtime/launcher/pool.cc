@@ -153,7 +153,7 @@ void PoolProcess::Fill() {
       return;
     }
     if (!verified) {
-      end_reason_ = "the plan no longer verifies (" + verified.refusal().message + ")";
+      end_reason_ = "the plan no longer verifies (" + verified.error().message + ")";
       end_kind_ = ErrorKind::kPlanStoppedVerifying;
       Wake();
       return;

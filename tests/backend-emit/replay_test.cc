@@ -30,8 +30,8 @@ class ReplayTest : public ::testing::Test {
       return "error: " + result.error().message;
     }
     if (!result->ok()) {
-      EXPECT_EQ(result->refusal().reason, RefusalReason::kReplayed);
-      return "refused: " + result->refusal().message;
+      EXPECT_EQ(result->error().reason, RefusalReason::kReplayed);
+      return "refused: " + result->error().message;
     }
     switch (**result) {
       case Admission::kFirst:
@@ -152,7 +152,7 @@ TEST_F(ReplayTest, AdmitsVerifiedPlans) {
   auto replayed = state.Admit(*v7);
   ASSERT_TRUE(replayed.ok());
   ASSERT_FALSE(replayed->ok());
-  EXPECT_EQ(replayed->refusal().reason, RefusalReason::kReplayed);
+  EXPECT_EQ(replayed->error().reason, RefusalReason::kReplayed);
 }
 
 }  // namespace

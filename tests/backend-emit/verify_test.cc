@@ -35,7 +35,7 @@ class PlanVerifyTest : public ::testing::Test {
   RefusalReason ReasonFor(std::string_view bytes) {
     auto result = Verify(bytes);
     EXPECT_FALSE(result.ok()) << "accepted: " << bytes;
-    return result.ok() ? RefusalReason::kReplayed : result.refusal().reason;
+    return result.ok() ? RefusalReason::kReplayed : result.error().reason;
   }
 
   // A file whose envelope carries `payload` (any bytes) signed by `key`.
@@ -77,11 +77,11 @@ TEST(EnvelopeTest, SerialisesCanonically) {
 TEST_F(PlanVerifyTest, RoundTrip) {
   std::string file = SignedPlanFile(key_);
   auto decoded = DecodeEnvelope(file);
-  ASSERT_TRUE(decoded.ok()) << decoded.refusal().message;
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
   EXPECT_EQ(SerializeEnvelope(*decoded), file);
 
   auto verified = Verify(file);
-  ASSERT_TRUE(verified.ok()) << verified.refusal().message;
+  ASSERT_TRUE(verified.ok()) << verified.error().message;
   EXPECT_EQ(verified->key_id, key_.KeyId());
   EXPECT_EQ(verified->plan.workload().id(), "agent-tool");
   EXPECT_EQ(verified->plan.epoch(), 7u);
@@ -97,8 +97,8 @@ TEST_F(PlanVerifyTest, ValidityWindowIsHalfOpen) {
   EXPECT_TRUE(Verify(file).ok());
   clock_.Set(kExpiresAt);
   EXPECT_EQ(ReasonFor(file), RefusalReason::kExpired);
-  EXPECT_NE(Verify(file).refusal().message.find("expired at 2025-01-02T00:00:00Z (now "
-                                                "2025-01-02T00:00:00Z)"),
+  EXPECT_NE(Verify(file).error().message.find("expired at 2025-01-02T00:00:00Z (now "
+                                              "2025-01-02T00:00:00Z)"),
             std::string::npos);
   clock_.Set(kNotBefore - 1);
   EXPECT_EQ(ReasonFor(file), RefusalReason::kNotYetValid);
@@ -153,8 +153,8 @@ TEST_F(PlanVerifyTest, EachRefusalReason) {
     std::vector<TrustedKey> others = {Trusted(TestKey(1))};
     auto result = VerifyPlan(good, others, clock_);
     ASSERT_FALSE(result.ok());
-    EXPECT_EQ(result.refusal().reason, RefusalReason::kUnknownKey);
-    EXPECT_EQ(VerifyPlan(good, {}, clock_).refusal().reason, RefusalReason::kUnknownKey);
+    EXPECT_EQ(result.error().reason, RefusalReason::kUnknownKey);
+    EXPECT_EQ(VerifyPlan(good, {}, clock_).error().reason, RefusalReason::kUnknownKey);
   }
   {
     // The keyid names a trusted key, but another key made the signature.
@@ -184,9 +184,9 @@ TEST_F(PlanVerifyTest, SignedButInvalidPayloads) {
   auto reason_and_message = [&](const std::string& p) {
     // "accepted" contains none of the messages looked for below, so an acceptance fails them.
     auto result = Verify(SignRaw(p, key_));
-    return result.ok() ? std::string("accepted")
-                       : std::string(RefusalName(result.refusal().reason)) + ": " +
-                             result.refusal().message;
+    return result.ok()
+               ? std::string("accepted")
+               : std::string(RefusalName(result.error().reason)) + ": " + result.error().message;
   };
   // Not canonical: the same plan with whitespace, or camelCase names the proto parser accepts.
   nlohmann::json json = nlohmann::json::parse(payload);
@@ -341,11 +341,11 @@ TEST_F(PlanVerifyTest, DecodePlanFileDoesNotCheckSignaturesOrTime) {
   ASSERT_TRUE(plan.ok());
   std::string unsigned_file = SerializeEnvelope(MakeEnvelope(PlanToCanonicalJson(*plan), nullptr));
   auto decoded = DecodePlanFile(unsigned_file);
-  ASSERT_TRUE(decoded.ok()) << decoded.refusal().message;
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
   EXPECT_TRUE(decoded->envelope.signatures.empty());
   EXPECT_EQ(decoded->plan.workload().id(), "agent-tool");
   EXPECT_EQ(ReasonFor(unsigned_file), RefusalReason::kUnsigned);
-  EXPECT_EQ(DecodePlanFile(unsigned_file + " ").refusal().reason, RefusalReason::kNotCanonical);
+  EXPECT_EQ(DecodePlanFile(unsigned_file + " ").error().reason, RefusalReason::kNotCanonical);
 }
 
 TEST(RefusalTest, NamesAreStable) {

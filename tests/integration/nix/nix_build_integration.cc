@@ -63,7 +63,7 @@ class NixBuildIntegrationTest : public ::testing::Test {
   /// The rootfs digest recorded in the plan file at `path`.
   std::string PlanDigest(const fs::path& path) {
     auto decoded = plan::DecodePlanFile(ReadFile(path));
-    EXPECT_TRUE(decoded.ok()) << (decoded.ok() ? "" : decoded.refusal().message);
+    EXPECT_TRUE(decoded.ok()) << (decoded.ok() ? "" : decoded.error().message);
     if (!decoded.ok() || decoded->plan.artifacts_size() != 1) {
       return "";
     }
