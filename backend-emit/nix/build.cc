@@ -84,20 +84,8 @@ std::string Tail(const std::vector<std::string>& tail) {
 }  // namespace
 
 ErrorOr<fs::path> FindNix() {
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path == nullptr ? "" : path;
-  while (!dirs.empty()) {
-    size_t colon = dirs.find(':');
-    std::string_view dir = dirs.substr(0, colon);
-    dirs = colon == std::string_view::npos ? "" : dirs.substr(colon + 1);
-    if (dir.empty()) {
-      continue;
-    }
-    fs::path candidate = fs::path(dir) / "nix";
-    std::error_code ec;
-    if (fs::is_regular_file(candidate, ec) && access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
+  if (auto nix = os::FindProgram("nix")) {
+    return *nix;
   }
   return Error{"nix not found on PATH; install Debian's nix-bin (apt-get install nix-bin)"};
 }

@@ -111,6 +111,25 @@ std::vector<std::string> EnvironmentWith(const std::vector<std::string>& additio
   return env;
 }
 
+std::optional<std::filesystem::path> FindProgram(std::string_view name) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
+  while (!dirs.empty()) {
+    const size_t colon = dirs.find(':');
+    const std::string_view dir = dirs.substr(0, colon);
+    dirs = colon == std::string_view::npos ? "" : dirs.substr(colon + 1);
+    if (dir.empty()) {
+      continue;
+    }
+    std::filesystem::path candidate = std::filesystem::path(dir) / name;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return std::nullopt;
+}
+
 ErrorOr<pid_t> Spawn(const SpawnOptions& options) {
   const std::string& name =
       options.executable.empty() ? options.argv.at(0) : options.executable.string();

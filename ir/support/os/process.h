@@ -54,6 +54,10 @@ struct SpawnOptions {
 /// name: for SpawnOptions::env.
 std::vector<std::string> EnvironmentWith(const std::vector<std::string>& additions);
 
+/// The first executable regular file `name` in a directory of PATH (or /usr/bin:/bin when PATH is
+/// unset), as posix_spawnp and execvp would find it; nullopt when there is none.
+std::optional<std::filesystem::path> FindProgram(std::string_view name);
+
 /// Starts `options` and returns the child's pid, which the caller waits for (WaitForExit). An Error
 /// when it cannot start (no such program, not executable).
 ErrorOr<pid_t> Spawn(const SpawnOptions& options);
