@@ -1,41 +1,145 @@
 #include "runtime/backends/helper.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "ir/support/os/errno_text.h"
+#include "ir/support/os/unique_fd.h"
 
 namespace mvm::runtime::backends {
 
 namespace {
 
-/// What the child reports through its close-on-exec pipe when a step before exec fails.
+/// What the child reports through its close-on-exec pipe when a step before exec fails: one of
+/// the HelperSpec's steps (0, 1, …) or one of these, the steps every helper takes.
 struct ChildFailure {
   int step;
   int error;
 };
 
-constexpr const char* kSteps[] = {"setsid", "prctl(PR_SET_PDEATHSIG)", "placing descriptors",
-                                  "opening /dev/null", "exec"};
+enum GenericStep : int {
+  kSession = -1,
+  kDescriptors = -2,
+  kParentDeath = -3,
+  kExec = -4,
+};
 
-[[noreturn]] void FailInChild(int report, int step) {
+[[noreturn]] void ReportFailure(int report_fd, int step) {
   ChildFailure failure{step, errno};
-  (void)!::write(report, &failure, sizeof failure);
+  (void)!::write(report_fd, &failure, sizeof failure);
   ::_exit(127);
+}
+
+/// Everything the child uses, made before the clone.
+struct ChildPlan {
+  const HelperSpec* spec;
+  const char* program;
+  char* const* argv;
+  char* const* envp;
+  int* scratch;  // one per passed descriptor
+  int null_fd;
+  int report_fd;
+  int alive_read;   // -1 unless the helper dies with its parent
+  int alive_write;  // the parent's end, closed in the child at once
+};
+
+[[noreturn]] void RunChild(const ChildPlan& p) {
+  const HelperSpec& spec = *p.spec;
+  int report = p.report_fd;
+  if (p.alive_write >= 0) {
+    ::close(p.alive_write);
+  }
+  if (spec.own_session && ::setsid() < 0) {
+    ReportFailure(report, kSession);
+  }
+  if (spec.setup) {
+    spec.setup(HelperChild(report));
+  }
+  // Up above every descriptor in play first, then down into place, so that placing one at its
+  // number never overwrites another still to be placed.
+  const int count = static_cast<int>(spec.fds.size());
+  const int report_at = 3 + count;
+  const int alive_at = report_at + 1;
+  const int high = alive_at + 1;
+  for (int i = 0; i < count; ++i) {
+    p.scratch[i] = ::fcntl(spec.fds[static_cast<size_t>(i)], F_DUPFD, high);
+    if (p.scratch[i] < 0) {
+      ReportFailure(report, kDescriptors);
+    }
+  }
+  const int out = ::fcntl(spec.output >= 0 ? spec.output : p.null_fd, F_DUPFD, high);
+  const int null = ::fcntl(p.null_fd, F_DUPFD, high);
+  const int moved_report = ::fcntl(report, F_DUPFD_CLOEXEC, high);
+  const int alive = p.alive_read >= 0 ? ::fcntl(p.alive_read, F_DUPFD_CLOEXEC, high) : high;
+  if (out < 0 || null < 0 || moved_report < 0 || alive < 0) {
+    ReportFailure(report, kDescriptors);
+  }
+  report = moved_report;
+  if (::dup2(null, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) {
+    ReportFailure(report, kDescriptors);
+  }
+  for (int i = 0; i < count; ++i) {
+    if (::dup2(p.scratch[i], 3 + i) < 0) {
+      ReportFailure(report, kDescriptors);
+    }
+  }
+  if (::dup3(report, report_at, O_CLOEXEC) < 0 ||
+      (p.alive_read >= 0 && ::dup3(alive, alive_at, O_CLOEXEC) < 0)) {
+    ReportFailure(report, kDescriptors);
+  }
+  report = report_at;
+  ::close_range(static_cast<unsigned>(p.alive_read >= 0 ? alive_at + 1 : alive_at), ~0U, 0);
+  if (spec.confine) {
+    spec.confine(HelperChild(report));
+  }
+  if (spec.dies_with_parent) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
+      ReportFailure(report, kParentDeath);
+    }
+    // A starter that died before the signal was armed shows as the liveness pipe's hang-up
+    // (getppid cannot tell: it says 0 in a new pid namespace).
+    pollfd parent = {alive_at, POLLIN, 0};
+    if (::poll(&parent, 1, 0) != 0) {
+      ::_exit(0);
+    }
+  }
+  ::execve(p.program, p.argv, p.envp);
+  ReportFailure(report, kExec);
+}
+
+std::string StepName(const HelperSpec& spec, int step) {
+  switch (step) {
+    case kSession:
+      return "setsid";
+    case kDescriptors:
+      return "place its descriptors";
+    case kParentDeath:
+      return "arm the parent-death signal";
+    case kExec:
+      return "exec " + spec.program.string();
+    default:
+      return step >= 0 && static_cast<size_t>(step) < spec.steps.size()
+                 ? spec.steps[static_cast<size_t>(step)]
+                 : "step " + std::to_string(step);
+  }
 }
 
 }  // namespace
 
+void HelperChild::Fail(int step) const { ReportFailure(report_fd_, step); }
+
 ErrorOr<Helper> StartHelper(const HelperSpec& spec) {
-  // Everything the child needs is built here: after fork it only makes system calls.
+  // Everything the child needs is built here: after the clone it only makes system calls.
   std::vector<char*> argv;
   for (const std::string& a : spec.argv) {
     argv.push_back(const_cast<char*>(a.c_str()));
@@ -43,88 +147,83 @@ ErrorOr<Helper> StartHelper(const HelperSpec& spec) {
   argv.push_back(nullptr);
   char* envp[] = {const_cast<char*>("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nullptr};
   const std::string program = spec.program.string();
-  const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null < 0) {
-    return Error{"cannot open /dev/null for the " + spec.role + ": " + std::strerror(errno)};
+  std::vector<int> scratch(spec.fds.size(), -1);
+  const std::string cannot = "cannot start the " + spec.role + ": ";
+  os::UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null.valid()) {
+    return Error{cannot + "open /dev/null: " + os::ErrnoText(errno)};
   }
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) {
-    ::close(null);
-    return Error{"cannot start the " + spec.role + ": pipe: " + std::strerror(errno)};
+    return Error{cannot + "pipe: " + os::ErrnoText(errno)};
   }
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
+  os::UniqueFd report_read(report[0]);
+  os::UniqueFd report_write(report[1]);
+  // Liveness: the child holds the read end and sees a hang-up once the write end is closed, which
+  // happens before the child's exec only if this process died.
+  os::UniqueFd alive_read;
+  os::UniqueFd alive_write;
+  if (spec.dies_with_parent) {
+    int alive[2];
+    if (::pipe2(alive, O_CLOEXEC) != 0) {
+      return Error{cannot + "pipe: " + os::ErrnoText(errno)};
+    }
+    alive_read = os::UniqueFd(alive[0]);
+    alive_write = os::UniqueFd(alive[1]);
+  }
+  const ChildPlan plan{&spec,
+                       program.c_str(),
+                       argv.data(),
+                       envp,
+                       scratch.data(),
+                       null.get(),
+                       report_write.get(),
+                       alive_read.get(),
+                       alive_write.get()};
+  // A raw clone, as fork but into the asked namespaces; it runs no fork handlers, which is right:
+  // the child runs nothing they would prepare for.
+  const long pid = ::syscall(SYS_clone, static_cast<unsigned long>(spec.namespaces) | SIGCHLD,
+                             nullptr, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    RunChild(plan);
+  }
   if (pid < 0) {
     const int saved = errno;
-    ::close(null);
-    ::close(report[0]);
-    ::close(report[1]);
-    return Error{"cannot start the " + spec.role + ": fork: " + std::strerror(saved)};
+    return Error{cannot + (spec.namespaces != 0 ? "clone into new namespaces: " : "fork: ") +
+                 os::ErrnoText(saved) +
+                 (saved == ENOSPC ? " (user.max_user_namespaces reached?)" : "")};
   }
-  if (pid == 0) {
-    ::close(report[0]);
-    if (spec.own_session && ::setsid() < 0) {
-      FailInChild(report[1], 0);
-    }
-    if (spec.dies_with_parent) {
-      if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
-        FailInChild(report[1], 1);
-      }
-      if (::getppid() != parent) {
-        ::_exit(0);  // the starter is already gone: there is nothing to help
-      }
-    }
-    // The passed descriptors go above every descriptor in play first, so that placing one at its
-    // number never overwrites another still to be placed (or the report pipe).
-    const int count = static_cast<int>(spec.fds.size());
-    int high = std::max({3 + count, report[1], null, spec.output});
-    for (int fd : spec.fds) {
-      high = std::max(high, fd);
-    }
-    ++high;
-    const int report_fd = high + count;
-    if (::dup3(report[1], report_fd, O_CLOEXEC) != report_fd) {
-      FailInChild(report[1], 2);
-    }
-    for (int i = 0; i < count; ++i) {
-      if (::dup2(spec.fds[static_cast<size_t>(i)], high + i) != high + i) {
-        FailInChild(report_fd, 2);
-      }
-    }
-    const int out = spec.output >= 0 ? spec.output : null;
-    if (::dup2(null, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) {
-      FailInChild(report_fd, 3);
-    }
-    for (int i = 0; i < count; ++i) {
-      if (::dup2(high + i, 3 + i) != 3 + i) {
-        FailInChild(report_fd, 2);
-      }
-    }
-    ::close_range(static_cast<unsigned>(3 + count), static_cast<unsigned>(report_fd - 1), 0);
-    ::close_range(static_cast<unsigned>(report_fd + 1), ~0U, 0);
-    ::execve(program.c_str(), argv.data(), envp);
-    FailInChild(report_fd, 4);
-  }
-  ::close(null);
-  ::close(report[1]);
+  report_write.Reset();
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  Helper helper{OwnedProcess(pid, pidfd, false), {spec.role, pid, 0}};
+  const int pidfd_error = errno;
+  Helper helper{OwnedProcess(static_cast<pid_t>(pid), pidfd, false),
+                {spec.role, static_cast<pid_t>(pid), 0}};
+  auto abandon = [&](std::string message) -> Error {
+    (void)::kill(static_cast<pid_t>(pid), SIGKILL);
+    while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return Error{std::move(message)};
+  };
+  if (spec.prepare) {
+    if (auto prepared = spec.prepare(static_cast<pid_t>(pid)); !prepared) {
+      return abandon(cannot + prepared.error().message);
+    }
+  }
   ChildFailure failure{};
   ssize_t n;
   do {
-    n = ::read(report[0], &failure, sizeof failure);
+    n = ::read(report_read.get(), &failure, sizeof failure);
   } while (n < 0 && errno == EINTR);
-  ::close(report[0]);
   if (n == static_cast<ssize_t>(sizeof failure)) {
-    (void)helper.process.Wait(std::chrono::seconds(5));
-    const int step = failure.step >= 0 && failure.step < 5 ? failure.step : 4;
-    return Error{"cannot start the " + spec.role + ": " + kSteps[step] +
-                 (step == 4 ? " " + program : std::string()) + ": " + std::strerror(failure.error)};
+    return abandon(cannot + StepName(spec, failure.step) + ": " + os::ErrnoText(failure.error) +
+                   (failure.step == kExec && failure.error == ENOENT && !spec.missing_hint.empty()
+                        ? " (" + spec.missing_hint + ")"
+                        : std::string()));
   }
   if (pidfd < 0) {
-    return Error{"cannot start the " + spec.role + ": pidfd_open: " + std::strerror(errno)};
+    return abandon(cannot + "pidfd_open: " + os::ErrnoText(pidfd_error));
   }
-  helper.record.start_time = ProcessStartTime(pid);
+  helper.record.start_time = ProcessStartTime(static_cast<pid_t>(pid));
   return helper;
 }
 

@@ -1,11 +1,13 @@
 #ifndef MVM_RUNTIME_BACKENDS_HELPER_H_
 #define MVM_RUNTIME_BACKENDS_HELPER_H_
 
-// Host-side helper processes of a sandbox (its parent-death watchdog; later its egress proxy and
-// resolver), started one way: fork, then only system calls until exec, so that no C++ runs in a
-// child of a process that may have threads (a lock held by another thread at the fork would never
-// be released in the child: the hang ASan's allocator showed), explicit descriptors, optionally a
-// session of its own, and a parent-death signal unless the helper must outlive its starter. A
+// Host-side helper processes of a sandbox (its parent-death watchdog, the pool daemon, a microVM's
+// confined qemu and virtiofsds; later its egress proxy and resolver), started one way: a clone,
+// into new namespaces when asked, then only system calls until exec, so that nothing that may
+// allocate or lock runs in a child of a process that may have threads (a lock held by another
+// thread at the clone would never be released in the child: the hang ASan's allocator showed),
+// explicit descriptors, optionally a session of its own, and a parent-death signal unless the
+// helper must outlive its starter. A
 // helper is recorded (role, pid, start time) so that whoever ends the sandbox (`destroy`, `gc`,
 // the watchdog) finds and ends its helpers too, and never a process that merely reuses the pid.
 
@@ -13,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,18 +25,47 @@
 
 namespace mvm::runtime::backends {
 
+/// The helper's side between its fork and its exec, for the hooks of a HelperSpec. A hook runs in
+/// the child, which may make only system calls (no allocation, no locks: the starter may have
+/// threads), and reports a failed step with `Fail`.
+class HelperChild {
+ public:
+  explicit HelperChild(int report_fd) : report_fd_(report_fd) {}
+  /// Reports step `step` (an index into HelperSpec::steps) with the current errno and exits.
+  [[noreturn]] void Fail(int step) const;
+
+ private:
+  int report_fd_;
+};
+
 struct HelperSpec {
   std::string role;               ///< what it is for ("watchdog"), for records and errors
   std::filesystem::path program;  ///< exec'd as it is (no PATH search)
   std::vector<std::string> argv;  ///< argv[0] first
   /// Descriptors of the caller that the helper gets as 3, 4, … in this order. Everything else is
-  /// closed; 0, 1 and 2 are /dev/null unless `output` is given.
+  /// closed; 0 is /dev/null, and 1 and 2 are `output` (or /dev/null when it is -1).
   std::vector<int> fds;
-  int output = -1;  ///< stdout and stderr, when not -1
-  /// SIGKILL when the starting thread dies (PR_SET_PDEATHSIG); false for a helper whose job is to
-  /// act when the starter dies.
+  int output = -1;
+  /// SIGKILL when the starting thread dies (PR_SET_PDEATHSIG, armed last, so that a change of
+  /// credentials in `confine` does not clear it); false for a helper whose job is to act when the
+  /// starter dies.
   bool dies_with_parent = true;
   bool own_session = false;  ///< setsid(): a terminal's Ctrl-C does not reach it
+  /// CLONE_NEW* flags: the helper starts in new namespaces of these kinds (a user namespace's ids
+  /// are mapped by `prepare`).
+  int namespaces = 0;
+  /// In the child, before its descriptors are placed (every descriptor of the starter is still
+  /// open): mounts, receiving a descriptor from `prepare`.
+  std::function<void(const HelperChild&)> setup;
+  /// In the child, once its descriptors are placed: credentials, capabilities, filters.
+  std::function<void(const HelperChild&)> confine;
+  /// What `setup` and `confine` do, by the step numbers they report, for the error message.
+  std::vector<std::string> steps;
+  /// In the starter, once the child exists and before its exec is awaited: what only the parent
+  /// can do for it (mapping a user namespace's ids). An error ends the child.
+  std::function<ErrorOr<Ok>(pid_t)> prepare;
+  /// Said after an exec that found no program, e.g. "install the Debian package qemu-system-x86".
+  std::string missing_hint;
 };
 
 /// What a record keeps of a helper.
@@ -49,7 +81,8 @@ struct Helper {
 };
 
 /// Starts the helper and returns once it has exec'd its program (or an Error naming the step that
-/// failed in the child, e.g. "exec /usr/bin/x: No such file or directory").
+/// failed in the child, e.g. "cannot start the watchdog: exec /usr/bin/x: No such file or
+/// directory"; the child is reaped then).
 ErrorOr<Helper> StartHelper(const HelperSpec& spec);
 
 /// Sends `signal` to the helper if the recorded process is still that process (same start time).

@@ -144,7 +144,7 @@ bool ProbeBoot(const fs::path& kernel, const fs::path& initramfs, const std::str
     }
     return false;
   }
-  std::vector<std::string> args = {"qemu-system-x86_64",
+  std::vector<std::string> args = {kQemu,
                                    "-M",
                                    "microvm,accel=" + accel,
                                    "-cpu",

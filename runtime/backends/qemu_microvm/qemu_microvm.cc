@@ -22,6 +22,8 @@
 #include <sstream>
 #include <thread>
 
+#include "ir/support/os/process.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/agent/framing.h"
 #include "runtime/agent/mux.h"
 
@@ -30,8 +32,6 @@ namespace mvm::runtime::qemu_microvm {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr char kQemu[] = "qemu-system-x86_64";
 
 /// `text` as the value of a qemu option, whose parser ends a value at a comma unless doubled.
 std::string OptionValue(const std::string& text) {
@@ -199,6 +199,9 @@ int Connect(const fs::path& path) {
   report(*qemu, "");
   ::close(report_fd);
 
+  // The mux closes its trunk when it returns; this copy keeps qemu's end from seeing that before
+  // a guest that broke the protocol is killed, so such a guest cannot make it a clean exit.
+  const os::UniqueFd trunk_held(::fcntl(trunk[0], F_DUPFD_CLOEXEC, 0));
   agent::MuxOptions options;
   options.trunk_fd = trunk[0];
   options.listener_fd = listener;
@@ -457,16 +460,6 @@ Acceleration ChooseAcceleration(const fs::path& cache_file,
               cache_file.string() + "): TCG emulation, correct but slower"};
 }
 
-bool QemuAvailable() {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (!dir.empty() && ::access((fs::path(dir) / kQemu).c_str(), X_OK) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
+bool QemuAvailable() { return os::FindProgram(kQemu).has_value(); }
 
 }  // namespace mvm::runtime::qemu_microvm

@@ -97,6 +97,9 @@ std::string KernelCommandLine(const std::string& accel);
 inline constexpr uid_t kQemuIdBase = 0x40000000;
 inline uid_t QemuId(pid_t owner) { return kQemuIdBase + static_cast<uid_t>(owner); }
 
+/// The VMM, found on PATH.
+inline constexpr char kQemu[] = "qemu-system-x86_64";
+
 /// qemu's own seccomp filter (`-sandbox`): besides its default deny list (mount, reboot, swap,
 /// kexec, syslog, ...), obsolete system calls, set*uid/set*gid and the like, fork and execve, and
 /// scheduler and priority changes are refused.

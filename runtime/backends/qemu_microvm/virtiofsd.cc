@@ -8,17 +8,14 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <poll.h>
 #include <sched.h>
 #include <seccomp.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,8 +23,9 @@
 #include <memory>
 
 #include "ir/support/os/errno_text.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/agent/framing.h"
-#include "runtime/backends/qemu_microvm/child_report.h"
+#include "runtime/backends/helper.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 
 namespace mvm::runtime::qemu_microvm {
@@ -36,7 +34,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Step : int32_t {
+// The steps of the child before its exec, by the numbers it reports them with.
+enum Step : int {
   kReceive,
   kGid,
   kGroups,
@@ -46,142 +45,79 @@ enum class Step : int32_t {
   kMountPoint,
   kAttach,
   kProc,
-  kDescriptors,
   kNoNewPrivs,
   kFilter,
-  kParentDeath,
-  kExec,
 };
 
-const char* StepName(Step step) {
-  switch (step) {
-    case Step::kReceive:
-      return "receive its mount of the shared directory";
-    case Step::kGid:
-      return "change gid";
-    case Step::kGroups:
-      return "drop supplementary groups";
-    case Step::kUid:
-      return "change uid";
-    case Step::kPrivateMounts:
-      return "make its mount namespace private";
-    case Step::kScratch:
-      return "mount a tmpfs on its /tmp";
-    case Step::kMountPoint:
-      return "make the shared directory's mount point";
-    case Step::kAttach:
-      return "attach the shared directory";
-    case Step::kProc:
-      return "mount a /proc of its pid namespace";
-    case Step::kDescriptors:
-      return "place its descriptors";
-    case Step::kNoNewPrivs:
-      return "set no_new_privs";
-    case Step::kFilter:
-      return "install its seccomp filter";
-    case Step::kParentDeath:
-      return "arm the parent-death signal";
-    case Step::kExec:
-      return "run /usr/lib/qemu/virtiofsd";
-  }
-  return "start virtiofsd";
+const std::vector<std::string>& StepNames() {
+  static const std::vector<std::string> kNames = {"receive its mount of the shared directory",
+                                                  "change gid",
+                                                  "drop supplementary groups",
+                                                  "change uid",
+                                                  "make its mount namespace private",
+                                                  "mount a tmpfs on its /tmp",
+                                                  "make the shared directory's mount point",
+                                                  "attach the shared directory",
+                                                  "mount a /proc of its pid namespace",
+                                                  "set no_new_privs",
+                                                  "install its seccomp filter"};
+  return kNames;
 }
 
-// Made before the clone: the caller has threads, so the child makes only system calls.
-struct ChildPlan {
-  char* const* argv;
-  const char* const* mount_points;  // to create, parents first; the last is the shared directory
-  size_t mount_point_count;
-  const sock_filter* filter;
-  unsigned short filter_length;
-  int control;  // receives the detached, idmapped tree
-  int listen_fd;
-  int log_fd;
-  int null_fd;
-  int error_fd;
-  int alive_read;
-  int alive_write;
-};
-
-[[noreturn]] void RunChild(const ChildPlan& p) {
-  int error_fd = p.error_fd;
-  auto fail = [&](Step step) { ReportChildFailure(error_fd, step); };
+// In the child, before its descriptors are placed: root of its user namespace, with the shared
+// directory (received on `control`) attached at the end of `mount_points`.
+void MountItsWorld(const backends::HelperChild& child, int control,
+                   const std::vector<const char*>& mount_points) {
   // The parent maps our ids and sends the tree once the mapping exists; EOF means it died.
   int tree = -1;
   char byte;
-  if (agent::ReceiveWithFd(p.control, &byte, 1, &tree) != 1 || tree < 0) {
-    fail(Step::kReceive);
+  if (agent::ReceiveWithFd(control, &byte, 1, &tree) != 1 || tree < 0) {
+    child.Fail(kReceive);
   }
   // Raw system calls: after a raw clone glibc's set*id wrappers would signal the parent's threads.
   // Root of the new namespace is host uid kVirtiofsdIdBase; the host groups of the parent (root's)
   // go with the supplementary list.
   if (::syscall(SYS_setresgid, 0, 0, 0) != 0) {
-    fail(Step::kGid);
+    child.Fail(kGid);
   }
   if (::syscall(SYS_setgroups, 0, nullptr) != 0) {
-    fail(Step::kGroups);
+    child.Fail(kGroups);
   }
   if (::syscall(SYS_setresuid, 0, 0, 0) != 0) {
-    fail(Step::kUid);
+    child.Fail(kUid);
   }
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    fail(Step::kPrivateMounts);
+    child.Fail(kPrivateMounts);
   }
   if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755") !=
       0) {
-    fail(Step::kScratch);
+    child.Fail(kScratch);
   }
-  for (size_t i = 0; i < p.mount_point_count; ++i) {
-    if (::mkdir(p.mount_points[i], 0755) != 0) {
-      fail(Step::kMountPoint);
+  for (const char* point : mount_points) {
+    if (::mkdir(point, 0755) != 0) {
+      child.Fail(kMountPoint);
     }
   }
-  if (::move_mount(tree, "", AT_FDCWD, p.mount_points[p.mount_point_count - 1],
-                   MOVE_MOUNT_F_EMPTY_PATH) != 0) {
-    fail(Step::kAttach);
+  if (::move_mount(tree, "", AT_FDCWD, mount_points.back(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+    child.Fail(kAttach);
   }
   ::close(tree);
   // virtiofsd opens /proc/self/fd before it chroots; this /proc shows virtiofsd alone.
   if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-    fail(Step::kProc);
+    child.Fail(kProc);
   }
+}
 
-  const int high = 16;
-  int listen = ::fcntl(p.listen_fd, F_DUPFD, high);
-  int log = ::fcntl(p.log_fd, F_DUPFD, high);
-  int null = ::fcntl(p.null_fd, F_DUPFD, high);
-  int error = ::fcntl(error_fd, F_DUPFD_CLOEXEC, high);
-  int alive = ::fcntl(p.alive_read, F_DUPFD_CLOEXEC, high);
-  if (listen < 0 || log < 0 || null < 0 || error < 0 || alive < 0) {
-    fail(Step::kDescriptors);
-  }
-  error_fd = error;
-  if (::dup2(null, 0) < 0 || ::dup2(log, 1) < 0 || ::dup2(log, 2) < 0 || ::dup2(listen, 3) < 0 ||
-      ::dup3(error, 4, O_CLOEXEC) < 0 || ::dup3(alive, 5, O_CLOEXEC) < 0) {
-    fail(Step::kDescriptors);
-  }
-  error_fd = 4;
-  ::close_range(6, ~0U, 0);
-
+// In the child, once its descriptors are placed.
+void InstallFilter(const backends::HelperChild& child, const std::vector<sock_filter>& filter) {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    fail(Step::kNoNewPrivs);
+    child.Fail(kNoNewPrivs);
   }
-  sock_fprog program{p.filter_length, const_cast<sock_filter*>(p.filter)};
+  sock_fprog program{static_cast<unsigned short>(filter.size()),
+                     const_cast<sock_filter*>(filter.data())};
   if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) {
-    fail(Step::kFilter);
+    child.Fail(kFilter);
   }
-  // The uid change cleared any parent-death signal, so it is armed only now; a parent that died
-  // before shows as the liveness pipe's hang-up (getppid says 0 in a new pid namespace).
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
-    fail(Step::kParentDeath);
-  }
-  pollfd parent = {5, POLLIN, 0};
-  if (::poll(&parent, 1, 0) != 0) {
-    ::_exit(1);
-  }
-  ::execv(p.argv[0], p.argv);
-  fail(Step::kExec);
-  ::_exit(127);
 }
 
 struct CtxDeleter {
@@ -276,6 +212,43 @@ ErrorOr<Ok> WriteProcFile(pid_t pid, const char* file, const std::string& text) 
   return Ok{};
 }
 
+// In the starter: maps the child's ids, and sends it an idmapped mount of the shared directory.
+ErrorOr<Ok> HandOverSharedDir(pid_t pid, const SharedDir& dir, int control) {
+  const std::string map =
+      "0 " + std::to_string(kVirtiofsdIdBase) + " " + std::to_string(kVirtiofsdIdRange) + "\n";
+  for (const char* file : {"uid_map", "gid_map"}) {
+    if (auto w = WriteProcFile(pid, file, map); !w) {
+      return Error{"cannot map virtiofsd's user ids: " + w.error().message};
+    }
+  }
+  std::string userns_path = "/proc/" + std::to_string(pid) + "/ns/user";
+  os::UniqueFd userns(::open(userns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!userns.valid()) {
+    return Error{"cannot open " + userns_path + ": " + ErrnoText(errno)};
+  }
+  // Only the directory's own mount, not what is mounted below it: the guest is given one file
+  // system, and a mount below could be anything of the host's.
+  os::UniqueFd tree(static_cast<int>(
+      ::open_tree(AT_FDCWD, dir.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+  if (!tree.valid()) {
+    return Error{"cannot bind `" + dir.source.string() + "`: " + ErrnoText(errno)};
+  }
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  attr.userns_fd = static_cast<uint64_t>(userns.get());
+  if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+    return Error{"cannot create an idmapped mount of `" + dir.source.string() +
+                 "`: " + ErrnoText(errno) +
+                 "; virtiofsd serves a read-write volume only through one, so put it on a file "
+                 "system that supports idmapped mounts (ext4, xfs, btrfs, or tmpfs on Linux 6.3 "
+                 "and later)"};
+  }
+  if (agent::SendWithFd(control, "t", tree.get()) != 1) {
+    return Error{"cannot hand virtiofsd its mount: " + ErrnoText(errno)};
+  }
+  return Ok{};
+}
+
 }  // namespace
 
 std::string VirtiofsdMountPoint(const fs::path& source) {
@@ -301,12 +274,6 @@ ErrorOr<pid_t> StartConfinedVirtiofsd(const SharedDir& dir, int listen_fd, int l
   if (!filter) {
     return filter.error();
   }
-  std::vector<std::string> args = VirtiofsdArgv(dir, 3);
-  std::vector<char*> argv;
-  for (std::string& a : args) {
-    argv.push_back(a.data());
-  }
-  argv.push_back(nullptr);
   // /tmp/mvm-virtiofs, then one directory per component of the source: `ps` still says which
   // directory a virtiofsd serves.
   std::vector<std::string> points;
@@ -323,120 +290,40 @@ ErrorOr<pid_t> StartConfinedVirtiofsd(const SharedDir& dir, int listen_fd, int l
   for (const std::string& p : points) {
     point_names.push_back(p.c_str());
   }
+  int control_pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control_pair) != 0) {
+    return Error{"cannot start virtiofsd: socketpair: " + ErrnoText(errno)};
+  }
+  os::UniqueFd control(control_pair[0]);
+  os::UniqueFd child_control(control_pair[1]);
 
-  int error[2] = {-1, -1};
-  int alive[2] = {-1, -1};
-  int control[2] = {-1, -1};
-  int null = -1;
-  auto close_all = [&] {
-    for (int fd : {error[0], error[1], alive[0], alive[1], control[0], control[1], null}) {
-      if (fd >= 0) {
-        ::close(fd);
-      }
-    }
+  backends::HelperSpec spec;
+  spec.role = "confined virtiofsd";
+  spec.program = kVirtiofsd;
+  spec.argv = VirtiofsdArgv(dir, 3);
+  spec.fds = {listen_fd};
+  spec.output = log_fd;
+  // Its own user namespace (mapped by `prepare`), pid namespace (nothing else to signal), mount
+  // namespace (the shared directory and a scratch /tmp), an empty network namespace, IPC, UTS and
+  // cgroup.
+  spec.namespaces = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
+                    CLONE_NEWUTS | CLONE_NEWCGROUP;
+  spec.setup = [control = child_control.get(), &point_names](const backends::HelperChild& child) {
+    MountItsWorld(child, control, point_names);
   };
-  if (::pipe2(error, O_CLOEXEC) != 0 || ::pipe2(alive, O_CLOEXEC) != 0 ||
-      ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) {
-    int saved = errno;
-    close_all();
-    return Error{"cannot start virtiofsd: pipe: " + ErrnoText(saved)};
-  }
-  null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null < 0) {
-    int saved = errno;
-    close_all();
-    return Error{"cannot start virtiofsd: open /dev/null: " + ErrnoText(saved)};
-  }
-  const ChildPlan plan{argv.data(),
-                       point_names.data(),
-                       point_names.size(),
-                       filter->data(),
-                       static_cast<unsigned short>(filter->size()),
-                       control[1],
-                       listen_fd,
-                       log_fd >= 0 ? log_fd : null,
-                       null,
-                       error[1],
-                       alive[0],
-                       alive[1]};
-  // Its own user namespace (mapped below), pid namespace (nothing else to signal), mount namespace
-  // (the shared directory and a scratch /tmp), an empty network namespace, IPC, UTS and cgroup.
-  long pid = ::syscall(SYS_clone,
-                       CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-                           CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD,
-                       nullptr, nullptr, nullptr, nullptr);
-  if (pid == 0) {
-    ::close(plan.alive_write);
-    RunChild(plan);
-  }
-  if (pid < 0) {
-    int saved = errno;
-    close_all();
-    return Error{"cannot clone virtiofsd into new namespaces: " + ErrnoText(saved) +
-                 (saved == ENOSPC ? " (user.max_user_namespaces reached?)" : "")};
-  }
-  ::close(error[1]);
-  error[1] = -1;
-  ::close(control[1]);
-  control[1] = -1;
-  auto abandon = [&](const std::string& message) -> Error {
-    close_all();  // the child sees EOF on its control socket and ends
-    ::kill(static_cast<pid_t>(pid), SIGKILL);
-    while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
-    }
-    return Error{message};
+  spec.confine = [&filter](const backends::HelperChild& child) { InstallFilter(child, *filter); };
+  spec.steps = StepNames();
+  spec.missing_hint = "install the Debian package qemu-system-common";
+  spec.prepare = [&](pid_t pid) -> ErrorOr<Ok> {
+    // The child's end goes, so that the child sees EOF should this process die before sending.
+    child_control.Reset();
+    return HandOverSharedDir(pid, dir, control.get());
   };
-
-  const std::string map =
-      "0 " + std::to_string(kVirtiofsdIdBase) + " " + std::to_string(kVirtiofsdIdRange) + "\n";
-  for (const char* file : {"uid_map", "gid_map"}) {
-    if (auto w = WriteProcFile(static_cast<pid_t>(pid), file, map); !w) {
-      return abandon("cannot map virtiofsd's user ids: " + w.error().message);
-    }
+  auto helper = backends::StartHelper(spec);
+  if (!helper) {
+    return helper.error();
   }
-  std::string userns_path = "/proc/" + std::to_string(pid) + "/ns/user";
-  int userns = ::open(userns_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (userns < 0) {
-    return abandon("cannot open " + userns_path + ": " + ErrnoText(errno));
-  }
-  // Only the directory's own mount, not what is mounted below it: the guest is given one file
-  // system, and a mount below could be anything of the host's.
-  int tree = static_cast<int>(
-      ::open_tree(AT_FDCWD, dir.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-  if (tree < 0) {
-    int saved = errno;
-    ::close(userns);
-    return abandon("cannot bind `" + dir.source.string() + "`: " + ErrnoText(saved));
-  }
-  mount_attr attr{};
-  attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-  attr.userns_fd = static_cast<uint64_t>(userns);
-  int set = ::mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
-  int saved = errno;
-  ::close(userns);
-  if (set != 0) {
-    ::close(tree);
-    return abandon("cannot create an idmapped mount of `" + dir.source.string() +
-                   "`: " + ErrnoText(saved) +
-                   "; virtiofsd serves a read-write volume only through one, so put it on a file "
-                   "system that supports idmapped mounts (ext4, xfs, btrfs, or tmpfs on Linux 6.3 "
-                   "and later)");
-  }
-  bool sent = agent::SendWithFd(control[0], "t", tree) == 1;
-  saved = errno;
-  ::close(tree);
-  if (!sent) {
-    return abandon("cannot hand virtiofsd its mount: " + ErrnoText(saved));
-  }
-  if (auto failure = AwaitChildExec<Step>(error[0])) {
-    return abandon(std::string("virtiofsd could not ") + StepName(failure->step) + ": " +
-                   ErrnoText(failure->error) +
-                   (failure->step == Step::kExec && failure->error == ENOENT
-                        ? " (install the Debian package qemu-system-common)"
-                        : ""));
-  }
-  close_all();
-  return static_cast<pid_t>(pid);
+  return helper->process.pid();
 }
 
 }  // namespace mvm::runtime::qemu_microvm
