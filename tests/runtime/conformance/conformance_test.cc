@@ -1,8 +1,8 @@
 // What every backend must do, run against every backend of the registry (runtime/backends/
 // registry.cc) through the real mvmctl: hostile workloads stay inside their limits, the lifecycle
-// commands behave the same, and nothing outlives the sandbox. A new backend is tested here by
-// adding its row to Targets(); what only one backend has (qemu's confinement, virtiofsd, cgroup
-// paths) stays in that backend's own suite.
+// commands, file snapshots and warm pools behave the same, and nothing outlives the sandbox. A new
+// backend is tested here by adding its row to Targets(); what only one backend has (qemu's
+// confinement, virtiofsd, cgroup paths) stays in that backend's own suite.
 //
 // Each backend has its own state directory (the qemu-microvm one keeps guest kernels and images),
 // and all share the template trees (mvm::testing::SharedRootfsCache).
@@ -329,6 +329,125 @@ TEST_P(Conformance, KillingTheParentLeavesNoTrace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(clean) << "traces of " << name << " remain 2 s after kill -9 of its parent";
+}
+
+// A file-state snapshot: what the workload wrote to its memory file systems, the same bytes for the
+// same state, verifiable, and listed.
+TEST_P(Conformance, SnapshotCapturesMemoryFileSystemsDeterministically) {
+  const std::string name = Name("conf-snap");
+  Mvmctl({"destroy", name});
+  fs::remove_all(GetParam().state / "snapshots" / name);
+  Result up = Mvmctl({"up", kHostile.string(), "--workload", "idle", "--name", name, "--detach"});
+  ASSERT_EQ(up.status, 0) << Describe(up);
+  Result write = Mvmctl({"fs", name, "write", "/tmp/state.txt"}, "kept");
+  ASSERT_EQ(write.status, 0) << Describe(write);
+  Result take = Mvmctl({"snapshot", name, "--label", "one", "--format", "json"});
+  ASSERT_EQ(take.status, 0) << Describe(take);
+  const nlohmann::json info = nlohmann::json::parse(take.out, nullptr, false);
+  ASSERT_TRUE(info.is_object()) << take.out;
+  EXPECT_EQ(info.value("files", -1), 1) << take.out;
+  EXPECT_THAT(info["paths"].dump(), HasSubstr("\"/tmp\""));
+  Result verify = Mvmctl({"snapshot", "verify", name, "one"});
+  EXPECT_EQ(verify.status, 0) << Describe(verify);
+  Result again = Mvmctl({"snapshot", name, "--label", "two", "--format", "json"});
+  ASSERT_EQ(again.status, 0) << Describe(again);
+  EXPECT_EQ(nlohmann::json::parse(again.out, nullptr, false).value("sha256", ""),
+            info.value("sha256", "-"))
+      << "the same state gives the same tar";
+  Result ls = Mvmctl({"snapshot", "ls", name, "--format", "json"});
+  EXPECT_EQ(
+      nlohmann::json::parse(ls.out, nullptr, false).value("snapshots", nlohmann::json()).size(), 2u)
+      << ls.out;
+  Result destroy = Mvmctl({"destroy", name});
+  EXPECT_EQ(destroy.status, 0) << Describe(destroy);
+  fs::remove_all(GetParam().state / "snapshots" / name);
+}
+
+// A warm pool: a claim takes the ready sandbox instead of starting one, the claimed sandbox is the
+// claimer's, the pool starts a replacement, and stopping the pool leaves none of its sandboxes.
+TEST_P(Conformance, WarmPoolClaimIsTheClaimersAndThePoolRefills) {
+  const std::string pool = Name("conf-pool") + "-" + std::to_string(::getpid());
+  const std::string name = Name("conf-claimed");
+  Mvmctl({"destroy", name});
+  const fs::path err = fs::temp_directory_path() / (pool + ".err");
+  int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  const pid_t process = mvm::testing::Spawn(
+      {MVM_MVMCTL_PATH, "pool", "--state-dir=" + GetParam().state.string(), "start",
+       kHostile.string(), "--workload", "idle", "--backend", GetParam().backend, "--name", pool},
+      null_fd, err_fd, null_fd);
+  ::close(err_fd);
+  ::close(null_fd);
+  auto pool_log = [&] {
+    std::ifstream in(err);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  // The pool's entry in `pool ls`, once it reports `ready` and `claimed` sandboxes.
+  auto wait_pool = [&](int ready, int claimed) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const nlohmann::json list =
+          nlohmann::json::parse(Mvmctl({"pool", "ls", "--format", "json"}).out, nullptr, false);
+      for (const nlohmann::json& p : list.is_object() ? list.value("pools", nlohmann::json::array())
+                                                      : nlohmann::json::array()) {
+        if (p.value("name", "") == pool && p.value("running", false) &&
+            p.value("ready", -1) == ready && p.value("claimed", -1) == claimed) {
+          return true;
+        }
+      }
+      if (::waitpid(process, nullptr, WNOHANG) == process) {
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return false;
+  };
+  // The pids of the sandboxes `ps` says belong to the pool.
+  auto pool_pids = [&] {
+    std::vector<pid_t> pids;
+    const nlohmann::json list =
+        nlohmann::json::parse(Mvmctl({"ps", "--format", "json"}).out, nullptr, false);
+    for (const nlohmann::json& s : list.is_object()
+                                       ? list.value("sandboxes", nlohmann::json::array())
+                                       : nlohmann::json::array()) {
+      if (s.value("pool", "") == pool && s.value("pid", 0) > 0) {
+        pids.push_back(s.value("pid", 0));
+      }
+    }
+    return pids;
+  };
+  ASSERT_TRUE(wait_pool(1, 0)) << pool_log();
+
+  Result up =
+      Mvmctl({"up", kHostile.string(), "--workload", "idle", "--name", name, "--detach", "-v"});
+  ASSERT_EQ(up.status, 0) << Describe(up);
+  EXPECT_THAT(up.err, HasSubstr("claimed a ready sandbox from pool `" + pool + "`"));
+  Result exec = Mvmctl({"exec", name, "--", "sh", "-c", "echo claimed; exit 4"});
+  EXPECT_EQ(exec.status, 4) << Describe(exec);
+  EXPECT_EQ(exec.out, "claimed\n");
+  Result write = Mvmctl({"fs", name, "write", "/tmp/pool.txt"}, "warm");
+  EXPECT_EQ(write.status, 0) << Describe(write);
+  EXPECT_EQ(Mvmctl({"fs", name, "read", "/tmp/pool.txt"}).out, "warm");
+  EXPECT_TRUE(wait_pool(1, 1)) << pool_log();
+  const std::vector<pid_t> pooled = pool_pids();
+  EXPECT_FALSE(pooled.empty()) << "`ps` names no sandbox of the pool";
+
+  Result destroy = Mvmctl({"destroy", name});
+  EXPECT_EQ(destroy.status, 0) << Describe(destroy);
+  Result stop = Mvmctl({"pool", "stop", pool});
+  EXPECT_EQ(stop.status, 0) << Describe(stop);
+  int status = 0;
+  EXPECT_EQ(::waitpid(process, &status, 0), process);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << pool_log();
+  for (pid_t pid : pooled) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!ProcessGone(pid) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(ProcessGone(pid)) << "pid " << pid << " of the pool outlived `pool stop`";
+  }
+  EXPECT_TRUE(pool_pids().empty()) << "`ps` still lists sandboxes of the stopped pool";
+  fs::remove(err);
 }
 
 // Every registered backend has a row in Targets(): a backend added without one fails here.

@@ -1,6 +1,6 @@
 // End to end on the qemu-microvm backend: the real mvmctl booting real microVMs (TCG on machines
 // where KVM does not boot a guest), for what only this backend has: the accelerator, qemu's
-// confinement, virtio-fs volumes, snapshots and pools of VMs. What every backend must do is in
+// confinement, virtio-fs volumes. What every backend must do (snapshots and warm pools too) is in
 // tests/runtime/conformance. Every `run` boots a VM of its own (1.5 to 3 s under TCG), so
 // the lifecycle cases share one VM. The state directory, with the guest kernel, the root images
 // and the template trees, is shared by the tests of one build directory.
@@ -44,7 +44,6 @@ const fs::path kExamples = fs::path(MVM_SOURCE_DIR) / "examples";
 
 using mvm::testing::Describe;
 using mvm::testing::Result;
-using mvm::testing::Spawn;
 
 fs::path State() { return fs::path(MVM_BINARY_DIR) / "qemu-microvm-test-state"; }
 
@@ -467,108 +466,4 @@ TEST_F(MicrovmE2E, HelloExampleRuns) {
 
 // `mvmctl snapshot` reads the guest's writable memory file systems through the agent as it does a
 // container's: the guest's own mountinfo decides what is captured.
-TEST_F(MicrovmE2E, SnapshotCapturesTheGuestsMemoryFileSystems) {
-  std::string name = "vm-snap";
-  Mvmctl({"destroy", name});
-  fs::remove_all(State() / "snapshots" / name);
-  Result up = Mvmctl({"up", kFixture.string(), "--backend", "qemu-microvm", "--workload", "idle",
-                      "--name", name, "--detach"});
-  ASSERT_EQ(up.status, 0) << Describe(up);
-  Result write = Mvmctl({"fs", name, "write", "/tmp/state.txt"}, "kept");
-  ASSERT_EQ(write.status, 0) << Describe(write);
-  Result take = Mvmctl({"snapshot", name, "--label", "one", "--format", "json"});
-  ASSERT_EQ(take.status, 0) << Describe(take);
-  nlohmann::json info = nlohmann::json::parse(take.out);
-  EXPECT_EQ(info["files"], 1) << take.out;
-  EXPECT_THAT(info["paths"].dump(), HasSubstr("\"/tmp\""));
-  Result verify = Mvmctl({"snapshot", "verify", name, "one"});
-  EXPECT_EQ(verify.status, 0) << Describe(verify);
-  Result again = Mvmctl({"snapshot", name, "--label", "two", "--format", "json"});
-  ASSERT_EQ(again.status, 0) << Describe(again);
-  EXPECT_EQ(nlohmann::json::parse(again.out)["sha256"], info["sha256"])
-      << "the same guest state gives the same tar";
-  Result destroy = Mvmctl({"destroy", name});
-  EXPECT_EQ(destroy.status, 0) << Describe(destroy);
-  fs::remove_all(State() / "snapshots" / name);
-}
-
-/// `mvmctl pool ls --format json`'s entry for `pool`, or an empty object.
-nlohmann::json PoolEntry(const std::string& pool) {
-  Result ls = Mvmctl({"pool", "ls", "--format", "json"});
-  nlohmann::json list = nlohmann::json::parse(ls.out, nullptr, false);
-  if (list.is_object()) {
-    for (const nlohmann::json& p : list["pools"]) {
-      if (p["name"] == pool) {
-        return p;
-      }
-    }
-  }
-  return nlohmann::json::object();
-}
-
-bool WaitPool(const std::string& pool, int ready, int claimed, pid_t process) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-  while (std::chrono::steady_clock::now() < deadline) {
-    nlohmann::json p = PoolEntry(pool);
-    if (p.value("running", false) && p.value("ready", -1) == ready &&
-        p.value("claimed", -1) == claimed) {
-      return true;
-    }
-    if (::waitpid(process, nullptr, WNOHANG) == process) {
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return false;
-}
-
-// A warm pool on this backend: the claim skips the boot, the claimed VM is the claimer's, the pool
-// boots a replacement, and stopping the pool leaves no qemu behind.
-TEST_F(MicrovmE2E, WarmPoolClaimSkipsTheBootAndThePoolRefills) {
-  std::string pool = "vmpool-" + std::to_string(::getpid());
-  std::string name = "vm-claimed";
-  Mvmctl({"destroy", name});
-  fs::path err = fs::temp_directory_path() / (pool + ".err");
-  int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  pid_t process =
-      Spawn({MVM_MVMCTL_PATH, "pool", "--state-dir=" + State().string(), "start", kFixture.string(),
-             "--workload", "idle", "--backend", "qemu-microvm", "--name", pool},
-            null_fd, err_fd, null_fd);
-  ::close(err_fd);
-  ::close(null_fd);
-  auto pool_log = [&] {
-    std::ifstream in(err);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  };
-  ASSERT_TRUE(WaitPool(pool, 1, 0, process)) << pool_log();
-
-  Result up = Mvmctl({"up", kFixture.string(), "--backend", "qemu-microvm", "--workload", "idle",
-                      "--name", name, "--detach", "-v"});
-  ASSERT_EQ(up.status, 0) << Describe(up);
-  EXPECT_THAT(up.err, HasSubstr("claimed a ready sandbox from pool `" + pool + "`"));
-  Result exec = Mvmctl({"exec", name, "--", "sh", "-c", "echo claimed; exit 4"});
-  EXPECT_EQ(exec.status, 4) << Describe(exec);
-  EXPECT_EQ(exec.out, "claimed\n");
-  Result write = Mvmctl({"fs", name, "write", "/tmp/pool.txt"}, "warm");
-  EXPECT_EQ(write.status, 0) << Describe(write);
-  Result read = Mvmctl({"fs", name, "read", "/tmp/pool.txt"});
-  EXPECT_EQ(read.out, "warm");
-  EXPECT_TRUE(WaitPool(pool, 1, 1, process)) << pool_log();
-
-  Result destroy = Mvmctl({"destroy", name});
-  EXPECT_EQ(destroy.status, 0) << Describe(destroy);
-  Result stop = Mvmctl({"pool", "stop", pool});
-  EXPECT_EQ(stop.status, 0) << Describe(stop);
-  int status = 0;
-  EXPECT_EQ(::waitpid(process, &status, 0), process);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << pool_log();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!OurQemus().empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(OurQemus().empty());
-  fs::remove(err);
-}
-
 }  // namespace
