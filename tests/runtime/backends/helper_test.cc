@@ -3,6 +3,8 @@
 #include "runtime/backends/helper.h"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 
 namespace {
 
+using mvm::runtime::backends::HelperChild;
 using mvm::runtime::backends::HelperSpec;
 using mvm::runtime::backends::ProcessStartTime;
 using mvm::runtime::backends::SignalHelper;
@@ -75,6 +78,84 @@ TEST(StartHelper, AFailedExecIsAnErrorNamingTheProgram) {
   EXPECT_THAT(
       helper.error().message,
       HasSubstr("cannot start the test helper: exec /nonexistent/mvm-helper: No such file"));
+}
+
+// A helper in namespaces of its own, with the hooks a confined helper uses: `setup` runs before the
+// descriptors are placed, `confine` after, and the starter's `prepare` sees the child before its
+// exec. Here the helper gets a pid namespace (it is pid 1 there) and a UTS one whose hostname
+// `setup` sets, and `prepare` writes a line the helper reads from a descriptor passed to it.
+TEST(StartHelper, HooksRunInOrderInNamespacesOfItsOwn) {
+  int line[2], out[2];
+  ASSERT_EQ(::pipe2(line, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  HelperSpec spec;
+  spec.role = "test helper";
+  spec.program = "/bin/sh";
+  spec.argv = {"sh", "-c", "read l <&3; echo \"$l $(hostname) $$ $(umask)\""};
+  spec.fds = {line[0]};
+  spec.output = out[1];
+  spec.namespaces = CLONE_NEWPID | CLONE_NEWUTS;
+  spec.steps = {"set the hostname", "set the umask"};
+  spec.setup = [](const HelperChild& child) {
+    if (::sethostname("hooked", 6) != 0) {
+      child.Fail(0);
+    }
+  };
+  spec.confine = [](const HelperChild&) { ::umask(0027); };
+  pid_t prepared_for = 0;
+  spec.prepare = [&](pid_t pid) -> mvm::ErrorOr<mvm::Ok> {
+    prepared_for = pid;
+    if (::write(line[1], "prepared\n", 9) != 9) {
+      return mvm::Error{"cannot write the line"};
+    }
+    return mvm::Ok{};
+  };
+  auto helper = StartHelper(spec);
+  ::close(out[1]);
+  ::close(line[0]);
+  ::close(line[1]);
+  ASSERT_TRUE(helper) << helper.error().message;
+  EXPECT_EQ(prepared_for, helper->record.pid);
+  const std::string seen = ReadAll(out[0]);
+  ::close(out[0]);
+  ASSERT_TRUE(helper->process.Wait(std::chrono::seconds(10)));
+  EXPECT_EQ(seen, "prepared hooked 1 0027\n");
+}
+
+// A step that fails in a hook is named in the error, with errno, and the child is gone.
+TEST(StartHelper, AFailedHookStepIsAnErrorNamingTheStep) {
+  HelperSpec spec;
+  spec.role = "test helper";
+  spec.program = "/bin/true";
+  spec.argv = {"true"};
+  spec.steps = {"open the missing file"};
+  spec.confine = [](const HelperChild& child) {
+    if (::open("/nonexistent/mvm-file", O_RDONLY) < 0) {
+      child.Fail(0);
+    }
+  };
+  auto helper = StartHelper(spec);
+  ASSERT_FALSE(helper);
+  EXPECT_EQ(helper.error().message,
+            "cannot start the test helper: open the missing file: No such file or directory");
+}
+
+// A failing `prepare` ends the child before its exec.
+TEST(StartHelper, AFailedPrepareEndsTheChild) {
+  HelperSpec spec;
+  spec.role = "test helper";
+  spec.program = "/bin/sleep";
+  spec.argv = {"sleep", "30"};
+  pid_t child = 0;
+  spec.prepare = [&](pid_t pid) -> mvm::ErrorOr<mvm::Ok> {
+    child = pid;
+    return mvm::Error{"the mapping failed"};
+  };
+  auto helper = StartHelper(spec);
+  ASSERT_FALSE(helper);
+  EXPECT_EQ(helper.error().message, "cannot start the test helper: the mapping failed");
+  ASSERT_GT(child, 0);
+  EXPECT_EQ(ProcessStartTime(child), 0u) << "the child outlived a failed prepare";
 }
 
 TEST(StartHelper, AHelperThatDiesWithItsParentDoesAndOneThatOutlivesItDoesNot) {
