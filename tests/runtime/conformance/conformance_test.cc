@@ -69,7 +69,7 @@ std::vector<Target> Targets() {
   const fs::path light = kFixtures / "hostile_vm.py";
   return {
       {"container",
-       mvm::testing::SharedState(),
+       mvm::testing::SharedStatePath(),
        {kHostile, "memory-hog", ""},
        {kHostile, "writer", "flood"},
        std::chrono::seconds(60)},

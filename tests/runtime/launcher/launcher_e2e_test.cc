@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -107,6 +108,18 @@ TEST_F(LauncherE2E, AuditLogRecordsTheRunAndDetectsTampering) {
 }
 
 // The shipped examples do what their docstrings say (python-3.11 template: built once, ~1 min).
+// The shared state's templates are the run's shared cache (MVM_TEST_ROOTFS_CACHE), not a cache of
+// its own: one that something made before the link (a test list evaluated without the tests'
+// environment did) builds python-3.11 a second time in every preset, minutes of CI.
+TEST_F(LauncherE2E, TheSharedStateUsesTheSharedTemplateCache) {
+  const char* shared = std::getenv("MVM_TEST_ROOTFS_CACHE");
+  ASSERT_TRUE(shared != nullptr && *shared != '\0')
+      << "ctest gives every sandbox test MVM_TEST_ROOTFS_CACHE (CMakeLists.txt)";
+  const fs::path rootfs = SharedState() / "rootfs";
+  ASSERT_TRUE(fs::is_symlink(rootfs)) << rootfs << " is a cache of its own";
+  EXPECT_TRUE(fs::equivalent(rootfs, shared)) << rootfs << " -> " << fs::read_symlink(rootfs);
+}
+
 TEST_F(LauncherE2E, ExamplesBehaveAsDocumented) {
   Result hello = Mvmctl({"run", (kExamples / "hello.py").string()});
   EXPECT_EQ(hello.status, 0) << Describe(hello);

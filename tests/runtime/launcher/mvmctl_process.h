@@ -106,9 +106,16 @@ inline void UseSharedRootfsCache(const std::filesystem::path& state) {
   }
 }
 
+/// The shared state directory's path, without making it: for code that runs before a test does
+/// (a parameter list that gtest evaluates when it lists the tests, which ctest does without the
+/// tests' environment, so SharedState() there would make a rootfs cache of the state's own).
+inline std::filesystem::path SharedStatePath() {
+  return std::filesystem::path(MVM_BINARY_DIR) / "runtime-test-state";
+}
+
 inline std::filesystem::path SharedState() {
   static const std::filesystem::path state = [] {
-    std::filesystem::path dir = std::filesystem::path(MVM_BINARY_DIR) / "runtime-test-state";
+    std::filesystem::path dir = SharedStatePath();
     UseSharedRootfsCache(dir);
     return dir;
   }();
