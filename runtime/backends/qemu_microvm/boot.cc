@@ -144,30 +144,10 @@ bool ProbeBoot(const fs::path& kernel, const fs::path& initramfs, const std::str
     }
     return false;
   }
-  std::vector<std::string> args = {kQemu,
-                                   "-M",
-                                   "microvm,accel=" + accel,
-                                   "-cpu",
-                                   accel == "kvm" ? "host" : "max",
-                                   "-m",
-                                   "128",
-                                   "-nodefaults",
-                                   "-no-user-config",
-                                   "-display",
-                                   "none",
-                                   "-no-reboot",
-                                   "-sandbox",
-                                   kQemuSandbox,
-                                   "-kernel",
-                                   "/proc/self/fd/3",
-                                   "-initrd",
-                                   "/proc/self/fd/4",
-                                   "-append",
-                                   KernelCommandLine(accel) + " mvm.probe=1",
-                                   "-chardev",
-                                   "socket,id=console,fd=5",
-                                   "-serial",
-                                   "chardev:console"};
+  std::vector<std::string> args = QemuBaseArgv(accel, "", "128");
+  args.insert(args.end(), {"-kernel", "/proc/self/fd/3", "-initrd", "/proc/self/fd/4", "-append",
+                           KernelCommandLine(accel) + " mvm.probe=1", "-chardev",
+                           "socket,id=console,fd=5", "-serial", "chardev:console"});
   auto pid = StartConfinedQemu(args, {kernel_fd, initramfs_fd, console[1]}, -1, accel == "kvm");
   for (int fd : {kernel_fd, initramfs_fd, console[1]}) {
     ::close(fd);

@@ -278,6 +278,24 @@ std::string KernelCommandLine(const std::string& accel) {
   return line;
 }
 
+std::vector<std::string> QemuBaseArgv(const std::string& accel, const std::string& machine_extra,
+                                      const std::string& memory_mb) {
+  return {kQemu,
+          "-M",
+          "microvm,accel=" + accel + machine_extra,
+          "-cpu",
+          accel == "kvm" ? "host" : "max",
+          "-m",
+          memory_mb,
+          "-nodefaults",
+          "-no-user-config",
+          "-display",
+          "none",
+          "-no-reboot",
+          "-sandbox",
+          kQemuSandbox};
+}
+
 std::vector<std::string> QemuArgv(const Spec& spec, const QemuFds& fds) {
   std::string append = KernelCommandLine(spec.accel) + " mvm.name=" + spec.name +
                        " mvm.mem=" + std::to_string(spec.memory_mb) +
@@ -290,42 +308,32 @@ std::vector<std::string> QemuArgv(const Spec& spec, const QemuFds& fds) {
   // vhost-user devices (virtiofsd) map the guest's RAM, so it must be a shareable memfd then.
   const bool shared_ram = !spec.shared_dirs.empty();
   auto fd = [](int n) { return std::to_string(n); };
-  std::vector<std::string> argv = {
-      kQemu,
-      "-M",
-      "microvm,accel=" + spec.accel + (shared_ram ? ",memory-backend=mem" : ""),
-      "-cpu",
-      spec.accel == "kvm" ? "host" : "max",
-      "-m",
-      memory_mb,
-      "-smp",
-      std::to_string(spec.cpus),
-      "-nodefaults",
-      "-no-user-config",
-      "-display",
-      "none",
-      "-no-reboot",
-      "-sandbox",
-      kQemuSandbox,
-      // Its own descriptors, through the /proc of its own pid namespace: the loader opens the
-      // kernel and initrd by name, and these files are readable by anyone who can name them.
-      "-kernel",
-      "/proc/self/fd/" + fd(fds.kernel),
-      "-initrd",
-      "/proc/self/fd/" + fd(fds.initramfs),
-      "-append",
-      append,
-      "-chardev",
-      "socket,id=console,fd=" + fd(fds.console),
-      "-serial",
-      "chardev:console",
-      "-add-fd",
-      "fd=" + fd(fds.root_image) + ",set=1,opaque=" + OptionValue(spec.root_image.string()),
-      "-drive",
-      "id=root,file=/dev/fdset/1,format=raw,if=none,readonly=on",
-      "-device",
-      "virtio-blk-device,drive=root",
-  };
+  std::vector<std::string> argv =
+      QemuBaseArgv(spec.accel, shared_ram ? ",memory-backend=mem" : "", memory_mb);
+  argv.insert(
+      argv.end(),
+      {
+          "-smp",
+          std::to_string(spec.cpus),
+          // Its own descriptors, through the /proc of its own pid namespace: the loader opens the
+          // kernel and initrd by name, and these files are readable by anyone who can name them.
+          "-kernel",
+          "/proc/self/fd/" + fd(fds.kernel),
+          "-initrd",
+          "/proc/self/fd/" + fd(fds.initramfs),
+          "-append",
+          append,
+          "-chardev",
+          "socket,id=console,fd=" + fd(fds.console),
+          "-serial",
+          "chardev:console",
+          "-add-fd",
+          "fd=" + fd(fds.root_image) + ",set=1,opaque=" + OptionValue(spec.root_image.string()),
+          "-drive",
+          "id=root,file=/dev/fdset/1,format=raw,if=none,readonly=on",
+          "-device",
+          "virtio-blk-device,drive=root",
+      });
   if (spec.extras_image) {
     argv.insert(argv.end(), {"-add-fd",
                              "fd=" + fd(fds.extras_image) +

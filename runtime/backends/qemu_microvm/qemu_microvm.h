@@ -118,6 +118,12 @@ struct QemuFds {
   std::vector<int> shared_dirs;  ///< per Spec::shared_dirs: a socket connected to its virtiofsd
 };
 
+/// The options every qemu of this backend starts with: the microvm machine under `accel` (and
+/// `machine_extra`, e.g. ",memory-backend=mem"), `memory_mb` of RAM, no default devices, no user
+/// configuration, no display, no reboot, and qemu's own seccomp filter (kQemuSandbox).
+std::vector<std::string> QemuBaseArgv(const std::string& accel, const std::string& machine_extra,
+                                      const std::string& memory_mb);
+
 /// The qemu command line for `spec` with the descriptors `fds`. Paths in `spec` appear only as
 /// the fd sets' `opaque` labels (so `ps` still says which images a qemu has).
 std::vector<std::string> QemuArgv(const Spec& spec, const QemuFds& fds);
