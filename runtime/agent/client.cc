@@ -179,7 +179,7 @@ ErrorOr<v1::Response> Client::ReadResponse() {
       return Broken(Error{"the agent at " + Quoted(socket_) +
                           " had not finished answering by the deadline of this connection"});
     }
-    if (frame.error().message.find(kFrameTimedOut) != std::string::npos) {
+    if (frame.error().kind == ErrorKind::kTimedOut) {
       return Broken(Error{"the agent at " + Quoted(socket_) + " stopped answering (nothing for " +
                           std::to_string(reply_limit_.count()) + " ms)"});
     }

@@ -75,7 +75,8 @@ ErrorOr<std::optional<std::string>> ReadFrameWithin(int fd, uint32_t max_bytes, 
   char header[kFrameHeaderBytes];
   ssize_t got = ReadFull(fd, header, sizeof header, deadline);
   if (got == -EAGAIN) {
-    return Error{std::string("reading a frame header: ") + std::string(kFrameTimedOut)};
+    return MakeError(ErrorKind::kTimedOut,
+                     std::string("reading a frame header: ") + std::string(kFrameTimedOut));
   }
   if (got < 0) {
     return Error{std::string("reading a frame header: ") + std::strerror(static_cast<int>(-got))};
@@ -94,7 +95,8 @@ ErrorOr<std::optional<std::string>> ReadFrameWithin(int fd, uint32_t max_bytes, 
   std::string payload(length, '\0');
   got = ReadFull(fd, payload.data(), length, deadline);
   if (got == -EAGAIN) {
-    return Error{std::string("reading a frame: ") + std::string(kFrameTimedOut)};
+    return MakeError(ErrorKind::kTimedOut,
+                     std::string("reading a frame: ") + std::string(kFrameTimedOut));
   }
   if (got < 0) {
     return Error{std::string("reading a frame: ") + std::strerror(static_cast<int>(-got))};

@@ -25,7 +25,8 @@ inline constexpr uint32_t kMaxFrameBytes = 16u << 20;
 /// CHECK: callers bound what they send).
 std::string EncodeFrame(std::string_view payload);
 
-/// The text an Error of ReadFrame carries when a receive timeout (SO_RCVTIMEO) expired.
+/// The text of ReadFrame's Error, of kind ErrorKind::kTimedOut, when a receive timeout
+/// (SO_RCVTIMEO) or the deadline expired.
 inline constexpr std::string_view kFrameTimedOut = "nothing arrived within the time allowed";
 
 /// Reads one frame from the blocking descriptor `fd` (a socket or pipe), retrying on EINTR and

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <string>
 #include <thread>
 
 namespace mvm::runtime::agent {
@@ -152,6 +154,31 @@ TEST(FramingTest, WritingToAVanishedPeerIsAnErrorNotSigpipe) {
   ASSERT_FALSE(written);
   EXPECT_NE(written.error().message.find("Broken pipe"), std::string::npos)
       << written.error().message;
+}
+
+// A frame that has not arrived by the deadline, whole or in part, is an error of the timed-out
+// kind, which the client tells apart from a broken connection by that kind, not by the message.
+TEST(FramingTest, AFrameMissingItsDeadlineIsATimedOutError) {
+  SocketPair p;
+  const auto soon = [] { return std::chrono::steady_clock::now() + std::chrono::milliseconds(50); };
+  auto nothing = ReadFrameBy(p.b(), soon());
+  ASSERT_FALSE(nothing);
+  EXPECT_EQ(nothing.error().kind, ErrorKind::kTimedOut) << nothing.error().message;
+  SendRaw(p.a(), std::string("\0\0\0\x05"
+                             "ab",
+                             6));
+  auto half = ReadFrameBy(p.b(), soon());
+  ASSERT_FALSE(half);
+  EXPECT_EQ(half.error().kind, ErrorKind::kTimedOut) << half.error().message;
+  p.CloseA();
+  SocketPair q;
+  SendRaw(q.a(), std::string("\0\0\0\x05"
+                             "ab",
+                             6));
+  q.CloseA();
+  auto truncated = ReadFrameBy(q.b(), soon());
+  ASSERT_FALSE(truncated);
+  EXPECT_NE(truncated.error().kind, ErrorKind::kTimedOut) << truncated.error().message;
 }
 
 TEST(FrameDecoderTest, ByteByByteGivesTheSameFrames) {
