@@ -3,7 +3,7 @@
 //
 // The ledger is docs/claims.md: one machine marker `<!-- claim:<id> status:<status> -->` above each
 // claim's table row, whose visible Status cell must say the same. The gated phrases of every claim
-// live in docs/claims-phrases.txt. Every other page (docs/**/*.md, README.md, examples/**) may use
+// live in docs/claims-phrases.txt. Every other page (every Markdown file, and examples/**) may use
 // a gated phrase only when its claim is Shipped, or under an `<!-- allow(doc-claim:<id>): <reason>
 // -->` comment on the same line or within two lines above.
 
@@ -329,19 +329,158 @@ struct Phrase {
   std::optional<std::regex> regex;
 };
 
-/// `text` with every run of whitespace as one space.
-std::string CollapseSpaces(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      if (!out.empty() && out.back() != ' ') {
-        out += ' ';
-      }
-    } else {
-      out += c;
+/// A page's text as the phrases see it, so that no way of writing a phrase hides it: HTML comments
+/// and tags, Markdown emphasis and code marks (`*`, `_`, `~`, backquotes), backslash escapes, link
+/// destinations (`[text](url)` reads as `text`) and zero-width characters are dropped; Unicode and
+/// entity spaces are spaces and curly quotes and dashes are ASCII; every run of whitespace (line
+/// breaks included) is one space. `line_of[i]` is the 1-based line of `text[i]`.
+struct FlatText {
+  std::string text;
+  std::vector<int> line_of;
+};
+
+/// What the UTF-8 sequence at `at` stands for: the ASCII text it reads as ("" for invisible
+/// characters, " " for spaces), with its length; nullopt for any other character.
+std::optional<std::pair<std::string_view, size_t>> NormalisedCharacter(std::string_view s,
+                                                                       size_t at) {
+  struct Mapping {
+    std::string_view utf8;
+    std::string_view ascii;
+  };
+  static constexpr Mapping kMappings[] = {
+      {"\xC2\xA0", " "},      {"\xC2\xAD", ""},       {"\xE2\x80\x80", " "}, {"\xE2\x80\x81", " "},
+      {"\xE2\x80\x82", " "},  {"\xE2\x80\x83", " "},  {"\xE2\x80\x84", " "}, {"\xE2\x80\x85", " "},
+      {"\xE2\x80\x86", " "},  {"\xE2\x80\x87", " "},  {"\xE2\x80\x88", " "}, {"\xE2\x80\x89", " "},
+      {"\xE2\x80\x8A", " "},  {"\xE2\x80\x8B", ""},   {"\xE2\x80\x8C", ""},  {"\xE2\x80\x8D", ""},
+      {"\xE2\x80\x90", "-"},  {"\xE2\x80\x91", "-"},  {"\xE2\x80\x92", "-"}, {"\xE2\x80\x93", "-"},
+      {"\xE2\x80\x94", "-"},  {"\xE2\x80\x98", "'"},  {"\xE2\x80\x99", "'"}, {"\xE2\x80\x9B", "'"},
+      {"\xE2\x80\x9C", "\""}, {"\xE2\x80\x9D", "\""}, {"\xE2\x80\xAF", " "}, {"\xE2\x81\x9F", " "},
+      {"\xE2\x81\xA0", ""},   {"\xE3\x80\x80", " "},  {"\xEF\xBB\xBF", ""},
+  };
+  for (const Mapping& m : kMappings) {
+    if (s.substr(at, m.utf8.size()) == m.utf8) {
+      return std::make_pair(m.ascii, m.utf8.size());
     }
   }
-  return std::string(Trim(out));
+  return std::nullopt;
+}
+
+/// The HTML entity at `at` (`&nbsp;`, `&#8217;`, …) as the ASCII it reads as, with its length.
+std::optional<std::pair<std::string_view, size_t>> NormalisedEntity(std::string_view s, size_t at) {
+  struct Entity {
+    std::string_view name;
+    std::string_view ascii;
+  };
+  static constexpr Entity kEntities[] = {
+      {"&nbsp;", " "},   {"&#160;", " "},  {"&#xa0;", " "}, {"&ensp;", " "},  {"&emsp;", " "},
+      {"&thinsp;", " "}, {"&zwsp;", ""},   {"&#8203;", ""}, {"&shy;", ""},    {"&rsquo;", "'"},
+      {"&lsquo;", "'"},  {"&#8217;", "'"}, {"&#39;", "'"},  {"&apos;", "'"},  {"&ldquo;", "\""},
+      {"&rdquo;", "\""}, {"&quot;", "\""}, {"&amp;", "&"},  {"&ndash;", "-"}, {"&mdash;", "-"},
+      {"&hyphen;", "-"}, {"&#8209;", "-"},
+  };
+  for (const Entity& e : kEntities) {
+    if (s.size() - at >= e.name.size() &&
+        Lower(s.substr(at, e.name.size())) == std::string(e.name)) {
+      return std::make_pair(e.ascii, e.name.size());
+    }
+  }
+  return std::nullopt;
+}
+
+/// The end of the HTML tag at `at` (`<em>`, `</span>`, `<a href="…">`), or npos when none starts
+/// there.
+size_t HtmlTagEnd(std::string_view s, size_t at) {
+  size_t name = at + 1;
+  if (name < s.size() && s[name] == '/') {
+    ++name;
+  }
+  if (name >= s.size() || !std::isalpha(static_cast<unsigned char>(s[name]))) {
+    return std::string_view::npos;
+  }
+  size_t end = s.find('>', name);
+  return end == std::string_view::npos ? end : end + 1;
+}
+
+FlatText Flatten(std::string_view source) {
+  FlatText flat;
+  int line = 1;
+  bool pending_space = false;
+  auto lines_in = [&](size_t from, size_t to) {
+    return static_cast<int>(std::count(source.begin() + static_cast<long>(from),
+                                       source.begin() + static_cast<long>(to), '\n'));
+  };
+  auto emit = [&](std::string_view text) {
+    for (char c : text) {
+      if (c == ' ') {
+        pending_space = true;
+        continue;
+      }
+      if (pending_space && !flat.text.empty()) {
+        flat.text += ' ';
+        flat.line_of.push_back(line);
+      }
+      pending_space = false;
+      flat.text += c;
+      flat.line_of.push_back(line);
+    }
+  };
+  for (size_t i = 0; i < source.size(); ++i) {
+    const char c = source[i];
+    if (source.substr(i, 4) == "<!--") {
+      size_t end = source.find("-->", i + 4);
+      end = end == std::string_view::npos ? source.size() : end + 3;
+      line += lines_in(i, end);
+      i = end - 1;
+      pending_space = true;
+      continue;
+    }
+    if (c == '<') {
+      if (size_t end = HtmlTagEnd(source, i); end != std::string_view::npos) {
+        line += lines_in(i, end);
+        i = end - 1;
+        continue;
+      }
+    }
+    // A link reads as its text: the destination of `[text](url)` and the label of `[text][ref]`
+    // are not shown.
+    if (c == ']' && i + 1 < source.size() && (source[i + 1] == '(' || source[i + 1] == '[')) {
+      const char close = source[i + 1] == '(' ? ')' : ']';
+      size_t end = source.find(close, i + 2);
+      if (end != std::string_view::npos &&
+          source.substr(i + 2, end - i - 2).find('\n') == std::string_view::npos) {
+        i = end;
+        continue;
+      }
+    }
+    if (c == '&') {
+      if (auto entity = NormalisedEntity(source, i)) {
+        emit(entity->first);
+        i += entity->second - 1;
+        continue;
+      }
+    }
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      if (auto mapped = NormalisedCharacter(source, i)) {
+        emit(mapped->first);
+        i += mapped->second - 1;
+        continue;
+      }
+    }
+    if (c == '\n') {
+      ++line;
+      pending_space = true;
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      pending_space = true;
+      continue;
+    }
+    if (c == '*' || c == '`' || c == '_' || c == '~' || c == '[' || c == ']' || c == '\\') {
+      continue;
+    }
+    emit(std::string_view(&source[i], 1));
+  }
+  return flat;
 }
 
 std::vector<Phrase> ReadPhrases(const fs::path& root, std::vector<Finding>& findings) {
@@ -382,14 +521,8 @@ std::vector<Phrase> ReadPhrases(const fs::path& root, std::vector<Finding>& find
         continue;
       }
     } else {
-      // Normalised like the pages: Markdown marks dropped, whitespace collapsed.
-      std::string plain;
-      for (char c : pattern) {
-        if (c != '*' && c != '`') {
-          plain += c;
-        }
-      }
-      phrase.literal = Lower(CollapseSpaces(plain));
+      // Normalised as the pages are.
+      phrase.literal = Lower(Flatten(pattern).text);
       if (phrase.literal.empty()) {
         findings.push_back({file, line_number, "empty phrase"});
         continue;
@@ -398,51 +531,6 @@ std::vector<Phrase> ReadPhrases(const fs::path& root, std::vector<Finding>& find
     phrases.push_back(std::move(phrase));
   }
   return phrases;
-}
-
-/// A page's text as the phrases see it: HTML comments, `*` and backquotes removed, every run of
-/// whitespace (line breaks included) one space; `line_of[i]` is the 1-based line of `text[i]`.
-struct FlatText {
-  std::string text;
-  std::vector<int> line_of;
-};
-
-FlatText Flatten(std::string_view source) {
-  FlatText flat;
-  int line = 1;
-  bool pending_space = false;
-  for (size_t i = 0; i < source.size(); ++i) {
-    char c = source[i];
-    if (source.substr(i, 4) == "<!--") {
-      size_t end = source.find("-->", i + 4);
-      end = end == std::string_view::npos ? source.size() : end + 3;
-      line += static_cast<int>(std::count(source.begin() + static_cast<long>(i),
-                                          source.begin() + static_cast<long>(end), '\n'));
-      i = end - 1;
-      pending_space = true;
-      continue;
-    }
-    if (c == '\n') {
-      ++line;
-      pending_space = true;
-      continue;
-    }
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      pending_space = true;
-      continue;
-    }
-    if (c == '*' || c == '`') {
-      continue;
-    }
-    if (pending_space && !flat.text.empty()) {
-      flat.text += ' ';
-      flat.line_of.push_back(line);
-    }
-    pending_space = false;
-    flat.text += c;
-    flat.line_of.push_back(line);
-  }
-  return flat;
 }
 
 struct Match {
@@ -584,36 +672,41 @@ bool Allowed(const std::map<int, std::set<std::string>>& allows, const std::stri
   return false;
 }
 
-/// The pages the lint reads, relative to `root`, sorted: README.md, docs/**/*.md (but the ledger),
-/// examples/**.
+/// Directories of the tree that hold no page of mvm's: build trees, fetched sources, and the lit
+/// tests' inputs (pages planted to fail this lint, which the tests scan as roots of their own).
+bool SkippedDirectory(const fs::path& relative) {
+  const std::string first = relative.begin()->string();
+  const std::string name = relative.filename().string();
+  return first.starts_with("build") || first == "third_party" || first == "lit-tests" ||
+         first == "mvm-out" || name == ".git" || name == "node_modules" || name == ".cache";
+}
+
+/// The pages the lint reads, relative to `root`, sorted: every Markdown file of the tree (the
+/// README, docs/, the SDKs', the editors', bench/'s) but the ledger, and everything under
+/// examples/.
 std::vector<std::string> PagesToScan(const fs::path& root) {
   std::vector<std::string> pages;
   std::error_code ec;
-  if (fs::is_regular_file(root / "README.md", ec)) {
-    pages.push_back("README.md");
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const fs::path relative = it->path().lexically_relative(root);
+    if (it->is_directory(ec)) {
+      if (SkippedDirectory(relative)) {
+        it.disable_recursion_pending();
+      }
+      continue;
+    }
+    if (!it->is_regular_file(ec)) {
+      continue;
+    }
+    const std::string name = relative.generic_string();
+    const bool example = name.starts_with("examples/");
+    if ((it->path().extension() != ".md" && !example) || name == kLedgerPath ||
+        name == kPhrasesPath) {
+      continue;
+    }
+    pages.push_back(name);
   }
-  auto walk = [&](std::string_view dir, bool markdown_only) {
-    std::error_code walk_ec;
-    if (!fs::is_directory(root / dir, walk_ec)) {
-      return;
-    }
-    for (auto it = fs::recursive_directory_iterator(root / dir, walk_ec);
-         !walk_ec && it != fs::recursive_directory_iterator(); it.increment(walk_ec)) {
-      if (!it->is_regular_file(walk_ec)) {
-        continue;
-      }
-      std::string relative = it->path().lexically_relative(root).generic_string();
-      if (markdown_only && it->path().extension() != ".md") {
-        continue;
-      }
-      if (relative == kLedgerPath || relative == kPhrasesPath) {
-        continue;
-      }
-      pages.push_back(relative);
-    }
-  };
-  walk("docs", true);
-  walk("examples", false);
   std::sort(pages.begin(), pages.end());
   return pages;
 }
