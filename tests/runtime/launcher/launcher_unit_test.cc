@@ -4,6 +4,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/backends/backend.h"
+#include "runtime/launcher/internal.h"
 #include "runtime/launcher/launcher.h"
 #include "runtime/launcher/state.h"
 
@@ -12,6 +14,71 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+
+/// A plan the launcher's policy check accepts on every backend: a built template image, no
+/// network, no secrets, no read-write volume.
+plan::v1::ExecutionPlan RunnablePlan() {
+  plan::v1::ExecutionPlan plan;
+  plan.mutable_workload()->set_id("tool");
+  plan.set_profile("dev");
+  plan::v1::Artifact* rootfs = plan.add_artifacts();
+  rootfs->set_role("rootfs");
+  rootfs->set_kind("template");
+  rootfs->set_ref("busybox");
+  plan.mutable_network()->set_default_("deny");
+  return plan;
+}
+
+/// CheckPolicy's refusal of `plan` on `backend`: "reason: message", or "" when it is admitted.
+std::string Refusal(const plan::v1::ExecutionPlan& plan, std::string_view backend) {
+  LauncherOptions options;
+  options.backend = std::string(backend);
+  auto refusal = internal::CheckPolicy(options, plan);
+  return refusal ? refusal->reason + ": " + refusal->message : "";
+}
+
+// What the README and the claim ledger say is refused today, on every backend: a plan naming a
+// secret (here one with no network rules, so that the egress refusal cannot be what stops it) and
+// an `oci:` image. Both change with the secrets and OCI work.
+TEST(CheckPolicy, APlanNamingASecretIsRefusedOnEveryBackend) {
+  ASSERT_EQ(Refusal(RunnablePlan(), "container"), "");
+  plan::v1::ExecutionPlan plan = RunnablePlan();
+  plan::v1::SecretGrant* secret = plan.add_secrets();
+  secret->set_env("API_KEY");
+  secret->set_name("example-api-key");
+  secret->add_hosts("api.example.com");
+  for (const backends::Backend* backend : backends::All()) {
+    EXPECT_THAT(Refusal(plan, backend->name()),
+                HasSubstr("secrets-unsupported: workload `tool` uses secret `example-api-key`"))
+        << backend->name();
+  }
+}
+
+TEST(CheckPolicy, AnOciImageIsRefusedOnEveryBackend) {
+  plan::v1::ExecutionPlan plan = RunnablePlan();
+  plan.mutable_artifacts(0)->set_kind("oci");
+  plan.mutable_artifacts(0)->set_ref("docker.io/library/python:3.12-slim");
+  plan.mutable_artifacts(0)->set_digest("sha256:" + std::string(64, 'a'));
+  for (const backends::Backend* backend : backends::All()) {
+    EXPECT_THAT(Refusal(plan, backend->name()),
+                HasSubstr("oci-unsupported: image `oci:docker.io/library/python:3.12-slim` cannot "
+                          "run yet"))
+        << backend->name();
+  }
+}
+
+TEST(CheckPolicy, NetworkRulesAreRefusedBeforeSecretsAndAnUnbuiltNixImageIsNamed) {
+  plan::v1::ExecutionPlan plan = RunnablePlan();
+  plan::v1::EgressRule* rule = plan.mutable_network()->add_rules();
+  rule->set_protocol("https");
+  rule->set_host("api.example.com");
+  plan.add_secrets()->set_name("example-api-key");
+  EXPECT_THAT(Refusal(plan, "container"), HasSubstr("egress-unsupported: "));
+  plan::v1::ExecutionPlan nix = RunnablePlan();
+  nix.mutable_artifacts(0)->set_kind("nix");
+  nix.mutable_artifacts(0)->set_ref("./flake#rootfs");
+  EXPECT_THAT(Refusal(nix, "container"), HasSubstr("not-built: image `nix:./flake#rootfs`"));
+}
 
 TEST(DescribeExec, PassesTheCommandsOwnStatus) {
   agent::ExecResult r;
