@@ -67,7 +67,8 @@ def loadavg() -> str:
 
 
 def generator_digest() -> str:
-    return hashlib.sha256((HERE / "gen_decls.py").read_bytes()).hexdigest()[:16]
+    sources = [HERE / "gen_decls.py", *sorted((HERE / "gendecls").glob("*.py"))]
+    return hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
 
 
 def corpus_name(files: int | str, lines: int, seed: int, lang: str) -> str:

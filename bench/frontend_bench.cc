@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "cli/compilation.h"
+#include "frontend/common/tree.h"
 #include "frontend/frontend.h"
 #include "ir/support/source_file.h"
 
@@ -105,15 +106,13 @@ void BM_TreeSitterParse(benchmark::State& state, const std::string& corpus) {
 }
 
 /// Probe for the misplaced-declaration scan at the end of PythonReader::Read, which visits every
-/// node of the tree (tokens included) with a TSTreeCursor and compares type strings. `pruned` is
+/// node of the tree (tokens included) with WalkPreOrder and compares type strings. `pruned` is
 /// the suggested fix: a decorated_definition always contains an `@`, so a subtree whose byte range
 /// holds no `@` cannot contain one and is skipped. Both count decorated_definition nodes; the
 /// results are cross-checked so the probe measures equivalent work.
 size_t WalkDecorated(TSNode root, const std::vector<uint32_t>* at_offsets) {
   size_t found = 0;
-  TSTreeCursor cursor = ts_tree_cursor_new(root);
-  while (true) {
-    TSNode node = ts_tree_cursor_current_node(&cursor);
+  mvm::frontend::WalkPreOrder(root, [&](TSNode node) {
     bool descend = true;
     if (at_offsets != nullptr) {
       auto it = std::lower_bound(at_offsets->begin(), at_offsets->end(), ts_node_start_byte(node));
@@ -122,19 +121,9 @@ size_t WalkDecorated(TSNode root, const std::vector<uint32_t>* at_offsets) {
     if (descend && std::string_view(ts_node_type(node)) == "decorated_definition") {
       ++found;
     }
-    if (descend && ts_tree_cursor_goto_first_child(&cursor)) {
-      continue;
-    }
-    bool moved = false;
-    while (!moved) {
-      if (ts_tree_cursor_goto_next_sibling(&cursor)) {
-        moved = true;
-      } else if (!ts_tree_cursor_goto_parent(&cursor)) {
-        ts_tree_cursor_delete(&cursor);
-        return found;
-      }
-    }
-  }
+    return descend ? mvm::frontend::Walk::kDescend : mvm::frontend::Walk::kSkipChildren;
+  });
+  return found;
 }
 
 void BM_DecoratorScan(benchmark::State& state, const std::string& corpus, bool pruned) {

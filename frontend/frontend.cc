@@ -192,20 +192,20 @@ TreePtr ParseWithoutCommentLines(TSParser* parser, std::string_view text, std::s
 /// Reports ERROR and MISSING nodes. Iterative: a hostile file can nest deeper than the stack
 /// allows.
 void ReportSyntaxErrors(const SourceFile& file, TSNode root, DiagnosticSink& sink) {
-  TSTreeCursor cursor = ts_tree_cursor_new(root);
   int reported = 0;
-  bool descend = true;
-  while (reported < kMaxSyntaxErrors) {
-    TSNode node = ts_tree_cursor_current_node(&cursor);
-    descend = ts_node_has_error(node);
+  WalkPreOrder(root, [&](TSNode node) {
+    if (reported >= kMaxSyntaxErrors) {
+      return Walk::kStop;
+    }
     if (ts_node_is_missing(node)) {
       std::string what = ts_node_is_named(node) ? std::string("an ") + ts_node_type(node)
                                                 : "`" + std::string(ts_node_type(node)) + "`";
       SourceLoc loc = NodeLoc(node, file);
       sink.Emit<DiagnosticKind::kSyntaxError>(loc, "expected " + what);
       ++reported;
-      descend = false;
-    } else if (ts_node_is_error(node)) {
+      return Walk::kSkipChildren;
+    }
+    if (ts_node_is_error(node)) {
       // Point at the first token the parser could not place.
       TSNode first = node;
       while (ts_node_child_count(first) > 0) {
@@ -217,22 +217,10 @@ void ReportSyntaxErrors(const SourceFile& file, TSNode root, DiagnosticSink& sin
                                 : "invalid syntax: unexpected `" + Excerpt(token, 20) + "`";
       sink.Emit<DiagnosticKind::kSyntaxError>(NodeLoc(first, file), message);
       ++reported;
-      descend = false;
+      return Walk::kSkipChildren;
     }
-    if (descend && ts_tree_cursor_goto_first_child(&cursor)) {
-      continue;
-    }
-    bool moved = false;
-    while (!moved) {
-      if (ts_tree_cursor_goto_next_sibling(&cursor)) {
-        moved = true;
-      } else if (!ts_tree_cursor_goto_parent(&cursor)) {
-        ts_tree_cursor_delete(&cursor);
-        return;
-      }
-    }
-  }
-  ts_tree_cursor_delete(&cursor);
+    return ts_node_has_error(node) ? Walk::kDescend : Walk::kSkipChildren;
+  });
 }
 
 }  // namespace

@@ -164,6 +164,19 @@ std::string_view ProductionRule(const ir::OptionInfo& option) {
 
 json PositionJson(Position p) { return {{"line", p.line}, {"character", p.character}}; }
 
+json RangeJson(std::string_view text, size_t begin, size_t end) {
+  return {{"start", PositionJson(PositionOf(text, begin))},
+          {"end", PositionJson(PositionOf(text, end))}};
+}
+
+/// Where the identifier that `offset` ends or sits in begins.
+size_t IdentifierStart(std::string_view text, size_t offset) {
+  while (offset > 0 && IsIdentChar(text[offset - 1])) {
+    --offset;
+  }
+  return offset;
+}
+
 bool Overlaps(const json& a, const json& b) {
   auto key = [](const json& p) {
     return std::tuple(p.at("line").get<uint32_t>(), p.at("character").get<uint32_t>());
@@ -172,8 +185,7 @@ bool Overlaps(const json& a, const json& b) {
 }
 
 json Edit(const Document& document, size_t begin, size_t end, std::string text) {
-  json range = {{"start", PositionJson(PositionOf(document.text, begin))},
-                {"end", PositionJson(PositionOf(document.text, end))}};
+  json range = RangeJson(document.text, begin, end);
   return {{"changes",
            {{document.uri, json::array({{{"range", range}, {"newText", std::move(text)}}})}}}};
 }
@@ -376,10 +388,7 @@ std::optional<json> ReplaceWithSecretRef(const Document& document, const Diagnos
     edits.push_back({{"range", {{"start", PositionJson(at)}, {"end", PositionJson(at)}}},
                      {"newText", spelling.import_text}});
   }
-  edits.push_back({{"range",
-                    {{"start", PositionJson(PositionOf(text, begin))},
-                     {"end", PositionJson(PositionOf(text, end))}}},
-                   {"newText", replacement}});
+  edits.push_back({{"range", RangeJson(text, begin, end)}, {"newText", replacement}});
   return json{{"changes", {{document.uri, std::move(edits)}}}};
 }
 
@@ -388,10 +397,7 @@ std::optional<json> ReplaceWithSecretRef(const Document& document, const Diagnos
 json Hover(const Document& document, Position pos) {
   std::string_view text = document.text;
   size_t offset = OffsetOf(text, pos);
-  size_t begin = offset;
-  while (begin > 0 && IsIdentChar(text[begin - 1])) {
-    --begin;
-  }
+  size_t begin = IdentifierStart(text, offset);
   size_t end = offset;
   while (end < text.size() && IsIdentChar(text[end])) {
     ++end;
@@ -422,18 +428,12 @@ json Hover(const Document& document, Position pos) {
     md += "\n\nproduction profile: " + std::string(rule);
   }
   return {{"contents", {{"kind", "markdown"}, {"value", md}}},
-          {"range",
-           {{"start", PositionJson(PositionOf(text, begin))},
-            {"end", PositionJson(PositionOf(text, end))}}}};
+          {"range", RangeJson(text, begin, end)}};
 }
 
 json Complete(const Document& document, Position pos) {
   std::string_view text = document.text;
-  size_t offset = OffsetOf(text, pos);
-  size_t begin = offset;
-  while (begin > 0 && IsIdentChar(text[begin - 1])) {
-    --begin;
-  }
+  size_t begin = IdentifierStart(text, OffsetOf(text, pos));
   json items = json::array();
   std::optional<Call> call = OptionSlotAt(document, begin);
   if (!call) {

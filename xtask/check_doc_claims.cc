@@ -757,16 +757,11 @@ void ScanPage(const fs::path& root, const std::string& page, const Ledger& ledge
 }  // namespace
 
 int RunCheckDocClaims(const std::vector<std::string>& args) {
-  fs::path root = ".";
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--root" && i + 1 < args.size()) {
-      root = args[++i];
-    } else {
-      std::fprintf(stderr, "xtask check-doc-claims: error: unexpected argument `%s`\n",
-                   args[i].c_str());
-      return 2;
-    }
+  std::optional<TaskArgs> parsed = ParseTaskArgs("check-doc-claims", args, /*takes_check=*/false);
+  if (!parsed) {
+    return 2;
   }
+  const fs::path root = parsed->root;
   std::vector<Finding> findings;
   Ledger ledger;
   ReadLedger(root, ledger, findings);

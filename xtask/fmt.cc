@@ -1,12 +1,10 @@
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "ir/support/os/process.h"
 #include "xtask/tasks.h"
 
 namespace mvm::xtask {
@@ -18,40 +16,32 @@ namespace {
 constexpr const char* kSourceDirs[] = {"frontend", "ir",  "passes", "backend-emit", "runtime",
                                        "cli",      "lsp", "xtask",  "tests",        "bench"};
 
-/// Runs `argv` and returns its exit status (127 when it could not be started).
+/// Runs `argv` with this process's stdout and stderr and returns its exit status (127 when it
+/// could not be started).
 int Run(const std::vector<std::string>& argv) {
-  std::vector<char*> raw;
-  for (const std::string& a : argv) {
-    raw.push_back(const_cast<char*>(a.c_str()));
-  }
-  raw.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    execvp(raw[0], raw.data());
-    _exit(127);
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+  os::SpawnOptions options;
+  options.argv = argv;
+  options.fds = {{1, 1}, {2, 2}};
+  auto pid = os::Spawn(options);
+  if (!pid) {
     return 127;
   }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto status = os::WaitForExit(*pid);
+  if (!status) {
+    return 127;
+  }
+  return status->signal != 0 ? 128 + status->signal : status->exit_code;
 }
 
 }  // namespace
 
 int RunFmt(const std::vector<std::string>& args) {
-  bool check = false;
-  fs::path root = ".";
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--check") {
-      check = true;
-    } else if (args[i] == "--root" && i + 1 < args.size()) {
-      root = args[++i];
-    } else {
-      std::fprintf(stderr, "xtask fmt: error: unexpected argument `%s`\n", args[i].c_str());
-      return 2;
-    }
+  std::optional<TaskArgs> parsed = ParseTaskArgs("fmt", args, /*takes_check=*/true);
+  if (!parsed) {
+    return 2;
   }
+  const bool check = parsed->check;
+  const fs::path root = parsed->root;
   std::vector<std::string> files;
   for (const char* dir : kSourceDirs) {
     std::error_code ec;

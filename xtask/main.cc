@@ -6,6 +6,27 @@
 
 #include "xtask/tasks.h"
 
+namespace mvm::xtask {
+
+std::optional<TaskArgs> ParseTaskArgs(std::string_view task, const std::vector<std::string>& args,
+                                      bool takes_check) {
+  TaskArgs parsed;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (takes_check && args[i] == "--check") {
+      parsed.check = true;
+    } else if (args[i] == "--root" && i + 1 < args.size()) {
+      parsed.root = args[++i];
+    } else {
+      std::fprintf(stderr, "xtask %.*s: error: unexpected argument `%s`\n",
+                   static_cast<int>(task.size()), task.data(), args[i].c_str());
+      return std::nullopt;
+    }
+  }
+  return parsed;
+}
+
+}  // namespace mvm::xtask
+
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {

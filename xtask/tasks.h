@@ -1,10 +1,25 @@
 #ifndef MVM_XTASK_TASKS_H_
 #define MVM_XTASK_TASKS_H_
 
+#include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mvm::xtask {
+
+/// The options every task shares: `--root DIR` (default `.`) and, for tasks that take it,
+/// `--check`.
+struct TaskArgs {
+  std::filesystem::path root = ".";
+  bool check = false;
+};
+
+/// Parses `args` for task `task`; on an argument the task does not take, prints why on stderr and
+/// returns nullopt (the caller exits 2).
+std::optional<TaskArgs> ParseTaskArgs(std::string_view task, const std::vector<std::string>& args,
+                                      bool takes_check);
 
 /// `xtask fmt [--check] [--root DIR]`: runs clang-format (16, for InsertBraces) over mvm's C++
 /// sources. With --check nothing is rewritten; unformatted files are listed and the exit status

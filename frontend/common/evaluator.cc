@@ -31,27 +31,28 @@ void VisitNodesWithDecorators(TSNode root, std::string_view text,
     auto it = std::lower_bound(ats.begin(), ats.end(), ts_node_start_byte(n));
     return it != ats.end() && *it < ts_node_end_byte(n);
   };
-  TSTreeCursor cursor = ts_tree_cursor_new(root);
-  bool done = ats.empty();
-  while (!done) {
-    TSNode node = ts_tree_cursor_current_node(&cursor);
-    visit(node);
-    if (holds_at(node) && ts_tree_cursor_goto_first_child(&cursor)) {
-      continue;
-    }
-    while (!ts_tree_cursor_goto_next_sibling(&cursor)) {
-      if (!ts_tree_cursor_goto_parent(&cursor)) {
-        done = true;
-        break;
-      }
-    }
+  if (ats.empty()) {
+    return;
   }
-  ts_tree_cursor_delete(&cursor);
+  WalkPreOrder(root, [&](TSNode node) {
+    visit(node);
+    return holds_at(node) ? Walk::kDescend : Walk::kSkipChildren;
+  });
 }
 
-StaticValue Evaluator::Invalid(TSNode node) const {
+StaticValue Evaluator::Invalid(TSNode node) const { return Value(Kind::kInvalid, node); }
+
+StaticValue Evaluator::Value(StaticValue::Kind kind, TSNode node) const {
   StaticValue v;
+  v.kind = kind;
   v.loc = Loc(node);
+  return v;
+}
+
+StaticValue Evaluator::StringLiteral(TSNode node) {
+  StaticValue v = Value(Kind::kString, node);
+  v.from_literal = true;
+  NoteStringLiteral(v.loc);
   return v;
 }
 

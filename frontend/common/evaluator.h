@@ -123,6 +123,11 @@ class Evaluator {
   SourceLoc Loc(TSNode n) const { return NodeLoc(n, file_); }
   /// An already-reported (kInvalid) value located at `node`.
   StaticValue Invalid(TSNode node) const;
+  /// An empty value of `kind` located at `node`, for a language's reader to fill.
+  StaticValue Value(StaticValue::Kind kind, TSNode node) const;
+  /// The value of the string literal `node`, its text left for the language to decode; noted as
+  /// read (NoteStringLiteral).
+  StaticValue StringLiteral(TSNode node);
 
   /// Evaluates `node` at nesting `depth`: bounded by kMaxValueDepth and by the file's budget.
   StaticValue Evaluate(TSNode node, int depth);

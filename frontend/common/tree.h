@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "ir/support/source_file.h"
 
@@ -38,6 +39,47 @@ inline std::string_view NodeType(TSNode node) { return ts_node_type(node); }
 /// The child in field `name`, or a null node.
 inline TSNode Field(TSNode node, std::string_view name) {
   return ts_node_child_by_field_name(node, name.data(), static_cast<uint32_t>(name.size()));
+}
+
+/// The named children of `node` but its comments (type "comment" in every grammar mvm reads).
+inline std::vector<TSNode> NamedChildren(TSNode node) {
+  std::vector<TSNode> out;
+  uint32_t count = ts_node_named_child_count(node);
+  out.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    TSNode child = ts_node_named_child(node, i);
+    if (NodeType(child) != "comment") {
+      out.push_back(child);
+    }
+  }
+  return out;
+}
+
+/// What a `WalkPreOrder` visitor wants next.
+enum class Walk { kDescend, kSkipChildren, kStop };
+
+/// Visits `root` and its descendants in pre-order, `visit(node)` returning a `Walk`. Iterative: a
+/// hostile file can nest deeper than the stack allows.
+template <typename Visit>
+void WalkPreOrder(TSNode root, Visit&& visit) {
+  TSTreeCursor cursor = ts_tree_cursor_new(root);
+  for (;;) {
+    Walk next = visit(ts_tree_cursor_current_node(&cursor));
+    if (next == Walk::kStop) {
+      break;
+    }
+    if (next == Walk::kDescend && ts_tree_cursor_goto_first_child(&cursor)) {
+      continue;
+    }
+    bool more = true;
+    while (more && !ts_tree_cursor_goto_next_sibling(&cursor)) {
+      more = ts_tree_cursor_goto_parent(&cursor);
+    }
+    if (!more) {
+      break;
+    }
+  }
+  ts_tree_cursor_delete(&cursor);
 }
 
 /// Source text shortened for messages: one line, at most `max` code points, with "…" when cut.

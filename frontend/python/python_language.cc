@@ -228,11 +228,7 @@ void PythonReader::CountAssignments(TSNode root) {
 }
 
 StaticValue PythonReader::EvaluateString(TSNode node) {
-  StaticValue v;
-  v.kind = Kind::kString;
-  v.loc = Loc(node);
-  v.from_literal = true;
-  NoteStringLiteral(v.loc);
+  StaticValue v = StringLiteral(node);
   if (NodeType(node) == "concatenated_string") {
     for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
       StaticValue part = EvaluateString(ts_node_named_child(node, i));
@@ -257,9 +253,7 @@ StaticValue PythonReader::EvaluateString(TSNode node) {
         if (c == 'r' || c == 'R') {
           raw = true;
         } else if (c == 'b' || c == 'B') {
-          StaticValue other;
-          other.kind = Kind::kOther;
-          other.loc = v.loc;
+          StaticValue other = Value(Kind::kOther, node);
           other.text = "a bytes literal";
           return other;
         }
@@ -307,14 +301,8 @@ StaticValue PythonReader::EvaluateNumber(TSNode node) {
 }
 
 StaticValue PythonReader::EvaluateList(TSNode node, int depth) {
-  StaticValue v;
-  v.kind = Kind::kList;
-  v.loc = Loc(node);
-  for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
-    TSNode item = ts_node_named_child(node, i);
-    if (NodeType(item) == "comment") {
-      continue;
-    }
+  StaticValue v = Value(Kind::kList, node);
+  for (TSNode item : NamedChildren(node)) {
     if (NodeType(item) == "list_splat") {
       return NonStatic(item, "the unpacking `" + Excerpt(Text(item)) + "`",
                        "spell every element out; mvm cannot see what an unpacked value holds");
@@ -325,14 +313,8 @@ StaticValue PythonReader::EvaluateList(TSNode node, int depth) {
 }
 
 StaticValue PythonReader::EvaluateDict(TSNode node, int depth) {
-  StaticValue v;
-  v.kind = Kind::kDict;
-  v.loc = Loc(node);
-  for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
-    TSNode pair = ts_node_named_child(node, i);
-    if (NodeType(pair) == "comment") {
-      continue;
-    }
+  StaticValue v = Value(Kind::kDict, node);
+  for (TSNode pair : NamedChildren(node)) {
     if (NodeType(pair) != "pair") {
       return NonStatic(pair, "`" + Excerpt(Text(pair)) + "`",
                        "spell every entry out as `\"key\": value`");
@@ -367,13 +349,8 @@ StaticValue PythonReader::EvaluateUnary(TSNode node, int depth) {
 }
 
 TSNode PythonReader::GroupedExpression(TSNode node) const {
-  for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
-    TSNode inner = ts_node_named_child(node, i);
-    if (NodeType(inner) != "comment") {
-      return inner;
-    }
-  }
-  return TSNode{};
+  std::vector<TSNode> inner = NamedChildren(node);
+  return inner.empty() ? TSNode{} : inner.front();
 }
 
 StaticValue PythonReader::EvaluateOther(TSNode node, int /*depth*/) {
@@ -391,14 +368,8 @@ StaticValue PythonReader::EvaluateSecrets(TSNode node, int depth) {
   if (NodeType(node) != "dictionary") {
     return EvaluateSensitive(node, depth);
   }
-  StaticValue v;
-  v.kind = Kind::kDict;
-  v.loc = Loc(node);
-  for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
-    TSNode pair = ts_node_named_child(node, i);
-    if (NodeType(pair) == "comment") {
-      continue;
-    }
+  StaticValue v = Value(Kind::kDict, node);
+  for (TSNode pair : NamedChildren(node)) {
     if (NodeType(pair) != "pair") {
       return EvaluateSensitive(node, depth);
     }
@@ -417,12 +388,8 @@ bool PythonReader::ReadArguments(TSNode arguments, int depth, std::vector<Static
                                  std::vector<Named>& keys, std::vector<StaticValue>& values,
                                  bool workload_call) {
   bool ok = true;
-  for (uint32_t i = 0; i < ts_node_named_child_count(arguments); ++i) {
-    TSNode arg = ts_node_named_child(arguments, i);
+  for (TSNode arg : NamedChildren(arguments)) {
     std::string_view type = NodeType(arg);
-    if (type == "comment") {
-      continue;
-    }
     if (type == "keyword_argument") {
       TSNode name = Field(arg, "name");
       keys.push_back(Named{std::string(Text(name)), Loc(name)});

@@ -120,11 +120,7 @@ Reader::Reader(const SourceFile& file, DiagnosticSink& sink) : Evaluator(file, s
 TSNode Reader::GroupedExpression(TSNode node) const { return WrappedExpression(node); }
 
 StaticValue Reader::EvaluateString(TSNode node) {
-  StaticValue v;
-  v.kind = Kind::kString;
-  v.loc = Loc(node);
-  v.from_literal = true;
-  NoteStringLiteral(v.loc);
+  StaticValue v = StringLiteral(node);
   // Charged by source size: the decoded text is never longer.
   if (!Spend(node, 0, ts_node_end_byte(node) - ts_node_start_byte(node))) {
     return Invalid(node);
@@ -196,9 +192,7 @@ StaticValue Reader::EvaluateNumber(TSNode node) {
 }
 
 StaticValue Reader::EvaluateList(TSNode node, int depth) {
-  StaticValue v;
-  v.kind = Kind::kList;
-  v.loc = Loc(node);
+  StaticValue v = Value(Kind::kList, node);
   // A comma right after `[` or after another comma is a hole, which reads as `undefined`.
   bool expect_element = true;
   for (uint32_t i = 0; i < ts_node_child_count(node); ++i) {
@@ -206,10 +200,7 @@ StaticValue Reader::EvaluateList(TSNode node, int depth) {
     if (!ts_node_is_named(child)) {
       if (NodeType(child) == ",") {
         if (expect_element) {
-          StaticValue hole;
-          hole.kind = Kind::kNull;
-          hole.loc = Loc(child);
-          v.items.push_back(std::move(hole));
+          v.items.push_back(Value(Kind::kNull, child));
         }
         expect_element = true;
       }
@@ -252,15 +243,9 @@ bool Reader::KeyName(TSNode key, std::string& name) {
 }
 
 StaticValue Reader::EvaluateDict(TSNode node, int depth) {
-  StaticValue v;
-  v.kind = Kind::kDict;
-  v.loc = Loc(node);
-  for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
-    TSNode entry = ts_node_named_child(node, i);
+  StaticValue v = Value(Kind::kDict, node);
+  for (TSNode entry : NamedChildren(node)) {
     std::string_view type = NodeType(entry);
-    if (type == "comment") {
-      continue;
-    }
     if (type == "pair") {
       std::string name;
       TSNode key = Field(entry, "key");
@@ -290,12 +275,8 @@ StaticValue Reader::EvaluateDict(TSNode node, int depth) {
 bool Reader::ReadOptionsObject(TSNode object, int depth, std::vector<Named>& keys,
                                std::vector<StaticValue>& values, bool workload_call) {
   bool ok = true;
-  for (uint32_t i = 0; i < ts_node_named_child_count(object); ++i) {
-    TSNode entry = ts_node_named_child(object, i);
+  for (TSNode entry : NamedChildren(object)) {
     std::string_view type = NodeType(entry);
-    if (type == "comment") {
-      continue;
-    }
     if (type == "pair") {
       TSNode key = Field(entry, "key");
       std::string name;
@@ -338,14 +319,8 @@ StaticValue Reader::EvaluateSecrets(TSNode node, int depth) {
     return EvaluateSensitive(node, depth);
   }
   size_t first_new = sink_.diagnostics().size();
-  StaticValue v;
-  v.kind = Kind::kDict;
-  v.loc = Loc(object);
-  for (uint32_t i = 0; i < ts_node_named_child_count(object); ++i) {
-    TSNode entry = ts_node_named_child(object, i);
-    if (IsComment(entry)) {
-      continue;
-    }
+  StaticValue v = Value(Kind::kDict, object);
+  for (TSNode entry : NamedChildren(object)) {
     TSNode key = Field(entry, "key");
     std::string_view key_type = NodeType(entry) == "pair" ? NodeType(key) : "";
     // Anything but `NAME: value` / `"NAME": value` is read as one sensitive value, which reports
@@ -369,13 +344,7 @@ StaticValue Reader::EvaluateSecrets(TSNode node, int depth) {
 bool Reader::ReadArguments(TSNode arguments, int depth, std::vector<StaticValue>& items,
                            std::vector<Named>& keys, std::vector<StaticValue>& values,
                            bool workload_call) {
-  std::vector<TSNode> args;
-  for (uint32_t i = 0; i < ts_node_named_child_count(arguments); ++i) {
-    TSNode arg = ts_node_named_child(arguments, i);
-    if (!IsComment(arg)) {
-      args.push_back(arg);
-    }
-  }
+  std::vector<TSNode> args = NamedChildren(arguments);
   bool ok = true;
   for (size_t i = 0; i < args.size(); ++i) {
     TSNode arg = args[i];

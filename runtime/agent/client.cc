@@ -197,9 +197,8 @@ ErrorOr<v1::Response> Client::ReadResponse() {
   return response;
 }
 
-ErrorOr<v1::Response> Client::RoundTrip(const v1::Request& request,
-                                        bool (v1::Response::*expected)() const,
-                                        std::chrono::milliseconds limit) {
+ErrorOr<v1::Response> Client::Exchange(const v1::Request& request,
+                                       std::chrono::milliseconds limit) {
   if (auto sent = SendRequest(request, limit); !sent) {
     return sent.error();
   }
@@ -209,6 +208,16 @@ ErrorOr<v1::Response> Client::RoundTrip(const v1::Request& request,
   }
   if (response->has_error()) {
     return Error{response->error().message()};
+  }
+  return response;
+}
+
+ErrorOr<v1::Response> Client::RoundTrip(const v1::Request& request,
+                                        bool (v1::Response::*expected)() const,
+                                        std::chrono::milliseconds limit) {
+  auto response = Exchange(request, limit);
+  if (!response) {
+    return response.error();
   }
   if (!((*response).*expected)()) {
     return Broken(Error{"the agent at " + Quoted(socket_) + " answered out of turn"});
@@ -229,15 +238,9 @@ ErrorOr<AgentInfo> Client::Hello() { return HelloWithin(kHelloLimit); }
 ErrorOr<AgentInfo> Client::HelloWithin(std::chrono::milliseconds limit) {
   v1::Request request;
   request.mutable_hello()->set_protocol_version(v1::PROTOCOL_VERSION_1);
-  if (auto sent = SendRequest(request, limit); !sent) {
-    return sent.error();
-  }
-  auto response = ReadResponse();
+  auto response = Exchange(request, limit);
   if (!response) {
     return response.error();
-  }
-  if (response->has_error()) {
-    return Error{response->error().message()};
   }
   if (!response->has_info() || response->info().protocol_version() != v1::PROTOCOL_VERSION_1) {
     return Broken(Error{"the agent at " + Quoted(socket_) +

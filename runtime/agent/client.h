@@ -149,8 +149,10 @@ class Client {
   /// Sends `request`, reads one Response and checks it is an Error (returned as such) or a Done.
   ErrorOr<Ok> RoundTripDone(const ::mvm::agent::v1::Request& request,
                             std::chrono::milliseconds limit = kReplyLimit);
-  /// Sends `request` and reads one Response: an Error it carries is returned as such, and one that
-  /// is not of the kind `expected` tests for breaks the connection.
+  /// Sends `request` and reads one Response; an Error it carries is returned as such.
+  ErrorOr<::mvm::agent::v1::Response> Exchange(const ::mvm::agent::v1::Request& request,
+                                               std::chrono::milliseconds limit);
+  /// Exchange, and a Response that is not of the kind `expected` tests for breaks the connection.
   ErrorOr<::mvm::agent::v1::Response> RoundTrip(const ::mvm::agent::v1::Request& request,
                                                 bool (::mvm::agent::v1::Response::*expected)()
                                                     const,

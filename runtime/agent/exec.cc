@@ -19,6 +19,8 @@
 #include <iterator>
 #include <vector>
 
+#include "ir/support/os/process.h"
+
 namespace mvm::runtime::agent {
 namespace {
 
@@ -220,16 +222,6 @@ void CloseAllBut(int keep) {
   _exit(0);
 }
 
-std::vector<char*> CStrings(const std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  out.reserve(strings.size() + 1);
-  for (const std::string& s : strings) {
-    out.push_back(const_cast<char*>(s.c_str()));
-  }
-  out.push_back(nullptr);
-  return out;
-}
-
 }  // namespace
 
 ErrorOr<Spawned> Spawn(const ExecSpec& spec) {
@@ -243,8 +235,8 @@ ErrorOr<Spawned> Spawn(const ExecSpec& spec) {
       return made.error();
     }
   }
-  std::vector<char*> argv = CStrings(spec.argv);
-  std::vector<char*> envp = CStrings(spec.env);
+  std::vector<char*> argv = os::CStrings(spec.argv);
+  std::vector<char*> envp = os::CStrings(spec.env);
 
   pid_t shim = fork();
   if (shim < 0) {

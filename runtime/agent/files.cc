@@ -103,6 +103,50 @@ ErrorOr<std::vector<std::string>> ReadNames(int fd, std::string_view path) {
   return names;
 }
 
+// A client's path to a directory entry: relative to the files root, and split for an operation on
+// the entry itself (create, remove).
+struct EntryPath {
+  std::string relative;
+  ParentAndName split;
+};
+
+ErrorOr<EntryPath> SandboxEntry(std::string_view path) {
+  auto relative = SandboxRelative(path);
+  if (!relative) {
+    return relative.error();
+  }
+  auto split = SplitParent(*relative, path);
+  if (!split) {
+    return split.error();
+  }
+  return EntryPath{std::move(*relative), std::move(*split)};
+}
+
+// A directory open for reading and the names in it.
+struct Listing {
+  os::UniqueFd dir;
+  std::vector<std::string> names;
+};
+
+// Opens the directory `name` under `at_fd` (client path `path`) and reads its names. A failure
+// with `refused_errno` means the directory is one the caller must not enter, which `refusal`
+// explains better than the generic lookup message.
+ErrorOr<Listing> OpenListing(int at_fd, const std::string& name, int extra_flags, uint64_t resolve,
+                             std::string_view path, int refused_errno, std::string_view refusal) {
+  os::UniqueFd dir(OpenAt2(at_fd, name, O_RDONLY | O_DIRECTORY | extra_flags, 0, resolve));
+  if (!dir.valid()) {
+    if (errno == refused_errno) {
+      return Error{Quote(path) + std::string(refusal)};
+    }
+    return LookupError(path, errno);
+  }
+  auto names = ReadNames(dir.get(), path);
+  if (!names) {
+    return names.error();
+  }
+  return Listing{std::move(dir), std::move(*names)};
+}
+
 // Empties the directory `name` in `parent_fd` (a directory named `path` for messages), without
 // following symlinks, and counts what it removed. The caller removes `name` itself.
 ErrorOr<Ok> RemoveContents(int parent_fd, const std::string& name, const std::string& path,
@@ -111,18 +155,13 @@ ErrorOr<Ok> RemoveContents(int parent_fd, const std::string& name, const std::st
     return Error{Quote(path) + ": tree is deeper than " + std::to_string(kMaxRemoveDepth) +
                  " levels; remove its lower part first"};
   }
-  os::UniqueFd dir(OpenAt2(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, kDescend));
-  if (!dir.valid()) {
-    if (errno == EXDEV) {
-      return Error{Quote(path) + ": is a mount point or was replaced by a symlink; not descending"};
-    }
-    return LookupError(path, errno);
+  auto listing = OpenListing(parent_fd, name, O_NOFOLLOW, kDescend, path, EXDEV,
+                             ": is a mount point or was replaced by a symlink; not descending");
+  if (!listing) {
+    return listing.error();
   }
-  auto names = ReadNames(dir.get(), path);
-  if (!names) {
-    return names.error();
-  }
-  for (const std::string& child : *names) {
+  const os::UniqueFd& dir = listing->dir;
+  for (const std::string& child : listing->names) {
     const std::string child_path = path + "/" + child;
     struct stat st;
     if (fstatat(dir.get(), child.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -226,20 +265,16 @@ ErrorOr<os::UniqueFd> SandboxFiles::OpenForWrite(std::string_view path, uint32_t
     return Error{Quote(path) + ": mode " + std::to_string(mode) +
                  " has bits beyond 07777; give permission bits only"};
   }
-  auto relative = SandboxRelative(path);
-  if (!relative) {
-    return relative.error();
-  }
-  auto split = SplitParent(*relative, path);
-  if (!split) {
-    return split.error();
+  auto entry = SandboxEntry(path);
+  if (!entry) {
+    return entry.error();
   }
   if (make_parents) {
-    if (auto made = MakeParents(split->parent, path); !made) {
+    if (auto made = MakeParents(entry->split.parent, path); !made) {
       return made.error();
     }
   }
-  os::UniqueFd fd(OpenAt2(root_.get(), *relative,
+  os::UniqueFd fd(OpenAt2(root_.get(), entry->relative,
                           O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOCTTY, mode, kConfined));
   if (!fd.valid()) {
     if (errno == ENOENT && !make_parents) {
@@ -265,25 +300,21 @@ ErrorOr<std::vector<v1::FileEntry>> SandboxFiles::List(std::string_view path) co
   if (!relative) {
     return relative.error();
   }
-  os::UniqueFd dir(OpenAt2(root_.get(), *relative, O_RDONLY | O_DIRECTORY, 0, kConfined));
-  if (!dir.valid()) {
-    if (errno == ENOTDIR) {
-      return Error{Quote(path) + ": not a directory"};
-    }
-    return LookupError(path, errno);
+  auto listing =
+      OpenListing(root_.get(), *relative, 0, kConfined, path, ENOTDIR, ": not a directory");
+  if (!listing) {
+    return listing.error();
   }
-  auto names = ReadNames(dir.get(), path);
-  if (!names) {
-    return names.error();
-  }
-  if (names->size() > kMaxListEntries) {
+  const os::UniqueFd& dir = listing->dir;
+  std::vector<std::string>& names = listing->names;
+  if (names.size() > kMaxListEntries) {
     return Error{Quote(path) + ": directory has more than " + std::to_string(kMaxListEntries) +
                  " entries; too many to list at once"};
   }
-  std::sort(names->begin(), names->end());
+  std::sort(names.begin(), names.end());
   std::vector<v1::FileEntry> entries;
-  entries.reserve(names->size());
-  for (const std::string& name : *names) {
+  entries.reserve(names.size());
+  for (const std::string& name : names) {
     struct stat st;
     if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       continue;  // removed since it was read: not there any more
@@ -307,20 +338,17 @@ ErrorOr<std::vector<v1::FileEntry>> SandboxFiles::List(std::string_view path) co
 }
 
 ErrorOr<uint64_t> SandboxFiles::Remove(std::string_view path, bool recursive) const {
-  auto relative = SandboxRelative(path);
-  if (!relative) {
-    return relative.error();
+  auto entry = SandboxEntry(path);
+  if (!entry) {
+    return entry.error();
   }
-  auto split = SplitParent(*relative, path);
-  if (!split) {
-    return split.error();
-  }
-  os::UniqueFd parent(OpenAt2(root_.get(), split->parent, O_PATH | O_DIRECTORY, 0, kConfined));
+  const ParentAndName& split = entry->split;
+  os::UniqueFd parent(OpenAt2(root_.get(), split.parent, O_PATH | O_DIRECTORY, 0, kConfined));
   if (!parent.valid()) {
     return LookupError(path, errno);
   }
   struct stat st;
-  if (fstatat(parent.get(), split->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (fstatat(parent.get(), split.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return Error{Quote(path) + ": " + std::strerror(errno)};
   }
   uint64_t removed = 0;
@@ -328,13 +356,13 @@ ErrorOr<uint64_t> SandboxFiles::Remove(std::string_view path, bool recursive) co
   if (S_ISDIR(st.st_mode)) {
     flags = AT_REMOVEDIR;
     if (recursive) {
-      if (auto emptied = RemoveContents(parent.get(), split->name, std::string(path), 1, removed);
+      if (auto emptied = RemoveContents(parent.get(), split.name, std::string(path), 1, removed);
           !emptied) {
         return emptied.error();
       }
     }
   }
-  if (unlinkat(parent.get(), split->name.c_str(), flags) != 0) {
+  if (unlinkat(parent.get(), split.name.c_str(), flags) != 0) {
     if (errno == ENOTEMPTY || errno == EEXIST) {
       return Error{Quote(path) + ": directory is not empty; set recursive to remove the tree"};
     }

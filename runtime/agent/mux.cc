@@ -19,9 +19,7 @@
 namespace mvm::runtime::agent {
 namespace {
 
-enum class FrameType : uint8_t { kOpen = 1, kData = 2, kClose = 3, kCredit = 4 };
-
-constexpr size_t kHeaderBytes = 9;
+using FrameType = MuxFrameType;
 constexpr size_t kChunk = 64u << 10;
 /// Local reads stop while this much is queued for the trunk, so the queue stays bounded even with
 /// many streams sending at once.
@@ -141,10 +139,7 @@ class Mux {
       out_.erase(0, out_start_);
       out_start_ = 0;
     }
-    PutU32(out_, id);
-    out_.push_back(static_cast<char>(type));
-    PutU32(out_, static_cast<uint32_t>(payload.size()));
-    out_.append(payload);
+    AppendMuxFrame(out_, id, static_cast<uint8_t>(type), payload);
   }
 
   void QueueCredit(uint32_t id, uint32_t bytes) {
@@ -206,19 +201,20 @@ class Mux {
     }
     in_.append(buffer, static_cast<size_t>(n));
     size_t at = 0;
-    while (in_.size() - at >= kHeaderBytes) {
-      const uint32_t id = GetU32(in_.data() + at);
-      const auto type = static_cast<FrameType>(in_[at + 4]);
-      const uint32_t length = GetU32(in_.data() + at + 5);
+    while (in_.size() - at >= kMuxHeaderBytes) {
+      const MuxFrameHeader header = ReadMuxFrameHeader(in_.data() + at);
+      const uint32_t id = header.stream;
+      const auto type = static_cast<FrameType>(header.type);
+      const uint32_t length = header.length;
       if (length > kMuxWindow + kChunk) {
         return Error{"mux: a trunk frame announces " + std::to_string(length) +
                      " bytes, more than any peer sends; the trunk is corrupt"};
       }
-      if (in_.size() - at - kHeaderBytes < length) {
+      if (in_.size() - at - kMuxHeaderBytes < length) {
         break;
       }
-      std::string_view payload(in_.data() + at + kHeaderBytes, length);
-      at += kHeaderBytes + length;
+      std::string_view payload(in_.data() + at + kMuxHeaderBytes, length);
+      at += kMuxHeaderBytes + length;
       if (auto ok = HandleFrame(id, type, payload); !ok) {
         return ok.error();
       }
@@ -378,6 +374,17 @@ class Mux {
 };
 
 }  // namespace
+
+void AppendMuxFrame(std::string& out, uint32_t stream, uint8_t type, std::string_view payload) {
+  PutU32(out, stream);
+  out.push_back(static_cast<char>(type));
+  PutU32(out, static_cast<uint32_t>(payload.size()));
+  out.append(payload);
+}
+
+MuxFrameHeader ReadMuxFrameHeader(const char* header) {
+  return {GetU32(header), static_cast<uint8_t>(header[4]), GetU32(header + 5)};
+}
 
 ErrorOr<Ok> RunMux(const MuxOptions& options) {
   Mux mux(options);

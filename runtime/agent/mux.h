@@ -15,15 +15,32 @@
 // `logs -f`) holds back only its own stream, never the port the others share, and neither side
 // buffers more than kMuxWindow per stream.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "ir/support/error_or.h"
 
 namespace mvm::runtime::agent {
 
 inline constexpr uint32_t kMuxWindow = 256u << 10;
+
+enum class MuxFrameType : uint8_t { kOpen = 1, kData = 2, kClose = 3, kCredit = 4 };
+inline constexpr size_t kMuxHeaderBytes = 9;
+
+/// A trunk frame's header as read: the type is left raw, since a peer may send any byte there.
+struct MuxFrameHeader {
+  uint32_t stream = 0;
+  uint8_t type = 0;
+  uint32_t length = 0;
+};
+
+/// Appends one trunk frame to `out`.
+void AppendMuxFrame(std::string& out, uint32_t stream, uint8_t type, std::string_view payload);
+/// Reads the kMuxHeaderBytes bytes at `header`.
+MuxFrameHeader ReadMuxFrameHeader(const char* header);
 
 struct MuxOptions {
   /// The shared stream: the host's end of the qemu chardev, or the guest's virtio-serial port.

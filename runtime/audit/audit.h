@@ -98,6 +98,9 @@ class Log {
   Log(std::filesystem::path path, int fd, const plan::SecretKey* key, LogOptions options);
   // The last record, read under the lock (another process may have appended since our last write).
   ErrorOr<Tail> ReadTail() const;
+  struct LockedTail;
+  // Takes the log's lock, then ReadTail; the lock is held while the result lives.
+  ErrorOr<LockedTail> LockAndReadTail() const;
   // Writes one record after `tail` (the lock held) and returns the new tail.
   // A checkpoint `record` (event kCheckpointEvent) is signed here, once its seq, time and prev are
   // known.

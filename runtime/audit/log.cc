@@ -121,6 +121,11 @@ struct Log::Tail {
   off_t size = 0;  // bytes in the file, where the next record starts
 };
 
+struct Log::LockedTail {
+  FileLock lock;
+  Tail tail;
+};
+
 Log::Log(fs::path path, int fd, const plan::SecretKey* key, LogOptions options)
     : path_(std::move(path)), fd_(fd), key_(key), options_(std::move(options)) {}
 
@@ -179,16 +184,12 @@ ErrorOr<Log> Log::Open(const fs::path& path, const plan::SecretKey* checkpoint_k
       return synced.error();
     }
   }
-  auto lock = FileLock::Acquire(fd, LOCK_EX, path);
-  if (!lock) {
-    return lock.error();
-  }
-  auto tail = log.ReadTail();
-  if (!tail) {
-    return tail.error();
+  auto locked = log.LockAndReadTail();
+  if (!locked) {
+    return locked.error();
   }
   if (checkpoint_key != nullptr) {
-    if (auto head = log.CheckHead(*tail); !head) {
+    if (auto head = log.CheckHead(locked->tail); !head) {
       return head.error();
     }
   } else {
@@ -203,6 +204,18 @@ ErrorOr<Log> Log::Open(const fs::path& path, const plan::SecretKey* checkpoint_k
     }
   }
   return log;
+}
+
+ErrorOr<Log::LockedTail> Log::LockAndReadTail() const {
+  auto lock = FileLock::Acquire(fd_, LOCK_EX, path_);
+  if (!lock) {
+    return lock.error();
+  }
+  auto tail = ReadTail();
+  if (!tail) {
+    return tail.error();
+  }
+  return LockedTail{std::move(*lock), std::move(*tail)};
 }
 
 ErrorOr<Log::Tail> Log::ReadTail() const {
@@ -395,15 +408,11 @@ ErrorOr<std::string> Log::Append(std::string_view event, const Json& fields) {
   if (auto ok = CheckFields(event, fields); !ok) {
     return ok.error();
   }
-  auto lock = FileLock::Acquire(fd_, LOCK_EX, path_);
-  if (!lock) {
-    return lock.error();
+  auto locked = LockAndReadTail();
+  if (!locked) {
+    return locked.error();
   }
-  auto tail = ReadTail();
-  if (!tail) {
-    return tail.error();
-  }
-  auto next = AppendLocked(*tail, event, fields);
+  auto next = AppendLocked(locked->tail, event, fields);
   if (!next) {
     return next.error();
   }
@@ -430,15 +439,11 @@ ErrorOr<std::string> Log::Checkpoint() {
   if (fd_ < 0) {
     return Error{"the audit log " + Quote(path_) + " is closed"};
   }
-  auto lock = FileLock::Acquire(fd_, LOCK_EX, path_);
-  if (!lock) {
-    return lock.error();
+  auto locked = LockAndReadTail();
+  if (!locked) {
+    return locked.error();
   }
-  auto tail = ReadTail();
-  if (!tail) {
-    return tail.error();
-  }
-  auto next = AppendCheckpointLocked(*tail);
+  auto next = AppendCheckpointLocked(locked->tail);
   if (!next) {
     return next.error();
   }

@@ -12,6 +12,7 @@
 #include "backend-emit/plan/trust_store.h"
 #include "ir/workload.pb.h"
 #include "tests/support/keys.h"
+#include "tests/support/workloads.h"
 
 namespace mvm::plan::testing {
 
@@ -28,10 +29,7 @@ inline TrustedKey Trusted(const SecretKey& key) {
 /// A checked workload with a bit of everything.
 inline ir::v1::Workload TestWorkload() {
   ir::v1::Workload w;
-  w.set_id("agent-tool");
-  w.mutable_source()->set_file("app.py");
-  w.mutable_source()->set_line(3);
-  w.mutable_source()->set_column(1);
+  ::mvm::testing::SetAgentToolHead(w);
   w.mutable_image()->set_kind("nix");
   w.mutable_image()->set_ref("./flake#agent-runtime");
   w.mutable_resources()->set_cpu(2);

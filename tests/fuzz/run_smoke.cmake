@@ -1,5 +1,6 @@
-# Bounded fuzzing for ctest: copies the checked-in corpus CORPUS to a scratch directory under WORK
-# (so the source tree is never written), then runs FUZZER with ARGS (a ;-list) on the copy.
+# Bounded fuzzing for ctest: copies the checked-in corpus directories CORPUS (a ;-list) into one scratch
+# directory under WORK (so the source tree is never written), then runs FUZZER with ARGS (a ;-list) on
+# the copy.
 # Usage: cmake -DFUZZER=... -DCORPUS=... -DWORK=... -DARGS=... -P run_smoke.cmake
 foreach(var FUZZER CORPUS WORK ARGS)
   if(NOT DEFINED ${var})
@@ -9,12 +10,14 @@ endforeach()
 
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK}/artifacts)
-file(COPY ${CORPUS}/ DESTINATION ${WORK}/corpus)
+foreach(dir ${CORPUS})
+  file(COPY ${dir}/ DESTINATION ${WORK}/corpus)
+endforeach()
 execute_process(COMMAND ${FUZZER} ${ARGS} -artifact_prefix=${WORK}/artifacts/ ${WORK}/corpus
                 RESULT_VARIABLE result)
 if(NOT result EQUAL 0)
   file(GLOB found ${WORK}/artifacts/*)
   message(FATAL_ERROR "fuzzer failed (${result}); reproducers: ${found}\n"
                       "minimise one with `${FUZZER} -minimize_crash=1 -runs=100000 FILE`, then add it "
-                      "under ${CORPUS} (docs/fuzzing.md)")
+                      "under the first of ${CORPUS} (docs/fuzzing.md)")
 endif()

@@ -6,16 +6,15 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/workloads.h"
+
 namespace mvm::ir {
 namespace {
 
 Module OneWorkload() {
   Module m;
   v1::Workload& w = *m.proto.add_workloads();
-  w.set_id("agent-tool");
-  w.mutable_source()->set_file("app.py");
-  w.mutable_source()->set_line(3);
-  w.mutable_source()->set_column(1);
+  mvm::testing::SetAgentToolHead(w);
   w.mutable_resources()->set_cpu(2);
   v1::Volume& volume = *w.add_volumes();
   volume.set_kind("local");

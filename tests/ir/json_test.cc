@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ir/verify.h"
+#include "tests/support/workloads.h"
 
 namespace mvm::ir {
 namespace {
@@ -40,10 +41,7 @@ constexpr char kSpecCanonical[] =
 Module SpecModule() {
   Module m;
   v1::Workload& w = *m.proto.add_workloads();
-  w.set_id("agent-tool");
-  w.mutable_source()->set_file("app.py");
-  w.mutable_source()->set_line(3);
-  w.mutable_source()->set_column(1);
+  mvm::testing::SetAgentToolHead(w);
   w.mutable_image()->set_kind("nix");
   w.mutable_image()->set_ref("./flake#agent-runtime");
   w.mutable_resources()->set_cpu(2);

@@ -50,6 +50,18 @@ struct SpawnOptions {
   std::vector<std::pair<int, int>> fds;
 };
 
+/// `strings` as the null-terminated array execve and its kin take; valid while `strings` is.
+/// Inline so the guest agent, which links none of this library, can use it.
+inline std::vector<char*> CStrings(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (const std::string& s : strings) {
+    out.push_back(const_cast<char*>(s.c_str()));
+  }
+  out.push_back(nullptr);
+  return out;
+}
+
 /// The caller's environment with `additions` ("NAME=value") set, replacing entries of the same
 /// name: for SpawnOptions::env.
 std::vector<std::string> EnvironmentWith(const std::vector<std::string>& additions);

@@ -25,12 +25,17 @@
 
 #include "runtime/agent/agent.pb.h"
 #include "runtime/agent/framing.h"
+#include "runtime/agent/mux.h"
 
 namespace {
 
 namespace v1 = ::mvm::agent::v1;
+using mvm::runtime::agent::AppendMuxFrame;
 using mvm::runtime::agent::EncodeFrame;
 using mvm::runtime::agent::FrameDecoder;
+using mvm::runtime::agent::kMuxHeaderBytes;
+using mvm::runtime::agent::MuxFrameHeader;
+using mvm::runtime::agent::ReadMuxFrameHeader;
 
 constexpr int kForgeDelayMs = 400;
 
@@ -59,26 +64,10 @@ void WriteAll(int fd, const std::string& bytes) {
   }
 }
 
-void PutU32(std::string& s, uint32_t v) {
-  for (int i = 0; i < 4; ++i) {
-    s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
-}
-
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) {
-    v = (v << 8) | static_cast<unsigned char>(p[i]);
-  }
-  return v;
-}
-
 std::string TrunkFrame(uint32_t stream, uint8_t type, const std::string& payload) {
   std::string out;
-  PutU32(out, stream);
-  out.push_back(static_cast<char>(type));
-  PutU32(out, static_cast<uint32_t>(payload.size()));
-  return out + payload;
+  AppendMuxFrame(out, stream, type, payload);
+  return out;
 }
 
 class FakeGuest {
@@ -86,11 +75,12 @@ class FakeGuest {
   FakeGuest(int trunk, Mode mode) : trunk_(trunk), mode_(mode) {}
 
   void Run() {
-    char header[9];
-    while (ReadAll(trunk_, header, sizeof header)) {
-      uint32_t stream = GetU32(header);
-      uint8_t type = static_cast<uint8_t>(header[4]);
-      std::string payload(GetU32(header + 5), '\0');
+    char raw[kMuxHeaderBytes];
+    while (ReadAll(trunk_, raw, sizeof raw)) {
+      const MuxFrameHeader header = ReadMuxFrameHeader(raw);
+      const uint32_t stream = header.stream;
+      const uint8_t type = header.type;
+      std::string payload(header.length, '\0');
       if (!ReadAll(trunk_, payload.data(), payload.size())) {
         return;
       }
