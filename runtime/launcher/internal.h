@@ -21,6 +21,11 @@ namespace mvm::runtime {
 
 namespace internal {
 
+// Every launcher file works with paths and with the monotonic clock (timeouts, timings), and
+// brings this namespace in, so the aliases are declared once here.
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
 /// Where a function-form workload's Python SDK is mounted in the sandbox.
 inline constexpr std::string_view kSdkMount = "/.mvm/sdk/python";
 inline constexpr uint32_t kPidsMax = 1024;
