@@ -99,24 +99,15 @@ int Verify(const Args& args) {
 
 }  // namespace
 
-int RunAudit(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("audit");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::string error;
-  auto args = ParseArgs(argv, {{"state-dir", true}, {"trust", true, /*repeatable=*/true}}, error);
-  if (!args) {
-    return Fail("audit", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.empty()) {
+int RunAudit(Args& args) {
+  if (args.positional.empty()) {
     return Fail("audit", MakeError(ErrorKind::kUsage, "expected an action: `verify`"));
   }
-  if (args->positional[0] != "verify") {
+  if (args.positional[0] != "verify") {
     return Fail("audit", MakeError(ErrorKind::kUsage,
-                                   "unknown action `" + args->positional[0] + "`; use `verify`"));
+                                   "unknown action `" + args.positional[0] + "`; use `verify`"));
   }
-  return Verify(*args);
+  return Verify(args);
 }
 
 }  // namespace mvm::cli

@@ -349,38 +349,23 @@ int BuildPlan(const Args& args) {
 
 }  // namespace
 
-int RunBuild(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("build");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::vector<FlagSpec> specs = CompilerFlags();
-  specs.push_back({"o", true});
-  specs.push_back({"v", false});
-  for (const std::vector<FlagSpec>& more : {PlanFlags(), NixFlags()}) {
-    specs.insert(specs.end(), more.begin(), more.end());
-  }
-  std::string error;
-  auto args = ParseArgs(argv, specs, error);
-  if (!args) {
-    return Fail("build", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.empty()) {
+int RunBuild(Args& args) {
+  if (args.positional.empty()) {
     return Fail("build", MakeError(ErrorKind::kUsage,
                                    "give a plan (`<id>.plan.json`) or source files to build"));
   }
   size_t plans = 0;
-  for (const std::string& p : args->positional) {
+  for (const std::string& p : args.positional) {
     plans += p.ends_with(kPlanSuffix) ? 1 : 0;
   }
   if (plans == 0) {
-    return BuildSources(*args);
+    return BuildSources(args);
   }
-  if (args->positional.size() != 1) {
+  if (args.positional.size() != 1) {
     return Fail("build", MakeError(ErrorKind::kUsage,
                                    "give one plan, or source files; not several plans or a mix"));
   }
-  return BuildPlan(*args);
+  return BuildPlan(args);
 }
 
 }  // namespace mvm::cli

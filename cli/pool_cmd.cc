@@ -34,17 +34,6 @@ std::string HumanLine(const runtime::PoolRecord& r) {
          ", size " + std::to_string(r.size) + ", pid " + std::to_string(r.pid) + ")";
 }
 
-std::vector<FlagSpec> StartFlags() {
-  std::vector<FlagSpec> specs = RuntimeFlags();
-  for (FlagSpec f :
-       {FlagSpec{"name", true}, FlagSpec{"size", true}, FlagSpec{"detach", false},
-        FlagSpec{"workload", true}, FlagSpec{"profile", true}, FlagSpec{"project-root", true},
-        FlagSpec{"format", true}, FlagSpec{"from-ir", false}}) {
-    specs.push_back(f);
-  }
-  return specs;
-}
-
 /// A usage error naming the first flag of `args` that `verb` does not take, or empty.
 std::string UnexpectedFlag(const Args& args, std::string_view verb,
                            std::initializer_list<std::string_view> allowed) {
@@ -329,31 +318,21 @@ int Stop(Args* args) {
 
 }  // namespace
 
-int RunPool(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("pool");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  // One parse for every verb (flags may come before it), then each verb checks what it takes.
-  std::string error;
-  auto args = ParseArgs(argv, StartFlags(), error);
-  if (!args) {
-    return Fail("pool", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.empty()) {
+int RunPool(Args& args) {
+  if (args.positional.empty()) {
     return Fail("pool",
                 MakeError(ErrorKind::kUsage, "expected `pool start`, `pool ls` or `pool stop`"));
   }
-  std::string verb = args->positional.front();
-  args->positional.erase(args->positional.begin());
+  std::string verb = args.positional.front();
+  args.positional.erase(args.positional.begin());
   if (verb == "start") {
-    return Start(&*args);
+    return Start(&args);
   }
   if (verb == "ls") {
-    return List(&*args);
+    return List(&args);
   }
   if (verb == "stop") {
-    return Stop(&*args);
+    return Stop(&args);
   }
   return Fail("pool",
               MakeError(ErrorKind::kUsage, "unknown `pool " + verb + "`; use start, ls or stop"));
