@@ -1,12 +1,6 @@
 // `mvmctl pool start|ls|stop`: warm pools of ready sandboxes (runtime/launcher/pool.h).
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -103,13 +97,7 @@ int Start(Args* args) {
   pool.name = name;
   pool.size = size;
 
-  // Blocked before any thread exists, so that only the pool's signalfd sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGHUP);
-  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  runtime::BlockPoolStopSignals();
 
   if (!args->Has("detach")) {
     pool.out_fd = 2;
@@ -126,95 +114,15 @@ int Start(Args* args) {
     return kExitOk;
   }
 
-  // Detached: the child runs the pool in a session of its own, logging to a file; the parent waits
-  // until it listens (or failed) and reports that.
-  std::error_code ec;
-  std::filesystem::create_directories(session->options.state.Pools(), ec);
-  std::filesystem::path log_path = session->options.state.Pools() / (name + ".log");
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return FailRun("pool", Error{"cannot create a pipe"});
-  }
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    return FailRun("pool", Error{"cannot fork the pool process"});
-  }
-  if (pid == 0) {
-    ::close(fds[0]);
-    ::setsid();
-    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (log >= 0 && null >= 0) {
-      ::dup2(null, 0);
-      ::dup2(log, 1);
-      ::dup2(log, 2);
-    }
-    // The parent's audit Log must not be used across fork(): the child opens its own.
-    auto audit = runtime::OpenAudit(session->options.state);
-    bool told = false;
-    auto tell = [&](const std::string& line) {
-      std::string text = line + "\n";
-      (void)!::write(fds[1], text.data(), text.size());
-      ::close(fds[1]);
-      told = true;
-    };
-    if (!audit) {
-      tell("cannot open the audit log: " + audit.error().message);
-      ::_exit(RunExitCodeOf(audit.error().kind));
-    }
-    pool.out_fd = 2;
-    pool.on_listening = [&](const runtime::PoolRecord& r) {
-      tell(Describe(r, admitted->audit_id).dump());
-    };
-    auto ran =
-        runtime::RunPool(session->options, *admitted, input->bytes, start, pool, *(*audit)->log);
-    if (!ran) {
-      if (!told) {
-        tell(ran.error().message);
-      }
-      std::fprintf(stderr, "mvmctl pool %s: %s\n", name.c_str(), ran.error().message.c_str());
-      ::_exit(RunExitCodeOf(ran.error().kind));
-    }
-    ::_exit(kExitOk);
-  }
-  ::close(fds[1]);
-  std::string answer;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) != 0) {
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      break;
-    }
-    answer.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fds[0]);
-  while (!answer.empty() && answer.back() == '\n') {
-    answer.pop_back();
-  }
-  if (answer.empty() || answer.front() != '{') {
-    ::waitpid(pid, nullptr, 0);
-    return Fail("pool",
-                MakeError(ErrorKind::kRuntimeFailed,
-                          answer.empty() ? "the pool process ended before listening; see `" +
-                                               log_path.string() + "`"
-                                         : answer));
+  auto daemon = runtime::StartPoolDaemon(session->options, *admitted, start, pool, "mvmctl pool");
+  if (!daemon) {
+    return FailRun("pool", daemon.error());
   }
   if (json) {
-    std::printf("%s\n", answer.c_str());
+    std::printf("%s\n", Describe(*daemon, admitted->audit_id).dump().c_str());
   } else {
-    auto j = nlohmann::json::parse(answer);
-    runtime::PoolRecord r;
-    r.name = j["name"];
-    r.workload_id = j["workload"];
-    r.backend = j["backend"];
-    r.size = j["size"];
-    r.pid = j["pid"];
-    std::printf("%s, detached; log %s\n", HumanLine(r).c_str(), log_path.c_str());
+    std::printf("%s, detached; log %s\n", HumanLine(*daemon).c_str(),
+                runtime::PoolLogPath(session->options.state, name).c_str());
   }
   return kExitOk;
 }

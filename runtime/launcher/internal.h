@@ -76,6 +76,10 @@ ErrorOr<SandboxLock> LockNameForNewSandbox(const StateDir& state, const std::str
 /// its pipe and its pid.
 ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name);
 
+/// The helper side of StartPoolDaemon (pool_daemon.cc), run by RunHelperIfAsked: its
+/// configuration comes on fd 3, its answer goes to fd 4.
+int RunPoolDaemon();
+
 /// Tells the watchdog its job is done and reaps it.
 void DisarmWatchdog(int& fd, pid_t& pid);
 
