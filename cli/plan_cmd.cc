@@ -29,17 +29,11 @@ int Refused(std::string_view action, const std::string& path, const plan::Refusa
 }
 
 ErrorOr<std::vector<plan::TrustedKey>> TrustedKeys(const Args& args) {
-  std::vector<plan::TrustedKey> keys;
-  auto it = args.flags.find("trust");
-  if (it != args.flags.end()) {
-    for (const std::string& path : it->second) {
-      auto key = plan::LoadPublicKey(path);
-      if (!key) {
-        return key.error();
-      }
-      keys.push_back({key->KeyId(), *key, path});
-    }
+  auto named = plan::LoadKeyFiles(args.Paths("trust"));
+  if (!named) {
+    return named.error();
   }
+  std::vector<plan::TrustedKey> keys = std::move(*named);
   // The trust store counts only when asked for, or when no key was named at all: `--trust PUB`
   // alone must mean exactly that key.
   if (args.Has("trust-dir") || !args.Has("trust")) {

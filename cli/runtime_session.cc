@@ -39,11 +39,8 @@ ErrorOr<RuntimeSession> OpenRuntime(const Args& args, bool with_trust, std::stri
     return ok.error();
   }
   if (with_trust) {
-    std::vector<fs::path> extra;
-    if (auto it = args.flags.find("trust"); it != args.flags.end()) {
-      extra.assign(it->second.begin(), it->second.end());
-    }
-    if (auto ok = runtime::LoadTrust(session.options, args.Get("trust-dir"), extra); !ok) {
+    if (auto ok = runtime::LoadTrust(session.options, args.Get("trust-dir"), args.Paths("trust"));
+        !ok) {
       return ok.error();
     }
   }
