@@ -12,6 +12,14 @@ std::string Args::Get(std::string_view name, std::string_view fallback) const {
   return it->second.back();
 }
 
+std::vector<std::filesystem::path> Args::Paths(std::string_view name) const {
+  auto it = flags.find(name);
+  if (it == flags.end()) {
+    return {};
+  }
+  return {it->second.begin(), it->second.end()};
+}
+
 std::optional<Args> ParseArgs(const std::vector<std::string>& argv,
                               const std::vector<FlagSpec>& specs, std::string& error) {
   Args args;

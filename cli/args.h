@@ -1,6 +1,7 @@
 #ifndef MVM_CLI_ARGS_H_
 #define MVM_CLI_ARGS_H_
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,6 +26,8 @@ struct Args {
   bool Has(std::string_view name) const { return flags.find(name) != flags.end(); }
   /// The last value given for `name`, or `fallback`.
   std::string Get(std::string_view name, std::string_view fallback = "") const;
+  /// Every value given for `name` (a repeatable flag), as paths.
+  std::vector<std::filesystem::path> Paths(std::string_view name) const;
 };
 
 /// Parses `argv` against `specs`. Unknown flags, missing values and repeats of non-repeatable flags

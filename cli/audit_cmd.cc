@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "backend-emit/plan/keys.h"
+#include "backend-emit/plan/trust_store.h"
 #include "cli/commands.h"
 #include "cli/state_dir.h"
 #include "runtime/audit/audit.h"
@@ -19,14 +20,13 @@ namespace {
 // in the state directory when there is one, else none (any key the log names, reported).
 ErrorOr<std::vector<plan::PublicKey>> TrustedKeys(const Args& args, const fs::path& state_dir) {
   std::vector<plan::PublicKey> keys;
-  auto it = args.flags.find("trust");
-  if (it != args.flags.end()) {
-    for (const std::string& path : it->second) {
-      auto key = plan::LoadPublicKey(path);
-      if (!key) {
-        return key.error();
-      }
-      keys.push_back(*key);
+  if (args.Has("trust")) {
+    auto named = plan::LoadKeyFiles(args.Paths("trust"));
+    if (!named) {
+      return named.error();
+    }
+    for (const plan::TrustedKey& k : *named) {
+      keys.push_back(k.key);
     }
     return keys;
   }
@@ -99,24 +99,15 @@ int Verify(const Args& args) {
 
 }  // namespace
 
-int RunAudit(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("audit");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::string error;
-  auto args = ParseArgs(argv, {{"state-dir", true}, {"trust", true, /*repeatable=*/true}}, error);
-  if (!args) {
-    return Fail("audit", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.empty()) {
+int RunAudit(Args& args) {
+  if (args.positional.empty()) {
     return Fail("audit", MakeError(ErrorKind::kUsage, "expected an action: `verify`"));
   }
-  if (args->positional[0] != "verify") {
+  if (args.positional[0] != "verify") {
     return Fail("audit", MakeError(ErrorKind::kUsage,
-                                   "unknown action `" + args->positional[0] + "`; use `verify`"));
+                                   "unknown action `" + args.positional[0] + "`; use `verify`"));
   }
-  return Verify(*args);
+  return Verify(args);
 }
 
 }  // namespace mvm::cli

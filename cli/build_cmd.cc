@@ -1,6 +1,6 @@
 // `mvmctl build`: run each workload's Nix build request and record the built rootfs's NAR hash as
-// the plan's artifact digest. The work is in backend-emit/nix; this file wires flags, files and
-// progress output to it.
+// the plan's artifact digest. The work is in backend-emit/nix (building) and backend-emit/plan
+// (re-signing the plan with the digest); this file wires flags, files and progress output to it.
 
 #include <chrono>
 #include <cstdio>
@@ -9,8 +9,7 @@
 
 #include "backend-emit/nix/artifacts.h"
 #include "backend-emit/nix/build.h"
-#include "backend-emit/plan/envelope.h"
-#include "backend-emit/plan/payload.h"
+#include "backend-emit/plan/rootfs_digest.h"
 #include "backend-emit/plan/time.h"
 #include "backend-emit/plan/verify.h"
 #include "cli/commands.h"
@@ -107,24 +106,6 @@ std::optional<Error> BuildOne(const fs::path& nix_path, const nix::NixBuildReque
   return std::nullopt;
 }
 
-/// The plan file for `payload` with its rootfs artifact's digest set to `digest`, signed by `key`
-/// (or unsigned). The payload is re-read strictly, so only a plan that was valid is re-signed.
-ErrorOr<std::string> WithDigest(std::string_view payload, const std::string& digest,
-                                const plan::SecretKey* key) {
-  auto plan = plan::ParsePlanPayload(payload);
-  if (!plan) {
-    return plan.error();
-  }
-  for (plan::v1::Artifact& a : *plan->mutable_artifacts()) {
-    if (a.role() == "rootfs") {
-      a.set_digest(digest);
-    }
-  }
-  plan->set_key_id(key != nullptr ? key->KeyId() : "");
-  plan::Envelope envelope = plan::MakeEnvelope(plan::PlanToCanonicalJson(*plan), key);
-  return plan::SerializeEnvelope(envelope);
-}
-
 void Wrote(const fs::path& path, const plan::SecretKey* key, bool is_plan) {
   std::string note;
   if (is_plan) {
@@ -195,7 +176,7 @@ int BuildSources(const Args& args) {
     if (auto failed = BuildOne(*nix_path, *r.request, state_dir, args.Has("v"), digest)) {
       return Fail("build", *failed);
     }
-    auto file = WithDigest((*plans)[i].payload, digest, key);
+    auto file = plan::WithRootfsDigest((*plans)[i].payload, digest, key);
     if (!file) {
       return Fail("build", file.error());
     }
@@ -340,7 +321,7 @@ int BuildPlan(const Args& args) {
   if (auto failed = BuildOne(*nix_path, *request, StateDirFrom(args), args.Has("v"), digest)) {
     return Fail("build", *failed);
   }
-  auto file = WithDigest(decoded->envelope.payload, digest, key ? &*key : nullptr);
+  auto file = plan::WithRootfsDigest(decoded->envelope.payload, digest, key ? &*key : nullptr);
   if (!file) {
     return Fail("build", file.error());
   }
@@ -368,38 +349,23 @@ int BuildPlan(const Args& args) {
 
 }  // namespace
 
-int RunBuild(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("build");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::vector<FlagSpec> specs = CompilerFlags();
-  specs.push_back({"o", true});
-  specs.push_back({"v", false});
-  for (const std::vector<FlagSpec>& more : {PlanFlags(), NixFlags()}) {
-    specs.insert(specs.end(), more.begin(), more.end());
-  }
-  std::string error;
-  auto args = ParseArgs(argv, specs, error);
-  if (!args) {
-    return Fail("build", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.empty()) {
+int RunBuild(Args& args) {
+  if (args.positional.empty()) {
     return Fail("build", MakeError(ErrorKind::kUsage,
                                    "give a plan (`<id>.plan.json`) or source files to build"));
   }
   size_t plans = 0;
-  for (const std::string& p : args->positional) {
+  for (const std::string& p : args.positional) {
     plans += p.ends_with(kPlanSuffix) ? 1 : 0;
   }
   if (plans == 0) {
-    return BuildSources(*args);
+    return BuildSources(args);
   }
-  if (args->positional.size() != 1) {
+  if (args.positional.size() != 1) {
     return Fail("build", MakeError(ErrorKind::kUsage,
                                    "give one plan, or source files; not several plans or a mix"));
   }
-  return BuildPlan(*args);
+  return BuildPlan(args);
 }
 
 }  // namespace mvm::cli

@@ -4,16 +4,11 @@
 
 namespace mvm::cli {
 
-int RunCheck(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("check");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
+int RunCheck(Args& args) {
   std::string error;
-  auto args = ParseArgs(argv, CompilerFlags(), error);
   CompileRequest request;
   DiagnosticFormat format = DiagnosticFormat::kHuman;
-  if (!args || !ApplyCompilerFlags(*args, request, format, error)) {
+  if (!ApplyCompilerFlags(args, request, format, error)) {
     return Fail("check", MakeError(ErrorKind::kUsage, error));
   }
   request.keep_ir = false;  // check writes nothing; keeping no IR keeps memory flat in N

@@ -3,6 +3,8 @@
 #include <cstdio>
 
 #include "cli/org_policy_file.h"
+#include "cli/plan_emit.h"
+#include "cli/runtime_session.h"
 #include "ir/support/check.h"
 #include "runtime/backends/backend.h"
 
@@ -97,6 +99,9 @@ int FailRun(std::string_view command, const Error& error) {
   return RunExitCodeOf(error.kind);
 }
 
+namespace {
+
+/// True (after printing `usage`) when argv asks for help.
 bool WantsHelp(const std::vector<std::string>& argv, std::string_view usage) {
   for (const std::string& a : argv) {
     if (a == "--") {
@@ -114,6 +119,35 @@ bool WantsHelp(const std::vector<std::string>& argv, std::string_view usage) {
     }
   }
   return false;
+}
+
+using Flags = std::vector<FlagSpec>;
+
+Flags Join(std::initializer_list<Flags> parts) {
+  Flags all;
+  for (const Flags& part : parts) {
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  return all;
+}
+
+}  // namespace
+
+int RunCommand(const Command& command, const std::vector<std::string>& argv) {
+  if (WantsHelp(argv, command.usage)) {
+    return kExitOk;
+  }
+  if (!command.flags) {
+    Args args;
+    args.positional = argv;
+    return command.run(args);
+  }
+  std::string error;
+  auto args = ParseArgs(argv, *command.flags, error);
+  if (!args) {
+    return Fail(command.name, MakeError(ErrorKind::kUsage, error));
+  }
+  return command.run(*args);
 }
 
 const std::vector<Command>& AllCommands() {
@@ -136,7 +170,7 @@ options:
 exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage error (also a malformed
 --policy file), 3 environment failure
 )",
-       RunCheck},
+       CompilerFlags(), RunCheck},
       {"compile", "compile declarations to Workload IR files and ExecutionPlans",
        R"(usage: mvmctl compile FILE... [-o DIR] [--emit ir,plan,nix] [--sign KEY] [options]
 
@@ -173,6 +207,10 @@ options:
 
 exit status: 0 success, 1 errors found, 2 usage error, 3 environment failure (I/O, unusable key)
 )",
+       Join({CompilerFlags(),
+             {{"o", true}, {"emit", true}, {"dump", true}},
+             PlanFlags(),
+             NixFlags()}),
        RunCompile},
       {"build", "build workloads' root filesystems with Nix and record their digests in the plans",
        R"(usage: mvmctl build FILE... [-o DIR] [--sign KEY] [--state-dir DIR] [-v] [options]
@@ -207,7 +245,7 @@ options:
 exit status: 0 success, 1 errors found (or a malformed plan or request), 2 usage error,
 3 environment failure (nix missing or failing, I/O, unusable key)
 )",
-       RunBuild},
+       Join({CompilerFlags(), {{"o", true}, {"v", false}}, PlanFlags(), NixFlags()}), RunBuild},
       {"ir", "show Workload IR in canonical form",
        R"(usage: mvmctl ir show FILE.py|FILE.ts
        mvmctl ir canon FILE.ir.json
@@ -217,7 +255,7 @@ show    compile a source file (no passes) and print its canonical IR
 canon   read IR JSON and print it in canonical (RFC 8785) form
 digest  print the IR digest (SHA-256 of the canonical form without source locations)
 )",
-       RunIr},
+       Flags{{"format", true}}, RunIr},
       {"key", "manage Ed25519 signing keys and the trust store",
        R"(usage: mvmctl key gen --out DIR [--name NAME]
        mvmctl key trust PUB [--trust-dir DIR]
@@ -235,7 +273,7 @@ given. Launchers run plans signed by these keys only.
 
 exit status: 0 success, 2 usage error, 3 environment failure (I/O, bad key file, unknown key id)
 )",
-       RunKey},
+       Flags{{"out", true}, {"name", true}, {"trust-dir", true}}, RunKey},
       {"plan", "verify, inspect and compare ExecutionPlans",
        R"(usage: mvmctl plan verify PLAN [--trust PUB]... [--trust-dir DIR]
        mvmctl plan inspect PLAN [--format human|json]
@@ -253,6 +291,10 @@ diff     list the capability changes from OLD to NEW: egress, DNS, secrets and t
 exit status: 0 ok, 1 widened (diff --fail-on-widen) or a malformed plan (inspect, diff), 2 usage
 error, 3 environment failure (I/O, bad key file), 4 verification refused
 )",
+       Flags{{"trust", true, /*repeatable=*/true},
+             {"trust-dir", true},
+             {"format", true},
+             {"fail-on-widen", false}},
        RunPlan},
       {"audit", "check the launcher's hash-chained, signed audit log",
        R"(usage: mvmctl audit verify [LOG] [--state-dir DIR] [--trust PUB]...
@@ -274,7 +316,7 @@ options:
 exit status: 0 the log is intact, 2 usage error, 3 environment failure (no log, unreadable log or
 key file), 4 the log is broken (edited, reordered, truncated, or signed by an untrusted key)
 )",
-       RunAudit},
+       Flags{{"state-dir", true}, {"trust", true, /*repeatable=*/true}}, RunAudit},
       {"run", "compile (a source file), sign, verify and run a workload in a sandbox",
        R"(usage: mvmctl run FILE|PLAN [--entrypoint NAME] [--workload ID] [options] [-- ARGS...]
 
@@ -306,6 +348,14 @@ exit status: the entrypoint's own; 124 timeout, 125 mvmctl refused or failed (re
 126 not executable, 127 not found, 128+N killed by signal N (137 also after an out-of-memory kill,
 with the reason printed); 1 compile errors, 2 usage error
 )",
+       Join({RuntimeFlags(),
+             {{"entrypoint", true},
+              {"workload", true},
+              {"name", true},
+              {"profile", true},
+              {"project-root", true},
+              {"no-pool", false},
+              {"raw", false}}}),
        RunRun},
       {"up", "start a sandbox and keep it running",
        R"(usage: mvmctl up FILE|PLAN --name NAME [--detach] [--from-ir] [--format human|json] [options]
@@ -322,6 +372,15 @@ options: as for `run` (--workload, --profile, --project-root, --backend, --no-po
 exit status: 0 up (detached) or stopped cleanly, 1 compile errors, 2 usage error, 125 refused or
 failed
 )",
+       Join({RuntimeFlags(),
+             {{"name", true},
+              {"detach", false},
+              {"workload", true},
+              {"profile", true},
+              {"project-root", true},
+              {"format", true},
+              {"from-ir", false},
+              {"no-pool", false}}}),
        RunUp},
       {"exec", "run a command in a running sandbox",
        R"(usage: mvmctl exec NAME [--timeout S] [-i] [-e NAME=VALUE]... [--cwd DIR] [--format json] [--raw] -- CMD...
@@ -335,11 +394,18 @@ characters in the output are escaped as \xHH; --raw writes it unchanged.
 exit status: CMD's own; 124 timeout, 125 mvmctl failed, 126/127 not executable/found, 128+N killed
 by signal N
 )",
+       Join({RuntimeFlags(),
+             {{"timeout", true},
+              {"i", false},
+              {"e", true, /*repeatable=*/true},
+              {"cwd", true},
+              {"format", true},
+              {"raw", false}}}),
        RunExec},
       {"ps", "list sandboxes",
        R"(usage: mvmctl ps [--state-dir DIR] [--format human|json]
 )",
-       RunPs},
+       Flags{{"state-dir", true}, {"format", true}}, RunPs},
       {"logs", "print a sandbox's output log",
        R"(usage: mvmctl logs NAME [-f] [--raw] [--state-dir DIR]
 
@@ -347,7 +413,7 @@ Prints what the sandbox's commands wrote, as its agent keeps it (the last MiB). 
 the sandbox stops. On a terminal, control characters are escaped as \xHH; --raw writes the log
 unchanged.
 )",
-       RunLogs},
+       Flags{{"state-dir", true}, {"f", false}, {"raw", false}}, RunLogs},
       {"fs", "read, write, list and remove files in a sandbox",
        R"(usage: mvmctl fs NAME read|write|ls|rm PATH [-r] [--format human|json] [--state-dir DIR]
 
@@ -363,7 +429,7 @@ cannot be parsed back exactly. `ls --format json` prints {"entries":[{"name","ty
 exit status: 0 ok, 1 the agent refused (the reason is printed), 2 usage error, 3 environment
 failure (no such sandbox, agent unreachable)
 )",
-       RunFs},
+       Flags{{"state-dir", true}, {"r", false}, {"format", true}}, RunFs},
       {"snapshot", "capture a sandbox's writable state; list, verify and remove snapshots",
        R"(usage: mvmctl snapshot NAME [--label L] [--path P]... [--format human|json] [--state-dir DIR]
        mvmctl snapshot ls [NAME] [--format human|json]
@@ -382,6 +448,10 @@ or rm. --format json prints {"name","label","snapshot","sha256","bytes","files",
 exit status: 0 ok, 1 the snapshot failed (the reason is printed), 2 usage error, 3 environment
 failure (no such sandbox, agent unreachable), 4 verify found the tar changed
 )",
+       Flags{{"state-dir", true},
+             {"format", true},
+             {"label", true},
+             {"path", true, /*repeatable=*/true}},
        RunSnapshot},
       {"pool", "keep sandboxes of a plan booted and ready to claim",
        R"(usage: mvmctl pool start FILE|PLAN --name POOL [--size N] [--detach] [--from-ir]
@@ -408,6 +478,16 @@ stop   stops pools; waits (up to 120 s) for a boot in progress to finish first.
 exit status: 0 ok, 1 compile errors or the pool ended because its plan stopped verifying,
 2 usage error, 3 no such pool, 125 refused or failed
 )",
+       // One parse for every verb (flags may come before it); each verb checks what it takes.
+       Join({RuntimeFlags(),
+             {{"name", true},
+              {"size", true},
+              {"detach", false},
+              {"workload", true},
+              {"profile", true},
+              {"project-root", true},
+              {"format", true},
+              {"from-ir", false}}}),
        RunPool},
       {"stop", "stop sandboxes (their record stays)",
        R"(usage: mvmctl stop NAME... [--state-dir DIR]
@@ -415,15 +495,15 @@ exit status: 0 ok, 1 compile errors or the pool ended because its plan stopped v
 Asks the guest agent to shut down, kills what is left after 3 s, removes the cgroups. `ps` still
 lists the sandbox as stopped until `destroy` or `gc`.
 )",
-       RunStop},
+       Flags{{"state-dir", true}}, RunStop},
       {"destroy", "stop sandboxes and remove everything they left",
        R"(usage: mvmctl destroy NAME... [--state-dir DIR]
 )",
-       RunDestroy},
+       Flags{{"state-dir", true}}, RunDestroy},
       {"gc", "remove stopped sandboxes",
        R"(usage: mvmctl gc [--state-dir DIR]
 )",
-       RunGc},
+       Flags{{"state-dir", true}}, RunGc},
       {"lsp", "serve the Language Server Protocol over stdio (diagnostics, hover, completion)",
        R"(usage: mvmctl lsp [--stdio]
 
@@ -436,7 +516,7 @@ See docs/editors.md.
 
 exit status: 0 after `shutdown` then `exit`, 1 when input ended or `exit` came without `shutdown`
 )",
-       RunLsp},
+       std::nullopt, RunLsp},
   };
   return kCommands;
 }

@@ -1,6 +1,7 @@
 #ifndef MVM_CLI_COMMANDS_H_
 #define MVM_CLI_COMMANDS_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,33 +11,41 @@
 
 namespace mvm::cli {
 
-/// A subcommand: `mvmctl <name> ...`. Each lives in its own file.
+/// A subcommand: `mvmctl <name> ...`, one row of the table AllCommands() holds. RunCommand answers
+/// `--help` with `usage`, parses the arguments against `flags` (a bad flag is a usage error) and
+/// hands them to `run`, so a command provides only its row and its handler (in its own file).
 struct Command {
   std::string_view name;
   std::string_view summary;
   std::string_view usage;  ///< full `--help` text
-  int (*run)(const std::vector<std::string>& argv);
+  /// The flags it takes; nullopt for a command that reads its arguments itself: they arrive in
+  /// `positional` as given.
+  std::optional<std::vector<FlagSpec>> flags;
+  int (*run)(Args& args);
 };
 
-int RunCheck(const std::vector<std::string>& argv);
-int RunCompile(const std::vector<std::string>& argv);
-int RunBuild(const std::vector<std::string>& argv);
-int RunIr(const std::vector<std::string>& argv);
-int RunKey(const std::vector<std::string>& argv);
-int RunPlan(const std::vector<std::string>& argv);
-int RunAudit(const std::vector<std::string>& argv);
-int RunRun(const std::vector<std::string>& argv);
-int RunUp(const std::vector<std::string>& argv);
-int RunExec(const std::vector<std::string>& argv);
-int RunPs(const std::vector<std::string>& argv);
-int RunLogs(const std::vector<std::string>& argv);
-int RunFs(const std::vector<std::string>& argv);
-int RunSnapshot(const std::vector<std::string>& argv);
-int RunPool(const std::vector<std::string>& argv);
-int RunStop(const std::vector<std::string>& argv);
-int RunDestroy(const std::vector<std::string>& argv);
-int RunGc(const std::vector<std::string>& argv);
-int RunLsp(const std::vector<std::string>& argv);
+int RunCheck(Args& args);
+int RunCompile(Args& args);
+int RunBuild(Args& args);
+int RunIr(Args& args);
+int RunKey(Args& args);
+int RunPlan(Args& args);
+int RunAudit(Args& args);
+int RunRun(Args& args);
+int RunUp(Args& args);
+int RunExec(Args& args);
+int RunPs(Args& args);
+int RunLogs(Args& args);
+int RunFs(Args& args);
+int RunSnapshot(Args& args);
+int RunPool(Args& args);
+int RunStop(Args& args);
+int RunDestroy(Args& args);
+int RunGc(Args& args);
+int RunLsp(Args& args);
+
+/// Runs `command` with the arguments after its name: `--help`, parsing, then its handler.
+int RunCommand(const Command& command, const std::vector<std::string>& argv);
 
 /// All subcommands, for dispatch and `mvmctl --help`.
 const std::vector<Command>& AllCommands();
@@ -67,9 +76,6 @@ int RunExitCodeOf(ErrorKind kind);
 
 /// Fail, leaving with RunExitCodeOf the error's kind.
 int FailRun(std::string_view command, const Error& error);
-
-/// True (after printing `usage`) when argv asks for help.
-bool WantsHelp(const std::vector<std::string>& argv, std::string_view usage);
 
 }  // namespace mvm::cli
 

@@ -61,37 +61,22 @@ ErrorOr<fs::path> WriteIr(const fs::path& out_dir, const ir::v1::Workload& workl
 
 }  // namespace
 
-int RunCompile(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("compile");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::vector<FlagSpec> specs = CompilerFlags();
-  specs.push_back({"o", true});
-  specs.push_back({"emit", true});
-  specs.push_back({"dump", true});
-  for (const FlagSpec& f : PlanFlags()) {
-    specs.push_back(f);
-  }
-  for (const FlagSpec& f : NixFlags()) {
-    specs.push_back(f);
-  }
+int RunCompile(Args& args) {
   std::string error;
-  auto args = ParseArgs(argv, specs, error);
   CompileRequest request;
   DiagnosticFormat format = DiagnosticFormat::kHuman;
-  if (!args || !ApplyCompilerFlags(*args, request, format, error)) {
+  if (!ApplyCompilerFlags(args, request, format, error)) {
     return Fail("compile", MakeError(ErrorKind::kUsage, error));
   }
   // Signed plans are meant to run somewhere else, so they get the stricter profile unless asked.
-  if (args->Has("sign") && !args->Has("profile")) {
+  if (args.Has("sign") && !args.Has("profile")) {
     request.pass_options.profile = passes::Profile::kProduction;
   }
   EmitSet emit;
-  if (!ParseEmit(args->Get("emit", "ir,plan"), emit, error)) {
+  if (!ParseEmit(args.Get("emit", "ir,plan"), emit, error)) {
     return Fail("compile", MakeError(ErrorKind::kUsage, error));
   }
-  std::string dump = args->Get("dump");
+  std::string dump = args.Get("dump");
   if (!dump.empty() && dump != "ir" && dump != "plan" && dump != "nix") {
     return Fail("compile", MakeError(ErrorKind::kUsage,
                                      "unknown dump `" + dump +
@@ -106,7 +91,7 @@ int RunCompile(const std::vector<std::string>& argv) {
                   "`--phase frontend` stops before the checks, so it only goes with `--dump ir`"));
   }
   bool makes_plans = dump.empty() ? emit.plan : dump == "plan";
-  if (args->Has("sign") && !makes_plans) {
+  if (args.Has("sign") && !makes_plans) {
     return Fail("compile",
                 MakeError(ErrorKind::kUsage,
                           "`--sign` signs plans, but none are emitted; add `plan` to `--emit`"));
@@ -114,8 +99,7 @@ int RunCompile(const std::vector<std::string>& argv) {
   PlanSettings plan_settings;
   if (makes_plans) {
     plan::SystemClock clock;
-    if (auto problem =
-            ReadPlanSettings(*args, request.pass_options.profile, clock, plan_settings)) {
+    if (auto problem = ReadPlanSettings(args, request.pass_options.profile, clock, plan_settings)) {
       return Fail("compile", *problem);
     }
   }
@@ -154,7 +138,7 @@ int RunCompile(const std::vector<std::string>& argv) {
   }
   std::vector<NixRequestFile> requests;
   if (dump.empty() ? emit.nix : dump == "nix") {
-    auto made = MakeNixRequests(module, ReadNixSettings(*args));
+    auto made = MakeNixRequests(module, ReadNixSettings(args));
     if (!made) {
       return Fail("compile", made.error());
     }
@@ -176,7 +160,7 @@ int RunCompile(const std::vector<std::string>& argv) {
     return kExitOk;
   }
 
-  fs::path out_dir = args->Get("o", "mvm-out");
+  fs::path out_dir = args.Get("o", "mvm-out");
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) {

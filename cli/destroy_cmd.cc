@@ -5,33 +5,24 @@
 
 namespace mvm::cli {
 
-int RunDestroy(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("destroy");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::string error;
-  auto args = ParseArgs(argv, {{"state-dir", true}}, error);
-  if (!args) {
-    return Fail("destroy", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.empty()) {
+int RunDestroy(Args& args) {
+  if (args.positional.empty()) {
     return Fail("destroy",
                 MakeError(ErrorKind::kUsage, "give the names of the sandboxes to destroy"));
   }
   // Every name is checked before anything is opened, locked or removed: a name is a path below
   // the state directory.
-  for (const std::string& name : args->positional) {
+  for (const std::string& name : args.positional) {
     if (auto valid = runtime::CheckSandboxName(name); !valid) {
       return Fail("destroy", WithKind(valid.error(), ErrorKind::kUsage));
     }
   }
-  auto session = OpenRuntime(*args, /*with_trust=*/false, "destroy");
+  auto session = OpenRuntime(args, /*with_trust=*/false, "destroy");
   if (!session) {
     return Fail("destroy", session.error());
   }
   int status = kExitOk;
-  for (const std::string& name : args->positional) {
+  for (const std::string& name : args.positional) {
     auto destroyed = runtime::StopByName(session->options, name, /*remove_state=*/true,
                                          session->log(), "mvmctl destroy");
     if (!destroyed) {

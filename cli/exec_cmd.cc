@@ -14,33 +14,19 @@
 
 namespace mvm::cli {
 
-int RunExec(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("exec");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::vector<FlagSpec> specs = RuntimeFlags();
-  for (FlagSpec f : {FlagSpec{"timeout", true}, FlagSpec{"i", false}, FlagSpec{"e", true, true},
-                     FlagSpec{"cwd", true}, FlagSpec{"format", true}, FlagSpec{"raw", false}}) {
-    specs.push_back(f);
-  }
-  std::string error;
-  auto args = ParseArgs(argv, specs, error);
-  if (!args) {
-    return Fail("exec", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.size() != 1 || args->after_dashdash.empty()) {
+int RunExec(Args& args) {
+  if (args.positional.size() != 1 || args.after_dashdash.empty()) {
     return Fail("exec",
                 MakeError(ErrorKind::kUsage, "give a sandbox name and a command after `--`"));
   }
-  std::string format = args->Get("format", "human");
+  std::string format = args.Get("format", "human");
   if (format != "human" && format != "json") {
     return Fail("exec", MakeError(ErrorKind::kUsage,
                                   "unknown format `" + format + "`; use `human` or `json`"));
   }
   uint32_t timeout = 0;
-  if (args->Has("timeout")) {
-    std::string t = args->Get("timeout");
+  if (args.Has("timeout")) {
+    std::string t = args.Get("timeout");
     auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), timeout);
     if (ec != std::errc() || end != t.data() + t.size() || timeout == 0 || timeout > 86400) {
       return Fail("exec",
@@ -49,9 +35,9 @@ int RunExec(const std::vector<std::string>& argv) {
     }
   }
   runtime::agent::ExecRequest request;
-  request.argv = args->after_dashdash;
-  request.cwd = args->Get("cwd", "/");
-  if (auto it = args->flags.find("e"); it != args->flags.end()) {
+  request.argv = args.after_dashdash;
+  request.cwd = args.Get("cwd", "/");
+  if (auto it = args.flags.find("e"); it != args.flags.end()) {
     for (const std::string& kv : it->second) {
       size_t eq = kv.find('=');
       if (eq == std::string::npos || eq == 0) {
@@ -60,15 +46,15 @@ int RunExec(const std::vector<std::string>& argv) {
       request.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
   }
-  if (args->Has("i")) {
+  if (args.Has("i")) {
     request.stdin_data.assign(std::istreambuf_iterator<char>(std::cin),
                               std::istreambuf_iterator<char>());
   }
-  auto session = OpenRuntime(*args, /*with_trust=*/false, "exec");
+  auto session = OpenRuntime(args, /*with_trust=*/false, "exec");
   if (!session) {
     return FailRun("exec", session.error());
   }
-  const std::string& name = args->positional[0];
+  const std::string& name = args.positional[0];
   auto record = runtime::ReadRecord(session->options.state, name);
   if (!record) {
     return FailRun("exec", record.error());
@@ -85,8 +71,8 @@ int RunExec(const std::vector<std::string>& argv) {
   bool json = format == "json";
   // The command's output reaches a terminal escaped (terminal_text.h) unless --raw; a pipe or a
   // file gets the bytes. JSON escapes what it must by itself.
-  const bool escape[2] = {!args->Has("raw") && IsTerminal(STDOUT_FILENO),
-                          !args->Has("raw") && IsTerminal(STDERR_FILENO)};
+  const bool escape[2] = {!args.Has("raw") && IsTerminal(STDOUT_FILENO),
+                          !args.Has("raw") && IsTerminal(STDERR_FILENO)};
   TerminalEscaper escapers[2];
   auto sink = [&](runtime::agent::Stream stream, std::string_view data) {
     const int i = stream == runtime::agent::Stream::kStdout ? 0 : 1;

@@ -63,24 +63,14 @@ std::string ListingJson(const std::vector<FileEntry>& entries) {
 
 }  // namespace
 
-int RunFs(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("fs");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::vector<FlagSpec> specs = {{"state-dir", true}, {"r", false}, {"format", true}};
-  std::string error;
-  auto args = ParseArgs(argv, specs, error);
-  if (!args) {
-    return Fail("fs", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.size() != 3) {
+int RunFs(Args& args) {
+  if (args.positional.size() != 3) {
     return Fail("fs", MakeError(ErrorKind::kUsage, "expected NAME read|write|ls|rm PATH"));
   }
-  const std::string& verb = args->positional[1];
+  const std::string& verb = args.positional[1];
   runtime::FileRequest request;
-  request.path = args->positional[2];
-  request.recursive = args->Has("r");
+  request.path = args.positional[2];
+  request.recursive = args.Has("r");
   if (verb == "read") {
     request.op = runtime::FileOp::kRead;
   } else if (verb == "write") {
@@ -93,7 +83,7 @@ int RunFs(const std::vector<std::string>& argv) {
     return Fail("fs", MakeError(ErrorKind::kUsage,
                                 "unknown action `" + verb + "`; use read, write, ls or rm"));
   }
-  const std::string format = args->Get("format", "human");
+  const std::string format = args.Get("format", "human");
   if (format != "human" && format != "json") {
     return Fail("fs", MakeError(ErrorKind::kUsage,
                                 "unknown format `" + format + "`; use `human` or `json`"));
@@ -105,11 +95,11 @@ int RunFs(const std::vector<std::string>& argv) {
   if (request.op == runtime::FileOp::kWrite) {  // only once the command line is known good
     request.data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  auto session = OpenRuntime(*args, /*with_trust=*/false, "fs");
+  auto session = OpenRuntime(args, /*with_trust=*/false, "fs");
   if (!session) {
     return Fail("fs", session.error());
   }
-  auto sandbox = runtime::Attach(session->options, args->positional[0]);
+  auto sandbox = runtime::Attach(session->options, args.positional[0]);
   if (!sandbox) {
     return Fail("fs", sandbox.error());
   }

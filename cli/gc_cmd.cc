@@ -7,17 +7,8 @@
 
 namespace mvm::cli {
 
-int RunGc(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("gc");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::string error;
-  auto args = ParseArgs(argv, {{"state-dir", true}}, error);
-  if (!args) {
-    return Fail("gc", MakeError(ErrorKind::kUsage, error));
-  }
-  auto session = OpenRuntime(*args, /*with_trust=*/false, "gc");
+int RunGc(Args& args) {
+  auto session = OpenRuntime(args, /*with_trust=*/false, "gc");
   if (!session) {
     return Fail("gc", session.error());
   }

@@ -10,24 +10,15 @@
 
 namespace mvm::cli {
 
-int RunIr(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("ir");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::string error;
-  auto args = ParseArgs(argv, {{"format", true}}, error);
-  if (!args) {
-    return Fail("ir", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.size() != 2) {
+int RunIr(Args& args) {
+  if (args.positional.size() != 2) {
     return Fail("ir",
                 MakeError(ErrorKind::kUsage,
                           "expected `show FILE`, `canon FILE.ir.json` or `digest FILE.ir.json`"));
   }
-  const std::string& action = args->positional[0];
+  const std::string& action = args.positional[0];
   CompileRequest request;
-  request.paths = {args->positional[1]};
+  request.paths = {args.positional[1]};
   if (action == "show") {
     request.phase = Phase::kFrontend;
   } else if (action == "canon" || action == "digest") {
@@ -38,7 +29,7 @@ int RunIr(const std::vector<std::string>& argv) {
                                                        "`; use `show`, `canon` or `digest`"));
   }
   DiagnosticFormat format = DiagnosticFormat::kHuman;
-  std::string f = args->Get("format", "human");
+  std::string f = args.Get("format", "human");
   if (f == "json") {
     format = DiagnosticFormat::kJson;
   } else if (f != "human") {

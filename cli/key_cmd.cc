@@ -127,38 +127,29 @@ int List(const Args& args) {
 
 }  // namespace
 
-int RunKey(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("key");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::string error;
-  auto args = ParseArgs(argv, {{"out", true}, {"name", true}, {"trust-dir", true}}, error);
-  if (!args) {
-    return Fail("key", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.empty()) {
+int RunKey(Args& args) {
+  if (args.positional.empty()) {
     return Fail("key", MakeError(ErrorKind::kUsage,
                                  "expected an action: `gen`, `trust`, `untrust` or `list`"));
   }
-  const std::string& action = args->positional[0];
+  const std::string& action = args.positional[0];
   bool gen = action == "gen";
-  if (gen ? args->Has("trust-dir") : args->Has("out") || args->Has("name")) {
+  if (gen ? args.Has("trust-dir") : args.Has("out") || args.Has("name")) {
     return Fail("key",
                 MakeError(ErrorKind::kUsage, gen ? "`--trust-dir` does not apply to `key gen`"
                                                  : "`--out` and `--name` apply to `key gen` only"));
   }
   if (gen) {
-    return Gen(*args);
+    return Gen(args);
   }
   if (action == "trust") {
-    return Trust(*args);
+    return Trust(args);
   }
   if (action == "untrust") {
-    return Untrust(*args);
+    return Untrust(args);
   }
   if (action == "list") {
-    return List(*args);
+    return List(args);
   }
   return Fail(
       "key", MakeError(ErrorKind::kUsage,

@@ -13,37 +13,27 @@
 
 namespace mvm::cli {
 
-int RunLogs(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("logs");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::vector<FlagSpec> specs = {{"state-dir", true}, {"f", false}, {"raw", false}};
-  std::string error;
-  auto args = ParseArgs(argv, specs, error);
-  if (!args) {
-    return Fail("logs", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.size() != 1) {
+int RunLogs(Args& args) {
+  if (args.positional.size() != 1) {
     return Fail("logs", MakeError(ErrorKind::kUsage, "give one sandbox name"));
   }
-  auto session = OpenRuntime(*args, /*with_trust=*/false, "logs");
+  auto session = OpenRuntime(args, /*with_trust=*/false, "logs");
   if (!session) {
     return Fail("logs", session.error());
   }
-  auto sandbox = runtime::Attach(session->options, args->positional[0]);
+  auto sandbox = runtime::Attach(session->options, args.positional[0]);
   if (!sandbox) {
     return Fail("logs", sandbox.error());
   }
   // The log holds workload output: a terminal gets it escaped (terminal_text.h) unless --raw.
-  const bool escape = !args->Has("raw") && IsTerminal(STDOUT_FILENO);
+  const bool escape = !args.Has("raw") && IsTerminal(STDOUT_FILENO);
   TerminalEscaper escaper;
   std::string shown;
   while (true) {
     auto logs = sandbox->agent.Logs();
     if (!logs) {
       // With -f, the sandbox going away is the normal end.
-      if (args->Has("f") && !shown.empty()) {
+      if (args.Has("f") && !shown.empty()) {
         if (escape) {
           std::fputs(escaper.Finish().c_str(), stdout);
         }
@@ -58,14 +48,14 @@ int RunLogs(const std::vector<std::string>& argv) {
       fresh.remove_prefix(shown.size());
     }
     if (escape) {
-      const std::string text = escaper.Feed(fresh) + (args->Has("f") ? "" : escaper.Finish());
+      const std::string text = escaper.Feed(fresh) + (args.Has("f") ? "" : escaper.Finish());
       std::fwrite(text.data(), 1, text.size(), stdout);
     } else {
       std::fwrite(fresh.data(), 1, fresh.size(), stdout);
     }
     std::fflush(stdout);
     shown = std::move(*logs);
-    if (!args->Has("f")) {
+    if (!args.Has("f")) {
       return kExitOk;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));

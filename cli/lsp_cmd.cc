@@ -10,13 +10,9 @@
 
 namespace mvm::cli {
 
-int RunLsp(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("lsp");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
+int RunLsp(Args& args) {
   // Editors pass --stdio by convention; stdio is the only transport.
-  for (const std::string& arg : argv) {
+  for (const std::string& arg : args.positional) {
     if (arg != "--stdio") {
       return Fail("lsp", MakeError(ErrorKind::kUsage, "unexpected argument `" + arg + "`"));
     }

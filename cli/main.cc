@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   std::vector<std::string_view> names;
   for (const mvm::cli::Command& c : mvm::cli::AllCommands()) {
     if (c.name == args[0]) {
-      return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+      return mvm::cli::RunCommand(c, std::vector<std::string>(args.begin() + 1, args.end()));
     }
     names.push_back(c.name);
   }

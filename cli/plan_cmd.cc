@@ -29,17 +29,11 @@ int Refused(std::string_view action, const std::string& path, const plan::Refusa
 }
 
 ErrorOr<std::vector<plan::TrustedKey>> TrustedKeys(const Args& args) {
-  std::vector<plan::TrustedKey> keys;
-  auto it = args.flags.find("trust");
-  if (it != args.flags.end()) {
-    for (const std::string& path : it->second) {
-      auto key = plan::LoadPublicKey(path);
-      if (!key) {
-        return key.error();
-      }
-      keys.push_back({key->KeyId(), *key, path});
-    }
+  auto named = plan::LoadKeyFiles(args.Paths("trust"));
+  if (!named) {
+    return named.error();
   }
+  std::vector<plan::TrustedKey> keys = std::move(*named);
   // The trust store counts only when asked for, or when no key was named at all: `--trust PUB`
   // alone must mean exactly that key.
   if (args.Has("trust-dir") || !args.Has("trust")) {
@@ -152,46 +146,32 @@ int Diff(const Args& args) {
 
 }  // namespace
 
-int RunPlan(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("plan");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::string error;
-  auto args = ParseArgs(argv,
-                        {{"trust", true, /*repeatable=*/true},
-                         {"trust-dir", true},
-                         {"format", true},
-                         {"fail-on-widen", false}},
-                        error);
-  if (!args) {
-    return Fail("plan", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.empty()) {
+int RunPlan(Args& args) {
+  if (args.positional.empty()) {
     return Fail("plan",
                 MakeError(ErrorKind::kUsage, "expected an action: `verify`, `inspect` or `diff`"));
   }
-  const std::string& action = args->positional[0];
-  if (action != "verify" && (args->Has("trust") || args->Has("trust-dir"))) {
+  const std::string& action = args.positional[0];
+  if (action != "verify" && (args.Has("trust") || args.Has("trust-dir"))) {
     return Fail("plan", MakeError(ErrorKind::kUsage,
                                   "`--trust` and `--trust-dir` apply to `plan verify` only"));
   }
-  if (action != "diff" && args->Has("fail-on-widen")) {
+  if (action != "diff" && args.Has("fail-on-widen")) {
     return Fail("plan",
                 MakeError(ErrorKind::kUsage, "`--fail-on-widen` applies to `plan diff` only"));
   }
   if (action == "verify") {
-    if (args->Has("format")) {
+    if (args.Has("format")) {
       return Fail("plan", MakeError(ErrorKind::kUsage,
                                     "`--format` applies to `plan inspect` and `plan diff`"));
     }
-    return Verify(*args);
+    return Verify(args);
   }
   if (action == "inspect") {
-    return Inspect(*args);
+    return Inspect(args);
   }
   if (action == "diff") {
-    return Diff(*args);
+    return Diff(args);
   }
   return Fail("plan", MakeError(ErrorKind::kUsage, "unknown action `" + action +
                                                        "`; use `verify`, `inspect` or `diff`"));

@@ -1,12 +1,6 @@
 // `mvmctl pool start|ls|stop`: warm pools of ready sandboxes (runtime/launcher/pool.h).
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -32,17 +26,6 @@ nlohmann::json Describe(const runtime::PoolRecord& r, const std::string& audit_i
 std::string HumanLine(const runtime::PoolRecord& r) {
   return "pool " + r.name + " is up (workload " + r.workload_id + ", backend " + r.backend +
          ", size " + std::to_string(r.size) + ", pid " + std::to_string(r.pid) + ")";
-}
-
-std::vector<FlagSpec> StartFlags() {
-  std::vector<FlagSpec> specs = RuntimeFlags();
-  for (FlagSpec f :
-       {FlagSpec{"name", true}, FlagSpec{"size", true}, FlagSpec{"detach", false},
-        FlagSpec{"workload", true}, FlagSpec{"profile", true}, FlagSpec{"project-root", true},
-        FlagSpec{"format", true}, FlagSpec{"from-ir", false}}) {
-    specs.push_back(f);
-  }
-  return specs;
 }
 
 /// A usage error naming the first flag of `args` that `verb` does not take, or empty.
@@ -114,13 +97,7 @@ int Start(Args* args) {
   pool.name = name;
   pool.size = size;
 
-  // Blocked before any thread exists, so that only the pool's signalfd sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGHUP);
-  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  runtime::BlockPoolStopSignals();
 
   if (!args->Has("detach")) {
     pool.out_fd = 2;
@@ -137,95 +114,15 @@ int Start(Args* args) {
     return kExitOk;
   }
 
-  // Detached: the child runs the pool in a session of its own, logging to a file; the parent waits
-  // until it listens (or failed) and reports that.
-  std::error_code ec;
-  std::filesystem::create_directories(session->options.state.Pools(), ec);
-  std::filesystem::path log_path = session->options.state.Pools() / (name + ".log");
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return FailRun("pool", Error{"cannot create a pipe"});
-  }
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    return FailRun("pool", Error{"cannot fork the pool process"});
-  }
-  if (pid == 0) {
-    ::close(fds[0]);
-    ::setsid();
-    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (log >= 0 && null >= 0) {
-      ::dup2(null, 0);
-      ::dup2(log, 1);
-      ::dup2(log, 2);
-    }
-    // The parent's audit Log must not be used across fork(): the child opens its own.
-    auto audit = runtime::OpenAudit(session->options.state);
-    bool told = false;
-    auto tell = [&](const std::string& line) {
-      std::string text = line + "\n";
-      (void)!::write(fds[1], text.data(), text.size());
-      ::close(fds[1]);
-      told = true;
-    };
-    if (!audit) {
-      tell("cannot open the audit log: " + audit.error().message);
-      ::_exit(RunExitCodeOf(audit.error().kind));
-    }
-    pool.out_fd = 2;
-    pool.on_listening = [&](const runtime::PoolRecord& r) {
-      tell(Describe(r, admitted->audit_id).dump());
-    };
-    auto ran =
-        runtime::RunPool(session->options, *admitted, input->bytes, start, pool, *(*audit)->log);
-    if (!ran) {
-      if (!told) {
-        tell(ran.error().message);
-      }
-      std::fprintf(stderr, "mvmctl pool %s: %s\n", name.c_str(), ran.error().message.c_str());
-      ::_exit(RunExitCodeOf(ran.error().kind));
-    }
-    ::_exit(kExitOk);
-  }
-  ::close(fds[1]);
-  std::string answer;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) != 0) {
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      break;
-    }
-    answer.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fds[0]);
-  while (!answer.empty() && answer.back() == '\n') {
-    answer.pop_back();
-  }
-  if (answer.empty() || answer.front() != '{') {
-    ::waitpid(pid, nullptr, 0);
-    return Fail("pool",
-                MakeError(ErrorKind::kRuntimeFailed,
-                          answer.empty() ? "the pool process ended before listening; see `" +
-                                               log_path.string() + "`"
-                                         : answer));
+  auto daemon = runtime::StartPoolDaemon(session->options, *admitted, start, pool, "mvmctl pool");
+  if (!daemon) {
+    return FailRun("pool", daemon.error());
   }
   if (json) {
-    std::printf("%s\n", answer.c_str());
+    std::printf("%s\n", Describe(*daemon, admitted->audit_id).dump().c_str());
   } else {
-    auto j = nlohmann::json::parse(answer);
-    runtime::PoolRecord r;
-    r.name = j["name"];
-    r.workload_id = j["workload"];
-    r.backend = j["backend"];
-    r.size = j["size"];
-    r.pid = j["pid"];
-    std::printf("%s, detached; log %s\n", HumanLine(r).c_str(), log_path.c_str());
+    std::printf("%s, detached; log %s\n", HumanLine(*daemon).c_str(),
+                runtime::PoolLogPath(session->options.state, name).c_str());
   }
   return kExitOk;
 }
@@ -329,31 +226,21 @@ int Stop(Args* args) {
 
 }  // namespace
 
-int RunPool(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("pool");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  // One parse for every verb (flags may come before it), then each verb checks what it takes.
-  std::string error;
-  auto args = ParseArgs(argv, StartFlags(), error);
-  if (!args) {
-    return Fail("pool", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.empty()) {
+int RunPool(Args& args) {
+  if (args.positional.empty()) {
     return Fail("pool",
                 MakeError(ErrorKind::kUsage, "expected `pool start`, `pool ls` or `pool stop`"));
   }
-  std::string verb = args->positional.front();
-  args->positional.erase(args->positional.begin());
+  std::string verb = args.positional.front();
+  args.positional.erase(args.positional.begin());
   if (verb == "start") {
-    return Start(&*args);
+    return Start(&args);
   }
   if (verb == "ls") {
-    return List(&*args);
+    return List(&args);
   }
   if (verb == "stop") {
-    return Stop(&*args);
+    return Stop(&args);
   }
   return Fail("pool",
               MakeError(ErrorKind::kUsage, "unknown `pool " + verb + "`; use start, ls or stop"));

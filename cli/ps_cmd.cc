@@ -8,23 +8,13 @@
 
 namespace mvm::cli {
 
-int RunPs(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("ps");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::vector<FlagSpec> specs = {{"state-dir", true}, {"format", true}};
-  std::string error;
-  auto args = ParseArgs(argv, specs, error);
-  if (!args) {
-    return Fail("ps", MakeError(ErrorKind::kUsage, error));
-  }
-  std::string format = args->Get("format", "human");
+int RunPs(Args& args) {
+  std::string format = args.Get("format", "human");
   if (format != "human" && format != "json") {
     return Fail("ps", MakeError(ErrorKind::kUsage,
                                 "unknown format `" + format + "`; use `human` or `json`"));
   }
-  runtime::StateDir state = runtime::ResolveStateDir(args->Get("state-dir"));
+  runtime::StateDir state = runtime::ResolveStateDir(args.Get("state-dir"));
   std::vector<std::string> problems;
   auto records = runtime::ListRecords(state, problems);
   for (const std::string& p : problems) {

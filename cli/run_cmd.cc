@@ -9,32 +9,16 @@
 
 namespace mvm::cli {
 
-int RunRun(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("run");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::vector<FlagSpec> specs = RuntimeFlags();
-  for (FlagSpec f :
-       {FlagSpec{"entrypoint", true}, FlagSpec{"workload", true}, FlagSpec{"name", true},
-        FlagSpec{"profile", true}, FlagSpec{"project-root", true}, FlagSpec{"no-pool", false},
-        FlagSpec{"raw", false}}) {
-    specs.push_back(f);
-  }
-  std::string error;
-  auto args = ParseArgs(argv, specs, error);
-  if (!args) {
-    return Fail("run", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.size() != 1) {
+int RunRun(Args& args) {
+  if (args.positional.size() != 1) {
     return Fail("run", MakeError(ErrorKind::kUsage, "give one source file or plan to run"));
   }
-  auto session = OpenRuntime(*args, /*with_trust=*/true, "run");
+  auto session = OpenRuntime(args, /*with_trust=*/true, "run");
   if (!session) {
     return FailRun("run", session.error());
   }
   int exit_code = 0;
-  auto input = ReadPlanInput(*args, *session, "run", exit_code);
+  auto input = ReadPlanInput(args, *session, "run", exit_code);
   if (!input) {
     return exit_code;
   }
@@ -44,13 +28,13 @@ int RunRun(const std::vector<std::string>& argv) {
     return FailRun("run", admitted.error());
   }
   runtime::RunOptions run;
-  run.entrypoint = args->Get("entrypoint");
-  run.args = args->after_dashdash;
-  run.start.name = args->Get("name");
+  run.entrypoint = args.Get("entrypoint");
+  run.args = args.after_dashdash;
+  run.start.name = args.Get("name");
   run.start.app_files = input->app_files;
   run.start.project_root = input->project_root;
-  run.start.use_pool = !args->Has("no-pool");
-  run.raw_output = args->Has("raw");
+  run.start.use_pool = !args.Has("no-pool");
+  run.raw_output = args.Has("raw");
   auto status =
       runtime::RunToCompletion(session->options, *admitted, run, session->log(), &timings);
   if (!status) {

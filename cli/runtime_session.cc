@@ -8,6 +8,7 @@
 #include "backend-emit/plan/time.h"
 #include "cli/commands.h"
 #include "cli/plan_emit.h"
+#include "ir/function_entrypoint.h"
 
 namespace mvm::cli {
 
@@ -38,11 +39,8 @@ ErrorOr<RuntimeSession> OpenRuntime(const Args& args, bool with_trust, std::stri
     return ok.error();
   }
   if (with_trust) {
-    std::vector<fs::path> extra;
-    if (auto it = args.flags.find("trust"); it != args.flags.end()) {
-      extra.assign(it->second.begin(), it->second.end());
-    }
-    if (auto ok = runtime::LoadTrust(session.options, args.Get("trust-dir"), extra); !ok) {
+    if (auto ok = runtime::LoadTrust(session.options, args.Get("trust-dir"), args.Paths("trust"));
+        !ok) {
       return ok.error();
     }
   }
@@ -58,11 +56,9 @@ namespace {
 
 bool IsPlanPath(const std::string& path) { return path.ends_with(".json"); }
 
-// The command a function-form workload's entrypoint runs (see frontend/common/declaration.cc).
 bool RunsDeclaringFile(const ir::v1::Workload& w, const std::string& app_path) {
   for (const ir::v1::Entrypoint& e : w.entrypoints()) {
-    if (e.command_size() == 5 && e.command(0) == "python3" && e.command(1) == "-m" &&
-        e.command(2) == "mvm.run" && e.command(3) == app_path) {
+    if (ir::DeclaringFileOf(e) == app_path) {
       return true;
     }
   }
@@ -182,7 +178,7 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
     return std::nullopt;
   }
   input.bytes = std::move((*plans)[0].file);
-  std::string app_path = "/app/" + fs::path(path).filename().string();
+  std::string app_path = ir::DeclaringFilePath(fs::path(path).filename().string());
   if (!from_ir && RunsDeclaringFile(one.proto.workloads(0), app_path)) {
     input.app_files.emplace_back(app_path, fs::absolute(path));
   }

@@ -99,31 +99,20 @@ int Take(const Args& args, const std::string& name, bool json) {
 
 }  // namespace
 
-int RunSnapshot(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("snapshot");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::vector<FlagSpec> specs = {
-      {"state-dir", true}, {"format", true}, {"label", true}, {"path", true, /*repeatable=*/true}};
-  std::string error;
-  auto args = ParseArgs(argv, specs, error);
-  if (!args) {
-    return Fail("snapshot", MakeError(ErrorKind::kUsage, error));
-  }
-  std::string format = args->Get("format", "human");
+int RunSnapshot(Args& args) {
+  std::string format = args.Get("format", "human");
   if (format != "human" && format != "json") {
     return Fail("snapshot", MakeError(ErrorKind::kUsage,
                                       "unknown format `" + format + "`; use `human` or `json`"));
   }
   bool json = format == "json";
-  const std::vector<std::string>& pos = args->positional;
+  const std::vector<std::string>& pos = args.positional;
   if (pos.empty()) {
     return Fail("snapshot",
                 MakeError(ErrorKind::kUsage, "give the name of a sandbox (or ls, verify, rm)"));
   }
   const std::string& verb = pos[0];
-  bool take_only = args->Has("label") || args->Has("path");
+  bool take_only = args.Has("label") || args.Has("path");
   if (verb == "ls" || verb == "verify" || verb == "rm") {
     if (take_only) {
       return Fail("snapshot",
@@ -134,9 +123,9 @@ int RunSnapshot(const std::vector<std::string>& argv) {
     if (pos.size() != 2) {
       return Fail("snapshot", MakeError(ErrorKind::kUsage, "expected `snapshot take NAME`"));
     }
-    return Take(*args, pos[1], json);
+    return Take(args, pos[1], json);
   }
-  runtime::StateDir state = runtime::ResolveStateDir(args->Get("state-dir"));
+  runtime::StateDir state = runtime::ResolveStateDir(args.Get("state-dir"));
   if (verb == "ls") {
     if (pos.size() > 2) {
       return Fail("snapshot", MakeError(ErrorKind::kUsage, "expected `snapshot ls [NAME]`"));
@@ -195,7 +184,7 @@ int RunSnapshot(const std::vector<std::string>& argv) {
       }
       return kExitOk;
     }
-    auto session = OpenRuntime(*args, /*with_trust=*/false, "snapshot");
+    auto session = OpenRuntime(args, /*with_trust=*/false, "snapshot");
     if (!session) {
       return Fail("snapshot", session.error());
     }
@@ -209,7 +198,7 @@ int RunSnapshot(const std::vector<std::string>& argv) {
     return Fail("snapshot",
                 MakeError(ErrorKind::kUsage, "expected `snapshot NAME`; one sandbox at a time"));
   }
-  return Take(*args, verb, json);
+  return Take(args, verb, json);
 }
 
 }  // namespace mvm::cli

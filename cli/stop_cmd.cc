@@ -5,32 +5,23 @@
 
 namespace mvm::cli {
 
-int RunStop(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("stop");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::string error;
-  auto args = ParseArgs(argv, {{"state-dir", true}}, error);
-  if (!args) {
-    return Fail("stop", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.empty()) {
+int RunStop(Args& args) {
+  if (args.positional.empty()) {
     return Fail("stop", MakeError(ErrorKind::kUsage, "give the names of the sandboxes to stop"));
   }
   // Every name is checked before anything is opened, locked or removed: a name is a path below
   // the state directory.
-  for (const std::string& name : args->positional) {
+  for (const std::string& name : args.positional) {
     if (auto valid = runtime::CheckSandboxName(name); !valid) {
       return Fail("stop", WithKind(valid.error(), ErrorKind::kUsage));
     }
   }
-  auto session = OpenRuntime(*args, /*with_trust=*/false, "stop");
+  auto session = OpenRuntime(args, /*with_trust=*/false, "stop");
   if (!session) {
     return Fail("stop", session.error());
   }
   int status = kExitOk;
-  for (const std::string& name : args->positional) {
+  for (const std::string& name : args.positional) {
     auto stopped = runtime::StopByName(session->options, name, /*remove_state=*/false,
                                        session->log(), "mvmctl stop");
     if (!stopped) {

@@ -17,42 +17,26 @@
 
 namespace mvm::cli {
 
-int RunUp(const std::vector<std::string>& argv) {
-  const Command& self = FindCommand("up");
-  if (WantsHelp(argv, self.usage)) {
-    return kExitOk;
-  }
-  std::vector<FlagSpec> specs = RuntimeFlags();
-  for (FlagSpec f :
-       {FlagSpec{"name", true}, FlagSpec{"detach", false}, FlagSpec{"workload", true},
-        FlagSpec{"profile", true}, FlagSpec{"project-root", true}, FlagSpec{"format", true},
-        FlagSpec{"from-ir", false}, FlagSpec{"no-pool", false}}) {
-    specs.push_back(f);
-  }
-  std::string error;
-  auto args = ParseArgs(argv, specs, error);
-  if (!args) {
-    return Fail("up", MakeError(ErrorKind::kUsage, error));
-  }
-  if (args->positional.size() != 1) {
+int RunUp(Args& args) {
+  if (args.positional.size() != 1) {
     return Fail("up", MakeError(ErrorKind::kUsage, "give one source file or plan"));
   }
-  if (!args->Has("name")) {
+  if (!args.Has("name")) {
     return Fail("up",
                 MakeError(ErrorKind::kUsage,
                           "`--name NAME` is required: later commands (`exec`, `stop`) use it"));
   }
-  std::string format = args->Get("format", "human");
+  std::string format = args.Get("format", "human");
   if (format != "human" && format != "json") {
     return Fail("up", MakeError(ErrorKind::kUsage,
                                 "unknown format `" + format + "`; use `human` or `json`"));
   }
-  auto session = OpenRuntime(*args, /*with_trust=*/true, "up");
+  auto session = OpenRuntime(args, /*with_trust=*/true, "up");
   if (!session) {
     return FailRun("up", session.error());
   }
   int exit_code = 0;
-  auto input = ReadPlanInput(*args, *session, "up", exit_code);
+  auto input = ReadPlanInput(args, *session, "up", exit_code);
   if (!input) {
     return exit_code;
   }
@@ -61,11 +45,11 @@ int RunUp(const std::vector<std::string>& argv) {
     return FailRun("up", admitted.error());
   }
   runtime::StartOptions start;
-  start.name = args->Get("name");
-  start.detached = args->Has("detach");
+  start.name = args.Get("name");
+  start.detached = args.Has("detach");
   start.app_files = input->app_files;
   start.project_root = input->project_root;
-  start.use_pool = !args->Has("no-pool");
+  start.use_pool = !args.Has("no-pool");
 
   // Block the stop signals before the sandbox exists, so none is lost between start and wait.
   sigset_t stop_signals;

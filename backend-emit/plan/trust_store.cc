@@ -78,6 +78,18 @@ ErrorOr<std::vector<TrustedKey>> LoadTrustDir(const fs::path& dir) {
   return keys;
 }
 
+ErrorOr<std::vector<TrustedKey>> LoadKeyFiles(const std::vector<std::filesystem::path>& files) {
+  std::vector<TrustedKey> keys;
+  for (const std::filesystem::path& file : files) {
+    auto key = LoadPublicKey(file);
+    if (!key) {
+      return key.error();
+    }
+    keys.push_back({key->KeyId(), *key, file});
+  }
+  return keys;
+}
+
 ErrorOr<TrustedKey> TrustKey(const fs::path& dir, const fs::path& public_key_file) {
   auto key = LoadPublicKey(public_key_file);
   if (!key) {

@@ -29,6 +29,10 @@ ErrorOr<std::filesystem::path> DefaultTrustDir();
 /// verifier must not silently trust less, or more, than the store says).
 ErrorOr<std::vector<TrustedKey>> LoadTrustDir(const std::filesystem::path& dir);
 
+/// The keys in the `.pub` files `files` (named on a command line: `--trust PUB`), in order, each
+/// with its file; an Error naming the first that cannot be read.
+ErrorOr<std::vector<TrustedKey>> LoadKeyFiles(const std::vector<std::filesystem::path>& files);
+
 /// Adds the key in the `.pub` file `public_key_file` to the store as `dir/<key id>.pub`, creating
 /// `dir` (mode 0700) when missing. Trusting a key already there is not an error.
 ErrorOr<TrustedKey> TrustKey(const std::filesystem::path& dir,

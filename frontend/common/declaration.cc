@@ -5,6 +5,7 @@
 #include <optional>
 #include <string_view>
 
+#include "ir/function_entrypoint.h"
 #include "ir/options.h"
 #include "ir/support/suggest.h"
 
@@ -613,12 +614,9 @@ void Lowerer::LowerWorkload(const WorkloadDecl& decl, ir::Module& out) {
   if (decl.function_form) {
     ir::v1::Entrypoint* e = w.add_entrypoints();
     e->set_name("main");
-    for (std::string_view arg :
-         {std::string_view("python3"), std::string_view("-m"), std::string_view("mvm.run")}) {
-      e->add_command(std::string(arg));
+    for (std::string& arg : ir::FunctionEntrypointCommand(file_name_, decl.target_name)) {
+      e->add_command(std::move(arg));
     }
-    e->add_command("/app/" + file_name_);
-    e->add_command(decl.target_name);
     *e->mutable_loc() = ir::ToProto(call.loc);
   }
   for (const MemberDecl& member : decl.members) {

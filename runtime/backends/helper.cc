@@ -145,7 +145,8 @@ ErrorOr<Helper> StartHelper(const HelperSpec& spec) {
     argv.push_back(const_cast<char*>(a.c_str()));
   }
   argv.push_back(nullptr);
-  char* envp[] = {const_cast<char*>("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nullptr};
+  char* fixed_envp[] = {const_cast<char*>("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nullptr};
+  char** envp = spec.inherits_environment ? environ : fixed_envp;
   const std::string program = spec.program.string();
   std::vector<int> scratch(spec.fds.size(), -1);
   const std::string cannot = "cannot start the " + spec.role + ": ";

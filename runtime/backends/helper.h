@@ -66,6 +66,9 @@ struct HelperSpec {
   std::function<ErrorOr<Ok>(pid_t)> prepare;
   /// Said after an exec that found no program, e.g. "install the Debian package qemu-system-x86".
   std::string missing_hint;
+  /// The starter's environment instead of only a fixed PATH: for a helper that starts sandboxes
+  /// itself (a warm pool's daemon), which must find what its starter would (PATH, MVM_*).
+  bool inherits_environment = false;
 };
 
 /// What a record keeps of a helper.

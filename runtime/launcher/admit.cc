@@ -19,8 +19,6 @@
 
 namespace mvm::runtime {
 
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using namespace internal;  // NOLINT(google-build-using-namespace)
 
 namespace {
@@ -66,13 +64,11 @@ ErrorOr<Ok> LoadTrust(LauncherOptions& options, const fs::path& trust_dir,
     }
     options.trusted = std::move(*keys);
   }
-  for (const fs::path& pub : extra) {
-    auto key = plan::LoadPublicKey(pub);
-    if (!key) {
-      return key.error();
-    }
-    options.trusted.push_back({key->KeyId(), *key, pub});
+  auto named = plan::LoadKeyFiles(extra);
+  if (!named) {
+    return named.error();
   }
+  options.trusted.insert(options.trusted.end(), named->begin(), named->end());
   fs::path dev = options.state.Keys() / "dev.pub";
   if (fs::exists(dev)) {
     auto key = plan::LoadPublicKey(dev);

@@ -1,5 +1,6 @@
 // The launcher's helper processes, run by the launcher exec'ing its own executable with
-// kHelperFlag (launcher.h): the parent-death watchdog (StartWatchdog in launcher.cc).
+// kHelperFlag (launcher.h): the parent-death watchdog (StartWatchdog in launcher.cc) and a detached
+// warm pool's daemon (StartPoolDaemon in pool_daemon.cc).
 
 #include <unistd.h>
 
@@ -64,6 +65,9 @@ std::optional<int> RunHelperIfAsked(int argc, char** argv) {
     StateDir state;
     state.root = argv[3];
     return RunWatchdog(state, argv[4]);
+  }
+  if (argc == 3 && std::string_view(argv[2]) == "pool") {
+    return internal::RunPoolDaemon();
   }
   std::fprintf(stderr, "%s: unknown helper invocation\n", argv[0]);
   return 2;

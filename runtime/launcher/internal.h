@@ -21,6 +21,11 @@ namespace mvm::runtime {
 
 namespace internal {
 
+// Every launcher file works with paths and with the monotonic clock (timeouts, timings), and
+// brings this namespace in, so the aliases are declared once here.
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
 /// Where a function-form workload's Python SDK is mounted in the sandbox.
 inline constexpr std::string_view kSdkMount = "/.mvm/sdk/python";
 inline constexpr uint32_t kPidsMax = 1024;
@@ -70,6 +75,10 @@ ErrorOr<SandboxLock> LockNameForNewSandbox(const StateDir& state, const std::str
 /// Starts the parent-death watchdog of sandbox `name` (see launcher.cc); returns the write end of
 /// its pipe and its pid.
 ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name);
+
+/// The helper side of StartPoolDaemon (pool_daemon.cc), run by RunHelperIfAsked: its
+/// configuration comes on fd 3, its answer goes to fd 4.
+int RunPoolDaemon();
 
 /// Tells the watchdog its job is done and reaps it.
 void DisarmWatchdog(int& fd, pid_t& pid);

@@ -22,6 +22,7 @@
 #include "backend-emit/plan/keys.h"
 #include "backend-emit/plan/replay.h"
 #include "backend-emit/plan/time.h"
+#include "ir/function_entrypoint.h"
 #include "ir/support/terminal_text.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool.h"
@@ -473,14 +474,14 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
     return Error{"workload `" + p.workload().id() + "` has no entrypoint `" + run.entrypoint +
                  "`; it has " + known};
   }
-  if (entrypoint->command_size() == 5 && entrypoint->command(2) == "mvm.run") {
+  if (auto declaring_file = ir::DeclaringFileOf(*entrypoint)) {
     bool provided = false;
     for (const auto& file : run.start.app_files) {
-      provided = provided || file.first == entrypoint->command(3);
+      provided = provided || file.first == *declaring_file;
     }
     if (!provided) {
       return Error{"entrypoint `" + entrypoint->name() + "` runs a function from `" +
-                   entrypoint->command(3) +
+                   *declaring_file +
                    "`, the workload's declaring file, which a plan does not carry; run the "
                    "source file instead (`mvmctl run FILE.py`)"};
     }

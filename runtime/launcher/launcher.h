@@ -228,7 +228,8 @@ struct AuditSession {
 ErrorOr<std::unique_ptr<AuditSession>> OpenAudit(const StateDir& state);
 
 /// The first argument of this program run as one of the launcher's helper processes (the
-/// parent-death watchdog): the launcher execs its own executable with it.
+/// parent-death watchdog, a detached warm pool's daemon): the launcher execs its own executable
+/// with it.
 inline constexpr std::string_view kHelperFlag = "--mvm-helper";
 
 /// Runs the helper `argv` asks for and returns its exit status, or nothing when argv[1] is not

@@ -39,13 +39,21 @@
 
 namespace mvm::runtime {
 
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using namespace internal;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
 constexpr auto kMaxBackoff = std::chrono::seconds(60);
+
+/// What stops a pool: SIGINT, SIGTERM and SIGHUP.
+sigset_t StopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  return signals;
+}
 
 /// The pool process: a main thread that serves the socket and watches the ready sandboxes, and a
 /// filler thread that starts sandboxes (a microVM boot takes seconds) whenever ready + booting is
@@ -478,11 +486,7 @@ ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
                                      {"backend", record.backend},
                                      {"size", record.size},
                                      {"key", key}});
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGHUP);
+  sigset_t stop_signals = StopSignals();
   int signal_fd = ::signalfd(-1, &stop_signals, SFD_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (signal_fd < 0 || wake_fd_ < 0) {
@@ -602,6 +606,11 @@ ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
 }
 
 }  // namespace
+
+void BlockPoolStopSignals() {
+  sigset_t signals = StopSignals();
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+}
 
 ErrorOr<Ok> RunPool(const LauncherOptions& options, const AdmittedPlan& plan,
                     std::string_view plan_bytes, const StartOptions& start, const PoolOptions& pool,

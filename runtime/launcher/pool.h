@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -44,7 +45,9 @@ struct PoolRecord {
   std::string payload_digest;  ///< of the plan the pool admitted
   std::string backend;
   uint32_t size = 0;
-  pid_t pid = 0;  ///< the pool process
+  /// The pool process (a detached pool's daemon helper): pid and start time, so a reused pid is
+  /// never taken for it.
+  pid_t pid = 0;
   uint64_t pid_start_time = 0;
   std::string created_at;
 };
@@ -79,13 +82,31 @@ struct PoolOptions {
   int out_fd = 2;  ///< where the pool's event lines go
 };
 
+/// Blocks SIGINT, SIGTERM and SIGHUP, which stop a pool, in the calling thread: call it before any
+/// thread exists, so that only RunPool's signalfd sees them.
+void BlockPoolStopSignals();
+
 /// Runs a pool of `plan` (admitted by the caller; `plan_bytes` is re-verified before every start,
 /// so the pool drains and ends when the plan expires) until SIGINT, SIGTERM or SIGHUP (which the
-/// caller must have blocked in every thread), or `StopPool`. Unclaimed sandboxes are destroyed on
-/// the way out; claimed ones belong to their claimers. A failing start is retried with back-off.
+/// caller must have blocked in every thread: BlockPoolStopSignals), or `StopPool`. Unclaimed
+/// sandboxes are destroyed on the way out; claimed ones belong to their claimers. A failing start
+/// is retried with back-off.
 ErrorOr<Ok> RunPool(const LauncherOptions& options, const AdmittedPlan& plan,
                     std::string_view plan_bytes, const StartOptions& start, const PoolOptions& pool,
                     audit::Log& audit);
+
+/// Where a pool started by StartPoolDaemon logs: `<state>/pools/<name>.log`.
+std::filesystem::path PoolLogPath(const StateDir& state, std::string_view name);
+
+/// RunPool in the background: a supervised helper (runtime/backends/helper.h) exec'd from this
+/// executable (so its main must call RunHelperIfAsked first), in a session of its own, outliving
+/// the caller, logging to PoolLogPath with note lines tagged `log_tag`. Returns once the pool
+/// listens, with its record, which names the helper (pid and start time) for `pool ls` and
+/// `pool stop`; or the Error that ended it before (of kind runtime-failed). `pool.on_listening`
+/// and `pool.out_fd` are not used: the daemon's output is the log.
+ErrorOr<PoolRecord> StartPoolDaemon(const LauncherOptions& options, const AdmittedPlan& plan,
+                                    const StartOptions& start, const PoolOptions& pool,
+                                    std::string_view log_tag);
 
 /// Asks pool `name` to stop and waits until its process is gone or `timeout` passed.
 ErrorOr<Ok> StopPool(const StateDir& state, std::string_view name,

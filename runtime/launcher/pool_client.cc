@@ -23,8 +23,6 @@
 
 namespace mvm::runtime {
 
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using namespace internal;  // NOLINT(google-build-using-namespace)
 
 bool IsPoolRunning(const PoolRecord& pool) {

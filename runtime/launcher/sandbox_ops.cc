@@ -15,8 +15,6 @@
 
 namespace mvm::runtime {
 
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using namespace internal;  // NOLINT(google-build-using-namespace)
 
 namespace {

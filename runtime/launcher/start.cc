@@ -10,7 +10,6 @@
 
 namespace mvm::runtime {
 
-namespace fs = std::filesystem;
 using namespace internal;  // NOLINT(google-build-using-namespace)
 
 namespace {

@@ -65,6 +65,22 @@ TEST_F(TrustStoreTest, KeyIdsComeFromTheKeyNotTheFileName) {
   EXPECT_TRUE(UntrustKey(dir_, b.KeyId()).ok());
 }
 
+TEST_F(TrustStoreTest, KeyFilesLoadInOrderWithTheirFiles) {
+  SecretKey a = testing::TestKey(0);
+  SecretKey b = testing::TestKey(1);
+  fs::path pb = WritePub("b.pub", b);
+  fs::path pa = WritePub("a.pub", a);
+  auto keys = LoadKeyFiles({pb, pa});
+  ASSERT_TRUE(keys.ok()) << keys.error().message;
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].key_id, b.KeyId());
+  EXPECT_EQ((*keys)[0].path, pb);
+  EXPECT_EQ((*keys)[1].key, a.public_key());
+  auto missing = LoadKeyFiles({pa, dir_ / "none.pub"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("none.pub"), std::string::npos) << missing.error().message;
+}
+
 TEST_F(TrustStoreTest, MalformedKeyFilesAreErrors) {
   std::ofstream(dir_ / "bad.pub") << "not a key\n";
   std::ofstream(dir_ / "notes.txt") << "ignored: not a .pub file\n";

@@ -46,7 +46,7 @@ TEST_F(ExitCodeTest, AUsageErrorIsTwoWithAHelpPointerByKindOnly) {
       kExitEnvironment);
   EXPECT_EQ(err, "mvmctl check: error: unknown option `--bogus`; usage error\n");
   // Through the command itself.
-  EXPECT_EQ(Quietly([] { return RunCheck({"--bogus"}); }, err), kExitUsage);
+  EXPECT_EQ(Quietly([] { return RunCommand(FindCommand("check"), {"--bogus"}); }, err), kExitUsage);
   EXPECT_NE(err.find("--help"), std::string::npos) << err;
 }
 
@@ -70,7 +70,7 @@ TEST_F(ExitCodeTest, AMissingPoolIsThreeAndAStuckOneIs125) {
   std::string state = dir_.string();
   EXPECT_EQ(Quietly(
                 [&] {
-                  return RunPool({"stop", "web", "--state-dir", state});
+                  return RunCommand(FindCommand("pool"), {"stop", "web", "--state-dir", state});
                 },
                 err),
             kExitEnvironment);

@@ -476,3 +476,35 @@ TEST(PoolLifetimeE2E, ThePoolEndsWhenItsPlanExpires) {
 }
 
 }  // namespace
+
+// `pool start --detach` returns once the pool listens; the pool runs on as a supervised helper
+// (this executable again, in a session of its own, logging to a file) until `pool stop`.
+TEST(PoolLifetimeE2E, ADetachedPoolRunsAsAHelperUntilStopped) {
+  std::string pool = "pool-bg-" + std::to_string(::getpid());
+  Result start =
+      Mvmctl({"pool", "start", Hello().string(), "--name", pool, "--detach", "--format", "json"});
+  ASSERT_EQ(start.status, 0) << Describe(start);
+  nlohmann::json started = nlohmann::json::parse(start.out, nullptr, false);
+  ASSERT_TRUE(started.is_object()) << start.out;
+  EXPECT_EQ(started.value("name", ""), pool);
+  const pid_t pid = started.value("pid", 0);
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(::getsid(pid), pid) << "the daemon leads a session of its own";
+  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string argv((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  EXPECT_NE(argv.find(std::string("--mvm-helper\0pool", 17)), std::string::npos) << argv;
+  EXPECT_TRUE(WaitReady(pool, 1));
+
+  Result stop = Mvmctl({"pool", "stop", pool});
+  EXPECT_EQ(stop.status, 0) << Describe(stop);
+  EXPECT_FALSE(fs::exists(SharedState() / "pools" / (pool + ".json")));
+  // Gone once init has reaped it (it is not this process's child).
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (::kill(pid, 0) == 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(::kill(pid, 0), 0) << "the daemon is gone";
+  fs::path log = SharedState() / "pools" / (pool + ".log");
+  EXPECT_NE(ReadFile(log).find("stopped"), std::string::npos) << ReadFile(log);
+  fs::remove(log);
+}
