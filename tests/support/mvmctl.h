@@ -1,8 +1,8 @@
 // Runs the real mvmctl as a child process for end-to-end tests, capturing its exit status, stdout
 // and stderr. The rootfs cache is shared by every state directory the tests use (SharedRootfsCache)
 // so a template is built once per test run, not once per test or per state directory.
-#ifndef MVM_TESTS_RUNTIME_LAUNCHER_MVMCTL_PROCESS_H_
-#define MVM_TESTS_RUNTIME_LAUNCHER_MVMCTL_PROCESS_H_
+#ifndef MVM_TESTS_SUPPORT_MVMCTL_H_
+#define MVM_TESTS_SUPPORT_MVMCTL_H_
 
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -122,29 +123,42 @@ inline std::filesystem::path SharedState() {
   return state;
 }
 
-/// Runs `mvmctl ARGS…` with `--state-dir=STATE` after the subcommand, feeding `stdin_data`.
-inline Result Mvmctl(std::vector<std::string> args, const std::string& stdin_data = "",
-                     const std::filesystem::path& state = SharedState()) {
+/// A started `mvmctl ARGS…` with `--state-dir=STATE` right after the subcommand (every command
+/// takes it), and the caller's ends of its stdout, stderr and stdin pipes.
+struct MvmctlChild {
+  pid_t pid = -1;
+  int out = -1;
+  int err = -1;
+  int in = -1;
+};
+
+inline MvmctlChild StartMvmctl(std::vector<std::string> args, const std::filesystem::path& state) {
   args.insert(args.begin(), MVM_MVMCTL_PATH);
-  // --state-dir goes right after the subcommand; every command takes it.
   args.insert(args.begin() + 2, "--state-dir=" + state.string());
   int out[2], err[2], in[2];
   EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
   EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
   EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
-  pid_t pid = Spawn(args, out[1], err[1], in[0]);
+  MvmctlChild child{Spawn(args, out[1], err[1], in[0]), out[0], err[0], in[1]};
   ::close(out[1]);
   ::close(err[1]);
   ::close(in[0]);
+  return child;
+}
+
+/// Runs `mvmctl ARGS…` with `--state-dir=STATE` after the subcommand, feeding `stdin_data`.
+inline Result Mvmctl(std::vector<std::string> args, const std::string& stdin_data = "",
+                     const std::filesystem::path& state = SharedState()) {
+  const MvmctlChild child = StartMvmctl(std::move(args), state);
   std::thread writer([&] {
-    (void)!::write(in[1], stdin_data.data(), stdin_data.size());
-    ::close(in[1]);
+    (void)!::write(child.in, stdin_data.data(), stdin_data.size());
+    ::close(child.in);
   });
   Result r;
-  Drain(out[0], err[0], r.out, r.err);
+  Drain(child.out, child.err, r.out, r.err);
   writer.join();
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  ::waitpid(child.pid, &status, 0);
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }
@@ -155,19 +169,11 @@ inline Result Mvmctl(std::vector<std::string> args, const std::string& stdin_dat
 class BackgroundMvmctl {
  public:
   BackgroundMvmctl(std::vector<std::string> args, const std::filesystem::path& state) {
-    args.insert(args.begin(), MVM_MVMCTL_PATH);
-    args.insert(args.begin() + 2, "--state-dir=" + state.string());
-    int out[2], err[2], in[2];
-    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
-    pid_ = Spawn(args, out[1], err[1], in[0]);
-    ::close(out[1]);
-    ::close(err[1]);
-    ::close(in[0]);
-    out_ = out[0];
-    err_ = err[0];
-    in_ = in[1];
+    const MvmctlChild child = StartMvmctl(std::move(args), state);
+    pid_ = child.pid;
+    out_ = child.out;
+    err_ = child.err;
+    in_ = child.in;
   }
   BackgroundMvmctl(const BackgroundMvmctl&) = delete;
   BackgroundMvmctl& operator=(const BackgroundMvmctl&) = delete;
@@ -244,4 +250,4 @@ class IdleSandboxTest : public ::testing::Test {
 
 }  // namespace mvm::testing
 
-#endif  // MVM_TESTS_RUNTIME_LAUNCHER_MVMCTL_PROCESS_H_
+#endif  // MVM_TESTS_SUPPORT_MVMCTL_H_

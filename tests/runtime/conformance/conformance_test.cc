@@ -29,7 +29,7 @@
 #include "gtest/gtest.h"
 #include "runtime/backends/backend.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
-#include "tests/runtime/launcher/mvmctl_process.h"
+#include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
 
 namespace {

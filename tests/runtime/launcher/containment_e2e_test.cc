@@ -17,7 +17,7 @@
 #include "backend-emit/plan/base64.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/runtime/launcher/mvmctl_process.h"
+#include "tests/support/mvmctl.h"
 
 namespace {
 

@@ -23,7 +23,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/runtime/launcher/mvmctl_process.h"
+#include "tests/support/mvmctl.h"
 
 namespace {
 

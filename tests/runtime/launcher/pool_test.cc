@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/runtime/launcher/mvmctl_process.h"
+#include "tests/support/mvmctl.h"
 
 namespace {
 

@@ -17,8 +17,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/runtime/launcher/mvmctl_process.h"
 #include "tests/runtime/support/fake_agent.h"
+#include "tests/support/mvmctl.h"
 
 namespace {
 

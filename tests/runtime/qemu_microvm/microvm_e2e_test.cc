@@ -28,7 +28,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
-#include "tests/runtime/launcher/mvmctl_process.h"
+#include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
 
 namespace {
