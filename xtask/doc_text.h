@@ -1,8 +1,7 @@
-#ifndef MVM_XTASK_DOC_TEXT_H_
-#define MVM_XTASK_DOC_TEXT_H_
-
 // A documentation page as `xtask check-doc-claims` reads it: normalised so that no way of writing a
 // gated phrase hides it.
+#ifndef MVM_XTASK_DOC_TEXT_H_
+#define MVM_XTASK_DOC_TEXT_H_
 
 #include <string>
 #include <string_view>
@@ -10,20 +9,19 @@
 
 namespace mvm::xtask {
 
-/// A page's text as the phrases see it, so that no way of writing a phrase hides it: HTML comments
-/// and tags, Markdown emphasis and code marks (`*`, `_`, `~`, backquotes), backslash escapes, link
-/// destinations (`[text](url)` reads as `text`) and zero-width characters are dropped; Unicode and
-/// entity spaces are spaces and curly quotes and dashes are ASCII; every run of whitespace (line
-/// breaks included) is one space. `line_of[i]` is the 1-based line of `text[i]`.
+/// `text` in ASCII lowercase.
+std::string Lower(std::string_view text);
+
+/// A page's text as the phrases see it: HTML comments and tags, Markdown emphasis and code marks
+/// (`*`, `_`, `~`, backquotes), backslash escapes, link destinations (`[text](url)` reads as
+/// `text`) and zero-width characters dropped; Unicode and entity spaces as spaces, curly quotes and
+/// dashes as ASCII; every run of whitespace (line breaks included) one space. `line_of[i]` is the
+/// 1-based line of `text[i]`.
 struct FlatText {
   std::string text;
   std::vector<int> line_of;
 };
-
 FlatText Flatten(std::string_view source);
-
-/// `text` in ASCII lowercase.
-std::string Lower(std::string_view text);
 
 }  // namespace mvm::xtask
 
