@@ -80,8 +80,8 @@ struct ChildPlan {
   const int out = ::fcntl(spec.output >= 0 ? spec.output : p.null_fd, F_DUPFD, high);
   const int null = ::fcntl(p.null_fd, F_DUPFD, high);
   const int moved_report = ::fcntl(report, F_DUPFD_CLOEXEC, high);
-  const int alive = p.alive_read >= 0 ? ::fcntl(p.alive_read, F_DUPFD_CLOEXEC, high) : high;
-  if (out < 0 || null < 0 || moved_report < 0 || alive < 0) {
+  const int alive = p.alive_read >= 0 ? ::fcntl(p.alive_read, F_DUPFD_CLOEXEC, high) : -1;
+  if (out < 0 || null < 0 || moved_report < 0 || (p.alive_read >= 0 && alive < 0)) {
     ReportFailure(report, kDescriptors);
   }
   report = moved_report;

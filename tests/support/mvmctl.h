@@ -132,9 +132,16 @@ struct MvmctlChild {
   int in = -1;
 };
 
-inline MvmctlChild StartMvmctl(std::vector<std::string> args, const std::filesystem::path& state) {
+/// The argv of `mvmctl ARGS…` with `--state-dir=STATE` right after the subcommand.
+inline std::vector<std::string> MvmctlArgv(std::vector<std::string> args,
+                                           const std::filesystem::path& state) {
   args.insert(args.begin(), MVM_MVMCTL_PATH);
   args.insert(args.begin() + 2, "--state-dir=" + state.string());
+  return args;
+}
+
+inline MvmctlChild StartMvmctl(std::vector<std::string> args, const std::filesystem::path& state) {
+  args = MvmctlArgv(std::move(args), state);
   int out[2], err[2], in[2];
   EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
   EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);

@@ -373,8 +373,9 @@ TEST_P(Conformance, WarmPoolClaimIsTheClaimersAndThePoolRefills) {
   int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   const pid_t process = mvm::testing::Spawn(
-      {MVM_MVMCTL_PATH, "pool", "--state-dir=" + GetParam().state.string(), "start",
-       kHostile.string(), "--workload", "idle", "--backend", GetParam().backend, "--name", pool},
+      mvm::testing::MvmctlArgv({"pool", "start", kHostile.string(), "--workload", "idle",
+                                "--backend", GetParam().backend, "--name", pool},
+                               GetParam().state),
       null_fd, err_fd, null_fd);
   ::close(err_fd);
   ::close(null_fd);

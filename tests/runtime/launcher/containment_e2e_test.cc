@@ -38,8 +38,7 @@ constexpr char kEscaped[] = "\\x1b]52;c;aGk=\\x07\\x1b]0;pwned\\x07\\x1b[2J\\xc2
 
 // Runs mvmctl with stdin, stdout and stderr on a fresh pseudo-terminal, as an operator would.
 Result MvmctlOnPty(std::vector<std::string> args) {
-  args.insert(args.begin(), MVM_MVMCTL_PATH);
-  args.insert(args.begin() + 2, "--state-dir=" + mvm::testing::SharedState().string());
+  args = mvm::testing::MvmctlArgv(std::move(args), mvm::testing::SharedState());
   int master = -1;
   const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
   if (pid == 0) {

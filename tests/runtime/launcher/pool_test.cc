@@ -81,9 +81,8 @@ struct Background {
   }
 };
 
-Background StartMvmctl(std::vector<std::string> args, const std::string& tag) {
-  args.insert(args.begin(), MVM_MVMCTL_PATH);
-  args.insert(args.begin() + 2, "--state-dir=" + SharedState().string());
+Background StartMvmctlLogged(std::vector<std::string> args, const std::string& tag) {
+  args = mvm::testing::MvmctlArgv(std::move(args), SharedState());
   Background b;
   fs::path dir = fs::temp_directory_path();
   b.out = dir / ("mvm-pool-test-" + tag + "-" + std::to_string(::getpid()) + ".out");
@@ -214,8 +213,8 @@ class PoolE2E : public ::testing::Test {
  protected:
   void SetUp() override {
     pool_ = "pool-" + std::to_string(::getpid());
-    process_ =
-        StartMvmctl({"pool", "start", Hello().string(), "--name", pool_, "--size", "1"}, "pool");
+    process_ = StartMvmctlLogged(
+        {"pool", "start", Hello().string(), "--name", pool_, "--size", "1"}, "pool");
     ASSERT_TRUE(WaitReady(pool_, 1, -1, std::chrono::seconds(300), &process_)) << process_.Err();
   }
   void TearDown() override {
@@ -283,7 +282,7 @@ TEST_F(PoolE2E, RunClaimsAReadySandboxAndThePoolRefills) {
 TEST_F(PoolE2E, UpRenamesTheClaimedSandboxAndItsClaimerOwnsIt) {
   std::string pooled = ReadyName();
   std::string name = "claimed-" + std::to_string(::getpid());
-  Background up = StartMvmctl({"up", Hello().string(), "--name", name}, "up");
+  Background up = StartMvmctlLogged({"up", Hello().string(), "--name", name}, "up");
   auto deadline = Clock::now() + std::chrono::seconds(30);
   while (up.Out().find("is up") == std::string::npos && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -404,7 +403,7 @@ TEST_F(PoolE2E, AChangedFileIsNotClaimed) {
 TEST(PoolLifetimeE2E, KillingThePoolRemovesUnclaimedSandboxesButNotClaimedOnes) {
   std::string pool = "pool-kill-" + std::to_string(::getpid());
   Background process =
-      StartMvmctl({"pool", "start", Hello().string(), "--name", pool, "--size", "2"}, "kill");
+      StartMvmctlLogged({"pool", "start", Hello().string(), "--name", pool, "--size", "2"}, "kill");
   ASSERT_TRUE(WaitReady(pool, 2, -1, std::chrono::seconds(300), &process)) << process.Err();
   std::string kept = "kept-" + std::to_string(::getpid());
   Result up = Mvmctl({"up", Hello().string(), "--name", kept, "--detach"});
@@ -458,7 +457,7 @@ TEST(PoolLifetimeE2E, ThePoolEndsWhenItsPlanExpires) {
   auto compiled = Clock::now();
   fs::path plan = dir / "out" / "pool-expiry.plan.json";
   std::string pool = "pool-exp-" + std::to_string(::getpid());
-  Background process = StartMvmctl(
+  Background process = StartMvmctlLogged(
       {"pool", "start", plan.string(), "--trust", (dir / "mvm.pub").string(), "--name", pool},
       "expiry");
   ASSERT_TRUE(WaitReady(pool, 1, -1, std::chrono::seconds(300), &process)) << process.Err();
