@@ -8,7 +8,6 @@
 #include <string_view>
 
 #include "gtest/gtest.h"
-#include "tests/support/prerequisite.h"
 
 namespace mvm::testing {
 
@@ -25,7 +24,7 @@ inline bool InCi() {
 
 }  // namespace mvm::testing
 
-/// `MVM_MISSING_PREREQUISITE() << "why";` in place of `MVM_MISSING_PREREQUISITE() << "why";`: a
+/// `MVM_MISSING_PREREQUISITE() << "why";` in place of `GTEST_SKIP() << "why";`: a
 /// skip, or under CI a fatal failure with the same message. Returns from the test (or SetUp) as
 /// GTEST_SKIP does.
 #define MVM_MISSING_PREREQUISITE()                                                            \
