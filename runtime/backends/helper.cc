@@ -228,20 +228,22 @@ ErrorOr<Helper> StartHelper(const HelperSpec& spec) {
   return helper;
 }
 
-void SignalHelper(const HelperRecord& helper, int signal) {
+bool SignalHelper(const HelperRecord& helper, int signal) {
   if (helper.pid <= 0) {
-    return;
+    return false;
   }
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, helper.pid, 0));
   if (pidfd < 0) {
-    return;
+    return false;
   }
   // Checked after the pidfd is open: from here on the pidfd names this process even if it dies
   // and its pid is reused.
+  bool sent = false;
   if (helper.start_time != 0 && ProcessStartTime(helper.pid) == helper.start_time) {
-    (void)::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0);
+    sent = ::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0) == 0;
   }
   ::close(pidfd);
+  return sent;
 }
 
 uint64_t ProcessStartTime(pid_t pid) {

@@ -88,8 +88,9 @@ struct Helper {
 /// directory"; the child is reaped then).
 ErrorOr<Helper> StartHelper(const HelperSpec& spec);
 
-/// Sends `signal` to the helper if the recorded process is still that process (same start time).
-void SignalHelper(const HelperRecord& helper, int signal);
+/// Sends `signal` to the helper if the recorded process is still that process (same start time);
+/// whether it was sent.
+bool SignalHelper(const HelperRecord& helper, int signal);
 
 /// /proc/<pid>/stat field 22 (start time in clock ticks since boot), so a reused pid is never
 /// mistaken for the process it once was; 0 when the process is gone or a zombie.

@@ -193,10 +193,9 @@ TEST(StartHelper, AHelperThatDiesWithItsParentDoesAndOneThatOutlivesItDoesNot) {
   const uint64_t started = ProcessStartTime(both[1]);
   EXPECT_NE(started, 0u) << "a helper meant to outlive its parent died with it";
   // A record whose start time does not match is some other process: not signalled.
-  SignalHelper({"test helper", both[1], started + 1}, SIGKILL);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(SignalHelper({"test helper", both[1], started + 1}, SIGKILL));
   EXPECT_EQ(ProcessStartTime(both[1]), started);
-  SignalHelper({"test helper", both[1], started}, SIGKILL);
+  EXPECT_TRUE(SignalHelper({"test helper", both[1], started}, SIGKILL));
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (ProcessStartTime(both[1]) != 0 && std::chrono::steady_clock::now() < end) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -220,9 +220,14 @@ TEST_F(Containment, ASandboxCannotTakeHostRootsInotifyInstances) {
   Result count = Exec(name, {"/probe/probe", "inotify"});
   EXPECT_EQ(count.status, 0) << Describe(count);
   EXPECT_THAT(count.out, HasSubstr("inotify-instances=16 (EMFILE)"));
-  Result hold =
-      Exec(name, {"sh", "-c", "/probe/probe inotify hold </dev/null >/dev/null 2>&1 & sleep 0.2"});
+  // The prober prints its count once it holds every instance it could take; the shell waits for
+  // that line (bounded), so the host's attempt below comes while they are held.
+  Result hold = Exec(name, {"sh", "-c",
+                            "/probe/probe inotify hold </dev/null >/tmp/held 2>&1 & i=0; "
+                            "until grep -q inotify-instances /tmp/held || [ $i -ge 500 ]; do "
+                            "sleep 0.02; i=$((i+1)); done; cat /tmp/held"});
   EXPECT_EQ(hold.status, 0) << Describe(hold);
+  EXPECT_THAT(hold.out, HasSubstr("inotify-instances=16 (EMFILE)")) << Describe(hold);
   int fd = ::inotify_init1(IN_CLOEXEC);
   EXPECT_GE(fd, 0) << "host root must still get an inotify instance: " << std::strerror(errno);
   ::close(fd);

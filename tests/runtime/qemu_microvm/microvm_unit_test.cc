@@ -3,6 +3,7 @@
 // writer, reproducible root images and the qemu command line.
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -145,7 +146,9 @@ TEST_F(MuxTest, AClientThatStopsReadingDoesNotStallTheOthers) {
   request.mutable_file_read()->set_path("/big");
   request.mutable_file_read()->set_max_bytes(64u << 20);
   ASSERT_TRUE(mvm::runtime::agent::WriteFrame(raw, request.SerializeAsString()));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The answer has started (its first byte is here), and from now on nobody reads it.
+  pollfd answer = {raw, POLLIN, 0};
+  ASSERT_EQ(::poll(&answer, 1, 10000), 1) << "the big read never started";
   Client probe = Connect();
   for (int i = 0; i < 5; ++i) {
     auto listed = probe.List("/");
@@ -221,7 +224,10 @@ TEST(GuestRootImage, TheSameTreeMakesByteIdenticalImages) {
 
   auto first = mvm::runtime::guest::EnsureRootImage(tree, digest, work / "a", nullptr);
   ASSERT_TRUE(first) << first.error().message;
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const ::time_t built = ::time(nullptr);
+  while (::time(nullptr) == built) {  // at most a second: the clock's time must not leak in
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_EQ(Bytes(tree / "hello"), "hello\n");
   fs::permissions(tree / "hello", fs::status(tree / "hello").permissions());
   auto second = mvm::runtime::guest::EnsureRootImage(tree, digest, work / "b", nullptr);
@@ -374,12 +380,35 @@ TEST(QemuArgv, RealQemuAndVirtiofsdAcceptTheSharedDirectoryArguments) {
   ASSERT_NE(initrd, argv.end());
   argv.erase(initrd, initrd + 2);
   argv.push_back("-S");
+  // A QMP monitor: qemu answers on it only once the machine is built (devices realised, the
+  // vhost-user connection made) and its main loop runs.
+  int qmp[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp), 0);
+  argv.insert(argv.end(), {"-chardev", "socket,id=qmp,fd=8", "-mon", "chardev=qmp,mode=control"});
   int log = ::open((dir / "qemu.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  auto started = qm::StartConfinedQemu(argv, {trunk[1], console[1], kernel, kernel, vfs}, log,
-                                       /*kvm=*/false);
+  auto started = qm::StartConfinedQemu(argv, {trunk[1], console[1], kernel, kernel, vfs, qmp[1]},
+                                       log, /*kvm=*/false);
+  ::close(qmp[1]);
   ASSERT_TRUE(started) << started.error().message;
   pid_t qemu = *started;
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  // Each read waits at most 30 s; "" when qemu said nothing more or ended.
+  auto qmp_line = [&] {
+    std::string line;
+    char c = 0;
+    pollfd p = {qmp[0], POLLIN, 0};
+    while (::poll(&p, 1, 30000) == 1 && ::read(qmp[0], &c, 1) == 1 && c != '\n') {
+      line += c;
+    }
+    return line;
+  };
+  EXPECT_THAT(qmp_line(), HasSubstr("\"QMP\""));
+  const std::string commands =
+      "{\"execute\": \"qmp_capabilities\"}\n{\"execute\": \"query-status\"}\n";
+  ASSERT_EQ(::write(qmp[0], commands.data(), commands.size()),
+            static_cast<ssize_t>(commands.size()));
+  EXPECT_THAT(qmp_line(), HasSubstr("\"return\""));
+  EXPECT_THAT(qmp_line(), HasSubstr("\"status\": \"prelaunch\""));
+  ::close(qmp[0]);
   int status = 0;
   bool qemu_running = ::waitpid(qemu, &status, WNOHANG) == 0;
   bool virtiofsd_running = ::waitpid(virtiofsd, &status, WNOHANG) == 0;
