@@ -1,0 +1,108 @@
+#include "runtime/egress/egress.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+
+#include "runtime/egress/resolver.h"
+
+namespace mvm::runtime::egress {
+
+namespace {
+
+/// DNS queries answered at once; more wait in the socket's queue (and are dropped when it fills,
+/// as a busy resolver's are).
+constexpr int kMaxQueriesInFlight = 32;
+
+void ServeDns(int fd, Resolver& resolver) {
+  std::atomic<int> in_flight{0};
+  char packet[4096];
+  while (true) {
+    sockaddr_storage from{};
+    socklen_t len = sizeof from;
+    ssize_t n = ::recvfrom(fd, packet, sizeof packet, 0, reinterpret_cast<sockaddr*>(&from), &len);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return;
+    }
+    while (in_flight.load() >= kMaxQueriesInFlight) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ++in_flight;
+    std::thread([fd, &resolver, &in_flight, query = std::string(packet, static_cast<size_t>(n)),
+                 from, len] {
+      std::string answer = resolver.Answer(query);
+      if (!answer.empty()) {
+        (void)::sendto(fd, answer.data(), answer.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&from), len);
+      }
+      --in_flight;
+    }).detach();
+  }
+}
+
+}  // namespace
+
+nlohmann::json SettingsToJson(const Settings& s) {
+  nlohmann::json rules = nlohmann::json::array();
+  for (const Rule& r : s.policy.rules) {
+    rules.push_back({{"host", r.host}, {"protocol", ProtocolName(r.protocol)}});
+  }
+  return {{"sandbox", s.sandbox},
+          {"rules", rules},
+          {"dns", s.policy.dns},
+          {"resolv_conf", s.resolv_conf},
+          {"audit_window_ms", s.audit_window.count()},
+          {"max_connections", s.limits.max_connections},
+          {"decide_timeout_ms", s.limits.decide_timeout.count()},
+          {"connect_timeout_ms", s.limits.connect_timeout.count()},
+          {"idle_timeout_ms", s.limits.idle_timeout.count()},
+          {"max_bytes", s.limits.max_bytes}};
+}
+
+ErrorOr<Settings> SettingsFromJson(const nlohmann::json& j) {
+  try {
+    Settings s;
+    s.sandbox = j.at("sandbox").get<std::string>();
+    for (const nlohmann::json& r : j.at("rules")) {
+      Rule rule;
+      rule.host = r.at("host").get<std::string>();
+      const std::string protocol = r.at("protocol").get<std::string>();
+      if (protocol != "http" && protocol != "https") {
+        return Error{"egress settings: unknown protocol `" + protocol + "`"};
+      }
+      rule.protocol = protocol == "http" ? Protocol::kHttp : Protocol::kHttps;
+      s.policy.rules.push_back(std::move(rule));
+    }
+    s.policy.dns = j.at("dns").get<bool>();
+    s.resolv_conf = j.at("resolv_conf").get<std::string>();
+    s.audit_window = std::chrono::milliseconds(j.at("audit_window_ms").get<int64_t>());
+    s.limits.max_connections = j.at("max_connections").get<size_t>();
+    s.limits.decide_timeout = std::chrono::milliseconds(j.at("decide_timeout_ms").get<int64_t>());
+    s.limits.connect_timeout = std::chrono::milliseconds(j.at("connect_timeout_ms").get<int64_t>());
+    s.limits.idle_timeout = std::chrono::milliseconds(j.at("idle_timeout_ms").get<int64_t>());
+    s.limits.max_bytes = j.at("max_bytes").get<uint64_t>();
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    return Error{std::string("egress settings: ") + e.what()};
+  }
+}
+
+void RunEgress(const Settings& settings, int proxy_fd, int dns_fd, EventLog::Writer writer) {
+  EventLog events(std::move(writer), settings.audit_window);
+  const std::string resolv_conf = settings.resolv_conf;
+  Resolver resolver(
+      settings.policy,
+      [resolv_conf](const std::string& name) { return LookupUpstream(name, resolv_conf); }, &events,
+      settings.sandbox);
+  Proxy proxy(settings.policy, &resolver, &events, settings.sandbox, settings.limits);
+  if (dns_fd >= 0 && settings.policy.dns) {
+    std::thread([dns_fd, &resolver] { ServeDns(dns_fd, resolver); }).detach();
+  }
+  proxy.Serve(proxy_fd);
+}
+
+}  // namespace mvm::runtime::egress

@@ -1,0 +1,40 @@
+#ifndef MVM_RUNTIME_EGRESS_EGRESS_H_
+#define MVM_RUNTIME_EGRESS_EGRESS_H_
+
+// The egress helper of one sandbox: its pinning resolver and its proxy, in one host-side process
+// the launcher starts per sandbox whose plan allows any network (a process per sandbox, so that
+// one sandbox's load, limits and failures are its own, and it ends with its sandbox). Its policy
+// comes only from the verified plan, handed over by the launcher; the sandbox talks to it only
+// through the two sockets the backend opened in the sandbox's network.
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "ir/support/error_or.h"
+#include "runtime/egress/event_log.h"
+#include "runtime/egress/policy.h"
+#include "runtime/egress/proxy.h"
+
+namespace mvm::runtime::egress {
+
+struct Settings {
+  std::string sandbox;
+  Policy policy;
+  ProxyLimits limits;
+  /// Whose resolvers answer upstream: the host's, in the network namespace mvmctl runs in.
+  std::string resolv_conf = "/etc/resolv.conf";
+  /// EventLog's window.
+  std::chrono::milliseconds audit_window{60000};
+};
+
+nlohmann::json SettingsToJson(const Settings& settings);
+ErrorOr<Settings> SettingsFromJson(const nlohmann::json& json);
+
+/// Serves DNS on `dns_fd` (a bound UDP socket) and the proxy on `proxy_fd` (a listening TCP
+/// socket) until the proxy's listener fails; records decisions through `writer`.
+void RunEgress(const Settings& settings, int proxy_fd, int dns_fd, EventLog::Writer writer);
+
+}  // namespace mvm::runtime::egress
+
+#endif  // MVM_RUNTIME_EGRESS_EGRESS_H_

@@ -1,0 +1,96 @@
+#ifndef MVM_RUNTIME_EGRESS_PROXY_H_
+#define MVM_RUNTIME_EGRESS_PROXY_H_
+
+// The egress proxy of one sandbox. Every TCP connection the sandbox opens to anything but its own
+// loopback arrives here (the backend redirects it), with its original destination:
+//   - a sandbox-side address of the resolver (198.18.x.y) on port 443: HTTPS for that name, decided
+//     by the TLS ClientHello's server name, which must be that name, and forwarded without
+//     terminating TLS;
+//   - the same on port 80: plain HTTP for that name, every request's Host (and absolute-form
+//     target) checked against it;
+//   - the proxy's own address: a client that was told to use it (HTTP_PROXY, HTTPS_PROXY), with
+//     CONNECT host:443 (then the ClientHello is checked as above) or absolute-form http://
+//     requests;
+//   - anything else (an IP address the resolver did not hand out, another port): refused.
+// Upstream, a name is connected only to the addresses the resolver pinned for it.
+
+#include <netinet/in.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/egress/event_log.h"
+#include "runtime/egress/policy.h"
+#include "runtime/egress/resolver.h"
+
+namespace mvm::runtime::egress {
+
+struct ProxyLimits {
+  /// Connections open at once; more are refused (and audited).
+  size_t max_connections = 256;
+  /// For the first bytes that decide a connection (a ClientHello, a request head).
+  std::chrono::milliseconds decide_timeout{10000};
+  std::chrono::milliseconds connect_timeout{10000};
+  /// A connection with no byte either way for this long is closed.
+  std::chrono::milliseconds idle_timeout{300000};
+  /// Bytes both ways through all of the sandbox's connections; past it every connection closes.
+  uint64_t max_bytes = uint64_t{16} << 30;
+};
+
+/// How the proxy learns where a connection was going and reaches upstream; tests replace them.
+struct ProxyHooks {
+  /// The connection's destination before the redirect; nothing when it was not redirected (it was
+  /// made to the proxy's own address). Default: SO_ORIGINAL_DST.
+  std::function<std::optional<sockaddr_in>(int fd)> original_destination;
+  /// A connected socket to one of `v4`/`v6` on `port`, or -1 with errno set. Default: each address
+  /// in turn, IPv4 first, with the connect timeout.
+  std::function<int(const std::vector<in_addr>& v4, const std::vector<in6_addr>& v6, uint16_t port,
+                    std::chrono::milliseconds timeout)>
+      connect_upstream;
+};
+
+class Proxy {
+ public:
+  Proxy(Policy policy, Resolver* resolver, EventLog* events, std::string sandbox,
+        ProxyLimits limits, ProxyHooks hooks = {});
+
+  /// Accepts on `listener` and serves each connection on a thread of its own, until the listener
+  /// fails (it is closed or shut down).
+  void Serve(int listener);
+
+  /// Serves one accepted connection to its end; closes `client`.
+  void Handle(int client);
+
+  uint64_t bytes() const { return bytes_.load(); }
+
+ private:
+  struct Target;
+  void Deny(int client, const Target& target, const std::string& reason, bool http);
+  void ServeTls(int client, Target target, std::string first);
+  void ServeHttp(int client, Target target, std::string first);
+  void ServeExplicit(int client);
+  int ConnectName(const Target& target, std::string& error);
+  /// Client bytes pass through `filter` on their way upstream (false: end the connection).
+  using Filter = std::function<bool(std::string_view in, std::string& out)>;
+  void Relay(int client, int upstream, const std::string& to_upstream, const Filter& filter = {});
+  bool CountBytes(size_t n);
+
+  Policy policy_;
+  Resolver* resolver_;
+  EventLog* events_;
+  std::string sandbox_;
+  ProxyLimits limits_;
+  ProxyHooks hooks_;
+  std::atomic<size_t> open_{0};
+  std::atomic<uint64_t> bytes_{0};
+};
+
+}  // namespace mvm::runtime::egress
+
+#endif  // MVM_RUNTIME_EGRESS_PROXY_H_
