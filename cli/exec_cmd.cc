@@ -62,6 +62,7 @@ int RunExec(Args& args) {
   if (!runtime::IsRunning(*record)) {
     return FailRun("exec", Error{"sandbox `" + name + "` is not running"});
   }
+  runtime::AddSandboxEnvironment(*record, request.env);  // `-e` of the same name wins
   auto client = runtime::agent::Client::Connect(session->options.state.AgentSocket(name),
                                                 std::chrono::seconds(2));
   if (!client) {

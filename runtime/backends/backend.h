@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "ir/support/error_or.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/agent/client.h"
 
 namespace mvm::runtime::backends {
@@ -37,8 +38,8 @@ struct Capabilities {
   /// Empty when read-write local volumes can be served here; otherwise why not and what to do,
   /// as the rest of the sentence "workload `w` mounts `s` at `t` read-write, …".
   std::string read_write_volumes_refusal;
-  /// Enforces a plan's egress allow-list. No backend does yet: plans that allow egress are
-  /// refused everywhere.
+  /// Enforces a plan's egress allow-list: answers StartRequest::egress with Started::egress, a
+  /// network whose only way out is mvm's resolver and proxy.
   bool egress = false;
   /// The out-of-memory kill count is measured on the host (a cgroup the host reads); otherwise the
   /// guest reports it, and the audit log says so.
@@ -77,6 +78,10 @@ struct StartRequest {
   bool dies_with_caller = true;
   /// Fill Started::description (some backends probe the host for it).
   bool describe = false;
+  /// The plan allows egress: give the sandbox a network whose only way out is the sockets of
+  /// Started::egress (and a resolv.conf that names its resolver). Only for a backend whose
+  /// capabilities().egress is true.
+  bool egress = false;
   /// Progress lines for the user's terminal (long steps: building boot files).
   std::function<void(std::string_view)> note;
   /// Called, in whichever host process watches the sandbox, when it ends by itself rather than by
@@ -126,6 +131,19 @@ struct StartTimings {
   std::string acceleration;      ///< microVMs: "kvm" or "tcg"
 };
 
+/// Where a sandbox's way out ends on the host side: sockets in the sandbox's network, made by the
+/// backend, which the launcher hands to the sandbox's egress helper (runtime/egress/egress.h).
+struct EgressEndpoints {
+  /// A listening TCP socket: every TCP connection the sandbox opens to anything but its own
+  /// loopback arrives here, with its original destination (SO_ORIGINAL_DST), and so do clients
+  /// that use `proxy_url` as their HTTP proxy.
+  os::UniqueFd proxy;
+  /// A bound UDP socket at `resolver_address` port 53.
+  os::UniqueFd dns;
+  std::string resolver_address;  ///< what the sandbox's resolv.conf names
+  std::string proxy_url;         ///< what HTTP_PROXY and HTTPS_PROXY say in the sandbox
+};
+
 /// A started sandbox, as a backend hands it to the launcher.
 struct Started {
   OwnedProcess process;
@@ -137,6 +155,8 @@ struct Started {
   nlohmann::json facts = nlohmann::json::object();
   /// Lines `-v` shows: which backend, how confined, with what (StartRequest::describe).
   std::vector<std::string> description;
+  /// Set when StartRequest::egress asked for it.
+  std::optional<EgressEndpoints> egress;
 };
 
 class Backend {

@@ -23,17 +23,6 @@ using namespace internal;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
-std::string Describe(const plan::v1::Network& network) {
-  std::string out;
-  for (const plan::v1::EgressRule& r : network.rules()) {
-    out += (out.empty() ? "" : ", ") + r.protocol() + " " + r.host();
-  }
-  if (network.dns()) {
-    out += std::string(out.empty() ? "" : ", ") + "dns";
-  }
-  return out;
-}
-
 /// The backends that hold isolation="microvm", as `--backend` names them ("a|b").
 std::string MicrovmBackendNames() {
   std::string names;
@@ -141,19 +130,19 @@ std::optional<internal::PlanRefusal> internal::CheckPolicy(const LauncherOptions
     return PlanRefusal{"policy", "unknown-backend", backend.error().message};
   }
   const backends::Capabilities caps = (*backend)->capabilities();
-  if (!caps.egress && (p.network().rules_size() > 0 || p.network().dns())) {
+  if (!caps.egress && AllowsEgress(p)) {
     return PlanRefusal{"policy", "egress-unsupported",
-                       "workload `" + p.workload().id() + "` may reach " + Describe(p.network()) +
-                           ", but the " + options.backend +
-                           " backend has no egress proxy yet, so it only runs workloads without "
-                           "network access (the egress proxy is planned); remove `network=` to "
-                           "run it here"};
+                       "workload `" + p.workload().id() + "` may reach " +
+                           DescribeNetwork(p.network()) + ", but the " + options.backend +
+                           " backend cannot enforce a network policy yet, so it only runs "
+                           "workloads without network access; run it with `--backend container`, "
+                           "or remove `network=` to run it here"};
   }
   if (p.secrets_size() > 0) {
     return PlanRefusal{"policy", "secrets-unsupported",
                        "workload `" + p.workload().id() + "` uses secret `" + p.secrets(0).name() +
-                           "`, but secrets reach a sandbox only through the egress proxy, which "
-                           "is planned; remove `secrets=` to run it here"};
+                           "`, but secrets reach a sandbox only through the egress proxy's "
+                           "substitution, which is planned; remove `secrets=` to run it here"};
   }
   if (!caps.read_write_volumes_refusal.empty()) {
     for (const plan::v1::Mount& m : p.mounts()) {

@@ -41,11 +41,7 @@ int RunWatchdog(const StateDir& state, const std::string& name) {
   if (record) {
     internal::SignalRecord(*record, SIGKILL);
     internal::WaitGone(*record, std::chrono::seconds(5));
-    for (const backends::HelperRecord& helper : record->helpers) {
-      if (helper.pid != ::getpid()) {
-        backends::SignalHelper(helper, SIGKILL);
-      }
-    }
+    internal::EndHelpers(*record);
     instance = record->InstanceName();
   }
   internal::RemoveSandbox(state, name, instance);
@@ -65,6 +61,11 @@ std::optional<int> RunHelperIfAsked(int argc, char** argv) {
     StateDir state;
     state.root = argv[3];
     return RunWatchdog(state, argv[4]);
+  }
+  if (argc == 5 && std::string_view(argv[2]) == "egress") {
+    StateDir state;
+    state.root = argv[3];
+    return internal::RunEgressHelper(state, argv[4]);
   }
   if (argc == 3 && std::string_view(argv[2]) == "pool") {
     return internal::RunPoolDaemon();

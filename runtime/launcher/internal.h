@@ -80,6 +80,26 @@ ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::s
 /// configuration comes on fd 3, its answer goes to fd 4.
 int RunPoolDaemon();
 
+/// Whether the plan lets the sandbox reach anything: an allow rule or `dns`.
+bool AllowsEgress(const plan::v1::ExecutionPlan& p);
+
+/// "https api.example.com, http mirror.example.org, dns", or "none".
+std::string DescribeNetwork(const plan::v1::Network& network);
+
+/// Starts sandbox `name`'s egress helper (egress_helper.cc) on the sockets of `endpoints`, which
+/// it takes, with the verified plan's `network`.
+ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const std::string& name,
+                                                  const plan::v1::Network& network,
+                                                  backends::EgressEndpoints& endpoints,
+                                                  bool dies_with_caller);
+
+/// The helper side of StartEgressHelper, run by RunHelperIfAsked.
+int RunEgressHelper(const StateDir& state, const std::string& name);
+
+/// Ends a sandbox's recorded helpers but its watchdog: the egress helper first with SIGTERM (so it
+/// writes its audit counts; at most a second), then every one with SIGKILL.
+void EndHelpers(const SandboxRecord& record);
+
 /// Tells the watchdog its job is done and reaps it.
 void DisarmWatchdog(int& fd, pid_t& pid);
 

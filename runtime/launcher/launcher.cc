@@ -386,6 +386,7 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
     (void)sandbox.process_.Kill(SIGKILL);
     (void)sandbox.Wait(std::chrono::seconds(5));
   }
+  EndHelpers(sandbox.record_);
   RemoveSandbox(options.state, sandbox.record_.name, sandbox.record_.InstanceName());
   (void)audit.Append("destroy", {{"sandbox", sandbox.record_.name}, {"reason", reason}});
   DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
@@ -434,11 +435,7 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
   }
   // Its helpers end with it, but for the watchdog, which its owner disarms (writing to a watchdog
   // killed here would raise SIGPIPE in the owner) and which finds nothing left to do otherwise.
-  for (const backends::HelperRecord& helper : record->helpers) {
-    if (helper.role != "watchdog") {
-      backends::SignalHelper(helper, SIGKILL);
-    }
-  }
+  EndHelpers(*record);
   if (remove_state) {
     RemoveTraces(options.state, name, record->InstanceName());
     lock->RemoveFile();
@@ -499,6 +496,7 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
   if (!run.start.app_files.empty()) {
     request.env.emplace_back("PYTHONPATH", std::string(kSdkMount));
   }
+  AddSandboxEnvironment(sandbox->record(), request.env);
   std::sort(request.env.begin(), request.env.end());
   uint32_t timeout =
       static_cast<uint32_t>(entrypoint->has_timeout_seconds() ? entrypoint->timeout_seconds()

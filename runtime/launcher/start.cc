@@ -75,6 +75,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   // kernel's hand; until then the watchdog removes them if this process dies.
   request.dies_with_caller = !start.detached && start.pool.empty();
   request.describe = options.verbose && options.note;
+  request.egress = AllowsEgress(p);
   request.note = [&options](std::string_view line) {
     if (options.note) {
       options.note(line);
@@ -114,6 +115,19 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   if (sandbox.watchdog_pid_ > 0) {
     r.helpers.push_back(
         {"watchdog", sandbox.watchdog_pid_, ProcessStartTime(sandbox.watchdog_pid_)});
+  }
+  if (started->egress) {
+    auto egress = StartEgressHelper(options.state, name, p.network(), *started->egress,
+                                    request.dies_with_caller);
+    if (!egress) {
+      (void)sandbox.process_.Kill(SIGKILL);
+      (void)sandbox.process_.Wait(std::chrono::seconds(5));
+      DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
+      return fail("cannot start the egress proxy: " + egress.error().message);
+    }
+    r.helpers.push_back(*egress);
+    r.egress_policy = DescribeNetwork(p.network());
+    r.egress_proxy = started->egress->proxy_url;
   }
   if (auto written = WriteRecord(options.state, r); !written) {
     (void)sandbox.process_.Kill(SIGKILL);

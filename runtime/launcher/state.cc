@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -93,6 +94,9 @@ nlohmann::json ToJson(const SandboxRecord& r) {
   for (const backends::HelperRecord& h : r.helpers) {
     j["helpers"].push_back({{"role", h.role}, {"pid", h.pid}, {"start_time", h.start_time}});
   }
+  if (!r.egress_policy.empty()) {
+    j["egress"] = {{"policy", r.egress_policy}, {"proxy", r.egress_proxy}};
+  }
   return j;
 }
 
@@ -142,6 +146,10 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) 
       r.helpers.push_back({h.at("role").get<std::string>(), h.at("pid").get<pid_t>(),
                            h.at("start_time").get<uint64_t>()});
     }
+    if (j.contains("egress")) {
+      r.egress_policy = j["egress"].at("policy").get<std::string>();
+      r.egress_proxy = j["egress"].at("proxy").get<std::string>();
+    }
     if (!r.instance.empty() && !IsSandboxName(r.instance)) {
       return Error{"`" + path.string() + "` names an invalid instance `" + r.instance + "`"};
     }
@@ -153,6 +161,26 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) 
   } catch (const nlohmann::json::exception& e) {
     return Error{"`" + path.string() + "` is damaged (" + e.what() + "); `mvmctl destroy " +
                  std::string(name) + "` removes it"};
+  }
+}
+
+void AddSandboxEnvironment(const SandboxRecord& record,
+                           std::vector<std::pair<std::string, std::string>>& env) {
+  if (record.egress_proxy.empty()) {
+    return;
+  }
+  const std::string& url = record.egress_proxy;
+  const std::string local = "localhost,127.0.0.1,::1";
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"HTTPS_PROXY", url},
+                                                        {"HTTP_PROXY", url},
+                                                        {"NO_PROXY", local},
+                                                        {"http_proxy", url},
+                                                        {"https_proxy", url},
+                                                        {"no_proxy", local}}) {
+    if (std::none_of(env.begin(), env.end(), [&](const auto& kv) { return kv.first == name; })) {
+      env.emplace_back(name, value);
+    }
   }
 }
 

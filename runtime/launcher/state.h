@@ -76,12 +76,22 @@ struct SandboxRecord {
   /// Host-side helper processes of this sandbox (runtime/backends/helper.h), ended with it by
   /// whoever ends it.
   std::vector<backends::HelperRecord> helpers;
+  /// The network policy in force ("https api.example.com, dns"), empty for none, and the proxy
+  /// URL every command in the sandbox is given as HTTP_PROXY and HTTPS_PROXY.
+  std::string egress_policy;
+  std::string egress_proxy;
 
   const std::string& InstanceName() const { return instance.empty() ? name : instance; }
 };
 
 ErrorOr<Ok> WriteRecord(const StateDir& state, const SandboxRecord& record);
 ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name);
+
+/// Adds to `env` what every command in the sandbox gets besides the plan's and the caller's
+/// variables, unless `env` names it already: for a sandbox with egress, its proxy as HTTP_PROXY /
+/// HTTPS_PROXY (both spellings) and NO_PROXY for its own loopback.
+void AddSandboxEnvironment(const SandboxRecord& record,
+                           std::vector<std::pair<std::string, std::string>>& env);
 /// Every sandbox with a record, sorted by name; unreadable records are skipped with a note in
 /// `problems`.
 std::vector<SandboxRecord> ListRecords(const StateDir& state, std::vector<std::string>& problems);

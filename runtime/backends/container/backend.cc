@@ -10,9 +10,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include "ir/support/os/atomic_file.h"
 #include "ir/support/os/unique_fd.h"
 #include "runtime/agent/framing.h"
 #include "runtime/backends/container/container.h"
+#include "runtime/backends/container/egress_net.h"
 
 namespace mvm::runtime::container {
 
@@ -47,7 +49,7 @@ class ContainerBackend final : public backends::Backend {
   backends::Capabilities capabilities() const override {
     backends::Capabilities caps;
     caps.microvm_isolation = false;
-    caps.egress = false;
+    caps.egress = true;
     caps.host_measures_oom = true;
     return caps;
   }
@@ -83,6 +85,14 @@ ErrorOr<backends::Started> ContainerBackend::Start(const backends::StartRequest&
         spec.mounts.push_back({Mount::Kind::kTmpfs, {}, m.target, false, m.size_mb});
         break;
     }
+  }
+
+  if (request.egress) {
+    const fs::path resolv = request.sandbox_dir / "resolv.conf";
+    if (auto written = os::WriteFileAtomically(resolv, EgressResolvConf()); !written) {
+      return written.error();
+    }
+    spec.mounts.push_back({Mount::Kind::kBind, resolv, "/etc/resolv.conf", true, 0, true});
   }
 
   // The agent's own stdout/stderr go to a file in the sandbox's state, not to the caller's
@@ -132,7 +142,16 @@ ErrorOr<backends::Started> ContainerBackend::Start(const backends::StartRequest&
                  (head.empty() ? "" : "\nagent output:\n" + head)};
   }
   timings.agent_ready_ms = MillisSince(t);
-  backends::Started out{std::move(process), pid1, std::move(*client), timings, {}, {}};
+  backends::Started out{std::move(process), pid1, std::move(*client), timings, {}, {}, {}};
+  if (request.egress) {
+    auto egress = OpenEgressNetwork(pid1);
+    if (!egress) {
+      (void)out.process.Kill(SIGKILL);
+      (void)out.process.Wait(std::chrono::seconds(5));
+      return egress.error();
+    }
+    out.egress = std::move(*egress);
+  }
   if (request.describe) {
     out.description.push_back("backend container (namespaces + seccomp, cgroup " +
                               Probe().cgroup_mode + "), rootfs " +

@@ -173,6 +173,7 @@ ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
                         std::move(booted->agent),
                         timings,
                         {},
+                        {},
                         {}};
   out.facts = {{"acceleration", accel.name},
                {"acceleration_reason", accel.reason},

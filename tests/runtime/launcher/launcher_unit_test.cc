@@ -67,13 +67,27 @@ TEST(CheckPolicy, AnOciImageIsRefusedOnEveryBackend) {
   }
 }
 
-TEST(CheckPolicy, NetworkRulesAreRefusedBeforeSecretsAndAnUnbuiltNixImageIsNamed) {
+// Egress runs where the backend enforces it (its egress proxy) and is refused elsewhere, before
+// secrets are looked at.
+TEST(CheckPolicy, NetworkRulesRunOnlyWhereTheBackendEnforcesThemAndAnUnbuiltNixImageIsNamed) {
   plan::v1::ExecutionPlan plan = RunnablePlan();
   plan::v1::EgressRule* rule = plan.mutable_network()->add_rules();
   rule->set_protocol("https");
   rule->set_host("api.example.com");
+  for (const backends::Backend* backend : backends::All()) {
+    if (backend->capabilities().egress) {
+      EXPECT_EQ(Refusal(plan, backend->name()), "") << backend->name();
+    } else {
+      EXPECT_THAT(Refusal(plan, backend->name()),
+                  HasSubstr("egress-unsupported: workload `tool` may reach https api.example.com"))
+          << backend->name();
+    }
+  }
+  EXPECT_EQ(Refusal(plan, "container"), "");
+  EXPECT_THAT(Refusal(plan, "qemu-microvm"), HasSubstr("egress-unsupported: "));
   plan.add_secrets()->set_name("example-api-key");
-  EXPECT_THAT(Refusal(plan, "container"), HasSubstr("egress-unsupported: "));
+  EXPECT_THAT(Refusal(plan, "qemu-microvm"), HasSubstr("egress-unsupported: "));
+  EXPECT_THAT(Refusal(plan, "container"), HasSubstr("secrets-unsupported: "));
   plan::v1::ExecutionPlan nix = RunnablePlan();
   nix.mutable_artifacts(0)->set_kind("nix");
   nix.mutable_artifacts(0)->set_ref("./flake#rootfs");

@@ -1,0 +1,171 @@
+// End to end: a sandbox whose plan allows egress, against what must stay unreachable. The real
+// mvmctl, the real egress helper and the sandbox's real network namespace (its route, its
+// redirect, the proxy's and resolver's sockets). These need no internet: every decision here is a
+// refusal made before anything leaves the host. What an allowed name reaches is proven against the
+// tests' own internet (egress_internet_test.cc).
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "backend-emit/plan/base64.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/mvmctl.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using mvm::testing::Describe;
+using mvm::testing::Result;
+using mvm::testing::SharedState;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const fs::path kFixture = fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "runtime" / "egress.py";
+
+/// Runs `script` in the egress workload, in a sandbox named `name`.
+Result Script(const std::string& name, const std::string& script,
+              const std::string& workload = "egress") {
+  return mvm::testing::Mvmctl(
+      {"run", kFixture.string(), "--workload", workload, "--name", name, "--", script}, "",
+      SharedState());
+}
+
+/// The audit records about sandbox `name` of `event`.
+std::vector<nlohmann::json> Audit(const std::string& name, const std::string& event) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(SharedState() / "audit.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+    if (r.is_object() && r.value("sandbox", "") == name && r.value("event", "") == event) {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+std::string Name(const std::string& prefix) { return prefix + "-" + std::to_string(::getpid()); }
+
+// Unset proxies: the connection goes where the program dials, and the redirect takes it.
+// $P keeps the proxy's address for a later `export http_proxy=$P`.
+constexpr const char* kDirect =
+    "P=$HTTP_PROXY; unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY; ";
+
+TEST(EgressE2E, ARawAddressIsRefusedWhetherDialledOrAskedOfTheProxyAndEachRefusalIsAudited) {
+  const std::string name = Name("egress-raw");
+  Result r = Script(name, std::string(kDirect) +
+                              "wget -q -O- http://203.0.113.9/ 2>&1; echo \"direct $?\"; "
+                              "export http_proxy=$P; "
+                              "wget -q -O- http://203.0.113.9/ 2>&1; echo \"proxied $?\"; "
+                              "nc 203.0.113.9 22 </dev/null; echo \"port22 $?\"");
+  EXPECT_EQ(r.status, 0) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("403 Forbidden")) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("direct 1")) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("proxied 1")) << Describe(r);
+  std::vector<nlohmann::json> denied = Audit(name, "deny");
+  ASSERT_GE(denied.size(), 2u) << Describe(r);
+  std::string reasons;
+  for (const nlohmann::json& d : denied) {
+    reasons += d.value("reason", "") + "\n";
+  }
+  EXPECT_THAT(reasons, HasSubstr("203.0.113.9:80, an address the sandbox's resolver did not"));
+  EXPECT_THAT(reasons, HasSubstr("`203.0.113.9` is not a DNS name"));
+  EXPECT_THAT(reasons, HasSubstr("203.0.113.9:22"));
+}
+
+TEST(EgressE2E, OnlyAllowedNamesResolveAndNoOtherResolverIsReachable) {
+  const std::string name = Name("egress-dns");
+  Result r = Script(name,
+                    "nslookup other.test 2>&1; echo \"other $?\"; "
+                    "timeout 5 nslookup allowed.test 203.0.113.53 2>&1; echo \"elsewhere $?\"; "
+                    "grep nameserver /etc/resolv.conf");
+  EXPECT_EQ(r.status, 0) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("NXDOMAIN")) << Describe(r);
+  EXPECT_THAT(r.out, Not(HasSubstr("elsewhere 0"))) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("nameserver 127.0.0.53")) << Describe(r);
+  std::vector<nlohmann::json> rejected = Audit(name, "dns-reject");
+  ASSERT_FALSE(rejected.empty()) << Describe(r);
+  EXPECT_EQ(rejected[0].value("name", ""), "other.test");
+}
+
+TEST(EgressE2E, WithoutAllowDnsTheSandboxHasNoResolverButItsProxyStillChecksNames) {
+  const std::string name = Name("egress-nodns");
+  Result r = Script(name,
+                    "timeout 5 nslookup allowed.test 2>&1; echo \"lookup $?\"; "
+                    "export http_proxy=$HTTP_PROXY; wget -q -O- http://other.test/ 2>&1; echo x",
+                    "egress-no-dns");
+  EXPECT_EQ(r.status, 0) << Describe(r);
+  EXPECT_THAT(r.out, Not(HasSubstr("lookup 0"))) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("403 Forbidden")) << Describe(r);
+  EXPECT_TRUE(Audit(name, "dns-reject").empty());
+}
+
+TEST(EgressE2E, Ipv6AndTheHostsLoopbackStayUnreachable) {
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  const std::string name = Name("egress-local");
+  Result r = Script(name, std::string(kDirect) + "nc 127.0.0.1 " + port +
+                              " </dev/null 2>&1; echo \"loopback $?\"; "
+                              "wget -q -O- 'http://[2001:db8::1]/' 2>&1; echo \"v6 $?\"; "
+                              "ip -6 route 2>&1 | grep -c default; "
+                              "ip route | grep default");
+  EXPECT_EQ(r.status, 0) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("loopback 1")) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("v6 1")) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("default dev lo")) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("\n0\n")) << Describe(r);  // no IPv6 default route
+  int flags = ::fcntl(listener, F_GETFL);
+  ::fcntl(listener, F_SETFL, flags | O_NONBLOCK);
+  EXPECT_LT(::accept(listener, nullptr, nullptr), 0) << "the host's listener saw a connection";
+  ::close(listener);
+}
+
+// The policy comes only from the signed plan: a plan whose payload was edited to allow one more
+// host no longer verifies and runs nowhere.
+TEST(EgressE2E, APlanEditedToWidenItsPolicyIsRefused) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("mvm-egress-widen-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  // A run makes the state directory's dev key if no test has yet (and shows the workload runs).
+  Result first = Script(Name("egress-widen"), "true");
+  ASSERT_EQ(first.status, 0) << Describe(first);
+  Result compiled =
+      mvm::testing::Mvmctl({"compile", kFixture.string(), "--profile", "dev", "--sign",
+                            (SharedState() / "keys" / "dev.key").string(), "-o", dir.string()},
+                           "", SharedState());
+  ASSERT_EQ(compiled.status, 0) << Describe(compiled);
+  const fs::path plan = dir / "egress.plan.json";
+  std::ifstream in(plan);
+  nlohmann::json envelope = nlohmann::json::parse(in);
+  auto payload = mvm::plan::Base64Decode(envelope.at("payload").get<std::string>());
+  ASSERT_TRUE(payload);
+  nlohmann::json p = nlohmann::json::parse(*payload);
+  ASSERT_TRUE(p["network"]["rules"].is_array()) << p.dump();
+  p["network"]["rules"].push_back({{"host", "other.test"}, {"protocol", "https"}});
+  envelope["payload"] = mvm::plan::Base64Encode(p.dump());
+  const fs::path widened = dir / "widened.plan.json";
+  std::ofstream(widened) << envelope.dump();
+  Result run = mvm::testing::Mvmctl({"run", widened.string(), "--", "true"}, "", SharedState());
+  EXPECT_EQ(run.status, 125) << Describe(run);
+  EXPECT_THAT(run.err, HasSubstr("signature")) << Describe(run);
+  fs::remove_all(dir);
+}
+
+}  // namespace
