@@ -55,13 +55,15 @@ def host_description() -> dict:
 
 def commit() -> str:
     """`git rev-parse HEAD` of the source tree the scripts live in, plus " (dirty)" when a tracked
-    file differs from it (untracked files are not counted)."""
+    file differs from it. Untracked files are not counted, nor docs/perf/, where the reports
+    themselves are written (one script's report must not make the next one's tree dirty)."""
     def git(*argv: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", "-C", str(REPO), *argv], capture_output=True, text=True)
     head = git("rev-parse", "HEAD")
     if head.returncode != 0:
         return "unknown (not a git checkout)"
-    dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                ":(exclude)docs/perf").stdout.strip()
     return head.stdout.strip() + (" (dirty)" if dirty else "")
 
 
