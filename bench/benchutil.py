@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# When the script started: the scripts import this module before they measure anything.
+STARTED = datetime.datetime.now(datetime.timezone.utc)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -103,10 +105,11 @@ def report_header(binary: str | None, load_start: str, command: str | None = Non
     """The header block of a report, as Markdown list items: commit (dirty or not), build type of
     the build directory `binary` lives in, host (name, CPU model, cores, kernel), /proc/loadavg at
     the start (`load_start`, read by the caller before measuring) and now, at the end, and the
-    command. The load line says that other processes share the machine: the scripts do not keep
+    command, and when the script started (`started`, default: when this module was imported) and
+    finished. The load line says that other processes share the machine: the scripts do not keep
     them off it."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    when = (started or now).strftime("%Y-%m-%d %H:%M UTC")
+    when = (started or STARTED).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"- commit: `{commit()}`",
         f"- build: {build_type(build_dir_of(binary) if binary else None)}",
@@ -114,7 +117,7 @@ def report_header(binary: str | None, load_start: str, command: str | None = Non
         f"{platform.release()}",
         f"- load (/proc/loadavg, 1/5/15 min): {load_start} at the start, {loadavg()} at the end; "
         "other jobs may share the machine, and nothing here keeps them off it",
-        f"- date: {when}, finished {now.strftime('%H:%M UTC')}",
+        f"- date: started {when}, finished {now.strftime('%H:%M UTC')}",
         f"- command: `{command or command_line()}`",
     ]
     return "\n".join(lines) + "\n"
