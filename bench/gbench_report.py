@@ -8,7 +8,8 @@ its results as a Markdown report with the common header (commit, build type, hos
 Everything after `--` goes to the benchmark binary (`--benchmark_filter`, `--benchmark_repetitions`,
 ...); set `--taskset CPU` to pin it with `taskset -c CPU`. One row per benchmark (or per aggregate
 when repetitions are asked for): real and CPU time per iteration, iterations, and the benchmark's
-counters (bytes/s, items/s, lines/s). Standard library only.
+counters (bytes/s, items/s, lines/s); with repetitions, the `iterations` of an aggregate row is the
+number of repetitions, and its `cv` row is a percentage. Standard library only.
 """
 
 from __future__ import annotations
@@ -80,8 +81,11 @@ def main() -> None:
         unit = b.get("time_unit", "ns")
         counters = ", ".join(f"{k} {counter(v)}" for k, v in sorted(b.items())
                              if k not in SKIP and isinstance(v, (int, float)))
-        lines.append(f"| {b['name']} | {b['real_time']:.1f} {unit} | {b['cpu_time']:.1f} {unit} | "
-                     f"{b['iterations']} | {counters} |")
+        if b.get("aggregate_unit") == "percentage":  # the coefficient of variation: a ratio
+            real, cpu = f"{b['real_time'] * 100:.1f} %", f"{b['cpu_time'] * 100:.1f} %"
+        else:
+            real, cpu = f"{b['real_time']:.1f} {unit}", f"{b['cpu_time']:.1f} {unit}"
+        lines.append(f"| {b['name']} | {real} | {cpu} | {b['iterations']} | {counters} |")
     body = "\n".join(lines) + "\n"
     header = report_header(binary, load_start)
     print(header)
