@@ -20,6 +20,7 @@ exec (Linux keeps max(parent RSS at fork, child peak) in ru_maxrss), which infla
     python3 bench/compile_bench.py --mvmctl build/bin/mvmctl
     python3 bench/compile_bench.py --mvmctl build/bin/mvmctl --sizes 1000 --runs 9 --json out.json
     python3 bench/compile_bench.py --mvmctl build/bin/mvmctl --langs ts
+    python3 bench/compile_bench.py --mvmctl build/bin/mvmctl --out docs/perf/compile.md
 
 Standard library only. With the defaults (both languages, three sizes) it takes about 4 minutes on a
 2-core machine, 1-2 of them generating the corpora the first time (they are then reused).
@@ -32,7 +33,6 @@ import datetime
 import hashlib
 import json
 import os
-import platform
 import shlex
 import shutil
 import statistics
@@ -45,25 +45,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import gen_decls  # noqa: E402  (sibling module)
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def loadavg() -> str:
-    """The 1, 5 and 15 minute load averages, as /proc/loadavg gives them ("?" elsewhere)."""
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
+from benchutil import cpu_model, loadavg, report_header, write_report  # noqa: E402
 
 
 def generator_digest() -> str:
@@ -235,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra-args", default="",
                         help="extra mvmctl check arguments, e.g. '--phase frontend'")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--out", type=Path, help="also write the Markdown report here")
     args = parser.parse_args(argv)
 
     mvmctl = shutil.which(args.mvmctl) if os.sep not in args.mvmctl else args.mvmctl
@@ -273,44 +256,46 @@ def main(argv: list[str] | None = None) -> int:
     if "ts" in langs:
         corpus_pattern += "[-ts]" if "py" in langs else "-ts"
     shown_cmd = shlex.join([*taskset, args.mvmctl, "check", *extra, corpus_pattern])
-    print()
-    print(f"### mvmctl check throughput ({now})")
-    print()
+    out: list[str] = []
     pinning = f"pinned to CPU {args.cpu} with taskset" if taskset else "not pinned"
-    print(f"- machine: nproc {nproc}, {cpu_model()}, {platform.system()} {platform.release()}; "
-          f"{pinning}")
-    print(f"- mvmctl: {version} ({mvmctl})")
-    print(f"- command: `{shown_cmd}` (warm page cache; median of the runs shown)")
-    print(f"- corpus: gen_decls.py --lang {'|'.join(langs)} --lines {args.lines} --seed {args.seed}; "
-          f"0 diagnostics expected and checked")
-    print(f"- load: /proc/loadavg before {load_before}, after {loadavg()} (other processes share the "
-          f"machine; compare CPU (s) when wall times are noisy)")
-    print("- peak RSS: " + ("`/usr/bin/time -f %M` around the same command (one extra run)"
-                            if rss_method() == "/usr/bin/time" else
-                            "fresh `python3 -c` wrapper (includes its own ~14 MiB floor)"))
-    print()
-    print("| lang | files | lines | MiB | workloads | runs | wall median (s) | wall min (s) | CPU (s) "
-          "| files/s | lines/s | MiB/s | peak RSS (MiB) | RSS/file (KiB) |")
-    print("|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append(f"- mvmctl: {version} ({mvmctl}), {pinning}")
+    out.append(f"- measured command: `{shown_cmd}` (warm page cache; median of the runs shown)")
+    out.append(f"- corpus: gen_decls.py --lang {'|'.join(langs)} --lines {args.lines} "
+               f"--seed {args.seed}; 0 diagnostics expected and checked")
+    out.append("- peak RSS: " + ("`/usr/bin/time -f %M` around the same command (one extra run)"
+                                 if rss_method() == "/usr/bin/time" else
+                                 "fresh `python3 -c` wrapper (includes its own ~14 MiB floor)"))
+    out.append("")
+    out.append("| lang | files | lines | MiB | workloads | runs | wall median (s) | wall min (s) "
+               "| CPU (s) | files/s | lines/s | MiB/s | peak RSS (MiB) | RSS/file (KiB) |")
+    out.append("|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['lang']} | {r['files']:,} | {r['lines']:,} | {r['bytes'] / 2**20:.1f} "
-              f"| {r['workloads']:,} "
-              f"| {r['runs']} | {r['wall_median_s']:.3f} | {r['wall_min_s']:.3f} "
-              f"| {r['cpu_median_s']:.3f} | {r['files_per_s']:,.0f} | {r['lines_per_s']:,.0f} "
-              f"| {r['mib_per_s']:.2f} | {r['peak_rss_mib']:.1f} | {r['rss_per_file_kib']:.1f} |")
-    print()
+        out.append(f"| {r['lang']} | {r['files']:,} | {r['lines']:,} | {r['bytes'] / 2**20:.1f} "
+                   f"| {r['workloads']:,} "
+                   f"| {r['runs']} | {r['wall_median_s']:.3f} | {r['wall_min_s']:.3f} "
+                   f"| {r['cpu_median_s']:.3f} | {r['files_per_s']:,.0f} | {r['lines_per_s']:,.0f} "
+                   f"| {r['mib_per_s']:.2f} | {r['peak_rss_mib']:.1f} | {r['rss_per_file_kib']:.1f} |")
+    out.append("")
     for lang in langs:
         mine = [r for r in results if r["lang"] == lang]
         if len(mine) >= 2:
             a, b = mine[-2], mine[-1]
             marginal = (b["peak_rss_mib"] - a["peak_rss_mib"]) * 1024 / (b["files"] - a["files"])
-            print(f"- marginal memory ({lang}): {marginal:.1f} KiB of peak RSS per extra file between "
-                  f"N={a['files']:,} and N={b['files']:,} (0 would be flat in N)")
+            out.append(f"- marginal memory ({lang}): {marginal:.1f} KiB of peak RSS per extra file "
+                       f"between N={a['files']:,} and N={b['files']:,} (0 would be flat in N)")
     for r in results:
         if r["files"] == 1000 and args.lines == 200:
             verdict = "met" if r["wall_median_s"] < 1.0 else "not met"
-            print(f"- goal 1,000 files of ~200 lines in < 1 s on one core ({r['lang']}): {verdict} "
-                  f"({r['wall_median_s']:.3f} s)")
+            out.append(f"- goal 1,000 files of ~200 lines in < 1 s on one core ({r['lang']}): "
+                       f"{verdict} ({r['wall_median_s']:.3f} s)")
+    header = report_header(mvmctl, load_before)
+    body = "\n".join(out) + "\n"
+    print()
+    print(header)
+    print(body)
+    if args.out:
+        write_report(str(args.out), "mvmctl check throughput", "bench/compile_bench.py", header,
+                     body)
     if args.json:
         args.json.write_text(json.dumps({"date": now, "nproc": nproc, "cpu": cpu_model(),
                                          "mvmctl": version, "loadavg_before": load_before,

@@ -232,7 +232,7 @@ void BM_CompileDir(benchmark::State& state, mvm::cli::Phase phase) {
   {
     auto check = mvm::cli::Compile(request);
     if (!check || !check->diagnostics.empty() ||
-        static_cast<int64_t>(check->files.size()) != corpus.files() || corpus.files() == 0) {
+        static_cast<int64_t>(check->files_read) != corpus.files() || corpus.files() == 0) {
       state.SkipWithError("the temp corpus does not compile cleanly (or no files were found)");
       return;
     }

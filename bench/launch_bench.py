@@ -17,6 +17,7 @@ ratio of mvmctl's p50 to each baseline's p50. `mvmctl run -v` prints its own per
 medians make the second table.
 
     python3 bench/launch_bench.py --mvmctl build/bin/mvmctl [--runs 50] [--json out.json]
+        [--out docs/perf/launch.md]
 
 Needs root (as the container backend does). Standard library only.
 """
@@ -33,7 +34,8 @@ import subprocess
 import sys
 import tempfile
 
-from benchutil import host_description, percentile, timed
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import loadavg, percentile, report_header, timed, write_report  # noqa: E402
 
 WORKLOAD = '''from mvm import entrypoint, workload
 
@@ -72,10 +74,12 @@ def main() -> None:
     parser.add_argument("--mvmctl", required=True)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--json")
+    parser.add_argument("--out", help="also write the Markdown report here")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("launch_bench: run as root (the container backend needs it)")
     mvmctl = os.path.abspath(args.mvmctl)
+    load_start = loadavg()
 
     work = tempfile.mkdtemp(prefix="mvm-launch-bench-")
     state = os.path.join(work, "state")
@@ -116,22 +120,28 @@ def main() -> None:
             if key in phases:
                 phases[key].append(float(value))
 
-    host = host_description()
-    print(f"host: {host['node']}, {host['cpu']}, {host['cpus']} CPUs, Linux {host['kernel']}, "
-          f"1-min load {host['load_1min_at_start']}")
-    print(f"readiness boundary: process start to exit of `/bin/true` in the sandbox; {args.runs} runs "
-          "after 3 warm-ups; rootfs cached\n")
     base = rows[0]["p50_ms"]
-    print("| launcher | p50 ms | p90 ms | min ms | mvmctl p50 / this p50 |")
-    print("|---|---:|---:|---:|---:|")
+    lines = [
+        f"Backend container. Readiness boundary: process start to exit of `/bin/true` in the "
+        f"sandbox; {args.runs} runs after 3 warm-ups; rootfs cached.",
+        "",
+        "| launcher | p50 ms | p90 ms | min ms | mvmctl p50 / this p50 |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        print(f"| {r['name']} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['min_ms']:.1f} | "
-              f"{base / r['p50_ms']:.2f}x |")
-    print("\n| mvmctl phase | p50 ms |")
-    print("|---|---:|")
+        lines.append(f"| {r['name']} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['min_ms']:.1f} | "
+                     f"{base / r['p50_ms']:.2f}x |")
+    lines += ["", "| mvmctl phase | p50 ms |", "|---|---:|"]
     for p in PHASES:
         if phases[p]:
-            print(f"| {p} | {statistics.median(phases[p]):.2f} |")
+            lines.append(f"| {p} | {statistics.median(phases[p]):.2f} |")
+    body = "\n".join(lines) + "\n"
+    header = report_header(mvmctl, load_start)
+    print(header)
+    print(body)
+    if args.out:
+        write_report(args.out, "Launch overhead (container backend)", "bench/launch_bench.py",
+                     header, body)
     if args.json:
         for r in rows:
             del r["stderr"]

@@ -8,9 +8,10 @@ type a space at the end of the middle line, delete it. Each edit is timed from w
 to reading the publishDiagnostics for that document (the boundary: both pipe transfers, the server's
 parse, analysis and JSON, and this client's own framing and JSON decoding). RSS per document is the
 growth of the server's VmRSS after opening 5 more copies of the file, divided by 5. Prints a Markdown
-table and the machine it ran on.
+report (the header names commit, build, host, load and command; then a table per size and one per
+edit kind) and with --out writes it there.
 
-    python3 bench/lsp_bench.py [--mvmctl build/bin/mvmctl] [--edits 200]
+    python3 bench/lsp_bench.py [--mvmctl build/bin/mvmctl] [--edits 200] [--out docs/perf/lsp.md]
 
 Standard library only.
 """
@@ -27,6 +28,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from benchutil import loadavg, report_header, write_report  # noqa: E402
+
+EDIT_KINDS = ["insert a line at the top", "remove it", "type a space mid-file", "delete it"]
 
 
 class Server:
@@ -89,7 +94,7 @@ class Server:
         self.proc.wait(timeout=30)
 
 
-def measure(mvmctl: str, path: Path, edits: int) -> tuple[int, float, float, float, float]:
+def measure(mvmctl: str, path: Path, edits: int) -> tuple[int, list[float], float, float, dict]:
     text = path.read_text()
     server = Server(mvmctl)
     server.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
@@ -101,6 +106,7 @@ def measure(mvmctl: str, path: Path, edits: int) -> tuple[int, float, float, flo
     if first["params"]["diagnostics"]:
         print(f"note: {path.name} has {len(first['params']['diagnostics'])} diagnostics", file=sys.stderr)
     samples = []
+    by_kind: dict[str, list[float]] = {k: [] for k in EDIT_KINDS}
     version = 1
     cpu_before = server.cpu_ms()
     lines = text.split("\n")
@@ -124,6 +130,7 @@ def measure(mvmctl: str, path: Path, edits: int) -> tuple[int, float, float, flo
                       {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]})
         server.wait_diagnostics(uri)
         samples.append((time.perf_counter() - start) * 1000)
+        by_kind[EDIT_KINDS[i % len(cycle)]].append(samples[-1])
     cpu_per_edit = (server.cpu_ms() - cpu_before) / edits
     # Memory: one document is open; open five more copies (other uris) and divide the growth.
     before = server.rss_kib()
@@ -135,17 +142,22 @@ def measure(mvmctl: str, path: Path, edits: int) -> tuple[int, float, float, flo
         server.wait_diagnostics(copy_uri)
     after = server.rss_kib()
     server.close()
-    samples.sort()
-    p99 = samples[min(len(samples) - 1, int(round(0.99 * (len(samples) - 1))))]
     rss = (after - before) / copies / 1024
-    return len(text.splitlines()), statistics.median(samples), p99, cpu_per_edit, rss
+    return len(text.splitlines()), samples, cpu_per_edit, rss, by_kind
+
+
+def nearest_rank(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mvmctl", default="build/bin/mvmctl")
     parser.add_argument("--edits", type=int, default=200, help="edits per size (default 200)")
+    parser.add_argument("--out", help="also write the Markdown report here")
     args = parser.parse_args()
+    load_start = loadavg()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for lines in (100, 2000, 20000):
@@ -155,20 +167,31 @@ def main() -> int:
             path = next(out.glob("**/*.py"))
             edits = args.edits if lines < 20000 else max(10, args.edits // 5)
             rows.append(measure(args.mvmctl, path, edits))
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    print(f"machine: {model}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end; "
-          f"{args.edits} edits per size ({max(10, args.edits // 5)} at 20,000 lines)")
-    print("boundary: didChange written by a Python client -> publishDiagnostics for that document read back, "
-          "over pipes")
-    print()
-    print("| lines | didChange→publish p50 (ms) | p99 (ms) | server CPU per edit (ms) | RSS per open document (MiB) |")
-    print("|---:|---:|---:|---:|---:|")
-    for lines, p50, p99, cpu, rss in rows:
-        print(f"| {lines:,} | {p50:.2f} | {p99:.2f} | {cpu:.2f} | {rss:.2f} |")
+    lines = [
+        f"{args.edits} edits per size ({max(10, args.edits // 5)} at 20,000 lines), cycling through "
+        "the four edit kinds below; generated files (`gen_decls.py --seed 1`).",
+        "Readiness boundary: didChange written by a Python client -> publishDiagnostics for that "
+        "document read back, over pipes. p99 is the nearest-rank 99th percentile of the edits.",
+        "",
+        "| lines | didChange→publish p50 (ms) | p99 (ms) | server CPU per edit (ms) "
+        "| RSS per open document (MiB) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for n, samples, cpu, rss, _ in rows:
+        lines.append(f"| {n:,} | {statistics.median(samples):.2f} | {nearest_rank(samples, 0.99):.2f} "
+                     f"| {cpu:.2f} | {rss:.2f} |")
+    lines += ["", "By edit kind:", "", "| lines | edit | n | p50 (ms) | p99 (ms) |",
+              "|---:|---|---:|---:|---:|"]
+    for n, _, _, _, by_kind in rows:
+        for kind, values in by_kind.items():
+            lines.append(f"| {n:,} | {kind} | {len(values)} | {statistics.median(values):.2f} | "
+                         f"{nearest_rank(values, 0.99):.2f} |")
+    body = "\n".join(lines) + "\n"
+    header = report_header(args.mvmctl, load_start)
+    print(header)
+    print(body)
+    if args.out:
+        write_report(args.out, "mvmctl lsp: latency and memory", "bench/lsp_bench.py", header, body)
     return 0
 
 

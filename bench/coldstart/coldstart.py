@@ -45,7 +45,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchutil import host_description, percentile, timed  # noqa: E402
+from benchutil import host_description, loadavg, percentile, report_header, timed  # noqa: E402
 
 WORKLOAD = '''from mvm import entrypoint, workload
 
@@ -228,6 +228,7 @@ def main() -> None:
     # SIGTERM unwinds like Ctrl-C, so the `finally`s stop a warm pool and remove the work dir.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("coldstart: terminated"))
 
+    load_start = loadavg()
     work = tempfile.mkdtemp(prefix="mvm-coldstart-")
     state = os.path.join(work, "state")
     subprocess.run([mvmctl, "key", "gen", "--out", os.path.join(work, "keys")], check=True,
@@ -274,9 +275,9 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    header = report_header(mvmctl, load_start)
     lines = [
-        f"Host: {host['node']}: {host['cpu']}, {host['cpus']} CPUs, Linux {host['kernel']}, "
-        f"1-min load {host['load_1min_at_start']} at start; {when}.",
+        header,
         f"Each row: {args.runs} fresh launches of a busybox `/bin/true` workload after "
         f"{args.warmups} warm-up run(s), images cached, `--no-pool` (never claimed from a warm "
         "pool). "
@@ -314,7 +315,7 @@ def main() -> None:
         with open(args.out + ".md", "w") as f:
             f.write("# Cold start\n\nMade by `bench/coldstart/coldstart.py`.\n\n" + report)
         with open(args.out + ".json", "w") as f:
-            json.dump({"host": host, "when": when, "runs": args.runs, "warmups": args.warmups,
+            json.dump({"header": header, "host": host, "when": when, "runs": args.runs, "warmups": args.warmups,
                        "cold_runs": "--no-pool", "pool_rows": not args.no_pool_rows,
                        "rows": rows}, f, indent=2)
             f.write("\n")
