@@ -13,6 +13,9 @@ debian_packages=(
   protobuf-compiler libprotobuf-dev nlohmann-json3-dev libsodium-dev libseccomp-dev
   libgtest-dev libgmock-dev libbenchmark-dev libarchive-dev
   ca-certificates openssl
+  # The test internet of the egress tests (tests/support/test_internet.h): namespaces and veth pairs,
+  # and curl as the client.
+  iproute2 curl
   busybox-static mmdebstrap nix-bin neovim
   # The qemu-microvm backend: qemu, and the tools that make its guest kernel and images.
   qemu-system-x86 xz-utils e2fsprogs
