@@ -212,7 +212,16 @@ ErrorOr<Ok> TestInternet::StartSteps() {
   RemoveNamespace(client_);
   RemoveNamespace(internet_);
 
-  dir_ = std::make_unique<TempDir>("mvm-test-internet");
+  // The scratch directory is named after the process id too, so that a crashed run's is found.
+  const std::string dir_prefix = "mvm-test-internet-" + std::to_string(getpid());
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::filesystem::temp_directory_path(), ec)) {
+    if (entry.path().filename().string().starts_with(dir_prefix + "-")) {
+      std::filesystem::remove_all(entry.path(), ec);
+    }
+  }
+  dir_ = std::make_unique<TempDir>(dir_prefix);
   {
     std::ofstream resolv(resolv_conf());
     resolv << "nameserver " << kDnsAddress << "\noptions timeout:2 attempts:2\n";

@@ -100,7 +100,8 @@ class TestInternet {
 
   /// Builds the namespaces, addresses and routes, makes the CA and certificates and starts the
   /// servers; returns once every server listens. First removes what a crashed run of a process with
-  /// the same id left (namespaces of the same names, and the processes in them). On failure,
+  /// the same id left (namespaces of the same names and the processes in them, its scratch
+  /// directory; its servers end by themselves once their parent is gone). On failure,
   /// everything made so far is taken down and the Error says what failed (a tool's stderr, the
   /// server's). Calling it while started is an Error.
   ErrorOr<Ok> Start();

@@ -324,8 +324,13 @@ TEST_F(TestInternetTest, StopLeavesNoNamespaceProcessOrFileBehind) {
 
   // A crashed run's leftovers under the same names do not stop the next Start().
   ASSERT_EQ(RunCommand({"ip", "netns", "add", net_.client_netns()}).status, 0);
+  const std::filesystem::path stale_dir =
+      std::filesystem::temp_directory_path() /
+      ("mvm-test-internet-" + std::to_string(getpid()) + "-old");
+  std::filesystem::create_directories(stale_dir / "servers");
   auto again = net_.Start();
   ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(std::filesystem::exists(stale_dir));
   EXPECT_EQ(Curl({"http://other.test/"}).status, 0);
 }
 
