@@ -234,6 +234,22 @@ TEST_F(TestInternetTest, RebindingNamesAnswerPublicFirstThenMetadata) {
   EXPECT_EQ(Json(result)["server"], "203.0.113.30");
 }
 
+TEST_F(TestInternetTest, AllowedAddressAlsoServesPort8080AndEchoesUdp) {
+  CommandResult result = Curl({"http://allowed.test:8080/alt"});
+  ASSERT_EQ(result.status, 0) << result.Describe();
+  EXPECT_EQ(Json(result)["port"], 8080);
+  CommandResult echo = net_.Run(
+      {Python(), "-c",
+       "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5); "
+       "s.sendto(b'ping', ('203.0.113.10', 9999)); print(s.recv(100).decode())"});
+  EXPECT_EQ(echo.out, "ping\n") << echo.Describe();
+  std::vector<ServerEvent> log = net_.ServerLog(TestInternet::kAllowedAddress);
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log.back().event, "udp");
+  EXPECT_EQ(log.back().port, 9999);
+  EXPECT_EQ(log.back().body_bytes, 4);
+}
+
 TEST_F(TestInternetTest, BytesEndpointAnswersThatManyBytes) {
   CommandResult result =
       Curl({"-o", "/dev/null", "-w", "%{size_download}", "http://allowed.test/bytes/3000000"});
