@@ -15,6 +15,9 @@ debian_packages=(
   # The egress proxy: DNS (ldns), HTTP/1.x (http-parser), the sandbox-side redirect (nftables).
   libldns-dev libhttp-parser-dev libnftables-dev
   ca-certificates openssl
+  # The test internet of the egress tests (tests/support/test_internet.h): namespaces and veth pairs,
+  # and curl as the client.
+  iproute2 curl
   busybox-static mmdebstrap nix-bin neovim
   # The qemu-microvm backend: qemu, and the tools that make its guest kernel and images.
   qemu-system-x86 xz-utils e2fsprogs
