@@ -293,14 +293,8 @@ TEST_F(TestInternetTest, HostNamespaceSeesNoneOfIt) {
   std::stringstream host_resolv_after;
   host_resolv_after << resolv_after.rdbuf();
   EXPECT_EQ(host_resolv_after.str(), host_resolv.str());
-  // From the host's namespace the servers do not answer (whatever its own routes do with TEST-NET
-  // addresses, no answer carries the test internet's marker), and their logs show nothing arrived.
-  net_.ClearLogs();
-  CommandResult from_host = RunCommand(
-      {"curl", "-sS", "--connect-timeout", "1", "--max-time", "2", "http://203.0.113.10/"});
-  EXPECT_EQ(from_host.out.find(std::string(TestInternet::kMarker)), std::string::npos)
-      << from_host.Describe();
-  EXPECT_TRUE(net_.ServerLog(TestInternet::kAllowedAddress).empty());
+  // Nothing is sent from the host's namespace to find out more: its routes lead off this machine,
+  // and tests never target an address outside their own namespaces.
 }
 
 TEST_F(TestInternetTest, StopLeavesNoNamespaceProcessOrFileBehind) {

@@ -1,0 +1,275 @@
+// End to end against the tests' own internet (tests/support/test_internet.h): mvmctl runs in the
+// test internet's client namespace, so the sandbox's egress helper resolves through the test DNS
+// server and connects to the test servers, and these tests see on the servers' side exactly what
+// arrived. Container backend. No address outside the test namespaces is ever a target.
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/mvmctl.h"
+#include "tests/support/prerequisite.h"
+#include "tests/support/test_internet.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using mvm::testing::CommandResult;
+using mvm::testing::SharedState;
+using mvm::testing::TestInternet;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// The workloads, written next to the test CA so that a volume can carry it into the sandbox.
+constexpr const char* kWorkloads = R"py(from mvm import workload, entrypoint, NetworkPolicy, Volume
+
+POLICY = (NetworkPolicy.deny_by_default()
+          .allow_https("allowed.test", "*.allowed.test", "*.rebind.test", "meta.test")
+          .allow_http("allowed.test", "meta.test")
+          .allow_dns())
+CA = [Volume.local("./ca", "/ca", mode="ro")]
+ENV = {"SSL_CERT_FILE": "/ca/ca.pem"}
+
+
+@workload("py", image="template:python-3.11", isolation="container", timeout_seconds=60,
+          network=POLICY, volumes=CA, env=ENV)
+class Py:
+    @entrypoint(command=["python3", "-c", "import sys; exec(sys.argv[1])"])
+    def script(self): ...
+
+
+@workload("sh", image="template:busybox", isolation="container", timeout_seconds=60,
+          network=POLICY, volumes=CA, env=ENV)
+class Sh:
+    @entrypoint(command=["sh", "-c", 'eval "$1"', "sh"])
+    def script(self): ...
+)py";
+
+// Python helpers every script starts with: fetch(url) prints the answer's JSON or the error's
+// class; direct() drops the proxy variables so connections go where they are dialled.
+constexpr const char* kPrelude = R"py(import json, os, socket, ssl, sys, urllib.request
+def fetch(url, headers=None):
+    try:
+        req = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            print("OK", r.read().decode())
+    except Exception as e:
+        print("FAIL", type(e).__name__, e)
+def direct():
+    for k in list(os.environ):
+        if k.lower().endswith("_proxy"):
+            del os.environ[k]
+    urllib.request.install_opener(urllib.request.build_opener(urllib.request.ProxyHandler({})))
+)py";
+
+class EgressInternet : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (auto missing = TestInternet::MissingPrerequisite()) {
+      missing_ = *missing;
+      return;
+    }
+    net_ = new TestInternet();
+    auto started = net_->Start();
+    if (!started) {
+      missing_ = "the test internet did not start: " + started.error().message;
+      return;
+    }
+    dir_ = fs::temp_directory_path() / ("mvm-egress-internet-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "ca");
+    fs::copy_file(net_->ca_cert(), dir_ / "ca" / "ca.pem");
+    fs::permissions(dir_ / "ca" / "ca.pem",
+                    fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+    std::ofstream(dir_ / "egress_internet.py") << kWorkloads;
+  }
+
+  static void TearDownTestSuite() {
+    delete net_;
+    net_ = nullptr;
+    fs::remove_all(dir_);
+  }
+
+  void SetUp() override {
+    if (!missing_.empty()) {
+      MVM_MISSING_PREREQUISITE() << missing_;
+    }
+    net_->ClearLogs();
+  }
+
+  /// mvmctl ARGS in the client namespace, with the shared state directory.
+  static CommandResult Mvmctl(std::vector<std::string> args) {
+    return net_->Run(mvm::testing::MvmctlArgv(std::move(args), SharedState()), std::nullopt,
+                     std::chrono::seconds(120));
+  }
+
+  /// Runs `script` in workload `workload` ("py": Python after kPrelude; "sh": busybox sh) in a
+  /// sandbox named `name`.
+  static CommandResult Script(const std::string& workload, const std::string& name,
+                              const std::string& script) {
+    return Mvmctl({"run", (dir_ / "egress_internet.py").string(), "--workload", workload, "--name",
+                   name, "--", workload == "py" ? std::string(kPrelude) + script : script});
+  }
+
+  static std::string Name(const std::string& prefix) {
+    return prefix + "-" + std::to_string(::getpid());
+  }
+
+  /// The audit records of `event` about sandbox `name`.
+  static std::vector<nlohmann::json> Audit(const std::string& name, const std::string& event) {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(SharedState() / "audit.jsonl");
+    std::string line;
+    while (std::getline(in, line)) {
+      nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+      if (r.is_object() && r.value("sandbox", "") == name && r.value("event", "") == event) {
+        out.push_back(r);
+      }
+    }
+    return out;
+  }
+
+  static std::string Reasons(const std::string& name, const std::string& event) {
+    std::string out;
+    for (const nlohmann::json& r : Audit(name, event)) {
+      out += r.value("reason", "") + "\n";
+    }
+    return out;
+  }
+
+  static inline TestInternet* net_ = nullptr;
+  static inline std::string missing_;
+  static inline fs::path dir_;
+};
+
+TEST_F(EgressInternet, AnAllowedHttpsHostAnswersThroughTheRedirectAndThroughTheProxyVariables) {
+  const std::string name = Name("egress-https");
+  CommandResult r = Script("py", name,
+                           "fetch('https://allowed.test/via-proxy-env')\n"
+                           "direct()\n"
+                           "fetch('https://api.allowed.test/via-redirect')\n");
+  EXPECT_EQ(r.status, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("\"path\": \"/via-proxy-env\"")) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("\"path\": \"/via-redirect\"")) << r.Describe();
+  EXPECT_THAT(r.out, Not(HasSubstr("FAIL"))) << r.Describe();
+  // Both arrived at allowed.test's server, by TLS with the name as SNI, end to end (the proxy did
+  // not terminate TLS: the sandbox verified the server's certificate against the test CA).
+  std::vector<std::string> snis;
+  for (const auto& e : net_->ServerLog(TestInternet::kAllowedAddress)) {
+    if (e.event == "tls") {
+      snis.push_back(e.sni);
+    }
+  }
+  EXPECT_EQ(snis, (std::vector<std::string>{"allowed.test", "api.allowed.test"})) << r.Describe();
+  EXPECT_THAT(Reasons(name, "allow"), HasSubstr("")) << r.Describe();
+  EXPECT_FALSE(Audit(name, "allow").empty());
+  EXPECT_FALSE(Audit(name, "dns-pin").empty());
+  // The upstream resolver was asked: the pins are the test DNS server's answers.
+  EXPECT_GE(net_->DnsQueries("api.allowed.test"), 1);
+}
+
+TEST_F(EgressInternet, OtherHostsWrongServerNamesAndRawAddressesReachNothing) {
+  const std::string name = Name("egress-deny");
+  CommandResult r =
+      Script("py", name,
+             "fetch('https://other.test/')\n"
+             "direct()\n"
+             "fetch('https://other.test/')\n"
+             // allowed.test's address, with another server name in the ClientHello.
+             "ip = socket.gethostbyname('allowed.test')\n"
+             "ctx = ssl.create_default_context()\n"
+             "for sni in ['other.test', None]:\n"
+             "    try:\n"
+             "        with socket.create_connection((ip, 443), timeout=5) as s:\n"
+             "            ctx.check_hostname = sni is not None\n"
+             "            ctx.verify_mode = ssl.CERT_REQUIRED if sni else ssl.CERT_NONE\n"
+             "            with ctx.wrap_socket(s, server_hostname=sni) as t:\n"
+             "                print('TLS UP', sni)\n"
+             "    except Exception as e:\n"
+             "        print('SNI REFUSED', sni, type(e).__name__)\n"
+             // The allowed host by its address, and the address as the server name.
+             "fetch('https://203.0.113.10/')\n"
+             "fetch('http://allowed.test/', {'Host': 'other.test'})\n");
+  EXPECT_EQ(r.status, 0) << r.Describe();
+  EXPECT_THAT(r.out, Not(HasSubstr("OK "))) << r.Describe();
+  EXPECT_THAT(r.out, Not(HasSubstr("TLS UP"))) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("SNI REFUSED other.test")) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("SNI REFUSED None")) << r.Describe();
+  EXPECT_TRUE(net_->ServerLog(TestInternet::kOtherAddress).empty());
+  for (const auto& e : net_->ServerLog(TestInternet::kAllowedAddress)) {
+    ADD_FAILURE() << "allowed.test's server saw a " << e.event << " from " << e.peer;
+  }
+  const std::string denied = Reasons(name, "deny");
+  EXPECT_THAT(denied, HasSubstr("`other.test` is not `allowed.test`")) << denied;
+  EXPECT_THAT(denied, HasSubstr("no SNI")) << denied;
+  EXPECT_THAT(denied, HasSubstr("203.0.113.10:443, an address the sandbox's resolver did not"))
+      << denied;
+  EXPECT_THAT(denied, HasSubstr("the Host `other.test` is not `allowed.test`")) << denied;
+  EXPECT_THAT(Reasons(name, "dns-reject"), HasSubstr("no rule of the policy allows this name"));
+}
+
+TEST_F(EgressInternet, RebindingAndTheMetadataServiceAreRefusedWhateverTheNameSays) {
+  const std::string name = Name("egress-rebind");
+  const std::string rebind = "r" + std::to_string(::getpid()) + ".rebind.test";
+  CommandResult r = Script("py", name,
+                           "direct()\n"
+                           "fetch('https://" +
+                               rebind +
+                               "/first')\n"
+                               "fetch('https://" +
+                               rebind +
+                               "/second')\n"
+                               "fetch('https://meta.test/')\n"
+                               "fetch('http://meta.test/latest/meta-data/')\n"
+                               "fetch('http://169.254.169.254/latest/meta-data/')\n");
+  EXPECT_EQ(r.status, 0) << r.Describe();
+  // The first answer is public and pinned; the second (the metadata address) is refused, and the
+  // sandbox's second request fails to resolve rather than reach it.
+  EXPECT_THAT(r.out, HasSubstr("\"path\": \"/first\"")) << r.Describe();
+  EXPECT_THAT(r.out, Not(HasSubstr("/second\""))) << r.Describe();
+  EXPECT_TRUE(net_->ServerLog(TestInternet::kMetadataAddress).empty())
+      << "the metadata server was reached";
+  const std::string rejected = Reasons(name, "dns-reject");
+  EXPECT_THAT(rejected, HasSubstr("169.254.169.254, which is link-local")) << rejected;
+  // Asked through the proxy variables too: the proxy resolves meta.test itself and refuses it.
+  const std::string via_proxy = Name("egress-meta-proxy");
+  r = Script("py", via_proxy, "fetch('https://meta.test/')\nfetch('http://meta.test/')\n");
+  EXPECT_THAT(r.out, Not(HasSubstr("OK "))) << r.Describe();
+  EXPECT_TRUE(net_->ServerLog(TestInternet::kMetadataAddress).empty());
+  EXPECT_THAT(Reasons(via_proxy, "dns-reject"), HasSubstr("link-local"));
+}
+
+TEST_F(EgressInternet, UdpAndDnsToAnyOtherServerReachNothing) {
+  const std::string name = Name("egress-udp");
+  CommandResult r = Script("sh", name,
+                           "echo probe | nc -u -w 2 203.0.113.10 9999; echo \"udp $?\"; "
+                           "timeout 5 nslookup direct-probe.test 198.51.100.53; echo \"dns $?\"; "
+                           "ping -c 1 -W 2 203.0.113.10; echo \"ping $?\"");
+  EXPECT_EQ(r.status, 0) << r.Describe();
+  EXPECT_THAT(r.out, Not(HasSubstr("dns 0"))) << r.Describe();
+  EXPECT_THAT(r.out, Not(HasSubstr("ping 0"))) << r.Describe();
+  for (const auto& e : net_->ServerLog(TestInternet::kAllowedAddress)) {
+    ADD_FAILURE() << "allowed.test's address got a " << e.event << " from " << e.peer;
+  }
+  EXPECT_EQ(net_->DnsQueries("direct-probe.test", ""), 0);
+}
+
+TEST_F(EgressInternet, EveryDecisionIsInTheHashChainAndItVerifies) {
+  const std::string name = Name("egress-audit");
+  CommandResult r = Script("sh", name,
+                           "wget -q -O- http://allowed.test/a; "
+                           "wget -q -O- http://other.test/b 2>&1; true");
+  EXPECT_EQ(r.status, 0) << r.Describe();
+  EXPECT_FALSE(Audit(name, "allow").empty());
+  EXPECT_FALSE(Audit(name, "deny").empty() && Audit(name, "dns-reject").empty());
+  CommandResult verify = Mvmctl({"audit", "verify"});
+  EXPECT_EQ(verify.status, 0) << verify.Describe();
+}
+
+}  // namespace
