@@ -403,15 +403,18 @@ by signal N
               {"raw", false}}}),
        RunExec},
       {"ps", "list sandboxes",
-       R"(usage: mvmctl ps [--state-dir DIR] [--format human|json]
+       R"(usage: mvmctl ps [--state-dir DIR] [--format human|json] [-v]
+
+-v  also each sandbox's network policy in force and its helper processes (the JSON always has them)
 )",
-       Flags{{"state-dir", true}, {"format", true}}, RunPs},
+       Flags{{"state-dir", true}, {"format", true}, {"v", false}}, RunPs},
       {"logs", "print a sandbox's output log",
        R"(usage: mvmctl logs NAME [-f] [--raw] [--state-dir DIR]
 
 Prints what the sandbox's commands wrote, as its agent keeps it (the last MiB). -f follows it until
 the sandbox stops. On a terminal, control characters are escaped as \xHH; --raw writes the log
-unchanged.
+unchanged. Then, on stderr, what the sandbox's network policy refused it (`egress: ... denied ...`),
+from the audit log.
 )",
        Flags{{"state-dir", true}, {"f", false}, {"raw", false}}, RunLogs},
       {"fs", "read, write, list and remove files in a sandbox",

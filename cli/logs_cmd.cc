@@ -29,6 +29,16 @@ int RunLogs(Args& args) {
   const bool escape = !args.Has("raw") && IsTerminal(STDOUT_FILENO);
   TerminalEscaper escaper;
   std::string shown;
+  // What the sandbox's egress proxy refused it (from the audit log), after its output, on stderr:
+  // the names in them are the workload's, so they are escaped like its output.
+  size_t refusals_shown = 0;
+  auto show_refusals = [&] {
+    for (const std::string& line :
+         runtime::EgressRefusals(session->options.state, args.positional[0], refusals_shown)) {
+      ++refusals_shown;
+      std::fputs((EscapeForTerminal(line) + "\n").c_str(), stderr);
+    }
+  };
   while (true) {
     auto logs = sandbox->agent.Logs();
     if (!logs) {
@@ -55,6 +65,7 @@ int RunLogs(Args& args) {
     }
     std::fflush(stdout);
     shown = std::move(*logs);
+    show_refusals();
     if (!args.Has("f")) {
       return kExitOk;
     }

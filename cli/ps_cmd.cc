@@ -36,6 +36,10 @@ int RunPs(Args& args) {
       if (r.InstanceName() != r.name) {
         list.back()["instance"] = r.instance;
       }
+      list.back()["network"] = r.egress_policy.empty() ? "none" : r.egress_policy;
+      if (!r.egress_proxy.empty()) {
+        list.back()["proxy"] = r.egress_proxy;
+      }
     }
     std::printf("%s\n", nlohmann::json{{"sandboxes", list}}.dump().c_str());
     return kExitOk;
@@ -50,6 +54,15 @@ int RunPs(Args& args) {
                 r.detached        ? " (detached)"
                 : !r.pool.empty() ? (" (ready in pool " + r.pool + ")").c_str()
                                   : "");
+    if (args.Has("v")) {
+      std::printf(
+          "    network: %s%s\n",
+          r.egress_policy.empty() ? "none (its own loopback only)" : r.egress_policy.c_str(),
+          r.egress_proxy.empty() ? "" : (", through " + r.egress_proxy).c_str());
+      for (const auto& helper : r.helpers) {
+        std::printf("    helper: %s (pid %d)\n", helper.role.c_str(), helper.pid);
+      }
+    }
   }
   return kExitOk;
 }

@@ -488,8 +488,7 @@ void Proxy::Relay(int client, int upstream, const std::string& to_upstream, cons
 void Proxy::ServeExplicit(int client) {
   // A client told to use the proxy: its first request says where to. Parsed by a gate of its own
   // that only looks; the connection is then served as if it had been redirected there.
-  Target target;
-  target.address = "proxy";
+  Target target;  // no address: the client dialled the proxy itself
   bool connect = false;
   HttpGate probe([&](const HttpRequestHead& head) -> std::optional<std::string> {
     connect = head.method == "CONNECT";

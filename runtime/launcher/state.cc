@@ -164,6 +164,46 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) 
   }
 }
 
+std::vector<std::string> EgressRefusals(const StateDir& state, std::string_view name, size_t skip) {
+  std::vector<std::string> out;
+  std::ifstream in(state.AuditLog());
+  std::string line;
+  size_t seen = 0;
+  while (std::getline(in, line)) {
+    if (line.find(name) == std::string::npos) {
+      continue;  // most records are about other sandboxes: skip them before parsing
+    }
+    nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+    if (!r.is_object() || r.value("sandbox", "") != name) {
+      continue;
+    }
+    const std::string event = r.value("event", "");
+    if (event != "deny" && event != "dns-reject" && event != "proxy-fail") {
+      continue;
+    }
+    if (seen++ < skip) {
+      continue;
+    }
+    std::string what = event == "deny"         ? "denied"
+                       : event == "dns-reject" ? "did not resolve"
+                                               : "could not reach";
+    std::string target = r.value("name", r.value("address", std::string()));
+    std::string text = "egress: " + r.value("time", std::string()) + " " + what;
+    if (!target.empty()) {
+      text += " `" + target + "`";
+    }
+    if (r.contains("port")) {
+      text += " port " + r["port"].dump();
+    }
+    text += ": " + r.value("reason", std::string());
+    if (r.contains("repeats")) {
+      text += " (" + r["repeats"].dump() + " more times)";
+    }
+    out.push_back(std::move(text));
+  }
+  return out;
+}
+
 void AddSandboxEnvironment(const SandboxRecord& record,
                            std::vector<std::pair<std::string, std::string>>& env) {
   if (record.egress_proxy.empty()) {

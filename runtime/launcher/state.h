@@ -87,6 +87,12 @@ struct SandboxRecord {
 ErrorOr<Ok> WriteRecord(const StateDir& state, const SandboxRecord& record);
 ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name);
 
+/// The egress decisions the audit log holds about sandbox `name` that a user acts on (denials,
+/// refused names, failed upstream connections), one line each, oldest first, from the `skip`th
+/// on: "egress: denied `other.test` port 443: no https rule allows `other.test`".
+std::vector<std::string> EgressRefusals(const StateDir& state, std::string_view name,
+                                        size_t skip = 0);
+
 /// Adds to `env` what every command in the sandbox gets besides the plan's and the caller's
 /// variables, unless `env` names it already: for a sandbox with egress, its proxy as HTTP_PROXY /
 /// HTTPS_PROXY (both spellings) and NO_PROXY for its own loopback.
