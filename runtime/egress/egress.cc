@@ -15,8 +15,7 @@ namespace {
 /// as a busy resolver's are).
 constexpr int kMaxQueriesInFlight = 32;
 
-void ServeDns(int fd, Resolver& resolver) {
-  std::atomic<int> in_flight{0};
+void ServeDns(int fd, Resolver& resolver, std::atomic<int>& in_flight) {
   char packet[4096];
   while (true) {
     sockaddr_storage from{};
@@ -92,17 +91,35 @@ ErrorOr<Settings> SettingsFromJson(const nlohmann::json& j) {
 }
 
 void RunEgress(const Settings& settings, int proxy_fd, int dns_fd, EventLog::Writer writer) {
-  EventLog events(std::move(writer), settings.audit_window);
-  const std::string resolv_conf = settings.resolv_conf;
-  Resolver resolver(
-      settings.policy,
-      [resolv_conf](const std::string& name) { return LookupUpstream(name, resolv_conf); }, &events,
-      settings.sandbox);
-  Proxy proxy(settings.policy, &resolver, &events, settings.sandbox, settings.limits);
+  // Connections and queries are served on detached threads that may outlive Serve (they end with
+  // the process), so what they use is never destroyed: only the event log is closed, which writes
+  // what it holds and drops what comes later.
+  struct Server {
+    Server(const Settings& s, EventLog::Writer w)
+        : events(std::move(w), s.audit_window),
+          resolver(
+              s.policy,
+              [conf = s.resolv_conf](const std::string& name) {
+                return LookupUpstream(name, conf);
+              },
+              &events, s.sandbox),
+          proxy(s.policy, &resolver, &events, s.sandbox, s.limits) {}
+    EventLog events;
+    Resolver resolver;
+    Proxy proxy;
+    std::atomic<int> dns_in_flight{0};
+  };
+  // Never deleted (see above); kept reachable, so that a leak checker does not count it.
+  static Server* server = nullptr;
+  server = new Server(settings, std::move(writer));
   if (dns_fd >= 0 && settings.policy.dns) {
-    std::thread([dns_fd, &resolver] { ServeDns(dns_fd, resolver); }).detach();
+    Server* serving = server;
+    std::thread([dns_fd, serving] {
+      ServeDns(dns_fd, serving->resolver, serving->dns_in_flight);
+    }).detach();
   }
-  proxy.Serve(proxy_fd);
+  server->proxy.Serve(proxy_fd);
+  server->events.Close();
 }
 
 }  // namespace mvm::runtime::egress

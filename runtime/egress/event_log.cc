@@ -8,18 +8,25 @@ EventLog::EventLog(Writer writer, std::chrono::milliseconds window)
       window_end_(std::chrono::steady_clock::now() + window),
       thread_([this] { Run(); }) {}
 
-EventLog::~EventLog() {
+EventLog::~EventLog() { Close(); }
+
+void EventLog::Close() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
 }
 
 void EventLog::Record(const std::string& event, nlohmann::json fields) {
   std::string key = event + " " + fields.dump();
   std::lock_guard<std::mutex> lock(mu_);
+  if (stop_) {
+    return;
+  }
   auto it = kinds_.find(key);
   if (it != kinds_.end()) {
     ++it->second.repeats;

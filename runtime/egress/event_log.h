@@ -32,11 +32,14 @@ class EventLog {
   EventLog(Writer writer, std::chrono::milliseconds window);
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
-  /// Writes what is queued and the counts of the open window.
+  /// Close().
   ~EventLog();
 
-  /// Records `event` with `fields`; the fields (all of them) are its kind.
+  /// Records `event` with `fields`; the fields (all of them) are its kind. Ignored once closed.
   void Record(const std::string& event, nlohmann::json fields);
+  /// Writes what is queued and the counts of the open window, and stops; later records are
+  /// dropped. Idempotent.
+  void Close();
 
  private:
   void Run();

@@ -86,7 +86,7 @@ TEST(EgressE2E, OnlyAllowedNamesResolveAndNoOtherResolverIsReachable) {
   const std::string name = Name("egress-dns");
   Result r = Script(name,
                     "nslookup other.test 2>&1; echo \"other $?\"; "
-                    "timeout 5 nslookup allowed.test 203.0.113.53 2>&1; echo \"elsewhere $?\"; "
+                    "timeout 2 nslookup allowed.test 203.0.113.53 2>&1; echo \"elsewhere $?\"; "
                     "grep nameserver /etc/resolv.conf");
   EXPECT_EQ(r.status, 0) << Describe(r);
   EXPECT_THAT(r.out, HasSubstr("NXDOMAIN")) << Describe(r);
@@ -100,7 +100,7 @@ TEST(EgressE2E, OnlyAllowedNamesResolveAndNoOtherResolverIsReachable) {
 TEST(EgressE2E, WithoutAllowDnsTheSandboxHasNoResolverButItsProxyStillChecksNames) {
   const std::string name = Name("egress-nodns");
   Result r = Script(name,
-                    "timeout 5 nslookup allowed.test 2>&1; echo \"lookup $?\"; "
+                    "timeout 2 nslookup allowed.test 2>&1; echo \"lookup $?\"; "
                     "export http_proxy=$HTTP_PROXY; wget -q -O- http://other.test/ 2>&1; echo x",
                     "egress-no-dns");
   EXPECT_EQ(r.status, 0) << Describe(r);
