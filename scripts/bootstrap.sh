@@ -18,7 +18,7 @@ debian_packages=(
   # The test internet of the egress tests (tests/support/test_internet.h): namespaces and veth pairs,
   # and curl as the client.
   iproute2 curl
-  busybox-static mmdebstrap nix-bin neovim
+  busybox-static mmdebstrap nix-bin neovim git
   # The qemu-microvm backend: qemu, and the tools that make its guest kernel and images.
   qemu-system-x86 xz-utils e2fsprogs
 )

@@ -49,6 +49,21 @@ class Py:
 class Sh:
     @entrypoint(command=["sh", "-c", 'eval "$1"', "sh"])
     def script(self): ...
+
+
+# The host's own curl, git and node (Debian 12 like the template), with their libraries: clients the
+# templates do not carry, run unchanged.
+@workload("tools", image="template:python-3.11", isolation="container", timeout_seconds=60,
+          network=POLICY,
+          volumes=[Volume.local("./ca", "/ca", mode="ro"),
+                   Volume.local("/usr/bin", "/host/bin", mode="ro"),
+                   Volume.local("/usr/lib/x86_64-linux-gnu", "/host/lib", mode="ro"),
+                   Volume.local("/usr/lib/git-core", "/host/git-core", mode="ro")],
+          env={"SSL_CERT_FILE": "/ca/ca.pem", "LD_LIBRARY_PATH": "/host/lib",
+               "GIT_EXEC_PATH": "/host/git-core", "NODE_EXTRA_CA_CERTS": "/ca/ca.pem"})
+class Tools:
+    @entrypoint(command=["sh", "-c", 'eval "$1"', "sh"])
+    def script(self): ...
 )py";
 
 // Python helpers every script starts with: fetch(url) prints the answer's JSON or the error's
@@ -243,6 +258,42 @@ TEST_F(EgressInternet, RebindingAndTheMetadataServiceAreRefusedWhateverTheNameSa
   EXPECT_THAT(r.out, Not(HasSubstr("OK "))) << r.Describe();
   EXPECT_TRUE(net_->ServerLog(TestInternet::kMetadataAddress).empty());
   EXPECT_THAT(Reasons(via_proxy, "dns-reject"), HasSubstr("link-local"));
+}
+
+// Ordinary programs need no flags: curl through HTTPS_PROXY and without it, Node's fetch (which
+// ignores the proxy variables, so only the redirect carries it), and git over HTTPS.
+TEST_F(EgressInternet, CurlGitAndNodeFetchReachAnAllowedHostWithoutFlags) {
+  for (const char* tool : {"/usr/bin/curl", "/usr/bin/git", "/usr/bin/node"}) {
+    if (::access(tool, X_OK) != 0) {
+      MVM_MISSING_PREREQUISITE() << tool << " is not installed (bootstrap installs curl and git; "
+                                 << "Node 20 is part of the machine)";
+    }
+  }
+  const std::string name = Name("egress-tools");
+  CommandResult r = Script(
+      "tools", name,
+      "/host/bin/curl -sS -m 10 --cacert /ca/ca.pem https://allowed.test/curl-proxied; echo; "
+      "env -u HTTPS_PROXY -u https_proxy /host/bin/curl -sS -m 10 --cacert /ca/ca.pem "
+      "https://allowed.test/curl-direct; echo; "
+      "/host/bin/node -e 'fetch(\"https://allowed.test/node\").then(r => r.text())"
+      ".then(t => console.log(t), e => console.log(\"FAIL\", e.cause || e))'; "
+      "/host/bin/git -c http.sslCAInfo=/ca/ca.pem ls-remote https://allowed.test/repo.git 2>&1; "
+      "true");
+  EXPECT_EQ(r.status, 0) << r.Describe();
+  std::vector<std::string> paths;
+  for (const auto& e : net_->ServerLog(TestInternet::kAllowedAddress)) {
+    if (e.event == "request") {
+      EXPECT_TRUE(e.tls) << e.path;
+      EXPECT_EQ(e.host, "allowed.test") << e.path;
+      paths.push_back(e.path.substr(0, e.path.find('?')));
+    }
+  }
+  EXPECT_THAT(paths, ::testing::Contains("/curl-proxied")) << r.Describe();
+  EXPECT_THAT(paths, ::testing::Contains("/curl-direct")) << r.Describe();
+  EXPECT_THAT(paths, ::testing::Contains("/node")) << r.Describe();
+  // git asks for the refs first; the test server answers JSON, so git stops there, but the request
+  // went through.
+  EXPECT_THAT(paths, ::testing::Contains("/repo.git/info/refs")) << r.Describe();
 }
 
 TEST_F(EgressInternet, UdpAndDnsToAnyOtherServerReachNothing) {
