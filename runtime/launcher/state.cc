@@ -211,15 +211,13 @@ void AddSandboxEnvironment(const SandboxRecord& record,
   }
   const std::string& url = record.egress_proxy;
   const std::string local = "localhost,127.0.0.1,::1";
-  for (const auto& [name, value] :
-       std::vector<std::pair<std::string, std::string>>{{"HTTPS_PROXY", url},
-                                                        {"HTTP_PROXY", url},
-                                                        {"NO_PROXY", local},
-                                                        {"http_proxy", url},
-                                                        {"https_proxy", url},
-                                                        {"no_proxy", local}}) {
-    if (std::none_of(env.begin(), env.end(), [&](const auto& kv) { return kv.first == name; })) {
-      env.emplace_back(name, value);
+  const std::pair<std::string, std::string> vars[] = {
+      {"HTTPS_PROXY", url}, {"HTTP_PROXY", url},  {"NO_PROXY", local},
+      {"http_proxy", url},  {"https_proxy", url}, {"no_proxy", local}};
+  for (const auto& var : vars) {
+    if (std::none_of(env.begin(), env.end(),
+                     [&](const auto& kv) { return kv.first == var.first; })) {
+      env.push_back(var);
     }
   }
 }
