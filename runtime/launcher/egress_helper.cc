@@ -3,8 +3,14 @@
 // sockets and its settings (the verified plan's policy) and writes its decisions to the audit log.
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/mount.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -18,6 +24,54 @@ namespace mvm::runtime {
 namespace fs = std::filesystem;
 
 namespace internal {
+
+namespace {
+
+// The helper parses what the sandbox sends (DNS, HTTP, TLS) and needs little else: to connect out,
+// to read the host's resolv.conf and to append to the audit log. So it gets a pid namespace of its
+// own (no host process to see, signal or trace), every mount read-only but the state directory, and
+// no capabilities, as uid 0 only because the audit log is root's.
+enum ConfineStep { kPrivate, kBindState, kReadOnly, kStateWritable, kBounding, kCaps, kNoNewPrivs };
+
+void MountReadOnlyButState(const backends::HelperChild& child, const char* state) {
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    child.Fail(kPrivate);
+  }
+  if (::mount(state, state, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    child.Fail(kBindState);
+  }
+  mount_attr read_only{};
+  read_only.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  if (::syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &read_only, sizeof read_only) !=
+      0) {
+    child.Fail(kReadOnly);
+  }
+  mount_attr writable{};
+  writable.attr_clr = MOUNT_ATTR_RDONLY;
+  if (::syscall(SYS_mount_setattr, AT_FDCWD, state, AT_RECURSIVE, &writable, sizeof writable) !=
+      0) {
+    child.Fail(kStateWritable);
+  }
+}
+
+void DropCapabilities(const backends::HelperChild& child) {
+  for (int cap = 0; ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+      child.Fail(kBounding);
+    }
+  }
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capset, &header, data) != 0 ||
+      ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+    child.Fail(kCaps);
+  }
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    child.Fail(kNoNewPrivs);
+  }
+}
+
+}  // namespace
 
 bool AllowsEgress(const plan::v1::ExecutionPlan& p) {
   return p.network().rules_size() > 0 || p.network().dns();
@@ -57,6 +111,20 @@ ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const s
   spec.fds = {endpoints.proxy.get(), endpoints.dns.get(), pipe[0]};
   spec.dies_with_parent = dies_with_caller;
   spec.own_session = true;
+  spec.namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC;
+  const std::string state_root = fs::absolute(state.root).lexically_normal().string();
+  const char* state_path = state_root.c_str();  // the hooks may not allocate
+  spec.setup = [state_path](const backends::HelperChild& child) {
+    MountReadOnlyButState(child, state_path);
+  };
+  spec.confine = [](const backends::HelperChild& child) { DropCapabilities(child); };
+  spec.steps = {"make its mounts private",
+                "bind the state directory",
+                "make every mount read-only",
+                "keep the state directory writable",
+                "empty its capability bounding set",
+                "drop its capabilities",
+                "set no_new_privs"};
   auto helper = backends::StartHelper(spec);
   ::close(pipe[0]);
   endpoints.proxy.Reset();

@@ -211,9 +211,9 @@ void AddSandboxEnvironment(const SandboxRecord& record,
   }
   const std::string& url = record.egress_proxy;
   const std::string local = "localhost,127.0.0.1,::1";
-  const std::pair<std::string, std::string> vars[] = {
-      {"HTTPS_PROXY", url}, {"HTTP_PROXY", url},  {"NO_PROXY", local},
-      {"http_proxy", url},  {"https_proxy", url}, {"no_proxy", local}};
+  const std::pair<std::string, std::string> vars[] = {{"HTTPS_PROXY", url}, {"HTTP_PROXY", url},
+                                                      {"NO_PROXY", local},  {"http_proxy", url},
+                                                      {"https_proxy", url}, {"no_proxy", local}};
   for (const auto& var : vars) {
     if (std::none_of(env.begin(), env.end(),
                      [&](const auto& kv) { return kv.first == var.first; })) {

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend-emit/plan/base64.h"
@@ -135,6 +136,53 @@ TEST(EgressE2E, Ipv6AndTheHostsLoopbackStayUnreachable) {
   ::fcntl(listener, F_SETFL, flags | O_NONBLOCK);
   EXPECT_LT(::accept(listener, nullptr, nullptr), 0) << "the host's listener saw a connection";
   ::close(listener);
+}
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The helper parses what the sandbox sends: it runs with no capabilities, no_new_privs, in a pid
+// namespace of its own and with every mount read-only but the state directory.
+TEST(EgressE2E, TheEgressHelperIsConfined) {
+  const std::string name = Name("egress-confined");
+  (void)mvm::testing::Mvmctl({"destroy", name}, "", SharedState());
+  Result up = mvm::testing::Mvmctl(
+      {"up", kFixture.string(), "--workload", "egress", "--name", name, "--detach"}, "",
+      SharedState());
+  ASSERT_EQ(up.status, 0) << Describe(up);
+  nlohmann::json record =
+      nlohmann::json::parse(ReadText(SharedState() / "sandboxes" / name / "sandbox.json"));
+  pid_t helper = 0;
+  for (const nlohmann::json& h : record["helpers"]) {
+    if (h["role"] == "egress") {
+      helper = h["pid"].get<pid_t>();
+    }
+  }
+  ASSERT_GT(helper, 0) << record.dump();
+  const fs::path proc = fs::path("/proc") / std::to_string(helper);
+  const std::string status = ReadText(proc / "status");
+  EXPECT_THAT(status, HasSubstr("CapEff:\t0000000000000000")) << status;
+  EXPECT_THAT(status, HasSubstr("CapBnd:\t0000000000000000")) << status;
+  EXPECT_THAT(status, HasSubstr("NoNewPrivs:\t1")) << status;
+  EXPECT_THAT(status, ::testing::ContainsRegex("NSpid:\t[0-9]+\t1\n")) << status;
+  const std::string mounts = ReadText(proc / "mountinfo");
+  EXPECT_THAT(mounts, ::testing::ContainsRegex("^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / ro,")) << mounts;
+  EXPECT_NE(fs::read_symlink(proc / "ns" / "mnt"), fs::read_symlink("/proc/self/ns/mnt"));
+  Result destroy = mvm::testing::Mvmctl({"destroy", name}, "", SharedState());
+  EXPECT_EQ(destroy.status, 0) << Describe(destroy);
+  // Gone, or a zombie its new parent has yet to reap (bounded wait).
+  auto gone = [&] {
+    const std::string stat = ReadText(proc / "stat");
+    const size_t paren = stat.rfind(')');
+    return stat.empty() || (paren != std::string::npos && paren + 2 < stat.size() &&
+                            (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X'));
+  };
+  for (int i = 0; i < 250 && !gone(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(gone()) << "the egress helper outlived its sandbox";
 }
 
 // The policy comes only from the signed plan: a plan whose payload was edited to allow one more
