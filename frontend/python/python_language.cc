@@ -18,43 +18,52 @@ namespace {
 
 using Kind = StaticValue::Kind;
 
-/// Decodes one Python escape sequence (text starts with the backslash). Returns false for escapes a
-/// static reader should not guess at (\N{...} names) or cannot encode (surrogates); the caller
-/// keeps their source text.
-bool DecodeEscape(std::string_view esc, std::string& out) {
+/// What DecodeEscape made of one escape sequence.
+enum class Escape {
+  kDecoded,    // its value was appended
+  kVerbatim,   // not an escape in Python (`\d`): the backslash and what follows are the value
+  kNamed,      // `\N{...}`: a character by its Unicode name, which this reader has no table for
+  kNotScalar,  // a surrogate or a code point past U+10FFFF, which UTF-8 (and so the IR) cannot hold
+};
+
+/// Decodes one Python escape sequence (text starts with the backslash), appending its value to
+/// `out` when it has one the IR can hold.
+Escape DecodeEscape(std::string_view esc, std::string& out) {
   if (esc.size() < 2) {
-    return false;
+    return Escape::kVerbatim;
   }
   char c = esc[1];
   switch (c) {
     case '\n':
-      return true;  // line continuation inside a string
+      return Escape::kDecoded;  // line continuation inside a string
     case '\\':
     case '\'':
     case '"':
       out += c;
-      return true;
+      return Escape::kDecoded;
     case 'a':
       out += '\a';
-      return true;
+      return Escape::kDecoded;
     case 'b':
       out += '\b';
-      return true;
+      return Escape::kDecoded;
     case 'f':
       out += '\f';
-      return true;
+      return Escape::kDecoded;
     case 'n':
       out += '\n';
-      return true;
+      return Escape::kDecoded;
     case 'r':
       out += '\r';
-      return true;
+      return Escape::kDecoded;
     case 't':
       out += '\t';
-      return true;
+      return Escape::kDecoded;
     case 'v':
       out += '\v';
-      return true;
+      return Escape::kDecoded;
+    case 'N':
+      return Escape::kNamed;
     case 'x':
     case 'u':
     case 'U': {
@@ -63,18 +72,18 @@ bool DecodeEscape(std::string_view esc, std::string& out) {
       // A surrogate has no UTF-8 form; encoding one anyway made protobuf's JSON printer drop it
       // silently ("a\ud800b" became "ab" in the IR).
       if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return false;
+        return Escape::kNotScalar;
       }
       AppendUtf8(out, cp);
-      return true;
+      return Escape::kDecoded;
     }
     default:
       if (c >= '0' && c <= '7') {
         std::string oct(esc.substr(1));
         AppendUtf8(out, static_cast<uint32_t>(std::strtoul(oct.c_str(), nullptr, 8)));
-        return true;
+        return Escape::kDecoded;
       }
-      return false;
+      return Escape::kVerbatim;
   }
 }
 
@@ -270,8 +279,18 @@ StaticValue PythonReader::EvaluateString(TSNode node) {
           continue;
         }
         v.text += file_.contents().substr(pos, ts_node_start_byte(esc) - pos);
-        if (raw || !DecodeEscape(Text(esc), v.text)) {
+        Escape decoded = raw ? Escape::kVerbatim : DecodeEscape(Text(esc), v.text);
+        if (decoded == Escape::kVerbatim) {
           v.text += Text(esc);
+        } else if (decoded != Escape::kDecoded) {
+          // Keeping the escape's source text would put a different string in the IR than the one
+          // declared. The description names no part of the string: it may stand for a secret.
+          StaticValue other = Value(Kind::kOther, node);
+          other.text =
+              decoded == Escape::kNamed
+                  ? "a string with a `\\N{...}` escape (write the character itself)"
+                  : "a string with a surrogate or out-of-range code point, which UTF-8 cannot hold";
+          return other;
         }
         pos = ts_node_end_byte(esc);
       }
