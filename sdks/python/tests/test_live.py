@@ -15,7 +15,7 @@ import unittest
 from pathlib import Path
 
 import mvm
-from mvm import NetworkPolicy, Sandbox, SandboxError, TimeoutError, VerificationError
+from mvm import NetworkPolicy, Sandbox, SandboxError, SecretRef, TimeoutError, VerificationError
 
 SDK = Path(__file__).resolve().parent.parent
 MVMCTL = os.environ.get("MVM_MVMCTL")
@@ -177,10 +177,11 @@ class LiveTest(unittest.TestCase):
                            timeout=60)
 
     def test_a_refused_plan_is_a_verification_error(self):
-        # The container backend has no egress proxy yet, so the launcher refuses network access.
+        # Secrets need the egress proxy's substitution, which is planned: the launcher refuses them.
         with self.assertRaises(VerificationError) as caught:
             create(workload_id="py-refused",
-                   network=NetworkPolicy.deny_by_default().allow_https("api.example.com"))
+                   network=NetworkPolicy.deny_by_default().allow_https("api.example.com"),
+                   secrets={"API_KEY": SecretRef("example-api-key", hosts=["api.example.com"])})
         self.assertIn("refused", str(caught.exception))
 
     def test_a_workload_the_compiler_refuses_names_the_problem(self):

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { NetworkPolicy, Sandbox, SandboxError, TimeoutError, VerificationError, type SandboxOptions } from "@mvm/sdk";
+import { NetworkPolicy, Sandbox, SandboxError, SecretRef, TimeoutError, VerificationError, type SandboxOptions } from "@mvm/sdk";
 
 const mvmctl = process.env["MVM_MVMCTL"];
 const missing = !mvmctl ? "MVM_MVMCTL is not set (ctest sets it to the built mvmctl)" : process.getuid?.() !== 0 ? "live sandboxes need root" : false;
@@ -163,9 +163,13 @@ test("a detached sandbox outlives its parent", { skip }, async () => {
 });
 
 test("a refused plan is a VerificationError", { skip }, async () => {
-  // The container backend has no egress proxy yet, so the launcher refuses network access.
+  // Secrets need the egress proxy's substitution, which is planned: the launcher refuses them.
   await assert.rejects(
-    create({ workloadId: "ts-refused", network: NetworkPolicy.denyByDefault().allowHttps("api.example.com") }),
+    create({
+      workloadId: "ts-refused",
+      network: NetworkPolicy.denyByDefault().allowHttps("api.example.com"),
+      secrets: { API_KEY: SecretRef("example-api-key", { hosts: ["api.example.com"] }) },
+    }),
     (e: Error) => e instanceof VerificationError && e.message.includes("refused"),
   );
 });
