@@ -62,24 +62,23 @@ int ConnectOne(const sockaddr* address, socklen_t len, std::chrono::milliseconds
 
 int ConnectUpstream(const std::vector<in_addr>& v4, const std::vector<in6_addr>& v6, uint16_t port,
                     std::chrono::milliseconds timeout) {
-  errno = EHOSTUNREACH;
+  std::vector<sockaddr_storage> addresses;
   for (const in_addr& a : v4) {
-    sockaddr_in sa{};
+    sockaddr_in& sa = *reinterpret_cast<sockaddr_in*>(&addresses.emplace_back());
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
     sa.sin_addr = a;
-    int fd = ConnectOne(reinterpret_cast<sockaddr*>(&sa), sizeof sa, timeout);
-    if (fd >= 0) {
-      return fd;
-    }
   }
   for (const in6_addr& a : v6) {
-    sockaddr_in6 sa{};
+    sockaddr_in6& sa = *reinterpret_cast<sockaddr_in6*>(&addresses.emplace_back());
     sa.sin6_family = AF_INET6;
     sa.sin6_port = htons(port);
     sa.sin6_addr = a;
-    int fd = ConnectOne(reinterpret_cast<sockaddr*>(&sa), sizeof sa, timeout);
-    if (fd >= 0) {
+  }
+  errno = EHOSTUNREACH;
+  for (const sockaddr_storage& a : addresses) {
+    const socklen_t len = a.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    if (int fd = ConnectOne(reinterpret_cast<const sockaddr*>(&a), len, timeout); fd >= 0) {
       return fd;
     }
   }
@@ -145,15 +144,11 @@ std::pair<std::string, uint16_t> SplitHostPort(std::string_view text, uint16_t f
   return {std::string(text.substr(0, colon)), static_cast<uint16_t>(port)};
 }
 
-std::string Forbidden(const std::string& reason) {
+/// The proxy's own answer, `status` being "403 Forbidden" or "502 Bad Gateway", with the reason.
+std::string ProxyAnswer(const char* status, const std::string& reason) {
   const std::string body = "mvm egress proxy: " + reason + "\n";
-  return "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-}
-
-std::string BadGateway(const std::string& reason) {
-  const std::string body = "mvm egress proxy: " + reason + "\n";
-  return "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+  return std::string("HTTP/1.1 ") + status +
+         "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
 }
 
@@ -219,7 +214,7 @@ void Proxy::Deny(int client, const Target& target, const std::string& reason, bo
   }
   events_->Record("deny", std::move(fields));
   if (http) {
-    (void)WriteAll(client, Forbidden(reason));
+    (void)WriteAll(client, ProxyAnswer("403 Forbidden", reason));
   }
 }
 
@@ -400,7 +395,7 @@ void Proxy::ServeHttp(int client, Target target, std::string bytes) {
   std::string error;
   int upstream = ConnectName(target, error);
   if (upstream < 0) {
-    (void)WriteAll(client, BadGateway(error));
+    (void)WriteAll(client, ProxyAnswer("502 Bad Gateway", error));
     return;
   }
   // The rest of the connection goes through the gate too: every later request is checked.

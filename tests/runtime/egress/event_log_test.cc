@@ -12,7 +12,18 @@ namespace {
 
 using mvm::runtime::egress::EventLog;
 
+/// What an EventLog wrote, by the writer it was given.
 struct Written {
+  EventLog::Writer Writer() {
+    return [this](const std::string& e, const nlohmann::json& f) {
+      std::lock_guard<std::mutex> lock(mu);
+      records.emplace_back(e, f);
+    };
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu);
+    return records.size();
+  }
   std::mutex mu;
   std::vector<std::pair<std::string, nlohmann::json>> records;
 };
@@ -21,12 +32,7 @@ struct Written {
 TEST(EventLog, RepeatsOfOneKindAreCountedNotWritten) {
   Written w;
   {
-    EventLog log(
-        [&](const std::string& e, const nlohmann::json& f) {
-          std::lock_guard<std::mutex> lock(w.mu);
-          w.records.emplace_back(e, f);
-        },
-        std::chrono::hours(1));
+    EventLog log(w.Writer(), std::chrono::hours(1));
     for (int i = 0; i < 10000; ++i) {
       log.Record("deny", {{"sandbox", "s"}, {"reason", "raw IP"}});
     }
@@ -46,12 +52,7 @@ TEST(EventLog, RepeatsOfOneKindAreCountedNotWritten) {
 TEST(EventLog, KindsPerWindowAreBoundedAndTheRestCountedAsOverflow) {
   Written w;
   {
-    EventLog log(
-        [&](const std::string& e, const nlohmann::json& f) {
-          std::lock_guard<std::mutex> lock(w.mu);
-          w.records.emplace_back(e, f);
-        },
-        std::chrono::hours(1));
+    EventLog log(w.Writer(), std::chrono::hours(1));
     for (int i = 0; i < 5000; ++i) {
       log.Record("deny", {{"sandbox", "s"}, {"address", "203.0.113." + std::to_string(i)}});
     }
@@ -65,22 +66,11 @@ TEST(EventLog, KindsPerWindowAreBoundedAndTheRestCountedAsOverflow) {
 TEST(EventLog, EachWindowStartsAfresh) {
   Written w;
   {
-    EventLog log(
-        [&](const std::string& e, const nlohmann::json& f) {
-          std::lock_guard<std::mutex> lock(w.mu);
-          w.records.emplace_back(e, f);
-        },
-        std::chrono::milliseconds(50));
+    EventLog log(w.Writer(), std::chrono::milliseconds(50));
     log.Record("deny", {{"reason", "x"}});
     log.Record("deny", {{"reason", "x"}});
     // Bounded wait for the window to close and its count to be written.
-    for (int i = 0; i < 200; ++i) {
-      {
-        std::lock_guard<std::mutex> lock(w.mu);
-        if (w.records.size() >= 2) {
-          break;
-        }
-      }
+    for (int i = 0; i < 200 && w.size() < 2; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     log.Record("deny", {{"reason", "x"}});

@@ -4,6 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "runtime/egress/address.h"
+#include "tests/runtime/egress/egress_test_util.h"
 
 namespace {
 
@@ -46,17 +47,8 @@ TEST(Policy, ExactRulesMatchOnlyTheirNameAndWildcardsEverySubdomainButNotTheApex
   EXPECT_FALSE(p.AllowsName("example.org"));
 }
 
-in_addr V4(const char* text) {
-  in_addr a{};
-  EXPECT_EQ(::inet_pton(AF_INET, text, &a), 1) << text;
-  return a;
-}
-
-in6_addr V6(const char* text) {
-  in6_addr a{};
-  EXPECT_EQ(::inet_pton(AF_INET6, text, &a), 1) << text;
-  return a;
-}
+using mvm::testing::V4;
+using mvm::testing::V6;
 
 TEST(RefusedAddress, RefusesEveryRangeTheProxyMustNeverReach) {
   for (const char* bad : {"0.0.0.0", "10.1.2.3", "100.64.0.1", "127.0.0.1", "169.254.169.254",

@@ -17,34 +17,14 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/runtime/egress/egress_test_util.h"
 
 namespace {
 
 namespace eg = mvm::runtime::egress;
 
-in_addr V4(const char* text) {
-  in_addr a{};
-  ::inet_pton(AF_INET, text, &a);
-  return a;
-}
-
-std::string RealClientHello(const std::string& sni) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL* ssl = SSL_new(ctx);
-  BIO* out = BIO_new(BIO_s_mem());
-  SSL_set_bio(ssl, BIO_new(BIO_s_mem()), out);
-  if (!sni.empty()) {
-    SSL_set_tlsext_host_name(ssl, sni.c_str());
-  }
-  SSL_set_connect_state(ssl);
-  (void)SSL_do_handshake(ssl);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(out, &data);
-  std::string hello(data, static_cast<size_t>(n));
-  SSL_free(ssl);
-  SSL_CTX_free(ctx);
-  return hello;
-}
+using mvm::testing::RealClientHello;
+using mvm::testing::V4;
 
 /// Reads until EOF or 5 s.
 std::string ReadAll(int fd) {

@@ -10,16 +10,13 @@
 
 #include "gtest/gtest.h"
 #include "runtime/egress/dns_message.h"
+#include "tests/runtime/egress/egress_test_util.h"
 
 namespace {
 
 namespace eg = mvm::runtime::egress;
 
-in_addr V4(const char* text) {
-  in_addr a{};
-  ::inet_pton(AF_INET, text, &a);
-  return a;
-}
+using mvm::testing::V4;
 
 /// A DNS query for `name` of `type`, built by ldns as a client would.
 std::string Query(const std::string& name, uint16_t type, uint16_t id = 0x1234) {

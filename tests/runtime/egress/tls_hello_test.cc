@@ -5,32 +5,14 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/runtime/egress/egress_test_util.h"
 
 namespace {
 
 using mvm::runtime::egress::ClientHello;
 using mvm::runtime::egress::ParseClientHello;
 
-/// The ClientHello OpenSSL's client sends for `sni` (none when empty), with `max_version`.
-std::string RealClientHello(const std::string& sni, int max_version = TLS1_3_VERSION) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_set_max_proto_version(ctx, max_version);
-  SSL* ssl = SSL_new(ctx);
-  BIO* in = BIO_new(BIO_s_mem());
-  BIO* out = BIO_new(BIO_s_mem());
-  SSL_set_bio(ssl, in, out);
-  if (!sni.empty()) {
-    SSL_set_tlsext_host_name(ssl, sni.c_str());
-  }
-  SSL_set_connect_state(ssl);
-  (void)SSL_do_handshake(ssl);  // wants to read the server's answer: the hello is written
-  char* data = nullptr;
-  long n = BIO_get_mem_data(out, &data);
-  std::string hello(data, static_cast<size_t>(n));
-  SSL_free(ssl);
-  SSL_CTX_free(ctx);
-  return hello;
-}
+using mvm::testing::RealClientHello;
 
 TEST(ClientHello, ReadsTheServerNameOfARealHello) {
   for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {

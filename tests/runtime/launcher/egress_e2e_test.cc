@@ -19,6 +19,7 @@
 #include "backend-emit/plan/base64.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/audit_records.h"
 #include "tests/support/mvmctl.h"
 
 namespace {
@@ -40,18 +41,8 @@ Result Script(const std::string& name, const std::string& script,
       SharedState());
 }
 
-/// The audit records about sandbox `name` of `event`.
 std::vector<nlohmann::json> Audit(const std::string& name, const std::string& event) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(SharedState() / "audit.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
-    if (r.is_object() && r.value("sandbox", "") == name && r.value("event", "") == event) {
-      out.push_back(r);
-    }
-  }
-  return out;
+  return mvm::testing::AuditRecords(SharedState(), name, event);
 }
 
 std::string Name(const std::string& prefix) { return prefix + "-" + std::to_string(::getpid()); }

@@ -13,6 +13,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/audit_records.h"
 #include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
 #include "tests/support/test_internet.h"
@@ -136,18 +137,8 @@ class EgressInternet : public ::testing::Test {
     return prefix + "-" + std::to_string(::getpid());
   }
 
-  /// The audit records of `event` about sandbox `name`.
   static std::vector<nlohmann::json> Audit(const std::string& name, const std::string& event) {
-    std::vector<nlohmann::json> out;
-    std::ifstream in(SharedState() / "audit.jsonl");
-    std::string line;
-    while (std::getline(in, line)) {
-      nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
-      if (r.is_object() && r.value("sandbox", "") == name && r.value("event", "") == event) {
-        out.push_back(r);
-      }
-    }
-    return out;
+    return mvm::testing::AuditRecords(SharedState(), name, event);
   }
 
   static std::string Reasons(const std::string& name, const std::string& event) {

@@ -15,6 +15,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/audit_records.h"
 #include "tests/support/mvmctl.h"
 
 namespace {
@@ -43,17 +44,7 @@ double SecondsSince(Clock::time_point start) {
 
 /// The audit records of `event` about sandbox `name`, oldest first.
 std::vector<nlohmann::json> AuditRecords(const std::string& event, const std::string& name) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(State() / "audit.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (record.is_object() && record.value("event", "") == event &&
-        record.value("sandbox", "") == name) {
-      out.push_back(record);
-    }
-  }
-  return out;
+  return mvm::testing::AuditRecords(State(), name, event);
 }
 
 /// Whether a process whose command line names sandbox `name` (the fake qemu's `mvm.name=`) lives.
