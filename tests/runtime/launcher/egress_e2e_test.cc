@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/audit_records.h"
+#include "tests/support/host_listener.h"
 #include "tests/support/mvmctl.h"
 
 namespace {
@@ -102,16 +103,9 @@ TEST(EgressE2E, WithoutAllowDnsTheSandboxHasNoResolverButItsProxyStillChecksName
 }
 
 TEST(EgressE2E, Ipv6AndTheHostsLoopbackStayUnreachable) {
-  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listener, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(listener, 4), 0);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const std::string port = std::to_string(ntohs(addr.sin_port));
+  mvm::testing::HostLoopbackListener listener;
+  ASSERT_NE(listener.port(), 0);
+  const std::string port = std::to_string(listener.port());
   const std::string name = Name("egress-local");
   Result r = Script(name, std::string(kDirect) + "nc 127.0.0.1 " + port +
                               " </dev/null 2>&1; echo \"loopback $?\"; "
@@ -123,10 +117,7 @@ TEST(EgressE2E, Ipv6AndTheHostsLoopbackStayUnreachable) {
   EXPECT_THAT(r.out, HasSubstr("v6 1")) << Describe(r);
   EXPECT_THAT(r.out, HasSubstr("default dev lo")) << Describe(r);
   EXPECT_THAT(r.out, HasSubstr("\n0\n")) << Describe(r);  // no IPv6 default route
-  int flags = ::fcntl(listener, F_GETFL);
-  ::fcntl(listener, F_SETFL, flags | O_NONBLOCK);
-  EXPECT_LT(::accept(listener, nullptr, nullptr), 0) << "the host's listener saw a connection";
-  ::close(listener);
+  EXPECT_FALSE(listener.Reached()) << "the host's listener saw a connection";
 }
 
 std::string ReadText(const fs::path& path) {
