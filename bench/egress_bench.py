@@ -3,19 +3,23 @@ and bulk throughput, through the proxy against direct from the network namespace
 in the same run.
 
     python3 bench/egress_bench.py --mvmctl build/bin/mvmctl [--internet build/bin/mvm_egress_bench_internet]
-        [--n 200] [--rounds 4] [--bulk-mib 256] [--rootfs-cache DIR] [--out docs/perf/egress.md]
+        [--n 200] [--rounds 10] [--bulk-mib 256] [--rootfs-cache DIR] [--out docs/perf/egress.md]
 
 Root. Starts the tests' internet (tests/support/test_internet.h, held up by
 mvm_egress_bench_internet), then one container sandbox of the `python-3.11` template whose policy
 allows http and https to allowed.test (`mvmctl up --detach` in the client namespace, as the egress
-tests run mvmctl). The same client, bench/egress_client.py, runs in three places, in rotation over
-`--rounds` rounds: with the host's /usr/bin/python3 in the client namespace (direct: it dials the
-server's address), with the sandbox's python3 through `mvmctl exec`, ignoring the proxy variables exec exports
-(redirect: it dials the name's sandbox-side address and the nftables redirect hands the connection
-to the proxy), and in the sandbox through HTTP_PROXY / HTTPS_PROXY (CONNECT for HTTPS). Each run
-makes n / rounds sequential connections per scheme (after 3 unrecorded ones) and one bulk
-`GET /bytes/N` per scheme. The egress helper's CPU time (utime + stime from /proc) over the bulk
-transfers is reported per MiB moved.
+tests run mvmctl). The same client, bench/egress_client.py, runs in four places, in rotation over
+`--rounds` rounds:
+  - direct: the host's /usr/bin/python3 in the client namespace, dialling the server's address;
+  - chroot: the template's python3 there, by chroot (a control: the sandbox's Python and OpenSSL
+    without the sandbox);
+  - redirect: the sandbox's python3 through `mvmctl exec`, ignoring the proxy variables exec
+    exports: it dials the name's sandbox-side address and the nftables redirect hands the
+    connection to the proxy;
+  - proxy: the same through HTTP_PROXY / HTTPS_PROXY (absolute-form GET, CONNECT for HTTPS).
+Each run makes n / rounds sequential connections per scheme (after 3 unrecorded ones) and one bulk
+`GET /bytes/N` per scheme. The egress helper's CPU time (utime + stime from /proc) over the proxied
+runs is reported per MiB moved.
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ def main() -> None:
     parser.add_argument("--python", default="/usr/bin/python3",
                         help="the direct client's Python (default: the host's Debian one)")
     parser.add_argument("--n", type=int, default=200, help="connections per scheme and path")
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--bulk-mib", type=int, default=256)
     parser.add_argument("--rootfs-cache", help="a template cache to use (it is linked, not copied)")
     parser.add_argument("--json")
@@ -244,8 +248,21 @@ def main() -> None:
     helper_line = (f"{helper_cpu:.2f} s of CPU for {helper_bytes / 2**20:.0f} MiB through the "
                    f"proxy ({helper_cpu * 1e3 / max(1, helper_bytes / 2**20):.2f} ms per MiB), "
                    "counting every connection of the proxied runs")
+    verdicts = []
+    for path, label in PATHS:
+        if path not in ("redirect", "proxy"):
+            continue
+        for scheme in ("http", "https"):
+            e = summary["paths"][path]
+            added = e[scheme]["p50"] - direct[scheme]["p50"]
+            ratio = med(e[f"bulk_{scheme}_mb_s"]) / med(direct[f"bulk_{scheme}_mb_s"])
+            verdicts.append(f"- {label}, {scheme}: {added:+.3f} ms at p50 "
+                            f"({'met' if added < 1.0 else 'missed'}), throughput {ratio:.2f} of "
+                            f"direct ({'met' if ratio >= 0.5 else 'missed'})")
+    goal = ("The goal on record (issue 17): under 1 ms added at p50, throughput at least half of "
+            "direct. In this run:\n\n" + "\n".join(verdicts))
     print(latency + "\n\n" + bulk + "\n\nlookups:\n" + "\n".join(lookups) + "\n\negress helper: " +
-          helper_line)
+          helper_line + "\n\n" + goal)
 
     if args.json:
         summary["load_start"] = load_start
@@ -270,8 +287,11 @@ the proxy variables, CONNECT and its answer. The name lookup is outside it (time
 
 {latency}
 
-"p50 added" is the row's p50 minus the direct p50 of the same scheme: what the proxy adds, with the
-difference between the two clients' places (a sandbox's seccomp filter and cgroup against none).
+The last column is the row's p50 minus the direct p50 of the same scheme: for the proxy rows, what
+the proxy adds, together with what running in a sandbox (its seccomp filter, cgroup and network
+namespace) adds to the client. The chroot row is the control for the two clients being different
+builds: the template's `python3` and OpenSSL, run directly in the client namespace (`chroot` into the
+template's root filesystem, the address given since that tree has no resolv.conf).
 
 Name lookups (`getaddrinfo`, A), per connection, by the dialling clients: direct asks the test DNS
 server, the sandbox asks its egress helper's resolver, which asks the test DNS server:
@@ -281,11 +301,15 @@ server, the sandbox asks its egress helper's resolver, which asks the test DNS s
 ## Bulk
 
 `GET /bytes/{bulk_bytes}` ({args.bulk_mib} MiB), timed from `connect()` to the last byte, once per
-scheme, path and round; read into a 1 MiB buffer.
+scheme, path and round; read into a 1 MiB buffer. MB/s is 10^6 bytes a second.
 
 {bulk}
 
 The egress helper (`mvm-egress`, utime + stime from /proc over the proxied runs): {helper_line}.
+
+## Against the goal
+
+{goal}
 """
         write_report(args.out, "Egress proxy: connection set-up and throughput",
                      "bench/egress_bench.py", report_header(mvmctl, load_start), body)
