@@ -319,8 +319,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                   "sni": self.sni, "host": self.headers.get("Host"), "method": self.command,
                   "path": self.path, "body_bytes": received}
         srv.log.write(record)
-        if self.command == "GET" and self.path.startswith("/bytes/"):
-            self._send_bytes(self.path[len("/bytes/"):])
+        # The absolute form (`GET http://host/bytes/N`, which a server must accept) as well.
+        path = self.path
+        if "://" in path:
+            path = "/" + path.split("://", 1)[1].partition("/")[2]
+        if self.command == "GET" and path.startswith("/bytes/"):
+            self._send_bytes(path[len("/bytes/"):])
             return
         body = (json.dumps({**record, "marker": MARKER}, sort_keys=True) + "\n").encode()
         self.send_response(200)
