@@ -87,7 +87,12 @@ class Proxy {
   std::string sandbox_;
   ProxyLimits limits_;
   ProxyHooks hooks_;
+  /// Threads kept waiting in accept() (Serve).
+  static constexpr size_t kSpareAcceptors = 4;
+  void AcceptLoop(int listener, bool owner);
+
   std::atomic<size_t> open_{0};
+  std::atomic<size_t> idle_{0};
   std::atomic<uint64_t> bytes_{0};
 };
 

@@ -67,7 +67,13 @@ UpstreamAnswer LookupUpstream(const std::string& name, const std::string& resolv
     return out;
   }
   bool answered = false;
+  // IPv4 first, and IPv6 only for a name without IPv4 addresses: the two questions one after the
+  // other would double every lookup the sandbox waits for.
   for (ldns_rr_type type : {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA}) {
+    if (type == LDNS_RR_TYPE_AAAA &&
+        (!out.v4.empty() || (answered && out.rcode != Rcode::kNoError))) {
+      break;
+    }
     ldns_pkt* pkt_raw = nullptr;
     const ldns_status status = ldns_resolver_query_status(&pkt_raw, resolver.get(), dname.get(),
                                                           type, LDNS_RR_CLASS_IN, LDNS_RD);

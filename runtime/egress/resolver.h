@@ -34,7 +34,8 @@ struct UpstreamAnswer {
 
 using UpstreamLookup = std::function<UpstreamAnswer(const std::string& name)>;
 
-/// Asks the resolvers of `resolv_conf` (ldns; A and AAAA, recursion desired, 2 s per try).
+/// Asks the resolvers of `resolv_conf` (ldns; A, and AAAA only when there is no A; recursion
+/// desired, 2 s per try).
 UpstreamAnswer LookupUpstream(const std::string& name, const std::string& resolv_conf);
 
 /// The sandbox-side address range: 198.18.0.0/15, which RefusedAddress refuses upstream.
