@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "ir/support/os/errno_text.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/egress/address.h"
 #include "runtime/egress/http_gate.h"
 #include "runtime/egress/tls_hello.h"
@@ -443,7 +444,16 @@ void Proxy::ServeHttp(int client, Target target, std::string bytes) {
   ::close(upstream);
 }
 
-bool Proxy::CountBytes(size_t n) { return bytes_.fetch_add(n) + n <= limits_.max_bytes; }
+bool Proxy::CountBytes(size_t n) {
+  if (bytes_.fetch_add(n) + n <= limits_.max_bytes) {
+    return true;
+  }
+  events_->Record("deny",
+                  {{"sandbox", sandbox_},
+                   {"reason", "the sandbox moved more than " + std::to_string(limits_.max_bytes) +
+                                  " bytes through the proxy"}});
+  return false;
+}
 
 void Proxy::Relay(int client, int upstream, const std::string& to_upstream, const Filter& filter) {
   if (!to_upstream.empty() &&
@@ -455,6 +465,12 @@ void Proxy::Relay(int client, int upstream, const std::string& to_upstream, cons
   bool upstream_open = true;
   std::string buffer(65536, '\0');
   std::string filtered;
+  // Bytes that pass unfiltered (answers, TLS) move socket → pipe → socket inside the kernel, never
+  // copied into this process; without a pipe, through the buffer.
+  int pipe_fds[2] = {-1, -1};
+  const bool spliced = ::pipe2(pipe_fds, O_CLOEXEC) == 0;
+  const os::UniqueFd pipe_out(pipe_fds[0]);
+  const os::UniqueFd pipe_in(pipe_fds[1]);
   while (client_open || upstream_open) {
     fds[0].events = client_open ? POLLIN : 0;
     fds[1].events = upstream_open ? POLLIN : 0;
@@ -471,16 +487,38 @@ void Proxy::Relay(int client, int upstream, const std::string& to_upstream, cons
       }
       const int from = fds[i].fd;
       const int to = i == 0 ? upstream : client;
+      const bool splice_it = spliced && !(i == 0 && filter);
       ssize_t n;
       do {
-        n = ::recv(from, buffer.data(), buffer.size(), 0);
+        n = splice_it ? ::splice(from, nullptr, pipe_in.get(), nullptr, buffer.size(),
+                                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+                      : ::recv(from, buffer.data(), buffer.size(), 0);
       } while (n < 0 && errno == EINTR);
+      if (n < 0 && errno == EAGAIN) {
+        continue;  // readable by poll, yet nothing to move: poll again
+      }
       if (n <= 0) {
         // One direction ended: pass the end on, keep the other direction.
         ::shutdown(to, SHUT_WR);
         (i == 0 ? client_open : upstream_open) = false;
         if (n < 0) {
           return;
+        }
+        continue;
+      }
+      if (splice_it) {
+        if (!CountBytes(static_cast<size_t>(n))) {
+          return;
+        }
+        for (size_t left = static_cast<size_t>(n); left > 0;) {
+          const ssize_t m = ::splice(pipe_out.get(), nullptr, to, nullptr, left, SPLICE_F_MOVE);
+          if (m < 0 && errno == EINTR) {
+            continue;
+          }
+          if (m <= 0) {
+            return;
+          }
+          left -= static_cast<size_t>(m);
         }
         continue;
       }
@@ -492,10 +530,6 @@ void Proxy::Relay(int client, int upstream, const std::string& to_upstream, cons
         chunk = filtered;
       }
       if (!CountBytes(chunk.size())) {
-        events_->Record(
-            "deny", {{"sandbox", sandbox_},
-                     {"reason", "the sandbox moved more than " + std::to_string(limits_.max_bytes) +
-                                    " bytes through the proxy"}});
         return;
       }
       if (!WriteAll(to, chunk)) {

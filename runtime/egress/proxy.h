@@ -79,6 +79,7 @@ class Proxy {
   /// Client bytes pass through `filter` on their way upstream (false: end the connection).
   using Filter = std::function<bool(std::string_view in, std::string& out)>;
   void Relay(int client, int upstream, const std::string& to_upstream, const Filter& filter = {});
+  /// Adds `n` to the sandbox's bytes; false (and a `deny` record) past the limit.
   bool CountBytes(size_t n);
 
   Policy policy_;
