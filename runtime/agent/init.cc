@@ -4,9 +4,12 @@
 
 #include "runtime/agent/init.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -113,8 +116,8 @@ std::map<std::string, std::string> KernelParameters() {
   return out;
 }
 
-void LoadModules() {
-  std::istringstream order(ReadText("/lib/modules/load-order"));
+void LoadModules(const std::string& list) {
+  std::istringstream order(ReadText(list));
   std::string name;
   while (std::getline(order, name)) {
     if (name.empty()) {
@@ -184,6 +187,92 @@ void LoopbackUp() {
   request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
   if (::ioctl(fd, SIOCSIFFLAGS, &request) != 0) {
     Fail("loopback up: " + os::ErrnoText(errno));
+  }
+  ::close(fd);
+}
+
+/// The guest's side of its link to mvm's egress proxy and resolver
+/// (docs/architecture/microvm-egress.md), from `mvm.net=ADDRESS/PREFIX,GATEWAY`: the virtio-net
+/// driver is loaded, eth0 gets ADDRESS, and the default route goes via GATEWAY, the host side of
+/// the link, where the resolver answers on port 53 and every TCP connection is taken to the proxy.
+/// None of it is a boundary: the workload is root and may change all of it, which only makes its
+/// own connections fail, because nothing but the proxy and the resolver answers on the host side.
+struct GuestNet {
+  in_addr address{};
+  in_addr netmask{};
+  in_addr gateway{};
+  std::string gateway_text;
+};
+
+GuestNet ParseNet(const std::string& value) {
+  const size_t slash = value.find('/');
+  const size_t comma = value.find(',');
+  GuestNet net;
+  int prefix = -1;
+  if (slash != std::string::npos && comma != std::string::npos && slash < comma) {
+    prefix = std::atoi(value.substr(slash + 1, comma - slash - 1).c_str());
+    net.gateway_text = value.substr(comma + 1);
+  }
+  if (prefix < 1 || prefix > 32 ||
+      ::inet_pton(AF_INET, value.substr(0, slash).c_str(), &net.address) != 1 ||
+      ::inet_pton(AF_INET, net.gateway_text.c_str(), &net.gateway) != 1) {
+    Fail("malformed mvm.net=" + value + " (want ADDRESS/PREFIX,GATEWAY)");
+  }
+  net.netmask.s_addr = htonl(prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix));
+  return net;
+}
+
+void NetworkUp(const GuestNet& net) {
+  LoadModules("/lib/modules/load-order-net");
+  WaitFor("/sys/class/net/eth0");
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    Fail("socket: " + os::ErrnoText(errno));
+  }
+  ifreq request{};
+  std::strncpy(request.ifr_name, "eth0", IFNAMSIZ - 1);
+  auto* sin = reinterpret_cast<sockaddr_in*>(&request.ifr_addr);
+  sin->sin_family = AF_INET;
+  sin->sin_addr = net.address;
+  if (::ioctl(fd, SIOCSIFADDR, &request) != 0) {
+    Fail("eth0 address: " + os::ErrnoText(errno));
+  }
+  sin->sin_addr = net.netmask;
+  if (::ioctl(fd, SIOCSIFNETMASK, &request) != 0) {
+    Fail("eth0 netmask: " + os::ErrnoText(errno));
+  }
+  if (::ioctl(fd, SIOCGIFFLAGS, &request) != 0) {
+    Fail("eth0 flags: " + os::ErrnoText(errno));
+  }
+  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+  if (::ioctl(fd, SIOCSIFFLAGS, &request) != 0) {
+    Fail("eth0 up: " + os::ErrnoText(errno));
+  }
+  rtentry route{};
+  reinterpret_cast<sockaddr_in*>(&route.rt_dst)->sin_family = AF_INET;
+  reinterpret_cast<sockaddr_in*>(&route.rt_genmask)->sin_family = AF_INET;
+  auto* gateway = reinterpret_cast<sockaddr_in*>(&route.rt_gateway);
+  gateway->sin_family = AF_INET;
+  gateway->sin_addr = net.gateway;
+  route.rt_flags = RTF_UP | RTF_GATEWAY;
+  if (::ioctl(fd, SIOCADDRT, &route) != 0) {
+    Fail("default route via " + net.gateway_text + ": " + os::ErrnoText(errno));
+  }
+  ::close(fd);
+}
+
+/// The root's /etc/resolv.conf names the host side of the link, written into the overlay's memory
+/// layer before the root is made read-only (a template's may be a symlink; it is replaced).
+void WriteResolvConf(const std::string& root, const GuestNet& net) {
+  MakeDirs(root + "/etc");
+  const std::string path = root + "/etc/resolv.conf";
+  ::unlink(path.c_str());
+  const std::string text =
+      "# mvm: the sandbox's resolver (answers only names its plan allows)\nnameserver " +
+      net.gateway_text + "\noptions timeout:5 attempts:2\n";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    Fail("write " + path + ": " + os::ErrnoText(errno));
   }
   ::close(fd);
 }
@@ -352,7 +441,7 @@ void RunAsVmInit() {
     PowerOff();
   }
   const long long modules_started = BootMillis();
-  LoadModules();
+  LoadModules("/lib/modules/load-order");
   const long long modules_ms = BootMillis() - modules_started;
 
   // The root image is shared by every VM of its template and attached read-only; an overlay with a
@@ -367,6 +456,14 @@ void RunAsVmInit() {
   const std::string root = "/newroot";
   for (const char* dir : {"/dev", "/proc", "/sys", "/tmp", "/run", "/.mvm"}) {
     MakeDirs(root + dir);
+  }
+  long long net_ms = -1;
+  if (auto it = params.find("net"); it != params.end()) {
+    const long long net_started = BootMillis();
+    const GuestNet net = ParseNet(it->second);
+    NetworkUp(net);
+    WriteResolvConf(root, net);
+    net_ms = BootMillis() - net_started;
   }
   if (params.count("extras") != 0) {
     WaitFor("/dev/vdb");
@@ -407,8 +504,9 @@ void RunAsVmInit() {
     mux = StartMux(port_fd);
     ::close(port_fd);
     Say("ready: init started at boot+" + std::to_string(started) + " ms, modules loaded in " +
-        std::to_string(modules_ms) + " ms, agent listening at boot+" +
-        std::to_string(BootMillis()) + " ms");
+        std::to_string(modules_ms) + " ms, " +
+        (net_ms >= 0 ? "network up in " + std::to_string(net_ms) + " ms, " : std::string()) +
+        "agent listening at boot+" + std::to_string(BootMillis()) + " ms");
   };
   auto status = RunAgent(options);
   if (!status) {

@@ -37,6 +37,11 @@ namespace {
 /// the implementation is loaded up front.
 constexpr std::string_view kRootModules[] = {
     "virtio_mmio", "virtio_blk", "virtio_console", "crc32c_generic", "ext4", "overlay", "virtiofs"};
+/// The modules of the guest's NIC, which only a VM whose plan allows egress has: the initramfs
+/// carries them (with their dependencies not already among kRootModules') in a load order of their
+/// own, which the guest's init loads only when its command line names a network (mvm.net=), so
+/// that a VM without a NIC does not pay for them at boot.
+constexpr std::string_view kNetModules[] = {"virtio_net"};
 
 // Whatever the umask: qemu's unprivileged uid reads the kernel and initramfs (as /proc/self/fd/N of
 // a descriptor it was given, which checks the file's mode again). Nothing written here is secret.
@@ -254,6 +259,10 @@ ErrorOr<KernelDir> EnsureKernelDir(const fs::path& cache_dir, const ProgressFn& 
   for (std::string_view m : kRootModules) {
     key += " " + std::string(m);
   }
+  key += " net";
+  for (std::string_view m : kNetModules) {
+    key += " " + std::string(m);
+  }
   fs::path final_dir = cache_dir / ("kernel-" + ir::Sha256Hex(key).substr(0, 16));
   if (fs::exists(final_dir / "release")) {
     auto release = ReadWhole(final_dir / "release");
@@ -345,11 +354,21 @@ ErrorOr<KernelDir> EnsureKernelDir(const fs::path& cache_dir, const ProgressFn& 
       return ok.error();
     }
   }
+  const size_t always = order.size();
+  for (std::string_view root : kNetModules) {
+    if (auto ok = visit(std::string(root)); !ok) {
+      return ok.error();
+    }
+  }
   std::string load_order;
-  for (const std::string& m : order) {
-    load_order += m + "\n";
+  std::string net_order;
+  for (size_t i = 0; i < order.size(); ++i) {
+    (i < always ? load_order : net_order) += order[i] + "\n";
   }
   if (auto ok = WriteAtomically(build / "load-order", load_order); !ok) {
+    return ok.error();
+  }
+  if (auto ok = WriteAtomically(build / "load-order-net", net_order); !ok) {
     return ok.error();
   }
   fs::remove_all(unpacked, ec);
@@ -553,6 +572,10 @@ ErrorOr<BootFiles> EnsureBootFiles(const fs::path& cache_dir, const fs::path& ag
   if (!order) {
     return order.error();
   }
+  auto net_order = ReadWhole(kernel->dir / "load-order-net");
+  if (!net_order) {
+    return net_order.error();
+  }
   std::vector<CpioEntry> entries = {
       {"dev", S_IFDIR | 0755, {}},
       {"dev/console", S_IFCHR | 0600, {}, 5, 1},
@@ -561,8 +584,9 @@ ErrorOr<BootFiles> EnsureBootFiles(const fs::path& cache_dir, const fs::path& ag
       {"lib", S_IFDIR | 0755, {}},
       {"lib/modules", S_IFDIR | 0755, {}},
       {"lib/modules/load-order", S_IFREG | 0644, *order},
+      {"lib/modules/load-order-net", S_IFREG | 0644, *net_order},
   };
-  std::istringstream names(*order);
+  std::istringstream names(*order + *net_order);
   std::string name;
   while (std::getline(names, name)) {
     auto ko = ReadWhole(kernel->dir / "modules" / name);

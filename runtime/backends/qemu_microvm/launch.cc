@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
@@ -61,7 +62,7 @@ class QemuMicrovmBackend final : public backends::Backend {
   backends::Capabilities capabilities() const override {
     backends::Capabilities caps;
     caps.microvm_isolation = true;
-    caps.egress = false;
+    caps.egress = true;
     caps.host_measures_oom = false;
     if (::geteuid() != 0) {
       caps.read_write_volumes_refusal =
@@ -154,8 +155,23 @@ ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
   if (const char* env = std::getenv("MVM_BOOT_TIMEOUT_MS"); env != nullptr && env[0] != '\0') {
     timeout = std::chrono::milliseconds(std::max(1000L, std::atol(env)));
   }
+  // The way out exists before qemu does, so that the guest's NIC leads to it from its first
+  // packet; the launcher's copy of the tap is closed once qemu holds its own (the device goes
+  // when qemu does), and the sockets go to the sandbox's egress helper.
+  std::optional<VmNetwork> network;
+  if (request.egress) {
+    auto opened = OpenVmNetwork();
+    if (!opened) {
+      return opened.error();
+    }
+    network = std::move(*opened);
+    spec.tap_fd = network->tap.get();
+  }
   BootTimings bt;
   auto booted = Boot(spec, timeout, &bt, request.note);
+  if (network) {
+    network->tap.Reset();
+  }
   if (!booted) {
     return Error{booted.error().message + "\n(accelerator: " + accel.name + ", " + accel.reason +
                  ")"};
@@ -179,6 +195,11 @@ ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
                {"acceleration_reason", accel.reason},
                {"kernel", boot_files->kernel_release},
                {"boot_attempts", bt.attempts}};
+  if (network) {
+    out.egress = std::move(network->endpoints);
+    out.facts["nic"] = std::string("virtio-net, ") + kEgressGuestAddress + "/" +
+                       std::to_string(kEgressPrefix) + " via " + kEgressHostAddress;
+  }
   if (request.describe) {
     char phases[256];
     std::snprintf(phases, sizeof phases,
@@ -190,6 +211,12 @@ ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
                            "), kernel " + boot_files->kernel_release + ", rootfs " +
                            request.rootfs_digest.substr(0, 19) + "…, sandbox " + request.name,
                        phases};
+    if (network) {
+      out.description.push_back(std::string("network: one virtio-net NIC, ") + kEgressGuestAddress +
+                                " via " + kEgressHostAddress +
+                                ", a tap in a namespace of its own where only the sandbox's egress "
+                                "proxy and resolver answer");
+    }
   }
   return out;
 }

@@ -101,18 +101,29 @@ int Connect(const fs::path& path) {
   }
   // Nothing of the launcher's but the report pipe: a detached VM must not hold its terminal or the
   // pipes a caller (an SDK, a test) waits to see closed.
+  // And the NIC's tap, kept at fd 4 (first moved above every number the steps below reuse).
+  int tap = spec.tap_fd >= 0 ? ::fcntl(spec.tap_fd, F_DUPFD_CLOEXEC, 10) : -1;
+  const int tap_errno = errno;
   int null = ::open("/dev/null", O_RDWR);
   ::dup2(null, 0);
   ::dup2(null, 1);
   ::dup2(null, 2);
   ::dup2(report_fd, 3);
   report_fd = 3;
-  ::close_range(4, ~0U, 0);
+  if (tap >= 0) {
+    ::dup3(tap, 4, O_CLOEXEC);
+    tap = 4;
+  }
+  ::close_range(tap >= 0 ? 5 : 4, ~0U, 0);
   auto report = [&](int32_t value, const std::string& message) {
     std::string bytes(reinterpret_cast<const char*>(&value), sizeof value);
     bytes += message;
     (void)!::write(report_fd, bytes.data(), bytes.size());
   };
+  if (spec.tap_fd >= 0 && tap < 0) {
+    report(-1, std::string("cannot keep the tap: ") + std::strerror(tap_errno));
+    ::_exit(1);
+  }
   auto listening = agent::ListenUnix(spec.agent_socket.string());
   if (!listening) {
     report(-1, listening.error().message);
@@ -171,6 +182,9 @@ int Connect(const fs::path& path) {
   }
   fds.agent = grant(trunk[1]);
   fds.console = grant(console[1]);
+  if (tap >= 0) {
+    fds.tap = grant(tap);
+  }
   auto open_read_only = [&](const fs::path& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -304,6 +318,9 @@ std::vector<std::string> QemuArgv(const Spec& spec, const QemuFds& fds) {
   if (spec.extras_image) {
     append += " mvm.extras=1";
   }
+  if (fds.tap >= 0) {
+    append += " mvm.net=" + GuestNetParameter();
+  }
   const std::string memory_mb = std::to_string(spec.memory_mb + kGuestOverheadMb);
   // vhost-user devices (virtiofsd) map the guest's RAM, so it must be a shareable memfd then.
   const bool shared_ram = !spec.shared_dirs.empty();
@@ -354,6 +371,13 @@ std::vector<std::string> QemuArgv(const Spec& spec, const QemuFds& fds) {
     const int socket = i < fds.shared_dirs.size() ? fds.shared_dirs[i] : -1;
     argv.insert(argv.end(), {"-chardev", "socket,id=" + id + ",fd=" + fd(socket), "-device",
                              "vhost-user-fs-device,chardev=" + id + ",tag=" + dir.tag});
+  }
+  if (fds.tap >= 0) {
+    // The guest's one NIC (docs/architecture/microvm-egress.md): a tap qemu is given, not one it
+    // makes (it could not: no capability, a network namespace of its own), so no helper script
+    // runs.
+    argv.insert(argv.end(), {"-netdev", "tap,id=net0,fd=" + fd(fds.tap), "-device",
+                             "virtio-net-device,netdev=net0"});
   }
   argv.insert(argv.end(),
               {"-device", "virtio-serial-device", "-chardev", "socket,id=agent,fd=" + fd(fds.agent),

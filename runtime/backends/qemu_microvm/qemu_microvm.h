@@ -4,7 +4,9 @@
 // The microVM backend: `qemu-system-x86_64 -M microvm`, PVH boot of runtime/guest's vmlinux and
 // initramfs (the guest agent is init), the template's ext4 image on virtio-mmio block (read-only),
 // an optional per-sandbox extras image, one virtio-fs device per read-write volume, the agent
-// protocol over one virtio-serial port, no NIC.
+// protocol over one virtio-serial port, and no NIC unless the plan allows egress: then one
+// virtio-net device whose host side is a tap in a network namespace of its own where only mvm's
+// egress proxy and resolver answer (OpenVmNetwork; docs/architecture/microvm-egress.md).
 //
 // Process structure. The launcher forks a supervisor process per VM; the supervisor listens on the
 // sandbox's agent socket (the path the container backend uses, so agent::Client does not change),
@@ -75,6 +77,9 @@ struct Spec {
   std::filesystem::path qemu_log;      ///< qemu's and virtiofsd's output, bounded as the console
   std::string accel = "tcg";
   bool detached = false;
+  /// The tap of the VM's link to its egress proxy and resolver (VmNetwork::tap), or -1 for no NIC.
+  /// The caller's: it stays open in the caller, and the supervisor hands qemu a copy.
+  int tap_fd = -1;
   /// Called in the supervisor process (a fork of the caller) once qemu, its virtiofsds and the
   /// port have ended, with how; may be empty. The launcher audits it: the supervisor outlives any
   /// `mvmctl` of a detached VM, so only it sees every end.
@@ -115,6 +120,7 @@ struct QemuFds {
   int extras_image = -1;  ///< read-only; fd set 2; -1 when Spec::extras_image is unset
   int console = -1;  ///< a connected socket; the supervisor keeps what arrives (KeepBoundedLog)
   int agent = -1;    ///< the port's trunk socket
+  int tap = -1;      ///< the NIC's tap (Spec::tap_fd); -1: no NIC
   std::vector<int> shared_dirs;  ///< per Spec::shared_dirs: a socket connected to its virtiofsd
 };
 
@@ -185,6 +191,39 @@ std::vector<std::string> VirtiofsdArgv(const SharedDir& dir, int listen_fd);
 /// -1). It dies with the caller (PR_SET_PDEATHSIG). Returns its pid once it has exec'd, or the
 /// step that failed. Needs root (it maps ids and makes an idmapped mount).
 ErrorOr<pid_t> StartConfinedVirtiofsd(const SharedDir& dir, int listen_fd, int log_fd);
+
+/// The link of a VM whose plan allows egress: a /30 between the host side (the gateway, where
+/// the resolver answers on port 53 and every TCP connection the guest opens is redirected to the
+/// proxy on kEgressProxyPort) and the guest's eth0. 198.19.255.252/30 is the top of the
+/// benchmarking range whose bottom, 198.18.0.0/15, holds the resolver's sandbox-side addresses
+/// (runtime/egress/resolver.h), which hands out addresses from 198.18.0.2 up and so never reaches
+/// it; the egress proxy refuses every address of that range upstream.
+inline constexpr char kEgressHostAddress[] = "198.19.255.253";
+inline constexpr char kEgressGuestAddress[] = "198.19.255.254";
+inline constexpr int kEgressPrefix = 30;
+inline constexpr int kEgressProxyPort = 15001;
+/// The tap's name in its namespace.
+inline constexpr char kEgressTap[] = "mvm-tap";
+
+/// The guest's `mvm.net=` parameter (runtime/agent/init.cc): its address, prefix and gateway.
+std::string GuestNetParameter();
+
+/// A VM's way out, made before its qemu starts.
+struct VmNetwork {
+  /// The tap's queue, for qemu's `-netdev tap,fd=`; the device (and its addresses) lasts as long
+  /// as some copy of this descriptor is open.
+  os::UniqueFd tap;
+  /// The proxy's and the resolver's sockets, in the tap's namespace, for the egress helper.
+  backends::EgressEndpoints endpoints;
+};
+
+/// Makes a network namespace of its own (from a thread of this process, which ends there, so the
+/// caller's namespace is untouched) holding one tap with kEgressHostAddress, no route beyond its
+/// link, no forwarding, and nftables rules the guest cannot reach: every TCP connection arriving
+/// on the tap is redirected to the proxy's listener, UDP to kEgressHostAddress port 53 reaches
+/// the resolver's socket, and every other packet (other UDP, ICMP, IPv6, TCP to anywhere but the
+/// proxy) is dropped. Needs root (CAP_NET_ADMIN, CAP_NET_BIND_SERVICE) and nf_tables with NAT.
+ErrorOr<VmNetwork> OpenVmNetwork();
 
 /// A started VM. A plain value: whoever holds it owns `supervisor_pidfd`.
 struct Vm {

@@ -58,16 +58,6 @@ class LauncherE2E : public ::testing::Test {
   }
 };
 
-// The microVM backend has no egress proxy yet: a plan that allows egress is refused there before
-// anything boots, rather than run without its policy.
-TEST_F(LauncherE2E, RefusesAPlanThatAllowsEgressOnABackendWithoutAnEgressProxy) {
-  Result r = Mvmctl({"run", (kExamples / "agent_tool.py").string(), "--workload", "agent-tool",
-                     "--backend", "qemu-microvm"});
-  EXPECT_EQ(r.status, 125) << Describe(r);
-  EXPECT_THAT(r.err, HasSubstr("refused"));
-  EXPECT_THAT(r.err, HasSubstr("cannot enforce a network policy"));
-}
-
 TEST_F(LauncherE2E, MicrovmWorkloadRunsOnContainerOnlyInDevWithAWarning) {
   const std::string file = (kFixture.parent_path() / "default_isolation.py").string();
   Result dev = Mvmctl({"run", file});

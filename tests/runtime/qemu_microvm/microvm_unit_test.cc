@@ -2,9 +2,13 @@
 // over a real socketpair, real unix sockets, the real agent behind the guest half), the initramfs
 // writer, reproducible root images and the qemu command line.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -286,6 +290,75 @@ TEST(QemuArgv, NoNetworkDeviceReadOnlyRootAndLimitsMapped) {
   // No shared directory, no shared RAM and no vhost-user device.
   EXPECT_THAT(all, Not(HasSubstr("memory-backend")));
   EXPECT_THAT(all, Not(HasSubstr("vhost-user")));
+}
+
+// A VM whose plan allows egress gets one NIC, on the tap it is given (never one it makes), and its
+// init is told the link's addresses; without a tap there is neither.
+TEST(QemuArgv, ATapBecomesTheOneVirtioNetDeviceAndTheGuestIsToldItsLink) {
+  namespace qm = mvm::runtime::qemu_microvm;
+  qm::Spec spec;
+  spec.name = "box";
+  spec.memory_mb = 64;
+  auto fds = Fds();
+  fds.tap = 8;
+  auto argv = qm::QemuArgv(spec, fds);
+  EXPECT_THAT(argv, Contains("tap,id=net0,fd=8"));
+  EXPECT_THAT(argv, Contains("virtio-net-device,netdev=net0"));
+  std::string all;
+  for (const std::string& a : argv) {
+    all += a + " ";
+  }
+  EXPECT_THAT(all, HasSubstr(" mvm.net=198.19.255.254/30,198.19.255.253"));
+  EXPECT_THAT(all, Not(HasSubstr("script")));
+  EXPECT_THAT(all, Not(HasSubstr("vhost=on")));
+  fds.tap = -1;
+  all.clear();
+  for (const std::string& a : qm::QemuArgv(spec, fds)) {
+    all += a + " ";
+  }
+  EXPECT_THAT(all, Not(HasSubstr("mvm.net")));
+  EXPECT_THAT(all, Not(HasSubstr("netdev")));
+}
+
+// The host side of that link: a namespace of its own (not this process's), the proxy listening and
+// the resolver bound at the link's host address, and the tap a character device of tun's.
+TEST(OpenVmNetwork, MakesTheTapAndBothSocketsInANamespaceOfTheirOwn) {
+  namespace qm = mvm::runtime::qemu_microvm;
+  if (::geteuid() != 0) {
+    MVM_MISSING_PREREQUISITE() << "needs root (a network namespace, a tap, nftables)";
+  }
+  auto net = qm::OpenVmNetwork();
+  ASSERT_TRUE(net) << net.error().message;
+  EXPECT_TRUE(net->tap.valid());
+  EXPECT_EQ(net->endpoints.resolver_address, "198.19.255.253");
+  EXPECT_EQ(net->endpoints.proxy_url, "http://198.19.255.253:15001");
+  auto local = [](int fd) {
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &a.sin_addr, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(ntohs(a.sin_port));
+  };
+  EXPECT_EQ(local(net->endpoints.proxy.get()), "198.19.255.253:15001");
+  EXPECT_EQ(local(net->endpoints.dns.get()), "198.19.255.253:53");
+  int type = 0;
+  socklen_t len = sizeof type;
+  ASSERT_EQ(::getsockopt(net->endpoints.proxy.get(), SOL_SOCKET, SO_TYPE, &type, &len), 0);
+  EXPECT_EQ(type, SOCK_STREAM);
+  // Both sockets live in one namespace, which is not this process's.
+  auto netns = [](int socket) {
+    int ns = ::ioctl(socket, SIOCGSKNS);
+    struct stat st {};
+    EXPECT_GE(ns, 0);
+    EXPECT_EQ(::fstat(ns, &st), 0);
+    ::close(ns);
+    return st.st_ino;
+  };
+  struct stat own {};
+  ASSERT_EQ(::stat("/proc/self/ns/net", &own), 0);
+  EXPECT_NE(netns(net->endpoints.proxy.get()), own.st_ino);
+  EXPECT_EQ(netns(net->endpoints.proxy.get()), netns(net->endpoints.dns.get()));
 }
 
 TEST(QemuArgv, SharedDirectoriesGetSharedMemoryAndOneVhostUserFsDeviceEach) {
