@@ -5,7 +5,6 @@
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
-#include <nftables/libnftables.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "ir/support/os/errno_text.h"
+#include "runtime/backends/egress_net_util.h"
 
 namespace mvm::runtime::container {
 
@@ -34,26 +34,6 @@ constexpr const char* kRules =
 constexpr const char* kSourceAddress = "198.18.0.1";
 
 std::string Errno(const std::string& what) { return what + ": " + os::ErrnoText(errno); }
-
-ErrorOr<os::UniqueFd> Bound(int type, const char* address, int port) {
-  os::UniqueFd fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) {
-    return Error{Errno("socket")};
-  }
-  const int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, address, &sa.sin_addr);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    return Error{Errno(std::string("bind ") + address + ":" + std::to_string(port))};
-  }
-  if (type == SOCK_STREAM && ::listen(fd.get(), 128) != 0) {
-    return Error{Errno("listen")};
-  }
-  return fd;
-}
 
 ErrorOr<Ok> DefaultRouteViaLoopback() {
   os::UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -89,21 +69,7 @@ ErrorOr<Ok> DefaultRouteViaLoopback() {
   return Ok{};
 }
 
-ErrorOr<Ok> Redirect() {
-  nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (ctx == nullptr) {
-    return Error{"nftables: cannot make a context"};
-  }
-  nft_ctx_buffer_error(ctx);
-  const int rc = nft_run_cmd_from_buffer(ctx, kRules);
-  std::string error = nft_ctx_get_error_buffer(ctx);
-  nft_ctx_free(ctx);
-  if (rc != 0) {
-    return Error{"nftables refused the redirect rule: " + error +
-                 " (the kernel needs nf_tables with NAT: nft_nat, nft_redirect)"};
-  }
-  return Ok{};
-}
+ErrorOr<Ok> Redirect() { return backends::LoadNftRules(kRules, "the redirect rule"); }
 
 }  // namespace
 
@@ -134,8 +100,8 @@ ErrorOr<backends::EgressEndpoints> OpenEgressNetwork(pid_t pid) {
       out = redirected.error();
       return;
     }
-    auto proxy = Bound(SOCK_STREAM, "127.0.0.1", kProxyPort);
-    auto dns = Bound(SOCK_DGRAM, kResolverAddress, 53);
+    auto proxy = backends::BoundEgressSocket(SOCK_STREAM, "127.0.0.1", kProxyPort);
+    auto dns = backends::BoundEgressSocket(SOCK_DGRAM, kResolverAddress, 53);
     if (!proxy || !dns) {
       out = Error{"cannot open the egress sockets in the sandbox: " +
                   (!proxy ? proxy.error().message : dns.error().message)};

@@ -6,7 +6,6 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <nftables/libnftables.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "ir/support/os/errno_text.h"
+#include "runtime/backends/egress_net_util.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 
 namespace mvm::runtime::qemu_microvm {
@@ -61,21 +61,7 @@ std::string Rules() {
   return out;
 }
 
-ErrorOr<Ok> LoadRules() {
-  nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (ctx == nullptr) {
-    return Error{"nftables: cannot make a context"};
-  }
-  nft_ctx_buffer_error(ctx);
-  const int rc = nft_run_cmd_from_buffer(ctx, Rules().c_str());
-  std::string error = nft_ctx_get_error_buffer(ctx);
-  nft_ctx_free(ctx);
-  if (rc != 0) {
-    return Error{"nftables refused the VM's egress rules: " + error +
-                 " (the kernel needs nf_tables with NAT: nft_nat, nft_redirect)"};
-  }
-  return Ok{};
-}
+ErrorOr<Ok> LoadRules() { return backends::LoadNftRules(Rules(), "the VM's egress rules"); }
 
 /// Turns IPv6 off on the tap (so that it has no link-local address either), through the calling
 /// thread's namespace's sysctl; best effort: a kernel without IPv6 has no such file, and the input
@@ -116,23 +102,7 @@ ErrorOr<Ok> InterfaceUp(int s, const char* name, const char* address, int prefix
 }
 
 ErrorOr<os::UniqueFd> Bound(int type, int port) {
-  os::UniqueFd fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) {
-    return Error{Errno("socket")};
-  }
-  const int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, kEgressHostAddress, &sa.sin_addr);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    return Error{Errno(std::string("bind ") + kEgressHostAddress + ":" + std::to_string(port))};
-  }
-  if (type == SOCK_STREAM && ::listen(fd.get(), 128) != 0) {
-    return Error{Errno("listen")};
-  }
-  return fd;
+  return backends::BoundEgressSocket(type, kEgressHostAddress, port);
 }
 
 /// In the calling thread, which must be in the VM's fresh namespace.
