@@ -16,8 +16,10 @@
 #include <csignal>
 #include <thread>
 
+#include "ir/support/os/unique_fd.h"
 #include "runtime/egress/egress.h"
 #include "runtime/launcher/internal.h"
+#include "runtime/launcher/pool_wire.h"
 
 namespace mvm::runtime {
 
@@ -100,15 +102,16 @@ ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const s
         {r.host(), r.protocol() == "http" ? egress::Protocol::kHttp : egress::Protocol::kHttps});
   }
   settings.policy.dns = network.dns();
-  int pipe[2];
-  if (::pipe2(pipe, O_CLOEXEC) != 0) {
-    return Error{std::string("cannot create the egress helper's pipe: ") + std::strerror(errno)};
+  // The settings go as one JSON line on a socket, as a pool daemon's do (pool_wire.h).
+  int wire[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wire) != 0) {
+    return Error{std::string("cannot create the egress helper's socket: ") + std::strerror(errno)};
   }
   backends::HelperSpec spec;
   spec.role = "egress";
   spec.program = "/proc/self/exe";
   spec.argv = {"mvm-egress", std::string(kHelperFlag), "egress", state.root.string(), name};
-  spec.fds = {endpoints.proxy.get(), endpoints.dns.get(), pipe[0]};
+  spec.fds = {endpoints.proxy.get(), endpoints.dns.get(), wire[0]};
   spec.dies_with_parent = dies_with_caller;
   spec.own_session = true;
   spec.namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC;
@@ -126,31 +129,19 @@ ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const s
                 "drop its capabilities",
                 "set no_new_privs"};
   auto helper = backends::StartHelper(spec);
-  ::close(pipe[0]);
+  ::close(wire[0]);
+  const os::UniqueFd settings_out(wire[1]);
   endpoints.proxy.Reset();
   endpoints.dns.Reset();
   if (!helper) {
-    ::close(pipe[1]);
     return helper.error();
   }
-  const std::string bytes = egress::SettingsToJson(settings).dump();
-  std::string_view rest = bytes;
-  while (!rest.empty()) {
-    ssize_t n = ::write(pipe[1], rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      break;
-    }
-    rest.remove_prefix(static_cast<size_t>(n));
-  }
-  ::close(pipe[1]);
   backends::HelperRecord record = helper->record;
   (void)helper->process.Release();  // ended by pid and start time, like every recorded helper
-  if (!rest.empty()) {
+  if (auto sent = WriteAll(settings_out.get(), egress::SettingsToJson(settings).dump() + "\n");
+      !sent) {
     backends::SignalHelper(record, SIGKILL);
-    return Error{"cannot hand the egress helper its settings"};
+    return Error{"cannot hand the egress helper its settings: " + sent.error().message};
   }
   return record;
 }
@@ -176,17 +167,14 @@ void EndHelpers(const SandboxRecord& record) {
 }
 
 int RunEgressHelper(const StateDir& state, const std::string& name) {
-  // fd 3: the proxy's listener, 4: the resolver's socket, 5: the settings, to EOF.
-  std::string text;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(5, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0) {
-      text.append(buf, static_cast<size_t>(n));
-    }
-  }
+  // fd 3: the proxy's listener, 4: the resolver's socket, 5: the settings, one JSON line.
+  auto text = ReadJsonLine(5);
   ::close(5);
-  auto settings = egress::SettingsFromJson(nlohmann::json::parse(text, nullptr, false));
+  if (!text) {
+    std::fprintf(stderr, "mvm egress helper: %s\n", text.error().message.c_str());
+    return 2;
+  }
+  auto settings = egress::SettingsFromJson(*text);
   if (!settings) {
     std::fprintf(stderr, "mvm egress helper: %s\n", settings.error().message.c_str());
     return 2;

@@ -44,7 +44,7 @@ ErrorOr<Ok> WriteAll(int fd, std::string_view data, int pass_fd) {
       continue;
     }
     if (n <= 0) {
-      return Error{"cannot write to the pool's socket: " + os::ErrnoText(errno)};
+      return Error{"cannot write to the socket: " + os::ErrnoText(errno)};
     }
     data.remove_prefix(static_cast<size_t>(n));
   }

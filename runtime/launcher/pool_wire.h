@@ -1,4 +1,5 @@
-// The pool's wire and files, shared by the pool process (pool.cc) and its clients (pool_client.cc):
+// The pool's wire and files, shared by the pool process (pool.cc) and its clients (pool_client.cc)
+// (and the JSON-line wire also by the egress helper's settings, egress_helper.cc):
 // one JSON object per line on `<state>/pools/<name>.sock`, an fd passed along where a claim needs
 // one, and the pool's record `<state>/pools/<name>.json`.
 #ifndef MVM_RUNTIME_LAUNCHER_POOL_WIRE_H_
