@@ -31,11 +31,10 @@ int RunLogs(Args& args) {
   std::string shown;
   // What the sandbox's egress proxy refused it (from the audit log), after its output, on stderr:
   // the names in them are the workload's, so they are escaped like its output.
-  size_t refusals_shown = 0;
+  uint64_t audit_read = 0;  // the audit log's bytes already looked through
   auto show_refusals = [&] {
     for (const std::string& line :
-         runtime::EgressRefusals(session->options.state, args.positional[0], refusals_shown)) {
-      ++refusals_shown;
+         runtime::EgressRefusals(session->options.state, args.positional[0], &audit_read)) {
       std::fputs((EscapeForTerminal(line) + "\n").c_str(), stderr);
     }
   };

@@ -164,12 +164,17 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) 
   }
 }
 
-std::vector<std::string> EgressRefusals(const StateDir& state, std::string_view name, size_t skip) {
+std::vector<std::string> EgressRefusals(const StateDir& state, std::string_view name,
+                                        uint64_t* from) {
   std::vector<std::string> out;
   std::ifstream in(state.AuditLog());
+  in.seekg(static_cast<std::streamoff>(*from));
   std::string line;
-  size_t seen = 0;
   while (std::getline(in, line)) {
+    if (in.eof()) {
+      break;  // a line still being written: read again next time
+    }
+    *from += line.size() + 1;
     if (line.find(name) == std::string::npos) {
       continue;  // most records are about other sandboxes: skip them before parsing
     }
@@ -179,9 +184,6 @@ std::vector<std::string> EgressRefusals(const StateDir& state, std::string_view 
     }
     const std::string event = r.value("event", "");
     if (event != "deny" && event != "dns-reject" && event != "proxy-fail") {
-      continue;
-    }
-    if (seen++ < skip) {
       continue;
     }
     std::string what = event == "deny"         ? "denied"

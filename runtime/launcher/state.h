@@ -88,10 +88,12 @@ ErrorOr<Ok> WriteRecord(const StateDir& state, const SandboxRecord& record);
 ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name);
 
 /// The egress decisions the audit log holds about sandbox `name` that a user acts on (denials,
-/// refused names, failed upstream connections), one line each, oldest first, from the `skip`th
-/// on: "egress: denied `other.test` port 443: no https rule allows `other.test`".
+/// refused names, failed upstream connections), one line each, oldest first: "egress: <time>
+/// denied `other.test` port 443: no https rule allows `other.test`". Reads from byte `*from` of the
+/// log and leaves `*from` after the last whole line read, so that a follower reads each record
+/// once.
 std::vector<std::string> EgressRefusals(const StateDir& state, std::string_view name,
-                                        size_t skip = 0);
+                                        uint64_t* from);
 
 /// Adds to `env` what every command in the sandbox gets besides the plan's and the caller's
 /// variables, unless `env` names it already: for a sandbox with egress, its proxy as HTTP_PROXY /
