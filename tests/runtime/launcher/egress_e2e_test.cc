@@ -129,7 +129,7 @@ std::string ReadText(const fs::path& path) {
 
 // The helper parses what the sandbox sends: it runs with no capabilities, no_new_privs, in a pid
 // namespace of its own and with every mount read-only but the state directory.
-TEST(EgressE2E, TheEgressHelperIsConfined) {
+TEST(EgressE2E, TheEgressHelperIsConfinedAndItsPolicyAndRefusalsAreShown) {
   const std::string name = Name("egress-confined");
   (void)mvm::testing::Mvmctl({"destroy", name}, "", SharedState());
   Result up = mvm::testing::Mvmctl(
@@ -154,6 +154,23 @@ TEST(EgressE2E, TheEgressHelperIsConfined) {
   const std::string mounts = ReadText(proc / "mountinfo");
   EXPECT_THAT(mounts, ::testing::ContainsRegex("^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / ro,")) << mounts;
   EXPECT_NE(fs::read_symlink(proc / "ns" / "mnt"), fs::read_symlink("/proc/self/ns/mnt"));
+  // What the user sees of it: the policy in force (`ps -v`, `ps --format json`) and, after the
+  // sandbox's output, what the policy refused it (`logs`, on stderr).
+  Result refused = mvm::testing::Mvmctl(
+      {"exec", name, "--", "sh", "-c", "wget -q -O- http://203.0.113.9/ 2>&1; true"}, "",
+      SharedState());
+  EXPECT_THAT(refused.out, HasSubstr("403 Forbidden")) << Describe(refused);
+  Result ps = mvm::testing::Mvmctl({"ps", "-v"}, "", SharedState());
+  EXPECT_THAT(ps.out, HasSubstr("network: https *.allowed.test")) << Describe(ps);
+  EXPECT_THAT(ps.out, HasSubstr("helper: egress (pid " + std::to_string(helper) + ")"))
+      << Describe(ps);
+  Result json = mvm::testing::Mvmctl({"ps", "--format", "json"}, "", SharedState());
+  EXPECT_THAT(json.out, HasSubstr("\"proxy\":\"http://127.0.0.1:15001\"")) << Describe(json);
+  Result logs = mvm::testing::Mvmctl({"logs", name}, "", SharedState());
+  EXPECT_EQ(logs.status, 0) << Describe(logs);
+  EXPECT_THAT(logs.err, HasSubstr("egress: ")) << Describe(logs);
+  EXPECT_THAT(logs.err, HasSubstr("denied port 80: `203.0.113.9` is not a DNS name"))
+      << Describe(logs);
   Result destroy = mvm::testing::Mvmctl({"destroy", name}, "", SharedState());
   EXPECT_EQ(destroy.status, 0) << Describe(destroy);
   // Gone, or a zombie its new parent has yet to reap (bounded wait).
