@@ -12,23 +12,23 @@ std::string_view ProtocolName(Protocol protocol) {
 
 namespace {
 
-bool RuleCovers(std::string_view rule, std::string_view name) {
-  if (rule.starts_with("*.")) {
-    std::string_view suffix = rule.substr(1);  // ".example.com"
-    return name.size() > suffix.size() && name.ends_with(suffix);
-  }
-  return rule == name;
-}
-
 bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace
 
+bool HostPatternCovers(std::string_view pattern, std::string_view name) {
+  if (pattern.starts_with("*.")) {
+    std::string_view suffix = pattern.substr(1);  // ".example.com"
+    return name.size() > suffix.size() && name.ends_with(suffix);
+  }
+  return pattern == name;
+}
+
 std::optional<std::string> Policy::Match(std::string_view name, Protocol protocol) const {
   for (const Rule& rule : rules) {
-    if (rule.protocol == protocol && RuleCovers(rule.host, name)) {
+    if (rule.protocol == protocol && HostPatternCovers(rule.host, name)) {
       return std::string(ProtocolName(protocol)) + " " + rule.host;
     }
   }

@@ -34,6 +34,11 @@ struct Policy {
   bool AllowsName(std::string_view name) const;
 };
 
+/// Whether a rule's host `pattern` covers `name` (both normalised): an exact pattern only its name,
+/// `*.suffix` every name that ends in `.suffix`, at any depth, but not `suffix` itself. Rules and a
+/// secret's hosts are matched by this one function.
+bool HostPatternCovers(std::string_view pattern, std::string_view name);
+
 /// `name` as a DNS name in the form rules are compared in: lowercase ASCII, one trailing dot
 /// dropped, labels of 1–63 letters, digits, `-` or `_`, 253 characters at most. Nothing for
 /// anything else: an empty name, a non-ASCII byte (a client sends internationalised names in their

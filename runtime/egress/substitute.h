@@ -33,6 +33,8 @@ struct SandboxSecret {
   std::shared_ptr<const secrets::SecretBytes> value;
 };
 
+/// The secrets of one sandbox. Tokens are compared in lowercase (the constructor lowers them);
+/// a secret with an empty token or an empty value is dropped, as it could never be substituted.
 class SecretTable {
  public:
   SecretTable() = default;
@@ -50,6 +52,15 @@ class SecretTable {
   /// The longest token, for scanners that must keep a tail across reads.
   size_t max_token() const { return max_token_; }
 
+  /// Where a token occurs: its secret (nullptr for none) and its offset.
+  struct Hit {
+    const SandboxSecret* secret = nullptr;
+    size_t at = 0;
+  };
+  /// The first token in `bytes` that ends after `min_end` (case-insensitively; the leftmost, and of
+  /// tokens starting there the table's first).
+  Hit Find(std::string_view bytes, size_t min_end = 0) const;
+
  private:
   std::vector<SandboxSecret> secrets_;
   size_t max_token_ = 0;
@@ -64,18 +75,28 @@ class TokenScanner {
 
  private:
   const SecretTable& table_;
-  std::string tail_;
+  std::string tail_;  ///< the last max_token() - 1 bytes seen: a token's start may be among them
 };
 
-/// The client→upstream half of a terminated connection to `host`.
+/// The client→upstream half of a terminated connection to `host`. Every request (keep-alive and
+/// pipelining included, bytes split anywhere) is parsed by http-parser and written anew: its
+/// request line, then its headers in order with their names as sent, tokens of `host`'s secrets
+/// replaced in names and values. A token in the request target refuses the request, whichever
+/// secret it stands for: targets end up in access logs, so they are never rewritten. A CONNECT
+/// inside the terminated connection is refused; an Upgrade turns the rest of the stream into a
+/// tunnel that is relayed as it is and scanned for tokens.
 class RequestRewriter {
  public:
   /// Bodies up to `max_body` bytes (Content-Length or chunked) are buffered and rewritten (a
-  /// Content-Length is set to the new length; a chunked body is re-chunked); a longer body is
+  /// Content-Length is set to the new length; a chunked body stays chunked: one chunk, then its
+  /// trailers, rewritten like headers); a longer body, and any body after `Expect: 100-continue`
+  /// (the client waits for the upstream's answer to the head before it sends the body), is
   /// forwarded as it streams, with its tokens not replaced, and a token in it refuses the request.
+  /// A streamed chunked body is re-chunked piece by piece. Chunk extensions are dropped.
   RequestRewriter(const SecretTable& table, std::string host, size_t max_body = size_t{1} << 20);
   RequestRewriter(const RequestRewriter&) = delete;
   RequestRewriter& operator=(const RequestRewriter&) = delete;
+  ~RequestRewriter();
 
   struct Verdict {
     /// Bytes that may go upstream now.
@@ -83,7 +104,10 @@ class RequestRewriter {
     /// Set when the connection must end: why. Nothing of the refused request is in `forward`.
     std::optional<std::string> denied;
     /// The refusal is a token going where its secret may not: the secret's name (for the
-    /// `secret-exfiltration` audit record).
+    /// `secret-exfiltration` audit record). Set whenever the refused bytes would have carried a
+    /// token upstream unreplaced: a token of another host's secret anywhere, any token in the
+    /// request target, a streamed body or a tunnel. Empty for other refusals (parse errors,
+    /// CONNECT).
     std::string exfiltrated;
     /// The names of the secrets substituted into what `forward` holds (each once).
     std::vector<std::string> substituted;
@@ -91,6 +115,7 @@ class RequestRewriter {
     bool tunnel = false;
   };
 
+  /// Feeds the next bytes the client sent.
   Verdict Feed(std::string_view bytes);
 
  private:
@@ -103,15 +128,26 @@ class RequestRewriter {
 /// of a value are held back until the next Feed shows whether they are; Finish hands them out.
 class ResponseMasker {
  public:
+  /// `table` must outlive the masker: it keeps the values alive.
   ResponseMasker(const SecretTable& table, std::string_view host);
+  ResponseMasker(const ResponseMasker&) = delete;
+  ResponseMasker& operator=(const ResponseMasker&) = delete;
+  ~ResponseMasker();
+  /// The bytes of the stream that may go to the client now, masked.
   std::string Feed(std::string_view bytes);
+  /// The bytes held back at the end of the stream (they did not become a value), masked.
   std::string Finish();
   /// How many values were masked so far.
   size_t masked() const { return masked_; }
 
  private:
-  std::vector<std::string_view> values_;
+  std::vector<std::string_view> values_;  ///< into the table's SecretBytes
+  size_t longest_ = 0;
+  /// The held bytes as the upstream sent them, and which of them are already known to belong to
+  /// a value (a value may end inside the tail that could also start another one). Wiped when
+  /// dropped: they may be the start of a value.
   std::string held_;
+  std::vector<bool> held_masked_;
   size_t masked_ = 0;
 };
 
