@@ -115,11 +115,25 @@ UpstreamAnswer LookupUpstream(const std::string& name, const std::string& resolv
   return out;
 }
 
-Resolver::Resolver(Policy policy, UpstreamLookup upstream, EventLog* events, std::string sandbox)
+Resolver::Resolver(Policy policy, UpstreamLookup upstream, EventLog* events, std::string sandbox,
+                   const SecretTable* secrets)
     : policy_(std::move(policy)),
       upstream_(std::move(upstream)),
       events_(events),
-      sandbox_(std::move(sandbox)) {}
+      sandbox_(std::move(sandbox)),
+      secrets_(secrets) {}
+
+bool Resolver::HoldsToken(std::string_view name) {
+  const SandboxSecret* secret = secrets_ != nullptr ? secrets_->FindToken(name) : nullptr;
+  if (secret == nullptr) {
+    return false;
+  }
+  // No `name` field: the name holds the token, and records hold a secret's name only.
+  events_->Record("secret-exfiltration", {{"sandbox", sandbox_},
+                                          {"secret", secret->name},
+                                          {"reason", "a secret token in a DNS name"}});
+  return true;
+}
 
 Resolver::Resolved Resolver::Resolve(const std::string& name) {
   Resolved out;
@@ -130,6 +144,11 @@ Resolver::Resolved Resolver::Resolve(const std::string& name) {
     extra["reason"] = reason;
     events_->Record("dns-reject", std::move(extra));
   };
+  if (HoldsToken(name)) {
+    out.rcode = Rcode::kRefused;
+    out.refused = "a secret token in the name";
+    return out;
+  }
   UpstreamAnswer answer = upstream_(name);
   if (!answer.error.empty()) {
     out.rcode = Rcode::kServFail;
@@ -196,6 +215,11 @@ std::string Resolver::Answer(std::string_view wire) {
   std::optional<DnsQuery> query = ParseDnsQuery(wire);
   if (!query) {
     return "";
+  }
+  // First, whatever the rules say: a `*.example.com` rule must not let `<token>.example.com` be
+  // asked upstream, where the question itself is the leak.
+  if (HoldsToken(query->name)) {
+    return DnsAnswer(*query, Rcode::kRefused, {}, 0);
   }
   if (!query->problem.empty()) {
     return DnsAnswer(*query, query->problem_rcode, {}, 0);

@@ -21,6 +21,7 @@
 #include "runtime/egress/dns_message.h"
 #include "runtime/egress/event_log.h"
 #include "runtime/egress/policy.h"
+#include "runtime/egress/substitute.h"
 
 namespace mvm::runtime::egress {
 
@@ -49,7 +50,10 @@ class Resolver {
   /// At most this many pinned addresses per name (the newest are kept).
   static constexpr size_t kMaxPins = 32;
 
-  Resolver(Policy policy, UpstreamLookup upstream, EventLog* events, std::string sandbox);
+  /// `secrets` (borrowed, may be null) are the sandbox's: a name holding one of their tokens is
+  /// refused whatever the policy says, since asking upstream would carry the token out.
+  Resolver(Policy policy, UpstreamLookup upstream, EventLog* events, std::string sandbox,
+           const SecretTable* secrets = nullptr);
 
   /// The answer to one DNS message from the sandbox; empty when none is sent.
   std::string Answer(std::string_view wire);
@@ -76,6 +80,9 @@ class Resolver {
   UpstreamLookup upstream_;
   EventLog* events_;
   std::string sandbox_;
+  const SecretTable* secrets_;
+  /// Whether `name` holds a token (and then records the attempt).
+  bool HoldsToken(std::string_view name);
   mutable std::mutex mu_;
   struct Entry {
     in_addr synthetic{};

@@ -10,6 +10,8 @@
 
 #include "gtest/gtest.h"
 #include "runtime/egress/dns_message.h"
+#include "runtime/egress/substitute.h"
+#include "runtime/secrets/secrets.h"
 #include "tests/runtime/egress/egress_test_util.h"
 
 namespace {
@@ -193,6 +195,47 @@ TEST_F(ResolverTest, OtherTypesOfAnAllowedNameAreEmptyAndMalformedQueriesAreAnsw
   Answer formerr = Parse(r.Answer(garbage));
   EXPECT_EQ(formerr.id, 0x1234);
   EXPECT_EQ(formerr.rcode, LDNS_RCODE_FORMERR);
+}
+
+TEST_F(ResolverTest, ANameHoldingASecretTokenIsRefusedWhateverTheRules) {
+  const std::string token = mvm::runtime::secrets::MintToken();
+  std::vector<eg::SandboxSecret> list;
+  list.push_back({"openai",
+                  token,
+                  {"allowed.test"},
+                  std::make_shared<const mvm::runtime::secrets::SecretBytes>(
+                      std::move(*mvm::runtime::secrets::SecretBytes::Copy("sk-value")))});
+  const eg::SecretTable table(std::move(list));
+  eg::Resolver r(
+      policy_, [this](const std::string& n) { return Upstream(n); }, &log_, "box", &table);
+  std::string upper = token;
+  for (char& c : upper) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  // `*.wild.test` allows both names, yet neither is asked upstream, where the question itself
+  // would carry the token out.
+  EXPECT_EQ(Parse(r.Answer(Query(token + ".wild.test.", eg::kTypeA))).rcode, LDNS_RCODE_REFUSED);
+  EXPECT_EQ(Parse(r.Answer(Query("a." + upper + ".wild.test.", eg::kTypeAaaa))).rcode,
+            LDNS_RCODE_REFUSED);
+  EXPECT_EQ(asked_, 0);
+  EXPECT_EQ(Parse(r.Answer(Query("allowed.test.", eg::kTypeA))).rcode, LDNS_RCODE_NOERROR);
+  // The proxy's own lookups go through the same check.
+  EXPECT_TRUE(r.Resolve(token + ".wild.test").refused.has_value());
+  EXPECT_EQ(asked_, 1);
+  log_.Close();
+  std::lock_guard<std::mutex> lock(recorded_.mu);
+  std::vector<nlohmann::json> refused;
+  for (const auto& [event, fields] : recorded_.events) {
+    if (event == "secret-exfiltration") {
+      refused.push_back(fields);
+    }
+  }
+  // Three of one kind: written once, then counted when the log closes. No record names the name.
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_EQ(refused[0], (nlohmann::json{{"sandbox", "box"},
+                                        {"secret", "openai"},
+                                        {"reason", "a secret token in a DNS name"}}));
+  EXPECT_EQ(refused[1].value("repeats", 0), 2);
 }
 
 }  // namespace
