@@ -10,13 +10,23 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "ir/support/error_or.h"
 #include "runtime/egress/event_log.h"
 #include "runtime/egress/policy.h"
 #include "runtime/egress/proxy.h"
+#include "runtime/egress/substitute.h"
 
 namespace mvm::runtime::egress {
+
+/// A secret as the launcher hands it to the helper: never its value, which the helper loads
+/// itself into locked memory.
+struct SecretSetting {
+  std::string name;
+  std::string token;
+  std::vector<std::string> hosts;
+};
 
 struct Settings {
   std::string sandbox;
@@ -26,14 +36,22 @@ struct Settings {
   std::string resolv_conf = "/etc/resolv.conf";
   /// EventLog's window.
   std::chrono::milliseconds audit_window{60000};
+  /// The sandbox's secrets, and the CA whose certificates the proxy shows for their hosts (PEM;
+  /// empty when there are no secrets).
+  std::vector<SecretSetting> secrets;
+  std::string ca_key_pem;
+  std::string ca_cert_pem;
 };
 
 nlohmann::json SettingsToJson(const Settings& settings);
 ErrorOr<Settings> SettingsFromJson(const nlohmann::json& json);
 
 /// Serves DNS on `dns_fd` (a bound UDP socket) and the proxy on `proxy_fd` (a listening TCP
-/// socket) until the proxy's listener fails; records decisions through `writer`.
-void RunEgress(const Settings& settings, int proxy_fd, int dns_fd, EventLog::Writer writer);
+/// socket) until the proxy's listener fails; records decisions through `writer`. `secrets` holds
+/// the values of `settings.secrets`, loaded by the caller; when it is not empty, the settings'
+/// CA must load (otherwise this says why on stderr and returns at once).
+void RunEgress(const Settings& settings, SecretTable secrets, int proxy_fd, int dns_fd,
+               EventLog::Writer writer);
 
 }  // namespace mvm::runtime::egress
 

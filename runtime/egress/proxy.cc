@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <thread>
 
+#include "ir/support/check.h"
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
 #include "runtime/egress/address.h"
@@ -146,7 +147,8 @@ std::pair<std::string, uint16_t> SplitHostPort(std::string_view text, uint16_t f
   return {std::string(text.substr(0, colon)), static_cast<uint16_t>(port)};
 }
 
-/// The proxy's own answer, `status` being "403 Forbidden" or "502 Bad Gateway", with the reason.
+}  // namespace
+
 std::string ProxyAnswer(const char* status, const std::string& reason) {
   const std::string body = "mvm egress proxy: " + reason + "\n";
   return std::string("HTTP/1.1 ") + status +
@@ -154,22 +156,18 @@ std::string ProxyAnswer(const char* status, const std::string& reason) {
          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
 }
 
-}  // namespace
-
-struct Proxy::Target {
-  std::string name;     ///< normalised; empty when the destination had no name
-  std::string address;  ///< the destination as the sandbox dialled it
-  uint16_t port = 0;
-};
-
 Proxy::Proxy(Policy policy, Resolver* resolver, EventLog* events, std::string sandbox,
-             ProxyLimits limits, ProxyHooks hooks)
+             ProxyLimits limits, ProxyHooks hooks, const SecretTable* secrets,
+             Interceptor* interceptor)
     : policy_(std::move(policy)),
       resolver_(resolver),
       events_(events),
       sandbox_(std::move(sandbox)),
       limits_(limits),
-      hooks_(std::move(hooks)) {
+      hooks_(std::move(hooks)),
+      secrets_(secrets != nullptr && !secrets->empty() ? secrets : nullptr),
+      interceptor_(interceptor) {
+  MVM_CHECK(secrets_ == nullptr || interceptor_ != nullptr);
   if (!hooks_.original_destination) {
     hooks_.original_destination = OriginalDestination;
   }
@@ -344,6 +342,16 @@ void Proxy::ServeTls(int client, Target target, std::string bytes) {
     Deny(client, target, *refusal, false);
     return;
   }
+  if (secrets_ != nullptr && secrets_->IsSecretHost(target.name)) {
+    events_->Record("allow", {{"sandbox", sandbox_},
+                              {"name", target.name},
+                              {"port", target.port},
+                              {"protocol", "https"},
+                              {"rule", *rule},
+                              {"intercepted", true}});
+    ServeIntercepted(client, target, *rule, bytes);
+    return;
+  }
   events_->Record("allow", {{"sandbox", sandbox_},
                             {"name", target.name},
                             {"port", target.port},
@@ -401,9 +409,25 @@ void Proxy::ServeHttp(int client, Target target, std::string bytes) {
                               {"rule", *rule}});
     return std::nullopt;
   });
+  // Tokens are never substituted over plain HTTP, where the value would cross the network in
+  // clear: a token in anything the client sends is an attempt to send it elsewhere.
+  std::optional<TokenScanner> scanner;
+  if (secrets_ != nullptr) {
+    scanner.emplace(*secrets_);
+  }
+  auto token_in = [&](std::string_view in) {
+    const SandboxSecret* secret = scanner ? scanner->Feed(in) : nullptr;
+    if (secret != nullptr) {
+      RefuseToken(client, target, *secret, "a plain-HTTP request");
+    }
+    return secret != nullptr;
+  };
   const auto deadline = Clock::now() + limits_.decide_timeout;
   std::string first;
   while (true) {
+    if (token_in(bytes)) {
+      return;
+    }
     HttpGate::Verdict v = gate.Feed(bytes);
     bytes.clear();
     first += v.forward;
@@ -427,6 +451,9 @@ void Proxy::ServeHttp(int client, Target target, std::string bytes) {
   // The rest of the connection goes through the gate too: every later request is checked.
   bool tunnel = false;
   auto filter = [&](std::string_view in, std::string& out) -> bool {
+    if (token_in(in)) {
+      return false;
+    }
     if (tunnel) {
       out.assign(in);
       return true;
@@ -544,6 +571,7 @@ void Proxy::ServeExplicit(int client) {
   // that only looks; the connection is then served as if it had been redirected there.
   Target target;  // no address: the client dialled the proxy itself
   bool connect = false;
+  const SandboxSecret* exfiltrated = nullptr;
   HttpGate probe([&](const HttpRequestHead& head) -> std::optional<std::string> {
     connect = head.method == "CONNECT";
     std::string authority = head.target;
@@ -575,6 +603,12 @@ void Proxy::ServeExplicit(int client) {
       return "`" + host + "` is not a DNS name (IP addresses are refused)";
     }
     target.name = *name;
+    if (secrets_ != nullptr) {
+      if (const SandboxSecret* secret = secrets_->FindToken(target.name)) {
+        exfiltrated = secret;
+        return "a secret's token in the requested name";
+      }
+    }
     if (connect && port != 443) {
       return "CONNECT to port " + std::to_string(port) + ": only 443 is tunnelled";
     }
@@ -591,6 +625,12 @@ void Proxy::ServeExplicit(int client) {
       return;
     }
     HttpGate::Verdict v = probe.Feed(std::string_view(bytes).substr(before));
+    if (exfiltrated != nullptr) {
+      // The name itself would carry the token out: in the upstream DNS lookup and the SNI.
+      target.name.clear();
+      RefuseToken(client, target, *exfiltrated, "the name of a proxy request");
+      return;
+    }
     if (v.denied) {
       Deny(client, target, *v.denied, true);
       return;
@@ -609,6 +649,19 @@ void Proxy::ServeExplicit(int client) {
       return;
     }
   }
+}
+
+void Proxy::RefuseToken(int client, const Target& target, const SandboxSecret& secret,
+                        const std::string& where) {
+  const std::string reason = "a token of the secret `" + secret.name + "` in " + where +
+                             (target.name.empty() ? "" : " to `" + target.name + "`") +
+                             ": tokens are replaced only over HTTPS to the secret's hosts";
+  nlohmann::json fields = {{"sandbox", sandbox_}, {"secret", secret.name}, {"reason", reason}};
+  if (!target.name.empty()) {
+    fields["name"] = target.name;
+  }
+  events_->Record("secret-exfiltration", std::move(fields));
+  (void)WriteAll(client, ProxyAnswer("403 Forbidden", reason));
 }
 
 }  // namespace mvm::runtime::egress

@@ -205,7 +205,7 @@ int RunEgressHelper(const StateDir& state, const std::string& name) {
     ::shutdown(3, SHUT_RDWR);
     ::shutdown(4, SHUT_RDWR);
   }).detach();
-  egress::RunEgress(*settings, 3, 4, [log](const std::string& event, const nlohmann::json& f) {
+  egress::RunEgress(*settings, {}, 3, 4, [log](const std::string& event, const nlohmann::json& f) {
     (void)log->Append(event, f);
   });
   return 0;
