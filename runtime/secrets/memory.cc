@@ -14,23 +14,31 @@
 
 namespace mvm::runtime::secrets {
 
-ErrorOr<SecretBytes> SecretBytes::Copy(std::string_view bytes) {
+ErrorOr<SecretBytes> SecretBytes::Allocate(size_t size) {
   if (sodium_init() < 0) {
     return Error{"cannot initialise libsodium"};
   }
   SecretBytes out;
-  if (bytes.empty()) {
+  if (size == 0) {
     return out;
   }
   // sodium_malloc locks the pages (mlock) and puts guard pages around them; it fails rather than
   // hand out memory it could not lock.
-  out.data_ = static_cast<char*>(sodium_malloc(bytes.size()));
+  out.data_ = static_cast<char*>(sodium_malloc(size));
   if (out.data_ == nullptr) {
     return Error{"cannot allocate locked memory for a secret value: " + os::ErrnoText(errno) +
                  " (raise RLIMIT_MEMLOCK)"};
   }
-  std::memcpy(out.data_, bytes.data(), bytes.size());
-  out.size_ = bytes.size();
+  sodium_memzero(out.data_, size);
+  out.size_ = size;
+  return out;
+}
+
+ErrorOr<SecretBytes> SecretBytes::Copy(std::string_view bytes) {
+  auto out = Allocate(bytes.size());
+  if (out && !bytes.empty()) {
+    std::memcpy(out->data(), bytes.data(), bytes.size());
+  }
   return out;
 }
 

@@ -26,6 +26,9 @@ class SecretBytes {
   SecretBytes() = default;
   /// A copy of `bytes` in locked memory; an Error when the memory cannot be had or locked.
   static ErrorOr<SecretBytes> Copy(std::string_view bytes);
+  /// `size` bytes of locked memory (zeroed), for a reader or decrypter to fill in place through
+  /// data(), so that a value never passes through ordinary memory on its way in.
+  static ErrorOr<SecretBytes> Allocate(size_t size);
   SecretBytes(SecretBytes&& other) noexcept;
   SecretBytes& operator=(SecretBytes&& other) noexcept;
   SecretBytes(const SecretBytes&) = delete;
@@ -33,6 +36,7 @@ class SecretBytes {
   ~SecretBytes();
 
   std::string_view view() const { return {data_, size_}; }
+  char* data() { return data_; }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
@@ -66,30 +70,40 @@ struct SecretInfo {
   std::vector<Grant> grants;
 };
 
-/// The store at `<state>/secrets/`. Thread-compatible; several processes may use one store (writes
-/// publish whole files atomically).
+/// The store at `<state>/secrets/`. Thread-compatible and move-only; several processes may use one
+/// store (writes publish whole files atomically, and read-modify-write changes hold an flock on the
+/// directory).
 class Store {
  public:
   /// Opens the store in `dir`, creating it (mode 0700) and its key (32 random bytes, mode 0600)
   /// on first use. An Error when the key file exists with a wrong size or mode.
   static ErrorOr<Store> Open(const std::filesystem::path& dir);
+  /// The directory it was opened in.
+  const std::filesystem::path& dir() const { return dir_; }
+  /// Where the secret `name` is kept (whether or not it exists); `name` must pass NameProblem.
+  std::filesystem::path PathOf(std::string_view name) const;
 
-  /// Adds or replaces `name`. Replacing keeps the grants and the creation time.
-  ErrorOr<Ok> Set(std::string_view name, std::string_view value);
+  /// Adds or replaces `name` (an Error of kind `usage` for a bad name, `invalid-input` for a bad
+  /// value). Replacing keeps the grants and the creation time; `replaced`, when given, says which.
+  ErrorOr<Ok> Set(std::string_view name, std::string_view value, bool* replaced = nullptr);
   /// The value of `name`, decrypted into locked memory. An Error naming the secret (never the
-  /// value) when it does not exist or does not decrypt (tampered, or another store's key).
+  /// value) when it does not exist or does not decrypt (tampered, renamed, or another store's
+  /// key).
   ErrorOr<SecretBytes> Get(std::string_view name) const;
   ErrorOr<SecretInfo> Info(std::string_view name) const;
-  /// Every secret, sorted by name.
+  /// Every secret, sorted by name. Files not ending in `.json` (the key, an interrupted write's
+  /// temporary file) are not secrets; a `.json` file that is not a valid secret is an Error.
   ErrorOr<std::vector<SecretInfo>> List() const;
+  /// Removes `name`; an Error when there is none (Info tells a caller which).
   ErrorOr<Ok> Remove(std::string_view name);
-  /// Adding a grant that exists, or removing one that does not, is an Error.
+  /// Adding a grant that exists, or removing one that does not, is an Error of kind `usage`.
   ErrorOr<Ok> AddGrant(std::string_view name, const Grant& grant);
   ErrorOr<Ok> RemoveGrant(std::string_view name, const Grant& grant);
 
  private:
-  explicit Store(std::filesystem::path dir);
+  Store(std::filesystem::path dir, SecretBytes key);
   std::filesystem::path dir_;
+  SecretBytes key_;  ///< crypto_aead_xchacha20poly1305_ietf_KEYBYTES, in locked memory
 };
 
 /// Marks this process as holding secrets: not dumpable (no core file, no ptrace by an equal uid,
