@@ -40,6 +40,9 @@ int RunPs(Args& args) {
       if (!r.egress_proxy.empty()) {
         list.back()["proxy"] = r.egress_proxy;
       }
+      for (const auto& t : r.secret_tokens) {
+        list.back()["secrets"].push_back({{"env", t.env}, {"name", t.name}});
+      }
     }
     std::printf("%s\n", nlohmann::json{{"sandboxes", list}}.dump().c_str());
     return kExitOk;
@@ -59,6 +62,11 @@ int RunPs(Args& args) {
           "    network: %s%s\n",
           r.egress_policy.empty() ? "none (its own loopback only)" : r.egress_policy.c_str(),
           r.egress_proxy.empty() ? "" : (", through " + r.egress_proxy).c_str());
+      for (const auto& t : r.secret_tokens) {
+        // Names only: the token is the sandbox's (and `logs` redacts it), the value the proxy's.
+        std::printf("    secret: %s as %s (a token; the proxy substitutes the value)\n",
+                    t.name.c_str(), t.env.c_str());
+      }
       for (const auto& helper : r.helpers) {
         std::printf("    helper: %s (pid %d)\n", helper.role.c_str(), helper.pid);
       }

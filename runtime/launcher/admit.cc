@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -16,6 +17,7 @@
 #include "backend-emit/plan/time.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/launcher.h"
+#include "runtime/secrets/secrets.h"
 
 namespace mvm::runtime {
 
@@ -138,11 +140,11 @@ std::optional<internal::PlanRefusal> internal::CheckPolicy(const LauncherOptions
                            "workloads without network access; run it with `--backend container`, "
                            "or remove `network=` to run it here"};
   }
-  if (p.secrets_size() > 0) {
+  if (!caps.egress && p.secrets_size() > 0) {
     return PlanRefusal{"policy", "secrets-unsupported",
                        "workload `" + p.workload().id() + "` uses secret `" + p.secrets(0).name() +
-                           "`, but secrets reach a sandbox only through the egress proxy's "
-                           "substitution, which is planned; remove `secrets=` to run it here"};
+                           "`, which only the egress proxy hands on, and the " + options.backend +
+                           " backend cannot run it; run it with `--backend container`"};
   }
   if (!caps.read_write_volumes_refusal.empty()) {
     for (const plan::v1::Mount& m : p.mounts()) {
@@ -182,13 +184,91 @@ std::optional<internal::PlanRefusal> internal::CheckPolicy(const LauncherOptions
   return std::nullopt;
 }
 
+std::optional<internal::PlanRefusal> internal::CheckSecrets(const LauncherOptions& options,
+                                                            const plan::VerifiedPlan& verified,
+                                                            std::vector<SecretRelease>& released) {
+  const plan::v1::ExecutionPlan& p = verified.plan;
+  const std::string& workload = p.workload().id();
+  auto refusal = [&](const plan::v1::SecretGrant& s, const std::string& reason,
+                     const std::string& why) {
+    return PlanRefusal{"secrets", reason,
+                       "workload `" + workload + "` may not have secret `" + s.name() + "` (" +
+                           s.env() + "): " + why};
+  };
+  if (p.secrets_size() == 0) {
+    return std::nullopt;
+  }
+  auto store = secrets::Store::Open(options.state.Secrets());
+  if (!store) {
+    return refusal(p.secrets(0), "store", store.error().message);
+  }
+  // Whether an https rule covers every name `host` stands for: an exact name by a rule for it or
+  // a wildcard above it; `*.s` only by a wildcard for `s` or above.
+  auto covered = [&p](const std::string& host) {
+    const bool wild = host.starts_with("*.");
+    const std::string name = wild ? host.substr(2) : host;
+    return std::any_of(p.network().rules().begin(), p.network().rules().end(),
+                       [&](const plan::v1::EgressRule& r) {
+                         if (r.protocol() != "https") {
+                           return false;
+                         }
+                         if (!r.host().starts_with("*.")) {
+                           return !wild && r.host() == name;
+                         }
+                         const std::string suffix = r.host().substr(1);  // ".s"
+                         return name.ends_with(suffix) || (wild && "." + name == suffix);
+                       });
+  };
+  for (const plan::v1::SecretGrant& s : p.secrets()) {
+    if (auto problem = secrets::NameProblem(s.name())) {
+      return refusal(s, "bad-name", *problem);
+    }
+    if (s.hosts_size() == 0) {
+      return refusal(s, "no-hosts",
+                     "it names no host to send it to, so the proxy would never use it; give it "
+                     "`hosts=[...]`");
+    }
+    for (const std::string& host : s.hosts()) {
+      // The compiler checks this too; a plan is a signed file that need not come from it.
+      if (!covered(host)) {
+        return refusal(s, "host-not-allowed",
+                       "its host `" + host + "` is not allowed by an https rule of the plan");
+      }
+    }
+    auto info = store->Info(s.name());
+    if (!info) {
+      return refusal(s, "missing",
+                     info.error().message + "; store it with `mvmctl secret set " + s.name() + "`");
+    }
+    std::string basis = "dev-profile";
+    if (p.profile() != "dev") {
+      auto granted = std::find_if(info->grants.begin(), info->grants.end(), [&](const auto& g) {
+        return g.workload == workload && (g.signer.empty() || g.signer == verified.key_id);
+      });
+      if (granted == info->grants.end()) {
+        return refusal(s, "not-granted",
+                       "a `" + p.profile() +
+                           "`-profile plan gets a secret only by an explicit grant; run `mvmctl "
+                           "secret grant " +
+                           s.name() + " --workload " + workload + " --signer " + verified.key_id +
+                           "`");
+      }
+      basis = "grant";
+    }
+    released.push_back({s.env(), s.name(), {s.hosts().begin(), s.hosts().end()}, basis});
+  }
+  return std::nullopt;
+}
+
 ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view plan_bytes,
                             audit::Log& audit, PhaseTimings* timings) {
   auto start = Clock::now();
   auto refuse = [&](const internal::PlanRefusal& r) -> Error {
-    (void)audit.Append("refuse",
-                       {{"stage", r.stage}, {"reason", r.reason}, {"message", r.message}});
-    return MakeError(ErrorKind::kPlanRefused, "refused: " + r.message);
+    auto id =
+        audit.Append("refuse", {{"stage", r.stage}, {"reason", r.reason}, {"message", r.message}});
+    // The id leads from an error a program caught (the SDKs parse it) to the record.
+    return MakeError(ErrorKind::kPlanRefused,
+                     "refused: " + r.message + (id ? " (audit id " + *id + ")" : ""));
   };
   auto checked = internal::VerifyForLauncher(options, plan_bytes);
   if (auto* refusal = std::get_if<internal::PlanRefusal>(&checked)) {
@@ -216,6 +296,11 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
                        {{"workload", p.workload().id()}, {"backend", options.backend}});
   }
 
+  std::vector<SecretRelease> released;
+  if (auto refusal = internal::CheckSecrets(options, *verified, released)) {
+    return refuse(*refusal);
+  }
+
   plan::ReplayState replay(options.state.Replay());
   auto admission = replay.Admit(*verified);
   if (!admission) {
@@ -235,7 +320,7 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
   if (timings != nullptr) {
     timings->verify_ms = MillisSince(start);
   }
-  return AdmittedPlan{std::move(*verified), *id, std::string(plan_bytes)};
+  return AdmittedPlan{std::move(*verified), *id, std::string(plan_bytes), std::move(released)};
 }
 
 }  // namespace mvm::runtime

@@ -7,6 +7,7 @@
 #include <linux/mount.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sodium.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -14,12 +15,14 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <memory>
 #include <thread>
 
 #include "ir/support/os/unique_fd.h"
 #include "runtime/egress/egress.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool_wire.h"
+#include "runtime/secrets/secrets.h"
 
 namespace mvm::runtime {
 
@@ -73,6 +76,31 @@ void DropCapabilities(const backends::HelperChild& child) {
   }
 }
 
+/// The values of the settings' secrets, read from the store into locked memory of this process,
+/// which no other process may read or dump from now on.
+ErrorOr<egress::SecretTable> LoadSecrets(const StateDir& state, const egress::Settings& settings) {
+  if (settings.secrets.empty()) {
+    return egress::SecretTable();
+  }
+  if (auto held = secrets::HoldSecrets(); !held) {
+    return held.error();
+  }
+  auto store = secrets::Store::Open(state.Secrets());
+  if (!store) {
+    return store.error();
+  }
+  std::vector<egress::SandboxSecret> loaded;
+  for (const egress::SecretSetting& s : settings.secrets) {
+    auto value = store->Get(s.name);
+    if (!value) {
+      return Error{"cannot read secret `" + s.name + "`: " + value.error().message};
+    }
+    loaded.push_back({s.name, s.token, s.hosts,
+                      std::make_shared<const secrets::SecretBytes>(std::move(*value))});
+  }
+  return egress::SecretTable(std::move(loaded));
+}
+
 }  // namespace
 
 bool AllowsEgress(const plan::v1::ExecutionPlan& p) {
@@ -92,6 +120,7 @@ std::string DescribeNetwork(const plan::v1::Network& network) {
 
 ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const std::string& name,
                                                   const plan::v1::Network& network,
+                                                  const EgressSecrets& secrets,
                                                   backends::EgressEndpoints& endpoints,
                                                   bool dies_with_caller) {
   egress::Settings settings;
@@ -102,6 +131,11 @@ ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const s
         {r.host(), r.protocol() == "http" ? egress::Protocol::kHttp : egress::Protocol::kHttps});
   }
   settings.policy.dns = network.dns();
+  settings.secrets = secrets.secrets;
+  if (!secrets.secrets.empty()) {
+    settings.ca_key_pem = secrets.ca.key_pem;
+    settings.ca_cert_pem = secrets.ca.cert_pem;
+  }
   // The settings go as one JSON line on a socket, as a pool daemon's do (pool_wire.h).
   int wire[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wire) != 0) {
@@ -138,10 +172,25 @@ ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const s
   }
   backends::HelperRecord record = helper->record;
   (void)helper->process.Release();  // ended by pid and start time, like every recorded helper
-  if (auto sent = WriteAll(settings_out.get(), egress::SettingsToJson(settings).dump() + "\n");
-      !sent) {
+  std::string line = egress::SettingsToJson(settings).dump() + "\n";
+  auto sent = WriteAll(settings_out.get(), line);
+  sodium_memzero(line.data(), line.size());  // it holds the CA's key
+  sodium_memzero(settings.ca_key_pem.data(), settings.ca_key_pem.size());
+  if (!sent) {
     backends::SignalHelper(record, SIGKILL);
     return Error{"cannot hand the egress helper its settings: " + sent.error().message};
+  }
+  if (!secrets.secrets.empty()) {
+    // The values are read by the helper, which says whether it has them all: a sandbox must not
+    // start with a secret its proxy cannot hand on.
+    auto answer = ReadJsonLine(settings_out.get());
+    if (!answer || !answer->is_object() || !answer->value("ok", false)) {
+      backends::SignalHelper(record, SIGKILL);
+      return Error{!answer ? "the egress helper did not say it is ready: " + answer.error().message
+                   : answer->is_object() && answer->contains("error")
+                       ? (*answer)["error"].get<std::string>()
+                       : std::string("the egress helper's answer is not understood")};
+    }
   }
   return record;
 }
@@ -169,7 +218,6 @@ void EndHelpers(const SandboxRecord& record) {
 int RunEgressHelper(const StateDir& state, const std::string& name) {
   // fd 3: the proxy's listener, 4: the resolver's socket, 5: the settings, one JSON line.
   auto text = ReadJsonLine(5);
-  ::close(5);
   if (!text) {
     std::fprintf(stderr, "mvm egress helper: %s\n", text.error().message.c_str());
     return 2;
@@ -177,6 +225,17 @@ int RunEgressHelper(const StateDir& state, const std::string& name) {
   auto settings = egress::SettingsFromJson(*text);
   if (!settings) {
     std::fprintf(stderr, "mvm egress helper: %s\n", settings.error().message.c_str());
+    return 2;
+  }
+  auto table = LoadSecrets(state, *settings);
+  if (!settings->secrets.empty()) {
+    const nlohmann::json answer =
+        table ? nlohmann::json{{"ok", true}} : nlohmann::json{{"error", table.error().message}};
+    (void)WriteAll(5, answer.dump() + "\n");
+  }
+  ::close(5);
+  if (!table) {
+    std::fprintf(stderr, "mvm egress helper: %s\n", table.error().message.c_str());
     return 2;
   }
   if (settings->sandbox != name) {
@@ -205,9 +264,9 @@ int RunEgressHelper(const StateDir& state, const std::string& name) {
     ::shutdown(3, SHUT_RDWR);
     ::shutdown(4, SHUT_RDWR);
   }).detach();
-  egress::RunEgress(*settings, {}, 3, 4, [log](const std::string& event, const nlohmann::json& f) {
-    (void)log->Append(event, f);
-  });
+  egress::RunEgress(
+      *settings, std::move(*table), 3, 4,
+      [log](const std::string& event, const nlohmann::json& f) { (void)log->Append(event, f); });
   return 0;
 }
 

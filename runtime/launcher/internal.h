@@ -15,6 +15,8 @@
 #include <variant>
 
 #include "ir/support/error_or.h"
+#include "runtime/egress/egress.h"
+#include "runtime/egress/intercept.h"
 #include "runtime/launcher/launcher.h"
 
 namespace mvm::runtime {
@@ -45,6 +47,13 @@ std::variant<plan::VerifiedPlan, PlanRefusal> VerifyForLauncher(const LauncherOp
 /// Admit's second step: what this backend cannot enforce. Records nothing.
 std::optional<PlanRefusal> CheckPolicy(const LauncherOptions& options,
                                        const plan::v1::ExecutionPlan& plan);
+
+/// Admit's third step, after the replay-independent checks: whether each secret the plan names may
+/// be released to it (it exists, its hosts are https rules of the plan, and a production-profile
+/// plan holds a grant for its workload and signer), filling `released`. Records nothing.
+std::optional<PlanRefusal> CheckSecrets(const LauncherOptions& options,
+                                        const plan::VerifiedPlan& verified,
+                                        std::vector<SecretRelease>& released);
 
 double MillisSince(std::chrono::steady_clock::time_point start);
 
@@ -86,10 +95,20 @@ bool AllowsEgress(const plan::v1::ExecutionPlan& p);
 /// "https api.example.com, http mirror.example.org, dns", or "none".
 std::string DescribeNetwork(const plan::v1::Network& network);
 
+/// What a sandbox's egress helper needs for its secrets: their names, tokens and hosts (it reads
+/// the values from the store itself, so they never pass through the launcher), and the sandbox's
+/// CA to terminate TLS to their hosts with.
+struct EgressSecrets {
+  std::vector<egress::SecretSetting> secrets;
+  egress::SandboxCa ca;
+};
+
 /// Starts sandbox `name`'s egress helper (egress_helper.cc) on the sockets of `endpoints`, which
-/// it takes, with the verified plan's `network`.
+/// it takes, with the verified plan's `network` and `secrets`. With secrets, returns once the
+/// helper has read their values (or with its Error when it could not).
 ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const std::string& name,
                                                   const plan::v1::Network& network,
+                                                  const EgressSecrets& secrets,
                                                   backends::EgressEndpoints& endpoints,
                                                   bool dies_with_caller);
 

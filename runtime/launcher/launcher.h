@@ -59,12 +59,21 @@ ErrorOr<Ok> LoadTrust(LauncherOptions& options, const std::filesystem::path& tru
                       const std::vector<std::filesystem::path>& extra);
 
 /// A plan the launcher accepted: verified, admitted against replay, within this backend's policy.
+/// A secret admission found the plan may have: its names, never its value.
+struct SecretRelease {
+  std::string env;
+  std::string name;
+  std::vector<std::string> hosts;
+  std::string basis;  ///< "dev-profile" or "grant": why it is released
+};
+
 struct AdmittedPlan {
   plan::VerifiedPlan verified;
   std::string audit_id;  ///< of the "admit" record
   /// The plan file as admitted: a claim from a warm pool carries it, as the pool checks the
   /// claimer's plan itself.
   std::string bytes;
+  std::vector<SecretRelease> secrets;
 };
 
 /// Per-phase wall-clock timings of one launch, for -v and the benchmark.

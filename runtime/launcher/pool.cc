@@ -221,7 +221,7 @@ ErrorOr<AdmittedPlan> PoolProcess::CheckClaimer(const nlohmann::json& request,
   if (auto* refusal = std::get_if<PlanRefusal>(&checked)) {
     return refuse(refusal->reason, refusal->message);
   }
-  AdmittedPlan theirs{std::move(std::get<plan::VerifiedPlan>(checked)), "", ""};
+  AdmittedPlan theirs{std::move(std::get<plan::VerifiedPlan>(checked)), "", "", {}};
   const plan::v1::ExecutionPlan& p = theirs.verified.plan;
   if (auto refusal = CheckPolicy(options_, p)) {
     return refuse(refusal->reason, refusal->message);
@@ -622,6 +622,13 @@ ErrorOr<Ok> RunPool(const LauncherOptions& options, const AdmittedPlan& plan,
   }
   if (pool.size == 0) {
     return Error{"a pool needs a size of at least 1"};
+  }
+  if (!plan.secrets.empty()) {
+    // A claim would have to hand the sandbox fresh tokens and its egress helper the new ones.
+    return Error{"workload `" + plan.verified.plan.workload().id() + "` uses secret `" +
+                 plan.secrets.front().name +
+                 "`, and warm pools of workloads with secrets are not built yet (every claim "
+                 "needs fresh tokens); run it without a pool"};
   }
   auto key = PoolKey(options, plan, start);
   if (!key) {

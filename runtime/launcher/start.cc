@@ -1,12 +1,20 @@
 // Start's second half: a sandbox on the chosen backend (runtime/backends/backend.h), owned by this
 // process, recorded and audited.
 
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
 
+#include "ir/support/os/atomic_file.h"
+#include "ir/support/os/unique_fd.h"
+#include "runtime/egress/intercept.h"
 #include "runtime/launcher/internal.h"
+#include "runtime/secrets/secrets.h"
 
 namespace mvm::runtime {
 
@@ -37,6 +45,58 @@ ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions
     mounts.push_back({Kind::kVolume, *source, m.target(), m.mode() != "rw"});
   }
   return mounts;
+}
+
+/// The rootfs's own CA bundle, read inside the tree only (the rootfs may be an image whose
+/// symlinks point at host files); empty when it has none.
+std::string RootfsCaBundle(const fs::path& rootfs_dir) {
+  os::UniqueFd root(::open(rootfs_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) {
+    return {};
+  }
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  const std::string relative(kGuestCaBundle.substr(1));
+  os::UniqueFd fd(
+      static_cast<int>(::syscall(SYS_openat2, root.get(), relative.c_str(), &how, sizeof how)));
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      st.st_size > (8 << 20)) {
+    return {};
+  }
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+    if (n <= 0) {
+      break;
+    }
+    got += static_cast<size_t>(n);
+  }
+  text.resize(got);
+  if (!text.empty() && text.back() != '\n') {
+    text += '\n';
+  }
+  return text;
+}
+
+/// The files that put the sandbox's egress CA in its trust store, staged from `dir`.
+ErrorOr<std::vector<backends::SandboxMount>> StageEgressCa(const fs::path& dir,
+                                                           const fs::path& rootfs_dir,
+                                                           const std::string& cert_pem) {
+  using Kind = backends::SandboxMount::Kind;
+  const fs::path bundle = dir / "egress-ca-bundle.pem";
+  const fs::path ca = dir / "egress-ca.pem";
+  for (const auto& [path, text] :
+       {std::pair{bundle, RootfsCaBundle(rootfs_dir) + cert_pem}, std::pair{ca, cert_pem}}) {
+    if (auto written = os::WriteFileAtomically(path, text, os::FileMode{0644, true}); !written) {
+      return written.error();
+    }
+  }
+  return std::vector<backends::SandboxMount>{
+      {Kind::kStagedFile, bundle, std::string(kGuestCaBundle)},
+      {Kind::kStagedFile, ca, std::string(kGuestCa)}};
 }
 
 }  // namespace
@@ -71,6 +131,27 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     return fail(mounts.error().message);
   }
   request.mounts = std::move(*mounts);
+  // Secrets: a fresh token for each, and a CA of the sandbox's own for the proxy to terminate TLS
+  // to their hosts with; its certificate goes into the sandbox's trust store, its key only to the
+  // egress helper.
+  EgressSecrets secrets;
+  std::vector<SandboxRecord::SecretToken> tokens;
+  if (!admitted.secrets.empty()) {
+    auto ca = egress::MakeSandboxCa(name);
+    if (!ca) {
+      return fail("cannot make the sandbox's egress CA: " + ca.error().message);
+    }
+    auto staged = StageEgressCa(request.sandbox_dir, rootfs_dir, ca->cert_pem);
+    if (!staged) {
+      return fail(staged.error().message);
+    }
+    request.mounts.insert(request.mounts.end(), staged->begin(), staged->end());
+    secrets.ca = std::move(*ca);
+    for (const SecretRelease& s : admitted.secrets) {
+      tokens.push_back({s.env, s.name, secrets::MintToken()});
+      secrets.secrets.push_back({s.name, tokens.back().token, s.hosts});
+    }
+  }
   // A pool's sandboxes are handed to other processes, so they must not die with this one by the
   // kernel's hand; until then the watchdog removes them if this process dies.
   request.dies_with_caller = !start.detached && start.pool.empty();
@@ -117,7 +198,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
         {"watchdog", sandbox.watchdog_pid_, ProcessStartTime(sandbox.watchdog_pid_)});
   }
   if (started->egress) {
-    auto egress = StartEgressHelper(options.state, name, p.network(), *started->egress,
+    auto egress = StartEgressHelper(options.state, name, p.network(), secrets, *started->egress,
                                     request.dies_with_caller);
     if (!egress) {
       (void)sandbox.process_.Kill(SIGKILL);
@@ -128,6 +209,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     r.helpers.push_back(*egress);
     r.egress_policy = DescribeNetwork(p.network());
     r.egress_proxy = started->egress->proxy_url;
+    r.secret_tokens = std::move(tokens);
   }
   if (auto written = WriteRecord(options.state, r); !written) {
     (void)sandbox.process_.Kill(SIGKILL);
@@ -153,6 +235,15 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
                  {"pid", r.pid},
                  {"detached", start.detached}});
   (void)audit.Append("launch", launch);
+  for (const SecretRelease& s : admitted.secrets) {
+    (void)audit.Append("secret-release", {{"sandbox", name},
+                                          {"workload", p.workload().id()},
+                                          {"secret", s.name},
+                                          {"env", s.env},
+                                          {"hosts", s.hosts},
+                                          {"basis", s.basis},
+                                          {"key_id", admitted.verified.key_id}});
+  }
   if (request.describe) {
     for (const std::string& line : started->description) {
       options.note(line);

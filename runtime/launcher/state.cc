@@ -18,6 +18,7 @@
 #include "backend-emit/plan/time.h"
 #include "ir/support/check.h"
 #include "ir/support/os/atomic_file.h"
+#include "runtime/secrets/secrets.h"
 
 namespace mvm::runtime {
 
@@ -97,6 +98,9 @@ nlohmann::json ToJson(const SandboxRecord& r) {
   if (!r.egress_policy.empty()) {
     j["egress"] = {{"policy", r.egress_policy}, {"proxy", r.egress_proxy}};
   }
+  for (const SandboxRecord::SecretToken& t : r.secret_tokens) {
+    j["secrets"].push_back({{"env", t.env}, {"name", t.name}, {"token", t.token}});
+  }
   return j;
 }
 
@@ -149,6 +153,10 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) 
     if (j.contains("egress")) {
       r.egress_policy = j["egress"].at("policy").get<std::string>();
       r.egress_proxy = j["egress"].at("proxy").get<std::string>();
+    }
+    for (const nlohmann::json& t : j.value("secrets", nlohmann::json::array())) {
+      r.secret_tokens.push_back({t.at("env").get<std::string>(), t.at("name").get<std::string>(),
+                                 t.at("token").get<std::string>()});
     }
     if (!r.instance.empty() && !IsSandboxName(r.instance)) {
       return Error{"`" + path.string() + "` names an invalid instance `" + r.instance + "`"};
@@ -216,12 +224,76 @@ void AddSandboxEnvironment(const SandboxRecord& record,
   const std::pair<std::string, std::string> vars[] = {{"HTTPS_PROXY", url}, {"HTTP_PROXY", url},
                                                       {"NO_PROXY", local},  {"http_proxy", url},
                                                       {"https_proxy", url}, {"no_proxy", local}};
-  for (const auto& var : vars) {
+  auto add = [&env](const std::pair<std::string, std::string>& var) {
     if (std::none_of(env.begin(), env.end(),
                      [&](const auto& kv) { return kv.first == var.first; })) {
       env.push_back(var);
     }
+  };
+  for (const auto& var : vars) {
+    add(var);
   }
+  if (record.secret_tokens.empty()) {
+    return;
+  }
+  for (const SandboxRecord::SecretToken& t : record.secret_tokens) {
+    add({t.env, t.token});
+  }
+  // The proxy terminates TLS for the secrets' hosts with the sandbox's CA: clients that read a CA
+  // file from the environment are pointed at the trust store that holds it.
+  add({"SSL_CERT_FILE", std::string(kGuestCaBundle)});
+  add({"REQUESTS_CA_BUNDLE", std::string(kGuestCaBundle)});
+  add({"NODE_EXTRA_CA_CERTS", std::string(kGuestCa)});
+}
+
+std::string TokenRedactor::Feed(std::string_view piece) {
+  const std::string_view prefix = secrets::kTokenPrefix;
+  const size_t token_size = secrets::kTokenSize;
+  auto token_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'); };
+  std::string text = std::move(held_);
+  text.append(piece);
+  held_.clear();
+  std::string out;
+  size_t at = 0;
+  while (true) {
+    const size_t found = text.find(prefix, at);
+    if (found == std::string::npos) {
+      break;
+    }
+    size_t end = found + prefix.size();
+    while (end < text.size() && end - found < token_size && token_char(text[end])) {
+      ++end;
+    }
+    if (end == text.size() && end - found < token_size) {
+      out.append(text, at, found - at);
+      held_ = text.substr(found);  // the rest of this token may come with the next piece
+      return out;
+    }
+    out.append(text, at, found - at);
+    out.append(prefix);
+    out.append("\u2026");
+    at = end;
+  }
+  // The end may be the first characters of a prefix.
+  size_t keep = 0;
+  for (size_t n = std::min(prefix.size() - 1, text.size() - at); n > 0; --n) {
+    if (std::string_view(text).substr(text.size() - n) == prefix.substr(0, n)) {
+      keep = n;
+      break;
+    }
+  }
+  out.append(text, at, text.size() - at - keep);
+  held_ = text.substr(text.size() - keep);
+  return out;
+}
+
+std::string TokenRedactor::Finish() {
+  std::string rest;
+  rest.swap(held_);
+  if (rest.starts_with(secrets::kTokenPrefix)) {
+    return std::string(secrets::kTokenPrefix) + "\u2026";
+  }
+  return rest;
 }
 
 std::vector<SandboxRecord> ListRecords(const StateDir& state, std::vector<std::string>& problems) {

@@ -29,6 +29,8 @@ struct StateDir {
   std::filesystem::path Sandboxes() const { return root / "sandboxes"; }
   /// Warm pools (pool.h): `<pool>.json`, `.sock` and `.lock` of each.
   std::filesystem::path Pools() const { return root / "pools"; }
+  /// The secret store (runtime/secrets/secrets.h).
+  std::filesystem::path Secrets() const { return root / "secrets"; }
   /// `sandboxes/<name>`. Aborts on a name that is not a sandbox name (IsSandboxName): a name is a
   /// path component here, and `..`, `/` or an empty name would reach outside `sandboxes/`; every
   /// command checks the names it is given before it builds a path from one.
@@ -80,6 +82,14 @@ struct SandboxRecord {
   /// URL every command in the sandbox is given as HTTP_PROXY and HTTPS_PROXY.
   std::string egress_policy;
   std::string egress_proxy;
+  /// The secrets the sandbox may use, as the tokens it holds for them (never a value): fresh for
+  /// every sandbox, given to every command as the variable `env`.
+  struct SecretToken {
+    std::string env;
+    std::string name;
+    std::string token;
+  };
+  std::vector<SecretToken> secret_tokens;
 
   const std::string& InstanceName() const { return instance.empty() ? name : instance; }
 };
@@ -92,6 +102,25 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name);
 /// denied `other.test` port 443: no https rule allows `other.test`". Reads from byte `*from` of the
 /// log and leaves `*from` after the last whole line read, so that a follower reads each record
 /// once.
+/// Where a sandbox with secrets finds its egress CA: the guest's trust store (the rootfs's own
+/// bundle with the CA appended, over the rootfs's file), and the CA alone. Commands get
+/// SSL_CERT_FILE and REQUESTS_CA_BUNDLE = kGuestCaBundle and NODE_EXTRA_CA_CERTS = kGuestCa unless
+/// the plan sets them.
+inline constexpr std::string_view kGuestCaBundle = "/etc/ssl/certs/ca-certificates.crt";
+inline constexpr std::string_view kGuestCa = "/etc/ssl/certs/mvm-egress-ca.pem";
+
+/// Replaces every secret token in a stream with its prefix and `…` (what `logs` shows by
+/// default), a token split across two pieces included: the end of a piece that may be the start of
+/// a token is held until the next piece or Finish.
+class TokenRedactor {
+ public:
+  std::string Feed(std::string_view piece);
+  std::string Finish();
+
+ private:
+  std::string held_;
+};
+
 std::vector<std::string> EgressRefusals(const StateDir& state, std::string_view name,
                                         uint64_t* from);
 

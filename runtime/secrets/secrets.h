@@ -112,6 +112,8 @@ ErrorOr<Ok> HoldSecrets();
 
 /// What every token starts with, so that a token is recognisable in logs and requests.
 inline constexpr std::string_view kTokenPrefix = "mvmtok-";
+/// How long every token is.
+inline constexpr size_t kTokenSize = kTokenPrefix.size() + 32;
 /// kTokenPrefix and 32 random characters of `a-z2-7` (160 bits): usable as a DNS label, a header
 /// value and a path segment. Fresh on every call.
 std::string MintToken();

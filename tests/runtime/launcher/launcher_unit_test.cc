@@ -1,4 +1,5 @@
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -8,6 +9,7 @@
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/launcher.h"
 #include "runtime/launcher/state.h"
+#include "runtime/secrets/secrets.h"
 
 namespace mvm::runtime {
 namespace {
@@ -37,21 +39,123 @@ std::string Refusal(const plan::v1::ExecutionPlan& plan, std::string_view backen
   return refusal ? refusal->reason + ": " + refusal->message : "";
 }
 
-// What the README and the claim ledger say is refused today, on every backend: a plan naming a
-// secret (here one with no network rules, so that the egress refusal cannot be what stops it) and
-// an `oci:` image. Both change with the secrets and OCI work.
-TEST(CheckPolicy, APlanNamingASecretIsRefusedOnEveryBackend) {
-  ASSERT_EQ(Refusal(RunnablePlan(), "container"), "");
+/// A plan naming secret `example-api-key` for api.example.com, which an https rule allows.
+plan::v1::ExecutionPlan SecretPlan(std::string_view profile) {
   plan::v1::ExecutionPlan plan = RunnablePlan();
+  plan.set_profile(std::string(profile));
+  plan::v1::EgressRule* rule = plan.mutable_network()->add_rules();
+  rule->set_protocol("https");
+  rule->set_host("*.example.com");
   plan::v1::SecretGrant* secret = plan.add_secrets();
   secret->set_env("API_KEY");
   secret->set_name("example-api-key");
   secret->add_hosts("api.example.com");
-  for (const backends::Backend* backend : backends::All()) {
-    EXPECT_THAT(Refusal(plan, backend->name()),
-                HasSubstr("secrets-unsupported: workload `tool` uses secret `example-api-key`"))
-        << backend->name();
+  return plan;
+}
+
+class CheckSecretsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("mvm-check-secrets-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    options_.state.root = dir_;
   }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  /// CheckSecrets of `plan` signed by `key_id`: "reason: message", or "" with `released` filled.
+  std::string Check(const plan::v1::ExecutionPlan& plan, std::string key_id = "k1") {
+    plan::VerifiedPlan verified;
+    verified.plan = plan;
+    verified.key_id = std::move(key_id);
+    released_.clear();
+    auto refusal = internal::CheckSecrets(options_, verified, released_);
+    return refusal ? refusal->reason + ": " + refusal->message : "";
+  }
+  secrets::Store Store() { return std::move(*secrets::Store::Open(options_.state.Secrets())); }
+
+  fs::path dir_;
+  LauncherOptions options_;
+  std::vector<SecretRelease> released_;
+};
+
+TEST_F(CheckSecretsTest, AMissingSecretIsRefusedWithTheCommandThatStoresIt) {
+  EXPECT_THAT(
+      Check(SecretPlan("dev")),
+      HasSubstr("missing: workload `tool` may not have secret `example-api-key` (API_KEY)"));
+  EXPECT_THAT(Check(SecretPlan("dev")), HasSubstr("mvmctl secret set example-api-key"));
+}
+
+TEST_F(CheckSecretsTest, ADevPlanGetsAStoredSecretWithoutAGrant) {
+  ASSERT_TRUE(Store().Set("example-api-key", "sk-test-value"));
+  EXPECT_EQ(Check(SecretPlan("dev")), "");
+  ASSERT_EQ(released_.size(), 1u);
+  EXPECT_EQ(released_[0].env, "API_KEY");
+  EXPECT_EQ(released_[0].name, "example-api-key");
+  EXPECT_EQ(released_[0].hosts, std::vector<std::string>{"api.example.com"});
+  EXPECT_EQ(released_[0].basis, "dev-profile");
+}
+
+TEST_F(CheckSecretsTest, AProductionPlanNeedsAGrantForItsWorkloadAndSigner) {
+  ASSERT_TRUE(Store().Set("example-api-key", "sk-test-value"));
+  const plan::v1::ExecutionPlan plan = SecretPlan("production");
+  EXPECT_THAT(Check(plan), HasSubstr("not-granted: workload `tool` may not have secret"));
+  EXPECT_THAT(Check(plan), HasSubstr("mvmctl secret grant example-api-key --workload tool "
+                                     "--signer k1"));
+  // A grant to another workload, or for another signer, is no grant.
+  ASSERT_TRUE(Store().AddGrant("example-api-key", {"other", ""}));
+  ASSERT_TRUE(Store().AddGrant("example-api-key", {"tool", "k2"}));
+  EXPECT_THAT(Check(plan), HasSubstr("not-granted"));
+  EXPECT_EQ(Check(plan, "k2"), "");
+  EXPECT_EQ(released_.at(0).basis, "grant");
+  ASSERT_TRUE(Store().AddGrant("example-api-key", {"tool", ""}));
+  EXPECT_EQ(Check(plan, "k1"), "");
+}
+
+TEST_F(CheckSecretsTest, EveryHostMustBeAnHttpsRuleOfThePlan) {
+  ASSERT_TRUE(Store().Set("example-api-key", "sk-test-value"));
+  plan::v1::ExecutionPlan plan = SecretPlan("dev");
+  plan.mutable_secrets(0)->add_hosts("evil.test");
+  EXPECT_THAT(Check(plan), HasSubstr("host-not-allowed: workload `tool` may not have secret "
+                                     "`example-api-key` (API_KEY): its host `evil.test` is not "
+                                     "allowed by an https rule of the plan"));
+  // A wildcard secret host needs a wildcard rule at or above it; an http rule is not enough.
+  plan = SecretPlan("dev");
+  plan.mutable_secrets(0)->set_hosts(0, "*.api.example.com");
+  EXPECT_EQ(Check(plan), "");
+  plan.mutable_network()->mutable_rules(0)->set_host("x.api.example.com");
+  EXPECT_THAT(Check(plan), HasSubstr("host-not-allowed"));
+  plan = SecretPlan("dev");
+  plan.mutable_network()->mutable_rules(0)->set_protocol("http");
+  EXPECT_THAT(Check(plan), HasSubstr("host-not-allowed"));
+  plan = SecretPlan("dev");
+  plan.mutable_secrets(0)->clear_hosts();
+  EXPECT_THAT(Check(plan), HasSubstr("no-hosts"));
+  plan = SecretPlan("dev");
+  plan.mutable_secrets(0)->set_name("../key");
+  EXPECT_THAT(Check(plan), HasSubstr("bad-name"));
+}
+
+TEST(TokenRedactor, RedactsTokensSplitAnywhereAndOnlyTokens) {
+  const std::string token = secrets::MintToken();
+  const std::string text = "key=" + token + " mvm mvmtok- done " + token;
+  const std::string want = "key=mvmtok-\u2026 mvm mvmtok-\u2026 done mvmtok-\u2026";
+  {
+    TokenRedactor r;
+    std::string out = r.Feed(text);
+    out += r.Finish();
+    EXPECT_EQ(out, want);
+  }
+  for (size_t cut = 0; cut <= text.size(); ++cut) {
+    TokenRedactor r;
+    std::string out = r.Feed(text.substr(0, cut));
+    EXPECT_EQ(out.find(token.substr(7, 4)), std::string::npos) << cut;
+    out += r.Feed(text.substr(cut));
+    out += r.Finish();
+    EXPECT_EQ(out, want) << cut;
+  }
+  TokenRedactor r;
+  EXPECT_EQ(r.Feed("plain mvm"), "plain ");  // `mvm` may begin a token
+  EXPECT_EQ(r.Feed("ctl"), "mvmctl");
 }
 
 TEST(CheckPolicy, AnOciImageIsRefusedOnEveryBackend) {
@@ -67,10 +171,11 @@ TEST(CheckPolicy, AnOciImageIsRefusedOnEveryBackend) {
   }
 }
 
-// Egress runs where the backend enforces it (its egress proxy) and is refused elsewhere, before
-// secrets are looked at. Every backend of this build enforces it now (container and qemu-microvm
-// both answer StartRequest::egress), so the refusal branch runs only for a backend added without
-// it; the refusal's text is what admit.cc says then.
+// Egress runs where the backend enforces it (its egress proxy) and is refused elsewhere, and so do
+// secrets, which only the proxy hands on (whether a secret may be released is CheckSecrets'). Every
+// backend of this build enforces it now (container and qemu-microvm both answer
+// StartRequest::egress), so the refusal branch runs only for a backend added without it; the
+// refusal's text is what admit.cc says then.
 TEST(CheckPolicy, NetworkRulesRunOnlyWhereTheBackendEnforcesThemAndAnUnbuiltNixImageIsNamed) {
   plan::v1::ExecutionPlan plan = RunnablePlan();
   plan::v1::EgressRule* rule = plan.mutable_network()->add_rules();
@@ -88,8 +193,11 @@ TEST(CheckPolicy, NetworkRulesRunOnlyWhereTheBackendEnforcesThemAndAnUnbuiltNixI
   EXPECT_EQ(Refusal(plan, "container"), "");
   EXPECT_EQ(Refusal(plan, "qemu-microvm"), "");
   plan.add_secrets()->set_name("example-api-key");
-  EXPECT_THAT(Refusal(plan, "qemu-microvm"), HasSubstr("secrets-unsupported: "));
-  EXPECT_THAT(Refusal(plan, "container"), HasSubstr("secrets-unsupported: "));
+  for (const backends::Backend* backend : backends::All()) {
+    EXPECT_EQ(Refusal(plan, backend->name()).starts_with("secrets-unsupported: "),
+              !backend->capabilities().egress)
+        << backend->name();
+  }
   plan::v1::ExecutionPlan nix = RunnablePlan();
   nix.mutable_artifacts(0)->set_kind("nix");
   nix.mutable_artifacts(0)->set_ref("./flake#rootfs");
