@@ -409,14 +409,14 @@ by signal N
 )",
        Flags{{"state-dir", true}, {"format", true}, {"v", false}}, RunPs},
       {"logs", "print a sandbox's output log",
-       R"(usage: mvmctl logs NAME [-f] [--raw] [--state-dir DIR]
+       R"(usage: mvmctl logs NAME [-f] [--raw] [--show-tokens] [--state-dir DIR]
 
 Prints what the sandbox's commands wrote, as its agent keeps it (the last MiB). -f follows it until
 the sandbox stops. On a terminal, control characters are escaped as \xHH; --raw writes the log
-unchanged. Then, on stderr, what the sandbox's network policy refused it (`egress: ... denied ...`),
-from the audit log.
+unchanged. Secret tokens are cut to their `mvmtok-` prefix unless --show-tokens. Then, on stderr,
+what the sandbox's network policy refused it (`egress: ... denied ...`), from the audit log.
 )",
-       Flags{{"state-dir", true}, {"f", false}, {"raw", false}}, RunLogs},
+       Flags{{"state-dir", true}, {"f", false}, {"raw", false}, {"show-tokens", false}}, RunLogs},
       {"fs", "read, write, list and remove files in a sandbox",
        R"(usage: mvmctl fs NAME read|write|ls|rm PATH [-r] [--format human|json] [--state-dir DIR]
 

@@ -28,6 +28,9 @@ int RunLogs(Args& args) {
   // The log holds workload output: a terminal gets it escaped (terminal_text.h) unless --raw.
   const bool escape = !args.Has("raw") && IsTerminal(STDOUT_FILENO);
   TerminalEscaper escaper;
+  // Tokens stand for secrets; useless outside their sandbox, but no business of a shared screen.
+  const bool redact = !args.Has("show-tokens");
+  runtime::TokenRedactor redactor;
   std::string shown;
   // What the sandbox's egress proxy refused it (from the audit log), after its output, on stderr:
   // the names in them are the workload's, so they are escaped like its output.
@@ -43,21 +46,37 @@ int RunLogs(Args& args) {
     if (!logs) {
       // With -f, the sandbox going away is the normal end.
       if (args.Has("f") && !shown.empty()) {
+        const std::string rest = redact ? redactor.Finish() : "";
+        std::string text = rest;
         if (escape) {
-          std::fputs(escaper.Finish().c_str(), stdout);
+          text = escaper.Feed(rest);
+          text += escaper.Finish();
         }
+        std::fwrite(text.data(), 1, text.size(), stdout);
         return kExitOk;
       }
       return Fail("logs", logs.error());
     }
     // Print what is new since the last poll. When the ring has dropped what was shown before, the
     // two no longer line up and the whole current tail is printed again.
-    std::string_view fresh = *logs;
-    if (fresh.size() >= shown.size() && fresh.compare(0, shown.size(), shown) == 0) {
-      fresh.remove_prefix(shown.size());
+    std::string_view raw = *logs;
+    if (raw.size() >= shown.size() && raw.compare(0, shown.size(), shown) == 0) {
+      raw.remove_prefix(shown.size());
     }
+    std::string redacted;
+    if (redact) {
+      redacted = redactor.Feed(raw);
+      if (!args.Has("f")) {
+        redacted += redactor.Finish();
+      }
+      raw = redacted;
+    }
+    std::string_view fresh = raw;
     if (escape) {
-      const std::string text = escaper.Feed(fresh) + (args.Has("f") ? "" : escaper.Finish());
+      std::string text = escaper.Feed(fresh);
+      if (!args.Has("f")) {
+        text += escaper.Finish();  // after Feed: the operands of + are unsequenced
+      }
       std::fwrite(text.data(), 1, text.size(), stdout);
     } else {
       std::fwrite(fresh.data(), 1, fresh.size(), stdout);
