@@ -31,6 +31,7 @@ constexpr const char* kServerScript = MVM_TEST_INTERNET_SERVER;
 constexpr std::string_view kInternetAddresses[] = {
     TestInternet::kDnsAddress,    TestInternet::kAllowedAddress,   TestInternet::kOtherAddress,
     TestInternet::kRebindAddress, TestInternet::kWrongCertAddress, TestInternet::kMetadataAddress,
+    TestInternet::kApiAddress,
 };
 
 std::optional<std::string> ProgramPath(std::string_view name) {
@@ -411,9 +412,24 @@ std::vector<ServerEvent> TestInternet::ServerLog(std::string_view address) const
     event.method = StringField(line, "method");
     event.path = StringField(line, "path");
     event.body_bytes = line.value("body_bytes", line.value("bytes", int64_t{0}));
+    event.authorization = StringField(line, "authorization");
+    event.body = StringField(line, "body");
     out.push_back(std::move(event));
   }
   return out;
+}
+
+ErrorOr<Ok> TestInternet::SetApiKey(std::string_view key) const {
+  if (!dir_) {
+    return Error{"the test internet is not started"};
+  }
+  std::ofstream out(dir() / "api-key", std::ios::trunc);
+  out << key << "\n";
+  out.close();
+  if (!out) {
+    return Error{"cannot write " + (dir() / "api-key").string()};
+  }
+  return Ok{};
 }
 
 void TestInternet::ClearLogs() const {

@@ -43,11 +43,13 @@ struct ServerEvent {
   int port = 0;
   std::string peer;  ///< the sender's address
   bool tls = false;
-  std::string sni;         ///< the ClientHello's server name; empty without TLS or without SNI
-  std::string host;        ///< the Host header ("request" only; empty when absent)
-  std::string method;      ///< "request" only
-  std::string path;        ///< the request target as sent ("request" only)
-  int64_t body_bytes = 0;  ///< request body bytes read ("request"), datagram bytes ("udp")
+  std::string sni;            ///< the ClientHello's server name; empty without TLS or without SNI
+  std::string host;           ///< the Host header ("request" only; empty when absent)
+  std::string method;         ///< "request" only
+  std::string path;           ///< the request target as sent ("request" only)
+  int64_t body_bytes = 0;     ///< request body bytes read ("request"), datagram bytes ("udp")
+  std::string authorization;  ///< the Authorization header ("request" only; empty when absent)
+  std::string body;           ///< the body's first 4 KiB ("request" only)
 };
 
 /// The test internet. Start() builds it, Stop() (or the destructor) takes it all down. Needs root,
@@ -66,15 +68,20 @@ struct ServerEvent {
 /// | 203.0.113.30    | rebind.test's first answer: HTTP 80, HTTPS 443 (*.rebind.test too)       |
 /// | 203.0.113.40    | wrong.test, mismatch.allowed.test: HTTP 80, HTTPS 443 (cert: wrong.test) |
 /// | 169.254.169.254 | metadata (meta.test): HTTP 80, HTTPS 443                                 |
+/// | 203.0.113.50    | api.openai.com, a fake API: HTTP 80, HTTPS 443 (see SetApiKey)           |
 /// Other names: private.test → 10.1.2.3, loopback.test → 127.0.0.1, mixed.test → 203.0.113.10 and
 /// 10.1.2.3, meta6.test → AAAA fd00:ec2::254, ns.test → 198.51.100.53; any other name in `test` is
-/// NXDOMAIN, any name outside it REFUSED. Rebinding: `rebind.test` and every `<label>.rebind.test`
-/// count their A queries separately; a name's first is answered 203.0.113.30, every later one
-/// 169.254.169.254, TTL 0 (use a fresh `<label>.rebind.test` per test for a fresh sequence).
+/// NXDOMAIN, any name outside it but api.openai.com REFUSED. Rebinding: `rebind.test` and every
+/// `<label>.rebind.test` count their A queries separately; a name's first is answered 203.0.113.30,
+/// every later one 169.254.169.254, TTL 0 (use a fresh `<label>.rebind.test` per test for a fresh
+/// sequence).
 ///
 /// Every HTTP(S) answer is a JSON object: {"server", "port", "tls", "sni", "host", "method",
 /// "path", "peer", "body_bytes", "event": "request", "marker": "mvm-test-internet"}; any method is
-/// answered so. `GET /bytes/N` answers N bytes (application/octet-stream) instead.
+/// answered so, with "authorization" (the header) and "body" (its first 4 KiB) too. `GET /bytes/N`
+/// answers N bytes (application/octet-stream) instead. On api.openai.com, `/v1/...` answers a chat
+/// completion (200, content "4") only when Authorization is "Bearer " + the SetApiKey key, else 401
+/// with an OpenAI-style error; its other paths answer the JSON above.
 class TestInternet {
  public:
   static constexpr std::string_view kDnsAddress = "198.51.100.53";
@@ -83,6 +90,7 @@ class TestInternet {
   static constexpr std::string_view kRebindAddress = "203.0.113.30";     ///< rebind's 1st answer
   static constexpr std::string_view kWrongCertAddress = "203.0.113.40";  ///< cert for wrong.test
   static constexpr std::string_view kMetadataAddress = "169.254.169.254";
+  static constexpr std::string_view kApiAddress = "203.0.113.50";   ///< api.openai.com
   static constexpr std::string_view kClientAddress = "192.0.2.2";   ///< client end of the veth
   static constexpr std::string_view kGatewayAddress = "192.0.2.1";  ///< internet end of the veth
   /// The text in every JSON answer, to tell a test server's answer from anything else.
@@ -154,6 +162,8 @@ class TestInternet {
   /// Every connection, handshake, request and datagram the servers at `address` (a kXxxAddress)
   /// received since Start() (or ClearLogs()), in order; empty for an address without servers.
   std::vector<ServerEvent> ServerLog(std::string_view address) const;
+  /// The key the fake API at api.openai.com accepts from now on.
+  ErrorOr<Ok> SetApiKey(std::string_view key) const;
   /// Empties the DNS log and every server log. The rebinding counts are kept.
   void ClearLogs() const;
 

@@ -11,7 +11,9 @@ holds every address below. Python standard library only. It:
   answered 203.0.113.30, every later one 169.254.169.254, TTL 0;
 - serves HTTP on port 80 and HTTPS on port 443 of every address of SERVERS (and plain HTTP on
   203.0.113.10:8080): each answer is JSON naming the server address, port, TLS SNI, Host header,
-  method and path; `GET /bytes/N` answers N bytes instead;
+  method, path, Authorization header and the body's start; `GET /bytes/N` answers N bytes
+  instead; on api.openai.com (203.0.113.50), `/v1/...` is a fake API that answers 200 only when
+  Authorization is "Bearer " + the content of <dir>/api-key, else 401;
 - echoes UDP datagrams on 203.0.113.10:9999;
 - logs every DNS query to <dir>/dns.log and every connection, request and datagram to
   <dir>/servers/<address>.log, one JSON object a line, written and flushed before the answer goes;
@@ -52,6 +54,8 @@ ZONE = {
     "mixed.test": {"A": ["203.0.113.10", "10.1.2.3"]},
     "meta6.test": {"AAAA": ["fd00:ec2::254"]},
     "ns.test": {"A": [DNS_ADDRESS]},
+    # The fake API of the secrets tests: a real provider's name, answered here and only here.
+    "api.openai.com": {"A": ["203.0.113.50"]},
 }
 
 # address -> the DNS names its certificate holds.
@@ -61,7 +65,11 @@ SERVERS = {
     "203.0.113.30": ["rebind.test", "*.rebind.test"],
     "203.0.113.40": ["wrong.test"],
     "169.254.169.254": ["meta.test"],
+    "203.0.113.50": ["api.openai.com"],
 }
+# The fake API answers /v1/... only when Authorization is "Bearer " + the content of this file in
+# --dir (written by the test; re-read per request).
+API_KEY_FILE = "api-key"
 EXTRA_HTTP = [("203.0.113.10", 8080)]
 UDP_ECHO = ("203.0.113.10", 9999)
 
@@ -182,7 +190,7 @@ class Zone:
 
     def _lookup(self, key, qtype):
         """(rcode, [(type, address)])."""
-        if key != "test" and not key.endswith(".test"):
+        if key != "test" and not key.endswith(".test") and key not in ZONE:
             return 5, []  # REFUSED: not our zone
         if is_rebind(key):
             if qtype not in (1, 255):
@@ -269,7 +277,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address, port, log, tls_context):
+    def __init__(self, address, port, log, tls_context, key_dir):
+        self.key_dir = key_dir
         self.log = log
         self.tls_context = tls_context
         self.address = address
@@ -309,16 +318,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         srv = self.server
         length = int(self.headers.get("Content-Length") or 0)
         received = 0
+        head = b""  # the body's first 4 KiB, logged and echoed
         while received < length:
             chunk = self.rfile.read(min(65536, length - received))
             if not chunk:
                 break
+            if len(head) < 4096:
+                head += chunk[:4096 - len(head)]
             received += len(chunk)
         record = {"event": "request", "server": srv.address, "port": srv.port,
                   "peer": self.client_address[0], "tls": srv.tls_context is not None,
                   "sni": self.sni, "host": self.headers.get("Host"), "method": self.command,
-                  "path": self.path, "body_bytes": received}
+                  "path": self.path, "body_bytes": received,
+                  "authorization": self.headers.get("Authorization"),
+                  "body": head.decode("utf-8", "replace")}
         srv.log.write(record)
+        if srv.address == "203.0.113.50" and self.path.startswith("/v1/"):
+            self._fake_api()
+            return
         # The absolute form (`GET http://host/bytes/N`, which a server must accept) as well.
         path = self.path
         if "://" in path:
@@ -333,6 +350,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _fake_api(self):
+        """A provider's API in miniature: 401 unless the real key came."""
+        try:
+            with open(os.path.join(self.server.key_dir, API_KEY_FILE), encoding="utf-8") as f:
+                key = f.read().strip()
+        except OSError:
+            key = None
+        if key and self.headers.get("Authorization") == "Bearer " + key:
+            status, answer = 200, {"object": "chat.completion", "marker": MARKER, "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "4"}}]}
+        else:
+            status, answer = 401, {"error": {"message": "Incorrect API key provided",
+                                             "type": "invalid_request_error"}}
+        body = (json.dumps(answer, sort_keys=True) + "\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _send_bytes(self, count):
         if not count.isdigit() or int(count) > MAX_BYTES:
@@ -403,10 +440,11 @@ def main():
     logs = {a: Log(os.path.join(servers_dir, a + ".log")) for a in SERVERS}
     listeners = []
     for address in SERVERS:
-        listeners.append(Server(address, 80, logs[address], None))
-        listeners.append(Server(address, 443, logs[address], tls_context(*pairs[address])))
+        listeners.append(Server(address, 80, logs[address], None, args.dir))
+        listeners.append(Server(address, 443, logs[address], tls_context(*pairs[address]),
+                                args.dir))
     for address, port in EXTRA_HTTP:
-        listeners.append(Server(address, port, logs[address], None))
+        listeners.append(Server(address, port, logs[address], None, args.dir))
     for listener in listeners:
         thread(listener.serve_forever)
     echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
