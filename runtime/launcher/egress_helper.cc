@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <memory>
 #include <thread>
 
@@ -37,6 +38,9 @@ namespace {
 // own (no host process to see, signal or trace), every mount read-only but the state directory, and
 // no capabilities, as uid 0 only because the audit log is root's.
 enum ConfineStep { kPrivate, kBindState, kReadOnly, kStateWritable, kBounding, kCaps, kNoNewPrivs };
+
+/// What moves OpenSSL's default trust store (SSL_CTX_set_default_verify_paths).
+constexpr const char* kTrustVariables[] = {"SSL_CERT_FILE", "SSL_CERT_DIR"};
 
 void MountReadOnlyButState(const backends::HelperChild& child, const char* state) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
@@ -172,7 +176,15 @@ ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const s
   }
   backends::HelperRecord record = helper->record;
   (void)helper->process.Release();  // ended by pid and start time, like every recorded helper
-  std::string line = egress::SettingsToJson(settings).dump() + "\n";
+  nlohmann::json json = egress::SettingsToJson(settings);
+  // The helper verifies upstream servers against the host's trust store, and runs with a fixed
+  // environment: the two variables by which OpenSSL's default paths are moved go along.
+  for (const char* variable : kTrustVariables) {
+    if (const char* value = std::getenv(variable); value != nullptr) {
+      json["trust_environment"][variable] = value;
+    }
+  }
+  std::string line = json.dump() + "\n";
   auto sent = WriteAll(settings_out.get(), line);
   sodium_memzero(line.data(), line.size());  // it holds the CA's key
   sodium_memzero(settings.ca_key_pem.data(), settings.ca_key_pem.size());
@@ -221,6 +233,12 @@ int RunEgressHelper(const StateDir& state, const std::string& name) {
   if (!text) {
     std::fprintf(stderr, "mvm egress helper: %s\n", text.error().message.c_str());
     return 2;
+  }
+  for (const char* variable : kTrustVariables) {
+    const nlohmann::json& trust = text->value("trust_environment", nlohmann::json::object());
+    if (trust.contains(variable) && trust[variable].is_string()) {
+      ::setenv(variable, trust[variable].get<std::string>().c_str(), 1);
+    }
   }
   auto settings = egress::SettingsFromJson(*text);
   if (!settings) {
