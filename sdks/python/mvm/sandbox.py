@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import secrets as _random
 import selectors
 import shutil
@@ -229,6 +230,9 @@ class _RecordBackend:
 # Live mode
 
 
+_AUDIT_ID = re.compile(r"\(audit id ([0-9]+-[0-9a-f]{12})\)")
+
+
 def _find_mvmctl(explicit: Optional[str]) -> str:
     given = explicit or os.environ.get("MVM_MVMCTL")
     path = shutil.which(given or "mvmctl")
@@ -339,7 +343,11 @@ class _LiveBackend:
             if proc.returncode == 1:  # the compiler refused the workload
                 reason += (f" (the sandbox declared at {self.source['file']}:"
                            f"{self.source['line']})")
+            # A refusal names its audit record: "... (audit id 12-0123456789ab)".
+            refused = _AUDIT_ID.search(reason)
+            reason = _AUDIT_ID.sub("", reason).rstrip()  # the error adds it back, once
             raise error(f"creating sandbox {self.name!r} failed: {reason}",
+                        audit_id=refused.group(1) if refused else None,
                         exit_code=proc.returncode, stderr=text)
         try:
             info = _output.parse_object("mvmctl up --format=json", line)

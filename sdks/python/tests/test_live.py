@@ -176,13 +176,36 @@ class LiveTest(unittest.TestCase):
             subprocess.run([MVMCTL, "destroy", "--state-dir", STATE, name], capture_output=True,
                            timeout=60)
 
-    def test_a_refused_plan_is_a_verification_error(self):
-        # Secrets need the egress proxy's substitution, which is planned: the launcher refuses them.
+    def test_a_refused_plan_is_a_verification_error_with_its_audit_id(self):
+        # A secret the store does not hold is refused at admission.
         with self.assertRaises(VerificationError) as caught:
             create(workload_id="py-refused",
                    network=NetworkPolicy.deny_by_default().allow_https("api.example.com"),
-                   secrets={"API_KEY": SecretRef("example-api-key", hosts=["api.example.com"])})
-        self.assertIn("refused", str(caught.exception))
+                   secrets={"API_KEY": SecretRef("py-missing-key", hosts=["api.example.com"])})
+        error = caught.exception
+        self.assertIn("refused", str(error))
+        self.assertIn("`py-missing-key`", str(error))
+        self.assertRegex(error.audit_id or "", r"^[0-9]+-[0-9a-f]{12}$")
+        self.assertEqual(str(error).count("(audit id"), 1, str(error))
+        with open(os.path.join(STATE, "audit.jsonl"), encoding="utf-8") as log:
+            records = [json.loads(line) for line in log]
+        seq = int(error.audit_id.split("-")[0])
+        record = next(r for r in records if r["seq"] == seq)
+        self.assertEqual((record["event"], record["reason"]), ("refuse", "missing"))
+        self.assertTrue(record["hash"].startswith("sha256:" + error.audit_id.split("-")[1]))
+
+    def test_a_secret_reaches_the_sandbox_as_a_token_only(self):
+        value = "sk-py-live-" + os.urandom(12).hex()
+        subprocess.run([MVMCTL, "secret", "set", "--state-dir", STATE, "py-live-key"],
+                       input=value + "\n", capture_output=True, text=True, check=True,
+                       timeout=30)
+        with create(workload_id="py-secret",
+                    network=NetworkPolicy.deny_by_default().allow_https("api.example.com"),
+                    secrets={"API_KEY": SecretRef("py-live-key",
+                                                  hosts=["api.example.com"])}) as sb:
+            shown = sb.commands.run(["sh", "-c", "echo $API_KEY; cat /proc/1/environ"]).stdout
+        self.assertRegex(shown, r"^mvmtok-[a-z2-7]{32}\n")
+        self.assertNotIn(value, shown)
 
     def test_a_workload_the_compiler_refuses_names_the_problem(self):
         with self.assertRaises(SandboxError) as caught:

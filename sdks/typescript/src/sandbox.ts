@@ -432,7 +432,11 @@ class LiveBackend implements Backend {
         reason += ` (the sandbox declared at ${String(this.source["file"])}:${String(this.source["line"])})`;
       }
       const E = reason.includes("refused:") ? VerificationError : SandboxError;
-      throw new E(`creating sandbox ${JSON.stringify(this.name)} failed: ${reason}`, { exitCode: child.exitCode ?? undefined, stderr });
+      // A refusal names its audit record: "... (audit id 12-0123456789ab)".
+      const auditPattern = / ?\(audit id ([0-9]+-[0-9a-f]{12})\)/;
+      const auditId = auditPattern.exec(reason)?.[1];
+      reason = reason.replace(auditPattern, ""); // the error adds it back, once
+      throw new E(`creating sandbox ${JSON.stringify(this.name)} failed: ${reason}`, { auditId, exitCode: child.exitCode ?? undefined, stderr });
     }
     try {
       this.auditId = output.optionalField("mvmctl up", output.parseObject("mvmctl up --format=json", line), "audit_id", "string");

@@ -162,16 +162,38 @@ test("a detached sandbox outlives its parent", { skip }, async () => {
   }
 });
 
-test("a refused plan is a VerificationError", { skip }, async () => {
-  // Secrets need the egress proxy's substitution, which is planned: the launcher refuses them.
+test("a refused plan is a VerificationError with its audit id", { skip }, async () => {
+  // A secret the store does not hold is refused at admission.
   await assert.rejects(
     create({
       workloadId: "ts-refused",
       network: NetworkPolicy.denyByDefault().allowHttps("api.example.com"),
-      secrets: { API_KEY: SecretRef("example-api-key", { hosts: ["api.example.com"] }) },
+      secrets: { API_KEY: SecretRef("ts-missing-key", { hosts: ["api.example.com"] }) },
     }),
-    (e: Error) => e instanceof VerificationError && e.message.includes("refused"),
+    (e: Error) =>
+      e instanceof VerificationError &&
+      e.message.includes("refused") &&
+      e.message.includes("`ts-missing-key`") &&
+      /^[0-9]+-[0-9a-f]{12}$/.test((e as SandboxError).auditId ?? "") &&
+      e.message.split("(audit id").length === 2,
   );
+});
+
+test("a secret reaches the sandbox as a token only", { skip }, async () => {
+  const value = `sk-ts-live-${Math.random().toString(16).slice(2)}`;
+  const set = spawnSync(mvmctl as string, ["secret", "set", "--state-dir", state, "ts-live-key"], { input: `${value}\n` });
+  assert.equal(set.status, 0, String(set.stderr));
+  let shown: string;
+  {
+    await using sb = await create({
+      workloadId: "ts-secret",
+      network: NetworkPolicy.denyByDefault().allowHttps("api.example.com"),
+      secrets: { API_KEY: SecretRef("ts-live-key", { hosts: ["api.example.com"] }) },
+    });
+    shown = (await sb.commands.run(["sh", "-c", "echo $API_KEY; cat /proc/1/environ"])).stdout;
+  }
+  assert.match(shown, /^mvmtok-[a-z2-7]{32}\n/);
+  assert.ok(!shown.includes(value));
 });
 
 test("a workload the compiler refuses names the problem", { skip }, async () => {
