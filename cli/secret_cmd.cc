@@ -174,7 +174,8 @@ std::string GrantText(const secrets::Grant& grant) {
 }
 
 int Set(const Args& args, const runtime::StateDir& state) {
-  if (args.positional.size() > 2) {
+  // After `--` too: whatever follows the name on the command line may be a value.
+  if (args.positional.size() > 2 || !args.after_dashdash.empty()) {
     return Usage(
         "`secret set` takes the value from stdin or `--from-file FILE`, never from the command "
         "line, so that it stays out of shell history and `ps`");
@@ -399,6 +400,9 @@ int RunSecret(Args& args) {
   bool grants = action == "grant" || action == "revoke";
   if ((args.Has("workload") || args.Has("signer")) && !grants) {
     return Usage("`--workload` and `--signer` apply to `secret grant` and `secret revoke` only");
+  }
+  if (!args.after_dashdash.empty() && action != "set") {
+    return Usage("`secret " + action + "` takes nothing after `--`");
   }
   runtime::StateDir state = runtime::ResolveStateDir(args.Get("state-dir"));
   if (action == "set") {
