@@ -274,6 +274,45 @@ given. Launchers run plans signed by these keys only.
 exit status: 0 success, 2 usage error, 3 environment failure (I/O, bad key file, unknown key id)
 )",
        Flags{{"out", true}, {"name", true}, {"trust-dir", true}}, RunKey},
+      {"secret", "store secret values on the host, encrypted, and grant them to workloads",
+       R"(usage: mvmctl secret set NAME [--from-file FILE] [--state-dir DIR]
+       mvmctl secret ls [--format human|json] [--state-dir DIR]
+       mvmctl secret rm NAME [--state-dir DIR]
+       mvmctl secret grant NAME --workload ID [--signer KEYID] [--state-dir DIR]
+       mvmctl secret revoke NAME --workload ID [--signer KEYID] [--state-dir DIR]
+
+The secret store is STATE-DIR/secrets: each value encrypted (XChaCha20-Poly1305) under the key
+file STATE-DIR/secrets/key (mode 0600, made on first use). Values are for the host side only; the
+launcher does not release them to sandboxes yet (a plan that names a secret is refused).
+
+set     store NAME, or replace its value (its grants and creation time are kept). The value is
+        read from --from-file FILE, else from stdin (a terminal is asked for it with echo off),
+        never from the command line, so it stays out of shell history and `ps`. One trailing
+        newline is dropped; the value must be 1 to 16384 bytes of printable ASCII.
+ls      names, creation times and grants, never values. --format json prints
+        {"secrets":[{"name","created","grants":[{"workload","signer"}]}]} (signer "" is any
+        trusted key).
+rm      remove NAME and its grants
+grant   allow workload ID (and only when its plan is signed by KEYID, with --signer) to receive
+        NAME; the production profile releases a secret only to a granted workload
+revoke  remove that grant
+
+NAME is 1 to 128 of `A-Za-z0-9._-`, starting with a letter or digit. set, rm, grant and revoke
+are recorded in the audit log (secret-set, secret-rm, secret-grant, secret-revoke), by name.
+
+options:
+  --state-dir DIR   state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
+
+exit status: 0 ok, 1 the value cannot be a secret, 2 usage error (also a bad name, workload id or
+key id, or a grant that exists or does not), 3 environment failure (I/O, unusable key file) or no
+such secret
+)",
+       Flags{{"state-dir", true},
+             {"from-file", true},
+             {"format", true},
+             {"workload", true},
+             {"signer", true}},
+       RunSecret},
       {"plan", "verify, inspect and compare ExecutionPlans",
        R"(usage: mvmctl plan verify PLAN [--trust PUB]... [--trust-dir DIR]
        mvmctl plan inspect PLAN [--format human|json]

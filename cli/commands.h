@@ -42,6 +42,7 @@ int RunPool(Args& args);
 int RunStop(Args& args);
 int RunDestroy(Args& args);
 int RunGc(Args& args);
+int RunSecret(Args& args);
 int RunLsp(Args& args);
 
 /// Runs `command` with the arguments after its name: `--help`, parsing, then its handler.
