@@ -28,6 +28,10 @@ void Wipe(std::string& s) {
   s.clear();
 }
 
+bool HasLineBreak(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
 void AddOnce(std::vector<std::string>& names, const std::string& name) {
   if (std::find(names.begin(), names.end(), name) == names.end()) {
     names.push_back(name);
@@ -146,7 +150,9 @@ struct RequestRewriter::Impl {
   std::optional<Refusal> Stream(std::string_view piece);
   std::optional<Refusal> EndBody();
   Refusal StreamedToken(const SandboxSecret& secret) const;
-  bool chunked() const { return (parser.flags & F_CHUNKED) != 0; }
+  bool chunked() const { return chunked_body; }
+  size_t max_growth() const { return std::max(max_body, kMinGrowth); }
+  static constexpr size_t kMinGrowth = size_t{64} << 10;
   void AppendHead();
   void AppendChunk(std::string_view data);
   void AppendLastChunk();
@@ -166,6 +172,10 @@ struct RequestRewriter::Impl {
   std::vector<Header> headers;
   std::vector<Header> trailers;
   bool in_value = false;
+  /// Read from the parser's flags when the head is complete: it clears them before it reports
+  /// the end of the message.
+  bool chunked_body = false;
+  size_t grown = 0;                          ///< bytes of values put in so far
   std::string body;                          ///< de-chunked, while buffered
   std::optional<TokenScanner> body_scanner;  ///< a streamed body, de-chunked
   std::optional<Refusal> pending;            ///< found inside a parser callback
@@ -187,6 +197,7 @@ int RequestRewriter::Impl::OnMessageBegin(http_parser* p) {
   r->headers.clear();
   r->trailers.clear();
   r->in_value = false;
+  r->grown = 0;
   Wipe(r->body);
   r->body_scanner.reset();
   r->request_start = r->out.size();
@@ -296,6 +307,15 @@ std::optional<Refusal> RequestRewriter::Impl::Replace(std::string& text, std::st
                          " of a request to " + host + ", which is not one of its hosts",
                      s.name};
     }
+    // A value is up to 16 KiB and a token 39 bytes: a body of tokens would grow 400-fold in a
+    // helper's memory. The bound is generous for requests that name their key a few times.
+    grown += s.value->size();
+    if (grown > max_growth()) {
+      Wipe(result);
+      return Refusal{"the tokens in a request to " + host + " would grow it by more than " +
+                         std::to_string(max_growth()) + " bytes",
+                     ""};
+    }
     result.append(text, from, next[first] - from);
     result.append(s.value->view());
     from = next[first] + s.token.size();
@@ -316,6 +336,7 @@ std::optional<Refusal> RequestRewriter::Impl::Replace(std::string& text, std::st
 }
 
 std::optional<Refusal> RequestRewriter::Impl::StartBody() {
+  chunked_body = (parser.flags & F_CHUNKED) != 0;
   if (const SandboxSecret* s = table.FindToken(url)) {
     return Refusal{
         "a secret token in the request target; tokens are replaced only in headers and bodies",
@@ -335,6 +356,13 @@ std::optional<Refusal> RequestRewriter::Impl::StartBody() {
     if (::strcasecmp(h.name.c_str(), "expect") == 0 &&
         Lowered(h.value).find("100-continue") != std::string::npos) {
       expect_continue = true;
+    }
+  }
+  // http-parser joins folded header lines without their line breaks and rejects bare ones, so this
+  // holds; were it not to, a rewritten head would split into two requests upstream.
+  for (const Header& h : headers) {
+    if (HasLineBreak(h.name) || HasLineBreak(h.value)) {
+      return Refusal{"a header with a line break or a NUL in it", ""};
     }
   }
   const bool long_body =
@@ -378,6 +406,9 @@ std::optional<Refusal> RequestRewriter::Impl::EndBody() {
     }
     if (auto refused = Replace(h.value, "a trailer value")) {
       return refused;
+    }
+    if (HasLineBreak(h.name) || HasLineBreak(h.value)) {
+      return Refusal{"a trailer with a line break or a NUL in it", ""};
     }
   }
   if (mode == Mode::kBuffered) {
@@ -467,6 +498,9 @@ RequestRewriter::Verdict RequestRewriter::Impl::Feed(std::string_view bytes) {
     return v;
   }
   Verdict v;
+  if (bytes.empty()) {
+    return v;  // to http-parser, no bytes is the end of the stream
+  }
   if (!tunnel) {
     request_start = 0;
     substituted_start = 0;

@@ -544,6 +544,42 @@ TEST(RequestRewriter, AnUpgradeTurnsTheRestIntoAScannedTunnel) {
   EXPECT_EQ(v.forward, "");
 }
 
+TEST(RequestRewriter, AnEmptyFeedIsNotTheEndOfTheStream) {
+  SecretTable table = Table();
+  RequestRewriter rewriter(table, "api.openai.com");
+  EXPECT_FALSE(rewriter.Feed("").denied);
+  EXPECT_FALSE(rewriter.Feed("GET / HTTP/1.1\r\nHost: api.openai.com\r\n").denied);
+  RequestRewriter::Verdict v = rewriter.Feed("");
+  ASSERT_FALSE(v.denied) << *v.denied;
+  v = rewriter.Feed("\r\n");
+  ASSERT_FALSE(v.denied) << *v.denied;
+  EXPECT_EQ(v.forward, "GET / HTTP/1.1\r\nHost: api.openai.com\r\n\r\n");
+}
+
+TEST(RequestRewriter, TokensThatWouldGrowARequestWithoutBoundAreRefused) {
+  std::vector<SandboxSecret> secrets;
+  const std::string big(1000, 'v');
+  secrets.push_back(Secret("big", kOpenAiToken, {"api.openai.com"}, big));
+  SecretTable table(std::move(secrets));
+  std::string body;
+  for (int i = 0; i < 10; ++i) {
+    body += kOpenAiToken;
+  }
+  const std::string head = "POST / HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: ";
+  Rewritten few = Rewrite(table, "api.openai.com",
+                          head + std::to_string(body.size()) + "\r\n\r\n" + body, 0, 1000);
+  ASSERT_FALSE(few.denied) << *few.denied;
+  EXPECT_EQ(ParseBack(few.forward).at(0).body.size(), 10 * big.size());
+  for (int i = 0; i < 60; ++i) {
+    body += kOpenAiToken;  // 70 KB of values, past the 64 KiB floor of the bound
+  }
+  Rewritten many = Rewrite(table, "api.openai.com",
+                           head + std::to_string(body.size()) + "\r\n\r\n" + body, 0, 4000);
+  ASSERT_TRUE(many.denied);
+  EXPECT_NE(many.denied->find("grow"), std::string::npos) << *many.denied;
+  EXPECT_EQ(many.forward, "");
+}
+
 // --- ResponseMasker ---
 
 TEST(ResponseMasker, MasksAValueWithStarsOfTheSameLength) {
