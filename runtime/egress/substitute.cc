@@ -48,8 +48,8 @@ SecretTable::SecretTable(std::vector<SandboxSecret> secrets) {
     if (s.token.empty() || s.value == nullptr || s.value->empty()) {
       continue;
     }
-    // A token may reach the proxy in another case (a DNS name, percent-encoding's hex digits are
-    // not at issue: tokens are a-z2-7), so every comparison is made in lowercase.
+    // DNS, and any code that normalises what it sends, may change a token's case: comparisons
+    // are made in lowercase, so an uppercased token is still a token.
     s.token = Lowered(s.token);
     max_token_ = std::max(max_token_, s.token.size());
     secrets_.push_back(std::move(s));
@@ -225,6 +225,9 @@ int RequestRewriter::Impl::OnHeaderField(http_parser* p, const char* at, size_t 
 int RequestRewriter::Impl::OnHeaderValue(http_parser* p, const char* at, size_t n) {
   Impl* r = Self(p);
   std::vector<Header>& fields = r->mode == Mode::kHead ? r->headers : r->trailers;
+  if (fields.empty()) {
+    fields.emplace_back();  // http-parser names a field first; should it not, the value is kept
+  }
   r->in_value = true;
   fields.back().value.append(at, n);
   return 0;
@@ -356,6 +359,11 @@ std::optional<Refusal> RequestRewriter::Impl::StartBody() {
     if (::strcasecmp(h.name.c_str(), "expect") == 0 &&
         Lowered(h.value).find("100-continue") != std::string::npos) {
       expect_continue = true;
+    }
+    // The masker reads responses as they come: a compressed one would carry a value an upstream
+    // echoes (or stored and serves back) past it. Servers honour `identity` as the only coding.
+    if (::strcasecmp(h.name.c_str(), "accept-encoding") == 0) {
+      h.value = "identity";
     }
   }
   // http-parser joins folded header lines without their line breaks and rejects bare ones, so this
@@ -544,6 +552,8 @@ RequestRewriter::Verdict RequestRewriter::Impl::Feed(std::string_view bytes) {
 RequestRewriter::RequestRewriter(const SecretTable& table, std::string host, size_t max_body)
     : impl_(std::make_unique<Impl>(table, std::move(host), max_body)) {}
 
+RequestRewriter::RequestRewriter(RequestRewriter&&) noexcept = default;
+RequestRewriter& RequestRewriter::operator=(RequestRewriter&&) noexcept = default;
 RequestRewriter::~RequestRewriter() = default;
 
 RequestRewriter::Verdict RequestRewriter::Feed(std::string_view bytes) {

@@ -243,6 +243,17 @@ TEST(RequestRewriter, ARequestWithoutTokensIsForwardedAsItCame) {
   EXPECT_TRUE(run.substituted.empty());
 }
 
+TEST(RequestRewriter, ResponsesAreAskedForUncompressedSoTheMaskerCanReadThem) {
+  SecretTable table = Table();
+  Rewritten run = Rewrite(table, "api.openai.com",
+                          "GET / HTTP/1.1\r\nHost: api.openai.com\r\naccept-encoding: gzip, br\r\n"
+                          "X-Accept-Encoding: gzip\r\n\r\n");
+  ASSERT_FALSE(run.denied) << *run.denied;
+  EXPECT_EQ(run.forward,
+            "GET / HTTP/1.1\r\nHost: api.openai.com\r\naccept-encoding: identity\r\n"
+            "X-Accept-Encoding: gzip\r\n\r\n");
+}
+
 TEST(RequestRewriter, AnUppercasedTokenIsATokenToo) {
   SecretTable table = Table();
   std::string upper = kOpenAiToken;
