@@ -170,10 +170,9 @@ struct RequestRewriter::Impl {
   Mode mode = Mode::kHead;
   std::string url;
   std::vector<Header> headers;
-  std::vector<Header> trailers;
   bool in_value = false;
-  /// Read from the parser's flags when the head is complete: it clears them before it reports
-  /// the end of the message.
+  /// Read from the parser's flags when the head is complete: a `Transfer-Encoding` trailer clears
+  /// F_CHUNKED before the parser reports the end of the message.
   bool chunked_body = false;
   size_t grown = 0;                          ///< bytes of values put in so far
   std::string body;                          ///< de-chunked, while buffered
@@ -195,7 +194,6 @@ int RequestRewriter::Impl::OnMessageBegin(http_parser* p) {
   r->mode = Mode::kHead;
   r->url.clear();
   r->headers.clear();
-  r->trailers.clear();
   r->in_value = false;
   r->grown = 0;
   Wipe(r->body);
@@ -212,8 +210,13 @@ int RequestRewriter::Impl::OnUrl(http_parser* p, const char* at, size_t n) {
 
 int RequestRewriter::Impl::OnHeaderField(http_parser* p, const char* at, size_t n) {
   Impl* r = Self(p);
-  // After the head, the parser reports a chunked body's trailers through the same callbacks.
-  std::vector<Header>& fields = r->mode == Mode::kHead ? r->headers : r->trailers;
+  // After the head, the parser reports a chunked body's trailers through the same callbacks. They
+  // are dropped: requests hardly ever carry them, and an upstream that merges them into the head
+  // could be made to read a Content-Length or Transfer-Encoding the proxy never checked.
+  if (r->mode != Mode::kHead) {
+    return 0;
+  }
+  std::vector<Header>& fields = r->headers;
   if (r->in_value || fields.empty()) {
     fields.emplace_back();
     r->in_value = false;
@@ -224,7 +227,10 @@ int RequestRewriter::Impl::OnHeaderField(http_parser* p, const char* at, size_t 
 
 int RequestRewriter::Impl::OnHeaderValue(http_parser* p, const char* at, size_t n) {
   Impl* r = Self(p);
-  std::vector<Header>& fields = r->mode == Mode::kHead ? r->headers : r->trailers;
+  if (r->mode != Mode::kHead) {
+    return 0;  // a trailer's
+  }
+  std::vector<Header>& fields = r->headers;
   if (fields.empty()) {
     fields.emplace_back();  // http-parser names a field first; should it not, the value is kept
   }
@@ -408,17 +414,6 @@ std::optional<Refusal> RequestRewriter::Impl::EndBody() {
       return refused;
     }
   }
-  for (Header& h : trailers) {
-    if (auto refused = Replace(h.name, "a trailer name")) {
-      return refused;
-    }
-    if (auto refused = Replace(h.value, "a trailer value")) {
-      return refused;
-    }
-    if (HasLineBreak(h.name) || HasLineBreak(h.value)) {
-      return Refusal{"a trailer with a line break or a NUL in it", ""};
-    }
-  }
   if (mode == Mode::kBuffered) {
     if (!chunked()) {
       for (Header& h : headers) {
@@ -469,16 +464,7 @@ void RequestRewriter::Impl::AppendChunk(std::string_view data) {
   out += "\r\n";
 }
 
-void RequestRewriter::Impl::AppendLastChunk() {
-  out += "0\r\n";
-  for (const Header& h : trailers) {
-    out += h.name;
-    out += ": ";
-    out += h.value;
-    out += "\r\n";
-  }
-  out += "\r\n";
-}
+void RequestRewriter::Impl::AppendLastChunk() { out += "0\r\n\r\n"; }
 
 RequestRewriter::Verdict RequestRewriter::Impl::Refuse(Refusal refusal) {
   done = true;
@@ -494,7 +480,6 @@ RequestRewriter::Verdict RequestRewriter::Impl::Refuse(Refusal refusal) {
   substituted.clear();
   Wipe(body);
   headers.clear();
-  trailers.clear();
   tunnel.reset();
   return v;
 }

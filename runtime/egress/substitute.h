@@ -90,11 +90,12 @@ class TokenScanner {
 class RequestRewriter {
  public:
   /// Bodies up to `max_body` bytes (Content-Length or chunked) are buffered and rewritten (a
-  /// Content-Length is set to the new length; a chunked body stays chunked: one chunk, then its
-  /// trailers, rewritten like headers); a longer body, and any body after `Expect: 100-continue`
+  /// Content-Length is set to the new length; a chunked body stays chunked, in one chunk); a
+  /// longer body, and any body after `Expect: 100-continue`
   /// (the client waits for the upstream's answer to the head before it sends the body), is
   /// forwarded as it streams, with its tokens not replaced, and a token in it refuses the request.
-  /// A streamed chunked body is re-chunked piece by piece. Chunk extensions are dropped.
+  /// A streamed chunked body is re-chunked piece by piece. Chunk extensions and trailers are
+  /// dropped (an upstream that merged trailers into the head could be made to reframe).
   RequestRewriter(const SecretTable& table, std::string host, size_t max_body = size_t{1} << 20);
   RequestRewriter(const RequestRewriter&) = delete;
   RequestRewriter& operator=(const RequestRewriter&) = delete;

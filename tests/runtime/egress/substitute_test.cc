@@ -360,7 +360,7 @@ TEST(RequestRewriter, AContentLengthBodyIsRewrittenAndItsLengthSet) {
   EXPECT_EQ(run.substituted, std::vector<std::string>{"openai"});
 }
 
-TEST(RequestRewriter, AChunkedBodyIsDechunkedRewrittenAndSentAsOneChunkWithItsTrailers) {
+TEST(RequestRewriter, AChunkedBodyIsDechunkedRewrittenAndSentAsOneChunkWithoutTrailers) {
   SecretTable table = Table();
   // The token is split across two chunks and the first chunk carries an extension.
   const std::string half1 = "a=" + kOpenAiToken.substr(0, 10);
@@ -370,15 +370,16 @@ TEST(RequestRewriter, AChunkedBodyIsDechunkedRewrittenAndSentAsOneChunkWithItsTr
   std::string in = "POST / HTTP/1.1\r\nHost: api.openai.com\r\nTransfer-Encoding: chunked\r\n\r\n";
   in += sizes + half1 + "\r\n";
   ::snprintf(sizes, sizeof sizes, "%zx\r\n", half2.size());
-  in += sizes + half2 + "\r\n0\r\nX-Trailer: " + kOpenAiToken + "\r\n\r\n";
+  // Trailers are dropped, even one that would reframe the body for an upstream that merges them.
+  in += sizes + half2 + "\r\n0\r\nX-Trailer: " + kGithubToken +
+        "\r\nTransfer-Encoding: identity\r\n\r\n";
   Rewritten run = Rewrite(table, "api.openai.com", in);
   ASSERT_FALSE(run.denied) << *run.denied;
   const std::string want_body = "a=" + kOpenAiValue + "&b=2";
   ::snprintf(sizes, sizeof sizes, "%zx\r\n", want_body.size());
   EXPECT_EQ(run.forward,
             "POST / HTTP/1.1\r\nHost: api.openai.com\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                std::string(sizes) + want_body + "\r\n0\r\nX-Trailer: " + kOpenAiValue +
-                "\r\n\r\n");
+                std::string(sizes) + want_body + "\r\n0\r\n\r\n");
   std::vector<Parsed> back = ParseBack(run.forward);
   ASSERT_EQ(back.size(), 1u);
   EXPECT_TRUE(back[0].chunked);
