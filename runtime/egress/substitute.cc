@@ -147,6 +147,7 @@ struct RequestRewriter::Impl {
   Verdict Refuse(Refusal refusal);
   std::optional<Refusal> Replace(std::string& text, std::string_view where);
   std::optional<Refusal> StartBody();
+  std::optional<Refusal> CheckAuthority() const;
   std::optional<Refusal> Stream(std::string_view piece);
   std::optional<Refusal> EndBody();
   Refusal StreamedToken(const SandboxSecret& secret) const;
@@ -344,6 +345,64 @@ std::optional<Refusal> RequestRewriter::Impl::Replace(std::string& text, std::st
   return std::nullopt;
 }
 
+namespace {
+
+/// The normalised name in a Host value or a URL's authority, without its port; nothing when it is
+/// not a name.
+std::optional<std::string> AuthorityName(std::string_view authority) {
+  while (!authority.empty() && (authority.front() == ' ' || authority.front() == '\t')) {
+    authority.remove_prefix(1);
+  }
+  while (!authority.empty() && (authority.back() == ' ' || authority.back() == '\t')) {
+    authority.remove_suffix(1);
+  }
+  const size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos &&
+      authority.find_first_not_of("0123456789", colon + 1) == std::string_view::npos) {
+    authority = authority.substr(0, colon);
+  }
+  return NormaliseName(authority);
+}
+
+}  // namespace
+
+std::optional<Refusal> RequestRewriter::Impl::CheckAuthority() const {
+  // A front shared by many sites (a CDN) routes by the Host header, not by the name the TLS
+  // connection was opened to: a request naming another site would take the secret there.
+  const std::string why =
+      " does not name " + host + ", the host this connection was opened to and its secrets are for";
+  int hosts = 0;
+  bool matches = false;
+  for (const Header& h : headers) {
+    if (::strcasecmp(h.name.c_str(), "host") == 0) {
+      ++hosts;
+      matches = AuthorityName(h.value) == host;
+    }
+  }
+  if (hosts != 1) {
+    return Refusal{"a request to " + host + " with " + std::to_string(hosts) +
+                       " Host headers; it needs exactly one",
+                   ""};
+  }
+  if (!matches) {
+    return Refusal{"the request's Host header" + why, ""};
+  }
+  if (!url.starts_with('/') && url != "*") {
+    http_parser_url u;
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(url.data(), url.size(), 0, &u) != 0 ||
+        (u.field_set & (1 << UF_HOST)) == 0) {
+      return Refusal{"a request target that is neither a path nor an absolute URL", ""};
+    }
+    const std::string_view authority(url.data() + u.field_data[UF_HOST].off,
+                                     u.field_data[UF_HOST].len);
+    if (AuthorityName(authority) != host) {
+      return Refusal{"the request target's host" + why, ""};
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<Refusal> RequestRewriter::Impl::StartBody() {
   chunked_body = (parser.flags & F_CHUNKED) != 0;
   if (const SandboxSecret* s = table.FindToken(url)) {
@@ -353,6 +412,11 @@ std::optional<Refusal> RequestRewriter::Impl::StartBody() {
   }
   if (parser.method == HTTP_CONNECT) {
     return Refusal{"a CONNECT request inside the terminated connection to " + host, ""};
+  }
+  // Before any substitution: a refusal quotes nothing of the request, and a value is put only in
+  // requests whose Host is the connection's.
+  if (auto refused = CheckAuthority()) {
+    return refused;
   }
   bool expect_continue = false;
   for (Header& h : headers) {

@@ -84,9 +84,12 @@ class TokenScanner {
 /// request line, then its headers in order with their names as sent, tokens of `host`'s secrets
 /// replaced in names and values. A token in the request target refuses the request, whichever
 /// secret it stands for: targets end up in access logs, so they are never rewritten. A CONNECT
-/// inside the terminated connection is refused; an Upgrade turns the rest of the stream into a
-/// tunnel that is relayed as it is and scanned for tokens. An `Accept-Encoding` header is set to
-/// `identity`, so that responses come uncompressed and the ResponseMasker can read them.
+/// inside the terminated connection is refused, and so is a request whose Host header (exactly one)
+/// or absolute-form target names another host than `host` (normalised): a front shared by several
+/// sites routes by Host, so the secret would go to the site named. An Upgrade turns the rest of the
+/// stream into a tunnel that is relayed as it is and scanned for tokens. An `Accept-Encoding`
+/// header is set to `identity`, so that responses come uncompressed and the ResponseMasker can read
+/// them.
 class RequestRewriter {
  public:
   /// Bodies up to `max_body` bytes (Content-Length or chunked) are buffered and rewritten (a
