@@ -477,8 +477,6 @@ std::optional<Refusal> RequestRewriter::Impl::EndBody() {
     if (auto refused = Replace(body, "the body")) {
       return refused;
     }
-  }
-  if (mode == Mode::kBuffered) {
     if (!chunked()) {
       for (Header& h : headers) {
         if (::strcasecmp(h.name.c_str(), "content-length") == 0) {
@@ -535,7 +533,9 @@ RequestRewriter::Verdict RequestRewriter::Impl::Refuse(Refusal refusal) {
   Verdict v;
   v.denied = std::move(refusal.reason);
   v.exfiltrated = std::move(refusal.secret);
-  // What completed requests produced in this Feed still goes; nothing of the refused one does.
+  // What completed requests produced in this Feed still goes; nothing of the refused one does,
+  // and its bytes, which may hold values already put in, are wiped.
+  OPENSSL_cleanse(out.data() + request_start, out.size() - request_start);
   out.resize(request_start);
   v.forward = std::move(out);
   out.clear();
