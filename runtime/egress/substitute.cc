@@ -28,6 +28,10 @@ void Wipe(std::string& s) {
   s.clear();
 }
 
+bool HasLineBreak(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
 void AddOnce(std::vector<std::string>& names, const std::string& name) {
   if (std::find(names.begin(), names.end(), name) == names.end()) {
     names.push_back(name);
@@ -44,8 +48,8 @@ SecretTable::SecretTable(std::vector<SandboxSecret> secrets) {
     if (s.token.empty() || s.value == nullptr || s.value->empty()) {
       continue;
     }
-    // A token may reach the proxy in another case (a DNS name, percent-encoding's hex digits are
-    // not at issue: tokens are a-z2-7), so every comparison is made in lowercase.
+    // DNS, and any code that normalises what it sends, may change a token's case: comparisons
+    // are made in lowercase, so an uppercased token is still a token.
     s.token = Lowered(s.token);
     max_token_ = std::max(max_token_, s.token.size());
     secrets_.push_back(std::move(s));
@@ -143,10 +147,13 @@ struct RequestRewriter::Impl {
   Verdict Refuse(Refusal refusal);
   std::optional<Refusal> Replace(std::string& text, std::string_view where);
   std::optional<Refusal> StartBody();
+  std::optional<Refusal> CheckAuthority() const;
   std::optional<Refusal> Stream(std::string_view piece);
   std::optional<Refusal> EndBody();
   Refusal StreamedToken(const SandboxSecret& secret) const;
-  bool chunked() const { return (parser.flags & F_CHUNKED) != 0; }
+  bool chunked() const { return chunked_body; }
+  size_t max_growth() const { return std::max(max_body, kMinGrowth); }
+  static constexpr size_t kMinGrowth = size_t{64} << 10;
   void AppendHead();
   void AppendChunk(std::string_view data);
   void AppendLastChunk();
@@ -164,8 +171,11 @@ struct RequestRewriter::Impl {
   Mode mode = Mode::kHead;
   std::string url;
   std::vector<Header> headers;
-  std::vector<Header> trailers;
   bool in_value = false;
+  /// Read from the parser's flags when the head is complete: a `Transfer-Encoding` trailer clears
+  /// F_CHUNKED before the parser reports the end of the message.
+  bool chunked_body = false;
+  size_t grown = 0;                          ///< bytes of values put in so far
   std::string body;                          ///< de-chunked, while buffered
   std::optional<TokenScanner> body_scanner;  ///< a streamed body, de-chunked
   std::optional<Refusal> pending;            ///< found inside a parser callback
@@ -185,8 +195,8 @@ int RequestRewriter::Impl::OnMessageBegin(http_parser* p) {
   r->mode = Mode::kHead;
   r->url.clear();
   r->headers.clear();
-  r->trailers.clear();
   r->in_value = false;
+  r->grown = 0;
   Wipe(r->body);
   r->body_scanner.reset();
   r->request_start = r->out.size();
@@ -201,8 +211,13 @@ int RequestRewriter::Impl::OnUrl(http_parser* p, const char* at, size_t n) {
 
 int RequestRewriter::Impl::OnHeaderField(http_parser* p, const char* at, size_t n) {
   Impl* r = Self(p);
-  // After the head, the parser reports a chunked body's trailers through the same callbacks.
-  std::vector<Header>& fields = r->mode == Mode::kHead ? r->headers : r->trailers;
+  // After the head, the parser reports a chunked body's trailers through the same callbacks. They
+  // are dropped: requests hardly ever carry them, and an upstream that merges them into the head
+  // could be made to read a Content-Length or Transfer-Encoding the proxy never checked.
+  if (r->mode != Mode::kHead) {
+    return 0;
+  }
+  std::vector<Header>& fields = r->headers;
   if (r->in_value || fields.empty()) {
     fields.emplace_back();
     r->in_value = false;
@@ -213,7 +228,13 @@ int RequestRewriter::Impl::OnHeaderField(http_parser* p, const char* at, size_t 
 
 int RequestRewriter::Impl::OnHeaderValue(http_parser* p, const char* at, size_t n) {
   Impl* r = Self(p);
-  std::vector<Header>& fields = r->mode == Mode::kHead ? r->headers : r->trailers;
+  if (r->mode != Mode::kHead) {
+    return 0;  // a trailer's
+  }
+  std::vector<Header>& fields = r->headers;
+  if (fields.empty()) {
+    fields.emplace_back();  // http-parser names a field first; should it not, the value is kept
+  }
   r->in_value = true;
   fields.back().value.append(at, n);
   return 0;
@@ -296,6 +317,15 @@ std::optional<Refusal> RequestRewriter::Impl::Replace(std::string& text, std::st
                          " of a request to " + host + ", which is not one of its hosts",
                      s.name};
     }
+    // A value is up to 16 KiB and a token 39 bytes: a body of tokens would grow 400-fold in a
+    // helper's memory. The bound is generous for requests that name their key a few times.
+    grown += s.value->size();
+    if (grown > max_growth()) {
+      Wipe(result);
+      return Refusal{"the tokens in a request to " + host + " would grow it by more than " +
+                         std::to_string(max_growth()) + " bytes",
+                     ""};
+    }
     result.append(text, from, next[first] - from);
     result.append(s.value->view());
     from = next[first] + s.token.size();
@@ -315,7 +345,66 @@ std::optional<Refusal> RequestRewriter::Impl::Replace(std::string& text, std::st
   return std::nullopt;
 }
 
+namespace {
+
+/// The normalised name in a Host value or a URL's authority, without its port; nothing when it is
+/// not a name.
+std::optional<std::string> AuthorityName(std::string_view authority) {
+  while (!authority.empty() && (authority.front() == ' ' || authority.front() == '\t')) {
+    authority.remove_prefix(1);
+  }
+  while (!authority.empty() && (authority.back() == ' ' || authority.back() == '\t')) {
+    authority.remove_suffix(1);
+  }
+  const size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos &&
+      authority.find_first_not_of("0123456789", colon + 1) == std::string_view::npos) {
+    authority = authority.substr(0, colon);
+  }
+  return NormaliseName(authority);
+}
+
+}  // namespace
+
+std::optional<Refusal> RequestRewriter::Impl::CheckAuthority() const {
+  // A front shared by many sites (a CDN) routes by the Host header, not by the name the TLS
+  // connection was opened to: a request naming another site would take the secret there.
+  const std::string why =
+      " does not name " + host + ", the host this connection was opened to and its secrets are for";
+  int hosts = 0;
+  bool matches = false;
+  for (const Header& h : headers) {
+    if (::strcasecmp(h.name.c_str(), "host") == 0) {
+      ++hosts;
+      matches = AuthorityName(h.value) == host;
+    }
+  }
+  if (hosts != 1) {
+    return Refusal{"a request to " + host + " with " + std::to_string(hosts) +
+                       " Host headers; it needs exactly one",
+                   ""};
+  }
+  if (!matches) {
+    return Refusal{"the request's Host header" + why, ""};
+  }
+  if (!url.starts_with('/') && url != "*") {
+    http_parser_url u;
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(url.data(), url.size(), 0, &u) != 0 ||
+        (u.field_set & (1 << UF_HOST)) == 0) {
+      return Refusal{"a request target that is neither a path nor an absolute URL", ""};
+    }
+    const std::string_view authority(url.data() + u.field_data[UF_HOST].off,
+                                     u.field_data[UF_HOST].len);
+    if (AuthorityName(authority) != host) {
+      return Refusal{"the request target's host" + why, ""};
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<Refusal> RequestRewriter::Impl::StartBody() {
+  chunked_body = (parser.flags & F_CHUNKED) != 0;
   if (const SandboxSecret* s = table.FindToken(url)) {
     return Refusal{
         "a secret token in the request target; tokens are replaced only in headers and bodies",
@@ -323,6 +412,11 @@ std::optional<Refusal> RequestRewriter::Impl::StartBody() {
   }
   if (parser.method == HTTP_CONNECT) {
     return Refusal{"a CONNECT request inside the terminated connection to " + host, ""};
+  }
+  // Before any substitution: a refusal quotes nothing of the request, and a value is put only in
+  // requests whose Host is the connection's.
+  if (auto refused = CheckAuthority()) {
+    return refused;
   }
   bool expect_continue = false;
   for (Header& h : headers) {
@@ -335,6 +429,18 @@ std::optional<Refusal> RequestRewriter::Impl::StartBody() {
     if (::strcasecmp(h.name.c_str(), "expect") == 0 &&
         Lowered(h.value).find("100-continue") != std::string::npos) {
       expect_continue = true;
+    }
+    // The masker reads responses as they come: a compressed one would carry a value an upstream
+    // echoes (or stored and serves back) past it. Servers honour `identity` as the only coding.
+    if (::strcasecmp(h.name.c_str(), "accept-encoding") == 0) {
+      h.value = "identity";
+    }
+  }
+  // http-parser joins folded header lines without their line breaks and rejects bare ones, so this
+  // holds; were it not to, a rewritten head would split into two requests upstream.
+  for (const Header& h : headers) {
+    if (HasLineBreak(h.name) || HasLineBreak(h.value)) {
+      return Refusal{"a header with a line break or a NUL in it", ""};
     }
   }
   const bool long_body =
@@ -371,16 +477,6 @@ std::optional<Refusal> RequestRewriter::Impl::EndBody() {
     if (auto refused = Replace(body, "the body")) {
       return refused;
     }
-  }
-  for (Header& h : trailers) {
-    if (auto refused = Replace(h.name, "a trailer name")) {
-      return refused;
-    }
-    if (auto refused = Replace(h.value, "a trailer value")) {
-      return refused;
-    }
-  }
-  if (mode == Mode::kBuffered) {
     if (!chunked()) {
       for (Header& h : headers) {
         if (::strcasecmp(h.name.c_str(), "content-length") == 0) {
@@ -430,23 +526,16 @@ void RequestRewriter::Impl::AppendChunk(std::string_view data) {
   out += "\r\n";
 }
 
-void RequestRewriter::Impl::AppendLastChunk() {
-  out += "0\r\n";
-  for (const Header& h : trailers) {
-    out += h.name;
-    out += ": ";
-    out += h.value;
-    out += "\r\n";
-  }
-  out += "\r\n";
-}
+void RequestRewriter::Impl::AppendLastChunk() { out += "0\r\n\r\n"; }
 
 RequestRewriter::Verdict RequestRewriter::Impl::Refuse(Refusal refusal) {
   done = true;
   Verdict v;
   v.denied = std::move(refusal.reason);
   v.exfiltrated = std::move(refusal.secret);
-  // What completed requests produced in this Feed still goes; nothing of the refused one does.
+  // What completed requests produced in this Feed still goes; nothing of the refused one does,
+  // and its bytes, which may hold values already put in, are wiped.
+  OPENSSL_cleanse(out.data() + request_start, out.size() - request_start);
   out.resize(request_start);
   v.forward = std::move(out);
   out.clear();
@@ -455,7 +544,6 @@ RequestRewriter::Verdict RequestRewriter::Impl::Refuse(Refusal refusal) {
   substituted.clear();
   Wipe(body);
   headers.clear();
-  trailers.clear();
   tunnel.reset();
   return v;
 }
@@ -467,6 +555,9 @@ RequestRewriter::Verdict RequestRewriter::Impl::Feed(std::string_view bytes) {
     return v;
   }
   Verdict v;
+  if (bytes.empty()) {
+    return v;  // to http-parser, no bytes is the end of the stream
+  }
   if (!tunnel) {
     request_start = 0;
     substituted_start = 0;
@@ -510,6 +601,8 @@ RequestRewriter::Verdict RequestRewriter::Impl::Feed(std::string_view bytes) {
 RequestRewriter::RequestRewriter(const SecretTable& table, std::string host, size_t max_body)
     : impl_(std::make_unique<Impl>(table, std::move(host), max_body)) {}
 
+RequestRewriter::RequestRewriter(RequestRewriter&&) noexcept = default;
+RequestRewriter& RequestRewriter::operator=(RequestRewriter&&) noexcept = default;
 RequestRewriter::~RequestRewriter() = default;
 
 RequestRewriter::Verdict RequestRewriter::Feed(std::string_view bytes) {
