@@ -28,6 +28,10 @@ void Wipe(std::string& s) {
   s.clear();
 }
 
+bool HasLineBreak(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
 void AddOnce(std::vector<std::string>& names, const std::string& name) {
   if (std::find(names.begin(), names.end(), name) == names.end()) {
     names.push_back(name);
@@ -44,8 +48,8 @@ SecretTable::SecretTable(std::vector<SandboxSecret> secrets) {
     if (s.token.empty() || s.value == nullptr || s.value->empty()) {
       continue;
     }
-    // A token may reach the proxy in another case (a DNS name, percent-encoding's hex digits are
-    // not at issue: tokens are a-z2-7), so every comparison is made in lowercase.
+    // DNS, and any code that normalises what it sends, may change a token's case: comparisons
+    // are made in lowercase, so an uppercased token is still a token.
     s.token = Lowered(s.token);
     max_token_ = std::max(max_token_, s.token.size());
     secrets_.push_back(std::move(s));
@@ -146,7 +150,9 @@ struct RequestRewriter::Impl {
   std::optional<Refusal> Stream(std::string_view piece);
   std::optional<Refusal> EndBody();
   Refusal StreamedToken(const SandboxSecret& secret) const;
-  bool chunked() const { return (parser.flags & F_CHUNKED) != 0; }
+  bool chunked() const { return chunked_body; }
+  size_t max_growth() const { return std::max(max_body, kMinGrowth); }
+  static constexpr size_t kMinGrowth = size_t{64} << 10;
   void AppendHead();
   void AppendChunk(std::string_view data);
   void AppendLastChunk();
@@ -164,8 +170,11 @@ struct RequestRewriter::Impl {
   Mode mode = Mode::kHead;
   std::string url;
   std::vector<Header> headers;
-  std::vector<Header> trailers;
   bool in_value = false;
+  /// Read from the parser's flags when the head is complete: a `Transfer-Encoding` trailer clears
+  /// F_CHUNKED before the parser reports the end of the message.
+  bool chunked_body = false;
+  size_t grown = 0;                          ///< bytes of values put in so far
   std::string body;                          ///< de-chunked, while buffered
   std::optional<TokenScanner> body_scanner;  ///< a streamed body, de-chunked
   std::optional<Refusal> pending;            ///< found inside a parser callback
@@ -185,8 +194,8 @@ int RequestRewriter::Impl::OnMessageBegin(http_parser* p) {
   r->mode = Mode::kHead;
   r->url.clear();
   r->headers.clear();
-  r->trailers.clear();
   r->in_value = false;
+  r->grown = 0;
   Wipe(r->body);
   r->body_scanner.reset();
   r->request_start = r->out.size();
@@ -201,8 +210,13 @@ int RequestRewriter::Impl::OnUrl(http_parser* p, const char* at, size_t n) {
 
 int RequestRewriter::Impl::OnHeaderField(http_parser* p, const char* at, size_t n) {
   Impl* r = Self(p);
-  // After the head, the parser reports a chunked body's trailers through the same callbacks.
-  std::vector<Header>& fields = r->mode == Mode::kHead ? r->headers : r->trailers;
+  // After the head, the parser reports a chunked body's trailers through the same callbacks. They
+  // are dropped: requests hardly ever carry them, and an upstream that merges them into the head
+  // could be made to read a Content-Length or Transfer-Encoding the proxy never checked.
+  if (r->mode != Mode::kHead) {
+    return 0;
+  }
+  std::vector<Header>& fields = r->headers;
   if (r->in_value || fields.empty()) {
     fields.emplace_back();
     r->in_value = false;
@@ -213,7 +227,13 @@ int RequestRewriter::Impl::OnHeaderField(http_parser* p, const char* at, size_t 
 
 int RequestRewriter::Impl::OnHeaderValue(http_parser* p, const char* at, size_t n) {
   Impl* r = Self(p);
-  std::vector<Header>& fields = r->mode == Mode::kHead ? r->headers : r->trailers;
+  if (r->mode != Mode::kHead) {
+    return 0;  // a trailer's
+  }
+  std::vector<Header>& fields = r->headers;
+  if (fields.empty()) {
+    fields.emplace_back();  // http-parser names a field first; should it not, the value is kept
+  }
   r->in_value = true;
   fields.back().value.append(at, n);
   return 0;
@@ -296,6 +316,15 @@ std::optional<Refusal> RequestRewriter::Impl::Replace(std::string& text, std::st
                          " of a request to " + host + ", which is not one of its hosts",
                      s.name};
     }
+    // A value is up to 16 KiB and a token 39 bytes: a body of tokens would grow 400-fold in a
+    // helper's memory. The bound is generous for requests that name their key a few times.
+    grown += s.value->size();
+    if (grown > max_growth()) {
+      Wipe(result);
+      return Refusal{"the tokens in a request to " + host + " would grow it by more than " +
+                         std::to_string(max_growth()) + " bytes",
+                     ""};
+    }
     result.append(text, from, next[first] - from);
     result.append(s.value->view());
     from = next[first] + s.token.size();
@@ -316,6 +345,7 @@ std::optional<Refusal> RequestRewriter::Impl::Replace(std::string& text, std::st
 }
 
 std::optional<Refusal> RequestRewriter::Impl::StartBody() {
+  chunked_body = (parser.flags & F_CHUNKED) != 0;
   if (const SandboxSecret* s = table.FindToken(url)) {
     return Refusal{
         "a secret token in the request target; tokens are replaced only in headers and bodies",
@@ -335,6 +365,18 @@ std::optional<Refusal> RequestRewriter::Impl::StartBody() {
     if (::strcasecmp(h.name.c_str(), "expect") == 0 &&
         Lowered(h.value).find("100-continue") != std::string::npos) {
       expect_continue = true;
+    }
+    // The masker reads responses as they come: a compressed one would carry a value an upstream
+    // echoes (or stored and serves back) past it. Servers honour `identity` as the only coding.
+    if (::strcasecmp(h.name.c_str(), "accept-encoding") == 0) {
+      h.value = "identity";
+    }
+  }
+  // http-parser joins folded header lines without their line breaks and rejects bare ones, so this
+  // holds; were it not to, a rewritten head would split into two requests upstream.
+  for (const Header& h : headers) {
+    if (HasLineBreak(h.name) || HasLineBreak(h.value)) {
+      return Refusal{"a header with a line break or a NUL in it", ""};
     }
   }
   const bool long_body =
@@ -369,14 +411,6 @@ std::optional<Refusal> RequestRewriter::Impl::Stream(std::string_view piece) {
 std::optional<Refusal> RequestRewriter::Impl::EndBody() {
   if (mode == Mode::kBuffered) {
     if (auto refused = Replace(body, "the body")) {
-      return refused;
-    }
-  }
-  for (Header& h : trailers) {
-    if (auto refused = Replace(h.name, "a trailer name")) {
-      return refused;
-    }
-    if (auto refused = Replace(h.value, "a trailer value")) {
       return refused;
     }
   }
@@ -430,16 +464,7 @@ void RequestRewriter::Impl::AppendChunk(std::string_view data) {
   out += "\r\n";
 }
 
-void RequestRewriter::Impl::AppendLastChunk() {
-  out += "0\r\n";
-  for (const Header& h : trailers) {
-    out += h.name;
-    out += ": ";
-    out += h.value;
-    out += "\r\n";
-  }
-  out += "\r\n";
-}
+void RequestRewriter::Impl::AppendLastChunk() { out += "0\r\n\r\n"; }
 
 RequestRewriter::Verdict RequestRewriter::Impl::Refuse(Refusal refusal) {
   done = true;
@@ -455,7 +480,6 @@ RequestRewriter::Verdict RequestRewriter::Impl::Refuse(Refusal refusal) {
   substituted.clear();
   Wipe(body);
   headers.clear();
-  trailers.clear();
   tunnel.reset();
   return v;
 }
@@ -467,6 +491,9 @@ RequestRewriter::Verdict RequestRewriter::Impl::Feed(std::string_view bytes) {
     return v;
   }
   Verdict v;
+  if (bytes.empty()) {
+    return v;  // to http-parser, no bytes is the end of the stream
+  }
   if (!tunnel) {
     request_start = 0;
     substituted_start = 0;
@@ -510,6 +537,8 @@ RequestRewriter::Verdict RequestRewriter::Impl::Feed(std::string_view bytes) {
 RequestRewriter::RequestRewriter(const SecretTable& table, std::string host, size_t max_body)
     : impl_(std::make_unique<Impl>(table, std::move(host), max_body)) {}
 
+RequestRewriter::RequestRewriter(RequestRewriter&&) noexcept = default;
+RequestRewriter& RequestRewriter::operator=(RequestRewriter&&) noexcept = default;
 RequestRewriter::~RequestRewriter() = default;
 
 RequestRewriter::Verdict RequestRewriter::Feed(std::string_view bytes) {

@@ -66,11 +66,12 @@ class SecretTable {
   size_t max_token_ = 0;
 };
 
-/// Finds tokens in a stream read in pieces; a token split across two pieces is found.
+/// Finds tokens (case-insensitively) in a stream read in pieces; a token split across pieces is
+/// found, once. Holds max_token() - 1 bytes between pieces. `table` must outlive the scanner.
 class TokenScanner {
  public:
   explicit TokenScanner(const SecretTable& table) : table_(table) {}
-  /// The secret whose token this piece completes, or nullptr.
+  /// The secret whose token this piece completes (the first, if several), or nullptr.
   const SandboxSecret* Feed(std::string_view bytes);
 
  private:
@@ -84,18 +85,22 @@ class TokenScanner {
 /// replaced in names and values. A token in the request target refuses the request, whichever
 /// secret it stands for: targets end up in access logs, so they are never rewritten. A CONNECT
 /// inside the terminated connection is refused; an Upgrade turns the rest of the stream into a
-/// tunnel that is relayed as it is and scanned for tokens.
+/// tunnel that is relayed as it is and scanned for tokens. An `Accept-Encoding` header is set to
+/// `identity`, so that responses come uncompressed and the ResponseMasker can read them.
 class RequestRewriter {
  public:
   /// Bodies up to `max_body` bytes (Content-Length or chunked) are buffered and rewritten (a
-  /// Content-Length is set to the new length; a chunked body stays chunked: one chunk, then its
-  /// trailers, rewritten like headers); a longer body, and any body after `Expect: 100-continue`
+  /// Content-Length is set to the new length; a chunked body stays chunked, in one chunk); a
+  /// longer body, and any body after `Expect: 100-continue`
   /// (the client waits for the upstream's answer to the head before it sends the body), is
   /// forwarded as it streams, with its tokens not replaced, and a token in it refuses the request.
-  /// A streamed chunked body is re-chunked piece by piece. Chunk extensions are dropped.
+  /// A streamed chunked body is re-chunked piece by piece. Chunk extensions and trailers are
+  /// dropped (an upstream that merged trailers into the head could be made to reframe).
   RequestRewriter(const SecretTable& table, std::string host, size_t max_body = size_t{1} << 20);
   RequestRewriter(const RequestRewriter&) = delete;
   RequestRewriter& operator=(const RequestRewriter&) = delete;
+  RequestRewriter(RequestRewriter&&) noexcept;
+  RequestRewriter& operator=(RequestRewriter&&) noexcept;
   ~RequestRewriter();
 
   struct Verdict {
@@ -132,6 +137,8 @@ class ResponseMasker {
   ResponseMasker(const SecretTable& table, std::string_view host);
   ResponseMasker(const ResponseMasker&) = delete;
   ResponseMasker& operator=(const ResponseMasker&) = delete;
+  ResponseMasker(ResponseMasker&&) = default;
+  ResponseMasker& operator=(ResponseMasker&&) = default;
   ~ResponseMasker();
   /// The bytes of the stream that may go to the client now, masked.
   std::string Feed(std::string_view bytes);

@@ -243,6 +243,17 @@ TEST(RequestRewriter, ARequestWithoutTokensIsForwardedAsItCame) {
   EXPECT_TRUE(run.substituted.empty());
 }
 
+TEST(RequestRewriter, ResponsesAreAskedForUncompressedSoTheMaskerCanReadThem) {
+  SecretTable table = Table();
+  Rewritten run = Rewrite(table, "api.openai.com",
+                          "GET / HTTP/1.1\r\nHost: api.openai.com\r\naccept-encoding: gzip, br\r\n"
+                          "X-Accept-Encoding: gzip\r\n\r\n");
+  ASSERT_FALSE(run.denied) << *run.denied;
+  EXPECT_EQ(run.forward,
+            "GET / HTTP/1.1\r\nHost: api.openai.com\r\naccept-encoding: identity\r\n"
+            "X-Accept-Encoding: gzip\r\n\r\n");
+}
+
 TEST(RequestRewriter, AnUppercasedTokenIsATokenToo) {
   SecretTable table = Table();
   std::string upper = kOpenAiToken;
@@ -349,7 +360,7 @@ TEST(RequestRewriter, AContentLengthBodyIsRewrittenAndItsLengthSet) {
   EXPECT_EQ(run.substituted, std::vector<std::string>{"openai"});
 }
 
-TEST(RequestRewriter, AChunkedBodyIsDechunkedRewrittenAndSentAsOneChunkWithItsTrailers) {
+TEST(RequestRewriter, AChunkedBodyIsDechunkedRewrittenAndSentAsOneChunkWithoutTrailers) {
   SecretTable table = Table();
   // The token is split across two chunks and the first chunk carries an extension.
   const std::string half1 = "a=" + kOpenAiToken.substr(0, 10);
@@ -359,15 +370,16 @@ TEST(RequestRewriter, AChunkedBodyIsDechunkedRewrittenAndSentAsOneChunkWithItsTr
   std::string in = "POST / HTTP/1.1\r\nHost: api.openai.com\r\nTransfer-Encoding: chunked\r\n\r\n";
   in += sizes + half1 + "\r\n";
   ::snprintf(sizes, sizeof sizes, "%zx\r\n", half2.size());
-  in += sizes + half2 + "\r\n0\r\nX-Trailer: " + kOpenAiToken + "\r\n\r\n";
+  // Trailers are dropped, even one that would reframe the body for an upstream that merges them.
+  in += sizes + half2 + "\r\n0\r\nX-Trailer: " + kGithubToken +
+        "\r\nTransfer-Encoding: identity\r\n\r\n";
   Rewritten run = Rewrite(table, "api.openai.com", in);
   ASSERT_FALSE(run.denied) << *run.denied;
   const std::string want_body = "a=" + kOpenAiValue + "&b=2";
   ::snprintf(sizes, sizeof sizes, "%zx\r\n", want_body.size());
   EXPECT_EQ(run.forward,
             "POST / HTTP/1.1\r\nHost: api.openai.com\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                std::string(sizes) + want_body + "\r\n0\r\nX-Trailer: " + kOpenAiValue +
-                "\r\n\r\n");
+                std::string(sizes) + want_body + "\r\n0\r\n\r\n");
   std::vector<Parsed> back = ParseBack(run.forward);
   ASSERT_EQ(back.size(), 1u);
   EXPECT_TRUE(back[0].chunked);
@@ -542,6 +554,42 @@ TEST(RequestRewriter, AnUpgradeTurnsTheRestIntoAScannedTunnel) {
   ASSERT_TRUE(v.denied);
   EXPECT_EQ(v.exfiltrated, "openai");
   EXPECT_EQ(v.forward, "");
+}
+
+TEST(RequestRewriter, AnEmptyFeedIsNotTheEndOfTheStream) {
+  SecretTable table = Table();
+  RequestRewriter rewriter(table, "api.openai.com");
+  EXPECT_FALSE(rewriter.Feed("").denied);
+  EXPECT_FALSE(rewriter.Feed("GET / HTTP/1.1\r\nHost: api.openai.com\r\n").denied);
+  RequestRewriter::Verdict v = rewriter.Feed("");
+  ASSERT_FALSE(v.denied) << *v.denied;
+  v = rewriter.Feed("\r\n");
+  ASSERT_FALSE(v.denied) << *v.denied;
+  EXPECT_EQ(v.forward, "GET / HTTP/1.1\r\nHost: api.openai.com\r\n\r\n");
+}
+
+TEST(RequestRewriter, TokensThatWouldGrowARequestWithoutBoundAreRefused) {
+  std::vector<SandboxSecret> secrets;
+  const std::string big(1000, 'v');
+  secrets.push_back(Secret("big", kOpenAiToken, {"api.openai.com"}, big));
+  SecretTable table(std::move(secrets));
+  std::string body;
+  for (int i = 0; i < 10; ++i) {
+    body += kOpenAiToken;
+  }
+  const std::string head = "POST / HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: ";
+  Rewritten few = Rewrite(table, "api.openai.com",
+                          head + std::to_string(body.size()) + "\r\n\r\n" + body, 0, 1000);
+  ASSERT_FALSE(few.denied) << *few.denied;
+  EXPECT_EQ(ParseBack(few.forward).at(0).body.size(), 10 * big.size());
+  for (int i = 0; i < 60; ++i) {
+    body += kOpenAiToken;  // 70 KB of values, past the 64 KiB floor of the bound
+  }
+  Rewritten many = Rewrite(table, "api.openai.com",
+                           head + std::to_string(body.size()) + "\r\n\r\n" + body, 0, 4000);
+  ASSERT_TRUE(many.denied);
+  EXPECT_NE(many.denied->find("grow"), std::string::npos) << *many.denied;
+  EXPECT_EQ(many.forward, "");
 }
 
 // --- ResponseMasker ---
