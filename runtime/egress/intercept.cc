@@ -221,11 +221,12 @@ ErrorOr<std::unique_ptr<Interceptor>> Interceptor::Create(const SandboxCa& ca) {
   if (out->server_ctx_ == nullptr || out->client_ctx_ == nullptr) {
     return Error{OpensslError("cannot make the TLS contexts")};
   }
-  // A peer that ends the TCP connection without close_notify ends its side, as it does on the
-  // relayed paths: HTTP/1.1 frames its own messages, and many servers close without it.
-  const uint64_t options = SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION;
-  SSL_CTX_set_options(out->server_ctx_, options | SSL_OP_NO_TICKET);
-  SSL_CTX_set_options(out->client_ctx_, options);
+  // A sandbox that ends the TCP connection without close_notify ends its side, and what upstream
+  // answers still reaches it (after a fatal "unexpected EOF" OpenSSL would not write any more).
+  // Upstream, such an end stays an error (ReadPlain's kTruncated), so that it is passed on as one.
+  SSL_CTX_set_options(out->server_ctx_,
+                      SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
+  SSL_CTX_set_options(out->client_ctx_, SSL_OP_NO_RENEGOTIATION);
   // No resumption towards the sandbox: every connection is shown the certificate of its own
   // name, never a session made for another host's.
   SSL_CTX_set_session_cache_mode(out->server_ctx_, SSL_SESS_CACHE_OFF);
@@ -465,6 +466,11 @@ TlsStream::Read TlsStream::ReadPlain(std::string& out, std::string& error) {
     }
     if (e == SSL_ERROR_ZERO_RETURN) {
       return Read::kClosed;
+    }
+    if (e == SSL_ERROR_SSL &&
+        ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+      ERR_clear_error();
+      return Read::kTruncated;
     }
     error = OpensslError("TLS failed");
     return Read::kFailed;

@@ -107,9 +107,10 @@ class TlsStream {
   /// Bytes waiting for the socket to take them.
   size_t unsent() const { return unsent_.size(); }
 
-  enum class Read { kMore, kClosed, kFailed };
-  /// Appends the plaintext OpenSSL can give now to `out`. kClosed: the peer ended its side
-  /// (close_notify, or the socket's end); kFailed: a TLS error, in `error`.
+  enum class Read { kMore, kClosed, kTruncated, kFailed };
+  /// Appends the plaintext OpenSSL can give now to `out`. kClosed: the peer ended its side with
+  /// close_notify (or, towards the sandbox, with the socket's end); kTruncated: the upstream's
+  /// socket ended without close_notify; kFailed: a TLS error, in `error`.
   Read ReadPlain(std::string& out, std::string& error);
   /// Encrypts `bytes` for the socket (sent by FlushSocket).
   void WritePlain(std::string_view bytes);

@@ -12,9 +12,11 @@
 //     target) checked against it;
 //   - the proxy's own address: a client that was told to use it (HTTP_PROXY, HTTPS_PROXY), with
 //     CONNECT host:443 (then the ClientHello is checked as above) or absolute-form http://
-//     requests; every byte of plain HTTP is scanned for tokens, which are refused there;
+//     requests;
 //   - anything else (an IP address the resolver did not hand out, another port): refused.
-// Upstream, a name is connected only to the addresses the resolver pinned for it.
+// Upstream, a name is connected only to the addresses the resolver pinned for it. What the sandbox
+// sends in clear (plain HTTP, the names it asks the proxy for) is scanned for its secrets' tokens,
+// which are refused there: a token is replaced only inside TLS to one of its secret's hosts.
 
 #include <netinet/in.h>
 

@@ -117,7 +117,7 @@ void Proxy::PumpIntercepted(TlsStream& down, TlsStream& up, const Target& target
     if (read == TlsStream::Read::kFailed) {
       return false;
     }
-    if (read == TlsStream::Read::kClosed) {
+    if (read == TlsStream::Read::kClosed || read == TlsStream::Read::kTruncated) {
       requests_open = false;
       up.Shutdown();
     }
@@ -127,7 +127,7 @@ void Proxy::PumpIntercepted(TlsStream& down, TlsStream& up, const Target& target
     plain.clear();
     const TlsStream::Read read = up.ReadPlain(plain, error);
     std::string masked = masker.Feed(plain);
-    if (read != TlsStream::Read::kMore) {
+    if (read != TlsStream::Read::kMore && read != TlsStream::Read::kFailed) {
       masked += masker.Finish();
     }
     if (!masked.empty()) {
@@ -140,9 +140,13 @@ void Proxy::PumpIntercepted(TlsStream& down, TlsStream& up, const Target& target
       down.Drain(Clock::now() + limits_.decide_timeout);
       return false;
     }
-    if (read == TlsStream::Read::kClosed) {
+    if (read == TlsStream::Read::kClosed || read == TlsStream::Read::kTruncated) {
       responses_open = false;
-      down.Shutdown();
+      // A truncated answer reaches the sandbox as one, without close_notify: its TLS client
+      // tells a cut-off body from a whole one by that.
+      if (read == TlsStream::Read::kClosed) {
+        down.Shutdown();
+      }
     }
     return true;
   };

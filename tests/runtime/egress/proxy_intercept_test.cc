@@ -112,7 +112,9 @@ void SetTimeouts(int fd) {
 /// with the value of the request's Authorization header as the body.
 class TlsUpstream {
  public:
-  TlsUpstream(const TestCert& cert, bool echo = false) : echo_(echo) {
+  /// Without `close_notify`, the answer ends with the TCP connection only: a truncation.
+  TlsUpstream(const TestCert& cert, bool echo = false, bool close_notify = true)
+      : echo_(echo), close_notify_(close_notify) {
     ctx_.reset(SSL_CTX_new(TLS_server_method()));
     SSL_CTX_use_certificate(ctx_.get(), cert.cert.get());
     SSL_CTX_use_PrivateKey(ctx_.get(), cert.key.get());
@@ -204,12 +206,15 @@ class TlsUpstream {
         received_.push_back(std::move(got));
       }
       SSL_write(ssl, reply.data(), static_cast<int>(reply.size()));
-      SSL_shutdown(ssl);
+      if (close_notify_) {
+        SSL_shutdown(ssl);
+      }
     }
     SSL_free(ssl);
   }
 
   bool echo_;
+  bool close_notify_;
   CtxPtr ctx_;
   int fd_ = -1;
   uint16_t port_ = 0;
@@ -224,6 +229,7 @@ struct ClientSaw {
   bool handshake = false;
   std::string issuer;  ///< the CN of the server certificate's issuer
   std::string response;
+  bool close_notify = false;  ///< the answer ended with close_notify, not just the connection
 };
 
 /// A TLS client on `fd` trusting only `ca_pem`, for `host`, offering `alpn`; sends `request`.
@@ -253,6 +259,7 @@ ClientSaw TlsClient(int fd, const std::string& ca_pem, const std::string& host,
     X509_free(peer);
     SSL_write(ssl, request.data(), static_cast<int>(request.size()));
     saw.response = SslReadAll(ssl);
+    saw.close_notify = (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
   }
   SSL_free(ssl);
   ERR_clear_error();
@@ -333,13 +340,16 @@ class InterceptTest : public ::testing::Test {
   }
   ~InterceptTest() override { ::unsetenv("SSL_CERT_FILE"); }
 
-  /// Serves one connection to `name` port `port` through the proxy, with `upstream` behind it;
-  /// `client` runs on the sandbox's end of the pair.
+  /// Serves one connection to `name` port `port` (0: to the proxy itself) through the proxy, with
+  /// an upstream on `upstream_port` behind it; `client` runs on the sandbox's end of the pair.
   void Through(const std::string& name, uint16_t port, uint16_t upstream_port,
                const std::function<void(int fd)>& client) {
     eg::ProxyHooks hooks;
     const std::string address = inet_ntoa(resolver_->Resolve(name).synthetic);
     hooks.original_destination = [address, port](int) -> std::optional<sockaddr_in> {
+      if (port == 0) {
+        return std::nullopt;  // made to the proxy itself
+      }
       sockaddr_in sa{};
       sa.sin_family = AF_INET;
       sa.sin_addr = V4(address.c_str());
@@ -439,6 +449,7 @@ TEST_F(InterceptTest, TheUpstreamGetsTheRealValueWhereTheSandboxSentItsToken) {
   const TlsUpstream::Got got = upstream.received()[0];
   EXPECT_EQ(got.request, std::string("GET /v1/models HTTP/1.1\r\nHost: api.test\r\n") +
                              "Authorization: Bearer " + kValue + "\r\nAccept: */*\r\n\r\n");
+  EXPECT_TRUE(saw.close_notify);
   EXPECT_EQ(got.sni, "api.test");
   EXPECT_EQ(got.alpn, "http/1.1");
   auto allow = Events("allow");
@@ -450,6 +461,38 @@ TEST_F(InterceptTest, TheUpstreamGetsTheRealValueWhereTheSandboxSentItsToken) {
   EXPECT_EQ(use[0].value("name", ""), "api.test");
   EXPECT_EQ(use[0].value("rule", ""), "https api.test");
   EXPECT_FALSE(AnyRecordHoldsAValue());
+}
+
+TEST_F(InterceptTest, AnAnswerCutOffUpstreamReachesTheSandboxCutOff) {
+  TlsUpstream upstream(api_cert_, /*echo=*/false, /*close_notify=*/false);
+  ClientSaw saw = Https("api.test", upstream, "GET / HTTP/1.1\r\nHost: api.test\r\n\r\n");
+  ASSERT_TRUE(saw.handshake);
+  EXPECT_EQ(
+      saw.response,
+      "HTTP/1.1 200 OK\r\nContent-Length: 19\r\nConnection: close\r\n\r\nhello from upstream");
+  EXPECT_FALSE(saw.close_notify);
+}
+
+TEST_F(InterceptTest, AnExplicitProxyClientIsInterceptedAfterConnect) {
+  TlsUpstream upstream(api_cert_);
+  ClientSaw saw;
+  std::string established;
+  const std::string connect = "CONNECT api.test:443 HTTP/1.1\r\nHost: api.test:443\r\n\r\n";
+  Through("api.test", 0, upstream.port(), [&](int fd) {
+    (void)!::write(fd, connect.data(), connect.size());
+    char buf[64];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    established.assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    saw = TlsClient(fd, ca_.cert_pem, "api.test",
+                    "GET / HTTP/1.1\r\nHost: api.test\r\nX-Key: " + token_ + "\r\n\r\n",
+                    {"http/1.1"});
+  });
+  EXPECT_EQ(established, "HTTP/1.1 200 Connection established\r\n\r\n");
+  ASSERT_TRUE(saw.handshake);
+  EXPECT_EQ(saw.issuer, "mvm egress CA for box");
+  ASSERT_EQ(upstream.received().size(), 1u);
+  EXPECT_EQ(upstream.received()[0].request,
+            std::string("GET / HTTP/1.1\r\nHost: api.test\r\nX-Key: ") + kValue + "\r\n\r\n");
 }
 
 TEST_F(InterceptTest, AValueTheUpstreamEchoesReachesTheSandboxMasked) {
