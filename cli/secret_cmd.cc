@@ -40,6 +40,13 @@ int Usage(std::string message) {
 // The launcher reads the store from the same place (`<state>/secrets`).
 fs::path StoreDir(const runtime::StateDir& state) { return state.root / "secrets"; }
 
+// Whether there is a store to read; an unreadable state directory counts as one, so that opening it
+// reports why.
+bool HasStore(const runtime::StateDir& state) {
+  std::error_code ec;
+  return fs::exists(StoreDir(state), ec) || ec;
+}
+
 // The terminal state to restore when a signal ends the read (Ctrl-C at the prompt): the handler
 // can only reach it through a global. Set while an EchoOff is active.
 int g_echo_fd = -1;
@@ -245,7 +252,7 @@ int List(const Args& args, const runtime::StateDir& state) {
   }
   std::vector<secrets::SecretInfo> all;
   // Listing an empty state makes no store (and no key).
-  if (fs::exists(StoreDir(state))) {
+  if (HasStore(state)) {
     auto store = secrets::Store::Open(StoreDir(state));
     if (!store) {
       return Fail(kCommand, store.error());
@@ -287,7 +294,7 @@ int List(const Args& args, const runtime::StateDir& state) {
 // Opens the store for a change to the existing secret `name`; an empty state has none to change
 // (and gets no store made for nothing).
 ErrorOr<secrets::Store> OpenExisting(const runtime::StateDir& state, std::string_view name) {
-  if (!fs::exists(StoreDir(state))) {
+  if (!HasStore(state)) {
     return Error{"no secret named `" + std::string(name) +
                  "`; the store is empty (`mvmctl secret set NAME` adds one)"};
   }

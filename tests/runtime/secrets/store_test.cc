@@ -174,10 +174,28 @@ TEST_F(StoreTest, AFileRenamedToAnotherSecretDoesNotDecrypt) {
 
 TEST_F(StoreTest, AnotherStoresKeyDoesNotDecrypt) {
   ASSERT_TRUE(OpenOrDie().Set("k", kValue).ok());
-  fs::remove(dir_ / "key");
-  auto value = OpenOrDie().Get("k");
+  auto other = Store::Open(root_ / "other");
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  fs::copy_file(dir_ / "k.json", root_ / "other" / "k.json");
+  auto value = other->Get("k");
   ASSERT_FALSE(value.ok());
   EXPECT_NE(value.error().message.find("does not decrypt"), std::string::npos);
+  EXPECT_EQ(value.error().message.find(kValue), std::string::npos);
+}
+
+TEST_F(StoreTest, AMissingKeyIsNotReplacedWhileSecretsNeedIt) {
+  ASSERT_TRUE(OpenOrDie().Set("k", kValue).ok());
+  fs::remove(dir_ / "key");
+  auto store = Store::Open(dir_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.error().message.find("`" + (dir_ / "key").string() + "` is missing"),
+            std::string::npos)
+      << store.error().message;
+  EXPECT_FALSE(fs::exists(dir_ / "key"));
+  // With the secrets gone too, a fresh key is made.
+  fs::remove(dir_ / "k.json");
+  OpenOrDie();
+  EXPECT_TRUE(fs::exists(dir_ / "key"));
 }
 
 TEST_F(StoreTest, AKeyOthersCanReadIsRefusedWithTheFix) {
