@@ -38,7 +38,7 @@ int Usage(std::string message) {
 }
 
 // The launcher reads the store from the same place (`<state>/secrets`).
-fs::path StoreDir(const runtime::StateDir& state) { return state.root / "secrets"; }
+fs::path StoreDir(const runtime::StateDir& state) { return state.Secrets(); }
 
 // Whether there is a store to read; an unreadable state directory counts as one, so that opening it
 // reports why.
