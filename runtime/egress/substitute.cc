@@ -347,6 +347,30 @@ std::optional<Refusal> RequestRewriter::Impl::Replace(std::string& text, std::st
 
 namespace {
 
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  c = Lower(c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/// `text` with every `%XX` decoded, as a server reads a URL.
+std::string PercentDecoded(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && HexDigit(text[i + 1]) >= 0 &&
+        HexDigit(text[i + 2]) >= 0) {
+      out += static_cast<char>(HexDigit(text[i + 1]) * 16 + HexDigit(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 /// The normalised name in a Host value or a URL's authority, without its port; nothing when it is
 /// not a name.
 std::optional<std::string> AuthorityName(std::string_view authority) {
@@ -405,7 +429,11 @@ std::optional<Refusal> RequestRewriter::Impl::CheckAuthority() const {
 
 std::optional<Refusal> RequestRewriter::Impl::StartBody() {
   chunked_body = (parser.flags & F_CHUNKED) != 0;
-  if (const SandboxSecret* s = table.FindToken(url)) {
+  const SandboxSecret* in_target = table.FindToken(url);
+  if (in_target == nullptr) {
+    in_target = table.FindToken(PercentDecoded(url));  // `%6d%76%6d…` is a token to a server
+  }
+  if (const SandboxSecret* s = in_target) {
     return Refusal{
         "a secret token in the request target; tokens are replaced only in headers and bodies",
         s->name};

@@ -46,8 +46,9 @@ class SecretTable {
   bool IsSecretHost(std::string_view host) const;
   /// Whether `secret` may be sent to `host`.
   static bool Allows(const SandboxSecret& secret, std::string_view host);
-  /// The secret whose token occurs first in `bytes` (case-insensitively: a DNS name or a
-  /// percent-encoded URL may change the case), or nullptr.
+  /// The secret whose token occurs first in `bytes` (case-insensitively: DNS and normalising code
+  /// may change the case), or nullptr. Nothing is decoded: a caller looking at a URL decodes its
+  /// `%XX` first, as the RequestRewriter does.
   const SandboxSecret* FindToken(std::string_view bytes) const;
   /// The longest token, for scanners that must keep a tail across reads.
   size_t max_token() const { return max_token_; }
