@@ -147,6 +147,7 @@ struct RequestRewriter::Impl {
   Verdict Refuse(Refusal refusal);
   std::optional<Refusal> Replace(std::string& text, std::string_view where);
   std::optional<Refusal> StartBody();
+  std::optional<Refusal> CheckAuthority() const;
   std::optional<Refusal> Stream(std::string_view piece);
   std::optional<Refusal> EndBody();
   Refusal StreamedToken(const SandboxSecret& secret) const;
@@ -344,15 +345,106 @@ std::optional<Refusal> RequestRewriter::Impl::Replace(std::string& text, std::st
   return std::nullopt;
 }
 
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  c = Lower(c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/// `text` with every `%XX` decoded, as a server reads a URL.
+std::string PercentDecoded(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && HexDigit(text[i + 1]) >= 0 &&
+        HexDigit(text[i + 2]) >= 0) {
+      out += static_cast<char>(HexDigit(text[i + 1]) * 16 + HexDigit(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+/// The normalised name in a Host value or a URL's authority, without its port; nothing when it is
+/// not a name.
+std::optional<std::string> AuthorityName(std::string_view authority) {
+  while (!authority.empty() && (authority.front() == ' ' || authority.front() == '\t')) {
+    authority.remove_prefix(1);
+  }
+  while (!authority.empty() && (authority.back() == ' ' || authority.back() == '\t')) {
+    authority.remove_suffix(1);
+  }
+  const size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos &&
+      authority.find_first_not_of("0123456789", colon + 1) == std::string_view::npos) {
+    authority = authority.substr(0, colon);
+  }
+  return NormaliseName(authority);
+}
+
+}  // namespace
+
+std::optional<Refusal> RequestRewriter::Impl::CheckAuthority() const {
+  // A front shared by many sites (a CDN) routes by the Host header, not by the name the TLS
+  // connection was opened to: a request naming another site would take the secret there.
+  const std::string why =
+      " does not name " + host + ", the host this connection was opened to and its secrets are for";
+  int hosts = 0;
+  bool matches = false;
+  for (const Header& h : headers) {
+    if (::strcasecmp(h.name.c_str(), "host") == 0) {
+      ++hosts;
+      matches = AuthorityName(h.value) == host;
+    }
+  }
+  if (hosts != 1) {
+    return Refusal{"a request to " + host + " with " + std::to_string(hosts) +
+                       " Host headers; it needs exactly one",
+                   ""};
+  }
+  if (!matches) {
+    return Refusal{"the request's Host header" + why, ""};
+  }
+  if (!url.starts_with('/') && url != "*") {
+    http_parser_url u;
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(url.data(), url.size(), 0, &u) != 0 ||
+        (u.field_set & (1 << UF_HOST)) == 0) {
+      return Refusal{"a request target that is neither a path nor an absolute URL", ""};
+    }
+    const std::string_view authority(url.data() + u.field_data[UF_HOST].off,
+                                     u.field_data[UF_HOST].len);
+    if (AuthorityName(authority) != host) {
+      return Refusal{"the request target's host" + why, ""};
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<Refusal> RequestRewriter::Impl::StartBody() {
   chunked_body = (parser.flags & F_CHUNKED) != 0;
-  if (const SandboxSecret* s = table.FindToken(url)) {
+  const SandboxSecret* in_target = table.FindToken(url);
+  if (in_target == nullptr) {
+    in_target = table.FindToken(PercentDecoded(url));  // `%6d%76%6d…` is a token to a server
+  }
+  if (const SandboxSecret* s = in_target) {
     return Refusal{
         "a secret token in the request target; tokens are replaced only in headers and bodies",
         s->name};
   }
   if (parser.method == HTTP_CONNECT) {
     return Refusal{"a CONNECT request inside the terminated connection to " + host, ""};
+  }
+  // Before any substitution: a refusal quotes nothing of the request, and a value is put only in
+  // requests whose Host is the connection's.
+  if (auto refused = CheckAuthority()) {
+    return refused;
   }
   bool expect_continue = false;
   for (Header& h : headers) {
@@ -413,8 +505,6 @@ std::optional<Refusal> RequestRewriter::Impl::EndBody() {
     if (auto refused = Replace(body, "the body")) {
       return refused;
     }
-  }
-  if (mode == Mode::kBuffered) {
     if (!chunked()) {
       for (Header& h : headers) {
         if (::strcasecmp(h.name.c_str(), "content-length") == 0) {
@@ -471,7 +561,9 @@ RequestRewriter::Verdict RequestRewriter::Impl::Refuse(Refusal refusal) {
   Verdict v;
   v.denied = std::move(refusal.reason);
   v.exfiltrated = std::move(refusal.secret);
-  // What completed requests produced in this Feed still goes; nothing of the refused one does.
+  // What completed requests produced in this Feed still goes; nothing of the refused one does,
+  // and its bytes, which may hold values already put in, are wiped.
+  OPENSSL_cleanse(out.data() + request_start, out.size() - request_start);
   out.resize(request_start);
   v.forward = std::move(out);
   out.clear();

@@ -46,8 +46,9 @@ class SecretTable {
   bool IsSecretHost(std::string_view host) const;
   /// Whether `secret` may be sent to `host`.
   static bool Allows(const SandboxSecret& secret, std::string_view host);
-  /// The secret whose token occurs first in `bytes` (case-insensitively: a DNS name or a
-  /// percent-encoded URL may change the case), or nullptr.
+  /// The secret whose token occurs first in `bytes` (case-insensitively: DNS and normalising code
+  /// may change the case), or nullptr. Nothing is decoded: a caller looking at a URL decodes its
+  /// `%XX` first, as the RequestRewriter does.
   const SandboxSecret* FindToken(std::string_view bytes) const;
   /// The longest token, for scanners that must keep a tail across reads.
   size_t max_token() const { return max_token_; }
@@ -84,9 +85,12 @@ class TokenScanner {
 /// request line, then its headers in order with their names as sent, tokens of `host`'s secrets
 /// replaced in names and values. A token in the request target refuses the request, whichever
 /// secret it stands for: targets end up in access logs, so they are never rewritten. A CONNECT
-/// inside the terminated connection is refused; an Upgrade turns the rest of the stream into a
-/// tunnel that is relayed as it is and scanned for tokens. An `Accept-Encoding` header is set to
-/// `identity`, so that responses come uncompressed and the ResponseMasker can read them.
+/// inside the terminated connection is refused, and so is a request whose Host header (exactly one)
+/// or absolute-form target names another host than `host` (normalised): a front shared by several
+/// sites routes by Host, so the secret would go to the site named. An Upgrade turns the rest of the
+/// stream into a tunnel that is relayed as it is and scanned for tokens. An `Accept-Encoding`
+/// header is set to `identity`, so that responses come uncompressed and the ResponseMasker can read
+/// them.
 class RequestRewriter {
  public:
   /// Bodies up to `max_body` bytes (Content-Length or chunked) are buffered and rewritten (a

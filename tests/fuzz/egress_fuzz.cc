@@ -8,7 +8,7 @@
 //   3: the two halves of a connection the proxy terminated TLS for, with a fixed table of two
 //      secrets: the input as client requests through the RequestRewriter (if nothing was refused,
 //      no token is left in what went upstream, and that parses as HTTP again) and as an upstream
-//      response through the ResponseMasker (same length out, no value left).
+//      response through the ResponseMasker (same length out, only `*` written, no value left).
 // Properties beyond "no crash, no leak, no undefined behaviour" are checked with fuzz::Fail.
 
 #include <arpa/inet.h>
@@ -164,6 +164,11 @@ void Substitute(std::string_view input) {
   out += masker.Finish();
   if (out.size() != input.size()) {
     mvm::fuzz::Fail("masking changed the response's length");
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] != input[i] && out[i] != '*') {
+      mvm::fuzz::Fail("masking changed a byte to something other than `*`");
+    }
   }
   for (const eg::SandboxSecret& s : table.secrets()) {
     if (eg::SecretTable::Allows(s, host) && out.find(s.value->view()) != std::string::npos) {

@@ -291,8 +291,10 @@ TEST(RequestRewriter, ATokenToAHostWithoutSecretsIsRefused) {
 
 TEST(RequestRewriter, ATokenInTheRequestTargetIsRefusedEvenToItsOwnHost) {
   SecretTable table = Table();
+  // Percent-encoded, a token is still one to the server that decodes the target.
   for (const std::string& target : {"/v1?key=" + kOpenAiToken, "/" + kOpenAiToken + "/x",
-                                    "http://api.openai.com/" + kOpenAiToken}) {
+                                    "http://api.openai.com/" + kOpenAiToken,
+                                    "/v1?key=%6D%76%6dtok-" + kOpenAiToken.substr(7)}) {
     Rewritten run = Rewrite(table, "api.openai.com",
                             "GET " + target + " HTTP/1.1\r\nHost: api.openai.com\r\n\r\n", 3);
     ASSERT_TRUE(run.denied) << target;
@@ -318,6 +320,32 @@ TEST(RequestRewriter, ATokenSplitAcrossFeedsInAHeaderIsReplaced) {
     ASSERT_FALSE(a.denied || b.denied) << cut;
     EXPECT_EQ(a.forward, "") << "the head is held until it is complete";
     EXPECT_EQ(b.forward, want) << cut;
+  }
+}
+
+TEST(RequestRewriter, ARequestForAnotherSiteBehindTheSameFrontIsRefused) {
+  SecretTable table = Table();
+  const std::string auth = "Authorization: Bearer " + kOpenAiToken + "\r\n\r\n";
+  for (const std::string& head :
+       {std::string("GET / HTTP/1.1\r\nHost: attacker.example\r\n"),
+        std::string("GET / HTTP/1.1\r\nHost: api.openai.com.attacker.example\r\n"),
+        std::string("GET / HTTP/1.1\r\nHost: api.openai.com\r\nHost: attacker.example\r\n"),
+        std::string("GET / HTTP/1.1\r\n"), std::string("GET / HTTP/1.0\r\n"),
+        std::string("GET http://attacker.example/ HTTP/1.1\r\nHost: api.openai.com\r\n")}) {
+    Rewritten run = Rewrite(table, "api.openai.com", head + auth);
+    ASSERT_TRUE(run.denied) << head;
+    EXPECT_EQ(run.exfiltrated, "");
+    EXPECT_EQ(run.forward, "") << head;
+    EXPECT_TRUE(run.substituted.empty());
+    EXPECT_EQ(run.denied->find("attacker"), std::string::npos)
+        << "nothing of the request is quoted";
+  }
+  for (const std::string& head :
+       {std::string("GET / HTTP/1.1\r\nHost: API.OpenAI.com.:443\r\n"),
+        std::string("GET http://api.openai.com:443/v1 HTTP/1.1\r\nhost: api.openai.com\r\n")}) {
+    Rewritten run = Rewrite(table, "api.openai.com", head + auth);
+    ASSERT_FALSE(run.denied) << head << *run.denied;
+    EXPECT_EQ(run.substituted, std::vector<std::string>{"openai"});
   }
 }
 
@@ -443,12 +471,20 @@ TEST(RequestRewriter, AChunkedBodyPastTheBoundStreamsAsChunksAndIsScanned) {
   // A token split between two chunks of a streamed body is still seen.
   const std::string t1 = kGithubToken.substr(0, 20);
   const std::string t2 = kGithubToken.substr(20);
-  const std::string dirty = head + "32\r\n" + std::string(50, 'a') + "\r\n14\r\n" + t1 + "\r\n" +
-                            std::to_string(t2.size()) + "\r\n" + t2 + "\r\n0\r\n\r\n";
+  char t2_size[16];
+  ::snprintf(t2_size, sizeof t2_size, "%zx", t2.size());
+  const std::string github_head =
+      "POST / HTTP/1.1\r\nHost: api.github.com\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string dirty = github_head + "32\r\n" + std::string(50, 'a') + "\r\n14\r\n" + t1 +
+                            "\r\n" + t2_size + "\r\n" + t2 + "\r\n0\r\n\r\n";
   Rewritten run = Rewrite(table, "api.github.com", dirty, 4, /*max_body=*/40);
   ASSERT_TRUE(run.denied);
   EXPECT_EQ(run.exfiltrated, "github");
   EXPECT_EQ(run.forward.find(t2), std::string::npos);
+  // The body streamed once it passed the bound, up to the piece that completed the token.
+  std::vector<Parsed> back = ParseBack(run.forward);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_TRUE(back[0].body.starts_with(std::string(50, 'a') + t1)) << back[0].body;
 }
 
 TEST(RequestRewriter, ExpectContinueSendsTheHeadAtOnceAndStreamsTheBody) {
