@@ -77,6 +77,9 @@ void EventLog::Run() {
       lock.lock();
     }
     if (stop_) {
+      if (!kinds_.empty() || overflow_ > 0) {
+        continue;  // Close came while the queue was written: the window's counts are still due
+      }
       return;
     }
   }

@@ -34,9 +34,11 @@ struct SandboxCa {
 /// for signing certificates only, valid from an hour ago for 90 days. An Error when OpenSSL fails.
 ErrorOr<SandboxCa> MakeSandboxCa(std::string_view sandbox);
 
+/// Frees an SSL (and the BIOs it was given) when its owner goes.
 struct SslFree {
   void operator()(SSL* ssl) const;
 };
+/// An SSL owned by one connection.
 using SslPtr = std::unique_ptr<SSL, SslFree>;
 
 /// The certificates and TLS contexts of one sandbox's interception. Thread-safe.

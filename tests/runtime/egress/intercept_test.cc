@@ -93,4 +93,18 @@ TEST(SandboxCaTest, ALeafVerifiesAgainstTheCaForItsOwnNameOnly) {
   EXPECT_EQ(verify("x.api.test"), X509_V_ERR_HOSTNAME_MISMATCH);
 }
 
+TEST(SandboxCaTest, TheLeafCacheIsBoundedAndMintsAgainWhatItDropped) {
+  auto ca = eg::MakeSandboxCa("box");
+  ASSERT_TRUE(ca.ok());
+  auto interceptor = eg::Interceptor::Create(*ca);
+  ASSERT_TRUE(interceptor.ok());
+  const std::string first = *(*interceptor)->LeafPem("h0.test");
+  EXPECT_EQ(*(*interceptor)->LeafPem("h0.test"), first);
+  for (size_t i = 1; i <= eg::Interceptor::kMaxLeaves; ++i) {
+    ASSERT_TRUE((*interceptor)->LeafPem("h" + std::to_string(i) + ".test").ok());
+  }
+  // The oldest was dropped: a new key and serial for the same name.
+  EXPECT_NE(*(*interceptor)->LeafPem("h0.test"), first);
+}
+
 }  // namespace

@@ -666,4 +666,22 @@ TEST(EgressSettingsTest, SecretsAndTheCaRoundTripAndAreOmittedWithoutSecrets) {
   EXPECT_EQ(eg::SettingsToJson(*back), eg::SettingsToJson(s));
 }
 
+TEST(EgressSettingsTest, SecretsWithoutACaServeNothing) {
+  eg::Settings s;
+  s.sandbox = "box";
+  std::vector<eg::SandboxSecret> list;
+  list.push_back({"openai",
+                  secrets::MintToken(),
+                  {"api.test"},
+                  std::make_shared<const secrets::SecretBytes>(
+                      std::move(*secrets::SecretBytes::Copy(kValue)))});
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  // Returns at once, without serving the listener: a secret whose host the proxy could not
+  // terminate TLS for must not be passed through instead.
+  eg::RunEgress(s, eg::SecretTable(std::move(list)), listener, -1,
+                [](const std::string&, const nlohmann::json&) {});
+  ::close(listener);
+}
+
 }  // namespace
