@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -19,6 +20,7 @@
 #include <memory>
 #include <thread>
 
+#include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
 #include "runtime/egress/egress.h"
 #include "runtime/launcher/internal.h"
@@ -206,6 +208,69 @@ ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const s
   }
   return record;
 }
+
+}  // namespace internal
+
+ErrorOr<Ok> SandboxAccess::RetokenForClaim(Sandbox& sandbox, const StateDir& state,
+                                           const std::string& name, SandboxRecord& record) {
+  std::shared_ptr<PooledEgress> pooled = std::move(sandbox.pooled_egress_);
+  if (!pooled) {
+    return Ok{};
+  }
+  // The helper that served the sandbox while it waited knows tokens minted at fill time. SIGKILL,
+  // not EndHelpers' SIGTERM: on SIGTERM it shuts its sockets down, and they are the sockets the
+  // next helper serves. No workload has run yet, so it holds no audit counts worth the wait.
+  std::vector<backends::HelperRecord> kept;
+  for (const backends::HelperRecord& helper : record.helpers) {
+    if (helper.role != "egress") {
+      kept.push_back(helper);
+      continue;
+    }
+    if (!backends::SignalHelper(helper, SIGKILL)) {
+      continue;
+    }
+    // The pool process started it, so it is this process's child: reaped here, not left a zombie
+    // (whose start time would still read as the helper's).
+    for (int i = 0; i < 100; ++i) {
+      if (::waitpid(helper.pid, nullptr, WNOHANG) == helper.pid ||
+          backends::ProcessStartTime(helper.pid) != helper.start_time) {
+        break;
+      }
+      ::usleep(10000);
+    }
+  }
+  internal::EgressSecrets fresh = pooled->secrets;
+  for (egress::SecretSetting& s : fresh.secrets) {
+    s.token = secrets::MintToken();
+  }
+  backends::EgressEndpoints endpoints;
+  endpoints.proxy.Reset(::fcntl(pooled->proxy.get(), F_DUPFD_CLOEXEC, 3));
+  endpoints.dns.Reset(::fcntl(pooled->dns.get(), F_DUPFD_CLOEXEC, 3));
+  endpoints.resolver_address = pooled->resolver_address;
+  endpoints.proxy_url = pooled->proxy_url;
+  if (!endpoints.proxy.valid() || !endpoints.dns.valid()) {
+    return Error{"cannot duplicate the sandbox's egress sockets: " + os::ErrnoText(errno)};
+  }
+  // Not tied to the pool process: the sandbox is the claimer's now, and ends with its record.
+  auto helper = internal::StartEgressHelper(state, name, pooled->network, fresh, endpoints,
+                                            /*dies_with_caller=*/false);
+  if (!helper) {
+    return helper.error();
+  }
+  kept.push_back(*helper);
+  record.helpers = std::move(kept);
+  for (SandboxRecord::SecretToken& t : record.secret_tokens) {
+    for (const egress::SecretSetting& s : fresh.secrets) {
+      if (s.name == t.name) {
+        t.token = s.token;
+      }
+    }
+  }
+  sodium_memzero(fresh.ca.key_pem.data(), fresh.ca.key_pem.size());
+  return Ok{};
+}
+
+namespace internal {
 
 void EndHelpers(const SandboxRecord& record) {
   // The egress helper gets a moment to write the counts its audit aggregation holds.

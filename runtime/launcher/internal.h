@@ -103,6 +103,22 @@ struct EgressSecrets {
   egress::SandboxCa ca;
 };
 
+}  // namespace internal
+
+/// A pooled sandbox's way out and secrets, kept by the pool process so that a claim can end the
+/// egress helper that served the sandbox while it waited and start one with the claimer's fresh
+/// tokens on the same sockets (a token per claim, never one a previous holder could have seen).
+struct PooledEgress {
+  os::UniqueFd proxy;  ///< duplicates of the sockets the first helper took
+  os::UniqueFd dns;
+  std::string resolver_address;
+  std::string proxy_url;
+  plan::v1::Network network;
+  internal::EgressSecrets secrets;  ///< the CA stays: its certificate is in the sandbox already
+};
+
+namespace internal {
+
 /// Starts sandbox `name`'s egress helper (egress_helper.cc) on the sockets of `endpoints`, which
 /// it takes, with the verified plan's `network` and `secrets`. With secrets, returns once the
 /// helper has read their values (or with its Error when it could not).
@@ -156,6 +172,10 @@ struct SandboxAccess {
   static int HandOver(Sandbox& sandbox);
 
   static SandboxRecord& Record(Sandbox& sandbox) { return sandbox.record_; }
+  /// A claim of pooled sandbox `sandbox` as `name`: its egress helper restarted with fresh tokens
+  /// (PooledEgress), `record`'s helpers and tokens updated; a no-op for a sandbox without secrets.
+  static ErrorOr<Ok> RetokenForClaim(Sandbox& sandbox, const StateDir& state,
+                                     const std::string& name, SandboxRecord& record);
   static int Pidfd(const Sandbox& sandbox) { return sandbox.process_.pidfd(); }
 };
 

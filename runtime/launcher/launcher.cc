@@ -294,7 +294,8 @@ Sandbox::Sandbox(Sandbox&& other) noexcept
       process_(std::move(other.process_)),
       agent_(std::move(other.agent_)),
       watchdog_fd_(std::exchange(other.watchdog_fd_, -1)),
-      watchdog_pid_(std::exchange(other.watchdog_pid_, -1)) {
+      watchdog_pid_(std::exchange(other.watchdog_pid_, -1)),
+      pooled_egress_(std::move(other.pooled_egress_)) {
   other.agent_.reset();
 }
 
@@ -306,6 +307,7 @@ Sandbox& Sandbox::operator=(Sandbox&& other) noexcept {
     other.agent_.reset();
     watchdog_fd_ = std::exchange(other.watchdog_fd_, -1);
     watchdog_pid_ = std::exchange(other.watchdog_pid_, -1);
+    pooled_egress_ = std::move(other.pooled_egress_);
   }
   return *this;
 }

@@ -126,6 +126,9 @@ struct StartOptions {
 
 /// A started sandbox, owned by this process: destroyed by Destroy(), or, if this process dies
 /// first, by its watchdog (unless detached).
+/// What a warm pool keeps of a sandbox with secrets (internal.h).
+struct PooledEgress;
+
 class Sandbox {
  public:
   Sandbox(Sandbox&&) noexcept;
@@ -154,6 +157,9 @@ class Sandbox {
   std::optional<agent::Client> agent_;
   int watchdog_fd_ = -1;  ///< write end of the watchdog's pipe; -1 when there is none
   pid_t watchdog_pid_ = -1;
+  /// A warm pool's sandbox with secrets: what a claim needs to restart its egress helper with fresh
+  /// tokens (internal.h).
+  std::shared_ptr<PooledEgress> pooled_egress_;
 };
 
 /// Materialises the root filesystem, starts the sandbox on the backend with the guest agent as PID

@@ -226,6 +226,9 @@ ErrorOr<AdmittedPlan> PoolProcess::CheckClaimer(const nlohmann::json& request,
   if (auto refusal = CheckPolicy(options_, p)) {
     return refuse(refusal->reason, refusal->message);
   }
+  if (auto refusal = CheckSecrets(options_, theirs.verified, theirs.secrets)) {
+    return refuse(refusal->reason, refusal->message);
+  }
   StartOptions start;
   try {
     for (const auto& file : request.value("app_files", nlohmann::json::array())) {
@@ -349,14 +352,33 @@ nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& pe
     claimed.detached = detached;
     claimed.owner_pid = peer.pid;
     claimed.owner_uid = peer.uid;
+    bool retokened = false;  // its egress helper knows the claimer's tokens: it cannot go back
     auto undo = [&] {
       if (name != pooled_as) {
         (void)::rename(options_.state.Sandbox(name).c_str(),
                        options_.state.Sandbox(pooled_as).c_str());
       }
       (void)WriteRecord(options_.state, unclaimed);
+      if (retokened) {
+        (void)Destroy(options_, taken.sandbox, audit_, "a claim of it failed");
+        return;
+      }
       give_back();
     };
+    // Fresh tokens for the claimer: the pool's helper knew the ones minted when it booted.
+    if (auto restarted =
+            SandboxAccess::RetokenForClaim(taken.sandbox, options_.state, name, claimed);
+        !restarted) {
+      if (name != pooled_as) {
+        (void)::rename(options_.state.Sandbox(name).c_str(),
+                       options_.state.Sandbox(pooled_as).c_str());
+      }
+      (void)Destroy(options_, taken.sandbox, audit_,
+                    "its egress helper did not restart for a claim");
+      return fail("cannot restart the claimed sandbox's egress helper: " +
+                  restarted.error().message);
+    }
+    retokened = !claimed.secret_tokens.empty();
     if (auto written = WriteRecord(options_.state, claimed); !written) {
       undo();
       return fail(written.error().message);
@@ -376,6 +398,16 @@ nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& pe
     if (!audited) {
       undo();
       return fail("cannot audit the claim: " + audited.error().message);
+    }
+    for (const SecretRelease& s : admitted->secrets) {
+      (void)audit_.Append("secret-release", {{"sandbox", name},
+                                             {"workload", theirs.workload().id()},
+                                             {"secret", s.name},
+                                             {"env", s.env},
+                                             {"hosts", s.hosts},
+                                             {"basis", s.basis},
+                                             {"key_id", admitted->verified.key_id},
+                                             {"pool", pool_.name}});
     }
     record = claimed;
     int pidfd = SandboxAccess::HandOver(taken.sandbox);
@@ -622,13 +654,6 @@ ErrorOr<Ok> RunPool(const LauncherOptions& options, const AdmittedPlan& plan,
   }
   if (pool.size == 0) {
     return Error{"a pool needs a size of at least 1"};
-  }
-  if (!plan.secrets.empty()) {
-    // A claim would have to hand the sandbox fresh tokens and its egress helper the new ones.
-    return Error{"workload `" + plan.verified.plan.workload().id() + "` uses secret `" +
-                 plan.secrets.front().name +
-                 "`, and warm pools of workloads with secrets are not built yet (every claim "
-                 "needs fresh tokens); run it without a pool"};
   }
   auto key = PoolKey(options, plan, start);
   if (!key) {

@@ -137,6 +137,10 @@ int RunDaemon() {
     return fail(Error{refusal->message});
   }
   admitted.verified = std::move(std::get<plan::VerifiedPlan>(verified));
+  // And the secrets it may have, as admission found them (the store may have changed since).
+  if (auto refusal = CheckSecrets(options, admitted.verified, admitted.secrets)) {
+    return fail(Error{refusal->message});
+  }
   // The starter's audit Log is its own: the daemon appends through one of its own.
   auto audit = OpenAudit(options.state);
   if (!audit) {

@@ -11,6 +11,7 @@
 #include <csignal>
 
 #include "ir/support/os/atomic_file.h"
+#include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
 #include "runtime/egress/intercept.h"
 #include "runtime/launcher/internal.h"
@@ -196,6 +197,23 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   if (sandbox.watchdog_pid_ > 0) {
     r.helpers.push_back(
         {"watchdog", sandbox.watchdog_pid_, ProcessStartTime(sandbox.watchdog_pid_)});
+  }
+  if (started->egress && !start.pool.empty() && !secrets.secrets.empty()) {
+    // A claim restarts the helper with the claimer's tokens on the same sockets.
+    auto pooled = std::make_shared<PooledEgress>();
+    pooled->proxy.Reset(::fcntl(started->egress->proxy.get(), F_DUPFD_CLOEXEC, 3));
+    pooled->dns.Reset(::fcntl(started->egress->dns.get(), F_DUPFD_CLOEXEC, 3));
+    pooled->resolver_address = started->egress->resolver_address;
+    pooled->proxy_url = started->egress->proxy_url;
+    pooled->network = p.network();
+    pooled->secrets = secrets;
+    if (!pooled->proxy.valid() || !pooled->dns.valid()) {
+      (void)sandbox.process_.Kill(SIGKILL);
+      (void)sandbox.process_.Wait(std::chrono::seconds(5));
+      DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
+      return fail("cannot keep the pooled sandbox's egress sockets: " + os::ErrnoText(errno));
+    }
+    sandbox.pooled_egress_ = std::move(pooled);
   }
   if (started->egress) {
     auto egress = StartEgressHelper(options.state, name, p.network(), secrets, *started->egress,

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -433,6 +434,64 @@ TEST_F(SecretsInternetContainer, LogsRedactTheTokenAndSnapshotsHoldNoValue) {
   CommandResult stop = Mvmctl({"stop", name});
   EXPECT_EQ(stop.status, 0) << stop.Describe();
   (void)Mvmctl({"destroy", name});
+  EXPECT_THAT(FilesHolding(state_, value_), ::testing::IsEmpty());
+}
+
+// A warm pool's sandbox boots with tokens nobody is given; each claim gets fresh ones, which the
+// restarted egress helper replaces.
+TEST_F(SecretsInternetContainer, EveryPoolClaimGetsFreshTokensThatTheProxyReplaces) {
+  const std::string pool = Name("secrets-pool");
+  const std::string file = (dir_ / "secrets_internet.py").string();
+  CommandResult started = Mvmctl(
+      {"pool", "start", file, "--workload", "hostile", "--name", pool, "--size", "1", "--detach"});
+  ASSERT_EQ(started.status, 0) << started.Describe();
+  auto ready = [&] {
+    for (int i = 0; i < 600; ++i) {  // 60 s
+      CommandResult ls = Local({"pool", "ls", "--format", "json"}, state_);
+      nlohmann::json list = nlohmann::json::parse(ls.out, nullptr, false);
+      if (list.is_object()) {
+        for (const nlohmann::json& p : list.value("pools", nlohmann::json::array())) {
+          if (p.value("name", "") == pool && p.value("ready", 0) == 1) {
+            return true;
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  const std::string script =
+      "import os, urllib.request\n"
+      "tok = os.environ['OPENAI_API_KEY']\n"
+      "print('TOKEN', tok)\n"
+      "req = urllib.request.Request('https://api.openai.com/v1/models',"
+      " headers={'Authorization': 'Bearer ' + tok})\n"
+      "with urllib.request.urlopen(req, timeout=15) as r:\n"
+      "    print('API STATUS', r.status)\n";
+  std::vector<std::string> tokens;
+  for (const std::string& claimer : {Name("pool-claim-a"), Name("pool-claim-b")}) {
+    ASSERT_TRUE(ready()) << "pool " << pool << " has no ready sandbox";
+    CommandResult r =
+        Mvmctl({"run", file, "--workload", "hostile", "--name", claimer, "--", script});
+    EXPECT_EQ(r.status, 0) << r.Describe();
+    EXPECT_THAT(r.out, HasSubstr("API STATUS 200")) << r.Describe();
+    ASSERT_EQ(Audit(claimer, "claim").size(), 1u) << "not claimed from the pool";
+    ASSERT_EQ(Audit(claimer, "secret-release").size(), 1u);
+    EXPECT_EQ(Audit(claimer, "secret-release")[0].value("pool", ""), pool);
+    const size_t at = r.out.find("TOKEN ");
+    ASSERT_NE(at, std::string::npos) << r.Describe();
+    tokens.push_back(r.out.substr(at + 6, r.out.find('\n', at) - at - 6));
+  }
+  (void)Local({"pool", "stop", pool}, state_);
+  ASSERT_EQ(tokens.size(), 2u);
+  EXPECT_NE(tokens[0], tokens[1]);
+  // The upstream got the value for both claims, never a token.
+  int answered = 0;
+  for (const auto& e : ApiRequests()) {
+    EXPECT_EQ(e.authorization, "Bearer " + value_) << e.path;
+    answered += e.path == "/v1/models";
+  }
+  EXPECT_EQ(answered, 2);
   EXPECT_THAT(FilesHolding(state_, value_), ::testing::IsEmpty());
 }
 
