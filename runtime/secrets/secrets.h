@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -102,6 +103,10 @@ class Store {
 
  private:
   Store(std::filesystem::path dir, SecretBytes key);
+  /// Reads `name`'s grants under the store's lock, lets `change` edit them, and writes them back
+  /// unless it returns an Error.
+  ErrorOr<Ok> ChangeGrants(std::string_view name,
+                           const std::function<ErrorOr<Ok>(std::vector<Grant>&)>& change);
   std::filesystem::path dir_;
   SecretBytes key_;  ///< crypto_aead_xchacha20poly1305_ietf_KEYBYTES, in locked memory
 };

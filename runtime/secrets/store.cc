@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <tuple>
@@ -519,11 +520,9 @@ ErrorOr<Ok> Store::Remove(std::string_view name) {
   return os::SyncDirectory(dir_);
 }
 
-ErrorOr<Ok> Store::AddGrant(std::string_view name, const Grant& grant) {
+ErrorOr<Ok> Store::ChangeGrants(std::string_view name,
+                                const std::function<ErrorOr<Ok>(std::vector<Grant>&)>& change) {
   if (auto ok = CheckName(name); !ok) {
-    return ok;
-  }
-  if (auto ok = CheckGrant(grant); !ok) {
     return ok;
   }
   auto lock = LockDir(dir_);
@@ -535,44 +534,44 @@ ErrorOr<Ok> Store::AddGrant(std::string_view name, const Grant& grant) {
   if (!sealed) {
     return sealed.error();
   }
-  std::vector<Grant>& grants = sealed->info.grants;
-  if (std::find(grants.begin(), grants.end(), grant) != grants.end()) {
-    return MakeError(ErrorKind::kUsage, "secret `" + std::string(name) +
-                                            "` is already granted to " + GrantText(grant));
+  if (auto changed = change(sealed->info.grants); !changed) {
+    return changed;
   }
-  grants.push_back(grant);
-  std::sort(grants.begin(), grants.end(), [](const Grant& a, const Grant& b) {
-    return std::tie(a.workload, a.signer) < std::tie(b.workload, b.signer);
-  });
   return WriteSealed(path, *sealed);
 }
 
-ErrorOr<Ok> Store::RemoveGrant(std::string_view name, const Grant& grant) {
-  if (auto ok = CheckName(name); !ok) {
+ErrorOr<Ok> Store::AddGrant(std::string_view name, const Grant& grant) {
+  if (auto ok = CheckGrant(grant); !ok) {
     return ok;
   }
-  auto lock = LockDir(dir_);
-  if (!lock) {
-    return lock.error();
-  }
-  fs::path path = PathOf(name);
-  auto sealed = ReadSealed(path, name);
-  if (!sealed) {
-    return sealed.error();
-  }
-  std::vector<Grant>& grants = sealed->info.grants;
-  auto it = std::find(grants.begin(), grants.end(), grant);
-  if (it == grants.end()) {
-    std::string have;
-    for (const Grant& g : grants) {
-      have += (have.empty() ? "" : ", ") + GrantText(g);
+  return ChangeGrants(name, [&](std::vector<Grant>& grants) -> ErrorOr<Ok> {
+    if (std::find(grants.begin(), grants.end(), grant) != grants.end()) {
+      return MakeError(ErrorKind::kUsage, "secret `" + std::string(name) +
+                                              "` is already granted to " + GrantText(grant));
     }
-    return MakeError(ErrorKind::kUsage, "secret `" + std::string(name) + "` has no grant " +
-                                            GrantText(grant) + " (it has " +
-                                            (have.empty() ? std::string("none") : have) + ")");
-  }
-  grants.erase(it);
-  return WriteSealed(path, *sealed);
+    grants.push_back(grant);
+    std::sort(grants.begin(), grants.end(), [](const Grant& a, const Grant& b) {
+      return std::tie(a.workload, a.signer) < std::tie(b.workload, b.signer);
+    });
+    return Ok{};
+  });
+}
+
+ErrorOr<Ok> Store::RemoveGrant(std::string_view name, const Grant& grant) {
+  return ChangeGrants(name, [&](std::vector<Grant>& grants) -> ErrorOr<Ok> {
+    auto it = std::find(grants.begin(), grants.end(), grant);
+    if (it == grants.end()) {
+      std::string have;
+      for (const Grant& g : grants) {
+        have += (have.empty() ? "" : ", ") + GrantText(g);
+      }
+      return MakeError(ErrorKind::kUsage, "secret `" + std::string(name) + "` has no grant " +
+                                              GrantText(grant) + " (it has " +
+                                              (have.empty() ? std::string("none") : have) + ")");
+    }
+    grants.erase(it);
+    return Ok{};
+  });
 }
 
 }  // namespace mvm::runtime::secrets

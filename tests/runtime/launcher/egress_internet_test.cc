@@ -21,8 +21,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/guest/guest.h"
 #include "tests/support/audit_records.h"
+#include "tests/support/backend_state.h"
 #include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
 #include "tests/support/test_internet.h"
@@ -31,7 +31,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using mvm::testing::CommandResult;
-using mvm::testing::SharedState;
 using mvm::testing::TestInternet;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -131,18 +130,9 @@ class EgressInternetBase : public ::testing::Test {
       MVM_MISSING_PREREQUISITE() << missing_;
     }
     backend_ = backend;
-    if (backend_ == kMicrovm) {
-      // The microVM backend's own state directory, as the conformance suite's (its guest kernel
-      // and images), sharing the template trees. The guest's boot files are made here, outside
-      // the test internet: the first build fetches the kernel package from the Debian mirror.
-      state_ = fs::path(MVM_BINARY_DIR) / "qemu-microvm-test-state";
-      mvm::testing::UseSharedRootfsCache(state_);
-      auto files = mvm::runtime::guest::EnsureBootFiles(
-          state_ / "guest", fs::path(MVM_MVMCTL_PATH).parent_path() / "mvm-agent", nullptr);
-      ASSERT_TRUE(files) << files.error().message;
-    } else {
-      state_ = SharedState();
-    }
+    auto state = mvm::testing::BackendTestState(backend_);
+    ASSERT_TRUE(state) << state.error().message;
+    state_ = *state;
     net_->ClearLogs();
   }
 

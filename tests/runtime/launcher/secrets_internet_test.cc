@@ -22,8 +22,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/guest/guest.h"
 #include "tests/support/audit_records.h"
+#include "tests/support/backend_state.h"
 #include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
 #include "tests/support/test_internet.h"
@@ -32,7 +32,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using mvm::testing::CommandResult;
-using mvm::testing::SharedState;
 using mvm::testing::TestInternet;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -256,15 +255,9 @@ class SecretsInternetBase : public ::testing::Test {
       MVM_MISSING_PREREQUISITE() << missing_;
     }
     backend_ = backend;
-    if (backend_ == kMicrovm) {
-      state_ = fs::path(MVM_BINARY_DIR) / "qemu-microvm-test-state";
-      mvm::testing::UseSharedRootfsCache(state_);
-      auto files = mvm::runtime::guest::EnsureBootFiles(
-          state_ / "guest", fs::path(MVM_MVMCTL_PATH).parent_path() / "mvm-agent", nullptr);
-      ASSERT_TRUE(files) << files.error().message;
-    } else {
-      state_ = SharedState();
-    }
+    auto state = mvm::testing::BackendTestState(backend_);
+    ASSERT_TRUE(state) << state.error().message;
+    state_ = *state;
     CommandResult set = Local({"secret", "set", "openai-api-key"}, state_, value_ + "\n");
     ASSERT_EQ(set.status, 0) << set.Describe();
     net_->ClearLogs();
