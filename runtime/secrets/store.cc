@@ -364,19 +364,28 @@ ErrorOr<Store> Store::Open(const fs::path& dir) {
   if (!key && missing) {
     // A new key would open none of the secrets already here; saying so now beats failing to
     // decrypt each of them later, at a sandbox's launch.
+    fs::path encrypted;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
       std::string file = it->path().filename().string();
       if (file.ends_with(".json") && !file.starts_with(".")) {
-        return Error{"the secret store key `" + key_path.string() + "` is missing, but `" +
-                     it->path().string() +
-                     "` and maybe other secrets are encrypted under it; restore the key from a "
-                     "backup, or remove the secrets' files and set them again"};
+        encrypted = it->path();
+        break;
       }
     }
-    if (auto created = CreateKey(key_path); !created) {
-      return created.error();
+    if (encrypted.empty()) {
+      if (auto created = CreateKey(key_path); !created) {
+        return created.error();
+      }
     }
+    // Read again either way: another process may have made the key (and stored a secret under it)
+    // since the first read.
     key = ReadKey(key_path, missing);
+    if (!key && missing && !encrypted.empty()) {
+      return Error{"the secret store key `" + key_path.string() + "` is missing, but `" +
+                   encrypted.string() +
+                   "` and maybe other secrets are encrypted under it; restore the key from a "
+                   "backup, or remove the secrets' files and set them again"};
+    }
   }
   if (!key) {
     return key.error();
