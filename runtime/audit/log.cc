@@ -13,6 +13,7 @@
 #include "backend-emit/plan/base64.h"
 #include "ir/canonical_json.h"
 #include "ir/support/os/atomic_file.h"
+#include "ir/support/os/write_all.h"
 #include "runtime/audit/audit.h"
 #include "runtime/audit/record.h"
 
@@ -53,22 +54,6 @@ ErrorOr<Ok> CreateParents(const fs::path& dir) {
     }
   }
   return Ok{};
-}
-
-// 0, or the errno of the failed write.
-int WriteAll(int fd, std::string_view bytes) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return errno;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return 0;
 }
 
 // Non-finite numbers would abort canonicalisation and too deep nesting would exhaust its stack, so
@@ -360,7 +345,7 @@ ErrorOr<Log::Tail> Log::AppendLocked(const Tail& tail, std::string_view event, J
                  " bytes, more than the " + std::to_string(kMaxRecordBytes) +
                  " an audit record may have; record names, not contents"};
   }
-  if (int error = WriteAll(fd_, line); error != 0) {
+  if (int error = os::WriteAll(fd_, line); error != 0) {
     // Cut off a partial line so that the log stays appendable.
     int ignored = ftruncate(fd_, tail.size);
     (void)ignored;

@@ -14,6 +14,7 @@
 #include "ir/support/check.h"
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
+#include "ir/support/os/write_all.h"
 #include "runtime/egress/address.h"
 #include "runtime/egress/http_gate.h"
 #include "runtime/egress/tls_hello.h"
@@ -86,20 +87,6 @@ int ConnectUpstream(const std::vector<in_addr>& v4, const std::vector<in6_addr>&
     }
   }
   return -1;
-}
-
-bool WriteAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 /// Reads what is there (at most 64 KiB) into `out`, waiting until `deadline`; false on EOF, error
@@ -235,7 +222,7 @@ void Proxy::Deny(int client, const Target& target, const std::string& reason, bo
   }
   events_->Record("deny", std::move(fields));
   if (http) {
-    (void)WriteAll(client, ProxyAnswer("403 Forbidden", reason));
+    (void)os::WriteAll(client, ProxyAnswer("403 Forbidden", reason));
   }
 }
 
@@ -445,7 +432,7 @@ void Proxy::ServeHttp(int client, Target target, std::string bytes) {
   std::string error;
   int upstream = ConnectName(target, error);
   if (upstream < 0) {
-    (void)WriteAll(client, ProxyAnswer("502 Bad Gateway", error));
+    (void)os::WriteAll(client, ProxyAnswer("502 Bad Gateway", error));
     return;
   }
   // The rest of the connection goes through the gate too: every later request is checked.
@@ -484,7 +471,7 @@ bool Proxy::CountBytes(size_t n) {
 
 void Proxy::Relay(int client, int upstream, const std::string& to_upstream, const Filter& filter) {
   if (!to_upstream.empty() &&
-      (!CountBytes(to_upstream.size()) || !WriteAll(upstream, to_upstream))) {
+      (!CountBytes(to_upstream.size()) || 0 != os::WriteAll(upstream, to_upstream))) {
     return;
   }
   pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
@@ -559,7 +546,7 @@ void Proxy::Relay(int client, int upstream, const std::string& to_upstream, cons
       if (!CountBytes(chunk.size())) {
         return;
       }
-      if (!WriteAll(to, chunk)) {
+      if (0 != os::WriteAll(to, chunk)) {
         return;
       }
     }
@@ -636,7 +623,7 @@ void Proxy::ServeExplicit(int client) {
       return;
     }
     if (v.tunnel && connect) {
-      if (!WriteAll(client, "HTTP/1.1 200 Connection established\r\n\r\n")) {
+      if (0 != os::WriteAll(client, "HTTP/1.1 200 Connection established\r\n\r\n")) {
         return;
       }
       ServeTls(client, target, v.forward.substr(v.tunnel_at));
@@ -661,7 +648,7 @@ void Proxy::RefuseToken(int client, const Target& target, const SandboxSecret& s
     fields["name"] = target.name;
   }
   events_->Record("secret-exfiltration", std::move(fields));
-  (void)WriteAll(client, ProxyAnswer("403 Forbidden", reason));
+  (void)os::WriteAll(client, ProxyAnswer("403 Forbidden", reason));
 }
 
 }  // namespace mvm::runtime::egress

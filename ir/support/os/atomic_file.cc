@@ -10,6 +10,7 @@
 
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
+#include "ir/support/os/write_all.h"
 
 namespace mvm::os {
 namespace fs = std::filesystem;
@@ -31,21 +32,6 @@ fs::path TempNameFor(const fs::path& path) {
     suffix += kDigits[(random >> (4 * i)) & 0xf];
   }
   return path.parent_path() / ("." + path.filename().string() + ".tmp-" + suffix);
-}
-
-// 0, or the errno of the failed write.
-int WriteAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return errno;
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return 0;
 }
 
 }  // namespace

@@ -6,29 +6,14 @@
 #include <cerrno>
 #include <string>
 
+#include "ir/support/os/write_all.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 
 namespace mvm::runtime::qemu_microvm {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-bool WriteAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void KeepBoundedLog(int fd, const fs::path& log, std::string_view what) {
   int out = ::open(log.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -51,7 +36,7 @@ void KeepBoundedLog(int fd, const fs::path& log, std::string_view what) {
     if (head < kConsoleHeadBytes) {
       std::string_view part = chunk.substr(0, kConsoleHeadBytes - head);
       if (out >= 0) {
-        (void)WriteAll(out, part);
+        (void)os::WriteAll(out, part);
       }
       head += part.size();
       chunk.remove_prefix(part.size());
@@ -62,7 +47,7 @@ void KeepBoundedLog(int fd, const fs::path& log, std::string_view what) {
     tail.append(chunk);
     if (tail.size() <= 2 * kConsoleTailBytes) {
       if (out >= 0) {
-        (void)WriteAll(out, chunk);
+        (void)os::WriteAll(out, chunk);
       }
       continue;
     }
@@ -80,8 +65,8 @@ void KeepBoundedLog(int fd, const fs::path& log, std::string_view what) {
                                std::string(what) + " dropped here]\n";
     if (::pread(out, first.data(), head, 0) == static_cast<ssize_t>(head) &&
         (fresh = ::open(next.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0 &&
-        WriteAll(fresh, first) && WriteAll(fresh, marker) && WriteAll(fresh, tail) &&
-        ::rename(next.c_str(), log.c_str()) == 0) {
+        os::WriteAll(fresh, first) == 0 && os::WriteAll(fresh, marker) == 0 &&
+        os::WriteAll(fresh, tail) == 0 && ::rename(next.c_str(), log.c_str()) == 0) {
       ::close(out);
       out = fresh;
       continue;
