@@ -1,6 +1,7 @@
 #include "runtime/backends/helper.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -135,6 +136,22 @@ std::string StepName(const HelperSpec& spec, int step) {
 }
 
 }  // namespace
+
+bool EmptyCapabilityBoundingSet() {
+  for (int cap = 0; ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ClearCapabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  return ::syscall(SYS_capset, &header, data) == 0 &&
+         ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0;
+}
 
 void HelperChild::Fail(int step) const { ReportFailure(report_fd_, step); }
 

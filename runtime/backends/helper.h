@@ -38,6 +38,13 @@ class HelperChild {
   int report_fd_;
 };
 
+/// Steps that confine a process, for HelperSpec hooks and other freshly cloned children: they make
+/// only system calls (no allocation, no locks), and return false with errno set when one fails.
+/// Empties the capability bounding set, so that no exec can gain a capability back.
+bool EmptyCapabilityBoundingSet();
+/// Clears the permitted, effective, inheritable and ambient capability sets.
+bool ClearCapabilities();
+
 struct HelperSpec {
   std::string role;               ///< what it is for ("watchdog"), for records and errors
   std::filesystem::path program;  ///< exec'd as it is (no PATH search)

@@ -66,15 +66,10 @@ void MountReadOnlyButState(const backends::HelperChild& child, const char* state
 }
 
 void DropCapabilities(const backends::HelperChild& child) {
-  for (int cap = 0; ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-      child.Fail(kBounding);
-    }
+  if (!backends::EmptyCapabilityBoundingSet()) {
+    child.Fail(kBounding);
   }
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (::syscall(SYS_capset, &header, data) != 0 ||
-      ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+  if (!backends::ClearCapabilities()) {
     child.Fail(kCaps);
   }
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

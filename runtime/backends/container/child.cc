@@ -23,6 +23,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "runtime/backends/helper.h"
+
 namespace mvm::runtime::container {
 
 namespace {
@@ -418,17 +420,10 @@ void Child::DropPrivileges() {
   if (prctl(PR_SET_SECUREBITS, kSecureBits, 0, 0, 0) != 0) {
     Fail("lock the securebits");
   }
-  for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-      Fail("drop the capability bounding set");
-    }
+  if (!backends::EmptyCapabilityBoundingSet()) {
+    Fail("drop the capability bounding set");
   }
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
-    Fail("clear the ambient capabilities");
-  }
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-  if (syscall(SYS_capset, &header, data) != 0) {
+  if (!backends::ClearCapabilities()) {
     Fail("drop all capabilities");
   }
   sock_fprog program{static_cast<unsigned short>(plan_.seccomp.size()), plan_.seccomp.data()};

@@ -101,10 +101,8 @@ void DropPrivileges(const backends::HelperChild& child, uid_t id) {
   if (::syscall(SYS_setgroups, 0, nullptr) != 0) {
     child.Fail(kGroups);
   }
-  for (int cap = 0; ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-      child.Fail(kBounding);
-    }
+  if (!backends::EmptyCapabilityBoundingSet()) {
+    child.Fail(kBounding);
   }
   if (::syscall(SYS_setresgid, id, id, id) != 0) {
     child.Fail(kGid);
@@ -113,10 +111,7 @@ void DropPrivileges(const backends::HelperChild& child, uid_t id) {
     child.Fail(kUid);
   }
   // Leaving uid 0 cleared the permitted and effective sets; the inheritable one is cleared here.
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (::syscall(SYS_capset, &header, data) != 0 ||
-      ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+  if (!backends::ClearCapabilities()) {
     child.Fail(kCapabilities);
   }
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
