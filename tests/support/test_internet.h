@@ -79,7 +79,15 @@ struct ServerEvent {
 /// Every HTTP(S) answer is a JSON object: {"server", "port", "tls", "sni", "host", "method",
 /// "path", "peer", "body_bytes", "event": "request", "marker": "mvm-test-internet"}; any method is
 /// answered so, with "authorization" (the header) and "body" (its first 4 KiB) too. `GET /bytes/N`
-/// answers N bytes (application/octet-stream) instead. On api.openai.com, `/v1/...` answers a chat
+/// answers N bytes (application/octet-stream) instead. Every server is also a package index (PEP
+/// 503) of one project, for pip, whose wheel the server builds at start:
+/// | GET path                                    | answer                                         |
+/// |---------------------------------------------|------------------------------------------------|
+/// | /simple/                                    | text/html: a link to /simple/mvm-test-pkg/     |
+/// | /simple/mvm-test-pkg/                       | text/html: a link to the wheel, `#sha256=<hex>`|
+/// | /packages/mvm_test_pkg-1.0-py3-none-any.whl | the wheel: module `mvm_test_pkg` (its `VALUE`  |
+/// |                                             | is the marker), METADATA, WHEEL, RECORD        |
+/// Other methods on these paths answer the JSON above. On api.openai.com, `/v1/...` answers a chat
 /// completion (200, content "4") only when Authorization is "Bearer " + the SetApiKey key, else 401
 /// with an OpenAI-style error; its other paths answer the JSON above.
 class TestInternet {

@@ -12,8 +12,10 @@ holds every address below. Python standard library only. It:
 - serves HTTP on port 80 and HTTPS on port 443 of every address of SERVERS (and plain HTTP on
   203.0.113.10:8080): each answer is JSON naming the server address, port, TLS SNI, Host header,
   method, path, Authorization header and the body's start; `GET /bytes/N` answers N bytes
-  instead; on api.openai.com (203.0.113.50), `/v1/...` is a fake API that answers 200 only when
-  Authorization is "Bearer " + the content of <dir>/api-key, else 401;
+  instead; `GET /simple/...` and `/packages/...` are a package index (PEP 503) holding one
+  wheel, built here at start (see PackageIndex); on api.openai.com (203.0.113.50), `/v1/...` is a
+  fake API that answers 200 only when Authorization is "Bearer " + the content of <dir>/api-key,
+  else 401;
 - echoes UDP datagrams on 203.0.113.10:9999;
 - logs every DNS query to <dir>/dns.log and every connection, request and datagram to
   <dir>/servers/<address>.log, one JSON object a line, written and flushed before the answer goes;
@@ -22,7 +24,11 @@ holds every address below. Python standard library only. It:
 """
 
 import argparse
+import base64
+import hashlib
+import html
 import http.server
+import io
 import json
 import os
 import socket
@@ -33,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 
 DNS_ADDRESS = "198.51.100.53"
 REBIND_FIRST = "203.0.113.30"
@@ -269,6 +276,68 @@ def recv_exact(sock, n):
     return data
 
 
+# --- the package index -------------------------------------------------------------------------
+
+
+class PackageIndex:
+    """A PEP 503 "simple" index of one project, so that a test can show pip working through the
+    egress proxy without reaching PyPI: `/simple/` lists it, `/simple/mvm-test-pkg/` links its
+    wheel with the wheel's sha256 (pip checks it), `/packages/<wheel>` is the wheel. Served on
+    every HTTP(S) server alike, so that a denial in a test is the policy's, not a missing page's."""
+
+    PROJECT = "mvm-test-pkg"
+    MODULE = "mvm_test_pkg"
+    VERSION = "1.0"
+
+    def __init__(self):
+        self.wheel_name = "%s-%s-py3-none-any.whl" % (self.MODULE, self.VERSION)
+        self.wheel = self._build_wheel()
+        self.sha256 = hashlib.sha256(self.wheel).hexdigest()
+
+    def _build_wheel(self):
+        """The smallest wheel pip installs: the module, and METADATA, WHEEL and RECORD (which lists
+        every other file with its hash, as pip verifies)."""
+        info = "%s-%s.dist-info" % (self.MODULE, self.VERSION)
+        files = [
+            (self.MODULE + "/__init__.py", "VALUE = %r\n" % MARKER),
+            (info + "/METADATA", "Metadata-Version: 2.1\nName: %s\nVersion: %s\n"
+             % (self.PROJECT, self.VERSION)),
+            (info + "/WHEEL", "Wheel-Version: 1.0\nGenerator: mvm-test-internet\n"
+             "Root-Is-Purelib: true\nTag: py3-none-any\n"),
+        ]
+        record = ""
+        for path, text in files:
+            digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+            record += "%s,sha256=%s,%d\n" % (path, digest.decode(), len(text.encode()))
+        files.append((info + "/RECORD", record + info + "/RECORD,,\n"))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as wheel:
+            for path, text in files:
+                # A fixed date: the same bytes, so the same hash, on every start.
+                wheel.writestr(zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0)), text)
+        return out.getvalue()
+
+    def answer(self, path):
+        """(content type, body) for a GET of `path` (without the query), or None when the index
+        has no such page."""
+        if path == "/simple/":
+            return "text/html", self._page("Simple index", "/simple/%s/" % self.PROJECT,
+                                           self.PROJECT)
+        if path == "/simple/%s/" % self.PROJECT:
+            return "text/html", self._page(
+                "Links for " + self.PROJECT,
+                "/packages/%s#sha256=%s" % (self.wheel_name, self.sha256), self.wheel_name)
+        if path == "/packages/" + self.wheel_name:
+            return "application/octet-stream", self.wheel
+        return None
+
+    @staticmethod
+    def _page(title, href, text):
+        return ("<!DOCTYPE html>\n<html><head><title>%s</title></head><body>\n"
+                "<a href=\"%s\">%s</a>\n</body></html>\n"
+                % (html.escape(title), html.escape(href), html.escape(text))).encode()
+
+
 # --- HTTP and HTTPS -----------------------------------------------------------------------------
 
 
@@ -277,8 +346,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address, port, log, tls_context, key_dir):
+    def __init__(self, address, port, log, tls_context, key_dir, index):
         self.key_dir = key_dir
+        self.index = index
         self.log = log
         self.tls_context = tls_context
         self.address = address
@@ -342,6 +412,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             path = "/" + path.split("://", 1)[1].partition("/")[2]
         if self.command == "GET" and path.startswith("/bytes/"):
             self._send_bytes(path[len("/bytes/"):])
+            return
+        page = self.server.index.answer(path.partition("?")[0]) if self.command == "GET" else None
+        if page is not None:
+            self.send_response(200)
+            self.send_header("Content-Type", page[0])
+            self.send_header("Content-Length", str(len(page[1])))
+            self.end_headers()
+            self.wfile.write(page[1])
             return
         body = (json.dumps({**record, "marker": MARKER}, sort_keys=True) + "\n").encode()
         self.send_response(200)
@@ -438,13 +516,14 @@ def main():
     thread(dns_tcp.serve_forever)
 
     logs = {a: Log(os.path.join(servers_dir, a + ".log")) for a in SERVERS}
+    index = PackageIndex()
     listeners = []
     for address in SERVERS:
-        listeners.append(Server(address, 80, logs[address], None, args.dir))
+        listeners.append(Server(address, 80, logs[address], None, args.dir, index))
         listeners.append(Server(address, 443, logs[address], tls_context(*pairs[address]),
-                                args.dir))
+                                args.dir, index))
     for address, port in EXTRA_HTTP:
-        listeners.append(Server(address, port, logs[address], None, args.dir))
+        listeners.append(Server(address, port, logs[address], None, args.dir, index))
     for listener in listeners:
         thread(listener.serve_forever)
     echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

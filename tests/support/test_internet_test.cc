@@ -257,6 +257,34 @@ TEST_F(TestInternetTest, BytesEndpointAnswersThatManyBytes) {
   EXPECT_EQ(result.out, "3000000");
 }
 
+TEST_F(TestInternetTest, PackageIndexLinksAWheelWithItsHash) {
+  CommandResult page = Curl({"-i", "https://allowed.test/simple/mvm-test-pkg/"});
+  ASSERT_EQ(page.status, 0) << page.Describe();
+  EXPECT_NE(page.out.find("Content-Type: text/html"), std::string::npos) << page.Describe();
+  const std::string link = "/packages/mvm_test_pkg-1.0-py3-none-any.whl#sha256=";
+  const size_t at = page.out.find(link);
+  ASSERT_NE(at, std::string::npos) << page.Describe();
+  const std::string sha256 = page.out.substr(at + link.size(), 64);
+  // The wheel the link names hashes to what the link says, and holds the module and the
+  // dist-info files pip reads.
+  const std::string wheel = (net_.dir() / "fetched.whl").string();
+  CommandResult get =
+      Curl({"-o", wheel, "https://allowed.test/packages/mvm_test_pkg-1.0-py3-none-any.whl"});
+  ASSERT_EQ(get.status, 0) << get.Describe();
+  CommandResult check = RunCommand(
+      {Python(), "-c",
+       "import hashlib, sys, zipfile; print(hashlib.sha256(open(sys.argv[1], 'rb').read())"
+       ".hexdigest()); print(' '.join(sorted(zipfile.ZipFile(sys.argv[1]).namelist())))",
+       wheel});
+  ASSERT_EQ(check.status, 0) << check.Describe();
+  EXPECT_EQ(check.out,
+            sha256 +
+                "\nmvm_test_pkg-1.0.dist-info/METADATA mvm_test_pkg-1.0.dist-info/RECORD "
+                "mvm_test_pkg-1.0.dist-info/WHEEL mvm_test_pkg/__init__.py\n");
+  CommandResult root = Curl({"https://allowed.test/simple/"});
+  EXPECT_NE(root.out.find("href=\"/simple/mvm-test-pkg/\""), std::string::npos) << root.Describe();
+}
+
 TEST_F(TestInternetTest, RunPassesStdinAndEndsAtItsTimeout) {
   CommandResult cat = net_.Run({"cat"}, "through stdin");
   EXPECT_EQ(cat.status, 0) << cat.Describe();

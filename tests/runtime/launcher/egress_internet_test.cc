@@ -5,10 +5,11 @@
 //
 // Both backends run the allowed-HTTPS, denial, rebinding/metadata and UDP/DNS/ICMP cases
 // (EgressInternet, parameterised: on qemu-microvm the guest's NIC leads to a tap in a namespace
-// of its own where only the proxy and resolver answer). The audit-chain case and the curl, git and
-// Node case run on the container only (EgressInternetContainer): the records and the proxy are the
-// egress helper's, the same code on both backends, and each microVM case costs a boot of TCG
-// emulation.
+// of its own where only the proxy and resolver answer). The audit-chain case and the cases of
+// ordinary clients (curl, git and Node; pip and Python's requests, which the templates lack, so
+// the host's are mounted in) run on the container only (EgressInternetContainer): the records and
+// the proxy are the egress helper's, the same code on both backends, and each microVM case costs
+// a boot of TCG emulation.
 
 #include <unistd.h>
 
@@ -73,6 +74,36 @@ class Sh:
 class Tools:
     @entrypoint(command=["sh", "-c", 'eval "$1"', "sh"])
     def script(self): ...
+
+
+# The host's Debian pip and the requests it vendors (`pip._vendor.requests`) on the template's
+# Debian python3.11, which carries neither. PIP_CONFIG_FILE: no pip configuration of the template's
+# decides where pip looks.
+@workload("pip", image="template:python-3.11", isolation="container", timeout_seconds=60,
+          network=POLICY,
+          volumes=[Volume.local("./ca", "/ca", mode="ro"),
+                   Volume.local("/usr/lib/python3/dist-packages", "/host/dist-packages",
+                                mode="ro")],
+          env={"PYTHONPATH": "/host/dist-packages", "PIP_CONFIG_FILE": "/dev/null"})
+class Pip:
+    @entrypoint(command=["sh", "-c", 'eval "$1"', "sh"])
+    def script(self): ...
+)py";
+
+// The requests part of the pip test: the same GET through the proxy variables and, with a session
+// that ignores the environment, through the redirect. Double quotes only: the shell passes it in
+// single quotes.
+constexpr const char* kRequests = R"py(
+from pip._vendor import requests
+print("PROXY", bool(requests.utils.get_environ_proxies("https://allowed.test/").get("https")))
+for label, trust_env in (("proxied", True), ("direct", False)):
+    session = requests.Session()
+    session.trust_env = trust_env
+    try:
+        r = session.get("https://allowed.test/requests-" + label, verify="/ca/ca.pem", timeout=10)
+        print("REQUESTS", label, r.status_code, r.json()["path"])
+    except Exception as e:
+        print("FAIL", label, type(e).__name__, e)
 )py";
 
 // Python helpers every script starts with: fetch(url) prints the answer's JSON or the error's
@@ -318,6 +349,62 @@ TEST_F(EgressInternetContainer, CurlGitAndNodeFetchReachAnAllowedHostWithoutFlag
   // git asks for the refs first; the test server answers JSON, so git stops there, but the request
   // went through.
   EXPECT_THAT(paths, ::testing::Contains("/repo.git/info/refs")) << r.Describe();
+}
+
+// pip and Python's requests need no flags either (only the test CA, which a real index would not
+// need): requests through HTTPS_PROXY and, ignoring it, through the redirect; pip downloads and
+// installs from a package index on an allowed host, and fails against one on a host the policy
+// does not allow.
+TEST_F(EgressInternetContainer, PipInstallsFromAnAllowedIndexAndRequestsReachesAnAllowedHost) {
+  if (::access("/usr/lib/python3/dist-packages/pip/__init__.py", R_OK) != 0) {
+    MVM_MISSING_PREREQUISITE() << "Debian's pip is not installed (Debian package python3-pip)";
+  }
+  // Every pip call bounded and keeping nothing between calls; the index's certificate is the test
+  // CA's.
+  const std::string pip =
+      "python3 -m pip --disable-pip-version-check --no-cache-dir --timeout 10 --retries 0 ";
+  const std::string index = " --no-deps --cert /ca/ca.pem --index-url ";
+  const std::string name = Name("egress-pip");
+  CommandResult r =
+      Script("pip", name,
+             "python3 -c '" + std::string(kRequests) + "'\n" + pip + "download" + index +
+                 "https://allowed.test/simple/ -d /tmp/dl mvm-test-pkg\n"
+                 "echo \"download $?\"; ls /tmp/dl\n" +
+                 pip + "install --root-user-action=ignore --target /tmp/t" + index +
+                 "https://allowed.test/simple/ mvm-test-pkg\n"
+                 "echo \"install $?\"\n"
+                 "PYTHONPATH=/tmp/t python3 -c 'import mvm_test_pkg; print(\"imported\", "
+                 "mvm_test_pkg.VALUE)'\n" +
+                 pip + "download" + index +
+                 "https://other.test/simple/ -d /tmp/other mvm-test-pkg 2>&1\n"
+                 "echo \"other $?\"\n");
+  EXPECT_EQ(r.status, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("PROXY True\n")) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("REQUESTS proxied 200 /requests-proxied\n")) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("REQUESTS direct 200 /requests-direct\n")) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("download 0\nmvm_test_pkg-1.0-py3-none-any.whl\n")) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("install 0\n")) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("imported mvm-test-internet\n")) << r.Describe();
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("other [1-9][0-9]*\n")) << r.Describe();
+  std::vector<std::string> paths;
+  for (const auto& e : net_->ServerLog(TestInternet::kAllowedAddress)) {
+    if (e.event == "tls") {
+      EXPECT_EQ(e.sni, "allowed.test");
+    } else if (e.event == "request") {
+      EXPECT_TRUE(e.tls) << e.path;
+      EXPECT_EQ(e.host, "allowed.test") << e.path;
+      paths.push_back(e.path);
+    }
+  }
+  EXPECT_THAT(paths, ::testing::Contains("/requests-proxied")) << r.Describe();
+  EXPECT_THAT(paths, ::testing::Contains("/requests-direct")) << r.Describe();
+  // Twice: pip download, then pip install.
+  EXPECT_EQ(std::count(paths.begin(), paths.end(), "/simple/mvm-test-pkg/"), 2) << r.Describe();
+  EXPECT_EQ(std::count(paths.begin(), paths.end(), "/packages/mvm_test_pkg-1.0-py3-none-any.whl"),
+            2)
+      << r.Describe();
+  EXPECT_TRUE(net_->ServerLog(TestInternet::kOtherAddress).empty()) << r.Describe();
+  EXPECT_THAT(Reasons(name, "deny") + Reasons(name, "dns-reject"), HasSubstr("other.test"));
 }
 
 TEST_P(EgressInternet, UdpAndDnsToAnyOtherServerReachNothing) {
