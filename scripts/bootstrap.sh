@@ -16,8 +16,8 @@ debian_packages=(
   libldns-dev libhttp-parser-dev libnftables-dev
   ca-certificates openssl
   # The test internet of the egress tests (tests/support/test_internet.h): namespaces and veth pairs,
-  # and curl as the client.
-  iproute2 curl
+  # curl as the client, and Debian's pip (with the requests it vendors) as two more clients.
+  iproute2 curl python3-pip
   busybox-static mmdebstrap nix-bin neovim git
   # The qemu-microvm backend: qemu, and the tools that make its guest kernel and images.
   qemu-system-x86 xz-utils e2fsprogs
