@@ -5,7 +5,9 @@
 
 #include <arpa/inet.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
+#include <cstdint>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -42,6 +44,21 @@ inline std::string RealClientHello(const std::string& sni, int max_version = TLS
   SSL_free(ssl);
   SSL_CTX_free(ctx);
   return hello;
+}
+
+/// A TCP socket listening on 127.0.0.1 at a port the kernel picks, which `*port` receives: the
+/// upstream servers of the proxy tests.
+inline int ListenOnLoopback(uint16_t* port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(::listen(fd, 8), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return fd;
 }
 
 }  // namespace mvm::testing
