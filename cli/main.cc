@@ -17,7 +17,8 @@ void PrintHelp() {
     std::printf("  %-10.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
                 static_cast<int>(c.summary.size()), c.summary.data());
   }
-  std::printf("\nrun `mvmctl <command> --help` for a command's options\n");
+  std::printf(
+      "\nrun `mvmctl help <command>` (or `mvmctl <command> --help`) for a command's options\n");
 }
 
 }  // namespace
@@ -28,6 +29,10 @@ int main(int argc, char** argv) {
     return *helper;
   }
   std::vector<std::string> args(argv + 1, argv + argc);
+  // `help CMD` is `CMD --help`, as git and cargo have it.
+  if (args.size() == 2 && args[0] == "help") {
+    args = {args[1], "--help"};
+  }
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     PrintHelp();
     return args.empty() ? mvm::cli::kExitUsage : mvm::cli::kExitOk;
