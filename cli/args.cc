@@ -52,8 +52,10 @@ std::optional<Args> ParseArgs(const std::vector<std::string>& argv,
       for (const FlagSpec& s : specs) {
         names.push_back(s.name);
       }
-      if (auto suggestion = DidYouMean(body, names)) {
-        error += "; did you mean `--" + *suggestion + "`?";
+      // A one-letter flag is one edit from every other one-letter flag: no suggestion is plausible.
+      if (auto suggestion = body.size() > 1 ? DidYouMean(body, names) : std::nullopt) {
+        error += "; did you mean `" + std::string(suggestion->size() == 1 ? "-" : "--") +
+                 *suggestion + "`?";
       }
       return std::nullopt;
     }

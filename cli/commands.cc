@@ -145,6 +145,13 @@ int RunCommand(const Command& command, const std::vector<std::string>& argv) {
   std::string error;
   auto args = ParseArgs(argv, *command.flags, error);
   if (!args) {
+    // `run -c ...`, `exec x -e ...`: most likely the sandbox command's own flag, put too early.
+    if (error.starts_with("unknown flag `") && error.find("did you mean") == std::string::npos &&
+        command.usage.find("-- ") != std::string_view::npos) {
+      const std::string flag = error.substr(14, error.find('`', 14) - 14);
+      error += " (flags for what runs in the sandbox go after `--`: `mvmctl " +
+               std::string(command.name) + " ... -- ... " + flag + "`)";
+    }
     return Fail(command.name, MakeError(ErrorKind::kUsage, error));
   }
   return command.run(*args);
