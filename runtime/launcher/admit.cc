@@ -202,22 +202,20 @@ std::optional<internal::PlanRefusal> internal::CheckSecrets(const LauncherOption
   if (!store) {
     return refusal(p.secrets(0), "store", store.error().message);
   }
-  // Whether an https rule covers every name `host` stands for: an exact name by a rule for it or
-  // a wildcard above it; `*.s` only by a wildcard for `s` or above.
+  // Whether an https rule covers every name `host` stands for: an exact name by a rule that covers
+  // it; `*.s` only by a wildcard rule for `s` itself or for a domain above it.
   auto covered = [&p](const std::string& host) {
-    const bool wild = host.starts_with("*.");
-    const std::string name = wild ? host.substr(2) : host;
-    return std::any_of(p.network().rules().begin(), p.network().rules().end(),
-                       [&](const plan::v1::EgressRule& r) {
-                         if (r.protocol() != "https") {
-                           return false;
-                         }
-                         if (!r.host().starts_with("*.")) {
-                           return !wild && r.host() == name;
-                         }
-                         const std::string suffix = r.host().substr(1);  // ".s"
-                         return name.ends_with(suffix) || (wild && "." + name == suffix);
-                       });
+    return std::any_of(
+        p.network().rules().begin(), p.network().rules().end(), [&](const plan::v1::EgressRule& r) {
+          if (r.protocol() != "https") {
+            return false;
+          }
+          if (!host.starts_with("*.")) {
+            return egress::HostPatternCovers(r.host(), host);
+          }
+          return r.host() == host || (r.host().starts_with("*.") &&
+                                      egress::HostPatternCovers(r.host(), host.substr(2)));
+        });
   };
   for (const plan::v1::SecretGrant& s : p.secrets()) {
     if (auto problem = secrets::NameProblem(s.name())) {
@@ -258,6 +256,23 @@ std::optional<internal::PlanRefusal> internal::CheckSecrets(const LauncherOption
     released.push_back({s.env(), s.name(), {s.hosts().begin(), s.hosts().end()}, basis});
   }
   return std::nullopt;
+}
+
+void internal::AuditSecretReleases(audit::Log& audit, const std::string& sandbox,
+                                   const AdmittedPlan& admitted, const std::string& pool) {
+  for (const SecretRelease& s : admitted.secrets) {
+    nlohmann::json fields = {{"sandbox", sandbox},
+                             {"workload", admitted.verified.plan.workload().id()},
+                             {"secret", s.name},
+                             {"env", s.env},
+                             {"hosts", s.hosts},
+                             {"basis", s.basis},
+                             {"key_id", admitted.verified.key_id}};
+    if (!pool.empty()) {
+      fields["pool"] = pool;
+    }
+    (void)audit.Append("secret-release", fields);
+  }
 }
 
 ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view plan_bytes,

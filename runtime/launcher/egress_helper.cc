@@ -3,7 +3,6 @@
 // sockets and its settings (the verified plan's policy) and writes its decisions to the audit log.
 
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <linux/mount.h>
 #include <pthread.h>
 #include <sched.h>
@@ -238,16 +237,12 @@ ErrorOr<Ok> SandboxAccess::RetokenForClaim(Sandbox& sandbox, const StateDir& sta
   for (egress::SecretSetting& s : fresh.secrets) {
     s.token = secrets::MintToken();
   }
-  backends::EgressEndpoints endpoints;
-  endpoints.proxy.Reset(::fcntl(pooled->proxy.get(), F_DUPFD_CLOEXEC, 3));
-  endpoints.dns.Reset(::fcntl(pooled->dns.get(), F_DUPFD_CLOEXEC, 3));
-  endpoints.resolver_address = pooled->resolver_address;
-  endpoints.proxy_url = pooled->proxy_url;
-  if (!endpoints.proxy.valid() || !endpoints.dns.valid()) {
-    return Error{"cannot duplicate the sandbox's egress sockets: " + os::ErrnoText(errno)};
+  auto endpoints = internal::DuplicateEndpoints(pooled->endpoints);
+  if (!endpoints) {
+    return endpoints.error();
   }
   // Not tied to the pool process: the sandbox is the claimer's now, and ends with its record.
-  auto helper = internal::StartEgressHelper(state, name, pooled->network, fresh, endpoints,
+  auto helper = internal::StartEgressHelper(state, name, pooled->network, fresh, *endpoints,
                                             /*dies_with_caller=*/false);
   if (!helper) {
     return helper.error();
@@ -266,6 +261,18 @@ ErrorOr<Ok> SandboxAccess::RetokenForClaim(Sandbox& sandbox, const StateDir& sta
 }
 
 namespace internal {
+
+ErrorOr<backends::EgressEndpoints> DuplicateEndpoints(const backends::EgressEndpoints& endpoints) {
+  backends::EgressEndpoints copy;
+  copy.proxy.Reset(::fcntl(endpoints.proxy.get(), F_DUPFD_CLOEXEC, 3));
+  copy.dns.Reset(::fcntl(endpoints.dns.get(), F_DUPFD_CLOEXEC, 3));
+  if (!copy.proxy.valid() || !copy.dns.valid()) {
+    return Error{"cannot duplicate the sandbox's egress sockets: " + os::ErrnoText(errno)};
+  }
+  copy.resolver_address = endpoints.resolver_address;
+  copy.proxy_url = endpoints.proxy_url;
+  return copy;
+}
 
 void EndHelpers(const SandboxRecord& record) {
   // The egress helper gets a moment to write the counts its audit aggregation holds.

@@ -55,6 +55,11 @@ std::optional<PlanRefusal> CheckSecrets(const LauncherOptions& options,
                                         const plan::VerifiedPlan& verified,
                                         std::vector<SecretRelease>& released);
 
+/// One `secret-release` audit record per secret of `admitted` (names, never values), for sandbox
+/// `sandbox`, started or claimed from warm pool `pool` (empty: none).
+void AuditSecretReleases(audit::Log& audit, const std::string& sandbox,
+                         const AdmittedPlan& admitted, const std::string& pool);
+
 double MillisSince(std::chrono::steady_clock::time_point start);
 
 /// Six random hex digits, for default sandbox names.
@@ -109,15 +114,15 @@ struct EgressSecrets {
 /// egress helper that served the sandbox while it waited and start one with the claimer's fresh
 /// tokens on the same sockets (a token per claim, never one a previous holder could have seen).
 struct PooledEgress {
-  os::UniqueFd proxy;  ///< duplicates of the sockets the first helper took
-  os::UniqueFd dns;
-  std::string resolver_address;
-  std::string proxy_url;
+  backends::EgressEndpoints endpoints;  ///< duplicates of the sockets the first helper took
   plan::v1::Network network;
   internal::EgressSecrets secrets;  ///< the CA stays: its certificate is in the sandbox already
 };
 
 namespace internal {
+
+/// `endpoints` with their sockets duplicated (close-on-exec), or the errno of the failed dup.
+ErrorOr<backends::EgressEndpoints> DuplicateEndpoints(const backends::EgressEndpoints& endpoints);
 
 /// Starts sandbox `name`'s egress helper (egress_helper.cc) on the sockets of `endpoints`, which
 /// it takes, with the verified plan's `network` and `secrets`. With secrets, returns once the

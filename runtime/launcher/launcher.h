@@ -58,7 +58,6 @@ ErrorOr<Ok> LocateRuntimeFiles(LauncherOptions& options);
 ErrorOr<Ok> LoadTrust(LauncherOptions& options, const std::filesystem::path& trust_dir,
                       const std::vector<std::filesystem::path>& extra);
 
-/// A plan the launcher accepted: verified, admitted against replay, within this backend's policy.
 /// A secret admission found the plan may have: its names, never its value.
 struct SecretRelease {
   std::string env;
@@ -67,6 +66,7 @@ struct SecretRelease {
   std::string basis;  ///< "dev-profile" or "grant": why it is released
 };
 
+/// A plan the launcher accepted: verified, admitted against replay, within this backend's policy.
 struct AdmittedPlan {
   plan::VerifiedPlan verified;
   std::string audit_id;  ///< of the "admit" record

@@ -366,19 +366,14 @@ nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& pe
       give_back();
     };
     // Fresh tokens for the claimer: the pool's helper knew the ones minted when it booted.
+    retokened = !claimed.secret_tokens.empty();  // even when the restart fails half-way
     if (auto restarted =
             SandboxAccess::RetokenForClaim(taken.sandbox, options_.state, name, claimed);
         !restarted) {
-      if (name != pooled_as) {
-        (void)::rename(options_.state.Sandbox(name).c_str(),
-                       options_.state.Sandbox(pooled_as).c_str());
-      }
-      (void)Destroy(options_, taken.sandbox, audit_,
-                    "its egress helper did not restart for a claim");
+      undo();
       return fail("cannot restart the claimed sandbox's egress helper: " +
                   restarted.error().message);
     }
-    retokened = !claimed.secret_tokens.empty();
     if (auto written = WriteRecord(options_.state, claimed); !written) {
       undo();
       return fail(written.error().message);
@@ -399,16 +394,7 @@ nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& pe
       undo();
       return fail("cannot audit the claim: " + audited.error().message);
     }
-    for (const SecretRelease& s : admitted->secrets) {
-      (void)audit_.Append("secret-release", {{"sandbox", name},
-                                             {"workload", theirs.workload().id()},
-                                             {"secret", s.name},
-                                             {"env", s.env},
-                                             {"hosts", s.hosts},
-                                             {"basis", s.basis},
-                                             {"key_id", admitted->verified.key_id},
-                                             {"pool", pool_.name}});
-    }
+    AuditSecretReleases(audit_, name, *admitted, pool_.name);
     record = claimed;
     int pidfd = SandboxAccess::HandOver(taken.sandbox);
     if (pidfd >= 0) {

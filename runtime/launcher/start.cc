@@ -11,7 +11,6 @@
 #include <csignal>
 
 #include "ir/support/os/atomic_file.h"
-#include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
 #include "runtime/egress/intercept.h"
 #include "runtime/launcher/internal.h"
@@ -200,20 +199,15 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   }
   if (started->egress && !start.pool.empty() && !secrets.secrets.empty()) {
     // A claim restarts the helper with the claimer's tokens on the same sockets.
-    auto pooled = std::make_shared<PooledEgress>();
-    pooled->proxy.Reset(::fcntl(started->egress->proxy.get(), F_DUPFD_CLOEXEC, 3));
-    pooled->dns.Reset(::fcntl(started->egress->dns.get(), F_DUPFD_CLOEXEC, 3));
-    pooled->resolver_address = started->egress->resolver_address;
-    pooled->proxy_url = started->egress->proxy_url;
-    pooled->network = p.network();
-    pooled->secrets = secrets;
-    if (!pooled->proxy.valid() || !pooled->dns.valid()) {
+    auto endpoints = DuplicateEndpoints(*started->egress);
+    if (!endpoints) {
       (void)sandbox.process_.Kill(SIGKILL);
       (void)sandbox.process_.Wait(std::chrono::seconds(5));
       DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
-      return fail("cannot keep the pooled sandbox's egress sockets: " + os::ErrnoText(errno));
+      return fail("cannot keep the pooled sandbox's egress sockets: " + endpoints.error().message);
     }
-    sandbox.pooled_egress_ = std::move(pooled);
+    sandbox.pooled_egress_ =
+        std::make_shared<PooledEgress>(PooledEgress{std::move(*endpoints), p.network(), secrets});
   }
   if (started->egress) {
     auto egress = StartEgressHelper(options.state, name, p.network(), secrets, *started->egress,
@@ -253,20 +247,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
                  {"pid", r.pid},
                  {"detached", start.detached}});
   (void)audit.Append("launch", launch);
-  for (const SecretRelease& s : admitted.secrets) {
-    (void)audit.Append("secret-release", {{"sandbox", name},
-                                          {"workload", p.workload().id()},
-                                          {"secret", s.name},
-                                          {"env", s.env},
-                                          {"hosts", s.hosts},
-                                          {"basis", s.basis},
-                                          {"key_id", admitted.verified.key_id}});
-  }
-  if (request.describe) {
-    for (const std::string& line : started->description) {
-      options.note(line);
-    }
-  }
+  AuditSecretReleases(audit, name, admitted, /*pool=*/"");
   return sandbox;
 }
 

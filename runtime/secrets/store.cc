@@ -9,13 +9,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <ctime>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <tuple>
 #include <utility>
 
+#include "backend-emit/plan/time.h"
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
@@ -51,12 +51,8 @@ std::string ModeText(mode_t mode) {
 }
 
 std::string NowRfc3339() {
-  std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
+  auto text = plan::FormatTimestamp(plan::SystemClock().NowUnixSeconds());
+  return text ? *text : std::string("unknown");
 }
 
 std::string Base64(const unsigned char* bytes, size_t size) {
