@@ -329,21 +329,20 @@ void Proxy::ServeTls(int client, Target target, std::string bytes) {
     Deny(client, target, *refusal, false);
     return;
   }
-  if (secrets_ != nullptr && secrets_->IsSecretHost(target.name)) {
-    events_->Record("allow", {{"sandbox", sandbox_},
-                              {"name", target.name},
-                              {"port", target.port},
-                              {"protocol", "https"},
-                              {"rule", *rule},
-                              {"intercepted", true}});
-    ServeIntercepted(client, target, *rule, bytes);
-    return;
-  }
-  events_->Record("allow", {{"sandbox", sandbox_},
+  const bool intercepted = secrets_ != nullptr && secrets_->IsSecretHost(target.name);
+  nlohmann::json allowed = {{"sandbox", sandbox_},
                             {"name", target.name},
                             {"port", target.port},
                             {"protocol", "https"},
-                            {"rule", *rule}});
+                            {"rule", *rule}};
+  if (intercepted) {
+    allowed["intercepted"] = true;
+  }
+  events_->Record("allow", std::move(allowed));
+  if (intercepted) {
+    ServeIntercepted(client, target, *rule, bytes);
+    return;
+  }
   std::string error;
   int upstream = ConnectName(target, error);
   if (upstream < 0) {

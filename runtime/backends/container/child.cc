@@ -4,7 +4,6 @@
 #include "runtime/backends/container/child.h"
 
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>

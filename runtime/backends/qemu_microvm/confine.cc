@@ -2,7 +2,6 @@
 // seccomp filter (`-sandbox`), and only the descriptors the caller opened for it.
 
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
