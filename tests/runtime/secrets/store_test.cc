@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -230,8 +231,16 @@ TEST_F(StoreTest, TwoProcessesOpeningAtOnceShareOneKey) {
       ASSERT_GE(children[i], 0);
       if (children[i] == 0) {
         auto store = Store::Open(dir_);
-        bool ok = store.ok() && store->Set("s" + std::to_string(i), "value-" + std::to_string(i));
-        ::_exit(ok ? 0 : 1);
+        if (!store.ok()) {
+          std::fprintf(stderr, "child %d: open: %s\n", i, store.error().message.c_str());
+          ::_exit(1);
+        }
+        auto set = store->Set("s" + std::to_string(i), "value-" + std::to_string(i));
+        if (!set.ok()) {
+          std::fprintf(stderr, "child %d: set: %s\n", i, set.error().message.c_str());
+          ::_exit(1);
+        }
+        ::_exit(0);
       }
     }
     for (pid_t child : children) {
