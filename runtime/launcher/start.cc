@@ -248,6 +248,11 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
                  {"detached", start.detached}});
   (void)audit.Append("launch", launch);
   AuditSecretReleases(audit, name, admitted, /*pool=*/"");
+  if (request.describe) {
+    for (const std::string& line : started->description) {
+      options.note(line);
+    }
+  }
   return sandbox;
 }
 
