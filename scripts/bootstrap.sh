@@ -21,6 +21,9 @@ debian_packages=(
   busybox-static mmdebstrap nix-bin neovim git
   # The qemu-microvm backend: qemu, and the tools that make its guest kernel and images.
   qemu-system-x86 xz-utils e2fsprogs
+  # OCI images: libcurl (OpenSSL) for the registry client; the tests' registry, its htpasswd file,
+  # and skopeo and umoci to push and unpack the images they build.
+  libcurl4-openssl-dev docker-registry apache2-utils skopeo umoci
 )
 
 missing=()
