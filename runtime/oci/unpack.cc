@@ -167,6 +167,12 @@ ErrorOr<Ok> RemoveAt(int dirfd, const std::string& name) {
   return Ok{};
 }
 
+/// libarchive's text for its last error; it has none for some failures (NULL).
+std::string ArchiveError(archive* a) {
+  const char* text = archive_error_string(a);
+  return text == nullptr ? "libarchive gave no reason" : text;
+}
+
 struct ArchiveFree {
   void operator()(archive* a) const { archive_read_free(a); }
 };
@@ -404,7 +410,7 @@ ErrorOr<Ok> Unpacker::ApplyFile(archive* a, archive_entry* e, const Dir& parent,
       break;
     }
     if (r < ARCHIVE_WARN) {
-      return Refuse(std::string("its content cannot be read: ") + archive_error_string(a));
+      return Refuse(std::string("its content cannot be read: ") + ArchiveError(a));
     }
     if (offset < 0 || static_cast<uint64_t>(offset) + len > static_cast<uint64_t>(size)) {
       return Refuse("its content runs past its size");
@@ -740,15 +746,14 @@ ErrorOr<Ok> Unpacker::ApplyLayer(const LayerFile& layer, size_t index, size_t co
   }
   if (r != ARCHIVE_OK) {
     return Error{layer_ + ": libarchive lacks a built-in reader for " + Shown(layer.media_type) +
-                 ": " + archive_error_string(a.get())};
+                 ": " + ArchiveError(a.get())};
   }
   UniqueFd blob(open(layer.blob.c_str(), O_RDONLY | O_CLOEXEC));
   if (!blob.valid()) {
     return Failed("open its blob " + Shown(layer.blob.string()), errno);
   }
   if (archive_read_open_fd(a.get(), blob.get(), 1 << 16) != ARCHIVE_OK) {
-    return Refuse(std::string("it is not a tar layer of its media type: ") +
-                  archive_error_string(a.get()));
+    return Refuse(std::string("it is not a tar layer of its media type: ") + ArchiveError(a.get()));
   }
   while (true) {
     archive_entry* e = nullptr;
@@ -758,7 +763,7 @@ ErrorOr<Ok> Unpacker::ApplyLayer(const LayerFile& layer, size_t index, size_t co
       break;
     }
     if (r < ARCHIVE_WARN) {
-      return Refuse(std::string("it is not a valid tar layer: ") + archive_error_string(a.get()));
+      return Refuse(std::string("it is not a valid tar layer: ") + ArchiveError(a.get()));
     }
     if (archive_filter_code(a.get(), 0) != filter) {
       return Refuse("its content is not compressed as its media type says");

@@ -246,6 +246,7 @@ TEST_F(UnpackTest, DotDotMemberIsRefused) {
 TEST_F(UnpackTest, AbsoluteMemberIsRefused) {
   auto result = Unpack({Layer({File("/" + escape_name_, "pwned")})});
   ExpectRefused(result, "absolute member names are refused");
+  ASSERT_FALSE(result.ok());
   EXPECT_THAT(result.error().message, HasSubstr(escape_name_)) << "the error names the member";
   EXPECT_THAT(result.error().message, HasSubstr("layer 1 of 1 (`sha256:"));
 }
