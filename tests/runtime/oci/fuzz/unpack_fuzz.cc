@@ -7,10 +7,12 @@
 //
 // Every run unpacks into a fresh directory under $TMPDIR (or /tmp), removed afterwards.
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -94,6 +96,15 @@ World& TheWorld() {
     const char* tmp = std::getenv("TMPDIR");
     w->base = fs::path(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") /
               ("mvm-unpack-fuzz-" + std::to_string(getpid()));
+    // A crashed run (a finding) leaves its directory: remove those whose process is gone.
+    for (const auto& e : fs::directory_iterator(w->base.parent_path())) {
+      std::string name = e.path().filename().string();
+      if (name.starts_with("mvm-unpack-fuzz-") && kill(std::atoi(name.c_str() + 16), 0) != 0 &&
+          errno == ESRCH) {
+        std::error_code ec;
+        fs::remove_all(e.path(), ec);
+      }
+    }
     fs::remove_all(w->base);
     w->work = w->base / "a" / "b" / "work";
     w->tree = w->work / "tree";
