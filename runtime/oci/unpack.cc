@@ -588,10 +588,6 @@ ErrorOr<Ok> Unpacker::RemoveLower(int dirfd, const std::string& name, const std:
 ErrorOr<Ok> Unpacker::ApplyWhiteout(const std::vector<std::string>& parts) {
   std::string_view base = parts.back();
   ++report_.whiteouts;
-  if (base != kOpaque && base.substr(0, 2 * kWhiteout.size()) == ".wh..wh.") {
-    Note("aufs metadata ignored");  // .wh..wh.plnk, .wh..wh.aufs: never part of the tree
-    return Ok{};
-  }
   std::string name(base.substr(kWhiteout.size()));
   if (base != kOpaque && (name.empty() || name == "." || name == "..")) {
     return Refuse("a whiteout of " + Shown(name) + " names no file");
@@ -673,6 +669,14 @@ ErrorOr<Ok> Unpacker::ApplyEntry(archive* a, archive_entry* e) {
     return Ok{};
   }
   const std::string& base = parts->back();
+  for (size_t i = 0; i < parts->size(); ++i) {
+    const std::string& part = (*parts)[i];
+    if (part.starts_with(".wh..wh.") && !(i + 1 == parts->size() && part == kOpaque)) {
+      // aufs metadata (.wh..wh.plnk/, .wh..wh.aufs): never part of the tree.
+      Note("aufs metadata ignored");
+      return Ok{};
+    }
+  }
   if (base.substr(0, kWhiteout.size()) == kWhiteout) {
     return ApplyWhiteout(*parts);
   }

@@ -19,7 +19,8 @@
 //   - a hardlink's target must be a regular file already in the tree, reached without any symlink;
 //   - a symlink is stored verbatim and never followed;
 //   - whiteouts (`.wh.NAME`) and opaque markers (`.wh..wh..opq`) remove what lower layers put
-//     there, never what the same layer adds, whatever the order; they never land in the tree;
+//     there, never what the same layer adds, whatever the order; they never land in the tree, nor
+//     does aufs metadata (any other component starting `.wh..wh.`);
 //   - every layer's entries and expanded bytes count against Limits::max_tree_entries and
 //     Limits::max_tree_bytes, checked before the data is read.
 // Policies (the entry is applied in part; UnpackReport counts each):

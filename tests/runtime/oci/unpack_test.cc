@@ -316,6 +316,31 @@ TEST_F(UnpackTest, ReplacingAHardlinkedFileKeepsTheOtherNamesContent) {
   EXPECT_EQ(ReadFile(dest_ / "b"), "old");
 }
 
+TEST_F(UnpackTest, HardlinkToAPathALaterLayerReplacedWithASymlinkIsRefused) {
+  LayerFile one = Layer({File("a", "old")});
+  LayerFile two = Layer({Symlink("a", "/etc/passwd"), Hardlink("h", "a")});
+  ExpectRefused(Unpack({one, two}), "is not a regular file");
+}
+
+TEST_F(UnpackTest, NamesAreNormalisedAndBounded) {
+  auto report = Unpack({Layer({File("./a//b/./c", "x"), Dir("./")})});
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(ReadFile(dest_ / "a/b/c"), "x");
+  fs::remove_all(dest_);
+  std::string deep;
+  for (int i = 0; i < 300; ++i) {
+    deep += "d/";
+  }
+  ExpectRefused(Unpack({Layer({File(deep + "f", "x")})}), "deeper than 256 components");
+  ExpectRefused(Unpack({Layer({File(std::string(5000, 'n'), "x")})}), "longer than PATH_MAX");
+}
+
+TEST_F(UnpackTest, AufsMetadataIsIgnored) {
+  auto report = Unpack({Layer({File(".wh..wh.plnk/1.2", "x"), File(".wh..wh.aufs", "")})});
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(fs::is_empty(dest_));
+}
+
 TEST_F(UnpackTest, DevicesAndFifosAreSkipped) {
   Member dev;
   dev.type = Member::Type::kCharDevice;
