@@ -1026,8 +1026,10 @@ ErrorOr<Ok> Registry::GetBlob(std::string_view repository_in, const Descriptor& 
     }
     if (attempt + 1 >= s.options.attempts) {
       return Error{"cannot fetch " + Backticked(where) + " from " + s.endpoint.host + " after " +
-                   std::to_string(s.options.attempts) + " attempts; the last failed with " +
-                   last_failure + "; check the network and the registry, then try again"};
+                   std::to_string(s.options.attempts) +
+                   (s.options.attempts == 1 ? " attempt" : " attempts") +
+                   "; the last failed with " + last_failure +
+                   "; check the network and the registry, then try again"};
     }
     s.Progress("retrying " + where + " after " + last_failure +
                (written > 0 ? ", resuming at byte " + std::to_string(written) : ""));

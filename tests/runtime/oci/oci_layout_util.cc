@@ -231,11 +231,11 @@ ErrorOr<WrittenLayout> WriteOciLayout(const std::filesystem::path& dir, const La
       return done.error();
     }
     written.index_digest = index_d.digest;
-    index["manifests"] = {tagged(index_d)};
+    index["manifests"] = nlohmann::json::array({tagged(index_d)});
   } else {
     Descriptor only = manifests[0];
     only.os.clear();
-    index["manifests"] = {tagged(only)};
+    index["manifests"] = nlohmann::json::array({tagged(only)});
   }
   std::string index_json = index.dump();
   if (!spec.multi_arch) {

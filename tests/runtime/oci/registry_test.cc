@@ -276,6 +276,26 @@ TEST_F(RegistryTest, ACorruptedBlobIsRefusedAndNothingIsKept) {
   EXPECT_FALSE(std::filesystem::exists(dest.string() + ".partial"));
 }
 
+TEST_F(RegistryTest, AManifestThatIsNotWhatItsDigestSaysIsRefused) {
+  START();
+  // Still a valid manifest (the registry parses what it serves), but other bytes.
+  std::string body = Blob(layout_, layout_.manifest_digest);
+  size_t at = body.find(DigestHex(layout_.config.digest));
+  ASSERT_NE(at, std::string::npos);
+  body[at] = body[at] == '0' ? '1' : '0';
+  WriteFile(registry_->BlobDataPath(layout_.manifest_digest), body);
+  Registry registry = Open(Client());
+  auto by_digest = registry.GetManifest("demo", layout_.manifest_digest);
+  ASSERT_FALSE(by_digest);
+  EXPECT_THAT(by_digest.error().message, AllOf(HasSubstr("whose sha256 is " + Sha256Digest(body)),
+                                               HasSubstr("not " + layout_.manifest_digest)));
+  // By tag nothing was pinned, but the registry's own Docker-Content-Digest disagrees.
+  auto by_tag = registry.GetManifest("demo", "1");
+  ASSERT_FALSE(by_tag);
+  EXPECT_THAT(by_tag.error().message,
+              AllOf(HasSubstr("Docker-Content-Digest"), HasSubstr(Sha256Digest(body))));
+}
+
 TEST_F(RegistryTest, AnUnknownTagSaysManifestUnknown) {
   START();
   Registry registry = Open(Client());
@@ -514,6 +534,26 @@ TEST_F(BlobServerTest, A503IsRetriedAndALongRetryAfterIsAnError) {
     EXPECT_EQ(server.Requests().size(), 3u);
     EXPECT_FALSE(std::filesystem::exists(dir_.path() / "blob3.partial"));
   }
+}
+
+TEST_F(BlobServerTest, AStalledTransferIsAbandoned) {
+  std::string content(100000, 's');
+  mvm::testing::TestBlobServerOptions server_options;
+  server_options.stall_after = 1000;
+  TestBlobServer server(content, server_options);
+  ASSERT_TRUE(server.Start());
+  RegistryOptions options = Client();
+  options.stall_timeout = std::chrono::seconds(1);
+  options.attempts = 1;
+  auto registry = Registry::Open(server.host(), options);
+  ASSERT_TRUE(registry);
+  const auto start = std::chrono::steady_clock::now();
+  auto got = registry->GetBlob("demo", BlobDescriptor(Sha256Digest(content), content.size()),
+                               dir_.path() / "blob");
+  ASSERT_FALSE(got);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_THAT(got.error().message, HasSubstr("after 1 attempt;"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "blob.partial"));
 }
 
 TEST_F(BlobServerTest, CredentialsAreNotCarriedAcrossARedirectToAnotherHost) {

@@ -101,6 +101,9 @@ struct TestBlobServerOptions {
   /// The next transfer is cut off after this many bytes (the connection closed mid-body); -1:
   /// never.
   int64_t drop_after = -1;
+  /// Instead: the next transfer sends this many bytes and then nothing more for an hour; -1:
+  /// never.
+  int64_t stall_after = -1;
   /// Later requests with `Range: bytes=N-` get a 206 of the rest; false: all of it with 200.
   bool honour_range = true;
   /// "user:password": a blob request without these Basic credentials gets a 401 challenge.

@@ -10,7 +10,7 @@ the openssl CLI only.
   blob:  serves one blob (--blob FILE) at GET /v2/<name>/blobs/<digest> (and 200 at /v2/). The
          first --fail-first requests answer --fail-status (with Retry-After: --retry-after when
          given); the next is cut off after --drop-after bytes (the connection closed mid-body)
-         when that is >= 0; later ones honour `Range: bytes=N-` with a 206 unless --no-range.
+         when that is >= 0, or stalls (sends nothing more) after --stall-after bytes; later ones honour `Range: bytes=N-` with a 206 unless --no-range.
          With --require-basic USER:PASS, a request without those Basic credentials gets a 401
          challenge first; with --redirect-to BASE, every blob request is answered 307 to BASE +
          the path instead.
@@ -132,6 +132,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         data = open(args.blob, "rb").read()
         ranged = self.headers.get("Range", "")
         match = re.fullmatch(r"bytes=(\d+)-", ranged)
+        if count == args.fail_first and args.stall_after >= 0:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: args.stall_after])
+            self.wfile.flush()
+            time.sleep(3600)
+            return
         if count == args.fail_first and args.drop_after >= 0:
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
@@ -164,6 +173,7 @@ def main():
     parser.add_argument("--password", default="")
     parser.add_argument("--blob")
     parser.add_argument("--drop-after", type=int, default=-1)
+    parser.add_argument("--stall-after", type=int, default=-1)
     parser.add_argument("--no-range", action="store_true")
     parser.add_argument("--require-basic", default="")
     parser.add_argument("--redirect-to", default="")

@@ -353,6 +353,8 @@ ErrorOr<Ok> TestBlobServer::Start() {
                                    (dir_->path() / "blob").string(),
                                    "--drop-after",
                                    std::to_string(options_.drop_after),
+                                   "--stall-after",
+                                   std::to_string(options_.stall_after),
                                    "--fail-first",
                                    std::to_string(options_.fail_first),
                                    "--fail-status",
