@@ -1,6 +1,5 @@
 #include "runtime/oci/registry.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,10 +8,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
-#include <fstream>
-#include <mutex>
 #include <optional>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -20,129 +16,26 @@
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
 #include "ir/support/os/write_all.h"
-#include "ir/support/terminal_text.h"
 #include "nlohmann/json.hpp"
 #include "runtime/oci/registry_auth.h"
+#include "runtime/oci/registry_http.h"
 
 namespace mvm::runtime::oci {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Small caps on what is held of bodies that are not content.
-constexpr size_t kMaxErrorBody = 16 << 10;
-constexpr size_t kMaxTokenBody = 64 << 10;
-constexpr size_t kMaxHeaderBytes = 64 << 10;
-constexpr int kMaxRedirects = 5;
 constexpr std::chrono::seconds kMaxRetryAfter{30};
 constexpr std::chrono::seconds kMaxBackoff{10};
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
 std::string_view Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
     text.remove_prefix(1);
   }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
     text.remove_suffix(1);
   }
   return text;
-}
-
-// Server text for a message: escaped for a terminal, one line, bounded.
-std::string Shown(std::string_view text, size_t max = 300) {
-  std::string out = EscapeForTerminal(text.substr(0, max), TerminalEscaper::Kind::kName);
-  if (text.size() > max) {
-    out += "...";
-  }
-  return out;
-}
-
-bool IsDottedQuad(std::string_view host, int* first_octet) {
-  int parts = 0;
-  size_t i = 0;
-  while (i <= host.size()) {
-    size_t end = host.find('.', i);
-    if (end == std::string_view::npos) {
-      end = host.size();
-    }
-    std::string_view part = host.substr(i, end - i);
-    int value = 0;
-    if (part.empty() || part.size() > 3 ||
-        std::from_chars(part.data(), part.data() + part.size(), value).ptr !=
-            part.data() + part.size() ||
-        value > 255) {
-      return false;
-    }
-    if (parts == 0) {
-      *first_octet = value;
-    }
-    ++parts;
-    i = end + 1;
-  }
-  return parts == 4;
-}
-
-// Distribution's repository grammar: path components of [a-z0-9] joined by one of [._-] (or
-// "__", or several "-"), separated by '/'. Checked so nothing else reaches a URL.
-bool IsRepositoryName(std::string_view name) {
-  if (name.empty() || name.size() > 255) {
-    return false;
-  }
-  size_t start = 0;
-  while (start <= name.size()) {
-    size_t end = name.find('/', start);
-    if (end == std::string_view::npos) {
-      end = name.size();
-    }
-    std::string_view component = name.substr(start, end - start);
-    if (component.empty()) {
-      return false;
-    }
-    auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-    if (!alnum(component.front()) || !alnum(component.back())) {
-      return false;
-    }
-    for (size_t i = 0; i < component.size(); ++i) {
-      char c = component[i];
-      if (alnum(c) || c == '-') {
-        continue;
-      }
-      if (c == '_' && i + 1 < component.size() && component[i + 1] == '_') {
-        ++i;  // "__"
-        if (!alnum(component[i + 1])) {
-          return false;
-        }
-        continue;
-      }
-      if ((c == '.' || c == '_') && alnum(component[i + 1])) {
-        continue;
-      }
-      return false;
-    }
-    start = end + 1;
-  }
-  return true;
-}
-
-bool IsTag(std::string_view tag) {
-  if (tag.empty() || tag.size() > 128) {
-    return false;
-  }
-  auto word = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  };
-  if (!word(tag.front())) {
-    return false;
-  }
-  return std::all_of(tag.begin(), tag.end(),
-                     [&](char c) { return word(c) || c == '.' || c == '-'; });
 }
 
 std::string UrlEncode(std::string_view text) {
@@ -166,7 +59,7 @@ std::string UrlHost(std::string_view url, std::string* scheme) {
   if (colon == std::string_view::npos) {
     return "";
   }
-  *scheme = Lower(url.substr(0, colon));
+  *scheme = AsciiLower(url.substr(0, colon));
   std::string_view rest = url.substr(colon + 3);
   rest = rest.substr(0, rest.find_first_of("/?#"));
   if (rest.find('@') != std::string_view::npos) {
@@ -174,180 +67,9 @@ std::string UrlHost(std::string_view url, std::string* scheme) {
   }
   if (!rest.empty() && rest.front() == '[') {
     auto close = rest.find(']');
-    return close == std::string_view::npos ? "" : Lower(rest.substr(0, close + 1));
+    return close == std::string_view::npos ? "" : AsciiLower(rest.substr(0, close + 1));
   }
-  return Lower(rest.substr(0, rest.find(':')));
-}
-
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-
-struct Response;
-
-// One HTTP exchange, as libcurl performs it (redirects followed).
-struct Request {
-  std::string url;
-  std::vector<std::string> headers;
-  std::string bearer;
-  const RegistryCredentials* basic = nullptr;
-  /// Plain http allowed, for this URL and the redirects it leads to: only for a loopback registry
-  /// spoken to over http (or a loopback token service).
-  bool plain_http = false;
-  /// No proxy: a loopback address is reached directly.
-  bool loopback = false;
-  /// Where a 2xx body goes; empty = into Response::body, bounded by `max_body`. Gets each chunk
-  /// the response so far (status, headers) and whether it is the first chunk of this response;
-  /// false aborts the transfer.
-  std::function<bool(std::string_view chunk, const Response& response, bool first)> sink;
-  size_t max_body = kMaxErrorBody;
-};
-
-struct Response {
-  CURLcode code = CURLE_OK;
-  std::string curl_error;
-  long status = 0;
-  std::map<std::string, std::string> headers;  ///< the last response's, names lowercase
-  std::string body;  ///< an error body (bounded), or a 2xx body without a sink
-  bool body_too_large = false;
-  bool sink_aborted = false;
-  bool body_started = false;
-  size_t header_bytes = 0;
-
-  bool transport_ok() const {
-    // A sink or cap abort shows as a write error; the HTTP status then still tells the story.
-    return code == CURLE_OK || ((sink_aborted || body_too_large) && status != 0);
-  }
-  std::string Header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? "" : it->second;
-  }
-};
-
-size_t OnHeader(char* data, size_t size, size_t count, void* user) {
-  auto* response = static_cast<Response*>(user);
-  size_t n = size * count;
-  response->header_bytes += n;
-  if (response->header_bytes > kMaxHeaderBytes * (kMaxRedirects + 1)) {
-    return 0;
-  }
-  std::string_view line(data, n);
-  if (line.starts_with("HTTP/")) {
-    // A new response (after a redirect): only the last one's headers count.
-    response->headers.clear();
-    auto space = line.find(' ');
-    if (space != std::string_view::npos) {
-      std::string_view code = line.substr(space + 1, 3);
-      long status = 0;
-      std::from_chars(code.data(), code.data() + code.size(), status);
-      response->status = status;
-    }
-    return n;
-  }
-  auto colon = line.find(':');
-  if (colon != std::string_view::npos) {
-    response->headers[Lower(Trim(line.substr(0, colon)))] =
-        std::string(Trim(line.substr(colon + 1)));
-  }
-  return n;
-}
-
-struct WriteContext {
-  const Request* request;
-  Response* response;
-};
-
-size_t OnBody(char* data, size_t size, size_t count, void* user) {
-  auto* context = static_cast<WriteContext*>(user);
-  Response& response = *context->response;
-  size_t n = size * count;
-  std::string_view chunk(data, n);
-  bool first = !response.body_started;
-  response.body_started = true;
-  if (response.status >= 200 && response.status < 300 && context->request->sink) {
-    if (!context->request->sink(chunk, response, first)) {
-      response.sink_aborted = true;
-      return 0;
-    }
-    return n;
-  }
-  size_t cap =
-      response.status >= 200 && response.status < 300 ? context->request->max_body : kMaxErrorBody;
-  if (response.body.size() + n > cap) {
-    response.body_too_large = true;
-    return 0;
-  }
-  response.body.append(chunk);
-  return n;
-}
-
-bool TransientCurlError(CURLcode code) {
-  switch (code) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_GOT_NOTHING:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool TransientStatus(long status) {
-  return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
-         status == 504;
-}
-
-// "CODE message; CODE message" of a distribution error body, or "" when it is not one.
-std::string DistributionErrors(std::string_view body) {
-  auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return "";
-  }
-  std::string out;
-  auto errors = json.find("errors");
-  if (errors != json.end() && errors->is_array()) {
-    for (const auto& error : *errors) {
-      if (!error.is_object()) {
-        continue;
-      }
-      std::string one = error.value("code", "");
-      if (auto message = error.find("message"); message != error.end() && message->is_string()) {
-        one += (one.empty() ? "" : " ") + message->get<std::string>();
-      }
-      if (!one.empty()) {
-        out += (out.empty() ? "" : "; ") + one;
-      }
-    }
-  }
-  // Token services answer {"error": "...", "error_description": "..."} or {"details": "..."}.
-  for (const char* key : {"error", "error_description", "details"}) {
-    if (auto it = json.find(key); it != json.end() && it->is_string()) {
-      out += (out.empty() ? "" : "; ") + it->get<std::string>();
-    }
-  }
-  return Shown(out);
-}
-
-std::string FirstErrorCode(std::string_view body) {
-  auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (json.is_object()) {
-    auto errors = json.find("errors");
-    if (errors != json.end() && errors->is_array() && !errors->empty() &&
-        (*errors)[0].is_object()) {
-      return (*errors)[0].value("code", "");
-    }
-  }
-  return "";
+  return AsciiLower(rest.substr(0, rest.find(':')));
 }
 
 std::string Backticked(std::string_view text) { return "`" + std::string(text) + "`"; }
@@ -358,8 +80,7 @@ struct Registry::State {
   RegistryEndpoint endpoint;
   RegistryOptions options;
   AuthLookup auth;
-  std::string ca_blob;  ///< the system bundle and options.ca_file, when ca_file is set
-  std::unique_ptr<CURL, CurlDeleter> curl;
+  std::optional<HttpClient> http;
   struct Token {
     std::string value;
     Clock::time_point expires;
@@ -397,85 +118,21 @@ struct Registry::State {
     return std::min<std::chrono::milliseconds>(wait, kMaxBackoff);
   }
 
-  Request RegistryRequest() const {
-    Request request;
+  HttpRequest RegistryRequest() const {
+    HttpRequest request;
     request.plain_http = endpoint.plain_http;
     request.loopback = endpoint.loopback;
     return request;
   }
 
-  Response Perform(const Request& request);
-  ErrorOr<Response> Exchange(Request request, const std::string& scope, const std::string& where);
+  HttpResponse Perform(const HttpRequest& request) { return http->Perform(request); }
+  ErrorOr<HttpResponse> Exchange(HttpRequest request, const std::string& scope,
+                                 const std::string& where);
   ErrorOr<std::string> FetchToken(const AuthChallenge& challenge, const std::string& scope,
                                   const std::string& where);
-  Error StatusError(const Response& response, const std::string& what, const std::string& where,
+  Error StatusError(const HttpResponse& response, const std::string& what, const std::string& where,
                     std::string_view reference_kind) const;
 };
-
-Response Registry::State::Perform(const Request& request) {
-  CURL* h = curl.get();
-  curl_easy_reset(h);
-  Response response;
-  WriteContext context{&request, &response};
-  char error_buffer[CURL_ERROR_SIZE] = {0};
-  const char* protocols = request.plain_http ? "http,https" : "https";
-  curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols);
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(h, CURLOPT_MAXREDIRS, static_cast<long>(kMaxRedirects));
-  // Credentials go to the registry's host only: libcurl drops both CURLOPT_USERNAME/PASSWORD and
-  // a custom Authorization header on a redirect to another host, port or scheme (7.83.1 and
-  // later) unless CURLOPT_UNRESTRICTED_AUTH is set, which it never is here.
-  curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!ca_blob.empty()) {
-    curl_blob blob{ca_blob.data(), ca_blob.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
-  }
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.stall_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "mvm-oci/1 (libcurl)");
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-  if (request.loopback) {
-    curl_easy_setopt(h, CURLOPT_PROXY, "");  // a proxy would not reach our loopback
-  }
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &response);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &context);
-  curl_slist* headers = nullptr;
-  for (const std::string& header : request.headers) {
-    headers = curl_slist_append(headers, header.c_str());
-  }
-  std::string authorization;
-  if (!request.bearer.empty()) {
-    authorization = "Authorization: Bearer " + request.bearer;
-    headers = curl_slist_append(headers, authorization.c_str());
-  } else if (request.basic != nullptr) {
-    curl_easy_setopt(h, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-    curl_easy_setopt(h, CURLOPT_USERNAME, request.basic->username.c_str());
-    curl_easy_setopt(h, CURLOPT_PASSWORD, request.basic->password.c_str());
-  }
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  response.code = curl_easy_perform(h);
-  long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  if (status != 0) {
-    response.status = status;
-  }
-  response.curl_error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(response.code);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
-  curl_slist_free_all(headers);
-  if (!authorization.empty()) {
-    std::fill(authorization.begin(), authorization.end(), '\0');
-  }
-  return response;
-}
 
 ErrorOr<std::string> Registry::State::FetchToken(const AuthChallenge& challenge,
                                                  const std::string& scope,
@@ -493,7 +150,7 @@ ErrorOr<std::string> Registry::State::FetchToken(const AuthChallenge& challenge,
                   std::none_of(realm.begin(), realm.end(),
                                [](unsigned char c) { return c <= ' ' || c == 0x7f; });
   if (!realm_ok) {
-    return Error{endpoint.host + " named the token service " + Backticked(Shown(realm)) +
+    return Error{endpoint.host + " named the token service " + Backticked(ShownText(realm)) +
                  ", which is not an https URL (plain http only on a loopback address); refusing "
                  "to send credentials there"};
   }
@@ -503,7 +160,7 @@ ErrorOr<std::string> Registry::State::FetchToken(const AuthChallenge& challenge,
   }
   auto asked = challenge.params.find("scope");
   url += "scope=" + UrlEncode(asked != challenge.params.end() ? asked->second : scope);
-  Request request;
+  HttpRequest request;
   request.url = url;
   request.max_body = kMaxTokenBody;
   request.basic = auth.credentials ? &*auth.credentials : nullptr;
@@ -511,20 +168,20 @@ ErrorOr<std::string> Registry::State::FetchToken(const AuthChallenge& challenge,
   // which the check above ensured.
   request.plain_http = scheme == "http";
   request.loopback = IsLoopbackHost(realm_host);
-  Response response;
+  HttpResponse response;
   for (int attempt = 0;; ++attempt) {
     response = Perform(request);
-    bool transient = response.transport_ok() ? TransientStatus(response.status)
-                                             : TransientCurlError(response.code);
+    bool transient =
+        response.answered() ? TransientStatus(response.status) : response.transient_failure;
     if (!transient || attempt + 1 >= options.attempts) {
       break;
     }
     std::this_thread::sleep_for(Backoff(attempt));
   }
-  const std::string service_name = "the token service " + Shown(realm) + " of " + endpoint.host;
-  if (!response.transport_ok()) {
+  const std::string service_name = "the token service " + ShownText(realm) + " of " + endpoint.host;
+  if (!response.answered()) {
     return Error{"cannot get a token for " + Backticked(where) + " from " + service_name + ": " +
-                 Shown(response.curl_error) + "; check that the token service is reachable"};
+                 response.transport_error + "; check that the token service is reachable"};
   }
   if (response.body_too_large) {
     return Error{service_name + " answered more than 64 KiB; that is not a token"};
@@ -570,8 +227,8 @@ ErrorOr<std::string> Registry::State::FetchToken(const AuthChallenge& challenge,
   return token;
 }
 
-ErrorOr<Response> Registry::State::Exchange(Request request, const std::string& scope,
-                                            const std::string& where) {
+ErrorOr<HttpResponse> Registry::State::Exchange(HttpRequest request, const std::string& scope,
+                                                const std::string& where) {
   auto apply = [&] {
     request.bearer.clear();
     request.basic = nullptr;
@@ -583,8 +240,8 @@ ErrorOr<Response> Registry::State::Exchange(Request request, const std::string& 
     }
   };
   apply();
-  Response response = Perform(request);
-  if (!response.transport_ok() || response.status != 401) {
+  HttpResponse response = Perform(request);
+  if (!response.answered() || response.status != 401) {
     return response;
   }
   auto challenge = ParseAuthChallenge(response.Header("www-authenticate"));
@@ -614,12 +271,12 @@ ErrorOr<Response> Registry::State::Exchange(Request request, const std::string& 
     had_credentials = true;
   } else {
     return Error{endpoint.host + " asks for authentication by " +
-                 Backticked(Shown(challenge->scheme)) +
+                 Backticked(ShownText(challenge->scheme)) +
                  ", which mvm does not speak (only Bearer tokens and Basic)"};
   }
   apply();
   response = Perform(request);
-  if (response.transport_ok() && response.status == 401) {
+  if (response.answered() && response.status == 401) {
     if (!had_credentials) {
       return Error{Backticked(where) + " needs credentials, and there are none for " +
                    endpoint.host + " (" + CredentialSource() + "); " + LoginHint()};
@@ -632,7 +289,7 @@ ErrorOr<Response> Registry::State::Exchange(Request request, const std::string& 
   return response;
 }
 
-Error Registry::State::StatusError(const Response& response, const std::string& what,
+Error Registry::State::StatusError(const HttpResponse& response, const std::string& what,
                                    const std::string& where,
                                    std::string_view reference_kind) const {
   std::string details = DistributionErrors(response.body);
@@ -661,90 +318,6 @@ Error Registry::State::StatusError(const Response& response, const std::string& 
                Backticked(where) + (details.empty() ? "" : ": " + details)};
 }
 
-ErrorOr<RegistryEndpoint> ResolveRegistryEndpoint(std::string_view host, bool loopback_tls) {
-  auto bad = [&] {
-    return Error{"not a registry host: " + Backticked(Shown(host)) +
-                 "; expected a host name or address with an optional port, without a scheme "
-                 "or path (registry.example.com, 127.0.0.1:5000, [::1]:5000)"};
-  };
-  if (host.empty() || host.size() > 255) {
-    return bad();
-  }
-  for (char c : host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
-          c == '[' || c == ']')) {
-      return bad();
-    }
-  }
-  std::string lowered = Lower(host);
-  std::string name;
-  std::string port;
-  if (lowered.front() == '[') {
-    auto close = lowered.find(']');
-    if (close == std::string::npos) {
-      return bad();
-    }
-    name = lowered.substr(1, close - 1);
-    std::string rest = lowered.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') {
-        return bad();
-      }
-      port = rest.substr(1);
-    }
-  } else if (std::count(lowered.begin(), lowered.end(), ':') > 1) {
-    name = lowered;  // a bare IPv6 address
-  } else {
-    auto colon = lowered.find(':');
-    name = lowered.substr(0, colon);
-    if (colon != std::string::npos) {
-      port = lowered.substr(colon + 1);
-      if (port.empty()) {
-        return bad();
-      }
-    }
-  }
-  if (name.empty() || name.find_first_of("[]") != std::string::npos) {
-    return bad();
-  }
-  if (!port.empty()) {
-    int value = 0;
-    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc() || ptr != port.data() + port.size() || value < 1 || value > 65535) {
-      return bad();
-    }
-  }
-  bool ipv6 = name.find(':') != std::string::npos;
-  if (!ipv6 && (name.front() == '-' || name.front() == '.' || name.back() == '-')) {
-    return bad();
-  }
-  RegistryEndpoint endpoint;
-  endpoint.host = lowered;
-  endpoint.loopback = IsLoopbackHost(name);
-  endpoint.plain_http = endpoint.loopback && !loopback_tls;
-  std::string authority = ipv6 ? "[" + name + "]" : name;
-  if (name == "docker.io" || name == "index.docker.io") {
-    authority = "registry-1.docker.io";
-  }
-  if (!port.empty()) {
-    authority += ":" + port;
-  }
-  endpoint.base_url = (endpoint.plain_http ? "http://" : "https://") + authority;
-  return endpoint;
-}
-
-bool IsLoopbackHost(std::string_view host) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  std::string lowered = Lower(host);
-  if (lowered == "localhost" || lowered == "::1" || lowered == "0:0:0:0:0:0:0:1") {
-    return true;
-  }
-  int first = -1;
-  return IsDottedQuad(lowered, &first) && first == 127;
-}
-
 Registry::Registry(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Registry::Registry(Registry&&) noexcept = default;
 Registry& Registry::operator=(Registry&&) noexcept = default;
@@ -766,35 +339,12 @@ ErrorOr<Registry> Registry::Open(std::string_view host, RegistryOptions options)
     return auth.error();
   }
   state->auth = std::move(*auth);
-  InitCurlOnce();
-  state->curl.reset(curl_easy_init());
-  if (!state->curl) {
-    return Error{"cannot start libcurl (curl_easy_init failed); out of memory?"};
+  auto http = HttpClient::Create(state->options.ca_file, state->options.connect_timeout,
+                                 state->options.stall_timeout);
+  if (!http) {
+    return http.error();
   }
-  if (!state->options.ca_file.empty()) {
-    // CURLOPT_CAINFO would replace the system store; one blob of both adds to it.
-    auto read = [](const std::filesystem::path& path, std::string* out) {
-      std::error_code ec;
-      if (std::filesystem::file_size(path, ec) > (size_t{16} << 20) || ec) {
-        return false;
-      }
-      std::ifstream in(path, std::ios::binary);
-      std::stringstream text;
-      text << in.rdbuf();
-      *out += text.str() + "\n";
-      return static_cast<bool>(in);
-    };
-    char* system_bundle = nullptr;
-    curl_easy_getinfo(state->curl.get(), CURLINFO_CAINFO, &system_bundle);
-    if (system_bundle != nullptr) {
-      (void)read(system_bundle, &state->ca_blob);  // missing: the CA path still holds it
-    }
-    if (!read(state->options.ca_file, &state->ca_blob) ||
-        state->ca_blob.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-      return Error{"cannot read the CA certificates in " + state->options.ca_file.string() +
-                   " (ca_file): it must be a readable PEM file of at most 16 MiB"};
-    }
-  }
+  state->http.emplace(std::move(*http));
   return Registry(std::move(state));
 }
 
@@ -815,55 +365,54 @@ ErrorOr<FetchedManifest> Registry::GetManifest(std::string_view repository_in,
                                                std::string_view reference) {
   State& s = *state_;
   if (!IsRepositoryName(repository_in)) {
-    return Error{"not a repository name: " + Backticked(Shown(repository_in)) +
+    return Error{"not a repository name: " + Backticked(ShownText(repository_in)) +
                  "; a repository is lowercase letters and digits in components separated by `/`"};
   }
   bool by_digest = reference.starts_with("sha256:") || reference.find(':') != std::string::npos;
   if (by_digest ? !IsSha256Digest(reference) : !IsTag(reference)) {
-    return Error{"not a tag or sha256 digest: " + Backticked(Shown(reference)) +
+    return Error{"not a tag or sha256 digest: " + Backticked(ShownText(reference)) +
                  "; a tag is up to 128 letters, digits, `_`, `.` and `-`, a digest sha256: and 64 "
                  "lowercase hex digits"};
   }
   const std::string repository = RepositoryPath(s.endpoint, repository_in);
   const std::string where = s.Where(repository_in, reference);
   const std::string scope = "repository:" + repository + ":pull";
-  Request request = s.RegistryRequest();
+  HttpRequest request = s.RegistryRequest();
   request.url = s.endpoint.base_url + "/v2/" + repository + "/manifests/" + std::string(reference);
   request.headers.push_back("Accept: " + std::string(kMediaOciIndex) + ", " +
                             std::string(kMediaOciManifest) + ", " + std::string(kMediaDockerList) +
                             ", " + std::string(kMediaDockerManifest));
   const int64_t cap = s.options.limits.max_manifest_bytes;
   request.max_body = static_cast<size_t>(std::max<int64_t>(cap, 0));
-  Response response;
+  HttpResponse response;
   for (int attempt = 0;; ++attempt) {
     auto exchanged = s.Exchange(request, scope, where);
     if (!exchanged) {
       return exchanged.error();
     }
     response = std::move(*exchanged);
-    if (response.transport_ok() && response.body_too_large && response.status == 200) {
+    if (response.answered() && response.body_too_large && response.status == 200) {
       return Error{"the manifest of " + Backticked(where) + " is larger than the limit of " +
                    std::to_string(cap) +
                    " bytes (limits.max_manifest_bytes); a registry sending that much is broken or "
                    "hostile"};
     }
-    bool transient = response.transport_ok() ? TransientStatus(response.status)
-                                             : TransientCurlError(response.code);
+    bool transient =
+        response.answered() ? TransientStatus(response.status) : response.transient_failure;
     if (!transient || attempt + 1 >= s.options.attempts) {
       break;
     }
     auto wait = s.Backoff(attempt);
     s.Progress("retrying the manifest of " + where + " (" +
-               (response.transport_ok() ? "HTTP " + std::to_string(response.status)
-                                        : Shown(response.curl_error)) +
+               (response.answered() ? "HTTP " + std::to_string(response.status)
+                                    : response.transport_error) +
                ")");
     std::this_thread::sleep_for(wait);
   }
-  if (!response.transport_ok()) {
+  if (!response.answered()) {
     return Error{"cannot fetch the manifest of " + Backticked(where) + " from " +
-                 s.endpoint.base_url + ": " + Shown(response.curl_error) +
-                 (response.code == CURLE_PEER_FAILED_VERIFICATION ||
-                          response.code == CURLE_SSL_CACERT_BADFILE
+                 s.endpoint.base_url + ": " + response.transport_error +
+                 (response.untrusted_certificate
                       ? "; the registry's certificate is not trusted: add its CA with ca_file"
                       : "; check the host name, the port and that the registry is running")};
   }
@@ -873,7 +422,7 @@ ErrorOr<FetchedManifest> Registry::GetManifest(std::string_view repository_in,
   FetchedManifest manifest;
   std::string content_type = response.Header("content-type");
   manifest.media_type =
-      Lower(Trim(std::string_view(content_type).substr(0, content_type.find(';'))));
+      AsciiLower(Trim(std::string_view(content_type).substr(0, content_type.find(';'))));
   manifest.body = std::move(response.body);
   manifest.digest = Sha256Digest(manifest.body);
   if (by_digest && manifest.digest != reference) {
@@ -894,10 +443,10 @@ ErrorOr<Ok> Registry::GetBlob(std::string_view repository_in, const Descriptor& 
                               const std::filesystem::path& dest) {
   State& s = *state_;
   if (!IsRepositoryName(repository_in)) {
-    return Error{"not a repository name: " + Backticked(Shown(repository_in))};
+    return Error{"not a repository name: " + Backticked(ShownText(repository_in))};
   }
   if (!IsSha256Digest(blob.digest)) {
-    return Error{"not a sha256 digest: " + Backticked(Shown(blob.digest))};
+    return Error{"not a sha256 digest: " + Backticked(ShownText(blob.digest))};
   }
   const std::string where = s.Where(repository_in, blob.digest);
   const int64_t max = s.options.limits.max_blob_bytes;
@@ -934,9 +483,9 @@ ErrorOr<Ok> Registry::GetBlob(std::string_view repository_in, const Descriptor& 
     written = 0;
     return ftruncate(fd.get(), 0) == 0 && lseek(fd.get(), 0, SEEK_SET) == 0;
   };
-  Request request = s.RegistryRequest();
+  HttpRequest request = s.RegistryRequest();
   request.url = s.endpoint.base_url + "/v2/" + repository + "/blobs/" + blob.digest;
-  request.sink = [&](std::string_view chunk, const Response& response, bool first) {
+  request.sink = [&](std::string_view chunk, const HttpResponse& response, bool first) {
     if (first && written > 0) {
       if (response.status == 200) {
         if (!restart()) {  // the server ignored the Range: start over
@@ -964,7 +513,7 @@ ErrorOr<Ok> Registry::GetBlob(std::string_view repository_in, const Descriptor& 
   s.Progress("fetching " + where + " (" + std::to_string(blob.size) + " bytes)");
   std::string last_failure;
   for (int attempt = 0;; ++attempt) {
-    Request attempt_request = request;
+    HttpRequest attempt_request = request;
     if (written > 0) {
       attempt_request.headers.push_back("Range: bytes=" + std::to_string(written) + "-");
     }
@@ -973,7 +522,7 @@ ErrorOr<Ok> Registry::GetBlob(std::string_view repository_in, const Descriptor& 
     if (!exchanged) {
       return exchanged.error();
     }
-    const Response& response = *exchanged;
+    const HttpResponse& response = *exchanged;
     if (too_large) {
       return Error{s.endpoint.host + " sent more than the " + std::to_string(blob.size) +
                    " bytes the descriptor of " + Backticked(where) +
@@ -983,16 +532,16 @@ ErrorOr<Ok> Registry::GetBlob(std::string_view repository_in, const Descriptor& 
       return Error{"cannot write " + partial.string() + ": " + os::ErrnoText(write_errno)};
     }
     bool transient = false;
-    if (bad_range || (response.transport_ok() && response.status == 416)) {
+    if (bad_range || (response.answered() && response.status == 416)) {
       // A resumed part that does not start where ours ends: start over.
       if (!restart()) {
         return Error{"cannot truncate " + partial.string() + ": " + os::ErrnoText(errno)};
       }
       last_failure = "a ranged answer that did not fit";
       transient = true;
-    } else if (!response.transport_ok()) {
-      last_failure = Shown(response.curl_error);
-      transient = TransientCurlError(response.code);
+    } else if (!response.answered()) {
+      last_failure = response.transport_error;
+      transient = response.transient_failure;
       if (!transient) {
         return Error{"cannot fetch " + Backticked(where) + " from " + s.endpoint.base_url + ": " +
                      last_failure +

@@ -17,7 +17,6 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -74,6 +73,13 @@ struct RegistryEndpoint {
 /// credentials, spaces).
 ErrorOr<RegistryEndpoint> ResolveRegistryEndpoint(std::string_view host, bool loopback_tls);
 
+/// True for a repository name of the distribution grammar: components of lowercase letters and
+/// digits joined by one `.`, `_`, `__` or any number of `-`, separated by `/`; at most 255 bytes.
+bool IsRepositoryName(std::string_view name);
+
+/// True for a tag: a letter, digit or `_`, then up to 127 of those, `.` and `-`.
+bool IsTag(std::string_view tag);
+
 /// True for 127.0.0.0/8 in dotted-quad form, ::1 (bracketed or not) and `localhost`; `host`
 /// without its port.
 bool IsLoopbackHost(std::string_view host);
@@ -108,9 +114,8 @@ class Registry {
 
   const RegistryEndpoint& endpoint() const;
 
-  struct State;  ///< the implementation's (registry.cc)
-
  private:
+  struct State;
   explicit Registry(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };
