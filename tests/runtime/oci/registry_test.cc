@@ -1,6 +1,8 @@
 #include "runtime/oci/registry.h"
 
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "gmock/gmock.h"
@@ -206,6 +208,68 @@ TEST(RegistryAuth, FindsCredentialsByHostAndDockerHubAliases) {
   auto malformed = FindCredentials(file, "127.0.0.1:5000");
   ASSERT_FALSE(malformed);
   EXPECT_THAT(malformed.error().message, Not(HasSubstr("secret-without-colon")));
+}
+
+// Sets (or unsets) an environment variable for the scope of a test.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::optional<std::string>& value) : name_(name) {
+    if (const char* old = std::getenv(name)) {
+      old_ = old;
+    }
+    Set(value);
+  }
+  ~ScopedEnv() { Set(old_); }
+  void Set(const std::optional<std::string>& value) {
+    if (value) {
+      setenv(name_, value->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(RegistryAuth, TheDefaultSearchTakesTheFirstFileThatExists) {
+  TempDir dir;
+  auto file = [&](const std::string& relative, const std::string& user) {
+    auto path = dir.path() / relative;
+    std::filesystem::create_directories(path.parent_path());
+    WriteFile(path,
+              R"({"auths":{"127.0.0.1:5000":{"username":")" + user + R"(","password":"p"}}})");
+    return path;
+  };
+  auto mvm = file("mvm.json", "mvm");
+  auto podman = file("podman.json", "podman");
+  file("docker/config.json", "docker-config");
+  auto home = file("home/.docker/config.json", "home");
+  file("run/containers/auth.json", "xdg");
+  ScopedEnv mvm_env("MVM_REGISTRY_AUTH", mvm.string());
+  ScopedEnv podman_env("REGISTRY_AUTH_FILE", podman.string());
+  ScopedEnv docker_env("DOCKER_CONFIG", (dir.path() / "docker").string());
+  ScopedEnv home_env("HOME", (dir.path() / "home").string());
+  ScopedEnv xdg_env("XDG_RUNTIME_DIR", (dir.path() / "run").string());
+  auto user = [] {
+    auto found = FindCredentials("", "127.0.0.1:5000");
+    EXPECT_TRUE(found) << found.error().message;
+    return found && found->credentials ? found->credentials->username : std::string("(none)");
+  };
+  EXPECT_EQ(user(), "mvm");
+  mvm_env.Set(std::nullopt);
+  EXPECT_EQ(user(), "podman");
+  podman_env.Set(std::nullopt);
+  EXPECT_EQ(user(), "docker-config");
+  docker_env.Set(std::nullopt);
+  EXPECT_EQ(user(), "home");
+  std::filesystem::remove(home);
+  EXPECT_EQ(user(), "xdg");
+  mvm_env.Set((dir.path() / "missing.json").string());
+  auto missing = FindCredentials("", "127.0.0.1:5000");
+  ASSERT_FALSE(missing);
+  EXPECT_THAT(missing.error().message, HasSubstr("$MVM_REGISTRY_AUTH"));
 }
 
 // --- against docker-registry ---
