@@ -265,6 +265,12 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
   exec->set_stdin(request.stdin_data);
   exec->set_timeout_ms(request.timeout_ms);
   exec->set_output_limit_bytes(request.output_limit_bytes);
+  if (request.uid) {
+    exec->set_uid(*request.uid);
+  }
+  if (request.gid) {
+    exec->set_gid(*request.gid);
+  }
   // A command may be silent for as long as it runs; with a timeout the agent must have answered
   // by then, and a little after it the agent is taken for lost.
   const auto limit = request.timeout_ms == 0

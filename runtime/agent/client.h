@@ -37,6 +37,9 @@ struct ExecRequest {
   std::string stdin_data;
   uint32_t timeout_ms = 0;  ///< 0: none; on expiry the command's process group is killed
   uint64_t output_limit_bytes = 16u << 20;  ///< per stream; the rest is counted, not forwarded
+  /// Run as this uid and gid (both or neither); unset: the sandbox's root.
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
 };
 
 /// How a command ended.

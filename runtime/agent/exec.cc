@@ -1,6 +1,7 @@
 #include "runtime/agent/exec.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -140,6 +141,17 @@ bool DropWorkloadPrivileges() {
   if (!DropWorkloadPrivileges()) {
     ChildFail(status, ChildFailure::Step::kSetup, errno, 126);
   }
+  // After the drop (which needs CAP_SETPCAP), before the chdir (checked as the user). Becoming a
+  // non-zero uid clears the capabilities that were kept; no_new_privs is already set. setgroups
+  // fails where the user namespace denies it, and there the process has no supplementary groups
+  // to lose.
+  if (spec.uid) {
+    (void)setgroups(0, nullptr);
+    if (setresgid(*spec.gid, *spec.gid, *spec.gid) != 0 ||
+        setresuid(*spec.uid, *spec.uid, *spec.uid) != 0) {
+      ChildFail(status, ChildFailure::Step::kUser, errno, 126);
+    }
+  }
   if (chdir(spec.cwd.c_str()) != 0) {
     ChildFail(status, ChildFailure::Step::kChdir, errno, 126);
   }
@@ -277,7 +289,7 @@ std::optional<ChildFailure> DecodeChildFailure(std::string_view bytes) {
   int32_t record[2];
   std::memcpy(record, bytes.data(), sizeof record);
   if (record[0] < static_cast<int32_t>(ChildFailure::Step::kSetup) ||
-      record[0] > static_cast<int32_t>(ChildFailure::Step::kExec)) {
+      record[0] > static_cast<int32_t>(ChildFailure::Step::kUser)) {
     return std::nullopt;
   }
   return ChildFailure{static_cast<ChildFailure::Step>(record[0]), record[1]};
@@ -293,6 +305,10 @@ StartFailure DescribeFailure(const ExecSpec& spec, const ChildFailure& failure) 
       return {true, 126,
               "exec: working directory " + Quote(spec.cwd) + ": " + reason +
                   "; pass an existing directory as cwd"};
+    case ChildFailure::Step::kUser:
+      return {true, 126,
+              "exec: cannot run " + command + " as uid " + std::to_string(spec.uid.value_or(0)) +
+                  " gid " + std::to_string(spec.gid.value_or(0)) + ": " + reason};
     case ChildFailure::Step::kExec:
       break;
   }

@@ -41,7 +41,7 @@ inline constexpr size_t kWaitStatusBytes = sizeof(int32_t);
 
 /// What the child reports on the status pipe when it cannot run the command.
 struct ChildFailure {
-  enum class Step : int32_t { kSetup = 1, kChdir = 2, kExec = 3 };
+  enum class Step : int32_t { kSetup = 1, kChdir = 2, kExec = 3, kUser = 4 };
   Step step = Step::kSetup;
   int32_t error = 0;  ///< errno
 };

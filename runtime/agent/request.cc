@@ -97,6 +97,13 @@ ErrorOr<ExecSpec> CheckExec(const v1::Exec& exec) {
     path_value = kDefaultPath.substr(kDefaultPath.find('=') + 1);
   }
 
+  if (exec.has_uid() != exec.has_gid()) {
+    return Error{"exec: a user needs both uid and gid"};
+  }
+  if (exec.has_uid()) {
+    spec.uid = exec.uid();
+    spec.gid = exec.gid();
+  }
   spec.cwd = exec.cwd().empty() ? "/" : exec.cwd();
   if (spec.cwd.front() != '/' || HasNul(spec.cwd) || spec.cwd.size() > kMaxPathBytes) {
     return Error{"exec: working directory " + Quote(spec.cwd) +

@@ -5,6 +5,7 @@
 #define MVM_RUNTIME_AGENT_REQUEST_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,9 @@ struct ExecSpec {
   uint32_t timeout_ms = 0;
   uint64_t output_limit_bytes = 0;
   std::string display;  ///< a short command line for log markers
+  /// Switch to these ids before exec (both set or neither).
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
 };
 
 /// Checks an Exec request: a non-empty argv, no NUL byte in argv, env or cwd (execve would cut the

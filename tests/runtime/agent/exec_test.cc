@@ -140,6 +140,24 @@ TEST_F(ExecTest, DuplicateEnvironmentNamesAreRefused) {
   EXPECT_NE(result.error().message.find("given twice"), std::string::npos);
 }
 
+// An OCI image's User: the command runs as those ids, with no capability left (the switch from
+// root clears them), and a half-given user is refused.
+TEST_F(ExecTest, ACommandRunsAsTheRequestedUserWithoutCapabilities) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "switching users needs root";
+  }
+  ExecRequest request;
+  request.argv = {"sh", "-c", "id -u; id -g; grep CapEff /proc/self/status"};
+  request.uid = 4321;
+  request.gid = 4322;
+  Ran ran = MustRun(request);
+  EXPECT_EQ(ran.out, "4321\n4322\nCapEff:\t0000000000000000\n") << ran.err;
+  request.gid.reset();
+  auto refused = client_->Exec(request, nullptr);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("needs both uid and gid"), std::string::npos);
+}
+
 TEST_F(ExecTest, WorkingDirectoryIsUsed) {
   ExecRequest request;
   request.argv = {"pwd", "-P"};
