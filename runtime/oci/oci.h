@@ -66,6 +66,8 @@ struct Descriptor {
   std::string os;
   std::string architecture;
   std::string variant;
+  /// The `org.opencontainers.image.ref.name` annotation (an image layout's name for an image).
+  std::string ref_name;
 };
 
 /// Bounds on what a source may make mvm hold or write. The defaults fit real images (the largest
