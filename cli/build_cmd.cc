@@ -13,6 +13,7 @@
 #include "backend-emit/plan/time.h"
 #include "backend-emit/plan/verify.h"
 #include "cli/commands.h"
+#include "cli/oci_resolve.h"
 #include "cli/output_files.h"
 #include "cli/plan_emit.h"
 #include "cli/state_dir.h"
@@ -161,6 +162,19 @@ int BuildSources(const Args& args) {
     const NixRequestFile& r = (*requests)[i];
     files[i] = (*plans)[i].file;
     if (!r.request) {
+      const ir::v1::Image& image = module.proto.workloads(static_cast<int>(i)).image();
+      if (image.kind() == "oci") {
+        auto pinned = PullDeclaredImage(image, state_dir, "build");
+        if (!pinned) {
+          return Fail("build", pinned.error());
+        }
+        auto file = plan::WithRootfsDigest((*plans)[i].payload, *pinned, key);
+        if (!file) {
+          return Fail("build", file.error());
+        }
+        files[i] = std::move(*file);
+        continue;
+      }
       std::fprintf(stderr, "mvmctl build: nothing to build for `%s`: %s\n", r.workload_id.c_str(),
                    r.not_built.c_str());
       continue;
@@ -308,18 +322,32 @@ int BuildPlan(const Args& args) {
   if (auto failed = PlanRequest(plan_path, plan, args, request, not_built)) {
     return Fail("build", *failed);
   }
-  if (!request) {
+  std::string digest;
+  if (plan.workload().image().kind() == "oci") {
+    ir::v1::Image image = plan.workload().image();
+    for (const plan::v1::Artifact& a : plan.artifacts()) {
+      if (a.role() == "rootfs" && !a.digest().empty()) {
+        image.set_digest(a.digest());  // pinned by an earlier build: pull exactly that
+        image.set_ref(image.ref().substr(0, image.ref().find('@')) + "@" + a.digest());
+      }
+    }
+    auto pinned = PullDeclaredImage(image, StateDirFrom(args), "build");
+    if (!pinned) {
+      return Fail("build", pinned.error());
+    }
+    digest = *pinned;
+  } else if (!request) {
     std::fprintf(stderr, "mvmctl build: nothing to build for `%s`: %s\n",
                  plan.workload().id().c_str(), not_built.c_str());
     return kExitOk;
-  }
-  auto nix_path = nix::FindNix();
-  if (!nix_path) {
-    return Fail("build", nix_path.error());
-  }
-  std::string digest;
-  if (auto failed = BuildOne(*nix_path, *request, StateDirFrom(args), args.Has("v"), digest)) {
-    return Fail("build", *failed);
+  } else {
+    auto nix_path = nix::FindNix();
+    if (!nix_path) {
+      return Fail("build", nix_path.error());
+    }
+    if (auto failed = BuildOne(*nix_path, *request, StateDirFrom(args), args.Has("v"), digest)) {
+      return Fail("build", *failed);
+    }
   }
   auto file = plan::WithRootfsDigest(decoded->envelope.payload, digest, key ? &*key : nullptr);
   if (!file) {

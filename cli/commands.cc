@@ -289,8 +289,8 @@ exit status: 0 success, 2 usage error, 3 environment failure (I/O, bad key file,
        mvmctl secret revoke NAME --workload ID [--signer KEYID] [--state-dir DIR]
 
 The secret store is STATE-DIR/secrets: each value encrypted (XChaCha20-Poly1305) under the key
-file STATE-DIR/secrets/key (mode 0600, made on first use). Values are for the host side only; the
-launcher does not release them to sandboxes yet (a plan that names a secret is refused).
+file STATE-DIR/secrets/key (mode 0600, made on first use). Values stay on the host: a sandbox gets
+a token instead, which its egress proxy replaces with the value on the way to the secret's hosts.
 
 set     store NAME, or replace its value (its grants and creation time are kept). The value is
         read from --from-file FILE, else from stdin (a terminal is asked for it with echo off),
@@ -320,6 +320,50 @@ such secret
              {"workload", true},
              {"signer", true}},
        RunSecret},
+      {"image", "pull, load, list, verify and remove OCI images in the local cache",
+       R"(usage: mvmctl image pull REF [--auth-file FILE] [--ca-file FILE] [--quiet] [--state-dir DIR]
+       mvmctl image load FILE [--name REF] [--quiet] [--state-dir DIR]
+       mvmctl image ls [--format human|json] [--state-dir DIR]
+       mvmctl image inspect IMAGE [--state-dir DIR]
+       mvmctl image verify [IMAGE] [--state-dir DIR]
+       mvmctl image rm IMAGE... [--state-dir DIR]
+       mvmctl image prune [--state-dir DIR]
+
+The image cache is STATE-DIR/images: each image unpacked once, keyed by its manifest digest, with
+the digest of its tree; `oci:` workloads run from it (docs/images.md).
+
+pull     resolve REF (`[oci:]REGISTRY/REPO[:TAG][@sha256:DIGEST]`; no registry means Docker Hub) to
+         a digest, choose the linux/amd64 manifest of an index, download every blob while checking
+         its SHA-256, unpack the layers and store the image. Prints the digest and the pinned
+         reference to declare. Credentials come from a Docker-style config.json (--auth-file, else
+         $MVM_REGISTRY_AUTH, $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json, ~/.docker/config.json);
+         TLS trusts the system store plus --ca-file (else $SSL_CERT_FILE). Plain HTTP only for a
+         registry on a loopback address.
+load     store the images of an OCI image layout (a directory, or a tar of one) or a `docker save`
+         archive, checking every blob against its digest; --name REF names a file's one image
+inspect  print an image's digests, names, size, platform and configuration as JSON
+verify   re-hash the stored manifest, configuration and tree of IMAGE (or of every image)
+rm       remove images (refused while a running sandbox uses one)
+prune    remove images without a name and leftovers of interrupted pulls
+
+IMAGE is a digest (manifest or index; `sha256:` optional), a unique prefix of at least 12 hex
+digits, or a reference the cache has a name for. pull, load, verify, rm and prune are recorded in
+the audit log (image-resolve, image-fetch, image-cache-hit, image-materialize, image-verify,
+image-delete).
+
+options:
+  --state-dir DIR   state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
+
+exit status: 0 ok, 2 usage error, 3 environment failure (registry, network, I/O, a refused or
+corrupt image, no such image), 4 verify found a changed image
+)",
+       Flags{{"state-dir", true},
+             {"auth-file", true},
+             {"ca-file", true},
+             {"name", true},
+             {"format", true},
+             {"quiet", false}},
+       RunImage},
       {"plan", "verify, inspect and compare ExecutionPlans",
        R"(usage: mvmctl plan verify PLAN [--trust PUB]... [--trust-dir DIR]
        mvmctl plan inspect PLAN [--format human|json]

@@ -43,6 +43,7 @@ int RunStop(Args& args);
 int RunDestroy(Args& args);
 int RunGc(Args& args);
 int RunSecret(Args& args);
+int RunImage(Args& args);
 int RunLsp(Args& args);
 
 /// Runs `command` with the arguments after its name: `--help`, parsing, then its handler.

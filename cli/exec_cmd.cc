@@ -63,6 +63,13 @@ int RunExec(Args& args) {
     return FailRun("exec", Error{"sandbox `" + name + "` is not running"});
   }
   runtime::AddSandboxEnvironment(*record, request.env);  // `-e` of the same name wins
+  if (!args.Has("cwd") && record->image && !record->image->working_dir.empty()) {
+    request.cwd = record->image->working_dir;  // the image's WorkingDir, as for its entrypoint
+  }
+  if (record->image) {
+    request.uid = record->image->uid;  // and its User
+    request.gid = record->image->gid;
+  }
   auto client = runtime::agent::Client::Connect(session->options.state.AgentSocket(name),
                                                 std::chrono::seconds(2));
   if (!client) {

@@ -7,6 +7,7 @@
 #include "backend-emit/plan/replay.h"
 #include "backend-emit/plan/time.h"
 #include "cli/commands.h"
+#include "cli/oci_resolve.h"
 #include "cli/plan_emit.h"
 #include "ir/function_entrypoint.h"
 
@@ -142,6 +143,16 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
   ir::Module one;
   one.proto.set_schema_version(module.proto.schema_version());
   *one.proto.add_workloads() = module.proto.workloads(chosen);
+  // An OCI image is pulled now, before signing, so that the plan pins what a tag resolved to.
+  if (ir::v1::Image* image = one.proto.mutable_workloads(0)->mutable_image();
+      image->kind() == "oci") {
+    auto pinned = PullDeclaredImage(*image, session.options.state.root, command);
+    if (!pinned) {
+      exit_code = FailRun(command, pinned.error());
+      return std::nullopt;
+    }
+    image->set_digest(*pinned);
+  }
 
   auto key = runtime::EnsureKey(session.options.state.Keys(), "dev");
   if (!key) {

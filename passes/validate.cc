@@ -369,7 +369,9 @@ class WorkloadChecker {
         CheckRange(OptionContext::kService, "port", service.port(), base + "/port");
       }
     }
-    if (w_.entrypoints_size() == 0 && w_.services_size() == 0 && !Incomplete()) {
+    // An OCI image says what runs when the workload does not (its Entrypoint and Cmd).
+    if (w_.entrypoints_size() == 0 && w_.services_size() == 0 && w_.image().kind() != "oci" &&
+        !Incomplete()) {
       sink_.Emit<DiagnosticKind::kNoEntrypoint>(module_.Loc(index_, ""), w_.id());
     }
   }

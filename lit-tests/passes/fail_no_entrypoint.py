@@ -1,5 +1,6 @@
-# A class workload without any `@entrypoint` or `@service` method is an error at its decorator. A function
-# workload always has its `main` entrypoint.
+# A class workload without any `@entrypoint` or `@service` method is an error at its decorator, unless its
+# image is an OCI image, whose Entrypoint and Cmd then run. A function workload always has its `main`
+# entrypoint.
 # RUN: not %mvmctl check %s 2>&1 | FileCheck %s --strict-whitespace
 # RUN: not %mvmctl check --format=json %s | FileCheck %s --check-prefix=JSON
 from mvm import workload, entrypoint, service
@@ -25,6 +26,10 @@ class OnlyHelpers:
 
 @workload("function", image="template:busybox")
 def function(): ...
+
+@workload("image-default", image="oci:registry.example.com/tool:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+class ImageDefault:
+    pass
 
 @workload("service-only", image="template:busybox")
 class ServiceOnly:

@@ -619,7 +619,7 @@ ErrorOr<fs::path> EnsureRootImage(const fs::path& tree, std::string_view digest,
   fs::create_directories(dir, ec);
   if (progress) {
     progress("making the root image of " + std::string(digest.substr(0, 19)) +
-             "… with mkfs.ext4 (once per template)");
+             "… with mkfs.ext4 (once per root filesystem)");
   }
   if (auto ok = MakeExt4(tree, image, "mvm-root", digest); !ok) {
     return ok.error();

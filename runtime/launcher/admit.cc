@@ -168,11 +168,12 @@ std::optional<internal::PlanRefusal> internal::CheckPolicy(const LauncherOptions
     if (a.role() != "rootfs") {
       continue;
     }
-    if (a.kind() == "oci") {
-      return PlanRefusal{"policy", "oci-unsupported",
+    if (a.kind() == "oci" && a.digest().empty()) {
+      return PlanRefusal{"policy", "not-pinned",
                          "image `oci:" + a.ref() +
-                             "` cannot run yet: OCI image ingestion is planned; use a "
-                             "`template:` or `nix:` image"};
+                             "` is not pinned to a digest, and a plan runs only what it pins: "
+                             "`mvmctl build` (or `mvmctl run FILE`) resolves the tag and records "
+                             "the digest, or write `@sha256:…` in the declaration"};
     }
     if (a.kind() == "nix" && a.digest().empty()) {
       return PlanRefusal{"policy", "not-built",

@@ -32,6 +32,20 @@ using Clock = std::chrono::steady_clock;
 inline constexpr std::string_view kSdkMount = "/.mvm/sdk/python";
 inline constexpr uint32_t kPidsMax = 1024;
 
+/// The root filesystem a sandbox starts from: a tree and its digest, and for an `oci:` image what
+/// its configuration says every command gets.
+struct ResolvedRootfs {
+  fs::path dir;
+  std::string digest;
+  std::optional<SandboxRecord::Image> image;
+};
+
+/// An `oci:` image's tree from the image cache (<state>/images), pulled first when it is not
+/// there, and re-hashed against the digest taken when it was unpacked. Audits image-cache-hit or
+/// the pull's events, and image-verify when the tree no longer matches (then an Error).
+ErrorOr<ResolvedRootfs> ResolveOciRootfs(const LauncherOptions& options,
+                                         const plan::v1::Artifact& artifact, audit::Log& audit);
+
 /// Why a plan may not run here: the stage and reason of its `refuse` audit record, and the message.
 struct PlanRefusal {
   std::string stage;
@@ -164,8 +178,7 @@ struct SandboxAccess {
   static ErrorOr<Sandbox> StartOn(const backends::Backend& backend, const LauncherOptions& options,
                                   const AdmittedPlan& admitted, const StartOptions& start,
                                   audit::Log& audit, PhaseTimings* timings, const std::string& name,
-                                  const std::filesystem::path& rootfs_dir,
-                                  const std::string& rootfs_digest);
+                                  const internal::ResolvedRootfs& rootfs);
 
   /// A running sandbox this process did not start (claimed from a pool): `pidfd` refers to the
   /// record's process; `watchdog` is the claimer's own (fd -1 when detached).

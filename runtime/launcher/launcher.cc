@@ -218,13 +218,8 @@ using namespace internal;  // NOLINT(google-build-using-namespace): this file de
 
 namespace {
 
-struct ResolvedRootfs {
-  fs::path dir;
-  std::string digest;
-};
-
 ErrorOr<ResolvedRootfs> ResolveRootfs(const LauncherOptions& options,
-                                      const plan::v1::ExecutionPlan& plan) {
+                                      const plan::v1::ExecutionPlan& plan, audit::Log& audit) {
   const plan::v1::Artifact* rootfs = nullptr;
   for (const plan::v1::Artifact& a : plan.artifacts()) {
     if (a.role() == "rootfs") {
@@ -234,13 +229,16 @@ ErrorOr<ResolvedRootfs> ResolveRootfs(const LauncherOptions& options,
   if (rootfs == nullptr) {
     return Error{"the plan names no rootfs artifact"};
   }
-  if (!rootfs->digest().empty() && rootfs->kind() != "oci") {
+  if (rootfs->kind() == "oci") {
+    return ResolveOciRootfs(options, *rootfs, audit);
+  }
+  if (!rootfs->digest().empty()) {
     // `mvmctl build` recorded what Nix built; run exactly that tree.
     auto built = nix::FindBuiltArtifact(options.state.root, rootfs->digest());
     if (!built) {
       return built.error();
     }
-    return ResolvedRootfs{*built, rootfs->digest()};
+    return ResolvedRootfs{*built, rootfs->digest(), std::nullopt};
   }
   if (rootfs->kind() == "template") {
     auto made = rootfs::MaterializeTemplate(rootfs->ref(), options.state.RootfsCache(),
@@ -252,16 +250,15 @@ ErrorOr<ResolvedRootfs> ResolveRootfs(const LauncherOptions& options,
     if (!made) {
       return made.error();
     }
-    return ResolvedRootfs{made->dir, made->digest};
+    return ResolvedRootfs{made->dir, made->digest, std::nullopt};
   }
   if (rootfs->kind() == "nix") {
     return Error{"image `nix:" + rootfs->ref() +
                  "` has not been built: run `mvmctl build` on the plan or source file first, "
                  "which records the built rootfs's digest in the plan"};
   }
-  return Error{"image `oci:" + rootfs->ref() +
-               "` cannot run yet: OCI images need `mvmctl image pull`, which is planned; use a "
-               "`template:` or `nix:` image"};
+  return Error{"the plan's rootfs is of kind `" + rootfs->kind() +
+               "`, which this launcher does not know; use a newer mvmctl"};
 }
 
 }  // namespace
@@ -367,15 +364,14 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   }
 
   auto t = Clock::now();
-  auto rootfs = ResolveRootfs(options, p);
+  auto rootfs = ResolveRootfs(options, p, audit);
   if (!rootfs) {
     return rootfs.error();
   }
   if (timings != nullptr) {
     timings->materialize_ms = MillisSince(t);
   }
-  return SandboxAccess::StartOn(**backend, options, admitted, start, audit, timings, name,
-                                rootfs->dir, rootfs->digest);
+  return SandboxAccess::StartOn(**backend, options, admitted, start, audit, timings, name, *rootfs);
 }
 
 ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log& audit,
@@ -463,7 +459,13 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
       entrypoint = &e;
     }
   }
-  if (entrypoint == nullptr) {
+  bool oci = false;
+  for (const plan::v1::Artifact& a : p.artifacts()) {
+    oci = oci || (a.role() == "rootfs" && a.kind() == "oci");
+  }
+  // A workload of an OCI image without entrypoints runs what the image says (its Entrypoint and
+  // Cmd), as a container engine would; that is known once the image is resolved.
+  if (entrypoint == nullptr && !(oci && known.empty())) {
     if (known.empty()) {
       return Error{"workload `" + p.workload().id() +
                    "` has no entrypoint to run, only services, and starting services is not "
@@ -473,7 +475,11 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
     return Error{"workload `" + p.workload().id() + "` has no entrypoint `" + run.entrypoint +
                  "`; it has " + known};
   }
-  if (auto declaring_file = ir::DeclaringFileOf(*entrypoint)) {
+  std::optional<std::string> declaring_file;
+  if (entrypoint != nullptr) {
+    declaring_file = ir::DeclaringFileOf(*entrypoint);
+  }
+  if (declaring_file) {
     bool provided = false;
     for (const auto& file : run.start.app_files) {
       provided = provided || file.first == *declaring_file;
@@ -490,8 +496,29 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
     return sandbox.error();
   }
   agent::ExecRequest request;
-  request.argv.assign(entrypoint->command().begin(), entrypoint->command().end());
-  request.argv.insert(request.argv.end(), run.args.begin(), run.args.end());
+  const std::optional<SandboxRecord::Image>& image = sandbox->record().image;
+  if (entrypoint != nullptr) {
+    request.argv.assign(entrypoint->command().begin(), entrypoint->command().end());
+    request.argv.insert(request.argv.end(), run.args.begin(), run.args.end());
+  } else if (image) {
+    // Docker's rule: arguments replace Cmd and keep Entrypoint.
+    request.argv = image->entrypoint;
+    const std::vector<std::string>& rest = run.args.empty() ? image->cmd : run.args;
+    request.argv.insert(request.argv.end(), rest.begin(), rest.end());
+  }
+  if (request.argv.empty()) {
+    (void)Destroy(options, *sandbox, audit, "nothing to run");
+    return Error{"workload `" + p.workload().id() +
+                 "` declares no entrypoint and its image has neither Entrypoint nor Cmd; declare "
+                 "an entrypoint, or pass the command after `--`"};
+  }
+  if (image && !image->working_dir.empty()) {
+    request.cwd = image->working_dir;
+  }
+  if (image) {
+    request.uid = image->uid;
+    request.gid = image->gid;
+  }
   for (const auto& [k, v] : p.workload().env()) {
     request.env.emplace_back(k, v);
   }
@@ -500,9 +527,9 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
   }
   AddSandboxEnvironment(sandbox->record(), request.env);
   std::sort(request.env.begin(), request.env.end());
-  uint32_t timeout =
-      static_cast<uint32_t>(entrypoint->has_timeout_seconds() ? entrypoint->timeout_seconds()
-                                                              : p.lifecycle().timeout_seconds());
+  uint32_t timeout = static_cast<uint32_t>(
+      entrypoint != nullptr && entrypoint->has_timeout_seconds() ? entrypoint->timeout_seconds()
+                                                                 : p.lifecycle().timeout_seconds());
   // Workload output reaches a terminal escaped (terminal_text.h); a pipe or file gets the bytes.
   const bool escape[2] = {!run.raw_output && IsTerminal(1), !run.raw_output && IsTerminal(2)};
   TerminalEscaper escapers[2];
@@ -560,6 +587,11 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
   }
   if (!destroyed) {
     return destroyed.error();
+  }
+  if (declaring_file && image && outcome->exit_status == 127) {
+    return Error{"entrypoint `" + entrypoint->name() +
+                 "` runs a Python function, and its image has no `python3` on its PATH; use an "
+                 "image with Python 3 (e.g. `python:3.12-slim`) or declare a command entrypoint"};
   }
   if (!outcome->message.empty() && options.note) {
     options.note(outcome->message);

@@ -105,8 +105,10 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
                                         const LauncherOptions& options,
                                         const AdmittedPlan& admitted, const StartOptions& start,
                                         audit::Log& audit, PhaseTimings* timings,
-                                        const std::string& name, const fs::path& rootfs_dir,
-                                        const std::string& rootfs_digest) {
+                                        const std::string& name,
+                                        const internal::ResolvedRootfs& rootfs) {
+  const fs::path& rootfs_dir = rootfs.dir;
+  const std::string& rootfs_digest = rootfs.digest;
   const plan::v1::ExecutionPlan& p = admitted.verified.plan;
   if (auto made = MakeSandboxDirs(options.state, name); !made) {
     return made.error();
@@ -193,6 +195,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   sandbox.process_ = std::move(started->process);
   SandboxRecord& r = sandbox.record_;
   r = NewRecord(options, admitted, start, name, started->record_pid, rootfs_digest);
+  r.image = rootfs.image;
   if (sandbox.watchdog_pid_ > 0) {
     r.helpers.push_back(
         {"watchdog", sandbox.watchdog_pid_, ProcessStartTime(sandbox.watchdog_pid_)});
@@ -246,6 +249,9 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
                  {"rootfs", rootfs_digest},
                  {"pid", r.pid},
                  {"detached", start.detached}});
+  if (rootfs.image) {
+    launch["image"] = rootfs.image->digest;
+  }
   (void)audit.Append("launch", launch);
   AuditSecretReleases(audit, name, admitted, /*pool=*/"");
   if (request.describe) {

@@ -101,6 +101,15 @@ nlohmann::json ToJson(const SandboxRecord& r) {
   for (const SandboxRecord::SecretToken& t : r.secret_tokens) {
     j["secrets"].push_back({{"env", t.env}, {"name", t.name}, {"token", t.token}});
   }
+  if (r.image) {
+    j["image"] = {{"digest", r.image->digest},           {"env", r.image->env},
+                  {"working_dir", r.image->working_dir}, {"user", r.image->user},
+                  {"entrypoint", r.image->entrypoint},   {"cmd", r.image->cmd}};
+    if (r.image->uid && r.image->gid) {
+      j["image"]["uid"] = *r.image->uid;
+      j["image"]["gid"] = *r.image->gid;
+    }
+  }
   return j;
 }
 
@@ -158,6 +167,23 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) 
       r.secret_tokens.push_back({t.at("env").get<std::string>(), t.at("name").get<std::string>(),
                                  t.at("token").get<std::string>()});
     }
+    if (j.contains("image")) {
+      const nlohmann::json& i = j["image"];
+      r.image = SandboxRecord::Image{
+          i.at("digest").get<std::string>(),
+          i.at("env").get<std::vector<std::string>>(),
+          i.at("working_dir").get<std::string>(),
+          i.at("user").get<std::string>(),
+          i.at("entrypoint").get<std::vector<std::string>>(),
+          i.at("cmd").get<std::vector<std::string>>(),
+          std::nullopt,
+          std::nullopt,
+      };
+      if (i.contains("uid") && i.contains("gid")) {
+        r.image->uid = i["uid"].get<uint32_t>();
+        r.image->gid = i["gid"].get<uint32_t>();
+      }
+    }
     if (!r.instance.empty() && !IsSandboxName(r.instance)) {
       return Error{"`" + path.string() + "` names an invalid instance `" + r.instance + "`"};
     }
@@ -214,8 +240,10 @@ std::vector<std::string> EgressRefusals(const StateDir& state, std::string_view 
   return out;
 }
 
-void AddSandboxEnvironment(const SandboxRecord& record,
-                           std::vector<std::pair<std::string, std::string>>& env) {
+namespace {
+
+void AddEgressEnvironment(const SandboxRecord& record,
+                          std::vector<std::pair<std::string, std::string>>& env) {
   if (record.egress_proxy.empty()) {
     return;
   }
@@ -244,6 +272,28 @@ void AddSandboxEnvironment(const SandboxRecord& record,
   add({"SSL_CERT_FILE", std::string(kGuestCaBundle)});
   add({"REQUESTS_CA_BUNDLE", std::string(kGuestCaBundle)});
   add({"NODE_EXTRA_CA_CERTS", std::string(kGuestCa)});
+}
+
+}  // namespace
+
+void AddSandboxEnvironment(const SandboxRecord& record,
+                           std::vector<std::pair<std::string, std::string>>& env) {
+  AddEgressEnvironment(record, env);
+  if (!record.image) {
+    return;
+  }
+  // The image's own environment (PATH, LANG, PYTHON_VERSION…), below the plan's, the caller's and
+  // the sandbox's: an image cannot point its commands past the egress proxy.
+  for (const std::string& kv : record.image->env) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      continue;
+    }
+    std::string key = kv.substr(0, eq);
+    if (std::none_of(env.begin(), env.end(), [&](const auto& e) { return e.first == key; })) {
+      env.emplace_back(std::move(key), kv.substr(eq + 1));
+    }
+  }
 }
 
 std::string TokenRedactor::Feed(std::string_view piece) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,8 @@ struct StateDir {
   std::filesystem::path Pools() const { return root / "pools"; }
   /// The secret store (runtime/secrets/secrets.h).
   std::filesystem::path Secrets() const { return root / "secrets"; }
+  /// The OCI image cache (runtime/oci/store.h).
+  std::filesystem::path Images() const { return root / "images"; }
   /// `sandboxes/<name>`. Aborts on a name that is not a sandbox name (IsSandboxName): a name is a
   /// path component here, and `..`, `/` or an empty name would reach outside `sandboxes/`; every
   /// command checks the names it is given before it builds a path from one.
@@ -90,6 +93,21 @@ struct SandboxRecord {
     std::string token;
   };
   std::vector<SecretToken> secret_tokens;
+  /// For a sandbox of an `oci:` image: its manifest digest and the parts of its configuration
+  /// every command gets (environment below the plan's, working directory, user), and what runs
+  /// when the workload declares no entrypoint.
+  struct Image {
+    std::string digest;
+    std::vector<std::string> env;  ///< "KEY=value"
+    std::string working_dir;
+    std::string user;
+    std::vector<std::string> entrypoint;
+    std::vector<std::string> cmd;
+    /// `user` as ids, looked up in the image (runtime/oci/user.h); unset for root.
+    std::optional<uint32_t> uid;
+    std::optional<uint32_t> gid;
+  };
+  std::optional<Image> image;
 
   const std::string& InstanceName() const { return instance.empty() ? name : instance; }
 };
@@ -126,7 +144,8 @@ std::vector<std::string> EgressRefusals(const StateDir& state, std::string_view 
 
 /// Adds to `env` what every command in the sandbox gets besides the plan's and the caller's
 /// variables, unless `env` names it already: for a sandbox with egress, its proxy as HTTP_PROXY /
-/// HTTPS_PROXY (both spellings) and NO_PROXY for its own loopback.
+/// HTTPS_PROXY (both spellings) and NO_PROXY for its own loopback; for a sandbox of an OCI image,
+/// the image's environment.
 void AddSandboxEnvironment(const SandboxRecord& record,
                            std::vector<std::pair<std::string, std::string>>& env);
 /// Every sandbox with a record, sorted by name; unreadable records are skipped with a note in

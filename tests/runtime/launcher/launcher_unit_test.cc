@@ -158,16 +158,19 @@ TEST(TokenRedactor, RedactsTokensSplitAnywhereAndOnlyTokens) {
   EXPECT_EQ(r.Feed("ctl"), "mvmctl");
 }
 
-TEST(CheckPolicy, AnOciImageIsRefusedOnEveryBackend) {
+TEST(CheckPolicy, AnOciImageRunsOnlyWhenPinnedToADigest) {
   plan::v1::ExecutionPlan plan = RunnablePlan();
   plan.mutable_artifacts(0)->set_kind("oci");
   plan.mutable_artifacts(0)->set_ref("docker.io/library/python:3.12-slim");
-  plan.mutable_artifacts(0)->set_digest("sha256:" + std::string(64, 'a'));
   for (const backends::Backend* backend : backends::All()) {
     EXPECT_THAT(Refusal(plan, backend->name()),
-                HasSubstr("oci-unsupported: image `oci:docker.io/library/python:3.12-slim` cannot "
-                          "run yet"))
+                HasSubstr("not-pinned: image `oci:docker.io/library/python:3.12-slim` is not "
+                          "pinned to a digest"))
         << backend->name();
+  }
+  plan.mutable_artifacts(0)->set_digest("sha256:" + std::string(64, 'a'));
+  for (const backends::Backend* backend : backends::All()) {
+    EXPECT_EQ(Refusal(plan, backend->name()), "") << backend->name();
   }
 }
 
