@@ -43,6 +43,10 @@ int RunPs(Args& args) {
       for (const auto& t : r.secret_tokens) {
         list.back()["secrets"].push_back({{"env", t.env}, {"name", t.name}});
       }
+      list.back()["rootfs"] = r.root_fs;
+      if (r.image) {
+        list.back()["image"] = r.image->digest;
+      }
     }
     std::printf("%s\n", nlohmann::json{{"sandboxes", list}}.dump().c_str());
     return kExitOk;
@@ -58,6 +62,8 @@ int RunPs(Args& args) {
                 : !r.pool.empty() ? (" (ready in pool " + r.pool + ")").c_str()
                                   : "");
     if (args.Has("v")) {
+      std::printf("    rootfs: %s%s\n", r.root_fs.c_str(),
+                  r.image ? (" (OCI image " + r.image->digest + ")").c_str() : "");
       std::printf(
           "    network: %s%s\n",
           r.egress_policy.empty() ? "none (its own loopback only)" : r.egress_policy.c_str(),
