@@ -66,17 +66,14 @@ ErrorOr<ResolvedRootfs> ResolveOciRootfs(const LauncherOptions& options,
     }
     image = std::move(pulled->image);
   }
-  // The tree is re-hashed on every start, as nix trees are: the digest checked at unpacking
-  // proves what was unpacked, and only this proves what is about to be mounted.
-  auto tree = rootfs::TreeDigest(image->rootfs);
-  if (!tree || *tree != image->tree_digest) {
-    std::string why = tree ? "hashes to " + *tree + ", not " + image->tree_digest
-                           : "cannot be hashed: " + tree.error().message;
+  // Checked before every start: the digest taken at unpacking proves what was unpacked, and only
+  // this proves what is about to be mounted (ImageStore::CheckTree says how a re-hash is skipped).
+  if (auto intact = store.CheckTree(*image); !intact) {
     (void)audit.Append("image-verify", {{"image", ref->ToString()},
                                         {"manifest", image->manifest_digest},
                                         {"ok", false},
-                                        {"problem", why}});
-    return Error{"the cached tree of `" + shown + "` " + why +
+                                        {"problem", intact.error().message}});
+    return Error{"the cached tree of `" + shown + "` " + intact.error().message +
                  ": something changed it; `mvmctl image rm " + image->manifest_digest +
                  "` and run again to pull it afresh"};
   }

@@ -510,7 +510,8 @@ ErrorOr<Ok> Registry::GetBlob(std::string_view repository_in, const Descriptor& 
     written += static_cast<int64_t>(chunk.size());
     return true;
   };
-  s.Progress("fetching " + where + " (" + std::to_string(blob.size) + " bytes)");
+  // No progress line of its own: the caller names the blob better (its role, its place in the
+  // image); retries are this function's to report.
   std::string last_failure;
   for (int attempt = 0;; ++attempt) {
     HttpRequest attempt_request = request;

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -428,6 +430,75 @@ ErrorOr<VerifyReport> ImageStore::Verify(const StoredImage& image) const {
                               " as when it was unpacked: something changed it");
   }
   return report;
+}
+
+namespace {
+
+// The metadata fingerprint CheckTree keeps: SHA-256 over every entry's relative path and lstat
+// fields, in sorted order. Entries that cannot be stat-ed make it fail (an Error), never match.
+ErrorOr<std::string> TreeFingerprint(const fs::path& root) {
+  std::vector<std::string> lines;
+  std::error_code ec;
+  auto add = [&](const fs::path& path, const std::string& rel) -> bool {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+      return false;
+    }
+    char buf[256];
+    std::snprintf(buf, sizeof buf, " %llu %o %u %u %lld %lld.%09ld %lld.%09ld",
+                  static_cast<unsigned long long>(st.st_ino), st.st_mode, st.st_uid, st.st_gid,
+                  static_cast<long long>(st.st_size), static_cast<long long>(st.st_mtim.tv_sec),
+                  st.st_mtim.tv_nsec, static_cast<long long>(st.st_ctim.tv_sec),
+                  st.st_ctim.tv_nsec);
+    lines.push_back(rel + '\0' + buf);
+    return true;
+  };
+  if (!add(root, ".")) {
+    return Error{"cannot stat " + Quote(root) + ": " + os::ErrnoText(errno)};
+  }
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (!add(it->path(), it->path().lexically_relative(root).string())) {
+      return Error{"cannot stat " + Quote(it->path()) + ": " + os::ErrnoText(errno)};
+    }
+  }
+  if (ec) {
+    return Error{"cannot walk " + Quote(root) + ": " + ec.message()};
+  }
+  std::sort(lines.begin(), lines.end());
+  Sha256 h;
+  for (const std::string& line : lines) {
+    h.Update(line);
+    h.Update("\n");
+  }
+  return h.Finish();
+}
+
+constexpr std::string_view kFingerprintFile = "verified-fingerprint";
+
+}  // namespace
+
+ErrorOr<Ok> ImageStore::CheckTree(const StoredImage& image) const {
+  auto before = TreeFingerprint(image.rootfs);
+  if (before) {
+    auto kept = ReadSmallFile(image.dir / kFingerprintFile, 128);
+    if (kept && *kept == *before) {
+      return Ok{};
+    }
+  }
+  auto tree = rootfs::TreeDigest(image.rootfs);
+  if (!tree) {
+    return Error{"cannot be hashed: " + tree.error().message};
+  }
+  if (*tree != image.tree_digest) {
+    return Error{"hashes to " + *tree + ", not " + image.tree_digest};
+  }
+  // Kept only when nothing changed while the tree was read, so the fingerprint is of what hashed.
+  auto after = TreeFingerprint(image.rootfs);
+  if (before && after && *before == *after) {
+    (void)os::WriteFileAtomically(image.dir / kFingerprintFile, *after, os::kPrivateFile);
+  }
+  return Ok{};
 }
 
 ErrorOr<Ok> ImageStore::Remove(const StoredImage& image) {

@@ -90,6 +90,14 @@ class ImageStore {
   /// names that configuration, and re-hashes the tree against the digest taken at publishing.
   ErrorOr<VerifyReport> Verify(const StoredImage& image) const;
 
+  /// What a launch checks before it mounts the tree: Ok when it still hashes to tree_digest, an
+  /// Error saying what it hashes to otherwise. The full re-hash reads every file, so after one
+  /// succeeds a fingerprint of the tree's metadata is kept (every entry's path, inode, type, mode,
+  /// owner, size, mtime and ctime); a tree whose fingerprint is unchanged is not read again. Any
+  /// write, chmod, chown, rename or replacement changes an entry's ctime, which no unprivileged
+  /// call can set back, so the shortcut misses only what root could do to the launcher itself.
+  ErrorOr<Ok> CheckTree(const StoredImage& image) const;
+
   /// Removes the image (every name of it); a running sandbox keeps its mount of the tree.
   ErrorOr<Ok> Remove(const StoredImage& image);
   /// Removes a name only; the image stays (it may be left with no name).

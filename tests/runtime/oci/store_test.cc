@@ -238,9 +238,21 @@ TEST_F(ImageStoreTest, VerifyFindsAChangedTreeOrDocumentAndPruneRemovesWhatHasNo
   ASSERT_TRUE(unnamed.ok());
   const StoredImage image = (*named)[0].image;
   EXPECT_TRUE(store_.Verify(image)->ok());
+  // A launch's check: a full hash first, then the metadata fingerprint it leaves.
+  ASSERT_TRUE(store_.CheckTree(image).ok());
+  EXPECT_TRUE(fs::exists(image.dir / "verified-fingerprint"));
+  ASSERT_TRUE(store_.CheckTree(image).ok());
 
+  // Changed content with its old mtime put back still changes the ctime, so the launch's check
+  // hashes again and refuses.
   fs::path file = image.rootfs / "srv/app.txt";
+  auto mtime = fs::last_write_time(file);
   fs::permissions(file, fs::perms::owner_write, fs::perm_options::add);
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << "layer 222\n";  // the same size
+  fs::last_write_time(file, mtime);
+  auto changed = store_.CheckTree(image);
+  ASSERT_FALSE(changed.ok());
+  EXPECT_THAT(changed.error().message, HasSubstr("hashes to"));
   std::ofstream(file, std::ios::app) << "changed";
   auto report = store_.Verify(image);
   ASSERT_TRUE(report.ok());
