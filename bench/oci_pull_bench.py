@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """`oci:` images: pulling one from a registry, and launching from the image cache.
 
-    sudo /usr/bin/python3 bench/oci_pull_bench.py [--mvmctl /work/main/build/bin/mvmctl] [--rounds 5]
-        [--launch-rounds 20] [--rootfs-cache /work/main/build-rootfs-cache]
+    sudo /usr/bin/python3 bench/oci_pull_bench.py [--mvmctl build/bin/mvmctl] [--rounds 5]
+        [--launch-rounds 20] [--rootfs-cache build-rootfs-cache]
 
 Root; standard library only; needs /usr/bin/docker-registry, skopeo and umoci. In one run:
 
@@ -376,12 +376,13 @@ def launch_rounds(mvmctl: str, state: Path, files: dict[str, Path], rounds: int,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mvmctl", default="/work/main/build/bin/mvmctl",
-                        help="the mvmctl to measure (default /work/main/build/bin/mvmctl)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parser.add_argument("--mvmctl", default=os.path.join(root, "build", "bin", "mvmctl"),
+                        help="the mvmctl to measure (default build/bin/mvmctl of this checkout)")
     parser.add_argument("--rounds", type=int, default=5, help="pull rounds per side (default 5)")
     parser.add_argument("--launch-rounds", type=int, default=20,
                         help="launches per workload after one warm-up (default 20)")
-    parser.add_argument("--rootfs-cache", default="/work/main/build-rootfs-cache",
+    parser.add_argument("--rootfs-cache", default=os.path.join(root, "build-rootfs-cache"),
                         help="a rootfs cache holding python-3.11/current (the template's tree)")
     args = parser.parse_args()
     if os.geteuid() != 0:
