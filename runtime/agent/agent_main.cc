@@ -17,10 +17,14 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: mvm-agent (--socket PATH | --listen-fd N) [--files-root DIR] [--log-bytes N]\n"
+    "                 [--no-workload-capabilities]\n"
     "  --socket PATH     unix socket to serve the agent protocol on (a stale one is replaced)\n"
     "  --listen-fd N     serve on inherited listening unix socket N instead\n"
     "  --files-root DIR  directory that file requests are confined to (default /)\n"
-    "  --log-bytes N     size of the log ring in bytes (default 1048576)\n";
+    "  --log-bytes N     size of the log ring in bytes (default 1048576)\n"
+    "  --no-workload-capabilities\n"
+    "                    commands keep no capability (a container's agent holds CAP_SETUID and\n"
+    "                    CAP_SETGID only to run commands as an image's User)\n";
 
 constexpr unsigned long long kMinLogBytes = 4096;
 constexpr unsigned long long kMaxLogBytes = 256ull << 20;
@@ -49,6 +53,10 @@ int main(int argc, char** argv) {
     if (arg == "--version") {
       std::printf("mvm-agent %s\n", mvm::runtime::agent::AgentVersion());
       return 0;
+    }
+    if (arg == "--no-workload-capabilities") {
+      options.workload_capabilities = false;
+      continue;
     }
     // Both `--flag value` and `--flag=value`.
     std::string_view name = arg.substr(0, arg.find('='));

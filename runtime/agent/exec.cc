@@ -118,6 +118,14 @@ bool DropWorkloadPrivileges() {
          prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0;
 }
 
+// Every capability out of the current sets (the bounding set is left: no_new_privs and the
+// container's NOROOT securebit keep an exec from drawing on it). Fails with errno set.
+bool ClearAllCapabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
 // The child between fork and execve. The agent has one thread, so this may call anything, but it
 // only makes system calls on data prepared before the fork.
 [[noreturn]] void RunChild(const ExecSpec& spec, char* const* argv, char* const* envp, int in,
@@ -151,6 +159,10 @@ bool DropWorkloadPrivileges() {
         setresuid(*spec.uid, *spec.uid, *spec.uid) != 0) {
       ChildFail(status, ChildFailure::Step::kUser, errno, 126);
     }
+  } else if (!spec.workload_capabilities && !ClearAllCapabilities()) {
+    // A container's agent holds CAP_SETUID and CAP_SETGID only to switch users; a command that
+    // stays root gets neither.
+    ChildFail(status, ChildFailure::Step::kSetup, errno, 126);
   }
   if (chdir(spec.cwd.c_str()) != 0) {
     ChildFail(status, ChildFailure::Step::kChdir, errno, 126);

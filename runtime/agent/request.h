@@ -44,6 +44,8 @@ struct ExecSpec {
   /// Switch to these ids before exec (both set or neither).
   std::optional<uint32_t> uid;
   std::optional<uint32_t> gid;
+  /// False: the command keeps no capability (AgentOptions::workload_capabilities).
+  bool workload_capabilities = true;
 };
 
 /// Checks an Exec request: a non-empty argv, no NUL byte in argv, env or cwd (execve would cut the

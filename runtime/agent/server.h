@@ -15,6 +15,10 @@ struct AgentOptions {
   int listen_fd = -1;  ///< --listen-fd: an inherited listening unix socket, used instead of a path
   std::string files_root = "/";  ///< --files-root: the directory file requests are confined to
   size_t log_bytes = 1u << 20;   ///< --log-bytes: size of the log ring
+  /// False (--no-workload-capabilities): commands keep no capability at all. A container's agent
+  /// holds CAP_SETUID and CAP_SETGID only to run commands as an image's User; true: commands keep
+  /// the agent's capabilities that kWorkloadCapabilities (exec.cc) allows, as in a microVM.
+  bool workload_capabilities = true;
   /// Called once the socket listens and every signal is blocked, before the first client is
   /// served: the microVM init starts the stream multiplexer here, so that it inherits the blocked
   /// mask and finds the socket ready. May be empty.

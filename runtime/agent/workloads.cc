@@ -21,6 +21,7 @@ void Server::StartExec(Connection& conn, const v1::Exec& request) {
     SendError(conn, spec.error().message);
     return;
   }
+  spec->workload_capabilities = options_.workload_capabilities;
   auto spawned = Spawn(*spec);
   if (!spawned) {
     SendError(conn, spawned.error().message);

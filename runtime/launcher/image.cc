@@ -88,17 +88,7 @@ ErrorOr<ResolvedRootfs> ResolveOciRootfs(const LauncherOptions& options,
   if (!user) {
     return Error{"`" + shown + "`: " + user.error().message};
   }
-  if (*user && options.backend == "container" && (*user)->uid != 0) {
-    // The container's agent holds no capability at all (its securebits lock that in), so it cannot
-    // become another user; giving it CAP_SETUID would widen every container sandbox.
-    if (options.note) {
-      options.note("the image's User `" + image->config.user + "` (uid " +
-                   std::to_string((*user)->uid) +
-                   ") is not applied on the container backend, whose sandboxes have no capability "
-                   "to change user: commands run as the sandbox's root, without capabilities; "
-                   "`--backend qemu-microvm` runs them as that user");
-    }
-  } else if (*user) {
+  if (*user) {
     facts.uid = (*user)->uid;
     facts.gid = (*user)->gid;
   }

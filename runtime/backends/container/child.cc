@@ -4,6 +4,7 @@
 #include "runtime/backends/container/child.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
@@ -31,6 +32,11 @@ namespace {
 constexpr unsigned kSecureBits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
                                  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
                                  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+// For an init that switches users: the uid fixup stays on (becoming a non-zero uid clears every
+// capability) and ambient capabilities may be raised (they carry CAP_SETUID and CAP_SETGID across
+// the exec of init, which NOROOT would not grant to uid 0). KEEP_CAPS stays off, locked.
+constexpr unsigned kSwitchingSecureBits =
+    SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
 
 // Builds a report's step text from pieces, truncating; fixed storage only.
 class StepText {
@@ -411,19 +417,48 @@ void Child::CloseFds() {
   }
 }
 
+namespace {
+
+// The bounding set and the current sets cut to CAP_SETUID and CAP_SETGID, raised as ambient so
+// that they survive the exec of init. Fails with errno set.
+bool KeepOnlyUserSwitching() {
+  constexpr uint64_t kKeep = (uint64_t{1} << CAP_SETUID) | (uint64_t{1} << CAP_SETGID);
+  for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
+    if ((kKeep & (uint64_t{1} << cap)) == 0 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+      return false;
+    }
+  }
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  data[0].effective = data[0].permitted = data[0].inheritable = static_cast<uint32_t>(kKeep);
+  return syscall(SYS_capset, &header, data) == 0 &&
+         prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0 &&
+         prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SETUID, 0, 0) == 0 &&
+         prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SETGID, 0, 0) == 0;
+}
+
+}  // namespace
+
 void Child::DropPrivileges() {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     Fail("set no_new_privs");
   }
   // Root in a user namespace would regain capabilities at exec; these bits stop that for good.
-  if (prctl(PR_SET_SECUREBITS, kSecureBits, 0, 0, 0) != 0) {
+  if (prctl(PR_SET_SECUREBITS, plan_.init_switches_users ? kSwitchingSecureBits : kSecureBits, 0, 0,
+            0) != 0) {
     Fail("lock the securebits");
   }
-  if (!backends::EmptyCapabilityBoundingSet()) {
-    Fail("drop the capability bounding set");
-  }
-  if (!backends::ClearCapabilities()) {
-    Fail("drop all capabilities");
+  if (plan_.init_switches_users) {
+    if (!KeepOnlyUserSwitching()) {
+      Fail("keep only CAP_SETUID and CAP_SETGID");
+    }
+  } else {
+    if (!backends::EmptyCapabilityBoundingSet()) {
+      Fail("drop the capability bounding set");
+    }
+    if (!backends::ClearCapabilities()) {
+      Fail("drop all capabilities");
+    }
   }
   sock_fprog program{static_cast<unsigned short>(plan_.seccomp.size()), plan_.seccomp.data()};
   if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) {

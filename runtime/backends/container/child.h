@@ -101,6 +101,7 @@ struct ChildPlan {
   std::vector<int> keep_fds;     ///< sorted: 0, 1, 2, inherit_fds and the control socket
   std::vector<int> inherit_fds;  ///< kept open across the exec
   int death_signal = 0;
+  bool init_switches_users = false;  ///< Spec::init_switches_users
   std::vector<std::string> argv_storage;
   std::vector<std::string> envp_storage;
   std::vector<char*> argv;  ///< into argv_storage, null-terminated

@@ -182,6 +182,7 @@ ChildPlan BuildChildPlan(const Spec& spec, std::vector<sock_filter> seccomp) {
   plan.keep_fds.erase(std::unique(plan.keep_fds.begin(), plan.keep_fds.end()), plan.keep_fds.end());
   plan.inherit_fds = spec.inherit_fds;
   plan.death_signal = spec.parent_death_signal;
+  plan.init_switches_users = spec.init_switches_users;
 
   // The host file name, not "/.mvm/init": multi-call binaries such as busybox pick their applet by
   // argv[0], and "init" would be one.

@@ -86,6 +86,11 @@ struct Spec {
   int parent_death_signal = SIGKILL;
   /// Host fds passed to PID 1 at the same numbers; every other fd except 0, 1 and 2 is closed.
   std::vector<int> inherit_fds;
+  /// PID 1 keeps CAP_SETUID and CAP_SETGID (and no other capability), as ambient capabilities, so
+  /// that the guest agent can run a command as an image's User: it drops both for every command
+  /// (runtime/agent/exec.cc), and becoming a non-zero uid clears them in any case. Within the
+  /// sandbox's user namespace they reach only its own 65536 mapped ids. False: PID 1 has none.
+  bool init_switches_users = false;
 };
 
 /// How PID 1 ended: exit_code for a normal exit, signal (and exit_code 0) when killed.

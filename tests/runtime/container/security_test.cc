@@ -105,6 +105,24 @@ TEST_F(SecurityTest, NoCapabilitiesAndNoNewPrivileges) {
             "Seccomp:\t2\n");
 }
 
+// An init that switches users (the agent, for an image's User) holds CAP_SETUID and CAP_SETGID and
+// nothing else, in every set but the inheritable-only ones that carry them across its exec; still
+// no new privileges and the same seccomp filter.
+TEST_F(SecurityTest, AnInitThatSwitchesUsersHoldsOnlySetuidAndSetgid) {
+  Spec spec = MakeSpec("grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status > /out/st");
+  spec.init_switches_users = true;
+  Outcome r = Run(spec);
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(Out("st"),
+            "CapInh:\t00000000000000c0\n"
+            "CapPrm:\t00000000000000c0\n"
+            "CapEff:\t00000000000000c0\n"
+            "CapBnd:\t00000000000000c0\n"
+            "CapAmb:\t00000000000000c0\n"
+            "NoNewPrivs:\t1\n"
+            "Seccomp:\t2\n");
+}
+
 TEST_F(SecurityTest, HostLoopbackIsUnreachable) {
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(listener, 0);

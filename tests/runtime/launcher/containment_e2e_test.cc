@@ -175,6 +175,20 @@ TEST_F(ContainmentE2E, ExecTimeoutKillsProcessesThatCalledSetsid) {
   EXPECT_THAT(ps.out, Not(HasSubstr("sleep"))) << ps.out;
 }
 
+// The container's agent holds CAP_SETUID and CAP_SETGID to run commands as an image's User; a
+// command that stays root holds neither (nor anything else), so it cannot become another user.
+TEST_F(ContainmentE2E, ARootCommandHoldsNoCapabilityAlthoughTheAgentMaySwitchUsers) {
+  Result caps = Exec(
+      "grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status; su -c true nobody; "
+      "echo su=$?");
+  ASSERT_EQ(caps.status, 0) << Describe(caps);
+  EXPECT_THAT(caps.out, HasSubstr("CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n"
+                                  "CapEff:\t0000000000000000\nCapAmb:\t0000000000000000\n"));
+  EXPECT_THAT(caps.out, HasSubstr("su=1"));
+  Result agent = Exec("grep -E '^Cap(Prm|Bnd)' /proc/1/status");
+  EXPECT_EQ(agent.out, "CapPrm:\t00000000000000c0\nCapBnd:\t00000000000000c0\n");
+}
+
 TEST_F(ContainmentE2E, ADirectoryTreeTooDeepToNameDoesNotFailTheSnapshot) {
   // 200 levels of 30-character names: paths past 6000 bytes, beyond what the agent can name
   // (PATH_MAX), built 50 levels per `cd` so that no single path given to the kernel is that long.

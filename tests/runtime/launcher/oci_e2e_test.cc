@@ -265,11 +265,7 @@ TEST_F(OciE2E, TheImagesEntrypointCmdEnvWorkingDirAndUserRunAndThePullIsAudited)
                                        "class Tool:\n    pass\n");
   Result r = Mvmctl({"run", source}, "", state.path());
   ASSERT_EQ(r.status, 0) << Describe(r);
-  // The container's sandboxes hold no capability to change user, so User is not applied there,
-  // and mvmctl says so (the microVM case below runs as the image's user).
-  EXPECT_EQ(r.out, "cmd-ran\n0\n0\n/srv\ngreeting=hi-from-env\nhello from the image\n");
-  EXPECT_THAT(r.err,
-              HasSubstr("the image's User `app` (uid 1000) is not applied on the container"));
+  EXPECT_EQ(r.out, "cmd-ran\n1000\n1000\n/srv\ngreeting=hi-from-env\nhello from the image\n");
   EXPECT_THAT(r.err, HasSubstr("resolved to " + images().tool_manifest));
 
   // The pull, its verification and the launch are in the audit log, with the digests.
@@ -293,7 +289,12 @@ TEST_F(OciE2E, TheImagesEntrypointCmdEnvWorkingDirAndUserRunAndThePullIsAudited)
   // Arguments replace Cmd and keep Entrypoint; the second run is a cache hit.
   r = Mvmctl({"run", source, "--", "echo args-replace-cmd; whoami"}, "", state.path());
   ASSERT_EQ(r.status, 0) << Describe(r);
-  EXPECT_EQ(r.out, "args-replace-cmd\nroot\n");
+  EXPECT_EQ(r.out, "args-replace-cmd\napp\n");
+  // As the image's user the command holds no capability, and cannot become root again.
+  r = Mvmctl({"run", source, "--", "grep CapEff /proc/self/status; su -c true root; echo su=$?"},
+             "", state.path());
+  EXPECT_THAT(r.out, HasSubstr("CapEff:\t0000000000000000\n"));
+  EXPECT_THAT(r.out, HasSubstr("su=1"));
   EXPECT_EQ(mvm::testing::AuditRecords(state.path(), "", "image-fetch").size(), 1u);
   EXPECT_GE(mvm::testing::AuditRecords(state.path(), "", "image-cache-hit").size(), 1u);
 
@@ -381,9 +382,8 @@ TEST_F(OciE2E, APulledPythonImageRunsAFunctionWorkloadOnTheContainer) {
   Result r = Mvmctl({"run", source}, "", state.path());
   ASSERT_EQ(r.status, 0) << Describe(r);
   EXPECT_THAT(r.out, HasSubstr("python 3.11"));
-  EXPECT_THAT(r.out, HasSubstr("lang C.UTF-8 uid 0"));
+  EXPECT_THAT(r.out, HasSubstr("lang C.UTF-8 uid 65534"));  // the image's User
   EXPECT_THAT(r.out, HasSubstr("data layer three motd False"));
-  EXPECT_THAT(r.err, HasSubstr("the image's User `nobody` (uid 65534) is not applied"));
 }
 
 class OciE2EMicrovm : public OciE2E {};
