@@ -1,11 +1,13 @@
 #include "cli/commands.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/org_policy_file.h"
 #include "cli/plan_emit.h"
 #include "cli/runtime_session.h"
 #include "ir/support/check.h"
+#include "ir/support/suggest.h"
 #include "runtime/backends/backend.h"
 
 namespace mvm::cli {
@@ -622,6 +624,30 @@ const Command& FindCommand(std::string_view name) {
   }
   MVM_CHECK(false && "unknown command");
   return AllCommands().front();
+}
+
+ErrorOr<std::string> ActionOf(const Args& args, std::span<const std::string_view> actions) {
+  std::string listed;
+  for (size_t i = 0; i < actions.size(); ++i) {
+    listed += std::string(i == 0                    ? ""
+                          : i + 1 == actions.size() ? " or "
+                                                    : ", ") +
+              "`" + std::string(actions[i]) + "`";
+  }
+  if (args.positional.empty()) {
+    return MakeError(ErrorKind::kUsage, "expected an action: " + listed);
+  }
+  const std::string& action = args.positional[0];
+  if (std::find(actions.begin(), actions.end(), action) != actions.end()) {
+    return action;
+  }
+  std::string message = "unknown action `" + action + "`";
+  if (auto guess = DidYouMean(action, actions)) {
+    message += "; did you mean `" + *guess + "`?";
+  } else {
+    message += "; use " + listed;
+  }
+  return MakeError(ErrorKind::kUsage, message);
 }
 
 }  // namespace mvm::cli

@@ -2,6 +2,7 @@
 #define MVM_CLI_COMMANDS_H_
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +79,11 @@ int RunExitCodeOf(ErrorKind kind);
 
 /// Fail, leaving with RunExitCodeOf the error's kind.
 int FailRun(std::string_view command, const Error& error);
+
+/// The action of a command that has actions (`secret set`, `image pull`): `args.positional[0]`
+/// when it is one of `actions`, else a usage Error that lists them (and suggests the closest one
+/// to a misspelt action).
+ErrorOr<std::string> ActionOf(const Args& args, std::span<const std::string_view> actions);
 
 }  // namespace mvm::cli
 

@@ -398,19 +398,11 @@ int Prune(const Args& args, const runtime::StateDir& state) {
 }  // namespace
 
 int RunImage(Args& args) {
-  if (args.positional.empty()) {
-    return Usage("expected an action: `pull`, `load`, `ls`, `inspect`, `verify`, `rm` or `prune`");
+  auto chosen = ActionOf(args, kActions);
+  if (!chosen) {
+    return Fail(kCommand, chosen.error());
   }
-  const std::string& action = args.positional[0];
-  if (std::find(std::begin(kActions), std::end(kActions), action) == std::end(kActions)) {
-    std::string message = "unknown action `" + action + "`";
-    if (auto guess = DidYouMean(action, kActions)) {
-      message += "; did you mean `" + *guess + "`?";
-    } else {
-      message += "; use `pull`, `load`, `ls`, `inspect`, `verify`, `rm` or `prune`";
-    }
-    return Usage(message);
-  }
+  const std::string& action = *chosen;
   if ((args.Has("auth-file") || args.Has("ca-file")) && action != "pull") {
     return Usage("`--auth-file` and `--ca-file` apply to `image pull` only");
   }

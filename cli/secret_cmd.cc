@@ -385,19 +385,11 @@ int ChangeGrant(const Args& args, const runtime::StateDir& state, bool grant) {
 }  // namespace
 
 int RunSecret(Args& args) {
-  if (args.positional.empty()) {
-    return Usage("expected an action: `set`, `ls`, `rm`, `grant` or `revoke`");
+  auto chosen = ActionOf(args, kActions);
+  if (!chosen) {
+    return Fail(kCommand, chosen.error());
   }
-  const std::string& action = args.positional[0];
-  if (std::find(std::begin(kActions), std::end(kActions), action) == std::end(kActions)) {
-    std::string message = "unknown action `" + action + "`";
-    if (auto guess = DidYouMean(action, kActions)) {
-      message += "; did you mean `" + *guess + "`?";
-    } else {
-      message += "; use `set`, `ls`, `rm`, `grant` or `revoke`";
-    }
-    return Usage(message);
-  }
+  const std::string& action = *chosen;
   if (args.Has("from-file") && action != "set") {
     return Usage("`--from-file` applies to `secret set` only");
   }

@@ -135,6 +135,26 @@ ErrorOr<Ok> WriteNames(const fs::path& dir, const NameTable& t) {
   return os::WriteFileAtomically(dir / kNamesFile, doc.dump(2) + "\n", os::kPrivateFile);
 }
 
+// Reads the name table under the store's lock, lets `change` edit it, and writes it back; `change`
+// returning false leaves it as it was.
+template <typename Change>
+ErrorOr<NameTable> ChangeNames(const fs::path& dir, Change change) {
+  auto lock = StoreLock::Take(dir);
+  if (!lock) {
+    return lock.error();
+  }
+  auto names = ReadNames(dir);
+  if (!names) {
+    return names.error();
+  }
+  if (change(*names)) {
+    if (auto ok = WriteNames(dir, *names); !ok) {
+      return ok.error();
+    }
+  }
+  return names;
+}
+
 ErrorOr<StoredImage> ReadImage(const fs::path& image_dir) {
   auto text = ReadSmallFile(image_dir / kImageFile, 1 << 20);
   if (!text) {
@@ -275,40 +295,22 @@ ErrorOr<std::vector<StoredImage>> ImageStore::List() const {
   return out;
 }
 
-ErrorOr<Ok> ImageStore::AddName(std::string_view name, std::string_view manifest_digest) {
-  auto lock = StoreLock::Take(dir_);
-  if (!lock) {
-    return lock.error();
-  }
-  auto names = ReadNames(dir_);
-  if (!names) {
-    return names.error();
-  }
-  names->names[std::string(name)] = std::string(manifest_digest);
-  return WriteNames(dir_, *names);
-}
-
 ErrorOr<StoredImage> ImageStore::Publish(const ImageParts& parts, const ProgressFn& progress) {
   if (!IsSha256Digest(parts.manifest_digest)) {
     return Error{"internal: publishing an image without a manifest digest"};
   }
   auto record_names = [&](StoredImage image) -> ErrorOr<StoredImage> {
-    auto lock = StoreLock::Take(dir_);
-    if (!lock) {
-      return lock.error();
-    }
-    auto names = ReadNames(dir_);
+    auto names = ChangeNames(dir_, [&](NameTable& t) {
+      if (!parts.name.empty()) {
+        t.names[parts.name] = parts.manifest_digest;
+      }
+      if (!parts.index_digest.empty()) {
+        t.indexes[parts.index_digest] = parts.manifest_digest;
+      }
+      return true;
+    });
     if (!names) {
       return names.error();
-    }
-    if (!parts.name.empty()) {
-      names->names[parts.name] = parts.manifest_digest;
-    }
-    if (!parts.index_digest.empty()) {
-      names->indexes[parts.index_digest] = parts.manifest_digest;
-    }
-    if (auto ok = WriteNames(dir_, *names); !ok) {
-      return ok.error();
     }
     image.names.clear();
     AttachNames(image, *names);
@@ -522,24 +524,6 @@ ErrorOr<Ok> ImageStore::Remove(const StoredImage& image) {
     return Error{"cannot remove " + Quote(image.dir) + ": " + os::ErrnoText(errno)};
   }
   return rootfs::RemoveTree(doomed);
-}
-
-ErrorOr<bool> ImageStore::RemoveName(std::string_view name) {
-  auto lock = StoreLock::Take(dir_);
-  if (!lock) {
-    return lock.error();
-  }
-  auto names = ReadNames(dir_);
-  if (!names) {
-    return names.error();
-  }
-  if (names->names.erase(std::string(name)) == 0) {
-    return false;
-  }
-  if (auto ok = WriteNames(dir_, *names); !ok) {
-    return ok.error();
-  }
-  return true;
 }
 
 ErrorOr<std::vector<StoredImage>> ImageStore::Prune() {

@@ -83,8 +83,6 @@ class ImageStore {
   /// Unpacks `parts` into a new tree, hashes it and publishes it; an image already present only
   /// gains the name. Nothing partial is ever visible under its key.
   ErrorOr<StoredImage> Publish(const ImageParts& parts, const ProgressFn& progress);
-  /// Points `name` at `manifest_digest` (replacing what it named).
-  ErrorOr<Ok> AddName(std::string_view name, std::string_view manifest_digest);
 
   /// Re-hashes the stored manifest and configuration against their digests, checks the manifest
   /// names that configuration, and re-hashes the tree against the digest taken at publishing.
@@ -100,8 +98,6 @@ class ImageStore {
 
   /// Removes the image (every name of it); a running sandbox keeps its mount of the tree.
   ErrorOr<Ok> Remove(const StoredImage& image);
-  /// Removes a name only; the image stays (it may be left with no name).
-  ErrorOr<bool> RemoveName(std::string_view name);
   /// Removes images without names and leftovers of interrupted pulls; returns what was removed.
   ErrorOr<std::vector<StoredImage>> Prune();
 
