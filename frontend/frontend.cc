@@ -223,6 +223,23 @@ void ReportSyntaxErrors(const SourceFile& file, TSNode root, DiagnosticSink& sin
   });
 }
 
+/// Whether the file can use the SDK: it imports it, or a region the parser could not read mentions
+/// it (a broken import must not hide the file's syntax errors).
+bool UsesSdk(const FrontendLanguage& language, const SourceFile& file, TSNode root) {
+  if (language.ImportsSdk(file, root)) {
+    return true;
+  }
+  bool mentioned = false;
+  WalkPreOrder(root, [&](TSNode node) {
+    if (ts_node_is_error(node)) {
+      mentioned = NodeText(node, file).find(language.ModuleMarker()) != std::string_view::npos;
+      return mentioned ? Walk::kStop : Walk::kSkipChildren;
+    }
+    return ts_node_has_error(node) ? Walk::kDescend : Walk::kSkipChildren;
+  });
+  return mentioned;
+}
+
 }  // namespace
 
 std::string Excerpt(std::string_view text, size_t max) {
@@ -316,20 +333,16 @@ FrontendResult ParseSource(const SourceFile& file, IncrementalParser& incrementa
     result.diagnostics = sink.Take();
     return result;
   }
+  if (file.contents().find(language->ModuleMarker()) == std::string_view::npos) {
+    // Cannot import the SDK, so declares nothing: not parsed at all, which is most of the cost of
+    // checking a whole tree, and no diagnostic, since the file is not mvm's to judge.
+    return result;
+  }
   SourceLoc file_loc = file.Loc(0, 0);
   if (file.contents().size() > kMaxSourceBytes) {
     sink.Emit<DiagnosticKind::kSyntaxError>(
         file_loc, "the file is " + std::to_string(file.contents().size() >> 20) +
                       " MiB; mvm reads declarations from files of at most 64 MiB");
-    result.diagnostics = sink.Take();
-    return result;
-  }
-  if (std::optional<uint32_t> bad = FirstInvalidUtf8(file.contents())) {
-    // Strings are copied into the IR verbatim, and JSON cannot carry invalid UTF-8: refuse the file
-    // rather than let a printer drop bytes silently.
-    sink.Emit<DiagnosticKind::kSyntaxError>(file.Loc(*bad, *bad + 1),
-                                            "the file is not valid UTF-8 here")
-        .hint = "save the file as UTF-8; Python and TypeScript sources are UTF-8 by default";
     result.diagnostics = sink.Take();
     return result;
   }
@@ -370,6 +383,19 @@ FrontendResult ParseSource(const SourceFile& file, IncrementalParser& incrementa
       tree = std::move(retry);
       root = ts_tree_root_node(tree.get());
     }
+  }
+  if (!UsesSdk(*language, file, root)) {
+    return result;
+  }
+  if (std::optional<uint32_t> bad = FirstInvalidUtf8(file.contents())) {
+    // Strings are copied into the IR verbatim, and JSON cannot carry invalid UTF-8: refuse the file
+    // rather than let a printer drop bytes silently. Checked after the parse (tree-sitter reads
+    // invalid UTF-8 as replacement characters) so that a file that does not use mvm is not judged.
+    sink.Emit<DiagnosticKind::kSyntaxError>(file.Loc(*bad, *bad + 1),
+                                            "the file is not valid UTF-8 here")
+        .hint = "save the file as UTF-8; Python and TypeScript sources are UTF-8 by default";
+    result.diagnostics = sink.Take();
+    return result;
   }
   if (ts_node_has_error(root)) {
     // Declarations inside a broken region are invisible; lowering the rest would report phantom

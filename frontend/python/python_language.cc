@@ -159,6 +159,53 @@ class PythonReader final : public Evaluator {
   std::unordered_set<uint32_t> consumed_;
 };
 
+/// Calls `visit` on every module-level statement of `root`, those nested in `if` / `try` / `with` /
+/// loop blocks included: an import guarded by `if TYPE_CHECKING:` or `try: ... except ImportError:`
+/// still binds its names at module level. Function and class bodies are other scopes and are not
+/// entered. Iterative: a hostile file can nest blocks deeper than the stack allows.
+template <typename Visit>
+void ForEachModuleLevelStatement(TSNode root, Visit&& visit) {
+  std::vector<TSNode> stack{root};
+  while (!stack.empty()) {
+    TSNode n = stack.back();
+    stack.pop_back();
+    std::string_view type = NodeType(n);
+    if (type == "module" || type == "block" || type == "if_statement" || type == "elif_clause" ||
+        type == "else_clause" || type == "try_statement" || type == "except_clause" ||
+        type == "except_group_clause" || type == "finally_clause" || type == "with_statement" ||
+        type == "for_statement" || type == "while_statement" || type == "match_statement" ||
+        type == "case_clause") {
+      for (uint32_t i = ts_node_named_child_count(n); i-- > 0;) {
+        stack.push_back(ts_node_named_child(n, i));
+      }
+    } else {
+      visit(n);
+    }
+  }
+}
+
+/// Whether `statement` imports the `mvm` module: `import mvm`, `import mvm as m`, `from mvm import
+/// ...`.
+bool ImportsMvm(TSNode statement, const SourceFile& file) {
+  std::string_view type = NodeType(statement);
+  if (type == "import_from_statement") {
+    return NodeText(Field(statement, "module_name"), file) == "mvm";
+  }
+  if (type != "import_statement") {
+    return false;
+  }
+  for (uint32_t i = 0; i < ts_node_named_child_count(statement); ++i) {
+    TSNode name = ts_node_named_child(statement, i);
+    if (NodeType(name) == "aliased_import") {
+      name = Field(name, "name");
+    }
+    if (NodeText(name, file) == "mvm") {
+      return true;
+    }
+  }
+  return false;
+}
+
 void PythonReader::CollectImports(TSNode statement) {
   std::string_view type = NodeType(statement);
   if (type == "import_statement") {
@@ -468,9 +515,7 @@ std::vector<DecoratorCall> PythonReader::ReadDecorators(TSNode decorated) {
 }
 
 void PythonReader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
-  for (uint32_t i = 0; i < ts_node_named_child_count(root); ++i) {
-    CollectImports(ts_node_named_child(root, i));
-  }
+  ForEachModuleLevelStatement(root, [&](TSNode statement) { CollectImports(statement); });
   if (sdk_names_.empty() && module_aliases_.empty()) {
     return;  // No mvm import, so no declaration: the common case for ordinary modules.
   }
@@ -531,6 +576,13 @@ class PythonFrontend final : public FrontendLanguage {
     PythonReader(file, sink).Read(root, out);
   }
   std::string_view FragileLineComment() const override { return "#"; }
+  std::string_view ModuleMarker() const override { return "mvm"; }
+  bool ImportsSdk(const SourceFile& file, TSNode root) const override {
+    bool found = false;
+    ForEachModuleLevelStatement(
+        root, [&](TSNode statement) { found = found || ImportsMvm(statement, file); });
+    return found;
+  }
 };
 
 }  // namespace

@@ -354,6 +354,27 @@ class TypeScriptFrontend final : public FrontendLanguage {
                         DiagnosticSink& sink) const override {
     Reader(file, sink).Read(root, out);
   }
+  std::string_view ModuleMarker() const override { return kSdkModule; }
+  bool ImportsSdk(const SourceFile& file, TSNode root) const override {
+    // Import declarations are module-level by the language's rules.
+    for (uint32_t i = 0; i < ts_node_named_child_count(root); ++i) {
+      TSNode statement = ts_node_named_child(root, i);
+      if (NodeType(statement) != "import_statement") {
+        continue;
+      }
+      TSNode source = Field(statement, "source");
+      if (!ts_node_is_null(source) && IsSdkModule(source, file)) {
+        return true;
+      }
+      // `import mvm = require("@mvm/sdk")` names its module inside the clause.
+      TSNode require = FirstNamedChildOfType(statement, "import_require_clause");
+      if (!ts_node_is_null(require) && !ts_node_is_null(Field(require, "source")) &&
+          IsSdkModule(Field(require, "source"), file)) {
+        return true;
+      }
+    }
+    return false;
+  }
 };
 
 }  // namespace
