@@ -286,8 +286,8 @@ void PythonReader::CountAssignments(TSNode root) {
 StaticValue PythonReader::EvaluateString(TSNode node) {
   StaticValue v = StringLiteral(node);
   if (NodeType(node) == "concatenated_string") {
-    for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
-      StaticValue part = EvaluateString(ts_node_named_child(node, i));
+    for (TSNode child : NamedChildren(node)) {
+      StaticValue part = EvaluateString(child);
       if (part.kind != Kind::kString) {
         return part;
       }
@@ -488,7 +488,7 @@ std::vector<DecoratorCall> PythonReader::ReadDecorators(TSNode decorated) {
       continue;
     }
     TSNode expr = ts_node_named_child(decorator, 0);
-    while (!ts_node_is_null(expr) && NodeType(expr) == "comment") {
+    while (!ts_node_is_null(expr) && ts_node_is_extra(expr)) {
       expr = ts_node_next_named_sibling(expr);
     }
     if (ts_node_is_null(expr)) {
