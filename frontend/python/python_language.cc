@@ -425,6 +425,9 @@ StaticValue PythonReader::EvaluateNumber(TSNode node) {
   }
   v.kind = Kind::kInt;
   v.int_value = ParseSaturatedInteger(digits, IntegerBase(digits));
+  if (v.int_value == INT64_MAX) {
+    v.text = Text(node);  // saturated: messages show the literal, not INT64_MAX
+  }
   return v;
 }
 
@@ -568,7 +571,7 @@ std::vector<DecoratorCall> PythonReader::ReadDecorators(TSNode decorated) {
       call.called = true;
       if (!ReadArguments(Field(expr, "arguments"), 0, call.args, call.keys, call.values,
                          sdk == "workload")) {
-        call.sdk_name = "";  // Reported; do not lower a half-read declaration.
+        call.reported = true;  // do not lower a half-read declaration
       }
     }
     calls.push_back(std::move(call));
@@ -622,7 +625,7 @@ void PythonReader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
                               ? "`@workload` must decorate a module-level class or function"
                               : "`@" + call.sdk_name +
                                     "` must decorate a method of a module-level `@workload` class";
-      if (!call.sdk_name.empty()) {
+      if (!call.reported) {
         sink_.Emit<DiagnosticKind::kMisplacedDeclaration>(call.loc, where);
       }
     }

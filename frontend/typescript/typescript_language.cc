@@ -218,10 +218,10 @@ std::vector<DecoratorCall> Reader::ReadDecorators(const std::vector<TSNode>& dec
       if (NodeType(arguments) != "arguments") {
         NonStatic(arguments, "the tagged template `" + Excerpt(Text(expr)) + "`",
                   "call the decorator with arguments: `@" + sdk + "(...)`");
-        call.sdk_name = "";
+        call.reported = true;
       } else if (!ReadArguments(arguments, 0, call.args, call.keys, call.values,
                                 sdk == "workload")) {
-        call.sdk_name = "";  // Reported; do not lower a half-read declaration.
+        call.reported = true;  // do not lower a half-read declaration
       }
     }
     calls.push_back(std::move(call));
@@ -282,7 +282,7 @@ void Reader::ReportMisplaced(TSNode root) {
     }
     std::string_view thing = DecoratedThing(node);
     for (const DecoratorCall& call : ReadDecorators({node})) {
-      if (call.sdk_name.empty()) {
+      if (call.reported) {
         continue;
       }
       std::string where = call.sdk_name == "workload"
