@@ -74,7 +74,7 @@ ErrorOr<Compilation> Compile(const CompileRequest& request) {
       if (!ir::FromJson(*file, module, sink)) {
         module = ir::Module();
       }
-    } else {
+    } else if (frontend::DecodeSource(*file, sink)) {
       frontend::FrontendResult result = frontend::ParseSource(*file);
       module = std::move(result.module);
       for (Diagnostic& d : result.diagnostics) {
@@ -122,6 +122,8 @@ void PrintDiagnostics(const Compilation& compilation, DiagnosticFormat format) {
         if (!file) {
           return nullptr;
         }
+        DiagnosticSink ignored;  // reported when the file was compiled
+        frontend::DecodeSource(*file, ignored);
         reread.push_back(std::make_unique<SourceFile>(std::move(*file)));
         return reread.back().get();
       };

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "frontend/common/frontend_language.h"
+#include "frontend/common/source_encoding.h"
 #include "frontend/common/tree.h"
 #include "ir/support/check.h"
 
@@ -223,7 +224,92 @@ void ReportSyntaxErrors(const SourceFile& file, TSNode root, DiagnosticSink& sin
   });
 }
 
+/// Whether the file can use the SDK: it imports it, or a region the parser could not read mentions
+/// it (a broken import must not hide the file's syntax errors).
+bool UsesSdk(const FrontendLanguage& language, const SourceFile& file, TSNode root) {
+  if (language.ImportsSdk(file, root)) {
+    return true;
+  }
+  bool mentioned = false;
+  WalkPreOrder(root, [&](TSNode node) {
+    if (ts_node_is_error(node)) {
+      mentioned = NodeText(node, file).find(language.ModuleMarker()) != std::string_view::npos;
+      return mentioned ? Walk::kStop : Walk::kSkipChildren;
+    }
+    return ts_node_has_error(node) ? Walk::kDescend : Walk::kSkipChildren;
+  });
+  return mentioned;
+}
+
+/// UsesSdk for a file that is not parsed otherwise.
+bool MayUseSdk(const FrontendLanguage& language, const SourceFile& file) {
+  ParserPtr parser(ts_parser_new());
+  MVM_CHECK(ts_parser_set_language(parser.get(), language.Grammar(file.path())));
+  TreePtr tree = Parse(parser.get(), file.contents());
+  return tree == nullptr || UsesSdk(language, file, ts_tree_root_node(tree.get()));
+}
+
 }  // namespace
+
+bool DecodeSource(SourceFile& file, DiagnosticSink& sink) {
+  const FrontendLanguage* language = LanguageForPath(file.path());
+  if (language != &PythonLanguage() ||
+      file.contents().find(language->ModuleMarker()) == std::string_view::npos) {
+    return true;
+  }
+  std::string_view raw = file.contents();
+  std::string text;
+  bool transcoded = false;
+  if (std::optional<CodingDeclaration> coding = FindCodingDeclaration(raw)) {
+    std::string encoding = IconvEncodingName(coding->name);
+    if (encoding != "UTF-8") {
+      uint32_t bad = 0;
+      bool bom = raw.starts_with("\xEF\xBB\xBF");
+      TranscodeStatus status =
+          bom ? TranscodeStatus::kUnknownEncoding : TranscodeToUtf8(raw, encoding, text, bad);
+      if (status != TranscodeStatus::kOk) {
+        if (!MayUseSdk(*language, file)) {
+          return true;  // not mvm's to judge; ParseSource skips it as well
+        }
+        std::string name(coding->name);
+        SourceLoc loc = file.Loc(coding->begin, coding->end);
+        if (bom) {
+          sink.Emit<DiagnosticKind::kSyntaxError>(
+                  loc, "the file starts with a UTF-8 byte order mark but declares `" + name + "`")
+              .hint = "declare `utf-8` or remove the byte order mark";
+        } else if (status == TranscodeStatus::kUnknownEncoding) {
+          sink.Emit<DiagnosticKind::kSyntaxError>(loc, "unknown source encoding `" + name + "`")
+              .hint =
+              "declare an encoding both Python and iconv know (`latin-1`, `cp1252`, "
+              "`euc-jp`...), or save the file as UTF-8 and remove the declaration";
+        } else {
+          // Line and column of the bad byte as an editor decoding the text before it shows them.
+          SourceFile before(file.path(), text);
+          SourceLoc at =
+              before.Loc(static_cast<uint32_t>(text.size()), static_cast<uint32_t>(text.size()));
+          ++at.end_column;
+          sink.Emit<DiagnosticKind::kSyntaxError>(
+                  at, "the file is not valid `" + name + "` here, the encoding it declares at " +
+                          std::to_string(loc.line) + ":" + std::to_string(loc.column))
+              .hint = "save the file in the declared encoding, or declare the one it is in";
+        }
+        return false;
+      }
+      transcoded = true;
+    }
+  }
+  if (!transcoded) {
+    if (raw.find('\r') == std::string_view::npos) {
+      return true;
+    }
+    text.assign(raw);
+  }
+  // tree-sitter-python ends lines at LF only, where a CR alone ends one in Python; and Python reads
+  // a CRLF inside a triple-quoted string as "\n".
+  NormalizeNewlines(text);
+  file = SourceFile(file.path(), std::move(text));
+  return true;
+}
 
 std::string Excerpt(std::string_view text, size_t max) {
   size_t newline = text.find('\n');
@@ -316,20 +402,16 @@ FrontendResult ParseSource(const SourceFile& file, IncrementalParser& incrementa
     result.diagnostics = sink.Take();
     return result;
   }
+  if (file.contents().find(language->ModuleMarker()) == std::string_view::npos) {
+    // Cannot import the SDK, so declares nothing: not parsed at all, which is most of the cost of
+    // checking a whole tree, and no diagnostic, since the file is not mvm's to judge.
+    return result;
+  }
   SourceLoc file_loc = file.Loc(0, 0);
   if (file.contents().size() > kMaxSourceBytes) {
     sink.Emit<DiagnosticKind::kSyntaxError>(
         file_loc, "the file is " + std::to_string(file.contents().size() >> 20) +
                       " MiB; mvm reads declarations from files of at most 64 MiB");
-    result.diagnostics = sink.Take();
-    return result;
-  }
-  if (std::optional<uint32_t> bad = FirstInvalidUtf8(file.contents())) {
-    // Strings are copied into the IR verbatim, and JSON cannot carry invalid UTF-8: refuse the file
-    // rather than let a printer drop bytes silently.
-    sink.Emit<DiagnosticKind::kSyntaxError>(file.Loc(*bad, *bad + 1),
-                                            "the file is not valid UTF-8 here")
-        .hint = "save the file as UTF-8; Python and TypeScript sources are UTF-8 by default";
     result.diagnostics = sink.Take();
     return result;
   }
@@ -370,6 +452,19 @@ FrontendResult ParseSource(const SourceFile& file, IncrementalParser& incrementa
       tree = std::move(retry);
       root = ts_tree_root_node(tree.get());
     }
+  }
+  if (!UsesSdk(*language, file, root)) {
+    return result;
+  }
+  if (std::optional<uint32_t> bad = FirstInvalidUtf8(file.contents())) {
+    // Strings are copied into the IR verbatim, and JSON cannot carry invalid UTF-8: refuse the file
+    // rather than let a printer drop bytes silently. Checked after the parse (tree-sitter reads
+    // invalid UTF-8 as replacement characters) so that a file that does not use mvm is not judged.
+    sink.Emit<DiagnosticKind::kSyntaxError>(file.Loc(*bad, *bad + 1),
+                                            "the file is not valid UTF-8 here")
+        .hint = "save the file as UTF-8; Python and TypeScript sources are UTF-8 by default";
+    result.diagnostics = sink.Take();
+    return result;
   }
   if (ts_node_has_error(root)) {
     // Declarations inside a broken region are invisible; lowering the rest would report phantom

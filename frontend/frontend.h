@@ -25,6 +25,16 @@ bool IsSupportedSource(std::string_view path);
 /// fails: an unsupported extension or a syntax error is a diagnostic.
 FrontendResult ParseSource(const SourceFile& file);
 
+/// Turns `file` as read from disk into the text ParseSource reads, as Python's tokenizer does
+/// before it reads a file: a Python file's PEP 263 encoding declaration (`# -*- coding: latin-1
+/// -*-` on line 1 or 2) is decoded to UTF-8 with iconv, and CRLF and lone CR line endings become
+/// LF.
+/// Diagnostics on the result count lines and columns in the decoded text, as an editor shows it.
+/// Leaves files that cannot use mvm alone. Returns false after reporting an unknown encoding, or
+/// bytes that are not in the declared one, in a file that uses mvm. Text that is already decoded
+/// (an editor's buffer) must not pass through here: its declaration no longer describes it.
+bool DecodeSource(SourceFile& file, DiagnosticSink& sink);
+
 /// The syntax trees of one edited buffer, kept between parses so that a parse after an edit
 /// re-uses the unchanged parts of the previous tree (tree-sitter incremental parsing) instead of
 /// starting over. Owns its trees and parser; one per buffer; not thread-safe. A moved-from parser

@@ -12,6 +12,8 @@ debian_packages=(
   llvm-14-tools python3 python3-nacl
   protobuf-compiler libprotobuf-dev nlohmann-json3-dev libsodium-dev libseccomp-dev
   libgtest-dev libgmock-dev libbenchmark-dev libarchive-dev
+  # Python `\N{NAME}` escapes: ICU's Unicode character name table.
+  libicu-dev
   # The egress proxy: DNS (ldns), HTTP/1.x (http-parser), the sandbox-side redirect (nftables).
   libldns-dev libhttp-parser-dev libnftables-dev
   ca-certificates openssl

@@ -204,7 +204,9 @@ std::optional<int32_t> Lowerer::GetInt(const StaticValue* value, OptionContext c
     // The IR holds int32 only; anything wider is out of every option's range, so say which range.
     const ir::OptionInfo* o = ir::FindOption(context, canonical);
     std::string range = o ? std::to_string(o->min) + ".." + std::to_string(o->max) : "int32";
-    sink_.Emit<DiagnosticKind::kOutOfRange>(value->loc, spelled, value->int_value, range);
+    // A literal too large for int64 is shown as written, not as the INT64_MAX it saturated to.
+    std::string shown = value->text.empty() ? std::to_string(value->int_value) : value->text;
+    sink_.Emit<DiagnosticKind::kOutOfRange>(value->loc, spelled, shown, range);
     return std::nullopt;
   }
   locs_->Set(pointer, value->loc);
@@ -670,6 +672,9 @@ void AddMemberDecorators(std::vector<DecoratorCall> calls, const std::string& me
                          std::string_view workload_message, std::vector<MemberDecl>& members,
                          DiagnosticSink& sink) {
   for (DecoratorCall& call : calls) {
+    if (call.reported) {
+      continue;
+    }
     if (call.sdk_name == "entrypoint" || call.sdk_name == "service") {
       members.push_back(MemberDecl{std::move(call), method});
     } else if (call.sdk_name == "workload") {
@@ -683,6 +688,9 @@ void AddWorkloadDecorators(std::vector<DecoratorCall> calls, const std::string& 
                            size_t errors_before, std::vector<WorkloadDecl>& out,
                            DiagnosticSink& sink) {
   for (DecoratorCall& call : calls) {
+    if (call.reported) {
+      continue;
+    }
     if (call.sdk_name == "workload") {
       WorkloadDecl decl;
       decl.call = std::move(call);

@@ -20,6 +20,9 @@ struct DecoratorCall {
   std::string sdk_name;  ///< "workload", "entrypoint" or "service"
   SourceLoc loc;         ///< the whole decorator, `@` included
   bool called = false;   ///< `@workload(...)` rather than bare `@workload`
+  /// Its arguments had errors, already reported: it is neither lowered nor reported as misplaced,
+  /// but a `@workload` still owns its class's methods (their decorators are not misplaced).
+  bool reported = false;
   std::vector<StaticValue> args;
   std::vector<Named> keys;  ///< keyword arguments / options-object keys, in source order
   std::vector<StaticValue> values;

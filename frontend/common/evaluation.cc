@@ -89,6 +89,9 @@ bool FoldSign(std::string_view op, StaticValue& value) {
   if (op == "-") {
     if (value.kind == StaticValue::Kind::kInt) {
       value.int_value = value.int_value == INT64_MIN ? INT64_MAX : -value.int_value;
+      if (!value.text.empty()) {
+        value.text = "-" + value.text;
+      }
     } else {
       value.float_value = -value.float_value;
     }

@@ -35,6 +35,15 @@ class FrontendLanguage {
   /// between a decorator and its `def`); empty when the grammar has no such problem. The driver
   /// then retries with those comments blanked out.
   virtual std::string_view FragileLineComment() const { return ""; }
+
+  /// Text that every file importing the SDK contains (the module name as spelled in an import): a
+  /// file without it cannot declare anything and is skipped before it is parsed.
+  virtual std::string_view ModuleMarker() const = 0;
+
+  /// Whether `root` (which may contain syntax errors) imports the SDK module at module level,
+  /// imports guarded by `if` / `try` blocks included. Only such files get diagnostics: a file that
+  /// does not use mvm is not mvm's to judge.
+  virtual bool ImportsSdk(const SourceFile& file, TSNode root) const = 0;
 };
 
 /// The language module for `path`'s extension, or nullptr.

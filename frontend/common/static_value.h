@@ -45,7 +45,8 @@ struct StaticValue {
   int64_t int_value = 0;
   double float_value = 0;
   /// kString: the decoded string; kCall: canonical callee ("SecretRef", "Volume.local",
-  /// "NetworkPolicy.deny_by_default", "allow_https"); kOther: description.
+  /// "NetworkPolicy.deny_by_default", "allow_https"); kOther: description; kInt: the literal as
+  /// written when it does not fit in int64 (`int_value` is then saturated), else empty.
   std::string text;
   std::vector<StaticValue> items;
   std::vector<Named> keys;

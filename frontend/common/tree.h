@@ -41,14 +41,15 @@ inline TSNode Field(TSNode node, std::string_view name) {
   return ts_node_child_by_field_name(node, name.data(), static_cast<uint32_t>(name.size()));
 }
 
-/// The named children of `node` but its comments (type "comment" in every grammar mvm reads).
+/// The named children of `node` but its extras: comments, and Python's backslash line
+/// continuations, which the grammar makes named nodes wherever they appear.
 inline std::vector<TSNode> NamedChildren(TSNode node) {
   std::vector<TSNode> out;
   uint32_t count = ts_node_named_child_count(node);
   out.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
     TSNode child = ts_node_named_child(node, i);
-    if (NodeType(child) != "comment") {
+    if (!ts_node_is_extra(child)) {
       out.push_back(child);
     }
   }

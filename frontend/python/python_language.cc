@@ -10,6 +10,7 @@
 #include "frontend/common/evaluator.h"
 #include "frontend/common/frontend_language.h"
 #include "frontend/common/tree.h"
+#include "unicode/uchar.h"
 
 extern "C" const TSLanguage* tree_sitter_python(void);
 
@@ -20,9 +21,9 @@ using Kind = StaticValue::Kind;
 
 /// What DecodeEscape made of one escape sequence.
 enum class Escape {
-  kDecoded,    // its value was appended
-  kVerbatim,   // not an escape in Python (`\d`): the backslash and what follows are the value
-  kNamed,      // `\N{...}`: a character by its Unicode name, which this reader has no table for
+  kDecoded,      // its value was appended
+  kVerbatim,     // not an escape in Python (`\d`): the backslash and what follows are the value
+  kUnknownName,  // `\N{...}` naming no character
   kNotScalar,  // a surrogate or a code point past U+10FFFF, which UTF-8 (and so the IR) cannot hold
 };
 
@@ -62,8 +63,25 @@ Escape DecodeEscape(std::string_view esc, std::string& out) {
     case 'v':
       out += '\v';
       return Escape::kDecoded;
-    case 'N':
-      return Escape::kNamed;
+    case 'N': {
+      // `\N{name}`: ICU's table holds the names (algorithmic ones included: CJK UNIFIED
+      // IDEOGRAPH-4E00, HANGUL SYLLABLE GA) and the aliases Python accepts; ICU matches case
+      // insensitively, as Python does. U_EXTENDED_CHAR_NAME is not asked: it would also accept
+      // `<control-0009>`, which Python rejects.
+      if (esc.size() < 4 || esc[2] != '{' || esc.back() != '}') {
+        return Escape::kUnknownName;
+      }
+      std::string name(esc.substr(3, esc.size() - 4));
+      for (UCharNameChoice choice : {U_UNICODE_CHAR_NAME, U_CHAR_NAME_ALIAS}) {
+        UErrorCode status = U_ZERO_ERROR;
+        UChar32 cp = u_charFromName(choice, name.c_str(), &status);
+        if (U_SUCCESS(status)) {
+          AppendUtf8(out, static_cast<uint32_t>(cp));
+          return Escape::kDecoded;
+        }
+      }
+      return Escape::kUnknownName;
+    }
     case 'x':
     case 'u':
     case 'U': {
@@ -140,6 +158,9 @@ class PythonReader final : public Evaluator {
   void CountAssignments(TSNode root);
 
   StaticValue EvaluateString(TSNode node) override;
+  /// Reports a backslash in the plain text of a string (not part of an escape token) that Python
+  /// rejects, such as a cut-short `\x4`; `offset` is where `plain` starts in the file.
+  bool CheckPlainText(std::string_view plain, uint32_t offset);
   StaticValue EvaluateNumber(TSNode node) override;
   StaticValue EvaluateList(TSNode node, int depth) override;
   StaticValue EvaluateDict(TSNode node, int depth) override;
@@ -158,6 +179,53 @@ class PythonReader final : public Evaluator {
 
   std::unordered_set<uint32_t> consumed_;
 };
+
+/// Calls `visit` on every module-level statement of `root`, those nested in `if` / `try` / `with` /
+/// loop blocks included: an import guarded by `if TYPE_CHECKING:` or `try: ... except ImportError:`
+/// still binds its names at module level. Function and class bodies are other scopes and are not
+/// entered. Iterative: a hostile file can nest blocks deeper than the stack allows.
+template <typename Visit>
+void ForEachModuleLevelStatement(TSNode root, Visit&& visit) {
+  std::vector<TSNode> stack{root};
+  while (!stack.empty()) {
+    TSNode n = stack.back();
+    stack.pop_back();
+    std::string_view type = NodeType(n);
+    if (type == "module" || type == "block" || type == "if_statement" || type == "elif_clause" ||
+        type == "else_clause" || type == "try_statement" || type == "except_clause" ||
+        type == "except_group_clause" || type == "finally_clause" || type == "with_statement" ||
+        type == "for_statement" || type == "while_statement" || type == "match_statement" ||
+        type == "case_clause") {
+      for (uint32_t i = ts_node_named_child_count(n); i-- > 0;) {
+        stack.push_back(ts_node_named_child(n, i));
+      }
+    } else {
+      visit(n);
+    }
+  }
+}
+
+/// Whether `statement` imports the `mvm` module: `import mvm`, `import mvm as m`, `from mvm import
+/// ...`.
+bool ImportsMvm(TSNode statement, const SourceFile& file) {
+  std::string_view type = NodeType(statement);
+  if (type == "import_from_statement") {
+    return NodeText(Field(statement, "module_name"), file) == "mvm";
+  }
+  if (type != "import_statement") {
+    return false;
+  }
+  for (uint32_t i = 0; i < ts_node_named_child_count(statement); ++i) {
+    TSNode name = ts_node_named_child(statement, i);
+    if (NodeType(name) == "aliased_import") {
+      name = Field(name, "name");
+    }
+    if (NodeText(name, file) == "mvm") {
+      return true;
+    }
+  }
+  return false;
+}
 
 void PythonReader::CollectImports(TSNode statement) {
   std::string_view type = NodeType(statement);
@@ -236,11 +304,35 @@ void PythonReader::CountAssignments(TSNode root) {
   }
 }
 
+bool PythonReader::CheckPlainText(std::string_view plain, uint32_t offset) {
+  // The grammar makes an escape token only of a well-formed `\x..`, `\u....`, `\U........` or
+  // `\N{...}`; one that is cut short stays plain text, where Python rejects the string.
+  for (size_t i = plain.find('\\'); i != std::string_view::npos; i = plain.find('\\', i + 2)) {
+    if (i + 1 >= plain.size()) {
+      break;
+    }
+    char c = plain[i + 1];
+    std::string_view wants = c == 'x'   ? "2 hex digits"
+                             : c == 'u' ? "4 hex digits"
+                             : c == 'U' ? "8 hex digits"
+                             : c == 'N' ? "a character name in braces, `{...}`"
+                                        : "";
+    if (!wants.empty()) {
+      auto at = static_cast<uint32_t>(offset + i);
+      sink_.Emit<DiagnosticKind::kSyntaxError>(
+          file_.Loc(at, at + 2),
+          "`\\" + std::string(1, c) + "` must be followed by " + std::string(wants));
+      return false;
+    }
+  }
+  return true;
+}
+
 StaticValue PythonReader::EvaluateString(TSNode node) {
   StaticValue v = StringLiteral(node);
   if (NodeType(node) == "concatenated_string") {
-    for (uint32_t i = 0; i < ts_node_named_child_count(node); ++i) {
-      StaticValue part = EvaluateString(ts_node_named_child(node, i));
+    for (TSNode child : NamedChildren(node)) {
+      StaticValue part = EvaluateString(child);
       if (part.kind != Kind::kString) {
         return part;
       }
@@ -273,28 +365,45 @@ StaticValue PythonReader::EvaluateString(TSNode node) {
                        "literal or a module-level constant");
     } else if (type == "string_content") {
       uint32_t pos = ts_node_start_byte(child);
-      for (uint32_t j = 0; j < ts_node_named_child_count(child); ++j) {
-        TSNode esc = ts_node_named_child(child, j);
-        if (NodeType(esc) != "escape_sequence") {
+      for (uint32_t j = 0; j <= ts_node_named_child_count(child); ++j) {
+        TSNode esc =
+            j < ts_node_named_child_count(child) ? ts_node_named_child(child, j) : TSNode{};
+        if (!ts_node_is_null(esc) && NodeType(esc) != "escape_sequence") {
           continue;
         }
-        v.text += file_.contents().substr(pos, ts_node_start_byte(esc) - pos);
+        uint32_t plain_end =
+            ts_node_is_null(esc) ? ts_node_end_byte(child) : ts_node_start_byte(esc);
+        std::string_view plain = file_.contents().substr(pos, plain_end - pos);
+        if (!raw && !CheckPlainText(plain, pos)) {
+          return Invalid(node);
+        }
+        v.text += plain;
+        if (ts_node_is_null(esc)) {
+          break;
+        }
         Escape decoded = raw ? Escape::kVerbatim : DecodeEscape(Text(esc), v.text);
         if (decoded == Escape::kVerbatim) {
           v.text += Text(esc);
+        } else if (decoded == Escape::kUnknownName) {
+          // Python rejects the file. The message names no part of the string: it may stand for a
+          // secret.
+          sink_
+              .Emit<DiagnosticKind::kSyntaxError>(
+                  Loc(esc), "no Unicode character has the name in this `\\N{...}` escape")
+              .hint =
+              "spell the name as the Unicode standard does (`\\N{GREEK SMALL LETTER ALPHA}`), "
+              "or write the character itself";
+          return Invalid(node);
         } else if (decoded != Escape::kDecoded) {
           // Keeping the escape's source text would put a different string in the IR than the one
           // declared. The description names no part of the string: it may stand for a secret.
           StaticValue other = Value(Kind::kOther, node);
           other.text =
-              decoded == Escape::kNamed
-                  ? "a string with a `\\N{...}` escape (write the character itself)"
-                  : "a string with a surrogate or out-of-range code point, which UTF-8 cannot hold";
+              "a string with a surrogate or out-of-range code point, which UTF-8 cannot hold";
           return other;
         }
         pos = ts_node_end_byte(esc);
       }
-      v.text += file_.contents().substr(pos, ts_node_end_byte(child) - pos);
     }
   }
   return v;
@@ -316,6 +425,9 @@ StaticValue PythonReader::EvaluateNumber(TSNode node) {
   }
   v.kind = Kind::kInt;
   v.int_value = ParseSaturatedInteger(digits, IntegerBase(digits));
+  if (v.int_value == INT64_MAX) {
+    v.text = Text(node);  // saturated: messages show the literal, not INT64_MAX
+  }
   return v;
 }
 
@@ -441,7 +553,7 @@ std::vector<DecoratorCall> PythonReader::ReadDecorators(TSNode decorated) {
       continue;
     }
     TSNode expr = ts_node_named_child(decorator, 0);
-    while (!ts_node_is_null(expr) && NodeType(expr) == "comment") {
+    while (!ts_node_is_null(expr) && ts_node_is_extra(expr)) {
       expr = ts_node_next_named_sibling(expr);
     }
     if (ts_node_is_null(expr)) {
@@ -459,7 +571,7 @@ std::vector<DecoratorCall> PythonReader::ReadDecorators(TSNode decorated) {
       call.called = true;
       if (!ReadArguments(Field(expr, "arguments"), 0, call.args, call.keys, call.values,
                          sdk == "workload")) {
-        call.sdk_name = "";  // Reported; do not lower a half-read declaration.
+        call.reported = true;  // do not lower a half-read declaration
       }
     }
     calls.push_back(std::move(call));
@@ -468,9 +580,7 @@ std::vector<DecoratorCall> PythonReader::ReadDecorators(TSNode decorated) {
 }
 
 void PythonReader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
-  for (uint32_t i = 0; i < ts_node_named_child_count(root); ++i) {
-    CollectImports(ts_node_named_child(root, i));
-  }
+  ForEachModuleLevelStatement(root, [&](TSNode statement) { CollectImports(statement); });
   if (sdk_names_.empty() && module_aliases_.empty()) {
     return;  // No mvm import, so no declaration: the common case for ordinary modules.
   }
@@ -515,7 +625,7 @@ void PythonReader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
                               ? "`@workload` must decorate a module-level class or function"
                               : "`@" + call.sdk_name +
                                     "` must decorate a method of a module-level `@workload` class";
-      if (!call.sdk_name.empty()) {
+      if (!call.reported) {
         sink_.Emit<DiagnosticKind::kMisplacedDeclaration>(call.loc, where);
       }
     }
@@ -531,6 +641,13 @@ class PythonFrontend final : public FrontendLanguage {
     PythonReader(file, sink).Read(root, out);
   }
   std::string_view FragileLineComment() const override { return "#"; }
+  std::string_view ModuleMarker() const override { return "mvm"; }
+  bool ImportsSdk(const SourceFile& file, TSNode root) const override {
+    bool found = false;
+    ForEachModuleLevelStatement(
+        root, [&](TSNode statement) { found = found || ImportsMvm(statement, file); });
+    return found;
+  }
 };
 
 }  // namespace

@@ -172,6 +172,9 @@ StaticValue Reader::EvaluateNumber(TSNode node) {
     case NumberLiteral::Kind::kInt:
       v.kind = Kind::kInt;
       v.int_value = n.int_value;
+      if (v.int_value == INT64_MAX) {
+        v.text = Text(node);  // saturated: messages show the literal, not INT64_MAX
+      }
       break;
     case NumberLiteral::Kind::kFloat:
       v.kind = Kind::kFloat;

@@ -218,10 +218,10 @@ std::vector<DecoratorCall> Reader::ReadDecorators(const std::vector<TSNode>& dec
       if (NodeType(arguments) != "arguments") {
         NonStatic(arguments, "the tagged template `" + Excerpt(Text(expr)) + "`",
                   "call the decorator with arguments: `@" + sdk + "(...)`");
-        call.sdk_name = "";
+        call.reported = true;
       } else if (!ReadArguments(arguments, 0, call.args, call.keys, call.values,
                                 sdk == "workload")) {
-        call.sdk_name = "";  // Reported; do not lower a half-read declaration.
+        call.reported = true;  // do not lower a half-read declaration
       }
     }
     calls.push_back(std::move(call));
@@ -282,7 +282,7 @@ void Reader::ReportMisplaced(TSNode root) {
     }
     std::string_view thing = DecoratedThing(node);
     for (const DecoratorCall& call : ReadDecorators({node})) {
-      if (call.sdk_name.empty()) {
+      if (call.reported) {
         continue;
       }
       std::string where = call.sdk_name == "workload"
@@ -353,6 +353,27 @@ class TypeScriptFrontend final : public FrontendLanguage {
   void ReadDeclarations(const SourceFile& file, TSNode root, std::vector<WorkloadDecl>& out,
                         DiagnosticSink& sink) const override {
     Reader(file, sink).Read(root, out);
+  }
+  std::string_view ModuleMarker() const override { return kSdkModule; }
+  bool ImportsSdk(const SourceFile& file, TSNode root) const override {
+    // Import declarations are module-level by the language's rules.
+    for (uint32_t i = 0; i < ts_node_named_child_count(root); ++i) {
+      TSNode statement = ts_node_named_child(root, i);
+      if (NodeType(statement) != "import_statement") {
+        continue;
+      }
+      TSNode source = Field(statement, "source");
+      if (!ts_node_is_null(source) && IsSdkModule(source, file)) {
+        return true;
+      }
+      // `import mvm = require("@mvm/sdk")` names its module inside the clause.
+      TSNode require = FirstNamedChildOfType(statement, "import_require_clause");
+      if (!ts_node_is_null(require) && !ts_node_is_null(Field(require, "source")) &&
+          IsSdkModule(Field(require, "source"), file)) {
+        return true;
+      }
+    }
+    return false;
   }
 };
 

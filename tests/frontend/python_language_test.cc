@@ -132,5 +132,17 @@ TEST(PythonLanguageTest, SyntaxErrorStopsLowering) {
   EXPECT_EQ(r.module.proto.workloads_size(), 0);
 }
 
+TEST(PythonLanguageTest, FilesThatDoNotUseMvmGetNoDiagnostics) {
+  for (const char* text :
+       {"def f(:\n", "x = 'mvm'\ny = (\n", "x = '\xff'\n", "from mvmx import w\n(\n"}) {
+    FrontendResult r = Parse(text);
+    EXPECT_TRUE(r.diagnostics.empty()) << text;
+  }
+  EXPECT_FALSE(Parse("import mvm\ndef f(:\n").diagnostics.empty());
+  EXPECT_FALSE(Parse("if X:\n    import mvm\nx = '\xff'\n").diagnostics.empty());
+  // A broken region that mentions mvm may be a broken import, so it is reported.
+  EXPECT_FALSE(Parse("x = 'mvm' +\n").diagnostics.empty());
+}
+
 }  // namespace
 }  // namespace mvm::frontend

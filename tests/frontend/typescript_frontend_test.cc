@@ -495,6 +495,11 @@ TEST(TypeScriptFrontendTest, FilesWithoutTheSdkAreLeftAlone) {
       "@Component({ selector: process.env.X })\nclass A {}\n");
   EXPECT_EQ(Kinds(r), "");
   EXPECT_EQ(r.module.proto.workloads_size(), 0);
+  // Nor are their syntax errors mvm's to report, unless the broken region names the SDK.
+  EXPECT_EQ(Kinds(Parse("const x = (;\n")), "");
+  EXPECT_EQ(Kinds(Parse("// about @mvm/sdk\nconst x = (;\n")), "");
+  EXPECT_NE(Kinds(Parse("import mvm = require(\"@mvm/sdk\");\nconst x = (;\n")), "");
+  EXPECT_NE(Kinds(Parse("import { workload } from \"@mvm/sdk\";\nconst x = (;\n")), "");
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 # RUN: not %mvmctl check --format=json %s | FileCheck %s --check-prefix=JSON
 import os
 
-from mvm import workload
+from mvm import entrypoint, workload
 
 NAME = "x"
 TWICE = 1
@@ -52,6 +52,14 @@ def twice(): ...
 # CHECK-NEXT: {{^}}                                              ^~~~{{$}}
 # CHECK-NEXT: {{^}}  hint: spell every argument out; mvm cannot see what an unpacked value holds{{$}}
 def kwargs(): ...
+
+# On a class, the one error is all: the class's `@entrypoint` methods are not misplaced.
+@workload("kwargs-class", image="template:busybox", **KW)
+# CHECK: fail_non_static_cases.py:[[@LINE-1]]:53: error: the unpacking `**KW` is not a static value [non-static]{{$}}
+# CHECK-NOT: misplaced-declaration
+class KwargsClass:
+    @entrypoint(command=["true"])
+    def main(self): ...
 
 @workload(*ARGS, image="template:busybox")
 # CHECK: fail_non_static_cases.py:[[@LINE-1]]:11: error: the unpacking `*ARGS` is not a static value [non-static]{{$}}
@@ -106,4 +114,5 @@ def strings(): ...
 # CHECK-NEXT: {{^}}                                                 ^~~~~{{$}}
 # CHECK-NEXT: {{^}}  hint: use a literal, a module-level constant assigned once, or an mvm helper call{{$}}
 def unary(): ...
-# CHECK: {{^}}14 errors generated.{{$}}
+# CHECK-NOT: misplaced-declaration
+# CHECK: {{^}}15 errors generated.{{$}}
