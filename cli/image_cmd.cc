@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -10,12 +9,10 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "ir/support/suggest.h"
 #include "passes/image_ref.h"
 #include "runtime/launcher/launcher.h"
 #include "runtime/launcher/state.h"
 #include "runtime/oci/pull.h"
-#include "runtime/oci/registry.h"
 #include "runtime/oci/store.h"
 
 namespace mvm::cli {
@@ -100,22 +97,14 @@ ErrorOr<oci::StoredImage> FindStored(const oci::ImageStore& store, std::string_v
                                                 "` in the cache; `mvmctl image ls` lists them");
 }
 
-oci::PullOptions PullOptionsFor(const Args& args, runtime::AuditSession& audit) {
-  oci::PullOptions o;
-  if (!args.Has("quiet")) {
-    o.progress = [](std::string_view line) {
-      std::fprintf(stderr, "mvmctl image: %.*s\n", static_cast<int>(line.size()), line.data());
-    };
+// Progress lines on stderr, unless --quiet.
+oci::ProgressFn ProgressFor(const Args& args) {
+  if (args.Has("quiet")) {
+    return nullptr;
   }
-  o.events = [&audit](std::string_view event,
-                      const std::vector<std::pair<std::string, std::string>>& fields) {
-    nlohmann::json record = nlohmann::json::object();
-    for (const auto& [k, v] : fields) {
-      record[k] = v;
-    }
-    (void)audit.log->Append(event, record);
+  return [](std::string_view line) {
+    std::fprintf(stderr, "mvmctl image: %.*s\n", static_cast<int>(line.size()), line.data());
   };
-  return o;
 }
 
 nlohmann::json ImageJson(const oci::StoredImage& i) {
@@ -172,23 +161,15 @@ int Pull(const Args& args, const runtime::StateDir& state) {
   if (!audit) {
     return Fail(kCommand, audit.error());
   }
-  oci::ImageStore store(state.Images());
   oci::RegistryOptions registry_options;
   if (args.Has("auth-file")) {
     registry_options.auth_file = args.Get("auth-file");
   }
   if (args.Has("ca-file")) {
     registry_options.ca_file = args.Get("ca-file");
-  } else if (const char* ca = std::getenv("SSL_CERT_FILE"); ca != nullptr && ca[0] != '\0') {
-    registry_options.ca_file = ca;
   }
-  oci::PullOptions options = PullOptionsFor(args, **audit);
-  registry_options.progress = options.progress;
-  auto registry = oci::Registry::Open(ref->registry, registry_options);
-  if (!registry) {
-    return Fail(kCommand, registry.error());
-  }
-  auto pulled = oci::Pull(store, *registry, *ref, options);
+  auto pulled =
+      runtime::PullImage(state, *ref, *(*audit)->log, ProgressFor(args), registry_options);
   if (!pulled) {
     return Fail(kCommand, pulled.error());
   }
@@ -215,7 +196,10 @@ int Load(const Args& args, const runtime::StateDir& state) {
     return Fail(kCommand, audit.error());
   }
   oci::ImageStore store(state.Images());
-  auto loaded = oci::Load(store, args.positional[1], name, PullOptionsFor(args, **audit));
+  oci::PullOptions options;
+  options.progress = ProgressFor(args);
+  options.events = runtime::ImageAuditEvents(*(*audit)->log);
+  auto loaded = oci::Load(store, args.positional[1], name, options);
   if (!loaded) {
     return Fail(kCommand, loaded.error());
   }

@@ -1,13 +1,9 @@
 #include "cli/oci_resolve.h"
 
 #include <cstdio>
-#include <cstdlib>
-#include <nlohmann/json.hpp>
 
 #include "runtime/launcher/launcher.h"
 #include "runtime/launcher/state.h"
-#include "runtime/oci/pull.h"
-#include "runtime/oci/registry.h"
 #include "runtime/oci/store.h"
 
 namespace mvm::cli {
@@ -25,26 +21,10 @@ ErrorOr<std::string> PullDeclaredImage(const ir::v1::Image& image,
     return ref.error();
   }
   runtime::StateDir state{state_dir};
-  auto audit = runtime::OpenAudit(state);
-  if (!audit) {
-    return audit.error();
-  }
-  oci::PullOptions options;
-  std::string prefix = "mvmctl " + std::string(command) + ": ";
-  options.progress = [&](std::string_view line) {
-    std::fprintf(stderr, "%s%.*s\n", prefix.c_str(), static_cast<int>(line.size()), line.data());
-  };
-  options.events = [&](std::string_view event,
-                       const std::vector<std::pair<std::string, std::string>>& fields) {
-    nlohmann::json record = nlohmann::json::object();
-    for (const auto& [k, v] : fields) {
-      record[k] = v;
-    }
-    (void)(*audit)->log->Append(event, record);
-  };
-  oci::ImageStore store(state.Images());
+  // A pinned image already in the cache needs nothing now: the launcher records its cache hit
+  // when it starts the sandbox.
   if (!ref->digest.empty()) {
-    auto found = store.Find(ref->digest);
+    auto found = oci::ImageStore(state.Images()).Find(ref->digest);
     if (!found) {
       return found.error();
     }
@@ -52,16 +32,15 @@ ErrorOr<std::string> PullDeclaredImage(const ir::v1::Image& image,
       return ref->digest;
     }
   }
-  oci::RegistryOptions registry_options;
-  registry_options.progress = options.progress;
-  if (const char* ca = std::getenv("SSL_CERT_FILE"); ca != nullptr && ca[0] != '\0') {
-    registry_options.ca_file = ca;
+  auto audit = runtime::OpenAudit(state);
+  if (!audit) {
+    return audit.error();
   }
-  auto registry = oci::Registry::Open(ref->registry, registry_options);
-  if (!registry) {
-    return registry.error();
-  }
-  auto pulled = oci::Pull(store, *registry, *ref, options);
+  std::string prefix = "mvmctl " + std::string(command) + ": ";
+  auto progress = [&](std::string_view line) {
+    std::fprintf(stderr, "%s%.*s\n", prefix.c_str(), static_cast<int>(line.size()), line.data());
+  };
+  auto pulled = runtime::PullImage(state, *ref, *(*audit)->log, progress);
   if (!pulled) {
     return pulled.error();
   }
@@ -69,7 +48,7 @@ ErrorOr<std::string> PullDeclaredImage(const ir::v1::Image& image,
     return ref->digest;
   }
   const std::string& pinned = pulled->resolved_digest;
-  options.progress("`oci:" + image.ref() + "` resolved to " + pinned);
+  progress("`oci:" + image.ref() + "` resolved to " + pinned);
   return pinned;
 }
 

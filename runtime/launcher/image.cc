@@ -25,47 +25,18 @@ ErrorOr<ResolvedRootfs> ResolveOciRootfs(const LauncherOptions& options,
   if (!ref) {
     return ref.error();
   }
-  oci::ImageStore store(options.state.Images());
-  oci::PullOptions pull_options;
-  pull_options.progress = [&](std::string_view line) {
+  oci::Reference pinned = *ref;
+  pinned.digest = artifact.digest();
+  auto pulled = PullImage(options.state, pinned, audit, [&](std::string_view line) {
     if (options.note) {
       options.note(line);
     }
-  };
-  pull_options.events = [&](std::string_view event,
-                            const std::vector<std::pair<std::string, std::string>>& fields) {
-    nlohmann::json record = nlohmann::json::object();
-    for (const auto& [k, v] : fields) {
-      record[k] = v;
-    }
-    (void)audit.Append(event, record);
-  };
-  auto found = store.Find(artifact.digest());
-  if (!found) {
-    return found.error();
+  });
+  if (!pulled) {
+    return pulled.error();
   }
-  std::optional<oci::StoredImage> image = std::move(*found);
-  if (image) {
-    pull_options.events("image-cache-hit",
-                        {{"image", ref->ToString()}, {"manifest", image->manifest_digest}});
-  } else {
-    oci::RegistryOptions registry_options;
-    registry_options.progress = pull_options.progress;
-    if (const char* ca = std::getenv("SSL_CERT_FILE"); ca != nullptr && ca[0] != '\0') {
-      registry_options.ca_file = ca;
-    }
-    auto registry = oci::Registry::Open(ref->registry, registry_options);
-    if (!registry) {
-      return registry.error();
-    }
-    oci::Reference pinned = *ref;
-    pinned.digest = artifact.digest();
-    auto pulled = oci::Pull(store, *registry, pinned, pull_options);
-    if (!pulled) {
-      return pulled.error();
-    }
-    image = std::move(pulled->image);
-  }
+  const oci::StoredImage* image = &pulled->image;
+  oci::ImageStore store(options.state.Images());
   // Checked before every start: the digest taken at unpacking proves what was unpacked, and only
   // this proves what is about to be mounted (ImageStore::CheckTree says how a re-hash is skipped).
   if (auto intact = store.CheckTree(*image); !intact) {
@@ -96,3 +67,33 @@ ErrorOr<ResolvedRootfs> ResolveOciRootfs(const LauncherOptions& options,
 }
 
 }  // namespace mvm::runtime::internal
+
+namespace mvm::runtime {
+
+oci::EventFn ImageAuditEvents(audit::Log& log) {
+  return [&log](std::string_view event,
+                const std::vector<std::pair<std::string, std::string>>& fields) {
+    nlohmann::json record = nlohmann::json::object();
+    for (const auto& [k, v] : fields) {
+      record[k] = v;
+    }
+    (void)log.Append(event, record);
+  };
+}
+
+ErrorOr<oci::Pulled> PullImage(const StateDir& state, const oci::Reference& ref, audit::Log& log,
+                               const oci::ProgressFn& progress,
+                               oci::RegistryOptions registry_options) {
+  oci::PullOptions options;
+  options.progress = progress;
+  options.events = ImageAuditEvents(log);
+  registry_options.progress = progress;
+  if (const char* ca = std::getenv("SSL_CERT_FILE");
+      registry_options.ca_file.empty() && ca != nullptr && ca[0] != '\0') {
+    registry_options.ca_file = ca;
+  }
+  oci::ImageStore store(state.Images());
+  return oci::Pull(store, ref, std::move(registry_options), options);
+}
+
+}  // namespace mvm::runtime

@@ -21,6 +21,8 @@
 #include "runtime/audit/audit.h"
 #include "runtime/backends/backend.h"
 #include "runtime/launcher/state.h"
+#include "runtime/oci/pull.h"
+#include "runtime/oci/registry.h"
 
 namespace mvm::runtime {
 
@@ -231,6 +233,18 @@ struct RunOptions {
   /// it through a TerminalEscaper (ir/support/terminal_text.h).
   bool raw_output = false;
 };
+/// An oci::EventFn that appends each image event (image-resolve, image-fetch, image-cache-hit,
+/// image-materialize) to `log` as a record of its fields.
+oci::EventFn ImageAuditEvents(audit::Log& log);
+
+/// Pulls `ref` into `state`'s image cache (runtime/oci/pull.h; a pinned image the cache holds is a
+/// hit that asks no registry), auditing its steps to `log`, with progress lines to `progress` (may
+/// be empty). Besides the system trust store the registry is trusted with
+/// `registry_options.ca_file`, else $SSL_CERT_FILE.
+ErrorOr<oci::Pulled> PullImage(const StateDir& state, const oci::Reference& ref, audit::Log& log,
+                               const oci::ProgressFn& progress,
+                               oci::RegistryOptions registry_options = {});
+
 ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan& plan,
                              const RunOptions& run, audit::Log& audit, PhaseTimings* timings);
 

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
-std::string Quote(const fs::path& p) { return "`" + p.string() + "`"; }
+using rootfs::Quote;
 
 void Emit(const PullOptions& o, std::string_view event, const Fields& fields) {
   if (o.events) {
@@ -93,34 +93,6 @@ ErrorOr<FileHash> HashFile(const fs::path& path) {
   return out;
 }
 
-ErrorOr<std::string> ReadBounded(const fs::path& path, int64_t limit) {
-  os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd.valid()) {
-    return Error{"cannot read " + Quote(path) + ": " + os::ErrnoText(errno)};
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return Error{Quote(path) + " is not a regular file"};
-  }
-  if (st.st_size > limit) {
-    return Error{Quote(path) + " is " + std::to_string(st.st_size) + " bytes, over the limit of " +
-                 std::to_string(limit)};
-  }
-  std::string out(static_cast<size_t>(st.st_size), '\0');
-  size_t got = 0;
-  while (got < out.size()) {
-    ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return Error{"cannot read " + Quote(path) + ": " + os::ErrnoText(errno)};
-    }
-    got += static_cast<size_t>(n);
-  }
-  return out;
-}
-
 // A blob of a layout: present, of the descriptor's size and digest.
 ErrorOr<fs::path> CheckedLayoutBlob(const fs::path& layout, const Descriptor& d,
                                     std::string_view what) {
@@ -180,11 +152,7 @@ ErrorOr<Pulled> Hit(ImageStore& store, const StoredImage& found, const std::stri
                     std::string_view image) {
   Emit(options, "image-cache-hit",
        {{"image", std::string(image)}, {"manifest", found.manifest_digest}});
-  ImageParts parts;
-  parts.manifest_digest = found.manifest_digest;
-  parts.index_digest = index_digest;
-  parts.name = name;
-  auto stored = store.Publish(parts, options.progress);
+  auto stored = store.Name(found, name, index_digest);
   if (!stored) {
     return stored.error();
   }
@@ -193,7 +161,7 @@ ErrorOr<Pulled> Hit(ImageStore& store, const StoredImage& found, const std::stri
 
 }  // namespace
 
-ErrorOr<Pulled> Pull(ImageStore& store, Registry& registry, const Reference& ref,
+ErrorOr<Pulled> Pull(ImageStore& store, const Reference& ref, RegistryOptions registry_options,
                      const PullOptions& options) {
   const std::string image = ref.ToString();
   // A pinned pull names no tag to record: the tag may since have moved.
@@ -212,6 +180,11 @@ ErrorOr<Pulled> Pull(ImageStore& store, Registry& registry, const Reference& ref
       return hit;
     }
   }
+  auto opened = Registry::Open(ref.registry, std::move(registry_options));
+  if (!opened) {
+    return opened.error();
+  }
+  Registry& registry = *opened;
   const std::string asked = ref.digest.empty() ? ref.tag : ref.digest;
   Say(options, "resolving " + image);
   auto top = registry.GetManifest(ref.repository, asked);

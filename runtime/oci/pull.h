@@ -36,9 +36,10 @@ struct Pulled {
 /// Resolves `ref` (a tag asks the registry; a digest is looked up in the cache first), picks the
 /// `os/architecture` manifest of an index, downloads and verifies the configuration and layers,
 /// and publishes the unpacked image. A pinned digest must be what the registry serves (the
-/// manifest's or its index's). Events: image-resolve, image-cache-hit, image-fetch,
-/// image-materialize.
-ErrorOr<Pulled> Pull(ImageStore& store, Registry& registry, const Reference& ref,
+/// manifest's or its index's). The registry (`ref.registry`, with `registry_options`) is opened
+/// only when the cache cannot answer, so a cached pinned image needs neither it nor its
+/// credentials. Events: image-resolve, image-cache-hit, image-fetch, image-materialize.
+ErrorOr<Pulled> Pull(ImageStore& store, const Reference& ref, RegistryOptions registry_options,
                      const PullOptions& options);
 
 /// Loads every image of an OCI image layout (a directory, or a tar of one) or of a `docker save`

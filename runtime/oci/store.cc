@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/errno_text.h"
@@ -33,7 +34,7 @@ constexpr std::string_view kNamesFile = "names.json";
 constexpr std::string_view kImageFile = "image.json";
 constexpr std::string_view kScratchPrefix = ".scratch-";
 
-std::string Quote(const fs::path& p) { return "`" + p.string() + "`"; }
+using rootfs::Quote;
 
 std::string NowRfc3339() {
   std::time_t now = std::time(nullptr);
@@ -42,31 +43,6 @@ std::string NowRfc3339() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-ErrorOr<std::string> ReadSmallFile(const fs::path& path, int64_t limit) {
-  os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd.valid()) {
-    return Error{"cannot read " + Quote(path) + ": " + os::ErrnoText(errno)};
-  }
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return Error{"cannot read " + Quote(path) + ": " + os::ErrnoText(errno)};
-    }
-    if (n == 0) {
-      return out;
-    }
-    out.append(buf, static_cast<size_t>(n));
-    if (static_cast<int64_t>(out.size()) > limit) {
-      return Error{Quote(path) + " is over " + std::to_string(limit) + " bytes"};
-    }
-  }
 }
 
 // An exclusive flock on <dir>/lock for as long as it lives.
@@ -110,7 +86,7 @@ ErrorOr<NameTable> ReadNames(const fs::path& dir) {
   if (!fs::exists(path, ec)) {
     return t;
   }
-  auto text = ReadSmallFile(path, 64 << 20);
+  auto text = ReadBounded(path, 64 << 20);
   if (!text) {
     return text.error();
   }
@@ -156,7 +132,7 @@ ErrorOr<NameTable> ChangeNames(const fs::path& dir, Change change) {
 }
 
 ErrorOr<StoredImage> ReadImage(const fs::path& image_dir) {
-  auto text = ReadSmallFile(image_dir / kImageFile, 1 << 20);
+  auto text = ReadBounded(image_dir / kImageFile, 1 << 20);
   if (!text) {
     return text.error();
   }
@@ -181,7 +157,7 @@ ErrorOr<StoredImage> ReadImage(const fs::path& image_dir) {
     return Error{Quote(image_dir / kImageFile) + " does not describe " + Quote(image_dir) +
                  "; `mvmctl image prune` removes it"};
   }
-  auto config = ReadSmallFile(image_dir / "config.json", 64 << 20);
+  auto config = ReadBounded(image_dir / "config.json", 64 << 20);
   if (!config) {
     return config.error();
   }
@@ -295,33 +271,39 @@ ErrorOr<std::vector<StoredImage>> ImageStore::List() const {
   return out;
 }
 
+ErrorOr<StoredImage> ImageStore::Name(StoredImage image, std::string_view name,
+                                      std::string_view index_digest) {
+  const std::string& digest = image.manifest_digest;
+  bool named =
+      name.empty() || std::find(image.names.begin(), image.names.end(), name) != image.names.end();
+  bool aliased = index_digest.empty() || index_digest == image.index_digest;
+  if (named && aliased) {
+    return image;  // the common case of a launch: nothing to record, no lock, no write
+  }
+  auto names = ChangeNames(dir_, [&](NameTable& t) {
+    bool changed = false;
+    if (!name.empty()) {
+      changed |= std::exchange(t.names[std::string(name)], digest) != digest;
+    }
+    if (!index_digest.empty()) {
+      changed |= std::exchange(t.indexes[std::string(index_digest)], digest) != digest;
+    }
+    return changed;
+  });
+  if (!names) {
+    return names.error();
+  }
+  image.names.clear();
+  AttachNames(image, *names);
+  return image;
+}
+
 ErrorOr<StoredImage> ImageStore::Publish(const ImageParts& parts, const ProgressFn& progress) {
   if (!IsSha256Digest(parts.manifest_digest)) {
     return Error{"internal: publishing an image without a manifest digest"};
   }
-  auto record_names = [&](StoredImage image) -> ErrorOr<StoredImage> {
-    auto names = ChangeNames(dir_, [&](NameTable& t) {
-      if (!parts.name.empty()) {
-        t.names[parts.name] = parts.manifest_digest;
-      }
-      if (!parts.index_digest.empty()) {
-        t.indexes[parts.index_digest] = parts.manifest_digest;
-      }
-      return true;
-    });
-    if (!names) {
-      return names.error();
-    }
-    image.names.clear();
-    AttachNames(image, *names);
-    return image;
-  };
   if (auto found = Find(parts.manifest_digest); found && *found) {
-    return record_names(**found);
-  }
-  if (parts.manifest_body.empty()) {
-    return Error{"the image " + parts.manifest_digest +
-                 " left the cache while it was being named; pull it again"};
+    return Name(std::move(**found), parts.name, parts.index_digest);
   }
 
   auto scratch = MakeScratch();
@@ -398,12 +380,12 @@ ErrorOr<StoredImage> ImageStore::Publish(const ImageParts& parts, const Progress
   if (!image) {
     return image.error();
   }
-  return record_names(std::move(*image));
+  return Name(std::move(*image), parts.name, parts.index_digest);
 }
 
 ErrorOr<VerifyReport> ImageStore::Verify(const StoredImage& image) const {
   VerifyReport report;
-  auto manifest = ReadSmallFile(image.dir / "manifest.json", limits_.max_manifest_bytes);
+  auto manifest = ReadBounded(image.dir / "manifest.json", limits_.max_manifest_bytes);
   if (!manifest) {
     report.problems.push_back(manifest.error().message);
   } else {
@@ -418,7 +400,7 @@ ErrorOr<VerifyReport> ImageStore::Verify(const StoredImage& image) const {
                                 ", the cache recorded " + image.config_digest);
     }
   }
-  auto config = ReadSmallFile(image.dir / "config.json", limits_.max_config_bytes);
+  auto config = ReadBounded(image.dir / "config.json", limits_.max_config_bytes);
   if (!config) {
     report.problems.push_back(config.error().message);
   } else if (std::string d = Sha256Digest(*config); d != image.config_digest) {
@@ -483,7 +465,7 @@ constexpr std::string_view kFingerprintFile = "verified-fingerprint";
 ErrorOr<Ok> ImageStore::CheckTree(const StoredImage& image) const {
   auto before = TreeFingerprint(image.rootfs);
   if (before) {
-    auto kept = ReadSmallFile(image.dir / kFingerprintFile, 128);
+    auto kept = ReadBounded(image.dir / kFingerprintFile, 128);
     if (kept && *kept == *before) {
       return Ok{};
     }
@@ -551,7 +533,7 @@ ErrorOr<std::vector<StoredImage>> ImageStore::Prune() {
       continue;
     }
     // A scratch directory whose owner is alive belongs to a pull in progress.
-    auto owner = ReadSmallFile(e.path() / "owner", 64);
+    auto owner = ReadBounded(e.path() / "owner", 64);
     if (owner) {
       pid_t pid = static_cast<pid_t>(std::atol(owner->c_str()));
       if (pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM)) {

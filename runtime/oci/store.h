@@ -83,6 +83,11 @@ class ImageStore {
   /// Unpacks `parts` into a new tree, hashes it and publishes it; an image already present only
   /// gains the name. Nothing partial is ever visible under its key.
   ErrorOr<StoredImage> Publish(const ImageParts& parts, const ProgressFn& progress);
+  /// Points `name` (a canonical reference) and `index_digest` at `image`, either may be empty;
+  /// returns `image` with its names. Takes no lock and writes nothing when both already point
+  /// there.
+  ErrorOr<StoredImage> Name(StoredImage image, std::string_view name,
+                            std::string_view index_digest);
 
   /// Re-hashes the stored manifest and configuration against their digests, checks the manifest
   /// names that configuration, and re-hashes the tree against the digest taken at publishing.

@@ -24,6 +24,7 @@
 #include "tests/runtime/oci/test_registry.h"
 #include "tests/support/audit_records.h"
 #include "tests/support/backend_state.h"
+#include "tests/support/files.h"
 #include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
 #include "tests/support/temp_dir.h"
@@ -40,10 +41,7 @@ using mvm::testing::Result;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using ::mvm::testing::ReadFile;
 
 // The entries of `tree` below `prefix` (relative; "" for all), skipping `skip` subtrees, as tar
 // entries in a stable order.

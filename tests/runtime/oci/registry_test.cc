@@ -11,6 +11,7 @@
 #include "runtime/oci/registry_auth.h"
 #include "tests/runtime/oci/oci_layout_util.h"
 #include "tests/runtime/oci/test_registry.h"
+#include "tests/support/files.h"
 #include "tests/support/prerequisite.h"
 #include "tests/support/temp_dir.h"
 
@@ -29,12 +30,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using ::mvm::testing::ReadFile;
 
 void WriteFile(const std::filesystem::path& path, std::string_view text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;

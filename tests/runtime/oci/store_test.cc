@@ -15,6 +15,7 @@
 #include "runtime/oci/registry.h"
 #include "tests/runtime/oci/oci_layout_util.h"
 #include "tests/runtime/oci/test_registry.h"
+#include "tests/support/files.h"
 #include "tests/support/prerequisite.h"
 #include "tests/support/temp_dir.h"
 
@@ -50,10 +51,7 @@ LayoutSpec TwoLayers() {
   return spec;
 }
 
-std::string Read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using ::mvm::testing::ReadFile;
 
 // Every event a Load or Pull reported, "name field=value…" each.
 struct Events {
@@ -92,7 +90,7 @@ std::vector<std::pair<std::string, std::string>> LayoutFiles(const fs::path& dir
   std::vector<std::pair<std::string, std::string>> files;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     if (e.is_regular_file()) {
-      files.emplace_back(fs::relative(e.path(), dir).string(), Read(e.path()));
+      files.emplace_back(fs::relative(e.path(), dir).string(), ReadFile(e.path()));
     }
   }
   return files;
@@ -131,7 +129,7 @@ TEST_F(ImageStoreTest, ALayoutIsUnpackedOnceAndFoundByManifestIndexAndName) {
   EXPECT_EQ(image.manifest_digest, written_.manifest_digest);  // the amd64 one of the index
   EXPECT_EQ(image.index_digest, written_.index_digest);
   EXPECT_EQ(image.source, "oci-layout");
-  EXPECT_EQ(Read(image.rootfs / "srv/app.txt"), "layer two\n");
+  EXPECT_EQ(ReadFile(image.rootfs / "srv/app.txt"), "layer two\n");
   EXPECT_FALSE(fs::exists(image.rootfs / "gone.txt"));
   EXPECT_THAT(image.config.env, ElementsAre("PATH=/bin", "MODE=test"));
   EXPECT_THAT(events.names, ElementsAre("image-materialize"));
@@ -167,7 +165,7 @@ TEST_F(ImageStoreTest, ALayoutTarLoadsLikeItsDirectory) {
 TEST_F(ImageStoreTest, ACorruptBlobOrAHostileArchiveStoresNothing) {
   fs::path layout = Layout(TwoLayers());
   fs::path blob = layout / "blobs/sha256" / written_.layers[1].digest.substr(7);
-  std::string bytes = Read(blob);
+  std::string bytes = ReadFile(blob);
   bytes[bytes.size() / 2] ^= 0x20;
   std::ofstream(blob, std::ios::binary | std::ios::trunc) << bytes;
   Events events;
@@ -191,7 +189,7 @@ TEST_F(ImageStoreTest, ADockerArchiveIsCheckedAgainstItsDiffIds) {
   fs::path layout = Layout(TwoLayers());
   // A `docker save` archive of the same image: the config, and each layer as an uncompressed tar.
   std::vector<std::pair<std::string, std::string>> files;
-  std::string config = Read(layout / "blobs/sha256" / written_.config.digest.substr(7));
+  std::string config = ReadFile(layout / "blobs/sha256" / written_.config.digest.substr(7));
   files.emplace_back("cfg.json", config);
   nlohmann::json layers = nlohmann::json::array();
   LayoutSpec spec = TwoLayers();
@@ -214,9 +212,9 @@ TEST_F(ImageStoreTest, ADockerArchiveIsCheckedAgainstItsDiffIds) {
   EXPECT_EQ(image.source, "docker-archive");
   EXPECT_EQ(image.config_digest, written_.config.digest);
   EXPECT_THAT(image.names, ElementsAre("docker.io/library/app:1"));
-  EXPECT_EQ(Read(image.rootfs / "srv/app.txt"), "layer two\n");
+  EXPECT_EQ(ReadFile(image.rootfs / "srv/app.txt"), "layer two\n");
   // mvm's manifest for it is a real one: its digest is its bytes'.
-  EXPECT_EQ(Sha256Digest(Read(image.dir / "manifest.json")), image.manifest_digest);
+  EXPECT_EQ(Sha256Digest(ReadFile(image.dir / "manifest.json")), image.manifest_digest);
 
   // A layer that is not what the configuration says is refused.
   files[1].second += std::string(1024, '\0');
@@ -283,11 +281,6 @@ class PullTest : public ImageStoreTest {
     auto started = registry_.Start();
     ASSERT_TRUE(started.ok()) << started.error().message;
   }
-  Registry Open() {
-    auto r = Registry::Open(registry_.host(), RegistryOptions{});
-    EXPECT_TRUE(r.ok());
-    return std::move(*r);
-  }
   testing::TestRegistry registry_;
 };
 
@@ -297,21 +290,20 @@ TEST_F(PullTest, ATagResolvesIsVerifiedCachedAndPinnedAndADigestHitsWithoutTheRe
   spec.tag = "2";
   Layout(spec);
   ASSERT_TRUE(testing::PushLayout(written_, registry_, "team/app:2").ok());
-  Registry registry = Open();
   auto ref = SplitReference(registry_.host() + "/team/app:2");
   ASSERT_TRUE(ref.ok());
   Events events;
-  auto pulled = Pull(store_, registry, *ref, events.Options());
+  auto pulled = Pull(store_, *ref, RegistryOptions{}, events.Options());
   ASSERT_TRUE(pulled.ok()) << pulled.error().message;
   EXPECT_FALSE(pulled->cache_hit);
   EXPECT_EQ(pulled->resolved_digest, written_.index_digest);  // what the tag names
   EXPECT_EQ(pulled->image.manifest_digest, written_.manifest_digest);
-  EXPECT_EQ(Read(pulled->image.rootfs / "srv/app.txt"), "layer two\n");
+  EXPECT_EQ(ReadFile(pulled->image.rootfs / "srv/app.txt"), "layer two\n");
   EXPECT_THAT(events.names, ElementsAre("image-resolve", "image-fetch", "image-materialize"));
   EXPECT_THAT(pulled->image.names, ElementsAre(registry_.host() + "/team/app:2"));
 
   events.names.clear();
-  auto again = Pull(store_, registry, *ref, events.Options());
+  auto again = Pull(store_, *ref, RegistryOptions{}, events.Options());
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->cache_hit);
   EXPECT_THAT(events.names, ElementsAre("image-resolve", "image-cache-hit"));
@@ -321,7 +313,7 @@ TEST_F(PullTest, ATagResolvesIsVerifiedCachedAndPinnedAndADigestHitsWithoutTheRe
   Reference pinned = *ref;
   pinned.digest = written_.index_digest;
   events.names.clear();
-  auto offline = Pull(store_, registry, pinned, events.Options());
+  auto offline = Pull(store_, pinned, RegistryOptions{}, events.Options());
   ASSERT_TRUE(offline.ok()) << offline.error().message;
   EXPECT_TRUE(offline->cache_hit);
   EXPECT_THAT(events.names, ElementsAre("image-cache-hit"));
@@ -331,23 +323,22 @@ TEST_F(PullTest, ATagResolvesIsVerifiedCachedAndPinnedAndADigestHitsWithoutTheRe
 TEST_F(PullTest, ACorruptBlobInTheRegistryOrAnUnservedDigestLeavesNothing) {
   Layout(TwoLayers());
   ASSERT_TRUE(testing::PushLayout(written_, registry_, "app:1").ok());
-  std::string data = Read(registry_.BlobDataPath(written_.layers[0].digest));
+  std::string data = ReadFile(registry_.BlobDataPath(written_.layers[0].digest));
   data[data.size() / 2] ^= 0x01;
   std::ofstream(registry_.BlobDataPath(written_.layers[0].digest),
                 std::ios::binary | std::ios::trunc)
       << data;
-  Registry registry = Open();
   Events events;
-  auto pulled =
-      Pull(store_, registry, *SplitReference(registry_.host() + "/app:1"), events.Options());
+  auto pulled = Pull(store_, *SplitReference(registry_.host() + "/app:1"), RegistryOptions{},
+                     events.Options());
   ASSERT_FALSE(pulled.ok());
   EXPECT_THAT(pulled.error().message, HasSubstr(written_.layers[0].digest));
   EXPECT_TRUE(store_.List()->empty());
   EXPECT_EQ(Leftovers(), 0u);
 
-  auto unserved = Pull(store_, registry,
-                       *SplitReference(registry_.host() + "/app@sha256:" + std::string(64, 'e')),
-                       events.Options());
+  auto unserved =
+      Pull(store_, *SplitReference(registry_.host() + "/app@sha256:" + std::string(64, 'e')),
+           RegistryOptions{}, events.Options());
   ASSERT_FALSE(unserved.ok());
   EXPECT_TRUE(store_.List()->empty());
 }

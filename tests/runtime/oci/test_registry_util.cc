@@ -17,6 +17,7 @@
 #include "ir/support/os/unique_fd.h"
 #include "nlohmann/json.hpp"
 #include "tests/runtime/oci/test_registry.h"
+#include "tests/support/files.h"
 
 namespace mvm::testing {
 namespace {
@@ -24,19 +25,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr char kServerScript[] = MVM_SOURCE_DIR "/tests/runtime/oci/test_registry_server.py";
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool WriteFile(const std::filesystem::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  return static_cast<bool>(out);
-}
 
 // A port that was free a moment ago on 127.0.0.1 (the registry binds it itself; Start() retries
 // when another process took it in between).

@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/runtime/oci/unpack_util.h"
+#include "tests/support/files.h"
 
 namespace mvm::runtime::oci {
 namespace {
@@ -29,12 +30,7 @@ using testing::LayerBytes;
 using testing::Member;
 using testing::Symlink;
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+using ::mvm::testing::ReadFile;
 
 void WriteFile(const fs::path& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary);
