@@ -12,6 +12,7 @@
 #include "runtime/agent/agent.pb.h"
 #include "runtime/agent/framing.h"
 #include "tests/runtime/agent/agent_process.h"
+#include "tests/support/prerequisite.h"
 
 namespace mvm::runtime::agent::testing {
 namespace {
@@ -144,7 +145,7 @@ TEST_F(ExecTest, DuplicateEnvironmentNamesAreRefused) {
 // root clears them), and a half-given user is refused.
 TEST_F(ExecTest, ACommandRunsAsTheRequestedUserWithoutCapabilities) {
   if (::geteuid() != 0) {
-    GTEST_SKIP() << "switching users needs root";
+    MVM_MISSING_PREREQUISITE() << "switching users needs root";
   }
   ExecRequest request;
   request.argv = {"sh", "-c", "id -u; id -g; grep CapEff /proc/self/status"};
