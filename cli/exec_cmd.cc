@@ -62,14 +62,9 @@ int RunExec(Args& args) {
   if (!runtime::IsRunning(*record)) {
     return FailRun("exec", Error{"sandbox `" + name + "` is not running"});
   }
-  runtime::AddSandboxEnvironment(*record, request.env);  // `-e` of the same name wins
-  if (!args.Has("cwd") && record->image && !record->image->working_dir.empty()) {
-    request.cwd = record->image->working_dir;  // the image's WorkingDir, as for its entrypoint
-  }
-  if (record->image) {
-    request.uid = record->image->uid;  // and its User
-    request.gid = record->image->gid;
-  }
+  // `-e` of the same name wins over the sandbox's variables, and `--cwd` over an image's
+  // WorkingDir.
+  runtime::PrepareSandboxExec(*record, request, /*cwd_given=*/args.Has("cwd"));
   auto client = runtime::agent::Client::Connect(session->options.state.AgentSocket(name),
                                                 std::chrono::seconds(2));
   if (!client) {

@@ -448,6 +448,18 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
   return Ok{};
 }
 
+void PrepareSandboxExec(const SandboxRecord& record, agent::ExecRequest& request, bool cwd_given) {
+  AddSandboxEnvironment(record, request.env);
+  if (!record.image) {
+    return;
+  }
+  if (!cwd_given && !record.image->working_dir.empty()) {
+    request.cwd = record.image->working_dir;
+  }
+  request.uid = record.image->uid;
+  request.gid = record.image->gid;
+}
+
 ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan& admitted,
                              const RunOptions& run, audit::Log& audit, PhaseTimings* timings) {
   const plan::v1::ExecutionPlan& p = admitted.verified.plan;
@@ -512,20 +524,13 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
                  "` declares no entrypoint and its image has neither Entrypoint nor Cmd; declare "
                  "an entrypoint, or pass the command after `--`"};
   }
-  if (image && !image->working_dir.empty()) {
-    request.cwd = image->working_dir;
-  }
-  if (image) {
-    request.uid = image->uid;
-    request.gid = image->gid;
-  }
   for (const auto& [k, v] : p.workload().env()) {
     request.env.emplace_back(k, v);
   }
   if (!run.start.app_files.empty()) {
     request.env.emplace_back("PYTHONPATH", std::string(kSdkMount));
   }
-  AddSandboxEnvironment(sandbox->record(), request.env);
+  PrepareSandboxExec(sandbox->record(), request, /*cwd_given=*/false);
   std::sort(request.env.begin(), request.env.end());
   uint32_t timeout = static_cast<uint32_t>(
       entrypoint != nullptr && entrypoint->has_timeout_seconds() ? entrypoint->timeout_seconds()

@@ -233,6 +233,11 @@ struct RunOptions {
   /// it through a TerminalEscaper (ir/support/terminal_text.h).
   bool raw_output = false;
 };
+/// What every command in a sandbox gets beyond what its caller asked for: AddSandboxEnvironment's
+/// variables and, for a sandbox of an OCI image, the image's User and, unless the caller gave a
+/// working directory, its WorkingDir.
+void PrepareSandboxExec(const SandboxRecord& record, agent::ExecRequest& request, bool cwd_given);
+
 /// An oci::EventFn that appends each image event (image-resolve, image-fetch, image-cache-hit,
 /// image-materialize) to `log` as a record of its fields.
 oci::EventFn ImageAuditEvents(audit::Log& log);

@@ -296,6 +296,16 @@ TEST_F(OciE2E, TheImagesEntrypointCmdEnvWorkingDirAndUserRunAndThePullIsAudited)
   EXPECT_EQ(mvm::testing::AuditRecords(state.path(), "", "image-fetch").size(), 1u);
   EXPECT_GE(mvm::testing::AuditRecords(state.path(), "", "image-cache-hit").size(), 1u);
 
+  // `exec` in a sandbox of the image runs in its WorkingDir (unless --cwd) as its User.
+  const std::string up = "oci-up-" + std::to_string(::getpid());
+  r = Mvmctl({"up", source, "--name", up, "--detach"}, "", state.path());
+  ASSERT_EQ(r.status, 0) << Describe(r);
+  r = Mvmctl({"exec", up, "--", "sh", "-c", "pwd; id -u; echo $GREETING"}, "", state.path());
+  EXPECT_EQ(r.out, "/srv\n1000\nhi-from-env\n") << Describe(r);
+  r = Mvmctl({"exec", up, "--cwd", "/", "--", "pwd"}, "", state.path());
+  EXPECT_EQ(r.out, "/\n") << Describe(r);
+  EXPECT_EQ(Mvmctl({"destroy", up}, "", state.path()).status, 0);
+
   // The cache lists it by its tag, and verify finds it intact.
   r = Mvmctl({"image", "ls"}, "", state.path());
   EXPECT_THAT(r.out, HasSubstr(images().tool_manifest.substr(0, 19)));
