@@ -527,6 +527,7 @@ failure (no such sandbox, agent unreachable)
        Flags{{"state-dir", true}, {"r", false}, {"format", true}}, RunFs},
       {"snapshot", "capture a sandbox's writable state; list, verify and remove snapshots",
        R"(usage: mvmctl snapshot NAME [--label L] [--path P]... [--format human|json] [--state-dir DIR]
+       mvmctl snapshot NAME --full [--label L] [--format human|json] [--state-dir DIR]
        mvmctl snapshot ls [NAME] [--format human|json]
        mvmctl snapshot verify NAME LABEL
        mvmctl snapshot rm NAME LABEL
@@ -540,14 +541,37 @@ tar, byte for byte. Snapshots hold whatever the workload wrote, secrets included
 `snapshot rm` (destroy and gc keep them). `snapshot take NAME` works for a sandbox named ls, verify
 or rm. --format json prints {"name","label","snapshot","sha256","bytes","files","paths","audit_id",…}.
 
+--full (qemu-microvm): saves the whole VM instead, memory and device state, into
+STATE-DIR/snapshots/NAME/LABEL.full/, sealed with this host's launcher key; the VM stands still
+while it is saved and then continues (clients of its agent lose their connections). `mvmctl
+restore` starts copies of it. docs/snapshots.md says what it holds and what a restore checks.
+
 exit status: 0 ok, 1 the snapshot failed (the reason is printed), 2 usage error, 3 environment
-failure (no such sandbox, agent unreachable), 4 verify found the tar changed
+failure (no such sandbox, agent unreachable), 4 verify found the snapshot changed, replayed or not
+sealed by this host
 )",
        Flags{{"state-dir", true},
              {"format", true},
+             {"full", false},
              {"label", true},
              {"path", true, /*repeatable=*/true}},
        RunSnapshot},
+      {"restore", "start a new sandbox from a snapshot",
+       R"(usage: mvmctl restore NAME LABEL --as NEW [--format human|json] [-v] [--state-dir DIR]
+
+Starts the detached sandbox NEW from the full snapshot LABEL of NAME (`mvmctl snapshot NAME
+--full`). Restore the same snapshot under several names to fork it. First the snapshot's seal,
+every file's digest and its epoch are checked (an older copy put back is a replay), and its plan is
+admitted again (signature, expiry, trusted keys, policy, replay). The new VM then gets its own
+hostname (NEW), fresh entropy for its kernel's random pool and the host's time. docs/snapshots.md
+has the rules. --format json prints {"name","workload","pid","from","label","verify_ms",
+"agent_ready_ms","refresh_ms"}.
+
+exit status: 0 ok, 1 the restore failed, 2 usage error, 3 environment failure (no such snapshot,
+qemu missing), 4 refused: the snapshot was changed, replayed or not sealed by this host, or its
+plan is refused
+)",
+       Flags{{"state-dir", true}, {"as", true}, {"format", true}, {"v", false}}, RunRestore},
       {"pool", "keep sandboxes of a plan booted and ready to claim",
        R"(usage: mvmctl pool start FILE|PLAN --name POOL [--size N] [--detach] [--from-ir]
                          [--format human|json] [options]

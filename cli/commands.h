@@ -39,6 +39,7 @@ int RunPs(Args& args);
 int RunLogs(Args& args);
 int RunFs(Args& args);
 int RunSnapshot(Args& args);
+int RunRestore(Args& args);
 int RunPool(Args& args);
 int RunStop(Args& args);
 int RunDestroy(Args& args);

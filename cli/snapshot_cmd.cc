@@ -11,6 +11,7 @@
 #include "cli/runtime_session.h"
 #include "ir/support/terminal_text.h"
 #include "runtime/agent/request.h"
+#include "runtime/launcher/full_snapshot.h"
 #include "runtime/launcher/snapshot.h"
 
 namespace mvm::cli {
@@ -43,7 +44,72 @@ std::string Dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+nlohmann::json ToJson(const runtime::FullSnapshotInfo& s) {
+  nlohmann::json files = nlohmann::json::object();
+  for (const auto& f : s.files) {
+    files[f.name] = {{"sha256", f.sha256}, {"bytes", f.bytes}};
+  }
+  nlohmann::json j = {{"name", s.sandbox},
+                      {"label", s.label},
+                      {"kind", "full"},
+                      {"snapshot", s.dir.string()},
+                      {"epoch", s.epoch},
+                      {"workload", s.workload_id},
+                      {"payload_digest", s.payload_digest},
+                      {"rootfs", s.rootfs},
+                      {"backend", s.backend},
+                      {"qemu_version", s.qemu_version},
+                      {"acceleration", s.acceleration},
+                      {"ram_bytes", s.ram_bytes},
+                      {"pause_ms", s.pause_ms},
+                      {"files", files},
+                      {"created_at", s.created_at}};
+  if (!s.audit_id.empty()) {
+    j["audit_id"] = s.audit_id;
+  }
+  return j;
+}
+
+uint64_t TotalBytes(const runtime::FullSnapshotInfo& s) {
+  uint64_t total = 0;
+  for (const auto& f : s.files) {
+    total += f.bytes;
+  }
+  return total;
+}
+
+int TakeFull(const Args& args, const std::string& name, bool json) {
+  if (args.Has("path")) {
+    return Fail("snapshot", MakeError(ErrorKind::kUsage,
+                                      "--path is for file snapshots; a full snapshot holds all "
+                                      "of the VM's memory, every path included"));
+  }
+  auto session = OpenRuntime(args, /*with_trust=*/false, "snapshot");
+  if (!session) {
+    return Fail("snapshot", session.error());
+  }
+  auto info = runtime::TakeFullSnapshot(session->options, name, args.Get("label"), session->log());
+  if (!info) {
+    return Fail("snapshot", WithDefaultKind(info.error(), ErrorKind::kSnapshotFailed));
+  }
+  if (json) {
+    std::printf("%s\n", Dump(ToJson(*info)).c_str());
+  } else {
+    std::printf(
+        "full snapshot %s of %s: %s\n  epoch %llu, %llu bytes (guest RAM %llu MiB), the VM "
+        "stood still %.0f ms\n",
+        info->label.c_str(), info->sandbox.c_str(), info->dir.c_str(),
+        static_cast<unsigned long long>(info->epoch),
+        static_cast<unsigned long long>(TotalBytes(*info)),
+        static_cast<unsigned long long>(info->ram_bytes >> 20), info->pause_ms);
+  }
+  return kExitOk;
+}
+
 int Take(const Args& args, const std::string& name, bool json) {
+  if (args.Has("full")) {
+    return TakeFull(args, name, json);
+  }
   auto session = OpenRuntime(args, /*with_trust=*/false, "snapshot");
   if (!session) {
     return Fail("snapshot", session.error());
@@ -112,11 +178,11 @@ int RunSnapshot(Args& args) {
                 MakeError(ErrorKind::kUsage, "give the name of a sandbox (or ls, verify, rm)"));
   }
   const std::string& verb = pos[0];
-  bool take_only = args.Has("label") || args.Has("path");
+  bool take_only = args.Has("label") || args.Has("path") || args.Has("full");
   if (verb == "ls" || verb == "verify" || verb == "rm") {
     if (take_only) {
-      return Fail("snapshot",
-                  MakeError(ErrorKind::kUsage, "--label and --path are for taking a snapshot"));
+      return Fail("snapshot", MakeError(ErrorKind::kUsage,
+                                        "--label, --path and --full are for taking a snapshot"));
     }
   }
   if (verb == "take") {
@@ -131,7 +197,9 @@ int RunSnapshot(Args& args) {
       return Fail("snapshot", MakeError(ErrorKind::kUsage, "expected `snapshot ls [NAME]`"));
     }
     std::vector<std::string> problems;
-    auto list = runtime::ListSnapshots(state, pos.size() == 2 ? pos[1] : "", problems);
+    const std::string of = pos.size() == 2 ? pos[1] : "";
+    auto list = runtime::ListSnapshots(state, of, problems);
+    auto full = runtime::ListFullSnapshots(state, of, problems);
     for (const std::string& p : problems) {
       std::fprintf(stderr, "mvmctl snapshot: warning: %s\n", p.c_str());
     }
@@ -139,14 +207,24 @@ int RunSnapshot(Args& args) {
       nlohmann::json out = nlohmann::json::array();
       for (const runtime::SnapshotInfo& s : list) {
         out.push_back(ToJson(s));
+        out.back()["kind"] = "files";
+      }
+      for (const runtime::FullSnapshotInfo& s : full) {
+        out.push_back(ToJson(s));
       }
       std::printf("%s\n", Dump(nlohmann::json{{"snapshots", out}}).c_str());
       return kExitOk;
     }
-    std::printf("%-24s %-20s %12s %-24s %s\n", "SANDBOX", "LABEL", "BYTES", "CREATED", "SHA256");
+    std::printf("%-24s %-20s %-6s %12s %-24s %s\n", "SANDBOX", "LABEL", "KIND", "BYTES", "CREATED",
+                "SHA256 / EPOCH");
     for (const runtime::SnapshotInfo& s : list) {
-      std::printf("%-24s %-20s %12llu %-24s %s\n", s.sandbox.c_str(), s.label.c_str(),
+      std::printf("%-24s %-20s %-6s %12llu %-24s %s\n", s.sandbox.c_str(), s.label.c_str(), "files",
                   static_cast<unsigned long long>(s.bytes), s.created_at.c_str(), s.sha256.c_str());
+    }
+    for (const runtime::FullSnapshotInfo& s : full) {
+      std::printf("%-24s %-20s %-6s %12llu %-24s epoch %llu\n", s.sandbox.c_str(), s.label.c_str(),
+                  "full", static_cast<unsigned long long>(TotalBytes(s)), s.created_at.c_str(),
+                  static_cast<unsigned long long>(s.epoch));
     }
     return kExitOk;
   }
@@ -161,6 +239,22 @@ int RunSnapshot(Args& args) {
     }
     if (auto ok = runtime::CheckSnapshotLabel(pos[2]); !ok) {
       return Fail("snapshot", WithKind(ok.error(), ErrorKind::kUsage));
+    }
+    const bool full =
+        std::filesystem::is_directory(state.root / "snapshots" / pos[1] / (pos[2] + ".full"));
+    if (full && verb == "verify") {
+      auto info = runtime::VerifyFullSnapshot(state, pos[1], pos[2]);
+      if (!info) {
+        return Fail("snapshot", info.error());
+      }
+      if (json) {
+        std::printf("%s\n", Dump(ToJson(*info)).c_str());
+      } else {
+        std::printf("full snapshot %s of %s: ok (epoch %llu, sealed by %s)\n", info->label.c_str(),
+                    info->sandbox.c_str(), static_cast<unsigned long long>(info->epoch),
+                    info->key_id.c_str());
+      }
+      return kExitOk;
     }
     if (verb == "verify") {
       // Exit 4 is for a tar that changed; a snapshot that is not there is an input error.
@@ -188,7 +282,8 @@ int RunSnapshot(Args& args) {
     if (!session) {
       return Fail("snapshot", session.error());
     }
-    auto removed = runtime::RemoveSnapshot(state, pos[1], pos[2], session->log());
+    auto removed = full ? runtime::RemoveFullSnapshot(state, pos[1], pos[2], session->log())
+                        : runtime::RemoveSnapshot(state, pos[1], pos[2], session->log());
     if (!removed) {
       return Fail("snapshot", WithDefaultKind(removed.error(), ErrorKind::kSnapshotFailed));
     }

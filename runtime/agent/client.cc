@@ -419,6 +419,16 @@ ErrorOr<Ok> Client::Signal(int signal) {
   return RoundTripDone(request);
 }
 
+ErrorOr<Ok> Client::Refresh(const std::string& hostname, const std::string& entropy,
+                            int64_t realtime_ns) {
+  v1::Request request;
+  v1::Refresh* refresh = request.mutable_refresh();
+  refresh->set_hostname(hostname);
+  refresh->set_entropy(entropy);
+  refresh->set_realtime_ns(realtime_ns);
+  return RoundTripDone(request);
+}
+
 ErrorOr<Ok> Client::Shutdown() {
   v1::Request request;
   request.mutable_shutdown();

@@ -118,6 +118,9 @@ class Client {
   ErrorOr<std::string> Logs(uint64_t max_bytes = 1u << 20);
   /// Sends `signal` to every workload process group the agent started.
   ErrorOr<Ok> Signal(int signal);
+  /// Gives a VM restored from a snapshot its own identity (identity.h): `hostname` (empty: kept),
+  /// `entropy` for the kernel's random pool, CLOCK_REALTIME set to `realtime_ns` (0: kept).
+  ErrorOr<Ok> Refresh(const std::string& hostname, const std::string& entropy, int64_t realtime_ns);
   /// From now on every request must be answered in full by `deadline`, however the agent spaces
   /// its bytes (std::nullopt: no deadline, only the limits on silence). A request started past it
   /// fails without being sent; one whose answer is not complete by then fails and closes the

@@ -53,7 +53,10 @@ uint32_t GetU32(const char* p) {
 class Mux {
  public:
   explicit Mux(const MuxOptions& options)
-      : options_(options), trunk_(options.trunk_fd), listener_(options.listener_fd) {
+      : options_(options),
+        trunk_(options.trunk_fd),
+        listener_(options.listener_fd),
+        control_(options.control_fd) {
     struct stat st {};
     trunk_is_socket_ = ::fstat(trunk_.get(), &st) == 0 && S_ISSOCK(st.st_mode);
     for (int fd : {trunk_.get(), listener_.get()}) {
@@ -76,9 +79,13 @@ class Mux {
       }
       fds.push_back({trunk_.get(), trunk_events, 0});
       ids.push_back(-1);
-      if (listener_.valid()) {
+      if (listener_.valid() && accepting_) {
         fds.push_back({listener_.get(), POLLIN, 0});
         ids.push_back(-2);
+      }
+      if (control_ >= 0) {
+        fds.push_back({control_, POLLIN, 0});
+        ids.push_back(-3);
       }
       const bool trunk_room = out_.size() - out_start_ < kTrunkHighWater;
       for (auto& [id, s] : streams_) {
@@ -117,6 +124,8 @@ class Mux {
           }
         } else if (ids[i] == -2) {
           Accept();
+        } else if (ids[i] == -3) {
+          Control();
         } else {
           ServeStream(static_cast<uint32_t>(ids[i]), fds[i].revents);
         }
@@ -131,6 +140,31 @@ class Mux {
   void Log(const std::string& line) {
     if (options_.log) {
       options_.log(line);
+    }
+  }
+
+  /// A byte from the supervisor (MuxOptions::control_fd).
+  void Control() {
+    char c = 0;
+    ssize_t n = ::read(control_, &c, 1);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      return;
+    }
+    if (n <= 0) {
+      control_ = -1;  // the supervisor's end is gone: nothing more will come
+      return;
+    }
+    if (c == kMuxQuiesce) {
+      // Every client goes (it sees its connection end, as when the VM stops), and no new one
+      // comes in until kMuxAccept, so after the guest's QUIESCED the trunk stays empty.
+      for (auto& [id, s] : streams_) {
+        Queue(id, FrameType::kClose, {});
+      }
+      streams_.clear();
+      accepting_ = false;
+      Queue(0, FrameType::kQuiesce, {});
+    } else if (c == kMuxAccept) {
+      accepting_ = true;
     }
   }
 
@@ -224,10 +258,28 @@ class Mux {
   }
 
   ErrorOr<Ok> HandleFrame(uint32_t id, FrameType type, std::string_view payload) {
+    const bool host = options_.connect_path.empty();
     auto it = streams_.find(id);
     switch (type) {
+      case FrameType::kQuiesce:
+        if (host) {
+          return Error{"mux: the guest sent QUIESCE, which only the host may send"};
+        }
+        // What is queued for the trunk still goes first; the host drops it, as its streams are
+        // gone.
+        streams_.clear();
+        Queue(0, FrameType::kQuiesced, {});
+        return Ok{};
+      case FrameType::kQuiesced:
+        if (!host) {
+          return Error{"mux: the host sent QUIESCED, which only the guest may send"};
+        }
+        if (control_ >= 0 && !accepting_) {
+          (void)!::write(control_, &kMuxQuiesced, 1);
+        }
+        return Ok{};
       case FrameType::kOpen:
-        if (options_.connect_path.empty()) {
+        if (host) {
           return Error{"mux: the guest sent OPEN, which only the host may send"};
         }
         Open(id);
@@ -371,6 +423,8 @@ class Mux {
   size_t out_start_ = 0;
   uint32_t next_id_ = 1;
   bool trunk_is_socket_ = false;
+  int control_ = -1;
+  bool accepting_ = true;
 };
 
 }  // namespace

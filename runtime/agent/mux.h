@@ -14,6 +14,12 @@
 // Each stream may have at most kMuxWindow bytes in flight, so a client that stops reading (a paused
 // `logs -f`) holds back only its own stream, never the port the others share, and neither side
 // buffers more than kMuxWindow per stream.
+//
+// QUIESCE (host to guest) and QUIESCED (guest to host) drain the trunk for a snapshot of the VM:
+// the host closes every stream and stops accepting clients, the guest closes every stream and
+// answers, and then neither side has a byte of a frame in flight. A VM restored from that moment
+// meets a new host half with no stream open on either side, so the two halves agree from the
+// first byte (docs/snapshots.md).
 
 #include <cstddef>
 #include <cstdint>
@@ -27,7 +33,19 @@ namespace mvm::runtime::agent {
 
 inline constexpr uint32_t kMuxWindow = 256u << 10;
 
-enum class MuxFrameType : uint8_t { kOpen = 1, kData = 2, kClose = 3, kCredit = 4 };
+enum class MuxFrameType : uint8_t {
+  kOpen = 1,
+  kData = 2,
+  kClose = 3,
+  kCredit = 4,
+  kQuiesce = 5,
+  kQuiesced = 6,
+};
+
+/// The bytes a host half's control socket (MuxOptions::control_fd) takes and answers.
+inline constexpr char kMuxQuiesce = 'q';   ///< drain the trunk (QUIESCE) and stop accepting
+inline constexpr char kMuxQuiesced = 'Q';  ///< answer: the guest acknowledged; the trunk is empty
+inline constexpr char kMuxAccept = 'r';    ///< accept clients again
 inline constexpr size_t kMuxHeaderBytes = 9;
 
 /// A trunk frame's header as read: the type is left raw, since a peer may send any byte there.
@@ -50,6 +68,9 @@ struct MuxOptions {
   int listener_fd = -1;
   /// Guest: the unix socket each OPEN connects a new stream to.
   std::string connect_path;
+  /// Host: a socket through which the supervisor drains the trunk (kMuxQuiesce, answered with
+  /// kMuxQuiesced) and lets clients in again (kMuxAccept); -1 for none. Not taken over.
+  int control_fd = -1;
   /// Diagnostics (a stream that could not be connected, a malformed trunk frame); may be empty.
   std::function<void(const std::string&)> log;
 };

@@ -25,6 +25,7 @@
 #include <cstring>
 
 #include "runtime/agent/event_loop.h"
+#include "runtime/agent/identity.h"
 
 #ifndef MVM_AGENT_VERSION
 #error "MVM_AGENT_VERSION must be defined by the build"
@@ -382,6 +383,15 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
         return;
       }
       SendDone(conn, SignalWorkloads(signal));
+      return;
+    }
+    case v1::Request::kRefresh: {
+      auto refreshed = ApplyRefresh(request.refresh());
+      if (!refreshed) {
+        SendError(conn, refreshed.error().message);
+        return;
+      }
+      SendDone(conn, 0);
       return;
     }
     case v1::Request::kShutdown:

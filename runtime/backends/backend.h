@@ -44,6 +44,9 @@ struct Capabilities {
   /// The out-of-memory kill count is measured on the host (a cgroup the host reads); otherwise the
   /// guest reports it, and the audit log says so.
   bool host_measures_oom = true;
+  /// Takes full snapshots (memory and device state) and starts sandboxes from them
+  /// (StartRequest::incoming).
+  bool full_snapshots = false;
 };
 
 /// Something the sandbox sees besides its root filesystem.
@@ -59,6 +62,21 @@ struct SandboxMount {
   bool read_only = true;         ///< kVolume
   uint32_t size_mb = 64;         ///< kMemory
 };
+
+/// A full snapshot to start from instead of a fresh boot (runtime/launcher/full_snapshot.h).
+struct IncomingSnapshot {
+  std::filesystem::path memory;  ///< the VMM's saved memory and device state
+  /// The read-only extras image the sandbox had when it was taken (its guest may hold pages of it
+  /// in its page cache), or none.
+  std::optional<std::filesystem::path> extras_image;
+  std::string acceleration;  ///< the accelerator it ran on: its state loads only under the same
+};
+
+/// `<sandbox_dir>/process.pid`: "<pid> <start time>\n" of the host process that owns a sandbox
+/// whose owner does not die with its launcher (a detached start), written by the backend as soon
+/// as that process exists. The launcher's watchdog ends it from there when the launcher dies
+/// before the sandbox is recorded.
+inline constexpr char kProcessFile[] = "process.pid";
 
 /// One sandbox to start. Paths are the launcher's: the state directory layout is its business.
 struct StartRequest {
@@ -82,6 +100,9 @@ struct StartRequest {
   /// Started::egress (and a resolv.conf that names its resolver). Only for a backend whose
   /// capabilities().egress is true.
   bool egress = false;
+  /// Start from this snapshot instead of booting; only for a backend whose
+  /// capabilities().full_snapshots is true. `mounts` must be the snapshotted sandbox's.
+  std::optional<IncomingSnapshot> incoming;
   /// Progress lines for the user's terminal (long steps: building boot files).
   std::function<void(std::string_view)> note;
   /// Called, in whichever host process watches the sandbox, when it ends by itself rather than by

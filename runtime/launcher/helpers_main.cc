@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 
 #include "runtime/launcher/internal.h"
 
@@ -38,6 +39,19 @@ int RunWatchdog(const StateDir& state, const std::string& name) {
   }
   auto record = ReadRecord(state, name);
   std::string instance = name;
+  if (!record) {
+    // Not recorded yet: a detached sandbox's owner, if the backend has started it, is in its
+    // process file; the start time tells it from a process that reused the pid.
+    std::ifstream in(state.Sandbox(name) / backends::kProcessFile);
+    pid_t pid = 0;
+    uint64_t start_time = 0;
+    if (in >> pid >> start_time && pid > 1 && backends::ProcessStartTime(pid) == start_time) {
+      ::kill(pid, SIGKILL);
+      for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i) {
+        ::usleep(10000);
+      }
+    }
+  }
   if (record) {
     internal::SignalRecord(*record, SIGKILL);
     internal::WaitGone(*record, std::chrono::seconds(5));

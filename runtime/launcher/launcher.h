@@ -124,7 +124,18 @@ struct StartOptions {
   /// kernel's hand (PR_SET_PDEATHSIG), as they are handed over to others, but the watchdog still
   /// removes them if this process dies while they are unclaimed.
   std::string pool;
+  /// Start from a full snapshot instead of booting (full_snapshot.h): what the backend loads, and
+  /// the root file system digest its VM ran on, which the plan must still resolve to.
+  struct Restore {
+    backends::IncomingSnapshot incoming;
+    std::string rootfs_digest;
+  };
+  std::optional<Restore> restore;
 };
+
+/// The file in a sandbox's state directory that keeps the plan it was admitted with (as admitted),
+/// so that a full snapshot of it can carry the plan a restore admits again.
+inline constexpr char kAdmittedPlanFile[] = "plan.dsse";
 
 /// A started sandbox, owned by this process: destroyed by Destroy(), or, if this process dies
 /// first, by its watchdog (unless detached).

@@ -117,6 +117,15 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     RemoveTraces(options.state, name, name);
     return Error{message};
   };
+  if (start.restore && start.restore->rootfs_digest != rootfs_digest) {
+    return fail("refused: the snapshot's VM ran on root file system " +
+                start.restore->rootfs_digest + ", but its plan now resolves to " + rootfs_digest);
+  }
+  if (auto kept = os::WriteFileAtomically(options.state.Sandbox(name) / kAdmittedPlanFile,
+                                          admitted.bytes, os::kPrivateFile);
+      !kept) {
+    return fail(kept.error().message);
+  }
   backends::StartRequest request;
   request.name = name;
   request.sandbox_dir = options.state.Sandbox(name);
@@ -159,6 +168,9 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   request.dies_with_caller = !start.detached && start.pool.empty();
   request.describe = options.verbose && options.note;
   request.egress = AllowsEgress(p);
+  if (start.restore) {
+    request.incoming = start.restore->incoming;
+  }
   request.note = [&options](std::string_view line) {
     if (options.note) {
       options.note(line);
@@ -175,7 +187,9 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   };
 
   Sandbox sandbox;
-  if (!start.detached) {
+  // A restore is detached, but until it is handed over (Release) a kill of this process must
+  // not leave a half-restored VM behind.
+  if (!start.detached || start.restore) {
     auto watchdog = StartWatchdog(options.state, name);
     if (!watchdog) {
       return fail(watchdog.error().message);
@@ -196,6 +210,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   SandboxRecord& r = sandbox.record_;
   r = NewRecord(options, admitted, start, name, started->record_pid, rootfs_digest);
   r.image = rootfs.image;
+  r.acceleration = started->timings.acceleration;
   if (sandbox.watchdog_pid_ > 0) {
     r.helpers.push_back(
         {"watchdog", sandbox.watchdog_pid_, ProcessStartTime(sandbox.watchdog_pid_)});

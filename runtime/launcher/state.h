@@ -72,6 +72,8 @@ struct SandboxRecord {
   std::string created_at;  ///< RFC 3339 UTC
   uint32_t memory_mb = 0;  ///< for the OOM message of a later `exec`
   std::string root_fs;     ///< the rootfs digest it runs on
+  /// qemu-microvm: "kvm" or "tcg", which a full snapshot of it must be restored under; else empty.
+  std::string acceleration;
   /// The name the backend knows it by (container: hostname and cgroup leaf; microVM: hostname).
   /// Differs from `name` only for a sandbox claimed from a warm pool, which keeps the name it was
   /// booted under; empty in records written before pools existed, meaning `name`.

@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 
+#include "runtime/backends/qemu_microvm/control.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 
 namespace mvm::runtime::qemu_microvm {
@@ -64,6 +65,7 @@ class QemuMicrovmBackend final : public backends::Backend {
     caps.microvm_isolation = true;
     caps.egress = true;
     caps.host_measures_oom = false;
+    caps.full_snapshots = true;
     if (::geteuid() != 0) {
       caps.read_write_volumes_refusal =
           "which the qemu-microvm backend serves with virtiofsd, and confining virtiofsd (mapped "
@@ -115,7 +117,25 @@ ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
     spec.shared_dirs.push_back({m.source, guest::VirtiofsTag(n),
                                 request.sandbox_dir / ("vfs" + std::to_string(n) + ".sock")});
   }
-  if (!mounts.empty()) {
+  if (request.incoming) {
+    if (!spec.shared_dirs.empty()) {
+      return Error{
+          "a VM with read-write volumes has no full snapshot to start from: qemu cannot save the "
+          "state of its virtio-fs devices"};
+    }
+    if (request.incoming->extras_image) {
+      // The sandbox keeps its own copy, as a booted one does, for a snapshot of it in turn.
+      fs::path extras = request.sandbox_dir / "extras.img";
+      std::error_code ec;
+      fs::copy_file(*request.incoming->extras_image, extras, fs::copy_options::overwrite_existing,
+                    ec);
+      if (ec) {
+        return Error{"cannot copy the snapshot's extras image: " + ec.message()};
+      }
+      spec.extras_image = extras;
+    }
+    spec.incoming = request.incoming->memory;
+  } else if (!mounts.empty()) {
     fs::path extras = request.sandbox_dir / "extras.img";
     if (auto ok = guest::BuildExtrasImage(mounts, request.sandbox_dir / "extras", extras); !ok) {
       return ok.error();
@@ -130,6 +150,10 @@ ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
   spec.console_log = request.sandbox_dir / "console.log";
   spec.qemu_log = request.sandbox_dir / "qemu.log";
   spec.detached = !request.dies_with_caller;
+  spec.control_socket = request.sandbox_dir / kControlSocket;
+  if (spec.detached) {
+    spec.process_file = request.sandbox_dir / backends::kProcessFile;
+  }
   if (request.on_exit) {
     spec.on_exit = [on_exit = request.on_exit](const VmExit& exit) {
       const int status = exit.qemu_wait_status;
@@ -148,6 +172,14 @@ ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
     return ProbeBoot(spec.kernel, spec.initramfs, "kvm", request.guest_cache,
                      std::chrono::seconds(10));
   });
+  if (request.incoming) {
+    // A saved state loads only under the accelerator it was saved under.
+    if (request.incoming->acceleration == "kvm" && accel.name != "kvm") {
+      return Error{"the snapshot was taken under KVM, which this host cannot use now (" +
+                   accel.reason + ")"};
+    }
+    accel = {request.incoming->acceleration, "the accelerator the snapshot was taken under"};
+  }
   spec.accel = accel.name;
   const double prepare_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 

@@ -22,10 +22,13 @@
 #include <sstream>
 #include <thread>
 
+#include "ir/support/os/atomic_file.h"
 #include "ir/support/os/process.h"
 #include "ir/support/os/unique_fd.h"
 #include "runtime/agent/framing.h"
 #include "runtime/agent/mux.h"
+#include "runtime/backends/helper.h"
+#include "runtime/backends/qemu_microvm/control.h"
 
 namespace mvm::runtime::qemu_microvm {
 
@@ -175,10 +178,25 @@ int Connect(const fs::path& path) {
   }
   int trunk[2];
   int console[2];
+  int qmp[2] = {-1, -1};
+  int mux_control[2] = {-1, -1};
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, trunk) != 0 ||
-      ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) != 0) {
+      ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) != 0 ||
+      (!spec.control_socket.empty() &&
+       (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) != 0 ||
+        ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mux_control) != 0))) {
     report(-1, std::string("socketpair: ") + std::strerror(errno));
     ::_exit(1);
+  }
+  int control_listener = -1;
+  if (!spec.control_socket.empty()) {
+    auto control = agent::ListenUnix(spec.control_socket.string());
+    if (!control) {
+      report(-1, control.error().message);
+      ::_exit(1);
+    }
+    control_listener = control->Release();
+    fds.qmp = grant(qmp[1]);
   }
   fds.agent = grant(trunk[1]);
   fds.console = grant(console[1]);
@@ -199,6 +217,9 @@ int Connect(const fs::path& path) {
   if (spec.extras_image) {
     fds.extras_image = open_read_only(*spec.extras_image);
   }
+  if (spec.incoming) {
+    fds.incoming = open_read_only(*spec.incoming);
+  }
   auto qemu = StartConfinedQemu(QemuArgv(spec, fds), inherit, output[1], spec.accel == "kvm");
   for (int fd : inherit) {
     ::close(fd);
@@ -216,9 +237,17 @@ int Connect(const fs::path& path) {
   // The mux closes its trunk when it returns; this copy keeps qemu's end from seeing that before
   // a guest that broke the protocol is killed, so such a guest cannot make it a clean exit.
   const os::UniqueFd trunk_held(::fcntl(trunk[0], F_DUPFD_CLOEXEC, 0));
+  if (control_listener >= 0) {
+    // Ends with the process (_exit below), as qemu's monitor does.
+    std::thread([ends = ControlEnds{control_listener, qmp[0], mux_control[1],
+                                    spec.incoming.has_value()}] {
+      ServeControl(ends);
+    }).detach();
+  }
   agent::MuxOptions options;
   options.trunk_fd = trunk[0];
   options.listener_fd = listener;
+  options.control_fd = mux_control[0];
   auto mux = agent::RunMux(options);
   VmExit exit;
   bool reaped = false;
@@ -382,6 +411,13 @@ std::vector<std::string> QemuArgv(const Spec& spec, const QemuFds& fds) {
   argv.insert(argv.end(),
               {"-device", "virtio-serial-device", "-chardev", "socket,id=agent,fd=" + fd(fds.agent),
                "-device", "virtserialport,chardev=agent,name=mvm.agent"});
+  if (fds.qmp >= 0) {
+    argv.insert(argv.end(), {"-chardev", "socket,id=qmp,fd=" + fd(fds.qmp), "-mon",
+                             "chardev=qmp,mode=control"});
+  }
+  if (fds.incoming >= 0) {
+    argv.insert(argv.end(), {"-incoming", "fd:" + fd(fds.incoming)});
+  }
   return argv;
 }
 
@@ -403,6 +439,14 @@ ErrorOr<Vm> Start(const Spec& spec) {
     Supervise(spec, report[1], launcher);
   }
   ::close(report[1]);
+  if (!spec.process_file.empty()) {
+    // Before anything can fail or block: a launcher killed from here on leaves a VM its watchdog
+    // can find.
+    (void)os::WriteFileAtomically(
+        spec.process_file,
+        std::to_string(pid) + " " + std::to_string(backends::ProcessStartTime(pid)) + "\n",
+        os::FileMode{0600, true});
+  }
   std::string bytes;
   char buf[1024];
   ssize_t n;

@@ -80,6 +80,15 @@ struct Spec {
   /// The tap of the VM's link to its egress proxy and resolver (VmNetwork::tap), or -1 for no NIC.
   /// The caller's: it stays open in the caller, and the supervisor hands qemu a copy.
   int tap_fd = -1;
+  /// Where the supervisor's pid and start time are written the moment it exists (a detached VM's:
+  /// backends::kProcessFile); empty for none.
+  std::filesystem::path process_file;
+  /// Where the supervisor listens for pause, resume and snapshot requests (control.h); empty for
+  /// none (the KVM probe).
+  std::filesystem::path control_socket;
+  /// Start from this migration stream (a full snapshot's memory and device state) instead of
+  /// booting: qemu's `-incoming`. The rest of the spec must describe the VM the stream came from.
+  std::optional<std::filesystem::path> incoming;
   /// Called in the supervisor process (a fork of the caller) once qemu, its virtiofsds and the
   /// port have ended, with how; may be empty. The launcher audits it: the supervisor outlives any
   /// `mvmctl` of a detached VM, so only it sees every end.
@@ -118,9 +127,11 @@ struct QemuFds {
   int initramfs = -1;     ///< likewise
   int root_image = -1;    ///< read-only; fd set 1 of -add-fd, named /dev/fdset/1
   int extras_image = -1;  ///< read-only; fd set 2; -1 when Spec::extras_image is unset
-  int console = -1;  ///< a connected socket; the supervisor keeps what arrives (KeepBoundedLog)
-  int agent = -1;    ///< the port's trunk socket
-  int tap = -1;      ///< the NIC's tap (Spec::tap_fd); -1: no NIC
+  int console = -1;   ///< a connected socket; the supervisor keeps what arrives (KeepBoundedLog)
+  int agent = -1;     ///< the port's trunk socket
+  int tap = -1;       ///< the NIC's tap (Spec::tap_fd); -1: no NIC
+  int qmp = -1;       ///< a connected socket: qemu's monitor, in control mode; -1: none
+  int incoming = -1;  ///< read-only: the migration stream of Spec::incoming; -1: boot
   std::vector<int> shared_dirs;  ///< per Spec::shared_dirs: a socket connected to its virtiofsd
 };
 

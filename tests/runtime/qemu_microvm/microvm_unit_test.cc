@@ -175,6 +175,65 @@ TEST_F(MuxTest, TheHostSideEndsWhenTheTrunkCloses) {
   EXPECT_FALSE(a.Hello());
 }
 
+// What a full snapshot relies on (control.h): after QUIESCE, answered by the guest half, neither
+// side has a frame in flight, so a new host half on the same trunk — a VM restored from that
+// moment meets one — serves clients from its first byte, with stream ids the guest half has
+// forgotten.
+TEST_F(MuxTest, AQuiescedTrunkServesANewHostHalf) {
+  int control[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, control), 0);
+  int trunk[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, trunk), 0);
+  auto host_half = [&](const fs::path& socket, int control_fd) {
+    int listener = ListenAt(socket);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      mvm::runtime::agent::MuxOptions options;
+      options.trunk_fd = ::dup(trunk[0]);
+      options.listener_fd = listener;
+      options.control_fd = control_fd;
+      ::_exit(mvm::runtime::agent::RunMux(options) ? 0 : 1);
+    }
+    ::close(listener);
+    return pid;
+  };
+  pid_t first = host_half(dir_ / "first.sock", control[1]);
+  pid_t guest = ::fork();
+  if (guest == 0) {
+    mvm::runtime::agent::MuxOptions options;
+    options.trunk_fd = trunk[1];
+    options.connect_path = (dir_ / "guest.sock").string();
+    ::_exit(mvm::runtime::agent::RunMux(options) ? 0 : 1);
+  }
+  ::close(trunk[1]);
+  auto busy = Client::Connect(dir_ / "first.sock", std::chrono::seconds(10));
+  ASSERT_TRUE(busy) << busy.error().message;
+  ASSERT_TRUE(busy->WriteFile("/before", std::string(100000, 'a')));
+  ASSERT_EQ(::write(control[0], &mvm::runtime::agent::kMuxQuiesce, 1), 1);
+  pollfd answer = {control[0], POLLIN, 0};
+  ASSERT_EQ(::poll(&answer, 1, 10000), 1) << "the guest half never acknowledged QUIESCE";
+  char c = 0;
+  ASSERT_EQ(::read(control[0], &c, 1), 1);
+  EXPECT_EQ(c, mvm::runtime::agent::kMuxQuiesced);
+  EXPECT_FALSE(busy->Hello()) << "a client survived the drain";
+  // The first host half goes as the saved VM's supervisor does; a new one takes the trunk.
+  ::kill(first, SIGKILL);
+  ::waitpid(first, nullptr, 0);
+  pid_t second = host_half(dir_ / "second.sock", -1);
+  auto fresh = Client::Connect(dir_ / "second.sock", std::chrono::seconds(10));
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  auto back = fresh->ReadFile("/before");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->size(), 100000u);
+  for (pid_t pid : {second, guest}) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  for (int fd : {control[0], control[1], trunk[0]}) {
+    ::close(fd);
+  }
+}
+
 TEST(GuestCpio, NewcArchiveHasHeadersPaddingAndTrailer) {
   std::string cpio = mvm::runtime::guest::WriteCpio({{"dev", S_IFDIR | 0755, {}},
                                                      {"dev/console", S_IFCHR | 0600, {}, 5, 1},

@@ -1,0 +1,105 @@
+// Full snapshots of a microVM (`mvmctl snapshot NAME --full`, `mvmctl restore`): the guest's
+// memory and device state as qemu saves it, with everything else the VM needs to continue from
+// that moment, sealed by the host so that only what this host took, unchanged and still current,
+// is ever loaded into a VM again. docs/snapshots.md describes what a snapshot holds, who can read
+// it and the rules a restore checks.
+#ifndef MVM_RUNTIME_LAUNCHER_FULL_SNAPSHOT_H_
+#define MVM_RUNTIME_LAUNCHER_FULL_SNAPSHOT_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/support/error_or.h"
+#include "runtime/audit/audit.h"
+#include "runtime/launcher/launcher.h"
+
+namespace mvm::runtime {
+
+/// The schema of a full snapshot's description.
+inline constexpr std::string_view kFullSnapshotSchema = "mvm.full-snapshot/v1";
+/// The key that seals full snapshots: `<state>/keys/launcher.key`, made on first use.
+inline constexpr std::string_view kLauncherKeyName = "launcher";
+
+/// One full snapshot: `<state>/snapshots/<sandbox>/<label>.full/`, a directory (mode 0700) of
+/// files (mode 0600): `memory` (qemu's migration stream: guest RAM and device state), `plan.dsse`
+/// (the signed plan the VM was admitted with), `extras.img` when the VM had one (its read-only
+/// app files and volume copies), and `seal.json`: the description below and an Ed25519 signature
+/// of it with the launcher key.
+struct FullSnapshotInfo {
+  struct File {
+    std::string name;
+    std::string sha256;  ///< hex
+    uint64_t bytes = 0;
+    friend bool operator==(const File&, const File&) = default;
+  };
+  std::string sandbox;
+  std::string label;
+  std::filesystem::path dir;
+  /// The host's snapshot counter when it was sealed: strictly increasing over every full snapshot
+  /// of this state directory, so a restore can tell the current seal of a label from an older one.
+  uint64_t epoch = 0;
+  std::string created_at;
+  std::string workload_id;
+  std::string payload_digest;  ///< of the plan in plan.dsse
+  std::string rootfs;          ///< the root file system digest the VM ran on
+  std::string backend;         ///< "qemu-microvm"
+  std::string qemu_version;    ///< as qemu's monitor reported it
+  std::string acceleration;    ///< "tcg" or "kvm": the state loads only under the same
+  uint32_t memory_mb = 0;
+  std::vector<File> files;  ///< every file of the directory but seal.json, by name
+  std::string key_id;       ///< of the launcher key that sealed it
+  uint64_t ram_bytes = 0;   ///< the guest RAM qemu accounted for
+  double pause_ms = 0;      ///< how long the VM stood still for it (drain, stop, save, continue)
+  std::string audit_id;     ///< of the "snapshot" record (empty when read back)
+};
+
+/// Takes a full snapshot of the running microVM `sandbox` under `label` (empty: the UTC time).
+/// The VM continues afterwards as it was (a paused VM stays paused); clients of its agent lose
+/// their connections, as the port is drained first. Refused for other backends, for sandboxes
+/// with secrets (their egress CA's key lives only in their egress helper) and for labels in use.
+/// Written beside the sandbox's snapshots as unnamed files first, so that a failure or a kill -9
+/// at any point before the last rename leaves no snapshot; audited as "snapshot" (kind "full").
+ErrorOr<FullSnapshotInfo> TakeFullSnapshot(const LauncherOptions& options, std::string_view sandbox,
+                                           std::string label, audit::Log& audit);
+
+/// Checks a full snapshot as a restore does, short of the plan: the seal's signature with this
+/// host's launcher key, the description naming this sandbox and label, every file there and
+/// nothing else, each file's size and SHA-256, and the epoch rule: a label restores only under the
+/// seal this host made last for it (an older copy put back is a replay). A failure is of kind
+/// kVerificationFailed (exit 4); a snapshot that is not there, kNoSuchSnapshot.
+ErrorOr<FullSnapshotInfo> VerifyFullSnapshot(const StateDir& state, std::string_view sandbox,
+                                             std::string_view label);
+
+/// The full snapshots of `sandbox` (empty: of every sandbox) as their descriptions say, without
+/// checking them; unreadable ones are noted in `problems`.
+std::vector<FullSnapshotInfo> ListFullSnapshots(const StateDir& state, std::string_view sandbox,
+                                                std::vector<std::string>& problems);
+
+/// Deletes a full snapshot and forgets its seal; audited as "snapshot-remove".
+ErrorOr<Ok> RemoveFullSnapshot(const StateDir& state, std::string_view sandbox,
+                               std::string_view label, audit::Log& audit);
+
+/// How a restore went, for -v and the cold-start harness.
+struct RestoreTimings {
+  double verify_ms = 0;       ///< the seal and every file's digest
+  double agent_ready_ms = 0;  ///< qemu started to the agent's Hello answered
+  double refresh_ms = 0;      ///< the new identity (hostname, entropy, clock) applied
+};
+
+/// Starts sandbox `new_name` from a full snapshot: VerifyFullSnapshot, then the plan admitted again
+/// (signature, expiry, trust, policy and replay: a plan its workload has since replaced by a newer
+/// epoch is refused), the same root file system, then qemu started from the saved state. The new
+/// VM gets its own identity: its name as hostname, fresh entropy for its kernel's random pool and
+/// a reseeded CRNG, the host's time, and its own egress helper when its plan allows egress.
+/// Detached, like `mvmctl up`. Refusals are audited ("refuse", stage "restore") and of kind
+/// kVerificationFailed.
+ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string_view sandbox,
+                                     std::string_view label, const std::string& new_name,
+                                     audit::Log& audit, RestoreTimings* timings);
+
+}  // namespace mvm::runtime
+
+#endif  // MVM_RUNTIME_LAUNCHER_FULL_SNAPSHOT_H_

@@ -1,0 +1,283 @@
+// Pause, resume, full snapshots, restore and fork of real microVMs (TCG here), through the real
+// mvmctl: the guest's memory really comes back (a shell's counter goes on from where it was), each
+// copy gets its own identity, and a snapshot that was changed, replaced by an older one or cut
+// short by a kill is never loaded. Boots cost seconds under TCG, so one source VM serves the
+// cases in order.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/backends/qemu_microvm/qemu_microvm.h"
+#include "tests/support/mvmctl.h"
+#include "tests/support/prerequisite.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using mvm::testing::Describe;
+using mvm::testing::Result;
+using ::testing::HasSubstr;
+
+const fs::path kHostile =
+    fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "runtime" / "hostile.py";
+/// A shell counting in a variable, ten times a second, and writing each value to /tmp (a tmpfs:
+/// guest memory too), in a session of its own so that it outlives the `exec` that starts it.
+const char kCounterScript[] =
+    "setsid sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done' "
+    "</dev/null >/dev/null 2>&1 &";
+
+fs::path State() { return fs::path(MVM_BINARY_DIR) / "qemu-microvm-test-state"; }
+
+Result Mvmctl(std::vector<std::string> args) {
+  return mvm::testing::Mvmctl(std::move(args), "", State());
+}
+
+/// The counter's current value in sandbox `name`, or -1.
+long Count(const std::string& name) {
+  Result r = Mvmctl({"exec", name, "--", "cat", "/tmp/count"});
+  return r.status == 0 ? std::strtol(r.out.c_str(), nullptr, 10) : -1;
+}
+
+/// Waits (at most 20 s) until the counter of `name` reaches `at_least`; its last value.
+long CountReaches(const std::string& name, long at_least) {
+  long c = -1;
+  for (int i = 0; i < 200; ++i) {
+    c = Count(name);
+    if (c >= at_least) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return c;
+}
+
+bool QemuOf(const std::string& name) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.rfind("qemu-system-x86_64", 0) == 0 &&
+        cmdline.find("mvm.name=" + name + " ") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+fs::path FullDir(const std::string& sandbox, const std::string& label) {
+  return State() / "snapshots" / sandbox / (label + ".full");
+}
+
+void FlipByte(const fs::path& file, std::streamoff at) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(at);
+  char c = 0;
+  f.get(c);
+  f.seekp(at);
+  f.put(static_cast<char>(c ^ 0x5a));
+}
+
+class SnapshotE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!mvm::runtime::qemu_microvm::QemuAvailable()) {
+      MVM_MISSING_PREREQUISITE() << "qemu-system-x86_64 is not installed (Debian package "
+                                    "qemu-system-x86); microVM snapshots cannot be tested here";
+    }
+    mvm::testing::UseSharedRootfsCache(State());
+  }
+  void TearDown() override {
+    for (const std::string& name : names_) {
+      (void)Mvmctl({"destroy", name});
+      (void)Mvmctl({"snapshot", "rm", name, "s1"});
+    }
+  }
+  /// An idle VM `name`, detached, with the counter running; remembered for TearDown.
+  void Up(const std::string& name) {
+    names_.push_back(name);
+    (void)Mvmctl({"destroy", name});
+    (void)Mvmctl({"snapshot", "rm", name, "s1"});
+    Result up = Mvmctl({"up", kHostile.string(), "--workload", "idle", "--backend", "qemu-microvm",
+                        "--name", name, "--detach"});
+    ASSERT_EQ(up.status, 0) << Describe(up);
+    Result counter = Mvmctl({"exec", name, "--", "sh", "-c", kCounterScript});
+    ASSERT_EQ(counter.status, 0) << Describe(counter);
+  }
+  Result Restore(const std::string& from, const std::string& label, const std::string& as) {
+    names_.push_back(as);
+    (void)Mvmctl({"destroy", as});
+    return Mvmctl({"restore", from, label, "--as", as});
+  }
+  std::vector<std::string> names_;
+};
+
+TEST_F(SnapshotE2E, PauseHoldsTheVmAndAFullSnapshotRestoresItsMemoryIntoForksOfTheirOwn) {
+  const std::string src = "snap-src";
+  Up(src);
+  ASSERT_GE(CountReaches(src, 5), 5);
+
+  // Paused, the counter stands still: 2 s of a 10-per-second count would be about 20 steps.
+  ASSERT_EQ(Mvmctl({"pause", src}).status, 0);
+  Result ps = Mvmctl({"ps", "--format", "json"});
+  EXPECT_THAT(ps.out, HasSubstr("paused")) << Describe(ps);
+  const auto exec_start = std::chrono::steady_clock::now();
+  Result blocked = Mvmctl({"exec", src, "--", "true"});
+  EXPECT_NE(blocked.status, 0);
+  EXPECT_THAT(blocked.err, HasSubstr("paused")) << Describe(blocked);
+  EXPECT_LT(std::chrono::steady_clock::now() - exec_start, std::chrono::seconds(5));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_EQ(Mvmctl({"resume", src}).status, 0) << "resume";
+  const long before = Count(src);
+  ASSERT_GT(before, 0);
+
+  // The snapshot, taken while the counter runs; the source goes on counting.
+  const long at_snapshot = Count(src);
+  Result snap = Mvmctl({"snapshot", src, "--full", "--label", "s1", "--format", "json"});
+  ASSERT_EQ(snap.status, 0) << Describe(snap);
+  const nlohmann::json taken = nlohmann::json::parse(snap.out);
+  EXPECT_GT(taken.at("epoch").get<uint64_t>(), 0u);
+  for (const char* file : {"memory", "plan.dsse", "seal.json"}) {
+    const fs::path path = FullDir(src, "s1") / file;
+    ASSERT_TRUE(fs::exists(path)) << path;
+    EXPECT_EQ(fs::status(path).permissions() & (fs::perms::group_all | fs::perms::others_all),
+              fs::perms::none)
+        << path << " is readable by others";
+  }
+  const long after_snapshot = CountReaches(src, at_snapshot + 20);
+  ASSERT_GE(after_snapshot, at_snapshot + 20) << "the source stopped counting after its snapshot";
+
+  // A restore continues the count from the snapshot's moment: neither from 1 (a fresh boot) nor
+  // from where the source is now.
+  Result copy = Restore(src, "s1", "snap-copy");
+  ASSERT_EQ(copy.status, 0) << Describe(copy);
+  const long restored = Count("snap-copy");
+  EXPECT_GE(restored, at_snapshot);
+  EXPECT_LT(restored, after_snapshot) << "the copy runs the source's present, not its snapshot";
+  EXPECT_GT(CountReaches("snap-copy", restored + 5), restored) << "the copy's counter is stopped";
+  Result hostname = Mvmctl({"exec", "snap-copy", "--", "hostname"});
+  EXPECT_EQ(hostname.out, "snap-copy\n") << Describe(hostname);
+
+  // A second copy of the same snapshot: its own random state, its own clock.
+  Result fork = Restore(src, "s1", "snap-fork");
+  ASSERT_EQ(fork.status, 0) << Describe(fork);
+  const std::vector<std::string> read_random = {"--", "sh", "-c",
+                                                "head -c 16 /dev/urandom | od -An -tx1"};
+  auto random_of = [&](const std::string& name) {
+    std::vector<std::string> args = {"exec", name};
+    args.insert(args.end(), read_random.begin(), read_random.end());
+    return Mvmctl(args).out;
+  };
+  const std::string a = random_of("snap-copy");
+  const std::string b = random_of("snap-fork");
+  EXPECT_FALSE(a.empty());
+  EXPECT_NE(a, b) << "two forks of one snapshot read the same random bytes";
+  Result clock = Mvmctl({"exec", "snap-fork", "--", "date", "+%s"});
+  const long guest_now = std::strtol(clock.out.c_str(), nullptr, 10);
+  EXPECT_NEAR(static_cast<double>(guest_now), static_cast<double>(std::time(nullptr)), 5.0)
+      << "the fork's clock was not stepped to the host's";
+}
+
+TEST_F(SnapshotE2E, AChangedReplayedOrForeignSnapshotIsRefusedAndAudited) {
+  const std::string src = "snap-seal";
+  Up(src);
+  Result snap = Mvmctl({"snapshot", src, "--full", "--label", "s1"});
+  ASSERT_EQ(snap.status, 0) << Describe(snap);
+  const fs::path dir = FullDir(src, "s1");
+
+  // Each file changed by one byte: refused with exit 4, nothing started.
+  for (const char* file : {"memory", "plan.dsse", "seal.json"}) {
+    FlipByte(dir / file, 200);
+    Result r = Restore(src, "s1", "snap-tampered");
+    EXPECT_EQ(r.status, 4) << file << ": " << Describe(r);
+    EXPECT_THAT(r.err, HasSubstr("refused")) << file;
+    EXPECT_FALSE(QemuOf("snap-tampered")) << file;
+    FlipByte(dir / file, 200);
+  }
+  // A file added beside the sealed ones.
+  std::ofstream(dir / "extra") << "x";
+  EXPECT_EQ(Restore(src, "s1", "snap-tampered").status, 4);
+  fs::remove(dir / "extra");
+
+  // Replay: the snapshot copied away, removed and taken again under its label; the old copy put
+  // back is refused, as is a copy of a removed one.
+  const fs::path saved = State() / "snapshots" / "saved-s1";
+  fs::remove_all(saved);
+  fs::copy(dir, saved, fs::copy_options::recursive);
+  ASSERT_EQ(Mvmctl({"snapshot", "rm", src, "s1"}).status, 0);
+  fs::create_directories(dir.parent_path());
+  fs::copy(saved, dir, fs::copy_options::recursive);
+  Result removed = Restore(src, "s1", "snap-replay");
+  EXPECT_EQ(removed.status, 4) << Describe(removed);
+  EXPECT_THAT(removed.err, HasSubstr("replay"));
+  fs::remove_all(dir);
+  ASSERT_EQ(Mvmctl({"snapshot", src, "--full", "--label", "s1"}).status, 0);
+  fs::remove_all(dir);
+  fs::copy(saved, dir, fs::copy_options::recursive);
+  Result stale = Restore(src, "s1", "snap-replay");
+  EXPECT_EQ(stale.status, 4) << Describe(stale);
+  EXPECT_THAT(stale.err, HasSubstr("epoch"));
+  fs::remove_all(saved);
+
+  // Moved under another sandbox's name: sealed for `snap-seal`, not for `other`.
+  const fs::path other = State() / "snapshots" / "snap-other" / "s1.full";
+  fs::create_directories(other.parent_path());
+  fs::copy(dir, other, fs::copy_options::recursive);
+  Result moved = Mvmctl({"restore", "snap-other", "s1", "--as", "snap-moved"});
+  EXPECT_EQ(moved.status, 4) << Describe(moved);
+  fs::remove_all(other.parent_path());
+
+  std::ifstream audit(State() / "audit.jsonl");
+  std::string log((std::istreambuf_iterator<char>(audit)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(log, HasSubstr("\"stage\":\"restore\""));
+}
+
+TEST_F(SnapshotE2E, KillingSnapshotOrRestoreLeavesNoSnapshotAndNoVm) {
+  const std::string src = "snap-kill";
+  Up(src);
+  {
+    mvm::testing::BackgroundMvmctl snap({"snapshot", src, "--full", "--label", "s1"}, State());
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    snap.KillAndReap();
+  }
+  // qemu may still be saving into the unnamed file the killed mvmctl made; it never gets a name.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_FALSE(fs::exists(FullDir(src, "s1")));
+  for (const auto& e : fs::directory_iterator(State() / "snapshots" / src)) {
+    ADD_FAILURE() << "left behind: " << e.path();
+  }
+  // The source still answers, and a snapshot after the kill works.
+  EXPECT_GT(Count(src), 0);
+  Result snap = Mvmctl({"snapshot", src, "--full", "--label", "s1"});
+  ASSERT_EQ(snap.status, 0) << Describe(snap);
+
+  names_.push_back("snap-killed");
+  {
+    mvm::testing::BackgroundMvmctl restore({"restore", src, "s1", "--as", "snap-killed"}, State());
+    // Killed once qemu is loading the state (its log exists), before the VM is handed over.
+    const fs::path qemu_log = State() / "sandboxes" / "snap-killed" / "qemu.log";
+    for (int i = 0; i < 300 && !fs::exists(qemu_log); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(fs::exists(qemu_log)) << "the restore never started qemu";
+    restore.KillAndReap();
+  }
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    gone = !QemuOf("snap-killed") && !fs::exists(State() / "sandboxes" / "snap-killed");
+  }
+  EXPECT_TRUE(gone) << "a killed restore left its VM or its state";
+}
+
+}  // namespace
