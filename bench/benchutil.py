@@ -130,12 +130,13 @@ def write_report(out: str, title: str, script: str, header: str, body: str) -> N
         f.write(f"# {title}\n\nMade by `{script}`.\n\n{header}\n{body}")
 
 
-def timed(argv: list[str]) -> tuple[float, str]:
-    """Runs `argv` to completion: wall-clock ms and its stderr; exits with its stderr if it fails."""
+def timed(argv: list[str], stdout: bool = False) -> tuple[float, str]:
+    """Runs `argv` to completion: wall-clock ms and its stderr (its stdout when `stdout`); exits
+    with its stderr if it fails."""
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True)
     elapsed = (time.perf_counter() - start) * 1000.0
     if proc.returncode != 0:
         sys.exit(f"{os.path.basename(sys.argv[0])}: `{' '.join(argv)}` exited {proc.returncode}:\n"
                  f"{proc.stderr[-4000:]}")
-    return elapsed, proc.stderr
+    return elapsed, proc.stdout if stdout else proc.stderr

@@ -558,20 +558,28 @@ sealed by this host
        RunSnapshot},
       {"restore", "start a new sandbox from a snapshot",
        R"(usage: mvmctl restore NAME LABEL --as NEW [--format human|json] [-v] [--state-dir DIR]
+                      [--trust-dir DIR] [--trust PUB]...
 
 Starts the detached sandbox NEW from the full snapshot LABEL of NAME (`mvmctl snapshot NAME
 --full`). Restore the same snapshot under several names to fork it. First the snapshot's seal,
 every file's digest and its epoch are checked (an older copy put back is a replay), and its plan is
 admitted again (signature, expiry, trusted keys, policy, replay). The new VM then gets its own
 hostname (NEW), fresh entropy for its kernel's random pool and the host's time. docs/snapshots.md
-has the rules. --format json prints {"name","workload","pid","from","label","verify_ms",
+has the rules. The plan is checked against the trust store (--trust-dir) and each --trust key, as
+for `run`. --format json prints {"name","workload","pid","from","label","verify_ms",
 "agent_ready_ms","refresh_ms"}.
 
 exit status: 0 ok, 1 the restore failed, 2 usage error, 3 environment failure (no such snapshot,
 qemu missing), 4 refused: the snapshot was changed, replayed or not sealed by this host, or its
 plan is refused
 )",
-       Flags{{"state-dir", true}, {"as", true}, {"format", true}, {"v", false}}, RunRestore},
+       Flags{{"state-dir", true},
+             {"as", true},
+             {"format", true},
+             {"v", false},
+             {"trust-dir", true},
+             {"trust", true, /*repeatable=*/true}},
+       RunRestore},
       {"pool", "keep sandboxes of a plan booted and ready to claim",
        R"(usage: mvmctl pool start FILE|PLAN --name POOL [--size N] [--detach] [--from-ir]
                          [--format human|json] [options]

@@ -24,8 +24,19 @@ is already booted, not a boot:
   pool: first exec result          claimed plus `/bin/true`'s exit status back at the host
   pool: mvmctl wall                the whole `mvmctl run` process, verification and teardown included
 
+For qemu-microvm, unless --no-restore-rows, a sandbox of the same plan is started (`mvmctl up
+--detach`), snapshotted once (`mvmctl snapshot NAME --full`), and restored N times under new names
+(`mvmctl restore NAME LABEL --as NEW --format json`), each copy destroyed, untimed, before the next:
+
+  restore: agent ready        qemu started from the saved state to the agent answering Hello
+  restore: first exec result  agent ready, plus the new identity applied (hostname, entropy,
+                              clock), plus a whole `mvmctl exec NEW -- /bin/true` process
+  restore: mvmctl wall        the whole `mvmctl restore` process: seal, digests, plan admission,
+                              start and identity
+
     python3 bench/coldstart/coldstart.py --mvmctl build/bin/mvmctl [--runs 20]
-        [--backends container,qemu-microvm] [--no-pool-rows] [--out docs/perf/coldstart]
+        [--backends container,qemu-microvm] [--no-pool-rows] [--no-restore-rows]
+        [--out docs/perf/coldstart]
 
 writes OUT.md and OUT.json (host, backend, acceleration and boundary on every row) and prints the
 Markdown. Needs root, as the backends do. Standard library only.
@@ -60,6 +71,7 @@ class ColdStart:
 BOUNDARIES = ["process spawned", "kernel entered", "guest agent ready", "first exec result",
               "mvmctl wall"]
 POOL_BOUNDARIES = ["pool: claimed (agent answered)", "pool: first exec result", "pool: mvmctl wall"]
+RESTORE_BOUNDARIES = ["restore: agent ready", "restore: first exec result", "restore: mvmctl wall"]
 
 
 def parse_timings(stderr: str) -> dict:
@@ -187,6 +199,46 @@ def pool_samples(mvmctl: str, plan: str, backend: str, state: str, trust: list[s
     return samples, acceleration
 
 
+def restore_samples(mvmctl: str, plan: str, state: str, trust: list[str],
+                    runs: int, warmups: int) -> dict[str, list[float]]:
+    """`runs` restores of one full snapshot of a sandbox of `plan` (after `warmups` uncounted)."""
+    common = ["--state-dir", state]
+    source = "coldstart-snap-src"
+    samples: dict[str, list[float]] = {b: [] for b in RESTORE_BOUNDARIES}
+
+    def mvm(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([mvmctl, *argv], capture_output=True, text=True)
+
+    def must(proc: subprocess.CompletedProcess, what: str) -> None:
+        if proc.returncode != 0:
+            sys.exit(f"coldstart: {what} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
+
+    must(mvm("up", plan, "--backend", "qemu-microvm", "--name", source, "--detach", "--no-pool",
+             *common, *trust), "`up` of the snapshot's source")
+    try:
+        must(mvm("snapshot", source, "--full", "--label", "coldstart", *common),
+             "`snapshot --full`")
+        for i in range(warmups + runs):
+            name = f"coldstart-restored-{i}"
+            wall, out = timed([mvmctl, "restore", source, "coldstart", "--as", name,
+                               "--format", "json", *common, *trust], stdout=True)
+            try:
+                t = json.loads(out)
+                exec_ms, _ = timed([mvmctl, "exec", name, *common, "--", "/bin/true"])
+            finally:
+                mvm("destroy", name, *common)
+            if i < warmups:
+                continue
+            samples["restore: agent ready"].append(t["agent_ready_ms"])
+            samples["restore: first exec result"].append(
+                t["agent_ready_ms"] + t["refresh_ms"] + exec_ms)
+            samples["restore: mvmctl wall"].append(wall)
+    finally:
+        mvm("destroy", source, *common)
+        mvm("snapshot", "rm", source, "coldstart", *common)
+    return samples
+
+
 def make_rows(host: dict, backend: str, mode: str, acceleration: set,
               samples: dict[str, list[float]], attempts: list[int]) -> list[dict]:
     rows = []
@@ -214,6 +266,8 @@ def main() -> None:
     parser.add_argument("--out", default="", help="write OUT.md and OUT.json")
     parser.add_argument("--no-pool-rows", action="store_true",
                         help="skip the warm-pool rows (claims from `mvmctl pool start --size 1`)")
+    parser.add_argument("--no-restore-rows", action="store_true",
+                        help="skip the qemu-microvm snapshot-restore rows")
     parser.add_argument("--pool-timeout", type=float, default=300.0,
                         help="seconds to wait for the warm pool to have a ready sandbox, at start "
                              "and after each claim (default 300)")
@@ -271,6 +325,9 @@ def main() -> None:
                 pool, pool_accel = pool_samples(mvmctl, plan, backend, state, trust, work,
                                                 args.runs, args.warmups, args.pool_timeout)
                 rows += make_rows(host, backend, "warm pool", pool_accel, pool, [])
+            if backend == "qemu-microvm" and not args.no_restore_rows:
+                restored = restore_samples(mvmctl, plan, state, trust, args.runs, args.warmups)
+                rows += make_rows(host, backend, "snapshot restore", acceleration, restored, [])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -294,6 +351,16 @@ def main() -> None:
             "pool to the claimed sandbox's agent answering, `first exec result` adds `/bin/true`'s "
             "exit status, `mvmctl wall` is the whole `mvmctl run` process (verification and "
             "teardown included).")
+    if not args.no_restore_rows and "qemu-microvm" in backends:
+        lines.append(
+            f"`restore:` rows (qemu-microvm): one sandbox of the same plan started with `up "
+            f"--detach`, one full snapshot of it (`snapshot --full`), then {args.runs} restores "
+            f"of that snapshot under new names (after {args.warmups} warm-up restore(s)), each "
+            "destroyed before the next. `agent ready` is from qemu's start from the saved state "
+            "to the agent answering; `first exec result` adds the new identity (hostname, "
+            "entropy, clock) and a whole `mvmctl exec NEW -- /bin/true` process; `mvmctl wall` "
+            "is the whole `mvmctl restore` process (seal, every file's SHA-256, plan admission, "
+            "start, identity).")
     lines += [
         "",
         "| host | backend | acceleration | boundary | n | p50 | p95 | p99 | max |",

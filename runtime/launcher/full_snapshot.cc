@@ -1,6 +1,7 @@
 #include "runtime/launcher/full_snapshot.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "backend-emit/plan/base64.h"
@@ -65,10 +67,14 @@ Error NoSuch(std::string_view sandbox, std::string_view label) {
                                                    "`; `mvmctl snapshot ls` lists them");
 }
 
-/// SHA-256 (hex) and size of what `fd` holds, read from its start.
+/// SHA-256 (hex) and size of what `fd` holds, read from its start. OpenSSL's, not libsodium's: a
+/// VM's memory is tens to hundreds of MB, hashed on every restore, and OpenSSL uses the CPU's SHA
+/// instructions where there are some (several times faster here).
 ErrorOr<FullSnapshotInfo::File> HashFd(int fd, const std::string& name) {
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+    return Error{name + ": cannot start a SHA-256"};
+  }
   std::vector<unsigned char> buffer(1u << 20);
   uint64_t total = 0;
   for (;;) {
@@ -82,12 +88,13 @@ ErrorOr<FullSnapshotInfo::File> HashFd(int fd, const std::string& name) {
     if (n == 0) {
       break;
     }
-    crypto_hash_sha256_update(&state, buffer.data(), static_cast<size_t>(n));
+    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
     total += static_cast<uint64_t>(n);
   }
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&state, digest);
-  return FullSnapshotInfo::File{name, os::Hex(digest, sizeof digest), total};
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &length);
+  return FullSnapshotInfo::File{name, os::Hex(digest, length), total};
 }
 
 /// An unnamed file (O_TMPFILE, mode 0600) in `dir`: it has no name until Publish links it, so a
