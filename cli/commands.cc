@@ -582,7 +582,7 @@ plan is refused
        RunRestore},
       {"pool", "keep sandboxes of a plan booted and ready to claim",
        R"(usage: mvmctl pool start FILE|PLAN --name POOL [--size N] [--detach] [--from-ir]
-                         [--format human|json] [options]
+                         [--from-snapshot] [--format human|json] [options]
        mvmctl pool ls [--format human|json] [--state-dir DIR]
        mvmctl pool stop POOL... [--state-dir DIR]
 
@@ -598,7 +598,9 @@ start  verifies and admits the plan like `up`, then keeps N (default 1, at most 
        runs in the background and logs to STATE-DIR/pools/POOL.log. Options as for `up`
        (--backend, --workload, --profile, --project-root, --state-dir, --trust-dir, --trust).
        --format json prints {"name","workload","backend","size","pid","key","audit_id"} once the
-       pool listens.
+       pool listens. --from-snapshot (qemu-microvm): the pool boots one sandbox, keeps a full
+       snapshot of it while it runs (docs/snapshots.md) and fills itself by restoring that
+       snapshot, each copy with its own hostname, entropy and clock, instead of booting.
 ls     running pools: size, ready, booting, claimed, failed starts and the last failure.
 stop   stops pools; waits (up to 120 s) for a boot in progress to finish first.
 
@@ -610,6 +612,7 @@ exit status: 0 ok, 1 compile errors or the pool ended because its plan stopped v
              {{"name", true},
               {"size", true},
               {"detach", false},
+              {"from-snapshot", false},
               {"workload", true},
               {"profile", true},
               {"project-root", true},

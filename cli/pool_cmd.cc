@@ -96,6 +96,7 @@ int Start(Args* args) {
   runtime::PoolOptions pool;
   pool.name = name;
   pool.size = size;
+  pool.from_snapshot = args->Has("from-snapshot");
 
   runtime::BlockPoolStopSignals();
 

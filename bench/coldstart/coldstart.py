@@ -23,6 +23,11 @@ is already booted, not a boot:
   pool: claimed (agent answered)   from looking for a pool to the claimed sandbox's agent answering
   pool: first exec result          claimed plus `/bin/true`'s exit status back at the host
   pool: mvmctl wall                the whole `mvmctl run` process, verification and teardown included
+  pool: refill                     from the end of a claiming run to the pool's next sandbox ready
+                                   (as `pool ls`, polled every 50 ms, sees it)
+
+For qemu-microvm the pool rows are repeated with `pool start --from-snapshot` (a pool that restores
+one full snapshot instead of booting), as `pool (from snapshot):` rows.
 
 For qemu-microvm, unless --no-restore-rows, a sandbox of the same plan is started (`mvmctl up
 --detach`), snapshotted once (`mvmctl snapshot NAME --full`), and restored N times under new names
@@ -70,7 +75,8 @@ class ColdStart:
 
 BOUNDARIES = ["process spawned", "kernel entered", "guest agent ready", "first exec result",
               "mvmctl wall"]
-POOL_BOUNDARIES = ["pool: claimed (agent answered)", "pool: first exec result", "pool: mvmctl wall"]
+POOL_BOUNDARIES = ["pool: claimed (agent answered)", "pool: first exec result", "pool: mvmctl wall",
+                   "pool: refill"]
 RESTORE_BOUNDARIES = ["restore: agent ready", "restore: first exec result", "restore: mvmctl wall"]
 
 
@@ -114,7 +120,7 @@ class WarmPool:
     ends it with `mvmctl pool stop` (and SIGTERM/SIGKILL if that does not end it)."""
 
     def __init__(self, mvmctl: str, plan: str, name: str, backend: str, state: str,
-                 trust: list[str], logdir: str) -> None:
+                 trust: list[str], logdir: str, from_snapshot: bool = False) -> None:
         self.mvmctl, self.name, self.state = mvmctl, name, state
         self.stdout_path = os.path.join(logdir, f"pool-{name}.stdout")
         self.stderr_path = os.path.join(logdir, f"pool-{name}.stderr")
@@ -122,7 +128,8 @@ class WarmPool:
             # Its own session, so a Ctrl-C reaches only the harness, which stops the pool itself.
             self.proc = subprocess.Popen(
                 [mvmctl, "pool", "start", plan, "--name", name, "--size", "1", "--backend", backend,
-                 "--state-dir", state, *trust], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                 "--state-dir", state, *trust, *(["--from-snapshot"] if from_snapshot else [])],
+                stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                 start_new_session=True)
 
     def fail(self, why: str) -> None:
@@ -174,17 +181,25 @@ class WarmPool:
 
 
 def pool_samples(mvmctl: str, plan: str, backend: str, state: str, trust: list[str], work: str,
-                 runs: int, warmups: int, timeout_s: float) -> tuple[dict[str, list[float]], set]:
+                 runs: int, warmups: int, timeout_s: float,
+                 from_snapshot: bool = False) -> tuple[dict[str, list[float]], set]:
     """`runs` claims from a warm pool of size 1 (after `warmups` uncounted ones)."""
-    name = f"coldstart-{backend}"
+    name = f"coldstart-{backend}" + ("-snap" if from_snapshot else "")
     argv = [mvmctl, "run", plan, "--state-dir", state, "--backend", backend, "-v", *trust]
     samples: dict[str, list[float]] = {b: [] for b in POOL_BOUNDARIES}
     acceleration = set()
-    pool = WarmPool(mvmctl, plan, name, backend, state, trust, work)
+    pool = WarmPool(mvmctl, plan, name, backend, state, trust, work, from_snapshot)
     try:
+        refilled_at = time.perf_counter()
         for i in range(warmups + runs):
-            pool.wait_ready(claims=i, timeout_s=timeout_s)  # the refill is not counted
+            pool.wait_ready(claims=i, timeout_s=timeout_s)
+            # The refill: from the end of the claiming run to the pool's next sandbox ready, as
+            # `pool ls` polled every 50 ms sees it (so up to about 60 ms late).
+            refill = (time.perf_counter() - refilled_at) * 1000.0
+            if i > warmups:
+                samples["pool: refill"].append(refill)
             wall, err = timed(argv)
+            refilled_at = time.perf_counter()
             t = parse_timings(err)
             if t.get("pool") != name:
                 sys.exit(f"coldstart: run {i + 1} of `{' '.join(argv)}` did not claim from pool "
@@ -245,6 +260,8 @@ def make_rows(host: dict, backend: str, mode: str, acceleration: set,
     for name, values in samples.items():
         if not values:
             continue
+        if mode == "warm pool from snapshot":
+            name = name.replace("pool:", "pool (from snapshot):")
         rows.append({"host": host["node"], "backend": backend,
                      "acceleration": "/".join(sorted(acceleration)), "boundary": name,
                      "mode": mode, "n": len(values), "p50_ms": percentile(values, 0.5),
@@ -325,6 +342,12 @@ def main() -> None:
                 pool, pool_accel = pool_samples(mvmctl, plan, backend, state, trust, work,
                                                 args.runs, args.warmups, args.pool_timeout)
                 rows += make_rows(host, backend, "warm pool", pool_accel, pool, [])
+                if backend == "qemu-microvm" and not args.no_restore_rows:
+                    pool, pool_accel = pool_samples(mvmctl, plan, backend, state, trust, work,
+                                                    args.runs, args.warmups, args.pool_timeout,
+                                                    from_snapshot=True)
+                    rows += make_rows(host, backend, "warm pool from snapshot", pool_accel, pool,
+                                      [])
             if backend == "qemu-microvm" and not args.no_restore_rows:
                 restored = restore_samples(mvmctl, plan, state, trust, args.runs, args.warmups)
                 rows += make_rows(host, backend, "snapshot restore", acceleration, restored, [])
@@ -350,7 +373,10 @@ def main() -> None:
             "already-booted sandbox, not a boot: `claimed (agent answered)` is from looking for a "
             "pool to the claimed sandbox's agent answering, `first exec result` adds `/bin/true`'s "
             "exit status, `mvmctl wall` is the whole `mvmctl run` process (verification and "
-            "teardown included).")
+            "teardown included); `refill` is from the end of a claiming run to the pool's next "
+            "sandbox ready, as `pool ls` polled every 50 ms saw it. `pool (from snapshot):` rows: "
+            "the same with `pool start --from-snapshot` (qemu-microvm), whose refills restore one "
+            "full snapshot instead of booting.")
     if not args.no_restore_rows and "qemu-microvm" in backends:
         lines.append(
             f"`restore:` rows (qemu-microvm): one sandbox of the same plan started with `up "

@@ -727,19 +727,37 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
   StartOptions start_options;
   start_options.name = new_name;
   start_options.detached = true;
-  start_options.use_pool = false;
-  StartOptions::Restore restore;
-  restore.incoming.memory = info->dir / kMemoryFile;
-  if (std::any_of(info->files.begin(), info->files.end(),
-                  [](const auto& f) { return f.name == kExtrasFile; })) {
-    restore.incoming.extras_image = info->dir / kExtrasFile;
+  auto started = StartFromFullSnapshot(on_vm, *info, *admitted, start_options, audit, timings);
+  if (!started) {
+    return started.error();
   }
-  restore.incoming.acceleration = info->acceleration;
-  restore.rootfs_digest = info->rootfs;
-  start_options.restore = std::move(restore);
-  PhaseTimings phases;
+  (void)audit.Append("restore", {{"sandbox", new_name},
+                                 {"snapshot", sandbox},
+                                 {"label", label},
+                                 {"epoch", info->epoch},
+                                 {"payload_digest", info->payload_digest}});
+  started->Release();
+  return started;
+}
+
+ErrorOr<Sandbox> StartFromFullSnapshot(const LauncherOptions& options,
+                                       const FullSnapshotInfo& snapshot,
+                                       const AdmittedPlan& admitted, StartOptions start,
+                                       audit::Log& audit, RestoreTimings* timings) {
+  start.use_pool = false;
+  StartOptions::Restore restore;
+  restore.incoming.memory = snapshot.dir / kMemoryFile;
+  if (std::any_of(snapshot.files.begin(), snapshot.files.end(),
+                  [](const auto& f) { return f.name == kExtrasFile; })) {
+    restore.incoming.extras_image = snapshot.dir / kExtrasFile;
+  }
+  restore.incoming.acceleration = snapshot.acceleration;
+  restore.rootfs_digest = snapshot.rootfs;
+  start.restore = std::move(restore);
+  LauncherOptions on_vm = options;
+  on_vm.backend = snapshot.backend;
   const auto started_at = std::chrono::steady_clock::now();
-  auto started = Start(on_vm, *admitted, start_options, audit, &phases);
+  auto started = Start(on_vm, admitted, start, audit, nullptr);
   if (!started) {
     return started.error();
   }
@@ -751,8 +769,8 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
   randombytes_buf(entropy.data(), entropy.size());
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
-  auto refreshed =
-      started->agent().Refresh(new_name, entropy, int64_t{now.tv_sec} * 1000000000 + now.tv_nsec);
+  auto refreshed = started->agent().Refresh(started->record().InstanceName(), entropy,
+                                            int64_t{now.tv_sec} * 1000000000 + now.tv_nsec);
   sodium_memzero(entropy.data(), entropy.size());
   if (!refreshed) {
     (void)Destroy(on_vm, *started, audit, "restore failed");
@@ -761,12 +779,6 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
   if (timings != nullptr) {
     timings->refresh_ms = MillisSince(refresh_at);
   }
-  (void)audit.Append("restore", {{"sandbox", new_name},
-                                 {"snapshot", sandbox},
-                                 {"label", label},
-                                 {"epoch", info->epoch},
-                                 {"payload_digest", info->payload_digest}});
-  started->Release();
   return started;
 }
 

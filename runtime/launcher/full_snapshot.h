@@ -100,6 +100,14 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
                                      std::string_view label, const std::string& new_name,
                                      audit::Log& audit, RestoreTimings* timings);
 
+/// RestoreFullSnapshot's second half, for a snapshot VerifyFullSnapshot has just checked and a plan
+/// already admitted (a warm pool's own): starts a sandbox from `snapshot` with `start` (its name,
+/// pool, detachment; `start.restore` is set here) and gives it its new identity.
+ErrorOr<Sandbox> StartFromFullSnapshot(const LauncherOptions& options,
+                                       const FullSnapshotInfo& snapshot,
+                                       const AdmittedPlan& admitted, StartOptions start,
+                                       audit::Log& audit, RestoreTimings* timings);
+
 }  // namespace mvm::runtime
 
 #endif  // MVM_RUNTIME_LAUNCHER_FULL_SNAPSHOT_H_

@@ -34,6 +34,7 @@
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/errno_text.h"
 #include "runtime/agent/framing.h"
+#include "runtime/launcher/full_snapshot.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool_wire.h"
 
@@ -85,6 +86,9 @@ class PoolProcess {
   };
 
   void Fill();
+  /// One sandbox for the pool: booted, or restored from the pool's snapshot (taken first, from a
+  /// booted sandbox, when there is none yet).
+  ErrorOr<Sandbox> StartOne(audit::Log& log, PhaseTimings& timings);
   void Say(const std::string& line);
   void Wake();
   nlohmann::json Handle(const nlohmann::json& request, const ucred& peer, int passed_fd,
@@ -116,6 +120,8 @@ class PoolProcess {
   uint64_t claimed_ = 0;
   uint64_t failed_ = 0;
   std::string last_error_;
+  /// PoolOptions::from_snapshot: the snapshot the pool restores (filler thread only).
+  std::optional<FullSnapshotInfo> snapshot_;
 
   /// pidfds of handed-over sandboxes whose processes are this process's children: reaped when
   /// they end (main thread only).
@@ -150,7 +156,7 @@ void PoolProcess::Fill() {
     PhaseTimings timings;
     auto t0 = Clock::now();
     if (verified && session) {
-      started.emplace(Start(options_, plan_, start_, *(*session)->log, &timings));
+      started.emplace(StartOne(*(*session)->log, timings));
     }
     double start_ms = MillisSince(t0);
     lock.lock();
@@ -186,6 +192,38 @@ void PoolProcess::Fill() {
     Say("start failed (retrying in " + std::to_string(backoff.count()) + " s): " + last_error_);
     cv_.wait_for(lock, backoff, [&] { return stopping_; });
   }
+}
+
+ErrorOr<Sandbox> PoolProcess::StartOne(audit::Log& log, PhaseTimings& timings) {
+  if (!pool_.from_snapshot) {
+    return Start(options_, plan_, start_, log, &timings);
+  }
+  if (!snapshot_) {
+    auto booted = Start(options_, plan_, start_, log, &timings);
+    if (!booted) {
+      return booted.error();
+    }
+    const std::string name = booted->record().name;
+    auto taken = TakeFullSnapshot(options_, name, "pool-" + pool_.name, log);
+    // The booted sandbox served as the snapshot's source; its agent connection went with the
+    // drain, so the pool keeps restored ones only.
+    (void)Destroy(options_, *booted, log, "the pool's snapshot source");
+    if (!taken) {
+      return Error{"cannot take the pool's snapshot: " + taken.error().message};
+    }
+    snapshot_ = std::move(*taken);
+    Say("snapshot " + snapshot_->label + " of " + name + " taken; refills restore it");
+  }
+  auto verified = VerifyFullSnapshot(options_.state, snapshot_->sandbox, snapshot_->label);
+  if (!verified) {
+    return verified.error();
+  }
+  RestoreTimings restored;
+  auto sandbox = StartFromFullSnapshot(options_, *verified, plan_, start_, log, &restored);
+  if (sandbox) {
+    timings.acceleration = verified->acceleration;
+  }
+  return sandbox;
 }
 
 void PoolProcess::DestroyDead(const std::string& name) {
@@ -606,6 +644,9 @@ ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
   for (Ready& r : left) {
     (void)Destroy(options_, r.sandbox, audit_, "pool stopped");
   }
+  if (snapshot_) {
+    (void)RemoveFullSnapshot(options_.state, snapshot_->sandbox, snapshot_->label, audit_);
+  }
   for (int fd : handed_over_) {
     ::close(fd);  // claimed sandboxes outlive the pool; init reaps them
   }
@@ -640,6 +681,17 @@ ErrorOr<Ok> RunPool(const LauncherOptions& options, const AdmittedPlan& plan,
   }
   if (pool.size == 0) {
     return Error{"a pool needs a size of at least 1"};
+  }
+  if (pool.from_snapshot) {
+    auto backend = backends::Find(options.backend);
+    if (!backend) {
+      return backend.error();
+    }
+    if (!(*backend)->capabilities().full_snapshots) {
+      return MakeError(ErrorKind::kUsage,
+                       "--from-snapshot needs a backend with full snapshots (qemu-microvm); the " +
+                           options.backend + " backend boots every sandbox of a pool");
+    }
   }
   auto key = PoolKey(options, plan, start);
   if (!key) {

@@ -77,6 +77,9 @@ ErrorOr<PoolStatus> QueryPool(const StateDir& state, std::string_view name);
 struct PoolOptions {
   std::string name;
   uint32_t size = 1;
+  /// qemu-microvm: boot one sandbox, keep a full snapshot of it (full_snapshot.h) for as long as
+  /// the pool runs, and fill the pool by restoring that snapshot instead of booting.
+  bool from_snapshot = false;
   /// Called once the pool's record and socket exist (before its first sandbox is ready).
   std::function<void(const PoolRecord&)> on_listening;
   int out_fd = 2;  ///< where the pool's event lines go

@@ -70,6 +70,7 @@ nlohmann::json DaemonConfig(const LauncherOptions& options, const AdmittedPlan& 
           {"project_root", start.project_root.string()},
           {"name", pool.name},
           {"size", pool.size},
+          {"from_snapshot", pool.from_snapshot},
           {"log_tag", log_tag}};
 }
 
@@ -123,6 +124,7 @@ int RunDaemon() {
     start.project_root = c.at("project_root").get<std::string>();
     pool.name = c.at("name").get<std::string>();
     pool.size = c.at("size").get<uint32_t>();
+    pool.from_snapshot = c.at("from_snapshot").get<bool>();
     log_tag = c.at("log_tag").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     return fail(Error{std::string("the pool daemon's configuration is damaged: ") + e.what()});

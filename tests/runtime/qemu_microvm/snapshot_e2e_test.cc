@@ -281,3 +281,48 @@ TEST_F(SnapshotE2E, KillingSnapshotOrRestoreLeavesNoSnapshotAndNoVm) {
 }
 
 }  // namespace
+
+namespace {
+
+// A pool that restores instead of booting: its first sandbox is booted and snapshotted, every
+// refill is a restore of that snapshot, and the snapshot goes when the pool does.
+TEST_F(SnapshotE2E, APoolFromASnapshotRefillsByRestoringAndRemovesItsSnapshot) {
+  (void)Mvmctl({"pool", "stop", "snap-pool"});
+  Result pool = Mvmctl({"pool", "start", kHostile.string(), "--workload", "idle", "--backend",
+                        "qemu-microvm", "--name", "snap-pool", "--from-snapshot", "--detach"});
+  ASSERT_EQ(pool.status, 0) << Describe(pool);
+  std::string last;
+  auto ready = [&](uint64_t claimed) {
+    for (int i = 0; i < 600; ++i) {
+      Result ls = Mvmctl({"pool", "ls", "--format", "json"});
+      last = ls.out + ls.err;
+      const nlohmann::json pools = nlohmann::json::parse(ls.out, nullptr, false);
+      if (pools.is_object() && pools.contains("pools")) {
+        for (const auto& p : pools["pools"]) {
+          if (p.value("name", std::string()) == "snap-pool" && p.value("ready", uint64_t{0}) >= 1 &&
+              p.value("claimed", uint64_t{0}) >= claimed) {
+            return true;
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  ASSERT_TRUE(ready(0)) << "the pool never had a sandbox ready; last `pool ls`: " << last;
+  names_.push_back("snap-claimed");
+  Result up = Mvmctl({"up", kHostile.string(), "--workload", "idle", "--backend", "qemu-microvm",
+                      "--name", "snap-claimed", "--detach", "-v"});
+  ASSERT_EQ(up.status, 0) << Describe(up);
+  EXPECT_THAT(up.err, HasSubstr("claimed a ready sandbox from pool `snap-pool`"));
+  EXPECT_EQ(Mvmctl({"exec", "snap-claimed", "--", "true"}).status, 0);
+  ASSERT_TRUE(ready(1)) << "the pool did not refill; last `pool ls`: " << last;
+  std::ifstream log(State() / "pools" / "snap-pool.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("refills restore it")) << text;
+  ASSERT_EQ(Mvmctl({"pool", "stop", "snap-pool"}).status, 0);
+  Result left = Mvmctl({"snapshot", "ls", "--format", "json"});
+  EXPECT_THAT(left.out, ::testing::Not(HasSubstr("pool-snap-pool"))) << left.out;
+}
+
+}  // namespace
