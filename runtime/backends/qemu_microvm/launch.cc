@@ -77,6 +77,12 @@ class QemuMicrovmBackend final : public backends::Backend {
     return GuestOomKills(agent);
   }
   // qemu, its supervisor and the virtiofsds die with the supervisor; nothing else is left.
+  ErrorOr<Ok> Pause(const backends::SandboxRef&) const override {
+    return Error{"pause is not implemented for qemu-microvm yet"};
+  }
+  ErrorOr<Ok> Resume(const backends::SandboxRef&) const override {
+    return Error{"resume is not implemented for qemu-microvm yet"};
+  }
   void Cleanup(std::string_view) const override {}
 };
 
