@@ -584,11 +584,35 @@ exit status: 0 ok, 1 compile errors or the pool ended because its plan stopped v
               {"format", true},
               {"from-ir", false}}}),
        RunPool},
+      {"pause", "stop a sandbox's processes where they are, until resume",
+       R"(usage: mvmctl pause NAME... [--state-dir DIR]
+
+Stops every process of the running sandbox, its guest agent's included, without telling them
+(container: the cgroup freezer, v1 or v2), and returns once all of them are stopped. They keep
+their memory, files and connections; the clock goes on. `ps` shows the sandbox as paused. Until
+`mvmctl resume`, exec, fs, logs and snapshot refuse it at once (exit 125 for exec, 3 for the
+others); stop and destroy work (they resume it first). Pausing a paused sandbox is fine. Audited
+as `pause`.
+
+exit status: 0 ok, 2 usage error, 3 a sandbox could not be found, is not running or could not be
+paused (the others named are still handled)
+)",
+       Flags{{"state-dir", true}}, RunPause},
+      {"resume", "let a paused sandbox's processes run on",
+       R"(usage: mvmctl resume NAME... [--state-dir DIR]
+
+Lets the processes of a paused sandbox run on from where `mvmctl pause` stopped them, and returns
+once they do. Resuming a running sandbox is fine. Audited as `resume`.
+
+exit status: 0 ok, 2 usage error, 3 a sandbox could not be found, is not running or could not be
+resumed (the others named are still handled)
+)",
+       Flags{{"state-dir", true}}, RunResume},
       {"stop", "stop sandboxes (their record stays)",
        R"(usage: mvmctl stop NAME... [--state-dir DIR]
 
-Asks the guest agent to shut down, kills what is left after 3 s, removes the cgroups. `ps` still
-lists the sandbox as stopped until `destroy` or `gc`.
+Asks the guest agent to shut down, kills what is left after 3 s, removes the cgroups (a paused
+sandbox is resumed first). `ps` still lists the sandbox as stopped until `destroy` or `gc`.
 )",
        Flags{{"state-dir", true}}, RunStop},
       {"destroy", "stop sandboxes and remove everything they left",

@@ -40,6 +40,8 @@ int RunLogs(Args& args);
 int RunFs(Args& args);
 int RunSnapshot(Args& args);
 int RunPool(Args& args);
+int RunPause(Args& args);
+int RunResume(Args& args);
 int RunStop(Args& args);
 int RunDestroy(Args& args);
 int RunGc(Args& args);

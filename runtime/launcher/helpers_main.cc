@@ -39,6 +39,7 @@ int RunWatchdog(const StateDir& state, const std::string& name) {
   auto record = ReadRecord(state, name);
   std::string instance = name;
   if (record) {
+    internal::ThawIfPaused(state, *record);
     internal::SignalRecord(*record, SIGKILL);
     internal::WaitGone(*record, std::chrono::seconds(5));
     internal::EndHelpers(*record);

@@ -88,6 +88,10 @@ bool SignalRecord(const SandboxRecord& record, int signal);
 /// Waits until the record's process is gone; false if it is still there after `limit`.
 bool WaitGone(const SandboxRecord& record, std::chrono::milliseconds limit);
 
+/// Resumes the sandbox if its record says it is paused, before it is stopped or killed: a cgroup v1
+/// freezer holds even SIGKILL until its tasks are thawed, and a stopped agent answers no shutdown.
+void ThawIfPaused(const StateDir& state, const SandboxRecord& record);
+
 /// Removes what may be left of a sandbox after its processes are gone: what any backend keeps for
 /// `instance` (Backend::Cleanup) and the state directory of `name`.
 void RemoveTraces(const StateDir& state, std::string_view name, std::string_view instance);

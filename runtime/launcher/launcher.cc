@@ -376,6 +376,11 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
 
 ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log& audit,
                     std::string_view reason) {
+  // Paused by another process (`mvmctl pause`): only the record on disk knows.
+  if (auto on_disk = ReadRecord(options.state, sandbox.record_.name);
+      on_disk && on_disk->pid == sandbox.record_.pid) {
+    ThawIfPaused(options.state, *on_disk);
+  }
   if (sandbox.agent_) {
     (void)sandbox.agent_->Shutdown();
     sandbox.agent_.reset();
@@ -416,6 +421,7 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
     return record.error();
   }
   if (IsRunning(*record)) {
+    ThawIfPaused(options.state, *record);
     // An agent that does not acknowledge the shutdown (Client bounds the wait) is not waited for.
     auto client =
         agent::Client::Connect(options.state.AgentSocket(name), std::chrono::milliseconds(500));
@@ -440,6 +446,7 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
   } else {
     record->pid = 0;
     record->pid_start_time = 0;
+    record->paused = false;
     if (auto written = WriteRecord(options.state, *record); !written) {
       return written.error();
     }
