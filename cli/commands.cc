@@ -537,8 +537,9 @@ label: the UTC time), with a description beside it, and records its SHA-256 in t
 root file system is read-only and host-backed volumes stay on the host, so neither is copied. The
 workload's processes are paused (SIGSTOP) while the files are read. The same state gives the same
 tar, byte for byte. Snapshots hold whatever the workload wrote, secrets included: they stay until
-`snapshot rm` (destroy and gc keep them). `snapshot take NAME` works for a sandbox named ls, verify
-or rm. --format json prints {"name","label","snapshot","sha256","bytes","files","paths","audit_id",…}.
+`snapshot rm` (destroy and gc keep them). The signed plan the sandbox was admitted with is kept
+beside the tar (LABEL.plan) for `mvmctl restore`. `snapshot take NAME` works for a sandbox named ls,
+verify or rm. --format json prints {"name","label","snapshot","sha256","bytes","files","paths","audit_id",…}.
 
 exit status: 0 ok, 1 the snapshot failed (the reason is printed), 2 usage error, 3 environment
 failure (no such sandbox, agent unreachable), 4 verify found the tar changed
@@ -608,6 +609,25 @@ exit status: 0 ok, 2 usage error, 3 a sandbox could not be found, is not running
 resumed (the others named are still handled)
 )",
        Flags{{"state-dir", true}}, RunResume},
+      {"restore", "start a new sandbox from a snapshot",
+       R"(usage: mvmctl restore NAME LABEL --as NEW [--backend B] [--format human|json] [options]
+
+Starts the new detached sandbox NEW from snapshot LABEL of sandbox NAME (which need not exist any
+more) and puts the snapshot's files back into its writable memory file systems, through its guest
+agent. First the tar and the signed plan kept beside it are re-hashed against the snapshot's
+description, then the plan is admitted again like any plan (a key trusted now, its validity window,
+replay: a plan superseded by a newer epoch is refused), and the tar's members are checked again as
+capture checked them. Paths the snapshot holds outside the new sandbox's memory file systems are
+left out and listed. Runs on the snapshot's backend unless --backend. Options as for `up`
+(--state-dir, --trust-dir, --trust, -v). --format json prints {"name","workload","pid","backend",
+"from","label","sha256","files","directories","symlinks","skipped","audit_id"}. Audited as
+`restore`, refusals too.
+
+exit status: 0 ok, 1 no such snapshot, 2 usage error, 3 environment failure, 4 the snapshot or its
+plan changed since it was taken, or its tar is not one mvm wrote, 125 the plan was refused or the
+sandbox failed
+)",
+       Join({RuntimeFlags(), {{"as", true}, {"format", true}}}), RunRestore},
       {"stop", "stop sandboxes (their record stays)",
        R"(usage: mvmctl stop NAME... [--state-dir DIR]
 

@@ -42,6 +42,7 @@ int RunSnapshot(Args& args);
 int RunPool(Args& args);
 int RunPause(Args& args);
 int RunResume(Args& args);
+int RunRestore(Args& args);
 int RunStop(Args& args);
 int RunDestroy(Args& args);
 int RunGc(Args& args);

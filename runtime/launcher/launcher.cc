@@ -23,6 +23,7 @@
 #include "backend-emit/plan/replay.h"
 #include "backend-emit/plan/time.h"
 #include "ir/function_entrypoint.h"
+#include "ir/support/os/atomic_file.h"
 #include "ir/support/terminal_text.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool.h"
@@ -196,6 +197,25 @@ SandboxRecord NewRecord(const LauncherOptions& options, const AdmittedPlan& admi
   return r;
 }
 
+void KeepStartMaterial(const LauncherOptions& options, const std::string& name,
+                       const AdmittedPlan& admitted, const StartOptions& start) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& [guest, host] : start.app_files) {
+    files.push_back({guest, host.string()});
+  }
+  const nlohmann::json material = {{"app_files", files},
+                                   {"project_root", start.project_root.string()}};
+  const fs::path dir = options.state.Sandbox(name);
+  for (const auto& [file, text] :
+       {std::pair{dir / kPlanFile, admitted.bytes}, std::pair{dir / kStartFile, material.dump()}}) {
+    if (auto written = os::WriteFileAtomically(file, text, os::kPrivateFile);
+        !written && options.note) {
+      options.note("warning: snapshots of sandbox `" + name +
+                   "` will not be restorable: " + written.error().message);
+    }
+  }
+}
+
 ErrorOr<Ok> MakeSandboxDirs(const StateDir& state, const std::string& name) {
   std::error_code ec;
   fs::create_directories(state.Sandboxes(), ec);
@@ -355,6 +375,7 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
       return claimed.error();
     }
     if (*claimed) {
+      KeepStartMaterial(options, name, admitted, start);
       return std::move(**claimed);
     }
   }
@@ -371,7 +392,12 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   if (timings != nullptr) {
     timings->materialize_ms = MillisSince(t);
   }
-  return SandboxAccess::StartOn(**backend, options, admitted, start, audit, timings, name, *rootfs);
+  auto sandbox =
+      SandboxAccess::StartOn(**backend, options, admitted, start, audit, timings, name, *rootfs);
+  if (sandbox && start.pool.empty()) {
+    KeepStartMaterial(options, name, admitted, start);
+  }
+  return sandbox;
 }
 
 ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log& audit,
