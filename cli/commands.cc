@@ -610,7 +610,8 @@ resumed (the others named are still handled)
 )",
        Flags{{"state-dir", true}}, RunResume},
       {"restore", "start a new sandbox from a snapshot",
-       R"(usage: mvmctl restore NAME LABEL --as NEW [--backend B] [--format human|json] [options]
+       R"(usage: mvmctl restore NAME LABEL --as NEW [--backend B] [--no-pool] [--format human|json]
+                      [options]
 
 Starts the new detached sandbox NEW from snapshot LABEL of sandbox NAME (which need not exist any
 more) and puts the snapshot's files back into its writable memory file systems, through its guest
@@ -618,8 +619,9 @@ agent. First the tar and the signed plan kept beside it are re-hashed against th
 description, then the plan is admitted again like any plan (a key trusted now, its validity window,
 replay: a plan superseded by a newer epoch is refused), and the tar's members are checked again as
 capture checked them. Paths the snapshot holds outside the new sandbox's memory file systems are
-left out and listed. Runs on the snapshot's backend unless --backend. Options as for `up`
-(--state-dir, --trust-dir, --trust, -v). --format json prints {"name","workload","pid","backend",
+left out and listed. Runs on the snapshot's backend unless --backend. Like `up`, it claims a ready
+sandbox from a warm pool of the same plan unless --no-pool. Options as for `up` (--state-dir,
+--trust-dir, --trust, -v). --format json prints {"name","workload","pid","backend",
 "from","label","sha256","files","directories","symlinks","skipped","audit_id"}. Audited as
 `restore`, refusals too.
 
@@ -627,7 +629,7 @@ exit status: 0 ok, 1 no such snapshot, 2 usage error, 3 environment failure, 4 t
 plan changed since it was taken, or its tar is not one mvm wrote, 125 the plan was refused or the
 sandbox failed
 )",
-       Join({RuntimeFlags(), {{"as", true}, {"format", true}}}), RunRestore},
+       Join({RuntimeFlags(), {{"as", true}, {"format", true}, {"no-pool", false}}}), RunRestore},
       {"stop", "stop sandboxes (their record stays)",
        R"(usage: mvmctl stop NAME... [--state-dir DIR]
 

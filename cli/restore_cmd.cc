@@ -48,6 +48,7 @@ int RunRestore(Args& args) {
   request.name = args.Get("as");
   // Without --backend, the snapshot's own backend.
   request.backend = args.Has("backend") ? session->options.backend : "";
+  request.use_pool = !args.Has("no-pool");
   auto restored = runtime::RestoreSnapshot(session->options, request, session->log());
   if (!restored) {
     return Fail("restore", restored.error());

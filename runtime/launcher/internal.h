@@ -88,9 +88,10 @@ bool SignalRecord(const SandboxRecord& record, int signal);
 /// Waits until the record's process is gone; false if it is still there after `limit`.
 bool WaitGone(const SandboxRecord& record, std::chrono::milliseconds limit);
 
-/// In a sandbox's state directory: the signed plan it was admitted with, and how it was started
-/// besides ({"app_files":[[sandbox path, host path]...],"project_root"}), which a snapshot takes
-/// along so that `mvmctl restore` can admit the plan again and start the same (restore.h).
+/// In a sandbox's state directory: the signed plan it was admitted with (for one claimed from a
+/// warm pool, the claimer's), and how it was started besides ({"app_files":[[sandbox path, host
+/// path]...],"project_root","payload_digest"}), which a snapshot takes along so that `mvmctl
+/// restore` can admit the plan again and start the same (restore.h).
 inline constexpr std::string_view kPlanFile = "plan.dsse";
 inline constexpr std::string_view kStartFile = "start.json";
 

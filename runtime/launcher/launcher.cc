@@ -204,7 +204,8 @@ void KeepStartMaterial(const LauncherOptions& options, const std::string& name,
     files.push_back({guest, host.string()});
   }
   const nlohmann::json material = {{"app_files", files},
-                                   {"project_root", start.project_root.string()}};
+                                   {"project_root", start.project_root.string()},
+                                   {"payload_digest", admitted.verified.payload_digest}};
   const fs::path dir = options.state.Sandbox(name);
   for (const auto& [file, text] :
        {std::pair{dir / kPlanFile, admitted.bytes}, std::pair{dir / kStartFile, material.dump()}}) {
@@ -375,6 +376,8 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
       return claimed.error();
     }
     if (*claimed) {
+      // The claimer's plan, not the pool's: the claimer was admitted for this sandbox, and a
+      // restore admits its plan again, which the pool's older epoch would fail (replay).
       KeepStartMaterial(options, name, admitted, start);
       return std::move(**claimed);
     }

@@ -295,13 +295,14 @@ ErrorOr<Restored> RestoreFiles(const LauncherOptions& options, const RestoreRequ
   if (!admitted) {
     return admitted.error();
   }
-  if (admitted->verified.payload_digest != info.payload_digest) {
+  if (admitted->verified.payload_digest != info.plan_payload_digest) {
     return Tampered(info, "the plan kept with it (payload " + admitted->verified.payload_digest +
-                              ") is not the one it recorded (" + info.payload_digest + ")");
+                              ") is not the one it recorded (" + info.plan_payload_digest + ")");
   }
   StartOptions start;
   start.name = request.name;
   start.detached = true;
+  start.use_pool = request.use_pool;
   for (const auto& [guest, host] : info.app_files) {
     start.app_files.emplace_back(guest, host);
   }

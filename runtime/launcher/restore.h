@@ -22,6 +22,8 @@ struct RestoreRequest {
   std::string name;  ///< the new sandbox's name (`--as`)
   /// The backend to start it on; empty: the snapshot's own.
   std::string backend;
+  /// Take a ready sandbox from a warm pool of the same plan when there is one (as `up` does).
+  bool use_pool = true;
 };
 
 /// A restored sandbox, detached and running, and what was put into it.
@@ -43,7 +45,7 @@ struct Restored {
 ///    is refused, never guessed at;
 /// 3. the plan is admitted again (Admit: signature under a key trusted now, validity window, replay
 ///    state, what the backend can enforce), and its payload digest must be the one the snapshot
-///    recorded;
+///    recorded for it (SnapshotInfo::plan_payload_digest);
 /// 4. the sandbox is started from it, detached, as `up --detach` would with the original's files
 ///    and project root;
 /// 5. the tar is read once more, hashed as it is read, and each member is checked again as capture

@@ -87,6 +87,9 @@ struct SnapshotInfo {
   /// sources.
   std::vector<std::pair<std::string, std::string>> app_files;
   std::string project_root;
+  /// The payload digest of the kept plan: `payload_digest` (the record's), except for a sandbox
+  /// claimed from a warm pool, which runs the pool's plan and was admitted with the claimer's.
+  std::string plan_payload_digest;
 
   /// `<label>.plan` beside the tar.
   std::filesystem::path PlanFile() const {
