@@ -538,8 +538,9 @@ label: the UTC time), with a description beside it, and records its SHA-256 in t
 root file system is read-only and host-backed volumes stay on the host, so neither is copied. The
 workload's processes are paused (SIGSTOP) while the files are read. The same state gives the same
 tar, byte for byte. Snapshots hold whatever the workload wrote, secrets included: they stay until
-`snapshot rm` (destroy and gc keep them). `snapshot take NAME` works for a sandbox named ls, verify
-or rm. --format json prints {"name","label","snapshot","sha256","bytes","files","paths","audit_id",…}.
+`snapshot rm` (destroy and gc keep them). The signed plan the sandbox was admitted with is kept
+beside the tar (LABEL.plan) for `mvmctl restore`. `snapshot take NAME` works for a sandbox named ls,
+verify or rm. --format json prints {"name","label","snapshot","sha256","bytes","files","paths","audit_id",…}.
 
 --full (qemu-microvm): saves the whole VM instead, memory and device state, into
 STATE-DIR/snapshots/NAME/LABEL.full/, sealed with this host's launcher key; the VM stands still
@@ -556,30 +557,6 @@ sealed by this host
              {"label", true},
              {"path", true, /*repeatable=*/true}},
        RunSnapshot},
-      {"restore", "start a new sandbox from a snapshot",
-       R"(usage: mvmctl restore NAME LABEL --as NEW [--format human|json] [-v] [--state-dir DIR]
-                      [--trust-dir DIR] [--trust PUB]...
-
-Starts the detached sandbox NEW from the full snapshot LABEL of NAME (`mvmctl snapshot NAME
---full`). Restore the same snapshot under several names to fork it. First the snapshot's seal,
-every file's digest and its epoch are checked (an older copy put back is a replay), and its plan is
-admitted again (signature, expiry, trusted keys, policy, replay). The new VM then gets its own
-hostname (NEW), fresh entropy for its kernel's random pool and the host's time. docs/snapshots.md
-has the rules. The plan is checked against the trust store (--trust-dir) and each --trust key, as
-for `run`. --format json prints {"name","workload","pid","from","label","verify_ms",
-"agent_ready_ms","refresh_ms"}.
-
-exit status: 0 ok, 1 the restore failed, 2 usage error, 3 environment failure (no such snapshot,
-qemu missing), 4 refused: the snapshot was changed, replayed or not sealed by this host, or its
-plan is refused
-)",
-       Flags{{"state-dir", true},
-             {"as", true},
-             {"format", true},
-             {"v", false},
-             {"trust-dir", true},
-             {"trust", true, /*repeatable=*/true}},
-       RunRestore},
       {"pool", "keep sandboxes of a plan booted and ready to claim",
        R"(usage: mvmctl pool start FILE|PLAN --name POOL [--size N] [--detach] [--from-ir]
                          [--from-snapshot] [--format human|json] [options]
@@ -619,11 +596,64 @@ exit status: 0 ok, 1 compile errors or the pool ended because its plan stopped v
               {"format", true},
               {"from-ir", false}}}),
        RunPool},
+      {"pause", "stop a sandbox's processes where they are, until resume",
+       R"(usage: mvmctl pause NAME... [--state-dir DIR]
+
+Stops every process of the running sandbox, its guest agent's included, without telling them
+(container: the cgroup freezer, v1 or v2), and returns once all of them are stopped. They keep
+their memory, files and connections; the clock goes on. `ps` shows the sandbox as paused. Until
+`mvmctl resume`, exec, fs, logs and snapshot refuse it at once (exit 125 for exec, 3 for the
+others); stop and destroy work (they resume it first). Pausing a paused sandbox is fine. Audited
+as `pause`.
+
+exit status: 0 ok, 2 usage error, 3 a sandbox could not be found, is not running or could not be
+paused (the others named are still handled)
+)",
+       Flags{{"state-dir", true}}, RunPause},
+      {"resume", "let a paused sandbox's processes run on",
+       R"(usage: mvmctl resume NAME... [--state-dir DIR]
+
+Lets the processes of a paused sandbox run on from where `mvmctl pause` stopped them, and returns
+once they do. Resuming a running sandbox is fine. Audited as `resume`.
+
+exit status: 0 ok, 2 usage error, 3 a sandbox could not be found, is not running or could not be
+resumed (the others named are still handled)
+)",
+       Flags{{"state-dir", true}}, RunResume},
+      {"restore", "start a new sandbox from a snapshot",
+       R"(usage: mvmctl restore NAME LABEL --as NEW [--backend B] [--no-pool] [--format human|json]
+                      [options]
+
+Starts the new detached sandbox NEW from snapshot LABEL of sandbox NAME (which need not exist any
+more) and puts the snapshot's files back into its writable memory file systems, through its guest
+agent. First the tar and the signed plan kept beside it are re-hashed against the snapshot's
+description, then the plan is admitted again like any plan (a key trusted now, its validity window,
+replay: a plan superseded by a newer epoch is refused), and the tar's members are checked again as
+capture checked them. Paths the snapshot holds outside the new sandbox's memory file systems are
+left out and listed. Runs on the snapshot's backend unless --backend. Like `up`, it claims a ready
+sandbox from a warm pool of the same plan unless --no-pool. Options as for `up` (--state-dir,
+--trust-dir, --trust, -v). --format json prints {"name","workload","pid","backend",
+"from","label","sha256","files","directories","symlinks","skipped","audit_id"}. Audited as
+`restore`, refusals too.
+
+A full snapshot (`mvmctl snapshot NAME --full`, qemu-microvm) restores the whole VM instead: its
+seal (this host's launcher key), every file's digest and its epoch are checked (an older copy put
+back is a replay), its plan is admitted again, and qemu starts from the saved memory and devices;
+the copy gets its own hostname (NEW), fresh entropy for its kernel's random pool and the host's
+time. Restore it under several names to fork it. --format json then prints {"name","workload",
+"pid","backend","kind","from","label","verify_ms","agent_ready_ms","refresh_ms"}.
+docs/snapshots.md has the rules.
+
+exit status: 0 ok, 1 no such snapshot, 2 usage error, 3 environment failure, 4 the snapshot or its
+plan changed since it was taken, its tar is not one mvm wrote, or a full snapshot's seal does not
+verify or is not the current one, 125 the plan was refused or the sandbox failed
+)",
+       Join({RuntimeFlags(), {{"as", true}, {"format", true}, {"no-pool", false}}}), RunRestore},
       {"stop", "stop sandboxes (their record stays)",
        R"(usage: mvmctl stop NAME... [--state-dir DIR]
 
-Asks the guest agent to shut down, kills what is left after 3 s, removes the cgroups. `ps` still
-lists the sandbox as stopped until `destroy` or `gc`.
+Asks the guest agent to shut down, kills what is left after 3 s, removes the cgroups (a paused
+sandbox is resumed first). `ps` still lists the sandbox as stopped until `destroy` or `gc`.
 )",
        Flags{{"state-dir", true}}, RunStop},
       {"destroy", "stop sandboxes and remove everything they left",

@@ -62,6 +62,9 @@ int RunExec(Args& args) {
   if (!runtime::IsRunning(*record)) {
     return FailRun("exec", Error{"sandbox `" + name + "` is not running"});
   }
+  if (record->paused) {
+    return FailRun("exec", runtime::PausedError(name));
+  }
   // `-e` of the same name wins over the sandbox's variables, and `--cwd` over an image's
   // WorkingDir.
   runtime::PrepareSandboxExec(*record, request, /*cwd_given=*/args.Has("cwd"));

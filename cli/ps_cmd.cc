@@ -1,4 +1,5 @@
-// `mvmctl ps [--format json]`: the sandboxes in the state directory and whether they run.
+// `mvmctl ps [--format json]`: the sandboxes in the state directory and whether they run (or are
+// paused).
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -25,7 +26,7 @@ int RunPs(Args& args) {
     for (const runtime::SandboxRecord& r : records) {
       list.push_back({{"name", r.name},
                       {"workload", r.workload_id},
-                      {"status", runtime::IsRunning(r) ? "running" : "stopped"},
+                      {"status", runtime::StatusOf(r)},
                       {"pid", r.pid},
                       {"backend", r.backend},
                       {"detached", r.detached},
@@ -56,8 +57,9 @@ int RunPs(Args& args) {
   for (const runtime::SandboxRecord& r : records) {
     bool running = runtime::IsRunning(r);
     std::printf("%-24s %-24s %-8s %-8s %-10s %s%s\n", r.name.c_str(), r.workload_id.c_str(),
-                running ? "running" : "stopped", running ? std::to_string(r.pid).c_str() : "-",
-                r.backend.c_str(), r.created_at.c_str(),
+                std::string(runtime::StatusOf(r)).c_str(),
+                running ? std::to_string(r.pid).c_str() : "-", r.backend.c_str(),
+                r.created_at.c_str(),
                 r.detached        ? " (detached)"
                 : !r.pool.empty() ? (" (ready in pool " + r.pool + ")").c_str()
                                   : "");

@@ -395,6 +395,21 @@ ErrorOr<std::vector<FileEntry>> Client::List(const std::string& path) {
   return ToFileEntries(response->file_listing());
 }
 
+ErrorOr<Ok> Client::MakeDirectory(const std::string& path, uint32_t mode) {
+  v1::Request request;
+  request.mutable_file_make()->set_path(path);
+  request.mutable_file_make()->set_directory(true);
+  request.mutable_file_make()->set_mode(mode);
+  return RoundTripDone(request);
+}
+
+ErrorOr<Ok> Client::MakeSymlink(const std::string& path, const std::string& target) {
+  v1::Request request;
+  request.mutable_file_make()->set_path(path);
+  request.mutable_file_make()->set_link_target(target);
+  return RoundTripDone(request);
+}
+
 ErrorOr<Ok> Client::Remove(const std::string& path, bool recursive) {
   v1::Request request;
   request.mutable_file_remove()->set_path(path);

@@ -109,6 +109,10 @@ class Client {
   /// Creates or replaces a regular file with `data` and sets its permission bits to `mode`.
   ErrorOr<Ok> WriteFile(const std::string& path, std::string_view data, uint32_t mode = 0644,
                         bool make_parents = false);
+  /// Creates a directory with permission bits `mode` (an existing one is kept and given `mode`).
+  ErrorOr<Ok> MakeDirectory(const std::string& path, uint32_t mode);
+  /// Creates a symlink holding `target` (stored as given, never followed by the agent).
+  ErrorOr<Ok> MakeSymlink(const std::string& path, const std::string& target);
   /// The entries of a directory, sorted by name.
   ErrorOr<std::vector<FileEntry>> List(const std::string& path);
   /// Removes a file, symlink or empty directory; with `recursive`, a tree (symlinks are removed,

@@ -371,4 +371,54 @@ ErrorOr<uint64_t> SandboxFiles::Remove(std::string_view path, bool recursive) co
   return removed + 1;
 }
 
+ErrorOr<Ok> SandboxFiles::MakeDirectory(std::string_view path, uint32_t mode) const {
+  if (mode > 07777) {
+    return Error{Quote(path) + ": mode " + std::to_string(mode) +
+                 " has bits beyond 07777; give permission bits only"};
+  }
+  auto entry = SandboxEntry(path);
+  if (!entry) {
+    return entry.error();
+  }
+  os::UniqueFd parent(
+      OpenAt2(root_.get(), entry->split.parent, O_PATH | O_DIRECTORY, 0, kConfined));
+  if (!parent.valid()) {
+    return LookupError(path, errno);
+  }
+  if (mkdirat(parent.get(), entry->split.name.c_str(), mode) != 0 && errno != EEXIST) {
+    return Error{Quote(path) + ": creating the directory: " + std::strerror(errno)};
+  }
+  // O_NOFOLLOW: an existing symlink in its place is refused, never followed to set a mode.
+  os::UniqueFd dir(openat(parent.get(), entry->split.name.c_str(),
+                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) {
+    return Error{Quote(path) + ": " +
+                 (errno == ENOTDIR || errno == ELOOP ? std::string("exists and is not a directory")
+                                                     : std::string(std::strerror(errno)))};
+  }
+  if (fchmod(dir.get(), mode) != 0) {
+    return Error{Quote(path) + ": setting mode: " + std::strerror(errno)};
+  }
+  return Ok{};
+}
+
+ErrorOr<Ok> SandboxFiles::MakeSymlink(std::string_view path, std::string_view target) const {
+  if (target.empty() || target.find('\0') != std::string_view::npos) {
+    return Error{Quote(path) + ": a symlink target must be non-empty and hold no NUL byte"};
+  }
+  auto entry = SandboxEntry(path);
+  if (!entry) {
+    return entry.error();
+  }
+  os::UniqueFd parent(
+      OpenAt2(root_.get(), entry->split.parent, O_PATH | O_DIRECTORY, 0, kConfined));
+  if (!parent.valid()) {
+    return LookupError(path, errno);
+  }
+  if (symlinkat(std::string(target).c_str(), parent.get(), entry->split.name.c_str()) != 0) {
+    return Error{Quote(path) + ": creating the symlink: " + std::strerror(errno)};
+  }
+  return Ok{};
+}
+
 }  // namespace mvm::runtime::agent

@@ -45,6 +45,14 @@ class SandboxFiles {
   /// the number of entries removed.
   ErrorOr<uint64_t> Remove(std::string_view path, bool recursive) const;
 
+  /// Creates directory `path` with permission bits `mode` whatever the umask; an existing directory
+  /// (not a symlink to one) is kept and given `mode`. Its parent must exist.
+  ErrorOr<Ok> MakeDirectory(std::string_view path, uint32_t mode) const;
+
+  /// Creates symlink `path` holding `target`, which is stored as given and never resolved here
+  /// (every later lookup through it is confined like any other). An existing entry is an Error.
+  ErrorOr<Ok> MakeSymlink(std::string_view path, std::string_view target) const;
+
  private:
   explicit SandboxFiles(os::UniqueFd root) : root_(std::move(root)) {}
 

@@ -367,6 +367,17 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
       SendDone(conn, *removed);
       return;
     }
+    case v1::Request::kFileMake: {
+      const v1::FileMake& make = request.file_make();
+      auto made = make.directory() ? files_.MakeDirectory(make.path(), make.mode())
+                                   : files_.MakeSymlink(make.path(), make.link_target());
+      if (!made) {
+        SendError(conn, made.error().message);
+        return;
+      }
+      SendDone(conn, 1);
+      return;
+    }
     case v1::Request::kLogs: {
       v1::Response response;
       response.mutable_logs()->set_data(

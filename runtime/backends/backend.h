@@ -165,6 +165,17 @@ struct EgressEndpoints {
   std::string proxy_url;         ///< what HTTP_PROXY and HTTPS_PROXY say in the sandbox
 };
 
+/// A running sandbox as any process can name it from its record (runtime/launcher/state.h), for
+/// the requests that come after its start (Pause, Resume): not the process that started it, which
+/// may be gone (a detached sandbox).
+struct SandboxRef {
+  /// The name the backend knows it by (SandboxRecord::InstanceName): the container's cgroup leaf,
+  /// the microVM's hostname.
+  std::string instance;
+  /// `<state>/sandboxes/<name>`, owner-only: the backend's own files (a microVM's control socket).
+  std::filesystem::path sandbox_dir;
+};
+
 /// A started sandbox, as a backend hands it to the launcher.
 struct Started {
   OwnedProcess process;
@@ -195,6 +206,14 @@ class Backend {
   /// How many times the kernel killed a process of sandbox `instance` for its memory limit; read
   /// through `agent` when the guest keeps the count (capabilities().host_measures_oom false).
   virtual ErrorOr<uint64_t> OomKills(std::string_view instance, agent::Client& agent) const = 0;
+  /// Stops every process of the sandbox where it is, the agent's included, without telling them,
+  /// and returns once all of them are stopped. An Error when they are not within a bounded wait
+  /// (a process stuck in the kernel); the sandbox then runs on as before. Pausing a paused sandbox
+  /// is fine. Its processes keep their memory, files and connections; the clocks go on.
+  virtual ErrorOr<Ok> Pause(const SandboxRef& sandbox) const = 0;
+  /// Lets the processes of a paused sandbox run on from where they stopped, and returns once they
+  /// do (bounded wait, as Pause). Resuming a running sandbox is fine.
+  virtual ErrorOr<Ok> Resume(const SandboxRef& sandbox) const = 0;
   /// Removes what the backend keeps on the host for sandbox `instance` beyond its processes and
   /// state directory (cgroups); safe to call when there is nothing, and from any process.
   virtual void Cleanup(std::string_view instance) const = 0;

@@ -35,7 +35,7 @@ namespace {
 
 constexpr char kMemoryFile[] = "memory";
 constexpr char kExtrasFile[] = "extras.img";
-constexpr const char* kPlanFile = kAdmittedPlanFile;
+constexpr char kSnapshotPlanFile[] = "plan.dsse";  // the sandbox's internal::kPlanFile, copied
 constexpr char kSealFile[] = "seal.json";
 constexpr size_t kMaxSealBytes = 1u << 20;
 constexpr size_t kMaxPlanBytes = 16u << 20;
@@ -393,7 +393,7 @@ ErrorOr<FullSnapshotInfo> Take(const LauncherOptions& options, const SandboxReco
                  "`; pick another --label or remove it with `mvmctl snapshot rm " + record.name +
                  " " + label + "`"};
   }
-  auto plan_text = ReadSmallFile(sandbox_dir / kPlanFile, kMaxPlanBytes);
+  auto plan_text = ReadSmallFile(sandbox_dir / internal::kPlanFile, kMaxPlanBytes);
   if (!plan_text) {
     return Error{"the plan sandbox `" + record.name +
                  "` was admitted with is not in its state directory (it was started by an "
@@ -457,7 +457,7 @@ ErrorOr<FullSnapshotInfo> Take(const LauncherOptions& options, const SandboxReco
   if (auto ok = WriteAll(plan_copy->get(), *plan_text); !ok) {
     return ok.error();
   }
-  parts.push_back({kPlanFile, std::move(*plan_copy)});
+  parts.push_back({kSnapshotPlanFile, std::move(*plan_copy)});
   for (const Part& part : parts) {
     auto file = HashFd(part.fd.get(), part.name);
     if (!file) {
@@ -601,7 +601,7 @@ ErrorOr<FullSnapshotInfo> VerifyFullSnapshot(const StateDir& state, std::string_
                      std::to_string(f.bytes) + " bytes)");
     }
   }
-  if (!expected.contains(kMemoryFile) || !expected.contains(kPlanFile)) {
+  if (!expected.contains(kMemoryFile) || !expected.contains(kSnapshotPlanFile)) {
     return Refused("`" + dir.string() + "` lacks its memory or its plan");
   }
   auto seals = Seals::Lock(state);
@@ -709,7 +709,7 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
     return refuse(Refused("snapshot `" + std::string(label) + "` is of the " + info->backend +
                           " backend, which has no full snapshots"));
   }
-  auto plan_text = ReadSmallFile(info->dir / kPlanFile, kMaxPlanBytes);
+  auto plan_text = ReadSmallFile(info->dir / kSnapshotPlanFile, kMaxPlanBytes);
   if (!plan_text) {
     return refuse(plan_text.error());
   }
@@ -718,8 +718,9 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
   // Admit audits its own refusal, and a plan it refuses is a snapshot that may not run.
   auto admitted = Admit(on_vm, *plan_text, audit, nullptr);
   if (!admitted) {
-    return WithKind(Error{"the snapshot's plan: " + admitted.error().message},
-                    ErrorKind::kVerificationFailed);
+    Error error = admitted.error();
+    error.message = "the snapshot's plan: " + error.message;
+    return error;
   }
   if (admitted->verified.payload_digest != info->payload_digest) {
     return refuse(Refused("the snapshot's plan is not the one its seal names"));

@@ -53,6 +53,7 @@ int RunWatchdog(const StateDir& state, const std::string& name) {
     }
   }
   if (record) {
+    internal::ThawIfPaused(state, *record);
     internal::SignalRecord(*record, SIGKILL);
     internal::WaitGone(*record, std::chrono::seconds(5));
     internal::EndHelpers(*record);

@@ -88,6 +88,22 @@ bool SignalRecord(const SandboxRecord& record, int signal);
 /// Waits until the record's process is gone; false if it is still there after `limit`.
 bool WaitGone(const SandboxRecord& record, std::chrono::milliseconds limit);
 
+/// In a sandbox's state directory: the signed plan it was admitted with (for one claimed from a
+/// warm pool, the claimer's), and how it was started besides ({"app_files":[[sandbox path, host
+/// path]...],"project_root","payload_digest"}), which a snapshot takes along so that `mvmctl
+/// restore` can admit the plan again and start the same (restore.h).
+inline constexpr std::string_view kPlanFile = "plan.dsse";
+inline constexpr std::string_view kStartFile = "start.json";
+
+/// Writes kPlanFile and kStartFile of sandbox `name` (owner-only). A failure is noted, not fatal:
+/// the sandbox runs, only its snapshots cannot be restored.
+void KeepStartMaterial(const LauncherOptions& options, const std::string& name,
+                       const AdmittedPlan& admitted, const StartOptions& start);
+
+/// Resumes the sandbox if its record says it is paused, before it is stopped or killed: a cgroup v1
+/// freezer holds even SIGKILL until its tasks are thawed, and a stopped agent answers no shutdown.
+void ThawIfPaused(const StateDir& state, const SandboxRecord& record);
+
 /// Removes what may be left of a sandbox after its processes are gone: what any backend keeps for
 /// `instance` (Backend::Cleanup) and the state directory of `name`.
 void RemoveTraces(const StateDir& state, std::string_view name, std::string_view instance);

@@ -23,6 +23,7 @@
 #include "backend-emit/plan/replay.h"
 #include "backend-emit/plan/time.h"
 #include "ir/function_entrypoint.h"
+#include "ir/support/os/atomic_file.h"
 #include "ir/support/terminal_text.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool.h"
@@ -196,6 +197,26 @@ SandboxRecord NewRecord(const LauncherOptions& options, const AdmittedPlan& admi
   return r;
 }
 
+void KeepStartMaterial(const LauncherOptions& options, const std::string& name,
+                       const AdmittedPlan& admitted, const StartOptions& start) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& [guest, host] : start.app_files) {
+    files.push_back({guest, host.string()});
+  }
+  const nlohmann::json material = {{"app_files", files},
+                                   {"project_root", start.project_root.string()},
+                                   {"payload_digest", admitted.verified.payload_digest}};
+  const fs::path dir = options.state.Sandbox(name);
+  for (const auto& [file, text] :
+       {std::pair{dir / kPlanFile, admitted.bytes}, std::pair{dir / kStartFile, material.dump()}}) {
+    if (auto written = os::WriteFileAtomically(file, text, os::kPrivateFile);
+        !written && options.note) {
+      options.note("warning: snapshots of sandbox `" + name +
+                   "` will not be restorable: " + written.error().message);
+    }
+  }
+}
+
 ErrorOr<Ok> MakeSandboxDirs(const StateDir& state, const std::string& name) {
   std::error_code ec;
   fs::create_directories(state.Sandboxes(), ec);
@@ -355,6 +376,9 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
       return claimed.error();
     }
     if (*claimed) {
+      // The claimer's plan, not the pool's: the claimer was admitted for this sandbox, and a
+      // restore admits its plan again, which the pool's older epoch would fail (replay).
+      KeepStartMaterial(options, name, admitted, start);
       return std::move(**claimed);
     }
   }
@@ -371,11 +395,22 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   if (timings != nullptr) {
     timings->materialize_ms = MillisSince(t);
   }
-  return SandboxAccess::StartOn(**backend, options, admitted, start, audit, timings, name, *rootfs);
+  auto sandbox =
+      SandboxAccess::StartOn(**backend, options, admitted, start, audit, timings, name, *rootfs);
+  if (sandbox) {
+    // A pool's sandbox keeps the pool's plan until a claim replaces it with the claimer's.
+    KeepStartMaterial(options, name, admitted, start);
+  }
+  return sandbox;
 }
 
 ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log& audit,
                     std::string_view reason) {
+  // Paused by another process (`mvmctl pause`): only the record on disk knows.
+  if (auto on_disk = ReadRecord(options.state, sandbox.record_.name);
+      on_disk && on_disk->pid == sandbox.record_.pid) {
+    ThawIfPaused(options.state, *on_disk);
+  }
   if (sandbox.agent_) {
     (void)sandbox.agent_->Shutdown();
     sandbox.agent_.reset();
@@ -416,6 +451,7 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
     return record.error();
   }
   if (IsRunning(*record)) {
+    ThawIfPaused(options.state, *record);
     // An agent that does not acknowledge the shutdown (Client bounds the wait) is not waited for.
     auto client =
         agent::Client::Connect(options.state.AgentSocket(name), std::chrono::milliseconds(500));
@@ -440,6 +476,7 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
   } else {
     record->pid = 0;
     record->pid_start_time = 0;
+    record->paused = false;
     if (auto written = WriteRecord(options.state, *record); !written) {
       return written.error();
     }

@@ -133,10 +133,6 @@ struct StartOptions {
   std::optional<Restore> restore;
 };
 
-/// The file in a sandbox's state directory that keeps the plan it was admitted with (as admitted),
-/// so that a full snapshot of it can carry the plan a restore admits again.
-inline constexpr char kAdmittedPlanFile[] = "plan.dsse";
-
 /// A started sandbox, owned by this process: destroyed by Destroy(), or, if this process dies
 /// first, by its watchdog (unless detached).
 /// What a warm pool keeps of a sandbox with secrets (internal.h).
@@ -213,7 +209,21 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
 ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bool remove_state,
                        audit::Log& audit, std::string_view reason);
 
+/// Pauses sandbox `name` from any process (`mvmctl pause`): Backend::Pause stops its processes,
+/// then its record says so, and commands that need its agent (exec, fs, snapshot, logs) are
+/// refused with PausedError until ResumeByName. Pausing a paused sandbox is fine. Audited as
+/// `pause`, with the reason when the backend failed.
+ErrorOr<Ok> PauseByName(const LauncherOptions& options, std::string_view name, audit::Log& audit);
+
+/// Lets a paused sandbox run on (`mvmctl resume`); the inverse of PauseByName, audited as `resume`.
+ErrorOr<Ok> ResumeByName(const LauncherOptions& options, std::string_view name, audit::Log& audit);
+
+/// The refusal of a command that needs the agent of paused sandbox `name` (kind sandbox-paused):
+/// its agent is stopped too, and would never answer.
+Error PausedError(std::string_view name);
+
 /// A running sandbox reached by name from any process: its record and a connection to its agent.
+/// A paused sandbox is refused (PausedError).
 struct Attached {
   SandboxRecord record;
   agent::Client agent;

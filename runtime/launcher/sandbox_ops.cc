@@ -171,6 +171,9 @@ ErrorOr<Attached> Attach(const LauncherOptions& options, std::string_view name) 
   if (!IsRunning(*record)) {
     return Error{"sandbox `" + std::string(name) + "` is not running; `mvmctl ps` shows its state"};
   }
+  if (record->paused) {
+    return PausedError(name);
+  }
   auto client = agent::Client::Connect(options.state.AgentSocket(name), std::chrono::seconds(2));
   if (!client) {
     return Error{"cannot reach the guest agent of `" + std::string(name) +

@@ -13,14 +13,17 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/hex.h"
+#include "ir/support/os/unique_fd.h"
 #include "ir/support/terminal_text.h"
 #include "runtime/agent/request.h"
+#include "runtime/launcher/internal.h"
 
 namespace mvm::runtime {
 namespace {
@@ -186,6 +189,43 @@ nlohmann::json ToJson(const SnapshotInfo& s) {
           {"files", s.files},
           {"directories", s.directories},
           {"symlinks", s.symlinks}};
+}
+
+// What the description alone says (not the tar's manifest, which holds only the captured state):
+// its kind, and what a restore needs to start the same sandbox again.
+void AddRestoreFields(nlohmann::json& description, const SnapshotInfo& s) {
+  description["kind"] = s.kind;
+  if (!s.plan_sha256.empty()) {
+    description["plan_sha256"] = s.plan_sha256;
+    description["start"] = {{"app_files", s.app_files},
+                            {"project_root", s.project_root},
+                            {"payload_digest", s.plan_payload_digest}};
+  }
+}
+
+// The hex SHA-256 and size of a file read through `fd` to its end.
+ErrorOr<std::pair<std::string, uint64_t>> HashFd(int fd, const fs::path& path) {
+  crypto_hash_sha256_state hash;
+  crypto_hash_sha256_init(&hash);
+  std::vector<unsigned char> buf(1 << 16);
+  uint64_t total = 0;
+  while (true) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return Error{path.string() + ": cannot read: " + std::strerror(errno)};
+    }
+    if (n == 0) {
+      break;
+    }
+    crypto_hash_sha256_update(&hash, buf.data(), static_cast<size_t>(n));
+    total += static_cast<uint64_t>(n);
+  }
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&hash, digest);
+  return std::make_pair(os::Hex(digest, sizeof digest), total);
 }
 
 // Copies sandbox paths into the tar through the agent, in name order, with the directories above
@@ -435,6 +475,16 @@ ErrorOr<SnapshotInfo> ParseDescription(const fs::path& json_path) {
     s.root_fs = j.at("root_fs").get<std::string>();
     s.backend = j.at("backend").get<std::string>();
     s.created_at = j.at("created_at").get<std::string>();
+    // Absent from descriptions written before restores existed: a file-state snapshot without
+    // its plan.
+    s.kind = j.value("kind", std::string("files"));
+    s.plan_sha256 = j.value("plan_sha256", std::string());
+    if (j.contains("start")) {
+      s.app_files =
+          j["start"].at("app_files").get<std::vector<std::pair<std::string, std::string>>>();
+      s.project_root = j["start"].at("project_root").get<std::string>();
+      s.plan_payload_digest = j["start"].value("payload_digest", s.payload_digest);
+    }
     s.file = json_path;
     s.file.replace_extension(".tar");
     return s;
@@ -452,6 +502,7 @@ ErrorOr<Ok> CheckNames(std::string_view sandbox, std::string_view label) {
 
 ErrorOr<SnapshotInfo> Capture(const StateDir& state, Attached& sandbox,
                               const SnapshotRequest& request, SnapshotInfo info,
+                              const std::string& plan_bytes,
                               std::chrono::steady_clock::time_point deadline) {
   for (const std::string& p : request.extra_paths) {
     if (auto ok = CheckSnapshotPath(p); !ok) {
@@ -551,23 +602,43 @@ ErrorOr<SnapshotInfo> Capture(const StateDir& state, Attached& sandbox,
   ::close(fd);
   info.sha256 = finished->first;
   info.bytes = finished->second;
+  // The plan goes before the description that names its digest, and both before the tar is
+  // published, so a snapshot that lists is whole.
+  const fs::path plan_path = info.PlanFile();
+  if (!plan_bytes.empty()) {
+    if (auto ok = os::WriteFileAtomically(plan_path, plan_bytes, os::kPrivateFile); !ok) {
+      ::unlink(partial.c_str());
+      return ok.error();
+    }
+  }
   nlohmann::json description = ToJson(info);
   description["sha256"] = info.sha256;
   description["bytes"] = info.bytes;
+  AddRestoreFields(description, info);
   if (auto ok = os::WriteFileAtomically(json_path, Dump(description), os::kPrivateFile); !ok) {
     ::unlink(partial.c_str());
+    ::unlink(plan_path.c_str());
     return ok.error();
   }
   if (::rename(partial.c_str(), info.file.c_str()) != 0) {
     int saved = errno;
     ::unlink(partial.c_str());
     ::unlink(json_path.c_str());
+    ::unlink(plan_path.c_str());
     return Error{info.file.string() + ": " + std::strerror(saved)};
   }
   return info;
 }
 
 }  // namespace
+
+ErrorOr<std::pair<std::string, uint64_t>> HashFile(const fs::path& path) {
+  os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
+    return Error{path.string() + ": cannot read: " + std::strerror(errno)};
+  }
+  return HashFd(fd.get(), path);
+}
 
 ErrorOr<Ok> CheckSnapshotLabel(std::string_view label) {
   bool ok = !label.empty() && label.size() <= 64 && label[0] != '.' &&
@@ -593,13 +664,36 @@ ErrorOr<SnapshotInfo> TakeSnapshot(const StateDir& state, Attached& sandbox,
   info.root_fs = sandbox.record.root_fs;
   info.backend = sandbox.record.backend;
   info.created_at = NowRfc3339();
+  // The plan and start material the launcher kept for the sandbox (launcher.cc), if it did.
+  std::string plan_bytes;
+  {
+    const fs::path dir = state.Sandbox(info.sandbox);
+    std::ifstream plan_in(dir / internal::kPlanFile, std::ios::binary);
+    std::ifstream start_in(dir / internal::kStartFile);
+    if (plan_in && start_in) {
+      plan_bytes.assign(std::istreambuf_iterator<char>(plan_in), std::istreambuf_iterator<char>());
+      try {
+        nlohmann::json start = nlohmann::json::parse(start_in);
+        info.app_files =
+            start.at("app_files").get<std::vector<std::pair<std::string, std::string>>>();
+        info.project_root = start.at("project_root").get<std::string>();
+        info.plan_payload_digest = start.at("payload_digest").get<std::string>();
+        unsigned char digest[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(plan_bytes.data()),
+                           plan_bytes.size());
+        info.plan_sha256 = os::Hex(digest, sizeof digest);
+      } catch (const nlohmann::json::exception&) {
+        plan_bytes.clear();  // not restorable, as when nothing was kept
+      }
+    }
+  }
   // Every request to the agent, the pause included, must be answered by the deadline; a walk
   // that fails past it failed because of it, whatever the request that noticed.
   const auto deadline = std::chrono::steady_clock::now() + request.limits.time;
   sandbox.agent.SetDeadline(deadline);
   ErrorOr<SnapshotInfo> result =
       CheckSnapshotLabel(info.label)
-          ? Capture(state, sandbox, request, info, deadline)
+          ? Capture(state, sandbox, request, info, plan_bytes, deadline)
           : ErrorOr<SnapshotInfo>(CheckSnapshotLabel(info.label).error());
   sandbox.agent.SetDeadline(std::nullopt);
   if (!result && std::chrono::steady_clock::now() >= deadline) {
@@ -679,27 +773,25 @@ ErrorOr<SnapshotInfo> VerifySnapshot(const StateDir& state, std::string_view san
   if (!info) {
     return info.error();
   }
-  std::ifstream in(info->file, std::ios::binary);
-  if (!in) {
-    return Error{info->file.string() + ": cannot read: " + std::strerror(errno)};
+  auto hashed = HashFile(info->file);
+  if (!hashed) {
+    return hashed.error();
   }
-  crypto_hash_sha256_state hash;
-  crypto_hash_sha256_init(&hash);
-  std::vector<char> buf(1 << 16);
-  uint64_t total = 0;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    auto n = static_cast<size_t>(in.gcount());
-    crypto_hash_sha256_update(&hash, reinterpret_cast<const unsigned char*>(buf.data()), n);
-    total += n;
-  }
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&hash, digest);
-  std::string got = os::Hex(digest, sizeof digest);
+  const auto& [got, total] = *hashed;
   if (got != info->sha256 || total != info->bytes) {
     return Error{info->file.string() + ": changed since it was taken: sha256 " + got + " (" +
                  std::to_string(total) + " bytes), recorded " + info->sha256 + " (" +
                  std::to_string(info->bytes) + " bytes)"};
+  }
+  if (!info->plan_sha256.empty()) {
+    auto plan = HashFile(info->PlanFile());
+    if (!plan) {
+      return plan.error();
+    }
+    if (plan->first != info->plan_sha256) {
+      return Error{info->PlanFile().string() + ": changed since the snapshot was taken: sha256 " +
+                   plan->first + ", recorded " + info->plan_sha256};
+    }
   }
   return info;
 }
@@ -715,6 +807,7 @@ ErrorOr<Ok> RemoveSnapshot(const StateDir& state, std::string_view sandbox, std:
   std::error_code ec;
   bool had = fs::remove(json_path, ec);
   had = fs::remove(tar_path, ec) || had;
+  fs::remove(dir / (std::string(label) + ".plan"), ec);
   if (!had) {
     return MakeError(ErrorKind::kNoSuchSnapshot, "no snapshot `" + std::string(label) + "` of `" +
                                                      std::string(sandbox) +

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ir/support/error_or.h"
@@ -74,6 +75,27 @@ struct SnapshotInfo {
   std::vector<std::string> bad_names;
   std::string workload_id, payload_digest, root_fs, backend, created_at;
   std::string audit_id;  ///< of the "snapshot" record (empty when read back from disk)
+  /// What the snapshot holds: "files" (this file-state tar); a restore refuses kinds it does not
+  /// know rather than misread them.
+  std::string kind = "files";
+  /// The hex SHA-256 of `<label>.plan`, the signed plan (DSSE envelope) the sandbox was admitted
+  /// with, kept beside the tar so that a restore can admit it again (restore.h). Empty for a
+  /// snapshot of a sandbox whose plan was not kept (started by an older mvm): not restorable.
+  std::string plan_sha256;
+  /// How the sandbox was started besides its plan, for a restore to start the same: a
+  /// function-form workload's files (sandbox path, host path) and the root of relative volume
+  /// sources.
+  std::vector<std::pair<std::string, std::string>> app_files;
+  std::string project_root;
+  /// The payload digest of the kept plan: `payload_digest` (the record's), except for a sandbox
+  /// claimed from a warm pool, which runs the pool's plan and was admitted with the claimer's.
+  std::string plan_payload_digest;
+
+  /// `<label>.plan` beside the tar.
+  std::filesystem::path PlanFile() const {
+    std::filesystem::path plan = file;
+    return plan.replace_extension(".plan");
+  }
 };
 
 /// Validates a snapshot label: 1–64 characters of [A-Za-z0-9._-], not starting with '.'.
@@ -99,11 +121,15 @@ ErrorOr<SnapshotInfo> TakeSnapshot(const StateDir& state, Attached& sandbox,
 std::vector<SnapshotInfo> ListSnapshots(const StateDir& state, std::string_view sandbox,
                                         std::vector<std::string>& problems);
 
-/// Re-hashes a snapshot's tar and compares it with its description; an Error names the mismatch.
+/// Re-hashes a snapshot's tar, and its plan when it has one, and compares them with its
+/// description; an Error names the mismatch.
 ErrorOr<SnapshotInfo> VerifySnapshot(const StateDir& state, std::string_view sandbox,
                                      std::string_view label);
 
-/// Deletes a snapshot (tar and description); audited as "snapshot-remove".
+/// The hex SHA-256 and size of file `path` (not followed when a symlink).
+ErrorOr<std::pair<std::string, uint64_t>> HashFile(const std::filesystem::path& path);
+
+/// Deletes a snapshot (tar, plan and description); audited as "snapshot-remove".
 ErrorOr<Ok> RemoveSnapshot(const StateDir& state, std::string_view sandbox, std::string_view label,
                            audit::Log& audit);
 

@@ -121,11 +121,6 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     return fail("refused: the snapshot's VM ran on root file system " +
                 start.restore->rootfs_digest + ", but its plan now resolves to " + rootfs_digest);
   }
-  if (auto kept = os::WriteFileAtomically(options.state.Sandbox(name) / kAdmittedPlanFile,
-                                          admitted.bytes, os::kPrivateFile);
-      !kept) {
-    return fail(kept.error().message);
-  }
   backends::StartRequest request;
   request.name = name;
   request.sandbox_dir = options.state.Sandbox(name);

@@ -95,6 +95,9 @@ nlohmann::json ToJson(const SandboxRecord& r) {
   if (!r.acceleration.empty()) {
     j["acceleration"] = r.acceleration;
   }
+  if (r.paused) {
+    j["paused"] = true;
+  }
   for (const backends::HelperRecord& h : r.helpers) {
     j["helpers"].push_back({{"role", h.role}, {"pid", h.pid}, {"start_time", h.start_time}});
   }
@@ -159,6 +162,7 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) 
     r.instance = j.value("instance", std::string());
     r.pool = j.value("pool", std::string());
     r.acceleration = j.value("acceleration", std::string());
+    r.paused = j.value("paused", false);
     for (const nlohmann::json& h : j.value("helpers", nlohmann::json::array())) {
       r.helpers.push_back({h.at("role").get<std::string>(), h.at("pid").get<pid_t>(),
                            h.at("start_time").get<uint64_t>()});
@@ -378,6 +382,13 @@ std::vector<SandboxRecord> ListRecords(const StateDir& state, std::vector<std::s
 bool IsRunning(const SandboxRecord& record) {
   return record.pid > 0 && record.pid_start_time != 0 &&
          ProcessStartTime(record.pid) == record.pid_start_time;
+}
+
+std::string_view StatusOf(const SandboxRecord& record) {
+  if (!IsRunning(record)) {
+    return "stopped";
+  }
+  return record.paused ? "paused" : "running";
 }
 
 ErrorOr<SandboxLock> SandboxLock::Acquire(const StateDir& state, std::string_view name) {

@@ -110,6 +110,9 @@ struct SandboxRecord {
     std::optional<uint32_t> gid;
   };
   std::optional<Image> image;
+  /// Paused by `mvmctl pause` (Backend::Pause) and not resumed since: its processes, the agent's
+  /// included, are stopped, so a command that needs the agent is refused instead of waiting.
+  bool paused = false;
 
   const std::string& InstanceName() const { return instance.empty() ? name : instance; }
 };
@@ -157,6 +160,10 @@ std::vector<SandboxRecord> ListRecords(const StateDir& state, std::vector<std::s
 using backends::ProcessStartTime;
 /// True while the record's PID 1 is the very process it recorded.
 bool IsRunning(const SandboxRecord& record);
+
+/// What `ps` and the SDKs show: "running", "paused" (running, its processes stopped by `pause`)
+/// or "stopped".
+std::string_view StatusOf(const SandboxRecord& record);
 
 /// An exclusive flock on `sandboxes/<name>.lock`, held for the object's lifetime: one lifecycle
 /// change (up, stop, destroy) per sandbox at a time. Lock files live beside the sandbox directories

@@ -208,6 +208,8 @@ class BackgroundMvmctl {
     return seen_;
   }
 
+  pid_t pid() const { return pid_; }
+
   /// SIGKILL, then waits for it (not for what it started).
   void KillAndReap() {
     if (pid_ > 0) {

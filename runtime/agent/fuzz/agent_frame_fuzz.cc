@@ -96,6 +96,9 @@ void CheckRequest(const v1::Request& request) {
     case v1::Request::kFileRemove:
       CheckPath(request.file_remove().path());
       break;
+    case v1::Request::kFileMake:
+      CheckPath(request.file_make().path());
+      break;
     default:
       break;
   }

@@ -57,6 +57,12 @@ class ContainerBackend final : public backends::Backend {
   ErrorOr<uint64_t> OomKills(std::string_view instance, agent::Client&) const override {
     return container::OomKills(instance);
   }
+  ErrorOr<Ok> Pause(const backends::SandboxRef& sandbox) const override {
+    return container::SetFrozen(sandbox.instance, true);
+  }
+  ErrorOr<Ok> Resume(const backends::SandboxRef& sandbox) const override {
+    return container::SetFrozen(sandbox.instance, false);
+  }
   void Cleanup(std::string_view instance) const override {
     (void)container::RemoveCgroups(instance);
   }

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <optional>
 #include <sstream>
 #include <system_error>
 #include <thread>
@@ -172,7 +173,69 @@ ErrorOr<Ok> RemoveDir(const fs::path& dir, bool v2) {
   return Ok{};
 }
 
+// The freezer's state as the kernel reports it: true once every task is frozen (v1 FROZEN, v2
+// "frozen 1"), false once thawed; nullopt while it is on its way (v1 FREEZING).
+ErrorOr<std::optional<bool>> ReadFrozen(const fs::path& dir, bool v2) {
+  auto text = ReadFile(dir / (v2 ? "cgroup.events" : "freezer.state"));
+  if (!text) {
+    return text.error();
+  }
+  if (v2) {
+    std::istringstream in(*text);
+    std::string key;
+    int value = 0;
+    while (in >> key >> value) {
+      if (key == "frozen") {
+        return std::optional<bool>(value == 1);
+      }
+    }
+    return Error{(dir / "cgroup.events").string() +
+                 " has no `frozen` line (kernel older than 5.2?)"};
+  }
+  std::string state = text->substr(0, text->find('\n'));
+  if (state == "FROZEN") {
+    return std::optional<bool>(true);
+  }
+  if (state == "THAWED") {
+    return std::optional<bool>(false);
+  }
+  return std::optional<bool>();
+}
+
+ErrorOr<Ok> WriteFrozen(const fs::path& dir, bool v2, bool frozen) {
+  return v2 ? WriteFile(dir / "cgroup.freeze", frozen ? "1" : "0")
+            : WriteFile(dir / "freezer.state", frozen ? "FROZEN" : "THAWED");
+}
+
 }  // namespace
+
+ErrorOr<Ok> SetCgroupFrozen(const fs::path& dir, bool v2, bool frozen,
+                            std::chrono::milliseconds limit) {
+  if (auto written = WriteFrozen(dir, v2, frozen); !written) {
+    return written;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    auto state = ReadFrozen(dir, v2);
+    if (!state) {
+      return state.error();
+    }
+    if (*state == std::optional<bool>(frozen)) {
+      return Ok{};
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (frozen) {
+    // Half frozen is neither state: let it all run again rather than leave some tasks stopped.
+    (void)WriteFrozen(dir, v2, false);
+  }
+  return Error{"cgroup " + dir.string() + " was not " + (frozen ? "frozen" : "thawed") +
+               " within " + std::to_string(limit.count()) + " ms (a process stuck in the kernel?)" +
+               (frozen ? "; it runs on as before" : "")};
+}
 
 ErrorOr<CgroupRoots> ParseCgroupRoots(std::string_view mountinfo) {
   std::vector<MountLine> lines = ParseMountinfo(mountinfo);
@@ -190,8 +253,9 @@ ErrorOr<CgroupRoots> ParseCgroupRoots(std::string_view mountinfo) {
     if (m.fs_type != "cgroup") {
       continue;
     }
-    for (auto [controller, root] : {std::pair{"memory", &roots.memory},
-                                    std::pair{"pids", &roots.pids}, std::pair{"cpu", &roots.cpu}}) {
+    for (auto [controller, root] :
+         {std::pair{"memory", &roots.memory}, std::pair{"pids", &roots.pids},
+          std::pair{"cpu", &roots.cpu}, std::pair{"freezer", &roots.freezer}}) {
       if (root->empty() && HasOption(m.super_options, controller)) {
         *root = m.mount_point;
       }
@@ -221,7 +285,34 @@ std::vector<fs::path> SandboxCgroups::Dirs() const {
   if (roots_.v2()) {
     return {roots_.unified / "mvm" / leaf_};
   }
-  return {roots_.memory / "mvm" / leaf_, roots_.pids / "mvm" / leaf_, roots_.cpu / "mvm" / leaf_};
+  std::vector<fs::path> dirs = {roots_.memory / "mvm" / leaf_, roots_.pids / "mvm" / leaf_,
+                                roots_.cpu / "mvm" / leaf_};
+  if (!roots_.freezer.empty()) {
+    dirs.push_back(roots_.freezer / "mvm" / leaf_);
+  }
+  return dirs;
+}
+
+fs::path SandboxCgroups::FreezerDir() const {
+  if (roots_.v2()) {
+    return roots_.unified / "mvm" / leaf_;
+  }
+  return roots_.freezer.empty() ? fs::path() : roots_.freezer / "mvm" / leaf_;
+}
+
+ErrorOr<Ok> SandboxCgroups::SetFrozen(bool frozen, std::chrono::milliseconds limit) const {
+  fs::path dir = FreezerDir();
+  if (dir.empty()) {
+    return Error{
+        "this host has no cgroup freezer (cgroup v1 without the freezer hierarchy "
+        "mounted), so its sandboxes cannot be paused"};
+  }
+  if (!Exists(dir / (roots_.v2() ? "cgroup.freeze" : "freezer.state"))) {
+    return Error{"sandbox cgroup " + dir.string() +
+                 " has no freezer: it is gone, or the sandbox was started by an mvm that did not "
+                 "make one; start it again to pause it"};
+  }
+  return SetCgroupFrozen(dir, roots_.v2(), frozen, limit);
 }
 
 fs::path SandboxCgroups::MemoryDir() const { return Dirs().front(); }
@@ -269,6 +360,10 @@ ErrorOr<Ok> SandboxCgroups::Create(const Limits& limits) const {
     plan.push_back({dirs[1], {{"pids.max", pids, false}}});
     plan.push_back(
         {dirs[2], {{"cpu.cfs_period_us", period, false}, {"cpu.cfs_quota_us", quota, false}}});
+    if (dirs.size() > 3) {
+      // The freezer has nothing to set: membership is what lets `pause` stop the whole sandbox.
+      plan.push_back({dirs[3], {}});
+    }
   }
 
   std::vector<fs::path> created;
@@ -328,6 +423,11 @@ ErrorOr<uint64_t> SandboxCgroups::OomKills() const {
 }
 
 ErrorOr<Ok> SandboxCgroups::Remove() const {
+  // A v1 frozen task does not act on SIGKILL until it is thawed; without waiting, as the kill
+  // below is retried until the directories can go.
+  if (fs::path freezer = FreezerDir(); !freezer.empty() && Exists(freezer)) {
+    (void)WriteFrozen(freezer, roots_.v2(), false);
+  }
   for (const fs::path& dir : Dirs()) {
     if (auto removed = RemoveDir(dir, roots_.v2()); !removed) {
       return removed;

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -24,6 +25,9 @@ struct CgroupRoots {
   std::filesystem::path memory;   ///< v1 hierarchy roots (modes "v1" and "hybrid")
   std::filesystem::path pids;
   std::filesystem::path cpu;
+  /// The v1 freezer hierarchy, empty when it is not mounted (then sandboxes cannot be paused). v2
+  /// needs no controller for it: every cgroup but the root has `cgroup.freeze`.
+  std::filesystem::path freezer;
 
   bool v2() const { return mode == "v2"; }
 };
@@ -32,6 +36,17 @@ struct CgroupRoots {
 /// hierarchies are the cgroup mounts whose super options name memory, pids and cpu. An Error when
 /// neither layout is complete.
 ErrorOr<CgroupRoots> ParseCgroupRoots(std::string_view mountinfo);
+
+/// How long SetCgroupFrozen waits for the kernel by default: freezing waits for every task to
+/// reach the refrigerator, which one stuck in uninterruptible I/O does not.
+inline constexpr std::chrono::milliseconds kFreezeWait{5000};
+
+/// Freezes (`frozen`) or thaws every process of the cgroup `dir` and waits until the kernel says
+/// it is done: v1 writes FROZEN or THAWED to `freezer.state` and reads it back, v2 writes 1 or 0
+/// to `cgroup.freeze` and reads `frozen` in `cgroup.events`. A freeze that is not complete within
+/// `limit` is undone (thawed) and is an Error naming the cgroup.
+ErrorOr<Ok> SetCgroupFrozen(const std::filesystem::path& dir, bool v2, bool frozen,
+                            std::chrono::milliseconds limit = kFreezeWait);
 
 /// ParseCgroupRoots of this process's /proc/self/mountinfo.
 ErrorOr<CgroupRoots> HostCgroupRoots();
@@ -42,8 +57,17 @@ class SandboxCgroups {
  public:
   SandboxCgroups(CgroupRoots roots, std::string_view name);
 
-  /// The sandbox's cgroup directories: memory, pids, cpu (v1) or the single one (v2).
+  /// The sandbox's cgroup directories: memory, pids, cpu and, when mounted, freezer (v1), or the
+  /// single one (v2).
   std::vector<std::filesystem::path> Dirs() const;
+
+  /// The cgroup whose freezer holds the whole sandbox: the v1 freezer's, or the v2 one; empty on a
+  /// v1 host without the freezer hierarchy.
+  std::filesystem::path FreezerDir() const;
+
+  /// SetCgroupFrozen on FreezerDir(); an Error when there is none or it does not exist (a
+  /// sandbox started before its freezer cgroup was made).
+  ErrorOr<Ok> SetFrozen(bool frozen, std::chrono::milliseconds limit = kFreezeWait) const;
 
   /// Creates the directories and sets the limits. v2 first enables the controllers for the "mvm"
   /// subtree. An Error (and nothing left behind) when a directory already exists: a sandbox of
@@ -56,9 +80,9 @@ class SandboxCgroups {
   /// The memory cgroup's "oom_kill" count.
   ErrorOr<uint64_t> OomKills() const;
 
-  /// SIGKILLs every process left (v2: cgroup.kill when the kernel has it) and removes the
-  /// directories, retrying for a few seconds while the processes exit. Missing directories are
-  /// fine, so this is idempotent.
+  /// Thaws a frozen sandbox (v1 freezes SIGKILL too), SIGKILLs every process left (v2:
+  /// cgroup.kill when the kernel has it) and removes the directories, retrying for a few seconds
+  /// while the processes exit. Missing directories are fine, so this is idempotent.
   ErrorOr<Ok> Remove() const;
 
  private:

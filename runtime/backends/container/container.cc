@@ -578,4 +578,15 @@ ErrorOr<uint64_t> OomKills(std::string_view name) {
   return SandboxCgroups(*roots, name).OomKills();
 }
 
+ErrorOr<Ok> SetFrozen(std::string_view name, bool frozen) {
+  if (auto valid = CheckName(name); !valid) {
+    return valid;
+  }
+  auto roots = HostCgroupRoots();
+  if (!roots) {
+    return roots.error();
+  }
+  return SandboxCgroups(*roots, name).SetFrozen(frozen);
+}
+
 }  // namespace mvm::runtime::container

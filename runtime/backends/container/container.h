@@ -158,6 +158,11 @@ ErrorOr<Ok> RemoveCgroups(std::string_view name);
 /// memory.events, "oom_kill"). An Error once the cgroup is gone.
 ErrorOr<uint64_t> OomKills(std::string_view name);
 
+/// Freezes (`frozen`) or thaws every process of sandbox `name` through its freezer cgroup (v1
+/// freezer, v2 cgroup.freeze), waiting until the kernel reports it done (cgroups.h,
+/// SetCgroupFrozen). Works by name from any process.
+ErrorOr<Ok> SetFrozen(std::string_view name, bool frozen);
+
 /// What this host supports, for `mvmctl run -v` and the docs.
 struct HostSupport {
   std::string cgroup_mode;  ///< "v2", "v1", "hybrid" (v1 controllers beside a v2 mount), or ""

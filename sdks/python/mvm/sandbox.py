@@ -4,7 +4,8 @@ Two modes, chosen by ``MVM_SDK_MODE`` when a sandbox is created:
 
 * ``live`` (the default) drives ``mvmctl``: ``create`` runs ``mvmctl up``, ``commands.run`` runs
   ``mvmctl exec --format=json``, ``files.*`` run ``mvmctl fs`` (``files.list``: ``ls --format=json``),
-  and so on. Only mvmctl's JSON is parsed, never its text for people, and an answer of the wrong
+  ``pause``/``resume`` run ``mvmctl pause``/``resume``, ``state`` reads ``mvmctl ps --format=json``,
+  ``Sandbox.restore`` runs ``mvmctl restore --format=json``, and so on. Only mvmctl's JSON is parsed, never its text for people, and an answer of the wrong
   shape is a ``SandboxError`` (``_output``). A sandbox dies with the process that created it unless
   it was created with ``detach=True``.
 * ``record`` launches nothing: it records what the script does and writes the Workload IR the
@@ -82,10 +83,13 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class Snapshot:
+    #: The sandbox it was taken of.
     name: str
     path: str
     sha256: str
     audit_id: Optional[str] = None
+    #: Its label within the sandbox: with ``name``, what ``Sandbox.restore`` takes.
+    label: Optional[str] = None
 
 
 def _mode() -> str:
@@ -219,6 +223,19 @@ class _RecordBackend:
     def snapshot(self) -> Snapshot:
         raise SandboxError("record mode launches nothing, so there is nothing to snapshot; run "
                            "with MVM_SDK_MODE=live")
+
+    def _live_only(self, what: str) -> SandboxError:
+        return SandboxError(f"record mode launches nothing, so there is nothing to {what}; run "
+                            "with MVM_SDK_MODE=live")
+
+    def pause(self) -> None:
+        raise self._live_only("pause")
+
+    def resume(self) -> None:
+        raise self._live_only("resume")
+
+    def state(self) -> str:
+        return "recording"
 
     def stop(self) -> None:
         _the_recorder().write(final=False)
@@ -527,7 +544,48 @@ class _LiveBackend:
         return Snapshot(name=_output.field(what, j, "name", str, self.name),
                         path=_output.field(what, j, "snapshot", str),
                         sha256=_output.field(what, j, "sha256", str),
-                        audit_id=_output.field(what, j, "audit_id", str, None))
+                        audit_id=_output.field(what, j, "audit_id", str, None),
+                        label=_output.field(what, j, "label", str, None))
+
+    def pause(self) -> None:
+        self._run("pause", self._argv("pause", self.name))
+
+    def resume(self) -> None:
+        self._run("resume", self._argv("resume", self.name))
+
+    def state(self) -> str:
+        out = self._run("reading the state", self._argv("ps", "--format=json")).stdout
+        what = "mvmctl ps --format=json"
+        sandboxes = _output.field(what, _output.parse_object(what, out), "sandboxes", list)
+        for entry in sandboxes:
+            if isinstance(entry, dict) and entry.get("name") == self.name:
+                return _output.field(what, entry, "status", str)
+        return "destroyed"
+
+    def restore(self, sandbox: str, label: str, timeout: float) -> Dict[str, Any]:
+        """``mvmctl restore SANDBOX LABEL --as <this name>``: the new sandbox is detached."""
+        argv = self._argv("restore", sandbox, label, "--as", self.name, "--format=json")
+        try:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"restoring snapshot {label!r} of {sandbox!r} as {self.name!r}: "
+                               f"mvmctl did not answer within {timeout:g} s") from None
+        if proc.returncode != 0:
+            stderr = proc.stderr.decode("utf-8", "replace")
+            reason = _last_line(stderr) or f"mvmctl restore exited with status {proc.returncode}"
+            refused = _AUDIT_ID.search(reason)
+            reason = _AUDIT_ID.sub("", reason).rstrip()
+            # 4: the snapshot or its plan changed; 125 with "refused:": the plan was refused.
+            error = (VerificationError if proc.returncode == 4 or "refused:" in reason
+                     else SandboxError)
+            raise error(f"restoring snapshot {label!r} of {sandbox!r} as {self.name!r} failed: "
+                        f"{reason}", audit_id=refused.group(1) if refused else None,
+                        exit_code=proc.returncode, stderr=stderr)
+        what = "mvmctl restore --format=json"
+        j = _output.parse_object(what, proc.stdout)
+        self.audit_id = _output.field(what, j, "audit_id", str, None)
+        return j
 
 
 class _LiveSet:
@@ -700,6 +758,48 @@ class Sandbox:
     def snapshot(self) -> Snapshot:
         """Snapshots the sandbox (``mvmctl snapshot``)."""
         return self._backend.snapshot()
+
+    def pause(self) -> None:
+        """Stops every process of the sandbox where it is (``mvmctl pause``) until :meth:`resume`;
+        meanwhile commands and file operations fail at once with a ``SandboxError``. Pausing a
+        paused sandbox is fine."""
+        self._backend.pause()
+
+    def resume(self) -> None:
+        """Lets a paused sandbox's processes run on from where they stopped (``mvmctl resume``)."""
+        self._backend.resume()
+
+    @property
+    def state(self) -> str:
+        """``"running"``, ``"paused"``, ``"stopped"`` or ``"destroyed"`` (no record left), as
+        ``mvmctl ps`` says now; ``"recording"`` in record mode."""
+        return self._backend.state()
+
+    @classmethod
+    def restore(cls, snapshot: Union[Snapshot, str], label: Optional[str] = None, *,
+                name: Optional[str] = None, state_dir: Optional[str] = None,
+                mvmctl: Optional[str] = None,
+                restore_timeout_seconds: float = DEFAULT_CREATE_TIMEOUT_SECONDS) -> "Sandbox":
+        """Starts a new sandbox from a snapshot (``mvmctl restore``): ``snapshot`` is a
+        :class:`Snapshot`, or the name of the sandbox it was taken of with ``label``. The
+        snapshot and its plan are checked first (a changed one raises ``VerificationError``);
+        the new sandbox is detached (it outlives this process; ``destroy()`` ends it). Live mode
+        only. ``name`` defaults to ``<sandbox>-<6 hex digits>``."""
+        if _mode() == "record":
+            raise SandboxError("record mode launches nothing, so there is nothing to restore; run "
+                               "with MVM_SDK_MODE=live")
+        if isinstance(snapshot, Snapshot):
+            sandbox, label = snapshot.name, label or snapshot.label
+        else:
+            sandbox = snapshot
+        if not label:
+            raise ValueError("give the snapshot's label (a Snapshot from snapshot() carries it)")
+        name = name or f"{sandbox[:55]}-{_random.token_hex(3)}"
+        backend = _LiveBackend(_find_mvmctl(mvmctl), state_dir or os.environ.get("MVM_STATE_DIR"),
+                               name, detach=True)
+        j = backend.restore(sandbox, label, restore_timeout_seconds)
+        workload_id = _output.field("mvmctl restore --format=json", j, "workload", str)
+        return cls(backend, workload_id, name)
 
     def stop(self) -> None:
         """Stops the sandbox (record mode: writes the IR recorded so far). Idempotent."""

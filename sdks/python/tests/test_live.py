@@ -221,6 +221,43 @@ class LiveTest(unittest.TestCase):
             self.assertTrue(os.path.exists(snap.path), snap)
             self.assertRegex(snap.sha256, r"^[0-9a-f]{64}$")
 
+    def test_pause_resume_state_and_restore(self):
+        with create(workload_id="py-pause") as sb:
+            self.assertEqual(sb.state, "running")
+            sb.files.write("/tmp/kept.txt", "kept\n")
+            sb.pause()
+            self.assertEqual(sb.state, "paused")
+            started = time.monotonic()
+            with self.assertRaises(SandboxError) as caught:
+                sb.commands.run(["true"])
+            self.assertLess(time.monotonic() - started, 10)
+            self.assertIn(f"sandbox `{sb.name}` is paused", str(caught.exception))
+            sb.resume()
+            self.assertEqual(sb.state, "running")
+            self.assertEqual(sb.commands.run(["cat", "/tmp/kept.txt"]).stdout, "kept\n")
+
+            snap = sb.snapshot()
+            self.assertTrue(snap.label)
+            restored = Sandbox.restore(snap, state_dir=STATE, mvmctl=MVMCTL)
+            try:
+                self.assertEqual(restored.workload_id, "py-pause")
+                self.assertTrue(restored.audit_id)
+                self.assertEqual(restored.state, "running")
+                self.assertEqual(restored.files.read("/tmp/kept.txt"), "kept\n")
+            finally:
+                restored.destroy()
+            self.assertEqual(restored.state, "destroyed")
+
+            # A changed tar is refused before anything starts.
+            with open(snap.path, "r+b") as f:
+                f.seek(600)
+                f.write(b"!")
+            with self.assertRaises(VerificationError) as caught:
+                Sandbox.restore(sb.name, snap.label, name=f"{sb.name}-bad", state_dir=STATE,
+                                mvmctl=MVMCTL)
+            self.assertEqual(caught.exception.exit_code, 4)
+            self.assertNotIn(f"{sb.name}-bad", ps())
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -6,6 +6,6 @@ export type { Declaration, EntrypointOptions, ServiceOptions, WorkloadDeclaratio
 export { SandboxError, TimeoutError, VerificationError } from "./errors.js";
 export type { SandboxErrorDetails } from "./errors.js";
 export { Commands, DEFAULT_WORKLOAD_ID, Files, LIVE_ENTRYPOINT, Sandbox } from "./sandbox.js";
-export type { CommandHandle, CommandOptions, CommandResult, FileEntry, SandboxOptions, Snapshot } from "./sandbox.js";
+export type { CommandHandle, CommandOptions, CommandResult, FileEntry, RestoreOptions, SandboxOptions, SandboxState, Snapshot } from "./sandbox.js";
 export { canonicalJson } from "./canonical.js";
 export { withoutLocations } from "./ir.js";

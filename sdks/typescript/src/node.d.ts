@@ -62,6 +62,7 @@ declare module "node:fs" {
   export function openSync(path: string, flags: string): number;
   export function closeSync(fd: number): void;
   export function readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;
+  export function writeSync(fd: number, data: string, position: number): number;
   export function existsSync(path: string): boolean;
   export function readdirSync(path: string): string[];
   export function mkdirSync(path: string, options?: { recursive?: boolean }): void;

@@ -79,10 +79,27 @@ export interface FileEntry {
 }
 
 export interface Snapshot {
+  /** The sandbox it was taken of. */
   readonly name: string;
   readonly path: string;
   readonly sha256: string;
   readonly auditId?: string;
+  /** Its label within the sandbox: with `name`, what `Sandbox.restore` takes. */
+  readonly label?: string;
+}
+
+/** What `mvmctl ps` says of a sandbox now; "destroyed" when it has no record left, "recording" in
+ * record mode. */
+export type SandboxState = "running" | "paused" | "stopped" | "destroyed" | "recording";
+
+export interface RestoreOptions {
+  /** The new sandbox's name (default `<sandbox>-<6 hex digits>`). */
+  name?: string;
+  /** mvmctl's state directory (default MVM_STATE_DIR, else mvmctl's own default). */
+  stateDir?: string;
+  /** The mvmctl binary (default MVM_MVMCTL, else `mvmctl` on PATH). */
+  mvmctl?: string;
+  restoreTimeoutSeconds?: number;
 }
 
 /** A command started with `commands.start`. */
@@ -102,6 +119,9 @@ interface Backend {
   remove(path: string, recursive: boolean): Promise<void>;
   logs(): Promise<string>;
   snapshot(): Promise<Snapshot>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  state(): Promise<SandboxState>;
   stop(): Promise<void>;
   destroy(): Promise<void>;
 }
@@ -235,6 +255,18 @@ class RecordBackend implements Backend {
 
   async snapshot(): Promise<Snapshot> {
     throw new SandboxError("record mode launches nothing, so there is nothing to snapshot; run with MVM_SDK_MODE=live");
+  }
+
+  async pause(): Promise<void> {
+    throw new SandboxError("record mode launches nothing, so there is nothing to pause; run with MVM_SDK_MODE=live");
+  }
+
+  async resume(): Promise<void> {
+    throw new SandboxError("record mode launches nothing, so there is nothing to resume; run with MVM_SDK_MODE=live");
+  }
+
+  async state(): Promise<SandboxState> {
+    return "recording";
   }
 
   async stop(): Promise<void> {
@@ -617,12 +649,64 @@ class LiveBackend implements Backend {
     const what = "mvmctl snapshot --format=json";
     const j = output.parseObject(what, ran.stdout);
     const auditId = output.optionalField(what, j, "audit_id", "string");
+    const label = output.optionalField(what, j, "label", "string");
     return {
       name: output.optionalField(what, j, "name", "string") ?? this.name,
       path: output.field(what, j, "snapshot", "string"),
       sha256: output.field(what, j, "sha256", "string"),
       ...(auditId === undefined ? {} : { auditId }),
+      ...(label === undefined ? {} : { label }),
     };
+  }
+
+  async pause(): Promise<void> {
+    await this.ok("pause", this.argv("pause", this.name));
+  }
+
+  async resume(): Promise<void> {
+    await this.ok("resume", this.argv("resume", this.name));
+  }
+
+  async state(): Promise<SandboxState> {
+    const ran = await this.ok("reading the state", this.argv("ps", "--format=json"));
+    const what = "mvmctl ps --format=json";
+    const list = output.parseObject(what, ran.stdout)["sandboxes"];
+    if (!Array.isArray(list)) {
+      throw new SandboxError(`${what} printed an answer without \`sandboxes\``);
+    }
+    for (const entry of list) {
+      if (entry !== null && typeof entry === "object" && !Array.isArray(entry) && entry["name"] === this.name) {
+        const status = output.field(what, entry, "status", "string");
+        if (status !== "running" && status !== "paused" && status !== "stopped") {
+          throw new SandboxError(`${what} printed an unknown status ${JSON.stringify(status)}`);
+        }
+        return status;
+      }
+    }
+    return "destroyed";
+  }
+
+  /** `mvmctl restore SANDBOX LABEL --as <this name>`: the new sandbox is detached. Returns the
+   * new sandbox's workload id. */
+  async restore(sandbox: string, label: string, timeoutSeconds: number): Promise<string> {
+    const ran = await runProcess(this.argv("restore", sandbox, label, "--as", this.name, "--format=json"), undefined, timeoutSeconds * 1000);
+    if (ran.code !== 0) {
+      let reason = lastLine(ran.stderr) || `mvmctl restore exited with status ${ran.code}`;
+      // 4: the snapshot or its plan changed; 125 with "refused:": the plan was refused.
+      const E = ran.code === 4 || reason.includes("refused:") ? VerificationError : SandboxError;
+      const auditPattern = / ?\(audit id ([0-9]+-[0-9a-f]{12})\)/;
+      const auditId = auditPattern.exec(reason)?.[1];
+      reason = reason.replace(auditPattern, "");
+      throw new E(`restoring snapshot ${JSON.stringify(label)} of ${JSON.stringify(sandbox)} as ${JSON.stringify(this.name)} failed: ${reason}`, {
+        auditId,
+        exitCode: ran.code ?? undefined,
+        stderr: ran.stderr,
+      });
+    }
+    const what = "mvmctl restore --format=json";
+    const j = output.parseObject(what, ran.stdout);
+    this.auditId = output.optionalField(what, j, "audit_id", "string");
+    return output.field(what, j, "workload", "string");
   }
 }
 
@@ -768,6 +852,43 @@ export class Sandbox implements AsyncDisposable {
   /** Snapshots the sandbox (`mvmctl snapshot`). */
   snapshot(): Promise<Snapshot> {
     return this.backend.snapshot();
+  }
+
+  /** Stops every process of the sandbox where it is (`mvmctl pause`) until `resume()`; meanwhile
+   * commands and file operations fail at once with a SandboxError. Pausing a paused sandbox is
+   * fine. */
+  pause(): Promise<void> {
+    return this.backend.pause();
+  }
+
+  /** Lets a paused sandbox's processes run on from where they stopped (`mvmctl resume`). */
+  resume(): Promise<void> {
+    return this.backend.resume();
+  }
+
+  /** "running", "paused", "stopped" or "destroyed" (no record left), as `mvmctl ps` says now;
+   * "recording" in record mode. */
+  state(): Promise<SandboxState> {
+    return this.backend.state();
+  }
+
+  /** Starts a new sandbox from a snapshot (`mvmctl restore`): `snapshot` is a Snapshot, or the name
+   * of the sandbox it was taken of with `label`. The snapshot and its plan are checked first (a
+   * changed one throws VerificationError); the new sandbox is detached (it outlives this process;
+   * `destroy()` ends it). Live mode only. */
+  static async restore(snapshot: Snapshot | string, label?: string, options: RestoreOptions = {}): Promise<Sandbox> {
+    if (mode() === "record") {
+      throw new SandboxError("record mode launches nothing, so there is nothing to restore; run with MVM_SDK_MODE=live");
+    }
+    const sandbox = typeof snapshot === "string" ? snapshot : snapshot.name;
+    const snapshotLabel = label ?? (typeof snapshot === "string" ? undefined : snapshot.label);
+    if (snapshotLabel === undefined || snapshotLabel === "") {
+      throw new TypeError("give the snapshot's label (a Snapshot from snapshot() carries it)");
+    }
+    const name = options.name ?? `${sandbox.slice(0, 55)}-${randomBytes(3).toString("hex")}`;
+    const backend = new LiveBackend(findMvmctl(options.mvmctl), options.stateDir ?? process.env["MVM_STATE_DIR"], name, true);
+    const workloadId = await backend.restore(sandbox, snapshotLabel, options.restoreTimeoutSeconds ?? DEFAULT_CREATE_TIMEOUT_SECONDS);
+    return new Sandbox(backend, workloadId, name);
   }
 
   /** Stops the sandbox (record mode: writes the IR recorded so far). Idempotent. */

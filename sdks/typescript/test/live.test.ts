@@ -3,7 +3,7 @@
 // about a second.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
@@ -213,4 +213,44 @@ test("snapshot", { skip }, async () => {
   const snap = await sb.snapshot();
   assert.match(snap.sha256, /^[0-9a-f]{64}$/);
   assert.ok(snap.path);
+});
+
+test("pause, resume, the state and restore", { skip }, async () => {
+  await using sb = await create({ workloadId: "ts-pause" });
+  assert.equal(await sb.state(), "running");
+  await sb.files.write("/tmp/kept.txt", "kept\n");
+  await sb.pause();
+  assert.equal(await sb.state(), "paused");
+  const started = Date.now();
+  await assert.rejects(
+    sb.commands.run(["true"]),
+    (e: Error) => e instanceof SandboxError && e.message.includes(`sandbox \`${sb.name}\` is paused`),
+  );
+  assert.ok(Date.now() - started < 10_000);
+  await sb.resume();
+  assert.equal(await sb.state(), "running");
+  assert.equal((await sb.commands.run(["cat", "/tmp/kept.txt"])).stdout, "kept\n");
+
+  const snap = await sb.snapshot();
+  assert.ok(snap.label);
+  const restored = await Sandbox.restore(snap, undefined, { stateDir: state, mvmctl: mvmctl as string });
+  try {
+    assert.equal(restored.workloadId, "ts-pause");
+    assert.ok(restored.auditId);
+    assert.equal(await restored.state(), "running");
+    assert.equal(await restored.files.read("/tmp/kept.txt"), "kept\n");
+  } finally {
+    await restored.destroy();
+  }
+  assert.equal(await restored.state(), "destroyed");
+
+  // A changed tar is refused before anything starts.
+  const fd = openSync(snap.path, "r+");
+  writeSync(fd, "!", 600);
+  closeSync(fd);
+  await assert.rejects(
+    Sandbox.restore(sb.name as string, snap.label, { name: `${sb.name}-bad`, stateDir: state, mvmctl: mvmctl as string }),
+    (e: Error) => e instanceof VerificationError && (e as SandboxError).exitCode === 4,
+  );
+  assert.equal(ps()[`${sb.name}-bad`], undefined);
 });

@@ -263,5 +263,40 @@ TEST(FilesMagicLinkTest, ProcMagicLinksAreRefused) {
   EXPECT_NE(read.error().message.find("magic link"), std::string::npos) << read.error().message;
 }
 
+// FileMake, what a snapshot restore writes besides files: directories with their modes, and
+// symlinks stored as given; confined like every other request.
+TEST_F(FilesTest, MakeDirectoryAndSymlink) {
+  ASSERT_TRUE(client_->MakeDirectory("/d", 0700));
+  EXPECT_TRUE(fs::is_directory(agent_.root() / "d"));
+  EXPECT_EQ(ModeOf(agent_.root() / "d"), 0700u);
+  // An existing directory is kept, with the new mode.
+  WriteFile(agent_.root() / "d" / "kept", "k");
+  ASSERT_TRUE(client_->MakeDirectory("/d", 01777));
+  EXPECT_EQ(ModeOf(agent_.root() / "d"), 01777u);
+  EXPECT_TRUE(fs::exists(agent_.root() / "d" / "kept"));
+  EXPECT_FALSE(client_->MakeDirectory("/d", 010000));  // beyond 07777
+
+  ASSERT_TRUE(client_->MakeSymlink("/d/link", "../elsewhere/x"));
+  EXPECT_EQ(fs::read_symlink(agent_.root() / "d" / "link"), "../elsewhere/x");
+  auto again = client_->MakeSymlink("/d/link", "y");
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message.find("File exists"), std::string::npos) << again.error().message;
+  EXPECT_FALSE(client_->MakeSymlink("/d/empty", ""));
+
+  // A symlink where a directory is asked for is refused, never followed to set a mode.
+  fs::create_directory_symlink(outside_, agent_.root() / "out");
+  const uint32_t outside_mode = ModeOf(outside_);
+  auto through = client_->MakeDirectory("/out", 0777);
+  ASSERT_FALSE(through);
+  EXPECT_NE(through.error().message.find("exists and is not a directory"), std::string::npos)
+      << through.error().message;
+  EXPECT_EQ(ModeOf(outside_), outside_mode);
+  // Neither can leave the root through `..` or a symlinked parent.
+  ExpectEscape(client_->MakeDirectory("/../outside/new", 0755));
+  ExpectEscape(client_->MakeSymlink("/out/new-link", "x"));
+  EXPECT_FALSE(fs::exists(outside_ / "new"));
+  EXPECT_FALSE(fs::exists(outside_ / "new-link"));
+}
+
 }  // namespace
 }  // namespace mvm::runtime::agent::testing

@@ -297,6 +297,21 @@ TEST_F(PoolE2E, UpRenamesTheClaimedSandboxAndItsClaimerOwnsIt) {
   Result record = Mvmctl({"ps", "--format", "json"});
   EXPECT_NE(record.out.find("\"" + name + "\""), std::string::npos);
 
+  // A snapshot of a claimed sandbox restores: it kept the claimer's plan, the one admitted last for
+  // its workload (the pool's, of an older epoch, would be refused as replayed), and the declaring
+  // file a function-form workload needs.
+  Result wrote = Mvmctl({"exec", name, "--", "sh", "-c", "echo claimed > /tmp/c"});
+  ASSERT_EQ(wrote.status, 0) << Describe(wrote);
+  Result snapshot = Mvmctl({"snapshot", name, "--label", "claimed"});
+  ASSERT_EQ(snapshot.status, 0) << Describe(snapshot);
+  const std::string copy = name + "-copy";
+  Result restored = Mvmctl({"restore", name, "claimed", "--as", copy, "--no-pool"});
+  EXPECT_EQ(restored.status, 0) << Describe(restored);
+  Result seen = Mvmctl({"exec", copy, "--", "sh", "-c", "cat /tmp/c; ls /app"});
+  EXPECT_EQ(seen.out, "claimed\nhello.py\n") << Describe(seen);
+  (void)Mvmctl({"destroy", copy});
+  fs::remove_all(SharedState() / "snapshots" / name);
+
   // The claimer's death ends the sandbox (its watchdog), and the pool is unaffected.
   ASSERT_EQ(::kill(up.pid, SIGKILL), 0);
   EXPECT_EQ(up.Wait(std::chrono::seconds(10)), 128 + SIGKILL);

@@ -75,6 +75,20 @@ bool QemuOf(const std::string& name) {
   return false;
 }
 
+/// Whether process `pid` has a descriptor open on a file below `dir` (an unnamed O_TMPFILE file
+/// shows as `dir/#inode (deleted)`).
+bool HoldsFileUnder(pid_t pid, const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code link_ec;
+    const fs::path target = fs::read_symlink(e.path(), link_ec);
+    if (!link_ec && target.string().rfind(dir + "/", 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 fs::path FullDir(const std::string& sandbox, const std::string& label) {
   return State() / "snapshots" / sandbox / (label + ".full");
 }
@@ -245,9 +259,21 @@ TEST_F(SnapshotE2E, AChangedReplayedOrForeignSnapshotIsRefusedAndAudited) {
 TEST_F(SnapshotE2E, KillingSnapshotOrRestoreLeavesNoSnapshotAndNoVm) {
   const std::string src = "snap-kill";
   Up(src);
+  // Incompressible memory makes the save take a while.
+  ASSERT_EQ(
+      Mvmctl({"exec", src, "--", "sh", "-c", "head -c 48000000 /dev/urandom > /tmp/noise"}).status,
+      0);
   {
     mvm::testing::BackgroundMvmctl snap({"snapshot", src, "--full", "--label", "s1"}, State());
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    // Killed once it holds the unnamed file qemu saves into: mid-save.
+    bool holding = false;
+    for (int i = 0; i < 5000 && !holding; ++i) {
+      holding = HoldsFileUnder(snap.pid(), (State() / "snapshots" / src).string());
+      if (!holding) {
+        std::this_thread::sleep_for(std::chrono::microseconds(500));
+      }
+    }
+    EXPECT_TRUE(holding) << "the snapshot never opened its file";
     snap.KillAndReap();
   }
   // qemu may still be saving into the unnamed file the killed mvmctl made; it never gets a name.
