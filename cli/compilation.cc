@@ -16,6 +16,18 @@
 namespace mvm::cli {
 namespace fs = std::filesystem;
 
+namespace {
+
+/// The absolute working directory, which relative paths in diagnostics are relative to; empty
+/// when it cannot be found (it was removed), and SARIF then leaves the base to the viewer.
+std::string WorkingDirectory() {
+  std::error_code ec;
+  fs::path cwd = fs::current_path(ec);
+  return ec ? std::string() : cwd.string();
+}
+
+}  // namespace
+
 bool Compilation::has_errors() const {
   return std::any_of(diagnostics.begin(), diagnostics.end(),
                      [](const Diagnostic& d) { return d.severity == Severity::kError; });
@@ -135,7 +147,10 @@ void PrintDiagnostics(const Compilation& compilation, DiagnosticFormat format) {
       text = RenderJson(compilation.diagnostics);
       break;
     case DiagnosticFormat::kSarif:
-      text = RenderSarif(compilation.diagnostics, MVM_VERSION);
+      text = RenderSarif(compilation.diagnostics, SarifOptions{.tool_version = MVM_VERSION,
+                                                               .base_directory = WorkingDirectory(),
+                                                               .failure = "",
+                                                               .exit_code = 0});
       break;
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
