@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "cli/commands.h"
 #include "cli/source_walk.h"
 #include "frontend/frontend.h"
 #include "ir/json.h"
@@ -154,6 +156,28 @@ void PrintDiagnostics(const Compilation& compilation, DiagnosticFormat format) {
       break;
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+int FailCompilation(std::string_view command, const Error& error, DiagnosticFormat format) {
+  int code = Fail(command, error);
+  std::string text;
+  if (format == DiagnosticFormat::kJson) {
+    nlohmann::ordered_json failure;
+    failure["kind"] = ErrorKindInfoOf(error.kind).id;
+    failure["exit_code"] = code;
+    failure["message"] = error.message;
+    nlohmann::ordered_json root;
+    root["diagnostics"] = nlohmann::ordered_json::array();
+    root["error"] = std::move(failure);
+    text = root.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+  } else if (format == DiagnosticFormat::kSarif) {
+    text = RenderSarif({}, SarifOptions{.tool_version = MVM_VERSION,
+                                        .base_directory = WorkingDirectory(),
+                                        .failure = error.message,
+                                        .exit_code = code});
+  }
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return code;
 }
 
 }  // namespace mvm::cli

@@ -60,6 +60,12 @@ enum class DiagnosticFormat { kHuman, kJson, kSarif };
 /// stdout (always, also when empty).
 void PrintDiagnostics(const Compilation& compilation, DiagnosticFormat format);
 
+/// Fails `command` with `error` (a failure before any diagnostic, such as an unreadable path) as
+/// Fail does, and for JSON and SARIF also prints the one document those formats always print:
+/// `{"diagnostics":[],"error":{...}}`, or a SARIF log whose invocation failed. Returns the exit
+/// status.
+int FailCompilation(std::string_view command, const Error& error, DiagnosticFormat format);
+
 }  // namespace mvm::cli
 
 #endif  // MVM_CLI_COMPILATION_H_
