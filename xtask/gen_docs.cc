@@ -206,7 +206,8 @@ std::optional<std::string> ExampleSection(const DiagnosticKindInfo& info,
   if (!info.hint.empty()) {
     out << "\nHint: " << info.hint << "\n";
   }
-  out << "\nFails, `" << example->bad << "`:\n\n```" << example->fence << "\n"
+  out << (info.severity == Severity::kError ? "\nFails, `" : "\nWarns, `") << example->bad
+      << "`:\n\n```" << example->fence << "\n"
       << ReadAll(example->bad) << "```\n\n```console\n$ " << CommandLine(*example) << "\n"
       << printed << "```\n\nFixed, `" << example->good << "`:\n\n```" << example->fence << "\n"
       << ReadAll(example->good) << "```\n";
@@ -253,7 +254,8 @@ ErrorOr<std::string> DiagnosticsPage() {
          "Production-profile "
          "kinds (`mutable-image-tag`, `missing-timeout`, `weak-isolation`, `unsafe-mount`) are "
          "reported only with `--profile production`.\n";
-  out << "\n## Examples\n\nOne failing declaration per kind, what `mvmctl check` prints for it "
+  out << "\n## Examples\n\nOne failing declaration per kind (for a warning kind, one that "
+         "compiles with that warning), what `mvmctl check` prints for it "
          "(from the repository root), and the fixed declaration, which compiles without "
          "diagnostics. The files are in `"
       << kExamplesDir
