@@ -529,18 +529,6 @@ FrontendResult ParseSource(const SourceFile& file, IncrementalParser& incrementa
       root = ts_tree_root_node(tree.get());
     }
   }
-  std::string joined_text;  // as retry_text
-  TreePtr joined_tree;
-  if (ts_node_has_error(root)) {
-    joined_text = language->JoinBracketedLines(file.contents());
-    if (!joined_text.empty()) {
-      joined_tree = Parse(parser, joined_text);
-      if (joined_tree != nullptr && !ts_node_has_error(ts_tree_root_node(joined_tree.get()))) {
-        tree = std::move(joined_tree);
-        root = ts_tree_root_node(tree.get());
-      }
-    }
-  }
   if (!UsesSdk(*language, file, root)) {
     return result;
   }
@@ -553,6 +541,18 @@ FrontendResult ParseSource(const SourceFile& file, IncrementalParser& incrementa
         .hint = "save the file as UTF-8; Python and TypeScript sources are UTF-8 by default";
     result.diagnostics = sink.Take();
     return result;
+  }
+  if (ts_node_has_error(root)) {
+    // Offsets are unchanged in the joined text, and node text is read from `file`, so the retried
+    // tree stands in for the first one.
+    std::string joined = language->JoinBracketedLines(file.contents());
+    if (!joined.empty()) {
+      TreePtr retry = Parse(parser, joined);
+      if (retry != nullptr && !ts_node_has_error(ts_tree_root_node(retry.get()))) {
+        tree = std::move(retry);
+        root = ts_tree_root_node(tree.get());
+      }
+    }
   }
   std::vector<WorkloadDecl> decls;
   std::unordered_set<std::string> names_used;
