@@ -111,7 +111,9 @@ OrRefusal<Envelope> DecodeEnvelope(std::string_view file_bytes) {
                 json["signatures"].is_array();
   for (size_t i = 0; shaped && i < json["signatures"].size(); ++i) {
     const Json& s = json["signatures"][i];
-    shaped = HasStrings(s, {"sig"}) && (!s.contains("keyid") || s["keyid"].is_string());
+    // The envelope is defined in protobuf, whose JSON reads `null` as an unset field.
+    shaped = HasStrings(s, {"sig"}) &&
+             (!s.contains("keyid") || s["keyid"].is_string() || s["keyid"].is_null());
   }
   if (!shaped) {
     return Refuse(RefusalReason::kMalformedEnvelope,
@@ -136,7 +138,9 @@ OrRefusal<Envelope> DecodeEnvelope(std::string_view file_bytes) {
   }
   envelope.payload = std::move(*payload);
   for (const Json& s : json["signatures"]) {
-    std::string keyid = s.value("keyid", std::string());
+    std::string keyid = s.contains("keyid") && s["keyid"].is_string()
+                            ? s["keyid"].get<std::string>()
+                            : std::string();
     std::optional<std::string> sig = Base64DecodeStandardOrUrlSafe(s["sig"].get<std::string>());
     if (!sig) {
       return Refuse(RefusalReason::kBadBase64,

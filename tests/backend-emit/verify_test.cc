@@ -239,6 +239,9 @@ TEST_F(PlanVerifyTest, AcceptsEveryEnvelopeTheDsseSpecAllows) {
     expect_same(e.dump(), "no keyid");
     e["signatures"][0]["keyid"] = "";
     expect_same(e.dump(), "an empty keyid");
+    e["signatures"][0]["keyid"] = nullptr;
+    expect_same(e.dump(), "a null keyid");
+    e["signatures"][0]["keyid"] = "";
     // Among several trusted keys, the one that made the signature is found.
     trusted_ = {Trusted(TestKey(1)), Trusted(TestKey(2)), Trusted(key_)};
     expect_same(e.dump(), "an empty keyid, three trusted keys");
