@@ -138,7 +138,7 @@ int BuildSources(const Args& args) {
   }
   auto compilation = Compile(request);
   if (!compilation) {
-    return Fail("build", compilation.error());
+    return FailCompilation("build", compilation.error(), format);
   }
   PrintDiagnostics(*compilation, format);
   if (compilation->has_errors()) {

@@ -14,7 +14,7 @@ int RunCheck(Args& args) {
   request.keep_ir = false;  // check writes nothing; keeping no IR keeps memory flat in N
   auto compilation = Compile(request);
   if (!compilation) {
-    return Fail("check", compilation.error());
+    return FailCompilation("check", compilation.error(), format);
   }
   PrintDiagnostics(*compilation, format);
   return compilation->has_errors() ? kExitInputErrors : kExitOk;

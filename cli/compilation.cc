@@ -3,11 +3,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <system_error>
+#include <thread>
 
+#include "cli/commands.h"
 #include "cli/source_walk.h"
 #include "frontend/frontend.h"
 #include "ir/json.h"
@@ -15,6 +20,18 @@
 
 namespace mvm::cli {
 namespace fs = std::filesystem;
+
+namespace {
+
+/// The absolute working directory, which relative paths in diagnostics are relative to; empty
+/// when it cannot be found (it was removed), and SARIF then leaves the base to the viewer.
+std::string WorkingDirectory() {
+  std::error_code ec;
+  fs::path cwd = fs::current_path(ec);
+  return ec ? std::string() : cwd.string();
+}
+
+}  // namespace
 
 bool Compilation::has_errors() const {
   return std::any_of(diagnostics.begin(), diagnostics.end(),
@@ -51,6 +68,70 @@ ErrorOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& pa
   return out;
 }
 
+namespace {
+
+/// What the per-file stage made of one file: everything that does not depend on other files.
+struct FileResult {
+  std::optional<Error> error;  ///< the file could not be read
+  std::unique_ptr<SourceFile> file;
+  ir::Module module;
+  std::vector<Diagnostic> diagnostics;
+};
+
+/// Reads `path` and runs the frontend (or the IR reader) on it. Touches nothing shared, so files
+/// can go through it on several threads at once.
+FileResult ReadAndParse(const std::string& path, bool from_ir) {
+  FileResult r;
+  auto file = SourceFile::Read(path);
+  if (!file) {
+    r.error = file.error();
+    return r;
+  }
+  r.file = std::make_unique<SourceFile>(std::move(*file));
+  DiagnosticSink sink;
+  if (from_ir) {
+    if (!ir::FromJson(*r.file, r.module, sink)) {
+      r.module = ir::Module();
+    }
+  } else if (frontend::DecodeSource(*r.file, sink)) {
+    frontend::FrontendResult result = frontend::ParseSource(*r.file);
+    r.module = std::move(result.module);
+    for (Diagnostic& d : result.diagnostics) {
+      sink.Report(std::move(d));
+    }
+  }
+  r.diagnostics = sink.Take();
+  return r;
+}
+
+/// Runs ReadAndParse on `paths[begin, end)` on up to `threads` threads; results in path order.
+std::vector<FileResult> ReadAndParseAll(const std::vector<std::string>& paths, size_t begin,
+                                        size_t end, bool from_ir, unsigned threads) {
+  std::vector<FileResult> results(end - begin);
+  std::atomic<size_t> next{begin};
+  auto work = [&] {
+    for (size_t i = next++; i < end; i = next++) {
+      results[i - begin] = ReadAndParse(paths[i], from_ir);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads && t < end - begin; ++t) {
+    pool.emplace_back(work);
+  }
+  work();
+  for (std::thread& t : pool) {
+    t.join();
+  }
+  return results;
+}
+
+}  // namespace
+
+unsigned CompileThreads() {
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+
 ErrorOr<Compilation> Compile(const CompileRequest& request) {
   auto pipeline = passes::ParsePipeline(request.pipeline);
   if (!pipeline) {
@@ -62,37 +143,36 @@ ErrorOr<Compilation> Compile(const CompileRequest& request) {
   }
   Compilation c;
   passes::WorkloadIdIndex seen_ids;
-  for (const std::string& path : *paths) {
-    auto file = SourceFile::Read(path);
-    if (!file) {
-      return file.error();
-    }
-    ++c.files_read;
-    DiagnosticSink sink;
-    ir::Module module;
-    if (request.from_ir) {
-      if (!ir::FromJson(*file, module, sink)) {
-        module = ir::Module();
+  unsigned threads = request.threads == 0 ? CompileThreads() : request.threads;
+  // Files are read and parsed in parallel, a window at a time so that memory stays flat in the
+  // number of files; the passes then run in path order on one thread, because which of two equal
+  // workload ids is the duplicate depends on the order, and so does the output.
+  const size_t window = size_t{64} * threads;
+  for (size_t begin = 0; begin < paths->size(); begin += window) {
+    size_t end = std::min(paths->size(), begin + window);
+    std::vector<FileResult> results = ReadAndParseAll(*paths, begin, end, request.from_ir, threads);
+    for (FileResult& r : results) {
+      if (r.error) {
+        return *r.error;
       }
-    } else if (frontend::DecodeSource(*file, sink)) {
-      frontend::FrontendResult result = frontend::ParseSource(*file);
-      module = std::move(result.module);
-      for (Diagnostic& d : result.diagnostics) {
+      ++c.files_read;
+      DiagnosticSink sink;
+      for (Diagnostic& d : r.diagnostics) {
         sink.Report(std::move(d));
       }
-    }
-    if (request.phase == Phase::kPasses) {
-      passes::PassContext context{request.pass_options, sink, &seen_ids};
-      passes::RunPipeline(*pipeline, module, context);
-    }
-    if (request.keep_ir) {
-      c.module.Append(std::move(module));
-    }
-    if (!sink.diagnostics().empty()) {
-      c.files.push_back(std::make_unique<SourceFile>(std::move(*file)));
-    }
-    for (Diagnostic& d : sink.Take()) {
-      c.diagnostics.push_back(std::move(d));
+      if (request.phase == Phase::kPasses) {
+        passes::PassContext context{request.pass_options, sink, &seen_ids};
+        passes::RunPipeline(*pipeline, r.module, context);
+      }
+      if (request.keep_ir) {
+        c.module.Append(std::move(r.module));
+      }
+      if (!sink.diagnostics().empty()) {
+        c.files.push_back(std::move(r.file));
+      }
+      for (Diagnostic& d : sink.Take()) {
+        c.diagnostics.push_back(std::move(d));
+      }
     }
   }
   SortDiagnostics(c.diagnostics);
@@ -135,10 +215,35 @@ void PrintDiagnostics(const Compilation& compilation, DiagnosticFormat format) {
       text = RenderJson(compilation.diagnostics);
       break;
     case DiagnosticFormat::kSarif:
-      text = RenderSarif(compilation.diagnostics, MVM_VERSION);
+      text = RenderSarif(compilation.diagnostics, SarifOptions{.tool_version = MVM_VERSION,
+                                                               .base_directory = WorkingDirectory(),
+                                                               .failure = "",
+                                                               .exit_code = 0});
       break;
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+int FailCompilation(std::string_view command, const Error& error, DiagnosticFormat format) {
+  int code = Fail(command, error);
+  std::string text;
+  if (format == DiagnosticFormat::kJson) {
+    nlohmann::ordered_json failure;
+    failure["kind"] = ErrorKindInfoOf(error.kind).id;
+    failure["exit_code"] = code;
+    failure["message"] = error.message;
+    nlohmann::ordered_json root;
+    root["diagnostics"] = nlohmann::ordered_json::array();
+    root["error"] = std::move(failure);
+    text = root.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+  } else if (format == DiagnosticFormat::kSarif) {
+    text = RenderSarif({}, SarifOptions{.tool_version = MVM_VERSION,
+                                        .base_directory = WorkingDirectory(),
+                                        .failure = error.message,
+                                        .exit_code = code});
+  }
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return code;
 }
 
 }  // namespace mvm::cli

@@ -27,7 +27,13 @@ struct CompileRequest {
   /// Keep the IR of every workload (compile needs it; check does not, and dropping it per file
   /// keeps memory flat in the number of files).
   bool keep_ir = true;
+  /// Threads that read and parse files; 0 is one per core (CompileThreads). The output does not
+  /// depend on it.
+  unsigned threads = 0;
 };
+
+/// One thread per core, as the machine reports them (at least one).
+unsigned CompileThreads();
 
 /// Everything one invocation produced. Keeps the text of the files that have diagnostics (printers
 /// show their lines); the others are dropped once read.
@@ -47,8 +53,9 @@ struct Compilation {
 /// so a wrong one gets a diagnostic rather than being silently dropped.
 ErrorOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& paths);
 
-/// Reads, parses and (unless stopped earlier) runs the pass pipeline, one file at a time: passes
-/// work per workload, and duplicate ids across files are found through one shared id index.
+/// Reads and parses the files on `request.threads` threads, then runs the pass pipeline (unless
+/// stopped earlier) one file at a time in path order: passes work per workload, and duplicate ids
+/// across files are found through one shared id index.
 /// Environment failures (an unreadable file, a bad pipeline) are Errors; mistakes in the input are
 /// diagnostics.
 ErrorOr<Compilation> Compile(const CompileRequest& request);
@@ -59,6 +66,12 @@ enum class DiagnosticFormat { kHuman, kJson, kSarif };
 /// Prints diagnostics: human to stderr (colour on a terminal unless NO_COLOR), JSON and SARIF to
 /// stdout (always, also when empty).
 void PrintDiagnostics(const Compilation& compilation, DiagnosticFormat format);
+
+/// Fails `command` with `error` (a failure before any diagnostic, such as an unreadable path) as
+/// Fail does, and for JSON and SARIF also prints the one document those formats always print:
+/// `{"diagnostics":[],"error":{...}}`, or a SARIF log whose invocation failed. Returns the exit
+/// status.
+int FailCompilation(std::string_view command, const Error& error, DiagnosticFormat format);
 
 }  // namespace mvm::cli
 

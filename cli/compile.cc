@@ -106,7 +106,7 @@ int RunCompile(Args& args) {
 
   auto compilation = Compile(request);
   if (!compilation) {
-    return Fail("compile", compilation.error());
+    return FailCompilation("compile", compilation.error(), format);
   }
   PrintDiagnostics(*compilation, format);
   bool errors = compilation->has_errors();

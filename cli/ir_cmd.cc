@@ -38,7 +38,7 @@ int RunIr(Args& args) {
   }
   auto compilation = Compile(request);
   if (!compilation) {
-    return Fail("ir", compilation.error());
+    return FailCompilation("ir", compilation.error(), format);
   }
   if (compilation->has_errors()) {
     PrintDiagnostics(*compilation, format);

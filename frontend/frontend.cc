@@ -1,9 +1,11 @@
 #include "frontend/frontend.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "frontend/common/frontend_language.h"
@@ -190,38 +192,112 @@ TreePtr ParseWithoutCommentLines(TSParser* parser, std::string_view text, std::s
   return tree;
 }
 
-/// Reports ERROR and MISSING nodes. Iterative: a hostile file can nest deeper than the stack
-/// allows.
-void ReportSyntaxErrors(const SourceFile& file, TSNode root, DiagnosticSink& sink) {
+/// What the parser could not read at an ERROR or MISSING node, for a message: "`x` unexpected",
+/// "an `)` missing"; and where to point (the first token it could not place).
+struct UnreadNode {
+  SourceLoc loc;
+  std::string what;
+  bool missing = false;
+};
+
+UnreadNode DescribeUnread(TSNode node, const SourceFile& file) {
+  UnreadNode out;
+  if (ts_node_is_missing(node)) {
+    out.missing = true;
+    out.what = ts_node_is_named(node) ? std::string("an ") + ts_node_type(node)
+                                      : "`" + std::string(ts_node_type(node)) + "`";
+    out.loc = NodeLoc(node, file);
+    return out;
+  }
+  TSNode first = node;
+  while (ts_node_child_count(first) > 0) {
+    first = ts_node_child(first, 0);
+  }
+  std::string_view token = NodeText(first, file);
+  out.what = token.empty() ? std::string() : "`" + Excerpt(token, 20) + "`";
+  out.loc = NodeLoc(first, file);
+  return out;
+}
+
+/// Whether the text of `statement` names the SDK module or one of `names` (as a whole identifier):
+/// only then can a syntax error in it change what the declarations read.
+bool MentionsAny(std::string_view text, std::string_view marker,
+                 const std::unordered_set<std::string>& names) {
+  if (text.find(marker) != std::string_view::npos) {
+    return true;
+  }
+  auto word_char = [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return std::isalnum(u) != 0 || c == '_' || c == '$' || u >= 0x80;
+  };
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!word_char(text[i])) {
+      ++i;
+      continue;
+    }
+    size_t begin = i;
+    while (i < text.size() && word_char(text[i])) {
+      ++i;
+    }
+    if (names.contains(std::string(text.substr(begin, i - begin)))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Reports the ERROR and MISSING nodes of `root`. One in a module-level statement that mentions
+/// the SDK module or one of `names_used` is an error; one anywhere else is a grammar-limitation
+/// warning, since the grammars reject some valid code (tree-sitter-typescript 0.23.2 variance
+/// annotations, tree-sitter-python a dotted name split across lines in a dedented parenthesis)
+/// and code that declares nothing must not stop the file's declarations from compiling. Returns
+/// whether any was an error. Iterative: a hostile file can nest deeper than the stack allows; each
+/// statement's text is searched once, so the cost is linear in the file.
+bool ReportSyntaxErrors(const FrontendLanguage& language, const SourceFile& file, TSNode root,
+                        const std::unordered_set<std::string>& names_used, DiagnosticSink& sink) {
   int reported = 0;
-  WalkPreOrder(root, [&](TSNode node) {
-    if (reported >= kMaxSyntaxErrors) {
-      return Walk::kStop;
+  bool any_error = false;
+  // A root that is itself an ERROR node has no statements to tell apart: all of it counts.
+  bool whole = ts_node_is_error(root);
+  uint32_t count = whole ? 1 : ts_node_child_count(root);
+  for (uint32_t i = 0; i < count; ++i) {
+    TSNode statement = whole ? root : ts_node_child(root, i);
+    if (!ts_node_has_error(statement)) {
+      continue;
     }
-    if (ts_node_is_missing(node)) {
-      std::string what = ts_node_is_named(node) ? std::string("an ") + ts_node_type(node)
-                                                : "`" + std::string(ts_node_type(node)) + "`";
-      SourceLoc loc = NodeLoc(node, file);
-      sink.Emit<DiagnosticKind::kSyntaxError>(loc, "expected " + what);
-      ++reported;
-      return Walk::kSkipChildren;
-    }
-    if (ts_node_is_error(node)) {
-      // Point at the first token the parser could not place.
-      TSNode first = node;
-      while (ts_node_child_count(first) > 0) {
-        first = ts_node_child(first, 0);
+    std::string_view text = NodeText(statement, file);
+    // A statement the parser could not delimit at all may hold a piece of its neighbour: a lone
+    // `@` split off a decorator leaves the declaration below it a plain class, which no name
+    // would show.
+    bool relevant = whole || MentionsAny(text, language.ModuleMarker(), names_used) ||
+                    (ts_node_is_error(statement) && text.find('@') != std::string_view::npos);
+    any_error = any_error || relevant;
+    std::string excerpt = Excerpt(text, 40);
+    WalkPreOrder(statement, [&](TSNode node) {
+      if (reported >= kMaxSyntaxErrors) {
+        return Walk::kStop;
       }
-      std::string_view token = NodeText(first, file);
-      std::string message = token.empty()
-                                ? std::string("invalid syntax")
-                                : "invalid syntax: unexpected `" + Excerpt(token, 20) + "`";
-      sink.Emit<DiagnosticKind::kSyntaxError>(NodeLoc(first, file), message);
+      if (!ts_node_is_missing(node) && !ts_node_is_error(node)) {
+        return ts_node_has_error(node) ? Walk::kDescend : Walk::kSkipChildren;
+      }
+      UnreadNode unread = DescribeUnread(node, file);
       ++reported;
+      if (relevant) {
+        std::string message = unread.missing        ? "expected " + unread.what
+                              : unread.what.empty() ? std::string("invalid syntax")
+                                                    : "invalid syntax: unexpected " + unread.what;
+        sink.Emit<DiagnosticKind::kSyntaxError>(unread.loc, message);
+      } else {
+        std::string what = unread.missing        ? "this statement, which needs " + unread.what
+                           : unread.what.empty() ? std::string("the code")
+                                                 : unread.what;
+        sink.Emit<DiagnosticKind::kGrammarLimitation>(unread.loc, what, excerpt);
+      }
       return Walk::kSkipChildren;
-    }
-    return ts_node_has_error(node) ? Walk::kDescend : Walk::kSkipChildren;
-  });
+    });
+  }
+  return any_error;
 }
 
 /// Whether the file can use the SDK: it imports it, or a region the parser could not read mentions
@@ -467,14 +543,30 @@ FrontendResult ParseSource(const SourceFile& file, IncrementalParser& incrementa
     return result;
   }
   if (ts_node_has_error(root)) {
+    // Offsets are unchanged in the joined text, and node text is read from `file`, so the retried
+    // tree stands in for the first one.
+    std::string joined = language->JoinBracketedLines(file.contents());
+    if (!joined.empty()) {
+      TreePtr retry = Parse(parser, joined);
+      if (retry != nullptr && !ts_node_has_error(ts_tree_root_node(retry.get()))) {
+        tree = std::move(retry);
+        root = ts_tree_root_node(tree.get());
+      }
+    }
+  }
+  std::vector<WorkloadDecl> decls;
+  std::unordered_set<std::string> names_used;
+  DiagnosticSink read_sink;
+  language->ReadDeclarations(file, root, decls, read_sink, names_used);
+  if (ts_node_has_error(root) && ReportSyntaxErrors(*language, file, root, names_used, sink)) {
     // Declarations inside a broken region are invisible; lowering the rest would report phantom
     // mistakes (a missing entrypoint that is really a syntax error), so stop at the syntax errors.
-    ReportSyntaxErrors(file, root, sink);
     result.diagnostics = sink.Take();
     return result;
   }
-  std::vector<WorkloadDecl> decls;
-  language->ReadDeclarations(file, root, decls, sink);
+  for (Diagnostic& d : read_sink.Take()) {
+    sink.Report(std::move(d));
+  }
   LowerDeclarations(language->language(), decls, std::string(BaseName(file.path())), result.module,
                     sink);
   result.diagnostics = sink.Take();

@@ -219,8 +219,16 @@ class WorkloadChecker {
     if (value >= info->min && value <= info->max) {
       return;
     }
+    SourceLoc loc = At(pointer);
+    // Named as the declaration spells it (`memoryMb` in TypeScript); IR read from JSON, which has
+    // no source language, keeps the IR's field name.
+    std::string_view spelled = loc.file.ends_with(".ts") || loc.file.ends_with(".tsx")
+                                   ? info->typescript
+                               : loc.file.ends_with(".py") ? info->python
+                                                           : info->canonical;
     sink_.Emit<DiagnosticKind::kOutOfRange>(
-        At(pointer), option, value, std::to_string(info->min) + ".." + std::to_string(info->max));
+        std::move(loc), spelled, value,
+        std::to_string(info->min) + ".." + std::to_string(info->max));
   }
 
   void CheckEnum(std::string_view option, std::string_view value,

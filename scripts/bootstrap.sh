@@ -17,6 +17,9 @@ debian_packages=(
   # The egress proxy: DNS (ldns), HTTP/1.x (http-parser), the sandbox-side redirect (nftables).
   libldns-dev libhttp-parser-dev libnftables-dev
   ca-certificates openssl
+  # The SARIF test (lit-tests/cli/sarif_schema.test) validates mvmctl's logs with a real JSON Schema
+  # validator, for the system python3 (Debian's /usr/bin/python3); rfc3987 lets it check `uri` formats.
+  python3-jsonschema python3-rfc3987
   # The test internet of the egress tests (tests/support/test_internet.h): namespaces and veth pairs,
   # curl as the client, and Debian's pip (with the requests it vendors) as two more clients.
   iproute2 curl python3-pip
@@ -51,6 +54,10 @@ npm_packages=(
   "tree-sitter-typescript@0.23.2 sha512-e04JUUKxTT53/x3Uq1zIL45DoYKVfHH4CZqwgZhPg5qYROl5nQjV+85ruFzFGZxu+QeFVbRTPDRnqL9UbU4VeA=="
   # The TypeScript SDK's compiler (sdks/typescript is built with its tsc; the SDK has no runtime deps).
   "typescript@5.9.3 sha512-jl1vZzPDinLr9eUt3J/t7V6FgNEw9QjvBPdysz9KfQDD41fQrC2Y4vKQdiaUpFT4bXlb1RHhLpp8wtm6M5TgSw=="
+  # The SARIF 2.1.0 JSON schema (lib/schemas/sarif-2.1.0-rtm.5.json, Microsoft's, as published with the
+  # standard) that lit-tests/cli/sarif_schema.test validates mvmctl's SARIF logs against; only the schema
+  # file is used.
+  "@microsoft/jest-sarif@1.0.0-beta.0 sha512-A1fOhPd6Ic5iDk4F9YPw1qNB4XF+7+IviR7xl8r2F6QzQkx5cpY9LsGk2rExiFIEcBbjpVnSmwWGBukASkiQ9A=="
 )
 
 mkdir -p "$deps/tarballs"
@@ -59,7 +66,10 @@ for entry in "${npm_packages[@]}"; do
   want=${entry#* }
   name=${spec%@*}
   version=${spec##*@}
-  tarball="$deps/tarballs/$name-$version.tgz"
+  # npm pack names a scoped package's tarball without the `@` and with `-` for the `/`.
+  packed=${name#@}
+  packed=${packed//\//-}-$version.tgz
+  tarball="$deps/tarballs/$packed"
   if [[ ! -f "$tarball" ]]; then
     echo "bootstrap: fetching $spec"
     tmp=$(mktemp -d)
@@ -67,7 +77,7 @@ for entry in "${npm_packages[@]}"; do
       echo "bootstrap: 'npm pack $spec' failed; is the npm registry reachable?" >&2
       exit 3
     }
-    mv "$tmp/$name-$version.tgz" "$tarball"
+    mv "$tmp/$packed" "$tarball"
     rm -rf "$tmp"
   fi
   got="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"

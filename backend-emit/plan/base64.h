@@ -15,6 +15,11 @@ std::string Base64Encode(std::string_view bytes);
 /// spelling. nullopt for anything else.
 std::optional<std::string> Base64Decode(std::string_view text);
 
+/// Base64Decode, or else the same strict rules in the URL-safe alphabet (RFC 4648 §5, `-` and `_`
+/// for `+` and `/`, padded): the two encodings DSSE allows in an envelope. One string never mixes
+/// the alphabets.
+std::optional<std::string> Base64DecodeStandardOrUrlSafe(std::string_view text);
+
 }  // namespace mvm::plan
 
 #endif  // MVM_BACKEND_EMIT_PLAN_BASE64_H_

@@ -83,7 +83,8 @@ std::string DescribePlanHuman(const DecodedPlan& decoded) {
   } else {
     std::vector<std::string> sigs;
     for (const EnvelopeSignature& s : decoded.envelope.signatures) {
-      sigs.push_back("key " + s.keyid + " (not checked here; use `mvmctl plan verify`)");
+      sigs.push_back((s.keyid.empty() ? std::string("a key it does not name") : "key " + s.keyid) +
+                     " (not checked here; use `mvmctl plan verify`)");
     }
     Field(out, "signature", sigs);
   }

@@ -183,8 +183,17 @@ std::string Evaluator::ResolveSdkName(TSNode node) const {
   return "";
 }
 
+void Evaluator::AppendNamesUsed(std::unordered_set<std::string>& out) const {
+  for (const auto& [local, sdk] : sdk_names_) {
+    out.insert(local);
+  }
+  out.insert(module_aliases_.begin(), module_aliases_.end());
+  out.insert(names_looked_up_.begin(), names_looked_up_.end());
+}
+
 StaticValue Evaluator::EvaluateIdentifier(TSNode node, int depth) {
   std::string name(Text(node));
+  names_looked_up_.insert(name);
   auto it = constants_.find(name);
   if (it == constants_.end() || ts_node_is_null(it->second.value)) {
     if (!ResolveSdkName(node).empty()) {

@@ -85,6 +85,11 @@ class Evaluator {
   Evaluator(const Evaluator&) = delete;
   Evaluator& operator=(const Evaluator&) = delete;
 
+  /// Adds to `out` every name the declarations read so far depend on: the local names of SDK
+  /// exports and of the SDK module, and every name a value looked up, found or not. A syntax error
+  /// in code that mentions none of them cannot change what was read.
+  void AppendNamesUsed(std::unordered_set<std::string>& out) const;
+
  protected:
   /// A module-level binding that may be a constant.
   struct Constant {
@@ -181,6 +186,7 @@ class Evaluator {
   /// sensitive_strings_.
   void RedactSince(size_t first_new, std::vector<SourceLoc> outer);
 
+  std::unordered_set<std::string> names_looked_up_;  // by EvaluateIdentifier
   int sensitive_ = 0;                         // > 0 while evaluating a value that may hold a secret
   std::vector<SourceLoc> sensitive_strings_;  // string literals read while sensitive
   EvaluationBudget budget_{file_.contents().size()};

@@ -3,7 +3,9 @@
 
 #include <tree_sitter/api.h>
 
+#include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "frontend/common/declaration.h"
@@ -25,16 +27,27 @@ class FrontendLanguage {
   /// The grammar for `path` (TypeScript has separate .ts and .tsx grammars).
   virtual const TSLanguage* Grammar(std::string_view path) const = 0;
 
-  /// Appends the workload declarations of a syntax-error-free tree to `out`; reports non-static
-  /// values and misplaced decorators. Must not recurse without bound (inputs are untrusted).
+  /// Appends the workload declarations of `root` to `out`; reports non-static values and
+  /// misplaced decorators. `root` may hold syntax errors, which the reader passes over; the names
+  /// the declarations depend on (AppendNamesUsed) are added to `names_used` so that the driver can
+  /// tell whether an error could have changed them. Must not recurse without bound (inputs are
+  /// untrusted).
   virtual void ReadDeclarations(const SourceFile& file, TSNode root, std::vector<WorkloadDecl>& out,
-                                DiagnosticSink& sink) const = 0;
+                                DiagnosticSink& sink,
+                                std::unordered_set<std::string>& names_used) const = 0;
 
   /// The line-comment marker of a language whose grammar can reject valid code because of a comment
   /// alone on its line (tree-sitter-python does when such a comment, at a shallower indent, sits
   /// between a decorator and its `def`); empty when the grammar has no such problem. The driver
   /// then retries with those comments blanked out.
   virtual std::string_view FragileLineComment() const { return ""; }
+
+  /// For a grammar that mistakes a line break inside brackets for the end of a statement
+  /// (tree-sitter-python does when the next line is indented less than the enclosing block, as in
+  /// `(a.\nb)`), `text` with every such line break, and every comment inside brackets, made
+  /// spaces: the same length, so offsets do not move. Empty when nothing would change or the
+  /// grammar has no such problem. The driver retries with it when the first parse has errors.
+  virtual std::string JoinBracketedLines(std::string_view /*text*/) const { return {}; }
 
   /// Text that every file importing the SDK contains (the module name as spelled in an import): a
   /// file without it cannot declare anything and is skipped before it is parsed.

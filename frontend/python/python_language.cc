@@ -1,6 +1,7 @@
 // The Python language module: finds `@workload` / `@entrypoint` / `@service` decorators imported
 // from `mvm` and evaluates their arguments without running anything.
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <unordered_set>
@@ -632,15 +633,72 @@ void PythonReader::Read(TSNode root, std::vector<WorkloadDecl>& out) {
   });
 }
 
+/// FrontendLanguage::JoinBracketedLines for Python's tokens: strings (triple-quoted ones span
+/// lines) and comments are skipped as Python's tokenizer reads them, brackets are counted, and a
+/// backslash continuation is left alone.
+std::string JoinedBracketLines(std::string_view text) {
+  std::string out(text);
+  bool changed = false;
+  int depth = 0;
+  size_t i = 0;
+  while (i < out.size()) {
+    char c = out[i];
+    if (c == '#') {
+      size_t end = out.find('\n', i);
+      end = end == std::string::npos ? out.size() : end;
+      if (depth > 0) {
+        std::fill(out.begin() + static_cast<ptrdiff_t>(i),
+                  out.begin() + static_cast<ptrdiff_t>(end), ' ');
+        changed = true;
+      }
+      i = end;
+    } else if (c == '"' || c == '\'') {
+      bool triple = out.compare(i, 3, std::string(3, c)) == 0;
+      i += triple ? 3 : 1;
+      while (i < out.size()) {
+        if (out[i] == '\\') {
+          i += 2;
+        } else if (triple ? out.compare(i, 3, std::string(3, c)) == 0 : out[i] == c) {
+          i += triple ? 3 : 1;
+          break;
+        } else if (!triple && out[i] == '\n') {
+          break;  // unterminated: Python rejects it, and the parse will say so
+        } else {
+          ++i;
+        }
+      }
+    } else if (c == '\\') {
+      i += 2;  // an escaped line break continues the line already
+    } else {
+      if (c == '(' || c == '[' || c == '{') {
+        ++depth;
+      } else if ((c == ')' || c == ']' || c == '}') && depth > 0) {
+        --depth;
+      } else if (c == '\n' && depth > 0) {
+        out[i] = ' ';
+        changed = true;
+      }
+      ++i;
+    }
+  }
+  return changed ? out : std::string();
+}
+
 class PythonFrontend final : public FrontendLanguage {
  public:
   Language language() const override { return Language::kPython; }
   const TSLanguage* Grammar(std::string_view) const override { return tree_sitter_python(); }
   void ReadDeclarations(const SourceFile& file, TSNode root, std::vector<WorkloadDecl>& out,
-                        DiagnosticSink& sink) const override {
-    PythonReader(file, sink).Read(root, out);
+                        DiagnosticSink& sink,
+                        std::unordered_set<std::string>& names_used) const override {
+    PythonReader reader(file, sink);
+    reader.Read(root, out);
+    reader.AppendNamesUsed(names_used);
   }
   std::string_view FragileLineComment() const override { return "#"; }
+  std::string JoinBracketedLines(std::string_view text) const override {
+    return JoinedBracketLines(text);
+  }
   std::string_view ModuleMarker() const override { return "mvm"; }
   bool ImportsSdk(const SourceFile& file, TSNode root) const override {
     bool found = false;

@@ -5,6 +5,7 @@
 // arguments.
 
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "frontend/common/frontend_language.h"
@@ -351,8 +352,11 @@ class TypeScriptFrontend final : public FrontendLanguage {
     return path.ends_with(".tsx") ? tree_sitter_tsx() : tree_sitter_typescript();
   }
   void ReadDeclarations(const SourceFile& file, TSNode root, std::vector<WorkloadDecl>& out,
-                        DiagnosticSink& sink) const override {
-    Reader(file, sink).Read(root, out);
+                        DiagnosticSink& sink,
+                        std::unordered_set<std::string>& names_used) const override {
+    Reader reader(file, sink);
+    reader.Read(root, out);
+    reader.AppendNamesUsed(names_used);
   }
   std::string_view ModuleMarker() const override { return kSdkModule; }
   bool ImportsSdk(const SourceFile& file, TSNode root) const override {

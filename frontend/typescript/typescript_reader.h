@@ -29,7 +29,7 @@ class Reader final : public Evaluator {
  public:
   Reader(const SourceFile& file, DiagnosticSink& sink);
 
-  /// Appends the workload declarations of the syntax-error-free tree `root` to `out`.
+  /// Appends the workload declarations of `root` (syntax errors passed over) to `out`.
   void Read(TSNode root, std::vector<WorkloadDecl>& out);
 
  private:

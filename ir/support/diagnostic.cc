@@ -10,8 +10,9 @@ namespace mvm {
 namespace {
 
 constexpr std::array kKinds = {
-#define MVM_DIAGNOSTIC(Id, name, code, severity, format, hint) \
-  DiagnosticKindInfo{DiagnosticKind::k##Id, name, code, Severity::k##severity, format, hint},
+#define MVM_DIAGNOSTIC(Id, name, code, severity, format, hint, description) \
+  DiagnosticKindInfo{                                                       \
+      DiagnosticKind::k##Id, name, code, Severity::k##severity, format, hint, description},
 #include "ir/support/diagnostics.def"
 };
 

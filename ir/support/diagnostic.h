@@ -19,7 +19,7 @@ std::string_view SeverityName(Severity s);
 
 /// One enumerator per entry of diagnostics.def.
 enum class DiagnosticKind : uint16_t {
-#define MVM_DIAGNOSTIC(Id, name, code, severity, format, hint) k##Id,
+#define MVM_DIAGNOSTIC(Id, name, code, severity, format, hint, description) k##Id,
 #include "ir/support/diagnostics.def"
 };
 
@@ -31,6 +31,8 @@ struct DiagnosticKindInfo {
   Severity severity;        ///< default severity
   std::string_view format;  ///< message with {N} placeholders
   std::string_view hint;    ///< default hint; may be empty
+  /// What every instance means, in whole sentences (SARIF's `fullDescription`).
+  std::string_view description;
 };
 
 /// All kinds in registry order.
@@ -100,10 +102,10 @@ constexpr int PlaceholderCount(std::string_view format) {
 
 template <DiagnosticKind K>
 struct KindTraits;
-#define MVM_DIAGNOSTIC(Id, name, code, severity, format, hint) \
-  template <>                                                  \
-  struct KindTraits<DiagnosticKind::k##Id> {                   \
-    static constexpr int kArgs = PlaceholderCount(format);     \
+#define MVM_DIAGNOSTIC(Id, name, code, severity, format, hint, description) \
+  template <>                                                               \
+  struct KindTraits<DiagnosticKind::k##Id> {                                \
+    static constexpr int kArgs = PlaceholderCount(format);                  \
   };
 #include "ir/support/diagnostics.def"
 }  // namespace diag_internal

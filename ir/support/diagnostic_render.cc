@@ -295,26 +295,8 @@ std::string Dump(const Json& json, int indent) {
   return json.dump(indent, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
-/// A SARIF artifact URI for a path as the user gave it: characters a URI reference may hold stay as
-/// they are, so ordinary relative paths print unchanged; the rest (spaces, `%`, `#`, `?`,
-/// non-ASCII) are percent-encoded so viewers do not cut the path short.
-std::string ArtifactUri(std::string_view path) {
-  static constexpr std::string_view kKept = "-._~!$&'()*+,;=:@/";
-  std::string out;
-  for (char ch : path) {
-    auto c = static_cast<unsigned char>(ch);
-    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                kKept.find(ch) != std::string_view::npos;
-    if (keep) {
-      out += ch;
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned>(c));
-      out += buf;
-    }
-  }
-  return out;
-}
+/// The base id relative artifact URIs are resolved against (SARIF 3.14.14).
+constexpr std::string_view kSourceRoot = "SRCROOT";
 
 Json SarifPhysicalLocation(const SourceLoc& loc) {
   Json region;
@@ -327,7 +309,10 @@ Json SarifPhysicalLocation(const SourceLoc& loc) {
     region["endColumn"] = std::max<uint32_t>(loc.end_column, 1);
   }
   Json physical;
-  physical["artifactLocation"]["uri"] = ArtifactUri(loc.file);
+  physical["artifactLocation"]["uri"] = FileUri(loc.file);
+  if (!loc.file.starts_with('/')) {
+    physical["artifactLocation"]["uriBaseId"] = kSourceRoot;
+  }
   physical["region"] = std::move(region);
   return physical;
 }
@@ -379,13 +364,38 @@ std::string RenderJson(std::span<const Diagnostic> diagnostics) {
   return Dump(root, -1);
 }
 
-std::string RenderSarif(std::span<const Diagnostic> diagnostics, std::string_view tool_version) {
+std::string FileUri(std::string_view path, bool directory) {
+  // A URI path keeps unreserved characters, sub-delims, `@` and `/` (RFC 3986 3.3); `:` only in an
+  // absolute URI, since in a relative reference's first segment it would read as a scheme.
+  static constexpr std::string_view kKept = "-._~!$&'()*+,;=@/";
+  bool absolute = path.starts_with('/');
+  std::string out = absolute ? "file://" : "";
+  for (char ch : path) {
+    auto c = static_cast<unsigned char>(ch);
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                kKept.find(ch) != std::string_view::npos || (absolute && ch == ':');
+    if (keep) {
+      out += ch;
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned>(c));
+      out += buf;
+    }
+  }
+  if (directory && !out.ends_with('/')) {
+    out += '/';
+  }
+  return out;
+}
+
+std::string RenderSarif(std::span<const Diagnostic> diagnostics, const SarifOptions& options) {
   Json rules = Json::array();
   for (const DiagnosticKindInfo& info : AllDiagnosticKinds()) {
     Json rule;
     rule["id"] = KindCode(info.kind);
     rule["name"] = info.name;
     rule["shortDescription"]["text"] = info.name;
+    rule["fullDescription"]["text"] = info.description;
     if (!info.hint.empty()) {
       // Default hints may name message arguments ({1}); a rule describes every instance, so each
       // placeholder reads as an ellipsis.
@@ -427,9 +437,23 @@ std::string RenderSarif(std::span<const Diagnostic> diagnostics, std::string_vie
 
   Json run;
   run["tool"]["driver"]["name"] = "mvmctl";
-  run["tool"]["driver"]["version"] = tool_version;
+  run["tool"]["driver"]["version"] = options.tool_version;
   run["tool"]["driver"]["informationUri"] = "https://mvm.dev/docs/diagnostics";
   run["tool"]["driver"]["rules"] = std::move(rules);
+  if (!options.base_directory.empty()) {
+    run["originalUriBaseIds"][std::string(kSourceRoot)]["uri"] =
+        FileUri(options.base_directory, /*directory=*/true);
+  }
+  Json invocation;
+  invocation["executionSuccessful"] = options.failure.empty();
+  if (!options.failure.empty()) {
+    invocation["exitCode"] = options.exit_code;
+    Json notification;
+    notification["level"] = "error";
+    notification["message"]["text"] = options.failure;
+    invocation["toolExecutionNotifications"] = Json::array({std::move(notification)});
+  }
+  run["invocations"] = Json::array({std::move(invocation)});
   // Our columns count code points; SARIF's default is UTF-16 code units.
   run["columnKind"] = "unicodeCodePoints";
   run["results"] = std::move(results);

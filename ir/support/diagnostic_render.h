@@ -34,10 +34,30 @@ std::string RenderHuman(std::span<const Diagnostic> diagnostics, const SourceLoo
 /// severity "note" and the parent's kind and code. One line, then "\n".
 std::string RenderJson(std::span<const Diagnostic> diagnostics);
 
+/// What a SARIF log says besides the diagnostics.
+struct SarifOptions {
+  std::string_view tool_version;
+  /// The absolute directory that relative paths in diagnostics are relative to (the working
+  /// directory): a relative path becomes a URI relative to the base id `SRCROOT`, which the run
+  /// maps to this directory's `file://` URI. Empty: `SRCROOT` is left for the viewer to supply.
+  std::string_view base_directory;
+  /// Non-empty when the tool stopped before it could report on the input (exit 3, an unreadable
+  /// path): the run's invocation is then unsuccessful, with this message as its error.
+  std::string_view failure;
+  int exit_code = 0;  ///< the invocation's exit code, recorded with a failure
+};
+
 /// A SARIF 2.1.0 log with one run (tool "mvmctl", a rule per kind in the registry with its code,
-/// name and default hint), results carrying ruleId (the code), level, message, physicalLocation
-/// region and relatedLocations for notes. Pretty-printed, then "\n".
-std::string RenderSarif(std::span<const Diagnostic> diagnostics, std::string_view tool_version);
+/// name, description and default hint; one invocation), results carrying ruleId (the code), level,
+/// message, physicalLocation (a `file://` URI, RFC 8089, or one relative to `SRCROOT`) and
+/// relatedLocations for notes. Pretty-printed, then "\n".
+std::string RenderSarif(std::span<const Diagnostic> diagnostics, const SarifOptions& options);
+
+/// The URI SARIF names `path` by: an absolute path as a `file://` URI, a relative one as a
+/// relative reference (meant for the base id `SRCROOT`); in both, every byte a URI path may not
+/// hold as is (spaces, `%`, `#`, `?`, non-ASCII) is percent-encoded. `directory` ends the URI
+/// with `/`.
+std::string FileUri(std::string_view path, bool directory = false);
 
 }  // namespace mvm
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # Runs the diagnostics reference's examples (docs/reference/examples/diagnostics/) through a built
-# mvmctl: for every kind of ir/support/diagnostics.def, `<kind>.bad.<ext>` must exit 1 reporting that
-# kind and no other (human and `--format=json`), and `<kind>.good.<ext>` must exit 0 with no
-# diagnostics. A kind without both files fails, naming it, as does a file that belongs to no kind.
+# mvmctl: for every kind of ir/support/diagnostics.def, `<kind>.bad.<ext>` must report that kind and no
+# other (human and `--format=json`), exiting 1 for an error kind and 0 for a warning kind, and
+# `<kind>.good.<ext>` must exit 0 with no diagnostics. A kind without both files fails, naming it, as does a file that belongs to no kind.
 # Flags come from a first line `# mvmctl-args: ...` (`//` in TypeScript) of the failing example, with
 # `{dir}` standing for the examples directory; `.json` examples are IR, read with `--from-ir`. Both
 # files of a kind are checked with the same flags. `xtask gen-docs` renders the page from the same
@@ -19,11 +19,12 @@ import re
 import subprocess
 import sys
 
-KIND_RE = re.compile(r'^\s*MVM_DIAGNOSTIC\(\s*\w+\s*,\s*"([a-z0-9-]+)"', re.MULTILINE)
+KIND_RE = re.compile(r'^\s*MVM_DIAGNOSTIC\(\s*\w+\s*,\s*"([a-z0-9-]+)"\s*,\s*\d+\s*,\s*(\w+)',
+                     re.MULTILINE)
 EXAMPLES = "docs/reference/examples/diagnostics"
 EXTENSIONS = (".py", ".ts", ".tsx", ".json")
-# `path:line:col: error: message [kind]`, the first line of each human diagnostic.
-HUMAN_ERROR_RE = re.compile(r"^\S+:\d+:\d+: error: .* \[([a-z0-9-]+)\]$", re.MULTILINE)
+# `path:line:col: error: message [kind]` (or `warning:`), the first line of each human diagnostic.
+HUMAN_ERROR_RE = re.compile(r"^\S+:\d+:\d+: (?:error|warning): .* \[([a-z0-9-]+)\]$", re.MULTILINE)
 
 
 def flags_of(path, ext):
@@ -56,7 +57,7 @@ def redacted_text(path, diagnostics):
     return out
 
 
-def check_kind(root, mvmctl, kind, problems):
+def check_kind(root, mvmctl, kind, severity, problems):
     for ext in EXTENSIONS:
         bad = f"{EXAMPLES}/{kind}.bad{ext}"
         good = f"{EXAMPLES}/{kind}.good{ext}"
@@ -72,9 +73,11 @@ def check_kind(root, mvmctl, kind, problems):
         return
     flags = flags_of(bad, ext)
 
+    want_rc = 1 if severity == "error" else 0
     rc, _, err = check(mvmctl, flags, bad, json_format=False)
-    if rc != 1:
-        problems.append(f"{kind}: `mvmctl check {' '.join(flags)} {bad}` exited {rc}, expected 1\n{err}")
+    if rc != want_rc:
+        problems.append(f"{kind}: `mvmctl check {' '.join(flags)} {bad}` exited {rc}, "
+                        f"expected {want_rc}\n{err}")
     reported = set(HUMAN_ERROR_RE.findall(err))
     if reported != {kind}:
         problems.append(f"{kind}: {bad} reports {sorted(reported) or 'no error'} in human output, "
@@ -86,9 +89,10 @@ def check_kind(root, mvmctl, kind, problems):
         problems.append(f"{kind}: {bad}: `--format=json` printed no diagnostics object ({e}): {out!r}")
         return
     kinds = {d["kind"] for d in diagnostics}
-    if rc != 1 or kinds != {kind} or not any(d["severity"] == "error" for d in diagnostics):
+    if rc != want_rc or kinds != {kind} or not any(d["severity"] == severity for d in diagnostics):
         problems.append(f"{kind}: {bad} with --format=json exited {rc} listing kinds {sorted(kinds)}, "
-                        f"expected exit 1 and an error of kind {kind} only")
+                        f"expected exit {want_rc} and a{'n' if severity == 'error' else ''} "
+                        f"{severity} of kind {kind} only")
     if kind == "plaintext-secret":
         # The value itself must never be printed, in either format.
         for text in redacted_text(os.path.join(root, bad), diagnostics):
@@ -119,10 +123,11 @@ def main(argv):
     # The examples are run by their repository-relative paths, as the page shows them.
     os.chdir(root)
     problems = []
-    for kind in kinds:
-        check_kind(root, mvmctl, kind, problems)
+    for kind, severity in kinds:
+        check_kind(root, mvmctl, kind, severity.lower(), problems)
+    names = {kind for kind, _ in kinds}
     for name in sorted(os.listdir(EXAMPLES)):
-        if name.split(".", 1)[0] not in kinds:
+        if name.split(".", 1)[0] not in names:
             problems.append(f"{EXAMPLES}/{name}: belongs to no diagnostic kind in diagnostics.def")
     if problems:
         print(f"{len(problems)} problem(s) with the diagnostic examples:")

@@ -55,7 +55,10 @@ std::string RenderAll(const SourceFile& file) {
     return path == file.path() ? &file : nullptr;
   };
   return RenderHuman(result.diagnostics, lookup) + RenderJson(result.diagnostics) +
-         RenderSarif(result.diagnostics, "test");
+         RenderSarif(
+             result.diagnostics,
+             SarifOptions{
+                 .tool_version = "test", .base_directory = "", .failure = "", .exit_code = 0});
 }
 
 TEST(SecretMaskingTest, NoPrinterShowsALiteralInASecretsPlaceInEitherLanguage) {

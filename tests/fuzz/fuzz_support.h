@@ -138,7 +138,10 @@ inline void RenderAll(std::vector<Diagnostic> diagnostics, const SourceFile& fil
   (void)RenderHuman(diagnostics, lookup, HumanRenderOptions{.color = true});
   (void)RenderJson(diagnostics);
   if (!diagnostics.empty()) {
-    (void)RenderSarif(diagnostics, "fuzz");
+    (void)RenderSarif(
+        diagnostics,
+        SarifOptions{
+            .tool_version = "fuzz", .base_directory = "/src", .failure = "", .exit_code = 0});
   }
 }
 

@@ -239,7 +239,10 @@ TEST(RenderSarifTest, LogHasRunToolRulesAndResults) {
   Diagnostic no_loc = MakeDiagnostic<DiagnosticKind::kInvalidIr>(SourceLoc{}, "bad");
   no_loc.severity = Severity::kWarning;
   std::vector<Diagnostic> diags = {secret, no_loc};
-  std::string text = RenderSarif(diags, "1.2.3");
+  std::string text = RenderSarif(
+      diags,
+      SarifOptions{
+          .tool_version = "1.2.3", .base_directory = "/home/a b", .failure = "", .exit_code = 0});
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(text.back(), '\n');
   EXPECT_EQ(text.find("sk-live"), std::string::npos);
@@ -263,6 +266,9 @@ TEST(RenderSarifTest, LogHasRunToolRulesAndResults) {
     EXPECT_EQ(rule["id"], KindCode(kinds[i].kind));
     EXPECT_EQ(rule["name"], std::string(kinds[i].name));
     EXPECT_EQ(rule["shortDescription"]["text"], std::string(kinds[i].name));
+    // GitHub shows a rule's fullDescription; a kind without one would show nothing.
+    EXPECT_FALSE(kinds[i].description.empty()) << kinds[i].name;
+    EXPECT_EQ(rule["fullDescription"]["text"], std::string(kinds[i].description));
     EXPECT_EQ(rule["defaultConfiguration"]["level"], std::string(SeverityName(kinds[i].severity)));
     EXPECT_EQ(rule.contains("help"), !kinds[i].hint.empty());
   }
@@ -278,6 +284,9 @@ TEST(RenderSarifTest, LogHasRunToolRulesAndResults) {
   EXPECT_EQ(first["message"]["text"], secret.message + " (hint: " + secret.hint + ")");
   const nlohmann::json& physical = first["locations"][0]["physicalLocation"];
   EXPECT_EQ(physical["artifactLocation"]["uri"], "dir/my%20file.py");
+  EXPECT_EQ(physical["artifactLocation"]["uriBaseId"], "SRCROOT");
+  EXPECT_EQ(run["originalUriBaseIds"]["SRCROOT"]["uri"], "file:///home/a%20b/");
+  EXPECT_EQ(run["invocations"], nlohmann::json::parse(R"([{"executionSuccessful":true}])"));
   EXPECT_EQ(
       physical["region"],
       nlohmann::json({{"startLine", 1}, {"startColumn", 14}, {"endLine", 1}, {"endColumn", 27}}));
@@ -292,8 +301,49 @@ TEST(RenderSarifTest, LogHasRunToolRulesAndResults) {
   EXPECT_FALSE(second.contains("locations"));
 }
 
+TEST(RenderSarifTest, FileUris) {
+  EXPECT_EQ(FileUri("/abs/dir/x.py"), "file:///abs/dir/x.py");
+  EXPECT_EQ(FileUri("/a b/%/#?/é:x.py"), "file:///a%20b/%25/%23%3F/%C3%A9:x.py");
+  // A relative reference whose first segment held `:` would read as a scheme.
+  EXPECT_EQ(FileUri("c:x.py"), "c%3Ax.py");
+  EXPECT_EQ(FileUri("../up/x.ts"), "../up/x.ts");
+  EXPECT_EQ(FileUri("/work", /*directory=*/true), "file:///work/");
+  EXPECT_EQ(FileUri("/", /*directory=*/true), "file:///");
+}
+
+TEST(RenderSarifTest, AbsolutePathsNeedNoBase) {
+  SourceFile f("/abs/x.py", "x\n");
+  std::vector<Diagnostic> diags = {
+      MakeDiagnostic<DiagnosticKind::kSyntaxError>(Find(f, "x"), "bad")};
+  nlohmann::json log = nlohmann::json::parse(
+      RenderSarif(
+          diags,
+          SarifOptions{.tool_version = "0", .base_directory = "", .failure = "", .exit_code = 0}),
+      nullptr, false);
+  const nlohmann::json& artifact =
+      log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+  EXPECT_EQ(artifact, nlohmann::json::parse(R"({"uri":"file:///abs/x.py"})"));
+  EXPECT_FALSE(log["runs"][0].contains("originalUriBaseIds"));
+}
+
+TEST(RenderSarifTest, FailedInvocation) {
+  nlohmann::json log = nlohmann::json::parse(RenderSarif({}, SarifOptions{.tool_version = "0",
+                                                                          .base_directory = "",
+                                                                          .failure = "cannot read",
+                                                                          .exit_code = 3}),
+                                             nullptr, false);
+  EXPECT_EQ(log["runs"][0]["invocations"],
+            nlohmann::json::parse(R"([{"executionSuccessful":false,"exitCode":3,
+                "toolExecutionNotifications":[{"level":"error","message":{"text":"cannot read"}}]}])"));
+  EXPECT_TRUE(log["runs"][0]["results"].empty());
+}
+
 TEST(RenderSarifTest, EmptyLogStillListsRules) {
-  nlohmann::json log = nlohmann::json::parse(RenderSarif({}, "0"), nullptr, false);
+  nlohmann::json log = nlohmann::json::parse(
+      RenderSarif(
+          {},
+          SarifOptions{.tool_version = "0", .base_directory = "", .failure = "", .exit_code = 0}),
+      nullptr, false);
   ASSERT_FALSE(log.is_discarded());
   EXPECT_TRUE(log["runs"][0]["results"].is_array());
   EXPECT_TRUE(log["runs"][0]["results"].empty());
