@@ -90,6 +90,9 @@ class Snapshot:
     audit_id: Optional[str] = None
     #: Its label within the sandbox: with ``name``, what ``Sandbox.restore`` takes.
     label: Optional[str] = None
+    #: ``"files"`` (the writable file systems, as a tar) or ``"full"`` (a microVM's memory and
+    #: devices, ``snapshot(full=True)``; ``sha256`` is then empty: each file has its own digest).
+    kind: str = "files"
 
 
 def _mode() -> str:
@@ -220,7 +223,7 @@ class _RecordBackend:
     def logs(self) -> str:
         return ""
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, full: bool = False, label: Optional[str] = None) -> Snapshot:
         raise SandboxError("record mode launches nothing, so there is nothing to snapshot; run "
                            "with MVM_SDK_MODE=live")
 
@@ -291,9 +294,11 @@ def _last_line(text: str) -> str:
 
 
 class _LiveBackend:
-    def __init__(self, mvmctl: str, state_dir: Optional[str], name: str, detach: bool) -> None:
+    def __init__(self, mvmctl: str, state_dir: Optional[str], name: str, detach: bool,
+                 sandbox_backend: Optional[str] = None) -> None:
         self.mvmctl = mvmctl
         self.state_dir = state_dir
+        self.sandbox_backend = sandbox_backend
         self.name = name
         self.detach = detach
         self.audit_id: Optional[str] = None
@@ -337,6 +342,8 @@ class _LiveBackend:
             f.write(canonical_json(module))
         stderr = tempfile.TemporaryFile()
         argv = self._argv("up", "--from-ir", ir_path, "--name", self.name, "--format=json")
+        if self.sandbox_backend:
+            argv += ["--backend", self.sandbox_backend]
         if self.detach:
             argv.append("--detach")
         try:
@@ -534,8 +541,9 @@ class _LiveBackend:
         return self._run("reading logs", self._argv("logs", self.name)).stdout.decode(
             "utf-8", "replace")
 
-    def snapshot(self) -> Snapshot:
-        proc = subprocess.run(self._argv("snapshot", self.name, "--format=json"),
+    def snapshot(self, full: bool = False, label: Optional[str] = None) -> Snapshot:
+        flags = (["--full"] if full else []) + (["--label", label] if label else [])
+        proc = subprocess.run(self._argv("snapshot", self.name, *flags, "--format=json"),
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
         if proc.returncode != 0:
             raise self._fail("snapshot", proc)
@@ -543,9 +551,13 @@ class _LiveBackend:
         j = _output.parse_object(what, proc.stdout)
         return Snapshot(name=_output.field(what, j, "name", str, self.name),
                         path=_output.field(what, j, "snapshot", str),
-                        sha256=_output.field(what, j, "sha256", str),
+                        sha256=_output.field(what, j, "sha256", str, ""),
                         audit_id=_output.field(what, j, "audit_id", str, None),
-                        label=_output.field(what, j, "label", str, None))
+                        label=_output.field(what, j, "label", str, None),
+                        kind=_output.field(what, j, "kind", str, "files"))
+
+    def remove_snapshot(self, label: str) -> None:
+        self._run("removing a snapshot", self._argv("snapshot", "rm", self.name, label))
 
     def pause(self) -> None:
         self._run("pause", self._argv("pause", self.name))
@@ -726,12 +738,13 @@ class Sandbox:
                env: Optional[Mapping[str, str]] = None, ports: Optional[Sequence[int]] = None,
                isolation: Optional[str] = None, labels: Optional[Mapping[str, str]] = None,
                name: Optional[str] = None, detach: bool = False, state_dir: Optional[str] = None,
-               mvmctl: Optional[str] = None,
+               mvmctl: Optional[str] = None, backend: Optional[str] = None,
                create_timeout_seconds: float = DEFAULT_CREATE_TIMEOUT_SECONDS) -> "Sandbox":
         """Creates a sandbox from ``image`` with the options of ``@workload`` (same names and
         meaning). Live mode only: ``name`` (default ``<workload id>-<6 hex digits>``),
         ``detach`` (outlive this process), ``state_dir`` (default ``MVM_STATE_DIR`` or
-        mvmctl's), ``mvmctl`` (default ``MVM_MVMCTL`` or PATH)."""
+        mvmctl's), ``mvmctl`` (default ``MVM_MVMCTL`` or PATH), ``backend`` (mvmctl's
+        ``--backend``: ``container``, the default, or ``qemu-microvm``)."""
         options = dict(cpu=cpu, memory_mb=memory_mb, disk_mb=disk_mb,
                        timeout_seconds=timeout_seconds, network=network, secrets=secrets,
                        volumes=volumes, env=env, ports=ports, isolation=isolation, labels=labels)
@@ -745,7 +758,7 @@ class Sandbox:
             return cls(_RecordBackend(workload), workload_id, None)
         name = name or f"{workload_id}-{_random.token_hex(3)}"
         backend = _LiveBackend(_find_mvmctl(mvmctl), state_dir or os.environ.get("MVM_STATE_DIR"),
-                               name, detach)
+                               name, detach, backend)
         live = dict(workload, source=source, entrypoints=[dict(LIVE_ENTRYPOINT)])
         backend.source = source
         backend.launch(_ir.module([live]), create_timeout_seconds)
@@ -755,9 +768,32 @@ class Sandbox:
         """What the sandbox's commands printed, as its agent keeps it (a bounded ring)."""
         return self._backend.logs()
 
-    def snapshot(self) -> Snapshot:
-        """Snapshots the sandbox (``mvmctl snapshot``)."""
-        return self._backend.snapshot()
+    def snapshot(self, *, full: bool = False, label: Optional[str] = None) -> Snapshot:
+        """Snapshots the sandbox (``mvmctl snapshot``): its writable files, or with ``full`` (a
+        qemu-microvm sandbox) its whole memory and device state, which :meth:`restore` and
+        :meth:`fork` start copies of. ``label`` defaults to the UTC time."""
+        return self._backend.snapshot(full, label)
+
+    def fork(self, n: int, *, names: Optional[Sequence[str]] = None,
+             restore_timeout_seconds: float = DEFAULT_CREATE_TIMEOUT_SECONDS) -> "list[Sandbox]":
+        """``n`` copies of this running microVM as it is now, each with its own identity (name
+        and hostname, kernel entropy, clock): a full snapshot, ``n`` restores of it, and the
+        snapshot removed again (the copies do not need it). The copies are detached;
+        ``destroy()`` ends each. ``names`` defaults to ``<name>-fork-<6 hex digits>``."""
+        if n < 1:
+            raise ValueError(f"fork({n}): the number of copies must be at least 1")
+        if names is not None and len(names) != n:
+            raise ValueError(f"fork({n}) was given {len(names)} names")
+        snap = self.snapshot(full=True, label=f"fork-{_random.token_hex(4)}")
+        try:
+            return [Sandbox.restore(snap, name=(names[i] if names else None)
+                                    or f"{(self.name or 'sandbox')[:50]}-fork-{_random.token_hex(3)}",
+                                    state_dir=self._backend.state_dir,
+                                    mvmctl=self._backend.mvmctl,
+                                    restore_timeout_seconds=restore_timeout_seconds)
+                    for i in range(n)]
+        finally:
+            self._backend.remove_snapshot(snap.label or "")
 
     def pause(self) -> None:
         """Stops every process of the sandbox where it is (``mvmctl pause``) until :meth:`resume`;

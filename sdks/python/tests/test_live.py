@@ -258,6 +258,37 @@ class LiveTest(unittest.TestCase):
             self.assertEqual(caught.exception.exit_code, 4)
             self.assertNotIn(f"{sb.name}-bad", ps())
 
+    def test_fork_copies_a_microvm_with_its_memory_and_its_own_identity(self):
+        if shutil.which("qemu-system-x86_64") is None:
+            missing("qemu-system-x86_64 is not installed (Debian package qemu-system-x86)")
+        with create(workload_id="py-fork", backend="qemu-microvm") as sb:
+            # A shell holding a value in memory only, and a file in the guest's tmpfs.
+            sb.commands.run(["sh", "-c", "echo 41 > /tmp/n; setsid sh -c 'v=$(cat /tmp/n); "
+                             "while :; do echo $((v+1)) > /tmp/m; sleep 0.2; done' "
+                             "</dev/null >/dev/null 2>&1 &"])
+            for _ in range(100):
+                if sb.commands.run(["sh", "-c", "cat /tmp/m 2>/dev/null"]).stdout:
+                    break
+                time.sleep(0.1)
+            forks = sb.fork(2)
+            try:
+                self.assertEqual(len(forks), 2)
+                names = [f.commands.run(["hostname"]).stdout.strip() for f in forks]
+                self.assertEqual(names, [f.name for f in forks])
+                for f in forks:
+                    self.assertEqual(f.state, "running")
+                    self.assertEqual(f.files.read("/tmp/m"), "42\n")
+                urandom = ["sh", "-c", "head -c 16 /dev/urandom | od -An -tx1"]
+                self.assertNotEqual(forks[0].commands.run(urandom).stdout,
+                                    forks[1].commands.run(urandom).stdout)
+            finally:
+                for f in forks:
+                    f.destroy()
+            # The snapshot the copies came from is gone again.
+            out = subprocess.run([MVMCTL, "snapshot", "ls", "--state-dir", STATE,
+                                  "--format=json"], capture_output=True, text=True).stdout
+            self.assertNotIn("fork-", out)
+
 
 if __name__ == "__main__":
     unittest.main()

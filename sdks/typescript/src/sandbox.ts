@@ -48,7 +48,16 @@ export interface SandboxOptions extends WorkloadOptions {
   stateDir?: string;
   /** Live mode: the mvmctl binary (default MVM_MVMCTL, else `mvmctl` on PATH). */
   mvmctl?: string;
+  /** Live mode: mvmctl's `--backend`: "container" (the default) or "qemu-microvm". */
+  backend?: string;
   createTimeoutSeconds?: number;
+}
+
+export interface SnapshotOptions {
+  /** A qemu-microvm sandbox's whole memory and device state, not only its files. */
+  full?: boolean;
+  /** The snapshot's label (default: the UTC time). */
+  label?: string;
 }
 
 export interface CommandOptions {
@@ -86,6 +95,9 @@ export interface Snapshot {
   readonly auditId?: string;
   /** Its label within the sandbox: with `name`, what `Sandbox.restore` takes. */
   readonly label?: string;
+  /** "files" (the writable file systems, as a tar) or "full" (a microVM's memory and devices;
+   * `sha256` is then empty: each file has its own digest). */
+  readonly kind: "files" | "full";
 }
 
 /** What `mvmctl ps` says of a sandbox now; "destroyed" when it has no record left, "recording" in
@@ -118,7 +130,8 @@ interface Backend {
   list(path: string): Promise<FileEntry[]>;
   remove(path: string, recursive: boolean): Promise<void>;
   logs(): Promise<string>;
-  snapshot(): Promise<Snapshot>;
+  snapshot(options: SnapshotOptions): Promise<Snapshot>;
+  removeSnapshot(label: string): Promise<void>;
   pause(): Promise<void>;
   resume(): Promise<void>;
   state(): Promise<SandboxState>;
@@ -253,8 +266,12 @@ class RecordBackend implements Backend {
     return "";
   }
 
-  async snapshot(): Promise<Snapshot> {
+  async snapshot(_options: SnapshotOptions): Promise<Snapshot> {
     throw new SandboxError("record mode launches nothing, so there is nothing to snapshot; run with MVM_SDK_MODE=live");
+  }
+
+  async removeSnapshot(_label: string): Promise<void> {
+    throw new SandboxError("record mode launches nothing, so there is no snapshot to remove; run with MVM_SDK_MODE=live");
   }
 
   async pause(): Promise<void> {
@@ -402,7 +419,13 @@ class LiveBackend implements Backend {
     private readonly stateDir: string | undefined,
     readonly name: string,
     private readonly detach: boolean,
+    private readonly backend?: string,
   ) {}
+
+  /** For copies of this sandbox (fork): the same mvmctl and state directory. */
+  get where(): { mvmctl: string; stateDir: string | undefined } {
+    return { mvmctl: this.mvmctl, stateDir: this.stateDir };
+  }
 
   private argv(command: string, ...rest: string[]): string[] {
     return [this.mvmctl, command, ...(this.stateDir ? ["--state-dir", this.stateDir] : []), ...rest];
@@ -431,7 +454,7 @@ class LiveBackend implements Backend {
     writeFileSync(irPath, canonicalJson(module));
     // up's stderr: a file this process keeps open after unlinking it, read if `up` fails.
     const errFd = openSync(join(dir, "up.stderr"), "w+");
-    let argv = this.argv("up", "--from-ir", irPath, "--name", this.name, "--format=json");
+    let argv = this.argv("up", "--from-ir", irPath, "--name", this.name, "--format=json", ...(this.backend ? ["--backend", this.backend] : []));
     if (this.detach) {
       argv.push("--detach");
     } else {
@@ -644,8 +667,9 @@ class LiveBackend implements Backend {
     return decoder.decode((await this.ok("reading logs", this.argv("logs", this.name))).stdout);
   }
 
-  async snapshot(): Promise<Snapshot> {
-    const ran = await this.ok("snapshot", this.argv("snapshot", this.name, "--format=json"), undefined, 600_000);
+  async snapshot(options: SnapshotOptions): Promise<Snapshot> {
+    const flags = [...(options.full ? ["--full"] : []), ...(options.label ? ["--label", options.label] : [])];
+    const ran = await this.ok("snapshot", this.argv("snapshot", this.name, ...flags, "--format=json"), undefined, 600_000);
     const what = "mvmctl snapshot --format=json";
     const j = output.parseObject(what, ran.stdout);
     const auditId = output.optionalField(what, j, "audit_id", "string");
@@ -653,10 +677,15 @@ class LiveBackend implements Backend {
     return {
       name: output.optionalField(what, j, "name", "string") ?? this.name,
       path: output.field(what, j, "snapshot", "string"),
-      sha256: output.field(what, j, "sha256", "string"),
+      sha256: output.optionalField(what, j, "sha256", "string") ?? "",
+      kind: output.optionalField(what, j, "kind", "string") === "full" ? "full" : "files",
       ...(auditId === undefined ? {} : { auditId }),
       ...(label === undefined ? {} : { label }),
     };
+  }
+
+  async removeSnapshot(label: string): Promise<void> {
+    await this.ok("removing a snapshot", this.argv("snapshot", "rm", this.name, label));
   }
 
   async pause(): Promise<void> {
@@ -826,7 +855,7 @@ export class Sandbox implements AsyncDisposable {
 
   /** Creates a sandbox from `image` with the options of `@workload` (same names and meaning). */
   static async create(image: string, options: SandboxOptions = {}): Promise<Sandbox> {
-    const { workloadId = DEFAULT_WORKLOAD_ID, name, detach = false, stateDir, mvmctl, createTimeoutSeconds = DEFAULT_CREATE_TIMEOUT_SECONDS, ...workloadOptions } = options;
+    const { workloadId = DEFAULT_WORKLOAD_ID, name, detach = false, stateDir, mvmctl, backend: sandboxBackend, createTimeoutSeconds = DEFAULT_CREATE_TIMEOUT_SECONDS, ...workloadOptions } = options;
     const w = ir.workload(image, workloadId, workloadOptions);
     const source = callSite(Sandbox.create);
     if (mode() === "record") {
@@ -837,7 +866,7 @@ export class Sandbox implements AsyncDisposable {
       return new Sandbox(new RecordBackend(recorded), workloadId, undefined);
     }
     const sandboxName = name ?? `${workloadId}-${randomBytes(3).toString("hex")}`;
-    const backend = new LiveBackend(findMvmctl(mvmctl), stateDir ?? process.env["MVM_STATE_DIR"], sandboxName, detach);
+    const backend = new LiveBackend(findMvmctl(mvmctl), stateDir ?? process.env["MVM_STATE_DIR"], sandboxName, detach, sandboxBackend);
     const live: Obj = { ...w, source, entrypoints: [{ name: LIVE_ENTRYPOINT.name, command: [...LIVE_ENTRYPOINT.command] }] };
     backend.source = source;
     await backend.launch(ir.module([live]), createTimeoutSeconds);
@@ -849,9 +878,45 @@ export class Sandbox implements AsyncDisposable {
     return this.backend.logs();
   }
 
-  /** Snapshots the sandbox (`mvmctl snapshot`). */
-  snapshot(): Promise<Snapshot> {
-    return this.backend.snapshot();
+  /** Snapshots the sandbox (`mvmctl snapshot`): its writable files, or with `full` (a
+   * qemu-microvm sandbox) its whole memory and device state, which `restore` and `fork` start
+   * copies of. */
+  snapshot(options: SnapshotOptions = {}): Promise<Snapshot> {
+    return this.backend.snapshot(options);
+  }
+
+  /** `n` copies of this running microVM as it is now, each with its own identity (name and
+   * hostname, kernel entropy, clock): a full snapshot, `n` restores of it, and the snapshot removed
+   * again (the copies do not need it). The copies are detached; `destroy()` ends each. */
+  async fork(n: number, options: { names?: string[]; restoreTimeoutSeconds?: number } = {}): Promise<Sandbox[]> {
+    if (!Number.isInteger(n) || n < 1) {
+      throw new RangeError(`fork(${n}): the number of copies must be a whole number of at least 1`);
+    }
+    if (options.names !== undefined && options.names.length !== n) {
+      throw new RangeError(`fork(${n}) was given ${options.names.length} names`);
+    }
+    if (!(this.backend instanceof LiveBackend)) {
+      throw new SandboxError("record mode launches nothing, so there is nothing to fork; run with MVM_SDK_MODE=live");
+    }
+    const where = this.backend.where;
+    const snap = await this.snapshot({ full: true, label: `fork-${randomBytes(4).toString("hex")}` });
+    try {
+      const copies: Sandbox[] = [];
+      for (let i = 0; i < n; i++) {
+        const name = options.names?.[i] ?? `${(this.name ?? "sandbox").slice(0, 50)}-fork-${randomBytes(3).toString("hex")}`;
+        copies.push(
+          await Sandbox.restore(snap, undefined, {
+            name,
+            mvmctl: where.mvmctl,
+            ...(where.stateDir === undefined ? {} : { stateDir: where.stateDir }),
+            ...(options.restoreTimeoutSeconds === undefined ? {} : { restoreTimeoutSeconds: options.restoreTimeoutSeconds }),
+          }),
+        );
+      }
+      return copies;
+    } finally {
+      await this.backend.removeSnapshot(snap.label ?? "");
+    }
   }
 
   /** Stops every process of the sandbox where it is (`mvmctl pause`) until `resume()`; meanwhile

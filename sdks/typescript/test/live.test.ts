@@ -254,3 +254,29 @@ test("pause, resume, the state and restore", { skip }, async () => {
   );
   assert.equal(ps()[`${sb.name}-bad`], undefined);
 });
+
+test("fork copies a microVM with its memory and its own identity", { skip }, async () => {
+  await using sb = await create({ workloadId: "ts-fork", backend: "qemu-microvm" });
+  // A shell holding a value in memory only, writing it on to the guest's tmpfs.
+  await sb.commands.run(["sh", "-c", "echo 41 > /tmp/n; setsid sh -c 'v=$(cat /tmp/n); while :; do echo $((v+1)) > /tmp/m; sleep 0.2; done' </dev/null >/dev/null 2>&1 &"]);
+  for (let i = 0; i < 100 && (await sb.commands.run(["sh", "-c", "cat /tmp/m 2>/dev/null"])).stdout === ""; i++) {
+    await new Promise((r) => setTimeout(() => r(undefined), 100));
+  }
+  const forks = await sb.fork(2);
+  try {
+    assert.equal(forks.length, 2);
+    for (const f of forks) {
+      assert.equal((await f.commands.run(["hostname"])).stdout.trim(), f.name);
+      assert.equal(await f.state(), "running");
+      assert.equal(await f.files.read("/tmp/m"), "42\n");
+    }
+    const urandom = ["sh", "-c", "head -c 16 /dev/urandom | od -An -tx1"];
+    assert.notEqual((await forks[0]!.commands.run(urandom)).stdout, (await forks[1]!.commands.run(urandom)).stdout);
+  } finally {
+    for (const f of forks) {
+      await f.destroy();
+    }
+  }
+  const listed = spawnSync(mvmctl as string, ["snapshot", "ls", "--state-dir", state, "--format=json"]);
+  assert.ok(!decoder.decode(listed.stdout).includes("fork-"), "the fork's snapshot was not removed");
+});
