@@ -48,15 +48,6 @@ fs::path FullDir(const StateDir& state, std::string_view sandbox, std::string_vi
   return SandboxSnapshots(state, sandbox) / (std::string(label) + ".full");
 }
 
-std::string UtcLabel() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
-
 Error Refused(const std::string& message) {
   return MakeError(ErrorKind::kVerificationFailed, "refused: " + message);
 }
@@ -502,7 +493,7 @@ ErrorOr<FullSnapshotInfo> Take(const LauncherOptions& options, const SandboxReco
 ErrorOr<FullSnapshotInfo> TakeFullSnapshot(const LauncherOptions& options, std::string_view sandbox,
                                            std::string label, audit::Log& audit) {
   if (label.empty()) {
-    label = UtcLabel();
+    label = DefaultSnapshotLabel();
   }
   if (auto ok = CheckSnapshotLabel(label); !ok) {
     return WithKind(ok.error(), ErrorKind::kUsage);
@@ -623,18 +614,8 @@ ErrorOr<FullSnapshotInfo> VerifyFullSnapshot(const StateDir& state, std::string_
 std::vector<FullSnapshotInfo> ListFullSnapshots(const StateDir& state, std::string_view sandbox,
                                                 std::vector<std::string>& problems) {
   std::vector<FullSnapshotInfo> out;
-  std::vector<fs::path> dirs;
   std::error_code ec;
-  if (!sandbox.empty()) {
-    dirs.push_back(SandboxSnapshots(state, sandbox));
-  } else {
-    for (const auto& d : fs::directory_iterator(SnapshotsRoot(state), ec)) {
-      if (d.is_directory()) {
-        dirs.push_back(d.path());
-      }
-    }
-  }
-  for (const fs::path& dir : dirs) {
+  for (const fs::path& dir : SnapshotDirs(state, sandbox)) {
     for (const auto& f : fs::directory_iterator(dir, ec)) {
       const std::string name = f.path().filename().string();
       if (!f.is_directory() || name.starts_with(".") || f.path().extension() != ".full") {

@@ -40,15 +40,6 @@ fs::path SnapshotDir(const StateDir& state, std::string_view sandbox) {
   return state.root / "snapshots" / sandbox;
 }
 
-std::string UtcLabel() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
-
 bool IsUnder(std::string_view path, std::string_view root) {
   if (root == "/") {
     return true;
@@ -658,7 +649,7 @@ ErrorOr<SnapshotInfo> TakeSnapshot(const StateDir& state, Attached& sandbox,
                                    const SnapshotRequest& request, audit::Log& audit) {
   SnapshotInfo info;
   info.sandbox = sandbox.record.name;
-  info.label = request.label.empty() ? UtcLabel() : request.label;
+  info.label = request.label.empty() ? DefaultSnapshotLabel() : request.label;
   info.workload_id = sandbox.record.workload_id;
   info.payload_digest = sandbox.record.payload_digest;
   info.root_fs = sandbox.record.root_fs;
@@ -724,22 +715,35 @@ ErrorOr<SnapshotInfo> TakeSnapshot(const StateDir& state, Attached& sandbox,
   return result;
 }
 
+std::string DefaultSnapshotLabel() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+std::vector<fs::path> SnapshotDirs(const StateDir& state, std::string_view sandbox) {
+  const fs::path root = state.root / "snapshots";
+  if (!sandbox.empty()) {
+    return {root / sandbox};
+  }
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  for (const auto& d : fs::directory_iterator(root, ec)) {
+    if (d.is_directory()) {
+      dirs.push_back(d.path());
+    }
+  }
+  return dirs;
+}
+
 std::vector<SnapshotInfo> ListSnapshots(const StateDir& state, std::string_view sandbox,
                                         std::vector<std::string>& problems) {
   std::vector<SnapshotInfo> out;
-  fs::path root = state.root / "snapshots";
-  std::vector<fs::path> dirs;
   std::error_code ec;
-  if (!sandbox.empty()) {
-    dirs.push_back(root / sandbox);
-  } else {
-    for (const auto& d : fs::directory_iterator(root, ec)) {
-      if (d.is_directory()) {
-        dirs.push_back(d.path());
-      }
-    }
-  }
-  for (const fs::path& dir : dirs) {
+  for (const fs::path& dir : SnapshotDirs(state, sandbox)) {
     for (const auto& f : fs::directory_iterator(dir, ec)) {
       if (f.path().extension() != ".json") {
         continue;

@@ -101,6 +101,13 @@ struct SnapshotInfo {
 /// Validates a snapshot label: 1–64 characters of [A-Za-z0-9._-], not starting with '.'.
 ErrorOr<Ok> CheckSnapshotLabel(std::string_view label);
 
+/// The label a snapshot gets when none is given: the UTC time, e.g. "20261129T170102Z".
+std::string DefaultSnapshotLabel();
+
+/// The directories that hold the snapshots of `sandbox` (empty: of every sandbox), file and full
+/// ones alike: `<state>/snapshots/<sandbox>`.
+std::vector<std::filesystem::path> SnapshotDirs(const StateDir& state, std::string_view sandbox);
+
 /// Captures the sandbox's writable state: every writable tmpfs the sandbox has mounted (/tmp,
 /// /dev/shm, declared memory volumes; found in the sandbox's /proc/self/mountinfo, read through
 /// the agent) and `request.extra_paths`. The root file system is read-only and host-backed volumes

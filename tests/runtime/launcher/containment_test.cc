@@ -291,7 +291,9 @@ TEST_F(Containment, NothingTheSandboxDoesGrowsAHostFileWithoutBound) {
   EXPECT_NE(ReadText(log).find("further messages are dropped"), std::string::npos);
   for (const auto& entry : fs::directory_iterator(SharedState() / "sandboxes" / name)) {
     std::string file = entry.path().filename().string();
-    EXPECT_TRUE(file == "agent.log" || file == "agent.sock" || file == "sandbox.json") << file;
+    EXPECT_TRUE(file == "agent.log" || file == "agent.sock" || file == "sandbox.json" ||
+                file == "plan.dsse" || file == "start.json")
+        << file;
   }
   Mvmctl({"destroy", name});
 }
