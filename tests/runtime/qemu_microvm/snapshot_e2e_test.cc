@@ -38,7 +38,19 @@ const char kCounterScript[] =
     "setsid sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done' "
     "</dev/null >/dev/null 2>&1 &";
 
-fs::path State() { return fs::path(MVM_BINARY_DIR) / "qemu-microvm-test-state"; }
+// A state directory of this suite's own, so that it runs beside the microVM suite's chain rather
+// than in it (tests/runtime/qemu_microvm/CMakeLists.txt); the guest kernel and images are that
+// suite's, shared (they are published by rename, so concurrent first uses are safe).
+fs::path State() { return fs::path(MVM_BINARY_DIR) / "qemu-microvm-snapshot-state"; }
+
+void ShareGuestCache() {
+  const fs::path shared = fs::path(MVM_BINARY_DIR) / "qemu-microvm-test-state" / "guest";
+  fs::create_directories(shared);
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(State() / "guest", ec))) {
+    fs::create_directory_symlink(shared, State() / "guest", ec);
+  }
+}
 
 Result Mvmctl(std::vector<std::string> args) {
   return mvm::testing::Mvmctl(std::move(args), "", State());
@@ -110,6 +122,7 @@ class SnapshotE2E : public ::testing::Test {
                                     "qemu-system-x86); microVM snapshots cannot be tested here";
     }
     mvm::testing::UseSharedRootfsCache(State());
+    ShareGuestCache();
   }
   void TearDown() override {
     for (const std::string& name : names_) {
