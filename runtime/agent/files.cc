@@ -338,17 +338,14 @@ ErrorOr<std::vector<v1::FileEntry>> SandboxFiles::List(std::string_view path) co
 }
 
 ErrorOr<uint64_t> SandboxFiles::Remove(std::string_view path, bool recursive) const {
-  auto entry = SandboxEntry(path);
-  if (!entry) {
-    return entry.error();
+  auto opened = OpenParentOf(path);
+  if (!opened) {
+    return opened.error();
   }
-  const ParentAndName& split = entry->split;
-  os::UniqueFd parent(OpenAt2(root_.get(), split.parent, O_PATH | O_DIRECTORY, 0, kConfined));
-  if (!parent.valid()) {
-    return LookupError(path, errno);
-  }
+  const os::UniqueFd& parent = opened->parent;
+  const std::string& name = opened->name;
   struct stat st;
-  if (fstatat(parent.get(), split.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return Error{Quote(path) + ": " + std::strerror(errno)};
   }
   uint64_t removed = 0;
@@ -356,13 +353,13 @@ ErrorOr<uint64_t> SandboxFiles::Remove(std::string_view path, bool recursive) co
   if (S_ISDIR(st.st_mode)) {
     flags = AT_REMOVEDIR;
     if (recursive) {
-      if (auto emptied = RemoveContents(parent.get(), split.name, std::string(path), 1, removed);
+      if (auto emptied = RemoveContents(parent.get(), name, std::string(path), 1, removed);
           !emptied) {
         return emptied.error();
       }
     }
   }
-  if (unlinkat(parent.get(), split.name.c_str(), flags) != 0) {
+  if (unlinkat(parent.get(), name.c_str(), flags) != 0) {
     if (errno == ENOTEMPTY || errno == EEXIST) {
       return Error{Quote(path) + ": directory is not empty; set recursive to remove the tree"};
     }
@@ -371,11 +368,7 @@ ErrorOr<uint64_t> SandboxFiles::Remove(std::string_view path, bool recursive) co
   return removed + 1;
 }
 
-ErrorOr<Ok> SandboxFiles::MakeDirectory(std::string_view path, uint32_t mode) const {
-  if (mode > 07777) {
-    return Error{Quote(path) + ": mode " + std::to_string(mode) +
-                 " has bits beyond 07777; give permission bits only"};
-  }
+ErrorOr<SandboxFiles::ParentEntry> SandboxFiles::OpenParentOf(std::string_view path) const {
   auto entry = SandboxEntry(path);
   if (!entry) {
     return entry.error();
@@ -385,12 +378,25 @@ ErrorOr<Ok> SandboxFiles::MakeDirectory(std::string_view path, uint32_t mode) co
   if (!parent.valid()) {
     return LookupError(path, errno);
   }
-  if (mkdirat(parent.get(), entry->split.name.c_str(), mode) != 0 && errno != EEXIST) {
+  return ParentEntry{std::move(parent), std::move(entry->split.name)};
+}
+
+ErrorOr<Ok> SandboxFiles::MakeDirectory(std::string_view path, uint32_t mode) const {
+  if (mode > 07777) {
+    return Error{Quote(path) + ": mode " + std::to_string(mode) +
+                 " has bits beyond 07777; give permission bits only"};
+  }
+  auto opened = OpenParentOf(path);
+  if (!opened) {
+    return opened.error();
+  }
+  const os::UniqueFd& parent = opened->parent;
+  if (mkdirat(parent.get(), opened->name.c_str(), mode) != 0 && errno != EEXIST) {
     return Error{Quote(path) + ": creating the directory: " + std::strerror(errno)};
   }
   // O_NOFOLLOW: an existing symlink in its place is refused, never followed to set a mode.
-  os::UniqueFd dir(openat(parent.get(), entry->split.name.c_str(),
-                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  os::UniqueFd dir(
+      openat(parent.get(), opened->name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir.valid()) {
     return Error{Quote(path) + ": " +
                  (errno == ENOTDIR || errno == ELOOP ? std::string("exists and is not a directory")
@@ -406,16 +412,12 @@ ErrorOr<Ok> SandboxFiles::MakeSymlink(std::string_view path, std::string_view ta
   if (target.empty() || target.find('\0') != std::string_view::npos) {
     return Error{Quote(path) + ": a symlink target must be non-empty and hold no NUL byte"};
   }
-  auto entry = SandboxEntry(path);
-  if (!entry) {
-    return entry.error();
+  auto opened = OpenParentOf(path);
+  if (!opened) {
+    return opened.error();
   }
-  os::UniqueFd parent(
-      OpenAt2(root_.get(), entry->split.parent, O_PATH | O_DIRECTORY, 0, kConfined));
-  if (!parent.valid()) {
-    return LookupError(path, errno);
-  }
-  if (symlinkat(std::string(target).c_str(), parent.get(), entry->split.name.c_str()) != 0) {
+  const os::UniqueFd& parent = opened->parent;
+  if (symlinkat(std::string(target).c_str(), parent.get(), opened->name.c_str()) != 0) {
     return Error{Quote(path) + ": creating the symlink: " + std::strerror(errno)};
   }
   return Ok{};

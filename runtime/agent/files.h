@@ -57,6 +57,13 @@ class SandboxFiles {
   explicit SandboxFiles(os::UniqueFd root) : root_(std::move(root)) {}
 
   ErrorOr<Ok> MakeParents(std::string_view parent, std::string_view path) const;
+  /// The entry the client's `path` names, for an operation on the entry itself: its parent
+  /// directory opened O_PATH (confined to the root) and its name there.
+  struct ParentEntry {
+    os::UniqueFd parent;
+    std::string name;
+  };
+  ErrorOr<ParentEntry> OpenParentOf(std::string_view path) const;
 
   os::UniqueFd root_;
 };
