@@ -204,7 +204,8 @@ ErrorOr<Sandbox> PoolProcess::StartOne(audit::Log& log, PhaseTimings& timings) {
       return booted.error();
     }
     const std::string name = booted->record().name;
-    auto taken = TakeFullSnapshot(options_, name, "pool-" + pool_.name, log);
+    // A label holds at most 64 characters, a pool name 63.
+    auto taken = TakeFullSnapshot(options_, name, "pool-" + pool_.name.substr(0, 59), log);
     // The booted sandbox served as the snapshot's source; its agent connection went with the
     // drain, so the pool keeps restored ones only.
     (void)Destroy(options_, *booted, log, "the pool's snapshot source");
