@@ -38,6 +38,12 @@ ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions
       mounts.push_back({Kind::kMemory, {}, m.target(), false, static_cast<uint32_t>(m.size_mb())});
       continue;
     }
+    if (start.restore) {
+      // A restored VM's volumes are what its snapshot holds (the copies in its extras image); the
+      // sources need not exist any more, only their kinds matter to the backend.
+      mounts.push_back({Kind::kVolume, {}, m.target(), m.mode() != "rw"});
+      continue;
+    }
     auto source = ResolveVolumeSource(m, start.project_root);
     if (!source) {
       return source.error();

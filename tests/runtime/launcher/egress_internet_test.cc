@@ -218,6 +218,12 @@ class EgressInternetContainer : public EgressInternetBase {
   void SetUp() override { SetUpOn(kContainer); }
 };
 
+/// The cases only a microVM has.
+class EgressInternetMicrovm : public EgressInternetBase {
+ protected:
+  void SetUp() override { SetUpOn(kMicrovm); }
+};
+
 TEST_P(EgressInternet, AnAllowedHttpsHostAnswersThroughTheRedirectAndThroughTheProxyVariables) {
   const std::string name = Name("egress-https");
   CommandResult r = Script("py", name,
@@ -426,6 +432,33 @@ TEST_P(EgressInternet, UdpAndDnsToAnyOtherServerReachNothing) {
     ADD_FAILURE() << "allowed.test's address got a " << e.event << " from " << e.peer;
   }
   EXPECT_EQ(net_->DnsQueries("direct-probe.test", ""), 0);
+}
+
+// A copy restored from a full snapshot of a VM that may reach the network gets a way out of its
+// own (a fresh tap, resolver and proxy) holding the same policy: the allowed host answers the copy,
+// anything else stays unreachable, and the copy's decisions are audited under its own name.
+TEST_F(EgressInternetMicrovm, ARestoredCopyReachesOnlyWhatItsPlanAllowsThroughItsOwnHelper) {
+  const std::string source = Name("egress-snap");
+  const std::string copy = Name("egress-copy");
+  CommandResult up = Mvmctl({"up", (dir_ / "egress_internet.py").string(), "--workload", "py",
+                             "--name", source, "--backend", backend_, "--detach"});
+  ASSERT_EQ(up.status, 0) << up.Describe();
+  CommandResult snap = Mvmctl({"snapshot", source, "--full", "--label", "s1"});
+  ASSERT_EQ(snap.status, 0) << snap.Describe();
+  CommandResult restored = Mvmctl({"restore", source, "s1", "--as", copy});
+  ASSERT_EQ(restored.status, 0) << restored.Describe();
+  // The CA comes from the snapshot's copy of the read-only volume (`exec` gets no plan variables).
+  CommandResult fetch =
+      Mvmctl({"exec", copy, "-e", "SSL_CERT_FILE=/ca/ca.pem", "--", "python3", "-c",
+              std::string(kPrelude) + "fetch('https://allowed.test/after-restore')\n"
+                                      "fetch('https://other.test/')\n"});
+  EXPECT_THAT(fetch.out, HasSubstr("OK ")) << fetch.Describe();
+  EXPECT_THAT(fetch.out, HasSubstr("\"path\": \"/after-restore\"")) << fetch.Describe();
+  EXPECT_THAT(fetch.out, HasSubstr("FAIL")) << "other.test answered the copy: " << fetch.Describe();
+  EXPECT_FALSE(Audit(copy, "allow").empty()) << "the copy's own helper decided";
+  (void)Mvmctl({"destroy", copy});
+  (void)Mvmctl({"destroy", source});
+  (void)Mvmctl({"snapshot", "rm", source, "s1"});
 }
 
 TEST_F(EgressInternetContainer, EveryDecisionIsInTheHashChainAndItVerifies) {
