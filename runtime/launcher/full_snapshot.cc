@@ -19,11 +19,14 @@
 #include "backend-emit/plan/base64.h"
 #include "backend-emit/plan/keys.h"
 #include "ir/support/os/atomic_file.h"
+#include "ir/support/os/errno_text.h"
 #include "ir/support/os/hex.h"
 #include "ir/support/os/unique_fd.h"
+#include "ir/support/os/write_all.h"
 #include "runtime/backends/qemu_microvm/control.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/snapshot.h"
+#include "runtime/oci/oci.h"
 
 namespace mvm::runtime {
 
@@ -98,21 +101,6 @@ ErrorOr<os::UniqueFd> UnnamedFile(const fs::path& dir) {
   return fd;
 }
 
-ErrorOr<Ok> WriteAll(int fd, std::string_view bytes) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return Error{std::string("write: ") + std::strerror(errno)};
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Ok{};
-}
-
 /// Copies the regular file `from` into `to` (an empty file), within the kernel.
 ErrorOr<Ok> CopyInto(const fs::path& from, int to) {
   os::UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
@@ -135,31 +123,6 @@ ErrorOr<Ok> CopyInto(const fs::path& from, int to) {
   return Ok{};
 }
 
-ErrorOr<std::string> ReadSmallFile(const fs::path& path, size_t limit) {
-  os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  struct stat st {};
-  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
-    return Error{"cannot read `" + path.string() + "`: " + std::strerror(errno)};
-  }
-  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > limit) {
-    return Error{"`" + path.string() + "` is not a regular file of at most " +
-                 std::to_string(limit) + " bytes"};
-  }
-  std::string text(static_cast<size_t>(st.st_size), '\0');
-  size_t got = 0;
-  while (got < text.size()) {
-    ssize_t n = ::pread(fd.get(), text.data() + got, text.size() - got, static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return Error{"cannot read `" + path.string() + "`"};
-    }
-    got += static_cast<size_t>(n);
-  }
-  return text;
-}
-
 /// The host's record of full snapshots: the epoch counter and the epoch each label was last sealed
 /// with (`<state>/snapshots/seals.json`), changed only under an flock of `seals.lock`.
 class Seals {
@@ -175,7 +138,7 @@ class Seals {
     }
     Seals seals(std::move(lock), root / "seals.json");
     if (fs::exists(seals.path_)) {
-      auto text = ReadSmallFile(seals.path_, 64u << 20);
+      auto text = oci::ReadBounded(seals.path_, 64u << 20);
       if (!text) {
         return text.error();
       }
@@ -286,7 +249,7 @@ ErrorOr<FullSnapshotInfo> ParseDescription(const json& d, const fs::path& dir) {
 
 /// Reads seal.json: the description (unchecked) and the signature over it.
 ErrorOr<std::pair<json, std::string>> ReadSeal(const fs::path& dir) {
-  auto text = ReadSmallFile(dir / kSealFile, kMaxSealBytes);
+  auto text = oci::ReadBounded(dir / kSealFile, kMaxSealBytes);
   if (!text) {
     return text.error();
   }
@@ -384,7 +347,7 @@ ErrorOr<FullSnapshotInfo> Take(const LauncherOptions& options, const SandboxReco
                  "`; pick another --label or remove it with `mvmctl snapshot rm " + record.name +
                  " " + label + "`"};
   }
-  auto plan_text = ReadSmallFile(sandbox_dir / internal::kPlanFile, kMaxPlanBytes);
+  auto plan_text = oci::ReadBounded(sandbox_dir / internal::kPlanFile, kMaxPlanBytes);
   if (!plan_text) {
     return Error{"the plan sandbox `" + record.name +
                  "` was admitted with is not in its state directory (it was started by an "
@@ -445,8 +408,8 @@ ErrorOr<FullSnapshotInfo> Take(const LauncherOptions& options, const SandboxReco
   if (!plan_copy) {
     return plan_copy.error();
   }
-  if (auto ok = WriteAll(plan_copy->get(), *plan_text); !ok) {
-    return ok.error();
+  if (int err = os::WriteAll(plan_copy->get(), *plan_text); err != 0) {
+    return Error{"cannot write the plan's copy: " + os::ErrnoText(err)};
   }
   parts.push_back({kSnapshotPlanFile, std::move(*plan_copy)});
   for (const Part& part : parts) {
@@ -472,8 +435,8 @@ ErrorOr<FullSnapshotInfo> Take(const LauncherOptions& options, const SandboxReco
   if (!seal_file) {
     return seal_file.error();
   }
-  if (auto ok = WriteAll(seal_file->get(), seal.dump(2) + "\n"); !ok) {
-    return ok.error();
+  if (int err = os::WriteAll(seal_file->get(), seal.dump(2) + "\n"); err != 0) {
+    return Error{"cannot write the seal: " + os::ErrnoText(err)};
   }
   parts.push_back({kSealFile, std::move(*seal_file)});
   // The host's record first: a crash between the two leaves a seal for no snapshot, never a
@@ -690,7 +653,7 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
     return refuse(Refused("snapshot `" + std::string(label) + "` is of the " + info->backend +
                           " backend, which has no full snapshots"));
   }
-  auto plan_text = ReadSmallFile(info->dir / kSnapshotPlanFile, kMaxPlanBytes);
+  auto plan_text = oci::ReadBounded(info->dir / kSnapshotPlanFile, kMaxPlanBytes);
   if (!plan_text) {
     return refuse(plan_text.error());
   }

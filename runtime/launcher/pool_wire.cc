@@ -1,6 +1,5 @@
 #include "runtime/launcher/pool_wire.h"
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -12,12 +11,11 @@
 #include <sstream>
 
 #include "ir/support/os/errno_text.h"
-#include "runtime/agent/framing.h"
+#include "runtime/agent/json_line.h"
 
 namespace mvm::runtime::internal {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -35,68 +33,11 @@ fs::path PoolFile(const StateDir& state, std::string_view name, std::string_view
 
 /// Writes `data`; `pass_fd`, when given, goes along with its first byte (SCM_RIGHTS).
 ErrorOr<Ok> WriteAll(int fd, std::string_view data, int pass_fd) {
-  while (!data.empty()) {
-    ssize_t n = agent::SendWithFd(fd, data, pass_fd);
-    if (n > 0) {
-      pass_fd = -1;
-    }
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return Error{"cannot write to the socket: " + os::ErrnoText(errno)};
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Ok{};
+  return agent::WriteAllWithFd(fd, data, pass_fd);
 }
 
-/// Reads one line of JSON. With `received_fd`, the first fd passed along (SCM_RIGHTS) is stored
-/// there (the caller closes it, also on an error); any other passed fd is closed.
 ErrorOr<nlohmann::json> ReadJsonLine(int fd, int* received_fd) {
-  std::string line;
-  auto deadline = Clock::now() + kLineDeadline;
-  char buf[4096];
-  while (line.find('\n') == std::string::npos) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
-      return Error{"no answer within " + std::to_string(kLineDeadline.count()) + " s"};
-    }
-    pollfd p{fd, POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) {
-      continue;
-    }
-    if (ready <= 0) {
-      continue;
-    }
-    int ignored = -1;
-    ssize_t n =
-        agent::ReceiveWithFd(fd, buf, sizeof buf, received_fd != nullptr ? received_fd : &ignored);
-    if (ignored >= 0) {
-      ::close(ignored);
-    }
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return Error{"the other side closed the connection"};
-    }
-    line.append(buf, static_cast<size_t>(n));
-    if (line.size() > kMaxLine) {
-      return Error{"a line longer than 64 KiB"};
-    }
-  }
-  line.resize(line.find('\n'));
-  try {
-    nlohmann::json j = nlohmann::json::parse(line);
-    if (!j.is_object()) {
-      return Error{"not a JSON object"};
-    }
-    return j;
-  } catch (const nlohmann::json::exception& e) {
-    return Error{std::string("not JSON: ") + e.what()};
-  }
+  return agent::ReadJsonLine(fd, received_fd, kLineDeadline, kMaxLine);
 }
 
 ErrorOr<nlohmann::json> Request(const StateDir& state, std::string_view pool,

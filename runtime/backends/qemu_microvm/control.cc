@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "ir/support/os/unique_fd.h"
-#include "runtime/agent/framing.h"
+#include "runtime/agent/json_line.h"
 #include "runtime/agent/mux.h"
 
 namespace mvm::runtime::qemu_microvm {
@@ -76,22 +76,6 @@ class LineReader {
   std::string buffer_;
 };
 
-/// Writes all of `bytes` on the socket `fd`, with `pass` (unless -1) beside the first byte.
-ErrorOr<Ok> SendAll(int fd, std::string_view bytes, int pass) {
-  size_t sent = 0;
-  while (sent < bytes.size()) {
-    ssize_t n = agent::SendWithFd(fd, bytes.substr(sent), sent == 0 ? pass : -1);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return Error{std::string("send: ") + std::strerror(errno)};
-    }
-    sent += static_cast<size_t>(n);
-  }
-  return Ok{};
-}
-
 /// qemu's monitor in control mode: one command at a time, events skipped.
 class Qmp {
  public:
@@ -123,7 +107,7 @@ class Qmp {
     if (!arguments.is_null()) {
       request["arguments"] = arguments;
     }
-    if (auto ok = SendAll(fd_, request.dump() + "\n", pass); !ok) {
+    if (auto ok = agent::WriteAllWithFd(fd_, request.dump() + "\n", pass); !ok) {
       return Error{"qemu's monitor: " + ok.error().message};
     }
     for (;;) {
@@ -199,39 +183,20 @@ class Server {
           answer["ok"] = true;
         }
       }
-      (void)SendAll(client.get(), answer.dump() + "\n", -1);
+      (void)agent::WriteAllWithFd(client.get(), answer.dump() + "\n");
     }
   }
 
  private:
   /// One line, and the descriptor that came with it.
-  ErrorOr<json> ReadRequest(int fd, os::UniqueFd& passed) {
-    std::string line;
-    const auto deadline = Clock::now() + std::chrono::seconds(5);
-    while (line.find('\n') == std::string::npos) {
-      if (line.size() > kMaxLine) {
-        return Error{"the request is longer than a control request can be"};
-      }
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      pollfd p{fd, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-        return Error{"no whole request within 5 s"};
-      }
-      char chunk[4096];
-      int received = passed.Release();
-      ssize_t n = agent::ReceiveWithFd(fd, chunk, sizeof chunk, &received);
-      passed.Reset(received);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        return Error{"the request ended early"};
-      }
-      line.append(chunk, static_cast<size_t>(n));
+  static ErrorOr<nlohmann::json> ReadRequest(int fd, os::UniqueFd& passed) {
+    int received = -1;
+    auto request = agent::ReadJsonLine(fd, &received, std::chrono::seconds(5), kMaxLine);
+    passed.Reset(received);
+    if (!request) {
+      return request.error();
     }
-    json request = json::parse(line.substr(0, line.find('\n')), nullptr, false);
-    if (!request.is_object() || !request.contains("op") || !request["op"].is_string()) {
+    if (!request->contains("op") || !(*request)["op"].is_string()) {
       return Error{"a control request is a JSON object with an \"op\""};
     }
     return request;
@@ -406,20 +371,16 @@ ErrorOr<json> ControlRequest(const fs::path& socket, const json& request, int fd
       ::connect(conn.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
     return Error{"cannot reach the VM's supervisor at `" + path + "`: " + std::strerror(errno)};
   }
-  if (auto ok = SendAll(conn.get(), request.dump() + "\n", fd); !ok) {
+  if (auto ok = agent::WriteAllWithFd(conn.get(), request.dump() + "\n", fd); !ok) {
     return Error{"the VM's supervisor: " + ok.error().message};
   }
-  LineReader reader(conn.get());
-  auto line = reader.Next(timeout);
-  if (!line) {
-    return Error{"the VM's supervisor: " + line.error().message};
+  auto answer = agent::ReadJsonLine(conn.get(), nullptr, timeout, kMaxLine);
+  if (!answer) {
+    return Error{"the VM's supervisor: " + answer.error().message};
   }
-  json answer = json::parse(*line, nullptr, false);
-  if (!answer.is_object()) {
-    return Error{"the VM's supervisor answered with something that is not a JSON object"};
-  }
-  if (!answer.value("ok", false)) {
-    return Error{answer.value("error", std::string("the VM's supervisor refused, saying nothing"))};
+  if (!answer->value("ok", false)) {
+    return Error{
+        answer->value("error", std::string("the VM's supervisor refused, saying nothing"))};
   }
   return answer;
 }
