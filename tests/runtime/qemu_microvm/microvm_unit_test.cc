@@ -234,6 +234,39 @@ TEST_F(MuxTest, AQuiescedTrunkServesANewHostHalf) {
   }
 }
 
+// Only the host drains the port: a guest that sends QUIESCE (or a QUIESCED nobody asked for) is
+// not our guest half, and the host half ends with a protocol error (its supervisor then kills the
+// VM) or ignores the unasked answer.
+TEST(MuxProtocol, AGuestSendingQuiesceBreaksTheTrunkAndAnUnaskedQuiescedIsIgnored) {
+  auto host_half_on = [](const std::string& frames) {
+    int trunk[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, trunk), 0);
+    pid_t host = ::fork();
+    if (host == 0) {
+      ::close(trunk[1]);
+      mvm::runtime::agent::MuxOptions options;
+      options.trunk_fd = trunk[0];
+      ::_exit(mvm::runtime::agent::RunMux(options) ? 0 : 1);
+    }
+    ::close(trunk[0]);
+    EXPECT_EQ(::write(trunk[1], frames.data(), frames.size()), static_cast<ssize_t>(frames.size()));
+    ::close(trunk[1]);  // the guest goes: a host half still running ends cleanly (status 0)
+    int status = -1;
+    ::waitpid(host, &status, 0);
+    return status;
+  };
+  using mvm::runtime::agent::AppendMuxFrame;
+  using mvm::runtime::agent::MuxFrameType;
+  std::string quiesce;
+  AppendMuxFrame(quiesce, 0, static_cast<uint8_t>(MuxFrameType::kQuiesce), {});
+  const int broken = host_half_on(quiesce);
+  EXPECT_TRUE(WIFEXITED(broken) && WEXITSTATUS(broken) == 1) << broken;
+  std::string quiesced;
+  AppendMuxFrame(quiesced, 0, static_cast<uint8_t>(MuxFrameType::kQuiesced), {});
+  const int ignored = host_half_on(quiesced);
+  EXPECT_TRUE(WIFEXITED(ignored) && WEXITSTATUS(ignored) == 0) << ignored;
+}
+
 TEST(GuestCpio, NewcArchiveHasHeadersPaddingAndTrailer) {
   std::string cpio = mvm::runtime::guest::WriteCpio({{"dev", S_IFDIR | 0755, {}},
                                                      {"dev/console", S_IFCHR | 0600, {}, 5, 1},
