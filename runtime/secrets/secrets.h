@@ -100,6 +100,10 @@ class Store {
   /// Adding a grant that exists, or removing one that does not, is an Error of kind `usage`.
   ErrorOr<Ok> AddGrant(std::string_view name, const Grant& grant);
   ErrorOr<Ok> RemoveGrant(std::string_view name, const Grant& grant);
+  /// A key for `purpose` (exactly 8 characters: libsodium's KDF context) derived from the store's
+  /// key with crypto_kdf, for state the host keeps sealed at rest (stream.h): it opens only where
+  /// this store's key is, and is never the key that seals the secrets' values themselves.
+  ErrorOr<SecretBytes> DeriveKey(std::string_view purpose) const;
 
  private:
   Store(std::filesystem::path dir, SecretBytes key);

@@ -330,6 +330,23 @@ ErrorOr<Ok> WriteSealed(const fs::path& path, const Sealed& sealed) {
 
 Store::Store(fs::path dir, SecretBytes key) : dir_(std::move(dir)), key_(std::move(key)) {}
 
+ErrorOr<SecretBytes> Store::DeriveKey(std::string_view purpose) const {
+  MVM_CHECK(purpose.size() == crypto_kdf_CONTEXTBYTES);
+  static_assert(crypto_kdf_KEYBYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+  auto key = SecretBytes::Allocate(crypto_secretstream_xchacha20poly1305_KEYBYTES);
+  if (!key) {
+    return key.error();
+  }
+  char context[crypto_kdf_CONTEXTBYTES];
+  std::copy(purpose.begin(), purpose.end(), context);
+  if (crypto_kdf_derive_from_key(reinterpret_cast<unsigned char*>(key->data()), key->size(), 1,
+                                 context,
+                                 reinterpret_cast<const unsigned char*>(key_.view().data())) != 0) {
+    return Error{"cannot derive a key from the secret store's"};
+  }
+  return key;
+}
+
 fs::path Store::PathOf(std::string_view name) const {
   MVM_CHECK(!NameProblem(name));
   return dir_ / (std::string(name) + ".json");
