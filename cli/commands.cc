@@ -527,7 +527,7 @@ failure (no such sandbox, agent unreachable)
        Flags{{"state-dir", true}, {"r", false}, {"format", true}}, RunFs},
       {"snapshot", "capture a sandbox's writable state; list, verify and remove snapshots",
        R"(usage: mvmctl snapshot NAME [--label L] [--path P]... [--format human|json] [--state-dir DIR]
-       mvmctl snapshot NAME --full [--label L] [--format human|json] [--state-dir DIR]
+       mvmctl snapshot NAME --full [--encrypt] [--label L] [--format human|json] [--state-dir DIR]
        mvmctl snapshot ls [NAME] [--format human|json]
        mvmctl snapshot verify NAME LABEL
        mvmctl snapshot rm NAME LABEL
@@ -546,6 +546,8 @@ verify or rm. --format json prints {"name","label","snapshot","sha256","bytes","
 STATE-DIR/snapshots/NAME/LABEL.full/, sealed with this host's launcher key; the VM stands still
 while it is saved and then continues (clients of its agent lose their connections). `mvmctl
 restore` starts copies of it. docs/snapshots.md says what it holds and what a restore checks.
+With --encrypt its memory and extras image are sealed at rest with a key of this host's secret
+store (they then open only where that store's key is).
 
 exit status: 0 ok, 1 the snapshot failed (the reason is printed), 2 usage error, 3 environment
 failure (no such sandbox, agent unreachable), 4 verify found the snapshot changed, replayed or not
@@ -554,6 +556,7 @@ sealed by this host
        Flags{{"state-dir", true},
              {"format", true},
              {"full", false},
+             {"encrypt", false},
              {"label", true},
              {"path", true, /*repeatable=*/true}},
        RunSnapshot},

@@ -62,6 +62,7 @@ nlohmann::json ToJson(const runtime::FullSnapshotInfo& s) {
                       {"acceleration", s.acceleration},
                       {"ram_bytes", s.ram_bytes},
                       {"pause_ms", s.pause_ms},
+                      {"encrypted", s.encrypted},
                       {"files", files},
                       {"created_at", s.created_at}};
   if (!s.audit_id.empty()) {
@@ -88,7 +89,8 @@ int TakeFull(const Args& args, const std::string& name, bool json) {
   if (!session) {
     return Fail("snapshot", session.error());
   }
-  auto info = runtime::TakeFullSnapshot(session->options, name, args.Get("label"), session->log());
+  auto info = runtime::TakeFullSnapshot(session->options, name, args.Get("label"),
+                                        args.Has("encrypt"), session->log());
   if (!info) {
     return Fail("snapshot", WithDefaultKind(info.error(), ErrorKind::kSnapshotFailed));
   }
@@ -96,11 +98,12 @@ int TakeFull(const Args& args, const std::string& name, bool json) {
     std::printf("%s\n", Dump(ToJson(*info)).c_str());
   } else {
     std::printf(
-        "full snapshot %s of %s: %s\n  epoch %llu, %llu bytes (guest RAM %llu MiB), the VM "
+        "full snapshot %s of %s: %s\n  epoch %llu, %llu bytes%s (guest RAM %llu MiB), the VM "
         "stood still %.0f ms\n",
         info->label.c_str(), info->sandbox.c_str(), info->dir.c_str(),
         static_cast<unsigned long long>(info->epoch),
         static_cast<unsigned long long>(TotalBytes(*info)),
+        info->encrypted ? " encrypted at rest" : "",
         static_cast<unsigned long long>(info->ram_bytes >> 20), info->pause_ms);
   }
   return kExitOk;
@@ -109,6 +112,11 @@ int TakeFull(const Args& args, const std::string& name, bool json) {
 int Take(const Args& args, const std::string& name, bool json) {
   if (args.Has("full")) {
     return TakeFull(args, name, json);
+  }
+  if (args.Has("encrypt")) {
+    return Fail("snapshot", MakeError(ErrorKind::kUsage,
+                                      "--encrypt is for full snapshots (--full); a file snapshot "
+                                      "is a tar of what the workload wrote"));
   }
   auto session = OpenRuntime(args, /*with_trust=*/false, "snapshot");
   if (!session) {
@@ -178,11 +186,12 @@ int RunSnapshot(Args& args) {
                 MakeError(ErrorKind::kUsage, "give the name of a sandbox (or ls, verify, rm)"));
   }
   const std::string& verb = pos[0];
-  bool take_only = args.Has("label") || args.Has("path") || args.Has("full");
+  bool take_only = args.Has("label") || args.Has("path") || args.Has("full") || args.Has("encrypt");
   if (verb == "ls" || verb == "verify" || verb == "rm") {
     if (take_only) {
-      return Fail("snapshot", MakeError(ErrorKind::kUsage,
-                                        "--label, --path and --full are for taking a snapshot"));
+      return Fail("snapshot",
+                  MakeError(ErrorKind::kUsage,
+                            "--label, --path, --full and --encrypt are for taking a snapshot"));
     }
   }
   if (verb == "take") {
@@ -222,9 +231,10 @@ int RunSnapshot(Args& args) {
                   static_cast<unsigned long long>(s.bytes), s.created_at.c_str(), s.sha256.c_str());
     }
     for (const runtime::FullSnapshotInfo& s : full) {
-      std::printf("%-24s %-20s %-6s %12llu %-24s epoch %llu\n", s.sandbox.c_str(), s.label.c_str(),
-                  "full", static_cast<unsigned long long>(TotalBytes(s)), s.created_at.c_str(),
-                  static_cast<unsigned long long>(s.epoch));
+      std::printf("%-24s %-20s %-6s %12llu %-24s epoch %llu%s\n", s.sandbox.c_str(),
+                  s.label.c_str(), "full", static_cast<unsigned long long>(TotalBytes(s)),
+                  s.created_at.c_str(), static_cast<unsigned long long>(s.epoch),
+                  s.encrypted ? ", encrypted" : "");
     }
     return kExitOk;
   }

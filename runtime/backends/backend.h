@@ -64,11 +64,14 @@ struct SandboxMount {
 };
 
 /// A full snapshot to start from instead of a fresh boot (runtime/launcher/full_snapshot.h).
+/// Descriptors rather than paths, so that what the VMM loads is what the caller checked: a file
+/// swapped in under the same name after the check is never opened. Borrowed: they stay open until
+/// Start returns.
 struct IncomingSnapshot {
-  std::filesystem::path memory;  ///< the VMM's saved memory and device state
+  int memory_fd = -1;  ///< the VMM's saved memory and device state, read from offset 0
   /// The read-only extras image the sandbox had when it was taken (its guest may hold pages of it
-  /// in its page cache), or none.
-  std::optional<std::filesystem::path> extras_image;
+  /// in its page cache), read from offset 0; -1 for none.
+  int extras_fd = -1;
   std::string acceleration;  ///< the accelerator it ran on: its state loads only under the same
 };
 

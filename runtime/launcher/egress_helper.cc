@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sodium.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -21,10 +22,12 @@
 
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
+#include "ir/support/os/write_all.h"
 #include "runtime/egress/egress.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool_wire.h"
 #include "runtime/secrets/secrets.h"
+#include "runtime/secrets/stream.h"
 
 namespace mvm::runtime {
 
@@ -261,6 +264,87 @@ ErrorOr<Ok> SandboxAccess::RetokenForClaim(Sandbox& sandbox, const StateDir& sta
 }
 
 namespace internal {
+
+namespace {
+
+constexpr std::string_view kEgressCaPurpose = "egressca";
+constexpr std::string_view kEgressCaContext = "mvm sandbox egress CA";
+
+/// A memory file holding `bytes`, at offset 0.
+ErrorOr<os::UniqueFd> MemoryFileOf(std::string_view bytes) {
+  os::UniqueFd fd(::memfd_create("mvm-egress-ca", MFD_CLOEXEC));
+  if (!fd.valid()) {
+    return Error{"memfd_create: " + os::ErrnoText(errno)};
+  }
+  if (int err = os::WriteAll(fd.get(), bytes); err != 0) {
+    return Error{"cannot write a memory file: " + os::ErrnoText(err)};
+  }
+  ::lseek(fd.get(), 0, SEEK_SET);
+  return fd;
+}
+
+std::string ContentsOf(int fd) {
+  std::string out;
+  char buffer[4096];
+  off_t at = 0;
+  for (ssize_t n; (n = ::pread(fd, buffer, sizeof buffer, at)) > 0; at += n) {
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  sodium_memzero(buffer, sizeof buffer);
+  return out;
+}
+
+}  // namespace
+
+ErrorOr<std::string> SealEgressCa(const StateDir& state, const egress::SandboxCa& ca) {
+  auto store = secrets::Store::Open(state.Secrets());
+  if (!store) {
+    return store.error();
+  }
+  auto key = store->DeriveKey(kEgressCaPurpose);
+  if (!key) {
+    return key.error();
+  }
+  std::string plain = nlohmann::json{{"cert_pem", ca.cert_pem}, {"key_pem", ca.key_pem}}.dump();
+  auto in = MemoryFileOf(plain);
+  sodium_memzero(plain.data(), plain.size());
+  auto out = MemoryFileOf("");
+  if (!in || !out) {
+    return !in ? in.error() : out.error();
+  }
+  if (auto sealed = secrets::SealStream(in->get(), out->get(), *key, kEgressCaContext); !sealed) {
+    return sealed.error();
+  }
+  return ContentsOf(out->get());
+}
+
+ErrorOr<egress::SandboxCa> OpenEgressCa(const StateDir& state, std::string_view sealed) {
+  auto store = secrets::Store::Open(state.Secrets());
+  if (!store) {
+    return store.error();
+  }
+  auto key = store->DeriveKey(kEgressCaPurpose);
+  if (!key) {
+    return key.error();
+  }
+  auto in = MemoryFileOf(sealed);
+  auto out = MemoryFileOf("");
+  if (!in || !out) {
+    return !in ? in.error() : out.error();
+  }
+  if (auto opened = secrets::OpenStream(in->get(), out->get(), *key, kEgressCaContext); !opened) {
+    return Error{"the sandbox's egress CA: " + opened.error().message};
+  }
+  std::string plain = ContentsOf(out->get());
+  nlohmann::json fields = nlohmann::json::parse(plain, nullptr, false);
+  sodium_memzero(plain.data(), plain.size());
+  if (!fields.is_object() || !fields.contains("cert_pem") || !fields.contains("key_pem") ||
+      !fields["cert_pem"].is_string() || !fields["key_pem"].is_string()) {
+    return Error{"the sandbox's egress CA opened, but is not a CA"};
+  }
+  return egress::SandboxCa{fields["key_pem"].get<std::string>(),
+                           fields["cert_pem"].get<std::string>()};
+}
 
 ErrorOr<backends::EgressEndpoints> DuplicateEndpoints(const backends::EgressEndpoints& endpoints) {
   backends::EgressEndpoints copy;

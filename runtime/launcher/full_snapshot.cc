@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,13 +21,15 @@
 #include "backend-emit/plan/keys.h"
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/errno_text.h"
+#include "ir/support/os/files.h"
 #include "ir/support/os/hex.h"
 #include "ir/support/os/unique_fd.h"
 #include "ir/support/os/write_all.h"
 #include "runtime/backends/qemu_microvm/control.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/snapshot.h"
-#include "runtime/oci/oci.h"
+#include "runtime/secrets/secrets.h"
+#include "runtime/secrets/stream.h"
 
 namespace mvm::runtime {
 
@@ -40,6 +43,13 @@ constexpr char kMemoryFile[] = "memory";
 constexpr char kExtrasFile[] = "extras.img";
 constexpr char kSnapshotPlanFile[] = "plan.dsse";  // the sandbox's internal::kPlanFile, copied
 constexpr char kSealFile[] = "seal.json";
+constexpr char kEgressCaFile[] = "egress-ca.sealed";  // the sandbox's kSealedEgressCaFile, copied
+constexpr size_t kMaxEgressCaBytes = 64u << 10;
+// The secret store's key for snapshots at rest, and what each sealed file is sealed as: a memory
+// image is never accepted as an extras image or the reverse.
+constexpr std::string_view kSnapshotKeyPurpose = "snapshot";
+constexpr std::string_view kMemoryContext = "mvm full snapshot memory";
+constexpr std::string_view kExtrasContext = "mvm full snapshot extras image";
 constexpr size_t kMaxSealBytes = 1u << 20;
 constexpr size_t kMaxPlanBytes = 16u << 20;
 
@@ -101,26 +111,45 @@ ErrorOr<os::UniqueFd> UnnamedFile(const fs::path& dir) {
   return fd;
 }
 
-/// Copies the regular file `from` into `to` (an empty file), within the kernel.
-ErrorOr<Ok> CopyInto(const fs::path& from, int to) {
-  os::UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+/// The regular file `path` opened for reading, its last component not followed.
+ErrorOr<os::UniqueFd> OpenRegular(const fs::path& path) {
+  os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   struct stat st {};
-  if (!in.valid() || ::fstat(in.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return Error{"cannot read `" + from.string() + "`: " + std::strerror(errno)};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Error{"cannot read `" + path.string() + "`: " + std::strerror(errno)};
   }
-  off_t left = st.st_size;
-  while (left > 0) {
-    ssize_t n = ::copy_file_range(in.get(), nullptr, to, nullptr, static_cast<size_t>(left), 0);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return Error{"cannot copy `" + from.string() +
-                   "`: " + (n < 0 ? std::strerror(errno) : "it shrank while it was copied")};
-    }
-    left -= n;
+  return fd;
+}
+
+/// The key that seals snapshots at rest, derived from the host secret store's.
+ErrorOr<secrets::SecretBytes> SnapshotKey(const StateDir& state) {
+  auto store = secrets::Store::Open(state.Secrets());
+  if (!store) {
+    return Error{"the secret store, whose key seals snapshots at rest: " + store.error().message};
   }
-  return Ok{};
+  return store->DeriveKey(kSnapshotKeyPurpose);
+}
+
+/// What a sealed snapshot file holds, opened into a memory file that nothing can change afterwards
+/// (F_SEAL_WRITE and friends): the plaintext never touches a disk.
+ErrorOr<os::UniqueFd> OpenSealed(int sealed, const secrets::SecretBytes& key,
+                                 std::string_view context, const std::string& name) {
+  os::UniqueFd plain(::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!plain.valid()) {
+    return Error{"memfd_create: " + os::ErrnoText(errno)};
+  }
+  if (::lseek(sealed, 0, SEEK_SET) != 0) {
+    return Error{name + ": lseek: " + os::ErrnoText(errno)};
+  }
+  if (auto opened = secrets::OpenStream(sealed, plain.get(), key, context); !opened) {
+    return Refused("`" + name + "` of the snapshot: " + opened.error().message);
+  }
+  if (::fcntl(plain.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) !=
+          0 ||
+      ::lseek(plain.get(), 0, SEEK_SET) != 0) {
+    return Error{name + ": cannot seal the opened copy: " + os::ErrnoText(errno)};
+  }
+  return plain;
 }
 
 /// The host's record of full snapshots: the epoch counter and the epoch each label was last sealed
@@ -138,7 +167,7 @@ class Seals {
     }
     Seals seals(std::move(lock), root / "seals.json");
     if (fs::exists(seals.path_)) {
-      auto text = oci::ReadBounded(seals.path_, 64u << 20);
+      auto text = os::ReadFileBounded(seals.path_, 64u << 20);
       if (!text) {
         return text.error();
       }
@@ -209,6 +238,7 @@ json Describe(const FullSnapshotInfo& info) {
           {"ram_bytes", info.ram_bytes},
           {"pause_ms", info.pause_ms},
           {"key_id", info.key_id},
+          {"encrypted", info.encrypted},
           {"files", files}};
 }
 
@@ -237,6 +267,7 @@ ErrorOr<FullSnapshotInfo> ParseDescription(const json& d, const fs::path& dir) {
     info.ram_bytes = d.at("ram_bytes").get<uint64_t>();
     info.pause_ms = d.at("pause_ms").get<double>();
     info.key_id = d.at("key_id").get<std::string>();
+    info.encrypted = d.at("encrypted").get<bool>();
     for (const auto& [name, f] : d.at("files").items()) {
       info.files.push_back(
           {name, f.at("sha256").get<std::string>(), f.at("bytes").get<uint64_t>()});
@@ -249,7 +280,7 @@ ErrorOr<FullSnapshotInfo> ParseDescription(const json& d, const fs::path& dir) {
 
 /// Reads seal.json: the description (unchecked) and the signature over it.
 ErrorOr<std::pair<json, std::string>> ReadSeal(const fs::path& dir) {
-  auto text = oci::ReadBounded(dir / kSealFile, kMaxSealBytes);
+  auto text = os::ReadFileBounded(dir / kSealFile, kMaxSealBytes);
   if (!text) {
     return text.error();
   }
@@ -320,21 +351,36 @@ ErrorOr<Ok> Publish(const fs::path& parent, const std::string& label, std::vecto
 }
 
 ErrorOr<FullSnapshotInfo> Take(const LauncherOptions& options, const SandboxRecord& record,
-                               const std::string& label) {
+                               const std::string& label, bool encrypt) {
   if (record.backend != "qemu-microvm") {
     return Error{"sandbox `" + record.name + "` runs on the " + record.backend +
                  " backend; full snapshots (memory and device state) are of microVMs. "
                  "`mvmctl snapshot " +
                  record.name + "` captures its files"};
   }
-  if (!record.secret_tokens.empty()) {
-    return Error{"sandbox `" + record.name +
-                 "` holds secrets, whose sandbox CA key lives only in its egress helper; a VM "
-                 "restored from it could not reach its secrets' hosts, so it is not snapshotted. "
-                 "`mvmctl snapshot " +
-                 record.name + "` captures its files"};
-  }
   const fs::path sandbox_dir = options.state.Sandbox(record.name);
+  // A guest with secrets trusts its egress CA, so its copies need that CA's key (sealed at rest;
+  // never a secret's value, which no guest holds).
+  std::optional<std::string> sealed_ca;
+  if (!record.secret_tokens.empty()) {
+    auto text = os::ReadFileBounded(sandbox_dir / kSealedEgressCaFile, kMaxEgressCaBytes);
+    if (!text) {
+      return Error{"sandbox `" + record.name +
+                   "` holds secrets, but its egress CA is not sealed in its state directory (it "
+                   "was started by an older mvmctl?), and a copy would trust no CA its helper "
+                   "has: " +
+                   text.error().message};
+    }
+    sealed_ca = std::move(*text);
+  }
+  std::optional<secrets::SecretBytes> key_at_rest;
+  if (encrypt) {
+    auto key = SnapshotKey(options.state);
+    if (!key) {
+      return key.error();
+    }
+    key_at_rest.emplace(std::move(*key));
+  }
   const fs::path parent = SandboxSnapshots(options.state, record.name);
   std::error_code ec;
   fs::create_directories(parent, ec);
@@ -347,7 +393,7 @@ ErrorOr<FullSnapshotInfo> Take(const LauncherOptions& options, const SandboxReco
                  "`; pick another --label or remove it with `mvmctl snapshot rm " + record.name +
                  " " + label + "`"};
   }
-  auto plan_text = oci::ReadBounded(sandbox_dir / internal::kPlanFile, kMaxPlanBytes);
+  auto plan_text = os::ReadFileBounded(sandbox_dir / internal::kPlanFile, kMaxPlanBytes);
   if (!plan_text) {
     return Error{"the plan sandbox `" + record.name +
                  "` was admitted with is not in its state directory (it was started by an "
@@ -370,11 +416,16 @@ ErrorOr<FullSnapshotInfo> Take(const LauncherOptions& options, const SandboxReco
   info.backend = record.backend;
   info.key_id = key->KeyId();
   info.memory_mb = record.memory_mb;
+  info.encrypted = encrypt;
 
   std::vector<Part> parts;
-  auto memory = UnnamedFile(parent);
-  if (!memory) {
-    return memory.error();
+  // Encrypted, qemu writes into memory and the sealed stream alone reaches the disk.
+  auto memory =
+      encrypt
+          ? ErrorOr<os::UniqueFd>(os::UniqueFd(::memfd_create("mvm-snapshot-memory", MFD_CLOEXEC)))
+          : UnnamedFile(parent);
+  if (!memory || !memory->valid()) {
+    return memory ? Error{"memfd_create: " + os::ErrnoText(errno)} : memory.error();
   }
   auto answer = qemu_microvm::ControlRequest(
       sandbox_dir / qemu_microvm::kControlSocket, {{"op", "snapshot"}}, memory->get(),
@@ -391,18 +442,61 @@ ErrorOr<FullSnapshotInfo> Take(const LauncherOptions& options, const SandboxReco
   info.qemu_version = answer->value("qemu_version", std::string());
   info.ram_bytes = answer->value("ram_bytes", uint64_t{0});
   info.pause_ms = answer->value("duration_ms", 0.0);
-  parts.push_back({kMemoryFile, std::move(*memory)});
+  // Seals `plain` (from its start) into a new unnamed file, or, unencrypted, keeps it.
+  auto at_rest = [&](os::UniqueFd plain, std::string_view context) -> ErrorOr<os::UniqueFd> {
+    if (!encrypt) {
+      return plain;
+    }
+    auto sealed = UnnamedFile(parent);
+    if (!sealed) {
+      return sealed.error();
+    }
+    if (::lseek(plain.get(), 0, SEEK_SET) != 0) {
+      return Error{"lseek: " + os::ErrnoText(errno)};
+    }
+    if (auto ok = secrets::SealStream(plain.get(), sealed->get(), *key_at_rest, context); !ok) {
+      return Error{"cannot seal the snapshot: " + ok.error().message};
+    }
+    return sealed;
+  };
+  auto memory_at_rest = at_rest(std::move(*memory), kMemoryContext);
+  if (!memory_at_rest) {
+    return memory_at_rest.error();
+  }
+  parts.push_back({kMemoryFile, std::move(*memory_at_rest)});
 
   const fs::path extras = sandbox_dir / "extras.img";
   if (fs::is_regular_file(extras, ec)) {
-    auto copy = UnnamedFile(parent);
-    if (!copy) {
-      return copy.error();
+    auto source = OpenRegular(extras);
+    if (!source) {
+      return source.error();
     }
-    if (auto ok = CopyInto(extras, copy->get()); !ok) {
-      return ok.error();
+    os::UniqueFd plain = std::move(*source);
+    if (!encrypt) {
+      auto copy = UnnamedFile(parent);
+      if (!copy) {
+        return copy.error();
+      }
+      if (auto ok = os::CopyAll(plain.get(), copy->get()); !ok) {
+        return Error{"cannot copy `" + extras.string() + "`: " + ok.error().message};
+      }
+      plain = std::move(*copy);
     }
-    parts.push_back({kExtrasFile, std::move(*copy)});
+    auto extras_at_rest = at_rest(std::move(plain), kExtrasContext);
+    if (!extras_at_rest) {
+      return extras_at_rest.error();
+    }
+    parts.push_back({kExtrasFile, std::move(*extras_at_rest)});
+  }
+  if (sealed_ca) {
+    auto ca_copy = UnnamedFile(parent);
+    if (!ca_copy) {
+      return ca_copy.error();
+    }
+    if (int err = os::WriteAll(ca_copy->get(), *sealed_ca); err != 0) {
+      return Error{"cannot write the egress CA's copy: " + os::ErrnoText(err)};
+    }
+    parts.push_back({kEgressCaFile, std::move(*ca_copy)});
   }
   auto plan_copy = UnnamedFile(parent);
   if (!plan_copy) {
@@ -454,7 +548,7 @@ ErrorOr<FullSnapshotInfo> Take(const LauncherOptions& options, const SandboxReco
 }  // namespace
 
 ErrorOr<FullSnapshotInfo> TakeFullSnapshot(const LauncherOptions& options, std::string_view sandbox,
-                                           std::string label, audit::Log& audit) {
+                                           std::string label, bool encrypt, audit::Log& audit) {
   if (label.empty()) {
     label = DefaultSnapshotLabel();
   }
@@ -469,8 +563,8 @@ ErrorOr<FullSnapshotInfo> TakeFullSnapshot(const LauncherOptions& options, std::
     return Error{"sandbox `" + std::string(sandbox) +
                  "` is not running; `mvmctl ps` shows its state"};
   }
-  auto taken = Take(options, *record, label);
-  json fields = {{"sandbox", sandbox}, {"label", label}, {"kind", "full"}};
+  auto taken = Take(options, *record, label, encrypt);
+  json fields = {{"sandbox", sandbox}, {"label", label}, {"kind", "full"}, {"encrypted", encrypt}};
   if (taken) {
     fields["epoch"] = taken->epoch;
     fields["pause_ms"] = taken->pause_ms;
@@ -489,7 +583,7 @@ ErrorOr<FullSnapshotInfo> TakeFullSnapshot(const LauncherOptions& options, std::
   return taken;
 }
 
-ErrorOr<FullSnapshotInfo> VerifyFullSnapshot(const StateDir& state, std::string_view sandbox,
+ErrorOr<OpenedFullSnapshot> OpenFullSnapshot(const StateDir& state, std::string_view sandbox,
                                              std::string_view label) {
   if (!IsSandboxName(sandbox)) {
     return MakeError(ErrorKind::kUsage, "`" + std::string(sandbox) + "` is not a sandbox name");
@@ -538,6 +632,9 @@ ErrorOr<FullSnapshotInfo> VerifyFullSnapshot(const StateDir& state, std::string_
       return Refused("`" + entry.path().string() + "` is not part of the sealed snapshot");
     }
   }
+  // Each file is hashed through the descriptor the restore then loads from, so that what is
+  // loaded is what was checked, whatever is renamed into the directory meanwhile.
+  std::map<std::string, os::UniqueFd> opened;
   for (const auto& f : info->files) {
     const fs::path path = dir / f.name;
     os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
@@ -554,6 +651,7 @@ ErrorOr<FullSnapshotInfo> VerifyFullSnapshot(const StateDir& state, std::string_
                      " (" + std::to_string(got->bytes) + " bytes), sealed " + f.sha256 + " (" +
                      std::to_string(f.bytes) + " bytes)");
     }
+    opened[f.name] = std::move(fd);
   }
   if (!expected.contains(kMemoryFile) || !expected.contains(kSnapshotPlanFile)) {
     return Refused("`" + dir.string() + "` lacks its memory or its plan");
@@ -571,7 +669,55 @@ ErrorOr<FullSnapshotInfo> VerifyFullSnapshot(const StateDir& state, std::string_
                  : std::string("this host holds no seal of that label")) +
         ": an older or removed snapshot put back is a replay");
   }
-  return info;
+  OpenedFullSnapshot out;
+  out.info = std::move(*info);
+  out.memory = std::move(opened[kMemoryFile]);
+  if (opened.contains(kExtrasFile)) {
+    out.extras = std::move(opened[kExtrasFile]);
+  }
+  if (out.info.encrypted) {
+    auto at_rest = SnapshotKey(state);
+    if (!at_rest) {
+      return at_rest.error();
+    }
+    auto memory = OpenSealed(out.memory.get(), *at_rest, kMemoryContext, kMemoryFile);
+    if (!memory) {
+      return memory.error();
+    }
+    out.memory = std::move(*memory);
+    if (out.extras.valid()) {
+      auto extras = OpenSealed(out.extras.get(), *at_rest, kExtrasContext, kExtrasFile);
+      if (!extras) {
+        return extras.error();
+      }
+      out.extras = std::move(*extras);
+    }
+  }
+  if (opened.contains(kEgressCaFile)) {
+    const int fd = opened[kEgressCaFile].get();
+    std::string sealed(kMaxEgressCaBytes + 1, '\0');
+    ssize_t n = ::pread(fd, sealed.data(), sealed.size(), 0);
+    if (n < 0 || static_cast<size_t>(n) > kMaxEgressCaBytes) {
+      return Refused("the snapshot's egress CA is unreadable or too large");
+    }
+    sealed.resize(static_cast<size_t>(n));
+    auto ca = OpenEgressCa(state, sealed);
+    if (!ca) {
+      return Refused(ca.error().message);
+    }
+    out.egress_ca = std::move(*ca);
+    out.egress_ca_sealed = std::move(sealed);
+  }
+  return out;
+}
+
+ErrorOr<FullSnapshotInfo> VerifyFullSnapshot(const StateDir& state, std::string_view sandbox,
+                                             std::string_view label) {
+  auto opened = OpenFullSnapshot(state, sandbox, label);
+  if (!opened) {
+    return opened.error();
+  }
+  return std::move(opened->info);
 }
 
 std::vector<FullSnapshotInfo> ListFullSnapshots(const StateDir& state, std::string_view sandbox,
@@ -642,10 +788,11 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
                                   {"message", error.message.substr(0, 4096)}});
     return error;
   };
-  auto info = VerifyFullSnapshot(options.state, sandbox, label);
-  if (!info) {
-    return refuse(info.error());
+  auto opened = OpenFullSnapshot(options.state, sandbox, label);
+  if (!opened) {
+    return refuse(opened.error());
   }
+  const FullSnapshotInfo* info = &opened->info;
   if (timings != nullptr) {
     timings->verify_ms = MillisSince(start);
   }
@@ -653,7 +800,7 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
     return refuse(Refused("snapshot `" + std::string(label) + "` is of the " + info->backend +
                           " backend, which has no full snapshots"));
   }
-  auto plan_text = oci::ReadBounded(info->dir / kSnapshotPlanFile, kMaxPlanBytes);
+  auto plan_text = os::ReadFileBounded(info->dir / kSnapshotPlanFile, kMaxPlanBytes);
   if (!plan_text) {
     return refuse(plan_text.error());
   }
@@ -672,7 +819,7 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
   StartOptions start_options;
   start_options.name = new_name;
   start_options.detached = true;
-  auto started = StartFromFullSnapshot(on_vm, *info, *admitted, start_options, audit, timings);
+  auto started = StartFromFullSnapshot(on_vm, *opened, *admitted, start_options, audit, timings);
   if (!started) {
     return started.error();
   }
@@ -686,18 +833,18 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
 }
 
 ErrorOr<Sandbox> StartFromFullSnapshot(const LauncherOptions& options,
-                                       const FullSnapshotInfo& snapshot,
+                                       const OpenedFullSnapshot& opened,
                                        const AdmittedPlan& admitted, StartOptions start,
                                        audit::Log& audit, RestoreTimings* timings) {
+  const FullSnapshotInfo& snapshot = opened.info;
   start.use_pool = false;
   StartOptions::Restore restore;
-  restore.incoming.memory = snapshot.dir / kMemoryFile;
-  if (std::any_of(snapshot.files.begin(), snapshot.files.end(),
-                  [](const auto& f) { return f.name == kExtrasFile; })) {
-    restore.incoming.extras_image = snapshot.dir / kExtrasFile;
-  }
+  restore.incoming.memory_fd = opened.memory.get();
+  restore.incoming.extras_fd = opened.extras.valid() ? opened.extras.get() : -1;
   restore.incoming.acceleration = snapshot.acceleration;
   restore.rootfs_digest = snapshot.rootfs;
+  restore.egress_ca = opened.egress_ca;
+  restore.egress_ca_sealed = opened.egress_ca_sealed;
   start.restore = std::move(restore);
   LauncherOptions on_vm = options;
   on_vm.backend = snapshot.backend;

@@ -8,11 +8,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ir/support/error_or.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/audit/audit.h"
 #include "runtime/launcher/launcher.h"
 
@@ -26,8 +28,11 @@ inline constexpr std::string_view kLauncherKeyName = "launcher";
 /// One full snapshot: `<state>/snapshots/<sandbox>/<label>.full/`, a directory (mode 0700) of
 /// files (mode 0600): `memory` (qemu's migration stream: guest RAM and device state), `plan.dsse`
 /// (the signed plan the VM was admitted with), `extras.img` when the VM had one (its read-only
-/// app files and volume copies), and `seal.json`: the description below and an Ed25519 signature
-/// of it with the launcher key.
+/// app files and volume copies), `egress-ca.sealed` when it had secrets (its egress CA, sealed
+/// with the secret store's key), and `seal.json`: the description below and an Ed25519 signature
+/// of it with the launcher key. Encrypted (`encrypted`), `memory` and `extras.img` are sealed
+/// streams (runtime/secrets/stream.h) under the secret store's "snapshot" key; the digests are of
+/// what is on disk, so a snapshot verifies without the key and opens only with it.
 struct FullSnapshotInfo {
   struct File {
     std::string name;
@@ -54,16 +59,30 @@ struct FullSnapshotInfo {
   uint64_t ram_bytes = 0;   ///< the guest RAM qemu accounted for
   double pause_ms = 0;      ///< how long the VM stood still for it (drain, stop, save, continue)
   std::string audit_id;     ///< of the "snapshot" record (empty when read back)
+  bool encrypted = false;   ///< memory and extras image sealed at rest with the store's key
 };
 
-/// Takes a full snapshot of the running microVM `sandbox` under `label` (empty: the UTC time).
-/// The VM continues afterwards as it was (a paused VM stays paused); clients of its agent lose
-/// their connections, as the port is drained first. Refused for other backends, for sandboxes
-/// with secrets (their egress CA's key lives only in their egress helper) and for labels in use.
-/// Written beside the sandbox's snapshots as unnamed files first, so that a failure or a kill -9
-/// at any point before the last rename leaves no snapshot; audited as "snapshot" (kind "full").
+/// A full snapshot checked and opened for loading: descriptors of exactly the bytes that were
+/// hashed (for an encrypted one, opened into sealed memory files), so that nothing put in the
+/// directory after the check is ever loaded.
+struct OpenedFullSnapshot {
+  FullSnapshotInfo info;
+  os::UniqueFd memory;
+  os::UniqueFd extras;  ///< not valid when the VM had no extras image
+  /// The VM's egress CA when it had secrets, opened with the store's key, and as it was sealed.
+  std::optional<egress::SandboxCa> egress_ca;
+  std::string egress_ca_sealed;
+};
+
+/// Takes a full snapshot of the running microVM `sandbox` under `label` (empty: the UTC time),
+/// its memory and extras image sealed at rest with the secret store's key when `encrypt` (the
+/// plaintext then passes through memory only). The VM continues afterwards as it was (a paused VM
+/// stays paused); clients of its agent lose their connections, as the port is drained first.
+/// Refused for other backends and for labels in use. Written beside the sandbox's snapshots as
+/// unnamed files first, so that a failure or a kill -9 at any point before the last rename leaves
+/// no snapshot; audited as "snapshot" (kind "full").
 ErrorOr<FullSnapshotInfo> TakeFullSnapshot(const LauncherOptions& options, std::string_view sandbox,
-                                           std::string label, audit::Log& audit);
+                                           std::string label, bool encrypt, audit::Log& audit);
 
 /// Checks a full snapshot as a restore does, short of the plan: the seal's signature with this
 /// host's launcher key, the description naming this sandbox and label, every file there and
@@ -71,6 +90,11 @@ ErrorOr<FullSnapshotInfo> TakeFullSnapshot(const LauncherOptions& options, std::
 /// seal this host made last for it (an older copy put back is a replay). A failure is of kind
 /// kVerificationFailed (exit 4); a snapshot that is not there, kNoSuchSnapshot.
 ErrorOr<FullSnapshotInfo> VerifyFullSnapshot(const StateDir& state, std::string_view sandbox,
+                                             std::string_view label);
+
+/// VerifyFullSnapshot, keeping the files it checked open; an encrypted snapshot is opened with the
+/// secret store's key too (refused, exit 4, when it does not open), and so is the egress CA.
+ErrorOr<OpenedFullSnapshot> OpenFullSnapshot(const StateDir& state, std::string_view sandbox,
                                              std::string_view label);
 
 /// The full snapshots of `sandbox` (empty: of every sandbox) as their descriptions say, without
@@ -94,17 +118,19 @@ struct RestoreTimings {
 /// epoch is refused), the same root file system, then qemu started from the saved state. The new
 /// VM gets its own identity: its name as hostname, fresh entropy for its kernel's random pool and
 /// a reseeded CRNG, the host's time, and its own egress helper when its plan allows egress.
+/// A snapshot of a VM with secrets restores with the VM's egress CA (its guest trusts that CA only)
+/// and fresh tokens: what a process of the snapshot held stands for nothing in the copy.
 /// Detached, like `mvmctl up`. Refusals are audited ("refuse", stage "restore") and of kind
 /// kVerificationFailed.
 ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string_view sandbox,
                                      std::string_view label, const std::string& new_name,
                                      audit::Log& audit, RestoreTimings* timings);
 
-/// RestoreFullSnapshot's second half, for a snapshot VerifyFullSnapshot has just checked and a plan
+/// RestoreFullSnapshot's second half, for a snapshot OpenFullSnapshot has just checked and a plan
 /// already admitted (a warm pool's own): starts a sandbox from `snapshot` with `start` (its name,
 /// pool, detachment; `start.restore` is set here) and gives it its new identity.
 ErrorOr<Sandbox> StartFromFullSnapshot(const LauncherOptions& options,
-                                       const FullSnapshotInfo& snapshot,
+                                       const OpenedFullSnapshot& snapshot,
                                        const AdmittedPlan& admitted, StartOptions start,
                                        audit::Log& audit, RestoreTimings* timings);
 

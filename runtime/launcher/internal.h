@@ -138,6 +138,16 @@ struct EgressSecrets {
   egress::SandboxCa ca;
 };
 
+/// `<sandbox>/egress-ca.sealed`: a microVM's egress CA, sealed (secrets/stream.h) with the host
+/// secret store's "egressca" key. A full snapshot of the VM carries it, as the restored guest
+/// trusts that CA and no other, and its certificate cannot be replaced in a running guest.
+inline constexpr char kSealedEgressCaFile[] = "egress-ca.sealed";
+
+/// `ca` sealed with the store's key, as kSealedEgressCaFile holds it.
+ErrorOr<std::string> SealEgressCa(const StateDir& state, const egress::SandboxCa& ca);
+/// The CA that SealEgressCa sealed; an Error when it does not open with this host's store.
+ErrorOr<egress::SandboxCa> OpenEgressCa(const StateDir& state, std::string_view sealed);
+
 }  // namespace internal
 
 /// A pooled sandbox's way out and secrets, kept by the pool process so that a claim can end the

@@ -20,6 +20,7 @@
 #include "runtime/agent/client.h"
 #include "runtime/audit/audit.h"
 #include "runtime/backends/backend.h"
+#include "runtime/egress/intercept.h"
 #include "runtime/launcher/state.h"
 #include "runtime/oci/pull.h"
 #include "runtime/oci/registry.h"
@@ -129,6 +130,10 @@ struct StartOptions {
   struct Restore {
     backends::IncomingSnapshot incoming;
     std::string rootfs_digest;
+    /// The snapshotted sandbox's egress CA when it had secrets (its guest trusts that CA only),
+    /// opened and as sealed; the restored sandbox's own tokens are minted fresh all the same.
+    std::optional<egress::SandboxCa> egress_ca;
+    std::string egress_ca_sealed;
   };
   std::optional<Restore> restore;
 };

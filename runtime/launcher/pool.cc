@@ -205,7 +205,8 @@ ErrorOr<Sandbox> PoolProcess::StartOne(audit::Log& log, PhaseTimings& timings) {
     }
     const std::string name = booted->record().name;
     // A label holds at most 64 characters, a pool name 63.
-    auto taken = TakeFullSnapshot(options_, name, "pool-" + pool_.name.substr(0, 59), log);
+    auto taken = TakeFullSnapshot(options_, name, "pool-" + pool_.name.substr(0, 59),
+                                  /*encrypt=*/false, log);
     // The booted sandbox served as the snapshot's source; its agent connection went with the
     // drain, so the pool keeps restored ones only.
     (void)Destroy(options_, *booted, log, "the pool's snapshot source");
@@ -215,14 +216,14 @@ ErrorOr<Sandbox> PoolProcess::StartOne(audit::Log& log, PhaseTimings& timings) {
     snapshot_ = std::move(*taken);
     Say("snapshot " + snapshot_->label + " of " + name + " taken; refills restore it");
   }
-  auto verified = VerifyFullSnapshot(options_.state, snapshot_->sandbox, snapshot_->label);
-  if (!verified) {
-    return verified.error();
+  auto opened = OpenFullSnapshot(options_.state, snapshot_->sandbox, snapshot_->label);
+  if (!opened) {
+    return opened.error();
   }
   RestoreTimings restored;
-  auto sandbox = StartFromFullSnapshot(options_, *verified, plan_, start_, log, &restored);
+  auto sandbox = StartFromFullSnapshot(options_, *opened, plan_, start_, log, &restored);
   if (sandbox) {
-    timings.acceleration = verified->acceleration;
+    timings.acceleration = opened->info.acceleration;
   }
   return sandbox;
 }

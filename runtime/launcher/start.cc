@@ -149,16 +149,42 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   EgressSecrets secrets;
   std::vector<SandboxRecord::SecretToken> tokens;
   if (!admitted.secrets.empty()) {
-    auto ca = egress::MakeSandboxCa(name);
-    if (!ca) {
-      return fail("cannot make the sandbox's egress CA: " + ca.error().message);
+    std::string sealed_ca;
+    if (start.restore) {
+      // The guest's trust store is in the snapshot already, and holds the snapshot's CA.
+      if (!start.restore->egress_ca) {
+        return fail(
+            "refused: the snapshot's plan has secrets, but the snapshot holds no egress CA");
+      }
+      secrets.ca = *start.restore->egress_ca;
+      sealed_ca = start.restore->egress_ca_sealed;
+    } else {
+      auto ca = egress::MakeSandboxCa(name);
+      if (!ca) {
+        return fail("cannot make the sandbox's egress CA: " + ca.error().message);
+      }
+      auto staged = StageEgressCa(request.sandbox_dir, rootfs_dir, ca->cert_pem);
+      if (!staged) {
+        return fail(staged.error().message);
+      }
+      request.mounts.insert(request.mounts.end(), staged->begin(), staged->end());
+      secrets.ca = std::move(*ca);
+      if (backend.capabilities().full_snapshots) {
+        auto sealed = SealEgressCa(options.state, secrets.ca);
+        if (!sealed) {
+          return fail("cannot seal the sandbox's egress CA for its snapshots: " +
+                      sealed.error().message);
+        }
+        sealed_ca = std::move(*sealed);
+      }
     }
-    auto staged = StageEgressCa(request.sandbox_dir, rootfs_dir, ca->cert_pem);
-    if (!staged) {
-      return fail(staged.error().message);
+    if (!sealed_ca.empty()) {
+      if (auto ok = os::WriteFileAtomically(request.sandbox_dir / kSealedEgressCaFile, sealed_ca,
+                                            os::kPrivateFile);
+          !ok) {
+        return fail(ok.error().message);
+      }
     }
-    request.mounts.insert(request.mounts.end(), staged->begin(), staged->end());
-    secrets.ca = std::move(*ca);
     for (const SecretRelease& s : admitted.secrets) {
       tokens.push_back({s.env, s.name, secrets::MintToken()});
       secrets.secrets.push_back({s.name, tokens.back().token, s.hosts});

@@ -60,10 +60,6 @@ class Sha256 {
 /// "sha256:<64 hex>" of `bytes`.
 std::string Sha256Digest(std::string_view bytes);
 
-/// The bytes of the regular file `path`, whose last component is not followed if it is a symlink;
-/// an Error when it is unreadable, not a regular file, or larger than `limit` bytes.
-ErrorOr<std::string> ReadBounded(const std::filesystem::path& path, int64_t limit);
-
 /// A content descriptor (OCI image spec, descriptor.md), as far as mvm uses one.
 struct Descriptor {
   std::string media_type;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ir/support/os/errno_text.h"
+#include "ir/support/os/files.h"
 #include "ir/support/os/unique_fd.h"
 #include "ir/support/os/write_all.h"
 #include "runtime/rootfs/tree_util.h"
@@ -252,7 +253,7 @@ ErrorOr<Pulled> Pull(ImageStore& store, const Reference& ref, RegistryOptions re
   if (auto got = registry.GetBlob(ref.repository, manifest->config, config_file); !got) {
     return got.error();
   }
-  auto config_body = ReadBounded(config_file, store.limits().max_config_bytes);
+  auto config_body = os::ReadFileBounded(config_file, store.limits().max_config_bytes);
   if (!config_body) {
     return config_body.error();
   }
@@ -395,7 +396,7 @@ ErrorOr<Ok> ExtractArchive(const fs::path& file, const fs::path& dest, const Lim
 
 ErrorOr<std::vector<Pulled>> LoadLayout(ImageStore& store, const fs::path& layout,
                                         std::string_view name, const PullOptions& options) {
-  auto index_body = ReadBounded(layout / "index.json", store.limits().max_manifest_bytes);
+  auto index_body = os::ReadFileBounded(layout / "index.json", store.limits().max_manifest_bytes);
   if (!index_body) {
     return index_body.error();
   }
@@ -413,7 +414,7 @@ ErrorOr<std::vector<Pulled>> LoadLayout(ImageStore& store, const fs::path& layou
       if (!path) {
         return path.error();
       }
-      auto body = ReadBounded(*path, store.limits().max_manifest_bytes);
+      auto body = os::ReadFileBounded(*path, store.limits().max_manifest_bytes);
       if (!body) {
         return body.error();
       }
@@ -434,7 +435,7 @@ ErrorOr<std::vector<Pulled>> LoadLayout(ImageStore& store, const fs::path& layou
     if (!manifest_path) {
       return manifest_path.error();
     }
-    auto manifest_body = ReadBounded(*manifest_path, store.limits().max_manifest_bytes);
+    auto manifest_body = os::ReadFileBounded(*manifest_path, store.limits().max_manifest_bytes);
     if (!manifest_body) {
       return manifest_body.error();
     }
@@ -446,7 +447,7 @@ ErrorOr<std::vector<Pulled>> LoadLayout(ImageStore& store, const fs::path& layou
     if (!config_path) {
       return config_path.error();
     }
-    auto config_body = ReadBounded(*config_path, store.limits().max_config_bytes);
+    auto config_body = os::ReadFileBounded(*config_path, store.limits().max_config_bytes);
     if (!config_body) {
       return config_body.error();
     }
@@ -496,7 +497,7 @@ ErrorOr<std::vector<Pulled>> LoadLayout(ImageStore& store, const fs::path& layou
 
 ErrorOr<std::vector<Pulled>> LoadDockerArchive(ImageStore& store, const fs::path& dir,
                                                std::string_view name, const PullOptions& options) {
-  auto text = ReadBounded(dir / "manifest.json", store.limits().max_manifest_bytes);
+  auto text = os::ReadFileBounded(dir / "manifest.json", store.limits().max_manifest_bytes);
   if (!text) {
     return text.error();
   }
@@ -533,7 +534,7 @@ ErrorOr<std::vector<Pulled>> LoadDockerArchive(ImageStore& store, const fs::path
     if (!config_path) {
       return config_path.error();
     }
-    auto config_body = ReadBounded(*config_path, store.limits().max_config_bytes);
+    auto config_body = os::ReadFileBounded(*config_path, store.limits().max_config_bytes);
     if (!config_body) {
       return config_body.error();
     }

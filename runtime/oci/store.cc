@@ -19,6 +19,7 @@
 
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/errno_text.h"
+#include "ir/support/os/files.h"
 #include "ir/support/os/unique_fd.h"
 #include "runtime/oci/unpack.h"
 #include "runtime/rootfs/rootfs.h"
@@ -86,7 +87,7 @@ ErrorOr<NameTable> ReadNames(const fs::path& dir) {
   if (!fs::exists(path, ec)) {
     return t;
   }
-  auto text = ReadBounded(path, 64 << 20);
+  auto text = os::ReadFileBounded(path, 64 << 20);
   if (!text) {
     return text.error();
   }
@@ -132,7 +133,7 @@ ErrorOr<NameTable> ChangeNames(const fs::path& dir, Change change) {
 }
 
 ErrorOr<StoredImage> ReadImage(const fs::path& image_dir) {
-  auto text = ReadBounded(image_dir / kImageFile, 1 << 20);
+  auto text = os::ReadFileBounded(image_dir / kImageFile, 1 << 20);
   if (!text) {
     return text.error();
   }
@@ -157,7 +158,7 @@ ErrorOr<StoredImage> ReadImage(const fs::path& image_dir) {
     return Error{Quote(image_dir / kImageFile) + " does not describe " + Quote(image_dir) +
                  "; `mvmctl image prune` removes it"};
   }
-  auto config = ReadBounded(image_dir / "config.json", 64 << 20);
+  auto config = os::ReadFileBounded(image_dir / "config.json", 64 << 20);
   if (!config) {
     return config.error();
   }
@@ -385,7 +386,7 @@ ErrorOr<StoredImage> ImageStore::Publish(const ImageParts& parts, const Progress
 
 ErrorOr<VerifyReport> ImageStore::Verify(const StoredImage& image) const {
   VerifyReport report;
-  auto manifest = ReadBounded(image.dir / "manifest.json", limits_.max_manifest_bytes);
+  auto manifest = os::ReadFileBounded(image.dir / "manifest.json", limits_.max_manifest_bytes);
   if (!manifest) {
     report.problems.push_back(manifest.error().message);
   } else {
@@ -400,7 +401,7 @@ ErrorOr<VerifyReport> ImageStore::Verify(const StoredImage& image) const {
                                 ", the cache recorded " + image.config_digest);
     }
   }
-  auto config = ReadBounded(image.dir / "config.json", limits_.max_config_bytes);
+  auto config = os::ReadFileBounded(image.dir / "config.json", limits_.max_config_bytes);
   if (!config) {
     report.problems.push_back(config.error().message);
   } else if (std::string d = Sha256Digest(*config); d != image.config_digest) {
@@ -465,7 +466,7 @@ constexpr std::string_view kFingerprintFile = "verified-fingerprint";
 ErrorOr<Ok> ImageStore::CheckTree(const StoredImage& image) const {
   auto before = TreeFingerprint(image.rootfs);
   if (before) {
-    auto kept = ReadBounded(image.dir / kFingerprintFile, 128);
+    auto kept = os::ReadFileBounded(image.dir / kFingerprintFile, 128);
     if (kept && *kept == *before) {
       return Ok{};
     }
@@ -533,7 +534,7 @@ ErrorOr<std::vector<StoredImage>> ImageStore::Prune() {
       continue;
     }
     // A scratch directory whose owner is alive belongs to a pull in progress.
-    auto owner = ReadBounded(e.path() / "owner", 64);
+    auto owner = os::ReadFileBounded(e.path() / "owner", 64);
     if (owner) {
       pid_t pid = static_cast<pid_t>(std::atol(owner->c_str()));
       if (pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM)) {

@@ -99,7 +99,7 @@ ErrorOr<Booted> Boot(const Spec& spec, std::chrono::milliseconds timeout, BootTi
         // The console reaches its file through the supervisor, which may trail the agent's answer.
         // A VM started from a snapshot does not boot, so its console never says.
         auto guest_ms = GuestReadyBootMs(spec.console_log);
-        for (int i = 0; i < 50 && !guest_ms && !spec.incoming; ++i) {
+        for (int i = 0; i < 50 && !guest_ms && spec.incoming_fd < 0; ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
           guest_ms = GuestReadyBootMs(spec.console_log);
         }

@@ -2,13 +2,18 @@
 // from a start request to a VM booted to its agent, with the boot files, images and accelerator
 // it needs.
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <thread>
 
+#include "ir/support/os/files.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/backends/qemu_microvm/control.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 
@@ -140,18 +145,19 @@ ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
           "a VM with read-write volumes has no full snapshot to start from: qemu cannot save the "
           "state of its virtio-fs devices"};
     }
-    if (request.incoming->extras_image) {
+    if (request.incoming->extras_fd >= 0) {
       // The sandbox keeps its own copy, as a booted one does, for a snapshot of it in turn.
       fs::path extras = request.sandbox_dir / "extras.img";
-      std::error_code ec;
-      fs::copy_file(*request.incoming->extras_image, extras, fs::copy_options::overwrite_existing,
-                    ec);
-      if (ec) {
-        return Error{"cannot copy the snapshot's extras image: " + ec.message()};
+      os::UniqueFd copy(::open(extras.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (!copy.valid()) {
+        return Error{"cannot create `" + extras.string() + "`: " + std::strerror(errno)};
+      }
+      if (auto ok = os::CopyAll(request.incoming->extras_fd, copy.get()); !ok) {
+        return Error{"cannot copy the snapshot's extras image: " + ok.error().message};
       }
       spec.extras_image = extras;
     }
-    spec.incoming = request.incoming->memory;
+    spec.incoming_fd = request.incoming->memory_fd;
   } else if (!mounts.empty()) {
     fs::path extras = request.sandbox_dir / "extras.img";
     if (auto ok = guest::BuildExtrasImage(mounts, request.sandbox_dir / "extras", extras); !ok) {

@@ -104,9 +104,18 @@ int Connect(const fs::path& path) {
   }
   // Nothing of the launcher's but the report pipe: a detached VM must not hold its terminal or the
   // pipes a caller (an SDK, a test) waits to see closed.
-  // And the NIC's tap, kept at fd 4 (first moved above every number the steps below reuse).
+  // And the NIC's tap, kept at fd 4, and the snapshot to load, reopened (so that qemu reads it
+  // from its start, whatever the caller's offset) at fd 5; both first moved above every number
+  // the steps below reuse.
   int tap = spec.tap_fd >= 0 ? ::fcntl(spec.tap_fd, F_DUPFD_CLOEXEC, 10) : -1;
   const int tap_errno = errno;
+  int incoming = -1;
+  if (spec.incoming_fd >= 0) {
+    const std::string path = "/proc/self/fd/" + std::to_string(spec.incoming_fd);
+    int reopened = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    incoming = reopened >= 0 ? ::fcntl(reopened, F_DUPFD_CLOEXEC, 10) : -1;
+  }
+  const int incoming_errno = errno;
   int null = ::open("/dev/null", O_RDWR);
   ::dup2(null, 0);
   ::dup2(null, 1);
@@ -116,8 +125,16 @@ int Connect(const fs::path& path) {
   if (tap >= 0) {
     ::dup3(tap, 4, O_CLOEXEC);
     tap = 4;
+  } else {
+    ::close(4);
   }
-  ::close_range(tap >= 0 ? 5 : 4, ~0U, 0);
+  if (incoming >= 0) {
+    ::dup3(incoming, 5, O_CLOEXEC);
+    incoming = 5;
+  } else {
+    ::close(5);
+  }
+  ::close_range(6, ~0U, 0);
   auto report = [&](int32_t value, const std::string& message) {
     std::string bytes(reinterpret_cast<const char*>(&value), sizeof value);
     bytes += message;
@@ -125,6 +142,10 @@ int Connect(const fs::path& path) {
   };
   if (spec.tap_fd >= 0 && tap < 0) {
     report(-1, std::string("cannot keep the tap: ") + std::strerror(tap_errno));
+    ::_exit(1);
+  }
+  if (spec.incoming_fd >= 0 && incoming < 0) {
+    report(-1, std::string("cannot reopen the snapshot to load: ") + std::strerror(incoming_errno));
     ::_exit(1);
   }
   auto listening = agent::ListenUnix(spec.agent_socket.string());
@@ -217,8 +238,8 @@ int Connect(const fs::path& path) {
   if (spec.extras_image) {
     fds.extras_image = open_read_only(*spec.extras_image);
   }
-  if (spec.incoming) {
-    fds.incoming = open_read_only(*spec.incoming);
+  if (incoming >= 0) {
+    fds.incoming = grant(incoming);
   }
   auto qemu = StartConfinedQemu(QemuArgv(spec, fds), inherit, output[1], spec.accel == "kvm");
   for (int fd : inherit) {
@@ -239,8 +260,8 @@ int Connect(const fs::path& path) {
   const os::UniqueFd trunk_held(::fcntl(trunk[0], F_DUPFD_CLOEXEC, 0));
   if (control_listener >= 0) {
     // Ends with the process (_exit below), as qemu's monitor does.
-    std::thread([ends = ControlEnds{control_listener, qmp[0], mux_control[1],
-                                    spec.incoming.has_value()}] {
+    std::thread([ends =
+                     ControlEnds{control_listener, qmp[0], mux_control[1], spec.incoming_fd >= 0}] {
       ServeControl(ends);
     }).detach();
   }

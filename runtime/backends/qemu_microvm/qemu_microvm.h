@@ -88,7 +88,8 @@ struct Spec {
   std::filesystem::path control_socket;
   /// Start from this migration stream (a full snapshot's memory and device state) instead of
   /// booting: qemu's `-incoming`. The rest of the spec must describe the VM the stream came from.
-  std::optional<std::filesystem::path> incoming;
+  /// Borrowed: it stays open in the caller, and the supervisor hands qemu a copy. -1: boot.
+  int incoming_fd = -1;
   /// Called in the supervisor process (a fork of the caller) once qemu, its virtiofsds and the
   /// port have ended, with how; may be empty. The launcher audits it: the supervisor outlives any
   /// `mvmctl` of a detached VM, so only it sees every end.

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -124,6 +125,18 @@ ErrorOr<VmNetwork> MakeNetwork() {
   }
   if (auto up = InterfaceUp(s.get(), "lo", nullptr, 0); !up) {
     return up.error();
+  }
+  // One hardware address for every VM's host end (each tap is alone in its namespace): a VM
+  // restored from a snapshot holds the address it learnt over ARP, and the kernel drops frames
+  // for any other, so a random one per tap would cut a restored VM off until its cache expires.
+  ifreq hw{};
+  std::strncpy(hw.ifr_name, kEgressTap, IFNAMSIZ - 1);
+  hw.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+  constexpr unsigned char kTapMac[6] = {0x02, 0x6d, 0x76,
+                                        0x6d, 0x00, 0x01};  // locally administered
+  std::memcpy(hw.ifr_hwaddr.sa_data, kTapMac, sizeof kTapMac);
+  if (::ioctl(s.get(), SIOCSIFHWADDR, &hw) != 0) {
+    return Error{Errno(std::string("set the hardware address of ") + kEgressTap)};
   }
   if (auto up = InterfaceUp(s.get(), kEgressTap, kEgressHostAddress, kEgressPrefix); !up) {
     return up.error();

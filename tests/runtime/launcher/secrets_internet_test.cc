@@ -538,4 +538,80 @@ TEST_F(SecretsInternetMicrovm, AProductionPlanGetsTheSecretOnlyByAGrant) {
   EXPECT_EQ(Audit(name, "secret-release").back().value("basis", ""), "grant");
 }
 
+// A full snapshot of a VM with secrets (encrypted at rest): its copies trust the VM's egress CA,
+// which the snapshot carries sealed with the store's key; each copy gets tokens of its own that
+// only its own helper replaces; the source's token stands for nothing in a copy; and no file of
+// the state directory, the snapshot's included, holds the value.
+TEST_F(SecretsInternetMicrovm, ForksOfASnapshotGetFreshTokensThatOnlyTheirOwnHelperReplaces) {
+  const std::string src = Name("secrets-snap");
+  const std::vector<std::string> forks = {Name("secrets-fork-a"), Name("secrets-fork-b")};
+  const std::string file = (dir_ / "secrets_internet.py").string();
+  auto cleanup = [&] {
+    for (const std::string& n : forks) {
+      (void)Mvmctl({"destroy", n});
+    }
+    (void)Mvmctl({"destroy", src});
+    (void)Mvmctl({"snapshot", "rm", src, "s1"});
+  };
+  cleanup();
+  CommandResult up = Mvmctl(
+      {"up", file, "--workload", "hostile", "--name", src, "--backend", backend_, "--detach"});
+  ASSERT_EQ(up.status, 0) << up.Describe();
+  // Calls the API with the sandbox's own token, or with the one given.
+  const std::string script =
+      "import os, sys, urllib.error, urllib.request\n"
+      "tok = sys.argv[1] if len(sys.argv) > 1 else os.environ['OPENAI_API_KEY']\n"
+      "print('TOKEN', os.environ['OPENAI_API_KEY'])\n"
+      "req = urllib.request.Request('https://api.openai.com/v1/models',"
+      " headers={'Authorization': 'Bearer ' + tok})\n"
+      "try:\n"
+      "    with urllib.request.urlopen(req, timeout=15) as r:\n"
+      "        print('API STATUS', r.status)\n"
+      "except urllib.error.HTTPError as e:\n"
+      "    print('API STATUS', e.code)\n";
+  auto call = [&](const std::string& name, const std::string& token) {
+    std::vector<std::string> args = {"exec", name, "--", "python3", "-c", script};
+    if (!token.empty()) {
+      args.push_back(token);
+    }
+    return Mvmctl(args);
+  };
+  auto token_of = [](const CommandResult& r) {
+    const size_t at = r.out.find("TOKEN ");
+    return at == std::string::npos ? std::string()
+                                   : r.out.substr(at + 6, r.out.find('\n', at) - at - 6);
+  };
+  CommandResult before = call(src, "");
+  EXPECT_THAT(before.out, HasSubstr("API STATUS 200")) << before.Describe();
+  const std::string source_token = token_of(before);
+  ASSERT_THAT(source_token, HasSubstr("mvmtok-"));
+
+  CommandResult snap = Mvmctl({"snapshot", src, "--full", "--encrypt", "--label", "s1"});
+  ASSERT_EQ(snap.status, 0) << snap.Describe();
+  std::vector<std::string> tokens = {source_token};
+  for (const std::string& fork : forks) {
+    CommandResult restored = Mvmctl({"restore", src, "s1", "--as", fork});
+    ASSERT_EQ(restored.status, 0) << restored.Describe();
+    CommandResult r = call(fork, "");
+    EXPECT_THAT(r.out, HasSubstr("API STATUS 200")) << r.Describe();
+    const std::string token = token_of(r);
+    EXPECT_THAT(token, HasSubstr("mvmtok-")) << r.Describe();
+    for (const std::string& seen : tokens) {
+      EXPECT_NE(token, seen) << fork << " holds a token another sandbox held";
+    }
+    tokens.push_back(token);
+    ASSERT_EQ(Audit(fork, "secret-release").size(), 1u) << fork;
+  }
+  // The source's token, used in a copy: its helper does not know it, the API gets no key.
+  CommandResult stale = call(forks[0], source_token);
+  EXPECT_THAT(stale.out, HasSubstr("API STATUS 401")) << stale.Describe();
+  int with_value = 0;
+  for (const auto& e : ApiRequests()) {
+    with_value += e.authorization == "Bearer " + value_;
+  }
+  EXPECT_EQ(with_value, 3) << "the source and each fork, once each";
+  EXPECT_THAT(FilesHolding(state_, value_), ::testing::IsEmpty());
+  cleanup();
+}
+
 }  // namespace

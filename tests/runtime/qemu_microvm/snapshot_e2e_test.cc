@@ -269,6 +269,75 @@ TEST_F(SnapshotE2E, AChangedReplayedOrForeignSnapshotIsRefusedAndAudited) {
   EXPECT_THAT(log, HasSubstr("\"stage\":\"restore\""));
 }
 
+/// Whether any file in `dir` holds `needle`.
+bool AnyFileHolds(const fs::path& dir, const std::string& needle) {
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::ifstream in(e.path(), std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (data.find(needle) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// --encrypt: what the guest holds in memory is nowhere in the snapshot's files (the same guest's
+// unencrypted snapshot shows the test would see it), the snapshot still verifies by its digests,
+// restores with its memory intact, and opens only with this host's secret store key.
+TEST_F(SnapshotE2E, AnEncryptedSnapshotHoldsNoGuestMemoryInClearAndOpensOnlyWithTheStoreKey) {
+  const std::string src = "snap-crypt";
+  Up(src);
+  // A marker in a tmpfs file (guest RAM), built in the guest so that only its memory holds it.
+  ASSERT_EQ(Mvmctl({"exec", src, "--", "sh", "-c",
+                    "i=0; while [ $i -lt 2000 ]; do printf 'MVM%s%s ' SECRETMARK $i; "
+                    "i=$((i+1)); done > /tmp/marker"})
+                .status,
+            0);
+  const std::string marker = "MVMSECRETMARK1999";
+  ASSERT_GE(CountReaches(src, 5), 5);
+  (void)Mvmctl({"snapshot", "rm", src, "clear"});
+  Result clear = Mvmctl({"snapshot", src, "--full", "--label", "clear"});
+  ASSERT_EQ(clear.status, 0) << Describe(clear);
+  EXPECT_TRUE(AnyFileHolds(FullDir(src, "clear"), marker)) << "the test cannot see guest memory";
+  (void)Mvmctl({"snapshot", "rm", src, "clear"});
+
+  const long at_snapshot = Count(src);
+  Result snap =
+      Mvmctl({"snapshot", src, "--full", "--encrypt", "--label", "s1", "--format", "json"});
+  ASSERT_EQ(snap.status, 0) << Describe(snap);
+  EXPECT_TRUE(nlohmann::json::parse(snap.out).value("encrypted", false)) << snap.out;
+  EXPECT_FALSE(AnyFileHolds(FullDir(src, "s1"), marker)) << "guest memory in clear at rest";
+  EXPECT_EQ(Mvmctl({"snapshot", "verify", src, "s1"}).status, 0);
+
+  Result copy = Restore(src, "s1", "snap-crypt-copy");
+  ASSERT_EQ(copy.status, 0) << Describe(copy);
+  EXPECT_GE(Count("snap-crypt-copy"), at_snapshot);
+  Result held = Mvmctl({"exec", "snap-crypt-copy", "--", "grep", "-c", marker, "/tmp/marker"});
+  EXPECT_EQ(held.out, "1\n") << Describe(held);
+
+  // Another secret store key (the host's replaced): the seal still verifies, but nothing opens.
+  const fs::path key = State() / "secrets" / "key";
+  ASSERT_TRUE(fs::exists(key));
+  fs::rename(key, State() / "secrets" / "key.saved");
+  const fs::path secrets = State() / "secrets";
+  std::vector<fs::path> stored;
+  for (const auto& e : fs::directory_iterator(secrets)) {
+    if (e.path().extension() == ".json") {
+      stored.push_back(e.path());
+      fs::rename(e.path(), e.path().string() + ".saved");
+    }
+  }
+  Result foreign = Restore(src, "s1", "snap-crypt-foreign");
+  fs::remove(key);
+  fs::rename(State() / "secrets" / "key.saved", key);
+  for (const fs::path& p : stored) {
+    fs::rename(p.string() + ".saved", p);
+  }
+  EXPECT_EQ(foreign.status, 4) << Describe(foreign);
+  EXPECT_THAT(foreign.err, HasSubstr("does not open")) << Describe(foreign);
+  EXPECT_FALSE(QemuOf("snap-crypt-foreign"));
+}
+
 TEST_F(SnapshotE2E, KillingSnapshotOrRestoreLeavesNoSnapshotAndNoVm) {
   const std::string src = "snap-kill";
   Up(src);
