@@ -369,24 +369,37 @@ corrupt image, no such image), 4 verify found a changed image
       {"plan", "verify, inspect and compare ExecutionPlans",
        R"(usage: mvmctl plan verify PLAN [--trust PUB]... [--trust-dir DIR]
        mvmctl plan inspect PLAN [--format human|json]
-       mvmctl plan diff OLD NEW [--format human|json] [--fail-on-widen]
+       mvmctl plan diff OLD NEW [--format human|json] [--fail-on-widen] [--fail-on-change]
 
 verify   check the plan's signature against the trusted keys (the --trust files plus the keys in
          --trust-dir; with neither, the trust store), its envelope bytes, payload and validity
          window. Prints the reason when refused. Records nothing.
-inspect  summarise a plan: image, resources, egress, secrets (names and hosts), mounts, expiry,
-         signing key, epoch. Does not check the signature.
-diff     list the capability changes from OLD to NEW: egress, DNS, secrets and their hosts,
-         mounts, ports, resources, timeout, image, isolation, profile, expiry. --fail-on-widen
-         exits 1 when NEW may do anything OLD may not. Does not check signatures.
+inspect  summarise a plan: image, entrypoint and service commands, env, files, resources, egress,
+         secrets (names and hosts), mounts, ports, expiry, signing key, epoch. Does not check the
+         signature. --format json prints the payload as signed.
+diff     list the changes from OLD to NEW: what runs (image, entrypoint and service commands, env,
+         files) and what it may do (egress, DNS, secrets and their hosts, mounts, ports, resources,
+         timeout, isolation, profile), and the expiry. Commands are shown as shell words with
+         control and non-ASCII bytes as \xHH; env values are shown except for names that look like
+         credentials (TOKEN, SECRET, PASSWORD, API_KEY, AUTH, ...). Does not check signatures.
 
-exit status: 0 ok, 1 widened (diff --fail-on-widen) or a malformed plan (inspect, diff), 2 usage
-error, 3 environment failure (I/O, bad key file), 4 verification refused
+options:
+  --trust PUB          (verify) also trust this public key file (repeatable)
+  --trust-dir DIR      (verify) trust store (default $XDG_CONFIG_HOME/mvm/trust)
+  --format human|json  (inspect, diff) output format (default human)
+  --fail-on-widen      (diff) exit 1 when NEW may do anything OLD may not
+  --fail-on-change     (diff) exit 1 when NEW differs from OLD in anything but its expiry: another
+                       command, env value, file or image is a change even when it widens nothing
+
+exit status: 0 ok, 1 widened or changed (diff --fail-on-widen / --fail-on-change) or a malformed
+plan (inspect, diff), 2 usage error, 3 environment failure (I/O, bad key file), 4 verification
+refused
 )",
        Flags{{"trust", true, /*repeatable=*/true},
              {"trust-dir", true},
              {"format", true},
-             {"fail-on-widen", false}},
+             {"fail-on-widen", false},
+             {"fail-on-change", false}},
        RunPlan},
       {"audit", "check the launcher's hash-chained, signed audit log",
        R"(usage: mvmctl audit verify [LOG] [--state-dir DIR] [--trust PUB]...
