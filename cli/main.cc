@@ -18,7 +18,11 @@ void PrintHelp() {
                 static_cast<int>(c.summary.size()), c.summary.data());
   }
   std::printf(
-      "\nrun `mvmctl help <command>` (or `mvmctl <command> --help`) for a command's options\n");
+      "\nrun `mvmctl help <command>` (or `mvmctl <command> --help`) for a command's options\n"
+      "\nexit status: 0 ok, 1 errors in the input, 2 usage error, 3 environment failure, 4 "
+      "verification\nrefused; run, up and exec exit with the workload's own status, 124 on "
+      "timeout, "
+      "125 when\nmvmctl refused or failed (each command's help has its own)\n");
 }
 
 }  // namespace

@@ -187,16 +187,19 @@ struct ExecOutcome {
 };
 
 /// Maps an agent's result to mvmctl's exit status and message: the command's own status, 124 on
-/// timeout, 126/127 when it could not start, 128+N for signal N, with the memory-limit reason for
-/// an OOM kill. Output truncation is reported in the message, never silently.
+/// timeout (naming `timeout_option`, the setting the user gave the limit with), 126/127 when it
+/// could not start, 128+N for signal N, with the memory-limit reason for an OOM kill. Output
+/// truncation is reported in the message, never silently.
 ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint32_t memory_mb,
-                         uint32_t timeout_seconds);
+                         uint32_t timeout_seconds,
+                         std::string_view timeout_option = "timeout_seconds");
 
-/// Runs `request` in the sandbox `record` names, streaming output to `sink`; audited.
+/// Runs `request` in the sandbox `record` names, streaming output to `sink`; audited. A timeout is
+/// reported as DescribeExec says, naming `timeout_option` (`--timeout` for `mvmctl exec`).
 ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& record,
                           agent::Client& agent, agent::ExecRequest request,
                           const agent::OutputSink& sink, uint32_t timeout_seconds,
-                          audit::Log& audit);
+                          audit::Log& audit, std::string_view timeout_option = "timeout_seconds");
 
 /// Shuts the sandbox down and removes every trace: processes, cgroups, state. Audited with
 /// `reason`.
