@@ -50,8 +50,11 @@ struct LauncherOptions {
   Note note;
 };
 
-/// Finds the guest agent and the Python SDK next to the running executable (build tree or install
-/// prefix), unless MVM_AGENT / MVM_PYTHON_SDK say otherwise.
+/// Finds the guest agent and the Python SDK relative to the running executable, so a build tree
+/// and an install prefix (however it was moved) both work: the agent beside it (build tree) or in
+/// `../libexec/mvm/` (installed), the SDK in `../share/mvm/sdks/python` (installed) or the source
+/// tree. MVM_AGENT and MVM_PYTHON_SDK override them; an agent that is nowhere is an Error saying
+/// where it was looked for.
 ErrorOr<Ok> LocateRuntimeFiles(LauncherOptions& options);
 
 /// Fills `options.trusted`: the keys in `trust_dir` (empty: the default trust store; a missing
