@@ -1,5 +1,6 @@
 #include "backend-emit/plan/describe.h"
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -48,7 +49,14 @@ std::string DescribePlanHuman(const DecodedPlan& decoded) {
   for (const ir::v1::Entrypoint& e : w.entrypoints()) {
     entrypoints.push_back(EntrypointText(e));
   }
-  Field(out, "entrypoints", entrypoints.empty() ? std::vector<std::string>{"none"} : entrypoints);
+  if (entrypoints.empty()) {
+    // `mvmctl run` then runs what the image says, as a container engine would.
+    bool oci = std::any_of(p.artifacts().begin(), p.artifacts().end(),
+                           [](const v1::Artifact& a) { return a.kind() == "oci"; });
+    entrypoints.push_back(oci ? "none; `mvmctl run` runs the image's own Entrypoint and Cmd"
+                              : "none");
+  }
+  Field(out, "entrypoints", entrypoints);
   std::vector<std::string> services;
   for (const ir::v1::Service& s : w.services()) {
     services.push_back(ServiceText(s));
