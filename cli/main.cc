@@ -33,8 +33,9 @@ int main(int argc, char** argv) {
     return *helper;
   }
   std::vector<std::string> args(argv + 1, argv + argc);
-  // `help CMD` is `CMD --help`, as git and cargo have it.
-  if (args.size() == 2 && args[0] == "help") {
+  // `help CMD` is `CMD --help`, as git and cargo have it; so is `help plan diff` (a command's help
+  // covers its actions).
+  if (args.size() >= 2 && args[0] == "help") {
     args = {args[1], "--help"};
   }
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
