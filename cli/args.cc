@@ -3,6 +3,14 @@
 #include "ir/support/suggest.h"
 
 namespace mvm::cli {
+namespace {
+
+// How a user types the flag: `-o`, `--format`.
+std::string Spelling(std::string_view name) {
+  return (name.size() == 1 ? "-" : "--") + std::string(name);
+}
+
+}  // namespace
 
 std::string Args::Get(std::string_view name, std::string_view fallback) const {
   auto it = flags.find(name);
@@ -22,6 +30,16 @@ std::vector<std::filesystem::path> Args::Paths(std::string_view name) const {
 
 std::optional<Args> ParseArgs(const std::vector<std::string>& argv,
                               const std::vector<FlagSpec>& specs, std::string& error) {
+  ArgsError detail;
+  auto args = ParseArgs(argv, specs, detail);
+  if (!args) {
+    error = std::move(detail.message);
+  }
+  return args;
+}
+
+std::optional<Args> ParseArgs(const std::vector<std::string>& argv,
+                              const std::vector<FlagSpec>& specs, ArgsError& error) {
   Args args;
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& arg = argv[i];
@@ -47,15 +65,17 @@ std::optional<Args> ParseArgs(const std::vector<std::string>& argv,
       }
     }
     if (spec == nullptr) {
-      error = "unknown flag `" + arg + "`";
+      error.message = "unknown flag `" + arg + "`";
+      error.unknown_flag = arg;
+      error.positionals_before = args.positional;
       std::vector<std::string_view> names;
       for (const FlagSpec& s : specs) {
         names.push_back(s.name);
       }
       // A one-letter flag is one edit from every other one-letter flag: no suggestion is plausible.
       if (auto suggestion = body.size() > 1 ? DidYouMean(body, names) : std::nullopt) {
-        error += "; did you mean `" + std::string(suggestion->size() == 1 ? "-" : "--") +
-                 *suggestion + "`?";
+        error.suggestion = Spelling(*suggestion);
+        error.message += "; did you mean `" + *error.suggestion + "`?";
       }
       return std::nullopt;
     }
@@ -66,16 +86,16 @@ std::optional<Args> ParseArgs(const std::vector<std::string>& argv,
       } else if (i + 1 < argv.size()) {
         value = argv[++i];
       } else {
-        error = "flag `--" + std::string(spec->name) + "` needs a value";
+        error.message = "flag `" + Spelling(spec->name) + "` needs a value";
         return std::nullopt;
       }
     } else if (inline_value) {
-      error = "flag `--" + std::string(spec->name) + "` takes no value";
+      error.message = "flag `" + Spelling(spec->name) + "` takes no value";
       return std::nullopt;
     }
     auto& values = args.flags[std::string(spec->name)];
     if (!values.empty() && !spec->repeatable) {
-      error = "flag `--" + std::string(spec->name) + "` is given more than once";
+      error.message = "flag `" + Spelling(spec->name) + "` is given more than once";
       return std::nullopt;
     }
     values.push_back(std::move(value));

@@ -30,8 +30,25 @@ struct Args {
   std::vector<std::filesystem::path> Paths(std::string_view name) const;
 };
 
+/// Why ParseArgs refused a command line.
+struct ArgsError {
+  std::string message;  ///< the whole message, with the did-you-mean where one fits
+  /// For an unknown flag: the flag as given (`-c`, `--fromat=json`), the suggestion (spelt with
+  /// its dashes) and the positional arguments before it, so a command that passes a command line
+  /// through `--` can tell a misplaced command from a typo.
+  std::string unknown_flag;
+  std::optional<std::string> suggestion;
+  std::vector<std::string> positionals_before;
+};
+
 /// Parses `argv` against `specs`. Unknown flags, missing values and repeats of non-repeatable flags
-/// are reported in `error` (with a did-you-mean where one fits) and yield nullopt.
+/// are reported in `error` (with a did-you-mean where one fits) and yield nullopt. A did-you-mean
+/// needs a flag of two or more letters within the edit distance suggest.h allows for its length:
+/// a one-letter flag is one edit from every other one-letter flag, so none is suggested for it.
+std::optional<Args> ParseArgs(const std::vector<std::string>& argv,
+                              const std::vector<FlagSpec>& specs, ArgsError& error);
+
+/// ParseArgs with only the message.
 std::optional<Args> ParseArgs(const std::vector<std::string>& argv,
                               const std::vector<FlagSpec>& specs, std::string& error);
 

@@ -133,6 +133,51 @@ Flags Join(std::initializer_list<Flags> parts) {
   return all;
 }
 
+bool LooksLikeFile(std::string_view arg) {
+  for (std::string_view ext : {".py", ".ts", ".tsx", ".json"}) {
+    if (arg.ends_with(ext)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// `run` and `exec` pass what follows `--` to the sandbox, so an unknown flag there is most likely
+// that command's own flag, put before `--` (`mvmctl exec box python3 -c ...`): say where it goes,
+// unless it came before any command word and is close to one of ours (a typo).
+std::string UsageMessage(const Command& command, const ArgsError& error) {
+  if (error.unknown_flag.empty() || (command.name != "run" && command.name != "exec")) {
+    return error.message;
+  }
+  const std::vector<std::string>& before = error.positionals_before;
+  // exec's first word is the sandbox; run's is its FILE or PLAN, when it looks like one.
+  size_t leading =
+      command.name == "exec" ? 1 : (!before.empty() && LooksLikeFile(before[0]) ? 1 : 0);
+  bool misplaced = before.size() > leading;
+  if (!misplaced && error.suggestion) {
+    return error.message;
+  }
+  std::string example = "mvmctl " + std::string(command.name);
+  for (size_t i = 0; i < std::min(leading, before.size()); ++i) {
+    example += " " + before[i];
+  }
+  if (command.name == "exec" && before.empty()) {
+    example += " NAME";
+  }
+  example += " --";
+  for (size_t i = leading; i < before.size(); ++i) {
+    example += " " + before[i];
+  }
+  if (!misplaced && !(command.name == "run" && leading == 1)) {
+    example += " CMD";
+  }
+  example += " " + error.unknown_flag + " ...";
+  std::string what =
+      command.name == "run" && leading == 1 ? "the entrypoint's arguments" : "the command";
+  return "unknown flag `" + error.unknown_flag + "`; put " + what + " after `--`: `" + example +
+         "`";
+}
+
 }  // namespace
 
 int RunCommand(const Command& command, const std::vector<std::string>& argv) {
@@ -144,17 +189,10 @@ int RunCommand(const Command& command, const std::vector<std::string>& argv) {
     args.positional = argv;
     return command.run(args);
   }
-  std::string error;
+  ArgsError error;
   auto args = ParseArgs(argv, *command.flags, error);
   if (!args) {
-    // `run -c ...`, `exec x -e ...`: most likely the sandbox command's own flag, put too early.
-    if (error.starts_with("unknown flag `") && error.find("did you mean") == std::string::npos &&
-        command.usage.find("-- ") != std::string_view::npos) {
-      const std::string flag = error.substr(14, error.find('`', 14) - 14);
-      error += " (flags for what runs in the sandbox go after `--`: `mvmctl " +
-               std::string(command.name) + " ... -- ... " + flag + "`)";
-    }
-    return Fail(command.name, MakeError(ErrorKind::kUsage, error));
+    return Fail(command.name, MakeError(ErrorKind::kUsage, UsageMessage(command, error)));
   }
   return command.run(*args);
 }
@@ -249,7 +287,8 @@ options:
                              one shipped with mvmctl)
   -v                         print the exact nix command and where the build was recorded
   FILE only: the compiler flags of `mvmctl compile` (--profile, --policy, --from-ir, --format,
-  --passes, --project-root) and its plan flags (--expires-in, --expires-at, --not-before, --epoch)
+  --passes, --phase, --project-root) and its plan flags (--expires-in, --expires-at,
+  --not-before, --epoch)
 
 exit status: 0 success, 1 errors found (or a malformed plan or request), 2 usage error,
 3 environment failure (nix missing or failing, I/O, unusable key)
@@ -260,9 +299,18 @@ exit status: 0 success, 1 errors found (or a malformed plan or request), 2 usage
        mvmctl ir canon FILE.ir.json
        mvmctl ir digest FILE.ir.json
 
+Prints Workload IR, the JSON the frontends and SDK record modes write, on stdout:
+
 show    compile a source file (no passes) and print its canonical IR
-canon   read IR JSON and print it in canonical (RFC 8785) form
-digest  print the IR digest (SHA-256 of the canonical form without source locations)
+canon   read IR JSON strictly (an unknown field, a wrong type or another schema_version is an
+        error) and print it in canonical (RFC 8785) form
+digest  print the IR digest (SHA-256 of the canonical form without source locations); digest the
+        output of `mvmctl compile` for the digest a plan records
+
+options:
+  --format human|json   format of the diagnostics printed when the input has errors
+
+exit status: 0 ok, 1 the input has errors (printed), 2 usage error, 3 environment failure (I/O)
 )",
        Flags{{"format", true}}, RunIr},
       {"key", "manage Ed25519 signing keys and the trust store",
@@ -369,24 +417,37 @@ corrupt image, no such image), 4 verify found a changed image
       {"plan", "verify, inspect and compare ExecutionPlans",
        R"(usage: mvmctl plan verify PLAN [--trust PUB]... [--trust-dir DIR]
        mvmctl plan inspect PLAN [--format human|json]
-       mvmctl plan diff OLD NEW [--format human|json] [--fail-on-widen]
+       mvmctl plan diff OLD NEW [--format human|json] [--fail-on-widen] [--fail-on-change]
 
 verify   check the plan's signature against the trusted keys (the --trust files plus the keys in
          --trust-dir; with neither, the trust store), its envelope bytes, payload and validity
          window. Prints the reason when refused. Records nothing.
-inspect  summarise a plan: image, resources, egress, secrets (names and hosts), mounts, expiry,
-         signing key, epoch. Does not check the signature.
-diff     list the capability changes from OLD to NEW: egress, DNS, secrets and their hosts,
-         mounts, ports, resources, timeout, image, isolation, profile, expiry. --fail-on-widen
-         exits 1 when NEW may do anything OLD may not. Does not check signatures.
+inspect  summarise a plan: image, entrypoint and service commands, env, files, resources, egress,
+         secrets (names and hosts), mounts, ports, expiry, signing key, epoch. Does not check the
+         signature. --format json prints the payload as signed.
+diff     list the changes from OLD to NEW: what runs (image, entrypoint and service commands, env,
+         files) and what it may do (egress, DNS, secrets and their hosts, mounts, ports, resources,
+         timeout, isolation, profile), and the expiry. Commands are shown as shell words with
+         control and non-ASCII bytes as \xHH; env values are shown except for names that look like
+         credentials (TOKEN, SECRET, PASSWORD, API_KEY, AUTH, ...). Does not check signatures.
 
-exit status: 0 ok, 1 widened (diff --fail-on-widen) or a malformed plan (inspect, diff), 2 usage
-error, 3 environment failure (I/O, bad key file), 4 verification refused
+options:
+  --trust PUB          (verify) also trust this public key file (repeatable)
+  --trust-dir DIR      (verify) trust store (default $XDG_CONFIG_HOME/mvm/trust)
+  --format human|json  (inspect, diff) output format (default human)
+  --fail-on-widen      (diff) exit 1 when NEW may do anything OLD may not
+  --fail-on-change     (diff) exit 1 when NEW differs from OLD in anything but its expiry: another
+                       command, env value, file or image is a change even when it widens nothing
+
+exit status: 0 ok, 1 widened or changed (diff --fail-on-widen / --fail-on-change) or a malformed
+plan (inspect, diff), 2 usage error, 3 environment failure (I/O, bad key file), 4 verification
+refused
 )",
        Flags{{"trust", true, /*repeatable=*/true},
              {"trust-dir", true},
              {"format", true},
-             {"fail-on-widen", false}},
+             {"fail-on-widen", false},
+             {"fail-on-change", false}},
        RunPlan},
       {"audit", "check the launcher's hash-chained, signed audit log",
        R"(usage: mvmctl audit verify [LOG] [--state-dir DIR] [--trust PUB]...
@@ -481,7 +542,8 @@ Runs CMD in the sandbox through its guest agent, streaming its output. -i passes
 stdin to it; -e adds an environment variable; --timeout kills it and every process it started
 (setsid included) after S seconds. --format json prints
 {"stdout","stderr","exit_code","timed_out","audit_id","message"?}. On a terminal, control
-characters in the output are escaped as \xHH; --raw writes it unchanged.
+characters in the output are escaped as \xHH; --raw writes it unchanged. --state-dir DIR and -v
+as for `run`; --backend, --trust-dir and --trust are accepted but unused (the sandbox has its own).
 
 exit status: CMD's own; 124 timeout, 125 mvmctl failed, 126/127 not executable/found, 128+N killed
 by signal N
@@ -497,7 +559,17 @@ by signal N
       {"ps", "list sandboxes",
        R"(usage: mvmctl ps [--state-dir DIR] [--format human|json] [-v]
 
--v  also each sandbox's network policy in force and its helper processes (the JSON always has them)
+Lists the sandboxes in the state directory, sorted by name: workload, status (running, paused or
+stopped), PID, backend and creation time. A record that cannot be read is reported as a warning.
+
+options:
+  --format human|json   json prints {"sandboxes":[{"name","workload","status","pid","backend",
+                        "detached","created_at","network",...}]}
+  -v                    also each sandbox's rootfs digest, network policy in force, secrets (names)
+                        and helper processes (the JSON always has them)
+  --state-dir DIR       state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
+
+exit status: 0 ok, 2 usage error
 )",
        Flags{{"state-dir", true}, {"format", true}, {"v", false}}, RunPs},
       {"logs", "print a sandbox's output log",
@@ -507,6 +579,14 @@ Prints what the sandbox's commands wrote, as its agent keeps it (the last MiB). 
 the sandbox stops. On a terminal, control characters are escaped as \xHH; --raw writes the log
 unchanged. Secret tokens are cut to their `mvmtok-` prefix unless --show-tokens. Then, on stderr,
 what the sandbox's network policy refused it (`egress: ... denied ...`), from the audit log.
+
+options:
+  -f                follow the log until the sandbox stops
+  --raw             write the log unchanged, even to a terminal
+  --show-tokens     print secret tokens whole
+  --state-dir DIR   state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
+
+exit status: 0 ok, 2 usage error, 3 no such running sandbox or agent unreachable
 )",
        Flags{{"state-dir", true}, {"f", false}, {"raw", false}, {"show-tokens", false}}, RunLogs},
       {"fs", "read, write, list and remove files in a sandbox",
@@ -576,7 +656,7 @@ start  verifies and admits the plan like `up`, then keeps N (default 1, at most 
        plan is valid for 24 h). Without --detach the pool lives as long as this command (Ctrl-C,
        SIGTERM, SIGHUP or `pool stop` end it, destroying the unclaimed sandboxes); with --detach it
        runs in the background and logs to STATE-DIR/pools/POOL.log. Options as for `up`
-       (--backend, --workload, --profile, --project-root, --state-dir, --trust-dir, --trust).
+       (--backend, --workload, --profile, --project-root, --state-dir, --trust-dir, --trust, -v).
        --format json prints {"name","workload","backend","size","pid","key","audit_id"} once the
        pool listens. --from-snapshot (qemu-microvm): the pool boots one sandbox, keeps a full
        snapshot of it while it runs (docs/snapshots.md) and fills itself by restoring that
@@ -656,15 +736,41 @@ verify or is not the current one, 125 the plan was refused or the sandbox failed
        R"(usage: mvmctl stop NAME... [--state-dir DIR]
 
 Asks the guest agent to shut down, kills what is left after 3 s, removes the cgroups (a paused
-sandbox is resumed first). `ps` still lists the sandbox as stopped until `destroy` or `gc`.
+sandbox is resumed first). `ps` still lists the sandbox as stopped until `destroy` or `gc`. Works
+on detached sandboxes and from any process; audited as `stop`.
+
+options:
+  --state-dir DIR   state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
+
+exit status: 0 ok, 2 usage error, 3 a sandbox could not be found or stopped (the others named are
+still handled)
 )",
        Flags{{"state-dir", true}}, RunStop},
       {"destroy", "stop sandboxes and remove everything they left",
        R"(usage: mvmctl destroy NAME... [--state-dir DIR]
+
+Stops each sandbox as `mvmctl stop` does, then removes its directory and record. Works on stopped
+sandboxes and on ones whose record is damaged. Snapshots are kept (`mvmctl snapshot rm` removes
+them). Audited as `destroy`.
+
+options:
+  --state-dir DIR   state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
+
+exit status: 0 ok, 2 usage error, 3 a sandbox could not be found or removed (the others named are
+still handled)
 )",
        Flags{{"state-dir", true}}, RunDestroy},
       {"gc", "remove stopped sandboxes",
        R"(usage: mvmctl gc [--state-dir DIR]
+
+Destroys every stopped sandbox in the state directory, as `mvmctl destroy` does, and prints
+`removed N stopped sandboxes`. Running and paused sandboxes are left alone; one that cannot be
+removed is reported on stderr and skipped.
+
+options:
+  --state-dir DIR   state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
+
+exit status: 0 ok (also when a sandbox was skipped), 2 usage error, 3 environment failure
 )",
        Flags{{"state-dir", true}}, RunGc},
       {"lsp", "serve the Language Server Protocol over stdio (diagnostics, hover, completion)",

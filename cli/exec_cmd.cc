@@ -96,7 +96,7 @@ int RunExec(Args& args) {
     std::fflush(f);
   };
   auto outcome = runtime::Exec(session->options, *record, *client, std::move(request), sink,
-                               timeout, session->log());
+                               timeout, session->log(), "--timeout");
   for (int i : {0, 1}) {
     if (!json && escape[i]) {
       const std::string rest = escapers[i].Finish();

@@ -18,7 +18,11 @@ void PrintHelp() {
                 static_cast<int>(c.summary.size()), c.summary.data());
   }
   std::printf(
-      "\nrun `mvmctl help <command>` (or `mvmctl <command> --help`) for a command's options\n");
+      "\nrun `mvmctl help <command>` (or `mvmctl <command> --help`) for a command's options\n"
+      "\nexit status: 0 ok, 1 errors in the input, 2 usage error, 3 environment failure, 4 "
+      "verification\nrefused; run, up and exec exit with the workload's own status, 124 on "
+      "timeout, "
+      "125 when\nmvmctl refused or failed (each command's help has its own)\n");
 }
 
 }  // namespace
@@ -29,8 +33,9 @@ int main(int argc, char** argv) {
     return *helper;
   }
   std::vector<std::string> args(argv + 1, argv + argc);
-  // `help CMD` is `CMD --help`, as git and cargo have it.
-  if (args.size() == 2 && args[0] == "help") {
+  // `help CMD` is `CMD --help`, as git and cargo have it; so is `help plan diff` (a command's help
+  // covers its actions).
+  if (args.size() >= 2 && args[0] == "help") {
     args = {args[1], "--help"};
   }
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

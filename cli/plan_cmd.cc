@@ -141,7 +141,9 @@ int Diff(const Args& args) {
   }
   plan::PlanDiff diff = plan::DiffPlans(old_plan->plan, new_plan->plan);
   Print(json ? plan::RenderDiffJson(diff) : plan::RenderDiffHuman(diff));
-  return args.Has("fail-on-widen") && diff.widened() ? kExitInputErrors : kExitOk;
+  bool fail = (args.Has("fail-on-widen") && diff.widened()) ||
+              (args.Has("fail-on-change") && diff.changed());
+  return fail ? kExitInputErrors : kExitOk;
 }
 
 }  // namespace
@@ -156,9 +158,11 @@ int RunPlan(Args& args) {
     return Fail("plan", MakeError(ErrorKind::kUsage,
                                   "`--trust` and `--trust-dir` apply to `plan verify` only"));
   }
-  if (action != "diff" && args.Has("fail-on-widen")) {
-    return Fail("plan",
-                MakeError(ErrorKind::kUsage, "`--fail-on-widen` applies to `plan diff` only"));
+  for (std::string_view flag : {"fail-on-widen", "fail-on-change"}) {
+    if (action != "diff" && args.Has(flag)) {
+      return Fail("plan", MakeError(ErrorKind::kUsage,
+                                    "`--" + std::string(flag) + "` applies to `plan diff` only"));
+    }
   }
   if (action == "verify") {
     if (args.Has("format")) {

@@ -437,7 +437,9 @@ bool InSpans(const std::vector<std::pair<size_t, size_t>>& spans, size_t at) {
 
 /// Reads the allow comments of one page: line -> claims allowed there. Malformed ones are findings.
 /// In Markdown, a comment inside a code span or a fenced code block is shown, not hidden, so it is
-/// a quotation of the form and neither allows nor is checked.
+/// a quotation of the form and neither allows nor is checked. A comment on the line right above a
+/// fenced code block covers the whole block: a runnable snippet cannot carry a comment of its own
+/// two lines above each gated line, and splitting it would stop it being one program.
 std::map<int, std::set<std::string>> ReadAllows(const std::string& file,
                                                 const std::vector<std::string>& lines,
                                                 bool markdown, std::vector<Finding>& findings,
@@ -446,15 +448,21 @@ std::map<int, std::set<std::string>> ReadAllows(const std::string& file,
   constexpr std::string_view kMention = "allow(doc-claim:";
   std::map<int, std::set<std::string>> allows;
   bool in_fence = false;
+  std::set<std::string> fence_allows;  // what the comment above the open fence allows
   for (size_t i = 0; i < lines.size(); ++i) {
     const int line_number = static_cast<int>(i) + 1;
     const std::string& line = lines[i];
     if (markdown) {
       if (IsFence(line)) {
         in_fence = !in_fence;
+        auto above = allows.find(line_number - 1);
+        fence_allows = in_fence && above != allows.end() ? above->second : std::set<std::string>();
         continue;
       }
       if (in_fence) {
+        if (!fence_allows.empty()) {
+          allows[line_number].insert(fence_allows.begin(), fence_allows.end());
+        }
         continue;
       }
     }

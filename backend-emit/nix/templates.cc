@@ -36,6 +36,11 @@ fs::path DefaultTemplatesDir() {
   if (!ec && IsUnder(exe.lexically_normal(), fs::path(MVM_BINARY_DIR).lexically_normal())) {
     return MVM_TEMPLATES_SOURCE_DIR;
   }
+  // Installed: beside the binary's prefix, wherever `cmake --install --prefix` put (or moved) it.
+  if (fs::path beside = exe.parent_path() / ".." / "share" / "mvm" / "templates";
+      !ec && fs::is_directory(beside)) {
+    return beside.lexically_normal();
+  }
   return MVM_TEMPLATES_INSTALL_DIR;
 }
 

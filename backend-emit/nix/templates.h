@@ -21,8 +21,9 @@ bool IsNixTemplate(std::string_view name);
 
 /// Where the shipped flake is when neither `--templates-dir` nor `$MVM_TEMPLATES_DIR` says: the
 /// source tree's `templates/` for an mvmctl run from its build tree, else the installed
-/// `<prefix>/share/mvm/templates`. Decided by where the running executable is, so an installed
-/// mvmctl never reads a source tree that happens to still exist.
+/// `share/mvm/templates` beside the executable's `bin/` (wherever the prefix was installed or moved
+/// to), else the configured `<prefix>/share/mvm/templates`. Decided by where the running executable
+/// is, so an installed mvmctl never reads a source tree that happens to still exist.
 std::filesystem::path DefaultTemplatesDir();
 
 /// `flag` when not empty, else `$MVM_TEMPLATES_DIR` when set and not empty, else

@@ -1,8 +1,11 @@
 #include "backend-emit/plan/describe.h"
 
+#include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "backend-emit/plan/payload.h"
+#include "backend-emit/plan/review_text.h"
 #include "ir/canonical_json.h"
 #include "ir/support/check.h"
 
@@ -41,6 +44,36 @@ std::string DescribePlanHuman(const DecodedPlan& decoded) {
     images.push_back(ArtifactText(a));
   }
   Field(out, "image", images);
+  const ir::v1::Workload& w = p.workload();
+  std::vector<std::string> entrypoints;
+  for (const ir::v1::Entrypoint& e : w.entrypoints()) {
+    entrypoints.push_back(EntrypointText(e));
+  }
+  if (entrypoints.empty()) {
+    // `mvmctl run` then runs what the image says, as a container engine would.
+    bool oci = std::any_of(p.artifacts().begin(), p.artifacts().end(),
+                           [](const v1::Artifact& a) { return a.kind() == "oci"; });
+    entrypoints.push_back(oci ? "none; `mvmctl run` runs the image's own Entrypoint and Cmd"
+                              : "none");
+  }
+  Field(out, "entrypoints", entrypoints);
+  std::vector<std::string> services;
+  for (const ir::v1::Service& s : w.services()) {
+    services.push_back(ServiceText(s));
+  }
+  Field(out, "services", services.empty() ? std::vector<std::string>{"none"} : services);
+  // Sorted, for stable output (a proto map has no order).
+  std::map<std::string, std::string> env_sorted(w.env().begin(), w.env().end());
+  std::vector<std::string> env;
+  for (const auto& [name, value] : env_sorted) {
+    env.push_back(EnvText(name, value));
+  }
+  Field(out, "env", env.empty() ? std::vector<std::string>{"none"} : env);
+  std::vector<std::string> files;
+  for (const ir::v1::File& f : w.files()) {
+    files.push_back(FileText(f));
+  }
+  Field(out, "files", files.empty() ? std::vector<std::string>{"none"} : files);
   const v1::Lifecycle& l = p.lifecycle();
   Field(out, "resources",
         {"cpu " + std::to_string(l.cpu()) + ", memory " + std::to_string(l.memory_mb()) +
@@ -74,6 +107,12 @@ std::string DescribePlanHuman(const DecodedPlan& decoded) {
   std::string ports;
   for (int32_t port : p.workload().ports()) {
     ports += (ports.empty() ? "" : ", ") + std::to_string(port);
+  }
+  for (const ir::v1::Service& s : w.services()) {
+    if (s.has_port()) {
+      ports +=
+          (ports.empty() ? "" : ", ") + std::to_string(s.port()) + " (service " + s.name() + ")";
+    }
   }
   Field(out, "ports", {ports.empty() ? "none" : ports});
   Field(out, "valid", {"from " + p.not_before() + " until " + p.expires_at()});

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "backend-emit/plan/review_text.h"
 #include "ir/canonical_json.h"
 
 namespace mvm::plan {
@@ -34,6 +35,29 @@ class Differ {
         diff_.changes.push_back({std::string(area), ChangeKind::kRemoved, v, "", false});
       } else if (!in_old && in_new) {
         diff_.changes.push_back({std::string(area), ChangeKind::kAdded, "", v, added_widens});
+      }
+    }
+  }
+
+  // Keyed areas (entrypoints by name, files by path): each key's text is compared.
+  void Keyed(std::string_view area, const std::map<std::string, std::string>& old_map,
+             const std::map<std::string, std::string>& new_map) {
+    std::set<std::string> keys;
+    for (const auto& [k, v] : old_map) {
+      keys.insert(k);
+    }
+    for (const auto& [k, v] : new_map) {
+      keys.insert(k);
+    }
+    for (const std::string& k : keys) {
+      auto o = old_map.find(k);
+      auto n = new_map.find(k);
+      if (n == new_map.end()) {
+        diff_.changes.push_back({std::string(area), ChangeKind::kRemoved, o->second, "", false});
+      } else if (o == old_map.end()) {
+        diff_.changes.push_back({std::string(area), ChangeKind::kAdded, "", n->second, false});
+      } else {
+        Changed(area, o->second, n->second, false);
       }
     }
   }
@@ -178,6 +202,49 @@ std::set<std::string> Ports(const v1::ExecutionPlan& plan) {
   return out;
 }
 
+std::map<std::string, std::string> Entrypoints(const v1::ExecutionPlan& plan) {
+  std::map<std::string, std::string> out;
+  for (const ir::v1::Entrypoint& e : plan.workload().entrypoints()) {
+    out[e.name()] = EntrypointText(e);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> Services(const v1::ExecutionPlan& plan) {
+  std::map<std::string, std::string> out;
+  for (const ir::v1::Service& s : plan.workload().services()) {
+    out[s.name()] = ServiceText(s);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> Files(const v1::ExecutionPlan& plan) {
+  std::map<std::string, std::string> out;
+  for (const ir::v1::File& f : plan.workload().files()) {
+    out[f.path()] = FileText(f);
+  }
+  return out;
+}
+
+void DiffEnv(const v1::ExecutionPlan& a, const v1::ExecutionPlan& b, PlanDiff& diff) {
+  // Sorted, for stable output (a proto map has no order).
+  std::map<std::string, std::string> old_env(a.workload().env().begin(), a.workload().env().end());
+  std::map<std::string, std::string> new_env(b.workload().env().begin(), b.workload().env().end());
+  std::map<std::string, std::string> old_text;
+  std::map<std::string, std::string> new_text;
+  for (const auto& [k, v] : old_env) {
+    old_text[k] = EnvText(k, v);
+  }
+  for (const auto& [k, v] : new_env) {
+    auto o = old_env.find(k);
+    // A hidden value spells the same either way, so its change is said in words.
+    new_text[k] = o != old_env.end() && o->second != v && LooksLikeCredential(k)
+                      ? ShellWord(k) + "=(another value, hidden)"
+                      : EnvText(k, v);
+  }
+  Differ(diff).Keyed("env", old_text, new_text);
+}
+
 std::string_view KindName(ChangeKind kind) {
   switch (kind) {
     case ChangeKind::kAdded:
@@ -197,11 +264,20 @@ bool PlanDiff::widened() const {
                      [](const CapabilityChange& c) { return c.widens; });
 }
 
+bool PlanDiff::changed() const {
+  return std::any_of(changes.begin(), changes.end(),
+                     [](const CapabilityChange& c) { return c.area != "expires_at"; });
+}
+
 PlanDiff DiffPlans(const v1::ExecutionPlan& a, const v1::ExecutionPlan& b) {
   PlanDiff diff;
   Differ d(diff);
   d.Changed("workload", a.workload().id(), b.workload().id(), false);
   d.Changed("image", ImageText(a), ImageText(b), false);
+  d.Keyed("entrypoint", Entrypoints(a), Entrypoints(b));
+  d.Keyed("service", Services(a), Services(b));
+  DiffEnv(a, b, diff);
+  d.Keyed("file", Files(a), Files(b));
   d.Sets("egress", Egress(a), Egress(b));
   d.Changed("dns", a.network().dns() ? "on" : "off", b.network().dns() ? "on" : "off",
             b.network().dns());
@@ -236,11 +312,13 @@ std::string RenderDiffHuman(const PlanDiff& diff) {
     out += c.widens ? "  [widens]\n" : "\n";
   }
   if (diff.changes.empty()) {
-    out += "no capability changes\n";
+    out += "no changes\n";
   } else if (diff.widened()) {
     out += "the new plan widens capabilities\n";
+  } else if (diff.changed()) {
+    out += "the new plan differs, without widening capabilities\n";
   } else {
-    out += "the new plan does not widen capabilities\n";
+    out += "only the expiry changed\n";
   }
   return out;
 }
@@ -258,7 +336,10 @@ std::string RenderDiffJson(const PlanDiff& diff) {
     }
     changes.push_back(std::move(change));
   }
-  return ir::CanonicalJson({{"changes", std::move(changes)}, {"widened", diff.widened()}}) + "\n";
+  return ir::CanonicalJson({{"changed", diff.changed()},
+                            {"changes", std::move(changes)},
+                            {"widened", diff.widened()}}) +
+         "\n";
 }
 
 }  // namespace mvm::plan

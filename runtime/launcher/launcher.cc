@@ -289,18 +289,35 @@ ErrorOr<Ok> LocateRuntimeFiles(LauncherOptions& options) {
   fs::path exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
   if (const char* agent = std::getenv("MVM_AGENT"); agent != nullptr && agent[0] != '\0') {
     options.agent_binary = agent;
+    if (!fs::is_regular_file(options.agent_binary)) {
+      return Error{"the guest agent `" + options.agent_binary.string() +
+                   "` that MVM_AGENT names is missing; point MVM_AGENT at a built `mvm-agent`, or "
+                   "unset it to use the one installed with mvmctl"};
+    }
   } else {
-    options.agent_binary = exe_dir / "mvm-agent";
-  }
-  if (!fs::is_regular_file(options.agent_binary)) {
-    return Error{"the guest agent `" + options.agent_binary.string() +
-                 "` is missing; build it (`cmake --build --preset default`) or point MVM_AGENT at "
-                 "it"};
+    // The build tree keeps it beside mvmctl; `cmake --install` puts it in PREFIX/libexec/mvm.
+    const fs::path candidates[] = {exe_dir / "mvm-agent",
+                                   exe_dir / ".." / "libexec" / "mvm" / "mvm-agent"};
+    options.agent_binary.clear();
+    for (const fs::path& candidate : candidates) {
+      if (fs::is_regular_file(candidate)) {
+        options.agent_binary = candidate.lexically_normal();
+        break;
+      }
+    }
+    if (options.agent_binary.empty()) {
+      return Error{"the guest agent `mvm-agent` is neither beside this executable (" +
+                   candidates[0].lexically_normal().string() + ") nor in " +
+                   candidates[1].lexically_normal().parent_path().string() +
+                   "; install mvm with `cmake --install build --prefix PREFIX` (docs/"
+                   "getting-started.md), or point MVM_AGENT at a built `mvm-agent`"};
+    }
   }
   if (const char* sdk = std::getenv("MVM_PYTHON_SDK"); sdk != nullptr && sdk[0] != '\0') {
     options.python_sdk = sdk;
-  } else if (fs::is_directory(exe_dir / ".." / "share" / "mvm" / "sdks" / "python")) {
-    options.python_sdk = exe_dir / ".." / "share" / "mvm" / "sdks" / "python";
+  } else if (fs::path installed = exe_dir / ".." / "share" / "mvm" / "sdks" / "python";
+             fs::is_directory(installed)) {
+    options.python_sdk = installed.lexically_normal();
   } else {
     options.python_sdk = fs::path(MVM_SOURCE_DIR) / "sdks" / "python";
   }

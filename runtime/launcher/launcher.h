@@ -51,8 +51,11 @@ struct LauncherOptions {
   Note note;
 };
 
-/// Finds the guest agent and the Python SDK next to the running executable (build tree or install
-/// prefix), unless MVM_AGENT / MVM_PYTHON_SDK say otherwise.
+/// Finds the guest agent and the Python SDK relative to the running executable, so a build tree
+/// and an install prefix (however it was moved) both work: the agent beside it (build tree) or in
+/// `../libexec/mvm/` (installed), the SDK in `../share/mvm/sdks/python` (installed) or the source
+/// tree. MVM_AGENT and MVM_PYTHON_SDK override them; an agent that is nowhere is an Error saying
+/// where it was looked for.
 ErrorOr<Ok> LocateRuntimeFiles(LauncherOptions& options);
 
 /// Fills `options.trusted`: the keys in `trust_dir` (empty: the default trust store; a missing
@@ -192,16 +195,19 @@ struct ExecOutcome {
 };
 
 /// Maps an agent's result to mvmctl's exit status and message: the command's own status, 124 on
-/// timeout, 126/127 when it could not start, 128+N for signal N, with the memory-limit reason for
-/// an OOM kill. Output truncation is reported in the message, never silently.
+/// timeout (naming `timeout_option`, the setting the user gave the limit with), 126/127 when it
+/// could not start, 128+N for signal N, with the memory-limit reason for an OOM kill. Output
+/// truncation is reported in the message, never silently.
 ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint32_t memory_mb,
-                         uint32_t timeout_seconds);
+                         uint32_t timeout_seconds,
+                         std::string_view timeout_option = "timeout_seconds");
 
-/// Runs `request` in the sandbox `record` names, streaming output to `sink`; audited.
+/// Runs `request` in the sandbox `record` names, streaming output to `sink`; audited. A timeout is
+/// reported as DescribeExec says, naming `timeout_option` (`--timeout` for `mvmctl exec`).
 ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& record,
                           agent::Client& agent, agent::ExecRequest request,
                           const agent::OutputSink& sink, uint32_t timeout_seconds,
-                          audit::Log& audit);
+                          audit::Log& audit, std::string_view timeout_option = "timeout_seconds");
 
 /// Shuts the sandbox down and removes every trace: processes, cgroups, state. Audited with
 /// `reason`.

@@ -27,13 +27,13 @@ constexpr auto kTimeoutGrace = std::chrono::seconds(10);
 }  // namespace
 
 ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint32_t memory_mb,
-                         uint32_t timeout_seconds) {
+                         uint32_t timeout_seconds, std::string_view timeout_option) {
   ExecOutcome out;
   out.result = result;
   if (result.timed_out) {
     out.exit_status = kExitTimeout;
-    out.message = "timed out after " + std::to_string(timeout_seconds) +
-                  " s (timeout_seconds); the command and its children were killed";
+    out.message = "timed out after " + std::to_string(timeout_seconds) + " s (" +
+                  std::string(timeout_option) + "); the command and its children were killed";
   } else if (!result.error.empty()) {
     out.exit_status = result.exit_code;
     out.message = result.error;
@@ -65,7 +65,7 @@ ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint3
 ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& record,
                           agent::Client& agent, agent::ExecRequest request,
                           const agent::OutputSink& sink, uint32_t timeout_seconds,
-                          audit::Log& audit) {
+                          audit::Log& audit, std::string_view timeout_option) {
   (void)options;
   request.timeout_ms = timeout_seconds * 1000;
   auto backend = backends::Find(record.backend);
@@ -117,7 +117,8 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
     if (guard_fired) {
       agent::ExecResult timed_out;
       timed_out.timed_out = true;
-      ExecOutcome out = DescribeExec(timed_out, false, record.memory_mb, timeout_seconds);
+      ExecOutcome out =
+          DescribeExec(timed_out, false, record.memory_mb, timeout_seconds, timeout_option);
       out.message += " (the guest agent stopped answering; the sandbox was killed)";
       auto id = audit.Append("exec-exit", {{"sandbox", record.name},
                                            {"command", command},
@@ -134,7 +135,7 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
     return Error{"lost the guest agent during `" + command + "`: " + result.error().message};
   }
   bool oom = oom_before && oom_after && *oom_after > *oom_before;
-  ExecOutcome out = DescribeExec(*result, oom, record.memory_mb, timeout_seconds);
+  ExecOutcome out = DescribeExec(*result, oom, record.memory_mb, timeout_seconds, timeout_option);
   // What the agent says is recorded as its report: a workload that took over the agent (a guest's
   // root can, on the microVM backend) can make it say anything. The host's own measurements are
   // the wall time and, on the container backend, the cgroup's OOM count.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "backend-emit/plan/review_text.h"
 #include "tests/backend-emit/plan_test_util.h"
 
 namespace mvm::plan {
@@ -32,8 +33,9 @@ TEST(DiffTest, IdenticalPlansHaveNoChanges) {
   PlanDiff diff = DiffPlans(Lower(TestWorkload()), Lower(TestWorkload()));
   EXPECT_TRUE(diff.changes.empty());
   EXPECT_FALSE(diff.widened());
-  EXPECT_EQ(RenderDiffHuman(diff), "no capability changes\n");
-  EXPECT_EQ(RenderDiffJson(diff), "{\"changes\":[],\"widened\":false}\n");
+  EXPECT_FALSE(diff.changed());
+  EXPECT_EQ(RenderDiffHuman(diff), "no changes\n");
+  EXPECT_EQ(RenderDiffJson(diff), "{\"changed\":false,\"changes\":[],\"widened\":false}\n");
 }
 
 TEST(DiffTest, WideningAndNarrowing) {
@@ -84,9 +86,66 @@ TEST(DiffTest, ExpiryIsReportedButNeverWidens) {
   ASSERT_EQ(diff.changes.size(), 1u);
   EXPECT_EQ(diff.changes[0].area, "expires_at");
   EXPECT_FALSE(diff.widened());
+  EXPECT_FALSE(diff.changed());
   EXPECT_EQ(RenderDiffHuman(diff),
             "~ expires_at: 2025-01-02T00:00:00Z => 2030-01-01T00:00:00Z\n"
-            "the new plan does not widen capabilities\n");
+            "only the expiry changed\n");
+}
+
+TEST(DiffTest, WhatRunsIsAChangeThatDoesNotWiden) {
+  ir::v1::Workload old_w = TestWorkload();
+  (*old_w.mutable_env())["MODE"] = "safe";
+  (*old_w.mutable_env())["DB_PASSWORD"] = "hunter2";
+  ir::v1::Workload new_w = old_w;
+  new_w.mutable_entrypoints(0)->set_command(1, "/app/other.py");
+  ir::v1::Entrypoint& added = *new_w.add_entrypoints();
+  added.set_name("wipe");
+  added.add_command("rm");
+  added.add_command("-rf");
+  added.add_command("/data");
+  added.set_timeout_seconds(5);
+  ir::v1::Service& service = *new_w.add_services();
+  service.set_name("api");
+  service.add_command("serve");
+  (*new_w.mutable_env())["MODE"] = "fast and loose";
+  (*new_w.mutable_env())["DB_PASSWORD"] = "hunter3";
+  ir::v1::File& file = *new_w.add_files();
+  file.set_path("/app/x y.txt");
+  file.set_sha256("sha256:ab");
+  file.set_size(2);
+  PlanDiff diff = DiffPlans(Lower(old_w), Lower(new_w));
+  EXPECT_EQ(Lines(diff), (std::vector<std::string>{
+                             "entrypoint main: python /app/main.py=>main: python /app/other.py",
+                             "entrypoint +wipe: rm -rf /data (timeout 5 s)",
+                             "service +api: serve",
+                             "env DB_PASSWORD=(value hidden)=>DB_PASSWORD=(another value, hidden)",
+                             "env MODE=safe=>MODE='fast and loose'",
+                             "file +'/app/x y.txt' sha256:ab (2 bytes)",
+                         }));
+  EXPECT_TRUE(diff.changed());
+  EXPECT_FALSE(diff.widened());
+  EXPECT_EQ(RenderDiffHuman(diff).find("hunter"), std::string::npos);
+  EXPECT_EQ(RenderDiffJson(diff).find("hunter"), std::string::npos);
+}
+
+TEST(ReviewTextTest, ShellWordsReadBackAndHideNothing) {
+  EXPECT_EQ(ShellWord("/usr/bin/python3"), "/usr/bin/python3");
+  EXPECT_EQ(ShellWord(""), "''");
+  EXPECT_EQ(ShellWord("a b"), "'a b'");
+  EXPECT_EQ(ShellWord("it's"), "'it'\\''s'");
+  EXPECT_EQ(ShellWord("$(reboot)"), "'$(reboot)'");
+  // An escape sequence could erase the line a reviewer reads; a bidi override could reorder it.
+  EXPECT_EQ(ShellWord("ok\x1b[2K\r"), "$'ok\\x1b[2K\\x0d'");
+  EXPECT_EQ(ShellWord("a\u202eb'\\"), "$'a\\xe2\\x80\\xaeb\\'\\\\'");
+}
+
+TEST(ReviewTextTest, CredentialLikeNamesHideTheirValues) {
+  EXPECT_EQ(EnvText("LOG_LEVEL", "debug"), "LOG_LEVEL=debug");
+  EXPECT_EQ(EnvText("GITHUB_TOKEN", "ghp_x"), "GITHUB_TOKEN=(value hidden)");
+  EXPECT_EQ(EnvText("db_password", "x"), "db_password=(value hidden)");
+  EXPECT_TRUE(LooksLikeCredential("OPENAI_API_KEY"));
+  EXPECT_TRUE(LooksLikeCredential("BASIC_AUTH"));
+  EXPECT_FALSE(LooksLikeCredential("PYTHONPATH"));
 }
 
 }  // namespace

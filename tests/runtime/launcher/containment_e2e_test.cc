@@ -169,6 +169,8 @@ TEST_F(ContainmentE2E, ExecTimeoutKillsProcessesThatCalledSetsid) {
                          "setsid sh -c 'exec sleep 1000' & (setsid sh -c 'exec sleep 1001' &); "
                          "sleep 1000"});
   EXPECT_EQ(timed.status, 124) << Describe(timed);
+  // The limit came from `--timeout`, not from the workload's `timeout_seconds`.
+  EXPECT_THAT(timed.err, HasSubstr("timed out after 2 s (--timeout)")) << Describe(timed);
   // What is left in the sandbox's pid namespace, by command name.
   Result ps = Exec("cat /proc/[0-9]*/comm");
   ASSERT_EQ(ps.status, 0) << Describe(ps);

@@ -221,7 +221,10 @@ TEST(DescribeExec, TimeoutIs124WithTheLimitNamed) {
   r.signal = SIGKILL;
   ExecOutcome out = DescribeExec(r, false, 256, 30);
   EXPECT_EQ(out.exit_status, kExitTimeout);
-  EXPECT_THAT(out.message, HasSubstr("timed out after 30 s"));
+  EXPECT_THAT(out.message, HasSubstr("timed out after 30 s (timeout_seconds)"));
+  // `mvmctl exec --timeout` set the limit, so that is what the message names.
+  EXPECT_THAT(DescribeExec(r, false, 256, 30, "--timeout").message,
+              HasSubstr("timed out after 30 s (--timeout)"));
 }
 
 TEST(DescribeExec, OomKillIs137WithTheMemoryLimit) {
