@@ -245,11 +245,12 @@ class Server {
     }
     pollfd p{ends_.mux_control, POLLIN, 0};
     char answer = 0;
-    if (::poll(&p, 1, static_cast<int>(kMaxQuiesceTime.count() * 1000)) != 1 ||
+    if (::poll(&p, 1, static_cast<int>(ends_.quiesce_timeout.count())) != 1 ||
         ::recv(ends_.mux_control, &answer, 1, 0) != 1 || answer != agent::kMuxQuiesced) {
       Accept();
       return Error{"the guest did not drain its agent port within " +
-                   std::to_string(kMaxQuiesceTime.count()) + " s"};
+                   std::to_string(ends_.quiesce_timeout.count()) +
+                   " ms; the VM was not stopped and runs on"};
     }
     return Ok{};
   }

@@ -44,6 +44,8 @@ struct ControlEnds {
   /// qemu loads a saved state (Spec::incoming): the state was saved with the vCPUs stopped, so
   /// qemu keeps them stopped once it is loaded; they are continued then.
   bool incoming = false;
+  /// How long the guest may take to acknowledge the drain (kMaxQuiesceTime; shorter in tests).
+  std::chrono::milliseconds quiesce_timeout = kMaxQuiesceTime;
 };
 
 /// How long qemu may take to load a saved state.

@@ -5,10 +5,12 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,16 +23,20 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/agent/agent.pb.h"
 #include "runtime/agent/client.h"
 #include "runtime/agent/framing.h"
 #include "runtime/agent/mux.h"
+#include "runtime/backends/qemu_microvm/control.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 #include "runtime/guest/guest.h"
 #include "tests/support/prerequisite.h"
@@ -451,6 +457,12 @@ TEST(OpenVmNetwork, MakesTheTapAndBothSocketsInANamespaceOfTheirOwn) {
   ASSERT_EQ(::stat("/proc/self/ns/net", &own), 0);
   EXPECT_NE(netns(net->endpoints.proxy.get()), own.st_ino);
   EXPECT_EQ(netns(net->endpoints.proxy.get()), netns(net->endpoints.dns.get()));
+  // Every VM's tap has the same hardware address, which a restored guest's ARP cache still holds.
+  ifreq hw{};
+  std::strncpy(hw.ifr_name, qm::kEgressTap, IFNAMSIZ - 1);
+  ASSERT_EQ(::ioctl(net->endpoints.proxy.get(), SIOCGIFHWADDR, &hw), 0) << std::strerror(errno);
+  const unsigned char expected[6] = {0x02, 0x6d, 0x76, 0x6d, 0x00, 0x01};
+  EXPECT_EQ(std::memcmp(hw.ifr_hwaddr.sa_data, expected, 6), 0);
 }
 
 TEST(QemuArgv, SharedDirectoriesGetSharedMemoryAndOneVhostUserFsDeviceEach) {
@@ -639,3 +651,104 @@ TEST(KeepBoundedLog, AnEndlessConsoleLeavesTheHeadAndTheLastBytesWithinTheBound)
 }
 
 }  // namespace
+
+namespace {
+
+/// qemu's monitor as far as the control thread uses it: the greeting, then `{"return":{}}` to
+/// everything but query-status, which says `running`. Every command it got is kept.
+class FakeMonitor {
+ public:
+  explicit FakeMonitor(int fd) : fd_(fd) {
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~FakeMonitor() {
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+  }
+  std::vector<std::string> commands() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return commands_;
+  }
+
+ private:
+  void Serve() {
+    Send(R"({"QMP":{"version":{"qemu":{"major":7,"minor":2,"micro":9}},"capabilities":[]}})");
+    std::string buffer;
+    char chunk[4096];
+    for (ssize_t n; (n = ::read(fd_, chunk, sizeof chunk)) > 0;) {
+      buffer.append(chunk, static_cast<size_t>(n));
+      for (size_t nl; (nl = buffer.find('\n')) != std::string::npos; buffer.erase(0, nl + 1)) {
+        auto request = nlohmann::json::parse(buffer.substr(0, nl), nullptr, false);
+        const std::string command = request.value("execute", std::string());
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          commands_.push_back(command);
+        }
+        Send(command == "query-status" ? R"({"return":{"status":"running","running":true}})"
+                                       : R"({"return":{}})");
+      }
+    }
+  }
+  void Send(const std::string& line) { (void)!::write(fd_, (line + "\n").data(), line.size() + 1); }
+
+  int fd_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::string> commands_;
+};
+
+}  // namespace
+
+// A guest that never answers QUIESCE (hung, or hostile) cannot hold a snapshot, the VM or its
+// port hostage: the snapshot fails after the drain's bound, the VM was never stopped, and the port
+// accepts clients again.
+TEST(ControlSocket, AGuestThatNeverDrainsFailsTheSnapshotAndTheVmRunsOn) {
+  namespace qm = mvm::runtime::qemu_microvm;
+  const fs::path dir =
+      fs::temp_directory_path() / ("mvm-control-test-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  int qmp[2];
+  int mux[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp), 0);
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mux), 0);
+  auto listener = mvm::runtime::agent::ListenUnix((dir / qm::kControlSocket).string());
+  ASSERT_TRUE(listener) << listener.error().message;
+  FakeMonitor monitor(qmp[1]);
+  qm::ControlEnds ends{listener->get(), qmp[0], mux[0], false, std::chrono::milliseconds(700)};
+  std::thread server([ends] { qm::ServeControl(ends); });
+
+  mvm::os::UniqueFd target(::memfd_create("snapshot", MFD_CLOEXEC));
+  const auto start = std::chrono::steady_clock::now();
+  auto answer = qm::ControlRequest(dir / qm::kControlSocket, {{"op", "snapshot"}}, target.get(),
+                                   std::chrono::seconds(30));
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(answer) << answer->dump();
+  EXPECT_THAT(answer.error().message, HasSubstr("did not drain its agent port within 700 ms"));
+  EXPECT_GE(took, std::chrono::milliseconds(700));
+  EXPECT_LT(took, std::chrono::seconds(10));
+  // The port was asked to drain and then to accept again; nothing reached the disk.
+  char got[2] = {};
+  ASSERT_EQ(::recv(mux[1], got, 2, MSG_WAITALL), 2);
+  EXPECT_EQ(got[0], mvm::runtime::agent::kMuxQuiesce);
+  EXPECT_EQ(got[1], mvm::runtime::agent::kMuxAccept);
+  struct stat st {};
+  ASSERT_EQ(::fstat(target.get(), &st), 0);
+  EXPECT_EQ(st.st_size, 0);
+  for (const std::string& command : monitor.commands()) {
+    EXPECT_NE(command, "stop") << "the VM was stopped for a drain that never came";
+    EXPECT_NE(command, "migrate");
+  }
+  // The supervisor still serves.
+  auto status = qm::ControlRequest(dir / qm::kControlSocket, {{"op", "status"}}, -1,
+                                   std::chrono::seconds(10));
+  ASSERT_TRUE(status) << status.error().message;
+  EXPECT_EQ(status->value("status", ""), "running");
+
+  ::shutdown(listener->get(), SHUT_RDWR);  // ends the server's accept
+  server.join();
+  ::close(qmp[0]);
+  ::close(mux[0]);
+  ::close(mux[1]);
+  fs::remove_all(dir);
+}
