@@ -218,6 +218,10 @@ TEST(OneShotE2E, RunStreamsStdinAndHonoursItsEnd) {
   EXPECT_EQ(without.status, 0) << Describe(without);
   EXPECT_EQ(without.out, "");
   EXPECT_THAT(without.err, HasSubstr("stdin was not passed to the command; add -i"));
+  // An empty stdin held nothing to pass: no note.
+  Result empty = Mvmctl({"run", "--image", "template:busybox", "--", "true"});
+  EXPECT_EQ(empty.status, 0) << Describe(empty);
+  EXPECT_THAT(empty.err, Not(HasSubstr("stdin"))) << Describe(empty);
 }
 
 // The getting-started guide's `echo one two three | mvmctl run -i words.py`.
@@ -259,6 +263,10 @@ TEST_F(ExecStdinE2E, ExecStreamsStdinAndHonoursItsEnd) {
   Result cat = Mvmctl({"exec", "-i", name_, "--", "cat"}, "hi\n");
   EXPECT_EQ(cat.status, 0) << Describe(cat);
   EXPECT_EQ(cat.out, "hi\n");
+  Result without = Mvmctl({"exec", name_, "--", "cat"}, "dropped\n");
+  EXPECT_EQ(without.status, 0) << Describe(without);
+  EXPECT_EQ(without.out, "");
+  EXPECT_THAT(without.err, HasSubstr("mvmctl exec: note: stdin was not passed to the command"));
   Result after = Mvmctl({"exec", "-i", name_, "--", "sh", "-c", "wc -l; echo after"}, "1\n2\n");
   EXPECT_EQ(after.status, 0) << Describe(after);
   EXPECT_EQ(after.out, "2\nafter\n");
