@@ -381,6 +381,11 @@ ErrorOr<ExecResult> Client::StreamExec(
     }
     if (until) {
       if (now >= *until) {
+        if (result) {
+          // The answer is whole; only the connection, left mid-frame, cannot serve another.
+          (void)Broken(Error{"stdin not flushed"});
+          return std::move(*result);
+        }
         if (deadline_ && now >= *deadline_) {
           return Broken(Error{"the agent at " + Quoted(socket_) +
                               " had not finished answering by the deadline of this connection"});
