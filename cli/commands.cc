@@ -471,7 +471,8 @@ key file), 4 the log is broken (edited, reordered, truncated, or signed by an un
 )",
        Flags{{"state-dir", true}, {"trust", true, /*repeatable=*/true}}, RunAudit},
       {"run", "compile (a source file), sign, verify and run a workload in a sandbox",
-       R"(usage: mvmctl run FILE|PLAN [--entrypoint NAME] [--workload ID] [options] [-- ARGS...]
+       R"(usage: mvmctl run FILE|PLAN [--entrypoint NAME] [--workload ID] [-i] [options] [-- ARGS...]
+       mvmctl run [--image REF] [-e NAME=VALUE]... [--timeout S] [--network POLICY] [-i] [options] -- CMD ARGS...
 
 Runs one entrypoint of a workload in a fresh sandbox, streams its output, removes the sandbox and
 exits with the entrypoint's status. A source file is compiled (dev profile unless --profile) and its
@@ -481,7 +482,16 @@ plan signed with the local dev key (<state-dir>/keys/dev.key, made on first use)
 running warm pool (`mvmctl pool`) holds a ready sandbox for the same plan, files and volumes, that
 sandbox is claimed instead of booting one.
 
+Without FILE|PLAN, CMD ARGS... is a one-shot command: a workload `oneshot` whose only entrypoint
+runs it is written from the options below, checked by the same passes as a source file and run
+like one.
+
 options:
+  --image REF           one-shot: its image (default template:python-3.11), e.g. oci:alpine:3.20
+  -e NAME=VALUE         one-shot: an environment variable (repeatable)
+  --timeout S           one-shot: kill it after S seconds (exit 124; default 300)
+  --network POLICY      one-shot: `none` (the default) or a list such as `dns,https:pypi.org`
+  -i                    stream this command's stdin to the entrypoint (default: it gets none)
   --entrypoint NAME     entrypoint to run (default: the first declared)
   --workload ID         workload to run when the file declares several
   --name NAME           sandbox name (default: <workload>-<random>)
@@ -508,7 +518,12 @@ with the reason printed); 1 compile errors, 2 usage error
               {"profile", true},
               {"project-root", true},
               {"no-pool", false},
-              {"raw", false}}}),
+              {"raw", false},
+              {"image", true},
+              {"e", true, /*repeatable=*/true},
+              {"timeout", true},
+              {"network", true},
+              {"i", false}}}),
        RunRun},
       {"up", "start a sandbox and keep it running",
        R"(usage: mvmctl up FILE|PLAN --name NAME [--detach] [--from-ir] [--format human|json] [options]
@@ -538,7 +553,7 @@ failed
       {"exec", "run a command in a running sandbox",
        R"(usage: mvmctl exec NAME [--timeout S] [-i] [-e NAME=VALUE]... [--cwd DIR] [--format json] [--raw] -- CMD...
 
-Runs CMD in the sandbox through its guest agent, streaming its output. -i passes this command's
+Runs CMD in the sandbox through its guest agent, streaming its output. -i streams this command's
 stdin to it; -e adds an environment variable; --timeout kills it and every process it started
 (setsid included) after S seconds. --format json prints
 {"stdout","stderr","exit_code","timed_out","audit_id","message"?}. On a terminal, control

@@ -4,8 +4,6 @@
 
 #include <charconv>
 #include <cstdio>
-#include <iostream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -47,8 +45,7 @@ int RunExec(Args& args) {
     }
   }
   if (args.Has("i")) {
-    request.stdin_data.assign(std::istreambuf_iterator<char>(std::cin),
-                              std::istreambuf_iterator<char>());
+    request.stdin_fd = STDIN_FILENO;
   }
   auto session = OpenRuntime(args, /*with_trust=*/false, "exec");
   if (!session) {
@@ -119,6 +116,9 @@ int RunExec(Args& args) {
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else if (!outcome->message.empty()) {
     std::fprintf(stderr, "mvmctl exec: %s\n", outcome->message.c_str());
+  }
+  if (!args.Has("i")) {
+    NoteUnreadStdin("exec");
   }
   return outcome->exit_status;
 }

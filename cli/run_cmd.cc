@@ -1,24 +1,125 @@
 // `mvmctl run FILE|PLAN`: compile (a source file), sign with the local dev key, verify, launch, run
-// the entrypoint, stream its output, clean up, exit with its status. The work is the launcher's.
+// the entrypoint, stream its output, clean up, exit with its status. `mvmctl run -- CMD...` does
+// the same with a workload written from the command line (oneshot.h). The work is the launcher's.
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/oneshot.h"
 #include "cli/runtime_session.h"
+#include "passes/pass.h"
 
 namespace mvm::cli {
 
+namespace {
+
+// The options that only describe a one-shot command's workload; a source file or plan declares
+// its own.
+constexpr std::string_view kOneShotOptions[] = {"image", "e", "timeout", "network"};
+// And those that choose from or compile a source file or plan, which a one-shot command has not.
+constexpr std::string_view kFileOptions[] = {"entrypoint", "workload", "profile", "project-root"};
+
+// The workload of a one-shot command, through the default pass pipeline as a source file's would
+// go; diagnostics are printed. Needs no state, so usage errors come before anything is opened.
+std::optional<ir::Module> CompileOneShot(const Args& args, int& exit_code) {
+  OneShotRequest request;
+  request.command = args.after_dashdash;
+  request.image = args.Get("image", kOneShotImage);
+  if (auto it = args.flags.find("e"); it != args.flags.end()) {
+    request.env = it->second;
+  }
+  if (args.Has("timeout")) {
+    request.timeout = args.Get("timeout");
+  }
+  request.network = args.Get("network", "none");
+  // Isolation is what the chosen backend gives, so that the signed plan says what will hold (and
+  // the container backend has no weaker isolation to warn about).
+  const std::string backend =
+      args.Get("backend", std::string(runtime::backends::All().front()->name()));
+  request.isolation = backend == "container" ? "container" : "microvm";
+  auto module = OneShotModule(request);
+  if (!module) {
+    exit_code = Fail("run", module.error());
+    return std::nullopt;
+  }
+  auto pipeline = passes::ParsePipeline(passes::kDefaultPipeline);
+  if (!pipeline) {
+    exit_code = FailRun("run", pipeline.error());
+    return std::nullopt;
+  }
+  Compilation compilation;
+  DiagnosticSink sink;
+  passes::PassOptions options;
+  options.project_root = std::filesystem::current_path().string();
+  passes::PassContext context{options, sink, nullptr};
+  passes::RunPipeline(*pipeline, *module, context);
+  compilation.diagnostics = sink.Take();
+  PrintDiagnostics(compilation, DiagnosticFormat::kHuman);
+  if (compilation.has_errors()) {
+    exit_code = kExitInputErrors;
+    return std::nullopt;
+  }
+  return std::move(*module);
+}
+
+// Its plan, signed with the dev key as `run FILE` signs a source file's.
+std::optional<PlanInput> OneShotInput(ir::Module& module, RuntimeSession& session, int& exit_code) {
+  auto signed_plan = SignWithDevKey(module, session, "run", "dev", 600);
+  if (!signed_plan) {
+    exit_code = FailRun("run", signed_plan.error());
+    return std::nullopt;
+  }
+  PlanInput input;
+  input.bytes = std::move(*signed_plan);
+  input.project_root = std::filesystem::current_path();
+  return input;
+}
+
+}  // namespace
+
 int RunRun(Args& args) {
-  if (args.positional.size() != 1) {
-    return Fail("run", MakeError(ErrorKind::kUsage, "give one source file or plan to run"));
+  const bool one_shot = args.positional.empty();
+  if (args.positional.size() > 1) {
+    return Fail("run", MakeError(ErrorKind::kUsage,
+                                 "give one source file or plan to run, or a command after `--`"));
+  }
+  if (one_shot && args.after_dashdash.empty()) {
+    return Fail("run", MakeError(ErrorKind::kUsage,
+                                 "give a source file or plan to run, or a command after `--` "
+                                 "(`mvmctl run -- CMD ARGS...`)"));
+  }
+  for (std::string_view option : kOneShotOptions) {
+    if (!one_shot && args.Has(option)) {
+      return Fail("run",
+                  MakeError(ErrorKind::kUsage,
+                            std::string(option.size() == 1 ? "-" : "--") + std::string(option) +
+                                " describes a one-shot command (`mvmctl run [options] -- "
+                                "CMD ARGS...`); a source file or plan declares its own"));
+    }
+  }
+  for (std::string_view option : kFileOptions) {
+    if (one_shot && args.Has(option)) {
+      return Fail("run", MakeError(ErrorKind::kUsage,
+                                   "--" + std::string(option) +
+                                       " is for a source file or plan; a one-shot command "
+                                       "(`mvmctl run [options] -- CMD ARGS...`) has one workload "
+                                       "`oneshot` with one entrypoint `main`, in the dev profile"));
+    }
+  }
+  int exit_code = 0;
+  std::optional<ir::Module> one_shot_module;
+  if (one_shot && !(one_shot_module = CompileOneShot(args, exit_code))) {
+    return exit_code;
   }
   auto session = OpenRuntime(args, /*with_trust=*/true, "run");
   if (!session) {
     return FailRun("run", session.error());
   }
-  int exit_code = 0;
-  auto input = ReadPlanInput(args, *session, "run", exit_code);
+  auto input = one_shot ? OneShotInput(*one_shot_module, *session, exit_code)
+                        : ReadPlanInput(args, *session, "run", exit_code);
   if (!input) {
     return exit_code;
   }
@@ -29,16 +130,24 @@ int RunRun(Args& args) {
   }
   runtime::RunOptions run;
   run.entrypoint = args.Get("entrypoint");
-  run.args = args.after_dashdash;
+  if (!one_shot) {
+    run.args = args.after_dashdash;
+  }
   run.start.name = args.Get("name");
   run.start.app_files = input->app_files;
   run.start.project_root = input->project_root;
   run.start.use_pool = !args.Has("no-pool");
   run.raw_output = args.Has("raw");
+  if (args.Has("i")) {
+    run.stdin_fd = STDIN_FILENO;
+  }
   auto status =
       runtime::RunToCompletion(session->options, *admitted, run, session->log(), &timings);
   if (!status) {
     return FailRun("run", status.error());
+  }
+  if (!args.Has("i")) {
+    NoteUnreadStdin("run");
   }
   if (session->options.verbose) {
     std::fprintf(

@@ -1,5 +1,9 @@
 #include "cli/runtime_session.h"
 
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -67,6 +71,74 @@ bool RunsDeclaringFile(const ir::v1::Workload& w, const std::string& app_path) {
 }
 
 }  // namespace
+
+void NoteUnreadStdin(std::string_view command) {
+  struct stat st {};
+  if (fstat(STDIN_FILENO, &st) != 0) {
+    return;
+  }
+  bool unread = false;
+  if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+    int waiting = 0;
+    unread = ioctl(STDIN_FILENO, FIONREAD, &waiting) == 0 && waiting > 0;
+  } else if (S_ISREG(st.st_mode)) {
+    const off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
+    unread = at >= 0 && at < st.st_size;
+  }
+  if (unread) {
+    std::fprintf(stderr,
+                 "mvmctl %.*s: note: stdin was not passed to the command; add -i to pass it\n",
+                 static_cast<int>(command.size()), command.data());
+  }
+}
+
+ErrorOr<std::string> SignWithDevKey(ir::Module& one, RuntimeSession& session,
+                                    std::string_view command, std::string_view profile,
+                                    int64_t validity_seconds) {
+  // An OCI image is pulled now, before signing, so that the plan pins what a tag resolved to.
+  if (ir::v1::Image* image = one.proto.mutable_workloads(0)->mutable_image();
+      image->kind() == "oci") {
+    auto pinned = PullDeclaredImage(*image, session.options.state.root, command);
+    if (!pinned) {
+      return pinned.error();
+    }
+    image->set_digest(*pinned);
+  }
+
+  auto key = runtime::EnsureKey(session.options.state.Keys(), "dev");
+  if (!key) {
+    return key.error();
+  }
+  // The dev key may have been made just now; trust it like LoadTrust would have.
+  if (session.options.dev_key_id.empty()) {
+    session.options.dev_key_id = key->KeyId();
+    session.options.trusted.push_back(
+        {key->KeyId(), key->public_key(), session.options.state.Keys() / "dev.pub"});
+  }
+  plan::SystemClock clock;
+  PlanSettings settings;
+  settings.profile = std::string(profile);
+  int64_t now = clock.NowUnixSeconds();
+  // A plan made to run right now needs only a short validity window, so a copy that leaks out of
+  // the state directory is soon worthless; a warm pool asks for longer.
+  settings.not_before = now - 60;
+  settings.expires_at = now + validity_seconds;
+  settings.epoch = static_cast<uint32_t>(now);
+  // The epoch is the signing second; a different plan of the same workload admitted earlier in that
+  // second (another `run` of an edited file, a pool's longer-lived plan) would make this one a
+  // replay, so step past it. Epochs only have to grow.
+  plan::ReplayState replay(session.options.state.Replay());
+  if (auto last = replay.Last(one.proto.workloads(0).id());
+      last && *last && (*last)->epoch >= settings.epoch) {
+    settings.epoch = (*last)->epoch + 1;
+  }
+  settings.key = std::move(*key);
+  auto plans = MakePlans(one, settings);
+  if (!plans) {
+    return plans.error();
+  }
+  return std::move((*plans)[0].file);
+}
 
 std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session,
                                        std::string_view command, int& exit_code,
@@ -143,52 +215,12 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
   ir::Module one;
   one.proto.set_schema_version(module.proto.schema_version());
   *one.proto.add_workloads() = module.proto.workloads(chosen);
-  // An OCI image is pulled now, before signing, so that the plan pins what a tag resolved to.
-  if (ir::v1::Image* image = one.proto.mutable_workloads(0)->mutable_image();
-      image->kind() == "oci") {
-    auto pinned = PullDeclaredImage(*image, session.options.state.root, command);
-    if (!pinned) {
-      exit_code = FailRun(command, pinned.error());
-      return std::nullopt;
-    }
-    image->set_digest(*pinned);
-  }
-
-  auto key = runtime::EnsureKey(session.options.state.Keys(), "dev");
-  if (!key) {
-    exit_code = FailRun(command, key.error());
+  auto signed_plan = SignWithDevKey(one, session, command, profile, validity_seconds);
+  if (!signed_plan) {
+    exit_code = FailRun(command, signed_plan.error());
     return std::nullopt;
   }
-  // The dev key may have been made just now; trust it like LoadTrust would have.
-  if (session.options.dev_key_id.empty()) {
-    session.options.dev_key_id = key->KeyId();
-    session.options.trusted.push_back(
-        {key->KeyId(), key->public_key(), session.options.state.Keys() / "dev.pub"});
-  }
-  plan::SystemClock clock;
-  PlanSettings settings;
-  settings.profile = profile;
-  int64_t now = clock.NowUnixSeconds();
-  // A plan made to run right now needs only a short validity window, so a copy that leaks out of
-  // the state directory is soon worthless; a warm pool asks for longer.
-  settings.not_before = now - 60;
-  settings.expires_at = now + validity_seconds;
-  settings.epoch = static_cast<uint32_t>(now);
-  // The epoch is the signing second; a different plan of the same workload admitted earlier in that
-  // second (another `run` of an edited file, a pool's longer-lived plan) would make this one a
-  // replay, so step past it. Epochs only have to grow.
-  plan::ReplayState replay(session.options.state.Replay());
-  if (auto last = replay.Last(one.proto.workloads(0).id());
-      last && *last && (*last)->epoch >= settings.epoch) {
-    settings.epoch = (*last)->epoch + 1;
-  }
-  settings.key = std::move(*key);
-  auto plans = MakePlans(one, settings);
-  if (!plans) {
-    exit_code = FailRun(command, plans.error());
-    return std::nullopt;
-  }
-  input.bytes = std::move((*plans)[0].file);
+  input.bytes = std::move(*signed_plan);
   std::string app_path = ir::DeclaringFilePath(fs::path(path).filename().string());
   if (!from_ir && RunsDeclaringFile(one.proto.workloads(0), app_path)) {
     input.app_files.emplace_back(app_path, fs::absolute(path));

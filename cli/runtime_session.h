@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/args.h"
@@ -36,6 +37,20 @@ struct PlanInput {
   std::vector<std::pair<std::string, std::filesystem::path>> app_files;
   std::filesystem::path project_root;
 };
+
+/// Says on stderr, once, that stdin held input the command never passed on (`run` and `exec`
+/// without `-i`): data waiting in a pipe, or a file not read to its end. A terminal, an empty or
+/// closed pipe and /dev/null say nothing.
+void NoteUnreadStdin(std::string_view command);
+
+/// Signs the one workload of `one` for this machine only, as `run` signs a source file's: an `oci:`
+/// image is pulled first so that the plan pins what its tag resolved to, the key is the local dev
+/// key (`<state>/keys/dev.key`, made on first use and trusted in `session` from then on), the plan
+/// is valid from a minute ago to `validity_seconds` from now, and its epoch is the current second
+/// or one past the workload's last admitted epoch. Returns the DSSE envelope.
+ErrorOr<std::string> SignWithDevKey(ir::Module& one, RuntimeSession& session,
+                                    std::string_view command, std::string_view profile,
+                                    int64_t validity_seconds);
 
 /// `run` and `up` take a plan (`*.json`) or a source file. A source file is compiled with the given
 /// profile (diagnostics printed, errors stop here with exit 1), its workload chosen by `--workload`

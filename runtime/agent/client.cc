@@ -1,6 +1,7 @@
 #include "runtime/agent/client.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "runtime/agent/agent.pb.h"
 #include "runtime/agent/framing.h"
@@ -263,6 +265,7 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
   }
   exec->set_cwd(request.cwd);
   exec->set_stdin(request.stdin_data);
+  exec->set_stdin_stream(request.stdin_fd >= 0);
   exec->set_timeout_ms(request.timeout_ms);
   exec->set_output_limit_bytes(request.output_limit_bytes);
   if (request.uid) {
@@ -283,13 +286,9 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
   // that sends more has been taken over by the workload: the exec ends here instead of reading
   // output without end (a command without a timeout has no other bound).
   uint64_t forwarded[2] = {0, 0};
-  for (;;) {
-    auto response = ReadResponse();
-    if (!response) {
-      return response.error();
-    }
-    if (response->has_exec_output()) {
-      const v1::ExecOutput& output = response->exec_output();
+  auto handle = [&](const v1::Response& response) -> std::optional<ErrorOr<ExecResult>> {
+    if (response.has_exec_output()) {
+      const v1::ExecOutput& output = response.exec_output();
       const int index = output.stream() == v1::STREAM_STDERR ? 1 : 0;
       const uint64_t room =
           request.output_limit_bytes - std::min(request.output_limit_bytes, forwarded[index]);
@@ -307,15 +306,15 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
       if (sink) {
         sink(index == 1 ? Stream::kStderr : Stream::kStdout, data);
       }
-      continue;
+      return std::nullopt;
     }
-    if (response->has_error()) {
-      return Error{response->error().message()};
+    if (response.has_error()) {
+      return Error{response.error().message()};
     }
-    if (!response->has_exec_exit()) {
+    if (!response.has_exec_exit()) {
       return Broken(Error{"the agent at " + Quoted(socket_) + " answered out of turn"});
     }
-    const v1::ExecExit& exit = response->exec_exit();
+    const v1::ExecExit& exit = response.exec_exit();
     ExecResult result;
     result.exit_code = exit.exit_code();
     result.signal = exit.signal();
@@ -327,7 +326,146 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
     result.error = exit.error();
     result.duration_ms = exit.duration_ms();
     return result;
+  };
+  if (request.stdin_fd >= 0) {
+    return StreamExec(request.stdin_fd, handle);
   }
+  for (;;) {
+    auto response = ReadResponse();
+    if (!response) {
+      return response.error();
+    }
+    if (auto done = handle(*response)) {
+      return std::move(*done);
+    }
+  }
+}
+
+ErrorOr<ExecResult> Client::StreamExec(
+    int stdin_fd,
+    const std::function<std::optional<ErrorOr<ExecResult>>(const v1::Response&)>& handle) {
+  FrameDecoder decoder;
+  std::string out;  // ExecStdin frames not yet sent
+  size_t out_sent = 0;
+  bool stdin_done = false;
+  std::optional<ErrorOr<ExecResult>> result;
+  auto heard = std::chrono::steady_clock::now();
+  std::vector<char> buffer(64u << 10);
+  auto queue = [&](std::string_view data, bool eof) {
+    v1::Request request;
+    request.mutable_exec_stdin()->set_data(std::string(data));
+    request.mutable_exec_stdin()->set_eof(eof);
+    // What was sent goes, so that `out` holds at most the window and one chunk.
+    out.erase(0, out_sent);
+    out_sent = 0;
+    out += EncodeFrame(request.SerializeAsString());
+  };
+  auto gone = [&](const std::string& why) {
+    return Broken(Error{"the agent at " + Quoted(socket_) + " went away: " + why});
+  };
+  // Until the answer ends the Exec; then what is queued of stdin is still sent, so that the next
+  // request starts on a frame boundary (the agent drops those frames).
+  while (!result || out_sent < out.size()) {
+    const bool read_stdin = !result && !stdin_done && out.size() - out_sent < kStdinWindow;
+    pollfd fds[2] = {
+        {fd_, static_cast<short>((result ? 0 : POLLIN) | (out_sent < out.size() ? POLLOUT : 0)), 0},
+        {read_stdin ? stdin_fd : -1, POLLIN, 0}};
+    int timeout = -1;
+    auto now = std::chrono::steady_clock::now();
+    std::optional<std::chrono::steady_clock::time_point> until;
+    if (reply_limit_.count() > 0 || result) {
+      until = heard + (result ? kReplyLimit : reply_limit_);
+    }
+    if (deadline_ && (!until || *deadline_ < *until)) {
+      until = deadline_;
+    }
+    if (until) {
+      if (now >= *until) {
+        if (result) {
+          // The answer is whole; only the connection, left mid-frame, cannot serve another.
+          (void)Broken(Error{"stdin not flushed"});
+          return std::move(*result);
+        }
+        if (deadline_ && now >= *deadline_) {
+          return Broken(Error{"the agent at " + Quoted(socket_) +
+                              " had not finished answering by the deadline of this connection"});
+        }
+        return Broken(Error{"the agent at " + Quoted(socket_) + " stopped answering (nothing for " +
+                            std::to_string(reply_limit_.count()) + " ms)"});
+      }
+      timeout =
+          static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(*until - now).count());
+    }
+    if (poll(fds, 2, timeout) < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return Broken(Error{std::string("poll: ") + std::strerror(errno)});
+    }
+    if (fds[1].revents != 0) {
+      ssize_t n = read(stdin_fd, buffer.data(), buffer.size());
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        continue;
+      }
+      // An unreadable stdin ends like an empty one: the command sees its end.
+      if (n <= 0) {
+        stdin_done = true;
+        queue({}, true);
+      } else {
+        queue(std::string_view(buffer.data(), static_cast<size_t>(n)), false);
+      }
+    }
+    if (fds[0].revents & POLLOUT) {
+      ssize_t n =
+          send(fd_, out.data() + out_sent, out.size() - out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        if (result) {
+          return std::move(*result);  // the answer is complete; the connection is not reused
+        }
+        return gone(std::strerror(errno));
+      }
+      if (n > 0) {
+        out_sent += static_cast<size_t>(n);
+        heard = result ? std::chrono::steady_clock::now() : heard;
+      }
+    }
+    if (!result && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t n = recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        continue;
+      }
+      if (n <= 0) {
+        return gone(n == 0 ? std::string("it closed the connection before answering")
+                           : std::string(std::strerror(errno)));
+      }
+      heard = std::chrono::steady_clock::now();
+      decoder.Append(std::string_view(buffer.data(), static_cast<size_t>(n)));
+      std::string payload;
+      while (!result) {
+        const FrameDecoder::Status status = decoder.Next(payload);
+        if (status == FrameDecoder::Status::kNeedMore) {
+          break;
+        }
+        if (status == FrameDecoder::Status::kTooLarge) {
+          return gone("it sent a frame larger than the limit");
+        }
+        v1::Response response;
+        if (!response.ParseFromString(payload) ||
+            response.kind_case() == v1::Response::KIND_NOT_SET) {
+          return Broken(Error{"the agent at " + Quoted(socket_) + " sent a malformed response"});
+        }
+        result = handle(response);
+        if (result && fd_ < 0) {
+          return std::move(*result);  // handle found the agent broken
+        }
+      }
+      // The agent answers one request at a time: nothing may follow the end of this one.
+      if (result && decoder.buffered() > 0) {
+        return Broken(Error{"the agent at " + Quoted(socket_) + " answered out of turn"});
+      }
+    }
+  }
+  return std::move(*result);
 }
 
 ErrorOr<std::string> Client::ReadFile(const std::string& path, uint64_t max_bytes) {

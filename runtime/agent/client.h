@@ -35,6 +35,10 @@ struct ExecRequest {
   std::vector<std::pair<std::string, std::string>> env;
   std::string cwd = "/";  ///< absolute, as the sandbox sees it
   std::string stdin_data;
+  /// When >= 0, a descriptor whose bytes, after `stdin_data`, are streamed to the command's stdin
+  /// as they arrive, and its end of file closes that stdin. Not taken over; only read, never made
+  /// non-blocking. At most kStdinWindow bytes of it are held at a time.
+  int stdin_fd = -1;
   uint32_t timeout_ms = 0;  ///< 0: none; on expiry the command's process group is killed
   uint64_t output_limit_bytes = 16u << 20;  ///< per stream; the rest is counted, not forwarded
   /// Run as this uid and gid (both or neither); unset: the sandbox's root.
@@ -100,7 +104,10 @@ class Client {
 
   /// The agent's version, pid and uptime.
   ErrorOr<AgentInfo> Hello();
-  /// Runs a command to completion, passing its output to `sink` as it arrives. A command that
+  /// What Exec reads ahead of `stdin_fd` while the agent is not taking it.
+  static constexpr size_t kStdinWindow = 256u << 10;
+  /// Runs a command to completion, passing its output to `sink` as it arrives (and streaming
+  /// `stdin_fd` to it, when set, while it runs). A command that
   /// cannot be found or run is a result (exit 127 or 126, `error` set), not an Error; a request the
   /// agent refuses (empty argv, missing cwd) is an Error.
   ErrorOr<ExecResult> Exec(const ExecRequest& request, const OutputSink& sink);
@@ -155,6 +162,13 @@ class Client {
   ErrorOr<Ok> SendRequest(const ::mvm::agent::v1::Request& request,
                           std::chrono::milliseconds limit = kReplyLimit);
   ErrorOr<AgentInfo> HelloWithin(std::chrono::milliseconds limit);
+  /// Reads an Exec's answer while it streams `stdin_fd` to the agent (ExecStdin frames), in one
+  /// poll loop so that neither direction waits on the other. `handle` takes each Response and
+  /// returns a result once one ends the Exec.
+  ErrorOr<ExecResult> StreamExec(
+      int stdin_fd,
+      const std::function<std::optional<ErrorOr<ExecResult>>(const ::mvm::agent::v1::Response&)>&
+          handle);
   ErrorOr<::mvm::agent::v1::Response> ReadResponse();
   /// Sends `request`, reads one Response and checks it is an Error (returned as such) or a Done.
   ErrorOr<Ok> RoundTripDone(const ::mvm::agent::v1::Request& request,

@@ -97,8 +97,9 @@ struct Exec {
   ExecSpec spec;
   os::UniqueFd in, out, err, status, result;
   std::string result_bytes;  // from the shim: the command's pid (unless Spawn had it), wait status
-  size_t stdin_sent = 0;
-  Counts counts[2];  // stdout, stderr
+  size_t stdin_sent = 0;     // of spec.stdin_data
+  bool stdin_eof = false;    // stdin_stream: the client sent `eof` or left
+  Counts counts[2];          // stdout, stderr
   std::optional<Clock::time_point> deadline;
   bool timed_out = false;
   bool reaped = false;  // the command's wait status is known
@@ -143,9 +144,13 @@ class Server {
   // Connections and requests.
   void Accept();
   void OnConnection(Connection& conn, short revents);
+  // True while `conn` is read: idle, in a chunked FileWrite, or in a streaming Exec whose command
+  // has room for more stdin (kMaxPending unread bytes at most).
+  bool Reading(const Connection& conn) const;
   void HandleFrames(Connection& conn);
   void Dispatch(Connection& conn, const std::string& payload);
   void StartExec(Connection& conn, const v1::Exec& request);
+  void ContinueStdin(Connection& conn, const v1::ExecStdin& request);
   void StartRead(Connection& conn, const v1::FileRead& request);
   void PumpRead(Connection& conn);
   void StartWrite(Connection& conn, const v1::FileWrite& request);

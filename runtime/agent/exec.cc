@@ -288,7 +288,7 @@ ErrorOr<Spawned> Spawn(const ExecSpec& spec) {
                                  &spawned.status_fd, &spawned.result_fd}) {
     (void)fcntl(fd->get(), F_SETFL, O_NONBLOCK);  // cannot fail on a pipe we own
   }
-  if (spec.stdin_data.empty()) {
+  if (spec.stdin_data.empty() && !spec.stdin_stream) {
     spawned.stdin_fd.Reset();
   }
   return spawned;

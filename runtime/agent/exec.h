@@ -21,7 +21,7 @@ namespace mvm::runtime::agent {
 struct Spawned {
   pid_t pid = -1;          ///< the command
   pid_t shim = -1;         ///< its parent, which reaps the command and every orphan below it
-  os::UniqueFd stdin_fd;   ///< write end; closed at once when there is no stdin data
+  os::UniqueFd stdin_fd;   ///< write end; closed at once when there is no stdin to come
   os::UniqueFd stdout_fd;  ///< read end
   os::UniqueFd stderr_fd;  ///< read end
   /// Read end of the child's close-on-exec status pipe: EOF alone means execve succeeded; a

@@ -131,6 +131,7 @@ ErrorOr<ExecSpec> CheckExec(const v1::Exec& exec) {
   }
 
   spec.stdin_data = exec.stdin();
+  spec.stdin_stream = exec.stdin_stream();
   spec.timeout_ms = exec.timeout_ms();
   spec.output_limit_bytes = exec.output_limit_bytes();
   std::string line;

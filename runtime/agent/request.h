@@ -37,7 +37,10 @@ struct ExecSpec {
   std::vector<std::string> candidates;  ///< paths to try with execve, in order
   bool searched = false;                ///< argv[0] had no '/', so candidates come from PATH
   std::string cwd;
+  /// What the command reads first; with `stdin_stream`, the ExecStdin data not yet written too.
   std::string stdin_data;
+  /// The client streams more stdin after `stdin_data` (agent.proto, ExecStdin).
+  bool stdin_stream = false;
   uint32_t timeout_ms = 0;
   uint64_t output_limit_bytes = 0;
   std::string display;  ///< a short command line for log markers

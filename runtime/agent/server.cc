@@ -100,9 +100,7 @@ void Server::BuildPoll(std::vector<pollfd>& fds, std::vector<Watch>& watches) {
   }
   for (auto& [id, conn] : connections_) {
     short events = POLLRDHUP;
-    const bool reading =
-        conn.state == Connection::State::kIdle || conn.state == Connection::State::kWrite;
-    if (reading && stop_ == StopPhase::kRunning) {
+    if (Reading(conn) && stop_ == StopPhase::kRunning) {
       events |= POLLIN;
     }
     if (conn.pending() > 0) {
@@ -114,7 +112,10 @@ void Server::BuildPoll(std::vector<pollfd>& fds, std::vector<Watch>& watches) {
     // Back-pressure: while the client has a full queue, leave the output in the pipes.
     const Connection* conn = exec.finished ? nullptr : FindConnection(exec.conn_id);
     const bool readable = conn == nullptr || conn->pending() < kMaxPending;
-    if (exec.in.valid()) {
+    // A streaming stdin with nothing to write waits for the client, not for the pipe.
+    const bool stdin_waits =
+        exec.spec.stdin_stream && !exec.stdin_eof && exec.stdin_sent >= exec.spec.stdin_data.size();
+    if (exec.in.valid() && !stdin_waits) {
       add(exec.in.get(), POLLOUT, Kind::kStdin, id);
     }
     if (exec.out.valid() && readable) {
@@ -245,9 +246,7 @@ void Server::OnConnection(Connection& conn, short revents) {
   if (conn.dead) {
     return;
   }
-  const bool reading =
-      conn.state == Connection::State::kIdle || conn.state == Connection::State::kWrite;
-  if (!reading) {
+  if (!Reading(conn)) {
     // Busy (streaming, shutting down): input is not read now, so a hang-up is the client leaving.
     if (revents & (POLLHUP | POLLRDHUP | POLLERR)) {
       Close(conn);
@@ -277,10 +276,25 @@ void Server::OnConnection(Connection& conn, short revents) {
   HandleFrames(conn);
 }
 
+bool Server::Reading(const Connection& conn) const {
+  if (conn.state == Connection::State::kIdle || conn.state == Connection::State::kWrite) {
+    return true;
+  }
+  if (conn.state != Connection::State::kExec) {
+    return false;
+  }
+  auto it = execs_.find(conn.exec_id);
+  if (it == execs_.end()) {
+    return false;
+  }
+  const Exec& exec = it->second;
+  return exec.spec.stdin_stream && !exec.stdin_eof && !exec.finished &&
+         exec.spec.stdin_data.size() - exec.stdin_sent < kMaxPending;
+}
+
 void Server::HandleFrames(Connection& conn) {
   std::string payload;
-  while (!conn.dead &&
-         (conn.state == Connection::State::kIdle || conn.state == Connection::State::kWrite)) {
+  while (!conn.dead && Reading(conn)) {
     switch (conn.decoder.Next(payload)) {
       case FrameDecoder::Status::kNeedMore:
         return;
@@ -313,6 +327,16 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
     ContinueWrite(conn, request.file_write_data().data(), request.file_write_data().more());
     return;
   }
+  if (conn.state == Connection::State::kExec) {
+    if (request.kind_case() != v1::Request::kExecStdin) {
+      ProtocolError(conn,
+                    "protocol error: an Exec with `stdin_stream` set takes only ExecStdin until "
+                    "its ExecExit");
+      return;
+    }
+    ContinueStdin(conn, request.exec_stdin());
+    return;
+  }
   switch (request.kind_case()) {
     case v1::Request::kHello:
       if (request.hello().protocol_version() != v1::PROTOCOL_VERSION_1) {
@@ -342,6 +366,9 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
       return;
     case v1::Request::kFileWriteData:
       ProtocolError(conn, "protocol error: FileWriteData without a FileWrite before it");
+      return;
+    case v1::Request::kExecStdin:
+      // Sent before the client read the ExecExit of its streaming Exec: nothing is waiting for it.
       return;
     case v1::Request::kFileList: {
       auto entries = files_.List(request.file_list().path());
@@ -579,9 +606,11 @@ void Server::Close(Connection& conn) {
     return;
   }
   if (conn.state == Connection::State::kExec) {
-    // The workload keeps running to its end or timeout; its output still reaches the log.
+    // The workload keeps running to its end or timeout; its output still reaches the log. A stdin
+    // the client was streaming ends with it.
     if (auto it = execs_.find(conn.exec_id); it != execs_.end()) {
       it->second.conn_id = 0;
+      it->second.stdin_eof = true;
     }
   }
   conn.dead = true;

@@ -91,8 +91,35 @@ void Server::ReadOutput(Exec& exec, int stream, bool drain) {
   }
 }
 
+void Server::ContinueStdin(Connection& conn, const v1::ExecStdin& request) {
+  auto it = execs_.find(conn.exec_id);
+  if (it == execs_.end()) {
+    return;
+  }
+  Exec& exec = it->second;
+  if (request.data().size() > kFileChunk) {
+    ProtocolError(conn, "protocol error: ExecStdin of " + std::to_string(request.data().size()) +
+                            " bytes is larger than the limit of " + std::to_string(kFileChunk) +
+                            " bytes");
+    return;
+  }
+  if (exec.stdin_eof) {
+    return;
+  }
+  // A command that closed its stdin wants no more; the client is not told, and reads on.
+  if (exec.in.valid()) {
+    std::string& data = exec.spec.stdin_data;
+    if (exec.stdin_sent > 0) {
+      data.erase(0, exec.stdin_sent);
+      exec.stdin_sent = 0;
+    }
+    data.append(request.data());
+  }
+  exec.stdin_eof = request.eof();
+}
+
 void Server::WriteStdin(Exec& exec) {
-  const std::string& data = exec.spec.stdin_data;
+  std::string& data = exec.spec.stdin_data;
   while (exec.in.valid() && exec.stdin_sent < data.size()) {
     ssize_t n = write(exec.in.get(), data.data() + exec.stdin_sent,
                       std::min(data.size() - exec.stdin_sent, kReadChunk));
@@ -100,15 +127,25 @@ void Server::WriteStdin(Exec& exec) {
       continue;
     }
     if (n < 0) {
-      if (errno != EAGAIN) {
-        exec.in.Reset();  // EPIPE: the workload closed its stdin; the rest is not wanted
+      if (errno == EAGAIN) {
+        return;
       }
-      return;
+      exec.in.Reset();  // EPIPE: the workload closed its stdin; the rest is not wanted
+      break;
     }
     exec.stdin_sent += static_cast<size_t>(n);
   }
-  exec.in.Reset();
-  exec.spec.stdin_data = std::string();
+  data.clear();
+  exec.stdin_sent = 0;
+  if (!exec.spec.stdin_stream || exec.stdin_eof) {
+    exec.in.Reset();
+    data.shrink_to_fit();
+  }
+  // There is room again: frames the client sent meanwhile may be waiting in its decoder.
+  if (Connection* conn = exec.spec.stdin_stream ? FindConnection(exec.conn_id) : nullptr;
+      conn != nullptr && conn->state == Connection::State::kExec && conn->exec_id == exec.id) {
+    HandleFrames(*conn);
+  }
 }
 
 void Server::ReadStatus(Exec& exec) {

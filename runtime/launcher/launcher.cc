@@ -504,6 +504,13 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
 
 void PrepareSandboxExec(const SandboxRecord& record, agent::ExecRequest& request, bool cwd_given) {
   AddSandboxEnvironment(record, request.env);
+  // Output reaches its caller as it is written, as on a terminal: Python would otherwise hold it
+  // in a block buffer until exit, since its stdout is a pipe to the agent. A caller's, the plan's
+  // or the image's own setting (all in `env` by now) wins.
+  if (std::none_of(request.env.begin(), request.env.end(),
+                   [](const auto& e) { return e.first == "PYTHONUNBUFFERED"; })) {
+    request.env.emplace_back("PYTHONUNBUFFERED", "1");
+  }
   if (!record.image) {
     return;
   }
@@ -586,6 +593,7 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
   }
   PrepareSandboxExec(sandbox->record(), request, /*cwd_given=*/false);
   std::sort(request.env.begin(), request.env.end());
+  request.stdin_fd = run.stdin_fd;
   uint32_t timeout = static_cast<uint32_t>(
       entrypoint != nullptr && entrypoint->has_timeout_seconds() ? entrypoint->timeout_seconds()
                                                                  : p.lifecycle().timeout_seconds());

@@ -264,6 +264,9 @@ struct RunOptions {
   /// Write the workload's output unchanged even to a terminal (`--raw`); otherwise a terminal gets
   /// it through a TerminalEscaper (ir/support/terminal_text.h).
   bool raw_output = false;
+  /// When >= 0, streamed to the entrypoint's stdin (`-i`; agent::ExecRequest::stdin_fd); else it
+  /// has none.
+  int stdin_fd = -1;
 };
 /// What every command in a sandbox gets beyond what its caller asked for: AddSandboxEnvironment's
 /// variables and, for a sandbox of an OCI image, the image's User and, unless the caller gave a

@@ -1,9 +1,12 @@
 // Exec through the real agent: output, exit status, environment, working directory, start
 // failures, timeouts, output limits, process groups, reaping, concurrency.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <set>
@@ -90,6 +93,79 @@ TEST_F(ExecTest, LargeStdinIsDeliveredWhole) {
   request.stdin_data = std::string(3u << 20, 'x');
   Ran ran = MustRun(request);
   EXPECT_EQ(ran.out, std::to_string(3u << 20) + "\n");
+}
+
+// `stdin_fd` is streamed: the command reads what was written so far and answers before the rest
+// is written (the second line is written only once the first has come back), then sees its end.
+TEST_F(ExecTest, StreamedStdinArrivesAsItIsWrittenAndItsEndCloses) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ExecRequest request = Sh("while read line; do echo \"got $line\"; done; echo end");
+  request.stdin_fd = fds[0];
+  request.timeout_ms = 20000;  // a stdin read to its end first would never see line two
+  ASSERT_EQ(::write(fds[1], "one\n", 4), 4);
+  std::string out;
+  auto sink = [&](Stream stream, std::string_view data) {
+    if (stream != Stream::kStdout) {
+      return;
+    }
+    out.append(data);
+    if (out == "got one\n") {
+      EXPECT_EQ(::write(fds[1], "two\n", 4), 4);
+      ::close(fds[1]);
+    }
+  };
+  auto result = client_->Exec(request, sink);
+  ::close(fds[0]);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_FALSE(result->timed_out);
+  EXPECT_EQ(result->exit_code, 0);
+  EXPECT_EQ(out, "got one\ngot two\nend\n");
+}
+
+// A command that exits before its input ends ends the exec; what the client had sent of stdin
+// meanwhile is dropped, and the connection serves the next request.
+TEST_F(ExecTest, StreamedStdinOfACommandThatEndsFirstLeavesTheConnectionUsable) {
+  int fds[2];  // a socket pair, so that the writer left blocked ends with EPIPE, not SIGPIPE
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  const std::string lines(1u << 20, '\n');  // more than the window: frames are in flight
+  std::thread writer([&] { (void)!::send(fds[1], lines.data(), lines.size(), MSG_NOSIGNAL); });
+  ExecRequest request;
+  request.argv = {"head", "-n", "1"};
+  request.stdin_fd = fds[0];
+  request.timeout_ms = 20000;
+  auto result = client_->Exec(request, {});
+  ::shutdown(fds[0], SHUT_RDWR);  // the writer, if still blocked, fails with EPIPE
+  ::close(fds[0]);
+  writer.join();
+  ::close(fds[1]);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_FALSE(result->timed_out);
+  EXPECT_EQ(result->exit_code, 0);
+  Ran ran = MustRun(Sh("echo next"));
+  EXPECT_EQ(ran.out, "next\n");
+}
+
+TEST_F(ExecTest, LargeStreamedStdinIsDeliveredWhole) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  constexpr size_t kSize = 20u << 20;
+  std::thread writer([&] {
+    const std::string chunk(1u << 16, 'x');
+    for (size_t sent = 0; sent < kSize; sent += chunk.size()) {
+      if (::write(fds[1], chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) {
+        break;
+      }
+    }
+    ::close(fds[1]);
+  });
+  ExecRequest request;
+  request.argv = {"wc", "-c"};
+  request.stdin_fd = fds[0];
+  Ran ran = MustRun(request);
+  writer.join();
+  ::close(fds[0]);
+  EXPECT_EQ(ran.out, std::to_string(kSize) + "\n");
 }
 
 TEST_F(ExecTest, NoStdinMeansEndOfFile) {

@@ -480,6 +480,16 @@ TEST_F(MicrovmE2E, HelloExampleRuns) {
   EXPECT_THAT(hello.out, HasSubstr("hello from mvm: Python 3.11"));
 }
 
+// A one-shot command (`run -- CMD`) in a microVM, with `-e` and its stdin streamed through the
+// virtio-serial multiplexer (`-i`): one boot for both.
+TEST_F(MicrovmE2E, OneShotCommandGetsItsEnvironmentAndStdin) {
+  Result r = Mvmctl({"run", "--backend", "qemu-microvm", "--image", "template:busybox", "-i", "-e",
+                     "X=1", "--", "sh", "-c", "echo $X; cat; exit 3"},
+                    "hi\n");
+  EXPECT_EQ(r.status, 3) << Describe(r);
+  EXPECT_EQ(r.out, "1\nhi\n") << Describe(r);
+}
+
 // `mvmctl snapshot` reads the guest's writable memory file systems through the agent as it does a
 // container's: the guest's own mountinfo decides what is captured.
 }  // namespace
