@@ -11,6 +11,7 @@ namespace mvm::runtime::volumes {
 const VolumeBackend& LocalVolumeBackend();
 const VolumeBackend& MemoryVolumeBackend();
 const VolumeBackend& EncryptedVolumeBackend();
+const VolumeBackend& ObjectVolumeBackend();
 
 }  // namespace mvm::runtime::volumes
 

@@ -8,8 +8,9 @@
 namespace mvm::runtime::volumes {
 
 std::span<const VolumeBackend* const> All() {
-  static const std::array<const VolumeBackend*, 3> all = {
-      &LocalVolumeBackend(), &MemoryVolumeBackend(), &EncryptedVolumeBackend()};
+  static const std::array<const VolumeBackend*, 4> all = {
+      &LocalVolumeBackend(), &MemoryVolumeBackend(), &EncryptedVolumeBackend(),
+      &ObjectVolumeBackend()};
   return all;
 }
 

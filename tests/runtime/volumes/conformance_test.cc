@@ -585,7 +585,8 @@ TEST_P(VolumeTest, SnapshotWhereTheBackendKeepsThem) {
   EXPECT_EQ(Read("a.txt"), "after");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, VolumeTest, ::testing::Values("local", "memory", "encrypted"),
+INSTANTIATE_TEST_SUITE_P(Backends, VolumeTest,
+                         ::testing::Values("local", "memory", "encrypted", "object"),
                          [](const auto& param_info) { return param_info.param; });
 
 /// Backends whose files sit in a host directory a workload can also write (local, memory): what

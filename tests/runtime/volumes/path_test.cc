@@ -44,9 +44,10 @@ TEST(VolumePathTest, RegistryListsEveryBackendOnce) {
   for (const VolumeBackend* backend : All()) {
     names.emplace_back(backend->name());
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"local", "memory", "encrypted"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"local", "memory", "encrypted", "object"}));
   EXPECT_FALSE(Find("nfs"));
-  EXPECT_NE(Find("nfs").error().message.find("`local`, `memory`, `encrypted`"), std::string::npos);
+  EXPECT_NE(Find("nfs").error().message.find("`local`, `memory`, `encrypted`, `object`"),
+            std::string::npos);
 }
 
 }  // namespace
