@@ -179,12 +179,9 @@ uint64_t PlainSize(uint64_t disk_size) {
 /// Seals a file as it is written, chunk by chunk, into a TmpfileWriter: memory stays at one chunk.
 class SealingWriter final : public Writer {
  public:
-  SealingWriter(std::shared_ptr<const Keys> keys, std::unique_ptr<Writer> out, std::string path,
-                std::string what)
-      : keys_(std::move(keys)),
-        out_(std::move(out)),
-        ad_(std::string(kDataAd) + path),
-        what_(std::move(what)) {
+  SealingWriter(std::shared_ptr<const Keys> keys, std::unique_ptr<Writer> out,
+                const std::string& path)
+      : keys_(std::move(keys)), out_(std::move(out)), ad_(std::string(kDataAd) + path) {
     buffer_.reserve(kChunk);
     sealed_.resize(kChunk + kA);
   }
@@ -240,7 +237,6 @@ class SealingWriter final : public Writer {
   std::shared_ptr<const Keys> keys_;
   std::unique_ptr<Writer> out_;
   std::string ad_;
-  std::string what_;
   crypto_secretstream_xchacha20poly1305_state state_{};
   std::string buffer_;
   std::string sealed_;
@@ -334,8 +330,7 @@ class EncryptedVolume final : public Volume {
     if (!out) {
       return out.error();
     }
-    auto writer = std::make_unique<SealingWriter>(keys_, std::move(*out), path,
-                                                  Describe() + ": `" + path + "`");
+    auto writer = std::make_unique<SealingWriter>(keys_, std::move(*out), path);
     if (auto started = writer->Start(SealName(*keys_, Parent(path), Leaf(path))); !started) {
       return started.error();
     }

@@ -587,6 +587,23 @@ INSTANTIATE_TEST_SUITE_P(Backends, VolumeTest,
                          ::testing::Values("local", "memory", "encrypted", "object"),
                          [](const auto& param_info) { return param_info.param; });
 
+TEST(LocalVolumeHealthTest, FailsOnceTheDirectoryIsRemoved) {
+  TempDir dir("mvm-local-volume");
+  fs::create_directory(dir.path() / "volume");
+  VolumeSpec spec;
+  spec.backend = "local";
+  spec.source = (dir.path() / "volume").string();
+  AttachContext context;
+  context.state_dir = dir.path() / "state";
+  auto volume = Attach(spec, context);
+  ASSERT_TRUE(volume.ok()) << volume.error().message;
+  EXPECT_TRUE((*volume)->Health().ok());
+  fs::remove_all(dir.path() / "volume");
+  auto health = (*volume)->Health();
+  ASSERT_FALSE(health.ok());
+  EXPECT_NE(health.error().message.find("removed"), std::string::npos) << health.error().message;
+}
+
 /// Backends whose files sit in a host directory a workload can also write (local, memory): what
 /// it plants there must not lead the API outside.
 class HostDirVolumeTest : public VolumeTest {};
@@ -726,6 +743,22 @@ TEST_P(EncryptedVolumeTest, AnotherKeyDoesNotOpenTheStore) {
   auto reopened = AttachSpec(spec_);
   ASSERT_TRUE(reopened.ok()) << reopened.error().message;
   EXPECT_EQ(*(*reopened)->ReadAll("a.txt"), "sealed");
+}
+
+TEST_P(EncryptedVolumeTest, HealthNoticesAStoreFileForAnotherKey) {
+  EXPECT_TRUE(volume_->Health().ok());
+  fs::path store_file = HostDirectory().parent_path() / ".mvm-store";
+  std::ifstream in(store_file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t check = text.find("\"check\":\"");
+  ASSERT_NE(check, std::string::npos) << text;
+  char& digit = text[check + 9];
+  digit = digit == '0' ? '1' : '0';
+  fs::remove(store_file);
+  { std::ofstream(store_file) << text; }
+  auto health = volume_->Health();
+  ASSERT_FALSE(health.ok());
+  EXPECT_EQ(health.error().kind, ErrorKind::kVerificationFailed) << health.error().message;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EncryptedVolumeTest, ::testing::Values("encrypted"),
