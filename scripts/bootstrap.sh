@@ -97,4 +97,27 @@ for entry in "${npm_packages[@]}"; do
     echo "$want" >"$stamp"
   fi
 done
+# s3rver, the S3-compatible server the object volume backend's tests start on 127.0.0.1
+# (tests/runtime/volumes/s3rver.h). It has dependencies, so it is installed with `npm ci` from
+# scripts/npm/s3rver/package-lock.json, which pins every package by version and sha512 integrity (npm
+# ci refuses a tarball whose hash differs); the lock file must pin s3rver itself to this one.
+s3rver_integrity="sha512-H9KIX6n8NqcfoE4ziFNbQASBQfjcNJgb+3wbT9L5iotEqfOncFO1c38cfJSFSo7xXTu1zM9HA6t2u9xKNlYRaA=="
+s3rver_lock="$root/scripts/npm/s3rver/package-lock.json"
+if ! grep -q "\"integrity\": \"$s3rver_integrity\"" "$s3rver_lock"; then
+  echo "bootstrap: $s3rver_lock does not pin s3rver@3.7.1 to $s3rver_integrity" >&2
+  exit 3
+fi
+dest="$deps/s3rver"
+want=$(openssl dgst -sha256 -r "$s3rver_lock" | cut -d' ' -f1)
+if [[ ! -x "$dest/node_modules/.bin/s3rver" || "$(cat "$dest/.mvm-lock" 2>/dev/null)" != "$want" ]]; then
+  echo "bootstrap: installing s3rver@3.7.1 and its locked dependencies"
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  cp "$root/scripts/npm/s3rver/package.json" "$s3rver_lock" "$dest/"
+  (cd "$dest" && npm ci --ignore-scripts --no-audit --no-fund --silent) || {
+    echo "bootstrap: 'npm ci' of s3rver failed; is the npm registry reachable?" >&2
+    exit 3
+  }
+  echo "$want" >"$dest/.mvm-lock"
+fi
 echo "bootstrap: ok"
