@@ -254,6 +254,17 @@ TEST(LspServer, EditorTextOfAPep263FileGetsWhatCheckReportsOnTheFile) {
     auto published = client.Diagnostics(uri);
     ASSERT_TRUE(published);
     EXPECT_EQ(Published(*published), expected);
+
+    // An edit by LSP position lands where the editor means it, whatever ends the lines: `cpu=-1`
+    // becomes `cpu=1`, and only its diagnostic goes.
+    const std::string cpu = "out-of-range@5:68-5:70;";
+    ASSERT_NE(expected.find(cpu), std::string::npos) << expected;
+    Change(client, uri, 2, Range(5, 68, 5, 70), "1");
+    auto edited = client.Diagnostics(uri);
+    ASSERT_TRUE(edited);
+    std::string rest = expected;
+    rest.erase(rest.find(cpu), cpu.size());
+    EXPECT_EQ(Published(*edited), rest);
   }
 }
 
