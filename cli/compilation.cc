@@ -3,10 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <system_error>
@@ -104,26 +105,83 @@ FileResult ReadAndParse(const std::string& path, bool from_ir) {
   return r;
 }
 
-/// Runs ReadAndParse on `paths[begin, end)` on up to `threads` threads; results in path order.
-std::vector<FileResult> ReadAndParseAll(const std::vector<std::string>& paths, size_t begin,
-                                        size_t end, bool from_ir, unsigned threads) {
-  std::vector<FileResult> results(end - begin);
-  std::atomic<size_t> next{begin};
-  auto work = [&] {
-    for (size_t i = next++; i < end; i = next++) {
-      results[i - begin] = ReadAndParse(paths[i], from_ir);
+/// Runs ReadAndParse over `paths` on worker threads and hands the results out in path order,
+/// while the caller works on earlier ones: the caller's per-file work (the passes) overlaps the
+/// parsing instead of waiting for a whole batch, and no worker idles at a batch's end waiting for
+/// the slowest file. At most `window` results are ahead of the caller, so memory stays flat in the
+/// number of files.
+class ParsePipeline {
+ public:
+  ParsePipeline(const std::vector<std::string>& paths, bool from_ir, unsigned threads,
+                size_t window)
+      : paths_(paths), from_ir_(from_ir), ring_(window) {
+    for (unsigned t = 0; t < threads && t < paths.size(); ++t) {
+      workers_.emplace_back([this] { Work(); });
     }
+  }
+
+  ~ParsePipeline() {
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+    }
+    space_.notify_all();
+    for (std::thread& t : workers_) {
+      t.join();
+    }
+  }
+
+  ParsePipeline(const ParsePipeline&) = delete;
+  ParsePipeline& operator=(const ParsePipeline&) = delete;
+
+  /// The result of the next file in path order; call once per path.
+  FileResult Next() {
+    std::unique_lock lock(mu_);
+    Slot& slot = ring_[taken_ % ring_.size()];
+    ready_.wait(lock, [&] { return slot.ready; });
+    FileResult r = std::move(slot.result);
+    slot.ready = false;
+    ++taken_;
+    lock.unlock();
+    space_.notify_all();
+    return r;
+  }
+
+ private:
+  struct Slot {
+    FileResult result;
+    bool ready = false;
   };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads && t < end - begin; ++t) {
-    pool.emplace_back(work);
+
+  void Work() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      space_.wait(lock, [&] { return stopped_ || next_ < taken_ + ring_.size(); });
+      if (stopped_ || next_ >= paths_.size()) {
+        return;
+      }
+      size_t i = next_++;
+      lock.unlock();
+      FileResult r = ReadAndParse(paths_[i], from_ir_);
+      lock.lock();
+      Slot& slot = ring_[i % ring_.size()];
+      slot.result = std::move(r);
+      slot.ready = true;
+      ready_.notify_one();
+    }
   }
-  work();
-  for (std::thread& t : pool) {
-    t.join();
-  }
-  return results;
-}
+
+  const std::vector<std::string>& paths_;
+  const bool from_ir_;
+  std::mutex mu_;
+  std::condition_variable ready_;  ///< a slot was filled
+  std::condition_variable space_;  ///< a slot was emptied, or stopped_
+  std::vector<Slot> ring_;         ///< result of path i in ring_[i % size]
+  size_t next_ = 0;                ///< the next path a worker takes
+  size_t taken_ = 0;               ///< results handed out so far
+  bool stopped_ = false;
+  std::vector<std::thread> workers_;  ///< last: started once the rest is set up
+};
 
 }  // namespace
 
@@ -144,35 +202,32 @@ ErrorOr<Compilation> Compile(const CompileRequest& request) {
   Compilation c;
   passes::WorkloadIdIndex seen_ids;
   unsigned threads = request.threads == 0 ? CompileThreads() : request.threads;
-  // Files are read and parsed in parallel, a window at a time so that memory stays flat in the
-  // number of files; the passes then run in path order on one thread, because which of two equal
-  // workload ids is the duplicate depends on the order, and so does the output.
-  const size_t window = size_t{64} * threads;
-  for (size_t begin = 0; begin < paths->size(); begin += window) {
-    size_t end = std::min(paths->size(), begin + window);
-    std::vector<FileResult> results = ReadAndParseAll(*paths, begin, end, request.from_ir, threads);
-    for (FileResult& r : results) {
-      if (r.error) {
-        return *r.error;
-      }
-      ++c.files_read;
-      DiagnosticSink sink;
-      for (Diagnostic& d : r.diagnostics) {
-        sink.Report(std::move(d));
-      }
-      if (request.phase == Phase::kPasses) {
-        passes::PassContext context{request.pass_options, sink, &seen_ids};
-        passes::RunPipeline(*pipeline, r.module, context);
-      }
-      if (request.keep_ir) {
-        c.module.Append(std::move(r.module));
-      }
-      if (!sink.diagnostics().empty()) {
-        c.files.push_back(std::move(r.file));
-      }
-      for (Diagnostic& d : sink.Take()) {
-        c.diagnostics.push_back(std::move(d));
-      }
+  // Files are read and parsed in parallel, a window ahead of the passes so that memory stays flat
+  // in the number of files; the passes then run in path order on this thread, because which of
+  // two equal workload ids is the duplicate depends on the order, and so does the output.
+  ParsePipeline pipeline_results(*paths, request.from_ir, threads, size_t{64} * threads);
+  for (size_t i = 0; i < paths->size(); ++i) {
+    FileResult r = pipeline_results.Next();
+    if (r.error) {
+      return *r.error;
+    }
+    ++c.files_read;
+    DiagnosticSink sink;
+    for (Diagnostic& d : r.diagnostics) {
+      sink.Report(std::move(d));
+    }
+    if (request.phase == Phase::kPasses) {
+      passes::PassContext context{request.pass_options, sink, &seen_ids};
+      passes::RunPipeline(*pipeline, r.module, context);
+    }
+    if (request.keep_ir) {
+      c.module.Append(std::move(r.module));
+    }
+    if (!sink.diagnostics().empty()) {
+      c.files.push_back(std::move(r.file));
+    }
+    for (Diagnostic& d : sink.Take()) {
+      c.diagnostics.push_back(std::move(d));
     }
   }
   SortDiagnostics(c.diagnostics);

@@ -374,17 +374,24 @@ bool DecodeSource(SourceFile& file, DiagnosticSink& sink) {
       transcoded = true;
     }
   }
-  if (!transcoded) {
-    if (raw.find('\r') == std::string_view::npos) {
-      return true;
-    }
-    text.assign(raw);
+  if (transcoded) {
+    file = SourceFile(file.path(), std::move(text));
+  }
+  NormalizeLineEndings(file);
+  return true;
+}
+
+void NormalizeLineEndings(SourceFile& file) {
+  if (LanguageForPath(file.path()) != &PythonLanguage() ||
+      file.contents().find(PythonLanguage().ModuleMarker()) == std::string_view::npos ||
+      file.contents().find('\r') == std::string_view::npos) {
+    return;
   }
   // tree-sitter-python ends lines at LF only, where a CR alone ends one in Python; and Python reads
   // a CRLF inside a triple-quoted string as "\n".
+  std::string text(file.contents());
   NormalizeNewlines(text);
   file = SourceFile(file.path(), std::move(text));
-  return true;
 }
 
 std::string Excerpt(std::string_view text, size_t max) {

@@ -35,6 +35,12 @@ FrontendResult ParseSource(const SourceFile& file);
 /// (an editor's buffer) must not pass through here: its declaration no longer describes it.
 bool DecodeSource(SourceFile& file, DiagnosticSink& sink);
 
+/// The part of DecodeSource that text already decoded to Unicode needs too: in a Python file that
+/// may use mvm, CRLF and lone CR line endings become LF. For an editor's buffer, which an LSP
+/// client sends decoded (its PEP 263 declaration no longer describes it): lines and code-point
+/// columns are those of the buffer, since each line ending stays one line ending.
+void NormalizeLineEndings(SourceFile& file);
+
 /// The syntax trees of one edited buffer, kept between parses so that a parse after an edit
 /// re-uses the unchanged parts of the previous tree (tree-sitter incremental parsing) instead of
 /// starting over. Owns its trees and parser; one per buffer; not thread-safe. A moved-from parser

@@ -14,6 +14,8 @@ std::map<std::string, std::vector<Diagnostic>> Analyze(std::span<const Document*
   passes::WorkloadIdIndex seen_ids;
   for (const Document* document : documents) {
     SourceFile file(document->path, document->text);
+    // Decoded by the client already: only the line endings are left to do as `check` does.
+    frontend::NormalizeLineEndings(file);
     frontend::FrontendResult result = frontend::ParseSource(file);
     DiagnosticSink sink;
     for (Diagnostic& d : result.diagnostics) {
@@ -75,6 +77,12 @@ std::vector<std::string> Workspace::Update(std::span<const Document* const> docu
     DocumentState& state = *slot;
     if (!state.read || state.text != document->text || state.path != document->path) {
       SourceFile file(document->path, document->text);
+      // Text from the client is already Unicode, so a PEP 263 declaration in it no longer
+      // describes it and is not decoded again; its line endings become LF as `check` makes them.
+      // Edits stay in the buffer's offsets: the parser re-uses its tree only when they turn the
+      // text it parsed last into exactly this one, which for a buffer with CRs they may not (it is
+      // then parsed from scratch).
+      frontend::NormalizeLineEndings(file);
       state.frontend = frontend::ParseSource(file, state.parser);
       state.text = document->text;
       state.path = document->path;

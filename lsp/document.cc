@@ -19,26 +19,31 @@ size_t SequenceLength(unsigned char c) {
   return 1;
 }
 
+/// Offset of the first line terminator at or after `from` (LSP counts "\n", "\r\n" and a lone
+/// "\r"), or npos.
+size_t NextBreak(std::string_view text, size_t from) { return text.find_first_of("\r\n", from); }
+
+/// Offset just past the line terminator at `at` (a CRLF is one terminator).
+size_t PastBreak(std::string_view text, size_t at) {
+  return text[at] == '\r' && at + 1 < text.size() && text[at + 1] == '\n' ? at + 2 : at + 1;
+}
+
 /// Byte offset where 0-based `line` starts, or text.size() past the last line.
 size_t LineStart(std::string_view text, uint32_t line) {
   size_t offset = 0;
   for (uint32_t i = 0; i < line; ++i) {
-    size_t nl = text.find('\n', offset);
+    size_t nl = NextBreak(text, offset);
     if (nl == std::string_view::npos) {
       return text.size();
     }
-    offset = nl + 1;
+    offset = PastBreak(text, nl);
   }
   return offset;
 }
 
 size_t LineEnd(std::string_view text, size_t start) {
-  size_t nl = text.find('\n', start);
-  size_t end = nl == std::string_view::npos ? text.size() : nl;
-  if (end > start && text[end - 1] == '\r') {
-    --end;
-  }
-  return end;
+  size_t nl = NextBreak(text, start);
+  return nl == std::string_view::npos ? text.size() : nl;
 }
 
 int HexValue(char c) {
@@ -88,11 +93,14 @@ Position PositionOf(std::string_view text, size_t offset) {
   offset = std::min(offset, text.size());
   Position pos;
   size_t line_start = 0;
-  for (size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++pos.line;
-      line_start = i + 1;
+  for (size_t nl = NextBreak(text, 0); nl != std::string_view::npos && nl < offset;
+       nl = NextBreak(text, line_start)) {
+    size_t next = PastBreak(text, nl);
+    if (next > offset) {
+      break;  // between the CR and the LF of one terminator: still the end of this line
     }
+    ++pos.line;
+    line_start = next;
   }
   for (size_t i = line_start; i < offset;) {
     size_t len = SequenceLength(static_cast<unsigned char>(text[i]));

@@ -7,7 +7,8 @@
 
 namespace mvm::lsp {
 
-/// An LSP position: 0-based line and UTF-16 code unit offset within the line.
+/// An LSP position: 0-based line and UTF-16 code unit offset within the line. Lines end at "\n",
+/// "\r\n" or a lone "\r", as LSP defines them (and as Python reads a source file).
 struct Position {
   uint32_t line = 0;
   uint32_t character = 0;

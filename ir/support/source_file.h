@@ -46,6 +46,9 @@ class SourceFile {
   /// Continuation bytes (10xxxxxx) before each multiple of kCountStride, so Loc counts code points
   /// in O(kCountStride) on however long a line.
   std::vector<uint32_t> continuation_before_;
+  /// Continuation bytes in the whole file: with the checkpoints, tells a block without any apart
+  /// (most blocks of most code), which then needs no counting.
+  uint32_t continuation_total_ = 0;
 };
 
 /// Number of code points in `s` (bytes that are not UTF-8 continuation bytes; invalid input counts

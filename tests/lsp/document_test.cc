@@ -27,6 +27,30 @@ TEST(Document, Utf16PositionsToBytes) {
   EXPECT_EQ(OffsetOf(text, {9, 0}), text.size());
 }
 
+TEST(Document, LoneCrAndCrlfEndLinesAsLspSays) {
+  // LSP ends a line at "\n", "\r\n" or a lone "\r"; Python reads a file the same way.
+  std::string text =
+      "ab\rc\xC3\xA9"
+      "d\r\nef\ng";
+  EXPECT_EQ(OffsetOf(text, {1, 0}), 3u);
+  EXPECT_EQ(OffsetOf(text, {1, 2}), 6u);
+  EXPECT_EQ(OffsetOf(text, {1, 99}), 7u);  // clamps before "\r\n"
+  EXPECT_EQ(OffsetOf(text, {2, 1}), 10u);
+  EXPECT_EQ(OffsetOf(text, {3, 0}), 12u);
+  Position d = FromCodePoints(text, 2, 3);  // 1-based column 3 of line 2 is "d"
+  EXPECT_EQ(d.line, 1u);
+  EXPECT_EQ(d.character, 2u);
+  Position f = PositionOf(text, 10);
+  EXPECT_EQ(f.line, 2u);
+  EXPECT_EQ(f.character, 1u);
+  Position cr = PositionOf(text, 3);  // just past the lone "\r"
+  EXPECT_EQ(cr.line, 1u);
+  EXPECT_EQ(cr.character, 0u);
+  Position mid = PositionOf(text, 8);  // between the "\r" and the "\n" of one terminator
+  EXPECT_EQ(mid.line, 1u);
+  EXPECT_EQ(mid.character, 4u);
+}
+
 TEST(Document, CodePointsToUtf16) {
   std::string text =
       "x\na\xF0\x9F\x98\x80"

@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "tests/lsp/lsp_client.h"
+#include "tests/support/command.h"
+#include "tests/support/files.h"
+#include "tests/support/temp_dir.h"
 
 namespace mvm::lsp::testing {
 namespace {
@@ -177,6 +180,92 @@ TEST(LspServer, Utf16PositionsAreMappedFromCodePoints) {
   size_t byte_col = text.find("timeout_secs") - text.rfind('\n', text.find("timeout_secs")) - 1;
   // UTF-8: 4 bytes for the emoji, 2 UTF-16 units.
   EXPECT_EQ((*published)["params"]["diagnostics"][0]["range"]["start"]["character"], byte_col - 2);
+}
+
+/// A file as it is on disk (`bytes`) and as an editor sends it (`text`, decoded by the editor).
+struct OnDiskAndInEditor {
+  std::string name;
+  std::string bytes;
+  std::string text;
+};
+
+/// The diagnostics `mvmctl check` reports on `file`, as "kind@line:character-line:character" with
+/// LSP's 0-based lines and UTF-16 characters (every character here is in the BMP, so a code-point
+/// column is one more than the UTF-16 offset).
+std::string CheckedOnDisk(const std::filesystem::path& file) {
+  mvm::testing::CommandResult run =
+      mvm::testing::RunMvmctl({"check", "--format", "json", file.string()});
+  EXPECT_EQ(run.status, 1) << run.Describe();
+  json printed = json::parse(run.out);
+  std::string out;
+  for (const json& d : printed["diagnostics"]) {
+    out += d["kind"].get<std::string>() + "@" + std::to_string(d["line"].get<int>() - 1) + ":" +
+           std::to_string(d["column"].get<int>() - 1) + "-" +
+           std::to_string(d["end_line"].get<int>() - 1) + ":" +
+           std::to_string(d["end_column"].get<int>() - 1) + ";";
+  }
+  return out;
+}
+
+std::string Published(const json& publish) {
+  std::string out;
+  for (const json& d : publish["params"]["diagnostics"]) {
+    const json& r = d["range"];
+    out += d["data"]["kind"].get<std::string>() + "@" +
+           std::to_string(r["start"]["line"].get<int>()) + ":" +
+           std::to_string(r["start"]["character"].get<int>()) + "-" +
+           std::to_string(r["end"]["line"].get<int>()) + ":" +
+           std::to_string(r["end"]["character"].get<int>()) + ";";
+  }
+  return out;
+}
+
+// `check` decodes a PEP 263 file to UTF-8 and reads its CRLF and lone-CR line endings as Python
+// does (frontend::DecodeSource). An editor sends the server the same file already decoded, so the
+// server must not decode it again, but must still read its line endings as `check` does and count
+// lines as LSP does: the same diagnostics at the same places.
+TEST(LspServer, EditorTextOfAPep263FileGetsWhatCheckReportsOnTheFile) {
+  auto file = [](const std::string& eol, const std::string& e_acute) {
+    return "# -*- coding: latin-1 -*-" + eol + "from mvm import workload" + eol + eol +
+           "NAME = \"caf" + e_acute + "\"" + eol + eol + "@workload(\"x-" + e_acute +
+           "\", image=\"template:python-3.11\", timeout_secs=30, cpu=-1)" + eol +
+           "def hello():" + eol + "    print(\"h" + e_acute + "\")" + eol;
+  };
+  std::vector<OnDiskAndInEditor> cases;
+  for (auto [name, eol] : std::vector<std::pair<std::string, std::string>>{
+           {"lf", "\n"}, {"crlf", "\r\n"}, {"cr", "\r"}}) {
+    // The same text in latin-1 on disk (é is one byte, 0xE9) and in UTF-8 from the editor.
+    cases.push_back({name, file(eol, "\xE9"), file(eol, "\xC3\xA9")});
+  }
+  mvm::testing::TempDir dir;
+  for (const OnDiskAndInEditor& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::filesystem::path path = dir.path() / (c.name + ".py");
+    mvm::testing::WriteFile(path, c.bytes);
+    std::string expected = CheckedOnDisk(path);
+    // Not vacuous: check found the three mistakes (an invalid id, an unknown option, a cpu out of
+    // range), one of them right of an é.
+    ASSERT_EQ(std::count(expected.begin(), expected.end(), ';'), 3) << expected;
+
+    LspClient client;
+    client.Initialize();
+    std::string uri = "file://" + path.string();
+    Open(client, uri, c.text);
+    auto published = client.Diagnostics(uri);
+    ASSERT_TRUE(published);
+    EXPECT_EQ(Published(*published), expected);
+
+    // An edit by LSP position lands where the editor means it, whatever ends the lines: `cpu=-1`
+    // becomes `cpu=1`, and only its diagnostic goes.
+    const std::string cpu = "out-of-range@5:68-5:70;";
+    ASSERT_NE(expected.find(cpu), std::string::npos) << expected;
+    Change(client, uri, 2, Range(5, 68, 5, 70), "1");
+    auto edited = client.Diagnostics(uri);
+    ASSERT_TRUE(edited);
+    std::string rest = expected;
+    rest.erase(rest.find(cpu), cpu.size());
+    EXPECT_EQ(Published(*edited), rest);
+  }
 }
 
 TEST(LspServer, SecretsStayMasked) {
