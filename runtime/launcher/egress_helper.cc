@@ -283,6 +283,14 @@ ErrorOr<os::UniqueFd> MemoryFileOf(std::string_view bytes) {
   return fd;
 }
 
+ErrorOr<secrets::SecretBytes> EgressCaKey(const StateDir& state) {
+  auto store = secrets::Store::Open(state.Secrets());
+  if (!store) {
+    return store.error();
+  }
+  return store->DeriveKey(kEgressCaPurpose);
+}
+
 std::string ContentsOf(int fd) {
   std::string out;
   char buffer[4096];
@@ -297,11 +305,7 @@ std::string ContentsOf(int fd) {
 }  // namespace
 
 ErrorOr<std::string> SealEgressCa(const StateDir& state, const egress::SandboxCa& ca) {
-  auto store = secrets::Store::Open(state.Secrets());
-  if (!store) {
-    return store.error();
-  }
-  auto key = store->DeriveKey(kEgressCaPurpose);
+  auto key = EgressCaKey(state);
   if (!key) {
     return key.error();
   }
@@ -319,11 +323,7 @@ ErrorOr<std::string> SealEgressCa(const StateDir& state, const egress::SandboxCa
 }
 
 ErrorOr<egress::SandboxCa> OpenEgressCa(const StateDir& state, std::string_view sealed) {
-  auto store = secrets::Store::Open(state.Secrets());
-  if (!store) {
-    return store.error();
-  }
-  auto key = store->DeriveKey(kEgressCaPurpose);
+  auto key = EgressCaKey(state);
   if (!key) {
     return key.error();
   }

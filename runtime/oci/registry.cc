@@ -1,5 +1,6 @@
 #include "runtime/oci/registry.h"
 
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -38,19 +40,11 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
+/// RFC 3986 percent-encoding of a query value: libcurl's, which keeps only unreserved characters.
 std::string UrlEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
+  std::unique_ptr<char, decltype(&curl_free)> escaped(
+      curl_easy_escape(nullptr, text.data(), static_cast<int>(text.size())), curl_free);
+  return escaped ? std::string(escaped.get()) : std::string();
 }
 
 // The host of an absolute http(s) URL, without its port; empty when it is not one.

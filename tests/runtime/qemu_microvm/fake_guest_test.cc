@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/audit_records.h"
 #include "tests/support/mvmctl.h"
+#include "tests/support/processes.h"
 
 namespace {
 
@@ -49,15 +50,7 @@ std::vector<nlohmann::json> AuditRecords(const std::string& event, const std::st
 
 /// Whether a process whose command line names sandbox `name` (the fake qemu's `mvm.name=`) lives.
 bool FakeQemuAlive(const std::string& name) {
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::ifstream in(e.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.rfind("qemu-system-x86_64", 0) == 0 &&
-        cmdline.find("mvm.name=" + name + " ") != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
+  return mvm::testing::ProcessRuns("qemu-system-x86_64", "mvm.name=" + name + " ");
 }
 
 class FakeGuest : public ::testing::Test {

@@ -30,6 +30,7 @@
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 #include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
+#include "tests/support/processes.h"
 
 namespace {
 
@@ -79,26 +80,9 @@ Result RunVm(const std::string& workload, const std::string& entrypoint = "",
   return Mvmctl(args);
 }
 
-/// Processes whose command line (NUL-separated, as /proc has it) satisfies `matches`.
-std::vector<pid_t> ProcessesWhose(const std::function<bool(const std::string&)>& matches) {
-  std::vector<pid_t> out;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) {
-      continue;
-    }
-    std::ifstream in(e.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (matches(cmdline)) {
-      out.push_back(std::stoi(name));
-    }
-  }
-  return out;
-}
-
 /// qemu processes whose command line names this test's state directory.
 std::vector<pid_t> OurQemus() {
-  return ProcessesWhose([](const std::string& cmdline) {
+  return mvm::testing::ProcessesWhose([](const std::string& cmdline) {
     return cmdline.rfind("qemu-system-x86_64", 0) == 0 &&
            cmdline.find(State().string()) != std::string::npos;
   });
@@ -295,7 +279,7 @@ class VolumeProject {
 
 /// virtiofsd processes serving a directory under `source`.
 std::vector<pid_t> VirtiofsdsServing(const fs::path& source) {
-  return ProcessesWhose([&](const std::string& cmdline) {
+  return mvm::testing::ProcessesWhose([&](const std::string& cmdline) {
     return cmdline.find("virtiofsd") != std::string::npos &&
            cmdline.find("source=" + mvm::runtime::qemu_microvm::VirtiofsdMountPoint(source)) !=
                std::string::npos;

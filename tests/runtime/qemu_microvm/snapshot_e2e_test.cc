@@ -22,6 +22,7 @@
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 #include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
+#include "tests/support/processes.h"
 
 namespace {
 
@@ -76,15 +77,7 @@ long CountReaches(const std::string& name, long at_least) {
 }
 
 bool QemuOf(const std::string& name) {
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::ifstream in(e.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.rfind("qemu-system-x86_64", 0) == 0 &&
-        cmdline.find("mvm.name=" + name + " ") != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
+  return mvm::testing::ProcessRuns("qemu-system-x86_64", "mvm.name=" + name + " ");
 }
 
 /// Whether process `pid` has a descriptor open on a file below `dir` (an unnamed O_TMPFILE file
