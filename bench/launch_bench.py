@@ -12,9 +12,13 @@ Baselines run the same `/bin/true` in the same rootfs directory:
               chroot ROOTFS /bin/true
   bwrap:    bwrap --unshare-all --ro-bind ROOTFS / --proc /proc --dev /dev /bin/true
 
-Each is run --runs times (after 3 warm-up runs); the table gives p50, p90 and min wall time, and the
-ratio of mvmctl's p50 to each baseline's p50. `mvmctl run -v` prints its own per-phase timings; their
-medians make the second table.
+They take turns: each of --runs rounds (after 3 warm-up rounds) runs every launcher once, so load
+from other jobs falls on all of them alike; the table gives p50, p90 and min wall time, and the ratio
+of mvmctl's p50 to each one's p50. `mvmctl --version` is run in the same rounds: what being the
+mvmctl process costs at all (exec, loading and linking its shared libraries, static initialisation).
+`mvmctl run -v` prints its own per-phase timings, including opening the state and closing the audit
+log; their medians make the second table, with what is left outside them. One more run under
+`strace -f -c` counts the syncs, renames, execs and clones.
 
     python3 bench/launch_bench.py --mvmctl build/bin/mvmctl [--runs 50] [--json out.json]
         [--out docs/perf/launch.md]
@@ -46,27 +50,51 @@ class LaunchBench:
     def main(self): ...
 '''
 
-PHASES = ["verify", "materialize", "namespaces", "agent ready", "exec", "teardown"]
+# `mvmctl run -v` names its phases in this order (cli/run_cmd.cc). "verify" is all of admission
+# (signature, replay state and the `verify` and `admit` audit records); "start other" is what the
+# launcher's start does beside the backend (sandbox directories, the watchdog, the record files, the
+# `launch` audit record); "audit close" is the log's closing checkpoint.
+PHASES = ["open", "verify", "materialize", "namespaces", "agent ready", "exec", "teardown",
+          "start other", "audit close"]
 
 
-def measure(name: str, argv: list[str], runs: int) -> dict:
+def measure_interleaved(launchers: list[tuple[str, list[str]]], runs: int) -> list[dict]:
+    """Runs each launcher once per round, in turn, so that whatever else loads the machine falls on
+    all of them alike; 3 warm-up rounds first. The load average is sampled every round."""
     for _ in range(3):
-        timed(argv)
-    samples = []
-    stderr_lines = []
+        for _, argv in launchers:
+            timed(argv)
+    rows = [{"name": name, "argv": argv, "samples": [], "stderr": []} for name, argv in launchers]
+    loads = []
     for _ in range(runs):
-        ms, err = timed(argv)
-        samples.append(ms)
-        stderr_lines.append(err)
-    return {
-        "name": name,
-        "argv": argv,
-        "p50_ms": percentile(samples, 0.5),
-        "p90_ms": percentile(samples, 0.9),
-        "min_ms": min(samples),
-        "samples": samples,
-        "stderr": stderr_lines,
-    }
+        loads.append(float(loadavg().split()[0]))
+        for row in rows:
+            ms, err = timed(row["argv"])
+            row["samples"].append(ms)
+            row["stderr"].append(err)
+    for row in rows:
+        row["p50_ms"] = percentile(row["samples"], 0.5)
+        row["p90_ms"] = percentile(row["samples"], 0.9)
+        row["min_ms"] = min(row["samples"])
+        row["load_1min"] = [min(loads), max(loads)]
+    return rows
+
+
+def syscall_counts(argv: list[str]) -> dict[str, int]:
+    """Some system calls of one run of `argv` and its children (strace -f -c): the syncs, renames,
+    execs and clones; {} when strace is not installed."""
+    if not shutil.which("strace"):
+        return {}
+    names = ("fsync", "fdatasync", "rename", "execve", "clone", "clone3")
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
+        subprocess.run(["strace", "-f", "-c", "-e", "trace=" + ",".join(names), "-o", out.name,
+                        *argv], capture_output=True)
+        counts = {}
+        for line in out.read().splitlines():
+            parts = line.split()
+            if len(parts) >= 5 and parts[-1] in names:
+                counts[parts[-1]] = int(parts[3])
+        return counts
 
 
 def main() -> None:
@@ -100,15 +128,20 @@ def main() -> None:
     rootfs = next(os.path.join(rootfs_root, d) for d in os.listdir(rootfs_root)
                   if d.startswith("sha256-") and os.path.isdir(os.path.join(rootfs_root, d)))
 
-    rows = [measure("mvmctl run PLAN (container)",
-                    [mvmctl, "run", plan, "--state-dir", state, "-v", *trust], args.runs)]
-    rows.append(measure("unshare + chroot", [
-        "unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--net", "--ipc",
-        "--uts", "chroot", rootfs, "/bin/true"], args.runs))
+    run_argv = [mvmctl, "run", plan, "--state-dir", state, "-v", *trust]
+    launchers = [("mvmctl run PLAN (container)", run_argv),
+                 ("unshare + chroot", [
+                     "unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--net",
+                     "--ipc", "--uts", "chroot", rootfs, "/bin/true"])]
     if shutil.which("bwrap"):
-        rows.append(measure("bwrap --unshare-all", [
+        launchers.append(("bwrap --unshare-all", [
             "bwrap", "--unshare-all", "--ro-bind", rootfs, "/", "--proc", "/proc", "--dev", "/dev",
-            "/bin/true"], args.runs))
+            "/bin/true"]))
+    # The cost of being mvmctl at all: exec, dynamic linking of its libraries, static
+    # initialisation, exit.
+    launchers.append(("mvmctl --version (process only)", [mvmctl, "--version"]))
+    rows = measure_interleaved(launchers, args.runs)
+    syscalls = syscall_counts([mvmctl, "run", plan, "--state-dir", state, *trust])
 
     phases: dict[str, list[float]] = {p: [] for p in PHASES}
     for err in rows[0]["stderr"]:
@@ -121,9 +154,14 @@ def main() -> None:
                 phases[key].append(float(value))
 
     base = rows[0]["p50_ms"]
+    unshare = rows[1]["p50_ms"]
+    process = rows[-1]["p50_ms"]
+    phase_sum = sum(statistics.median(v) for v in phases.values() if v)
     lines = [
         f"Backend container. Readiness boundary: process start to exit of `/bin/true` in the "
-        f"sandbox; {args.runs} runs after 3 warm-ups; rootfs cached.",
+        f"sandbox; {args.runs} rounds after 3 warm-ups, the launchers taking turns in each round; "
+        f"rootfs cached. 1-minute load average during the rounds: {rows[0]['load_1min'][0]:.2f} "
+        f"to {rows[0]['load_1min'][1]:.2f}.",
         "",
         "| launcher | p50 ms | p90 ms | min ms | mvmctl p50 / this p50 |",
         "|---|---:|---:|---:|---:|",
@@ -131,10 +169,19 @@ def main() -> None:
     for r in rows:
         lines.append(f"| {r['name']} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['min_ms']:.1f} | "
                      f"{base / r['p50_ms']:.2f}x |")
-    lines += ["", "| mvmctl phase | p50 ms |", "|---|---:|"]
+    lines += ["", f"mvmctl run / unshare: **{base / unshare:.2f}x** (p50 over p50; the goal is 2x).",
+              "", "| mvmctl phase (`run -v`) | p50 ms |", "|---|---:|"]
     for p in PHASES:
         if phases[p]:
             lines.append(f"| {p} | {statistics.median(phases[p]):.2f} |")
+    lines += [
+        f"| sum of the phases' p50s | {phase_sum:.2f} |",
+        f"| outside them: wall p50 minus that sum | {base - phase_sum:.2f} |",
+        f"| of that, a bare `mvmctl --version` (p50) | {process:.2f} |",
+    ]
+    if syscalls:
+        lines += ["", "System calls of one `mvmctl run PLAN` and its children (`strace -f -c`): " +
+                  ", ".join(f"{k} {v}" for k, v in sorted(syscalls.items())) + "."]
     body = "\n".join(lines) + "\n"
     header = report_header(mvmctl, load_start)
     print(header)
