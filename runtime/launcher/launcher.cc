@@ -265,6 +265,7 @@ ErrorOr<ResolvedRootfs> ResolveRootfs(const LauncherOptions& options,
     return ResolvedRootfs{*built, rootfs->digest(), std::nullopt};
   }
   if (rootfs->kind() == "template") {
+    ProgressStep step(options.progress, "preparing template " + rootfs->ref());
     auto made = rootfs::MaterializeTemplate(rootfs->ref(), options.state.RootfsCache(),
                                             [&](std::string_view line) {
                                               if (options.note) {
