@@ -101,6 +101,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mvmctl", required=True)
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure this many times over; the report has one summary row each "
+                        "and the full tables of the last")
     parser.add_argument("--json")
     parser.add_argument("--out", help="also write the Markdown report here")
     args = parser.parse_args()
@@ -140,7 +143,8 @@ def main() -> None:
     # The cost of being mvmctl at all: exec, dynamic linking of its libraries, static
     # initialisation, exit.
     launchers.append(("mvmctl --version (process only)", [mvmctl, "--version"]))
-    rows = measure_interleaved(launchers, args.runs)
+    repeats = [measure_interleaved(launchers, args.runs) for _ in range(max(1, args.repeat))]
+    rows = repeats[-1]
     syscalls = syscall_counts([mvmctl, "run", plan, "--state-dir", state, *trust])
 
     phases: dict[str, list[float]] = {p: [] for p in PHASES}
@@ -170,7 +174,15 @@ def main() -> None:
         lines.append(f"| {r['name']} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['min_ms']:.1f} | "
                      f"{base / r['p50_ms']:.2f}x |")
     lines += ["", f"mvmctl run / unshare: **{base / unshare:.2f}x** (p50 over p50; the goal is 2x).",
-              "", "| mvmctl phase (`run -v`) | p50 ms |", "|---|---:|"]
+              "", f"Each of the {len(repeats)} measurements (the tables here are of the last):", "",
+              "| measurement | 1-min load | " + " | ".join(f"{r['name']} p50 ms" for r in rows) +
+              " | mvmctl run / unshare |",
+              "|---|---|" + "---:|" * (len(rows) + 1)]
+    for i, rep in enumerate(repeats, 1):
+        lines.append(f"| {i} | {rep[0]['load_1min'][0]:.2f} to {rep[0]['load_1min'][1]:.2f} | " +
+                     " | ".join(f"{r['p50_ms']:.1f}" for r in rep) +
+                     f" | {rep[0]['p50_ms'] / rep[1]['p50_ms']:.2f}x |")
+    lines += ["", "| mvmctl phase (`run -v`) | p50 ms |", "|---|---:|"]
     for p in PHASES:
         if phases[p]:
             lines.append(f"| {p} | {statistics.median(phases[p]):.2f} |")
@@ -193,7 +205,9 @@ def main() -> None:
         for r in rows:
             del r["stderr"]
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "phases": phases}, f, indent=2)
+            json.dump({"rows": rows, "repeats": [[{k: v for k, v in r.items() if k != "stderr"}
+                                                  for r in rep] for rep in repeats],
+                       "phases": phases, "syscalls": syscalls}, f, indent=2)
     shutil.rmtree(work, ignore_errors=True)
 
 
