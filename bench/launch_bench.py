@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchutil import loadavg, percentile, report_header, timed, write_report  # noqa: E402
@@ -58,16 +59,31 @@ PHASES = ["open", "verify", "materialize", "namespaces", "agent ready", "exec", 
           "start other", "audit close"]
 
 
-def measure_interleaved(launchers: list[tuple[str, list[str]]], runs: int) -> list[dict]:
+def sync_ms(fd: int) -> float:
+    """One audit-record-sized append to `fd` and its fdatasync, in ms: what one of mvmctl's syncs
+    costs on this file system at this moment."""
+    os.write(fd, b"x" * 400 + b"\n")
+    start = time.perf_counter()
+    os.fdatasync(fd)
+    return (time.perf_counter() - start) * 1000
+
+
+def measure_interleaved(launchers: list[tuple[str, list[str]]], runs: int,
+                        sync_dir: str) -> list[dict]:
     """Runs each launcher once per round, in turn, so that whatever else loads the machine falls on
-    all of them alike; 3 warm-up rounds first. The load average is sampled every round."""
+    all of them alike; 3 warm-up rounds first. The load average and the cost of one sync (in
+    `sync_dir`, the state directory's file system) are sampled every round."""
     for _ in range(3):
         for _, argv in launchers:
             timed(argv)
     rows = [{"name": name, "argv": argv, "samples": [], "stderr": []} for name, argv in launchers]
     loads = []
+    syncs = []
+    probe = os.open(os.path.join(sync_dir, "sync-probe"), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                    0o600)
     for _ in range(runs):
         loads.append(float(loadavg().split()[0]))
+        syncs.append(sync_ms(probe))
         for row in rows:
             ms, err = timed(row["argv"])
             row["samples"].append(ms)
@@ -77,6 +93,8 @@ def measure_interleaved(launchers: list[tuple[str, list[str]]], runs: int) -> li
         row["p90_ms"] = percentile(row["samples"], 0.9)
         row["min_ms"] = min(row["samples"])
         row["load_1min"] = [min(loads), max(loads)]
+        row["sync_p50_ms"] = percentile(syncs, 0.5)
+    os.close(probe)
     return rows
 
 
@@ -143,7 +161,8 @@ def main() -> None:
     # The cost of being mvmctl at all: exec, dynamic linking of its libraries, static
     # initialisation, exit.
     launchers.append(("mvmctl --version (process only)", [mvmctl, "--version"]))
-    repeats = [measure_interleaved(launchers, args.runs) for _ in range(max(1, args.repeat))]
+    repeats = [measure_interleaved(launchers, args.runs, state)
+               for _ in range(max(1, args.repeat))]
     rows = repeats[-1]
     syscalls = syscall_counts([mvmctl, "run", plan, "--state-dir", state, *trust])
 
@@ -176,12 +195,12 @@ def main() -> None:
     lines += ["", f"mvmctl run / unshare: **{base / unshare:.2f}x** (p50 over p50; the goal is 2x).",
               "", f"Each of the {len(repeats)} measurements (the tables here are of the last):", "",
               "| measurement | 1-min load | " + " | ".join(f"{r['name']} p50 ms" for r in rows) +
-              " | mvmctl run / unshare |",
-              "|---|---|" + "---:|" * (len(rows) + 1)]
+              " | one fdatasync p50 ms | mvmctl run / unshare |",
+              "|---|---|" + "---:|" * (len(rows) + 2)]
     for i, rep in enumerate(repeats, 1):
         lines.append(f"| {i} | {rep[0]['load_1min'][0]:.2f} to {rep[0]['load_1min'][1]:.2f} | " +
                      " | ".join(f"{r['p50_ms']:.1f}" for r in rep) +
-                     f" | {rep[0]['p50_ms'] / rep[1]['p50_ms']:.2f}x |")
+                     f" | {rep[0]['sync_p50_ms']:.2f} | {rep[0]['p50_ms'] / rep[1]['p50_ms']:.2f}x |")
     lines += ["", "| mvmctl phase (`run -v`) | p50 ms |", "|---|---:|"]
     for p in PHASES:
         if phases[p]:
@@ -194,6 +213,8 @@ def main() -> None:
     if syscalls:
         lines += ["", "System calls of one `mvmctl run PLAN` and its children (`strace -f -c`): " +
                   ", ".join(f"{k} {v}" for k, v in sorted(syscalls.items())) + "."]
+    lines += ["", f"One 400-byte append and fdatasync in the state directory, once per round: p50 "
+              f"{rows[0]['sync_p50_ms']:.2f} ms."]
     body = "\n".join(lines) + "\n"
     header = report_header(mvmctl, load_start)
     print(header)
