@@ -12,9 +12,13 @@ Baselines run the same `/bin/true` in the same rootfs directory:
               chroot ROOTFS /bin/true
   bwrap:    bwrap --unshare-all --ro-bind ROOTFS / --proc /proc --dev /dev /bin/true
 
-Each is run --runs times (after 3 warm-up runs); the table gives p50, p90 and min wall time, and the
-ratio of mvmctl's p50 to each baseline's p50. `mvmctl run -v` prints its own per-phase timings; their
-medians make the second table.
+They take turns: each of --runs rounds (after 3 warm-up rounds) runs every launcher once, so load
+from other jobs falls on all of them alike; the table gives p50, p90 and min wall time, and the ratio
+of mvmctl's p50 to each one's p50. `mvmctl --version` is run in the same rounds: what being the
+mvmctl process costs at all (exec, loading and linking its shared libraries, static initialisation).
+`mvmctl run -v` prints its own per-phase timings, including opening the state and closing the audit
+log; their medians make the second table, with what is left outside them. One more run under
+`strace -f -c` counts the syncs, renames, execs and clones.
 
     python3 bench/launch_bench.py --mvmctl build/bin/mvmctl [--runs 50] [--json out.json]
         [--out docs/perf/launch.md]
@@ -33,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchutil import loadavg, percentile, report_header, timed, write_report  # noqa: E402
@@ -46,33 +51,77 @@ class LaunchBench:
     def main(self): ...
 '''
 
-PHASES = ["verify", "materialize", "namespaces", "agent ready", "exec", "teardown"]
+# `mvmctl run -v` names its phases in this order (cli/run_cmd.cc). "verify" is all of admission
+# (signature, replay state and the `verify` and `admit` audit records); "start other" is what the
+# launcher's start does beside the backend (sandbox directories, the watchdog, the record files, the
+# `launch` audit record); "audit close" is the log's closing checkpoint.
+PHASES = ["open", "verify", "materialize", "namespaces", "agent ready", "exec", "teardown",
+          "start other", "audit close"]
 
 
-def measure(name: str, argv: list[str], runs: int) -> dict:
+def sync_ms(fd: int) -> float:
+    """One audit-record-sized append to `fd` and its fdatasync, in ms: what one of mvmctl's syncs
+    costs on this file system at this moment."""
+    os.write(fd, b"x" * 400 + b"\n")
+    start = time.perf_counter()
+    os.fdatasync(fd)
+    return (time.perf_counter() - start) * 1000
+
+
+def measure_interleaved(launchers: list[tuple[str, list[str]]], runs: int,
+                        sync_dir: str) -> list[dict]:
+    """Runs each launcher once per round, in turn, so that whatever else loads the machine falls on
+    all of them alike; 3 warm-up rounds first. The load average and the cost of one sync (in
+    `sync_dir`, the state directory's file system) are sampled every round."""
     for _ in range(3):
-        timed(argv)
-    samples = []
-    stderr_lines = []
+        for _, argv in launchers:
+            timed(argv)
+    rows = [{"name": name, "argv": argv, "samples": [], "stderr": []} for name, argv in launchers]
+    loads = []
+    syncs = []
+    probe = os.open(os.path.join(sync_dir, "sync-probe"), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                    0o600)
     for _ in range(runs):
-        ms, err = timed(argv)
-        samples.append(ms)
-        stderr_lines.append(err)
-    return {
-        "name": name,
-        "argv": argv,
-        "p50_ms": percentile(samples, 0.5),
-        "p90_ms": percentile(samples, 0.9),
-        "min_ms": min(samples),
-        "samples": samples,
-        "stderr": stderr_lines,
-    }
+        loads.append(float(loadavg().split()[0]))
+        syncs.append(sync_ms(probe))
+        for row in rows:
+            ms, err = timed(row["argv"])
+            row["samples"].append(ms)
+            row["stderr"].append(err)
+    for row in rows:
+        row["p50_ms"] = percentile(row["samples"], 0.5)
+        row["p90_ms"] = percentile(row["samples"], 0.9)
+        row["min_ms"] = min(row["samples"])
+        row["load_1min"] = [min(loads), max(loads)]
+        row["sync_p50_ms"] = percentile(syncs, 0.5)
+    os.close(probe)
+    return rows
+
+
+def syscall_counts(argv: list[str]) -> dict[str, int]:
+    """Some system calls of one run of `argv` and its children (strace -f -c): the syncs, renames,
+    execs and clones; {} when strace is not installed."""
+    if not shutil.which("strace"):
+        return {}
+    names = ("fsync", "fdatasync", "rename", "execve", "clone", "clone3")
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
+        subprocess.run(["strace", "-f", "-c", "-e", "trace=" + ",".join(names), "-o", out.name,
+                        *argv], capture_output=True)
+        counts = {}
+        for line in out.read().splitlines():
+            parts = line.split()
+            if len(parts) >= 5 and parts[-1] in names:
+                counts[parts[-1]] = int(parts[3])
+        return counts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mvmctl", required=True)
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure this many times over; the report has one summary row each "
+                        "and the full tables of the last")
     parser.add_argument("--json")
     parser.add_argument("--out", help="also write the Markdown report here")
     args = parser.parse_args()
@@ -100,15 +149,22 @@ def main() -> None:
     rootfs = next(os.path.join(rootfs_root, d) for d in os.listdir(rootfs_root)
                   if d.startswith("sha256-") and os.path.isdir(os.path.join(rootfs_root, d)))
 
-    rows = [measure("mvmctl run PLAN (container)",
-                    [mvmctl, "run", plan, "--state-dir", state, "-v", *trust], args.runs)]
-    rows.append(measure("unshare + chroot", [
-        "unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--net", "--ipc",
-        "--uts", "chroot", rootfs, "/bin/true"], args.runs))
+    run_argv = [mvmctl, "run", plan, "--state-dir", state, "-v", *trust]
+    launchers = [("mvmctl run PLAN (container)", run_argv),
+                 ("unshare + chroot", [
+                     "unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--net",
+                     "--ipc", "--uts", "chroot", rootfs, "/bin/true"])]
     if shutil.which("bwrap"):
-        rows.append(measure("bwrap --unshare-all", [
+        launchers.append(("bwrap --unshare-all", [
             "bwrap", "--unshare-all", "--ro-bind", rootfs, "/", "--proc", "/proc", "--dev", "/dev",
-            "/bin/true"], args.runs))
+            "/bin/true"]))
+    # The cost of being mvmctl at all: exec, dynamic linking of its libraries, static
+    # initialisation, exit.
+    launchers.append(("mvmctl --version (process only)", [mvmctl, "--version"]))
+    repeats = [measure_interleaved(launchers, args.runs, state)
+               for _ in range(max(1, args.repeat))]
+    rows = repeats[-1]
+    syscalls = syscall_counts([mvmctl, "run", plan, "--state-dir", state, *trust])
 
     phases: dict[str, list[float]] = {p: [] for p in PHASES}
     for err in rows[0]["stderr"]:
@@ -120,10 +176,25 @@ def main() -> None:
             if key in phases:
                 phases[key].append(float(value))
 
+    # The container backend's own parts of the namespaces phase (its -v description).
+    parts: dict[str, list[float]] = {}
+    for err in rows[0]["stderr"]:
+        m = re.search(r"container start \(ms\): (.*)", err)
+        if not m:
+            continue
+        for part in m.group(1).split(", "):
+            key, _, value = part.rpartition(" ")
+            parts.setdefault(key, []).append(float(value))
+
     base = rows[0]["p50_ms"]
+    unshare = rows[1]["p50_ms"]
+    process = rows[-1]["p50_ms"]
+    phase_sum = sum(statistics.median(v) for v in phases.values() if v)
     lines = [
         f"Backend container. Readiness boundary: process start to exit of `/bin/true` in the "
-        f"sandbox; {args.runs} runs after 3 warm-ups; rootfs cached.",
+        f"sandbox; {args.runs} rounds after 3 warm-ups, the launchers taking turns in each round; "
+        f"rootfs cached. 1-minute load average during the rounds: {rows[0]['load_1min'][0]:.2f} "
+        f"to {rows[0]['load_1min'][1]:.2f}.",
         "",
         "| launcher | p50 ms | p90 ms | min ms | mvmctl p50 / this p50 |",
         "|---|---:|---:|---:|---:|",
@@ -131,10 +202,34 @@ def main() -> None:
     for r in rows:
         lines.append(f"| {r['name']} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['min_ms']:.1f} | "
                      f"{base / r['p50_ms']:.2f}x |")
-    lines += ["", "| mvmctl phase | p50 ms |", "|---|---:|"]
+    lines += ["", f"mvmctl run / unshare: **{base / unshare:.2f}x** (p50 over p50; the goal is 2x).",
+              "", f"Each of the {len(repeats)} measurements (the tables here are of the last):", "",
+              "| measurement | 1-min load | " + " | ".join(f"{r['name']} p50 ms" for r in rows) +
+              " | one fdatasync p50 ms | mvmctl run / unshare |",
+              "|---|---|" + "---:|" * (len(rows) + 2)]
+    for i, rep in enumerate(repeats, 1):
+        lines.append(f"| {i} | {rep[0]['load_1min'][0]:.2f} to {rep[0]['load_1min'][1]:.2f} | " +
+                     " | ".join(f"{r['p50_ms']:.1f}" for r in rep) +
+                     f" | {rep[0]['sync_p50_ms']:.2f} | {rep[0]['p50_ms'] / rep[1]['p50_ms']:.2f}x |")
+    lines += ["", "| mvmctl phase (`run -v`) | p50 ms |", "|---|---:|"]
     for p in PHASES:
         if phases[p]:
             lines.append(f"| {p} | {statistics.median(phases[p]):.2f} |")
+        if p == "namespaces":
+            # cgroups (creating them, and moving PID 1 in while it mounts) overlaps mounts, and
+            # "to init's exec" includes waiting for that move.
+            for key, values in parts.items():
+                lines.append(f"| &nbsp;&nbsp;of which {key} | {statistics.median(values):.2f} |")
+    lines += [
+        f"| sum of the phases' p50s | {phase_sum:.2f} |",
+        f"| outside them: wall p50 minus that sum | {base - phase_sum:.2f} |",
+        f"| of that, a bare `mvmctl --version` (p50) | {process:.2f} |",
+    ]
+    if syscalls:
+        lines += ["", "System calls of one `mvmctl run PLAN` and its children (`strace -f -c`): " +
+                  ", ".join(f"{k} {v}" for k, v in sorted(syscalls.items())) + "."]
+    lines += ["", f"One 400-byte append and fdatasync in the state directory, once per round: p50 "
+              f"{rows[0]['sync_p50_ms']:.2f} ms."]
     body = "\n".join(lines) + "\n"
     header = report_header(mvmctl, load_start)
     print(header)
@@ -146,7 +241,10 @@ def main() -> None:
         for r in rows:
             del r["stderr"]
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "phases": phases}, f, indent=2)
+            json.dump({"rows": rows, "repeats": [[{k: v for k, v in r.items() if k != "stderr"}
+                                                  for r in rep] for rep in repeats],
+                       "phases": phases, "container_start": parts, "syscalls": syscalls}, f,
+                      indent=2)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "backend-emit/plan/replay.h"
@@ -13,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/oci_resolve.h"
 #include "cli/plan_emit.h"
+#include "cli/terminal_progress.h"
 #include "ir/function_entrypoint.h"
 
 namespace mvm::cli {
@@ -40,6 +42,19 @@ ErrorOr<RuntimeSession> OpenRuntime(const Args& args, bool with_trust, std::stri
     std::fprintf(stderr, "mvmctl %s: %.*s\n", command.c_str(), static_cast<int>(line.size()),
                  line.data());
   };
+  // Progress is for a person at a terminal: never in a pipe or a log, never in JSON output.
+  if (::isatty(STDERR_FILENO) == 1 && args.Get("format", "human") != "json") {
+    auto progress =
+        std::make_shared<TerminalProgress>("mvmctl " + std::string(command), STDERR_FILENO);
+    session.options.note = [progress](std::string_view line) { progress->Line(line); };
+    session.options.progress = [progress](std::string_view what) { progress->Step(what); };
+    session.options.terminal_note =
+        [progress, said = std::make_shared<std::set<std::string>>()](std::string_view line) {
+          if (said->emplace(line).second) {  // said once, however many sandboxes start
+            progress->Line(line);
+          }
+        };
+  }
   if (auto ok = runtime::LocateRuntimeFiles(session.options); !ok) {
     return ok.error();
   }

@@ -27,7 +27,9 @@ struct RuntimeSession {
 };
 
 /// Resolves the runtime flags; `with_trust` also loads the trust store (only `run` and `up` admit
-/// plans). Notes go to stderr as `mvmctl <command>: …`. Errors are environment failures.
+/// plans). Notes go to stderr as `mvmctl <command>: …`; when stderr is a terminal and the output is
+/// not --format=json, so do the progress of long steps and the terminal notes
+/// (LauncherOptions::progress, cli/terminal_progress.h). Errors are environment failures.
 ErrorOr<RuntimeSession> OpenRuntime(const Args& args, bool with_trust, std::string_view command);
 
 /// A plan ready for admission, from a plan file or compiled from a source file.

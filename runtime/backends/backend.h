@@ -108,6 +108,9 @@ struct StartRequest {
   std::optional<IncomingSnapshot> incoming;
   /// Progress lines for the user's terminal (long steps: building boot files).
   std::function<void(std::string_view)> note;
+  /// LauncherOptions::progress and ::terminal_note, or empty.
+  std::function<void(std::string_view)> progress;
+  std::function<void(std::string_view)> terminal_note;
   /// Called, in whichever host process watches the sandbox, when it ends by itself rather than by
   /// the launcher's hand, with the fields of a `vm-exit` audit record. Backends whose sandbox has
   /// no watcher of its own never call it.

@@ -114,6 +114,32 @@ struct ChildPlan {
       ::_exit(0);
     }
   }
+  if (spec.exec_on_hangup) {
+    // Until the exec this is a copy of the starter: it must not run the starter's signal handlers
+    // (C++ that may lock), so they go back to what an exec would leave.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) {
+      struct sigaction old {};
+      if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler != SIG_DFL &&
+          old.sa_handler != SIG_IGN) {
+        (void)::sigaction(sig, &dfl, nullptr);
+      }
+    }
+    // Named like the program it stands in for, for ps and top (a no-op where argv[0] is long).
+    (void)::prctl(PR_SET_NAME, p.argv[0], 0, 0, 0);
+    ::close(report);  // what a successful exec would do: the starter stops waiting
+    char c = 0;
+    ssize_t n;
+    do {
+      n = ::read(3, &c, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n == 1) {
+      ::_exit(0);
+    }
+    ::execve(p.program, p.argv, p.envp);
+    ::_exit(127);
+  }
   ::execve(p.program, p.argv, p.envp);
   ReportFailure(report, kExec);
 }

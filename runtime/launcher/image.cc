@@ -27,6 +27,7 @@ ErrorOr<ResolvedRootfs> ResolveOciRootfs(const LauncherOptions& options,
   }
   oci::Reference pinned = *ref;
   pinned.digest = artifact.digest();
+  ProgressStep step(options.progress, "pulling image " + shown);
   auto pulled = PullImage(options.state, pinned, audit, [&](std::string_view line) {
     if (options.note) {
       options.note(line);

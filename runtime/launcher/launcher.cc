@@ -127,7 +127,9 @@ void RemoveSandbox(const StateDir& state, std::string_view name, std::string_vie
 /// cgroups and state (RunWatchdog). PID 1 itself also has PR_SET_PDEATHSIG, so the workload stops
 /// at once even before the watchdog runs. The watchdog is this program again, exec'd: the
 /// launcher may have threads, and C++ run in a forked child of a threaded process can hang on a
-/// lock another thread held at the fork.
+/// lock another thread held at the fork. It is exec'd only when the pipe hangs up
+/// (HelperSpec::exec_on_hangup): until then the forked child waits in read(2), so a run that ends
+/// normally never loads this program a second time.
 ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
@@ -140,6 +142,7 @@ ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::s
   spec.fds = {fds[0]};
   spec.dies_with_parent = false;
   spec.own_session = true;
+  spec.exec_on_hangup = true;
   auto helper = backends::StartHelper(spec);
   ::close(fds[0]);
   if (!helper) {
@@ -262,6 +265,7 @@ ErrorOr<ResolvedRootfs> ResolveRootfs(const LauncherOptions& options,
     return ResolvedRootfs{*built, rootfs->digest(), std::nullopt};
   }
   if (rootfs->kind() == "template") {
+    ProgressStep step(options.progress, "preparing template " + rootfs->ref());
     auto made = rootfs::MaterializeTemplate(rootfs->ref(), options.state.RootfsCache(),
                                             [&](std::string_view line) {
                                               if (options.note) {

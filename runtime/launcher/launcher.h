@@ -49,6 +49,32 @@ struct LauncherOptions {
   std::string backend = "container";   ///< a backend's name (runtime/backends/registry.cc)
   bool verbose = false;
   Note note;
+  /// For a person watching a terminal, unset when nobody is (stderr is not a terminal, or the
+  /// output is --format=json). `progress` names the step now under way that may take seconds
+  /// ("booting the microVM"; an empty line ends it); `terminal_note` says what only that person
+  /// needs to hear (that the microVM is emulated, so boots take seconds).
+  Note progress;
+  Note terminal_note;
+};
+
+/// Names a step to LauncherOptions::progress for as long as it lives.
+class ProgressStep {
+ public:
+  ProgressStep(const Note& progress, std::string_view what) : progress_(progress) {
+    if (progress_) {
+      progress_(what);
+    }
+  }
+  ProgressStep(const ProgressStep&) = delete;
+  ProgressStep& operator=(const ProgressStep&) = delete;
+  ~ProgressStep() {
+    if (progress_) {
+      progress_({});
+    }
+  }
+
+ private:
+  const Note& progress_;
 };
 
 /// Finds the guest agent and the Python SDK relative to the running executable, so a build tree

@@ -203,6 +203,8 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
       options.note(line);
     }
   };
+  request.progress = options.progress;
+  request.terminal_note = options.terminal_note;
   request.on_exit = [state = options.state, name](const nlohmann::json& fields) {
     auto session = OpenAudit(state);
     if (!session) {

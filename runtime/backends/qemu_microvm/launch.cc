@@ -111,12 +111,26 @@ ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
         "the qemu-microvm backend needs `qemu-system-x86_64`, which is not on PATH; install the "
         "Debian package qemu-system-x86 (scripts/bootstrap.sh does), or use --backend container"};
   }
+  // A step only shows once it has taken a second (cli/terminal_progress.h): a cached kernel and
+  // root image show nothing.
+  // Ended on every way out, so that an error is not written under a step still being redrawn.
+  struct Steps {
+    const std::function<void(std::string_view)>& progress;
+    void operator()(std::string_view what) const {
+      if (progress) {
+        progress(what);
+      }
+    }
+    ~Steps() { (*this)({}); }
+  } step{request.progress};
+  step("preparing the guest kernel, initramfs and root image");
   auto boot_files = guest::EnsureBootFiles(request.guest_cache, request.agent_binary, request.note);
   if (!boot_files) {
     return boot_files.error();
   }
   auto image = guest::EnsureRootImage(request.rootfs_dir, request.rootfs_digest,
                                       request.guest_cache, request.note);
+  step({});
   if (!image) {
     return image.error();
   }
@@ -192,9 +206,11 @@ ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
     if (request.note) {
       request.note("probing KVM with a test boot (once per host kernel)");
     }
+    step("probing KVM with a test boot");
     return ProbeBoot(spec.kernel, spec.initramfs, "kvm", request.guest_cache,
                      std::chrono::seconds(10));
   });
+  step({});
   if (request.incoming) {
     // A saved state loads only under the accelerator it was saved under.
     if (request.incoming->acceleration == "kvm" && accel.name != "kvm") {
@@ -222,8 +238,15 @@ ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
     network = std::move(*opened);
     spec.tap_fd = network->tap.get();
   }
+  if (accel.name == "tcg" && request.terminal_note) {
+    request.terminal_note(
+        "note: the microVM runs under TCG emulation, not KVM, so boots take seconds (" +
+        accel.reason + ")");
+  }
   BootTimings bt;
+  step(request.incoming ? "restoring the microVM" : "booting the microVM");
   auto booted = Boot(spec, timeout, &bt, request.note);
+  step({});
   if (network) {
     network->tap.Reset();
   }

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <csignal>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -204,3 +206,50 @@ TEST(StartHelper, AHelperThatDiesWithItsParentDoesAndOneThatOutlivesItDoesNot) {
 }
 
 }  // namespace
+
+// exec_on_hangup (the parent-death watchdog): a byte on descriptor 3 ends the waiting child with no
+// exec; the writer going away execs the program, which then reads the same end of file.
+TEST(StartHelper, AnExecOnHangupHelperExecsOnlyWhenItsWriterGoesAway) {
+  for (const bool disarm : {true, false}) {
+    SCOPED_TRACE(disarm ? "disarmed" : "writer gone");
+    int trigger[2], out[2];
+    ASSERT_EQ(::pipe2(trigger, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    const int stray = ::open("/dev/null", O_RDONLY);
+    ASSERT_GE(stray, 0);
+    HelperSpec spec;
+    spec.role = "test helper";
+    spec.program = "/bin/sh";
+    spec.argv = {"sh", "-c", "echo exec; cat <&3; echo eof"};
+    spec.fds = {trigger[0]};
+    spec.output = out[1];
+    spec.dies_with_parent = false;
+    spec.exec_on_hangup = true;
+    auto helper = StartHelper(spec);
+    ::close(out[1]);
+    ::close(stray);
+    ::close(trigger[0]);
+    ASSERT_TRUE(helper) << helper.error().message;
+    // Waiting, not exec'd: still this program, holding only 0, 1, 2 and 3.
+    char exe[PATH_MAX] = {};
+    const std::string proc = "/proc/" + std::to_string(helper->record.pid);
+    ASSERT_GT(::readlink((proc + "/exe").c_str(), exe, sizeof exe - 1), 0);
+    char self[PATH_MAX] = {};
+    ASSERT_GT(::readlink("/proc/self/exe", self, sizeof self - 1), 0);
+    EXPECT_STREQ(exe, self);
+    int fds = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(proc + "/fd")) {
+      (void)entry;
+      ++fds;
+    }
+    EXPECT_EQ(fds, 4);
+    if (disarm) {
+      ASSERT_EQ(::write(trigger[1], "d", 1), 1);
+    }
+    ::close(trigger[1]);
+    const std::string seen = ReadAll(out[0]);
+    ::close(out[0]);
+    ASSERT_TRUE(helper->process.Wait(std::chrono::seconds(10)));
+    EXPECT_EQ(seen, disarm ? "" : "exec\neof\n");
+  }
+}

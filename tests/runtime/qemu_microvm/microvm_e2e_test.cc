@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -113,6 +115,75 @@ TEST_F(MicrovmE2E, RunSaysWhichAcceleratorAndTheBootPhases) {
   std::stringstream log;
   log << audit.rdbuf();
   EXPECT_THAT(log.str(), HasSubstr("\"acceleration\":"));
+}
+
+/// mvmctl with its stderr on a new pseudo-terminal (its controlling terminal) when `terminal`,
+/// else on a pipe, and stdout on a pipe; under TCG whatever the host has, so that the note is due.
+Result MvmctlOnTerminal(std::vector<std::string> args, bool terminal) {
+  args = mvm::testing::MvmctlArgv(std::move(args), State());
+  int master = -1;
+  int slave = -1;
+  int err[2] = {-1, -1};
+  if (terminal) {
+    EXPECT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+    err[0] = master;
+    err[1] = slave;
+  } else {
+    EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
+  }
+  int out[2];
+  EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setsid();
+    if (terminal) {
+      ::ioctl(slave, TIOCSCTTY, 0);
+    }
+    const int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    ::setenv("MVM_QEMU_ACCEL", "tcg", 1);
+    mvm::testing::ExecOrExit(args);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  Result r;
+  // The terminal's master reads EIO once the last holder of the slave is gone: the end.
+  mvm::testing::Drain(out[0], err[0], r.out, r.err);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+// Issue 22: a microVM under TCG says so, once and without -v, to a person at a terminal; and the
+// boot shows progress there. Neither reaches a pipe or --format=json output.
+TEST_F(MicrovmE2E, TcgIsSaidOnceOnATerminalOnlyAndNotInJson) {
+  const std::string note = "note: the microVM runs under TCG emulation";
+  const std::vector<std::string> run = {"run",          kFixture.string(), "--backend",
+                                        "qemu-microvm", "--workload",      "echo-args"};
+  Result tty = MvmctlOnTerminal(run, /*terminal=*/true);
+  EXPECT_EQ(tty.status, 7) << Describe(tty);
+  EXPECT_THAT(tty.err, HasSubstr(note)) << Describe(tty);
+  EXPECT_EQ(tty.err.find(note), tty.err.rfind(note)) << "said more than once: " << Describe(tty);
+  // A TCG boot takes longer than the second after which a step shows (cli/terminal_progress.h).
+  EXPECT_THAT(tty.err, HasSubstr("mvmctl run: booting the microVM… ")) << Describe(tty);
+
+  Result piped = MvmctlOnTerminal(run, /*terminal=*/false);
+  EXPECT_EQ(piped.status, 7) << Describe(piped);
+  EXPECT_THAT(piped.err, Not(HasSubstr(note))) << Describe(piped);
+  EXPECT_THAT(piped.err, Not(HasSubstr("booting the microVM"))) << Describe(piped);
+
+  const std::string name = "tcg-note-json";
+  Result up = MvmctlOnTerminal({"up", kFixture.string(), "--backend", "qemu-microvm", "--workload",
+                                "idle", "--name", name, "--detach", "--format=json"},
+                               /*terminal=*/true);
+  (void)Mvmctl({"stop", name});
+  EXPECT_EQ(up.status, 0) << Describe(up);
+  EXPECT_THAT(up.err, Not(HasSubstr(note))) << Describe(up);
+  EXPECT_THAT(up.err, Not(HasSubstr("booting the microVM"))) << Describe(up);
+  EXPECT_TRUE(nlohmann::json::accept(up.out)) << Describe(up);
 }
 
 std::string ReadFile(const fs::path& path) {
