@@ -46,6 +46,10 @@ std::string_view OptionContextName(OptionContext context) {
       return "VolumeLocal";
     case OptionContext::kVolumeMemory:
       return "VolumeMemory";
+    case OptionContext::kVolumeEncrypted:
+      return "VolumeEncrypted";
+    case OptionContext::kVolumeObject:
+      return "VolumeObject";
     case OptionContext::kNetwork:
       return "Network";
   }

@@ -16,6 +16,8 @@ enum class OptionContext : uint8_t {
   kSecretRef,
   kVolumeLocal,
   kVolumeMemory,
+  kVolumeEncrypted,
+  kVolumeObject,
   kNetwork,
 };
 

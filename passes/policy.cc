@@ -1,7 +1,8 @@
 // The policy pass: what the network policy and the chosen profile allow, as opposed to what the
 // declaration language allows (validate). Secrets may only go to hosts the network policy allows,
-// in every profile; the production profile adds pinned images, explicit timeouts, microVM isolation
-// and read-only mounts inside the project.
+// in every profile; the production profile adds pinned images, explicit timeouts, microVM
+// isolation, read-only local mounts inside the project, and writes that outlive the run only to
+// encrypted volumes.
 
 #include <filesystem>
 #include <string>
@@ -102,10 +103,21 @@ void CheckProduction(const ir::Module& module, int index, const PassOptions& opt
   std::filesystem::path root = ProjectRoot(options, w);
   for (int i = 0; i < w.volumes_size(); ++i) {
     const ir::v1::Volume& volume = w.volumes(i);
+    std::string base = Pointer("/volumes", i);
+    // What a production workload writes that outlives the run must be sealed on disk: an object
+    // store's bytes are as safe as the server keeps them, an encrypted volume's are ciphertext.
+    if (volume.kind() == "object" && volume.mode() == "rw") {
+      Diagnostic& d = sink.Emit<DiagnosticKind::kUnsafeMount>(
+          module.Loc(index, base + "/mode"), volume.source(),
+          "the production profile writes data that outlives the run only to `Volume.encrypted` "
+          "volumes, and object storage is not encrypted by mvm");
+      d.hint =
+          "mount the object volume read-only (`mode=\"ro\"`, the default) and write to a "
+          "`Volume.encrypted(...)` volume";
+    }
     if (volume.kind() != "local") {
       continue;
     }
-    std::string base = Pointer("/volumes", i);
     // An undeclared mode lowers to `ro`, so only an explicit `rw` is refused.
     if (volume.mode() == "rw") {
       sink.Emit<DiagnosticKind::kUnsafeMount>(

@@ -4,6 +4,8 @@
 // Every diagnostic points at the offending value through the module's JSON-pointer location table,
 // so it must run before normalize reorders anything.
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <initializer_list>
 #include <map>
@@ -135,6 +137,135 @@ std::string MountKey(std::string_view target) {
     key.pop_back();
   }
   return key;
+}
+
+// Whether `name` can name an encrypted store or a secret; the reason when not. The rule is the
+// host secret store's (runtime/secrets/memory.cc NameProblem), kept short enough that the store's
+// key secret `volume-NAME` is a secret name too.
+std::string StoreNameReason(std::string_view name) {
+  if (name.empty() || name.size() > 64) {
+    return "a name is 1 to 64 characters";
+  }
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return "a name is made of letters, digits, `.`, `_` and `-`";
+    }
+  }
+  if (!std::isalnum(static_cast<unsigned char>(name.front()))) {
+    return "a name starts with a letter or a digit";
+  }
+  return "";
+}
+
+// Whether `url` is `s3://BUCKET/PREFIX` as the object backend reads it (runtime/volumes/object.cc);
+// the reason when not. The bucket follows S3's naming rules; the prefix, a volume path's
+// (runtime/volumes/volume.h PathProblem), less what a pass cannot see (UTF-8 is the IR's).
+std::string S3UrlReason(std::string_view url) {
+  constexpr std::string_view kForm = "write `s3://BUCKET/PREFIX`";
+  if (!url.starts_with("s3://")) {
+    return "an object volume's URL starts with `s3://`; " + std::string(kForm);
+  }
+  url.remove_prefix(5);
+  size_t slash = url.find('/');
+  std::string_view bucket = url.substr(0, slash);
+  bool bucket_chars = std::all_of(bucket.begin(), bucket.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+  });
+  if (bucket.size() < 3 || bucket.size() > 63 || !bucket_chars ||
+      !std::isalnum(static_cast<unsigned char>(bucket.front())) ||
+      !std::isalnum(static_cast<unsigned char>(bucket.back())) ||
+      bucket.find("..") != std::string_view::npos) {
+    return "the bucket `" + std::string(bucket) +
+           "` is not an S3 bucket name: 3 to 63 lowercase letters, digits, `.` and `-`, starting "
+           "and ending with a letter or digit";
+  }
+  std::string_view prefix = slash == std::string_view::npos ? "" : url.substr(slash + 1);
+  if (prefix.ends_with('/')) {
+    prefix.remove_suffix(1);
+  }
+  if (prefix.empty()) {
+    return "";
+  }
+  if (prefix.size() > 1024) {
+    return "the prefix is longer than 1024 bytes, S3's bound on a key";
+  }
+  for (char c : prefix) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return "the prefix holds a control character";
+    }
+  }
+  size_t start = 0;
+  while (true) {
+    size_t end = prefix.find('/', start);
+    std::string_view component =
+        prefix.substr(start, end == std::string_view::npos ? end : end - start);
+    if (component.empty() || component == "." || component == "..") {
+      return "the prefix has an empty, `.` or `..` component";
+    }
+    if (end == std::string_view::npos) {
+      return "";
+    }
+    start = end + 1;
+  }
+}
+
+// Whether `endpoint` is an S3 endpoint the declaration may name; the reason when not. Requests
+// carry signatures of the credentials, so plain HTTP is only for a server on the loopback host
+// (tests).
+std::string EndpointReason(std::string_view endpoint) {
+  bool https = endpoint.starts_with("https://");
+  bool http = endpoint.starts_with("http://");
+  if (!https && !http) {
+    return "an endpoint is `https://HOST[:PORT]`";
+  }
+  std::string_view authority = endpoint.substr(https ? 8 : 7);
+  if (authority.ends_with('/')) {
+    authority.remove_suffix(1);
+  }
+  if (authority.find_first_of("/?#@ ") != std::string_view::npos) {
+    return "an endpoint is `https://HOST[:PORT]`, without user, path or query";
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  if (host.starts_with('[')) {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) {
+      return "an IPv6 host is written `[ADDRESS]`";
+    }
+    port = host.substr(close + 1);
+    host = host.substr(0, close + 1);
+    if (!port.empty() && !port.starts_with(':')) {
+      return "an endpoint is `https://HOST[:PORT]`";
+    }
+  } else if (size_t colon = host.find(':'); colon != std::string_view::npos) {
+    port = host.substr(colon);
+    host = host.substr(0, colon);
+  }
+  if (!port.empty()) {
+    port.remove_prefix(1);
+    int value = 0;
+    bool digits =
+        !port.empty() && port.size() <= 5 &&
+        std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) {
+      value = std::stoi(std::string(port));
+    }
+    if (!digits || value < 1 || value > 65535) {
+      return "the port is a number from 1 to 65535";
+    }
+  }
+  bool host_chars = std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+           c == '[' || c == ']';
+  });
+  if (host.empty() || !host_chars) {
+    return "the endpoint's host is a DNS name or an IP address";
+  }
+  if (http && host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
+    return "requests carry credentials' signatures, so plain `http://` is allowed only to "
+           "`127.0.0.1`, `[::1]` or `localhost`; use `https://`";
+  }
+  return "";
 }
 
 /// The checks of one workload; lives for one call of RunValidate.
@@ -325,12 +456,19 @@ class WorkloadChecker {
     for (int i = 0; i < w_.volumes_size(); ++i) {
       const ir::v1::Volume& volume = w_.volumes(i);
       std::string base = Pointer("/volumes", i);
-      CheckEnum("kind", volume.kind(), {"local", "memory"}, base + "/kind");
-      if (volume.kind() == "local" && !volume.mode().empty()) {
+      size_t errors = sink_.error_count();
+      CheckEnum("kind", volume.kind(), {"local", "memory", "encrypted", "object"}, base + "/kind");
+      if ((volume.kind() == "local" || volume.kind() == "object") && !volume.mode().empty()) {
         CheckEnum("mode", volume.mode(), {"ro", "rw"}, base + "/mode");
       }
       if (volume.kind() == "memory" && volume.has_size_mb()) {
         CheckRange(OptionContext::kVolumeMemory, "size_mb", volume.size_mb(), base + "/size_mb");
+      }
+      if (volume.kind() == "encrypted") {
+        CheckEncrypted(volume, base);
+      }
+      if (volume.kind() == "object") {
+        CheckObject(volume, base);
       }
       if (std::string reason = TargetReason(volume.target()); !reason.empty()) {
         sink_.Emit<DiagnosticKind::kInvalidValue>(At(base + "/target"), "target", volume.target(),
@@ -339,6 +477,43 @@ class WorkloadChecker {
         sink_.Emit<DiagnosticKind::kInvalidValue>(At(base + "/target"), "target", volume.target(),
                                                   "another volume is already mounted there");
       }
+      // Issue 22's rule: until the runtime enforces what a declaration says, `check` says so; a
+      // volume with an error is not run anyway.
+      if ((volume.kind() == "encrypted" || volume.kind() == "object") &&
+          sink_.error_count() == errors) {
+        sink_.Emit<DiagnosticKind::kVolumeNotMounted>(At(base), volume.kind(), volume.target());
+      }
+    }
+  }
+
+  void CheckEncrypted(const ir::v1::Volume& volume, const std::string& base) {
+    if (std::string reason = StoreNameReason(volume.source()); !reason.empty()) {
+      sink_.Emit<DiagnosticKind::kInvalidValue>(At(base + "/source"), "name", volume.source(),
+                                                reason);
+    }
+    if (!volume.has_size_mb()) {
+      sink_.Emit<DiagnosticKind::kMissingOption>(At(base), "Volume.encrypted", "size_mb");
+    } else {
+      CheckRange(OptionContext::kVolumeEncrypted, "size_mb", volume.size_mb(), base + "/size_mb");
+    }
+  }
+
+  void CheckObject(const ir::v1::Volume& volume, const std::string& base) {
+    if (std::string reason = S3UrlReason(volume.source()); !reason.empty()) {
+      sink_.Emit<DiagnosticKind::kInvalidValue>(At(base + "/source"), "url", volume.source(),
+                                                reason);
+    }
+    if (volume.endpoint().empty()) {
+      sink_.Emit<DiagnosticKind::kMissingOption>(At(base), "Volume.object", "endpoint");
+    } else if (std::string reason = EndpointReason(volume.endpoint()); !reason.empty()) {
+      sink_.Emit<DiagnosticKind::kInvalidValue>(At(base + "/endpoint"), "endpoint",
+                                                volume.endpoint(), reason);
+    }
+    if (volume.credentials().empty()) {
+      sink_.Emit<DiagnosticKind::kMissingOption>(At(base), "Volume.object", "credentials");
+    } else if (std::string reason = StoreNameReason(volume.credentials()); !reason.empty()) {
+      sink_.Emit<DiagnosticKind::kInvalidValue>(At(base + "/credentials"), "credentials",
+                                                volume.credentials(), reason);
     }
   }
 

@@ -98,10 +98,17 @@ std::string DescribePlanHuman(const DecodedPlan& decoded) {
   Field(out, "secrets", secrets.empty() ? std::vector<std::string>{"none"} : secrets);
   std::vector<std::string> mounts;
   for (const v1::Mount& m : p.mounts()) {
-    mounts.push_back(m.kind() == "local"
-                         ? "local " + m.source() + " -> " + m.target() + " (" + m.mode() + ")"
-                         : m.kind() + " " + m.target() + " (" + std::to_string(m.size_mb()) +
-                               " MiB)");
+    if (m.kind() == "local") {
+      mounts.push_back("local " + m.source() + " -> " + m.target() + " (" + m.mode() + ")");
+    } else if (m.kind() == "encrypted") {
+      mounts.push_back("encrypted " + m.source() + " -> " + m.target() + " (" +
+                       std::to_string(m.size_mb()) + " MiB, not mounted yet)");
+    } else if (m.kind() == "object") {
+      mounts.push_back("object " + m.source() + " -> " + m.target() + " (" + m.mode() + ", " +
+                       m.endpoint() + ", credentials " + m.credentials() + ", not mounted yet)");
+    } else {
+      mounts.push_back(m.kind() + " " + m.target() + " (" + std::to_string(m.size_mb()) + " MiB)");
+    }
   }
   Field(out, "mounts", mounts.empty() ? std::vector<std::string>{"none"} : mounts);
   std::string ports;

@@ -108,6 +108,14 @@ std::string MountText(const v1::Mount& m) {
   if (m.kind() == "local") {
     return "local " + m.source() + " -> " + m.target() + " (" + m.mode() + ")";
   }
+  if (m.kind() == "encrypted") {
+    return "encrypted " + m.source() + " -> " + m.target() + " (" + std::to_string(m.size_mb()) +
+           " MiB)";
+  }
+  if (m.kind() == "object") {
+    return "object " + m.source() + " -> " + m.target() + " (" + m.mode() + ", " + m.endpoint() +
+           ", credentials " + m.credentials() + ")";
+  }
   return m.kind() + " " + m.target() + " (" + std::to_string(m.size_mb()) + " MiB)";
 }
 
@@ -183,7 +191,8 @@ void DiffMounts(const v1::ExecutionPlan& a, const v1::ExecutionPlan& b, PlanDiff
       const v1::Mount& om = *o->second;
       const v1::Mount& nm = *n->second;
       bool widens = om.kind() != nm.kind() || om.source() != nm.source() ||
-                    (om.mode() != "rw" && nm.mode() == "rw") || nm.size_mb() > om.size_mb();
+                    (om.mode() != "rw" && nm.mode() == "rw") || nm.size_mb() > om.size_mb() ||
+                    om.endpoint() != nm.endpoint() || om.credentials() != nm.credentials();
       Differ(diff).Changed("mount", MountText(om), MountText(nm), widens);
     }
   }

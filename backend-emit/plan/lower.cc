@@ -84,6 +84,17 @@ v1::Mount LowerMount(const ir::v1::Volume& v) {
   if (v.kind() == "local") {
     m.set_source(v.source());
     m.set_mode(v.mode().empty() ? StringDefault(OptionContext::kVolumeLocal, "mode") : v.mode());
+  } else if (v.kind() == "encrypted") {
+    // The store's name, never its key: the runtime takes the key from the host secret store.
+    m.set_source(v.source());
+    m.set_mode("rw");
+    m.set_size_mb(v.size_mb());
+  } else if (v.kind() == "object") {
+    m.set_source(v.source());
+    m.set_mode(v.mode().empty() ? StringDefault(OptionContext::kVolumeObject, "mode") : v.mode());
+    m.set_endpoint(v.endpoint());
+    // A SecretRef's name, as for `secrets`: the access keys stay in the host store.
+    m.set_credentials(v.credentials());
   } else {
     // A tmpfs is always writable: it holds nothing of the host's.
     m.set_mode("rw");

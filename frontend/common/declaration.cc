@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "ir/function_entrypoint.h"
@@ -61,9 +62,15 @@ class Lowerer {
   /// arguments take the names in `positional`, in order. Reports unknown, duplicate and surplus
   /// arguments.
   BoundArgs Bind(OptionContext context, std::string_view callee,
+                 std::span<const std::string_view> positional, const std::vector<StaticValue>& args,
+                 const std::vector<Named>& keys, const std::vector<StaticValue>& values);
+  BoundArgs Bind(OptionContext context, std::string_view callee,
                  std::initializer_list<std::string_view> positional,
                  const std::vector<StaticValue>& args, const std::vector<Named>& keys,
-                 const std::vector<StaticValue>& values);
+                 const std::vector<StaticValue>& values) {
+    return Bind(context, callee, std::span(positional.begin(), positional.size()), args, keys,
+                values);
+  }
 
   void TypeMismatch(const StaticValue& value, std::string_view option, std::string_view expected) {
     if (value.kind == Kind::kInvalid) {
@@ -101,6 +108,9 @@ class Lowerer {
   void LowerNetwork(const StaticValue& value, ir::v1::Workload& w);
   void LowerSecrets(const StaticValue& value, ir::v1::Workload& w);
   void LowerVolumes(const StaticValue& value, ir::v1::Workload& w);
+  /// `credentials=SecretRef(name)` of `Volume.object`: the secret's name, or nullopt after
+  /// reporting.
+  std::optional<std::string> LowerCredentials(const StaticValue* value, const std::string& pointer);
   void LowerPorts(const StaticValue& value, ir::v1::Workload& w);
   void LowerMember(const MemberDecl& member, ir::v1::Workload& w);
 
@@ -111,7 +121,7 @@ class Lowerer {
 };
 
 BoundArgs Lowerer::Bind(OptionContext context, std::string_view callee,
-                        std::initializer_list<std::string_view> positional,
+                        std::span<const std::string_view> positional,
                         const std::vector<StaticValue>& args, const std::vector<Named>& keys,
                         const std::vector<StaticValue>& values) {
   BoundArgs bound;
@@ -427,61 +437,147 @@ void Lowerer::LowerSecrets(const StaticValue& value, ir::v1::Workload& w) {
 }
 
 void Lowerer::LowerVolumes(const StaticValue& value, ir::v1::Workload& w) {
+  constexpr std::string_view kExpected =
+      "`Volume.local(...)`, `Volume.memory(...)`, `Volume.encrypted(...)` or `Volume.object(...)`";
   if (value.kind != Kind::kList) {
-    TypeMismatch(value, "volumes", "a list of `Volume.local(...)` / `Volume.memory(...)`");
+    TypeMismatch(value, "volumes", "a list of " + std::string(kExpected));
     return;
   }
   locs_->Set("/volumes", value.loc);
   for (const StaticValue& v : value.items) {
-    bool local = v.kind == Kind::kCall && v.text == "Volume.local";
-    bool memory = v.kind == Kind::kCall && v.text == "Volume.memory";
-    if (!local && !memory) {
-      TypeMismatch(v, "volumes", "`Volume.local(...)` or `Volume.memory(...)`");
+    static constexpr std::string_view kLocalPositional[] = {"source", "target", "mode"};
+    static constexpr std::string_view kTwo[] = {"source", "target"};
+    static constexpr std::string_view kTarget[] = {"target"};
+    static constexpr std::string_view kEncryptedRequired[] = {"source", "target", "size_mb"};
+    static constexpr std::string_view kObjectRequired[] = {"source", "target", "endpoint",
+                                                           "credentials"};
+    struct FormRow {
+      std::string_view callee;
+      std::string_view kind;
+      OptionContext context;
+      std::span<const std::string_view> positional;
+      std::span<const std::string_view> required;
+    };
+    static constexpr FormRow kForms[] = {
+        {"Volume.local", "local", OptionContext::kVolumeLocal, kLocalPositional, kTwo},
+        {"Volume.memory", "memory", OptionContext::kVolumeMemory, kTarget, kTarget},
+        {"Volume.encrypted", "encrypted", OptionContext::kVolumeEncrypted, kTwo,
+         kEncryptedRequired},
+        {"Volume.object", "object", OptionContext::kVolumeObject, kTwo, kObjectRequired},
+    };
+    const FormRow* form = nullptr;
+    for (const FormRow& f : kForms) {
+      if (v.kind == Kind::kCall && v.text == f.callee) {
+        form = &f;
+      }
+    }
+    if (form == nullptr) {
+      TypeMismatch(v, "volumes", kExpected);
       continue;
     }
     std::string base = Index("/volumes", static_cast<size_t>(w.volumes_size()));
+    BoundArgs args = Bind(form->context, form->callee, form->positional, v.items, v.keys, v.values);
+    auto get_string = [&](std::string_view canonical) {
+      return GetString(args.Get(canonical), Spell(form->context, canonical),
+                       base + "/" + std::string(canonical));
+    };
     ir::v1::Volume vol;
-    vol.set_kind(local ? "local" : "memory");
-    if (local) {
-      BoundArgs args = Bind(OptionContext::kVolumeLocal, "Volume.local",
-                            {"source", "target", "mode"}, v.items, v.keys, v.values);
-      auto source = GetString(args.Get("source"), "source", base + "/source");
-      auto target = GetString(args.Get("target"), "target", base + "/target");
-      auto mode = GetString(args.Get("mode"), "mode", base + "/mode");
-      for (std::string_view required : {"source", "target"}) {
-        if (!args.Get(required) && !args.Suggested(required)) {
-          sink_.Emit<DiagnosticKind::kMissingOption>(v.loc, "Volume.local", required);
-        }
+    vol.set_kind(std::string(form->kind));
+    std::optional<std::string> source;
+    if (form->context != OptionContext::kVolumeMemory) {
+      source = get_string("source");
+    }
+    std::optional<std::string> target = get_string("target");
+    std::optional<std::string> mode;
+    if (ir::FindOption(form->context, "mode") != nullptr) {
+      mode = get_string("mode");
+    }
+    std::optional<std::string> endpoint;
+    std::optional<std::string> credentials;
+    if (form->context == OptionContext::kVolumeObject) {
+      endpoint = get_string("endpoint");
+      credentials = LowerCredentials(args.Get("credentials"), base + "/credentials");
+    }
+    for (std::string_view required : form->required) {
+      if (!args.Get(required) && !args.Suggested(required)) {
+        sink_.Emit<DiagnosticKind::kMissingOption>(v.loc, form->callee,
+                                                   Spell(form->context, required));
       }
-      if (!source || !target) {
-        continue;
-      }
+    }
+    std::optional<int32_t> size;
+    if (ir::FindOption(form->context, "size_mb") != nullptr) {
+      size = GetInt(args.Get("size_mb"), form->context, "size_mb", base + "/size_mb");
+    }
+    bool complete = target.has_value() &&
+                    (form->context == OptionContext::kVolumeMemory || source.has_value()) &&
+                    (form->context != OptionContext::kVolumeEncrypted || size.has_value()) &&
+                    (form->context != OptionContext::kVolumeObject ||
+                     (endpoint.has_value() && credentials.has_value()));
+    if (!complete) {
+      continue;
+    }
+    if (source) {
       vol.set_source(*source);
-      vol.set_target(*target);
-      if (mode) {
-        vol.set_mode(*mode);  // undeclared stays absent: the IR holds what was declared
-      }
-    } else {
-      BoundArgs args = Bind(OptionContext::kVolumeMemory, "Volume.memory", {"target"}, v.items,
-                            v.keys, v.values);
-      auto target = GetString(args.Get("target"), "target", base + "/target");
-      if (!args.Get("target") && !args.Suggested("target")) {
-        sink_.Emit<DiagnosticKind::kMissingOption>(v.loc, "Volume.memory", "target");
-      }
-      auto size =
-          GetInt(args.Get("size_mb"), OptionContext::kVolumeMemory, "size_mb", base + "/size_mb");
-      if (!target) {
-        continue;
-      }
-      vol.set_target(*target);
-      if (size) {
-        vol.set_size_mb(*size);
-      }
+    }
+    vol.set_target(*target);
+    // Undeclared options stay absent: the IR holds what was declared, the plan the defaults.
+    if (mode) {
+      vol.set_mode(*mode);
+    }
+    if (size) {
+      vol.set_size_mb(*size);
+    }
+    if (endpoint) {
+      vol.set_endpoint(*endpoint);
+    }
+    if (credentials) {
+      vol.set_credentials(*credentials);
     }
     *vol.mutable_loc() = ir::ToProto(v.loc);
     locs_->Set(base, v.loc);
     *w.add_volumes() = std::move(vol);
   }
+}
+
+std::optional<std::string> Lowerer::LowerCredentials(const StaticValue* value,
+                                                     const std::string& pointer) {
+  if (value == nullptr || value->kind == Kind::kInvalid) {
+    return std::nullopt;
+  }
+  if (value->kind == Kind::kString) {
+    // The access keys themselves, written into the source: never echo them.
+    Diagnostic& d = sink_.Emit<DiagnosticKind::kPlaintextSecret>(value->loc, "credentials");
+    d.redact = true;
+    d.hint = std::string(
+                 "store the access keys in the host secret store (`mvmctl secret set NAME`) "
+                 "and name the secret: ") +
+             (language_ == Language::kPython ? "`credentials=SecretRef(\"NAME\")`"
+                                             : "`credentials: SecretRef(\"NAME\")`");
+    return std::nullopt;
+  }
+  if (value->kind != Kind::kCall || value->text != "SecretRef") {
+    Diagnostic& d = sink_.Emit<DiagnosticKind::kTypeMismatch>(
+        value->loc, "credentials", "`SecretRef(name)`", DescribeType(*value));
+    d.redact = true;
+    return std::nullopt;
+  }
+  BoundArgs args = Bind(OptionContext::kSecretRef, "SecretRef", {"name"}, value->items, value->keys,
+                        value->values);
+  if (!args.Get("name") && !args.Suggested("name")) {
+    sink_.Emit<DiagnosticKind::kMissingOption>(value->loc, "SecretRef", "name");
+  }
+  std::optional<std::string> name = GetString(args.Get("name"), "name", pointer);
+  if (const StaticValue* hosts = args.Get("hosts")) {
+    // The keys sign requests to the volume's endpoint and are never handed to the guest, so there
+    // is no host list to give.
+    Diagnostic& d = sink_.Emit<DiagnosticKind::kUnknownOption>(
+        hosts->loc, Spell(OptionContext::kSecretRef, "hosts"), "credentials=SecretRef");
+    d.hint =
+        "an object volume's credentials only sign requests to its `endpoint`, so they name no "
+        "hosts; leave out `hosts`";
+    return std::nullopt;
+  }
+  return name;
 }
 
 void Lowerer::LowerPorts(const StaticValue& value, ir::v1::Workload& w) {

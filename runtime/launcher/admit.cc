@@ -132,6 +132,18 @@ std::optional<internal::PlanRefusal> internal::CheckPolicy(const LauncherOptions
     return PlanRefusal{"policy", "unknown-backend", backend.error().message};
   }
   const backends::Capabilities caps = (*backend)->capabilities();
+  for (const plan::v1::Mount& m : p.mounts()) {
+    // runtime/volumes/ serves these, but no sandbox backend mounts them yet; launching without the
+    // volume would run the workload against storage it did not declare.
+    if (m.kind() == "encrypted" || m.kind() == "object") {
+      return PlanRefusal{"policy", "volume-not-mounted",
+                         "workload `" + p.workload().id() + "` declares `Volume." + m.kind() +
+                             "(\"" + m.source() + "\")` at `" + m.target() +
+                             "`, and no sandbox backend mounts " + m.kind() +
+                             " volumes yet (docs/volumes.md); remove the volume from "
+                             "`volumes=` to run the workload"};
+    }
+  }
   if (!caps.egress && AllowsEgress(p)) {
     return PlanRefusal{"policy", "egress-unsupported",
                        "workload `" + p.workload().id() + "` may reach " +

@@ -38,6 +38,12 @@ ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions
       mounts.push_back({Kind::kMemory, {}, m.target(), false, static_cast<uint32_t>(m.size_mb())});
       continue;
     }
+    if (m.kind() != "local") {
+      // Admission refuses these first (admit.cc); a source such as an encrypted store's name must
+      // never be taken for a host path.
+      return Error{"volume `" + m.source() + "` at `" + m.target() + "` is of kind `" + m.kind() +
+                   "`, which no sandbox backend mounts yet"};
+    }
     if (start.restore) {
       // A restored VM's volumes are what its snapshot holds (the copies in its extras image); the
       // sources need not exist any more, only their kinds matter to the backend.

@@ -45,6 +45,42 @@ TEST(LowerTest, AppliesDefaultsFromTheOptionTable) {
   EXPECT_FALSE(plan->workload().has_timeout_seconds());
 }
 
+// The plan carries what the runtime needs to attach an encrypted or object volume: the store's
+// name and bound, the URL, endpoint and mode, and the credentials' secret name, never a key.
+TEST(LowerTest, EncryptedAndObjectVolumesCarryNamesNeverSecrets) {
+  ir::v1::Workload w;
+  w.set_id("tiny");
+  w.mutable_image()->set_kind("template");
+  w.mutable_image()->set_ref("busybox");
+  ir::v1::Volume& encrypted = *w.add_volumes();
+  encrypted.set_kind("encrypted");
+  encrypted.set_source("notes");
+  encrypted.set_target("/notes");
+  encrypted.set_size_mb(512);
+  ir::v1::Volume& object = *w.add_volumes();
+  object.set_kind("object");
+  object.set_source("s3://datasets/run-1");
+  object.set_target("/datasets");
+  object.set_endpoint("https://s3.example.com");
+  object.set_credentials("datasets-keys");
+  ir::v1::Volume written = object;
+  written.set_target("/out");
+  written.set_mode("rw");
+  *w.add_volumes() = written;
+  auto plan = LowerToPlan(w, TestOptions(""));
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  ASSERT_EQ(plan->mounts_size(), 3);
+  EXPECT_NE(PlanToCanonicalJson(*plan).find("\"mounts\":[{\"kind\":\"encrypted\",\"mode\":\"rw\","
+                                            "\"size_mb\":512,\"source\":\"notes\",\"target\":"
+                                            "\"/notes\"},{\"credentials\":\"datasets-keys\","
+                                            "\"endpoint\":\"https://s3.example.com\",\"kind\":"
+                                            "\"object\",\"mode\":\"ro\",\"source\":\"s3://"
+                                            "datasets/run-1\",\"target\":\"/datasets\"}"),
+            std::string::npos)
+      << PlanToCanonicalJson(*plan);
+  EXPECT_EQ(plan->mounts(2).mode(), "rw");
+}
+
 TEST(LowerTest, KeepsDeclaredValuesAndDropsSourceLocations) {
   auto plan = LowerToPlan(TestWorkload(), TestOptions("abcdef0123456789", 9));
   ASSERT_TRUE(plan.ok());

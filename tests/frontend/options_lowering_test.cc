@@ -135,6 +135,24 @@ WorkloadDecl Declaration(Language language, const OptionInfo& row,
       Set(call.keys, call.values, "volumes", List({std::move(volume)}));
       break;
     }
+    case OptionContext::kVolumeEncrypted: {
+      StaticValue volume = Call("Volume.encrypted", {{spell("source"), String("store")},
+                                                     {spell("target"), String("/d")},
+                                                     {spell("size_mb"), Int(1)}});
+      set_row(volume.keys, volume.values);
+      Set(call.keys, call.values, "volumes", List({std::move(volume)}));
+      break;
+    }
+    case OptionContext::kVolumeObject: {
+      StaticValue volume =
+          Call("Volume.object", {{spell("source"), String("s3://bucket")},
+                                 {spell("target"), String("/d")},
+                                 {spell("endpoint"), String("https://s3")},
+                                 {spell("credentials"), Call("SecretRef", {}, {String("k")})}});
+      set_row(volume.keys, volume.values);
+      Set(call.keys, call.values, "volumes", List({std::move(volume)}));
+      break;
+    }
     case OptionContext::kNetwork: {
       StaticValue chain =
           Call(python ? "NetworkPolicy.deny_by_default" : "NetworkPolicy.denyByDefault");
@@ -185,6 +203,8 @@ std::vector<ValuePair> Shapes(const OptionInfo& row) {
   shapes.push_back({Dict({{"A", String("alpha")}}), Dict({{"A", String("beta")}})});
   shapes.push_back({Dict({{"A", Call("SecretRef", {}, {String("alpha")})}}),
                     Dict({{"A", Call("SecretRef", {}, {String("beta")})}})});
+  shapes.push_back(
+      {Call("SecretRef", {}, {String("alpha")}), Call("SecretRef", {}, {String("beta")})});
   shapes.push_back({List({Call("Volume.memory", {}, {String("/alpha")})}),
                     List({Call("Volume.memory", {}, {String("/beta")})})});
   for (std::string root : {"NetworkPolicy.deny_by_default", "NetworkPolicy.denyByDefault"}) {

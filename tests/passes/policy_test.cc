@@ -169,6 +169,37 @@ TEST(PolicyTest, ProductionRefusesReadWriteLocalMounts) {
   EXPECT_EQ(diags[0].loc, At(4, 14));
 }
 
+// What outlives the run is written, in production, only to an encrypted volume: a read-write object
+// volume is refused, a read-only one (its default mode) and an encrypted one are not, and the dev
+// profile refuses none of them.
+TEST(PolicyTest, ProductionWritesDataThatOutlivesTheRunOnlyToEncryptedVolumes) {
+  ir::Module m;
+  ir::v1::Workload* w = AddProductionWorkload(m, "tool");
+  for (const char* mode : {"ro", "", "rw"}) {
+    ir::v1::Volume* v = w->add_volumes();
+    v->set_kind("object");
+    v->set_source(std::string("s3://bucket/") + (*mode ? mode : "default"));
+    v->set_target(std::string("/o-") + mode);
+    v->set_endpoint("https://s3.example.com");
+    v->set_credentials("keys");
+    v->set_mode(mode);
+  }
+  ir::v1::Volume* encrypted = w->add_volumes();
+  encrypted->set_kind("encrypted");
+  encrypted->set_source("notes");
+  encrypted->set_target("/notes");
+  encrypted->set_size_mb(64);
+  m.locs[0].Set("/volumes/2/mode", At(7, 20));
+  std::vector<Diagnostic> diags = Policy(m, Profile::kProduction);
+  ASSERT_EQ(Kinds(diags), Strings{"unsafe-mount"});
+  EXPECT_EQ(diags[0].message,
+            "unsafe volume `s3://bucket/rw`: the production profile writes data that outlives the "
+            "run only to `Volume.encrypted` volumes, and object storage is not encrypted by mvm");
+  EXPECT_EQ(diags[0].loc, At(7, 20));
+  EXPECT_NE(diags[0].hint.find("Volume.encrypted(...)"), std::string::npos) << diags[0].hint;
+  EXPECT_TRUE(Policy(m, Profile::kDev).empty());
+}
+
 struct MountCase {
   std::string file;
   std::string project_root;

@@ -302,8 +302,95 @@ TEST(ValidateTest, InvalidEnumLikeValuesSuggestTheClosest) {
             "invalid `default` value `allow`: network policies are deny-by-default; the only "
             "default is `deny`");
   EXPECT_EQ(diags[2].message, "invalid `protocol` value `ftp`: expected `https` or `http`");
-  EXPECT_EQ(diags[3].message, "invalid `kind` value `nfs`: expected `local` or `memory`");
+  EXPECT_EQ(diags[3].message,
+            "invalid `kind` value `nfs`: expected `local`, `memory`, `encrypted` or `object`");
   EXPECT_EQ(diags[4].message, "invalid `mode` value `wr`: expected `ro` or `rw`");
+}
+
+// IR read with --from-ir (or written by an SDK) gets the checks the frontends cannot make: each
+// field of an encrypted or object volume, and the warning that neither is mounted yet.
+TEST(ValidateTest, EncryptedAndObjectVolumes) {
+  ir::Module m;
+  ir::v1::Workload* w = AddWorkload(m, "tool");
+  ir::v1::Volume* encrypted = w->add_volumes();
+  encrypted->set_kind("encrypted");
+  encrypted->set_source("notes");
+  encrypted->set_target("/notes");
+  encrypted->set_size_mb(512);
+  ir::v1::Volume* object = w->add_volumes();
+  object->set_kind("object");
+  object->set_source("s3://datasets/run-1/");
+  object->set_target("/datasets");
+  object->set_endpoint("http://127.0.0.1:9000");
+  object->set_credentials("datasets-keys");
+  object->set_mode("rw");
+  EXPECT_EQ(Kinds(Validate(m)), (Strings{"volume-not-mounted", "volume-not-mounted"}));
+  std::vector<Diagnostic> clean = Validate(m);
+  EXPECT_EQ(clean[0].message,
+            "`Volume.encrypted` at `/notes` is not mounted yet: `mvmctl run` and `up` refuse a "
+            "workload that declares it");
+  EXPECT_EQ(clean[0].severity, Severity::kWarning);
+
+  encrypted->set_source("-notes/x");
+  encrypted->clear_size_mb();
+  object->set_source("s3://Datasets/run-1");
+  object->set_endpoint("http://s3.example.com");
+  object->set_credentials("");
+  object->set_mode("rx");
+  std::vector<Diagnostic> diags = Validate(m);
+  ASSERT_EQ(Kinds(diags), (Strings{"invalid-value", "missing-option", "invalid-value",
+                                   "invalid-value", "invalid-value", "missing-option"}));
+  EXPECT_EQ(diags[0].message,
+            "invalid `name` value `-notes/x`: a name is made of letters, digits, `.`, `_` and `-`");
+  EXPECT_EQ(diags[1].message, "`Volume.encrypted` needs `size_mb`");
+  EXPECT_EQ(diags[2].message, "invalid `mode` value `rx`: expected `ro` or `rw`");
+  EXPECT_EQ(diags[3].message,
+            "invalid `url` value `s3://Datasets/run-1`: the bucket `Datasets` is not an S3 bucket "
+            "name: 3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a "
+            "letter or digit");
+  EXPECT_EQ(diags[4].message,
+            "invalid `endpoint` value `http://s3.example.com`: requests carry credentials' "
+            "signatures, so plain `http://` is allowed only to `127.0.0.1`, `[::1]` or "
+            "`localhost`; use `https://`");
+  EXPECT_EQ(diags[5].message, "`Volume.object` needs `credentials`");
+}
+
+TEST(ValidateTest, ObjectVolumeUrlsAndEndpoints) {
+  auto problems = [](std::string_view url, std::string_view endpoint) {
+    ir::Module m;
+    ir::v1::Workload* w = AddWorkload(m, "tool");
+    ir::v1::Volume* object = w->add_volumes();
+    object->set_kind("object");
+    object->set_source(std::string(url));
+    object->set_target("/o");
+    object->set_endpoint(std::string(endpoint));
+    object->set_credentials("keys");
+    std::string out;
+    for (const Diagnostic& d : Validate(m)) {
+      if (d.kind != DiagnosticKind::kVolumeNotMounted) {
+        out += d.message + "\n";
+      }
+    }
+    return out;
+  };
+  for (std::string_view url : {"s3://abc", "s3://abc/", "s3://a.b-c/x/y/", "s3://abc/ü/データ"}) {
+    EXPECT_EQ(problems(url, "https://s3.example.com"), "") << url;
+  }
+  for (std::string_view endpoint :
+       {"https://s3.example.com/", "https://10.0.0.1:9000", "http://localhost:9000",
+        "http://[::1]:9000", "https://[2001:db8::1]"}) {
+    EXPECT_EQ(problems("s3://abc", endpoint), "") << endpoint;
+  }
+  for (std::string_view url : {"https://abc/x", "s3://ab", "s3://-abc", "s3://a..b", "s3://abc//x",
+                               "s3://abc/./x", "s3://abc/../x", "s3://abc/a\tb"}) {
+    EXPECT_NE(problems(url, "https://s3.example.com"), "") << url;
+  }
+  for (std::string_view endpoint :
+       {"s3.example.com", "ftp://s3.example.com", "https://", "https://user@s3.example.com",
+        "https://s3.example.com/bucket", "https://s3.example.com:0", "https://s3.example.com:99999",
+        "https://s3.example.com?x", "http://10.0.0.1", "https://s3_example.com"}) {
+    EXPECT_NE(problems("s3://abc", endpoint), "") << endpoint;
+  }
 }
 
 TEST(ValidateTest, VolumeTargets) {

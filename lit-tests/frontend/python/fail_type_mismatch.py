@@ -30,7 +30,7 @@ def scalars(): ...
           # CHECK-NEXT: {{^}}@workload("collections", image="template:busybox", ports=8080, env={"A": 1}, labels=["team"],{{$}}
           # CHECK-NEXT: {{^}}                                                                                    ^~~~~~~~{{$}}
           volumes=["./data:/data"], secrets={"KEY": 42})
-# CHECK: fail_type_mismatch.py:[[@LINE-1]]:20: error: `volumes` expects `Volume.local(...)` or `Volume.memory(...)`, got a string [type-mismatch]{{$}}
+# CHECK: fail_type_mismatch.py:[[@LINE-1]]:20: error: `volumes` expects `Volume.local(...)`, `Volume.memory(...)`, `Volume.encrypted(...)` or `Volume.object(...)`, got a string [type-mismatch]{{$}}
 # CHECK-NEXT: {{^}}          volumes=["./data:/data"], secrets={"KEY": "****"}){{$}}
 # CHECK-NEXT: {{^}}                   ^~~~~~~~~~~~~~{{$}}
 # CHECK: fail_type_mismatch.py:[[@LINE-4]]:53: error: `secrets["KEY"]` expects `SecretRef(name, hosts=[...])`, got an integer [type-mismatch]{{$}}

@@ -161,7 +161,8 @@ class SecretRef:
 
 @dataclass(frozen=True)
 class Volume:
-    """A mount in the sandbox. Create with :meth:`local` or :meth:`memory`.
+    """A volume of the sandbox. Create with :meth:`local`, :meth:`memory`, :meth:`encrypted` or
+    :meth:`object`.
 
     ``mode`` and ``size_mb`` are ``None`` when not given: the declaration holds only what was
     declared, and the plan applies the defaults (``"ro"``, 64 MiB)."""
@@ -171,6 +172,8 @@ class Volume:
     source: Optional[str] = None
     mode: Optional[str] = None
     size_mb: Optional[int] = None
+    endpoint: Optional[str] = None
+    credentials: Optional[SecretRef] = None
 
     @staticmethod
     def local(source: str, target: str, mode: Optional[str] = None) -> "Volume":
@@ -182,6 +185,28 @@ class Volume:
     def memory(target: str, *, size_mb: Optional[int] = None) -> "Volume":
         """A tmpfs of ``size_mb`` MiB (default 64) mounted at ``target``."""
         return Volume(kind="memory", target=target, size_mb=size_mb)
+
+    @staticmethod
+    def encrypted(name: str, target: str, *, size_mb: int) -> "Volume":
+        """The encrypted store ``name`` (the same name is the same store in every run), of
+        ``size_mb`` MiB, at ``target``. Not mounted yet: ``mvmctl run`` refuses a workload that
+        declares one (docs/volumes.md)."""
+        return Volume(kind="encrypted", target=target, source=name, size_mb=size_mb)
+
+    @staticmethod
+    def object(url: str, target: str, *, endpoint: str, credentials: SecretRef,
+               mode: Optional[str] = None) -> "Volume":
+        """The objects under ``s3://BUCKET/PREFIX`` of the S3 API at ``endpoint``, signed with the
+        access keys of the secret ``credentials`` names, at ``target``; ``mode`` is ``"ro"`` (the
+        default) or ``"rw"``. Not mounted yet: ``mvmctl run`` refuses a workload that declares one
+        (docs/volumes.md)."""
+        if not isinstance(credentials, SecretRef):
+            # Never echo it: a string here is most likely the key itself.
+            raise TypeError("Volume.object credentials must be SecretRef(name) naming a secret of "
+                            f"the host store, never the keys themselves (got a "
+                            f"{type(credentials).__name__})")
+        return Volume(kind="object", target=target, source=url, mode=mode, endpoint=endpoint,
+                      credentials=credentials)
 
 
 _RUNTIME = {"Sandbox": "mvm.sandbox", "CommandResult": "mvm.sandbox",

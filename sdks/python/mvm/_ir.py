@@ -121,12 +121,13 @@ def secrets(value: Any) -> List[Dict[str, Any]]:
 
 def volumes(value: Any) -> List[Dict[str, Any]]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise TypeError("volumes must be a list of Volume.local(...) / Volume.memory(...)")
+        raise TypeError("volumes must be a list of Volume.local(...), Volume.memory(...), "
+                        "Volume.encrypted(...) or Volume.object(...)")
     out = []
     for i, vol in enumerate(value):
         if not isinstance(vol, Volume):
-            raise TypeError(f"volumes[{i}] must be Volume.local(...) or Volume.memory(...), got "
-                            f"{type(vol).__name__}")
+            raise TypeError(f"volumes[{i}] must be Volume.local(...), Volume.memory(...), "
+                            f"Volume.encrypted(...) or Volume.object(...), got {type(vol).__name__}")
         item: Dict[str, Any] = {}
         _set(item, "kind", vol.kind)
         if vol.source is not None:
@@ -136,6 +137,15 @@ def volumes(value: Any) -> List[Dict[str, Any]]:
             _set(item, "mode", _str(vol.mode, f"volumes[{i}].mode"))
         if vol.size_mb is not None:
             item["size_mb"] = _int(vol.size_mb, f"volumes[{i}].size_mb")
+        if vol.endpoint is not None:
+            _set(item, "endpoint", _str(vol.endpoint, f"volumes[{i}].endpoint"))
+        if vol.credentials is not None:
+            if not isinstance(vol.credentials, SecretRef):
+                raise TypeError(f"volumes[{i}].credentials must be SecretRef(name), never the keys")
+            if vol.credentials.hosts:
+                raise ValueError(f"volumes[{i}].credentials names hosts; an object volume's "
+                                 "credentials only sign requests to its endpoint, so leave out hosts")
+            _set(item, "credentials", _str(vol.credentials.name, f"volumes[{i}].credentials.name"))
         out.append(item)
     return out
 

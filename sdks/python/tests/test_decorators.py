@@ -182,6 +182,32 @@ class VolumeTest(unittest.TestCase):
         with self.assertRaises(dataclasses.FrozenInstanceError):
             v.target = "/elsewhere"
 
+    def test_encrypted(self):
+        v = Volume.encrypted("notes", "/notes", size_mb=512)
+        self.assertEqual((v.kind, v.source, v.target, v.mode, v.size_mb),
+                         ("encrypted", "notes", "/notes", None, 512))
+        with self.assertRaises(TypeError):
+            Volume.encrypted("notes", "/notes")  # size_mb is required
+        with self.assertRaises(TypeError):
+            Volume.encrypted("notes", "/notes", 512)  # and keyword-only, as in declarations
+
+    def test_object(self):
+        keys = SecretRef("datasets-keys")
+        v = Volume.object("s3://datasets/run-1", "/datasets", endpoint="https://s3.example.com",
+                          credentials=keys)
+        self.assertEqual((v.kind, v.source, v.target, v.mode, v.endpoint, v.credentials),
+                         ("object", "s3://datasets/run-1", "/datasets", None,
+                          "https://s3.example.com", keys))
+        self.assertEqual(Volume.object("s3://b1b", "/b", endpoint="https://e", credentials=keys,
+                                       mode="rw").mode, "rw")
+
+    def test_object_credentials_are_a_secret_ref_never_the_keys(self):
+        with self.assertRaises(TypeError) as caught:
+            Volume.object("s3://b1b", "/b", endpoint="https://e",
+                          credentials="AKIAEXAMPLE:wJalrXUtnFEMI")
+        self.assertIn("SecretRef", str(caught.exception))
+        self.assertNotIn("AKIAEXAMPLE", str(caught.exception))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -14,7 +14,7 @@ import unittest
 from pathlib import Path
 
 import mvm
-from mvm import NetworkPolicy, Sandbox, SecretRef, _ir
+from mvm import NetworkPolicy, Sandbox, SecretRef, Volume, _ir
 from mvm._canonical import canonical_json
 
 SDK = Path(__file__).resolve().parent.parent
@@ -160,6 +160,22 @@ class RecordModeTest(unittest.TestCase):
             _ir.secrets({"API_KEY": "sk-live-abcdef123456"})
         self.assertIn("API_KEY", str(caught.exception))
         self.assertNotIn("sk-live", str(caught.exception))
+
+    def test_volume_forms_lower_as_the_compiler_lowers_them(self):
+        keys = SecretRef("datasets-keys")
+        self.assertEqual(_ir.volumes([
+            Volume.encrypted("notes", "/notes", size_mb=512),
+            Volume.object("s3://datasets/run-1", "/datasets", endpoint="https://s3.example.com",
+                          credentials=keys, mode="rw"),
+        ]), [
+            {"kind": "encrypted", "source": "notes", "target": "/notes", "size_mb": 512},
+            {"kind": "object", "source": "s3://datasets/run-1", "target": "/datasets",
+             "mode": "rw", "endpoint": "https://s3.example.com", "credentials": "datasets-keys"},
+        ])
+        with self.assertRaises(ValueError) as caught:
+            _ir.volumes([Volume.object("s3://b1b", "/b", endpoint="https://e",
+                                       credentials=SecretRef("k", hosts=["e"]))])
+        self.assertIn("leave out hosts", str(caught.exception))
 
     def test_duplicate_workload_ids_are_refused(self):
         path = self.script(

@@ -60,14 +60,17 @@ export function SecretRef(name: string, options: { hosts?: readonly string[] } =
   return Object.freeze({ kind: "secret-ref" as const, name, hosts: Object.freeze([...(options.hosts ?? [])]) });
 }
 
-/** A mount in the sandbox, made with `Volume.local` or `Volume.memory`. `mode` and `sizeMb` are
- * undefined when not given: the plan applies the defaults (`"ro"`, 64 MiB). */
+/** A volume of the sandbox, made with `Volume.local`, `Volume.memory`, `Volume.encrypted` or
+ * `Volume.object`. `mode` and `sizeMb` are undefined when not given: the plan applies the defaults
+ * (`"ro"`, 64 MiB). */
 export interface Volume {
-  readonly kind: "local" | "memory";
+  readonly kind: "local" | "memory" | "encrypted" | "object";
   readonly target: string;
   readonly source?: string;
   readonly mode?: "ro" | "rw";
   readonly sizeMb?: number;
+  readonly endpoint?: string;
+  readonly credentials?: SecretRef;
 }
 
 export const Volume = Object.freeze({
@@ -78,6 +81,36 @@ export const Volume = Object.freeze({
   /** A tmpfs of `sizeMb` MiB (default 64) mounted at `target`. */
   memory(target: string, options: { sizeMb?: number } = {}): Volume {
     return Object.freeze({ kind: "memory" as const, target, ...(options.sizeMb === undefined ? {} : { sizeMb: options.sizeMb }) });
+  },
+  /** The encrypted store `name` (the same name is the same store in every run), of `sizeMb` MiB, at
+   * `target`. Not mounted yet: `mvmctl run` refuses a workload that declares one
+   * (docs/volumes.md). */
+  encrypted(name: string, target: string, options: { sizeMb: number }): Volume {
+    return Object.freeze({ kind: "encrypted" as const, source: name, target, sizeMb: options.sizeMb });
+  },
+  /** The objects under `s3://BUCKET/PREFIX` of the S3 API at `endpoint`, signed with the access keys
+   * of the secret `credentials` names, at `target`. Not mounted yet: `mvmctl run` refuses a
+   * workload that declares one (docs/volumes.md). */
+  object(
+    url: string,
+    target: string,
+    options: { endpoint: string; credentials: SecretRef; mode?: "ro" | "rw" },
+  ): Volume {
+    const credentials: unknown = options.credentials;
+    if (typeof credentials !== "object" || credentials === null || (credentials as SecretRef).kind !== "secret-ref") {
+      // Never echo it: a string here is most likely the key itself.
+      throw new TypeError(
+        `Volume.object credentials must be SecretRef(name) naming a secret of the host store, never the keys themselves (got a ${typeof credentials})`,
+      );
+    }
+    return Object.freeze({
+      kind: "object" as const,
+      source: url,
+      target,
+      endpoint: options.endpoint,
+      credentials: options.credentials,
+      ...(options.mode === undefined ? {} : { mode: options.mode }),
+    });
   },
 });
 

@@ -147,11 +147,15 @@ function secrets(value: unknown): Json[] {
 
 function volumes(value: unknown): Json[] {
   if (!Array.isArray(value)) {
-    throw new TypeError("volumes must be an array of Volume.local(...) / Volume.memory(...)");
+    throw new TypeError(
+      "volumes must be an array of Volume.local(...), Volume.memory(...), Volume.encrypted(...) or Volume.object(...)",
+    );
   }
   return value.map((v: Volume, i: number) => {
-    if (typeof v !== "object" || v === null || (v.kind !== "local" && v.kind !== "memory")) {
-      throw new TypeError(`volumes[${i}] must be Volume.local(...) or Volume.memory(...)`);
+    if (typeof v !== "object" || v === null || !["local", "memory", "encrypted", "object"].includes(v.kind)) {
+      throw new TypeError(
+        `volumes[${i}] must be Volume.local(...), Volume.memory(...), Volume.encrypted(...) or Volume.object(...)`,
+      );
     }
     const out: Obj = {};
     set(out, "kind", v.kind);
@@ -164,6 +168,21 @@ function volumes(value: unknown): Json[] {
     }
     if (v.sizeMb !== undefined) {
       out["size_mb"] = int(v.sizeMb, `volumes[${i}].sizeMb`);
+    }
+    if (v.endpoint !== undefined) {
+      set(out, "endpoint", str(v.endpoint, `volumes[${i}].endpoint`));
+    }
+    if (v.credentials !== undefined) {
+      const ref: unknown = v.credentials;
+      if (!isSecretRef(ref)) {
+        throw new TypeError(`volumes[${i}].credentials must be SecretRef(name), never the keys`);
+      }
+      if (ref.hosts.length > 0) {
+        throw new TypeError(
+          `volumes[${i}].credentials names hosts; an object volume's credentials only sign requests to its endpoint, so leave out hosts`,
+        );
+      }
+      set(out, "credentials", str(ref.name, `volumes[${i}].credentials.name`));
     }
     return out;
   });

@@ -74,4 +74,31 @@ test("helpers are immutable values", () => {
   assert.ok(Object.isFrozen(secret) && Object.isFrozen(secret.hosts));
   assert.deepEqual(Volume.local("./d", "/d"), { kind: "local", source: "./d", target: "/d" });
   assert.deepEqual(Volume.memory("/m"), { kind: "memory", target: "/m" });
+  assert.deepEqual(Volume.encrypted("notes", "/notes", { sizeMb: 512 }), {
+    kind: "encrypted",
+    source: "notes",
+    target: "/notes",
+    sizeMb: 512,
+  });
+  const keys = SecretRef("datasets-keys");
+  const object = Volume.object("s3://datasets/run-1", "/datasets", { endpoint: "https://s3.example.com", credentials: keys });
+  assert.deepEqual(object, {
+    kind: "object",
+    source: "s3://datasets/run-1",
+    target: "/datasets",
+    endpoint: "https://s3.example.com",
+    credentials: keys,
+  });
+  assert.ok(Object.isFrozen(object));
+});
+
+test("object volume credentials are a SecretRef, never the keys", () => {
+  assert.throws(
+    () =>
+      Volume.object("s3://b1b", "/b", {
+        endpoint: "https://e",
+        credentials: "AKIAEXAMPLE:wJalrXUtnFEMI" as unknown as SecretRef,
+      }),
+    (e: Error) => e instanceof TypeError && e.message.includes("SecretRef") && !e.message.includes("AKIAEXAMPLE"),
+  );
 });

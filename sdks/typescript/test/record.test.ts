@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
-import { NetworkPolicy, Sandbox, SandboxError, SecretRef, canonicalJson, withoutLocations } from "@mvm/sdk";
+import { NetworkPolicy, Sandbox, SandboxError, SecretRef, Volume, canonicalJson, withoutLocations } from "@mvm/sdk";
 
 // ctest sets both: the fixtures' sources, and where tsc put the compiled record scripts.
 function required(name: string): string {
@@ -173,6 +173,28 @@ test("normalisation matches the compiler", async () => {
       { env: "A", name: "a" },
       { env: "Z", name: "z", hosts: ["b.example"] },
     ]);
+  } finally {
+    delete process.env["MVM_SDK_MODE"];
+    delete process.env["MVM_RECORD_OUT"];
+  }
+});
+
+test("object volume credentials with hosts are refused in record mode", async () => {
+  process.env["MVM_SDK_MODE"] = "record";
+  process.env["MVM_RECORD_OUT"] = join(scratch, "hosts.ir.json");
+  try {
+    await assert.rejects(
+      Sandbox.create("template:busybox", {
+        workloadId: "hosts",
+        volumes: [
+          Volume.object("s3://bucket", "/o", {
+            endpoint: "https://s3.example.com",
+            credentials: SecretRef("keys", { hosts: ["s3.example.com"] }),
+          }),
+        ],
+      }),
+      (e: Error) => e instanceof TypeError && e.message.includes("leave out hosts"),
+    );
   } finally {
     delete process.env["MVM_SDK_MODE"];
     delete process.env["MVM_RECORD_OUT"];

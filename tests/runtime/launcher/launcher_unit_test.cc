@@ -207,6 +207,46 @@ TEST(CheckPolicy, NetworkRulesRunOnlyWhereTheBackendEnforcesThemAndAnUnbuiltNixI
   EXPECT_THAT(Refusal(nix, "container"), HasSubstr("not-built: image `nix:./flake#rootfs`"));
 }
 
+// Encrypted and object volumes lower to a plan, but no sandbox backend mounts them: every backend
+// refuses the plan, naming the volume, rather than run the workload without it.
+TEST(CheckPolicy, EncryptedAndObjectVolumesAreRefusedUntilABackendMountsThem) {
+  plan::v1::ExecutionPlan plan = RunnablePlan();
+  plan::v1::Mount* memory = plan.add_mounts();
+  memory->set_kind("memory");
+  memory->set_target("/scratch");
+  memory->set_mode("rw");
+  memory->set_size_mb(16);
+  for (const backends::Backend* backend : backends::All()) {
+    EXPECT_EQ(Refusal(plan, backend->name()), "") << backend->name();
+  }
+  plan::v1::Mount encrypted = *memory;
+  encrypted.set_kind("encrypted");
+  encrypted.set_source("notes");
+  encrypted.set_target("/notes");
+  plan::v1::Mount object;
+  object.set_kind("object");
+  object.set_source("s3://datasets/run-1");
+  object.set_target("/datasets");
+  object.set_mode("ro");
+  object.set_endpoint("https://s3.example.com");
+  object.set_credentials("datasets-keys");
+  for (const auto& [mount, expected] :
+       {std::pair{encrypted, std::string("volume-not-mounted: workload `tool` declares "
+                                         "`Volume.encrypted(\"notes\")` at `/notes`, and no "
+                                         "sandbox backend mounts encrypted volumes yet")},
+        std::pair{object, std::string("volume-not-mounted: workload `tool` declares "
+                                      "`Volume.object(\"s3://datasets/run-1\")` at `/datasets`, "
+                                      "and no sandbox backend mounts object volumes yet")}}) {
+    plan::v1::ExecutionPlan with = plan;
+    *with.add_mounts() = mount;
+    for (const backends::Backend* backend : backends::All()) {
+      EXPECT_THAT(Refusal(with, backend->name()), HasSubstr(expected)) << backend->name();
+      EXPECT_THAT(Refusal(with, backend->name()), HasSubstr("remove the volume"))
+          << backend->name();
+    }
+  }
+}
+
 TEST(DescribeExec, PassesTheCommandsOwnStatus) {
   agent::ExecResult r;
   r.exit_code = 3;
