@@ -583,8 +583,12 @@ ErrorOr<FullSnapshotInfo> TakeFullSnapshot(const LauncherOptions& options, std::
   return taken;
 }
 
-ErrorOr<OpenedFullSnapshot> OpenFullSnapshot(const StateDir& state, std::string_view sandbox,
-                                             std::string_view label) {
+namespace {
+
+/// VerifyFullSnapshot's checks; every file it hashed is left open in `opened`, by name.
+ErrorOr<FullSnapshotInfo> Check(const StateDir& state, std::string_view sandbox,
+                                std::string_view label,
+                                std::map<std::string, os::UniqueFd>& opened) {
   if (!IsSandboxName(sandbox)) {
     return MakeError(ErrorKind::kUsage, "`" + std::string(sandbox) + "` is not a sandbox name");
   }
@@ -634,7 +638,6 @@ ErrorOr<OpenedFullSnapshot> OpenFullSnapshot(const StateDir& state, std::string_
   }
   // Each file is hashed through the descriptor the restore then loads from, so that what is
   // loaded is what was checked, whatever is renamed into the directory meanwhile.
-  std::map<std::string, os::UniqueFd> opened;
   for (const auto& f : info->files) {
     const fs::path path = dir / f.name;
     os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
@@ -668,6 +671,18 @@ ErrorOr<OpenedFullSnapshot> OpenFullSnapshot(const StateDir& state, std::string_
         (current ? "this host's current seal of that label is epoch " + std::to_string(*current)
                  : std::string("this host holds no seal of that label")) +
         ": an older or removed snapshot put back is a replay");
+  }
+  return info;
+}
+
+}  // namespace
+
+ErrorOr<OpenedFullSnapshot> OpenFullSnapshot(const StateDir& state, std::string_view sandbox,
+                                             std::string_view label) {
+  std::map<std::string, os::UniqueFd> opened;
+  auto info = Check(state, sandbox, label, opened);
+  if (!info) {
+    return info.error();
   }
   OpenedFullSnapshot out;
   out.info = std::move(*info);
@@ -713,11 +728,8 @@ ErrorOr<OpenedFullSnapshot> OpenFullSnapshot(const StateDir& state, std::string_
 
 ErrorOr<FullSnapshotInfo> VerifyFullSnapshot(const StateDir& state, std::string_view sandbox,
                                              std::string_view label) {
-  auto opened = OpenFullSnapshot(state, sandbox, label);
-  if (!opened) {
-    return opened.error();
-  }
-  return std::move(opened->info);
+  std::map<std::string, os::UniqueFd> opened;
+  return Check(state, sandbox, label, opened);
 }
 
 std::vector<FullSnapshotInfo> ListFullSnapshots(const StateDir& state, std::string_view sandbox,

@@ -87,7 +87,8 @@ ErrorOr<FullSnapshotInfo> TakeFullSnapshot(const LauncherOptions& options, std::
 /// Checks a full snapshot as a restore does, short of the plan: the seal's signature with this
 /// host's launcher key, the description naming this sandbox and label, every file there and
 /// nothing else, each file's size and SHA-256, and the epoch rule: a label restores only under the
-/// seal this host made last for it (an older copy put back is a replay). A failure is of kind
+/// seal this host made last for it (an older copy put back is a replay). It needs no secret store:
+/// an encrypted snapshot's digests are of what is on disk. A failure is of kind
 /// kVerificationFailed (exit 4); a snapshot that is not there, kNoSuchSnapshot.
 ErrorOr<FullSnapshotInfo> VerifyFullSnapshot(const StateDir& state, std::string_view sandbox,
                                              std::string_view label);

@@ -321,6 +321,7 @@ TEST_F(SnapshotE2E, AnEncryptedSnapshotHoldsNoGuestMemoryInClearAndOpensOnlyWith
     }
   }
   Result foreign = Restore(src, "s1", "snap-crypt-foreign");
+  Result verified = Mvmctl({"snapshot", "verify", src, "s1"});
   fs::remove(key);
   fs::rename(State() / "secrets" / "key.saved", key);
   for (const fs::path& p : stored) {
@@ -329,6 +330,7 @@ TEST_F(SnapshotE2E, AnEncryptedSnapshotHoldsNoGuestMemoryInClearAndOpensOnlyWith
   EXPECT_EQ(foreign.status, 4) << Describe(foreign);
   EXPECT_THAT(foreign.err, HasSubstr("does not open")) << Describe(foreign);
   EXPECT_FALSE(QemuOf("snap-crypt-foreign"));
+  EXPECT_EQ(verified.status, 0) << "verify needs no key: " << Describe(verified);
 }
 
 TEST_F(SnapshotE2E, KillingSnapshotOrRestoreLeavesNoSnapshotAndNoVm) {
