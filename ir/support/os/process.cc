@@ -137,6 +137,20 @@ ErrorOr<pid_t> Spawn(const SpawnOptions& options) {
     // numbers glibc (since 2.29) clears the flag on the descriptor itself, as POSIX now asks.
     posix_spawn_file_actions_adddup2(&actions, parent_fd, child_fd);
   }
+  // A descriptor this process inherited without O_CLOEXEC (from whatever started it: a shell, an
+  // IDE) would reach the program too, so every number that is not listed is closed. glibc ignores
+  // EBADF from a close action, so the numbers that are not open cost nothing.
+  int highest = STDERR_FILENO;
+  for (const auto& fd : options.fds) {
+    highest = std::max(highest, fd.first);
+  }
+  for (int fd = STDERR_FILENO + 1; fd < highest; ++fd) {
+    if (std::none_of(options.fds.begin(), options.fds.end(),
+                     [&](const auto& listed) { return listed.first == fd; })) {
+      posix_spawn_file_actions_addclose(&actions, fd);
+    }
+  }
+  posix_spawn_file_actions_addclosefrom_np(&actions, highest + 1);
 
   if (!options.cwd.empty()) {
     posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());

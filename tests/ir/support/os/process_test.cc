@@ -140,12 +140,18 @@ TEST(SpawnTest, PassesExactlyTheListedDescriptors) {
   ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
   UniqueFd read_end(fds[0]);
   UniqueFd write_end(fds[1]);
-  UniqueFd extra(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  // Numbers above the listed one (5), so that the check cannot see the listed descriptor itself.
+  UniqueFd null(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  UniqueFd extra(fcntl(null.get(), F_DUPFD_CLOEXEC, 20));
+  // Without O_CLOEXEC, as a descriptor inherited from whatever started this process would be.
+  UniqueFd inherited(fcntl(null.get(), F_DUPFD, 30));
+  ASSERT_TRUE(extra.valid() && inherited.valid());
   SpawnOptions options;
-  // fd 5 is the pipe; `extra` is not listed, so the child must not have it.
+  // fd 5 is the pipe; neither `extra` nor `inherited` is listed, so the child must have neither.
   options.argv = {"sh", "-c",
-                  "echo hi >&5; [ -e /proc/self/fd/" + std::to_string(extra.get()) +
-                      " ] && echo leaked >&5; exit 0"};
+                  "echo hi >&5; for fd in " + std::to_string(extra.get()) + " " +
+                      std::to_string(inherited.get()) +
+                      "; do [ -e /proc/self/fd/$fd ] && echo leaked $fd >&5; done; exit 0"};
   options.fds = {{5, write_end.get()}};
   auto pid = Spawn(options);
   ASSERT_TRUE(pid.ok()) << pid.error().message;
