@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ir/support/error_or.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/backends/container/container.h"
 
 namespace mvm::runtime::container {
@@ -74,8 +75,10 @@ class SandboxCgroups {
   /// that name is alive, or a dead one was not cleaned up (RemoveCgroups).
   ErrorOr<Ok> Create(const Limits& limits) const;
 
-  /// Moves process `pid` (and so its future children) into every directory.
-  ErrorOr<Ok> AddProcess(pid_t pid) const;
+  /// One descriptor per directory, open for writing, through which a single-threaded process
+  /// joins that cgroup by writing "0" (itself): v1's `tasks`, v2's `cgroup.procs`. Opened by the
+  /// host's root so that the write is allowed after the process has entered its user namespace.
+  ErrorOr<std::vector<os::UniqueFd>> OpenJoinFiles() const;
 
   /// The memory cgroup's "oom_kill" count.
   ErrorOr<uint64_t> OomKills() const;

@@ -92,6 +92,8 @@ struct ChildPlan {
   std::string init;    ///< host path, for error messages
   int init_fd = -1;    ///< opened by the parent: exec'd with execveat, never mounted
   int stdout_fd = -1;  ///< Spec::stdout_fd (-1: /dev/null)
+  /// SandboxCgroups::OpenJoinFiles, written by the child; closed with the other unlisted fds.
+  std::vector<int> cgroup_fds;
   /// Filled into the staging tmpfs by the parent; the child never reads it.
   std::vector<StagedFile> staged_files;
   std::string overlay_options;  ///< lowerdir/upperdir/workdir in the staging tmpfs

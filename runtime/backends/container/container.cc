@@ -409,6 +409,13 @@ ErrorOr<Sandbox> Start(const Spec& spec, Timings* timings) {
     return created.error();
   }
   Launch launch(std::move(cgroups));
+  auto join = launch.cgroups().OpenJoinFiles();
+  if (!join) {
+    return join.error();
+  }
+  for (const UniqueFd& fd : *join) {
+    plan.cgroup_fds.push_back(fd.get());
+  }
   t.cgroups_us = MicrosSince(start);
 
   auto staging = MakeStaging(plan.staged_files);
@@ -477,19 +484,6 @@ ErrorOr<Sandbox> Start(const Spec& spec, Timings* timings) {
   }
   sources->clear();
 
-  // While the child mounts; it waits for the byte below before it unshares its cgroup namespace,
-  // and so before it execs.
-  auto cgroups_start = Clock::now();
-  if (auto added = launch.cgroups().AddProcess(static_cast<pid_t>(pid)); !added) {
-    return added.error();
-  }
-  if (send(control.get(), "c", 1, MSG_NOSIGNAL) != 1) {
-    // Most likely the child failed a step and exited; its report is waiting on the socket.
-    Error error{"cannot tell the sandbox's PID 1 its cgroups are ready: " + ErrnoText(errno)};
-    auto reported = AwaitExec(control.get(), t, start, std::chrono::milliseconds(0));
-    return reported ? error : reported.error();
-  }
-  t.cgroups_us += MicrosSince(cgroups_start);
   if (auto done = AwaitExec(control.get(), t, start, kSetupTimeout); !done) {
     return done.error();
   }

@@ -112,8 +112,14 @@ TEST(SandboxCgroupsTest, V2WritesLimitsIntoAPlainTree) {
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.error().message.find("already exists"), std::string::npos);
 
-  ASSERT_TRUE(cgroups.AddProcess(4321).ok());
-  EXPECT_EQ(ReadFile(leaf / "cgroup.procs"), "4321");
+  // v2 has no `tasks`: a process joins through cgroup.procs (which the kernel makes; here the
+  // test).
+  WriteFile(leaf / "cgroup.procs", "");
+  auto join = cgroups.OpenJoinFiles();
+  ASSERT_TRUE(join.ok()) << join.error().message;
+  ASSERT_EQ(join->size(), 1u);
+  ASSERT_EQ(write((*join)[0].get(), "0", 1), 1);
+  EXPECT_EQ(ReadFile(leaf / "cgroup.procs"), "0");
 
   WriteFile(leaf / "memory.events", "low 0\nhigh 0\nmax 7\noom 3\noom_kill 2\n");
   auto kills = cgroups.OomKills();
@@ -313,13 +319,29 @@ TEST(SandboxCgroupsTest, V1OnThisHost) {
   EXPECT_EQ(ReadFile(dirs[2] / "cpu.cfs_quota_us"), "300000\n");
   EXPECT_EQ(ReadFile(dirs[2] / "cpu.cfs_period_us"), "100000\n");
 
+  // The child joins itself through v1's `tasks`, which moves one thread: being single-threaded,
+  // it moves as a whole.
+  auto join = cgroups.OpenJoinFiles();
+  ASSERT_TRUE(join.ok()) << join.error().message;
+  ASSERT_EQ(join->size(), dirs.size());
+  int joined[2];
+  ASSERT_EQ(pipe2(joined, O_CLOEXEC), 0);
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
+    for (const auto& fd : *join) {
+      if (write(fd.get(), "0", 1) != 1) {
+        _exit(1);
+      }
+    }
+    (void)!write(joined[1], "j", 1);
     pause();
     _exit(0);
   }
-  ASSERT_TRUE(cgroups.AddProcess(child).ok());
+  close(joined[1]);
+  char byte = 0;
+  ASSERT_EQ(read(joined[0], &byte, 1), 1) << "the child could not join its cgroups";
+  close(joined[0]);
   std::string own = ReadFile("/proc/" + std::to_string(child) + "/cgroup");
   EXPECT_NE(own.find(":memory:/mvm/mvm-" + name + "\n"), std::string::npos) << own;
   EXPECT_NE(own.find(":pids:/mvm/mvm-" + name + "\n"), std::string::npos) << own;
