@@ -79,6 +79,21 @@ class Log {
   /// for bad arguments.
   ErrorOr<std::string> Append(std::string_view event, const nlohmann::json& fields);
 
+  /// One record for AppendAll.
+  struct Event {
+    std::string_view event;
+    nlohmann::json fields;
+  };
+  /// Whether AppendAll seals the records with a checkpoint.
+  enum class Seal { kNo, kWithCheckpoint };
+  /// Appends `events` in order as Append would, for the records of one step (a plan's verify and
+  /// admit, a sandbox's destroy): under one lock, with one fdatasync and one head update instead of
+  /// one each. Durability is per call: after a crash the log holds all of them or a prefix, and
+  /// until the head names the last one Open reports the log as unfinished, as it does after a crash
+  /// inside one Append. `kWithCheckpoint` adds the checkpoint Close would have written, in the same
+  /// sync. Nothing is written when any event's fields are refused. Returns one id per event.
+  ErrorOr<std::vector<std::string>> AppendAll(std::span<const Event> events, Seal seal = Seal::kNo);
+
   /// Appends a signed checkpoint record covering everything before it and returns its audit id.
   /// Append also checkpoints automatically every `checkpoint_every` records (default 64) and
   /// Close/the destructor checkpoints when records were added since the last one. An Error
@@ -104,8 +119,10 @@ class Log {
   // Writes one record after `tail` (the lock held) and returns the new tail.
   // A checkpoint `record` (event kCheckpointEvent) is signed here, once its seq, time and prev are
   // known.
-  ErrorOr<Tail> AppendLocked(const Tail& tail, std::string_view event, nlohmann::json record);
-  ErrorOr<Tail> AppendCheckpointLocked(const Tail& tail);
+  // `sync`: fdatasync after the write; AppendAll leaves it to the last record.
+  ErrorOr<Tail> AppendLocked(const Tail& tail, std::string_view event, nlohmann::json record,
+                             bool sync = true);
+  ErrorOr<Tail> AppendCheckpointLocked(const Tail& tail, bool sync = true);
   ErrorOr<Ok> WriteHead(const Tail& tail) const;
   // At Open: the head must be this key's and name the last record.
   ErrorOr<Ok> CheckHead(const Tail& tail) const;

@@ -316,7 +316,8 @@ int64_t Log::NowUnixMs() const {
   return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
 }
 
-ErrorOr<Log::Tail> Log::AppendLocked(const Tail& tail, std::string_view event, Json record) {
+ErrorOr<Log::Tail> Log::AppendLocked(const Tail& tail, std::string_view event, Json record,
+                                     bool sync) {
   // Stamped under the lock, so record order and time order agree but for clock steps.
   auto time = FormatRecordTime(NowUnixMs());
   if (!time) {
@@ -352,19 +353,19 @@ ErrorOr<Log::Tail> Log::AppendLocked(const Tail& tail, std::string_view event, J
     return Error{"cannot write to the audit log " + Quote(path_) + ": " + ErrnoText(error)};
   }
   // A record that is not on disk has not been recorded.
-  if (fdatasync(fd_) != 0) {
+  if (sync && fdatasync(fd_) != 0) {
     return Error{"cannot sync the audit log " + Quote(path_) + ": " + ErrnoText(errno)};
   }
   return Tail{tail.seq + 1, std::move(hash), tail.size + static_cast<off_t>(line.size())};
 }
 
-ErrorOr<Log::Tail> Log::AppendCheckpointLocked(const Tail& tail) {
+ErrorOr<Log::Tail> Log::AppendCheckpointLocked(const Tail& tail, bool sync) {
   plan::PublicKey key = key_->public_key();
   Json fields = {
       {"key_id", key.KeyId()},
       {"public_key", plan::Base64Encode(std::string_view(
                          reinterpret_cast<const char*>(key.bytes.data()), key.bytes.size()))}};
-  auto next = AppendLocked(tail, kCheckpointEvent, std::move(fields));
+  auto next = AppendLocked(tail, kCheckpointEvent, std::move(fields), sync);
   if (next) {
     since_checkpoint_ = 0;
   }
@@ -387,34 +388,80 @@ ErrorOr<Ok> Log::WriteHead(const Tail& tail) const {
 }
 
 ErrorOr<std::string> Log::Append(std::string_view event, const Json& fields) {
+  Event one{event, fields};
+  auto ids = AppendAll(std::span<const Event>(&one, 1));
+  if (!ids) {
+    return ids.error();
+  }
+  return std::move(ids->front());
+}
+
+ErrorOr<std::vector<std::string>> Log::AppendAll(std::span<const Event> events, Seal seal) {
   if (fd_ < 0) {
     return Error{"the audit log " + Quote(path_) + " is closed"};
   }
-  if (auto ok = CheckFields(event, fields); !ok) {
-    return ok.error();
+  if (seal == Seal::kWithCheckpoint && key_ == nullptr) {
+    return Error{"the audit log " + Quote(path_) + " was opened without a checkpoint key"};
+  }
+  for (const Event& e : events) {
+    if (auto ok = CheckFields(e.event, e.fields); !ok) {
+      return ok.error();
+    }
+  }
+  if (events.empty() && seal == Seal::kNo) {
+    return std::vector<std::string>{};
   }
   auto locked = LockAndReadTail();
   if (!locked) {
     return locked.error();
   }
-  auto next = AppendLocked(locked->tail, event, fields);
-  if (!next) {
-    return next.error();
-  }
-  ++since_checkpoint_;
-  std::string id = AuditId(next->seq, next->hash);
-  if (key_ != nullptr) {
-    if (options_.checkpoint_every != 0 && since_checkpoint_ >= options_.checkpoint_every) {
-      next = AppendCheckpointLocked(*next);
-      if (!next) {
-        return Error{"recorded audit event " + id + ", but then " + next.error().message};
+  std::vector<std::string> ids;
+  Tail tail = locked->tail;
+  auto written = [&ids](const Error& then) {
+    std::string text;
+    for (const std::string& id : ids) {
+      text += (text.empty() ? "" : ", ") + id;
+    }
+    return ids.empty() ? then : Error{"wrote audit events " + text + ", but then " + then.message};
+  };
+  auto checkpoint = [&]() -> ErrorOr<Ok> {
+    auto sealed = AppendCheckpointLocked(tail, /*sync=*/false);
+    if (!sealed) {
+      return written(sealed.error());
+    }
+    tail = std::move(*sealed);
+    return Ok{};
+  };
+  for (const Event& e : events) {
+    auto next = AppendLocked(tail, e.event, e.fields, /*sync=*/false);
+    if (!next) {
+      return written(next.error());
+    }
+    tail = std::move(*next);
+    ++since_checkpoint_;
+    ids.push_back(AuditId(tail.seq, tail.hash));
+    if (key_ != nullptr && options_.checkpoint_every != 0 &&
+        since_checkpoint_ >= options_.checkpoint_every) {
+      if (auto ok = checkpoint(); !ok) {
+        return ok.error();
       }
     }
-    if (auto head = WriteHead(*next); !head) {
-      return Error{"recorded audit event " + id + ", but then " + head.error().message};
+  }
+  if (seal == Seal::kWithCheckpoint && since_checkpoint_ > 0) {
+    if (auto ok = checkpoint(); !ok) {
+      return ok.error();
     }
   }
-  return id;
+  // A record that is not on disk has not been recorded.
+  if (fdatasync(fd_) != 0) {
+    return written(Error{"cannot sync the audit log " + Quote(path_) + ": " + ErrnoText(errno)});
+  }
+  if (key_ != nullptr) {
+    if (auto head = WriteHead(tail); !head) {
+      return written(head.error());
+    }
+  }
+  return ids;
 }
 
 ErrorOr<std::string> Log::Checkpoint() {

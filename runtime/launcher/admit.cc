@@ -291,12 +291,15 @@ void internal::AuditSecretReleases(audit::Log& audit, const std::string& sandbox
 ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view plan_bytes,
                             audit::Log& audit, PhaseTimings* timings) {
   auto start = Clock::now();
+  // The records of admission are one step: written together with its outcome, in one sync.
+  std::vector<audit::Log::Event> records;
   auto refuse = [&](const internal::PlanRefusal& r) -> Error {
-    auto id =
-        audit.Append("refuse", {{"stage", r.stage}, {"reason", r.reason}, {"message", r.message}});
+    records.push_back(
+        {"refuse", {{"stage", r.stage}, {"reason", r.reason}, {"message", r.message}}});
+    auto ids = audit.AppendAll(records);
     // The id leads from an error a program caught (the SDKs parse it) to the record.
     return MakeError(ErrorKind::kPlanRefused,
-                     "refused: " + r.message + (id ? " (audit id " + *id + ")" : ""));
+                     "refused: " + r.message + (ids ? " (audit id " + ids->back() + ")" : ""));
   };
   auto checked = internal::VerifyForLauncher(options, plan_bytes);
   if (auto* refusal = std::get_if<internal::PlanRefusal>(&checked)) {
@@ -304,10 +307,11 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
   }
   auto verified = std::get_if<plan::VerifiedPlan>(&checked);
   const plan::v1::ExecutionPlan& p = verified->plan;
-  (void)audit.Append("verify", {{"workload", p.workload().id()},
-                                {"key_id", verified->key_id},
-                                {"payload_digest", verified->payload_digest},
-                                {"epoch", p.epoch()}});
+  records.push_back({"verify",
+                     {{"workload", p.workload().id()},
+                      {"key_id", verified->key_id},
+                      {"payload_digest", verified->payload_digest},
+                      {"epoch", p.epoch()}}});
   if (auto refusal = internal::CheckPolicy(options, p)) {
     return refuse(*refusal);
   }
@@ -320,8 +324,8 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
     if (options.note) {
       options.note(warning);
     }
-    (void)audit.Append("weak-isolation",
-                       {{"workload", p.workload().id()}, {"backend", options.backend}});
+    records.push_back(
+        {"weak-isolation", {{"workload", p.workload().id()}, {"backend", options.backend}}});
   }
 
   std::vector<SecretRelease> released;
@@ -332,23 +336,27 @@ ErrorOr<AdmittedPlan> Admit(const LauncherOptions& options, std::string_view pla
   plan::ReplayState replay(options.state.Replay());
   auto admission = replay.Admit(*verified);
   if (!admission) {
+    (void)audit.AppendAll(records);
     return admission.error();
   }
   if (!*admission) {
     return refuse({"admit", "replayed", admission->error().message});
   }
-  auto id = audit.Append("admit", {{"workload", p.workload().id()},
-                                   {"epoch", p.epoch()},
-                                   {"payload_digest", verified->payload_digest},
-                                   {"profile", p.profile()},
-                                   {"backend", options.backend}});
-  if (!id) {
-    return id.error();
+  records.push_back({"admit",
+                     {{"workload", p.workload().id()},
+                      {"epoch", p.epoch()},
+                      {"payload_digest", verified->payload_digest},
+                      {"profile", p.profile()},
+                      {"backend", options.backend}}});
+  auto ids = audit.AppendAll(records);
+  if (!ids) {
+    return ids.error();
   }
   if (timings != nullptr) {
     timings->verify_ms = MillisSince(start);
   }
-  return AdmittedPlan{std::move(*verified), *id, std::string(plan_bytes), std::move(released)};
+  return AdmittedPlan{std::move(*verified), ids->back(), std::string(plan_bytes),
+                      std::move(released)};
 }
 
 }  // namespace mvm::runtime

@@ -442,7 +442,10 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
   }
   EndHelpers(sandbox.record_);
   RemoveSandbox(options.state, sandbox.record_.name, sandbox.record_.InstanceName());
-  (void)audit.Append("destroy", {{"sandbox", sandbox.record_.name}, {"reason", reason}});
+  // The end of a sandbox's story: signed with it, in one sync, rather than by Close after it.
+  audit::Log::Event destroyed{"destroy", {{"sandbox", sandbox.record_.name}, {"reason", reason}}};
+  (void)audit.AppendAll(std::span<const audit::Log::Event>(&destroyed, 1),
+                        audit::Log::Seal::kWithCheckpoint);
   DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
   return Ok{};
 }

@@ -188,6 +188,54 @@ TEST_F(LogTest, CheckpointsEveryNRecordsOnCloseAndWhenAsked) {
   EXPECT_EQ(report.key_ids, std::vector<std::string>{key.KeyId()});
 }
 
+TEST_F(LogTest, AppendAllWritesOneStepsRecordsInOrderUnderOneHead) {
+  plan::SecretKey key = TestKey(1);
+  auto log = Log::Open(log_, &key, TickingClock(/*checkpoint_every=*/3));
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  ASSERT_TRUE(log->Append("exec", {{"i", 0}}).ok());
+
+  // One bad record refuses the whole step: nothing is written.
+  std::vector<Log::Event> bad = {{"verify", {{"i", 1}}}, {"admit", {{"seq", 2}}}};
+  auto refused = log->AppendAll(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(ReadLines(log_).size(), 1u);
+
+  // The second record of the step is the third since the checkpoint: the automatic checkpoint
+  // lands after it, inside the step.
+  std::vector<Log::Event> step = {
+      {"verify", {{"i", 1}}}, {"admit", {{"i", 2}}}, {"x", Json::object()}};
+  auto ids = log->AppendAll(step);
+  ASSERT_TRUE(ids.ok()) << ids.error().message;
+  ASSERT_EQ(ids->size(), 3u);
+  EXPECT_EQ(ids->at(0).substr(0, 2), "2-");
+  EXPECT_EQ(ids->at(1).substr(0, 2), "3-");
+  EXPECT_EQ(ids->at(2).substr(0, 2), "5-");
+
+  std::vector<Log::Event> last = {{"destroy", {{"sandbox", "s"}}}};
+  auto sealed = log->AppendAll(last, Log::Seal::kWithCheckpoint);
+  ASSERT_TRUE(sealed.ok()) << sealed.error().message;
+  std::vector<std::string> events;
+  for (const std::string& line : ReadLines(log_)) {
+    events.push_back(Json::parse(line)["event"]);
+  }
+  EXPECT_EQ(events, (std::vector<std::string>{"exec", "verify", "admit", "checkpoint", "x",
+                                              "destroy", "checkpoint"}));
+  Head head = ReadHead(log_);
+  EXPECT_EQ(head.seq, 7u);
+  EXPECT_EQ(head.hash, Json::parse(ReadLines(log_).back())["hash"]);
+  // Sealed: closing adds nothing.
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_EQ(ReadLines(log_).size(), 7u);
+  plan::PublicKey trusted[] = {key.public_key()};
+  VerifyReport report = Verify(log_, trusted);
+  EXPECT_TRUE(report.ok) << report.reason;
+  EXPECT_EQ(report.checkpoints, 2u);
+
+  auto unkeyed = Log::Open(dir_ / "other.jsonl", nullptr);
+  ASSERT_TRUE(unkeyed.ok());
+  EXPECT_FALSE(unkeyed->AppendAll(last, Log::Seal::kWithCheckpoint).ok());
+}
+
 TEST_F(LogTest, CheckpointNeedsAKey) {
   auto log = Log::Open(log_, nullptr);
   ASSERT_TRUE(log.ok());
