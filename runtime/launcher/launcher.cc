@@ -212,7 +212,9 @@ void KeepStartMaterial(const LauncherOptions& options, const std::string& name,
   const fs::path dir = options.state.Sandbox(name);
   for (const auto& [file, text] :
        {std::pair{dir / kPlanFile, admitted.bytes}, std::pair{dir / kStartFile, material.dump()}}) {
-    if (auto written = os::WriteFileAtomically(file, text, os::kPrivateFile);
+    // A snapshot copies them durably; a crash ends the sandbox they serve.
+    if (auto written =
+            os::WriteFileAtomically(file, text, os::kPrivateFile, os::Durability::kThisBootOnly);
         !written && options.note) {
       options.note("warning: snapshots of sandbox `" + name +
                    "` will not be restorable: " + written.error().message);

@@ -102,7 +102,9 @@ ErrorOr<std::vector<backends::SandboxMount>> StageEgressCa(const fs::path& dir,
   const fs::path ca = dir / "egress-ca.pem";
   for (const auto& [path, text] :
        {std::pair{bundle, RootfsCaBundle(rootfs_dir) + cert_pem}, std::pair{ca, cert_pem}}) {
-    if (auto written = os::WriteFileAtomically(path, text, os::FileMode{0644, true}); !written) {
+    if (auto written = os::WriteFileAtomically(path, text, os::FileMode{0644, true},
+                                               os::Durability::kThisBootOnly);
+        !written) {
       return written.error();
     }
   }

@@ -127,8 +127,11 @@ ErrorOr<Ok> WriteRecord(const StateDir& state, const SandboxRecord& record) {
   if (ec) {
     return Error{"cannot create `" + state.Sandbox(record.name).string() + "`: " + ec.message()};
   }
-  return os::WriteFileAtomically(state.Sandbox(record.name) / "sandbox.json",
-                                 ToJson(record).dump(2) + "\n", os::kPrivateFile);
+  // A running sandbox's record goes with the processes it names when the host crashes; a stopped
+  // one's (pid 0) is all that is left of the sandbox and must survive.
+  return os::WriteFileAtomically(
+      state.Sandbox(record.name) / "sandbox.json", ToJson(record).dump(2) + "\n", os::kPrivateFile,
+      record.pid == 0 ? os::Durability::kSurvivesCrash : os::Durability::kThisBootOnly);
 }
 
 ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) {

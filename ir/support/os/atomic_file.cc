@@ -45,7 +45,9 @@ ErrorOr<Ok> SyncDirectory(const fs::path& dir) {
   return Ok{};
 }
 
-ErrorOr<Ok> WriteFileAtomically(const fs::path& path, std::string_view bytes, FileMode mode) {
+ErrorOr<Ok> WriteFileAtomically(const fs::path& path, std::string_view bytes, FileMode mode,
+                                Durability durability) {
+  const bool sync = durability == Durability::kSurvivesCrash;
   fs::path tmp;
   UniqueFd fd;
   for (int attempt = 0; !fd.valid(); ++attempt) {
@@ -67,7 +69,7 @@ ErrorOr<Ok> WriteFileAtomically(const fs::path& path, std::string_view bytes, Fi
   }
   // Before the rename: otherwise a crash can leave the name pointing at a file whose data never
   // reached the disk, which reads as empty.
-  if (fsync(fd.get()) != 0) {
+  if (sync && fsync(fd.get()) != 0) {
     return fail(errno);
   }
   fd.Reset();
@@ -75,6 +77,9 @@ ErrorOr<Ok> WriteFileAtomically(const fs::path& path, std::string_view bytes, Fi
     return fail(errno);
   }
   // The rename itself is an entry of the directory, durable only once the directory is.
+  if (!sync) {
+    return Ok{};
+  }
   if (auto synced = SyncDirectory(path.parent_path()); !synced) {
     return Error{"wrote " + Quote(path) + ", but " + synced.error().message};
   }

@@ -27,6 +27,17 @@ TEST(WriteFileAtomicallyTest, ReplacesTheFileAndLeavesNothingElse) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
 }
 
+TEST(WriteFileAtomicallyTest, ThisBootOnlyStillReplacesWholeFilesWithTheirMode) {
+  testing::TempDir dir;
+  fs::path path = dir.path() / "sandbox.json";
+  for (std::string_view text : {"one", "two, longer", ""}) {
+    ASSERT_TRUE(WriteFileAtomically(path, text, kPrivateFile, Durability::kThisBootOnly).ok());
+    EXPECT_EQ(testing::ReadFile(path), text);
+  }
+  EXPECT_EQ(fs::status(path).permissions(), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+}
+
 TEST(WriteFileAtomicallyTest, ModesFollowTheUmaskUnlessExact) {
   testing::TempDir dir;
   mode_t old = umask(077);
