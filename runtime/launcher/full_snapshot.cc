@@ -24,6 +24,7 @@
 #include "ir/support/os/files.h"
 #include "ir/support/os/hex.h"
 #include "ir/support/os/unique_fd.h"
+#include "ir/support/os/utc_time.h"
 #include "ir/support/os/write_all.h"
 #include "runtime/backends/qemu_microvm/control.h"
 #include "runtime/launcher/internal.h"
@@ -409,7 +410,7 @@ ErrorOr<FullSnapshotInfo> Take(const LauncherOptions& options, const SandboxReco
   info.sandbox = record.name;
   info.label = label;
   info.dir = FullDir(options.state, record.name, label);
-  info.created_at = NowRfc3339();
+  info.created_at = os::NowUtcText(os::UtcForm::kRfc3339);
   info.workload_id = record.workload_id;
   info.payload_digest = record.payload_digest;
   info.rootfs = record.root_fs;

@@ -24,6 +24,7 @@
 #include "backend-emit/plan/time.h"
 #include "ir/function_entrypoint.h"
 #include "ir/support/os/atomic_file.h"
+#include "ir/support/os/utc_time.h"
 #include "ir/support/terminal_text.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool.h"
@@ -193,7 +194,7 @@ SandboxRecord NewRecord(const LauncherOptions& options, const AdmittedPlan& admi
   r.detached = start.detached;
   r.owner_pid = ::getpid();
   r.owner_uid = ::getuid();
-  r.created_at = NowRfc3339();
+  r.created_at = os::NowUtcText(os::UtcForm::kRfc3339);
   r.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
   r.root_fs = rootfs_digest;
   r.pool = start.pool;

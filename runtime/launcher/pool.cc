@@ -33,6 +33,7 @@
 #include "ir/digest.h"
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/errno_text.h"
+#include "ir/support/os/utc_time.h"
 #include "runtime/agent/framing.h"
 #include "runtime/launcher/full_snapshot.h"
 #include "runtime/launcher/internal.h"
@@ -524,7 +525,7 @@ ErrorOr<Ok> PoolProcess::Run(const std::string& key) {
   record.size = pool_.size;
   record.pid = ::getpid();
   record.pid_start_time = ProcessStartTime(record.pid);
-  record.created_at = NowRfc3339();
+  record.created_at = os::NowUtcText(os::UtcForm::kRfc3339);
   fs::path record_path = PoolFile(options_.state, pool_.name, ".json");
   auto cleanup_files = [&] {
     ::unlink(socket_path.c_str());

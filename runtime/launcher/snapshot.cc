@@ -21,6 +21,7 @@
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/hex.h"
 #include "ir/support/os/unique_fd.h"
+#include "ir/support/os/utc_time.h"
 #include "ir/support/terminal_text.h"
 #include "runtime/agent/request.h"
 #include "runtime/launcher/internal.h"
@@ -654,7 +655,7 @@ ErrorOr<SnapshotInfo> TakeSnapshot(const StateDir& state, Attached& sandbox,
   info.payload_digest = sandbox.record.payload_digest;
   info.root_fs = sandbox.record.root_fs;
   info.backend = sandbox.record.backend;
-  info.created_at = NowRfc3339();
+  info.created_at = os::NowUtcText(os::UtcForm::kRfc3339);
   // The plan and start material the launcher kept for the sandbox (launcher.cc), if it did.
   std::string plan_bytes;
   {
@@ -715,14 +716,7 @@ ErrorOr<SnapshotInfo> TakeSnapshot(const StateDir& state, Attached& sandbox,
   return result;
 }
 
-std::string DefaultSnapshotLabel() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
+std::string DefaultSnapshotLabel() { return os::NowUtcText(os::UtcForm::kBasic); }
 
 std::vector<fs::path> SnapshotDirs(const StateDir& state, std::string_view sandbox) {
   const fs::path root = state.root / "snapshots";

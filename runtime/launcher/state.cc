@@ -15,7 +15,6 @@
 #include <sstream>
 #include <system_error>
 
-#include "backend-emit/plan/time.h"
 #include "ir/support/check.h"
 #include "ir/support/os/atomic_file.h"
 #include "runtime/secrets/secrets.h"
@@ -453,12 +452,6 @@ SandboxLock::~SandboxLock() {
   if (fd_ >= 0) {
     ::close(fd_);
   }
-}
-
-std::string NowRfc3339() {
-  plan::SystemClock clock;
-  auto text = plan::FormatTimestamp(clock.NowUnixSeconds());
-  return text ? *text : std::string("unknown");
 }
 
 }  // namespace mvm::runtime

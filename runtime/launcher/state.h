@@ -190,9 +190,6 @@ class SandboxLock {
   std::filesystem::path path_;
 };
 
-/// Now as RFC 3339 UTC with seconds.
-std::string NowRfc3339();
-
 }  // namespace mvm::runtime
 
 #endif  // MVM_RUNTIME_LAUNCHER_STATE_H_

@@ -21,6 +21,7 @@
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/files.h"
 #include "ir/support/os/unique_fd.h"
+#include "ir/support/os/utc_time.h"
 #include "runtime/oci/unpack.h"
 #include "runtime/rootfs/rootfs.h"
 #include "runtime/rootfs/tree_util.h"
@@ -36,15 +37,6 @@ constexpr std::string_view kImageFile = "image.json";
 constexpr std::string_view kScratchPrefix = ".scratch-";
 
 using rootfs::Quote;
-
-std::string NowRfc3339() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // An exclusive flock on <dir>/lock for as long as it lives.
 class StoreLock {
@@ -349,7 +341,7 @@ ErrorOr<StoredImage> ImageStore::Publish(const ImageParts& parts, const Progress
                {"config_digest", parts.manifest.config.digest},
                {"tree_digest", *tree},
                {"source", parts.source},
-               {"stored_at", NowRfc3339()},
+               {"stored_at", os::NowUtcText(os::UtcForm::kRfc3339)},
                {"layer_bytes", layer_bytes},
                {"tree_bytes", report->bytes}};
   for (auto [file, body] : {std::pair{"manifest.json", &parts.manifest_body},

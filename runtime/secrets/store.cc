@@ -15,10 +15,10 @@
 #include <tuple>
 #include <utility>
 
-#include "backend-emit/plan/time.h"
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
+#include "ir/support/os/utc_time.h"
 #include "runtime/secrets/secrets.h"
 
 namespace mvm::runtime::secrets {
@@ -48,11 +48,6 @@ std::string ModeText(mode_t mode) {
   char text[8];
   std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
   return text;
-}
-
-std::string NowRfc3339() {
-  auto text = plan::FormatTimestamp(plan::SystemClock().NowUnixSeconds());
-  return text ? *text : std::string("unknown");
 }
 
 std::string Base64(const unsigned char* bytes, size_t size) {
@@ -426,7 +421,7 @@ ErrorOr<Ok> Store::Set(std::string_view name, std::string_view value, bool* repl
     sealed.info = std::move(old->info);
   } else if (missing) {
     sealed.info.name = std::string(name);
-    sealed.info.created = NowRfc3339();
+    sealed.info.created = os::NowUtcText(os::UtcForm::kRfc3339);
   } else {
     // A damaged file is not overwritten silently: its grants would be lost unseen.
     return Error{old.error().message + "; remove it with `mvmctl secret rm " + std::string(name) +

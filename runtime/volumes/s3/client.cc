@@ -9,6 +9,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "ir/support/os/utc_time.h"
 #include "runtime/volumes/s3/sigv4.h"
 
 namespace mvm::runtime::volumes::s3 {
@@ -21,15 +22,6 @@ constexpr std::string_view kEmptySha256 =
 void InitCurlOnce() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-std::string AmzDate() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &tm);
-  return text;
 }
 
 std::string XmlDecode(std::string_view text) {
@@ -357,7 +349,7 @@ ErrorOr<Client::Response> Client::Perform(const Request& request) {
   input.method = request.method;
   input.path = path;
   input.query = request.query;
-  input.amz_date = AmzDate();
+  input.amz_date = os::NowUtcText(os::UtcForm::kBasic);
   input.region = config_.region;
   input.access_key_id = config_.access_key_id;
   input.payload_sha256 = request.body.empty() ? std::string(kEmptySha256) : Sha256Hex(request.body);

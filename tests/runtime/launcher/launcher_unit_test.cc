@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ir/support/os/utc_time.h"
 #include "runtime/backends/backend.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/launcher.h"
@@ -316,7 +317,7 @@ TEST(State, RecordsRoundTripAndRefuseForeignNames) {
   r.backend = "container";
   r.pid = ::getpid();
   r.pid_start_time = ProcessStartTime(::getpid());
-  r.created_at = NowRfc3339();
+  r.created_at = os::NowUtcText(os::UtcForm::kRfc3339);
   r.memory_mb = 64;
   ASSERT_TRUE(WriteRecord(state, r).ok());
   auto back = ReadRecord(state, "box-1");
