@@ -333,8 +333,13 @@ builder-stop). See docs/nix.md#the-builder-sandbox.
 
 exit status: 0 ok, 2 usage error, 3 environment failure (cannot start, nothing to stop)
 )",
-       Join({RuntimeFlags(),
-             {{"format", true}, {"builder-memory-mb", true}, {"builder-store-mb", true}}}),
+       // Not RuntimeFlags(): the builder admits no plan, so it takes no trust flags.
+       Flags{{"state-dir", true},
+             {"v", false},
+             {"backend", true},
+             {"format", true},
+             {"builder-memory-mb", true},
+             {"builder-store-mb", true}},
        RunBuilder},
       {"ir", "show Workload IR in canonical form",
        R"(usage: mvmctl ir show FILE.py|FILE.ts
