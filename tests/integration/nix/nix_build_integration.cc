@@ -93,8 +93,8 @@ TEST_F(NixBuildIntegrationTest, BuildsTheTemplateOfflineAndRecordsItsNarHash) {
   EXPECT_EQ(record->attr, "packages.x86_64-linux.busybox");
 
   // The builder sandbox built it; the host imported a copy, and the tree the launcher will be
-  // handed hashes to the digest in the plan (builder_sandbox_integration.cc compares it with the host's
-  // own Nix).
+  // handed hashes to the digest in the plan (builder_sandbox_integration.cc compares it with the
+  // host's own Nix).
   auto tree = FindBuiltArtifact(state_, digest);
   ASSERT_TRUE(tree.ok()) << tree.error().message;
   EXPECT_EQ(*tree, state_ / "artifacts" / "trees" / digest.substr(7));
