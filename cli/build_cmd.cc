@@ -123,6 +123,12 @@ std::optional<Error> BuildOne(const Args& args, const nix::NixBuildRequest& requ
                request.workload_id.c_str(), built->warm ? "the warm" : "a new",
                built->sandbox.c_str(), built->store_path.c_str(), built->imported.nar_hash.c_str(),
                static_cast<double>(took.count()) / 1000.0);
+  if (const auto& refs = built->imported.references; !refs.empty()) {
+    std::fprintf(stderr,
+                 "mvmctl build: warning: %s refers to %zu other store path(s) (first: %s); the "
+                 "sandbox gets only this tree, so those references will dangle there\n",
+                 built->store_path.c_str(), refs.size(), refs.front().c_str());
+  }
   if (args.Has("v")) {
     std::fprintf(stderr, "mvmctl build: recorded %s\n", recorded->string().c_str());
   }

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ir/support/error_or.h"
 
@@ -49,6 +50,10 @@ bool IsStorePath(std::string_view store_path);
 struct ImportedTree {
   std::filesystem::path tree;  ///< `<state-dir>/artifacts/trees/<hex>`, read-only (0555/0444)
   std::string nar_hash;        ///< "sha256:<hex>", computed here over the copy
+  /// Other store paths (`/nix/store/<hash>-<name>`) the copy's files and symlinks name, found by
+  /// this host's scan, sorted, without duplicates: a rootfs should have none, as the sandbox gets
+  /// this one tree and they would dangle there.
+  std::vector<std::string> references;
 };
 
 /// Imports the store path `store_path` of a builder sandbox whose `/nix` is the host directory

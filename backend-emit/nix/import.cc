@@ -10,7 +10,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
+#include <fstream>
+#include <set>
 #include <string>
 #include <system_error>
 
@@ -137,6 +140,54 @@ bool CopyDirectory(int from, int to, const std::string& where, int depth, CopySt
   return ok && state.problem.empty();
 }
 
+// Adds to `found` every `/nix/store/<32 nix-base32>-<name>` that `text` holds. With `more`, text
+// follows, so a path that reaches the end may go on there and is left for the next call.
+void FindStorePaths(std::string_view text, std::set<std::string>& found, bool more = false) {
+  constexpr std::string_view kStore = "/nix/store/";
+  for (size_t at = text.find(kStore); at != std::string_view::npos;
+       at = text.find(kStore, at + 1)) {
+    size_t end = at + kStore.size() + 33;
+    while (end < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[end])) ||
+            std::string_view("+-._?=").find(text[end]) != std::string_view::npos)) {
+      ++end;
+    }
+    if (end < text.size() || (end == text.size() && !more)) {
+      std::string candidate(text.substr(at, end - at));
+      if (IsStorePath(candidate)) {
+        found.insert(std::move(candidate));
+      }
+    }
+  }
+}
+
+// The store paths the files and symlink targets under `tree` (the host's own copy) name.
+std::set<std::string> ScanReferences(const fs::path& tree) {
+  std::set<std::string> found;
+  std::error_code ec;
+  std::string chunk(1 << 16, '\0');
+  for (auto it = fs::recursive_directory_iterator(tree, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->is_symlink(ec)) {
+      FindStorePaths(fs::read_symlink(it->path(), ec).string(), found);
+      continue;
+    }
+    if (!it->is_regular_file(ec)) {
+      continue;
+    }
+    std::ifstream in(it->path(), std::ios::binary);
+    // Chunks overlap by a store path's longest length, so a path across a boundary is found.
+    std::string carry;
+    while (in) {
+      in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      std::string text = carry + chunk.substr(0, static_cast<size_t>(in.gcount()));
+      FindStorePaths(text, found, /*more=*/static_cast<bool>(in));
+      carry = text.size() > 256 ? text.substr(text.size() - 256) : text;
+    }
+  }
+  return found;
+}
+
 std::string RandomHex() {
   unsigned char bytes[8];
   randombytes_buf(bytes, sizeof bytes);
@@ -235,12 +286,15 @@ ErrorOr<ImportedTree> ImportBuiltTree(const fs::path& state_dir, const fs::path&
                  "; the flake or its inputs changed, or the build is not reproducible. Rebuild "
                  "with `--repin` to record the new digest"};
   }
+  std::set<std::string> found = ScanReferences(staging);
+  found.erase(std::string(store_path));
+  std::vector<std::string> references(found.begin(), found.end());
   const fs::path tree = trees / hash->substr(hash->find(':') + 1);
   if (fs::exists(tree, ec)) {
     auto existing = NarHash(tree);
     if (existing && *existing == *hash) {
       discard();
-      return ImportedTree{tree, *hash};
+      return ImportedTree{tree, *hash, std::move(references)};
     }
     fs::remove_all(tree, ec);
   }
@@ -249,7 +303,7 @@ ErrorOr<ImportedTree> ImportBuiltTree(const fs::path& state_dir, const fs::path&
     discard();
     return Error{"cannot move the imported tree to `" + tree.string() + "`: " + ErrnoText(err)};
   }
-  return ImportedTree{tree, *hash};
+  return ImportedTree{tree, *hash, std::move(references)};
 }
 
 }  // namespace mvm::nix

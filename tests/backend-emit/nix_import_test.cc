@@ -64,10 +64,27 @@ TEST(ImportBuiltTreeTest, CopiesTheTreeReadOnlyAndHashesTheCopy) {
   EXPECT_EQ(st.st_mode & 07777, 0444u);
   ASSERT_EQ(::stat((imported->tree / "etc").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0555u);
+  EXPECT_TRUE(imported->references.empty());
   // Importing again keeps the tree; the digest is the same.
   auto again = ImportBuiltTree(tmp.path() / "state", tmp.path() / "nix", kPath, "");
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(again->tree, imported->tree);
+}
+
+TEST(ImportBuiltTreeTest, ReferencesToOtherStorePathsAreFoundByTheHostsScan) {
+  TempDir tmp;
+  fs::path out = MakeStore(tmp);
+  const std::string lib = "/nix/store/zyxwvsrqpnmlkjihgfdcba9876543210-glibc-2.37";
+  // One in a file's bytes, cut by the scan's 64 KiB chunks in its name, one as a symlink target,
+  // and the output's own path, which is not a reference.
+  WriteFile(out / "bin" / "tool", std::string(65490, 'x') + lib + "/lib/ld.so" + kPath);
+  fs::create_symlink("/nix/store/abcdfghijklmnpqrsvwxyz0123456789-python-3.11/bin/python3",
+                     out / "bin" / "python3");
+  auto imported = ImportBuiltTree(tmp.path() / "state", tmp.path() / "nix", kPath, "");
+  ASSERT_TRUE(imported.ok()) << imported.error().message;
+  EXPECT_EQ(imported->references,
+            (std::vector<std::string>{"/nix/store/abcdfghijklmnpqrsvwxyz0123456789-python-3.11",
+                                      "/nix/store/zyxwvsrqpnmlkjihgfdcba9876543210-glibc-2.37"}));
 }
 
 TEST(ImportBuiltTreeTest, AStorePathThatIsASymlinkOutOfTheStoreIsRefused) {
