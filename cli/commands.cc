@@ -289,7 +289,7 @@ options:
   --templates-dir DIR        the template flake's directory (default $MVM_TEMPLATES_DIR, else the
                              one shipped with mvmctl)
   -v                         print the request's nix command and where the build was recorded
-  --backend B                the builder's backend (default container)
+  --backend B                the builder's backend (container, the default, only for now)
   --build-timeout SECONDS    the builder's nix ends after this long (default 1800)
   --builder-memory-mb N      a new builder's memory limit (default 2048)
   --builder-store-mb N       the store image's size when first made (default 8192)

@@ -320,6 +320,18 @@ ErrorOr<Sandbox> StartBuilder(const LauncherOptions& options, const BuilderSetti
   if (auto found = os::FindProgram("nix"); !found) {
     return Error{"nix not found on PATH; install Debian's nix-bin (apt-get install nix-bin)"};
   }
+  auto backend = backends::Find(options.backend);
+  if (!backend) {
+    return backend.error();
+  }
+  if ((*backend)->capabilities().microvm_isolation) {
+    // A microVM gets its read-only volumes as copies in an image made at boot, and the builder's
+    // /usr is the host's whole /usr (gigabytes; docs/nix.md#the-builder-sandbox).
+    return Error{"the builder sandbox runs on the container backend only for now: backend `" +
+                 options.backend +
+                 "` would copy the host's whole /usr into an image at every start; a microVM "
+                 "builder needs a root of its own with Nix in it. Leave out `--backend`"};
+  }
   if (auto mounted = MountBuilderStore(options.state, settings); !mounted) {
     return mounted.error();
   }
@@ -328,10 +340,6 @@ ErrorOr<Sandbox> StartBuilder(const LauncherOptions& options, const BuilderSetti
   auto digest = WriteBuilderRootfs(paths.rootfs);
   if (!digest) {
     return digest.error();
-  }
-  auto backend = backends::Find(options.backend);
-  if (!backend) {
-    return backend.error();
   }
   auto lock = LockNameForNewSandbox(options.state, name);
   if (!lock) {
@@ -411,7 +419,8 @@ ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
     auto started = StartBuilder(options, settings, out.sandbox, /*detached=*/false, audit);
     if (!started) {
       (void)UnmountBuilderStore(options.state);
-      return Error{"cannot start the builder sandbox: " + started.error().message};
+      return Error{"the build of `" + job.request.flake_ref + "#" + job.request.attr +
+                   "` cannot start: " + started.error().message};
     }
     own.emplace(std::move(*started));
   }
