@@ -405,10 +405,15 @@ ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
   std::optional<BuilderLock> lock;
   std::optional<Sandbox> own;
   std::optional<Attached> warm;
-  if (auto attached = Attach(options, kWarmBuilder); attached) {
+  auto attached = Attach(options, kWarmBuilder);
+  if (attached) {
     warm.emplace(std::move(*attached));
     out.warm = true;
     out.sandbox = std::string(kWarmBuilder);
+  } else if (auto record = ReadRecord(options.state, kWarmBuilder); record && IsRunning(*record)) {
+    // A builder of its own would share the warm one's store and unmount it from under it after.
+    return Error{"the warm builder runs but cannot take the build (" + attached.error().message +
+                 "); `mvmctl resume mvm-builder`, or `mvmctl builder stop` and build again"};
   } else {
     auto locked = BuilderLock::Acquire(options.state);
     if (!locked) {
