@@ -1,11 +1,14 @@
-// `mvmctl build`: run each workload's Nix build request and record the built rootfs's NAR hash as
-// the plan's artifact digest. The work is in backend-emit/nix (building) and backend-emit/plan
-// (re-signing the plan with the digest); this file wires flags, files and progress output to it.
+// `mvmctl build`: run each workload's Nix build request in the builder sandbox and record the
+// imported rootfs's NAR hash as the plan's artifact digest. The work is in runtime/launcher/builder
+// (the sandbox), backend-emit/nix (importing and hashing) and backend-emit/plan (re-signing the
+// plan with the digest); this file wires flags, files and progress output to it.
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
+#include <tuple>
 
 #include "backend-emit/nix/artifacts.h"
 #include "backend-emit/nix/build.h"
@@ -16,7 +19,9 @@
 #include "cli/oci_resolve.h"
 #include "cli/output_files.h"
 #include "cli/plan_emit.h"
+#include "cli/runtime_session.h"
 #include "cli/state_dir.h"
+#include "runtime/launcher/builder.h"
 
 namespace mvm::cli {
 namespace fs = std::filesystem;
@@ -24,20 +29,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kPlanSuffix = ".plan.json";
-
-/// "45s", "2m10s", "1h02m03s".
-std::string FormatElapsed(std::chrono::seconds elapsed) {
-  long long s = elapsed.count();
-  char text[32];
-  if (s < 60) {
-    std::snprintf(text, sizeof text, "%llds", s);
-  } else if (s < 3600) {
-    std::snprintf(text, sizeof text, "%lldm%02llds", s / 60, s % 60);
-  } else {
-    std::snprintf(text, sizeof text, "%lldh%02lldm%02llds", s / 3600, s / 60 % 60, s % 60);
-  }
-  return text;
-}
 
 /// `argv` as one line a shell would run the same way (for `-v`).
 std::string ShellLine(const std::vector<std::string>& argv) {
@@ -55,55 +46,93 @@ std::string ShellLine(const std::vector<std::string>& argv) {
   return out;
 }
 
-/// Runs one request, records the built tree under the state dir and returns its digest.
-std::optional<Error> BuildOne(const fs::path& nix_path, const nix::NixBuildRequest& request,
-                              const fs::path& state_dir, bool verbose, std::string& digest) {
+/// The builder's sizing and the build's time limit from the flags.
+std::optional<Error> ReadBuilderFlags(const Args& args, runtime::BuilderSettings& settings,
+                                      uint32_t& timeout_seconds) {
+  for (auto [flag, out, low, high] :
+       {std::tuple{"build-timeout", &timeout_seconds, 1u, 86400u},
+        std::tuple{"builder-memory-mb", &settings.memory_mb, 256u, 1048576u},
+        std::tuple{"builder-store-mb", &settings.store_mb, 64u, 16777216u}}) {
+    if (!args.Has(flag)) {
+      continue;
+    }
+    const std::string text = args.Get(flag);
+    char* end = nullptr;
+    unsigned long value = std::strtoul(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || value < low || value > high) {
+      return MakeError(ErrorKind::kUsage, "`--" + std::string(flag) + " " + text +
+                                              "`: give a whole number from " + std::to_string(low) +
+                                              " to " + std::to_string(high));
+    }
+    *out = static_cast<uint32_t>(value);
+  }
+  return std::nullopt;
+}
+
+/// Runs one request in the builder sandbox, records the imported tree under the state dir and
+/// returns its digest. `pinned`: the digest the output must have, or empty.
+std::optional<Error> BuildOne(const Args& args, const nix::NixBuildRequest& request,
+                              const std::string& pinned, std::string& digest) {
+  if (auto found = nix::FindNix(); !found) {
+    return found.error();
+  }
   std::fprintf(stderr, "mvmctl build: building %s: %s#%s\n", request.workload_id.c_str(),
                request.flake_ref.c_str(), request.attr.c_str());
-  if (verbose) {
-    std::fprintf(stderr, "mvmctl build: running %s\n", ShellLine(request.argv).c_str());
+  runtime::BuilderJob job;
+  job.request = request;
+  job.pinned = pinned;
+  runtime::BuilderSettings settings;
+  if (auto bad = ReadBuilderFlags(args, settings, job.timeout_seconds)) {
+    return bad;
   }
-  nix::BuildProgress progress;
-  progress.on_log = [](std::string_view line) {
+  auto session = OpenRuntime(args, /*with_trust=*/false, "build");
+  if (!session) {
+    return session.error();
+  }
+  if (args.Has("v")) {
+    std::fprintf(stderr, "mvmctl build: in the builder sandbox: %s\n",
+                 ShellLine(request.argv).c_str());
+  }
+  job.on_log = [](std::string_view line) {
     std::fprintf(stderr, "[nix] %.*s\n", static_cast<int>(line.size()), line.data());
   };
-  progress.on_heartbeat = [&](std::chrono::seconds elapsed) {
-    std::fprintf(stderr, "mvmctl build: still building %s (%s)…\n", request.workload_id.c_str(),
-                 FormatElapsed(elapsed).c_str());
-  };
   auto start = std::chrono::steady_clock::now();
-  auto built = nix::RunNixBuild(nix_path, request, progress);
+  auto built = runtime::BuildInBuilder(session->options, settings, job, session->log());
   if (!built) {
-    return built.error();
+    return WithKind(built.error(), ErrorKind::kEnvironment);
   }
   plan::SystemClock clock;
   auto now = plan::FormatTimestamp(clock.NowUnixSeconds());
   if (!now) {
     return now.error();
   }
-  nix::BuiltArtifact artifact{built->nar_hash,   built->store_path, request.store,
-                              request.flake_ref, request.attr,      *now,
-                              built->tree};
-  auto recorded = nix::RecordBuiltArtifact(state_dir, artifact);
+  nix::BuiltArtifact artifact{built->imported.nar_hash,
+                              built->store_path,
+                              runtime::BuilderPathsFor(session->options.state).store.string(),
+                              request.flake_ref,
+                              request.attr,
+                              *now,
+                              built->imported.tree};
+  auto recorded = nix::RecordBuiltArtifact(session->options.state.root, artifact);
   if (!recorded) {
     return recorded.error();
   }
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
-  std::fprintf(stderr, "mvmctl build: built %s: %s (%s) in %.1fs\n", request.workload_id.c_str(),
-               built->store_path.c_str(), built->nar_hash.c_str(),
+  std::fprintf(stderr, "mvmctl build: built %s in %s builder %s: %s (%s) in %.1fs\n",
+               request.workload_id.c_str(), built->warm ? "the warm" : "a new",
+               built->sandbox.c_str(), built->store_path.c_str(), built->imported.nar_hash.c_str(),
                static_cast<double>(took.count()) / 1000.0);
-  if (!built->references.empty()) {
+  if (const auto& refs = built->imported.references; !refs.empty()) {
     std::fprintf(stderr,
                  "mvmctl build: warning: %s refers to %zu other store path(s) (first: %s); the "
                  "sandbox gets only this tree, so those references will dangle there\n",
-                 built->store_path.c_str(), built->references.size(),
-                 built->references.front().c_str());
+                 built->store_path.c_str(), refs.size(), refs.front().c_str());
   }
-  if (verbose) {
+  if (args.Has("v")) {
     std::fprintf(stderr, "mvmctl build: recorded %s\n", recorded->string().c_str());
   }
-  digest = built->nar_hash;
+  digest = built->imported.nar_hash;
   return std::nullopt;
 }
 
@@ -154,7 +183,6 @@ int BuildSources(const Args& args) {
     return Fail("build", requests.error());
   }
 
-  std::optional<fs::path> nix_path;
   const fs::path state_dir = StateDirFrom(args);
   const plan::SecretKey* key = plan_settings.key ? &*plan_settings.key : nullptr;
   std::vector<std::string> files(plans->size());
@@ -179,15 +207,8 @@ int BuildSources(const Args& args) {
                    r.not_built.c_str());
       continue;
     }
-    if (!nix_path) {
-      auto found = nix::FindNix();
-      if (!found) {
-        return Fail("build", found.error());
-      }
-      nix_path = *found;
-    }
     std::string digest;
-    if (auto failed = BuildOne(*nix_path, *r.request, state_dir, args.Has("v"), digest)) {
+    if (auto failed = BuildOne(args, *r.request, "", digest)) {
       return Fail("build", *failed);
     }
     auto file = plan::WithRootfsDigest((*plans)[i].payload, digest, key);
@@ -341,11 +362,15 @@ int BuildPlan(const Args& args) {
                  plan.workload().id().c_str(), not_built.c_str());
     return kExitOk;
   } else {
-    auto nix_path = nix::FindNix();
-    if (!nix_path) {
-      return Fail("build", nix_path.error());
+    // A digest recorded by an earlier build pins the output: a rebuild that differs is refused
+    // unless the user asks for the new digest.
+    std::string pinned;
+    for (const plan::v1::Artifact& a : plan.artifacts()) {
+      if (a.role() == "rootfs" && !args.Has("repin")) {
+        pinned = a.digest();
+      }
     }
-    if (auto failed = BuildOne(*nix_path, *request, StateDirFrom(args), args.Has("v"), digest)) {
+    if (auto failed = BuildOne(args, *request, pinned, digest)) {
       return Fail("build", *failed);
     }
   }

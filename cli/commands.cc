@@ -263,10 +263,13 @@ exit status: 0 success, 1 errors found, 2 usage error, 3 environment failure (I/
        R"(usage: mvmctl build FILE... [-o DIR] [--sign KEY] [--state-dir DIR] [-v] [options]
        mvmctl build PLAN [-o DIR] [--sign KEY] [--state-dir DIR] [-v]
 
-Runs each workload's Nix build request with the real `nix` (Debian's nix-bin): offline (no
-substituters), sandboxed, into the local store STATE-DIR/nix. The built rootfs's NAR hash becomes
-the plan's artifact digest, and STATE-DIR/artifacts/<hex>.json records where the tree is, for the
-launcher. Nix's log is streamed prefixed with `[nix]`; a quiet build prints a line every 30 s.
+Runs each workload's Nix build request in the builder sandbox (docs/nix.md#the-builder-sandbox):
+evaluation and build happen there, never on the host, offline, with Debian's nix-bin from the
+host's /usr (read-only) and a store of its own (STATE-DIR/builder/store.img). The host copies the
+built tree into STATE-DIR/artifacts/trees and computes its NAR hash itself; that hash becomes the
+plan's artifact digest, and STATE-DIR/artifacts/<hex>.json records where the tree is, for the
+launcher. Uses the warm builder when `mvmctl builder start` keeps one, else starts one for the
+build and removes it after. Nix's log is streamed prefixed with `[nix]`.
 
 FILE...  compiles like `mvmctl compile` (same flags), builds, and writes DIR/<id>.plan.json with
          the digests and DIR/<id>.nix.json (DIR: -o, default mvm-out).
@@ -285,15 +288,59 @@ options:
                              ~/.local/state/mvm)
   --templates-dir DIR        the template flake's directory (default $MVM_TEMPLATES_DIR, else the
                              one shipped with mvmctl)
-  -v                         print the exact nix command and where the build was recorded
+  -v                         print the request's nix command and where the build was recorded
+  --backend B                the builder's backend (container, the default, only for now)
+  --build-timeout SECONDS    the builder's nix ends after this long (default 1800)
+  --builder-memory-mb N      a new builder's memory limit (default 2048)
+  --builder-store-mb N       the store image's size when first made (default 8192)
+  PLAN only: --repin         record a new digest when the plan pins another; without it a build
+                             whose output differs from the plan's pinned digest is refused
   FILE only: the compiler flags of `mvmctl compile` (--profile, --policy, --from-ir, --format,
   --passes, --phase, --project-root) and its plan flags (--expires-in, --expires-at,
   --not-before, --epoch)
 
 exit status: 0 success, 1 errors found (or a malformed plan or request), 2 usage error,
-3 environment failure (nix missing or failing, I/O, unusable key)
+3 environment failure (nix missing or failing, the builder failing or timing out, an output that
+differs from the pinned digest, I/O, unusable key)
 )",
-       Join({CompilerFlags(), {{"o", true}, {"v", false}}, PlanFlags(), NixFlags()}), RunBuild},
+       Join({CompilerFlags(),
+             {{"o", true},
+              {"v", false},
+              {"backend", true},
+              {"build-timeout", true},
+              {"builder-memory-mb", true},
+              {"builder-store-mb", true},
+              {"repin", false}},
+             PlanFlags(),
+             NixFlags()}),
+       RunBuild},
+      {"builder", "keep the builder sandbox that `build` uses ready, or stop it",
+       R"(usage: mvmctl builder start [--backend B] [--builder-memory-mb N] [--builder-store-mb N]
+                            [--state-dir DIR] [-v]
+       mvmctl builder status [--format human|json] [--state-dir DIR]
+       mvmctl builder stop [--state-dir DIR]
+
+start   starts the warm builder, a detached sandbox called `mvm-builder` with its store
+        (STATE-DIR/builder/store.img, mounted at STATE-DIR/builder/store) ready, so that
+        `mvmctl build` runs in it instead of starting a builder for each build. It sees the
+        host's /usr read-only, its own store at /nix, flake sources copied to /src read-only and a
+        tmpfs at /build; no state directory, keys, secrets, home directory or network.
+status  whether it runs, with its backend, pid, store and the store's use (`df`).
+stop    stops it and unmounts its store; the store image stays for the next start.
+
+Starts, builds, imports and stops are audited (builder-start, builder-build, builder-import,
+builder-stop). See docs/nix.md#the-builder-sandbox.
+
+exit status: 0 ok, 2 usage error, 3 environment failure (cannot start, nothing to stop)
+)",
+       // Not RuntimeFlags(): the builder admits no plan, so it takes no trust flags.
+       Flags{{"state-dir", true},
+             {"v", false},
+             {"backend", true},
+             {"format", true},
+             {"builder-memory-mb", true},
+             {"builder-store-mb", true}},
+       RunBuilder},
       {"ir", "show Workload IR in canonical form",
        R"(usage: mvmctl ir show FILE.py|FILE.ts
        mvmctl ir canon FILE.ir.json

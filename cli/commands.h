@@ -28,6 +28,7 @@ struct Command {
 int RunCheck(Args& args);
 int RunCompile(Args& args);
 int RunBuild(Args& args);
+int RunBuilder(Args& args);
 int RunIr(Args& args);
 int RunKey(Args& args);
 int RunPlan(Args& args);

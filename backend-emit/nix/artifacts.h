@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ir/support/error_or.h"
 
@@ -40,6 +41,33 @@ ErrorOr<BuiltArtifact> ReadBuiltArtifact(const std::filesystem::path& state_dir,
 /// for the busybox template). An Error says which of these failed and how to rebuild.
 ErrorOr<std::filesystem::path> FindBuiltArtifact(const std::filesystem::path& state_dir,
                                                  std::string_view digest);
+
+/// True for "/nix/store/<32 nix-base32 characters>-<name>", the only form of store path a builder
+/// may name: no `..`, no further `/`, a name of Nix's allowed characters not starting with `.`.
+bool IsStorePath(std::string_view store_path);
+
+/// A tree copied out of an untrusted builder into this host's artifact store.
+struct ImportedTree {
+  std::filesystem::path tree;  ///< `<state-dir>/artifacts/trees/<hex>`, read-only (0555/0444)
+  std::string nar_hash;        ///< "sha256:<hex>", computed here over the copy
+  /// Other store paths (`/nix/store/<hash>-<name>`) the copy's files and symlinks name, found by
+  /// this host's scan, sorted, without duplicates: a rootfs should have none, as the sandbox gets
+  /// this one tree and they would dangle there.
+  std::vector<std::string> references;
+};
+
+/// Imports the store path `store_path` of a builder sandbox whose `/nix` is the host directory
+/// `builder_nix_dir` into `<state_dir>/artifacts/trees/<hex>`. Everything below `builder_nix_dir`
+/// was written by the builder and is treated as hostile data: the path is opened beneath it with
+/// no symlink followed and no mount crossed, and the copy keeps symlinks as symlinks (never
+/// followed), regular files as their bytes and executable bit, and refuses anything else
+/// (devices, FIFOs, sockets) and trees deeper or larger than a rootfs can be. The NAR hash is
+/// computed over the host's own copy, never taken from the builder. When `pinned` is not empty and
+/// the hash differs from it, the copy is removed and the Error says both digests. An existing tree
+/// of the same digest is kept when it still hashes to it, else replaced.
+ErrorOr<ImportedTree> ImportBuiltTree(const std::filesystem::path& state_dir,
+                                      const std::filesystem::path& builder_nix_dir,
+                                      std::string_view store_path, std::string_view pinned);
 
 }  // namespace mvm::nix
 

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""The busybox template built by Nix on the host against `mvmctl build` in the builder sandbox.
+
+Each of --runs rounds uses fresh state directories and stores, and times, start to exit:
+
+- `nix build` of the template flake on the host into an empty local store, then again (output in
+  the store): Nix alone, what `mvmctl build` ran before the builder sandbox;
+- `mvmctl build app.py` with no warm builder (a builder started for the build and destroyed after,
+  its store image made and mounted): into an empty store, then again;
+- `mvmctl build app.py` in the warm builder (`mvmctl builder start` first, not timed): into an
+  empty store, then again.
+
+    python3 bench/builder_bench.py --mvmctl build/bin/mvmctl [--runs 3] [--out docs/perf/builder.md]
+
+Needs root, nix-bin and e2fsprogs, as the builder does. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import loadavg, percentile, report_header, timed, write_report  # noqa: E402
+
+WORKLOAD = '''from mvm import entrypoint, workload
+
+
+@workload("builder-bench", image="template:busybox", timeout_seconds=30)
+class BuilderBench:
+    @entrypoint(command=["/bin/true"])
+    def main(self): ...
+'''
+
+ROWS = [
+    "host nix, empty store", "host nix, output in store",
+    "new builder, empty store", "new builder, output in store",
+    "warm builder, empty store", "warm builder, output in store",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mvmctl", required=True)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", default="", help="write the Markdown report here")
+    args = parser.parse_args()
+    if not shutil.which("nix"):
+        sys.exit("builder_bench: nix is not on PATH (apt-get install nix-bin)")
+    mvmctl = os.path.abspath(args.mvmctl)
+    templates = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "templates")
+    load_start = loadavg()
+    work = tempfile.mkdtemp(prefix="mvm-builder-bench-")
+    source = os.path.join(work, "app.py")
+    with open(source, "w") as f:
+        f.write(WORKLOAD)
+    samples: dict[str, list[float]] = {row: [] for row in ROWS}
+    out = os.path.join(work, "out")
+    try:
+        for i in range(args.runs):
+            store = os.path.join(work, f"store{i}")
+            host = ["nix", "--extra-experimental-features", "nix-command flakes", "build",
+                    "--store", store, "--option", "substituters", "", "--option",
+                    "build-users-group", "", "--no-link", "--json",
+                    f"path:{templates}#packages.x86_64-linux.busybox"]
+            for row in ROWS[0:2]:
+                samples[row].append(timed(host)[0])
+            state = os.path.join(work, f"cold{i}")
+            build = [mvmctl, "build", source, "-o", out, "--state-dir", state,
+                     "--builder-store-mb", "1024"]
+            for row in ROWS[2:4]:
+                samples[row].append(timed(build)[0])
+            state = os.path.join(work, f"warm{i}")
+            subprocess.run([mvmctl, "builder", "start", "--state-dir", state,
+                            "--builder-store-mb", "1024"], check=True)
+            build = [mvmctl, "build", source, "-o", out, "--state-dir", state]
+            try:
+                for row in ROWS[4:6]:
+                    samples[row].append(timed(build)[0])
+            finally:
+                subprocess.run([mvmctl, "builder", "stop", "--state-dir", state], check=False)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    lines = [
+        f"Template `busybox` (the template flake's output), {args.runs} rounds, each with fresh "
+        "stores. Readiness boundary: the process (`nix build` or `mvmctl build app.py`), start to "
+        "exit. Times in s.",
+        "",
+        "| build | n | p50 | min | max |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row, values in samples.items():
+        lines.append(f"| {row} | {len(values)} | {percentile(values, 0.5) / 1000:.2f} | "
+                     f"{min(values) / 1000:.2f} | {max(values) / 1000:.2f} |")
+    body = "\n".join(lines) + "\n"
+    header = report_header(mvmctl, load_start)
+    print(header)
+    print(body)
+    if args.out:
+        write_report(args.out, "mvmctl build in the builder sandbox", "bench/builder_bench.py",
+                     header, body)
+        with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
+            json.dump({"header": header, "samples_ms": samples}, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

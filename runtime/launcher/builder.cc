@@ -1,0 +1,513 @@
+// The builder sandbox (builder.h): its store, its root, the plan it starts from, and one build in
+// it from the request to the imported tree.
+
+#include "runtime/launcher/builder.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <nlohmann/json.hpp>
+
+#include "backend-emit/nix/artifacts.h"
+#include "ir/support/os/atomic_file.h"
+#include "ir/support/os/errno_text.h"
+#include "ir/support/os/process.h"
+#include "runtime/launcher/internal.h"
+#include "runtime/rootfs/rootfs.h"
+
+namespace mvm::runtime {
+
+using namespace internal;  // NOLINT(google-build-using-namespace)
+
+namespace {
+
+using os::ErrnoText;
+
+// Where the builder sees its inputs; the mount points exist in its root (WriteBuilderRootfs).
+constexpr std::string_view kSrcMount = "/src";
+constexpr std::string_view kStoreMount = "/nix";
+constexpr std::string_view kBuildDirMount = "/build";
+
+// Enough of Nix's log to show why a build failed without burying the message.
+constexpr size_t kTailLines = 25;
+
+// Settings the builder's Nix reads besides the command line: nothing comes from anywhere else.
+constexpr std::string_view kNixConf =
+    "# mvm's builder sandbox: no substituters, no build users, Nix's own sandbox off (this\n"
+    "# sandbox is the boundary; see docs/nix.md)\n"
+    "substituters =\n"
+    "build-users-group =\n"
+    "sandbox = false\n"
+    "filter-syscalls = false\n"
+    "experimental-features = nix-command flakes\n";
+
+bool IsMounted(const fs::path& dir) {
+  struct stat here {};
+  struct stat parent {};
+  return ::stat(dir.c_str(), &here) == 0 && ::stat(dir.parent_path().c_str(), &parent) == 0 &&
+         here.st_dev != parent.st_dev;
+}
+
+ErrorOr<Ok> Run(const std::vector<std::string>& argv, std::string_view what) {
+  os::RunOptions run;
+  run.spawn.argv = argv;
+  run.merge_stderr = true;
+  auto ran = os::RunProcess(run);
+  if (!ran) {
+    return Error{"cannot " + std::string(what) + ": " + ran.error().message};
+  }
+  if (!ran->success()) {
+    return Error{"cannot " + std::string(what) + " (`" + argv[0] + "` " + ran->Describe() +
+                 "): " + ran->Tail(5)};
+  }
+  return Ok{};
+}
+
+/// The builder's root: mount points, symlinks into /usr as Debian's merged /usr has them, and an
+/// /etc of its own. Written afresh on each start, so it is exactly this.
+ErrorOr<std::string> WriteBuilderRootfs(const fs::path& root) {
+  std::error_code ec;
+  for (const char* dir : {"usr", "nix", "src", "build", "etc/nix", "tmp", "proc", "dev", "sys",
+                          "run/mvm", ".mvm", "app", "root"}) {
+    fs::create_directories(root / dir, ec);
+    if (ec) {
+      return Error{"cannot create `" + (root / dir).string() + "`: " + ec.message()};
+    }
+  }
+  for (const char* link : {"bin", "lib", "lib64", "sbin"}) {
+    const fs::path path = root / link;
+    fs::remove(path, ec);
+    fs::create_directory_symlink(std::string("usr/") + link, path, ec);
+    if (ec) {
+      return Error{"cannot create `" + path.string() + "`: " + ec.message()};
+    }
+  }
+  const std::pair<const char*, std::string_view> files[] = {
+      {"etc/passwd",
+       "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
+      {"etc/group", "root:x:0:\nnogroup:x:65534:\n"},
+      {"etc/nix/nix.conf", kNixConf}};
+  for (const auto& [name, text] : files) {
+    if (auto written = os::WriteFileAtomically(root / name, text, os::FileMode{0644, true});
+        !written) {
+      return written.error();
+    }
+  }
+  return rootfs::TreeDigest(root);
+}
+
+/// The plan the builder starts from: made here, never read from anywhere, so it is not admitted
+/// (there is no signature to check) but it is audited (builder-start) like every start.
+plan::v1::ExecutionPlan BuilderPlan(const BuilderPaths& paths, const BuilderSettings& settings) {
+  plan::v1::ExecutionPlan p;
+  p.mutable_workload()->set_id(std::string(kWarmBuilder));
+  p.mutable_lifecycle()->set_cpu(static_cast<int32_t>(settings.cpus));
+  p.mutable_lifecycle()->set_memory_mb(static_cast<int32_t>(settings.memory_mb));
+  p.mutable_lifecycle()->set_isolation("container");
+  auto mount = [&](const char* kind, const fs::path& source, std::string_view target,
+                   const char* mode, int32_t size_mb) {
+    plan::v1::Mount* m = p.add_mounts();
+    m->set_kind(kind);
+    m->set_source(source.string());
+    m->set_target(std::string(target));
+    m->set_mode(mode);
+    m->set_size_mb(size_mb);
+  };
+  mount("local", "/usr", "/usr", "ro", 0);
+  mount("local", paths.store, kStoreMount, "rw", 0);
+  mount("local", paths.inbox, kSrcMount, "ro", 0);
+  mount("memory", {}, kBuildDirMount, "rw", static_cast<int32_t>(settings.build_dir_mb));
+  return p;
+}
+
+/// Copies the flake directory `from` to `to`: symlinks as symlinks, so a link out of the flake
+/// points at nothing in the builder.
+ErrorOr<Ok> CopyFlakeSource(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  if (!fs::is_directory(from, ec)) {
+    return Error{"the flake `" + from.string() + "` is not a directory"};
+  }
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+  if (ec) {
+    return Error{"cannot copy the flake `" + from.string() + "` for the builder: " + ec.message()};
+  }
+  return Ok{};
+}
+
+/// The local directory a flake reference names, and its `?query`; nullopt for one that needs
+/// fetching.
+std::optional<std::pair<fs::path, std::string>> LocalFlake(std::string_view ref) {
+  std::string_view path = ref;
+  if (path.starts_with("path:")) {
+    path.remove_prefix(5);
+  }
+  std::string query;
+  if (size_t q = path.find('?'); q != std::string_view::npos) {
+    query = std::string(path.substr(q));
+    path = path.substr(0, q);
+  }
+  if (!path.starts_with("/")) {
+    return std::nullopt;
+  }
+  return std::make_pair(fs::path(path), query);
+}
+
+std::string LastLines(const std::vector<std::string>& lines) {
+  std::string out;
+  size_t from = lines.size() > kTailLines ? lines.size() - kTailLines : 0;
+  for (size_t i = from; i < lines.size(); ++i) {
+    out += "\n  " + lines[i];
+  }
+  return out;
+}
+
+struct NixRun {
+  int exit_status = 0;
+  std::string message;  // DescribeExec's, when not a plain exit
+  std::string stdout_text;
+  std::vector<std::string> log;
+};
+
+/// Runs `argv` in the builder through its agent, Nix's stderr to `job.on_log` line by line.
+ErrorOr<NixRun> RunNixInBuilder(const LauncherOptions& options, const SandboxRecord& record,
+                                agent::Client& agent, const std::vector<std::string>& argv,
+                                const BuilderJob& job, audit::Log& audit) {
+  agent::ExecRequest request;
+  request.argv = argv;
+  request.env = {{"PATH", "/usr/bin:/bin"},          {"HOME", "/build/home"},
+                 {"XDG_CACHE_HOME", "/build/cache"}, {"TMPDIR", std::string(kBuildDirMount)},
+                 {"NIX_CONF_DIR", "/etc/nix"},       {"USER", "root"}};
+  request.cwd = std::string(kBuildDirMount);
+  NixRun run;
+  std::string partial;
+  auto sink = [&](agent::Stream stream, std::string_view data) {
+    if (stream == agent::Stream::kStdout) {
+      run.stdout_text.append(data);
+      return;
+    }
+    partial.append(data);
+    size_t nl;
+    while ((nl = partial.find('\n')) != std::string::npos) {
+      std::string line = partial.substr(0, nl);
+      partial.erase(0, nl + 1);
+      if (job.on_log) {
+        job.on_log(line);
+      }
+      run.log.push_back(std::move(line));
+      if (run.log.size() > 4 * kTailLines) {
+        run.log.erase(run.log.begin(), run.log.begin() + static_cast<long>(kTailLines));
+      }
+    }
+  };
+  auto outcome = Exec(options, record, agent, std::move(request), sink, job.timeout_seconds, audit,
+                      "--build-timeout");
+  if (!partial.empty()) {
+    if (job.on_log) {
+      job.on_log(partial);
+    }
+    run.log.push_back(partial);
+  }
+  if (!outcome) {
+    return outcome.error();
+  }
+  run.exit_status = outcome->exit_status;
+  run.message = outcome->message;
+  return run;
+}
+
+}  // namespace
+
+BuilderPaths BuilderPathsFor(const StateDir& state) {
+  const fs::path dir = state.root / "builder";
+  return {dir, dir / "store.img", dir / "store", dir / "rootfs", dir / "inbox", dir / "lock"};
+}
+
+ErrorOr<BuilderLock> BuilderLock::Acquire(const StateDir& state) {
+  const BuilderPaths paths = BuilderPathsFor(state);
+  std::error_code ec;
+  fs::create_directories(paths.dir, ec);
+  if (ec) {
+    return Error{"cannot create `" + paths.dir.string() + "`: " + ec.message()};
+  }
+  int fd = ::open(paths.lock.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Error{"cannot open `" + paths.lock.string() + "`: " + ErrnoText(errno)};
+  }
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      const int err = errno;
+      ::close(fd);
+      return Error{"cannot lock `" + paths.lock.string() + "`: " + ErrnoText(err)};
+    }
+  }
+  return BuilderLock(fd);
+}
+
+BuilderLock::~BuilderLock() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+ErrorOr<Ok> MountBuilderStore(const StateDir& state, const BuilderSettings& settings) {
+  const BuilderPaths paths = BuilderPathsFor(state);
+  std::error_code ec;
+  fs::create_directories(paths.store, ec);
+  if (ec) {
+    return Error{"cannot create `" + paths.store.string() + "`: " + ec.message()};
+  }
+  if (IsMounted(paths.store)) {
+    return Ok{};
+  }
+  if (!fs::exists(paths.store_image, ec)) {
+    // A file system of its own bounds what builds can write: a build that fills it fails with
+    // ENOSPC in the builder, and the host's disk keeps its space.
+    const fs::path partial = paths.store_image.string() + ".new";
+    {
+      int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(settings.store_mb) << 20) != 0) {
+        const int err = errno;
+        if (fd >= 0) {
+          ::close(fd);
+        }
+        return Error{"cannot create the builder's store image `" + partial.string() +
+                     "`: " + ErrnoText(err)};
+      }
+      ::close(fd);
+    }
+    if (!os::FindProgram("mkfs.ext4")) {
+      return Error{
+          "mkfs.ext4 not found on PATH; the builder's store is an ext4 image: install "
+          "e2fsprogs (apt-get install e2fsprogs)"};
+    }
+    if (auto made =
+            Run({"mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=0:0", partial.string()},
+                "make the builder's store file system");
+        !made) {
+      fs::remove(partial, ec);
+      return made.error();
+    }
+    fs::rename(partial, paths.store_image, ec);
+    if (ec) {
+      return Error{"cannot rename `" + partial.string() + "`: " + ec.message()};
+    }
+  }
+  return Run({"mount", "-o", "loop,nosuid,nodev,noatime", paths.store_image.string(),
+              paths.store.string()},
+             "mount the builder's store `" + paths.store_image.string() + "`");
+}
+
+ErrorOr<Ok> UnmountBuilderStore(const StateDir& state) {
+  const BuilderPaths paths = BuilderPathsFor(state);
+  if (!IsMounted(paths.store)) {
+    return Ok{};
+  }
+  if (::umount2(paths.store.c_str(), 0) != 0 &&
+      (errno != EBUSY || ::umount2(paths.store.c_str(), MNT_DETACH) != 0)) {
+    return Error{"cannot unmount the builder's store `" + paths.store.string() +
+                 "`: " + ErrnoText(errno)};
+  }
+  return Ok{};
+}
+
+ErrorOr<Sandbox> StartBuilder(const LauncherOptions& options, const BuilderSettings& settings,
+                              const std::string& name, bool detached, audit::Log& audit) {
+  const BuilderPaths paths = BuilderPathsFor(options.state);
+  if (auto found = os::FindProgram("nix"); !found) {
+    return Error{"nix not found on PATH; install Debian's nix-bin (apt-get install nix-bin)"};
+  }
+  auto backend = backends::Find(options.backend);
+  if (!backend) {
+    return backend.error();
+  }
+  if ((*backend)->capabilities().microvm_isolation) {
+    // A microVM gets its read-only volumes as copies in an image made at boot, and the builder's
+    // /usr is the host's whole /usr (gigabytes; docs/nix.md#the-builder-sandbox).
+    return Error{"the builder sandbox runs on the container backend only for now: backend `" +
+                 options.backend +
+                 "` would copy the host's whole /usr into an image at every start; a microVM "
+                 "builder needs a root of its own with Nix in it. Leave out `--backend`"};
+  }
+  if (auto mounted = MountBuilderStore(options.state, settings); !mounted) {
+    return mounted.error();
+  }
+  std::error_code ec;
+  fs::create_directories(paths.inbox, ec);
+  auto digest = WriteBuilderRootfs(paths.rootfs);
+  if (!digest) {
+    return digest.error();
+  }
+  auto lock = LockNameForNewSandbox(options.state, name);
+  if (!lock) {
+    return lock.error();
+  }
+  AdmittedPlan admitted;
+  admitted.verified.plan = BuilderPlan(paths, settings);
+  admitted.verified.payload_digest = "builder";
+  StartOptions start;
+  start.name = name;
+  start.detached = detached;
+  start.use_pool = false;
+  auto sandbox = SandboxAccess::StartOn(**backend, options, admitted, start, audit, nullptr, name,
+                                        ResolvedRootfs{paths.rootfs, *digest, std::nullopt});
+  (void)audit.Append("builder-start", {{"sandbox", name},
+                                       {"backend", options.backend},
+                                       {"warm", detached},
+                                       {"store", paths.store.string()},
+                                       {"store_mb", settings.store_mb},
+                                       {"ok", sandbox.ok()}});
+  return sandbox;
+}
+
+ErrorOr<std::vector<std::string>> BuilderArgv(const nix::NixBuildRequest& request,
+                                              std::string_view dir) {
+  auto local = LocalFlake(request.flake_ref);
+  if (!local) {
+    // The hook for fetching builds: once the egress proxy serves builders, a request that names
+    // the hosts it may fetch from gets a builder with that network instead of this refusal.
+    return Error{"the flake `" + request.flake_ref +
+                 "` must be fetched, and the builder sandbox has no network (builds are offline "
+                 "until fetch sources can be allowed through the egress proxy); put the flake in a "
+                 "local directory and name it `path:/abs/dir`"};
+  }
+  std::vector<std::string> argv = request.argv;
+  argv[0] = "/usr/bin/nix";
+  for (size_t i = 1; i + 1 < argv.size(); ++i) {
+    if (argv[i] == "--store") {
+      argv[i + 1] = "local";  // the builder's /nix, not the host path the request names
+      ++i;
+    } else if (argv[i] == "--option" && i + 2 < argv.size() && argv[i + 1] == "sandbox") {
+      argv[i + 2] = "false";
+      i += 2;
+    }
+  }
+  argv.back() = "path:" + std::string(kSrcMount) + "/" + std::string(dir) + local->second + "#" +
+                request.attr;
+  return argv;
+}
+
+ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
+                                      const BuilderSettings& settings, const BuilderJob& job,
+                                      audit::Log& audit) {
+  const BuilderPaths paths = BuilderPathsFor(options.state);
+  const std::string dir = RandomSuffix() + RandomSuffix();
+  auto argv = BuilderArgv(job.request, dir);
+  if (!argv) {
+    return argv.error();
+  }
+  BuilderOutput out;
+  // The warm builder when it runs; otherwise one for this build, under the lock so that no other
+  // build unmounts the store beneath it.
+  std::optional<BuilderLock> lock;
+  std::optional<Sandbox> own;
+  std::optional<Attached> warm;
+  auto attached = Attach(options, kWarmBuilder);
+  if (attached) {
+    warm.emplace(std::move(*attached));
+    out.warm = true;
+    out.sandbox = std::string(kWarmBuilder);
+  } else if (auto record = ReadRecord(options.state, kWarmBuilder); record && IsRunning(*record)) {
+    // A builder of its own would share the warm one's store and unmount it from under it after.
+    return Error{"the warm builder runs but cannot take the build (" + attached.error().message +
+                 "); `mvmctl resume mvm-builder`, or `mvmctl builder stop` and build again"};
+  } else {
+    auto locked = BuilderLock::Acquire(options.state);
+    if (!locked) {
+      return locked.error();
+    }
+    lock.emplace(std::move(*locked));
+    out.sandbox = std::string(kWarmBuilder) + "-" + RandomSuffix();
+    auto started = StartBuilder(options, settings, out.sandbox, /*detached=*/false, audit);
+    if (!started) {
+      (void)UnmountBuilderStore(options.state);
+      return Error{"the build of `" + job.request.flake_ref + "#" + job.request.attr +
+                   "` cannot start: " + started.error().message};
+    }
+    own.emplace(std::move(*started));
+  }
+  auto finish = [&] {
+    std::error_code ec;
+    fs::remove_all(paths.inbox / dir, ec);
+    if (own) {
+      (void)Destroy(options, *own, audit, "build finished");
+      (void)UnmountBuilderStore(options.state);
+    }
+  };
+  const SandboxRecord& record = own ? own->record() : warm->record;
+  agent::Client& agent = own ? own->agent() : warm->agent;
+
+  auto local = LocalFlake(job.request.flake_ref);
+  if (auto copied = CopyFlakeSource(local->first, paths.inbox / dir); !copied) {
+    finish();
+    return copied.error();
+  }
+  auto ran = RunNixInBuilder(options, record, agent, *argv, job, audit);
+  const std::string installable = job.request.flake_ref + "#" + job.request.attr;
+  nlohmann::json build = {{"sandbox", out.sandbox},
+                          {"flake_ref", job.request.flake_ref},
+                          {"attr", job.request.attr},
+                          {"warm", out.warm}};
+  if (!ran) {
+    build["ok"] = false;
+    build["problem"] = ran.error().message;
+    (void)audit.Append("builder-build", build);
+    finish();
+    return Error{"the build of `" + installable +
+                 "` in the builder failed: " + ran.error().message};
+  }
+  build["exit_status"] = ran->exit_status;
+  if (ran->exit_status != 0) {
+    build["ok"] = false;
+    (void)audit.Append("builder-build", build);
+    finish();
+    std::string why =
+        ran->message.empty() ? "exit status " + std::to_string(ran->exit_status) : ran->message;
+    return Error{"`nix build` of `" + installable + "` failed in the builder sandbox (" + why +
+                 "); the last lines of its log:" + LastLines(ran->log)};
+  }
+  // The builder's answer says which path to take; nothing it says about the path is believed.
+  nlohmann::json answer = nlohmann::json::parse(ran->stdout_text, nullptr, false);
+  std::string store_path;
+  if (answer.is_array() && answer.size() == 1 && answer[0].is_object()) {
+    auto outputs = answer[0].find("outputs");
+    if (outputs != answer[0].end() && outputs->is_object()) {
+      auto o = outputs->find(job.request.outputs.front());
+      if (o != outputs->end() && o->is_string()) {
+        store_path = o->get<std::string>();
+      }
+    }
+  }
+  build["ok"] = !store_path.empty();
+  build["store_path"] = store_path;
+  (void)audit.Append("builder-build", build);
+  if (store_path.empty()) {
+    finish();
+    return Error{"`nix build --json` of `" + installable + "` in the builder printed no `" +
+                 job.request.outputs.front() + "` output: " + ran->stdout_text.substr(0, 512)};
+  }
+  auto imported = nix::ImportBuiltTree(options.state.root, paths.store, store_path, job.pinned);
+  nlohmann::json import = {{"sandbox", out.sandbox},
+                           {"store_path", store_path},
+                           {"pinned", job.pinned},
+                           {"ok", imported.ok()}};
+  if (imported) {
+    import["nar_hash"] = imported->nar_hash;
+    import["tree"] = imported->tree.string();
+  } else {
+    import["problem"] = imported.error().message;
+  }
+  (void)audit.Append("builder-import", import);
+  finish();
+  if (!imported) {
+    return imported.error();
+  }
+  out.imported = std::move(*imported);
+  out.store_path = store_path;
+  return out;
+}
+
+}  // namespace mvm::runtime

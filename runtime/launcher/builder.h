@@ -1,0 +1,116 @@
+#ifndef MVM_RUNTIME_LAUNCHER_BUILDER_H_
+#define MVM_RUNTIME_LAUNCHER_BUILDER_H_
+
+// The builder sandbox: where `mvmctl build` evaluates and builds a flake, so that neither runs on
+// the host. It is an ordinary sandbox of a backend (the container backend by default), started
+// from a plan the launcher makes itself, that sees:
+//
+//   /usr    the host's /usr, read-only: Debian's nix-bin and its libraries, and the busybox the
+//           template flake imports (docs/nix.md says why /usr and not a rootfs of its own)
+//   /nix    its own store, `<state>/builder/store`: an ext4 image of bounded size mounted there
+//   /src    flake sources copied in for each build, read-only
+//   /build  a bounded tmpfs for Nix's build directories
+//
+// and nothing else of the host: no state directory, no keys, no secrets, no home directory, and no
+// network. What it builds crosses back as data (nix::ImportBuiltTree): the host copies the tree
+// and hashes it itself.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "backend-emit/nix/artifacts.h"
+#include "backend-emit/nix/request.h"
+#include "ir/support/error_or.h"
+#include "runtime/launcher/launcher.h"
+
+namespace mvm::runtime {
+
+/// The name of the warm builder `mvmctl builder start` keeps; a build's own builder is
+/// `mvm-builder-<6 hex digits>`.
+inline constexpr std::string_view kWarmBuilder = "mvm-builder";
+
+/// How a builder sandbox is sized. The store's size is fixed when its image is first made.
+struct BuilderSettings {
+  uint32_t cpus = 2;
+  uint32_t memory_mb = 2048;
+  uint32_t store_mb = 8192;      ///< the store image (sparse: only what is written uses disk)
+  uint32_t build_dir_mb = 1024;  ///< /build, a tmpfs that counts against memory_mb
+};
+
+/// `<state>/builder` and what it holds.
+struct BuilderPaths {
+  std::filesystem::path dir;
+  std::filesystem::path store_image;  ///< store.img: the ext4 image of the store
+  std::filesystem::path store;        ///< store/: where the image is mounted; the builder's /nix
+  std::filesystem::path rootfs;  ///< rootfs/: the builder's own small root (mount points, /etc)
+  std::filesystem::path inbox;   ///< inbox/: flake sources, the builder's /src
+  std::filesystem::path lock;    ///< builds without a warm builder take it, one at a time
+};
+BuilderPaths BuilderPathsFor(const StateDir& state);
+
+/// Holds `<state>/builder/lock` (flock) while it lives: store mounts and unmounts happen under it.
+class BuilderLock {
+ public:
+  static ErrorOr<BuilderLock> Acquire(const StateDir& state);
+  BuilderLock(BuilderLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  BuilderLock& operator=(BuilderLock&&) = delete;
+  BuilderLock(const BuilderLock&) = delete;
+  ~BuilderLock();
+
+ private:
+  explicit BuilderLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+/// Makes the store image (first time: `settings.store_mb`, ext4) and mounts it at
+/// BuilderPaths::store unless it is mounted already. Needs root and e2fsprogs; call with the lock.
+ErrorOr<Ok> MountBuilderStore(const StateDir& state, const BuilderSettings& settings);
+/// Unmounts the store (lazily when busy); nothing when it is not mounted. Call with the lock.
+ErrorOr<Ok> UnmountBuilderStore(const StateDir& state);
+
+/// Starts a builder sandbox called `name` on `options.backend`, its store mounted first. Audited as
+/// `builder-start` (besides the launcher's `launch`). Detached for the warm builder.
+ErrorOr<Sandbox> StartBuilder(const LauncherOptions& options, const BuilderSettings& settings,
+                              const std::string& name, bool detached, audit::Log& audit);
+
+/// One build in a builder sandbox.
+struct BuilderJob {
+  nix::NixBuildRequest request;  ///< as parsed or lowered on the host
+  /// The digest the output must have (a plan's pinned rootfs digest), or empty.
+  std::string pinned;
+  uint32_t timeout_seconds = 1800;
+  /// Each line Nix writes to stderr in the builder, as it arrives.
+  std::function<void(std::string_view)> on_log;
+};
+
+/// What a build in the builder produced, as the host measured it.
+struct BuilderOutput {
+  nix::ImportedTree imported;
+  std::string store_path;  ///< the builder's answer, checked to be a store path and nothing more
+  bool warm = false;       ///< built in the warm builder rather than one started for this build
+  std::string sandbox;     ///< which builder
+};
+
+/// The `nix build` argv of `request` as it runs in the builder, its flake copied to `/src/<dir>`:
+/// the host store becomes the builder's own (`--store local`), Nix's sandbox is off (the builder
+/// sandbox is the boundary, and its seccomp filter forbids the namespaces Nix's would need), the
+/// flake reference points at the copy. Every other flag of the request (`--builders`, `--impure`,
+/// `--max-jobs`) is kept. An Error for a flake the builder cannot reach offline.
+ErrorOr<std::vector<std::string>> BuilderArgv(const nix::NixBuildRequest& request,
+                                              std::string_view dir);
+
+/// Builds `job` in the warm builder when it runs, else in a builder started for this build and
+/// destroyed after it, then imports the output into the host's artifact store. Audited as
+/// `builder-build` and `builder-import`. An Error when the flake cannot be built offline, Nix
+/// fails or runs past the time limit (with the last lines of its log), or the output is not a
+/// store path, not importable or not the pinned digest.
+ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
+                                      const BuilderSettings& settings, const BuilderJob& job,
+                                      audit::Log& audit);
+
+}  // namespace mvm::runtime
+
+#endif  // MVM_RUNTIME_LAUNCHER_BUILDER_H_

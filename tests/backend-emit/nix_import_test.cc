@@ -1,0 +1,141 @@
+// ImportBuiltTree: a builder's store is hostile data. Trees are copied with nothing followed,
+// hashed on the host, and refused when they leave the store, hold what a rootfs never holds, or
+// differ from a pinned digest.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "backend-emit/nix/artifacts.h"
+#include "backend-emit/nix/nar.h"
+#include "tests/support/files.h"
+#include "tests/support/temp_dir.h"
+
+namespace mvm::nix {
+namespace {
+
+namespace fs = std::filesystem;
+using mvm::testing::ReadFile;
+using mvm::testing::TempDir;
+using mvm::testing::WriteFile;
+
+constexpr char kPath[] = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-rootfs";
+
+// A builder's /nix at `<tmp>/nix` holding kPath.
+fs::path MakeStore(const TempDir& tmp) {
+  fs::path out = tmp.path() / "nix" / "store" / fs::path(kPath).filename();
+  WriteFile(out / "bin" / "busybox", "not really busybox", fs::perms(0755));
+  fs::create_symlink("busybox", out / "bin" / "sh");
+  fs::create_symlink("/etc/shadow", out / "shadow-link");
+  WriteFile(out / "etc" / "passwd", "root:x:0:0::/root:/bin/sh\n", fs::perms(0644));
+  fs::create_directories(out / "proc");
+  return out;
+}
+
+TEST(IsStorePathTest, OnlyStorePathsOfNixsFormPass) {
+  EXPECT_TRUE(IsStorePath(kPath));
+  EXPECT_TRUE(IsStorePath("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-a+b_c.d?e=f-1"));
+  for (const char* bad : {"", "/nix/store/", "/etc/shadow", "/nix/store/../../etc",
+                          "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-a/b",
+                          "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-..",
+                          "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-.hidden",
+                          "/nix/store/0123456789abcdefghijklmnopqrstuv-rootfs",  // e, o, t, u
+                          "/nix/store/0123456789abcdfghijklmnpqrsvwxyz_rootfs",
+                          "nix/store/0123456789abcdfghijklmnpqrsvwxyz-rootfs"}) {
+    EXPECT_FALSE(IsStorePath(bad)) << bad;
+  }
+}
+
+TEST(ImportBuiltTreeTest, CopiesTheTreeReadOnlyAndHashesTheCopy) {
+  TempDir tmp;
+  fs::path out = MakeStore(tmp);
+  auto imported = ImportBuiltTree(tmp.path() / "state", tmp.path() / "nix", kPath, "");
+  ASSERT_TRUE(imported.ok()) << imported.error().message;
+  EXPECT_EQ(imported->nar_hash, *NarHash(out));
+  EXPECT_EQ(imported->tree,
+            tmp.path() / "state" / "artifacts" / "trees" / imported->nar_hash.substr(7));
+  // Links are copied as links, never followed: the shadow link still points at the name only.
+  EXPECT_EQ(fs::read_symlink(imported->tree / "shadow-link"), "/etc/shadow");
+  EXPECT_EQ(ReadFile(imported->tree / "bin" / "busybox"), "not really busybox");
+  struct stat st {};
+  ASSERT_EQ(::stat((imported->tree / "bin" / "busybox").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0555u);
+  ASSERT_EQ(::stat((imported->tree / "etc" / "passwd").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0444u);
+  ASSERT_EQ(::stat((imported->tree / "etc").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0555u);
+  EXPECT_TRUE(imported->references.empty());
+  // Importing again keeps the tree; the digest is the same.
+  auto again = ImportBuiltTree(tmp.path() / "state", tmp.path() / "nix", kPath, "");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->tree, imported->tree);
+}
+
+TEST(ImportBuiltTreeTest, ReferencesToOtherStorePathsAreFoundByTheHostsScan) {
+  TempDir tmp;
+  fs::path out = MakeStore(tmp);
+  const std::string lib = "/nix/store/zyxwvsrqpnmlkjihgfdcba9876543210-glibc-2.37";
+  // One in a file's bytes, cut by the scan's 64 KiB chunks in its name, one as a symlink target,
+  // and the output's own path, which is not a reference.
+  WriteFile(out / "bin" / "tool", std::string(65490, 'x') + lib + "/lib/ld.so" + kPath);
+  fs::create_symlink("/nix/store/abcdfghijklmnpqrsvwxyz0123456789-python-3.11/bin/python3",
+                     out / "bin" / "python3");
+  auto imported = ImportBuiltTree(tmp.path() / "state", tmp.path() / "nix", kPath, "");
+  ASSERT_TRUE(imported.ok()) << imported.error().message;
+  EXPECT_EQ(imported->references,
+            (std::vector<std::string>{"/nix/store/abcdfghijklmnpqrsvwxyz0123456789-python-3.11",
+                                      "/nix/store/zyxwvsrqpnmlkjihgfdcba9876543210-glibc-2.37"}));
+}
+
+TEST(ImportBuiltTreeTest, AStorePathThatIsASymlinkOutOfTheStoreIsRefused) {
+  TempDir tmp;
+  fs::create_directories(tmp.path() / "nix" / "store");
+  WriteFile(tmp.path() / "host" / "secret", "host file");
+  fs::create_directory_symlink(tmp.path() / "host",
+                               tmp.path() / "nix" / "store" / fs::path(kPath).filename());
+  auto imported = ImportBuiltTree(tmp.path() / "state", tmp.path() / "nix", kPath, "");
+  ASSERT_FALSE(imported.ok());
+  EXPECT_NE(imported.error().message.find("cannot open the builder's output"), std::string::npos)
+      << imported.error().message;
+  // The store directory itself replaced by a link is refused the same way.
+  TempDir tmp2;
+  fs::create_directories(tmp2.path() / "nix");
+  fs::create_directory_symlink(tmp.path() / "host", tmp2.path() / "nix" / "store");
+  EXPECT_FALSE(ImportBuiltTree(tmp2.path() / "state", tmp2.path() / "nix", kPath, "").ok());
+}
+
+TEST(ImportBuiltTreeTest, WhatIsNotAFileDirectoryOrLinkIsRefusedAndNothingIsLeft) {
+  TempDir tmp;
+  fs::path out = MakeStore(tmp);
+  ASSERT_EQ(::mkfifo((out / "fifo").c_str(), 0644), 0);
+  auto imported = ImportBuiltTree(tmp.path() / "state", tmp.path() / "nix", kPath, "");
+  ASSERT_FALSE(imported.ok());
+  EXPECT_NE(imported.error().message.find("neither a regular file"), std::string::npos)
+      << imported.error().message;
+  EXPECT_TRUE(fs::is_empty(tmp.path() / "state" / "artifacts" / "trees"));
+}
+
+TEST(ImportBuiltTreeTest, AnOutputThatIsNotThePinnedDigestIsRefused) {
+  TempDir tmp;
+  fs::path out = MakeStore(tmp);
+  const std::string pinned = "sha256:" + std::string(64, 'a');
+  auto imported = ImportBuiltTree(tmp.path() / "state", tmp.path() / "nix", kPath, pinned);
+  ASSERT_FALSE(imported.ok());
+  EXPECT_NE(imported.error().message.find("refused: the builder's output"), std::string::npos);
+  EXPECT_NE(imported.error().message.find("has NAR hash " + *NarHash(out)), std::string::npos)
+      << imported.error().message;
+  EXPECT_TRUE(fs::is_empty(tmp.path() / "state" / "artifacts" / "trees"));
+  EXPECT_TRUE(ImportBuiltTree(tmp.path() / "state", tmp.path() / "nix", kPath, *NarHash(out)).ok());
+}
+
+TEST(ImportBuiltTreeTest, ANameThatIsNotAStorePathImportsNothing) {
+  TempDir tmp;
+  MakeStore(tmp);
+  auto imported = ImportBuiltTree(tmp.path() / "state", tmp.path() / "nix", "/etc", "");
+  ASSERT_FALSE(imported.ok());
+  EXPECT_NE(imported.error().message.find("not a Nix store path"), std::string::npos);
+  EXPECT_FALSE(fs::exists(tmp.path() / "state" / "artifacts"));
+}
+
+}  // namespace
+}  // namespace mvm::nix

@@ -1,0 +1,398 @@
+// `mvmctl build` in the builder sandbox, against hostile flakes: what evaluation and build can read
+// (planted canaries never come back), what they can write, fill, fork and how long they may run,
+// the pinned-digest refusal, the warm builder and its audit records, and the template's NAR hash
+// in the builder against the host's own `nix build`. Needs root, nix-bin and e2fsprogs, as CI has.
+
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+
+#include "backend-emit/nix/nar.h"
+#include "backend-emit/plan/verify.h"
+#include "tests/support/command.h"
+#include "tests/support/files.h"
+#include "tests/support/prerequisite.h"
+#include "tests/support/temp_dir.h"
+
+namespace mvm::nix {
+namespace {
+
+namespace fs = std::filesystem;
+using mvm::testing::CommandResult;
+using mvm::testing::ReadFile;
+using mvm::testing::TempDir;
+using mvm::testing::WriteFile;
+
+// The busybox import of templates/flake.nix, to give hostile derivations a shell.
+constexpr std::string_view kFlakeHead = R"(
+{
+  outputs = { self }:
+    let
+      system = "x86_64-linux";
+      bb = builtins.path {
+        name = "busybox-static";
+        path = /usr/bin;
+        filter = path: type: path == "/usr/bin/busybox";
+        sha256 = "sha256-9CPbx+I+g28afJMSdqpzyncWktW6aBdLNMcrnyFqyCE=";
+      };
+      peek = p: if builtins.pathExists p then builtins.readFile p else "absent";
+      mk = name: script: extra: derivation ({
+        inherit name system;
+        builder = "${bb}/busybox";
+        args = [ "sh" "-c" script ];
+        PATH = "${bb}";
+      } // extra);
+    in {
+      packages.${system} = {
+)";
+
+constexpr std::string_view kFlakeTail = R"(
+      };
+    };
+}
+)";
+
+std::string RandomHex() {
+  std::random_device rd;
+  char text[17];
+  std::snprintf(text, sizeof text, "%08x%08x", rd(), rd());
+  return text;
+}
+
+std::string ReadAll(const fs::path& root) {
+  std::string all;
+  std::error_code ec;
+  if (fs::is_regular_file(root, ec)) {
+    return ReadFile(root);
+  }
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
+      all += ReadFile(it->path());
+    }
+  }
+  return all;
+}
+
+class BuilderSandboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0 || !os::FindProgram("nix") || !os::FindProgram("mkfs.ext4")) {
+      MVM_MISSING_PREREQUISITE() << "the builder sandbox needs root, nix-bin and e2fsprogs";
+    }
+    state_ = tmp_.path() / "state";
+    project_ = tmp_.path() / "project";
+  }
+
+  void TearDown() override {
+    // A failed test may leave the warm builder or the store mounted; neither may outlive it.
+    Mvmctl({"builder", "stop", "--state-dir", state_.string()});
+    ::umount2((state_ / "builder" / "store").c_str(), MNT_DETACH);
+  }
+
+  CommandResult Mvmctl(std::vector<std::string> args) {
+    return mvm::testing::RunMvmctl(std::move(args), std::nullopt, mvm::testing::MergedOutput());
+  }
+
+  /// A project whose workload `w` is `packages.x86_64-linux.<attr>` of a flake holding `packages`.
+  void WriteProject(std::string_view packages, std::string_view attr) {
+    WriteFile(project_ / "flake" / "flake.nix",
+              std::string(kFlakeHead) + std::string(packages) + std::string(kFlakeTail));
+    WriteFile(project_ / "app.py",
+              "from mvm import workload, entrypoint\n\n\n@workload(\"w\", "
+              "image=\"nix:path:./flake#packages.x86_64-linux." +
+                  std::string(attr) +
+                  "\")\nclass W:\n    @entrypoint(command=[\"/bin/true\"])\n"
+                  "    def main(self): ...\n");
+  }
+
+  /// Compiles the project to plans/w.plan.json and w.nix.json, with `extra` flags inserted into
+  /// the request's nix command (a request may carry flags of its own: docs/nix.md).
+  fs::path CompilePlan(const std::vector<std::string>& extra = {}) {
+    fs::path plans = tmp_.path() / "plans";
+    CommandResult compiled =
+        Mvmctl({"compile", (project_ / "app.py").string(), "-o", plans.string(), "--emit",
+                "plan,nix", "--state-dir", state_.string()});
+    EXPECT_EQ(compiled.status, 0) << compiled.out;
+    nlohmann::json request = nlohmann::json::parse(ReadFile(plans / "w.nix.json"));
+    auto& argv = request["argv"];
+    for (const std::string& flag : extra) {
+      argv.insert(argv.begin() + 4, flag);
+    }
+    WriteFile(plans / "w.nix.json", request.dump());
+    return plans / "w.plan.json";
+  }
+
+  std::string PlanDigest(const fs::path& plan) {
+    auto decoded = plan::DecodePlanFile(ReadFile(plan));
+    return decoded.ok() && decoded->plan.artifacts_size() == 1 ? decoded->plan.artifacts(0).digest()
+                                                               : "";
+  }
+
+  TempDir tmp_;
+  fs::path state_;
+  fs::path project_;
+};
+
+TEST_F(BuilderSandboxTest, AHostileFlakeReadsNoCanaryInEvaluationOrBuild) {
+  // Canaries on the host: in the home directory's .ssh, the state directory and its keys. Their
+  // contents never appear in a path, so finding one anywhere means it was read.
+  const std::string secret = "MVMSECRET" + RandomHex();
+  const fs::path ssh = fs::path(std::getenv("HOME") ? std::getenv("HOME") : "/root") / ".ssh" /
+                       ("mvm-canary-" + RandomHex());
+  WriteFile(ssh, secret + "-ssh\n");
+  WriteFile(state_ / "canary", secret + "-state\n");
+  WriteFile(state_ / "keys" / "canary.key", secret + "-keys\n");
+  std::string shadow_line = ReadFile("/etc/shadow");
+  shadow_line = shadow_line.substr(0, shadow_line.find('\n'));
+  ASSERT_FALSE(shadow_line.empty());
+  std::string paths;
+  for (const fs::path& p :
+       {ssh, state_ / "canary", state_ / "keys" / "canary.key", fs::path("/etc/shadow")}) {
+    paths += (paths.empty() ? "" : " ") + p.string();
+  }
+  // Evaluation reads them with --impure (the request carries it); the build tries them with cat.
+  WriteProject(
+      R"(
+        peek = mk "peek" ''
+          mkdir $out
+          echo "$seen" > $out/eval
+          for f in )" +
+          paths + R"(; do cat $f >> $out/build 2>&1; cat $f >&2; done
+          echo done >> $out/build
+        '' { seen = builtins.concatStringsSep "|" (map peek [ )" +
+          [&] {
+            std::string list;
+            for (const fs::path& p : {ssh, state_ / "canary", state_ / "keys" / "canary.key",
+                                      fs::path("/etc/shadow")}) {
+              list += "\"" + p.string() + "\" ";
+            }
+            return list;
+          }() +
+          R"(]); };
+)",
+      "peek");
+  fs::path plan = CompilePlan({"--impure"});
+
+  // The flake really is hostile: evaluated on the host with --impure it reads the canary.
+  CommandResult on_host = mvm::testing::RunCommand(
+      {"nix", "--extra-experimental-features", "nix-command flakes", "eval", "--impure", "--raw",
+       "--store", (tmp_.path() / "host-store").string(), "--option", "substituters", "",
+       "path:" + (project_ / "flake").string() + "#packages.x86_64-linux.peek.seen"},
+      mvm::testing::MergedOutput());
+  EXPECT_NE(on_host.out.find(secret + "-ssh"), std::string::npos) << on_host.Describe();
+
+  CommandResult built =
+      Mvmctl({"build", plan.string(), "--state-dir", state_.string(), "--builder-store-mb", "256"});
+  fs::remove(ssh);
+  ASSERT_EQ(built.status, 0) << built.out;
+  std::string digest = PlanDigest(plan);
+  ASSERT_TRUE(IsSha256Digest(digest)) << built.out;
+  const fs::path tree = state_ / "artifacts" / "trees" / digest.substr(7);
+  EXPECT_EQ(ReadFile(tree / "eval"), "absent|absent|absent|absent\n");
+  EXPECT_NE(ReadFile(tree / "build").find("No such file or directory"), std::string::npos);
+  // Nowhere: not in the output, the log, the audit log, or the bytes of the builder's store.
+  for (const auto& [what, text] :
+       {std::pair{"output", ReadAll(tree)}, std::pair{"log", built.out},
+        std::pair{"audit log", ReadFile(state_ / "audit.jsonl")},
+        std::pair{"store image", ReadFile(state_ / "builder" / "store.img")}}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << what;
+    EXPECT_EQ(text.find(shadow_line), std::string::npos) << what;
+  }
+  // The output is read-only on the host.
+  struct stat st {};
+  ASSERT_EQ(::stat((tree / "eval").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0444u);
+}
+
+TEST_F(BuilderSandboxTest, WritesOutsideTheOutputStayInTheBuilder) {
+  const std::string mark = "mvm-escape-" + RandomHex();
+  WriteProject(R"(
+        escape = mk "escape" ''
+          mkdir $out
+          for d in /usr /src /nix/store /root / /etc /tmp; do
+            echo x > $d/)" +
+                   mark + R"( 2>/dev/null && echo "wrote $d" >> $out/wrote
+          done
+          echo done >> $out/wrote
+        '' {};
+)",
+               "escape");
+  CommandResult built =
+      Mvmctl({"build", (project_ / "app.py").string(), "--state-dir", state_.string(), "-o",
+              (tmp_.path() / "out").string(), "--builder-store-mb", "256"});
+  ASSERT_EQ(built.status, 0) << built.out;
+  // The host's /usr and the flake are read-only in the builder; what it wrote elsewhere was its
+  // own (its store, its tmpfs, its root's overlay) and is gone or never imported.
+  for (const fs::path& host :
+       {fs::path("/usr") / mark, project_ / "flake" / mark, fs::path("/root") / mark,
+        fs::path("/") / mark, fs::path("/etc") / mark, fs::path("/tmp") / mark,
+        fs::path("/nix/store") / mark}) {
+    EXPECT_FALSE(fs::exists(host)) << host;
+  }
+  std::string digest = PlanDigest(tmp_.path() / "out" / "w.plan.json");
+  const fs::path tree = state_ / "artifacts" / "trees" / digest.substr(7);
+  std::string wrote = ReadFile(tree / "wrote");
+  EXPECT_EQ(wrote.find("wrote /usr"), std::string::npos) << wrote;
+  EXPECT_EQ(wrote.find("wrote /src"), std::string::npos) << wrote;
+  EXPECT_FALSE(fs::exists(tree / mark));
+}
+
+TEST_F(BuilderSandboxTest, FillingTheDiskFailsInTheBuilderAndTheHostKeepsItsSpace) {
+  WriteProject(R"(
+        fill = mk "fill" ''
+          mkdir $out
+          dd if=/dev/zero of=$out/big bs=1048576 count=400
+        '' {};
+)",
+               "fill");
+  struct statvfs before {};
+  ASSERT_EQ(::statvfs(tmp_.path().c_str(), &before), 0);
+  CommandResult built =
+      Mvmctl({"build", (project_ / "app.py").string(), "--state-dir", state_.string(), "-o",
+              (tmp_.path() / "out").string(), "--builder-store-mb", "96"});
+  EXPECT_EQ(built.status, 3) << built.out;
+  EXPECT_NE(built.out.find("No space left on device"), std::string::npos) << built.out;
+  // The image is the bound: its blocks on disk are at most its size.
+  struct stat st {};
+  ASSERT_EQ(::stat((state_ / "builder" / "store.img").c_str(), &st), 0);
+  EXPECT_LE(st.st_blocks * 512, 96ll << 20);
+  EXPECT_FALSE(fs::exists(state_ / "builder" / "store" / "store"))
+      << "the store stays unmounted after a build";
+}
+
+TEST_F(BuilderSandboxTest, AForkBombAndASleeperEndAtTheTimeLimit) {
+  WriteProject(R"(
+        bomb = mk "bomb" ''
+          mkdir $out
+          b() { b | b & }
+          b
+          sleep 600
+        '' {};
+        sleeper = mk "sleeper" "sleep 600" {};
+)",
+               "bomb");
+  auto start = std::chrono::steady_clock::now();
+  CommandResult bomb = Mvmctl({"build", (project_ / "app.py").string(), "--state-dir",
+                               state_.string(), "-o", (tmp_.path() / "out").string(),
+                               "--build-timeout", "15", "--builder-store-mb", "256"});
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(bomb.status, 3) << bomb.out;
+  EXPECT_NE(bomb.out.find("--build-timeout"), std::string::npos) << bomb.out;
+  EXPECT_LT(took, 90) << bomb.out;
+  // Nothing of the builder is left: its sandbox was destroyed with every process in it.
+  CommandResult ps = Mvmctl({"ps", "--state-dir", state_.string()});
+  EXPECT_EQ(ps.out.find("mvm-builder"), std::string::npos) << ps.out;
+
+  WriteProject(R"(
+        sleeper = mk "sleeper" "sleep 600" {};
+)",
+               "sleeper");
+  start = std::chrono::steady_clock::now();
+  CommandResult sleeper =
+      Mvmctl({"build", (project_ / "app.py").string(), "--state-dir", state_.string(), "-o",
+              (tmp_.path() / "out").string(), "--build-timeout", "5", "--builder-store-mb", "256"});
+  took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(sleeper.status, 3) << sleeper.out;
+  EXPECT_NE(sleeper.out.find("--build-timeout"), std::string::npos) << sleeper.out;
+  EXPECT_LT(took, 60) << sleeper.out;
+}
+
+TEST_F(BuilderSandboxTest, AnOutputThatDiffersFromThePinnedDigestIsRefused) {
+  WriteFile(project_ / "flake" / "content", "one\n");
+  WriteProject(R"(
+        pinned = mk "pinned" ''
+          mkdir $out
+          echo "$content" > $out/content
+        '' { content = builtins.readFile ./content; };
+)",
+               "pinned");
+  fs::path plan = CompilePlan();
+  CommandResult first =
+      Mvmctl({"build", plan.string(), "--state-dir", state_.string(), "--builder-store-mb", "256"});
+  ASSERT_EQ(first.status, 0) << first.out;
+  const std::string pinned = PlanDigest(plan);
+  ASSERT_TRUE(IsSha256Digest(pinned)) << first.out;
+  WriteFile(project_ / "flake" / "content", "two\n");
+  CommandResult changed = Mvmctl({"build", plan.string(), "--state-dir", state_.string()});
+  EXPECT_EQ(changed.status, 3) << changed.out;
+  EXPECT_NE(changed.out.find("refused: the builder's output"), std::string::npos) << changed.out;
+  EXPECT_NE(changed.out.find("but the plan pins " + pinned), std::string::npos) << changed.out;
+  EXPECT_EQ(PlanDigest(plan), pinned);
+  CommandResult repinned =
+      Mvmctl({"build", plan.string(), "--state-dir", state_.string(), "--repin"});
+  ASSERT_EQ(repinned.status, 0) << repinned.out;
+  EXPECT_NE(PlanDigest(plan), pinned);
+}
+
+TEST_F(BuilderSandboxTest, TheTemplateHasTheSameNarHashInTheBuilderAsOnTheHostAndWarmBuildsAudit) {
+  // The host's own build of the template flake, as `mvmctl build` ran it before the builder.
+  const std::string store = (tmp_.path() / "host-store").string();
+  const std::string installable = "path:" + (fs::path(MVM_SOURCE_DIR) / "templates").string() +
+                                  "#packages.x86_64-linux.busybox";
+  auto t0 = std::chrono::steady_clock::now();
+  CommandResult host = mvm::testing::RunCommand(
+      {"nix", "--extra-experimental-features", "nix-command flakes", "build", "--store", store,
+       "--option", "substituters", "", "--option", "build-users-group", "", "--no-link", "--json",
+       installable});
+  const double host_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(host.status, 0) << host.Describe();
+  const std::string store_path =
+      nlohmann::json::parse(host.out)[0]["outputs"]["out"].get<std::string>();
+  auto host_hash = NarHash(fs::path(store) / fs::path(store_path).relative_path());
+  ASSERT_TRUE(host_hash.ok());
+
+  WriteFile(project_ / "app.py",
+            "from mvm import workload, entrypoint\n\n\n@workload(\"tiny\", "
+            "image=\"template:busybox\")\nclass T:\n    @entrypoint(command=[\"/bin/true\"])\n"
+            "    def main(self): ...\n");
+  t0 = std::chrono::steady_clock::now();
+  CommandResult cold =
+      Mvmctl({"build", (project_ / "app.py").string(), "--state-dir", state_.string(), "-o",
+              (tmp_.path() / "cold").string(), "--builder-store-mb", "256"});
+  const double cold_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(cold.status, 0) << cold.out;
+  EXPECT_EQ(PlanDigest(tmp_.path() / "cold" / "tiny.plan.json"), *host_hash) << cold.out;
+  EXPECT_NE(cold.out.find("in a new builder"), std::string::npos) << cold.out;
+
+  CommandResult started = Mvmctl({"builder", "start", "--state-dir", state_.string()});
+  ASSERT_EQ(started.status, 0) << started.out;
+  CommandResult status =
+      Mvmctl({"builder", "status", "--state-dir", state_.string(), "--format", "json"});
+  EXPECT_NE(status.out.find("\"running\":true"), std::string::npos) << status.out;
+  t0 = std::chrono::steady_clock::now();
+  CommandResult warm = Mvmctl({"build", (project_ / "app.py").string(), "--state-dir",
+                               state_.string(), "-o", (tmp_.path() / "warm").string()});
+  const double warm_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(warm.status, 0) << warm.out;
+  EXPECT_NE(warm.out.find("in the warm builder mvm-builder"), std::string::npos) << warm.out;
+  EXPECT_EQ(PlanDigest(tmp_.path() / "warm" / "tiny.plan.json"), *host_hash);
+  CommandResult stopped = Mvmctl({"builder", "stop", "--state-dir", state_.string()});
+  EXPECT_EQ(stopped.status, 0) << stopped.out;
+  status = Mvmctl({"builder", "status", "--state-dir", state_.string(), "--format", "json"});
+  EXPECT_NE(status.out.find("\"running\":false"), std::string::npos) << status.out;
+  std::printf("busybox template: host %.2f s, builder cold %.2f s, builder warm %.2f s\n", host_s,
+              cold_s, warm_s);
+
+  std::string audit = ReadFile(state_ / "audit.jsonl");
+  for (const char* event : {"builder-start", "builder-build", "builder-import", "builder-stop"}) {
+    EXPECT_NE(audit.find(std::string("\"event\":\"") + event + "\""), std::string::npos) << event;
+  }
+  CommandResult verified = Mvmctl({"audit", "verify", "--state-dir", state_.string()});
+  EXPECT_EQ(verified.status, 0) << verified.out;
+}
+
+}  // namespace
+}  // namespace mvm::nix
