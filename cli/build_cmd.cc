@@ -2,6 +2,7 @@
 // the plan's artifact digest. The work is in backend-emit/nix (building) and backend-emit/plan
 // (re-signing the plan with the digest); this file wires flags, files and progress output to it.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -9,6 +10,7 @@
 
 #include "backend-emit/nix/artifacts.h"
 #include "backend-emit/nix/build.h"
+#include "backend-emit/nix/builders.h"
 #include "backend-emit/plan/rootfs_digest.h"
 #include "backend-emit/plan/time.h"
 #include "backend-emit/plan/verify.h"
@@ -74,7 +76,11 @@ std::optional<Error> BuildOne(const fs::path& nix_path, const nix::NixBuildReque
   auto start = std::chrono::steady_clock::now();
   auto built = nix::RunNixBuild(nix_path, request, progress);
   if (!built) {
-    return built.error();
+    Error failed = built.error();
+    if (std::find(request.argv.begin(), request.argv.end(), "--builders") != request.argv.end()) {
+      failed.message += nix::RemoteBuildHint(failed.message);
+    }
+    return failed;
   }
   plan::SystemClock clock;
   auto now = plan::FormatTimestamp(clock.NowUnixSeconds());
@@ -115,6 +121,30 @@ void Wrote(const fs::path& path, const plan::SecretKey* key, bool is_plan) {
   std::fprintf(stderr, "wrote %s%s\n", path.string().c_str(), note.c_str());
 }
 
+/// `--builders SPEC` or `--builders @FILE` (the machines file read now, so that the request
+/// written records the machines its build went to), checked; nullopt without the flag.
+ErrorOr<std::optional<std::string>> ReadBuilders(const Args& args) {
+  if (!args.Has("builders")) {
+    return std::optional<std::string>();
+  }
+  std::string spec = args.Get("builders");
+  if (spec.starts_with('@')) {
+    auto text = ReadWholeFile(spec.substr(1));
+    if (!text) {
+      Error failed = text.error();
+      failed.message = "`--builders " + spec + "`: " + failed.message +
+                       "; give the machines file's path after `@`, or the machines themselves";
+      return failed;
+    }
+    spec = std::move(*text);
+  }
+  auto checked = nix::CheckBuilders(spec);
+  if (!checked) {
+    return checked.error();
+  }
+  return std::optional<std::string>(std::move(*checked));
+}
+
 /// `mvmctl build FILE...`: compile, build every request, write plans with digests and the requests.
 int BuildSources(const Args& args) {
   CompileRequest request;
@@ -130,6 +160,10 @@ int BuildSources(const Args& args) {
   // As with compile: signed plans are meant to run elsewhere, so the stricter profile by default.
   if (args.Has("sign") && !args.Has("profile")) {
     request.pass_options.profile = passes::Profile::kProduction;
+  }
+  auto builders = ReadBuilders(args);
+  if (!builders) {
+    return Fail("build", builders.error());
   }
   PlanSettings plan_settings;
   plan::SystemClock clock;
@@ -152,6 +186,14 @@ int BuildSources(const Args& args) {
   auto requests = MakeNixRequests(module, ReadNixSettings(args));
   if (!requests) {
     return Fail("build", requests.error());
+  }
+  for (NixRequestFile& r : *requests) {
+    if (r.request && *builders) {
+      if (auto used = nix::UseRemoteBuilders(*r.request, **builders); !used) {
+        return Fail("build", used.error());
+      }
+      r.json = nix::RequestToCanonicalJson(*r.request);
+    }
   }
 
   std::optional<fs::path> nix_path;
@@ -316,11 +358,20 @@ int BuildPlan(const Args& args) {
     }
     key = std::move(*loaded);
   }
+  auto builders = ReadBuilders(args);
+  if (!builders) {
+    return Fail("build", builders.error());
+  }
   const plan::v1::ExecutionPlan& plan = decoded->plan;
   std::optional<nix::NixBuildRequest> request;
   std::string not_built;
   if (auto failed = PlanRequest(plan_path, plan, args, request, not_built)) {
     return Fail("build", *failed);
+  }
+  if (request && *builders) {
+    if (auto used = nix::UseRemoteBuilders(*request, **builders); !used) {
+      return Fail("build", used.error());
+    }
   }
   std::string digest;
   if (plan.workload().image().kind() == "oci") {

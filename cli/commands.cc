@@ -261,7 +261,7 @@ exit status: 0 success, 1 errors found, 2 usage error, 3 environment failure (I/
        RunCompile},
       {"build", "build workloads' root filesystems with Nix and record their digests in the plans",
        R"(usage: mvmctl build FILE... [-o DIR] [--sign KEY] [--state-dir DIR] [-v] [options]
-       mvmctl build PLAN [-o DIR] [--sign KEY] [--state-dir DIR] [-v]
+       mvmctl build PLAN [-o DIR] [--sign KEY] [--state-dir DIR] [--builders SPEC] [-v]
 
 Runs each workload's Nix build request with the real `nix` (Debian's nix-bin): offline (no
 substituters), sandboxed, into the local store STATE-DIR/nix. The built rootfs's NAR hash becomes
@@ -285,6 +285,9 @@ options:
                              ~/.local/state/mvm)
   --templates-dir DIR        the template flake's directory (default $MVM_TEMPLATES_DIR, else the
                              one shipped with mvmctl)
+  --builders SPEC|@FILE      build on these Nix remote builders only, never on this host: machines
+                             as in Nix's machines file (`ssh-ng://user@host x86_64-linux KEY 1 1
+                             - - HOSTKEY`), separated by `;`; only ssh:// and ssh-ng:// URIs
   -v                         print the exact nix command and where the build was recorded
   FILE only: the compiler flags of `mvmctl compile` (--profile, --policy, --from-ir, --format,
   --passes, --phase, --project-root) and its plan flags (--expires-in, --expires-at,
@@ -293,7 +296,11 @@ options:
 exit status: 0 success, 1 errors found (or a malformed plan or request), 2 usage error,
 3 environment failure (nix missing or failing, I/O, unusable key)
 )",
-       Join({CompilerFlags(), {{"o", true}, {"v", false}}, PlanFlags(), NixFlags()}), RunBuild},
+       Join({CompilerFlags(),
+             {{"o", true}, {"v", false}, {"builders", true}},
+             PlanFlags(),
+             NixFlags()}),
+       RunBuild},
       {"ir", "show Workload IR in canonical form",
        R"(usage: mvmctl ir show FILE.py|FILE.ts
        mvmctl ir canon FILE.ir.json
