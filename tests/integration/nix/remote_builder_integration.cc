@@ -200,6 +200,17 @@ class BuilderHost {
 
   fs::path log_path() const { return dir_.path() / "sshd.log"; }
   std::string Log() const { return ReadFile(log_path()); }
+  /// The log from byte `since` on, once it holds `text` or 5 s have passed: sshd may log a
+  /// connection's end a moment after the client has gone.
+  std::string LogOnceItHas(size_t since, std::string_view text) const {
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    std::string log = Log().substr(since);
+    while (log.find(text) == std::string::npos && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      log = Log().substr(since);
+    }
+    return log;
+  }
   const TestInternet& internet() const { return internet_; }
 
  private:
@@ -394,10 +405,9 @@ TEST_F(RemoteBuilderTest, ABuilderWhoseHostKeyIsNotThePinnedOneIsRefused) {
   EXPECT_FALSE(fs::exists(state / "artifacts")) << built.out;
   EXPECT_FALSE(fs::exists(tmp_.path() / "out")) << built.out;
   // The client hung up before authenticating: the builder never saw our key.
-  std::string log = host_->Log().substr(log_before);
-  EXPECT_NE(log.find("Connection closed by " + std::string(TestInternet::kClientAddress)),
-            std::string::npos)
-      << log;
+  const std::string closed = "Connection closed by " + std::string(TestInternet::kClientAddress);
+  std::string log = host_->LogOnceItHas(log_before, closed);
+  EXPECT_NE(log.find(closed), std::string::npos) << log;
   EXPECT_EQ(log.find("Accepted publickey"), std::string::npos) << log;
   // No trust on first use either: the builder's key was not added to root's known_hosts.
   if (const char* home = std::getenv("HOME")) {
