@@ -3,6 +3,7 @@
 // (the sandbox), backend-emit/nix (importing and hashing) and backend-emit/plan (re-signing the
 // plan with the digest); this file wires flags, files and progress output to it.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 
 #include "backend-emit/nix/artifacts.h"
 #include "backend-emit/nix/build.h"
+#include "backend-emit/nix/builders.h"
 #include "backend-emit/plan/rootfs_digest.h"
 #include "backend-emit/plan/time.h"
 #include "backend-emit/plan/verify.h"
@@ -69,10 +71,69 @@ std::optional<Error> ReadBuilderFlags(const Args& args, runtime::BuilderSettings
   return std::nullopt;
 }
 
+/// `--builders`: the build runs on the remote builders only (`--max-jobs 0`), but Nix evaluates
+/// the flake here, in mvmctl's process tree, since the builder sandbox cannot reach an SSH builder
+/// yet (docs/nix.md#remote-builders says so). Records the built tree and returns its digest.
+std::optional<Error> BuildOnRemoteBuilders(const Args& args, const nix::NixBuildRequest& request,
+                                           std::string& digest) {
+  auto nix_path = nix::FindNix();
+  if (!nix_path) {
+    return nix_path.error();
+  }
+  std::fprintf(stderr, "mvmctl build: building %s on remote builders: %s#%s\n",
+               request.workload_id.c_str(), request.flake_ref.c_str(), request.attr.c_str());
+  if (args.Has("v")) {
+    std::fprintf(stderr, "mvmctl build: running %s\n", ShellLine(request.argv).c_str());
+  }
+  nix::BuildProgress progress;
+  progress.on_log = [](std::string_view line) {
+    std::fprintf(stderr, "[nix] %.*s\n", static_cast<int>(line.size()), line.data());
+  };
+  auto start = std::chrono::steady_clock::now();
+  auto built = nix::RunNixBuild(*nix_path, request, progress);
+  if (!built) {
+    Error failed = built.error();
+    failed.message += nix::RemoteBuildHint(failed.message);
+    return failed;
+  }
+  auto now = plan::FormatTimestamp(plan::SystemClock().NowUnixSeconds());
+  if (!now) {
+    return now.error();
+  }
+  nix::BuiltArtifact artifact{built->nar_hash,   built->store_path, request.store,
+                              request.flake_ref, request.attr,      *now,
+                              built->tree};
+  auto recorded = nix::RecordBuiltArtifact(StateDirFrom(args), artifact);
+  if (!recorded) {
+    return recorded.error();
+  }
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  std::fprintf(stderr, "mvmctl build: built %s: %s (%s) in %.1fs\n", request.workload_id.c_str(),
+               built->store_path.c_str(), built->nar_hash.c_str(),
+               static_cast<double>(took.count()) / 1000.0);
+  if (args.Has("v")) {
+    std::fprintf(stderr, "mvmctl build: recorded %s\n", recorded->string().c_str());
+  }
+  digest = built->nar_hash;
+  return std::nullopt;
+}
+
 /// Runs one request in the builder sandbox, records the imported tree under the state dir and
 /// returns its digest. `pinned`: the digest the output must have, or empty.
 std::optional<Error> BuildOne(const Args& args, const nix::NixBuildRequest& request,
                               const std::string& pinned, std::string& digest) {
+  if (std::find(request.argv.begin(), request.argv.end(), "--builders") != request.argv.end()) {
+    if (auto failed = BuildOnRemoteBuilders(args, request, digest)) {
+      return failed;
+    }
+    if (!pinned.empty() && pinned != digest) {
+      return MakeError(ErrorKind::kEnvironment,
+                       "the remote builders' output has digest " + digest + ", not the " + pinned +
+                           " the plan pins; pass --repin to record the new one");
+    }
+    return std::nullopt;
+  }
   if (auto found = nix::FindNix(); !found) {
     return found.error();
   }
@@ -144,6 +205,30 @@ void Wrote(const fs::path& path, const plan::SecretKey* key, bool is_plan) {
   std::fprintf(stderr, "wrote %s%s\n", path.string().c_str(), note.c_str());
 }
 
+/// `--builders SPEC` or `--builders @FILE` (the machines file read now, so that the request
+/// written records the machines its build went to), checked; nullopt without the flag.
+ErrorOr<std::optional<std::string>> ReadBuilders(const Args& args) {
+  if (!args.Has("builders")) {
+    return std::optional<std::string>();
+  }
+  std::string spec = args.Get("builders");
+  if (spec.starts_with('@')) {
+    auto text = ReadWholeFile(spec.substr(1));
+    if (!text) {
+      Error failed = text.error();
+      failed.message = "`--builders " + spec + "`: " + failed.message +
+                       "; give the machines file's path after `@`, or the machines themselves";
+      return failed;
+    }
+    spec = std::move(*text);
+  }
+  auto checked = nix::CheckBuilders(spec);
+  if (!checked) {
+    return checked.error();
+  }
+  return std::optional<std::string>(std::move(*checked));
+}
+
 /// `mvmctl build FILE...`: compile, build every request, write plans with digests and the requests.
 int BuildSources(const Args& args) {
   CompileRequest request;
@@ -159,6 +244,10 @@ int BuildSources(const Args& args) {
   // As with compile: signed plans are meant to run elsewhere, so the stricter profile by default.
   if (args.Has("sign") && !args.Has("profile")) {
     request.pass_options.profile = passes::Profile::kProduction;
+  }
+  auto builders = ReadBuilders(args);
+  if (!builders) {
+    return Fail("build", builders.error());
   }
   PlanSettings plan_settings;
   plan::SystemClock clock;
@@ -181,6 +270,14 @@ int BuildSources(const Args& args) {
   auto requests = MakeNixRequests(module, ReadNixSettings(args));
   if (!requests) {
     return Fail("build", requests.error());
+  }
+  for (NixRequestFile& r : *requests) {
+    if (r.request && *builders) {
+      if (auto used = nix::UseRemoteBuilders(*r.request, **builders); !used) {
+        return Fail("build", used.error());
+      }
+      r.json = nix::RequestToCanonicalJson(*r.request);
+    }
   }
 
   const fs::path state_dir = StateDirFrom(args);
@@ -337,11 +434,20 @@ int BuildPlan(const Args& args) {
     }
     key = std::move(*loaded);
   }
+  auto builders = ReadBuilders(args);
+  if (!builders) {
+    return Fail("build", builders.error());
+  }
   const plan::v1::ExecutionPlan& plan = decoded->plan;
   std::optional<nix::NixBuildRequest> request;
   std::string not_built;
   if (auto failed = PlanRequest(plan_path, plan, args, request, not_built)) {
     return Fail("build", *failed);
+  }
+  if (request && *builders) {
+    if (auto used = nix::UseRemoteBuilders(*request, **builders); !used) {
+      return Fail("build", used.error());
+    }
   }
   std::string digest;
   if (plan.workload().image().kind() == "oci") {

@@ -261,7 +261,7 @@ exit status: 0 success, 1 errors found, 2 usage error, 3 environment failure (I/
        RunCompile},
       {"build", "build workloads' root filesystems with Nix and record their digests in the plans",
        R"(usage: mvmctl build FILE... [-o DIR] [--sign KEY] [--state-dir DIR] [-v] [options]
-       mvmctl build PLAN [-o DIR] [--sign KEY] [--state-dir DIR] [-v]
+       mvmctl build PLAN [-o DIR] [--sign KEY] [--state-dir DIR] [--builders SPEC] [-v]
 
 Runs each workload's Nix build request in the builder sandbox (docs/nix.md#the-builder-sandbox):
 evaluation and build happen there, never on the host, offline, with Debian's nix-bin from the
@@ -289,6 +289,10 @@ options:
   --templates-dir DIR        the template flake's directory (default $MVM_TEMPLATES_DIR, else the
                              one shipped with mvmctl)
   -v                         print the request's nix command and where the build was recorded
+  --builders SPEC|@FILE      build on these Nix remote builders only, never on this host: machines
+                             as in Nix's machines file (`ssh-ng://user@host x86_64-linux KEY 1 1
+                             - - HOSTKEY`), separated by `;`; only ssh:// and ssh-ng:// URIs. The
+                             flake is then evaluated here, not in the builder sandbox
   --backend B                the builder's backend (container, the default, only for now)
   --build-timeout SECONDS    the builder's nix ends after this long (default 1800)
   --builder-memory-mb N      a new builder's memory limit (default 2048)
@@ -310,7 +314,8 @@ differs from the pinned digest, I/O, unusable key)
               {"build-timeout", true},
               {"builder-memory-mb", true},
               {"builder-store-mb", true},
-              {"repin", false}},
+              {"repin", false},
+              {"builders", true}},
              PlanFlags(),
              NixFlags()}),
        RunBuild},

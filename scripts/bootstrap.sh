@@ -24,6 +24,9 @@ debian_packages=(
   # curl as the client, and Debian's pip (with the requests it vendors) as two more clients.
   iproute2 curl python3-pip
   busybox-static mmdebstrap nix-bin neovim git
+  # The Nix remote builder test (tests/integration/nix/remote_builder_integration.cc) runs its own
+  # sshd in a network namespace; the package's own service is not needed by mvm.
+  openssh-server openssh-client
   # The qemu-microvm backend: qemu, and the tools that make its guest kernel and images.
   qemu-system-x86 xz-utils e2fsprogs
   # OCI images: libcurl (OpenSSL) for the registry client; the tests' registry, its htpasswd file,
