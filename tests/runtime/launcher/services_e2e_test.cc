@@ -98,7 +98,8 @@ class ServicesE2E : public ::testing::Test {
   nlohmann::json Ps() {
     Result ps = Mvmctl({"ps", "--format", "json"});
     EXPECT_EQ(ps.status, 0) << Describe(ps);
-    for (const nlohmann::json& s : nlohmann::json::parse(ps.out)["sandboxes"]) {
+    const nlohmann::json list = nlohmann::json::parse(ps.out);
+    for (const nlohmann::json& s : list["sandboxes"]) {
       if (s["name"] == name_) {
         return s;
       }
@@ -173,7 +174,7 @@ TEST_F(ServicesE2E, UpServesRestartsLogsAndStops) {
   EXPECT_EQ(stopped["status"], "stopped");
   EXPECT_TRUE(stopped["ports"].empty());
   const std::string audit = AuditLog();
-  for (const std::string& event : {"\"port-publish\"", "\"service-start\"", "\"service-stop\""}) {
+  for (const char* event : {"\"port-publish\"", "\"service-start\"", "\"service-stop\""}) {
     EXPECT_THAT(audit, HasSubstr(event));
   }
   EXPECT_THAT(audit, HasSubstr("\"host_port\":" + std::to_string(chosen)));
