@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -89,6 +91,22 @@ std::string AuditLog() {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+/// The audit records of `event` about sandbox `name` from byte `from` of the log on (the tests of
+/// one run reuse the name).
+std::vector<nlohmann::json> AuditRecords(const std::string& event, const std::string& name,
+                                         size_t from) {
+  std::vector<nlohmann::json> out;
+  std::istringstream lines(AuditLog().substr(from));
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+    if (record.is_object() && record.value("event", "") == event &&
+        record.value("sandbox", "") == name) {
+      out.push_back(record);
+    }
+  }
+  return out;
 }
 
 class ServicesE2E : public ::testing::Test {
@@ -180,6 +198,33 @@ TEST_F(ServicesE2E, UpServesRestartsLogsAndStops) {
   EXPECT_THAT(audit, HasSubstr("\"host_port\":" + std::to_string(chosen)));
   Result verify = Mvmctl({"audit", "verify"});
   EXPECT_EQ(verify.status, 0) << Describe(verify);
+}
+
+// An attached `up` audits what the agent reports of its services while it waits: a restart as it
+// happens, and each service's last state when a signal ends it.
+TEST_F(ServicesE2E, AnAttachedUpAuditsRestartsAndTheStop) {
+  const size_t from = AuditLog().size();
+  mvm::testing::BackgroundMvmctl up({"up", kFixture.string(), "--workload", "web", "--name", name_},
+                                    SharedState());
+  const std::string said = up.WaitFor("published on 127.0.0.1:", 60s);
+  ASSERT_THAT(said, HasSubstr("service http started")) << said;
+  Result kill = Mvmctl({"exec", name_, "--", "sh", "-c", "kill -9 $(pidof httpd)"});
+  ASSERT_EQ(kill.status, 0) << Describe(kill);
+  ASSERT_TRUE(WaitFor([&] { return !AuditRecords("service-restart", name_, from).empty(); }));
+  const nlohmann::json restart = AuditRecords("service-restart", name_, from).front();
+  EXPECT_EQ(restart["service"], "http");
+  EXPECT_EQ(restart["restarts"], 1);
+  EXPECT_EQ(restart["signal"], 9);
+  EXPECT_EQ(restart["reported_by"], "guest");
+  ASSERT_EQ(::kill(up.pid(), SIGTERM), 0);
+  (void)up.WaitFor("never printed", 30s);  // until `up` closes its output: it has destroyed it
+  const std::vector<nlohmann::json> stops = AuditRecords("service-stop", name_, from);
+  ASSERT_EQ(stops.size(), 2u);
+  EXPECT_EQ(stops[0]["service"], "http");
+  EXPECT_EQ(stops[0]["phase"], "running");
+  EXPECT_EQ(stops[0]["restarts"], 1);
+  EXPECT_EQ(stops[1]["service"], "ticker");
+  EXPECT_FALSE(AuditRecords("destroy", name_, from).empty());
 }
 
 TEST_F(ServicesE2E, AChosenPortInUseStopsUpBeforeAnythingStarts) {
