@@ -581,13 +581,14 @@ by signal N
        R"(usage: mvmctl ps [--state-dir DIR] [--format human|json] [-v]
 
 Lists the sandboxes in the state directory, sorted by name: workload, status (running, paused or
-stopped), PID, backend and creation time. A record that cannot be read is reported as a warning.
+stopped), PID, backend, creation time and the ports `up` published (127.0.0.1:HOST->GUEST). A
+record that cannot be read is reported as a warning.
 
 options:
   --format human|json   json prints {"sandboxes":[{"name","workload","status","pid","backend",
-                        "detached","created_at","network",...}]}
-  -v                    also each sandbox's rootfs digest, network policy in force, secrets (names)
-                        and helper processes (the JSON always has them)
+                        "detached","created_at","network","ports",...}]}
+  -v                    also each sandbox's rootfs digest, network policy in force, secrets (names),
+                        services and helper processes (the JSON always has them)
   --state-dir DIR       state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
 
 exit status: 0 ok, 2 usage error
