@@ -217,6 +217,29 @@ TEST_F(ServicesTest, ATunnelRelaysBytesBothWays) {
   server.Reset();
   EXPECT_EQ(::read(pipe.get(), buffer, sizeof buffer), 0);
 
+  // A client's half-close reaches the service as end of file, and its answer still comes back.
+  auto second = agent_.Connect();
+  ASSERT_TRUE(second);
+  auto half = second->Tunnel(port);
+  ASSERT_TRUE(half) << half.error().message;
+  os::UniqueFd half_pipe(*half);
+  os::UniqueFd half_server(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(half_server.valid());
+  ASSERT_EQ(::write(half_pipe.get(), "ask", 3), 3);
+  ASSERT_EQ(::shutdown(half_pipe.get(), SHUT_WR), 0);
+  std::string asked;
+  for (ssize_t n; (n = ::read(half_server.get(), buffer, sizeof buffer)) > 0;) {
+    asked.append(buffer, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(asked, "ask");  // and then end of file
+  ASSERT_EQ(::write(half_server.get(), "late", 4), 4);
+  half_server.Reset();
+  std::string answer;
+  for (ssize_t n; (n = ::read(half_pipe.get(), buffer, sizeof buffer)) > 0;) {
+    answer.append(buffer, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(answer, "late");
+
   // Nothing listening: an Error, and a fresh connection still works.
   listener.Reset();
   auto again = agent_.Connect();
