@@ -578,15 +578,20 @@ with the reason printed); 1 compile errors, 2 usage error
               {"i", false}}}),
        RunRun},
       {"up", "start a sandbox and keep it running",
-       R"(usage: mvmctl up FILE|PLAN --name NAME [--detach] [--from-ir] [--format human|json] [options]
+       R"(usage: mvmctl up FILE|PLAN --name NAME [--detach] [--publish GUEST:HOST]... [--from-ir] [--format human|json] [options]
 
 Verifies, admits and starts a sandbox for the workload and waits until its guest agent answers.
-Without --detach it lives as long as this command: Ctrl-C, SIGTERM or the death of this process
-removes it. With --detach it stays until `mvmctl stop` or `mvmctl destroy`.
+Then it starts every `@service` of the workload (restarted by its `restart=` policy; `mvmctl logs
+NAME --service S` shows its output) and publishes every declared port (`ports=`, a service's
+`port=`) on the host's 127.0.0.1, at an ephemeral port unless --publish chooses one; `mvmctl ps`
+shows where. Without --detach it lives as long as this command: Ctrl-C, SIGTERM or the death of
+this process removes it. With --detach it stays until `mvmctl stop` or `mvmctl destroy`.
 
 options: as for `run` (--workload, --profile, --project-root, --backend, --no-pool, --state-dir,
 --trust-dir, --trust, -v), and
-  --format json         print {"name","workload","pid","detached","audit_id"}
+  --publish GUEST:HOST  publish declared guest port GUEST on 127.0.0.1:HOST (repeatable); a HOST
+                        another process holds is an error before anything starts
+  --format json         print {"name","workload","pid","detached","audit_id","ports","services"}
   --from-ir             FILE is Workload IR JSON (what the SDKs write), compiled like source
 
 exit status: 0 up (detached) or stopped cleanly, 1 compile errors, 2 usage error, 125 refused or
@@ -600,6 +605,7 @@ failed
               {"project-root", true},
               {"format", true},
               {"from-ir", false},
+              {"publish", true, true},
               {"no-pool", false}}}),
        RunUp},
       {"exec", "run a command in a running sandbox",
@@ -627,27 +633,30 @@ by signal N
        R"(usage: mvmctl ps [--state-dir DIR] [--format human|json] [-v]
 
 Lists the sandboxes in the state directory, sorted by name: workload, status (running, paused or
-stopped), PID, backend and creation time. A record that cannot be read is reported as a warning.
+stopped), PID, backend, creation time and the ports `up` published (127.0.0.1:HOST->GUEST). A
+record that cannot be read is reported as a warning.
 
 options:
   --format human|json   json prints {"sandboxes":[{"name","workload","status","pid","backend",
-                        "detached","created_at","network",...}]}
-  -v                    also each sandbox's rootfs digest, network policy in force, secrets (names)
-                        and helper processes (the JSON always has them)
+                        "detached","created_at","network","ports",...}]}
+  -v                    also each sandbox's rootfs digest, network policy in force, secrets (names),
+                        services and helper processes (the JSON always has them)
   --state-dir DIR       state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
 
 exit status: 0 ok, 2 usage error
 )",
        Flags{{"state-dir", true}, {"format", true}, {"v", false}}, RunPs},
       {"logs", "print a sandbox's output log",
-       R"(usage: mvmctl logs NAME [-f] [--raw] [--show-tokens] [--state-dir DIR]
+       R"(usage: mvmctl logs NAME [--service S] [-f] [--raw] [--show-tokens] [--state-dir DIR]
 
-Prints what the sandbox's commands wrote, as its agent keeps it (the last MiB). -f follows it until
-the sandbox stops. On a terminal, control characters are escaped as \xHH; --raw writes the log
+Prints what the sandbox's commands wrote, as its agent keeps it (the last MiB). --service S prints
+only service S's output and its start, exit and restart lines (the last 256 KiB of it). -f follows
+it until the sandbox stops. On a terminal, control characters are escaped as \xHH; --raw writes the log
 unchanged. Secret tokens are cut to their `mvmtok-` prefix unless --show-tokens. Then, on stderr,
 what the sandbox's network policy refused it (`egress: ... denied ...`), from the audit log.
 
 options:
+  --service S       the log of service S only (`mvmctl ps -v` lists them)
   -f                follow the log until the sandbox stops
   --raw             write the log unchanged, even to a terminal
   --show-tokens     print secret tokens whole
@@ -655,7 +664,12 @@ options:
 
 exit status: 0 ok, 2 usage error, 3 no such running sandbox or agent unreachable
 )",
-       Flags{{"state-dir", true}, {"f", false}, {"raw", false}, {"show-tokens", false}}, RunLogs},
+       Flags{{"state-dir", true},
+             {"service", true},
+             {"f", false},
+             {"raw", false},
+             {"show-tokens", false}},
+       RunLogs},
       {"fs", "read, write, list and remove files in a sandbox",
        R"(usage: mvmctl fs NAME read|write|ls|rm PATH [-r] [--format human|json] [--state-dir DIR]
 

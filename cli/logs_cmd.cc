@@ -1,5 +1,5 @@
-// `mvmctl logs NAME [-f]`: what the sandbox's commands printed, as its agent keeps it (a bounded
-// ring: the oldest output goes first).
+// `mvmctl logs NAME [--service S] [-f]`: what the sandbox's commands (or one service) printed, as
+// its agent keeps it (a bounded ring: the oldest output goes first).
 
 #include <unistd.h>
 
@@ -41,8 +41,9 @@ int RunLogs(Args& args) {
       std::fputs((EscapeForTerminal(line) + "\n").c_str(), stderr);
     }
   };
+  const std::string service = args.Get("service");
   while (true) {
-    auto logs = sandbox->agent.Logs();
+    auto logs = service.empty() ? sandbox->agent.Logs() : sandbox->agent.ServiceLogs(service);
     if (!logs) {
       // With -f, the sandbox going away is the normal end.
       if (args.Has("f") && !shown.empty()) {

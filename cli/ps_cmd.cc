@@ -1,5 +1,5 @@
-// `mvmctl ps [--format json]`: the sandboxes in the state directory and whether they run (or are
-// paused).
+// `mvmctl ps [--format json]`: the sandboxes in the state directory, whether they run (or are
+// paused), and the ports `up` published for them.
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -45,6 +45,10 @@ int RunPs(Args& args) {
         list.back()["secrets"].push_back({{"env", t.env}, {"name", t.name}});
       }
       list.back()["rootfs"] = r.root_fs;
+      list.back()["ports"] = PortsJson(r);
+      for (const auto& service : r.services) {
+        list.back()["services"].push_back({{"name", service.name}, {"restart", service.restart}});
+      }
       if (r.image) {
         list.back()["image"] = r.image->digest;
       }
@@ -52,14 +56,14 @@ int RunPs(Args& args) {
     std::printf("%s\n", nlohmann::json{{"sandboxes", list}}.dump().c_str());
     return kExitOk;
   }
-  std::printf("%-24s %-24s %-8s %-8s %-10s %s\n", "NAME", "WORKLOAD", "STATUS", "PID", "BACKEND",
-              "CREATED");
+  std::printf("%-24s %-24s %-8s %-8s %-10s %-20s %s\n", "NAME", "WORKLOAD", "STATUS", "PID",
+              "BACKEND", "CREATED", "PORTS");
   for (const runtime::SandboxRecord& r : records) {
     bool running = runtime::IsRunning(r);
-    std::printf("%-24s %-24s %-8s %-8s %-10s %s%s\n", r.name.c_str(), r.workload_id.c_str(),
+    std::printf("%-24s %-24s %-8s %-8s %-10s %-20s %s%s\n", r.name.c_str(), r.workload_id.c_str(),
                 std::string(runtime::StatusOf(r)).c_str(),
                 running ? std::to_string(r.pid).c_str() : "-", r.backend.c_str(),
-                r.created_at.c_str(),
+                r.created_at.c_str(), DescribePorts(r).c_str(),
                 r.detached        ? " (detached)"
                 : !r.pool.empty() ? (" (ready in pool " + r.pool + ")").c_str()
                                   : "");
@@ -74,6 +78,11 @@ int RunPs(Args& args) {
         // Names only: the token is the sandbox's (and `logs` redacts it), the value the proxy's.
         std::printf("    secret: %s as %s (a token; the proxy substitutes the value)\n",
                     t.name.c_str(), t.env.c_str());
+      }
+      for (const auto& service : r.services) {
+        std::printf("    service: %s (restart=%s; `mvmctl logs %s --service %s`)\n",
+                    service.name.c_str(), service.restart.c_str(), r.name.c_str(),
+                    service.name.c_str());
       }
       for (const auto& helper : r.helpers) {
         std::printf("    helper: %s (pid %d)\n", helper.role.c_str(), helper.pid);

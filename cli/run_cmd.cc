@@ -137,6 +137,14 @@ int RunRun(Args& args) {
   if (!admitted) {
     return FailRun("run", admitted.error());
   }
+  if (const auto& w = admitted->verified.plan.workload();
+      w.services_size() > 0 || w.ports_size() > 0) {
+    // `run` is one command to completion; what keeps running is `up`'s (docs/services.md).
+    std::fprintf(stderr,
+                 "mvmctl run: note: workload `%s` declares services or ports, which `run` neither "
+                 "starts nor publishes; `mvmctl up` does\n",
+                 w.id().c_str());
+  }
   runtime::RunOptions run;
   run.entrypoint = args.Get("entrypoint");
   if (!one_shot) {

@@ -243,4 +243,21 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
   return input;
 }
 
+nlohmann::json PortsJson(const runtime::SandboxRecord& record) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : record.ports) {
+    out.push_back({{"guest", p.guest_port}, {"host", p.host_port}, {"address", p.host_address}});
+  }
+  return out;
+}
+
+std::string DescribePorts(const runtime::SandboxRecord& record) {
+  std::string out;
+  for (const auto& p : record.ports) {
+    out += (out.empty() ? "" : ", ") + p.host_address + ":" + std::to_string(p.host_port) + "->" +
+           std::to_string(p.guest_port);
+  }
+  return out.empty() ? "-" : out;
+}
+
 }  // namespace mvm::cli

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,6 +63,12 @@ ErrorOr<std::string> SignWithDevKey(ir::Module& one, RuntimeSession& session,
 std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session,
                                        std::string_view command, int& exit_code,
                                        int64_t validity_seconds = 600);
+
+/// A sandbox's published ports as `up` and `ps` print them in --format=json:
+/// [{"guest":8080,"host":18080,"address":"127.0.0.1"}], in guest port order.
+nlohmann::json PortsJson(const runtime::SandboxRecord& record);
+/// The same for a table: "127.0.0.1:18080->8080, …", or "-" for none.
+std::string DescribePorts(const runtime::SandboxRecord& record);
 
 }  // namespace mvm::cli
 

@@ -551,6 +551,14 @@ class WorkloadChecker {
       if (service.has_port()) {
         CheckRange(OptionContext::kService, "port", service.port(), base + "/port");
       }
+      if (!service.restart().empty()) {
+        CheckEnum("restart", service.restart(), {"never", "on-failure", "always"},
+                  base + "/restart");
+      }
+      if (service.has_max_restarts()) {
+        CheckRange(OptionContext::kService, "max_restarts", service.max_restarts(),
+                   base + "/max_restarts");
+      }
     }
     // An OCI image says what runs when the workload does not (its Entrypoint and Cmd).
     if (w_.entrypoints_size() == 0 && w_.services_size() == 0 && w_.image().kind() != "oci" &&

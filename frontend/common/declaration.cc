@@ -614,6 +614,9 @@ void Lowerer::LowerMember(const MemberDecl& member, ir::v1::Workload& w) {
   }
   if (service) {
     auto port = GetInt(args.Get("port"), context, "port", base + "/port");
+    auto restart = GetString(args.Get("restart"), "restart", base + "/restart");
+    auto max_restarts =
+        GetInt(args.Get("max_restarts"), context, "max_restarts", base + "/max_restarts");
     if (!command) {
       return;
     }
@@ -624,6 +627,12 @@ void Lowerer::LowerMember(const MemberDecl& member, ir::v1::Workload& w) {
     }
     if (port) {
       s->set_port(*port);
+    }
+    if (restart) {
+      s->set_restart(*restart);
+    }
+    if (max_restarts) {
+      s->set_max_restarts(*max_restarts);
     }
     *s->mutable_loc() = ir::ToProto(call.loc);
     return;

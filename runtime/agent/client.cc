@@ -566,6 +566,107 @@ ErrorOr<std::string> Client::Logs(uint64_t max_bytes) {
   return data.substr(data.size() - std::min<uint64_t>(data.size(), max_bytes));
 }
 
+namespace {
+
+v1::Exec ToExec(const ExecRequest& request) {
+  v1::Exec exec;
+  for (const std::string& arg : request.argv) {
+    exec.add_argv(arg);
+  }
+  for (const auto& [name, value] : request.env) {
+    v1::EnvVar* var = exec.add_env();
+    var->set_name(name);
+    var->set_value(value);
+  }
+  exec.set_cwd(request.cwd);
+  // Passed on as given, so that the agent, not this client, decides what a service may have.
+  exec.set_stdin(request.stdin_data);
+  exec.set_timeout_ms(request.timeout_ms);
+  exec.set_output_limit_bytes(request.output_limit_bytes);
+  if (request.uid) {
+    exec.set_uid(*request.uid);
+  }
+  if (request.gid) {
+    exec.set_gid(*request.gid);
+  }
+  return exec;
+}
+
+}  // namespace
+
+ErrorOr<Ok> Client::StartService(const ServiceSpec& spec) {
+  v1::Request request;
+  v1::ServiceStart* start = request.mutable_service_start();
+  start->set_name(spec.name);
+  *start->mutable_exec() = ToExec(spec.exec);
+  start->set_restart(spec.restart == "never"    ? v1::RESTART_NEVER
+                     : spec.restart == "always" ? v1::RESTART_ALWAYS
+                                                : v1::RESTART_ON_FAILURE);
+  start->set_max_restarts(spec.max_restarts);
+  return RoundTripDone(request);
+}
+
+ErrorOr<std::vector<ServiceStatus>> Client::ListServices() {
+  v1::Request request;
+  request.mutable_service_list();
+  auto response = RoundTrip(request, &v1::Response::has_services);
+  if (!response) {
+    return response.error();
+  }
+  std::vector<ServiceStatus> out;
+  for (const v1::ServiceState& s : response->services().services()) {
+    ServiceStatus status;
+    status.name = s.name();
+    switch (s.phase()) {
+      case v1::ServiceState::PHASE_RUNNING:
+        status.phase = "running";
+        break;
+      case v1::ServiceState::PHASE_BACKOFF:
+        status.phase = "backoff";
+        break;
+      case v1::ServiceState::PHASE_EXITED:
+        status.phase = "exited";
+        break;
+      case v1::ServiceState::PHASE_FAILED:
+        status.phase = "failed";
+        break;
+      default:
+        status.phase = "unknown";
+    }
+    status.pid = s.pid();
+    status.restarts = s.restarts();
+    status.exited = s.exited();
+    status.exit_code = s.exit_code();
+    status.signal = s.signal();
+    status.command = s.command();
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+ErrorOr<std::string> Client::ServiceLogs(const std::string& name, uint64_t max_bytes) {
+  v1::Request request;
+  request.mutable_logs()->set_max_bytes(max_bytes);
+  request.mutable_logs()->set_service(name);
+  auto response = RoundTrip(request, &v1::Response::has_logs);
+  if (!response) {
+    return response.error();
+  }
+  const std::string& data = response->logs().data();
+  return data.substr(data.size() - std::min<uint64_t>(data.size(), max_bytes));
+}
+
+ErrorOr<int> Client::Tunnel(uint32_t port) {
+  v1::Request request;
+  request.mutable_tunnel()->set_port(port);
+  if (auto done = RoundTripDone(request); !done) {
+    return done.error();
+  }
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
 ErrorOr<Ok> Client::Signal(int signal) {
   v1::Request request;
   request.mutable_signal()->set_signal(signal);

@@ -70,6 +70,26 @@ struct FileEntry {
 /// `..` or NUL bytes, modes any bits); callers that build paths from them validate first.
 std::vector<FileEntry> ToFileEntries(const ::mvm::agent::v1::FileListing& listing);
 
+/// A service to start (ServiceStart in agent.proto): `exec` without timeout or stdin.
+struct ServiceSpec {
+  std::string name;
+  ExecRequest exec;
+  std::string restart = "on-failure";  ///< "never", "on-failure" or "always"
+  uint32_t max_restarts = 10;
+};
+
+/// A service as the agent reports it: guest-reported, shown, never trusted for anything else.
+struct ServiceStatus {
+  std::string name;
+  std::string phase;  ///< "running", "backoff", "exited", "failed" (or "unknown")
+  int32_t pid = 0;    ///< in the sandbox's pid namespace; 0 when not running
+  uint32_t restarts = 0;
+  bool exited = false;
+  int32_t exit_code = 0;
+  int32_t signal = 0;
+  std::string command;
+};
+
 /// What Hello reports about the agent.
 struct AgentInfo {
   std::string version;
@@ -127,6 +147,16 @@ class Client {
   ErrorOr<Ok> Remove(const std::string& path, bool recursive);
   /// The newest `max_bytes` of the agent's log: workload output and `[mvm-agent]` marker lines.
   ErrorOr<std::string> Logs(uint64_t max_bytes = 1u << 20);
+  /// Starts a service detached from this connection; the agent restarts it by `spec.restart`.
+  ErrorOr<Ok> StartService(const ServiceSpec& spec);
+  /// Every service the agent was asked to start, sorted by name.
+  ErrorOr<std::vector<ServiceStatus>> ListServices();
+  /// The newest `max_bytes` of service `name`'s own log ring; an Error naming the services there
+  /// are when the agent has no such service.
+  ErrorOr<std::string> ServiceLogs(const std::string& name, uint64_t max_bytes = 1u << 20);
+  /// Turns this connection into a byte pipe to TCP `port` on the sandbox's loopback and gives it
+  /// up: the returned descriptor relays raw bytes, and this Client is closed.
+  ErrorOr<int> Tunnel(uint32_t port);
   /// Sends `signal` to every workload process group the agent started.
   ErrorOr<Ok> Signal(int signal);
   /// Gives a VM restored from a snapshot its own identity (identity.h): `hostname` (empty: kept),

@@ -23,6 +23,7 @@
 #include "runtime/agent/log_ring.h"
 #include "runtime/agent/process_tree.h"
 #include "runtime/agent/request.h"
+#include "runtime/agent/restart_policy.h"
 #include "runtime/agent/server.h"
 
 namespace mvm::runtime::agent::internal {
@@ -48,6 +49,9 @@ inline constexpr milliseconds kStopPoll{50};
 // How long the listener rests after accept() ran out of descriptors or memory: it stays readable
 // meanwhile, and polling it at once would spin.
 inline constexpr milliseconds kAcceptPause{100};
+// Services one agent keeps, and the output each keeps of its own (besides the agent's log).
+inline constexpr size_t kMaxServices = 16;
+inline constexpr size_t kServiceLogBytes = 256u << 10;
 
 /// Writes one line to the agent's stderr (the sandbox console).
 void Say(const std::string& message);
@@ -61,7 +65,7 @@ inline uint64_t MillisBetween(Clock::time_point from, Clock::time_point to) {
 
 /// One client connection and the request it is serving; requests on a connection run one at a time.
 struct Connection {
-  enum class State { kIdle, kExec, kRead, kWrite, kShutdown };
+  enum class State { kIdle, kExec, kRead, kWrite, kShutdown, kTunnel };
 
   uint64_t id = 0;
   os::UniqueFd fd;
@@ -77,8 +81,32 @@ struct Connection {
   uint64_t file_bytes = 0;
   uint64_t file_limit = 0;
   std::string write_error;  // kWrite: the first failure; later chunks are read and dropped
+  // kTunnel: the TCP connection in the sandbox, what the client sent that it has not taken yet,
+  // and which side has finished sending. `out` carries the peer's bytes unframed.
+  os::UniqueFd peer;
+  uint32_t tunnel_port = 0;
+  bool peer_connecting = false;
+  std::string to_peer;
+  size_t to_peer_sent = 0;
+  bool client_eof = false;
+  bool peer_eof = false;
 
   size_t pending() const { return out.size() - out_sent; }
+};
+
+/// A service (ServiceStart): its command, run again by its restart policy until the agent stops.
+struct Service {
+  std::string name;
+  ExecSpec spec;
+  RestartPolicy policy;
+  uint64_t exec_id = 0;  // of the running command; 0 while none runs
+  uint32_t restarts = 0;
+  std::optional<Clock::time_point> restart_at;  // in backoff
+  bool failed = false;                          // out of restarts
+  bool exited = false;
+  int exit_code = 0;
+  int signal = 0;
+  LogRing log{kServiceLogBytes};
 };
 
 /// One workload started by Exec, from fork until its result is sent and its pipes are closed (which
@@ -94,6 +122,7 @@ struct Exec {
   pid_t shim = -1;             // the command's parent and subreaper (exec.h)
   bool pid_in_result = false;  // Spawn timed out waiting for the pid: the result pipe has it
   uint64_t conn_id = 0;        // 0 once the client is gone: output then only goes to the log
+  std::string service;         // the service it runs, if any: output goes to its ring too
   ExecSpec spec;
   os::UniqueFd in, out, err, status, result;
   std::string result_bytes;  // from the shim: the command's pid (unless Spawn had it), wait status
@@ -130,7 +159,17 @@ class Server {
   int Run();
 
  private:
-  enum class Kind { kSignals, kListener, kConnection, kStdin, kStdout, kStderr, kStatus, kResult };
+  enum class Kind {
+    kSignals,
+    kListener,
+    kConnection,
+    kStdin,
+    kStdout,
+    kStderr,
+    kStatus,
+    kResult,
+    kPeer
+  };
   struct Watch {
     Kind kind;
     uint64_t id;
@@ -174,6 +213,27 @@ class Server {
   void Reap();
   void CheckTimeouts();
   void MaybeFinish(Exec& exec);
+  // Starts `spec` as a workload no client waits for; the exec's id, or an Error when it cannot.
+  ErrorOr<uint64_t> SpawnDetached(const ExecSpec& spec, const std::string& service);
+
+  // Services (services.cc).
+  void StartService(Connection& conn, const v1::ServiceStart& request);
+  void ListServices(Connection& conn);
+  void SendServiceLog(Connection& conn, const v1::Logs& request);
+  // The service's command ended (`failed`: not a clean exit 0): start it again later or not.
+  void OnServiceExit(const std::string& name, int exit_code, int signal, bool failed);
+  void RestartDueServices();
+  std::optional<Clock::time_point> NextServiceRestart() const;
+  void AppendServiceMarker(const std::string& name, const std::string& line);
+
+  // Tunnels (services.cc).
+  void StartTunnel(Connection& conn, const v1::Tunnel& request);
+  // The connect ended, with `error` (0: see SO_ERROR while connecting).
+  void TunnelConnected(Connection& conn, int error);
+  void OnTunnelClient(Connection& conn, short revents);
+  void OnTunnelPeer(Connection& conn, short revents);
+  void FlushToPeer(Connection& conn);
+  void MaybeEndTunnel(Connection& conn);
   // Every workload process: the descendants of the agent but its exec shims and helpers.
   TreeScope Workloads() const;
   uint64_t SignalWorkloads(int signal);
@@ -191,6 +251,7 @@ class Server {
   const Clock::time_point started_;
   std::map<uint64_t, Connection> connections_;
   std::map<uint64_t, Exec> execs_;
+  std::map<std::string, Service> services_;
   // Exec shims not yet reaped; each outlives its exec's result while background processes last.
   std::set<pid_t> shims_;
   // The agent's children from before it served (the microVM's stream multiplexer): never signalled

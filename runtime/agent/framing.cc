@@ -202,6 +202,13 @@ void FrameDecoder::Append(std::string_view bytes) {
   buffer_.append(bytes);
 }
 
+std::string FrameDecoder::TakeBuffered() {
+  std::string rest = buffer_.substr(start_);
+  buffer_.clear();
+  start_ = 0;
+  return rest;
+}
+
 std::optional<uint32_t> FrameDecoder::next_length() const {
   if (buffered() < kFrameHeaderBytes) {
     return std::nullopt;

@@ -79,6 +79,9 @@ class FrameDecoder {
   Status Next(std::string& frame);
   /// Bytes received and not yet returned as frames.
   size_t buffered() const { return buffer_.size() - start_; }
+  /// Removes and returns the bytes not yet returned as frames: what follows the last frame when a
+  /// stream stops being framed (an agent Tunnel).
+  std::string TakeBuffered();
   /// The length the next frame announces, when its header is complete (for error messages).
   std::optional<uint32_t> next_length() const;
 

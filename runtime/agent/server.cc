@@ -99,6 +99,26 @@ void Server::BuildPoll(std::vector<pollfd>& fds, std::vector<Watch>& watches) {
     add(listener_.get(), POLLIN, Kind::kListener, 0);
   }
   for (auto& [id, conn] : connections_) {
+    if (conn.state == Connection::State::kTunnel) {
+      short events = conn.pending() > 0 ? POLLOUT : 0;
+      if (Reading(conn)) {
+        events |= POLLIN | POLLRDHUP;
+      }
+      add(conn.fd.get(), events, Kind::kConnection, id);
+      // A peer that has ended and has nothing to take stays out of the poll: its hang-up would
+      // wake the loop at once, again and again, while the client drains the rest.
+      if (conn.peer.valid() && !(conn.peer_eof && conn.to_peer.size() == conn.to_peer_sent)) {
+        short peer_events = 0;
+        if (conn.peer_connecting || conn.to_peer.size() > conn.to_peer_sent) {
+          peer_events |= POLLOUT;
+        }
+        if (!conn.peer_connecting && !conn.peer_eof && conn.pending() < kMaxPending) {
+          peer_events |= POLLIN;
+        }
+        add(conn.peer.get(), peer_events, Kind::kPeer, id);
+      }
+      continue;
+    }
     short events = POLLRDHUP;
     if (Reading(conn) && stop_ == StopPhase::kRunning) {
       events |= POLLIN;
@@ -138,6 +158,9 @@ int Server::PollTimeout() const {
     return static_cast<int>(kStopPoll.count());
   }
   std::optional<Clock::time_point> next = accept_paused_until_;
+  if (auto restart = NextServiceRestart(); restart && (!next || *restart < *next)) {
+    next = restart;
+  }
   for (const auto& [id, exec] : execs_) {
     if (exec.deadline && !exec.timed_out && !exec.reaped && (!next || *exec.deadline < *next)) {
       next = exec.deadline;
@@ -176,6 +199,12 @@ void Server::Handle(const Watch& watch, short revents) {
     case Kind::kConnection:
       if (Connection* conn = FindConnection(watch.id)) {
         OnConnection(*conn, revents);
+      }
+      return;
+    case Kind::kPeer:
+      if (Connection* conn = FindConnection(watch.id);
+          conn != nullptr && conn->state == Connection::State::kTunnel) {
+        OnTunnelPeer(*conn, revents);
       }
       return;
     default:
@@ -234,6 +263,10 @@ void Server::Accept() {
 }
 
 void Server::OnConnection(Connection& conn, short revents) {
+  if (conn.state == Connection::State::kTunnel) {
+    OnTunnelClient(conn, revents);
+    return;
+  }
   if (revents & POLLOUT) {
     Flush(conn);
     if (conn.state == Connection::State::kRead) {
@@ -277,6 +310,10 @@ void Server::OnConnection(Connection& conn, short revents) {
 }
 
 bool Server::Reading(const Connection& conn) const {
+  if (conn.state == Connection::State::kTunnel) {
+    return !conn.peer_connecting && !conn.client_eof &&
+           conn.to_peer.size() - conn.to_peer_sent < kMaxPending;
+  }
   if (conn.state == Connection::State::kIdle || conn.state == Connection::State::kWrite) {
     return true;
   }
@@ -294,7 +331,7 @@ bool Server::Reading(const Connection& conn) const {
 
 void Server::HandleFrames(Connection& conn) {
   std::string payload;
-  while (!conn.dead && Reading(conn)) {
+  while (!conn.dead && conn.state != Connection::State::kTunnel && Reading(conn)) {
     switch (conn.decoder.Next(payload)) {
       case FrameDecoder::Status::kNeedMore:
         return;
@@ -405,7 +442,20 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
       SendDone(conn, 1);
       return;
     }
+    case v1::Request::kServiceStart:
+      StartService(conn, request.service_start());
+      return;
+    case v1::Request::kServiceList:
+      ListServices(conn);
+      return;
+    case v1::Request::kTunnel:
+      StartTunnel(conn, request.tunnel());
+      return;
     case v1::Request::kLogs: {
+      if (!request.logs().service().empty()) {
+        SendServiceLog(conn, request.logs());
+        return;
+      }
       v1::Response response;
       response.mutable_logs()->set_data(
           log_.Tail(static_cast<size_t>(std::min(request.logs().max_bytes(), kMaxLogReply))));
@@ -616,6 +666,7 @@ void Server::Close(Connection& conn) {
   conn.dead = true;
   conn.fd.Reset();
   conn.file.Reset();
+  conn.peer.Reset();
 }
 
 void Server::BecomeIdle(Connection& conn) {

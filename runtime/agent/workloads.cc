@@ -21,11 +21,22 @@ void Server::StartExec(Connection& conn, const v1::Exec& request) {
     SendError(conn, spec.error().message);
     return;
   }
-  spec->workload_capabilities = options_.workload_capabilities;
-  auto spawned = Spawn(*spec);
-  if (!spawned) {
-    SendError(conn, spawned.error().message);
+  auto id = SpawnDetached(*spec, /*service=*/"");
+  if (!id) {
+    SendError(conn, id.error().message);
     return;
+  }
+  execs_[*id].conn_id = conn.id;
+  conn.state = Connection::State::kExec;
+  conn.exec_id = *id;
+}
+
+ErrorOr<uint64_t> Server::SpawnDetached(const ExecSpec& checked, const std::string& service) {
+  ExecSpec spec = checked;
+  spec.workload_capabilities = options_.workload_capabilities;
+  auto spawned = Spawn(spec);
+  if (!spawned) {
+    return spawned.error();
   }
   const uint64_t id = next_exec_++;
   Exec& exec = execs_[id];
@@ -33,8 +44,8 @@ void Server::StartExec(Connection& conn, const v1::Exec& request) {
   exec.pid = spawned->pid;
   exec.pid_in_result = spawned->pid < 0;
   exec.shim = spawned->shim;
-  exec.conn_id = conn.id;
-  exec.spec = std::move(*spec);
+  exec.service = service;
+  exec.spec = std::move(spec);
   exec.in = std::move(spawned->stdin_fd);
   exec.out = std::move(spawned->stdout_fd);
   exec.err = std::move(spawned->stderr_fd);
@@ -45,10 +56,9 @@ void Server::StartExec(Connection& conn, const v1::Exec& request) {
     exec.deadline = exec.start + milliseconds(exec.spec.timeout_ms);
   }
   shims_.insert(exec.shim);
-  conn.state = Connection::State::kExec;
-  conn.exec_id = id;
   log_.AppendMarker("exec " + std::to_string(id) + " started (pid " + std::to_string(exec.pid) +
                     ", shim " + std::to_string(exec.shim) + "): " + exec.spec.display);
+  return id;
 }
 
 void Server::ReadOutput(Exec& exec, int stream, bool drain) {
@@ -71,6 +81,11 @@ void Server::ReadOutput(Exec& exec, int stream, bool drain) {
     const auto size = static_cast<size_t>(n);
     budget -= size;
     log_.Append(std::string_view(buffer, size));
+    if (!exec.service.empty()) {
+      if (auto it = services_.find(exec.service); it != services_.end()) {
+        it->second.log.Append(std::string_view(buffer, size));
+      }
+    }
     if (exec.finished) {
       continue;  // a background process of a finished exec: the log is all that is left
     }
@@ -238,6 +253,7 @@ void Server::Reap() {
 }
 
 void Server::CheckTimeouts() {
+  RestartDueServices();
   const auto now = Clock::now();
   for (auto& [id, exec] : execs_) {
     if (exec.deadline && !exec.timed_out && !exec.reaped && *exec.deadline <= now) {
@@ -272,6 +288,10 @@ void Server::MaybeFinish(Exec& exec) {
   }
   if (failure && failure->request_error) {
     log_.AppendMarker(prefix + "not started: " + failure->message);
+    if (!exec.service.empty()) {
+      AppendServiceMarker(exec.service, "not started: " + failure->message);
+      OnServiceExit(exec.service, failure->exit_code, 0, true);
+    }
     if (conn != nullptr) {
       SendError(*conn, failure->message);
       BecomeIdle(*conn);
@@ -311,6 +331,11 @@ void Server::MaybeFinish(Exec& exec) {
   result->set_exec_id(exec.id);
   result->set_pid(exec.pid);
   log_.AppendMarker(prefix + outcome);
+  if (!exec.service.empty()) {
+    AppendServiceMarker(exec.service, "exited: " + outcome);
+    OnServiceExit(exec.service, result->exit_code(), result->signal(),
+                  result->exit_code() != 0 || result->signal() != 0);
+  }
   if (conn != nullptr) {
     Send(*conn, response);
     BecomeIdle(*conn);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "runtime/launcher/internal.h"
@@ -81,6 +82,15 @@ std::optional<int> RunHelperIfAsked(int argc, char** argv) {
     StateDir state;
     state.root = argv[3];
     return internal::RunEgressHelper(state, argv[4]);
+  }
+  if (argc >= 6 && std::string_view(argv[2]) == "ports") {
+    StateDir state;
+    state.root = argv[3];
+    std::vector<int> guest;
+    for (int i = 5; i < argc; ++i) {
+      guest.push_back(std::atoi(argv[i]));
+    }
+    return internal::RunPortsHelper(state, argv[4], guest);
   }
   if (argc == 3 && std::string_view(argv[2]) == "pool") {
     return internal::RunPoolDaemon();

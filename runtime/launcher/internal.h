@@ -173,6 +173,14 @@ ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const s
                                                   backends::EgressEndpoints& endpoints,
                                                   bool dies_with_caller);
 
+/// Before a stop: one `service-stop` audit record per service the sandbox runs, with what its
+/// agent reports (phase, restarts, last exit); nothing for a sandbox without services.
+void AuditServicesAtStop(const SandboxRecord& record, agent::Client& agent, audit::Log& audit);
+
+/// The ports helper (services.cc): relays connections on descriptors 3, 4, … to the guest ports
+/// `guest` names in the same order, each through an agent Tunnel of sandbox `name`.
+int RunPortsHelper(const StateDir& state, const std::string& name, const std::vector<int>& guest);
+
 /// The helper side of StartEgressHelper, run by RunHelperIfAsked.
 int RunEgressHelper(const StateDir& state, const std::string& name);
 

@@ -436,6 +436,7 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
     ThawIfPaused(options.state, *on_disk);
   }
   if (sandbox.agent_) {
+    AuditServicesAtStop(sandbox.record_, *sandbox.agent_, audit);
     (void)sandbox.agent_->Shutdown();
     sandbox.agent_.reset();
   }
@@ -482,6 +483,9 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
     // An agent that does not acknowledge the shutdown (Client bounds the wait) is not waited for.
     auto client =
         agent::Client::Connect(options.state.AgentSocket(name), std::chrono::milliseconds(500));
+    if (client) {
+      AuditServicesAtStop(*record, *client, audit);
+    }
     const bool acknowledged = client && client->Shutdown();
     if (!acknowledged || !WaitGone(*record, std::chrono::seconds(3))) {
       SignalRecord(*record, SIGKILL);
@@ -504,6 +508,8 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
     record->pid = 0;
     record->pid_start_time = 0;
     record->paused = false;
+    record->ports.clear();  // the ports helper ended with it
+    record->services.clear();
     if (auto written = WriteRecord(options.state, *record); !written) {
       return written.error();
     }

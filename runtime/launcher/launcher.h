@@ -314,6 +314,38 @@ ErrorOr<oci::Pulled> PullImage(const StateDir& state, const oci::Reference& ref,
 ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan& plan,
                              const RunOptions& run, audit::Log& audit, PhaseTimings* timings);
 
+/// A host port chosen for a guest port (`mvmctl up --publish GUEST:HOST`); host 0: ephemeral.
+struct PublishRequest {
+  int guest_port = 0;
+  int host_port = 0;
+};
+/// `--publish` values as given; a usage Error for one that is not `GUEST[:HOST]`.
+ErrorOr<std::vector<PublishRequest>> ParsePublish(const std::vector<std::string>& flags);
+
+/// Listening sockets on the host's 127.0.0.1 for every port the plan's workload declares (`ports=`
+/// and each service's `port`), at the host port `publish` chooses for it or an ephemeral one.
+/// Bound before the sandbox starts, so that a chosen port another process holds is an Error that
+/// names it and nothing has started.
+struct BoundPorts {
+  std::vector<SandboxRecord::PublishedPort> ports;
+  std::vector<os::UniqueFd> fds;  ///< one per port, in the same order
+};
+ErrorOr<BoundPorts> BindPorts(const plan::v1::ExecutionPlan& plan,
+                              const std::vector<PublishRequest>& publish);
+
+/// What `up` does once the sandbox runs (docs/services.md): hands `ports` to a ports helper (which
+/// relays each connection to the guest port through an agent Tunnel, on every backend, and ends
+/// with the sandbox), starts every service of the plan through the agent with its restart policy,
+/// records both in the sandbox's record and audits them (`port-publish`, `service-start`).
+ErrorOr<Ok> Serve(const LauncherOptions& options, Sandbox& sandbox, const AdmittedPlan& admitted,
+                  BoundPorts ports, audit::Log& audit);
+
+/// Audits what changed between two of the agent's service listings: `service-restart` when a
+/// service was started again, `service-exit` when it ended for good. The facts are the guest's.
+void AuditServiceChanges(const std::string& sandbox,
+                         const std::vector<agent::ServiceStatus>& before,
+                         const std::vector<agent::ServiceStatus>& now, audit::Log& audit);
+
 /// The audit log and the launcher's checkpoint key that signs it (`<state>/keys/launcher.key`,
 /// made on first use). The key is declared first so that it outlives the log that signs with it.
 struct AuditSession {

@@ -106,6 +106,13 @@ nlohmann::json ToJson(const SandboxRecord& r) {
   for (const SandboxRecord::SecretToken& t : r.secret_tokens) {
     j["secrets"].push_back({{"env", t.env}, {"name", t.name}, {"token", t.token}});
   }
+  for (const SandboxRecord::PublishedPort& p : r.ports) {
+    j["ports"].push_back(
+        {{"guest", p.guest_port}, {"host", p.host_port}, {"address", p.host_address}});
+  }
+  for (const SandboxRecord::ServiceEntry& s : r.services) {
+    j["services"].push_back({{"name", s.name}, {"restart", s.restart}});
+  }
   if (r.image) {
     j["image"] = {{"digest", r.image->digest},           {"env", r.image->env},
                   {"working_dir", r.image->working_dir}, {"user", r.image->user},
@@ -176,6 +183,13 @@ ErrorOr<SandboxRecord> ReadRecord(const StateDir& state, std::string_view name) 
     for (const nlohmann::json& t : j.value("secrets", nlohmann::json::array())) {
       r.secret_tokens.push_back({t.at("env").get<std::string>(), t.at("name").get<std::string>(),
                                  t.at("token").get<std::string>()});
+    }
+    for (const nlohmann::json& p : j.value("ports", nlohmann::json::array())) {
+      r.ports.push_back(
+          {p.at("guest").get<int>(), p.at("host").get<int>(), p.at("address").get<std::string>()});
+    }
+    for (const nlohmann::json& s : j.value("services", nlohmann::json::array())) {
+      r.services.push_back({s.at("name").get<std::string>(), s.at("restart").get<std::string>()});
     }
     if (j.contains("image")) {
       const nlohmann::json& i = j["image"];

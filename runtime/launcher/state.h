@@ -110,6 +110,21 @@ struct SandboxRecord {
     std::optional<uint32_t> gid;
   };
   std::optional<Image> image;
+  /// A guest port published on the host (`mvmctl up`, docs/services.md): connections to
+  /// `host_address`:`host_port` reach `guest_port` on the sandbox's loopback, through its ports
+  /// helper.
+  struct PublishedPort {
+    int guest_port = 0;
+    int host_port = 0;
+    std::string host_address = "127.0.0.1";
+  };
+  std::vector<PublishedPort> ports;
+  /// The services `up` started (names and restart policies; their state is the agent's).
+  struct ServiceEntry {
+    std::string name;
+    std::string restart;
+  };
+  std::vector<ServiceEntry> services;
   /// Paused by `mvmctl pause` (Backend::Pause) and not resumed since: its processes, the agent's
   /// included, are stopped, so a command that needs the agent is refused instead of waiting.
   bool paused = false;

@@ -101,10 +101,13 @@ def entrypoint(*args: Any, **options: Any) -> Any:
 def service(*args: Any, **options: Any) -> Any:
     """Declares a method as a service: a long-running process, usually listening on ``port``.
 
-        @service("api", command=["python", "-m", "http.server", "8080"], port=8080)
+        @service("api", command=["python", "-m", "http.server", "8080"], port=8080,
+                 restart="on-failure", max_restarts=10)
 
-    The name is the first positional argument or ``name=``, else the method's name. Returns the
-    method unchanged."""
+    ``mvmctl up`` starts it and publishes ``port`` on the host's 127.0.0.1; ``restart`` (``never``,
+    ``on-failure``, the default, or ``always``) and ``max_restarts`` (default 10) say when the
+    agent starts it again. The name is the first positional argument or ``name=``, else the
+    method's name. Returns the method unchanged."""
     return _declare("service", args, options, "name")
 
 

@@ -140,7 +140,12 @@ export interface EntrypointOptions {
 
 export interface ServiceOptions {
   command: readonly string[];
+  /** The guest port it listens on; `mvmctl up` publishes it on the host's 127.0.0.1. */
   port?: number;
+  /** When the agent starts it again after it ends (default `"on-failure"`). */
+  restart?: "never" | "on-failure" | "always";
+  /** Restarts at most (default 10), with a backoff doubling from 250 ms to 8 s. */
+  maxRestarts?: number;
 }
 
 type AnyClass = abstract new (...args: never[]) => unknown;

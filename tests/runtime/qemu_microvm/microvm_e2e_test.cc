@@ -545,6 +545,54 @@ TEST_F(MicrovmE2E, OneShotCommandGetsItsEnvironmentAndStdin) {
   EXPECT_EQ(r.out, "1\nhi\n") << Describe(r);
 }
 
+// `up` of a microVM with a service: the agent starts it, and its port is published on the host's
+// 127.0.0.1 through the agent's Tunnel over the virtio-serial multiplexer, with no NIC (the plan
+// allows no egress). One boot; the restart policy and the rest are the container's test
+// (tests/runtime/launcher/services_e2e_test.cc), on the same agent.
+TEST_F(MicrovmE2E, UpStartsAServiceAndPublishesItsPort) {
+  const std::string name = "vm-svc-" + std::to_string(::getpid());
+  const fs::path fixture =
+      fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "runtime" / "services.py";
+  Result up = Mvmctl({"up", fixture.string(), "--workload", "web-vm", "--backend", "qemu-microvm",
+                      "--name", name, "--detach", "--format", "json"});
+  ASSERT_EQ(up.status, 0) << Describe(up);
+  const nlohmann::json started = nlohmann::json::parse(up.out);
+  ASSERT_EQ(started["ports"].size(), 1u) << up.out;
+  const int port = started["ports"][0]["host"];
+  std::string page;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval timeout{20, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    page.clear();
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+      const std::string request = "GET / HTTP/1.0\r\n\r\n";
+      (void)!::write(fd, request.data(), request.size());
+      char buffer[4096];
+      for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) {
+        page.append(buffer, static_cast<size_t>(n));
+      }
+    }
+    ::close(fd);
+    if (page.find("200 OK") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  EXPECT_THAT(page, HasSubstr("200 OK"));
+  EXPECT_THAT(page, HasSubstr(name));  // the guest's hostname: the page came from this VM
+  Result logs = Mvmctl({"logs", name, "--service", "http"});
+  EXPECT_EQ(logs.status, 0) << Describe(logs);
+  EXPECT_THAT(logs.out, HasSubstr("started (pid"));
+  Result stop = Mvmctl({"destroy", name});
+  EXPECT_EQ(stop.status, 0) << Describe(stop);
+}
+
 // `mvmctl snapshot` reads the guest's writable memory file systems through the agent as it does a
 // container's: the guest's own mountinfo decides what is captured.
 }  // namespace
