@@ -186,19 +186,14 @@ class ParsePipeline {
 /// The project files of each workload of `r` (CompileRequest::resolve_files).
 ErrorOr<Ok> ResolveFiles(const CompileRequest& request, const FileResult& r, DiagnosticSink& sink,
                          std::map<std::string, std::vector<plan::ProjectFile>>& out) {
-  std::error_code ec;
-  const fs::path cwd = fs::current_path(ec);
-  if (ec) {
-    return Error{"cannot tell the current directory: " + ec.message()};
-  }
   for (const ir::v1::Workload& w : r.module.proto.workloads()) {
     if (request.from_ir && !w.has_file_set()) {
       continue;  // IR names no declaring file whose directory would be the default
     }
     const fs::path declaring =
         request.from_ir ? fs::path(w.source().file()) : fs::path(r.file->path());
-    const fs::path root =
-        declaring.empty() ? cwd : (cwd / declaring).lexically_normal().parent_path();
+    // As the user wrote it (relative to the current directory), so diagnostics show that path.
+    const fs::path root = declaring.has_parent_path() ? declaring.parent_path() : fs::path(".");
     const std::string declaring_name = request.from_ir ? "" : declaring.filename().string();
     auto files = plan::ResolveProjectFiles(w, root, declaring_name, request.file_limits, sink,
                                            request.hash_files);

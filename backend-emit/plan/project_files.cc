@@ -41,9 +41,10 @@ bool Inside(const fs::path& root, const fs::path& p) {
 
 class Walker {
  public:
-  Walker(const ir::v1::Workload& w, fs::path root, std::string declaring_file,
-         const FileLimits& limits, DiagnosticSink& sink, bool hash)
+  Walker(const ir::v1::Workload& w, fs::path root, std::string shown_root,
+         std::string declaring_file, const FileLimits& limits, DiagnosticSink& sink, bool hash)
       : hash_(hash),
+        shown_root_(std::move(shown_root)),
         w_(w),
         root_(std::move(root)),
         declaring_(std::move(declaring_file)),
@@ -73,8 +74,7 @@ class Walker {
     }
     for (size_t i = 0; i < patterns_.size(); ++i) {
       if (!used_[i] && !patterns_[i].negated()) {
-        sink_.Emit<DiagnosticKind::kFilePatternUnmatched>(loc_, patterns_[i].text(),
-                                                          root_.string());
+        sink_.Emit<DiagnosticKind::kFilePatternUnmatched>(loc_, patterns_[i].text(), shown_root_);
       }
     }
     std::sort(files_.begin(), files_.end(),
@@ -115,15 +115,12 @@ class Walker {
   }
 
   bool Selected(const std::string& rel) {
-    if (rel == declaring_) {
-      return true;
-    }
     for (size_t i = 0; i < patterns_.size(); ++i) {
       if (!used_[i] && Selects({patterns_[i]}, rel)) {
         used_[i] = true;
       }
     }
-    return Selects(patterns_, rel);
+    return rel == declaring_ || Selects(patterns_, rel);
   }
 
   ErrorOr<Ok> Walk(const std::string& rel_dir, std::vector<Ignore>& ignores) {
@@ -181,7 +178,7 @@ class Walker {
       if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
         continue;  // sockets, fifos, devices: nothing a workload imports
       }
-      if (rel != declaring_ && (by_gitignore ? Ignored(ignores, rel, false) : !Selected(rel))) {
+      if (by_gitignore ? rel != declaring_ && Ignored(ignores, rel, false) : !Selected(rel)) {
         continue;
       }
       fs::path host = dir / name;
@@ -197,7 +194,7 @@ class Walker {
         if (ec || !Inside(root_, target)) {
           std::error_code read_ec;
           fs::path link = fs::read_symlink(host, read_ec);
-          sink_.Emit<DiagnosticKind::kFileSymlinkEscapes>(loc_, rel, link.string(), root_.string());
+          sink_.Emit<DiagnosticKind::kFileSymlinkEscapes>(loc_, rel, link.string(), shown_root_);
           continue;
         }
         executable = (target_st.st_mode & 0111) != 0;
@@ -218,7 +215,7 @@ class Walker {
 
   void Stop(const std::string& limit, const std::string& flag) {
     Diagnostic& d =
-        sink_.Emit<DiagnosticKind::kFileLimitExceeded>(loc_, w_.id(), limit, root_.string());
+        sink_.Emit<DiagnosticKind::kFileLimitExceeded>(loc_, w_.id(), limit, shown_root_);
     d.hint = std::string(w_.has_file_set() ? "narrow `files=`" : "declare `files=[...]`") +
              " to ship only what the workload needs (or list the rest in `.gitignore`), or "
              "raise the limit with `" +
@@ -227,6 +224,8 @@ class Walker {
   }
 
   const bool hash_;
+  /// The project directory as the caller named it: diagnostics show no path the user did not write.
+  const std::string shown_root_;
   const ir::v1::Workload& w_;
   const fs::path root_;
   const std::string declaring_;
@@ -281,7 +280,7 @@ ErrorOr<std::vector<ProjectFile>> ResolveProjectFiles(const ir::v1::Workload& w,
     return Error{"cannot open the project directory `" + project_root.string() +
                  "`: " + ec.message()};
   }
-  return Walker(w, root, declaring_file, limits, sink, hash).Run();
+  return Walker(w, root, project_root.string(), declaring_file, limits, sink, hash).Run();
 }
 
 void AddProjectFiles(const std::vector<ProjectFile>& files, ir::v1::Workload& w) {
