@@ -29,7 +29,7 @@ ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions
   using Kind = backends::SandboxMount::Kind;
   std::vector<backends::SandboxMount> mounts;
   if (p.workload().files_size() > 0) {
-    // The checked copies (StageProjectFiles); a restored VM has them in its snapshot already.
+    // The checked copies (StartOn); a restored VM has them in its snapshot already.
     mounts.push_back({Kind::kStagedFile,
                       start.restore ? fs::path() : sandbox_dir / kProjectFilesDir,
                       std::string(plan::kAppRoot.substr(0, plan::kAppRoot.size() - 1))});
@@ -152,7 +152,10 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   request.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
   request.pids_max = kPidsMax;
   if (p.workload().files_size() > 0 && !start.restore) {
-    // Nothing of the bundle reaches the sandbox before every file matched its signed digest.
+    // Nothing of the bundle reaches the sandbox before every file matched its signed digest. A
+    // copy left by an earlier start under this name is not trusted: staged afresh.
+    std::error_code stale;
+    fs::remove_all(request.sandbox_dir / kProjectFilesDir, stale);
     if (auto staged = plan::StageVerifiedFiles(p.workload(), start.blobs,
                                                request.sandbox_dir / kProjectFilesDir);
         !staged) {
