@@ -390,15 +390,19 @@ ErrorOr<Ok> StageVerifiedFiles(const ir::v1::Workload& w, const BlobSource& sour
       return Error{"the content of `" + f.path() + "` (sha256 " + f.sha256() +
                    ") is missing from " + where + "; " + fix};
     }
+    const std::string mismatch = "the content of `" + f.path() + "` in " + where +
+                                 " does not match the plan's signed sha256 " + f.sha256() +
+                                 " (it was changed after the plan was signed); " + fix;
+    if (st.st_size != static_cast<off_t>(f.size())) {
+      return Error{mismatch};
+    }
     auto bytes = os::ReadFileBounded(blob, static_cast<int64_t>(f.size()) + 1);
     if (!bytes) {
       return Error{"cannot read the content of `" + f.path() + "` from " + where + ": " +
                    bytes.error().message};
     }
     if (bytes->size() != static_cast<uint64_t>(f.size()) || ir::Sha256Hex(*bytes) != f.sha256()) {
-      return Error{"the content of `" + f.path() + "` in " + where +
-                   " does not match the plan's signed sha256 " + f.sha256() +
-                   " (it was changed after the plan was signed); " + fix};
+      return Error{mismatch};
     }
     const fs::path to = out_dir / *rel;
     std::error_code ec;
