@@ -348,6 +348,12 @@ ErrorOr<Ok> WriteBundle(const std::vector<ProjectFile>& files, const fs::path& b
       return Error{"project file `" + f.path +
                    "` changed while it was being compiled; compile again"};
     }
+    // A blob already there with the right content (a compile of the same project before) is kept:
+    // rewriting it would cost a sync for nothing.
+    if (auto kept = os::ReadFileBounded(blobs / f.sha256, static_cast<int64_t>(f.size));
+        kept && ir::Sha256Hex(*kept) == f.sha256) {
+      continue;
+    }
     if (auto ok = os::WriteFileAtomically(blobs / f.sha256, *bytes, {0644, true}); !ok) {
       return ok.error();
     }
