@@ -254,6 +254,12 @@ int BuildSources(const Args& args) {
   if (auto problem = ReadPlanSettings(args, request.pass_options.profile, clock, plan_settings)) {
     return Fail("build", *problem);
   }
+  request.resolve_files = true;
+  auto limits = ReadFileLimits(args);
+  if (!limits) {
+    return Fail("build", limits.error());
+  }
+  request.file_limits = *limits;
   auto compilation = Compile(request);
   if (!compilation) {
     return FailCompilation("build", compilation.error(), format);
@@ -263,7 +269,7 @@ int BuildSources(const Args& args) {
     return kExitInputErrors;
   }
   const ir::Module& module = compilation->module;
-  auto plans = MakePlans(module, plan_settings);
+  auto plans = MakePlans(module, plan_settings, compilation->project_files);
   if (!plans) {
     return Fail("build", WithKind(plans.error(), ErrorKind::kUsage));
   }
@@ -328,6 +334,12 @@ int BuildSources(const Args& args) {
       return Fail("build", written.error());
     }
     Wrote(path, key, true);
+    if (auto project = compilation->project_files.find((*plans)[i].workload_id);
+        project != compilation->project_files.end() && !project->second.empty()) {
+      if (auto written = plan::WriteBundle(project->second, plan::BundleDirFor(path)); !written) {
+        return Fail("build", written.error());
+      }
+    }
     if (const NixRequestFile& r = (*requests)[i]; r.request) {
       fs::path request_path = out_dir / (r.workload_id + ".nix.json");
       if (auto written = WriteFileAtomically(request_path, r.json); !written) {

@@ -204,6 +204,8 @@ const std::vector<Command>& AllCommands() {
 
 Reads mvm declarations in Python (.py) and TypeScript (.ts, .tsx) files statically (nothing is
 imported or run), checks them and prints diagnostics. Directories are searched for source files.
+When a file has no errors, the project files its workloads would ship (`files=`) are listed from
+its directory too (not read), so a link out of the project or a pattern matching nothing shows here.
 
 options:
   --profile dev|production   rules to apply (default dev)
@@ -213,11 +215,13 @@ options:
   --from-ir                  inputs are Workload IR JSON files (e.g. from SDK record mode)
   --passes LIST              pass pipeline (default validate,policy,org-policy,normalize)
   --phase frontend|passes    stop after this stage
+  --max-files N              most project files one workload may ship (default 1000)
+  --max-files-mb N           most MiB of project files one workload may ship (default 64)
 
 exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage error (also a malformed
 --policy file), 3 environment failure
 )",
-       CompilerFlags(), RunCheck},
+       CheckFlags(), RunCheck},
       {"compile", "compile declarations to Workload IR files and ExecutionPlans",
        R"(usage: mvmctl compile FILE... [-o DIR] [--emit ir,plan,nix] [--sign KEY] [options]
 
@@ -225,7 +229,10 @@ Compiles declarations to one canonical Workload IR file (DIR/<id>.ir.json, RFC 8
 ExecutionPlan (DIR/<id>.plan.json, a DSSE envelope) per workload, and with `--emit nix` a Nix build
 request (DIR/<id>.nix.json) per workload with a `nix:` image or a template the shipped flake
 builds. Plans are signed with --sign; without it a plan has no signatures and every verifier
-refuses it as unsigned. Nothing is written when any error is found.
+refuses it as unsigned. Each plan lists the project files its workload ships to /app (`files=`,
+by default the declaring file's directory tree less what .gitignore excludes) with their SHA-256,
+and their contents go to DIR/<id>.bundle/sha256/<hex>: copy the bundle with the plan. Nothing is
+written when any error is found.
 
 options:
   -o DIR                     output directory (default mvm-out)
@@ -245,6 +252,8 @@ options:
   --policy FILE              organisation policy (mvm-policy.json) that tightens the profile
   --format human|json|sarif  diagnostics format
   --project-root DIR         directory local volumes must stay inside (production profile)
+  --max-files N              most project files one plan may ship (default 1000)
+  --max-files-mb N           most MiB of project files one plan may ship (default 64)
   --from-ir                  inputs are Workload IR JSON files (e.g. from SDK record mode)
   --passes LIST              pass pipeline (default validate,policy,org-policy,normalize)
   --state-dir DIR            Nix requests build into the local store DIR/nix (default
@@ -257,6 +266,7 @@ exit status: 0 success, 1 errors found, 2 usage error, 3 environment failure (I/
        Join({CompilerFlags(),
              {{"o", true}, {"emit", true}, {"dump", true}},
              PlanFlags(),
+             FileLimitFlags(),
              NixFlags()}),
        RunCompile},
       {"build", "build workloads' root filesystems with Nix and record their digests in the plans",
@@ -300,8 +310,9 @@ options:
   PLAN only: --repin         record a new digest when the plan pins another; without it a build
                              whose output differs from the plan's pinned digest is refused
   FILE only: the compiler flags of `mvmctl compile` (--profile, --policy, --from-ir, --format,
-  --passes, --phase, --project-root) and its plan flags (--expires-in, --expires-at,
-  --not-before, --epoch)
+  --passes, --phase, --project-root, --max-files, --max-files-mb) and its plan flags
+  (--expires-in, --expires-at, --not-before, --epoch); the project files' bundle is written
+  beside each plan as `mvmctl compile` writes it
 
 exit status: 0 success, 1 errors found (or a malformed plan or request), 2 usage error,
 3 environment failure (nix missing or failing, the builder failing or timing out, an output that
@@ -317,6 +328,7 @@ differs from the pinned digest, I/O, unusable key)
               {"repin", false},
               {"builders", true}},
              PlanFlags(),
+             FileLimitFlags(),
              NixFlags()}),
        RunBuild},
       {"builder", "keep the builder sandbox that `build` uses ready, or stop it",
@@ -552,6 +564,10 @@ options:
                         terminal gets control characters escaped as \xHH)
   --profile dev|production   rules for compiling a source file (default dev)
   --project-root DIR    local volume sources are relative to this (default: the file's directory)
+  --bundle DIR          PLAN: the project files' bundle (default: PLAN's name with .bundle for
+                        .plan.json, as `mvmctl compile` writes it); every file is checked against
+                        the plan's signed SHA-256 before the sandbox starts
+  --max-files N, --max-files-mb N   FILE: bounds of the project files shipped (default 1000, 64)
   --backend NAME        sandbox backend, one of (the first is the default):
 {backends}
   --state-dir DIR       state (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
@@ -569,6 +585,9 @@ with the reason printed); 1 compile errors, 2 usage error
               {"name", true},
               {"profile", true},
               {"project-root", true},
+              {"bundle", true},
+              {"max-files", true},
+              {"max-files-mb", true},
               {"no-pool", false},
               {"raw", false},
               {"image", true},
@@ -587,8 +606,8 @@ NAME --service S` shows its output) and publishes every declared port (`ports=`,
 shows where. Without --detach it lives as long as this command: Ctrl-C, SIGTERM or the death of
 this process removes it. With --detach it stays until `mvmctl stop` or `mvmctl destroy`.
 
-options: as for `run` (--workload, --profile, --project-root, --backend, --no-pool, --state-dir,
---trust-dir, --trust, -v), and
+options: as for `run` (--workload, --profile, --project-root, --bundle, --max-files,
+--max-files-mb, --backend, --no-pool, --state-dir, --trust-dir, --trust, -v), and
   --publish GUEST:HOST  publish declared guest port GUEST on 127.0.0.1:HOST (repeatable); a HOST
                         another process holds is an error before anything starts
   --format json         print {"name","workload","pid","detached","audit_id","ports","services"}
@@ -603,6 +622,9 @@ failed
               {"workload", true},
               {"profile", true},
               {"project-root", true},
+              {"bundle", true},
+              {"max-files", true},
+              {"max-files-mb", true},
               {"format", true},
               {"from-ir", false},
               {"publish", true, true},

@@ -69,6 +69,13 @@ std::vector<FlagSpec> CompilerFlags();
 bool ApplyCompilerFlags(const Args& args, CompileRequest& request, DiagnosticFormat& format,
                         std::string& error);
 
+/// `check`'s flags: CompilerFlags() and the project-file bounds (`--max-files`, `--max-files-mb`).
+std::vector<FlagSpec> CheckFlags();
+
+/// What `check` asks of Compile beyond the compiler flags: no IR kept, and each workload's project
+/// files listed (not read). A `usage` Error for a bad bound.
+std::optional<Error> ApplyCheckFlags(const Args& args, CompileRequest& request);
+
 /// The exit code of an error of `kind`, from ir/support/errors.def.
 int ExitCodeOf(ErrorKind kind);
 

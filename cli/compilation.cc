@@ -183,6 +183,28 @@ class ParsePipeline {
   std::vector<std::thread> workers_;  ///< last: started once the rest is set up
 };
 
+/// The project files of each workload of `r` (CompileRequest::resolve_files).
+ErrorOr<Ok> ResolveFiles(const CompileRequest& request, const FileResult& r, DiagnosticSink& sink,
+                         std::map<std::string, std::vector<plan::ProjectFile>>& out) {
+  for (const ir::v1::Workload& w : r.module.proto.workloads()) {
+    if (request.from_ir && !w.has_file_set()) {
+      continue;  // IR names no declaring file whose directory would be the default
+    }
+    const fs::path declaring =
+        request.from_ir ? fs::path(w.source().file()) : fs::path(r.file->path());
+    // As the user wrote it (relative to the current directory), so diagnostics show that path.
+    const fs::path root = declaring.has_parent_path() ? declaring.parent_path() : fs::path(".");
+    const std::string declaring_name = request.from_ir ? "" : declaring.filename().string();
+    auto files = plan::ResolveProjectFiles(w, root, declaring_name, request.file_limits, sink,
+                                           request.hash_files);
+    if (!files) {
+      return files.error();
+    }
+    out[w.id()] = std::move(*files);
+  }
+  return Ok{};
+}
+
 }  // namespace
 
 unsigned CompileThreads() {
@@ -219,6 +241,11 @@ ErrorOr<Compilation> Compile(const CompileRequest& request) {
     if (request.phase == Phase::kPasses) {
       passes::PassContext context{request.pass_options, sink, &seen_ids};
       passes::RunPipeline(*pipeline, r.module, context);
+    }
+    if (request.resolve_files && request.phase == Phase::kPasses && sink.error_count() == 0) {
+      if (auto ok = ResolveFiles(request, r, sink, c.project_files); !ok) {
+        return ok.error();
+      }
     }
     if (request.keep_ir) {
       c.module.Append(std::move(r.module));

@@ -1,11 +1,13 @@
 #ifndef MVM_CLI_COMPILATION_H_
 #define MVM_CLI_COMPILATION_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "backend-emit/plan/project_files.h"
 #include "ir/module.h"
 #include "ir/support/diagnostic.h"
 #include "ir/support/error_or.h"
@@ -30,6 +32,13 @@ struct CompileRequest {
   /// Threads that read and parse files; 0 is one per core (CompileThreads). The output does not
   /// depend on it.
   unsigned threads = 0;
+  /// Resolve each workload's project files (plans need them; checks and IR dumps do not): its
+  /// `files=` or the default, relative to the declaring file's directory. From IR, only a declared
+  /// `files=` is resolved, relative to the directory of the workload's source location.
+  bool resolve_files = false;
+  /// With resolve_files: read and hash each file too (plans); false checks which files only.
+  bool hash_files = true;
+  plan::FileLimits file_limits;
 };
 
 /// One thread per core, as the machine reports them (at least one).
@@ -42,6 +51,8 @@ struct Compilation {
   ir::Module module;  ///< empty unless CompileRequest::keep_ir
   std::vector<Diagnostic> diagnostics;
   size_t files_read = 0;
+  /// With CompileRequest::resolve_files: each workload's project files, by workload id.
+  std::map<std::string, std::vector<plan::ProjectFile>> project_files;
 
   bool has_errors() const;
   /// The kept file with `path`, or nullptr.

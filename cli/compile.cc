@@ -104,6 +104,12 @@ int RunCompile(Args& args) {
     }
   }
 
+  request.resolve_files = makes_plans;
+  auto limits = ReadFileLimits(args);
+  if (!limits) {
+    return Fail("compile", limits.error());
+  }
+  request.file_limits = *limits;
   auto compilation = Compile(request);
   if (!compilation) {
     return FailCompilation("compile", compilation.error(), format);
@@ -123,7 +129,7 @@ int RunCompile(Args& args) {
   // output.
   std::vector<PlanFile> plans;
   if (makes_plans) {
-    auto made = MakePlans(module, plan_settings);
+    auto made = MakePlans(module, plan_settings, compilation->project_files);
     if (!made) {
       return Fail("compile", WithKind(made.error(), ErrorKind::kUsage));
     }
@@ -189,6 +195,15 @@ int RunCompile(Args& args) {
       }
       report(path, plan_settings.key ? " (signed by key " + plan_settings.key->KeyId() + ")"
                                      : std::string(" (unsigned)"));
+      if (auto files = compilation->project_files.find(p.workload_id);
+          files != compilation->project_files.end() && !files->second.empty()) {
+        const fs::path bundle = plan::BundleDirFor(path);
+        if (auto written = plan::WriteBundle(files->second, bundle); !written) {
+          return Fail("compile", written.error());
+        }
+        report(bundle, " (" + std::to_string(files->second.size()) + " project file" +
+                           (files->second.size() == 1 ? "" : "s") + ")");
+      }
     }
     if (emit.nix && requests[static_cast<size_t>(i)].request) {
       const NixRequestFile& r = requests[static_cast<size_t>(i)];

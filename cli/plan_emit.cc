@@ -4,8 +4,10 @@
 #include "cli/plan_emit.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <system_error>
 
@@ -116,7 +118,9 @@ std::optional<Error> ReadPlanSettings(const Args& args, passes::Profile profile,
   return std::nullopt;
 }
 
-ErrorOr<std::vector<PlanFile>> MakePlans(const ir::Module& module, const PlanSettings& settings) {
+ErrorOr<std::vector<PlanFile>> MakePlans(
+    const ir::Module& module, const PlanSettings& settings,
+    const std::map<std::string, std::vector<plan::ProjectFile>>& project_files) {
   std::vector<PlanFile> files;
   plan::PlanOptions options;
   options.compiler_version = MVM_VERSION;
@@ -125,7 +129,11 @@ ErrorOr<std::vector<PlanFile>> MakePlans(const ir::Module& module, const PlanSet
   options.not_before = settings.not_before;
   options.expires_at = settings.expires_at;
   options.epoch = settings.epoch;
-  for (const ir::v1::Workload& w : module.proto.workloads()) {
+  for (const ir::v1::Workload& checked : module.proto.workloads()) {
+    ir::v1::Workload w = checked;
+    if (auto project = project_files.find(w.id()); project != project_files.end()) {
+      plan::AddProjectFiles(project->second, w);
+    }
     auto lowered = plan::LowerToPlan(w, options);
     if (!lowered) {
       return lowered.error();
@@ -135,6 +143,33 @@ ErrorOr<std::vector<PlanFile>> MakePlans(const ir::Module& module, const PlanSet
     files.push_back({w.id(), std::move(payload), plan::SerializeEnvelope(envelope)});
   }
   return files;
+}
+
+std::vector<FlagSpec> FileLimitFlags() { return {{"max-files", true}, {"max-files-mb", true}}; }
+
+ErrorOr<plan::FileLimits> ReadFileLimits(const Args& args) {
+  plan::FileLimits limits;
+  for (auto [flag, bound] :
+       {std::pair{"max-files", uint64_t{1000000}}, std::pair{"max-files-mb", uint64_t{1} << 20}}) {
+    if (!args.Has(flag)) {
+      continue;
+    }
+    const std::string text = args.Get(flag);
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long n = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || n == 0 || n > bound || text[0] == '-') {
+      return MakeError(ErrorKind::kUsage, "`--" + std::string(flag) +
+                                              "` takes a whole number from 1 to " +
+                                              std::to_string(bound) + ", not `" + text + "`");
+    }
+    if (std::string_view(flag) == "max-files") {
+      limits.max_files = static_cast<uint32_t>(n);
+    } else {
+      limits.max_bytes = static_cast<uint64_t>(n) << 20;
+    }
+  }
+  return limits;
 }
 
 std::vector<FlagSpec> NixFlags() { return {{"templates-dir", true}, {"state-dir", true}}; }

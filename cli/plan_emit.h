@@ -3,12 +3,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "backend-emit/nix/request.h"
 #include "backend-emit/plan/keys.h"
+#include "backend-emit/plan/project_files.h"
 #include "backend-emit/plan/time.h"
 #include "cli/args.h"
 #include "ir/module.h"
@@ -47,8 +49,17 @@ struct PlanFile {
 };
 
 /// Lowers every workload of the checked `module` to its plan and envelope, signed when
-/// `settings.key` is set. Nothing is written; an Error when a plan cannot be made.
-ErrorOr<std::vector<PlanFile>> MakePlans(const ir::Module& module, const PlanSettings& settings);
+/// `settings.key` is set; the plan of a workload with an entry in `project_files` lists those
+/// files. Nothing is written; an Error when a plan cannot be made.
+ErrorOr<std::vector<PlanFile>> MakePlans(
+    const ir::Module& module, const PlanSettings& settings,
+    const std::map<std::string, std::vector<plan::ProjectFile>>& project_files = {});
+
+/// `--max-files N` and `--max-files-mb N`, for ParseArgs.
+std::vector<FlagSpec> FileLimitFlags();
+
+/// Reads the flags above; a `usage` Error for a value that is not a positive integer.
+ErrorOr<plan::FileLimits> ReadFileLimits(const Args& args);
 
 /// Where Nix build requests point: the template flake (`--templates-dir`, else
 /// `$MVM_TEMPLATES_DIR`, else the shipped one) and the local store (`<state-dir>/nix`).

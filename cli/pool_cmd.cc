@@ -93,6 +93,7 @@ int Start(Args* args) {
   runtime::StartOptions start;
   start.app_files = input->app_files;
   start.project_root = input->project_root;
+  start.blobs = input->blobs;
   runtime::PoolOptions pool;
   pool.name = name;
   pool.size = size;

@@ -153,6 +153,7 @@ int RunRun(Args& args) {
   run.start.name = args.Get("name");
   run.start.app_files = input->app_files;
   run.start.project_root = input->project_root;
+  run.start.blobs = input->blobs;
   run.start.use_pool = !args.Has("no-pool");
   run.raw_output = args.Has("raw");
   if (args.Has("i")) {

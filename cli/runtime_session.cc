@@ -15,7 +15,6 @@
 #include "cli/oci_resolve.h"
 #include "cli/plan_emit.h"
 #include "cli/terminal_progress.h"
-#include "ir/function_entrypoint.h"
 
 namespace mvm::cli {
 
@@ -76,15 +75,6 @@ namespace {
 
 bool IsPlanPath(const std::string& path) { return path.ends_with(".json"); }
 
-bool RunsDeclaringFile(const ir::v1::Workload& w, const std::string& app_path) {
-  for (const ir::v1::Entrypoint& e : w.entrypoints()) {
-    if (ir::DeclaringFileOf(e) == app_path) {
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 void NoteUnreadStdin(std::string_view command) {
@@ -107,9 +97,10 @@ void NoteUnreadStdin(std::string_view command) {
   }
 }
 
-ErrorOr<std::string> SignWithDevKey(ir::Module& one, RuntimeSession& session,
-                                    std::string_view command, std::string_view profile,
-                                    int64_t validity_seconds) {
+ErrorOr<std::string> SignWithDevKey(
+    ir::Module& one, RuntimeSession& session, std::string_view command, std::string_view profile,
+    int64_t validity_seconds,
+    const std::map<std::string, std::vector<plan::ProjectFile>>& project_files) {
   // An OCI image is pulled now, before signing, so that the plan pins what a tag resolved to.
   if (ir::v1::Image* image = one.proto.mutable_workloads(0)->mutable_image();
       image->kind() == "oci") {
@@ -148,7 +139,7 @@ ErrorOr<std::string> SignWithDevKey(ir::Module& one, RuntimeSession& session,
     settings.epoch = (*last)->epoch + 1;
   }
   settings.key = std::move(*key);
-  auto plans = MakePlans(one, settings);
+  auto plans = MakePlans(one, settings, project_files);
   if (!plans) {
     return plans.error();
   }
@@ -173,6 +164,9 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
     input.bytes = buffer.str();
     input.project_root =
         args.Has("project-root") ? fs::path(args.Get("project-root")) : fs::current_path();
+    // Beside the plan, wherever it was copied to, unless told otherwise.
+    input.blobs.bundle_dir =
+        fs::absolute(args.Has("bundle") ? fs::path(args.Get("bundle")) : plan::BundleDirFor(path));
     return input;
   }
 
@@ -190,6 +184,13 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
   input.project_root = args.Has("project-root") ? fs::path(args.Get("project-root"))
                                                 : fs::absolute(path).parent_path();
   request.pass_options.project_root = input.project_root.string();
+  request.resolve_files = true;
+  auto limits = ReadFileLimits(args);
+  if (!limits) {
+    exit_code = Fail(command, limits.error());
+    return std::nullopt;
+  }
+  request.file_limits = *limits;
   auto compilation = Compile(request);
   if (!compilation) {
     exit_code = Fail(command, compilation.error());
@@ -230,15 +231,16 @@ std::optional<PlanInput> ReadPlanInput(const Args& args, RuntimeSession& session
   ir::Module one;
   one.proto.set_schema_version(module.proto.schema_version());
   *one.proto.add_workloads() = module.proto.workloads(chosen);
-  auto signed_plan = SignWithDevKey(one, session, command, profile, validity_seconds);
+  auto signed_plan =
+      SignWithDevKey(one, session, command, profile, validity_seconds, compilation->project_files);
   if (!signed_plan) {
     exit_code = FailRun(command, signed_plan.error());
     return std::nullopt;
   }
   input.bytes = std::move(*signed_plan);
-  std::string app_path = ir::DeclaringFilePath(fs::path(path).filename().string());
-  if (!from_ir && RunsDeclaringFile(one.proto.workloads(0), app_path)) {
-    input.app_files.emplace_back(app_path, fs::absolute(path));
+  if (auto files = compilation->project_files.find(one.proto.workloads(0).id());
+      files != compilation->project_files.end()) {
+    input.blobs = plan::SourceOf(files->second);
   }
   return input;
 }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -36,9 +37,12 @@ ErrorOr<RuntimeSession> OpenRuntime(const Args& args, bool with_trust, std::stri
 /// A plan ready for admission, from a plan file or compiled from a source file.
 struct PlanInput {
   std::string bytes;  ///< the DSSE envelope
-  /// Function-form workloads: the declaring file, copied to /app/<file name>.
+  /// Host files copied to the sandbox besides the plan's own (none today from a plan or a source).
   std::vector<std::pair<std::string, std::filesystem::path>> app_files;
   std::filesystem::path project_root;
+  /// Where the contents of the plan's project files are: its bundle (a plan file), or the
+  /// project's files (a source file compiled just now).
+  plan::BlobSource blobs;
 };
 
 /// Says on stderr, once, that stdin held input the command never passed on (`run` and `exec`
@@ -51,9 +55,10 @@ void NoteUnreadStdin(std::string_view command);
 /// key (`<state>/keys/dev.key`, made on first use and trusted in `session` from then on), the plan
 /// is valid from a minute ago to `validity_seconds` from now, and its epoch is the current second
 /// or one past the workload's last admitted epoch. Returns the DSSE envelope.
-ErrorOr<std::string> SignWithDevKey(ir::Module& one, RuntimeSession& session,
-                                    std::string_view command, std::string_view profile,
-                                    int64_t validity_seconds);
+ErrorOr<std::string> SignWithDevKey(
+    ir::Module& one, RuntimeSession& session, std::string_view command, std::string_view profile,
+    int64_t validity_seconds,
+    const std::map<std::string, std::vector<plan::ProjectFile>>& project_files = {});
 
 /// `run` and `up` take a plan (`*.json`) or a source file. A source file is compiled with the given
 /// profile (diagnostics printed, errors stop here with exit 1), its workload chosen by `--workload`

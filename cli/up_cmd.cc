@@ -64,6 +64,7 @@ int RunUp(Args& args) {
   start.detached = args.Has("detach");
   start.app_files = input->app_files;
   start.project_root = input->project_root;
+  start.blobs = input->blobs;
   start.use_pool = !args.Has("no-pool");
 
   // Block the stop signals before the sandbox exists, so none is lost between start and wait.

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "ir/file_pattern.h"
 #include "ir/options.h"
 #include "ir/support/check.h"
 #include "ir/support/suggest.h"
@@ -291,11 +292,22 @@ class WorkloadChecker {
     for (int i = 0; i < w_.ports_size(); ++i) {
       CheckRange(OptionContext::kWorkload, "ports", w_.ports(i), Pointer("/ports", i));
     }
+    CheckFilePatterns();
     CheckMembers();
   }
 
  private:
   SourceLoc At(std::string_view pointer) const { return module_.Loc(index_, pointer); }
+
+  void CheckFilePatterns() {
+    for (int i = 0; i < w_.file_set().patterns_size(); ++i) {
+      const std::string& text = w_.file_set().patterns(i);
+      if (auto pattern = ir::FilePattern::Parse(text); !pattern) {
+        sink_.Emit<DiagnosticKind::kInvalidFilePattern>(At(Pointer("/file_set/patterns", i)), text,
+                                                        pattern.error().message);
+      }
+    }
+  }
 
   void CheckId() {
     if (ir::IsWorkloadId(w_.id())) {

@@ -134,13 +134,15 @@ ErrorOr<cli::Compilation> CheckExample(const std::vector<std::string>& flags,
   std::vector<std::string> argv = flags;
   argv.push_back(path);
   std::string error;
-  auto args = cli::ParseArgs(argv, cli::CompilerFlags(), error);
+  auto args = cli::ParseArgs(argv, cli::CheckFlags(), error);
   cli::CompileRequest request;
   cli::DiagnosticFormat format = cli::DiagnosticFormat::kHuman;
   if (!args || !cli::ApplyCompilerFlags(*args, request, format, error)) {
     return Error{path + ": bad `mvmctl-args` line: " + error};
   }
-  request.keep_ir = false;
+  if (auto problem = cli::ApplyCheckFlags(*args, request)) {
+    return Error{path + ": bad `mvmctl-args` line: " + problem->message};
+  }
   return cli::Compile(request);
 }
 

@@ -78,7 +78,7 @@ std::string ServiceText(const ir::v1::Service& service) {
 
 std::string FileText(const ir::v1::File& file) {
   return ShellWord(file.path()) + " " + file.sha256() + " (" + std::to_string(file.size()) +
-         " bytes)";
+         " bytes" + (file.executable() ? ", executable)" : ")");
 }
 
 bool LooksLikeCredential(std::string_view env_name) {

@@ -717,6 +717,16 @@ void Lowerer::LowerWorkload(const WorkloadDecl& decl, ir::Module& out) {
   if (const StaticValue* v = args.Get("labels")) {
     LowerStringMap(*v, "labels", "/labels", *w.mutable_labels());
   }
+  if (const StaticValue* v = args.Get("file_set")) {
+    if (auto patterns = GetStringList(v, "files", "/file_set/patterns", false)) {
+      ir::v1::FileSet* files = w.mutable_file_set();
+      for (std::string& p : *patterns) {
+        files->add_patterns(std::move(p));
+      }
+      *files->mutable_loc() = ir::ToProto(v->loc);
+      locs_->Set("/file_set", v->loc);
+    }
+  }
 
   if (decl.function_form) {
     ir::v1::Entrypoint* e = w.add_entrypoints();

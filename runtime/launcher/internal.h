@@ -30,6 +30,13 @@ using Clock = std::chrono::steady_clock;
 
 /// Where a function-form workload's Python SDK is mounted in the sandbox.
 inline constexpr std::string_view kSdkMount = "/.mvm/sdk/python";
+/// `<sandbox dir>/<this>`: the checked copies of the plan's project files, staged at /app.
+inline constexpr std::string_view kProjectFilesDir = "app";
+
+/// True when the sandbox gets mvm's Python SDK at kSdkMount (and PYTHONPATH names it): an
+/// entrypoint runs a function of its declaring file (`python3 -m mvm.run`), or host files are
+/// staged besides the plan's.
+bool UsesPythonSdk(const plan::v1::ExecutionPlan& p, const StartOptions& start);
 inline constexpr uint32_t kPidsMax = 1024;
 
 /// The root filesystem a sandbox starts from: a tree and its digest, and for an `oci:` image what

@@ -85,6 +85,15 @@ bool WaitGone(const SandboxRecord& record, std::chrono::milliseconds limit) {
   return true;
 }
 
+bool UsesPythonSdk(const plan::v1::ExecutionPlan& p, const StartOptions& start) {
+  if (!start.app_files.empty()) {
+    return true;
+  }
+  return std::any_of(
+      p.workload().entrypoints().begin(), p.workload().entrypoints().end(),
+      [](const ir::v1::Entrypoint& e) { return ir::DeclaringFileOf(e).has_value(); });
+}
+
 void RemoveTraces(const StateDir& state, std::string_view name, std::string_view instance) {
   // Every backend's, not only the record's: a damaged or missing record must not leave a trace.
   for (const backends::Backend* backend : backends::All()) {
@@ -209,6 +218,7 @@ void KeepStartMaterial(const LauncherOptions& options, const std::string& name,
   }
   const nlohmann::json material = {{"app_files", files},
                                    {"project_root", start.project_root.string()},
+                                   {"blobs", plan::ToJson(start.blobs)},
                                    {"payload_digest", admitted.verified.payload_digest}};
   const fs::path dir = options.state.Sandbox(name);
   for (const auto& [file, text] :
@@ -573,11 +583,15 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
     for (const auto& file : run.start.app_files) {
       provided = provided || file.first == *declaring_file;
     }
+    for (const ir::v1::File& file : p.workload().files()) {
+      provided = provided || file.path() == *declaring_file;
+    }
     if (!provided) {
       return Error{"entrypoint `" + entrypoint->name() + "` runs a function from `" +
                    *declaring_file +
-                   "`, the workload's declaring file, which a plan does not carry; run the "
-                   "source file instead (`mvmctl run FILE.py`)"};
+                   "`, the workload's declaring file, which the plan does not ship; compile it "
+                   "again with this mvmctl (plans now list the project files), or run the source "
+                   "file (`mvmctl run FILE.py`)"};
     }
   }
   auto sandbox = Start(options, admitted, run.start, audit, timings);
@@ -604,7 +618,7 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
   for (const auto& [k, v] : p.workload().env()) {
     request.env.emplace_back(k, v);
   }
-  if (!run.start.app_files.empty()) {
+  if (UsesPythonSdk(p, run.start)) {
     request.env.emplace_back("PYTHONPATH", std::string(kSdkMount));
   }
   PrepareSandboxExec(sandbox->record(), request, /*cwd_given=*/false);

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend-emit/plan/project_files.h"
 #include "backend-emit/plan/trust_store.h"
 #include "backend-emit/plan/verify.h"
 #include "ir/support/error_or.h"
@@ -148,6 +149,9 @@ struct StartOptions {
   std::vector<std::pair<std::string, std::filesystem::path>> app_files;
   /// Local volume sources are relative to this directory (the declaring file's, for a source file).
   std::filesystem::path project_root;
+  /// Where the contents of the plan's project files are (its bundle, or the project's files); each
+  /// is checked against the plan's signed digest before it is staged at /app.
+  plan::BlobSource blobs;
   /// Take a ready sandbox from a running warm pool for the same plan (pool.h) when there is one.
   bool use_pool = true;
   /// Set by a warm pool for the sandboxes it keeps: they do not die with this process by the

@@ -68,6 +68,7 @@ nlohmann::json DaemonConfig(const LauncherOptions& options, const AdmittedPlan& 
           {"audit_id", plan.audit_id},
           {"app_files", app_files},
           {"project_root", start.project_root.string()},
+          {"blobs", plan::ToJson(start.blobs)},
           {"name", pool.name},
           {"size", pool.size},
           {"from_snapshot", pool.from_snapshot},
@@ -122,6 +123,7 @@ int RunDaemon() {
       start.app_files.emplace_back(f.at(0).get<std::string>(), f.at(1).get<std::string>());
     }
     start.project_root = c.at("project_root").get<std::string>();
+    start.blobs = plan::BlobSourceFromJson(c.value("blobs", nlohmann::json()));
     pool.name = c.at("name").get<std::string>();
     pool.size = c.at("size").get<uint32_t>();
     pool.from_snapshot = c.at("from_snapshot").get<bool>();

@@ -307,6 +307,7 @@ ErrorOr<Restored> RestoreFiles(const LauncherOptions& options, const RestoreRequ
     start.app_files.emplace_back(guest, host);
   }
   start.project_root = info.project_root;
+  start.blobs = plan::BlobSourceFromJson(info.blobs);
   auto sandbox = Start(opts, *admitted, start, audit, nullptr);
   if (!sandbox) {
     return WithDefaultKind(sandbox.error(), ErrorKind::kRuntimeFailed);

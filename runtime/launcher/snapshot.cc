@@ -191,6 +191,7 @@ void AddRestoreFields(nlohmann::json& description, const SnapshotInfo& s) {
     description["plan_sha256"] = s.plan_sha256;
     description["start"] = {{"app_files", s.app_files},
                             {"project_root", s.project_root},
+                            {"blobs", s.blobs},
                             {"payload_digest", s.plan_payload_digest}};
   }
 }
@@ -475,6 +476,7 @@ ErrorOr<SnapshotInfo> ParseDescription(const fs::path& json_path) {
       s.app_files =
           j["start"].at("app_files").get<std::vector<std::pair<std::string, std::string>>>();
       s.project_root = j["start"].at("project_root").get<std::string>();
+      s.blobs = j["start"].value("blobs", nlohmann::json());
       s.plan_payload_digest = j["start"].value("payload_digest", s.payload_digest);
     }
     s.file = json_path;
@@ -669,6 +671,7 @@ ErrorOr<SnapshotInfo> TakeSnapshot(const StateDir& state, Attached& sandbox,
         info.app_files =
             start.at("app_files").get<std::vector<std::pair<std::string, std::string>>>();
         info.project_root = start.at("project_root").get<std::string>();
+        info.blobs = start.value("blobs", nlohmann::json());
         info.plan_payload_digest = start.at("payload_digest").get<std::string>();
         unsigned char digest[crypto_hash_sha256_BYTES];
         crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(plan_bytes.data()),

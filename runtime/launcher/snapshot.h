@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -87,6 +88,8 @@ struct SnapshotInfo {
   /// sources.
   std::vector<std::pair<std::string, std::string>> app_files;
   std::string project_root;
+  /// Where the plan's project files were read from (plan::ToJson of a BlobSource).
+  nlohmann::json blobs;
   /// The payload digest of the kept plan: `payload_digest` (the record's), except for a sandbox
   /// claimed from a warm pool, which runs the pool's plan and was admitted with the claimer's.
   std::string plan_payload_digest;

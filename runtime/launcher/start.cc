@@ -24,13 +24,20 @@ namespace {
 
 ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions& options,
                                                            const plan::v1::ExecutionPlan& p,
-                                                           const StartOptions& start) {
+                                                           const StartOptions& start,
+                                                           const fs::path& sandbox_dir) {
   using Kind = backends::SandboxMount::Kind;
   std::vector<backends::SandboxMount> mounts;
+  if (p.workload().files_size() > 0) {
+    // The checked copies (StartOn); a restored VM has them in its snapshot already.
+    mounts.push_back({Kind::kStagedFile,
+                      start.restore ? fs::path() : sandbox_dir / kProjectFilesDir,
+                      std::string(plan::kAppRoot.substr(0, plan::kAppRoot.size() - 1))});
+  }
   for (const auto& [guest, host] : start.app_files) {
     mounts.push_back({Kind::kStagedFile, host, guest});
   }
-  if (!start.app_files.empty()) {
+  if (UsesPythonSdk(p, start)) {
     mounts.push_back({Kind::kStagedFile, options.python_sdk, std::string(kSdkMount)});
   }
   for (const plan::v1::Mount& m : p.mounts()) {
@@ -146,7 +153,23 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   request.cpus = static_cast<uint32_t>(p.lifecycle().cpu());
   request.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
   request.pids_max = kPidsMax;
-  auto mounts = SandboxMounts(options, p, start);
+  if (p.workload().files_size() > 0 && !start.restore) {
+    // Nothing of the bundle reaches the sandbox before every file matched its signed digest. A
+    // copy left by an earlier start under this name is not trusted: staged afresh.
+    std::error_code stale;
+    fs::remove_all(request.sandbox_dir / kProjectFilesDir, stale);
+    if (auto staged = plan::StageVerifiedFiles(p.workload(), start.blobs,
+                                               request.sandbox_dir / kProjectFilesDir);
+        !staged) {
+      auto id = audit.Append("refuse", {{"stage", "files"},
+                                        {"workload", p.workload().id()},
+                                        {"message", staged.error().message}});
+      RemoveTraces(options.state, name, name);
+      return MakeError(ErrorKind::kPlanRefused, "refused: " + staged.error().message +
+                                                    (id ? " (audit id " + *id + ")" : ""));
+    }
+  }
+  auto mounts = SandboxMounts(options, p, start, request.sandbox_dir);
   if (!mounts) {
     return fail(mounts.error().message);
   }

@@ -16,7 +16,7 @@ def wl(): ...
 # CHECK: fail_unknown_option.py:[[@LINE-1]]:54: error: unknown option `frobnicate` for `@workload` [unknown-option]{{$}}
 # CHECK-NEXT: {{^}}@workload("nothing-close", image="template:busybox", frobnicate=1){{$}}
 # CHECK-NEXT: {{^}}                                                     ^~~~~~~~~~{{$}}
-# CHECK-NEXT: {{^}}  hint: known options: `id`, `image`, `cpu`, `memory_mb`, `disk_mb`, `timeout_seconds`, `network`, `secrets`, `volumes`, `env`, `ports`, `isolation`, `labels`{{$}}
+# CHECK-NEXT: {{^}}  hint: known options: `id`, `image`, `cpu`, `memory_mb`, `disk_mb`, `timeout_seconds`, `network`, `secrets`, `volumes`, `env`, `ports`, `isolation`, `labels`, `files`{{$}}
 def nothing_close(): ...
 
 @workload("ep", image="template:busybox")

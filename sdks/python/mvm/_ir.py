@@ -179,6 +179,9 @@ def workload(image_ref: str, workload_id: str, options: Mapping[str, Any]) -> Di
         if isinstance(ports, (str, bytes)) or not isinstance(ports, Sequence):
             raise TypeError("ports must be a list of integers")
         w["ports"] = [_int(p, f"ports[{i}]") for i, p in enumerate(ports)]
+    if options.get("files") is not None:
+        # The patterns only: the compiler resolves them against the project when it makes the plan.
+        w["file_set"] = {"patterns": _str_list(options["files"], "files")}
     return w
 
 

@@ -41,7 +41,7 @@ __all__ = ["Sandbox", "CommandResult", "CommandHandle", "FileEntry", "Snapshot"]
 
 #: ``Sandbox.create`` options that become IR, by their declaration names.
 _WORKLOAD_OPTIONS = ("cpu", "memory_mb", "disk_mb", "timeout_seconds", "network", "secrets",
-                     "volumes", "env", "ports", "isolation", "labels")
+                     "volumes", "env", "ports", "isolation", "labels", "files")
 
 #: The id a sandbox's workload gets when ``workload_id`` is not given.
 DEFAULT_WORKLOAD_ID = "sandbox"
@@ -737,7 +737,7 @@ class Sandbox:
                secrets: Optional[Mapping[str, Any]] = None, volumes: Optional[Sequence] = None,
                env: Optional[Mapping[str, str]] = None, ports: Optional[Sequence[int]] = None,
                isolation: Optional[str] = None, labels: Optional[Mapping[str, str]] = None,
-               name: Optional[str] = None, detach: bool = False, state_dir: Optional[str] = None,
+               files: Optional[Sequence[str]] = None, name: Optional[str] = None, detach: bool = False, state_dir: Optional[str] = None,
                mvmctl: Optional[str] = None, backend: Optional[str] = None,
                create_timeout_seconds: float = DEFAULT_CREATE_TIMEOUT_SECONDS) -> "Sandbox":
         """Creates a sandbox from ``image`` with the options of ``@workload`` (same names and
@@ -747,7 +747,8 @@ class Sandbox:
         ``--backend``: ``container``, the default, or ``qemu-microvm``)."""
         options = dict(cpu=cpu, memory_mb=memory_mb, disk_mb=disk_mb,
                        timeout_seconds=timeout_seconds, network=network, secrets=secrets,
-                       volumes=volumes, env=env, ports=ports, isolation=isolation, labels=labels)
+                       volumes=volumes, env=env, ports=ports, isolation=isolation, labels=labels,
+                       files=files)
         workload_id = DEFAULT_WORKLOAD_ID if workload_id is None else workload_id
         workload = _ir.workload(image, workload_id, options)
         source = _call_site()

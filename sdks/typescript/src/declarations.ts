@@ -127,6 +127,8 @@ export interface WorkloadOptions {
   ports?: readonly number[];
   isolation?: "microvm" | "container";
   labels?: Readonly<Record<string, string>>;
+  /** Project files shipped to /app: gitignore-syntax patterns, `!` excludes (docs/declarations.md). */
+  files?: readonly string[];
 }
 
 export interface WorkloadDeclaration extends WorkloadOptions {

@@ -236,6 +236,10 @@ export function workload(imageRef: string, workloadId: string, o: WorkloadOption
     }
     w["ports"] = o.ports.map((p: unknown, i: number) => int(p, `ports[${i}]`));
   }
+  if (o.files !== undefined) {
+    // The patterns only: the compiler resolves them against the project when it makes the plan.
+    w["file_set"] = { patterns: strList(o.files, "files") };
+  }
   return w;
 }
 

@@ -291,8 +291,9 @@ TEST_F(Containment, NothingTheSandboxDoesGrowsAHostFileWithoutBound) {
   EXPECT_NE(ReadText(log).find("further messages are dropped"), std::string::npos);
   for (const auto& entry : fs::directory_iterator(SharedState() / "sandboxes" / name)) {
     std::string file = entry.path().filename().string();
+    // `app`: the checked copies of the plan's project files, as large as the plan says and no more.
     EXPECT_TRUE(file == "agent.log" || file == "agent.sock" || file == "sandbox.json" ||
-                file == "plan.dsse" || file == "start.json")
+                file == "plan.dsse" || file == "start.json" || file == "app")
         << file;
   }
   Mvmctl({"destroy", name});

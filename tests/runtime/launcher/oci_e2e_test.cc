@@ -234,7 +234,11 @@ struct FreshState {
   mvm::testing::TempDir dir;
 };
 
-std::string WriteSource(const fs::path& dir, const std::string& name, const std::string& text) {
+// In a directory of its own: a source file's directory is its project, which ships to /app, and
+// the state directory (its image cache, its changing audit log) must not be part of it.
+std::string WriteSource(const fs::path& state, const std::string& name, const std::string& text) {
+  const fs::path dir = state / "project";
+  fs::create_directories(dir);
   fs::path p = dir / name;
   std::ofstream(p) << text;
   return p.string();

@@ -1,0 +1,5 @@
+from mvm import workload
+
+@workload("report", image="template:python-3.11", files=["file-pattern-unmatched.*.py", "dta/*.csv"])
+def report():
+    print("done")
