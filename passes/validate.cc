@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "ir/debian_packages.h"
 #include "ir/options.h"
 #include "ir/support/check.h"
 #include "ir/support/suggest.h"
@@ -315,6 +316,10 @@ class WorkloadChecker {
       return;
     }
     const ir::v1::Image& image = w_.image();
+    if (image.kind() == "debian") {
+      CheckDebianImage(image);
+      return;
+    }
     std::string shown = image.kind().empty() ? image.ref() : image.kind() + ":" + image.ref();
     ImageRefResult parsed = ParseImageRef(image.kind(), image.ref());
     std::string reason = parsed.error;
@@ -340,6 +345,41 @@ class WorkloadChecker {
     // meant.
     if (!known_kind && ParseImageRef("oci", shown).ok()) {
       d.hint = "for an OCI image, write `oci:" + shown + "`";
+    }
+  }
+
+  void CheckDebianImage(const ir::v1::Image& image) {
+    std::span<const std::string_view> suites = ir::DebianSuites();
+    if (std::find(suites.begin(), suites.end(), image.ref()) == suites.end()) {
+      Diagnostic& d = sink_.Emit<DiagnosticKind::kInvalidValue>(At("/image/ref"), "suite",
+                                                                image.ref(), Expected(suites));
+      if (std::optional<std::string> guess = DidYouMean(image.ref(), suites)) {
+        d.hint = "did you mean `" + *guess + "`?";
+      }
+    }
+    if (image.packages_size() > ir::kMaxDebianPackages) {
+      sink_.Emit<DiagnosticKind::kTooManyPackages>(At("/image/packages"), image.packages_size(),
+                                                   ir::kMaxDebianPackages);
+    }
+    for (int i = 0; i < image.packages_size(); ++i) {
+      const std::string& name = image.packages(i);
+      if (std::string why = ir::DebianPackageNameError(name); !why.empty()) {
+        sink_.Emit<DiagnosticKind::kInvalidPackageName>(At(Pointer("/image/packages", i)), name,
+                                                        why);
+        continue;
+      }
+      for (int j = 0; j < i; ++j) {
+        if (image.packages(j) == name) {
+          sink_.Emit<DiagnosticKind::kDuplicatePackage>(At(Pointer("/image/packages", i)), name);
+          break;
+        }
+      }
+    }
+    // The digest is the resolved package set's, recorded by a build; only its form can be checked.
+    if (!image.digest().empty() && !ParseImageRef("oci", "x@" + image.digest()).ok()) {
+      sink_.Emit<DiagnosticKind::kInvalidImageRef>(
+          At("/image"), "debian:" + image.ref(),
+          "the `digest` field `" + image.digest() + "` is not `sha256:<64 lowercase hex>`");
     }
   }
 
