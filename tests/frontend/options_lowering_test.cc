@@ -154,7 +154,7 @@ WorkloadDecl Declaration(Language language, const OptionInfo& row,
       break;
     }
     case OptionContext::kImageDebian: {
-      StaticValue image = Call("Image.debian");
+      StaticValue image = Call("Image.debian", {{spell("packages"), List({String("jq")})}});
       set_row(image.keys, image.values);
       Set(call.keys, call.values, "image", std::move(image));
       break;
