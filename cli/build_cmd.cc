@@ -18,6 +18,7 @@
 #include "backend-emit/plan/time.h"
 #include "backend-emit/plan/verify.h"
 #include "cli/commands.h"
+#include "cli/debian_resolve.h"
 #include "cli/oci_resolve.h"
 #include "cli/output_files.h"
 #include "cli/plan_emit.h"
@@ -294,8 +295,9 @@ int BuildSources(const Args& args) {
     files[i] = (*plans)[i].file;
     if (!r.request) {
       const ir::v1::Image& image = module.proto.workloads(static_cast<int>(i)).image();
-      if (image.kind() == "oci") {
-        auto pinned = PullDeclaredImage(image, state_dir, "build");
+      if (image.kind() == "oci" || image.kind() == "debian") {
+        auto pinned = image.kind() == "oci" ? PullDeclaredImage(image, state_dir, "build")
+                                            : BuildDeclaredDebianImage(image, state_dir, "build");
         if (!pinned) {
           return Fail("build", pinned.error());
         }
@@ -462,7 +464,20 @@ int BuildPlan(const Args& args) {
     }
   }
   std::string digest;
-  if (plan.workload().image().kind() == "oci") {
+  if (plan.workload().image().kind() == "debian") {
+    std::string recorded;
+    for (const plan::v1::Artifact& a : plan.artifacts()) {
+      if (a.role() == "rootfs") {
+        recorded = a.digest();  // built before: keep exactly that package set
+      }
+    }
+    auto pinned =
+        BuildDeclaredDebianImage(plan.workload().image(), StateDirFrom(args), "build", recorded);
+    if (!pinned) {
+      return Fail("build", pinned.error());
+    }
+    digest = *pinned;
+  } else if (plan.workload().image().kind() == "oci") {
     ir::v1::Image image = plan.workload().image();
     for (const plan::v1::Artifact& a : plan.artifacts()) {
       if (a.role() == "rootfs" && !a.digest().empty()) {

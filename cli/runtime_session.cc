@@ -10,8 +10,10 @@
 #include <sstream>
 
 #include "backend-emit/plan/replay.h"
+#include "backend-emit/plan/rootfs_digest.h"
 #include "backend-emit/plan/time.h"
 #include "cli/commands.h"
+#include "cli/debian_resolve.h"
 #include "cli/oci_resolve.h"
 #include "cli/plan_emit.h"
 #include "cli/terminal_progress.h"
@@ -142,6 +144,14 @@ ErrorOr<std::string> SignWithDevKey(
   auto plans = MakePlans(one, settings, project_files);
   if (!plans) {
     return plans.error();
+  }
+  // A Debian image is resolved and built now, so that the plan pins the package set it runs.
+  if (const ir::v1::Image& image = one.proto.workloads(0).image(); image.kind() == "debian") {
+    auto pinned = BuildDeclaredDebianImage(image, session.options.state.root, command);
+    if (!pinned) {
+      return pinned.error();
+    }
+    return plan::WithRootfsDigest((*plans)[0].payload, *pinned, &*settings.key);
   }
   return std::move((*plans)[0].file);
 }

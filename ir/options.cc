@@ -50,6 +50,8 @@ std::string_view OptionContextName(OptionContext context) {
       return "VolumeEncrypted";
     case OptionContext::kVolumeObject:
       return "VolumeObject";
+    case OptionContext::kImageDebian:
+      return "ImageDebian";
     case OptionContext::kNetwork:
       return "Network";
   }

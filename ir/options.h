@@ -18,6 +18,7 @@ enum class OptionContext : uint8_t {
   kVolumeMemory,
   kVolumeEncrypted,
   kVolumeObject,
+  kImageDebian,
   kNetwork,
 };
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "ir/debian_packages.h"
 #include "ir/file_pattern.h"
 #include "ir/options.h"
 #include "ir/support/check.h"
@@ -327,9 +328,16 @@ class WorkloadChecker {
       return;
     }
     const ir::v1::Image& image = w_.image();
+    if (image.kind() == "debian") {
+      CheckDebianImage(image);
+      return;
+    }
     std::string shown = image.kind().empty() ? image.ref() : image.kind() + ":" + image.ref();
     ImageRefResult parsed = ParseImageRef(image.kind(), image.ref());
     std::string reason = parsed.error;
+    if (reason.empty() && image.packages_size() > 0) {
+      reason = "only `Image.debian` images list packages";
+    }
     if (reason.empty() && image.digest() != parsed.ref.digest) {
       // The frontend derives `digest` from the reference, but IR read from JSON may disagree with
       // itself, and the plan would then pin something other than what the reference says.
@@ -352,6 +360,43 @@ class WorkloadChecker {
     // meant.
     if (!known_kind && ParseImageRef("oci", shown).ok()) {
       d.hint = "for an OCI image, write `oci:" + shown + "`";
+    }
+  }
+
+  void CheckDebianImage(const ir::v1::Image& image) {
+    std::span<const std::string_view> suites = ir::DebianSuites();
+    if (std::find(suites.begin(), suites.end(), image.ref()) == suites.end()) {
+      Diagnostic& d = sink_.Emit<DiagnosticKind::kInvalidValue>(At("/image/ref"), "suite",
+                                                                image.ref(), Expected(suites));
+      if (std::optional<std::string> guess = DidYouMean(image.ref(), suites)) {
+        d.hint = "did you mean `" + *guess + "`?";
+      }
+    }
+    if (image.packages_size() > ir::kMaxDebianPackages) {
+      sink_.Emit<DiagnosticKind::kTooManyPackages>(At("/image/packages"), image.packages_size(),
+                                                   ir::kMaxDebianPackages);
+    }
+    for (int i = 0; i < image.packages_size(); ++i) {
+      const std::string& name = image.packages(i);
+      if (std::string why = ir::DebianPackageNameError(name); !why.empty()) {
+        sink_.Emit<DiagnosticKind::kInvalidPackageName>(At(Pointer("/image/packages", i)), name,
+                                                        why);
+        continue;
+      }
+      for (int j = 0; j < i; ++j) {
+        if (image.packages(j) == name) {
+          sink_.Emit<DiagnosticKind::kDuplicatePackage>(At(Pointer("/image/packages", i)), name);
+          break;
+        }
+      }
+    }
+    // IR read from JSON may carry a digest; the package set a build resolved is recorded in the
+    // plan's artifact instead, so one here would pin nothing.
+    if (!image.digest().empty()) {
+      sink_.Emit<DiagnosticKind::kInvalidImageRef>(
+          At("/image"), "debian:" + image.ref(),
+          "a Debian image's package-set digest is recorded in the plan by `mvmctl build`, not in "
+          "the IR's `digest` field");
     }
   }
 

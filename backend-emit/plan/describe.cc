@@ -28,6 +28,10 @@ std::string ArtifactText(const v1::Artifact& a) {
     return "oci " + a.ref() + (a.digest().empty() ? " (not pinned)" : "");
   }
   std::string text = a.kind() + " " + a.ref();
+  if (a.kind() == "debian") {
+    return text + (a.digest().empty() ? " (package set: not resolved yet; `mvmctl build` pins it)"
+                                      : " (package set " + a.digest() + ")");
+  }
   text += a.digest().empty() ? " (output digest: not built yet)" : " (built " + a.digest() + ")";
   return text;
 }
@@ -45,6 +49,13 @@ std::string DescribePlanHuman(const DecodedPlan& decoded) {
   }
   Field(out, "image", images);
   const ir::v1::Workload& w = p.workload();
+  if (w.image().kind() == "debian") {
+    std::string packages;
+    for (const std::string& name : w.image().packages()) {
+      packages += (packages.empty() ? "" : " ") + name;
+    }
+    Field(out, "packages", {packages.empty() ? "none beyond minbase" : packages});
+  }
   std::vector<std::string> entrypoints;
   for (const ir::v1::Entrypoint& e : w.entrypoints()) {
     entrypoints.push_back(EntrypointText(e));

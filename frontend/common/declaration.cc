@@ -105,6 +105,8 @@ class Lowerer {
                       google::protobuf::Map<std::string, std::string>& out);
 
   void LowerImage(const StaticValue& value, ir::v1::Workload& w);
+  /// `Image.debian(packages=[...], suite=...)`: kind `debian`, the suite as `ref`.
+  void LowerDebianImage(const StaticValue& value, ir::v1::Workload& w);
   void LowerNetwork(const StaticValue& value, ir::v1::Workload& w);
   void LowerSecrets(const StaticValue& value, ir::v1::Workload& w);
   void LowerVolumes(const StaticValue& value, ir::v1::Workload& w);
@@ -281,6 +283,10 @@ void Lowerer::LowerStringMap(const StaticValue& value, std::string_view option,
 }
 
 void Lowerer::LowerImage(const StaticValue& value, ir::v1::Workload& w) {
+  if (value.kind == Kind::kCall) {
+    LowerDebianImage(value, w);
+    return;
+  }
   std::optional<std::string> text = GetString(&value, "image", "/image");
   if (!text) {
     return;
@@ -299,6 +305,33 @@ void Lowerer::LowerImage(const StaticValue& value, ir::v1::Workload& w) {
     if (at != std::string::npos) {
       image->set_digest(image->ref().substr(at + 1));
     }
+  }
+}
+
+void Lowerer::LowerDebianImage(const StaticValue& value, ir::v1::Workload& w) {
+  if (value.text != "Image.debian") {
+    TypeMismatch(value, "image", "an image reference string or `Image.debian(...)`");
+    return;
+  }
+  BoundArgs args = Bind(OptionContext::kImageDebian, "Image.debian", {"packages"}, value.items,
+                        value.keys, value.values);
+  locs_->Set("/image", value.loc);
+  ir::v1::Image* image = w.mutable_image();
+  image->set_kind("debian");
+  // The suite is written into the IR even when defaulted, so a plan says which Debian it builds.
+  std::optional<std::string> suite =
+      GetString(args.Get("ref"), Spell(OptionContext::kImageDebian, "ref"), "/image/ref");
+  image->set_ref(
+      suite ? *suite
+            : std::string(ir::FindOption(OptionContext::kImageDebian, "ref")->default_value));
+  if (const StaticValue* packages = args.Get("packages")) {
+    if (auto names = GetStringList(packages, "packages", "/image/packages", /*non_empty=*/false)) {
+      for (std::string& name : *names) {
+        image->add_packages(std::move(name));
+      }
+    }
+  } else if (!args.Suggested("packages")) {
+    sink_.Emit<DiagnosticKind::kMissingOption>(value.loc, "Image.debian", "packages");
   }
 }
 

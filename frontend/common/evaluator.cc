@@ -10,8 +10,8 @@ namespace {
 
 using Kind = StaticValue::Kind;
 
-constexpr std::array<std::string_view, 6> kSdkExports = {"workload",      "entrypoint", "service",
-                                                         "NetworkPolicy", "SecretRef",  "Volume"};
+constexpr std::array<std::string_view, 7> kSdkExports = {
+    "workload", "entrypoint", "service", "NetworkPolicy", "SecretRef", "Volume", "Image"};
 
 }  // namespace
 
@@ -313,7 +313,7 @@ StaticValue Evaluator::EvaluateCall(TSNode node, int depth) {
       TSNode object = Field(function, "object");
       std::string property(Text(Field(function, syntax_.member_property)));
       std::string object_sdk = ResolveSdkName(object);
-      if (object_sdk == "Volume" || object_sdk == "NetworkPolicy") {
+      if (object_sdk == "Volume" || object_sdk == "NetworkPolicy" || object_sdk == "Image") {
         v.text = object_sdk + "." + property;
       } else if (NodeType(object) == syntax_.call_type) {
         StaticValue receiver = Evaluate(object, depth + 1);

@@ -139,7 +139,7 @@ constexpr EvaluatorSyntax kSyntax = {
     .constant_keyword = "",
     .fold_hint = "only `+`, `-`, `*` and `//` on integers and `+` on strings are folded",
     .call_hint =
-        "mvm never runs your code; only `SecretRef`, `NetworkPolicy` and `Volume` calls "
+        "mvm never runs your code; only `SecretRef`, `NetworkPolicy`, `Volume` and `Image` calls "
         "from `mvm` are understood statically",
     .unknown_name_hint =
         "only literals and module-level constants assigned once can be read "

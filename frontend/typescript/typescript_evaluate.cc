@@ -52,7 +52,7 @@ constexpr EvaluatorSyntax kSyntax = {
     .constant_keyword = "const",
     .fold_hint = "only `+`, `-` and `*` on integers and `+` on strings are folded at compile time",
     .call_hint =
-        "mvm never runs your code; only `SecretRef`, `NetworkPolicy` and `Volume` calls "
+        "mvm never runs your code; only `SecretRef`, `NetworkPolicy`, `Volume` and `Image` calls "
         "from `@mvm/sdk` are understood statically",
     .unknown_name_hint =
         "only literals and module-level `const` declarations assigned once can be "
@@ -416,7 +416,7 @@ StaticValue Reader::EvaluateOther(TSNode node, int /*depth*/) {
   if (type == "new_expression") {
     return NonStatic(node, what,
                      "`new` builds an object when the code runs; mvm reads literals, module-level "
-                     "constants and `SecretRef`, `NetworkPolicy` and `Volume` calls");
+                     "constants and `SecretRef`, `NetworkPolicy`, `Volume` and `Image` calls");
   }
   if (type == "arrow_function" || type == "function_expression" || type == "function") {
     return NonStatic(node, "the function `" + Excerpt(Text(node)) + "`",

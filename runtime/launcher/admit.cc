@@ -187,6 +187,13 @@ std::optional<internal::PlanRefusal> internal::CheckPolicy(const LauncherOptions
                              "`mvmctl build` (or `mvmctl run FILE`) resolves the tag and records "
                              "the digest, or write `@sha256:…` in the declaration"};
     }
+    if (a.kind() == "debian" && a.digest().empty()) {
+      return PlanRefusal{"policy", "not-pinned",
+                         "image `debian:" + a.ref() +
+                             "` has no resolved package set, and a plan runs only what it pins: "
+                             "`mvmctl build` (or `mvmctl run FILE`) resolves the packages, builds "
+                             "the image and records the package set's digest in the plan"};
+    }
     if (a.kind() == "nix" && a.digest().empty()) {
       return PlanRefusal{"policy", "not-built",
                          "image `nix:" + a.ref() +

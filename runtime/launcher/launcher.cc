@@ -28,6 +28,7 @@
 #include "ir/support/terminal_text.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool.h"
+#include "runtime/rootfs/debian_image.h"
 #include "runtime/rootfs/rootfs.h"
 
 namespace mvm::runtime {
@@ -268,6 +269,22 @@ ErrorOr<ResolvedRootfs> ResolveRootfs(const LauncherOptions& options,
   }
   if (rootfs->kind() == "oci") {
     return ResolveOciRootfs(options, *rootfs, audit);
+  }
+  if (rootfs->kind() == "debian") {
+    // The package list is the signed workload's; the artifact's digest pins what it resolved to.
+    const ir::v1::Image& image = plan.workload().image();
+    rootfs::DebianImageSpec spec{rootfs->ref(), {image.packages().begin(), image.packages().end()}};
+    ProgressStep step(options.progress, "preparing Debian image " + rootfs->ref());
+    auto made = rootfs::MaterializeDebianImage(spec, rootfs->digest(), options.state.RootfsCache(),
+                                               [&](std::string_view line) {
+                                                 if (options.note) {
+                                                   options.note(line);
+                                                 }
+                                               });
+    if (!made) {
+      return made.error();
+    }
+    return ResolvedRootfs{made->tree.dir, made->tree.digest, std::nullopt};
   }
   if (!rootfs->digest().empty()) {
     // `mvmctl build` recorded what Nix built; run exactly that tree.

@@ -35,10 +35,12 @@ ErrorOr<Ok> EmptyDir(const fs::path& dir, const std::vector<std::string>& keep =
   return Ok{};
 }
 
+}  // namespace
+
 // What a sandbox never needs, and what only makes the tree big or differ between two builds of
 // the same packages. Everything else mmdebstrap installed stays, dpkg's database included, so the
 // tree still says truthfully which packages (and versions) it holds.
-ErrorOr<Ok> Strip(const fs::path& root) {
+ErrorOr<Ok> StripDebianTree(const fs::path& root) {
   // Device nodes (console, null, tty, ...) and the /proc symlinks: the backend mounts its own /dev.
   // Device nodes in an image are also a way out of a sandbox that forgets `nodev`.
   if (auto emptied = EmptyDir(root / "dev"); !emptied) {
@@ -89,8 +91,6 @@ ErrorOr<Ok> Strip(const fs::path& root) {
   return RemoveTree(root / "etc/resolv.conf");
 }
 
-}  // namespace
-
 ErrorOr<Ok> BuildPython311(const fs::path& root, const ProgressFn& progress) {
   if (progress) {
     progress("building template python-3.11 with mmdebstrap (a minute or more, once)");
@@ -127,7 +127,7 @@ ErrorOr<Ok> BuildPython311(const fs::path& root, const ProgressFn& progress) {
   if (progress) {
     progress("stripping template python-3.11 (apt lists, logs, manuals, device nodes)");
   }
-  if (auto stripped = Strip(root); !stripped) {
+  if (auto stripped = StripDebianTree(root); !stripped) {
     return stripped;
   }
   std::error_code ec;

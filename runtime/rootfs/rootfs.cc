@@ -79,7 +79,7 @@ ErrorOr<os::UniqueFd> LockTemplate(const fs::path& template_dir, std::string_vie
     return Error{"cannot lock " + Quote(path) + ": " + ErrnoText(errno)};
   }
   if (progress) {
-    progress("waiting for another process to finish building template " + std::string(name));
+    progress("waiting for another process to finish building " + std::string(name));
   }
   while (flock(fd.get(), LOCK_EX) != 0) {
     if (errno != EINTR) {
@@ -137,11 +137,10 @@ ErrorOr<Ok> PointCurrentAt(const fs::path& template_dir, const std::string& tree
   return SyncFileSystemOf(template_dir);
 }
 
-// Builds `name` into a fresh `.build-*` directory, seals and hashes it, and renames it into place.
+// Builds `name` with `build` into a fresh `.build-*` directory, seals and hashes it, and renames it
+// into place.
 ErrorOr<Materialized> BuildAndPublish(std::string_view name, const fs::path& template_dir,
-                                      const ProgressFn& progress) {
-  BuildFn build = FindBuilder(name);
-  MVM_CHECK(build != nullptr);  // every ir::BuiltinTemplates entry has a builder
+                                      const TreeBuilder& build, const ProgressFn& progress) {
   auto start = std::chrono::steady_clock::now();
 
   std::string pattern = (template_dir / (std::string(kBuildPrefix) + "XXXXXX")).string();
@@ -198,34 +197,24 @@ ErrorOr<Materialized> BuildAndPublish(std::string_view name, const fs::path& tem
   if (progress) {
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(out.build_ms) / 1000.0);
-    progress("built template " + std::string(name) + " in " + seconds + " s: " + out.digest);
+    progress("built " + std::string(name) + " in " + seconds + " s: " + out.digest);
   }
   return out;
 }
 
 }  // namespace
 
-ErrorOr<Materialized> MaterializeTemplate(std::string_view name, const fs::path& cache_dir,
-                                          const ProgressFn& progress) {
-  if (FindTemplate(name) == nullptr) {
-    std::string known;
-    for (const ir::TemplateInfo& t : ir::BuiltinTemplates()) {
-      known += (known.empty() ? "`" : ", `") + std::string(t.name) + "`";
-    }
-    return Error{"unknown template `" + std::string(name) + "`; the built-in templates are " +
-                 known + " (see `mvmctl templates`)"};
-  }
-  const fs::path template_dir = cache_dir / name;
+ErrorOr<Materialized> MaterializeInto(std::string_view name, const fs::path& template_dir,
+                                      const TreeBuilder& build, const ProgressFn& progress) {
   if (auto hex = PublishedHex(template_dir)) {
     Materialized out = Published(template_dir, *hex);
     out.cache_hit = true;
     return out;
   }
-
   std::error_code ec;
   fs::create_directories(template_dir, ec);
   if (ec) {
-    return Error{"cannot create the template cache " + Quote(template_dir) + ": " + ec.message() +
+    return Error{"cannot create the rootfs cache " + Quote(template_dir) + ": " + ec.message() +
                  "; check the permissions of the state directory (--state-dir)"};
   }
   auto lock = LockTemplate(template_dir, name, progress);
@@ -241,7 +230,22 @@ ErrorOr<Materialized> MaterializeTemplate(std::string_view name, const fs::path&
   if (auto cleaned = RemoveStaleBuilds(template_dir); !cleaned) {
     return cleaned.error();
   }
-  return BuildAndPublish(name, template_dir, progress);
+  return BuildAndPublish(name, template_dir, build, progress);
+}
+
+ErrorOr<Materialized> MaterializeTemplate(std::string_view name, const fs::path& cache_dir,
+                                          const ProgressFn& progress) {
+  if (FindTemplate(name) == nullptr) {
+    std::string known;
+    for (const ir::TemplateInfo& t : ir::BuiltinTemplates()) {
+      known += (known.empty() ? "`" : ", `") + std::string(t.name) + "`";
+    }
+    return Error{"unknown template `" + std::string(name) + "`; the built-in templates are " +
+                 known + " (see `mvmctl templates`)"};
+  }
+  BuildFn build = FindBuilder(name);
+  MVM_CHECK(build != nullptr);  // every ir::BuiltinTemplates entry has a builder
+  return MaterializeInto("template " + std::string(name), cache_dir / name, build, progress);
 }
 
 std::vector<TemplateStatus> ListTemplates(const fs::path& cache_dir) {

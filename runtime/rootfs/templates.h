@@ -4,6 +4,7 @@
 // The builders behind MaterializeTemplate; not part of mvm_rootfs's public API.
 
 #include <filesystem>
+#include <functional>
 #include <string_view>
 
 #include "ir/support/error_or.h"
@@ -15,6 +16,16 @@ namespace mvm::runtime::rootfs {
 /// publishes it, and removes it on an Error.
 using BuildFn = ErrorOr<Ok> (*)(const std::filesystem::path& root, const ProgressFn& progress);
 
+/// Any builder of a tree, for MaterializeInto.
+using TreeBuilder =
+    std::function<ErrorOr<Ok>(const std::filesystem::path& root, const ProgressFn& progress)>;
+
+/// MaterializeTemplate's cache logic for any tree: `dir` holds `current`, the `sha256-<hex>` trees
+/// and the lock, as MaterializeTemplate documents; `name` names the tree in progress lines
+/// ("template python-3.11"). `build` runs only on a miss, under the lock.
+ErrorOr<Materialized> MaterializeInto(std::string_view name, const std::filesystem::path& dir,
+                                      const TreeBuilder& build, const ProgressFn& progress);
+
 /// The builder of the built-in template `name` (an ir::BuiltinTemplates name), or nullptr.
 BuildFn FindBuilder(std::string_view name);
 
@@ -24,6 +35,11 @@ ErrorOr<Ok> BuildBusybox(const std::filesystem::path& root, const ProgressFn& pr
 /// `python-3.11`: Debian bookworm minbase plus python3 (3.11 and its standard library), by
 /// mmdebstrap.
 ErrorOr<Ok> BuildPython311(const std::filesystem::path& root, const ProgressFn& progress);
+
+/// Removes from a tree mmdebstrap made what a sandbox never needs and what only makes two builds
+/// of the same packages differ (apt lists and archives, logs, manuals, translations, device nodes,
+/// documentation but each copyright file, the build host's resolv.conf); dpkg's database stays.
+ErrorOr<Ok> StripDebianTree(const std::filesystem::path& root);
 
 /// What every template has whatever its contents: the directories the sandbox backends mount on
 /// (/proc /dev /sys /tmp /run /run/mvm /.mvm/sdk/python /app /root /home), /etc/hostname and an

@@ -153,6 +153,12 @@ WorkloadDecl Declaration(Language language, const OptionInfo& row,
       Set(call.keys, call.values, "volumes", List({std::move(volume)}));
       break;
     }
+    case OptionContext::kImageDebian: {
+      StaticValue image = Call("Image.debian", {{spell("packages"), List({String("jq")})}});
+      set_row(image.keys, image.values);
+      Set(call.keys, call.values, "image", std::move(image));
+      break;
+    }
     case OptionContext::kNetwork: {
       StaticValue chain =
           Call(python ? "NetworkPolicy.deny_by_default" : "NetworkPolicy.denyByDefault");

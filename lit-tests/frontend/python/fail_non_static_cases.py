@@ -26,7 +26,7 @@ def fstring(): ...
 # CHECK: fail_non_static_cases.py:[[@LINE-1]]:25: error: the call `make_image()` is not a static value [non-static]{{$}}
 # CHECK-NEXT: {{^}}@workload("call", image=make_image()){{$}}
 # CHECK-NEXT: {{^}}                        ^~~~~~~~~~~~{{$}}
-# CHECK-NEXT: {{^}}  hint: mvm never runs your code; only `SecretRef`, `NetworkPolicy` and `Volume` calls from `mvm` are understood statically{{$}}
+# CHECK-NEXT: {{^}}  hint: mvm never runs your code; only `SecretRef`, `NetworkPolicy`, `Volume` and `Image` calls from `mvm` are understood statically{{$}}
 def call(): ...
 
 # The environment.

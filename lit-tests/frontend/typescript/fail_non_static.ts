@@ -49,6 +49,6 @@ class Mutable {
 
   @entrypoint({ name: "new", command: [new Date().toISOString()] })
   // CHECK: fail_non_static.ts:[[@LINE-1]]:40: error: the call `new Date().toISOString()` is not a static value [non-static]{{$}}
-  // CHECK:      {{^}}  hint: mvm never runs your code; only `SecretRef`, `NetworkPolicy` and `Volume` calls from `@mvm/sdk` are understood statically{{$}}
+  // CHECK:      {{^}}  hint: mvm never runs your code; only `SecretRef`, `NetworkPolicy`, `Volume` and `Image` calls from `@mvm/sdk` are understood statically{{$}}
   third() {}
 }

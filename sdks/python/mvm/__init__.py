@@ -31,6 +31,7 @@ __all__ = [
     "NetworkPolicy",
     "SecretRef",
     "Volume",
+    "Image",
     "Sandbox",
     "CommandResult",
     "CommandHandle",
@@ -210,6 +211,25 @@ class Volume:
                             f"{type(credentials).__name__})")
         return Volume(kind="object", target=target, source=url, mode=mode, endpoint=endpoint,
                       credentials=credentials)
+
+
+@dataclass(frozen=True)
+class Image:
+    """A root filesystem mvm builds itself. Create with :meth:`debian`; pass it as ``image=``
+    where a reference string (``"template:python-3.11"``) would go."""
+
+    kind: str
+    suite: str
+    packages: Tuple[str, ...] = ()
+
+    @staticmethod
+    def debian(packages: Iterable[str], suite: str = "bookworm") -> "Image":
+        """Debian ``suite`` (minbase) plus the binary ``packages`` and their dependencies, built
+        with mmdebstrap and pinned by the resolved package set's digest (docs/packages.md)."""
+        if isinstance(packages, (str, bytes)):
+            raise TypeError("Image.debian packages must be a list of package names, such as "
+                            f"[{packages!r}], not a string")
+        return Image(kind="debian", suite=suite, packages=tuple(packages))
 
 
 _RUNTIME = {"Sandbox": "mvm.sandbox", "CommandResult": "mvm.sandbox",

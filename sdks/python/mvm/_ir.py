@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from mvm import NetworkPolicy, SecretRef, Volume
+from mvm import Image, NetworkPolicy, SecretRef, Volume
 
 SCHEMA_VERSION = "mvm.ir/v1"
 
@@ -54,8 +54,17 @@ def _set(out: Dict[str, Any], key: str, value: Any) -> None:
         out[key] = value
 
 
-def image(text: str) -> Dict[str, str]:
-    """``nix:…`` / ``oci:…`` / ``template:…`` split as the frontend splits it."""
+def image(text: Any) -> Dict[str, Any]:
+    """``nix:…`` / ``oci:…`` / ``template:…`` split as the frontend splits it; an
+    :class:`Image` (``Image.debian(...)``) as the frontend lowers it."""
+    if isinstance(text, Image):
+        built: Dict[str, Any] = {}
+        _set(built, "kind", text.kind)
+        _set(built, "ref", _str(text.suite, "Image.debian suite"))
+        packages = _str_list(list(text.packages), "Image.debian packages")
+        if packages:
+            built["packages"] = packages
+        return built
     text = _str(text, "image")
     kind, colon, ref = text.partition(":")
     out: Dict[str, str] = {}

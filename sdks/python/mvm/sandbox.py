@@ -731,7 +731,7 @@ class Sandbox:
         return self._backend.audit_id
 
     @classmethod
-    def create(cls, image: str, *, workload_id: Optional[str] = None, cpu: Optional[int] = None,
+    def create(cls, image: "str | Image", *, workload_id: Optional[str] = None, cpu: Optional[int] = None,
                memory_mb: Optional[int] = None, disk_mb: Optional[int] = None,
                timeout_seconds: Optional[int] = None, network: Any = None,
                secrets: Optional[Mapping[str, Any]] = None, volumes: Optional[Sequence] = None,

@@ -125,11 +125,24 @@ class WorkloadTest(unittest.TestCase):
         self.assertEqual(
             sorted(mvm.__all__),
             sorted(["workload", "entrypoint", "service", "NetworkPolicy", "SecretRef", "Volume",
-                    "Sandbox", "CommandResult", "CommandHandle", "FileEntry", "Snapshot",
+                    "Image", "Sandbox", "CommandResult", "CommandHandle", "FileEntry", "Snapshot",
                     "SandboxError", "TimeoutError", "VerificationError"]))
         for name in mvm.__all__:
             self.assertTrue(hasattr(mvm, name), name)
         self.assertEqual(mvm.__version__, "0.1.0")
+
+
+class ImageTest(unittest.TestCase):
+    def test_debian_keeps_packages_in_order_and_defaults_the_suite(self):
+        image = mvm.Image.debian(["jq", "python3-yaml"])
+        self.assertEqual((image.kind, image.suite, image.packages),
+                         ("debian", "bookworm", ("jq", "python3-yaml")))
+        self.assertEqual(mvm.Image.debian([], suite="trixie").suite, "trixie")
+
+    def test_a_string_of_packages_is_refused_not_split_into_letters(self):
+        with self.assertRaises(TypeError) as caught:
+            mvm.Image.debian("jq")
+        self.assertIn("['jq']", str(caught.exception))
 
 
 class NetworkPolicyTest(unittest.TestCase):

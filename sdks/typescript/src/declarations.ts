@@ -114,6 +114,27 @@ export const Volume = Object.freeze({
   },
 });
 
+/** A root filesystem mvm builds itself, made with `Image.debian`; given as `image` where a
+ * reference string (`"template:python-3.11"`) would go. */
+export interface Image {
+  readonly kind: "debian";
+  readonly suite: string;
+  readonly packages: readonly string[];
+}
+
+export const Image = Object.freeze({
+  /** Debian `suite` (minbase; default `bookworm`) plus the binary `packages` and their
+   * dependencies, built with mmdebstrap and pinned by the resolved package set's digest
+   * (docs/packages.md). */
+  debian(options: { packages: readonly string[]; suite?: string }): Image {
+    const packages: unknown = options.packages;
+    if (!Array.isArray(packages)) {
+      throw new TypeError(`Image.debian packages must be an array of package names, got ${typeof packages}`);
+    }
+    return Object.freeze({ kind: "debian" as const, suite: options.suite ?? "bookworm", packages: Object.freeze([...packages]) });
+  },
+});
+
 /** The options of `@workload` and `Sandbox.create`, camelCase as in docs/declarations.md. */
 export interface WorkloadOptions {
   cpu?: number;
@@ -132,7 +153,7 @@ export interface WorkloadOptions {
 }
 
 export interface WorkloadDeclaration extends WorkloadOptions {
-  image: string;
+  image: string | Image;
 }
 
 export interface EntrypointOptions {

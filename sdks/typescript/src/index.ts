@@ -1,7 +1,7 @@
 // @mvm/sdk: declare sandboxed workloads with decorators (read statically by mvmctl), and drive or
 // record sandboxes at runtime. See docs/sdk.md.
 
-export { METADATA_PROPERTY, NetworkPolicy, SecretRef, Volume, declarationOf, entrypoint, service, workload } from "./declarations.js";
+export { Image, METADATA_PROPERTY, NetworkPolicy, SecretRef, Volume, declarationOf, entrypoint, service, workload } from "./declarations.js";
 export type { Declaration, EntrypointOptions, ServiceOptions, WorkloadDeclaration, WorkloadOptions } from "./declarations.js";
 export { SandboxError, TimeoutError, VerificationError } from "./errors.js";
 export type { SandboxErrorDetails } from "./errors.js";

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 
 import type { Json } from "./canonical.js";
-import { NetworkPolicy, type SecretRef, type Volume, type WorkloadOptions } from "./declarations.js";
+import { type Image, NetworkPolicy, type SecretRef, type Volume, type WorkloadOptions } from "./declarations.js";
 
 export const SCHEMA_VERSION = "mvm.ir/v1";
 
@@ -74,8 +74,18 @@ function set(out: Obj, key: string, value: string | number): void {
   }
 }
 
-export function image(text: string): Obj {
-  str(text, "image");
+export function image(value: string | Image): Obj {
+  if (typeof value === "object" && value !== null && value.kind === "debian") {
+    const built: Obj = {};
+    set(built, "kind", "debian");
+    set(built, "ref", str(value.suite, "Image.debian suite"));
+    const packages = value.packages.map((p, i) => str(p, `Image.debian packages[${i}]`));
+    if (packages.length > 0) {
+      built["packages"] = packages;
+    }
+    return built;
+  }
+  const text = str(value, "image");
   const out: Obj = {};
   const colon = text.indexOf(":");
   if (colon < 0) {
@@ -190,7 +200,7 @@ function volumes(value: unknown): Json[] {
 
 /** The workload of `Sandbox.create(imageRef, { workloadId, ...options })`, without entrypoints,
  * files or source (the recorder adds those as they happen). */
-export function workload(imageRef: string, workloadId: string, o: WorkloadOptions): Obj {
+export function workload(imageRef: string | Image, workloadId: string, o: WorkloadOptions): Obj {
   const w: Obj = { id: str(workloadId, "workloadId") };
   const img = image(imageRef);
   if (Object.keys(img).length > 0) {

@@ -21,7 +21,7 @@ import { isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { canonicalJson, type Json } from "./canonical.js";
-import type { WorkloadOptions } from "./declarations.js";
+import type { Image, WorkloadOptions } from "./declarations.js";
 import { SandboxError, TimeoutError, VerificationError } from "./errors.js";
 import * as ir from "./ir.js";
 import * as output from "./output.js";
@@ -854,7 +854,7 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /** Creates a sandbox from `image` with the options of `@workload` (same names and meaning). */
-  static async create(image: string, options: SandboxOptions = {}): Promise<Sandbox> {
+  static async create(image: string | Image, options: SandboxOptions = {}): Promise<Sandbox> {
     const { workloadId = DEFAULT_WORKLOAD_ID, name, detach = false, stateDir, mvmctl, backend: sandboxBackend, createTimeoutSeconds = DEFAULT_CREATE_TIMEOUT_SECONDS, ...workloadOptions } = options;
     const w = ir.workload(image, workloadId, workloadOptions);
     const source = callSite(Sandbox.create);

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { NetworkPolicy, SecretRef, Volume, declarationOf, entrypoint, service, workload } from "@mvm/sdk";
+import { Image, NetworkPolicy, SecretRef, Volume, declarationOf, entrypoint, service, workload } from "@mvm/sdk";
 
 test("decorated classes and methods are unchanged and still run", () => {
   @workload({
@@ -90,6 +90,14 @@ test("helpers are immutable values", () => {
     credentials: keys,
   });
   assert.ok(Object.isFrozen(object));
+});
+
+test("Image.debian keeps the packages in order and defaults the suite", () => {
+  const image = Image.debian({ packages: ["jq", "python3-yaml"] });
+  assert.deepEqual(image, { kind: "debian", suite: "bookworm", packages: ["jq", "python3-yaml"] });
+  assert.ok(Object.isFrozen(image) && Object.isFrozen(image.packages));
+  assert.equal(Image.debian({ packages: [], suite: "trixie" }).suite, "trixie");
+  assert.throws(() => Image.debian({ packages: "jq" as unknown as string[] }), /must be an array/);
 });
 
 test("object volume credentials are a SecretRef, never the keys", () => {

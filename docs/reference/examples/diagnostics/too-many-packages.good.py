@@ -1,0 +1,6 @@
+from mvm import workload, entrypoint, Image
+
+@workload("tools", image=Image.debian(packages=["jq", "python3-yaml"]))
+class Tools:
+    @entrypoint(command=["true"])
+    def main(self): ...

@@ -1,0 +1,91 @@
+#ifndef MVM_RUNTIME_ROOTFS_DEBIAN_IMAGE_H_
+#define MVM_RUNTIME_ROOTFS_DEBIAN_IMAGE_H_
+
+// `Image.debian(packages=[...])` root filesystems: Debian minbase plus the declared packages,
+// resolved to an exact package set first, pinned by that set's digest, built by mmdebstrap and
+// cached by the pin. See docs/packages.md.
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/support/error_or.h"
+#include "runtime/rootfs/rootfs.h"
+
+namespace mvm::runtime::rootfs {
+
+/// What a declaration asks for: the IR image's `ref` (the suite) and `packages`.
+struct DebianImageSpec {
+  std::string suite;
+  std::vector<std::string> packages;
+};
+
+/// One package of a resolved set, as apt will download it.
+struct DebianPackage {
+  std::string name;
+  std::string version;  ///< with its epoch (`1:2.38.1-5`)
+  std::string arch;     ///< `amd64` or `all`
+  std::string sha256;   ///< 64 lowercase hex of the .deb, from the signed archive index
+
+  friend bool operator==(const DebianPackage&, const DebianPackage&) = default;
+};
+
+/// A resolved package set: every package minbase and the declared packages install, sorted by name.
+struct DebianPin {
+  std::vector<DebianPackage> packages;
+  /// "sha256:<64 hex>" of PinText(packages): the cache key and what a plan records.
+  std::string digest;
+};
+
+/// Checks `spec` as the validate pass does (suite allow-list, package name syntax, count,
+/// duplicates): a plan is signed, but its names are about to become mmdebstrap arguments.
+ErrorOr<Ok> CheckDebianImageSpec(const DebianImageSpec& spec);
+
+/// One line per package, `name version arch sha256\n`, sorted by name then arch: the bytes the pin
+/// digest is taken over, and the `packages.lock` file kept beside a cached image.
+std::string PinText(const std::vector<DebianPackage>& packages);
+
+/// The set `packages` (in any order) sorted, with its digest.
+DebianPin MakePin(std::vector<DebianPackage> packages);
+
+/// Parses `apt-get install --print-uris` output (`'URL' name_version_arch.deb size SHA256:hex`
+/// per line; `%3a` in a file name is the epoch's colon). An Error names the first line it cannot
+/// read, or says that a line lacks a SHA256 hash.
+ErrorOr<std::vector<DebianPackage>> ParsePrintUris(std::string_view output);
+
+/// Parses a dpkg status file into the installed packages (hash left empty), sorted as PinText
+/// sorts.
+ErrorOr<std::vector<DebianPackage>> ParseDpkgStatus(std::string_view status);
+
+/// Resolves `spec` against the Debian archive with apt in a private state directory under
+/// `cache_dir` (its lists are kept, so later resolutions only revalidate them): minbase (Essential
+/// and Priority:required packages of the suite, no Recommends, as `mmdebstrap --variant=minbase`
+/// selects them) plus the declared packages and their dependencies. Reads the host's apt
+/// configuration (proxy, keyrings); needs the mirror. An unknown package is an Error naming it.
+ErrorOr<DebianPin> ResolveDebianImage(const DebianImageSpec& spec,
+                                      const std::filesystem::path& cache_dir,
+                                      const ProgressFn& progress);
+
+/// A Debian image that is ready to mount, with the pin it was built from.
+struct DebianImage {
+  Materialized tree;  ///< `digest` is the tree's (TreeDigest), as for templates
+  DebianPin pin;      ///< `packages` empty on a cache hit that did not resolve
+};
+
+/// Finds or builds the image of `spec` under `cache_dir/debian/sha256-<pin hex>/`.
+///
+/// `pinned` empty (a declaration being made into a plan): resolves first, then uses the cache or
+/// builds. `pinned` set (a plan's recorded digest): a cache hit needs no network; on a miss it
+/// resolves, refuses when the archive now resolves to another set (the plan must be built again),
+/// and builds. A build runs mmdebstrap (minbase, no Recommends, the declared packages), strips it
+/// as the python-3.11 template is stripped, and checks that the installed packages are exactly the
+/// pinned set (name, version, architecture); apt itself checks every .deb against the archive's
+/// signed SHA256.
+ErrorOr<DebianImage> MaterializeDebianImage(const DebianImageSpec& spec, std::string_view pinned,
+                                            const std::filesystem::path& cache_dir,
+                                            const ProgressFn& progress);
+
+}  // namespace mvm::runtime::rootfs
+
+#endif  // MVM_RUNTIME_ROOTFS_DEBIAN_IMAGE_H_
