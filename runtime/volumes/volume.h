@@ -78,7 +78,10 @@ struct VolumeSpec {
   /// object: `http(s)://host[:port]`, path-style requests.
   std::string endpoint;
   std::string region = "us-east-1";  ///< object
-  /// object: names of secrets in the host store holding the access key id and the secret key.
+  /// object: the secret of the host store holding `ACCESS_KEY_ID:SECRET_ACCESS_KEY`, the one name
+  /// `Volume.object(credentials=SecretRef(NAME))` gives (AWS key ids hold no `:`, so the first
+  /// one splits). Or, when it is empty, the names of two secrets holding each.
+  std::string credentials_secret;
   std::string access_key_id_secret;
   std::string secret_access_key_secret;
   /// object: the multipart part size (0: 8 MiB; S3 wants at least 5 MiB) and ListObjectsV2's page
