@@ -469,8 +469,8 @@ ErrorOr<fs::path> MountEncryptedStore(const EncryptedMountRequest& request) {
   // mount would; only the root directory needs the sandbox's root as its owner.
   if (request.owner &&
       ::chown((at / kCipherDir).c_str(), request.owner->uid, request.owner->gid) != 0) {
-    return fail(Error{what + ": cannot hand its root directory to the sandbox's root: " +
-                      os::ErrnoText(errno)});
+    return fail(Error{
+        what + ": cannot hand its root directory to the sandbox's root: " + os::ErrnoText(errno)});
   }
   // allow_other: the sandbox's processes are other host users; gocryptfs then also turns on
   // default_permissions, so the kernel checks modes against those owners.
