@@ -50,8 +50,6 @@ ErrorOr<fs::path> MountEncrypted(const LauncherOptions& options, const backends:
 }
 
 ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions& options,
-                                                           const backends::Backend& backend,
-                                                           const std::string& name,
                                                            const plan::v1::ExecutionPlan& p,
                                                            const StartOptions& start) {
   using Kind = backends::SandboxMount::Kind;
@@ -73,11 +71,9 @@ ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions
                      "` is encrypted, and a full snapshot cannot be restored with encrypted "
                      "volumes yet; start the workload afresh with `mvmctl run` or `up`"};
       }
-      auto files = MountEncrypted(options, backend, name, m, mounts.size());
-      if (!files) {
-        return files.error();
-      }
-      backends::SandboxMount mount{Kind::kVolume, *files, m.target(), m.mode() != "rw"};
+      // Mounted by MountEncryptedVolumes once the watchdog runs, which unmounts it should this
+      // process die before the sandbox is recorded.
+      backends::SandboxMount mount{Kind::kVolume, {}, m.target(), m.mode() != "rw"};
       mount.owned_by_sandbox = true;
       mounts.push_back(std::move(mount));
       continue;
@@ -101,6 +97,27 @@ ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions
     mounts.push_back({Kind::kVolume, *source, m.target(), m.mode() != "rw"});
   }
   return mounts;
+}
+
+/// Mounts the encrypted volumes SandboxMounts left without a source.
+ErrorOr<Ok> MountEncryptedVolumes(const LauncherOptions& options, const backends::Backend& backend,
+                                  const std::string& name, const plan::v1::ExecutionPlan& p,
+                                  std::vector<backends::SandboxMount>& mounts) {
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    if (!mounts[i].owned_by_sandbox || !mounts[i].source.empty()) {
+      continue;
+    }
+    for (const plan::v1::Mount& m : p.mounts()) {
+      if (m.kind() == "encrypted" && m.target() == mounts[i].target) {
+        auto files = MountEncrypted(options, backend, name, m, i);
+        if (!files) {
+          return files.error();
+        }
+        mounts[i].source = *files;
+      }
+    }
+  }
+  return Ok{};
 }
 
 /// The rootfs's own CA bundle, read inside the tree only (the rootfs may be an image whose
@@ -188,7 +205,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   request.cpus = static_cast<uint32_t>(p.lifecycle().cpu());
   request.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
   request.pids_max = kPidsMax;
-  auto mounts = SandboxMounts(options, backend, name, p, start);
+  auto mounts = SandboxMounts(options, p, start);
   if (!mounts) {
     return fail(mounts.error().message);
   }
@@ -275,6 +292,10 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     }
     sandbox.watchdog_fd_ = watchdog->first;
     sandbox.watchdog_pid_ = watchdog->second;
+  }
+  if (auto mounted = MountEncryptedVolumes(options, backend, name, p, request.mounts); !mounted) {
+    DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
+    return fail(mounted.error().message);
   }
   auto started = backend.Start(request);
   if (!started) {

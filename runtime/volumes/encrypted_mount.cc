@@ -257,6 +257,10 @@ void RemoveEmptyTree(const fs::path& dir, dev_t device) {
   (void)::rmdir(dir.c_str());
 }
 
+/// UnmountBeneath; `stragglers`: also wait for a view that a dead launcher's gocryptfs may still
+/// mount. False where this process ran gocryptfs to its end itself.
+ErrorOr<Ok> UnmountAll(const fs::path& dir, bool stragglers);
+
 ErrorOr<Ok> MakePrivateDir(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -314,7 +318,7 @@ ErrorOr<Ok> CreateImage(const fs::path& store_dir, const fs::path& mount_dir, ui
                      "): " + LogTail(mount_dir / kLog)};
     }
   }
-  if (auto unmounted = UnmountBeneath(mount_dir); !unmounted && result) {
+  if (auto unmounted = UnmountAll(mount_dir, false); !unmounted && result) {
     result = unmounted.error();
   }
   if (!result) {
@@ -454,7 +458,7 @@ ErrorOr<fs::path> MountEncryptedStore(const EncryptedMountRequest& request) {
     }
   }
   auto fail = [&](Error error) -> Error {
-    (void)UnmountBeneath(mount_dir);
+    (void)UnmountAll(mount_dir, false);
     return error;
   };
   const std::string ro = request.read_only ? ",ro" : "";
@@ -499,24 +503,46 @@ ErrorOr<fs::path> MountEncryptedStore(const EncryptedMountRequest& request) {
   return files;
 }
 
-ErrorOr<Ok> UnmountBeneath(const fs::path& dir) {
+ErrorOr<Ok> UnmountBeneath(const fs::path& dir) { return UnmountAll(dir, true); }
+
+namespace {
+
+ErrorOr<Ok> UnmountAll(const fs::path& dir, bool stragglers) {
   std::error_code ec;
   const fs::path absolute = fs::weakly_canonical(fs::absolute(dir), ec);
   if (ec || !fs::exists(absolute, ec)) {
     return Ok{};
   }
   ErrorOr<Ok> result = Ok{};
-  const std::vector<MountEntry> mounts = MountsBeneath(absolute.string());
-  for (const MountEntry& mount : mounts) {
-    if (mount.point == absolute.string()) {
-      continue;
+  // A launcher that died while mounting may have left a gocryptfs that mounts the plaintext view
+  // a moment later. An image mounted without its view is that case: then look again for a while
+  // (gocryptfs takes well under a second to mount), so that the watchdog does not leave the view
+  // behind.
+  auto look_until = std::chrono::steady_clock::now();
+  for (;;) {
+    std::vector<MountEntry> mounts = MountsBeneath(absolute.string());
+    std::erase_if(mounts, [&](const MountEntry& m) { return m.point == absolute.string(); });
+    for (const MountEntry& mount : mounts) {
+      const fs::path point(mount.point);
+      const std::string view = (point.parent_path() / kFilesMount).string();
+      if (stragglers && point.filename() == kImageMount &&
+          std::none_of(mounts.begin(), mounts.end(),
+                       [&](const MountEntry& m) { return m.point == view; })) {
+        look_until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+      }
     }
-    if (auto unmounted = Unmount(mount.point); !unmounted && result) {
-      result = unmounted.error();
+    for (const MountEntry& mount : mounts) {
+      if (auto unmounted = Unmount(mount.point); !unmounted && result) {
+        result = unmounted.error();
+      }
     }
-  }
-  for (const MountEntry& mount : mounts) {
-    WaitForLoopRelease(mount.source);
+    for (const MountEntry& mount : mounts) {
+      WaitForLoopRelease(mount.source);
+    }
+    if (std::chrono::steady_clock::now() >= look_until) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   struct stat st {};
   if (::lstat(absolute.c_str(), &st) == 0) {
@@ -524,5 +550,7 @@ ErrorOr<Ok> UnmountBeneath(const fs::path& dir) {
   }
   return result;
 }
+
+}  // namespace
 
 }  // namespace mvm::runtime::volumes
