@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "ir/support/os/process.h"
 #include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -89,15 +91,18 @@ class EncryptedVolumeE2E : public ::testing::Test {
     if (!mvm::os::FindProgram("gocryptfs")) {
       MVM_MISSING_PREREQUISITE() << "gocryptfs (scripts/bootstrap.sh installs gocryptfs and fuse3)";
     }
-    state_ = fs::temp_directory_path() / ("mvm-encrypted-e2e-" + std::to_string(::getpid()));
-    fs::remove_all(state_);
+    dir_.emplace("mvm-encrypted-e2e");
+    state_ = dir_->path();
     mvm::testing::UseSharedRootfsCache(state_);
     mounts_ = fs::weakly_canonical(state_) / "volumes" / "mounts";
   }
+  // TempDir removes the state only when nothing is mounted inside it: a store a failed case left
+  // mounted is never removed through its plaintext view.
   void TearDown() override {
-    Mvmctl({"destroy", "enc-up"});
-    std::error_code ec;
-    fs::remove_all(state_, ec);
+    if (dir_) {
+      Mvmctl({"destroy", "enc-up"});
+    }
+    dir_.reset();
   }
 
   Result Mvmctl(std::vector<std::string> args) {
@@ -107,6 +112,7 @@ class EncryptedVolumeE2E : public ::testing::Test {
     return Mvmctl({"run", kFixture.string(), "--entrypoint", entrypoint});
   }
 
+  std::optional<mvm::testing::TempDir> dir_;
   fs::path state_;
   fs::path mounts_;
 };
