@@ -692,8 +692,10 @@ exit status: 0 ok, 2 usage error, 3 no such running sandbox or agent unreachable
              {"raw", false},
              {"show-tokens", false}},
        RunLogs},
-      {"fs", "read, write, list and remove files in a sandbox",
+      {"fs", "read, write, list and remove files in a sandbox or an object volume",
        R"(usage: mvmctl fs NAME read|write|ls|rm PATH [-r] [--format human|json] [--state-dir DIR]
+       mvmctl fs s3://BUCKET/PREFIX read|write|ls|rm PATH --endpoint URL --credentials SECRET
+                 [--region R] [-r] [--format human|json] [--state-dir DIR]
 
 read   print the file to stdout          write  replace the file with stdin
 ls     list a directory                  rm     remove a file or empty directory (-r: a tree)
@@ -704,10 +706,22 @@ The text listing of `ls` is for reading: it escapes control characters in names 
 cannot be parsed back exactly. `ls --format json` prints {"entries":[{"name","type","mode","size",
 "link_target"?},...]} with the exact names; a name that is not UTF-8 also has "name_base64".
 
+With s3://BUCKET/PREFIX instead of NAME, the files are the objects of an object volume (which no
+sandbox mounts; docs/volumes.md), reached over the S3 API at --endpoint, signed with the keys the
+host secret SECRET holds as `ACCESS_KEY_ID:SECRET_ACCESS_KEY`. PATH is relative to the prefix (`/`
+is its root); reads and writes stream, and the operations are audited, aggregated. `ls --format
+json` prints {"entries":[{"name","type","size"},...]}.
+
 exit status: 0 ok, 1 the agent refused (the reason is printed), 2 usage error, 3 environment
 failure (no such sandbox, agent unreachable)
 )",
-       Flags{{"state-dir", true}, {"r", false}, {"format", true}}, RunFs},
+       Flags{{"state-dir", true},
+             {"r", false},
+             {"format", true},
+             {"endpoint", true},
+             {"credentials", true},
+             {"region", true}},
+       RunFs},
       {"snapshot", "capture a sandbox's writable state; list, verify and remove snapshots",
        R"(usage: mvmctl snapshot NAME [--label L] [--path P]... [--format human|json] [--state-dir DIR]
        mvmctl snapshot NAME --full [--encrypt] [--label L] [--format human|json] [--state-dir DIR]

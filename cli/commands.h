@@ -39,6 +39,8 @@ int RunExec(Args& args);
 int RunPs(Args& args);
 int RunLogs(Args& args);
 int RunFs(Args& args);
+/// `mvmctl fs s3://…`: RunFs on an object volume rather than a sandbox (fs_volume.cc).
+int RunFsOnVolume(Args& args);
 int RunSnapshot(Args& args);
 int RunRestore(Args& args);
 int RunPool(Args& args);

@@ -67,6 +67,16 @@ int RunFs(Args& args) {
   if (args.positional.size() != 3) {
     return Fail("fs", MakeError(ErrorKind::kUsage, "expected NAME read|write|ls|rm PATH"));
   }
+  if (args.positional[0].starts_with("s3://")) {
+    return RunFsOnVolume(args);
+  }
+  for (const char* flag : {"endpoint", "credentials", "region"}) {
+    if (args.Has(flag)) {
+      return Fail("fs", MakeError(ErrorKind::kUsage, std::string("`--") + flag +
+                                                         "` is for object volumes "
+                                                         "(`mvmctl fs s3://BUCKET/PREFIX …`)"));
+    }
+  }
   const std::string& verb = args.positional[1];
   runtime::FileRequest request;
   request.path = args.positional[2];

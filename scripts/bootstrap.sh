@@ -32,6 +32,9 @@ debian_packages=(
   # OCI images: libcurl (OpenSSL) for the registry client; the tests' registry, its htpasswd file,
   # and skopeo and umoci to push and unpack the images they build.
   libcurl4-openssl-dev docker-registry apache2-utils skopeo umoci
+  # Encrypted volumes (runtime/volumes/encrypted_mount.cc): gocryptfs over FUSE, whose fusermount
+  # is in fuse3 (which gocryptfs only recommends), on an ext4 image (e2fsprogs, above).
+  gocryptfs fuse3
 )
 
 missing=()

@@ -113,10 +113,12 @@ std::string DescribePlanHuman(const DecodedPlan& decoded) {
       mounts.push_back("local " + m.source() + " -> " + m.target() + " (" + m.mode() + ")");
     } else if (m.kind() == "encrypted") {
       mounts.push_back("encrypted " + m.source() + " -> " + m.target() + " (" +
-                       std::to_string(m.size_mb()) + " MiB, not mounted yet)");
+                       std::to_string(m.size_mb()) +
+                       " MiB, mounted by the container backend only)");
     } else if (m.kind() == "object") {
       mounts.push_back("object " + m.source() + " -> " + m.target() + " (" + m.mode() + ", " +
-                       m.endpoint() + ", credentials " + m.credentials() + ", not mounted yet)");
+                       m.endpoint() + ", credentials " + m.credentials() +
+                       ", API-only: mvmctl fs)");
     } else {
       mounts.push_back(m.kind() + " " + m.target() + " (" + std::to_string(m.size_mb()) + " MiB)");
     }

@@ -44,7 +44,7 @@ class Object:
 # CHECK: fail_volume_backends.py:17:37: error: invalid `name` value `my notes`: a name is made of letters, digits, `.`, `_` and `-` [invalid-value]{{$}}
 # CHECK: fail_volume_backends.py:18:20: error: `Volume.encrypted` needs `size_mb` [missing-option]{{$}}
 # CHECK: fail_volume_backends.py:19:61: error: `size_mb` is 0, outside the range 1..1048576 [out-of-range]{{$}}
-# CHECK: fail_volume_backends.py:20:20: warning: `Volume.encrypted` at `/n4` is not mounted yet: `mvmctl run` and `up` refuse a workload that declares it [volume-not-mounted]{{$}}
+# CHECK: fail_volume_backends.py:20:20: warning: `Volume.encrypted` at `/n4` is not mounted in a microVM yet: `mvmctl run` and `up` refuse a workload that declares it [volume-not-mounted]{{$}}
 # CHECK: fail_volume_backends.py:20:64: error: unknown option `mode` for `Volume.encrypted` [unknown-option]{{$}}
 # CHECK: fail_volume_backends.py:21:46: error: invalid `target` value `n5`: a guest path is absolute, like `/data` [invalid-value]{{$}}
 # CHECK: fail_volume_backends.py:23:46: error: invalid `target` value `/n6`: another volume is already mounted there [invalid-value]{{$}}

@@ -47,6 +47,12 @@ struct Capabilities {
   /// Takes full snapshots (memory and device state) and starts sandboxes from them
   /// (StartRequest::incoming).
   bool full_snapshots = false;
+  /// Mounts FUSE-served volumes (`Volume.encrypted`, runtime/volumes/encrypted_mount.h), which
+  /// cannot be idmapped: the host uid (and gid) that is root inside the sandbox, which owns such a
+  /// volume's root directory; its other files keep the host ids of the sandbox users who made them
+  /// (SandboxMount::owned_by_sandbox). Unset where the backend cannot mount them; admission refuses
+  /// those plans.
+  std::optional<uint32_t> fuse_volume_owner;
 };
 
 /// Something the sandbox sees besides its root filesystem.
@@ -61,6 +67,9 @@ struct SandboxMount {
   std::string target;            ///< absolute path in the sandbox
   bool read_only = true;         ///< kVolume
   uint32_t size_mb = 64;         ///< kMemory
+  /// kVolume: a FUSE mount whose files already have the host ids the sandbox's user namespace maps
+  /// (Capabilities::fuse_volume_owner), bound as it is, without an idmapping.
+  bool owned_by_sandbox = false;
 };
 
 /// A full snapshot to start from instead of a fresh boot (runtime/launcher/full_snapshot.h).

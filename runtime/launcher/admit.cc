@@ -133,15 +133,25 @@ std::optional<internal::PlanRefusal> internal::CheckPolicy(const LauncherOptions
   }
   const backends::Capabilities caps = (*backend)->capabilities();
   for (const plan::v1::Mount& m : p.mounts()) {
-    // runtime/volumes/ serves these, but no sandbox backend mounts them yet; launching without the
-    // volume would run the workload against storage it did not declare.
-    if (m.kind() == "encrypted" || m.kind() == "object") {
+    // Launching without a declared volume would run the workload against storage it did not
+    // declare. Object volumes are API-only (`mvmctl fs`); encrypted ones need a FUSE mount the
+    // backend can bind.
+    if (m.kind() == "object") {
       return PlanRefusal{"policy", "volume-not-mounted",
-                         "workload `" + p.workload().id() + "` declares `Volume." + m.kind() +
-                             "(\"" + m.source() + "\")` at `" + m.target() +
-                             "`, and no sandbox backend mounts " + m.kind() +
-                             " volumes yet (docs/volumes.md); remove the volume from "
+                         "workload `" + p.workload().id() + "` declares `Volume.object(\"" +
+                             m.source() + "\")` at `" + m.target() +
+                             "`, and no sandbox backend mounts object volumes (they are reached "
+                             "through `mvmctl fs`, docs/volumes.md); remove the volume from "
                              "`volumes=` to run the workload"};
+    }
+    if (m.kind() == "encrypted" && !caps.fuse_volume_owner) {
+      return PlanRefusal{"policy", "volume-not-mounted",
+                         "workload `" + p.workload().id() + "` declares `Volume.encrypted(\"" +
+                             m.source() + "\")` at `" + m.target() + "`, and the " +
+                             options.backend +
+                             " backend does not mount encrypted volumes yet (docs/volumes.md); "
+                             "run it with `--backend container`, or remove the volume from "
+                             "`volumes=`"};
     }
   }
   if (!caps.egress && AllowsEgress(p)) {

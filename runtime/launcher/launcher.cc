@@ -30,6 +30,7 @@
 #include "runtime/launcher/pool.h"
 #include "runtime/rootfs/debian_image.h"
 #include "runtime/rootfs/rootfs.h"
+#include "runtime/volumes/encrypted_mount.h"
 
 namespace mvm::runtime {
 
@@ -100,6 +101,9 @@ void RemoveTraces(const StateDir& state, std::string_view name, std::string_view
   for (const backends::Backend* backend : backends::All()) {
     backend->Cleanup(instance);
   }
+  // Its encrypted volumes: they live outside its directory, so that removing the directory can
+  // never reach into a store that failed to unmount.
+  (void)volumes::UnmountBeneath(volumes::SandboxMountDir(state.root, std::string(name)));
   std::error_code ec;
   fs::remove_all(state.Sandbox(name), ec);
 }
@@ -524,6 +528,13 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
   }
   for (const backends::Backend* backend : backends::All()) {
     backend->Cleanup(record->InstanceName());
+  }
+  // A stopped sandbox holds no encrypted store: `start` mounts them again, and another sandbox
+  // may mount them meanwhile.
+  if (auto unmounted =
+          volumes::UnmountBeneath(volumes::SandboxMountDir(options.state.root, std::string(name)));
+      !unmounted) {
+    return unmounted.error();
   }
   // Its helpers end with it, but for the watchdog, which its owner disarms (writing to a watchdog
   // killed here would raise SIGPIPE in the owner) and which finds nothing left to do otherwise.

@@ -92,6 +92,13 @@ ErrorOr<std::string> PoolKey(const LauncherOptions& options, const AdmittedPlan&
     if (m.kind() == "memory") {
       continue;
     }
+    if (m.kind() == "encrypted") {
+      // A store is mounted by one sandbox at a time, and a pool's sandboxes all wait at once.
+      return Error{"workload `" + p.workload().id() + "` declares `Volume.encrypted(\"" +
+                   m.source() +
+                   "\")`, and a warm pool cannot hold encrypted volumes (a store is "
+                   "mounted by one sandbox at a time); run the workload without a pool"};
+    }
     auto source = ResolveVolumeSource(m, start.project_root);
     if (!source) {
       return source.error();

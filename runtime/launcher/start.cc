@@ -15,12 +15,39 @@
 #include "runtime/egress/intercept.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/secrets/secrets.h"
+#include "runtime/volumes/encrypted_mount.h"
 
 namespace mvm::runtime {
 
 using namespace internal;  // NOLINT(google-build-using-namespace)
 
 namespace {
+
+/// Mounts `m`, an encrypted store, for sandbox `name` below its mount directory
+/// (volumes::SandboxMountDir), which every end of the sandbox unmounts (RemoveTraces, StopByName).
+ErrorOr<fs::path> MountEncrypted(const LauncherOptions& options, const backends::Backend& backend,
+                                 const std::string& name, const plan::v1::Mount& m, size_t index) {
+  const auto owner = backend.capabilities().fuse_volume_owner;
+  if (!owner) {
+    // Admission refuses this first (admit.cc).
+    return Error{"the " + std::string(backend.name()) +
+                 " backend does not mount encrypted volumes"};
+  }
+  auto store = secrets::Store::Open(options.state.Secrets());
+  if (!store) {
+    return store.error();
+  }
+  volumes::EncryptedMountRequest request;
+  request.name = m.source();
+  request.size_mb = static_cast<uint32_t>(m.size_mb());
+  request.read_only = m.mode() != "rw";
+  request.owner = volumes::MountOwner{*owner, *owner};
+  request.state_dir = options.state.root;
+  request.secrets = &*store;
+  // By position, not by name: one store may not be declared twice, but a name may be long.
+  request.mount_dir = volumes::SandboxMountDir(options.state.root, name) / std::to_string(index);
+  return volumes::MountEncryptedStore(request);
+}
 
 ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions& options,
                                                            const plan::v1::ExecutionPlan& p,
@@ -45,6 +72,19 @@ ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions
       mounts.push_back({Kind::kMemory, {}, m.target(), false, static_cast<uint32_t>(m.size_mb())});
       continue;
     }
+    if (m.kind() == "encrypted") {
+      if (start.restore) {
+        return Error{"volume `" + m.source() + "` at `" + m.target() +
+                     "` is encrypted, and a full snapshot cannot be restored with encrypted "
+                     "volumes yet; start the workload afresh with `mvmctl run` or `up`"};
+      }
+      // Mounted by MountEncryptedVolumes once the watchdog runs, which unmounts it should this
+      // process die before the sandbox is recorded.
+      backends::SandboxMount mount{Kind::kVolume, {}, m.target(), m.mode() != "rw"};
+      mount.owned_by_sandbox = true;
+      mounts.push_back(std::move(mount));
+      continue;
+    }
     if (m.kind() != "local") {
       // Admission refuses these first (admit.cc); a source such as an encrypted store's name must
       // never be taken for a host path.
@@ -64,6 +104,27 @@ ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions
     mounts.push_back({Kind::kVolume, *source, m.target(), m.mode() != "rw"});
   }
   return mounts;
+}
+
+/// Mounts the encrypted volumes SandboxMounts left without a source.
+ErrorOr<Ok> MountEncryptedVolumes(const LauncherOptions& options, const backends::Backend& backend,
+                                  const std::string& name, const plan::v1::ExecutionPlan& p,
+                                  std::vector<backends::SandboxMount>& mounts) {
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    if (!mounts[i].owned_by_sandbox || !mounts[i].source.empty()) {
+      continue;
+    }
+    for (const plan::v1::Mount& m : p.mounts()) {
+      if (m.kind() == "encrypted" && m.target() == mounts[i].target) {
+        auto files = MountEncrypted(options, backend, name, m, i);
+        if (!files) {
+          return files.error();
+        }
+        mounts[i].source = *files;
+      }
+    }
+  }
+  return Ok{};
 }
 
 /// The rootfs's own CA bundle, read inside the tree only (the rootfs may be an image whose
@@ -256,6 +317,10 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     }
     sandbox.watchdog_fd_ = watchdog->first;
     sandbox.watchdog_pid_ = watchdog->second;
+  }
+  if (auto mounted = MountEncryptedVolumes(options, backend, name, p, request.mounts); !mounted) {
+    DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
+    return fail(mounted.error().message);
   }
   auto started = backend.Start(request);
   if (!started) {

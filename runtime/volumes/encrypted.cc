@@ -42,6 +42,7 @@
 #include "ir/support/os/write_all.h"
 #include "runtime/secrets/secrets.h"
 #include "runtime/volumes/backends.h"
+#include "runtime/volumes/encrypted_mount.h"
 #include "runtime/volumes/host_dir.h"
 
 namespace mvm::runtime::volumes {
@@ -706,6 +707,16 @@ class EncryptedBackend final : public VolumeBackend {
     }
     fs::path store_dir = base / spec.source;
     std::error_code ec;
+    // One format per name: a mountable store of this name (encrypted_mount.h) is gocryptfs, which
+    // this backend cannot read.
+    if (fs::path mounted = EncryptedStoreDir(context.state_dir, spec.source);
+        fs::exists(mounted, ec)) {
+      return MakeError(ErrorKind::kUsage,
+                       what + ": " + mounted.string() +
+                           " holds a mountable store of that name (gocryptfs), "
+                           "which `Volume.encrypted` mounts; reach its files "
+                           "through a sandbox, or give this volume another name");
+    }
     bool exists = fs::exists(store_dir, ec);
     bool have_secret = fs::exists(context.secrets->PathOf(secret), ec);
     if (!exists) {

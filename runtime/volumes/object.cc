@@ -211,25 +211,50 @@ class ObjectBackend final : public VolumeBackend {
       }
       prefix += "/";
     }
-    if (context.secrets == nullptr || spec.access_key_id_secret.empty() ||
-        spec.secret_access_key_secret.empty()) {
-      return MakeError(ErrorKind::kUsage,
-                       what +
-                           ": credentials are two secrets of the host store (the access key "
-                           "id's and the secret key's names); name both");
+    if (context.secrets == nullptr) {
+      return Error{what + ": no host secret store to take its credentials from"};
     }
-    auto key_id = context.secrets->Get(spec.access_key_id_secret);
-    if (!key_id) {
-      return key_id.error();
-    }
-    auto secret_key = context.secrets->Get(spec.secret_access_key_secret);
-    if (!secret_key) {
-      return secret_key.error();
+    if (!spec.credentials_secret.empty()) {
+      auto both = context.secrets->Get(spec.credentials_secret);
+      if (!both) {
+        return both.error();
+      }
+      const size_t colon = both->view().find(':');
+      if (colon == 0 || colon == std::string_view::npos || colon + 1 == both->view().size()) {
+        // Never the value: it holds the secret key.
+        return MakeError(ErrorKind::kUsage,
+                         what + ": secret `" + spec.credentials_secret +
+                             "` must hold `ACCESS_KEY_ID:SECRET_ACCESS_KEY`; set it again with "
+                             "`mvmctl secret set " +
+                             spec.credentials_secret + "`");
+      }
+      auto secret_key = secrets::SecretBytes::Copy(both->view().substr(colon + 1));
+      if (!secret_key) {
+        return secret_key.error();
+      }
+      config.access_key_id = std::string(both->view().substr(0, colon));
+      config.secret_access_key = std::move(*secret_key);
+    } else {
+      if (spec.access_key_id_secret.empty() || spec.secret_access_key_secret.empty()) {
+        return MakeError(ErrorKind::kUsage,
+                         what +
+                             ": name the credentials: one secret holding "
+                             "`ACCESS_KEY_ID:SECRET_ACCESS_KEY`, or the access key id's and "
+                             "the secret key's secrets");
+      }
+      auto key_id = context.secrets->Get(spec.access_key_id_secret);
+      if (!key_id) {
+        return key_id.error();
+      }
+      auto secret_key = context.secrets->Get(spec.secret_access_key_secret);
+      if (!secret_key) {
+        return secret_key.error();
+      }
+      config.access_key_id = std::string(key_id->view());
+      config.secret_access_key = std::move(*secret_key);
     }
     config.endpoint = spec.endpoint;
     config.region = spec.region;
-    config.access_key_id = std::string(key_id->view());
-    config.secret_access_key = std::move(*secret_key);
     if (spec.object_part_bytes != 0) {
       config.part_bytes = spec.object_part_bytes;
     }

@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <functional>
 #include <utility>
 
 #include "ir/support/terminal_text.h"
@@ -118,11 +119,15 @@ class Volume::Operation {
 class GuardedWriter final : public Writer {
  public:
   GuardedWriter(std::unique_ptr<Writer> inner, std::shared_ptr<Volume::State> state,
-                uint64_t max_bytes, std::string what)
+                uint64_t max_bytes, std::string what,
+                std::function<void(uint64_t bytes, bool ok)> on_end)
       : inner_(std::move(inner)),
         state_(std::move(state)),
         max_bytes_(max_bytes),
-        what_(std::move(what)) {}
+        what_(std::move(what)),
+        on_end_(std::move(on_end)) {}
+  // Never committed: a failed write, as the audit counts it.
+  ~GuardedWriter() override { End(false); }
 
   ErrorOr<Ok> Write(std::string_view chunk) override {
     Volume::Operation op(state_);
@@ -150,6 +155,7 @@ class GuardedWriter final : public Writer {
     }
     auto committed = inner_->Commit();
     inner_.reset();
+    End(static_cast<bool>(committed));
     return committed;
   }
 
@@ -165,11 +171,20 @@ class GuardedWriter final : public Writer {
     return Ok{};
   }
 
+  void End(bool ok) {
+    if (!ended_ && on_end_) {
+      on_end_(written_, ok);
+    }
+    ended_ = true;
+  }
+
   std::unique_ptr<Writer> inner_;
   std::shared_ptr<Volume::State> state_;
   uint64_t max_bytes_;
   uint64_t written_ = 0;
   std::string what_;
+  std::function<void(uint64_t, bool)> on_end_;
+  bool ended_ = false;
 };
 
 Volume::Volume(const VolumeSpec& spec, Capabilities capabilities)
@@ -178,6 +193,18 @@ Volume::Volume(const VolumeSpec& spec, Capabilities capabilities)
 Volume::~Volume() = default;
 
 void Volume::DetachInDestructor() { (void)Detach(); }
+
+void Volume::SetAudit(std::shared_ptr<VolumeAudit> audit, std::string sandbox) {
+  audit_ = std::move(audit);
+  sandbox_ = std::move(sandbox);
+  Note(VolumeOp::kAttach, 0, true, spec_.read_only ? "read-only" : "read-write");
+}
+
+void Volume::Note(VolumeOp op, uint64_t bytes, bool ok, std::string_view detail) const {
+  if (audit_) {
+    audit_->Record(sandbox_, AuditName(), op, bytes, ok, detail);
+  }
+}
 
 std::string Volume::Describe() const {
   return "volume " + Quoted(spec_.source) + " (" + spec_.backend + ")";
@@ -208,12 +235,16 @@ ErrorOr<Ok> Volume::Health() {
   if (!op.entered()) {
     return Error{Describe() + " is detached"};
   }
-  return DoHealth();
+  auto health = DoHealth();
+  Note(VolumeOp::kHealth, 0, static_cast<bool>(health));
+  return health;
 }
 
 ErrorOr<uint64_t> Volume::Read(std::string_view path, const ReadSink& sink) {
   MVM_VOLUME_ENTER(path, false, false);
-  return DoRead(std::string(path), sink);
+  auto read = DoRead(std::string(path), sink);
+  Note(VolumeOp::kRead, read ? *read : 0, static_cast<bool>(read));
+  return read;
 }
 
 ErrorOr<std::string> Volume::ReadAll(std::string_view path) {
@@ -232,10 +263,18 @@ ErrorOr<std::unique_ptr<Writer>> Volume::OpenWriter(std::string_view path) {
   MVM_VOLUME_ENTER(path, false, true);
   auto inner = DoOpenWriter(std::string(path));
   if (!inner) {
+    Note(VolumeOp::kWrite, 0, false);
     return inner.error();
   }
+  // The writer may outlive the volume: it keeps the audit, not the volume.
+  std::function<void(uint64_t, bool)> on_end;
+  if (audit_) {
+    on_end = [audit = audit_, sandbox = sandbox_, name = AuditName()](uint64_t bytes, bool ok) {
+      audit->Record(sandbox, name, VolumeOp::kWrite, bytes, ok);
+    };
+  }
   return std::unique_ptr<Writer>(std::make_unique<GuardedWriter>(
-      std::move(*inner), state_, spec_.max_file_bytes, "file " + Quoted(path)));
+      std::move(*inner), state_, spec_.max_file_bytes, "file " + Quoted(path), std::move(on_end)));
 }
 
 ErrorOr<Ok> Volume::WriteFile(std::string_view path, std::string_view bytes) {
@@ -251,17 +290,23 @@ ErrorOr<Ok> Volume::WriteFile(std::string_view path, std::string_view bytes) {
 
 ErrorOr<std::vector<EntryInfo>> Volume::List(std::string_view path) {
   MVM_VOLUME_ENTER(path, true, false);
-  return DoList(std::string(path));
+  auto list = DoList(std::string(path));
+  Note(VolumeOp::kList, 0, static_cast<bool>(list));
+  return list;
 }
 
 ErrorOr<EntryInfo> Volume::Stat(std::string_view path) {
   MVM_VOLUME_ENTER(path, true, false);
-  return DoStat(std::string(path));
+  auto stat = DoStat(std::string(path));
+  Note(VolumeOp::kStat, 0, static_cast<bool>(stat));
+  return stat;
 }
 
 ErrorOr<uint64_t> Volume::Remove(std::string_view path, bool recursive) {
   MVM_VOLUME_ENTER(path, false, true);
-  return DoRemove(std::string(path), recursive);
+  auto removed = DoRemove(std::string(path), recursive);
+  Note(VolumeOp::kDelete, 0, static_cast<bool>(removed));
+  return removed;
 }
 
 ErrorOr<Ok> Volume::Rename(std::string_view from, std::string_view to) {
@@ -274,7 +319,9 @@ ErrorOr<Ok> Volume::Rename(std::string_view from, std::string_view to) {
                                                    " to " + Quoted(to) +
                                                    ", itself or inside itself");
   }
-  return DoRename(std::string(from), std::string(to));
+  auto renamed = DoRename(std::string(from), std::string(to));
+  Note(VolumeOp::kRename, 0, static_cast<bool>(renamed));
+  return renamed;
 }
 
 #undef MVM_VOLUME_ENTER
@@ -298,7 +345,9 @@ ErrorOr<Ok> Volume::Snapshot(std::string_view label) {
   if (!op.entered()) {
     return Error{Describe() + " is detached"};
   }
-  return DoSnapshot(std::string(label));
+  auto taken = DoSnapshot(std::string(label));
+  Note(VolumeOp::kSnapshot, 0, static_cast<bool>(taken), label);
+  return taken;
 }
 
 ErrorOr<Ok> Volume::DoSnapshot(const std::string&) {
@@ -319,7 +368,9 @@ ErrorOr<Ok> Volume::Detach() {
                            "is detached, but what they hold is not yet released");
     }
   }
-  return DoDetach();
+  auto detached = DoDetach();
+  Note(VolumeOp::kDetach, 0, static_cast<bool>(detached));
+  return detached;
 }
 
 ErrorOr<const VolumeBackend*> Find(std::string_view name) {
@@ -341,7 +392,11 @@ ErrorOr<std::unique_ptr<Volume>> Attach(const VolumeSpec& spec, const AttachCont
   if (!backend) {
     return backend.error();
   }
-  return (*backend)->Attach(spec, context);
+  auto volume = (*backend)->Attach(spec, context);
+  if (volume && context.audit) {
+    (*volume)->SetAudit(context.audit, context.sandbox);
+  }
+  return volume;
 }
 
 }  // namespace mvm::runtime::volumes

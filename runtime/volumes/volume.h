@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "ir/support/error_or.h"
+#include "runtime/volumes/volume_audit.h"
 
 namespace mvm::runtime::secrets {
 class Store;
@@ -77,7 +78,10 @@ struct VolumeSpec {
   /// object: `http(s)://host[:port]`, path-style requests.
   std::string endpoint;
   std::string region = "us-east-1";  ///< object
-  /// object: names of secrets in the host store holding the access key id and the secret key.
+  /// object: the secret of the host store holding `ACCESS_KEY_ID:SECRET_ACCESS_KEY`, the one name
+  /// `Volume.object(credentials=SecretRef(NAME))` gives (AWS key ids hold no `:`, so the first
+  /// one splits). Or, when it is empty, the names of two secrets holding each.
+  std::string credentials_secret;
   std::string access_key_id_secret;
   std::string secret_access_key_secret;
   /// object: the multipart part size (0: 8 MiB; S3 wants at least 5 MiB) and ListObjectsV2's page
@@ -94,6 +98,9 @@ struct AttachContext {
   std::string sandbox;                ///< the sandbox's name (audit records, later)
   std::filesystem::path state_dir;    ///< `<state>`: encrypted stores and tmpfs mounts live below
   secrets::Store* secrets = nullptr;  ///< encrypted and object volumes take their keys from here
+  /// Where Attach (the free function) sends the volume's audit records, aggregated
+  /// (volume_audit.h); none when null.
+  std::shared_ptr<VolumeAudit> audit;
 };
 
 enum class EntryType { kFile, kDirectory, kOther };
@@ -132,6 +139,10 @@ class Volume {
 
   const Capabilities& capabilities() const { return capabilities_; }
   const VolumeSpec& spec() const { return spec_; }
+  /// "backend:source", as audit records name the volume.
+  std::string AuditName() const { return spec_.backend + ":" + spec_.source; }
+  /// Records every later operation into `audit` for `sandbox`, and the attach now.
+  void SetAudit(std::shared_ptr<VolumeAudit> audit, std::string sandbox);
 
   /// Ok when the volume answers: its directory or store is there, its key opens it.
   ErrorOr<Ok> Health();
@@ -191,9 +202,14 @@ class Volume {
   class Operation;
   ErrorOr<Ok> Check(std::string_view path, bool allow_root, bool changes) const;
 
+  /// Adds one operation to the audit counters, when there is an audit.
+  void Note(VolumeOp op, uint64_t bytes, bool ok, std::string_view detail = {}) const;
+
   VolumeSpec spec_;
   Capabilities capabilities_;
   std::shared_ptr<State> state_;
+  std::shared_ptr<VolumeAudit> audit_;
+  std::string sandbox_;
 };
 
 /// One kind of volume.

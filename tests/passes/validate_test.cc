@@ -327,9 +327,17 @@ TEST(ValidateTest, EncryptedAndObjectVolumes) {
   EXPECT_EQ(Kinds(Validate(m)), (Strings{"volume-not-mounted", "volume-not-mounted"}));
   std::vector<Diagnostic> clean = Validate(m);
   EXPECT_EQ(clean[0].message,
-            "`Volume.encrypted` at `/notes` is not mounted yet: `mvmctl run` and `up` refuse a "
-            "workload that declares it");
+            "`Volume.encrypted` at `/notes` is not mounted in a microVM yet: `mvmctl run` and "
+            "`up` refuse a workload that declares it");
   EXPECT_EQ(clean[0].severity, Severity::kWarning);
+  EXPECT_EQ(clean[1].message,
+            "`Volume.object` at `/datasets` is not mounted by any sandbox backend: `mvmctl run` "
+            "and `up` refuse a workload that declares it");
+  // A container-isolated workload runs on the container backend, which mounts encrypted volumes.
+  w->set_isolation("container");
+  EXPECT_EQ(Kinds(Validate(m)), (Strings{"volume-not-mounted"}));
+  EXPECT_EQ(Validate(m)[0].message, clean[1].message);
+  w->clear_isolation();
 
   encrypted->set_source("-notes/x");
   encrypted->clear_size_mb();

@@ -10,15 +10,15 @@ const KEYS = SecretRef("datasets-keys");
   image: "template:busybox",
   volumes: [
     Volume.encrypted("notes", "/notes", { sizeMb: 512 }),
-    // WARN: volume_backends.ts:[[@LINE-1]]:5: warning: `Volume.encrypted` at `/notes` is not mounted yet: `mvmctl run` and `up` refuse a workload that declares it [volume-not-mounted]
+    // WARN: volume_backends.ts:[[@LINE-1]]:5: warning: `Volume.encrypted` at `/notes` is not mounted in a microVM yet: `mvmctl run` and `up` refuse a workload that declares it [volume-not-mounted]
     Volume.object("s3://datasets/run-1", "/datasets", { endpoint: "https://s3.example.com", credentials: KEYS }),
-    // WARN: volume_backends.ts:[[@LINE-1]]:5: warning: `Volume.object` at `/datasets` is not mounted yet
+    // WARN: volume_backends.ts:[[@LINE-1]]:5: warning: `Volume.object` at `/datasets` is not mounted by any sandbox backend
     Volume.object("s3://scratch-bucket/", "/out", {
       endpoint: "http://127.0.0.1:9000",
       credentials: SecretRef("local-keys"),
       mode: "rw",
     }),
-    // WARN: volume_backends.ts:[[@LINE-5]]:5: warning: `Volume.object` at `/out` is not mounted yet
+    // WARN: volume_backends.ts:[[@LINE-5]]:5: warning: `Volume.object` at `/out` is not mounted by any sandbox backend
   ],
   // WARN: 3 warnings generated.
 })

@@ -51,6 +51,10 @@ class ContainerBackend final : public backends::Backend {
     caps.microvm_isolation = false;
     caps.egress = true;
     caps.host_measures_oom = true;
+    // A FUSE volume's root directory belongs to the host id that is root in the sandbox's user
+    // namespace, and its files to the host ids of their makers there: no idmapped mount needed,
+    // which a FUSE mount cannot have.
+    caps.fuse_volume_owner = container::kHostIdBase;
     return caps;
   }
   ErrorOr<backends::Started> Start(const backends::StartRequest& request) const override;
@@ -85,7 +89,8 @@ ErrorOr<backends::Started> ContainerBackend::Start(const backends::StartRequest&
         spec.mounts.push_back({Mount::Kind::kBind, m.source, m.target, true, 0, true});
         break;
       case backends::SandboxMount::Kind::kVolume:
-        spec.mounts.push_back({Mount::Kind::kBind, m.source, m.target, m.read_only, 0});
+        spec.mounts.push_back(
+            {Mount::Kind::kBind, m.source, m.target, m.read_only, 0, false, !m.owned_by_sandbox});
         break;
       case backends::SandboxMount::Kind::kMemory:
         spec.mounts.push_back({Mount::Kind::kTmpfs, {}, m.target, false, m.size_mb});

@@ -170,7 +170,7 @@ ChildPlan BuildChildPlan(const Spec& spec, std::vector<sock_filter> seccomp) {
       continue;
     }
     uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m.read_only ? MOUNT_ATTR_RDONLY : 0);
-    b.Attach(m.source, attrs, true, m.target, fs::is_directory(m.source, ec),
+    b.Attach(m.source, attrs, m.idmap, m.target, fs::is_directory(m.source, ec),
              std::string("bind ") + (m.read_only ? "read-only " : "read-write ") +
                  m.source.string() + " at " + m.target);
   }

@@ -51,6 +51,10 @@ struct Mount {
   /// they live on the host (a bind shows its host path in /proc/self/mountinfo). For small trees:
   /// the copy costs memory and time at every Start.
   bool stage = false;
+  /// kBind, not staged: bound through an idmapped mount (above). False for a source whose files
+  /// already show the sandbox's ids as owners (a FUSE mount with a forced owner), which the kernel
+  /// cannot idmap.
+  bool idmap = true;
 };
 
 /// cgroup limits of the whole sandbox. All must be at least 1.

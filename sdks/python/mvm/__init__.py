@@ -193,8 +193,8 @@ class Volume:
     @staticmethod
     def encrypted(name: str, target: str, *, size_mb: int) -> "Volume":
         """The encrypted store ``name`` (the same name is the same store in every run), of
-        ``size_mb`` MiB, at ``target``. Not mounted yet: ``mvmctl run`` refuses a workload that
-        declares one (docs/volumes.md)."""
+        ``size_mb`` MiB, at ``target``. Mounted by the container backend only: a microVM refuses a
+        workload that declares one (docs/volumes.md)."""
         return Volume(kind="encrypted", target=target, source=name, size_mb=size_mb)
 
     @staticmethod
@@ -202,8 +202,8 @@ class Volume:
                mode: Optional[str] = None) -> "Volume":
         """The objects under ``s3://BUCKET/PREFIX`` of the S3 API at ``endpoint``, signed with the
         access keys of the secret ``credentials`` names, at ``target``; ``mode`` is ``"ro"`` (the
-        default) or ``"rw"``. Not mounted yet: ``mvmctl run`` refuses a workload that declares one
-        (docs/volumes.md)."""
+        default) or ``"rw"``. API-only: no sandbox mounts it, ``mvmctl run`` refuses a workload that
+        declares one, and ``mvmctl fs s3://BUCKET/PREFIX`` reaches its files (docs/volumes.md)."""
         if not isinstance(credentials, SecretRef):
             # Never echo it: a string here is most likely the key itself.
             raise TypeError("Volume.object credentials must be SecretRef(name) naming a secret of "

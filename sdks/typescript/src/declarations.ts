@@ -83,14 +83,15 @@ export const Volume = Object.freeze({
     return Object.freeze({ kind: "memory" as const, target, ...(options.sizeMb === undefined ? {} : { sizeMb: options.sizeMb }) });
   },
   /** The encrypted store `name` (the same name is the same store in every run), of `sizeMb` MiB, at
-   * `target`. Not mounted yet: `mvmctl run` refuses a workload that declares one
-   * (docs/volumes.md). */
+   * `target`. Mounted by the container backend only: a microVM refuses a workload that declares
+   * one (docs/volumes.md). */
   encrypted(name: string, target: string, options: { sizeMb: number }): Volume {
     return Object.freeze({ kind: "encrypted" as const, source: name, target, sizeMb: options.sizeMb });
   },
   /** The objects under `s3://BUCKET/PREFIX` of the S3 API at `endpoint`, signed with the access keys
-   * of the secret `credentials` names, at `target`. Not mounted yet: `mvmctl run` refuses a
-   * workload that declares one (docs/volumes.md). */
+   * of the secret `credentials` names (`ACCESS_KEY_ID:SECRET_ACCESS_KEY`), at `target`. API-only: no
+   * sandbox mounts it, `mvmctl run` refuses a workload that declares one, and `mvmctl fs
+   * s3://BUCKET/PREFIX` reaches its files (docs/volumes.md). */
   object(
     url: string,
     target: string,

@@ -208,9 +208,10 @@ TEST(CheckPolicy, NetworkRulesRunOnlyWhereTheBackendEnforcesThemAndAnUnbuiltNixI
   EXPECT_THAT(Refusal(nix, "container"), HasSubstr("not-built: image `nix:./flake#rootfs`"));
 }
 
-// Encrypted and object volumes lower to a plan, but no sandbox backend mounts them: every backend
-// refuses the plan, naming the volume, rather than run the workload without it.
-TEST(CheckPolicy, EncryptedAndObjectVolumesAreRefusedUntilABackendMountsThem) {
+// Object volumes are API-only, so every backend refuses a plan that declares one at a target,
+// naming it, rather than run the workload without it. Encrypted volumes run where the backend can
+// bind a FUSE mount (the capability, never the backend's name, decides) and are refused elsewhere.
+TEST(CheckPolicy, ObjectVolumesAreRefusedAndEncryptedOnesWhereTheBackendCannotMountThem) {
   plan::v1::ExecutionPlan plan = RunnablePlan();
   plan::v1::Mount* memory = plan.add_mounts();
   memory->set_kind("memory");
@@ -231,21 +232,31 @@ TEST(CheckPolicy, EncryptedAndObjectVolumesAreRefusedUntilABackendMountsThem) {
   object.set_mode("ro");
   object.set_endpoint("https://s3.example.com");
   object.set_credentials("datasets-keys");
-  for (const auto& [mount, expected] :
-       {std::pair{encrypted, std::string("volume-not-mounted: workload `tool` declares "
-                                         "`Volume.encrypted(\"notes\")` at `/notes`, and no "
-                                         "sandbox backend mounts encrypted volumes yet")},
-        std::pair{object, std::string("volume-not-mounted: workload `tool` declares "
-                                      "`Volume.object(\"s3://datasets/run-1\")` at `/datasets`, "
-                                      "and no sandbox backend mounts object volumes yet")}}) {
+  int mounting = 0;
+  for (const backends::Backend* backend : backends::All()) {
     plan::v1::ExecutionPlan with = plan;
-    *with.add_mounts() = mount;
-    for (const backends::Backend* backend : backends::All()) {
-      EXPECT_THAT(Refusal(with, backend->name()), HasSubstr(expected)) << backend->name();
-      EXPECT_THAT(Refusal(with, backend->name()), HasSubstr("remove the volume"))
-          << backend->name();
+    *with.add_mounts() = encrypted;
+    const std::string refusal = Refusal(with, backend->name());
+    if (backend->capabilities().fuse_volume_owner) {
+      ++mounting;
+      EXPECT_EQ(refusal, "") << backend->name();
+    } else {
+      EXPECT_THAT(refusal, HasSubstr("volume-not-mounted: workload `tool` declares "
+                                     "`Volume.encrypted(\"notes\")` at `/notes`, and the " +
+                                     std::string(backend->name()) +
+                                     " backend does not mount encrypted volumes yet"));
+      EXPECT_THAT(refusal, HasSubstr("--backend container"));
     }
+    with = plan;
+    *with.add_mounts() = object;
+    EXPECT_THAT(Refusal(with, backend->name()),
+                HasSubstr("volume-not-mounted: workload `tool` declares "
+                          "`Volume.object(\"s3://datasets/run-1\")` at `/datasets`, and no "
+                          "sandbox backend mounts object volumes"))
+        << backend->name();
+    EXPECT_THAT(Refusal(with, backend->name()), HasSubstr("remove the volume")) << backend->name();
   }
+  EXPECT_EQ(mounting, 1) << "the container backend mounts encrypted volumes";
 }
 
 TEST(DescribeExec, PassesTheCommandsOwnStatus) {

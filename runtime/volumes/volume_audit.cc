@@ -1,0 +1,101 @@
+// Aggregated audit records of volume operations (volume_audit.h).
+
+#include "runtime/volumes/volume_audit.h"
+
+namespace mvm::runtime::volumes {
+
+std::string_view OpName(VolumeOp op) {
+  switch (op) {
+    case VolumeOp::kAttach:
+      return "attach";
+    case VolumeOp::kDetach:
+      return "detach";
+    case VolumeOp::kSnapshot:
+      return "snapshot";
+    case VolumeOp::kRead:
+      return "read";
+    case VolumeOp::kWrite:
+      return "write";
+    case VolumeOp::kDelete:
+      return "delete";
+    case VolumeOp::kRename:
+      return "rename";
+    case VolumeOp::kList:
+      return "list";
+    case VolumeOp::kStat:
+      return "stat";
+    case VolumeOp::kHealth:
+      return "health";
+  }
+  return "unknown";
+}
+
+VolumeAudit::VolumeAudit(VolumeAuditSink sink, Options options)
+    : sink_(std::move(sink)), options_(std::move(options)) {}
+
+VolumeAudit::~VolumeAudit() { Flush(); }
+
+std::chrono::steady_clock::time_point VolumeAudit::Now() const {
+  return options_.now ? options_.now() : std::chrono::steady_clock::now();
+}
+
+void VolumeAudit::FlushLocked(const Key& key, Pending& pending) {
+  if (pending.ops.empty()) {
+    return;
+  }
+  nlohmann::json ops = nlohmann::json::object();
+  for (const auto& [name, c] : pending.ops) {
+    ops[name] = {{"count", c.count}, {"failed", c.failed}, {"bytes", c.bytes}};
+  }
+  const auto span =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Now() - pending.since).count();
+  sink_("volume.ops",
+        {{"sandbox", key.first}, {"volume", key.second}, {"ops", ops}, {"span_ms", span}});
+  pending.ops.clear();
+}
+
+void VolumeAudit::Record(std::string_view sandbox, std::string_view volume, VolumeOp op,
+                         uint64_t bytes, bool ok, std::string_view detail) {
+  std::lock_guard lock(mu_);
+  const Key key{std::string(sandbox), std::string(volume)};
+  const auto now = Now();
+  auto [it, fresh] = pending_.try_emplace(key);
+  if (fresh) {
+    it->second.since = now;
+  }
+  if (op == VolumeOp::kAttach || op == VolumeOp::kDetach || op == VolumeOp::kSnapshot) {
+    // What came before belongs before it in the chain.
+    FlushLocked(key, it->second);
+    nlohmann::json fields = {{"sandbox", key.first}, {"volume", key.second}, {"ok", ok}};
+    if (!detail.empty()) {
+      fields[op == VolumeOp::kSnapshot ? "label" : "detail"] = std::string(detail);
+    }
+    sink_("volume." + std::string(OpName(op)), fields);
+    if (op == VolumeOp::kDetach) {
+      pending_.erase(it);
+    } else {
+      it->second.since = now;
+    }
+    return;
+  }
+  if (it->second.ops.empty()) {
+    it->second.since = now;
+  }
+  Counter& c = it->second.ops[std::string(OpName(op))];
+  ++c.count;
+  c.failed += ok ? 0 : 1;
+  c.bytes += bytes;
+  if (now - it->second.since >= options_.flush_every) {
+    FlushLocked(key, it->second);
+    it->second.since = now;
+  }
+}
+
+void VolumeAudit::Flush() {
+  std::lock_guard lock(mu_);
+  for (auto& [key, pending] : pending_) {
+    FlushLocked(key, pending);
+  }
+}
+
+}  // namespace mvm::runtime::volumes

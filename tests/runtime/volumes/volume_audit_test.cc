@@ -1,0 +1,175 @@
+// Volume operations reach the hash-chained audit log (runtime/audit), aggregated: the records say
+// what happened (every kind of operation, counts, bytes, failures), the chain verifies, and a
+// busy volume writes a number of records bounded by its attached time, not by its operations.
+
+#include "runtime/volumes/volume_audit.h"
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "runtime/audit/audit.h"
+#include "runtime/volumes/volume.h"
+#include "tests/support/temp_dir.h"
+
+namespace mvm::runtime::volumes {
+namespace {
+
+namespace fs = std::filesystem;
+using mvm::testing::TempDir;
+
+/// The log's records, parsed.
+std::vector<nlohmann::json> Records(const fs::path& log) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(log);
+  std::string line;
+  while (std::getline(in, line)) {
+    out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+/// A local volume over `dir`, audited into `log` with a clock the test moves.
+struct Audited {
+  Audited(const fs::path& dir, const fs::path& log_path, std::chrono::milliseconds flush_every)
+      : log(audit::Log::Open(log_path, nullptr)) {
+    VolumeAudit::Options options;
+    options.flush_every = flush_every;
+    options.now = [this] { return now; };
+    audit = std::make_shared<VolumeAudit>(
+        [this](std::string_view event, const nlohmann::json& fields) {
+          ASSERT_TRUE(log);
+          ASSERT_TRUE(log->Append(event, fields)) << event;
+        },
+        options);
+    VolumeSpec spec;
+    spec.backend = "local";
+    spec.source = dir.string();
+    AttachContext context;
+    context.sandbox = "busy";
+    context.state_dir = dir.parent_path();
+    context.audit = audit;
+    auto attached = Attach(spec, context);
+    EXPECT_TRUE(attached) << (attached ? "" : attached.error().message);
+    if (attached) {
+      volume = std::move(*attached);
+    }
+  }
+  ErrorOr<audit::Log> log;
+  std::chrono::steady_clock::time_point now{};
+  std::shared_ptr<VolumeAudit> audit;
+  std::unique_ptr<Volume> volume;
+};
+
+TEST(VolumeAudit, EveryKindOfOperationIsRecordedAndTheChainVerifies) {
+  TempDir root("mvm-volume-audit");
+  fs::create_directories(root.path() / "data");
+  const fs::path log = root.path() / "audit.jsonl";
+  {
+    Audited a(root.path() / "data", log, std::chrono::seconds(10));
+    ASSERT_NE(a.volume, nullptr);
+    ASSERT_TRUE(a.volume->WriteFile("a.txt", "hello"));
+    ASSERT_TRUE(a.volume->ReadAll("a.txt"));
+    EXPECT_FALSE(a.volume->ReadAll("missing.txt"));
+    ASSERT_TRUE(a.volume->Rename("a.txt", "b.txt"));
+    ASSERT_TRUE(a.volume->List(""));
+    ASSERT_TRUE(a.volume->Stat("b.txt"));
+    ASSERT_TRUE(a.volume->Health());
+    ASSERT_TRUE(a.volume->Snapshot("before-delete"));
+    ASSERT_TRUE(a.volume->Remove("b.txt", false));
+    ASSERT_TRUE(a.volume->Detach());
+  }
+  std::vector<nlohmann::json> records = Records(log);
+  std::vector<std::string> events;
+  for (const nlohmann::json& r : records) {
+    events.push_back(r.at("event"));
+  }
+  // The counters before the snapshot go out before it, so the chain keeps the order of events.
+  EXPECT_EQ(events, (std::vector<std::string>{"volume.attach", "volume.ops", "volume.snapshot",
+                                              "volume.ops", "volume.detach"}));
+  const std::string name = "local:" + (root.path() / "data").string();
+  for (const nlohmann::json& r : records) {
+    EXPECT_EQ(r.at("sandbox"), "busy");
+    EXPECT_EQ(r.at("volume"), name);
+  }
+  const nlohmann::json& before = records.at(1).at("ops");
+  EXPECT_EQ(before.at("write"), (nlohmann::json{{"count", 1}, {"failed", 0}, {"bytes", 5}}));
+  EXPECT_EQ(before.at("read"), (nlohmann::json{{"count", 2}, {"failed", 1}, {"bytes", 5}}));
+  for (const char* op : {"rename", "list", "stat", "health"}) {
+    EXPECT_EQ(before.at(op).at("count"), 1) << op;
+  }
+  EXPECT_EQ(records.at(2).at("label"), "before-delete");
+  EXPECT_EQ(records.at(3).at("ops").at("delete").at("count"), 1);
+  EXPECT_TRUE(audit::Verify(log, {}).ok) << audit::Verify(log, {}).reason;
+  // No record holds a file's name or content.
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find("a.txt"), std::string::npos);
+  EXPECT_EQ(text.find("hello"), std::string::npos);
+}
+
+TEST(VolumeAudit, ABusyVolumeWritesRecordsBoundedByTimeNotByOperations) {
+  TempDir root("mvm-volume-audit");
+  fs::create_directories(root.path() / "data");
+  const fs::path log = root.path() / "audit.jsonl";
+  constexpr int kOps = 1000;
+  {
+    Audited a(root.path() / "data", log, std::chrono::seconds(1));
+    ASSERT_NE(a.volume, nullptr);
+    // 1000 writes and reads, 10 ms of the test's clock apart: 10 s of a busy workload.
+    for (int i = 0; i < kOps; ++i) {
+      ASSERT_TRUE(a.volume->WriteFile("f", "0123456789"));
+      ASSERT_TRUE(a.volume->ReadAll("f"));
+      a.now += std::chrono::milliseconds(10);
+    }
+    ASSERT_TRUE(a.volume->Detach());
+  }
+  std::vector<nlohmann::json> records = Records(log);
+  // attach + one aggregate a second (10) + the rest at detach + detach.
+  EXPECT_LE(records.size(), 2u + 10u + 1u);
+  EXPECT_GE(records.size(), 2u + 10u);
+  uint64_t writes = 0, reads = 0, written = 0, read = 0;
+  for (const nlohmann::json& r : records) {
+    if (r.at("event") == "volume.ops") {
+      writes += r.at("ops").at("write").at("count").get<uint64_t>();
+      reads += r.at("ops").at("read").at("count").get<uint64_t>();
+      written += r.at("ops").at("write").at("bytes").get<uint64_t>();
+      read += r.at("ops").at("read").at("bytes").get<uint64_t>();
+      EXPECT_LE(r.at("span_ms").get<int64_t>(), 1000) << r.dump();
+    }
+  }
+  // Nothing is lost in the aggregation.
+  EXPECT_EQ(writes, uint64_t{kOps});
+  EXPECT_EQ(reads, uint64_t{kOps});
+  EXPECT_EQ(written, uint64_t{kOps} * 10);
+  EXPECT_EQ(read, uint64_t{kOps} * 10);
+  EXPECT_TRUE(audit::Verify(log, {}).ok) << audit::Verify(log, {}).reason;
+}
+
+TEST(VolumeAudit, AWriterThatNeverCommitsCountsAsAFailedWrite) {
+  TempDir root("mvm-volume-audit");
+  fs::create_directories(root.path() / "data");
+  const fs::path log = root.path() / "audit.jsonl";
+  {
+    Audited a(root.path() / "data", log, std::chrono::seconds(10));
+    ASSERT_NE(a.volume, nullptr);
+    {
+      auto writer = a.volume->OpenWriter("abandoned");
+      ASSERT_TRUE(writer);
+      ASSERT_TRUE((*writer)->Write("partial"));
+    }
+    ASSERT_TRUE(a.volume->Detach());
+  }
+  std::vector<nlohmann::json> records = Records(log);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records.at(1).at("ops").at("write"),
+            (nlohmann::json{{"count", 1}, {"failed", 1}, {"bytes", 7}}));
+}
+
+}  // namespace
+}  // namespace mvm::runtime::volumes
