@@ -71,7 +71,9 @@ class DebianImageE2E : public ::testing::Test {
 
 TEST_F(DebianImageE2E, RunBuildsPinsAndRunsJqThenTheNextRunIsACacheHit) {
   State state("container");
-  std::string source = JqSource(state.path(), "container");
+  // Not in the state directory: the project directory ships to /app (its audit log would too).
+  mvm::testing::TempDir project("mvm-debian-project");
+  std::string source = JqSource(project.path(), "container");
   Result r = Mvmctl({"run", source}, "", state.path());
   ASSERT_EQ(r.status, 0) << Describe(r);
   EXPECT_THAT(r.out, HasSubstr("42\njq-1.6"));
@@ -86,7 +88,9 @@ TEST_F(DebianImageE2E, RunBuildsPinsAndRunsJqThenTheNextRunIsACacheHit) {
 
 TEST_F(DebianImageE2E, BuildPinsACompiledPlanWhichThenRunsWithoutResolving) {
   State state("container");
-  std::string source = JqSource(state.path(), "container");
+  // Not in the state directory: the project directory ships to /app (its audit log would too).
+  mvm::testing::TempDir project("mvm-debian-project");
+  std::string source = JqSource(project.path(), "container");
   const fs::path out = state.path() / "out";
   const fs::path keys = state.path() / "keys";
   mvm::testing::CommandResult made =
@@ -122,7 +126,9 @@ class DebianImageE2EMicrovm : public DebianImageE2E {};
 
 TEST_F(DebianImageE2EMicrovm, TheSameImageBootsAndRunsJqInTheMicrovm) {
   State state("qemu-microvm");
-  std::string source = JqSource(state.path(), "microvm");
+  // Not in the state directory: the project directory ships to /app (its audit log would too).
+  mvm::testing::TempDir project("mvm-debian-project");
+  std::string source = JqSource(project.path(), "microvm");
   Result r = Mvmctl({"run", source, "--backend", "qemu-microvm"}, "", state.path());
   ASSERT_EQ(r.status, 0) << Describe(r);
   EXPECT_THAT(r.out, HasSubstr("42\njq-1.6"));
