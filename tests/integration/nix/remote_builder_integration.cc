@@ -27,6 +27,7 @@
 
 #include "backend-emit/nix/artifacts.h"
 #include "backend-emit/nix/build.h"
+#include "backend-emit/nix/builders.h"
 #include "backend-emit/nix/nar.h"
 #include "backend-emit/nix/request.h"
 #include "backend-emit/plan/base64.h"
@@ -464,6 +465,77 @@ TEST_F(RemoteBuilderTest, EvaluationHappensInTheBuilderSandboxNotOnThisHost) {
   const std::string audit = ReadFile(state / "audit.jsonl");
   EXPECT_NE(audit.find("builder-evaluate"), std::string::npos);
   EXPECT_NE(audit.find("-peek.drv"), std::string::npos);
+}
+
+// What the builder sandbox exports crosses as data that proves itself: this host imports a path
+// only when its name follows from its contents, so a builder cannot slip a made-up build output (a
+// path named by its derivation, not its contents) into the store the remote build fills.
+TEST_F(RemoteBuilderTest, OnlyContentAddressedPathsOfTheExportAreImported) {
+  std::string flake(kPeekFlake);
+  flake.replace(flake.find("@PATHS@"), 7, "");
+  WriteFile(tmp_.path() / "flake" / "flake.nix", flake);
+  const std::string source_store = (tmp_.path() / "source-store").string();
+  const std::vector<std::string> nix = {"nix",
+                                        "--extra-experimental-features",
+                                        "nix-command flakes",
+                                        "--option",
+                                        "substituters",
+                                        "",
+                                        "--option",
+                                        "build-users-group",
+                                        ""};
+  auto run = [&](std::vector<std::string> more) {
+    std::vector<std::string> argv = nix;
+    argv.insert(argv.end(), more.begin(), more.end());
+    return mvm::testing::RunCommand(argv);
+  };
+  CommandResult evaluated =
+      run({"path-info", "--store", source_store, "--derivation",
+           "path:" + (tmp_.path() / "flake").string() + "#packages.x86_64-linux.peek"});
+  ASSERT_EQ(evaluated.status, 0) << evaluated.out << evaluated.err;
+  const std::string drv = evaluated.out.substr(0, evaluated.out.find('\n'));
+  const fs::path cache = tmp_.path() / "cache";
+  CommandResult exported = run({"copy", "--store", source_store, "--derivation", "--to",
+                                "file://" + cache.string() + "?compression=none", drv});
+  ASSERT_EQ(exported.status, 0) << exported.err;
+  auto nix_path = FindNix();
+  ASSERT_TRUE(nix_path.ok());
+
+  const fs::path good = tmp_.path() / "good-store";
+  auto imported = ImportDerivations(*nix_path, cache, good.string(), drv);
+  ASSERT_TRUE(imported.ok()) << imported.error().message;
+  EXPECT_TRUE(fs::is_regular_file(good / fs::path(drv).relative_path()));
+
+  // The same export with the busybox source's `CA:` line gone: its name no longer follows from
+  // anything Nix can check, as an output's would not.
+  std::string busybox_info;
+  for (const auto& entry : fs::directory_iterator(cache)) {
+    if (entry.path().extension() != ".narinfo") {
+      continue;
+    }
+    const std::string text = ReadFile(entry.path());
+    if (text.find("-busybox-static\n") != std::string::npos) {
+      busybox_info = entry.path().filename().string();
+    }
+  }
+  ASSERT_FALSE(busybox_info.empty());
+  const fs::path forged = tmp_.path() / "forged";
+  fs::copy(cache, forged, fs::copy_options::recursive);
+  std::string text = ReadFile(forged / busybox_info);
+  text.erase(text.find("CA: "), text.find('\n', text.find("CA: ")) + 1 - text.find("CA: "));
+  fs::remove(forged / busybox_info);
+  WriteFile(forged / busybox_info, text);
+  const fs::path bad = tmp_.path() / "bad-store";
+  auto refused = ImportDerivations(*nix_path, forged, bad.string(), drv);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("lacks a valid signature"), std::string::npos)
+      << refused.error().message;
+  EXPECT_FALSE(fs::exists(bad / fs::path(drv).relative_path()));
+
+  auto not_drv = ImportDerivations(*nix_path, cache, bad.string(), "/nix/store/../etc");
+  ASSERT_FALSE(not_drv.ok());
+  EXPECT_NE(not_drv.error().message.find("not a store path ending in `.drv`"), std::string::npos)
+      << not_drv.error().message;
 }
 
 TEST_F(RemoteBuilderTest, TheLegacySshProtocolBuildsThereToo) {
