@@ -335,7 +335,7 @@ status  whether it runs, with its backend, pid, store and the store's use (`df`)
 stop    stops it and unmounts its store; the store image stays for the next start.
 
 Starts, builds, imports and stops are audited (builder-start, builder-build, builder-import,
-builder-stop). See docs/nix.md#the-builder-sandbox.
+builder-stop; builder-evaluate for `build --builders`). See docs/nix.md#the-builder-sandbox.
 
 exit status: 0 ok, 2 usage error, 3 environment failure (cannot start, nothing to stop)
 )",
