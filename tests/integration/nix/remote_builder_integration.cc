@@ -538,6 +538,31 @@ TEST_F(RemoteBuilderTest, OnlyContentAddressedPathsOfTheExportAreImported) {
       << not_drv.error().message;
 }
 
+TEST_F(RemoteBuilderTest, TheWarmBuilderEvaluatesWhenItRuns) {
+  const fs::path remote_store = tmp_.path() / "builder-store";
+  const fs::path state = tmp_.path() / "state";
+  // One shell for the three commands: each run in the client namespace gets a mount namespace of
+  // its own, and the warm builder's store is mounted in the one `builder start` ran in.
+  auto quoted = [](const std::string& s) { return "'" + s + "'"; };
+  const std::string mvmctl = quoted(MVM_MVMCTL_PATH) + " ";
+  const std::string state_flag = " --state-dir " + quoted(state.string());
+  const std::string script = mvmctl + "builder start" + state_flag + " || exit 90\n" + mvmctl +
+                             "build " + quoted(source_.string()) + state_flag + " -o " +
+                             quoted((tmp_.path() / "out").string()) + " --builders " +
+                             quoted(host_->Machine("ssh-ng://", remote_store)) + "\nstatus=$?\n" +
+                             mvmctl + "builder stop" + state_flag + " || exit 91\nexit $status\n";
+  CommandResult built =
+      host_->internet().Run({"/bin/sh", "-c", script}, std::nullopt, std::chrono::seconds(300));
+  built.out += built.err;
+  ASSERT_EQ(built.status, 0) << built.out;
+  EXPECT_NE(built.out.find("mvmctl build: evaluated tiny in the warm builder mvm-builder:"),
+            std::string::npos)
+      << built.out;
+  auto record = ReadBuiltArtifact(state, PlanDigest(tmp_.path() / "out" / "tiny.plan.json"));
+  ASSERT_TRUE(record.ok()) << built.out;
+  EXPECT_TRUE(PathInfo(remote_store, record->store_path).value("ultimate", false));
+}
+
 TEST_F(RemoteBuilderTest, TheLegacySshProtocolBuildsThereToo) {
   const fs::path remote_store = tmp_.path() / "builder-store";
   const fs::path state = tmp_.path() / "state";
