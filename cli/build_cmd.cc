@@ -72,9 +72,10 @@ std::optional<Error> ReadBuilderFlags(const Args& args, runtime::BuilderSettings
   return std::nullopt;
 }
 
-/// `--builders`: the build runs on the remote builders only (`--max-jobs 0`), but Nix evaluates
-/// the flake here, in mvmctl's process tree, since the builder sandbox cannot reach an SSH builder
-/// yet (docs/nix.md#remote-builders says so). Records the built tree and returns its digest.
+/// `--builders`: the flake is evaluated in the builder sandbox, its derivation's closure comes back
+/// as data and is imported as content-addressed paths only, and this host's Nix builds the `.drv`
+/// on the remote builders only (`--max-jobs 0`): it never evaluates the flake
+/// (docs/nix.md#remote-builders). Records the built tree and returns its digest.
 std::optional<Error> BuildOnRemoteBuilders(const Args& args, const nix::NixBuildRequest& request,
                                            std::string& digest) {
   auto nix_path = nix::FindNix();
@@ -83,15 +84,43 @@ std::optional<Error> BuildOnRemoteBuilders(const Args& args, const nix::NixBuild
   }
   std::fprintf(stderr, "mvmctl build: building %s on remote builders: %s#%s\n",
                request.workload_id.c_str(), request.flake_ref.c_str(), request.attr.c_str());
+  runtime::BuilderJob job;
+  job.request = request;
+  runtime::BuilderSettings settings;
+  if (auto bad = ReadBuilderFlags(args, settings, job.timeout_seconds)) {
+    return bad;
+  }
+  auto session = OpenRuntime(args, /*with_trust=*/false, "build");
+  if (!session) {
+    return session.error();
+  }
+  job.on_log = [](std::string_view line) {
+    std::fprintf(stderr, "[nix] %.*s\n", static_cast<int>(line.size()), line.data());
+  };
+  auto start = std::chrono::steady_clock::now();
+  auto evaluated = runtime::EvaluateInBuilder(session->options, settings, job, session->log());
+  if (!evaluated) {
+    return WithKind(evaluated.error(), ErrorKind::kEnvironment);
+  }
+  std::fprintf(stderr, "mvmctl build: evaluated %s in %s builder %s: %s\n",
+               request.workload_id.c_str(), evaluated->warm ? "the warm" : "a new",
+               evaluated->sandbox.c_str(), evaluated->drv_path.c_str());
+  auto imported =
+      nix::ImportDerivations(*nix_path, evaluated->export_dir, request.store, evaluated->drv_path);
+  std::error_code ec;
+  fs::remove_all(evaluated->export_dir, ec);
+  if (!imported) {
+    return WithKind(imported.error(), ErrorKind::kEnvironment);
+  }
+  const nix::NixBuildRequest remote = nix::DerivationRequest(request, evaluated->drv_path);
   if (args.Has("v")) {
-    std::fprintf(stderr, "mvmctl build: running %s\n", ShellLine(request.argv).c_str());
+    std::fprintf(stderr, "mvmctl build: running %s\n", ShellLine(remote.argv).c_str());
   }
   nix::BuildProgress progress;
   progress.on_log = [](std::string_view line) {
     std::fprintf(stderr, "[nix] %.*s\n", static_cast<int>(line.size()), line.data());
   };
-  auto start = std::chrono::steady_clock::now();
-  auto built = nix::RunNixBuild(*nix_path, request, progress);
+  auto built = nix::RunNixBuild(*nix_path, remote, progress);
   if (!built) {
     Error failed = built.error();
     failed.message += nix::RemoteBuildHint(failed.message);

@@ -302,7 +302,8 @@ options:
   --builders SPEC|@FILE      build on these Nix remote builders only, never on this host: machines
                              as in Nix's machines file (`ssh-ng://user@host x86_64-linux KEY 1 1
                              - - HOSTKEY`), separated by `;`; only ssh:// and ssh-ng:// URIs. The
-                             flake is then evaluated here, not in the builder sandbox
+                             flake is still evaluated in the builder sandbox; this host's nix
+                             gets only its derivation
   --backend B                the builder's backend (container, the default, only for now)
   --build-timeout SECONDS    the builder's nix ends after this long (default 1800)
   --builder-memory-mb N      a new builder's memory limit (default 2048)
@@ -346,7 +347,7 @@ status  whether it runs, with its backend, pid, store and the store's use (`df`)
 stop    stops it and unmounts its store; the store image stays for the next start.
 
 Starts, builds, imports and stops are audited (builder-start, builder-build, builder-import,
-builder-stop). See docs/nix.md#the-builder-sandbox.
+builder-stop; builder-evaluate for `build --builders`). See docs/nix.md#the-builder-sandbox.
 
 exit status: 0 ok, 2 usage error, 3 environment failure (cannot start, nothing to stop)
 )",

@@ -69,6 +69,13 @@ ErrorOr<ImportedTree> ImportBuiltTree(const std::filesystem::path& state_dir,
                                       const std::filesystem::path& builder_nix_dir,
                                       std::string_view store_path, std::string_view pinned);
 
+/// Copies the directory `relative` beneath `builder_nix_dir` (a builder's /nix, hostile data) to
+/// the new directory `to`, opened and copied as ImportBuiltTree does, but refusing symlinks too:
+/// the copy is for tools on this host that would follow them. Files and directories come out
+/// read-only. On an Error, `to` is removed.
+ErrorOr<Ok> CopyOutOfBuilder(const std::filesystem::path& builder_nix_dir,
+                             std::string_view relative, const std::filesystem::path& to);
+
 }  // namespace mvm::nix
 
 #endif  // MVM_BACKEND_EMIT_NIX_ARTIFACTS_H_

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "backend-emit/nix/artifacts.h"
 #include "backend-emit/plan/base64.h"
+#include "ir/support/os/process.h"
 
 namespace mvm::nix {
 
@@ -132,6 +134,58 @@ ErrorOr<Ok> UseRemoteBuilders(NixBuildRequest& request, std::string_view checked
   request.argv.insert(request.argv.end() - 1,
                       {"--max-jobs", "0", "--builders", std::string(checked)});
   return Ok{};
+}
+
+ErrorOr<Ok> ImportDerivations(const std::filesystem::path& nix_path,
+                              const std::filesystem::path& cache, std::string_view store,
+                              std::string_view drv) {
+  if (!IsStorePath(drv) || !drv.ends_with(".drv")) {
+    return Error{"the builder named `" + std::string(drv) +
+                 "` as the derivation, which is not a store path ending in `.drv`"};
+  }
+  os::RunOptions run;
+  run.spawn.executable = nix_path;
+  // `require-sigs` with no trusted key: Nix then takes a path only when its name follows from its
+  // contents (the `.drv` files and sources), whatever this host's nix.conf says.
+  run.spawn.argv = {"nix",
+                    "--extra-experimental-features",
+                    "nix-command",
+                    "copy",
+                    "--derivation",
+                    "--from",
+                    "file://" + cache.string(),
+                    "--to",
+                    std::string(store),
+                    "--option",
+                    "require-sigs",
+                    "true",
+                    "--option",
+                    "trusted-public-keys",
+                    "",
+                    "--option",
+                    "substituters",
+                    "",
+                    "--option",
+                    "build-users-group",
+                    "",
+                    std::string(drv)};
+  run.merge_stderr = true;
+  auto ran = os::RunProcess(run);
+  if (!ran) {
+    return ran.error();
+  }
+  if (!ran->success()) {
+    return Error{"cannot import the derivation `" + std::string(drv) +
+                 "` the builder sandbox evaluated (`nix copy` " + ran->Describe() +
+                 "): " + ran->Tail(10)};
+  }
+  return Ok{};
+}
+
+NixBuildRequest DerivationRequest(const NixBuildRequest& request, std::string_view drv) {
+  NixBuildRequest out = request;
+  out.argv.back() = std::string(drv);
+  return out;
 }
 
 std::string RemoteBuildHint(std::string_view log) {

@@ -3,6 +3,7 @@
 #ifndef MVM_BACKEND_EMIT_NIX_BUILDERS_H_
 #define MVM_BACKEND_EMIT_NIX_BUILDERS_H_
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,20 @@ ErrorOr<std::string> CheckBuilders(std::string_view spec);
 /// kInvalidInput when the argv already sets `--builders` or `--max-jobs` (a `.nix.json` edited by
 /// hand): one of the two must go.
 ErrorOr<Ok> UseRemoteBuilders(NixBuildRequest& request, std::string_view checked);
+
+/// Imports the derivation `drv` and its closure (its input derivations and sources) from the binary
+/// cache directory `cache`, which an untrusted builder sandbox wrote, into the local store at
+/// `store`, running `nix_path copy --derivation`. Only content-addressed paths are accepted:
+/// signatures are required and no key is trusted, so a path whose name does not follow from its
+/// contents (a build output the builder made up) is refused by Nix, and nothing is evaluated.
+/// `drv` must be a store path ending in `.drv`. An Error with the tail of Nix's log.
+ErrorOr<Ok> ImportDerivations(const std::filesystem::path& nix_path,
+                              const std::filesystem::path& cache, std::string_view store,
+                              std::string_view drv);
+
+/// `request` with its flake output replaced by the derivation `drv`, for the host's `nix build` of
+/// a derivation evaluated elsewhere: Nix builds a `.drv` path's outputs without evaluating.
+NixBuildRequest DerivationRequest(const NixBuildRequest& request, std::string_view drv);
 
 /// A hint for a remote build that failed with `log` (Nix's output), for causes Nix's words do not
 /// make plain (a refused host key, no builder reachable); "" when none applies. Starts with a

@@ -38,6 +38,7 @@ constexpr int kMaxDepth = 128;
 constexpr std::string_view kNixBase32 = "0123456789abcdfghijklmnpqrsvwxyz";
 
 struct CopyState {
+  bool keep_symlinks = true;  // else a symlink is refused: the copy is read by tools that follow
   size_t entries = 0;
   std::string problem;  // set once; the copy stops there
 };
@@ -119,6 +120,8 @@ bool CopyDirectory(int from, int to, const std::string& where, int depth, CopySt
       ok = copied ? (::fchmod(out.get(), mode) == 0 ||
                      Fail(state, "cannot set the mode of the copy of `" + path + "`"))
                   : Fail(state, "cannot copy `" + path + "`: " + copied.error().message);
+    } else if (S_ISLNK(st.st_mode) && !state.keep_symlinks) {
+      ok = Fail(state, "`" + path + "` is a symlink, which this copy does not take");
     } else if (S_ISLNK(st.st_mode)) {
       // Kept as a link, never resolved here: what it points at is the sandbox's business.
       std::string target(4096, '\0');
@@ -138,6 +141,26 @@ bool CopyDirectory(int from, int to, const std::string& where, int depth, CopySt
   }
   ::closedir(dir);
   return ok && state.problem.empty();
+}
+
+// The directory `relative` beneath `builder_nix_dir`, with no symlink and no mount point on the
+// way: the builder cannot point the host at a file outside its own store.
+ErrorOr<UniqueFd> OpenBeneath(const fs::path& builder_nix_dir, const std::string& relative) {
+  UniqueFd root(::open(builder_nix_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) {
+    return Error{"cannot open the builder's store `" + builder_nix_dir.string() +
+                 "`: " + ErrnoText(errno)};
+  }
+  open_how how{};
+  how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  UniqueFd source(
+      static_cast<int>(::syscall(SYS_openat2, root.get(), relative.c_str(), &how, sizeof how)));
+  if (!source.valid()) {
+    return Error{"cannot open `" + relative + "` beneath `" + builder_nix_dir.string() + "` (" +
+                 ErrnoText(errno) + ")"};
+  }
+  return source;
 }
 
 // Adds to `found` every `/nix/store/<32 nix-base32>-<name>` that `text` holds. With `more`, text
@@ -236,23 +259,11 @@ ErrorOr<ImportedTree> ImportBuiltTree(const fs::path& state_dir, const fs::path&
                  "` as its output, which is not a Nix store path (`/nix/store/<hash>-<name>`); "
                  "nothing was imported"};
   }
-  UniqueFd root(::open(builder_nix_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) {
-    return Error{"cannot open the builder's store `" + builder_nix_dir.string() +
-                 "`: " + ErrnoText(errno)};
-  }
-  // Beneath the builder's /nix, with no symlink and no mount point on the way: the builder cannot
-  // point the host at a file outside its own store.
-  const std::string relative = "store/" + std::string(store_path.substr(11));
-  open_how how{};
-  how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  UniqueFd source(
-      static_cast<int>(::syscall(SYS_openat2, root.get(), relative.c_str(), &how, sizeof how)));
-  if (!source.valid()) {
+  auto source = OpenBeneath(builder_nix_dir, "store/" + std::string(store_path.substr(11)));
+  if (!source) {
     return Error{"cannot open the builder's output `" + std::string(store_path) +
-                 "` as a directory beneath `" + builder_nix_dir.string() + "` (" +
-                 ErrnoText(errno) + "); a rootfs is a directory in the builder's own store"};
+                 "` as a directory: " + source.error().message +
+                 "; a rootfs is a directory in the builder's own store"};
   }
   const fs::path trees = state_dir / "artifacts" / "trees";
   std::error_code ec;
@@ -267,7 +278,7 @@ ErrorOr<ImportedTree> ImportBuiltTree(const fs::path& state_dir, const fs::path&
   auto discard = [&] { fs::remove_all(staging, ec); };
   UniqueFd to(::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   CopyState state;
-  if (!to.valid() || !CopyDirectory(source.get(), to.get(), std::string(store_path), 0, state)) {
+  if (!to.valid() || !CopyDirectory(source->get(), to.get(), std::string(store_path), 0, state)) {
     discard();
     return Error{"cannot import the builder's output `" + std::string(store_path) +
                  "`: " + (state.problem.empty() ? ErrnoText(errno) : state.problem)};
@@ -304,6 +315,27 @@ ErrorOr<ImportedTree> ImportBuiltTree(const fs::path& state_dir, const fs::path&
     return Error{"cannot move the imported tree to `" + tree.string() + "`: " + ErrnoText(err)};
   }
   return ImportedTree{tree, *hash, std::move(references)};
+}
+
+ErrorOr<Ok> CopyOutOfBuilder(const fs::path& builder_nix_dir, std::string_view relative,
+                             const fs::path& to) {
+  auto source = OpenBeneath(builder_nix_dir, std::string(relative));
+  if (!source) {
+    return source.error();
+  }
+  if (::mkdir(to.c_str(), 0700) != 0) {
+    return Error{"cannot create `" + to.string() + "`: " + ErrnoText(errno)};
+  }
+  UniqueFd out(::open(to.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  CopyState state;
+  state.keep_symlinks = false;
+  if (!out.valid() || !CopyDirectory(source->get(), out.get(), std::string(relative), 0, state)) {
+    std::error_code ec;
+    fs::remove_all(to, ec);
+    return Error{"cannot copy `" + std::string(relative) + "` out of the builder's store: " +
+                 (state.problem.empty() ? ErrnoText(errno) : state.problem)};
+  }
+  return Ok{};
 }
 
 }  // namespace mvm::nix

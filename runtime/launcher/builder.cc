@@ -390,6 +390,64 @@ ErrorOr<std::vector<std::string>> BuilderArgv(const nix::NixBuildRequest& reques
   return argv;
 }
 
+namespace {
+
+/// The builder a job runs in: the warm one when it runs, otherwise one for this job, under the
+/// lock so that no other build unmounts the store beneath it. Release() ends it.
+struct TakenBuilder {
+  std::optional<BuilderLock> lock;
+  std::optional<Sandbox> own;
+  std::optional<Attached> warm;
+  std::string name;
+
+  const SandboxRecord& record() const { return own ? own->record() : warm->record; }
+  agent::Client& agent() { return own ? own->agent() : warm->agent; }
+};
+
+ErrorOr<Ok> TakeBuilder(const LauncherOptions& options, const BuilderSettings& settings,
+                        const nix::NixBuildRequest& request, audit::Log& audit,
+                        TakenBuilder& taken) {
+  auto attached = Attach(options, kWarmBuilder);
+  if (attached) {
+    taken.warm.emplace(std::move(*attached));
+    taken.name = std::string(kWarmBuilder);
+    return Ok{};
+  }
+  if (auto record = ReadRecord(options.state, kWarmBuilder); record && IsRunning(*record)) {
+    // A builder of its own would share the warm one's store and unmount it from under it after.
+    return Error{"the warm builder runs but cannot take the build (" + attached.error().message +
+                 "); `mvmctl resume mvm-builder`, or `mvmctl builder stop` and build again"};
+  }
+  auto locked = BuilderLock::Acquire(options.state);
+  if (!locked) {
+    return locked.error();
+  }
+  taken.lock.emplace(std::move(*locked));
+  taken.name = std::string(kWarmBuilder) + "-" + RandomSuffix();
+  auto started = StartBuilder(options, settings, taken.name, /*detached=*/false, audit);
+  if (!started) {
+    (void)UnmountBuilderStore(options.state);
+    return Error{"the build of `" + request.flake_ref + "#" + request.attr +
+                 "` cannot start: " + started.error().message};
+  }
+  taken.own.emplace(std::move(*started));
+  return Ok{};
+}
+
+/// Removes the job's flake copy and ends a builder started for the job.
+void ReleaseBuilder(const LauncherOptions& options, const fs::path& flake_copy, TakenBuilder& taken,
+                    audit::Log& audit) {
+  std::error_code ec;
+  fs::remove_all(flake_copy, ec);
+  if (taken.own) {
+    (void)Destroy(options, *taken.own, audit, "build finished");
+    (void)UnmountBuilderStore(options.state);
+    taken.own.reset();
+  }
+}
+
+}  // namespace
+
 ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
                                       const BuilderSettings& settings, const BuilderJob& job,
                                       audit::Log& audit) {
@@ -400,45 +458,15 @@ ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
     return argv.error();
   }
   BuilderOutput out;
-  // The warm builder when it runs; otherwise one for this build, under the lock so that no other
-  // build unmounts the store beneath it.
-  std::optional<BuilderLock> lock;
-  std::optional<Sandbox> own;
-  std::optional<Attached> warm;
-  auto attached = Attach(options, kWarmBuilder);
-  if (attached) {
-    warm.emplace(std::move(*attached));
-    out.warm = true;
-    out.sandbox = std::string(kWarmBuilder);
-  } else if (auto record = ReadRecord(options.state, kWarmBuilder); record && IsRunning(*record)) {
-    // A builder of its own would share the warm one's store and unmount it from under it after.
-    return Error{"the warm builder runs but cannot take the build (" + attached.error().message +
-                 "); `mvmctl resume mvm-builder`, or `mvmctl builder stop` and build again"};
-  } else {
-    auto locked = BuilderLock::Acquire(options.state);
-    if (!locked) {
-      return locked.error();
-    }
-    lock.emplace(std::move(*locked));
-    out.sandbox = std::string(kWarmBuilder) + "-" + RandomSuffix();
-    auto started = StartBuilder(options, settings, out.sandbox, /*detached=*/false, audit);
-    if (!started) {
-      (void)UnmountBuilderStore(options.state);
-      return Error{"the build of `" + job.request.flake_ref + "#" + job.request.attr +
-                   "` cannot start: " + started.error().message};
-    }
-    own.emplace(std::move(*started));
+  TakenBuilder taken;
+  if (auto took = TakeBuilder(options, settings, job.request, audit, taken); !took) {
+    return took.error();
   }
-  auto finish = [&] {
-    std::error_code ec;
-    fs::remove_all(paths.inbox / dir, ec);
-    if (own) {
-      (void)Destroy(options, *own, audit, "build finished");
-      (void)UnmountBuilderStore(options.state);
-    }
-  };
-  const SandboxRecord& record = own ? own->record() : warm->record;
-  agent::Client& agent = own ? own->agent() : warm->agent;
+  out.warm = taken.warm.has_value();
+  out.sandbox = taken.name;
+  auto finish = [&] { ReleaseBuilder(options, paths.inbox / dir, taken, audit); };
+  const SandboxRecord& record = taken.record();
+  agent::Client& agent = taken.agent();
 
   auto local = LocalFlake(job.request.flake_ref);
   if (auto copied = CopyFlakeSource(local->first, paths.inbox / dir); !copied) {
@@ -507,6 +535,126 @@ ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
   }
   out.imported = std::move(*imported);
   out.store_path = store_path;
+  return out;
+}
+
+ErrorOr<std::vector<std::string>> BuilderEvalArgv(const nix::NixBuildRequest& request,
+                                                  std::string_view dir) {
+  auto build = BuilderArgv(request, dir);
+  if (!build) {
+    return build.error();
+  }
+  // The same evaluation as the build's (its store, `--impure`, `--option`s), asked only for the
+  // derivation. The remote builders are the host's business: the builder gets no machines list.
+  std::vector<std::string> argv;
+  bool subcommand = false;
+  for (size_t i = 0; i < build->size(); ++i) {
+    const std::string& a = (*build)[i];
+    if (a == "--option" && i + 2 < build->size()) {
+      argv.insert(argv.end(), build->begin() + static_cast<long>(i),
+                  build->begin() + static_cast<long>(i) + 3);
+      i += 2;
+    } else if (a == "--builders" || a == "--max-jobs" || a == "-j") {
+      ++i;
+    } else if (a == "--no-link" || a == "--json" || a == "--print-build-logs" || a == "-L") {
+      continue;
+    } else if (a == "build" && !subcommand) {
+      argv.insert(argv.end(), {"path-info", "--derivation"});
+      subcommand = true;
+    } else {
+      argv.push_back(a);
+    }
+  }
+  if (!subcommand) {
+    return Error{"the request's command has no `build`; it is not a `nix build` command"};
+  }
+  return argv;
+}
+
+ErrorOr<BuilderDerivation> EvaluateInBuilder(const LauncherOptions& options,
+                                             const BuilderSettings& settings, const BuilderJob& job,
+                                             audit::Log& audit) {
+  const BuilderPaths paths = BuilderPathsFor(options.state);
+  const std::string dir = RandomSuffix() + RandomSuffix();
+  auto argv = BuilderEvalArgv(job.request, dir);
+  if (!argv) {
+    return argv.error();
+  }
+  BuilderDerivation out;
+  TakenBuilder taken;
+  if (auto took = TakeBuilder(options, settings, job.request, audit, taken); !took) {
+    return took.error();
+  }
+  out.warm = taken.warm.has_value();
+  out.sandbox = taken.name;
+  auto finish = [&] { ReleaseBuilder(options, paths.inbox / dir, taken, audit); };
+  const std::string installable = job.request.flake_ref + "#" + job.request.attr;
+  nlohmann::json record = {{"sandbox", out.sandbox},
+                           {"flake_ref", job.request.flake_ref},
+                           {"attr", job.request.attr},
+                           {"warm", out.warm}};
+  auto failed = [&](std::string problem) {
+    record["ok"] = false;
+    record["problem"] = problem;
+    (void)audit.Append("builder-evaluate", record);
+    finish();
+    return Error{std::move(problem)};
+  };
+
+  auto local = LocalFlake(job.request.flake_ref);
+  if (auto copied = CopyFlakeSource(local->first, paths.inbox / dir); !copied) {
+    return failed(copied.error().message);
+  }
+  // 1. Evaluate to a derivation. Its path is all the host takes from the answer, once checked.
+  auto evaluated = RunNixInBuilder(options, taken.record(), taken.agent(), *argv, job, audit);
+  if (!evaluated || evaluated->exit_status != 0) {
+    std::string why = !evaluated ? evaluated.error().message
+                      : evaluated->message.empty()
+                          ? "exit status " + std::to_string(evaluated->exit_status)
+                          : evaluated->message;
+    return failed(
+        "the evaluation of `" + installable + "` in the builder sandbox failed (" + why + ")" +
+        (evaluated ? "; the last lines of its log:" + LastLines(evaluated->log) : std::string()));
+  }
+  std::string drv = evaluated->stdout_text;
+  while (!drv.empty() && (drv.back() == '\n' || drv.back() == ' ')) {
+    drv.pop_back();
+  }
+  if (!nix::IsStorePath(drv) || !drv.ends_with(".drv")) {
+    return failed("the evaluation of `" + installable + "` in the builder printed `" +
+                  drv.substr(0, 256) +
+                  "`, not one derivation path (`/nix/store/<hash>-<name>.drv`)");
+  }
+  out.drv_path = drv;
+  record["drv_path"] = drv;
+  // 2. Export the derivation's closure as a binary cache in the builder's own (bounded) store, then
+  // copy it out as plain files: the host reads it without following anything the builder made.
+  const std::string exported = "var/mvm-export/" + dir;
+  std::vector<std::string> copy = {
+      "/usr/bin/nix",
+      "--extra-experimental-features",
+      "nix-command",
+      "copy",
+      "--derivation",
+      "--to",
+      "file://" + std::string(kStoreMount) + "/" + exported + "?compression=none",
+      drv};
+  auto copied = RunNixInBuilder(options, taken.record(), taken.agent(), copy, job, audit);
+  if (!copied || copied->exit_status != 0) {
+    return failed("cannot export the derivation `" + drv + "` in the builder sandbox" +
+                  (copied ? "; the last lines of its log:" + LastLines(copied->log)
+                          : ": " + copied.error().message));
+  }
+  out.export_dir = paths.dir / ("export-" + dir);
+  auto moved = nix::CopyOutOfBuilder(paths.store, exported, out.export_dir);
+  (void)taken.agent().Remove(std::string(kStoreMount) + "/" + exported, /*recursive=*/true);
+  if (!moved) {
+    return failed(moved.error().message);
+  }
+  record["ok"] = true;
+  record["export"] = out.export_dir.string();
+  (void)audit.Append("builder-evaluate", record);
+  finish();
   return out;
 }
 

@@ -111,6 +111,31 @@ ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
                                       const BuilderSettings& settings, const BuilderJob& job,
                                       audit::Log& audit);
 
+/// The `nix path-info --derivation` argv that evaluates `request` in the builder to its derivation,
+/// its flake copied to `/src/<dir>`: BuilderArgv's command with `build` asked for the derivation
+/// only, and without `--builders`, `--max-jobs`, `--no-link`, `--json` and `--print-build-logs`.
+ErrorOr<std::vector<std::string>> BuilderEvalArgv(const nix::NixBuildRequest& request,
+                                                  std::string_view dir);
+
+/// A derivation evaluated in a builder sandbox, exported as data.
+struct BuilderDerivation {
+  std::string drv_path;  ///< the builder's answer, checked to be a `.drv` store path and no more
+  /// A binary cache directory (`nix copy --to file://`) holding `drv_path`'s closure, copied out of
+  /// the builder's store to `<state>/builder/export-<random>` with no symlink taken. The caller
+  /// removes it. Untrusted: import it only as content-addressed paths (nix::ImportDerivations).
+  std::filesystem::path export_dir;
+  bool warm = false;
+  std::string sandbox;
+};
+
+/// Evaluates `job.request` in the builder sandbox (the warm one when it runs, as BuildInBuilder)
+/// to its derivation and exports the derivation's closure (`.drv` files and sources, no outputs)
+/// for a build elsewhere: `mvmctl build --builders` then builds it on remote builders without the
+/// host evaluating anything. Nothing is built in the builder. Audited as `builder-evaluate`.
+ErrorOr<BuilderDerivation> EvaluateInBuilder(const LauncherOptions& options,
+                                             const BuilderSettings& settings, const BuilderJob& job,
+                                             audit::Log& audit);
+
 }  // namespace mvm::runtime
 
 #endif  // MVM_RUNTIME_LAUNCHER_BUILDER_H_

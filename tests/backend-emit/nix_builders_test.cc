@@ -123,5 +123,27 @@ TEST(NixBuildersTest, HintsNameTheCauseNixLeavesUnsaid) {
   EXPECT_EQ(RemoteBuildHint("error: builder for '/nix/store/x.drv' failed with exit code 1"), "");
 }
 
+TEST(NixBuildersTest, TheHostBuildsTheDerivationPathInPlaceOfTheFlakeWithEverythingElseKept) {
+  NixBuildRequest r = Request();
+  ASSERT_TRUE(UseRemoteBuilders(r, "ssh-ng://root@b x86_64-linux").ok());
+  const std::string drv = "/nix/store/nwyyvx7drvzjb9rjc1344l49wzg12dlb-mvm-rootfs-busybox.drv";
+  NixBuildRequest host = DerivationRequest(r, drv);
+  EXPECT_EQ(host.argv.back(), drv);
+  std::vector<std::string> rest(host.argv.begin(), host.argv.end() - 1);
+  EXPECT_EQ(rest, std::vector<std::string>(r.argv.begin(), r.argv.end() - 1));
+  EXPECT_EQ(host.flake_ref, r.flake_ref);
+  EXPECT_EQ(host.store, r.store);
+}
+
+TEST(NixBuildersTest, AnImportIsRefusedUnlessTheBuilderNamedOneDerivationPath) {
+  for (const char* drv : {"/nix/store/nwyyvx7drvzjb9rjc1344l49wzg12dlb-mvm-rootfs-busybox",
+                          "/nix/store/../etc/x.drv", "path:/src/x#a", ""}) {
+    auto imported = ImportDerivations("/nonexistent/nix", "/nonexistent/cache", "/state/nix", drv);
+    ASSERT_FALSE(imported.ok()) << drv;
+    EXPECT_NE(imported.error().message.find("not a store path ending in `.drv`"), std::string::npos)
+        << imported.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace mvm::nix

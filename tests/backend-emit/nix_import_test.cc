@@ -137,5 +137,32 @@ TEST(ImportBuiltTreeTest, ANameThatIsNotAStorePathImportsNothing) {
   EXPECT_FALSE(fs::exists(tmp.path() / "state" / "artifacts"));
 }
 
+// CopyOutOfBuilder: a derivation export is read by this host's Nix, which follows symlinks, so the
+// copy takes none, and reaches nothing outside the builder's /nix.
+TEST(CopyOutOfBuilderTest, FilesAndDirectoriesComeOutAndSymlinksAreRefused) {
+  TempDir tmp("mvm-copy-out");
+  const fs::path nix = tmp.path() / "nix";
+  WriteFile(nix / "var" / "export" / "nix-cache-info", "StoreDir: /nix/store\n");
+  WriteFile(nix / "var" / "export" / "nar" / "a.nar", "nar bytes");
+  auto copied = CopyOutOfBuilder(nix, "var/export", tmp.path() / "good");
+  ASSERT_TRUE(copied.ok()) << copied.error().message;
+  EXPECT_EQ(ReadFile(tmp.path() / "good" / "nar" / "a.nar"), "nar bytes");
+  EXPECT_EQ(ReadFile(tmp.path() / "good" / "nix-cache-info"), "StoreDir: /nix/store\n");
+
+  fs::create_symlink("/etc/passwd", nix / "var" / "export" / "nar" / "b.nar");
+  auto linked = CopyOutOfBuilder(nix, "var/export", tmp.path() / "linked");
+  ASSERT_FALSE(linked.ok());
+  EXPECT_NE(linked.error().message.find("var/export/nar/b.nar` is a symlink"), std::string::npos)
+      << linked.error().message;
+  EXPECT_FALSE(fs::exists(tmp.path() / "linked"));
+
+  // A symlink on the way there is not followed either.
+  fs::create_directories(tmp.path() / "elsewhere" / "export");
+  fs::create_symlink(tmp.path() / "elsewhere", nix / "var2");
+  auto outside = CopyOutOfBuilder(nix, "var2/export", tmp.path() / "outside");
+  ASSERT_FALSE(outside.ok());
+  EXPECT_FALSE(fs::exists(tmp.path() / "outside"));
+}
+
 }  // namespace
 }  // namespace mvm::nix

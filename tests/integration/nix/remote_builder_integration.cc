@@ -21,11 +21,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 
 #include "backend-emit/nix/artifacts.h"
 #include "backend-emit/nix/build.h"
+#include "backend-emit/nix/builders.h"
 #include "backend-emit/nix/nar.h"
 #include "backend-emit/nix/request.h"
 #include "backend-emit/plan/base64.h"
@@ -56,6 +58,34 @@ constexpr std::string_view kBusybox = R"(from mvm import workload, entrypoint
 class Tiny:
     @entrypoint(command=["/bin/sh", "-c", "echo ok"])
     def main(self): ...
+)";
+
+// A flake whose evaluation reads files of the host (with `--impure`, which its request carries):
+// what it saw ends up in its output's `eval`. It builds with the busybox the template pins, so the
+// remote builder can build it offline.
+constexpr std::string_view kPeekFlake = R"(
+{
+  outputs = { self }:
+    let
+      system = "x86_64-linux";
+      bb = builtins.path {
+        name = "busybox-static";
+        path = /usr/bin;
+        filter = path: type: path == "/usr/bin/busybox";
+        sha256 = "sha256-9CPbx+I+g28afJMSdqpzyncWktW6aBdLNMcrnyFqyCE=";
+      };
+      peek = p: if builtins.pathExists p then builtins.readFile p else "absent";
+    in {
+      packages.${system}.peek = derivation {
+        name = "peek";
+        inherit system;
+        builder = "${bb}/busybox";
+        args = [ "sh" "-c" "mkdir $out && echo \"$seen\" > $out/eval" ];
+        PATH = "${bb}";
+        seen = builtins.concatStringsSep "|" (map peek [ @PATHS@ ]);
+      };
+    };
+}
 )";
 
 // The builder's address: the internet namespace's end of the veth pair.
@@ -344,6 +374,19 @@ TEST_F(RemoteBuilderTest, TheTemplateBuildsOnTheBuilderWithTheLocalBuildsNarHash
   EXPECT_NE(log.find(host_->Fingerprint("client_key")), std::string::npos) << log;
   EXPECT_NE(log.find("Starting session: command for root"), std::string::npos) << log;
 
+  // The flake was evaluated in the builder sandbox, and this host's Nix was given the derivation
+  // only: the command `-v` prints builds a `.drv` path, not the flake.
+  EXPECT_NE(built.out.find("mvmctl build: evaluated tiny in a new builder mvm-builder-"),
+            std::string::npos)
+      << built.out;
+  const std::string running = "mvmctl build: running ";
+  size_t at = built.out.find(running);
+  ASSERT_NE(at, std::string::npos) << built.out;
+  std::string command = built.out.substr(at, built.out.find('\n', at) - at);
+  EXPECT_TRUE(command.ends_with("-mvm-rootfs-busybox.drv")) << command;
+  EXPECT_EQ(command.find('#'), std::string::npos) << command;
+  EXPECT_EQ(command.find("path:"), std::string::npos) << command;
+
   // The request written beside the plan records where it built.
   auto request = ParseRequestJson(ReadFile(tmp_.path() / "out" / "tiny.nix.json"));
   ASSERT_TRUE(request.ok()) << request.error().message;
@@ -367,6 +410,157 @@ TEST_F(RemoteBuilderTest, TheTemplateBuildsOnTheBuilderWithTheLocalBuildsNarHash
   RecordProperty("local_build_seconds", std::to_string(local_seconds));
   std::printf("template build, empty stores: remote %.2f s, local %.2f s\n", remote_seconds,
               local_seconds);
+}
+
+TEST_F(RemoteBuilderTest, EvaluationHappensInTheBuilderSandboxNotOnThisHost) {
+  const fs::path remote_store = tmp_.path() / "builder-store";
+  const fs::path state = tmp_.path() / "state";
+  const fs::path project = tmp_.path() / "project";
+  std::random_device random;
+  const std::string secret = "canary-" + std::to_string(random()) + std::to_string(random());
+  WriteFile(state / "canary", secret + "-state\n");
+  std::string flake(kPeekFlake);
+  flake.replace(flake.find("@PATHS@"), 7,
+                "\"" + (state / "canary").string() + "\" \"/etc/shadow\"");
+  WriteFile(project / "flake" / "flake.nix", flake);
+  WriteFile(project / "app.py",
+            "from mvm import workload, entrypoint\n\n\n@workload(\"w\", "
+            "image=\"nix:path:./flake#packages.x86_64-linux.peek\")\nclass W:\n"
+            "    @entrypoint(command=[\"/bin/true\"])\n    def main(self): ...\n");
+  const fs::path plans = tmp_.path() / "plans";
+  CommandResult compiled =
+      Exec({MVM_MVMCTL_PATH, "compile", (project / "app.py").string(), "-o", plans.string(),
+            "--emit", "plan,nix", "--state-dir", state.string()});
+  ASSERT_EQ(compiled.status, 0) << compiled.out;
+  nlohmann::json request = nlohmann::json::parse(ReadFile(plans / "w.nix.json"));
+  request["argv"].insert(request["argv"].begin() + 4, "--impure");
+  WriteFile(plans / "w.nix.json", request.dump());
+
+  // The flake really is hostile: evaluated on this host with --impure, it reads the canary.
+  CommandResult on_host = mvm::testing::RunCommand(
+      {"nix", "--extra-experimental-features", "nix-command flakes", "eval", "--impure", "--raw",
+       "--store", (tmp_.path() / "host-store").string(), "--option", "substituters", "",
+       "path:" + (project / "flake").string() + "#packages.x86_64-linux.peek.seen"},
+      mvm::testing::MergedOutput());
+  EXPECT_NE(on_host.out.find(secret + "-state"), std::string::npos) << on_host.out;
+
+  CommandResult built =
+      MvmctlInClient({"build", (plans / "w.plan.json").string(), "--state-dir", state.string(),
+                      "-v", "--builders", host_->Machine("ssh-ng://", remote_store)});
+  ASSERT_EQ(built.status, 0) << built.out;
+  std::string digest = PlanDigest(plans / "w.plan.json");
+  auto record = ReadBuiltArtifact(state, digest);
+  ASSERT_TRUE(record.ok()) << built.out;
+  // Evaluated in the builder sandbox, which sees neither the state directory nor /etc/shadow ...
+  EXPECT_EQ(ReadFile(record->tree / "eval"), "absent|absent\n") << built.out;
+  EXPECT_EQ(built.out.find(secret), std::string::npos) << built.out;
+  EXPECT_NE(built.out.find("mvmctl build: evaluated w in a new builder"), std::string::npos)
+      << built.out;
+  // ... and built on the remote builder, not here.
+  nlohmann::json remote = PathInfo(remote_store, record->store_path);
+  EXPECT_TRUE(remote.value("ultimate", false)) << remote.dump();
+  EXPECT_EQ(NarDigest(remote), digest);
+  EXPECT_FALSE(PathInfo(state / "nix", record->store_path).value("ultimate", false));
+  // The audit log records the evaluation and the derivation it gave.
+  const std::string audit = ReadFile(state / "audit.jsonl");
+  EXPECT_NE(audit.find("builder-evaluate"), std::string::npos);
+  EXPECT_NE(audit.find("-peek.drv"), std::string::npos);
+}
+
+// What the builder sandbox exports crosses as data that proves itself: this host imports a path
+// only when its name follows from its contents, so a builder cannot slip a made-up build output (a
+// path named by its derivation, not its contents) into the store the remote build fills.
+TEST_F(RemoteBuilderTest, OnlyContentAddressedPathsOfTheExportAreImported) {
+  std::string flake(kPeekFlake);
+  flake.replace(flake.find("@PATHS@"), 7, "");
+  WriteFile(tmp_.path() / "flake" / "flake.nix", flake);
+  const std::string source_store = (tmp_.path() / "source-store").string();
+  const std::vector<std::string> nix = {"nix",
+                                        "--extra-experimental-features",
+                                        "nix-command flakes",
+                                        "--option",
+                                        "substituters",
+                                        "",
+                                        "--option",
+                                        "build-users-group",
+                                        ""};
+  auto run = [&](std::vector<std::string> more) {
+    std::vector<std::string> argv = nix;
+    argv.insert(argv.end(), more.begin(), more.end());
+    return mvm::testing::RunCommand(argv);
+  };
+  CommandResult evaluated =
+      run({"path-info", "--store", source_store, "--derivation",
+           "path:" + (tmp_.path() / "flake").string() + "#packages.x86_64-linux.peek"});
+  ASSERT_EQ(evaluated.status, 0) << evaluated.out << evaluated.err;
+  const std::string drv = evaluated.out.substr(0, evaluated.out.find('\n'));
+  const fs::path cache = tmp_.path() / "cache";
+  CommandResult exported = run({"copy", "--store", source_store, "--derivation", "--to",
+                                "file://" + cache.string() + "?compression=none", drv});
+  ASSERT_EQ(exported.status, 0) << exported.err;
+  auto nix_path = FindNix();
+  ASSERT_TRUE(nix_path.ok());
+
+  const fs::path good = tmp_.path() / "good-store";
+  auto imported = ImportDerivations(*nix_path, cache, good.string(), drv);
+  ASSERT_TRUE(imported.ok()) << imported.error().message;
+  EXPECT_TRUE(fs::is_regular_file(good / fs::path(drv).relative_path()));
+
+  // The same export with the busybox source's `CA:` line gone: its name no longer follows from
+  // anything Nix can check, as an output's would not.
+  std::string busybox_info;
+  for (const auto& entry : fs::directory_iterator(cache)) {
+    if (entry.path().extension() != ".narinfo") {
+      continue;
+    }
+    const std::string text = ReadFile(entry.path());
+    if (text.find("-busybox-static\n") != std::string::npos) {
+      busybox_info = entry.path().filename().string();
+    }
+  }
+  ASSERT_FALSE(busybox_info.empty());
+  const fs::path forged = tmp_.path() / "forged";
+  fs::copy(cache, forged, fs::copy_options::recursive);
+  std::string text = ReadFile(forged / busybox_info);
+  text.erase(text.find("CA: "), text.find('\n', text.find("CA: ")) + 1 - text.find("CA: "));
+  fs::remove(forged / busybox_info);
+  WriteFile(forged / busybox_info, text);
+  const fs::path bad = tmp_.path() / "bad-store";
+  auto refused = ImportDerivations(*nix_path, forged, bad.string(), drv);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("lacks a valid signature"), std::string::npos)
+      << refused.error().message;
+  EXPECT_FALSE(fs::exists(bad / fs::path(drv).relative_path()));
+
+  auto not_drv = ImportDerivations(*nix_path, cache, bad.string(), "/nix/store/../etc");
+  ASSERT_FALSE(not_drv.ok());
+  EXPECT_NE(not_drv.error().message.find("not a store path ending in `.drv`"), std::string::npos)
+      << not_drv.error().message;
+}
+
+TEST_F(RemoteBuilderTest, TheWarmBuilderEvaluatesWhenItRuns) {
+  const fs::path remote_store = tmp_.path() / "builder-store";
+  const fs::path state = tmp_.path() / "state";
+  // One shell for the three commands: each run in the client namespace gets a mount namespace of
+  // its own, and the warm builder's store is mounted in the one `builder start` ran in.
+  auto quoted = [](const std::string& s) { return "'" + s + "'"; };
+  const std::string mvmctl = quoted(MVM_MVMCTL_PATH) + " ";
+  const std::string state_flag = " --state-dir " + quoted(state.string());
+  const std::string script = mvmctl + "builder start" + state_flag + " || exit 90\n" + mvmctl +
+                             "build " + quoted(source_.string()) + state_flag + " -o " +
+                             quoted((tmp_.path() / "out").string()) + " --builders " +
+                             quoted(host_->Machine("ssh-ng://", remote_store)) + "\nstatus=$?\n" +
+                             mvmctl + "builder stop" + state_flag + " || exit 91\nexit $status\n";
+  CommandResult built =
+      host_->internet().Run({"/bin/sh", "-c", script}, std::nullopt, std::chrono::seconds(300));
+  built.out += built.err;
+  ASSERT_EQ(built.status, 0) << built.out;
+  EXPECT_NE(built.out.find("mvmctl build: evaluated tiny in the warm builder mvm-builder:"),
+            std::string::npos)
+      << built.out;
+  auto record = ReadBuiltArtifact(state, PlanDigest(tmp_.path() / "out" / "tiny.plan.json"));
+  ASSERT_TRUE(record.ok()) << built.out;
+  EXPECT_TRUE(PathInfo(remote_store, record->store_path).value("ultimate", false));
 }
 
 TEST_F(RemoteBuilderTest, TheLegacySshProtocolBuildsThereToo) {
