@@ -72,12 +72,18 @@ std::optional<Error> ReadBuilderFlags(const Args& args, runtime::BuilderSettings
   return std::nullopt;
 }
 
+/// Nix's log, streamed to stderr line by line.
+void PrintNixLog(std::string_view line) {
+  std::fprintf(stderr, "[nix] %.*s\n", static_cast<int>(line.size()), line.data());
+}
+
 /// `--builders`: the flake is evaluated in the builder sandbox, its derivation's closure comes back
 /// as data and is imported as content-addressed paths only, and this host's Nix builds the `.drv`
 /// on the remote builders only (`--max-jobs 0`): it never evaluates the flake
-/// (docs/nix.md#remote-builders). Records the built tree and returns its digest.
+/// (docs/nix.md#remote-builders). Records the built tree and returns its digest. `pinned`: the
+/// digest the output must have, or empty; a different output is refused before it is recorded.
 std::optional<Error> BuildOnRemoteBuilders(const Args& args, const nix::NixBuildRequest& request,
-                                           std::string& digest) {
+                                           const std::string& pinned, std::string& digest) {
   auto nix_path = nix::FindNix();
   if (!nix_path) {
     return nix_path.error();
@@ -94,9 +100,7 @@ std::optional<Error> BuildOnRemoteBuilders(const Args& args, const nix::NixBuild
   if (!session) {
     return session.error();
   }
-  job.on_log = [](std::string_view line) {
-    std::fprintf(stderr, "[nix] %.*s\n", static_cast<int>(line.size()), line.data());
-  };
+  job.on_log = PrintNixLog;
   auto start = std::chrono::steady_clock::now();
   auto evaluated = runtime::EvaluateInBuilder(session->options, settings, job, session->log());
   if (!evaluated) {
@@ -117,14 +121,17 @@ std::optional<Error> BuildOnRemoteBuilders(const Args& args, const nix::NixBuild
     std::fprintf(stderr, "mvmctl build: running %s\n", ShellLine(remote.argv).c_str());
   }
   nix::BuildProgress progress;
-  progress.on_log = [](std::string_view line) {
-    std::fprintf(stderr, "[nix] %.*s\n", static_cast<int>(line.size()), line.data());
-  };
+  progress.on_log = PrintNixLog;
   auto built = nix::RunNixBuild(*nix_path, remote, progress);
   if (!built) {
     Error failed = built.error();
     failed.message += nix::RemoteBuildHint(failed.message);
     return failed;
+  }
+  if (!pinned.empty() && pinned != built->nar_hash) {
+    return MakeError(ErrorKind::kEnvironment,
+                     "the remote builders' output has digest " + built->nar_hash + ", not the " +
+                         pinned + " the plan pins; pass --repin to record the new one");
   }
   auto now = plan::FormatTimestamp(plan::SystemClock().NowUnixSeconds());
   if (!now) {
@@ -154,15 +161,7 @@ std::optional<Error> BuildOnRemoteBuilders(const Args& args, const nix::NixBuild
 std::optional<Error> BuildOne(const Args& args, const nix::NixBuildRequest& request,
                               const std::string& pinned, std::string& digest) {
   if (std::find(request.argv.begin(), request.argv.end(), "--builders") != request.argv.end()) {
-    if (auto failed = BuildOnRemoteBuilders(args, request, digest)) {
-      return failed;
-    }
-    if (!pinned.empty() && pinned != digest) {
-      return MakeError(ErrorKind::kEnvironment,
-                       "the remote builders' output has digest " + digest + ", not the " + pinned +
-                           " the plan pins; pass --repin to record the new one");
-    }
-    return std::nullopt;
+    return BuildOnRemoteBuilders(args, request, pinned, digest);
   }
   if (auto found = nix::FindNix(); !found) {
     return found.error();
@@ -184,9 +183,7 @@ std::optional<Error> BuildOne(const Args& args, const nix::NixBuildRequest& requ
     std::fprintf(stderr, "mvmctl build: in the builder sandbox: %s\n",
                  ShellLine(request.argv).c_str());
   }
-  job.on_log = [](std::string_view line) {
-    std::fprintf(stderr, "[nix] %.*s\n", static_cast<int>(line.size()), line.data());
-  };
+  job.on_log = PrintNixLog;
   auto start = std::chrono::steady_clock::now();
   auto built = runtime::BuildInBuilder(session->options, settings, job, session->log());
   if (!built) {
