@@ -89,11 +89,25 @@ int Connect(const fs::path& path) {
   return fd;
 }
 
-/// The supervisor: never returns.
-[[noreturn]] void Supervise(const Spec& spec, int report_fd, pid_t launcher) {
+/// The supervisor: never returns. `go_fd`, when not -1, is read before anything else: a detached
+/// supervisor starts nothing until its launcher has recorded it in the process file, and ends at
+/// once if the launcher died first (EOF), since then no watchdog could ever find what it starts.
+[[noreturn]] void Supervise(const Spec& spec, int report_fd, int go_fd, pid_t launcher) {
   if (spec.detached) {
     ::setsid();
-  } else {
+  }
+  if (go_fd >= 0) {
+    char go = 0;
+    ssize_t n;
+    do {
+      n = ::read(go_fd, &go, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1 || go != 'g') {
+      ::_exit(1);
+    }
+    ::close(go_fd);
+  }
+  if (!spec.detached) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != launcher) {
       ::_exit(1);
@@ -447,26 +461,60 @@ ErrorOr<Vm> Start(const Spec& spec) {
   if (::pipe2(report, O_CLOEXEC) != 0) {
     return Error{std::string("cannot create a pipe: ") + std::strerror(errno)};
   }
+  // A detached supervisor outlives its launcher by design, so it waits for this pipe: a launcher
+  // killed between the fork and the process file must not leave a VM that nothing records.
+  int go[2] = {-1, -1};
+  if (!spec.process_file.empty() && ::pipe2(go, O_CLOEXEC) != 0) {
+    int saved = errno;
+    ::close(report[0]);
+    ::close(report[1]);
+    return Error{std::string("cannot create a pipe: ") + std::strerror(saved)};
+  }
+  auto close_go = [&] {
+    for (int& fd : go) {
+      if (fd >= 0) {
+        ::close(fd);
+        fd = -1;
+      }
+    }
+  };
   pid_t launcher = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     int saved = errno;
     ::close(report[0]);
     ::close(report[1]);
+    close_go();
     return Error{std::string("cannot fork the VM supervisor: ") + std::strerror(saved)};
   }
   if (pid == 0) {
     ::close(report[0]);
-    Supervise(spec, report[1], launcher);
+    if (go[1] >= 0) {
+      ::close(go[1]);
+    }
+    Supervise(spec, report[1], go[0], launcher);
   }
   ::close(report[1]);
   if (!spec.process_file.empty()) {
-    // Before anything can fail or block: a launcher killed from here on leaves a VM its watchdog
-    // can find.
-    (void)os::WriteFileAtomically(
+    ::close(go[0]);
+    go[0] = -1;
+    auto recorded = os::WriteFileAtomically(
         spec.process_file,
         std::to_string(pid) + " " + std::to_string(backends::ProcessStartTime(pid)) + "\n",
         os::FileMode{0600, true});
+    if (recorded) {
+      char g = 'g';
+      (void)!::write(go[1], &g, 1);
+    }
+    // Without the 'g' the supervisor reads EOF and ends, and the report pipe says so below.
+    close_go();
+    if (!recorded) {
+      ::close(report[0]);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return Error{"cannot record the VM supervisor in `" + spec.process_file.string() +
+                   "`: " + recorded.error().message};
+    }
   }
   std::string bytes;
   char buf[1024];

@@ -11,8 +11,10 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -750,5 +752,82 @@ TEST(ControlSocket, AGuestThatNeverDrainsFailsTheSnapshotAndTheVmRunsOn) {
   ::close(qmp[0]);
   ::close(mux[0]);
   ::close(mux[1]);
+  fs::remove_all(dir);
+}
+
+namespace {
+
+/// Whether pidfd's process ends within `bound`.
+bool EndsWithin(int pidfd, std::chrono::milliseconds bound) {
+  pollfd p{pidfd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(bound.count())) == 1;
+}
+
+}  // namespace
+
+// A launcher killed right after it forked a detached VM's supervisor, before it wrote the process
+// file its watchdog looks in: the supervisor starts nothing and ends, since nothing could ever
+// find and stop the VM it would start. The kill lands exactly there: the launcher is traced and
+// killed while stopped at its fork's return.
+TEST(Supervisor, ALauncherKilledBeforeItRecordsADetachedSupervisorLeavesNoVm) {
+  namespace qm = mvm::runtime::qemu_microvm;
+  const fs::path dir =
+      fs::temp_directory_path() / ("mvm-supervisor-test-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  qm::Spec spec;
+  spec.name = "orphan";
+  spec.kernel = dir / "vmlinuz";
+  spec.initramfs = dir / "initramfs";
+  spec.root_image = dir / "root.img";
+  spec.agent_socket = dir / "agent.sock";
+  spec.console_log = dir / "console.log";
+  spec.qemu_log = dir / "qemu.log";
+  spec.detached = true;
+  spec.process_file = dir / "process";
+
+  pid_t launcher = ::fork();
+  ASSERT_GE(launcher, 0);
+  if (launcher == 0) {
+    ::ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
+    ::raise(SIGSTOP);
+    (void)qm::Start(spec);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(launcher, &status, 0), launcher);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  ASSERT_EQ(::ptrace(PTRACE_SETOPTIONS, launcher, nullptr, PTRACE_O_TRACEFORK), 0);
+  ASSERT_EQ(::ptrace(PTRACE_CONT, launcher, nullptr, nullptr), 0);
+  // The first fork of Start is the supervisor's.
+  pid_t supervisor = -1;
+  for (int i = 0; i < 100 && supervisor < 0; ++i) {
+    ASSERT_EQ(::waitpid(launcher, &status, 0), launcher);
+    ASSERT_TRUE(WIFSTOPPED(status)) << "the launcher ended before it forked: " << status;
+    if ((status >> 8) == (SIGTRAP | (PTRACE_EVENT_FORK << 8))) {
+      unsigned long child = 0;
+      ASSERT_EQ(::ptrace(PTRACE_GETEVENTMSG, launcher, nullptr, &child), 0);
+      supervisor = static_cast<pid_t>(child);
+    } else {
+      const int deliver = WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status);
+      ASSERT_EQ(::ptrace(PTRACE_CONT, launcher, nullptr, deliver), 0);
+    }
+  }
+  ASSERT_GT(supervisor, 0);
+  mvm::os::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, supervisor, 0)));
+  ASSERT_GE(pidfd.get(), 0) << std::strerror(errno);
+  ::kill(launcher, SIGKILL);
+  ASSERT_EQ(::waitpid(launcher, &status, 0), launcher);
+  // The supervisor was born traced and stopped; let it go on its own.
+  ASSERT_EQ(::waitpid(supervisor, &status, __WALL), supervisor);
+  ASSERT_EQ(::ptrace(PTRACE_DETACH, supervisor, nullptr, nullptr), 0);
+
+  const bool ended = EndsWithin(pidfd.get(), std::chrono::seconds(5));
+  if (!ended) {
+    ::kill(supervisor, SIGKILL);
+  }
+  EXPECT_TRUE(ended) << "the unrecorded supervisor lives on";
+  EXPECT_FALSE(fs::exists(spec.agent_socket)) << "the unrecorded supervisor started its VM";
+  EXPECT_FALSE(fs::exists(spec.process_file));
   fs::remove_all(dir);
 }
