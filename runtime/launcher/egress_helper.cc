@@ -270,36 +270,12 @@ namespace {
 constexpr std::string_view kEgressCaPurpose = "egressca";
 constexpr std::string_view kEgressCaContext = "mvm sandbox egress CA";
 
-/// A memory file holding `bytes`, at offset 0.
-ErrorOr<os::UniqueFd> MemoryFileOf(std::string_view bytes) {
-  os::UniqueFd fd(::memfd_create("mvm-egress-ca", MFD_CLOEXEC));
-  if (!fd.valid()) {
-    return Error{"memfd_create: " + os::ErrnoText(errno)};
-  }
-  if (int err = os::WriteAll(fd.get(), bytes); err != 0) {
-    return Error{"cannot write a memory file: " + os::ErrnoText(err)};
-  }
-  ::lseek(fd.get(), 0, SEEK_SET);
-  return fd;
-}
-
 ErrorOr<secrets::SecretBytes> EgressCaKey(const StateDir& state) {
   auto store = secrets::Store::Open(state.Secrets());
   if (!store) {
     return store.error();
   }
   return store->DeriveKey(kEgressCaPurpose);
-}
-
-std::string ContentsOf(int fd) {
-  std::string out;
-  char buffer[4096];
-  off_t at = 0;
-  for (ssize_t n; (n = ::pread(fd, buffer, sizeof buffer, at)) > 0; at += n) {
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  sodium_memzero(buffer, sizeof buffer);
-  return out;
 }
 
 }  // namespace
@@ -310,16 +286,9 @@ ErrorOr<std::string> SealEgressCa(const StateDir& state, const egress::SandboxCa
     return key.error();
   }
   std::string plain = nlohmann::json{{"cert_pem", ca.cert_pem}, {"key_pem", ca.key_pem}}.dump();
-  auto in = MemoryFileOf(plain);
+  auto sealed = secrets::SealString(plain, *key, kEgressCaContext);
   sodium_memzero(plain.data(), plain.size());
-  auto out = MemoryFileOf("");
-  if (!in || !out) {
-    return !in ? in.error() : out.error();
-  }
-  if (auto sealed = secrets::SealStream(in->get(), out->get(), *key, kEgressCaContext); !sealed) {
-    return sealed.error();
-  }
-  return ContentsOf(out->get());
+  return sealed;
 }
 
 ErrorOr<egress::SandboxCa> OpenEgressCa(const StateDir& state, std::string_view sealed) {
@@ -327,15 +296,11 @@ ErrorOr<egress::SandboxCa> OpenEgressCa(const StateDir& state, std::string_view 
   if (!key) {
     return key.error();
   }
-  auto in = MemoryFileOf(sealed);
-  auto out = MemoryFileOf("");
-  if (!in || !out) {
-    return !in ? in.error() : out.error();
-  }
-  if (auto opened = secrets::OpenStream(in->get(), out->get(), *key, kEgressCaContext); !opened) {
+  auto opened = secrets::OpenString(sealed, *key, kEgressCaContext);
+  if (!opened) {
     return Error{"the sandbox's egress CA: " + opened.error().message};
   }
-  std::string plain = ContentsOf(out->get());
+  std::string plain = std::move(*opened);
   nlohmann::json fields = nlohmann::json::parse(plain, nullptr, false);
   sodium_memzero(plain.data(), plain.size());
   if (!fields.is_object() || !fields.contains("cert_pem") || !fields.contains("key_pem") ||

@@ -16,7 +16,8 @@
 //     in `.mvm-name` inside a directory: a 24-byte random nonce and the name padded to 256 bytes,
 //     sealed with XChaCha20-Poly1305 under the name key with the parent's path and the on-disk name
 //     as additional data. Padding hides the length of names.
-//   - a file is then a secretstream header and its bytes in chunks of kChunk (the last shorter,
+//   - a file is then a sealed stream (runtime/secrets/stream.h): chunks of 64 KiB (the last
+//   shorter,
 //     tagged FINAL), each with the file's whole plaintext path as additional data: moving, renaming
 //     or swapping files on disk, truncating one, reordering or dropping chunks all fail to verify.
 // What still leaks to someone who reads the disk: each file's exact size, how many files and
@@ -41,6 +42,7 @@
 #include "ir/support/os/hex.h"
 #include "ir/support/os/write_all.h"
 #include "runtime/secrets/secrets.h"
+#include "runtime/secrets/stream.h"
 #include "runtime/volumes/backends.h"
 #include "runtime/volumes/encrypted_mount.h"
 #include "runtime/volumes/host_dir.h"
@@ -52,9 +54,6 @@ using internal::HostDir;
 namespace fs = std::filesystem;
 
 constexpr size_t kKeyBytes = 32;
-constexpr size_t kChunk = 64 * 1024;
-constexpr size_t kA = crypto_secretstream_xchacha20poly1305_ABYTES;
-constexpr size_t kStreamHeader = crypto_secretstream_xchacha20poly1305_HEADERBYTES;
 constexpr size_t kNameNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 constexpr size_t kNamePlain = kMaxComponentBytes + 1;
 constexpr size_t kNameBlock = kNameNonce + kNamePlain + crypto_aead_xchacha20poly1305_ietf_ABYTES;
@@ -63,8 +62,6 @@ constexpr std::string_view kStoreFile = ".mvm-store";
 constexpr std::string_view kNameFile = ".mvm-name";
 constexpr std::string_view kDataAd{"mvm-volume-data-v1\0", 19};
 constexpr std::string_view kNameAd{"mvm-volume-name-v1\0", 19};
-
-static_assert(kChunk + kA < (1u << 20), "chunks are read in one buffer");
 
 const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
@@ -167,80 +164,40 @@ ErrorOr<size_t> ReadFull(int fd, char* buffer, size_t size) {
 
 /// Plaintext bytes of a sealed file of `disk_size` bytes.
 uint64_t PlainSize(uint64_t disk_size) {
-  uint64_t overhead = kNameBlock + kStreamHeader;
-  if (disk_size < overhead + kA) {
-    return 0;
-  }
-  uint64_t payload = disk_size - overhead;
-  uint64_t full = payload / (kChunk + kA);
-  uint64_t rest = payload % (kChunk + kA);
-  return full * kChunk + (rest >= kA ? rest - kA : 0);
+  return disk_size < kNameBlock ? 0 : secrets::StreamPlainSize(disk_size - kNameBlock);
 }
 
 /// Seals a file as it is written, chunk by chunk, into a TmpfileWriter: memory stays at one chunk.
 class SealingWriter final : public Writer {
  public:
-  SealingWriter(std::shared_ptr<const Keys> keys, std::unique_ptr<Writer> out,
-                const std::string& path)
-      : keys_(std::move(keys)), out_(std::move(out)), ad_(std::string(kDataAd) + path) {
-    buffer_.reserve(kChunk);
-    sealed_.resize(kChunk + kA);
-  }
-  ~SealingWriter() override { sodium_memzero(buffer_.data(), buffer_.size()); }
+  explicit SealingWriter(std::unique_ptr<Writer> out) : out_(std::move(out)) {}
 
-  ErrorOr<Ok> Start(const std::string& name_block) {
-    unsigned char header[kStreamHeader];
-    crypto_secretstream_xchacha20poly1305_init_push(&state_, header, Bytes(keys_->data.view()));
-    std::string start = name_block;
-    start.append(reinterpret_cast<const char*>(header), sizeof header);
-    return out_->Write(start);
-  }
-
-  ErrorOr<Ok> Write(std::string_view chunk) override {
-    while (!chunk.empty()) {
-      if (buffer_.size() == kChunk) {
-        if (auto pushed = Push(0); !pushed) {
-          return pushed;
-        }
-      }
-      size_t take = std::min(chunk.size(), kChunk - buffer_.size());
-      buffer_.append(chunk.substr(0, take));
-      chunk.remove_prefix(take);
+  ErrorOr<Ok> Start(const Keys& keys, const std::string& name_block, const std::string& path) {
+    if (auto ok = out_->Write(name_block); !ok) {
+      return ok;
     }
+    auto sealer = secrets::StreamSealer::Start(
+        keys.data, std::string(kDataAd) + path,
+        [out = out_.get()](std::string_view sealed) { return out->Write(sealed); });
+    if (!sealer) {
+      return sealer.error();
+    }
+    sealer_ = std::move(*sealer);
     return Ok{};
   }
 
+  ErrorOr<Ok> Write(std::string_view chunk) override { return sealer_->Write(chunk); }
+
   ErrorOr<Ok> Commit() override {
-    // A full buffer goes out as a message first, so that the FINAL chunk is always shorter than a
-    // full one and a reader can tell the end from a length alone.
-    if (buffer_.size() == kChunk) {
-      if (auto pushed = Push(0); !pushed) {
-        return pushed;
-      }
-    }
-    if (auto pushed = Push(crypto_secretstream_xchacha20poly1305_TAG_FINAL); !pushed) {
-      return pushed;
+    if (auto ok = sealer_->Finish(); !ok) {
+      return ok;
     }
     return out_->Commit();
   }
 
  private:
-  ErrorOr<Ok> Push(unsigned char tag) {
-    unsigned long long sealed_size = 0;
-    crypto_secretstream_xchacha20poly1305_push(
-        &state_, reinterpret_cast<unsigned char*>(sealed_.data()), &sealed_size, Bytes(buffer_),
-        buffer_.size(), Bytes(ad_), ad_.size(), tag);
-    sodium_memzero(buffer_.data(), buffer_.size());
-    buffer_.clear();
-    return out_->Write(std::string_view(sealed_.data(), static_cast<size_t>(sealed_size)));
-  }
-
-  std::shared_ptr<const Keys> keys_;
   std::unique_ptr<Writer> out_;
-  std::string ad_;
-  crypto_secretstream_xchacha20poly1305_state state_{};
-  std::string buffer_;
-  std::string sealed_;
+  std::unique_ptr<secrets::StreamSealer> sealer_;
 };
 
 class EncryptedVolume final : public Volume {
@@ -268,56 +225,25 @@ class EncryptedVolume final : public Volume {
       return AsPlain(file.error(), hashed, path);
     }
     int fd = file->first.get();
-    std::string buffer(kChunk + kA, '\0');
-    auto got = ReadFull(fd, buffer.data(), kNameBlock + kStreamHeader);
-    if (!got || *got != kNameBlock + kStreamHeader ||
-        OpenName(*keys_, Parent(path), Leaf(hashed), std::string_view(buffer).substr(0, kNameBlock))
-                .value_or("") != Leaf(path)) {
+    std::string block(kNameBlock, '\0');
+    auto got = ReadFull(fd, block.data(), block.size());
+    if (!got || *got != kNameBlock ||
+        OpenName(*keys_, Parent(path), Leaf(hashed), block).value_or("") != Leaf(path)) {
       return Tampered(path);
     }
-    crypto_secretstream_xchacha20poly1305_state state{};
-    if (crypto_secretstream_xchacha20poly1305_init_pull(
-            &state, Bytes(std::string_view(buffer).substr(kNameBlock)),
-            Bytes(keys_->data.view())) != 0) {
-      return Tampered(path);
+    bool sink_failed = false;
+    auto opened = secrets::OpenStreamFrom(fd, keys_->data, std::string(kDataAd) + path,
+                                          [&](std::string_view plain) {
+                                            auto taken = sink(plain);
+                                            sink_failed = !taken;
+                                            return taken;
+                                          });
+    if (!opened && !sink_failed) {
+      return opened.error().kind == ErrorKind::kVerificationFailed
+                 ? Tampered(path)
+                 : Error{Describe() + ": cannot read `" + path + "`: " + opened.error().message};
     }
-    std::string ad = std::string(kDataAd) + path;
-    std::string plain(kChunk, '\0');
-    uint64_t total = 0;
-    for (;;) {
-      auto n = ReadFull(fd, buffer.data(), buffer.size());
-      if (!n) {
-        return Error{Describe() + ": cannot read `" + path + "`: " + n.error().message};
-      }
-      unsigned long long plain_size = 0;
-      unsigned char tag = 0;
-      if (*n < kA || crypto_secretstream_xchacha20poly1305_pull(
-                         &state, reinterpret_cast<unsigned char*>(plain.data()), &plain_size, &tag,
-                         Bytes(buffer), *n, Bytes(ad), ad.size()) != 0) {
-        return Tampered(path);
-      }
-      bool final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
-      if (final != (*n < buffer.size())) {
-        return Tampered(path);
-      }
-      total += plain_size;
-      if (plain_size > 0) {
-        auto taken = sink(std::string_view(plain.data(), static_cast<size_t>(plain_size)));
-        if (!taken) {
-          sodium_memzero(plain.data(), plain.size());
-          return taken.error();
-        }
-      }
-      if (final) {
-        char extra;
-        auto more = ReadFull(fd, &extra, 1);
-        sodium_memzero(plain.data(), plain.size());
-        if (!more || *more != 0) {
-          return Tampered(path);
-        }
-        return total;
-      }
-    }
+    return opened;
   }
 
   ErrorOr<std::unique_ptr<Writer>> DoOpenWriter(const std::string& path) override {
@@ -331,8 +257,9 @@ class EncryptedVolume final : public Volume {
     if (!out) {
       return out.error();
     }
-    auto writer = std::make_unique<SealingWriter>(keys_, std::move(*out), path);
-    if (auto started = writer->Start(SealName(*keys_, Parent(path), Leaf(path))); !started) {
+    auto writer = std::make_unique<SealingWriter>(std::move(*out));
+    if (auto started = writer->Start(*keys_, SealName(*keys_, Parent(path), Leaf(path)), path);
+        !started) {
       return started.error();
     }
     return std::unique_ptr<Writer>(std::move(writer));

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "ir/support/os/unique_fd.h"
 #include "ir/support/os/write_all.h"
@@ -128,14 +129,12 @@ TEST(SealedStream, RefusesAnotherKeyAnotherContextAndEveryChange) {
                         sealed.substr(32, kStreamChunk + 17) +
                         sealed.substr(first_chunk_end + kStreamChunk + 17);
   EXPECT_FALSE(Opened(swapped, key, "snapshot memory").ok());
-  // Bytes after the end: within the last chunk's read, or after a last chunk that is full.
+  // Bytes after the end: within the last chunk's read, also when the stream ends on a chunk
+  // boundary (its FINAL chunk is then empty).
   EXPECT_FALSE(Opened(sealed + "x", key, "snapshot memory").ok());
   const std::string whole = Sealed(Pattern(2 * kStreamChunk), key, "snapshot memory");
   ASSERT_TRUE(Opened(whole, key, "snapshot memory").ok());
-  auto longer = Opened(whole + "x", key, "snapshot memory");
-  ASSERT_FALSE(longer.ok());
-  EXPECT_NE(longer.error().message.find("after its last chunk"), std::string::npos)
-      << longer.error().message;
+  EXPECT_FALSE(Opened(whole + "x", key, "snapshot memory").ok());
   EXPECT_FALSE(Opened("not sealed at all", key, "snapshot memory").ok());
 }
 
@@ -153,7 +152,132 @@ TEST(SealedStream, SealsALargeFileInFlatMemory) {
   rusage after{};
   ::getrusage(RUSAGE_SELF, &after);
   EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 16 * 1024) << "KiB more resident";
-  EXPECT_EQ(*sealed, 8 + 24 + (256u << 20) + 17 * ((256u << 20) / kStreamChunk));
+  // Full chunks, then an empty FINAL one: the last chunk is always the short one.
+  EXPECT_EQ(*sealed, 8 + 24 + (256u << 20) + 17 * ((256u << 20) / kStreamChunk + 1));
+}
+
+/// A stream sealed chunk by chunk with libsodium directly: `chunks` are the plaintexts, the last
+/// tagged FINAL. For shapes StreamSealer never makes.
+std::string HandSealed(const std::vector<std::string>& chunks, const SecretBytes& key,
+                       std::string_view context) {
+  crypto_secretstream_xchacha20poly1305_state state;
+  std::string out(kStreamHeaderBytes, '\0');
+  crypto_secretstream_xchacha20poly1305_init_push(
+      &state, reinterpret_cast<unsigned char*>(out.data()),
+      reinterpret_cast<const unsigned char*>(key.view().data()));
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    std::string sealed(chunks[i].size() + kStreamChunkOverhead, '\0');
+    crypto_secretstream_xchacha20poly1305_push(
+        &state, reinterpret_cast<unsigned char*>(sealed.data()), nullptr,
+        reinterpret_cast<const unsigned char*>(chunks[i].data()), chunks[i].size(),
+        reinterpret_cast<const unsigned char*>(context.data()), context.size(),
+        i + 1 == chunks.size() ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
+    out += sealed;
+  }
+  return out;
+}
+
+ErrorOr<std::string> OpenedFrom(std::string_view stream, const SecretBytes& key,
+                                std::string_view context) {
+  os::UniqueFd in = MemoryFile(stream);
+  std::string plain;
+  auto opened = OpenStreamFrom(in.get(), key, context, [&](std::string_view bytes) {
+    plain += bytes;
+    return ErrorOr<Ok>(Ok{});
+  });
+  if (!opened) {
+    return opened.error();
+  }
+  EXPECT_EQ(*opened, plain.size());
+  return plain;
+}
+
+// The sealer written to in pieces of any size: one chunk held at a time, the last chunk always
+// shorter than a full one, so the plaintext size follows from the length; what opens is what went
+// in, and a sink's error comes back as it was.
+TEST(StreamSealer, SealsWhatIsWrittenInAnyPiecesWithTheLastChunkShort) {
+  SecretBytes key = RandomKey();
+  for (size_t size : {size_t{0}, size_t{5}, kStreamChunk, 2 * kStreamChunk + 3}) {
+    const std::string plain = Pattern(size);
+    std::string stream;
+    auto sealer = StreamSealer::Start(key, "pieces", [&](std::string_view bytes) {
+      stream += bytes;
+      return ErrorOr<Ok>(Ok{});
+    });
+    ASSERT_TRUE(sealer.ok()) << sealer.error().message;
+    for (size_t at = 0; at < size; at += 1000) {
+      ASSERT_TRUE((*sealer)->Write(std::string_view(plain).substr(at, 1000)).ok());
+    }
+    ASSERT_TRUE((*sealer)->Finish().ok());
+    EXPECT_EQ((*sealer)->sealed_bytes(), stream.size());
+    EXPECT_EQ(StreamPlainSize(stream.size()), size) << size;
+    EXPECT_EQ((stream.size() - kStreamHeaderBytes) % (kStreamChunk + kStreamChunkOverhead),
+              size % kStreamChunk + kStreamChunkOverhead)
+        << size << ": the last chunk is not the short one";
+    auto opened = OpenedFrom(stream, key, "pieces");
+    ASSERT_TRUE(opened.ok()) << size << ": " << opened.error().message;
+    EXPECT_EQ(*opened, plain);
+  }
+  auto failing = StreamSealer::Start(key, "pieces", [](std::string_view) -> ErrorOr<Ok> {
+    return Error{"disk full, says the sink"};
+  });
+  ASSERT_FALSE(failing.ok());
+  EXPECT_EQ(failing.error().message, "disk full, says the sink");
+
+  const std::string stream = HandSealed({Pattern(kStreamChunk), "end"}, key, "pieces");
+  os::UniqueFd in = MemoryFile(stream);
+  auto refused = OpenStreamFrom(in.get(), key, "pieces", [](std::string_view) -> ErrorOr<Ok> {
+    return Error{"the reader stopped"};
+  });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "the reader stopped");
+}
+
+// Shapes the sealer never makes: a FINAL chunk that is full (what streams were before the rule)
+// still opens; a short chunk that is not FINAL is refused, as changed, like any tampering.
+TEST(StreamSealer, AFullFinalChunkOpensAndAShortMiddleChunkIsRefused) {
+  SecretBytes key = RandomKey();
+  const std::string full = Pattern(kStreamChunk);
+  const std::string old = HandSealed({full, full}, key, "shape");
+  auto legacy = OpenedFrom(old, key, "shape");
+  ASSERT_TRUE(legacy.ok()) << legacy.error().message;
+  EXPECT_EQ(*legacy, full + full);
+  // Bytes after a full FINAL chunk come in a read of their own.
+  auto longer = OpenedFrom(old + "x", key, "shape");
+  ASSERT_FALSE(longer.ok());
+  EXPECT_NE(longer.error().message.find("after its last chunk"), std::string::npos)
+      << longer.error().message;
+
+  auto short_middle = OpenedFrom(HandSealed({"short", full}, key, "shape"), key, "shape");
+  ASSERT_FALSE(short_middle.ok());
+  EXPECT_EQ(short_middle.error().kind, ErrorKind::kVerificationFailed);
+
+  std::string changed = HandSealed({full, "end"}, key, "shape");
+  changed[kStreamHeaderBytes + 5] ^= 1;
+  auto tampered = OpenedFrom(changed, key, "shape");
+  ASSERT_FALSE(tampered.ok());
+  EXPECT_EQ(tampered.error().kind, ErrorKind::kVerificationFailed);
+}
+
+// Small secrets (the egress CA) sealed in memory: the same file format as SealStream's.
+TEST(SealedString, RoundTripsAsASealedFileAndRefusesChanges) {
+  SecretBytes key = RandomKey();
+  const std::string plain = "-----BEGIN PRIVATE KEY-----\nnot really\n";
+  auto sealed = SealString(plain, key, "ca");
+  ASSERT_TRUE(sealed.ok()) << sealed.error().message;
+  EXPECT_EQ(sealed->find("PRIVATE"), std::string::npos);
+  auto as_file = Opened(*sealed, key, "ca");
+  ASSERT_TRUE(as_file.ok()) << as_file.error().message;
+  EXPECT_EQ(*as_file, plain);
+  auto opened = OpenString(Sealed(plain, key, "ca"), key, "ca");
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(*opened, plain);
+  EXPECT_FALSE(OpenString(*sealed, key, "another").ok());
+  std::string changed = *sealed;
+  changed.back() ^= 1;
+  EXPECT_FALSE(OpenString(changed, key, "ca").ok());
+  EXPECT_FALSE(OpenString(sealed->substr(0, sealed->size() - 1), key, "ca").ok());
+  EXPECT_FALSE(OpenString("mvmseal1", key, "ca").ok());
 }
 
 TEST(StoreKeys, DerivedKeysDifferByPurposeAndStoreAndAreStable) {
