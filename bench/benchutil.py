@@ -5,6 +5,7 @@ can be traced to what measured it and under which conditions."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import shlex
@@ -140,3 +141,24 @@ def timed(argv: list[str], stdout: bool = False) -> tuple[float, str]:
         sys.exit(f"{os.path.basename(sys.argv[0])}: `{' '.join(argv)}` exited {proc.returncode}:\n"
                  f"{proc.stderr[-4000:]}")
     return elapsed, proc.stdout if stdout else proc.stderr
+
+
+def publish_seconds(out: str, binary: str, load_start: str, title: str, script: str, intro: str,
+                    first_column: str, samples: dict[str, list[float]],
+                    extra: dict | None = None) -> None:
+    """Prints and, with `out`, writes a report whose body is `intro` and a table of n, p50, min and
+    max in seconds, a row per label of `samples` (in ms), with the samples beside it as JSON (the
+    header, `extra` and `samples_ms`)."""
+    lines = [intro, "", f"| {first_column} | n | p50 | min | max |", "|---|---:|---:|---:|---:|"]
+    for label, values in samples.items():
+        lines.append(f"| {label} | {len(values)} | {percentile(values, 0.5) / 1000:.2f} | "
+                     f"{min(values) / 1000:.2f} | {max(values) / 1000:.2f} |")
+    body = "\n".join(lines) + "\n"
+    header = report_header(binary, load_start)
+    print(header)
+    print(body)
+    if out:
+        write_report(out, title, script, header, body)
+        with open(os.path.splitext(out)[0] + ".json", "w") as f:
+            json.dump({"header": header, **(extra or {}), "samples_ms": samples}, f, indent=2)
+            f.write("\n")

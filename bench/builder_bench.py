@@ -18,7 +18,6 @@ Needs root, nix-bin and e2fsprogs, as the builder does. Standard library only.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -26,7 +25,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchutil import loadavg, percentile, report_header, timed, write_report  # noqa: E402
+from benchutil import loadavg, publish_seconds, timed  # noqa: E402
 
 WORKLOAD = '''from mvm import entrypoint, workload
 
@@ -58,7 +57,9 @@ def main() -> None:
                              "templates")
     load_start = loadavg()
     work = tempfile.mkdtemp(prefix="mvm-builder-bench-")
-    source = os.path.join(work, "app.py")
+    # In a directory of its own: the project files shipped with it are that directory.
+    os.makedirs(os.path.join(work, "src"))
+    source = os.path.join(work, "src", "app.py")
     with open(source, "w") as f:
         f.write(WORKLOAD)
     samples: dict[str, list[float]] = {row: [] for row in ROWS}
@@ -89,27 +90,13 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    lines = [
+    publish_seconds(
+        args.out, mvmctl, load_start, "mvmctl build in the builder sandbox",
+        "bench/builder_bench.py",
         f"Template `busybox` (the template flake's output), {args.runs} rounds, each with fresh "
         "stores. Readiness boundary: the process (`nix build` or `mvmctl build app.py`), start to "
         "exit. Times in s.",
-        "",
-        "| build | n | p50 | min | max |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for row, values in samples.items():
-        lines.append(f"| {row} | {len(values)} | {percentile(values, 0.5) / 1000:.2f} | "
-                     f"{min(values) / 1000:.2f} | {max(values) / 1000:.2f} |")
-    body = "\n".join(lines) + "\n"
-    header = report_header(mvmctl, load_start)
-    print(header)
-    print(body)
-    if args.out:
-        write_report(args.out, "mvmctl build in the builder sandbox", "bench/builder_bench.py",
-                     header, body)
-        with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-            json.dump({"header": header, "samples_ms": samples}, f, indent=2)
-            f.write("\n")
+        "build", samples)
 
 
 if __name__ == "__main__":

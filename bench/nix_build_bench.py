@@ -17,7 +17,6 @@ here). Standard library only.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -25,7 +24,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchutil import loadavg, percentile, report_header, timed, write_report  # noqa: E402
+from benchutil import loadavg, publish_seconds, timed  # noqa: E402
 
 WORKLOAD = '''from mvm import entrypoint, workload
 
@@ -51,7 +50,9 @@ def main() -> None:
     nix_version = subprocess.run(["nix", "--version"], capture_output=True,
                                  text=True).stdout.strip()
     work = tempfile.mkdtemp(prefix="mvm-nix-bench-")
-    source = os.path.join(work, "app.py")
+    # In a directory of its own: the project files shipped with it are that directory.
+    os.makedirs(os.path.join(work, "src"))
+    source = os.path.join(work, "src", "app.py")
     with open(source, "w") as f:
         f.write(WORKLOAD)
     samples: dict[str, list[float]] = {"empty store": [], "output already in the store": []}
@@ -66,26 +67,12 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    lines = [
+    publish_seconds(
+        args.out, mvmctl, load_start, "mvmctl build (Nix)", "bench/nix_build_bench.py",
         f"{nix_version}; workload image `template:busybox` (the template flake's busybox output); "
         f"{args.runs} rounds, each in a fresh state directory (fresh store). Readiness boundary: "
         "the `mvmctl build app.py` process, start to exit. Times in s.",
-        "",
-        "| store | n | p50 | min | max |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for label, values in samples.items():
-        lines.append(f"| {label} | {len(values)} | {percentile(values, 0.5) / 1000:.2f} | "
-                     f"{min(values) / 1000:.2f} | {max(values) / 1000:.2f} |")
-    body = "\n".join(lines) + "\n"
-    header = report_header(mvmctl, load_start)
-    print(header)
-    print(body)
-    if args.out:
-        write_report(args.out, "mvmctl build (Nix)", "bench/nix_build_bench.py", header, body)
-        with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-            json.dump({"header": header, "nix": nix_version, "samples_ms": samples}, f, indent=2)
-            f.write("\n")
+        "store", samples, {"nix": nix_version})
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import shutil
 import signal
@@ -41,7 +40,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchutil import loadavg, percentile, report_header, timed, write_report  # noqa: E402
+from benchutil import loadavg, publish_seconds, timed  # noqa: E402
 
 WORKLOAD = '''from mvm import entrypoint, workload
 
@@ -166,7 +165,9 @@ def main() -> None:
     nix_version = subprocess.run(["nix", "--version"], capture_output=True,
                                  text=True).stdout.strip()
     work = tempfile.mkdtemp(prefix="mvm-nix-remote-bench-")
-    source = os.path.join(work, "app.py")
+    # In a directory of its own: the project files shipped with it are that directory.
+    os.makedirs(os.path.join(work, "src"))
+    source = os.path.join(work, "src", "app.py")
     with open(source, "w") as f:
         f.write(WORKLOAD)
     host = BuilderHost(work)
@@ -193,29 +194,15 @@ def main() -> None:
         host.close()
         remove_tree(work)
 
-    lines = [
+    publish_seconds(
+        args.out, mvmctl, load_start, "mvmctl build through a Nix remote builder",
+        "bench/nix_remote_builder_bench.py",
         f"{nix_version} on both ends; workload image `template:busybox`; {args.runs} rounds in "
         "fresh state directories. Remote: `--builders 'ssh-ng://root@192.0.2.1?remote-store=DIR "
         "x86_64-linux KEY 1 1 - - HOSTKEY'` to Debian's sshd in a network namespace on the same "
         "machine (veth, same disk). Readiness boundary: the `mvmctl build app.py` process, start "
         "to exit. Times in s.",
-        "",
-        "| build | n | p50 | min | max |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for label, values in samples.items():
-        lines.append(f"| {label} | {len(values)} | {percentile(values, 0.5) / 1000:.2f} | "
-                     f"{min(values) / 1000:.2f} | {max(values) / 1000:.2f} |")
-    body = "\n".join(lines) + "\n"
-    header = report_header(mvmctl, load_start)
-    print(header)
-    print(body)
-    if args.out:
-        write_report(args.out, "mvmctl build through a Nix remote builder",
-                     "bench/nix_remote_builder_bench.py", header, body)
-        with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-            json.dump({"header": header, "nix": nix_version, "samples_ms": samples}, f, indent=2)
-            f.write("\n")
+        "build", samples, {"nix": nix_version})
 
 
 if __name__ == "__main__":
