@@ -308,9 +308,9 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   };
 
   Sandbox sandbox;
-  // A restore is detached, but until it is handed over (Release) a kill of this process must
-  // not leave a half-restored VM behind.
-  if (!start.detached || start.restore) {
+  // Detached ones too: until a detached sandbox is recorded and handed over (Release), a kill of
+  // this process must not leave one behind that nothing records and nothing would stop.
+  {
     auto watchdog = StartWatchdog(options.state, name);
     if (!watchdog) {
       return fail(watchdog.error().message);

@@ -7,13 +7,17 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -132,3 +136,109 @@ TEST_F(LauncherE2E, ExamplesBehaveAsDocumented) {
 }
 
 }  // namespace
+
+namespace {
+
+/// The host pid of the process in a new pid namespace that `pid` is, or 0: whether /proc/PID/status
+/// lists it as pid 1 of a namespace of its own (NSpid: HOST 1).
+bool IsInitOfANewPidNamespace(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("NSpid:", 0) == 0) {
+      std::istringstream ids(line.substr(6));
+      std::vector<long> all;
+      for (long id; ids >> id;) {
+        all.push_back(id);
+      }
+      return all.size() >= 2 && all.back() == 1;
+    }
+  }
+  return false;
+}
+
+bool SandboxCgroupExists(const std::string& name) {
+  std::error_code ec;
+  for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    if (fs::exists(hierarchy.path() / "mvm" / ("mvm-" + name))) {
+      return true;
+    }
+  }
+  return fs::exists(fs::path("/sys/fs/cgroup/mvm") / ("mvm-" + name));
+}
+
+}  // namespace
+
+// `up --detach` killed the moment its sandbox exists, before the sandbox is recorded: nothing may
+// outlive it (PID 1, its cgroups, its state directory), since no record would name the sandbox for
+// `ps`, `stop` or `destroy`, and a detached sandbox's PID 1 has no parent-death signal; only the
+// watchdog cleans up there. The kill lands exactly there: mvmctl is traced and killed while
+// stopped at the clone that made PID 1. Without a watchdog for detached starts, the cgroups and
+// the state directory stayed.
+TEST_F(LauncherE2E, AnUpDetachKilledBeforeItRecordsItsSandboxLeavesNothingBehind) {
+  const std::string name = "orphan-up-" + std::to_string(::getpid());
+  (void)Mvmctl({"destroy", name});
+  std::vector<std::string> argv = mvm::testing::MvmctlArgv(
+      {"up", kFixture.string(), "--workload", "idle", "--name", name, "--detach"}, SharedState());
+  const pid_t mvmctl = ::fork();
+  ASSERT_GE(mvmctl, 0);
+  if (mvmctl == 0) {
+    const int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
+    ::raise(SIGSTOP);
+    mvm::testing::ExecOrExit(argv);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(mvmctl, &status, 0), mvmctl);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  ASSERT_EQ(
+      ::ptrace(PTRACE_SETOPTIONS, mvmctl, nullptr,
+               PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL),
+      0);
+  ASSERT_EQ(::ptrace(PTRACE_CONT, mvmctl, nullptr, nullptr), 0);
+  // What mvmctl makes starts traced and stopped: each is let go at once (threads, the watchdog,
+  // helpers), but for the sandbox's PID 1, which is held until mvmctl is dead.
+  pid_t init = 0;
+  for (int stops = 0; stops < 20000 && init == 0; ++stops) {
+    const pid_t who = ::waitpid(-1, &status, __WALL);
+    ASSERT_GT(who, 0) << "mvmctl ended before it made the sandbox: " << std::strerror(errno);
+    if (!WIFSTOPPED(status)) {
+      ASSERT_NE(who, mvmctl) << "mvmctl ended before it made the sandbox: " << status;
+      continue;
+    }
+    const int signal = WSTOPSIG(status);
+    if (who != mvmctl) {
+      if (IsInitOfANewPidNamespace(who)) {
+        init = who;
+      } else {
+        (void)::ptrace(PTRACE_DETACH, who, nullptr, signal == SIGSTOP ? 0 : signal);
+      }
+      continue;
+    }
+    (void)::ptrace(PTRACE_CONT, who, nullptr, signal == SIGTRAP ? 0 : signal);
+  }
+  ASSERT_GT(init, 0) << "never saw the sandbox's PID 1 made";
+  const int init_fd = static_cast<int>(::syscall(SYS_pidfd_open, init, 0));
+  ASSERT_GE(init_fd, 0);
+  ::kill(mvmctl, SIGKILL);
+  while (::waitpid(mvmctl, &status, __WALL) < 0 && errno == EINTR) {
+  }
+  ASSERT_EQ(::ptrace(PTRACE_DETACH, init, nullptr, nullptr), 0) << std::strerror(errno);
+  pollfd gone{init_fd, POLLIN, 0};
+  const bool ended = ::poll(&gone, 1, 10000) == 1;
+  ::close(init_fd);
+  if (!ended) {
+    ::kill(init, SIGKILL);
+  }
+  EXPECT_TRUE(ended) << "the sandbox's PID 1 outlived the killed `up --detach`";
+  bool clean = false;
+  for (int i = 0; i < 100 && !clean; ++i) {
+    clean = !SandboxCgroupExists(name) && !fs::exists(SharedState() / "sandboxes" / name);
+    if (!clean) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  EXPECT_TRUE(clean) << "traces of " << name << " remain";
+  (void)Mvmctl({"destroy", name});
+}
