@@ -336,7 +336,8 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   r = NewRecord(options, admitted, start, name, started->record_pid, rootfs_digest);
   r.image = rootfs.image;
   r.acceleration = started->timings.acceleration;
-  if (sandbox.watchdog_pid_ > 0) {
+  // A detached sandbox's watchdog ends when the sandbox is handed over, so no record names it.
+  if (sandbox.watchdog_pid_ > 0 && !start.detached) {
     r.helpers.push_back(
         {"watchdog", sandbox.watchdog_pid_, ProcessStartTime(sandbox.watchdog_pid_)});
   }

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -84,9 +85,9 @@ class Containment : public ::testing::Test {
     return Mvmctl(args);
   }
   static pid_t Pid1(const std::string& name) {
-    std::string record = ReadText(SharedState() / "sandboxes" / name / "sandbox.json");
-    size_t at = record.find("\"pid\":");
-    return at == std::string::npos ? -1 : std::stoi(record.substr(at + 6));
+    const nlohmann::json record = nlohmann::json::parse(
+        ReadText(SharedState() / "sandboxes" / name / "sandbox.json"), nullptr, false);
+    return record.is_object() ? record.value("pid", -1) : -1;
   }
 };
 
