@@ -430,7 +430,15 @@ ErrorOr<fs::path> MountEncryptedStore(const EncryptedMountRequest& request) {
   if (!password) {
     return Error{what + ": " + password.error().message, password.error().kind};
   }
-  if (auto in_use = LoopDeviceOf(image)) {
+  // A store unmounted a moment ago may still hold its loop device: the kernel lets go of an
+  // autoclear loop device after the last close returns. A store mounted elsewhere holds it for
+  // good.
+  std::optional<std::string> in_use = LoopDeviceOf(image);
+  for (int i = 0; i < 100 && in_use; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    in_use = LoopDeviceOf(image);
+  }
+  if (in_use) {
     return MakeError(ErrorKind::kUsage,
                      what + " is mounted already (" + *in_use + " holds " + Quote(image) +
                          "), by another sandbox: a store is mounted by one sandbox at a time; "
