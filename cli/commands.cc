@@ -883,19 +883,44 @@ exit status: 0 ok, 2 usage error, 3 a sandbox could not be found or removed (the
 still handled)
 )",
        Flags{{"state-dir", true}}, RunDestroy},
-      {"gc", "remove stopped sandboxes",
-       R"(usage: mvmctl gc [--state-dir DIR]
+      {"gc", "remove stopped sandboxes (and unused Debian images)",
+       R"(usage: mvmctl gc [--debian-images] [--state-dir DIR]
 
 Destroys every stopped sandbox in the state directory, as `mvmctl destroy` does, and prints
 `removed N stopped sandboxes`. Running and paused sandboxes are left alone; one that cannot be
 removed is reported on stderr and skipped.
 
+With --debian-images it then removes every cached `Image.debian` image (`mvmctl templates` lists
+them) that no sandbox record and no snapshot refers to, audited as `image-delete`, and prints
+`removed N Debian images (M MiB)`. A plan that pins a removed image builds it again on its next
+run while the Debian archive still serves those package versions; otherwise it is refused and
+must be made again.
+
 options:
+  --debian-images   also remove the Debian package images nothing refers to
   --state-dir DIR   state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
 
-exit status: 0 ok (also when a sandbox was skipped), 2 usage error, 3 environment failure
+exit status: 0 ok (also when a sandbox or image was skipped), 2 usage error, 3 environment failure
 )",
-       Flags{{"state-dir", true}}, RunGc},
+       Flags{{"state-dir", true}, {"debian-images", false}}, RunGc},
+      {"templates", "list the cached root filesystems: templates and Debian package images",
+       R"(usage: mvmctl templates [--format human|json] [--state-dir DIR]
+
+Lists the root filesystems the state directory's cache holds: each built-in template (`template:`
+images) with the digest and size of its current tree, and each `Image.debian` image with its pin
+(the digest of the resolved package set a plan records), the number of packages it installs, its
+size and what refers to it (sandboxes, snapshots). Reads only. `mvmctl gc --debian-images`
+removes the Debian images nothing refers to. --format json prints
+{"templates":[{"name","built","digest"?,"bytes"?}],"debian":[{"pin","tree","trees","packages",
+"bytes","used_by"}]}.
+
+options:
+  --format F        human (default) or json
+  --state-dir DIR   state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
+
+exit status: 0 ok, 2 usage error
+)",
+       Flags{{"state-dir", true}, {"format", true}}, RunTemplates},
       {"lsp", "serve the Language Server Protocol over stdio (diagnostics, hover, completion)",
        R"(usage: mvmctl lsp [--stdio]
 
