@@ -822,8 +822,8 @@ resumed (the others named are still handled)
 )",
        Flags{{"state-dir", true}}, RunResume},
       {"restore", "start a new sandbox from a snapshot",
-       R"(usage: mvmctl restore NAME LABEL --as NEW [--backend B] [--no-pool] [--format human|json]
-                      [options]
+       R"(usage: mvmctl restore NAME LABEL --as NEW [--backend B] [--no-pool] [--publish GUEST:HOST]...
+                      [--format human|json] [options]
 
 Starts the new detached sandbox NEW from snapshot LABEL of sandbox NAME (which need not exist any
 more) and puts the snapshot's files back into its writable memory file systems, through its guest
@@ -832,10 +832,13 @@ description, then the plan is admitted again like any plan (a key trusted now, i
 replay: a plan superseded by a newer epoch is refused), and the tar's members are checked again as
 capture checked them. Paths the snapshot holds outside the new sandbox's memory file systems are
 left out and listed. Runs on the snapshot's backend unless --backend. Like `up`, it claims a ready
-sandbox from a warm pool of the same plan unless --no-pool. Options as for `up` (--state-dir,
---trust-dir, --trust, -v). --format json prints {"name","workload","pid","backend",
-"from","label","sha256","files","directories","symlinks","skipped","audit_id"}. Audited as
-`restore`, refusals too.
+sandbox from a warm pool of the same plan unless --no-pool. A snapshot of a sandbox `up` started
+with services or ports gets them again, as `up` starts them: the ports bound on the host's
+127.0.0.1 before the sandbox starts (ephemeral ports, or those --publish chooses), the services
+started once the files are back; audited as `port-publish` and `service-start`. Options as for
+`up` (--state-dir, --trust-dir, --trust, -v). --format json prints {"name","workload","pid",
+"backend","from","label","sha256","files","directories","symlinks","skipped","audit_id","ports",
+"services"}. Audited as `restore`, refusals too.
 
 A full snapshot (`mvmctl snapshot NAME --full`, qemu-microvm) restores the whole VM instead: its
 seal (this host's launcher key), every file's digest and its epoch are checked (an older copy put
@@ -849,7 +852,9 @@ exit status: 0 ok, 1 no such snapshot, 2 usage error, 3 environment failure, 4 t
 plan changed since it was taken, its tar is not one mvm wrote, or a full snapshot's seal does not
 verify or is not the current one, 125 the plan was refused or the sandbox failed
 )",
-       Join({RuntimeFlags(), {{"as", true}, {"format", true}, {"no-pool", false}}}), RunRestore},
+       Join({RuntimeFlags(),
+             {{"as", true}, {"format", true}, {"no-pool", false}, {"publish", true, true}}}),
+       RunRestore},
       {"stop", "stop sandboxes (their record stays)",
        R"(usage: mvmctl stop NAME... [--state-dir DIR]
 
@@ -878,19 +883,44 @@ exit status: 0 ok, 2 usage error, 3 a sandbox could not be found or removed (the
 still handled)
 )",
        Flags{{"state-dir", true}}, RunDestroy},
-      {"gc", "remove stopped sandboxes",
-       R"(usage: mvmctl gc [--state-dir DIR]
+      {"gc", "remove stopped sandboxes (and unused Debian images)",
+       R"(usage: mvmctl gc [--debian-images] [--state-dir DIR]
 
 Destroys every stopped sandbox in the state directory, as `mvmctl destroy` does, and prints
 `removed N stopped sandboxes`. Running and paused sandboxes are left alone; one that cannot be
 removed is reported on stderr and skipped.
 
+With --debian-images it then removes every cached `Image.debian` image (`mvmctl templates` lists
+them) that no sandbox record and no snapshot refers to, audited as `image-delete`, and prints
+`removed N Debian images (M MiB)`. A plan that pins a removed image builds it again on its next
+run while the Debian archive still serves those package versions; otherwise it is refused and
+must be made again.
+
 options:
+  --debian-images   also remove the Debian package images nothing refers to
   --state-dir DIR   state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
 
-exit status: 0 ok (also when a sandbox was skipped), 2 usage error, 3 environment failure
+exit status: 0 ok (also when a sandbox or image was skipped), 2 usage error, 3 environment failure
 )",
-       Flags{{"state-dir", true}}, RunGc},
+       Flags{{"state-dir", true}, {"debian-images", false}}, RunGc},
+      {"templates", "list the cached root filesystems: templates and Debian package images",
+       R"(usage: mvmctl templates [--format human|json] [--state-dir DIR]
+
+Lists the root filesystems the state directory's cache holds: each built-in template (`template:`
+images) with the digest and size of its current tree, and each `Image.debian` image with its pin
+(the digest of the resolved package set a plan records), the number of packages it installs, its
+size and what refers to it (sandboxes, snapshots). Reads only. `mvmctl gc --debian-images`
+removes the Debian images nothing refers to. --format json prints
+{"templates":[{"name","built","digest"?,"bytes"?}],"debian":[{"pin","tree","trees","packages",
+"bytes","used_by"}]}.
+
+options:
+  --format F        human (default) or json
+  --state-dir DIR   state directory (default $XDG_STATE_HOME/mvm, else ~/.local/state/mvm)
+
+exit status: 0 ok, 2 usage error
+)",
+       Flags{{"state-dir", true}, {"format", true}}, RunTemplates},
       {"lsp", "serve the Language Server Protocol over stdio (diagnostics, hover, completion)",
        R"(usage: mvmctl lsp [--stdio]
 

@@ -50,6 +50,7 @@ int RunRestore(Args& args);
 int RunStop(Args& args);
 int RunDestroy(Args& args);
 int RunGc(Args& args);
+int RunTemplates(Args& args);
 int RunSecret(Args& args);
 int RunImage(Args& args);
 int RunLsp(Args& args);

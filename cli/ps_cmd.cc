@@ -1,6 +1,7 @@
 // `mvmctl ps [--format json]`: the sandboxes in the state directory, whether they run (or are
 // paused), and the ports `up` published for them.
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -8,6 +9,48 @@
 #include "cli/runtime_session.h"
 
 namespace mvm::cli {
+
+namespace {
+
+/// The record's services, and for a running sandbox what its agent says of each now (phase,
+/// restarts, guest pid, last exit): guest-reported, shown for people and the SDKs, never acted on.
+/// A sandbox whose agent cannot be asked (paused, gone) gets `"phase":"unknown"`.
+void AddServices(const runtime::StateDir& state, const runtime::SandboxRecord& r,
+                 nlohmann::json& out) {
+  if (r.services.empty()) {
+    return;
+  }
+  std::vector<runtime::agent::ServiceStatus> reported;
+  if (runtime::IsRunning(r) && !r.paused) {
+    // Attach reads only the state directory of its options: nothing is opened for writing here.
+    runtime::LauncherOptions options;
+    options.state = state;
+    if (auto sandbox = runtime::Attach(options, r.name)) {
+      if (auto list = sandbox->agent.ListServices()) {
+        reported = std::move(*list);
+      }
+    }
+  }
+  for (const auto& service : r.services) {
+    nlohmann::json entry = {{"name", service.name}, {"restart", service.restart}};
+    auto it = std::find_if(reported.begin(), reported.end(),
+                           [&](const auto& s) { return s.name == service.name; });
+    if (it == reported.end()) {
+      entry["phase"] = "unknown";
+    } else {
+      entry["phase"] = it->phase;
+      entry["restarts"] = it->restarts;
+      entry["pid"] = it->pid;
+      if (it->exited) {
+        entry["exit_code"] = it->exit_code;
+        entry["signal"] = it->signal;
+      }
+    }
+    out["services"].push_back(std::move(entry));
+  }
+}
+
+}  // namespace
 
 int RunPs(Args& args) {
   std::string format = args.Get("format", "human");
@@ -46,9 +89,7 @@ int RunPs(Args& args) {
       }
       list.back()["rootfs"] = r.root_fs;
       list.back()["ports"] = PortsJson(r);
-      for (const auto& service : r.services) {
-        list.back()["services"].push_back({{"name", service.name}, {"restart", service.restart}});
-      }
+      AddServices(state, r, list.back());
       if (r.image) {
         list.back()["image"] = r.image->digest;
       }

@@ -19,10 +19,11 @@ namespace {
 
 int RestoreFull(const Args& args, RuntimeSession& session, const std::string& from,
                 const std::string& label, const std::string& as, bool json) {
-  if (args.Has("backend") || args.Has("no-pool")) {
+  if (args.Has("backend") || args.Has("no-pool") || args.Has("publish")) {
     return Fail("restore", MakeError(ErrorKind::kUsage,
-                                     "--backend and --no-pool are for file snapshots; a full "
-                                     "snapshot restores on the backend it was taken on"));
+                                     "--backend, --no-pool and --publish are for file snapshots; "
+                                     "a full snapshot restores on the backend it was taken on, "
+                                     "with the processes and listeners it had"));
   }
   runtime::RestoreTimings timings;
   auto sandbox =
@@ -100,6 +101,13 @@ int RunRestore(Args& args) {
   // Without --backend, the snapshot's own backend.
   request.backend = args.Has("backend") ? session->options.backend : "";
   request.use_pool = !args.Has("no-pool");
+  if (auto it = args.flags.find("publish"); it != args.flags.end()) {
+    auto publish = runtime::ParsePublish(it->second);
+    if (!publish) {
+      return Fail("restore", publish.error());
+    }
+    request.publish = std::move(*publish);
+  }
   auto restored = runtime::RestoreSnapshot(session->options, request, session->log());
   if (!restored) {
     return Fail("restore", restored.error());
@@ -118,7 +126,12 @@ int RunRestore(Args& args) {
                           {"directories", restored->directories},
                           {"symlinks", restored->symlinks},
                           {"skipped", restored->skipped},
-                          {"audit_id", restored->audit_id}};
+                          {"audit_id", restored->audit_id},
+                          {"ports", PortsJson(r)},
+                          {"services", nlohmann::json::array()}};
+    for (const auto& s : r.services) {
+      out["services"].push_back({{"name", s.name}, {"restart", s.restart}});
+    }
     std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return kExitOk;
   }
@@ -129,6 +142,13 @@ int RunRestore(Args& args) {
       static_cast<unsigned long long>(restored->files),
       static_cast<unsigned long long>(restored->directories),
       static_cast<unsigned long long>(restored->symlinks));
+  for (const auto& s : r.services) {
+    std::printf("  service %s started (restart=%s)\n", s.name.c_str(), s.restart.c_str());
+  }
+  for (const auto& p : r.ports) {
+    std::printf("  port %d published on %s:%d\n", p.guest_port, p.host_address.c_str(),
+                p.host_port);
+  }
   const bool escape = IsTerminal(STDOUT_FILENO);
   for (const std::string& p : restored->skipped) {
     std::printf("  left out %s (not in a writable memory file system of the new sandbox)\n",

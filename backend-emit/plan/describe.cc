@@ -29,8 +29,9 @@ std::string ArtifactText(const v1::Artifact& a) {
   }
   std::string text = a.kind() + " " + a.ref();
   if (a.kind() == "debian") {
-    return text + (a.digest().empty() ? " (package set: not resolved yet; `mvmctl build` pins it)"
-                                      : " (package set " + a.digest() + ")");
+    return "debian suite " + a.ref() +
+           (a.digest().empty() ? " (package set: not resolved yet; `mvmctl build` pins it)"
+                               : " (package set pinned at " + a.digest() + ")");
   }
   text += a.digest().empty() ? " (output digest: not built yet)" : " (built " + a.digest() + ")";
   return text;

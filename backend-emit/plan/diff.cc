@@ -74,14 +74,27 @@ std::string ImageText(const v1::ExecutionPlan& plan) {
   for (const v1::Artifact& a : plan.artifacts()) {
     if (a.role() == "rootfs") {
       std::string text = a.kind() + ":" + a.ref();
-      // An oci ref already spells its digest; for built images it is the recorded output.
-      if (a.kind() != "oci" && !a.digest().empty()) {
+      // An oci ref already spells its digest; for built images it is the recorded output; a
+      // debian image is pinned by the digest of its resolved package set, so a new pin means
+      // other package versions even when the names stay.
+      if (a.kind() == "debian") {
+        text += a.digest().empty() ? " (package set not resolved)"
+                                   : " (package set " + a.digest() + ")";
+      } else if (a.kind() != "oci" && !a.digest().empty()) {
         text += " (built " + a.digest() + ")";
       }
       return text;
     }
   }
   return "(none)";
+}
+
+std::set<std::string> Packages(const v1::ExecutionPlan& plan) {
+  const ir::v1::Image& image = plan.workload().image();
+  if (image.kind() != "debian") {
+    return {};
+  }
+  return {image.packages().begin(), image.packages().end()};
 }
 
 std::set<std::string> Egress(const v1::ExecutionPlan& plan) {
@@ -283,6 +296,8 @@ PlanDiff DiffPlans(const v1::ExecutionPlan& a, const v1::ExecutionPlan& b) {
   Differ d(diff);
   d.Changed("workload", a.workload().id(), b.workload().id(), false);
   d.Changed("image", ImageText(a), ImageText(b), false);
+  // Software in the image, like the image itself: something else runs, with the same rights.
+  d.Sets("package", Packages(a), Packages(b), /*added_widens=*/false);
   d.Keyed("entrypoint", Entrypoints(a), Entrypoints(b));
   d.Keyed("service", Services(a), Services(b));
   DiffEnv(a, b, diff);

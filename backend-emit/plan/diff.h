@@ -14,10 +14,10 @@ enum class ChangeKind : uint8_t { kAdded, kRemoved, kChanged };
 
 /// One difference in what a plan runs or lets its sandbox do.
 struct CapabilityChange {
-  /// What changed: "workload", "image", "entrypoint", "service", "env", "file", "egress", "dns",
-  /// "secret", "secret-host", "mount", "port", "cpu", "memory_mb", "disk_mb", "timeout_seconds",
-  /// "isolation", "profile", "expires_at". Values are spelt by review_text.h: commands as shell
-  /// words, env values hidden for names that look like credentials.
+  /// What changed: "workload", "image", "package", "entrypoint", "service", "env", "file",
+  /// "egress", "dns", "secret", "secret-host", "mount", "port", "cpu", "memory_mb", "disk_mb",
+  /// "timeout_seconds", "isolation", "profile", "expires_at". Values are spelt by review_text.h:
+  /// commands as shell words, env values hidden for names that look like credentials.
   std::string area;
   ChangeKind kind;
   std::string old_value;  ///< empty for kAdded
@@ -26,8 +26,9 @@ struct CapabilityChange {
   /// on, an added secret or secret host (or a different secret behind a name), an added mount or a
   /// mount made writable or pointed elsewhere, an added port, more CPU, memory, disk or time, a
   /// larger tmpfs, container isolation, or the dev profile.
-  /// A changed command, environment, file or image is never a widening: it runs something else
-  /// with the same rights (`changed()` catches it).
+  /// A changed command, environment, file, image (a debian image's suite or package-set pin
+  /// included) or an added package is never a widening: it runs something else with the same
+  /// rights (`changed()` catches it).
   bool widens = false;
 };
 

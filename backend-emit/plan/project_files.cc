@@ -34,10 +34,21 @@ constexpr uint64_t kMaxEntriesWalked = 200000;
 
 std::string Mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
+bool IsRegular(const fs::path& p) {
+  struct stat st {};
+  return ::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 bool Inside(const fs::path& root, const fs::path& p) {
   auto [r, q] = std::mismatch(root.begin(), root.end(), p.begin(), p.end());
   return r == root.end();
 }
+
+/// Names that private keys, key stores and credential files go by (basenames, gitignore syntax).
+/// Public halves (`id_rsa.pub`) are not secret and are let through by the negation after them.
+constexpr std::string_view kKeyLikePatterns[] = {
+    "*.key",     "*.pem",       "*.p12", "*.pfx",  "*.jks",  "*.keystore", "id_rsa*", "id_dsa*",
+    "id_ecdsa*", "id_ed25519*", ".env",  ".env.*", ".netrc", ".pgpass",    "!*.pub"};
 
 class Walker {
  public:
@@ -50,7 +61,11 @@ class Walker {
         declaring_(std::move(declaring_file)),
         limits_(limits),
         sink_(sink),
-        loc_(ir::FromProto(w.has_file_set() ? w.file_set().loc() : w.source())) {}
+        loc_(ir::FromProto(w.has_file_set() ? w.file_set().loc() : w.source())) {
+    for (std::string_view text : kKeyLikePatterns) {
+      key_like_.push_back(*FilePattern::Parse(text));
+    }
+  }
 
   ErrorOr<std::vector<ProjectFile>> Run() {
     if (w_.has_file_set()) {
@@ -66,14 +81,23 @@ class Walker {
       used_.assign(patterns_.size(), false);
     }
     std::vector<Ignore> ignores;
-    if (auto ok = Walk("", ignores); !ok) {
+    if (auto marker = MarkerOfStateDir(root_)) {
+      // Sources kept inside a state directory: only the declaring file ships.
+      StateDirSkipped(shown_root_, *marker);
+      root_is_state_dir_ = true;
+      if (!declaring_.empty() && IsRegular(root_ / declaring_)) {
+        auto size = fs::file_size(root_ / declaring_);
+        const bool executable = ::access((root_ / declaring_).c_str(), X_OK) == 0;
+        files_.push_back({declaring_, root_ / declaring_, "", size, executable});
+      }
+    } else if (auto ok = Walk("", ignores); !ok) {
       return ok.error();
     }
     if (stopped_) {
       return std::vector<ProjectFile>{};
     }
     for (size_t i = 0; i < patterns_.size(); ++i) {
-      if (!used_[i] && !patterns_[i].negated()) {
+      if (!used_[i] && !patterns_[i].negated() && !root_is_state_dir_) {
         sink_.Emit<DiagnosticKind::kFilePatternUnmatched>(loc_, patterns_[i].text(), shown_root_);
       }
     }
@@ -112,6 +136,47 @@ class Walker {
       }
     }
     return false;
+  }
+
+  /// What makes `dir` an mvm state directory (runtime/launcher/state.h's layout), judged by what it
+  /// holds rather than by its name, which any directory may have: the audit log with its head, or a
+  /// signing key where the launcher keeps it. nullopt for any other directory.
+  static std::optional<std::string> MarkerOfStateDir(const fs::path& dir) {
+    if (IsRegular(dir / "audit.jsonl") && IsRegular(dir / "audit.jsonl.head")) {
+      return "audit.jsonl.head";
+    }
+    for (std::string_view key : {"keys/launcher.key", "keys/dev.key"}) {
+      if (IsRegular(dir / key)) {
+        return std::string(key);
+      }
+    }
+    return std::nullopt;
+  }
+
+  void StateDirSkipped(const std::string& shown, const std::string& marker) {
+    sink_.Emit<DiagnosticKind::kStateDirInProject>(loc_, shown, marker);
+  }
+
+  /// Warns when `rel` has a key's or credential file's name; the hint names the pattern that
+  /// leaves it out, in the form the workload's declaration takes.
+  void CheckKeyLike(const std::string& rel) {
+    const std::string name = rel.substr(rel.rfind('/') + 1);
+    if (!LastMatch(key_like_, name, false).value_or(false)) {
+      return;
+    }
+    std::string matched;
+    for (const FilePattern& p : key_like_) {
+      if (!p.negated() && p.Matches(name, false)) {
+        matched = p.text();
+      }
+    }
+    Diagnostic& d = sink_.Emit<DiagnosticKind::kKeyLikeFileShipped>(loc_, rel, matched);
+    d.hint = w_.has_file_set() ? "leave it out with `\"!" + rel + "\"` in `files=`"
+                               : "leave it out with a `/" + rel +
+                                     "` line in `.gitignore`, or declare `files=` "
+                                     "with `\"!" +
+                                     rel + "\"`";
+    d.hint += "; a credential the workload needs belongs in `secrets=` as a `SecretRef`";
   }
 
   bool Selected(const std::string& rel) {
@@ -170,6 +235,13 @@ class Walker {
         if (by_gitignore && Ignored(ignores, rel, true)) {
           continue;
         }
+        if (auto marker = MarkerOfStateDir(dir / name)) {
+          // Declared patterns that would not pick up the state anyway need no word about it.
+          if (by_gitignore || Selects(patterns_, rel + "/" + *marker)) {
+            StateDirSkipped(rel + "/", *marker);
+          }
+          continue;
+        }
         if (auto ok = Walk(rel, ignores); !ok) {
           return ok;
         }
@@ -201,6 +273,7 @@ class Walker {
         host = target;
         st = target_st;
       }
+      CheckKeyLike(rel);
       bytes_ += static_cast<uint64_t>(st.st_size);
       files_.push_back({rel, host, "", static_cast<uint64_t>(st.st_size), executable});
       if (files_.size() > limits_.max_files) {
@@ -233,11 +306,13 @@ class Walker {
   DiagnosticSink& sink_;
   const SourceLoc loc_;
   std::vector<FilePattern> patterns_;
+  std::vector<FilePattern> key_like_;
   std::vector<bool> used_;
   std::vector<ProjectFile> files_;
   uint64_t bytes_ = 0;
   uint64_t walked_ = 0;
   bool stopped_ = false;
+  bool root_is_state_dir_ = false;
 };
 
 /// `/app/a/b.py` -> `a/b.py`; nullopt unless it is a normalised path below /app/.

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "ir/support/os/hex.h"
 #include "ir/support/os/unique_fd.h"
@@ -299,6 +300,19 @@ ErrorOr<Restored> RestoreFiles(const LauncherOptions& options, const RestoreRequ
     return Tampered(info, "the plan kept with it (payload " + admitted->verified.payload_digest +
                               ") is not the one it recorded (" + info.plan_payload_digest + ")");
   }
+  // Bound before the sandbox starts, as `up` binds them: a chosen port in use starts nothing.
+  std::optional<BoundPorts> ports;
+  if (info.served) {
+    auto bound = BindPorts(admitted->verified.plan, request.publish);
+    if (!bound) {
+      return bound.error();
+    }
+    ports = std::move(*bound);
+  } else if (!request.publish.empty()) {
+    return MakeError(ErrorKind::kUsage, "snapshot `" + info.label + "` of `" + info.sandbox +
+                                            "` is of a sandbox that published no ports and ran "
+                                            "no services; leave out --publish");
+  }
   StartOptions start;
   start.name = request.name;
   start.detached = true;
@@ -316,6 +330,13 @@ ErrorOr<Restored> RestoreFiles(const LauncherOptions& options, const RestoreRequ
   if (auto put = PutBack(out.sandbox.agent(), info, out); !put) {
     (void)Destroy(opts, out.sandbox, audit, "restore failed");
     return WithDefaultKind(put.error(), ErrorKind::kRuntimeFailed);
+  }
+  // After the files: a service finds the state it had when the snapshot was taken.
+  if (ports) {
+    if (auto served = Serve(opts, out.sandbox, *admitted, std::move(*ports), audit); !served) {
+      (void)Destroy(opts, out.sandbox, audit, "services failed to start");
+      return WithDefaultKind(served.error(), ErrorKind::kRuntimeFailed);
+    }
   }
   return out;
 }

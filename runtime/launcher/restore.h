@@ -24,6 +24,8 @@ struct RestoreRequest {
   std::string backend;
   /// Take a ready sandbox from a warm pool of the same plan when there is one (as `up` does).
   bool use_pool = true;
+  /// Host ports chosen for a served snapshot's guest ports (`--publish`); the rest are ephemeral.
+  std::vector<PublishRequest> publish;
 };
 
 /// A restored sandbox, detached and running, and what was put into it.
@@ -54,6 +56,10 @@ struct Restored {
 ///    written through the new sandbox's agent, only below its writable memory file systems. A
 ///    member that fails a check, or a digest that no longer matches at the end, removes the new
 ///    sandbox and is refused as verification-failed.
+/// A snapshot of a sandbox `up` served (SnapshotInfo::served) is served again as `up` serves: its
+/// ports bound on the host before the sandbox starts (a chosen port in use starts nothing), then,
+/// once the files are back, the ports helper and every service of the plan started, recorded and
+/// audited (`port-publish`, `service-start`).
 /// Every outcome is audited as "restore" (the new name, the snapshot, its digest, counts, or the
 /// reason it was refused).
 ErrorOr<Restored> RestoreSnapshot(const LauncherOptions& options, const RestoreRequest& request,

@@ -192,7 +192,8 @@ void AddRestoreFields(nlohmann::json& description, const SnapshotInfo& s) {
     description["start"] = {{"app_files", s.app_files},
                             {"project_root", s.project_root},
                             {"blobs", s.blobs},
-                            {"payload_digest", s.plan_payload_digest}};
+                            {"payload_digest", s.plan_payload_digest},
+                            {"served", s.served}};
   }
 }
 
@@ -478,6 +479,7 @@ ErrorOr<SnapshotInfo> ParseDescription(const fs::path& json_path) {
       s.project_root = j["start"].at("project_root").get<std::string>();
       s.blobs = j["start"].value("blobs", nlohmann::json());
       s.plan_payload_digest = j["start"].value("payload_digest", s.payload_digest);
+      s.served = j["start"].value("served", false);
     }
     s.file = json_path;
     s.file.replace_extension(".tar");
@@ -658,6 +660,7 @@ ErrorOr<SnapshotInfo> TakeSnapshot(const StateDir& state, Attached& sandbox,
   info.root_fs = sandbox.record.root_fs;
   info.backend = sandbox.record.backend;
   info.created_at = os::NowUtcText(os::UtcForm::kRfc3339);
+  info.served = !sandbox.record.services.empty() || !sandbox.record.ports.empty();
   // The plan and start material the launcher kept for the sandbox (launcher.cc), if it did.
   std::string plan_bytes;
   {

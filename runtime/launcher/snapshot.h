@@ -93,6 +93,9 @@ struct SnapshotInfo {
   /// The payload digest of the kept plan: `payload_digest` (the record's), except for a sandbox
   /// claimed from a warm pool, which runs the pool's plan and was admitted with the claimer's.
   std::string plan_payload_digest;
+  /// The sandbox ran services or published ports (`mvmctl up`): a restore starts the services
+  /// again and publishes the ports anew, as `up` does.
+  bool served = false;
 
   /// `<label>.plan` beside the tar.
   std::filesystem::path PlanFile() const {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -460,6 +461,66 @@ ErrorOr<DebianImage> MaterializeDebianImage(const DebianImageSpec& spec, std::st
   }
   out.tree = std::move(*tree);
   return out;
+}
+
+uint64_t TreeBytes(const fs::path& root) {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::none, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      bytes += static_cast<uint64_t>(st.st_size);
+    }
+  }
+  return bytes;
+}
+
+std::vector<CachedDebianImage> ListDebianImages(const fs::path& cache_dir) {
+  std::vector<CachedDebianImage> out;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(cache_dir / "debian", ec)) {
+    const std::string name = entry.path().filename().string();
+    std::error_code type_ec;
+    if (!name.starts_with("sha256-") || !IsLowerHex(name.substr(7)) || name.size() != 7 + 64 ||
+        !entry.is_directory(type_ec) || entry.is_symlink(type_ec)) {
+      continue;
+    }
+    CachedDebianImage image;
+    image.pin = std::string(kDigestPrefix) + name.substr(7);
+    image.dir = entry.path();
+    std::error_code link_ec;
+    const fs::path current = fs::read_symlink(image.dir / "current", link_ec);
+    if (!link_ec && current.string().starts_with("sha256-")) {
+      image.current = std::string(kDigestPrefix) + current.string().substr(7);
+    }
+    std::error_code tree_ec;
+    for (const fs::directory_entry& tree : fs::directory_iterator(image.dir, tree_ec)) {
+      const std::string tree_name = tree.path().filename().string();
+      std::error_code is_ec;
+      if (tree_name.starts_with("sha256-") && tree.is_directory(is_ec) && !tree.is_symlink(is_ec)) {
+        image.trees.push_back(std::string(kDigestPrefix) + tree_name.substr(7));
+        image.bytes += TreeBytes(tree.path());
+      }
+    }
+    std::sort(image.trees.begin(), image.trees.end());
+    if (auto lock = os::ReadFileBounded(image.dir / "packages.lock", 1 << 20)) {
+      image.packages = static_cast<size_t>(std::count(lock->begin(), lock->end(), '\n'));
+    }
+    out.push_back(std::move(image));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const CachedDebianImage& a, const CachedDebianImage& b) { return a.pin < b.pin; });
+  return out;
+}
+
+ErrorOr<Ok> RemoveDebianImage(const CachedDebianImage& image) {
+  os::UniqueFd fd(open((image.dir / "lock").c_str(), O_RDWR | O_CLOEXEC));
+  if (fd.valid() && flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Error{"the Debian image " + image.pin + " is being built (" + Quote(image.dir / "lock") +
+                 " is held); try again once the build has finished"};
+  }
+  return RemoveTree(image.dir);
 }
 
 }  // namespace mvm::runtime::rootfs

@@ -5,6 +5,7 @@
 // resolved to an exact package set first, pinned by that set's digest, built by mmdebstrap and
 // cached by the pin. See docs/packages.md.
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -85,6 +86,32 @@ struct DebianImage {
 ErrorOr<DebianImage> MaterializeDebianImage(const DebianImageSpec& spec, std::string_view pinned,
                                             const std::filesystem::path& cache_dir,
                                             const ProgressFn& progress);
+
+/// The bytes of the regular files below `root`, counted without following links.
+uint64_t TreeBytes(const std::filesystem::path& root);
+
+/// A Debian image in a cache directory (`cache_dir/debian/sha256-<pin hex>/`).
+struct CachedDebianImage {
+  std::string pin;            ///< "sha256:<64 hex>": the package set's digest, as plans record it
+  std::filesystem::path dir;  ///< the pin's directory: its trees, `current`, `packages.lock`
+  /// The tree `current` names ("sha256:<64 hex>", what a sandbox's record holds); empty when no
+  /// build finished.
+  std::string current;
+  /// Every finished tree under the pin (older builds of the same pin stay while one may be
+  /// mounted).
+  std::vector<std::string> trees;
+  uint64_t bytes = 0;   ///< of the regular files of every tree, counted without following links
+  size_t packages = 0;  ///< lines of `packages.lock`: every package installed, not only declared
+};
+
+/// The Debian images of `cache_dir`, sorted by pin. Reads only; a directory that is not a pin's is
+/// skipped, and so is one that cannot be read (its listing names nothing to remove).
+std::vector<CachedDebianImage> ListDebianImages(const std::filesystem::path& cache_dir);
+
+/// Removes `image`'s directory, sealed trees and all, under the pin's build lock: an image being
+/// built is not removed (Error that says so), and a build waiting on the lock finds it gone and
+/// builds it again.
+ErrorOr<Ok> RemoveDebianImage(const CachedDebianImage& image);
 
 }  // namespace mvm::runtime::rootfs
 

@@ -128,6 +128,63 @@ TEST(DiffTest, WhatRunsIsAChangeThatDoesNotWiden) {
   EXPECT_EQ(RenderDiffJson(diff).find("hunter"), std::string::npos);
 }
 
+/// A plan of an `Image.debian` workload, with `pin` recorded in its rootfs artifact as `mvmctl
+/// build` records it (a compile leaves it empty).
+v1::ExecutionPlan DebianPlan(std::vector<std::string> packages, const std::string& pin,
+                             const std::string& suite = "bookworm") {
+  ir::v1::Workload w = TestWorkload();
+  ir::v1::Image& image = *w.mutable_image();
+  image.Clear();
+  image.set_kind("debian");
+  image.set_ref(suite);
+  for (std::string& p : packages) {
+    image.add_packages(std::move(p));
+  }
+  v1::ExecutionPlan plan = Lower(w);
+  for (v1::Artifact& a : *plan.mutable_artifacts()) {
+    if (a.role() == "rootfs") {
+      a.set_digest(pin);
+    }
+  }
+  return plan;
+}
+
+TEST(DiffTest, DebianPackagesAndTheirPinAreChangesThatDoNotWiden) {
+  const std::string pin_a = "sha256:" + std::string(64, 'a');
+  const std::string pin_b = "sha256:" + std::string(64, 'b');
+  v1::ExecutionPlan jq = DebianPlan({"jq"}, pin_a);
+
+  PlanDiff same = DiffPlans(jq, DebianPlan({"jq"}, pin_a));
+  EXPECT_FALSE(same.changed());
+
+  // The same names resolved to other versions: only the pin moves, and that is a change.
+  PlanDiff repinned = DiffPlans(jq, DebianPlan({"jq"}, pin_b));
+  EXPECT_EQ(Lines(repinned), (std::vector<std::string>{
+                                 "image debian:bookworm (package set " + pin_a +
+                                     ")=>debian:bookworm (package set " + pin_b + ")",
+                             }));
+  EXPECT_TRUE(repinned.changed());
+  EXPECT_FALSE(repinned.widened());
+
+  PlanDiff added = DiffPlans(jq, DebianPlan({"jq", "curl"}, pin_b));
+  EXPECT_EQ(Lines(added), (std::vector<std::string>{
+                              "image debian:bookworm (package set " + pin_a +
+                                  ")=>debian:bookworm (package set " + pin_b + ")",
+                              "package +curl",
+                          }));
+  EXPECT_TRUE(added.changed());
+  EXPECT_FALSE(added.widened());
+
+  PlanDiff removed = DiffPlans(DebianPlan({"jq", "curl"}, ""), DebianPlan({"curl"}, ""));
+  EXPECT_EQ(Lines(removed), (std::vector<std::string>{"package -jq"}));
+  EXPECT_TRUE(removed.changed());
+
+  // Another suite is another image.
+  EXPECT_EQ(Lines(DiffPlans(jq, DebianPlan({"jq"}, pin_a, "trixie"))),
+            (std::vector<std::string>{"image debian:bookworm (package set " + pin_a +
+                                      ")=>debian:trixie (package set " + pin_a + ")"}));
+}
+
 TEST(ReviewTextTest, ShellWordsReadBackAndHideNothing) {
   EXPECT_EQ(ShellWord("/usr/bin/python3"), "/usr/bin/python3");
   EXPECT_EQ(ShellWord(""), "''");

@@ -106,6 +106,101 @@ TEST_F(ProjectFilesTest, SymlinkToAFileOutsideIsRefusedInsideIsShippedAsTheFile)
   EXPECT_EQ(last_files[0].sha256, ir::Sha256Hex("inside"));
 }
 
+TEST_F(ProjectFilesTest, AStateDirectoryInsideTheProjectNeverShipsJudgedByWhatItHolds) {
+  WriteFile(root() / "main.py", "m");
+  // What `mvmctl` leaves in a state directory: the audit log with its head, keys, records.
+  WriteFile(root() / "state" / "audit.jsonl", "{}\n");
+  WriteFile(root() / "state" / "audit.jsonl.head", "h");
+  WriteFile(root() / "state" / "sandboxes" / "s" / "sandbox.json", "{}");
+  WriteFile(root() / "state" / "rootfs" / "python-3.11" / "bin" / "python3", "elf");
+  // A signing key where the launcher keeps it is enough, whatever the directory is called.
+  WriteFile(root() / "work" / "keys" / "dev.key", "k");
+  WriteFile(root() / "work" / "notes.txt", "n");
+  // A name alone is not: an app's own `audit.jsonl` or `keys/` ship.
+  WriteFile(root() / "app" / "audit.jsonl", "{}\n");
+  WriteFile(root() / "app" / "keys" / "README", "r");
+  ir::v1::Workload w;
+  w.set_id("w");
+  EXPECT_EQ(Resolve(w),
+            (std::vector<std::string>{"app/audit.jsonl", "app/keys/README", "main.py"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"state-dir-in-project", "state-dir-in-project"}));
+
+  // With `files=` too, even when a pattern names what is inside; a warning only when a pattern
+  // would have shipped the state (`work/*.txt` would not pick up `work/keys/dev.key`).
+  EXPECT_EQ(Resolve(Declared({"*.py", "state/**", "work/*.txt"})),
+            (std::vector<std::string>{"main.py"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"state-dir-in-project", "file-pattern-unmatched",
+                                             "file-pattern-unmatched"}));
+  EXPECT_EQ(Resolve(Declared({"*.py"})), (std::vector<std::string>{"main.py"}));
+  EXPECT_TRUE(kinds.empty());
+
+  // A state directory that `.gitignore` leaves out is not worth a word.
+  WriteFile(root() / ".gitignore", "state/\nwork/\n");
+  EXPECT_EQ(Resolve(w), (std::vector<std::string>{".gitignore", "app/audit.jsonl",
+                                                  "app/keys/README", "main.py"}));
+  EXPECT_TRUE(kinds.empty());
+}
+
+TEST_F(ProjectFilesTest, SourcesKeptInsideAStateDirectoryShipOnlyTheDeclaringFile) {
+  WriteFile(root() / "main.py", "m");
+  WriteFile(root() / "helpers.py", "h");
+  WriteFile(root() / "keys" / "launcher.key", "k");
+  WriteFile(root() / "audit.jsonl", "{}\n");
+  ir::v1::Workload w;
+  w.set_id("w");
+  EXPECT_EQ(Resolve(w), (std::vector<std::string>{"main.py"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"state-dir-in-project"}));
+  EXPECT_EQ(Resolve(Declared({"*.py"})), (std::vector<std::string>{"main.py"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"state-dir-in-project"}));
+}
+
+TEST_F(ProjectFilesTest, KeyLikeFilesWarnWithTheExclusionThatFits) {
+  WriteFile(root() / "main.py", "m");
+  for (const char* name : {"tls/server.key", "tls/chain.pem", ".env", ".env.local", "deploy/id_rsa",
+                           "deploy/id_ed25519_ci", "client.p12", "app.jks"}) {
+    WriteFile(root() / name, "secret");
+  }
+  // Public halves and look-alikes are not secrets.
+  for (const char* name : {"deploy/id_rsa.pub", "keyboard.py", "environment.md", "tls/README"}) {
+    WriteFile(root() / name, "public");
+  }
+  ir::v1::Workload w;
+  w.set_id("w");
+  DiagnosticSink sink;
+  auto files = ResolveProjectFiles(w, root(), "main.py", {}, sink);
+  ASSERT_TRUE(files);
+  EXPECT_EQ(files->size(), 13u) << "a warning leaves the file in the set";
+  std::vector<std::string> warned;
+  for (const Diagnostic& d : sink.diagnostics()) {
+    EXPECT_EQ(KindInfo(d.kind).name, "key-like-file-shipped");
+    EXPECT_EQ(d.severity, Severity::kWarning);
+    warned.push_back(d.message.substr(0, d.message.find(" looks")));
+  }
+  EXPECT_EQ(warned, (std::vector<std::string>{
+                        "project file `.env`", "project file `.env.local`",
+                        "project file `app.jks`", "project file `client.p12`",
+                        "project file `deploy/id_ed25519_ci`", "project file `deploy/id_rsa`",
+                        "project file `tls/chain.pem`", "project file `tls/server.key`"}));
+  ASSERT_FALSE(sink.diagnostics().empty());
+  EXPECT_NE(sink.diagnostics().back().message.find("(it matches `*.key`)"), std::string::npos);
+  EXPECT_NE(sink.diagnostics().back().hint.find("a `/tls/server.key` line in `.gitignore`"),
+            std::string::npos);
+
+  // Declared patterns that pick one up warn too, and the hint is a `files=` exclusion.
+  DiagnosticSink declared_sink;
+  ASSERT_TRUE(
+      ResolveProjectFiles(Declared({"*.py", "tls/"}), root(), "main.py", {}, declared_sink));
+  ASSERT_EQ(declared_sink.diagnostics().size(), 2u);
+  EXPECT_NE(declared_sink.diagnostics()[1].hint.find("`\"!tls/server.key\"` in `files=`"),
+            std::string::npos)
+      << declared_sink.diagnostics()[1].hint;
+
+  // Once excluded, nothing is said.
+  EXPECT_EQ(Resolve(Declared({"*.py", "tls/", "!*.key", "!*.pem"})),
+            (std::vector<std::string>{"keyboard.py", "main.py", "tls/README"}));
+  EXPECT_TRUE(kinds.empty());
+}
+
 TEST_F(ProjectFilesTest, LimitsAreDiagnosticsNamingTheFlag) {
   for (int i = 0; i < 5; ++i) {
     WriteFile(root() / ("f" + std::to_string(i)), std::string(1000, 'x'));

@@ -32,11 +32,14 @@ __all__ = [
     "SecretRef",
     "Volume",
     "Image",
+    "Service",
     "Sandbox",
     "CommandResult",
     "CommandHandle",
     "FileEntry",
     "Snapshot",
+    "ServiceInfo",
+    "PublishedPort",
     "SandboxError",
     "TimeoutError",
     "VerificationError",
@@ -214,6 +217,35 @@ class Volume:
 
 
 @dataclass(frozen=True)
+class Service:
+    """A service of a sandbox, for ``Sandbox.create(services=[...])``: what ``@service`` declares
+    on a method, with the same options.
+
+        Service("api", ["python3", "-m", "http.server", "8080"], port=8080, restart="always")
+
+    Options not given are ``None``: the declaration holds only what was declared, and the runtime
+    applies the defaults (``on-failure``, at most 10 restarts)."""
+
+    name: str
+    command: Tuple[str, ...]
+    port: Optional[int] = None
+    restart: Optional[str] = None
+    max_restarts: Optional[int] = None
+
+    # Written out (dataclass keeps it) to make the options keyword-only, as in declarations.
+    def __init__(self, name: str, command: Iterable[str], *, port: Optional[int] = None,
+                 restart: Optional[str] = None, max_restarts: Optional[int] = None) -> None:
+        if isinstance(command, (str, bytes)):
+            raise TypeError("a Service command is a list, e.g. [\"httpd\", \"-f\"]; a string "
+                            "would need a shell to split it")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "command", tuple(command))
+        object.__setattr__(self, "port", port)
+        object.__setattr__(self, "restart", restart)
+        object.__setattr__(self, "max_restarts", max_restarts)
+
+
+@dataclass(frozen=True)
 class Image:
     """A root filesystem mvm builds itself. Create with :meth:`debian`; pass it as ``image=``
     where a reference string (``"template:python-3.11"``) would go."""
@@ -234,6 +266,7 @@ class Image:
 
 _RUNTIME = {"Sandbox": "mvm.sandbox", "CommandResult": "mvm.sandbox",
             "CommandHandle": "mvm.sandbox", "FileEntry": "mvm.sandbox", "Snapshot": "mvm.sandbox",
+            "ServiceInfo": "mvm.sandbox", "PublishedPort": "mvm.sandbox",
             "SandboxError": "mvm.errors", "TimeoutError": "mvm.errors",
             "VerificationError": "mvm.errors"}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from mvm import Image, NetworkPolicy, SecretRef, Volume
+from mvm import Image, NetworkPolicy, SecretRef, Service, Volume
 
 SCHEMA_VERSION = "mvm.ir/v1"
 
@@ -159,6 +159,35 @@ def volumes(value: Any) -> List[Dict[str, Any]]:
     return out
 
 
+def services(value: Any) -> List[Dict[str, Any]]:
+    """``services=[Service(...)]`` as the frontend lowers ``@service`` methods, in the given
+    order."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError("services must be a list of Service(name, command, ...)")
+    out = []
+    for i, svc in enumerate(value):
+        if not isinstance(svc, Service):
+            raise TypeError(f"services[{i}] must be Service(name, command, ...), got "
+                            f"{type(svc).__name__}")
+        item: Dict[str, Any] = {}
+        _set(item, "name", _str(svc.name, f"services[{i}].name"))
+        command = _str_list(list(svc.command), f"services[{i}].command")
+        if not command:
+            raise ValueError(f"services[{i}] ({svc.name!r}) has an empty command: give the "
+                             "program and its arguments as a list")
+        item["command"] = command
+        # `port` and `max_restarts` are proto3 optional: a declared 0 is written, as the frontend
+        # writes it.
+        if svc.port is not None:
+            item["port"] = _int(svc.port, f"services[{i}].port")
+        if svc.restart is not None:
+            _set(item, "restart", _str(svc.restart, f"services[{i}].restart"))
+        if svc.max_restarts is not None:
+            item["max_restarts"] = _int(svc.max_restarts, f"services[{i}].max_restarts")
+        out.append(item)
+    return out
+
+
 def workload(image_ref: str, workload_id: str, options: Mapping[str, Any]) -> Dict[str, Any]:
     """The workload of ``Sandbox.create(image_ref, workload_id=…, **options)``, without entrypoints,
     files or source (the recorder adds those as they happen)."""
@@ -188,6 +217,8 @@ def workload(image_ref: str, workload_id: str, options: Mapping[str, Any]) -> Di
         if isinstance(ports, (str, bytes)) or not isinstance(ports, Sequence):
             raise TypeError("ports must be a list of integers")
         w["ports"] = [_int(p, f"ports[{i}]") for i, p in enumerate(ports)]
+    if options.get("services"):
+        w["services"] = services(options["services"])
     if options.get("files") is not None:
         # The patterns only: the compiler resolves them against the project when it makes the plan.
         w["file_set"] = {"patterns": _str_list(options["files"], "files")}

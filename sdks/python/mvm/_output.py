@@ -101,3 +101,48 @@ def listing(what: str, data: Any) -> List[Tuple[str, str, int, int]]:
                                "no file has")
         out.append((name, kind, mode, size))
     return out
+
+
+def port_number(what: str, value: Any) -> int:
+    """A TCP port, 1-65535."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+        raise SandboxError(f"{what}: {_excerpt(value)} is not a TCP port (1-65535)")
+    return value
+
+
+def ports(what: str, entry: Dict[str, Any]) -> List[Tuple[int, int, str]]:
+    """A ``ps`` entry's ``ports`` as (guest, host, address)."""
+    items = field(what, entry, "ports", list, default=[])
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise SandboxError(f"{what} printed a port that is not an object: {_excerpt(item)}")
+        out.append((port_number(what, field(what, item, "guest", int)),
+                    port_number(what, field(what, item, "host", int)),
+                    field(what, item, "address", str)))
+    return out
+
+
+#: The ``phase`` values of a service (``unknown``: its agent could not be asked).
+SERVICE_PHASES = ("running", "backoff", "exited", "failed", "unknown")
+
+
+def services(what: str, entry: Dict[str, Any]) -> List[Tuple[str, str, str, int, int, Any, Any]]:
+    """A ``ps`` entry's ``services`` as (name, restart, phase, restarts, pid, exit_code, signal)."""
+    items = field(what, entry, "services", list, default=[])
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise SandboxError(f"{what} printed a service that is not an object: {_excerpt(item)}")
+        phase = field(what, item, "phase", str, default="unknown")
+        if phase not in SERVICE_PHASES:
+            raise SandboxError(f"{what} printed a service in phase {_excerpt(phase)}; expected one "
+                               f"of {', '.join(SERVICE_PHASES)}")
+        restarts = field(what, item, "restarts", int, default=0)
+        pid = field(what, item, "pid", int, default=0)
+        if restarts < 0 or pid < 0:
+            raise SandboxError(f"{what} printed a service with {restarts} restarts and pid {pid}")
+        out.append((field(what, item, "name", str), field(what, item, "restart", str), phase,
+                    restarts, pid, field(what, item, "exit_code", int, default=None),
+                    field(what, item, "signal", int, default=None)))
+    return out

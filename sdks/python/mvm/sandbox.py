@@ -4,7 +4,8 @@ Two modes, chosen by ``MVM_SDK_MODE`` when a sandbox is created:
 
 * ``live`` (the default) drives ``mvmctl``: ``create`` runs ``mvmctl up``, ``commands.run`` runs
   ``mvmctl exec --format=json``, ``files.*`` run ``mvmctl fs`` (``files.list``: ``ls --format=json``),
-  ``pause``/``resume`` run ``mvmctl pause``/``resume``, ``state`` reads ``mvmctl ps --format=json``,
+  ``pause``/``resume`` run ``mvmctl pause``/``resume``, ``state``, ``services.list`` and ``ports``
+  read ``mvmctl ps --format=json``, ``services.logs`` runs ``mvmctl logs --service``,
   ``Sandbox.restore`` runs ``mvmctl restore --format=json``, and so on. Only mvmctl's JSON is parsed, never its text for people, and an answer of the wrong
   shape is a ``SandboxError`` (``_output``). A sandbox dies with the process that created it unless
   it was created with ``detach=True``.
@@ -37,11 +38,12 @@ from mvm import _ir, _output
 from mvm._canonical import canonical_json
 from mvm.errors import SandboxError, TimeoutError, VerificationError
 
-__all__ = ["Sandbox", "CommandResult", "CommandHandle", "FileEntry", "Snapshot"]
+__all__ = ["Sandbox", "CommandResult", "CommandHandle", "FileEntry", "Snapshot", "ServiceInfo",
+           "PublishedPort"]
 
 #: ``Sandbox.create`` options that become IR, by their declaration names.
 _WORKLOAD_OPTIONS = ("cpu", "memory_mb", "disk_mb", "timeout_seconds", "network", "secrets",
-                     "volumes", "env", "ports", "isolation", "labels", "files")
+                     "volumes", "env", "ports", "isolation", "labels", "files", "services")
 
 #: The id a sandbox's workload gets when ``workload_id`` is not given.
 DEFAULT_WORKLOAD_ID = "sandbox"
@@ -93,6 +95,36 @@ class Snapshot:
     #: ``"files"`` (the writable file systems, as a tar) or ``"full"`` (a microVM's memory and
     #: devices, ``snapshot(full=True)``; ``sha256`` is then empty: each file has its own digest).
     kind: str = "files"
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """A service of a running sandbox, as ``mvmctl ps --format=json`` reports it. ``phase`` and the
+    numbers are what the sandbox's agent says: shown, never trusted for anything else."""
+
+    name: str
+    #: ``"never"``, ``"on-failure"`` or ``"always"``
+    restart: str
+    #: ``"running"``, ``"backoff"``, ``"exited"``, ``"failed"``, or ``"unknown"`` when the agent
+    #: could not be asked (the sandbox is paused or stopped)
+    phase: str
+    #: How often the agent started it again.
+    restarts: int = 0
+    #: Its pid in the sandbox's pid namespace; 0 when it is not running.
+    pid: int = 0
+    #: The last exit status, when it has exited.
+    exit_code: Optional[int] = None
+    #: The signal that ended it, when one did (0 otherwise).
+    signal: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """A guest port ``up`` published on the host: connect to ``address``:``host``."""
+
+    guest: int
+    host: int
+    address: str
 
 
 def _mode() -> str:
@@ -234,6 +266,15 @@ class _RecordBackend:
     def pause(self) -> None:
         raise self._live_only("pause")
 
+    def services(self) -> List[ServiceInfo]:
+        raise self._live_only("list services of")
+
+    def service_logs(self, service: str) -> str:
+        raise self._live_only("read service logs of")
+
+    def ports(self) -> List[PublishedPort]:
+        raise self._live_only("publish ports for")
+
     def resume(self) -> None:
         raise self._live_only("resume")
 
@@ -295,8 +336,14 @@ def _last_line(text: str) -> str:
 
 class _LiveBackend:
     def __init__(self, mvmctl: str, state_dir: Optional[str], name: str, detach: bool,
-                 sandbox_backend: Optional[str] = None) -> None:
+                 sandbox_backend: Optional[str] = None,
+                 publish: Optional[Mapping[int, int]] = None) -> None:
         self.mvmctl = mvmctl
+        # Checked here, before launch makes any temporary file.
+        self.publish_flags: List[str] = []
+        for guest, host in (publish or {}).items():
+            self.publish_flags += ["--publish", f"{_output.port_number('publish', guest)}:"
+                                                f"{_output.port_number('publish', host)}"]
         self.state_dir = state_dir
         self.sandbox_backend = sandbox_backend
         self.name = name
@@ -344,6 +391,7 @@ class _LiveBackend:
         argv = self._argv("up", "--from-ir", ir_path, "--name", self.name, "--format=json")
         if self.sandbox_backend:
             argv += ["--backend", self.sandbox_backend]
+        argv += self.publish_flags
         if self.detach:
             argv.append("--detach")
         try:
@@ -565,14 +613,43 @@ class _LiveBackend:
     def resume(self) -> None:
         self._run("resume", self._argv("resume", self.name))
 
-    def state(self) -> str:
-        out = self._run("reading the state", self._argv("ps", "--format=json")).stdout
+    def _ps_entry(self, what_for: str) -> Optional[Dict[str, Any]]:
+        """This sandbox's entry of ``mvmctl ps --format=json``; None when it has no record."""
+        out = self._run(what_for, self._argv("ps", "--format=json")).stdout
         what = "mvmctl ps --format=json"
         sandboxes = _output.field(what, _output.parse_object(what, out), "sandboxes", list)
         for entry in sandboxes:
             if isinstance(entry, dict) and entry.get("name") == self.name:
-                return _output.field(what, entry, "status", str)
-        return "destroyed"
+                return entry
+        return None
+
+    def state(self) -> str:
+        entry = self._ps_entry("reading the state")
+        if entry is None:
+            return "destroyed"
+        return _output.field("mvmctl ps --format=json", entry, "status", str)
+
+    def _served_entry(self, what_for: str) -> Dict[str, Any]:
+        entry = self._ps_entry(what_for)
+        if entry is None:
+            raise SandboxError(f"{what_for} of sandbox {self.name!r}: it no longer exists",
+                               audit_id=self.audit_id)
+        return entry
+
+    def services(self) -> List[ServiceInfo]:
+        entry = self._served_entry("listing services")
+        return [ServiceInfo(*s) for s in _output.services("mvmctl ps --format=json", entry)]
+
+    def service_logs(self, service: str) -> str:
+        if not isinstance(service, str) or not service or service.startswith("-"):
+            raise ValueError(f"{service!r} is not a service name")
+        return self._run(f"reading the log of service {service!r}",
+                         self._argv("logs", self.name, "--service", service)).stdout.decode(
+                             "utf-8", "replace")
+
+    def ports(self) -> List[PublishedPort]:
+        entry = self._served_entry("listing published ports")
+        return [PublishedPort(*p) for p in _output.ports("mvmctl ps --format=json", entry)]
 
     def restore(self, sandbox: str, label: str, timeout: float) -> Dict[str, Any]:
         """``mvmctl restore SANDBOX LABEL --as <this name>``: the new sandbox is detached."""
@@ -680,6 +757,25 @@ class Files:
         self._backend.remove(path, recursive)
 
 
+class Services:
+    """``sandbox.services``: the services ``Sandbox.create(services=[...])`` declared, which the
+    sandbox's agent runs and restarts by their policy (live mode)."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+
+    def list(self) -> List[ServiceInfo]:
+        """Each service with its phase, restarts and pid as the agent reports them now
+        (``mvmctl ps --format=json``)."""
+        return self._backend.services()
+
+    def logs(self, name: str) -> str:
+        """What service ``name`` printed, and its restarts, as the agent keeps them (a bounded
+        ring; ``mvmctl logs NAME --service S``). An unknown service is a ``SandboxError`` naming
+        the ones there are."""
+        return self._backend.service_logs(name)
+
+
 class Commands:
     """``sandbox.commands``: run programs in the sandbox. Commands are argv lists; no shell is
     involved unless you run one."""
@@ -724,6 +820,7 @@ class Sandbox:
         self.name = name
         self.files = Files(backend)
         self.commands = Commands(backend)
+        self.services = Services(backend)
 
     @property
     def audit_id(self) -> Optional[str]:
@@ -737,29 +834,36 @@ class Sandbox:
                secrets: Optional[Mapping[str, Any]] = None, volumes: Optional[Sequence] = None,
                env: Optional[Mapping[str, str]] = None, ports: Optional[Sequence[int]] = None,
                isolation: Optional[str] = None, labels: Optional[Mapping[str, str]] = None,
-               files: Optional[Sequence[str]] = None, name: Optional[str] = None, detach: bool = False, state_dir: Optional[str] = None,
+               files: Optional[Sequence[str]] = None, services: Optional[Sequence[Any]] = None,
+               publish: Optional[Mapping[int, int]] = None,
+               name: Optional[str] = None, detach: bool = False, state_dir: Optional[str] = None,
                mvmctl: Optional[str] = None, backend: Optional[str] = None,
                create_timeout_seconds: float = DEFAULT_CREATE_TIMEOUT_SECONDS) -> "Sandbox":
         """Creates a sandbox from ``image`` with the options of ``@workload`` (same names and
-        meaning). Live mode only: ``name`` (default ``<workload id>-<6 hex digits>``),
+        meaning; ``services`` lists :class:`mvm.Service` records, what ``@service`` methods
+        declare). Live mode only: ``publish`` (guest port to the host port ``up --publish``
+        chooses; the others get ephemeral ones), ``name`` (default
+        ``<workload id>-<6 hex digits>``),
         ``detach`` (outlive this process), ``state_dir`` (default ``MVM_STATE_DIR`` or
         mvmctl's), ``mvmctl`` (default ``MVM_MVMCTL`` or PATH), ``backend`` (mvmctl's
         ``--backend``: ``container``, the default, or ``qemu-microvm``)."""
         options = dict(cpu=cpu, memory_mb=memory_mb, disk_mb=disk_mb,
                        timeout_seconds=timeout_seconds, network=network, secrets=secrets,
                        volumes=volumes, env=env, ports=ports, isolation=isolation, labels=labels,
-                       files=files)
+                       files=files, services=services)
         workload_id = DEFAULT_WORKLOAD_ID if workload_id is None else workload_id
         workload = _ir.workload(image, workload_id, options)
         source = _call_site()
         if _mode() == "record":
             workload = {"id": workload["id"], "source": source,
                         **{k: v for k, v in workload.items() if k != "id"}}
+            for svc in workload.get("services", []):
+                svc["loc"] = source  # one call declares them all
             _the_recorder().add(workload)
             return cls(_RecordBackend(workload), workload_id, None)
         name = name or f"{workload_id}-{_random.token_hex(3)}"
         backend = _LiveBackend(_find_mvmctl(mvmctl), state_dir or os.environ.get("MVM_STATE_DIR"),
-                               name, detach, backend)
+                               name, detach, backend, publish)
         live = dict(workload, source=source, entrypoints=[dict(LIVE_ENTRYPOINT)])
         backend.source = source
         backend.launch(_ir.module([live]), create_timeout_seconds)
@@ -768,6 +872,11 @@ class Sandbox:
     def logs(self) -> str:
         """What the sandbox's commands printed, as its agent keeps it (a bounded ring)."""
         return self._backend.logs()
+
+    def ports(self) -> List[PublishedPort]:
+        """The guest ports published on the host (``ports=`` and each service's ``port``), as
+        ``mvmctl ps --format=json`` lists them; empty once the sandbox stopped. Live mode only."""
+        return self._backend.ports()
 
     def snapshot(self, *, full: bool = False, label: Optional[str] = None) -> Snapshot:
         """Snapshots the sandbox (``mvmctl snapshot``): its writable files, or with ``full`` (a

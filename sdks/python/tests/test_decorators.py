@@ -126,10 +126,28 @@ class WorkloadTest(unittest.TestCase):
             sorted(mvm.__all__),
             sorted(["workload", "entrypoint", "service", "NetworkPolicy", "SecretRef", "Volume",
                     "Image", "Sandbox", "CommandResult", "CommandHandle", "FileEntry", "Snapshot",
-                    "SandboxError", "TimeoutError", "VerificationError"]))
+                    "SandboxError", "TimeoutError", "VerificationError", "Service",
+                    "ServiceInfo", "PublishedPort"]))
         for name in mvm.__all__:
             self.assertTrue(hasattr(mvm, name), name)
         self.assertEqual(mvm.__version__, "0.1.0")
+
+
+class ServiceTest(unittest.TestCase):
+    def test_options_not_given_stay_unset(self):
+        svc = mvm.Service("api", ["httpd", "-f"])
+        self.assertEqual((svc.name, svc.command, svc.port, svc.restart, svc.max_restarts),
+                         ("api", ("httpd", "-f"), None, None, None))
+        full = mvm.Service("api", ["x"], port=0, restart="never", max_restarts=0)
+        self.assertEqual((full.port, full.restart, full.max_restarts), (0, "never", 0))
+
+    def test_a_string_command_is_refused(self):
+        with self.assertRaisesRegex(TypeError, "a Service command is a list"):
+            mvm.Service("api", "httpd -f")
+
+    def test_options_are_keyword_only(self):
+        with self.assertRaises(TypeError):
+            mvm.Service("api", ["x"], 8080)
 
 
 class ImageTest(unittest.TestCase):

@@ -128,6 +128,44 @@ class LiveTest(unittest.TestCase):
         # Leaving the block stopped it, and its attached `up` cleaned everything away.
         self.assertTrue(wait_until(lambda: not running(name)), ps().get(name))
 
+    def test_services_ports_and_a_service_log(self):
+        serve = ("mkdir -p /tmp/www && echo served > /tmp/www/index.html && "
+                 "exec httpd -f -p 127.0.0.1:8080 -h /tmp/www")
+        with create(workload_id="py-svc", ports=[9000], services=[
+                mvm.Service("http", ["sh", "-c", serve], port=8080),
+                mvm.Service("ticker", ["sh", "-c", "echo ticking; exec sleep 1000"],
+                            restart="always", max_restarts=3)]) as sb:
+            ports = {p.guest: p for p in sb.ports()}
+            self.assertEqual(sorted(ports), [8080, 9000])
+            self.assertEqual(ports[8080].address, "127.0.0.1")
+            self.assertNotEqual(ports[8080].host, 8080)
+            self.assertTrue(wait_until(lambda: "ticking" in sb.services.logs("ticker")))
+            services = {s.name: s for s in sb.services.list()}
+            self.assertEqual(sorted(services), ["http", "ticker"])
+            self.assertEqual(services["ticker"].restart, "always")
+            self.assertEqual((services["ticker"].phase, services["ticker"].restarts),
+                             ("running", 0))
+            self.assertGreater(services["ticker"].pid, 0)
+            body = b""
+
+            def fetch():
+                nonlocal body
+                import urllib.request
+                try:
+                    body = urllib.request.urlopen(f"http://127.0.0.1:{ports[8080].host}/",
+                                                  timeout=5).read()
+                except OSError:
+                    return False
+                return body == b"served\n"
+            self.assertTrue(wait_until(fetch), body)
+            # Killed, the ticker is started again, and the count says so.
+            sb.commands.run(["sh", "-c", "kill -9 $(pidof sleep)"])
+            self.assertTrue(wait_until(
+                lambda: {s.name: s for s in sb.services.list()}["ticker"].restarts == 1))
+            with self.assertRaises(SandboxError) as caught:
+                sb.services.logs("nope")
+            self.assertIn("nope", str(caught.exception))
+
     def test_files_list_gives_hostile_names_exactly(self):
         # Issue 24 item 6: names a workload chose to forge an entry of the text listing, to break
         # its parser, to hold an escape sequence, and to be no UTF-8 at all.

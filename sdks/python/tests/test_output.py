@@ -9,13 +9,15 @@ import stat
 import tempfile
 import unittest
 
+import mvm
 from mvm import Sandbox, SandboxError, TimeoutError
 
 # `up` answers like `mvmctl up --detach --format=json`; every other command records its argv and
 # prints the file $MVM_FAKE_STDOUT names, then exits with $MVM_FAKE_STATUS (default 0).
 FAKE_MVMCTL = """#!/bin/sh
 case "$1" in
-  up) if [ -n "$MVM_FAKE_UP" ]; then cat "$MVM_FAKE_UP"; else echo '{"audit_id":"up-audit"}'; fi ;;
+  up) if [ -n "$MVM_FAKE_UP_ARGV" ]; then printf '%s\\n' "$@" > "$MVM_FAKE_UP_ARGV"; fi
+      if [ -n "$MVM_FAKE_UP" ]; then cat "$MVM_FAKE_UP"; else echo '{"audit_id":"up-audit"}'; fi ;;
   stop|destroy) ;;
   *) printf '%s\\n' "$@" > "$MVM_FAKE_ARGV"; cat "$MVM_FAKE_STDOUT"; exit "${MVM_FAKE_STATUS:-0}" ;;
 esac
@@ -66,6 +68,7 @@ class FakeMvmctlTest(unittest.TestCase):
         self._env = dict(os.environ)
         os.environ.update(MVM_FAKE_STDOUT=self.stdout, MVM_FAKE_ARGV=self.argv, MVM_SDK_MODE="live")
         os.environ.pop("MVM_FAKE_UP", None)
+        os.environ.pop("MVM_FAKE_UP_ARGV", None)
         os.environ.pop("MVM_FAKE_STATUS", None)
 
     def tearDown(self):
@@ -142,6 +145,87 @@ class FakeMvmctlTest(unittest.TestCase):
             with self.subTest(what):
                 self.answer(data)
                 self.assert_sandbox_error(call, what)
+
+    def ps_answer(self, entry: dict) -> None:
+        self.answer(json.dumps({"sandboxes": [
+            {"name": "other", "status": "running", "ports": [{"guest": 1, "host": 2,
+                                                              "address": "127.0.0.1"}]},
+            dict({"name": "fake", "status": "running"}, **entry)]}).encode())
+
+    def test_services_and_ports_are_read_from_ps_json(self):
+        sb = self.sandbox()
+        self.ps_answer({
+            "ports": [{"guest": 8080, "host": 18080, "address": "127.0.0.1"},
+                      {"guest": 9000, "host": 41234, "address": "127.0.0.1"}],
+            "services": [
+                {"name": "http", "restart": "on-failure", "phase": "running", "restarts": 1,
+                 "pid": 12},
+                {"name": "once", "restart": "never", "phase": "exited", "restarts": 0, "pid": 0,
+                 "exit_code": 3, "signal": 0},
+                {"name": "paused", "restart": "always", "phase": "unknown"}]})
+        self.assertEqual([(p.guest, p.host, p.address) for p in sb.ports()],
+                         [(8080, 18080, "127.0.0.1"), (9000, 41234, "127.0.0.1")])
+        with open(self.argv) as f:
+            self.assertEqual(f.read().split("\n")[:4], ["ps", "--state-dir", self.dir,
+                                                         "--format=json"])
+        services = sb.services.list()
+        self.assertEqual([(s.name, s.restart, s.phase, s.restarts, s.pid, s.exit_code)
+                          for s in services],
+                         [("http", "on-failure", "running", 1, 12, None),
+                          ("once", "never", "exited", 0, 0, 3),
+                          ("paused", "always", "unknown", 0, 0, None)])
+        # Without services or ports: empty lists, not errors.
+        self.ps_answer({})
+        self.assertEqual(sb.ports(), [])
+        self.assertEqual(sb.services.list(), [])
+
+    def test_malformed_services_and_ports_are_sandbox_errors(self):
+        sb = self.sandbox()
+        cases = {
+            "ports not a list": {"ports": {"guest": 1}},
+            "a port not an object": {"ports": [8080]},
+            "a port past 65535": {"ports": [{"guest": 8080, "host": 70000, "address": "x"}]},
+            "a port without its address": {"ports": [{"guest": 8080, "host": 1}]},
+            "a string port": {"ports": [{"guest": "8080", "host": 1, "address": "x"}]},
+            "a service without a name": {"services": [{"restart": "never", "phase": "running"}]},
+            "an unknown phase": {"services": [{"name": "a", "restart": "never", "phase": "odd"}]},
+            "negative restarts": {"services": [{"name": "a", "restart": "never",
+                                                "phase": "running", "restarts": -1}]},
+        }
+        for what, entry in cases.items():
+            with self.subTest(what):
+                self.ps_answer(entry)
+                call = sb.ports if "port" in what else sb.services.list
+                self.assert_sandbox_error(call, what)
+        self.answer(b'{"sandboxes": []}')
+        e = self.assert_sandbox_error(sb.ports, "gone")
+        self.assertIn("no longer exists", str(e))
+
+    def test_a_service_log_is_logs_with_the_service_named(self):
+        sb = self.sandbox()
+        self.answer(b"ticking\nrestarted (pid 7)\n")
+        self.assertEqual(sb.services.logs("ticker"), "ticking\nrestarted (pid 7)\n")
+        with open(self.argv) as f:
+            self.assertEqual(f.read().split("\n")[:6],
+                             ["logs", "--state-dir", self.dir, "fake", "--service", "ticker"])
+        with self.assertRaises(ValueError):
+            sb.services.logs("--raw")
+        os.environ["MVM_FAKE_STATUS"] = "3"
+        self.answer(b"")
+        self.assert_sandbox_error(lambda: sb.services.logs("nope"), "unknown service")
+
+    def test_publish_and_services_reach_up(self):
+        up_argv = os.path.join(self.dir, "up-argv")
+        os.environ["MVM_FAKE_UP_ARGV"] = up_argv
+        Sandbox.create("template:busybox", name="fake", detach=True, mvmctl=self.mvmctl,
+                       state_dir=self.dir, ports=[9000], publish={8080: 18080},
+                       services=[mvm.Service("http", ["httpd", "-f"], port=8080)])
+        with open(up_argv) as f:
+            argv = f.read().split("\n")
+        self.assertEqual(argv[argv.index("--publish") + 1], "8080:18080")
+        with self.assertRaises(SandboxError):
+            Sandbox.create("template:busybox", name="fake", detach=True, mvmctl=self.mvmctl,
+                           state_dir=self.dir, publish={8080: 0})
 
     def test_a_well_formed_exec_answer_is_read(self):
         sb = self.sandbox()

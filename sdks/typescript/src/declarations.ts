@@ -60,6 +60,33 @@ export function SecretRef(name: string, options: { hosts?: readonly string[] } =
   return Object.freeze({ kind: "secret-ref" as const, name, hosts: Object.freeze([...(options.hosts ?? [])]) });
 }
 
+/** A service of a sandbox, for `Sandbox.create(image, { services: [...] })`: what `@service`
+ * declares on a method, with the same options. Options not given stay undefined: the runtime
+ * applies the defaults (`"on-failure"`, at most 10 restarts). */
+export interface Service {
+  readonly kind: "service";
+  readonly name: string;
+  readonly command: readonly string[];
+  readonly port?: number;
+  readonly restart?: "never" | "on-failure" | "always";
+  readonly maxRestarts?: number;
+}
+
+/** `Service("api", ["httpd", "-f"], { port: 8080, restart: "always", maxRestarts: 3 })` */
+export function Service(name: string, command: readonly string[], options: Omit<ServiceOptions, "command"> = {}): Service {
+  if (typeof command === "string" || !Array.isArray(command)) {
+    throw new TypeError('a Service command is an array, e.g. ["httpd", "-f"]; a string would need a shell to split it');
+  }
+  return Object.freeze({
+    kind: "service" as const,
+    name,
+    command: Object.freeze([...command]),
+    ...(options.port === undefined ? {} : { port: options.port }),
+    ...(options.restart === undefined ? {} : { restart: options.restart }),
+    ...(options.maxRestarts === undefined ? {} : { maxRestarts: options.maxRestarts }),
+  });
+}
+
 /** A volume of the sandbox, made with `Volume.local`, `Volume.memory`, `Volume.encrypted` or
  * `Volume.object`. `mode` and `sizeMb` are undefined when not given: the plan applies the defaults
  * (`"ro"`, 64 MiB). */

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 
 import type { Json } from "./canonical.js";
-import { type Image, NetworkPolicy, type SecretRef, type Volume, type WorkloadOptions } from "./declarations.js";
+import { type Image, NetworkPolicy, type SecretRef, type Service, type Volume, type WorkloadOptions } from "./declarations.js";
 
 export const SCHEMA_VERSION = "mvm.ir/v1";
 
@@ -251,6 +251,37 @@ export function workload(imageRef: string | Image, workloadId: string, o: Worklo
     w["file_set"] = { patterns: strList(o.files, "files") };
   }
   return w;
+}
+
+/** `services: [Service(...)]` as the frontend lowers `@service` methods, in the given order. */
+export function services(value: unknown): Obj[] {
+  if (!Array.isArray(value)) {
+    throw new TypeError("services must be an array of Service(name, command, ...)");
+  }
+  return value.map((svc: unknown, i: number): Obj => {
+    if (typeof svc !== "object" || svc === null || (svc as Service).kind !== "service") {
+      throw new TypeError(`services[${i}] must be Service(name, command, ...), got ${typeof svc}`);
+    }
+    const s = svc as Service;
+    const out: Obj = {};
+    set(out, "name", str(s.name, `services[${i}].name`));
+    const command = strList(s.command, `services[${i}].command`);
+    if (command.length === 0) {
+      throw new RangeError(`services[${i}] (${JSON.stringify(s.name)}) has an empty command: give the program and its arguments as an array`);
+    }
+    out["command"] = command;
+    // `port` and `max_restarts` are proto3 optional: a declared 0 is written, as the frontend writes it.
+    if (s.port !== undefined) {
+      out["port"] = int(s.port, `services[${i}].port`);
+    }
+    if (s.restart !== undefined) {
+      set(out, "restart", str(s.restart, `services[${i}].restart`));
+    }
+    if (s.maxRestarts !== undefined) {
+      out["max_restarts"] = int(s.maxRestarts, `services[${i}].maxRestarts`);
+    }
+    return out;
+  });
 }
 
 export function entrypoint(name: string, argv: unknown, timeoutSeconds: number | undefined): Obj {

@@ -140,3 +140,82 @@ export function listing(what: string, data: Uint8Array | string): ListedEntry[] 
     return { name, nameBytes, type: type as FileType, mode, size };
   });
 }
+
+export interface ListedPort {
+  guest: number;
+  host: number;
+  address: string;
+}
+
+function objects(what: string, entry: JsonObject, key: string, noun: string): JsonObject[] {
+  const value = Object.prototype.hasOwnProperty.call(entry, key) ? entry[key] : undefined;
+  if (value === undefined || value === null) {
+    return [];
+  }
+  if (!Array.isArray(value)) {
+    throw new SandboxError(`${what} printed \`${key}\` that is not a list: ${excerpt(value)}`);
+  }
+  return value.map((item: unknown) => {
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      throw new SandboxError(`${what} printed a ${noun} that is not an object: ${excerpt(item)}`);
+    }
+    return item as JsonObject;
+  });
+}
+
+/** A TCP port, 1-65535, or a SandboxError naming `what`. */
+export function portNumber(what: string, value: unknown): number {
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 65535) {
+    throw new SandboxError(`${what}: ${excerpt(value)} is not a TCP port (1-65535)`);
+  }
+  return value as number;
+}
+
+/** A `ps` entry's `ports`. */
+export function ports(what: string, entry: JsonObject): ListedPort[] {
+  return objects(what, entry, "ports", "port").map((p) => ({
+    guest: portNumber(what, field(what, p, "guest", "integer")),
+    host: portNumber(what, field(what, p, "host", "integer")),
+    address: field(what, p, "address", "string"),
+  }));
+}
+
+/** The `phase` values of a service (`unknown`: its agent could not be asked). */
+export const SERVICE_PHASES = ["running", "backoff", "exited", "failed", "unknown"] as const;
+export type ServicePhase = (typeof SERVICE_PHASES)[number];
+
+export interface ListedService {
+  name: string;
+  restart: string;
+  phase: ServicePhase;
+  restarts: number;
+  pid: number;
+  exitCode?: number;
+  signal?: number;
+}
+
+/** A `ps` entry's `services`. */
+export function services(what: string, entry: JsonObject): ListedService[] {
+  return objects(what, entry, "services", "service").map((s) => {
+    const phase = optionalField(what, s, "phase", "string") ?? "unknown";
+    if (!(SERVICE_PHASES as readonly string[]).includes(phase)) {
+      throw new SandboxError(`${what} printed a service in phase ${excerpt(phase)}; expected one of ${SERVICE_PHASES.join(", ")}`);
+    }
+    const restarts = optionalField(what, s, "restarts", "integer") ?? 0;
+    const pid = optionalField(what, s, "pid", "integer") ?? 0;
+    if (restarts < 0 || pid < 0) {
+      throw new SandboxError(`${what} printed a service with ${restarts} restarts and pid ${pid}`);
+    }
+    const exitCode = optionalField(what, s, "exit_code", "integer");
+    const signal = optionalField(what, s, "signal", "integer");
+    return {
+      name: field(what, s, "name", "string"),
+      restart: field(what, s, "restart", "string"),
+      phase: phase as ServicePhase,
+      restarts,
+      pid,
+      ...(exitCode === undefined ? {} : { exitCode }),
+      ...(signal === undefined ? {} : { signal }),
+    };
+  });
+}

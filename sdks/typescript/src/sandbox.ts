@@ -3,7 +3,9 @@
 //
 // Two modes, chosen by MVM_SDK_MODE when a sandbox is created:
 // - `live` (the default) drives mvmctl: create runs `mvmctl up`, commands.run runs
-//   `mvmctl exec --format=json`, files.* run `mvmctl fs` (files.list: `ls --format=json`), and so on.
+//   `mvmctl exec --format=json`, files.* run `mvmctl fs` (files.list: `ls --format=json`),
+//   services.list and ports read `mvmctl ps --format=json`, services.logs runs
+//   `mvmctl logs --service`, and so on.
 //   Only mvmctl's JSON is parsed, never its text for people, and an answer of the wrong shape is a
 //   SandboxError (output.ts). A sandbox dies with the process that created it unless it was created
 //   with `detach: true`.
@@ -21,7 +23,7 @@ import { isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { canonicalJson, type Json } from "./canonical.js";
-import type { Image, WorkloadOptions } from "./declarations.js";
+import type { Image, Service, WorkloadOptions } from "./declarations.js";
 import { SandboxError, TimeoutError, VerificationError } from "./errors.js";
 import * as ir from "./ir.js";
 import * as output from "./output.js";
@@ -40,6 +42,11 @@ export const DEFAULT_CREATE_TIMEOUT_SECONDS = 600;
 
 export interface SandboxOptions extends WorkloadOptions {
   workloadId?: string;
+  /** The sandbox's services, what `@service` methods declare: `[Service("api", [...], { port })]`. */
+  services?: readonly Service[];
+  /** Live mode: host ports for guest ports (`up --publish GUEST:HOST`); the others get ephemeral
+   * ones. */
+  publish?: Readonly<Record<number, number>>;
   /** Live mode: the sandbox's name (default `<workload id>-<6 hex digits>`). */
   name?: string;
   /** Live mode: let the sandbox outlive this process (stop it with `mvmctl stop NAME`). */
@@ -114,6 +121,30 @@ export interface RestoreOptions {
   restoreTimeoutSeconds?: number;
 }
 
+/** A service of a running sandbox, as `mvmctl ps --format=json` reports it. `phase` and the numbers
+ * are what the sandbox's agent says: shown, never trusted for anything else. */
+export interface ServiceInfo {
+  readonly name: string;
+  /** "never", "on-failure" or "always" */
+  readonly restart: string;
+  /** "unknown" when the agent could not be asked (the sandbox is paused or stopped). */
+  readonly phase: "running" | "backoff" | "exited" | "failed" | "unknown";
+  /** How often the agent started it again. */
+  readonly restarts: number;
+  /** Its pid in the sandbox's pid namespace; 0 when it is not running. */
+  readonly pid: number;
+  /** The last exit, when it has exited. */
+  readonly exitCode?: number;
+  readonly signal?: number;
+}
+
+/** A guest port `up` published on the host: connect to `address`:`host`. */
+export interface PublishedPort {
+  readonly guest: number;
+  readonly host: number;
+  readonly address: string;
+}
+
 /** A command started with `commands.start`. */
 export interface CommandHandle {
   wait(): Promise<CommandResult>;
@@ -130,6 +161,9 @@ interface Backend {
   list(path: string): Promise<FileEntry[]>;
   remove(path: string, recursive: boolean): Promise<void>;
   logs(): Promise<string>;
+  services(): Promise<ServiceInfo[]>;
+  serviceLogs(service: string): Promise<string>;
+  ports(): Promise<PublishedPort[]>;
   snapshot(options: SnapshotOptions): Promise<Snapshot>;
   removeSnapshot(label: string): Promise<void>;
   pause(): Promise<void>;
@@ -268,6 +302,18 @@ class RecordBackend implements Backend {
 
   async snapshot(_options: SnapshotOptions): Promise<Snapshot> {
     throw new SandboxError("record mode launches nothing, so there is nothing to snapshot; run with MVM_SDK_MODE=live");
+  }
+
+  async services(): Promise<ServiceInfo[]> {
+    throw new SandboxError("record mode launches nothing, so there are no services to list; run with MVM_SDK_MODE=live");
+  }
+
+  async serviceLogs(_service: string): Promise<string> {
+    throw new SandboxError("record mode launches nothing, so there is no service log to read; run with MVM_SDK_MODE=live");
+  }
+
+  async ports(): Promise<PublishedPort[]> {
+    throw new SandboxError("record mode launches nothing, so there are no published ports; run with MVM_SDK_MODE=live");
   }
 
   async removeSnapshot(_label: string): Promise<void> {
@@ -420,7 +466,15 @@ class LiveBackend implements Backend {
     readonly name: string,
     private readonly detach: boolean,
     private readonly backend?: string,
-  ) {}
+    publish?: Readonly<Record<number, number>>,
+  ) {
+    // Checked here, before launch makes any temporary file.
+    for (const [guest, host] of Object.entries(publish ?? {})) {
+      this.publishFlags.push("--publish", `${output.portNumber("publish", Number(guest))}:${output.portNumber("publish", host)}`);
+    }
+  }
+
+  private readonly publishFlags: string[] = [];
 
   /** For copies of this sandbox (fork): the same mvmctl and state directory. */
   get where(): { mvmctl: string; stateDir: string | undefined } {
@@ -454,7 +508,7 @@ class LiveBackend implements Backend {
     writeFileSync(irPath, canonicalJson(module));
     // up's stderr: a file this process keeps open after unlinking it, read if `up` fails.
     const errFd = openSync(join(dir, "up.stderr"), "w+");
-    let argv = this.argv("up", "--from-ir", irPath, "--name", this.name, "--format=json", ...(this.backend ? ["--backend", this.backend] : []));
+    let argv = this.argv("up", "--from-ir", irPath, "--name", this.name, "--format=json", ...(this.backend ? ["--backend", this.backend] : []), ...this.publishFlags);
     if (this.detach) {
       argv.push("--detach");
     } else {
@@ -696,8 +750,9 @@ class LiveBackend implements Backend {
     await this.ok("resume", this.argv("resume", this.name));
   }
 
-  async state(): Promise<SandboxState> {
-    const ran = await this.ok("reading the state", this.argv("ps", "--format=json"));
+  /** This sandbox's entry of `mvmctl ps --format=json`; undefined when it has no record. */
+  private async psEntry(whatFor: string): Promise<output.JsonObject | undefined> {
+    const ran = await this.ok(whatFor, this.argv("ps", "--format=json"));
     const what = "mvmctl ps --format=json";
     const list = output.parseObject(what, ran.stdout)["sandboxes"];
     if (!Array.isArray(list)) {
@@ -705,14 +760,46 @@ class LiveBackend implements Backend {
     }
     for (const entry of list) {
       if (entry !== null && typeof entry === "object" && !Array.isArray(entry) && entry["name"] === this.name) {
-        const status = output.field(what, entry, "status", "string");
-        if (status !== "running" && status !== "paused" && status !== "stopped") {
-          throw new SandboxError(`${what} printed an unknown status ${JSON.stringify(status)}`);
-        }
-        return status;
+        return entry as output.JsonObject;
       }
     }
-    return "destroyed";
+    return undefined;
+  }
+
+  async state(): Promise<SandboxState> {
+    const entry = await this.psEntry("reading the state");
+    if (entry === undefined) {
+      return "destroyed";
+    }
+    const what = "mvmctl ps --format=json";
+    const status = output.field(what, entry, "status", "string");
+    if (status !== "running" && status !== "paused" && status !== "stopped") {
+      throw new SandboxError(`${what} printed an unknown status ${JSON.stringify(status)}`);
+    }
+    return status;
+  }
+
+  private async servedEntry(whatFor: string): Promise<output.JsonObject> {
+    const entry = await this.psEntry(whatFor);
+    if (entry === undefined) {
+      throw new SandboxError(`${whatFor} of sandbox ${JSON.stringify(this.name)}: it no longer exists`, { auditId: this.auditId });
+    }
+    return entry;
+  }
+
+  async services(): Promise<ServiceInfo[]> {
+    return output.services("mvmctl ps --format=json", await this.servedEntry("listing services"));
+  }
+
+  async serviceLogs(service: string): Promise<string> {
+    if (typeof service !== "string" || service === "" || service.startsWith("-")) {
+      throw new TypeError(`${JSON.stringify(service)} is not a service name`);
+    }
+    return decoder.decode((await this.ok(`reading the log of service ${JSON.stringify(service)}`, this.argv("logs", this.name, "--service", service))).stdout);
+  }
+
+  async ports(): Promise<PublishedPort[]> {
+    return output.ports("mvmctl ps --format=json", await this.servedEntry("listing published ports"));
   }
 
   /** `mvmctl restore SANDBOX LABEL --as <this name>`: the new sandbox is detached. Returns the
@@ -835,9 +922,28 @@ export class Commands {
   }
 }
 
+/** `sandbox.services`: the services `Sandbox.create(image, { services })` declared, which the
+ * sandbox's agent runs and restarts by their policy (live mode). */
+export class Services {
+  constructor(private readonly backend: Backend) {}
+
+  /** Each service with its phase, restarts and pid as the agent reports them now
+   * (`mvmctl ps --format=json`). */
+  list(): Promise<ServiceInfo[]> {
+    return this.backend.services();
+  }
+
+  /** What service `name` printed, and its restarts, as the agent keeps them (a bounded ring;
+   * `mvmctl logs NAME --service S`). An unknown service is a SandboxError naming the ones there are. */
+  logs(name: string): Promise<string> {
+    return this.backend.serviceLogs(name);
+  }
+}
+
 export class Sandbox implements AsyncDisposable {
   readonly files: Files;
   readonly commands: Commands;
+  readonly services: Services;
 
   private constructor(
     private readonly backend: Backend,
@@ -846,6 +952,7 @@ export class Sandbox implements AsyncDisposable {
   ) {
     this.files = new Files(backend);
     this.commands = new Commands(backend);
+    this.services = new Services(backend);
   }
 
   /** The audit id of the sandbox's admission (live mode). */
@@ -855,10 +962,16 @@ export class Sandbox implements AsyncDisposable {
 
   /** Creates a sandbox from `image` with the options of `@workload` (same names and meaning). */
   static async create(image: string | Image, options: SandboxOptions = {}): Promise<Sandbox> {
-    const { workloadId = DEFAULT_WORKLOAD_ID, name, detach = false, stateDir, mvmctl, backend: sandboxBackend, createTimeoutSeconds = DEFAULT_CREATE_TIMEOUT_SECONDS, ...workloadOptions } = options;
+    const { workloadId = DEFAULT_WORKLOAD_ID, name, detach = false, stateDir, mvmctl, backend: sandboxBackend, createTimeoutSeconds = DEFAULT_CREATE_TIMEOUT_SECONDS, services, publish, ...workloadOptions } = options;
     const w = ir.workload(image, workloadId, workloadOptions);
     const source = callSite(Sandbox.create);
+    if (services !== undefined && services.length > 0) {
+      w["services"] = ir.services(services);
+    }
     if (mode() === "record") {
+      for (const svc of (w["services"] ?? []) as Obj[]) {
+        svc["loc"] = source; // one call declares them all
+      }
       const { id, ...rest } = w;
       const recorded: Obj = { id: id as string, source, ...rest };
       recorder ??= new Recorder();
@@ -866,7 +979,7 @@ export class Sandbox implements AsyncDisposable {
       return new Sandbox(new RecordBackend(recorded), workloadId, undefined);
     }
     const sandboxName = name ?? `${workloadId}-${randomBytes(3).toString("hex")}`;
-    const backend = new LiveBackend(findMvmctl(mvmctl), stateDir ?? process.env["MVM_STATE_DIR"], sandboxName, detach, sandboxBackend);
+    const backend = new LiveBackend(findMvmctl(mvmctl), stateDir ?? process.env["MVM_STATE_DIR"], sandboxName, detach, sandboxBackend, publish);
     const live: Obj = { ...w, source, entrypoints: [{ name: LIVE_ENTRYPOINT.name, command: [...LIVE_ENTRYPOINT.command] }] };
     backend.source = source;
     await backend.launch(ir.module([live]), createTimeoutSeconds);
@@ -876,6 +989,12 @@ export class Sandbox implements AsyncDisposable {
   /** What the sandbox's commands printed, as its agent keeps it (a bounded ring). */
   logs(): Promise<string> {
     return this.backend.logs();
+  }
+
+  /** The guest ports published on the host (`ports` and each service's `port`), as
+   * `mvmctl ps --format=json` lists them; empty once the sandbox stopped. Live mode only. */
+  ports(): Promise<PublishedPort[]> {
+    return this.backend.ports();
   }
 
   /** Snapshots the sandbox (`mvmctl snapshot`): its writable files, or with `full` (a

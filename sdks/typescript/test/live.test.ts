@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { NetworkPolicy, Sandbox, SandboxError, SecretRef, TimeoutError, VerificationError, type SandboxOptions } from "@mvm/sdk";
+import { NetworkPolicy, Sandbox, SandboxError, SecretRef, Service, TimeoutError, VerificationError, type SandboxOptions } from "@mvm/sdk";
 
 const mvmctl = process.env["MVM_MVMCTL"];
 const missing = !mvmctl ? "MVM_MVMCTL is not set (ctest sets it to the built mvmctl)" : process.getuid?.() !== 0 ? "live sandboxes need root" : false;
@@ -47,6 +47,44 @@ async function waitUntil(condition: () => boolean, ms = 20_000): Promise<boolean
 function create(options: SandboxOptions): Promise<Sandbox> {
   return Sandbox.create("template:busybox", { stateDir: state, mvmctl: mvmctl as string, timeoutSeconds: 300, ...options });
 }
+
+async function eventually(condition: () => Promise<boolean>, ms = 20_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await condition()) {
+      return true;
+    }
+    await new Promise((r) => setTimeout(() => r(undefined), 200));
+  }
+  return condition();
+}
+
+test("services, published ports and a service's log", { skip }, async () => {
+  const serve = "mkdir -p /tmp/www && echo served > /tmp/www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /tmp/www";
+  await using sb = await create({
+    workloadId: "ts-svc",
+    ports: [9000],
+    services: [
+      Service("http", ["sh", "-c", serve], { port: 8080 }),
+      Service("ticker", ["sh", "-c", "echo ticking; exec sleep 1000"], { restart: "always", maxRestarts: 3 }),
+    ],
+  });
+  const ports = new Map((await sb.ports()).map((p) => [p.guest, p]));
+  assert.deepEqual([...ports.keys()].sort(), [8080, 9000]);
+  const http = ports.get(8080);
+  assert.ok(http !== undefined && http.address === "127.0.0.1" && http.host !== 8080);
+  assert.ok(await eventually(async () => (await sb.services.logs("ticker")).includes("ticking")));
+  const ticker = (await sb.services.list()).find((s) => s.name === "ticker");
+  assert.equal(ticker?.restart, "always");
+  assert.equal(ticker?.phase, "running");
+  assert.equal(ticker?.restarts, 0);
+  // An HTTP client outside the SDK (the SDK's own Node types declare no HTTP module).
+  const get = ["-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())", `http://127.0.0.1:${http.host}/`];
+  assert.ok(await eventually(async () => decoder.decode(spawnSync("python3", get).stdout) === "served\n"));
+  await sb.commands.run(["sh", "-c", "kill -9 $(pidof sleep)"]);
+  assert.ok(await eventually(async () => (await sb.services.list()).find((s) => s.name === "ticker")?.restarts === 1));
+  await assert.rejects(() => sb.services.logs("nope"), SandboxError);
+});
 
 test("a sandbox runs commands and files", { skip }, async () => {
   let name: string;

@@ -7,13 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
-import { Sandbox, SandboxError, TimeoutError } from "@mvm/sdk";
+import { Sandbox, SandboxError, Service, TimeoutError } from "@mvm/sdk";
 
 // `up` answers like `mvmctl up --detach --format=json`; every other command records its argv and
 // prints the file $MVM_FAKE_STDOUT names.
 const FAKE_MVMCTL = `#!/bin/sh
 case "$1" in
-  up) if [ -n "$MVM_FAKE_UP" ]; then cat "$MVM_FAKE_UP"; else echo '{"audit_id":"up-audit"}'; fi ;;
+  up) if [ -n "$MVM_FAKE_UP_ARGV" ]; then printf '%s\\n' "$@" > "$MVM_FAKE_UP_ARGV"; fi
+      if [ -n "$MVM_FAKE_UP" ]; then cat "$MVM_FAKE_UP"; else echo '{"audit_id":"up-audit"}'; fi ;;
   stop|destroy) ;;
   *) printf '%s\\n' "$@" > "$MVM_FAKE_ARGV"; cat "$MVM_FAKE_STDOUT" ;;
 esac
@@ -153,4 +154,96 @@ test("a malformed up answer is a SandboxError", async () => {
   } finally {
     delete process.env["MVM_FAKE_UP"];
   }
+});
+
+const psAnswer = (entry: Record<string, unknown>) =>
+  answer(
+    JSON.stringify({
+      sandboxes: [
+        { name: "other", status: "running", ports: [{ guest: 1, host: 2, address: "127.0.0.1" }] },
+        { name: "fake", status: "running", ...entry },
+      ],
+    }),
+  );
+
+test("services and ports are read from ps --format=json", async () => {
+  const sb = await sandbox();
+  psAnswer({
+    ports: [
+      { guest: 8080, host: 18080, address: "127.0.0.1" },
+      { guest: 9000, host: 41234, address: "127.0.0.1" },
+    ],
+    services: [
+      { name: "http", restart: "on-failure", phase: "running", restarts: 1, pid: 12 },
+      { name: "once", restart: "never", phase: "exited", restarts: 0, pid: 0, exit_code: 3, signal: 0 },
+      { name: "paused", restart: "always", phase: "unknown" },
+    ],
+  });
+  assert.deepEqual(await sb.ports(), [
+    { guest: 8080, host: 18080, address: "127.0.0.1" },
+    { guest: 9000, host: 41234, address: "127.0.0.1" },
+  ]);
+  assert.deepEqual(readFileSync(argvFile, "utf8").split("\n").slice(0, 4), ["ps", "--state-dir", dir, "--format=json"]);
+  assert.deepEqual(
+    (await sb.services.list()).map((s) => [s.name, s.restart, s.phase, s.restarts, s.pid, s.exitCode]),
+    [
+      ["http", "on-failure", "running", 1, 12, undefined],
+      ["once", "never", "exited", 0, 0, 3],
+      ["paused", "always", "unknown", 0, 0, undefined],
+    ],
+  );
+  psAnswer({});
+  assert.deepEqual(await sb.ports(), []);
+  assert.deepEqual(await sb.services.list(), []);
+});
+
+test("malformed services and ports are SandboxErrors", async () => {
+  const sb = await sandbox();
+  const cases: Record<string, Record<string, unknown>> = {
+    "ports not a list": { ports: { guest: 1 } },
+    "a port not an object": { ports: [8080] },
+    "a port past 65535": { ports: [{ guest: 8080, host: 70000, address: "x" }] },
+    "a port without its address": { ports: [{ guest: 8080, host: 1 }] },
+    "a string port": { ports: [{ guest: "8080", host: 1, address: "x" }] },
+    "a service without a name": { services: [{ restart: "never", phase: "running" }] },
+    "an unknown phase": { services: [{ name: "a", restart: "never", phase: "odd" }] },
+    "negative restarts": { services: [{ name: "a", restart: "never", phase: "running", restarts: -1 }] },
+  };
+  for (const [what, entry] of Object.entries(cases)) {
+    psAnswer(entry);
+    await rejectsWithSandboxError(what.includes("port") ? () => sb.ports() : () => sb.services.list(), what);
+  }
+  answer('{"sandboxes": []}');
+  const gone = await rejectsWithSandboxError(() => sb.ports(), "gone");
+  assert.match(gone.message, /no longer exists/);
+});
+
+test("a service log is logs with the service named", async () => {
+  const sb = await sandbox();
+  answer("ticking\nrestarted (pid 7)\n");
+  assert.equal(await sb.services.logs("ticker"), "ticking\nrestarted (pid 7)\n");
+  assert.deepEqual(readFileSync(argvFile, "utf8").split("\n").slice(0, 6), ["logs", "--state-dir", dir, "fake", "--service", "ticker"]);
+  await assert.rejects(() => sb.services.logs("--raw"), TypeError);
+});
+
+test("publish and services reach up", async () => {
+  const upArgv = join(dir, "up-argv");
+  process.env["MVM_FAKE_UP_ARGV"] = upArgv;
+  try {
+    await Sandbox.create("template:busybox", {
+      name: "fake",
+      detach: true,
+      mvmctl,
+      stateDir: dir,
+      ports: [9000],
+      publish: { 8080: 18080 },
+      services: [Service("http", ["httpd", "-f"], { port: 8080 })],
+    });
+    const argv = readFileSync(upArgv, "utf8").split("\n");
+    assert.equal(argv[argv.indexOf("--publish") + 1], "8080:18080");
+    await rejectsWithSandboxError(() => Sandbox.create("template:busybox", { name: "fake", detach: true, mvmctl, stateDir: dir, publish: { 8080: 0 } }), "port 0");
+  } finally {
+    delete process.env["MVM_FAKE_UP_ARGV"];
+  }
+  assert.throws(() => Service("http", "httpd -f" as unknown as string[]), TypeError);
 });

@@ -114,7 +114,7 @@ TEST_F(DebianImageE2E, BuildPinsACompiledPlanWhichThenRunsWithoutResolving) {
   mvm::testing::CommandResult inspected =
       mvm::testing::RunCommand({MVM_MVMCTL_PATH, "plan", "inspect", plan});
   ASSERT_EQ(inspected.status, 0) << inspected.Describe();
-  EXPECT_THAT(inspected.out, HasSubstr("debian bookworm (package set sha256:"));
+  EXPECT_THAT(inspected.out, HasSubstr("debian suite bookworm (package set pinned at sha256:"));
 
   r = Mvmctl({"run", plan, "--trust", trust}, "", state.path());
   ASSERT_EQ(r.status, 0) << Describe(r);

@@ -111,7 +111,10 @@ std::vector<nlohmann::json> AuditRecords(const std::string& event, const std::st
 
 class ServicesE2E : public ::testing::Test {
  protected:
-  void TearDown() override { (void)Mvmctl({"destroy", name_}); }
+  void TearDown() override {
+    (void)Mvmctl({"destroy", name_ + "-r"});
+    (void)Mvmctl({"destroy", name_});
+  }
 
   nlohmann::json Ps() {
     Result ps = Mvmctl({"ps", "--format", "json"});
@@ -171,6 +174,14 @@ TEST_F(ServicesE2E, UpServesRestartsLogsAndStops) {
   EXPECT_THAT(logs, HasSubstr("exited: signal 9"));
   EXPECT_THAT(logs, HasSubstr("restarting in 250 ms (restart 1 of at most 10)"));
   ASSERT_TRUE(WaitFor([&] { return HttpGet(chosen, "/").find("200 OK") != std::string::npos; }));
+  // ps --format json asks the agent how each service is doing (what the SDKs read).
+  const nlohmann::json after_kill = Ps();
+  ASSERT_EQ(after_kill["services"].size(), 2u) << after_kill.dump();
+  EXPECT_EQ(after_kill["services"][0]["name"], "http");
+  EXPECT_EQ(after_kill["services"][0]["phase"], "running");
+  EXPECT_EQ(after_kill["services"][0]["restarts"], 1);
+  EXPECT_GT(after_kill["services"][0]["pid"].get<int>(), 0);
+  EXPECT_EQ(after_kill["services"][1]["restarts"], 0);
 
   // One service's log holds its output only.
   Result ticker = Mvmctl({"logs", name_, "--service", "ticker"});
@@ -196,6 +207,52 @@ TEST_F(ServicesE2E, UpServesRestartsLogsAndStops) {
     EXPECT_THAT(audit, HasSubstr(event));
   }
   EXPECT_THAT(audit, HasSubstr("\"host_port\":" + std::to_string(chosen)));
+  Result verify = Mvmctl({"audit", "verify"});
+  EXPECT_EQ(verify.status, 0) << Describe(verify);
+}
+
+// A snapshot of a served sandbox restores served: the services start again after the files are
+// back, and the ports are published anew (the chosen one where chosen, the other on a new
+// ephemeral port), with the same audit records as `up`.
+TEST_F(ServicesE2E, RestoreServesAgainOnNewPorts) {
+  const std::string copy = name_ + "-r";
+  Result up = Mvmctl({"up", kFixture.string(), "--workload", "web", "--name", name_, "--detach",
+                      "--format", "json"});
+  ASSERT_EQ(up.status, 0) << Describe(up);
+  const nlohmann::json started = nlohmann::json::parse(up.out);
+  const int first = started["ports"][0]["host"];
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(first, "/").find("200 OK") != std::string::npos; }));
+  Result write = Mvmctl({"exec", name_, "--", "sh", "-c", "echo kept > /tmp/www/kept.html"});
+  ASSERT_EQ(write.status, 0) << Describe(write);
+  Result snap = Mvmctl({"snapshot", name_, "--label", "served"});
+  ASSERT_EQ(snap.status, 0) << Describe(snap);
+
+  const size_t audit_from = AuditLog().size();
+  const int chosen = FreePort();
+  Result restored = Mvmctl({"restore", name_, "served", "--as", copy, "--publish",
+                            "8080:" + std::to_string(chosen), "--format", "json"});
+  ASSERT_EQ(restored.status, 0) << Describe(restored);
+  const nlohmann::json out = nlohmann::json::parse(restored.out);
+  ASSERT_EQ(out["ports"].size(), 2u) << restored.out;
+  EXPECT_EQ(out["ports"][0]["host"], chosen);
+  EXPECT_NE(out["ports"][1]["host"], started["ports"][1]["host"]);
+  EXPECT_EQ(out["services"].size(), 2u);
+  // The restored files are there for the service, which runs in the copy (its hostname).
+  std::string page;
+  ASSERT_TRUE(WaitFor([&] {
+    page = HttpGet(chosen, "/kept.html");
+    return page.find("200 OK") != std::string::npos;
+  })) << page;
+  EXPECT_THAT(page, HasSubstr("kept"));
+  EXPECT_THAT(HttpGet(chosen, "/"), HasSubstr(copy));
+  // The original still serves on its own port.
+  EXPECT_THAT(HttpGet(first, "/"), HasSubstr("200 OK"));
+  EXPECT_EQ(AuditRecords("port-publish", copy, audit_from).size(), 2u);
+  EXPECT_EQ(AuditRecords("service-start", copy, audit_from).size(), 2u);
+
+  (void)Mvmctl({"destroy", copy});
+  (void)Mvmctl({"snapshot", "rm", name_, "served"});
+  (void)Mvmctl({"destroy", name_});
   Result verify = Mvmctl({"audit", "verify"});
   EXPECT_EQ(verify.status, 0) << Describe(verify);
 }
