@@ -195,6 +195,24 @@ TEST_F(EncryptedVolumeE2E, StopDestroyAndTheLaunchersDeathUnmountIt) {
   EXPECT_THAT(list.out, HasSubstr("e\n"));
 }
 
+// The suite's cases a workload can run itself (tests/fixtures/runtime/volume_conformance/), from
+// inside a container on the gocryptfs view: names, hard links, concurrent writers, rename
+// atomicity, a large file, permissions. The host-side cases run on the same view in
+// tests/runtime/volumes/conformance_test.cc (`*/gocryptfs_view`).
+TEST_F(EncryptedVolumeE2E, TheConformanceCasesAWorkloadCanRunPassInsideTheContainer) {
+  const fs::path fixture = fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "runtime" /
+                           "volume_conformance" / "conformance.py";
+  Result run = Mvmctl({"run", fixture.string(), "--entrypoint", "run"});
+  ASSERT_EQ(run.status, 0) << Describe(run);
+  for (const char* name : {"unicode-names", "long-names", "hard-links", "concurrent-directory",
+                           "concurrent-file", "rename-atomic", "large-file", "permissions"}) {
+    EXPECT_THAT(run.out, HasSubstr(std::string("ok ") + name + "\n")) << run.out;
+  }
+  EXPECT_THAT(run.out, Not(HasSubstr("FAIL")));
+  EXPECT_THAT(run.out, HasSubstr("conformance-done"));
+  EXPECT_FALSE(MountedBeneath(mounts_));
+}
+
 // The microVM gets the same host-side view over virtio-fs. One case, three boots (labelled
 // microvm_boot, runtime/launcher/CMakeLists.txt): a run writes, an `up` reads it back through
 // `exec` and `stop` unmounts, and a run killed with SIGKILL is unmounted by its watchdog.
