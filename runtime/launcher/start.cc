@@ -381,6 +381,16 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     r.egress_proxy = started->egress->proxy_url;
     r.secret_tokens = std::move(tokens);
   }
+  auto watch = StartVolumeWatch(options.state, name, p, request.mounts, request.dies_with_caller);
+  if (!watch) {
+    (void)sandbox.process_.Kill(SIGKILL);
+    (void)sandbox.process_.Wait(std::chrono::seconds(5));
+    DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
+    return fail(watch.error().message);
+  }
+  if (*watch) {
+    r.helpers.push_back(**watch);
+  }
   if (auto written = WriteRecord(options.state, r); !written) {
     (void)sandbox.process_.Kill(SIGKILL);
     (void)sandbox.process_.Wait(std::chrono::seconds(5));

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -211,6 +212,39 @@ TEST_F(EncryptedVolumeE2E, TheConformanceCasesAWorkloadCanRunPassInsideTheContai
   EXPECT_THAT(run.out, Not(HasSubstr("FAIL")));
   EXPECT_THAT(run.out, HasSubstr("conformance-done"));
   EXPECT_FALSE(MountedBeneath(mounts_));
+
+  // The workload's own operations reached the audit log, counted by the volume-audit helper
+  // (runtime/launcher/volume_watch.cc): attach, the counts, detach, and a chain that verifies.
+  std::ifstream in(state_ / "audit.jsonl");
+  uint64_t creates = 0, writes = 0, renames = 0, deletes = 0;
+  bool attached = false, detached = false;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto record = nlohmann::json::parse(line);
+    if (record.value("volume", "") != "encrypted:e2e-conformance") {
+      continue;
+    }
+    EXPECT_EQ(line.find("données"), std::string::npos) << "no path in a record";
+    attached = attached || record["event"] == "volume.attach";
+    detached = detached || record["event"] == "volume.detach";
+    if (record["event"] == "volume.ops") {
+      const auto& ops = record["ops"];
+      creates += ops.contains("create") ? ops["create"]["count"].get<uint64_t>() : 0;
+      writes += ops.contains("write") ? ops["write"]["count"].get<uint64_t>() : 0;
+      renames += ops.contains("rename") ? ops["rename"]["count"].get<uint64_t>() : 0;
+      deletes += ops.contains("delete") ? ops["delete"]["count"].get<uint64_t>() : 0;
+    }
+  }
+  EXPECT_TRUE(attached);
+  EXPECT_TRUE(detached);
+  // 100 files in one directory alone, and the tree removed at the end; the 24 renames all land on
+  // two names, whose events fanotify merges while they wait to be read (mount_watch.h).
+  EXPECT_GE(creates, 100u);
+  EXPECT_GE(writes, 100u);
+  EXPECT_GE(renames, 2u);
+  EXPECT_GE(deletes, 100u);
+  Result verify = Mvmctl({"audit", "verify"});
+  EXPECT_EQ(verify.status, 0) << Describe(verify);
 }
 
 // The microVM gets the same host-side view over virtio-fs. One case, three boots (labelled
