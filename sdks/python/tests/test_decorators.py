@@ -126,7 +126,8 @@ class WorkloadTest(unittest.TestCase):
             sorted(mvm.__all__),
             sorted(["workload", "entrypoint", "service", "NetworkPolicy", "SecretRef", "Volume",
                     "Image", "Sandbox", "CommandResult", "CommandHandle", "FileEntry", "Snapshot",
-                    "SandboxError", "TimeoutError", "VerificationError"]))
+                    "SandboxError", "TimeoutError", "VerificationError", "VolumeFiles",
+                    "VolumeEntry"]))
         for name in mvm.__all__:
             self.assertTrue(hasattr(mvm, name), name)
         self.assertEqual(mvm.__version__, "0.1.0")
