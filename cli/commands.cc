@@ -693,13 +693,16 @@ exit status: 0 ok, 2 usage error, 3 no such running sandbox or agent unreachable
              {"raw", false},
              {"show-tokens", false}},
        RunLogs},
-      {"fs", "read, write, list and remove files in a sandbox or an object volume",
+      {"fs", "read, write, list and remove files in a sandbox or an API-only volume",
        R"(usage: mvmctl fs NAME read|write|ls|rm PATH [-r] [--format human|json] [--state-dir DIR]
-       mvmctl fs s3://BUCKET/PREFIX read|write|ls|rm PATH --endpoint URL --credentials SECRET
+       mvmctl fs s3://BUCKET/PREFIX read|write|ls|stat|rm PATH --endpoint URL --credentials SECRET
                  [--region R] [-r] [--format human|json] [--state-dir DIR]
+       mvmctl fs encrypted:STORE read|write|ls|stat|rm PATH [-r] [--format human|json]
+       mvmctl fs s3://BUCKET/PREFIX|encrypted:STORE mv FROM TO [...]
 
 read   print the file to stdout          write  replace the file with stdin
 ls     list a directory                  rm     remove a file or empty directory (-r: a tree)
+stat   one entry (volumes)               mv     rename FROM to TO (volumes)
 
 Paths are absolute paths inside the sandbox; the agent refuses any that leave it (.., symlinks).
 On a terminal, control characters in names and in `read` output are escaped as \xHH.
@@ -711,7 +714,9 @@ With s3://BUCKET/PREFIX instead of NAME, the files are the objects of an object 
 sandbox mounts; docs/volumes.md), reached over the S3 API at --endpoint, signed with the keys the
 host secret SECRET holds as `ACCESS_KEY_ID:SECRET_ACCESS_KEY`. PATH is relative to the prefix (`/`
 is its root); reads and writes stream, and the operations are audited, aggregated. `ls --format
-json` prints {"entries":[{"name","type","size"},...]}.
+json` prints {"entries":[{"name","type","size"},...]}, `stat --format json` one such entry.
+encrypted:STORE is the API-only encrypted store STORE under the state dir (files sealed one by
+one, its key the host secret `volume-STORE`), reached the same way.
 
 exit status: 0 ok, 1 the agent refused (the reason is printed), 2 usage error, 3 environment
 failure (no such sandbox, agent unreachable)

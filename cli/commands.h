@@ -39,8 +39,12 @@ int RunExec(Args& args);
 int RunPs(Args& args);
 int RunLogs(Args& args);
 int RunFs(Args& args);
-/// `mvmctl fs s3://…`: RunFs on an object volume rather than a sandbox (fs_volume.cc).
+/// `mvmctl fs s3://…` and `mvmctl fs encrypted:NAME`: RunFs on an API-only volume rather than a
+/// sandbox (fs_volume.cc).
 int RunFsOnVolume(Args& args);
+/// Whether `mvmctl fs`'s first argument names an API-only volume (`s3://…`, `encrypted:NAME`)
+/// rather than a sandbox.
+bool IsVolumeAddress(std::string_view target);
 int RunSnapshot(Args& args);
 int RunRestore(Args& args);
 int RunPool(Args& args);

@@ -64,11 +64,12 @@ std::string ListingJson(const std::vector<FileEntry>& entries) {
 }  // namespace
 
 int RunFs(Args& args) {
+  if (!args.positional.empty() && IsVolumeAddress(args.positional[0]) &&
+      (args.positional.size() == 3 || args.positional.size() == 4)) {
+    return RunFsOnVolume(args);
+  }
   if (args.positional.size() != 3) {
     return Fail("fs", MakeError(ErrorKind::kUsage, "expected NAME read|write|ls|rm PATH"));
-  }
-  if (args.positional[0].starts_with("s3://")) {
-    return RunFsOnVolume(args);
   }
   for (const char* flag : {"endpoint", "credentials", "region"}) {
     if (args.Has(flag)) {

@@ -513,7 +513,6 @@ class WorkloadChecker {
     for (int i = 0; i < w_.volumes_size(); ++i) {
       const ir::v1::Volume& volume = w_.volumes(i);
       std::string base = Pointer("/volumes", i);
-      size_t errors = sink_.error_count();
       CheckEnum("kind", volume.kind(), {"local", "memory", "encrypted", "object"}, base + "/kind");
       if ((volume.kind() == "local" || volume.kind() == "object") && !volume.mode().empty()) {
         CheckEnum("mode", volume.mode(), {"ro", "rw"}, base + "/mode");
@@ -533,18 +532,6 @@ class WorkloadChecker {
       } else if (!targets.emplace(MountKey(volume.target()), i).second) {
         sink_.Emit<DiagnosticKind::kInvalidValue>(At(base + "/target"), "target", volume.target(),
                                                   "another volume is already mounted there");
-      }
-      // Issue 22's rule: until the runtime enforces what a declaration says, `check` says so; a
-      // volume with an error is not run anyway. Encrypted volumes mount on the container backend
-      // only (a FUSE mount; docs/volumes.md), where isolation="container" runs.
-      if (sink_.error_count() == errors) {
-        if (volume.kind() == "object") {
-          sink_.Emit<DiagnosticKind::kVolumeNotMounted>(At(base), volume.kind(), volume.target(),
-                                                        "by any sandbox backend");
-        } else if (volume.kind() == "encrypted" && w_.isolation() != "container") {
-          sink_.Emit<DiagnosticKind::kVolumeNotMounted>(At(base), volume.kind(), volume.target(),
-                                                        "in a microVM yet");
-        }
       }
     }
   }

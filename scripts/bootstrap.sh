@@ -33,8 +33,9 @@ debian_packages=(
   # and skopeo and umoci to push and unpack the images they build.
   libcurl4-openssl-dev docker-registry apache2-utils skopeo umoci
   # Encrypted volumes (runtime/volumes/encrypted_mount.cc): gocryptfs over FUSE, whose fusermount
-  # is in fuse3 (which gocryptfs only recommends), on an ext4 image (e2fsprogs, above).
-  gocryptfs fuse3
+  # is in fuse3 (which gocryptfs only recommends), on an ext4 image (e2fsprogs, above); object
+  # volumes (runtime/volumes/object_mount.cc): s3fs over FUSE.
+  gocryptfs fuse3 s3fs
 )
 
 missing=()

@@ -114,12 +114,10 @@ std::string DescribePlanHuman(const DecodedPlan& decoded) {
       mounts.push_back("local " + m.source() + " -> " + m.target() + " (" + m.mode() + ")");
     } else if (m.kind() == "encrypted") {
       mounts.push_back("encrypted " + m.source() + " -> " + m.target() + " (" +
-                       std::to_string(m.size_mb()) +
-                       " MiB, mounted by the container backend only)");
+                       std::to_string(m.size_mb()) + " MiB, gocryptfs)");
     } else if (m.kind() == "object") {
       mounts.push_back("object " + m.source() + " -> " + m.target() + " (" + m.mode() + ", " +
-                       m.endpoint() + ", credentials " + m.credentials() +
-                       ", API-only: mvmctl fs)");
+                       m.endpoint() + ", credentials " + m.credentials() + ", s3fs)");
     } else {
       mounts.push_back(m.kind() + " " + m.target() + " (" + std::to_string(m.size_mb()) + " MiB)");
     }

@@ -1,7 +1,7 @@
 # Every diagnostic of `Volume.encrypted` and `Volume.object`, at the value it is about: store names,
 # a missing or out-of-range `size_mb`, `s3://` URLs and bucket names, endpoints (https, or http only
 # to the loopback host), credentials that are not a `SecretRef` (masked, never shown), and the target
-# rules every volume shares. Volumes that lower are still warned about (`volume-not-mounted`).
+# rules every volume shares.
 # RUN: not %mvmctl check %s 2>&1 | FileCheck %s --strict-whitespace
 # RUN: not %mvmctl check --format=json %s | FileCheck %s --check-prefix=JSON
 # RUN: not %mvmctl check %s 2>&1 | FileCheck %s --check-prefix=NOLEAK
@@ -44,7 +44,6 @@ class Object:
 # CHECK: fail_volume_backends.py:17:37: error: invalid `name` value `my notes`: a name is made of letters, digits, `.`, `_` and `-` [invalid-value]{{$}}
 # CHECK: fail_volume_backends.py:18:20: error: `Volume.encrypted` needs `size_mb` [missing-option]{{$}}
 # CHECK: fail_volume_backends.py:19:61: error: `size_mb` is 0, outside the range 1..1048576 [out-of-range]{{$}}
-# CHECK: fail_volume_backends.py:20:20: warning: `Volume.encrypted` at `/n4` is not mounted in a microVM yet: `mvmctl run` and `up` refuse a workload that declares it [volume-not-mounted]{{$}}
 # CHECK: fail_volume_backends.py:20:64: error: unknown option `mode` for `Volume.encrypted` [unknown-option]{{$}}
 # CHECK: fail_volume_backends.py:21:46: error: invalid `target` value `n5`: a guest path is absolute, like `/data` [invalid-value]{{$}}
 # CHECK: fail_volume_backends.py:23:46: error: invalid `target` value `/n6`: another volume is already mounted there [invalid-value]{{$}}
@@ -62,7 +61,7 @@ class Object:
 # CHECK: fail_volume_backends.py:37:104: error: unknown option `hosts` for `credentials=SecretRef` [unknown-option]{{$}}
 # CHECK: fail_volume_backends.py:38:91: error: invalid `credentials` value `my keys`: a name is made of letters, digits, `.`, `_` and `-` [invalid-value]{{$}}
 # CHECK: fail_volume_backends.py:39:89: error: invalid `mode` value `wr`: expected `ro` or `rw` [invalid-value]{{$}}
-# CHECK: {{^}}17 errors and 1 warning generated.{{$}}
+# CHECK: {{^}}17 errors generated.{{$}}
 # JSON: {"file":"{{[^"]*}}fail_volume_backends.py","line":20,"column":64,"end_line":20,"end_column":68,"severity":"error","code":"MVM1002","kind":"unknown-option","message":"unknown option `mode` for `Volume.encrypted`","hint":"known options: `name`, `target`, `size_mb`"}
 # JSON-SAME: {"file":"{{[^"]*}}fail_volume_backends.py","line":36,"column":80,"end_line":36,"end_column":102,"severity":"error","code":"MVM1005","kind":"plaintext-secret","message":"secret `credentials` is a plaintext string; secrets must be `SecretRef` references","hint":"store the access keys in the host secret store (`mvmctl secret set NAME`) and name the secret: `credentials=SecretRef(\"NAME\")`"}
 # JSON-SAME: {"file":"{{[^"]*}}fail_volume_backends.py","line":37,"column":104,"end_line":37,"end_column":122,"severity":"error","code":"MVM1002","kind":"unknown-option","message":"unknown option `hosts` for `credentials=SecretRef`","hint":"an object volume's credentials only sign requests to its `endpoint`, so they name no hosts; leave out `hosts`"}

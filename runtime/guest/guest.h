@@ -69,6 +69,11 @@ struct ExtraMount {
   std::filesystem::path source;
   std::string target;     ///< absolute guest path; no tabs or newlines
   uint32_t size_mb = 64;  ///< kTmpfs
+  /// kVirtiofs: a FUSE mount whose files already have the ids the VM's virtiofsd maps
+  /// (backends::SandboxMount::owned_by_sandbox), served without an idmapping, which FUSE cannot
+  /// have; shared even when read-only, since a copy would put its plaintext in the extras image.
+  bool owned_by_sandbox = false;
+  bool read_only = false;  ///< kVirtiofs with owned_by_sandbox: the host mount is read-only
 };
 
 /// The virtio-fs tag of the `n`-th (from 0) kVirtiofs entry of a sandbox's mounts: "mvm-vfs<n>".

@@ -134,24 +134,16 @@ std::optional<internal::PlanRefusal> internal::CheckPolicy(const LauncherOptions
   const backends::Capabilities caps = (*backend)->capabilities();
   for (const plan::v1::Mount& m : p.mounts()) {
     // Launching without a declared volume would run the workload against storage it did not
-    // declare. Object volumes are API-only (`mvmctl fs`); encrypted ones need a FUSE mount the
-    // backend can bind.
-    if (m.kind() == "object") {
+    // declare. Encrypted and object volumes are FUSE mounts the backend must be able to share.
+    if ((m.kind() == "encrypted" || m.kind() == "object") && !caps.fuse_volume_owner) {
+      const std::string declared = m.kind() == "encrypted" ? "Volume.encrypted" : "Volume.object";
       return PlanRefusal{"policy", "volume-not-mounted",
-                         "workload `" + p.workload().id() + "` declares `Volume.object(\"" +
-                             m.source() + "\")` at `" + m.target() +
-                             "`, and no sandbox backend mounts object volumes (they are reached "
-                             "through `mvmctl fs`, docs/volumes.md); remove the volume from "
-                             "`volumes=` to run the workload"};
-    }
-    if (m.kind() == "encrypted" && !caps.fuse_volume_owner) {
-      return PlanRefusal{"policy", "volume-not-mounted",
-                         "workload `" + p.workload().id() + "` declares `Volume.encrypted(\"" +
+                         "workload `" + p.workload().id() + "` declares `" + declared + "(\"" +
                              m.source() + "\")` at `" + m.target() + "`, and the " +
-                             options.backend +
-                             " backend does not mount encrypted volumes yet (docs/volumes.md); "
-                             "run it with `--backend container`, or remove the volume from "
-                             "`volumes=`"};
+                             options.backend + " backend does not mount " + m.kind() +
+                             " volumes here (the qemu-microvm backend needs root for it; "
+                             "docs/volumes.md); run mvmctl as root or with `--backend container`, "
+                             "or remove the volume from `volumes=`"};
     }
   }
   if (!caps.egress && AllowsEgress(p)) {

@@ -324,10 +324,12 @@ ErrorOr<backends::EgressEndpoints> DuplicateEndpoints(const backends::EgressEndp
 }
 
 void EndHelpers(const SandboxRecord& record) {
-  // The egress helper gets a moment to write the counts its audit aggregation holds.
+  // The egress and volume-audit helpers get a moment to write the counts their audit aggregation
+  // holds.
   std::vector<backends::HelperRecord> terminated;
   for (const backends::HelperRecord& helper : record.helpers) {
-    if (helper.role == "egress" && backends::SignalHelper(helper, SIGTERM)) {
+    if ((helper.role == "egress" || helper.role == "volume-audit") &&
+        backends::SignalHelper(helper, SIGTERM)) {
       terminated.push_back(helper);
     }
   }

@@ -191,8 +191,19 @@ int RunPortsHelper(const StateDir& state, const std::string& name, const std::ve
 /// The helper side of StartEgressHelper, run by RunHelperIfAsked.
 int RunEgressHelper(const StateDir& state, const std::string& name);
 
-/// Ends a sandbox's recorded helpers but its watchdog: the egress helper first with SIGTERM (so it
-/// writes its audit counts; at most a second), then every one with SIGKILL.
+/// Starts sandbox `name`'s volume-audit helper (volume_watch.cc) when `mounts` hold FUSE volumes
+/// (SandboxMount::owned_by_sandbox), returning once it watches them; nothing when there are none.
+ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
+    const StateDir& state, const std::string& name, const plan::v1::ExecutionPlan& p,
+    const std::vector<backends::SandboxMount>& mounts, bool dies_with_caller);
+
+/// The helper side of StartVolumeWatch: `volumes` holds, per volume, its label, its view and the
+/// file system of its entries (or "-").
+int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
+                         const std::vector<std::string>& volumes);
+
+/// Ends a sandbox's recorded helpers but its watchdog: the egress and volume-audit helpers first
+/// with SIGTERM (so they write their audit counts; at most a second), then every one with SIGKILL.
 void EndHelpers(const SandboxRecord& record);
 
 /// Tells the watchdog its job is done and reaps it.

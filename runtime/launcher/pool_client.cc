@@ -99,6 +99,12 @@ ErrorOr<std::string> PoolKey(const LauncherOptions& options, const AdmittedPlan&
                    "\")`, and a warm pool cannot hold encrypted volumes (a store is "
                    "mounted by one sandbox at a time); run the workload without a pool"};
     }
+    if (m.kind() == "object") {
+      // Each sandbox's s3fs holds the credentials; a pool would keep them mounted while idle.
+      return Error{"workload `" + p.workload().id() + "` declares `Volume.object(\"" + m.source() +
+                   "\")`, and a warm pool cannot hold object volumes (each is mounted for the "
+                   "sandbox that uses it); run the workload without a pool"};
+    }
     auto source = ResolveVolumeSource(m, start.project_root);
     if (!source) {
       return source.error();

@@ -16,6 +16,7 @@
 #include "runtime/launcher/internal.h"
 #include "runtime/secrets/secrets.h"
 #include "runtime/volumes/encrypted_mount.h"
+#include "runtime/volumes/object_mount.h"
 
 namespace mvm::runtime {
 
@@ -23,19 +24,34 @@ using namespace internal;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
-/// Mounts `m`, an encrypted store, for sandbox `name` below its mount directory
-/// (volumes::SandboxMountDir), which every end of the sandbox unmounts (RemoveTraces, StopByName).
-ErrorOr<fs::path> MountEncrypted(const LauncherOptions& options, const backends::Backend& backend,
-                                 const std::string& name, const plan::v1::Mount& m, size_t index) {
+/// Mounts `m`, an encrypted store or an object volume, for sandbox `name` below its mount
+/// directory (volumes::SandboxMountDir), which every end of the sandbox unmounts (RemoveTraces,
+/// StopByName).
+ErrorOr<fs::path> MountFuseVolume(const LauncherOptions& options, const backends::Backend& backend,
+                                  const std::string& name, const plan::v1::Mount& m, size_t index) {
   const auto owner = backend.capabilities().fuse_volume_owner;
   if (!owner) {
     // Admission refuses this first (admit.cc).
-    return Error{"the " + std::string(backend.name()) +
-                 " backend does not mount encrypted volumes"};
+    return Error{"the " + std::string(backend.name()) + " backend does not mount " + m.kind() +
+                 " volumes"};
   }
   auto store = secrets::Store::Open(options.state.Secrets());
   if (!store) {
     return store.error();
+  }
+  // By position, not by name: one store may not be declared twice, but a name may be long.
+  const fs::path mount_dir =
+      volumes::SandboxMountDir(options.state.root, name) / std::to_string(index);
+  if (m.kind() == "object") {
+    volumes::ObjectMountRequest request;
+    request.url = m.source();
+    request.endpoint = m.endpoint();
+    request.credentials_secret = m.credentials();
+    request.read_only = m.mode() != "rw";
+    request.owner = volumes::MountOwner{*owner, *owner};
+    request.secrets = &*store;
+    request.mount_dir = mount_dir;
+    return volumes::MountObjectVolume(request);
   }
   volumes::EncryptedMountRequest request;
   request.name = m.source();
@@ -44,8 +60,7 @@ ErrorOr<fs::path> MountEncrypted(const LauncherOptions& options, const backends:
   request.owner = volumes::MountOwner{*owner, *owner};
   request.state_dir = options.state.root;
   request.secrets = &*store;
-  // By position, not by name: one store may not be declared twice, but a name may be long.
-  request.mount_dir = volumes::SandboxMountDir(options.state.root, name) / std::to_string(index);
+  request.mount_dir = mount_dir;
   return volumes::MountEncryptedStore(request);
 }
 
@@ -72,13 +87,13 @@ ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions
       mounts.push_back({Kind::kMemory, {}, m.target(), false, static_cast<uint32_t>(m.size_mb())});
       continue;
     }
-    if (m.kind() == "encrypted") {
+    if (m.kind() == "encrypted" || m.kind() == "object") {
       if (start.restore) {
-        return Error{"volume `" + m.source() + "` at `" + m.target() +
-                     "` is encrypted, and a full snapshot cannot be restored with encrypted "
-                     "volumes yet; start the workload afresh with `mvmctl run` or `up`"};
+        return Error{"volume `" + m.source() + "` at `" + m.target() + "` is " + m.kind() +
+                     ", and a full snapshot cannot be restored with " + m.kind() +
+                     " volumes yet; start the workload afresh with `mvmctl run` or `up`"};
       }
-      // Mounted by MountEncryptedVolumes once the watchdog runs, which unmounts it should this
+      // Mounted by MountFuseVolumes once the watchdog runs, which unmounts it should this
       // process die before the sandbox is recorded.
       backends::SandboxMount mount{Kind::kVolume, {}, m.target(), m.mode() != "rw"};
       mount.owned_by_sandbox = true;
@@ -106,17 +121,17 @@ ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions
   return mounts;
 }
 
-/// Mounts the encrypted volumes SandboxMounts left without a source.
-ErrorOr<Ok> MountEncryptedVolumes(const LauncherOptions& options, const backends::Backend& backend,
-                                  const std::string& name, const plan::v1::ExecutionPlan& p,
-                                  std::vector<backends::SandboxMount>& mounts) {
+/// Mounts the encrypted and object volumes SandboxMounts left without a source.
+ErrorOr<Ok> MountFuseVolumes(const LauncherOptions& options, const backends::Backend& backend,
+                             const std::string& name, const plan::v1::ExecutionPlan& p,
+                             std::vector<backends::SandboxMount>& mounts) {
   for (size_t i = 0; i < mounts.size(); ++i) {
     if (!mounts[i].owned_by_sandbox || !mounts[i].source.empty()) {
       continue;
     }
     for (const plan::v1::Mount& m : p.mounts()) {
-      if (m.kind() == "encrypted" && m.target() == mounts[i].target) {
-        auto files = MountEncrypted(options, backend, name, m, i);
+      if ((m.kind() == "encrypted" || m.kind() == "object") && m.target() == mounts[i].target) {
+        auto files = MountFuseVolume(options, backend, name, m, i);
         if (!files) {
           return files.error();
         }
@@ -318,7 +333,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     sandbox.watchdog_fd_ = watchdog->first;
     sandbox.watchdog_pid_ = watchdog->second;
   }
-  if (auto mounted = MountEncryptedVolumes(options, backend, name, p, request.mounts); !mounted) {
+  if (auto mounted = MountFuseVolumes(options, backend, name, p, request.mounts); !mounted) {
     DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
     return fail(mounted.error().message);
   }
@@ -366,6 +381,16 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     r.egress_policy = DescribeNetwork(p.network());
     r.egress_proxy = started->egress->proxy_url;
     r.secret_tokens = std::move(tokens);
+  }
+  auto watch = StartVolumeWatch(options.state, name, p, request.mounts, request.dies_with_caller);
+  if (!watch) {
+    (void)sandbox.process_.Kill(SIGKILL);
+    (void)sandbox.process_.Wait(std::chrono::seconds(5));
+    DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
+    return fail(watch.error().message);
+  }
+  if (*watch) {
+    r.helpers.push_back(**watch);
   }
   if (auto written = WriteRecord(options.state, r); !written) {
     (void)sandbox.process_.Kill(SIGKILL);

@@ -239,8 +239,8 @@ ErrorOr<Ok> Unmount(const std::string& point) {
   return Ok{};
 }
 
-/// Removes the directories beneath `dir` and `dir` itself, and the gocryptfs logs in them, but
-/// nothing on another device: a mount that is still there keeps everything in it.
+/// Removes the directories beneath `dir` and `dir` itself, and the gocryptfs and s3fs files in
+/// them, but nothing on another device: a mount that is still there keeps everything in it.
 void RemoveEmptyTree(const fs::path& dir, dev_t device) {
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_dev != device) {
@@ -248,7 +248,9 @@ void RemoveEmptyTree(const fs::path& dir, dev_t device) {
   }
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().filename() == kLog) {
+    // s3fs's own files (object_mount.cc): a credentials file a crash left behind goes too.
+    const fs::path name = entry.path().filename();
+    if (name == kLog || name == "s3fs.log" || name == "s3fs.passwd") {
       fs::remove(entry.path(), ec);
     } else {
       RemoveEmptyTree(entry.path(), device);

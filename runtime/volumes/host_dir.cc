@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <utility>
+#include <vector>
 
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/hex.h"
@@ -447,9 +448,32 @@ ErrorOr<Ok> CopyTree(int from, int to, const std::string& what) {
         return Error{what + ": cannot copy `" + name + "`: " + os::ErrnoText(errno)};
       }
       off_t left = st.st_size;
+      bool ranges = true;
+      std::vector<char> buffer;
       while (left > 0) {
-        ssize_t n = copy_file_range(in.get(), nullptr, out.get(), nullptr,
-                                    static_cast<size_t>(std::min<off_t>(left, 1 << 30)), 0);
+        ssize_t n = -1;
+        if (ranges) {
+          n = copy_file_range(in.get(), nullptr, out.get(), nullptr,
+                              static_cast<size_t>(std::min<off_t>(left, 1 << 30)), 0);
+          if (n < 0 &&
+              (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL) &&
+              left == st.st_size) {
+            // Not between these two file systems (a FUSE view and the state dir's): copy the
+            // bytes through this process instead, 1 MiB at a time.
+            ranges = false;
+            buffer.resize(1 << 20);
+            continue;
+          }
+        } else {
+          n = read(in.get(), buffer.data(), buffer.size());
+          const int error =
+              n > 0
+                  ? os::WriteAll(out.get(), std::string_view(buffer.data(), static_cast<size_t>(n)))
+                  : 0;
+          if (error != 0) {
+            return Error{what + ": cannot copy `" + name + "`: " + os::ErrnoText(error)};
+          }
+        }
         if (n < 0 && errno == EINTR) {
           continue;
         }

@@ -26,6 +26,8 @@ std::string_view OpName(VolumeOp op) {
       return "stat";
     case VolumeOp::kHealth:
       return "health";
+    case VolumeOp::kCreate:
+      return "create";
   }
   return "unknown";
 }

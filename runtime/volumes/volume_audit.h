@@ -31,6 +31,8 @@ enum class VolumeOp {
   kList,
   kStat,
   kHealth,
+  /// A file or directory made on a mounted volume (mount_watch.h); the API's writes are kWrite.
+  kCreate,
 };
 
 /// The name records use: "read", "write", …

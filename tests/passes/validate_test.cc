@@ -308,7 +308,7 @@ TEST(ValidateTest, InvalidEnumLikeValuesSuggestTheClosest) {
 }
 
 // IR read with --from-ir (or written by an SDK) gets the checks the frontends cannot make: each
-// field of an encrypted or object volume, and the warning that neither is mounted yet.
+// field of an encrypted or object volume.
 TEST(ValidateTest, EncryptedAndObjectVolumes) {
   ir::Module m;
   ir::v1::Workload* w = AddWorkload(m, "tool");
@@ -324,20 +324,8 @@ TEST(ValidateTest, EncryptedAndObjectVolumes) {
   object->set_endpoint("http://127.0.0.1:9000");
   object->set_credentials("datasets-keys");
   object->set_mode("rw");
-  EXPECT_EQ(Kinds(Validate(m)), (Strings{"volume-not-mounted", "volume-not-mounted"}));
-  std::vector<Diagnostic> clean = Validate(m);
-  EXPECT_EQ(clean[0].message,
-            "`Volume.encrypted` at `/notes` is not mounted in a microVM yet: `mvmctl run` and "
-            "`up` refuse a workload that declares it");
-  EXPECT_EQ(clean[0].severity, Severity::kWarning);
-  EXPECT_EQ(clean[1].message,
-            "`Volume.object` at `/datasets` is not mounted by any sandbox backend: `mvmctl run` "
-            "and `up` refuse a workload that declares it");
-  // A container-isolated workload runs on the container backend, which mounts encrypted volumes.
-  w->set_isolation("container");
-  EXPECT_EQ(Kinds(Validate(m)), (Strings{"volume-not-mounted"}));
-  EXPECT_EQ(Validate(m)[0].message, clean[1].message);
-  w->clear_isolation();
+  // Both sandbox backends mount both kinds: nothing to warn about.
+  EXPECT_EQ(Kinds(Validate(m)), Strings{});
 
   encrypted->set_source("-notes/x");
   encrypted->clear_size_mb();
@@ -375,9 +363,7 @@ TEST(ValidateTest, ObjectVolumeUrlsAndEndpoints) {
     object->set_credentials("keys");
     std::string out;
     for (const Diagnostic& d : Validate(m)) {
-      if (d.kind != DiagnosticKind::kVolumeNotMounted) {
-        out += d.message + "\n";
-      }
+      out += d.message + "\n";
     }
     return out;
   };

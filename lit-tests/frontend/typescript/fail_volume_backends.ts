@@ -27,6 +27,5 @@ export class TsVolumes {
 // CHECK-NEXT: credentials: "****" }),
 // CHECK: hint: store the access keys in the host secret store (`mvmctl secret set NAME`) and name the secret: `credentials: SecretRef("NAME")`
 // CHECK: fail_volume_backends.ts:15:53: error: invalid `endpoint` value `ftp://s3.example.com`: an endpoint is `https://HOST[:PORT]` [invalid-value]
-// CHECK: fail_volume_backends.ts:16:5: warning: `Volume.object` at `/o3` is not mounted by any sandbox backend
 // CHECK: fail_volume_backends.ts:16:111: error: unknown option `sizeMb` for `Volume.object` [unknown-option]
-// CHECK: 5 errors and 1 warning generated.
+// CHECK: 5 errors generated.

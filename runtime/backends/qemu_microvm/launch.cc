@@ -50,8 +50,9 @@ std::vector<guest::ExtraMount> GuestMounts(const std::vector<backends::SandboxMo
   for (const backends::SandboxMount& m : mounts) {
     if (m.kind == Kind::kMemory) {
       out.push_back({Extra::Kind::kTmpfs, {}, m.target, m.size_mb});
-    } else if (m.kind == Kind::kVolume && !m.read_only) {
-      out.push_back({Extra::Kind::kVirtiofs, m.source, m.target, 0});
+    } else if (m.kind == Kind::kVolume && (!m.read_only || m.owned_by_sandbox)) {
+      out.push_back(
+          {Extra::Kind::kVirtiofs, m.source, m.target, 0, m.owned_by_sandbox, m.read_only});
     } else {
       out.push_back({Extra::Kind::kCopy, m.source, m.target, 0});
     }
@@ -80,7 +81,10 @@ class QemuMicrovmBackend final : public backends::Backend {
     caps.egress = true;
     caps.host_measures_oom = false;
     caps.full_snapshots = true;
-    if (::geteuid() != 0) {
+    if (::geteuid() == 0) {
+      // virtiofsd's root, as the guest's root reaches the host through it (virtiofsd.cc).
+      caps.fuse_volume_owner = kVirtiofsdIdBase;
+    } else {
       caps.read_write_volumes_refusal =
           "which the qemu-microvm backend serves with virtiofsd, and confining virtiofsd (mapped "
           "ids, an idmapped mount) needs root; run mvmctl as root, mount it read-only (copied "
@@ -151,7 +155,8 @@ ErrorOr<backends::Started> Launch(const backends::StartRequest& request) {
     }
     const size_t n = spec.shared_dirs.size();
     spec.shared_dirs.push_back({m.source, guest::VirtiofsTag(n),
-                                request.sandbox_dir / ("vfs" + std::to_string(n) + ".sock")});
+                                request.sandbox_dir / ("vfs" + std::to_string(n) + ".sock"),
+                                !m.owned_by_sandbox, m.read_only});
   }
   if (request.incoming) {
     if (!spec.shared_dirs.empty()) {

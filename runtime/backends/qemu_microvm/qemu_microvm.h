@@ -47,6 +47,11 @@ struct SharedDir {
   std::filesystem::path source;  ///< the host directory virtiofsd serves (and is chrooted into)
   std::string tag;               ///< the virtio-fs tag the guest mounts, e.g. "mvm-vfs0"
   std::filesystem::path socket;  ///< the vhost-user socket, in the sandbox's state directory
+  /// Served through an idmapped mount (host files mapped into virtiofsd's ids). False for a FUSE
+  /// mount, which the kernel cannot idmap: its files already have host ids in virtiofsd's range
+  /// (kVirtiofsdIdBase is its root).
+  bool idmap = true;
+  bool read_only = false;  ///< the mount handed to virtiofsd is read-only (only without idmap)
 };
 
 /// How a VM ended, as its supervisor saw it on the host.

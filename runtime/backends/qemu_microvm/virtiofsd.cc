@@ -234,9 +234,19 @@ ErrorOr<Ok> HandOverSharedDir(pid_t pid, const SharedDir& dir, int control) {
     return Error{"cannot bind `" + dir.source.string() + "`: " + ErrnoText(errno)};
   }
   mount_attr attr{};
-  attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-  attr.userns_fd = static_cast<uint64_t>(userns.get());
+  attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  if (dir.idmap) {
+    attr.attr_set |= MOUNT_ATTR_IDMAP;
+    attr.userns_fd = static_cast<uint64_t>(userns.get());
+  } else if (dir.read_only) {
+    // Set here, in the host's user namespace, it is locked: virtiofsd cannot remount it writable.
+    attr.attr_set |= MOUNT_ATTR_RDONLY;
+  }
   if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+    if (!dir.idmap) {
+      return Error{"cannot set the attributes of `" + dir.source.string() +
+                   "`'s mount for virtiofsd: " + ErrnoText(errno)};
+    }
     return Error{"cannot create an idmapped mount of `" + dir.source.string() +
                  "`: " + ErrnoText(errno) +
                  "; virtiofsd serves a read-write volume only through one, so put it on a file "

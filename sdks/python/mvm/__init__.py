@@ -43,6 +43,8 @@ __all__ = [
     "SandboxError",
     "TimeoutError",
     "VerificationError",
+    "VolumeFiles",
+    "VolumeEntry",
 ]
 
 __version__ = "0.1.0"
@@ -196,8 +198,8 @@ class Volume:
     @staticmethod
     def encrypted(name: str, target: str, *, size_mb: int) -> "Volume":
         """The encrypted store ``name`` (the same name is the same store in every run), of
-        ``size_mb`` MiB, at ``target``. Mounted by the container backend only: a microVM refuses a
-        workload that declares one (docs/volumes.md)."""
+        ``size_mb`` MiB, at ``target``: a gocryptfs store, mounted on the host and bound into a
+        container or shared with a microVM over virtio-fs (docs/volumes.md)."""
         return Volume(kind="encrypted", target=target, source=name, size_mb=size_mb)
 
     @staticmethod
@@ -205,8 +207,9 @@ class Volume:
                mode: Optional[str] = None) -> "Volume":
         """The objects under ``s3://BUCKET/PREFIX`` of the S3 API at ``endpoint``, signed with the
         access keys of the secret ``credentials`` names, at ``target``; ``mode`` is ``"ro"`` (the
-        default) or ``"rw"``. API-only: no sandbox mounts it, ``mvmctl run`` refuses a workload that
-        declares one, and ``mvmctl fs s3://BUCKET/PREFIX`` reaches its files (docs/volumes.md)."""
+        default) or ``"rw"``. Mounted on the host with s3fs and bound into a container or shared
+        with a microVM (no atomic rename, no hard links: docs/volumes.md); ``VolumeFiles.object``
+        and ``mvmctl fs s3://BUCKET/PREFIX`` reach its files without a sandbox."""
         if not isinstance(credentials, SecretRef):
             # Never echo it: a string here is most likely the key itself.
             raise TypeError("Volume.object credentials must be SecretRef(name) naming a secret of "
@@ -268,7 +271,8 @@ _RUNTIME = {"Sandbox": "mvm.sandbox", "CommandResult": "mvm.sandbox",
             "CommandHandle": "mvm.sandbox", "FileEntry": "mvm.sandbox", "Snapshot": "mvm.sandbox",
             "ServiceInfo": "mvm.sandbox", "PublishedPort": "mvm.sandbox",
             "SandboxError": "mvm.errors", "TimeoutError": "mvm.errors",
-            "VerificationError": "mvm.errors"}
+            "VerificationError": "mvm.errors", "VolumeFiles": "mvm.volume_files",
+            "VolumeEntry": "mvm.volume_files"}
 
 
 def __getattr__(name: str) -> Any:

@@ -146,3 +146,31 @@ def services(what: str, entry: Dict[str, Any]) -> List[Tuple[str, str, str, int,
                     restarts, pid, field(what, item, "exit_code", int, default=None),
                     field(what, item, "signal", int, default=None)))
     return out
+
+
+def volume_entry(what: str, entry: Any, root: bool = False) -> Tuple[str, str, int]:
+    """One entry of ``mvmctl fs s3://…|encrypted:NAME ls|stat --format=json`` as (name, type,
+    size): volumes keep no modes. ``root``: the volume's root, which has no name."""
+    if not isinstance(entry, dict):
+        raise SandboxError(f"{what} printed an entry that is not an object: {_excerpt(entry)}")
+    name = field(what, entry, "name", str)
+    if (name, root) == ("", True):
+        pass
+    elif name in ("", ".", "..") or "/" in name or "\0" in name:
+        raise SandboxError(f"{what} printed {_excerpt(name)}, which is not a file name")
+    kind = field(what, entry, "type", str)
+    if kind not in ("file", "dir", "other"):
+        raise SandboxError(f"{what} printed an entry of type {_excerpt(kind)}; expected file, dir "
+                           "or other")
+    size = field(what, entry, "size", int)
+    if size < 0:
+        raise SandboxError(f"{what} printed an entry of size {size}, which no file has")
+    return name, kind, size
+
+
+def volume_listing(what: str, data: Any) -> List[Tuple[str, str, int]]:
+    """The entries of ``mvmctl fs s3://…|encrypted:NAME ls PATH --format=json``."""
+    entries = parse_object(what, data).get("entries")
+    if not isinstance(entries, list):
+        raise SandboxError(f"{what} printed JSON without an `entries` list: {_excerpt(data)}")
+    return [volume_entry(what, e) for e in entries]

@@ -127,7 +127,7 @@ class WorkloadTest(unittest.TestCase):
             sorted(["workload", "entrypoint", "service", "NetworkPolicy", "SecretRef", "Volume",
                     "Image", "Sandbox", "CommandResult", "CommandHandle", "FileEntry", "Snapshot",
                     "SandboxError", "TimeoutError", "VerificationError", "Service",
-                    "ServiceInfo", "PublishedPort"]))
+                    "ServiceInfo", "PublishedPort", "VolumeFiles", "VolumeEntry"]))
         for name in mvm.__all__:
             self.assertTrue(hasattr(mvm, name), name)
         self.assertEqual(mvm.__version__, "0.1.0")

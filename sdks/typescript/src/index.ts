@@ -7,5 +7,7 @@ export { SandboxError, TimeoutError, VerificationError } from "./errors.js";
 export type { SandboxErrorDetails } from "./errors.js";
 export { Commands, DEFAULT_WORKLOAD_ID, Files, LIVE_ENTRYPOINT, Sandbox, Services } from "./sandbox.js";
 export type { CommandHandle, CommandOptions, CommandResult, FileEntry, PublishedPort, RestoreOptions, SandboxOptions, SandboxState, ServiceInfo, Snapshot } from "./sandbox.js";
+export { VolumeFiles } from "./volume_files.js";
+export type { VolumeEntry, VolumeFilesOptions } from "./volume_files.js";
 export { canonicalJson } from "./canonical.js";
 export { withoutLocations } from "./ir.js";

@@ -344,7 +344,7 @@ class RecordBackend implements Backend {
 // ------------------------------------------------------------------------------------------------
 // Live mode
 
-function findMvmctl(explicit: string | undefined): string {
+export function findMvmctl(explicit: string | undefined): string {
   const given = explicit || process.env["MVM_MVMCTL"];
   const candidates = given?.includes("/")
     ? [given]
@@ -368,7 +368,7 @@ function lastLine(text: string): string {
   return lines.length > 0 ? (lines[lines.length - 1] as string).trim() : "";
 }
 
-interface Ran {
+export interface Ran {
   code: number | null;
   stdout: Uint8Array;
   stderr: string;
@@ -386,7 +386,7 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 
 /** Runs a command to completion; `input` goes to its stdin. `graceMs` guards against mvmctl
  * hanging (mvmctl enforces command timeouts itself). */
-function runProcess(argv: string[], input: Uint8Array | undefined, graceMs: number | undefined): Promise<Ran> {
+export function runProcess(argv: string[], input: Uint8Array | undefined, graceMs: number | undefined): Promise<Ran> {
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {

@@ -1,0 +1,117 @@
+// The volume-audit helper: one per sandbox with FUSE volumes (encrypted, object), counting what
+// the workload does on them (runtime/volumes/mount_watch.h) into the aggregated volume records of
+// the audit log. Host root (fanotify's filesystem marks need CAP_SYS_ADMIN); it reads events and
+// fstat-s the descriptors they carry, nothing else. Ended with SIGTERM first (EndHelpers), so that
+// it writes its last counts and the detach records.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+
+#include "ir/support/os/errno_text.h"
+#include "ir/support/os/unique_fd.h"
+#include "runtime/launcher/internal.h"
+#include "runtime/volumes/mount_watch.h"
+
+namespace mvm::runtime::internal {
+
+namespace fs = std::filesystem;
+
+ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
+    const StateDir& state, const std::string& name, const plan::v1::ExecutionPlan& p,
+    const std::vector<backends::SandboxMount>& mounts, bool dies_with_caller) {
+  std::vector<std::string> volumes;
+  for (const backends::SandboxMount& mount : mounts) {
+    if (!mount.owned_by_sandbox || mount.source.empty()) {
+      continue;
+    }
+    for (const plan::v1::Mount& m : p.mounts()) {
+      if (m.target() != mount.target) {
+        continue;
+      }
+      volumes.push_back(m.kind() + ":" + m.source());
+      volumes.push_back(mount.source.string());
+      // gocryptfs's ext4 image, mounted beside the view (encrypted_mount.cc): its entries change
+      // with the view's.
+      volumes.push_back(m.kind() == "encrypted" ? (mount.source.parent_path() / "store").string()
+                                                : "-");
+    }
+  }
+  if (volumes.empty()) {
+    return std::optional<backends::HelperRecord>();
+  }
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) {
+    return Error{"cannot start the volume audit: pipe: " + os::ErrnoText(errno)};
+  }
+  os::UniqueFd ready_read(ready[0]);
+  os::UniqueFd ready_write(ready[1]);
+  backends::HelperSpec spec;
+  spec.role = "volume-audit";
+  spec.program = "/proc/self/exe";
+  spec.argv = {"mvm-volume-audit", std::string(kHelperFlag), "volume-audit",
+               fs::absolute(state.root).lexically_normal().string(), name};
+  spec.argv.insert(spec.argv.end(), volumes.begin(), volumes.end());
+  spec.fds = {ready_write.get()};
+  spec.dies_with_parent = dies_with_caller;
+  spec.own_session = true;
+  auto helper = backends::StartHelper(spec);
+  ready_write.Reset();
+  if (!helper) {
+    return Error{"cannot start the volume audit: " + helper.error().message};
+  }
+  // The marks must be in place before the workload's first operation: the helper answers once
+  // they are, or exits (EOF) with the reason in the audit log.
+  char answer = 0;
+  ssize_t n;
+  do {
+    n = ::read(ready_read.get(), &answer, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1 || answer != 'r') {
+    (void)helper->process.Kill(SIGKILL);
+    return Error{"the volume audit could not watch the sandbox's volumes (the audit log says why)"};
+  }
+  (void)helper->process.Release();  // ended by pid and start time, like every recorded helper
+  return std::optional<backends::HelperRecord>(helper->record);
+}
+
+int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
+                         const std::vector<std::string>& volumes) {
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGHUP, SIG_IGN);
+  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &term, nullptr);
+  os::UniqueFd stop(::signalfd(-1, &term, SFD_CLOEXEC));
+  auto session = OpenAudit(state);
+  if (!session || !stop.valid()) {
+    return 2;
+  }
+  audit::Log* log = &*(*session)->log;
+  auto audit = std::make_shared<volumes::VolumeAudit>(
+      [log](std::string_view event, const nlohmann::json& fields) {
+        (void)log->Append(event, fields);
+      });
+  volumes::MountWatch watch(name, audit);
+  for (size_t i = 0; i + 2 < volumes.size(); i += 3) {
+    const std::string& names = volumes[i + 2];
+    if (auto added = watch.Add(volumes[i], volumes[i + 1], names == "-" ? "" : names); !added) {
+      (void)log->Append(
+          "volume.refused",
+          {{"sandbox", name}, {"volume", volumes[i]}, {"message", added.error().message}});
+      return 1;
+    }
+  }
+  (void)!::write(3, "r", 1);
+  ::close(3);
+  watch.Run(stop.get());
+  return 0;
+}
+
+}  // namespace mvm::runtime::internal
