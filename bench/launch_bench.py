@@ -132,7 +132,10 @@ def main() -> None:
 
     work = tempfile.mkdtemp(prefix="mvm-launch-bench-")
     state = os.path.join(work, "state")
-    source = os.path.join(work, "launch_bench.py")
+    # A directory of its own: a plan ships its source's directory tree to /app, and this one would
+    # otherwise ship the signing key and the state beside it (and spend the launch copying them).
+    os.mkdir(os.path.join(work, "src"))
+    source = os.path.join(work, "src", "launch_bench.py")
     with open(source, "w") as f:
         f.write(WORKLOAD)
     # One plan, signed once with a key the launcher trusts; running the same plan again is admitted
