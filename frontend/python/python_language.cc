@@ -11,7 +11,9 @@
 #include "frontend/common/evaluator.h"
 #include "frontend/common/frontend_language.h"
 #include "frontend/common/tree.h"
+#include "ir/support/os/lazy_library.h"
 #include "unicode/uchar.h"
+#include "unicode/uversion.h"
 
 extern "C" const TSLanguage* tree_sitter_python(void);
 
@@ -26,7 +28,31 @@ enum class Escape {
   kVerbatim,     // not an escape in Python (`\d`): the backslash and what follows are the value
   kUnknownName,  // `\N{...}` naming no character
   kNotScalar,  // a surrogate or a code point past U+10FFFF, which UTF-8 (and so the IR) cannot hold
+  kNoNameTable,  // `\N{...}` but ICU, which holds the names, cannot be loaded
 };
+
+#define MVM_ICU_STRING(x) MVM_ICU_STRING_(x)
+#define MVM_ICU_STRING_(x) #x
+
+/// ICU's `u_charFromName`, from libicuuc opened on the first `\N{...}`: linked, ICU and its 30 MB
+/// data library were loaded by every mvmctl command (docs/perf/launch.md). ICU renames its symbols
+/// by major version (`u_charFromName_72`), which the header's macro spells.
+ErrorOr<decltype(&::u_charFromName)> CharFromName() {
+  static const ErrorOr<decltype(&::u_charFromName)> loaded =
+      []() -> ErrorOr<decltype(&::u_charFromName)> {
+    decltype(&::u_charFromName) function = nullptr;
+    const os::LazySymbol symbols[] = {{MVM_ICU_STRING(u_charFromName), &function}};
+    auto opened = os::LoadLazyLibrary(
+        {"libicuuc.so." MVM_ICU_STRING(U_ICU_VERSION_MAJOR_NUM),
+         "libicu" MVM_ICU_STRING(U_ICU_VERSION_MAJOR_NUM), "Python's `\\N{NAME}` escapes"},
+        symbols);
+    if (!opened) {
+      return opened.error();
+    }
+    return function;
+  }();
+  return loaded;
+}
 
 /// Decodes one Python escape sequence (text starts with the backslash), appending its value to
 /// `out` when it has one the IR can hold.
@@ -73,9 +99,13 @@ Escape DecodeEscape(std::string_view esc, std::string& out) {
         return Escape::kUnknownName;
       }
       std::string name(esc.substr(3, esc.size() - 4));
+      auto char_from_name = CharFromName();
+      if (!char_from_name) {
+        return Escape::kNoNameTable;
+      }
       for (UCharNameChoice choice : {U_UNICODE_CHAR_NAME, U_CHAR_NAME_ALIAS}) {
         UErrorCode status = U_ZERO_ERROR;
-        UChar32 cp = u_charFromName(choice, name.c_str(), &status);
+        UChar32 cp = (*char_from_name)(choice, name.c_str(), &status);
         if (U_SUCCESS(status)) {
           AppendUtf8(out, static_cast<uint32_t>(cp));
           return Escape::kDecoded;
@@ -394,6 +424,13 @@ StaticValue PythonReader::EvaluateString(TSNode node) {
               .hint =
               "spell the name as the Unicode standard does (`\\N{GREEK SMALL LETTER ALPHA}`), "
               "or write the character itself";
+          return Invalid(node);
+        } else if (decoded == Escape::kNoNameTable) {
+          sink_
+              .Emit<DiagnosticKind::kSyntaxError>(
+                  Loc(esc),
+                  "cannot decode this `\\N{...}` escape: " + CharFromName().error().message)
+              .hint = "install the library, or write the character itself";
           return Invalid(node);
         } else if (decoded != Escape::kDecoded) {
           // Keeping the escape's source text would put a different string in the IR than the one

@@ -2,12 +2,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <nftables/libnftables.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 
 #include "ir/support/os/errno_text.h"
+#include "runtime/lazylibs/nftables_api.h"
 
 namespace mvm::runtime::backends {
 
@@ -33,14 +33,19 @@ ErrorOr<os::UniqueFd> BoundEgressSocket(int type, const char* address, int port)
 }
 
 ErrorOr<Ok> LoadNftRules(const std::string& rules, const std::string& what) {
-  nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+  auto lib = lazylibs::LoadNftables();
+  if (!lib) {
+    return lib.error();
+  }
+  const lazylibs::Nftables& nft = **lib;
+  nft_ctx* ctx = nft.ctx_new(NFT_CTX_DEFAULT);
   if (ctx == nullptr) {
     return Error{"nftables: cannot make a context"};
   }
-  nft_ctx_buffer_error(ctx);
-  const int rc = nft_run_cmd_from_buffer(ctx, rules.c_str());
-  std::string error = nft_ctx_get_error_buffer(ctx);
-  nft_ctx_free(ctx);
+  nft.ctx_buffer_error(ctx);
+  const int rc = nft.run_cmd_from_buffer(ctx, rules.c_str());
+  std::string error = nft.ctx_get_error_buffer(ctx);
+  nft.ctx_free(ctx);
   if (rc != 0) {
     return Error{"nftables refused " + what + ": " + error +
                  " (the kernel needs nf_tables with NAT: nft_nat, nft_redirect)"};

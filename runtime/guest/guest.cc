@@ -1,7 +1,5 @@
 #include "runtime/guest/guest.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <elf.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -24,6 +22,7 @@
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/hex.h"
 #include "ir/support/os/process.h"
+#include "runtime/lazylibs/archive_api.h"
 
 namespace mvm::runtime::guest {
 
@@ -509,47 +508,52 @@ ErrorOr<Ok> MakeExt4(const fs::path& tree, const fs::path& image, std::string_vi
 
 }  // namespace
 
-std::string WriteCpio(const std::vector<CpioEntry>& entries) {
+ErrorOr<std::string> WriteCpio(const std::vector<CpioEntry>& entries) {
+  auto lib = lazylibs::LoadArchive();
+  if (!lib) {
+    return lib.error();
+  }
+  const lazylibs::Archive& ar = **lib;
   std::string out;
-  archive* a = archive_write_new();
+  archive* a = ar.write_new();
   MVM_CHECK(a != nullptr);
   // Unblocked: no padding of the output to a block size, so the bytes are the entries and the
   // trailer alone, as the kernel's unpacker reads them.
-  MVM_CHECK(archive_write_set_format_cpio_newc(a) == ARCHIVE_OK);
-  MVM_CHECK(archive_write_set_bytes_per_block(a, 0) == ARCHIVE_OK);
+  MVM_CHECK(ar.write_set_format_cpio_newc(a) == ARCHIVE_OK);
+  MVM_CHECK(ar.write_set_bytes_per_block(a, 0) == ARCHIVE_OK);
   auto append = [](archive*, void* to, const void* data, size_t size) -> la_ssize_t {
     static_cast<std::string*>(to)->append(static_cast<const char*>(data), size);
     return static_cast<la_ssize_t>(size);
   };
-  MVM_CHECK(archive_write_open(a, &out, nullptr, append, nullptr) == ARCHIVE_OK);
-  archive_entry* entry = archive_entry_new();
+  MVM_CHECK(ar.write_open(a, &out, nullptr, append, nullptr) == ARCHIVE_OK);
+  archive_entry* entry = ar.entry_new();
   MVM_CHECK(entry != nullptr);
   int64_t ino = 1;
   for (const CpioEntry& e : entries) {
-    archive_entry_clear(entry);
-    archive_entry_set_pathname(entry, e.path.c_str());
-    archive_entry_set_mode(entry, e.mode);
+    ar.entry_clear(entry);
+    ar.entry_set_pathname(entry, e.path.c_str());
+    ar.entry_set_mode(entry, e.mode);
     // Everything but the content is fixed (numbered inodes, owner 0:0, mtime 0), so the bytes, and
     // the initramfs digest that names the file, depend on the input alone.
-    archive_entry_set_ino64(entry, ino++);
-    archive_entry_set_uid(entry, 0);
-    archive_entry_set_gid(entry, 0);
-    archive_entry_set_nlink(entry, (e.mode & S_IFMT) == S_IFDIR ? 2 : 1);
-    archive_entry_set_mtime(entry, 0, 0);
-    archive_entry_set_size(entry, static_cast<la_int64_t>(e.data.size()));
-    archive_entry_set_rdevmajor(entry, e.rdev_major);
-    archive_entry_set_rdevminor(entry, e.rdev_minor);
+    ar.entry_set_ino64(entry, ino++);
+    ar.entry_set_uid(entry, 0);
+    ar.entry_set_gid(entry, 0);
+    ar.entry_set_nlink(entry, (e.mode & S_IFMT) == S_IFDIR ? 2 : 1);
+    ar.entry_set_mtime(entry, 0, 0);
+    ar.entry_set_size(entry, static_cast<la_int64_t>(e.data.size()));
+    ar.entry_set_rdevmajor(entry, e.rdev_major);
+    ar.entry_set_rdevminor(entry, e.rdev_minor);
     // Failing here is a bug (a path or size newc cannot hold), not the environment: the archive
     // goes to memory.
-    MVM_CHECK(archive_write_header(a, entry) == ARCHIVE_OK);
+    MVM_CHECK(ar.write_header(a, entry) == ARCHIVE_OK);
     if (!e.data.empty()) {
-      MVM_CHECK(archive_write_data(a, e.data.data(), e.data.size()) ==
+      MVM_CHECK(ar.write_data(a, e.data.data(), e.data.size()) ==
                 static_cast<la_ssize_t>(e.data.size()));
     }
   }
-  archive_entry_free(entry);
-  MVM_CHECK(archive_write_close(a) == ARCHIVE_OK);  // writes the TRAILER!!! entry
-  archive_write_free(a);
+  ar.entry_free(entry);
+  MVM_CHECK(ar.write_close(a) == ARCHIVE_OK);  // writes the TRAILER!!! entry
+  ar.write_free(a);
   return out;
 }
 
@@ -596,7 +600,11 @@ ErrorOr<BootFiles> EnsureBootFiles(const fs::path& cache_dir, const fs::path& ag
     entries.push_back({"lib/modules/" + name, S_IFREG | 0644, std::move(*ko)});
   }
   entries.push_back({"init", S_IFREG | 0755, std::move(*agent)});
-  std::string cpio = WriteCpio(entries);
+  auto written = WriteCpio(entries);
+  if (!written) {
+    return written.error();
+  }
+  const std::string& cpio = *written;
   std::string hex = ir::Sha256Hex(cpio);
   fs::path initramfs = cache_dir / ("initramfs-" + hex.substr(0, 32) + ".cpio");
   if (!fs::exists(initramfs)) {

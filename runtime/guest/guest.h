@@ -95,7 +95,8 @@ struct CpioEntry {
   std::string data;                         ///< S_IFREG only
   uint32_t rdev_major = 0, rdev_minor = 0;  ///< S_IFCHR only
 };
-std::string WriteCpio(const std::vector<CpioEntry>& entries);
+/// An Error only when libarchive cannot be loaded.
+ErrorOr<std::string> WriteCpio(const std::vector<CpioEntry>& entries);
 
 }  // namespace mvm::runtime::guest
 

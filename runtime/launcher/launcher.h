@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -193,7 +194,8 @@ class Sandbox {
  private:
   friend ErrorOr<Sandbox> Start(const LauncherOptions&, const AdmittedPlan&, const StartOptions&,
                                 audit::Log&, PhaseTimings*);
-  friend ErrorOr<Ok> Destroy(const LauncherOptions&, Sandbox&, audit::Log&, std::string_view);
+  friend ErrorOr<Ok> Destroy(const LauncherOptions&, Sandbox&, audit::Log&, std::string_view,
+                             std::span<const audit::Log::Event>);
   friend struct SandboxAccess;  // the backends' start paths and warm pools (internal.h)
   Sandbox() = default;
 
@@ -233,16 +235,21 @@ ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint3
                          std::string_view timeout_option = "timeout_seconds");
 
 /// Runs `request` in the sandbox `record` names, streaming output to `sink`; audited. A timeout is
-/// reported as DescribeExec says, naming `timeout_option` (`--timeout` for `mvmctl exec`).
+/// reported as DescribeExec says, naming `timeout_option` (`--timeout` for `mvmctl exec`). With
+/// `exit_record`, the `exec-exit` record is left there for the caller to append with its next step
+/// (RunToCompletion: with the sandbox's `destroy`, one sync for both) and the outcome has no
+/// audit id.
 ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& record,
                           agent::Client& agent, agent::ExecRequest request,
                           const agent::OutputSink& sink, uint32_t timeout_seconds,
-                          audit::Log& audit, std::string_view timeout_option = "timeout_seconds");
+                          audit::Log& audit, std::string_view timeout_option = "timeout_seconds",
+                          std::optional<audit::Log::Event>* exit_record = nullptr);
 
 /// Shuts the sandbox down and removes every trace: processes, cgroups, state. Audited with
-/// `reason`.
+/// `reason`, after `before` (records of the same step, e.g. the last exec's `exec-exit`), in one
+/// sync with the closing checkpoint.
 ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log& audit,
-                    std::string_view reason);
+                    std::string_view reason, std::span<const audit::Log::Event> before = {});
 
 /// Stops a sandbox by name from any process (`mvmctl stop`/`destroy`, `gc`): the agent's shutdown,
 /// then SIGKILL if it does not go within the grace period; removes its cgroups. `remove_state`

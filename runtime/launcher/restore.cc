@@ -3,8 +3,6 @@
 
 #include "runtime/launcher/restore.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <unistd.h>
@@ -20,6 +18,7 @@
 #include "ir/support/os/unique_fd.h"
 #include "ir/support/terminal_text.h"
 #include "runtime/launcher/snapshot_guest.h"
+#include "runtime/lazylibs/archive_api.h"
 
 namespace mvm::runtime {
 namespace {
@@ -61,13 +60,15 @@ std::string Sha256Hex(std::string_view bytes) {
 // between VerifySnapshot and this read.
 class HashingReader {
  public:
-  explicit HashingReader(int fd) : fd_(fd), buffer_(1 << 16) { crypto_hash_sha256_init(&hash_); }
+  HashingReader(const lazylibs::Archive& ar, int fd) : ar_(ar), fd_(fd), buffer_(1 << 16) {
+    crypto_hash_sha256_init(&hash_);
+  }
 
   static la_ssize_t Read(archive* a, void* self_ptr, const void** out) {
     auto* self = static_cast<HashingReader*>(self_ptr);
     ssize_t n = self->ReadSome();
     if (n < 0) {
-      archive_set_error(a, errno, "%s", std::strerror(errno));
+      self->ar_.set_error(a, errno, "%s", std::strerror(errno));
       return -1;
     }
     *out = self->buffer_.data();
@@ -104,6 +105,7 @@ class HashingReader {
     return n;
   }
 
+  const lazylibs::Archive& ar_;
   int fd_;
   std::vector<unsigned char> buffer_;
   crypto_hash_sha256_state hash_;
@@ -111,19 +113,19 @@ class HashingReader {
 };
 
 // The current member's data, at most `limit` bytes.
-ErrorOr<std::string> ReadData(archive* a, archive_entry* entry, uint64_t limit,
-                              const SnapshotInfo& info, const std::string& name) {
-  const la_int64_t size = archive_entry_size(entry);
+ErrorOr<std::string> ReadData(const lazylibs::Archive& ar, archive* a, archive_entry* entry,
+                              uint64_t limit, const SnapshotInfo& info, const std::string& name) {
+  const la_int64_t size = ar.entry_size(entry);
   if (size < 0 || static_cast<uint64_t>(size) > limit) {
     return Tampered(info, "member `" + name + "` is larger than a snapshot holds");
   }
   std::string data(static_cast<size_t>(size), '\0');
   size_t got = 0;
   while (got < data.size()) {
-    la_ssize_t n = archive_read_data(a, data.data() + got, data.size() - got);
+    la_ssize_t n = ar.read_data(a, data.data() + got, data.size() - got);
     if (n <= 0) {
       return Tampered(info, "member `" + name + "` is cut short" +
-                                (n < 0 ? std::string(": ") + archive_error_string(a) : ""));
+                                (n < 0 ? std::string(": ") + ar.error_string(a) : ""));
     }
     got += static_cast<size_t>(n);
   }
@@ -143,35 +145,40 @@ ErrorOr<Ok> PutBack(agent::Client& agent, const SnapshotInfo& info, Restored& ou
       mounts.push_back(std::move(m));
     }
   }
+  auto lib = lazylibs::LoadArchive();
+  if (!lib) {
+    return lib.error();
+  }
+  const lazylibs::Archive& ar = **lib;
   os::UniqueFd fd(::open(info.file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
     return Error{info.file.string() + ": cannot read: " + std::strerror(errno)};
   }
-  HashingReader reader(fd.get());
-  std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), archive_read_free);
-  if (!a || archive_read_support_format_tar(a.get()) != ARCHIVE_OK ||
-      archive_read_open(a.get(), &reader, nullptr, &HashingReader::Read, nullptr) != ARCHIVE_OK) {
-    return Tampered(info, std::string("not a tar: ") + (a ? archive_error_string(a.get()) : ""));
+  HashingReader reader(ar, fd.get());
+  std::unique_ptr<archive, int (*)(archive*)> a(ar.read_new(), ar.read_free);
+  if (!a || ar.read_support_format_tar(a.get()) != ARCHIVE_OK ||
+      ar.read_open(a.get(), &reader, nullptr, &HashingReader::Read, nullptr) != ARCHIVE_OK) {
+    return Tampered(info, std::string("not a tar: ") + (a ? ar.error_string(a.get()) : ""));
   }
   bool first = true;
   archive_entry* entry = nullptr;
   while (true) {
-    int r = archive_read_next_header(a.get(), &entry);
+    int r = ar.read_next_header(a.get(), &entry);
     if (r == ARCHIVE_EOF) {
       break;
     }
     if (r != ARCHIVE_OK) {
-      return Tampered(info, std::string("unreadable tar: ") + archive_error_string(a.get()));
+      return Tampered(info, std::string("unreadable tar: ") + ar.error_string(a.get()));
     }
-    const char* raw_name = archive_entry_pathname(entry);
+    const char* raw_name = ar.entry_pathname(entry);
     const std::string name = raw_name != nullptr ? raw_name : "";
-    const mode_t type = archive_entry_filetype(entry);
+    const mode_t type = ar.entry_filetype(entry);
     if (first) {
       first = false;
       if (name != kManifestMember || type != AE_IFREG) {
         return Tampered(info, "its first member is not `" + std::string(kManifestMember) + "`");
       }
-      auto text = ReadData(a.get(), entry, kMaxManifestBytes, info, name);
+      auto text = ReadData(ar, a.get(), entry, kMaxManifestBytes, info, name);
       if (!text) {
         return text.error();
       }
@@ -198,16 +205,16 @@ ErrorOr<Ok> PutBack(agent::Client& agent, const SnapshotInfo& info, Restored& ou
     if (auto ok = CheckSnapshotPath(path); !ok) {
       return Tampered(info, ok.error().message);
     }
-    if (archive_entry_hardlink(entry) != nullptr) {
+    if (ar.entry_hardlink(entry) != nullptr) {
       return Tampered(info, "member " + shown + " is a hard link");
     }
-    const uint32_t mode = archive_entry_perm(entry) & 07777;
+    const uint32_t mode = ar.entry_perm(entry) & 07777;
     if ((mode & 06000) != 0 || (type != AE_IFDIR && (mode & 01000) != 0)) {
       return Tampered(info, "member " + shown + " has a set-id or sticky bit");
     }
     std::string target;
     if (type == AE_IFLNK) {
-      const char* link = archive_entry_symlink(entry);
+      const char* link = ar.entry_symlink(entry);
       target = link != nullptr ? link : "";
       const std::string dir = path.substr(0, std::max<size_t>(path.rfind('/'), 1));
       auto safe = SafeLinkTarget(dir, target);
@@ -238,7 +245,7 @@ ErrorOr<Ok> PutBack(agent::Client& agent, const SnapshotInfo& info, Restored& ou
       written = agent.MakeSymlink(path, target);
       ++out.symlinks;
     } else {
-      auto data = ReadData(a.get(), entry, kMaxMemberBytes, info, name);
+      auto data = ReadData(ar, a.get(), entry, kMaxMemberBytes, info, name);
       if (!data) {
         return data.error();
       }

@@ -65,7 +65,8 @@ ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint3
 ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& record,
                           agent::Client& agent, agent::ExecRequest request,
                           const agent::OutputSink& sink, uint32_t timeout_seconds,
-                          audit::Log& audit, std::string_view timeout_option) {
+                          audit::Log& audit, std::string_view timeout_option,
+                          std::optional<audit::Log::Event>* exit_record) {
   (void)options;
   request.timeout_ms = timeout_seconds * 1000;
   auto backend = backends::Find(record.backend);
@@ -77,6 +78,14 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
     command += (command.empty() ? "" : " ") + a;
   }
   (void)audit.Append("exec", {{"sandbox", record.name}, {"command", command}});
+  auto record_exit = [&](nlohmann::json fields) -> std::string {
+    if (exit_record != nullptr) {
+      exit_record->emplace(audit::Log::Event{"exec-exit", std::move(fields)});
+      return "";
+    }
+    auto id = audit.Append("exec-exit", fields);
+    return id ? *id : "";
+  };
 
   // The agent enforces the timeout; this guard covers an agent that stopped answering, from the
   // first request of this exec (the guest's OOM count) to its last.
@@ -120,16 +129,13 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
       ExecOutcome out =
           DescribeExec(timed_out, false, record.memory_mb, timeout_seconds, timeout_option);
       out.message += " (the guest agent stopped answering; the sandbox was killed)";
-      auto id = audit.Append("exec-exit", {{"sandbox", record.name},
-                                           {"command", command},
-                                           {"exit_status", out.exit_status},
-                                           {"timed_out", true},
-                                           {"host_killed", true},
-                                           {"host_wall_ms", wall_ms},
-                                           {"agent_reported", nlohmann::json::array()}});
-      if (id) {
-        out.audit_id = *id;
-      }
+      out.audit_id = record_exit({{"sandbox", record.name},
+                                  {"command", command},
+                                  {"exit_status", out.exit_status},
+                                  {"timed_out", true},
+                                  {"host_killed", true},
+                                  {"host_wall_ms", wall_ms},
+                                  {"agent_reported", nlohmann::json::array()}});
       return out;
     }
     return Error{"lost the guest agent during `" + command + "`: " + result.error().message};
@@ -145,22 +151,19 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
   if (!(*backend)->capabilities().host_measures_oom) {
     agent_reported.push_back("oom_killed");
   }
-  auto id = audit.Append("exec-exit", {{"sandbox", record.name},
-                                       {"command", command},
-                                       {"exit_status", out.exit_status},
-                                       {"timed_out", result->timed_out},
-                                       {"oom_killed", oom},
-                                       {"stdout_bytes", result->stdout_bytes},
-                                       {"stderr_bytes", result->stderr_bytes},
-                                       {"stdout_dropped", result->stdout_dropped},
-                                       {"stderr_dropped", result->stderr_dropped},
-                                       {"duration_ms", result->duration_ms},
-                                       {"host_wall_ms", wall_ms},
-                                       {"host_killed", false},
-                                       {"agent_reported", agent_reported}});
-  if (id) {
-    out.audit_id = *id;
-  }
+  out.audit_id = record_exit({{"sandbox", record.name},
+                              {"command", command},
+                              {"exit_status", out.exit_status},
+                              {"timed_out", result->timed_out},
+                              {"oom_killed", oom},
+                              {"stdout_bytes", result->stdout_bytes},
+                              {"stderr_bytes", result->stderr_bytes},
+                              {"stdout_dropped", result->stdout_dropped},
+                              {"stderr_dropped", result->stderr_dropped},
+                              {"duration_ms", result->duration_ms},
+                              {"host_wall_ms", wall_ms},
+                              {"host_killed", false},
+                              {"agent_reported", agent_reported}});
   return out;
 }
 

@@ -1,7 +1,5 @@
 #include "runtime/launcher/snapshot.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
@@ -25,6 +23,7 @@
 #include "ir/support/terminal_text.h"
 #include "runtime/agent/request.h"
 #include "runtime/launcher/internal.h"
+#include "runtime/lazylibs/archive_api.h"
 
 namespace mvm::runtime {
 namespace {
@@ -67,8 +66,12 @@ std::string Dump(const nlohmann::json& j) {
 class TarWriter {
  public:
   static ErrorOr<std::unique_ptr<TarWriter>> Open(int fd) {
-    std::unique_ptr<TarWriter> w(new TarWriter(fd));
-    w->archive_ = archive_write_new();
+    auto lib = lazylibs::LoadArchive();
+    if (!lib) {
+      return lib.error();
+    }
+    std::unique_ptr<TarWriter> w(new TarWriter(**lib, fd));
+    w->archive_ = w->ar_->write_new();
     if (w->archive_ == nullptr) {
       return Error{"libarchive: out of memory"};
     }
@@ -76,43 +79,43 @@ class TarWriter {
     // hdrcharset=BINARY: names are Linux byte strings, stored as they are. Otherwise libarchive
     // converts them from the locale to UTF-8 for the pax header and refuses a name that is not
     // text, which a workload can make to fail every snapshot of its sandbox.
-    if (archive_write_set_format_pax_restricted(w->archive_) != ARCHIVE_OK ||
-        archive_write_set_format_option(w->archive_, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(w->archive_, 1) != ARCHIVE_OK ||
-        archive_write_open2(w->archive_, w.get(), nullptr, &TarWriter::Write, nullptr, nullptr) !=
+    const lazylibs::Archive& ar = *w->ar_;
+    if (ar.write_set_format_pax_restricted(w->archive_) != ARCHIVE_OK ||
+        ar.write_set_format_option(w->archive_, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
+        ar.write_set_bytes_in_last_block(w->archive_, 1) != ARCHIVE_OK ||
+        ar.write_open2(w->archive_, w.get(), nullptr, &TarWriter::Write, nullptr, nullptr) !=
             ARCHIVE_OK) {
-      return Error{std::string("libarchive: ") + archive_error_string(w->archive_)};
+      return Error{std::string("libarchive: ") + ar.error_string(w->archive_)};
     }
     return w;
   }
   ~TarWriter() {
     if (archive_ != nullptr) {
-      archive_write_free(archive_);
+      ar_->write_free(archive_);
     }
   }
 
   ErrorOr<Ok> Add(const std::string& name, mode_t type, uint32_t mode, std::string_view data,
                   const std::string& link_target = {}) {
-    std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry(archive_entry_new(),
-                                                                   archive_entry_free);
-    archive_entry_set_pathname(entry.get(), name.c_str());
-    archive_entry_set_filetype(entry.get(), type);
-    archive_entry_set_perm(entry.get(), mode & 07777);
-    archive_entry_set_uid(entry.get(), 0);
-    archive_entry_set_gid(entry.get(), 0);
-    archive_entry_set_mtime(entry.get(), 0, 0);
+    std::unique_ptr<archive_entry, decltype(ar_->entry_free)> entry(ar_->entry_new(),
+                                                                    ar_->entry_free);
+    ar_->entry_set_pathname(entry.get(), name.c_str());
+    ar_->entry_set_filetype(entry.get(), type);
+    ar_->entry_set_perm(entry.get(), mode & 07777);
+    ar_->entry_set_uid(entry.get(), 0);
+    ar_->entry_set_gid(entry.get(), 0);
+    ar_->entry_set_mtime(entry.get(), 0, 0);
     if (type == AE_IFLNK) {
-      archive_entry_set_symlink(entry.get(), link_target.c_str());
+      ar_->entry_set_symlink(entry.get(), link_target.c_str());
     }
-    archive_entry_set_size(entry.get(),
-                           type == AE_IFREG ? static_cast<la_int64_t>(data.size()) : 0);
-    if (archive_write_header(archive_, entry.get()) != ARCHIVE_OK) {
-      return Error{"archiving `" + name + "`: " + archive_error_string(archive_)};
+    ar_->entry_set_size(entry.get(), type == AE_IFREG ? static_cast<la_int64_t>(data.size()) : 0);
+    if (ar_->write_header(archive_, entry.get()) != ARCHIVE_OK) {
+      return Error{"archiving `" + name + "`: " + ar_->error_string(archive_)};
     }
     if (type == AE_IFREG && !data.empty() &&
-        archive_write_data(archive_, data.data(), data.size()) !=
+        ar_->write_data(archive_, data.data(), data.size()) !=
             static_cast<la_ssize_t>(data.size())) {
-      return Error{"archiving `" + name + "`: " + archive_error_string(archive_)};
+      return Error{"archiving `" + name + "`: " + ar_->error_string(archive_)};
     }
     return Ok{};
   }
@@ -122,8 +125,8 @@ class TarWriter {
 
   /// Finishes the archive; returns the hex SHA-256 and size of everything written.
   ErrorOr<std::pair<std::string, uint64_t>> Finish() {
-    if (archive_write_close(archive_) != ARCHIVE_OK) {
-      return Error{std::string("finishing the snapshot: ") + archive_error_string(archive_)};
+    if (ar_->write_close(archive_) != ARCHIVE_OK) {
+      return Error{std::string("finishing the snapshot: ") + ar_->error_string(archive_)};
     }
     if (failed_errno_ != 0) {
       return Error{std::string("writing the snapshot: ") + std::strerror(failed_errno_)};
@@ -134,7 +137,9 @@ class TarWriter {
   }
 
  private:
-  explicit TarWriter(int fd) : fd_(fd) { crypto_hash_sha256_init(&hash_); }
+  TarWriter(const lazylibs::Archive& ar, int fd) : ar_(&ar), fd_(fd) {
+    crypto_hash_sha256_init(&hash_);
+  }
 
   static la_ssize_t Write(archive* a, void* self_ptr, const void* buffer, size_t length) {
     auto* self = static_cast<TarWriter*>(self_ptr);
@@ -147,7 +152,7 @@ class TarWriter {
       }
       if (n <= 0) {
         self->failed_errno_ = n < 0 ? errno : EIO;
-        archive_set_error(a, self->failed_errno_, "%s", std::strerror(self->failed_errno_));
+        self->ar_->set_error(a, self->failed_errno_, "%s", std::strerror(self->failed_errno_));
         return -1;
       }
       done += static_cast<size_t>(n);
@@ -157,6 +162,7 @@ class TarWriter {
     return static_cast<la_ssize_t>(length);
   }
 
+  const lazylibs::Archive* ar_;
   int fd_;
   archive* archive_ = nullptr;
   crypto_hash_sha256_state hash_;

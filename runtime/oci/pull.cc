@@ -1,7 +1,5 @@
 #include "runtime/oci/pull.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +11,7 @@
 #include "ir/support/os/files.h"
 #include "ir/support/os/unique_fd.h"
 #include "ir/support/os/write_all.h"
+#include "runtime/lazylibs/archive_api.h"
 #include "runtime/rootfs/tree_util.h"
 
 namespace mvm::runtime::oci {
@@ -303,26 +302,31 @@ namespace {
 // directories only, each name checked (relative, no `..`), nothing ever followed, the total
 // bounded. It only holds blobs and JSON, so anything else in it is refused.
 ErrorOr<Ok> ExtractArchive(const fs::path& file, const fs::path& dest, const Limits& limits) {
-  std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
-  archive_read_support_format_tar(a.get());
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_filter_zstd(a.get());
-  archive_read_support_filter_none(a.get());
-  if (archive_read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK) {
-    return Error{Quote(file) + " is not a tar archive: " + archive_error_string(a.get())};
+  auto lib = lazylibs::LoadArchive();
+  if (!lib) {
+    return lib.error();
+  }
+  const lazylibs::Archive& ar = **lib;
+  std::unique_ptr<archive, decltype(ar.read_free)> a(ar.read_new(), ar.read_free);
+  ar.read_support_format_tar(a.get());
+  ar.read_support_filter_gzip(a.get());
+  ar.read_support_filter_zstd(a.get());
+  ar.read_support_filter_none(a.get());
+  if (ar.read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK) {
+    return Error{Quote(file) + " is not a tar archive: " + ar.error_string(a.get())};
   }
   int64_t total = 0;
   int64_t entries = 0;
   archive_entry* e = nullptr;
   for (;;) {
-    int r = archive_read_next_header(a.get(), &e);
+    int r = ar.read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) {
       return Ok{};
     }
     if (r != ARCHIVE_OK) {
-      return Error{Quote(file) + " is damaged: " + archive_error_string(a.get())};
+      return Error{Quote(file) + " is damaged: " + ar.error_string(a.get())};
     }
-    std::string name = archive_entry_pathname(e) != nullptr ? archive_entry_pathname(e) : "";
+    std::string name = ar.entry_pathname(e) != nullptr ? ar.entry_pathname(e) : "";
     while (name.rfind("./", 0) == 0) {
       name.erase(0, 2);
     }
@@ -345,7 +349,7 @@ ErrorOr<Ok> ExtractArchive(const fs::path& file, const fs::path& dest, const Lim
       return Error{Quote(file) + " has more than 100000 members; it is not an image archive"};
     }
     fs::path out = dest / rel;
-    mode_t type = archive_entry_filetype(e);
+    mode_t type = ar.entry_filetype(e);
     std::error_code ec;
     if (type == AE_IFDIR) {
       fs::create_directories(out, ec);
@@ -368,13 +372,13 @@ ErrorOr<Ok> ExtractArchive(const fs::path& file, const fs::path& dest, const Lim
     la_int64_t offset = 0;
     int64_t written = 0;
     for (;;) {
-      int rb = archive_read_data_block(a.get(), &block, &size, &offset);
+      int rb = ar.read_data_block(a.get(), &block, &size, &offset);
       if (rb == ARCHIVE_EOF) {
         break;
       }
       if (rb != ARCHIVE_OK) {
         return Error{Quote(file) + " is damaged at `" + name.substr(0, 200) +
-                     "`: " + archive_error_string(a.get())};
+                     "`: " + ar.error_string(a.get())};
       }
       if (offset != written) {
         return Error{Quote(file) + " has a sparse member `" + name.substr(0, 200) +

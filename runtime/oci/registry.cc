@@ -1,6 +1,5 @@
 #include "runtime/oci/registry.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,11 +39,23 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
-/// RFC 3986 percent-encoding of a query value: libcurl's, which keeps only unreserved characters.
+/// RFC 3986 percent-encoding of a query value, keeping only unreserved characters (as
+/// curl_easy_escape does; done here so that building a URL does not need libcurl loaded).
 std::string UrlEncode(std::string_view text) {
-  std::unique_ptr<char, decltype(&curl_free)> escaped(
-      curl_easy_escape(nullptr, text.data(), static_cast<int>(text.size())), curl_free);
-  return escaped ? std::string(escaped.get()) : std::string();
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0xF];
+    }
+  }
+  return out;
 }
 
 // The host of an absolute http(s) URL, without its port; empty when it is not one.

@@ -1,16 +1,14 @@
 #include "runtime/oci/registry_http.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 
 #include "ir/support/terminal_text.h"
 #include "nlohmann/json.hpp"
+#include "runtime/lazylibs/curl_api.h"
 
 namespace mvm::runtime::oci {
 namespace {
@@ -25,13 +23,9 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+  const lazylibs::Curl* lib = nullptr;
+  void operator()(CURL* curl) const { lib->easy_cleanup(curl); }
 };
 
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
@@ -124,6 +118,7 @@ bool ReadSmallFile(const std::filesystem::path& path, std::string* out) {
 }  // namespace
 
 struct HttpClient::Handle {
+  const lazylibs::Curl* lib = nullptr;
   std::unique_ptr<CURL, CurlDeleter> curl;
   std::string ca_blob;  ///< the system bundle and ca_file, when ca_file is set
   std::chrono::seconds connect_timeout;
@@ -138,9 +133,13 @@ HttpClient::~HttpClient() = default;
 ErrorOr<HttpClient> HttpClient::Create(const std::filesystem::path& ca_file,
                                        std::chrono::seconds connect_timeout,
                                        std::chrono::seconds stall_timeout) {
-  InitCurlOnce();
+  auto lib = lazylibs::LoadCurl();
+  if (!lib) {
+    return lib.error();
+  }
   auto handle = std::make_unique<Handle>();
-  handle->curl.reset(curl_easy_init());
+  handle->lib = *lib;
+  handle->curl = std::unique_ptr<CURL, CurlDeleter>((*lib)->easy_init(), CurlDeleter{*lib});
   if (!handle->curl) {
     return Error{"cannot start libcurl (curl_easy_init failed); out of memory?"};
   }
@@ -155,7 +154,7 @@ ErrorOr<HttpClient> HttpClient::Create(const std::filesystem::path& ca_file,
     }
     // CURLOPT_CAINFO would replace the system store; one blob of both adds to it.
     char* system_bundle = nullptr;
-    curl_easy_getinfo(handle->curl.get(), CURLINFO_CAINFO, &system_bundle);
+    handle->lib->easy_getinfo(handle->curl.get(), CURLINFO_CAINFO, &system_bundle);
     if (system_bundle != nullptr) {
       // A missing bundle leaves the CA directory (CURLOPT_CAPATH), which libcurl still reads.
       (void)ReadSmallFile(system_bundle, &handle->ca_blob);
@@ -166,58 +165,59 @@ ErrorOr<HttpClient> HttpClient::Create(const std::filesystem::path& ca_file,
 }
 
 HttpResponse HttpClient::Perform(const HttpRequest& request) {
+  const lazylibs::Curl& lib = *handle_->lib;
   CURL* h = handle_->curl.get();
-  curl_easy_reset(h);
+  lib.easy_reset(h);
   HttpResponse response;
   WriteContext context{&request, &response};
   char error_buffer[CURL_ERROR_SIZE] = {0};
   const char* protocols = request.plain_http ? "http,https" : "https";
-  curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols);
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(h, CURLOPT_MAXREDIRS, static_cast<long>(kMaxRedirects));
+  lib.easy_setopt(h, CURLOPT_URL, request.url.c_str());
+  lib.easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  lib.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  lib.easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols);
+  lib.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
+  lib.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  lib.easy_setopt(h, CURLOPT_MAXREDIRS, static_cast<long>(kMaxRedirects));
   // Credentials go to the registry's host only: libcurl drops both CURLOPT_USERNAME/PASSWORD and
   // a custom Authorization header on a redirect to another host, port or scheme (7.83.1 and
   // later) unless CURLOPT_UNRESTRICTED_AUTH is set, which it never is here.
-  curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  lib.easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
+  lib.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  lib.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!handle_->ca_blob.empty()) {
     curl_blob blob{handle_->ca_blob.data(), handle_->ca_blob.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+    lib.easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
   }
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, static_cast<long>(handle_->connect_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(handle_->stall_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "mvm-oci/1 (libcurl)");
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
+  lib.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, static_cast<long>(handle_->connect_timeout.count()));
+  lib.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  lib.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(handle_->stall_timeout.count()));
+  lib.easy_setopt(h, CURLOPT_USERAGENT, "mvm-oci/1 (libcurl)");
+  lib.easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
   if (request.loopback) {
-    curl_easy_setopt(h, CURLOPT_PROXY, "");  // a proxy would not reach our loopback
+    lib.easy_setopt(h, CURLOPT_PROXY, "");  // a proxy would not reach our loopback
   }
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &response);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &context);
+  lib.easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+  lib.easy_setopt(h, CURLOPT_HEADERDATA, &response);
+  lib.easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
+  lib.easy_setopt(h, CURLOPT_WRITEDATA, &context);
   curl_slist* headers = nullptr;
   for (const std::string& header : request.headers) {
-    headers = curl_slist_append(headers, header.c_str());
+    headers = lib.slist_append(headers, header.c_str());
   }
   std::string authorization;
   if (!request.bearer.empty()) {
     authorization = "Authorization: Bearer " + request.bearer;
-    headers = curl_slist_append(headers, authorization.c_str());
+    headers = lib.slist_append(headers, authorization.c_str());
   } else if (request.basic != nullptr) {
-    curl_easy_setopt(h, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-    curl_easy_setopt(h, CURLOPT_USERNAME, request.basic->username.c_str());
-    curl_easy_setopt(h, CURLOPT_PASSWORD, request.basic->password.c_str());
+    lib.easy_setopt(h, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+    lib.easy_setopt(h, CURLOPT_USERNAME, request.basic->username.c_str());
+    lib.easy_setopt(h, CURLOPT_PASSWORD, request.basic->password.c_str());
   }
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  CURLcode code = curl_easy_perform(h);
+  lib.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  CURLcode code = lib.easy_perform(h);
   long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  lib.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   if (status != 0) {
     response.status = status;
   }
@@ -227,13 +227,13 @@ HttpResponse HttpClient::Perform(const HttpRequest& request) {
       code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE;
   if (!response.completed) {
     response.transport_error =
-        ShownText(error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code));
+        ShownText(error_buffer[0] != '\0' ? error_buffer : lib.easy_strerror(code));
   }
   // Nothing of this call (stack buffers, the header list, the credentials) stays in the handle.
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
-  curl_slist_free_all(headers);
-  curl_easy_reset(h);
+  lib.easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+  lib.easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  lib.slist_free_all(headers);
+  lib.easy_reset(h);
   std::fill(authorization.begin(), authorization.end(), '\0');
   return response;
 }

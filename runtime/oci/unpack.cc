@@ -6,8 +6,6 @@
 
 #include "runtime/oci/unpack.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -28,6 +26,7 @@
 
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
+#include "runtime/lazylibs/archive_api.h"
 #include "runtime/oci/unpack_fs.h"
 
 namespace mvm::runtime::oci {
@@ -54,13 +53,14 @@ constexpr std::string_view kHostile =
 constexpr std::string_view kPartial = ".partial-";
 
 /// libarchive's text for its last error; it has none for some failures (NULL).
-std::string ArchiveError(archive* a) {
-  const char* text = archive_error_string(a);
+std::string ArchiveError(const lazylibs::Archive& ar, archive* a) {
+  const char* text = ar.error_string(a);
   return text == nullptr ? "libarchive gave no reason" : text;
 }
 
 struct ArchiveFree {
-  void operator()(archive* a) const { archive_read_free(a); }
+  const lazylibs::Archive* ar = nullptr;
+  void operator()(archive* a) const { ar->read_free(a); }
 };
 
 /// A directory of the tree being built, open (O_PATH), and its path relative to the root with
@@ -72,8 +72,9 @@ struct Dir {
 
 class Unpacker {
  public:
-  Unpacker(int root, std::string root_path, const Limits& limits, UnpackReport& report)
-      : root_(root), root_path_(std::move(root_path)), limits_(limits), report_(report) {}
+  Unpacker(const lazylibs::Archive& ar, int root, std::string root_path, const Limits& limits,
+           UnpackReport& report)
+      : ar_(ar), root_(root), root_path_(std::move(root_path)), limits_(limits), report_(report) {}
 
   ErrorOr<Ok> ApplyLayer(const LayerFile& layer, size_t index, size_t count);
   /// Sets every directory's mtime to that of its last entry in any layer.
@@ -104,6 +105,7 @@ class Unpacker {
   Error Failed(std::string_view what, int err) const { return Failed(what, ErrnoText(err)); }
   Error Failed(std::string_view what, std::string_view why) const;
 
+  const lazylibs::Archive& ar_;
   int root_;
   std::string root_path_;
   const Limits& limits_;
@@ -244,15 +246,15 @@ ErrorOr<Dir> Unpacker::OpenDir(const std::vector<std::string>& parts, size_t n, 
 }
 
 ErrorOr<Ok> Unpacker::SetOwnerAndMode(int fd, archive_entry* e) {
-  mode_t mode = archive_entry_perm(e) & 07777;
+  mode_t mode = ar_.entry_perm(e) & 07777;
   if (mode & (S_ISUID | S_ISGID)) {
     mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID);
     ++report_.setid_bits_cleared;
     Note("setuid/setgid bits cleared");
   }
   if (geteuid() == 0) {
-    int64_t uid = archive_entry_uid(e);
-    int64_t gid = archive_entry_gid(e);
+    int64_t uid = ar_.entry_uid(e);
+    int64_t gid = ar_.entry_gid(e);
     if (uid < 0 || uid >= 0xffffffff || gid < 0 || gid >= 0xffffffff) {
       return Refuse("its owner is out of range");
     }
@@ -266,12 +268,12 @@ ErrorOr<Ok> Unpacker::SetOwnerAndMode(int fd, archive_entry* e) {
   return Ok{};
 }
 
-timespec MtimeOf(archive_entry* e) {
-  if (!archive_entry_mtime_is_set(e)) {
+timespec MtimeOf(const lazylibs::Archive& ar, archive_entry* e) {
+  if (!ar.entry_mtime_is_set(e)) {
     return timespec{0, UTIME_OMIT};
   }
-  long nsec = archive_entry_mtime_nsec(e);
-  return timespec{archive_entry_mtime(e), nsec < 0 || nsec > 999'999'999 ? 0 : nsec};
+  long nsec = ar.entry_mtime_nsec(e);
+  return timespec{ar.entry_mtime(e), nsec < 0 || nsec > 999'999'999 ? 0 : nsec};
 }
 
 ErrorOr<Ok> Unpacker::ApplyFile(archive* a, archive_entry* e, const Dir& parent,
@@ -286,17 +288,17 @@ ErrorOr<Ok> Unpacker::ApplyFile(archive* a, archive_entry* e, const Dir& parent,
   if (!fd.valid()) {
     return Failed("create it", errno);
   }
-  int64_t size = archive_entry_size(e);
+  int64_t size = ar_.entry_size(e);
   while (true) {
     const void* buf = nullptr;
     size_t len = 0;
     la_int64_t offset = 0;
-    int r = archive_read_data_block(a, &buf, &len, &offset);
+    int r = ar_.read_data_block(a, &buf, &len, &offset);
     if (r == ARCHIVE_EOF) {
       break;
     }
     if (r < ARCHIVE_WARN) {
-      return Refuse(std::string("its content cannot be read: ") + ArchiveError(a));
+      return Refuse(std::string("its content cannot be read: ") + ArchiveError(ar_, a));
     }
     if (offset < 0 || static_cast<uint64_t>(offset) + len > static_cast<uint64_t>(size)) {
       return Refuse("its content runs past its size");
@@ -321,7 +323,7 @@ ErrorOr<Ok> Unpacker::ApplyFile(archive* a, archive_entry* e, const Dir& parent,
   if (auto r = SetOwnerAndMode(fd.get(), e); !r) {
     return r;
   }
-  timespec times[2] = {MtimeOf(e), MtimeOf(e)};
+  timespec times[2] = {MtimeOf(ar_, e), MtimeOf(ar_, e)};
   if (futimens(fd.get(), times) != 0) {
     return Failed("set its mtime", errno);
   }
@@ -349,15 +351,15 @@ ErrorOr<Ok> Unpacker::ApplyDir(archive_entry* e, const Dir& parent, const std::s
   if (auto r = SetOwnerAndMode(fd.get(), e); !r) {
     return r;
   }
-  dir_times_[Child(parent.key, base)] = MtimeOf(e);
+  dir_times_[Child(parent.key, base)] = MtimeOf(ar_, e);
   ++report_.directories;
   return Ok{};
 }
 
 ErrorOr<Ok> Unpacker::ApplySymlink(archive_entry* e, const Dir& parent, const std::string& base) {
-  const char* target = archive_entry_symlink(e);
+  const char* target = ar_.entry_symlink(e);
   if (target == nullptr) {
-    target = archive_entry_symlink_utf8(e);
+    target = ar_.entry_symlink_utf8(e);
   }
   if (target == nullptr || *target == '\0') {
     return Refuse("a symlink with no target");
@@ -374,8 +376,8 @@ ErrorOr<Ok> Unpacker::ApplySymlink(archive_entry* e, const Dir& parent, const st
     return Failed("create it", errno);
   }
   if (geteuid() == 0) {
-    int64_t uid = archive_entry_uid(e);
-    int64_t gid = archive_entry_gid(e);
+    int64_t uid = ar_.entry_uid(e);
+    int64_t gid = ar_.entry_gid(e);
     if (uid < 0 || uid >= 0xffffffff || gid < 0 || gid >= 0xffffffff) {
       return Refuse("its owner is out of range");
     }
@@ -384,7 +386,7 @@ ErrorOr<Ok> Unpacker::ApplySymlink(archive_entry* e, const Dir& parent, const st
       return Failed("set its owner", errno);
     }
   }
-  timespec times[2] = {MtimeOf(e), MtimeOf(e)};
+  timespec times[2] = {MtimeOf(ar_, e), MtimeOf(ar_, e)};
   if (utimensat(parent.fd.get(), base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
     return Failed("set its mtime", errno);
   }
@@ -506,9 +508,9 @@ ErrorOr<Ok> Unpacker::ApplyWhiteout(const std::vector<std::string>& parts) {
 
 ErrorOr<Ok> Unpacker::ApplyEntry(archive* a, archive_entry* e) {
   ++report_.entries;
-  const char* raw = archive_entry_pathname(e);
+  const char* raw = ar_.entry_pathname(e);
   if (raw == nullptr) {
-    raw = archive_entry_pathname_utf8(e);
+    raw = ar_.entry_pathname_utf8(e);
   }
   member_ = Shown(raw == nullptr ? "" : raw);
   if (raw == nullptr) {
@@ -517,7 +519,7 @@ ErrorOr<Ok> Unpacker::ApplyEntry(archive* a, archive_entry* e) {
   if (auto r = CountEntry(); !r) {
     return r;
   }
-  int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+  int64_t size = ar_.entry_size_is_set(e) ? ar_.entry_size(e) : 0;
   if (size < 0 || size > limits_.max_tree_bytes - report_.bytes) {
     return Refuse("the layers expand to more than " + std::to_string(limits_.max_tree_bytes) +
                   " bytes (the unpack limit), a size bomb");
@@ -527,22 +529,22 @@ ErrorOr<Ok> Unpacker::ApplyEntry(archive* a, archive_entry* e) {
   if (!parts) {
     return Refuse(parts.error());
   }
-  if (archive_entry_xattr_reset(e) > 0) {
+  if (ar_.entry_xattr_reset(e) > 0) {
     // Distinct names: a pax writer may carry one attribute twice (LIBARCHIVE. and SCHILY.xattr).
     std::set<std::string> names;
     const char* xname = nullptr;
     const void* value = nullptr;
     size_t value_size = 0;
-    while (archive_entry_xattr_next(e, &xname, &value, &value_size) == ARCHIVE_OK) {
+    while (ar_.entry_xattr_next(e, &xname, &value, &value_size) == ARCHIVE_OK) {
       names.insert(xname == nullptr ? "" : xname);
     }
     report_.xattrs_dropped += static_cast<int64_t>(names.size());
     Note(std::to_string(names.size()) + " extended attribute(s) dropped");
   }
-  mode_t type = archive_entry_filetype(e);
-  const char* hardlink = archive_entry_hardlink(e);
+  mode_t type = ar_.entry_filetype(e);
+  const char* hardlink = ar_.entry_hardlink(e);
   if (hardlink == nullptr) {
-    hardlink = archive_entry_hardlink_utf8(e);
+    hardlink = ar_.entry_hardlink_utf8(e);
   }
   if (parts->empty()) {  // the root itself, `./`
     if (type != AE_IFDIR || hardlink != nullptr) {
@@ -551,7 +553,7 @@ ErrorOr<Ok> Unpacker::ApplyEntry(archive* a, archive_entry* e) {
     if (auto r = SetOwnerAndMode(root_, e); !r) {
       return r;
     }
-    dir_times_[""] = MtimeOf(e);
+    dir_times_[""] = MtimeOf(ar_, e);
     return Ok{};
   }
   const std::string& base = parts->back();
@@ -622,40 +624,41 @@ ErrorOr<Ok> Unpacker::ApplyLayer(const LayerFile& layer, size_t index, size_t co
     return Refuse("its media type " + Shown(layer.media_type) +
                   " is not a tar layer (uncompressed, gzip or zstd)");
   }
-  std::unique_ptr<archive, ArchiveFree> a(archive_read_new());
+  std::unique_ptr<archive, ArchiveFree> a(ar_.read_new(), ArchiveFree{&ar_});
   if (!a) {
     return Failed("start libarchive", ENOMEM);
   }
   // Only tar (ustar, pax, GNU), and only the filter the media type names, built in: a missing
   // built-in decompressor would make libarchive run an external program (ARCHIVE_WARN).
-  int r = archive_read_support_format_tar(a.get());
+  int r = ar_.read_support_format_tar(a.get());
   if (r == ARCHIVE_OK && filter == ARCHIVE_FILTER_GZIP) {
-    r = archive_read_support_filter_gzip(a.get());
+    r = ar_.read_support_filter_gzip(a.get());
   } else if (r == ARCHIVE_OK && filter == ARCHIVE_FILTER_ZSTD) {
-    r = archive_read_support_filter_zstd(a.get());
+    r = ar_.read_support_filter_zstd(a.get());
   }
   if (r != ARCHIVE_OK) {
     return Error{layer_ + ": libarchive lacks a built-in reader for " + Shown(layer.media_type) +
-                 ": " + ArchiveError(a.get())};
+                 ": " + ArchiveError(ar_, a.get())};
   }
   UniqueFd blob(open(layer.blob.c_str(), O_RDONLY | O_CLOEXEC));
   if (!blob.valid()) {
     return Failed("open its blob " + Shown(layer.blob.string()), errno);
   }
-  if (archive_read_open_fd(a.get(), blob.get(), 1 << 16) != ARCHIVE_OK) {
-    return Refuse(std::string("it is not a tar layer of its media type: ") + ArchiveError(a.get()));
+  if (ar_.read_open_fd(a.get(), blob.get(), 1 << 16) != ARCHIVE_OK) {
+    return Refuse(std::string("it is not a tar layer of its media type: ") +
+                  ArchiveError(ar_, a.get()));
   }
   while (true) {
     archive_entry* e = nullptr;
     member_.clear();
-    r = archive_read_next_header(a.get(), &e);
+    r = ar_.read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) {
       break;
     }
     if (r < ARCHIVE_WARN) {
-      return Refuse(std::string("it is not a valid tar layer: ") + ArchiveError(a.get()));
+      return Refuse(std::string("it is not a valid tar layer: ") + ArchiveError(ar_, a.get()));
     }
-    if (archive_filter_code(a.get(), 0) != filter) {
+    if (ar_.filter_code(a.get(), 0) != filter) {
       return Refuse("its content is not compressed as its media type says");
     }
     if (auto applied = ApplyEntry(a.get(), e); !applied) {
@@ -687,6 +690,10 @@ ErrorOr<Ok> Unpacker::SetDirectoryTimes() {
 
 ErrorOr<UnpackReport> UnpackLayers(const std::vector<LayerFile>& layers, const fs::path& dest,
                                    const Limits& limits) {
+  auto lib = lazylibs::LoadArchive();
+  if (!lib) {
+    return lib.error();
+  }
   fs::path target = dest.filename().empty() ? dest.parent_path() : dest;
   std::string name = target.filename().string();
   if (name.empty() || name == "." || name == "..") {
@@ -724,7 +731,7 @@ ErrorOr<UnpackReport> UnpackLayers(const std::vector<LayerFile>& layers, const f
       return fail(Error{"cannot read the path of the staging directory " + Shown(staging) +
                         " from /proc/self/fd (is /proc mounted?)"});
     }
-    Unpacker unpacker(root.get(), root_path, limits, report);
+    Unpacker unpacker(**lib, root.get(), root_path, limits, report);
     for (size_t i = 0; i < layers.size(); ++i) {
       if (auto r = unpacker.ApplyLayer(layers[i], i, layers.size()); !r) {
         return fail(r.error());

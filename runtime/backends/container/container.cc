@@ -20,7 +20,6 @@
 #include "ir/support/os/unique_fd.h"
 #include "runtime/backends/container/cgroups.h"
 #include "runtime/backends/container/child.h"
-#include "runtime/backends/container/seccomp_filter.h"
 
 namespace mvm::runtime::container {
 namespace fs = std::filesystem;
@@ -122,13 +121,11 @@ ErrorOr<Ok> Validate(const Spec& spec) {
   return Ok{};
 }
 
-// Built once per process: compiling the filter costs more than the rest of Start's host side.
 ErrorOr<const std::vector<sock_filter>*> SeccompProgram() {
-  static const ErrorOr<std::vector<sock_filter>> program = BuildSeccompProgram();
-  if (!program) {
-    return program.error();
+  if (EmbeddedSeccompProgram().empty()) {
+    return Error{"the container backend's seccomp filter supports x86_64 hosts only"};
   }
-  return &*program;
+  return &EmbeddedSeccompProgram();
 }
 
 ErrorOr<Ok> WriteProcFile(pid_t pid, const char* file, std::string_view text) {
@@ -369,6 +366,13 @@ ErrorOr<Ok> AwaitExec(int sock, Timings& t, Clock::time_point mounts_start,
 }
 
 }  // namespace
+
+const std::vector<sock_filter>& EmbeddedSeccompProgram() {
+  static const std::vector<sock_filter> program = {
+#include "runtime/backends/container/seccomp_program.inc"
+  };
+  return program;
+}
 
 ErrorOr<Ok> CheckName(std::string_view name) {
   bool ok = !name.empty() && name.size() <= 63 && name.front() != '-';

@@ -2,14 +2,12 @@
 
 #include "runtime/volumes/s3/client.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <ctime>
-#include <mutex>
 
 #include "ir/support/os/utc_time.h"
+#include "runtime/lazylibs/curl_api.h"
 #include "runtime/volumes/s3/sigv4.h"
 
 namespace mvm::runtime::volumes::s3 {
@@ -18,11 +16,6 @@ namespace {
 constexpr size_t kMaxCapturedBody = 1 << 20;
 constexpr std::string_view kEmptySha256 =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 std::string XmlDecode(std::string_view text) {
   std::string out;
@@ -99,6 +92,7 @@ std::string XmlEscape(std::string_view text) {
 }
 
 struct Transfer {
+  const lazylibs::Curl* lib = nullptr;
   CURL* curl = nullptr;
   const ReadSink* sink = nullptr;
   Client::Response* response = nullptr;
@@ -110,7 +104,7 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t bytes = size * count;
   long status = 0;
-  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  t->lib->easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
   if (t->sink != nullptr && status >= 200 && status < 300) {
     auto taken = (*t->sink)(std::string_view(data, bytes));
     if (!taken) {
@@ -318,7 +312,9 @@ ErrorOr<std::shared_ptr<Client>> Client::Create(ClientConfig config) {
     return MakeError(ErrorKind::kUsage, "bucket `" + config.bucket +
                                             "` is not an S3 bucket name (3-63 of `a-z0-9.-`)");
   }
-  InitCurlOnce();
+  if (auto curl = lazylibs::LoadCurl(); !curl) {
+    return curl.error();
+  }
   auto client = std::shared_ptr<Client>(new Client(std::move(config)));
   client->host_ = host;
   return client;
@@ -369,52 +365,53 @@ ErrorOr<Client::Response> Client::Perform(const Request& request) {
     url += (i == 0 ? "?" : "&") + query[i].first + "=" + query[i].second;
   }
 
-  CURL* curl = curl_easy_init();
+  // Create has loaded it.
+  const lazylibs::Curl& lib = **lazylibs::LoadCurl();
+  CURL* curl = lib.easy_init();
   if (curl == nullptr) {
     return Error{"s3: libcurl cannot start a request"};
   }
   curl_slist* headers = nullptr;
   for (const auto& [name, value] : input.headers) {
-    headers = curl_slist_append(headers, (name + ": " + value).c_str());
+    headers = lib.slist_append(headers, (name + ": " + value).c_str());
   }
-  headers = curl_slist_append(headers, ("Authorization: " + signature.authorization).c_str());
-  headers = curl_slist_append(headers, "Expect:");
+  headers = lib.slist_append(headers, ("Authorization: " + signature.authorization).c_str());
+  headers = lib.slist_append(headers, "Expect:");
   Response response;
-  Transfer transfer{curl, request.sink, &response, std::nullopt, request.body};
+  Transfer transfer{&lib, curl, request.sink, &response, std::nullopt, request.body};
   char error_buffer[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_PROXY, "");
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
-                   static_cast<long>(config_.connect_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(config_.stall_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  lib.easy_setopt(curl, CURLOPT_URL, url.c_str());
+  lib.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  lib.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  lib.easy_setopt(curl, CURLOPT_PROXY, "");
+  lib.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(config_.connect_timeout.count()));
+  lib.easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  lib.easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(config_.stall_timeout.count()));
+  lib.easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  lib.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  lib.easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  lib.easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  lib.easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  lib.easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
   if (request.method == "PUT") {
-    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(curl, CURLOPT_READFUNCTION, OnUpload);
-    curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    lib.easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    lib.easy_setopt(curl, CURLOPT_READFUNCTION, OnUpload);
+    lib.easy_setopt(curl, CURLOPT_READDATA, &transfer);
+    lib.easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   } else if (request.method == "POST") {
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
+    lib.easy_setopt(curl, CURLOPT_POST, 1L);
+    lib.easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    lib.easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                    static_cast<curl_off_t>(request.body.size()));
   } else if (request.method == "HEAD") {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    lib.easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (request.method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    lib.easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
-  CURLcode code = curl_easy_perform(curl);
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
+  CURLcode code = lib.easy_perform(curl);
+  lib.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  lib.slist_free_all(headers);
+  lib.easy_cleanup(curl);
   if (transfer.sink_error) {
     return *transfer.sink_error;
   }
@@ -422,7 +419,7 @@ ErrorOr<Client::Response> Client::Perform(const Request& request) {
     return MakeError(
         ErrorKind::kRuntimeFailed,
         "s3 endpoint `" + config_.endpoint + "`: " + request.method + " `" + path +
-            "` failed: " + (error_buffer[0] != 0 ? error_buffer : curl_easy_strerror(code)));
+            "` failed: " + (error_buffer[0] != 0 ? error_buffer : lib.easy_strerror(code)));
   }
   return response;
 }

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "runtime/backends/container/container.h"
 #include "runtime/backends/container/seccomp_filter.h"
 
 namespace mvm::runtime::container {
@@ -34,6 +35,21 @@ TEST(SeccompFilterTest, CompilesToABpfProgram) {
   // Classic BPF programs are limited to 4096 instructions.
   EXPECT_GT(program->size(), 100u);
   EXPECT_LT(program->size(), 4096u);
+}
+
+// The sandboxes get the program compiled at build time (tools/seccomp_gen.cc); it must be exactly
+// what libseccomp makes of the lists here and now, or the lists and the sandboxes disagree.
+TEST(SeccompFilterTest, TheEmbeddedProgramIsWhatLibseccompCompiles) {
+  auto program = BuildSeccompProgram();
+  ASSERT_TRUE(program.ok()) << program.error().message;
+  const std::vector<sock_filter>& embedded = EmbeddedSeccompProgram();
+  ASSERT_EQ(embedded.size(), program->size());
+  for (size_t i = 0; i < embedded.size(); ++i) {
+    const sock_filter& a = embedded[i];
+    const sock_filter& b = (*program)[i];
+    EXPECT_TRUE(a.code == b.code && a.jt == b.jt && a.jf == b.jf && a.k == b.k)
+        << "instruction " << i << " differs";
+  }
 }
 
 }  // namespace

@@ -276,9 +276,11 @@ TEST(MuxProtocol, AGuestSendingQuiesceBreaksTheTrunkAndAnUnaskedQuiescedIsIgnore
 }
 
 TEST(GuestCpio, NewcArchiveHasHeadersPaddingAndTrailer) {
-  std::string cpio = mvm::runtime::guest::WriteCpio({{"dev", S_IFDIR | 0755, {}},
-                                                     {"dev/console", S_IFCHR | 0600, {}, 5, 1},
-                                                     {"init", S_IFREG | 0755, "#!x"}});
+  auto written = mvm::runtime::guest::WriteCpio({{"dev", S_IFDIR | 0755, {}},
+                                                 {"dev/console", S_IFCHR | 0600, {}, 5, 1},
+                                                 {"init", S_IFREG | 0755, "#!x"}});
+  ASSERT_TRUE(written) << written.error().message;
+  const std::string& cpio = *written;
   ASSERT_EQ(cpio.substr(0, 6), "070701");
   EXPECT_EQ(cpio.size() % 4, 0u);
   EXPECT_THAT(cpio, HasSubstr("dev/console"));
@@ -287,9 +289,11 @@ TEST(GuestCpio, NewcArchiveHasHeadersPaddingAndTrailer) {
   size_t header = cpio.find("070701", 6);
   EXPECT_EQ(cpio.substr(header + 6 + 9 * 8, 16), "0000000500000001");
   // Same input, same bytes: the initramfs digest depends on content only.
-  EXPECT_EQ(cpio, mvm::runtime::guest::WriteCpio({{"dev", S_IFDIR | 0755, {}},
-                                                  {"dev/console", S_IFCHR | 0600, {}, 5, 1},
-                                                  {"init", S_IFREG | 0755, "#!x"}}));
+  auto again = mvm::runtime::guest::WriteCpio({{"dev", S_IFDIR | 0755, {}},
+                                               {"dev/console", S_IFCHR | 0600, {}, 5, 1},
+                                               {"init", S_IFREG | 0755, "#!x"}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(cpio, *again);
 }
 
 bool OnPath(const std::string& tool) {
