@@ -655,8 +655,10 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
   uint32_t timeout = static_cast<uint32_t>(
       entrypoint != nullptr && entrypoint->has_timeout_seconds() ? entrypoint->timeout_seconds()
                                                                  : p.lifecycle().timeout_seconds());
-  // Workload output reaches a terminal escaped (terminal_text.h); a pipe or file gets the bytes.
-  const bool escape[2] = {!run.raw_output && IsTerminal(1), !run.raw_output && IsTerminal(2)};
+  // Workload output reaches a terminal escaped (terminal_text.h); a pipe or file gets the bytes,
+  // and so does the user's terminal when the workload has one of its own (`-t`).
+  const bool plain = run.raw_output || run.terminal_begin;
+  const bool escape[2] = {!plain && IsTerminal(1), !plain && IsTerminal(2)};
   TerminalEscaper escapers[2];
   auto write_all = [](int fd, std::string_view data) {
     while (!data.empty()) {
@@ -678,9 +680,18 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
       write_all(i + 1, data);
     }
   };
+  if (run.terminal_begin) {
+    if (auto began = run.terminal_begin(request); !began) {
+      (void)Destroy(options, *sandbox, audit, "terminal unavailable");
+      return began.error();
+    }
+  }
   auto t = Clock::now();
   auto outcome =
       Exec(options, sandbox->record(), sandbox->agent(), std::move(request), sink, timeout, audit);
+  if (run.terminal_end) {
+    run.terminal_end();
+  }
   for (int i : {0, 1}) {
     if (escape[i]) {
       write_all(i + 1, escapers[i].Finish());

@@ -297,6 +297,12 @@ struct RunOptions {
   /// When >= 0, streamed to the entrypoint's stdin (`-i`; agent::ExecRequest::stdin_fd); else it
   /// has none.
   int stdin_fd = -1;
+  /// Set: the entrypoint runs on a terminal (`-t`). Called with its request once the sandbox is
+  /// up, right before it is sent, to fill the request's terminal fields and make the user's
+  /// terminal raw (an Error stops the run); `terminal_end` right after the command ends, before
+  /// anything else is written. Output then goes out unescaped: it is a terminal's.
+  std::function<ErrorOr<Ok>(agent::ExecRequest&)> terminal_begin;
+  std::function<void()> terminal_end;
 };
 /// What every command in a sandbox gets beyond what its caller asked for: AddSandboxEnvironment's
 /// variables and, for a sandbox of an OCI image, the image's User and, unless the caller gave a

@@ -76,7 +76,11 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
   for (const std::string& a : request.argv) {
     command += (command.empty() ? "" : " ") + a;
   }
-  (void)audit.Append("exec", {{"sandbox", record.name}, {"command", command}});
+  nlohmann::json begun = {{"sandbox", record.name}, {"command", command}};
+  if (request.tty) {
+    begun["tty"] = true;
+  }
+  (void)audit.Append("exec", begun);
 
   // The agent enforces the timeout; this guard covers an agent that stopped answering, from the
   // first request of this exec (the guest's OOM count) to its last.
