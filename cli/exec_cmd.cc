@@ -76,7 +76,6 @@ int RunExec(Args& args) {
   std::optional<HostTerminal> terminal;
   if (tty) {
     terminal.emplace();
-    terminal->Prepare(request);
   }
   auto client = runtime::agent::Client::Connect(session->options.state.AgentSocket(name),
                                                 std::chrono::seconds(2));
@@ -106,16 +105,9 @@ int RunExec(Args& args) {
     }
     std::fflush(f);
   };
-  if (terminal) {
-    if (auto raw = terminal->Enter(); !raw) {
-      return FailRun("exec", raw.error());
-    }
-  }
-  auto outcome = runtime::Exec(session->options, *record, *client, std::move(request), sink,
-                               timeout, session->log(), "--timeout");
-  if (terminal) {
-    terminal->Restore();
-  }
+  auto outcome =
+      runtime::Exec(session->options, *record, *client, std::move(request), sink, timeout,
+                    session->log(), "--timeout", terminal ? &*terminal : nullptr);
   for (int i : {0, 1}) {
     if (!json && escape[i]) {
       const std::string rest = escapers[i].Finish();

@@ -12,6 +12,7 @@
 #include "ir/support/error_or.h"
 #include "ir/support/os/unique_fd.h"
 #include "runtime/agent/client.h"
+#include "runtime/launcher/launcher.h"
 
 namespace mvm::cli {
 
@@ -22,27 +23,27 @@ std::optional<Error> CheckTerminalRequest(bool json);
 
 /// The terminal on stdin. At most one lives at a time: its signal handlers reach it through a
 /// global.
-class HostTerminal {
+class HostTerminal final : public runtime::ExecTerminal {
  public:
   /// Watches SIGWINCH from now on (resize_fd); the terminal stays as it is until Enter.
   HostTerminal();
   HostTerminal(const HostTerminal&) = delete;
   HostTerminal& operator=(const HostTerminal&) = delete;
   /// Restores the terminal when it is raw, and the signal dispositions it changed.
-  ~HostTerminal();
+  ~HostTerminal() override;
 
   /// Fills the terminal fields of `request` (agent::ExecRequest::tty, window, resize_fd,
   /// window_size), gives it this terminal's TERM (`xterm` when unset) unless it has a TERM already,
   /// and lifts the output limit, which an interactive session has no use for. The caller keeps
   /// this object alive while the request runs.
-  void Prepare(runtime::agent::ExecRequest& request) const;
+  void Prepare(runtime::agent::ExecRequest& request) const override;
 
   /// Makes the terminal raw until Restore, and makes SIGINT, SIGTERM, SIGHUP and SIGQUIT restore
   /// it before they end mvmctl as they would have (the sandbox is then removed as on any death of
   /// mvmctl). An Error when stdin's mode cannot be read or set.
-  ErrorOr<Ok> Enter();
+  ErrorOr<Ok> Enter() override;
   /// Puts the terminal back as Enter found it, once the command's output is written; idempotent.
-  void Restore();
+  void Restore() override;
 
   /// The terminal's size now (0x0 when it has none).
   runtime::agent::WindowSize Size() const;

@@ -169,12 +169,7 @@ int RunRun(Args& args) {
   // Raw only while the entrypoint runs, so that the launcher's own lines print as usual.
   std::optional<HostTerminal> terminal;
   if (tty) {
-    terminal.emplace();
-    run.terminal_begin = [&terminal](runtime::agent::ExecRequest& request) -> ErrorOr<Ok> {
-      terminal->Prepare(request);
-      return terminal->Enter();
-    };
-    run.terminal_end = [&terminal] { terminal->Restore(); };
+    run.terminal = &terminal.emplace();
   }
   const auto running = Clock::now();
   auto status =

@@ -657,7 +657,7 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
                                                                  : p.lifecycle().timeout_seconds());
   // Workload output reaches a terminal escaped (terminal_text.h); a pipe or file gets the bytes,
   // and so does the user's terminal when the workload has one of its own (`-t`).
-  const bool plain = run.raw_output || run.terminal_begin;
+  const bool plain = run.raw_output || run.terminal != nullptr;
   const bool escape[2] = {!plain && IsTerminal(1), !plain && IsTerminal(2)};
   TerminalEscaper escapers[2];
   auto write_all = [](int fd, std::string_view data) {
@@ -680,18 +680,9 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
       write_all(i + 1, data);
     }
   };
-  if (run.terminal_begin) {
-    if (auto began = run.terminal_begin(request); !began) {
-      (void)Destroy(options, *sandbox, audit, "terminal unavailable");
-      return began.error();
-    }
-  }
   auto t = Clock::now();
-  auto outcome =
-      Exec(options, sandbox->record(), sandbox->agent(), std::move(request), sink, timeout, audit);
-  if (run.terminal_end) {
-    run.terminal_end();
-  }
+  auto outcome = Exec(options, sandbox->record(), sandbox->agent(), std::move(request), sink,
+                      timeout, audit, "timeout_seconds", run.terminal);
   for (int i : {0, 1}) {
     if (escape[i]) {
       write_all(i + 1, escapers[i].Finish());

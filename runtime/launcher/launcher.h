@@ -232,12 +232,28 @@ ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint3
                          uint32_t timeout_seconds,
                          std::string_view timeout_option = "timeout_seconds");
 
+/// The user's terminal, for a command run on a terminal in the sandbox (`-t`;
+/// cli/host_terminal.h): what the launcher needs of it, so that the raw mode covers exactly the
+/// command's run and never an audit append, where a signal would leave the log unfinished.
+class ExecTerminal {
+ public:
+  virtual ~ExecTerminal() = default;
+  /// Fills the terminal fields of `request` (agent::ExecRequest::tty and the rest).
+  virtual void Prepare(agent::ExecRequest& request) const = 0;
+  /// Makes the user's terminal raw, right before the request is sent.
+  virtual ErrorOr<Ok> Enter() = 0;
+  /// Puts it back, right after the command's result (or the agent's loss) is known.
+  virtual void Restore() = 0;
+};
+
 /// Runs `request` in the sandbox `record` names, streaming output to `sink`; audited. A timeout is
-/// reported as DescribeExec says, naming `timeout_option` (`--timeout` for `mvmctl exec`).
+/// reported as DescribeExec says, naming `timeout_option` (`--timeout` for `mvmctl exec`). With
+/// `terminal` the command runs on a terminal in the sandbox, the user's raw meanwhile.
 ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& record,
                           agent::Client& agent, agent::ExecRequest request,
                           const agent::OutputSink& sink, uint32_t timeout_seconds,
-                          audit::Log& audit, std::string_view timeout_option = "timeout_seconds");
+                          audit::Log& audit, std::string_view timeout_option = "timeout_seconds",
+                          ExecTerminal* terminal = nullptr);
 
 /// Shuts the sandbox down and removes every trace: processes, cgroups, state. Audited with
 /// `reason`.
@@ -297,12 +313,9 @@ struct RunOptions {
   /// When >= 0, streamed to the entrypoint's stdin (`-i`; agent::ExecRequest::stdin_fd); else it
   /// has none.
   int stdin_fd = -1;
-  /// Set: the entrypoint runs on a terminal (`-t`). Called with its request once the sandbox is
-  /// up, right before it is sent, to fill the request's terminal fields and make the user's
-  /// terminal raw (an Error stops the run); `terminal_end` right after the command ends, before
-  /// anything else is written. Output then goes out unescaped: it is a terminal's.
-  std::function<ErrorOr<Ok>(agent::ExecRequest&)> terminal_begin;
-  std::function<void()> terminal_end;
+  /// Set: the entrypoint runs on a terminal (`-t`; Exec), and its output goes out unescaped: it is
+  /// a terminal's. Not owned.
+  ExecTerminal* terminal = nullptr;
 };
 /// What every command in a sandbox gets beyond what its caller asked for: AddSandboxEnvironment's
 /// variables and, for a sandbox of an OCI image, the image's User and, unless the caller gave a

@@ -65,9 +65,13 @@ ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint3
 ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& record,
                           agent::Client& agent, agent::ExecRequest request,
                           const agent::OutputSink& sink, uint32_t timeout_seconds,
-                          audit::Log& audit, std::string_view timeout_option) {
+                          audit::Log& audit, std::string_view timeout_option,
+                          ExecTerminal* terminal) {
   (void)options;
   request.timeout_ms = timeout_seconds * 1000;
+  if (terminal != nullptr) {
+    terminal->Prepare(request);
+  }
   auto backend = backends::Find(record.backend);
   if (!backend) {
     return backend.error();
@@ -110,8 +114,17 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
     }
   };
   auto oom_before = (*backend)->OomKills(record.InstanceName(), agent);
+  if (terminal != nullptr) {
+    if (auto raw = terminal->Enter(); !raw) {
+      end_guard();
+      return Error{"the terminal: " + raw.error().message + "; run without -t"};
+    }
+  }
   const auto started = Clock::now();
   auto result = agent.Exec(request, sink);
+  if (terminal != nullptr) {
+    terminal->Restore();
+  }
   const auto wall_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   auto oom_after = result ? (*backend)->OomKills(record.InstanceName(), agent)
