@@ -64,6 +64,28 @@ std::optional<Args> ParseArgs(const std::vector<std::string>& argv,
         spec = &s;
       }
     }
+    // `-it` is `-i -t`, as with getopt: one-letter flags without values, given together.
+    if (spec == nullptr && !arg.starts_with("--") && body.size() > 1 && !inline_value) {
+      std::vector<const FlagSpec*> letters;
+      for (char letter : body) {
+        for (const FlagSpec& s : specs) {
+          if (s.name.size() == 1 && s.name[0] == letter && !s.takes_value) {
+            letters.push_back(&s);
+          }
+        }
+      }
+      if (letters.size() == body.size()) {
+        for (const FlagSpec* letter : letters) {
+          auto& values = args.flags[std::string(letter->name)];
+          if (!values.empty() && !letter->repeatable) {
+            error.message = "flag `" + Spelling(letter->name) + "` is given more than once";
+            return std::nullopt;
+          }
+          values.emplace_back();
+        }
+        continue;
+      }
+    }
     if (spec == nullptr) {
       error.message = "unknown flag `" + arg + "`";
       error.unknown_flag = arg;

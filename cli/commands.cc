@@ -536,8 +536,8 @@ key file), 4 the log is broken (edited, reordered, truncated, or signed by an un
 )",
        Flags{{"state-dir", true}, {"trust", true, /*repeatable=*/true}}, RunAudit},
       {"run", "compile (a source file), sign, verify and run a workload in a sandbox",
-       R"(usage: mvmctl run FILE|PLAN [--entrypoint NAME] [--workload ID] [-i] [options] [-- ARGS...]
-       mvmctl run [--image REF] [-e NAME=VALUE]... [--timeout S] [--network POLICY] [-i] [options] -- CMD ARGS...
+       R"(usage: mvmctl run FILE|PLAN [--entrypoint NAME] [--workload ID] [-i] [-t] [options] [-- ARGS...]
+       mvmctl run [--image REF] [-e NAME=VALUE]... [--timeout S] [--network POLICY] [-i] [-t] [options] -- CMD ARGS...
 
 Runs one entrypoint of a workload in a fresh sandbox, streams its output, removes the sandbox and
 exits with the entrypoint's status. A source file is compiled (dev profile unless --profile) and its
@@ -557,6 +557,9 @@ options:
   --timeout S           one-shot: kill it after S seconds (exit 124; default 300)
   --network POLICY      one-shot: `none` (the default) or a list such as `dns,https:pypi.org`
   -i                    stream this command's stdin to the entrypoint (default: it gets none)
+  -t                    run the entrypoint on a terminal in the sandbox (`-it` for a shell): this
+                        terminal turns raw while it runs (^C goes to the command), and TERM and the
+                        window size go along; stdin must be a terminal
   --entrypoint NAME     entrypoint to run (default: the first declared)
   --workload ID         workload to run when the file declares several
   --name NAME           sandbox name (default: <workload>-<random>)
@@ -595,7 +598,8 @@ with the reason printed); 1 compile errors, 2 usage error
               {"e", true, /*repeatable=*/true},
               {"timeout", true},
               {"network", true},
-              {"i", false}}}),
+              {"i", false},
+              {"t", false}}}),
        RunRun},
       {"up", "start a sandbox and keep it running",
        R"(usage: mvmctl up FILE|PLAN --name NAME [--detach] [--publish GUEST:HOST]... [--from-ir] [--format human|json] [options]
@@ -632,11 +636,13 @@ failed
               {"no-pool", false}}}),
        RunUp},
       {"exec", "run a command in a running sandbox",
-       R"(usage: mvmctl exec NAME [--timeout S] [-i] [-e NAME=VALUE]... [--cwd DIR] [--format json] [--raw] -- CMD...
+       R"(usage: mvmctl exec NAME [--timeout S] [-i] [-t] [-e NAME=VALUE]... [--cwd DIR] [--format json] [--raw] -- CMD...
 
 Runs CMD in the sandbox through its guest agent, streaming its output. -i streams this command's
-stdin to it; -e adds an environment variable; --timeout kills it and every process it started
-(setsid included) after S seconds. --format json prints
+stdin to it; -t runs it on a terminal in the sandbox (`exec -it NAME -- sh` for a shell): this
+terminal turns raw while it runs, so ^C and ^D go to CMD, TERM and the window size go along, and
+stdin must be a terminal (not with --format json); -e adds an environment variable; --timeout kills
+it and every process it started (setsid included) after S seconds. --format json prints
 {"stdout","stderr","exit_code","timed_out","audit_id","message"?}. On a terminal, control
 characters in the output are escaped as \xHH; --raw writes it unchanged. --state-dir DIR and -v
 as for `run`; --backend, --trust-dir and --trust are accepted but unused (the sandbox has its own).
@@ -647,6 +653,7 @@ by signal N
        Join({RuntimeFlags(),
              {{"timeout", true},
               {"i", false},
+              {"t", false},
               {"e", true, /*repeatable=*/true},
               {"cwd", true},
               {"format", true},

@@ -1,4 +1,5 @@
-// `mvmctl exec NAME [--timeout S] [-i] [-e K=V]... -- CMD...`: run a command in a running sandbox.
+// `mvmctl exec NAME [--timeout S] [-i] [-t] [-e K=V]... -- CMD...`: run a command in a running
+// sandbox.
 
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/host_terminal.h"
 #include "cli/runtime_session.h"
 #include "ir/support/terminal_text.h"
 
@@ -21,6 +23,12 @@ int RunExec(Args& args) {
   if (format != "human" && format != "json") {
     return Fail("exec", MakeError(ErrorKind::kUsage,
                                   "unknown format `" + format + "`; use `human` or `json`"));
+  }
+  const bool tty = args.Has("t");
+  if (tty) {
+    if (auto refused = CheckTerminalRequest(format == "json")) {
+      return Fail("exec", *refused);
+    }
   }
   uint32_t timeout = 0;
   if (args.Has("timeout")) {
@@ -65,6 +73,10 @@ int RunExec(Args& args) {
   // `-e` of the same name wins over the sandbox's variables, and `--cwd` over an image's
   // WorkingDir.
   runtime::PrepareSandboxExec(*record, request, /*cwd_given=*/args.Has("cwd"));
+  std::optional<HostTerminal> terminal;
+  if (tty) {
+    terminal.emplace();
+  }
   auto client = runtime::agent::Client::Connect(session->options.state.AgentSocket(name),
                                                 std::chrono::seconds(2));
   if (!client) {
@@ -73,9 +85,10 @@ int RunExec(Args& args) {
   std::string out, err;
   bool json = format == "json";
   // The command's output reaches a terminal escaped (terminal_text.h) unless --raw; a pipe or a
-  // file gets the bytes. JSON escapes what it must by itself.
-  const bool escape[2] = {!args.Has("raw") && IsTerminal(STDOUT_FILENO),
-                          !args.Has("raw") && IsTerminal(STDERR_FILENO)};
+  // file gets the bytes. JSON escapes what it must by itself. With -t the command has a terminal
+  // of its own, and what it writes there is meant for the user's as it is.
+  const bool escape[2] = {!tty && !args.Has("raw") && IsTerminal(STDOUT_FILENO),
+                          !tty && !args.Has("raw") && IsTerminal(STDERR_FILENO)};
   TerminalEscaper escapers[2];
   auto sink = [&](runtime::agent::Stream stream, std::string_view data) {
     const int i = stream == runtime::agent::Stream::kStdout ? 0 : 1;
@@ -92,8 +105,9 @@ int RunExec(Args& args) {
     }
     std::fflush(f);
   };
-  auto outcome = runtime::Exec(session->options, *record, *client, std::move(request), sink,
-                               timeout, session->log(), "--timeout");
+  auto outcome =
+      runtime::Exec(session->options, *record, *client, std::move(request), sink, timeout,
+                    session->log(), "--timeout", terminal ? &*terminal : nullptr);
   for (int i : {0, 1}) {
     if (!json && escape[i]) {
       const std::string rest = escapers[i].Finish();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/host_terminal.h"
 #include "cli/oneshot.h"
 #include "cli/runtime_session.h"
 #include "passes/pass.h"
@@ -110,6 +111,12 @@ int RunRun(Args& args) {
                                        "`oneshot` with one entrypoint `main`, in the dev profile"));
     }
   }
+  const bool tty = args.Has("t");
+  if (tty) {
+    if (auto refused = CheckTerminalRequest(/*json=*/false)) {
+      return Fail("run", *refused);
+    }
+  }
   int exit_code = 0;
   std::optional<ir::Module> one_shot_module;
   if (one_shot && !(one_shot_module = CompileOneShot(args, exit_code))) {
@@ -158,6 +165,11 @@ int RunRun(Args& args) {
   run.raw_output = args.Has("raw");
   if (args.Has("i")) {
     run.stdin_fd = STDIN_FILENO;
+  }
+  // Raw only while the entrypoint runs, so that the launcher's own lines print as usual.
+  std::optional<HostTerminal> terminal;
+  if (tty) {
+    run.terminal = &terminal.emplace();
   }
   const auto running = Clock::now();
   auto status =

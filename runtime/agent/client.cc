@@ -266,6 +266,11 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
   exec->set_cwd(request.cwd);
   exec->set_stdin(request.stdin_data);
   exec->set_stdin_stream(request.stdin_fd >= 0);
+  if (request.tty) {
+    exec->set_tty(true);
+    exec->mutable_window()->set_rows(request.window.rows);
+    exec->mutable_window()->set_cols(request.window.cols);
+  }
   exec->set_timeout_ms(request.timeout_ms);
   exec->set_output_limit_bytes(request.output_limit_bytes);
   if (request.uid) {
@@ -327,8 +332,8 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
     result.duration_ms = exit.duration_ms();
     return result;
   };
-  if (request.stdin_fd >= 0) {
-    return StreamExec(request.stdin_fd, handle);
+  if (request.stdin_fd >= 0 || request.tty) {
+    return StreamExec(request, handle);
   }
   for (;;) {
     auto response = ReadResponse();
@@ -342,19 +347,26 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
 }
 
 ErrorOr<ExecResult> Client::StreamExec(
-    int stdin_fd,
+    const ExecRequest& exec,
     const std::function<std::optional<ErrorOr<ExecResult>>(const v1::Response&)>& handle) {
+  const int stdin_fd = exec.stdin_fd;
+  const int resize_fd = exec.tty && exec.window_size ? exec.resize_fd : -1;
   FrameDecoder decoder;
   std::string out;  // ExecStdin frames not yet sent
   size_t out_sent = 0;
-  bool stdin_done = false;
+  bool stdin_done = stdin_fd < 0;  // a terminal without input: resizes only
+  bool resize_fd_gone = false;
   std::optional<ErrorOr<ExecResult>> result;
   auto heard = std::chrono::steady_clock::now();
   std::vector<char> buffer(64u << 10);
-  auto queue = [&](std::string_view data, bool eof) {
+  auto queue = [&](std::string_view data, bool eof, std::optional<WindowSize> window = {}) {
     v1::Request request;
     request.mutable_exec_stdin()->set_data(std::string(data));
     request.mutable_exec_stdin()->set_eof(eof);
+    if (window) {
+      request.mutable_exec_stdin()->mutable_window()->set_rows(window->rows);
+      request.mutable_exec_stdin()->mutable_window()->set_cols(window->cols);
+    }
     // What was sent goes, so that `out` holds at most the window and one chunk.
     out.erase(0, out_sent);
     out_sent = 0;
@@ -367,9 +379,11 @@ ErrorOr<ExecResult> Client::StreamExec(
   // request starts on a frame boundary (the agent drops those frames).
   while (!result || out_sent < out.size()) {
     const bool read_stdin = !result && !stdin_done && out.size() - out_sent < kStdinWindow;
-    pollfd fds[2] = {
+    const bool read_resize = !result && !resize_fd_gone && out.size() - out_sent < kStdinWindow;
+    pollfd fds[3] = {
         {fd_, static_cast<short>((result ? 0 : POLLIN) | (out_sent < out.size() ? POLLOUT : 0)), 0},
-        {read_stdin ? stdin_fd : -1, POLLIN, 0}};
+        {read_stdin ? stdin_fd : -1, POLLIN, 0},
+        {read_resize ? resize_fd : -1, POLLIN, 0}};
     int timeout = -1;
     auto now = std::chrono::steady_clock::now();
     std::optional<std::chrono::steady_clock::time_point> until;
@@ -396,11 +410,19 @@ ErrorOr<ExecResult> Client::StreamExec(
       timeout =
           static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(*until - now).count());
     }
-    if (poll(fds, 2, timeout) < 0) {
+    if (poll(fds, 3, timeout) < 0) {
       if (errno == EINTR) {
         continue;
       }
       return Broken(Error{std::string("poll: ") + std::strerror(errno)});
+    }
+    if (fds[2].revents != 0) {
+      // However many resizes came meanwhile, the size now is the one that counts.
+      char drained[64];
+      if (read(resize_fd, drained, sizeof drained) <= 0 && fds[2].revents & (POLLHUP | POLLERR)) {
+        resize_fd_gone = true;
+      }
+      queue({}, false, exec.window_size());
     }
     if (fds[1].revents != 0) {
       ssize_t n = read(stdin_fd, buffer.data(), buffer.size());

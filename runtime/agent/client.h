@@ -27,6 +27,12 @@ enum class Stream { kStdout, kStderr };
 /// stream. Called on the thread that called Client::Exec; the view is valid during the call only.
 using OutputSink = std::function<void(Stream, std::string_view)>;
 
+/// A terminal's size in character cells.
+struct WindowSize {
+  uint16_t rows = 0;
+  uint16_t cols = 0;
+};
+
 /// A command to run in the sandbox.
 struct ExecRequest {
   std::vector<std::string> argv;  ///< argv[0] is searched in the PATH of `env` when it has no '/'
@@ -44,6 +50,15 @@ struct ExecRequest {
   /// Run as this uid and gid (both or neither); unset: the sandbox's root.
   std::optional<uint32_t> uid;
   std::optional<uint32_t> gid;
+  /// Run on a pseudo-terminal in the sandbox (agent.proto, Exec.tty): `stdin_data` and `stdin_fd`
+  /// are typed into it, its end of file is the terminal's (VEOF), and all output, stdout and
+  /// stderr merged as a terminal merges them, arrives as Stream::kStdout.
+  bool tty = false;
+  WindowSize window;  ///< tty: its first size
+  /// tty: a descriptor that turns readable when the size changed (a SIGWINCH self-pipe), or -1.
+  /// Exec reads what is there and sends `window_size()` to the agent. Not taken over.
+  int resize_fd = -1;
+  std::function<WindowSize()> window_size;
 };
 
 /// How a command ended.
@@ -192,11 +207,12 @@ class Client {
   ErrorOr<Ok> SendRequest(const ::mvm::agent::v1::Request& request,
                           std::chrono::milliseconds limit = kReplyLimit);
   ErrorOr<AgentInfo> HelloWithin(std::chrono::milliseconds limit);
-  /// Reads an Exec's answer while it streams `stdin_fd` to the agent (ExecStdin frames), in one
-  /// poll loop so that neither direction waits on the other. `handle` takes each Response and
+  /// Reads an Exec's answer while it streams `request.stdin_fd` and, for a terminal, its resizes
+  /// to the agent (ExecStdin frames), in one poll loop so that neither direction waits on the
+  /// other. `handle` takes each Response and
   /// returns a result once one ends the Exec.
   ErrorOr<ExecResult> StreamExec(
-      int stdin_fd,
+      const ExecRequest& request,
       const std::function<std::optional<ErrorOr<ExecResult>>(const ::mvm::agent::v1::Response&)>&
           handle);
   ErrorOr<::mvm::agent::v1::Response> ReadResponse();

@@ -128,7 +128,8 @@ struct Exec {
   std::string result_bytes;  // from the shim: the command's pid (unless Spawn had it), wait status
   size_t stdin_sent = 0;     // of spec.stdin_data
   bool stdin_eof = false;    // stdin_stream: the client sent `eof` or left
-  Counts counts[2];          // stdout, stderr
+  bool tty_line_open = false;  // tty: the last byte typed did not end a line (see TypeEof)
+  Counts counts[2];            // stdout, stderr
   std::optional<Clock::time_point> deadline;
   bool timed_out = false;
   bool reaped = false;  // the command's wait status is known
@@ -183,13 +184,15 @@ class Server {
   // Connections and requests.
   void Accept();
   void OnConnection(Connection& conn, short revents);
-  // True while `conn` is read: idle, in a chunked FileWrite, or in a streaming Exec whose command
-  // has room for more stdin (kMaxPending unread bytes at most).
+  // True while `conn` is read: idle, in a chunked FileWrite, or in a streaming or terminal Exec
+  // whose command has room for more stdin (kMaxPending unread bytes at most).
   bool Reading(const Connection& conn) const;
   void HandleFrames(Connection& conn);
   void Dispatch(Connection& conn, const std::string& payload);
   void StartExec(Connection& conn, const v1::Exec& request);
   void ContinueStdin(Connection& conn, const v1::ExecStdin& request);
+  // tty: what the terminal's end of file takes, queued as typed input (agent.proto, ExecStdin).
+  void TypeEof(Exec& exec);
   void StartRead(Connection& conn, const v1::FileRead& request);
   void PumpRead(Connection& conn);
   void StartWrite(Connection& conn, const v1::FileWrite& request);

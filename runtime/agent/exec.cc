@@ -8,6 +8,8 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -44,6 +46,55 @@ ErrorOr<Ok> MakePipe(os::UniqueFd& read_end, os::UniqueFd& write_end) {
     }
   }
   return Ok{};
+}
+
+// A descriptor moved above the standard ones (close-on-exec), for the same reason as MakePipe's.
+ErrorOr<Ok> AboveStdio(os::UniqueFd& fd, const char* what) {
+  if (fd.get() > STDERR_FILENO) {
+    return Ok{};
+  }
+  int moved = fcntl(fd.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  if (moved < 0) {
+    return Error{std::string("exec: moving ") + what + ": " + std::strerror(errno)};
+  }
+  fd.Reset(moved);
+  return Ok{};
+}
+
+// A pseudo-terminal of `spec`'s size: the master for the agent, the slave for the command. Both
+// close-on-exec and above the standard descriptors. The slave is opened through the master
+// (TIOCGPTPEER), not by its name, so that nothing mounted over /dev/pts can hand the command
+// another file; by name only where the kernel lacks that (before 4.13).
+ErrorOr<Ok> MakeTerminal(const ExecSpec& spec, os::UniqueFd& master, os::UniqueFd& slave) {
+  master.Reset(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!master.valid()) {
+    return Error{std::string("exec: allocating a terminal (/dev/ptmx): ") + std::strerror(errno)};
+  }
+  // No grantpt: on devpts the slave already belongs to the opener, and the sandbox's devpts has
+  // no `tty` group to hand it to.
+  if (unlockpt(master.get()) != 0) {
+    return Error{std::string("exec: unlocking the terminal: ") + std::strerror(errno)};
+  }
+  slave.Reset(ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave.valid() && (errno == EINVAL || errno == ENOTTY)) {
+    char name[64];
+    if (ptsname_r(master.get(), name, sizeof name) == 0) {
+      slave.Reset(open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    }
+  }
+  if (!slave.valid()) {
+    return Error{std::string("exec: opening the terminal's slave: ") + std::strerror(errno)};
+  }
+  if (spec.rows != 0 || spec.cols != 0) {
+    winsize size{spec.rows, spec.cols, 0, 0};
+    if (ioctl(master.get(), TIOCSWINSZ, &size) != 0) {
+      return Error{std::string("exec: sizing the terminal: ") + std::strerror(errno)};
+    }
+  }
+  if (auto moved = AboveStdio(master, "the terminal"); !moved) {
+    return moved;
+  }
+  return AboveStdio(slave, "the terminal");
 }
 
 // openat2 passes its mode in memory, where the container backend's seccomp filter cannot see
@@ -142,9 +193,16 @@ bool ClearAllCapabilities() {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   // A session of its own, so that no terminal signal from the agent's session reaches it. Timeouts
   // and Signal do not rely on its group: the workload may leave it (the shim is what holds on).
-  if (setsid() < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
-      dup2(err, STDERR_FILENO) < 0) {
+  // With a terminal (`in` is then its slave) the session's leader takes it as its controlling
+  // terminal, so that ^C, job control and SIGWINCH reach the foreground group as on any terminal.
+  if (setsid() < 0 || (spec.tty && ioctl(in, TIOCSCTTY, 0) != 0) || dup2(in, STDIN_FILENO) < 0 ||
+      dup2(out, STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0) {
     ChildFail(status, ChildFailure::Step::kSetup, errno, 126);
+  }
+  if (spec.tty && spec.uid) {
+    // Programs that check their terminal's owner (mesg, write, ssh-style prompts) should find the
+    // user. Best effort: a container's agent may not chown, and the open slave works regardless.
+    (void)fchown(STDIN_FILENO, *spec.uid, *spec.gid);
   }
   if (!DropWorkloadPrivileges()) {
     ChildFail(status, ChildFailure::Step::kSetup, errno, 126);
@@ -251,14 +309,32 @@ void CloseAllBut(int keep) {
 ErrorOr<Spawned> Spawn(const ExecSpec& spec) {
   os::UniqueFd child_in, child_out, child_err, child_status, shim_result;
   Spawned spawned;
-  for (auto [read_end, write_end] :
-       {std::pair{&child_in, &spawned.stdin_fd}, std::pair{&spawned.stdout_fd, &child_out},
-        std::pair{&spawned.stderr_fd, &child_err}, std::pair{&spawned.status_fd, &child_status},
-        std::pair{&spawned.result_fd, &shim_result}}) {
+  std::vector<std::pair<os::UniqueFd*, os::UniqueFd*>> pipes = {{&spawned.status_fd, &child_status},
+                                                                {&spawned.result_fd, &shim_result}};
+  os::UniqueFd slave;
+  if (spec.tty) {
+    // One terminal for all three: the agent writes the command's input to the master and reads
+    // its output, both streams merged, from the same descriptor.
+    if (auto made = MakeTerminal(spec, spawned.stdout_fd, slave); !made) {
+      return made.error();
+    }
+    spawned.stdin_fd.Reset(fcntl(spawned.stdout_fd.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
+    if (!spawned.stdin_fd.valid()) {
+      return Error{std::string("exec: duplicating the terminal: ") + std::strerror(errno)};
+    }
+  } else {
+    pipes.insert(pipes.end(), {{&child_in, &spawned.stdin_fd},
+                               {&spawned.stdout_fd, &child_out},
+                               {&spawned.stderr_fd, &child_err}});
+  }
+  for (auto [read_end, write_end] : pipes) {
     if (auto made = MakePipe(*read_end, *write_end); !made) {
       return made.error();
     }
   }
+  const int in = spec.tty ? slave.get() : child_in.get();
+  const int out = spec.tty ? slave.get() : child_out.get();
+  const int err = spec.tty ? slave.get() : child_err.get();
   std::vector<char*> argv = os::CStrings(spec.argv);
   std::vector<char*> envp = os::CStrings(spec.env);
 
@@ -267,8 +343,7 @@ ErrorOr<Spawned> Spawn(const ExecSpec& spec) {
     return Error{std::string("exec: fork: ") + std::strerror(errno)};
   }
   if (shim == 0) {
-    RunShim(spec, argv.data(), envp.data(), child_in.get(), child_out.get(), child_err.get(),
-            child_status.get(), shim_result.get());
+    RunShim(spec, argv.data(), envp.data(), in, out, err, child_status.get(), shim_result.get());
   }
   spawned.shim = shim;
   shim_result.Reset();
@@ -286,7 +361,9 @@ ErrorOr<Spawned> Spawn(const ExecSpec& spec) {
   }
   for (const os::UniqueFd* fd : {&spawned.stdin_fd, &spawned.stdout_fd, &spawned.stderr_fd,
                                  &spawned.status_fd, &spawned.result_fd}) {
-    (void)fcntl(fd->get(), F_SETFL, O_NONBLOCK);  // cannot fail on a pipe we own
+    if (fd->valid()) {
+      (void)fcntl(fd->get(), F_SETFL, O_NONBLOCK);  // cannot fail on a pipe or master we own
+    }
   }
   if (spec.stdin_data.empty() && !spec.stdin_stream) {
     spawned.stdin_fd.Reset();

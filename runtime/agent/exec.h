@@ -17,13 +17,14 @@ namespace mvm::runtime::agent {
 /// the command, in its own session and process group (pgid == pid), stdio on pipes. Whatever the
 /// command starts, setsid or double fork included, stays below the shim: orphans re-parent to it,
 /// never to the agent, so the exec's whole tree is the shim's descendants. The agent's ends are
-/// non-blocking and close-on-exec.
+/// non-blocking and close-on-exec. With ExecSpec::tty the command's stdio is one pseudo-terminal:
+/// stdout_fd is its master, stdin_fd a duplicate of it, and there is no stderr_fd.
 struct Spawned {
   pid_t pid = -1;          ///< the command
   pid_t shim = -1;         ///< its parent, which reaps the command and every orphan below it
   os::UniqueFd stdin_fd;   ///< write end; closed at once when there is no stdin to come
   os::UniqueFd stdout_fd;  ///< read end
-  os::UniqueFd stderr_fd;  ///< read end
+  os::UniqueFd stderr_fd;  ///< read end; none with a terminal
   /// Read end of the child's close-on-exec status pipe: EOF alone means execve succeeded; a
   /// ChildFailure record means the child gave up before (see DecodeChildFailure).
   os::UniqueFd status_fd;

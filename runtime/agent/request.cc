@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 namespace mvm::runtime::agent {
 namespace {
@@ -132,6 +133,18 @@ ErrorOr<ExecSpec> CheckExec(const v1::Exec& exec) {
 
   spec.stdin_data = exec.stdin();
   spec.stdin_stream = exec.stdin_stream();
+  if (exec.has_window() && !exec.tty()) {
+    return Error{
+        "exec: `window` sizes a terminal, and the request has no `tty`; set both or neither"};
+  }
+  spec.tty = exec.tty();
+  if (exec.has_window()) {
+    auto window = CheckWindow(exec.window(), "exec: `window`");
+    if (!window) {
+      return window.error();
+    }
+    std::tie(spec.rows, spec.cols) = *window;
+  }
   spec.timeout_ms = exec.timeout_ms();
   spec.output_limit_bytes = exec.output_limit_bytes();
   std::string line;
@@ -184,6 +197,17 @@ ErrorOr<ParentAndName> SplitParent(std::string_view relative, std::string_view p
     return Error{Quote(path) + ": path must not end in `.` or `..`; name the entry itself"};
   }
   return split;
+}
+
+ErrorOr<std::pair<uint16_t, uint16_t>> CheckWindow(const v1::WindowSize& window,
+                                                   std::string_view where) {
+  constexpr uint32_t kMaxCells = 65535;  // struct winsize holds unsigned shorts
+  if (window.rows() > kMaxCells || window.cols() > kMaxCells) {
+    return Error{std::string(where) + " of " + std::to_string(window.rows()) + " rows and " +
+                 std::to_string(window.cols()) + " columns is larger than a terminal can be (" +
+                 std::to_string(kMaxCells) + " each)"};
+  }
+  return std::pair{static_cast<uint16_t>(window.rows()), static_cast<uint16_t>(window.cols())};
 }
 
 }  // namespace mvm::runtime::agent

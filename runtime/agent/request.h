@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ir/support/error_or.h"
@@ -41,6 +42,10 @@ struct ExecSpec {
   std::string stdin_data;
   /// The client streams more stdin after `stdin_data` (agent.proto, ExecStdin).
   bool stdin_stream = false;
+  /// The command runs on a pseudo-terminal of `rows` x `cols` cells (agent.proto, Exec.tty).
+  bool tty = false;
+  uint16_t rows = 0;
+  uint16_t cols = 0;
   uint32_t timeout_ms = 0;
   uint64_t output_limit_bytes = 0;
   std::string display;  ///< a short command line for log markers
@@ -52,8 +57,14 @@ struct ExecSpec {
 };
 
 /// Checks an Exec request: a non-empty argv, no NUL byte in argv, env or cwd (execve would cut the
-/// string there), unique environment names without '=', an absolute cwd.
+/// string there), unique environment names without '=', an absolute cwd, a window size only with
+/// `tty` and within a terminal's range.
 ErrorOr<ExecSpec> CheckExec(const v1::Exec& exec);
+
+/// A terminal size a client sent (Exec.window, ExecStdin.window), checked: each side at most
+/// 65535. `where` names the field in messages.
+ErrorOr<std::pair<uint16_t, uint16_t>> CheckWindow(const v1::WindowSize& window,
+                                                   std::string_view where);
 
 /// Checks a client's path and turns it into one relative to the files root: absolute, no NUL byte,
 /// at most kMaxPathBytes; "/" becomes ".". Escapes (`..`, symlinks) are left for openat2 to refuse.

@@ -325,7 +325,8 @@ bool Server::Reading(const Connection& conn) const {
     return false;
   }
   const Exec& exec = it->second;
-  return exec.spec.stdin_stream && !exec.stdin_eof && !exec.finished &&
+  // A terminal takes resizes after its input ended too.
+  return (exec.spec.tty || (exec.spec.stdin_stream && !exec.stdin_eof)) && !exec.finished &&
          exec.spec.stdin_data.size() - exec.stdin_sent < kMaxPending;
 }
 
@@ -367,8 +368,8 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
   if (conn.state == Connection::State::kExec) {
     if (request.kind_case() != v1::Request::kExecStdin) {
       ProtocolError(conn,
-                    "protocol error: an Exec with `stdin_stream` set takes only ExecStdin until "
-                    "its ExecExit");
+                    "protocol error: an Exec with `stdin_stream` or `tty` set takes only ExecStdin "
+                    "until its ExecExit");
       return;
     }
     ContinueStdin(conn, request.exec_stdin());
@@ -657,10 +658,15 @@ void Server::Close(Connection& conn) {
   }
   if (conn.state == Connection::State::kExec) {
     // The workload keeps running to its end or timeout; its output still reaches the log. A stdin
-    // the client was streaming ends with it.
+    // the client was streaming ends with it. A terminal is hung up, as when its window closes: the
+    // master closes, and the session gets SIGHUP from the kernel.
     if (auto it = execs_.find(conn.exec_id); it != execs_.end()) {
       it->second.conn_id = 0;
       it->second.stdin_eof = true;
+      if (it->second.spec.tty) {
+        it->second.in.Reset();
+        it->second.out.Reset();
+      }
     }
   }
   conn.dead = true;

@@ -71,10 +71,10 @@ void Server::StartService(Connection& conn, const v1::ServiceStart& request) {
     return;
   }
   const v1::Exec& exec = request.exec();
-  if (exec.timeout_ms() != 0 || !exec.stdin().empty() || exec.stdin_stream()) {
+  if (exec.timeout_ms() != 0 || !exec.stdin().empty() || exec.stdin_stream() || exec.tty()) {
     SendError(conn,
-              "a service runs until stopped and reads no stdin: leave `timeout_ms`, `stdin` "
-              "and `stdin_stream` unset");
+              "a service runs until stopped and reads no stdin: leave `timeout_ms`, `stdin`, "
+              "`stdin_stream` and `tty` unset");
     return;
   }
   auto spec = CheckExec(exec);

@@ -2,7 +2,9 @@
 // timeouts, signals to every workload process, and stopping.
 
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -118,6 +120,25 @@ void Server::ContinueStdin(Connection& conn, const v1::ExecStdin& request) {
                             " bytes");
     return;
   }
+  if (request.has_window()) {
+    if (!exec.spec.tty) {
+      ProtocolError(conn,
+                    "protocol error: ExecStdin `window` resizes a terminal, and this Exec has no "
+                    "`tty`");
+      return;
+    }
+    auto window = CheckWindow(request.window(), "ExecStdin `window`");
+    if (!window) {
+      ProtocolError(conn, "protocol error: " + window.error().message);
+      return;
+    }
+    // The kernel sends SIGWINCH to the terminal's foreground process group.
+    const winsize size{window->first, window->second, 0, 0};
+    const os::UniqueFd& master = exec.out.valid() ? exec.out : exec.in;
+    if (master.valid()) {
+      (void)ioctl(master.get(), TIOCSWINSZ, &size);  // fails only once the terminal is gone
+    }
+  }
   if (exec.stdin_eof) {
     return;
   }
@@ -129,8 +150,25 @@ void Server::ContinueStdin(Connection& conn, const v1::ExecStdin& request) {
       exec.stdin_sent = 0;
     }
     data.append(request.data());
+    if (!request.data().empty()) {
+      const char last = request.data().back();
+      exec.tty_line_open = last != '\n' && last != '\r';
+    }
   }
   exec.stdin_eof = request.eof();
+  if (exec.stdin_eof && exec.spec.tty) {
+    TypeEof(exec);
+  }
+}
+
+void Server::TypeEof(Exec& exec) {
+  termios mode{};
+  if (!exec.in.valid() || tcgetattr(exec.in.get(), &mode) != 0 || !(mode.c_lflag & ICANON) ||
+      mode.c_cc[VEOF] == _POSIX_VDISABLE) {
+    return;  // raw or gone: a terminal then has no way to say "end"
+  }
+  // VEOF at the start of a line is the end; after typed characters it only hands them over.
+  exec.spec.stdin_data.append(exec.tty_line_open ? 2 : 1, static_cast<char>(mode.c_cc[VEOF]));
 }
 
 void Server::WriteStdin(Exec& exec) {

@@ -655,8 +655,10 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
   uint32_t timeout = static_cast<uint32_t>(
       entrypoint != nullptr && entrypoint->has_timeout_seconds() ? entrypoint->timeout_seconds()
                                                                  : p.lifecycle().timeout_seconds());
-  // Workload output reaches a terminal escaped (terminal_text.h); a pipe or file gets the bytes.
-  const bool escape[2] = {!run.raw_output && IsTerminal(1), !run.raw_output && IsTerminal(2)};
+  // Workload output reaches a terminal escaped (terminal_text.h); a pipe or file gets the bytes,
+  // and so does the user's terminal when the workload has one of its own (`-t`).
+  const bool plain = run.raw_output || run.terminal != nullptr;
+  const bool escape[2] = {!plain && IsTerminal(1), !plain && IsTerminal(2)};
   TerminalEscaper escapers[2];
   auto write_all = [](int fd, std::string_view data) {
     while (!data.empty()) {
@@ -684,7 +686,7 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
   // the exec does; the watchdog records the destroy.
   std::optional<audit::Log::Event> exit_record;
   auto outcome = Exec(options, sandbox->record(), sandbox->agent(), std::move(request), sink,
-                      timeout, audit, "timeout_seconds", &exit_record);
+                      timeout, audit, "timeout_seconds", run.terminal, &exit_record);
   for (int i : {0, 1}) {
     if (escape[i]) {
       write_all(i + 1, escapers[i].Finish());

@@ -234,8 +234,23 @@ ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint3
                          uint32_t timeout_seconds,
                          std::string_view timeout_option = "timeout_seconds");
 
+/// The user's terminal, for a command run on a terminal in the sandbox (`-t`;
+/// cli/host_terminal.h): what the launcher needs of it, so that the raw mode covers exactly the
+/// command's run and never an audit append, where a signal would leave the log unfinished.
+class ExecTerminal {
+ public:
+  virtual ~ExecTerminal() = default;
+  /// Fills the terminal fields of `request` (agent::ExecRequest::tty and the rest).
+  virtual void Prepare(agent::ExecRequest& request) const = 0;
+  /// Makes the user's terminal raw, right before the request is sent.
+  virtual ErrorOr<Ok> Enter() = 0;
+  /// Puts it back, right after the command's result (or the agent's loss) is known.
+  virtual void Restore() = 0;
+};
+
 /// Runs `request` in the sandbox `record` names, streaming output to `sink`; audited. A timeout is
 /// reported as DescribeExec says, naming `timeout_option` (`--timeout` for `mvmctl exec`). With
+/// `terminal` the command runs on a terminal in the sandbox, the user's raw meanwhile. With
 /// `exit_record`, the `exec-exit` record is left there for the caller to append with its next step
 /// (RunToCompletion: with the sandbox's `destroy`, one sync for both) and the outcome has no
 /// audit id.
@@ -243,6 +258,7 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
                           agent::Client& agent, agent::ExecRequest request,
                           const agent::OutputSink& sink, uint32_t timeout_seconds,
                           audit::Log& audit, std::string_view timeout_option = "timeout_seconds",
+                          ExecTerminal* terminal = nullptr,
                           std::optional<audit::Log::Event>* exit_record = nullptr);
 
 /// Shuts the sandbox down and removes every trace: processes, cgroups, state. Audited with
@@ -304,6 +320,9 @@ struct RunOptions {
   /// When >= 0, streamed to the entrypoint's stdin (`-i`; agent::ExecRequest::stdin_fd); else it
   /// has none.
   int stdin_fd = -1;
+  /// Set: the entrypoint runs on a terminal (`-t`; Exec), and its output goes out unescaped: it is
+  /// a terminal's. Not owned.
+  ExecTerminal* terminal = nullptr;
 };
 /// What every command in a sandbox gets beyond what its caller asked for: AddSandboxEnvironment's
 /// variables and, for a sandbox of an OCI image, the image's User and, unless the caller gave a

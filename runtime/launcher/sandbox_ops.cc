@@ -66,9 +66,13 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
                           agent::Client& agent, agent::ExecRequest request,
                           const agent::OutputSink& sink, uint32_t timeout_seconds,
                           audit::Log& audit, std::string_view timeout_option,
+                          ExecTerminal* terminal,
                           std::optional<audit::Log::Event>* exit_record) {
   (void)options;
   request.timeout_ms = timeout_seconds * 1000;
+  if (terminal != nullptr) {
+    terminal->Prepare(request);
+  }
   auto backend = backends::Find(record.backend);
   if (!backend) {
     return backend.error();
@@ -77,7 +81,11 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
   for (const std::string& a : request.argv) {
     command += (command.empty() ? "" : " ") + a;
   }
-  (void)audit.Append("exec", {{"sandbox", record.name}, {"command", command}});
+  nlohmann::json begun = {{"sandbox", record.name}, {"command", command}};
+  if (request.tty) {
+    begun["tty"] = true;
+  }
+  (void)audit.Append("exec", begun);
   auto record_exit = [&](nlohmann::json fields) -> std::string {
     if (exit_record != nullptr) {
       exit_record->emplace(audit::Log::Event{"exec-exit", std::move(fields)});
@@ -115,8 +123,17 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
     }
   };
   auto oom_before = (*backend)->OomKills(record.InstanceName(), agent);
+  if (terminal != nullptr) {
+    if (auto raw = terminal->Enter(); !raw) {
+      end_guard();
+      return Error{"the terminal: " + raw.error().message + "; run without -t"};
+    }
+  }
   const auto started = Clock::now();
   auto result = agent.Exec(request, sink);
+  if (terminal != nullptr) {
+    terminal->Restore();
+  }
   const auto wall_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   auto oom_after = result ? (*backend)->OomKills(record.InstanceName(), agent)

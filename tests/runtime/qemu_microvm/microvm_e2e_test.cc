@@ -33,6 +33,7 @@
 #include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
 #include "tests/support/processes.h"
+#include "tests/support/terminal_mvmctl.h"
 
 namespace {
 
@@ -543,6 +544,32 @@ TEST_F(MicrovmE2E, OneShotCommandGetsItsEnvironmentAndStdin) {
                     "hi\n");
   EXPECT_EQ(r.status, 3) << Describe(r);
   EXPECT_EQ(r.out, "1\nhi\n") << Describe(r);
+}
+
+// `run -it` in a microVM: the agent's terminal reached through the virtio-serial multiplexer, as
+// the container's (tests/runtime/launcher/tty_e2e_test.cc) but in one boot: the user's size, a
+// resize as SIGWINCH, ^C typed through to the command, the user's terminal restored.
+TEST_F(MicrovmE2E, RunItGivesTheCommandATerminal) {
+  const std::string script =
+      "trap 'w=1; echo \"winch $(stty size)\"' WINCH; echo \"size=$(stty size)\"; echo ready; "
+      "i=0; while [ -z \"$w\" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; "
+      "echo sleeping; sleep 60; echo not-interrupted";
+  mvm::testing::TerminalMvmctl t({"run", "-it", "--backend", "qemu-microvm", "--image",
+                                  "template:busybox", "--", "sh", "-c", script},
+                                 State(), 30, 90, "xterm");
+  ASSERT_TRUE(t.WaitFor("ready", std::chrono::seconds(180))) << t.Seen();
+  EXPECT_THAT(t.Seen(), HasSubstr("size=30 90\r\n"));
+  t.Resize(50, 132);
+  ASSERT_TRUE(t.WaitFor("winch 50 132", std::chrono::seconds(30))) << t.Seen();
+  ASSERT_TRUE(t.WaitFor("sleeping", std::chrono::seconds(30))) << t.Seen();
+  t.Type("\x03");
+  bool signalled = true;
+  const std::optional<int> status = t.Wait(std::chrono::seconds(60), &signalled);
+  ASSERT_TRUE(status) << t.Seen();
+  EXPECT_FALSE(signalled) << t.Seen();
+  EXPECT_EQ(*status, 128 + SIGINT) << t.Seen();
+  EXPECT_THAT(t.Seen(), Not(HasSubstr("not-interrupted")));
+  EXPECT_TRUE(mvm::testing::SameMode(t.before(), t.Mode())) << "the terminal was left changed";
 }
 
 // `up` of a microVM with a service: the agent starts it, and its port is published on the host's
