@@ -123,12 +123,14 @@ ErrorOr<Ok> Validate(const Spec& spec) {
 }
 
 // Built once per process: compiling the filter costs more than the rest of Start's host side.
-ErrorOr<const std::vector<sock_filter>*> SeccompProgram() {
+ErrorOr<const std::vector<sock_filter>*> SeccompProgram(bool setid_files) {
   static const ErrorOr<std::vector<sock_filter>> program = BuildSeccompProgram();
-  if (!program) {
-    return program.error();
+  static const ErrorOr<std::vector<sock_filter>> with_setid = BuildSeccompProgram(true);
+  const ErrorOr<std::vector<sock_filter>>& chosen = setid_files ? with_setid : program;
+  if (!chosen) {
+    return chosen.error();
   }
-  return &*program;
+  return &*chosen;
 }
 
 ErrorOr<Ok> WriteProcFile(pid_t pid, const char* file, std::string_view text) {
@@ -387,7 +389,7 @@ ErrorOr<Sandbox> Start(const Spec& spec, Timings* timings) {
   if (auto valid = Validate(spec); !valid) {
     return valid.error();
   }
-  auto program = SeccompProgram();
+  auto program = SeccompProgram(spec.setid_files);
   if (!program) {
     return program.error();
   }
