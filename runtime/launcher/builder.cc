@@ -5,10 +5,12 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <netdb.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +23,8 @@
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/process.h"
+#include "ir/support/os/unique_fd.h"
+#include "runtime/backends/helper.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/rootfs/rootfs.h"
 
@@ -56,6 +60,38 @@ bool IsMounted(const fs::path& dir) {
   return ::stat(dir.c_str(), &here) == 0 && ::stat(dir.parent_path().c_str(), &parent) == 0 &&
          here.st_dev != parent.st_dev;
 }
+
+/// The builder's /nix as the host reaches it from any mount namespace: through the root of the
+/// sandbox's PID 1. The store's host-side mount lives only in the mount namespace of whoever
+/// started the builder (a warm builder outlives that), the sandbox's own view as long as it runs.
+/// `path()` names the opened directory (`/proc/self/fd/N`) for the importers, which open beneath
+/// it.
+class StoreView {
+ public:
+  static ErrorOr<StoreView> Open(const SandboxRecord& record) {
+    const std::string proc_root = "/proc/" + std::to_string(record.pid) + "/root";
+    os::UniqueFd root(::open(proc_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    open_how how{};
+    how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    os::UniqueFd nix(
+        root.valid() ? static_cast<int>(::syscall(SYS_openat2, root.get(), "nix", &how, sizeof how))
+                     : -1);
+    const int err = errno;
+    // Checked after opening: a pid taken over by another process since would name its root.
+    if (!nix.valid() || backends::ProcessStartTime(record.pid) != record.pid_start_time) {
+      return Error{
+          "cannot reach the store of the builder `" + record.name + "` through `" + proc_root +
+          "/nix`: " + (nix.valid() ? std::string("the builder has ended") : ErrnoText(err))};
+    }
+    return StoreView(std::move(nix));
+  }
+  std::filesystem::path path() const { return "/proc/self/fd/" + std::to_string(fd_.get()); }
+
+ private:
+  explicit StoreView(os::UniqueFd fd) : fd_(std::move(fd)) {}
+  os::UniqueFd fd_;
+};
 
 ErrorOr<Ok> Run(const std::vector<std::string>& argv, std::string_view what) {
   os::RunOptions run;
@@ -551,7 +587,10 @@ ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
     return Error{"`nix build --json` of `" + installable + "` in the builder printed no `" +
                  job.request.outputs.front() + "` output: " + ran->stdout_text.substr(0, 512)};
   }
-  auto imported = nix::ImportBuiltTree(options.state.root, paths.store, store_path, job.pinned);
+  auto store = StoreView::Open(record);
+  auto imported =
+      store ? nix::ImportBuiltTree(options.state.root, store->path(), store_path, job.pinned)
+            : ErrorOr<nix::ImportedTree>(store.error());
   nlohmann::json import = {{"sandbox", out.sandbox},
                            {"store_path", store_path},
                            {"pinned", job.pinned},
@@ -680,7 +719,9 @@ ErrorOr<BuilderDerivation> EvaluateInBuilder(const LauncherOptions& options,
                           : ": " + copied.error().message));
   }
   out.export_dir = paths.dir / ("export-" + dir);
-  auto moved = nix::CopyOutOfBuilder(paths.store, exported, out.export_dir);
+  auto store = StoreView::Open(taken.record());
+  auto moved = store ? nix::CopyOutOfBuilder(store->path(), exported, out.export_dir)
+                     : ErrorOr<Ok>(store.error());
   (void)taken.agent().Remove(std::string(kStoreMount) + "/" + exported, /*recursive=*/true);
   if (!moved) {
     return failed(moved.error().message);
@@ -939,8 +980,9 @@ ErrorOr<Ok> DebootstrapInBuilder(const LauncherOptions& options, const BuilderSe
         (errors.empty() ? std::string() : "\ndpkg's errors:" + LastLines(errors)) +
         "\nhint: the builder reaches only the archives of this host's apt sources, through the "
         "egress proxy; check that this host's apt can reach them"};
-  } else if (auto copied = nix::CopyRootfsOutOfBuilder(BuilderPathsFor(options.state).store,
-                                                       relative, root, target);
+  } else if (auto store = StoreView::Open(started->record()); !store) {
+    failed = store.error();
+  } else if (auto copied = nix::CopyRootfsOutOfBuilder(store->path(), relative, root, target);
              !copied) {
     failed = copied.error();
   }
