@@ -322,8 +322,14 @@ int BuildSources(const Args& args) {
     if (!r.request) {
       const ir::v1::Image& image = module.proto.workloads(static_cast<int>(i)).image();
       if (image.kind() == "oci" || image.kind() == "debian") {
-        auto pinned = image.kind() == "oci" ? PullDeclaredImage(image, state_dir, "build")
-                                            : BuildDeclaredDebianImage(image, state_dir, "build");
+        ErrorOr<std::string> pinned = std::string();
+        if (image.kind() == "oci") {
+          pinned = PullDeclaredImage(image, state_dir, "build");
+        } else if (auto session = OpenRuntime(args, /*with_trust=*/false, "build"); !session) {
+          pinned = session.error();
+        } else {
+          pinned = BuildDeclaredDebianImage(image, *session, "build");
+        }
         if (!pinned) {
           return Fail("build", pinned.error());
         }
@@ -497,8 +503,11 @@ int BuildPlan(const Args& args) {
         recorded = a.digest();  // built before: keep exactly that package set
       }
     }
-    auto pinned =
-        BuildDeclaredDebianImage(plan.workload().image(), StateDirFrom(args), "build", recorded);
+    auto session = OpenRuntime(args, /*with_trust=*/false, "build");
+    if (!session) {
+      return Fail("build", session.error());
+    }
+    auto pinned = BuildDeclaredDebianImage(plan.workload().image(), *session, "build", recorded);
     if (!pinned) {
       return Fail("build", pinned.error());
     }

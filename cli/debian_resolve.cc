@@ -2,13 +2,13 @@
 
 #include <cstdio>
 
+#include "runtime/launcher/builder.h"
 #include "runtime/launcher/state.h"
 #include "runtime/rootfs/debian_image.h"
 
 namespace mvm::cli {
 
-ErrorOr<std::string> BuildDeclaredDebianImage(const ir::v1::Image& image,
-                                              const std::filesystem::path& state_dir,
+ErrorOr<std::string> BuildDeclaredDebianImage(const ir::v1::Image& image, RuntimeSession& session,
                                               std::string_view command, std::string_view pinned) {
   if (image.kind() != "debian") {
     return std::string();
@@ -20,7 +20,8 @@ ErrorOr<std::string> BuildDeclaredDebianImage(const ir::v1::Image& image,
   runtime::rootfs::DebianImageSpec spec{image.ref(),
                                         {image.packages().begin(), image.packages().end()}};
   auto made = runtime::rootfs::MaterializeDebianImage(
-      spec, pinned, runtime::StateDir{state_dir}.RootfsCache(), progress);
+      spec, pinned, session.options.state.RootfsCache(), progress,
+      runtime::BuilderDebootstrap(session.options, session.log()));
   if (!made) {
     return made.error();
   }

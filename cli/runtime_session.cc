@@ -147,7 +147,7 @@ ErrorOr<std::string> SignWithDevKey(
   }
   // A Debian image is resolved and built now, so that the plan pins the package set it runs.
   if (const ir::v1::Image& image = one.proto.workloads(0).image(); image.kind() == "debian") {
-    auto pinned = BuildDeclaredDebianImage(image, session.options.state.root, command);
+    auto pinned = BuildDeclaredDebianImage(image, session, command);
     if (!pinned) {
       return pinned.error();
     }

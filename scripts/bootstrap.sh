@@ -24,6 +24,9 @@ debian_packages=(
   # curl as the client, and Debian's pip (with the requests it vendors) as two more clients.
   iproute2 curl python3-pip
   busybox-static mmdebstrap nix-bin neovim git
+  # mmdebstrap in the builder sandbox, whose seccomp filter refuses chroot, mount and unshare:
+  # its fakechroot mode (runtime/launcher/builder.cc).
+  fakechroot fakeroot
   # The Nix remote builder test (tests/integration/nix/remote_builder_integration.cc) runs its own
   # sshd in a network namespace; the package's own service is not needed by mvm.
   openssh-server openssh-client

@@ -76,6 +76,18 @@ ErrorOr<ImportedTree> ImportBuiltTree(const std::filesystem::path& state_dir,
 ErrorOr<Ok> CopyOutOfBuilder(const std::filesystem::path& builder_nix_dir,
                              std::string_view relative, const std::filesystem::path& to);
 
+/// Copies the directory `relative` beneath `builder_nix_dir` (a builder's /nix, hostile data) into
+/// `to`, an existing empty directory, as a root filesystem: opened and copied as ImportBuiltTree
+/// does (nothing followed, no mount crossed, symlinks kept as links and never resolved, anything
+/// but files, directories and symlinks refused), but every file and directory keeps its permission
+/// bits less setuid and setgid (a rootfs's `/tmp` is 1777 and `/root` 0700) and its owner's ids.
+/// A symlink whose target lies under `made_at` (the directory the builder made the tree at, as it
+/// saw it) gets a target relative to the tree's root instead: fakechroot's links name their tree.
+/// On an Error, what was copied stays for the caller to remove.
+ErrorOr<Ok> CopyRootfsOutOfBuilder(const std::filesystem::path& builder_nix_dir,
+                                   std::string_view relative, const std::filesystem::path& to,
+                                   std::string_view made_at);
+
 }  // namespace mvm::nix
 
 #endif  // MVM_BACKEND_EMIT_NIX_ARTIFACTS_H_

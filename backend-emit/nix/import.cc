@@ -39,6 +39,11 @@ constexpr std::string_view kNixBase32 = "0123456789abcdfghijklmnpqrsvwxyz";
 
 struct CopyState {
   bool keep_symlinks = true;  // else a symlink is refused: the copy is read by tools that follow
+  // A rootfs keeps its permission bits (less setuid and setgid); a Nix store path has none but x.
+  bool keep_modes = false;
+  // A symlink target under this directory (where the tree was made) is made relative to the tree's
+  // root: fakechroot writes absolute links with the directory in them.
+  std::string made_at;
   size_t entries = 0;
   std::string problem;  // set once; the copy stops there
 };
@@ -98,8 +103,11 @@ bool CopyDirectory(int from, int to, const std::string& where, int depth, CopySt
       ok = sub_to.valid() ? CopyDirectory(sub.get(), sub_to.get(), path, depth + 1, state)
                           : Fail(state, "cannot open the copy of `" + path + "`");
       // As in a Nix store: read-only once filled.
-      ok = ok && (::fchmod(sub_to.get(), 0555) == 0 ||
-                  Fail(state, "cannot make the copy of `" + path + "` read-only"));
+      const mode_t dir_mode = state.keep_modes ? (st.st_mode & 01777) : 0555;
+      ok = ok && (!state.keep_modes || ::fchown(sub_to.get(), st.st_uid, st.st_gid) == 0 ||
+                  Fail(state, "cannot set the owner of the copy of `" + path + "`"));
+      ok = ok && (::fchmod(sub_to.get(), dir_mode) == 0 ||
+                  Fail(state, "cannot set the mode of the copy of `" + path + "`"));
     } else if (S_ISREG(st.st_mode)) {
       // O_NONBLOCK: a FIFO put in the file's place after fstatat is opened without waiting, and
       // the fstat below refuses it.
@@ -109,7 +117,9 @@ bool CopyDirectory(int from, int to, const std::string& where, int depth, CopySt
         ok = Fail(state, "cannot open `" + path + "` as a regular file");
         continue;
       }
-      const mode_t mode = (opened.st_mode & S_IXUSR) != 0 ? 0555 : 0444;
+      const mode_t mode = state.keep_modes                  ? (opened.st_mode & 01777)
+                          : (opened.st_mode & S_IXUSR) != 0 ? 0555
+                                                            : 0444;
       UniqueFd out(
           ::openat(to, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!out.valid()) {
@@ -117,6 +127,10 @@ bool CopyDirectory(int from, int to, const std::string& where, int depth, CopySt
         continue;
       }
       auto copied = os::CopyAll(in.get(), out.get());
+      if (copied && state.keep_modes && ::fchown(out.get(), opened.st_uid, opened.st_gid) != 0) {
+        ok = Fail(state, "cannot set the owner of the copy of `" + path + "`");
+        continue;
+      }
       ok = copied ? (::fchmod(out.get(), mode) == 0 ||
                      Fail(state, "cannot set the mode of the copy of `" + path + "`"))
                   : Fail(state, "cannot copy `" + path + "`: " + copied.error().message);
@@ -131,6 +145,9 @@ bool CopyDirectory(int from, int to, const std::string& where, int depth, CopySt
         continue;
       }
       target.resize(static_cast<size_t>(n));
+      if (!state.made_at.empty() && target.starts_with(state.made_at + "/")) {
+        target.erase(0, state.made_at.size());
+      }
       ok = ::symlinkat(target.c_str(), to, name.c_str()) == 0 ||
            Fail(state, "cannot copy the symlink `" + path + "`: " + ErrnoText(errno));
     } else {
@@ -333,6 +350,29 @@ ErrorOr<Ok> CopyOutOfBuilder(const fs::path& builder_nix_dir, std::string_view r
     std::error_code ec;
     fs::remove_all(to, ec);
     return Error{"cannot copy `" + std::string(relative) + "` out of the builder's store: " +
+                 (state.problem.empty() ? ErrnoText(errno) : state.problem)};
+  }
+  return Ok{};
+}
+
+ErrorOr<Ok> CopyRootfsOutOfBuilder(const fs::path& builder_nix_dir, std::string_view relative,
+                                   const fs::path& to, std::string_view made_at) {
+  auto source = OpenBeneath(builder_nix_dir, std::string(relative));
+  if (!source) {
+    return source.error();
+  }
+  UniqueFd out(::open(to.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!out.valid()) {
+    return Error{"cannot open `" + to.string() + "`: " + ErrnoText(errno)};
+  }
+  CopyState state;
+  state.keep_modes = true;
+  state.made_at = std::string(made_at);
+  struct stat st {};
+  if (!CopyDirectory(source->get(), out.get(), std::string(relative), 0, state) ||
+      ::fstat(source->get(), &st) != 0 || ::fchmod(out.get(), st.st_mode & 01777) != 0) {
+    return Error{"cannot copy the tree `" + std::string(relative) +
+                 "` out of the builder's store: " +
                  (state.problem.empty() ? ErrnoText(errno) : state.problem)};
   }
   return Ok{};

@@ -124,6 +124,9 @@ struct StartRequest {
   /// the launcher's hand, with the fields of a `vm-exit` audit record. Backends whose sandbox has
   /// no watcher of its own never call it.
   std::function<void(const nlohmann::json& fields)> on_exit;
+  /// Let the sandbox create set-id files (the container backend's seccomp filter refuses it
+  /// otherwise): only for the builder sandbox's Debian builds, whose dpkg installs set-id programs.
+  bool setid_files = false;
 };
 
 /// The host process that owns a sandbox: killing it ends the sandbox, and it is reaped (or, when

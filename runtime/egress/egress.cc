@@ -71,6 +71,9 @@ nlohmann::json SettingsToJson(const Settings& s) {
     }
     out["secrets"] = std::move(secrets);
   }
+  if (!s.fixed_hosts.empty()) {
+    out["fixed_hosts"] = s.fixed_hosts;
+  }
   if (!s.ca_key_pem.empty() || !s.ca_cert_pem.empty()) {
     out["ca_key_pem"] = s.ca_key_pem;
     out["ca_cert_pem"] = s.ca_cert_pem;
@@ -107,6 +110,9 @@ ErrorOr<Settings> SettingsFromJson(const nlohmann::json& j) {
                              secret.at("hosts").get<std::vector<std::string>>()});
       }
     }
+    if (j.contains("fixed_hosts")) {
+      s.fixed_hosts = j.at("fixed_hosts").get<std::map<std::string, std::vector<std::string>>>();
+    }
     s.ca_key_pem = j.value("ca_key_pem", "");
     s.ca_cert_pem = j.value("ca_cert_pem", "");
     return s;
@@ -142,8 +148,8 @@ void RunEgress(const Settings& settings, SecretTable secrets, int proxy_fd, int 
           events(std::move(w), s.audit_window),
           resolver(
               s.policy,
-              [conf = s.resolv_conf](const std::string& name) {
-                return LookupUpstream(name, conf);
+              [conf = s.resolv_conf, fixed = s.fixed_hosts](const std::string& name) {
+                return LookupFixedOrUpstream(name, fixed, conf);
               },
               &events, s.sandbox, &secrets),
           proxy(s.policy, &resolver, &events, s.sandbox, s.limits, {}, &secrets,

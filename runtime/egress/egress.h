@@ -8,6 +8,7 @@
 // through the two sockets the backend opened in the sandbox's network.
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -34,6 +35,10 @@ struct Settings {
   ProxyLimits limits;
   /// Whose resolvers answer upstream: the host's, in the network namespace mvmctl runs in.
   std::string resolv_conf = "/etc/resolv.conf";
+  /// Names answered with these IPv4 addresses instead of asking the resolvers: what the host's own
+  /// name service (e.g. /etc/hosts) says for a name mvm itself allows, such as the Debian archive
+  /// a builder fetches from. The answers are still checked and pinned like any upstream answer.
+  std::map<std::string, std::vector<std::string>> fixed_hosts;
   /// EventLog's window.
   std::chrono::milliseconds audit_window{60000};
   /// The sandbox's secrets, and the CA whose certificates the proxy shows for their hosts (PEM;

@@ -115,6 +115,26 @@ UpstreamAnswer LookupUpstream(const std::string& name, const std::string& resolv
   return out;
 }
 
+UpstreamAnswer LookupFixedOrUpstream(const std::string& name,
+                                     const std::map<std::string, std::vector<std::string>>& fixed,
+                                     const std::string& resolv_conf) {
+  auto it = fixed.find(name);
+  if (it == fixed.end()) {
+    return LookupUpstream(name, resolv_conf);
+  }
+  UpstreamAnswer out;
+  for (const std::string& text : it->second) {
+    in_addr a{};
+    if (::inet_pton(AF_INET, text.c_str(), &a) != 1) {
+      out.error = "the fixed address `" + text + "` of " + name + " is not an IPv4 address";
+      return out;
+    }
+    out.v4.push_back(a);
+  }
+  out.rcode = Rcode::kNoError;
+  return out;
+}
+
 Resolver::Resolver(Policy policy, UpstreamLookup upstream, EventLog* events, std::string sandbox,
                    const SecretTable* secrets)
     : policy_(std::move(policy)),

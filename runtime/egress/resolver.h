@@ -39,6 +39,12 @@ using UpstreamLookup = std::function<UpstreamAnswer(const std::string& name)>;
 /// desired, 2 s per try).
 UpstreamAnswer LookupUpstream(const std::string& name, const std::string& resolv_conf);
 
+/// `fixed`'s addresses for a name it holds (every one must be a dotted IPv4 address, else the
+/// answer is an error), LookupUpstream for any other name.
+UpstreamAnswer LookupFixedOrUpstream(const std::string& name,
+                                     const std::map<std::string, std::vector<std::string>>& fixed,
+                                     const std::string& resolv_conf);
+
 /// The sandbox-side address range: 198.18.0.0/15, which RefusedAddress refuses upstream.
 inline constexpr uint32_t kSyntheticBase = (198u << 24) | (18u << 16);
 inline constexpr uint32_t kSyntheticSize = 1u << 17;

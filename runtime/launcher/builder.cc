@@ -3,19 +3,28 @@
 
 #include "runtime/launcher/builder.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <netdb.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "backend-emit/nix/artifacts.h"
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/process.h"
+#include "ir/support/os/unique_fd.h"
+#include "runtime/backends/helper.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/rootfs/rootfs.h"
 
@@ -52,6 +61,38 @@ bool IsMounted(const fs::path& dir) {
          here.st_dev != parent.st_dev;
 }
 
+/// The builder's /nix as the host reaches it from any mount namespace: through the root of the
+/// sandbox's PID 1. The store's host-side mount lives only in the mount namespace of whoever
+/// started the builder (a warm builder outlives that), the sandbox's own view as long as it runs.
+/// `path()` names the opened directory (`/proc/self/fd/N`) for the importers, which open beneath
+/// it.
+class StoreView {
+ public:
+  static ErrorOr<StoreView> Open(const SandboxRecord& record) {
+    const std::string proc_root = "/proc/" + std::to_string(record.pid) + "/root";
+    os::UniqueFd root(::open(proc_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    open_how how{};
+    how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    os::UniqueFd nix(
+        root.valid() ? static_cast<int>(::syscall(SYS_openat2, root.get(), "nix", &how, sizeof how))
+                     : -1);
+    const int err = errno;
+    // Checked after opening: a pid taken over by another process since would name its root.
+    if (!nix.valid() || backends::ProcessStartTime(record.pid) != record.pid_start_time) {
+      return Error{
+          "cannot reach the store of the builder `" + record.name + "` through `" + proc_root +
+          "/nix`: " + (nix.valid() ? std::string("the builder has ended") : ErrnoText(err))};
+    }
+    return StoreView(std::move(nix));
+  }
+  std::filesystem::path path() const { return "/proc/self/fd/" + std::to_string(fd_.get()); }
+
+ private:
+  explicit StoreView(os::UniqueFd fd) : fd_(std::move(fd)) {}
+  os::UniqueFd fd_;
+};
+
 ErrorOr<Ok> Run(const std::vector<std::string>& argv, std::string_view what) {
   os::RunOptions run;
   run.spawn.argv = argv;
@@ -71,8 +112,9 @@ ErrorOr<Ok> Run(const std::vector<std::string>& argv, std::string_view what) {
 /// /etc of its own. Written afresh on each start, so it is exactly this.
 ErrorOr<std::string> WriteBuilderRootfs(const fs::path& root) {
   std::error_code ec;
-  for (const char* dir : {"usr", "nix", "src", "build", "etc/nix", "tmp", "proc", "dev", "sys",
-                          "run/mvm", ".mvm", "app", "root"}) {
+  // etc/apt/apt.conf.d: apt (mmdebstrap's, in a Debian build) warns about each one it lacks.
+  for (const char* dir : {"usr", "nix", "src", "build", "etc/nix", "etc/apt/apt.conf.d", "tmp",
+                          "proc", "dev", "sys", "run/mvm", ".mvm", "app", "root"}) {
     fs::create_directories(root / dir, ec);
     if (ec) {
       return Error{"cannot create `" + (root / dir).string() + "`: " + ec.message()};
@@ -85,6 +127,15 @@ ErrorOr<std::string> WriteBuilderRootfs(const fs::path& root) {
     if (ec) {
       return Error{"cannot create `" + path.string() + "`: " + ec.message()};
     }
+  }
+  // Debian's /usr/bin/fakeroot is a link into /etc/alternatives, which is the host's and not here;
+  // mmdebstrap's fakechroot mode runs it.
+  fs::create_directories(root / "etc/alternatives", ec);
+  fs::remove(root / "etc/alternatives/fakeroot", ec);
+  fs::create_symlink("/usr/bin/fakeroot-sysv", root / "etc/alternatives/fakeroot", ec);
+  if (ec) {
+    return Error{"cannot create `" + (root / "etc/alternatives/fakeroot").string() +
+                 "`: " + ec.message()};
   }
   const std::pair<const char*, std::string_view> files[] = {
       {"etc/passwd",
@@ -102,7 +153,8 @@ ErrorOr<std::string> WriteBuilderRootfs(const fs::path& root) {
 
 /// The plan the builder starts from: made here, never read from anywhere, so it is not admitted
 /// (there is no signature to check) but it is audited (builder-start) like every start.
-plan::v1::ExecutionPlan BuilderPlan(const BuilderPaths& paths, const BuilderSettings& settings) {
+plan::v1::ExecutionPlan BuilderPlan(const BuilderPaths& paths, const BuilderSettings& settings,
+                                    const std::vector<ArchiveHost>& archive) {
   plan::v1::ExecutionPlan p;
   p.mutable_workload()->set_id(std::string(kWarmBuilder));
   p.mutable_lifecycle()->set_cpu(static_cast<int32_t>(settings.cpus));
@@ -121,6 +173,12 @@ plan::v1::ExecutionPlan BuilderPlan(const BuilderPaths& paths, const BuilderSett
   mount("local", paths.store, kStoreMount, "rw", 0);
   mount("local", paths.inbox, kSrcMount, "ro", 0);
   mount("memory", {}, kBuildDirMount, "rw", static_cast<int32_t>(settings.build_dir_mb));
+  p.mutable_network()->set_default_("deny");
+  for (const ArchiveHost& host : archive) {
+    plan::v1::EgressRule* rule = p.mutable_network()->add_rules();
+    rule->set_protocol(host.protocol);
+    rule->set_host(host.host);
+  }
   return p;
 }
 
@@ -173,14 +231,16 @@ struct NixRun {
 };
 
 /// Runs `argv` in the builder through its agent, Nix's stderr to `job.on_log` line by line.
-ErrorOr<NixRun> RunNixInBuilder(const LauncherOptions& options, const SandboxRecord& record,
-                                agent::Client& agent, const std::vector<std::string>& argv,
-                                const BuilderJob& job, audit::Log& audit) {
+ErrorOr<NixRun> RunNixInBuilder(
+    const LauncherOptions& options, const SandboxRecord& record, agent::Client& agent,
+    const std::vector<std::string>& argv, const BuilderJob& job, audit::Log& audit,
+    const std::vector<std::pair<std::string, std::string>>& extra_env = {}) {
   agent::ExecRequest request;
   request.argv = argv;
   request.env = {{"PATH", "/usr/bin:/bin"},          {"HOME", "/build/home"},
                  {"XDG_CACHE_HOME", "/build/cache"}, {"TMPDIR", std::string(kBuildDirMount)},
                  {"NIX_CONF_DIR", "/etc/nix"},       {"USER", "root"}};
+  request.env.insert(request.env.end(), extra_env.begin(), extra_env.end());
   request.cwd = std::string(kBuildDirMount);
   NixRun run;
   std::string partial;
@@ -315,7 +375,8 @@ ErrorOr<Ok> UnmountBuilderStore(const StateDir& state) {
 }
 
 ErrorOr<Sandbox> StartBuilder(const LauncherOptions& options, const BuilderSettings& settings,
-                              const std::string& name, bool detached, audit::Log& audit) {
+                              const std::string& name, bool detached, audit::Log& audit,
+                              const std::vector<ArchiveHost>& archive) {
   const BuilderPaths paths = BuilderPathsFor(options.state);
   if (auto found = os::FindProgram("nix"); !found) {
     return Error{"nix not found on PATH; install Debian's nix-bin (apt-get install nix-bin)"};
@@ -346,12 +407,20 @@ ErrorOr<Sandbox> StartBuilder(const LauncherOptions& options, const BuilderSetti
     return lock.error();
   }
   AdmittedPlan admitted;
-  admitted.verified.plan = BuilderPlan(paths, settings);
+  admitted.verified.plan = BuilderPlan(paths, settings, archive);
   admitted.verified.payload_digest = "builder";
   StartOptions start;
   start.name = name;
   start.detached = detached;
   start.use_pool = false;
+  // A Debian build's dpkg installs set-id programs (su, mount); its store is nosuid on the host and
+  // the host drops set-id bits when it copies the tree out.
+  start.setid_files = !archive.empty();
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const ArchiveHost& host : archive) {
+    start.egress_fixed_hosts[host.host] = host.addresses;
+    hosts.push_back(host.protocol + "://" + host.host);
+  }
   auto sandbox = SandboxAccess::StartOn(**backend, options, admitted, start, audit, nullptr, name,
                                         ResolvedRootfs{paths.rootfs, *digest, std::nullopt});
   (void)audit.Append("builder-start", {{"sandbox", name},
@@ -359,6 +428,7 @@ ErrorOr<Sandbox> StartBuilder(const LauncherOptions& options, const BuilderSetti
                                        {"warm", detached},
                                        {"store", paths.store.string()},
                                        {"store_mb", settings.store_mb},
+                                       {"network", hosts},
                                        {"ok", sandbox.ok()}});
   return sandbox;
 }
@@ -517,7 +587,10 @@ ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
     return Error{"`nix build --json` of `" + installable + "` in the builder printed no `" +
                  job.request.outputs.front() + "` output: " + ran->stdout_text.substr(0, 512)};
   }
-  auto imported = nix::ImportBuiltTree(options.state.root, paths.store, store_path, job.pinned);
+  auto store = StoreView::Open(record);
+  auto imported =
+      store ? nix::ImportBuiltTree(options.state.root, store->path(), store_path, job.pinned)
+            : ErrorOr<nix::ImportedTree>(store.error());
   nlohmann::json import = {{"sandbox", out.sandbox},
                            {"store_path", store_path},
                            {"pinned", job.pinned},
@@ -646,7 +719,9 @@ ErrorOr<BuilderDerivation> EvaluateInBuilder(const LauncherOptions& options,
                           : ": " + copied.error().message));
   }
   out.export_dir = paths.dir / ("export-" + dir);
-  auto moved = nix::CopyOutOfBuilder(paths.store, exported, out.export_dir);
+  auto store = StoreView::Open(taken.record());
+  auto moved = store ? nix::CopyOutOfBuilder(store->path(), exported, out.export_dir)
+                     : ErrorOr<Ok>(store.error());
   (void)taken.agent().Remove(std::string(kStoreMount) + "/" + exported, /*recursive=*/true);
   if (!moved) {
     return failed(moved.error().message);
@@ -656,6 +731,281 @@ ErrorOr<BuilderDerivation> EvaluateInBuilder(const LauncherOptions& options,
   (void)audit.Append("builder-evaluate", record);
   finish();
   return out;
+}
+
+namespace {
+
+// The host of an `http://` or `https://` URI, lowercase, and its scheme; nullopt for other URIs.
+std::optional<std::pair<std::string, std::string>> UriHost(std::string_view uri) {
+  std::string_view scheme;
+  for (std::string_view s : {"http", "https"}) {
+    if (uri.starts_with(std::string(s) + "://")) {
+      scheme = s;
+    }
+  }
+  if (scheme.empty()) {
+    return std::nullopt;
+  }
+  std::string_view rest = uri.substr(scheme.size() + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    rest.remove_prefix(at + 1);
+  }
+  rest = rest.substr(0, rest.find(':'));
+  std::string host(rest);
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (host.empty()) {
+    return std::nullopt;
+  }
+  return std::make_pair(host, std::string(scheme));
+}
+
+// The http(s) URIs an apt sources file names: every word of a one-line-style `deb` line, and
+// every word after `URIs:` in a deb822 `.sources` file.
+std::vector<std::string> SourceUris(const std::string& text, bool deb822) {
+  std::vector<std::string> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    line = line.substr(0, line.find('#'));
+    std::istringstream words(line);
+    std::string first;
+    words >> first;
+    if (deb822 ? first != "URIs:" : first != "deb" && first != "deb-src") {
+      continue;
+    }
+    for (std::string word; words >> word;) {
+      if (word.starts_with("http://") || word.starts_with("https://")) {
+        out.push_back(word);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ErrorOr<std::vector<ArchiveHost>> ArchiveHostsFromApt(const fs::path& apt_dir) {
+  std::vector<std::pair<fs::path, bool>> files;
+  std::error_code ec;
+  if (fs::is_regular_file(apt_dir / "sources.list", ec)) {
+    files.emplace_back(apt_dir / "sources.list", false);
+  }
+  for (fs::directory_iterator it(apt_dir / "sources.list.d", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const fs::path& path = it->path();
+    if (path.extension() == ".list" || path.extension() == ".sources") {
+      files.emplace_back(path, path.extension() == ".sources");
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<ArchiveHost> out;
+  for (const auto& [path, deb822] : files) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    for (const std::string& uri : SourceUris(text.str(), deb822)) {
+      auto host = UriHost(uri);
+      if (!host || std::any_of(out.begin(), out.end(), [&](const ArchiveHost& h) {
+            return h.host == host->first && h.protocol == host->second;
+          })) {
+        continue;
+      }
+      addrinfo hints{};
+      hints.ai_family = AF_INET;
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* found = nullptr;
+      if (int rc = ::getaddrinfo(host->first.c_str(), nullptr, &hints, &found); rc != 0) {
+        return Error{"the Debian archive host `" + host->first + "` (in `" + path.string() +
+                     "`) does not resolve on this host: " + ::gai_strerror(rc) +
+                     "; the builder reaches the archive at the address this host's apt uses"};
+      }
+      ArchiveHost archive{host->first, host->second, {}};
+      for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+        char text_address[INET_ADDRSTRLEN] = {};
+        const auto* in4 = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+        if (::inet_ntop(AF_INET, &in4->sin_addr, text_address, sizeof text_address) != nullptr &&
+            std::find(archive.addresses.begin(), archive.addresses.end(), text_address) ==
+                archive.addresses.end()) {
+          archive.addresses.emplace_back(text_address);
+        }
+      }
+      ::freeaddrinfo(found);
+      out.push_back(std::move(archive));
+    }
+  }
+  if (out.empty()) {
+    return Error{"no http or https Debian archive in this host's apt sources (`" +
+                 apt_dir.string() +
+                 "/sources.list` and `sources.list.d/`); the builder fetches packages only from "
+                 "the archives the host's apt names, so add one there"};
+  }
+  return out;
+}
+
+namespace {
+
+// Where the tree is made in the builder's store; the host copies it out from the same place.
+constexpr std::string_view kDebootstrapDir = "var/mvm-debian";
+
+// mmdebstrap's way of installing without chroot(2), mount(2) or unshare(2), all of which the
+// sandbox's seccomp filter refuses: fakechroot and fakeroot, from the builder's /usr.
+constexpr std::string_view kDebootstrapMode = "--mode=fakechroot";
+
+// The usrmerge package's preinst fails under fakechroot in the sandbox; this hook makes /usr merged
+// as debootstrap does and installs usr-is-merged instead, which ResolveDebianImage asks for too.
+constexpr std::string_view kMergedUsrHook = "/usr/share/mmdebstrap/hooks/merged-usr";
+
+// Where Debian's fakechroot keeps the library it preloads.
+constexpr std::string_view kFakechrootLibDir = "/usr/lib/x86_64-linux-gnu/fakechroot";
+
+// Debian's archive keyring, from the host's /usr, which the builder sees read-only.
+constexpr std::string_view kDebianKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+}  // namespace
+
+ErrorOr<Ok> DebootstrapInBuilder(const LauncherOptions& options, const BuilderSettings& settings,
+                                 const rootfs::DebootstrapRequest& request, const fs::path& root,
+                                 const rootfs::ProgressFn& progress, audit::Log& audit) {
+  nlohmann::json record = {{"suite", request.suite}, {"include", request.include}};
+  auto refuse = [&](std::string problem) -> Error {
+    record["ok"] = false;
+    record["problem"] = problem;
+    (void)audit.Append("builder-debootstrap", record);
+    return Error{std::move(problem)};
+  };
+  auto archive = ArchiveHostsFromApt();
+  if (!archive) {
+    return refuse(archive.error().message);
+  }
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const ArchiveHost& host : *archive) {
+    hosts.push_back(
+        {{"host", host.host}, {"protocol", host.protocol}, {"addresses", host.addresses}});
+  }
+  record["network"] = hosts;
+  // mmdebstrap fetches from the request's sources, which must be among the archives allowed.
+  for (const std::string& line : request.sources) {
+    for (const std::string& uri : SourceUris(line, false)) {
+      auto host = UriHost(uri);
+      if (!host || std::none_of(archive->begin(), archive->end(), [&](const ArchiveHost& h) {
+            return h.host == host->first && h.protocol == host->second;
+          })) {
+        return refuse("the Debian source `" + line +
+                      "` is not an archive this host's apt sources name; the builder may fetch "
+                      "only from those");
+      }
+    }
+  }
+  auto lock = BuilderLock::Acquire(options.state);
+  if (!lock) {
+    return refuse(lock.error().message);
+  }
+  const std::string name = std::string(kWarmBuilder) + "-deb-" + RandomSuffix();
+  auto warm = ReadRecord(options.state, kWarmBuilder);
+  const bool warm_running = warm && IsRunning(*warm);
+  if (warm_running && !IsMounted(BuilderPathsFor(options.state).store)) {
+    // Mounting the image a second time beside the warm builder's mount would give two file systems
+    // on one ext4 image.
+    return refuse(
+        "the warm builder runs with its store mounted in another mount namespace, and a "
+        "Debian build shares that store; run `mvmctl builder stop` (or build from the "
+        "namespace `builder start` ran in) and build again");
+  }
+  record["sandbox"] = name;
+  auto started = StartBuilder(options, settings, name, /*detached=*/false, audit, *archive);
+  if (!started) {
+    if (!warm_running) {
+      (void)UnmountBuilderStore(options.state);
+    }
+    return refuse("the builder for Debian " + request.suite +
+                  " cannot start: " + started.error().message);
+  }
+  const std::string dir = RandomSuffix() + RandomSuffix();
+  const std::string relative = std::string(kDebootstrapDir) + "/" + dir + "/root";
+  const std::string target = std::string(kStoreMount) + "/" + relative;
+  std::vector<std::string> argv = {
+      "/bin/sh",
+      "-c",
+      "mkdir -p \"$0\" && exec \"$@\"",
+      target,
+      "/usr/bin/mmdebstrap",
+      std::string(kDebootstrapMode),
+      "--variant=minbase",
+      "--hook-dir=" + std::string(kMergedUsrHook),
+      "--keyring=" + std::string(kDebianKeyring),
+      "--aptopt=Acquire::http::Proxy \"" + started->record().egress_proxy + "\"",
+      "--aptopt=APT::Install-Recommends \"false\""};
+  if (!request.include.empty()) {
+    std::string include;
+    for (const std::string& p : request.include) {
+      include += (include.empty() ? "" : ",") + p;
+    }
+    argv.push_back("--include=" + include);
+  }
+  argv.push_back(request.suite);
+  argv.push_back(target);
+  argv.insert(argv.end(), request.sources.begin(), request.sources.end());
+  BuilderJob job;
+  job.timeout_seconds = 1800;
+  // dpkg says why a package failed long before mmdebstrap gives up, beyond the log's last lines.
+  std::vector<std::string> errors;
+  bool reason_next = false;
+  job.on_log = [&](std::string_view line) {
+    if (progress && line.starts_with("I: ")) {
+      progress("mmdebstrap: " + std::string(line.substr(3)));
+    }
+    // The line after dpkg's `error processing` says what went wrong.
+    if ((line.starts_with("dpkg: error") || reason_next) && errors.size() < 12) {
+      errors.emplace_back(line);
+    }
+    reason_next = line.starts_with("dpkg: error");
+  };
+  const std::string proxy = started->record().egress_proxy;
+  auto ran = RunNixInBuilder(options, started->record(), started->agent(), argv, job, audit,
+                             {{"http_proxy", proxy},
+                              {"https_proxy", proxy},
+                              {"LC_ALL", "C.UTF-8"},
+                              {"DEBIAN_FRONTEND", "noninteractive"},
+                              // The builder's /etc has no ld.so.cache to find the preload in.
+                              {"LD_LIBRARY_PATH", std::string(kFakechrootLibDir)}});
+  std::optional<Error> failed;
+  if (!ran) {
+    failed = Error{"mmdebstrap in the builder sandbox: " + ran.error().message};
+  } else if (ran->exit_status != 0) {
+    failed = Error{
+        "mmdebstrap failed in the builder sandbox (" +
+        (ran->message.empty() ? "exit status " + std::to_string(ran->exit_status) : ran->message) +
+        "); the last lines of its log:" + LastLines(ran->log) +
+        (errors.empty() ? std::string() : "\ndpkg's errors:" + LastLines(errors)) +
+        "\nhint: the builder reaches only the archives of this host's apt sources, through the "
+        "egress proxy; check that this host's apt can reach them"};
+  } else if (auto store = StoreView::Open(started->record()); !store) {
+    failed = store.error();
+  } else if (auto copied = nix::CopyRootfsOutOfBuilder(store->path(), relative, root, target);
+             !copied) {
+    failed = copied.error();
+  }
+  (void)started->agent().Remove(
+      std::string(kStoreMount) + "/" + std::string(kDebootstrapDir) + "/" + dir,
+      /*recursive=*/true);
+  (void)Destroy(options, *started, audit, "debootstrap finished");
+  if (!warm_running) {
+    (void)UnmountBuilderStore(options.state);
+  }
+  if (failed) {
+    return refuse(failed->message);
+  }
+  record["ok"] = true;
+  (void)audit.Append("builder-debootstrap", record);
+  return Ok{};
+}
+
+rootfs::DebootstrapFn BuilderDebootstrap(const LauncherOptions& options, audit::Log& audit) {
+  return [&options, &audit](const rootfs::DebootstrapRequest& request, const fs::path& root,
+                            const rootfs::ProgressFn& progress) {
+    return DebootstrapInBuilder(options, BuilderSettings{}, request, root, progress, audit);
+  };
 }
 
 }  // namespace mvm::runtime

@@ -20,11 +20,13 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "backend-emit/nix/artifacts.h"
 #include "backend-emit/nix/request.h"
 #include "ir/support/error_or.h"
 #include "runtime/launcher/launcher.h"
+#include "runtime/rootfs/rootfs.h"
 
 namespace mvm::runtime {
 
@@ -71,10 +73,26 @@ ErrorOr<Ok> MountBuilderStore(const StateDir& state, const BuilderSettings& sett
 /// Unmounts the store (lazily when busy); nothing when it is not mounted. Call with the lock.
 ErrorOr<Ok> UnmountBuilderStore(const StateDir& state);
 
+/// A host a builder may fetch Debian packages from, as this host's apt reaches it.
+struct ArchiveHost {
+  std::string host;                    ///< lowercase DNS name, from a URI of the host's apt sources
+  std::string protocol;                ///< "http" or "https", the URI's scheme
+  std::vector<std::string> addresses;  ///< IPv4 addresses this host's name service gives it
+};
+
+/// The hosts the http and https URIs of this host's apt sources name (`<apt_dir>/sources.list`,
+/// `sources.list.d/*.list` and `*.sources`), each resolved here with getaddrinfo, so that
+/// `/etc/hosts` counts as it does for apt. An Error when there is none, or one does not resolve.
+ErrorOr<std::vector<ArchiveHost>> ArchiveHostsFromApt(
+    const std::filesystem::path& apt_dir = "/etc/apt");
+
 /// Starts a builder sandbox called `name` on `options.backend`, its store mounted first. Audited as
-/// `builder-start` (besides the launcher's `launch`). Detached for the warm builder.
+/// `builder-start` (besides the launcher's `launch`). Detached for the warm builder. With
+/// `archive`, its network is the egress proxy allowing exactly those hosts (over their protocol),
+/// answered with their `addresses`; without, it has none.
 ErrorOr<Sandbox> StartBuilder(const LauncherOptions& options, const BuilderSettings& settings,
-                              const std::string& name, bool detached, audit::Log& audit);
+                              const std::string& name, bool detached, audit::Log& audit,
+                              const std::vector<ArchiveHost>& archive = {});
 
 /// One build in a builder sandbox.
 struct BuilderJob {
@@ -135,6 +153,20 @@ struct BuilderDerivation {
 ErrorOr<BuilderDerivation> EvaluateInBuilder(const LauncherOptions& options,
                                              const BuilderSettings& settings, const BuilderJob& job,
                                              audit::Log& audit);
+
+/// Runs mmdebstrap for `request` in a builder sandbox started for it, with the network of
+/// ArchiveHostsFromApt() through the egress proxy and nothing else; apt and mmdebstrap use the
+/// proxy as their HTTP proxy and Debian's keyring from the builder's read-only /usr. The tree is
+/// made in the builder's store and copied into `root` as data (nix::CopyRootfsOutOfBuilder).
+/// Audited as `builder-debootstrap` (the request, the hosts, the outcome). The checks of the tree
+/// (its package set, its files) are the caller's, on `root`.
+ErrorOr<Ok> DebootstrapInBuilder(const LauncherOptions& options, const BuilderSettings& settings,
+                                 const rootfs::DebootstrapRequest& request,
+                                 const std::filesystem::path& root,
+                                 const rootfs::ProgressFn& progress, audit::Log& audit);
+
+/// DebootstrapInBuilder as the rootfs layer calls it; `options` and `audit` must outlive it.
+rootfs::DebootstrapFn BuilderDebootstrap(const LauncherOptions& options, audit::Log& audit);
 
 }  // namespace mvm::runtime
 

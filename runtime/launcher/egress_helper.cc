@@ -121,11 +121,10 @@ std::string DescribeNetwork(const plan::v1::Network& network) {
   return out.empty() ? "none" : out;
 }
 
-ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const std::string& name,
-                                                  const plan::v1::Network& network,
-                                                  const EgressSecrets& secrets,
-                                                  backends::EgressEndpoints& endpoints,
-                                                  bool dies_with_caller) {
+ErrorOr<backends::HelperRecord> StartEgressHelper(
+    const StateDir& state, const std::string& name, const plan::v1::Network& network,
+    const EgressSecrets& secrets, backends::EgressEndpoints& endpoints,
+    const std::map<std::string, std::vector<std::string>>& fixed_hosts, bool dies_with_caller) {
   egress::Settings settings;
   settings.sandbox = name;
   for (const plan::v1::EgressRule& r : network.rules()) {
@@ -134,6 +133,7 @@ ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const s
         {r.host(), r.protocol() == "http" ? egress::Protocol::kHttp : egress::Protocol::kHttps});
   }
   settings.policy.dns = network.dns();
+  settings.fixed_hosts = fixed_hosts;
   settings.secrets = secrets.secrets;
   if (!secrets.secrets.empty()) {
     settings.ca_key_pem = secrets.ca.key_pem;
@@ -245,7 +245,7 @@ ErrorOr<Ok> SandboxAccess::RetokenForClaim(Sandbox& sandbox, const StateDir& sta
     return endpoints.error();
   }
   // Not tied to the pool process: the sandbox is the claimer's now, and ends with its record.
-  auto helper = internal::StartEgressHelper(state, name, pooled->network, fresh, *endpoints,
+  auto helper = internal::StartEgressHelper(state, name, pooled->network, fresh, *endpoints, {},
                                             /*dies_with_caller=*/false);
   if (!helper) {
     return helper.error();

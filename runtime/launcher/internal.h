@@ -173,12 +173,12 @@ ErrorOr<backends::EgressEndpoints> DuplicateEndpoints(const backends::EgressEndp
 
 /// Starts sandbox `name`'s egress helper (egress_helper.cc) on the sockets of `endpoints`, which
 /// it takes, with the verified plan's `network` and `secrets`. With secrets, returns once the
-/// helper has read their values (or with its Error when it could not).
-ErrorOr<backends::HelperRecord> StartEgressHelper(const StateDir& state, const std::string& name,
-                                                  const plan::v1::Network& network,
-                                                  const EgressSecrets& secrets,
-                                                  backends::EgressEndpoints& endpoints,
-                                                  bool dies_with_caller);
+/// helper has read their values (or with its Error when it could not). `fixed_hosts` become
+/// egress::Settings::fixed_hosts.
+ErrorOr<backends::HelperRecord> StartEgressHelper(
+    const StateDir& state, const std::string& name, const plan::v1::Network& network,
+    const EgressSecrets& secrets, backends::EgressEndpoints& endpoints,
+    const std::map<std::string, std::vector<std::string>>& fixed_hosts, bool dies_with_caller);
 
 /// Before a stop: one `service-stop` audit record per service the sandbox runs, with what its
 /// agent reports (phase, restarts, last exit); nothing for a sandbox without services.

@@ -26,6 +26,7 @@
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/utc_time.h"
 #include "ir/support/terminal_text.h"
+#include "runtime/launcher/builder.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool.h"
 #include "runtime/rootfs/debian_image.h"
@@ -279,12 +280,14 @@ ErrorOr<ResolvedRootfs> ResolveRootfs(const LauncherOptions& options,
     const ir::v1::Image& image = plan.workload().image();
     rootfs::DebianImageSpec spec{rootfs->ref(), {image.packages().begin(), image.packages().end()}};
     ProgressStep step(options.progress, "preparing Debian image " + rootfs->ref());
-    auto made = rootfs::MaterializeDebianImage(spec, rootfs->digest(), options.state.RootfsCache(),
-                                               [&](std::string_view line) {
-                                                 if (options.note) {
-                                                   options.note(line);
-                                                 }
-                                               });
+    auto made = rootfs::MaterializeDebianImage(
+        spec, rootfs->digest(), options.state.RootfsCache(),
+        [&](std::string_view line) {
+          if (options.note) {
+            options.note(line);
+          }
+        },
+        BuilderDebootstrap(options, audit));
     if (!made) {
       return made.error();
     }
@@ -300,12 +303,14 @@ ErrorOr<ResolvedRootfs> ResolveRootfs(const LauncherOptions& options,
   }
   if (rootfs->kind() == "template") {
     ProgressStep step(options.progress, "preparing template " + rootfs->ref());
-    auto made = rootfs::MaterializeTemplate(rootfs->ref(), options.state.RootfsCache(),
-                                            [&](std::string_view line) {
-                                              if (options.note) {
-                                                options.note(line);
-                                              }
-                                            });
+    auto made = rootfs::MaterializeTemplate(
+        rootfs->ref(), options.state.RootfsCache(),
+        [&](std::string_view line) {
+          if (options.note) {
+            options.note(line);
+          }
+        },
+        BuilderDebootstrap(options, audit));
     if (!made) {
       return made.error();
     }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -170,6 +171,13 @@ struct StartOptions {
     std::string egress_ca_sealed;
   };
   std::optional<Restore> restore;
+  /// Names the egress helper answers with these IPv4 addresses instead of asking the host's
+  /// resolvers (egress::Settings::fixed_hosts). Only the launcher's own plans set it: the
+  /// builder's, whose archive host the host's /etc/hosts may name.
+  std::map<std::string, std::vector<std::string>> egress_fixed_hosts;
+  /// backends::StartRequest::setid_files; only the launcher's own plans set it: the builder's for a
+  /// Debian build.
+  bool setid_files = false;
 };
 
 /// A started sandbox, owned by this process: destroyed by Destroy(), or, if this process dies

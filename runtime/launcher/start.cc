@@ -229,6 +229,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   request.cpus = static_cast<uint32_t>(p.lifecycle().cpu());
   request.memory_mb = static_cast<uint32_t>(p.lifecycle().memory_mb());
   request.pids_max = kPidsMax;
+  request.setid_files = start.setid_files;
   if (p.workload().files_size() > 0 && !start.restore) {
     // Nothing of the bundle reaches the sandbox before every file matched its signed digest. A
     // copy left by an earlier start under this name is not trusted: staged afresh.
@@ -370,7 +371,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   }
   if (started->egress) {
     auto egress = StartEgressHelper(options.state, name, p.network(), secrets, *started->egress,
-                                    request.dies_with_caller);
+                                    start.egress_fixed_hosts, request.dies_with_caller);
     if (!egress) {
       (void)sandbox.process_.Kill(SIGKILL);
       (void)sandbox.process_.Wait(std::chrono::seconds(5));

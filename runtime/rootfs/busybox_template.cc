@@ -36,7 +36,8 @@ fs::path AppletPath(std::string_view line) {
 
 }  // namespace
 
-ErrorOr<Ok> BuildBusybox(const fs::path& root, const ProgressFn& progress) {
+ErrorOr<Ok> BuildBusybox(const fs::path& root, const ProgressFn& progress,
+                         const DebootstrapFn& /*debootstrap: busybox is the host's own binary*/) {
   const fs::path host(kHostBusybox);
   std::error_code ec;
   if (!fs::exists(host, ec)) {

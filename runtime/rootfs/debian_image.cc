@@ -26,15 +26,6 @@ namespace {
 
 constexpr std::string_view kDigestPrefix = "sha256:";
 
-// The archive a Debian image is built from, the same for resolving and for mmdebstrap so both see
-// one set of indexes: the suite, its point-release updates and its security updates.
-std::vector<std::string> SourceLines(std::string_view suite) {
-  std::string s(suite);
-  return {"deb http://deb.debian.org/debian " + s + " main",
-          "deb http://deb.debian.org/debian " + s + "-updates main",
-          "deb http://deb.debian.org/debian-security " + s + "-security main"};
-}
-
 bool IsLowerHex(std::string_view s) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
@@ -123,50 +114,37 @@ ErrorOr<Ok> PrepareAptDir(const fs::path& apt_dir, std::string_view suite) {
   if (auto written = os::WriteFileAtomically(apt_dir / "status", ""); !written) {
     return written.error();
   }
-  std::string sources = Joined(SourceLines(suite), "\n") + "\n";
+  std::string sources = Joined(DebianSourceLines(suite), "\n") + "\n";
   if (auto written = os::WriteFileAtomically(apt_dir / "sources.list", sources); !written) {
     return written.error();
   }
   return Ok{};
 }
 
-// Builds the tree of `pin` into `root` with mmdebstrap and checks it holds exactly `pin`.
+// Has `debootstrap` make the tree of `pin` in `root`, then checks on this copy that it holds
+// exactly `pin`.
 ErrorOr<Ok> BuildDebianTree(const DebianImageSpec& spec, const DebianPin& pin, const fs::path& root,
-                            const ProgressFn& progress) {
+                            const DebootstrapFn& debootstrap, const ProgressFn& progress) {
+  if (!debootstrap) {
+    return Error{
+        "Debian image: images are made by mmdebstrap in the builder sandbox, and this caller has "
+        "none; build it through the launcher (`mvmctl build` or `mvmctl run`)"};
+  }
   if (progress) {
     progress(
         "building Debian " + spec.suite + " image with " +
         (spec.packages.empty() ? std::string("no extra packages") : Joined(spec.packages, ", ")) +
-        " by mmdebstrap (" + std::to_string(pin.packages.size()) + " packages, " + pin.digest +
-        ")");
+        " by mmdebstrap in the builder sandbox (" + std::to_string(pin.packages.size()) +
+        " packages, " + pin.digest + ")");
   }
-  std::vector<std::string> argv = {"mmdebstrap", "--variant=minbase",
-                                   "--aptopt=APT::Install-Recommends \"false\""};
-  if (!spec.packages.empty()) {
-    argv.push_back("--include=" + Joined(spec.packages, ","));
+  if (auto made =
+          debootstrap({spec.suite, spec.packages, DebianSourceLines(spec.suite)}, root, progress);
+      !made) {
+    return Error{"Debian image: " + made.error().message};
   }
-  argv.push_back(spec.suite);
-  argv.push_back(root.string());
-  for (std::string& line : SourceLines(spec.suite)) {
-    argv.push_back(std::move(line));
-  }
-  os::RunOptions options;
-  options.spawn.argv = std::move(argv);
-  options.merge_stderr = true;
-  options.on_line = [&](std::string_view line) {
-    if (progress && line.starts_with("I: ")) {
-      progress("mmdebstrap: " + std::string(line.substr(3)));
-    }
-  };
-  auto ran = os::RunProcess(options);
-  if (!ran) {
-    return Error{"Debian image: " + ran.error().message +
-                 "; install it with `apt-get install mmdebstrap`"};
-  }
-  if (!ran->success()) {
-    return Error{"Debian image: mmdebstrap failed (" + ran->Describe() + "):\n" + ran->Tail(15) +
-                 "\nhint: mmdebstrap downloads the packages from deb.debian.org; check network "
-                 "access to the mirror (or the apt proxy settings) and retry"};
+  // The tree is the builder's: its package database is read here only if no link leads out of it.
+  if (auto refused = RefuseSymlinkedPath(root, "var/lib/dpkg/status"); !refused) {
+    return refused;
   }
   auto status = os::ReadFileBounded(root / "var/lib/dpkg/status", int64_t{64} << 20);
   if (!status) {
@@ -209,6 +187,13 @@ ErrorOr<Ok> BuildDebianTree(const DebianImageSpec& spec, const DebianPin& pin, c
 }
 
 }  // namespace
+
+std::vector<std::string> DebianSourceLines(std::string_view suite) {
+  std::string s(suite);
+  return {"deb http://deb.debian.org/debian " + s + " main",
+          "deb http://deb.debian.org/debian " + s + "-updates main",
+          "deb http://deb.debian.org/debian-security " + s + "-security main"};
+}
 
 ErrorOr<Ok> CheckDebianImageSpec(const DebianImageSpec& spec) {
   std::span<const std::string_view> suites = ir::DebianSuites();
@@ -381,12 +366,11 @@ ErrorOr<DebianPin> ResolveDebianImage(const DebianImageSpec& spec, const fs::pat
   const std::string narrow =
       "?or(?archive(^" + spec.suite + "$),?codename(^" + spec.suite + "$)),?architecture(amd64)";
   std::vector<std::string> args = {
-      "install",
-      "--print-uris",
-      "-y",
-      "-qq",
-      "?narrow(" + narrow + ",?essential)",
-      "?narrow(" + narrow + ",?and(?priority(required),?not(?essential)))"};
+      "install", "--print-uris", "-y", "-qq", "?narrow(" + narrow + ",?essential)",
+      "?narrow(" + narrow + ",?and(?priority(required),?not(?essential)))",
+      // What the builder's mmdebstrap installs in place of usrmerge (its merged-usr hook), so that
+      // minbase's `usrmerge | usr-is-merged` resolves here as it is installed there.
+      "usr-is-merged"};
   args.insert(args.end(), spec.packages.begin(), spec.packages.end());
   auto resolved = RunApt(apt_dir, args);
   if (!resolved) {
@@ -410,7 +394,8 @@ ErrorOr<DebianPin> ResolveDebianImage(const DebianImageSpec& spec, const fs::pat
 }
 
 ErrorOr<DebianImage> MaterializeDebianImage(const DebianImageSpec& spec, std::string_view pinned,
-                                            const fs::path& cache_dir, const ProgressFn& progress) {
+                                            const fs::path& cache_dir, const ProgressFn& progress,
+                                            const DebootstrapFn& debootstrap) {
   if (auto checked = CheckDebianImageSpec(spec); !checked) {
     return checked.error();
   }
@@ -449,7 +434,7 @@ ErrorOr<DebianImage> MaterializeDebianImage(const DebianImageSpec& spec, std::st
       }
       out.pin = std::move(*pin);
     }
-    if (auto built = BuildDebianTree(spec, out.pin, root, step); !built) {
+    if (auto built = BuildDebianTree(spec, out.pin, root, debootstrap, step); !built) {
       return built;
     }
     // Beside the tree, not in it (the tree is sealed and hashed): the list the pin digest is over.

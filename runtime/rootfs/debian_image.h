@@ -2,8 +2,8 @@
 #define MVM_RUNTIME_ROOTFS_DEBIAN_IMAGE_H_
 
 // `Image.debian(packages=[...])` root filesystems: Debian minbase plus the declared packages,
-// resolved to an exact package set first, pinned by that set's digest, built by mmdebstrap and
-// cached by the pin. See docs/packages.md.
+// resolved to an exact package set first, pinned by that set's digest, built by mmdebstrap in the
+// builder sandbox and cached by the pin. See docs/packages.md.
 
 #include <cstdint>
 #include <filesystem>
@@ -38,6 +38,11 @@ struct DebianPin {
   /// "sha256:<64 hex>" of PinText(packages): the cache key and what a plan records.
   std::string digest;
 };
+
+/// The archive a Debian tree is built from, the same for resolving and for mmdebstrap so both see
+/// one set of indexes: the suite, its point-release updates and its security updates, all on
+/// deb.debian.org (the builder may fetch only from hosts the host's apt sources name).
+std::vector<std::string> DebianSourceLines(std::string_view suite);
 
 /// Checks `spec` as the validate pass does (suite allow-list, package name syntax, count,
 /// duplicates): a plan is signed, but its names are about to become mmdebstrap arguments.
@@ -79,13 +84,15 @@ struct DebianImage {
 /// `pinned` empty (a declaration being made into a plan): resolves first, then uses the cache or
 /// builds. `pinned` set (a plan's recorded digest): a cache hit needs no network; on a miss it
 /// resolves, refuses when the archive now resolves to another set (the plan must be built again),
-/// and builds. A build runs mmdebstrap (minbase, no Recommends, the declared packages), strips it
-/// as the python-3.11 template is stripped, and checks that the installed packages are exactly the
-/// pinned set (name, version, architecture); apt itself checks every .deb against the archive's
-/// signed SHA256.
+/// and builds. A build has `debootstrap` run mmdebstrap (minbase, no Recommends, the declared
+/// packages; in the builder sandbox), then on this host's copy checks that the installed packages
+/// are exactly the pinned set (name, version, architecture) and strips it as the python-3.11
+/// template is stripped; apt in the builder checks every .deb against the archive's signed SHA256.
+/// Without `debootstrap`, a build is an Error (a cache hit needs none).
 ErrorOr<DebianImage> MaterializeDebianImage(const DebianImageSpec& spec, std::string_view pinned,
                                             const std::filesystem::path& cache_dir,
-                                            const ProgressFn& progress);
+                                            const ProgressFn& progress,
+                                            const DebootstrapFn& debootstrap = {});
 
 /// The bytes of the regular files below `root`, counted without following links.
 uint64_t TreeBytes(const std::filesystem::path& root);

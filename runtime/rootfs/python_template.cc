@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "ir/support/os/process.h"
+#include "runtime/rootfs/debian_image.h"
 #include "runtime/rootfs/templates.h"
 #include "runtime/rootfs/tree_util.h"
 
@@ -41,6 +41,14 @@ ErrorOr<Ok> EmptyDir(const fs::path& dir, const std::vector<std::string>& keep =
 // the same packages. Everything else mmdebstrap installed stays, dpkg's database included, so the
 // tree still says truthfully which packages (and versions) it holds.
 ErrorOr<Ok> StripDebianTree(const fs::path& root) {
+  for (std::string_view path :
+       {"dev", "var/lib/apt/lists", "var/cache/apt", "var/log", "var/cache/debconf",
+        "var/cache/ldconfig", "var/lib/dpkg", "usr/share/man", "usr/share/info", "usr/share/locale",
+        "usr/share/doc", "etc/resolv.conf"}) {
+    if (auto refused = RefuseSymlinkedPath(root, path); !refused) {
+      return refused;
+    }
+  }
   // Device nodes (console, null, tty, ...) and the /proc symlinks: the backend mounts its own /dev.
   // Device nodes in an image are also a way out of a sandbox that forgets `nodev`.
   if (auto emptied = EmptyDir(root / "dev"); !emptied) {
@@ -91,38 +99,26 @@ ErrorOr<Ok> StripDebianTree(const fs::path& root) {
   return RemoveTree(root / "etc/resolv.conf");
 }
 
-ErrorOr<Ok> BuildPython311(const fs::path& root, const ProgressFn& progress) {
+ErrorOr<Ok> BuildPython311(const fs::path& root, const ProgressFn& progress,
+                           const DebootstrapFn& debootstrap) {
+  if (!debootstrap) {
+    return Error{
+        "template `python-3.11` is made by mmdebstrap in the builder sandbox, and this caller has "
+        "none; build it through the launcher (`mvmctl run` or `mvmctl build` of a workload that "
+        "uses it)"};
+  }
   if (progress) {
-    progress("building template python-3.11 with mmdebstrap (a minute or more, once)");
+    progress(
+        "building template python-3.11 with mmdebstrap in the builder sandbox (a minute or "
+        "more, once)");
   }
   // `python3` rather than `python3-minimal`: the minimal interpreter lacks most of the standard
   // library (json, dataclasses, asyncio, ... are in libpython3.11-stdlib), which workloads and the
-  // SDK's run shim import. `python3.11` pins the version the template's name promises. No mirror
-  // argument: mmdebstrap uses deb.debian.org plus bookworm-updates and -security, and honours the
-  // host's apt proxy settings.
-  const std::vector<std::string> argv = {"mmdebstrap", "--variant=minbase",
-                                         "--include=python3,python3.11", "bookworm", root.string()};
-  os::RunOptions options;
-  options.spawn.argv = argv;
-  options.merge_stderr = true;
-  options.on_line = [&](std::string_view line) {
-    // mmdebstrap's "I: ..." lines name its phases; the rest is apt and dpkg detail.
-    if (progress && line.starts_with("I: ")) {
-      progress("mmdebstrap: " + std::string(line.substr(3)));
-    }
-  };
-  auto ran = os::RunProcess(options);
-  if (!ran) {
-    return Error{"template `python-3.11`: " + ran.error().message +
-                 "; install it with `apt-get install mmdebstrap`"};
-  }
-  if (!ran->success()) {
-    return Error{"template `python-3.11`: mmdebstrap failed (" + ran->Describe() + "):\n" +
-                 ran->Tail(15) +
-                 "\nhint: mmdebstrap downloads Debian bookworm packages from deb.debian.org; "
-                 "check network access to the mirror (or the apt proxy settings) and retry, or run "
-                 "`mmdebstrap --variant=minbase --include=python3 bookworm /tmp/t` by hand "
-                 "to see its whole log"};
+  // SDK's run shim import. `python3.11` pins the version the template's name promises.
+  if (auto made = debootstrap(
+          {"bookworm", {"python3", "python3.11"}, DebianSourceLines("bookworm")}, root, progress);
+      !made) {
+    return Error{"template `python-3.11`: " + made.error().message};
   }
   if (progress) {
     progress("stripping template python-3.11 (apt lists, logs, manuals, device nodes)");
@@ -130,18 +126,22 @@ ErrorOr<Ok> BuildPython311(const fs::path& root, const ProgressFn& progress) {
   if (auto stripped = StripDebianTree(root); !stripped) {
     return stripped;
   }
+  if (auto refused = RefuseSymlinkedPath(root, "usr/bin"); !refused) {
+    return refused;
+  }
   std::error_code ec;
   fs::path python = root / "usr/bin/python";
-  if (!fs::is_symlink(python, ec) && !fs::exists(python, ec)) {
+  if (!fs::exists(fs::symlink_status(python, ec))) {
     fs::create_symlink("python3", python, ec);
     if (ec) {
       return Error{"cannot create " + Quote(python) + ": " + ec.message()};
     }
   }
-  if (!fs::exists(root / "usr/bin/python3.11", ec)) {
+  if (!fs::is_regular_file(fs::symlink_status(root / "usr/bin/python3.11", ec))) {
     return Error{"template `python-3.11`: mmdebstrap finished but " +
                  Quote(root / "usr/bin/python3.11") +
-                 " is missing; the mirror's bookworm may no longer ship python3.11"};
+                 " is missing (or not a file); the mirror's bookworm may no longer ship "
+                 "python3.11"};
   }
   return AddSandboxSkeleton(root);
 }

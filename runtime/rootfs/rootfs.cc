@@ -234,7 +234,8 @@ ErrorOr<Materialized> MaterializeInto(std::string_view name, const fs::path& tem
 }
 
 ErrorOr<Materialized> MaterializeTemplate(std::string_view name, const fs::path& cache_dir,
-                                          const ProgressFn& progress) {
+                                          const ProgressFn& progress,
+                                          const DebootstrapFn& debootstrap) {
   if (FindTemplate(name) == nullptr) {
     std::string known;
     for (const ir::TemplateInfo& t : ir::BuiltinTemplates()) {
@@ -245,7 +246,10 @@ ErrorOr<Materialized> MaterializeTemplate(std::string_view name, const fs::path&
   }
   BuildFn build = FindBuilder(name);
   MVM_CHECK(build != nullptr);  // every ir::BuiltinTemplates entry has a builder
-  return MaterializeInto("template " + std::string(name), cache_dir / name, build, progress);
+  return MaterializeInto(
+      "template " + std::string(name), cache_dir / name,
+      [&](const fs::path& root, const ProgressFn& step) { return build(root, step, debootstrap); },
+      progress);
 }
 
 std::vector<TemplateStatus> ListTemplates(const fs::path& cache_dir) {

@@ -17,6 +17,22 @@ namespace mvm::runtime::rootfs {
 /// returns.
 using ProgressFn = std::function<void(std::string_view line)>;
 
+/// What a Debian tree is made of: `mmdebstrap --variant=minbase` of `suite` with `include`.
+struct DebootstrapRequest {
+  std::string suite;
+  std::vector<std::string> include;  ///< packages besides minbase, checked Debian names
+  /// `deb URL SUITE COMPONENT` lines; empty: mmdebstrap's own (the suite, -updates, -security).
+  std::vector<std::string> sources;
+};
+
+/// Makes the Debian tree of a request in `root` (an empty directory of this host) and returns once
+/// it is there. mvm has one: the builder sandbox (runtime::DebootstrapInBuilder), which runs
+/// mmdebstrap away from the host and hands back the tree as data; the tree is untrusted, and the
+/// callers below check it (package set, required files) on their own copy.
+using DebootstrapFn =
+    std::function<ErrorOr<Ok>(const DebootstrapRequest& request, const std::filesystem::path& root,
+                              const ProgressFn& progress)>;
+
 /// A template root filesystem that is ready to mount.
 struct Materialized {
   /// The root directory, complete and immutable: nothing writes to it after publishing, and every
@@ -46,10 +62,12 @@ struct Materialized {
 /// running sandbox may still have one mounted.
 ///
 /// An unknown name is an Error listing the known ones; so are build failures (a missing host tool,
-/// no network to the Debian mirror), with a hint.
+/// no network to the Debian mirror), with a hint. `debootstrap` makes Debian-based templates
+/// (python-3.11); without one, building such a template is an Error (a cache hit needs none).
 ErrorOr<Materialized> MaterializeTemplate(std::string_view name,
                                           const std::filesystem::path& cache_dir,
-                                          const ProgressFn& progress);
+                                          const ProgressFn& progress,
+                                          const DebootstrapFn& debootstrap = {});
 
 /// The digest of a directory tree: "sha256:<64 hex>" over a deterministic serialisation of every
 /// entry, `dir` itself included, sorted by relative path (relative path, type, permission bits,

@@ -18,6 +18,12 @@ BuildFn FindBuilder(std::string_view name) {
 }
 
 ErrorOr<Ok> AddSandboxSkeleton(const fs::path& root) {
+  for (std::string_view path : {"proc", "dev", "sys", "tmp", "run/mvm", ".mvm/sdk/python", "app",
+                                "root", "home", "etc/hostname", "etc/hosts"}) {
+    if (auto refused = RefuseSymlinkedPath(root, path); !refused) {
+      return refused;
+    }
+  }
   // The backend mounts proc, sysfs, a /dev, tmpfs on /tmp and /run, the agent's socket directory
   // /run/mvm and the Python SDK on /.mvm/sdk/python, and copies the workload's file to /app; mount
   // points must exist in a read-only tree. (Sealing makes /tmp 1555 like everything else read-only:

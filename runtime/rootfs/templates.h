@@ -14,7 +14,8 @@ namespace mvm::runtime::rootfs {
 
 /// Builds a template's tree into `root`, an existing empty directory. The caller seals, hashes and
 /// publishes it, and removes it on an Error.
-using BuildFn = ErrorOr<Ok> (*)(const std::filesystem::path& root, const ProgressFn& progress);
+using BuildFn = ErrorOr<Ok> (*)(const std::filesystem::path& root, const ProgressFn& progress,
+                                const DebootstrapFn& debootstrap);
 
 /// Any builder of a tree, for MaterializeInto.
 using TreeBuilder =
@@ -30,11 +31,14 @@ ErrorOr<Materialized> MaterializeInto(std::string_view name, const std::filesyst
 BuildFn FindBuilder(std::string_view name);
 
 /// `busybox`: the host's static /bin/busybox (Debian busybox-static) with a symlink per applet.
-ErrorOr<Ok> BuildBusybox(const std::filesystem::path& root, const ProgressFn& progress);
+ErrorOr<Ok> BuildBusybox(const std::filesystem::path& root, const ProgressFn& progress,
+                         const DebootstrapFn& debootstrap);
 
-/// `python-3.11`: Debian bookworm minbase plus python3 (3.11 and its standard library), by
-/// mmdebstrap.
-ErrorOr<Ok> BuildPython311(const std::filesystem::path& root, const ProgressFn& progress);
+/// `python-3.11`: Debian bookworm minbase plus python3 (3.11 and its standard library), made by
+/// `debootstrap` (an Error without one), then checked, stripped and given the sandbox skeleton
+/// here.
+ErrorOr<Ok> BuildPython311(const std::filesystem::path& root, const ProgressFn& progress,
+                           const DebootstrapFn& debootstrap);
 
 /// Removes from a tree mmdebstrap made what a sandbox never needs and what only makes two builds
 /// of the same packages differ (apt lists and archives, logs, manuals, translations, device nodes,

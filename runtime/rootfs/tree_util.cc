@@ -193,4 +193,24 @@ ErrorOr<Ok> RemoveTree(const fs::path& path) {
   return RemoveTreeOn(path, st.st_dev);
 }
 
+ErrorOr<Ok> RefuseSymlinkedPath(const fs::path& root, std::string_view relative) {
+  fs::path at = root;
+  for (const fs::path& part : fs::path(relative)) {
+    at /= part;
+    struct stat st {};
+    if (lstat(at.c_str(), &st) != 0) {
+      if (errno == ENOENT) {
+        return Ok{};
+      }
+      return Error{"cannot stat " + Quote(at) + ": " + ErrnoText(errno)};
+    }
+    if (S_ISLNK(st.st_mode)) {
+      return Error{"the built tree's " + Quote(fs::relative(at, root)) +
+                   " is a symlink where mvm writes or removes `" + std::string(relative) +
+                   "`; a tree from the builder may not redirect the host through a link"};
+    }
+  }
+  return Ok{};
+}
+
 }  // namespace mvm::runtime::rootfs

@@ -37,6 +37,12 @@ ErrorOr<Ok> SealTree(const std::filesystem::path& root);
 /// files through that mount. A missing `path` is fine.
 ErrorOr<Ok> RemoveTree(const std::filesystem::path& path);
 
+/// An Error when a component of `relative` beneath `root` (the last one included) is a symlink: a
+/// tree that came out of the builder is data, and the host must not write or remove through a link
+/// in it (`var` -> `/var` would make stripping empty the host's /var/log). Missing components are
+/// fine. Call it before touching a path of such a tree; nobody else writes the tree meanwhile.
+ErrorOr<Ok> RefuseSymlinkedPath(const std::filesystem::path& root, std::string_view relative);
+
 }  // namespace mvm::runtime::rootfs
 
 #endif  // MVM_RUNTIME_ROOTFS_TREE_UTIL_H_

@@ -129,6 +129,7 @@ ErrorOr<backends::Started> ContainerBackend::Start(const backends::StartRequest&
   // The agent runs commands as an image's User (CAP_SETUID and CAP_SETGID, nothing else); every
   // command it starts keeps no capability.
   spec.init_switches_users = true;
+  spec.setid_files = request.setid_files;
   // The sandbox maps only uid/gid 0 and denies setgroups, so PID 1 would keep this process's
   // supplementary groups (under sudo, host group 0). Drop them here: the launcher needs none.
   if (::geteuid() == 0 && ::setgroups(0, nullptr) != 0) {

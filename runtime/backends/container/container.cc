@@ -121,7 +121,15 @@ ErrorOr<Ok> Validate(const Spec& spec) {
   return Ok{};
 }
 
-ErrorOr<const std::vector<sock_filter>*> SeccompProgram() {
+ErrorOr<const std::vector<sock_filter>*> SeccompProgram(bool setid_files) {
+  if (setid_files) {
+    // Only the builder sandbox lifts the set-id rule; compiled when one starts, which is rare.
+    static const ErrorOr<std::vector<sock_filter>> with_setid = BuildSeccompProgram(true);
+    if (!with_setid) {
+      return with_setid.error();
+    }
+    return &*with_setid;
+  }
   if (EmbeddedSeccompProgram().empty()) {
     return Error{"the container backend's seccomp filter supports x86_64 hosts only"};
   }
@@ -391,7 +399,7 @@ ErrorOr<Sandbox> Start(const Spec& spec, Timings* timings) {
   if (auto valid = Validate(spec); !valid) {
     return valid.error();
   }
-  auto program = SeccompProgram();
+  auto program = SeccompProgram(spec.setid_files);
   if (!program) {
     return program.error();
   }

@@ -96,6 +96,9 @@ struct Spec {
   /// (runtime/agent/exec.cc), and becoming a non-zero uid clears them in any case. Within the
   /// sandbox's user namespace they reach only its own 65536 mapped ids. False: PID 1 has none.
   bool init_switches_users = false;
+  /// Lifts the seccomp filter's set-id rule (BuildSeccompProgram): only for the builder sandbox's
+  /// Debian builds.
+  bool setid_files = false;
 };
 
 /// How PID 1 ended: exit_code for a normal exit, signal (and exit_code 0) when killed.

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <iterator>
 #include <memory>
@@ -176,7 +177,7 @@ struct CtxDeleter {
 std::span<const char* const> AllowedSyscalls() { return kAllowed; }
 std::span<const char* const> DeniedSyscalls() { return kDenied; }
 
-ErrorOr<std::vector<sock_filter>> BuildSeccompProgram() {
+ErrorOr<std::vector<sock_filter>> BuildSeccompProgram(bool setid_files) {
   if (seccomp_arch_native() != SCMP_ARCH_X86_64) {
     return Error{"the container backend's seccomp filter supports x86_64 hosts only"};
   }
@@ -232,7 +233,24 @@ ErrorOr<std::vector<sock_filter>> BuildSeccompProgram() {
       return r.error();
     }
   }
+  // A call with any rule about set-id modes is allowed outright when they are: one unconditional
+  // rule, as libseccomp takes no conditional rule beside it.
+  std::vector<std::string_view> unconditional;
   for (const ConditionalRule& rule : kConditional) {
+    const bool about_setid = std::any_of(std::begin(rule.tests), std::end(rule.tests),
+                                         [](const ArgTest& test) { return test.mask == kSetId; });
+    if (setid_files && about_setid &&
+        std::find(unconditional.begin(), unconditional.end(), rule.name) == unconditional.end()) {
+      unconditional.push_back(rule.name);
+      if (auto r = add(SCMP_ACT_ALLOW, rule.name, 0, nullptr); !r) {
+        return r.error();
+      }
+    }
+  }
+  for (const ConditionalRule& rule : kConditional) {
+    if (std::find(unconditional.begin(), unconditional.end(), rule.name) != unconditional.end()) {
+      continue;
+    }
     scmp_arg_cmp cmp[2];
     unsigned count = 0;
     for (const ArgTest& test : rule.tests) {

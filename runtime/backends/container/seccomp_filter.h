@@ -27,7 +27,10 @@ std::span<const char* const> DeniedSyscalls();
 /// set or create a set-uid or set-gid mode (openat2, whose mode is in memory too, stays allowed
 /// for the agent, which denies it to every workload with a filter of its own). Another
 /// architecture (i386 or x32 entry points) kills the process. An Error on hosts other than x86_64.
-ErrorOr<std::vector<sock_filter>> BuildSeccompProgram();
+/// `setid_files` lifts the set-id rule (and only it): for the builder's Debian builds, whose dpkg
+/// installs set-id programs into a tree whose writable mounts are nosuid on the host and whose
+/// set-id bits the host drops when it copies the tree out.
+ErrorOr<std::vector<sock_filter>> BuildSeccompProgram(bool setid_files = false);
 
 }  // namespace mvm::runtime::container
 

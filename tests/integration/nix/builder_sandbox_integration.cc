@@ -394,5 +394,42 @@ TEST_F(BuilderSandboxTest, TheTemplateHasTheSameNarHashInTheBuilderAsOnTheHostAn
   EXPECT_EQ(verified.status, 0) << verified.out;
 }
 
+// The warm builder's store is mounted on the host in the mount namespace of whoever ran `builder
+// start`; when that namespace is gone (here: `unshare --mount` ends with the command), a build from
+// any other one still reaches the store, through the builder's own view of it.
+TEST_F(BuilderSandboxTest, AWarmBuilderStartedInAnotherMountNamespaceStillServesBuilds) {
+  WriteFile(project_ / "app.py",
+            "from mvm import workload, entrypoint\n\n\n@workload(\"tiny\", "
+            "image=\"template:busybox\")\nclass T:\n    @entrypoint(command=[\"/bin/true\"])\n"
+            "    def main(self): ...\n");
+  CommandResult started = mvm::testing::RunCommand(
+      {"unshare", "--mount", "--propagation", "private", MVM_MVMCTL_PATH, "builder", "start",
+       "--state-dir", state_.string(), "--builder-store-mb", "256"},
+      mvm::testing::MergedOutput());
+  ASSERT_EQ(started.status, 0) << started.out;
+  // Not mounted here: the host-side mount went with the namespace it was made in.
+  struct stat store {};
+  struct stat parent {};
+  ASSERT_EQ(::stat((state_ / "builder" / "store").c_str(), &store), 0);
+  ASSERT_EQ(::stat((state_ / "builder").c_str(), &parent), 0);
+  EXPECT_EQ(store.st_dev, parent.st_dev);
+
+  CommandResult built = Mvmctl({"build", (project_ / "app.py").string(), "--state-dir",
+                                state_.string(), "-o", (tmp_.path() / "out").string()});
+  ASSERT_EQ(built.status, 0) << built.out;
+  EXPECT_NE(built.out.find("in the warm builder mvm-builder"), std::string::npos) << built.out;
+  EXPECT_TRUE(PlanDigest(tmp_.path() / "out" / "tiny.plan.json").starts_with("sha256:"));
+  // And from a mount namespace of its own, as a build in a container or a systemd unit runs.
+  CommandResult again =
+      mvm::testing::RunCommand({"unshare", "--mount", "--propagation", "private", MVM_MVMCTL_PATH,
+                                "build", (project_ / "app.py").string(), "--state-dir",
+                                state_.string(), "-o", (tmp_.path() / "again").string()},
+                               mvm::testing::MergedOutput());
+  ASSERT_EQ(again.status, 0) << again.out;
+  EXPECT_EQ(PlanDigest(tmp_.path() / "again" / "tiny.plan.json"),
+            PlanDigest(tmp_.path() / "out" / "tiny.plan.json"));
+  EXPECT_EQ(Mvmctl({"builder", "stop", "--state-dir", state_.string()}).status, 0);
+}
+
 }  // namespace
 }  // namespace mvm::nix

@@ -659,6 +659,30 @@ TEST(EgressSettingsTest, SecretsAndTheCaRoundTripAndAreOmittedWithoutSecrets) {
   EXPECT_EQ(eg::SettingsToJson(*back), eg::SettingsToJson(s));
 }
 
+TEST(EgressSettingsTest, FixedHostsRoundTripAndAnswerWithoutTheResolvers) {
+  eg::Settings s;
+  s.sandbox = "box";
+  EXPECT_FALSE(eg::SettingsToJson(s).contains("fixed_hosts"));
+  s.fixed_hosts = {{"deb.debian.org", {"203.0.113.80"}}, {"bad.test", {"not-an-address"}}};
+  auto back = eg::SettingsFromJson(nlohmann::json::parse(eg::SettingsToJson(s).dump()));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->fixed_hosts, s.fixed_hosts);
+  // No resolver is asked for a fixed name: this resolv.conf does not exist.
+  eg::UpstreamAnswer fixed =
+      eg::LookupFixedOrUpstream("deb.debian.org", s.fixed_hosts, "/nonexistent/resolv.conf");
+  EXPECT_TRUE(fixed.error.empty()) << fixed.error;
+  ASSERT_EQ(fixed.v4.size(), 1u);
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &fixed.v4[0], text, sizeof text);
+  EXPECT_STREQ(text, "203.0.113.80");
+  EXPECT_NE(eg::LookupFixedOrUpstream("bad.test", s.fixed_hosts, "/nonexistent/resolv.conf")
+                .error.find("not an IPv4 address"),
+            std::string::npos);
+  EXPECT_NE(eg::LookupFixedOrUpstream("other.test", s.fixed_hosts, "/nonexistent/resolv.conf")
+                .error.find("cannot read the host's resolvers"),
+            std::string::npos);
+}
+
 TEST(EgressSettingsTest, SecretsWithoutACaServeNothing) {
   eg::Settings s;
   s.sandbox = "box";

@@ -1,5 +1,6 @@
-// The python-3.11 template, really built: mmdebstrap downloads Debian bookworm packages (about a
-// minute, network needed). Its own binary, labelled `template_build` in ctest.
+// The python-3.11 template, really built: mmdebstrap in the builder sandbox downloads Debian
+// bookworm packages through the builder's egress proxy (a few minutes, network to the archive
+// needed). Its own binary, labelled `template_build` in ctest.
 //
 // It always builds from scratch, and then hands the tree to the cache the sandbox tests share
 // ($MVM_TEST_ROOTFS_CACHE) if that has none yet: ctest runs it before them, so in a `.ci/run`
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "runtime/rootfs/rootfs.h"
+#include "tests/runtime/rootfs/builder_debootstrap.h"
 #include "tests/runtime/rootfs/rootfs_test_util.h"
 #include "tests/support/command.h"
 #include "tests/support/prerequisite.h"
@@ -50,10 +52,19 @@ TEST(PythonTemplateTest, BuildsARootfsThatRunsPythonAndTheRunShim) {
   TempDir tmp(shared.empty() ? fs::temp_directory_path() : shared / ".scratch",
               "mvm-python-template");
   const fs::path cache = tmp.path() / "cache";
-  auto made = MaterializeTemplate("python-3.11", cache, [](std::string_view line) {
-    std::fprintf(stderr, "progress: %.*s\n", static_cast<int>(line.size()), line.data());
-  });
+  auto builder = testing::TestBuilder::Open(tmp.path() / "state");
+  ASSERT_TRUE(builder.ok()) << builder.error().message;
+  auto made = MaterializeTemplate(
+      "python-3.11", cache,
+      [](std::string_view line) {
+        std::fprintf(stderr, "progress: %.*s\n", static_cast<int>(line.size()), line.data());
+      },
+      (*builder)->Debootstrap());
   ASSERT_TRUE(made.ok()) << made.error().message;
+  // Made in the builder, not on the host: its record names the builder and the archive it reached.
+  const std::string audit = (*builder)->AuditText();
+  EXPECT_NE(audit.find("\"builder-debootstrap\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find("\"include\":[\"python3\",\"python3.11\"]"), std::string::npos);
   EXPECT_FALSE(made->cache_hit);
   EXPECT_GT(made->build_ms, 0u);
   const fs::path& root = made->dir;
