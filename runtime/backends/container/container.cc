@@ -20,6 +20,7 @@
 #include "ir/support/os/unique_fd.h"
 #include "runtime/backends/container/cgroups.h"
 #include "runtime/backends/container/child.h"
+#include "runtime/backends/container/seccomp_filter.h"
 
 namespace mvm::runtime::container {
 namespace fs = std::filesystem;
