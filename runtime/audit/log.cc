@@ -1,12 +1,16 @@
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -32,6 +36,66 @@ std::string VerifyHint(const fs::path& path) {
 
 // Creates the missing directories above the log with mode 0700: the log says what ran, which is
 // nobody else's business. Directories that already exist are left as they are.
+/// Keeps SIGINT, SIGTERM, SIGHUP and SIGQUIT from ending the process while a step's records and
+/// its head are written: one that arrives meanwhile is held and sent again at the end. A Ctrl-C
+/// between a record and its head left the head one step behind the log, and every later append
+/// refused the log until someone moved it aside. Dispositions, not a thread's signal mask: a
+/// process-directed signal goes to any thread that does not block it. SIGKILL still stops the
+/// writer anywhere, which is the crash that refusal is for.
+class TerminationSignalsDeferred {
+ public:
+  TerminationSignalsDeferred() : lock_(Mutex()) {
+    for (size_t i = 0; i < kSignals.size(); ++i) {
+      if (::sigaction(kSignals[i], nullptr, &old_[i]) != 0) {
+        continue;
+      }
+      const bool ignored = (old_[i].sa_flags & SA_SIGINFO) == 0 && old_[i].sa_handler == SIG_IGN;
+      if (ignored) {
+        continue;
+      }
+      struct sigaction hold {};
+      hold.sa_handler = Hold;
+      sigemptyset(&hold.sa_mask);
+      hold.sa_flags = SA_RESTART;
+      installed_[i] = ::sigaction(kSignals[i], &hold, nullptr) == 0;
+    }
+  }
+  ~TerminationSignalsDeferred() {
+    for (size_t i = 0; i < kSignals.size(); ++i) {
+      if (installed_[i]) {
+        ::sigaction(kSignals[i], &old_[i], nullptr);
+      }
+    }
+    for (size_t i = 0; i < kSignals.size(); ++i) {
+      if (installed_[i] && held_[i].exchange(false)) {
+        ::kill(::getpid(), kSignals[i]);
+      }
+    }
+  }
+  TerminationSignalsDeferred(const TerminationSignalsDeferred&) = delete;
+  TerminationSignalsDeferred& operator=(const TerminationSignalsDeferred&) = delete;
+
+ private:
+  static constexpr std::array<int, 4> kSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  static void Hold(int signal) {
+    for (size_t i = 0; i < kSignals.size(); ++i) {
+      if (kSignals[i] == signal) {
+        held_[i].store(true);
+      }
+    }
+  }
+  /// One deferral at a time in a process: each saves and restores the dispositions it found.
+  static std::mutex& Mutex() {
+    static std::mutex mutex;
+    return mutex;
+  }
+  static inline std::array<std::atomic<bool>, 4> held_{};
+
+  std::lock_guard<std::mutex> lock_;
+  std::array<struct sigaction, 4> old_{};
+  std::array<bool, 4> installed_{};
+};
+
 ErrorOr<Ok> CreateParents(const fs::path& dir) {
   std::vector<fs::path> missing;
   std::error_code ec;
@@ -411,6 +475,7 @@ ErrorOr<std::vector<std::string>> Log::AppendAll(std::span<const Event> events, 
   if (events.empty() && seal == Seal::kNo) {
     return std::vector<std::string>{};
   }
+  TerminationSignalsDeferred deferred;
   auto locked = LockAndReadTail();
   if (!locked) {
     return locked.error();
@@ -471,6 +536,7 @@ ErrorOr<std::string> Log::Checkpoint() {
   if (fd_ < 0) {
     return Error{"the audit log " + Quote(path_) + " is closed"};
   }
+  TerminationSignalsDeferred deferred;
   auto locked = LockAndReadTail();
   if (!locked) {
     return locked.error();

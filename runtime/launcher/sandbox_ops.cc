@@ -66,8 +66,7 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
                           agent::Client& agent, agent::ExecRequest request,
                           const agent::OutputSink& sink, uint32_t timeout_seconds,
                           audit::Log& audit, std::string_view timeout_option,
-                          ExecTerminal* terminal,
-                          std::optional<audit::Log::Event>* exit_record) {
+                          ExecTerminal* terminal, std::optional<audit::Log::Event>* exit_record) {
   (void)options;
   request.timeout_ms = timeout_seconds * 1000;
   if (terminal != nullptr) {

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -288,6 +289,40 @@ TEST_F(LogTest, ReopeningACrashTruncatedLogIsAClearError) {
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.first_bad_line, 4u);
   EXPECT_NE(report.reason.find("cut short"), std::string::npos) << report.reason;
+}
+
+// Ctrl-C or a `kill` (SIGINT, SIGTERM) of a process in the middle of an append: the records and
+// the head still agree, so the next writer opens the log. Before, a signal between a step's
+// records and its head left the head behind, and every later `run` refused the log.
+TEST_F(LogTest, ATerminationSignalMidAppendLeavesTheLogAndItsHeadInAgreement) {
+  plan::SecretKey key = TestKey(1);
+  ASSERT_TRUE(Log::Open(log_, &key).ok());
+  std::srand(static_cast<unsigned>(::getpid()));
+  for (int round = 0; round < 40; ++round) {
+    const pid_t writer = ::fork();
+    ASSERT_GE(writer, 0);
+    if (writer == 0) {
+      auto log = Log::Open(log_, &key, TickingClock(/*checkpoint_every=*/4));
+      if (!log.ok()) {
+        ::_exit(3);
+      }
+      for (int i = 0; i < 100000; ++i) {
+        (void)log->Append("exec", {{"i", i}});
+      }
+      ::_exit(0);
+    }
+    // Long enough for the writer to be appending, short enough to land mid-run.
+    ::usleep(static_cast<useconds_t>(2000 + std::rand() % 8000));
+    ASSERT_EQ(::kill(writer, round % 2 == 0 ? SIGTERM : SIGINT), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(writer, &status, 0), writer);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "round " << round << ": the writer did not end by the "
+                                     << "signal (status " << status << ")";
+    auto reopened = Log::Open(log_, &key);
+    ASSERT_TRUE(reopened.ok()) << "round " << round << ": " << reopened.error().message;
+  }
+  plan::PublicKey trusted[] = {key.public_key()};
+  EXPECT_TRUE(Verify(log_, trusted).ok);
 }
 
 TEST_F(LogTest, AnOpenLogRefusesToChainOntoATailBrokenByAnotherWriter) {
