@@ -1,5 +1,6 @@
 #include "runtime/agent/framing.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -136,11 +137,27 @@ ErrorOr<std::optional<std::string>> ReadFrameBy(int fd,
 ErrorOr<os::UniqueFd> ListenUnix(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof address.sun_path) {
-    return Error{"socket `" + path + "`: a unix socket path must be 1 to " +
-                 std::to_string(sizeof address.sun_path - 1) + " bytes long"};
+  if (path.empty()) {
+    return Error{"socket: an empty path"};
   }
-  std::memcpy(address.sun_path, path.data(), path.size());
+  // A path longer than sun_path (a state directory deep in a build tree) is bound through its
+  // directory's descriptor: the name is the same file, and only the directory's depth is spared.
+  os::UniqueFd parent;
+  std::string name = path;
+  if (path.size() >= sizeof address.sun_path) {
+    const size_t slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    parent = os::UniqueFd(open(dir.empty() ? "/" : dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!parent.valid()) {
+      return Error{"socket `" + path + "`: cannot open its directory: " + std::strerror(errno)};
+    }
+    name = "/proc/self/fd/" + std::to_string(parent.get()) + "/" + path.substr(slash + 1);
+    if (name.size() >= sizeof address.sun_path) {
+      return Error{"socket `" + path + "`: its file name is too long for a unix socket (at most " +
+                   std::to_string(sizeof address.sun_path - 25) + " bytes)"};
+    }
+  }
+  std::memcpy(address.sun_path, name.data(), name.size());
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {

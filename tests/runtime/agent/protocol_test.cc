@@ -1,10 +1,19 @@
 // The agent against hostile or broken clients, and its lifecycle: oversized and malformed frames,
 // garbage, pipelining, signals sent to the agent, Shutdown.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <string>
 #include <thread>
 
 #include "runtime/agent/agent.pb.h"
@@ -275,3 +284,47 @@ TEST(AgentCommandLineTest, StaleSocketIsReplacedAndOtherFilesAreNot) {
 
 }  // namespace
 }  // namespace mvm::runtime::agent::testing
+
+namespace mvm::runtime::agent {
+namespace {
+
+// A state directory deep in a build tree gave an agent socket path longer than sun_path's 108
+// bytes, and the builder sandbox could not start there. Listening binds through the directory's
+// descriptor and the client connects through the socket's, so depth does not matter.
+TEST(ListenUnixTest, ASocketPathLongerThanSunPathListensAndConnects) {
+  const std::filesystem::path base =
+      std::filesystem::temp_directory_path() / ("mvm-long-socket-" + std::to_string(::getpid()));
+  std::filesystem::path dir = base;
+  while (dir.string().size() < 150) {
+    dir /= "a-rather-long-directory-name";
+  }
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "agent.sock").string();
+  ASSERT_GT(path.size(), sizeof(sockaddr_un::sun_path));
+  auto listening = ListenUnix(path);
+  ASSERT_TRUE(listening.ok()) << listening.error().message;
+  struct stat st {};
+  ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0077, 0u) << "the socket is not owner-only";
+  const int file = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+  ASSERT_GE(file, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string via = "/proc/self/fd/" + std::to_string(file);
+  std::memcpy(address.sun_path, via.c_str(), via.size() + 1);
+  const int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address), 0)
+      << std::strerror(errno);
+  ::close(client);
+  ::close(file);
+  // A file name that alone is too long is still refused, with the reason.
+  auto refused = ListenUnix((dir / std::string(100, 'n')).string());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("file name is too long"), std::string::npos)
+      << refused.error().message;
+  std::filesystem::remove_all(base);
+}
+
+}  // namespace
+}  // namespace mvm::runtime::agent
