@@ -124,8 +124,14 @@ class Log {
                              bool sync = true);
   ErrorOr<Tail> AppendCheckpointLocked(const Tail& tail, bool sync = true);
   ErrorOr<Ok> WriteHead(const Tail& tail) const;
-  // At Open: the head must be this key's and name the last record.
-  ErrorOr<Ok> CheckHead(const Tail& tail) const;
+  // At Open: the head must be this key's and name the last record, or lag it by at most
+  // kMaxHeadLag records that ChainsFrom it (then an `audit-head-recovered` record and a new head).
+  static constexpr uint64_t kMaxHeadLag = 32;
+  ErrorOr<Ok> CheckHead(const Tail& tail);
+  /// Whether the records after `head` up to `tail` (at most kMaxHeadLag) are whole, canonical and
+  /// chained from the record `head` names: what a writer killed between a step's records and its
+  /// head leaves.
+  bool ChainsFrom(uint64_t head_seq, const std::string& head_hash, const Tail& tail) const;
   int64_t NowUnixMs() const;
 
   std::filesystem::path path_;

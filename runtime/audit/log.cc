@@ -330,7 +330,7 @@ ErrorOr<Log::Tail> Log::ReadTail() const {
   return tail;
 }
 
-ErrorOr<Ok> Log::CheckHead(const Tail& tail) const {
+ErrorOr<Ok> Log::CheckHead(const Tail& tail) {
   fs::path head_path = HeadPath(path_);
   auto text = ReadHeadFile(head_path);
   if (!text) {
@@ -360,6 +360,16 @@ ErrorOr<Ok> Log::CheckHead(const Tail& tail) const {
     return Error{"the signature of the audit head file " + Quote(head_path) + " does not verify; " +
                  VerifyHint(path_)};
   }
+  if (head->seq < tail.seq && ChainsFrom(head->seq, head->hash, tail)) {
+    // A writer killed (SIGKILL, a crash) between a step's records and its head: the records are
+    // whole and chain from the signed end, so they are signed over now, and the log says so.
+    auto next = AppendLocked(tail, "audit-head-recovered",
+                             {{"from_seq", head->seq + 1}, {"to_seq", tail.seq}}, /*sync=*/true);
+    if (!next) {
+      return next.error();
+    }
+    return WriteHead(*next);
+  }
   if (head->seq != tail.seq || head->hash != tail.hash) {
     return Error{"the audit head file " + Quote(head_path) + " names record " +
                  std::to_string(head->seq) + " as the last, but the log ends with record " +
@@ -369,6 +379,62 @@ ErrorOr<Ok> Log::CheckHead(const Tail& tail) const {
                  VerifyHint(path_)};
   }
   return Ok{};
+}
+
+bool Log::ChainsFrom(uint64_t head_seq, const std::string& head_hash, const Tail& tail) const {
+  if (tail.seq - head_seq > kMaxHeadLag) {
+    return false;
+  }
+  // The lagging records are the last lines; a step's records are a few KiB.
+  struct stat st {};
+  if (fstat(fd_, &st) != 0) {
+    return false;
+  }
+  const off_t size = st.st_size;
+  const off_t from = std::max<off_t>(0, size - static_cast<off_t>(kMaxHeadLag * kMaxRecordBytes));
+  std::string text(static_cast<size_t>(size - from), '\0');
+  size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = pread(fd_, text.data() + got, text.size() - got, from + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    got += static_cast<size_t>(n);
+  }
+  std::vector<std::string_view> lines;
+  std::string_view rest(text);
+  while (!rest.empty()) {
+    const size_t newline = rest.find('\n');
+    if (newline == std::string_view::npos) {
+      return false;
+    }
+    lines.push_back(rest.substr(0, newline));
+    rest.remove_prefix(newline + 1);
+  }
+  const uint64_t lag = tail.seq - head_seq;
+  if (lines.size() < lag) {
+    return false;
+  }
+  std::string prev = head_hash;
+  for (size_t i = lines.size() - lag; i < lines.size(); ++i) {
+    const std::string_view line = lines[i];
+    if (JsonNesting(line) > kMaxNesting) {
+      return false;
+    }
+    Json record = Json::parse(line, /*cb=*/nullptr, /*allow_exceptions=*/false);
+    const uint64_t want = head_seq + 1 + (i - (lines.size() - lag));
+    if (!record.is_object() || !record.contains("seq") || !record["seq"].is_number_unsigned() ||
+        record["seq"].get<uint64_t>() != want || !record.contains("prev") ||
+        record["prev"] != prev || !record.contains("hash") || !record["hash"].is_string() ||
+        ir::CanonicalJson(record) != line || RecordHash(record) != record["hash"]) {
+      return false;
+    }
+    prev = record["hash"].get<std::string>();
+  }
+  return prev == tail.hash;
 }
 
 int64_t Log::NowUnixMs() const {

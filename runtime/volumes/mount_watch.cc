@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "ir/support/os/errno_text.h"
@@ -130,31 +131,47 @@ void MountWatch::DrainNames() {
     if (n <= 0) {
       return;
     }
-    auto* event = reinterpret_cast<fanotify_event_metadata*>(buffer);
-    for (; FAN_EVENT_OK(event, n); event = FAN_EVENT_NEXT(event, n)) {
-      if (event->vers != FANOTIFY_METADATA_VERSION ||
-          event->event_len <= sizeof(fanotify_event_metadata)) {
+    // Events with names are padded to 4 bytes, not to the 8 the metadata's alignment needs: each
+    // header is copied out before it is read.
+    for (size_t at = 0; at + sizeof(fanotify_event_metadata) <= static_cast<size_t>(n);) {
+      fanotify_event_metadata event{};
+      std::memcpy(&event, buffer + at, sizeof event);
+      if (event.event_len < sizeof event || at + event.event_len > static_cast<size_t>(n)) {
+        break;
+      }
+      const char* record = buffer + at;
+      const size_t end = event.event_len;
+      at += event.event_len;
+      constexpr size_t kInfo = sizeof(fanotify_event_metadata);
+      constexpr size_t kHandle = kInfo + offsetof(fanotify_event_info_fid, handle);
+      if (event.vers != FANOTIFY_METADATA_VERSION || end < kHandle + sizeof(file_handle)) {
         continue;
       }
-      const auto* info = reinterpret_cast<const fanotify_event_info_fid*>(event + 1);
-      if (info->hdr.info_type != FAN_EVENT_INFO_TYPE_DFID_NAME) {
+      fanotify_event_info_fid info{};
+      std::memcpy(&info, record + kInfo, sizeof info);
+      if (info.hdr.info_type != FAN_EVENT_INFO_TYPE_DFID_NAME) {
         continue;
       }
-      const auto* handle = reinterpret_cast<const file_handle*>(info->handle);
-      const char* name = reinterpret_cast<const char*>(handle->f_handle) + handle->handle_bytes;
+      file_handle handle{};
+      std::memcpy(&handle, record + kHandle, sizeof handle);
+      const size_t name_at = kHandle + sizeof(file_handle) + handle.handle_bytes;
+      if (name_at >= end || std::memchr(record + name_at, '\0', end - name_at) == nullptr) {
+        continue;
+      }
+      const char* name = record + name_at;
       if (IsGocryptfsOwn(name)) {
         continue;
       }
       // fanotify merges a name's events that are not read yet (a rename over it, then its
       // removal), so each kind in the mask counts.
       for (const Watched& w : watched_) {
-        if (!w.has_names || !SameFsid(w.names_fsid, info->fsid)) {
+        if (!w.has_names || !SameFsid(w.names_fsid, info.fsid)) {
           continue;
         }
         for (const auto& [bit, op] :
              {std::pair{FAN_CREATE, VolumeOp::kCreate}, std::pair{FAN_MOVED_TO, VolumeOp::kRename},
               std::pair{FAN_DELETE, VolumeOp::kDelete}}) {
-          if (event->mask & bit) {
+          if (event.mask & bit) {
             audit_->Record(sandbox_, w.label, op, 0, true);
           }
         }

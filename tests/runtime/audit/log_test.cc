@@ -325,6 +325,60 @@ TEST_F(LogTest, ATerminationSignalMidAppendLeavesTheLogAndItsHeadInAgreement) {
   EXPECT_TRUE(Verify(log_, trusted).ok);
 }
 
+// kill -9 (or a crash) of a writer between a step's records and its head: the next writer finds
+// whole records chained from the signed end, signs over them and says so in the log
+// (`audit-head-recovered`), instead of refusing the log until someone moves it aside. Records that
+// do not chain from the signed end are still refused.
+TEST_F(LogTest, AHeadLeftBehindByAKilledWriterIsSignedOverOnlyWhenTheRecordsChain) {
+  plan::SecretKey key = TestKey(1);
+  ASSERT_TRUE(Log::Open(log_, &key).ok());
+  std::srand(static_cast<unsigned>(::getpid()) + 1);
+  for (int round = 0; round < 40; ++round) {
+    const pid_t writer = ::fork();
+    ASSERT_GE(writer, 0);
+    if (writer == 0) {
+      auto log = Log::Open(log_, &key, TickingClock(/*checkpoint_every=*/4));
+      if (!log.ok()) {
+        ::_exit(3);
+      }
+      for (int i = 0; i < 100000; ++i) {
+        (void)log->Append("exec", {{"i", i}});
+      }
+      ::_exit(0);
+    }
+    ::usleep(static_cast<useconds_t>(2000 + std::rand() % 8000));
+    ASSERT_EQ(::kill(writer, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(writer, &status, 0), writer);
+    // The writers' clock: a recovery record stamped by another would break the time order.
+    auto reopened = Log::Open(log_, &key, TickingClock(/*checkpoint_every=*/4));
+    ASSERT_TRUE(reopened.ok()) << "round " << round << ": " << reopened.error().message;
+  }
+  plan::PublicKey trusted[] = {key.public_key()};
+  VerifyReport report = Verify(log_, trusted);
+  EXPECT_TRUE(report.ok) << report.reason << " (line " << report.first_bad_line << ")";
+  size_t recovered = 0;
+  for (const std::string& line : ReadLines(log_)) {
+    recovered += Json::parse(line)["event"] == "audit-head-recovered";
+  }
+  EXPECT_GT(recovered, 0u) << "no kill landed between records and their head in 40 rounds";
+
+  // A record added after the signed end that does not chain from it: refused as before.
+  std::vector<std::string> lines = ReadLines(log_);
+  Json last = Json::parse(lines.back());
+  Json forged = {{"seq", last["seq"].get<uint64_t>() + 1},
+                 {"time", last["time"]},
+                 {"event", "exec"},
+                 {"prev", std::string(64, '0')}};
+  forged["hash"] = RecordHash(forged);
+  lines.push_back(ir::CanonicalJson(forged));
+  WriteLines(log_, lines);
+  auto refused = Log::Open(log_, &key);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("names record"), std::string::npos)
+      << refused.error().message;
+}
+
 TEST_F(LogTest, AnOpenLogRefusesToChainOntoATailBrokenByAnotherWriter) {
   auto log = Log::Open(log_, nullptr);
   ASSERT_TRUE(log.ok());
