@@ -291,6 +291,32 @@ TEST_F(LogTest, ReopeningACrashTruncatedLogIsAClearError) {
   EXPECT_NE(report.reason.find("cut short"), std::string::npos) << report.reason;
 }
 
+/// The wait status of a forked writer appending records to `log` as fast as it can, sent `signal`
+/// 2 to 10 ms after it starts: long enough to be appending, short enough to land mid-run. -1 when
+/// no writer could be started.
+int KillAWriterMidAppend(const fs::path& log, const plan::SecretKey& key, int signal) {
+  const pid_t writer = ::fork();
+  if (writer < 0) {
+    return -1;
+  }
+  if (writer == 0) {
+    auto opened = Log::Open(log, &key, TickingClock(/*checkpoint_every=*/4));
+    if (!opened.ok()) {
+      ::_exit(3);
+    }
+    for (int i = 0; i < 100000; ++i) {
+      (void)opened->Append("exec", {{"i", i}});
+    }
+    ::_exit(0);
+  }
+  ::usleep(static_cast<useconds_t>(2000 + std::rand() % 8000));
+  int status = -1;
+  if (::kill(writer, signal) != 0 || ::waitpid(writer, &status, 0) != writer) {
+    return -1;
+  }
+  return status;
+}
+
 // Ctrl-C or a `kill` (SIGINT, SIGTERM) of a process in the middle of an append: the records and
 // the head still agree, so the next writer opens the log. Before, a signal between a step's
 // records and its head left the head behind, and every later `run` refused the log.
@@ -299,23 +325,8 @@ TEST_F(LogTest, ATerminationSignalMidAppendLeavesTheLogAndItsHeadInAgreement) {
   ASSERT_TRUE(Log::Open(log_, &key).ok());
   std::srand(static_cast<unsigned>(::getpid()));
   for (int round = 0; round < 40; ++round) {
-    const pid_t writer = ::fork();
-    ASSERT_GE(writer, 0);
-    if (writer == 0) {
-      auto log = Log::Open(log_, &key, TickingClock(/*checkpoint_every=*/4));
-      if (!log.ok()) {
-        ::_exit(3);
-      }
-      for (int i = 0; i < 100000; ++i) {
-        (void)log->Append("exec", {{"i", i}});
-      }
-      ::_exit(0);
-    }
-    // Long enough for the writer to be appending, short enough to land mid-run.
-    ::usleep(static_cast<useconds_t>(2000 + std::rand() % 8000));
-    ASSERT_EQ(::kill(writer, round % 2 == 0 ? SIGTERM : SIGINT), 0);
-    int status = 0;
-    ASSERT_EQ(::waitpid(writer, &status, 0), writer);
+    const int status = KillAWriterMidAppend(log_, key, round % 2 == 0 ? SIGTERM : SIGINT);
+    ASSERT_GE(status, 0) << "round " << round << ": no writer";
     ASSERT_TRUE(WIFSIGNALED(status)) << "round " << round << ": the writer did not end by the "
                                      << "signal (status " << status << ")";
     auto reopened = Log::Open(log_, &key);
@@ -334,22 +345,7 @@ TEST_F(LogTest, AHeadLeftBehindByAKilledWriterIsSignedOverOnlyWhenTheRecordsChai
   ASSERT_TRUE(Log::Open(log_, &key).ok());
   std::srand(static_cast<unsigned>(::getpid()) + 1);
   for (int round = 0; round < 40; ++round) {
-    const pid_t writer = ::fork();
-    ASSERT_GE(writer, 0);
-    if (writer == 0) {
-      auto log = Log::Open(log_, &key, TickingClock(/*checkpoint_every=*/4));
-      if (!log.ok()) {
-        ::_exit(3);
-      }
-      for (int i = 0; i < 100000; ++i) {
-        (void)log->Append("exec", {{"i", i}});
-      }
-      ::_exit(0);
-    }
-    ::usleep(static_cast<useconds_t>(2000 + std::rand() % 8000));
-    ASSERT_EQ(::kill(writer, SIGKILL), 0);
-    int status = 0;
-    ASSERT_EQ(::waitpid(writer, &status, 0), writer);
+    ASSERT_GE(KillAWriterMidAppend(log_, key, SIGKILL), 0) << "round " << round << ": no writer";
     // The writers' clock: a recovery record stamped by another would break the time order.
     auto reopened = Log::Open(log_, &key, TickingClock(/*checkpoint_every=*/4));
     ASSERT_TRUE(reopened.ok()) << "round " << round << ": " << reopened.error().message;
