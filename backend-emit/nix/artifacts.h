@@ -1,6 +1,7 @@
 #ifndef MVM_BACKEND_EMIT_NIX_ARTIFACTS_H_
 #define MVM_BACKEND_EMIT_NIX_ARTIFACTS_H_
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -80,13 +81,21 @@ ErrorOr<Ok> CopyOutOfBuilder(const std::filesystem::path& builder_nix_dir,
 /// `to`, an existing empty directory, as a root filesystem: opened and copied as ImportBuiltTree
 /// does (nothing followed, no mount crossed, symlinks kept as links and never resolved, anything
 /// but files, directories and symlinks refused), but every file and directory keeps its permission
-/// bits less setuid and setgid (a rootfs's `/tmp` is 1777 and `/root` 0700) and its owner's ids.
-/// A symlink whose target lies under `made_at` (the directory the builder made the tree at, as it
-/// saw it) gets a target relative to the tree's root instead: fakechroot's links name their tree.
-/// On an Error, what was copied stays for the caller to remove.
+/// bits less setuid and setgid (a rootfs's `/tmp` is 1777 and `/root` 0700) and its owner, as the
+/// builder saw it: the builder runs in a user namespace that maps its ids 0..range-1 to this host's
+/// `ids.base`.., so a file its root made is host uid `ids.base` here and becomes uid 0 in the copy.
+/// Left as it was, the tree would belong to whatever host user has that id, and to the root of
+/// every container sandbox, whose ids are mapped the same way; an owner outside the range is
+/// refused. A symlink whose target lies under `made_at` (the directory the builder made the tree
+/// at, as it saw it) gets a target relative to the tree's root instead: fakechroot's links name
+/// their tree. On an Error, what was copied stays for the caller to remove.
+struct BuilderIds {
+  uint32_t base = 0;
+  uint32_t range = 0;
+};
 ErrorOr<Ok> CopyRootfsOutOfBuilder(const std::filesystem::path& builder_nix_dir,
                                    std::string_view relative, const std::filesystem::path& to,
-                                   std::string_view made_at);
+                                   std::string_view made_at, BuilderIds ids);
 
 }  // namespace mvm::nix
 

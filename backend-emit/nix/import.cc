@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cerrno>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <string>
 #include <system_error>
@@ -44,6 +45,8 @@ struct CopyState {
   // A symlink target under this directory (where the tree was made) is made relative to the tree's
   // root: fakechroot writes absolute links with the directory in them.
   std::string made_at;
+  // Set for a rootfs: the builder's ids, shifted back to the tree's own (BuilderIds).
+  std::optional<BuilderIds> ids;
   size_t entries = 0;
   std::string problem;  // set once; the copy stops there
 };
@@ -53,6 +56,24 @@ bool Fail(CopyState& state, std::string message) {
     state.problem = std::move(message);
   }
   return false;
+}
+
+// Gives the copy named `name` in `to` (AT_EMPTY_PATH: `to` itself) the owner of `st`, as the
+// builder saw it.
+bool CopyOwner(int to, const char* name, const struct stat& st, const std::string& path,
+               CopyState& state) {
+  const BuilderIds& ids = *state.ids;
+  auto inside = [&](uint32_t id) { return id >= ids.base && id - ids.base < ids.range; };
+  if (!inside(st.st_uid) || !inside(st.st_gid)) {
+    return Fail(state,
+                "`" + path + "` is owned by " + std::to_string(st.st_uid) + ":" +
+                    std::to_string(st.st_gid) + " on this host, which is no id of the builder's (" +
+                    std::to_string(ids.base) + " to " + std::to_string(ids.base + ids.range - 1) +
+                    "); the builder made no such file, so the tree is not copied");
+  }
+  const int flags = AT_SYMLINK_NOFOLLOW | (*name == '\0' ? AT_EMPTY_PATH : 0);
+  return ::fchownat(to, name, st.st_uid - ids.base, st.st_gid - ids.base, flags) == 0 ||
+         Fail(state, "cannot set the owner of the copy of `" + path + "`: " + ErrnoText(errno));
 }
 
 // Copies the directory `from` (opened O_DIRECTORY|O_NOFOLLOW) into the empty directory `to`;
@@ -104,8 +125,7 @@ bool CopyDirectory(int from, int to, const std::string& where, int depth, CopySt
                           : Fail(state, "cannot open the copy of `" + path + "`");
       // As in a Nix store: read-only once filled.
       const mode_t dir_mode = state.keep_modes ? (st.st_mode & 01777) : 0555;
-      ok = ok && (!state.keep_modes || ::fchown(sub_to.get(), st.st_uid, st.st_gid) == 0 ||
-                  Fail(state, "cannot set the owner of the copy of `" + path + "`"));
+      ok = ok && (!state.ids || CopyOwner(sub_to.get(), "", st, path, state));
       ok = ok && (::fchmod(sub_to.get(), dir_mode) == 0 ||
                   Fail(state, "cannot set the mode of the copy of `" + path + "`"));
     } else if (S_ISREG(st.st_mode)) {
@@ -127,8 +147,8 @@ bool CopyDirectory(int from, int to, const std::string& where, int depth, CopySt
         continue;
       }
       auto copied = os::CopyAll(in.get(), out.get());
-      if (copied && state.keep_modes && ::fchown(out.get(), opened.st_uid, opened.st_gid) != 0) {
-        ok = Fail(state, "cannot set the owner of the copy of `" + path + "`");
+      if (copied && state.ids && !CopyOwner(out.get(), "", opened, path, state)) {
+        ok = false;
         continue;
       }
       ok = copied ? (::fchmod(out.get(), mode) == 0 ||
@@ -150,6 +170,7 @@ bool CopyDirectory(int from, int to, const std::string& where, int depth, CopySt
       }
       ok = ::symlinkat(target.c_str(), to, name.c_str()) == 0 ||
            Fail(state, "cannot copy the symlink `" + path + "`: " + ErrnoText(errno));
+      ok = ok && (!state.ids || CopyOwner(to, name.c_str(), st, path, state));
     } else {
       ok = Fail(state, "`" + path +
                            "` is neither a regular file, a directory nor a symlink; a rootfs "
@@ -356,7 +377,7 @@ ErrorOr<Ok> CopyOutOfBuilder(const fs::path& builder_nix_dir, std::string_view r
 }
 
 ErrorOr<Ok> CopyRootfsOutOfBuilder(const fs::path& builder_nix_dir, std::string_view relative,
-                                   const fs::path& to, std::string_view made_at) {
+                                   const fs::path& to, std::string_view made_at, BuilderIds ids) {
   auto source = OpenBeneath(builder_nix_dir, std::string(relative));
   if (!source) {
     return source.error();
@@ -368,9 +389,12 @@ ErrorOr<Ok> CopyRootfsOutOfBuilder(const fs::path& builder_nix_dir, std::string_
   CopyState state;
   state.keep_modes = true;
   state.made_at = std::string(made_at);
+  state.ids = ids;
   struct stat st {};
   if (!CopyDirectory(source->get(), out.get(), std::string(relative), 0, state) ||
-      ::fstat(source->get(), &st) != 0 || ::fchmod(out.get(), st.st_mode & 01777) != 0) {
+      ::fstat(source->get(), &st) != 0 ||
+      !CopyOwner(out.get(), "", st, std::string(relative), state) ||
+      ::fchmod(out.get(), st.st_mode & 01777) != 0) {
     return Error{"cannot copy the tree `" + std::string(relative) +
                  "` out of the builder's store: " +
                  (state.problem.empty() ? ErrnoText(errno) : state.problem)};

@@ -24,6 +24,7 @@
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/process.h"
 #include "ir/support/os/unique_fd.h"
+#include "runtime/backends/container/container.h"
 #include "runtime/backends/helper.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/rootfs/rootfs.h"
@@ -982,7 +983,9 @@ ErrorOr<Ok> DebootstrapInBuilder(const LauncherOptions& options, const BuilderSe
         "egress proxy; check that this host's apt can reach them"};
   } else if (auto store = StoreView::Open(started->record()); !store) {
     failed = store.error();
-  } else if (auto copied = nix::CopyRootfsOutOfBuilder(store->path(), relative, root, target);
+  } else if (auto copied = nix::CopyRootfsOutOfBuilder(
+                 store->path(), relative, root, target,
+                 nix::BuilderIds{container::kHostIdBase, container::kIdRange});
              !copied) {
     failed = copied.error();
   }

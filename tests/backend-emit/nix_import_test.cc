@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "backend-emit/nix/artifacts.h"
 #include "backend-emit/nix/nar.h"
 #include "tests/support/files.h"
+#include "tests/support/prerequisite.h"
 #include "tests/support/temp_dir.h"
 
 namespace mvm::nix {
@@ -162,6 +164,68 @@ TEST(CopyOutOfBuilderTest, FilesAndDirectoriesComeOutAndSymlinksAreRefused) {
   auto outside = CopyOutOfBuilder(nix, "var2/export", tmp.path() / "outside");
   ASSERT_FALSE(outside.ok());
   EXPECT_FALSE(fs::exists(tmp.path() / "outside"));
+}
+
+// CopyRootfsOutOfBuilder: a Debian tree made by the builder, whose root is host uid kBase. The copy
+// belongs to the tree's own ids; left at kBase it would belong to every container sandbox's root.
+TEST(CopyRootfsOutOfBuilderTest, OwnersComeOutAsTheBuilderSawThemAndForeignOwnersAreRefused) {
+  if (::geteuid() != 0) {
+    MVM_MISSING_PREREQUISITE() << "setting a file's owner needs root";
+  }
+  constexpr uint32_t kBase = 100000;
+  TempDir tmp("mvm-copy-rootfs");
+  const fs::path nix = tmp.path() / "nix";
+  const fs::path made = nix / "var" / "deb" / "root";
+  WriteFile(made / "etc" / "shadow", "root:*:1::::::\n", fs::perms(0640));
+  WriteFile(made / "usr" / "bin" / "passwd", "elf", fs::perms(04755));
+  fs::create_directories(made / "tmp");
+  fs::permissions(made / "tmp", fs::perms(01777));
+  // fakechroot writes links with the directory the tree was made at in them.
+  fs::create_symlink("/build/root/usr/bin/passwd", made / "passwd-link");
+  auto own = [](const fs::path& p, uint32_t uid, uint32_t gid) {
+    ASSERT_EQ(::lchown(p.c_str(), uid, gid), 0) << p;
+  };
+  for (const fs::path& p : {made, made / "etc", made / "usr", made / "usr" / "bin",
+                            made / "usr" / "bin" / "passwd", made / "tmp", made / "passwd-link"}) {
+    own(p, kBase, kBase);
+  }
+  own(made / "etc" / "shadow", kBase, kBase + 42);
+
+  const fs::path to = tmp.path() / "tree";
+  fs::create_directories(to);
+  auto copied = CopyRootfsOutOfBuilder(nix, "var/deb/root", to, "/build/root", {kBase, 65536});
+  ASSERT_TRUE(copied.ok()) << copied.error().message;
+  auto owner = [](const fs::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
+    return std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
+  };
+  auto mode = [](const fs::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
+    return st.st_mode & 07777;
+  };
+  for (const fs::path& p :
+       {to, to / "etc", to / "usr" / "bin" / "passwd", to / "tmp", to / "passwd-link"}) {
+    EXPECT_EQ(owner(p), "0:0") << p;
+  }
+  EXPECT_EQ(owner(to / "etc" / "shadow"), "0:42");
+  EXPECT_EQ(mode(to / "etc" / "shadow"), 0640u);
+  EXPECT_EQ(mode(to / "usr" / "bin" / "passwd"), 0755u);  // set-id bits dropped
+  EXPECT_EQ(mode(to / "tmp"), 01777u);
+  EXPECT_EQ(fs::read_symlink(to / "passwd-link"), "/usr/bin/passwd");
+
+  // An owner the builder's namespace cannot have made (here the host's root) is not copied on.
+  own(made / "etc" / "shadow", 0, kBase);
+  const fs::path again = tmp.path() / "again";
+  fs::create_directories(again);
+  auto foreign = CopyRootfsOutOfBuilder(nix, "var/deb/root", again, "/build/root", {kBase, 65536});
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_NE(
+      foreign.error().message.find("`var/deb/root/etc/shadow` is owned by 0:100000 on this "
+                                   "host, which is no id of the builder's (100000 to 165535)"),
+      std::string::npos)
+      << foreign.error().message;
 }
 
 }  // namespace

@@ -69,6 +69,7 @@ TEST(DebianImageBuildTest, BuildsJqPinnedByItsPackageSetAndHitsTheCacheAfterward
   EXPECT_FALSE(first->tree.cache_hit);
   const fs::path& root = first->tree.dir;
   EXPECT_TRUE(fs::is_regular_file(root / "usr/bin/jq"));
+  EXPECT_EQ(testing::ForeignOwners(root), "");
   EXPECT_TRUE(fs::is_regular_file(root / "usr/share/doc/jq/copyright"));
   EXPECT_FALSE(fs::exists(root / "usr/share/man/man1/jq.1.gz"));
 

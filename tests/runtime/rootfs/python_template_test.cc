@@ -84,6 +84,7 @@ TEST(PythonTemplateTest, BuildsARootfsThatRunsPythonAndTheRunShim) {
     ++entries;
     bytes += it->is_regular_file() && !it->is_symlink() ? it->file_size() : 0;
   }
+  EXPECT_EQ(testing::ForeignOwners(root), "");
   std::fprintf(stderr, "TreeDigest of the python-3.11 tree: %lld ms for %zu entries, %ju MiB\n",
                static_cast<long long>(ms), entries, bytes >> 20);
   RecordProperty("tree_digest_ms", std::to_string(ms));
