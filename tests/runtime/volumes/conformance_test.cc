@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "ir/support/os/errno_text.h"
 #include "ir/support/os/hex.h"
 #include "ir/support/os/process.h"
 #include "runtime/secrets/secrets.h"
@@ -384,13 +385,29 @@ TEST_P(VolumeTest, RenameNeverShowsAPartialDestination) {
   Write("dst.bin", Pattern('a', size));
   std::atomic<bool> done{false};
   std::atomic<int> bad_reads{0};
+  std::atomic<int> missing_reads{0};
+  std::string first_bad;  // what the first bad read saw; written by the reader, read after join
   // As above: s3rver's CopyObject writes the destination in place (s3fs renames with it too).
   const bool readers_see_whole_files = !OverS3();
+  // gocryptfs opens a file by its name in the backing store, not by the inode the kernel looked up:
+  // an open that comes between the lookup of the old file and the rename finds no name and fails
+  // with ENOENT (3 reads in 120 runs of this case, three at a time on a loaded 2-core machine).
+  // What it reads is never part of a file, which is what this case is about.
+  const bool open_can_miss = GetParam() == "gocryptfs_view";
+  const std::string enoent = os::ErrnoText(ENOENT);
   std::thread reader([&] {
     while (!done && readers_see_whole_files) {
       auto read = volume_->ReadAll("dst.bin");
-      if (!read || (*read != Pattern('a', size) && *read != Pattern('n', size))) {
-        ++bad_reads;
+      if (!read && open_can_miss && read.error().message.ends_with(enoent)) {
+        ++missing_reads;
+      } else if (!read || (*read != Pattern('a', size) && *read != Pattern('n', size))) {
+        if (bad_reads++ == 0) {
+          first_bad = !read ? "an error: " + read.error().message
+                            : std::to_string(read->size()) + " bytes, starting `" +
+                                  read->substr(0, 8) + "`, ending `" +
+                                  read->substr(read->size() - std::min<size_t>(read->size(), 8)) +
+                                  "`";
+        }
       }
     }
   });
@@ -401,7 +418,10 @@ TEST_P(VolumeTest, RenameNeverShowsAPartialDestination) {
   }
   done = true;
   reader.join();
-  EXPECT_EQ(bad_reads, 0);
+  EXPECT_EQ(bad_reads, 0) << "the first: " << first_bad;
+  if (missing_reads > 0) {
+    RecordProperty("missing_reads", missing_reads);
+  }
   EXPECT_EQ(Read("dst.bin"), Pattern('n', size));
   EXPECT_FALSE(volume_->Stat("src.bin").ok());
   EXPECT_FALSE(volume_->Rename("missing.bin", "x.bin").ok());
