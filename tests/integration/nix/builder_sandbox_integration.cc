@@ -456,7 +456,7 @@ TEST_F(BuilderSandboxTest, AWarmBuilderStartedInAnotherMountNamespaceStillServes
 }
 
 // The builder on the qemu-microvm backend (under TCG here). Its state directory is kept under the
-// build tree between runs, so that the guest kernel and its root image are made once; its store is
+// build tree between runs, so that its root image is made once; its store is
 // made afresh for each case, so that every build really happens in the VM. Its Debian root
 // (nix-bin, busybox-static) is built once per CI run in the shared rootfs cache.
 class MicrovmBuilderTest : public BuilderSandboxTest {
@@ -469,6 +469,14 @@ class MicrovmBuilderTest : public BuilderSandboxTest {
     }
     state_ = fs::path(MVM_BINARY_DIR) / "microvm-builder-test-state";
     mvm::testing::UseSharedRootfsCache(state_);
+    // The guest kernel, its modules and the KVM probe are the microVM suite's, shared (published
+    // by rename, so concurrent first uses are safe), as snapshot_e2e_test.cc shares them.
+    const fs::path guest = fs::path(MVM_BINARY_DIR) / "qemu-microvm-test-state" / "guest";
+    fs::create_directories(guest);
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(state_ / "guest", ec))) {
+      fs::create_directory_symlink(guest, state_ / "guest", ec);
+    }
     Mvmctl({"builder", "stop", "--state-dir", state_.string()});
     ::umount2((state_ / "builder" / "store").c_str(), MNT_DETACH);
     fs::remove(state_ / "builder" / "store.img");
