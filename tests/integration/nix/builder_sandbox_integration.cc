@@ -146,6 +146,10 @@ class BuilderSandboxTest : public ::testing::Test {
   /// host's.
   void BuildAHostileFlakeAndFindNoCanary(const std::vector<std::string>& flags,
                                          bool own_shadow = false);
+  /// Builds a flake whose build writes a mark into /usr, /src, the store, /root, /, /etc and /tmp,
+  /// with `flags` added to `build`, and checks that none reached the host or the output, and that
+  /// /usr and /src refused it.
+  void BuildAFlakeThatWritesEverywhere(const std::vector<std::string>& flags);
 
   TempDir tmp_;
   fs::path state_;
@@ -238,7 +242,7 @@ TEST_F(BuilderSandboxTest, AHostileFlakeReadsNoCanaryInEvaluationOrBuild) {
   BuildAHostileFlakeAndFindNoCanary({});
 }
 
-TEST_F(BuilderSandboxTest, WritesOutsideTheOutputStayInTheBuilder) {
+void BuilderSandboxTest::BuildAFlakeThatWritesEverywhere(const std::vector<std::string>& flags) {
   const std::string mark = "mvm-escape-" + RandomHex();
   WriteProject(R"(
         escape = mk "escape" ''
@@ -251,16 +255,18 @@ TEST_F(BuilderSandboxTest, WritesOutsideTheOutputStayInTheBuilder) {
         '' {};
 )",
                "escape");
-  CommandResult built =
-      Mvmctl({"build", (project_ / "app.py").string(), "--state-dir", state_.string(), "-o",
-              (tmp_.path() / "out").string(), "--builder-store-mb", "256"});
+  std::vector<std::string> build = {
+      "build", (project_ / "app.py").string(), "--state-dir",        state_.string(),
+      "-o",    (tmp_.path() / "out").string(), "--builder-store-mb", "256"};
+  build.insert(build.end(), flags.begin(), flags.end());
+  CommandResult built = Mvmctl(build);
   ASSERT_EQ(built.status, 0) << built.out;
   // The host's /usr and the flake are read-only in the builder; what it wrote elsewhere was its
   // own (its store, its tmpfs, its root's overlay) and is gone or never imported.
   for (const fs::path& host :
        {fs::path("/usr") / mark, project_ / "flake" / mark, fs::path("/root") / mark,
         fs::path("/") / mark, fs::path("/etc") / mark, fs::path("/tmp") / mark,
-        fs::path("/nix/store") / mark}) {
+        fs::path("/nix/store") / mark, state_ / "builder" / "inbox" / mark}) {
     EXPECT_FALSE(fs::exists(host)) << host;
   }
   std::string digest = PlanDigest(tmp_.path() / "out" / "w.plan.json");
@@ -269,6 +275,10 @@ TEST_F(BuilderSandboxTest, WritesOutsideTheOutputStayInTheBuilder) {
   EXPECT_EQ(wrote.find("wrote /usr"), std::string::npos) << wrote;
   EXPECT_EQ(wrote.find("wrote /src"), std::string::npos) << wrote;
   EXPECT_FALSE(fs::exists(tree / mark));
+}
+
+TEST_F(BuilderSandboxTest, WritesOutsideTheOutputStayInTheBuilder) {
+  BuildAFlakeThatWritesEverywhere({});
 }
 
 TEST_F(BuilderSandboxTest, FillingTheDiskFailsInTheBuilderAndTheHostKeepsItsSpace) {
@@ -576,6 +586,11 @@ TEST_F(MicrovmBuilderTest, TheTemplateBuildsInTheMicrovmToTheContainerBuildersNa
   }
   CommandResult verified = Mvmctl({"audit", "verify", "--state-dir", state_.string()});
   EXPECT_EQ(verified.status, 0) << verified.out;
+}
+
+// /src is the host's inbox over virtio-fs, read-only by a mount the host locks.
+TEST_F(MicrovmBuilderTest, WritesOutsideTheOutputStayInTheBuilder) {
+  BuildAFlakeThatWritesEverywhere({"--builder-backend", "qemu-microvm"});
 }
 
 TEST_F(MicrovmBuilderTest, AHostileFlakeReadsNoCanaryInEvaluationOrBuild) {
