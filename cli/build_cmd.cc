@@ -72,6 +72,26 @@ std::optional<Error> ReadBuilderFlags(const Args& args, runtime::BuilderSettings
   return std::nullopt;
 }
 
+/// The backend of a builder started for this build (BuilderBackendFromArgs). The warm builder,
+/// when it runs, takes the build whatever its backend, so then nothing is probed.
+std::optional<Error> ChooseBackend(const Args& args, RuntimeSession& session,
+                                   runtime::BuilderSettings& settings) {
+  if (auto warm = runtime::ReadRecord(session.options.state, runtime::kWarmBuilder);
+      warm && runtime::IsRunning(*warm)) {
+    return std::nullopt;
+  }
+  auto chosen = BuilderBackendFromArgs(args, session.options);
+  if (!chosen) {
+    return chosen.error();
+  }
+  settings.backend = chosen->backend;
+  if (args.Has("v")) {
+    std::fprintf(stderr, "mvmctl build: builder backend %s (%s)\n", chosen->backend.c_str(),
+                 chosen->reason.c_str());
+  }
+  return std::nullopt;
+}
+
 /// Nix's log, streamed to stderr line by line.
 void PrintNixLog(std::string_view line) {
   std::fprintf(stderr, "[nix] %.*s\n", static_cast<int>(line.size()), line.data());
@@ -99,6 +119,9 @@ std::optional<Error> BuildOnRemoteBuilders(const Args& args, const nix::NixBuild
   auto session = OpenRuntime(args, /*with_trust=*/false, "build");
   if (!session) {
     return session.error();
+  }
+  if (auto bad = ChooseBackend(args, *session, settings)) {
+    return bad;
   }
   job.on_log = PrintNixLog;
   auto start = std::chrono::steady_clock::now();
@@ -183,6 +206,9 @@ std::optional<Error> BuildOne(const Args& args, const nix::NixBuildRequest& requ
     std::fprintf(stderr, "mvmctl build: in the builder sandbox: %s\n",
                  ShellLine(request.argv).c_str());
   }
+  if (auto bad = ChooseBackend(args, *session, settings)) {
+    return bad;
+  }
   job.on_log = PrintNixLog;
   auto start = std::chrono::steady_clock::now();
   auto built = runtime::BuildInBuilder(session->options, settings, job, session->log());
@@ -207,10 +233,10 @@ std::optional<Error> BuildOne(const Args& args, const nix::NixBuildRequest& requ
   }
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
-  std::fprintf(stderr, "mvmctl build: built %s in %s builder %s: %s (%s) in %.1fs\n",
+  std::fprintf(stderr, "mvmctl build: built %s in %s builder %s: %s (%s) in %.1fs on %s\n",
                request.workload_id.c_str(), built->warm ? "the warm" : "a new",
                built->sandbox.c_str(), built->store_path.c_str(), built->imported.nar_hash.c_str(),
-               static_cast<double>(took.count()) / 1000.0);
+               static_cast<double>(took.count()) / 1000.0, built->backend.c_str());
   if (const auto& refs = built->imported.references; !refs.empty()) {
     std::fprintf(stderr,
                  "mvmctl build: warning: %s refers to %zu other store path(s) (first: %s); the "

@@ -34,9 +34,25 @@ int Start(const Args& args, RuntimeSession& session) {
     }
   }
   if (auto running = runtime::Attach(session.options, kWarm); running) {
-    std::fprintf(stderr, "mvmctl builder: the warm builder is already running (pid %d)\n",
-                 running->record.pid);
+    std::fprintf(stderr,
+                 "mvmctl builder: the warm builder is already running (pid %d, backend %s)\n",
+                 running->record.pid, running->record.backend.c_str());
     return kExitOk;
+  }
+  auto chosen = BuilderBackendFromArgs(args, session.options);
+  if (!chosen) {
+    return Fail("builder", chosen.error());
+  }
+  settings.backend = chosen->backend;
+  if (args.Has("v")) {
+    std::fprintf(stderr, "mvmctl builder: backend %s (%s)\n", chosen->backend.c_str(),
+                 chosen->reason.c_str());
+  }
+  // Before the lock: the microVM builder's root may need a Debian build, which takes it.
+  if (auto prepared = runtime::PrepareBuilder(session.options, settings, session.log());
+      !prepared) {
+    return Fail("builder", MakeError(ErrorKind::kEnvironment,
+                                     "cannot start the warm builder: " + prepared.error().message));
   }
   auto lock = runtime::BuilderLock::Acquire(session.options.state);
   if (!lock) {
@@ -51,7 +67,7 @@ int Start(const Args& args, RuntimeSession& session) {
   }
   started->Release();
   std::fprintf(stderr, "mvmctl builder: started the warm builder `%s` (pid %d, backend %s)\n",
-               std::string(kWarm).c_str(), started->record().pid, session.options.backend.c_str());
+               std::string(kWarm).c_str(), started->record().pid, settings.backend.c_str());
   return kExitOk;
 }
 
@@ -70,10 +86,21 @@ int Status(const Args& args, RuntimeSession& session) {
     j["backend"] = record->backend;
     j["created_at"] = record->created_at;
   }
+  // What a builder started now would run on: the probe's answer, so that the default is a fact
+  // of this host that can be checked, not a constant.
+  auto chosen = BuilderBackendFromArgs(args, session.options);
+  if (!chosen) {
+    return Fail("builder", chosen.error());
+  }
+  j["new_builder_backend"] = chosen->backend;
+  j["new_builder_backend_reason"] = chosen->reason;
+  j["new_builder_backend_asked"] = chosen->asked;
   if (args.Get("format", "human") == "json") {
     std::printf("%s\n", j.dump().c_str());
     return kExitOk;
   }
+  std::printf("new builders: backend %s%s%s\n", chosen->backend.c_str(),
+              chosen->asked ? ", " : " by default: ", chosen->reason.c_str());
   if (!running) {
     std::printf("warm builder: not running (`mvmctl builder start` starts it)\n");
     return kExitOk;

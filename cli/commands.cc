@@ -274,8 +274,9 @@ exit status: 0 success, 1 errors found, 2 usage error, 3 environment failure (I/
        mvmctl build PLAN [-o DIR] [--sign KEY] [--state-dir DIR] [--builders SPEC] [-v]
 
 Runs each workload's Nix build request in the builder sandbox (docs/nix.md#the-builder-sandbox):
-evaluation and build happen there, never on the host, offline, with Debian's nix-bin from the
-host's /usr (read-only) and a store of its own (STATE-DIR/builder/store.img). The host copies the
+evaluation and build happen there, never on the host, offline, with Debian's nix-bin (the host's
+/usr read-only in a container; a Debian root of its own in a microVM) and a store of its own
+(STATE-DIR/builder/store.img). The host copies the
 built tree into STATE-DIR/artifacts/trees and computes its NAR hash itself; that hash becomes the
 plan's artifact digest, and STATE-DIR/artifacts/<hex>.json records where the tree is, for the
 launcher. Uses the warm builder when `mvmctl builder start` keeps one, else starts one for the
@@ -304,7 +305,9 @@ options:
                              - - HOSTKEY`), separated by `;`; only ssh:// and ssh-ng:// URIs. The
                              flake is still evaluated in the builder sandbox; this host's nix
                              gets only its derivation
-  --backend B                the builder's backend (container, the default, only for now)
+  --builder-backend B        a new builder's backend: container, qemu-microvm or auto (default
+                             $MVM_BUILDER_BACKEND, else auto: the microVM where KVM boots a
+                             guest, else the container; `builder status` says which and why)
   --build-timeout SECONDS    the builder's nix ends after this long (default 1800)
   --builder-memory-mb N      a new builder's memory limit (default 2048)
   --builder-store-mb N       the store image's size when first made (default 8192)
@@ -322,7 +325,7 @@ differs from the pinned digest, I/O, unusable key)
        Join({CompilerFlags(),
              {{"o", true},
               {"v", false},
-              {"backend", true},
+              {"builder-backend", true},
               {"build-timeout", true},
               {"builder-memory-mb", true},
               {"builder-store-mb", true},
@@ -333,17 +336,21 @@ differs from the pinned digest, I/O, unusable key)
              NixFlags()}),
        RunBuild},
       {"builder", "keep the builder sandbox that `build` uses ready, or stop it",
-       R"(usage: mvmctl builder start [--backend B] [--builder-memory-mb N] [--builder-store-mb N]
-                            [--state-dir DIR] [-v]
-       mvmctl builder status [--format human|json] [--state-dir DIR]
+       R"(usage: mvmctl builder start [--builder-backend B] [--builder-memory-mb N]
+                            [--builder-store-mb N] [--state-dir DIR] [-v]
+       mvmctl builder status [--builder-backend B] [--format human|json] [--state-dir DIR]
        mvmctl builder stop [--state-dir DIR]
 
 start   starts the warm builder, a detached sandbox called `mvm-builder` with its store
         (STATE-DIR/builder/store.img, mounted at STATE-DIR/builder/store) ready, so that
         `mvmctl build` runs in it instead of starting a builder for each build. It sees the
-        host's /usr read-only, its own store at /nix, flake sources copied to /src read-only and a
-        tmpfs at /build; no state directory, keys, secrets, home directory or network.
-status  whether it runs, with its backend, pid, store and the store's use (`df`).
+        host's /usr read-only (a microVM: a Debian root of its own with nix-bin), its own store at
+        /nix, flake sources copied to /src read-only and a tmpfs at /build; no state directory,
+        keys, secrets, home directory or network. --builder-backend: container, qemu-microvm or
+        auto (default $MVM_BUILDER_BACKEND, else auto: the microVM where KVM boots a guest, else
+        the container).
+status  whether it runs, with its backend, pid, store and the store's use (`df`), and the
+        backend a new builder would get and why (the KVM probe's result).
 stop    stops it and unmounts its store; the store image stays for the next start.
 
 Starts, builds, imports and stops are audited (builder-start, builder-build, builder-import,
@@ -354,7 +361,7 @@ exit status: 0 ok, 2 usage error, 3 environment failure (cannot start, nothing t
        // Not RuntimeFlags(): the builder admits no plan, so it takes no trust flags.
        Flags{{"state-dir", true},
              {"v", false},
-             {"backend", true},
+             {"builder-backend", true},
              {"format", true},
              {"builder-memory-mb", true},
              {"builder-store-mb", true}},

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -78,6 +79,20 @@ namespace {
 bool IsPlanPath(const std::string& path) { return path.ends_with(".json"); }
 
 }  // namespace
+
+ErrorOr<runtime::BuilderBackendChoice> BuilderBackendFromArgs(
+    const Args& args, const runtime::LauncherOptions& options) {
+  std::string requested = args.Get("builder-backend", "");
+  if (requested.empty()) {
+    const char* env = std::getenv(runtime::kBuilderBackendEnv);
+    requested = env != nullptr ? env : "";
+  }
+  auto chosen = runtime::ChooseBuilderBackend(options, requested);
+  if (!chosen) {
+    return MakeError(ErrorKind::kUsage, chosen.error().message);
+  }
+  return chosen;
+}
 
 void NoteUnreadStdin(std::string_view command) {
   struct stat st {};

@@ -14,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/compilation.h"
 #include "ir/support/error_or.h"
+#include "runtime/launcher/builder.h"
 #include "runtime/launcher/launcher.h"
 
 namespace mvm::cli {
@@ -33,6 +34,12 @@ struct RuntimeSession {
 /// not --format=json, so do the progress of long steps and the terminal notes
 /// (LauncherOptions::progress, cli/terminal_progress.h). Errors are environment failures.
 ErrorOr<RuntimeSession> OpenRuntime(const Args& args, bool with_trust, std::string_view command);
+
+/// The builder's backend for `build` and `builder start|status`: `--builder-backend`, else
+/// $MVM_BUILDER_BACKEND, else the KVM probe's choice (runtime::ChooseBuilderBackend). An unknown
+/// name is a usage error.
+ErrorOr<runtime::BuilderBackendChoice> BuilderBackendFromArgs(
+    const Args& args, const runtime::LauncherOptions& options);
 
 /// A plan ready for admission, from a plan file or compiled from a source file.
 struct PlanInput {

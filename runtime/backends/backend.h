@@ -70,6 +70,9 @@ struct SandboxMount {
   /// kVolume: a FUSE mount whose files already have the host ids the sandbox's user namespace maps
   /// (Capabilities::fuse_volume_owner), bound as it is, without an idmapping.
   bool owned_by_sandbox = false;
+  /// kVolume, read-only: host changes show in the sandbox (a microVM shares it over virtio-fs
+  /// through a read-only mount instead of copying it at the start).
+  bool live = false;
 };
 
 /// A full snapshot to start from instead of a fresh boot (runtime/launcher/full_snapshot.h).

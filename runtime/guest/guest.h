@@ -73,7 +73,7 @@ struct ExtraMount {
   /// (backends::SandboxMount::owned_by_sandbox), served without an idmapping, which FUSE cannot
   /// have; shared even when read-only, since a copy would put its plaintext in the extras image.
   bool owned_by_sandbox = false;
-  bool read_only = false;  ///< kVirtiofs with owned_by_sandbox: the host mount is read-only
+  bool read_only = false;  ///< kVirtiofs: the host mount handed to virtiofsd is read-only
 };
 
 /// The virtio-fs tag of the `n`-th (from 0) kVirtiofs entry of a sandbox's mounts: "mvm-vfs<n>".

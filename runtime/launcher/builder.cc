@@ -15,18 +15,23 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "backend-emit/nix/artifacts.h"
+#include "backend-emit/nix/nar.h"
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/process.h"
 #include "ir/support/os/unique_fd.h"
 #include "runtime/backends/container/container.h"
 #include "runtime/backends/helper.h"
+#include "runtime/backends/qemu_microvm/qemu_microvm.h"
+#include "runtime/guest/guest.h"
 #include "runtime/launcher/internal.h"
+#include "runtime/rootfs/debian_image.h"
 #include "runtime/rootfs/rootfs.h"
 
 namespace mvm::runtime {
@@ -55,6 +60,16 @@ constexpr std::string_view kNixConf =
     "filter-syscalls = false\n"
     "experimental-features = nix-command flakes\n";
 
+// The microVM builder's store is a host directory shared over virtio-fs: SQLite's write-ahead log
+// needs shared memory maps of the database, which its page cache does not keep coherent.
+constexpr std::string_view kMicrovmNixConf = "use-sqlite-wal = false\n";
+
+// Where the microVM builder's nix.conf is made on the host, copied into the VM at /etc/nix.
+constexpr std::string_view kMicrovmNixConfDir = "microvm-etc-nix";
+// The pin of the microVM builder's root as last resolved, so that later starts find it in the
+// rootfs cache without asking the archive.
+constexpr std::string_view kMicrovmRootPin = "microvm-root.pin";
+
 bool IsMounted(const fs::path& dir) {
   struct stat here {};
   struct stat parent {};
@@ -69,7 +84,10 @@ bool IsMounted(const fs::path& dir) {
 /// it.
 class StoreView {
  public:
-  static ErrorOr<StoreView> Open(const SandboxRecord& record) {
+  static ErrorOr<StoreView> Open(const StateDir& state, const SandboxRecord& record) {
+    if (record.backend == kMicrovmBuilder) {
+      return OpenHostMount(state, record);
+    }
     const std::string proc_root = "/proc/" + std::to_string(record.pid) + "/root";
     os::UniqueFd root(::open(proc_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     open_how how{};
@@ -90,6 +108,23 @@ class StoreView {
   std::filesystem::path path() const { return "/proc/self/fd/" + std::to_string(fd_.get()); }
 
  private:
+  /// A microVM builder's store is the host's mount of the image, which virtiofsd serves: the
+  /// guest never touches the image's blocks, so what the host reads is what its own ext4 wrote.
+  static ErrorOr<StoreView> OpenHostMount(const StateDir& state, const SandboxRecord& record) {
+    const fs::path store = BuilderPathsFor(state).store;
+    os::UniqueFd nix(::open(store.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat here {};
+    struct stat parent {};
+    if (!nix.valid() || ::fstat(nix.get(), &here) != 0 ||
+        ::stat(store.parent_path().c_str(), &parent) != 0 || here.st_dev == parent.st_dev) {
+      return Error{"cannot reach the store of the microVM builder `" + record.name + "` at `" +
+                   store.string() +
+                   "`: it is not mounted in this mount namespace (it is in the one `builder "
+                   "start` ran in); build from there, or `mvmctl builder stop` and build again"};
+    }
+    return StoreView(std::move(nix));
+  }
+
   explicit StoreView(os::UniqueFd fd) : fd_(std::move(fd)) {}
   os::UniqueFd fd_;
 };
@@ -155,12 +190,12 @@ ErrorOr<std::string> WriteBuilderRootfs(const fs::path& root) {
 /// The plan the builder starts from: made here, never read from anywhere, so it is not admitted
 /// (there is no signature to check) but it is audited (builder-start) like every start.
 plan::v1::ExecutionPlan BuilderPlan(const BuilderPaths& paths, const BuilderSettings& settings,
-                                    const std::vector<ArchiveHost>& archive) {
+                                    const std::vector<ArchiveHost>& archive, bool microvm) {
   plan::v1::ExecutionPlan p;
   p.mutable_workload()->set_id(std::string(kWarmBuilder));
   p.mutable_lifecycle()->set_cpu(static_cast<int32_t>(settings.cpus));
   p.mutable_lifecycle()->set_memory_mb(static_cast<int32_t>(settings.memory_mb));
-  p.mutable_lifecycle()->set_isolation("container");
+  p.mutable_lifecycle()->set_isolation(microvm ? "microvm" : "container");
   auto mount = [&](const char* kind, const fs::path& source, std::string_view target,
                    const char* mode, int32_t size_mb) {
     plan::v1::Mount* m = p.add_mounts();
@@ -170,7 +205,12 @@ plan::v1::ExecutionPlan BuilderPlan(const BuilderPaths& paths, const BuilderSett
     m->set_mode(mode);
     m->set_size_mb(size_mb);
   };
-  mount("local", "/usr", "/usr", "ro", 0);
+  if (microvm) {
+    // Its root is a Debian image of its own, /usr and all; only Nix's settings come from here.
+    mount("local", paths.dir / kMicrovmNixConfDir, "/etc/nix", "ro", 0);
+  } else {
+    mount("local", "/usr", "/usr", "ro", 0);
+  }
   mount("local", paths.store, kStoreMount, "rw", 0);
   mount("local", paths.inbox, kSrcMount, "ro", 0);
   mount("memory", {}, kBuildDirMount, "rw", static_cast<int32_t>(settings.build_dir_mb));
@@ -375,45 +415,168 @@ ErrorOr<Ok> UnmountBuilderStore(const StateDir& state) {
   return Ok{};
 }
 
-ErrorOr<Sandbox> StartBuilder(const LauncherOptions& options, const BuilderSettings& settings,
+namespace {
+
+/// The microVM builder's root from the rootfs cache: by the recorded pin, or resolved afresh when
+/// there is none or the archive has moved on from it. With `debootstrap`, a miss is built (in a
+/// container builder); without, a miss is an Error.
+ErrorOr<ResolvedRootfs> MicrovmBuilderRoot(const LauncherOptions& options,
+                                           const rootfs::DebootstrapFn& debootstrap) {
+  const fs::path pin_file = BuilderPathsFor(options.state).dir / kMicrovmRootPin;
+  std::string pinned;
+  {
+    std::ifstream in(pin_file);
+    std::getline(in, pinned);
+  }
+  if (!nix::IsSha256Digest(pinned)) {
+    pinned.clear();
+  }
+  rootfs::DebianImageSpec spec{"bookworm", {}};
+  for (std::string_view package : kMicrovmBuilderPackages) {
+    spec.packages.emplace_back(package);
+  }
+  auto note = [&](std::string_view line) {
+    if (options.note) {
+      options.note(line);
+    }
+  };
+  auto made =
+      rootfs::MaterializeDebianImage(spec, pinned, options.state.RootfsCache(), note, debootstrap);
+  if (!made && !pinned.empty() && debootstrap) {
+    made = rootfs::MaterializeDebianImage(spec, "", options.state.RootfsCache(), note, debootstrap);
+  }
+  if (!made) {
+    return Error{"the microVM builder's root (Debian bookworm with nix-bin and busybox-static): " +
+                 made.error().message};
+  }
+  if (!made->pin.digest.empty() && made->pin.digest != pinned) {
+    std::error_code ec;
+    fs::create_directories(pin_file.parent_path(), ec);
+    if (auto written =
+            os::WriteFileAtomically(pin_file, made->pin.digest + "\n", os::FileMode{0600, true});
+        !written) {
+      return written.error();
+    }
+  }
+  return ResolvedRootfs{made->tree.dir, made->tree.digest, std::nullopt};
+}
+
+}  // namespace
+
+BuilderBackendChoice DefaultBuilderBackend(bool qemu_available, std::string_view accel,
+                                           std::string_view accel_reason) {
+  if (!qemu_available) {
+    return {std::string(kContainerBuilder),
+            "qemu-system-x86_64 is not installed, so no microVM can boot here", false};
+  }
+  if (accel == "kvm") {
+    return {std::string(kMicrovmBuilder),
+            "KVM boots a guest here (" + std::string(accel_reason) +
+                "): a hardware-virtualised boundary for about a second of boot",
+            false};
+  }
+  return {std::string(kContainerBuilder),
+          "no guest boots under KVM here (" + std::string(accel_reason) +
+              "), and under TCG emulation every instruction of Nix's evaluation is emulated",
+          false};
+}
+
+ErrorOr<BuilderBackendChoice> ChooseBuilderBackend(const LauncherOptions& options,
+                                                   std::string_view requested) {
+  if (requested == kContainerBuilder || requested == kMicrovmBuilder) {
+    return BuilderBackendChoice{std::string(requested),
+                                "named by --builder-backend or " + std::string(kBuilderBackendEnv),
+                                true};
+  }
+  if (!requested.empty() && requested != "auto") {
+    return Error{"unknown builder backend `" + std::string(requested) + "`; give `" +
+                 std::string(kContainerBuilder) + "`, `" + std::string(kMicrovmBuilder) +
+                 "` or `auto` (--builder-backend, or " + kBuilderBackendEnv + ")"};
+  }
+  if (!qemu_microvm::QemuAvailable()) {
+    return DefaultBuilderBackend(false, "", "");
+  }
+  const fs::path cache = options.state.GuestCache();
+  std::error_code ec;
+  fs::create_directories(cache, ec);
+  qemu_microvm::Acceleration accel = qemu_microvm::ChooseAcceleration(cache / "kvm-probe", [&] {
+    auto files = guest::EnsureBootFiles(cache, options.agent_binary, options.note);
+    return files && qemu_microvm::ProbeBoot(files->vmlinux, files->initramfs, "kvm", cache,
+                                            std::chrono::seconds(10));
+  });
+  return DefaultBuilderBackend(true, accel.name, accel.reason);
+}
+
+ErrorOr<Ok> PrepareBuilder(const LauncherOptions& options, const BuilderSettings& settings,
+                           audit::Log& audit) {
+  if (settings.backend != kMicrovmBuilder) {
+    return Ok{};
+  }
+  LauncherOptions on_container = options;
+  on_container.backend = std::string(kContainerBuilder);
+  auto root = MicrovmBuilderRoot(on_container, BuilderDebootstrap(on_container, audit));
+  if (!root) {
+    return root.error();
+  }
+  return Ok{};
+}
+
+ErrorOr<Sandbox> StartBuilder(const LauncherOptions& base_options, const BuilderSettings& settings,
                               const std::string& name, bool detached, audit::Log& audit,
                               const std::vector<ArchiveHost>& archive) {
+  LauncherOptions options = base_options;
+  options.backend = settings.backend;
   const BuilderPaths paths = BuilderPathsFor(options.state);
-  if (auto found = os::FindProgram("nix"); !found) {
-    return Error{"nix not found on PATH; install Debian's nix-bin (apt-get install nix-bin)"};
-  }
   auto backend = backends::Find(options.backend);
   if (!backend) {
     return backend.error();
   }
-  if ((*backend)->capabilities().microvm_isolation) {
-    // A microVM gets its read-only volumes as copies in an image made at boot, and the builder's
-    // /usr is the host's whole /usr (gigabytes; docs/nix.md#the-builder-sandbox).
-    return Error{"the builder sandbox runs on the container backend only for now: backend `" +
-                 options.backend +
-                 "` would copy the host's whole /usr into an image at every start; a microVM "
-                 "builder needs a root of its own with Nix in it. Leave out `--backend`"};
+  const bool microvm = (*backend)->capabilities().microvm_isolation;
+  if (microvm && !archive.empty()) {
+    // mmdebstrap's fakechroot mode and its set-id files are the container builder's.
+    return Error{"a Debian build runs in a container builder, not on `" + options.backend + "`"};
   }
-  if (auto mounted = MountBuilderStore(options.state, settings); !mounted) {
-    return mounted.error();
+  if (auto found = os::FindProgram("nix"); !found && !microvm) {
+    return Error{"nix not found on PATH; install Debian's nix-bin (apt-get install nix-bin)"};
   }
   std::error_code ec;
   fs::create_directories(paths.inbox, ec);
-  auto digest = WriteBuilderRootfs(paths.rootfs);
-  if (!digest) {
-    return digest.error();
+  ErrorOr<ResolvedRootfs> root = Error{""};
+  if (microvm) {
+    root = MicrovmBuilderRoot(options, {});
+    fs::create_directories(paths.dir / kMicrovmNixConfDir, ec);
+    if (root) {
+      if (auto written = os::WriteFileAtomically(
+              paths.dir / kMicrovmNixConfDir / "nix.conf",
+              std::string(kNixConf) + std::string(kMicrovmNixConf), os::FileMode{0644, true});
+          !written) {
+        return written.error();
+      }
+    }
+  } else {
+    auto digest = WriteBuilderRootfs(paths.rootfs);
+    root = digest ? ErrorOr<ResolvedRootfs>(ResolvedRootfs{paths.rootfs, *digest, std::nullopt})
+                  : ErrorOr<ResolvedRootfs>(digest.error());
+  }
+  if (!root) {
+    return root.error();
+  }
+  if (auto mounted = MountBuilderStore(options.state, settings); !mounted) {
+    return mounted.error();
   }
   auto lock = LockNameForNewSandbox(options.state, name);
   if (!lock) {
     return lock.error();
   }
   AdmittedPlan admitted;
-  admitted.verified.plan = BuilderPlan(paths, settings, archive);
+  admitted.verified.plan = BuilderPlan(paths, settings, archive, microvm);
   admitted.verified.payload_digest = "builder";
   StartOptions start;
   start.name = name;
   start.detached = detached;
   start.use_pool = false;
+  // A warm builder is given each build's flake after it started.
+  start.live_read_only = {std::string(kSrcMount)};
   // A Debian build's dpkg installs set-id programs (su, mount); its store is nosuid on the host and
   // the host drops set-id bits when it copies the tree out.
   start.setid_files = !archive.empty();
@@ -422,8 +585,8 @@ ErrorOr<Sandbox> StartBuilder(const LauncherOptions& options, const BuilderSetti
     start.egress_fixed_hosts[host.host] = host.addresses;
     hosts.push_back(host.protocol + "://" + host.host);
   }
-  auto sandbox = SandboxAccess::StartOn(**backend, options, admitted, start, audit, nullptr, name,
-                                        ResolvedRootfs{paths.rootfs, *digest, std::nullopt});
+  auto sandbox =
+      SandboxAccess::StartOn(**backend, options, admitted, start, audit, nullptr, name, *root);
   (void)audit.Append("builder-start", {{"sandbox", name},
                                        {"backend", options.backend},
                                        {"warm", detached},
@@ -463,53 +626,27 @@ ErrorOr<std::vector<std::string>> BuilderArgv(const nix::NixBuildRequest& reques
 
 namespace {
 
-/// The builder a job runs in: the warm one when it runs, otherwise one for this job, under the
-/// lock so that no other build unmounts the store beneath it. Release() ends it.
+/// The builder a job runs in (the warm one when it runs, otherwise one for this job, under the
+/// lock so that no other build unmounts the store beneath it) and the job's flake, copied to
+/// `/src/<dir>`. ReleaseBuilder ends both.
 struct TakenBuilder {
   std::optional<BuilderLock> lock;
   std::optional<Sandbox> own;
   std::optional<Attached> warm;
   std::string name;
+  std::string backend;
+  fs::path flake_copy;
 
   const SandboxRecord& record() const { return own ? own->record() : warm->record; }
   agent::Client& agent() { return own ? own->agent() : warm->agent; }
 };
 
-ErrorOr<Ok> TakeBuilder(const LauncherOptions& options, const BuilderSettings& settings,
-                        const nix::NixBuildRequest& request, audit::Log& audit,
-                        TakenBuilder& taken) {
-  auto attached = Attach(options, kWarmBuilder);
-  if (attached) {
-    taken.warm.emplace(std::move(*attached));
-    taken.name = std::string(kWarmBuilder);
-    return Ok{};
-  }
-  if (auto record = ReadRecord(options.state, kWarmBuilder); record && IsRunning(*record)) {
-    // A builder of its own would share the warm one's store and unmount it from under it after.
-    return Error{"the warm builder runs but cannot take the build (" + attached.error().message +
-                 "); `mvmctl resume mvm-builder`, or `mvmctl builder stop` and build again"};
-  }
-  auto locked = BuilderLock::Acquire(options.state);
-  if (!locked) {
-    return locked.error();
-  }
-  taken.lock.emplace(std::move(*locked));
-  taken.name = std::string(kWarmBuilder) + "-" + RandomSuffix();
-  auto started = StartBuilder(options, settings, taken.name, /*detached=*/false, audit);
-  if (!started) {
-    (void)UnmountBuilderStore(options.state);
-    return Error{"the build of `" + request.flake_ref + "#" + request.attr +
-                 "` cannot start: " + started.error().message};
-  }
-  taken.own.emplace(std::move(*started));
-  return Ok{};
-}
-
 /// Removes the job's flake copy and ends a builder started for the job.
-void ReleaseBuilder(const LauncherOptions& options, const fs::path& flake_copy, TakenBuilder& taken,
-                    audit::Log& audit) {
+void ReleaseBuilder(const LauncherOptions& options, TakenBuilder& taken, audit::Log& audit) {
   std::error_code ec;
-  fs::remove_all(flake_copy, ec);
+  if (!taken.flake_copy.empty()) {
+    fs::remove_all(taken.flake_copy, ec);
+  }
   if (taken.own) {
     (void)Destroy(options, *taken.own, audit, "build finished");
     (void)UnmountBuilderStore(options.state);
@@ -517,36 +654,78 @@ void ReleaseBuilder(const LauncherOptions& options, const fs::path& flake_copy, 
   }
 }
 
+/// What BuildInBuilder and EvaluateInBuilder share before Nix runs: the builder, and the flake
+/// copied in for it as `/src/<dir>`. On an Error nothing is left taken.
+ErrorOr<Ok> TakeBuilder(const LauncherOptions& options, const BuilderSettings& settings,
+                        const nix::NixBuildRequest& request, std::string_view dir,
+                        audit::Log& audit, TakenBuilder& taken) {
+  auto local = LocalFlake(request.flake_ref);
+  if (!local) {
+    return Error{"the flake `" + request.flake_ref + "` is not a local directory"};
+  }
+  auto attached = Attach(options, kWarmBuilder);
+  if (attached) {
+    taken.warm.emplace(std::move(*attached));
+    taken.name = std::string(kWarmBuilder);
+    taken.backend = taken.warm->record.backend;
+  } else if (auto record = ReadRecord(options.state, kWarmBuilder); record && IsRunning(*record)) {
+    // A builder of its own would share the warm one's store and unmount it from under it after.
+    return Error{"the warm builder runs but cannot take the build (" + attached.error().message +
+                 "); `mvmctl resume mvm-builder`, or `mvmctl builder stop` and build again"};
+  } else {
+    const std::string installable = request.flake_ref + "#" + request.attr;
+    // Before the lock: the microVM builder's root may need a Debian build, which takes it.
+    if (auto prepared = PrepareBuilder(options, settings, audit); !prepared) {
+      return Error{"the build of `" + installable + "` cannot start: " + prepared.error().message};
+    }
+    auto locked = BuilderLock::Acquire(options.state);
+    if (!locked) {
+      return locked.error();
+    }
+    taken.lock.emplace(std::move(*locked));
+    taken.name = std::string(kWarmBuilder) + "-" + RandomSuffix();
+    taken.backend = settings.backend;
+    auto started = StartBuilder(options, settings, taken.name, /*detached=*/false, audit);
+    if (!started) {
+      (void)UnmountBuilderStore(options.state);
+      return Error{"the build of `" + installable + "` cannot start: " + started.error().message};
+    }
+    taken.own.emplace(std::move(*started));
+  }
+  taken.flake_copy = BuilderPathsFor(options.state).inbox / std::string(dir);
+  if (auto copied = CopyFlakeSource(local->first, taken.flake_copy); !copied) {
+    ReleaseBuilder(options, taken, audit);
+    return copied.error();
+  }
+  return Ok{};
+}
+
 }  // namespace
 
 ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
                                       const BuilderSettings& settings, const BuilderJob& job,
                                       audit::Log& audit) {
-  const BuilderPaths paths = BuilderPathsFor(options.state);
   const std::string dir = RandomSuffix() + RandomSuffix();
   auto argv = BuilderArgv(job.request, dir);
   if (!argv) {
     return argv.error();
   }
-  BuilderOutput out;
   TakenBuilder taken;
-  if (auto took = TakeBuilder(options, settings, job.request, audit, taken); !took) {
+  if (auto took = TakeBuilder(options, settings, job.request, dir, audit, taken); !took) {
     return took.error();
   }
+  BuilderOutput out;
   out.warm = taken.warm.has_value();
   out.sandbox = taken.name;
-  auto finish = [&] { ReleaseBuilder(options, paths.inbox / dir, taken, audit); };
+  out.backend = taken.backend;
+  auto finish = [&] { ReleaseBuilder(options, taken, audit); };
   const SandboxRecord& record = taken.record();
   agent::Client& agent = taken.agent();
 
-  auto local = LocalFlake(job.request.flake_ref);
-  if (auto copied = CopyFlakeSource(local->first, paths.inbox / dir); !copied) {
-    finish();
-    return copied.error();
-  }
   auto ran = RunNixInBuilder(options, record, agent, *argv, job, audit);
   const std::string installable = job.request.flake_ref + "#" + job.request.attr;
   nlohmann::json build = {{"sandbox", out.sandbox},
+                          {"backend", out.backend},
                           {"flake_ref", job.request.flake_ref},
                           {"attr", job.request.attr},
                           {"warm", out.warm}};
@@ -588,7 +767,7 @@ ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
     return Error{"`nix build --json` of `" + installable + "` in the builder printed no `" +
                  job.request.outputs.front() + "` output: " + ran->stdout_text.substr(0, 512)};
   }
-  auto store = StoreView::Open(record);
+  auto store = StoreView::Open(options.state, record);
   auto imported =
       store ? nix::ImportBuiltTree(options.state.root, store->path(), store_path, job.pinned)
             : ErrorOr<nix::ImportedTree>(store.error());
@@ -654,16 +833,18 @@ ErrorOr<BuilderDerivation> EvaluateInBuilder(const LauncherOptions& options,
   if (!argv) {
     return argv.error();
   }
-  BuilderDerivation out;
   TakenBuilder taken;
-  if (auto took = TakeBuilder(options, settings, job.request, audit, taken); !took) {
+  if (auto took = TakeBuilder(options, settings, job.request, dir, audit, taken); !took) {
     return took.error();
   }
+  BuilderDerivation out;
   out.warm = taken.warm.has_value();
   out.sandbox = taken.name;
-  auto finish = [&] { ReleaseBuilder(options, paths.inbox / dir, taken, audit); };
+  out.backend = taken.backend;
+  auto finish = [&] { ReleaseBuilder(options, taken, audit); };
   const std::string installable = job.request.flake_ref + "#" + job.request.attr;
   nlohmann::json record = {{"sandbox", out.sandbox},
+                           {"backend", out.backend},
                            {"flake_ref", job.request.flake_ref},
                            {"attr", job.request.attr},
                            {"warm", out.warm}};
@@ -675,10 +856,6 @@ ErrorOr<BuilderDerivation> EvaluateInBuilder(const LauncherOptions& options,
     return Error{std::move(problem)};
   };
 
-  auto local = LocalFlake(job.request.flake_ref);
-  if (auto copied = CopyFlakeSource(local->first, paths.inbox / dir); !copied) {
-    return failed(copied.error().message);
-  }
   // 1. Evaluate to a derivation. Its path is all the host takes from the answer, once checked.
   auto evaluated = RunNixInBuilder(options, taken.record(), taken.agent(), *argv, job, audit);
   if (!evaluated || evaluated->exit_status != 0) {
@@ -720,7 +897,7 @@ ErrorOr<BuilderDerivation> EvaluateInBuilder(const LauncherOptions& options,
                           : ": " + copied.error().message));
   }
   out.export_dir = paths.dir / ("export-" + dir);
-  auto store = StoreView::Open(taken.record());
+  auto store = StoreView::Open(options.state, taken.record());
   auto moved = store ? nix::CopyOutOfBuilder(store->path(), exported, out.export_dir)
                      : ErrorOr<Ok>(store.error());
   (void)taken.agent().Remove(std::string(kStoreMount) + "/" + exported, /*recursive=*/true);
@@ -981,7 +1158,7 @@ ErrorOr<Ok> DebootstrapInBuilder(const LauncherOptions& options, const BuilderSe
         (errors.empty() ? std::string() : "\ndpkg's errors:" + LastLines(errors)) +
         "\nhint: the builder reaches only the archives of this host's apt sources, through the "
         "egress proxy; check that this host's apt can reach them"};
-  } else if (auto store = StoreView::Open(started->record()); !store) {
+  } else if (auto store = StoreView::Open(options.state, started->record()); !store) {
     failed = store.error();
   } else if (auto copied = nix::CopyRootfsOutOfBuilder(
                  store->path(), relative, root, target,

@@ -2,13 +2,16 @@
 #define MVM_RUNTIME_LAUNCHER_BUILDER_H_
 
 // The builder sandbox: where `mvmctl build` evaluates and builds a flake, so that neither runs on
-// the host. It is an ordinary sandbox of a backend (the container backend by default), started
-// from a plan the launcher makes itself, that sees:
+// the host. It is an ordinary sandbox of a backend, started from a plan the launcher makes itself:
+// the container backend, or the qemu-microvm backend (ChooseBuilderBackend says which and why).
+// It sees
 //
-//   /usr    the host's /usr, read-only: Debian's nix-bin and its libraries, and the busybox the
-//           template flake imports (docs/nix.md says why /usr and not a rootfs of its own)
-//   /nix    its own store, `<state>/builder/store`: an ext4 image of bounded size mounted there
-//   /src    flake sources copied in for each build, read-only
+//   /usr    container: the host's /usr, read-only (Debian's nix-bin and its libraries, and the
+//           busybox the template flake imports); microVM: its root is a Debian image of its own
+//           (kMicrovmBuilderPackages, built by mmdebstrap in a container builder), /usr included
+//   /nix    its own store, `<state>/builder/store`: an ext4 image of bounded size mounted there on
+//           the host (a microVM reaches it over virtio-fs, never as a block device it could shape)
+//   /src    flake sources copied in for each build, read-only (live over virtio-fs in a microVM)
 //   /build  a bounded tmpfs for Nix's build directories
 //
 // and nothing else of the host: no state directory, no keys, no secrets, no home directory, and no
@@ -34,8 +37,21 @@ namespace mvm::runtime {
 /// `mvm-builder-<6 hex digits>`.
 inline constexpr std::string_view kWarmBuilder = "mvm-builder";
 
+/// The backends a builder runs on.
+inline constexpr std::string_view kContainerBuilder = "container";
+inline constexpr std::string_view kMicrovmBuilder = "qemu-microvm";
+/// Names the builder's backend when `--builder-backend` does not: `container`, `qemu-microvm` or
+/// `auto` (the default: ChooseBuilderBackend's probe).
+inline constexpr char kBuilderBackendEnv[] = "MVM_BUILDER_BACKEND";
+
+/// The packages of the microVM builder's root, an `Image.debian` of bookworm: Nix, and the
+/// busybox-static the template flake imports from /usr/bin by its hash.
+inline constexpr std::string_view kMicrovmBuilderPackages[] = {"nix-bin", "busybox-static"};
+
 /// How a builder sandbox is sized. The store's size is fixed when its image is first made.
 struct BuilderSettings {
+  /// kContainerBuilder or kMicrovmBuilder (ChooseBuilderBackend).
+  std::string backend = std::string(kContainerBuilder);
   uint32_t cpus = 2;
   uint32_t memory_mb = 2048;
   uint32_t store_mb = 8192;      ///< the store image (sparse: only what is written uses disk)
@@ -67,6 +83,33 @@ class BuilderLock {
   int fd_;
 };
 
+/// Which backend a builder runs on, and why.
+struct BuilderBackendChoice {
+  std::string backend;  ///< kContainerBuilder or kMicrovmBuilder
+  std::string reason;   ///< one sentence, for `builder status` and `-v`
+  bool asked = false;   ///< named by the flag or kBuilderBackendEnv, not chosen by the probe
+};
+
+/// The default when nobody names one: the microVM where KVM boots a guest (`accel` is the qemu
+/// backend's probe result), since then a build pays a boot of about a second for a hardware
+/// boundary; else the container, since under TCG emulation every instruction of Nix's evaluation
+/// is emulated. `qemu_available`: qemu-system-x86_64 is on PATH.
+BuilderBackendChoice DefaultBuilderBackend(bool qemu_available, std::string_view accel,
+                                           std::string_view accel_reason);
+
+/// `requested` (the flag's value, else kBuilderBackendEnv's, else empty) when it names a backend;
+/// for empty or `auto`, DefaultBuilderBackend over the qemu backend's KVM probe (a test boot, once
+/// per host kernel, cached in `<state>/guest/kvm-probe`). An Error for another name.
+ErrorOr<BuilderBackendChoice> ChooseBuilderBackend(const LauncherOptions& options,
+                                                   std::string_view requested);
+
+/// Makes what a builder on `settings.backend` needs before it starts, outside BuilderLock (a
+/// Debian build takes the lock itself): for the microVM, its Debian root (built once in a
+/// container builder, then found in the rootfs cache by the pin recorded in
+/// `<state>/builder/microvm-root.pin`). Nothing for the container.
+ErrorOr<Ok> PrepareBuilder(const LauncherOptions& options, const BuilderSettings& settings,
+                           audit::Log& audit);
+
 /// Makes the store image (first time: `settings.store_mb`, ext4) and mounts it at
 /// BuilderPaths::store unless it is mounted already. Needs root and e2fsprogs; call with the lock.
 ErrorOr<Ok> MountBuilderStore(const StateDir& state, const BuilderSettings& settings);
@@ -86,7 +129,8 @@ struct ArchiveHost {
 ErrorOr<std::vector<ArchiveHost>> ArchiveHostsFromApt(
     const std::filesystem::path& apt_dir = "/etc/apt");
 
-/// Starts a builder sandbox called `name` on `options.backend`, its store mounted first. Audited as
+/// Starts a builder sandbox called `name` on `settings.backend` (PrepareBuilder first), its store
+/// mounted first. Audited as
 /// `builder-start` (besides the launcher's `launch`). Detached for the warm builder. With
 /// `archive`, its network is the egress proxy allowing exactly those hosts (over their protocol),
 /// answered with their `addresses`; without, it has none.
@@ -110,6 +154,7 @@ struct BuilderOutput {
   std::string store_path;  ///< the builder's answer, checked to be a store path and nothing more
   bool warm = false;       ///< built in the warm builder rather than one started for this build
   std::string sandbox;     ///< which builder
+  std::string backend;     ///< the builder's backend
 };
 
 /// The `nix build` argv of `request` as it runs in the builder, its flake copied to `/src/<dir>`:
@@ -120,11 +165,11 @@ struct BuilderOutput {
 ErrorOr<std::vector<std::string>> BuilderArgv(const nix::NixBuildRequest& request,
                                               std::string_view dir);
 
-/// Builds `job` in the warm builder when it runs, else in a builder started for this build and
-/// destroyed after it, then imports the output into the host's artifact store. Audited as
-/// `builder-build` and `builder-import`. An Error when the flake cannot be built offline, Nix
-/// fails or runs past the time limit (with the last lines of its log), or the output is not a
-/// store path, not importable or not the pinned digest.
+/// Builds `job` in the warm builder when it runs (whatever its backend), else in a builder on
+/// `settings.backend` started for this build and destroyed after it, then imports the output into
+/// the host's artifact store. Audited as `builder-build` and `builder-import`. An Error when the
+/// flake cannot be built offline, Nix fails or runs past the time limit (with the last lines of its
+/// log), or the output is not a store path, not importable or not the pinned digest.
 ErrorOr<BuilderOutput> BuildInBuilder(const LauncherOptions& options,
                                       const BuilderSettings& settings, const BuilderJob& job,
                                       audit::Log& audit);
@@ -144,6 +189,7 @@ struct BuilderDerivation {
   std::filesystem::path export_dir;
   bool warm = false;
   std::string sandbox;
+  std::string backend;
 };
 
 /// Evaluates `job.request` in the builder sandbox (the warm one when it runs, as BuildInBuilder)

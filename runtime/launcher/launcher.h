@@ -178,6 +178,10 @@ struct StartOptions {
   /// backends::StartRequest::setid_files; only the launcher's own plans set it: the builder's for a
   /// Debian build.
   bool setid_files = false;
+  /// Targets of read-only local volumes the sandbox sees live rather than as of its start
+  /// (backends::SandboxMount::live). Only the launcher's own plans set it: the builder's /src,
+  /// where a warm builder finds each build's flake.
+  std::vector<std::string> live_read_only;
 };
 
 /// A started sandbox, owned by this process: destroyed by Destroy(), or, if this process dies

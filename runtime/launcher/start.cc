@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "ir/support/os/atomic_file.h"
@@ -117,6 +118,8 @@ ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions
       return source.error();
     }
     mounts.push_back({Kind::kVolume, *source, m.target(), m.mode() != "rw"});
+    mounts.back().live = std::find(start.live_read_only.begin(), start.live_read_only.end(),
+                                   m.target()) != start.live_read_only.end();
   }
   return mounts;
 }

@@ -45,12 +45,13 @@ std::vector<guest::ExtraMount> GuestMounts(const std::vector<backends::SandboxMo
   // backend's read-only binds show too, as of the moment of the start. Read-write volumes are
   // shared live over virtio-fs; read-only ones stay copies because then the guest reaches no host
   // daemon at all, and qemu attaches their image read-only, which no guest root undoes
-  // (docs/microvm.md).
+  // (docs/microvm.md), unless they must be live (the builder's /src): then virtio-fs through a
+  // read-only mount the host locks.
   std::vector<Extra> out;
   for (const backends::SandboxMount& m : mounts) {
     if (m.kind == Kind::kMemory) {
       out.push_back({Extra::Kind::kTmpfs, {}, m.target, m.size_mb});
-    } else if (m.kind == Kind::kVolume && (!m.read_only || m.owned_by_sandbox)) {
+    } else if (m.kind == Kind::kVolume && (!m.read_only || m.owned_by_sandbox || m.live)) {
       out.push_back(
           {Extra::Kind::kVirtiofs, m.source, m.target, 0, m.owned_by_sandbox, m.read_only});
     } else {

@@ -51,7 +51,7 @@ struct SharedDir {
   /// mount, which the kernel cannot idmap: its files already have host ids in virtiofsd's range
   /// (kVirtiofsdIdBase is its root).
   bool idmap = true;
-  bool read_only = false;  ///< the mount handed to virtiofsd is read-only (only without idmap)
+  bool read_only = false;  ///< the mount handed to virtiofsd is read-only, locked by the host
 };
 
 /// How a VM ended, as its supervisor saw it on the host.

@@ -238,7 +238,8 @@ ErrorOr<Ok> HandOverSharedDir(pid_t pid, const SharedDir& dir, int control) {
   if (dir.idmap) {
     attr.attr_set |= MOUNT_ATTR_IDMAP;
     attr.userns_fd = static_cast<uint64_t>(userns.get());
-  } else if (dir.read_only) {
+  }
+  if (dir.read_only) {
     // Set here, in the host's user namespace, it is locked: virtiofsd cannot remount it writable.
     attr.attr_set |= MOUNT_ATTR_RDONLY;
   }
