@@ -1,7 +1,9 @@
 // mvm_volume_bench: sequential write and read throughput and the small-file create rate of each
 // volume backend (runtime/volumes/), against the raw host file system in the same run, as a table
-// with ratios. Root only (memory mounts a tmpfs; the mounted encrypted store needs FUSE and a loop
-// device); the object backend runs against s3rver on 127.0.0.1 when it is installed.
+// with ratios, and of the mounted views sandboxes get (the gocryptfs view of an encrypted store,
+// the s3fs mount of an object prefix), written with plain system calls as a workload writes them.
+// Root only (memory mounts a tmpfs; the mounted views need FUSE, and gocryptfs a loop device); the
+// object backend and its s3fs mount run against s3rver on 127.0.0.1 when it is installed.
 //
 //   mvm_volume_bench [--mib N] [--files N] [--object-mib N] [--object-files N]
 //
@@ -23,6 +25,7 @@
 
 #include "runtime/secrets/secrets.h"
 #include "runtime/volumes/encrypted_mount.h"
+#include "runtime/volumes/object_mount.h"
 #include "runtime/volumes/volume.h"
 #include "tests/runtime/volumes/s3rver.h"
 #include "tests/support/temp_dir.h"
@@ -224,6 +227,21 @@ int main(int argc, char** argv) {
       } else {
         std::fprintf(stderr, "object: %s\n", volume.error().message.c_str());
       }
+      // The mounted form of Volume.object: s3fs on the host, written as a sandbox writes it.
+      volumes::ObjectMountRequest object;
+      object.url = "s3://bench/mounted";
+      object.endpoint = s3->endpoint();
+      object.credentials_secret = "s3-creds";
+      object.secrets = &*store;
+      object.mount_dir = state.path() / "mounts" / "bench-object";
+      auto files_view = volumes::MountObjectVolume(object);
+      if (files_view) {
+        add(Measure("object (s3fs mount, s3rver)", PosixTarget(*files_view), object_mib,
+                    object_files));
+      } else {
+        std::fprintf(stderr, "object mount: %s\n", files_view.error().message.c_str());
+      }
+      (void)volumes::UnmountBeneath(object.mount_dir);
     } else {
       std::fprintf(stderr, "s3rver: %s\n", started.error().message.c_str());
     }

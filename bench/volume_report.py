@@ -34,8 +34,11 @@ def main() -> None:
     body = ("Sequential write and read of one large file in 1 MiB chunks (every file fsync-ed before "
             "it is published, the raw baseline too; reads follow the writes, so they come from the "
             "page cache where the backend has one), and creates of 4 KiB files, one after another. "
-            "`× raw` is the ratio to the raw host file system of the same run. The object backend "
-            "writes less (its own MiB and files columns) because s3rver is slow.\n\n"
+            "`× raw` is the ratio to the raw host file system of the same run. The `mount` rows are "
+            "the views sandboxes get (gocryptfs, s3fs), written with plain system calls as a "
+            "workload writes them; the `API` rows go through the volume contract. The object "
+            "backend and its s3fs mount write less (their own MiB and files columns) because "
+            "s3rver is slow.\n\n"
             + run.stdout)
     if run.stderr.strip():
         body += "\nNotes from the run:\n\n" + "".join(f"- {line}\n" for line in

@@ -53,6 +53,12 @@ struct Capabilities {
   /// (SandboxMount::owned_by_sandbox). Unset where the backend cannot mount them; admission refuses
   /// those plans.
   std::optional<uint32_t> fuse_volume_owner;
+  /// The sandbox's mounts are this kernel's, in a mount namespace reached through the PID that
+  /// Start returns (`/proc/PID/root`): a host helper can watch what the workload does on its
+  /// `local` binds and `memory` tmpfs (runtime/volumes/mount_watch.h). Unset: read-write `local`
+  /// volumes are served by virtiofsd from the host directory, `memory` ones are in the guest's
+  /// memory, and read-only `local` ones are copies.
+  bool host_kernel_mounts = false;
 };
 
 /// Something the sandbox sees besides its root filesystem.

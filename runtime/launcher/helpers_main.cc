@@ -92,7 +92,7 @@ std::optional<int> RunHelperIfAsked(int argc, char** argv) {
     }
     return internal::RunPortsHelper(state, argv[4], guest);
   }
-  if (argc >= 8 && (argc - 5) % 3 == 0 && std::string_view(argv[2]) == "volume-audit") {
+  if (argc >= 9 && (argc - 5) % 4 == 0 && std::string_view(argv[2]) == "volume-audit") {
     StateDir state;
     state.root = argv[3];
     return internal::RunVolumeWatchHelper(state, argv[4],

@@ -191,14 +191,17 @@ int RunPortsHelper(const StateDir& state, const std::string& name, const std::ve
 /// The helper side of StartEgressHelper, run by RunHelperIfAsked.
 int RunEgressHelper(const StateDir& state, const std::string& name);
 
-/// Starts sandbox `name`'s volume-audit helper (volume_watch.cc) when `mounts` hold FUSE volumes
-/// (SandboxMount::owned_by_sandbox), returning once it watches them; nothing when there are none.
+/// Starts sandbox `name`'s volume-audit helper (volume_watch.cc) when `mounts` hold volumes it can
+/// watch on a backend with `caps` (runtime/volumes/mount_watch.h), `sandbox_pid` being the pid
+/// Start returned; returns once it watches them; nothing when there are none.
 ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
     const StateDir& state, const std::string& name, const plan::v1::ExecutionPlan& p,
-    const std::vector<backends::SandboxMount>& mounts, bool dies_with_caller);
+    const std::vector<backends::SandboxMount>& mounts, const backends::Capabilities& caps,
+    pid_t sandbox_pid, bool dies_with_caller);
 
-/// The helper side of StartVolumeWatch: `volumes` holds, per volume, its label, its view and the
-/// file system of its entries (or "-").
+/// The helper side of StartVolumeWatch: `volumes` holds, per volume, its label, how its reads and
+/// writes are watched (volumes::WatchAccessName), the root its path resolves in (or "-") and the
+/// path.
 int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
                          const std::vector<std::string>& volumes);
 

@@ -386,7 +386,8 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     r.egress_proxy = started->egress->proxy_url;
     r.secret_tokens = std::move(tokens);
   }
-  auto watch = StartVolumeWatch(options.state, name, p, request.mounts, request.dies_with_caller);
+  auto watch = StartVolumeWatch(options.state, name, p, request.mounts, backend.capabilities(),
+                                started->record_pid, request.dies_with_caller);
   if (!watch) {
     (void)sandbox.process_.Kill(SIGKILL);
     (void)sandbox.process_.Wait(std::chrono::seconds(5));

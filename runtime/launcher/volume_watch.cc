@@ -1,8 +1,8 @@
-// The volume-audit helper: one per sandbox with FUSE volumes (encrypted, object), counting what
-// the workload does on them (runtime/volumes/mount_watch.h) into the aggregated volume records of
-// the audit log. Host root (fanotify's filesystem marks need CAP_SYS_ADMIN); it reads events and
-// fstat-s the descriptors they carry, nothing else. Ended with SIGTERM first (EndHelpers), so that
-// it writes its last counts and the detach records.
+// The volume-audit helper: one per sandbox with volumes it can watch (mount_watch.h says which),
+// counting what the workload does on them (runtime/volumes/mount_watch.h) into the aggregated
+// volume records of the audit log. Host root (fanotify's filesystem marks need CAP_SYS_ADMIN); it
+// reads events and fstat-s the descriptors they carry, nothing else. Ended with SIGTERM first
+// (EndHelpers), so that it writes its last counts and the detach records.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -23,22 +23,44 @@ namespace fs = std::filesystem;
 
 ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
     const StateDir& state, const std::string& name, const plan::v1::ExecutionPlan& p,
-    const std::vector<backends::SandboxMount>& mounts, bool dies_with_caller) {
+    const std::vector<backends::SandboxMount>& mounts, const backends::Capabilities& caps,
+    pid_t sandbox_pid, bool dies_with_caller) {
+  using Kind = backends::SandboxMount::Kind;
+  using volumes::WatchAccess;
+  // Per volume: its label, how its reads and writes are seen, the root its path resolves in ("-"
+  // for the host's), its path.
   std::vector<std::string> volumes;
+  const std::string sandbox_root = "/proc/" + std::to_string(sandbox_pid) + "/root";
   for (const backends::SandboxMount& mount : mounts) {
-    if (!mount.owned_by_sandbox || mount.source.empty()) {
+    if (mount.kind == Kind::kStagedFile) {
       continue;
     }
+    const plan::v1::Mount* declared = nullptr;
     for (const plan::v1::Mount& m : p.mounts()) {
-      if (m.target() != mount.target) {
-        continue;
+      if (m.target() == mount.target) {
+        declared = &m;
       }
-      volumes.push_back(m.kind() + ":" + m.source());
-      volumes.push_back(mount.source.string());
-      // gocryptfs's ext4 image, mounted beside the view (encrypted_mount.cc): its entries change
-      // with the view's.
-      volumes.push_back(m.kind() == "encrypted" ? (mount.source.parent_path() / "store").string()
-                                                : "-");
+    }
+    if (declared == nullptr) {
+      continue;  // not a volume: the egress CA, the SDK
+    }
+    // A memory volume has no source: its target names it.
+    const std::string label =
+        declared->kind() + ":" + (declared->source().empty() ? mount.target : declared->source());
+    if (mount.owned_by_sandbox) {
+      // The host's FUSE view, the sandbox's alone, whichever mount of it the sandbox uses.
+      volumes.insert(volumes.end(), {label, std::string(WatchAccessName(WatchAccess::kFilesystem)),
+                                     "-", mount.source.string()});
+    } else if (caps.host_kernel_mounts) {
+      // The sandbox's own bind (only the workload's use of the directory) or its own tmpfs.
+      const WatchAccess access =
+          mount.kind == Kind::kMemory ? WatchAccess::kFilesystem : WatchAccess::kMount;
+      volumes.insert(volumes.end(),
+                     {label, std::string(WatchAccessName(access)), sandbox_root, mount.target});
+    } else if (mount.kind == Kind::kVolume && !mount.read_only && !mount.source.empty()) {
+      // virtiofsd's view of the host directory goes through the host's own mount.
+      volumes.insert(volumes.end(), {label, std::string(WatchAccessName(WatchAccess::kTree)), "-",
+                                     mount.source.string()});
     }
   }
   if (volumes.empty()) {
@@ -99,12 +121,20 @@ int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
         (void)log->Append(event, fields);
       });
   volumes::MountWatch watch(name, audit);
-  for (size_t i = 0; i + 2 < volumes.size(); i += 3) {
-    const std::string& names = volumes[i + 2];
-    if (auto added = watch.Add(volumes[i], volumes[i + 1], names == "-" ? "" : names); !added) {
+  for (size_t i = 0; i + 3 < volumes.size(); i += 4) {
+    volumes::WatchedVolume volume;
+    volume.label = volumes[i];
+    volume.root = volumes[i + 2] == "-" ? fs::path() : fs::path(volumes[i + 2]);
+    volume.path = volumes[i + 3];
+    ErrorOr<Ok> added = Error{"unknown watch `" + volumes[i + 1] + "`"};
+    if (auto access = volumes::ParseWatchAccess(volumes[i + 1])) {
+      volume.access = *access;
+      added = watch.Add(volume);
+    }
+    if (!added) {
       (void)log->Append(
           "volume.refused",
-          {{"sandbox", name}, {"volume", volumes[i]}, {"message", added.error().message}});
+          {{"sandbox", name}, {"volume", volume.label}, {"message", added.error().message}});
       return 1;
     }
   }

@@ -48,6 +48,9 @@ void VolumeAudit::FlushLocked(const Key& key, Pending& pending) {
   nlohmann::json ops = nlohmann::json::object();
   for (const auto& [name, c] : pending.ops) {
     ops[name] = {{"count", c.count}, {"failed", c.failed}, {"bytes", c.bytes}};
+    if (pending.at_least.contains(name)) {
+      ops[name]["at_least"] = true;
+    }
   }
   const auto span =
       std::chrono::duration_cast<std::chrono::milliseconds>(Now() - pending.since).count();
@@ -91,6 +94,16 @@ void VolumeAudit::Record(std::string_view sandbox, std::string_view volume, Volu
     FlushLocked(key, it->second);
     it->second.since = now;
   }
+}
+
+void VolumeAudit::CountsAreLowerBounds(std::string_view sandbox, std::string_view volume,
+                                       VolumeOp op) {
+  std::lock_guard lock(mu_);
+  auto [it, fresh] = pending_.try_emplace(Key{std::string(sandbox), std::string(volume)});
+  if (fresh) {
+    it->second.since = Now();
+  }
+  it->second.at_least.insert(std::string(OpName(op)));
 }
 
 void VolumeAudit::Flush() {

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,6 +66,10 @@ class VolumeAudit {
               bool ok, std::string_view detail = {});
   /// Writes every volume's counters now (one `volume.ops` record each that has any).
   void Flush();
+  /// From now until `volume`'s detach, its counters of `op` may be lower than what happened (one
+  /// event standing for several: mount_watch.h), and its `volume.ops` records say so with
+  /// `"at_least": true` beside that operation's count.
+  void CountsAreLowerBounds(std::string_view sandbox, std::string_view volume, VolumeOp op);
 
  private:
   struct Counter {
@@ -72,6 +77,7 @@ class VolumeAudit {
   };
   struct Pending {
     std::map<std::string, Counter> ops;  // by OpName
+    std::set<std::string> at_least;      // OpNames whose counts are lower bounds
     std::chrono::steady_clock::time_point since;
   };
   using Key = std::pair<std::string, std::string>;  // sandbox, volume

@@ -55,6 +55,7 @@ class ContainerBackend final : public backends::Backend {
     // namespace, and its files to the host ids of their makers there: no idmapped mount needed,
     // which a FUSE mount cannot have.
     caps.fuse_volume_owner = container::kHostIdBase;
+    caps.host_kernel_mounts = true;
     return caps;
   }
   ErrorOr<backends::Started> Start(const backends::StartRequest& request) const override;

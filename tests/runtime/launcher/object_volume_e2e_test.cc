@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -18,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ir/support/os/process.h"
+#include "tests/runtime/launcher/volume_e2e.h"
 #include "tests/runtime/volumes/s3rver.h"
 #include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
@@ -27,6 +29,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using mvm::testing::Describe;
+using mvm::testing::MountedBeneath;
 using mvm::testing::Result;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -34,17 +37,6 @@ using ::testing::Not;
 // s3rver accepts only its own key pair; the secret key is the part that must never show.
 constexpr char kKeyId[] = "S3RVER";
 constexpr char kSecretKey[] = "S3RVER";
-
-bool MountedBeneath(const fs::path& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find(" " + dir.string() + "/") != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
 
 std::string ReadAll(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -70,6 +62,43 @@ std::vector<pid_t> S3fsNaming(const std::string& needle) {
   return found;
 }
 
+/// A workload with `Volume.object(url, "/data", …, mode="rw")` at `path`: `write` makes a file, a
+/// directory with a file in it and renames the first; `read-back` prints them; `read` adds what the
+/// container case checks of the sandbox (ownership, hard links, environments, the mount); `idle`.
+/// `workload_args` go into @workload.
+void WriteObjectsSource(const fs::path& path, const std::string& url, const std::string& endpoint,
+                        const std::string& secret, const std::string& workload_args) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path)
+      << "from mvm import SecretRef, Volume, entrypoint, workload\n\n"
+         "@workload(\"objects\", image=\"template:busybox\""
+      << workload_args
+      << ",\n"
+         "          timeout_seconds=60,\n"
+         "          volumes=[Volume.object(\""
+      << url << "\", \"/data\", endpoint=\"" << endpoint
+      << "\",\n"
+         "                                 credentials=SecretRef(\""
+      << secret
+      << "\"), mode=\"rw\")])\n"
+         "class Objects:\n"
+         "    @entrypoint(\"write\", command=[\"sh\", \"-c\", \"echo first > /data/a.txt && "
+         "mkdir /data/sub && echo second > /data/sub/b.txt && mv /data/a.txt /data/c.txt && "
+         "echo wrote\"])\n"
+         "    def write(self): ...\n\n"
+         "    @entrypoint(\"read-back\", command=[\"sh\", \"-c\", \"cat /data/c.txt "
+         "/data/sub/b.txt && ls /data\"])\n"
+         "    def read_back(self): ...\n\n"
+         "    @entrypoint(\"read\", command=[\"sh\", \"-c\", \"cat /data/c.txt /data/sub/b.txt "
+         "&& "
+         "ls /data && stat -c 'owner=%u' /data/c.txt && (ln /data/c.txt /data/d.txt 2>/dev/null "
+         "|| echo no-hardlink) && cat /proc/1/environ /proc/self/environ | tr '\\\\0' '\\\\n' "
+         "&& grep -h s3fs /proc/mounts | cut -d' ' -f1-4\"])\n"
+         "    def read(self): ...\n\n"
+         "    @entrypoint(\"idle\", command=[\"sh\", \"-c\", \"exec sleep 600\"])\n"
+         "    def idle(self): ...\n";
+}
+
 class ObjectVolumeE2E : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -86,36 +115,15 @@ class ObjectVolumeE2E : public ::testing::Test {
     state_ = dir_->path() / "state";
     mvm::testing::UseSharedRootfsCache(state_);
     mounts_ = fs::weakly_canonical(state_) / "volumes" / "mounts";
-    fs::create_directories(dir_->path() / "s3rver");
-    auto started = mvm::testing::S3rver::Start(dir_->path() / "s3rver", "e2e-bucket");
-    ASSERT_TRUE(started) << started.error().message;
-    s3_.emplace(std::move(*started));
-    Result set = Mvmctl({"secret", "set", "e2e-keys"}, std::string(kKeyId) + ":" + kSecretKey);
-    ASSERT_EQ(set.status, 0) << Describe(set);
+    mvm::testing::StartS3rverWithKeys(dir_->path() / "s3rver", "e2e-bucket", state_, "e2e-keys",
+                                      s3_);
+    if (HasFatalFailure()) {
+      return;
+    }
     // Outside the state dir, which would otherwise ship to /app.
-    fs::create_directories(dir_->path() / "project");
     source_ = dir_->path() / "project" / "objects.py";
-    std::ofstream(source_)
-        << "from mvm import SecretRef, Volume, entrypoint, workload\n\n"
-           "@workload(\"objects\", image=\"template:busybox\", isolation=\"container\",\n"
-           "          timeout_seconds=60,\n"
-           "          volumes=[Volume.object(\"s3://e2e-bucket/run-1\", \"/data\", endpoint=\""
-        << s3_->endpoint()
-        << "\",\n"
-           "                                 credentials=SecretRef(\"e2e-keys\"), mode=\"rw\")])\n"
-           "class Objects:\n"
-           "    @entrypoint(\"write\", command=[\"sh\", \"-c\", \"echo first > /data/a.txt && "
-           "mkdir /data/sub && echo second > /data/sub/b.txt && mv /data/a.txt /data/c.txt && "
-           "echo wrote\"])\n"
-           "    def write(self): ...\n\n"
-           "    @entrypoint(\"read\", command=[\"sh\", \"-c\", \"cat /data/c.txt /data/sub/b.txt "
-           "&& "
-           "ls /data && stat -c 'owner=%u' /data/c.txt && (ln /data/c.txt /data/d.txt 2>/dev/null "
-           "|| echo no-hardlink) && cat /proc/1/environ /proc/self/environ | tr '\\\\0' '\\\\n' "
-           "&& grep -h s3fs /proc/mounts | cut -d' ' -f1-4\"])\n"
-           "    def read(self): ...\n\n"
-           "    @entrypoint(\"idle\", command=[\"sh\", \"-c\", \"exec sleep 600\"])\n"
-           "    def idle(self): ...\n";
+    WriteObjectsSource(source_, "s3://e2e-bucket/run-1", s3_->endpoint(), "e2e-keys",
+                       ", isolation=\"container\"");
   }
   void TearDown() override {
     if (dir_) {
@@ -144,6 +152,15 @@ TEST_F(ObjectVolumeE2E, WritesAreObjectsTheNextRunReadsAndTheKeysReachOnlyS3fs) 
   ASSERT_EQ(write.status, 0) << Describe(write);
   EXPECT_THAT(write.out, HasSubstr("wrote"));
   EXPECT_FALSE(MountedBeneath(mounts_)) << "the run's end unmounts the volume";
+  // What the workload did on the s3fs mount reached the audit, creates and the rename included
+  // (inotify on the view: mount_watch.h).
+  mvm::testing::VolumeCounts counts =
+      mvm::testing::ReadVolumeCounts(state_, "object:s3://e2e-bucket/run-1", "a.txt");
+  EXPECT_TRUE(counts.detached);
+  EXPECT_FALSE(counts.holds_forbidden) << "no path in a record";
+  EXPECT_EQ(counts.count["create"], 3u);
+  EXPECT_EQ(counts.count["rename"], 1u);
+  EXPECT_EQ(counts.count["write"], 2u);
 
   // The files are objects under the prefix: `mvmctl fs` reads them through the S3 API.
   Result fetched = Mvmctl({"fs", "s3://e2e-bucket/run-1", "read", "sub/b.txt", "--endpoint",
@@ -198,6 +215,65 @@ TEST_F(ObjectVolumeE2E, WritesAreObjectsTheNextRunReadsAndTheKeysReachOnlyS3fs) 
   EXPECT_THAT(refused.err, HasSubstr("e2e-bucket"));
   EXPECT_THAT(refused.err, Not(HasSubstr("wrong-secret-value")));
   EXPECT_FALSE(MountedBeneath(mounts_));
+}
+
+// The qemu-microvm backend gets the host's s3fs view over virtio-fs (one case, two boots,
+// labelled microvm_boot in runtime/launcher/CMakeLists.txt): what one run writes is an object the
+// next run reads back, and the workload's creates and rename through virtiofsd reach the audit.
+TEST(ObjectVolumeE2EMicrovm, WritesInOneBootAreObjectsTheNextBootReads) {
+  if (::geteuid() != 0) {
+    MVM_MISSING_PREREQUISITE() << "root (FUSE mounts and virtiofsd's confinement need it)";
+  }
+  if (!mvm::os::FindProgram("s3fs")) {
+    MVM_MISSING_PREREQUISITE() << "s3fs (scripts/bootstrap.sh installs s3fs and fuse3)";
+  }
+  if (!fs::exists(mvm::testing::S3rver::Program())) {
+    MVM_MISSING_PREREQUISITE() << "s3rver is not installed; run scripts/bootstrap.sh";
+  }
+  const fs::path state = fs::path(MVM_BINARY_DIR) / "qemu-microvm-test-state";
+  mvm::testing::UseSharedRootfsCache(state);
+  const fs::path mounts = fs::weakly_canonical(state) / "volumes" / "mounts";
+  mvm::testing::TempDir dir("mvm-object-vm");
+  std::optional<mvm::testing::S3rver> s3;
+  const std::string secret = "vm-object-keys-" + std::to_string(::getpid());
+  mvm::testing::StartS3rverWithKeys(dir.path() / "s3rver", "vm-bucket", state, secret, s3);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  struct Cleanup {
+    std::function<void()> run;
+    ~Cleanup() { run(); }
+  } cleanup{[&] { mvm::testing::Mvmctl({"secret", "rm", secret}, "", state); }};
+  // A prefix of its own: the shared state's audit log holds earlier runs' counts.
+  const std::string url = "s3://vm-bucket/run-" + std::to_string(::getpid());
+  const fs::path source = dir.path() / "project" / "objects.py";
+  WriteObjectsSource(source, url, s3->endpoint(), secret, "");
+  auto run = [&](const std::string& entrypoint) {
+    return mvm::testing::Mvmctl(
+        {"run", source.string(), "--entrypoint", entrypoint, "--backend", "qemu-microvm"}, "",
+        state);
+  };
+
+  Result write = run("write");
+  ASSERT_EQ(write.status, 0) << Describe(write);
+  EXPECT_THAT(write.out, HasSubstr("wrote"));
+  EXPECT_FALSE(MountedBeneath(mounts)) << "the run's end unmounts the volume";
+  Result fetched = mvm::testing::Mvmctl(
+      {"fs", url, "read", "c.txt", "--endpoint", s3->endpoint(), "--credentials", secret}, "",
+      state);
+  EXPECT_EQ(fetched.status, 0) << Describe(fetched);
+  EXPECT_EQ(fetched.out, "first\n");
+
+  Result read = run("read-back");
+  ASSERT_EQ(read.status, 0) << Describe(read);
+  EXPECT_THAT(read.out, HasSubstr("first\nsecond\nc.txt\nsub\n"));
+  EXPECT_FALSE(MountedBeneath(mounts));
+
+  mvm::testing::VolumeCounts counts = mvm::testing::ReadVolumeCounts(state, "object:" + url);
+  EXPECT_TRUE(counts.attached);
+  EXPECT_TRUE(counts.detached);
+  EXPECT_EQ(counts.count["create"], 3u);
+  EXPECT_EQ(counts.count["rename"], 1u);
+  EXPECT_GE(counts.count["write"], 2u);
+  EXPECT_GE(counts.count["read"], 2u);
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
+#include "tests/support/files.h"
 #include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
 #include "tests/support/processes.h"
@@ -368,6 +369,8 @@ TEST_F(MicrovmE2E, ReadWriteVolumeIsSharedLiveBothWaysOverVirtiofs) {
   VolumeProject project;
   const std::string name = "vm-rw";
   Mvmctl({"destroy", name});
+  // The audit records this case adds (the shared state keeps earlier runs' too).
+  const size_t audit_before = mvm::testing::SplitLines(ReadFile(State() / "audit.jsonl")).size();
   Result up = Mvmctl({"up", project.file().string(), "--backend", "qemu-microvm", "--workload",
                       "rw", "--name", name, "--detach"});
   ASSERT_EQ(up.status, 0) << Describe(up);
@@ -465,6 +468,27 @@ TEST_F(MicrovmE2E, ReadWriteVolumeIsSharedLiveBothWaysOverVirtiofs) {
   Result destroy = Mvmctl({"destroy", name});
   EXPECT_EQ(destroy.status, 0) << Describe(destroy);
   EXPECT_TRUE(OurQemus().empty());
+  // The guest's files, made through virtiofsd, reached the audit (runtime/volumes/mount_watch.h:
+  // inotify on the host directory): guest.txt, sub, sub/f, shell, setgid-dir, mv, mv/deep at least.
+  std::vector<std::string> audit = mvm::testing::SplitLines(ReadFile(State() / "audit.jsonl"));
+  bool watched = false;
+  uint64_t creates = 0, writes = 0;
+  for (size_t i = audit_before; i < audit.size(); ++i) {
+    auto record = nlohmann::json::parse(audit[i], nullptr, /*allow_exceptions=*/false);
+    if (!record.is_object() || record.value("sandbox", "") != name) {
+      continue;
+    }
+    watched = watched || (record.value("event", "") == "volume.attach" &&
+                          record.value("detail", "").find("(tree)") != std::string::npos);
+    if (record.value("event", "") == "volume.ops") {
+      const auto& ops = record["ops"];
+      creates += ops.contains("create") ? ops["create"]["count"].get<uint64_t>() : 0;
+      writes += ops.contains("write") ? ops["write"]["count"].get<uint64_t>() : 0;
+    }
+  }
+  EXPECT_TRUE(watched);
+  EXPECT_GE(creates, 7u);
+  EXPECT_GE(writes, 3u);
 
   // `run` too: the file the workload wrote is on the host afterwards, and no virtiofsd is left.
   Result run = Mvmctl({"run", project.file().string(), "--backend", "qemu-microvm", "--workload",

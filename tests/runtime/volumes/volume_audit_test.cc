@@ -171,5 +171,31 @@ TEST(VolumeAudit, AWriterThatNeverCommitsCountsAsAFailedWrite) {
             (nlohmann::json{{"count", 1}, {"failed", 1}, {"bytes", 7}}));
 }
 
+// A count the watch may have merged (mount_watch.h) says so in every record until the detach, and
+// only for that operation.
+TEST(VolumeAudit, ACountMarkedALowerBoundSaysSoInEveryRecordUntilTheDetach) {
+  std::vector<nlohmann::json> ops;
+  VolumeAudit audit([&](std::string_view event, const nlohmann::json& fields) {
+    if (event == "volume.ops") {
+      ops.push_back(fields.at("ops"));
+    }
+  });
+  audit.Record("sb", "local:/d", VolumeOp::kAttach, 0, true);
+  audit.CountsAreLowerBounds("sb", "local:/d", VolumeOp::kRead);
+  audit.Record("sb", "local:/d", VolumeOp::kRead, 0, true);
+  audit.Record("sb", "local:/d", VolumeOp::kCreate, 0, true);
+  audit.Flush();
+  audit.Record("sb", "local:/d", VolumeOp::kRead, 0, true);
+  audit.Record("sb", "local:/d", VolumeOp::kDetach, 0, true);
+  audit.Record("sb", "local:/d", VolumeOp::kAttach, 0, true);
+  audit.Record("sb", "local:/d", VolumeOp::kRead, 0, true);
+  audit.Flush();
+  ASSERT_EQ(ops.size(), 3u);
+  EXPECT_EQ(ops[0].at("read").at("at_least"), true);
+  EXPECT_FALSE(ops[0].at("create").contains("at_least"));
+  EXPECT_EQ(ops[1].at("read").at("at_least"), true) << "kept across flushes";
+  EXPECT_FALSE(ops[2].at("read").contains("at_least")) << "a new attach starts exact";
+}
+
 }  // namespace
 }  // namespace mvm::runtime::volumes
