@@ -162,6 +162,7 @@ int RunRun(Args& args) {
   run.start.project_root = input->project_root;
   run.start.blobs = input->blobs;
   run.start.use_pool = !args.Has("no-pool");
+  run.start.launch_record_with_first_exec = true;
   run.raw_output = args.Has("raw");
   if (args.Has("i")) {
     run.stdin_fd = STDIN_FILENO;

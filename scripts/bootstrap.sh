@@ -17,6 +17,8 @@ debian_packages=(
   # The egress proxy: DNS (ldns), HTTP/1.x (http-parser), the sandbox-side redirect (nftables).
   libldns-dev libhttp-parser-dev libnftables-dev
   ca-certificates openssl
+  # lit-tests/cli/run_syncs.test counts the syncs of a run with it.
+  strace
   # The SARIF test (lit-tests/cli/sarif_schema.test) validates mvmctl's logs with a real JSON Schema
   # validator, for the system python3 (Debian's /usr/bin/python3); rfc3987 lets it check `uri` formats.
   python3-jsonschema python3-rfc3987

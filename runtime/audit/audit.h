@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,6 +24,9 @@ struct LogOptions {
   /// Milliseconds since 1970-01-01T00:00:00Z; the wall clock (`CLOCK_REALTIME`) when empty. Tests
   /// set it to write records with chosen times.
   std::function<int64_t()> now_unix_ms;
+  /// Called with the head file's text whenever it has been synced (what a power loss would
+  /// leave). Tests use it to rebuild the files such a loss leaves.
+  std::function<void(std::string_view head_text)> head_made_durable;
 };
 
 /// The launcher's append-only audit log: one JSON object per line (JSONL), each in canonical
@@ -36,7 +40,7 @@ struct LogOptions {
 ///
 /// A Log with a checkpoint key also signs: every so often a `checkpoint` record carries an Ed25519
 /// signature over itself (and so, through `prev`, over everything before it), and after every
-/// append `<path>.head` is rewritten atomically with the last record's seq and hash, signed. The
+/// append `<path>.head` is overwritten in place with the last record's seq and hash, signed. The
 /// head is what makes removing records from the end detectable. Rolling the log and its head back
 /// together to an earlier copy is not detectable from the files alone; ship records off the host
 /// when that matters.
@@ -123,7 +127,10 @@ class Log {
   ErrorOr<Tail> AppendLocked(const Tail& tail, std::string_view event, nlohmann::json record,
                              bool sync = true);
   ErrorOr<Tail> AppendCheckpointLocked(const Tail& tail, bool sync = true);
-  ErrorOr<Ok> WriteHead(const Tail& tail) const;
+  // Signs `tail` into the head file. `step_from`: the seq the step began at, so that the head is
+  // synced only when it enters a new block of kHeadSyncEvery records; nullopt syncs it always.
+  ErrorOr<Ok> WriteHead(const Tail& tail, std::optional<uint64_t> step_from) const;
+  static constexpr uint64_t kHeadSyncEvery = 16;
   // At Open: the head must be this key's and name the last record, or lag it by at most
   // kMaxHeadLag records that ChainsFrom it (then an `audit-head-recovered` record and a new head).
   static constexpr uint64_t kMaxHeadLag = 32;

@@ -11,12 +11,14 @@
 #include <cerrno>
 #include <cmath>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "backend-emit/plan/base64.h"
 #include "ir/canonical_json.h"
 #include "ir/support/os/atomic_file.h"
+#include "ir/support/os/unique_fd.h"
 #include "ir/support/os/write_all.h"
 #include "runtime/audit/audit.h"
 #include "runtime/audit/record.h"
@@ -338,7 +340,7 @@ ErrorOr<Ok> Log::CheckHead(const Tail& tail) {
   }
   if (!text->has_value()) {
     if (tail.seq == 0) {
-      return WriteHead(tail);  // a new log: its (empty) end is signed from the start
+      return WriteHead(tail, std::nullopt);  // a new log: its (empty) end is signed from the start
     }
     return Error{"the audit log " + Quote(path_) + " has records but no head file " +
                  Quote(head_path) +
@@ -368,7 +370,7 @@ ErrorOr<Ok> Log::CheckHead(const Tail& tail) {
     if (!next) {
       return next.error();
     }
-    return WriteHead(*next);
+    return WriteHead(*next, std::nullopt);
   }
   if (head->seq != tail.seq || head->hash != tail.hash) {
     return Error{"the audit head file " + Quote(head_path) + " names record " +
@@ -502,17 +504,79 @@ ErrorOr<Log::Tail> Log::AppendCheckpointLocked(const Tail& tail, bool sync) {
   return next;
 }
 
-ErrorOr<Ok> Log::WriteHead(const Tail& tail) const {
+ErrorOr<Ok> Log::WriteHead(const Tail& tail, std::optional<uint64_t> step_from) const {
   Head head;
   head.seq = tail.seq;
   head.hash = tail.hash;
   head.public_key = key_->public_key();
   head.signature = key_->Sign(head.Message());
-  // A reader sees the old head or the new one, never a mix, and after a crash the name holds a
-  // whole head, not an empty file.
-  if (auto written = os::WriteFileAtomically(HeadPath(path_), head.ToFileText(), {0600, true});
-      !written) {
-    return Error{"the audit head file: " + written.error().message};
+  const std::string text = head.ToFileText();
+  const fs::path head_path = HeadPath(path_);
+  auto fail = [&](const std::string& what, int error) {
+    return Error{"the audit head file: cannot " + what + " " + Quote(head_path) + ": " +
+                 ErrnoText(error)};
+  };
+  // Overwritten in place, not renamed over: a rename is durable only with a sync of the new file
+  // and one of the directory, two of a step's three syncs. One pwrite at offset 0 of less than a
+  // sector (a head is at most about 330 bytes, with a 20-digit seq) is whole or absent after a
+  // power loss (the assumption PostgreSQL makes for its control file), and readers hold the log's
+  // flock, so none sees half of one.
+  static_assert(kHeadSyncEvery * 2 <= kMaxHeadLag);
+  bool created = true;
+  os::UniqueFd fd(
+      open(head_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid() && errno == EEXIST) {
+    created = false;
+    fd.Reset(open(head_path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  }
+  if (!fd.valid()) {
+    return fail("open", errno);
+  }
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) {
+    return fail("stat", errno);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Error{"the audit head file " + Quote(head_path) + " is not a regular file"};
+  }
+  if (created && fchmod(fd.get(), 0600) != 0) {
+    return fail("set the mode of", errno);
+  }
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = pwrite(fd.get(), text.data() + done, text.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return fail("write", n < 0 ? errno : EIO);
+    }
+    done += static_cast<size_t>(n);
+  }
+  const bool resized = static_cast<size_t>(st.st_size) != text.size();
+  if (static_cast<size_t>(st.st_size) > text.size() && ftruncate(fd.get(), text.size()) != 0) {
+    return fail("truncate", errno);
+  }
+  // The head's durability follows the log's: a power loss may take back unsynced heads, and the
+  // next Open signs over the records the durable head lags (CheckHead). Syncing whenever the head
+  // enters a new block of kHeadSyncEvery records keeps that lag under 2 * kHeadSyncEvery for steps
+  // of up to kHeadSyncEvery records; a size change (a new file, one more digit) is metadata a
+  // power loss could otherwise cut.
+  const bool crosses = !step_from || tail.seq / kHeadSyncEvery != *step_from / kHeadSyncEvery ||
+                       tail.seq - *step_from >= kHeadSyncEvery;
+  if (!created && !resized && !crosses) {
+    return Ok{};
+  }
+  if (fdatasync(fd.get()) != 0) {
+    return fail("sync", errno);
+  }
+  if (created) {
+    if (auto synced = os::SyncDirectory(head_path.parent_path()); !synced) {
+      return Error{"the audit head file: " + synced.error().message};
+    }
+  }
+  if (options_.head_made_durable) {
+    options_.head_made_durable(text);
   }
   return Ok{};
 }
@@ -588,7 +652,7 @@ ErrorOr<std::vector<std::string>> Log::AppendAll(std::span<const Event> events, 
     return written(Error{"cannot sync the audit log " + Quote(path_) + ": " + ErrnoText(errno)});
   }
   if (key_ != nullptr) {
-    if (auto head = WriteHead(tail); !head) {
+    if (auto head = WriteHead(tail, locked->tail.seq); !head) {
       return written(head.error());
     }
   }
@@ -611,7 +675,7 @@ ErrorOr<std::string> Log::Checkpoint() {
   if (!next) {
     return next.error();
   }
-  if (auto head = WriteHead(*next); !head) {
+  if (auto head = WriteHead(*next, locked->tail.seq); !head) {
     return head.error();
   }
   return AuditId(next->seq, next->hash);

@@ -373,7 +373,8 @@ Sandbox::Sandbox(Sandbox&& other) noexcept
       agent_(std::move(other.agent_)),
       watchdog_fd_(std::exchange(other.watchdog_fd_, -1)),
       watchdog_pid_(std::exchange(other.watchdog_pid_, -1)),
-      pooled_egress_(std::move(other.pooled_egress_)) {
+      pooled_egress_(std::move(other.pooled_egress_)),
+      deferred_audit_(std::exchange(other.deferred_audit_, {})) {
   other.agent_.reset();
 }
 
@@ -386,6 +387,7 @@ Sandbox& Sandbox::operator=(Sandbox&& other) noexcept {
     watchdog_fd_ = std::exchange(other.watchdog_fd_, -1);
     watchdog_pid_ = std::exchange(other.watchdog_pid_, -1);
     pooled_egress_ = std::move(other.pooled_egress_);
+    deferred_audit_ = std::exchange(other.deferred_audit_, {});
   }
   return *this;
 }
@@ -483,7 +485,8 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
   EndHelpers(sandbox.record_);
   RemoveSandbox(options.state, sandbox.record_.name, sandbox.record_.InstanceName());
   // The end of a sandbox's story: signed with it, in one sync, rather than by Close after it.
-  std::vector<audit::Log::Event> step(before.begin(), before.end());
+  std::vector<audit::Log::Event> step = sandbox.TakeDeferredAudit();
+  step.insert(step.end(), before.begin(), before.end());
   step.push_back({"destroy", {{"sandbox", sandbox.record_.name}, {"reason", reason}}});
   (void)audit.AppendAll(step, audit::Log::Seal::kWithCheckpoint);
   DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
@@ -690,8 +693,9 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
   // per run. A launcher killed in between leaves the exec without its exit record, as a kill during
   // the exec does; the watchdog records the destroy.
   std::optional<audit::Log::Event> exit_record;
+  const std::vector<audit::Log::Event> held_back = sandbox->TakeDeferredAudit();
   auto outcome = Exec(options, sandbox->record(), sandbox->agent(), std::move(request), sink,
-                      timeout, audit, "timeout_seconds", run.terminal, &exit_record);
+                      timeout, audit, "timeout_seconds", run.terminal, &exit_record, held_back);
   for (int i : {0, 1}) {
     if (escape[i]) {
       write_all(i + 1, escapers[i].Finish());

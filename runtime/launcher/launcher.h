@@ -182,6 +182,12 @@ struct StartOptions {
   /// (backends::SandboxMount::live). Only the launcher's own plans set it: the builder's /src,
   /// where a warm builder finds each build's flake.
   std::vector<std::string> live_read_only;
+  /// `mvmctl run`: the `launch` record waits for the first exec's audit step (RunToCompletion) and
+  /// reaches the disk with the `exec` record, one sync for both, before the command starts. Until
+  /// then only mvm's own agent has run in the sandbox, which dies with a launcher killed meanwhile:
+  /// its watchdog records the `destroy` alone. Ignored for a detached start and for a plan with
+  /// secrets, whose releases follow the launch.
+  bool launch_record_with_first_exec = false;
 };
 
 /// A started sandbox, owned by this process: destroyed by Destroy(), or, if this process dies
@@ -202,6 +208,9 @@ class Sandbox {
   ErrorOr<Ok> Wait(std::chrono::milliseconds timeout) { return process_.Wait(timeout); }
   /// Tells the watchdog its job is done and lets the sandbox outlive this process.
   void Release();
+  /// The records StartOptions::launch_record_with_first_exec held back, for the caller's next
+  /// audit step; Destroy appends any not taken.
+  std::vector<audit::Log::Event> TakeDeferredAudit() { return std::exchange(deferred_audit_, {}); }
 
  private:
   friend ErrorOr<Sandbox> Start(const LauncherOptions&, const AdmittedPlan&, const StartOptions&,
@@ -221,6 +230,7 @@ class Sandbox {
   /// A warm pool's sandbox with secrets: what a claim needs to restart its egress helper with fresh
   /// tokens (internal.h).
   std::shared_ptr<PooledEgress> pooled_egress_;
+  std::vector<audit::Log::Event> deferred_audit_;
 };
 
 /// Materialises the root filesystem, starts the sandbox on the backend with the guest agent as PID
@@ -265,13 +275,15 @@ class ExecTerminal {
 /// `terminal` the command runs on a terminal in the sandbox, the user's raw meanwhile. With
 /// `exit_record`, the `exec-exit` record is left there for the caller to append with its next step
 /// (RunToCompletion: with the sandbox's `destroy`, one sync for both) and the outcome has no
-/// audit id.
+/// audit id. `before`: records appended in the same step as the `exec` record, ahead of it (a run's
+/// held-back `launch`, Sandbox::TakeDeferredAudit).
 ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& record,
                           agent::Client& agent, agent::ExecRequest request,
                           const agent::OutputSink& sink, uint32_t timeout_seconds,
                           audit::Log& audit, std::string_view timeout_option = "timeout_seconds",
                           ExecTerminal* terminal = nullptr,
-                          std::optional<audit::Log::Event>* exit_record = nullptr);
+                          std::optional<audit::Log::Event>* exit_record = nullptr,
+                          std::span<const audit::Log::Event> before = {});
 
 /// Shuts the sandbox down and removes every trace: processes, cgroups, state. Audited with
 /// `reason`, after `before` (records of the same step, e.g. the last exec's `exec-exit`), in one

@@ -66,15 +66,12 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
                           agent::Client& agent, agent::ExecRequest request,
                           const agent::OutputSink& sink, uint32_t timeout_seconds,
                           audit::Log& audit, std::string_view timeout_option,
-                          ExecTerminal* terminal, std::optional<audit::Log::Event>* exit_record) {
+                          ExecTerminal* terminal, std::optional<audit::Log::Event>* exit_record,
+                          std::span<const audit::Log::Event> before) {
   (void)options;
   request.timeout_ms = timeout_seconds * 1000;
   if (terminal != nullptr) {
     terminal->Prepare(request);
-  }
-  auto backend = backends::Find(record.backend);
-  if (!backend) {
-    return backend.error();
   }
   std::string command;
   for (const std::string& a : request.argv) {
@@ -84,7 +81,14 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
   if (request.tty) {
     begun["tty"] = true;
   }
-  (void)audit.Append("exec", begun);
+  // First: `before` holds a run's `launch`, which no error below may drop.
+  std::vector<audit::Log::Event> step(before.begin(), before.end());
+  step.push_back({"exec", std::move(begun)});
+  (void)audit.AppendAll(step);
+  auto backend = backends::Find(record.backend);
+  if (!backend) {
+    return backend.error();
+  }
   auto record_exit = [&](nlohmann::json fields) -> std::string {
     if (exit_record != nullptr) {
       exit_record->emplace(audit::Log::Event{"exec-exit", std::move(fields)});

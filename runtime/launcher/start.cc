@@ -423,7 +423,11 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   if (rootfs.image) {
     launch["image"] = rootfs.image->digest;
   }
-  (void)audit.Append("launch", launch);
+  if (start.launch_record_with_first_exec && !start.detached && admitted.secrets.empty()) {
+    sandbox.deferred_audit_.push_back({"launch", std::move(launch)});
+  } else {
+    (void)audit.Append("launch", launch);
+  }
   AuditSecretReleases(audit, name, admitted, /*pool=*/"");
   if (request.describe) {
     for (const std::string& line : started->description) {

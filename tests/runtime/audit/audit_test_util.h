@@ -27,7 +27,10 @@ using mvm::testing::WriteFile;
 /// record, so records are byte-for-byte repeatable.
 inline LogOptions TickingClock(uint64_t checkpoint_every = 64) {
   auto now = std::make_shared<int64_t>(1000000);
-  return LogOptions{checkpoint_every, [now] { return (*now)++; }};
+  LogOptions options;
+  options.checkpoint_every = checkpoint_every;
+  options.now_unix_ms = [now] { return (*now)++; };
+  return options;
 }
 
 /// The log's lines without their newlines; the file must end in one.
