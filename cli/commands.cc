@@ -919,12 +919,13 @@ exit status: 0 ok (also when a sandbox or image was skipped), 2 usage error, 3 e
        R"(usage: mvmctl templates [--format human|json] [--state-dir DIR]
 
 Lists the root filesystems the state directory's cache holds: each built-in template (`template:`
-images) with the digest and size of its current tree, and each `Image.debian` image with its pin
-(the digest of the resolved package set a plan records), the number of packages it installs, its
-size and what refers to it (sandboxes, snapshots). Reads only. `mvmctl gc --debian-images`
-removes the Debian images nothing refers to. --format json prints
-{"templates":[{"name","built","digest"?,"bytes"?}],"debian":[{"pin","tree","trees","packages",
-"bytes","used_by"}]}.
+images) with the digest, recipe revision and size of its current tree, and each `Image.debian`
+image with its pin (the digest of the resolved package set a plan records), the number of
+packages it installs, its size and what refers to it (sandboxes, snapshots). A tree built by
+another recipe revision than this mvm's is listed as stale; its next use builds it again. Reads
+only. `mvmctl gc --debian-images` removes the Debian images nothing refers to. --format json
+prints {"templates":[{"name","built","wanted_revision","digest"?,"bytes"?,"revision"?,"stale"?}],
+"debian":[{"pin","tree","revision","stale","trees","packages","bytes","used_by"}]}.
 
 options:
   --format F        human (default) or json
