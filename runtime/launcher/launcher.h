@@ -237,10 +237,13 @@ struct ExecOutcome {
 /// Maps an agent's result to mvmctl's exit status and message: the command's own status, 124 on
 /// timeout (naming `timeout_option`, the setting the user gave the limit with), 126/127 when it
 /// could not start, 128+N for signal N, with the memory-limit reason for an OOM kill. Output
-/// truncation is reported in the message, never silently.
+/// truncation is reported in the message, never silently. `on_terminal` (the command ran on a
+/// terminal, `-t`): a SIGINT death has no message, as the user's own ^C that the terminal already
+/// echoed; the status stays 130.
 ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint32_t memory_mb,
                          uint32_t timeout_seconds,
-                         std::string_view timeout_option = "timeout_seconds");
+                         std::string_view timeout_option = "timeout_seconds",
+                         bool on_terminal = false);
 
 /// The user's terminal, for a command run on a terminal in the sandbox (`-t`;
 /// cli/host_terminal.h): what the launcher needs of it, so that the raw mode covers exactly the
