@@ -687,6 +687,43 @@ ErrorOr<OpenedFullSnapshot> OpenFullSnapshot(const StateDir& state, std::string_
   }
   OpenedFullSnapshot out;
   out.info = std::move(*info);
+  {
+    const int fd = opened[kSnapshotPlanFile].get();
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      return Refused("the snapshot's plan is unreadable: " + std::string(std::strerror(errno)));
+    }
+    // One byte more than it holds now (or than a plan may hold): a file that grew is read
+    // longer, and fails the digest.
+    std::string plan(std::min(static_cast<size_t>(st.st_size), kMaxPlanBytes) + 1, '\0');
+    size_t have = 0;
+    for (ssize_t n; have < plan.size(); have += static_cast<size_t>(n)) {
+      n = ::pread(fd, plan.data() + have, plan.size() - have, static_cast<off_t>(have));
+      if (n < 0 && errno == EINTR) {
+        n = 0;
+        continue;
+      }
+      if (n < 0) {
+        return Refused("the snapshot's plan is unreadable: " + std::string(std::strerror(errno)));
+      }
+      if (n == 0) {
+        break;
+      }
+    }
+    plan.resize(have);
+    auto sealed =
+        std::find_if(out.info.files.begin(), out.info.files.end(),
+                     [](const FullSnapshotInfo::File& f) { return f.name == kSnapshotPlanFile; });
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(plan.data()), plan.size());
+    if (have > kMaxPlanBytes || sealed == out.info.files.end() ||
+        os::Hex(digest, sizeof digest) != sealed->sha256) {
+      return Refused(
+          "the snapshot's plan changed while it was restored: it no longer has the "
+          "digest its seal names");
+    }
+    out.plan = std::move(plan);
+  }
   out.memory = std::move(opened[kMemoryFile]);
   if (opened.contains(kExtrasFile)) {
     out.extras = std::move(opened[kExtrasFile]);
@@ -813,14 +850,10 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
     return refuse(Refused("snapshot `" + std::string(label) + "` is of the " + info->backend +
                           " backend, which has no full snapshots"));
   }
-  auto plan_text = os::ReadFileBounded(info->dir / kSnapshotPlanFile, kMaxPlanBytes);
-  if (!plan_text) {
-    return refuse(plan_text.error());
-  }
   LauncherOptions on_vm = options;
   on_vm.backend = info->backend;
   // Admit audits its own refusal, and a plan it refuses is a snapshot that may not run.
-  auto admitted = Admit(on_vm, *plan_text, audit, nullptr);
+  auto admitted = Admit(on_vm, opened->plan, audit, nullptr);
   if (!admitted) {
     Error error = admitted.error();
     error.message = "the snapshot's plan: " + error.message;

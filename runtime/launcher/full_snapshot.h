@@ -72,6 +72,10 @@ struct OpenedFullSnapshot {
   /// The VM's egress CA when it had secrets, opened with the store's key, and as it was sealed.
   std::optional<egress::SandboxCa> egress_ca;
   std::string egress_ca_sealed;
+  /// The signed plan kept with it, read through the descriptor that was checked and hashed again
+  /// as read: what is admitted is what the seal names, whatever is renamed into the directory or
+  /// written over the file after the check.
+  std::string plan;
 };
 
 /// Takes a full snapshot of the running microVM `sandbox` under `label` (empty: the UTC time),
