@@ -856,8 +856,11 @@ A full snapshot (`mvmctl snapshot NAME --full`, qemu-microvm) restores the whole
 seal (this host's launcher key), every file's digest and its epoch are checked (an older copy put
 back is a replay), its plan is admitted again, and qemu starts from the saved memory and devices;
 the copy gets its own hostname (NEW), fresh entropy for its kernel's random pool and the host's
-time. Restore it under several names to fork it. --format json then prints {"name","workload",
-"pid","backend","kind","from","label","verify_ms","agent_ready_ms","refresh_ms"}.
+time. Restore it under several names to fork it. A full snapshot of a sandbox `up` served has its
+services running again with the VM's memory (recorded and audited as `service-resume`) and its
+ports published anew as above, --publish included. --format json then prints {"name","workload",
+"pid","backend","kind","from","label","verify_ms","agent_ready_ms","refresh_ms","ports",
+"services"}.
 docs/snapshots.md has the rules.
 
 exit status: 0 ok, 1 no such snapshot, 2 usage error, 3 environment failure, 4 the snapshot or its

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "backend-emit/plan/base64.h"
 #include "backend-emit/plan/keys.h"
@@ -828,7 +829,8 @@ ErrorOr<Ok> RemoveFullSnapshot(const StateDir& state, std::string_view sandbox,
 
 ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string_view sandbox,
                                      std::string_view label, const std::string& new_name,
-                                     audit::Log& audit, RestoreTimings* timings) {
+                                     audit::Log& audit, RestoreTimings* timings,
+                                     const std::vector<PublishRequest>& publish) {
   const auto start = std::chrono::steady_clock::now();
   auto refuse = [&](const Error& error) -> Error {
     (void)audit.Append("refuse", {{"stage", "restore"},
@@ -862,12 +864,35 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
   if (admitted->verified.payload_digest != info->payload_digest) {
     return refuse(Refused("the snapshot's plan is not the one its seal names"));
   }
+  // Bound before the VM starts, as `up` binds them: a chosen port in use starts nothing.
+  const ir::v1::Workload& workload = admitted->verified.plan.workload();
+  const bool served = workload.services_size() > 0 || workload.ports_size() > 0;
+  std::optional<BoundPorts> ports;
+  if (served) {
+    auto bound = BindPorts(admitted->verified.plan, publish);
+    if (!bound) {
+      return bound.error();
+    }
+    ports = std::move(*bound);
+  } else if (!publish.empty()) {
+    return MakeError(ErrorKind::kUsage, "snapshot `" + std::string(label) + "` of `" +
+                                            std::string(sandbox) +
+                                            "` is of a sandbox that published no ports and ran "
+                                            "no services; leave out --publish");
+  }
   StartOptions start_options;
   start_options.name = new_name;
   start_options.detached = true;
   auto started = StartFromFullSnapshot(on_vm, *opened, *admitted, start_options, audit, timings);
   if (!started) {
     return started.error();
+  }
+  if (ports) {
+    if (auto again = Serve(on_vm, *started, *admitted, std::move(*ports), audit, /*resumed=*/true);
+        !again) {
+      (void)Destroy(on_vm, *started, audit, "services failed to start");
+      return WithDefaultKind(again.error(), ErrorKind::kRuntimeFailed);
+    }
   }
   (void)audit.Append("restore", {{"sandbox", new_name},
                                  {"snapshot", sandbox},

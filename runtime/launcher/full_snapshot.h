@@ -127,9 +127,16 @@ struct RestoreTimings {
 /// and fresh tokens: what a process of the snapshot held stands for nothing in the copy.
 /// Detached, like `mvmctl up`. Refusals are audited ("refuse", stage "restore") and of kind
 /// kVerificationFailed.
+///
+/// A snapshot of a sandbox `up` served (its plan declares services or ports) is served again, as a
+/// file snapshot's restore is: its ports are bound on the host before the VM starts (`publish`
+/// chooses host ports, as `up --publish`; the others get new ephemeral ones) and relayed by a new
+/// ports helper, and its services, which the guest's agent runs again with the VM's memory, are
+/// recorded (Serve with `resumed`).
 ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string_view sandbox,
                                      std::string_view label, const std::string& new_name,
-                                     audit::Log& audit, RestoreTimings* timings);
+                                     audit::Log& audit, RestoreTimings* timings,
+                                     const std::vector<PublishRequest>& publish = {});
 
 /// RestoreFullSnapshot's second half, for a snapshot OpenFullSnapshot has just checked and a plan
 /// already admitted (a warm pool's own): starts a sandbox from `snapshot` with `start` (its name,

@@ -378,8 +378,11 @@ ErrorOr<BoundPorts> BindPorts(const plan::v1::ExecutionPlan& plan,
 /// relays each connection to the guest port through an agent Tunnel, on every backend, and ends
 /// with the sandbox), starts every service of the plan through the agent with its restart policy,
 /// records both in the sandbox's record and audits them (`port-publish`, `service-start`).
+/// `resumed` (a microVM restored from a full snapshot, whose agent came back with its memory): a
+/// service the agent already runs is recorded and audited as `service-resume` with the phase the
+/// agent reports, not started twice; one it does not run is started.
 ErrorOr<Ok> Serve(const LauncherOptions& options, Sandbox& sandbox, const AdmittedPlan& admitted,
-                  BoundPorts ports, audit::Log& audit);
+                  BoundPorts ports, audit::Log& audit, bool resumed = false);
 
 /// Audits what changed between two of the agent's service listings: `service-restart` when a
 /// service was started again, `service-exit` when it ended for good. The facts are the guest's.
