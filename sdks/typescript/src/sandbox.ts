@@ -27,7 +27,7 @@ import type { Image, Service, WorkloadOptions } from "./declarations.js";
 import { SandboxError, TimeoutError, VerificationError } from "./errors.js";
 import * as ir from "./ir.js";
 import * as output from "./output.js";
-import { runOnTerminal } from "./terminal.js";
+import { concat, runOnTerminal } from "./terminal.js";
 
 /** The id a sandbox's workload gets when `workloadId` is not given. */
 export const DEFAULT_WORKLOAD_ID = "sandbox";
@@ -385,16 +385,6 @@ export interface Ran {
   code: number | null;
   stdout: Uint8Array;
   stderr: string;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** Runs a command to completion; `input` goes to its stdin. `graceMs` guards against mvmctl

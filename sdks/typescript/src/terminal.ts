@@ -53,7 +53,7 @@ export function runOnTerminal(
         chunks.push(chunk);
         return;
       }
-      seen = concatBytes([seen, chunk]);
+      seen = concat([seen, chunk]);
       const text = latin1(seen);
       const at = text.indexOf(READY);
       if (at < 0) {
@@ -92,11 +92,11 @@ export function runOnTerminal(
         return;
       }
       if (!ready) {
-        const why = new TextDecoder().decode(concatBytes([...err, seen])).trim();
+        const why = new TextDecoder().decode(concat([...err, seen])).trim();
         reject(new Error(`could not set up a terminal with util-linux \`script\`${why ? `: ${why}` : ""}`));
         return;
       }
-      resolve({ status: code ?? 128 + signalNumber(signal), output: concatBytes(chunks) });
+      resolve({ status: code ?? 128 + signalNumber(signal), output: concat(chunks) });
     });
   });
 }
@@ -113,12 +113,13 @@ function latin1(bytes: Uint8Array): string {
   return s;
 }
 
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+/** The chunks one after another in one array. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
   }
   return out;
 }
