@@ -30,6 +30,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
+#include "tests/support/http_get.h"
 #include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
 #include "tests/support/processes.h"
@@ -592,23 +593,7 @@ TEST_F(MicrovmE2E, UpStartsAServiceAndPublishesItsPort) {
     std::string page;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline) {
-      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in address{};
-      address.sin_family = AF_INET;
-      address.sin_port = htons(static_cast<uint16_t>(at));
-      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      timeval timeout{20, 0};
-      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-      page.clear();
-      if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-        const std::string request = "GET / HTTP/1.0\r\n\r\n";
-        (void)!::write(fd, request.data(), request.size());
-        char buffer[4096];
-        for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) {
-          page.append(buffer, static_cast<size_t>(n));
-        }
-      }
-      ::close(fd);
+      page = mvm::testing::HttpGet(at, "/", 20);
       if (page.find("200 OK") != std::string::npos) {
         break;
       }
