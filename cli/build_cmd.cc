@@ -97,6 +97,27 @@ void PrintNixLog(std::string_view line) {
   std::fprintf(stderr, "[nix] %.*s\n", static_cast<int>(line.size()), line.data());
 }
 
+/// What both build paths start from: `job` for `request` with its log going to stderr, the
+/// builder flags read into `settings` and `job`, the runtime opened and the builder's backend
+/// chosen.
+ErrorOr<RuntimeSession> OpenBuilderJob(const Args& args, const nix::NixBuildRequest& request,
+                                       runtime::BuilderJob& job,
+                                       runtime::BuilderSettings& settings) {
+  job.request = request;
+  job.on_log = PrintNixLog;
+  if (auto bad = ReadBuilderFlags(args, settings, job.timeout_seconds)) {
+    return *bad;
+  }
+  auto session = OpenRuntime(args, /*with_trust=*/false, "build");
+  if (!session) {
+    return session.error();
+  }
+  if (auto bad = ChooseBackend(args, *session, settings)) {
+    return *bad;
+  }
+  return session;
+}
+
 /// `--builders`: the flake is evaluated in the builder sandbox, its derivation's closure comes back
 /// as data and is imported as content-addressed paths only, and this host's Nix builds the `.drv`
 /// on the remote builders only (`--max-jobs 0`): it never evaluates the flake
@@ -111,19 +132,11 @@ std::optional<Error> BuildOnRemoteBuilders(const Args& args, const nix::NixBuild
   std::fprintf(stderr, "mvmctl build: building %s on remote builders: %s#%s\n",
                request.workload_id.c_str(), request.flake_ref.c_str(), request.attr.c_str());
   runtime::BuilderJob job;
-  job.request = request;
   runtime::BuilderSettings settings;
-  if (auto bad = ReadBuilderFlags(args, settings, job.timeout_seconds)) {
-    return bad;
-  }
-  auto session = OpenRuntime(args, /*with_trust=*/false, "build");
+  auto session = OpenBuilderJob(args, request, job, settings);
   if (!session) {
     return session.error();
   }
-  if (auto bad = ChooseBackend(args, *session, settings)) {
-    return bad;
-  }
-  job.on_log = PrintNixLog;
   auto start = std::chrono::steady_clock::now();
   auto evaluated = runtime::EvaluateInBuilder(session->options, settings, job, session->log());
   if (!evaluated) {
@@ -192,13 +205,9 @@ std::optional<Error> BuildOne(const Args& args, const nix::NixBuildRequest& requ
   std::fprintf(stderr, "mvmctl build: building %s: %s#%s\n", request.workload_id.c_str(),
                request.flake_ref.c_str(), request.attr.c_str());
   runtime::BuilderJob job;
-  job.request = request;
   job.pinned = pinned;
   runtime::BuilderSettings settings;
-  if (auto bad = ReadBuilderFlags(args, settings, job.timeout_seconds)) {
-    return bad;
-  }
-  auto session = OpenRuntime(args, /*with_trust=*/false, "build");
+  auto session = OpenBuilderJob(args, request, job, settings);
   if (!session) {
     return session.error();
   }
@@ -206,10 +215,6 @@ std::optional<Error> BuildOne(const Args& args, const nix::NixBuildRequest& requ
     std::fprintf(stderr, "mvmctl build: in the builder sandbox: %s\n",
                  ShellLine(request.argv).c_str());
   }
-  if (auto bad = ChooseBackend(args, *session, settings)) {
-    return bad;
-  }
-  job.on_log = PrintNixLog;
   auto start = std::chrono::steady_clock::now();
   auto built = runtime::BuildInBuilder(session->options, settings, job, session->log());
   if (!built) {

@@ -863,8 +863,11 @@ A full snapshot (`mvmctl snapshot NAME --full`, qemu-microvm) restores the whole
 seal (this host's launcher key), every file's digest and its epoch are checked (an older copy put
 back is a replay), its plan is admitted again, and qemu starts from the saved memory and devices;
 the copy gets its own hostname (NEW), fresh entropy for its kernel's random pool and the host's
-time. Restore it under several names to fork it. --format json then prints {"name","workload",
-"pid","backend","kind","from","label","verify_ms","agent_ready_ms","refresh_ms"}.
+time. Restore it under several names to fork it. A full snapshot of a sandbox `up` served has its
+services running again with the VM's memory (recorded and audited as `service-resume`) and its
+ports published anew as above, --publish included. --format json then prints {"name","workload",
+"pid","backend","kind","from","label","verify_ms","agent_ready_ms","refresh_ms","ports",
+"services"}.
 docs/snapshots.md has the rules.
 
 exit status: 0 ok, 1 no such snapshot, 2 usage error, 3 environment failure, 4 the snapshot or its
@@ -926,12 +929,13 @@ exit status: 0 ok (also when a sandbox or image was skipped), 2 usage error, 3 e
        R"(usage: mvmctl templates [--format human|json] [--state-dir DIR]
 
 Lists the root filesystems the state directory's cache holds: each built-in template (`template:`
-images) with the digest and size of its current tree, and each `Image.debian` image with its pin
-(the digest of the resolved package set a plan records), the number of packages it installs, its
-size and what refers to it (sandboxes, snapshots). Reads only. `mvmctl gc --debian-images`
-removes the Debian images nothing refers to. --format json prints
-{"templates":[{"name","built","digest"?,"bytes"?}],"debian":[{"pin","tree","trees","packages",
-"bytes","used_by"}]}.
+images) with the digest, recipe revision and size of its current tree, and each `Image.debian`
+image with its pin (the digest of the resolved package set a plan records), the number of
+packages it installs, its size and what refers to it (sandboxes, snapshots). A tree built by
+another recipe revision than this mvm's is listed as stale; its next use builds it again. Reads
+only. `mvmctl gc --debian-images` removes the Debian images nothing refers to. --format json
+prints {"templates":[{"name","built","wanted_revision","digest"?,"bytes"?,"revision"?,"stale"?}],
+"debian":[{"pin","tree","revision","stale","trees","packages","bytes","used_by"}]}.
 
 options:
   --format F        human (default) or json

@@ -17,17 +17,47 @@
 namespace mvm::cli {
 namespace {
 
+// The services and ports a restored sandbox serves, for people.
+void PrintServed(const runtime::SandboxRecord& r, const char* services_verb) {
+  for (const auto& s : r.services) {
+    std::printf("  service %s %s (restart=%s)\n", s.name.c_str(), services_verb, s.restart.c_str());
+  }
+  for (const auto& p : r.ports) {
+    std::printf("  port %d published on %s:%d\n", p.guest_port, p.host_address.c_str(),
+                p.host_port);
+  }
+}
+
+nlohmann::json ServicesJson(const runtime::SandboxRecord& r) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : r.services) {
+    out.push_back({{"name", s.name}, {"restart", s.restart}});
+  }
+  return out;
+}
+
+ErrorOr<std::vector<runtime::PublishRequest>> PublishFlags(const Args& args) {
+  if (auto it = args.flags.find("publish"); it != args.flags.end()) {
+    return runtime::ParsePublish(it->second);
+  }
+  return std::vector<runtime::PublishRequest>{};
+}
+
 int RestoreFull(const Args& args, RuntimeSession& session, const std::string& from,
                 const std::string& label, const std::string& as, bool json) {
-  if (args.Has("backend") || args.Has("no-pool") || args.Has("publish")) {
+  if (args.Has("backend") || args.Has("no-pool")) {
     return Fail("restore", MakeError(ErrorKind::kUsage,
-                                     "--backend, --no-pool and --publish are for file snapshots; "
-                                     "a full snapshot restores on the backend it was taken on, "
-                                     "with the processes and listeners it had"));
+                                     "--backend and --no-pool are for file snapshots; a full "
+                                     "snapshot restores on the backend it was taken on, with the "
+                                     "processes and listeners it had"));
+  }
+  auto publish = PublishFlags(args);
+  if (!publish) {
+    return Fail("restore", publish.error());
   }
   runtime::RestoreTimings timings;
-  auto sandbox =
-      runtime::RestoreFullSnapshot(session.options, from, label, as, session.log(), &timings);
+  auto sandbox = runtime::RestoreFullSnapshot(session.options, from, label, as, session.log(),
+                                              &timings, *publish);
   if (!sandbox) {
     return Fail("restore", sandbox.error());
   }
@@ -42,13 +72,16 @@ int RestoreFull(const Args& args, RuntimeSession& session, const std::string& fr
                           {"label", label},
                           {"verify_ms", timings.verify_ms},
                           {"agent_ready_ms", timings.agent_ready_ms},
-                          {"refresh_ms", timings.refresh_ms}};
+                          {"refresh_ms", timings.refresh_ms},
+                          {"ports", PortsJson(r)},
+                          {"services", ServicesJson(r)}};
     std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf(
         "sandbox %s is up (workload %s, pid %d, detached), restored from full snapshot %s "
         "of %s\n",
         r.name.c_str(), r.workload_id.c_str(), r.pid, label.c_str(), from.c_str());
+    PrintServed(r, "running again");
   }
   if (session.options.verbose) {
     std::fprintf(stderr,
@@ -101,13 +134,11 @@ int RunRestore(Args& args) {
   // Without --backend, the snapshot's own backend.
   request.backend = args.Has("backend") ? session->options.backend : "";
   request.use_pool = !args.Has("no-pool");
-  if (auto it = args.flags.find("publish"); it != args.flags.end()) {
-    auto publish = runtime::ParsePublish(it->second);
-    if (!publish) {
-      return Fail("restore", publish.error());
-    }
-    request.publish = std::move(*publish);
+  auto publish = PublishFlags(args);
+  if (!publish) {
+    return Fail("restore", publish.error());
   }
+  request.publish = std::move(*publish);
   auto restored = runtime::RestoreSnapshot(session->options, request, session->log());
   if (!restored) {
     return Fail("restore", restored.error());
@@ -128,10 +159,7 @@ int RunRestore(Args& args) {
                           {"skipped", restored->skipped},
                           {"audit_id", restored->audit_id},
                           {"ports", PortsJson(r)},
-                          {"services", nlohmann::json::array()}};
-    for (const auto& s : r.services) {
-      out["services"].push_back({{"name", s.name}, {"restart", s.restart}});
-    }
+                          {"services", ServicesJson(r)}};
     std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return kExitOk;
   }
@@ -142,13 +170,7 @@ int RunRestore(Args& args) {
       static_cast<unsigned long long>(restored->files),
       static_cast<unsigned long long>(restored->directories),
       static_cast<unsigned long long>(restored->symlinks));
-  for (const auto& s : r.services) {
-    std::printf("  service %s started (restart=%s)\n", s.name.c_str(), s.restart.c_str());
-  }
-  for (const auto& p : r.ports) {
-    std::printf("  port %d published on %s:%d\n", p.guest_port, p.host_address.c_str(),
-                p.host_port);
-  }
+  PrintServed(r, "started");
   const bool escape = IsTerminal(STDOUT_FILENO);
   for (const std::string& p : restored->skipped) {
     std::printf("  left out %s (not in a writable memory file system of the new sandbox)\n",

@@ -124,20 +124,13 @@ ErrorOr<BuildResult> RunNixBuild(const fs::path& nix_path, const NixBuildRequest
   BuildResult result;
   result.store_path = (*outputs)[request.outputs.front()].get<std::string>();
 
-  std::vector<std::string> info_argv = {"nix",
-                                        "--extra-experimental-features",
-                                        "nix-command flakes",
-                                        "path-info",
-                                        "--store",
-                                        request.store,
-                                        "--option",
-                                        "substituters",
-                                        "",
-                                        "--option",
-                                        "build-users-group",
-                                        "",
-                                        "--json",
-                                        result.store_path};
+  std::vector<std::string> info_argv = {
+      "nix",        "--extra-experimental-features", "nix-command flakes", "path-info", "--store",
+      request.store};
+  for (std::string& option : NixOptions()) {
+    info_argv.push_back(std::move(option));
+  }
+  info_argv.insert(info_argv.end(), {"--json", result.store_path});
   auto info = RunNix(nix_path, info_argv, BuildProgress{});
   if (!info) {
     return info.error();

@@ -155,20 +155,11 @@ ErrorOr<Ok> ImportDerivations(const std::filesystem::path& nix_path,
                     "--from",
                     "file://" + cache.string(),
                     "--to",
-                    std::string(store),
-                    "--option",
-                    "require-sigs",
-                    "true",
-                    "--option",
-                    "trusted-public-keys",
-                    "",
-                    "--option",
-                    "substituters",
-                    "",
-                    "--option",
-                    "build-users-group",
-                    "",
-                    std::string(drv)};
+                    std::string(store)};
+  for (std::string& option : NixOptions({{"require-sigs", "true"}, {"trusted-public-keys", ""}})) {
+    run.spawn.argv.push_back(std::move(option));
+  }
+  run.spawn.argv.push_back(std::string(drv));
   run.merge_stderr = true;
   auto ran = os::RunProcess(run);
   if (!ran) {

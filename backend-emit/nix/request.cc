@@ -79,30 +79,30 @@ std::string ResolveFlakeRef(std::string_view flake_ref, const fs::path& base_dir
   return std::string(flake_ref);
 }
 
+std::vector<std::string> NixOptions(
+    std::initializer_list<std::pair<std::string_view, std::string_view>> options) {
+  std::vector<std::string> out = {"--option", "substituters", ""};
+  for (const auto& [name, value] : options) {
+    out.insert(out.end(), {"--option", std::string(name), std::string(value)});
+  }
+  out.insert(out.end(), {"--option", "build-users-group", ""});
+  return out;
+}
+
 std::vector<std::string> NixBuildArgv(std::string_view flake_ref, std::string_view attr,
                                       std::string_view store) {
-  return {"nix",
-          "--extra-experimental-features",
-          "nix-command flakes",
-          "build",
-          "--store",
-          std::string(store),
-          "--option",
-          "substituters",
-          "",
-          "--option",
-          "sandbox",
-          "true",
-          "--option",
-          "sandbox-fallback",
-          "false",
-          "--option",
-          "build-users-group",
-          "",
-          "--print-build-logs",
-          "--no-link",
-          "--json",
-          std::string(flake_ref) + "#" + std::string(attr)};
+  std::vector<std::string> argv = {"nix",
+                                   "--extra-experimental-features",
+                                   "nix-command flakes",
+                                   "build",
+                                   "--store",
+                                   std::string(store)};
+  for (std::string& option : NixOptions({{"sandbox", "true"}, {"sandbox-fallback", "false"}})) {
+    argv.push_back(std::move(option));
+  }
+  argv.insert(argv.end(), {"--print-build-logs", "--no-link", "--json",
+                           std::string(flake_ref) + "#" + std::string(attr)});
+  return argv;
 }
 
 LoweredRequest LowerNixBuildRequest(std::string_view workload_id, const ir::v1::Image& image,

@@ -2,9 +2,11 @@
 #define MVM_BACKEND_EMIT_NIX_REQUEST_H_
 
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ir/support/error_or.h"
@@ -63,6 +65,12 @@ LoweredRequest LowerNixBuildRequest(std::string_view workload_id, const ir::v1::
 /// `base_dir`, keeping any `?query`; every other reference (absolute paths, `github:`, registry
 /// names) unchanged.
 std::string ResolveFlakeRef(std::string_view flake_ref, const std::filesystem::path& base_dir);
+
+/// The `--option` pairs every `nix` mvm runs gets, whatever this host's nix.conf says: no
+/// substituters (offline, and nothing unsigned pulled in) and no build users (Debian's nix-bin
+/// creates no `nixbld` group), with the command's own `options` (name, value) between them.
+std::vector<std::string> NixOptions(
+    std::initializer_list<std::pair<std::string_view, std::string_view>> options = {});
 
 /// The exact `nix build` argv for `flake_ref#attr` into `store`: flakes enabled for this command
 /// only, the local store at `store`, no substituters (offline and nothing unsigned pulled in), the

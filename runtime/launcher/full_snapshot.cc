@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "backend-emit/plan/base64.h"
 #include "backend-emit/plan/keys.h"
@@ -687,6 +688,43 @@ ErrorOr<OpenedFullSnapshot> OpenFullSnapshot(const StateDir& state, std::string_
   }
   OpenedFullSnapshot out;
   out.info = std::move(*info);
+  {
+    const int fd = opened[kSnapshotPlanFile].get();
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      return Refused("the snapshot's plan is unreadable: " + std::string(std::strerror(errno)));
+    }
+    // One byte more than it holds now (or than a plan may hold): a file that grew is read
+    // longer, and fails the digest.
+    std::string plan(std::min(static_cast<size_t>(st.st_size), kMaxPlanBytes) + 1, '\0');
+    size_t have = 0;
+    for (ssize_t n; have < plan.size(); have += static_cast<size_t>(n)) {
+      n = ::pread(fd, plan.data() + have, plan.size() - have, static_cast<off_t>(have));
+      if (n < 0 && errno == EINTR) {
+        n = 0;
+        continue;
+      }
+      if (n < 0) {
+        return Refused("the snapshot's plan is unreadable: " + std::string(std::strerror(errno)));
+      }
+      if (n == 0) {
+        break;
+      }
+    }
+    plan.resize(have);
+    auto sealed =
+        std::find_if(out.info.files.begin(), out.info.files.end(),
+                     [](const FullSnapshotInfo::File& f) { return f.name == kSnapshotPlanFile; });
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(plan.data()), plan.size());
+    if (have > kMaxPlanBytes || sealed == out.info.files.end() ||
+        os::Hex(digest, sizeof digest) != sealed->sha256) {
+      return Refused(
+          "the snapshot's plan changed while it was restored: it no longer has the "
+          "digest its seal names");
+    }
+    out.plan = std::move(plan);
+  }
   out.memory = std::move(opened[kMemoryFile]);
   if (opened.contains(kExtrasFile)) {
     out.extras = std::move(opened[kExtrasFile]);
@@ -791,7 +829,8 @@ ErrorOr<Ok> RemoveFullSnapshot(const StateDir& state, std::string_view sandbox,
 
 ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string_view sandbox,
                                      std::string_view label, const std::string& new_name,
-                                     audit::Log& audit, RestoreTimings* timings) {
+                                     audit::Log& audit, RestoreTimings* timings,
+                                     const std::vector<PublishRequest>& publish) {
   const auto start = std::chrono::steady_clock::now();
   auto refuse = [&](const Error& error) -> Error {
     (void)audit.Append("refuse", {{"stage", "restore"},
@@ -813,14 +852,10 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
     return refuse(Refused("snapshot `" + std::string(label) + "` is of the " + info->backend +
                           " backend, which has no full snapshots"));
   }
-  auto plan_text = os::ReadFileBounded(info->dir / kSnapshotPlanFile, kMaxPlanBytes);
-  if (!plan_text) {
-    return refuse(plan_text.error());
-  }
   LauncherOptions on_vm = options;
   on_vm.backend = info->backend;
   // Admit audits its own refusal, and a plan it refuses is a snapshot that may not run.
-  auto admitted = Admit(on_vm, *plan_text, audit, nullptr);
+  auto admitted = Admit(on_vm, opened->plan, audit, nullptr);
   if (!admitted) {
     Error error = admitted.error();
     error.message = "the snapshot's plan: " + error.message;
@@ -829,12 +864,35 @@ ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string
   if (admitted->verified.payload_digest != info->payload_digest) {
     return refuse(Refused("the snapshot's plan is not the one its seal names"));
   }
+  // Bound before the VM starts, as `up` binds them: a chosen port in use starts nothing.
+  const ir::v1::Workload& workload = admitted->verified.plan.workload();
+  const bool served = workload.services_size() > 0 || workload.ports_size() > 0;
+  std::optional<BoundPorts> ports;
+  if (served) {
+    auto bound = BindPorts(admitted->verified.plan, publish);
+    if (!bound) {
+      return bound.error();
+    }
+    ports = std::move(*bound);
+  } else if (!publish.empty()) {
+    return MakeError(ErrorKind::kUsage, "snapshot `" + std::string(label) + "` of `" +
+                                            std::string(sandbox) +
+                                            "` is of a sandbox that published no ports and ran "
+                                            "no services; leave out --publish");
+  }
   StartOptions start_options;
   start_options.name = new_name;
   start_options.detached = true;
   auto started = StartFromFullSnapshot(on_vm, *opened, *admitted, start_options, audit, timings);
   if (!started) {
     return started.error();
+  }
+  if (ports) {
+    if (auto again = Serve(on_vm, *started, *admitted, std::move(*ports), audit, /*resumed=*/true);
+        !again) {
+      (void)Destroy(on_vm, *started, audit, "services failed to start");
+      return WithDefaultKind(again.error(), ErrorKind::kRuntimeFailed);
+    }
   }
   (void)audit.Append("restore", {{"sandbox", new_name},
                                  {"snapshot", sandbox},

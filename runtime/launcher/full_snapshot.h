@@ -72,6 +72,10 @@ struct OpenedFullSnapshot {
   /// The VM's egress CA when it had secrets, opened with the store's key, and as it was sealed.
   std::optional<egress::SandboxCa> egress_ca;
   std::string egress_ca_sealed;
+  /// The signed plan kept with it, read through the descriptor that was checked and hashed again
+  /// as read: what is admitted is what the seal names, whatever is renamed into the directory or
+  /// written over the file after the check.
+  std::string plan;
 };
 
 /// Takes a full snapshot of the running microVM `sandbox` under `label` (empty: the UTC time),
@@ -123,9 +127,16 @@ struct RestoreTimings {
 /// and fresh tokens: what a process of the snapshot held stands for nothing in the copy.
 /// Detached, like `mvmctl up`. Refusals are audited ("refuse", stage "restore") and of kind
 /// kVerificationFailed.
+///
+/// A snapshot of a sandbox `up` served (its plan declares services or ports) is served again, as a
+/// file snapshot's restore is: its ports are bound on the host before the VM starts (`publish`
+/// chooses host ports, as `up --publish`; the others get new ephemeral ones) and relayed by a new
+/// ports helper, and its services, which the guest's agent runs again with the VM's memory, are
+/// recorded (Serve with `resumed`).
 ErrorOr<Sandbox> RestoreFullSnapshot(const LauncherOptions& options, std::string_view sandbox,
                                      std::string_view label, const std::string& new_name,
-                                     audit::Log& audit, RestoreTimings* timings);
+                                     audit::Log& audit, RestoreTimings* timings,
+                                     const std::vector<PublishRequest>& publish = {});
 
 /// RestoreFullSnapshot's second half, for a snapshot OpenFullSnapshot has just checked and a plan
 /// already admitted (a warm pool's own): starts a sandbox from `snapshot` with `start` (its name,

@@ -251,10 +251,13 @@ struct ExecOutcome {
 /// Maps an agent's result to mvmctl's exit status and message: the command's own status, 124 on
 /// timeout (naming `timeout_option`, the setting the user gave the limit with), 126/127 when it
 /// could not start, 128+N for signal N, with the memory-limit reason for an OOM kill. Output
-/// truncation is reported in the message, never silently.
+/// truncation is reported in the message, never silently. `on_terminal` (the command ran on a
+/// terminal, `-t`): a SIGINT death has no message, as the user's own ^C that the terminal already
+/// echoed; the status stays 130.
 ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint32_t memory_mb,
                          uint32_t timeout_seconds,
-                         std::string_view timeout_option = "timeout_seconds");
+                         std::string_view timeout_option = "timeout_seconds",
+                         bool on_terminal = false);
 
 /// The user's terminal, for a command run on a terminal in the sandbox (`-t`;
 /// cli/host_terminal.h): what the launcher needs of it, so that the raw mode covers exactly the
@@ -391,8 +394,11 @@ ErrorOr<BoundPorts> BindPorts(const plan::v1::ExecutionPlan& plan,
 /// relays each connection to the guest port through an agent Tunnel, on every backend, and ends
 /// with the sandbox), starts every service of the plan through the agent with its restart policy,
 /// records both in the sandbox's record and audits them (`port-publish`, `service-start`).
+/// `resumed` (a microVM restored from a full snapshot, whose agent came back with its memory): a
+/// service the agent already runs is recorded and audited as `service-resume` with the phase the
+/// agent reports, not started twice; one it does not run is started.
 ErrorOr<Ok> Serve(const LauncherOptions& options, Sandbox& sandbox, const AdmittedPlan& admitted,
-                  BoundPorts ports, audit::Log& audit);
+                  BoundPorts ports, audit::Log& audit, bool resumed = false);
 
 /// Audits what changed between two of the agent's service listings: `service-restart` when a
 /// service was started again, `service-exit` when it ended for good. The facts are the guest's.

@@ -27,7 +27,8 @@ constexpr auto kTimeoutGrace = std::chrono::seconds(10);
 }  // namespace
 
 ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint32_t memory_mb,
-                         uint32_t timeout_seconds, std::string_view timeout_option) {
+                         uint32_t timeout_seconds, std::string_view timeout_option,
+                         bool on_terminal) {
   ExecOutcome out;
   out.result = result;
   if (result.timed_out) {
@@ -41,6 +42,8 @@ ExecOutcome DescribeExec(const agent::ExecResult& result, bool oom_killed, uint3
     out.exit_status = 128 + result.signal;
     if (oom_killed && result.signal == SIGKILL) {
       out.message = "killed: memory limit " + std::to_string(memory_mb) + " MiB reached";
+    } else if (on_terminal && result.signal == SIGINT) {
+      // The user's ^C; the terminal echoed it, and docker says nothing more either.
     } else {
       const char* name = sigabbrev_np(result.signal);
       out.message = "killed by signal " + std::to_string(result.signal) +
@@ -161,7 +164,8 @@ ErrorOr<ExecOutcome> Exec(const LauncherOptions& options, const SandboxRecord& r
     return Error{"lost the guest agent during `" + command + "`: " + result.error().message};
   }
   bool oom = oom_before && oom_after && *oom_after > *oom_before;
-  ExecOutcome out = DescribeExec(*result, oom, record.memory_mb, timeout_seconds, timeout_option);
+  ExecOutcome out = DescribeExec(*result, oom, record.memory_mb, timeout_seconds, timeout_option,
+                                 terminal != nullptr);
   // What the agent says is recorded as its report: a workload that took over the agent (a guest's
   // root can, on the microVM backend) can make it say anything. The host's own measurements are
   // the wall time and, on the container backend, the cgroup's OOM count.

@@ -141,7 +141,7 @@ ErrorOr<BoundPorts> BindPorts(const plan::v1::ExecutionPlan& plan,
 }
 
 ErrorOr<Ok> Serve(const LauncherOptions& options, Sandbox& sandbox, const AdmittedPlan& admitted,
-                  BoundPorts ports, audit::Log& audit) {
+                  BoundPorts ports, audit::Log& audit, bool resumed) {
   SandboxRecord& r = SandboxAccess::Record(sandbox);
   const plan::v1::ExecutionPlan& p = admitted.verified.plan;
   if (!ports.ports.empty()) {
@@ -183,7 +183,27 @@ ErrorOr<Ok> Serve(const LauncherOptions& options, Sandbox& sandbox, const Admitt
                                           {"host_port", port.host_port}});
     }
   }
+  std::vector<agent::ServiceStatus> running;
+  if (resumed && p.workload().services_size() > 0) {
+    auto listed = sandbox.agent().ListServices();
+    if (!listed) {
+      return Error{"cannot list the restored VM's services: " + listed.error().message};
+    }
+    running = std::move(*listed);
+  }
   for (const ir::v1::Service& s : p.workload().services()) {
+    auto found = std::find_if(running.begin(), running.end(),
+                              [&](const agent::ServiceStatus& st) { return st.name == s.name(); });
+    if (found != running.end()) {
+      // The guest's own report: its supervisor came back with the VM's memory.
+      (void)audit.Append("service-resume", {{"sandbox", r.name},
+                                            {"service", s.name()},
+                                            {"phase", found->phase},
+                                            {"restarts", found->restarts},
+                                            {"reported_by", "guest"}});
+      r.services.push_back({s.name(), s.restart().empty() ? "on-failure" : s.restart()});
+      continue;
+    }
     agent::ServiceSpec spec;
     spec.name = s.name();
     spec.exec.argv.assign(s.command().begin(), s.command().end());

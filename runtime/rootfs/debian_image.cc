@@ -440,7 +440,7 @@ ErrorOr<DebianImage> MaterializeDebianImage(const DebianImageSpec& spec, std::st
     // Beside the tree, not in it (the tree is sealed and hashed): the list the pin digest is over.
     return os::WriteFileAtomically(dir / "packages.lock", PinText(out.pin.packages));
   };
-  auto tree = MaterializeInto(label, dir, build, progress);
+  auto tree = MaterializeInto(label, dir, kDebianImageRevision, build, progress);
   if (!tree) {
     return tree.error();
   }
@@ -489,6 +489,9 @@ std::vector<CachedDebianImage> ListDebianImages(const fs::path& cache_dir) {
       }
     }
     std::sort(image.trees.begin(), image.trees.end());
+    if (!image.current.empty()) {
+      image.revision = RevisionOf(image.dir / ("sha256-" + image.current.substr(7)));
+    }
     if (auto lock = os::ReadFileBounded(image.dir / "packages.lock", 1 << 20)) {
       image.packages = static_cast<size_t>(std::count(lock->begin(), lock->end(), '\n'));
     }

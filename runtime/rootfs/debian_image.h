@@ -16,6 +16,10 @@
 
 namespace mvm::runtime::rootfs {
 
+/// The recipe revision of Debian images (see TemplateRevision): 2 is mmdebstrap in the builder
+/// with the tree owned by the builder's own ids.
+inline constexpr std::string_view kDebianImageRevision = "2";
+
 /// What a declaration asks for: the IR image's `ref` (the suite) and `packages`.
 struct DebianImageSpec {
   std::string suite;
@@ -104,6 +108,9 @@ struct CachedDebianImage {
   /// The tree `current` names ("sha256:<64 hex>", what a sandbox's record holds); empty when no
   /// build finished.
   std::string current;
+  /// The recipe revision `current`'s tree records (empty: none); a tree of another revision than
+  /// kDebianImageRevision is stale and built again on its next use.
+  std::string revision;
   /// Every finished tree under the pin (older builds of the same pin stay while one may be
   /// mounted).
   std::vector<std::string> trees;

@@ -12,6 +12,7 @@
 
 #include "ir/options.h"
 #include "ir/support/check.h"
+#include "ir/support/os/files.h"
 #include "ir/support/os/unique_fd.h"
 #include "runtime/rootfs/templates.h"
 #include "runtime/rootfs/tree_util.h"
@@ -26,6 +27,9 @@ constexpr std::string_view kLock = "lock";
 constexpr std::string_view kBuildPrefix = ".build-";
 constexpr std::string_view kTreePrefix = "sha256-";
 constexpr std::string_view kDigestPrefix = "sha256:";
+// Inside the tree, so the revision is sealed and hashed with what it describes and one rename
+// publishes both.
+constexpr std::string_view kRecipeFile = ".mvm/recipe";
 
 const ir::TemplateInfo* FindTemplate(std::string_view name) {
   for (const ir::TemplateInfo& t : ir::BuiltinTemplates()) {
@@ -140,7 +144,8 @@ ErrorOr<Ok> PointCurrentAt(const fs::path& template_dir, const std::string& tree
 // Builds `name` with `build` into a fresh `.build-*` directory, seals and hashes it, and renames it
 // into place.
 ErrorOr<Materialized> BuildAndPublish(std::string_view name, const fs::path& template_dir,
-                                      const TreeBuilder& build, const ProgressFn& progress) {
+                                      std::string_view revision, const TreeBuilder& build,
+                                      const ProgressFn& progress) {
   auto start = std::chrono::steady_clock::now();
 
   std::string pattern = (template_dir / (std::string(kBuildPrefix) + "XXXXXX")).string();
@@ -152,6 +157,17 @@ ErrorOr<Materialized> BuildAndPublish(std::string_view name, const fs::path& tem
   auto digest = [&]() -> ErrorOr<std::string> {
     if (auto built = build(work, progress); !built) {
       return built.error();
+    }
+    // The tree may be a Debian one, made away from this host: nothing in it is followed.
+    if (auto refused = RefuseSymlinkedPath(work, kRecipeFile); !refused) {
+      return refused.error();
+    }
+    if (auto made = MakeDir(work / ".mvm", 0755); !made) {
+      return made.error();
+    }
+    if (auto written = WriteTextFile(work / kRecipeFile, std::string(revision) + "\n", 0644);
+        !written) {
+      return written.error();
     }
     // mkdtemp made it 0700; a root directory is 0755 (0555 once sealed).
     if (chmod(work.c_str(), 0755) != 0) {
@@ -204,12 +220,31 @@ ErrorOr<Materialized> BuildAndPublish(std::string_view name, const fs::path& tem
 
 }  // namespace
 
+std::string RevisionOf(const fs::path& tree) {
+  auto text = os::ReadFileBounded(tree / kRecipeFile, 256);
+  if (!text || !text->ends_with('\n')) {
+    return "";
+  }
+  return text->substr(0, text->size() - 1);
+}
+
 ErrorOr<Materialized> MaterializeInto(std::string_view name, const fs::path& template_dir,
-                                      const TreeBuilder& build, const ProgressFn& progress) {
-  if (auto hex = PublishedHex(template_dir)) {
+                                      std::string_view revision, const TreeBuilder& build,
+                                      const ProgressFn& progress) {
+  auto hit = [&]() -> std::optional<Materialized> {
+    auto hex = PublishedHex(template_dir);
+    if (!hex) {
+      return std::nullopt;
+    }
     Materialized out = Published(template_dir, *hex);
+    if (RevisionOf(out.dir) != revision) {
+      return std::nullopt;
+    }
     out.cache_hit = true;
     return out;
+  };
+  if (auto out = hit()) {
+    return *out;
   }
   std::error_code ec;
   fs::create_directories(template_dir, ec);
@@ -222,15 +257,67 @@ ErrorOr<Materialized> MaterializeInto(std::string_view name, const fs::path& tem
     return lock.error();
   }
   // Whoever held the lock may just have published it.
-  if (auto hex = PublishedHex(template_dir)) {
-    Materialized out = Published(template_dir, *hex);
-    out.cache_hit = true;
-    return out;
+  if (auto out = hit()) {
+    return *out;
+  }
+  if (auto hex = PublishedHex(template_dir); hex && progress) {
+    const std::string old = RevisionOf(Published(template_dir, *hex).dir);
+    progress("the cached " + std::string(name) + " was built by recipe revision " +
+             (old.empty() ? "(none recorded)" : old) + ", this mvm builds revision " +
+             std::string(revision) + "; building it again (the old tree stays while in use)");
   }
   if (auto cleaned = RemoveStaleBuilds(template_dir); !cleaned) {
     return cleaned.error();
   }
-  return BuildAndPublish(name, template_dir, build, progress);
+  return BuildAndPublish(name, template_dir, revision, build, progress);
+}
+
+ErrorOr<bool> AdoptTree(std::string_view name, const fs::path& tree, const fs::path& template_dir,
+                        std::string_view revision) {
+  if (const std::string has = RevisionOf(tree); has != revision) {
+    return Error{"cannot hand over " + Quote(tree) + ": it was built by recipe revision " +
+                 (has.empty() ? "(none recorded)" : has) + ", not " + std::string(revision)};
+  }
+  const std::string tree_name = tree.filename().string();
+  if (!tree_name.starts_with(kTreePrefix)) {
+    return Error{"cannot hand over " + Quote(tree) + ": not a published `sha256-<hex>` tree"};
+  }
+  std::error_code ec;
+  fs::create_directories(template_dir, ec);
+  if (ec) {
+    return Error{"cannot create the rootfs cache " + Quote(template_dir) + ": " + ec.message()};
+  }
+  auto lock = LockTemplate(template_dir, name, nullptr);
+  if (!lock) {
+    return lock.error();
+  }
+  if (auto hex = PublishedHex(template_dir);
+      hex && RevisionOf(Published(template_dir, *hex).dir) == revision) {
+    return false;
+  }
+  if (rename(tree.c_str(), (template_dir / tree_name).c_str()) != 0 && errno != ENOTEMPTY &&
+      errno != EEXIST) {
+    return Error{"cannot move " + Quote(tree) + " into " + Quote(template_dir) + ": " +
+                 ErrnoText(errno)};
+  }
+  if (auto pointed = PointCurrentAt(template_dir, tree_name); !pointed) {
+    return pointed.error();
+  }
+  return true;
+}
+
+ErrorOr<bool> HandOverTemplate(std::string_view name, const fs::path& from_cache,
+                               const fs::path& to_cache) {
+  if (FindTemplate(name) == nullptr) {
+    return Error{"unknown template `" + std::string(name) + "`"};
+  }
+  auto hex = PublishedHex(from_cache / name);
+  if (!hex) {
+    return Error{"cannot hand over template " + std::string(name) + ": " +
+                 Quote(from_cache / name) + " has no published tree"};
+  }
+  return AdoptTree("template " + std::string(name), Published(from_cache / name, *hex).dir,
+                   to_cache / name, TemplateRevision(name));
 }
 
 ErrorOr<Materialized> MaterializeTemplate(std::string_view name, const fs::path& cache_dir,
@@ -247,7 +334,7 @@ ErrorOr<Materialized> MaterializeTemplate(std::string_view name, const fs::path&
   BuildFn build = FindBuilder(name);
   MVM_CHECK(build != nullptr);  // every ir::BuiltinTemplates entry has a builder
   return MaterializeInto(
-      "template " + std::string(name), cache_dir / name,
+      "template " + std::string(name), cache_dir / name, TemplateRevision(name),
       [&](const fs::path& root, const ProgressFn& step) { return build(root, step, debootstrap); },
       progress);
 }
@@ -258,9 +345,11 @@ std::vector<TemplateStatus> ListTemplates(const fs::path& cache_dir) {
     TemplateStatus status;
     status.name = std::string(t.name);
     status.description = std::string(t.description);
+    status.wanted_revision = std::string(TemplateRevision(t.name));
     if (auto hex = PublishedHex(cache_dir / t.name)) {
       Materialized published = Published(cache_dir / t.name, *hex);
       status.built = true;
+      status.revision = RevisionOf(published.dir);
       status.digest = std::move(published.digest);
       status.dir = std::move(published.dir);
     }

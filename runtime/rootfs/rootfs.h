@@ -61,6 +61,12 @@ struct Materialized {
 /// directory, which the next build removes. Trees of earlier digests are left in place, since a
 /// running sandbox may still have one mounted.
 ///
+/// Each template has a recipe revision (bumped when its builder changes what it makes), recorded
+/// in the tree as `.mvm/recipe` and so part of its digest. A published tree of another revision
+/// (or of none: built before revisions were recorded) is not a hit: it is built again under the
+/// lock and `current` is moved to the new tree in one rename, while callers already holding the
+/// old tree keep it.
+///
 /// An unknown name is an Error listing the known ones; so are build failures (a missing host tool,
 /// no network to the Debian mirror), with a hint. `debootstrap` makes Debian-based templates
 /// (python-3.11); without one, building such a template is an Error (a cache hit needs none).
@@ -76,10 +82,24 @@ ErrorOr<Materialized> MaterializeTemplate(std::string_view name,
 /// (Error) device nodes, sockets and fifos rather than guessing how to hash them.
 ErrorOr<std::string> TreeDigest(const std::filesystem::path& dir);
 
+/// Moves the published tree of template `name` from `from_cache` into `to_cache` (the same file
+/// system) when `to_cache` has none of this mvm's recipe revision, e.g. a test that built
+/// python-3.11 afresh handing it to a shared cache. Under `to_cache`'s lock, so concurrent users
+/// of `to_cache` see either its old tree or the new one. True when it moved; false when
+/// `to_cache` already had a current tree.
+ErrorOr<bool> HandOverTemplate(std::string_view name, const std::filesystem::path& from_cache,
+                               const std::filesystem::path& to_cache);
+
 /// One built-in template and its state in a cache directory.
 struct TemplateStatus {
   std::string name;
   std::string description;
+  /// The recipe revision this mvm builds, and the one the published tree was built by (empty when
+  /// none is recorded: a tree from before revisions); they differ for a stale tree, which the next
+  /// use builds again.
+  std::string wanted_revision;
+  std::string revision;
+  bool stale() const { return built && revision != wanted_revision; }
   bool built = false;
   std::string digest;         ///< "sha256:<64 hex>" when built, else empty
   std::filesystem::path dir;  ///< the published tree when built, else empty

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <string>
 #include <string_view>
 
 #include "ir/support/error_or.h"
@@ -23,9 +24,26 @@ using TreeBuilder =
 
 /// MaterializeTemplate's cache logic for any tree: `dir` holds `current`, the `sha256-<hex>` trees
 /// and the lock, as MaterializeTemplate documents; `name` names the tree in progress lines
-/// ("template python-3.11"). `build` runs only on a miss, under the lock.
+/// ("template python-3.11"). `revision` is the recipe's revision, written to `.mvm/recipe` in the
+/// tree before it is sealed; a published tree of another revision is a miss. `build` runs only on
+/// a miss, under the lock.
 ErrorOr<Materialized> MaterializeInto(std::string_view name, const std::filesystem::path& dir,
-                                      const TreeBuilder& build, const ProgressFn& progress);
+                                      std::string_view revision, const TreeBuilder& build,
+                                      const ProgressFn& progress);
+
+/// The recipe revision a published tree records in `.mvm/recipe`; empty for a tree from before
+/// revisions were recorded (or an unreadable marker), which matches no revision.
+std::string RevisionOf(const std::filesystem::path& tree);
+
+/// Moves `tree` (a published `sha256-<hex>` tree of `revision`, on the same file system) into
+/// `dir` and points `current` at it, under `dir`'s lock, unless `dir` already has a tree of
+/// `revision`. True when it moved; an Error when `tree` is of another revision.
+ErrorOr<bool> AdoptTree(std::string_view name, const std::filesystem::path& tree,
+                        const std::filesystem::path& dir, std::string_view revision);
+
+/// The recipe revision of the built-in template `name`: bumped whenever its builder changes what
+/// it makes, so trees cached by an older recipe are rebuilt rather than used forever.
+std::string_view TemplateRevision(std::string_view name);
 
 /// The builder of the built-in template `name` (an ir::BuiltinTemplates name), or nullptr.
 BuildFn FindBuilder(std::string_view name);

@@ -230,6 +230,10 @@ class _RecordBackend:
         self._entrypoint(argv, timeout_seconds)
         return CommandResult(stdout="", stderr="", exit_code=0, recorded=True)
 
+    def run_on_terminal(self, argv, timeout_seconds, cwd, rows, cols, input) -> CommandResult:
+        # A terminal is how the command is watched, not what the workload declares.
+        return self.run_command(argv, timeout_seconds, cwd)
+
     def start_command(self, argv, timeout_seconds, cwd) -> "CommandHandle":
         self._entrypoint(argv, timeout_seconds)
         return CommandHandle(None, None, CommandResult("", "", 0, recorded=True))
@@ -513,9 +517,11 @@ class _LiveBackend:
     # -- operations
 
     def _exec_argv(self, argv: Sequence[str], timeout_seconds: Optional[int],
-                   cwd: Optional[str]) -> List[str]:
+                   cwd: Optional[str], tty: bool = False) -> List[str]:
         command = _ir.entrypoint("exec", argv, timeout_seconds)["command"]
-        extra = ["--format=json"]
+        # On a terminal mvmctl's output is the terminal's, not JSON: -t and --format=json exclude
+        # each other.
+        extra = ["-it"] if tty else ["--format=json"]
         if timeout_seconds is not None:
             extra += ["--timeout", str(timeout_seconds)]
         if cwd is not None:
@@ -563,6 +569,18 @@ class _LiveBackend:
                                f"return within {timeout_seconds} s", audit_id=self.audit_id) \
                 from None
         return self._result(argv, proc.returncode, proc.stdout, proc.stderr)
+
+    def run_on_terminal(self, argv, timeout_seconds, cwd, rows, cols, input) -> CommandResult:
+        full = self._exec_argv(argv, timeout_seconds, cwd, tty=True)
+        try:
+            status, output = _run_on_terminal(full, rows, cols, input,
+                                              self._grace(timeout_seconds))
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{list(argv)!r} in sandbox {self.name!r}: mvmctl exec -t did not "
+                               f"return within {timeout_seconds} s", audit_id=self.audit_id) \
+                from None
+        return CommandResult(stdout=output.decode("utf-8", "replace"), stderr="",
+                             exit_code=status)
 
     def start_command(self, argv, timeout_seconds, cwd) -> "CommandHandle":
         full = self._exec_argv(argv, timeout_seconds, cwd)
@@ -784,15 +802,98 @@ class Commands:
         self._backend = backend
 
     def run(self, argv: Sequence[str], *, timeout_seconds: Optional[int] = None,
-            cwd: Optional[str] = None) -> CommandResult:
+            cwd: Optional[str] = None, tty: bool = False, rows: int = 24, cols: int = 80,
+            input: Optional[Union[str, bytes]] = None) -> CommandResult:
         """Runs ``argv`` to completion. A non-zero exit is a result, not an error; running out of
-        ``timeout_seconds`` raises ``mvm.TimeoutError``."""
-        return self._backend.run_command(_argv_list(argv), timeout_seconds, cwd)
+        ``timeout_seconds`` raises ``mvm.TimeoutError``.
+
+        ``tty=True`` runs it on a terminal (``mvmctl exec -it`` on a pseudo-terminal this process
+        opens, ``rows`` x ``cols``): for programs that behave differently on one (prompts, colour,
+        line editing). ``input`` is then typed at the terminal (end a line with ``"\\r"``, as
+        Enter does). The result's ``stdout`` is everything the terminal showed, the command's
+        stderr, the terminal's echo and ``\\r\\n`` line ends included, and ``stderr`` is empty;
+        ``exit_code`` is mvmctl's (the command's own; 124 on timeout). ``input`` is typed as soon
+        as the terminal is there, which may be before the command runs: a line waits for the
+        command to read it, but a ^C typed then reaches no command."""
+        if not tty:
+            if input is not None:
+                raise TypeError("input= is typed at a terminal; give tty=True with it")
+            return self._backend.run_command(_argv_list(argv), timeout_seconds, cwd)
+        for what, value in (("rows", rows), ("cols", cols)):
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+                raise ValueError(f"{what}={value!r}: a terminal size is 1 to 65535")
+        data = input.encode() if isinstance(input, str) else input
+        return self._backend.run_on_terminal(_argv_list(argv), timeout_seconds, cwd, rows, cols,
+                                             data)
 
     def start(self, argv: Sequence[str], *, timeout_seconds: Optional[int] = None,
               cwd: Optional[str] = None) -> CommandHandle:
         """Starts ``argv`` without waiting; ``handle.wait()`` gives its result."""
         return self._backend.start_command(_argv_list(argv), timeout_seconds, cwd)
+
+
+def _run_on_terminal(argv: Sequence[str], rows: int, cols: int, input: Optional[bytes],
+                     timeout: Optional[float]) -> "tuple[int, bytes]":
+    """Runs ``argv`` with a new pseudo-terminal of ``rows`` x ``cols`` as its stdin, stdout and
+    stderr, types ``input`` at it, and returns its exit status (128+N for signal N, as a shell
+    says) and everything the terminal showed. ``subprocess.TimeoutExpired`` after ``timeout``
+    seconds, the process killed."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import tty
+
+    master, slave = pty.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        # Raw from the start, as mvmctl -t makes it: input typed before mvmctl switched it is then
+        # neither echoed twice nor has its Enter turned into a newline on the way.
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        # A session of its own, so a ^C typed at this terminal cannot reach this process.
+        proc = subprocess.Popen(list(argv), stdin=slave, stdout=slave, stderr=slave,
+                                start_new_session=True)
+    except BaseException:
+        os.close(master)
+        os.close(slave)
+        raise
+    os.close(slave)
+    output = bytearray()
+    pending = memoryview(input or b"")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(master, selectors.EVENT_READ)
+            while True:
+                if deadline is not None and time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    raise subprocess.TimeoutExpired(list(argv), timeout)
+                if pending:
+                    try:
+                        pending = pending[os.write(master, pending[:4096]):]
+                    except BlockingIOError:
+                        pass
+                # Until the command has ended and the terminal has nothing more; a helper that
+                # kept the terminal open past the command's end does not hold the result up.
+                if not sel.select(0.05):
+                    if proc.poll() is not None:
+                        break
+                    continue
+                try:
+                    chunk = os.read(master, 65536)
+                except BlockingIOError:
+                    continue
+                except OSError:  # EIO: every holder of the terminal closed it
+                    chunk = b""
+                if not chunk:
+                    break
+                output += chunk
+        status = proc.wait()
+    finally:
+        os.close(master)
+    return (128 - status if status < 0 else status), bytes(output)
 
 
 def _argv_list(argv: Sequence[str]) -> List[str]:

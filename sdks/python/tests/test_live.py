@@ -123,6 +123,16 @@ class LiveTest(unittest.TestCase):
             self.assertEqual(caught.exception.exit_code, 124)
             self.assertIsInstance(caught.exception, SandboxError)
 
+            # On a terminal: mvmctl exec -it through the SDK's pseudo-terminal, its size passed on,
+            # typed input echoed by the sandbox's terminal, stdout and stderr merged.
+            r = sb.commands.run(["sh", "-c", "stty size; test -t 0 && test -t 2 && echo ttys; "
+                                 "read l; echo got=$l; echo err >&2; exit 6"],
+                                tty=True, rows=31, cols=97, input="typed\r")
+            self.assertEqual(r.exit_code, 6, r.stdout)
+            # (The echo comes when the input arrives, so lines are checked one by one.)
+            for line in ("31 97", "ttys", "got=typed", "err"):
+                self.assertIn(line + "\r\n", r.stdout)
+            self.assertEqual(r.stderr, "")
             self.assertIn("hello from the python sdk", sb.logs())
             name = sb.name
         # Leaving the block stopped it, and its attached `up` cleaned everything away.

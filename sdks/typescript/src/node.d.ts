@@ -48,6 +48,7 @@ declare module "node:stream" {
   }
   export interface Writable {
     on(event: "error", listener: (err: Error) => void): this;
+    write(data: string | Uint8Array): boolean;
     end(data?: string | Uint8Array): void;
   }
 }

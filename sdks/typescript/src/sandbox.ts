@@ -27,6 +27,7 @@ import type { Image, Service, WorkloadOptions } from "./declarations.js";
 import { SandboxError, TimeoutError, VerificationError } from "./errors.js";
 import * as ir from "./ir.js";
 import * as output from "./output.js";
+import { concat, runOnTerminal } from "./terminal.js";
 
 /** The id a sandbox's workload gets when `workloadId` is not given. */
 export const DEFAULT_WORKLOAD_ID = "sandbox";
@@ -70,6 +71,18 @@ export interface SnapshotOptions {
 export interface CommandOptions {
   timeoutSeconds?: number;
   cwd?: string;
+  /** Run on a terminal (`mvmctl exec -it` on a pseudo-terminal util-linux `script` opens; `run`
+   * only): for programs that behave differently on one. The result's `stdout` is then everything
+   * the terminal showed (stderr, the terminal's echo and `\r\n` line ends included) and `stderr`
+   * is empty; `exitCode` is mvmctl's (the command's own; 124 on timeout). */
+  tty?: boolean;
+  /** The terminal's size (default 24 x 80). */
+  rows?: number;
+  cols?: number;
+  /** Typed at the terminal once it is ready (Enter is `"\r"`), which may be before the command
+   * runs: a line waits for the command to read it, but a ^C typed then reaches no command; `tty`
+   * only. */
+  input?: string | Uint8Array;
 }
 
 /** What a command printed and how it ended. In record mode nothing runs: the result is empty with
@@ -374,16 +387,6 @@ export interface Ran {
   stderr: string;
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 /** Runs a command to completion; `input` goes to its stdin. `graceMs` guards against mvmctl
  * hanging (mvmctl enforces command timeouts itself). */
 export function runProcess(argv: string[], input: Uint8Array | undefined, graceMs: number | undefined): Promise<Ran> {
@@ -638,7 +641,8 @@ class LiveBackend implements Backend {
 
   private execArgv(argv: string[], o: CommandOptions): string[] {
     const command = ir.entrypoint("exec", argv, o.timeoutSeconds)["command"] as string[];
-    const extra = ["--format=json"];
+    // On a terminal mvmctl's output is the terminal's, not JSON: -t and --format=json exclude each other.
+    const extra = o.tty ? ["-it"] : ["--format=json"];
     if (o.timeoutSeconds !== undefined) {
       extra.push("--timeout", String(o.timeoutSeconds));
     }
@@ -690,8 +694,24 @@ class LiveBackend implements Backend {
   }
 
   async run(argv: string[], o: CommandOptions): Promise<CommandResult> {
+    if (o.tty) {
+      return this.runOnTerminal(argv, o);
+    }
     const ran = await runProcess(this.execArgv(argv, o), undefined, LiveBackend.grace(o));
     return this.result(argv, ran);
+  }
+
+  private async runOnTerminal(argv: string[], o: CommandOptions): Promise<CommandResult> {
+    const input = typeof o.input === "string" ? new TextEncoder().encode(o.input) : o.input;
+    let ran;
+    try {
+      ran = await runOnTerminal(this.execArgv(argv, o), o.rows ?? 24, o.cols ?? 80, input, LiveBackend.grace(o));
+    } catch (e) {
+      throw new SandboxError(`running ${JSON.stringify(argv)} on a terminal in sandbox ${JSON.stringify(this.name)}: ${(e as Error).message}`, {
+        auditId: this.auditId,
+      });
+    }
+    return { stdout: decoder.decode(ran.output), stderr: "", exitCode: ran.status, recorded: false };
   }
 
   async start(argv: string[], o: CommandOptions): Promise<CommandHandle> {
@@ -906,6 +926,20 @@ export class Files {
   }
 }
 
+function checkTerminalOptions(o: CommandOptions): void {
+  if (!o.tty) {
+    if (o.input !== undefined || o.rows !== undefined || o.cols !== undefined) {
+      throw new TypeError("input, rows and cols are for a terminal; give tty: true with them");
+    }
+    return;
+  }
+  for (const [what, value] of [["rows", o.rows], ["cols", o.cols]] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 65535)) {
+      throw new RangeError(`${what}: ${value} is not a terminal size (1 to 65535)`);
+    }
+  }
+}
+
 /** `sandbox.commands`: run programs (argv arrays; no shell unless you run one). */
 export class Commands {
   constructor(private readonly backend: Backend) {}
@@ -913,11 +947,15 @@ export class Commands {
   /** Runs `argv` to completion. A non-zero exit is a result, not an error; running out of
    * `timeoutSeconds` throws `TimeoutError`. */
   run(argv: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
+    checkTerminalOptions(options);
     return this.backend.run(argvList(argv), options, this.backend.wantsSite ? callSite(Commands.prototype.run) : undefined);
   }
 
   /** Starts `argv` without waiting; `handle.wait()` gives its result. */
   start(argv: readonly string[], options: CommandOptions = {}): Promise<CommandHandle> {
+    if (options.tty || options.input !== undefined) {
+      throw new TypeError("commands.start runs without a terminal; use commands.run(argv, { tty: true })");
+    }
     return this.backend.start(argvList(argv), options, this.backend.wantsSite ? callSite(Commands.prototype.start) : undefined);
   }
 }

@@ -118,6 +118,21 @@ test("a sandbox runs commands and files", { skip }, async () => {
       sb.commands.run(["sleep", "30"], { timeoutSeconds: 1 }),
       (e: Error) => e instanceof TimeoutError && e instanceof SandboxError && Boolean(e.auditId) && e.exitCode === 124,
     );
+
+    // On a terminal: mvmctl exec -it through the terminal `script` opens, its size passed on, the
+    // typed line echoed by the sandbox's terminal (when it arrives, so lines are checked one by
+    // one), stdout and stderr merged.
+    r = await sb.commands.run(["sh", "-c", "stty size; test -t 0 && test -t 2 && echo ttys; read l; echo got=$l; echo err >&2; exit 6"], {
+      tty: true,
+      rows: 31,
+      cols: 97,
+      input: "typed\r",
+    });
+    assert.equal(r.exitCode, 6, r.stdout);
+    for (const line of ["31 97", "ttys", "got=typed", "err"]) {
+      assert.ok(r.stdout.includes(`${line}\r\n`), `${line} not in ${JSON.stringify(r.stdout)}`);
+    }
+    assert.equal(r.stderr, "");
     assert.match(await sb.logs(), /hello from the typescript sdk/);
   }
   // Leaving the block disposed of it, and its attached `up` cleaned everything away.

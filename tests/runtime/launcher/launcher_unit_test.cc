@@ -288,6 +288,20 @@ TEST(DescribeExec, OomKillIs137WithTheMemoryLimit) {
   EXPECT_EQ(DescribeExec(r, false, 256, 30).message, "killed by signal 9 (SIGKILL)");
 }
 
+TEST(DescribeExec, ControlCOnATerminalIs130WithoutAMessage) {
+  agent::ExecResult r;
+  r.signal = SIGINT;
+  ExecOutcome quiet = DescribeExec(r, false, 256, 30, "--timeout", /*on_terminal=*/true);
+  EXPECT_EQ(quiet.exit_status, 130);
+  EXPECT_EQ(quiet.message, "");
+  ExecOutcome piped = DescribeExec(r, false, 256, 30, "--timeout", /*on_terminal=*/false);
+  EXPECT_EQ(piped.exit_status, 130);
+  EXPECT_EQ(piped.message, "killed by signal 2 (SIGINT)");
+  r.signal = SIGTERM;
+  EXPECT_EQ(DescribeExec(r, false, 256, 30, "--timeout", true).message,
+            "killed by signal 15 (SIGTERM)");
+}
+
 TEST(DescribeExec, CouldNotStartKeeps126And127AndTheReason) {
   agent::ExecResult r;
   r.exit_code = 127;

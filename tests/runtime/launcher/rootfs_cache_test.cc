@@ -137,7 +137,14 @@ TEST_F(RootfsCacheTest, TemplatesListsAndGcCollectsOnlyWhatNothingUses) {
   EXPECT_EQ(j["debian"][0]["used_by"], nlohmann::json::array({"sandbox web"}));
   EXPECT_EQ(j["debian"][2]["used_by"], nlohmann::json::array());
   EXPECT_EQ(j["templates"][0]["name"], "busybox");
+  EXPECT_EQ(j["templates"][0]["wanted_revision"], "1");
+  // The fixture's trees record no recipe revision, as trees from before revisions: stale.
+  EXPECT_EQ(j["debian"][0]["stale"], true);
+  EXPECT_EQ(j["debian"][0]["revision"], "");
   mvm::testing::Result table = Mvmctl({"templates"}, "", state_.root);
+  EXPECT_THAT(table.out, HasSubstr("Debian image sha256:" + Hex('a') +
+                                   " was built by recipe revision (none); this mvm builds "
+                                   "revision 2"));
   EXPECT_THAT(table.out, HasSubstr("sha256:" + Hex('e')));
   EXPECT_THAT(table.out, HasSubstr("2.0 MiB"));
   EXPECT_THAT(table.out, HasSubstr("`mvmctl gc --debian-images` removes it"));

@@ -21,12 +21,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/http_get.h"
 #include "tests/support/mvmctl.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using mvm::testing::Describe;
+using mvm::testing::HttpGet;
 using mvm::testing::Mvmctl;
 using mvm::testing::Result;
 using mvm::testing::SharedState;
@@ -35,31 +37,6 @@ using namespace std::chrono_literals;
 
 const fs::path kFixture =
     fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "runtime" / "services.py";
-
-/// What an HTTP/1.0 GET of `path` from 127.0.0.1:`port` answers, status line and all; empty when
-/// the connection fails or closes without a byte.
-std::string HttpGet(int port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return {};
-  }
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  (void)!::write(fd, request.data(), request.size());
-  std::string answer;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) {
-    answer.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return answer;
-}
 
 /// Polls until `condition` holds or `limit` passes.
 bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds limit = 30s) {

@@ -31,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
 #include "tests/support/files.h"
+#include "tests/support/http_get.h"
 #include "tests/support/mvmctl.h"
 #include "tests/support/prerequisite.h"
 #include "tests/support/processes.h"
@@ -602,6 +603,7 @@ TEST_F(MicrovmE2E, RunItGivesTheCommandATerminal) {
 // (tests/runtime/launcher/services_e2e_test.cc), on the same agent.
 TEST_F(MicrovmE2E, UpStartsAServiceAndPublishesItsPort) {
   const std::string name = "vm-svc-" + std::to_string(::getpid());
+  const std::string copy = name + "-r";
   const fs::path fixture =
       fs::path(MVM_SOURCE_DIR) / "tests" / "fixtures" / "runtime" / "services.py";
   Result up = Mvmctl({"up", fixture.string(), "--workload", "web-vm", "--backend", "qemu-microvm",
@@ -610,36 +612,49 @@ TEST_F(MicrovmE2E, UpStartsAServiceAndPublishesItsPort) {
   const nlohmann::json started = nlohmann::json::parse(up.out);
   ASSERT_EQ(started["ports"].size(), 1u) << up.out;
   const int port = started["ports"][0]["host"];
-  std::string page;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval timeout{20, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    page.clear();
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-      const std::string request = "GET / HTTP/1.0\r\n\r\n";
-      (void)!::write(fd, request.data(), request.size());
-      char buffer[4096];
-      for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) {
-        page.append(buffer, static_cast<size_t>(n));
+  // What GET / on 127.0.0.1:`at` answers once it answers 200, within 60 s; else the last answer.
+  auto page_on = [](int at) {
+    std::string page;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      page = mvm::testing::HttpGet(at, "/", 20);
+      if (page.find("200 OK") != std::string::npos) {
+        break;
       }
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
-    ::close(fd);
-    if (page.find("200 OK") != std::string::npos) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
+    return page;
+  };
+  const std::string page = page_on(port);
   EXPECT_THAT(page, HasSubstr("200 OK"));
   EXPECT_THAT(page, HasSubstr(name));  // the guest's hostname: the page came from this VM
   Result logs = Mvmctl({"logs", name, "--service", "http"});
   EXPECT_EQ(logs.status, 0) << Describe(logs);
   EXPECT_THAT(logs.out, HasSubstr("started (pid"));
+
+  // A full snapshot restores served: the service comes back running with the VM's memory (not
+  // started twice) and its port is published anew on the host, on a port of its own.
+  Result snap = Mvmctl({"snapshot", name, "--full", "--label", "served"});
+  ASSERT_EQ(snap.status, 0) << Describe(snap);
+  (void)Mvmctl({"destroy", copy});
+  Result restored = Mvmctl({"restore", name, "served", "--as", copy, "--format", "json"});
+  ASSERT_EQ(restored.status, 0) << Describe(restored);
+  const nlohmann::json out = nlohmann::json::parse(restored.out);
+  ASSERT_EQ(out["ports"].size(), 1u) << restored.out;
+  ASSERT_EQ(out["services"].size(), 1u) << restored.out;
+  EXPECT_EQ(out["services"][0]["name"], "http");
+  const int copy_port = out["ports"][0]["host"];
+  EXPECT_NE(copy_port, port);
+  // The page the service wrote at its start in the snapshot's memory: the original's hostname.
+  EXPECT_THAT(page_on(copy_port), HasSubstr("200 OK"));
+  Result copy_logs = Mvmctl({"logs", copy, "--service", "http"});
+  EXPECT_EQ(copy_logs.status, 0) << Describe(copy_logs);
+  EXPECT_EQ(copy_logs.out.find("restarting"), std::string::npos) << copy_logs.out;
+  Result ps = Mvmctl({"ps", "--format", "json"});
+  EXPECT_THAT(ps.out, HasSubstr("\"host\":" + std::to_string(copy_port)));
+
+  EXPECT_EQ(Mvmctl({"destroy", copy}).status, 0);
+  (void)Mvmctl({"snapshot", "rm", name, "served"});
   Result stop = Mvmctl({"destroy", name});
   EXPECT_EQ(stop.status, 0) << Describe(stop);
 }

@@ -4,11 +4,17 @@
 // short by a kill is never loaded. Boots cost seconds under TCG, so one source VM serves the
 // cases in order.
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -105,6 +111,82 @@ void FlipByte(const fs::path& file, std::streamoff at) {
   f.get(c);
   f.seekp(at);
   f.put(static_cast<char>(c ^ 0x5a));
+}
+
+/// `mvmctl ARGS` traced: stopped at the entry of its first openat of a path ending in `suffix`,
+/// where `meanwhile` runs, then let go to its end. `*stopped` says whether it got there.
+Result TracedMvmctl(const std::vector<std::string>& args, const std::string& suffix,
+                    const std::function<void()>& meanwhile, bool* stopped) {
+  *stopped = false;
+  const fs::path out_file = State() / ("traced-out-" + std::to_string(::getpid()));
+  const fs::path err_file = State() / ("traced-err-" + std::to_string(::getpid()));
+  const std::vector<std::string> argv = mvm::testing::MvmctlArgv(args, State());
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const int null = ::open("/dev/null", O_RDONLY);
+    const int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(null, 0);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    ::ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
+    ::raise(SIGSTOP);
+    mvm::testing::ExecOrExit(argv);
+  }
+  Result result;
+  int status = 0;
+  if (child < 0 || ::waitpid(child, &status, 0) != child || !WIFSTOPPED(status)) {
+    return result;
+  }
+  ::ptrace(PTRACE_SETOPTIONS, child, nullptr, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL);
+  int deliver = 0;
+  bool entry = false;  // syscall stops alternate: entry, exit
+  for (;;) {
+    if (::ptrace(PTRACE_SYSCALL, child, nullptr, deliver) != 0 ||
+        ::waitpid(child, &status, 0) != child || !WIFSTOPPED(status)) {
+      break;
+    }
+    deliver = 0;
+    if (WSTOPSIG(status) != (SIGTRAP | 0x80)) {
+      deliver = WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status);
+      continue;
+    }
+    entry = !entry;
+    user_regs_struct regs{};
+    if (!entry || ::ptrace(PTRACE_GETREGS, child, nullptr, &regs) != 0 ||
+        regs.orig_rax != SYS_openat) {
+      continue;
+    }
+    std::string path;
+    for (unsigned long at = regs.rsi; path.size() < 4096; at += sizeof(long)) {
+      errno = 0;
+      const long word = ::ptrace(PTRACE_PEEKDATA, child, at, nullptr);
+      if (errno != 0) {
+        break;
+      }
+      const char* bytes = reinterpret_cast<const char*>(&word);
+      const size_t len = ::strnlen(bytes, sizeof word);
+      path.append(bytes, len);
+      if (len < sizeof word) {
+        break;
+      }
+    }
+    if (path.size() >= suffix.size() && path.ends_with(suffix)) {
+      *stopped = true;
+      meanwhile();
+      ::ptrace(PTRACE_DETACH, child, nullptr, nullptr);
+      break;
+    }
+  }
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream out(out_file), err(err_file);
+  result.out.assign(std::istreambuf_iterator<char>(out), std::istreambuf_iterator<char>());
+  result.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
+  fs::remove(out_file);
+  fs::remove(err_file);
+  return result;
 }
 
 class SnapshotE2E : public ::testing::Test {
@@ -228,6 +310,45 @@ TEST_F(SnapshotE2E, AChangedReplayedOrForeignSnapshotIsRefusedAndAudited) {
   std::ofstream(dir / "extra") << "x";
   EXPECT_EQ(Restore(src, "s1", "snap-tampered").status, 4);
   fs::remove(dir / "extra");
+
+  // Between restore's check and its load (mvmctl stopped by ptrace at its open of the seal lock,
+  // the check's last step): a garbage plan renamed over `plan.dsse` is never read, the restore
+  // loads the checked one and succeeds; the checked file written over in place is read through
+  // the checked descriptor, hashed again and refused. Before, the plan was read again by its
+  // path: the renamed garbage was admitted (and refused as a plan).
+  const std::string plan_bytes = [&] {
+    std::ifstream in(dir / "plan.dsse", std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }();
+  const std::string garbage(plan_bytes.size(), 'x');
+  names_.push_back("snap-swapped");
+  bool stopped = false;
+  Result swapped = TracedMvmctl(
+      {"restore", src, "s1", "--as", "snap-swapped"}, "/seals.lock",
+      [&] {
+        std::ofstream(dir / "plan.new", std::ios::binary) << garbage;
+        fs::rename(dir / "plan.new", dir / "plan.dsse");
+      },
+      &stopped);
+  ASSERT_TRUE(stopped) << Describe(swapped);
+  EXPECT_EQ(swapped.status, 0) << Describe(swapped);
+  EXPECT_TRUE(QemuOf("snap-swapped"));
+  EXPECT_EQ(Mvmctl({"destroy", "snap-swapped"}).status, 0);
+  std::ofstream(dir / "plan.dsse", std::ios::binary | std::ios::trunc) << plan_bytes;
+
+  Result overwritten = TracedMvmctl(
+      {"restore", src, "s1", "--as", "snap-overwritten"}, "/seals.lock",
+      [&] {
+        // The same inode: O_WRONLY without O_TRUNC keeps the descriptor restore holds on it.
+        std::fstream f(dir / "plan.dsse", std::ios::in | std::ios::out | std::ios::binary);
+        f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+      },
+      &stopped);
+  ASSERT_TRUE(stopped) << Describe(overwritten);
+  EXPECT_EQ(overwritten.status, 4) << Describe(overwritten);
+  EXPECT_THAT(overwritten.err, HasSubstr("the snapshot's plan changed while it was restored"));
+  EXPECT_FALSE(QemuOf("snap-overwritten"));
+  std::ofstream(dir / "plan.dsse", std::ios::binary | std::ios::trunc) << plan_bytes;
 
   // Replay: the snapshot copied away, removed and taken again under its label; the old copy put
   // back is refused, as is a copy of a removed one.

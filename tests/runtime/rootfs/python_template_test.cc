@@ -3,9 +3,9 @@
 // needed). Its own binary, labelled `template_build` in ctest.
 //
 // It always builds from scratch, and then hands the tree to the cache the sandbox tests share
-// ($MVM_TEST_ROOTFS_CACHE) if that has none yet: ctest runs it before them, so in a `.ci/run`
-// python-3.11 is built by mmdebstrap once, here, instead of once more per state directory and
-// preset.
+// ($MVM_TEST_ROOTFS_CACHE) if that has none of this recipe revision yet: ctest runs it before them,
+// so in a `.ci/run` python-3.11 is built by mmdebstrap once, here, instead of once more per state
+// directory and preset.
 
 #include <gtest/gtest.h>
 
@@ -134,15 +134,13 @@ TEST(PythonTemplateTest, BuildsARootfsThatRunsPythonAndTheRunShim) {
   EXPECT_TRUE(again->cache_hit);
   EXPECT_EQ(again->digest, made->digest);
 
-  // The whole template directory moves (tree, lock file, and `current`, a relative link). A cache
-  // that has python-3.11 already, even half-built under another process's lock, is not empty, so
-  // the rename fails and that cache keeps its own.
+  // The tree moves when the shared cache has none of this recipe revision (none, or one an older
+  // recipe built, which would otherwise be used forever); under that cache's lock, so tests
+  // reading it meanwhile see the old tree or this one.
   if (!shared.empty() && !HasFailure()) {
-    std::error_code ec;
-    fs::rename(cache / "python-3.11", shared / "python-3.11", ec);
-    if (ec && ec != std::errc::directory_not_empty && ec != std::errc::file_exists) {
-      ADD_FAILURE() << "cannot hand the tree to " << shared << ": " << ec.message();
-    }
+    auto moved = HandOverTemplate("python-3.11", cache, shared);
+    EXPECT_TRUE(moved.ok()) << "cannot hand the tree to " << shared << ": "
+                            << moved.error().message;
   }
 }
 

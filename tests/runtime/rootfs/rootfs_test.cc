@@ -295,5 +295,136 @@ TEST_F(BusyboxTemplateTest, ListTemplatesShowsWhatIsBuilt) {
   }
 }
 
+// A published tree as mvm made them before recipe revisions: no `.mvm/recipe`.
+fs::path PublishUnrevisionedTree(const fs::path& template_dir) {
+  const fs::path work = template_dir / "work";
+  fs::create_directories(work / "bin");
+  std::ofstream(work / "bin/old") << "built by an older recipe\n";
+  EXPECT_TRUE(SealTree(work).ok());
+  auto digest = TreeDigest(work);
+  EXPECT_TRUE(digest.ok());
+  const std::string name = "sha256-" + digest->substr(7);
+  fs::rename(work, template_dir / name);
+  fs::create_symlink(name, template_dir / "current");
+  return template_dir / name;
+}
+
+TEST_F(BusyboxTemplateTest, ATreeOfAnotherRevisionIsBuiltAgainAndListedAsStale) {
+  TempDir tmp;
+  const fs::path cache = tmp.path() / "cache";
+  const fs::path old = PublishUnrevisionedTree(cache / "busybox");
+  for (const TemplateStatus& status : ListTemplates(cache)) {
+    if (status.name == "busybox") {
+      EXPECT_TRUE(status.built);
+      EXPECT_EQ(status.revision, "");
+      EXPECT_EQ(status.wanted_revision, TemplateRevision("busybox"));
+      EXPECT_TRUE(status.stale());
+    }
+  }
+  std::vector<std::string> lines;
+  auto made = Busybox(cache, &lines);
+  ASSERT_TRUE(made.ok()) << made.error().message;
+  EXPECT_FALSE(made->cache_hit);
+  EXPECT_NE(made->dir, old);
+  EXPECT_TRUE(fs::is_regular_file(old / "bin/old")) << "the old tree stays for its users";
+  EXPECT_EQ(fs::read_symlink(cache / "busybox/current"), made->dir.filename());
+  EXPECT_EQ(ReadFile(made->dir / ".mvm/recipe"), std::string(TemplateRevision("busybox")) + "\n");
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines[0].find("recipe revision (none recorded)"), std::string::npos) << lines[0];
+  for (const TemplateStatus& status : ListTemplates(cache)) {
+    if (status.name == "busybox") {
+      EXPECT_EQ(status.revision, TemplateRevision("busybox"));
+      EXPECT_FALSE(status.stale());
+    }
+  }
+  auto again = Busybox(cache);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(again->cache_hit);
+  EXPECT_EQ(again->dir, made->dir);
+}
+
+// Several processes of a new recipe find a tree of the old one while a sandbox-like reader keeps
+// reading that old tree: one process builds, the rest wait and hit, and the reader never fails.
+TEST(MaterializeIntoTest, RevisionChangeUnderConcurrentUsers) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "cache/t";
+  const fs::path counter = tmp.path() / "builds";
+  auto build = [&](const fs::path& root, const ProgressFn&) -> ErrorOr<Ok> {
+    std::ofstream(counter, std::ios::app) << "built\n";
+    usleep(200 * 1000);  // long enough that the others queue on the lock
+    std::ofstream(root / "data") << "new\n";
+    return Ok{};
+  };
+  auto old = MaterializeInto("t", dir, "1", build, nullptr);
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  fs::remove(counter);
+
+  pid_t reader = fork();
+  ASSERT_GE(reader, 0);
+  if (reader == 0) {
+    for (int i = 0; i < 400; ++i) {
+      std::ifstream in(old->dir / "data");
+      std::string line;
+      if (!std::getline(in, line) || line != "new") {
+        _exit(1);
+      }
+      usleep(1000);
+    }
+    _exit(0);
+  }
+  std::vector<pid_t> users;
+  for (int i = 0; i < 3; ++i) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto made = MaterializeInto("t", dir, "2", build, nullptr);
+      _exit(made.ok() && RevisionOf(made->dir) == "2" ? 0 : 1);
+    }
+    users.push_back(pid);
+  }
+  for (pid_t pid : users) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(reader, &status, 0), reader);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the old tree's reader failed";
+  EXPECT_EQ(ReadFile(counter), "built\n") << "exactly one process builds the new revision";
+  auto now = MaterializeInto("t", dir, "2", build, nullptr);
+  ASSERT_TRUE(now.ok()) << now.error().message;
+  EXPECT_TRUE(now->cache_hit);
+  EXPECT_NE(now->dir, old->dir);
+  EXPECT_TRUE(fs::is_directory(old->dir));
+}
+
+TEST_F(BusyboxTemplateTest, HandOverReplacesOnlyAStaleTree) {
+  TempDir tmp;
+  const fs::path shared = tmp.path() / "shared";
+  const fs::path old = PublishUnrevisionedTree(shared / "busybox");
+  auto built = Busybox(tmp.path() / "a");
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  auto moved = HandOverTemplate("busybox", tmp.path() / "a", shared);
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_TRUE(*moved);
+  EXPECT_EQ(fs::read_symlink(shared / "busybox/current"), built->dir.filename());
+  EXPECT_TRUE(fs::is_directory(old));
+  auto hit = Busybox(shared);
+  ASSERT_TRUE(hit.ok()) << hit.error().message;
+  EXPECT_TRUE(hit->cache_hit);
+
+  // A current tree is kept; the second candidate stays where it was.
+  auto other = Busybox(tmp.path() / "b");
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  auto kept = HandOverTemplate("busybox", tmp.path() / "b", shared);
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_FALSE(*kept);
+  EXPECT_TRUE(fs::is_directory(other->dir));
+
+  auto none = HandOverTemplate("busybox", tmp.path() / "empty", shared);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("has no published tree"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mvm::runtime::rootfs
