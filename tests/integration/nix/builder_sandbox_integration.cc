@@ -104,6 +104,25 @@ class BuilderSandboxTest : public ::testing::Test {
     return mvm::testing::RunMvmctl(std::move(args), std::nullopt, mvm::testing::MergedOutput());
   }
 
+  /// Mvmctl(ARGS), and how long it took in seconds (for the benchmark properties).
+  std::pair<CommandResult, double> TimedMvmctl(std::vector<std::string> args) {
+    const auto t0 = std::chrono::steady_clock::now();
+    CommandResult result = Mvmctl(std::move(args));
+    return {std::move(result),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+  }
+
+  /// `build` of the project's app.py into `out` in the running warm builder, which must serve it
+  /// and make `digest`; how long it took in seconds.
+  double WarmBuild(const fs::path& out, const std::string& digest) {
+    auto [warm, seconds] = TimedMvmctl({"build", (project_ / "app.py").string(), "--state-dir",
+                                        state_.string(), "-o", out.string()});
+    EXPECT_EQ(warm.status, 0) << warm.out;
+    EXPECT_NE(warm.out.find("in the warm builder mvm-builder"), std::string::npos) << warm.out;
+    EXPECT_EQ(PlanDigest(out / "tiny.plan.json"), digest) << warm.out;
+    return seconds;
+  }
+
   /// A project whose workload `w` is `packages.x86_64-linux.<attr>` of a flake holding `packages`.
   void WriteProject(std::string_view packages, std::string_view attr) {
     WriteFile(project_ / "flake" / "flake.nix",
@@ -390,12 +409,9 @@ TEST_F(BuilderSandboxTest, TheTemplateHasTheSameNarHashInTheBuilderAsOnTheHostAn
             "from mvm import workload, entrypoint\n\n\n@workload(\"tiny\", "
             "image=\"template:busybox\")\nclass T:\n    @entrypoint(command=[\"/bin/true\"])\n"
             "    def main(self): ...\n");
-  t0 = std::chrono::steady_clock::now();
-  CommandResult cold =
-      Mvmctl({"build", (project_ / "app.py").string(), "--state-dir", state_.string(), "-o",
-              (tmp_.path() / "cold").string(), "--builder-store-mb", "256"});
-  const double cold_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto [cold, cold_s] =
+      TimedMvmctl({"build", (project_ / "app.py").string(), "--state-dir", state_.string(), "-o",
+                   (tmp_.path() / "cold").string(), "--builder-store-mb", "256"});
   ASSERT_EQ(cold.status, 0) << cold.out;
   EXPECT_EQ(PlanDigest(tmp_.path() / "cold" / "tiny.plan.json"), *host_hash) << cold.out;
   EXPECT_NE(cold.out.find("in a new builder"), std::string::npos) << cold.out;
@@ -405,14 +421,7 @@ TEST_F(BuilderSandboxTest, TheTemplateHasTheSameNarHashInTheBuilderAsOnTheHostAn
   CommandResult status =
       Mvmctl({"builder", "status", "--state-dir", state_.string(), "--format", "json"});
   EXPECT_NE(status.out.find("\"running\":true"), std::string::npos) << status.out;
-  t0 = std::chrono::steady_clock::now();
-  CommandResult warm = Mvmctl({"build", (project_ / "app.py").string(), "--state-dir",
-                               state_.string(), "-o", (tmp_.path() / "warm").string()});
-  const double warm_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ASSERT_EQ(warm.status, 0) << warm.out;
-  EXPECT_NE(warm.out.find("in the warm builder mvm-builder"), std::string::npos) << warm.out;
-  EXPECT_EQ(PlanDigest(tmp_.path() / "warm" / "tiny.plan.json"), *host_hash);
+  const double warm_s = WarmBuild(tmp_.path() / "warm", *host_hash);
   CommandResult stopped = Mvmctl({"builder", "stop", "--state-dir", state_.string()});
   EXPECT_EQ(stopped.status, 0) << stopped.out;
   status = Mvmctl({"builder", "status", "--state-dir", state_.string(), "--format", "json"});
@@ -550,12 +559,10 @@ TEST_F(MicrovmBuilderTest, TheTemplateBuildsInTheMicrovmToTheContainerBuildersNa
   const std::string container_digest = PlanDigest(tmp_.path() / "container" / "tiny.plan.json");
   ASSERT_TRUE(IsSha256Digest(container_digest)) << in_container.out;
 
-  auto t0 = std::chrono::steady_clock::now();
-  CommandResult cold = Mvmctl({"build", (project_ / "app.py").string(), "--state-dir",
-                               state_.string(), "-o", (tmp_.path() / "vm").string(),
-                               "--builder-store-mb", "256", "--builder-backend", "qemu-microvm"});
-  const double cold_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto [cold, cold_s] =
+      TimedMvmctl({"build", (project_ / "app.py").string(), "--state-dir", state_.string(), "-o",
+                   (tmp_.path() / "vm").string(), "--builder-store-mb", "256", "--builder-backend",
+                   "qemu-microvm"});
   ASSERT_EQ(cold.status, 0) << cold.out;
   EXPECT_NE(cold.out.find("in a new builder"), std::string::npos) << cold.out;
   EXPECT_NE(cold.out.find("on qemu-microvm"), std::string::npos) << cold.out;
@@ -566,14 +573,7 @@ TEST_F(MicrovmBuilderTest, TheTemplateBuildsInTheMicrovmToTheContainerBuildersNa
       {"builder", "start", "--state-dir", state_.string(), "--builder-backend", "qemu-microvm"});
   ASSERT_EQ(started.status, 0) << started.out;
   EXPECT_NE(started.out.find("backend qemu-microvm"), std::string::npos) << started.out;
-  t0 = std::chrono::steady_clock::now();
-  CommandResult warm = Mvmctl({"build", (project_ / "app.py").string(), "--state-dir",
-                               state_.string(), "-o", (tmp_.path() / "warm").string()});
-  const double warm_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ASSERT_EQ(warm.status, 0) << warm.out;
-  EXPECT_NE(warm.out.find("in the warm builder mvm-builder"), std::string::npos) << warm.out;
-  EXPECT_EQ(PlanDigest(tmp_.path() / "warm" / "tiny.plan.json"), container_digest);
+  const double warm_s = WarmBuild(tmp_.path() / "warm", container_digest);
   EXPECT_EQ(Mvmctl({"builder", "stop", "--state-dir", state_.string()}).status, 0);
   std::printf("busybox template in the microVM builder: cold %.2f s, warm %.2f s\n", cold_s,
               warm_s);
