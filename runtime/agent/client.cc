@@ -469,7 +469,18 @@ ErrorOr<ExecResult> Client::StreamExec(
           break;
         }
         if (status == FrameDecoder::Status::kTooLarge) {
-          return gone("it sent a frame larger than the limit");
+          // The bytes say which side lost the framing: a header of plain text is unframed output,
+          // one of a trunk frame is the virtio-serial multiplexer's.
+          const uint32_t announced = decoder.next_length().value_or(0);
+          const std::string from_there = decoder.TakeBuffered().substr(0, 24);
+          std::string hex;
+          for (unsigned char c : from_there) {
+            hex += "0123456789abcdef"[c >> 4];
+            hex += "0123456789abcdef"[c & 15];
+          }
+          return gone("it sent a frame of " + std::to_string(announced) +
+                      " bytes, larger than the limit (its first " +
+                      std::to_string(from_there.size()) + " bytes, in hex: " + hex + ")");
         }
         v1::Response response;
         if (!response.ParseFromString(payload) ||

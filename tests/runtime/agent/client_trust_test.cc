@@ -2,7 +2,9 @@
 // guest's root can replace the agent and answer in its place (docs/security-model.md, "What the
 // host trusts from a guest"). The fake agent here plays that guest.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <future>
@@ -66,6 +68,37 @@ TEST(ClientTrust, AnAgentSendingMoreOutputThanTheLimitEndsAnExecWithoutTimeout) 
             std::string::npos)
       << result->error().message;
   EXPECT_EQ(forwarded, std::string(1024, 'y'));
+}
+
+TEST(ClientTrust, AFrameLargerThanTheLimitEndsAStreamedExecSayingWhatItsBytesWere) {
+  // Unframed text where a frame should start reads as a huge length. An exec with stdin (or a
+  // terminal) reads its answer beside its input; the message shows the bytes, so that a stream that
+  // lost its framing says whose bytes these were.
+  FakeReply text;
+  text.responses.push_back(Output(v1::STREAM_STDOUT, "ok"));
+  text.raw = "winch 50 132\r\nmore text after it";
+  FakeAgent fake([&](const v1::Request& request) {
+    return request.has_exec() ? text : FakeAgent::Standard(request);
+  });
+  mvm::runtime::agent::Client client = fake.Connect();
+  ASSERT_TRUE(client.Hello());
+  int input[2];
+  ASSERT_EQ(::pipe2(input, O_CLOEXEC), 0);
+  mvm::runtime::agent::ExecRequest request;
+  request.argv = {"cat"};
+  request.stdin_fd = input[0];
+  std::string forwarded;
+  auto result = client.Exec(
+      request, [&](mvm::runtime::agent::Stream, std::string_view data) { forwarded.append(data); });
+  ::close(input[0]);
+  ::close(input[1]);
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("it sent a frame of 2003398243 bytes, larger than the "
+                                        "limit (its first 24 bytes, in hex: "
+                                        "77696e63682035302031333"),
+            std::string::npos)
+      << result.error().message;
+  EXPECT_EQ(forwarded, "ok");
 }
 
 TEST(ClientTrust, AnAgentSendingEmptyOutputChunksEndsTheExec) {
