@@ -16,21 +16,11 @@ from pathlib import Path
 
 import mvm
 from mvm import NetworkPolicy, Sandbox, SandboxError, SecretRef, TimeoutError, VerificationError
+from tests.prerequisite import missing
 
 SDK = Path(__file__).resolve().parent.parent
 MVMCTL = os.environ.get("MVM_MVMCTL")
 STATE = None
-
-
-def in_ci():
-    """CI installs every prerequisite, so there a missing one fails instead of skipping."""
-    return os.environ.get("CI", "") not in ("", "0", "false")
-
-
-def missing(reason):
-    if in_ci():
-        raise RuntimeError(f"a prerequisite is missing, and CI runs every test: {reason}")
-    raise unittest.SkipTest(reason)
 
 
 def setUpModule():

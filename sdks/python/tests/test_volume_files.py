@@ -10,20 +10,11 @@ import unittest
 from pathlib import Path
 
 from mvm import SandboxError, SecretRef, VolumeEntry, VolumeFiles
+from tests.prerequisite import missing
 
 ROOT = Path(__file__).resolve().parents[3]
 S3RVER = ROOT / "third_party/npm/s3rver/node_modules/s3rver/bin/s3rver.js"
 MVMCTL = os.environ.get("MVM_MVMCTL")
-
-
-def in_ci():
-    return os.environ.get("CI", "") not in ("", "0", "false")
-
-
-def missing(reason):
-    if in_ci():
-        raise RuntimeError(f"a prerequisite is missing, and CI runs every test: {reason}")
-    raise unittest.SkipTest(reason)
 
 
 class VolumeFilesTest(unittest.TestCase):
