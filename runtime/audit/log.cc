@@ -36,8 +36,6 @@ std::string VerifyHint(const fs::path& path) {
          "` to see what is wrong, then move the log aside (with its .head file) to start a new one";
 }
 
-// Creates the missing directories above the log with mode 0700: the log says what ran, which is
-// nobody else's business. Directories that already exist are left as they are.
 /// Keeps SIGINT, SIGTERM, SIGHUP and SIGQUIT from ending the process while a step's records and
 /// its head are written: one that arrives meanwhile is held and sent again at the end. A Ctrl-C
 /// between a record and its head left the head one step behind the log, and every later append
@@ -98,6 +96,8 @@ class TerminationSignalsDeferred {
   std::array<bool, 4> installed_{};
 };
 
+// Creates the missing directories above the log with mode 0700: the log says what ran, which is
+// nobody else's business. Directories that already exist are left as they are.
 ErrorOr<Ok> CreateParents(const fs::path& dir) {
   std::vector<fs::path> missing;
   std::error_code ec;
@@ -120,6 +120,26 @@ ErrorOr<Ok> CreateParents(const fs::path& dir) {
     }
   }
   return Ok{};
+}
+
+// The last `want` bytes of the open log `fd`, `size` bytes long (all of it when shorter): a step's
+// records and the tail are the end of the log, never more than a few records.
+ErrorOr<std::string> ReadEnd(int fd, off_t size, size_t want) {
+  want = std::min(static_cast<size_t>(size), want);
+  std::string buf(want, '\0');
+  size_t got = 0;
+  while (got < want) {
+    ssize_t n = pread(fd, buf.data() + got, want - got,
+                      size - static_cast<off_t>(want) + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return Error{n < 0 ? ErrnoText(errno) : std::string("it shrank while being read")};
+    }
+    got += static_cast<size_t>(n);
+  }
+  return buf;
 }
 
 // Non-finite numbers would abort canonicalisation and too deep nesting would exhaust its stack, so
@@ -280,21 +300,11 @@ ErrorOr<Log::Tail> Log::ReadTail() const {
     return tail;
   }
   // The last line and the newline before it; a longer last line is not a record.
-  size_t want = std::min(static_cast<size_t>(st.st_size), kMaxRecordBytes + 1);
-  std::string buf(want, '\0');
-  size_t got = 0;
-  while (got < want) {
-    ssize_t n = pread(fd_, buf.data() + got, want - got,
-                      st.st_size - static_cast<off_t>(want) + static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return Error{"cannot read the audit log " + Quote(path_) + ": " +
-                   (n < 0 ? ErrnoText(errno) : std::string("it shrank while being read"))};
-    }
-    got += static_cast<size_t>(n);
+  auto end = ReadEnd(fd_, st.st_size, kMaxRecordBytes + 1);
+  if (!end) {
+    return Error{"cannot read the audit log " + Quote(path_) + ": " + end.error().message};
   }
+  const std::string& buf = *end;
   if (buf.back() != '\n') {
     return Error{"the audit log " + Quote(path_) +
                  " ends in a cut-short record (its last line has no newline: a write was "
@@ -303,7 +313,7 @@ ErrorOr<Log::Tail> Log::ReadTail() const {
                  VerifyHint(path_)};
   }
   size_t start = buf.size() >= 2 ? buf.rfind('\n', buf.size() - 2) : std::string::npos;
-  if (start == std::string::npos && want < static_cast<size_t>(st.st_size)) {
+  if (start == std::string::npos && buf.size() < static_cast<size_t>(st.st_size)) {
     return Error{"the last line of the audit log " + Quote(path_) +
                  " is longer than any audit record: " + VerifyHint(path_)};
   }
@@ -392,22 +402,12 @@ bool Log::ChainsFrom(uint64_t head_seq, const std::string& head_hash, const Tail
   if (fstat(fd_, &st) != 0) {
     return false;
   }
-  const off_t size = st.st_size;
-  const off_t from = std::max<off_t>(0, size - static_cast<off_t>(kMaxHeadLag * kMaxRecordBytes));
-  std::string text(static_cast<size_t>(size - from), '\0');
-  size_t got = 0;
-  while (got < text.size()) {
-    ssize_t n = pread(fd_, text.data() + got, text.size() - got, from + static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    got += static_cast<size_t>(n);
+  auto text = ReadEnd(fd_, st.st_size, kMaxHeadLag * kMaxRecordBytes);
+  if (!text) {
+    return false;
   }
   std::vector<std::string_view> lines;
-  std::string_view rest(text);
+  std::string_view rest(*text);
   while (!rest.empty()) {
     const size_t newline = rest.find('\n');
     if (newline == std::string_view::npos) {
