@@ -24,6 +24,9 @@ namespace {
 termios g_saved{};
 volatile sig_atomic_t g_raw = 0;
 int g_resize_write = -1;
+// The process that set the handlers: a child forked from it without an exec keeps them, with
+// g_resize_write naming whatever that child's descriptor of the same number is.
+pid_t g_owner = 0;
 
 constexpr int kEndingSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 struct sigaction g_previous[std::size(kEndingSignals)];
@@ -39,7 +42,9 @@ void RestoreAndDie(int sig) {
 
 void NoteResize(int) {
   const int saved_errno = errno;
-  (void)!::write(g_resize_write, "w", 1);  // a full pipe already says "resized"
+  if (::getpid() == g_owner) {
+    (void)!::write(g_resize_write, "w", 1);  // a full pipe already says "resized"
+  }
   errno = saved_errno;
 }
 
@@ -64,6 +69,7 @@ HostTerminal::HostTerminal() {
     resize_read_.Reset(fds[0]);
     resize_write_.Reset(fds[1]);
     g_resize_write = fds[1];
+    g_owner = ::getpid();
     struct sigaction action {};
     action.sa_handler = NoteResize;
     action.sa_flags = SA_RESTART;

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "ir/support/os/errno_text.h"
+#include "ir/support/os/process.h"
 #include "ir/support/os/unique_fd.h"
 
 namespace mvm::runtime::backends {
@@ -117,15 +118,7 @@ struct ChildPlan {
   if (spec.exec_on_hangup) {
     // Until the exec this is a copy of the starter: it must not run the starter's signal handlers
     // (C++ that may lock), so they go back to what an exec would leave.
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) {
-      struct sigaction old {};
-      if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler != SIG_DFL &&
-          old.sa_handler != SIG_IGN) {
-        (void)::sigaction(sig, &dfl, nullptr);
-      }
-    }
+    os::ResetCaughtSignals();
     // Named like the program it stands in for, for ps and top (a no-op where argv[0] is long).
     (void)::prctl(PR_SET_NAME, p.argv[0], 0, 0, 0);
     ::close(report);  // what a successful exec would do: the starter stops waiting

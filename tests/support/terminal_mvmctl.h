@@ -14,10 +14,14 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -140,6 +144,38 @@ class TerminalMvmctl {
   }
 
   pid_t pid() const { return pid_; }
+
+  /// The processes of mvmctl's process group (the terminal's foreground group: what a resize, ^C
+  /// or ^Z reaches) other than mvmctl itself that have a handler for `sig`, as "PID COMMAND".
+  std::vector<std::string> OthersInTheGroupCatching(int sig) const {
+    std::vector<std::string> catching;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string pid = entry.path().filename().string();
+      if (pid.find_first_not_of("0123456789") != std::string::npos || pid == std::to_string(pid_)) {
+        continue;
+      }
+      const std::string stat = ReadProc(entry.path() / "stat");
+      const size_t close = stat.rfind(')');
+      int pgrp = -1;
+      // After ')': state, ppid, pgrp.
+      if (close == std::string::npos ||
+          std::sscanf(stat.c_str() + close + 1, " %*c %*d %d", &pgrp) != 1 || pgrp != pid_) {
+        continue;
+      }
+      const std::string status = ReadProc(entry.path() / "status");
+      const size_t at = status.find("SigCgt:");
+      if (at == std::string::npos) {
+        continue;
+      }
+      const unsigned long long caught = std::strtoull(status.c_str() + at + 7, nullptr, 16);
+      if ((caught >> (sig - 1)) & 1u) {
+        std::string command = ReadProc(entry.path() / "cmdline");
+        std::replace(command.begin(), command.end(), '\0', ' ');
+        catching.push_back(pid + " " + command);
+      }
+    }
+    return catching;
+  }
   /// Everything mvmctl and the sandbox's terminal wrote so far.
   const std::string& Seen() const { return seen_; }
 
@@ -157,6 +193,11 @@ class TerminalMvmctl {
     }
     seen_.append(buffer, static_cast<size_t>(n));
     return true;
+  }
+
+  static std::string ReadProc(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
 
   int master_ = -1;

@@ -19,6 +19,18 @@ extern char** environ;
 
 namespace mvm::os {
 
+void ResetCaughtSignals() {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler != SIG_DFL &&
+        old.sa_handler != SIG_IGN) {
+      (void)::sigaction(sig, &dfl, nullptr);
+    }
+  }
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;

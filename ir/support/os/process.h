@@ -19,6 +19,13 @@
 
 namespace mvm::os {
 
+/// Puts every signal that has a handler back to SIG_DFL, ignored ones staying ignored: what an exec
+/// would leave. For a forked child that runs on without one: the parent's handlers act on the
+/// parent's descriptor numbers, which the child reuses for other files (a SIGWINCH handler's
+/// self-pipe write once landed in a VM supervisor's client socket). System calls only: safe
+/// between fork and exec.
+void ResetCaughtSignals();
+
 /// How a child ended.
 struct ExitStatus {
   int exit_code = -1;  ///< the exit status, or -1 when a signal killed it

@@ -93,6 +93,10 @@ int Connect(const fs::path& path) {
 /// supervisor starts nothing until its launcher has recorded it in the process file, and ends at
 /// once if the launcher died first (EOF), since then no watchdog could ever find what it starts.
 [[noreturn]] void Supervise(const Spec& spec, int report_fd, int go_fd, pid_t launcher) {
+  // A fork of the launcher that never execs: its handlers (mvmctl's SIGWINCH self-pipe, in the
+  // terminal's foreground group with it) would write to descriptor numbers this process reuses
+  // below for qemu's trunk and the agent's clients.
+  os::ResetCaughtSignals();
   if (spec.detached) {
     ::setsid();
   }

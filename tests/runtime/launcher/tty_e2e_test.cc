@@ -29,6 +29,7 @@ using mvm::testing::SharedState;
 using mvm::testing::TerminalMvmctl;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Not;
 
 // Whether the audit log has an `exec` record of a command containing `marker` with tty=true.
@@ -68,6 +69,8 @@ TEST_F(TtyE2E, ExecItGivesTheCommandTheUsersTerminalAndRestoresIt) {
   // Raw: canonical mode, echo and terminal signals are the sandbox terminal's business now.
   const termios raw = t.Mode();
   EXPECT_EQ(raw.c_lflag & (ICANON | ECHO | ISIG), 0u);
+  // A resize signals the whole group; only mvmctl may act on it (the microVM's case: MicrovmE2E).
+  EXPECT_THAT(t.OthersInTheGroupCatching(SIGWINCH), IsEmpty());
   t.Resize(50, 132);
   ASSERT_TRUE(t.WaitFor("winch 50 132", seconds(20))) << t.Seen();
   // Enter on a raw terminal is \r; the sandbox's terminal turns it into the end of a line and
