@@ -142,7 +142,9 @@ class GuestReport {
   }
   ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgent() {
     if (!client_) {
-      auto client = agent::Client::Connect(socket_, std::chrono::seconds(2));
+      // Short: the agent answered before the helper started, and at the end EndHelpers waits a
+      // second at most for the detach records.
+      auto client = agent::Client::Connect(socket_, std::chrono::milliseconds(500));
       if (!client) {
         return client.error();
       }
