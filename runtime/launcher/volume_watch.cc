@@ -51,7 +51,10 @@ class GuestReport {
   }
   bool empty() const { return volumes_.empty(); }
 
-  /// Asks now; the first answer records each volume's attach (how the guest watches it).
+  /// Asks now; the first answer records each volume's attach (how the guest watches it) and
+  /// nothing else: it comes before the workload's first command, so what it counts is not the
+  /// workload's (a VM restored from a full snapshot counted it before the snapshot, for the
+  /// sandbox it was taken of).
   void Ask() {
     auto counts = AskAgent();
     if (!counts) {
@@ -67,7 +70,8 @@ class GuestReport {
           reported = &r;  // only the targets this helper knows; anything else is ignored
         }
       }
-      if (!v.attached) {
+      const bool first = !v.attached;
+      if (first) {
         v.attached = true;
         const bool watched = reported != nullptr && reported->watched;
         audit_.Record(
@@ -78,7 +82,7 @@ class GuestReport {
                                (reported != nullptr ? Printable(reported->detail)
                                                     : std::string("it does not say"))));
       }
-      if (reported == nullptr) {
+      if (reported == nullptr || first) {
         continue;
       }
       for (const agent::GuestVolumeOps::Count& c : reported->ops) {
@@ -141,6 +145,14 @@ class GuestReport {
     return out;
   }
   ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgent() {
+    auto counts = AskAgentOnce();
+    if (!counts && reused_) {
+      counts = AskAgentOnce();  // the connection broke since (a full snapshot's pause): anew
+    }
+    return counts;
+  }
+  ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgentOnce() {
+    reused_ = client_.has_value();
     if (!client_) {
       // Short: the agent answered before the helper started, and at the end EndHelpers waits a
       // second at most for the detach records.
@@ -162,6 +174,7 @@ class GuestReport {
   volumes::VolumeAudit audit_;
   std::vector<Volume> volumes_;
   std::optional<agent::Client> client_;
+  bool reused_ = false;  // the last question went over a connection made before it
   std::chrono::steady_clock::time_point asked_;
   std::string last_error_;
 };
