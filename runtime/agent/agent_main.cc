@@ -17,14 +17,17 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: mvm-agent (--socket PATH | --listen-fd N) [--files-root DIR] [--log-bytes N]\n"
-    "                 [--no-workload-capabilities]\n"
+    "                 [--no-workload-capabilities] [--watch-volume PATH]...\n"
     "  --socket PATH     unix socket to serve the agent protocol on (a stale one is replaced)\n"
     "  --listen-fd N     serve on inherited listening unix socket N instead\n"
     "  --files-root DIR  directory that file requests are confined to (default /)\n"
     "  --log-bytes N     size of the log ring in bytes (default 1048576)\n"
     "  --no-workload-capabilities\n"
     "                    commands keep no capability (a container's agent holds CAP_SETUID and\n"
-    "                    CAP_SETGID only to run commands as an image's User)\n";
+    "                    CAP_SETGID only to run commands as an image's User)\n"
+    "  --watch-volume PATH\n"
+    "                    count the operations on the volume at absolute PATH, for VolumeOps\n"
+    "                    (repeatable)\n";
 
 constexpr unsigned long long kMinLogBytes = 4096;
 constexpr unsigned long long kMaxLogBytes = 256ull << 20;
@@ -80,6 +83,11 @@ int main(int argc, char** argv) {
       }
       options.listen_fd = static_cast<int>(fd);
       have_socket = true;
+    } else if (name == "--watch-volume") {
+      if (value.empty() || value.front() != '/') {
+        return Usage("--watch-volume `" + value + "`: give the volume's absolute path");
+      }
+      options.watch_volumes.push_back(value);
     } else if (name == "--files-root") {
       options.files_root = value;
     } else if (name == "--log-bytes") {

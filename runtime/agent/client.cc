@@ -677,6 +677,24 @@ ErrorOr<std::vector<ServiceStatus>> Client::ListServices() {
   return out;
 }
 
+ErrorOr<std::vector<GuestVolumeOps>> Client::VolumeOps() {
+  v1::Request request;
+  request.mutable_volume_ops();
+  auto response = RoundTrip(request, &v1::Response::has_volume_ops);
+  if (!response) {
+    return response.error();
+  }
+  std::vector<GuestVolumeOps> out;
+  for (const v1::GuestVolume& v : response->volume_ops().volumes()) {
+    GuestVolumeOps volume{v.target(), v.watched(), v.detail(), {}};
+    for (const v1::VolumeOpCount& c : v.ops()) {
+      volume.ops.push_back({c.op(), c.count(), c.failed(), c.bytes(), c.at_least()});
+    }
+    out.push_back(std::move(volume));
+  }
+  return out;
+}
+
 ErrorOr<std::string> Client::ServiceLogs(const std::string& name, uint64_t max_bytes) {
   v1::Request request;
   request.mutable_logs()->set_max_bytes(max_bytes);

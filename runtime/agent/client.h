@@ -105,6 +105,21 @@ struct ServiceStatus {
   std::string command;
 };
 
+/// A volume's operations as the agent counted them since the last VolumeOps (agent.proto):
+/// guest-reported, so recorded as the agent's word (`"reported_by": "guest-agent"`) and never
+/// trusted for anything else.
+struct GuestVolumeOps {
+  struct Count {
+    std::string op;  ///< "read", "write", "create", "delete", "rename"
+    uint64_t count = 0, failed = 0, bytes = 0;
+    bool at_least = false;
+  };
+  std::string target;
+  bool watched = false;
+  std::string detail;
+  std::vector<Count> ops;
+};
+
 /// What Hello reports about the agent.
 struct AgentInfo {
   std::string version;
@@ -166,6 +181,8 @@ class Client {
   ErrorOr<Ok> StartService(const ServiceSpec& spec);
   /// Every service the agent was asked to start, sorted by name.
   ErrorOr<std::vector<ServiceStatus>> ListServices();
+  /// The counts of the volumes the agent watches, handed over (VolumeOps).
+  ErrorOr<std::vector<GuestVolumeOps>> VolumeOps();
   /// The newest `max_bytes` of service `name`'s own log ring; an Error naming the services there
   /// are when the agent has no such service.
   ErrorOr<std::string> ServiceLogs(const std::string& name, uint64_t max_bytes = 1u << 20);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,6 +26,7 @@
 #include "runtime/agent/request.h"
 #include "runtime/agent/restart_policy.h"
 #include "runtime/agent/server.h"
+#include "runtime/agent/volume_ops.h"
 
 namespace mvm::runtime::agent::internal {
 
@@ -148,11 +150,12 @@ struct Exec {
 class Server {
  public:
   Server(const AgentOptions& options, SandboxFiles files, os::UniqueFd listener,
-         os::UniqueFd signals)
+         os::UniqueFd signals, std::unique_ptr<GuestVolumes> volumes)
       : options_(options),
         files_(std::move(files)),
         listener_(std::move(listener)),
         signals_(std::move(signals)),
+        volumes_(std::move(volumes)),
         log_(options.log_bytes),
         started_(Clock::now()) {}
 
@@ -169,7 +172,8 @@ class Server {
     kStderr,
     kStatus,
     kResult,
-    kPeer
+    kPeer,
+    kVolumes
   };
   struct Watch {
     Kind kind;
@@ -250,6 +254,7 @@ class Server {
   SandboxFiles files_;
   os::UniqueFd listener_;
   os::UniqueFd signals_;
+  std::unique_ptr<GuestVolumes> volumes_;  // null: no volume to watch
   LogRing log_;
   const Clock::time_point started_;
   std::map<uint64_t, Connection> connections_;

@@ -297,7 +297,11 @@ void MountVirtiofs(const std::string& tag, const std::string& target) {
 ///   bind<TAB>SOURCE-IN-IMAGE<TAB>TARGET   (read-only)
 ///   tmpfs<TAB>SIZE-MIB<TAB>TARGET
 ///   virtiofs<TAB>TAG<TAB>TARGET           (read-write; the host's virtiofsd serves TAG)
-void ApplyManifest(const std::string& root, const std::string& extras) {
+///   watch<TAB>-<TAB>TARGET                (a volume mounted above: the agent counts the
+///                                          workload's operations on it, volume_ops.h)
+/// Returns the targets to watch, as the agent sees them after the switch to the new root.
+std::vector<std::string> ApplyManifest(const std::string& root, const std::string& extras) {
+  std::vector<std::string> watch;
   std::istringstream lines(ReadText(extras + "/mvm-mounts"));
   std::string line;
   while (std::getline(lines, line)) {
@@ -311,7 +315,9 @@ void ApplyManifest(const std::string& root, const std::string& extras) {
       Fail("malformed line in the mount manifest: `" + line + "`");
     }
     std::string target = root + f[2];
-    if (f[0] == "bind") {
+    if (f[0] == "watch") {
+      watch.push_back(f[2]);
+    } else if (f[0] == "bind") {
       std::string source = extras + "/" + f[1];
       struct stat st;
       if (::stat(source.c_str(), &st) != 0) {
@@ -336,6 +342,7 @@ void ApplyManifest(const std::string& root, const std::string& extras) {
       Fail("unknown mount kind `" + f[0] + "` in the manifest");
     }
   }
+  return watch;
 }
 
 /// The workload's /dev, as the container backend's: null, zero, full, random, urandom, tty, a
@@ -465,11 +472,12 @@ void RunAsVmInit() {
     WriteResolvConf(root, net);
     net_ms = BootMillis() - net_started;
   }
+  std::vector<std::string> watch_volumes;
   if (params.count("extras") != 0) {
     WaitFor("/dev/vdb");
     MustMount("/dev/vdb", root + "/.mvm/extras", "ext4",
               MS_RDONLY | MS_NOATIME | MS_NOSUID | MS_NODEV, "noload");
-    ApplyManifest(root, root + "/.mvm/extras");
+    watch_volumes = ApplyManifest(root, root + "/.mvm/extras");
   }
   if (::mount(nullptr, root.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
     Fail("remount the root read-only: " + os::ErrnoText(errno));
@@ -499,6 +507,7 @@ void RunAsVmInit() {
   AgentOptions options;
   options.socket_path = kAgentSocket;
   options.files_root = "/";
+  options.watch_volumes = std::move(watch_volumes);
   pid_t mux = -1;
   options.on_listening = [&] {
     mux = StartMux(port_fd);

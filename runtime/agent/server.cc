@@ -91,6 +91,11 @@ void Server::BuildPoll(std::vector<pollfd>& fds, std::vector<Watch>& watches) {
     watches.push_back(Watch{kind, id});
   };
   add(signals_.get(), POLLIN, Kind::kSignals, 0);
+  if (volumes_) {
+    for (int fd : volumes_->fds()) {
+      add(fd, POLLIN, Kind::kVolumes, 0);
+    }
+  }
   if (accept_paused_until_ && Clock::now() >= *accept_paused_until_) {
     accept_paused_until_.reset();
   }
@@ -195,6 +200,9 @@ void Server::Handle(const Watch& watch, short revents) {
     }
     case Kind::kListener:
       Accept();
+      return;
+    case Kind::kVolumes:
+      volumes_->Drain();
       return;
     case Kind::kConnection:
       if (Connection* conn = FindConnection(watch.id)) {
@@ -452,6 +460,16 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
     case v1::Request::kTunnel:
       StartTunnel(conn, request.tunnel());
       return;
+    case v1::Request::kVolumeOps: {
+      v1::Response response;
+      // Set even with no volume: an agent that watches nothing says so with an empty list.
+      v1::VolumeOpsReply* reply = response.mutable_volume_ops();
+      if (volumes_) {
+        *reply = volumes_->Take();
+      }
+      Send(conn, response);
+      return;
+    }
     case v1::Request::kLogs: {
       if (!request.logs().service().empty()) {
         SendServiceLog(conn, request.logs());
@@ -798,10 +816,16 @@ ErrorOr<int> RunAgent(const AgentOptions& options) {
       fcntl(listener->get(), F_SETFD, FD_CLOEXEC) != 0) {
     return Error{std::string("the listening socket: fcntl: ") + std::strerror(errno)};
   }
+  // Before the first client: no workload runs before its volumes are watched.
+  std::unique_ptr<GuestVolumes> volumes;
+  if (!options.watch_volumes.empty()) {
+    volumes = std::make_unique<GuestVolumes>(options.watch_volumes);
+  }
   if (options.on_listening) {
     options.on_listening();
   }
-  internal::Server server(options, std::move(*files), std::move(*listener), std::move(signals));
+  internal::Server server(options, std::move(*files), std::move(*listener), std::move(signals),
+                          std::move(volumes));
   return server.Run();
 }
 

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "ir/support/error_or.h"
 
@@ -19,6 +20,10 @@ struct AgentOptions {
   /// holds CAP_SETUID and CAP_SETGID only to run commands as an image's User; true: commands keep
   /// the agent's capabilities that kWorkloadCapabilities (exec.cc) allows, as in a microVM.
   bool workload_capabilities = true;
+  /// --watch-volume (repeated): absolute paths of the volumes whose operations the agent counts
+  /// for VolumeOps (volume_ops.h); a microVM's init takes them from its mount manifest, which the
+  /// host writes from the plan's volumes. Watched before the first client is served.
+  std::vector<std::string> watch_volumes;
   /// Called once the socket listens and every signal is blocked, before the first client is
   /// served: the microVM init starts the stream multiplexer here, so that it inherits the blocked
   /// mask and finds the socket ready. May be empty.

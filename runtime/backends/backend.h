@@ -81,6 +81,15 @@ struct SandboxMount {
   bool live = false;
 };
 
+/// Whether the agent of a sandbox whose mounts are made in its guest (Capabilities::
+/// host_kernel_mounts false: the microVM) counts the workload's operations on `mount`
+/// (runtime/agent/volume_ops.h): its memory and local volumes. The FUSE views of encrypted and
+/// object volumes (owned_by_sandbox) are the sandbox's alone and watched on the host.
+inline bool GuestWatches(const SandboxMount& mount) {
+  return mount.kind == SandboxMount::Kind::kMemory ||
+         (mount.kind == SandboxMount::Kind::kVolume && !mount.owned_by_sandbox);
+}
+
 /// A full snapshot to start from instead of a fresh boot (runtime/launcher/full_snapshot.h).
 /// Descriptors rather than paths, so that what the VMM loads is what the caller checked: a file
 /// swapped in under the same name after the check is never opened. Borrowed: they stay open until

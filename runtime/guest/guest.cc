@@ -647,7 +647,11 @@ ErrorOr<Ok> BuildExtrasImage(const std::vector<ExtraMount>& mounts, const fs::pa
   std::string manifest;
   int index = 0;
   size_t shared = 0;
+  std::string watch;
   for (const ExtraMount& m : mounts) {
+    if (m.watched) {
+      watch += "watch\t-\t" + m.target + "\n";
+    }
     if (m.target.empty() || m.target[0] != '/' ||
         m.target.find_first_of("\t\n") != std::string::npos) {
       return Error{"mount target `" + m.target +
@@ -671,6 +675,8 @@ ErrorOr<Ok> BuildExtrasImage(const std::vector<ExtraMount>& mounts, const fs::pa
     }
     manifest += "bind\t" + rel + "\t" + m.target + "\n";
   }
+  // After every mount: a volume mounted over another's directory is watched where it ended up.
+  manifest += watch;
   if (auto ok = WriteAtomically(staging / "mvm-mounts", manifest); !ok) {
     return ok.error();
   }

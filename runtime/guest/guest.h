@@ -74,6 +74,9 @@ struct ExtraMount {
   /// have; shared even when read-only, since a copy would put its plaintext in the extras image.
   bool owned_by_sandbox = false;
   bool read_only = false;  ///< kVirtiofs: the host mount handed to virtiofsd is read-only
+  /// A volume of the plan whose operations the guest agent counts (runtime/agent/volume_ops.h):
+  /// the manifest names it in a `watch` line after its mount.
+  bool watched = false;
 };
 
 /// The virtio-fs tag of the `n`-th (from 0) kVirtiofs entry of a sandbox's mounts: "mvm-vfs<n>".

@@ -205,6 +205,11 @@ ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
 int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
                          const std::vector<std::string>& volumes);
 
+/// A microVM's volume-audit helper, ended (SIGTERM, at most a second) while its guest's agent still
+/// answers, so that it collects the agent's last counts; called by a stop before it shuts the agent
+/// down. Nothing for a container, whose volumes are watched on the host to the end.
+void EndGuestVolumeAudit(const SandboxRecord& record);
+
 /// Ends a sandbox's recorded helpers but its watchdog: the egress and volume-audit helpers first
 /// with SIGTERM (so they write their audit counts; at most a second), then every one with SIGKILL.
 void EndHelpers(const SandboxRecord& record);

@@ -475,6 +475,7 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
   }
   if (sandbox.agent_) {
     AuditServicesAtStop(sandbox.record_, *sandbox.agent_, audit);
+    EndGuestVolumeAudit(sandbox.record_);
     (void)sandbox.agent_->Shutdown();
     sandbox.agent_.reset();
   }
@@ -525,6 +526,7 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
     if (client) {
       AuditServicesAtStop(*record, *client, audit);
     }
+    EndGuestVolumeAudit(*record);
     const bool acknowledged = client && client->Shutdown();
     if (!acknowledged || !WaitGone(*record, std::chrono::seconds(3))) {
       SignalRecord(*record, SIGKILL);

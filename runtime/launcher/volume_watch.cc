@@ -3,6 +3,12 @@
 // volume records of the audit log. Host root (fanotify's filesystem marks need CAP_SYS_ADMIN); it
 // reads events and fstat-s the descriptors they carry, nothing else. Ended with SIGTERM first
 // (EndHelpers), so that it writes its last counts and the detach records.
+//
+// A microVM's memory and local volumes are counted in the guest, by its agent
+// (runtime/agent/volume_ops.h): the helper asks it for them (VolumeOps) every kGuestAskEvery and
+// once more when it is ended, which a stop does before it shuts the agent down
+// (EndGuestVolumeAudit), and records them as the agent's word (`"reported_by": "guest-agent"`),
+// never mixed with the host's own counts of the same volume.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -10,16 +16,170 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
+#include "runtime/agent/client.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/volumes/mount_watch.h"
 
 namespace mvm::runtime::internal {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+/// The access word of a volume its guest's agent counts, in the helper's arguments.
+constexpr std::string_view kGuest = "guest";
+/// As often as the helper's own aggregation writes records (VolumeAudit's flush_every).
+constexpr auto kGuestAskEvery = std::chrono::seconds(10);
+
+/// The guest agent's counts of the volumes it watches, asked for and recorded as its word.
+class GuestReport {
+ public:
+  GuestReport(const StateDir& state, std::string name, audit::Log* log)
+      : socket_(state.AgentSocket(name)),
+        name_(std::move(name)),
+        audit_([log](std::string_view event,
+                     const nlohmann::json& fields) { (void)log->Append(event, fields); },
+               AuditOptions()) {}
+
+  void Add(std::string label, std::string target) {
+    volumes_.push_back({std::move(label), std::move(target), false});
+  }
+  bool empty() const { return volumes_.empty(); }
+
+  /// Asks now; the first answer records each volume's attach (how the guest watches it) and
+  /// nothing else: it comes before the workload's first command, so what it counts is not the
+  /// workload's (a VM restored from a full snapshot counted it before the snapshot, for the
+  /// sandbox it was taken of).
+  void Ask() {
+    auto counts = AskAgent();
+    if (!counts) {
+      last_error_ = counts.error().message;
+      return;
+    }
+    last_error_.clear();
+    asked_ = std::chrono::steady_clock::now();
+    for (Volume& v : volumes_) {
+      const agent::GuestVolumeOps* reported = nullptr;
+      for (const agent::GuestVolumeOps& r : *counts) {
+        if (r.target == v.target) {
+          reported = &r;  // only the targets this helper knows; anything else is ignored
+        }
+      }
+      const bool first = !v.attached;
+      if (first) {
+        v.attached = true;
+        const bool watched = reported != nullptr && reported->watched;
+        audit_.Record(
+            name_, v.label, volumes::VolumeOp::kAttach, 0, watched,
+            "mounted in the guest; " +
+                (watched ? "counted by the guest agent (" + Printable(reported->detail) + ")"
+                         : "not watched by the guest agent: " +
+                               (reported != nullptr ? Printable(reported->detail)
+                                                    : std::string("it does not say"))));
+      }
+      if (reported == nullptr || first) {
+        continue;
+      }
+      for (const agent::GuestVolumeOps::Count& c : reported->ops) {
+        auto op = GuestOp(c.op);
+        if (!op) {
+          continue;  // an operation the host does not count on a mounted volume
+        }
+        if (c.at_least) {
+          audit_.CountsAreLowerBounds(name_, v.label, *op);
+        }
+        audit_.RecordCounts(name_, v.label, *op, c.count, c.failed, c.bytes);
+      }
+    }
+  }
+  /// Asks when kGuestAskEvery has passed since the last answer.
+  void AskIfDue() {
+    if (std::chrono::steady_clock::now() - asked_ >= kGuestAskEvery) {
+      Ask();
+    }
+  }
+  /// Asks a last time, then records every volume's detach: not ok, saying why, when the agent did
+  /// not answer (its counts since the last answer are lost then).
+  void Finish() {
+    Ask();
+    for (const Volume& v : volumes_) {
+      audit_.Record(
+          name_, v.label, volumes::VolumeOp::kDetach, 0, last_error_.empty(),
+          last_error_.empty()
+              ? std::string()
+              : "the guest agent's counts since its last answer are lost: " + last_error_);
+    }
+  }
+
+ private:
+  struct Volume {
+    std::string label, target;
+    bool attached = false;
+  };
+  static volumes::VolumeAudit::Options AuditOptions() {
+    volumes::VolumeAudit::Options options;
+    options.reported_by = "guest-agent";
+    return options;
+  }
+  static std::optional<volumes::VolumeOp> GuestOp(std::string_view op) {
+    using volumes::VolumeOp;
+    for (VolumeOp o : {VolumeOp::kRead, VolumeOp::kWrite, VolumeOp::kCreate, VolumeOp::kDelete,
+                       VolumeOp::kRename}) {
+      if (volumes::OpName(o) == op) {
+        return o;
+      }
+    }
+    return std::nullopt;
+  }
+  /// The guest's text, as much of it as a record shows: printable ASCII, at most 200 bytes.
+  static std::string Printable(std::string_view text) {
+    std::string out;
+    for (char c : text.substr(0, 200)) {
+      out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    }
+    return out;
+  }
+  ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgent() {
+    auto counts = AskAgentOnce();
+    if (!counts && reused_) {
+      counts = AskAgentOnce();  // the connection broke since (a full snapshot's pause): anew
+    }
+    return counts;
+  }
+  ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgentOnce() {
+    reused_ = client_.has_value();
+    if (!client_) {
+      // Short: the agent answered before the helper started, and at the end EndHelpers waits a
+      // second at most for the detach records.
+      auto client = agent::Client::Connect(socket_, std::chrono::milliseconds(500));
+      if (!client) {
+        return client.error();
+      }
+      client_.emplace(std::move(*client));
+    }
+    auto counts = client_->VolumeOps();
+    if (!counts) {
+      client_.reset();  // a new connection next time
+    }
+    return counts;
+  }
+
+  fs::path socket_;
+  std::string name_;
+  volumes::VolumeAudit audit_;
+  std::vector<Volume> volumes_;
+  std::optional<agent::Client> client_;
+  bool reused_ = false;  // the last question went over a connection made before it
+  std::chrono::steady_clock::time_point asked_;
+  std::string last_error_;
+};
+
+}  // namespace
 
 ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
     const StateDir& state, const std::string& name, const plan::v1::ExecutionPlan& p,
@@ -57,10 +217,18 @@ ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
           mount.kind == Kind::kMemory ? WatchAccess::kFilesystem : WatchAccess::kMount;
       volumes.insert(volumes.end(),
                      {label, std::string(WatchAccessName(access)), sandbox_root, mount.target});
-    } else if (mount.kind == Kind::kVolume && !mount.read_only && !mount.source.empty()) {
-      // virtiofsd's view of the host directory goes through the host's own mount.
-      volumes.insert(volumes.end(), {label, std::string(WatchAccessName(WatchAccess::kTree)), "-",
-                                     mount.source.string()});
+    } else {
+      if (backends::GuestWatches(mount)) {
+        // Only the guest sees a tmpfs in its memory and a copy in its image, and only the guest
+        // tells its own changes to a shared directory from the host's.
+        volumes.insert(volumes.end(), {label, std::string(kGuest), "-", mount.target});
+      }
+      if (mount.kind == Kind::kVolume && !mount.read_only && !mount.source.empty()) {
+        // virtiofsd's view of the host directory goes through the host's own mount: the host's
+        // count, which the guest cannot forge, of the guest's changes and the host's own.
+        volumes.insert(volumes.end(), {label, std::string(WatchAccessName(WatchAccess::kTree)), "-",
+                                       mount.source.string()});
+      }
     }
   }
   if (volumes.empty()) {
@@ -121,7 +289,12 @@ int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
         (void)log->Append(event, fields);
       });
   volumes::MountWatch watch(name, audit);
+  GuestReport guest(state, name, log);
   for (size_t i = 0; i + 3 < volumes.size(); i += 4) {
+    if (volumes[i + 1] == kGuest) {
+      guest.Add(volumes[i], volumes[i + 3]);
+      continue;
+    }
     volumes::WatchedVolume volume;
     volume.label = volumes[i];
     volume.root = volumes[i + 2] == "-" ? fs::path() : fs::path(volumes[i + 2]);
@@ -138,10 +311,29 @@ int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
       return 1;
     }
   }
+  if (!guest.empty()) {
+    guest.Ask();  // the attach records: the agent watched its volumes before it served anyone
+  }
   (void)!::write(3, "r", 1);
   ::close(3);
-  watch.Run(stop.get());
+  watch.Run(stop.get(), [&guest] { guest.AskIfDue(); });
+  if (!guest.empty()) {
+    guest.Finish();
+  }
   return 0;
+}
+
+void EndGuestVolumeAudit(const SandboxRecord& record) {
+  if (record.backend != "qemu-microvm") {
+    return;  // a container's volumes are watched on the host until the end (EndHelpers)
+  }
+  for (const backends::HelperRecord& helper : record.helpers) {
+    if (helper.role == "volume-audit" && backends::SignalHelper(helper, SIGTERM)) {
+      for (int i = 0; i < 100 && backends::ProcessStartTime(helper.pid) == helper.start_time; ++i) {
+        ::usleep(10000);
+      }
+    }
+  }
 }
 
 }  // namespace mvm::runtime::internal

@@ -168,6 +168,16 @@ void MountWatch::DrainAccess() {
   }
 }
 
+std::vector<int> MountWatch::fds() const {
+  std::vector<int> out;
+  for (int fd : {access_.valid() ? access_.get() : -1, tree_.fd()}) {
+    if (fd >= 0) {
+      out.push_back(fd);
+    }
+  }
+  return out;
+}
+
 void MountWatch::Drain() {
   if (access_.valid()) {
     DrainAccess();
@@ -175,7 +185,7 @@ void MountWatch::Drain() {
   tree_.Drain();
 }
 
-void MountWatch::Run(int stop_fd) {
+void MountWatch::Run(int stop_fd, const std::function<void()>& on_wake) {
   for (;;) {
     pollfd fds[3] = {{stop_fd, POLLIN, 0},
                      {access_.valid() ? access_.get() : -1, POLLIN, 0},
@@ -188,6 +198,9 @@ void MountWatch::Run(int stop_fd) {
     Drain();
     if (ready == 0) {
       audit_->Flush();  // an idle volume's last counts go out within 10 s
+    }
+    if (on_wake) {
+      on_wake();
     }
     if (fds[0].revents != 0) {
       break;

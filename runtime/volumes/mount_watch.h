@@ -19,13 +19,16 @@
 //   and writes instead (tree_watch.h), `at_least` as well.
 // - Creates, deletes and renames on every watched volume: inotify on the tree (tree_watch.h), which
 //   counts each one, unlike fanotify, which merges a name's unread events.
-// Not watched: a microVM's `Volume.memory` (a tmpfs in guest memory the host cannot see) and its
-// read-only `Volume.local` (a copy in an image). Never a path or a file's content: only counts and
-// bytes, as every volume record.
+// Not watched from the host: a microVM's `Volume.memory` (a tmpfs in guest memory the host cannot
+// see) and its read-only `Volume.local` (a copy in an image): its guest agent runs this same code
+// on them, and on its read-write `Volume.local` through the guest's own mount
+// (runtime/agent/volume_ops.h). Never a path or a file's content: only counts and bytes, as every
+// volume record.
 
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,11 +74,15 @@ class MountWatch {
   /// (fanotify needs CAP_SYS_ADMIN).
   ErrorOr<Ok> Add(const WatchedVolume& volume);
 
+  /// The descriptors Run polls, for a caller with a poll loop of its own (the guest agent's): when
+  /// one is readable, Drain.
+  std::vector<int> fds() const;
   /// Counts the events queued now, without waiting.
   void Drain();
-  /// Counts events until `stop_fd` is readable (or hangs up); then drains, and records
-  /// `volume.detach` of every volume, which flushes its counters.
-  void Run(int stop_fd);
+  /// Counts events until `stop_fd` is readable (or hangs up), calling `on_wake` (when set) at
+  /// every wake-up, at least every 10 s; then drains, and records `volume.detach` of every volume,
+  /// which flushes its counters.
+  void Run(int stop_fd, const std::function<void()>& on_wake = {});
 
  private:
   struct Watched {

@@ -19,7 +19,9 @@
 //   as its creation is read; what the directory holds by then is counted as created, and with
 //   access, a file of some size as written).
 // Host-side changes to a `local` volume's directory during the sandbox's life are counted too: an
-// inotify watch is on the directory, not on the sandbox's mount of it.
+// inotify watch is on the directory, not on the sandbox's mount of it. (fanotify's name events
+// carry the pid that tells them apart, but merge one process's unread events on one name:
+// docs/volumes.md.)
 
 #include <cstddef>
 #include <map>

@@ -54,9 +54,16 @@ void VolumeAudit::FlushLocked(const Key& key, Pending& pending) {
   }
   const auto span =
       std::chrono::duration_cast<std::chrono::milliseconds>(Now() - pending.since).count();
-  sink_("volume.ops",
-        {{"sandbox", key.first}, {"volume", key.second}, {"ops", ops}, {"span_ms", span}});
+  Emit("volume.ops",
+       {{"sandbox", key.first}, {"volume", key.second}, {"ops", ops}, {"span_ms", span}});
   pending.ops.clear();
+}
+
+void VolumeAudit::Emit(std::string_view event, nlohmann::json fields) {
+  if (!options_.reported_by.empty()) {
+    fields["reported_by"] = options_.reported_by;
+  }
+  sink_(event, fields);
 }
 
 void VolumeAudit::Record(std::string_view sandbox, std::string_view volume, VolumeOp op,
@@ -75,7 +82,7 @@ void VolumeAudit::Record(std::string_view sandbox, std::string_view volume, Volu
     if (!detail.empty()) {
       fields[op == VolumeOp::kSnapshot ? "label" : "detail"] = std::string(detail);
     }
-    sink_("volume." + std::string(OpName(op)), fields);
+    Emit("volume." + std::string(OpName(op)), std::move(fields));
     if (op == VolumeOp::kDetach) {
       pending_.erase(it);
     } else {
@@ -83,13 +90,29 @@ void VolumeAudit::Record(std::string_view sandbox, std::string_view volume, Volu
     }
     return;
   }
-  if (it->second.ops.empty()) {
+  CountLocked(key, op, 1, ok ? 0 : 1, bytes);
+}
+
+void VolumeAudit::RecordCounts(std::string_view sandbox, std::string_view volume, VolumeOp op,
+                               uint64_t count, uint64_t failed, uint64_t bytes) {
+  std::lock_guard lock(mu_);
+  CountLocked(Key{std::string(sandbox), std::string(volume)}, op, count, failed, bytes);
+}
+
+void VolumeAudit::CountLocked(const Key& key, VolumeOp op, uint64_t count, uint64_t failed,
+                              uint64_t bytes) {
+  const auto now = Now();
+  auto [it, fresh] = pending_.try_emplace(key);
+  if (fresh || it->second.ops.empty()) {
     it->second.since = now;
   }
   Counter& c = it->second.ops[std::string(OpName(op))];
-  ++c.count;
-  c.failed += ok ? 0 : 1;
-  c.bytes += bytes;
+  auto add = [](uint64_t& to, uint64_t more) {
+    to = to > UINT64_MAX - more ? UINT64_MAX : to + more;
+  };
+  add(c.count, count);
+  add(c.failed, failed);
+  add(c.bytes, bytes);
   if (now - it->second.since >= options_.flush_every) {
     FlushLocked(key, it->second);
     it->second.since = now;

@@ -50,6 +50,9 @@ class VolumeAudit {
     std::chrono::milliseconds flush_every{std::chrono::seconds(10)};
     /// The clock that decides when counters are due; steady_clock when empty. Tests set it.
     std::function<std::chrono::steady_clock::time_point()> now;
+    /// Set: every record carries `"reported_by": reported_by`, for counts the host did not measure
+    /// itself ("guest-agent": a microVM's agent's word, which its root can make say anything).
+    std::string reported_by;
   };
 
   explicit VolumeAudit(VolumeAuditSink sink) : VolumeAudit(std::move(sink), Options{}) {}
@@ -64,6 +67,10 @@ class VolumeAudit {
   /// records of attach, detach and snapshot. Never holds paths or contents.
   void Record(std::string_view sandbox, std::string_view volume, VolumeOp op, uint64_t bytes,
               bool ok, std::string_view detail = {});
+  /// `count` operations (`failed` of them failed) of `op` at once, e.g. as another counter
+  /// reported them; counters saturate rather than wrap.
+  void RecordCounts(std::string_view sandbox, std::string_view volume, VolumeOp op, uint64_t count,
+                    uint64_t failed, uint64_t bytes);
   /// Writes every volume's counters now (one `volume.ops` record each that has any).
   void Flush();
   /// From now until `volume`'s detach, its counters of `op` may be lower than what happened (one
@@ -84,6 +91,9 @@ class VolumeAudit {
   std::chrono::steady_clock::time_point Now() const;
   /// Emits and clears `key`'s counters; mu_ held.
   void FlushLocked(const Key& key, Pending& pending);
+  /// Adds to `key`'s counters of `op` and flushes them when due; mu_ held.
+  void CountLocked(const Key& key, VolumeOp op, uint64_t count, uint64_t failed, uint64_t bytes);
+  void Emit(std::string_view event, nlohmann::json fields);
 
   VolumeAuditSink sink_;
   Options options_;

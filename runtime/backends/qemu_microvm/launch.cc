@@ -57,6 +57,11 @@ std::vector<guest::ExtraMount> GuestMounts(const std::vector<backends::SandboxMo
     } else {
       out.push_back({Extra::Kind::kCopy, m.source, m.target, 0});
     }
+    // The host sees none of a tmpfs in guest memory or of a copy in the image, and only the host
+    // directory of a shared local volume, the host's own changes included; the FUSE views of
+    // encrypted and object volumes are the sandbox's alone and watched on the host
+    // (runtime/launcher/volume_watch.cc).
+    out.back().watched = backends::GuestWatches(m);
   }
   return out;
 }

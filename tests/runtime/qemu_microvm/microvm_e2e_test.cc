@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -516,6 +517,116 @@ TEST_F(MicrovmE2E, ReadOnlyVolumeCannotBeWrittenEvenAfterARemount) {
   EXPECT_FALSE(fs::exists(project.dir() / "data" / "owned"));
   EXPECT_EQ(ReadFile(project.dir() / "data" / "host.txt"), "from-host\n");
   EXPECT_TRUE(VirtiofsdsServing(project.dir()).empty());
+}
+
+/// Per volume label, the summed counts of the `volume.ops` records of sandbox `name` among `lines`
+/// whose `reported_by` is `reported_by` ("" for the host's own, which carry none), and whether
+/// such a volume was attached and detached.
+struct OpCounts {
+  bool attached = false, detached = false;
+  std::map<std::string, uint64_t> count;
+};
+std::map<std::string, OpCounts> VolumeOpsBy(const std::vector<std::string>& lines, size_t from,
+                                            const std::string& name,
+                                            const std::string& reported_by) {
+  std::map<std::string, OpCounts> out;
+  for (size_t i = from; i < lines.size(); ++i) {
+    auto record = nlohmann::json::parse(lines[i], nullptr, /*allow_exceptions=*/false);
+    if (!record.is_object() || record.value("sandbox", "") != name ||
+        record.value("reported_by", "") != reported_by || !record.contains("volume")) {
+      continue;
+    }
+    OpCounts& counts = out[record.value("volume", "")];
+    const std::string event = record.value("event", "");
+    counts.attached = counts.attached || (event == "volume.attach" && record.value("ok", false));
+    counts.detached = counts.detached || (event == "volume.detach" && record.value("ok", false));
+    if (event == "volume.ops") {
+      for (const auto& [op, c] : record["ops"].items()) {
+        counts.count[op] += c.at("count").get<uint64_t>();
+      }
+    }
+  }
+  return out;
+}
+
+// The host sees nothing of a tmpfs in guest memory or of a read-only copy in the extras image, and
+// sees a shared directory's changes without telling the host's own from the guest's: the guest's
+// agent counts the workload's operations on all three (runtime/agent/volume_ops.h), and the
+// volume-audit helper records them as its report. One VM: exact name counts per volume, the
+// host's own changes to the shared directory during the run in the host's count only.
+TEST_F(MicrovmE2E, TheGuestAgentCountsTheWorkloadsOwnOperationsOnEveryVolume) {
+  if (::geteuid() != 0) {
+    MVM_MISSING_PREREQUISITE()
+        << "read-write volumes on qemu-microvm need root (virtiofsd's confinement)";
+  }
+  const fs::path dir = fs::temp_directory_path() / ("mvm-vm-volops-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "data");
+  fs::create_directories(dir / "ro-data");
+  std::ofstream(dir / "ro-data" / "ro.txt") << "read me\n";
+  const fs::path file = dir / "ops.py";
+  std::ofstream(file) << "from mvm import Volume, entrypoint, workload\n\n\n"
+                         "@workload(\"ops\", image=\"template:busybox\", timeout_seconds=60,\n"
+                         "          volumes=[Volume.local(\""
+                      << (dir / "data").string()
+                      << "\", \"/data\", mode=\"rw\"),\n"
+                         "                   Volume.local(\""
+                      << (dir / "ro-data").string()
+                      << "\", \"/ro\", mode=\"ro\"),\n"
+                         "                   Volume.memory(\"/scratch\", size_mb=8)])\n"
+                         "class Ops:\n"
+                         "    @entrypoint(command=[\"sleep\", \"600\"])\n"
+                         "    def main(self): ...\n";
+  const std::string name = "vm-vol-ops";
+  Mvmctl({"destroy", name});
+  const size_t audit_before = mvm::testing::SplitLines(ReadFile(State() / "audit.jsonl")).size();
+  Result up = Mvmctl({"up", file.string(), "--backend", "qemu-microvm", "--workload", "ops",
+                      "--name", name, "--detach"});
+  ASSERT_EQ(up.status, 0) << Describe(up);
+  // Per writable volume: 4 creates (f, f again, sub, sub/g), 1 rename, 2 deletes (f, h).
+  Result work = Mvmctl({"exec", name, "--", "sh", "-c",
+                        "for d in /data /scratch; do echo a > $d/f && rm $d/f && echo b > $d/f && "
+                        "mkdir $d/sub && echo c > $d/sub/g && mv $d/f $d/h && rm $d/h || exit 1; "
+                        "done; cat /ro/ro.txt; echo x > /ro/w 2>/dev/null; true"});
+  EXPECT_EQ(work.status, 0) << Describe(work);
+  EXPECT_EQ(work.out, "read me\n");
+  // The host's own changes to the shared directory while the VM runs: 2 creates, 1 rename, 1
+  // delete that are not the workload's.
+  std::ofstream(dir / "data" / "host-new") << "host\n";
+  fs::rename(dir / "data" / "host-new", dir / "data" / "host-renamed");
+  fs::create_directory(dir / "data" / "host-dir");
+  fs::remove(dir / "data" / "host-renamed");
+  Result seen = Mvmctl({"exec", name, "--", "ls", "/data"});
+  EXPECT_EQ(seen.status, 0) << Describe(seen);
+  Result destroy = Mvmctl({"destroy", name});
+  EXPECT_EQ(destroy.status, 0) << Describe(destroy);
+
+  const std::vector<std::string> audit =
+      mvm::testing::SplitLines(ReadFile(State() / "audit.jsonl"));
+  auto guest = VolumeOpsBy(audit, audit_before, name, "guest-agent");
+  const std::string rw = "local:" + (dir / "data").string();
+  const std::string ro = "local:" + (dir / "ro-data").string();
+  for (const std::string& label : {rw, std::string("memory:/scratch")}) {
+    SCOPED_TRACE(label);
+    OpCounts& c = guest[label];
+    EXPECT_TRUE(c.attached);
+    EXPECT_TRUE(c.detached) << "the last counts were collected before the agent stopped";
+    EXPECT_EQ(c.count["create"], 4u);
+    EXPECT_EQ(c.count["rename"], 1u);
+    EXPECT_EQ(c.count["delete"], 2u);
+    EXPECT_GE(c.count["write"], 3u);
+  }
+  OpCounts& read_only = guest[ro];
+  EXPECT_TRUE(read_only.attached);
+  EXPECT_TRUE(read_only.detached);
+  EXPECT_GE(read_only.count["read"], 1u);
+  EXPECT_EQ(read_only.count["create"], 0u);
+  // The host's count of the shared directory, which the guest cannot forge, has the host's own.
+  auto host = VolumeOpsBy(audit, audit_before, name, "");
+  EXPECT_GE(host[rw].count["create"], 6u);
+  EXPECT_GE(host[rw].count["rename"], 2u);
+  EXPECT_GE(host[rw].count["delete"], 3u);
+  fs::remove_all(dir);
 }
 
 // kill -9 of a non-detached `mvmctl up` of `workload` in `file` leaves no qemu process, no

@@ -199,3 +199,50 @@ TEST(VolumeAudit, ACountMarkedALowerBoundSaysSoInEveryRecordUntilTheDetach) {
 
 }  // namespace
 }  // namespace mvm::runtime::volumes
+
+namespace mvm::runtime::volumes {
+namespace {
+
+// Counts another counter reported (a microVM's guest agent) go into the same aggregated records,
+// each of them saying whose word it is, and a forged count saturates rather than wraps.
+TEST(VolumeAuditReported, CountsReportedAtOnceAreAddedAndSayWhoReportedThem) {
+  std::vector<std::pair<std::string, nlohmann::json>> records;
+  VolumeAudit::Options options;
+  options.reported_by = "guest-agent";
+  VolumeAudit audit(
+      [&](std::string_view event, const nlohmann::json& fields) {
+        records.emplace_back(std::string(event), fields);
+      },
+      options);
+  audit.Record("vm", "memory:/scratch", VolumeOp::kAttach, 0, true, "counted in the guest");
+  audit.RecordCounts("vm", "memory:/scratch", VolumeOp::kCreate, 4, 0, 0);
+  audit.RecordCounts("vm", "memory:/scratch", VolumeOp::kCreate, 2, 1, 0);
+  audit.RecordCounts("vm", "memory:/scratch", VolumeOp::kWrite, UINT64_MAX, 0, UINT64_MAX);
+  audit.RecordCounts("vm", "memory:/scratch", VolumeOp::kWrite, 5, 0, 7);
+  audit.Record("vm", "memory:/scratch", VolumeOp::kDetach, 0, true);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].first, "volume.attach");
+  EXPECT_EQ(records[1].first, "volume.ops");
+  EXPECT_EQ(records[2].first, "volume.detach");
+  for (const auto& [event, fields] : records) {
+    EXPECT_EQ(fields.value("reported_by", ""), "guest-agent") << event;
+  }
+  const nlohmann::json& ops = records[1].second["ops"];
+  EXPECT_EQ(ops["create"]["count"], 6u);
+  EXPECT_EQ(ops["create"]["failed"], 1u);
+  EXPECT_EQ(ops["write"]["count"], UINT64_MAX);
+  EXPECT_EQ(ops["write"]["bytes"], UINT64_MAX);
+}
+
+TEST(VolumeAuditReported, TheHostsOwnRecordsNameNoReporter) {
+  std::vector<nlohmann::json> records;
+  VolumeAudit audit(
+      [&](std::string_view, const nlohmann::json& fields) { records.push_back(fields); });
+  audit.Record("c", "memory:/m", VolumeOp::kCreate, 0, true);
+  audit.Flush();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_FALSE(records[0].contains("reported_by"));
+}
+
+}  // namespace
+}  // namespace mvm::runtime::volumes
