@@ -330,31 +330,39 @@ ErrorOr<ResolvedRootfs> ResolveRootfs(const LauncherOptions& options,
 ErrorOr<Ok> LocateRuntimeFiles(LauncherOptions& options) {
   std::error_code ec;
   fs::path exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  if (const char* agent = std::getenv("MVM_AGENT"); agent != nullptr && agent[0] != '\0') {
-    options.agent_binary = agent;
-    if (!fs::is_regular_file(options.agent_binary)) {
-      return Error{"the guest agent `" + options.agent_binary.string() +
-                   "` that MVM_AGENT names is missing; point MVM_AGENT at a built `mvm-agent`, or "
-                   "unset it to use the one installed with mvmctl"};
+  // The build tree keeps the helpers beside mvmctl; `cmake --install` puts them in
+  // PREFIX/libexec/mvm.
+  auto locate = [&](const char* variable, const char* file, fs::path& out) -> ErrorOr<Ok> {
+    if (const char* named = std::getenv(variable); named != nullptr && named[0] != '\0') {
+      out = named;
+      if (!fs::is_regular_file(out)) {
+        return Error{"`" + out.string() + "`, which " + variable + " names, is missing; point " +
+                     variable + " at a built `" + file +
+                     "`, or unset it to use the one installed with mvmctl"};
+      }
+      return Ok{};
     }
-  } else {
-    // The build tree keeps it beside mvmctl; `cmake --install` puts it in PREFIX/libexec/mvm.
-    const fs::path candidates[] = {exe_dir / "mvm-agent",
-                                   exe_dir / ".." / "libexec" / "mvm" / "mvm-agent"};
-    options.agent_binary.clear();
+    const fs::path candidates[] = {exe_dir / file, exe_dir / ".." / "libexec" / "mvm" / file};
     for (const fs::path& candidate : candidates) {
       if (fs::is_regular_file(candidate)) {
-        options.agent_binary = candidate.lexically_normal();
-        break;
+        out = candidate.lexically_normal();
+        return Ok{};
       }
     }
-    if (options.agent_binary.empty()) {
-      return Error{"the guest agent `mvm-agent` is neither beside this executable (" +
-                   candidates[0].lexically_normal().string() + ") nor in " +
-                   candidates[1].lexically_normal().parent_path().string() +
-                   "; install mvm with `cmake --install build --prefix PREFIX` (docs/"
-                   "getting-started.md), or point MVM_AGENT at a built `mvm-agent`"};
-    }
+    return Error{"`" + std::string(file) + "` is neither beside this executable (" +
+                 candidates[0].lexically_normal().string() + ") nor in " +
+                 candidates[1].lexically_normal().parent_path().string() +
+                 ": a copied mvmctl cannot find its helpers; install mvm with `cmake --install "
+                 "build --prefix PREFIX` (docs/getting-started.md), or point " +
+                 variable + " at a built `" + file + "`"};
+  };
+  options.agent_binary.clear();
+  options.egress_binary.clear();
+  if (auto found = locate("MVM_AGENT", "mvm-agent", options.agent_binary); !found) {
+    return Error{"the guest agent " + found.error().message};
+  }
+  if (auto found = locate("MVM_EGRESS", "mvm-egress", options.egress_binary); !found) {
+    return Error{"the egress helper " + found.error().message};
   }
   if (const char* sdk = std::getenv("MVM_PYTHON_SDK"); sdk != nullptr && sdk[0] != '\0') {
     options.python_sdk = sdk;

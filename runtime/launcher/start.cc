@@ -13,7 +13,7 @@
 
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/unique_fd.h"
-#include "runtime/egress/intercept.h"
+#include "runtime/egress/settings.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/secrets/secrets.h"
 #include "runtime/volumes/encrypted_mount.h"
@@ -270,7 +270,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
       secrets.ca = *start.restore->egress_ca;
       sealed_ca = start.restore->egress_ca_sealed;
     } else {
-      auto ca = egress::MakeSandboxCa(name);
+      auto ca = MakeSandboxCa(options, name);
       if (!ca) {
         return fail("cannot make the sandbox's egress CA: " + ca.error().message);
       }
@@ -373,7 +373,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
         std::make_shared<PooledEgress>(PooledEgress{std::move(*endpoints), p.network(), secrets});
   }
   if (started->egress) {
-    auto egress = StartEgressHelper(options.state, name, p.network(), secrets, *started->egress,
+    auto egress = StartEgressHelper(options, name, p.network(), secrets, *started->egress,
                                     start.egress_fixed_hosts, request.dies_with_caller);
     if (!egress) {
       (void)sandbox.process_.Kill(SIGKILL);
