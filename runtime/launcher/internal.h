@@ -15,6 +15,7 @@
 #include <variant>
 
 #include "ir/support/error_or.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/egress/settings.h"
 #include "runtime/launcher/launcher.h"
 
@@ -123,8 +124,10 @@ void RemoveSandbox(const StateDir& state, std::string_view name, std::string_vie
 ErrorOr<SandboxLock> LockNameForNewSandbox(const StateDir& state, const std::string& name);
 
 /// Starts the parent-death watchdog of sandbox `name` (see launcher.cc); returns the write end of
-/// its pipe and its pid.
-ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name);
+/// its pipe and its pid. With `unconfirmed`, returns before the child has placed its descriptors
+/// and hands back its report pipe for backends::ConfirmHelper; without, waits for that.
+ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name,
+                                             os::UniqueFd* unconfirmed = nullptr);
 
 /// The helper side of StartPoolDaemon (pool_daemon.cc), run by RunHelperIfAsked: its
 /// configuration comes on fd 3, its answer goes to fd 4.
@@ -213,7 +216,8 @@ int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
 /// with SIGTERM (so they write their audit counts; at most a second), then every one with SIGKILL.
 void EndHelpers(const SandboxRecord& record);
 
-/// Tells the watchdog its job is done and reaps it.
+/// Tells the watchdog its job is done; it exits at once, and is reaped by a later disarm in this
+/// process, or by whoever inherits it when this process exits first (it is not waited for).
 void DisarmWatchdog(int& fd, pid_t& pid);
 
 /// The record of a sandbox this process just started as `name`, `pid` being its PID 1 (or qemu).
