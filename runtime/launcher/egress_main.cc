@@ -16,11 +16,13 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include "ir/support/os/write_all.h"
 #include "runtime/egress/egress.h"
 #include "runtime/egress/intercept.h"
 #include "runtime/launcher/internal.h"
@@ -127,10 +129,16 @@ int RunMakeCa(const std::string& name) {
   }
   std::string line =
       nlohmann::json{{"key_pem", ca->key_pem}, {"cert_pem", ca->cert_pem}}.dump() + "\n";
-  auto written = WriteAll(STDOUT_FILENO, line);
+  // os::WriteAll, not pool_wire's: stdout is the launcher's pipe, not a socket.
+  const int error = os::WriteAll(STDOUT_FILENO, line);
   sodium_memzero(line.data(), line.size());
   sodium_memzero(ca->key_pem.data(), ca->key_pem.size());
-  return written ? 0 : 1;
+  if (error != 0) {
+    std::fprintf(stderr, "mvm-egress: cannot hand over the sandbox's egress CA: %s\n",
+                 std::strerror(error));
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace
