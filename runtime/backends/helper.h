@@ -80,10 +80,10 @@ struct HelperSpec {
   /// For a helper that has work only when its starter dies (the parent-death watchdog): the child,
   /// with its descriptors placed and confined, reads descriptor 3 before its exec. A byte (the
   /// starter disarming it) ends it at once with no exec; end of file (the starter gone) execs the
-  /// program, which finds the same end of file. StartHelper returns once the child is waiting, so
-  /// a launch does not pay for loading the program and its libraries a second time, and a disarm
-  /// reaps at once. The price: an exec that fails after StartHelper returned can no longer be
-  /// reported (the child exits 127); the program is the starter's own executable for this.
+  /// program, which finds the same end of file. A launch does not pay for loading the program and
+  /// its libraries a second time, and a disarmed child exits at once. The price: an exec that
+  /// fails after the child reported its steps can no longer be reported (the child exits 127); the
+  /// program is the starter's own executable for this.
   bool exec_on_hangup = false;
   /// StartHelper returns once the child exists, without waiting for it to report its steps done:
   /// its report pipe is handed back (Helper::unconfirmed), for ConfirmHelper once the caller has
