@@ -234,7 +234,8 @@ ErrorOr<Helper> StartHelper(const HelperSpec& spec) {
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   const int pidfd_error = errno;
   Helper helper{OwnedProcess(static_cast<pid_t>(pid), pidfd, false),
-                {spec.role, static_cast<pid_t>(pid), 0}};
+                {spec.role, static_cast<pid_t>(pid), 0},
+                os::UniqueFd()};
   auto abandon = [&](std::string message) -> Error {
     (void)::kill(static_cast<pid_t>(pid), SIGKILL);
     while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
@@ -245,6 +246,14 @@ ErrorOr<Helper> StartHelper(const HelperSpec& spec) {
     if (auto prepared = spec.prepare(static_cast<pid_t>(pid)); !prepared) {
       return abandon(cannot + prepared.error().message);
     }
+  }
+  if (spec.confirm_later) {
+    if (pidfd < 0) {
+      return abandon(cannot + "pidfd_open: " + os::ErrnoText(pidfd_error));
+    }
+    helper.record.start_time = ProcessStartTime(static_cast<pid_t>(pid));
+    helper.unconfirmed = std::move(report_read);
+    return helper;
   }
   ChildFailure failure{};
   ssize_t n;
@@ -262,6 +271,19 @@ ErrorOr<Helper> StartHelper(const HelperSpec& spec) {
   }
   helper.record.start_time = ProcessStartTime(static_cast<pid_t>(pid));
   return helper;
+}
+
+ErrorOr<Ok> ConfirmHelper(const os::UniqueFd& report, std::string_view role) {
+  ChildFailure failure{};
+  ssize_t n;
+  do {
+    n = ::read(report.get(), &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    return Error{"cannot start the " + std::string(role) + ": " +
+                 StepName(HelperSpec{}, failure.step) + ": " + os::ErrnoText(failure.error)};
+  }
+  return Ok{};
 }
 
 bool SignalHelper(const HelperRecord& helper, int signal) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "ir/support/error_or.h"
+#include "ir/support/os/unique_fd.h"
 #include "runtime/backends/backend.h"
 
 namespace mvm::runtime::backends {
@@ -79,11 +80,16 @@ struct HelperSpec {
   /// For a helper that has work only when its starter dies (the parent-death watchdog): the child,
   /// with its descriptors placed and confined, reads descriptor 3 before its exec. A byte (the
   /// starter disarming it) ends it at once with no exec; end of file (the starter gone) execs the
-  /// program, which finds the same end of file. StartHelper returns once the child is waiting, so
-  /// a launch does not pay for loading the program and its libraries a second time, and a disarm
-  /// reaps at once. The price: an exec that fails after StartHelper returned can no longer be
-  /// reported (the child exits 127); the program is the starter's own executable for this.
+  /// program, which finds the same end of file. A launch does not pay for loading the program and
+  /// its libraries a second time, and a disarmed child exits at once. The price: an exec that
+  /// fails after the child reported its steps can no longer be reported (the child exits 127); the
+  /// program is the starter's own executable for this.
   bool exec_on_hangup = false;
+  /// StartHelper returns once the child exists, without waiting for it to report its steps done:
+  /// its report pipe is handed back (Helper::unconfirmed), for ConfirmHelper once the caller has
+  /// done other work meanwhile. For a helper whose start must not cost the caller a wait for the
+  /// child to be scheduled (the watchdog, on every launch); until confirmed it may have failed.
+  bool confirm_later = false;
 };
 
 /// What a record keeps of a helper.
@@ -96,12 +102,19 @@ struct HelperRecord {
 struct Helper {
   OwnedProcess process;
   HelperRecord record;
+  /// With HelperSpec::confirm_later: the read end of the child's report pipe, for ConfirmHelper.
+  os::UniqueFd unconfirmed;
 };
 
 /// Starts the helper and returns once it has exec'd its program (or an Error naming the step that
 /// failed in the child, e.g. "cannot start the watchdog: exec /usr/bin/x: No such file or
 /// directory"; the child is reaped then).
 ErrorOr<Helper> StartHelper(const HelperSpec& spec);
+
+/// Waits for a helper started with HelperSpec::confirm_later (`report` being its
+/// Helper::unconfirmed) to have taken its steps; an Error naming the failed one (the child has
+/// exited 127 then, and is the caller's to reap).
+ErrorOr<Ok> ConfirmHelper(const os::UniqueFd& report, std::string_view role);
 
 /// Sends `signal` to the helper if the recorded process is still that process (same start time);
 /// whether it was sent.

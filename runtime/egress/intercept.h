@@ -20,15 +20,9 @@
 #include <string_view>
 
 #include "ir/support/error_or.h"
+#include "runtime/egress/settings.h"
 
 namespace mvm::runtime::egress {
-
-/// A sandbox's CA, PEM-encoded. The key is handed to the egress helper over a socket, never
-/// written to disk; the certificate goes into the guest's trust store.
-struct SandboxCa {
-  std::string key_pem;
-  std::string cert_pem;
-};
 
 /// A fresh CA for `sandbox`: ECDSA P-256, "mvm egress CA for <sandbox>", CA:TRUE with pathlen 0,
 /// for signing certificates only, valid from an hour ago for 90 days. An Error when OpenSSL fails.

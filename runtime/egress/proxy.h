@@ -33,21 +33,10 @@
 #include "runtime/egress/intercept.h"
 #include "runtime/egress/policy.h"
 #include "runtime/egress/resolver.h"
+#include "runtime/egress/settings.h"
 #include "runtime/egress/substitute.h"
 
 namespace mvm::runtime::egress {
-
-struct ProxyLimits {
-  /// Connections open at once; more are refused (and audited).
-  size_t max_connections = 256;
-  /// For the first bytes that decide a connection (a ClientHello, a request head).
-  std::chrono::milliseconds decide_timeout{10000};
-  std::chrono::milliseconds connect_timeout{10000};
-  /// A connection with no byte either way for this long is closed.
-  std::chrono::milliseconds idle_timeout{300000};
-  /// Bytes both ways through all of the sandbox's connections; past it every connection closes.
-  uint64_t max_bytes = uint64_t{16} << 30;
-};
 
 /// How the proxy learns where a connection was going and reaches upstream; tests replace them.
 struct ProxyHooks {

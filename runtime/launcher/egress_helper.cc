@@ -1,6 +1,7 @@
-// A sandbox's egress helper (runtime/egress/egress.h): started by the launcher, once the backend
-// has opened the sandbox's way out, as this executable again with kHelperFlag; it gets the two
-// sockets and its settings (the verified plan's policy) and writes its decisions to the audit log.
+// A sandbox's egress helper (runtime/egress/egress.h), the launcher's side: started once the
+// backend has opened the sandbox's way out, as `mvm-egress` (egress_main.cc, a binary of its own so
+// that the launcher does not load OpenSSL and ldns); it gets the two sockets and its settings (the
+// verified plan's policy) and writes its decisions to the audit log.
 
 #include <fcntl.h>
 #include <linux/mount.h>
@@ -21,9 +22,10 @@
 #include <thread>
 
 #include "ir/support/os/errno_text.h"
+#include "ir/support/os/process.h"
 #include "ir/support/os/unique_fd.h"
 #include "ir/support/os/write_all.h"
-#include "runtime/egress/egress.h"
+#include "runtime/egress/settings.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/pool_wire.h"
 #include "runtime/secrets/secrets.h"
@@ -42,9 +44,6 @@ namespace {
 // own (no host process to see, signal or trace), every mount read-only but the state directory, and
 // no capabilities, as uid 0 only because the audit log is root's.
 enum ConfineStep { kPrivate, kBindState, kReadOnly, kStateWritable, kBounding, kCaps, kNoNewPrivs };
-
-/// What moves OpenSSL's default trust store (SSL_CTX_set_default_verify_paths).
-constexpr const char* kTrustVariables[] = {"SSL_CERT_FILE", "SSL_CERT_DIR"};
 
 void MountReadOnlyButState(const backends::HelperChild& child, const char* state) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
@@ -79,31 +78,6 @@ void DropCapabilities(const backends::HelperChild& child) {
   }
 }
 
-/// The values of the settings' secrets, read from the store into locked memory of this process,
-/// which no other process may read or dump from now on.
-ErrorOr<egress::SecretTable> LoadSecrets(const StateDir& state, const egress::Settings& settings) {
-  if (settings.secrets.empty()) {
-    return egress::SecretTable();
-  }
-  if (auto held = secrets::HoldSecrets(); !held) {
-    return held.error();
-  }
-  auto store = secrets::Store::Open(state.Secrets());
-  if (!store) {
-    return store.error();
-  }
-  std::vector<egress::SandboxSecret> loaded;
-  for (const egress::SecretSetting& s : settings.secrets) {
-    auto value = store->Get(s.name);
-    if (!value) {
-      return Error{"cannot read secret `" + s.name + "`: " + value.error().message};
-    }
-    loaded.push_back({s.name, s.token, s.hosts,
-                      std::make_shared<const secrets::SecretBytes>(std::move(*value))});
-  }
-  return egress::SecretTable(std::move(loaded));
-}
-
 }  // namespace
 
 bool AllowsEgress(const plan::v1::ExecutionPlan& p) {
@@ -122,7 +96,7 @@ std::string DescribeNetwork(const plan::v1::Network& network) {
 }
 
 ErrorOr<backends::HelperRecord> StartEgressHelper(
-    const StateDir& state, const std::string& name, const plan::v1::Network& network,
+    const LauncherOptions& options, const std::string& name, const plan::v1::Network& network,
     const EgressSecrets& secrets, backends::EgressEndpoints& endpoints,
     const std::map<std::string, std::vector<std::string>>& fixed_hosts, bool dies_with_caller) {
   egress::Settings settings;
@@ -144,9 +118,13 @@ ErrorOr<backends::HelperRecord> StartEgressHelper(
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wire) != 0) {
     return Error{std::string("cannot create the egress helper's socket: ") + std::strerror(errno)};
   }
+  if (options.egress_binary.empty()) {
+    return Error{"no egress helper `mvm-egress` was located (LocateRuntimeFiles)"};
+  }
+  const StateDir& state = options.state;
   backends::HelperSpec spec;
   spec.role = "egress";
-  spec.program = "/proc/self/exe";
+  spec.program = options.egress_binary;
   spec.argv = {"mvm-egress", std::string(kHelperFlag), "egress", state.root.string(), name};
   spec.fds = {endpoints.proxy.get(), endpoints.dns.get(), wire[0]};
   spec.dies_with_parent = dies_with_caller;
@@ -178,7 +156,7 @@ ErrorOr<backends::HelperRecord> StartEgressHelper(
   nlohmann::json json = egress::SettingsToJson(settings);
   // The helper verifies upstream servers against the host's trust store, and runs with a fixed
   // environment: the two variables by which OpenSSL's default paths are moved go along.
-  for (const char* variable : kTrustVariables) {
+  for (const char* variable : kEgressTrustVariables) {
     if (const char* value = std::getenv(variable); value != nullptr) {
       json["trust_environment"][variable] = value;
     }
@@ -208,7 +186,7 @@ ErrorOr<backends::HelperRecord> StartEgressHelper(
 
 }  // namespace internal
 
-ErrorOr<Ok> SandboxAccess::RetokenForClaim(Sandbox& sandbox, const StateDir& state,
+ErrorOr<Ok> SandboxAccess::RetokenForClaim(Sandbox& sandbox, const LauncherOptions& options,
                                            const std::string& name, SandboxRecord& record) {
   std::shared_ptr<PooledEgress> pooled = std::move(sandbox.pooled_egress_);
   if (!pooled) {
@@ -245,7 +223,7 @@ ErrorOr<Ok> SandboxAccess::RetokenForClaim(Sandbox& sandbox, const StateDir& sta
     return endpoints.error();
   }
   // Not tied to the pool process: the sandbox is the claimer's now, and ends with its record.
-  auto helper = internal::StartEgressHelper(state, name, pooled->network, fresh, *endpoints, {},
+  auto helper = internal::StartEgressHelper(options, name, pooled->network, fresh, *endpoints, {},
                                             /*dies_with_caller=*/false);
   if (!helper) {
     return helper.error();
@@ -323,6 +301,29 @@ ErrorOr<backends::EgressEndpoints> DuplicateEndpoints(const backends::EgressEndp
   return copy;
 }
 
+ErrorOr<egress::SandboxCa> MakeSandboxCa(const LauncherOptions& options, const std::string& name) {
+  os::RunOptions run;
+  run.spawn.executable = options.egress_binary;
+  run.spawn.argv = {"mvm-egress", std::string(kHelperFlag), "make-ca", name};
+  run.spawn.env = std::vector<std::string>{};
+  auto made = os::RunProcess(run);
+  if (!made) {
+    return Error{"cannot run `" + options.egress_binary.string() + "`: " + made.error().message};
+  }
+  nlohmann::json fields = nlohmann::json::parse(made->out, nullptr, false);
+  sodium_memzero(made->out.data(), made->out.size());
+  if (!made->success() || !fields.is_object() || !fields.contains("cert_pem") ||
+      !fields.contains("key_pem") || !fields["cert_pem"].is_string() ||
+      !fields["key_pem"].is_string()) {
+    return Error{"`" + options.egress_binary.string() + " " + std::string(kHelperFlag) +
+                 " make-ca` " + made->Describe() + ": " + made->Tail(3)};
+  }
+  egress::SandboxCa ca{fields["key_pem"].get<std::string>(), fields["cert_pem"].get<std::string>()};
+  std::string& key = fields["key_pem"].get_ref<std::string&>();
+  sodium_memzero(key.data(), key.size());
+  return ca;
+}
+
 void EndHelpers(const SandboxRecord& record) {
   // The egress and volume-audit helpers get a moment to write the counts their audit aggregation
   // holds.
@@ -343,67 +344,6 @@ void EndHelpers(const SandboxRecord& record) {
       backends::SignalHelper(helper, SIGKILL);
     }
   }
-}
-
-int RunEgressHelper(const StateDir& state, const std::string& name) {
-  // fd 3: the proxy's listener, 4: the resolver's socket, 5: the settings, one JSON line.
-  auto text = ReadJsonLine(5);
-  if (!text) {
-    std::fprintf(stderr, "mvm egress helper: %s\n", text.error().message.c_str());
-    return 2;
-  }
-  for (const char* variable : kTrustVariables) {
-    const nlohmann::json& trust = text->value("trust_environment", nlohmann::json::object());
-    if (trust.contains(variable) && trust[variable].is_string()) {
-      ::setenv(variable, trust[variable].get<std::string>().c_str(), 1);
-    }
-  }
-  auto settings = egress::SettingsFromJson(*text);
-  if (!settings) {
-    std::fprintf(stderr, "mvm egress helper: %s\n", settings.error().message.c_str());
-    return 2;
-  }
-  auto table = LoadSecrets(state, *settings);
-  if (!settings->secrets.empty()) {
-    const nlohmann::json answer =
-        table ? nlohmann::json{{"ok", true}} : nlohmann::json{{"error", table.error().message}};
-    (void)WriteAll(5, answer.dump() + "\n");
-  }
-  ::close(5);
-  if (!table) {
-    std::fprintf(stderr, "mvm egress helper: %s\n", table.error().message.c_str());
-    return 2;
-  }
-  if (settings->sandbox != name) {
-    std::fprintf(stderr, "mvm egress helper: settings for `%s`, started for `%s`\n",
-                 settings->sandbox.c_str(), name.c_str());
-    return 2;
-  }
-  auto session = OpenAudit(state);
-  if (!session) {
-    std::fprintf(stderr, "mvm egress helper: %s\n", session.error().message.c_str());
-    return 2;
-  }
-  audit::Log* log = &*(*session)->log;
-  // SIGTERM (EndHelpers) shuts the sockets, so that the servers return and the audit aggregation
-  // writes what it holds.
-  sigset_t term;
-  sigemptyset(&term);
-  sigaddset(&term, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &term, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-  std::signal(SIGINT, SIG_IGN);
-  std::signal(SIGHUP, SIG_IGN);
-  std::thread([term] {
-    int sig = 0;
-    sigwait(&term, &sig);
-    ::shutdown(3, SHUT_RDWR);
-    ::shutdown(4, SHUT_RDWR);
-  }).detach();
-  egress::RunEgress(
-      *settings, std::move(*table), 3, 4,
-      [log](const std::string& event, const nlohmann::json& f) { (void)log->Append(event, f); });
-  return 0;
 }
 
 }  // namespace internal

@@ -1,7 +1,6 @@
 #include "runtime/launcher/full_snapshot.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -30,6 +29,7 @@
 #include "runtime/backends/qemu_microvm/control.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/launcher/snapshot.h"
+#include "runtime/lazylibs/crypto_api.h"
 #include "runtime/secrets/secrets.h"
 #include "runtime/secrets/stream.h"
 
@@ -75,10 +75,16 @@ Error NoSuch(std::string_view sandbox, std::string_view label) {
 
 /// SHA-256 (hex) and size of what `fd` holds, read from its start. OpenSSL's, not libsodium's: a
 /// VM's memory is tens to hundreds of MB, hashed on every restore, and OpenSSL uses the CPU's SHA
-/// instructions where there are some (several times faster here).
+/// instructions where there are some (several times faster here). Opened on first use
+/// (runtime/lazylibs/crypto_api.h), so that a plain `run` does not map libcrypto.
 ErrorOr<FullSnapshotInfo::File> HashFd(int fd, const std::string& name) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+  auto crypto = lazylibs::LoadCrypto();
+  if (!crypto) {
+    return Error{name + ": " + crypto.error().message};
+  }
+  const lazylibs::Crypto& evp = **crypto;
+  std::unique_ptr<EVP_MD_CTX, decltype(evp.MD_CTX_free)> ctx(evp.MD_CTX_new(), evp.MD_CTX_free);
+  if (!ctx || evp.DigestInit_ex(ctx.get(), evp.sha256(), nullptr) != 1) {
     return Error{name + ": cannot start a SHA-256"};
   }
   std::vector<unsigned char> buffer(1u << 20);
@@ -94,12 +100,12 @@ ErrorOr<FullSnapshotInfo::File> HashFd(int fd, const std::string& name) {
     if (n == 0) {
       break;
     }
-    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
+    evp.DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
     total += static_cast<uint64_t>(n);
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &length);
+  evp.DigestFinal_ex(ctx.get(), digest, &length);
   return FullSnapshotInfo::File{name, os::Hex(digest, length), total};
 }
 

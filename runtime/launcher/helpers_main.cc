@@ -78,11 +78,6 @@ std::optional<int> RunHelperIfAsked(int argc, char** argv) {
     state.root = argv[3];
     return RunWatchdog(state, argv[4]);
   }
-  if (argc == 5 && std::string_view(argv[2]) == "egress") {
-    StateDir state;
-    state.root = argv[3];
-    return internal::RunEgressHelper(state, argv[4]);
-  }
   if (argc >= 6 && std::string_view(argv[2]) == "ports") {
     StateDir state;
     state.root = argv[3];

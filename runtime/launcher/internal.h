@@ -15,8 +15,8 @@
 #include <variant>
 
 #include "ir/support/error_or.h"
-#include "runtime/egress/egress.h"
-#include "runtime/egress/intercept.h"
+#include "ir/support/os/unique_fd.h"
+#include "runtime/egress/settings.h"
 #include "runtime/launcher/launcher.h"
 
 namespace mvm::runtime {
@@ -124,8 +124,10 @@ void RemoveSandbox(const StateDir& state, std::string_view name, std::string_vie
 ErrorOr<SandboxLock> LockNameForNewSandbox(const StateDir& state, const std::string& name);
 
 /// Starts the parent-death watchdog of sandbox `name` (see launcher.cc); returns the write end of
-/// its pipe and its pid.
-ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name);
+/// its pipe and its pid. With `unconfirmed`, returns before the child has placed its descriptors
+/// and hands back its report pipe for backends::ConfirmHelper; without, waits for that.
+ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name,
+                                             os::UniqueFd* unconfirmed = nullptr);
 
 /// The helper side of StartPoolDaemon (pool_daemon.cc), run by RunHelperIfAsked: its
 /// configuration comes on fd 3, its answer goes to fd 4.
@@ -176,7 +178,7 @@ ErrorOr<backends::EgressEndpoints> DuplicateEndpoints(const backends::EgressEndp
 /// helper has read their values (or with its Error when it could not). `fixed_hosts` become
 /// egress::Settings::fixed_hosts.
 ErrorOr<backends::HelperRecord> StartEgressHelper(
-    const StateDir& state, const std::string& name, const plan::v1::Network& network,
+    const LauncherOptions& options, const std::string& name, const plan::v1::Network& network,
     const EgressSecrets& secrets, backends::EgressEndpoints& endpoints,
     const std::map<std::string, std::vector<std::string>>& fixed_hosts, bool dies_with_caller);
 
@@ -188,8 +190,13 @@ void AuditServicesAtStop(const SandboxRecord& record, agent::Client& agent, audi
 /// `guest` names in the same order, each through an agent Tunnel of sandbox `name`.
 int RunPortsHelper(const StateDir& state, const std::string& name, const std::vector<int>& guest);
 
-/// The helper side of StartEgressHelper, run by RunHelperIfAsked.
-int RunEgressHelper(const StateDir& state, const std::string& name);
+/// A fresh CA for sandbox `name` (egress::MakeSandboxCa), made by `mvm-egress`
+/// (`options.egress_binary`), so that the launcher does not load OpenSSL.
+ErrorOr<egress::SandboxCa> MakeSandboxCa(const LauncherOptions& options, const std::string& name);
+
+/// What moves OpenSSL's default trust store (SSL_CTX_set_default_verify_paths), which the egress
+/// helper's fixed environment takes along from the launcher's.
+inline constexpr const char* kEgressTrustVariables[] = {"SSL_CERT_FILE", "SSL_CERT_DIR"};
 
 /// Starts sandbox `name`'s volume-audit helper (volume_watch.cc) when `mounts` hold volumes it can
 /// watch on a backend with `caps` (runtime/volumes/mount_watch.h), `sandbox_pid` being the pid
@@ -214,7 +221,8 @@ void EndGuestVolumeAudit(const SandboxRecord& record);
 /// with SIGTERM (so they write their audit counts; at most a second), then every one with SIGKILL.
 void EndHelpers(const SandboxRecord& record);
 
-/// Tells the watchdog its job is done and reaps it.
+/// Tells the watchdog its job is done; it exits at once, and is reaped by a later disarm in this
+/// process, or by whoever inherits it when this process exits first (it is not waited for).
 void DisarmWatchdog(int& fd, pid_t& pid);
 
 /// The record of a sandbox this process just started as `name`, `pid` being its PID 1 (or qemu).
@@ -252,7 +260,7 @@ struct SandboxAccess {
   static SandboxRecord& Record(Sandbox& sandbox) { return sandbox.record_; }
   /// A claim of pooled sandbox `sandbox` as `name`: its egress helper restarted with fresh tokens
   /// (PooledEgress), `record`'s helpers and tokens updated; a no-op for a sandbox without secrets.
-  static ErrorOr<Ok> RetokenForClaim(Sandbox& sandbox, const StateDir& state,
+  static ErrorOr<Ok> RetokenForClaim(Sandbox& sandbox, const LauncherOptions& options,
                                      const std::string& name, SandboxRecord& record);
   static int Pidfd(const Sandbox& sandbox) { return sandbox.process_.pidfd(); }
 };

@@ -146,7 +146,8 @@ void RemoveSandbox(const StateDir& state, std::string_view name, std::string_vie
 /// lock another thread held at the fork. It is exec'd only when the pipe hangs up
 /// (HelperSpec::exec_on_hangup): until then the forked child waits in read(2), so a run that ends
 /// normally never loads this program a second time.
-ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name) {
+ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::string& name,
+                                             os::UniqueFd* unconfirmed) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     return Error{std::string("cannot create the watchdog pipe: ") + std::strerror(errno)};
@@ -159,15 +160,52 @@ ErrorOr<std::pair<int, pid_t>> StartWatchdog(const StateDir& state, const std::s
   spec.dies_with_parent = false;
   spec.own_session = true;
   spec.exec_on_hangup = true;
+  // The child exists once StartHelper returns, and a launcher that dies from then on is its
+  // hang-up whether or not the child has run yet; whether it could place its descriptors is
+  // asked later (or at once, without `unconfirmed`), so that a launch does not wait here for it
+  // to be scheduled.
+  spec.confirm_later = true;
   auto helper = backends::StartHelper(spec);
   ::close(fds[0]);
   if (!helper) {
     ::close(fds[1]);
     return helper.error();
   }
+  if (unconfirmed != nullptr) {
+    *unconfirmed = std::move(helper->unconfirmed);
+  } else if (auto confirmed = backends::ConfirmHelper(helper->unconfirmed, spec.role); !confirmed) {
+    ::close(fds[1]);
+    while (::waitpid(helper->process.pid(), nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return confirmed.error();
+  }
   // The pidfd is not needed: the launcher reaps the watchdog by pid once it is disarmed.
   return std::make_pair(fds[1], helper->process.pid());
 }
+
+namespace {
+
+/// Disarmed watchdogs not yet reaped, by pidfd (a pid could be reused once something else reaped
+/// it). A disarmed watchdog has nothing left to do but exit, so nobody waits for that: each disarm
+/// reaps those that have exited since, and those still there when this process exits are reaped by
+/// whoever inherits them. At most the sandboxes ended since the last disarm are left here.
+std::mutex unreaped_mutex;
+std::vector<int> unreaped_watchdogs;
+
+void ReapDisarmedWatchdogs() {
+  std::lock_guard<std::mutex> lock(unreaped_mutex);
+  std::erase_if(unreaped_watchdogs, [](int pidfd) {
+    siginfo_t info{};
+    if (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG) == 0 &&
+        info.si_pid == 0) {
+      return false;  // still exiting
+    }
+    ::close(pidfd);
+    return true;
+  });
+}
+
+}  // namespace
 
 void DisarmWatchdog(int& fd, pid_t& pid) {
   if (fd >= 0) {
@@ -177,10 +215,20 @@ void DisarmWatchdog(int& fd, pid_t& pid) {
     fd = -1;
   }
   if (pid > 0) {
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    // Not waited for: on `run`'s path that wait was one more process to be scheduled (and a
+    // copy of this one's address space to be torn down) before the exit. Still unreaped, the pid
+    // is this process's child, so the pidfd names the watchdog.
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd >= 0) {
+      std::lock_guard<std::mutex> lock(unreaped_mutex);
+      unreaped_watchdogs.push_back(pidfd);
+    } else {
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
     }
     pid = -1;
   }
+  ReapDisarmedWatchdogs();
 }
 
 ErrorOr<fs::path> ResolveVolumeSource(const plan::v1::Mount& m, const fs::path& project_root) {
@@ -330,31 +378,39 @@ ErrorOr<ResolvedRootfs> ResolveRootfs(const LauncherOptions& options,
 ErrorOr<Ok> LocateRuntimeFiles(LauncherOptions& options) {
   std::error_code ec;
   fs::path exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  if (const char* agent = std::getenv("MVM_AGENT"); agent != nullptr && agent[0] != '\0') {
-    options.agent_binary = agent;
-    if (!fs::is_regular_file(options.agent_binary)) {
-      return Error{"the guest agent `" + options.agent_binary.string() +
-                   "` that MVM_AGENT names is missing; point MVM_AGENT at a built `mvm-agent`, or "
-                   "unset it to use the one installed with mvmctl"};
+  // The build tree keeps the helpers beside mvmctl; `cmake --install` puts them in
+  // PREFIX/libexec/mvm.
+  auto locate = [&](const char* variable, const char* file, fs::path& out) -> ErrorOr<Ok> {
+    if (const char* named = std::getenv(variable); named != nullptr && named[0] != '\0') {
+      out = named;
+      if (!fs::is_regular_file(out)) {
+        return Error{"`" + out.string() + "`, which " + variable + " names, is missing; point " +
+                     variable + " at a built `" + file +
+                     "`, or unset it to use the one installed with mvmctl"};
+      }
+      return Ok{};
     }
-  } else {
-    // The build tree keeps it beside mvmctl; `cmake --install` puts it in PREFIX/libexec/mvm.
-    const fs::path candidates[] = {exe_dir / "mvm-agent",
-                                   exe_dir / ".." / "libexec" / "mvm" / "mvm-agent"};
-    options.agent_binary.clear();
+    const fs::path candidates[] = {exe_dir / file, exe_dir / ".." / "libexec" / "mvm" / file};
     for (const fs::path& candidate : candidates) {
       if (fs::is_regular_file(candidate)) {
-        options.agent_binary = candidate.lexically_normal();
-        break;
+        out = candidate.lexically_normal();
+        return Ok{};
       }
     }
-    if (options.agent_binary.empty()) {
-      return Error{"the guest agent `mvm-agent` is neither beside this executable (" +
-                   candidates[0].lexically_normal().string() + ") nor in " +
-                   candidates[1].lexically_normal().parent_path().string() +
-                   "; install mvm with `cmake --install build --prefix PREFIX` (docs/"
-                   "getting-started.md), or point MVM_AGENT at a built `mvm-agent`"};
-    }
+    return Error{"`" + std::string(file) + "` is neither beside this executable (" +
+                 candidates[0].lexically_normal().string() + ") nor in " +
+                 candidates[1].lexically_normal().parent_path().string() +
+                 ": a copied mvmctl cannot find its helpers; install mvm with `cmake --install "
+                 "build --prefix PREFIX` (docs/getting-started.md), or point " +
+                 variable + " at a built `" + file + "`"};
+  };
+  options.agent_binary.clear();
+  options.egress_binary.clear();
+  if (auto found = locate("MVM_AGENT", "mvm-agent", options.agent_binary); !found) {
+    return Error{"the guest agent " + found.error().message};
+  }
+  if (auto found = locate("MVM_EGRESS", "mvm-egress", options.egress_binary); !found) {
+    return Error{"the egress helper " + found.error().message};
   }
   if (const char* sdk = std::getenv("MVM_PYTHON_SDK"); sdk != nullptr && sdk[0] != '\0') {
     options.python_sdk = sdk;

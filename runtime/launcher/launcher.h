@@ -23,7 +23,7 @@
 #include "runtime/agent/client.h"
 #include "runtime/audit/audit.h"
 #include "runtime/backends/backend.h"
-#include "runtime/egress/intercept.h"
+#include "runtime/egress/settings.h"
 #include "runtime/launcher/state.h"
 #include "runtime/oci/pull.h"
 #include "runtime/oci/registry.h"
@@ -48,8 +48,11 @@ struct LauncherOptions {
   std::vector<plan::TrustedKey> trusted;
   std::string dev_key_id;              ///< the local dev key's id, or empty
   std::filesystem::path agent_binary;  ///< the static guest agent
-  std::filesystem::path python_sdk;    ///< sdks/python, mounted for function-form workloads
-  std::string backend = "container";   ///< a backend's name (runtime/backends/registry.cc)
+  /// The egress helper (runtime/launcher/egress_main.cc), a binary of its own so that only
+  /// sandboxes with a network load OpenSSL and ldns.
+  std::filesystem::path egress_binary;
+  std::filesystem::path python_sdk;   ///< sdks/python, mounted for function-form workloads
+  std::string backend = "container";  ///< a backend's name (runtime/backends/registry.cc)
   bool verbose = false;
   Note note;
   /// For a person watching a terminal, unset when nobody is (stderr is not a terminal, or the

@@ -408,8 +408,7 @@ nlohmann::json PoolProcess::Claim(const nlohmann::json& request, const ucred& pe
     };
     // Fresh tokens for the claimer: the pool's helper knew the ones minted when it booted.
     retokened = !claimed.secret_tokens.empty();  // even when the restart fails half-way
-    if (auto restarted =
-            SandboxAccess::RetokenForClaim(taken.sandbox, options_.state, name, claimed);
+    if (auto restarted = SandboxAccess::RetokenForClaim(taken.sandbox, options_, name, claimed);
         !restarted) {
       undo();
       return fail("cannot restart the claimed sandbox's egress helper: " +

@@ -61,6 +61,7 @@ nlohmann::json DaemonConfig(const LauncherOptions& options, const AdmittedPlan& 
           {"trusted", trusted},
           {"dev_key_id", options.dev_key_id},
           {"agent_binary", options.agent_binary.string()},
+          {"egress_binary", options.egress_binary.string()},
           {"python_sdk", options.python_sdk.string()},
           {"backend", options.backend},
           {"verbose", options.verbose},
@@ -114,6 +115,7 @@ int RunDaemon() {
     }
     options.dev_key_id = c.at("dev_key_id").get<std::string>();
     options.agent_binary = c.at("agent_binary").get<std::string>();
+    options.egress_binary = c.at("egress_binary").get<std::string>();
     options.python_sdk = c.at("python_sdk").get<std::string>();
     options.backend = c.at("backend").get<std::string>();
     options.verbose = c.at("verbose").get<bool>();

@@ -13,7 +13,7 @@
 
 #include "ir/support/os/atomic_file.h"
 #include "ir/support/os/unique_fd.h"
-#include "runtime/egress/intercept.h"
+#include "runtime/egress/settings.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/secrets/secrets.h"
 #include "runtime/volumes/encrypted_mount.h"
@@ -270,7 +270,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
       secrets.ca = *start.restore->egress_ca;
       sealed_ca = start.restore->egress_ca_sealed;
     } else {
-      auto ca = egress::MakeSandboxCa(name);
+      auto ca = MakeSandboxCa(options, name);
       if (!ca) {
         return fail("cannot make the sandbox's egress CA: " + ca.error().message);
       }
@@ -328,9 +328,11 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
 
   Sandbox sandbox;
   // Detached ones too: until a detached sandbox is recorded and handed over (Release), a kill of
-  // this process must not leave one behind that nothing records and nothing would stop.
+  // this process must not leave one behind that nothing records and nothing would stop. Confirmed
+  // once the backend has started the sandbox, by when the child has long run.
+  os::UniqueFd watchdog_report;
   {
-    auto watchdog = StartWatchdog(options.state, name);
+    auto watchdog = StartWatchdog(options.state, name, &watchdog_report);
     if (!watchdog) {
       return fail(watchdog.error().message);
     }
@@ -351,6 +353,12 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     return fail(started.error().message);
   }
   sandbox.process_ = std::move(started->process);
+  if (auto confirmed = backends::ConfirmHelper(watchdog_report, "watchdog"); !confirmed) {
+    (void)sandbox.process_.Kill(SIGKILL);
+    (void)sandbox.process_.Wait(std::chrono::seconds(5));
+    DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
+    return fail(confirmed.error().message);
+  }
   SandboxRecord& r = sandbox.record_;
   r = NewRecord(options, admitted, start, name, started->record_pid, rootfs_digest);
   r.image = rootfs.image;
@@ -373,7 +381,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
         std::make_shared<PooledEgress>(PooledEgress{std::move(*endpoints), p.network(), secrets});
   }
   if (started->egress) {
-    auto egress = StartEgressHelper(options.state, name, p.network(), secrets, *started->egress,
+    auto egress = StartEgressHelper(options, name, p.network(), secrets, *started->egress,
                                     start.egress_fixed_hosts, request.dies_with_caller);
     if (!egress) {
       (void)sandbox.process_.Kill(SIGKILL);

@@ -11,7 +11,7 @@ build=$2
 src=$3
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mvm-install-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-unset MVM_AGENT MVM_PYTHON_SDK MVM_TEMPLATES_DIR MVM_MVMCTL 2>/dev/null || true
+unset MVM_AGENT MVM_EGRESS MVM_PYTHON_SDK MVM_TEMPLATES_DIR MVM_MVMCTL 2>/dev/null || true
 
 fail() {
   echo "install_test: $*" >&2
@@ -20,7 +20,7 @@ fail() {
 
 "$cmake" --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1 ||
   { cat "$tmp/install.log" >&2; fail "cmake --install failed"; }
-for f in bin/mvmctl bin/mvm-launcher libexec/mvm/mvm-agent share/mvm/sdks/python/mvm/run.py \
+for f in bin/mvmctl bin/mvm-launcher libexec/mvm/mvm-agent libexec/mvm/mvm-egress share/mvm/sdks/python/mvm/run.py \
   share/mvm/templates/flake.nix; do
   [ -f "$tmp/prefix/$f" ] || fail "the install has no $f"
 done
@@ -55,7 +55,7 @@ fi
 grep -q "\"flake_ref\":\"path:$tmp/moved/share/mvm/templates\"" "$tmp/nix.json" ||
   { cat "$tmp/nix.json" >&2; fail "the Nix request does not name the installed template flake"; }
 
-# A copy of mvmctl alone cannot find its agent, and says so.
+# A copy of mvmctl alone cannot find its agent, nor with the agent its egress helper, and says so.
 mkdir -p "$tmp/lonely"
 cp "$tmp/moved/bin/mvmctl" "$tmp/lonely/mvmctl"
 status=0
@@ -66,4 +66,11 @@ grep -q "the guest agent \`mvm-agent\` is neither beside this executable" "$tmp/
   { cat "$tmp/err" >&2; fail "a lone mvmctl did not say where it looked for the agent"; }
 grep -q "cmake --install build --prefix PREFIX" "$tmp/err" ||
   { cat "$tmp/err" >&2; fail "a lone mvmctl did not say how to install"; }
+cp "$tmp/moved/libexec/mvm/mvm-agent" "$tmp/lonely/mvm-agent"
+status=0
+XDG_CONFIG_HOME="$tmp/config" "$tmp/lonely/mvmctl" run --state-dir "$tmp/state" \
+  --backend container hello.py >"$tmp/out" 2>"$tmp/err" || status=$?
+[ "$status" -eq 125 ] || fail "mvmctl with only its agent exited $status, not 125"
+grep -q "the egress helper \`mvm-egress\` is neither beside this executable" "$tmp/err" ||
+  { cat "$tmp/err" >&2; fail "mvmctl with only its agent did not say where it looked for mvm-egress"; }
 echo "install_test: ok"

@@ -1,5 +1,6 @@
 // main for the build tests that start a builder sandbox in their own process: the launcher runs its
-// helpers (the egress proxy, the watchdog) as this executable again, with kHelperFlag.
+// watchdog as this executable again, with kHelperFlag (the egress proxy is `mvm-egress`, found
+// beside it in build/bin).
 
 #include <gtest/gtest.h>
 
