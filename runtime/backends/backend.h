@@ -47,11 +47,11 @@ struct Capabilities {
   /// Takes full snapshots (memory and device state) and starts sandboxes from them
   /// (StartRequest::incoming).
   bool full_snapshots = false;
-  /// Mounts FUSE-served volumes (`Volume.encrypted`, runtime/volumes/encrypted_mount.h), which
-  /// cannot be idmapped: the host uid (and gid) that is root inside the sandbox, which owns such a
-  /// volume's root directory; its other files keep the host ids of the sandbox users who made them
-  /// (SandboxMount::owned_by_sandbox). Unset where the backend cannot mount them; admission refuses
-  /// those plans.
+  /// Mounts FUSE-served volumes (the views runtime/volumes/volume.h's Mount makes of
+  /// `Volume.encrypted` and `Volume.object`), which cannot be idmapped: the host uid (and gid) that
+  /// is root inside the sandbox, which owns such a volume's root directory; its other files keep
+  /// the host ids of the sandbox users who made them (SandboxMount::owned_by_sandbox). Unset where
+  /// the backend cannot mount them; admission refuses those plans.
   std::optional<uint32_t> fuse_volume_owner;
   /// The sandbox's mounts are this kernel's, in a mount namespace reached through the PID that
   /// Start returns (`/proc/PID/root`): a host helper can watch what the workload does on its
@@ -61,7 +61,8 @@ struct Capabilities {
   bool host_kernel_mounts = false;
 };
 
-/// Something the sandbox sees besides its root filesystem.
+/// Something the sandbox sees besides its root filesystem. A volume arrives here as the volume
+/// contract mounted it (runtime/volumes/volume.h, MountedView): a backend never asks its kind.
 struct SandboxMount {
   enum class Kind {
     kStagedFile,  ///< a host file or directory, read-only, as it was at the start

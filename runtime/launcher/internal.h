@@ -18,6 +18,7 @@
 #include "ir/support/os/unique_fd.h"
 #include "runtime/egress/settings.h"
 #include "runtime/launcher/launcher.h"
+#include "runtime/volumes/volume.h"
 
 namespace mvm::runtime {
 
@@ -198,13 +199,19 @@ ErrorOr<egress::SandboxCa> MakeSandboxCa(const LauncherOptions& options, const s
 /// helper's fixed environment takes along from the launcher's.
 inline constexpr const char* kEgressTrustVariables[] = {"SSL_CERT_FILE", "SSL_CERT_DIR"};
 
-/// Starts sandbox `name`'s volume-audit helper (volume_watch.cc) when `mounts` hold volumes it can
+/// A declared volume as the volume contract mounted it for a sandbox (start.cc).
+struct AttachedVolume {
+  std::string label;   ///< "kind:source" (a memory volume's target), as audit records name it
+  std::string target;  ///< where the sandbox sees it
+  volumes::MountedView view;
+};
+
+/// Starts sandbox `name`'s volume-audit helper (volume_watch.cc) when `volumes` hold ones it can
 /// watch on a backend with `caps` (runtime/volumes/mount_watch.h), `sandbox_pid` being the pid
 /// Start returned; returns once it watches them; nothing when there are none.
 ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
-    const StateDir& state, const std::string& name, const plan::v1::ExecutionPlan& p,
-    const std::vector<backends::SandboxMount>& mounts, const backends::Capabilities& caps,
-    pid_t sandbox_pid, bool dies_with_caller);
+    const StateDir& state, const std::string& name, const std::vector<AttachedVolume>& volumes,
+    const backends::Capabilities& caps, pid_t sandbox_pid, bool dies_with_caller);
 
 /// The helper side of StartVolumeWatch: `volumes` holds, per volume, its label, how its reads and
 /// writes are watched (volumes::WatchAccessName), the root its path resolves in (or "-") and the
@@ -232,10 +239,6 @@ SandboxRecord NewRecord(const LauncherOptions& options, const AdmittedPlan& admi
 
 /// The sandbox's state directory with its run directory (the agent's socket), owner-only.
 ErrorOr<Ok> MakeSandboxDirs(const StateDir& state, const std::string& name);
-
-/// A local volume's host source: a relative source is relative to `project_root`; it must exist.
-ErrorOr<std::filesystem::path> ResolveVolumeSource(const plan::v1::Mount& m,
-                                                   const std::filesystem::path& project_root);
 
 }  // namespace internal
 

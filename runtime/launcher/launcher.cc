@@ -31,7 +31,7 @@
 #include "runtime/launcher/pool.h"
 #include "runtime/rootfs/debian_image.h"
 #include "runtime/rootfs/rootfs.h"
-#include "runtime/volumes/encrypted_mount.h"
+#include "runtime/volumes/volume.h"
 
 namespace mvm::runtime {
 
@@ -102,9 +102,9 @@ void RemoveTraces(const StateDir& state, std::string_view name, std::string_view
   for (const backends::Backend* backend : backends::All()) {
     backend->Cleanup(instance);
   }
-  // Its encrypted volumes: they live outside its directory, so that removing the directory can
-  // never reach into a store that failed to unmount.
-  (void)volumes::UnmountBeneath(volumes::SandboxMountDir(state.root, std::string(name)));
+  // Its volumes' views: they live outside its directory, so that removing the directory can never
+  // reach into a store that failed to unmount.
+  (void)volumes::DetachSandboxViews(state.root, std::string(name));
   std::error_code ec;
   fs::remove_all(state.Sandbox(name), ec);
 }
@@ -229,18 +229,6 @@ void DisarmWatchdog(int& fd, pid_t& pid) {
     pid = -1;
   }
   ReapDisarmedWatchdogs();
-}
-
-ErrorOr<fs::path> ResolveVolumeSource(const plan::v1::Mount& m, const fs::path& project_root) {
-  std::error_code ec;
-  fs::path source =
-      fs::path(m.source()).is_absolute() ? fs::path(m.source()) : project_root / m.source();
-  source = fs::weakly_canonical(source, ec);
-  if (ec || !fs::exists(source)) {
-    return Error{"volume source `" + m.source() + "` (`" + source.string() +
-                 "`) does not exist; create it or fix `Volume.local(...)`"};
-  }
-  return source;
 }
 
 SandboxRecord NewRecord(const LauncherOptions& options, const AdmittedPlan& admitted,
@@ -595,10 +583,9 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
   for (const backends::Backend* backend : backends::All()) {
     backend->Cleanup(record->InstanceName());
   }
-  // A stopped sandbox holds no encrypted store: `start` mounts them again, and another sandbox
+  // A stopped sandbox holds no view of its volumes: `start` mounts them again, and another sandbox
   // may mount them meanwhile.
-  if (auto unmounted =
-          volumes::UnmountBeneath(volumes::SandboxMountDir(options.state.root, std::string(name)));
+  if (auto unmounted = volumes::DetachSandboxViews(options.state.root, std::string(name));
       !unmounted) {
     return unmounted.error();
   }

@@ -105,7 +105,7 @@ ErrorOr<std::string> PoolKey(const LauncherOptions& options, const AdmittedPlan&
                    "\")`, and a warm pool cannot hold object volumes (each is mounted for the "
                    "sandbox that uses it); run the workload without a pool"};
     }
-    auto source = ResolveVolumeSource(m, start.project_root);
+    auto source = volumes::ResolveLocalSource(m.source(), start.project_root);
     if (!source) {
       return source.error();
     }

@@ -16,8 +16,7 @@
 #include "runtime/egress/settings.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/secrets/secrets.h"
-#include "runtime/volumes/encrypted_mount.h"
-#include "runtime/volumes/object_mount.h"
+#include "runtime/volumes/volume.h"
 
 namespace mvm::runtime {
 
@@ -25,50 +24,11 @@ using namespace internal;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
-/// Mounts `m`, an encrypted store or an object volume, for sandbox `name` below its mount
-/// directory (volumes::SandboxMountDir), which every end of the sandbox unmounts (RemoveTraces,
-/// StopByName).
-ErrorOr<fs::path> MountFuseVolume(const LauncherOptions& options, const backends::Backend& backend,
-                                  const std::string& name, const plan::v1::Mount& m, size_t index) {
-  const auto owner = backend.capabilities().fuse_volume_owner;
-  if (!owner) {
-    // Admission refuses this first (admit.cc).
-    return Error{"the " + std::string(backend.name()) + " backend does not mount " + m.kind() +
-                 " volumes"};
-  }
-  auto store = secrets::Store::Open(options.state.Secrets());
-  if (!store) {
-    return store.error();
-  }
-  // By position, not by name: one store may not be declared twice, but a name may be long.
-  const fs::path mount_dir =
-      volumes::SandboxMountDir(options.state.root, name) / std::to_string(index);
-  if (m.kind() == "object") {
-    volumes::ObjectMountRequest request;
-    request.url = m.source();
-    request.endpoint = m.endpoint();
-    request.credentials_secret = m.credentials();
-    request.read_only = m.mode() != "rw";
-    request.owner = volumes::MountOwner{*owner, *owner};
-    request.secrets = &*store;
-    request.mount_dir = mount_dir;
-    return volumes::MountObjectVolume(request);
-  }
-  volumes::EncryptedMountRequest request;
-  request.name = m.source();
-  request.size_mb = static_cast<uint32_t>(m.size_mb());
-  request.read_only = m.mode() != "rw";
-  request.owner = volumes::MountOwner{*owner, *owner};
-  request.state_dir = options.state.root;
-  request.secrets = &*store;
-  request.mount_dir = mount_dir;
-  return volumes::MountEncryptedStore(request);
-}
-
-ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions& options,
-                                                           const plan::v1::ExecutionPlan& p,
-                                                           const StartOptions& start,
-                                                           const fs::path& sandbox_dir) {
+/// What the sandbox sees besides its volumes (MountVolumes).
+std::vector<backends::SandboxMount> StagedMounts(const LauncherOptions& options,
+                                                 const plan::v1::ExecutionPlan& p,
+                                                 const StartOptions& start,
+                                                 const fs::path& sandbox_dir) {
   using Kind = backends::SandboxMount::Kind;
   std::vector<backends::SandboxMount> mounts;
   if (p.workload().files_size() > 0) {
@@ -83,66 +43,67 @@ ErrorOr<std::vector<backends::SandboxMount>> SandboxMounts(const LauncherOptions
   if (UsesPythonSdk(p, start)) {
     mounts.push_back({Kind::kStagedFile, options.python_sdk, std::string(kSdkMount)});
   }
-  for (const plan::v1::Mount& m : p.mounts()) {
-    if (m.kind() == "memory") {
-      mounts.push_back({Kind::kMemory, {}, m.target(), false, static_cast<uint32_t>(m.size_mb())});
-      continue;
-    }
-    if (m.kind() == "encrypted" || m.kind() == "object") {
-      if (start.restore) {
-        return Error{"volume `" + m.source() + "` at `" + m.target() + "` is " + m.kind() +
-                     ", and a full snapshot cannot be restored with " + m.kind() +
-                     " volumes yet; start the workload afresh with `mvmctl run` or `up`"};
-      }
-      // Mounted by MountFuseVolumes once the watchdog runs, which unmounts it should this
-      // process die before the sandbox is recorded.
-      backends::SandboxMount mount{Kind::kVolume, {}, m.target(), m.mode() != "rw"};
-      mount.owned_by_sandbox = true;
-      mounts.push_back(std::move(mount));
-      continue;
-    }
-    if (m.kind() != "local") {
-      // Admission refuses these first (admit.cc); a source such as an encrypted store's name must
-      // never be taken for a host path.
-      return Error{"volume `" + m.source() + "` at `" + m.target() + "` is of kind `" + m.kind() +
-                   "`, which no sandbox backend mounts yet"};
-    }
-    if (start.restore) {
-      // A restored VM's volumes are what its snapshot holds (the copies in its extras image); the
-      // sources need not exist any more, only their kinds matter to the backend.
-      mounts.push_back({Kind::kVolume, {}, m.target(), m.mode() != "rw"});
-      continue;
-    }
-    auto source = ResolveVolumeSource(m, start.project_root);
-    if (!source) {
-      return source.error();
-    }
-    mounts.push_back({Kind::kVolume, *source, m.target(), m.mode() != "rw"});
-    mounts.back().live = std::find(start.live_read_only.begin(), start.live_read_only.end(),
-                                   m.target()) != start.live_read_only.end();
-  }
   return mounts;
 }
 
-/// Mounts the encrypted and object volumes SandboxMounts left without a source.
-ErrorOr<Ok> MountFuseVolumes(const LauncherOptions& options, const backends::Backend& backend,
-                             const std::string& name, const plan::v1::ExecutionPlan& p,
-                             std::vector<backends::SandboxMount>& mounts) {
-  for (size_t i = 0; i < mounts.size(); ++i) {
-    if (!mounts[i].owned_by_sandbox || !mounts[i].source.empty()) {
-      continue;
-    }
-    for (const plan::v1::Mount& m : p.mounts()) {
-      if ((m.kind() == "encrypted" || m.kind() == "object") && m.target() == mounts[i].target) {
-        auto files = MountFuseVolume(options, backend, name, m, i);
-        if (!files) {
-          return files.error();
-        }
-        mounts[i].source = *files;
-      }
-    }
+/// Mounts the plan's volumes for sandbox `name` through the volume contract (each kind's
+/// VolumeBackend::Mount), once the watchdog runs, which detaches them should this process die
+/// before the sandbox is recorded; in the plan's order.
+ErrorOr<std::vector<AttachedVolume>> MountVolumes(const LauncherOptions& options,
+                                                  const backends::Backend& backend,
+                                                  const std::string& name,
+                                                  const plan::v1::ExecutionPlan& p,
+                                                  const StartOptions& start) {
+  volumes::AttachContext context;
+  context.sandbox = name;
+  context.state_dir = options.state.root;
+  context.project_root = start.project_root;
+  if (const auto owner = backend.capabilities().fuse_volume_owner) {
+    context.owner = volumes::MountOwner{*owner, *owner};
   }
-  return Ok{};
+  context.from_snapshot = start.restore.has_value();
+  std::vector<AttachedVolume> attached;
+  for (int i = 0; i < p.mounts_size(); ++i) {
+    const plan::v1::Mount& m = p.mounts(i);
+    volumes::VolumeSpec spec;
+    spec.backend = m.kind();
+    spec.source = m.source();
+    spec.target = m.target();
+    spec.read_only = m.mode() != "rw";
+    spec.size_mb = static_cast<uint32_t>(m.size_mb());
+    spec.endpoint = m.endpoint();
+    spec.credentials_secret = m.credentials();
+    context.index = static_cast<size_t>(i);
+    auto view = volumes::Mount(spec, context);
+    if (!view) {
+      return view.error();
+    }
+    // A memory volume has no source: its target names it.
+    attached.push_back({m.kind() + ":" + (m.source().empty() ? m.target() : m.source()), m.target(),
+                        std::move(*view)});
+  }
+  return attached;
+}
+
+/// `volume` as the sandbox backend takes it.
+backends::SandboxMount ToSandboxMount(const AttachedVolume& volume, const StartOptions& start) {
+  using Kind = backends::SandboxMount::Kind;
+  const volumes::MountedView& view = volume.view;
+  backends::SandboxMount mount;
+  mount.target = volume.target;
+  mount.read_only = view.read_only;
+  if (view.kind == volumes::MountedView::Kind::kTmpfs) {
+    mount.kind = Kind::kMemory;
+    mount.size_mb = view.size_mb;
+    return mount;
+  }
+  mount.kind = Kind::kVolume;
+  mount.source = view.host_dir;
+  mount.owned_by_sandbox = view.owned_by_sandbox;
+  mount.live = !view.host_dir.empty() && !view.owned_by_sandbox &&
+               std::find(start.live_read_only.begin(), start.live_read_only.end(), volume.target) !=
+                   start.live_read_only.end();
+  return mount;
 }
 
 /// The rootfs's own CA bundle, read inside the tree only (the rootfs may be an image whose
@@ -249,11 +210,9 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
                                                     (id ? " (audit id " + *id + ")" : ""));
     }
   }
-  auto mounts = SandboxMounts(options, p, start, request.sandbox_dir);
-  if (!mounts) {
-    return fail(mounts.error().message);
-  }
-  request.mounts = std::move(*mounts);
+  request.mounts = StagedMounts(options, p, start, request.sandbox_dir);
+  // The volumes go here, after the staged files and before the egress CA, once mounted.
+  const size_t volumes_at = request.mounts.size();
   // Secrets: a fresh token for each, and a CA of the sandbox's own for the proxy to terminate TLS
   // to their hosts with; its certificate goes into the sandbox's trust store, its key only to the
   // egress helper.
@@ -339,10 +298,17 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     sandbox.watchdog_fd_ = watchdog->first;
     sandbox.watchdog_pid_ = watchdog->second;
   }
-  if (auto mounted = MountFuseVolumes(options, backend, name, p, request.mounts); !mounted) {
+  auto attached = MountVolumes(options, backend, name, p, start);
+  if (!attached) {
     DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
-    return fail(mounted.error().message);
+    return fail(attached.error().message);
   }
+  std::vector<backends::SandboxMount> volume_mounts;
+  for (const AttachedVolume& volume : *attached) {
+    volume_mounts.push_back(ToSandboxMount(volume, start));
+  }
+  request.mounts.insert(request.mounts.begin() + static_cast<std::ptrdiff_t>(volumes_at),
+                        volume_mounts.begin(), volume_mounts.end());
   auto started = backend.Start(request);
   if (!started) {
     DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
@@ -394,7 +360,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     r.egress_proxy = started->egress->proxy_url;
     r.secret_tokens = std::move(tokens);
   }
-  auto watch = StartVolumeWatch(options.state, name, p, request.mounts, backend.capabilities(),
+  auto watch = StartVolumeWatch(options.state, name, *attached, backend.capabilities(),
                                 started->record_pid, request.dies_with_caller);
   if (!watch) {
     (void)sandbox.process_.Kill(SIGKILL);

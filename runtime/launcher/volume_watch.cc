@@ -182,52 +182,38 @@ class GuestReport {
 }  // namespace
 
 ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
-    const StateDir& state, const std::string& name, const plan::v1::ExecutionPlan& p,
-    const std::vector<backends::SandboxMount>& mounts, const backends::Capabilities& caps,
-    pid_t sandbox_pid, bool dies_with_caller) {
-  using Kind = backends::SandboxMount::Kind;
+    const StateDir& state, const std::string& name, const std::vector<AttachedVolume>& attached,
+    const backends::Capabilities& caps, pid_t sandbox_pid, bool dies_with_caller) {
+  using Watch = volumes::MountedView::Watch;
   using volumes::WatchAccess;
   // Per volume: its label, how its reads and writes are seen, the root its path resolves in ("-"
   // for the host's), its path.
   std::vector<std::string> volumes;
   const std::string sandbox_root = "/proc/" + std::to_string(sandbox_pid) + "/root";
-  for (const backends::SandboxMount& mount : mounts) {
-    if (mount.kind == Kind::kStagedFile) {
-      continue;
-    }
-    const plan::v1::Mount* declared = nullptr;
-    for (const plan::v1::Mount& m : p.mounts()) {
-      if (m.target() == mount.target) {
-        declared = &m;
-      }
-    }
-    if (declared == nullptr) {
-      continue;  // not a volume: the egress CA, the SDK
-    }
-    // A memory volume has no source: its target names it.
-    const std::string label =
-        declared->kind() + ":" + (declared->source().empty() ? mount.target : declared->source());
-    if (mount.owned_by_sandbox) {
+  for (const AttachedVolume& volume : attached) {
+    const volumes::MountedView& view = volume.view;
+    const std::string& label = volume.label;
+    if (view.watch == Watch::kWholeView) {
       // The host's FUSE view, the sandbox's alone, whichever mount of it the sandbox uses.
       volumes.insert(volumes.end(), {label, std::string(WatchAccessName(WatchAccess::kFilesystem)),
-                                     "-", mount.source.string()});
+                                     "-", view.host_dir.string()});
     } else if (caps.host_kernel_mounts) {
       // The sandbox's own bind (only the workload's use of the directory) or its own tmpfs.
       const WatchAccess access =
-          mount.kind == Kind::kMemory ? WatchAccess::kFilesystem : WatchAccess::kMount;
+          view.watch == Watch::kSandboxTmpfs ? WatchAccess::kFilesystem : WatchAccess::kMount;
       volumes.insert(volumes.end(),
-                     {label, std::string(WatchAccessName(access)), sandbox_root, mount.target});
+                     {label, std::string(WatchAccessName(access)), sandbox_root, volume.target});
     } else {
-      if (backends::GuestWatches(mount)) {
-        // Only the guest sees a tmpfs in its memory and a copy in its image, and only the guest
-        // tells its own changes to a shared directory from the host's.
-        volumes.insert(volumes.end(), {label, std::string(kGuest), "-", mount.target});
-      }
-      if (mount.kind == Kind::kVolume && !mount.read_only && !mount.source.empty()) {
+      // What is left is a tmpfs in the guest's memory or a host directory shared with or copied
+      // into the guest, which its agent counts (backends::GuestWatches: the FUSE views are the
+      // whole-view case above): only the guest sees the first two, and only the guest tells its
+      // own changes to a shared directory from the host's.
+      volumes.insert(volumes.end(), {label, std::string(kGuest), "-", volume.target});
+      if (view.watch == Watch::kSharedDirectory && !view.read_only && !view.host_dir.empty()) {
         // virtiofsd's view of the host directory goes through the host's own mount: the host's
         // count, which the guest cannot forge, of the guest's changes and the host's own.
         volumes.insert(volumes.end(), {label, std::string(WatchAccessName(WatchAccess::kTree)), "-",
-                                       mount.source.string()});
+                                       view.host_dir.string()});
       }
     }
   }

@@ -1,7 +1,8 @@
 // `encrypted`: a named store under `<state>/volumes/encrypted/NAME/`, every file sealed with
 // libsodium's crypto_secretstream_xchacha20poly1305, its key from the host secret store.
 //
-// Why API-only, for now: a mountable encrypted volume needs the plaintext to be a file system the
+// Why this store is API-only (Mount gives the name's other format, a gocryptfs store of
+// encrypted_mount.h): a mountable encrypted volume needs the plaintext to be a file system the
 // guest sees (gocryptfs over FUSE on the host, shared by virtio-fs or a bind mount), which puts a
 // FUSE daemon holding the key beside every sandbox and the plaintext in the host's page cache.
 // Through the API the key stays in this process's locked memory, plaintext exists only in the
@@ -602,8 +603,8 @@ class EncryptedBackend final : public VolumeBackend {
     return "a named store under the state dir, every file sealed (libsodium secretstream)";
   }
   Capabilities capabilities() const override {
-    return {.mountable = false,
-            .api_only = true,
+    return {.mountable = true,
+            .api_only = false,
             .snapshot = true,
             .encrypted_at_rest = true,
             .shared_between_sandboxes = true,
@@ -694,6 +695,28 @@ class EncryptedBackend final : public VolumeBackend {
     }
     return std::unique_ptr<Volume>(std::make_unique<EncryptedVolume>(
         spec, capabilities(), std::move(*data), store_dir, std::move(*keys)));
+  }
+  /// The mountable form of the store of that name, a gocryptfs view (encrypted_mount.h): a
+  /// format of its own, which Attach does not serve.
+  ErrorOr<MountedView> Mount(const VolumeSpec& spec, const AttachContext& context) const override {
+    auto place = FuseViewPlace::Prepare(spec, context);
+    if (!place) {
+      return place.error();
+    }
+    EncryptedMountRequest request;
+    request.name = spec.source;
+    request.key_secret = spec.key_secret;
+    request.size_mb = spec.size_mb;
+    request.read_only = spec.read_only;
+    request.owner = place->owner();
+    request.state_dir = context.state_dir;
+    request.secrets = place->store();
+    request.mount_dir = place->mount_dir();
+    auto files = MountEncryptedStore(request);
+    if (!files) {
+      return files.error();
+    }
+    return place->View(std::move(*files), spec.read_only);
   }
 };
 

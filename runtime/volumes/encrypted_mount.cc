@@ -364,6 +364,46 @@ fs::path SandboxMountDir(const fs::path& state_dir, const std::string& sandbox) 
   return state_dir / "volumes" / "mounts" / sandbox;
 }
 
+ErrorOr<FuseViewPlace> FuseViewPlace::Prepare(const VolumeSpec& spec,
+                                              const AttachContext& context) {
+  const std::string volume = "volume `" + spec.source + "` at `" + spec.target + "`";
+  if (context.from_snapshot) {
+    return Error{volume + " is " + spec.backend + ", and a full snapshot cannot be restored with " +
+                 spec.backend +
+                 " volumes yet; start the workload afresh with `mvmctl run` or `up`"};
+  }
+  if (!context.owner) {
+    // Admission refuses this first (admit.cc).
+    return Error{volume + ": this sandbox backend does not mount " + spec.backend + " volumes"};
+  }
+  FuseViewPlace place;
+  place.owner_ = *context.owner;
+  // By position, not by name: one store may not be declared twice, but a name may be long.
+  place.mount_dir_ =
+      SandboxMountDir(context.state_dir, context.sandbox) / std::to_string(context.index);
+  if (context.secrets != nullptr) {
+    place.borrowed_ = context.secrets;
+  } else {
+    auto store = secrets::Store::Open(context.state_dir / "secrets");
+    if (!store) {
+      return store.error();
+    }
+    place.opened_.emplace(std::move(*store));
+  }
+  return place;
+}
+
+MountedView FuseViewPlace::View(fs::path files, bool read_only) const {
+  MountedView view;
+  view.kind = MountedView::Kind::kHostDirectory;
+  view.host_dir = std::move(files);
+  view.read_only = read_only;
+  view.owned_by_sandbox = true;
+  view.watch = MountedView::Watch::kWholeView;
+  view.detach_dir = mount_dir_;
+  return view;
+}
+
 ErrorOr<fs::path> MountEncryptedStore(const EncryptedMountRequest& request) {
   const std::string what = "volume `" + request.name + "` (encrypted)";
   if (auto problem = secrets::NameProblem(request.name)) {

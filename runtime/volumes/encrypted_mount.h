@@ -14,21 +14,10 @@
 #include <string>
 
 #include "ir/support/error_or.h"
-
-namespace mvm::runtime::secrets {
-class Store;
-}
+#include "runtime/secrets/secrets.h"
+#include "runtime/volumes/volume.h"
 
 namespace mvm::runtime::volumes {
-
-/// The host ids that own a mounted store's root directory: those that are root inside the sandbox.
-/// A FUSE file system cannot be idmapped into a sandbox's user namespace (the kernel refuses it
-/// unless the daemon opts in, which gocryptfs does not); gocryptfs, run as root, makes each file as
-/// the host user who asks, so the sandbox's user namespace maps the owners as an idmapping would.
-struct MountOwner {
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-};
 
 struct EncryptedMountRequest {
   std::string name;        ///< the store's name (NameProblem of runtime/secrets/secrets.h)
@@ -54,6 +43,29 @@ std::filesystem::path SandboxMountDir(const std::filesystem::path& state_dir,
 /// what is missing (gocryptfs, the key), that the key does not open the store
 /// (`verification-failed`), or that the store is in use, and what to do.
 ErrorOr<std::filesystem::path> MountEncryptedStore(const EncryptedMountRequest& request);
+
+/// What the FUSE views' Mount (encrypted, object) need before mounting: the secret store, the
+/// view's directory and its owner.
+class FuseViewPlace {
+ public:
+  /// Refuses a sandbox that starts from a full snapshot (it cannot hold a FUSE view) and one whose
+  /// backend cannot take a FUSE view (no AttachContext::owner); opens `<state>/secrets` unless
+  /// the context lends a store.
+  static ErrorOr<FuseViewPlace> Prepare(const VolumeSpec& spec, const AttachContext& context);
+  secrets::Store* store() { return opened_ ? &*opened_ : borrowed_; }
+  /// `SandboxMountDir/<index>`: an empty or missing directory for the view's mounts.
+  const std::filesystem::path& mount_dir() const { return mount_dir_; }
+  const MountOwner& owner() const { return owner_; }
+  /// The view of `files`, mounted below mount_dir().
+  MountedView View(std::filesystem::path files, bool read_only) const;
+
+ private:
+  FuseViewPlace() = default;
+  std::optional<secrets::Store> opened_;
+  secrets::Store* borrowed_ = nullptr;
+  std::filesystem::path mount_dir_;
+  MountOwner owner_;
+};
 
 /// Unmounts everything mounted beneath `dir` (deepest first: the plaintext view, then the image),
 /// then removes the directories it leaves, never a file: a store whose unmount failed keeps its

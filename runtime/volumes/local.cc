@@ -102,6 +102,23 @@ class LocalBackend final : public VolumeBackend {
     return std::unique_ptr<Volume>(std::make_unique<HostDirVolume>(
         spec, capabilities(), std::move(*dir), LocalSnapshots(context, source)));
   }
+  /// The user's directory itself, bound or shared: nothing to mount on the host.
+  ErrorOr<MountedView> Mount(const VolumeSpec& spec, const AttachContext& context) const override {
+    MountedView view;
+    view.kind = MountedView::Kind::kHostDirectory;
+    view.read_only = spec.read_only;
+    view.watch = MountedView::Watch::kSharedDirectory;
+    if (context.from_snapshot) {
+      // A restored VM's volumes are the copies its snapshot holds; the source need not exist.
+      return view;
+    }
+    auto source = ResolveLocalSource(spec.source, context.project_root);
+    if (!source) {
+      return source.error();
+    }
+    view.host_dir = std::move(*source);
+    return view;
+  }
 };
 
 /// A tmpfs of spec.size_mb mounted (nosuid, nodev, noexec, 0700) under the state dir for this
@@ -183,9 +200,32 @@ class MemoryBackend final : public VolumeBackend {
     return std::unique_ptr<Volume>(
         std::make_unique<MemoryVolume>(named, capabilities(), std::move(*dir), mount_point));
   }
+  /// A tmpfs the sandbox makes in its own mounts (or its guest's memory): nothing on the host.
+  ErrorOr<MountedView> Mount(const VolumeSpec& spec, const AttachContext&) const override {
+    MountedView view;
+    view.kind = MountedView::Kind::kTmpfs;
+    view.read_only = false;
+    view.size_mb = spec.size_mb;
+    view.watch = MountedView::Watch::kSandboxTmpfs;
+    return view;
+  }
 };
 
 }  // namespace
+
+ErrorOr<std::filesystem::path> ResolveLocalSource(const std::string& source,
+                                                  const std::filesystem::path& project_root) {
+  std::error_code ec;
+  std::filesystem::path path = std::filesystem::path(source).is_absolute()
+                                   ? std::filesystem::path(source)
+                                   : project_root / source;
+  path = std::filesystem::weakly_canonical(path, ec);
+  if (ec || !std::filesystem::exists(path)) {
+    return Error{"volume source `" + source + "` (`" + path.string() +
+                 "`) does not exist; create it or fix `Volume.local(...)`"};
+  }
+  return path;
+}
 
 const VolumeBackend& LocalVolumeBackend() {
   static const LocalBackend backend;

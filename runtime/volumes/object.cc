@@ -11,6 +11,8 @@
 
 #include "runtime/secrets/secrets.h"
 #include "runtime/volumes/backends.h"
+#include "runtime/volumes/encrypted_mount.h"
+#include "runtime/volumes/object_mount.h"
 #include "runtime/volumes/s3/client.h"
 
 namespace mvm::runtime::volumes {
@@ -182,8 +184,8 @@ class ObjectBackend final : public VolumeBackend {
     return "an S3 bucket and prefix (S3 API, AWS Signature V4)";
   }
   Capabilities capabilities() const override {
-    return {.mountable = false,
-            .api_only = true,
+    return {.mountable = true,
+            .api_only = false,
             .snapshot = false,
             .encrypted_at_rest = false,
             .shared_between_sandboxes = true,
@@ -270,6 +272,27 @@ class ObjectBackend final : public VolumeBackend {
     }
     return std::unique_ptr<Volume>(
         std::make_unique<ObjectVolume>(spec, capabilities(), std::move(*client), prefix));
+  }
+  /// The prefix mounted with s3fs (object_mount.h): the same objects Attach serves.
+  ErrorOr<MountedView> Mount(const VolumeSpec& spec, const AttachContext& context) const override {
+    auto place = FuseViewPlace::Prepare(spec, context);
+    if (!place) {
+      return place.error();
+    }
+    ObjectMountRequest request;
+    request.url = spec.source;
+    request.endpoint = spec.endpoint;
+    request.region = spec.region;
+    request.credentials_secret = spec.credentials_secret;
+    request.read_only = spec.read_only;
+    request.owner = place->owner();
+    request.secrets = place->store();
+    request.mount_dir = place->mount_dir();
+    auto files = MountObjectVolume(request);
+    if (!files) {
+      return files.error();
+    }
+    return place->View(std::move(*files), spec.read_only);
   }
 };
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "ir/support/terminal_text.h"
+#include "runtime/volumes/encrypted_mount.h"
 
 namespace mvm::runtime::volumes {
 
@@ -397,6 +398,37 @@ ErrorOr<std::unique_ptr<Volume>> Attach(const VolumeSpec& spec, const AttachCont
     (*volume)->SetAudit(context.audit, context.sandbox);
   }
   return volume;
+}
+
+ErrorOr<MountedView> VolumeBackend::Mount(const VolumeSpec& spec, const AttachContext&) const {
+  return MakeError(ErrorKind::kUsage,
+                   "volume " + Quoted(spec.source) + " at " + Quoted(spec.target) + " is of kind " +
+                       Quoted(name()) +
+                       ", which is API-only: no sandbox mounts it; reach it with `mvmctl fs` or "
+                       "the SDKs' `files`, or declare a mountable kind");
+}
+
+ErrorOr<MountedView> Mount(const VolumeSpec& spec, const AttachContext& context) {
+  auto backend = Find(spec.backend);
+  if (!backend) {
+    // Admission refuses these first (admit.cc); a source such as a store's name must never be
+    // taken for a host path.
+    return Error{"volume " + Quoted(spec.source) + " at " + Quoted(spec.target) + " is of kind " +
+                 Quoted(spec.backend) + ", which no sandbox backend mounts yet"};
+  }
+  return (*backend)->Mount(spec, context);
+}
+
+ErrorOr<Ok> Detach(const MountedView& view) {
+  if (view.detach_dir.empty()) {
+    return Ok{};
+  }
+  return UnmountBeneath(view.detach_dir);
+}
+
+ErrorOr<Ok> DetachSandboxViews(const std::filesystem::path& state_dir, const std::string& sandbox) {
+  // Every view's detach_dir is below this one (the mountable backends' Mount).
+  return UnmountBeneath(SandboxMountDir(state_dir, sandbox));
 }
 
 }  // namespace mvm::runtime::volumes

@@ -2,9 +2,11 @@
 #define MVM_RUNTIME_VOLUMES_VOLUME_H_
 
 // What mvm needs of a volume backend, beside the sandbox Backend (runtime/backends/backend.h): a
-// backend attaches a volume for one sandbox and says what it can do (Capabilities), and an
-// attached Volume serves health, snapshot and the file operations of API-only volumes. Paths are
-// validated once, here (PathProblem), for every backend; a backend sees only valid paths.
+// backend attaches a volume for one sandbox and says what it can do (Capabilities), an attached
+// Volume serves health, snapshot and the file operations of API-only volumes, and a mountable
+// backend mounts a declared volume for a sandbox (MountedView), in terms every sandbox backend
+// takes. Paths are validated once, here (PathProblem), for every backend; a backend sees only
+// valid paths.
 //
 // Backends are listed in one place (registry.cc); adding one means a class implementing
 // VolumeBackend and one line there. docs/volumes.md has the table of what each can do and what
@@ -34,7 +36,8 @@ namespace mvm::runtime::volumes {
 
 /// What a volume backend can do. Callers ask these, never the backend's name.
 struct Capabilities {
-  /// A sandbox backend can mount it (bind mount, virtio-fs, tmpfs) so the guest sees files.
+  /// VolumeBackend::Mount gives a sandbox a view of it (a host directory or a tmpfs) in which the
+  /// guest sees files.
   bool mountable = false;
   /// Reached only through the file operations of Volume (`mvmctl fs`, the SDKs' `files.*`).
   bool api_only = false;
@@ -71,6 +74,8 @@ struct VolumeSpec {
   /// local: an existing host directory. encrypted: the store's name (NameProblem of
   /// runtime/secrets/secrets.h). object: `s3://BUCKET/PREFIX` (PREFIX may be empty).
   std::string source;
+  /// Mount: the absolute path where the sandbox sees it, for messages; empty elsewhere.
+  std::string target;
   bool read_only = false;
   uint32_t size_mb = 64;  ///< memory: the tmpfs's size
   /// Every backend: a write of a file larger than this fails and leaves nothing; 0 for none.
@@ -93,14 +98,67 @@ struct VolumeSpec {
   std::string key_secret;
 };
 
-/// Where and for whom a volume is attached.
+/// The host ids that are root inside a sandbox. A FUSE view cannot be idmapped into a sandbox's
+/// user namespace (the kernel refuses it unless the daemon opts in, which gocryptfs does not); its
+/// daemon, run as root, makes each file as the host user who asks, and the view's root directory
+/// belongs to these ids, so the sandbox's user namespace maps the owners as an idmapping would.
+struct MountOwner {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+/// Where and for whom a volume is attached or mounted.
 struct AttachContext {
-  std::string sandbox;                ///< the sandbox's name (audit records, later)
-  std::filesystem::path state_dir;    ///< `<state>`: encrypted stores and tmpfs mounts live below
-  secrets::Store* secrets = nullptr;  ///< encrypted and object volumes take their keys from here
+  std::string sandbox;              ///< the sandbox's name (audit records, Mount's directories)
+  std::filesystem::path state_dir;  ///< `<state>`: encrypted stores and tmpfs mounts live below
+  /// encrypted and object volumes take their keys from here. Mount opens `<state>/secrets` itself
+  /// when this is null, so that a sandbox without such volumes never makes a store.
+  secrets::Store* secrets = nullptr;
   /// Where Attach (the free function) sends the volume's audit records, aggregated
   /// (volume_audit.h); none when null.
   std::shared_ptr<VolumeAudit> audit;
+  /// Mount: what a relative `local` source is relative to (the project's root).
+  std::filesystem::path project_root;
+  /// Mount: the volume's position among the sandbox's, naming its directory below
+  /// SandboxMountDir (a position, not the source: a name may be long).
+  size_t index = 0;
+  /// Mount: who owns a FUSE view's root; unset when the sandbox backend cannot take a FUSE view.
+  std::optional<MountOwner> owner;
+  /// Mount: the sandbox starts from a full snapshot, which holds its volumes already: describe the
+  /// view and mount nothing; a backend whose view a snapshot cannot hold refuses.
+  bool from_snapshot = false;
+};
+
+/// How a mounted volume reaches a sandbox, in terms every sandbox backend takes: a host directory
+/// to bind or share, or a tmpfs the sandbox makes. What Mount returns; Detach undoes it.
+struct MountedView {
+  enum class Kind {
+    kHostDirectory,  ///< host_dir, bound into a container or shared with (or copied into) a VM
+    kTmpfs,          ///< a tmpfs of size_mb that the sandbox makes and owns, gone with it
+  };
+  /// What the volume-audit helper (runtime/launcher/volume_watch.cc) marks to see the workload's
+  /// reads and writes, and only the workload's.
+  enum class Watch {
+    /// host_dir is a file system served for this sandbox alone: all of it, on the host.
+    kWholeView,
+    /// The sandbox's own tmpfs: all of it, where the sandbox mounts it, when the sandbox's mounts
+    /// are the host kernel's.
+    kSandboxTmpfs,
+    /// A host directory that others use too: only the sandbox's bind of it when the sandbox's
+    /// mounts are the host kernel's; else, read-write, the tree that is shared from host_dir.
+    kSharedDirectory,
+  };
+  Kind kind = Kind::kHostDirectory;
+  /// kHostDirectory: an existing host directory; empty when from_snapshot (the snapshot holds it).
+  std::filesystem::path host_dir;
+  bool read_only = true;
+  uint32_t size_mb = 0;  ///< kTmpfs
+  /// kHostDirectory: a FUSE view whose files already have the host ids the sandbox maps
+  /// (AttachContext::owner), to be bound as it is, without an idmapping.
+  bool owned_by_sandbox = false;
+  Watch watch = Watch::kSharedDirectory;
+  /// Where Mount's host mounts and files are, which Detach removes; empty when it made none.
+  std::filesystem::path detach_dir;
 };
 
 enum class EntryType { kFile, kDirectory, kOther };
@@ -225,6 +283,10 @@ class VolumeBackend {
   /// cannot (no such directory, no key, the store does not answer).
   virtual ErrorOr<std::unique_ptr<Volume>> Attach(const VolumeSpec& spec,
                                                   const AttachContext& context) const = 0;
+  /// Mounts `spec` for sandbox `context.sandbox` (what capabilities().mountable promises) and says
+  /// how the sandbox reaches it; an Error naming the volume and what to fix when it cannot. The
+  /// default refuses: the backend is API-only.
+  virtual ErrorOr<MountedView> Mount(const VolumeSpec& spec, const AttachContext& context) const;
 };
 
 /// Every volume backend of this build, in the order docs/volumes.md lists them.
@@ -233,6 +295,19 @@ std::span<const VolumeBackend* const> All();
 ErrorOr<const VolumeBackend*> Find(std::string_view name);
 /// Find(spec.backend), then Attach.
 ErrorOr<std::unique_ptr<Volume>> Attach(const VolumeSpec& spec, const AttachContext& context);
+/// Find(spec.backend), then Mount.
+ErrorOr<MountedView> Mount(const VolumeSpec& spec, const AttachContext& context);
+/// Undoes what Mount did on the host: unmounts the view's mounts (deepest first) and removes the
+/// directories they leave, never a file. Ok when there is nothing to undo.
+ErrorOr<Ok> Detach(const MountedView& view);
+/// Detach of every view Mount made for `sandbox`: for the ends that no longer hold the views (a
+/// run's end, `stop`, `destroy`, the watchdog after the launcher's death).
+ErrorOr<Ok> DetachSandboxViews(const std::filesystem::path& state_dir, const std::string& sandbox);
+
+/// A `local` source as a host directory: a relative one is relative to `project_root`; an Error
+/// when it does not exist.
+ErrorOr<std::filesystem::path> ResolveLocalSource(const std::string& source,
+                                                  const std::filesystem::path& project_root);
 
 }  // namespace mvm::runtime::volumes
 
