@@ -324,12 +324,10 @@ ErrorOr<egress::SandboxCa> MakeSandboxCa(const LauncherOptions& options, const s
   return ca;
 }
 
-void EndHelpers(const SandboxRecord& record) {
-  // The egress and volume-audit helpers get a moment to write the counts their audit aggregation
-  // holds.
+void TerminateHelpers(const SandboxRecord& record, std::initializer_list<std::string_view> roles) {
   std::vector<backends::HelperRecord> terminated;
   for (const backends::HelperRecord& helper : record.helpers) {
-    if ((helper.role == "egress" || helper.role == "volume-audit") &&
+    if (std::find(roles.begin(), roles.end(), helper.role) != roles.end() &&
         backends::SignalHelper(helper, SIGTERM)) {
       terminated.push_back(helper);
     }
@@ -339,6 +337,12 @@ void EndHelpers(const SandboxRecord& record) {
       ::usleep(10000);
     }
   }
+}
+
+void EndHelpers(const SandboxRecord& record) {
+  // The egress and volume-audit helpers get a moment to write the counts their audit aggregation
+  // holds.
+  TerminateHelpers(record, {"egress", "volume-audit"});
   for (const backends::HelperRecord& helper : record.helpers) {
     if (helper.role != "watchdog") {
       backends::SignalHelper(helper, SIGKILL);

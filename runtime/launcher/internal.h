@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -219,10 +220,15 @@ ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
 int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
                          const std::vector<std::string>& volumes);
 
-/// A microVM's volume-audit helper, ended (SIGTERM, at most a second) while its guest's agent still
-/// answers, so that it collects the agent's last counts; called by a stop before it shuts the agent
-/// down. Nothing for a container, whose volumes are watched on the host to the end.
+/// The volume-audit helper of a sandbox whose mounts are made in its guest (the microVM), ended
+/// (TerminateHelpers) while the guest's agent still answers, so that it collects the agent's last
+/// counts; called by a stop before it shuts the agent down. Nothing where the host kernel mounts
+/// the volumes (the container), which are watched on the host to the end.
 void EndGuestVolumeAudit(const SandboxRecord& record);
+
+/// Sends SIGTERM to `record`'s helpers of `roles` and waits (at most a second each) until they have
+/// ended, so that they write what their audit aggregation holds.
+void TerminateHelpers(const SandboxRecord& record, std::initializer_list<std::string_view> roles);
 
 /// Ends a sandbox's recorded helpers but its watchdog: the egress and volume-audit helpers first
 /// with SIGTERM (so they write their audit counts; at most a second), then every one with SIGKILL.

@@ -319,11 +319,15 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     return fail(started.error().message);
   }
   sandbox.process_ = std::move(started->process);
-  if (auto confirmed = backends::ConfirmHelper(watchdog_report, "watchdog"); !confirmed) {
+  // A started sandbox that cannot be completed: ended here, and the watchdog told not to.
+  auto fail_started = [&](const std::string& message) -> Error {
     (void)sandbox.process_.Kill(SIGKILL);
     (void)sandbox.process_.Wait(std::chrono::seconds(5));
     DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
-    return fail(confirmed.error().message);
+    return fail(message);
+  };
+  if (auto confirmed = backends::ConfirmHelper(watchdog_report, "watchdog"); !confirmed) {
+    return fail_started(confirmed.error().message);
   }
   SandboxRecord& r = sandbox.record_;
   r = NewRecord(options, admitted, start, name, started->record_pid, rootfs_digest);
@@ -338,10 +342,8 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     // A claim restarts the helper with the claimer's tokens on the same sockets.
     auto endpoints = DuplicateEndpoints(*started->egress);
     if (!endpoints) {
-      (void)sandbox.process_.Kill(SIGKILL);
-      (void)sandbox.process_.Wait(std::chrono::seconds(5));
-      DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
-      return fail("cannot keep the pooled sandbox's egress sockets: " + endpoints.error().message);
+      return fail_started("cannot keep the pooled sandbox's egress sockets: " +
+                          endpoints.error().message);
     }
     sandbox.pooled_egress_ =
         std::make_shared<PooledEgress>(PooledEgress{std::move(*endpoints), p.network(), secrets});
@@ -350,10 +352,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     auto egress = StartEgressHelper(options, name, p.network(), secrets, *started->egress,
                                     start.egress_fixed_hosts, request.dies_with_caller);
     if (!egress) {
-      (void)sandbox.process_.Kill(SIGKILL);
-      (void)sandbox.process_.Wait(std::chrono::seconds(5));
-      DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
-      return fail("cannot start the egress proxy: " + egress.error().message);
+      return fail_started("cannot start the egress proxy: " + egress.error().message);
     }
     r.helpers.push_back(*egress);
     r.egress_policy = DescribeNetwork(p.network());
@@ -363,10 +362,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   auto watch = StartVolumeWatch(options.state, name, *attached, backend.capabilities(),
                                 started->record_pid, request.dies_with_caller);
   if (!watch) {
-    (void)sandbox.process_.Kill(SIGKILL);
-    (void)sandbox.process_.Wait(std::chrono::seconds(5));
-    DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
-    return fail(watch.error().message);
+    return fail_started(watch.error().message);
   }
   if (*watch) {
     r.helpers.push_back(**watch);

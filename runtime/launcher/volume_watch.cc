@@ -22,6 +22,7 @@
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/unique_fd.h"
 #include "runtime/agent/client.h"
+#include "runtime/backends/backend.h"
 #include "runtime/launcher/internal.h"
 #include "runtime/volumes/mount_watch.h"
 
@@ -310,16 +311,11 @@ int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
 }
 
 void EndGuestVolumeAudit(const SandboxRecord& record) {
-  if (record.backend != "qemu-microvm") {
-    return;  // a container's volumes are watched on the host until the end (EndHelpers)
+  auto backend = backends::Find(record.backend);
+  if (!backend || (*backend)->capabilities().host_kernel_mounts) {
+    return;  // the volumes are watched on the host until the end (EndHelpers)
   }
-  for (const backends::HelperRecord& helper : record.helpers) {
-    if (helper.role == "volume-audit" && backends::SignalHelper(helper, SIGTERM)) {
-      for (int i = 0; i < 100 && backends::ProcessStartTime(helper.pid) == helper.start_time; ++i) {
-        ::usleep(10000);
-      }
-    }
-  }
+  TerminateHelpers(record, {"volume-audit"});
 }
 
 }  // namespace mvm::runtime::internal
