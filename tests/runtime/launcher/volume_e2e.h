@@ -17,6 +17,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/runtime/volumes/s3rver.h"
+#include "tests/support/audit_records.h"
 #include "tests/support/mvmctl.h"
 
 namespace mvm::testing {
@@ -69,39 +70,6 @@ inline bool WaitFor(const std::function<bool()>& done, std::chrono::seconds limi
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return true;
-}
-
-/// What the audit log of `state` says of volume `label` over every sandbox: whether it was
-/// attached and detached, the summed count of each operation in its `volume.ops` records, which
-/// counts were marked lower bounds, and whether a record's text holds `forbidden` (a path).
-struct VolumeCounts {
-  bool attached = false, detached = false, holds_forbidden = false;
-  std::map<std::string, uint64_t> count;
-  std::map<std::string, bool> at_least;
-};
-inline VolumeCounts ReadVolumeCounts(const std::filesystem::path& state, const std::string& label,
-                                     const std::string& forbidden = "") {
-  VolumeCounts out;
-  std::ifstream in(state / "audit.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (!record.is_object() || record.value("volume", "") != label) {
-      continue;
-    }
-    out.holds_forbidden =
-        out.holds_forbidden || (!forbidden.empty() && line.find(forbidden) != std::string::npos);
-    const std::string event = record.value("event", "");
-    out.attached = out.attached || event == "volume.attach";
-    out.detached = out.detached || event == "volume.detach";
-    if (event == "volume.ops") {
-      for (const auto& [op, c] : record["ops"].items()) {
-        out.count[op] += c.at("count").get<uint64_t>();
-        out.at_least[op] = out.at_least[op] || c.value("at_least", false);
-      }
-    }
-  }
-  return out;
 }
 
 /// s3rver on 127.0.0.1 with `bucket`, its files under `dir`, and its key pair stored in `state`'s

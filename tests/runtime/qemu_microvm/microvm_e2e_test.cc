@@ -31,6 +31,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/backends/qemu_microvm/qemu_microvm.h"
+#include "tests/support/audit_records.h"
 #include "tests/support/files.h"
 #include "tests/support/http_get.h"
 #include "tests/support/mvmctl.h"
@@ -519,36 +520,6 @@ TEST_F(MicrovmE2E, ReadOnlyVolumeCannotBeWrittenEvenAfterARemount) {
   EXPECT_TRUE(VirtiofsdsServing(project.dir()).empty());
 }
 
-/// Per volume label, the summed counts of the `volume.ops` records of sandbox `name` among `lines`
-/// whose `reported_by` is `reported_by` ("" for the host's own, which carry none), and whether
-/// such a volume was attached and detached.
-struct OpCounts {
-  bool attached = false, detached = false;
-  std::map<std::string, uint64_t> count;
-};
-std::map<std::string, OpCounts> VolumeOpsBy(const std::vector<std::string>& lines, size_t from,
-                                            const std::string& name,
-                                            const std::string& reported_by) {
-  std::map<std::string, OpCounts> out;
-  for (size_t i = from; i < lines.size(); ++i) {
-    auto record = nlohmann::json::parse(lines[i], nullptr, /*allow_exceptions=*/false);
-    if (!record.is_object() || record.value("sandbox", "") != name ||
-        record.value("reported_by", "") != reported_by || !record.contains("volume")) {
-      continue;
-    }
-    OpCounts& counts = out[record.value("volume", "")];
-    const std::string event = record.value("event", "");
-    counts.attached = counts.attached || (event == "volume.attach" && record.value("ok", false));
-    counts.detached = counts.detached || (event == "volume.detach" && record.value("ok", false));
-    if (event == "volume.ops") {
-      for (const auto& [op, c] : record["ops"].items()) {
-        counts.count[op] += c.at("count").get<uint64_t>();
-      }
-    }
-  }
-  return out;
-}
-
 // The host sees nothing of a tmpfs in guest memory or of a read-only copy in the extras image, and
 // sees a shared directory's changes without telling the host's own from the guest's: the guest's
 // agent counts the workload's operations on all three (runtime/agent/volume_ops.h), and the
@@ -601,28 +572,26 @@ TEST_F(MicrovmE2E, TheGuestAgentCountsTheWorkloadsOwnOperationsOnEveryVolume) {
   Result destroy = Mvmctl({"destroy", name});
   EXPECT_EQ(destroy.status, 0) << Describe(destroy);
 
-  const std::vector<std::string> audit =
-      mvm::testing::SplitLines(ReadFile(State() / "audit.jsonl"));
-  auto guest = VolumeOpsBy(audit, audit_before, name, "guest-agent");
+  auto guest = mvm::testing::ReadVolumeCountsByLabel(State(), {name, audit_before, "guest-agent"});
   const std::string rw = "local:" + (dir / "data").string();
   const std::string ro = "local:" + (dir / "ro-data").string();
   for (const std::string& label : {rw, std::string("memory:/scratch")}) {
     SCOPED_TRACE(label);
-    OpCounts& c = guest[label];
-    EXPECT_TRUE(c.attached);
-    EXPECT_TRUE(c.detached) << "the last counts were collected before the agent stopped";
+    mvm::testing::VolumeCounts& c = guest[label];
+    EXPECT_TRUE(c.attached_ok);
+    EXPECT_TRUE(c.detached_ok) << "the last counts were collected before the agent stopped";
     EXPECT_EQ(c.count["create"], 4u);
     EXPECT_EQ(c.count["rename"], 1u);
     EXPECT_EQ(c.count["delete"], 2u);
     EXPECT_GE(c.count["write"], 3u);
   }
-  OpCounts& read_only = guest[ro];
-  EXPECT_TRUE(read_only.attached);
-  EXPECT_TRUE(read_only.detached);
+  mvm::testing::VolumeCounts& read_only = guest[ro];
+  EXPECT_TRUE(read_only.attached_ok);
+  EXPECT_TRUE(read_only.detached_ok);
   EXPECT_GE(read_only.count["read"], 1u);
   EXPECT_EQ(read_only.count["create"], 0u);
   // The host's count of the shared directory, which the guest cannot forge, has the host's own.
-  auto host = VolumeOpsBy(audit, audit_before, name, "");
+  auto host = mvm::testing::ReadVolumeCountsByLabel(State(), {name, audit_before, ""});
   EXPECT_GE(host[rw].count["create"], 6u);
   EXPECT_GE(host[rw].count["rename"], 2u);
   EXPECT_GE(host[rw].count["delete"], 3u);
