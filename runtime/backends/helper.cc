@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "ir/support/os/errno_text.h"
@@ -35,6 +36,20 @@ enum GenericStep : int {
   kParentDeath = -3,
   kExec = -4,
 };
+
+/// What the child reported on `report`: the step that failed, or nothing when the pipe closed
+/// without a report (the child exec'd, or waits to).
+std::optional<ChildFailure> ReadChildFailure(int report) {
+  ChildFailure failure{};
+  ssize_t n;
+  do {
+    n = ::read(report, &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    return failure;
+  }
+  return std::nullopt;
+}
 
 [[noreturn]] void ReportFailure(int report_fd, int step) {
   ChildFailure failure{step, errno};
@@ -255,14 +270,9 @@ ErrorOr<Helper> StartHelper(const HelperSpec& spec) {
     helper.unconfirmed = std::move(report_read);
     return helper;
   }
-  ChildFailure failure{};
-  ssize_t n;
-  do {
-    n = ::read(report_read.get(), &failure, sizeof failure);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof failure)) {
-    return abandon(cannot + StepName(spec, failure.step) + ": " + os::ErrnoText(failure.error) +
-                   (failure.step == kExec && failure.error == ENOENT && !spec.missing_hint.empty()
+  if (const auto failure = ReadChildFailure(report_read.get())) {
+    return abandon(cannot + StepName(spec, failure->step) + ": " + os::ErrnoText(failure->error) +
+                   (failure->step == kExec && failure->error == ENOENT && !spec.missing_hint.empty()
                         ? " (" + spec.missing_hint + ")"
                         : std::string()));
   }
@@ -274,14 +284,9 @@ ErrorOr<Helper> StartHelper(const HelperSpec& spec) {
 }
 
 ErrorOr<Ok> ConfirmHelper(const os::UniqueFd& report, std::string_view role) {
-  ChildFailure failure{};
-  ssize_t n;
-  do {
-    n = ::read(report.get(), &failure, sizeof failure);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof failure)) {
+  if (const auto failure = ReadChildFailure(report.get())) {
     return Error{"cannot start the " + std::string(role) + ": " +
-                 StepName(HelperSpec{}, failure.step) + ": " + os::ErrnoText(failure.error)};
+                 StepName(HelperSpec{}, failure->step) + ": " + os::ErrnoText(failure->error)};
   }
   return Ok{};
 }
