@@ -17,9 +17,11 @@
 
 #include "ir/support/error_or.h"
 #include "ir/support/os/unique_fd.h"
+#include "runtime/agent/client.h"
 #include "runtime/egress/settings.h"
 #include "runtime/launcher/launcher.h"
 #include "runtime/volumes/volume.h"
+#include "runtime/volumes/volume_audit.h"
 
 namespace mvm::runtime {
 
@@ -213,6 +215,20 @@ struct AttachedVolume {
 ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
     const StateDir& state, const std::string& name, const std::vector<AttachedVolume>& volumes,
     const backends::Capabilities& caps, pid_t sandbox_pid, bool dies_with_caller);
+
+/// A volume a guest's agent counts: its label in the audit records, its path in the guest.
+struct GuestVolume {
+  std::string label, target;
+};
+
+/// Records one answer of a guest's agent about `volumes` into `audit` (whose records say who
+/// reported them), as sandbox `sandbox`'s: the first answer the attach of each volume (how the
+/// guest watches it) and nothing else, a later one the counts. The answer is the guest's word, so
+/// only the targets in `volumes` and the five operations of a mounted volume count, and its text
+/// goes in as at most 200 printable ASCII bytes.
+void RecordGuestAnswer(volumes::VolumeAudit& audit, const std::string& sandbox,
+                       const std::vector<GuestVolume>& volumes,
+                       const std::vector<agent::GuestVolumeOps>& answer, bool first);
 
 /// The helper side of StartVolumeWatch: `volumes` holds, per volume, its label, how its reads and
 /// writes are watched (volumes::WatchAccessName), the root its path resolves in (or "-") and the

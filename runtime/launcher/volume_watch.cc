@@ -37,6 +37,26 @@ constexpr std::string_view kGuest = "guest";
 /// As often as the helper's own aggregation writes records (VolumeAudit's flush_every).
 constexpr auto kGuestAskEvery = std::chrono::seconds(10);
 
+/// The operation a guest's agent names, when it is one the host counts on a mounted volume.
+std::optional<volumes::VolumeOp> GuestOp(std::string_view op) {
+  using volumes::VolumeOp;
+  for (VolumeOp o : {VolumeOp::kRead, VolumeOp::kWrite, VolumeOp::kCreate, VolumeOp::kDelete,
+                     VolumeOp::kRename}) {
+    if (volumes::OpName(o) == op) {
+      return o;
+    }
+  }
+  return std::nullopt;
+}
+/// The guest's text, as much of it as a record shows: printable ASCII, at most 200 bytes.
+std::string Printable(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 200)) {
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  return out;
+}
+
 /// The guest agent's counts of the volumes it watches, asked for and recorded as its word.
 class GuestReport {
  public:
@@ -48,7 +68,7 @@ class GuestReport {
                AuditOptions()) {}
 
   void Add(std::string label, std::string target) {
-    volumes_.push_back({std::move(label), std::move(target), false});
+    volumes_.push_back({std::move(label), std::move(target)});
   }
   bool empty() const { return volumes_.empty(); }
 
@@ -64,39 +84,8 @@ class GuestReport {
     }
     last_error_.clear();
     asked_ = std::chrono::steady_clock::now();
-    for (Volume& v : volumes_) {
-      const agent::GuestVolumeOps* reported = nullptr;
-      for (const agent::GuestVolumeOps& r : *counts) {
-        if (r.target == v.target) {
-          reported = &r;  // only the targets this helper knows; anything else is ignored
-        }
-      }
-      const bool first = !v.attached;
-      if (first) {
-        v.attached = true;
-        const bool watched = reported != nullptr && reported->watched;
-        audit_.Record(
-            name_, v.label, volumes::VolumeOp::kAttach, 0, watched,
-            "mounted in the guest; " +
-                (watched ? "counted by the guest agent (" + Printable(reported->detail) + ")"
-                         : "not watched by the guest agent: " +
-                               (reported != nullptr ? Printable(reported->detail)
-                                                    : std::string("it does not say"))));
-      }
-      if (reported == nullptr || first) {
-        continue;
-      }
-      for (const agent::GuestVolumeOps::Count& c : reported->ops) {
-        auto op = GuestOp(c.op);
-        if (!op) {
-          continue;  // an operation the host does not count on a mounted volume
-        }
-        if (c.at_least) {
-          audit_.CountsAreLowerBounds(name_, v.label, *op);
-        }
-        audit_.RecordCounts(name_, v.label, *op, c.count, c.failed, c.bytes);
-      }
-    }
+    RecordGuestAnswer(audit_, name_, volumes_, *counts, /*first=*/!attached_);
+    attached_ = true;
   }
   /// Asks when kGuestAskEvery has passed since the last answer.
   void AskIfDue() {
@@ -108,7 +97,7 @@ class GuestReport {
   /// not answer (its counts since the last answer are lost then).
   void Finish() {
     Ask();
-    for (const Volume& v : volumes_) {
+    for (const GuestVolume& v : volumes_) {
       audit_.Record(
           name_, v.label, volumes::VolumeOp::kDetach, 0, last_error_.empty(),
           last_error_.empty()
@@ -118,32 +107,10 @@ class GuestReport {
   }
 
  private:
-  struct Volume {
-    std::string label, target;
-    bool attached = false;
-  };
   static volumes::VolumeAudit::Options AuditOptions() {
     volumes::VolumeAudit::Options options;
     options.reported_by = "guest-agent";
     return options;
-  }
-  static std::optional<volumes::VolumeOp> GuestOp(std::string_view op) {
-    using volumes::VolumeOp;
-    for (VolumeOp o : {VolumeOp::kRead, VolumeOp::kWrite, VolumeOp::kCreate, VolumeOp::kDelete,
-                       VolumeOp::kRename}) {
-      if (volumes::OpName(o) == op) {
-        return o;
-      }
-    }
-    return std::nullopt;
-  }
-  /// The guest's text, as much of it as a record shows: printable ASCII, at most 200 bytes.
-  static std::string Printable(std::string_view text) {
-    std::string out;
-    for (char c : text.substr(0, 200)) {
-      out += (c >= 0x20 && c < 0x7f) ? c : '?';
-    }
-    return out;
   }
   ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgent() {
     auto counts = AskAgentOnce();
@@ -173,7 +140,8 @@ class GuestReport {
   fs::path socket_;
   std::string name_;
   volumes::VolumeAudit audit_;
-  std::vector<Volume> volumes_;
+  std::vector<GuestVolume> volumes_;
+  bool attached_ = false;  // an answer came, which recorded the attaches
   std::optional<agent::Client> client_;
   bool reused_ = false;  // the last question went over a connection made before it
   std::chrono::steady_clock::time_point asked_;
@@ -181,6 +149,42 @@ class GuestReport {
 };
 
 }  // namespace
+
+void RecordGuestAnswer(volumes::VolumeAudit& audit, const std::string& sandbox,
+                       const std::vector<GuestVolume>& volumes,
+                       const std::vector<agent::GuestVolumeOps>& answer, bool first) {
+  for (const GuestVolume& v : volumes) {
+    const agent::GuestVolumeOps* reported = nullptr;
+    for (const agent::GuestVolumeOps& r : answer) {
+      if (r.target == v.target) {
+        reported = &r;  // only the targets the host named; anything else is ignored
+      }
+    }
+    if (first) {
+      const bool watched = reported != nullptr && reported->watched;
+      audit.Record(sandbox, v.label, volumes::VolumeOp::kAttach, 0, watched,
+                   "mounted in the guest; " +
+                       (watched ? "counted by the guest agent (" + Printable(reported->detail) + ")"
+                                : "not watched by the guest agent: " +
+                                      (reported != nullptr ? Printable(reported->detail)
+                                                           : std::string("it does not say"))));
+      continue;
+    }
+    if (reported == nullptr) {
+      continue;
+    }
+    for (const agent::GuestVolumeOps::Count& c : reported->ops) {
+      auto op = GuestOp(c.op);
+      if (!op) {
+        continue;  // an operation the host does not count on a mounted volume
+      }
+      if (c.at_least) {
+        audit.CountsAreLowerBounds(sandbox, v.label, *op);
+      }
+      audit.RecordCounts(sandbox, v.label, *op, c.count, c.failed, c.bytes);
+    }
+  }
+}
 
 ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
     const StateDir& state, const std::string& name, const std::vector<AttachedVolume>& attached,

@@ -11,6 +11,7 @@
 #include "runtime/launcher/launcher.h"
 #include "runtime/launcher/state.h"
 #include "runtime/secrets/secrets.h"
+#include "runtime/volumes/volume_audit.h"
 
 namespace mvm::runtime {
 namespace {
@@ -256,6 +257,51 @@ TEST(CheckPolicy, EncryptedAndObjectVolumesAreRefusedWhereTheBackendCannotMountT
   }
   // The container backend always; the qemu-microvm backend as root, where virtiofsd is confined.
   EXPECT_EQ(mounting, ::geteuid() == 0 ? 2u : 1u);
+}
+
+// A guest's agent answers VolumeOps with whatever the guest's root makes it say. What the host
+// records of it: the targets it named and nothing else, the five counted operations, the agent's
+// text cut to printable ASCII (no terminal escapes into `mvmctl audit`), and counts only after the
+// first answer, which holds what came before the workload (a restored snapshot's past).
+TEST(RecordGuestAnswer, AHostileAnswerReachesTheAuditOnlyAsTheHostAskedForIt) {
+  std::vector<std::pair<std::string, nlohmann::json>> records;
+  volumes::VolumeAudit::Options options;
+  options.reported_by = "guest-agent";
+  volumes::VolumeAudit audit(
+      [&](std::string_view event, const nlohmann::json& fields) {
+        records.emplace_back(std::string(event), fields);
+      },
+      options);
+  const std::vector<internal::GuestVolume> asked = {{"memory:/scratch", "/scratch"}};
+  agent::GuestVolumeOps named;
+  named.target = "/scratch";
+  named.watched = true;
+  named.detail = "fanotify \x1b]0;owned\x07" + std::string(1000, 'x');
+  named.ops = {{"create", 3, 0, 0, false}, {"chmod", 9, 0, 0, false}};
+  agent::GuestVolumeOps foreign;
+  foreign.target = "/etc";
+  foreign.watched = true;
+  foreign.ops = {{"delete", 7, 0, 0, false}};
+
+  internal::RecordGuestAnswer(audit, "vm", asked, {named, foreign}, /*first=*/true);
+  internal::RecordGuestAnswer(audit, "vm", asked, {named, foreign}, /*first=*/false);
+  audit.Flush();
+
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].first, "volume.attach");
+  const std::string detail = records[0].second.value("detail", "");
+  EXPECT_THAT(detail, HasSubstr("counted by the guest agent (fanotify ?]0;owned?"));
+  EXPECT_LE(detail.size(),
+            200u + std::string("mounted in the guest; counted by the guest agent ()").size());
+  EXPECT_EQ(detail.find('\x1b'), std::string::npos);
+  EXPECT_EQ(records[1].first, "volume.ops");
+  EXPECT_EQ(records[1].second.value("volume", ""), "memory:/scratch");
+  const nlohmann::json& ops = records[1].second["ops"];
+  EXPECT_EQ(ops.size(), 1u) << ops.dump();
+  EXPECT_EQ(ops["create"]["count"], 3u) << "only the second answer's counts";
+  for (const auto& [event, fields] : records) {
+    EXPECT_NE(fields.value("volume", ""), "/etc") << "a target the host did not name";
+  }
 }
 
 TEST(DescribeExec, PassesTheCommandsOwnStatus) {
