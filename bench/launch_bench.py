@@ -193,15 +193,22 @@ def main() -> None:
             if key in phases:
                 phases[key].append(float(value))
 
-    # The container backend's own parts of the namespaces phase (its -v description).
-    parts: dict[str, list[float]] = {}
-    for err in rows[0]["stderr"]:
-        m = re.search(r"container start \(ms\): (.*)", err)
-        if not m:
-            continue
-        for part in m.group(1).split(", "):
-            key, _, value = part.rpartition(" ")
-            parts.setdefault(key, []).append(float(value))
+    def steps_of(line: str) -> dict[str, list[float]]:
+        """The named steps of the `-v` line that starts with `line`, each with its values."""
+        steps: dict[str, list[float]] = {}
+        for err in rows[0]["stderr"]:
+            m = re.search(re.escape(line) + r" \(ms\): (.*)", err)
+            if not m:
+                continue
+            for part in m.group(1).split(", "):
+                key, _, value = part.rpartition(" ")
+                steps.setdefault(key, []).append(float(value))
+        return steps
+
+    # The container backend's own parts of the namespaces phase (its -v description), and the
+    # launcher's steps of "start other".
+    parts = steps_of("container start")
+    other_parts = steps_of("start other")
 
     base = rows[0]["p50_ms"]
     unshare = rows[1]["p50_ms"]
@@ -242,6 +249,10 @@ def main() -> None:
             # "to init's exec" includes waiting for that move.
             for key, values in parts.items():
                 lines.append(f"| &nbsp;&nbsp;of which {key} | {statistics.median(values):.2f} |")
+        if p == "start other":
+            # Each step's own p50: they need not add up to the phase's.
+            for key, values in other_parts.items():
+                lines.append(f"| &nbsp;&nbsp;of which {key} | {statistics.median(values):.2f} |")
     lines += [
         f"| sum of the phases' p50s | {phase_sum:.2f} |",
         f"| outside them: wall p50 minus that sum | {base - phase_sum:.2f} |",
@@ -265,7 +276,8 @@ def main() -> None:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "repeats": [[{k: v for k, v in r.items() if k != "stderr"}
                                                   for r in rep] for rep in repeats],
-                       "phases": phases, "container_start": parts, "syscalls": syscalls}, f,
+                       "phases": phases, "container_start": parts,
+                       "start_other": other_parts, "syscalls": syscalls}, f,
                       indent=2)
     shutil.rmtree(work, ignore_errors=True)
 

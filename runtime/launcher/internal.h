@@ -87,6 +87,24 @@ void AuditSecretReleases(audit::Log& audit, const std::string& sandbox,
 
 double MillisSince(std::chrono::steady_clock::time_point start);
 
+/// Times a start's steps into PhaseTimings::start_steps (none without timings): each Mark books
+/// the time since the previous Mark (or Skip, or the construction) to its step.
+class StepClock {
+ public:
+  explicit StepClock(PhaseTimings* timings);
+  /// Books the time since the last mark to `step`, added to what it had.
+  void Mark(std::string_view step);
+  /// Mark, less `phases_ms` of that time which phases account for: for a call that holds phases
+  /// beside a step (the backend's start: namespaces and agent ready, and its agent socket).
+  void MarkPart(std::string_view step, double phases_ms);
+  /// Starts over without booking: the time since the last mark belongs to a phase.
+  void Skip();
+
+ private:
+  PhaseTimings* timings_;
+  std::chrono::steady_clock::time_point last_;
+};
+
 /// Six random hex digits, for default sandbox names.
 std::string RandomSuffix();
 

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
@@ -43,6 +44,29 @@ namespace internal {
 double MillisSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
+
+StepClock::StepClock(PhaseTimings* timings) : timings_(timings), last_(Clock::now()) {}
+
+void StepClock::Mark(std::string_view step) { MarkPart(step, 0); }
+
+void StepClock::MarkPart(std::string_view step, double phases_ms) {
+  if (timings_ == nullptr) {
+    return;
+  }
+  const auto now = Clock::now();
+  const double ms = std::chrono::duration<double, std::milli>(now - last_).count() - phases_ms;
+  last_ = now;
+  auto& steps = timings_->start_steps;
+  auto it =
+      std::find_if(steps.begin(), steps.end(), [&](const auto& s) { return s.first == step; });
+  if (it == steps.end()) {
+    steps.emplace_back(std::string(step), ms);
+  } else {
+    it->second += ms;
+  }
+}
+
+void StepClock::Skip() { last_ = Clock::now(); }
 
 std::string RandomSuffix() {
   unsigned char bytes[3];
@@ -472,6 +496,7 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
                  "` is not a valid sandbox name: use lowercase letters, digits and '-', at most "
                  "63, starting with a letter or digit"};
   }
+  StepClock clock(timings);
   auto backend = backends::Find(options.backend);
   if (!backend) {
     return backend.error();
@@ -492,6 +517,7 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   if (!lock) {
     return lock.error();
   }
+  clock.Mark("name lock");
 
   auto t = Clock::now();
   auto rootfs = ResolveRootfs(options, p, audit);
@@ -503,9 +529,11 @@ ErrorOr<Sandbox> Start(const LauncherOptions& options, const AdmittedPlan& admit
   }
   auto sandbox =
       SandboxAccess::StartOn(**backend, options, admitted, start, audit, timings, name, *rootfs);
+  clock.Skip();
   if (sandbox) {
     // A pool's sandbox keeps the pool's plan until a claim replaces it with the claimer's.
     KeepStartMaterial(options, name, admitted, start);
+    clock.Mark("record files");
   }
   return sandbox;
 }

@@ -137,6 +137,9 @@ struct PhaseTimings {
   /// looking for a pool to the claimed sandbox's agent answering (the readiness boundary).
   std::string pool;
   double claim_ms = 0;
+  /// What a start spent outside the phases above, step by step, in ms and in the order first
+  /// taken ("name lock", "watchdog", "record files", ...): `run -v`'s "start other" line.
+  std::vector<std::pair<std::string, double>> start_steps;
 };
 
 /// Verifies `plan_bytes` against the trusted keys and the clock, admits it against the replay

@@ -171,9 +171,11 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   const fs::path& rootfs_dir = rootfs.dir;
   const std::string& rootfs_digest = rootfs.digest;
   const plan::v1::ExecutionPlan& p = admitted.verified.plan;
+  StepClock clock(timings);
   if (auto made = MakeSandboxDirs(options.state, name); !made) {
     return made.error();
   }
+  clock.Mark("sandbox directory");
   auto fail = [&](const std::string& message) -> Error {
     RemoveTraces(options.state, name, name);
     return Error{message};
@@ -211,6 +213,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     }
   }
   request.mounts = StagedMounts(options, p, start, request.sandbox_dir);
+  clock.Mark("project files");
   // The volumes go here, after the staged files and before the egress CA, once mounted.
   const size_t volumes_at = request.mounts.size();
   // Secrets: a fresh token for each, and a CA of the sandbox's own for the proxy to terminate TLS
@@ -259,6 +262,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
       tokens.push_back({s.env, s.name, secrets::MintToken()});
       secrets.secrets.push_back({s.name, tokens.back().token, s.hosts});
     }
+    clock.Mark("secrets");
   }
   // A pool's sandboxes are handed to other processes, so they must not die with this one by the
   // kernel's hand; until then the watchdog removes them if this process dies.
@@ -298,6 +302,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     sandbox.watchdog_fd_ = watchdog->first;
     sandbox.watchdog_pid_ = watchdog->second;
   }
+  clock.Mark("watchdog");
   auto attached = MountVolumes(options, backend, name, p, start);
   if (!attached) {
     DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
@@ -309,6 +314,9 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   }
   request.mounts.insert(request.mounts.begin() + static_cast<std::ptrdiff_t>(volumes_at),
                         volume_mounts.begin(), volume_mounts.end());
+  if (!attached->empty()) {
+    clock.Mark("volumes");
+  }
   auto started = backend.Start(request);
   if (!started) {
     DisarmWatchdog(sandbox.watchdog_fd_, sandbox.watchdog_pid_);
@@ -319,6 +327,9 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     return fail(started.error().message);
   }
   sandbox.process_ = std::move(started->process);
+  // The backend's start beside its phases: the agent's socket and log, the request's mounts.
+  clock.MarkPart("backend other", started->timings.prepare_ms + started->timings.spawn_ms +
+                                      started->timings.agent_ready_ms);
   // A started sandbox that cannot be completed: ended here, and the watchdog told not to.
   auto fail_started = [&](const std::string& message) -> Error {
     (void)sandbox.process_.Kill(SIGKILL);
@@ -329,6 +340,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   if (auto confirmed = backends::ConfirmHelper(watchdog_report, "watchdog"); !confirmed) {
     return fail_started(confirmed.error().message);
   }
+  clock.Mark("watchdog");
   SandboxRecord& r = sandbox.record_;
   r = NewRecord(options, admitted, start, name, started->record_pid, rootfs_digest);
   r.image = rootfs.image;
@@ -358,6 +370,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     r.egress_policy = DescribeNetwork(p.network());
     r.egress_proxy = started->egress->proxy_url;
     r.secret_tokens = std::move(tokens);
+    clock.Mark("egress helper");
   }
   auto watch = StartVolumeWatch(options.state, name, *attached, backend.capabilities(),
                                 started->record_pid, request.dies_with_caller);
@@ -366,12 +379,14 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   }
   if (*watch) {
     r.helpers.push_back(**watch);
+    clock.Mark("volume watch");
   }
   if (auto written = WriteRecord(options.state, r); !written) {
     (void)sandbox.process_.Kill(SIGKILL);
     (void)sandbox.process_.Wait(std::chrono::seconds(5));
     return fail(written.error().message);
   }
+  clock.Mark("record files");
   sandbox.agent_.emplace(std::move(started->agent));
   const backends::StartTimings& bt = started->timings;
   if (timings != nullptr) {
@@ -399,6 +414,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
     (void)audit.Append("launch", launch);
   }
   AuditSecretReleases(audit, name, admitted, /*pool=*/"");
+  clock.Mark("launch record");
   if (request.describe) {
     for (const std::string& line : started->description) {
       options.note(line);

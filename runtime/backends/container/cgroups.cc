@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <system_error>
@@ -271,11 +272,21 @@ ErrorOr<CgroupRoots> ParseCgroupRoots(std::string_view mountinfo) {
 }
 
 ErrorOr<CgroupRoots> HostCgroupRoots() {
+  static std::mutex mutex;
+  static std::optional<CgroupRoots> known;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (known) {
+    return *known;
+  }
   auto text = ReadFile("/proc/self/mountinfo");
   if (!text) {
     return text.error();
   }
-  return ParseCgroupRoots(*text);
+  auto roots = ParseCgroupRoots(*text);
+  if (roots) {
+    known = *roots;
+  }
+  return roots;
 }
 
 SandboxCgroups::SandboxCgroups(CgroupRoots roots, std::string_view name)

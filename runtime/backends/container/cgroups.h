@@ -49,7 +49,10 @@ inline constexpr std::chrono::milliseconds kFreezeWait{5000};
 ErrorOr<Ok> SetCgroupFrozen(const std::filesystem::path& dir, bool v2, bool frozen,
                             std::chrono::milliseconds limit = kFreezeWait);
 
-/// ParseCgroupRoots of this process's /proc/self/mountinfo.
+/// ParseCgroupRoots of this process's /proc/self/mountinfo, read once per process: the
+/// hierarchies' mount points do not move under a running mvm, and a `run` asks four times (its
+/// start, the exec's OOM counts before and after, its clean-up). An Error is not kept: the next
+/// call reads again.
 ErrorOr<CgroupRoots> HostCgroupRoots();
 
 /// One sandbox's cgroups: <root>/mvm/mvm-<name> in each v1 hierarchy, or in the v2 root. The

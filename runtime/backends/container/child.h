@@ -22,19 +22,17 @@ namespace mvm::runtime::container {
 /// One step of the child's file-system setup, applied in order below the new root.
 struct ChildMount {
   enum class Kind {
-    kAttach,   ///< move_mount a detached mount the parent prepared (fd_index) onto target
-    kFresh,    ///< fsopen/fsconfig/fsmount a new file system (fs_type, options, attrs) onto target
-    kSymlink,  ///< create target as a symlink to `link`
+    kAttach,  ///< move_mount a detached mount the parent prepared (fd_index) onto target
+    kFresh,   ///< fsopen/fsconfig/fsmount a new file system (fs_type, options, attrs) onto target
   };
   Kind kind = Kind::kAttach;
-  std::string target;         ///< relative to the new root: "proc", "dev/null", "app/hello.py"
+  std::string target;         ///< relative to the new root: "proc", "dev/pts", "app/hello.py"
   bool target_is_dir = true;  ///< what to create when target is missing
   size_t fd_index = 0;        ///< kAttach
   std::string fs_type;        ///< kFresh
   /// kFresh: fsconfig keys and string values, e.g. {"size", "64m"}.
   std::vector<std::pair<std::string, std::string>> options;
   uint64_t attrs = 0;  ///< kFresh: MOUNT_ATTR_* of the new mount
-  std::string link;    ///< kSymlink
   std::string what;    ///< the step for error messages: "mount proc at /proc"
 };
 
@@ -45,7 +43,25 @@ struct HostSource {
   bool idmap = false;  ///< map host ids through the sandbox's user namespace
   /// Set: the source is this entry of the sandbox's staging tmpfs (staged_files), not `path`.
   std::string staged;
+  /// Set: the source is the sandbox's /dev, which the parent makes (kDevNodes), not `path`.
+  bool dev = false;
 };
+
+/// The sandbox's /dev, which the parent makes in a tmpfs of the host's user namespace (a device
+/// node opens only on such a file system, not on one the sandbox's namespace mounted) and the
+/// child attaches read-only, in one mount: copies of these host nodes (same device numbers and
+/// modes), the links of kDevLinks, and kDevMountPoints for devpts and the /dev/shm tmpfs.
+inline constexpr const char* kDevNodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+struct DevLink {
+  const char* name;    ///< below /dev
+  const char* target;  ///< what it points at
+};
+inline constexpr DevLink kDevLinks[] = {{"ptmx", "pts/ptmx"},
+                                        {"fd", "/proc/self/fd"},
+                                        {"stdin", "/proc/self/fd/0"},
+                                        {"stdout", "/proc/self/fd/1"},
+                                        {"stderr", "/proc/self/fd/2"}};
+inline constexpr const char* kDevMountPoints[] = {"pts", "shm"};
 
 /// An entry of the sandbox's private staging tmpfs, which the parent fills before the clone and
 /// from which it binds: a copy of a host file or tree (`copy_from`), or `contents`.

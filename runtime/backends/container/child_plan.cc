@@ -18,7 +18,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
 constexpr uint32_t kShmSizeMb = 64;
 
 std::string Megabytes(uint32_t mb) { return std::to_string(mb) + "m"; }
@@ -64,7 +63,7 @@ class PlanBuilder {
 
   void Attach(const fs::path& source, uint64_t attrs, bool idmap, std::string_view target,
               bool is_dir, std::string what) {
-    plan_.sources.push_back({source, attrs, idmap, {}});
+    plan_.sources.push_back({source, attrs, idmap, {}, false});
     AddAttach(target, is_dir, std::move(what));
   }
 
@@ -73,8 +72,14 @@ class PlanBuilder {
              std::string_view target, bool is_dir, std::string what) {
     std::string name = "s" + std::to_string(plan_.staged_files.size());
     plan_.staged_files.push_back({name, copy_from, std::move(contents)});
-    plan_.sources.push_back({{}, attrs, false, name});
+    plan_.sources.push_back({{}, attrs, false, name, false});
     AddAttach(target, is_dir, std::move(what));
+  }
+
+  /// Attaches the /dev the parent makes (HostSource::dev).
+  void Dev(uint64_t attrs, std::string_view target) {
+    plan_.sources.push_back({{}, attrs, false, {}, true});
+    AddAttach(target, true, "attach the sandbox's " + std::string(target));
   }
 
   void AddAttach(std::string_view target, bool is_dir, std::string what) {
@@ -99,15 +104,6 @@ class PlanBuilder {
     plan_.mounts.push_back(std::move(m));
   }
 
-  void Symlink(std::string_view target, std::string link) {
-    ChildMount m;
-    m.kind = ChildMount::Kind::kSymlink;
-    m.target = target.substr(1);
-    m.what = "create the symlink " + std::string(target) + " -> " + link;
-    m.link = std::move(link);
-    plan_.mounts.push_back(std::move(m));
-  }
-
  private:
   ChildPlan& plan_;
 };
@@ -125,24 +121,15 @@ ChildPlan BuildChildPlan(const Spec& spec, std::vector<sock_filter> seccomp) {
                          "/upper,workdir=" + staging + "/work,userxattr";
   // The rootfs, idmapped so that its root-owned files belong to the sandbox's root.
   plan.sources.push_back(
-      {spec.rootfs, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, {}});
+      {spec.rootfs, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, {}, false});
 
   PlanBuilder b(plan);
   b.Fresh("proc", {}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "/proc");
-  // A minimal /dev: a user namespace cannot mknod, so the nodes are the host's, bound one by one.
-  b.Fresh("tmpfs", {{"mode", "0755"}, {"size", "64k"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-          "/dev");
-  for (const char* device : kDevices) {
-    std::string path = std::string("/dev/") + device;
-    b.Attach(path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, path, false, "bind " + path);
-  }
+  // A minimal /dev, read-only: the nodes, links and mount points of kDevNodes, kDevLinks and
+  // kDevMountPoints in one mount that the parent makes, since a user namespace cannot mknod.
+  b.Dev(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "/dev");
   b.Fresh("devpts", {{"ptmxmode", "0666"}, {"mode", "0620"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
           "/dev/pts");
-  b.Symlink("/dev/ptmx", "pts/ptmx");
-  b.Symlink("/dev/fd", "/proc/self/fd");
-  b.Symlink("/dev/stdin", "/proc/self/fd/0");
-  b.Symlink("/dev/stdout", "/proc/self/fd/1");
-  b.Symlink("/dev/stderr", "/proc/self/fd/2");
   b.Fresh("tmpfs", {{"mode", "1777"}, {"size", Megabytes(kShmSizeMb)}},
           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "/dev/shm");
   // No /sys: it describes the host's hardware and kernel, nothing in a sandbox needs it, and every

@@ -228,17 +228,77 @@ ErrorOr<UniqueFd> MakeStaging(const std::vector<StagedFile>& files) {
   return staging;
 }
 
+// The sandbox's /dev (kDevNodes in child.h): a detached tmpfs of this process's user namespace,
+// so that its device nodes open in the sandbox, with copies of the host's nodes, the links and the
+// mount points. One mount for the child to attach, where it took a tmpfs, six binds of the host's
+// nodes and five symlinks, each with its path walk in the child. Left writable: OpenSources makes
+// it read-only with the attributes the plan gives it.
+ErrorOr<UniqueFd> MakeDev() {
+  UniqueFd config(fsopen("tmpfs", FSOPEN_CLOEXEC));
+  if (!config.valid()) {
+    return Error{"cannot create the sandbox's /dev: fsopen: " + ErrnoText(errno)};
+  }
+  if (fsconfig(config.get(), FSCONFIG_SET_STRING, "size", "16k", 0) != 0 ||
+      fsconfig(config.get(), FSCONFIG_SET_STRING, "nr_inodes", "32", 0) != 0 ||
+      fsconfig(config.get(), FSCONFIG_SET_STRING, "mode", "0755", 0) != 0 ||
+      fsconfig(config.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    return Error{"cannot create the sandbox's /dev: " + ErrnoText(errno)};
+  }
+  UniqueFd dev(fsmount(config.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC));
+  if (!dev.valid()) {
+    return Error{"cannot mount the sandbox's /dev: " + ErrnoText(errno)};
+  }
+  for (const char* node : kDevNodes) {
+    const std::string host = std::string("/dev/") + node;
+    struct stat st {};
+    if (stat(host.c_str(), &st) != 0) {
+      return Error{"cannot copy the host's " + host +
+                   " into the sandbox's /dev: " + ErrnoText(errno)};
+    }
+    if (!S_ISCHR(st.st_mode)) {
+      return Error{"cannot copy the host's " + host +
+                   " into the sandbox's /dev: it is not a character device"};
+    }
+    // mknodat applies the umask; the mode is the host's.
+    if (mknodat(dev.get(), node, S_IFCHR | 0600, st.st_rdev) != 0 ||
+        fchmodat(dev.get(), node, st.st_mode & 07777, 0) != 0) {
+      return Error{"cannot make " + host + " in the sandbox's /dev: " + ErrnoText(errno)};
+    }
+  }
+  for (const DevLink& link : kDevLinks) {
+    if (symlinkat(link.target, dev.get(), link.name) != 0) {
+      return Error{std::string("cannot make the link /dev/") + link.name +
+                   " in the sandbox's /dev: " + ErrnoText(errno)};
+    }
+  }
+  for (const char* dir : kDevMountPoints) {
+    if (mkdirat(dev.get(), dir, 0755) != 0 || fchmodat(dev.get(), dir, 0755, 0) != 0) {
+      return Error{std::string("cannot make /dev/") + dir +
+                   " in the sandbox's /dev: " + ErrnoText(errno)};
+    }
+  }
+  return dev;
+}
+
 // Detached mounts of the host sources, made here because the child, an unprivileged host uid by
 // now, could not even look up a source below a root-only directory, and because only host root
-// can create idmapped mounts.
+// can create idmapped mounts. The /dev source takes `dev` (MakeDev) itself.
 ErrorOr<std::vector<UniqueFd>> OpenSources(const std::vector<HostSource>& sources, int userns,
-                                           int staging) {
+                                           int staging, UniqueFd& dev) {
   std::vector<UniqueFd> fds;
   for (const HostSource& s : sources) {
-    UniqueFd fd(s.staged.empty()
-                    ? open_tree(AT_FDCWD, s.path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
-                    : open_tree(staging, s.staged.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    UniqueFd fd;
+    if (s.dev) {
+      fd = std::move(dev);
+    } else if (s.staged.empty()) {
+      fd.Reset(open_tree(AT_FDCWD, s.path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    } else {
+      fd.Reset(open_tree(staging, s.staged.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    }
     if (!fd.valid()) {
+      if (s.dev) {
+        return Error{"the sandbox's /dev was not made, or is listed twice"};
+      }
       return Error{"cannot bind " + (s.staged.empty() ? Quote(s.path) : "staged " + s.staged) +
                    ": " + ErrnoText(errno)};
     }
@@ -435,6 +495,10 @@ ErrorOr<Sandbox> Start(const Spec& spec, Timings* timings) {
   if (!staging) {
     return staging.error();
   }
+  auto dev = MakeDev();
+  if (!dev) {
+    return dev.error();
+  }
   UniqueFd init(open(spec.init.c_str(), O_RDONLY | O_CLOEXEC));
   if (!init.valid()) {
     return Error{"cannot open init " + Quote(spec.init) + ": " + ErrnoText(errno)};
@@ -488,7 +552,7 @@ ErrorOr<Sandbox> Start(const Spec& spec, Timings* timings) {
   if (!userns.valid()) {
     return Error{"cannot open " + userns_path + ": " + ErrnoText(errno)};
   }
-  auto sources = OpenSources(plan.sources, userns.get(), staging->get());
+  auto sources = OpenSources(plan.sources, userns.get(), staging->get(), *dev);
   if (!sources) {
     return sources.error();
   }

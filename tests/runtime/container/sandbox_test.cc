@@ -1,7 +1,9 @@
 // What a sandbox looks like from inside: identity, file system, limits.
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -151,6 +153,34 @@ TEST_F(SandboxTest, DevHasTheBasicNodesOnly) {
   ASSERT_EQ(r.error, "");
   EXPECT_EQ(Out("dev"), "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ");
   EXPECT_EQ(Out("urandom"), "4\n3\nfull\n");
+}
+
+TEST_F(SandboxTest, DevTakesNothingFromTheSandboxAndItsNodesAreTheHosts) {
+  // The /dev the launcher makes (MakeDev in container.cc) is read-only to the sandbox's root: no
+  // new entry, none removed, no node's times changed. Its nodes are the host's devices, with the
+  // host's modes.
+  Outcome r = Run(MakeSpec(
+      "echo x > /dev/new 2>/dev/null && echo create >> /out/done; "
+      "mkdir /dev/dir 2>/dev/null && echo mkdir >> /out/done; "
+      "rm -f /dev/zero 2>/dev/null; test -c /dev/zero || echo rm >> /out/done; "
+      "touch /dev/null 2>/dev/null && echo touch >> /out/done; "
+      "touch /out/done; "
+      "stat -c '%n %t:%T %a' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty "
+      "> /out/nodes; ls /dev | tr '\\n' ' ' > /out/dev"));
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(Out("done"), "");
+  std::string nodes;
+  for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) {
+    const std::string path = std::string("/dev/") + node;
+    struct stat st {};
+    ASSERT_EQ(stat(path.c_str(), &st), 0) << path;
+    char line[128];
+    std::snprintf(line, sizeof line, "%s %x:%x %o\n", path.c_str(), major(st.st_rdev),
+                  minor(st.st_rdev), st.st_mode & 07777);
+    nodes += line;
+  }
+  EXPECT_EQ(Out("nodes"), nodes);
+  EXPECT_EQ(Out("dev"), "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ");
 }
 
 TEST_F(SandboxTest, MemoryLimitOomKills) {
