@@ -386,8 +386,10 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
   switch (request.kind_case()) {
     case v1::Request::kHello:
       if (request.hello().protocol_version() != v1::PROTOCOL_VERSION_1) {
-        SendError(conn, "protocol version " + std::to_string(request.hello().protocol_version()) +
-                            " is not supported; this agent speaks version 1");
+        // Closed: what a client pipelined behind the Hello was written for another protocol.
+        ProtocolError(conn, "protocol version " +
+                                std::to_string(request.hello().protocol_version()) +
+                                " is not supported; this agent speaks version 1");
         return;
       }
       [[fallthrough]];

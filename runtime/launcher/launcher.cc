@@ -675,7 +675,9 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
                    "file (`mvmctl run FILE.py`)"};
     }
   }
-  auto sandbox = Start(options, admitted, run.start, audit, timings);
+  StartOptions start = run.start;
+  start.first_request_follows = true;  // the exec below, or Destroy's Shutdown
+  auto sandbox = Start(options, admitted, start, audit, timings);
   if (!sandbox) {
     return sandbox.error();
   }

@@ -191,6 +191,9 @@ struct StartOptions {
   /// its watchdog records the `destroy` alone. Ignored for a detached start and for a plan with
   /// secrets, whose releases follow the launch.
   bool launch_record_with_first_exec = false;
+  /// The caller sends its first agent request right after Start (RunToCompletion's exec):
+  /// backends::StartRequest::first_request_follows.
+  bool first_request_follows = false;
 };
 
 /// A started sandbox, owned by this process: destroyed by Destroy(), or, if this process dies

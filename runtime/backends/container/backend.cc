@@ -150,7 +150,16 @@ ErrorOr<backends::Started> ContainerBackend::Start(const backends::StartRequest&
   const pid_t pid1 = started->pid;
 
   t = Clock::now();
-  auto client = agent::Client::Connect(request.agent_socket, kAgentWait);
+  // The listener exists before the agent runs, so this connects at once; with the first request
+  // following, what PID 1 has left to do before it answers overlaps the launcher's own work.
+  auto client = agent::Client::Connect(
+      request.agent_socket, kAgentWait,
+      request.first_request_follows ? agent::Client::HelloAnswer::kWithFirstRequest
+                                    : agent::Client::HelloAnswer::kNow,
+      [agent_log] {
+        const std::string head = Head(agent_log, 2048);
+        return head.empty() ? std::string() : "\nagent output:\n" + head;
+      });
   if (!client) {
     (void)process.Kill(SIGKILL);
     (void)process.Wait(std::chrono::seconds(5));
