@@ -343,6 +343,7 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
   }
   exec->set_timeout_ms(request.timeout_ms);
   exec->set_output_limit_bytes(request.output_limit_bytes);
+  exec->set_end_when_idle(request.end_when_idle);
   if (request.uid) {
     exec->set_uid(*request.uid);
   }
@@ -400,6 +401,7 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
     result.stderr_dropped = exit.stderr_dropped();
     result.error = exit.error();
     result.duration_ms = exit.duration_ms();
+    result.agent_exits = request.end_when_idle && exit.agent_exits();
     return result;
   };
   if (request.stdin_fd >= 0 || request.tty) {

@@ -59,6 +59,10 @@ struct ExecRequest {
   /// Exec reads what is there and sends `window_size()` to the agent. Not taken over.
   int resize_fd = -1;
   std::function<WindowSize()> window_size;
+  /// The client's last request to a sandbox that ends with its PID 1 (agent.proto,
+  /// Exec.end_when_idle): when nothing else runs once the command ended, the agent exits after
+  /// its answer (ExecResult::agent_exits).
+  bool end_when_idle = false;
 };
 
 /// How a command ended.
@@ -70,6 +74,9 @@ struct ExecResult {
   uint64_t stdout_dropped = 0, stderr_dropped = 0;  ///< beyond output_limit_bytes
   std::string error;  ///< set for 126/127: why the command could not start
   uint32_t duration_ms = 0;
+  /// ExecRequest::end_when_idle was set and the agent said nothing else runs and it exits now.
+  /// The agent's word: worth trusting only for what it can cost the workload itself.
+  bool agent_exits = false;
 };
 
 /// One directory entry as File listing reports it (symlinks are not followed).

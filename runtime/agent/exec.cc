@@ -297,7 +297,22 @@ void CloseAllBut(int keep) {
       break;  // ECHILD: the whole tree is gone
     }
     if (pid == command) {
-      report(wait_status);
+      // Whether anything of the tree outlives the command: its orphans are this process's children
+      // by now (re-parented as it exited), so no child left means no descendant left. Zombies
+      // found meanwhile are reaped here; one alive is enough to know.
+      int32_t left = 0;
+      for (;;) {
+        const pid_t other = waitpid(-1, nullptr, __WALL | WNOHANG);
+        if (other > 0 || (other < 0 && errno == EINTR)) {
+          continue;
+        }
+        left = other == 0 ? 1 : 0;
+        break;
+      }
+      const int32_t report_both[2] = {wait_status, left};
+      static_assert(sizeof report_both == kResultBytes);
+      // Into an empty pipe (the pid went before and was read or fits): atomic, never blocks.
+      (void)!write(result, report_both, sizeof report_both);
       close(result);
     }
   }

@@ -28,8 +28,9 @@ struct Spawned {
   /// Read end of the child's close-on-exec status pipe: EOF alone means execve succeeded; a
   /// ChildFailure record means the child gave up before (see DecodeChildFailure).
   os::UniqueFd status_fd;
-  /// Read end of the shim's result pipe: the command's wait status (kWaitStatusBytes) once it
-  /// exits, then EOF. EOF alone means the shim died first (it was killed).
+  /// Read end of the shim's result pipe: the command's wait status and whether processes of its
+  /// tree are left (kResultBytes, one write) once it exits, then EOF. EOF alone means the shim died
+  /// first (it was killed).
   os::UniqueFd result_fd;
 };
 
@@ -37,8 +38,12 @@ struct Spawned {
 /// (pipes, fork).
 ErrorOr<Spawned> Spawn(const ExecSpec& spec);
 
-/// The size of the wait status the shim writes on the result pipe.
+/// The size of one number the shim writes on the result pipe (the command's pid, when Spawn did not
+/// get it in time).
 inline constexpr size_t kWaitStatusBytes = sizeof(int32_t);
+/// The shim's report once the command is reaped: its wait status, then 1 when processes of its
+/// tree are still alive below the shim and 0 when the tree is gone, in one write.
+inline constexpr size_t kResultBytes = 2 * sizeof(int32_t);
 
 /// What the child reports on the status pipe when it cannot run the command.
 struct ChildFailure {

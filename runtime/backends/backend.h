@@ -59,6 +59,10 @@ struct Capabilities {
   /// volumes are served by virtiofsd from the host directory, `memory` ones are in the guest's
   /// memory, and read-only `local` ones are copies.
   bool host_kernel_mounts = false;
+  /// The sandbox ends when its agent (PID 1) exits, taking every process in it along: a run's
+  /// last exec may ask the agent to exit when nothing else runs (agent::ExecRequest::
+  /// end_when_idle), and the launcher then ends PID 1 without asking it to shut down.
+  bool ends_with_agent = false;
 };
 
 /// Something the sandbox sees besides its root filesystem. A volume arrives here as the volume

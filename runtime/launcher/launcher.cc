@@ -418,7 +418,8 @@ Sandbox::Sandbox(Sandbox&& other) noexcept
       watchdog_fd_(std::exchange(other.watchdog_fd_, -1)),
       watchdog_pid_(std::exchange(other.watchdog_pid_, -1)),
       pooled_egress_(std::move(other.pooled_egress_)),
-      deferred_audit_(std::exchange(other.deferred_audit_, {})) {
+      deferred_audit_(std::exchange(other.deferred_audit_, {})),
+      agent_exits_(std::exchange(other.agent_exits_, false)) {
   other.agent_.reset();
 }
 
@@ -432,6 +433,7 @@ Sandbox& Sandbox::operator=(Sandbox&& other) noexcept {
     watchdog_pid_ = std::exchange(other.watchdog_pid_, -1);
     pooled_egress_ = std::move(other.pooled_egress_);
     deferred_audit_ = std::exchange(other.deferred_audit_, {});
+    agent_exits_ = std::exchange(other.agent_exits_, false);
   }
   return *this;
 }
@@ -520,8 +522,14 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
   if (sandbox.agent_) {
     AuditServicesAtStop(sandbox.record_, *sandbox.agent_, audit);
     EndGuestVolumeAudit(sandbox.record_);
-    (void)sandbox.agent_->Shutdown();
+    if (!sandbox.agent_exits_) {
+      (void)sandbox.agent_->Shutdown();
+    }
     sandbox.agent_.reset();
+  }
+  if (sandbox.agent_exits_) {
+    // Not waited for on the agent's word: its exit is on its way, and this bounds it.
+    (void)sandbox.process_.Kill(SIGKILL);
   }
   if (!sandbox.Wait(std::chrono::seconds(3))) {
     (void)sandbox.process_.Kill(SIGKILL);
@@ -682,6 +690,9 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
     return sandbox.error();
   }
   agent::ExecRequest request;
+  if (auto backend = backends::Find(sandbox->record().backend); backend) {
+    request.end_when_idle = (*backend)->capabilities().ends_with_agent;
+  }
   const std::optional<SandboxRecord::Image>& image = sandbox->record().image;
   if (entrypoint != nullptr) {
     request.argv.assign(entrypoint->command().begin(), entrypoint->command().end());
@@ -763,6 +774,12 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
         options.note(line);
       }
     }
+  }
+  if (outcome && outcome->result.agent_exits) {
+    sandbox->AgentExits();
+  }
+  if (timings != nullptr) {
+    timings->teardown = outcome && outcome->result.agent_exits ? "agent exited" : "shutdown";
   }
   t = Clock::now();
   auto destroyed = Destroy(options, *sandbox, audit, "run finished",

@@ -56,6 +56,8 @@ class ContainerBackend final : public backends::Backend {
     // which a FUSE mount cannot have.
     caps.fuse_volume_owner = container::kHostIdBase;
     caps.host_kernel_mounts = true;
+    // PID 1 of its own PID namespace: the kernel kills whatever else is in it when PID 1 exits.
+    caps.ends_with_agent = true;
     return caps;
   }
   ErrorOr<backends::Started> Start(const backends::StartRequest& request) const override;
