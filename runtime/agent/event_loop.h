@@ -19,6 +19,7 @@
 
 #include "ir/support/os/unique_fd.h"
 #include "runtime/agent/agent.pb.h"
+#include "runtime/agent/exec.h"
 #include "runtime/agent/files.h"
 #include "runtime/agent/framing.h"
 #include "runtime/agent/log_ring.h"
@@ -272,6 +273,8 @@ class Server {
   // The agent's children from before it served (the microVM's stream multiplexer): never signalled
   // with the workloads, since the host reaches the agent through them.
   const std::set<pid_t> helpers_ = ChildrenAtStart();
+  // Before the first workload is spawned: what each child's setup may then skip.
+  const ProcessBaseline baseline_ = LearnProcessBaseline();
   uint64_t next_connection_ = 1;
   uint64_t next_exec_ = 1;
   StopPhase stop_ = StopPhase::kRunning;

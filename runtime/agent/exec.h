@@ -34,9 +34,27 @@ struct Spawned {
   os::UniqueFd result_fd;
 };
 
+/// What the agent learns of its own process once, at its start, so that each workload's child
+/// need not ask again between fork and execve (LearnProcessBaseline).
+struct ProcessBaseline {
+  /// No signal is ignored (a handler does not survive execve; an ignored signal would): the child
+  /// need not reset 64 dispositions. False when it could not be made so.
+  bool no_ignored_signals = false;
+  /// The capability bounding set, as /proc/self/status says (CapBnd): the child drops what is not
+  /// kept with one prctl each, instead of asking about every capability in turn. Unset when it
+  /// could not be read.
+  std::optional<uint64_t> bounding_set;
+};
+
+/// Reads /proc/self/status once, resets every signal the agent inherited as ignored to its default
+/// (the agent blocks them all and reads them from a signalfd, so this changes nothing for it, but
+/// an ignored SIGCHLD would never reach that signalfd), and says what it found.
+ProcessBaseline LearnProcessBaseline();
+
 /// Forks the shim, which forks and execs `spec`. An Error only when the agent could not even fork
-/// (pipes, fork).
-ErrorOr<Spawned> Spawn(const ExecSpec& spec);
+/// (pipes, fork). `baseline`: what LearnProcessBaseline said, which spares the child work; the
+/// default asks nothing of the agent's start and makes the child find everything itself.
+ErrorOr<Spawned> Spawn(const ExecSpec& spec, const ProcessBaseline& baseline = {});
 
 /// The size of one number the shim writes on the result pipe (the command's pid, when Spawn did not
 /// get it in time).

@@ -37,7 +37,7 @@ void Server::StartExec(Connection& conn, const v1::Exec& request) {
 ErrorOr<uint64_t> Server::SpawnDetached(const ExecSpec& checked, const std::string& service) {
   ExecSpec spec = checked;
   spec.workload_capabilities = options_.workload_capabilities;
-  auto spawned = Spawn(spec);
+  auto spawned = Spawn(spec, baseline_);
   if (!spawned) {
     return spawned.error();
   }
