@@ -214,7 +214,7 @@ int RunRun(Args& args) {
         {"backend", session->options.backend},      {"verify_ms", timings.verify_ms},
         {"materialize_ms", timings.materialize_ms}, {"namespaces_ms", timings.namespaces_ms},
         {"agent_ready_ms", timings.agent_ready_ms}, {"exec_ms", timings.exec_ms},
-        {"teardown_ms", timings.teardown_ms}};
+        {"teardown_ms", timings.teardown_ms},       {"teardown", timings.teardown}};
     if (!timings.pool.empty()) {
       j["pool"] = timings.pool;
       j["claim_ms"] = timings.claim_ms;

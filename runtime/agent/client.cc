@@ -54,6 +54,12 @@ std::vector<FileEntry> ToFileEntries(const v1::FileListing& listing) {
 
 ErrorOr<Client> Client::Connect(const std::filesystem::path& socket_path,
                                 std::chrono::milliseconds wait) {
+  return Connect(socket_path, wait, HelloAnswer::kNow);
+}
+
+ErrorOr<Client> Client::Connect(const std::filesystem::path& socket_path,
+                                std::chrono::milliseconds wait, HelloAnswer answer,
+                                std::function<std::string()> explain) {
   const std::string path = socket_path.string();
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -90,10 +96,22 @@ ErrorOr<Client> Client::Connect(const std::filesystem::path& socket_path,
       if (connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
         Client client(fd.Release(), path);
         // A microVM's supervisor accepts at once and the guest answers once it has booted, so
-        // what is left of `wait` counts too.
-        auto info = client.HelloWithin(
+        // what is left of `wait` counts too; so does a container's listener, which exists before
+        // its agent runs.
+        const auto limit =
             std::max(kHelloLimit, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      deadline - std::chrono::steady_clock::now())));
+                                      deadline - std::chrono::steady_clock::now()));
+        if (answer == HelloAnswer::kWithFirstRequest) {
+          v1::Request hello;
+          hello.mutable_hello()->set_protocol_version(v1::PROTOCOL_VERSION_1);
+          if (auto sent = client.SendRequest(hello, limit); !sent) {
+            return sent.error();
+          }
+          client.hello_by_ = std::chrono::steady_clock::now() + limit;
+          client.explain_hello_ = std::move(explain);
+          return client;
+        }
+        auto info = client.HelloWithin(limit);
         if (!info) {
           return info.error();
         }
@@ -119,7 +137,9 @@ Client::Client(Client&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       socket_(std::move(other.socket_)),
       reply_limit_(other.reply_limit_),
-      deadline_(other.deadline_) {}
+      deadline_(other.deadline_),
+      hello_by_(std::exchange(other.hello_by_, std::nullopt)),
+      explain_hello_(std::move(other.explain_hello_)) {}
 
 Client& Client::operator=(Client&& other) noexcept {
   if (this != &other) {
@@ -130,6 +150,8 @@ Client& Client::operator=(Client&& other) noexcept {
     socket_ = std::move(other.socket_);
     reply_limit_ = other.reply_limit_;
     deadline_ = other.deadline_;
+    hello_by_ = std::exchange(other.hello_by_, std::nullopt);
+    explain_hello_ = std::move(other.explain_hello_);
   }
   return *this;
 }
@@ -174,7 +196,45 @@ ErrorOr<Ok> Client::SendRequest(const v1::Request& request, std::chrono::millise
   return Ok{};
 }
 
+ErrorOr<Ok> Client::AwaitPendingHello() {
+  if (!hello_by_) {
+    return Ok{};
+  }
+  const auto by = *std::exchange(hello_by_, std::nullopt);
+  const auto request_limit = reply_limit_;
+  // The request sent behind the Hello set the socket's limit on silence for its own answer.
+  reply_limit_ =
+      std::max(std::chrono::milliseconds(1),
+               std::chrono::ceil<std::chrono::milliseconds>(by - std::chrono::steady_clock::now()));
+  auto set_limit = [this](std::chrono::milliseconds limit) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(limit).count();
+    const timeval silence{static_cast<time_t>(us / 1000000),
+                          static_cast<suseconds_t>(us % 1000000)};
+    return setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &silence, sizeof silence) == 0;
+  };
+  if (!set_limit(reply_limit_)) {
+    return Broken(Error{std::string("agent socket: setsockopt: ") + std::strerror(errno)});
+  }
+  auto info = CheckHello(ReadResponse());
+  reply_limit_ = request_limit;
+  if (!info) {
+    std::string message = "the guest agent did not come up: " + info.error().message;
+    if (explain_hello_) {
+      message += explain_hello_();
+    }
+    return Broken(Error{std::move(message)});
+  }
+  explain_hello_ = nullptr;
+  if (!set_limit(request_limit)) {
+    return Broken(Error{std::string("agent socket: setsockopt: ") + std::strerror(errno)});
+  }
+  return Ok{};
+}
+
 ErrorOr<v1::Response> Client::ReadResponse() {
+  if (auto hello = AwaitPendingHello(); !hello) {
+    return hello.error();
+  }
   auto frame = deadline_ ? ReadFrameBy(fd_, *deadline_) : ReadFrame(fd_);
   if (!frame) {
     if (deadline_ && std::chrono::steady_clock::now() >= *deadline_) {
@@ -240,9 +300,19 @@ ErrorOr<AgentInfo> Client::Hello() { return HelloWithin(kHelloLimit); }
 ErrorOr<AgentInfo> Client::HelloWithin(std::chrono::milliseconds limit) {
   v1::Request request;
   request.mutable_hello()->set_protocol_version(v1::PROTOCOL_VERSION_1);
-  auto response = Exchange(request, limit);
+  if (auto sent = SendRequest(request, limit); !sent) {
+    return sent.error();
+  }
+  return CheckHello(ReadResponse());
+}
+
+ErrorOr<AgentInfo> Client::CheckHello(const ErrorOr<v1::Response>& response) {
   if (!response) {
     return response.error();
+  }
+  if (response->has_error()) {
+    // The agent closed the connection after it (agent.proto).
+    return Broken(Error{response->error().message()});
   }
   if (!response->has_info() || response->info().protocol_version() != v1::PROTOCOL_VERSION_1) {
     return Broken(Error{"the agent at " + Quoted(socket_) +
@@ -273,6 +343,7 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
   }
   exec->set_timeout_ms(request.timeout_ms);
   exec->set_output_limit_bytes(request.output_limit_bytes);
+  exec->set_end_when_idle(request.end_when_idle);
   if (request.uid) {
     exec->set_uid(*request.uid);
   }
@@ -330,6 +401,7 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
     result.stderr_dropped = exit.stderr_dropped();
     result.error = exit.error();
     result.duration_ms = exit.duration_ms();
+    result.agent_exits = request.end_when_idle && exit.agent_exits();
     return result;
   };
   if (request.stdin_fd >= 0 || request.tty) {
@@ -349,6 +421,10 @@ ErrorOr<ExecResult> Client::Exec(const ExecRequest& request, const OutputSink& s
 ErrorOr<ExecResult> Client::StreamExec(
     const ExecRequest& exec,
     const std::function<std::optional<ErrorOr<ExecResult>>(const v1::Response&)>& handle) {
+  // Its own reads below do not go through ReadResponse.
+  if (auto hello = AwaitPendingHello(); !hello) {
+    return hello.error();
+  }
   const int stdin_fd = exec.stdin_fd;
   const int resize_fd = exec.tty && exec.window_size ? exec.resize_fd : -1;
   FrameDecoder decoder;

@@ -59,6 +59,10 @@ struct ExecRequest {
   /// Exec reads what is there and sends `window_size()` to the agent. Not taken over.
   int resize_fd = -1;
   std::function<WindowSize()> window_size;
+  /// The client's last request to a sandbox that ends with its PID 1 (agent.proto,
+  /// Exec.end_when_idle): when nothing else runs once the command ended, the agent exits after
+  /// its answer (ExecResult::agent_exits).
+  bool end_when_idle = false;
 };
 
 /// How a command ended.
@@ -70,6 +74,9 @@ struct ExecResult {
   uint64_t stdout_dropped = 0, stderr_dropped = 0;  ///< beyond output_limit_bytes
   std::string error;  ///< set for 126/127: why the command could not start
   uint32_t duration_ms = 0;
+  /// ExecRequest::end_when_idle was set and the agent said nothing else runs and it exits now.
+  /// The agent's word: worth trusting only for what it can cost the workload itself.
+  bool agent_exits = false;
 };
 
 /// One directory entry as File listing reports it (symlinks are not followed).
@@ -141,6 +148,19 @@ class Client {
   /// request fails once the agent goes kReplyLimit without sending a byte of its answer.
   static ErrorOr<Client> Connect(const std::filesystem::path& socket,
                                  std::chrono::milliseconds wait);
+  /// When Connect waits for Hello's answer.
+  enum class HelloAnswer {
+    kNow,
+    /// Sends Hello and returns at once: its answer is read, and checked as Connect checks it,
+    /// right before the answer to the first request that follows, which is sent meanwhile
+    /// (agent.proto: pipelining). So the agent's start overlaps the caller's work and the
+    /// handshake costs no round trip of its own. A failed Hello is that request's Error, with
+    /// `explain()` (when set) appended: what the caller knows of why, such as the agent's output.
+    kWithFirstRequest,
+  };
+  static ErrorOr<Client> Connect(const std::filesystem::path& socket,
+                                 std::chrono::milliseconds wait, HelloAnswer answer,
+                                 std::function<std::string()> explain = {});
 
   /// A client on a stream that is already connected (tests and the fuzz target); takes `fd` over.
   /// Sends nothing: call Hello to check the peer.
@@ -224,6 +244,11 @@ class Client {
   ErrorOr<Ok> SendRequest(const ::mvm::agent::v1::Request& request,
                           std::chrono::milliseconds limit = kReplyLimit);
   ErrorOr<AgentInfo> HelloWithin(std::chrono::milliseconds limit);
+  /// Hello's answer as Hello and Connect take it: an AgentInfo of protocol version 1.
+  ErrorOr<AgentInfo> CheckHello(const ErrorOr<::mvm::agent::v1::Response>& response);
+  /// Reads and checks the answer to a Hello sent without waiting (HelloAnswer::kWithFirstRequest),
+  /// allowing until `hello_by_`; nothing when there is none pending.
+  ErrorOr<Ok> AwaitPendingHello();
   /// Reads an Exec's answer while it streams `request.stdin_fd` and, for a terminal, its resizes
   /// to the agent (ExecStdin frames), in one poll loop so that neither direction waits on the
   /// other. `handle` takes each Response and
@@ -253,6 +278,9 @@ class Client {
   /// The limit of the request in flight (SendRequest), for ReadResponse's message.
   std::chrono::milliseconds reply_limit_ = kReplyLimit;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
+  /// Set while Hello's answer is still to be read (HelloAnswer::kWithFirstRequest): by when.
+  std::optional<std::chrono::steady_clock::time_point> hello_by_;
+  std::function<std::string()> explain_hello_;
 };
 
 }  // namespace mvm::runtime::agent

@@ -19,6 +19,7 @@
 
 #include "ir/support/os/unique_fd.h"
 #include "runtime/agent/agent.pb.h"
+#include "runtime/agent/exec.h"
 #include "runtime/agent/files.h"
 #include "runtime/agent/framing.h"
 #include "runtime/agent/log_ring.h"
@@ -127,9 +128,9 @@ struct Exec {
   std::string service;         // the service it runs, if any: output goes to its ring too
   ExecSpec spec;
   os::UniqueFd in, out, err, status, result;
-  std::string result_bytes;  // from the shim: the command's pid (unless Spawn had it), wait status
-  size_t stdin_sent = 0;     // of spec.stdin_data
-  bool stdin_eof = false;    // stdin_stream: the client sent `eof` or left
+  std::string result_bytes;    // from the shim: the command's pid (unless Spawn had it), its report
+  size_t stdin_sent = 0;       // of spec.stdin_data
+  bool stdin_eof = false;      // stdin_stream: the client sent `eof` or left
   bool tty_line_open = false;  // tty: the last byte typed did not end a line (see TypeEof)
   Counts counts[2];            // stdout, stderr
   std::optional<Clock::time_point> deadline;
@@ -138,6 +139,10 @@ struct Exec {
   bool status_eof = false;
   bool finished = false;  // the result was sent (or logged)
   int wait_status = 0;
+  // As the shim reported with the wait status: processes of the command's tree outlived it. True
+  // until known otherwise (a killed shim reports nothing).
+  bool tree_left = true;
+  bool end_when_idle = false;  // agent.proto, Exec.end_when_idle
   std::string status_bytes;
   Clock::time_point start, end;
 
@@ -220,6 +225,9 @@ class Server {
   void Reap();
   void CheckTimeouts();
   void MaybeFinish(Exec& exec);
+  // Exec.end_when_idle: as `exec`'s result is sent, whether the agent is PID 1 and nothing but
+  // `exec`'s shim, itself about to exit, is left in the sandbox.
+  bool NothingElseRuns(const Exec& exec) const;
   // Starts `spec` as a workload no client waits for; the exec's id, or an Error when it cannot.
   ErrorOr<uint64_t> SpawnDetached(const ExecSpec& spec, const std::string& service);
 
@@ -265,10 +273,14 @@ class Server {
   // The agent's children from before it served (the microVM's stream multiplexer): never signalled
   // with the workloads, since the host reaches the agent through them.
   const std::set<pid_t> helpers_ = ChildrenAtStart();
+  // Before the first workload is spawned: what each child's setup may then skip.
+  const ProcessBaseline baseline_ = LearnProcessBaseline();
   uint64_t next_connection_ = 1;
   uint64_t next_exec_ = 1;
   StopPhase stop_ = StopPhase::kRunning;
   Clock::time_point stop_deadline_;
+  // An exec with end_when_idle was answered with agent_exits: Run flushes and returns.
+  bool exit_now_ = false;
   std::optional<Clock::time_point> accept_paused_until_;
 };
 

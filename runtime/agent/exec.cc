@@ -18,8 +18,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <string>
 #include <vector>
 
 #include "ir/support/os/process.h"
@@ -142,15 +144,24 @@ constexpr int kWorkloadCapabilities[] = {
 // In the child, before execve: the bounding set and the current sets cut down to
 // kWorkloadCapabilities, no ambient ones, and no_new_privs, so no set-uid file or file capability
 // gives any back. Fails with errno set.
-bool DropWorkloadPrivileges() {
+bool DropWorkloadPrivileges(const ProcessBaseline& baseline) {
   uint64_t keep = 0;
   for (int cap : kWorkloadCapabilities) {
     keep |= uint64_t{1} << cap;
   }
-  for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
-    if ((keep & (uint64_t{1} << cap)) == 0 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
-        prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-      return false;
+  if (baseline.bounding_set) {
+    // The agent never changes its bounding set, so what it read at its start still holds.
+    for (uint64_t drop = *baseline.bounding_set & ~keep; drop != 0; drop &= drop - 1) {
+      if (prctl(PR_CAPBSET_DROP, __builtin_ctzll(drop), 0, 0, 0) != 0) {
+        return false;
+      }
+    }
+  } else {
+    for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
+      if ((keep & (uint64_t{1} << cap)) == 0 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
+          prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+        return false;
+      }
     }
   }
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -179,14 +190,16 @@ bool ClearAllCapabilities() {
 
 // The child between fork and execve. The agent has one thread, so this may call anything, but it
 // only makes system calls on data prepared before the fork.
-[[noreturn]] void RunChild(const ExecSpec& spec, char* const* argv, char* const* envp, int in,
-                           int out, int err, int status) {
+[[noreturn]] void RunChild(const ExecSpec& spec, const ProcessBaseline& baseline, char* const* argv,
+                           char* const* envp, int in, int out, int err, int status) {
   // The agent blocks every signal (it reads them from a signalfd) and may have inherited ignored
   // ones; both would carry over execve. A workload starts with default dispositions, none blocked.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    (void)sigaction(sig, &dfl, nullptr);  // fails for SIGKILL, SIGSTOP and libc-internal ones
+  if (!baseline.no_ignored_signals) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) {
+      (void)sigaction(sig, &dfl, nullptr);  // fails for SIGKILL, SIGSTOP and libc-internal ones
+    }
   }
   sigset_t none;
   sigemptyset(&none);
@@ -204,7 +217,7 @@ bool ClearAllCapabilities() {
     // user. Best effort: a container's agent may not chown, and the open slave works regardless.
     (void)fchown(STDIN_FILENO, *spec.uid, *spec.gid);
   }
-  if (!DropWorkloadPrivileges()) {
+  if (!DropWorkloadPrivileges(baseline)) {
     ChildFail(status, ChildFailure::Step::kSetup, errno, 126);
   }
   // After the drop (which needs CAP_SETPCAP), before the chdir (checked as the user). Becoming a
@@ -269,8 +282,8 @@ void CloseAllBut(int keep) {
 // group; the agent finds and signals the whole tree as this process's descendants. It reports the
 // command's pid, then its wait status, on `result`, and exits once it has reaped every descendant.
 // It keeps the agent's mask (every signal blocked), so only SIGKILL and SIGSTOP reach it.
-[[noreturn]] void RunShim(const ExecSpec& spec, char* const* argv, char* const* envp, int in,
-                          int out, int err, int status, int result) {
+[[noreturn]] void RunShim(const ExecSpec& spec, const ProcessBaseline& baseline, char* const* argv,
+                          char* const* envp, int in, int out, int err, int status, int result) {
   auto report = [result](int32_t value) { (void)!write(result, &value, sizeof value); };
   // Before the fork: not even the command's first orphan may get past this process.
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
@@ -279,7 +292,7 @@ void CloseAllBut(int keep) {
   }
   const pid_t command = fork();
   if (command == 0) {
-    RunChild(spec, argv, envp, in, out, err, status);
+    RunChild(spec, baseline, argv, envp, in, out, err, status);
   }
   if (command < 0) {
     report(-errno);
@@ -297,7 +310,22 @@ void CloseAllBut(int keep) {
       break;  // ECHILD: the whole tree is gone
     }
     if (pid == command) {
-      report(wait_status);
+      // Whether anything of the tree outlives the command: its orphans are this process's children
+      // by now (re-parented as it exited), so no child left means no descendant left. Zombies
+      // found meanwhile are reaped here; one alive is enough to know.
+      int32_t left = 0;
+      for (;;) {
+        const pid_t other = waitpid(-1, nullptr, __WALL | WNOHANG);
+        if (other > 0 || (other < 0 && errno == EINTR)) {
+          continue;
+        }
+        left = other == 0 ? 1 : 0;
+        break;
+      }
+      const int32_t report_both[2] = {wait_status, left};
+      static_assert(sizeof report_both == kResultBytes);
+      // Into an empty pipe (the pid went before and was read or fits): atomic, never blocks.
+      (void)!write(result, report_both, sizeof report_both);
       close(result);
     }
   }
@@ -306,7 +334,42 @@ void CloseAllBut(int keep) {
 
 }  // namespace
 
-ErrorOr<Spawned> Spawn(const ExecSpec& spec) {
+ProcessBaseline LearnProcessBaseline() {
+  ProcessBaseline baseline;
+  os::UniqueFd fd(open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+  std::string text(4096, '\0');
+  ssize_t n = fd.valid() ? read(fd.get(), text.data(), text.size()) : -1;
+  text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  auto mask = [&text](std::string_view field) -> std::optional<uint64_t> {
+    const size_t at = text.find("\n" + std::string(field) + ":\t");
+    if (at == std::string::npos) {
+      return std::nullopt;
+    }
+    const char* digits = text.c_str() + at + field.size() + 3;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long value = std::strtoull(digits, &end, 16);
+    if (errno != 0 || end == digits || (*end != '\n' && *end != '\0')) {
+      return std::nullopt;
+    }
+    return static_cast<uint64_t>(value);
+  };
+  baseline.bounding_set = mask("CapBnd");
+  if (const std::optional<uint64_t> ignored = mask("SigIgn")) {
+    bool reset = true;
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig <= 64 && sig < NSIG; ++sig) {
+      if ((*ignored >> (sig - 1) & 1) != 0 && sigaction(sig, &dfl, nullptr) != 0) {
+        reset = false;
+      }
+    }
+    baseline.no_ignored_signals = reset;
+  }
+  return baseline;
+}
+
+ErrorOr<Spawned> Spawn(const ExecSpec& spec, const ProcessBaseline& baseline) {
   os::UniqueFd child_in, child_out, child_err, child_status, shim_result;
   Spawned spawned;
   std::vector<std::pair<os::UniqueFd*, os::UniqueFd*>> pipes = {{&spawned.status_fd, &child_status},
@@ -343,7 +406,8 @@ ErrorOr<Spawned> Spawn(const ExecSpec& spec) {
     return Error{std::string("exec: fork: ") + std::strerror(errno)};
   }
   if (shim == 0) {
-    RunShim(spec, argv.data(), envp.data(), in, out, err, child_status.get(), shim_result.get());
+    RunShim(spec, baseline, argv.data(), envp.data(), in, out, err, child_status.get(),
+            shim_result.get());
   }
   spawned.shim = shim;
   shim_result.Reset();

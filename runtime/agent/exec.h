@@ -28,17 +28,40 @@ struct Spawned {
   /// Read end of the child's close-on-exec status pipe: EOF alone means execve succeeded; a
   /// ChildFailure record means the child gave up before (see DecodeChildFailure).
   os::UniqueFd status_fd;
-  /// Read end of the shim's result pipe: the command's wait status (kWaitStatusBytes) once it
-  /// exits, then EOF. EOF alone means the shim died first (it was killed).
+  /// Read end of the shim's result pipe: the command's wait status and whether processes of its
+  /// tree are left (kResultBytes, one write) once it exits, then EOF. EOF alone means the shim died
+  /// first (it was killed).
   os::UniqueFd result_fd;
 };
 
-/// Forks the shim, which forks and execs `spec`. An Error only when the agent could not even fork
-/// (pipes, fork).
-ErrorOr<Spawned> Spawn(const ExecSpec& spec);
+/// What the agent learns of its own process once, at its start, so that each workload's child
+/// need not ask again between fork and execve (LearnProcessBaseline).
+struct ProcessBaseline {
+  /// No signal is ignored (a handler does not survive execve; an ignored signal would): the child
+  /// need not reset 64 dispositions. False when it could not be made so.
+  bool no_ignored_signals = false;
+  /// The capability bounding set, as /proc/self/status says (CapBnd): the child drops what is not
+  /// kept with one prctl each, instead of asking about every capability in turn. Unset when it
+  /// could not be read.
+  std::optional<uint64_t> bounding_set;
+};
 
-/// The size of the wait status the shim writes on the result pipe.
+/// Reads /proc/self/status once, resets every signal the agent inherited as ignored to its default
+/// (the agent blocks them all and reads them from a signalfd, so this changes nothing for it, but
+/// an ignored SIGCHLD would never reach that signalfd), and says what it found.
+ProcessBaseline LearnProcessBaseline();
+
+/// Forks the shim, which forks and execs `spec`. An Error only when the agent could not even fork
+/// (pipes, fork). `baseline`: what LearnProcessBaseline said, which spares the child work; the
+/// default asks nothing of the agent's start and makes the child find everything itself.
+ErrorOr<Spawned> Spawn(const ExecSpec& spec, const ProcessBaseline& baseline = {});
+
+/// The size of one number the shim writes on the result pipe (the command's pid, when Spawn did not
+/// get it in time).
 inline constexpr size_t kWaitStatusBytes = sizeof(int32_t);
+/// The shim's report once the command is reaped: its wait status, then 1 when processes of its
+/// tree are still alive below the shim and 0 when the tree is gone, in one write.
+inline constexpr size_t kResultBytes = 2 * sizeof(int32_t);
 
 /// What the child reports on the status pipe when it cannot run the command.
 struct ChildFailure {

@@ -59,12 +59,21 @@ int Server::Run() {
     if (ready < 0 && errno != EINTR) {
       Say(std::string("poll: ") + std::strerror(errno));
     }
-    for (size_t i = 0; ready > 0 && i < fds.size(); ++i) {
+    // Once the agent decided to exit (exit_now_), nothing else is served, however ready.
+    for (size_t i = 0; ready > 0 && i < fds.size() && !exit_now_; ++i) {
       if (fds[i].revents != 0) {
         Handle(watches[i], fds[i].revents);
       }
     }
     CheckTimeouts();
+    if (exit_now_) {
+      // The last exec's client was told (agent_exits); PID 1's exit ends the sandbox.
+      FinalFlush();
+      if (options_.listen_fd < 0) {
+        unlink(options_.socket_path.c_str());
+      }
+      return 0;
+    }
     std::erase_if(connections_, [](const auto& entry) { return entry.second.dead; });
     std::erase_if(execs_,
                   [](const auto& entry) { return entry.second.finished && !entry.second.open(); });
@@ -386,8 +395,10 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
   switch (request.kind_case()) {
     case v1::Request::kHello:
       if (request.hello().protocol_version() != v1::PROTOCOL_VERSION_1) {
-        SendError(conn, "protocol version " + std::to_string(request.hello().protocol_version()) +
-                            " is not supported; this agent speaks version 1");
+        // Closed: what a client pipelined behind the Hello was written for another protocol.
+        ProtocolError(conn, "protocol version " +
+                                std::to_string(request.hello().protocol_version()) +
+                                " is not supported; this agent speaks version 1");
         return;
       }
       [[fallthrough]];

@@ -29,6 +29,7 @@ void Server::StartExec(Connection& conn, const v1::Exec& request) {
     return;
   }
   execs_[*id].conn_id = conn.id;
+  execs_[*id].end_when_idle = request.end_when_idle();
   conn.state = Connection::State::kExec;
   conn.exec_id = *id;
 }
@@ -36,7 +37,7 @@ void Server::StartExec(Connection& conn, const v1::Exec& request) {
 ErrorOr<uint64_t> Server::SpawnDetached(const ExecSpec& checked, const std::string& service) {
   ExecSpec spec = checked;
   spec.workload_capabilities = options_.workload_capabilities;
-  auto spawned = Spawn(spec);
+  auto spawned = Spawn(spec, baseline_);
   if (!spawned) {
     return spawned.error();
   }
@@ -222,7 +223,7 @@ void Server::ReadStatus(Exec& exec) {
 }
 
 void Server::ReadResult(Exec& exec) {
-  char buffer[2 * kWaitStatusBytes];
+  char buffer[kWaitStatusBytes + kResultBytes];
   for (;;) {
     ssize_t n = read(exec.result.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) {
@@ -238,18 +239,19 @@ void Server::ReadResult(Exec& exec) {
     if (exec.result_bytes.size() < sizeof buffer) {
       exec.result_bytes.append(buffer, static_cast<size_t>(n));
     }
-    // The pid first when Spawn did not get it, then the command's wait status.
+    // The pid first when Spawn did not get it, then the command's wait status and what is left.
     const size_t status_at = exec.pid_in_result ? kWaitStatusBytes : 0;
     if (exec.pid_in_result && exec.pid < 0 && exec.result_bytes.size() >= kWaitStatusBytes) {
       int32_t pid = 0;
       std::memcpy(&pid, exec.result_bytes.data(), sizeof pid);
       exec.pid = pid;
     }
-    if (!exec.reaped && exec.result_bytes.size() >= status_at + kWaitStatusBytes) {
-      int32_t wait_status = 0;
-      std::memcpy(&wait_status, exec.result_bytes.data() + status_at, sizeof wait_status);
+    if (!exec.reaped && exec.result_bytes.size() >= status_at + kResultBytes) {
+      int32_t report[2] = {0, 1};
+      std::memcpy(report, exec.result_bytes.data() + status_at, sizeof report);
       exec.reaped = true;
-      exec.wait_status = wait_status;
+      exec.wait_status = report[0];
+      exec.tree_left = report[1] != 0;
       exec.end = Clock::now();
       MaybeFinish(exec);
     }
@@ -374,11 +376,39 @@ void Server::MaybeFinish(Exec& exec) {
     OnServiceExit(exec.service, result->exit_code(), result->signal(),
                   result->exit_code() != 0 || result->signal() != 0);
   }
+  if (conn != nullptr && exec.end_when_idle && NothingElseRuns(exec)) {
+    result->set_agent_exits(true);
+    log_.AppendMarker("exec " + std::to_string(exec.id) +
+                      " was the last: nothing else runs, exiting");
+    Send(*conn, response);
+    exit_now_ = true;  // before any other request or connection is served
+    return;
+  }
   if (conn != nullptr) {
     Send(*conn, response);
     BecomeIdle(*conn);
     HandleFrames(*conn);
   }
+}
+
+bool Server::NothingElseRuns(const Exec& exec) const {
+  // Only as PID 1 are the sandbox's processes all below the agent (a microVM's agent is its PID 1
+  // too, but a VM does not end with it: the client asks only where the sandbox does). Watched
+  // volumes would lose their last counts.
+  if (getpid() != 1 || exec.tree_left || volumes_ || !services_.empty() ||
+      stop_ != StopPhase::kRunning) {
+    return false;
+  }
+  for (const auto& [id, other] : execs_) {
+    if (id != exec.id && !other.finished) {
+      return false;
+    }
+  }
+  if (shims_.size() > (shims_.count(exec.shim) != 0 ? 1u : 0u)) {
+    return false;  // a finished exec's shim still waits for processes of its tree
+  }
+  // Anything else below PID 1: orphans of a shim that was killed, the helpers it started with.
+  return ListTree(TreeScope{getpid(), shims_, {}}).empty();
 }
 
 std::set<pid_t> ChildrenAtStart() {

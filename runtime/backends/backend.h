@@ -59,6 +59,10 @@ struct Capabilities {
   /// volumes are served by virtiofsd from the host directory, `memory` ones are in the guest's
   /// memory, and read-only `local` ones are copies.
   bool host_kernel_mounts = false;
+  /// The sandbox ends when its agent (PID 1) exits, taking every process in it along: a run's
+  /// last exec may ask the agent to exit when nothing else runs (agent::ExecRequest::
+  /// end_when_idle), and the launcher then ends PID 1 without asking it to shut down.
+  bool ends_with_agent = false;
 };
 
 /// Something the sandbox sees besides its root filesystem. A volume arrives here as the volume
@@ -146,6 +150,11 @@ struct StartRequest {
   /// Let the sandbox create set-id files (the container backend's seccomp filter refuses it
   /// otherwise): only for the builder sandbox's Debian builds, whose dpkg installs set-id programs.
   bool setid_files = false;
+  /// The caller's first agent request follows at once (`run`'s exec): the backend may return
+  /// Started::agent with Hello sent and its answer read with that request's
+  /// (agent::Client::HelloAnswer::kWithFirstRequest), so that the agent's start overlaps the
+  /// launcher's own work. A broken agent is then that request's Error rather than Start's.
+  bool first_request_follows = false;
 };
 
 /// The host process that owns a sandbox: killing it ends the sandbox, and it is reaped (or, when
@@ -182,7 +191,8 @@ struct StartTimings {
   double prepare_ms = 0;  ///< boot files, images, the accelerator choice (before any process)
   double spawn_ms = 0;    ///< to the sandbox's first process exec'd (PID 1, or the VMM)
   /// To the agent answering Hello: from PID 1's exec (container), from the start of the boot
-  /// (microVMs: the readiness boundary of docs/perf/coldstart.md).
+  /// (microVMs: the readiness boundary of docs/perf/coldstart.md). With
+  /// StartRequest::first_request_follows, a container's ends once Hello is sent.
   double agent_ready_ms = 0;
   double kernel_entered_ms = 0;  ///< microVMs: the guest kernel started
   int boot_attempts = 0;         ///< microVMs: 2 when a stuck first boot was retried

@@ -442,7 +442,8 @@ Sandbox::Sandbox(Sandbox&& other) noexcept
       watchdog_fd_(std::exchange(other.watchdog_fd_, -1)),
       watchdog_pid_(std::exchange(other.watchdog_pid_, -1)),
       pooled_egress_(std::move(other.pooled_egress_)),
-      deferred_audit_(std::exchange(other.deferred_audit_, {})) {
+      deferred_audit_(std::exchange(other.deferred_audit_, {})),
+      agent_exits_(std::exchange(other.agent_exits_, false)) {
   other.agent_.reset();
 }
 
@@ -456,6 +457,7 @@ Sandbox& Sandbox::operator=(Sandbox&& other) noexcept {
     watchdog_pid_ = std::exchange(other.watchdog_pid_, -1);
     pooled_egress_ = std::move(other.pooled_egress_);
     deferred_audit_ = std::exchange(other.deferred_audit_, {});
+    agent_exits_ = std::exchange(other.agent_exits_, false);
   }
   return *this;
 }
@@ -548,8 +550,14 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
   if (sandbox.agent_) {
     AuditServicesAtStop(sandbox.record_, *sandbox.agent_, audit);
     EndGuestVolumeAudit(sandbox.record_);
-    (void)sandbox.agent_->Shutdown();
+    if (!sandbox.agent_exits_) {
+      (void)sandbox.agent_->Shutdown();
+    }
     sandbox.agent_.reset();
+  }
+  if (sandbox.agent_exits_) {
+    // Not waited for on the agent's word: its exit is on its way, and this bounds it.
+    (void)sandbox.process_.Kill(SIGKILL);
   }
   if (!sandbox.Wait(std::chrono::seconds(3))) {
     (void)sandbox.process_.Kill(SIGKILL);
@@ -703,11 +711,16 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
                    "file (`mvmctl run FILE.py`)"};
     }
   }
-  auto sandbox = Start(options, admitted, run.start, audit, timings);
+  StartOptions start = run.start;
+  start.first_request_follows = true;  // the exec below, or Destroy's Shutdown
+  auto sandbox = Start(options, admitted, start, audit, timings);
   if (!sandbox) {
     return sandbox.error();
   }
   agent::ExecRequest request;
+  if (auto backend = backends::Find(sandbox->record().backend); backend) {
+    request.end_when_idle = (*backend)->capabilities().ends_with_agent;
+  }
   const std::optional<SandboxRecord::Image>& image = sandbox->record().image;
   if (entrypoint != nullptr) {
     request.argv.assign(entrypoint->command().begin(), entrypoint->command().end());
@@ -789,6 +802,12 @@ ErrorOr<int> RunToCompletion(const LauncherOptions& options, const AdmittedPlan&
         options.note(line);
       }
     }
+  }
+  if (outcome && outcome->result.agent_exits) {
+    sandbox->AgentExits();
+  }
+  if (timings != nullptr) {
+    timings->teardown = outcome && outcome->result.agent_exits ? "agent exited" : "shutdown";
   }
   t = Clock::now();
   auto destroyed = Destroy(options, *sandbox, audit, "run finished",

@@ -125,6 +125,9 @@ struct PhaseTimings {
   double agent_ready_ms = 0;
   double exec_ms = 0;
   double teardown_ms = 0;
+  /// How a run's sandbox ended: "agent exited" (its last exec left nothing running, Sandbox::
+  /// AgentExits) or "shutdown" (the agent asked to stop what runs: SIGTERM, then a grace).
+  std::string teardown;
   /// qemu-microvm only, in ms from the start of the (last) boot: qemu exec'd, the guest kernel
   /// started (derived from the guest's CLOCK_BOOTTIME at agent start), the agent ready, the first
   /// command's result back (run only).
@@ -194,6 +197,9 @@ struct StartOptions {
   /// its watchdog records the `destroy` alone. Ignored for a detached start and for a plan with
   /// secrets, whose releases follow the launch.
   bool launch_record_with_first_exec = false;
+  /// The caller sends its first agent request right after Start (RunToCompletion's exec):
+  /// backends::StartRequest::first_request_follows.
+  bool first_request_follows = false;
 };
 
 /// A started sandbox, owned by this process: destroyed by Destroy(), or, if this process dies
@@ -217,6 +223,12 @@ class Sandbox {
   /// The records StartOptions::launch_record_with_first_exec held back, for the caller's next
   /// audit step; Destroy appends any not taken.
   std::vector<audit::Log::Event> TakeDeferredAudit() { return std::exchange(deferred_audit_, {}); }
+  /// The agent answered the last exec saying nothing else runs and it exits
+  /// (agent::ExecResult::agent_exits): Destroy then ends PID 1 with SIGKILL instead of asking the
+  /// agent to shut down. Only for a backend that ends with its agent (Capabilities::
+  /// ends_with_agent), where PID 1's end takes every process of the sandbox along, so a lying
+  /// agent can cost no more than the workload's own processes their grace.
+  void AgentExits() { agent_exits_ = true; }
 
  private:
   friend ErrorOr<Sandbox> Start(const LauncherOptions&, const AdmittedPlan&, const StartOptions&,
@@ -237,6 +249,7 @@ class Sandbox {
   /// tokens (internal.h).
   std::shared_ptr<PooledEgress> pooled_egress_;
   std::vector<audit::Log::Event> deferred_audit_;
+  bool agent_exits_ = false;
 };
 
 /// Materialises the root filesystem, starts the sandbox on the backend with the guest agent as PID

@@ -268,6 +268,7 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   // kernel's hand; until then the watchdog removes them if this process dies.
   request.dies_with_caller = !start.detached && start.pool.empty();
   request.describe = options.verbose && options.note;
+  request.first_request_follows = start.first_request_follows;
   request.egress = AllowsEgress(p);
   if (start.restore) {
     request.incoming = start.restore->incoming;

@@ -57,6 +57,8 @@ class ContainerBackend final : public backends::Backend {
     // which a FUSE mount cannot have.
     caps.fuse_volume_owner = container::kHostIdBase;
     caps.host_kernel_mounts = true;
+    // PID 1 of its own PID namespace: the kernel kills whatever else is in it when PID 1 exits.
+    caps.ends_with_agent = true;
     return caps;
   }
   ErrorOr<backends::Started> Start(const backends::StartRequest& request) const override;
@@ -151,7 +153,16 @@ ErrorOr<backends::Started> ContainerBackend::Start(const backends::StartRequest&
   const pid_t pid1 = started->pid;
 
   t = Clock::now();
-  auto client = agent::Client::Connect(request.agent_socket, kAgentWait);
+  // The listener exists before the agent runs, so this connects at once; with the first request
+  // following, what PID 1 has left to do before it answers overlaps the launcher's own work.
+  auto client = agent::Client::Connect(
+      request.agent_socket, kAgentWait,
+      request.first_request_follows ? agent::Client::HelloAnswer::kWithFirstRequest
+                                    : agent::Client::HelloAnswer::kNow,
+      [agent_log] {
+        const std::string head = Head(agent_log, 2048);
+        return head.empty() ? std::string() : "\nagent output:\n" + head;
+      });
   if (!client) {
     (void)process.Kill(SIGKILL);
     (void)process.Wait(std::chrono::seconds(5));

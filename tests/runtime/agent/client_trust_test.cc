@@ -133,4 +133,92 @@ TEST(ClientTrust, OutputUpToTheLimitOnBothStreamsIsForwarded) {
   EXPECT_EQ(forwarded.size(), 2048u);
 }
 
+// A client that sends its first request right behind Hello (HelloAnswer::kWithFirstRequest), as
+// `mvmctl run` does with its exec: Connect returns before Hello is answered, and the answer is
+// still read and checked before the request's own.
+class PipelinedHello : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/mvm-pipelined-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    dir_ = dir;
+    socket_ = dir_ / "agent.sock";
+  }
+  void TearDown() override {
+    fake_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // A fake whose Hello is answered with `hello` after `delay`, and whose Exec exits 7.
+  void Serve(v1::Response hello, std::chrono::milliseconds delay) {
+    fake_ = std::make_unique<FakeAgent>([hello, delay](const v1::Request& request) {
+      if (request.has_hello()) {
+        FakeReply reply = FakeReply::Of({hello});
+        reply.delay = delay;
+        return reply;
+      }
+      if (request.has_exec()) {
+        v1::Response exit;
+        exit.mutable_exec_exit()->set_exit_code(7);
+        return FakeReply::Of({exit});
+      }
+      return FakeAgent::Standard(request);
+    });
+    ASSERT_TRUE(fake_->Listen(socket_));
+  }
+  static v1::Response Info(uint32_t version) {
+    v1::Response info;
+    info.mutable_info()->set_version("0.1.0");
+    info.mutable_info()->set_pid(1);
+    info.mutable_info()->set_protocol_version(version);
+    return info;
+  }
+
+  std::filesystem::path dir_, socket_;
+  std::unique_ptr<FakeAgent> fake_;
+};
+
+TEST_F(PipelinedHello, ConnectReturnsBeforeHelloIsAnsweredAndTheAnswerIsReadFirst) {
+  Serve(Info(1), 500ms);
+  const auto start = std::chrono::steady_clock::now();
+  auto client = mvm::runtime::agent::Client::Connect(
+      socket_, 5s, mvm::runtime::agent::Client::HelloAnswer::kWithFirstRequest);
+  ASSERT_TRUE(client) << client.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 400ms) << "Connect waited for Hello's answer";
+  mvm::runtime::agent::ExecRequest request;
+  request.argv = {"true"};
+  auto result = client->Exec(request, nullptr);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->exit_code, 7);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 500ms);
+  const std::vector<v1::Request> seen = fake_->requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_TRUE(seen[0].has_hello());
+  EXPECT_EQ(seen[0].hello().protocol_version(), 1u);
+  EXPECT_TRUE(seen[1].has_exec());
+  // The connection serves on: the Hello is not read twice.
+  auto again = client->Exec(request, nullptr);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->exit_code, 7);
+}
+
+TEST_F(PipelinedHello, AWrongHelloAnswerIsTheFirstRequestsErrorWithTheCallersExplanation) {
+  Serve(Info(2), 0ms);
+  auto client = mvm::runtime::agent::Client::Connect(
+      socket_, 5s, mvm::runtime::agent::Client::HelloAnswer::kWithFirstRequest,
+      [] { return std::string("\nagent output:\nthe reason"); });
+  ASSERT_TRUE(client) << client.error().message;
+  mvm::runtime::agent::ExecRequest request;
+  request.argv = {"true"};
+  auto result = client->Exec(request, nullptr);
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("the guest agent did not come up: "), std::string::npos)
+      << result.error().message;
+  EXPECT_NE(result.error().message.find("does not speak protocol version 1"), std::string::npos)
+      << result.error().message;
+  EXPECT_NE(result.error().message.find("agent output:\nthe reason"), std::string::npos)
+      << result.error().message;
+  // The exec's own answer (exit 7) is never taken for anything: the connection is closed.
+  EXPECT_FALSE(client->Exec(request, nullptr));
+}
+
 }  // namespace

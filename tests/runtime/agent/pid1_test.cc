@@ -61,5 +61,53 @@ TEST_F(Pid1Test, SurvivesStraySignalsAndStopsOnSigterm) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
 }
 
+// The last exec of a sandbox that ends with its PID 1 (agent.proto, Exec.end_when_idle): with
+// nothing left running the agent says so and exits, so that the host need not ask for a Shutdown.
+TEST_F(Pid1Test, ALastExecThatLeavesNothingRunningEndsTheAgent) {
+  ExecRequest request = Sh("echo done");
+  request.end_when_idle = true;
+  auto ran = RunCommand(*client_, request);
+  ASSERT_TRUE(ran) << ran.error().message;
+  EXPECT_EQ(ran->out, "done\n");
+  EXPECT_EQ(ran->result.exit_code, 0);
+  EXPECT_TRUE(ran->result.agent_exits);
+  auto status = agent_->WaitExit(20s);  // unshare exits with the agent's status
+  ASSERT_TRUE(status) << "the agent did not exit after saying it would";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+}
+
+// What the command left running keeps the agent serving: the host then stops the sandbox with a
+// Shutdown, whose SIGTERM and grace reach the process left.
+TEST_F(Pid1Test, ALastExecThatLeavesAProcessRunningDoesNotEndTheAgent) {
+  ExecRequest request = Sh("sleep 30 & echo started");
+  request.end_when_idle = true;
+  auto ran = RunCommand(*client_, request);
+  ASSERT_TRUE(ran) << ran.error().message;
+  EXPECT_EQ(ran->out, "started\n");
+  EXPECT_FALSE(ran->result.agent_exits);
+  auto info = client_->Hello();
+  ASSERT_TRUE(info) << "the agent stopped serving: " << info.error().message;
+  // Another exec on another connection is no reason to end either.
+  auto other = agent_->Connect();
+  ASSERT_TRUE(other) << other.error().message;
+  ExecRequest last = Sh("true");
+  last.end_when_idle = true;
+  auto second = RunCommand(*other, last);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_FALSE(second->result.agent_exits) << "the first exec's background process still runs";
+  ASSERT_TRUE(client_->Shutdown());
+  auto status = agent_->WaitExit(20s);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+}
+
+// Without the request's flag, an exec that leaves nothing running is an ordinary one.
+TEST_F(Pid1Test, AnExecWithoutEndWhenIdleLeavesTheAgentServing) {
+  auto ran = RunCommand(*client_, Sh("true"));
+  ASSERT_TRUE(ran) << ran.error().message;
+  EXPECT_FALSE(ran->result.agent_exits);
+  EXPECT_TRUE(client_->Hello());
+}
+
 }  // namespace
 }  // namespace mvm::runtime::agent::testing

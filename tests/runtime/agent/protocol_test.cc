@@ -114,23 +114,35 @@ TEST_F(ProtocolTest, GarbageClosesOnlyThatConnection) {
   EXPECT_TRUE(agent_.Connect());
 }
 
-TEST_F(ProtocolTest, UnsupportedProtocolVersionIsAnErrorNotADisconnect) {
+TEST_F(ProtocolTest, UnsupportedProtocolVersionClosesTheConnectionSoNothingPipelinedRuns) {
+  // A client may pipeline its first request behind Hello (agent.proto): what it wrote for another
+  // protocol must not be served.
   int fd = RawConnect(agent_.socket());
   ASSERT_GE(fd, 0);
   v1::Request hello;
   hello.mutable_hello()->set_protocol_version(2);
-  v1::Request ping;
-  ping.mutable_ping();
+  v1::Request exec;
+  exec.mutable_exec()->add_argv("/bin/sh");
+  exec.mutable_exec()->add_argv("-c");
+  exec.mutable_exec()->add_argv("echo ran > " + agent_.root().string() + "/ran");
+  exec.mutable_exec()->set_cwd("/");
   ASSERT_TRUE(WriteFrame(fd, hello.SerializeAsString()));
-  ASSERT_TRUE(WriteFrame(fd, ping.SerializeAsString()));
+  ASSERT_TRUE(WriteFrame(fd, exec.SerializeAsString()));
   v1::Response response;
   auto first = ReadFrame(fd);
   ASSERT_TRUE(first && *first && response.ParseFromString(**first));
-  EXPECT_TRUE(response.has_error());
+  ASSERT_TRUE(response.has_error());
+  EXPECT_NE(response.error().message().find("protocol version 2 is not supported"),
+            std::string::npos)
+      << response.error().message();
   auto second = ReadFrame(fd);
-  ASSERT_TRUE(second && *second && response.ParseFromString(**second));
-  EXPECT_TRUE(response.has_info());
+  EXPECT_TRUE(!second || !*second) << "the connection stayed open";
   close(fd);
+  // The agent serves others, and never ran the pipelined command (which would have written its
+  // file within milliseconds).
+  ASSERT_TRUE(client_->Hello());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(std::filesystem::exists(agent_.root() / "ran"));
 }
 
 TEST_F(ProtocolTest, PipelinedRequestsAreAnsweredInOrder) {
