@@ -2,7 +2,10 @@
 // counting what the workload does on them (runtime/volumes/mount_watch.h) into the aggregated
 // volume records of the audit log. Host root (fanotify's filesystem marks need CAP_SYS_ADMIN); it
 // reads events and fstat-s the descriptors they carry, nothing else. Ended with SIGTERM first
-// (EndHelpers), so that it writes its last counts and the detach records.
+// (EndHelpers), so that it writes its last counts and the detach records. It does not die with its
+// launcher: when a launcher is killed, its watchdog (helpers_main.cc) ends it with that SIGTERM
+// once the sandbox is gone, so that its counts reach the end of the workload; without a watchdog
+// it ends itself (kOrphanedFor).
 //
 // A microVM's memory and local volumes are counted in the guest, by its agent
 // (runtime/agent/volume_ops.h): the helper asks it for them (VolumeOps) every kGuestAskEvery and
@@ -11,8 +14,10 @@
 // never mixed with the host's own counts of the same volume.
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,6 +41,12 @@ namespace {
 constexpr std::string_view kGuest = "guest";
 /// As often as the helper's own aggregation writes records (VolumeAudit's flush_every).
 constexpr auto kGuestAskEvery = std::chrono::seconds(10);
+/// The helper's argument after the sandbox's name: its sandbox dies with the launcher (a `run`),
+/// whose watchdog ends the helper then; else "alone".
+constexpr std::string_view kWithLauncher = "with-launcher";
+/// How long a helper whose launcher died waits for the watchdog's SIGTERM before it ends itself:
+/// longer than the watchdog takes to see the sandbox gone (WaitGone's 5 s) and end its helpers.
+constexpr auto kOrphanedFor = std::chrono::seconds(10);
 
 /// The operation a guest's agent names, when it is one the host counts on a mounted volume.
 std::optional<volumes::VolumeOp> GuestOp(std::string_view op) {
@@ -234,11 +245,16 @@ ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
   backends::HelperSpec spec;
   spec.role = "volume-audit";
   spec.program = "/proc/self/exe";
-  spec.argv = {"mvm-volume-audit", std::string(kHelperFlag), "volume-audit",
-               fs::absolute(state.root).lexically_normal().string(), name};
+  spec.argv = {"mvm-volume-audit",
+               std::string(kHelperFlag),
+               "volume-audit",
+               fs::absolute(state.root).lexically_normal().string(),
+               name,
+               std::string(dies_with_caller ? kWithLauncher : "alone")};
   spec.argv.insert(spec.argv.end(), volumes.begin(), volumes.end());
   spec.fds = {ready_write.get()};
-  spec.dies_with_parent = dies_with_caller;
+  // Killed with its launcher, it would take the counts it holds along, and write no detach.
+  spec.dies_with_parent = false;
   spec.own_session = true;
   auto helper = backends::StartHelper(spec);
   ready_write.Reset();
@@ -260,7 +276,7 @@ ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
   return std::optional<backends::HelperRecord>(helper->record);
 }
 
-int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
+int RunVolumeWatchHelper(const StateDir& state, const std::string& name, std::string_view owner,
                          const std::vector<std::string>& volumes) {
   std::signal(SIGINT, SIG_IGN);
   std::signal(SIGHUP, SIG_IGN);
@@ -305,9 +321,33 @@ int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
   if (!guest.empty()) {
     guest.Ask();  // the attach records: the agent watched its volumes before it served anyone
   }
+  // The launcher, while it lives: its end is the watchdog's to handle (it ends this helper once the
+  // sandbox is gone), this helper's only when no watchdog does.
+  os::UniqueFd launcher;
+  std::optional<std::chrono::steady_clock::time_point> orphaned;
+  if (owner == kWithLauncher) {
+    const pid_t parent = ::getppid();
+    launcher = os::UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, parent, 0)));
+    if (!launcher.valid() || ::getppid() != parent) {
+      orphaned = std::chrono::steady_clock::now();
+    }
+  }
   (void)!::write(3, "r", 1);
   ::close(3);
-  watch.Run(stop.get(), [&guest] { guest.AskIfDue(); });
+  watch.Run(stop.get(), [&] {
+    guest.AskIfDue();
+    const auto now = std::chrono::steady_clock::now();
+    if (!orphaned && launcher.valid()) {
+      pollfd gone = {launcher.get(), POLLIN, 0};
+      if (::poll(&gone, 1, 0) == 1) {
+        orphaned = now;
+      }
+    }
+    if (orphaned && now - *orphaned >= kOrphanedFor) {
+      // Blocked: read from `stop` at once, as the watchdog's SIGTERM would be.
+      ::kill(::getpid(), SIGTERM);
+    }
+  });
   if (!guest.empty()) {
     guest.Finish();
   }
