@@ -88,7 +88,11 @@ class GuestReport {
   /// workload's (a VM restored from a full snapshot counted it before the snapshot, for the
   /// sandbox it was taken of).
   void Ask() {
-    auto counts = AskAgent();
+    if (ended_) {
+      return;  // the agent's last answer came: nothing is counted after it
+    }
+    bool last = false;
+    auto counts = AskAgent(&last);
     if (!counts) {
       last_error_ = counts.error().message;
       return;
@@ -97,6 +101,7 @@ class GuestReport {
     asked_ = std::chrono::steady_clock::now();
     RecordGuestAnswer(audit_, name_, volumes_, *counts, /*first=*/!attached_);
     attached_ = true;
+    ended_ = last;
   }
   /// Asks when kGuestAskEvery has passed since the last answer.
   void AskIfDue() {
@@ -104,8 +109,9 @@ class GuestReport {
       Ask();
     }
   }
-  /// Asks a last time, then records every volume's detach: not ok, saying why, when the agent did
-  /// not answer (its counts since the last answer are lost then).
+  /// Asks a last time (unless the agent's last answer came already: a stop's, after its workloads
+  /// were gone), then records every volume's detach: not ok, saying why, when the agent did not
+  /// answer (its counts since the last answer are lost then).
   void Finish() {
     Ask();
     for (const GuestVolume& v : volumes_) {
@@ -123,14 +129,14 @@ class GuestReport {
     options.reported_by = "guest-agent";
     return options;
   }
-  ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgent() {
-    auto counts = AskAgentOnce();
+  ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgent(bool* last) {
+    auto counts = AskAgentOnce(last);
     if (!counts && reused_) {
-      counts = AskAgentOnce();  // the connection broke since (a full snapshot's pause): anew
+      counts = AskAgentOnce(last);  // the connection broke since (a full snapshot's pause): anew
     }
     return counts;
   }
-  ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgentOnce() {
+  ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgentOnce(bool* last) {
     reused_ = client_.has_value();
     if (!client_) {
       // Short: the agent answered before the helper started, and at the end EndHelpers waits a
@@ -141,7 +147,7 @@ class GuestReport {
       }
       client_.emplace(std::move(*client));
     }
-    auto counts = client_->VolumeOps();
+    auto counts = client_->VolumeOps(last);
     if (!counts) {
       client_.reset();  // a new connection next time
     }
@@ -153,6 +159,7 @@ class GuestReport {
   volumes::VolumeAudit audit_;
   std::vector<GuestVolume> volumes_;
   bool attached_ = false;  // an answer came, which recorded the attaches
+  bool ended_ = false;     // the agent's last answer came
   std::optional<agent::Client> client_;
   bool reused_ = false;  // the last question went over a connection made before it
   std::chrono::steady_clock::time_point asked_;
