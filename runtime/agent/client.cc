@@ -753,12 +753,15 @@ ErrorOr<std::vector<ServiceStatus>> Client::ListServices() {
   return out;
 }
 
-ErrorOr<std::vector<GuestVolumeOps>> Client::VolumeOps() {
+ErrorOr<std::vector<GuestVolumeOps>> Client::VolumeOps(bool* last) {
   v1::Request request;
   request.mutable_volume_ops();
   auto response = RoundTrip(request, &v1::Response::has_volume_ops);
   if (!response) {
     return response.error();
+  }
+  if (last != nullptr) {
+    *last = response->volume_ops().last();
   }
   std::vector<GuestVolumeOps> out;
   for (const v1::GuestVolume& v : response->volume_ops().volumes()) {

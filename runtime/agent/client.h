@@ -201,8 +201,9 @@ class Client {
   ErrorOr<Ok> StartService(const ServiceSpec& spec);
   /// Every service the agent was asked to start, sorted by name.
   ErrorOr<std::vector<ServiceStatus>> ListServices();
-  /// The counts of the volumes the agent watches, handed over (VolumeOps).
-  ErrorOr<std::vector<GuestVolumeOps>> VolumeOps();
+  /// The counts of the volumes the agent watches, handed over (VolumeOps). `last`, when given, is
+  /// set to whether the agent said this is its last answer (its workloads are gone).
+  ErrorOr<std::vector<GuestVolumeOps>> VolumeOps(bool* last = nullptr);
   /// The newest `max_bytes` of service `name`'s own log ring; an Error naming the services there
   /// are when the agent has no such service.
   ErrorOr<std::string> ServiceLogs(const std::string& name, uint64_t max_bytes = 1u << 20);

@@ -48,6 +48,9 @@ inline constexpr uint64_t kMaxLogReply = 15u << 20;
 inline constexpr milliseconds kStopGrace{2000};
 inline constexpr milliseconds kKillGrace{1000};
 inline constexpr milliseconds kFlushGrace{1000};
+// After a Shutdown answer: how long an agent that watches volumes waits for the last VolumeOps
+// (the host's volume-audit helper asks at once; event_loop.h, StopPhase::kLastAsk).
+inline constexpr milliseconds kLastAskWait{2000};
 inline constexpr milliseconds kStopPoll{50};
 // How long the listener rests after accept() ran out of descriptors or memory: it stays readable
 // meanwhile, and polling it at once would spin.
@@ -184,7 +187,10 @@ class Server {
     Kind kind;
     uint64_t id;
   };
-  enum class StopPhase { kRunning, kTerm, kKill };
+  // kLastAsk: the workloads are gone and a Shutdown answered; an agent that watches volumes waits
+  // (kLastAskWait) for the host's last VolumeOps, so that what the workloads did while they were
+  // stopped (a SIGTERM handler's writes) is counted, and answers nothing else.
+  enum class StopPhase { kRunning, kTerm, kKill, kLastAsk };
 
   void BuildPoll(std::vector<pollfd>& fds, std::vector<Watch>& watches);
   int PollTimeout() const;
@@ -196,6 +202,10 @@ class Server {
   // True while `conn` is read: idle, in a chunked FileWrite, or in a streaming or terminal Exec
   // whose command has room for more stdin (kMaxPending unread bytes at most).
   bool Reading(const Connection& conn) const;
+  // True while requests are read: until a stop begins, and in its kLastAsk phase.
+  bool AcceptsRequests() const {
+    return stop_ == StopPhase::kRunning || stop_ == StopPhase::kLastAsk;
+  }
   void HandleFrames(Connection& conn);
   void Dispatch(Connection& conn, const std::string& payload);
   void StartExec(Connection& conn, const v1::Exec& request);
@@ -281,6 +291,8 @@ class Server {
   Clock::time_point stop_deadline_;
   // An exec with end_when_idle was answered with agent_exits: Run flushes and returns.
   bool exit_now_ = false;
+  bool shutdown_asked_ = false;  // a client's Shutdown began the stop: it gets the last ask
+  bool last_ask_answered_ = false;
   std::optional<Clock::time_point> accept_paused_until_;
 };
 

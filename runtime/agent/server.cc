@@ -81,7 +81,13 @@ int Server::Run() {
       for (auto& [id, conn] : connections_) {
         if (conn.state == Connection::State::kShutdown) {
           SendDone(conn, 0);
+          BecomeIdle(conn);
         }
+      }
+      if (volumes_ && shutdown_asked_ && stop_ != StopPhase::kLastAsk) {
+        stop_ = StopPhase::kLastAsk;
+        stop_deadline_ = Clock::now() + kLastAskWait;
+        continue;
       }
       FinalFlush();
       if (options_.listen_fd < 0) {
@@ -108,8 +114,7 @@ void Server::BuildPoll(std::vector<pollfd>& fds, std::vector<Watch>& watches) {
   if (accept_paused_until_ && Clock::now() >= *accept_paused_until_) {
     accept_paused_until_.reset();
   }
-  if (stop_ == StopPhase::kRunning && connections_.size() < kMaxConnections &&
-      !accept_paused_until_) {
+  if (AcceptsRequests() && connections_.size() < kMaxConnections && !accept_paused_until_) {
     add(listener_.get(), POLLIN, Kind::kListener, 0);
   }
   for (auto& [id, conn] : connections_) {
@@ -134,7 +139,7 @@ void Server::BuildPoll(std::vector<pollfd>& fds, std::vector<Watch>& watches) {
       continue;
     }
     short events = POLLRDHUP;
-    if (Reading(conn) && stop_ == StopPhase::kRunning) {
+    if (Reading(conn) && AcceptsRequests()) {
       events |= POLLIN;
     }
     if (conn.pending() > 0) {
@@ -372,6 +377,11 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
     return;
   }
   const v1::Request& request = *parsed;
+  if (stop_ == StopPhase::kLastAsk && request.kind_case() != v1::Request::kVolumeOps &&
+      request.kind_case() != v1::Request::kHello && request.kind_case() != v1::Request::kPing) {
+    SendError(conn, "the agent is shutting down: it answers only VolumeOps now");
+    return;
+  }
   if (conn.state == Connection::State::kWrite) {
     if (request.kind_case() != v1::Request::kFileWriteData) {
       ProtocolError(conn,
@@ -478,6 +488,8 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
       if (volumes_) {
         *reply = volumes_->Take();
       }
+      last_ask_answered_ = stop_ == StopPhase::kLastAsk;
+      reply->set_last(last_ask_answered_);
       Send(conn, response);
       return;
     }
@@ -514,6 +526,7 @@ void Server::Dispatch(Connection& conn, const std::string& payload) {
     }
     case v1::Request::kShutdown:
       conn.state = Connection::State::kShutdown;
+      shutdown_asked_ = true;
       BeginStop(SIGTERM);
       return;
     case v1::Request::KIND_NOT_SET:  // ParseRequest refuses these

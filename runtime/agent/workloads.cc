@@ -440,6 +440,9 @@ void Server::BeginStop(int signal) {
 }
 
 bool Server::StopDone() {
+  if (stop_ == StopPhase::kLastAsk) {
+    return last_ask_answered_ || Clock::now() >= stop_deadline_;
+  }
   const bool empty = shims_.empty() && ListTree(Workloads()).empty();
   const auto now = Clock::now();
   if (stop_ == StopPhase::kTerm && (empty || now >= stop_deadline_)) {

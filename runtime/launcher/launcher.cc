@@ -549,11 +549,14 @@ ErrorOr<Ok> Destroy(const LauncherOptions& options, Sandbox& sandbox, audit::Log
   }
   if (sandbox.agent_) {
     AuditServicesAtStop(sandbox.record_, *sandbox.agent_, audit);
-    EndGuestVolumeAudit(sandbox.record_);
+    // The agent answers once its workloads are gone and then waits for the volume audit's last
+    // question, which so counts what they did while being stopped. An agent that said it exits
+    // watches no volume (it never takes that path while it does).
     if (!sandbox.agent_exits_) {
       (void)sandbox.agent_->Shutdown();
     }
     sandbox.agent_.reset();
+    EndGuestVolumeAudit(sandbox.record_);
   }
   if (sandbox.agent_exits_) {
     // Not waited for on the agent's word: its exit is on its way, and this bounds it.
@@ -606,8 +609,9 @@ ErrorOr<Ok> StopByName(const LauncherOptions& options, std::string_view name, bo
     if (client) {
       AuditServicesAtStop(*record, *client, audit);
     }
-    EndGuestVolumeAudit(*record);
     const bool acknowledged = client && client->Shutdown();
+    // After the agent's answer, while it waits for this last question (as in Destroy).
+    EndGuestVolumeAudit(*record);
     if (!acknowledged || !WaitGone(*record, std::chrono::seconds(3))) {
       SignalRecord(*record, SIGKILL);
       if (!WaitGone(*record, std::chrono::seconds(5))) {

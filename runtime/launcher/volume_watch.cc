@@ -2,7 +2,10 @@
 // counting what the workload does on them (runtime/volumes/mount_watch.h) into the aggregated
 // volume records of the audit log. Host root (fanotify's filesystem marks need CAP_SYS_ADMIN); it
 // reads events and fstat-s the descriptors they carry, nothing else. Ended with SIGTERM first
-// (EndHelpers), so that it writes its last counts and the detach records.
+// (EndHelpers), so that it writes its last counts and the detach records. It does not die with its
+// launcher: when a launcher is killed, its watchdog (helpers_main.cc) ends it with that SIGTERM
+// once the sandbox is gone, so that its counts reach the end of the workload; without a watchdog
+// it ends itself (kOrphanedFor).
 //
 // A microVM's memory and local volumes are counted in the guest, by its agent
 // (runtime/agent/volume_ops.h): the helper asks it for them (VolumeOps) every kGuestAskEvery and
@@ -11,8 +14,10 @@
 // never mixed with the host's own counts of the same volume.
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -34,8 +39,16 @@ namespace {
 
 /// The access word of a volume its guest's agent counts, in the helper's arguments.
 constexpr std::string_view kGuest = "guest";
-/// As often as the helper's own aggregation writes records (VolumeAudit's flush_every).
-constexpr auto kGuestAskEvery = std::chrono::seconds(10);
+/// How often the helper asks: what a VM that ends without a stop loses is what its agent counted
+/// since (docs/volumes.md). The agent's counts go into the helper's aggregation, which writes them
+/// out at most every 10 s (VolumeAudit's flush_every) all the same.
+constexpr auto kGuestAskEvery = std::chrono::seconds(1);
+/// The helper's argument after the sandbox's name: its sandbox dies with the launcher (a `run`),
+/// whose watchdog ends the helper then; else "alone".
+constexpr std::string_view kWithLauncher = "with-launcher";
+/// How long a helper whose launcher died waits for the watchdog's SIGTERM before it ends itself:
+/// longer than the watchdog takes to see the sandbox gone (WaitGone's 5 s) and end its helpers.
+constexpr auto kOrphanedFor = std::chrono::seconds(10);
 
 /// The operation a guest's agent names, when it is one the host counts on a mounted volume.
 std::optional<volumes::VolumeOp> GuestOp(std::string_view op) {
@@ -77,7 +90,11 @@ class GuestReport {
   /// workload's (a VM restored from a full snapshot counted it before the snapshot, for the
   /// sandbox it was taken of).
   void Ask() {
-    auto counts = AskAgent();
+    if (ended_) {
+      return;  // the agent's last answer came: nothing is counted after it
+    }
+    bool last = false;
+    auto counts = AskAgent(&last);
     if (!counts) {
       last_error_ = counts.error().message;
       return;
@@ -86,15 +103,17 @@ class GuestReport {
     asked_ = std::chrono::steady_clock::now();
     RecordGuestAnswer(audit_, name_, volumes_, *counts, /*first=*/!attached_);
     attached_ = true;
+    ended_ = last;
   }
-  /// Asks when kGuestAskEvery has passed since the last answer.
+  /// Asks when kGuestAskEvery has passed since the last answer, give or take the wake-up's slack.
   void AskIfDue() {
-    if (std::chrono::steady_clock::now() - asked_ >= kGuestAskEvery) {
+    if (std::chrono::steady_clock::now() - asked_ >= kGuestAskEvery * 9 / 10) {
       Ask();
     }
   }
-  /// Asks a last time, then records every volume's detach: not ok, saying why, when the agent did
-  /// not answer (its counts since the last answer are lost then).
+  /// Asks a last time (unless the agent's last answer came already: a stop's, after its workloads
+  /// were gone), then records every volume's detach: not ok, saying why, when the agent did not
+  /// answer (its counts since the last answer are lost then).
   void Finish() {
     Ask();
     for (const GuestVolume& v : volumes_) {
@@ -112,14 +131,14 @@ class GuestReport {
     options.reported_by = "guest-agent";
     return options;
   }
-  ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgent() {
-    auto counts = AskAgentOnce();
+  ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgent(bool* last) {
+    auto counts = AskAgentOnce(last);
     if (!counts && reused_) {
-      counts = AskAgentOnce();  // the connection broke since (a full snapshot's pause): anew
+      counts = AskAgentOnce(last);  // the connection broke since (a full snapshot's pause): anew
     }
     return counts;
   }
-  ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgentOnce() {
+  ErrorOr<std::vector<agent::GuestVolumeOps>> AskAgentOnce(bool* last) {
     reused_ = client_.has_value();
     if (!client_) {
       // Short: the agent answered before the helper started, and at the end EndHelpers waits a
@@ -130,7 +149,7 @@ class GuestReport {
       }
       client_.emplace(std::move(*client));
     }
-    auto counts = client_->VolumeOps();
+    auto counts = client_->VolumeOps(last);
     if (!counts) {
       client_.reset();  // a new connection next time
     }
@@ -142,6 +161,7 @@ class GuestReport {
   volumes::VolumeAudit audit_;
   std::vector<GuestVolume> volumes_;
   bool attached_ = false;  // an answer came, which recorded the attaches
+  bool ended_ = false;     // the agent's last answer came
   std::optional<agent::Client> client_;
   bool reused_ = false;  // the last question went over a connection made before it
   std::chrono::steady_clock::time_point asked_;
@@ -234,11 +254,16 @@ ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
   backends::HelperSpec spec;
   spec.role = "volume-audit";
   spec.program = "/proc/self/exe";
-  spec.argv = {"mvm-volume-audit", std::string(kHelperFlag), "volume-audit",
-               fs::absolute(state.root).lexically_normal().string(), name};
+  spec.argv = {"mvm-volume-audit",
+               std::string(kHelperFlag),
+               "volume-audit",
+               fs::absolute(state.root).lexically_normal().string(),
+               name,
+               std::string(dies_with_caller ? kWithLauncher : "alone")};
   spec.argv.insert(spec.argv.end(), volumes.begin(), volumes.end());
   spec.fds = {ready_write.get()};
-  spec.dies_with_parent = dies_with_caller;
+  // Killed with its launcher, it would take the counts it holds along, and write no detach.
+  spec.dies_with_parent = false;
   spec.own_session = true;
   auto helper = backends::StartHelper(spec);
   ready_write.Reset();
@@ -260,7 +285,7 @@ ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
   return std::optional<backends::HelperRecord>(helper->record);
 }
 
-int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
+int RunVolumeWatchHelper(const StateDir& state, const std::string& name, std::string_view owner,
                          const std::vector<std::string>& volumes) {
   std::signal(SIGINT, SIG_IGN);
   std::signal(SIGHUP, SIG_IGN);
@@ -305,9 +330,38 @@ int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
   if (!guest.empty()) {
     guest.Ask();  // the attach records: the agent watched its volumes before it served anyone
   }
+  // The launcher, while it lives: its end is the watchdog's to handle (it ends this helper once the
+  // sandbox is gone), this helper's only when no watchdog does.
+  os::UniqueFd launcher;
+  std::optional<std::chrono::steady_clock::time_point> orphaned;
+  if (owner == kWithLauncher) {
+    const pid_t parent = ::getppid();
+    launcher = os::UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, parent, 0)));
+    if (!launcher.valid() || ::getppid() != parent) {
+      orphaned = std::chrono::steady_clock::now();
+    }
+  }
   (void)!::write(3, "r", 1);
   ::close(3);
-  watch.Run(stop.get(), [&guest] { guest.AskIfDue(); });
+  const auto wake_every =
+      guest.empty() ? std::chrono::milliseconds(std::chrono::seconds(10)) : kGuestAskEvery;
+  watch.Run(
+      stop.get(),
+      [&] {
+        guest.AskIfDue();
+        const auto now = std::chrono::steady_clock::now();
+        if (!orphaned && launcher.valid()) {
+          pollfd gone = {launcher.get(), POLLIN, 0};
+          if (::poll(&gone, 1, 0) == 1) {
+            orphaned = now;
+          }
+        }
+        if (orphaned && now - *orphaned >= kOrphanedFor) {
+          // Blocked: read from `stop` at once, as the watchdog's SIGTERM would be.
+          ::kill(::getpid(), SIGTERM);
+        }
+      },
+      wake_every);
   if (!guest.empty()) {
     guest.Finish();
   }

@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "ir/support/os/errno_text.h"
@@ -185,19 +186,28 @@ void MountWatch::Drain() {
   tree_.Drain();
 }
 
-void MountWatch::Run(int stop_fd, const std::function<void()>& on_wake) {
+void MountWatch::Run(int stop_fd, const std::function<void()>& on_wake,
+                     std::chrono::milliseconds wake_every) {
+  constexpr auto kIdleFlush = std::chrono::seconds(10);
+  auto last_event = std::chrono::steady_clock::now();
   for (;;) {
     pollfd fds[3] = {{stop_fd, POLLIN, 0},
                      {access_.valid() ? access_.get() : -1, POLLIN, 0},
                      {tree_.fd(), POLLIN, 0}};
     // A wake-up at least every 10 s lets the audit flush counters that are due.
-    int ready = ::poll(fds, 3, 10000);
+    int ready = ::poll(
+        fds, 3,
+        static_cast<int>(std::min<std::chrono::milliseconds>(wake_every, kIdleFlush).count()));
     if (ready < 0 && errno != EINTR) {
       break;
     }
     Drain();
-    if (ready == 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (ready != 0) {
+      last_event = now;
+    } else if (now - last_event >= kIdleFlush) {
       audit_->Flush();  // an idle volume's last counts go out within 10 s
+      last_event = now;
     }
     if (on_wake) {
       on_wake();

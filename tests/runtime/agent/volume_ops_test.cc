@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "tests/runtime/agent/agent_process.h"
 
@@ -89,6 +91,41 @@ TEST_F(VolumeOpsTest, CountsTheWorkloadsCreatesRenamesAndDeletesExactlyOnce) {
   auto later = client_->VolumeOps();
   ASSERT_TRUE(later) << later.error().message;
   EXPECT_EQ(ByOp((*later)[0])["create"].count, 1u);
+}
+
+// What a workload does while the agent shuts it down (here: 3 files its SIGTERM handler writes) is
+// in the answer to the host's last VolumeOps, which an agent that watches volumes waits for after
+// it has answered the Shutdown (event_loop.h, StopPhase::kLastAsk), and then ends.
+TEST_F(VolumeOpsTest, TheLastAskAfterAShutdownCountsWhatTheWorkloadDidWhileStopped) {
+  const std::string v = volume_.string();
+  auto started = RunCommand(
+      *client_,
+      Sh("(trap 'for i in 1 2 3; do echo t > " + v + "/t$i; done; exit 0' TERM; " + "touch " + v +
+         "/trapped; while :; do sleep 1 & wait $!; done) " + "</dev/null >/dev/null 2>&1 &"));
+  ASSERT_TRUE(started) << started.error().message;
+  ASSERT_EQ(started->result.exit_code, 0) << started->err;
+  for (int i = 0; i < 200 && !fs::exists(volume_ / "trapped"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(fs::exists(volume_ / "trapped")) << "the workload never set its trap";
+  bool last = true;
+  auto before = client_->VolumeOps(&last);  // hands over the counts so far
+  ASSERT_TRUE(before) << before.error().message;
+  EXPECT_FALSE(last);
+  auto asker = agent_->Connect();  // the host's volume-audit helper keeps its own connection
+  ASSERT_TRUE(asker) << asker.error().message;
+
+  auto shutdown = client_->Shutdown();
+  ASSERT_TRUE(shutdown) << shutdown.error().message;
+  auto after = asker->VolumeOps(&last);
+  ASSERT_TRUE(after) << "the agent ended before the last question: " << after.error().message;
+  EXPECT_TRUE(last);
+  ASSERT_EQ(after->size(), 2u);
+  auto ops = ByOp((*after)[0]);
+  EXPECT_EQ(ops["create"].count, 3u) << "t1, t2, t3, written by the SIGTERM handler";
+  EXPECT_GE(ops["write"].count, 1u);
+  // Answered, it ends at once, not at the end of its wait.
+  EXPECT_TRUE(agent_->WaitExit(std::chrono::milliseconds(1500)).has_value());
 }
 
 TEST(VolumeOpsNone, AnAgentToldOfNoVolumeAnswersAnEmptyList) {
