@@ -34,6 +34,27 @@ using mvm::testing::Result;
 using mvm::testing::WaitFor;
 using ::testing::HasSubstr;
 
+// Writes `project`/vols.py: one container workload, `vols`, with `data` read-write at /data and an
+// 8 MiB memory volume at /scratch, whose entrypoint `work` runs `script` (shell, no double quotes).
+fs::path WriteVolsProject(const fs::path& project, const fs::path& data,
+                          const std::string& script) {
+  const fs::path source = project / "vols.py";
+  std::ofstream(source)
+      << "from mvm import Volume, entrypoint, workload\n\n"
+         "@workload(\"vols\", image=\"template:busybox\", isolation=\"container\",\n"
+         "          timeout_seconds=60,\n"
+         "          volumes=[Volume.local(\""
+      << data.string()
+      << "\", \"/data\", mode=\"rw\"),\n"
+         "                   Volume.memory(\"/scratch\", size_mb=8)])\n"
+         "class Vols:\n"
+         "    @entrypoint(\"work\", command=[\"sh\", \"-c\", \""
+      << script
+      << "\"])\n"
+         "    def work(self): ...\n";
+  return source;
+}
+
 TEST(VolumeAuditE2E, AWorkloadsOwnOperationsOnLocalAndMemoryVolumesAreCounted) {
   if (::geteuid() != 0) {
     MVM_MISSING_PREREQUISITE() << "root (the container backend and fanotify marks need it)";
@@ -48,23 +69,13 @@ TEST(VolumeAuditE2E, AWorkloadsOwnOperationsOnLocalAndMemoryVolumesAreCounted) {
   fs::create_directories(project);
   fs::create_directories(data);
   std::ofstream(data / "host.txt") << "from the host\n";
-  const fs::path source = project / "vols.py";
   // Per volume: 2 files written, 3 entries made (a, sub, sub/b), 1 rename, 1 delete, 1 read. The
   // rename and the delete are in the volume's root, watched from the start: what happens inside
   // a directory just made, before its watch is placed, is seen only as what it then holds.
-  std::ofstream(source)
-      << "from mvm import Volume, entrypoint, workload\n\n"
-         "@workload(\"vols\", image=\"template:busybox\", isolation=\"container\",\n"
-         "          timeout_seconds=60,\n"
-         "          volumes=[Volume.local(\""
-      << data.string()
-      << "\", \"/data\", mode=\"rw\"),\n"
-         "                   Volume.memory(\"/scratch\", size_mb=8)])\n"
-         "class Vols:\n"
-         "    @entrypoint(\"work\", command=[\"sh\", \"-c\", \"for d in /data /scratch; do "
-         "echo hello > $d/a && mkdir $d/sub && echo world! > $d/sub/b && mv $d/a $d/c "
-         "&& cat $d/c && rm $d/c || exit 1; done; sleep 2; echo worked\"])\n"
-         "    def work(self): ...\n";
+  const fs::path source = WriteVolsProject(
+      project, data,
+      "for d in /data /scratch; do echo hello > $d/a && mkdir $d/sub && echo world! > $d/sub/b && "
+      "mv $d/a $d/c && cat $d/c && rm $d/c || exit 1; done; sleep 2; echo worked");
   // The host reads and writes its own directory all the while the workload runs: not the
   // workload's.
   std::atomic<bool> done = false;
@@ -113,22 +124,12 @@ TEST(VolumeAuditE2E, TheLaunchersDeathStillRecordsTheCountsAndBothDetaches) {
   const fs::path data = dir.path() / "data";
   fs::create_directories(project);
   fs::create_directories(data);
-  const fs::path source = project / "vols.py";
   // Per volume: 2 creates (f, k), 1 rename, 1 delete, 2 written files; then one more create on
   // /data, the directory that tells the test the work is done.
-  std::ofstream(source)
-      << "from mvm import Volume, entrypoint, workload\n\n"
-         "@workload(\"vols\", image=\"template:busybox\", isolation=\"container\",\n"
-         "          timeout_seconds=60,\n"
-         "          volumes=[Volume.local(\""
-      << data.string()
-      << "\", \"/data\", mode=\"rw\"),\n"
-         "                   Volume.memory(\"/scratch\", size_mb=8)])\n"
-         "class Vols:\n"
-         "    @entrypoint(\"work\", command=[\"sh\", \"-c\", \"for d in /data /scratch; do "
-         "echo a > $d/f && mv $d/f $d/g && rm $d/g && echo b > $d/k || exit 1; done; "
-         "mkdir /data/ready && exec sleep 600\"])\n"
-         "    def work(self): ...\n";
+  const fs::path source = WriteVolsProject(
+      project, data,
+      "for d in /data /scratch; do echo a > $d/f && mv $d/f $d/g && rm $d/g && echo b > $d/k || "
+      "exit 1; done; mkdir /data/ready && exec sleep 600");
   const auto started = std::chrono::steady_clock::now();
   mvm::testing::MvmctlChild run =
       mvm::testing::StartMvmctl({"run", source.string(), "--entrypoint", "work"}, state);
