@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -146,6 +148,28 @@ ErrorOr<Ok> WriteProcFile(pid_t pid, const char* file, std::string_view text) {
   return Ok{};
 }
 
+// A detached tmpfs (mode 0755) of this process's user namespace, of at most `size` bytes and
+// `nr_inodes` inodes, mounted with `attrs`; `what` names it in errors.
+ErrorOr<UniqueFd> DetachedTmpfs(const std::string& what, const std::string& size,
+                                std::optional<std::string> nr_inodes, unsigned attrs) {
+  UniqueFd config(fsopen("tmpfs", FSOPEN_CLOEXEC));
+  if (!config.valid()) {
+    return Error{"cannot create " + what + ": fsopen: " + ErrnoText(errno)};
+  }
+  if (fsconfig(config.get(), FSCONFIG_SET_STRING, "size", size.c_str(), 0) != 0 ||
+      (nr_inodes &&
+       fsconfig(config.get(), FSCONFIG_SET_STRING, "nr_inodes", nr_inodes->c_str(), 0) != 0) ||
+      fsconfig(config.get(), FSCONFIG_SET_STRING, "mode", "0755", 0) != 0 ||
+      fsconfig(config.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    return Error{"cannot create " + what + ": " + ErrnoText(errno)};
+  }
+  UniqueFd mount(fsmount(config.get(), FSMOUNT_CLOEXEC, attrs));
+  if (!mount.valid()) {
+    return Error{"cannot mount " + what + ": " + ErrnoText(errno)};
+  }
+  return mount;
+}
+
 // The sandbox's staging tmpfs: a detached mount (in no mount namespace) that holds copies of the
 // staged sources and the masked /proc texts. Binds from it show only "/s<N>" in the sandbox's
 // mountinfo. Its files belong to the sandbox's root; it is bound read-only.
@@ -172,20 +196,12 @@ ErrorOr<UniqueFd> MakeStaging(const std::vector<StagedFile>& files) {
       return Error{"cannot read " + Quote(f.copy_from) + " to stage it: " + ec.message()};
     }
   }
-  UniqueFd config(fsopen("tmpfs", FSOPEN_CLOEXEC));
-  if (!config.valid()) {
-    return Error{"cannot create the staging tmpfs: fsopen: " + ErrnoText(errno)};
+  auto made = DetachedTmpfs("the staging tmpfs", std::to_string(bytes), std::nullopt,
+                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+  if (!made) {
+    return made.error();
   }
-  std::string size = std::to_string(bytes);
-  if (fsconfig(config.get(), FSCONFIG_SET_STRING, "size", size.c_str(), 0) != 0 ||
-      fsconfig(config.get(), FSCONFIG_SET_STRING, "mode", "0755", 0) != 0 ||
-      fsconfig(config.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
-    return Error{"cannot create the staging tmpfs: " + ErrnoText(errno)};
-  }
-  UniqueFd staging(fsmount(config.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
-  if (!staging.valid()) {
-    return Error{"cannot mount the staging tmpfs: " + ErrnoText(errno)};
-  }
+  UniqueFd staging = std::move(*made);
   // A detached mount has no path of its own; its fd's /proc link reaches it.
   fs::path root = "/proc/self/fd/" + std::to_string(staging.get());
   for (const StagedFile& f : files) {
@@ -234,20 +250,12 @@ ErrorOr<UniqueFd> MakeStaging(const std::vector<StagedFile>& files) {
 // nodes and five symlinks, each with its path walk in the child. Left writable: OpenSources makes
 // it read-only with the attributes the plan gives it.
 ErrorOr<UniqueFd> MakeDev() {
-  UniqueFd config(fsopen("tmpfs", FSOPEN_CLOEXEC));
-  if (!config.valid()) {
-    return Error{"cannot create the sandbox's /dev: fsopen: " + ErrnoText(errno)};
+  auto made =
+      DetachedTmpfs("the sandbox's /dev", "16k", "32", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+  if (!made) {
+    return made.error();
   }
-  if (fsconfig(config.get(), FSCONFIG_SET_STRING, "size", "16k", 0) != 0 ||
-      fsconfig(config.get(), FSCONFIG_SET_STRING, "nr_inodes", "32", 0) != 0 ||
-      fsconfig(config.get(), FSCONFIG_SET_STRING, "mode", "0755", 0) != 0 ||
-      fsconfig(config.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
-    return Error{"cannot create the sandbox's /dev: " + ErrnoText(errno)};
-  }
-  UniqueFd dev(fsmount(config.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC));
-  if (!dev.valid()) {
-    return Error{"cannot mount the sandbox's /dev: " + ErrnoText(errno)};
-  }
+  UniqueFd dev = std::move(*made);
   for (const char* node : kDevNodes) {
     const std::string host = std::string("/dev/") + node;
     struct stat st {};
