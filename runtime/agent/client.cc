@@ -190,6 +190,13 @@ ErrorOr<Ok> Client::SendRequest(const v1::Request& request, std::chrono::millise
   }
   auto written = WriteFrame(fd_, request.SerializeAsString());
   if (!written) {
+    // An agent that refuses a pipelined Hello closes the connection, which fails this write; its
+    // answer to the Hello, already sent, says why.
+    if (hello_by_) {
+      if (auto hello = AwaitPendingHello(); !hello) {
+        return hello.error();
+      }
+    }
     return Broken(
         Error{"the agent at " + Quoted(socket_) + " went away: " + written.error().message});
   }

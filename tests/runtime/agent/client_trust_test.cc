@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "runtime/agent/client.h"
 #include "tests/runtime/support/fake_agent.h"
@@ -219,6 +220,37 @@ TEST_F(PipelinedHello, AWrongHelloAnswerIsTheFirstRequestsErrorWithTheCallersExp
       << result.error().message;
   // The exec's own answer (exit 7) is never taken for anything: the connection is closed.
   EXPECT_FALSE(client->Exec(request, nullptr));
+}
+
+TEST_F(PipelinedHello, AHelloRefusedAndClosedBeforeTheRequestIsWrittenStillSaysWhy) {
+  // An agent of another protocol answers the Hello with an error and closes the connection
+  // (ProtocolTest.UnsupportedProtocolVersionClosesTheConnectionSoNothingPipelinedRuns), here
+  // before the exec is written: the write fails, and the Hello's answer is the error.
+  fake_ = std::make_unique<FakeAgent>([](const v1::Request& request) {
+    if (request.has_hello()) {
+      FakeReply reply = FakeReply::Fail("protocol version 1 is not supported; this agent speaks 2");
+      reply.close = true;
+      return reply;
+    }
+    return FakeAgent::Standard(request);
+  });
+  ASSERT_TRUE(fake_->Listen(socket_));
+  auto client = mvm::runtime::agent::Client::Connect(
+      socket_, 5s, mvm::runtime::agent::Client::HelloAnswer::kWithFirstRequest);
+  ASSERT_TRUE(client) << client.error().message;
+  for (int i = 0; i < 200 && fake_->requests().empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(fake_->requests().size(), 1u);
+  std::this_thread::sleep_for(100ms);  // the fake closes right after its answer
+  mvm::runtime::agent::ExecRequest request;
+  request.argv = {"true"};
+  auto result = client->Exec(request, nullptr);
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("the guest agent did not come up: "), std::string::npos)
+      << result.error().message;
+  EXPECT_NE(result.error().message.find("this agent speaks 2"), std::string::npos)
+      << result.error().message;
 }
 
 }  // namespace
