@@ -145,6 +145,22 @@ TEST_F(EncryptedVolumeE2E, StopDestroyAndTheLaunchersDeathUnmountIt) {
   ::waitpid(child.pid, &status, 0);
   EXPECT_TRUE(WaitFor([&] { return !MountedBeneath(mounts_); }, std::chrono::seconds(20)))
       << "the watchdog left the store mounted";
+  // The view goes before the store's image, and the watchdog's last step is its `destroy`: only
+  // then is the store free for another sandbox (a run started in between is refused, naming it).
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        std::ifstream log(state_ / "audit.jsonl");
+        std::string line;
+        while (std::getline(log, line)) {
+          if (line.find("\"event\":\"destroy\"") != std::string::npos &&
+              line.find("\"reason\":\"parent died\"") != std::string::npos) {
+            return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(20)))
+      << "the watchdog never recorded its destroy";
   // And the store opens again afterwards, with what the first sandbox wrote.
   Result list = Run("list");
   EXPECT_EQ(list.status, 0) << Describe(list);
