@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "ir/support/os/errno_text.h"
 #include "ir/support/os/process.h"
@@ -343,9 +344,18 @@ void EndHelpers(const SandboxRecord& record) {
   // The egress and volume-audit helpers get a moment to write the counts their audit aggregation
   // holds.
   TerminateHelpers(record, {"egress", "volume-audit"});
+  std::vector<backends::HelperRecord> killed;
   for (const backends::HelperRecord& helper : record.helpers) {
-    if (helper.role != "watchdog") {
-      backends::SignalHelper(helper, SIGKILL);
+    if (helper.role != "watchdog" && backends::SignalHelper(helper, SIGKILL)) {
+      killed.push_back(helper);
+    }
+  }
+  // Gone, not only signalled: a helper still alive holds marks and open files on the sandbox's
+  // volume views, which would make their unmount lazy and keep a store's image busy for the next
+  // sandbox.
+  for (const backends::HelperRecord& helper : killed) {
+    for (int i = 0; i < 200 && backends::ProcessStartTime(helper.pid) == helper.start_time; ++i) {
+      ::usleep(10000);
     }
   }
 }

@@ -55,8 +55,6 @@ int RunWatchdog(const StateDir& state, const std::string& name) {
   }
   if (record) {
     internal::ThawIfPaused(state, *record);
-    // A microVM's agent, if it still answers, gives its last counts before the VM is killed.
-    internal::EndGuestVolumeAudit(*record);
     internal::SignalRecord(*record, SIGKILL);
     internal::WaitGone(*record, std::chrono::seconds(5));
     internal::EndHelpers(*record);
@@ -89,11 +87,11 @@ std::optional<int> RunHelperIfAsked(int argc, char** argv) {
     }
     return internal::RunPortsHelper(state, argv[4], guest);
   }
-  if (argc >= 10 && (argc - 6) % 4 == 0 && std::string_view(argv[2]) == "volume-audit") {
+  if (argc >= 9 && (argc - 5) % 4 == 0 && std::string_view(argv[2]) == "volume-audit") {
     StateDir state;
     state.root = argv[3];
-    return internal::RunVolumeWatchHelper(state, argv[4], argv[5],
-                                          std::vector<std::string>(argv + 6, argv + argc));
+    return internal::RunVolumeWatchHelper(state, argv[4],
+                                          std::vector<std::string>(argv + 5, argv + argc));
   }
   if (argc == 3 && std::string_view(argv[2]) == "pool") {
     return internal::RunPoolDaemon();

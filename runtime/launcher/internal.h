@@ -248,11 +248,10 @@ void RecordGuestAnswer(volumes::VolumeAudit& audit, const std::string& sandbox,
                        const std::vector<GuestVolume>& volumes,
                        const std::vector<agent::GuestVolumeOps>& answer, bool first);
 
-/// The helper side of StartVolumeWatch: `owner` says whether the sandbox dies with the launcher
-/// that started the helper ("with-launcher", its parent) or not ("alone"); `volumes` holds, per
-/// volume, its label, how its reads and writes are watched (volumes::WatchAccessName), the root its
-/// path resolves in (or "-") and the path.
-int RunVolumeWatchHelper(const StateDir& state, const std::string& name, std::string_view owner,
+/// The helper side of StartVolumeWatch: `volumes` holds, per volume, its label, how its reads and
+/// writes are watched (volumes::WatchAccessName), the root its path resolves in (or "-") and the
+/// path.
+int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
                          const std::vector<std::string>& volumes);
 
 /// The volume-audit helper of a sandbox whose mounts are made in its guest (the microVM), ended

@@ -385,7 +385,6 @@ ErrorOr<Sandbox> SandboxAccess::StartOn(const backends::Backend& backend,
   if (auto written = WriteRecord(options.state, r); !written) {
     (void)sandbox.process_.Kill(SIGKILL);
     (void)sandbox.process_.Wait(std::chrono::seconds(5));
-    EndHelpers(r);  // no record names them for anyone else to end
     return fail(written.error().message);
   }
   clock.Mark("record files");

@@ -2,10 +2,7 @@
 // counting what the workload does on them (runtime/volumes/mount_watch.h) into the aggregated
 // volume records of the audit log. Host root (fanotify's filesystem marks need CAP_SYS_ADMIN); it
 // reads events and fstat-s the descriptors they carry, nothing else. Ended with SIGTERM first
-// (EndHelpers), so that it writes its last counts and the detach records. It does not die with its
-// launcher: when a launcher is killed, its watchdog (helpers_main.cc) ends it with that SIGTERM
-// once the sandbox is gone, so that its counts reach the end of the workload; without a watchdog
-// it ends itself (kOrphanedFor).
+// (EndHelpers), so that it writes its last counts and the detach records.
 //
 // A microVM's memory and local volumes are counted in the guest, by its agent
 // (runtime/agent/volume_ops.h): the helper asks it for them (VolumeOps) every kGuestAskEvery and
@@ -14,10 +11,8 @@
 // never mixed with the host's own counts of the same volume.
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,12 +38,6 @@ constexpr std::string_view kGuest = "guest";
 /// since (docs/volumes.md). The agent's counts go into the helper's aggregation, which writes them
 /// out at most every 10 s (VolumeAudit's flush_every) all the same.
 constexpr auto kGuestAskEvery = std::chrono::seconds(1);
-/// The helper's argument after the sandbox's name: its sandbox dies with the launcher (a `run`),
-/// whose watchdog ends the helper then; else "alone".
-constexpr std::string_view kWithLauncher = "with-launcher";
-/// How long a helper whose launcher died waits for the watchdog's SIGTERM before it ends itself:
-/// longer than the watchdog takes to see the sandbox gone (WaitGone's 5 s) and end its helpers.
-constexpr auto kOrphanedFor = std::chrono::seconds(10);
 
 /// The operation a guest's agent names, when it is one the host counts on a mounted volume.
 std::optional<volumes::VolumeOp> GuestOp(std::string_view op) {
@@ -254,16 +243,11 @@ ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
   backends::HelperSpec spec;
   spec.role = "volume-audit";
   spec.program = "/proc/self/exe";
-  spec.argv = {"mvm-volume-audit",
-               std::string(kHelperFlag),
-               "volume-audit",
-               fs::absolute(state.root).lexically_normal().string(),
-               name,
-               std::string(dies_with_caller ? kWithLauncher : "alone")};
+  spec.argv = {"mvm-volume-audit", std::string(kHelperFlag), "volume-audit",
+               fs::absolute(state.root).lexically_normal().string(), name};
   spec.argv.insert(spec.argv.end(), volumes.begin(), volumes.end());
   spec.fds = {ready_write.get()};
-  // Killed with its launcher, it would take the counts it holds along, and write no detach.
-  spec.dies_with_parent = false;
+  spec.dies_with_parent = dies_with_caller;
   spec.own_session = true;
   auto helper = backends::StartHelper(spec);
   ready_write.Reset();
@@ -285,7 +269,7 @@ ErrorOr<std::optional<backends::HelperRecord>> StartVolumeWatch(
   return std::optional<backends::HelperRecord>(helper->record);
 }
 
-int RunVolumeWatchHelper(const StateDir& state, const std::string& name, std::string_view owner,
+int RunVolumeWatchHelper(const StateDir& state, const std::string& name,
                          const std::vector<std::string>& volumes) {
   std::signal(SIGINT, SIG_IGN);
   std::signal(SIGHUP, SIG_IGN);
@@ -330,38 +314,12 @@ int RunVolumeWatchHelper(const StateDir& state, const std::string& name, std::st
   if (!guest.empty()) {
     guest.Ask();  // the attach records: the agent watched its volumes before it served anyone
   }
-  // The launcher, while it lives: its end is the watchdog's to handle (it ends this helper once the
-  // sandbox is gone), this helper's only when no watchdog does.
-  os::UniqueFd launcher;
-  std::optional<std::chrono::steady_clock::time_point> orphaned;
-  if (owner == kWithLauncher) {
-    const pid_t parent = ::getppid();
-    launcher = os::UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, parent, 0)));
-    if (!launcher.valid() || ::getppid() != parent) {
-      orphaned = std::chrono::steady_clock::now();
-    }
-  }
   (void)!::write(3, "r", 1);
   ::close(3);
   const auto wake_every =
       guest.empty() ? std::chrono::milliseconds(std::chrono::seconds(10)) : kGuestAskEvery;
   watch.Run(
-      stop.get(),
-      [&] {
-        guest.AskIfDue();
-        const auto now = std::chrono::steady_clock::now();
-        if (!orphaned && launcher.valid()) {
-          pollfd gone = {launcher.get(), POLLIN, 0};
-          if (::poll(&gone, 1, 0) == 1) {
-            orphaned = now;
-          }
-        }
-        if (orphaned && now - *orphaned >= kOrphanedFor) {
-          // Blocked: read from `stop` at once, as the watchdog's SIGTERM would be.
-          ::kill(::getpid(), SIGTERM);
-        }
-      },
-      wake_every);
+      stop.get(), [&guest] { guest.AskIfDue(); }, wake_every);
   if (!guest.empty()) {
     guest.Finish();
   }

@@ -36,10 +36,9 @@ pid_t StartGuestVolumeAudit(const fs::path& state, const std::string& name,
   if (::pipe2(ready, O_CLOEXEC) != 0) {
     return -1;
   }
-  std::vector<std::string> args = {MVM_MVMCTL_PATH, "--mvm-helper", "volume-audit",
-                                   state.string(),  name,           "alone",
-                                   label,           "guest",        "-",
-                                   target};
+  std::vector<std::string> args = {
+      MVM_MVMCTL_PATH, "--mvm-helper", "volume-audit", state.string(), name, label, "guest", "-",
+      target};
   std::vector<char*> argv;
   for (std::string& a : args) {
     argv.push_back(a.data());
