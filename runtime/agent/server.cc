@@ -67,12 +67,7 @@ int Server::Run() {
     }
     CheckTimeouts();
     if (exit_now_) {
-      // The last exec's client was told (agent_exits); PID 1's exit ends the sandbox.
-      FinalFlush();
-      if (options_.listen_fd < 0) {
-        unlink(options_.socket_path.c_str());
-      }
-      return 0;
+      break;  // the last exec's client was told (agent_exits); PID 1's exit ends the sandbox
     }
     std::erase_if(connections_, [](const auto& entry) { return entry.second.dead; });
     std::erase_if(execs_,
@@ -89,13 +84,14 @@ int Server::Run() {
         stop_deadline_ = Clock::now() + kLastAskWait;
         continue;
       }
-      FinalFlush();
-      if (options_.listen_fd < 0) {
-        unlink(options_.socket_path.c_str());
-      }
-      return 0;
+      break;
     }
   }
+  FinalFlush();
+  if (options_.listen_fd < 0) {
+    unlink(options_.socket_path.c_str());
+  }
+  return 0;
 }
 
 void Server::BuildPoll(std::vector<pollfd>& fds, std::vector<Watch>& watches) {
