@@ -40,6 +40,13 @@ FileEntry::Type ToType(v1::FileEntry::Type type) {
   }
 }
 
+/// Sets the socket's limit on silence in one direction (`option`: SO_RCVTIMEO or SO_SNDTIMEO).
+bool SetSilenceLimit(int fd, int option, std::chrono::milliseconds limit) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(limit).count();
+  const timeval silence{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+  return setsockopt(fd, SOL_SOCKET, option, &silence, sizeof silence) == 0;
+}
+
 }  // namespace
 
 std::vector<FileEntry> ToFileEntries(const v1::FileListing& listing) {
@@ -182,10 +189,7 @@ ErrorOr<Ok> Client::SendRequest(const v1::Request& request, std::chrono::millise
   // Every wait on the agent is bounded: a sandbox that stops reading or answering must not hang
   // the host side. The limit is on silence, so a large transfer that keeps moving is never cut.
   reply_limit_ = limit;
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(limit).count();
-  const timeval silence{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
-  if (setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &silence, sizeof silence) != 0 ||
-      setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &silence, sizeof silence) != 0) {
+  if (!SetSilenceLimit(fd_, SO_RCVTIMEO, limit) || !SetSilenceLimit(fd_, SO_SNDTIMEO, limit)) {
     return Broken(Error{std::string("agent socket: setsockopt: ") + std::strerror(errno)});
   }
   auto written = WriteFrame(fd_, request.SerializeAsString());
@@ -213,13 +217,7 @@ ErrorOr<Ok> Client::AwaitPendingHello() {
   reply_limit_ =
       std::max(std::chrono::milliseconds(1),
                std::chrono::ceil<std::chrono::milliseconds>(by - std::chrono::steady_clock::now()));
-  auto set_limit = [this](std::chrono::milliseconds limit) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(limit).count();
-    const timeval silence{static_cast<time_t>(us / 1000000),
-                          static_cast<suseconds_t>(us % 1000000)};
-    return setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &silence, sizeof silence) == 0;
-  };
-  if (!set_limit(reply_limit_)) {
+  if (!SetSilenceLimit(fd_, SO_RCVTIMEO, reply_limit_)) {
     return Broken(Error{std::string("agent socket: setsockopt: ") + std::strerror(errno)});
   }
   auto info = CheckHello(ReadResponse());
@@ -232,7 +230,7 @@ ErrorOr<Ok> Client::AwaitPendingHello() {
     return Broken(Error{std::move(message)});
   }
   explain_hello_ = nullptr;
-  if (!set_limit(request_limit)) {
+  if (!SetSilenceLimit(fd_, SO_RCVTIMEO, request_limit)) {
     return Broken(Error{std::string("agent socket: setsockopt: ") + std::strerror(errno)});
   }
   return Ok{};
