@@ -325,6 +325,20 @@ ErrorOr<egress::SandboxCa> MakeSandboxCa(const LauncherOptions& options, const s
   return ca;
 }
 
+namespace {
+
+/// Waits until each of `helpers` has ended (a zombie has: ProcessStartTime), at most `tries` times
+/// 10 ms each.
+void WaitHelpersGone(const std::vector<backends::HelperRecord>& helpers, int tries) {
+  for (const backends::HelperRecord& helper : helpers) {
+    for (int i = 0; i < tries && backends::ProcessStartTime(helper.pid) == helper.start_time; ++i) {
+      ::usleep(10000);
+    }
+  }
+}
+
+}  // namespace
+
 void TerminateHelpers(const SandboxRecord& record, std::initializer_list<std::string_view> roles) {
   std::vector<backends::HelperRecord> terminated;
   for (const backends::HelperRecord& helper : record.helpers) {
@@ -333,11 +347,7 @@ void TerminateHelpers(const SandboxRecord& record, std::initializer_list<std::st
       terminated.push_back(helper);
     }
   }
-  for (const backends::HelperRecord& helper : terminated) {
-    for (int i = 0; i < 100 && backends::ProcessStartTime(helper.pid) == helper.start_time; ++i) {
-      ::usleep(10000);
-    }
-  }
+  WaitHelpersGone(terminated, 100);
 }
 
 void EndHelpers(const SandboxRecord& record) {
@@ -353,11 +363,7 @@ void EndHelpers(const SandboxRecord& record) {
   // Gone, not only signalled: a helper still alive holds marks and open files on the sandbox's
   // volume views, which would make their unmount lazy and keep a store's image busy for the next
   // sandbox.
-  for (const backends::HelperRecord& helper : killed) {
-    for (int i = 0; i < 200 && backends::ProcessStartTime(helper.pid) == helper.start_time; ++i) {
-      ::usleep(10000);
-    }
-  }
+  WaitHelpersGone(killed, 200);
 }
 
 }  // namespace internal
